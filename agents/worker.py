@@ -1,0 +1,75 @@
+"""Wiring: Settings -> the Faust app with its agents, metrics and topics, ready to run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from agents.enrich import Enricher, install
+from streams.records import Limits
+from streams.topics import Topics, declare
+from veille.app import create_app
+from veille.metrics import Metrics
+from veille.rules import Watchlist
+from veille.sentiment import Analyzer
+from veille.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    app: Any
+    topics: Topics
+    metrics: Metrics
+    enricher: Enricher
+    registry: CollectorRegistry
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_text_chars=settings.max_text_chars,
+        max_future=timedelta(seconds=settings.max_future_seconds),
+        max_age=timedelta(days=settings.max_age_days),
+    )
+
+
+def build(settings: Settings, registry: CollectorRegistry | None = None,
+          analyzer: Analyzer | None = None) -> Pipeline:
+    registry = registry if registry is not None else CollectorRegistry()
+    watchlist = Watchlist.from_toml(settings.watchlist_path)
+    analyzer = analyzer or Analyzer()
+    app = create_app(settings)
+    topics = declare(app, settings)
+    metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
+    enricher = Enricher(analyzer, watchlist, limits_from(settings))
+    install(app, topics, enricher, metrics, settings)
+    return Pipeline(app, topics, metrics, enricher, registry)
+
+
+def run(settings: Settings) -> None:
+    """Run a worker until SIGINT/SIGTERM: topics ensured, /metrics served, agents started."""
+    import faust
+    from prometheus_client import start_http_server
+
+    from streams.topics import ensure_topics
+
+    ensure_topics(settings)
+    pipeline = build(settings)
+    server, _thread = start_http_server(
+        settings.metrics_port, addr=settings.metrics_host, registry=pipeline.registry
+    )
+    host, port = server.server_address[:2]
+    print(f"veille worker: metrics at http://{host}:{port}/metrics", flush=True)
+    try:
+        worker = faust.Worker(
+            pipeline.app, loglevel=settings.log_level.lower(), quiet=True,
+            override_logging=True,
+        )
+        worker.execute_from_commandline()
+    finally:
+        server.shutdown()

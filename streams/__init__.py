@@ -1,0 +1,1 @@
+"""The stream contract: records on the topics, and the topics themselves."""

@@ -1,0 +1,256 @@
+"""Versioned records on veille's topics: RawMention in, EnrichedMention out, and their validation.
+
+Pure Python (no Faust, no Kafka): the same code validates in the agent, the collectors and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from veille.sentiment.base import Sentiment
+
+SCHEMA_VERSION = 1
+AUDIENCE_FIELDS = ("followers", "likes", "shares", "replies", "views")
+MAX_ID_CHARS = 256
+MAX_SHORT_FIELD_CHARS = 2048
+
+#: Bounded set of dead-letter reasons (a Prometheus label and the `veille-dlq-reason` header).
+DLQ_REASONS = (
+    "undecodable_bytes",
+    "invalid_json",
+    "not_an_object",
+    "missing_field",
+    "invalid_field",
+    "empty_text",
+    "text_too_large",
+    "created_at_in_future",
+    "created_at_too_old",
+    "processing_error",
+)
+
+
+class InvalidMention(ValueError):
+    """A raw message that cannot become a RawMention; `reason` is one of DLQ_REASONS."""
+
+    def __init__(self, reason: str, detail: str, field_name: str | None = None) -> None:
+        assert reason in DLQ_REASONS, reason
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.field = field_name
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Validation bounds, taken from Settings."""
+
+    max_text_chars: int = 20_000
+    max_future: timedelta = timedelta(hours=1)
+    max_age: timedelta = timedelta(days=365)
+
+
+@dataclass(frozen=True, slots=True)
+class RawMention:
+    """A mention as a collector saw it, on `mentions.raw` (JSON, key = id)."""
+
+    id: str
+    source: str
+    platform: str
+    text: str
+    created_at: datetime
+    author: str | None = None
+    url: str | None = None
+    language: str | None = None
+    audience: dict[str, int] = field(default_factory=dict)
+    collected_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "platform": self.platform,
+            "author": self.author,
+            "text": self.text,
+            "url": self.url,
+            "created_at": iso(self.created_at),
+            "language": self.language,
+            "audience": dict(self.audience) or None,
+            "collected_at": iso(self.collected_at) if self.collected_at else None,
+        }
+
+    def to_json(self) -> bytes:
+        return dumps(self.to_dict())
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichedMention:
+    """A validated, de-duplicated, scored mention on `mentions.enriched` (JSON, key = id)."""
+
+    raw: RawMention
+    language: str
+    language_confidence: float
+    sentiment: Sentiment | None
+    brands: tuple[str, ...]
+    rules: tuple[str, ...]
+    received_at: datetime
+    processed_at: datetime
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.raw.to_dict()
+        d.pop("collected_at")
+        d["language_hint"] = d.pop("language")
+        d.update(
+            schema_version=self.schema_version,
+            language=self.language,
+            language_confidence=round(self.language_confidence, 4),
+            sentiment=self.sentiment.to_dict() if self.sentiment else None,
+            brands=list(self.brands),
+            rules=list(self.rules),
+            received_at=iso(self.received_at),
+            processed_at=iso(self.processed_at),
+        )
+        return d
+
+    def to_json(self) -> bytes:
+        return dumps(self.to_dict())
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def iso(dt: datetime) -> str:
+    """UTC ISO 8601 with a Z suffix and millisecond precision."""
+    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: Any, name: str) -> datetime:
+    """ISO 8601 string or epoch seconds -> aware UTC datetime; a naive string is taken as UTC."""
+    if isinstance(value, bool):
+        raise InvalidMention("invalid_field", f"{name} must be an ISO 8601 time", name)
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise InvalidMention("invalid_field", f"{name} must be finite", name)
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise InvalidMention("invalid_field", f"{name} is out of range", name) from None
+    if not isinstance(value, str):
+        raise InvalidMention("invalid_field", f"{name} must be an ISO 8601 time", name)
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidMention("invalid_field", f"{name} is not an ISO 8601 time", name) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def _opt_str(obj: dict[str, Any], name: str, limit: int = MAX_SHORT_FIELD_CHARS) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidMention("invalid_field", f"{name} must be a string or null", name)
+    if len(value) > limit:
+        raise InvalidMention("invalid_field", f"{name} is longer than {limit} characters", name)
+    return value
+
+
+def _req_str(obj: dict[str, Any], name: str, limit: int = MAX_SHORT_FIELD_CHARS) -> str:
+    if name not in obj or obj[name] is None:
+        raise InvalidMention("missing_field", f"{name} is required", name)
+    value = _opt_str(obj, name, limit)
+    assert value is not None
+    if not value.strip():
+        raise InvalidMention("invalid_field", f"{name} must not be empty", name)
+    return value
+
+
+def _audience(value: Any) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidMention("invalid_field", "audience must be an object", "audience")
+    out: dict[str, int] = {}
+    for key in AUDIENCE_FIELDS:
+        figure = value.get(key)
+        if figure is None:
+            continue
+        if isinstance(figure, bool) or not isinstance(figure, int) or figure < 0:
+            raise InvalidMention(
+                "invalid_field", f"audience.{key} must be a non-negative integer", f"audience.{key}"
+            )
+        out[key] = figure
+    return out
+
+
+def mention_from_dict(
+    obj: Any, *, now: datetime | None = None, limits: Limits = Limits()
+) -> RawMention:
+    """Validate a decoded JSON value into a RawMention, or raise InvalidMention."""
+    if not isinstance(obj, dict):
+        raise InvalidMention("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    mention_id = _req_str(obj, "id", MAX_ID_CHARS)
+    if "text" not in obj or obj["text"] is None:
+        raise InvalidMention("missing_field", "text is required", "text")
+    text = obj["text"]
+    if not isinstance(text, str):
+        raise InvalidMention("invalid_field", "text must be a string", "text")
+    if not text.strip():
+        raise InvalidMention("empty_text", "text is empty", "text")
+    if len(text) > limits.max_text_chars:
+        raise InvalidMention(
+            "text_too_large",
+            f"text has {len(text)} characters, the limit is {limits.max_text_chars}",
+            "text",
+        )
+    if "created_at" not in obj or obj["created_at"] is None:
+        raise InvalidMention("missing_field", "created_at is required", "created_at")
+    created_at = parse_time(obj["created_at"], "created_at")
+    now = now or datetime.now(timezone.utc)
+    if created_at - now > limits.max_future:
+        raise InvalidMention("created_at_in_future", f"created_at {iso(created_at)} is ahead of now")
+    if now - created_at > limits.max_age:
+        raise InvalidMention("created_at_too_old", f"created_at {iso(created_at)} is too old")
+    collected = obj.get("collected_at")
+    language = _opt_str(obj, "language", 16)
+    return RawMention(
+        id=mention_id,
+        source=_req_str(obj, "source"),
+        platform=_req_str(obj, "platform").strip().lower(),
+        text=text,
+        created_at=created_at,
+        author=_opt_str(obj, "author"),
+        url=_opt_str(obj, "url"),
+        language=language.strip().lower() or None if language else None,
+        audience=_audience(obj.get("audience")),
+        collected_at=parse_time(collected, "collected_at") if collected is not None else None,
+    )
+
+
+def parse_raw(
+    payload: bytes | None, *, now: datetime | None = None, limits: Limits = Limits()
+) -> RawMention:
+    """Bytes from `mentions.raw` -> RawMention, or raise InvalidMention with a bounded reason."""
+    if payload is None:
+        raise InvalidMention("not_an_object", "the message has no value")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidMention("undecodable_bytes", f"not UTF-8 at byte {exc.start}") from None
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        raise InvalidMention("invalid_json", "JSON nested too deeply") from None
+    except ValueError as exc:
+        raise InvalidMention("invalid_json", str(exc)[:200]) from None
+    return mention_from_dict(obj, now=now, limits=limits)

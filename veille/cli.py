@@ -1,0 +1,219 @@
+"""The `veille` command: demo | worker | broker | topics | collect replay | sentiment | generate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from veille.settings import ENV_PREFIX, Settings, SettingsError, settings_table
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback, exit status 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("broker_url", "metrics_port", "metrics_host", "watchlist", "topic_prefix"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings.from_env(**overrides)
+
+
+def _add_broker(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--broker-url", help=f"Kafka bootstrap servers (env {ENV_PREFIX}BROKER_URL)")
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from veille.broker import EmbeddedBroker
+
+    settings = _settings(args)
+    port = args.port or settings.embedded_broker_port
+    broker = EmbeddedBroker(port).start()
+    print(f"veille broker: Tansu listening on {broker.url} (memory storage); Ctrl-C stops it",
+          flush=True)
+    _wait_for_signal()
+    broker.stop()
+    print("veille broker: stopped", flush=True)
+    return 0
+
+
+def _wait_for_signal() -> None:
+    import threading
+
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(0.5):
+        pass
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from agents.worker import run
+
+    run(_settings(args))
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from streams.topics import TOPIC_MAP, ensure_topics
+
+    settings = _settings(args)
+    created = ensure_topics(settings)
+    for doc in TOPIC_MAP:
+        print(f"{doc.name}\tkey: {doc.key}\twriters: {doc.writers}\treaders: {doc.readers}")
+    print(f"created: {', '.join(created) or 'none (all existed)'}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from veille.collectors.replay import replay
+
+    settings = _settings(args)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    report = replay(path, settings, rate=args.rate, timestamps=args.timestamps,
+                    limit=args.limit, progress=not args.no_progress)
+    print(report.summary(), file=sys.stderr)
+    return 0 if report.failed == 0 else 1
+
+
+def cmd_sentiment(args: argparse.Namespace) -> int:
+    from veille.sentiment import Analyzer
+
+    analyzer = Analyzer()
+    out = sys.stdout
+    for number, line in enumerate(sys.stdin, 1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        text, hint = line, None
+        if args.jsonl or (args.format == "auto" and line.lstrip().startswith("{")):
+            try:
+                obj = json.loads(line)
+                text, hint = obj["text"], obj.get("language")
+                if not isinstance(text, str):
+                    raise TypeError
+            except (ValueError, KeyError, TypeError):
+                print(f"line {number}: expected a JSON object with a string `text`",
+                      file=sys.stderr)
+                continue
+        a = analyzer.analyse(text, hint)
+        record = {
+            "language": a.language,
+            "compound": a.sentiment.compound if a.sentiment else None,
+            "label": a.sentiment.label if a.sentiment else "unscored",
+        }
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from veille import demo
+
+    argv = ["--hours", str(args.hours), "--seed", str(args.seed), "--out", args.out]
+    if args.start:
+        argv += ["--start", args.start]
+    demo.main(argv)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from veille.demo_run import run_demo
+
+    return run_demo(_settings(args), rate=args.rate, file=args.file)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="veille",
+        description="Streaming e-reputation pipeline. Every option also reads VEILLE_* settings.",
+        epilog="Settings (environment):\n" + "\n".join(
+            f"  {env} (default {default}): {help}" for env, default, help in settings_table()
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="embedded broker + worker + replay of the demo data, live summary")
+    _add_broker(p)
+    p.add_argument("--rate", type=float, default=float(os.environ.get("VEILLE_REPLAY_RATE", 200)),
+                   help="replay rate, mentions/s (env VEILLE_REPLAY_RATE, default 200)")
+    p.add_argument("--file", help="JSONL to replay instead of the packaged demo data")
+    p.add_argument("--metrics-port", type=int, help=f"env {ENV_PREFIX}METRICS_PORT")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("worker", help="run the Faust agents and serve /metrics")
+    _add_broker(p)
+    p.add_argument("--metrics-port", type=int, help=f"env {ENV_PREFIX}METRICS_PORT")
+    p.add_argument("--metrics-host", help=f"env {ENV_PREFIX}METRICS_HOST")
+    p.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("broker", help="run the embedded Kafka-compatible broker (Tansu) on loopback")
+    p.add_argument("--port", type=int, help=f"env {ENV_PREFIX}EMBEDDED_BROKER_PORT (default 9092)")
+    p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("topics", help="create the topics explicitly and print the topic map")
+    _add_broker(p)
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("collect", help="run a collector")
+    csub = p.add_subparsers(dest="collector", required=True)
+    r = csub.add_parser("replay", help="send a JSONL file of raw mentions to mentions.raw")
+    _add_broker(r)
+    r.add_argument("file")
+    r.add_argument("--rate", type=float, default=0.0,
+                   help="mentions per second; 0 = as fast as possible (default)")
+    r.add_argument("--timestamps", choices=("keep", "shift", "now"), default="keep",
+                   help="keep created_at; shift all so the newest is now; or set each to now")
+    r.add_argument("--limit", type=int, help="send at most this many mentions")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("sentiment", help="score texts from stdin: one JSON line per text")
+    p.add_argument("--jsonl", action="store_true", help="input lines are JSON with a `text` field")
+    p.add_argument("--format", choices=("auto", "text"), default="auto",
+                   help="auto: lines starting with { are JSON (default); text: always plain")
+    p.set_defaults(func=cmd_sentiment)
+
+    p = sub.add_parser("generate", help="generate synthetic demo mentions (JSONL)")
+    p.add_argument("--hours", type=float, default=6.0)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--start", help="ISO 8601 start, default today 00:00 UTC")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_generate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from veille.broker import BrokerError
+    from veille.rules import WatchlistError
+
+    try:
+        return int(args.func(args))
+    except (CliError, BrokerError, SettingsError, WatchlistError, FileNotFoundError) as exc:
+        print(f"veille: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from streams.topics import TopicError
+
+        if isinstance(exc, TopicError) or type(exc).__module__.startswith("kafka"):
+            print(f"veille: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

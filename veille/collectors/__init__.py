@@ -1,0 +1,1 @@
+"""Collectors: turn what a source gives into RawMention records on mentions.raw."""

@@ -1,0 +1,160 @@
+"""Replay collector: a JSONL file of raw mentions -> mentions.raw, at a rate or as fast as possible."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator
+
+from streams.records import InvalidMention, Limits, RawMention, mention_from_dict
+from streams.topics import MENTIONS_RAW
+from veille.settings import Settings
+
+TIMESTAMP_MODES = ("keep", "shift", "now")
+
+
+@dataclass
+class ReplayReport:
+    read: int = 0
+    sent: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+    failed: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        rate = self.sent / self.seconds if self.seconds else 0.0
+        text = (
+            f"read {self.read} lines, sent {self.sent} mentions ({rate:,.0f}/s), "
+            f"refused {len(self.refused)}, send failures {self.failed}"
+        )
+        for line, reason in self.refused[:20]:
+            text += f"\n  line {line}: {reason}"
+        if len(self.refused) > 20:
+            text += f"\n  ... and {len(self.refused) - 20} more"
+        return text
+
+
+def read_mentions(
+    path: Path, limits: Limits, now: datetime, shift: timedelta, report: ReplayReport
+) -> Iterator[RawMention]:
+    """Valid mentions of the file, in order; invalid lines are recorded in the report."""
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            report.read += 1
+            try:
+                obj = json.loads(line)
+                if isinstance(obj, dict) and shift and "created_at" in obj:
+                    from streams.records import iso, parse_time
+
+                    obj["created_at"] = iso(parse_time(obj["created_at"], "created_at") + shift)
+                yield mention_from_dict(obj, now=now, limits=limits)
+            except InvalidMention as exc:
+                report.refused.append((number, str(exc)))
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                report.refused.append((number, f"invalid_json: {str(exc)[:120]}"))
+
+
+def file_shift(path: Path, mode: str, now: datetime) -> timedelta:
+    """For mode "shift": the offset that moves the file's newest created_at to now."""
+    if mode != "shift":
+        return timedelta(0)
+    newest: datetime | None = None
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                from streams.records import parse_time
+
+                t = parse_time(json.loads(line)["created_at"], "created_at")
+            except Exception:
+                continue
+            newest = t if newest is None or t > newest else newest
+    return (now - newest) if newest else timedelta(0)
+
+
+def replay(
+    path: Path,
+    settings: Settings,
+    *,
+    rate: float = 0.0,
+    timestamps: str = "keep",
+    limit: int | None = None,
+    progress: bool = True,
+    producer: Any = None,
+    stream: IO[str] = sys.stderr,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> ReplayReport:
+    """Send the file's valid mentions keyed by id; `rate` in mentions/s, 0 = as fast as possible."""
+    if timestamps not in TIMESTAMP_MODES:
+        raise ValueError(f"timestamps must be one of {TIMESTAMP_MODES}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    from veille.collectors.producer import make_producer
+
+    own_producer = producer is None
+    producer = producer or make_producer(settings)
+    topic = settings.topic(MENTIONS_RAW)
+    report = ReplayReport()
+    start_clock = datetime.now(timezone.utc)
+    # Replayed history may be older than the live limits; "keep" widens the age bound.
+    limits = Limits(
+        max_text_chars=settings.max_text_chars,
+        max_future=timedelta(seconds=settings.max_future_seconds),
+        max_age=timedelta(days=settings.max_age_days)
+        if timestamps != "keep"
+        else timedelta(days=36500),
+    )
+    shift = file_shift(path, timestamps, start_clock)
+    bar = _progress(path, progress, stream)
+    failures: list[BaseException] = []
+
+    def on_error(exc: BaseException) -> None:
+        failures.append(exc)
+
+    t0 = time.perf_counter()
+    try:
+        for n, mention in enumerate(read_mentions(path, limits, start_clock, shift, report)):
+            if limit is not None and n >= limit or should_stop():
+                break
+            if rate > 0:
+                delay = t0 + n / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            if timestamps == "now":
+                mention = _with_created(mention, datetime.now(timezone.utc))
+            producer.send(
+                topic, key=mention.id.encode("utf-8"), value=mention.to_json()
+            ).add_errback(on_error)
+            report.sent += 1
+            if bar is not None:
+                bar.update(1)
+        producer.flush()
+    finally:
+        if bar is not None:
+            bar.close()
+        if own_producer:
+            producer.close()
+    report.failed = len(failures)
+    report.sent -= report.failed
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _with_created(m: RawMention, created: datetime) -> RawMention:
+    from dataclasses import replace
+
+    return replace(m, created_at=created)
+
+
+def _progress(path: Path, enabled: bool, stream: IO[str]) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    total = sum(1 for line in open(path, "rb") if line.strip())
+    return tqdm(total=total, unit="mention", file=stream, desc="replay")

@@ -1,0 +1,152 @@
+"""Every Prometheus metric of veille, created against a registry passed in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from streams.records import DLQ_REASONS
+
+#: Bounded label values. Anything else is folded into "other".
+PLATFORMS = (
+    "twitter", "mastodon", "bluesky", "facebook", "instagram", "linkedin", "reddit",
+    "youtube", "tiktok", "news", "blog", "forum", "review", "other",
+)
+SENTIMENT_LABELS = ("positive", "neutral", "negative", "unscored")
+NO_BRAND = "none"
+STAGES = ("enrich",)
+
+COMPOUND_BUCKETS = (-0.75, -0.5, -0.25, -0.05, 0.05, 0.25, 0.5, 0.75, 1.0)
+LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    300.0, 900.0, 3600.0, 21600.0, 86400.0,
+)
+
+
+def platform_label(platform: str) -> str:
+    return platform if platform in PLATFORMS else "other"
+
+
+class Metrics:
+    """The worker's metrics. Label values come from bounded sets only (never author, URL, text)."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        brands: Iterable[str],
+        languages: Iterable[str],
+        clock: "callable[[], float]" = time.time,  # type: ignore[valid-type]
+    ) -> None:
+        self.registry = registry
+        self.brands = tuple(brands) + (NO_BRAND,)
+        self.languages = tuple(languages) + ("other", "und")
+        self._clock = clock
+        self.last_received = 0.0
+        self.info = Info("veille_build", "veille version", registry=registry)
+        self.raw_messages = Counter(
+            "veille_raw_messages_total",
+            "Messages read from mentions.raw, whatever became of them.",
+            registry=registry,
+        )
+        self.enriched = Counter(
+            "veille_mentions_enriched_total",
+            "Mentions enriched, per matched brand (a mention of two brands counts for each).",
+            ["brand", "platform", "language", "sentiment"],
+            registry=registry,
+        )
+        self.compound = Histogram(
+            "veille_sentiment_compound",
+            "Compound sentiment score (-1..1) of scored mentions, per brand.",
+            ["brand"],
+            buckets=COMPOUND_BUCKETS,
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "veille_pipeline_latency_seconds",
+            "Time from a mention's creation (since=created) or its arrival in Kafka "
+            "(since=received) to its enrichment.",
+            ["since"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "veille_dead_letters_total",
+            "Messages sent to the dead-letter topic, by reason and stage.",
+            ["reason", "stage"],
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "veille_duplicates_dropped_total",
+            "Mentions dropped because their id was already enriched.",
+            registry=registry,
+        )
+        self.rekeyed = Counter(
+            "veille_raw_rekeyed_total",
+            "Raw messages whose Kafka key was not their id, re-sent keyed by id.",
+            registry=registry,
+        )
+        self.heartbeat = Gauge(
+            "veille_heartbeat_timestamp_seconds",
+            "Unix time of the worker's last heartbeat (every second while its event loop runs).",
+            registry=registry,
+        )
+        self.last_processed = Gauge(
+            "veille_last_processed_timestamp_seconds",
+            "Unix time at which the worker last enriched a mention.",
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "veille_lag_seconds",
+            "Time-based lag: age of the newest mention processed (now - its received time); "
+            "0 before the first one.",
+            registry=registry,
+        )
+        self.lag.set_function(self._lag)
+        self._init_series()
+
+    def _lag(self) -> float:
+        return max(0.0, self._clock() - self.last_received) if self.last_received else 0.0
+
+    def _init_series(self) -> None:
+        from veille import __version__
+
+        self.info.info({"version": __version__})
+        for brand in self.brands:
+            self.compound.labels(brand)
+            for platform in PLATFORMS:
+                for language in self.languages:
+                    for label in SENTIMENT_LABELS:
+                        self.enriched.labels(brand, platform, language, label)
+        for since in ("created", "received"):
+            self.latency.labels(since)
+        for reason in DLQ_REASONS:
+            for stage in STAGES:
+                self.dead_letters.labels(reason, stage)
+
+    def beat(self) -> None:
+        self.heartbeat.set(self._clock())
+
+    def observe_enriched(
+        self,
+        brands: tuple[str, ...],
+        platform: str,
+        language: str,
+        sentiment: str,
+        compound: float | None,
+        created_at: float,
+        received_at: float,
+    ) -> None:
+        now = self._clock()
+        lang = language if language in self.languages else "other"
+        plat = platform_label(platform)
+        for brand in brands or (NO_BRAND,):
+            brand = brand if brand in self.brands else NO_BRAND
+            self.enriched.labels(brand, plat, lang, sentiment).inc()
+            if compound is not None:
+                self.compound.labels(brand).observe(compound)
+        self.latency.labels("created").observe(max(0.0, now - created_at))
+        self.latency.labels("received").observe(max(0.0, now - received_at))
+        self.last_processed.set(now)
+        self.last_received = max(self.last_received, received_at)

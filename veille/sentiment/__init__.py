@@ -1,0 +1,40 @@
+"""Language identification and per-language sentiment scorers behind one Analyzer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from veille.sentiment.base import LABELS, Scorer, Sentiment, label_for
+
+__all__ = ["LABELS", "Analysis", "Analyzer", "Scorer", "Sentiment", "label_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    language: str
+    language_confidence: float
+    sentiment: Sentiment | None  # None: no scorer for this language ("unscored")
+
+
+class Analyzer:
+    """Detects the language, then scores with that language's scorer; other languages stay unscored."""
+
+    def __init__(self, scorers: list[Scorer] | None = None, detector: object | None = None) -> None:
+        from veille.sentiment.langid import LanguageDetector
+
+        if scorers is None:
+            from veille.sentiment.english import EnglishScorer
+            from veille.sentiment.french import FrenchScorer
+
+            scorers = [EnglishScorer(), FrenchScorer()]
+        self.scorers: dict[str, Scorer] = {s.language: s for s in scorers}
+        self.detector = detector if detector is not None else LanguageDetector()
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.scorers)
+
+    def analyse(self, text: str, language_hint: str | None = None) -> Analysis:
+        language, confidence = self.detector.detect(text, language_hint)  # type: ignore[attr-defined]
+        scorer = self.scorers.get(language)
+        return Analysis(language, confidence, scorer.score(text) if scorer else None)

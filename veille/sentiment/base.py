@@ -1,0 +1,54 @@
+"""The sentiment result and the scorer protocol shared by every language."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+#: VADER's conventional thresholds on the compound score.
+POSITIVE_THRESHOLD = 0.05
+NEGATIVE_THRESHOLD = -0.05
+
+LABELS = ("positive", "neutral", "negative")
+
+
+def label_for(compound: float) -> str:
+    """Map a compound score in [-1, 1] to positive / neutral / negative."""
+    if compound >= POSITIVE_THRESHOLD:
+        return "positive"
+    if compound <= NEGATIVE_THRESHOLD:
+        return "negative"
+    return "neutral"
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    """VADER-shaped scores: compound in [-1, 1]; pos, neu, neg proportions summing to ~1."""
+
+    compound: float
+    pos: float
+    neu: float
+    neg: float
+    label: str
+
+    @classmethod
+    def from_scores(cls, scores: dict[str, float]) -> Sentiment:
+        compound = float(scores["compound"])
+        return cls(
+            compound=compound,
+            pos=float(scores["pos"]),
+            neu=float(scores["neu"]),
+            neg=float(scores["neg"]),
+            label=label_for(compound),
+        )
+
+    def to_dict(self) -> dict[str, float | str]:
+        return asdict(self)
+
+
+class Scorer(Protocol):
+    """Scores one text of one language. Implementations are built once and reused."""
+
+    language: str
+
+    def score(self, text: str) -> Sentiment: ...

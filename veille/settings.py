@@ -1,0 +1,153 @@
+"""One frozen Settings object for every command, read from VEILLE_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "VEILLE_"
+DEFAULT_BROKER_PORT = 9092
+
+
+def packaged_watchlist() -> Path:
+    """The demo watch list shipped inside the package."""
+    return Path(str(resources.files("veille") / "data" / "watchlist.toml"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of veille. Each field is read from VEILLE_<FIELD NAME IN CAPITALS>.
+
+    Field metadata ``help`` is the text shown in the README's settings table and in ``--help``.
+    """
+
+    broker_url: str = field(
+        default=f"kafka://127.0.0.1:{DEFAULT_BROKER_PORT}",
+        metadata={"help": "Kafka bootstrap servers, `kafka://host:port[;host:port]`."},
+    )
+    broker_url_set: bool = field(
+        default=False,
+        metadata={"help": "Internal: true when broker_url came from the environment.", "env": False},
+    )
+    embedded_broker_port: int = field(
+        default=DEFAULT_BROKER_PORT,
+        metadata={"help": "Port of `veille broker` (the embedded Tansu) on 127.0.0.1."},
+    )
+    app_id: str = field(
+        default="veille", metadata={"help": "Faust application id (consumer group, table names)."}
+    )
+    topic_prefix: str = field(
+        default="", metadata={"help": "Prefix of every topic name, e.g. `staging.`."}
+    )
+    topic_partitions: int = field(
+        default=4, metadata={"help": "Partitions of every topic veille creates."}
+    )
+    topic_replication: int = field(
+        default=1, metadata={"help": "Replication factor of every topic veille creates."}
+    )
+    data_dir: str = field(
+        default=".veille", metadata={"help": "Folder for Faust's local table state."}
+    )
+    watchlist: str = field(
+        default="",
+        metadata={"help": "Watch-list TOML file (brands, aliases, keywords, hashtags); "
+                  "empty = the packaged demo watch list."},
+    )
+    metrics_host: str = field(
+        default="127.0.0.1", metadata={"help": "Address the worker's /metrics listens on."}
+    )
+    metrics_port: int = field(
+        default=9464, metadata={"help": "Port of the worker's /metrics (0 = any free port)."}
+    )
+    max_text_chars: int = field(
+        default=20_000, metadata={"help": "Longer texts go to the dead-letter topic."}
+    )
+    max_future_seconds: float = field(
+        default=3600.0,
+        metadata={"help": "created_at further ahead of the clock than this is refused."},
+    )
+    max_age_days: float = field(
+        default=365.0, metadata={"help": "created_at older than this many days is refused."}
+    )
+    broker_rebalance_timeout: float = field(
+        default=3.0, metadata={"help": "Consumer group rebalance timeout, seconds."}
+    )
+    broker_session_timeout: float = field(
+        default=6.0, metadata={"help": "Consumer group session timeout, seconds."}
+    )
+    broker_heartbeat_interval: float = field(
+        default=1.0, metadata={"help": "Consumer group heartbeat interval, seconds."}
+    )
+    producer_linger_ms: float = field(
+        default=5.0, metadata={"help": "Producer linger before sending a batch, milliseconds."}
+    )
+    log_level: str = field(default="WARNING", metadata={"help": "Log level of every command."})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read VEILLE_* variables, converting each to the field's type; overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.metadata.get("env", True) is False:
+                continue
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.name, raw, type(f.default))
+        if "broker_url" in values:
+            values["broker_url_set"] = True
+        if "broker_url" in overrides:
+            overrides.setdefault("broker_url_set", True)
+        values.update(overrides)
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def watchlist_path(self) -> Path:
+        return Path(self.watchlist) if self.watchlist else packaged_watchlist()
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """broker_url as kafka-python / aiokafka bootstrap servers."""
+        servers = self.broker_url
+        for scheme in ("kafka://", "aiokafka://", "tcp://"):
+            servers = servers.replace(scheme, "")
+        return [s for s in servers.replace(",", ";").split(";") if s]
+
+    def topic(self, name: str) -> str:
+        return self.topic_prefix + name
+
+
+def _convert(name: str, raw: str, kind: type) -> Any:
+    try:
+        if kind is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}"
+        ) from None
+
+
+class SettingsError(ValueError):
+    """A setting has a value of the wrong type."""
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for every public setting, for docs and --help."""
+    rows = []
+    for f in fields(Settings):
+        if f.metadata.get("env", True) is False:
+            continue
+        rows.append((ENV_PREFIX + f.name.upper(), repr(f.default), f.metadata.get("help", "")))
+    return rows
