@@ -128,7 +128,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from veille.demo_run import run_demo
 
-    return run_demo(_settings(args), rate=args.rate, file=args.file)
+    return run_demo(_settings(args), rate=args.rate, file=args.file, duration=args.duration)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=float(os.environ.get("VEILLE_REPLAY_RATE", 200)),
                    help="replay rate, mentions/s (env VEILLE_REPLAY_RATE, default 200)")
     p.add_argument("--file", help="JSONL to replay instead of the packaged demo data")
+    p.add_argument("--duration", type=float, default=0.0,
+                   help="stop after this many seconds (default 0: run until Ctrl-C)")
     p.add_argument("--metrics-port", type=int, help=f"env {ENV_PREFIX}METRICS_PORT")
     p.set_defaults(func=cmd_demo)
 

@@ -1,0 +1,176 @@
+"""The worker against the real embedded broker: enriched, dead-lettered, de-duplicated, measured."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import jsonschema
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.topics import MENTIONS_DLQ, MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
+from tests.conftest import ROOT
+from tests.kafka_helpers import produce, read_all
+
+pytestmark = pytest.mark.integration
+SCHEMA = json.loads((ROOT / "streams/schemas/enriched_mention.v1.json").read_text())
+WATCHLIST = str(ROOT / "tests/data/watchlist.toml")
+
+
+def mention(i: int, text: str, **extra: object) -> dict[str, object]:
+    now = datetime.now(timezone.utc)
+    m: dict[str, object] = {
+        "id": f"m-{i}", "source": "test", "platform": "twitter", "author": f"user{i}",
+        "text": text, "url": f"https://example.org/{i}",
+        "created_at": (now - timedelta(seconds=30)).isoformat(),
+        "audience": {"followers": 10 * i, "likes": i, "shares": 0},
+    }
+    m.update(extra)
+    return m
+
+
+def enc(m: dict[str, object]) -> tuple[bytes, bytes]:
+    return str(m["id"]).encode(), json.dumps(m, ensure_ascii=False).encode()
+
+
+GOOD = [
+    mention(1, "I love Acme Mobile, the best network I have ever had!"),
+    mention(2, "Le service client d'Acme est nul, je suis très déçu 😡"),
+    mention(3, "Boréal café: le meilleur croissant de Paris, merci !"),
+    mention(4, "Just a sunny day in the park with friends"),  # matches no brand
+    mention(5, "El nuevo Zéphyr X2 de Acme no funciona bien"),  # Spanish: unscored
+    mention(6, "#AcmeDown again, third outage this week. Terrible."),
+]
+
+
+def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        text = r.read().decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
+
+
+def test_good_duplicate_and_bad_messages(settings, start_worker) -> None:
+    settings = settings.with_(watchlist=WATCHLIST, max_text_chars=5000)
+    ensure_topics(settings)
+    worker = start_worker(settings)
+    future = (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()
+    bad: list[tuple[bytes | None, bytes, str]] = [
+        (b"bad-1", b"\xff\xfe\x00garbage", "undecodable_bytes"),
+        (b"bad-2", b'{"id": "x", "text": ', "invalid_json"),
+        (b"bad-3", b"[1, 2, 3]", "not_an_object"),
+        (b"bad-4", json.dumps({k: v for k, v in mention(90, "x").items() if k != "text"}).encode(),
+         "missing_field"),
+        (b"bad-5", json.dumps(mention(91, "hello", platform=42)).encode(), "invalid_field"),
+        (b"bad-6", json.dumps(mention(92, "   ")).encode(), "empty_text"),
+        (b"bad-7", json.dumps(mention(93, "a" * 6000)).encode(), "text_too_large"),
+        (b"bad-8", json.dumps(mention(94, "from the future", created_at=future)).encode(),
+         "created_at_in_future"),
+        (None, b"[" * 100_000, "invalid_json"),
+    ]
+    records: list[tuple[bytes | None, bytes]] = []
+    # Bad messages sit between the good ones: nothing good behind them may be affected.
+    for good, (key, value, _) in zip(GOOD, bad, strict=False):
+        records.append(enc(good))
+        records.append((key, value))
+    records += [(k, v) for k, v, _ in bad[len(GOOD):]]
+    records.append(enc(GOOD[0]))  # a redelivery: enriched once
+    records.append((b"wrong-key", enc(GOOD[1])[1]))  # mis-keyed duplicate: re-keyed, then dropped
+    produce(settings, MENTIONS_RAW, records)
+
+    enriched = read_all(settings, MENTIONS_ENRICHED, expect=len(GOOD))
+    values = [json.loads(r.value) for r in enriched]
+    ids = sorted(v["id"] for v in values)
+    assert ids == sorted(str(g["id"]) for g in GOOD), ids  # each exactly once
+    for r, v in zip(enriched, values, strict=True):
+        jsonschema.validate(v, SCHEMA)
+        assert r.key == v["id"].encode()
+    by_id = {v["id"]: v for v in values}
+    assert by_id["m-1"]["brands"] == ["acme"] and by_id["m-1"]["sentiment"]["label"] == "positive"
+    assert by_id["m-1"]["language"] == "en"
+    assert by_id["m-2"]["language"] == "fr" and by_id["m-2"]["sentiment"]["label"] == "negative"
+    assert by_id["m-3"]["brands"] == ["boreal"]
+    assert by_id["m-4"]["brands"] == [] and by_id["m-4"]["rules"] == []
+    assert by_id["m-5"]["language"] == "es" and by_id["m-5"]["sentiment"] is None
+    assert by_id["m-5"]["brands"] == ["acme"]
+    assert "acme:hashtag:#AcmeDown" in by_id["m-6"]["rules"]
+    assert by_id["m-1"]["audience"] == {"followers": 10, "likes": 1, "shares": 0}
+
+    dead = read_all(settings, MENTIONS_DLQ, expect=len(bad))
+    assert len(dead) == len(bad)
+    got = {bytes(r.value): dict(r.headers) for r in dead}
+    for key, value, reason in bad:
+        headers = got[value]  # the original payload, byte for byte
+        assert headers["veille-dlq-reason"].decode() == reason
+        assert headers["veille-dlq-stage"] == b"enrich"
+        assert headers["veille-dlq-topic"].decode() == settings.topic(MENTIONS_RAW)
+        assert int(headers["veille-dlq-offset"]) >= 0
+
+    samples = scrape(worker.metrics_url)
+
+    def value(name: str, **labels: str) -> float:
+        return samples.get((name, frozenset(labels.items())), 0.0)
+
+    assert value("veille_raw_messages_total") == len(records) + 1  # + the re-keyed copy
+    assert value("veille_duplicates_dropped_total") == 2
+    assert value("veille_raw_rekeyed_total") == 1
+    assert value("veille_dead_letters_total", reason="invalid_json", stage="enrich") == 2
+    assert value("veille_dead_letters_total", reason="text_too_large", stage="enrich") == 1
+    total = sum(v for (n, _), v in samples.items() if n == "veille_mentions_enriched_total")
+    assert total == len(GOOD)
+    assert value("veille_mentions_enriched_total", brand="acme", platform="twitter",
+                 language="es", sentiment="unscored") == 1
+    assert value("veille_mentions_enriched_total", brand="none", platform="twitter",
+                 language="en", sentiment="neutral") == 1
+    assert value("veille_pipeline_latency_seconds_count", since="received") == len(GOOD)
+    assert value("veille_heartbeat_timestamp_seconds") > 0
+    # Known label values exist before any traffic of their own.
+    assert ("veille_mentions_enriched_total",
+            frozenset(dict(brand="boreal", platform="news", language="fr",
+                           sentiment="negative").items())) in samples
+    assert worker.proc.poll() is None  # bad input never crashed the agent
+
+
+def test_restart_keeps_deduplication(settings, start_worker) -> None:
+    """A mention collected again after a worker restart is not enriched twice."""
+    settings = settings.with_(watchlist=WATCHLIST)
+    ensure_topics(settings)
+    first = start_worker(settings)
+    produce(settings, MENTIONS_RAW, [enc(m) for m in GOOD[:3]])
+    assert len(read_all(settings, MENTIONS_ENRICHED, expect=3)) == 3
+    first.stop()
+    start_worker(settings)
+    produce(settings, MENTIONS_RAW, [enc(m) for m in GOOD[:4]])
+    enriched = read_all(settings, MENTIONS_ENRICHED, expect=4, settle=4.0)
+    assert sorted(json.loads(r.value)["id"] for r in enriched) == ["m-1", "m-2", "m-3", "m-4"]
+
+
+def test_replay_command(settings, start_worker, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import settings_env
+
+    ensure_topics(settings)
+    data = tmp_path / "in.jsonl"
+    lines = [json.dumps(mention(i, f"Acme mention number {i}")) for i in range(1, 51)]
+    lines.insert(10, "{broken")
+    lines.insert(20, json.dumps({"id": "no-text", "source": "x", "platform": "x",
+                                 "created_at": "2026-01-01T00:00:00Z"}))
+    data.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "veille.cli", "collect", "replay", str(data), "--no-progress",
+         "--timestamps", "now"],
+        env=settings_env(settings), capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "sent 50 mentions" in out.stderr and "refused 2" in out.stderr
+    assert "line 11: invalid_json" in out.stderr and "line 21: missing_field" in out.stderr
+    raw = read_all(settings, MENTIONS_RAW, expect=50)
+    assert sorted(r.key for r in raw) == sorted(f"m-{i}".encode() for i in range(1, 51))

@@ -1,0 +1,46 @@
+"""Metrics: bounded labels, series initialised before traffic, counts from observations."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from veille.metrics import Metrics
+
+
+def make(now: float = 1000.0) -> tuple[Metrics, CollectorRegistry]:
+    reg = CollectorRegistry()
+    return Metrics(reg, ["acme", "boreal"], ["en", "fr"], clock=lambda: now), reg
+
+
+def test_series_exist_before_traffic() -> None:
+    _, reg = make()
+    labels = {"brand": "boreal", "platform": "news", "language": "fr", "sentiment": "negative"}
+    assert reg.get_sample_value("veille_mentions_enriched_total", labels) == 0.0
+    assert reg.get_sample_value("veille_dead_letters_total",
+                                {"reason": "invalid_json", "stage": "enrich"}) == 0.0
+    assert reg.get_sample_value("veille_lag_seconds") == 0.0
+
+
+def test_observe_enriched_counts_each_brand_and_folds_unknown_labels() -> None:
+    m, reg = make()
+    m.observe_enriched(("acme", "boreal"), "myspace", "es", "unscored", None, 900.0, 990.0)
+    m.observe_enriched((), "twitter", "en", "negative", -0.6, 995.0, 999.0)
+    get = reg.get_sample_value
+    assert get("veille_mentions_enriched_total", {"brand": "acme", "platform": "other",
+                                                   "language": "other", "sentiment": "unscored"}) == 1
+    assert get("veille_mentions_enriched_total", {"brand": "boreal", "platform": "other",
+                                                   "language": "other", "sentiment": "unscored"}) == 1
+    assert get("veille_mentions_enriched_total", {"brand": "none", "platform": "twitter",
+                                                   "language": "en", "sentiment": "negative"}) == 1
+    assert get("veille_sentiment_compound_count", {"brand": "none"}) == 1
+    assert get("veille_sentiment_compound_count", {"brand": "acme"}) == 0
+    assert get("veille_pipeline_latency_seconds_sum", {"since": "created"}) == 100.0 + 5.0
+    assert get("veille_pipeline_latency_seconds_sum", {"since": "received"}) == 10.0 + 1.0
+    assert get("veille_lag_seconds") == 1.0  # newest received at 999, clock at 1000
+    assert get("veille_last_processed_timestamp_seconds") == 1000.0
+
+
+def test_heartbeat() -> None:
+    m, reg = make(now=1234.0)
+    m.beat()
+    assert reg.get_sample_value("veille_heartbeat_timestamp_seconds") == 1234.0

@@ -1,0 +1,105 @@
+"""RawMention validation: every bad input gets a bounded reason, good input a clean record."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import jsonschema
+import pytest
+
+from streams.records import (
+    DLQ_REASONS,
+    EnrichedMention,
+    InvalidMention,
+    Limits,
+    parse_raw,
+    parse_time,
+)
+from tests.conftest import ROOT
+from veille.sentiment.base import Sentiment
+
+NOW = datetime(2026, 1, 6, 9, 0, tzinfo=timezone.utc)
+
+
+def raw(**fields: object) -> bytes:
+    base: dict[str, object] = {
+        "id": "m1", "source": "test", "platform": "Twitter", "author": "someone",
+        "text": "hello Acme", "url": "https://x.test/1", "created_at": "2026-01-06T08:59:00Z",
+    }
+    base.update(fields)
+    return json.dumps({k: v for k, v in base.items() if v is not ...}).encode()
+
+
+def reason(payload: bytes | None, limits: Limits = Limits()) -> str:
+    with pytest.raises(InvalidMention) as exc:
+        parse_raw(payload, now=NOW, limits=limits)
+    assert exc.value.reason in DLQ_REASONS
+    return exc.value.reason
+
+
+def test_good_mention_is_normalised() -> None:
+    m = parse_raw(raw(created_at="2026-01-06T10:59:00+02:00", language="FR",
+                      audience={"followers": 5, "likes": 1}, extra="ignored"), now=NOW)
+    assert m.created_at == datetime(2026, 1, 6, 8, 59, tzinfo=timezone.utc)
+    assert m.platform == "twitter" and m.language == "fr"
+    assert m.audience == {"followers": 5, "likes": 1}
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"\xff\xfe", "undecodable_bytes"),
+        (b"{nope", "invalid_json"),
+        (b"[" * 50_000, "invalid_json"),
+        (b"", "invalid_json"),
+        (None, "not_an_object"),
+        (b'"a string"', "not_an_object"),
+        (raw(text=...), "missing_field"),
+        (raw(id=...), "missing_field"),
+        (raw(created_at=...), "missing_field"),
+        (raw(text=12), "invalid_field"),
+        (raw(id=""), "invalid_field"),
+        (raw(platform=["x"]), "invalid_field"),
+        (raw(created_at="yesterday"), "invalid_field"),
+        (raw(created_at=True), "invalid_field"),
+        (raw(audience={"followers": -1}), "invalid_field"),
+        (raw(audience={"likes": "many"}), "invalid_field"),
+        (raw(audience=[1]), "invalid_field"),
+        (raw(text=" \n\t "), "empty_text"),
+        (raw(text="a" * 101), "text_too_large"),
+        (raw(created_at="2026-01-06T12:00:00Z"), "created_at_in_future"),
+        (raw(created_at="1970-01-01T00:00:00Z"), "created_at_too_old"),
+    ],
+)
+def test_bad_input_reasons(payload: bytes | None, expected: str) -> None:
+    assert reason(payload, Limits(max_text_chars=100)) == expected
+
+
+def test_reason_names_the_field() -> None:
+    with pytest.raises(InvalidMention) as exc:
+        parse_raw(raw(audience={"shares": 1.5}), now=NOW)
+    assert exc.value.field == "audience.shares"
+
+
+def test_times_accept_epoch_and_naive_as_utc() -> None:
+    assert parse_time(0, "t") == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert parse_time("2026-01-06T09:00:00", "t") == NOW
+    with pytest.raises(InvalidMention):
+        parse_time(float("nan"), "t")
+
+
+def test_enriched_record_matches_published_schema() -> None:
+    schema = json.loads((ROOT / "streams/schemas/enriched_mention.v1.json").read_text())
+    m = parse_raw(raw(audience={"followers": 3}), now=NOW)
+    for sentiment in (Sentiment(0.5, 0.4, 0.6, 0.0, "positive"), None):
+        e = EnrichedMention(
+            raw=m, language="en", language_confidence=0.93, sentiment=sentiment,
+            brands=("acme",), rules=("acme:alias:Acme",), received_at=NOW,
+            processed_at=NOW + timedelta(milliseconds=3),
+        )
+        doc = json.loads(e.to_json())
+        jsonschema.validate(doc, schema)
+        assert doc["schema_version"] == 1 and doc["created_at"] == "2026-01-06T08:59:00.000Z"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(dict(doc, sentiment={"compound": 2}), schema)

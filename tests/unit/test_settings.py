@@ -1,0 +1,34 @@
+"""Settings come from VEILLE_* variables, typed, with clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from veille.settings import Settings, SettingsError, settings_table
+
+
+def test_defaults_and_env() -> None:
+    s = Settings.from_env({})
+    assert s.broker_url == "kafka://127.0.0.1:9092" and not s.broker_url_set
+    s = Settings.from_env({"VEILLE_BROKER_URL": "kafka://a:1;b:2", "VEILLE_TOPIC_PARTITIONS": "8",
+                           "VEILLE_MAX_AGE_DAYS": "2.5"})
+    assert s.broker_url_set and s.bootstrap_servers == ["a:1", "b:2"]
+    assert s.topic_partitions == 8 and s.max_age_days == 2.5
+
+
+def test_overrides_win_and_prefix_topics() -> None:
+    s = Settings.from_env({"VEILLE_TOPIC_PREFIX": "x."}, topic_prefix="y.")
+    assert s.topic("mentions.raw") == "y.mentions.raw"
+
+
+def test_bad_value_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="VEILLE_METRICS_PORT='abc'"):
+        Settings.from_env({"VEILLE_METRICS_PORT": "abc"})
+
+
+def test_every_setting_is_documented_in_readme() -> None:
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [env for env, _, _ in settings_table() if env not in readme]
+    assert not missing, f"README lacks {missing}"

@@ -1,0 +1,170 @@
+"""`veille demo`: embedded broker + a worker + a replay of the demo data, with a live summary."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+from veille.broker import EmbeddedBroker, free_port, port_is_free
+from veille.settings import Settings
+
+
+def packaged_demo_data() -> Path:
+    return Path(str(resources.files("veille") / "data" / "demo_mentions.jsonl"))
+
+
+def scrape(url: str, timeout: float = 2.0) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Samples of a /metrics page, keyed by (name, sorted labels)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        text = resp.read().decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+class Summary:
+    """Turns successive scrapes into one terminal line: rate, per-brand volume and sentiment."""
+
+    def __init__(self) -> None:
+        self.last_total = 0.0
+        self.last_time = time.monotonic()
+
+    def line(self, samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> str:
+        per_brand: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        total = 0.0
+        for (name, labels), value in samples.items():
+            if name == "veille_mentions_enriched_total" and value:
+                d = dict(labels)
+                per_brand[d["brand"]][d["sentiment"]] += value
+        raw = samples.get(("veille_raw_messages_total", ()), 0.0)
+        total = raw
+        dead = sum(v for (n, _), v in samples.items() if n == "veille_dead_letters_total")
+        dups = samples.get(("veille_duplicates_dropped_total", ()), 0.0)
+        now = time.monotonic()
+        rate = (total - self.last_total) / max(now - self.last_time, 1e-6)
+        self.last_total, self.last_time = total, now
+        parts = [f"{rate:7.0f} msg/s", f"read {int(raw)}"]
+        for brand in sorted(per_brand):
+            s = per_brand[brand]
+            n = sum(s.values())
+            scored = n - s.get("unscored", 0.0) or 1.0
+            parts.append(
+                f"{brand} {int(n)} (+{100 * s.get('positive', 0) / scored:.0f}% "
+                f"={100 * s.get('neutral', 0) / scored:.0f}% "
+                f"-{100 * s.get('negative', 0) / scored:.0f}%)"
+            )
+        parts.append(f"dead letters {int(dead)}, duplicates {int(dups)}")
+        return " | ".join(parts)
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    rate: float = 200.0,
+    file: str | None = None,
+    duration: float = 0.0,
+    out: IO[str] = sys.stdout,
+) -> int:
+    """Run until Ctrl-C (or `duration` seconds when > 0). Stops everything it started."""
+    data = Path(file) if file else packaged_demo_data()
+    if not data.is_file():
+        print(f"veille demo: {data}: no such file", file=sys.stderr)
+        return 2
+    broker: EmbeddedBroker | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    workdir = Path(tempfile.mkdtemp(prefix="veille-demo-"))
+    try:
+        if not settings.broker_url_set:
+            port = settings.embedded_broker_port
+            port = port if port_is_free("127.0.0.1", port) else free_port()
+            broker = EmbeddedBroker(port, log_path=workdir / "broker.log").start()
+            settings = settings.with_(broker_url=broker.url)
+            print(f"embedded broker (Tansu): {broker.url}", file=out, flush=True)
+        else:
+            print(f"broker: {settings.broker_url}", file=out, flush=True)
+        from streams.topics import ensure_topics
+
+        ensure_topics(settings)
+        metrics_port = settings.metrics_port
+        if not metrics_port or not port_is_free(settings.metrics_host, metrics_port):
+            metrics_port = free_port(settings.metrics_host)
+        env = dict(
+            os.environ,
+            VEILLE_BROKER_URL=settings.broker_url,
+            VEILLE_METRICS_PORT=str(metrics_port),
+            VEILLE_METRICS_HOST=settings.metrics_host,
+            VEILLE_DATA_DIR=str(workdir / "state"),
+        )
+        log = open(workdir / "worker.log", "wb")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "veille.cli", "worker"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        metrics_url = f"http://{settings.metrics_host}:{metrics_port}/metrics"
+        print(f"metrics: {metrics_url}", file=out)
+        print(f"logs: {workdir}", file=out)
+        print(f"replaying {data} at {rate:.0f} mentions/s (Ctrl-C stops everything)", file=out,
+              flush=True)
+
+        from veille.collectors.replay import replay
+
+        result: dict[str, str] = {}
+
+        def run_replay() -> None:
+            try:
+                report = replay(data, settings, rate=rate, timestamps="shift", progress=False,
+                                should_stop=stop.is_set)
+                result["report"] = report.summary()
+            except Exception as exc:  # shown to the user, the demo keeps running
+                result["report"] = f"replay failed: {exc}"
+
+        thread = threading.Thread(target=run_replay, name="replay", daemon=True)
+        thread.start()
+        summary = Summary()
+        started = time.monotonic()
+        reported = False
+        while not stop.wait(2.0):
+            if worker.poll() is not None:
+                print(f"worker exited with code {worker.returncode}; see {workdir}/worker.log",
+                      file=out, flush=True)
+                return 1
+            try:
+                print(summary.line(scrape(metrics_url)), file=out, flush=True)
+            except OSError:
+                print("waiting for the worker...", file=out, flush=True)
+            if not thread.is_alive() and not reported and "report" in result:
+                print(f"replay: {result['report']}", file=out, flush=True)
+                reported = True
+            if duration and time.monotonic() - started >= duration:
+                break
+        return 0
+    finally:
+        stop.set()
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        if broker is not None:
+            broker.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("demo stopped: worker and broker shut down", file=out, flush=True)
