@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Enrichment throughput and latency on one worker, against raw VADER on the same texts (same run).
+
+usage: python bench/enrich_throughput.py [--n 20000] [--rate 500] [--seconds 20]
+
+Prints one table: raw VADER (English analyzer on every text), the full analysis in-process
+(language id + EN/FR scorers + watch rules), the enrichment worker through the embedded broker
+(mentions/s from its own metrics), and end-to-end latency p50/p99 at a fixed input rate
+(from the collector's send to the enriched record reaching a consumer), with the worker's RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
+
+from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics  # noqa: E402
+from veille.broker import EmbeddedBroker, free_port  # noqa: E402
+from veille.demo import generate  # noqa: E402
+from veille.demo_run import scrape  # noqa: E402
+from veille.settings import Settings  # noqa: E402
+
+
+def mentions(n: int) -> list[dict]:
+    start = datetime.now(timezone.utc) - timedelta(hours=30)
+    out = []
+    for m in generate(start, hours=24 * 7, seed=11, base_rate_per_hour=max(n / 100, 200)):
+        out.append(m)
+        if len(out) >= n:
+            break
+    return out
+
+
+def rate_of(fn, items, min_seconds: float = 2.0) -> float:
+    done, t0 = 0, time.perf_counter()
+    while True:
+        for x in items:
+            fn(x)
+        done += len(items)
+        dt = time.perf_counter() - t0
+        if dt >= min_seconds:
+            return done / dt
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_worker(settings: Settings, workdir: Path) -> subprocess.Popen:
+    env = dict(os.environ, VEILLE_BROKER_URL=settings.broker_url, VEILLE_APP_ID=settings.app_id,
+               VEILLE_TOPIC_PREFIX=settings.topic_prefix, VEILLE_METRICS_PORT=str(settings.metrics_port),
+               VEILLE_DATA_DIR=str(workdir / "state"), VEILLE_LOG_LEVEL="INFO")
+    log = open(workdir / f"worker-{settings.app_id}.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "veille.cli", "worker"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, cwd=workdir)
+    path = workdir / f"worker-{settings.app_id}.log"
+    deadline = time.monotonic() + 60
+    while b"Worker]: Ready" not in path.read_bytes():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise SystemExit(f"worker did not start:\n{path.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return proc
+
+
+def metric(url: str, name: str) -> float:
+    try:
+        return sum(v for (n, _), v in scrape(url).items() if n == name)
+    except OSError:
+        return 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=20000, help="mentions for the throughput run")
+    ap.add_argument("--rate", type=float, default=500.0, help="input rate of the latency run")
+    ap.add_argument("--seconds", type=float, default=20.0, help="length of the latency run")
+    args = ap.parse_args()
+
+    data = mentions(args.n)
+    texts = [m["text"] for m in data]
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from veille.rules import Watchlist
+    from veille.sentiment import Analyzer
+    from veille.settings import packaged_watchlist
+
+    vader = SentimentIntensityAnalyzer()
+    analyzer = Analyzer()
+    watchlist = Watchlist.from_toml(packaged_watchlist())
+    sample = texts[:3000]
+    raw_vader = rate_of(vader.polarity_scores, sample)
+    full = rate_of(lambda t: (analyzer.analyse(t), watchlist.match(t)), sample)
+
+    workdir = Path(tempfile.mkdtemp(prefix="veille-bench-"))
+    broker = EmbeddedBroker(free_port(), log_path=workdir / "broker.log").start()
+    rows = []
+    try:
+        tag = uuid.uuid4().hex[:6]
+        s = Settings.from_env({}, broker_url=broker.url, app_id=f"bench-{tag}",
+                              topic_prefix=f"b{tag}.", metrics_port=free_port())
+        ensure_topics(s)
+        producer = KafkaProducer(bootstrap_servers=s.bootstrap_servers, linger_ms=5,
+                                 batch_size=256 * 1024, acks=1)
+        for m in data:
+            producer.send(s.topic(MENTIONS_RAW), key=m["id"].encode(), value=json.dumps(m).encode())
+        producer.flush()
+        url = f"http://127.0.0.1:{s.metrics_port}/metrics"
+        worker = start_worker(s, workdir)
+        first = last = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            count = metric(url, "veille_raw_messages_total")
+            now = time.perf_counter()
+            if count > 0 and first is None:
+                first, first_count = now, count
+            if count >= len(data):
+                last = now
+                break
+            time.sleep(0.05)
+        if first is None or last is None or last <= first:
+            raise SystemExit("worker did not process the load in time")
+        worker_rate = (len(data) - first_count) / (last - first)
+        worker_rss = rss_mb(worker.pid)
+        worker.terminate()
+        worker.wait(30)
+
+        # Latency at a fixed input rate: send time -> enriched record read by a consumer.
+        tag = uuid.uuid4().hex[:6]
+        s2 = s.with_(app_id=f"bench-lat-{tag}", topic_prefix=f"l{tag}.", metrics_port=free_port())
+        ensure_topics(s2)
+        worker = start_worker(s2, workdir)
+        sent_at: dict[str, float] = {}
+        arrived: dict[str, float] = {}
+        stop = threading.Event()
+
+        def consume() -> None:
+            c = KafkaConsumer(s2.topic(MENTIONS_ENRICHED), bootstrap_servers=s2.bootstrap_servers,
+                              group_id=None, auto_offset_reset="earliest", fetch_max_wait_ms=10)
+            while not stop.is_set():
+                for msgs in c.poll(timeout_ms=50).values():
+                    t = time.time()
+                    for r in msgs:
+                        arrived[r.key.decode()] = t
+            c.close()
+
+        thread = threading.Thread(target=consume, daemon=True)
+        thread.start()
+        time.sleep(3)  # consumer assigned
+        n = int(args.rate * args.seconds)
+        t0 = time.perf_counter()
+        for i in range(n):
+            delay = t0 + i / args.rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            m = dict(data[i % len(data)], id=f"lat-{i}",
+                     created_at=datetime.now(timezone.utc).isoformat())
+            sent_at[m["id"]] = time.time()
+            producer.send(s2.topic(MENTIONS_RAW), key=m["id"].encode(), value=json.dumps(m).encode())
+        producer.flush()
+        deadline = time.monotonic() + 30
+        while len(arrived) < n and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        lat_rss = rss_mb(worker.pid)
+        worker.terminate()
+        worker.wait(30)
+        lat = sorted(arrived[k] - sent_at[k] for k in arrived if k in sent_at)
+        p50 = statistics.median(lat) if lat else float("nan")
+        p99 = lat[int(0.99 * (len(lat) - 1))] if lat else float("nan")
+        producer.close()
+    finally:
+        broker.stop()
+
+    rows = [
+        ("raw VADER polarity_scores (reference)", f"{raw_vader:,.0f}/s", "1.00"),
+        ("analysis in-process (langid + EN/FR + rules)", f"{full:,.0f}/s", f"{full / raw_vader:.2f}"),
+        (f"enrichment worker, {len(data):,} mentions", f"{worker_rate:,.0f}/s",
+         f"{worker_rate / raw_vader:.2f}"),
+        (f"end-to-end latency at {args.rate:.0f}/s, p50", f"{p50 * 1000:.0f} ms", ""),
+        (f"end-to-end latency at {args.rate:.0f}/s, p99", f"{p99 * 1000:.0f} ms",
+         f"{len(lat)}/{n} arrived"),
+        ("worker RSS after throughput run / latency run", f"{worker_rss:.0f} / {lat_rss:.0f} MB", ""),
+    ]
+    print(f"\nveille enrichment benchmark, {datetime.now(timezone.utc):%Y-%m-%d}, "
+          f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"| {'measure':<48} | {'value':>16} | {'ratio to raw VADER':>18} |")
+    print(f"|{'-' * 50}|{'-' * 18}|{'-' * 20}|")
+    for name, value, ratio in rows:
+        print(f"| {name:<48} | {value:>16} | {ratio:>18} |")
+
+
+if __name__ == "__main__":
+    main()
