@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from streams.records import (
     EnrichedMention,
@@ -45,7 +45,7 @@ class Enricher:
     analyzer: Analyzer
     watchlist: Watchlist
     limits: Limits = field(default_factory=Limits)
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def handle(self, key: bytes | None, value: bytes | None, timestamp: float | None) -> Outcome:
         now = self.clock()
@@ -64,7 +64,7 @@ class Enricher:
             log.exception("processing error on mention %s", raw.id)
             return Outcome(dead=InvalidMention("processing_error", type(exc).__name__))
         received = raw.collected_at or (
-            datetime.fromtimestamp(timestamp, timezone.utc) if timestamp else now
+            datetime.fromtimestamp(timestamp, UTC) if timestamp else now
         )
         return Outcome(
             enriched=EnrichedMention(
@@ -99,7 +99,23 @@ def install(app: Any, topics: Topics, enricher: Enricher, metrics: Metrics, sett
     # use_partitioner: the changelog partition comes from the id's hash, which is the raw
     # partition too (raw is keyed by id), so entries can be written after the batch's sends
     # are acknowledged, outside a single event's context.
-    seen = app.Table(DEDUP_TABLE, default=None, use_partitioner=True, partitions=settings.topic_partitions)
+    seen = app.Table(
+        DEDUP_TABLE, default=None, use_partitioner=True, partitions=settings.topic_partitions,
+        key_type=bytes, value_type=float,
+    )
+    # Keys are the raw id bytes, so that the changelog's partition (murmur2 of the key bytes)
+    # is the id's partition on mentions.raw; Faust would JSON-encode them otherwise.
+    seen.key_serializer = "raw"
+
+    @seen.on_recover
+    async def complete_recovery() -> None:
+        from agents.recovery import catch_up
+
+        raw_name = topics.raw.get_topic_name()
+        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == raw_name}
+        loaded = await catch_up(seen, settings.bootstrap_servers, owned)
+        log.info("de-duplication table: %d changelog entries loaded for partitions %s",
+                 loaded, sorted(owned))
 
     @app.timer(1.0)
     async def heartbeat() -> None:
@@ -134,7 +150,7 @@ def install(app: Any, topics: Topics, enricher: Enricher, metrics: Metrics, sett
             elif outcome.enriched is not None:
                 mention = outcome.enriched
                 mid = mention.raw.id
-                if mid in fresh or seen.get(mid) is not None:
+                if mid in fresh or seen.get(mid.encode()) is not None:
                     metrics.duplicates.inc()
                     continue
                 fresh[mid] = mention.processed_at.timestamp()
@@ -156,6 +172,6 @@ def install(app: Any, topics: Topics, enricher: Enricher, metrics: Metrics, sett
         if pending:
             await asyncio.gather(*pending)
         for mid, ts in fresh.items():
-            seen[mid] = ts
+            seen[mid.encode()] = ts
 
     return enrich

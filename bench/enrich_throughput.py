@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ from veille.settings import Settings  # noqa: E402
 
 
 def mentions(n: int) -> list[dict]:
-    start = datetime.now(timezone.utc) - timedelta(hours=30)
+    start = datetime.now(UTC) - timedelta(hours=30)
     out = []
     for m in generate(start, hours=24 * 7, seed=11, base_rate_per_hour=max(n / 100, 200)):
         out.append(m)
@@ -172,7 +172,7 @@ def main() -> None:
             if delay > 0:
                 time.sleep(delay)
             m = dict(data[i % len(data)], id=f"lat-{i}",
-                     created_at=datetime.now(timezone.utc).isoformat())
+                     created_at=datetime.now(UTC).isoformat())
             sent_at[m["id"]] = time.time()
             producer.send(s2.topic(MENTIONS_RAW), key=m["id"].encode(), value=json.dumps(m).encode())
         producer.flush()
@@ -200,7 +200,7 @@ def main() -> None:
          f"{len(lat)}/{n} arrived"),
         ("worker RSS after throughput run / latency run", f"{worker_rss:.0f} / {lat_rss:.0f} MB", ""),
     ]
-    print(f"\nveille enrichment benchmark, {datetime.now(timezone.utc):%Y-%m-%d}, "
+    print(f"\nveille enrichment benchmark, {datetime.now(UTC):%Y-%m-%d}, "
           f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"| {'measure':<48} | {'value':>16} | {'ratio to raw VADER':>18} |")
     print(f"|{'-' * 50}|{'-' * 18}|{'-' * 20}|")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from veille.sentiment.base import Sentiment
@@ -126,7 +126,7 @@ def dumps(obj: Any) -> bytes:
 
 def iso(dt: datetime) -> str:
     """UTC ISO 8601 with a Z suffix and millisecond precision."""
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(value: Any, name: str) -> datetime:
@@ -137,7 +137,7 @@ def parse_time(value: Any, name: str) -> datetime:
         if not math.isfinite(value):
             raise InvalidMention("invalid_field", f"{name} must be finite", name)
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc)
+            return datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError):
             raise InvalidMention("invalid_field", f"{name} is out of range", name) from None
     if not isinstance(value, str):
@@ -150,8 +150,8 @@ def parse_time(value: Any, name: str) -> datetime:
     except ValueError:
         raise InvalidMention("invalid_field", f"{name} is not an ISO 8601 time", name) from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
 
 
 def _opt_str(obj: dict[str, Any], name: str, limit: int = MAX_SHORT_FIELD_CHARS) -> str | None:
@@ -216,7 +216,7 @@ def mention_from_dict(
     if "created_at" not in obj or obj["created_at"] is None:
         raise InvalidMention("missing_field", "created_at is required", "created_at")
     created_at = parse_time(obj["created_at"], "created_at")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if created_at - now > limits.max_future:
         raise InvalidMention("created_at_in_future", f"created_at {iso(created_at)} is ahead of now")
     if now - created_at > limits.max_age:

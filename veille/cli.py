@@ -7,8 +7,9 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from veille.settings import ENV_PREFIX, Settings, SettingsError, settings_table
 
@@ -31,27 +32,28 @@ def _add_broker(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
+    import threading
+
     from veille.broker import EmbeddedBroker
 
     settings = _settings(args)
     port = args.port or settings.embedded_broker_port
-    broker = EmbeddedBroker(port).start()
-    print(f"veille broker: Tansu listening on {broker.url} (memory storage); Ctrl-C stops it",
-          flush=True)
-    _wait_for_signal()
-    broker.stop()
-    print("veille broker: stopped", flush=True)
-    return 0
-
-
-def _wait_for_signal() -> None:
-    import threading
-
+    # Handlers first: a Ctrl-C during start-up must still stop the process we started.
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    while not done.wait(0.5):
-        pass
+    broker = EmbeddedBroker(port)
+    try:
+        broker.start()
+        print(f"veille broker: Tansu listening on {broker.url} (memory storage); Ctrl-C stops it",
+              flush=True)
+        while not done.wait(0.5):
+            if not broker.running():
+                raise CliError("the broker process exited on its own")
+    finally:
+        broker.stop()
+    print("veille broker: stopped", flush=True)
+    return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -1404,10 +1404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             yield mention
 
     try:
-        if args.out == "-":
-            count = _dump(counted(), sys.stdout)
-        else:
-            count = write_jsonl(counted(), args.out)
+        count = _dump(counted(), sys.stdout) if args.out == "-" else write_jsonl(counted(), args.out)
     except BrokenPipeError:
         # The reader (e.g. `| head`) had enough: not an error. Point stdout at devnull so the
         # interpreter's final flush does not raise again.

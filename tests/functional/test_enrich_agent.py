@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -30,7 +30,7 @@ class Sink:
 
 def good(i: str, text: str) -> bytes:
     return json.dumps({"id": i, "source": "t", "platform": "twitter", "text": text,
-                       "created_at": datetime.now(timezone.utc).isoformat()}).encode()
+                       "created_at": datetime.now(UTC).isoformat()}).encode()
 
 
 async def run_agent(tmp: Path, messages: list[tuple[bytes, bytes]]) -> tuple[Any, dict[str, Sink]]:

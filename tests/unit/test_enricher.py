@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from agents.enrich import Enricher
 from tests.conftest import ROOT
@@ -11,7 +11,7 @@ from veille.rules import Watchlist
 from veille.sentiment import Analyzer
 from veille.sentiment.base import Sentiment
 
-NOW = datetime(2026, 1, 6, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
 W = Watchlist.from_toml(ROOT / "tests/data/watchlist.toml")
 
 
@@ -48,7 +48,7 @@ def test_enriches_with_kafka_timestamp_as_received_time() -> None:
     e = out.enriched
     assert e is not None and out.dead is None and out.rekey is None
     assert e.brands == ("acme",) and e.sentiment is not None and e.sentiment.label == "positive"
-    assert e.received_at == datetime(2026, 1, 6, 8, 0, tzinfo=timezone.utc)
+    assert e.received_at == datetime(2026, 1, 6, 8, 0, tzinfo=UTC)
     assert e.processed_at == NOW
 
 

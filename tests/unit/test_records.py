@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jsonschema
 import pytest
@@ -19,7 +19,7 @@ from streams.records import (
 from tests.conftest import ROOT
 from veille.sentiment.base import Sentiment
 
-NOW = datetime(2026, 1, 6, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
 
 
 def raw(**fields: object) -> bytes:
@@ -41,7 +41,7 @@ def reason(payload: bytes | None, limits: Limits = Limits()) -> str:
 def test_good_mention_is_normalised() -> None:
     m = parse_raw(raw(created_at="2026-01-06T10:59:00+02:00", language="FR",
                       audience={"followers": 5, "likes": 1}, extra="ignored"), now=NOW)
-    assert m.created_at == datetime(2026, 1, 6, 8, 59, tzinfo=timezone.utc)
+    assert m.created_at == datetime(2026, 1, 6, 8, 59, tzinfo=UTC)
     assert m.platform == "twitter" and m.language == "fr"
     assert m.audience == {"followers": 5, "likes": 1}
 
@@ -83,7 +83,7 @@ def test_reason_names_the_field() -> None:
 
 
 def test_times_accept_epoch_and_naive_as_utc() -> None:
-    assert parse_time(0, "t") == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert parse_time(0, "t") == datetime(1970, 1, 1, tzinfo=UTC)
     assert parse_time("2026-01-06T09:00:00", "t") == NOW
     with pytest.raises(InvalidMention):
         parse_time(float("nan"), "t")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any
 
 from streams.records import InvalidMention, Limits, RawMention, mention_from_dict
 from streams.topics import MENTIONS_RAW
@@ -100,7 +101,7 @@ def replay(
     producer = producer or make_producer(settings)
     topic = settings.topic(MENTIONS_RAW)
     report = ReplayReport()
-    start_clock = datetime.now(timezone.utc)
+    start_clock = datetime.now(UTC)
     # Replayed history may be older than the live limits; "keep" widens the age bound.
     limits = Limits(
         max_text_chars=settings.max_text_chars,
@@ -126,7 +127,7 @@ def replay(
                 if delay > 0:
                     time.sleep(delay)
             if timestamps == "now":
-                mention = _with_created(mention, datetime.now(timezone.utc))
+                mention = _with_created(mention, datetime.now(UTC))
             producer.send(
                 topic, key=mention.id.encode("utf-8"), value=mention.to_json()
             ).add_errback(on_error)
@@ -156,5 +157,6 @@ def _progress(path: Path, enabled: bool, stream: IO[str]) -> Any:
         return None
     from tqdm import tqdm
 
-    total = sum(1 for line in open(path, "rb") if line.strip())
+    with open(path, "rb") as fh:
+        total = sum(1 for line in fh if line.strip())
     return tqdm(total=total, unit="mention", file=stream, desc="replay")

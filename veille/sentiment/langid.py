@@ -23,7 +23,8 @@ class LanguageDetector:
     fastText's compressed lid.176 model answers first (about 50k texts/s). When it is unsure
     (below `sure`), which happens on short, shouted or brand-heavy texts ("LOVE MY NEW ACME
     PHONE" comes out Thai), py3langid's n-gram model gives a second opinion and the two
-    probability distributions are averaged. Both models ship inside their wheels: nothing
+    probability distributions are averaged; when both rank the same language first, it is kept
+    even at a low probability. Both models ship inside their wheels: nothing
     is downloaded.
     """
 
@@ -62,6 +63,9 @@ class LanguageDetector:
         lang2, p2 = self._second.classify(clean)
         scores[lang2] = scores.get(lang2, 0.0) + 0.5 * float(p2)
         lang, confidence = max(scores.items(), key=lambda kv: kv[1])
-        if confidence < self.min_confidence:
+        # Two independent models agreeing on their first choice is evidence enough, even when
+        # a short text leaves each of them with a low probability.
+        agree = lang == lang2 == labels[0].removeprefix("__label__")
+        if confidence < self.min_confidence and not agree:
             return (hint or UNDETERMINED), confidence
         return lang, min(confidence, 1.0)

@@ -1,0 +1,226 @@
+"""Unit tests of the GPL-free French VADER scorer (hand-written French sentences only)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from veille.sentiment.base import Scorer, Sentiment
+from veille.sentiment.french import FrenchScorer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def scorer() -> FrenchScorer:
+    return FrenchScorer()
+
+
+def compound(scorer: FrenchScorer, text: str) -> float:
+    return scorer.score(text).compound
+
+
+# --- the quirks of vadersentiment-fr, fixed ----------------------------------------------------
+
+
+def test_plus_alone_is_not_a_negation(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "le plus beau jour de ma vie") > 0.05
+
+
+def test_ne_plus_is_a_negation(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "je n'aime plus ce produit") < 0
+    assert compound(scorer, "je ne suis plus déçu") > 0
+
+
+@pytest.mark.parametrize("text", ["pas terrible", "c'est pas terrible", "ce n'est pas terrible"])
+def test_pas_terrible_is_mediocre(scorer: FrenchScorer, text: str) -> None:
+    assert compound(scorer, text) < 0
+
+
+def test_content_and_its_negation(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "je suis content") > 0.05
+    assert compound(scorer, "je ne suis pas content") < -0.05
+
+
+def test_angry_emoji_is_negative(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "😡") < -0.05
+    assert compound(scorer, "👍") > 0.05
+
+
+# --- lexicon access: accents, inflections, elisions, hashtags ----------------------------------
+
+
+def test_accent_insensitive_lookup(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "decu") == compound(scorer, "déçu") < 0
+    assert compound(scorer, "tres decu") == compound(scorer, "très déçu")
+
+
+@pytest.mark.parametrize("form", ["contente", "contents", "contentes"])
+def test_inflected_forms_fall_back_to_the_lemma(scorer: FrenchScorer, form: str) -> None:
+    assert compound(scorer, f"elles sont {form}") > 0.05
+
+
+def test_inflection_guesses_do_not_invent_sentiment(scorer: FrenchScorer) -> None:
+    # "France" is not a form of "franc" (frank), nor "train" of "traîne".
+    assert compound(scorer, "un train pour la France") == 0.0
+
+
+def test_slang_and_insults(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "c'est nul") < -0.05
+    assert compound(scorer, "quelle arnaque") < -0.05
+    assert compound(scorer, "génial, merci !") > 0.05
+    assert compound(scorer, "remboursez !") < -0.05
+
+
+def test_laughter_is_nearly_neutral(scorer: FrenchScorer) -> None:
+    assert abs(compound(scorer, "mdr")) < 0.2
+    assert abs(compound(scorer, "lol")) < 0.2
+
+
+def test_elisions_and_hashtags(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "l'arnaque du siècle") < -0.05
+    assert compound(scorer, "#nul") < -0.05
+    assert compound(scorer, "#JeSuisDéçu") < -0.05
+    assert compound(scorer, "nuuuul") == compound(scorer, "nul")
+
+
+def test_c_est_mortel_is_colloquially_positive(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "ce concert, c'est mortel") > 0.05
+    assert compound(scorer, "un accident mortel") < -0.05
+
+
+# --- negation -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "positive"),
+    [
+        ("j'aime pas ça", False),  # spoken French drops "ne"
+        ("je n'aime pas du tout", False),
+        ("ce produit n'est jamais décevant", True),
+        ("sans problème", True),
+        ("aucun intérêt", False),
+        ("peu fiable", False),
+        ("pas mal", True),
+        ("il n'y a jamais rien de bon ici", False),  # negative concord: one negation, not two
+        ("je n'ai jamais été aussi heureux", True),  # "never this happy"
+        ("il n'y a rien de mieux", True),  # "nothing better"
+        ("elle ne peut accepter cette offre", False),  # formal "ne" without "pas"
+    ],
+)
+def test_french_negation(scorer: FrenchScorer, text: str, positive: bool) -> None:
+    value = compound(scorer, text)
+    assert (value > 0.05) if positive else (value < -0.05), value
+
+
+def test_ne_que_is_restrictive_not_negative(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "je n'aime que toi") > 0.05
+
+
+def test_idioms_without_sentiment(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "pas mal de gens") == 0.0
+    assert compound(scorer, "sans doute demain") == 0.0
+    assert compound(scorer, "nul doute") == 0.0
+
+
+def test_negation_does_not_cross_punctuation(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "non, c'est génial") > 0.05
+
+
+# --- intensity: boosters, caps, punctuation, contrast ------------------------------------------
+
+
+def test_boosters_and_dampeners(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "TRÈS déçu") < compound(scorer, "très déçu") < compound(scorer, "déçu")
+    assert compound(scorer, "vraiment content") > compound(scorer, "content")
+    assert compound(scorer, "cher") < compound(scorer, "un peu cher") < 0
+
+
+def test_booster_words_that_are_also_sentiment_words(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "c'est super") > 0.05
+    assert compound(scorer, "super content") > compound(scorer, "content")
+
+
+def test_all_caps_emphasis(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "le service est NUL") < compound(scorer, "le service est nul")
+
+
+def test_exclamation_marks_amplify(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "génial !!!") > compound(scorer, "génial")
+    assert compound(scorer, "nul !!!") < compound(scorer, "nul")
+
+
+def test_mais_weights_the_second_clause(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "bien mais cher") < compound(scorer, "cher mais bien")
+    assert compound(scorer, "cher mais bien") > 0
+
+
+# --- output contract ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "le plus beau jour de ma vie !!!",
+        "Quelle ARNAQUE, remboursez 😡😡😡",
+        "bien mais cher",
+        "un train pour Lyon",
+        "super super super génial génial génial !!!! 😍😍😍",
+        "nul nul nul nul nul nul nul nul ???",
+    ],
+)
+def test_scores_are_vader_shaped(scorer: FrenchScorer, text: str) -> None:
+    result = scorer.score(text)
+    assert isinstance(result, Sentiment)
+    assert -1.0 <= result.compound <= 1.0
+    for part in (result.pos, result.neu, result.neg):
+        assert 0.0 <= part <= 1.0
+    assert result.pos + result.neu + result.neg == pytest.approx(1.0, abs=0.01)
+    assert result.label in ("positive", "neutral", "negative")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "http://example.org @quelqu_un", "123"])
+def test_empty_or_contentless_text_is_neutral(scorer: FrenchScorer, text: str) -> None:
+    result = scorer.score(text)
+    assert result.compound == 0.0
+    assert result.label == "neutral"
+
+
+def test_is_a_scorer(scorer: FrenchScorer) -> None:
+    assert scorer.language == "fr"
+    checked: Scorer = scorer  # structural typing: the shared protocol
+    assert checked.score("génial").label == "positive"
+
+
+def test_no_file_io_per_call(scorer: FrenchScorer, monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("file I/O while scoring")
+
+    monkeypatch.setattr("builtins.open", forbidden)
+    monkeypatch.setattr(Path, "read_text", forbidden)
+    monkeypatch.setattr(Path, "read_bytes", forbidden)
+    assert scorer.score("un texte jamais vu, plutôt décevant 🤮").compound < 0
+
+
+# --- licence hygiene ----------------------------------------------------------------------------
+
+
+def test_import_pulls_no_gpl_package_and_keeps_sys_path() -> None:
+    probe = (
+        "import json, sys\n"
+        "before = list(sys.path)\n"
+        "import veille.sentiment.french as french\n"
+        "french.FrenchScorer().score('je ne suis pas content')\n"
+        "print(json.dumps({'modules': sorted(sys.modules), 'same_path': sys.path == before}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    report = json.loads(done.stdout)
+    roots = {name.split(".")[0].lower() for name in report["modules"]}
+    assert not roots & {"fuzzywuzzy", "unidecode", "vadersentiment_fr", "rapidfuzz", "levenshtein"}
+    assert report["same_path"]
