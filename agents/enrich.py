@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,8 +27,8 @@ from veille.settings import Settings
 
 log = logging.getLogger(__name__)
 STAGE = "enrich"
-BATCH_MAX = 500
-BATCH_WITHIN = 0.05
+#: Outputs in flight before intake pauses: bounds memory and the work redone after a crash.
+MAX_INFLIGHT = 10_000
 
 
 @dataclass
@@ -94,11 +96,109 @@ def dlq_headers(exc: InvalidMention, message: Any, now: datetime) -> list[tuple[
     ]
 
 
+@dataclass
+class Output:
+    """One record the agent publishes for one input, kept until the broker acknowledges it."""
+
+    topic: Any
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] | None = None
+
+    async def send(self) -> Any:
+        return await self.topic.send(key=self.key, value=self.value, headers=self.headers)
+
+
+@dataclass
+class _Pending:
+    event: Any
+    output: Output | None
+    future: Any
+    seen: tuple[bytes, float] | None
+
+
+class Confirmer:
+    """Acknowledges input offsets only after their outputs are on the broker, without stalling.
+
+    The agent keeps processing while earlier outputs are in flight; this task waits for them in
+    order, then records the mention id as seen and acks the input event, so a committed offset
+    always means a delivered output. A failed send is retried with backoff, never skipped: an
+    unreachable broker stops progress (and, through `room`, intake) but loses nothing.
+    """
+
+    def __init__(self, stream: Any, seen: Any, metrics: Metrics, max_inflight: int = MAX_INFLIGHT) -> None:
+        self.stream = stream
+        self.seen = seen
+        self.metrics = metrics
+        self.max_inflight = max_inflight
+        self.pending: deque[_Pending] = deque()
+        self.inflight_ids: set[bytes] = set()
+        self._wakeup = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def is_seen(self, key: bytes) -> bool:
+        return key in self.inflight_ids or self.seen.get(key) is not None
+
+    def add(self, event: Any, output: Output | None, future: Any,
+            seen: tuple[bytes, float] | None = None) -> None:
+        if seen is not None:
+            self.inflight_ids.add(seen[0])
+        self.pending.append(_Pending(event, output, future, seen))
+        self._wakeup.set()
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def room(self) -> None:
+        while len(self.pending) >= self.max_inflight:
+            self._drained.clear()
+            await self._drained.wait()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            if not self.pending:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            item = self.pending[0]
+            if item.future is not None:
+                try:
+                    await item.future
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self.metrics.send_errors.inc()
+                    log.warning("send to %s failed (%s); retrying in %.1f s",
+                                item.output.topic.get_topic_name() if item.output else "?",
+                                type(exc).__name__, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    assert item.output is not None
+                    item.future = await item.output.send()
+                    continue
+            backoff = 0.1
+            self.pending.popleft()
+            if item.seen is not None:
+                key, ts = item.seen
+                self.seen[key] = ts
+                self.inflight_ids.discard(key)
+            await self.stream.ack(item.event)
+            if len(self.pending) < self.max_inflight:
+                self._drained.set()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
 def install(app: Any, topics: Topics, enricher: Enricher, metrics: Metrics, settings: Settings) -> Any:
     """Register the enrichment agent, its de-duplication table and the heartbeat on `app`."""
     # use_partitioner: the changelog partition comes from the id's hash, which is the raw
-    # partition too (raw is keyed by id), so entries can be written after the batch's sends
-    # are acknowledged, outside a single event's context.
+    # partition too (raw is keyed by id), so the Confirmer can write entries once the outputs
+    # are acknowledged, outside the event's context.
     seen = app.Table(
         DEDUP_TABLE, default=None, use_partitioner=True, partitions=settings.topic_partitions,
         key_type=bytes, value_type=float,
@@ -123,55 +223,47 @@ def install(app: Any, topics: Topics, enricher: Enricher, metrics: Metrics, sett
 
     @app.agent(topics.raw, name="enrich")
     async def enrich(stream: Any) -> Any:
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
-            await process_batch(events)
-            yield len(events)
+        # Offsets are acknowledged by the Confirmer, only once the broker holds the outputs.
+        stream.enable_acks = False
+        confirmer = Confirmer(stream, seen, metrics)
+        try:
+            async for event in stream.events():
+                await confirmer.room()
+                await process(event, confirmer)
+        finally:
+            await confirmer.close()
 
-    async def process_batch(events: list[Any]) -> None:
-        pending: list[Any] = []
-        fresh: dict[str, float] = {}
-        now = enricher.clock()
-        for event in events:
-            msg = event.message
-            metrics.raw_messages.inc()
-            outcome = enricher.handle(msg.key, msg.value, msg.timestamp)
-            if outcome.dead is not None:
-                metrics.dead_letters.labels(outcome.dead.reason, STAGE).inc()
-                pending.append(
-                    await topics.dlq.send(
-                        key=msg.key, value=msg.value, headers=dlq_headers(outcome.dead, msg, now)
-                    )
-                )
-            elif outcome.rekey is not None:
-                metrics.rekeyed.inc()
-                pending.append(
-                    await topics.raw.send(key=outcome.rekey.id.encode(), value=msg.value)
-                )
-            elif outcome.enriched is not None:
-                mention = outcome.enriched
-                mid = mention.raw.id
-                if mid in fresh or seen.get(mid.encode()) is not None:
-                    metrics.duplicates.inc()
-                    continue
-                fresh[mid] = mention.processed_at.timestamp()
-                pending.append(
-                    await topics.enriched.send(key=mid.encode(), value=mention.to_json())
-                )
-                sentiment = mention.sentiment
-                metrics.observe_enriched(
-                    mention.brands,
-                    mention.raw.platform,
-                    mention.language,
-                    sentiment.label if sentiment else "unscored",
-                    sentiment.compound if sentiment else None,
-                    mention.raw.created_at.timestamp(),
-                    mention.received_at.timestamp(),
-                )
-        # Nothing is marked seen, and no offset committed, before the broker has the output:
-        # a crash in between re-enriches (a duplicate downstream), it never drops a mention.
-        if pending:
-            await asyncio.gather(*pending)
-        for mid, ts in fresh.items():
-            seen[mid.encode()] = ts
+    async def process(event: Any, confirmer: Confirmer) -> None:
+        msg = event.message
+        metrics.raw_messages.inc()
+        outcome = enricher.handle(msg.key, msg.value, msg.timestamp)
+        if outcome.dead is not None:
+            metrics.dead_letters.labels(outcome.dead.reason, STAGE).inc()
+            out = Output(topics.dlq, msg.key, msg.value, dlq_headers(outcome.dead, msg, enricher.clock()))
+        elif outcome.rekey is not None:
+            metrics.rekeyed.inc()
+            out = Output(topics.raw, outcome.rekey.id.encode(), msg.value)
+        else:
+            mention = outcome.enriched
+            assert mention is not None
+            key = mention.raw.id.encode()
+            if confirmer.is_seen(key):
+                metrics.duplicates.inc()
+                confirmer.add(event, None, None)
+                return
+            out = Output(topics.enriched, key, mention.to_json())
+            sentiment = mention.sentiment
+            metrics.observe_enriched(
+                mention.brands,
+                mention.raw.platform,
+                mention.language,
+                sentiment.label if sentiment else "unscored",
+                sentiment.compound if sentiment else None,
+                mention.raw.created_at.timestamp(),
+                mention.received_at.timestamp(),
+            )
+            confirmer.add(event, out, await out.send(), (key, mention.processed_at.timestamp()))
+            return
+        confirmer.add(event, out, await out.send())
 
     return enrich

@@ -139,15 +139,20 @@ def run_demo(
         summary = Summary()
         started = time.monotonic()
         reported = False
+        last_line, last_print = "", 0.0
         while not stop.wait(2.0):
             if worker.poll() is not None:
                 print(f"worker exited with code {worker.returncode}; see {workdir}/worker.log",
                       file=out, flush=True)
                 return 1
             try:
-                print(summary.line(scrape(metrics_url)), file=out, flush=True)
+                line = summary.line(scrape(metrics_url))
             except OSError:
-                print("waiting for the worker...", file=out, flush=True)
+                line = "waiting for the worker to serve its metrics..."
+            # A quiet pipeline prints a line every 30 s, not every 2 s.
+            if line.split("|", 1)[-1] != last_line or time.monotonic() - last_print > 30:
+                print(line, file=out, flush=True)
+                last_line, last_print = line.split("|", 1)[-1], time.monotonic()
             if not thread.is_alive() and not reported and "report" in result:
                 print(f"replay: {result['report']}", file=out, flush=True)
                 reported = True

@@ -98,6 +98,11 @@ class Metrics:
             "Raw messages whose Kafka key was not their id, re-sent keyed by id.",
             registry=registry,
         )
+        self.send_errors = Counter(
+            "veille_agent_send_errors_total",
+            "Failed sends of the enrichment agent's outputs (each is retried until delivered).",
+            registry=registry,
+        )
         self.heartbeat = Gauge(
             "veille_heartbeat_timestamp_seconds",
             "Unix time of the worker's last heartbeat (every second while its event loop runs).",

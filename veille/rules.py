@@ -19,6 +19,8 @@ class WatchlistError(ValueError):
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: casefold, then drop combining marks (é -> e, ß -> ss)."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

@@ -52,10 +52,11 @@ class LanguageDetector:
         clean = self.clean(text)
         if sum(c.isalpha() for c in clean) < self.min_letters:
             return (hint or UNDETERMINED), 0.0
-        labels, probs = self._model.predict(clean, k=3)
+        labels, probs = self._model.predict(clean, k=1)
         first = float(probs[0])
         if first >= self.sure:
             return labels[0].removeprefix("__label__"), min(first, 1.0)
+        labels, probs = self._model.predict(clean, k=3)
         scores: dict[str, float] = {}
         for label, p in zip(labels, probs, strict=True):
             lang = label.removeprefix("__label__")

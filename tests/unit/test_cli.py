@@ -1,0 +1,57 @@
+"""The `veille` command: sentiment scoring from stdin, clear errors, settings in --help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from veille.sentiment import Analyzer
+
+
+def veille(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "veille.cli", *args], input=stdin,
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_sentiment_lines_and_jsonl_use_the_agents_code() -> None:
+    texts = ["I absolutely love this phone, great battery!",
+             "Le réseau est encore en panne, vraiment nul",
+             "Das Wetter ist heute schön und sonnig"]
+    stdin = texts[0] + "\n" + json.dumps({"text": texts[1]}) + "\n\n" + texts[2] + "\n{bad json\n"
+    out = veille("sentiment", stdin=stdin)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    analyzer = Analyzer()
+    expected = []
+    for t in texts:
+        a = analyzer.analyse(t)
+        expected.append({"language": a.language,
+                         "compound": a.sentiment.compound if a.sentiment else None,
+                         "label": a.sentiment.label if a.sentiment else "unscored"})
+    assert rows == expected
+    assert [r["label"] for r in rows] == ["positive", "negative", "unscored"]
+    assert "line 5: expected a JSON object with a string `text`" in out.stderr
+
+
+def test_replay_of_a_missing_file_is_a_clear_error() -> None:
+    out = veille("collect", "replay", "/nonexistent.jsonl")
+    assert out.returncode == 2
+    assert out.stderr.strip() == "veille: error: /nonexistent.jsonl: no such file"
+
+
+def test_bad_setting_is_a_clear_error() -> None:
+    import os
+
+    out = veille("topics", env=dict(os.environ, VEILLE_TOPIC_PARTITIONS="four"))
+    assert out.returncode == 2 and "VEILLE_TOPIC_PARTITIONS='four' is not a valid int" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_help_lists_every_setting() -> None:
+    from veille.settings import settings_table
+
+    out = veille("--help")
+    assert all(env in out.stdout for env, _, _ in settings_table())
