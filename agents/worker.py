@@ -54,6 +54,7 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
 def run(settings: Settings) -> None:
     """Run a worker until SIGINT/SIGTERM: topics ensured, /metrics served, agents started."""
     import faust
+    import mode.loop
     from prometheus_client import start_http_server
 
     from streams.topics import ensure_topics
@@ -65,6 +66,8 @@ def run(settings: Settings) -> None:
     )
     host, port = server.server_address[:2]
     print(f"veille worker: metrics at http://{host}:{port}/metrics", flush=True)
+    # uvloop: the worker is bound by per-message event-loop overhead, which uvloop trims.
+    mode.loop.use("uvloop")
     try:
         worker = faust.Worker(
             pipeline.app, loglevel=settings.log_level.lower(), quiet=True,

@@ -183,7 +183,11 @@ def main() -> None:
         lat_rss = rss_mb(worker.pid)
         worker.terminate()
         worker.wait(30)
-        lat = sorted(arrived[k] - sent_at[k] for k in arrived if k in sent_at)
+        series = [arrived[f"lat-{i}"] - sent_at[f"lat-{i}"] for i in range(n) if f"lat-{i}" in arrived]
+        if os.environ.get("BENCH_DEBUG"):
+            print("latency by tenth of the run (ms):",
+                  [round(1000 * series[j]) for j in range(0, len(series), max(1, len(series) // 10))])
+        lat = sorted(series)
         p50 = statistics.median(lat) if lat else float("nan")
         p99 = lat[int(0.99 * (len(lat) - 1))] if lat else float("nan")
         producer.close()

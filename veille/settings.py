@@ -82,6 +82,10 @@ class Settings:
     broker_heartbeat_interval: float = field(
         default=1.0, metadata={"help": "Consumer group heartbeat interval, seconds."}
     )
+    consumer_fetch_max_wait_ms: int = field(
+        default=100,
+        metadata={"help": "Longest a worker's fetch waits for new data, milliseconds."},
+    )
     producer_linger_ms: float = field(
         default=5.0, metadata={"help": "Producer linger before sending a batch, milliseconds."}
     )
