@@ -64,8 +64,8 @@ def run(settings: Settings) -> None:
     server, _thread = start_http_server(
         settings.metrics_port, addr=settings.metrics_host, registry=pipeline.registry
     )
-    host, port = server.server_address[:2]
-    print(f"veille worker: metrics at http://{host}:{port}/metrics", flush=True)
+    port = server.server_address[1]
+    print(f"veille worker: metrics at http://{settings.metrics_host}:{port}/metrics", flush=True)
     # uvloop: the worker is bound by per-message event-loop overhead, which uvloop trims.
     mode.loop.use("uvloop")
     try:
