@@ -166,3 +166,48 @@ class Metrics:
         self.latency.labels("received").observe(max(0.0, now - received_at))
         self.last_processed.set(now)
         self.last_received = max(self.last_received, received_at)
+
+
+#: Collector names: a bounded label set.
+COLLECTORS = ("replay", "rss", "webhook", "mastodon")
+#: Reasons a collector refuses an item (bounded): the record validation reasons plus transport ones.
+COLLECTOR_REFUSALS = DLQ_REASONS + ("unauthorized", "payload_too_large", "duplicate", "unsupported")
+
+
+class CollectorMetrics:
+    """The same metrics for every collector, labelled by collector name."""
+
+    def __init__(self, registry: CollectorRegistry, collectors: Iterable[str] = COLLECTORS) -> None:
+        self.registry = registry
+        self.fetched = Counter(
+            "veille_collector_items_fetched_total",
+            "Items a collector received or fetched from its source.",
+            ["collector"], registry=registry,
+        )
+        self.sent = Counter(
+            "veille_collector_items_sent_total",
+            "Mentions written to mentions.raw and acknowledged by the broker.",
+            ["collector"], registry=registry,
+        )
+        self.refused = Counter(
+            "veille_collector_items_refused_total",
+            "Items refused by a collector, by reason.",
+            ["collector", "reason"], registry=registry,
+        )
+        self.send_errors = Counter(
+            "veille_collector_send_errors_total",
+            "Writes to mentions.raw the broker did not acknowledge in time.",
+            ["collector"], registry=registry,
+        )
+        self.last_success = Gauge(
+            "veille_collector_last_success_timestamp_seconds",
+            "Unix time of the collector's last acknowledged write.",
+            ["collector"], registry=registry,
+        )
+        for c in collectors:
+            self.fetched.labels(c)
+            self.sent.labels(c)
+            self.send_errors.labels(c)
+            self.last_success.labels(c)
+            for reason in COLLECTOR_REFUSALS:
+                self.refused.labels(c, reason)

@@ -1,0 +1,133 @@
+"""The shape every collector shares: start, run, stop; a durable sink to mentions.raw; one metrics set."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any
+
+from streams.records import RawMention
+from streams.topics import MENTIONS_RAW
+from veille.collectors.producer import make_producer
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not acknowledge a write in time; nothing may be reported as accepted."""
+
+
+class MentionSink:
+    """Writes RawMentions to mentions.raw (key = id) with a durable kafka-python producer.
+
+    `send` returns only once the broker has acknowledged every record (acks=all), or raises
+    BrokerUnavailable: callers acknowledge their own source (HTTP 202, feed state saved) only
+    after it returns. kafka-python blocks while it has no metadata, so calls run in a thread.
+    """
+
+    def __init__(self, settings: Settings, collector: str, metrics: CollectorMetrics,
+                 ack_timeout: float = 10.0, producer: Any = None) -> None:
+        self.settings = settings
+        self.collector = collector
+        self.metrics = metrics
+        self.ack_timeout = ack_timeout
+        self.topic = settings.topic(MENTIONS_RAW)
+        self._producer = producer
+        self._lock = asyncio.Lock()
+
+    def _get_producer(self) -> Any:
+        if self._producer is None:
+            self._producer = make_producer(
+                self.settings,
+                client_id=f"{self.settings.app_id}-{self.collector}",
+                max_block_ms=int(self.ack_timeout * 1000),
+                delivery_timeout_ms=max(int(self.ack_timeout * 1000), 15_000),
+                request_timeout_ms=min(int(self.ack_timeout * 1000), 14_000),
+            )
+        return self._producer
+
+    def _send_blocking(self, mentions: list[RawMention]) -> None:
+        producer = self._get_producer()
+        futures = [
+            producer.send(self.topic, key=m.id.encode("utf-8"), value=m.to_json())
+            for m in mentions
+        ]
+        producer.flush(timeout=self.ack_timeout)
+        for f in futures:
+            # Raises the send's error, or KafkaTimeoutError if still not acknowledged.
+            f.get(timeout=0.001 if f.is_done else self.ack_timeout)
+
+    async def send(self, mentions: Iterable[RawMention]) -> int:
+        batch = list(mentions)
+        if not batch:
+            return 0
+        loop = asyncio.get_running_loop()
+        try:
+            # One writer at a time: flush() waits for everything buffered, so concurrent
+            # batches would each wait for all the others.
+            async with self._lock:
+                await loop.run_in_executor(None, self._send_blocking, batch)
+        except Exception as exc:
+            self.metrics.send_errors.labels(self.collector).inc()
+            log.warning("%s: broker did not acknowledge %d mentions: %s",
+                        self.collector, len(batch), type(exc).__name__)
+            raise BrokerUnavailable(str(exc) or type(exc).__name__) from None
+        self.metrics.sent.labels(self.collector).inc(len(batch))
+        self.metrics.last_success.labels(self.collector).set(time.time())
+        return len(batch)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.flush(timeout=self.ack_timeout)
+            finally:
+                self._producer.close(timeout=self.ack_timeout)
+                self._producer = None
+
+
+class Collector(ABC):
+    """start() prepares, run() works until stop() is called, stop() flushes and releases.
+
+    `serve()` runs the whole life cycle and turns SIGTERM/SIGINT into stop(), so a collector
+    killed politely flushes what it has sent before exiting.
+    """
+
+    name: str = "collector"
+
+    def __init__(self, settings: Settings, metrics: CollectorMetrics,
+                 sink: MentionSink | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.sink = sink or MentionSink(settings, self.name, metrics)
+        self.stopping = asyncio.Event()
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Prepare resources (servers, state files); default: nothing."""
+
+    @abstractmethod
+    async def run(self) -> None:
+        """Collect until `self.stopping` is set."""
+
+    async def stop(self) -> None:
+        self.stopping.set()
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.sink.close)
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.stop()))
+        try:
+            await self.start()
+            await self.run()
+        finally:
+            await self.close()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
