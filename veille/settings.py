@@ -89,6 +89,43 @@ class Settings:
     producer_linger_ms: float = field(
         default=5.0, metadata={"help": "Producer linger before sending a batch, milliseconds."}
     )
+    collector_state_dir: str = field(
+        default=".veille/collectors",
+        metadata={"help": "Folder where collectors keep their state (seen ids, feed validators)."},
+    )
+    collector_metrics_port: int = field(
+        default=9465,
+        metadata={"help": "Port of /metrics for the RSS and Mastodon collectors (0 = any free)."},
+    )
+    collector_user_agent: str = field(
+        default="veille/0.1 (+https://github.com/veille/veille; e-reputation monitor)",
+        metadata={"help": "User-Agent of the RSS and Mastodon collectors."},
+    )
+    webhook_host: str = field(
+        default="127.0.0.1", metadata={"help": "Address the webhook collector listens on."}
+    )
+    webhook_port: int = field(default=8080, metadata={"help": "Port of the webhook collector."})
+    webhook_token: str = field(
+        default="",
+        metadata={"help": "Bearer token the webhook requires (empty: no bearer check). Secret."},
+    )
+    webhook_hmac_secret: str = field(
+        default="",
+        metadata={"help": "Key of the X-Veille-Signature HMAC-SHA256 check (empty: off). Secret."},
+    )
+    webhook_max_body_bytes: int = field(
+        default=1_048_576, metadata={"help": "Largest webhook request body, bytes (413 above)."}
+    )
+    mastodon_url: str = field(
+        default="",
+        metadata={"help": "Mastodon instance base URL, e.g. https://mastodon.social (empty: off)."},
+    )
+    mastodon_token: str = field(
+        default="", metadata={"help": "Optional Mastodon access token. Secret."}
+    )
+    mastodon_interval_seconds: float = field(
+        default=60.0, metadata={"help": "Seconds between two polls of each Mastodon hashtag."}
+    )
     log_level: str = field(default="WARNING", metadata={"help": "Log level of every command."})
 
     @classmethod
