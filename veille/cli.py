@@ -87,6 +87,47 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if report.failed == 0 else 1
 
 
+def cmd_webhook(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from veille.collectors.webhook import run_webhook
+
+    settings = _settings(args)
+    overrides: dict[str, Any] = {}
+    if args.port is not None:
+        overrides["webhook_port"] = args.port
+    if args.host is not None:
+        overrides["webhook_host"] = args.host
+    asyncio.run(run_webhook(settings.with_(**overrides)))
+    return 0
+
+
+def cmd_rss(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from veille.collectors.rss import run_rss
+
+    asyncio.run(run_rss(_settings(args), once=args.once))
+    return 0
+
+
+def cmd_mastodon(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from veille.collectors.mastodon import run_mastodon
+
+    asyncio.run(run_mastodon(_settings(args), once=args.once))
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from veille.detect import run_detect
+
+    rows = run_detect(Path(args.series), Path(args.out))
+    print(f"scored {rows} rows -> {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_sentiment(args: argparse.Namespace) -> int:
     from veille.sentiment import Analyzer
 
@@ -131,6 +172,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from veille.demo_run import run_demo
 
     return run_demo(_settings(args), rate=args.rate, file=args.file, duration=args.duration)
+
+
+def _collector_errors() -> tuple[type[Exception], ...]:
+    """Configuration and broker errors of the collectors: a message, not a traceback."""
+    from veille.collectors.base import BrokerUnavailable
+    from veille.collectors.mastodon import MastodonConfigError
+    from veille.collectors.rss import FeedConfigError
+
+    errors: list[type[Exception]] = [BrokerUnavailable, MastodonConfigError, FeedConfigError]
+    try:
+        from veille.detect import DetectError
+
+        errors.append(DetectError)
+    except ImportError:
+        pass
+    return tuple(errors)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,6 +239,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_replay)
 
+    w = csub.add_parser("webhook", help="HTTP receiver for pushes (Zapier, IFTTT, your tools)")
+    _add_broker(w)
+    w.add_argument("--host", help=f"env {ENV_PREFIX}WEBHOOK_HOST (default 127.0.0.1)")
+    w.add_argument("--port", type=int, help=f"env {ENV_PREFIX}WEBHOOK_PORT (default 8080)")
+    w.set_defaults(func=cmd_webhook)
+    f = csub.add_parser("rss", help="poll the watch list's [[feeds]] (RSS/Atom, Google Alerts)")
+    _add_broker(f)
+    f.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
+    f.add_argument("--once", action="store_true", help="poll every feed once, then exit")
+    f.set_defaults(func=cmd_rss)
+    m = csub.add_parser("mastodon", help="follow the watch list's hashtags on a Mastodon instance")
+    _add_broker(m)
+    m.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
+    m.add_argument("--once", action="store_true", help="poll every hashtag once, then exit")
+    m.set_defaults(func=cmd_mastodon)
+
+    p = sub.add_parser("detect", help="score a timestamp,value CSV with the spike detector")
+    p.add_argument("series", help="CSV with a header and columns timestamp,value")
+    p.add_argument("--out", required=True, help="CSV to write: every row + anomaly_score, alert")
+    p.set_defaults(func=cmd_detect)
+
     p = sub.add_parser("sentiment", help="score texts from stdin: one JSON line per text")
     p.add_argument("--jsonl", action="store_true", help="input lines are JSON with a `text` field")
     p.add_argument("--format", choices=("auto", "text"), default="auto",
@@ -205,15 +283,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
-    except (CliError, BrokerError, SettingsError, WatchlistError, FileNotFoundError) as exc:
-        print(f"veille: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
         from streams.topics import TopicError
 
-        if isinstance(exc, TopicError) or type(exc).__module__.startswith("kafka"):
+        user_errors: tuple[type[Exception], ...] = (
+            CliError, BrokerError, SettingsError, WatchlistError, FileNotFoundError, TopicError,
+            *_collector_errors(),
+        )
+        if isinstance(exc, user_errors) or type(exc).__module__.startswith("kafka"):
             print(f"veille: error: {exc}", file=sys.stderr)
             return 2
         raise

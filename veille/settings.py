@@ -95,7 +95,8 @@ class Settings:
     )
     collector_metrics_port: int = field(
         default=9465,
-        metadata={"help": "Port of /metrics for the RSS and Mastodon collectors (0 = any free)."},
+        metadata={"help": "Port of /metrics of a polling collector (RSS, Mastodon; 0 = any free). "
+                  "Each collector process on a host needs its own."},
     )
     collector_user_agent: str = field(
         default="veille/0.1 (+https://github.com/veille/veille; e-reputation monitor)",

@@ -49,6 +49,8 @@ class MentionSink:
                 max_block_ms=int(self.ack_timeout * 1000),
                 delivery_timeout_ms=max(int(self.ack_timeout * 1000), 15_000),
                 request_timeout_ms=min(int(self.ack_timeout * 1000), 14_000),
+                # kafka-python 3 bootstraps in its constructor with its own 30 s timeout.
+                bootstrap_timeout_ms=int(self.ack_timeout * 1000),
             )
         return self._producer
 

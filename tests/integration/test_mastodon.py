@@ -1,0 +1,404 @@
+"""The Mastodon collector against a real local HTTP server (the documented API) and the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from streams.topics import MENTIONS_RAW, ensure_topics
+from tests.conftest import ROOT, settings_env
+from tests.integration.test_rss import QuickSink
+from tests.kafka_helpers import read_all
+from veille.broker import free_port
+from veille.collectors.mastodon import MastodonCollector, MastodonConfigError, run_mastodon
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+pytestmark = pytest.mark.integration
+DATA = ROOT / "tests/data/mastodon"
+P = "1139573864293"  # the common prefix of the fixtures' status ids
+
+
+def load(name: str) -> list[dict[str, Any]]:
+    data = json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
+    assert isinstance(data, list)
+    return data
+
+
+def mastodon_id(uri: str) -> str:
+    return "mastodon-" + hashlib.sha256(uri.encode()).hexdigest()[:32]
+
+
+def local_uri(user: str, sid: str) -> str:
+    return f"https://mastodon.example/users/{user}/statuses/{P}{sid}"
+
+
+LEA_URI = "https://piaille.example/users/lea/statuses/113957381000000042"
+
+
+# ---------------------------------------------------------------------------------------------
+# A real HTTP server answering like a Mastodon instance
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Req:
+    tag: str
+    query: dict[str, str]
+    at: float  # wall clock, to compare with X-RateLimit-Reset
+    headers: dict[str, str]
+    status: int = 200
+
+
+@dataclass
+class Instance:
+    """GET /api/v1/timelines/tag/{tag} with since_id / max_id / limit, Link headers and rate-limit
+    headers. `plan` scripts the next answers: {"status", "headers", "remaining", "reset_in"}."""
+
+    timelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    requests: list[Req] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    resets: list[float] = field(default_factory=list)  # X-RateLimit-Reset sent, Unix time
+    base: str = ""
+
+    def add(self, tag: str, statuses: list[dict[str, Any]]) -> None:
+        self.timelines.setdefault(tag.lower(), []).extend(statuses)
+
+    def queries(self, tag: str | None = None) -> list[dict[str, str]]:
+        return [r.query for r in self.requests if tag is None or r.tag == tag.lower()]
+
+    async def handle(self, request: web.Request) -> web.Response:
+        tag = request.match_info["tag"].lower()
+        req = Req(tag, dict(request.query), time.time(), dict(request.headers))
+        self.requests.append(req)
+        step = self.plan.pop(0) if self.plan else {}
+        reset = datetime.now(UTC) + timedelta(seconds=step.get("reset_in", 300.0))
+        self.resets.append(reset.timestamp())
+        headers = {
+            "X-RateLimit-Limit": "300",
+            "X-RateLimit-Remaining": str(step.get("remaining", 299)),
+            "X-RateLimit-Reset": reset.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            **step.get("headers", {}),
+        }
+        req.status = step.get("status", 200)
+        if req.status != 200:
+            return web.json_response({"error": "Too many requests"}, status=req.status,
+                                     headers=headers)
+        q = request.query
+        statuses = sorted(self.timelines.get(tag, []), key=lambda s: int(s["id"]), reverse=True)
+        if "max_id" in q:
+            statuses = [s for s in statuses if int(s["id"]) < int(q["max_id"])]
+        if "since_id" in q:
+            statuses = [s for s in statuses if int(s["id"]) > int(q["since_id"])]
+        page = statuses[: min(int(q.get("limit", 20)), 40)]
+        if page:
+            path = f"{self.base}/api/v1/timelines/tag/{tag}"
+            # Like Mastodon: the next link carries max_id only (no since_id).
+            headers["Link"] = (f'<{path}?max_id={page[-1]["id"]}>; rel="next", '
+                               f'<{path}?min_id={page[0]["id"]}>; rel="prev"')
+        return web.json_response(page, headers=headers)
+
+
+@asynccontextmanager
+async def instance() -> AsyncIterator[Instance]:
+    server = Instance()
+    app = web.Application()
+    app.router.add_get("/api/v1/timelines/tag/{tag}", server.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def m_settings(settings: Settings, tmp_path: Path) -> Settings:
+    watchlist = tmp_path / "watchlist.toml"
+    watchlist.write_text("""
+[[brands]]
+id = "acme"
+name = "Acme"
+hashtags = ["#AcmeDown", "acmedown", "AcmeMobile"]
+
+[[brands]]
+id = "boreal"
+name = "Boréal"
+hashtags = ["#BorealCafe"]
+
+[[feeds]]
+url = "https://example.org/feed.xml"
+""", encoding="utf-8")
+    # The fixtures are dated March 2025: widen the age bound so that they stay valid.
+    s = settings.with_(collector_state_dir=str(tmp_path / "collectors"),
+                       collector_metrics_port=free_port(), max_age_days=36500.0,
+                       watchlist=str(watchlist), mastodon_token="s3cret")
+    ensure_topics(s)
+    return s
+
+
+def new_collector(settings: Settings, **kwargs: Any) -> MastodonCollector:
+    kwargs.setdefault("page_limit", 3)
+    return MastodonCollector(settings, CollectorMetrics(CollectorRegistry()), **kwargs)
+
+
+def sample(c: MastodonCollector, name: str, **labels: str) -> float:
+    value = c.metrics.registry.get_sample_value(name, {"collector": "mastodon", **labels})
+    return value or 0.0
+
+
+async def raw_on_topic(settings: Settings, expect: int) -> list[dict[str, Any]]:
+    records = await asyncio.to_thread(read_all, settings, MENTIONS_RAW, expect, 30.0, 1.5)
+    out = []
+    for r in records:
+        value = json.loads(r.value)
+        assert r.key == value["id"].encode(), "mentions.raw must be keyed by id"
+        out.append(value)
+    return out
+
+
+async def wait_for(predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+
+def test_hashtag_timelines_paginated_mapped_and_resumed_after_restart(m_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with instance() as srv:
+            settings = m_settings.with_(mastodon_url=srv.base + "/")
+            page1 = load("acmedown_page1")
+            srv.add("acmedown", page1)
+            srv.add("acmemobile", [s for s in page1 if s["id"] == P + "00102"])
+            srv.add("borealcafe", load("borealcafe_page1"))
+
+            # Round 1, no state: the newest page of each hashtag only.
+            collector = new_collector(settings)
+            await collector.start()
+            try:
+                assert collector.hashtags == ["AcmeDown", "AcmeMobile", "BorealCafe"]
+                r1 = await collector.poll_round()
+                assert (r1.status, r1.fetched, r1.sent) == ("ok", 5, 4)  # 102 under two tags
+                assert [(r.tag, r.query) for r in srv.requests] == [
+                    ("acmedown", {"limit": "3"}),
+                    ("acmemobile", {"limit": "3"}),
+                    ("borealcafe", {"limit": "3"}),
+                ]
+                assert {r.headers["Authorization"] for r in srv.requests} == {"Bearer s3cret"}
+                assert {r.headers["User-Agent"] for r in srv.requests} == {
+                    settings.collector_user_agent}
+
+                # A burst: 5 new statuses under #AcmeDown (one a boost), one under #BorealCafe.
+                srv.requests.clear()
+                srv.add("acmedown", load("acmedown_page2"))
+                srv.add("borealcafe", load("borealcafe_page2"))
+                r2 = await collector.poll_round()
+                assert (r2.status, r2.fetched, r2.sent) == ("ok", 6, 5)  # the boosted one once
+                assert [(r.tag, r.query) for r in srv.requests] == [
+                    ("acmedown", {"limit": "3", "since_id": P + "00104"}),
+                    # the page was full and newer than since_id: follow rel="next", since_id kept
+                    ("acmedown", {"max_id": P + "00108", "since_id": P + "00104", "limit": "3"}),
+                    ("acmemobile", {"limit": "3", "since_id": P + "00102"}),
+                    ("borealcafe", {"limit": "3", "since_id": P + "00100"}),
+                ]
+                assert sample(collector, "veille_collector_items_fetched_total") == 11
+                assert sample(collector, "veille_collector_items_sent_total") == 9
+            finally:
+                await collector.close()
+
+            state_dir = Path(settings.collector_state_dir, "mastodon")
+            states = {json.loads(p.read_text())["hashtag"]: json.loads(p.read_text())
+                      for p in state_dir.glob("*.json")}
+            assert {t: s["since_id"] for t, s in states.items()} == {
+                "AcmeDown": P + "00110", "AcmeMobile": P + "00102", "BorealCafe": P + "00107"}
+            assert {s["instance"] for s in states.values()} == {srv.base}
+
+            # Restart: a new collector (the real entry point, one round) resumes from since_id.
+            srv.requests.clear()
+            srv.add("acmedown", load("acmedown_page3"))
+            await run_mastodon(settings, once=True,
+                               collector=new_collector(settings))
+            assert [(r.tag, r.query) for r in srv.requests] == [
+                ("acmedown", {"limit": "3", "since_id": P + "00110"}),
+                ("acmemobile", {"limit": "3", "since_id": P + "00102"}),
+                ("borealcafe", {"limit": "3", "since_id": P + "00107"}),
+            ]
+
+            got = await raw_on_topic(settings, 10)
+            ids = [m["id"] for m in got]
+            assert len(ids) == 10 and len(set(ids)) == 10, ids
+            by_id = {m["id"]: m for m in got}
+            expected = {
+                local_uri("camille", "00104"), local_uri("jordan", "00103"),
+                local_uri("sam", "00102"), local_uri("bob_lyon", "00100"),  # round 1
+                local_uri("jordan", "00110"), LEA_URI, local_uri("sam", "00108"),
+                local_uri("bob_lyon", "00106"), local_uri("camille", "00105"),  # round 2
+                local_uri("bob_lyon", "00111"),  # after the restart
+            }
+            assert set(by_id) == {mastodon_id(u) for u in expected}
+            assert mastodon_id(local_uri("camille", "00101")) not in by_id  # older than page 1
+
+            m = by_id[mastodon_id(local_uri("camille", "00104"))]
+            assert m["text"] == ("Encore une panne chez @acme_fr ce matin, impossible d'appeler 😡 "
+                                 "#AcmeDown\n\nÇa fait trois fois ce mois-ci.")
+            assert (m["author"], m["platform"], m["source"], m["language"]) == (
+                "camille@mastodon.example", "mastodon", "mastodon", "fr")
+            assert m["url"] == f"https://mastodon.example/@camille/{P}00104"
+            assert m["created_at"] == "2025-03-11T08:42:10.000Z"
+            assert m["audience"] == {"followers": 1520, "likes": 12, "shares": 5, "replies": 3}
+
+            m = by_id[mastodon_id(local_uri("jordan", "00103"))]
+            assert m["text"] == ("Same here, no signal since 8am #AcmeDown\n"
+                                 "Status page: https://status.acme.example/incidents/2025-03-11")
+            m = by_id[mastodon_id(local_uri("sam", "00102"))]
+            assert m["text"] == "Quelqu'un d'autre a des soucis de réseau ? #AcmeDown & #AcmeMobile"
+
+            m = by_id[mastodon_id(local_uri("jordan", "00110"))]  # content warning first
+            assert m["text"] == ("rant about Acme\n\n"
+                                 "Day 1 of the outage. Calling it: worst telecom of the year #AcmeDown")
+            assert m["language"] == "en"
+            assert m["audience"] == {"followers": 87, "likes": 7, "shares": 1, "replies": 0}
+
+            # The boost is the boosted status: its uri, author, address and figures.
+            m = by_id[mastodon_id(LEA_URI)]
+            assert m["author"] == "lea@piaille.example"
+            assert m["url"] == "https://piaille.example/@lea/113957381000000042"
+            assert m["created_at"] == "2025-03-11T09:10:00.000Z"
+            assert m["audience"] == {"followers": 4310, "likes": 48, "shares": 9, "replies": 4}
+            assert m["text"] == ("Pendant la panne #AcmeDown, je télétravaille depuis le "
+                                 "#BorealCafe : wifi rapide et croissants au top ☕")
+            for m in got:
+                assert "<" not in m["text"] and "&#" not in m["text"] and "&amp;" not in m["text"]
+
+    asyncio.run(scenario())
+
+
+def test_rate_limit_headers_and_429_are_honoured(m_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with instance() as srv:
+            settings = m_settings.with_(mastodon_url=srv.base)
+            srv.add("acmedown", load("acmedown_page1"))
+            srv.add("borealcafe", load("borealcafe_page1"))
+            srv.plan = [
+                {"remaining": 0, "reset_in": 1.5},  # the window is used up for 1.5 s
+                {"status": 429, "remaining": 0, "reset_in": 0.2, "headers": {"Retry-After": "1"}},
+                {},
+            ]
+            collector = new_collector(settings, hashtags=["AcmeDown", "BorealCafe"],
+                                      interval=0.3)
+            # The real entry point, in its polling loop, serving /metrics.
+            task = asyncio.create_task(run_mastodon(settings, collector=collector))
+            try:
+                await wait_for(
+                    lambda: sample(collector, "veille_collector_items_sent_total") == 4,
+                    what="the first round")
+                await wait_for(lambda: len(srv.requests) >= 5, what="a second round")
+                assert not task.done()
+                async with aiohttp.ClientSession() as http:
+                    url = (f"http://{settings.metrics_host}:{settings.collector_metrics_port}"
+                           "/metrics")
+                    async with http.get(url) as resp:
+                        text = await resp.text()
+                assert 'veille_collector_items_sent_total{collector="mastodon"} 4.0' in text
+            finally:
+                await collector.stop()
+                await asyncio.wait_for(task, 10)
+
+            first, blocked, retried = srv.requests[:3]
+            assert (first.tag, blocked.tag, retried.tag) == ("acmedown", "borealcafe",
+                                                              "borealcafe")
+            # Remaining 0: the next request waits for X-RateLimit-Reset.
+            assert blocked.at >= srv.resets[0] - 0.05, (blocked.at, srv.resets[0])
+            assert blocked.at - first.at >= 1.3
+            # 429 with Retry-After: 1: the same request again, a second later.
+            assert blocked.status == 429 and retried.status == 200
+            assert retried.at - blocked.at >= 0.95
+            assert retried.query == blocked.query == {"limit": "3"}
+            # The next rounds ask for what is newer than what was sent.
+            assert srv.requests[3].query == {"limit": "3", "since_id": P + "00104"}
+            assert srv.requests[4].query == {"limit": "3", "since_id": P + "00100"}
+            assert len(await raw_on_topic(settings, 4)) == 4
+
+    asyncio.run(scenario())
+
+
+def test_since_id_is_kept_until_the_broker_acknowledges(m_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with instance() as srv:
+            settings = m_settings.with_(mastodon_url=srv.base)
+            srv.add("borealcafe", load("borealcafe_page1") + load("borealcafe_page2"))
+            dead = settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}")
+            metrics = CollectorMetrics(CollectorRegistry())
+            collector = MastodonCollector(settings, metrics, hashtags=["BorealCafe"], page_limit=3,
+                                          sink=QuickSink(dead, "mastodon", metrics,
+                                                         ack_timeout=1.0))
+            await collector.start()
+            try:
+                result = await collector.poll_round()
+            finally:
+                await collector.close()
+            assert result.status == "broker_error"
+            assert sample(collector, "veille_collector_send_errors_total") == 1
+            assert not list(Path(settings.collector_state_dir).rglob("*.json"))
+
+            collector = new_collector(settings, hashtags=["BorealCafe"])
+            await collector.start()
+            try:
+                result = await collector.poll_round()
+            finally:
+                await collector.close()
+            assert (result.status, result.sent) == ("ok", 2)
+            assert srv.queries() == [{"limit": "3"}, {"limit": "3"}]  # no since_id was saved
+            assert len(await raw_on_topic(settings, 2)) == 2
+
+    asyncio.run(scenario())
+
+
+def test_refuses_to_start_without_an_instance_or_hashtags(m_settings: Settings,
+                                                          tmp_path: Path) -> None:
+    with pytest.raises(MastodonConfigError, match="VEILLE_MASTODON_URL is empty"):
+        asyncio.run(run_mastodon(m_settings.with_(mastodon_url="")))
+
+    no_tags = tmp_path / "no_tags.toml"
+    no_tags.write_text('[[brands]]\nid = "acme"\nname = "Acme"\n')
+    collector = new_collector(m_settings.with_(mastodon_url="https://mastodon.example",
+                                               watchlist=str(no_tags)))
+    with pytest.raises(MastodonConfigError, match="no brand has `hashtags`"):
+        asyncio.run(collector.start())
+
+    env = settings_env(m_settings)
+    env.pop("VEILLE_MASTODON_URL", None)
+    done = subprocess.run([sys.executable, "-m", "veille.collectors.mastodon", "--once"],
+                          env=env, capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    assert done.returncode == 1
+    assert "VEILLE_MASTODON_URL is empty" in done.stderr

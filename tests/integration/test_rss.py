@@ -1,0 +1,529 @@
+"""The RSS/Atom collector against a real local HTTP server and the real embedded broker."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from streams.topics import MENTIONS_RAW, ensure_topics
+from tests.conftest import ROOT, settings_env
+from tests.kafka_helpers import read_all
+from veille.broker import free_port
+from veille.collectors.base import MentionSink
+from veille.collectors.producer import make_producer
+from veille.collectors.rss import (
+    FeedConfig,
+    FeedConfigError,
+    RssCollector,
+    feeds_from_dict,
+    load_feeds,
+    run_rss,
+)
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+pytestmark = pytest.mark.integration
+FEEDS = ROOT / "tests/data/feeds"
+CONTENT_TYPES = {".rss": "application/rss+xml; charset=utf-8",
+                 ".atom": "application/atom+xml; charset=utf-8",
+                 ".html": "text/html; charset=utf-8"}
+
+
+def rss_id(feed_url: str, key: str) -> str:
+    return "rss-" + hashlib.sha256(f"{feed_url}|{key}".encode()).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------------------------------------
+# A real HTTP server serving the fixture feeds
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+    at: float
+    status: int = 0
+
+
+@dataclass
+class Doc:
+    body: bytes
+    content_type: str
+    etag: str
+    last_modified: str
+
+
+@dataclass
+class FeedServer:
+    """Serves files with ETag / Last-Modified, answers 304 to matching validators, and can be
+    told to fail the next requests of a path with given statuses and headers."""
+
+    docs: dict[str, Doc] = field(default_factory=dict)
+    failures: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    requests: list[Seen] = field(default_factory=list)
+    base: str = ""
+
+    def serve(self, path: str, filename: str) -> str:
+        body = (FEEDS / filename).read_bytes()
+        self.docs[path] = Doc(
+            body, CONTENT_TYPES[Path(filename).suffix],
+            '"' + hashlib.sha1(body).hexdigest()[:16] + '"',
+            email.utils.formatdate(time.time(), usegmt=True),
+        )
+        return self.base + path
+
+    def fail(self, path: str, *answers: tuple[int, dict[str, str]]) -> None:
+        self.failures.setdefault(path, []).extend(answers)
+
+    def seen(self, path: str) -> list[Seen]:
+        return [r for r in self.requests if r.path == path]
+
+    async def handle(self, request: web.Request) -> web.Response:
+        seen = Seen(request.path, dict(request.headers), time.monotonic())
+        self.requests.append(seen)
+        response = self._answer(request)
+        seen.status = response.status
+        return response
+
+    def _answer(self, request: web.Request) -> web.Response:
+        queued = self.failures.get(request.path)
+        if queued:
+            status, headers = queued.pop(0)
+            return web.Response(status=status, text=f"error {status}", headers=headers)
+        doc = self.docs.get(request.path)
+        if doc is None:
+            return web.Response(status=404)
+        validators = {"ETag": doc.etag, "Last-Modified": doc.last_modified}
+        inm = request.headers.get("If-None-Match")
+        if inm == doc.etag or (inm is None and
+                               request.headers.get("If-Modified-Since") == doc.last_modified):
+            return web.Response(status=304, headers=validators)
+        return web.Response(body=doc.body, headers={"Content-Type": doc.content_type, **validators})
+
+
+@asynccontextmanager
+async def feed_server() -> AsyncIterator[FeedServer]:
+    server = FeedServer()
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", server.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rss_settings(settings: Settings, tmp_path: Path) -> Settings:
+    # The fixtures are dated March 2025: widen the age bound so that they stay valid.
+    s = settings.with_(collector_state_dir=str(tmp_path / "collectors"),
+                       collector_metrics_port=free_port(), max_age_days=36500.0,
+                       watchlist=str(tmp_path / "watchlist.toml"))
+    ensure_topics(s)
+    return s
+
+
+def write_watchlist(path: str, feeds: str) -> None:
+    Path(path).write_text(
+        '[[brands]]\nid = "acme"\nname = "Acme"\nhashtags = ["#AcmeDown"]\n\n' + feeds,
+        encoding="utf-8",
+    )
+
+
+async def raw_on_topic(settings: Settings, expect: int) -> list[dict[str, Any]]:
+    records = await asyncio.to_thread(read_all, settings, MENTIONS_RAW, expect, 30.0, 1.5)
+    out = []
+    for r in records:
+        value = json.loads(r.value)
+        assert r.key == value["id"].encode(), "mentions.raw must be keyed by id"
+        out.append(value)
+    return out
+
+
+def new_collector(settings: Settings, **kwargs: Any) -> RssCollector:
+    return RssCollector(settings, CollectorMetrics(CollectorRegistry()), **kwargs)
+
+
+def sample(c: RssCollector, name: str, **labels: str) -> float:
+    value = c.metrics.registry.get_sample_value(name, {"collector": "rss", **labels})
+    return value or 0.0
+
+
+async def wait_for(predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+
+def test_feed_tables_are_parsed_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.toml"
+    write_watchlist(str(path), """
+[[feeds]]
+url = "https://www.google.com/alerts/feeds/0684/1345"
+name = "Google Alerts: acme"
+
+[[feeds]]
+url = "https://feedly.com/f/abc.xml"
+interval_seconds = 600
+platform = "Blog"
+""")
+    feeds = load_feeds(path)
+    assert feeds == [
+        FeedConfig("https://www.google.com/alerts/feeds/0684/1345", "Google Alerts: acme", 300.0,
+                   "news"),
+        FeedConfig("https://feedly.com/f/abc.xml", None, 600.0, "blog"),
+    ]
+    assert feeds_from_dict({"brands": []}) == []
+    bad = [
+        ({"feeds": [{"name": "no url"}]}, "needs a `url`"),
+        ({"feeds": [{"url": "ftp://x.example/feed"}]}, "http:// or https://"),
+        ({"feeds": [{"url": "https://x.example/f", "interval_seconds": 10}]}, "minimum is 30"),
+        ({"feeds": [{"url": "https://x.example/f", "interval_seconds": "5m"}]}, "number"),
+        ({"feeds": [{"url": "https://x.example/f", "interval": 60}]}, "unknown keys"),
+        ({"feeds": [{"url": "https://x.example/f"}, {"url": "https://x.example/f"}]}, "twice"),
+        ({"feeds": [{"url": "https://x.example/f", "platform": ""}]}, "platform"),
+        ({"feeds": {"url": "https://x.example/f"}}, "array of [[feeds]]"),
+    ]
+    for data, message in bad:
+        with pytest.raises(FeedConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
+            feeds_from_dict(data)
+    with pytest.raises(FeedConfigError, match="not valid TOML"):
+        (tmp_path / "broken.toml").write_text("[[feeds]\nurl=")
+        load_feeds(tmp_path / "broken.toml")
+
+
+def test_entries_are_mapped_to_raw_mentions(rss_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with feed_server() as srv:
+            news = srv.serve("/news.rss", "news.rss")
+            blog = srv.serve("/blog.atom", "blog.atom")
+            alerts = srv.serve("/alerts/feeds/0684/1345", "google_alerts.atom")
+            write_watchlist(rss_settings.watchlist, f"""
+[[feeds]]
+url = "{news}"
+name = "Journal des Télécoms"
+
+[[feeds]]
+url = "{blog}"
+platform = "blog"
+interval_seconds = 60
+
+[[feeds]]
+url = "{alerts}"
+""")
+            collector = new_collector(rss_settings)
+            before = time.time()
+            await run_rss(rss_settings, once=True, collector=collector)
+            after = time.time()
+            assert sample(collector, "veille_collector_items_fetched_total") == 6
+            assert sample(collector, "veille_collector_items_sent_total") == 6
+            assert sample(collector, "veille_collector_last_success_timestamp_seconds") >= before
+            assert {r.headers["User-Agent"] for r in srv.requests} == {
+                rss_settings.collector_user_agent}
+
+            got = {m["id"]: m for m in await raw_on_topic(rss_settings, 6)}
+            assert len(got) == 6
+
+            m = got[rss_id(news, "jt-2025-0311-001")]
+            assert m["text"] == (
+                "Panne géante chez Acme Mobile : des milliers de clients privés de réseau — "
+                "Depuis ce matin, les abonnés d'Acme ne peuvent plus appeler. "
+                "L’opérateur promet un retour « dans la journée »."
+            )
+            assert m["created_at"] == "2025-03-11T08:30:00.000Z"  # +0200 -> UTC
+            assert m["author"] == "Claire Dubois"
+            assert m["url"] == "https://journal-telecoms.example/2025/03/11/panne-acme"
+            assert (m["source"], m["platform"], m["language"]) == ("rss", "news", "fr")
+            assert before - 1 <= parse_ts(m["collected_at"]) <= after + 1
+
+            # No guid: the id comes from the link; no author: the feed's title.
+            m = got[rss_id(news, "https://journal-telecoms.example/2025/03/10/boreal-lyon")]
+            assert m["text"] == ("Boréal Café ouvre une troisième adresse à Lyon — "
+                                 "Le torréfacteur lyonnais & sa nouvelle boutique.")
+            assert m["author"] == "Le Journal des Télécoms"
+            assert m["created_at"] == "2025-03-10T18:05:00.000Z"
+
+            m = got[rss_id(blog, "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a")]
+            assert m["text"] == ("Acme Zephyr X2 review: great battery, poor support — "
+                                 "The battery lasts two days. Support was useless & slow.")
+            assert m["created_at"] == "2025-03-11T14:00:00.000Z"  # published, -05:00 -> UTC
+            assert (m["author"], m["platform"], m["language"]) == ("Sam Reviewer", "blog", None)
+            m = got[rss_id(blog, "urn:uuid:1225c695-cfb8-4ebb-bbbb-80da344efa6b")]
+            assert m["text"] == ("Five cafés worth the trip — "
+                                 "Our favourite is Boréal Café, for its croissants.")
+            assert m["created_at"] == "2025-03-09T08:00:00.000Z"  # only <updated>
+            assert m["author"] == "Tech & Consumers Blog"
+
+            # Google Alerts: <b> tags gone, the real article's address instead of google.com/url.
+            m = got[rss_id(alerts, "tag:google.com,2013:googlealerts/feed:11645512887196392917")]
+            assert m["text"] == (
+                "Acme Mobile : la panne de réseau touche toute la France — Les clients d'Acme "
+                "Mobile n'ont plus de réseau depuis 8 h & le service client ne répond pas ..."
+            )
+            assert m["url"] == "https://www.lemonde-tech.example/article/2025/03/11/acme-panne?ref=rss"
+            assert m["author"] == "Google Alert - acme"
+            assert (m["platform"], m["created_at"]) == ("news", "2025-03-11T09:15:02.000Z")
+            m = got[rss_id(alerts, "tag:google.com,2013:googlealerts/feed:9001833451028374655")]
+            assert m["text"] == ("Pourquoi les abonnés quittent Acme — "
+                                 "Résilier son forfait Acme : notre guide pas à pas.")
+            assert m["url"] == "https://blog-conso.example/acme-resiliation"
+            for m in got.values():
+                assert "<" not in m["text"] and "&" not in m["text"].replace(" & ", "")
+
+    asyncio.run(scenario())
+
+
+def parse_ts(value: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def test_conditional_get_sends_validators_and_a_304_emits_nothing(rss_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with feed_server() as srv:
+            url = srv.serve("/news.rss", "news.rss")
+            collector = new_collector(rss_settings, feeds=[FeedConfig(url, interval_seconds=30)])
+            await collector.start()
+            try:
+                first = await collector.poll_all()
+                second = await collector.poll_all()
+            finally:
+                await collector.close()
+            assert [r.status for r in first] == ["new"] and first[0].sent == 2
+            assert [r.status for r in second] == ["not_modified"] and second[0].sent == 0
+            req1, req2 = srv.seen("/news.rss")
+            assert "If-None-Match" not in req1.headers and "If-Modified-Since" not in req1.headers
+            doc = srv.docs["/news.rss"]
+            assert req2.headers["If-None-Match"] == doc.etag
+            assert req2.headers["If-Modified-Since"] == doc.last_modified
+            assert (req1.status, req2.status) == (200, 304)
+            assert sample(collector, "veille_collector_items_sent_total") == 2
+            assert len(await raw_on_topic(rss_settings, 2)) == 2
+
+    asyncio.run(scenario())
+
+
+def test_restart_emits_only_new_entries_and_never_twice(rss_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with feed_server() as srv:
+            url = srv.serve("/news.rss", "news.rss")
+            write_watchlist(rss_settings.watchlist, f'[[feeds]]\nurl = "{url}"\n')
+            # Run 1: the real command line, `python -m veille.collectors.rss --once`.
+            env = settings_env(rss_settings)
+            env.update(VEILLE_COLLECTOR_STATE_DIR=rss_settings.collector_state_dir,
+                       VEILLE_COLLECTOR_METRICS_PORT=str(rss_settings.collector_metrics_port),
+                       VEILLE_MAX_AGE_DAYS=str(rss_settings.max_age_days))
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "veille.collectors.rss", "--once", env=env, cwd=str(ROOT),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            )
+            output, _ = await asyncio.wait_for(proc.communicate(), 60)
+            assert proc.returncode == 0, output.decode()
+            first = await raw_on_topic(rss_settings, 2)
+            assert len(first) == 2
+
+            state_files = list(Path(rss_settings.collector_state_dir, "rss").glob("*.json"))
+            assert [p.name for p in state_files] == [
+                hashlib.sha256(url.encode()).hexdigest()[:32] + ".json"]
+            state = json.loads(state_files[0].read_text())
+            assert state["etag"] == srv.docs["/news.rss"].etag
+            assert sorted(state["seen"]) == sorted(m["id"] for m in first)
+
+            # Three entries are published; a new collector process (here: a new instance) starts.
+            srv.serve("/news.rss", "news_more.rss")
+            before = time.time()
+            await run_rss(rss_settings, once=True)
+            after = time.time()
+            # A third run: the feed did not change (304), nothing is sent.
+            await run_rss(rss_settings, once=True)
+            assert [r.status for r in srv.seen("/news.rss")] == [200, 200, 304]
+
+            everything = await raw_on_topic(rss_settings, 5)
+            ids = [m["id"] for m in everything]
+            assert len(ids) == 5 and len(set(ids)) == 5, ids
+            new_ids = set(ids) - {m["id"] for m in first}
+            undated = rss_id(url, "https://journal-telecoms.example/breves/acme-recrute")
+            assert new_ids == {rss_id(url, "jt-2025-0311-003"), rss_id(url, "jt-2025-0311-002"),
+                               undated}
+            by_id = {m["id"]: m for m in everything}
+            assert by_id[rss_id(url, "jt-2025-0311-002")]["text"] == (
+                "Acme Zephyr X2 : la mise à jour 2.1 corrige la batterie — "
+                "Une mise à jour attendue par les utilisateurs.")
+            assert by_id[rss_id(url, "jt-2025-0311-003")]["created_at"] == (
+                "2025-03-11T18:45:00.000Z")
+            # No date in the entry: the time it was fetched.
+            assert before - 1 <= parse_ts(by_id[undated]["created_at"]) <= after + 1
+
+    asyncio.run(scenario())
+
+
+def test_server_errors_back_off_then_recover(rss_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with feed_server() as srv:
+            url = srv.serve("/flaky.atom", "blog.atom")
+            srv.fail("/flaky.atom", (500, {}), (502, {}), (429, {"Retry-After": "1"}))
+            collector = new_collector(
+                rss_settings, feeds=[FeedConfig(url, interval_seconds=30)],
+                backoff_base=0.2, backoff_max=5.0,
+            )
+            await collector.start()
+            task = asyncio.create_task(collector.run())
+            try:
+                await wait_for(lambda: sample(collector, "veille_collector_items_sent_total") == 2,
+                               what="the feed's two entries")
+                await asyncio.sleep(0.3)
+                assert not task.done()
+            finally:
+                await collector.stop()
+                await asyncio.wait_for(task, 10)
+                await collector.close()
+            seen = srv.seen("/flaky.atom")
+            assert [r.status for r in seen] == [500, 502, 429, 200]  # then the 30 s interval
+            gaps = [b.at - a.at for a, b in zip(seen, seen[1:], strict=False)]
+            assert 0.09 <= gaps[0] <= 1.0, gaps  # 0.2 s with jitter in [0.5, 1]
+            assert 0.18 <= gaps[1] <= 1.5, gaps  # doubled
+            assert gaps[1] >= gaps[0] - 0.02, gaps
+            assert gaps[2] >= 0.95, gaps  # Retry-After: 1 is honoured
+            status = collector.status[url]
+            assert (status.errors, status.consecutive_failures) == (3, 0)
+            ids = [m["id"] for m in await raw_on_topic(rss_settings, 2)]
+            assert sorted(ids) == sorted({
+                rss_id(url, "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a"),
+                rss_id(url, "urn:uuid:1225c695-cfb8-4ebb-bbbb-80da344efa6b")})
+
+    asyncio.run(scenario())
+
+
+def test_a_document_that_is_not_a_feed_is_counted_and_polling_goes_on(
+        rss_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with feed_server() as srv:
+            bad = srv.serve("/moved", "not_a_feed.html")
+            good = srv.serve("/blog.atom", "blog.atom")
+            feeds = [FeedConfig(bad, interval_seconds=0.3), FeedConfig(good, interval_seconds=0.3)]
+            collector = new_collector(rss_settings, feeds=feeds, backoff_base=0.2,
+                                      backoff_max=0.4)
+            # The real entry point, serving /metrics while it runs.
+            task = asyncio.create_task(run_rss(rss_settings, collector=collector))
+            try:
+                await wait_for(lambda: collector.status.get(bad) is not None
+                               and collector.status[bad].errors >= 2
+                               and sample(collector, "veille_collector_items_sent_total") == 2,
+                               what="two failed polls of the bad feed and the good feed sent")
+                assert not task.done()
+                last = collector.status[bad].last
+                assert last is not None and last.status == "not_a_feed"
+                assert "not an RSS or Atom feed (text/html" in (last.error or "")
+                async with aiohttp.ClientSession() as http:
+                    metrics_url = (f"http://{rss_settings.metrics_host}:"
+                                   f"{rss_settings.collector_metrics_port}/metrics")
+                    async with http.get(metrics_url) as resp:
+                        text = await resp.text()
+                refused = [line for line in text.splitlines() if line.startswith(
+                    'veille_collector_items_refused_total{collector="rss",reason="unsupported"}')]
+                assert refused and float(refused[0].split()[-1]) >= 2
+                assert 'veille_collector_items_sent_total{collector="rss"} 2.0' in text
+                # The good feed keeps being polled, with conditional GETs.
+                await wait_for(lambda: 304 in [r.status for r in srv.seen("/blog.atom")],
+                               what="a 304 for the good feed")
+
+                # The publisher fixes its address: the feed is picked up at the next poll.
+                srv.serve("/moved", "news.rss")
+                await wait_for(lambda: sample(collector, "veille_collector_items_sent_total") == 4,
+                               what="the fixed feed's entries")
+            finally:
+                await collector.stop()
+                await asyncio.wait_for(task, 10)
+            assert collector.status[bad].consecutive_failures == 0
+            ids = [m["id"] for m in await raw_on_topic(rss_settings, 4)]
+            assert len(ids) == 4 and len(set(ids)) == 4
+
+    asyncio.run(scenario())
+
+
+class QuickSink(MentionSink):
+    """The real sink whose producer gives up bootstrapping after 1 s instead of 30 s."""
+
+    def _get_producer(self) -> Any:
+        if self._producer is None:
+            self._producer = make_producer(self.settings, max_block_ms=1000,
+                                           bootstrap_timeout_ms=1000, request_timeout_ms=1000)
+        return self._producer
+
+
+def test_entries_are_kept_until_the_broker_acknowledges_them(rss_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with feed_server() as srv:
+            url = srv.serve("/news.rss", "news.rss")
+            feeds = [FeedConfig(url, interval_seconds=30)]
+            dead = rss_settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}")
+            metrics = CollectorMetrics(CollectorRegistry())
+            collector = RssCollector(rss_settings, metrics, feeds=feeds,
+                                     sink=QuickSink(dead, "rss", metrics, ack_timeout=1.0))
+            await collector.start()
+            try:
+                (result,) = await collector.poll_all()
+            finally:
+                await collector.close()
+            assert result.status == "broker_error"
+            assert sample(collector, "veille_collector_send_errors_total") == 1
+            assert not list(Path(rss_settings.collector_state_dir).rglob("*.json"))
+
+            # Back with a reachable broker: the same entries go out (the feed did not change).
+            collector = new_collector(rss_settings, feeds=feeds)
+            await collector.start()
+            try:
+                (result,) = await collector.poll_all()
+            finally:
+                await collector.close()
+            assert (result.status, result.sent) == ("new", 2)
+            assert [r.status for r in srv.seen("/news.rss")] == [200, 200]  # no validators kept
+            assert len(await raw_on_topic(rss_settings, 2)) == 2
+
+    asyncio.run(scenario())
+
+
+def test_module_entry_point_refuses_a_watch_list_without_feeds(rss_settings: Settings) -> None:
+    import subprocess
+
+    env = settings_env(rss_settings)
+    env["VEILLE_WATCHLIST"] = str(ROOT / "tests/data/watchlist.toml")
+    env["VEILLE_COLLECTOR_METRICS_PORT"] = str(free_port())
+    done = subprocess.run([sys.executable, "-m", "veille.collectors.rss", "--once"], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    assert done.returncode == 1
+    assert "no [[feeds]] table" in done.stderr
+    assert os.path.basename(env["VEILLE_WATCHLIST"]) in done.stderr

@@ -1,0 +1,827 @@
+"""RSS/Atom collector: polls the watch list's `[[feeds]]` (Google Alerts, Feedly, news sites...).
+
+Each feed is polled on its own interval with a conditional GET (ETag / Last-Modified). New
+entries become RawMentions with a stable id; they are recorded as seen, in a per-feed state file,
+only once the broker has acknowledged them, so a crash or a restart never loses an entry and a
+polite restart never emits one twice.
+
+Also holds the helpers the Mastodon collector shares: HTML to text, atomic JSON state files,
+backoff with jitter, Retry-After parsing and the collectors' /metrics server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+
+from streams.records import MAX_SHORT_FIELD_CHARS, InvalidMention, Limits, RawMention, iso
+from streams.records import mention_from_dict as _mention_from_dict
+from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = 300.0
+MIN_INTERVAL = 30.0
+DEFAULT_PLATFORM = "news"
+MAX_SEEN_PER_FEED = 5000
+STATE_VERSION = 1
+FEED_KEYS = {"url", "name", "interval_seconds", "platform"}
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Shared helpers (also used by veille.collectors.mastodon)
+# --------------------------------------------------------------------------------------------
+
+_BREAK = "\x00"  # a <br>
+_PARAGRAPH = "\x01"  # the edge of a block element
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BLOCK_TAGS = frozenset({
+    "p", "div", "section", "article", "header", "footer", "aside", "nav", "main", "blockquote",
+    "pre", "ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "tr", "td",
+    "th", "caption", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "figure", "figcaption",
+    "address", "details", "summary", "form", "fieldset",
+})
+_SKIPPED_TAGS = frozenset({"script", "style", "template", "head", "title", "iframe", "object"})
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip += 1
+        elif tag == "br":
+            self.parts.append(_BREAK)
+        elif tag in _BLOCK_TAGS or tag == "img":
+            self.parts.append(_PARAGRAPH if tag != "img" else " ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _SKIPPED_TAGS:  # <script/> opens nothing
+            self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(_PARAGRAPH)
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(_CONTROL.sub("", data))
+
+
+def html_to_text(html: str, *, keep_paragraphs: bool = False) -> str:
+    """Plain text of an HTML fragment: tags dropped, entities unescaped, whitespace collapsed.
+
+    With `keep_paragraphs`, block elements become blank lines and <br> a line break (Mastodon);
+    otherwise everything is one line (feed titles and summaries).
+    """
+    if not html:
+        return ""
+    parser = _TextExtractor()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # HTMLParser is lenient; never let a strange fragment stop a poll
+        log.debug("could not parse an HTML fragment; using the text as is", exc_info=True)
+        return " ".join(_CONTROL.sub("", html).split())
+    text = "".join(parser.parts)
+    if not keep_paragraphs:
+        return " ".join(text.replace(_BREAK, " ").replace(_PARAGRAPH, " ").split())
+    paragraphs = []
+    for block in text.split(_PARAGRAPH):
+        lines = [" ".join(line.split()) for line in block.split(_BREAK)]
+        lines = [line for line in lines if line]
+        if lines:
+            paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+def plain_text(value: str) -> str:
+    """A plain-text field (no markup): control characters dropped, whitespace collapsed."""
+    return " ".join(_CONTROL.sub("", value).split())
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a word boundary when one is near, with '…'."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space >= limit * 0.8:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        max_text_chars=settings.max_text_chars,
+        max_future=timedelta(seconds=settings.max_future_seconds),
+        max_age=timedelta(days=settings.max_age_days),
+    )
+
+
+def short_hash(text: str, length: int = 32) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def backoff_delay(failures: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: base * 2^(failures-1), capped, times a factor in [0.5, 1]."""
+    exponent = min(max(failures - 1, 0), 30)
+    delay = min(cap, base * (2**exponent))
+    return delay * (rng or random).uniform(0.5, 1.0)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+async def sleep_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
+    """Sleep `seconds`, or less if `stopping` is set meanwhile; True when stopping."""
+    if stopping.is_set():
+        return True
+    if seconds <= 0:
+        return False
+    try:
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+class StateStore:
+    """One small JSON document per key in a folder, written atomically (temp file + os.replace)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def path(self, key: str) -> Path:
+        return self.directory / f"{short_hash(key)}.json"
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        path = self.path(key)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            # Keep the damaged file for inspection and start afresh: at worst entries are sent
+            # again, and the enrichment stage drops them as duplicates.
+            aside = path.with_suffix(".corrupt")
+            log.error("state file %s is unreadable (%s); moved to %s, starting afresh",
+                      path, exc, aside.name)
+            with contextlib.suppress(OSError):
+                os.replace(path, aside)
+            return None
+        return data if isinstance(data, dict) else None
+
+    def save(self, key: str, data: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.path(key)
+        fd, tmp = tempfile.mkstemp(prefix=target.stem + ".", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, ensure_ascii=False, separators=(",", ":"))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        with contextlib.suppress(OSError):  # make the rename itself durable where possible
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+def serve_metrics(settings: Settings, metrics: CollectorMetrics, collector: str) -> Any:
+    """/metrics on settings.metrics_host:settings.collector_metrics_port; returns the server."""
+    from prometheus_client import start_http_server
+
+    try:
+        server, _thread = start_http_server(
+            settings.collector_metrics_port, addr=settings.metrics_host, registry=metrics.registry
+        )
+    except OSError as exc:
+        raise OSError(
+            f"cannot serve /metrics on {settings.metrics_host}:{settings.collector_metrics_port}"
+            f" ({exc.strerror or exc}): each collector process needs its own "
+            "VEILLE_COLLECTOR_METRICS_PORT (0 = any free port)"
+        ) from None
+    print(f"veille {collector}: metrics on http://{settings.metrics_host}:{server.server_port}"
+          "/metrics", file=sys.stderr)
+    return server
+
+
+def stop_metrics(server: Any) -> None:
+    with contextlib.suppress(Exception):
+        server.shutdown()
+        server.server_close()
+
+
+class FetchError(RuntimeError):
+    """A request to a source failed; `retry_after` (seconds) when the server asked for a pause."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# --------------------------------------------------------------------------------------------
+# Feed configuration
+# --------------------------------------------------------------------------------------------
+
+
+class FeedConfigError(ValueError):
+    """A `[[feeds]]` table of the watch list is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    url: str
+    name: str | None = None
+    interval_seconds: float = DEFAULT_INTERVAL
+    platform: str = DEFAULT_PLATFORM
+
+    @property
+    def label(self) -> str:
+        return self.name or self.url
+
+
+def load_feeds(path: str | Path, *, min_interval: float = MIN_INTERVAL) -> list[FeedConfig]:
+    """The `[[feeds]]` tables of a watch-list TOML file (other tables are ignored)."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise FeedConfigError(f"watch list {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FeedConfigError(f"watch list {path} is not valid TOML: {exc}") from None
+    return feeds_from_dict(data, source=str(path), min_interval=min_interval)
+
+
+def feeds_from_dict(data: dict[str, Any], *, source: str = "watch list",
+                    min_interval: float = MIN_INTERVAL) -> list[FeedConfig]:
+    entries = data.get("feeds", [])
+    if not isinstance(entries, list):
+        raise FeedConfigError(f"{source}: `feeds` must be an array of [[feeds]] tables")
+    feeds: list[FeedConfig] = []
+    seen: set[str] = set()
+    for n, entry in enumerate(entries, 1):
+        where = f"{source}: feed #{n}"
+        if not isinstance(entry, dict):
+            raise FeedConfigError(f"{where} must be a [[feeds]] table")
+        unknown = set(entry) - FEED_KEYS
+        if unknown:
+            raise FeedConfigError(
+                f"{where} has unknown keys {sorted(unknown)} (allowed: {sorted(FEED_KEYS)})"
+            )
+        url = entry.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise FeedConfigError(f"{where} needs a `url` string")
+        url = url.strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FeedConfigError(f"{where}: url {url!r} must be an http:// or https:// address")
+        where = f"{source}: feed {url}"
+        if url in seen:
+            raise FeedConfigError(f"{where} is listed twice")
+        seen.add(url)
+        name = entry.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise FeedConfigError(f"{where}: `name` must be a non-empty string")
+        interval = entry.get("interval_seconds", DEFAULT_INTERVAL)
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+            raise FeedConfigError(f"{where}: `interval_seconds` must be a number of seconds")
+        if not interval >= min_interval:  # also refuses NaN
+            raise FeedConfigError(
+                f"{where}: `interval_seconds` is {interval}, the minimum is {min_interval:g}"
+            )
+        platform = entry.get("platform", DEFAULT_PLATFORM)
+        if not isinstance(platform, str) or not platform.strip():
+            raise FeedConfigError(f"{where}: `platform` must be a non-empty string")
+        feeds.append(FeedConfig(url=url, name=name.strip() if name else None,
+                                interval_seconds=float(interval),
+                                platform=platform.strip().lower()))
+    return feeds
+
+
+# --------------------------------------------------------------------------------------------
+# Entries -> mentions
+# --------------------------------------------------------------------------------------------
+
+_GOOGLE_HOST = re.compile(r"^(?:www\.)?google\.(?:com|[a-z]{2,3}|com?\.[a-z]{2})$")
+
+
+def unwrap_google_url(link: str) -> str:
+    """The real address behind a Google Alerts redirect (https://www.google.com/url?...&url=X)."""
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return link
+    host = (parts.hostname or "").lower()
+    if parts.path != "/url" or not _GOOGLE_HOST.match(host):
+        return link
+    query = parse_qs(parts.query)
+    for key in ("url", "q"):
+        for candidate in query.get(key, []):
+            if urlsplit(candidate).scheme in ("http", "https"):
+                return candidate
+    return link
+
+
+def _detail_text(value: str | None, detail: Any) -> str:
+    if not value:
+        return ""
+    kind = (detail or {}).get("type") or "text/html"
+    if "html" in kind:
+        return html_to_text(value)
+    return plain_text(value)
+
+
+def entry_key(entry: Any) -> str | None:
+    """What identifies an entry within its feed: id (guid), else link, else title."""
+    for candidate in (entry.get("id"), entry.get("guid")):
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip()
+    link = entry.get("link")
+    if isinstance(link, str) and link.strip():
+        return unwrap_google_url(link.strip())
+    title = entry.get("title")
+    if isinstance(title, str) and title.strip():
+        return title.strip()
+    return None
+
+
+def mention_id(feed_url: str, key: str) -> str:
+    return "rss-" + short_hash(feed_url + "|" + key)
+
+
+def _entry_time(entry: Any) -> datetime | None:
+    for name in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(name)
+        if value:
+            try:
+                year, month, day, hour, minute, second = value[:6]
+                return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: datetime,
+                  max_text_chars: int) -> dict[str, Any]:
+    """A feedparser entry as a RawMention dict (validated afterwards by mention_from_dict)."""
+    key = entry_key(entry)
+    title = _detail_text(entry.get("title"), entry.get("title_detail"))
+    summary = _detail_text(entry.get("summary"), entry.get("summary_detail"))
+    if not summary and entry.get("content"):
+        first = entry["content"][0]
+        summary = _detail_text(first.get("value"), first)
+    if title and summary and summary != title:
+        text = truncate(title, max_text_chars // 4) + " — " + summary
+    else:
+        text = title or summary
+    text = truncate(text, max_text_chars)
+    link = entry.get("link")
+    url = unwrap_google_url(link.strip()) if isinstance(link, str) and link.strip() else None
+    if url is not None and len(url) > MAX_SHORT_FIELD_CHARS:
+        url = None  # a URL cut short is wrong; no URL is better than refusing the mention
+    author = plain_text(entry.get("author") or "") or plain_text(feed_meta.get("title") or "")
+    author = author or (feed.name or "")
+    language = feed_meta.get("language")
+    language = language.strip()[:16] if isinstance(language, str) and language.strip() else None
+    return {
+        "id": mention_id(feed.url, key) if key else None,
+        "source": "rss",
+        "platform": feed.platform,
+        "author": truncate(author, 200) or None,
+        "text": text,
+        "url": url,
+        "created_at": iso(_entry_time(entry) or fetched_at),
+        "language": language,
+        "collected_at": iso(fetched_at),
+    }
+
+
+def parse_feed(body: bytes, content_type: str | None, url: str) -> Any:
+    import feedparser
+
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    return feedparser.parse(body, response_headers=headers, sanitize_html=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Per-feed state
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FeedState:
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    seen: dict[str, None] = field(default_factory=dict)  # an ordered set, oldest first
+
+    def remember(self, ids: list[str], limit: int) -> None:
+        for mid in ids:
+            self.seen.pop(mid, None)
+            self.seen[mid] = None
+        while len(self.seen) > limit:
+            del self.seen[next(iter(self.seen))]
+
+    def touch(self, mid: str) -> None:
+        """Keep ids still present in the feed among the newest, so they are never evicted."""
+        self.seen.pop(mid, None)
+        self.seen[mid] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": STATE_VERSION, "url": self.url, "etag": self.etag,
+                "last_modified": self.last_modified, "seen": list(self.seen),
+                "saved_at": iso(datetime.now(UTC))}
+
+    @classmethod
+    def from_dict(cls, url: str, data: dict[str, Any] | None) -> FeedState:
+        if not data or data.get("url") != url:
+            return cls(url)
+        etag = data.get("etag")
+        modified = data.get("last_modified")
+        seen = [s for s in data.get("seen") or [] if isinstance(s, str)]
+        return cls(url, etag if isinstance(etag, str) else None,
+                   modified if isinstance(modified, str) else None, dict.fromkeys(seen))
+
+
+@dataclass
+class PollResult:
+    """What one poll of one feed did."""
+
+    feed: str
+    status: str  # new | unchanged | not_modified | fetch_error | not_a_feed | broker_error
+    entries: int = 0
+    sent: int = 0
+    refused: int = 0
+    retry_after: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("new", "unchanged", "not_modified")
+
+
+@dataclass
+class FeedStatus:
+    """Counters per feed, for logs and tests."""
+
+    polls: int = 0
+    not_modified: int = 0
+    errors: int = 0
+    consecutive_failures: int = 0
+    last: PollResult | None = None
+    history: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# The collector
+# --------------------------------------------------------------------------------------------
+
+
+class RssCollector(Collector):
+    """Polls every configured feed on its own interval and sends its new entries."""
+
+    name = "rss"
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: CollectorMetrics,
+        sink: MentionSink | None = None,
+        *,
+        feeds: list[FeedConfig] | None = None,
+        request_timeout: float = 30.0,
+        backoff_base: float = 5.0,
+        backoff_max: float = 1800.0,
+        max_seen: int = MAX_SEEN_PER_FEED,
+        max_text_chars: int = 5000,
+        max_body_bytes: int = 10 * 1024 * 1024,
+        max_per_host: int = 2,
+        stop_grace: float | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(settings, metrics, sink)
+        self.feeds = feeds
+        self.request_timeout = request_timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_seen = max_seen
+        self.max_text_chars = min(max_text_chars, settings.max_text_chars)
+        self.max_body_bytes = max_body_bytes
+        self.max_per_host = max_per_host
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self.stop_grace = stop_grace if stop_grace is not None else request_timeout + 20.0
+        self.rng = rng or random.Random()
+        self.limits = limits_of(settings)
+        self.store = StateStore(Path(settings.collector_state_dir) / "rss")
+        self.states: dict[str, FeedState] = {}
+        self.status: dict[str, FeedStatus] = {}
+        self._future_refused: set[str] = set()
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.feeds is None:
+            self.feeds = load_feeds(self.settings.watchlist_path)
+        if not self.feeds:
+            raise FeedConfigError(
+                f"{self.settings.watchlist_path}: no [[feeds]] table, nothing to poll"
+            )
+        for feed in self.feeds:
+            self.states[feed.url] = FeedState.from_dict(feed.url, self.store.load(feed.url))
+            self.status[feed.url] = FeedStatus()
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": self.settings.collector_user_agent, "Accept": ACCEPT},
+                timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+            )
+
+    async def run(self) -> None:
+        assert self.feeds is not None, "start() first"
+        tasks = [asyncio.create_task(self._feed_loop(f), name=f"rss:{f.url}") for f in self.feeds]
+        try:
+            await self.stopping.wait()
+            # Let polls in flight finish (their send and state save) before leaving.
+            _done, pending = await asyncio.wait(tasks, timeout=self.stop_grace)
+            for task in pending:
+                task.cancel()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+
+    async def poll_all(self) -> list[PollResult]:
+        """Poll every feed once, concurrently (what `--once` does)."""
+        assert self.feeds is not None, "start() first"
+        return list(await asyncio.gather(*(self.poll(f) for f in self.feeds)))
+
+    async def _feed_loop(self, feed: FeedConfig) -> None:
+        status = self.status[feed.url]
+        while not self.stopping.is_set():
+            result = await self.poll(feed)
+            if result.ok:
+                delay = feed.interval_seconds
+            else:
+                delay = backoff_delay(status.consecutive_failures, self.backoff_base,
+                                      self.backoff_max, self.rng)
+                if result.retry_after is not None:
+                    delay = max(delay, min(result.retry_after, self.backoff_max))
+                log.info("rss: %s: %s; next try in %.1f s", feed.label, result.error, delay)
+            if await sleep_or_stop(self.stopping, delay):
+                break
+
+    # -- one poll -----------------------------------------------------------------------------
+
+    async def poll(self, feed: FeedConfig) -> PollResult:
+        """Fetch the feed once and send its new entries; never raises (but on cancellation)."""
+        status = self.status.setdefault(feed.url, FeedStatus())
+        status.polls += 1
+        try:
+            result = await self._poll(feed)
+        except asyncio.CancelledError:
+            raise
+        except FetchError as exc:
+            result = PollResult(feed.url, "fetch_error", retry_after=exc.retry_after,
+                                error=str(exc))
+        except BrokerUnavailable as exc:
+            result = PollResult(feed.url, "broker_error", error=f"broker unavailable: {exc}")
+        except Exception as exc:  # a bug or a feed that breaks feedparser: log, keep polling
+            log.exception("rss: %s: unexpected error", feed.label)
+            result = PollResult(feed.url, "fetch_error", error=f"{type(exc).__name__}: {exc}")
+        status.last = result
+        status.history.append(result.status)
+        del status.history[:-50]
+        if result.ok:
+            status.consecutive_failures = 0
+            status.not_modified += result.status == "not_modified"
+        else:
+            status.errors += 1
+            status.consecutive_failures += 1
+            log.warning("rss: %s: %s", feed.label, result.error)
+        return result
+
+    async def _fetch(self, feed: FeedConfig, state: FeedState) -> tuple[int, bytes, Any]:
+        if self._session is None:
+            raise RuntimeError("RssCollector.start() was not called")
+        headers = {}
+        if state.etag:
+            headers["If-None-Match"] = state.etag
+        if state.last_modified:
+            headers["If-Modified-Since"] = state.last_modified
+        # Many feeds on one host (Google Alerts, Feedly): a few requests at a time, each with
+        # its own timeout once it has its turn.
+        host = urlsplit(feed.url).netloc.lower()
+        slot = self._host_slots.setdefault(host, asyncio.Semaphore(self.max_per_host))
+        try:
+            async with slot, self._session.get(feed.url, headers=headers) as resp:
+                if resp.status == 304:
+                    return 304, b"", resp.headers
+                if resp.status == 429 or resp.status >= 500:
+                    raise FetchError(f"HTTP {resp.status}",
+                                     parse_retry_after(resp.headers.get("Retry-After")))
+                if resp.status >= 400:
+                    raise FetchError(f"HTTP {resp.status}")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > self.max_body_bytes:
+                        raise FetchError(f"feed larger than {self.max_body_bytes} bytes")
+                    chunks.append(chunk)
+                return resp.status, b"".join(chunks), resp.headers
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+
+    async def _poll(self, feed: FeedConfig) -> PollResult:
+        state = self.states.setdefault(feed.url, FeedState(feed.url))
+        fetched_at = datetime.now(UTC)
+        code, body, headers = await self._fetch(feed, state)
+        if code == 304:
+            return PollResult(feed.url, "not_modified")
+        loop = asyncio.get_running_loop()
+        parsed = await loop.run_in_executor(
+            None, parse_feed, body, headers.get("Content-Type"), feed.url
+        )
+        if not parsed.get("version") and not parsed.entries:
+            self.metrics.refused.labels(self.name, "unsupported").inc()
+            reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
+            return PollResult(feed.url, "not_a_feed",
+                              error=f"not an RSS or Atom feed ({headers.get('Content-Type')}): "
+                                    f"{str(reason)[:200]}")
+        if parsed.get("bozo"):
+            log.info("rss: %s: ill-formed feed, parsed leniently: %s",
+                     feed.label, str(parsed.get("bozo_exception"))[:200])
+
+        new: list[RawMention] = []
+        refused_ids: list[str] = []
+        batch_ids: set[str] = set()
+        for entry in parsed.entries:
+            self.metrics.fetched.labels(self.name).inc()
+            obj = entry_to_dict(entry, feed=feed, feed_meta=parsed.feed, fetched_at=fetched_at,
+                                max_text_chars=self.max_text_chars)
+            mid = obj["id"]
+            if mid is not None:
+                if mid in batch_ids:
+                    continue
+                batch_ids.add(mid)
+                if mid in state.seen:
+                    state.touch(mid)
+                    continue
+            try:
+                new.append(_mention_from_dict(obj, now=fetched_at, limits=self.limits))
+            except InvalidMention as exc:
+                if exc.reason == "created_at_in_future":
+                    # Not marked seen: valid once its time has come. Counted once.
+                    if mid not in self._future_refused:
+                        self._future_refused.add(mid)
+                        self.metrics.refused.labels(self.name, exc.reason).inc()
+                    continue
+                self.metrics.refused.labels(self.name, exc.reason).inc()
+                log.info("rss: %s: entry refused: %s", feed.label, exc)
+                if mid is not None:
+                    refused_ids.append(mid)
+
+        new.sort(key=lambda m: m.created_at)
+        if new:
+            # Returns once the broker acknowledged every mention, else raises BrokerUnavailable
+            # and the state is left as it was: the entries are sent again at the next poll.
+            await self.sink.send(new)
+        changed = bool(new or refused_ids)
+        etag, modified = headers.get("ETag"), headers.get("Last-Modified")
+        if (etag, modified) != (state.etag, state.last_modified):
+            state.etag, state.last_modified = etag, modified
+            changed = True
+        state.remember([m.id for m in new] + refused_ids, self.max_seen)
+        if changed:
+            try:
+                self.store.save(feed.url, state.to_dict())
+            except OSError as exc:
+                log.error("rss: %s: could not save state to %s: %s",
+                          feed.label, self.store.path(feed.url), exc)
+        return PollResult(feed.url, "new" if new else "unchanged", entries=len(parsed.entries),
+                          sent=len(new), refused=len(refused_ids))
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+
+
+async def run_rss(settings: Settings, *, once: bool = False,
+                  collector: RssCollector | None = None) -> None:
+    """Serve /metrics and poll the feeds until SIGTERM/SIGINT, or once with `once=True`.
+
+    With `once`, raises BrokerUnavailable when the broker did not take some entries (a cron job
+    then fails visibly; the entries are retried at the next run).
+    """
+    from prometheus_client import CollectorRegistry
+
+    if collector is None:
+        metrics = CollectorMetrics(CollectorRegistry())
+        collector = RssCollector(settings, metrics)
+    server = serve_metrics(settings, collector.metrics, "rss")
+    try:
+        if not once:
+            await collector.serve()
+            return
+        try:
+            await collector.start()
+            results = await collector.poll_all()
+        finally:
+            await collector.close()
+        for r in results:
+            log.info("rss: %s: %s, %d entries, %d sent%s", r.feed, r.status, r.entries,
+                        r.sent, f" ({r.error})" if r.error else "")
+        failed = [r for r in results if r.status == "broker_error"]
+        if failed:
+            raise BrokerUnavailable(f"{len(failed)} feed(s) not delivered: {failed[0].error}")
+    finally:
+        stop_metrics(server)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m veille.collectors.rss",
+        description="Poll the watch list's [[feeds]] (RSS/Atom) and send new entries to "
+                    "mentions.raw. Settings come from VEILLE_* variables.",
+    )
+    parser.add_argument("--once", action="store_true",
+                        help="poll every feed once and exit (for cron)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run_rss(settings, once=args.once))
+    except (FeedConfigError, BrokerUnavailable, OSError) as exc:
+        print(f"veille rss: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
