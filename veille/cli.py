@@ -123,8 +123,8 @@ def cmd_mastodon(args: argparse.Namespace) -> int:
 def cmd_detect(args: argparse.Namespace) -> int:
     from veille.detect import run_detect
 
-    rows = run_detect(Path(args.series), Path(args.out))
-    print(f"scored {rows} rows -> {args.out}", file=sys.stderr)
+    alerts = run_detect(Path(args.series), Path(args.out))
+    print(f"{args.out}: written, {alerts} alert(s)", file=sys.stderr)
     return 0
 
 

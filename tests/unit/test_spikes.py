@@ -1,0 +1,223 @@
+"""The streaming crisis detector and the offline detect command, on series generated here."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from veille.detect import DetectError, main, run_detect
+from veille.spikes import Detector, DetectorConfig, Score
+
+START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+STEP = timedelta(minutes=5)
+PER_DAY = 288
+
+
+def poisson(rng: random.Random, lam: float) -> int:
+    """Knuth's method: fine for the small means used here, and standard library only."""
+    limit, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def daily_rhythm(mean: float) -> Callable[[int], float]:
+    """Expected count of bucket i: quiet nights, busy afternoons (x0.4 .. x1.6)."""
+    return lambda i: mean * (1.0 + 0.6 * math.sin(2 * math.pi * (i % PER_DAY) / PER_DAY - math.pi / 2))
+
+
+def series(days: float, mean: float = 30.0, seed: int = 1, surges: tuple[tuple[int, int, float], ...] = ()
+           ) -> list[tuple[datetime, int]]:
+    """Poisson counts with a daily rhythm; each surge (start, length, factor) multiplies the mean."""
+    rng = random.Random(seed)
+    lam = daily_rhythm(mean)
+    out = []
+    for i in range(int(days * PER_DAY)):
+        factor = 1.0
+        for start, length, f in surges:
+            if start <= i < start + length:
+                factor = f
+        out.append((START + i * STEP, poisson(rng, lam(i) * factor)))
+    return out
+
+
+def run(points: list[tuple[datetime, int]], detector: Detector | None = None) -> list[Score]:
+    d = detector or Detector()
+    return [d.update(t, v) for t, v in points]
+
+
+def alerts(scores: list[Score]) -> list[int]:
+    return [i for i, s in enumerate(scores) if s.alert]
+
+
+def test_cold_start_is_quiet_during_warm_up() -> None:
+    # A surge of 10x in the first hours: nothing is known yet, so nothing may be claimed.
+    scores = run(series(1.5, surges=((100, 24, 10.0),)))
+    warm = [s for s in scores if s.warming_up]
+    assert len(warm) >= PER_DAY  # at least the configured 24 hours
+    assert not any(s.alert for s in warm)
+    assert all(0.0 <= s.anomaly_score <= 1.0 for s in scores)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("mean", [0.5, 5.0, 60.0])
+def test_no_alert_on_a_normal_rhythmic_poisson_series(seed: int, mean: float) -> None:
+    # Two weeks of plain Poisson counts with a daily rhythm, from 0.5 to 60 per bucket: silence.
+    assert alerts(run(series(14, mean=mean, seed=seed))) == []
+
+
+@pytest.mark.parametrize(("mean", "factor"), [(10.0, 5.0), (30.0, 3.0), (30.0, 4.0), (100.0, 3.0)])
+def test_a_surge_is_alerted_within_two_buckets(mean: float, factor: float) -> None:
+    # A few times the usual level; the fewer the mentions, the larger the factor a single bucket
+    # needs to be beyond doubt (at 10 per bucket, 3-4x takes up to six buckets: the 30-minute scale).
+    start = 8 * PER_DAY + 150  # mid-afternoon of day 9
+    scores = run(series(9, mean=mean, surges=((start, 36, factor),)))
+    found = alerts(scores)
+    assert found, "the surge was missed"
+    assert start <= found[0] <= start + 1
+    assert alerts(scores[:start]) == []
+
+
+def test_a_sustained_rise_no_bucket_shows_is_alerted_within_the_hour() -> None:
+    # Twice the usual volume: no single bucket is extreme, the 30-minute evidence is.
+    start = 8 * PER_DAY + 150
+    found = alerts(run(series(9, mean=30.0, surges=((start, 72, 2.0),))))
+    assert found and start <= found[0] < start + 12
+
+
+def test_one_long_crisis_is_one_alert() -> None:
+    start = 8 * PER_DAY + 100
+    scores = run(series(10, surges=((start, 12 * 12, 6.0),)))  # twelve hours at 6x
+    assert len(alerts(scores)) == 1
+    # The episode is one block of consecutive buckets, starting at the alert.
+    episode = [i for i, s in enumerate(scores) if s.in_episode]
+    assert episode[0] == alerts(scores)[0]
+    assert episode == list(range(episode[0], episode[-1] + 1))
+
+
+def test_aftershocks_do_not_alert_again_but_a_worse_turn_does() -> None:
+    first = 8 * PER_DAY + 100
+    aftershock = first + 36 + 24  # the same size again, two hours after the first ends
+    worse = first + 14 * 12  # fourteen hours later (the episode over), much larger
+    quiet = run(series(10, surges=((first, 36, 5.0), (aftershock, 36, 5.0))))
+    assert len(alerts(quiet)) == 1
+    escalated = run(series(10, surges=((first, 36, 5.0), (aftershock, 36, 5.0), (worse, 12, 60.0))))
+    assert alerts(escalated) == [alerts(quiet)[0], worse]
+
+
+def test_drops_alert_only_when_asked() -> None:
+    start = 8 * PER_DAY + 150  # a collector outage: the counts fall to nothing for three hours
+    points = series(9, mean=30.0, surges=((start, 36, 0.0),))
+    assert alerts(run(points)) == []
+    found = alerts(run(points, Detector(DetectorConfig(direction="both"))))
+    assert found and start <= found[0] < start + 6
+
+
+def test_same_input_same_output() -> None:
+    points = series(9, surges=((8 * PER_DAY, 24, 5.0),))
+    assert run(points) == run(points)
+
+
+@pytest.mark.parametrize("cut", [100, 2 * PER_DAY + 7, 8 * PER_DAY + 110])  # warm-up, normal, mid-crisis
+def test_state_round_trip_gives_identical_scores(cut: int) -> None:
+    points = series(10, surges=((8 * PER_DAY + 100, 48, 5.0),))
+    whole = run(points)
+    first = Detector()
+    run(points[:cut], first)
+    state = json.loads(json.dumps(first.to_state()))  # what a Faust table stores
+    resumed = run(points[cut:], Detector.from_state(state))
+    assert resumed == whole[cut:]
+    assert any(s.alert for s in whole[cut:]) or cut > 8 * PER_DAY + 100
+
+
+def test_state_of_another_version_is_refused() -> None:
+    state = Detector().to_state()
+    state["version"] = 0
+    with pytest.raises(ValueError, match="version"):
+        Detector.from_state(state)
+
+
+def test_buckets_must_move_forward_and_counts_be_counts() -> None:
+    d = Detector()
+    d.update(START, 3)
+    with pytest.raises(ValueError, match="not after"):
+        d.update(START, 4)
+    with pytest.raises(ValueError, match=">= 0"):
+        d.update(START + STEP, -1)
+
+
+def write_series(path: Path, points: list[tuple[datetime, int]], iso: bool = False) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "value"])
+        for t, v in points:
+            w.writerow([t.isoformat() if iso else t.strftime("%Y-%m-%d %H:%M:%S"), v])
+
+
+def test_run_detect_round_trip(tmp_path: Path) -> None:
+    points = series(3, surges=((2 * PER_DAY + 100, 24, 8.0),))
+    src, out = tmp_path / "s.csv", tmp_path / "scored.csv"
+    write_series(src, points)
+    n_alerts = run_detect(src, out)
+    with out.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["timestamp", "value", "anomaly_score", "alert"]
+    assert [r["timestamp"] for r in rows] == [t.strftime("%Y-%m-%d %H:%M:%S") for t, _ in points]
+    assert [int(r["value"]) for r in rows] == [v for _, v in points]
+    assert all(len(r["anomaly_score"].split(".")[1]) == 4 for r in rows)
+    expected = run(points)
+    assert [int(r["alert"]) for r in rows] == [int(s.alert) for s in expected]
+    assert [float(r["anomaly_score"]) for r in rows] == [round(s.anomaly_score, 4) for s in expected]
+    assert n_alerts == sum(s.alert for s in expected) == 1
+    # ISO 8601 with an offset is the same instant: the same scores.
+    iso_src = tmp_path / "iso.csv"
+    write_series(iso_src, [(t.astimezone(timezone(timedelta(hours=2))), v) for t, v in points], iso=True)
+    run_detect(iso_src, tmp_path / "iso_scored.csv")
+    with (tmp_path / "iso_scored.csv").open(newline="") as fh:
+        assert [r["anomaly_score"] for r in csv.DictReader(fh)] == [r["anomaly_score"] for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "match"),
+    [
+        ("2026-03-02 00:15:00,abc", r"s\.csv:5: bad value 'abc'"),
+        ("yesterday,3", r"s\.csv:5: bad timestamp 'yesterday'"),
+        ("2026-03-02 00:15:00,-2", r"s\.csv:5: value must be a count >= 0"),
+        ("2026-03-02 00:05:00,2", r"s\.csv:5: bucket .* is not after the previous one"),
+        ("2026-03-02 00:15:00", r"s\.csv:5: expected 2 columns"),
+    ],
+)
+def test_run_detect_names_the_bad_line(tmp_path: Path, bad_line: str, match: str) -> None:
+    src, out = tmp_path / "s.csv", tmp_path / "out.csv"
+    src.write_text("timestamp,value\n2026-03-02 00:00:00,1\n2026-03-02 00:05:00,2\n"
+                   f"2026-03-02 00:10:00,0\n{bad_line}\n")
+    with pytest.raises(DetectError, match=match):
+        run_detect(src, out)
+    assert not out.exists()  # no half-written output
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_run_detect_needs_a_header(tmp_path: Path) -> None:
+    src = tmp_path / "s.csv"
+    src.write_text("2026-03-02 00:00:00,1\n")
+    with pytest.raises(DetectError, match="header"):
+        run_detect(src, tmp_path / "out.csv")
+
+
+def test_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src, out = tmp_path / "s.csv", tmp_path / "out.csv"
+    write_series(src, series(1))
+    assert main([str(src), "--out", str(out)]) == 0
+    assert "0 alert(s)" in capsys.readouterr().out
+    src.write_text("timestamp,value\n2026-03-02 00:00:00,x\n")
+    assert main([str(src), "--out", str(out)]) == 2
+    assert "s.csv:2: bad value" in capsys.readouterr().err

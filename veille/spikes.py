@@ -1,0 +1,313 @@
+"""Streaming crisis detector for per-bucket mention counts: pure Python, deterministic, restartable."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+#: Bumped when the layout of `Detector.to_state()` changes; older states are refused, not misread.
+STATE_VERSION = 1
+#: Multiplies a median absolute deviation into a Gaussian-equivalent standard deviation.
+_MAD_TO_SIGMA = 1.4826
+#: Buckets of plain running averages before the exponential memories take over (cold start).
+_SEED_BUCKETS = 50
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """The detector's settings: the same for every series (nothing here is tuned per brand).
+
+    Times are in hours or days rather than buckets so that the meaning holds for any bucket size.
+    """
+
+    #: Width of one bucket of counts (NAB's Twitter series: 5 minutes).
+    bucket_seconds: int = 300
+    #: Time-of-day slots of the seasonal baseline (24: one expected level per UTC hour).
+    slots_per_day: int = 24
+    #: Memory of each slot's expected level, in days (a weekly change is learnt in about a week).
+    baseline_days: float = 7.0
+    #: Memory of the noise scale (median absolute deviation), in days.
+    spread_days: float = 1.0
+    #: Smallest noise scale, in Anscombe units: 1 is pure Poisson noise, the least a count can have.
+    min_spread: float = 1.0
+    #: Observations further than this many noise scales from the baseline are pulled back to it before
+    #: they are learnt, so a crisis does not become the new normal within the hour.
+    clip: float = 3.0
+    #: Time scales of the evidence, in minutes: one bucket (a sudden spike), half an hour and three
+    #: hours (a sustained rise that no single bucket shows).
+    scales_minutes: tuple[int, ...] = (5, 30, 180)
+    #: Longer scales sum z-scores capped at this value: they measure persistence, not one spike.
+    zcap: float = 4.0
+    #: Days of daily maxima that define a series' ordinary surprise (the median of them).
+    history_days: int = 28
+    #: Least ordinary daily maximum, in z units: about the largest of 288 Gaussian draws.
+    min_typical: float = 3.0
+    #: Alert when a bucket's evidence is this many times a typical day's largest one. Keep it under
+    #: zcap * sqrt(6) / min_typical (3.27 with the defaults), or the 30-minute scale can never fire
+    #: and a sustained doubling on a calm series goes unseen. On NAB's Twitter series 3.5 trades
+    #: faster detection on calm series for fewer false alerts (bench/nab_eval.py --sensitivity).
+    ratio: float = 3.0
+    #: An episode ends when the evidence falls back under one typical daily maximum.
+    end_ratio: float = 1.0
+    #: No alert before this much history (plus one completed UTC day of maxima).
+    warmup_hours: float = 24.0
+    #: Least time between two alerts of a series.
+    refractory_hours: float = 6.0
+    #: Within this long after an alert, a new one needs stronger evidence than the strongest seen
+    #: since that alert: one crisis and its aftershocks give one alert, a worse turn another.
+    escalation_hours: float = 24.0
+    #: "up": only rises alert (crisis detection); "both": drops alert too (e.g. a collector outage).
+    direction: Literal["up", "both"] = "up"
+
+    def buckets(self, seconds: float) -> int:
+        """A duration in whole buckets, at least one."""
+        return max(1, round(seconds / self.bucket_seconds))
+
+
+@dataclass(frozen=True)
+class Score:
+    """What the detector says about one bucket."""
+
+    timestamp: datetime
+    #: The count as given.
+    observed: float
+    #: The count the baseline expected for this time of day.
+    expected: float
+    #: Standardised deviation of this bucket (Anscombe units over the noise scale; > 0 is a rise).
+    z: float
+    #: The noise scale used for `z`, in Anscombe units.
+    spread: float
+    #: Strongest evidence over the time scales, in multiples of a typical day's largest one.
+    ratio: float
+    #: `ratio / (ratio + config.ratio)`: 0..1, 0.5 exactly at the alert threshold.
+    anomaly_score: float
+    #: True on the first bucket of an episode that warrants telling someone; False otherwise.
+    alert: bool
+    #: True while the evidence stays above `end_ratio` after crossing the threshold.
+    in_episode: bool
+    #: True while the detector is still learning (cold start): never an alert then.
+    warming_up: bool
+
+
+def anscombe(count: float) -> float:
+    """Variance-stabilising transform of a Poisson count: unit variance whatever the level."""
+    return 2.0 * math.sqrt(max(count, 0.0) + 0.375)
+
+
+def inverse_anscombe(y: float) -> float:
+    return max((y / 2.0) ** 2 - 0.375, 0.0)
+
+
+class Detector:
+    """One series' streaming detector: `update()` each bucket in time order, never looking ahead.
+
+    Model: counts are Anscombe-transformed; the expected value of a bucket is a winsorised
+    exponential average of its UTC hour over about a week; the noise scale is an exponentially
+    weighted median absolute deviation. Each bucket's z-score feeds evidence at a few time
+    scales, and each scale is judged against the series' own history: its evidence divided by
+    the median of its daily maxima over the last weeks. That self-calibration is what lets one
+    configuration serve a bursty brand and a quiet one.
+    """
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = c = config or DetectorConfig()
+        if c.direction not in ("up", "both"):
+            raise ValueError(f"direction must be 'up' or 'both', not {c.direction!r}")
+        per_day = 86400 / c.bucket_seconds
+        self._a_season = 1.0 / (c.baseline_days * per_day / c.slots_per_day)
+        self._a_spread = 1.0 / (c.spread_days * per_day)
+        # Ascending and distinct: _evidence reads every scale off one backward pass.
+        self._scales = tuple(sorted({c.buckets(m * 60) for m in c.scales_minutes}))
+        self._warmup = c.buckets(c.warmup_hours * 3600)
+        self._signs = (1.0,) if c.direction == "up" else (1.0, -1.0)
+        # The learnt state: everything below goes to to_state().
+        self.n = 0
+        self.last_ts: float | None = None
+        self.season: list[float | None] = [None] * c.slots_per_day
+        self.season_n = [0] * c.slots_per_day
+        self.level = 0.0
+        self.spread = c.min_spread
+        self.recent: deque[float] = deque(maxlen=max(self._scales))
+        self.day: int | None = None
+        # Per direction and scale: the running maximum of today and those of past days.
+        self.today = [[0.0] * len(self._scales) for _ in self._signs]
+        self.daily_max: list[list[list[float]]] = [[[] for _ in self._scales] for _ in self._signs]
+        self.in_episode = False
+        self.last_alert_ts: float | None = None
+        self.peak_since_alert = 0.0
+
+    def update(self, timestamp: datetime, value: float) -> Score:
+        """Score the bucket starting at `timestamp` (naive means UTC) holding `value` mentions."""
+        c = self.config
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=UTC)
+        ts = timestamp.timestamp()
+        if self.last_ts is not None and ts <= self.last_ts:
+            raise ValueError(f"bucket {timestamp.isoformat()} is not after the previous one")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"a bucket count must be a finite number >= 0, not {value!r}")
+        self.n += 1
+        self._roll_day(int(ts // 86400))
+
+        y = anscombe(value)
+        slot = int(ts % 86400) * c.slots_per_day // 86400
+        seasonal = self.season[slot]
+        if self.n == 1:
+            self.level = y
+        expected = seasonal if seasonal is not None else self.level
+        spread = max(self.spread, c.min_spread)
+        residual = y - expected
+        z = residual / spread
+
+        ratio = self._evidence(z)
+        warming = self.n <= self._warmup or not self.daily_max[0][0]
+        alert = self._decide(ts, ratio, warming)
+        self._learn(slot, y, expected, residual, spread)
+        self.last_ts = ts
+        return Score(
+            timestamp=timestamp,
+            observed=float(value),
+            expected=inverse_anscombe(expected),
+            z=z,
+            spread=spread,
+            ratio=ratio,
+            anomaly_score=ratio / (ratio + c.ratio),
+            alert=alert,
+            in_episode=self.in_episode,
+            warming_up=warming,
+        )
+
+    def _roll_day(self, day: int) -> None:
+        """On a new UTC day, file each scale's maximum of the day that ended."""
+        if self.day is not None and day != self.day:
+            keep = self.config.history_days
+            for today, history in zip(self.today, self.daily_max, strict=True):
+                for k, peak in enumerate(today):
+                    history[k].append(peak)
+                    del history[k][:-keep]
+                    today[k] = 0.0
+        self.day = day
+
+    def _evidence(self, z: float) -> float:
+        """Strongest evidence over scales and directions, in typical daily maxima."""
+        c = self.config
+        self.recent.append(z)
+        best = 0.0
+        for d, sign in enumerate(self._signs):
+            total, k = 0.0, 0
+            sums: list[float] = []
+            # One pass from the newest bucket back, reading off each scale's sum on the way.
+            for count, x in enumerate(reversed(self.recent), start=1):
+                total += max(-c.zcap, min(c.zcap, sign * x))
+                if count == self._scales[k]:
+                    sums.append(total / math.sqrt(count))
+                    k += 1
+                    if k == len(self._scales):
+                        break
+            for k, m in enumerate(self._scales):
+                if m == 1:
+                    e = sign * z  # one bucket: uncapped, so a huge spike counts in full
+                elif k < len(sums):
+                    e = sums[k]
+                else:
+                    e = 0.0  # not enough buckets yet for this scale
+                history = self.daily_max[d][k]
+                typical = max(_median(history), c.min_typical) if history else c.min_typical
+                best = max(best, e / typical)
+                self.today[d][k] = max(self.today[d][k], e)
+        return best
+
+    def _decide(self, ts: float, ratio: float, warming: bool) -> bool:
+        """Episode logic: one alert when evidence crosses the threshold, then quiet."""
+        c = self.config
+        since = None if self.last_alert_ts is None else ts - self.last_alert_ts
+        escalating = since is not None and since < c.escalation_hours * 3600
+        alert = False
+        if warming:
+            pass
+        elif ratio >= c.ratio:
+            if (
+                not self.in_episode
+                and (since is None or since >= c.refractory_hours * 3600)
+                and (not escalating or ratio > self.peak_since_alert)
+            ):
+                alert = True
+                self.last_alert_ts = ts
+            self.in_episode = True
+        elif ratio < c.end_ratio:
+            self.in_episode = False
+        if alert or escalating:
+            self.peak_since_alert = ratio if alert else max(self.peak_since_alert, ratio)
+        return alert
+
+    def _learn(self, slot: int, y: float, expected: float, residual: float, spread: float) -> None:
+        c = self.config
+        # Winsorised: a crisis moves the baseline by at most `clip` noise scales per update.
+        learnt = expected + max(-c.clip * spread, min(c.clip * spread, residual))
+        seen = self.season_n[slot] + 1
+        self.season_n[slot] = seen
+        current = self.season[slot]
+        if current is None:
+            self.season[slot] = learnt
+        else:
+            self.season[slot] = current + max(1.0 / seen, self._a_season) * (learnt - current)
+        self.level += max(1.0 / self.n, self._a_spread) * (learnt - self.level)
+        # Exponentially weighted median of |residual| by multiplicative steps: a burst can raise
+        # the noise scale by at most a factor (1 + a) per bucket, unlike a mean of squares.
+        target = abs(residual) * _MAD_TO_SIGMA
+        if self.n <= _SEED_BUCKETS:
+            self.spread += (target - self.spread) / self.n
+        else:
+            self.spread *= 1.0 + self._a_spread if target > self.spread else 1.0 - self._a_spread
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything learnt, as plain JSON-able values (a Faust table value)."""
+        return {
+            "version": STATE_VERSION,
+            "config": asdict(self.config),
+            "n": self.n,
+            "last_ts": self.last_ts,
+            "season": list(self.season),
+            "season_n": list(self.season_n),
+            "level": self.level,
+            "spread": self.spread,
+            "recent": list(self.recent),
+            "day": self.day,
+            "today": [list(t) for t in self.today],
+            "daily_max": [[list(h) for h in per_dir] for per_dir in self.daily_max],
+            "in_episode": self.in_episode,
+            "last_alert_ts": self.last_alert_ts,
+            "peak_since_alert": self.peak_since_alert,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Detector:
+        """The detector `to_state()` described: it scores the next buckets exactly as it would have."""
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"detector state version {state.get('version')!r}, expected {STATE_VERSION}")
+        conf = dict(state["config"])
+        conf["scales_minutes"] = tuple(conf["scales_minutes"])
+        d = cls(DetectorConfig(**conf))
+        d.n = int(state["n"])
+        d.last_ts = state["last_ts"]
+        d.season = [None if v is None else float(v) for v in state["season"]]
+        d.season_n = [int(v) for v in state["season_n"]]
+        d.level = float(state["level"])
+        d.spread = float(state["spread"])
+        d.recent.extend(float(v) for v in state["recent"])
+        d.day = state["day"]
+        d.today = [[float(v) for v in t] for t in state["today"]]
+        d.daily_max = [[[float(v) for v in h] for h in per_dir] for per_dir in state["daily_max"]]
+        d.in_episode = bool(state["in_episode"])
+        d.last_alert_ts = state["last_alert_ts"]
+        d.peak_since_alert = float(state["peak_since_alert"])
+        return d
+
+
+def _median(values: list[float]) -> float:
+    s = sorted(values)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2.0
