@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -30,14 +29,6 @@ class Pipeline:
     registry: CollectorRegistry
 
 
-def limits_from(settings: Settings) -> Limits:
-    return Limits(
-        max_text_chars=settings.max_text_chars,
-        max_future=timedelta(seconds=settings.max_future_seconds),
-        max_age=timedelta(days=settings.max_age_days),
-    )
-
-
 def build(settings: Settings, registry: CollectorRegistry | None = None,
           analyzer: Analyzer | None = None) -> Pipeline:
     registry = registry if registry is not None else CollectorRegistry()
@@ -46,7 +37,7 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     app = create_app(settings)
     topics = declare(app, settings)
     metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
-    enricher = Enricher(analyzer, watchlist, limits_from(settings))
+    enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))
     install(app, topics, enricher, metrics, settings)
     return Pipeline(app, topics, metrics, enricher, registry)
 

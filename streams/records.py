@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from veille.sentiment.base import Sentiment
+from veille.settings import Settings
 
 SCHEMA_VERSION = 1
 AUDIENCE_FIELDS = ("followers", "likes", "shares", "replies", "views")
@@ -51,6 +52,14 @@ class Limits:
     max_text_chars: int = 20_000
     max_future: timedelta = timedelta(hours=1)
     max_age: timedelta = timedelta(days=365)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_text_chars=settings.max_text_chars,
+            max_future=timedelta(seconds=settings.max_future_seconds),
+            max_age=timedelta(days=settings.max_age_days),
+        )
 
 
 @dataclass(frozen=True, slots=True)

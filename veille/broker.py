@@ -39,6 +39,8 @@ def find_tansu() -> str:
 
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As a listening server binds: a port only in TIME_WAIT after a stop is free to reuse.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as exc:
@@ -137,7 +139,9 @@ class EmbeddedBroker:
         self.stop()
         raise BrokerError(f"Tansu did not answer a metadata request within {timeout:.0f} s")
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
+        # Tansu ignores SIGTERM while clients are connected: after `timeout`, SIGKILL (memory
+        # storage, nothing to flush); only the process this object started is signalled.
         proc, self.process = self.process, None
         if proc is not None and proc.poll() is None:
             proc.terminate()

@@ -63,6 +63,7 @@ def test_good_mention_is_normalised() -> None:
         (raw(platform=["x"]), "invalid_field"),
         (raw(created_at="yesterday"), "invalid_field"),
         (raw(created_at=True), "invalid_field"),
+        (raw(created_at="0001-01-01T00:00:00+01:00"), "invalid_field"),  # before year 1 in UTC
         (raw(audience={"followers": -1}), "invalid_field"),
         (raw(audience={"likes": "many"}), "invalid_field"),
         (raw(audience=[1]), "invalid_field"),

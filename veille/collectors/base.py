@@ -55,15 +55,22 @@ class MentionSink:
         return self._producer
 
     def _send_blocking(self, mentions: list[RawMention]) -> None:
-        producer = self._get_producer()
-        futures = [
-            producer.send(self.topic, key=m.id.encode("utf-8"), value=m.to_json())
-            for m in mentions
-        ]
-        producer.flush(timeout=self.ack_timeout)
-        for f in futures:
-            # Raises the send's error, or KafkaTimeoutError if still not acknowledged.
-            f.get(timeout=0.001 if f.is_done else self.ack_timeout)
+        try:
+            producer = self._get_producer()
+            futures = [
+                producer.send(self.topic, key=m.id.encode("utf-8"), value=m.to_json())
+                for m in mentions
+            ]
+            producer.flush(timeout=self.ack_timeout)
+            for f in futures:
+                # Raises the send's error, or KafkaTimeoutError if still not acknowledged.
+                f.get(timeout=0.001 if f.is_done else self.ack_timeout)
+        except BaseException:
+            # kafka-python's idempotent producer can stay in a fatal state after a broker
+            # restart (InitProducerId refused): a new producer recovers. The records dropped
+            # with the old one were never reported as accepted, so their senders resend them.
+            self._discard()
+            raise
 
     async def send(self, mentions: Iterable[RawMention]) -> int:
         batch = list(mentions)
@@ -85,12 +92,32 @@ class MentionSink:
         return len(batch)
 
     def close(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.flush(timeout=self.ack_timeout)
-            finally:
-                self._producer.close(timeout=self.ack_timeout)
-                self._producer = None
+        if self._producer is None:
+            return
+        try:
+            self._producer.flush(timeout=self.ack_timeout)
+            self._producer.close(timeout=self.ack_timeout)
+            self._producer = None
+        except Exception as exc:
+            # Nothing still buffered was reported as accepted: dropping it loses nothing.
+            log.warning("%s: the broker did not acknowledge the last records at shutdown (%s)",
+                        self.collector, type(exc).__name__)
+            self._discard()
+
+    def _discard(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        # kafka-python 3.0's close() flushes first and raises on a timeout without stopping its
+        # I/O thread: stop the thread ourselves (aborting unacknowledged batches), then close.
+        sender = getattr(producer, "_sender", None)
+        if sender is not None:
+            sender.force_close()
+            sender.join(self.ack_timeout)
+        try:
+            producer.close(timeout=0)
+        except Exception as exc:
+            log.debug("%s: closing a failed producer: %s", self.collector, type(exc).__name__)
 
 
 class Collector(ABC):

@@ -26,14 +26,20 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from yarl import URL
 
-from streams.records import MAX_SHORT_FIELD_CHARS, InvalidMention, RawMention, iso, mention_from_dict
+from streams.records import (
+    MAX_SHORT_FIELD_CHARS,
+    InvalidMention,
+    Limits,
+    RawMention,
+    iso,
+    mention_from_dict,
+)
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.collectors.rss import (
     FetchError,
     StateStore,
     backoff_delay,
     html_to_text,
-    limits_of,
     parse_retry_after,
     plain_text,
     serve_metrics,
@@ -216,7 +222,7 @@ class MastodonCollector(Collector):
         self.max_text_chars = min(max_text_chars, settings.max_text_chars)
         self.stop_grace = stop_grace if stop_grace is not None else request_timeout * 3 + 20.0
         self.rng = rng or random.Random()
-        self.limits = limits_of(settings)
+        self.limits = Limits.from_settings(settings)
         self.store = StateStore(Path(settings.collector_state_dir) / "mastodon")
         self.since: dict[str, str | None] = {}
         self.requests: list[Request] = []  # the last requests made (bounded), newest last

@@ -25,7 +25,7 @@ import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -140,14 +140,6 @@ def truncate(text: str, limit: int) -> str:
     if space >= limit * 0.8:
         cut = cut[:space]
     return cut.rstrip() + "…"
-
-
-def limits_of(settings: Settings) -> Limits:
-    return Limits(
-        max_text_chars=settings.max_text_chars,
-        max_future=timedelta(seconds=settings.max_future_seconds),
-        max_age=timedelta(days=settings.max_age_days),
-    )
 
 
 def short_hash(text: str, length: int = 32) -> str:
@@ -567,7 +559,7 @@ class RssCollector(Collector):
         self._host_slots: dict[str, asyncio.Semaphore] = {}
         self.stop_grace = stop_grace if stop_grace is not None else request_timeout + 20.0
         self.rng = rng or random.Random()
-        self.limits = limits_of(settings)
+        self.limits = Limits.from_settings(settings)
         self.store = StateStore(Path(settings.collector_state_dir) / "rss")
         self.states: dict[str, FeedState] = {}
         self.status: dict[str, FeedStatus] = {}

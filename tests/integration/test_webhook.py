@@ -1,0 +1,467 @@
+"""The webhook collector on the real broker, through real HTTP: 202 only once written, 401, 413,
+415, 400 naming the field, 503 while the broker is down and delivery again once it is back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.topics import MENTIONS_RAW, ensure_topics
+from tests.conftest import settings_env
+from tests.kafka_helpers import read_all
+from veille import broker as broker_module
+from veille.broker import EmbeddedBroker, free_port
+from veille.collectors.webhook import (
+    RETRY_AFTER_SECONDS,
+    WebhookCollector,
+    WebhookConfigError,
+    check_config,
+    sign,
+)
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "tok-Zq8f3kP1-never-echoed"
+SECRET = "hmac-7Hn2xV9w-never-echoed"
+
+
+def item(i: int, **extra: Any) -> dict[str, Any]:
+    m: dict[str, Any] = {
+        "platform": "Twitter", "author": f"user{i}", "text": f"Acme mention number {i} | ok",
+        "url": f"https://example.org/{i}",
+        "created_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+        "audience": {"followers": 10 * i, "likes": i},
+    }
+    m.update(extra)
+    return m
+
+
+class Served:
+    """A WebhookCollector on its own asyncio loop in a background thread, on a free port."""
+
+    def __init__(self, settings: Settings, ack_timeout: float = 5.0,
+                 cls: type[WebhookCollector] = WebhookCollector) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.metrics = CollectorMetrics(CollectorRegistry())
+        self.collector = cls(settings.with_(webhook_port=0), self.metrics, ack_timeout=ack_timeout)
+        self._call(self.collector.start())
+        self.running = asyncio.run_coroutine_threadsafe(self.collector.run(), self.loop)
+        self.url = self.collector.url
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    def _call(self, coro: Any, timeout: float = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def post(self, payload: Any = None, *, content: Any = None, token: str | None = None,
+             signature: str | None = None, content_type: str = "application/json",
+             headers: dict[str, str] | None = None) -> httpx.Response:
+        body = content if content is not None else json.dumps(payload).encode()
+        h = {"Content-Type": content_type, **(headers or {})}
+        if token is not None:
+            h["Authorization"] = f"Bearer {token}"
+        if signature is not None:
+            h["X-Veille-Signature"] = signature
+        return self.client.post("/mentions", content=body, headers=h)
+
+    def metric(self, name: str, **labels: str) -> float:
+        text = self.client.get("/metrics").text
+        want = {"collector": "webhook", **labels}
+        return sum(s.value for fam in text_string_to_metric_families(text) for s in fam.samples
+                   if s.name == name and s.labels == want)
+
+    @staticmethod
+    async def _cancel_leftovers() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        if not self.loop.is_running():
+            return
+        self.client.close()
+        self._call(self.collector.stop())
+        self.running.result(30)
+        self._call(self.collector.close())
+        self._call(self._cancel_leftovers())  # e.g. aiohttp's lingering reads, as asyncio.run()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    served: list[Served] = []
+
+    def start(settings: Settings, **kwargs: Any) -> Served:
+        s = Served(settings, **kwargs)
+        served.append(s)
+        return s
+
+    yield start
+    for s in served:
+        s.stop()
+
+
+def records_by_key(settings: Settings, expect: int) -> dict[str, dict[str, Any]]:
+    return {r.key.decode(): json.loads(r.value) for r in read_all(settings, MENTIONS_RAW, expect)}
+
+
+def test_single_and_batches_get_202_once_on_the_topic_keyed_by_id(settings, serve) -> None:
+    settings = settings.with_(webhook_token=TOKEN)
+    ensure_topics(settings)
+    w = serve(settings)
+    assert w.client.get("/healthz").json() == {"status": "ok"}
+    assert w.client.get("/readyz").status_code == 200  # no write yet, the broker answers
+
+    single = item(1)  # no id, no source: derived id, source "webhook"
+    r = w.post(single, token=TOKEN)
+    assert r.status_code == 202, r.text
+    derived = r.json()["ids"][0]
+    assert r.json()["accepted"] == 1 and re.fullmatch(r"webhook-[0-9a-f]{32}", derived)
+    again = w.post(dict(single, author="someone else"), token=TOKEN)  # a retried push
+    assert again.status_code == 202 and again.json()["ids"] == [derived]
+    other = w.post(item(1, text="Acme mention number 1 | ko"), token=TOKEN)
+    assert other.json()["ids"] != [derived]
+
+    batch = [item(i, id=f"zap-{i}", source="zapier") for i in range(2, 5)]
+    r = w.post(batch, token=TOKEN)
+    assert r.status_code == 202 and r.json() == {"accepted": 3, "ids": ["zap-2", "zap-3", "zap-4"]}
+    r = w.post({"mentions": [item(5, id="env-5"), item(6)]}, token=TOKEN)
+    assert r.status_code == 202 and r.json()["accepted"] == 2
+    env_ids = r.json()["ids"]
+    assert w.post([], token=TOKEN).json() == {"accepted": 0, "ids": []}
+
+    got = records_by_key(settings, expect=7)
+    assert set(got) == {derived, other.json()["ids"][0], "zap-2", "zap-3", "zap-4", *env_ids}
+    assert got[derived]["source"] == "webhook" and got[derived]["platform"] == "twitter"
+    assert got[derived]["collected_at"] and got[derived]["audience"] == {"followers": 10, "likes": 1}
+    assert got["zap-3"]["source"] == "zapier"
+    assert w.metric("veille_collector_items_sent_total") == 8  # the retried push twice
+    assert w.metric("veille_collector_items_fetched_total") == 8
+    assert w.client.get("/readyz").json() == {"status": "ready"}
+    assert w.client.get("/mentions").status_code == 405
+
+
+def test_concurrent_requests_are_all_written(settings, serve) -> None:
+    ensure_topics(settings)
+    w = serve(settings)  # loopback without credentials: allowed
+    with ThreadPoolExecutor(32) as pool:
+        responses = list(pool.map(lambda i: w.post(item(i, id=f"c-{i}")), range(64)))
+    assert [r.status_code for r in responses] == [202] * 64
+    assert set(records_by_key(settings, expect=64)) == {f"c-{i}" for i in range(64)}
+    assert w.metric("veille_collector_items_sent_total") == 64
+
+
+def test_bearer_token(settings, serve) -> None:
+    ensure_topics(settings)
+    w = serve(settings.with_(webhook_token=TOKEN))
+    refused = [
+        w.post(item(1)),  # missing
+        w.post(item(1), token="wrong"),
+        w.post(item(1), token=TOKEN[:-1]),
+        w.post(item(1), headers={"Authorization": f"Basic {TOKEN}"}),
+    ]
+    for r in refused:
+        assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+        assert r.headers["WWW-Authenticate"].startswith("Bearer")
+        assert TOKEN not in r.text and "Traceback" not in r.text
+    assert len({r.text for r in refused}) == 1  # never says what was wrong
+    assert w.post(item(1), token=TOKEN).status_code == 202
+    assert w.metric("veille_collector_items_refused_total", reason="unauthorized") == 4
+
+
+def test_hmac_signature(settings, serve) -> None:
+    """X-Veille-Signature is `sha256=` + the hex HMAC-SHA256 of the exact body bytes:
+
+        SIG=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')
+        curl -H "X-Veille-Signature: sha256=$SIG" -H 'Content-Type: application/json' \\
+             --data-binary "$BODY" http://127.0.0.1:8080/mentions
+    """
+    ensure_topics(settings)
+    w = serve(settings.with_(webhook_hmac_secret=SECRET, webhook_token=TOKEN))
+    body = json.dumps(item(1, id="signed-1")).encode()
+    good = sign(SECRET, body)
+    if shutil.which("openssl"):  # the README's command gives the same signature
+        out = subprocess.run(["openssl", "dgst", "-sha256", "-hmac", SECRET], input=body,
+                             capture_output=True, check=True).stdout.decode()
+        assert "sha256=" + out.strip().split()[-1] == good
+    refused = [
+        w.post(content=body, token=TOKEN),  # missing
+        w.post(content=body, token=TOKEN, signature="sha256=" + "0" * 64),
+        w.post(content=body, token=TOKEN, signature=good.removeprefix("sha256=")),  # no prefix
+        w.post(content=body, token=TOKEN, signature=sign("another secret", body)),
+        w.post(content=body + b" ", token=TOKEN, signature=good),  # body changed after signing
+        w.post(content=body, token="wrong", signature=good),  # bearer still required
+    ]
+    for r in refused:
+        assert r.status_code == 401 and r.json()["error"] == "unauthorized", r.text
+        assert SECRET not in r.text and TOKEN not in r.text
+    assert len({r.text for r in refused}) == 1
+    r = w.post(content=body, token=TOKEN, signature=good)
+    assert r.status_code == 202 and r.json()["ids"] == ["signed-1"]
+    assert w.post(content=body, token=TOKEN, signature=good.upper().replace("SHA256=", "sha256=")
+                  ).status_code == 202
+    assert set(records_by_key(settings, expect=1)) == {"signed-1"}
+
+
+def test_refusals_name_the_problem_and_write_nothing(settings, serve) -> None:
+    ensure_topics(settings)
+    w = serve(settings.with_(webhook_max_body_bytes=4096))
+    big = json.dumps([item(i) for i in range(40)]).encode()
+    assert len(big) > 4096
+    r = w.post(content=big)
+    assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+    chunked = w.client.post("/mentions", content=iter([big[:3000], big[3000:]]),
+                            headers={"Content-Type": "application/json"})  # no Content-Length
+    assert "content-length" not in chunked.request.headers
+    assert chunked.status_code == 413 and chunked.json()["error"] == "payload_too_large"
+
+    for ctype in ("text/plain", "application/x-www-form-urlencoded"):
+        r = w.post(item(1), content_type=ctype)
+        assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type"
+    r = w.post(content=b'{"text": "unfinished')
+    assert r.status_code == 400 and r.json()["error"] == "invalid_json"
+    r = w.post(content=b'{"text": "\xff\xfe"}')
+    assert r.status_code == 400 and r.json()["error"] == "undecodable_bytes"
+
+    batch = [item(i, id=f"bad-batch-{i}") for i in range(5)]
+    batch[3]["audience"] = {"likes": -1}
+    r = w.post(batch)
+    assert r.status_code == 400
+    body = r.json()
+    assert {k: body[k] for k in ("error", "detail", "field", "index")} == {
+        "error": "invalid_field", "detail": "audience.likes must be a non-negative integer",
+        "field": "audience.likes", "index": 3}
+    assert body["accepted"] == 0
+    r = w.post({"mentions": [item(1), {k: v for k, v in item(2).items() if k != "text"}, "x"]})
+    assert r.status_code == 400 and (r.json()["field"], r.json()["index"]) == ("text", 1)
+    assert r.json()["invalid_items"] == 2 and r.json()["errors"][1]["error"] == "not_an_object"
+    future = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    r = w.post([item(1), item(2, created_at=future)])
+    assert (r.json()["error"], r.json()["field"], r.json()["index"]) == (
+        "created_at_in_future", "created_at", 1)
+    r = w.post(item(1, created_at="9999-12-31T23:59:59-23:59"))  # overflows in astimezone()
+    assert r.status_code == 400 and r.json()["error"] == "invalid_field"
+
+    # curl sends `Expect: 100-continue` before large bodies: refused before the body is sent.
+    host, port = w.url.removeprefix("http://").split(":")
+    head = ("POST /mentions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Expect: 100-continue\r\nContent-Length: {}\r\n\r\n")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head.format(len(big)).encode())
+        assert conn.recv(65536).startswith(b"HTTP/1.1 413")
+    small = json.dumps(item(98, id="continued")).encode()
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head.format(len(small)).encode())
+        assert conn.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+        conn.sendall(small)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 202")
+
+    assert w.post(item(99, id="marker")).status_code == 202
+    assert set(records_by_key(settings, expect=2)) == {"continued", "marker"}  # nothing refused
+
+    def refused(reason: str) -> float:
+        return w.metric("veille_collector_items_refused_total", reason=reason)
+
+    assert refused("payload_too_large") == 3 and refused("unsupported") == 2
+    assert refused("invalid_json") == 1 and refused("undecodable_bytes") == 1
+    assert refused("invalid_field") == 2 and refused("missing_field") == 1
+
+
+def test_credentials_are_required_off_loopback() -> None:
+    for host in ("127.0.0.1", "::1", "localhost"):
+        check_config(Settings(webhook_host=host))
+    for host in ("0.0.0.0", "", "::", "192.0.2.10"):
+        with pytest.raises(WebhookConfigError, match="refusing to serve an unauthenticated"):
+            check_config(Settings(webhook_host=host))
+        check_config(Settings(webhook_host=host, webhook_token=TOKEN))
+        check_config(Settings(webhook_host=host, webhook_hmac_secret=SECRET))
+    with pytest.raises(WebhookConfigError):
+        check_config(Settings(webhook_host="0.0.0.0", webhook_token="  "))
+
+
+def test_broker_down_gives_503_and_delivery_resumes(settings, serve, monkeypatch) -> None:
+    """While the broker is down every request gets 503 + Retry-After and none gets 202; once a
+    broker is back on the same port, the resent mentions get 202 and each is on the topic."""
+
+    def port_is_free(host: str, port: int) -> bool:
+        # The stopped broker leaves its port in TIME_WAIT for a minute; a listener with
+        # SO_REUSEADDR (as Tansu's) binds anyway, veille.broker.port_is_free does not.
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+            except OSError:
+                return False
+        return True
+
+    monkeypatch.setattr(broker_module, "port_is_free", port_is_free)
+    second = EmbeddedBroker(free_port()).start()
+    try:
+        s2 = settings.with_(broker_url=second.url)
+        ensure_topics(s2)
+        w = serve(s2, ack_timeout=1.0)
+        r = w.post(item(0, id="before"))
+        assert r.status_code == 202
+        assert set(records_by_key(s2, expect=1)) == {"before"}
+
+        second.process.kill()  # type: ignore[union-attr]  # a crash (SIGTERM waits for clients)
+        second.stop()
+        payloads = [item(1), item(2, id="down-2"), [item(i) for i in range(3, 6)]]
+        refused = []
+        for p in payloads:
+            r = w.post(p)
+            assert r.status_code == 503, r.text
+            assert r.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+            assert r.json()["error"] == "broker_unavailable" and "Traceback" not in r.text
+            refused.append(p)
+        assert w.client.get("/readyz").status_code == 503
+        assert w.metric("veille_collector_items_sent_total") == 1
+        assert w.metric("veille_collector_send_errors_total") == 3
+
+        second = EmbeddedBroker(second.port).start()  # memory storage: an empty broker
+        ensure_topics(s2)
+        acked: list[str] = []
+        deadline = time.monotonic() + 30
+        while refused and time.monotonic() < deadline:
+            r = w.post(refused[0])
+            assert r.status_code in (202, 503), r.text
+            if r.status_code == 202:
+                acked += r.json()["ids"]
+                refused.pop(0)
+            else:
+                time.sleep(0.5)
+        assert not refused, "delivery did not resume"
+        assert len(acked) == 5 and "down-2" in acked
+        assert set(acked) <= set(records_by_key(s2, expect=len(acked)))
+        assert w.client.get("/readyz").status_code == 200
+        w.stop()  # before the broker: Tansu waits for its clients on SIGTERM
+    finally:
+        second.stop()
+
+
+class Faulty(WebhookCollector):
+    """A handler bug whose message holds a secret: the answer and the log show neither."""
+
+    async def _healthz(self, request: Any) -> Any:
+        raise RuntimeError(f"oops {SECRET} {TOKEN}")
+
+
+def test_no_traceback_nor_secret_in_answers_or_logs(settings, serve, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    ensure_topics(settings)
+    w = serve(settings.with_(webhook_token=TOKEN, webhook_hmac_secret=SECRET), cls=Faulty)
+    r = w.client.get("/healthz")
+    assert r.status_code == 500 and r.json() == {"error": "internal"}
+    answers = [
+        r,
+        w.post(content=b"[" * 50_000, token=TOKEN, signature=sign(SECRET, b"[" * 50_000)),
+        w.post(content=b"\x00" * 10, token=TOKEN, signature=sign(SECRET, b"\x00" * 10)),
+        w.post(item(1), token=TOKEN, signature="sha256=" + sign(TOKEN, b"")),
+        w.post(item(1), token=SECRET),
+        w.client.get("/nowhere"),
+        w.client.request("PATCH", "/mentions"),
+    ]
+    for a in answers:
+        assert "Traceback" not in a.text and SECRET not in a.text and TOKEN not in a.text, a.text
+        assert a.headers["Content-Type"].startswith("application/json")
+    ours = [rec for rec in caplog.records if rec.name.startswith(("veille", "aiohttp"))]
+    assert any("internal error" in rec.getMessage() and "RuntimeError" in rec.getMessage()
+               for rec in ours)
+    for rec in ours:
+        assert rec.exc_info is None
+        text = rec.getMessage()
+        assert SECRET not in text and TOKEN not in text and "Traceback" not in text
+
+
+def _reader(stream: Any, lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+def test_module_entry_point_serves_and_stops_on_sigterm(settings, tmp_path) -> None:
+    ensure_topics(settings)
+    env = settings_env(settings)
+    env.update(VEILLE_WEBHOOK_PORT="0", VEILLE_WEBHOOK_HOST="127.0.0.1", VEILLE_WEBHOOK_TOKEN=TOKEN,
+               VEILLE_LOG_LEVEL="INFO")
+    refused = subprocess.run(
+        [sys.executable, "-m", "veille.collectors.webhook"], capture_output=True, text=True,
+        timeout=30, env={**env, "VEILLE_WEBHOOK_HOST": "0.0.0.0", "VEILLE_WEBHOOK_TOKEN": ""})
+    assert refused.returncode == 2
+    assert "refusing to serve an unauthenticated webhook" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    err = open(tmp_path / "webhook.err", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "veille.collectors.webhook"], env=env,
+                            stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
+    try:
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
+        line = lines.get(timeout=30)
+        match = re.search(r"POST (http://127\.0\.0\.1:\d+)/mentions", line)
+        assert match, line
+        url = match.group(1)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        r = httpx.post(f"{url}/mentions", json=item(0, id="sub-0"), headers=headers, timeout=30)
+        assert r.status_code == 202
+
+        # A request in flight when SIGTERM arrives: headers and half of the body sent...
+        body = json.dumps([item(i, id=f"sub-{i}") for i in range(1, 21)]).encode()
+        host, port = url.removeprefix("http://").split(":")
+        conn = socket.create_connection((host, int(port)), timeout=30)
+        conn.sendall(f"POST /mentions HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}"
+                     f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+                     f"\r\n\r\n".encode() + body[:100])
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # ...the server stops accepting connections...
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+            except OSError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("still accepting connections after SIGTERM")
+        conn.sendall(body[100:])  # ...and still finishes the request in flight
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        conn.close()
+        assert answer.startswith(b"HTTP/1.1 202"), answer
+        assert proc.wait(30) == 0
+        acked = {f"sub-{i}" for i in range(21)}
+        assert set(records_by_key(settings, expect=len(acked))) == acked
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        err.close()
+    assert "Traceback" not in (tmp_path / "webhook.err").read_text()

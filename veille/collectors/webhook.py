@@ -1,0 +1,546 @@
+"""Webhook collector: Zapier/IFTTT-style pushes of mentions over HTTP -> mentions.raw.
+
+`POST /mentions` takes one RawMention object, a JSON array of them, or `{"mentions": [...]}`.
+`source` defaults to "webhook"; a missing `id` is derived from the content so that a retried
+push gets the same id (and is de-duplicated downstream):
+
+    id = "webhook-" + sha256(json.dumps([platform, url or "", text, created_at]))[:32]
+
+with the *validated* values (platform lower-cased, created_at as UTC ISO 8601 with milliseconds),
+JSON-encoded so that a `|` inside a text cannot make two different mentions collide.
+
+A batch is all-or-nothing: every item is validated first and nothing is written if one is
+invalid (400 naming the first bad item's index and field). The answer is 202 only once the
+broker has acknowledged every record of the request (acks=all); if it does not in time the
+answer is 503 with Retry-After, and the client must resend (same ids: no duplicate downstream).
+
+Authentication: `Authorization: Bearer $VEILLE_WEBHOOK_TOKEN` and/or
+`X-Veille-Signature: sha256=<hex HMAC-SHA256 of the raw body keyed with $VEILLE_WEBHOOK_HMAC_SECRET>`;
+with neither configured the collector only starts on a loopback address.
+
+Other endpoints: `GET /healthz` (process alive), `GET /readyz` (broker reachable and the last
+write succeeded), `GET /metrics` (Prometheus text of the collector's registry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from streams.records import InvalidMention, Limits, RawMention, iso, mention_from_dict
+from veille.broker import metadata_answers
+from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+NAME = "webhook"
+#: Seconds a client is told to wait after a 503 (the Retry-After header).
+RETRY_AFTER_SECONDS = 5
+#: At most this many mentions go to the broker in one acknowledged write (requests that arrive
+#: while a write is in flight are grouped into the next one).
+MAX_GROUP_MENTIONS = 5000
+SIGNATURE_HEADER = "X-Veille-Signature"
+_PENDING_ID = "webhook-pending"
+
+
+class WebhookConfigError(SettingsError):
+    """The webhook settings are unsafe or inconsistent; printed without a traceback."""
+
+
+def derive_id(m: RawMention) -> str:
+    """A stable id from the validated content: the same push retried gets the same id."""
+    content = json.dumps([m.platform, m.url or "", m.text, iso(m.created_at)], ensure_ascii=False)
+    return "webhook-" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:32]
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Veille-Signature value for `body`: `sha256=` + hex HMAC-SHA256 keyed with `secret`."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address `host` resolves to is a loopback address ("" = all interfaces)."""
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    addresses = {info[4][0] for info in infos}
+    return bool(addresses) and all(
+        ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addresses
+    )
+
+
+def check_config(settings: Settings) -> None:
+    """Refuse an unauthenticated webhook on anything but loopback, and a useless body limit."""
+    if settings.webhook_max_body_bytes <= 0:
+        raise WebhookConfigError("VEILLE_WEBHOOK_MAX_BODY_BYTES must be a positive number of bytes")
+    if settings.webhook_token.strip() or settings.webhook_hmac_secret:
+        return
+    if not is_loopback(settings.webhook_host):
+        where = settings.webhook_host or "every interface"
+        raise WebhookConfigError(
+            f"refusing to serve an unauthenticated webhook on {where!r}: "
+            "set VEILLE_WEBHOOK_TOKEN (bearer token) and/or VEILLE_WEBHOOK_HMAC_SECRET "
+            "(X-Veille-Signature), or listen on a loopback address (VEILLE_WEBHOOK_HOST=127.0.0.1)"
+        )
+
+
+def _host_port(server: str) -> tuple[str, int]:
+    host, sep, port = server.rpartition(":")
+    if not sep or not port.isdigit() or (host.count(":") and not host.startswith("[")):
+        return server.strip("[]"), 9092  # no port given: Kafka's default
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _b(value: str) -> bytes:
+    return value.encode("utf-8", "backslashreplace")
+
+
+class _TypeOnly(logging.Filter):
+    """Log lines of aiohttp's own error handling keep the exception type, never a traceback
+    (whose frames could hold request data)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            kind = record.exc_info[0].__name__ if record.exc_info[0] else "error"
+            record.msg = f"{record.getMessage()} ({kind})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_FILTER = _TypeOnly()
+
+
+def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None,
+           **extra: Any) -> web.Response:
+    return web.json_response({"error": error, "detail": detail, **extra}, status=status,
+                             headers=headers)
+
+
+_HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+                415: "unsupported_media_type"}
+
+
+class WebhookCollector(Collector):
+    """An aiohttp server on settings.webhook_host:webhook_port; `port` is the bound port."""
+
+    name = NAME
+
+    def __init__(self, settings: Settings, metrics: CollectorMetrics,
+                 sink: MentionSink | None = None, *, ack_timeout: float = 10.0,
+                 on_ready: Callable[[WebhookCollector], None] | None = None) -> None:
+        sink = sink or MentionSink(settings, NAME, metrics, ack_timeout=ack_timeout)
+        super().__init__(settings, metrics, sink)
+        self.ack_timeout = sink.ack_timeout
+        self.limits = Limits.from_settings(settings)
+        self.on_ready = on_ready
+        self.host = settings.webhook_host
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._draining = False
+        self._inflight = 0
+        # In-flight requests may wait up to two ack timeouts (metadata, then acknowledgement).
+        self._drain_timeout = 2 * self.ack_timeout + 5
+        self._shutdown: asyncio.Task[None] | None = None
+        self._queue: list[tuple[list[RawMention], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._last_write_ok: bool | None = None
+        self._last_failure = 0.0
+        # Header values never start or end with whitespace: a token read from a file may.
+        token = settings.webhook_token.strip()
+        self._token = _b(token) if token else None
+        self._secret = settings.webhook_hmac_secret.encode("utf-8") or None
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def auth(self) -> str:
+        parts = [p for p, on in (("bearer token", self._token), ("HMAC signature", self._secret)) if on]
+        return " + ".join(parts) or "none (loopback only)"
+
+    async def start(self) -> None:
+        check_config(self.settings)
+        for name in ("aiohttp.server", "aiohttp.web", "aiohttp.access"):
+            logging.getLogger(name).addFilter(_FILTER)
+        app = web.Application(client_max_size=self.settings.webhook_max_body_bytes,
+                              middlewares=[self._errors])
+        app.router.add_post("/mentions", self._post_mentions, expect_handler=self._expect)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        runner = web.AppRunner(app, shutdown_timeout=self._drain_timeout)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host or None, self.settings.webhook_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise WebhookConfigError(
+                f"cannot listen on {self.host}:{self.settings.webhook_port}: {exc.strerror or exc}"
+            ) from None
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        log.info("webhook: listening on %s (auth: %s)", self.url, self.auth)
+        if self.on_ready is not None:
+            self.on_ready(self)
+
+    async def run(self) -> None:
+        await self.stopping.wait()
+
+    async def stop(self) -> None:
+        """Stop accepting connections, let in-flight requests finish, then let run() return
+        (serve() then flushes and closes the producer)."""
+        if self._shutdown is None:
+            self._shutdown = asyncio.ensure_future(self._stop_server())
+        await asyncio.shield(self._shutdown)
+        await super().stop()
+
+    async def _stop_server(self) -> None:
+        runner = self._runner
+        self._draining = True
+        if runner is not None:
+            # Close the listener first and let the requests in flight finish, including those
+            # whose body is still arriving: aiohttp's own shutdown (runner.cleanup) stops
+            # reading from every connection at once, which would strand them until its timeout.
+            for site in list(runner.sites):
+                await site.stop()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._drain_timeout
+            while self._inflight and loop.time() < deadline:
+                await asyncio.sleep(0.02)
+            if self._inflight:
+                log.warning("webhook: %d requests still in flight after %.0f s; closing them",
+                            self._inflight, self._drain_timeout)
+            self._runner = None
+            await runner.cleanup()  # closes idle keep-alive connections
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self.stop()
+        await super().close()
+
+    # -- middleware and transport checks ----------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """No stack trace, secret or body ever leaves: unexpected errors become a bare 500.
+
+        Also counts the requests in flight, and closes connections after their answer once
+        the collector is stopping."""
+        self._inflight += 1
+        try:
+            response: web.StreamResponse = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status == 413:
+                self._refuse("payload_too_large")
+            headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+            error = _HTTP_ERRORS.get(exc.status, "http_error")
+            response = _error(exc.status, error, exc.reason, headers=headers)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("webhook: internal error on %s %s (%s)", request.method, request.path,
+                      type(exc).__name__)
+            response = web.json_response({"error": "internal"}, status=500)
+        finally:
+            self._inflight -= 1
+        if self._draining:
+            response.force_close()
+        return response
+
+    def _refuse(self, reason: str, n: int = 1) -> None:
+        self.metrics.refused.labels(NAME, reason).inc(n)
+
+    def _unauthorized(self) -> web.Response:
+        self._refuse("unauthorized")
+        needed = []
+        if self._token:
+            needed.append("Authorization: Bearer <token>")
+        if self._secret:
+            needed.append(f"{SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the body>")
+        headers = {"WWW-Authenticate": 'Bearer realm="veille"'} if self._token else None
+        # The same answer whatever was missing or wrong.
+        return _error(401, "unauthorized", "missing or invalid credentials; required: "
+                      + " and ".join(needed), headers=headers)
+
+    def _bearer_ok(self, request: web.Request) -> bool:
+        if self._token is None:
+            return True
+        scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(_b(credentials.strip()), self._token)
+
+    def _signature_ok(self, request: web.Request, body: bytes) -> bool:
+        if self._secret is None:
+            return True
+        given = request.headers.get(SIGNATURE_HEADER, "").strip()
+        if given[:7].lower() != "sha256=":
+            return False
+        expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(_b(given[7:].strip().lower()), expected.encode("ascii"))
+
+    def _precheck(self, request: web.Request) -> web.Response | None:
+        """What can be refused from the headers alone: credentials, size, content type."""
+        if not self._bearer_ok(request):
+            return self._unauthorized()
+        limit = self.settings.webhook_max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            self._refuse("payload_too_large")
+            return _error(413, "payload_too_large",
+                          f"the body has {request.content_length} bytes, the limit is {limit}",
+                          limit=limit)
+        ctype = request.content_type.lower()
+        if not (ctype == "application/json" or (ctype.startswith("application/")
+                                                 and ctype.endswith("+json"))):
+            self._refuse("unsupported")
+            return _error(415, "unsupported_media_type",
+                          "Content-Type must be application/json")
+        return None
+
+    async def _expect(self, request: web.Request) -> web.StreamResponse | None:
+        """`Expect: 100-continue` (curl on large bodies): refuse before the body is sent."""
+        try:
+            refused = self._precheck(request)
+            if refused is None and request.headers.get("Expect", "").lower() != "100-continue":
+                refused = _error(417, "expectation_failed", "only Expect: 100-continue is supported")
+            if refused is not None:
+                refused.force_close()  # the body never comes: no lingering read
+                return refused
+            if request.version >= (1, 1):
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                request.writer.output_size = 0
+            return None
+        except Exception as exc:  # runs outside the middleware chain
+            log.error("webhook: internal error in the Expect handler (%s)", type(exc).__name__)
+            return web.json_response({"error": "internal"}, status=500)
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    async def _post_mentions(self, request: web.Request) -> web.Response:
+        refused = self._precheck(request)
+        if refused is not None:
+            return refused
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            limit = self.settings.webhook_max_body_bytes
+            self._refuse("payload_too_large")
+            return _error(413, "payload_too_large", f"the body is larger than {limit} bytes",
+                          limit=limit)
+        if not self._signature_ok(request, body):
+            return self._unauthorized()
+
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._refuse("undecodable_bytes")
+            return _error(400, "undecodable_bytes", f"the body is not UTF-8 (byte {exc.start})")
+        try:
+            payload = json.loads(text)
+        except RecursionError:
+            self._refuse("invalid_json")
+            return _error(400, "invalid_json", "JSON nested too deeply")
+        except ValueError as exc:
+            self._refuse("invalid_json")
+            detail = str(exc)[:200] if isinstance(exc, json.JSONDecodeError) else "not valid JSON"
+            return _error(400, "invalid_json", detail)
+
+        if isinstance(payload, dict) and "mentions" in payload:
+            items = payload["mentions"]
+            if not isinstance(items, list):
+                self._refuse("invalid_field")
+                return _error(400, "invalid_field", "mentions must be an array", field="mentions")
+        elif isinstance(payload, list):
+            items = payload
+        else:
+            items = [payload]
+        self.metrics.fetched.labels(NAME).inc(len(items))
+
+        mentions, errors = self._validate(items)
+        if errors:
+            for e in errors:
+                self._refuse(e["error"])
+            first = errors[0]
+            log.info("webhook: refused a request of %d items, %d invalid (first: #%d %s %s)",
+                     len(items), len(errors), first["index"], first["error"], first["field"])
+            return web.json_response(
+                {**first, "invalid_items": len(errors), "errors": errors[:50],
+                 "accepted": 0}, status=400)
+        if not mentions:
+            return web.json_response({"accepted": 0, "ids": []}, status=202)
+
+        try:
+            await self._write(mentions)
+        except BrokerUnavailable:
+            return _error(
+                503, "broker_unavailable",
+                "the broker did not acknowledge the write: nothing was accepted, send it again",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, retry_after=RETRY_AFTER_SECONDS)
+        return web.json_response({"accepted": len(mentions), "ids": [m.id for m in mentions]},
+                                 status=202)
+
+    def _validate(self, items: list[Any]) -> tuple[list[RawMention], list[dict[str, Any]]]:
+        now = datetime.now(UTC)
+        mentions: list[RawMention] = []
+        errors: list[dict[str, Any]] = []
+        for index, obj in enumerate(items):
+            try:
+                mentions.append(self._mention(obj, now))
+            except InvalidMention as exc:
+                field = exc.field or ("created_at" if exc.reason.startswith("created_at") else None)
+                errors.append({"error": exc.reason, "detail": exc.detail, "field": field,
+                               "index": index})
+        return mentions, errors
+
+    def _mention(self, obj: Any, now: datetime) -> RawMention:
+        if not isinstance(obj, dict):
+            raise InvalidMention("not_an_object",
+                                 f"expected a JSON object, got {type(obj).__name__}")
+        item = dict(obj)
+        if item.get("source") is None:
+            item["source"] = NAME
+        derive = item.get("id") is None
+        if derive:
+            item["id"] = _PENDING_ID
+        if item.get("collected_at") is None:
+            item["collected_at"] = iso(now)
+        try:
+            m = mention_from_dict(item, now=now, limits=self.limits)
+        except InvalidMention:
+            raise
+        except (OverflowError, ValueError, TypeError):
+            # e.g. a created_at in year 1 or 9999 with an offset overflows in astimezone().
+            raise InvalidMention("invalid_field", "a time of the item is out of range") from None
+        return replace(m, id=derive_id(m)) if derive else m
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        """Ready when the broker answers a metadata request and the last write succeeded.
+
+        After a failed write the collector stays unready for RETRY_AFTER_SECONDS, then the
+        metadata probe alone decides again: a load balancer that stopped sending traffic
+        must be able to bring it back, and the next write tells the truth anyway.
+        """
+        if self._runner is None or self._draining:
+            return web.json_response({"status": "stopping"}, status=503)
+        if self._last_write_ok is False and time.monotonic() - self._last_failure < RETRY_AFTER_SECONDS:
+            return web.json_response(
+                {"status": "unavailable", "detail": "the last write to the broker failed"},
+                status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        host, port = _host_port(self.settings.bootstrap_servers[0])
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(None, metadata_answers, host, port):
+            return web.json_response(
+                {"status": "unavailable", "detail": "the broker does not answer"},
+                status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return web.json_response({"status": "ready"})
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.metrics.registry),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    # -- writes: group commit ---------------------------------------------------------------
+
+    async def _write(self, mentions: list[RawMention]) -> None:
+        """Return once the broker acknowledged `mentions`, or raise BrokerUnavailable.
+
+        Requests that arrive while a write is in flight are written together by the next one
+        (one flush, one round trip): concurrency then raises throughput instead of queueing
+        behind the sink's lock. A failed group fails every request in it: none gets a 202.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((mentions, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            group: list[tuple[list[RawMention], asyncio.Future[None]]] = []
+            count = 0
+            while self._queue and (not group or count + len(self._queue[0][0]) <= MAX_GROUP_MENTIONS):
+                item = self._queue.pop(0)
+                group.append(item)
+                count += len(item[0])
+            batch = [m for ms, _ in group for m in ms]
+            try:
+                await self.sink.send(batch)
+            except BaseException as exc:
+                self._last_write_ok = False
+                self._last_failure = time.monotonic()
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(BrokerUnavailable(type(exc).__name__))
+                if not isinstance(exc, Exception):
+                    for _, future in self._queue:
+                        if not future.done():
+                            future.set_exception(BrokerUnavailable("stopped"))
+                    self._queue.clear()
+                    raise
+                continue
+            self._last_write_ok = True
+            for _, future in group:
+                if not future.done():
+                    future.set_result(None)
+
+
+async def run_webhook(settings: Settings, *, ack_timeout: float = 10.0) -> None:
+    """`veille collect webhook`: serve until SIGTERM/SIGINT, then flush and close."""
+    metrics = CollectorMetrics(CollectorRegistry())
+
+    def announce(c: WebhookCollector) -> None:
+        print(f"veille webhook: POST {c.url}/mentions (auth: {c.auth}); "
+              f"health {c.url}/healthz, metrics {c.url}/metrics; Ctrl-C stops it", flush=True)
+
+    collector = WebhookCollector(settings, metrics, ack_timeout=ack_timeout, on_ready=announce)
+    await collector.serve()
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(level=settings.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        asyncio.run(run_webhook(settings))
+    except SettingsError as exc:
+        print(f"veille: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
