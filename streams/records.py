@@ -160,7 +160,10 @@ def parse_time(value: Any, name: str) -> datetime:
         raise InvalidMention("invalid_field", f"{name} is not an ISO 8601 time", name) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+        raise InvalidMention("invalid_field", f"{name} is out of range", name) from None
 
 
 def _opt_str(obj: dict[str, Any], name: str, limit: int = MAX_SHORT_FIELD_CHARS) -> str | None:
