@@ -25,10 +25,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.topics import MENTIONS_RAW, ensure_topics
-from tests.conftest import settings_env
+from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
+from tests.conftest import ROOT, settings_env
 from tests.kafka_helpers import read_all
-from veille import broker as broker_module
 from veille.broker import EmbeddedBroker, free_port
 from veille.collectors.webhook import (
     RETRY_AFTER_SECONDS,
@@ -304,22 +303,12 @@ def test_credentials_are_required_off_loopback() -> None:
         check_config(Settings(webhook_host="0.0.0.0", webhook_token="  "))
 
 
-def test_broker_down_gives_503_and_delivery_resumes(settings, serve, monkeypatch) -> None:
+def test_broker_down_gives_503_and_delivery_resumes(settings, serve, start_worker) -> None:
     """While the broker is down every request gets 503 + Retry-After and none gets 202; once a
-    broker is back on the same port, the resent mentions get 202 and each is on the topic."""
+    broker is back on the same port, the resent mentions get 202, and after the enrichment
+    stage every acknowledged id is on mentions.enriched exactly once (a sender's retry of an
+    already-accepted push included)."""
 
-    def port_is_free(host: str, port: int) -> bool:
-        # The stopped broker leaves its port in TIME_WAIT for a minute; a listener with
-        # SO_REUSEADDR (as Tansu's) binds anyway, veille.broker.port_is_free does not.
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, port))
-            except OSError:
-                return False
-        return True
-
-    monkeypatch.setattr(broker_module, "port_is_free", port_is_free)
     second = EmbeddedBroker(free_port()).start()
     try:
         s2 = settings.with_(broker_url=second.url)
@@ -359,6 +348,11 @@ def test_broker_down_gives_503_and_delivery_resumes(settings, serve, monkeypatch
         assert len(acked) == 5 and "down-2" in acked
         assert set(acked) <= set(records_by_key(s2, expect=len(acked)))
         assert w.client.get("/readyz").status_code == 200
+        assert w.post(payloads[2]).status_code == 202  # a sender retrying an accepted batch
+        start_worker(s2.with_(watchlist=str(ROOT / "tests/data/watchlist.toml")))
+        enriched = read_all(s2, MENTIONS_ENRICHED, expect=len(acked), settle=3.0)
+        ids = [r.key.decode() for r in enriched]
+        assert sorted(ids) == sorted(acked), ids  # each acknowledged id, exactly once
         w.stop()  # before the broker: Tansu waits for its clients on SIGTERM
     finally:
         second.stop()
