@@ -1,0 +1,343 @@
+"""Per-brand crisis monitoring: event-time buckets, the spike detector, and the alert story."""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from veille.rules import fold
+from veille.spikes import Detector, DetectorConfig, Score
+
+STATE_VERSION = 1
+_WORD = re.compile(r"[#@]?\w[\w'-]{2,}")
+#: Words too common to say anything about a crisis (French and English).
+STOPWORDS = frozenset((
+    "the", "and", "for", "that", "this", "with", "you", "your", "are", "was", "not", "but",
+    "have", "has", "had", "they", "them", "our", "out", "all", "just", "from", "what", "when",
+    "why", "who", "how", "can", "its", "it's", "too", "very", "really", "again", "still",
+    "been", "more", "than", "les", "des", "une", "est", "pas", "que", "qui", "pour", "dans",
+    "sur", "avec", "mais", "plus", "par", "vous", "nous", "ils", "elle", "sont", "ont", "cette",
+    "ces", "son", "ses", "leur", "aux", "du", "de", "la", "le", "un", "et", "ou", "en", "au",
+    "je", "tu", "il", "on", "ne", "ce", "ça", "ca", "tout", "tous", "fait", "faire", "être",
+    "avoir", "bien", "encore", "depuis", "comme", "https", "http", "www",
+))
+
+
+def terms_of(text: str, brand_terms: frozenset[str] = frozenset()) -> list[str]:
+    """Lower-cased, accent-free words of 3+ letters, without stop words and the brand's own names."""
+    out = []
+    for w in _WORD.findall(fold(text)):
+        w = w.strip("'-")
+        if len(w) >= 3 and w not in STOPWORDS and w.lstrip("#@") not in brand_terms:
+            out.append(w)
+    return out
+
+
+@dataclass(frozen=True)
+class CrisisConfig:
+    """Settings shared by every brand (no per-brand tuning)."""
+
+    bucket_seconds: int = 300
+    #: A mention older than the newest one by more than this goes to a bucket already closed:
+    #: it is counted as late and left out. Buckets close once the newest event time passes
+    #: their end by this much.
+    lateness_seconds: int = 600
+    #: Severity: critical when negative volume reaches this multiple of its expected level,
+    #: or when the story lasts `escalate_buckets` anomalous buckets.
+    critical_ratio: float = 4.0
+    escalate_buckets: int = 3
+    #: Hysteresis: the story resolves after this many buckets in a row below `resolve_score`.
+    resolve_buckets: int = 3
+    resolve_score: float = 0.5
+    #: A new spike within this long after a resolution re-opens the same story.
+    cooldown_seconds: int = 3600
+    top_mentions: int = 5
+    top_terms: int = 8
+    max_gap_buckets: int = 7 * 288
+    #: Negative share test: a bucket whose negative share is `share_z` binomial standard
+    #: deviations above the brand's usual share, with at least `share_min_negative` negative
+    #: mentions, is a spike even when volume is flat. The usual share is learnt with a
+    #: half-life of `share_half_life_buckets`, after `share_warmup_mentions` mentions.
+    share_z: float = 5.0
+    share_min_negative: int = 5
+    share_half_life_buckets: int = 288
+    share_warmup_mentions: int = 200
+
+
+@dataclass
+class Bucket:
+    start: int
+    total: int = 0
+    negative: int = 0
+    weighted_total: float = 0.0
+    weighted_negative: float = 0.0
+    top: list[list[Any]] = field(default_factory=list)  # min-heap of [audience, id]
+    terms: dict[str, int] = field(default_factory=dict)
+
+    def add(self, mention_id: str, negative: bool, audience: int, terms: list[str],
+            keep: int, max_terms: int = 300) -> None:
+        # Audience weight: log-scaled so a 1M-follower post weighs ~6x a 10-follower one,
+        # not 100,000x (reach matters, but one celebrity must not be a crisis on its own).
+        weight = 1.0 + _log10(audience + 1)
+        self.total += 1
+        self.weighted_total += weight
+        if not negative:
+            return
+        self.negative += 1
+        self.weighted_negative += weight
+        item = [audience, mention_id]
+        if len(self.top) < keep:
+            heapq.heappush(self.top, item)
+        elif item > self.top[0]:
+            heapq.heapreplace(self.top, item)
+        for t in terms:
+            if t in self.terms or len(self.terms) < max_terms:
+                self.terms[t] = self.terms.get(t, 0) + 1
+
+    def to_state(self) -> dict[str, Any]:
+        return {"start": self.start, "total": self.total, "negative": self.negative,
+                "wt": self.weighted_total, "wn": self.weighted_negative, "top": self.top,
+                "terms": self.terms}
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> Bucket:
+        return cls(d["start"], d["total"], d["negative"], d["wt"], d["wn"],
+                   [list(x) for x in d["top"]], dict(d["terms"]))
+
+
+def _log10(x: float) -> float:
+    return math.log10(x) if x > 0 else 0.0
+
+
+def iso_seconds(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class BucketReport:
+    """A closed bucket and what the detector made of it (for metrics)."""
+
+    brand: str
+    start: int
+    total: int
+    negative: int
+    weighted_negative: float
+    score: Score
+
+
+class BrandMonitor:
+    """One brand's buckets, detector and alert story; state round-trips through a JSON dict.
+
+    `observe` takes one mention, `advance` moves time on without mentions (a quiet brand's
+    buckets must close too: silence is data). Both return the alert events produced.
+    """
+
+    def __init__(self, brand: str, config: CrisisConfig | None = None,
+                 detector_config: DetectorConfig | None = None,
+                 brand_terms: frozenset[str] = frozenset()) -> None:
+        self.brand = brand
+        self.config = config or CrisisConfig()
+        self.detector = Detector(detector_config or DetectorConfig(
+            bucket_seconds=self.config.bucket_seconds))
+        self.brand_terms = brand_terms
+        self.open: dict[int, Bucket] = {}
+        self.newest = 0.0
+        self.closed_until = 0  # every bucket starting before this is closed
+        self.late = 0
+        self.baseline_terms: dict[str, float] = {}
+        self.story: dict[str, Any] | None = None
+        self.reports: list[BucketReport] = []
+        # Decayed counts behind the usual negative share (a Beta(2, 8) prior: 20 %).
+        self.share_neg = 2.0
+        self.share_all = 10.0
+        self.share_seen = 0
+        self._last_share_z = 0.0
+
+    # -- input --------------------------------------------------------------------------
+    def observe(self, mention_id: str, created_at: float, negative: bool, audience: int,
+                text: str) -> list[dict[str, Any]]:
+        size = self.config.bucket_seconds
+        start = int(created_at // size) * size
+        if self.closed_until and start < self.closed_until:
+            self.late += 1
+            return []
+        bucket = self.open.get(start)
+        if bucket is None:
+            bucket = self.open[start] = Bucket(start)
+        terms = terms_of(text, self.brand_terms) if negative else []
+        bucket.add(mention_id, negative, audience, terms, self.config.top_mentions)
+        self.newest = max(self.newest, created_at)
+        return self.advance(self.newest)
+
+    def advance(self, now: float) -> list[dict[str, Any]]:
+        """Close every bucket that ends before `now - lateness`, filling gaps with empty ones."""
+        size = self.config.bucket_seconds
+        horizon = int((now - self.config.lateness_seconds) // size) * size  # first open start
+        if not self.closed_until:
+            if not self.open:
+                return []
+            self.closed_until = min(self.open)
+        events: list[dict[str, Any]] = []
+        if horizon - self.closed_until > self.config.max_gap_buckets * size:
+            # A long silence (or a jump in replayed time): do not feed weeks of zeros.
+            self.closed_until = horizon - self.config.max_gap_buckets * size
+        while self.closed_until < horizon:
+            start = self.closed_until
+            bucket = self.open.pop(start, None) or Bucket(start)
+            events.extend(self._close(bucket))
+            self.closed_until = start + size
+        for start in [s for s in self.open if s < self.closed_until]:
+            del self.open[start]
+        return events
+
+    # -- detection and the alert story ----------------------------------------------------
+    def _close(self, bucket: Bucket) -> list[dict[str, Any]]:
+        score = self.detector.update(datetime.fromtimestamp(bucket.start, UTC), bucket.negative)
+        share_z = self._last_share_z = self._share_z(bucket)
+        self.reports.append(BucketReport(self.brand, bucket.start, bucket.total, bucket.negative,
+                                         bucket.weighted_negative, score))
+        events = self._story(bucket, score, share_z)
+        self._learn_terms(bucket)
+        return events
+
+    def _share_z(self, bucket: Bucket) -> float:
+        """How far this bucket's negative share is above the usual one, in binomial sigmas;
+        then learn the share from this bucket unless it is itself anomalous."""
+        c = self.config
+        p0 = self.share_neg / self.share_all
+        n, k = bucket.total, bucket.negative
+        z = 0.0
+        if n and self.share_seen >= c.share_warmup_mentions:
+            z = (k - n * p0) / math.sqrt(n * p0 * (1.0 - p0))
+        decay = 0.5 ** (1.0 / c.share_half_life_buckets)
+        self.share_neg *= decay
+        self.share_all *= decay
+        if z < 3.0:  # an anomalous bucket must not become the new normal
+            self.share_neg += k
+            self.share_all += n
+            self.share_seen += n
+        return z
+
+    def _learn_terms(self, bucket: Bucket) -> None:
+        decay = 0.98
+        for t in list(self.baseline_terms):
+            self.baseline_terms[t] *= decay
+            if self.baseline_terms[t] < 0.05:
+                del self.baseline_terms[t]
+        for t, n in bucket.terms.items():
+            self.baseline_terms[t] = self.baseline_terms.get(t, 0.0) + (1 - decay) * n
+        if len(self.baseline_terms) > 2000:
+            keep = sorted(self.baseline_terms.items(), key=lambda kv: -kv[1])[:1500]
+            self.baseline_terms = dict(keep)
+
+    def _rising_terms(self, terms: dict[str, int]) -> list[str]:
+        ranked = sorted(
+            terms.items(), key=lambda kv: (-(kv[1] / (1.0 + self.baseline_terms.get(kv[0], 0.0))),
+                                           kv[0])
+        )
+        return [t for t, n in ranked if n >= 2][: self.config.top_terms]
+
+    def _story(self, bucket: Bucket, score: Score, share_z: float = 0.0) -> list[dict[str, Any]]:
+        c = self.config
+        end = bucket.start + c.bucket_seconds
+        s = self.story
+        share_spike = share_z >= c.share_z and bucket.negative >= c.share_min_negative
+        spike = score.alert or share_spike
+        anomalous = spike or share_z >= c.share_z / 2 or (
+            score.in_episode and score.anomaly_score >= c.resolve_score)
+        if s is None or s["status"] == "resolved":
+            if not spike:
+                return []
+            if s is not None and bucket.start - s["resolved_at"] <= c.cooldown_seconds:
+                s.update(status="open", quiet=0, reopened=s.get("reopened", 0) + 1)
+                return [self._event(s, "reopened", bucket, score)]
+            s = self.story = {
+                "alert_id": f"{self.brand}-{bucket.start}", "status": "open",
+                "severity": "warning", "opened_at": bucket.start, "window_start": bucket.start,
+                "anomalous": 0, "quiet": 0, "reopened": 0, "resolved_at": 0,
+                "top": [], "terms": {},
+            }
+            self._merge(s, bucket)
+            s["anomalous"] = 1
+            events = [self._event(s, "opened", bucket, score)]
+            if self._critical(s, score):
+                s["severity"] = "critical"
+                events.append(self._event(s, "escalated", bucket, score))
+            return events
+        self._merge(s, bucket)
+        if anomalous:
+            s["anomalous"] += 1
+            s["quiet"] = 0
+            if s["severity"] == "warning" and self._critical(s, score):
+                s["severity"] = "critical"
+                return [self._event(s, "escalated", bucket, score)]
+            return []
+        s["quiet"] += 1
+        if s["quiet"] >= c.resolve_buckets:
+            s["status"] = "resolved"
+            s["resolved_at"] = end
+            return [self._event(s, "resolved", bucket, score)]
+        return []
+
+    def _critical(self, s: dict[str, Any], score: Score) -> bool:
+        c = self.config
+        ratio = score.observed / max(score.expected, 1.0)
+        return ratio >= c.critical_ratio or s["anomalous"] >= c.escalate_buckets
+
+    def _merge(self, s: dict[str, Any], bucket: Bucket) -> None:
+        top = {mid: aud for aud, mid in s["top"]}
+        for aud, mid in bucket.top:
+            top[mid] = max(aud, top.get(mid, 0))
+        s["top"] = sorted(([a, m] for m, a in top.items()), reverse=True)[: self.config.top_mentions]
+        for t, n in bucket.terms.items():
+            s["terms"][t] = s["terms"].get(t, 0) + n
+        if len(s["terms"]) > 500:
+            s["terms"] = dict(Counter(s["terms"]).most_common(300))
+
+    def _event(self, s: dict[str, Any], kind: str, bucket: Bucket, score: Score) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "alert_id": s["alert_id"],
+            "brand": self.brand,
+            "event": kind,
+            "status": s["status"],
+            "severity": s["severity"],
+            "window_start": iso_seconds(s["window_start"]),
+            "window_end": iso_seconds(bucket.start + self.config.bucket_seconds),
+            "bucket_seconds": self.config.bucket_seconds,
+            "observed_negative": bucket.negative,
+            "expected_negative": round(score.expected, 3),
+            "total": bucket.total,
+            "negative_share": round(bucket.negative / bucket.total, 4) if bucket.total else 0.0,
+            "audience_weighted_negative": round(bucket.weighted_negative, 3),
+            "anomaly_score": round(score.anomaly_score, 4),
+            "negative_share_z": round(self._last_share_z, 2),
+            "top_negative_mentions": [m for _, m in s["top"]],
+            "rising_terms": self._rising_terms(s["terms"]),
+        }
+
+    # -- persistence -------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "v": STATE_VERSION, "brand": self.brand,
+            "open": [b.to_state() for b in self.open.values()],
+            "newest": self.newest, "closed_until": self.closed_until, "late": self.late,
+            "baseline_terms": self.baseline_terms, "story": self.story,
+            "share": [self.share_neg, self.share_all, self.share_seen],
+            "detector": self.detector.to_state(),
+        }
+
+    def load_state(self, d: dict[str, Any]) -> None:
+        self.open = {b["start"]: Bucket.from_state(b) for b in d["open"]}
+        self.newest = d["newest"]
+        self.closed_until = d["closed_until"]
+        self.late = d["late"]
+        self.baseline_terms = dict(d["baseline_terms"])
+        self.story = d["story"]
+        self.share_neg, self.share_all, self.share_seen = d["share"]
+        self.detector = Detector.from_state(d["detector"])
