@@ -59,11 +59,13 @@ class CrisisConfig:
     top_mentions: int = 5
     top_terms: int = 8
     max_gap_buckets: int = 7 * 288
-    #: Negative share test: a bucket whose negative share is `share_z` binomial standard
-    #: deviations above the brand's usual share, with at least `share_min_negative` negative
-    #: mentions, is a spike even when volume is flat. The usual share is learnt with a
+    #: Negative share test: a bucket (alone, or with the one before) holding at least
+    #: `share_min_negative` negative mentions, whose chance under the brand's usual negative
+    #: share is below `share_p` (exact binomial tail), is a spike even when volume is flat;
+    #: below `share_p_continue` it keeps an open story going. The usual share is learnt with a
     #: half-life of `share_half_life_buckets`, after `share_warmup_mentions` mentions.
-    share_z: float = 5.0
+    share_p: float = 1e-6
+    share_p_continue: float = 1e-2
     share_min_negative: int = 5
     share_half_life_buckets: int = 288
     share_warmup_mentions: int = 200
@@ -114,6 +116,25 @@ def _log10(x: float) -> float:
     return math.log10(x) if x > 0 else 0.0
 
 
+def binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), exact, in log space (no overflow for large n)."""
+    if k <= 0:
+        return 1.0
+    if k > n or p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    lp, lq = math.log(p), math.log1p(-p)
+    base = math.lgamma(n + 1)
+    total = 0.0
+    for i in range(k, min(n, k + 2000) + 1):
+        term = math.exp(base - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq)
+        total += term
+        if term < total * 1e-12:
+            break
+    return min(total, 1.0)
+
+
 def iso_seconds(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -156,7 +177,9 @@ class BrandMonitor:
         self.share_neg = 2.0
         self.share_all = 10.0
         self.share_seen = 0
-        self._last_share_z = 0.0
+        self._last_share_p = 1.0
+        self.share_prev = (0, 0)
+        self.closes = 0  # buckets closed so far by this object (tells when core state changed)
 
     # -- input --------------------------------------------------------------------------
     def observe(self, mention_id: str, created_at: float, negative: bool, audience: int,
@@ -187,6 +210,7 @@ class BrandMonitor:
             # A long silence (or a jump in replayed time): do not feed weeks of zeros.
             self.closed_until = horizon - self.config.max_gap_buckets * size
         while self.closed_until < horizon:
+            self.closes += 1
             start = self.closed_until
             bucket = self.open.pop(start, None) or Bucket(start)
             events.extend(self._close(bucket))
@@ -198,30 +222,35 @@ class BrandMonitor:
     # -- detection and the alert story ----------------------------------------------------
     def _close(self, bucket: Bucket) -> list[dict[str, Any]]:
         score = self.detector.update(datetime.fromtimestamp(bucket.start, UTC), bucket.negative)
-        share_z = self._last_share_z = self._share_z(bucket)
+        share_p = self._last_share_p = self._share_p(bucket)
         self.reports.append(BucketReport(self.brand, bucket.start, bucket.total, bucket.negative,
                                          bucket.weighted_negative, score))
-        events = self._story(bucket, score, share_z)
+        events = self._story(bucket, score, share_p)
         self._learn_terms(bucket)
         return events
 
-    def _share_z(self, bucket: Bucket) -> float:
-        """How far this bucket's negative share is above the usual one, in binomial sigmas;
-        then learn the share from this bucket unless it is itself anomalous."""
+    def _share_p(self, bucket: Bucket) -> float:
+        """Chance of this many negative mentions (in this bucket, or with the one before)
+        under the usual negative share; then learn the share unless the bucket is unusual."""
         c = self.config
         p0 = self.share_neg / self.share_all
         n, k = bucket.total, bucket.negative
-        z = 0.0
-        if n and self.share_seen >= c.share_warmup_mentions:
-            z = (k - n * p0) / math.sqrt(n * p0 * (1.0 - p0))
+        pn, pk = self.share_prev
+        p = 1.0
+        if self.share_seen >= c.share_warmup_mentions:
+            if k >= c.share_min_negative:
+                p = binomial_tail(k, n, p0)
+            if k and k + pk >= c.share_min_negative:
+                p = min(p, binomial_tail(k + pk, n + pn, p0))
         decay = 0.5 ** (1.0 / c.share_half_life_buckets)
         self.share_neg *= decay
         self.share_all *= decay
-        if z < 3.0:  # an anomalous bucket must not become the new normal
+        if p >= c.share_p_continue:  # an unusual bucket must not become the new normal
             self.share_neg += k
             self.share_all += n
             self.share_seen += n
-        return z
+        self.share_prev = (n, k)
+        return p
 
     def _learn_terms(self, bucket: Bucket) -> None:
         decay = 0.98
@@ -242,13 +271,12 @@ class BrandMonitor:
         )
         return [t for t, n in ranked if n >= 2][: self.config.top_terms]
 
-    def _story(self, bucket: Bucket, score: Score, share_z: float = 0.0) -> list[dict[str, Any]]:
+    def _story(self, bucket: Bucket, score: Score, share_p: float = 1.0) -> list[dict[str, Any]]:
         c = self.config
         end = bucket.start + c.bucket_seconds
         s = self.story
-        share_spike = share_z >= c.share_z and bucket.negative >= c.share_min_negative
-        spike = score.alert or share_spike
-        anomalous = spike or share_z >= c.share_z / 2 or (
+        spike = score.alert or share_p < c.share_p
+        anomalous = spike or share_p < c.share_p_continue or (
             score.in_episode and score.anomaly_score >= c.resolve_score)
         if s is None or s["status"] == "resolved":
             if not spike:
@@ -316,28 +344,44 @@ class BrandMonitor:
             "negative_share": round(bucket.negative / bucket.total, 4) if bucket.total else 0.0,
             "audience_weighted_negative": round(bucket.weighted_negative, 3),
             "anomaly_score": round(score.anomaly_score, 4),
-            "negative_share_z": round(self._last_share_z, 2),
+            "negative_share_p": float(f"{self._last_share_p:.3g}"),
             "top_negative_mentions": [m for _, m in s["top"]],
             "rising_terms": self._rising_terms(s["terms"]),
         }
 
     # -- persistence -------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
+        return {**self.open_state(), **self.core_state()}
+
+    def open_state(self) -> dict[str, Any]:
+        """What changes with every mention (small): open buckets and the event-time clock."""
         return {
             "v": STATE_VERSION, "brand": self.brand,
             "open": [b.to_state() for b in self.open.values()],
             "newest": self.newest, "closed_until": self.closed_until, "late": self.late,
+        }
+
+    def core_state(self) -> dict[str, Any]:
+        """What changes only when a bucket closes: detector, story, learnt share and terms."""
+        return {
             "baseline_terms": self.baseline_terms, "story": self.story,
-            "share": [self.share_neg, self.share_all, self.share_seen],
+            "share": [self.share_neg, self.share_all, self.share_seen, list(self.share_prev)],
             "detector": self.detector.to_state(),
         }
 
     def load_state(self, d: dict[str, Any]) -> None:
+        self.load_open(d)
+        self.load_core(d)
+
+    def load_open(self, d: dict[str, Any]) -> None:
         self.open = {b["start"]: Bucket.from_state(b) for b in d["open"]}
         self.newest = d["newest"]
         self.closed_until = d["closed_until"]
         self.late = d["late"]
+
+    def load_core(self, d: dict[str, Any]) -> None:
         self.baseline_terms = dict(d["baseline_terms"])
         self.story = d["story"]
-        self.share_neg, self.share_all, self.share_seen = d["share"]
+        self.share_neg, self.share_all, self.share_seen, prev = d["share"]
+        self.share_prev = (prev[0], prev[1])
         self.detector = Detector.from_state(d["detector"])
