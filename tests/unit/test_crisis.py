@@ -108,3 +108,14 @@ def test_quiet_brand_buckets_close_with_time() -> None:
     monitor.advance(START + 3600)
     assert len(monitor.reports) >= 9 and monitor.reports[0].negative == 1
     assert all(r.total == 0 for r in monitor.reports[1:])
+
+
+def test_binomial_tail_matches_direct_sum() -> None:
+    from math import comb
+
+    from veille.crisis import binomial_tail
+
+    for k, n, p in [(6, 8, 0.15), (0, 5, 0.3), (3, 10, 0.5), (12, 16, 0.15), (9, 9, 0.2)]:
+        direct = sum(comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+        assert abs(binomial_tail(k, n, p) - direct) < 1e-12
+    assert binomial_tail(700, 1000, 0.15) < 1e-200  # large n: no overflow
