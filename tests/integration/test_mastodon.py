@@ -400,5 +400,5 @@ def test_refuses_to_start_without_an_instance_or_hashtags(m_settings: Settings,
     env.pop("VEILLE_MASTODON_URL", None)
     done = subprocess.run([sys.executable, "-m", "veille.collectors.mastodon", "--once"],
                           env=env, capture_output=True, text=True, timeout=60, cwd=str(ROOT))
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "VEILLE_MASTODON_URL is empty" in done.stderr

@@ -524,6 +524,6 @@ def test_module_entry_point_refuses_a_watch_list_without_feeds(rss_settings: Set
     env["VEILLE_COLLECTOR_METRICS_PORT"] = str(free_port())
     done = subprocess.run([sys.executable, "-m", "veille.collectors.rss", "--once"], env=env,
                           capture_output=True, text=True, timeout=60, cwd=str(ROOT))
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "no [[feeds]] table" in done.stderr
     assert os.path.basename(env["VEILLE_WATCHLIST"]) in done.stderr

@@ -11,7 +11,6 @@ collector waits for `X-RateLimit-Reset`; a 429 waits for Retry-After or the rese
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import random
@@ -542,23 +541,10 @@ async def run_mastodon(settings: Settings, *, once: bool = False,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m veille.collectors.mastodon",
-        description="Follow the watch list's hashtags on a Mastodon instance (VEILLE_MASTODON_URL)"
-                    " and send new public statuses to mentions.raw.",
-    )
-    parser.add_argument("--once", action="store_true",
-                        help="poll every hashtag once and exit (for cron)")
-    args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(run_mastodon(settings, once=args.once))
-    except (MastodonConfigError, BrokerUnavailable, OSError) as exc:
-        print(f"veille mastodon: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    """`python -m veille.collectors.mastodon` is `veille collect mastodon`: one parser, one error policy."""
+    from veille.cli import main as cli
+
+    return cli(["collect", "mastodon", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ backoff with jitter, Retry-After parsing and the collectors' /metrics server.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import hashlib
@@ -796,23 +795,10 @@ async def run_rss(settings: Settings, *, once: bool = False,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m veille.collectors.rss",
-        description="Poll the watch list's [[feeds]] (RSS/Atom) and send new entries to "
-                    "mentions.raw. Settings come from VEILLE_* variables.",
-    )
-    parser.add_argument("--once", action="store_true",
-                        help="poll every feed once and exit (for cron)")
-    args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(run_rss(settings, once=args.once))
-    except (FeedConfigError, BrokerUnavailable, OSError) as exc:
-        print(f"veille rss: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    """`python -m veille.collectors.rss` is `veille collect rss`: one parser, one error policy."""
+    from veille.cli import main as cli
+
+    return cli(["collect", "rss", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

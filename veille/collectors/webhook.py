@@ -528,18 +528,11 @@ async def run_webhook(settings: Settings, *, ack_timeout: float = 10.0) -> None:
     await collector.serve()
 
 
-def main() -> int:
-    try:
-        settings = Settings.from_env()
-        logging.basicConfig(level=settings.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        asyncio.run(run_webhook(settings))
-    except SettingsError as exc:
-        print(f"veille: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    """`python -m veille.collectors.webhook` is `veille collect webhook`: one parser, one error policy."""
+    from veille.cli import main as cli
+
+    return cli(["collect", "webhook", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
