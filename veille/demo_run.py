@@ -45,13 +45,11 @@ class Summary:
 
     def line(self, samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> str:
         per_brand: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        total = 0.0
         for (name, labels), value in samples.items():
             if name == "veille_mentions_enriched_total" and value:
                 d = dict(labels)
                 per_brand[d["brand"]][d["sentiment"]] += value
-        raw = samples.get(("veille_raw_messages_total", ()), 0.0)
-        total = raw
+        total = raw = samples.get(("veille_raw_messages_total", ()), 0.0)
         dead = sum(v for (n, _), v in samples.items() if n == "veille_dead_letters_total")
         dups = samples.get(("veille_duplicates_dropped_total", ()), 0.0)
         now = time.monotonic()

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.topics import MENTIONS_RAW, ensure_topics
 from tests.conftest import ROOT, settings_env
+from tests.http_helpers import serve
 from tests.integration.test_rss import QuickSink
 from tests.kafka_helpers import read_all
 from veille.broker import free_port
@@ -117,17 +118,9 @@ class Instance:
 @asynccontextmanager
 async def instance() -> AsyncIterator[Instance]:
     server = Instance()
-    app = web.Application()
-    app.router.add_get("/api/v1/timelines/tag/{tag}", server.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with serve([("GET", "/api/v1/timelines/tag/{tag}", server.handle)]) as base:
+        server.base = base
         yield server
-    finally:
-        await runner.cleanup()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.topics import MENTIONS_RAW, ensure_topics
 from tests.conftest import ROOT, settings_env
+from tests.http_helpers import serve
 from tests.kafka_helpers import read_all
 from veille.broker import free_port
 from veille.collectors.base import MentionSink
@@ -120,17 +121,9 @@ class FeedServer:
 @asynccontextmanager
 async def feed_server() -> AsyncIterator[FeedServer]:
     server = FeedServer()
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with serve([("GET", "/{tail:.*}", server.handle)]) as base:
+        server.base = base
         yield server
-    finally:
-        await runner.cleanup()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,12 +6,19 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from streams.records import InvalidMention, Limits, RawMention, mention_from_dict
+from streams.records import (
+    InvalidMention,
+    Limits,
+    RawMention,
+    iso,
+    mention_from_dict,
+    parse_time,
+)
 from streams.topics import MENTIONS_RAW
 from veille.settings import Settings
 
@@ -51,8 +58,6 @@ def read_mentions(
             try:
                 obj = json.loads(line)
                 if isinstance(obj, dict) and shift and "created_at" in obj:
-                    from streams.records import iso, parse_time
-
                     obj["created_at"] = iso(parse_time(obj["created_at"], "created_at") + shift)
                 yield mention_from_dict(obj, now=now, limits=limits)
             except InvalidMention as exc:
@@ -69,8 +74,6 @@ def file_shift(path: Path, mode: str, now: datetime) -> timedelta:
     with open(path, "rb") as fh:
         for line in fh:
             try:
-                from streams.records import parse_time
-
                 t = parse_time(json.loads(line)["created_at"], "created_at")
             except Exception:
                 continue
@@ -147,8 +150,6 @@ def replay(
 
 
 def _with_created(m: RawMention, created: datetime) -> RawMention:
-    from dataclasses import replace
-
     return replace(m, created_at=created)
 
 

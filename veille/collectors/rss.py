@@ -567,14 +567,18 @@ class RssCollector(Collector):
 
     # -- life cycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def check_feeds(self) -> list[FeedConfig]:
+        """Load the feeds from the watch list if none were given; no feed at all is an error."""
         if self.feeds is None:
             self.feeds = load_feeds(self.settings.watchlist_path)
         if not self.feeds:
             raise FeedConfigError(
                 f"{self.settings.watchlist_path}: no [[feeds]] table, nothing to poll"
             )
-        for feed in self.feeds:
+        return self.feeds
+
+    async def start(self) -> None:
+        for feed in self.check_feeds():
             self.states[feed.url] = FeedState.from_dict(feed.url, self.store.load(feed.url))
             self.status[feed.url] = FeedStatus()
         if self._session is None:
@@ -774,6 +778,7 @@ async def run_rss(settings: Settings, *, once: bool = False,
     if collector is None:
         metrics = CollectorMetrics(CollectorRegistry())
         collector = RssCollector(settings, metrics)
+    collector.check_feeds()  # a bad or empty feed list fails before anything is served
     server = serve_metrics(settings, collector.metrics, "rss")
     try:
         if not once:
