@@ -12,15 +12,24 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
 async def catch_up(
-    table: Any, bootstrap: list[str], partitions: set[int], timeout: float = 60.0
+    table: Any, bootstrap: list[str], partitions: set[int], timeout: float = 60.0,
+    decode: Callable[[bytes], Any] | None = None,
 ) -> int:
-    """Load every record of the given changelog partitions into table.data; return the count."""
+    """Load every record of the given changelog partitions into table.data; return the count.
+
+    `decode` turns a changelog value into the stored value (default: the table's value type
+    applied to the decoded text)."""
+    if decode is None:
+        def decode(raw: bytes) -> Any:
+            return table.value_type(raw.decode())
+
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     if not partitions:
@@ -48,7 +57,7 @@ async def catch_up(
                     if r.value is None:
                         table.data.pop(r.key, None)
                     else:
-                        table.data[r.key] = table.value_type(r.value.decode())
+                        table.data[r.key] = decode(r.value)
                     loaded += 1
             for tp in list(pending):
                 hw = consumer.highwater(tp)

@@ -16,7 +16,11 @@ log = logging.getLogger(__name__)
 MENTIONS_RAW = "mentions.raw"
 MENTIONS_ENRICHED = "mentions.enriched"
 MENTIONS_DLQ = "mentions.dlq"
+MENTIONS_BY_BRAND = "mentions.by_brand"
+REPUTATION_ALERTS = "reputation.alerts"
 DEDUP_TABLE = "dedup"
+SPIKE_OPEN_TABLE = "spikes-open"
+SPIKE_CORE_TABLE = "spikes-core"
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,32 @@ TOPIC_MAP = (
         "operators (`veille dlq`), replay tools",
     ),
     TopicDoc(
+        MENTIONS_BY_BRAND,
+        "brand id",
+        "one compact JSON per (mention, matched brand): id, created_at, negative, audience, text",
+        "spike fan-out agent",
+        "spike agent",
+    ),
+    TopicDoc(
+        REPUTATION_ALERTS,
+        "brand id",
+        "alert story events JSON (opened, escalated, reopened, resolved)",
+        "spike agent",
+        "Alertmanager bridges, chat bots, other services",
+    ),
+    TopicDoc(
         f"<app_id>-{DEDUP_TABLE}-changelog",
         "mention id",
         "first-enriched Unix time (JSON number)",
         "enrichment agent (Faust table changelog)",
         "enrichment agent on recovery",
+    ),
+    TopicDoc(
+        f"<app_id>-{SPIKE_OPEN_TABLE}-changelog, <app_id>-{SPIKE_CORE_TABLE}-changelog",
+        "brand id",
+        "the brand's open buckets (every mention) and detector/alert state (every closed bucket)",
+        "spike agent (Faust table changelogs)",
+        "spike agent on recovery",
     ),
 )
 
@@ -67,6 +92,8 @@ class Topics:
     raw: faust.TopicT
     enriched: faust.TopicT
     dlq: faust.TopicT
+    by_brand: faust.TopicT
+    alerts: faust.TopicT
 
 
 def declare(app: faust.App, settings: Settings) -> Topics:
@@ -77,11 +104,14 @@ def declare(app: faust.App, settings: Settings) -> Topics:
         raw=app.topic(settings.topic(MENTIONS_RAW), **raw_kwargs),  # type: ignore[arg-type]
         enriched=app.topic(settings.topic(MENTIONS_ENRICHED), **raw_kwargs),  # type: ignore[arg-type]
         dlq=app.topic(settings.topic(MENTIONS_DLQ), **raw_kwargs),  # type: ignore[arg-type]
+        by_brand=app.topic(settings.topic(MENTIONS_BY_BRAND), **raw_kwargs),  # type: ignore[arg-type]
+        alerts=app.topic(settings.topic(REPUTATION_ALERTS), **raw_kwargs),  # type: ignore[arg-type]
     )
 
 
 def pipeline_topics(settings: Settings) -> list[str]:
-    return [settings.topic(t) for t in (MENTIONS_RAW, MENTIONS_ENRICHED, MENTIONS_DLQ)]
+    return [settings.topic(t) for t in (MENTIONS_RAW, MENTIONS_ENRICHED, MENTIONS_DLQ,
+                                        MENTIONS_BY_BRAND, REPUTATION_ALERTS)]
 
 
 class TopicError(RuntimeError):

@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +45,12 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in (
-        "broker_url", "app_id", "topic_prefix", "data_dir", "metrics_port", "metrics_host",
-        "topic_partitions", "watchlist", "max_text_chars",
-    ):
-        value = getattr(settings, name)
-        if value not in ("", None):
-            env["VEILLE_" + name.upper()] = str(value)
+    """The environment that gives a subprocess these settings (every non-default field)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        if f.metadata.get("env", True) and value != f.default and value not in ("", None):
+            env["VEILLE_" + f.name.upper()] = str(value)
     env["VEILLE_LOG_LEVEL"] = "INFO"
     return env
 

@@ -6,6 +6,7 @@ import heapq
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -139,6 +140,62 @@ def iso_seconds(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class Watermark:
+    """Event time of one input stream merged from several sources (partitions), each of which
+    is in event-time order up to the lateness bound.
+
+    Reading a backlog, a consumer takes partitions in batches: one partition's mentions may
+    run hours ahead of another's. The newest event time seen would then close buckets whose
+    mentions are still to come from the other partitions. The watermark is instead the
+    *oldest* of the sources' newest event times: a bucket closes once every source has moved
+    past it, whatever order the partitions were read in, so a replay closes the same buckets
+    with the same mentions (determinism).
+
+    At the live edge a source may simply have nothing to say: once the stream is live (its
+    newest event time within `live_seconds` of the clock), a source silent for `idle_seconds`
+    of wall-clock time stops holding the others back, as idle sources do in Flink. While a
+    backlog is read (event time far behind the clock) no source is ever skipped, however
+    long it pauses.
+    """
+
+    def __init__(self, sources: Iterable[int] = (), idle_seconds: float = 60.0,
+                 live_seconds: float = 1200.0) -> None:
+        self.expected = set(sources)
+        self.idle_seconds = idle_seconds
+        self.live_seconds = live_seconds
+        self.newest: dict[int, float] = {}
+        self.heard: dict[int, float] = {}  # source -> wall-clock time of its last record
+        self.started: float | None = None
+
+    def observe(self, source: int, event_time: float, wall: float) -> None:
+        if self.started is None:
+            self.started = wall
+        if event_time > self.newest.get(source, float("-inf")):
+            self.newest[source] = event_time
+        self.heard[source] = wall
+
+    def live(self, wall: float) -> bool:
+        """Whether the stream has reached the present (its newest event time is recent)."""
+        return bool(self.newest) and wall - max(self.newest.values()) <= self.live_seconds
+
+    def value(self, wall: float) -> float | None:
+        """The watermark at wall-clock (epoch) time `wall`; None while a source that must be
+        waited for has not been heard from yet."""
+        if self.started is None:
+            return None
+        sources = self.expected | set(self.newest)
+        if self.live(wall):
+            cutoff = wall - self.idle_seconds
+            waited = [s for s in sources if self.heard.get(s, self.started) > cutoff]
+            if not waited:
+                return max(self.newest.values())
+        else:
+            waited = list(sources)
+        if any(s not in self.newest for s in waited):
+            return None
+        return min(self.newest[s] for s in waited)
+
+
 @dataclass(frozen=True)
 class BucketReport:
     """A closed bucket and what the detector made of it (for metrics)."""
@@ -180,10 +237,16 @@ class BrandMonitor:
         self._last_share_p = 1.0
         self.share_prev = (0, 0)
         self.closes = 0  # buckets closed so far by this object (tells when core state changed)
+        #: Position of the last input applied (the caller's, e.g. a partition offset): kept
+        #: with the open state so that input replayed after a crash is not counted twice.
+        self.position = -1
 
     # -- input --------------------------------------------------------------------------
     def observe(self, mention_id: str, created_at: float, negative: bool, audience: int,
-                text: str) -> list[dict[str, Any]]:
+                text: str, advance: bool = True) -> list[dict[str, Any]]:
+        """Count one mention; with `advance`, the newest event time seen closes buckets (one
+        ordered source). A caller merging several sources passes False and calls `advance`
+        with their watermark."""
         size = self.config.bucket_seconds
         start = int(created_at // size) * size
         if self.closed_until and start < self.closed_until:
@@ -195,7 +258,7 @@ class BrandMonitor:
         terms = terms_of(text, self.brand_terms) if negative else []
         bucket.add(mention_id, negative, audience, terms, self.config.top_mentions)
         self.newest = max(self.newest, created_at)
-        return self.advance(self.newest)
+        return self.advance(self.newest) if advance else []
 
     def advance(self, now: float) -> list[dict[str, Any]]:
         """Close every bucket that ends before `now - lateness`, filling gaps with empty ones."""
@@ -359,6 +422,7 @@ class BrandMonitor:
             "v": STATE_VERSION, "brand": self.brand,
             "open": [b.to_state() for b in self.open.values()],
             "newest": self.newest, "closed_until": self.closed_until, "late": self.late,
+            "position": self.position,
         }
 
     def core_state(self) -> dict[str, Any]:
@@ -378,6 +442,7 @@ class BrandMonitor:
         self.newest = d["newest"]
         self.closed_until = d["closed_until"]
         self.late = d["late"]
+        self.position = d.get("position", -1)
 
     def load_core(self, d: dict[str, Any]) -> None:
         self.baseline_terms = dict(d["baseline_terms"])

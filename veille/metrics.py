@@ -211,3 +211,79 @@ class CollectorMetrics:
             self.last_success.labels(c)
             for reason in COLLECTOR_REFUSALS:
                 self.refused.labels(c, reason)
+
+
+SEVERITIES = ("warning", "critical")
+ALERT_STATE = {"none": 0, "warning": 1, "critical": 2}
+
+
+class SpikeMetrics:
+    """Per-brand crisis detection metrics (brands from the watch list only)."""
+
+    def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
+        self.brands = tuple(brands)
+        self.score = Gauge(
+            "veille_reputation_anomaly_score",
+            "Anomaly score (0..1, 0.5 at the alert threshold) of the brand's last closed bucket.",
+            ["brand"], registry=registry,
+        )
+        self.observed = Gauge(
+            "veille_reputation_negative_observed",
+            "Negative mentions in the brand's last closed bucket.",
+            ["brand"], registry=registry,
+        )
+        self.expected = Gauge(
+            "veille_reputation_negative_expected",
+            "Negative mentions the detector expected in that bucket (its baseline).",
+            ["brand"], registry=registry,
+        )
+        self.share = Gauge(
+            "veille_reputation_negative_share",
+            "Share of negative mentions in the brand's last closed bucket.",
+            ["brand"], registry=registry,
+        )
+        self.alert_state = Gauge(
+            "veille_reputation_alert_state",
+            "The brand's alert story: 0 none or resolved, 1 warning, 2 critical.",
+            ["brand"], registry=registry,
+        )
+        self.alerts_opened = Counter(
+            "veille_reputation_alerts_opened_total",
+            "Alert stories opened (or re-opened), by severity at opening.",
+            ["brand", "severity"], registry=registry,
+        )
+        self.escalations = Counter(
+            "veille_reputation_alerts_escalated_total",
+            "Alert stories escalated from warning to critical.",
+            ["brand"], registry=registry,
+        )
+        self.buckets = Counter(
+            "veille_reputation_buckets_closed_total",
+            "Event-time buckets closed and scored.",
+            ["brand"], registry=registry,
+        )
+        self.late = Counter(
+            "veille_reputation_late_mentions_total",
+            "Mentions that arrived after their bucket had closed (beyond the lateness bound).",
+            ["brand"], registry=registry,
+        )
+        # The per-brand gauges appear once the worker owning the brand's partition scores a
+        # bucket, and go when a rebalance moves the brand away (no stale series elsewhere).
+        for b in self.brands:
+            for sev in SEVERITIES:
+                self.alerts_opened.labels(b, sev)
+            self.escalations.labels(b)
+            self.buckets.labels(b)
+            self.late.labels(b)
+
+    @property
+    def gauges(self) -> tuple[Gauge, ...]:
+        return (self.score, self.observed, self.expected, self.share, self.alert_state)
+
+    def forget(self, brand: str) -> None:
+        """Stop exporting the brand's gauges (its partition now belongs to another worker)."""
+        for g in self.gauges:
+            try:
+                g.remove(brand)
+            except KeyError:
+                pass

@@ -127,6 +127,19 @@ class Settings:
     mastodon_interval_seconds: float = field(
         default=60.0, metadata={"help": "Seconds between two polls of each Mastodon hashtag."}
     )
+    spike_bucket_seconds: int = field(
+        default=300, metadata={"help": "Crisis detection: event-time bucket size per brand, seconds."}
+    )
+    spike_lateness_seconds: int = field(
+        default=600,
+        metadata={"help": "Crisis detection: how far behind its partition's newest event time a "
+                  "mention may arrive and still count (later: counted as late, left out)."},
+    )
+    spike_idle_seconds: float = field(
+        default=60.0,
+        metadata={"help": "Crisis detection: a partition or brand silent this long (wall clock) "
+                  "no longer holds buckets open; live buckets then close on the clock."},
+    )
     log_level: str = field(default="WARNING", metadata={"help": "Log level of every command."})
 
     @classmethod

@@ -119,3 +119,65 @@ def test_binomial_tail_matches_direct_sum() -> None:
         direct = sum(comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
         assert abs(binomial_tail(k, n, p) - direct) < 1e-12
     assert binomial_tail(700, 1000, 0.15) < 1e-200  # large n: no overflow
+
+
+def test_watermark_waits_for_the_slowest_partition_while_a_backlog_is_read():
+    from veille.crisis import Watermark
+
+    wm = Watermark(range(2), idle_seconds=5, live_seconds=600)
+    wall = 1_000_000.0
+    wm.observe(0, 10_000.0, wall)
+    assert wm.value(wall) is None  # partition 1 not heard from: nothing may close yet
+    wm.observe(1, 4_000.0, wall)
+    assert wm.value(wall) == 4_000.0
+    # Hours behind the clock (a backlog): a long pause of partition 1 does not skip it.
+    wm.observe(0, 20_000.0, wall + 100)
+    assert wm.value(wall + 100) == 4_000.0
+    wm.observe(1, 3_000.0, wall + 101)  # out of order within the partition: no step back
+    assert wm.value(wall + 101) == 4_000.0
+
+
+def test_watermark_skips_an_idle_partition_once_live():
+    from veille.crisis import Watermark
+
+    wm = Watermark(range(2), idle_seconds=5, live_seconds=600)
+    now = 1_000_000.0
+    wm.observe(0, now - 30, now)
+    wm.observe(1, now - 400, now)
+    assert wm.value(now) == now - 400
+    wm.observe(0, now - 1, now + 10)
+    assert wm.live(now + 10)
+    assert wm.value(now + 10) == now - 1  # partition 1 silent for 10 s > 5 s at the live edge
+    assert wm.value(now + 3) == now - 400
+
+
+def test_monitor_fed_by_a_watermark_gives_the_same_buckets_in_any_partition_order():
+    """Two partitions read in different interleavings close the same buckets, none late."""
+    from veille.crisis import BrandMonitor, CrisisConfig, Watermark
+
+    rng = random.Random(3)
+    parts: list[list[tuple[float, bool]]] = [[], []]
+    for i in range(4000):
+        t = 1_700_000_000 + i * 9 + rng.random() * 60
+        parts[i % 2].append((t, rng.random() < 0.2))
+
+    def run(order: list[int]) -> list[tuple[int, int, int]]:
+        m = BrandMonitor("acme", CrisisConfig())
+        wm = Watermark(range(2), idle_seconds=60, live_seconds=600)
+        cursors = [0, 0]
+        for n, p in enumerate(order):
+            t, neg = parts[p][cursors[p]]
+            cursors[p] += 1
+            wm.observe(p, t, 0.0)
+            m.observe(f"{p}-{n}", t, neg, 10, "bad service", advance=False)
+            mark = wm.value(0.0)
+            if mark is not None:
+                m.advance(mark)
+        assert m.late == 0
+        return [(r.start, r.total, r.negative) for r in m.reports]
+
+    alternating = [i % 2 for i in range(4000)]
+    batched = [0] * 1500 + [1] * 2000 + [0] * 500  # partition 0 runs far ahead, then 1
+    closed = run(alternating)
+    assert len(closed) > 100 and sum(total for _, total, _ in closed) > 3500
+    assert run(batched) == closed

@@ -1,0 +1,220 @@
+"""Spike agents: enriched mentions -> per-brand fan-out -> buckets, detector, alert story -> alerts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from streams.topics import SPIKE_CORE_TABLE, SPIKE_OPEN_TABLE, Topics
+from veille.crisis import BrandMonitor, CrisisConfig, Watermark
+from veille.metrics import ALERT_STATE, SpikeMetrics
+from veille.rules import Watchlist, fold
+from veille.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def signal_of(record: dict[str, Any], source: int) -> dict[str, Any]:
+    """The compact per-brand event: what the spike agent needs of an enriched mention, and
+    the mentions.enriched partition it came from (`p`: the spike agent's watermark source)."""
+    from streams.records import parse_time
+
+    sentiment = record.get("sentiment") or {}
+    audience = record.get("audience") or {}
+    return {
+        "id": record["id"],
+        "t": parse_time(record["created_at"], "created_at").timestamp(),
+        "neg": sentiment.get("label") == "negative",
+        "aud": int(audience.get("followers") or 0),
+        "text": record["text"][:1000],
+        "p": source,
+    }
+
+
+def partition_of(brand: str, partitions: int) -> int:
+    """The mentions.by_brand partition of a brand (the Java client's murmur2 of the key)."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(brand.encode()) & 0x7FFFFFFF) % partitions
+
+
+def brand_terms(watchlist: Watchlist) -> dict[str, frozenset[str]]:
+    """Each brand's own names, left out of its rising terms."""
+    out = {}
+    for b in watchlist.brands:
+        words: set[str] = set()
+        for _, term in b.terms():
+            words.update(fold(term).lstrip("#@").split())
+        out[b.id] = frozenset(words)
+    return out
+
+
+def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetrics,
+            settings: Settings, config: CrisisConfig | None = None) -> None:
+    """Register the fan-out and spike agents, their tables and the bucket-closing timer."""
+    config = config or CrisisConfig(bucket_seconds=settings.spike_bucket_seconds,
+                                    lateness_seconds=settings.spike_lateness_seconds)
+    idle_seconds = settings.spike_idle_seconds
+    names = brand_terms(watchlist)
+    known = set(watchlist.brand_ids)
+    # Keys are the brand id bytes, as on mentions.by_brand: with use_partitioner the changelog
+    # partition is the brand's partition, so the timer may write outside a stream event.
+    open_table = app.Table(SPIKE_OPEN_TABLE, default=None, use_partitioner=True,
+                           partitions=settings.topic_partitions, key_type=bytes)
+    core_table = app.Table(SPIKE_CORE_TABLE, default=None, use_partitioner=True,
+                           partitions=settings.topic_partitions, key_type=bytes)
+    open_table.key_serializer = core_table.key_serializer = "raw"
+    monitors: dict[str, tuple[BrandMonitor, int]] = {}  # brand -> (monitor, closes saved)
+    last_seen: dict[str, float] = {}  # brand -> wall-clock time of its last mention
+    # One watermark per mentions.by_brand partition, over the mentions.enriched partitions
+    # feeding it (each in event-time order: enriched is keyed by id like raw, so each
+    # enriched partition carries one raw partition in its order).
+    watermarks: dict[int, Watermark] = {}
+    homes: dict[str, int] = {}  # brand -> its mentions.by_brand partition
+    positions: dict[int, int] = {}  # mentions.by_brand partition -> next offset to process
+
+    @core_table.on_recover
+    async def complete_recovery() -> None:
+        """After every rebalance: read both changelogs to their real end (see recovery.py),
+        drop cached monitors (another worker may have moved them on), and stop exporting the
+        gauges of brands this worker no longer owns."""
+        from agents.recovery import catch_up
+
+        name = topics.by_brand.get_topic_name()
+        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == name}
+        for table in (open_table, core_table):
+            await catch_up(table, settings.bootstrap_servers, owned, decode=json.loads)
+        monitors.clear()
+        watermarks.clear()
+        homes.clear()
+        for brand in known:
+            if partition_of(brand, settings.topic_partitions) not in owned:
+                metrics.forget(brand)
+
+    def monitor_for(brand: str) -> BrandMonitor:
+        if brand in monitors:
+            return monitors[brand][0]
+        m = BrandMonitor(brand, config, brand_terms=names.get(brand, frozenset()))
+        key = brand.encode()
+        saved_open, saved_core = open_table.get(key), core_table.get(key)
+        if saved_core is not None:
+            m.load_core(saved_core)
+        if saved_open is not None:
+            m.load_open(saved_open)
+        if m.story is not None and m.story["status"] != "resolved" and brand in known:
+            metrics.alert_state.labels(brand).set(ALERT_STATE[m.story["severity"]])
+        monitors[brand] = (m, m.closes)
+        return m
+
+    async def publish(brand: str, m: BrandMonitor, events: Iterable[dict[str, Any]]) -> None:
+        """Send the alert events, wait for the broker to hold them, then save the state: a
+        crash in between replays the input and re-sends the same events (same alert_id and
+        event: consumers de-duplicate on that pair), it never loses one."""
+        key = brand.encode()
+        sent = [await topics.alerts.send(key=key, value=json.dumps(e).encode()) for e in events]
+        for fut in sent:
+            await fut
+        open_table[key] = m.open_state()
+        if m.closes != monitors[brand][1]:
+            core_table[key] = m.core_state()
+            monitors[brand] = (m, m.closes)
+            for report in m.reports:
+                observe_bucket(report)
+        m.reports.clear()
+        for event in events:
+            observe_alert(event)
+
+    def observe_bucket(r: Any) -> None:
+        if r.brand not in known:
+            return
+        metrics.buckets.labels(r.brand).inc()
+        metrics.score.labels(r.brand).set(r.score.anomaly_score)
+        metrics.observed.labels(r.brand).set(r.negative)
+        metrics.expected.labels(r.brand).set(r.score.expected)
+        metrics.share.labels(r.brand).set(r.negative / r.total if r.total else 0.0)
+
+    def observe_alert(e: dict[str, Any]) -> None:
+        brand = e["brand"]
+        if brand not in known:
+            return
+        if e["event"] in ("opened", "reopened"):
+            metrics.alerts_opened.labels(brand, e["severity"]).inc()
+        if e["event"] == "escalated":
+            metrics.escalations.labels(brand).inc()
+        state = "none" if e["status"] == "resolved" else e["severity"]
+        metrics.alert_state.labels(brand).set(ALERT_STATE[state])
+
+    @app.agent(topics.enriched, name="spikes-fanout")
+    async def fanout(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                record = json.loads(event.value)
+                brands = [b for b in record.get("brands") or [] if b in known]
+                if not brands:
+                    continue
+                payload = json.dumps(signal_of(record, event.message.partition)).encode()
+            except (ValueError, KeyError, TypeError) as exc:
+                # mentions.enriched is our own contract: a record that breaks it is a bug
+                # upstream, logged, not a reason to stop counting the others.
+                log.error("spikes: unreadable enriched record at offset %s: %s",
+                          event.message.offset, type(exc).__name__)
+                continue
+            for brand in brands:
+                await topics.by_brand.send(key=brand.encode(), value=payload)
+
+    @app.agent(topics.by_brand, name="spikes")
+    async def spikes(stream: Any) -> None:
+        async for event in stream.events():
+            brand = event.key.decode()
+            wall = last_seen[brand] = time.time()
+            s = json.loads(event.value)
+            m = monitor_for(brand)
+            partition = event.message.partition
+            positions[partition] = event.message.offset + 1
+            if event.message.offset <= m.position:
+                continue  # applied before a crash or restart: its effect is in the table
+            m.position = event.message.offset
+            wm = watermarks.get(partition)
+            if wm is None:
+                wm = watermarks[partition] = Watermark(
+                    range(settings.topic_partitions), idle_seconds,
+                    live_seconds=config.lateness_seconds + 2 * config.bucket_seconds)
+            wm.observe(int(s.get("p", 0)), s["t"], wall)
+            late_before = m.late
+            events = m.observe(s["id"], s["t"], s["neg"], s["aud"], s["text"], advance=False)
+            if m.late != late_before and brand in known:
+                metrics.late.labels(brand).inc()
+            homes[brand] = partition
+            mark = wm.value(wall)
+            if mark is not None:
+                events += m.advance(mark)
+            await publish(brand, m, events)
+
+    @app.timer(5.0)
+    async def close_idle_buckets() -> None:
+        now = time.time()
+        owned = {tp.partition: tp for tp in app.consumer.assignment()
+                 if tp.topic == topics.by_brand.get_topic_name()}
+        if not owned:
+            return
+        for brand, (m, _) in list(monitors.items()):
+            home = homes.get(brand)
+            if home is None or home not in owned:
+                continue
+            # Silence is data: a quiet brand closes its buckets on the clock, but only when
+            # its partition's stream is live and read to the end (a pause while a backlog
+            # is read is not silence).
+            wm = watermarks.get(home)
+            high = app.consumer.highwater(owned[home])
+            caught_up = high is not None and positions.get(home, 0) >= high
+            idle = now - last_seen.get(brand, 0.0) >= idle_seconds
+            if wm is not None and wm.live(now) and caught_up and idle:
+                events = m.advance(now)
+            else:  # the partition's watermark may have moved on through other brands' mentions
+                mark = wm.value(now) if wm is not None else None
+                events = m.advance(mark) if mark is not None else []
+            if m.closes != monitors[brand][1]:
+                await publish(brand, m, events)
