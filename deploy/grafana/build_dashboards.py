@@ -1,0 +1,597 @@
+"""Generate veille's Grafana dashboards (deploy/grafana/dashboards/*.json) from one description.
+
+Run `python deploy/grafana/build_dashboards.py` after a change and commit the JSON it writes;
+`--check` exits 1 when the committed files differ from what this script generates. Standard
+library only. Queries use only the metric names veille exports, plus Prometheus' own `up` and
+`ALERTS`; the datasource uid is the one provisioned in provisioning/datasources/prometheus.yml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DATASOURCE_UID = "veille-prometheus"
+DS = {"type": "prometheus", "uid": DATASOURCE_UID}
+OUT_DIR = Path(__file__).resolve().parent / "dashboards"
+SCHEMA_VERSION = 39
+
+Json = dict[str, Any]
+
+# Selectors shared by the panels; Grafana replaces the variables before sending the query.
+ENRICHED = 'veille_mentions_enriched_total{brand=~"$brand", platform=~"$platform"}'
+NEGATIVE = 'veille_mentions_enriched_total{brand=~"$brand", platform=~"$platform", sentiment="negative"}'
+POSITIVE = 'veille_mentions_enriched_total{brand=~"$brand", platform=~"$platform", sentiment="positive"}'
+SCORED = ('veille_mentions_enriched_total{brand=~"$brand", platform=~"$platform", '
+          'sentiment=~"positive|neutral|negative"}')
+MOD = '{brand=~"$brand", category=~"$category"}'
+MOD_BRAND = '{brand=~"$brand"}'
+
+
+def target(expr: str, legend: str = "", *, instant: bool = False, interval: str = "") -> Json:
+    t: Json = {
+        "datasource": DS,
+        "editorMode": "code",
+        "expr": expr,
+        "legendFormat": legend or "__auto",
+        "range": not instant,
+        "instant": instant,
+    }
+    if interval:
+        t["interval"] = interval
+    return t
+
+
+def thresholds(*steps: tuple[str, float | None]) -> Json:
+    return {"mode": "absolute", "steps": [{"color": c, "value": v} for c, v in steps]}
+
+
+def panel(
+    kind: str,
+    title: str,
+    targets: list[Json],
+    *,
+    description: str = "",
+    unit: str = "short",
+    custom: Json | None = None,
+    options: Json | None = None,
+    steps: Json | None = None,
+    mappings: list[Json] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    decimals: int | None = None,
+    extra: Json | None = None,
+) -> Json:
+    defaults: Json = {"unit": unit, "mappings": mappings or []}
+    defaults["thresholds"] = steps or thresholds(("green", None))
+    if custom is not None:
+        defaults["custom"] = custom
+    if minimum is not None:
+        defaults["min"] = minimum
+    if maximum is not None:
+        defaults["max"] = maximum
+    if decimals is not None:
+        defaults["decimals"] = decimals
+    p: Json = {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": [dict(t, refId=chr(ord("A") + i)) for i, t in enumerate(targets)],
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": options or {},
+    }
+    p.update(extra or {})
+    return p
+
+
+def timeseries(title: str, targets: list[Json], *, stack: str = "", bars: bool = False,
+               threshold_line: bool = False, **kw: Any) -> Json:
+    custom: Json = {
+        "drawStyle": "bars" if bars else "line",
+        "lineWidth": 1,
+        "fillOpacity": 60 if bars else (30 if stack else 10),
+        "showPoints": "never",
+        "spanNulls": False,
+        "stacking": {"mode": stack or "none", "group": "A"},
+        "thresholdsStyle": {"mode": "line" if threshold_line else "off"},
+    }
+    options = {
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+        "tooltip": {"mode": "multi", "sort": "desc"},
+    }
+    return panel("timeseries", title, targets, custom=custom, options=options, **kw)
+
+
+def stat(title: str, expr: str, legend: str = "", **kw: Any) -> Json:
+    options = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "colorMode": "value",
+        "graphMode": "none",
+        "textMode": "auto",
+        "justifyMode": "auto",
+        "orientation": "auto",
+    }
+    return panel("stat", title, [target(expr, legend, instant=True)], options=options, **kw)
+
+
+def bargauge(title: str, expr: str, legend: str, **kw: Any) -> Json:
+    options = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "orientation": "horizontal",
+        "displayMode": "basic",
+        "showUnfilled": True,
+    }
+    return panel("bargauge", title, [target(expr, legend, instant=True)], options=options, **kw)
+
+
+ALERT_STATE_MAPPINGS = [
+    {"type": "value", "options": {
+        "0": {"text": "none", "color": "green", "index": 0},
+        "1": {"text": "warning", "color": "orange", "index": 1},
+        "2": {"text": "critical", "color": "red", "index": 2},
+    }},
+]
+
+
+def variable(name: str, label: str, metric: str) -> Json:
+    query = f"label_values({metric}, {name})"
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DS,
+        "definition": query,
+        "query": {"query": query, "refId": f"{name}-values"},
+        "refresh": 2,
+        "multi": True,
+        "includeAll": True,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "sort": 1,
+        "regex": "",
+        "hide": 0,
+        "options": [],
+    }
+
+
+def annotation(name: str, expr: str, title: str, tags: str, color: str) -> Json:
+    return {
+        "name": name,
+        "datasource": DS,
+        "enable": True,
+        "hide": False,
+        "expr": expr,
+        "step": "1m",
+        "titleFormat": title,
+        "tagKeys": tags,
+        "textFormat": "",
+        "useValueForTime": False,
+        "iconColor": color,
+    }
+
+
+def row(title: str, repeat: str = "") -> list[tuple[Json, int, int]]:
+    """A row header; the panels after it, up to the next row, belong to it (and repeat with it)."""
+    r: Json = {"type": "row", "title": title, "collapsed": False, "panels": []}
+    if repeat:
+        r["repeat"] = repeat
+    return [(r, 24, 1)]
+
+
+def layout(rows: list[list[tuple[Json, int, int]]]) -> list[Json]:
+    """Place rows of (panel, width, height) on Grafana's 24-column grid, ids in order."""
+    panels: list[Json] = []
+    y = 0
+    for row in rows:
+        x = 0
+        for p, w, h in row:
+            panels.append(dict(p, id=len(panels) + 1, gridPos={"h": h, "w": w, "x": x, "y": y}))
+            x += w
+        y += max(h for _, _, h in row)
+    return panels
+
+
+def dashboard(uid: str, title: str, description: str, variables: list[Json], panels: list[Json],
+              annotations: list[Json] | None = None, time_from: str = "now-6h") -> Json:
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["veille"],
+        "timezone": "browser",
+        "editable": False,
+        "graphTooltip": 1,
+        "refresh": "30s",
+        "schemaVersion": SCHEMA_VERSION,
+        "version": 1,
+        "time": {"from": time_from, "to": "now"},
+        "links": [{"type": "dashboards", "tags": ["veille"], "asDropdown": False,
+                   "title": "veille", "includeVars": False, "keepTime": True}],
+        "templating": {"list": variables},
+        "annotations": {"list": annotations or []},
+        "panels": panels,
+    }
+
+
+def reputation() -> Json:
+    per_hour = "mentions/h"
+    net = (f"(sum by (brand) (rate({POSITIVE}[1h])) - sum by (brand) (rate({NEGATIVE}[1h])))"
+           f" / (sum by (brand) (rate({SCORED}[1h])) > 0)")
+    band = 'max by (brand) (veille_reputation_negative_expected{brand=~"$brand"})'
+    rows = [
+        [
+            (stat("Mentions", f"sum by (brand) (increase({ENRICHED}[$__range]))", "{{brand}}",
+                  description="Mentions enriched over the time range (a mention of two brands "
+                              "counts for each).", decimals=0), 6, 4),
+            (stat("Negative share", f"sum by (brand) (increase({NEGATIVE}[$__range])) / "
+                                    f"(sum by (brand) (increase({SCORED}[$__range])) > 0)",
+                  "{{brand}}", unit="percentunit", description="Negative mentions over scored "
+                  "ones (English and French), time range."), 6, 4),
+            (stat("Net sentiment (1 h)", net, "{{brand}}", unit="percentunit", minimum=-1,
+                  maximum=1, description="(positive - negative) / scored mentions, last hour.",
+                  steps=thresholds(("red", None), ("orange", -0.1), ("green", 0.1))), 6, 4),
+            (stat("Alert state", 'max by (brand) (veille_reputation_alert_state{brand=~"$brand"})',
+                  "{{brand}}", mappings=ALERT_STATE_MAPPINGS,
+                  description="The spike agent's alert story per brand.",
+                  steps=thresholds(("green", None), ("orange", 1), ("red", 2))), 6, 4),
+        ],
+        [
+            (timeseries("Volume", [target(
+                f"sum by (brand) (rate({ENRICHED}[$__rate_interval])) * 3600", "{{brand}}")],
+                unit=per_hour, description="Mentions enriched per hour, per brand."), 12, 8),
+            (timeseries("Reputation score (net sentiment, 1 h)", [target(net, "{{brand}}")],
+                        unit="percentunit", minimum=-1, maximum=1,
+                        description="(positive - negative) / scored mentions over the last hour: "
+                                    "the recording brand:veille_reputation_score:net_sentiment1h."),
+             12, 8),
+        ],
+        row("Brand: $brand", repeat="brand"),
+        [
+            (timeseries(
+                "Sentiment mix: $brand",
+                [target('sum by (sentiment) (rate(veille_mentions_enriched_total'
+                        '{brand=~"$brand", platform=~"$platform"}[$__rate_interval])) * 3600',
+                        "{{sentiment}}")],
+                stack="percent", unit=per_hour,
+                description="Share of positive, neutral, negative and unscored (other languages) "
+                            "mentions (the row repeats for each selected brand)."), 12, 8),
+            (timeseries(
+                "Negative mentions vs expected: $brand",
+                [
+                    target('max by (brand) (veille_reputation_negative_observed{brand=~"$brand"})',
+                           "observed"),
+                    target(band, "expected"),
+                    target(f"{band} + 3 * sqrt({band})", "expected + 3 sd"),
+                    target(f"clamp_min({band} - 3 * sqrt({band}), 0)", "expected - 3 sd"),
+                ],
+                description="Negative mentions in the last closed 5-minute bucket against the "
+                            "detector's baseline, with a Poisson band of 3 standard deviations."),
+             12, 8),
+        ],
+        row("All brands"),
+        [
+            (timeseries("Anomaly score", [target(
+                'max by (brand) (veille_reputation_anomaly_score{brand=~"$brand"})', "{{brand}}")],
+                unit="none", minimum=0, maximum=1, threshold_line=True,
+                steps=thresholds(("green", None), ("red", 0.5)),
+                description="Score of the last closed bucket (0.5 at the alert threshold)."), 8, 8),
+            (timeseries("Negative share (last bucket)", [target(
+                'max by (brand) (veille_reputation_negative_share{brand=~"$brand"})', "{{brand}}")],
+                unit="percentunit", minimum=0, maximum=1,
+                description="Share of negative mentions in the brand's last closed bucket."), 8, 8),
+            (panel("state-timeline", "Alert state", [target(
+                'max by (brand) (veille_reputation_alert_state{brand=~"$brand"})', "{{brand}}")],
+                mappings=ALERT_STATE_MAPPINGS,
+                steps=thresholds(("green", None), ("orange", 1), ("red", 2)),
+                custom={"fillOpacity": 80, "lineWidth": 0},
+                options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8,
+                         "legend": {"showLegend": False, "displayMode": "list",
+                                    "placement": "bottom"}},
+                description="0 none, 1 warning, 2 critical (veille_reputation_alert_state)."), 8, 8),
+        ],
+        [
+            (bargauge("Top platforms", f"topk(10, sum by (platform) (increase({ENRICHED}[$__range])))",
+                      "{{platform}}", decimals=0,
+                      description="Mentions per platform over the time range."), 8, 9),
+            (bargauge("Top platforms of negative mentions",
+                      f"topk(10, sum by (platform) (increase({NEGATIVE}[$__range])))", "{{platform}}",
+                      decimals=0, steps=thresholds(("red", None)),
+                      description="Negative mentions per platform over the time range."), 8, 9),
+            (bargauge("Alert stories opened",
+                      'sum by (brand, severity) (increase(veille_reputation_alerts_opened_total'
+                      '{brand=~"$brand"}[$__range]))', "{{brand}} {{severity}}", decimals=0,
+                      description="Alert stories opened or re-opened over the time range, by "
+                                  "severity at opening."), 8, 9),
+        ],
+    ]
+    annotations = [
+        annotation("Reputation alerts",
+                   'ALERTS{alertname="ReputationCrisis", alertstate="firing", brand=~"$brand"}',
+                   "ReputationCrisis {{severity}}: {{brand}}", "brand,severity", "red"),
+        annotation("Alert stories",
+                   'max by (brand) (veille_reputation_alert_state{brand=~"$brand"}) > 0',
+                   "alert story open: {{brand}}", "brand", "orange"),
+    ]
+    return dashboard(
+        "veille-reputation", "veille: reputation",
+        "Per brand: volume, sentiment mix, reputation and anomaly scores, negative mentions "
+        "against the expected band, alerts, platforms.",
+        [variable("brand", "Brand", "veille_mentions_enriched_total"),
+         variable("platform", "Platform", "veille_mentions_enriched_total")],
+        layout(rows), annotations,
+    )
+
+
+def moderation() -> Json:
+    received = f"veille_moderation_items_received_total{MOD}"
+    processed = f"veille_moderation_items_processed_total{MOD}"
+    rejected = f"veille_moderation_items_rejected_total{MOD}"
+    share = (f"sum by (brand) (increase({processed}[1d])) "
+             f"/ (sum by (brand) (increase({received}[1d])) > 0)")
+    rejection = (f"sum by (brand) (increase({rejected}[1d])) "
+                 f"/ (sum by (brand) (increase({processed}[1d])) > 0)")
+    decision = f"veille_moderation_decision_seconds_bucket{MOD_BRAND}"
+    rows = [
+        [
+            (stat("Received", f"sum(increase({received}[$__range]))", "received", decimals=0,
+                  description="Items received for moderation over the time range."), 4, 4),
+            (stat("Processed share (24 h)",
+                  f"sum(increase({processed}[1d])) / (sum(increase({received}[1d])) > 0)",
+                  "processed", unit="percentunit",
+                  steps=thresholds(("red", None), ("green", 0.9)),
+                  description="KPI: keep above 90 %."), 4, 4),
+            (stat("Rejection rate (24 h)",
+                  f"sum(increase({rejected}[1d])) / (sum(increase({processed}[1d])) > 0)",
+                  "rejected", unit="percentunit",
+                  steps=thresholds(("green", None), ("orange", 0.3)),
+                  description="Rejected over processed items; alert ceiling 30 %."), 4, 4),
+            (stat("Backlog", f"sum(veille_moderation_backlog_items{MOD_BRAND})", "items",
+                  decimals=0, description="Items waiting for a decision."), 4, 4),
+            (stat("Oldest pending", f"max(veille_moderation_oldest_pending_age_seconds{MOD_BRAND})",
+                  "age", unit="s", steps=thresholds(("green", None), ("orange", 7200),
+                                                    ("red", 28800)),
+                  description="Age of the oldest item waiting (deadline 2 h, critical 8 h)."), 4, 4),
+            (stat("Unanswered negative", f"sum(veille_moderation_unanswered_negative{MOD_BRAND})",
+                  "unanswered", decimals=0, steps=thresholds(("green", None), ("orange", 1)),
+                  description="Negative mentions that need an answer and have none yet."), 4, 4),
+        ],
+        [
+            (timeseries("Received and processed", [
+                target(f"sum by (brand) (rate({received}[$__rate_interval])) * 3600",
+                       "received {{brand}}"),
+                target(f"sum by (brand) (rate({processed}[$__rate_interval])) * 3600",
+                       "processed {{brand}}"),
+            ], unit="items/h", description="Items per hour."), 12, 8),
+            (timeseries("Received by category", [target(
+                f"sum by (category) (rate({received}[$__rate_interval])) * 3600", "{{category}}")],
+                stack="normal", unit="items/h",
+                description="insult, threat, hate, spam, aggressive, detractor, needs_answer."),
+             12, 8),
+        ],
+        [
+            (timeseries("Processed share (24 h) against 90 %", [target(share, "{{brand}}")],
+                        unit="percentunit", minimum=0, maximum=1, threshold_line=True,
+                        steps=thresholds(("red", None), ("green", 0.9)),
+                        description="Processed over received items over a sliding day; the line "
+                                    "is the 90 % target (alert ModerationProcessedShareLow)."),
+             12, 8),
+            (timeseries("Rejection rate (24 h)", [target(rejection, "{{brand}}")],
+                        unit="percentunit", minimum=0, maximum=1, threshold_line=True,
+                        steps=thresholds(("green", None), ("orange", 0.3)),
+                        description="Rejected over processed items over a sliding day; the line is "
+                                    "the 30 % ceiling (alert ModerationRejectionRateHigh)."), 12, 8),
+        ],
+        [
+            (timeseries("Oldest pending item", [target(
+                f"max by (brand) (veille_moderation_oldest_pending_age_seconds{MOD_BRAND})",
+                "{{brand}}")], unit="s", threshold_line=True,
+                steps=thresholds(("green", None), ("orange", 7200), ("red", 28800)),
+                description="Age of the oldest item waiting (alert ModerationBacklogTooOld)."),
+             8, 8),
+            (timeseries("Backlog", [target(
+                f"sum by (brand) (veille_moderation_backlog_items{MOD_BRAND})", "{{brand}}")],
+                description="Items waiting for a decision."), 8, 8),
+            (timeseries("Time to decision", [
+                target(f"histogram_quantile(0.5, sum by (le) (rate({decision}[1h])))", "p50"),
+                target(f"histogram_quantile(0.9, sum by (le) (rate({decision}[1h])))", "p90"),
+            ], unit="s", description="From arrival to decision, over the last hour."), 8, 8),
+        ],
+        [
+            (timeseries("Busiest hours", [target(
+                f"sum(increase({received}[1h]))", "items received in the hour", interval="1h")],
+                bars=True, unit="items", decimals=0,
+                description="Items received per hour: when moderators are needed most."), 12, 8),
+            (timeseries("Unanswered negative mentions", [target(
+                f"sum by (brand) (veille_moderation_unanswered_negative{MOD_BRAND})", "{{brand}}")],
+                description="Negative mentions that need an answer and have none yet."), 6, 8),
+            (timeseries("Decisions ignored", [target(
+                "sum by (reason) (increase(veille_moderation_decisions_ignored_total"
+                "[$__rate_interval]))", "{{reason}}")],
+                bars=True, unit="decisions",
+                description="Decisions the moderation agent did not apply, by reason."), 6, 8),
+        ],
+        [
+            (bargauge("Rejected by category", f"sum by (category) (increase({rejected}[$__range]))",
+                      "{{category}}", decimals=0,
+                      description="Rejected items over the time range."), 12, 8),
+            (bargauge("Received by brand", f"sum by (brand) (increase({received}[$__range]))",
+                      "{{brand}}", decimals=0,
+                      description="Items received over the time range."), 12, 8),
+        ],
+    ]
+    annotations = [
+        annotation("Moderation alerts",
+                   'ALERTS{alertname=~"Moderation.*", alertstate="firing", brand=~"$brand"}',
+                   "{{alertname}} {{severity}}: {{brand}}", "brand,severity", "orange"),
+    ]
+    return dashboard(
+        "veille-moderation", "veille: moderation",
+        "Moderation KPIs: items received, processed share against 90 %, rejection rate, backlog "
+        "age, time to decision, busiest hours.",
+        [variable("brand", "Brand", "veille_moderation_items_received_total"),
+         variable("category", "Category", "veille_moderation_items_received_total")],
+        layout(rows), annotations, time_from="now-2d",
+    )
+
+
+def pipeline() -> Json:
+    ri = "[$__rate_interval]"
+    latency = "veille_pipeline_latency_seconds_bucket"
+    rows = [
+        [
+            (stat("Workers up", 'count(up{job="veille-worker"} == 1)', "workers", decimals=0,
+                  steps=thresholds(("red", None), ("green", 1)),
+                  description="Worker targets Prometheus scrapes successfully."), 4, 4),
+            (stat("Raw messages read", f"sum(rate(veille_raw_messages_total{ri}))", "read",
+                  unit="msg/s", description="Messages read from mentions.raw."), 4, 4),
+            (stat("Lag", "max(veille_lag_seconds)", "lag", unit="s",
+                  steps=thresholds(("green", None), ("orange", 600)),
+                  description="Age of the newest mention processed, worst worker."), 4, 4),
+            (stat("Heartbeat age", "time() - min(veille_heartbeat_timestamp_seconds)", "age",
+                  unit="s", steps=thresholds(("green", None), ("red", 60)),
+                  description="Seconds since the stalest worker's event loop beat."), 4, 4),
+            (stat("Dead letters", "sum(increase(veille_dead_letters_total[$__range]))", "dead",
+                  decimals=0, steps=thresholds(("green", None), ("orange", 1)),
+                  description="Messages sent to mentions.dlq over the time range."), 4, 4),
+            (stat("Send errors", "(sum(increase(veille_agent_send_errors_total[$__range])) or vector(0))"
+                                 " + (sum(increase(veille_collector_send_errors_total[$__range]))"
+                                 " or vector(0))",
+                  "errors", decimals=0, steps=thresholds(("green", None), ("orange", 1)),
+                  description="Failed sends of the agents (retried) and of the collectors."), 4, 4),
+        ],
+        [
+            (timeseries("Throughput per stage", [
+                target(f"sum by (collector) (rate(veille_collector_items_sent_total{ri}))",
+                       "collected: {{collector}}"),
+                target(f"sum(rate(veille_raw_messages_total{ri}))", "raw read"),
+                target(f"sum(rate(veille_mentions_enriched_total{ri}))", "enriched (per brand)"),
+                target(f"sum(rate(veille_duplicates_dropped_total{ri}))", "duplicates dropped"),
+                target(f"sum(rate(veille_dead_letters_total{ri}))", "dead letters"),
+                target(f"sum(rate(veille_moderation_items_received_total{ri}))",
+                       "moderation received"),
+                target(f"sum(rate(veille_reputation_buckets_closed_total{ri}))", "buckets closed"),
+            ], unit="ops", description="Items per second through each stage."), 12, 9),
+            (timeseries("Latency to enrichment", [
+                target(f"histogram_quantile({q}, sum by (le, since) (rate({latency}{ri})))",
+                       f"p{round(q * 100)} since {{{{since}}}}")
+                for q in (0.5, 0.9, 0.99)
+            ], unit="s", description="From creation (since=created) or arrival in Kafka "
+                                     "(since=received) to enrichment."), 12, 9),
+        ],
+        [
+            (timeseries("Time lag", [target("max by (instance) (veille_lag_seconds)",
+                                            "{{instance}}")],
+                        unit="s", threshold_line=True, steps=thresholds(("green", None),
+                                                                        ("orange", 600)),
+                        description="Age of the newest mention each worker processed (grows on "
+                                    "a quiet source too)."), 8, 8),
+            (timeseries("Heartbeat age", [target(
+                "time() - max by (instance) (veille_heartbeat_timestamp_seconds)", "{{instance}}")],
+                unit="s", threshold_line=True, steps=thresholds(("green", None), ("red", 60)),
+                description="A value that keeps growing is a stuck event loop."), 8, 8),
+            (panel("state-timeline", "Targets", [target('up{job=~"veille-.*"}', "{{instance}}")],
+                   mappings=[{"type": "value", "options": {
+                       "0": {"text": "down", "color": "red", "index": 0},
+                       "1": {"text": "up", "color": "green", "index": 1}}}],
+                   custom={"fillOpacity": 80, "lineWidth": 0},
+                   options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8,
+                            "legend": {"showLegend": False, "displayMode": "list",
+                                       "placement": "bottom"}},
+                   description="Scrape status of every veille target."), 8, 8),
+        ],
+        [
+            (timeseries("Dead letters by reason", [target(
+                f"sum by (reason) (rate(veille_dead_letters_total{ri})) * 60", "{{reason}}")],
+                stack="normal", unit="msg/min",
+                description="Messages sent to mentions.dlq per minute, by reason."), 8, 8),
+            (timeseries("Send errors", [
+                target(f"sum(rate(veille_agent_send_errors_total{ri})) * 60", "agent"),
+                target(f"sum by (collector) (rate(veille_collector_send_errors_total{ri})) * 60",
+                       "collector: {{collector}}"),
+            ], unit="errors/min", description="Writes the broker did not acknowledge in time."),
+             8, 8),
+            (timeseries("Collector refusals", [target(
+                f"sum by (collector, reason) (rate(veille_collector_items_refused_total{ri})) * 60"
+                " > 0", "{{collector}}: {{reason}}")],
+                stack="normal", unit="items/min", description="Items refused by the collectors."),
+             8, 8),
+        ],
+        [
+            (timeseries("Collector last success", [target(
+                "time() - max by (collector) (veille_collector_last_success_timestamp_seconds > 0)",
+                "{{collector}}")], unit="s", threshold_line=True,
+                steps=thresholds(("green", None), ("orange", 21600)),
+                description="Seconds since each collector's last acknowledged write "
+                            "(alert CollectorSilent above 6 h)."), 8, 8),
+            (timeseries("Collected vs fetched", [
+                target(f"sum by (collector) (rate(veille_collector_items_fetched_total{ri}))",
+                       "fetched: {{collector}}"),
+                target(f"sum by (collector) (rate(veille_collector_items_sent_total{ri}))",
+                       "sent: {{collector}}"),
+            ], unit="ops", description="Items fetched from the sources and written to Kafka."),
+             8, 8),
+            (timeseries("Late mentions", [target(
+                f"sum by (brand) (rate(veille_reputation_late_mentions_total{ri})) * 60",
+                "{{brand}}")], unit="mentions/min",
+                description="Mentions that reached the spike agent after their bucket closed."),
+             8, 8),
+        ],
+        [
+            (panel("table", "Firing alerts", [target('ALERTS{alertstate="firing"}', "",
+                                                     instant=True)],
+                   options={"showHeader": True},
+                   extra={"transformations": [{"id": "labelsToFields", "options": {}}]},
+                   description="Every alert Prometheus is firing now."), 24, 7),
+        ],
+    ]
+    annotations = [
+        annotation("Pipeline alerts",
+                   'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown",'
+                   ' alertstate="firing"}',
+                   "{{alertname}} {{severity}}", "alertname,severity,instance", "red"),
+    ]
+    return dashboard(
+        "veille-pipeline", "veille: pipeline health",
+        "Throughput per stage, latency percentiles, time lag, dead letters, send errors, "
+        "heartbeats and collectors.",
+        [], layout(rows), annotations, time_from="now-3h",
+    )
+
+
+DASHBOARDS = {"reputation.json": reputation, "moderation.json": moderation,
+              "pipeline.json": pipeline}
+
+
+def render() -> dict[str, str]:
+    return {name: json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+            for name, build in DASHBOARDS.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if the committed JSON differs from what this script generates")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help=f"output folder ({OUT_DIR})")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, text in render().items():
+        path = args.out / name
+        if args.check:
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path))
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    if stale:
+        print("out of date (run python deploy/grafana/build_dashboards.py): " + ", ".join(stale),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

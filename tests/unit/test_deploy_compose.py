@@ -1,0 +1,239 @@
+"""docker-compose.yml: valid against the Compose Specification and consistent with the repository."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from veille.settings import Settings, settings_table
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+SCHEMA = ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json"
+SECRETS = ("VEILLE_WEBHOOK_TOKEN", "VEILLE_WEBHOOK_HMAC_SECRET", "GRAFANA_ADMIN_PASSWORD")
+VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+
+
+def env_example() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep, f".env.example: {line!r} is not KEY=VALUE"
+            values[key.strip()] = value.strip()
+    return values
+
+
+def interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}, with .env.example as .env (its empty
+    secrets replaced by a placeholder, as a filled-in .env would have them)."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match[str]) -> str:
+        name, op, arg = m.groups()
+        got = env.get(name)
+        if op in (":-", ":?") and not got or op in ("-", "?") and got is None:
+            return "placeholder-secret" if op and op.endswith("?") else (arg or "")
+        return got or ""
+
+    return VARIABLE.sub(sub, value)
+
+
+def raw() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return loaded
+
+
+def compose() -> dict[str, Any]:
+    resolved: dict[str, Any] = interpolate(raw(), env_example())
+    return resolved
+
+
+def services() -> dict[str, dict[str, Any]]:
+    return dict(compose()["services"])
+
+
+def bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
+    """(host path, container path) of the service's bind mounts from the repository."""
+    out = []
+    for v in service.get("volumes", []):
+        source, target = (v["source"], v["target"]) if isinstance(v, dict) else v.split(":")[:2]
+        if source.startswith((".", "/")):
+            out.append((source, target))
+    return out
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+    for document in (raw(), compose()):
+        errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+        assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
+
+
+def test_the_stack_is_complete() -> None:
+    assert {"kafka", "topics", "worker", "webhook-collector", "rss-collector", "prometheus",
+            "alertmanager", "grafana"} <= set(services())
+
+
+def test_every_mounted_file_exists() -> None:
+    s = services()
+    for name, service in s.items():
+        for source, _ in bind_mounts(service):
+            assert (ROOT / source).exists(), f"{name} mounts {source}, which does not exist"
+        build = service.get("build")
+        if build:
+            assert (ROOT / build["context"] / build["dockerfile"]).is_file()
+    for name, secret in compose()["secrets"].items():
+        assert (ROOT / secret["file"]).is_file(), f"secret {name}: {secret['file']}"
+
+
+def test_every_image_is_pinned() -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    for name, service in services().items():
+        image = service["image"]
+        repo, _, tag = image.rpartition(":")
+        assert repo and re.fullmatch(r"v?\d+(\.\d+)+", tag), f"{name}: {image} has no version tag"
+        if "build" in service or repo == "veille":
+            assert image == f"veille:{version}", f"{name}: the veille image is tagged {version}"
+
+
+def test_published_ports_bind_to_loopback() -> None:
+    for name, service in services().items():
+        for port in service.get("ports", []):
+            host_ip = port.get("host_ip") if isinstance(port, dict) else port.split(":")[0]
+            assert host_ip == "127.0.0.1", f"{name} publishes {port} beyond 127.0.0.1"
+
+
+def test_workers_scale() -> None:
+    worker = services()["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert all("container_name" not in s for s in services().values())
+
+
+def test_long_running_services_have_health_checks() -> None:
+    for name, service in services().items():
+        if service.get("restart") != "no":
+            assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+
+
+def test_kafka_runs_in_kraft_mode() -> None:
+    env = services()["kafka"]["environment"]
+    assert services()["kafka"]["image"].startswith("apache/kafka:")
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert not any("ZOOKEEPER" in k for k in env)
+
+
+def test_veille_settings_exist() -> None:
+    known = {env for env, _, _ in settings_table()}
+    for name, service in services().items():
+        env = service.get("environment") or {}
+        unknown = {k for k in env if k.startswith("VEILLE_")} - known
+        assert not unknown, f"{name} sets {sorted(unknown)}, which veille/settings.py lacks"
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    unknown = set(re.findall(r"\b(VEILLE_\w+)=", dockerfile)) - known
+    assert not unknown, f"deploy/Dockerfile sets {sorted(unknown)}"
+
+
+def test_dockerfile_runs_as_non_root() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\s*$", dockerfile, re.M)
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
+    assert users and users[-1] not in ("root", "0")
+
+
+def test_env_example_documents_every_variable_and_holds_no_secret() -> None:
+    example = env_example()
+    used = {m[0] for m in VARIABLE.findall(COMPOSE.read_text())}
+    assert used - set(example) == set(), ".env.example lacks these variables"
+    for key in SECRETS:
+        assert key in example and example[key] == "", f"{key} must stay empty in .env.example"
+    required = {m[0] for m in VARIABLE.findall(COMPOSE.read_text()) if m[1] == ":?"}
+    assert required == {"VEILLE_WEBHOOK_TOKEN", "GRAFANA_ADMIN_PASSWORD"}
+
+
+def test_secrets_come_from_the_environment_only() -> None:
+    for name, service in raw()["services"].items():
+        env = service.get("environment") or {}
+        for key in SECRETS:
+            if key in env:
+                assert VARIABLE.fullmatch(str(env[key])), f"{name}: {key} is written in the file"
+
+
+def metrics_port(service: dict[str, Any]) -> int:
+    """The port the veille process of this service serves /metrics on (settings and defaults)."""
+    env = service.get("environment") or {}
+    defaults = Settings()
+    command = service["command"]
+    if command == ["worker"]:
+        return int(env.get("VEILLE_METRICS_PORT", defaults.metrics_port))
+    if command == ["collect", "webhook"]:
+        return int(env.get("VEILLE_WEBHOOK_PORT", defaults.webhook_port))
+    if command[:1] == ["collect"]:
+        return int(env.get("VEILLE_COLLECTOR_METRICS_PORT", defaults.collector_metrics_port))
+    raise AssertionError(f"no metrics port known for {command}")
+
+
+def test_prometheus_scrapes_what_the_services_serve() -> None:
+    s = services()
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    discovered = set()
+    for job in config["scrape_configs"]:
+        for sd in job.get("dns_sd_configs", []):
+            assert sd["type"] == "A"
+            for host in sd["names"]:
+                assert host in s, f"job {job['job_name']}: no service {host}"
+                assert sd["port"] == metrics_port(s[host]), f"job {job['job_name']}: port"
+                discovered.add(host)
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                host, port = target.rsplit(":", 1)
+                if host == "localhost":
+                    assert job["job_name"] == "prometheus"
+                    continue
+                assert host in s and any(str(p).endswith(f":{port}") for p in s[host]["ports"])
+    veille_services = {n for n, v in s.items() if v["image"].startswith("veille:")}
+    assert veille_services - {"topics"} == discovered
+    (am,) = config["alerting"]["alertmanagers"]
+    assert am["static_configs"][0]["targets"] == ["alertmanager:9093"]
+
+
+def test_prometheus_and_alertmanager_mounts() -> None:
+    s = services()
+    prom = dict(bind_mounts(s["prometheus"]))
+    config_target = prom["./deploy/prometheus/prometheus.yml"]
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    for pattern in config["rule_files"]:
+        in_container = PurePosixPath(config_target).parent / pattern
+        assert prom["./deploy/prometheus/rules"] == str(in_container.parent)
+    assert f"--config.file={config_target}" in s["prometheus"]["command"]
+    am = dict(bind_mounts(s["alertmanager"]))
+    assert f"--config.file={am['./deploy/alertmanager/alertmanager.yml']}" in s["alertmanager"]["command"]
+    am_config = yaml.safe_load((ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text())
+    files = {w["url_file"] for r in am_config["receivers"] for w in r.get("webhook_configs", [])}
+    assert files == {f"/run/secrets/{name}" for name in s["alertmanager"]["secrets"]}
+
+
+@pytest.mark.parametrize("service", ["worker", "webhook-collector", "rss-collector"])
+def test_watchlist_and_healthcheck_ports(service: str) -> None:
+    s = services()[service]
+    mounts = dict(bind_mounts(s))
+    if service != "webhook-collector":
+        assert mounts["./veille/data/watchlist.toml"] == s["environment"]["VEILLE_WATCHLIST"]
+    check = " ".join(s["healthcheck"]["test"])
+    assert f"127.0.0.1:{metrics_port(s)}/" in check

@@ -1,0 +1,144 @@
+"""Grafana provisioning and dashboards: generated, consistent, and every query valid PromQL."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.unit.test_deploy_prometheus import series_names, veille_identifiers
+
+ROOT = Path(__file__).resolve().parents[2]
+GRAFANA = ROOT / "deploy" / "grafana"
+DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
+DATASOURCES = GRAFANA / "provisioning" / "datasources" / "prometheus.yml"
+PROVIDERS = GRAFANA / "provisioning" / "dashboards" / "veille.yml"
+BUILTIN_SERIES = {"up", "ALERTS"}
+# Grafana's variables, replaced by concrete values so that promtool can parse the queries.
+VARIABLES = {
+    "$__rate_interval": "1m", "$__interval": "1m", "$__range": "6h",
+    "$brand": "acme", "$platform": "twitter", "$category": "insult",
+}
+
+
+def dashboards() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in DASHBOARDS}
+
+
+def datasource_uid() -> str:
+    (source,) = yaml.safe_load(DATASOURCES.read_text())["datasources"]
+    assert source["type"] == "prometheus"
+    return str(source["uid"])
+
+
+def panels(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel with queries (row headers left out, their collapsed panels included)."""
+    for p in board["panels"]:
+        if p["type"] != "row":
+            yield p
+        yield from p.get("panels", [])
+
+
+def queries() -> Iterator[tuple[str, str]]:
+    """(where, PromQL) for every panel target and annotation of every dashboard."""
+    for name, board in dashboards().items():
+        for p in panels(board):
+            for t in p.get("targets", []):
+                yield f"{name}: {p['title']} {t['refId']}", t["expr"]
+        for a in board["annotations"]["list"]:
+            yield f"{name}: annotation {a['name']}", a["expr"]
+
+
+def concrete(expr: str) -> str:
+    for var, value in sorted(VARIABLES.items(), key=lambda kv: -len(kv[0])):
+        expr = expr.replace(var, value)
+    assert "$" not in expr, f"a Grafana variable is left in {expr!r}"
+    return expr
+
+
+def test_dashboards_are_generated_from_the_script() -> None:
+    assert {p.name for p in DASHBOARDS} == {"reputation.json", "moderation.json", "pipeline.json"}
+    proc = subprocess.run([sys.executable, str(GRAFANA / "build_dashboards.py"), "--check"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_every_datasource_is_the_provisioned_one() -> None:
+    uid = datasource_uid()
+    for name, board in dashboards().items():
+        refs = [p["datasource"] for p in panels(board)]
+        refs += [t["datasource"] for p in panels(board) for t in p.get("targets", [])]
+        refs += [v["datasource"] for v in board["templating"]["list"] if "datasource" in v]
+        refs += [a["datasource"] for a in board["annotations"]["list"]]
+        assert refs and all(r == {"type": "prometheus", "uid": uid} for r in refs), name
+
+
+def test_dashboard_layout_and_ids() -> None:
+    uids = set()
+    for name, board in dashboards().items():
+        uids.add(board["uid"])
+        ids = [p["id"] for p in board["panels"]]
+        assert len(ids) == len(set(ids)), f"{name}: duplicate panel ids"
+        for p in board["panels"]:
+            g = p["gridPos"]
+            assert g["x"] + g["w"] <= 24 and g["w"] > 0 and g["h"] > 0, f"{name}: {p['title']}"
+            assert p["type"] == "row" or p.get("description"), f"{name}: {p['title']}"
+    assert len(uids) == len(DASHBOARDS)
+
+
+def test_template_variables() -> None:
+    boards = dashboards()
+    variables = {name: {v["name"]: v for v in b["templating"]["list"]} for name, b in boards.items()}
+    assert {"brand", "platform"} <= set(variables["reputation.json"])
+    assert "brand" in variables["moderation.json"]
+    for board_vars in variables.values():
+        for var in board_vars.values():
+            found = re.fullmatch(r"label_values\((\w+), (\w+)\)", var["query"]["query"])
+            assert found and found[2] == var["name"], var["query"]
+            assert found[1] in series_names()
+
+
+def test_every_query_uses_contract_metrics_only() -> None:
+    allowed = series_names()
+    for where, expr in queries():
+        unknown = veille_identifiers(expr) - allowed
+        assert not unknown, f"{where}: {sorted(unknown)} not in deploy/metrics-contract.txt"
+        names = {m for m in re.findall(r"(?<![\w:.\"'])([a-zA-Z_:][\w:]*)\s*\{", expr)}
+        assert names <= allowed | BUILTIN_SERIES, f"{where}: {names}"
+
+
+def test_every_query_is_valid_promql(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is missing: install the Debian package prometheus "
+                    "(scripts/bootstrap does it when run as root)", pytrace=False)
+    found = list(queries())
+    rules = [{"record": f"dashboard:query_{i}:check", "expr": concrete(expr)}
+             for i, (_, expr) in enumerate(found)]
+    path = tmp_path / "dashboard_queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    proc = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True,
+                          timeout=120)
+    where = "\n".join(f"query_{i}: {w}" for i, (w, _) in enumerate(found))
+    assert proc.returncode == 0, f"{proc.stdout}{proc.stderr}\n{where}"
+    assert f"SUCCESS: {len(rules)} rules found" in proc.stdout
+
+
+def test_provisioning_points_at_the_mounted_dashboards() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    mounts = dict(v.split(":")[:2] for v in compose["services"]["grafana"]["volumes"])
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    (provider,) = yaml.safe_load(PROVIDERS.read_text())["providers"]
+    assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
+    (source,) = yaml.safe_load(DATASOURCES.read_text())["datasources"]
+    host, port = re.fullmatch(r"http://([\w-]+):(\d+)", source["url"]).groups()  # type: ignore[union-attr]
+    assert host in compose["services"]
+    assert any(p.endswith(f":{port}") for p in compose["services"][host]["ports"])

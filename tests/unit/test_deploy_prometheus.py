@@ -1,0 +1,251 @@
+"""Prometheus rules and configuration, Alertmanager configuration: promtool, amtool and contracts."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+PROM = DEPLOY / "prometheus"
+RULE_FILES = sorted((PROM / "rules").glob("*.yml"))
+TEST_FILES = sorted((PROM / "tests").glob("*.yml"))
+ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.yml"
+RUNBOOK = DEPLOY / "RUNBOOK.md"
+CONTRACT = DEPLOY / "metrics-contract.txt"
+DEBIAN_PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
+SEVERITIES = {"critical", "warning", "info"}
+ALERTS = {
+    "ReputationCrisis", "NegativeShareFarAboveNormal", "ModerationProcessedShareLow",
+    "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "PipelineStalled",
+    "DeadLettersRising", "CollectorSilent", "TargetDown",
+}
+
+
+def tool(name: str) -> str:
+    """The binary's path; its absence fails the test (these checks are part of the project)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is missing: install the Debian package {DEBIAN_PACKAGES[name]} "
+                    f"(apt-get install {' '.join(DEBIAN_PACKAGES.values())}; scripts/bootstrap "
+                    "does it when run as root)", pytrace=False)
+    return path
+
+
+def run(*args: str | Path, cwd: Path = ROOT, stderr: bool = True) -> str:
+    """The command's output (stdout, and stderr unless told); a non-zero exit fails the test."""
+    proc = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, f"{' '.join(map(str, args))} failed:\n{proc.stdout}{proc.stderr}"
+    return proc.stdout + (proc.stderr if stderr else "")
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def rules() -> list[dict[str, Any]]:
+    return [r for f in RULE_FILES for g in load(f)["groups"] for r in g["rules"]]
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    return [r for r in rules() if "alert" in r]
+
+
+def contract() -> dict[str, tuple[str, frozenset[str], bool]]:
+    """name -> (type, labels, planned) from deploy/metrics-contract.txt."""
+    out = {}
+    for line in CONTRACT.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, kind, labels, *rest = line.split()
+        out[name] = (kind, frozenset() if labels == "-" else frozenset(labels.split(",")),
+                     rest == ["planned"])
+    return out
+
+
+def series_names() -> set[str]:
+    """Every series name a query may read: contract names, with _bucket/_sum/_count on histograms."""
+    names = set()
+    for name, (kind, _, _) in contract().items():
+        names.add(name)
+        if kind == "histogram":
+            names.update(name + s for s in ("_bucket", "_sum", "_count"))
+    return names
+
+
+IDENT = re.compile(r"(?<![\w:.\"'])([a-zA-Z_:][\w:]*)")
+
+
+def veille_identifiers(expr: str) -> set[str]:
+    """Identifiers of an expression that name veille series (recorded ones included)."""
+    expr = re.sub(r'"[^"]*"', '""', expr)  # label values are not names
+    return {m for m in IDENT.findall(expr) if "veille_" in m}
+
+
+# --- promtool ------------------------------------------------------------------------------
+
+def test_prometheus_config_is_valid() -> None:
+    out = run(tool("promtool"), "check", "config", PROM / "prometheus.yml")
+    assert f"{len(RULE_FILES)} rule files found" in out
+
+
+def test_rule_files_are_valid() -> None:
+    assert RULE_FILES, "no rule file in deploy/prometheus/rules"
+    run(tool("promtool"), "check", "rules", *RULE_FILES)
+
+
+def test_rule_unit_tests_pass() -> None:
+    assert TEST_FILES, "no promtool test in deploy/prometheus/tests"
+    out = run(tool("promtool"), "test", "rules", *TEST_FILES, cwd=PROM)
+    assert out.count("SUCCESS") == len(TEST_FILES), out
+
+
+def test_every_alert_is_tested_firing_and_not_firing() -> None:
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for path in TEST_FILES:
+        for test in load(path)["tests"]:
+            for case in test.get("alert_rule_test", []):
+                (firing if case.get("exp_alerts") else quiet).add(case["alertname"])
+    names = {r["alert"] for r in alert_rules()}
+    assert names == ALERTS
+    assert names - firing == set(), "alerts never expected to fire"
+    assert names - quiet == set(), "alerts never expected to stay quiet (pending or normal)"
+
+
+def test_every_recording_rule_is_tested() -> None:
+    tested = " ".join(case["expr"] for path in TEST_FILES for test in load(path)["tests"]
+                      for case in test.get("promql_expr_test", []))
+    untested = {r["record"] for r in rules() if "record" in r} - veille_identifiers(tested)
+    assert not untested, f"recording rules without a promql_expr_test: {sorted(untested)}"
+
+
+# --- alert metadata, runbook, metric names --------------------------------------------------
+
+def runbook_anchors() -> set[str]:
+    """GitHub's anchors of the runbook's headings."""
+    anchors = set()
+    for line in RUNBOOK.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+@pytest.mark.parametrize("rule", alert_rules(), ids=lambda r: f"{r['alert']}-{r['labels']['severity']}")
+def test_alert_has_for_severity_and_annotations(rule: dict[str, Any]) -> None:
+    assert re.fullmatch(r"\d+[smhd]", str(rule.get("for", ""))), "every alert needs `for:`"
+    assert rule["labels"]["severity"] in SEVERITIES
+    assert set(rule["labels"]) <= {"severity", "cause"}, "static labels stay bounded"
+    notes = rule["annotations"]
+    for key in ("summary", "description", "runbook_url"):
+        assert notes.get(key, "").strip(), f"{key} missing"
+    url, _, anchor = notes["runbook_url"].partition("#")
+    assert url.endswith("/deploy/RUNBOOK.md")
+    assert anchor == rule["alert"].lower() and anchor in runbook_anchors(), (
+        f"deploy/RUNBOOK.md has no section {rule['alert']}")
+
+
+def test_runbook_has_a_section_per_alert_and_no_other() -> None:
+    sections = {line[3:].strip() for line in RUNBOOK.read_text().splitlines()
+                if line.startswith("## ")}
+    assert sections == ALERTS
+
+
+def test_rules_read_only_contract_metrics() -> None:
+    recorded = {r["record"] for r in rules() if "record" in r}
+    allowed = series_names() | recorded
+    unknown = {name for r in rules() for name in veille_identifiers(r["expr"])} - allowed
+    assert not unknown, f"metrics unknown to deploy/metrics-contract.txt: {sorted(unknown)}"
+
+
+def test_contract_matches_veille_metrics() -> None:
+    """Names and labels of the metrics veille exports today agree with the contract."""
+    from veille.metrics import CollectorMetrics, Metrics, SpikeMetrics
+
+    registry = CollectorRegistry()
+    Metrics(registry, ["acme"], ["fr"])
+    CollectorMetrics(registry)
+    spikes = SpikeMetrics(registry, ["acme"])
+    for gauge in spikes.gauges:  # per-brand gauges appear once the owning worker scores
+        gauge.labels("acme").set(0)
+    exported: dict[str, set[str]] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            name = sample.name
+            if family.type == "histogram":
+                name = family.name
+            labels = set(sample.labels) - {"le"}
+            exported.setdefault(name, set()).update(labels)
+    for name, (_, expected, planned) in contract().items():
+        if planned and name not in exported:
+            continue
+        assert name in exported, f"{name} is in the contract but veille does not export it"
+        assert exported[name] == expected, f"{name}: veille has labels {sorted(exported[name])}"
+
+
+# --- Alertmanager ---------------------------------------------------------------------------
+
+def amtool_version() -> tuple[int, ...]:
+    out = run(tool("amtool"), "--version")
+    found = re.search(r"version (\d+)\.(\d+)", out)
+    assert found, out
+    return tuple(int(x) for x in found.groups())
+
+
+def checkable_alertmanager_config(tmp_path: Path) -> Path:
+    """alertmanager.yml, or for amtool < 0.26 (Debian 12 has 0.25), which does not know
+    webhook `url_file`, a copy with the placeholder URL of webhook_url.example instead."""
+    if amtool_version() >= (0, 26):
+        return ALERTMANAGER
+    url = (DEPLOY / "alertmanager" / "webhook_url.example").read_text().strip()
+    text = re.sub(r"url_file: \S+", f"url: {url}", ALERTMANAGER.read_text())
+    copy = tmp_path / "alertmanager.yml"
+    copy.write_text(text)
+    return copy
+
+
+def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
+    run(tool("amtool"), "check-config", checkable_alertmanager_config(tmp_path))
+
+
+@pytest.mark.parametrize(("labels", "receiver"), [
+    ("alertname=ReputationCrisis severity=critical brand=acme", "veille-brand"),
+    ("alertname=ModerationBacklogTooOld severity=warning brand=acme", "veille-brand"),
+    ("alertname=PipelineStalled severity=critical cause=heartbeat", "veille-ops"),
+    ("alertname=TargetDown severity=warning", "veille-ops"),
+    ("alertname=ModerationRejectionRateHigh severity=info brand=acme", "veille-digest"),
+    ("alertname=CollectorSilent severity=info collector=rss", "veille-digest"),
+])
+def test_alertmanager_routes(tmp_path: Path, labels: str, receiver: str) -> None:
+    config = checkable_alertmanager_config(tmp_path)
+    out = run(tool("amtool"), "config", "routes", "test", f"--config.file={config}",
+              *labels.split(), stderr=False)
+    assert out.strip() == receiver
+
+
+def test_alertmanager_groups_and_inhibits_by_brand() -> None:
+    config = load(ALERTMANAGER)
+    assert config["route"]["group_by"] == ["alertname", "brand"]
+    crisis = [r for r in config["inhibit_rules"]
+              if 'alertname="ReputationCrisis"' in r["source_matchers"]]
+    assert crisis == [{"source_matchers": ['alertname="ReputationCrisis"', 'severity="critical"'],
+                       "target_matchers": ['severity="warning"'], "equal": ["brand"]}]
+
+
+def test_alertmanager_holds_no_webhook_address() -> None:
+    """The address comes from a file (a secret); the committed example is a local placeholder."""
+    config = load(ALERTMANAGER)
+    hooks = [w for r in config["receivers"] for w in r.get("webhook_configs", [])]
+    assert hooks and all("url" not in w and w["url_file"].startswith("/run/secrets/")
+                         for w in hooks)
+    url = (DEPLOY / "alertmanager" / "webhook_url.example").read_text().strip()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\S*", url)
