@@ -5,12 +5,17 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from veille.moderation import CATEGORIES
+
 _BRAND_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KINDS = ("alias", "keyword", "hashtag")
+#: Longest response deadline a charter may set (30 days): beyond that nobody is waiting any more.
+MAX_DEADLINE_MINUTES = 30 * 24 * 60
+_CHARTER_KEYS = ("remove", "review", "response_deadline_minutes", "banned_terms")
 
 
 class WatchlistError(ValueError):
@@ -26,6 +31,74 @@ def fold(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Charter:
+    """A brand's moderation charter: triage categories always hidden or sent to review, the time a
+    negative mention may wait for an answer, and brand-specific terms that always mean review.
+
+    The defaults are the house policy, used for a brand whose watch-list entry has no charter.
+    Categories in neither list keep the triage's own action (needs_answer: respond), or none.
+    """
+
+    remove: tuple[str, ...] = ("threat", "hate", "spam")
+    review: tuple[str, ...] = ("insult", "aggressive", "detractor")
+    response_deadline_minutes: int = 120
+    banned_terms: tuple[str, ...] = ()
+    # One regex for all banned terms, compiled once (triage runs per mention).
+    _banned: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for key in ("remove", "review"):
+            unknown = [c for c in getattr(self, key) if c not in CATEGORIES]
+            if unknown:
+                raise WatchlistError(
+                    f"charter.{key} has unknown categories {unknown} (known: {', '.join(CATEGORIES)})"
+                )
+        both = sorted(set(self.remove) & set(self.review))
+        if both:
+            raise WatchlistError(f"charter lists {both} both in remove and in review")
+        minutes = self.response_deadline_minutes
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not (
+            0 < minutes <= MAX_DEADLINE_MINUTES
+        ):
+            raise WatchlistError(
+                f"charter.response_deadline_minutes must be a whole number of minutes in "
+                f"1..{MAX_DEADLINE_MINUTES}, not {minutes!r}"
+            )
+        if not all(isinstance(t, str) and t.strip() for t in self.banned_terms):
+            raise WatchlistError("charter.banned_terms must be non-empty strings")
+        if self.banned_terms:
+            pattern = re.compile("|".join(_term_pattern(t) for t in self.banned_terms))
+            object.__setattr__(self, "_banned", pattern)
+
+    @property
+    def response_deadline_seconds(self) -> float:
+        return self.response_deadline_minutes * 60.0
+
+    def has_banned_term(self, folded: str) -> bool:
+        """True when the text, already passed through fold(), contains a banned term."""
+        return self._banned is not None and self._banned.search(folded) is not None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Charter:
+        """A charter from its TOML table; absent keys take the defaults."""
+        if not isinstance(data, dict):
+            raise WatchlistError("charter must be a table")
+        unknown = sorted(set(data) - set(_CHARTER_KEYS))
+        if unknown:
+            raise WatchlistError(f"charter has unknown keys {unknown} (known: {', '.join(_CHARTER_KEYS)})")
+        kwargs: dict[str, Any] = {}
+        for key in ("remove", "review", "banned_terms"):
+            if key in data:
+                value = data[key]
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise WatchlistError(f"charter.{key} must be a list of strings")
+                kwargs[key] = tuple(dict.fromkeys(value))
+        if "response_deadline_minutes" in data:
+            kwargs["response_deadline_minutes"] = data["response_deadline_minutes"]
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
 class Brand:
     id: str
     name: str
@@ -33,6 +106,7 @@ class Brand:
     keywords: tuple[str, ...] = ()
     hashtags: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    charter: Charter = Charter()
 
     def terms(self) -> list[tuple[str, str]]:
         """(kind, term) pairs; the brand's name counts as an alias."""
@@ -89,6 +163,13 @@ class Watchlist:
     def brand_ids(self) -> tuple[str, ...]:
         return tuple(b.id for b in self.brands)
 
+    def charter_for(self, brand_id: str) -> Charter:
+        """The brand's charter; the default charter for a brand not in the watch list."""
+        for brand in self.brands:
+            if brand.id == brand_id:
+                return brand.charter
+        return Charter()
+
     def match(self, text: str) -> Match:
         folded = fold(text)
         brands: list[str] = []
@@ -136,11 +217,17 @@ class Watchlist:
                 ):
                     raise WatchlistError(f"{source}: {brand_id}.{key} must be a list of strings")
                 lists[key] = tuple(value)
-            unknown = set(entry) - {"id", "name", "aliases", "keywords", "hashtags", "exclude"}
-            if unknown - {"charter", "response_deadline", "moderation"}:
+            unknown = set(entry) - {
+                "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter"
+            }
+            if unknown:
                 raise WatchlistError(f"{source}: {brand_id} has unknown keys {sorted(unknown)}")
             name = entry.get("name", brand_id)
             if not isinstance(name, str) or not name.strip():
                 raise WatchlistError(f"{source}: {brand_id}.name must be a string")
-            brands.append(Brand(id=brand_id, name=name, **lists))
+            try:
+                charter = Charter.from_dict(entry["charter"]) if "charter" in entry else Charter()
+            except WatchlistError as exc:
+                raise WatchlistError(f"{source}: {brand_id}.{exc}") from None
+            brands.append(Brand(id=brand_id, name=name, charter=charter, **lists))
         return cls(brands)

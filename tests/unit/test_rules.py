@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from veille.rules import Watchlist, WatchlistError, fold
+from veille.rules import Charter, Watchlist, WatchlistError, fold
 from veille.settings import packaged_watchlist
 
 W = Watchlist.from_toml(ROOT / "tests/data/watchlist.toml")
@@ -71,3 +71,65 @@ def test_bad_watchlists(tmp_path: Path, content: str, message: str) -> None:
 def test_missing_watchlist() -> None:
     with pytest.raises(WatchlistError, match="does not exist"):
         Watchlist.from_toml("/nonexistent/w.toml")
+
+
+# --- moderation charters --------------------------------------------------------------------
+
+
+def _load(tmp_path: Path, charter: str) -> Watchlist:
+    path = tmp_path / "w.toml"
+    path.write_text(f"[[brands]]\nid = 'a'\n{charter}")
+    return Watchlist.from_toml(path)
+
+
+def test_charter_defaults_when_absent(tmp_path: Path) -> None:
+    charter = _load(tmp_path, "").charter_for("a")
+    assert charter == Charter()
+    assert charter.remove == ("threat", "hate", "spam")
+    assert charter.review == ("insult", "aggressive", "detractor")
+    assert charter.response_deadline_minutes == 120
+    assert charter.banned_terms == ()
+    assert W.charter_for("not-in-the-list") == Charter()
+
+
+def test_charter_from_toml(tmp_path: Path) -> None:
+    w = _load(tmp_path, "[brands.charter]\nremove = ['spam', 'insult']\nreview = ['detractor']\n"
+                        "response_deadline_minutes = 30\nbanned_terms = ['Arnacme', 'Acme escroc']\n")
+    charter = w.charter_for("a")
+    assert (charter.remove, charter.review) == (("spam", "insult"), ("detractor",))
+    assert charter.response_deadline_seconds == 1800
+    assert charter.has_banned_term(fold("ARNACMÉ !"))
+    assert charter.has_banned_term(fold("quel acme-escroc"))
+    assert not charter.has_banned_term(fold("arnacmeries"))  # word boundaries
+    partial = _load(tmp_path, "[brands.charter]\nresponse_deadline_minutes = 15\n").charter_for("a")
+    assert partial == Charter(response_deadline_minutes=15)
+
+
+def test_packaged_watchlist_has_a_charter_per_demo_brand() -> None:
+    w = Watchlist.from_toml(packaged_watchlist())
+    for brand in w.brands:
+        assert brand.charter.banned_terms, brand.id
+        assert brand.charter != Charter(), brand.id
+
+
+@pytest.mark.parametrize(
+    ("charter", "message"),
+    [
+        ("charter = 'strict'", "charter must be a table"),
+        ("[brands.charter]\nremove = ['spam', 'rudeness']", "unknown categories .*rudeness"),
+        ("[brands.charter]\nreview = 'insult'", "review must be a list of strings"),
+        ("[brands.charter]\nremove = ['insult']\nreview = ['insult']", "both in remove and in review"),
+        ("[brands.charter]\nresponse_deadline_minutes = -5", "response_deadline_minutes"),
+        ("[brands.charter]\nresponse_deadline_minutes = 0", "response_deadline_minutes"),
+        ("[brands.charter]\nresponse_deadline_minutes = 1.5", "response_deadline_minutes"),
+        ("[brands.charter]\nresponse_deadline_minutes = true", "response_deadline_minutes"),
+        ("[brands.charter]\nresponse_deadline_minutes = 99999999", "response_deadline_minutes"),
+        ("[brands.charter]\nbanned_terms = ['ok', '  ']", "banned_terms must be non-empty"),
+        ("[brands.charter]\ndeadline = 5", "unknown keys .*deadline"),
+        ("response_deadline = 5", "unknown keys"),
+    ],
+)
+def test_bad_charters(tmp_path: Path, charter: str, message: str) -> None:
+    with pytest.raises(WatchlistError, match=message) as err:
+        _load(tmp_path, charter)
+    assert "w.toml: a" in str(err.value)  # says which file and which brand

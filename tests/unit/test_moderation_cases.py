@@ -1,0 +1,232 @@
+"""Moderation cases on an explicit clock: open, escalate, close, refusals, KPIs, backlog, volume."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from veille.moderation.cases import (
+    CLOSED_SCHEMA_VERSION,
+    DECISION_ERRORS,
+    Backlog,
+    Case,
+    Decision,
+    DecisionError,
+    HourlyVolume,
+    Kpis,
+    apply_decision,
+    moderators_needed,
+    open_case,
+)
+from veille.moderation.triage import Triage
+from veille.rules import Charter
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()  # a Monday, 09:00 UTC
+REVIEW = Triage(("insult", "aggressive"), "medium", "review", ("insult:targeted", "aggressive:insult"))
+RESPOND = Triage(("needs_answer",), "low", "respond", ("needs_answer:complaint",))
+HOUR_CHARTER = Charter(response_deadline_minutes=60)
+
+
+def case(mention_id: str = "m1", triage: Triage = REVIEW, *, brand: str = "acme", negative: bool = True,
+         created_at: float = T0 - 600, now: float = T0, charter: Charter = HOUR_CHARTER) -> Case:
+    opened = open_case(mention_id, brand, triage, language="fr", negative=negative,
+                       created_at=created_at, now=now, charter=charter)
+    assert opened is not None
+    return opened
+
+
+def decide(decision: str, at: float, case_id: str = "m1", moderator: str = "alice", **extra: object) -> dict:
+    return {"case_id": case_id, "decision": decision, "moderator": moderator, "decided_at": at, **extra}
+
+
+def test_open_case_records_triage_and_deadline_from_posting_time() -> None:
+    c = case()
+    assert (c.id, c.brand, c.status, c.severity, c.action) == ("m1", "acme", "pending", "medium", "review")
+    assert c.categories == ("insult", "aggressive")
+    assert c.received_at == T0
+    assert c.response_deadline == T0 - 600 + 3600  # posted 10 min before it reached the queue
+
+
+def test_open_case_for_a_mention_stamped_in_the_future_counts_from_now() -> None:
+    assert case(created_at=T0 + 120).response_deadline == T0 + 3600
+
+
+def test_nothing_to_do_opens_no_case() -> None:
+    nothing = Triage((), "none", "none", ())
+    assert open_case("m1", "acme", nothing, language="en", negative=False, created_at=T0, now=T0) is None
+
+
+def test_escalate_keeps_the_case_open_raises_severity_and_records_the_assignee() -> None:
+    escalation = decide("escalate", T0 + 300, assignee="lead-bob", reason="legal")
+    out = apply_decision(case(), escalation, now=T0 + 301)
+    assert not out.closed
+    assert out.record is None
+    assert out.time_to_decision == 300
+    assert out.case.pending
+    assert (out.case.severity, out.case.assigned_to, out.case.escalations) == ("high", "lead-bob", 1)
+    assert [d.decision for d in out.case.decisions] == ["escalate"]
+    again = apply_decision(out.case, decide("escalate", T0 + 400, moderator="lead-bob"), now=T0 + 400)
+    assert (again.case.severity, again.case.assigned_to, again.case.escalations) == ("high", None, 2)
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject", "replied"])
+def test_closing_decisions_close_with_a_record(decision: str) -> None:
+    out = apply_decision(case(), decide(decision, T0 + 90, reason="charte §3"), now=T0 + 95)
+    assert out.closed
+    assert out.time_to_decision == 90
+    c = out.case
+    assert (c.status, c.closed_at, c.decided_by, c.reason) == ("closed", T0 + 90, "alice", "charte §3")
+    record = out.record
+    assert record is not None
+    assert record["schema_version"] == CLOSED_SCHEMA_VERSION == 1
+    assert (record["case_id"], record["brand"], record["decision"], record["moderator"]) == (
+        "m1", "acme", decision, "alice")
+    assert record["time_to_decision_seconds"] == 90
+    assert record["decided_at"] == "2026-01-05T09:01:30.000Z"
+    assert record["case"]["status"] == "closed"
+    json.dumps(record)  # it goes on a topic as JSON
+
+
+def test_time_to_decision_includes_escalation_and_is_never_negative() -> None:
+    escalated = apply_decision(case(), decide("escalate", T0 + 60), now=T0 + 60).case
+    closed = apply_decision(escalated, decide("approve", T0 + 1800, moderator="lead"), now=T0 + 1800)
+    assert closed.time_to_decision == 1800
+    early = apply_decision(case(), decide("approve", T0 - 30), now=T0)  # moderator clock 30 s behind
+    assert early.time_to_decision == 0
+
+
+def test_a_redelivered_decision_is_a_duplicate() -> None:
+    first = apply_decision(case(), decide("escalate", T0 + 10), now=T0 + 10)
+    with pytest.raises(DecisionError) as err:
+        apply_decision(first.case, decide("escalate", T0 + 10), now=T0 + 20)
+    assert err.value.reason == "duplicate"
+    closed = apply_decision(first.case, decide("reject", T0 + 30), now=T0 + 30)
+    with pytest.raises(DecisionError) as err:
+        apply_decision(closed.case, decide("reject", T0 + 30), now=T0 + 40)
+    assert err.value.reason == "duplicate"
+
+
+def test_a_new_decision_on_a_closed_case_is_refused() -> None:
+    closed = apply_decision(case(), decide("approve", T0 + 30), now=T0 + 30).case
+    with pytest.raises(DecisionError) as err:
+        apply_decision(closed, decide("reject", T0 + 60, moderator="bob"), now=T0 + 60)
+    assert err.value.reason == "already_closed"
+    assert closed.decided_by == "alice"  # the case itself is unchanged (frozen)
+
+
+def test_unknown_case() -> None:
+    with pytest.raises(DecisionError) as err:
+        apply_decision(None, decide("approve", T0, case_id="nope"), now=T0)
+    assert err.value.reason == "unknown_case"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "approve",
+        {"case_id": "m1", "decision": "approve", "moderator": "alice"},  # no decided_at
+        decide("delete", T0),
+        decide("approve", T0, moderator=""),
+        decide("approve", True),
+        decide("approve", float("nan")),
+        decide("approve", "yesterday"),
+        decide("approve", T0, verdict="x"),
+        decide("approve", T0, assignee="bob"),  # only an escalation is reassigned
+        decide("approve", T0, reason="x" * 5000),
+        decide("approve", T0, case_id="m2"),  # not this case
+        decide("approve", T0 + 3600),  # in the future
+        decide("approve", T0 - 3600),  # before the case entered the queue
+    ],
+)
+def test_invalid_decisions(payload: object) -> None:
+    with pytest.raises(DecisionError) as err:
+        apply_decision(case(), payload, now=T0)  # type: ignore[arg-type]
+    assert err.value.reason == "invalid"
+    assert err.value.reason in DECISION_ERRORS
+
+
+def test_decided_at_may_be_iso_8601() -> None:
+    d = Decision.from_dict(decide("approve", "2026-01-05T09:02:00Z"))
+    assert d.decided_at == T0 + 120
+    assert Decision.from_dict(d.to_dict()) == d
+
+
+def test_case_state_round_trips_through_json() -> None:
+    c = apply_decision(case(triage=RESPOND), decide("escalate", T0 + 5, assignee="bob", reason="why"),
+                       now=T0 + 5).case
+    c = apply_decision(c, decide("replied", T0 + 50, moderator="bob"), now=T0 + 50).case
+    restored = Case.from_state(json.loads(json.dumps(c.to_state())))
+    assert restored == c
+    with pytest.raises(ValueError, match="version"):
+        Case.from_state({**c.to_state(), "v": 99})
+
+
+# --- KPIs, backlog --------------------------------------------------------------------------
+
+
+def test_kpis_count_received_processed_rejected() -> None:
+    cases = [case(f"m{i}") for i in range(5)]
+    cases[0] = apply_decision(cases[0], decide("approve", T0 + 1, "m0"), now=T0 + 1).case
+    cases[1] = apply_decision(cases[1], decide("reject", T0 + 1, "m1"), now=T0 + 1).case
+    cases[2] = apply_decision(cases[2], decide("replied", T0 + 1, "m2"), now=T0 + 1).case
+    cases[3] = apply_decision(cases[3], decide("escalate", T0 + 1, "m3"), now=T0 + 1).case  # still open
+    k = Kpis.of(cases)
+    assert (k.received, k.processed, k.rejected, k.escalated) == (5, 3, 1, 1)
+    assert k.rejection_rate == pytest.approx(1 / 3)
+    assert k.processed_share == pytest.approx(3 / 5)
+    assert not k.on_target  # below 90 %
+    assert Kpis.of([]).rejection_rate is None
+    assert Kpis.of([]).on_target
+
+
+def test_backlog_per_brand_ages_and_unanswered_negatives() -> None:
+    cases = [
+        case("a1", RESPOND, now=T0),  # negative, respond: deadline T0 - 600 + 3600
+        case("a2", REVIEW, now=T0 + 600),
+        case("a3", RESPOND, negative=False, now=T0),  # not negative: never "unanswered"
+        case("b1", RESPOND, brand="boreal", now=T0 + 1200, created_at=T0 + 1200),
+        apply_decision(case("b2", brand="boreal"), decide("approve", T0 + 5, "b2"), now=T0 + 5).case,
+    ]
+    before = Backlog.by_brand(cases, now=T0 + 2000, brands=["acme", "boreal", "calm"])
+    assert before["acme"] == Backlog("acme", pending=3, oldest_age_seconds=2000, unanswered_negative=0)
+    assert before["boreal"] == Backlog("boreal", pending=1, oldest_age_seconds=800, unanswered_negative=0)
+    assert before["calm"] == Backlog("calm")  # listed brands appear with zeros
+    after = Backlog.by_brand(cases, now=T0 + 3001)
+    assert after["acme"].unanswered_negative == 1  # a1 only: a2 is a review, a3 not negative
+    assert after["boreal"].unanswered_negative == 0  # its deadline is T0 + 4800
+    assert Backlog.by_brand(cases, now=T0 + 4801)["boreal"].unanswered_negative == 1
+    replied = apply_decision(cases[0], decide("replied", T0 + 3100, "a1"), now=T0 + 3100).case
+    assert not replied.is_unanswered(T0 + 9999)
+
+
+# --- volume and sizing ----------------------------------------------------------------------
+
+
+def test_hourly_volume_per_hour_and_busiest_hours() -> None:
+    day1 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
+    day2 = day1 + 86400
+    times = [day1 + 9 * 3600 + 5] * 3 + [day1 + 14 * 3600 + 60] * 3 + [day1 + 20 * 3600]
+    times += [day2 + 11 * 3600 + 1] * 4 + [day2 + 12 * 3600]
+    volume = HourlyVolume.of(times)
+    hours = volume.per_hour(day1 + 8 * 3600, day1 + 11 * 3600)
+    assert hours == [(day1 + 8 * 3600, 0), (day1 + 9 * 3600, 3), (day1 + 10 * 3600, 0)]
+    peaks = volume.busiest(day1, day2 + 86400 * 2)
+    assert [(p.day, p.total, p.peak, p.hours) for p in peaks] == [
+        (date(2026, 1, 5), 7, 3, (9, 14)),  # a tie keeps both hours
+        (date(2026, 1, 6), 5, 4, (11,)),
+        (date(2026, 1, 7), 0, 0, ()),
+    ]
+    paris = volume.busiest(day2, day2 + 86400, tz=ZoneInfo("Europe/Paris"))
+    assert [(p.day, p.hours) for p in paris if p.total] == [(date(2026, 1, 6), (12,))]  # UTC+1 in winter
+    assert HourlyVolume.from_state(json.loads(json.dumps(volume.to_state()))) == volume
+
+
+def test_moderators_needed() -> None:
+    assert moderators_needed(0, 30) == 0
+    assert moderators_needed(240, 30) == 3  # 2 h of work per hour at 80 % occupancy -> 2.5 -> 3
+    assert moderators_needed(240, 30, occupancy=1.0) == 2
+    with pytest.raises(ValueError):
+        moderators_needed(10, 0)

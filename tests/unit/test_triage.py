@@ -1,0 +1,248 @@
+"""Moderation triage: every category in French and English, hard negatives, action policy, charters."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from veille.moderation import triage as triage_module
+from veille.moderation.triage import (
+    ACTIONS,
+    CATEGORIES,
+    REASONS,
+    SEVERITIES,
+    Triage,
+    strictest,
+    triage,
+)
+from veille.rules import Charter
+
+BRAND = ("acme",)
+NEG, NEU, POS = ("negative", -0.6), ("neutral", 0.0), ("positive", 0.6)
+
+
+def cats(text: str, language: str, tone: tuple[str, float] = NEU, brands: tuple[str, ...] = BRAND,
+         charter: Charter | None = None) -> tuple[str, ...]:
+    return triage(text, language, tone[0], tone[1], brands, charter).categories
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "tone", "category"),
+    [
+        ("t'es vraiment qu'un abruti", "fr", NEG, "insult"),
+        ("Sale connard, tu m'as doublé dans la file", "fr", NEG, "insult"),
+        ("you're such a moron", "en", NEG, "insult"),
+        ("go fuck yourself", "en", NEG, "insult"),
+        ("je vais te buter si je te croise", "fr", NEG, "threat"),
+        ("I'm going to kill you", "en", NEG, "threat"),
+        ("kys loser", "en", NEG, "threat"),
+        ("retourne dans ton pays", "fr", NEG, "hate"),
+        ("les migrants sont des parasites", "fr", NEG, "hate"),
+        ("go back to your country", "en", NEG, "hate"),
+        ("Gagnez 300€ par jour depuis chez vous, écrivez-moi sur WhatsApp", "fr", POS, "spam"),
+        ("Votre compte sera suspendu, vérifiez vos informations sur acme-login.xyz", "fr", NEU, "spam"),
+        ("Earn $500 a day from home, link in bio", "en", POS, "spam"),
+        ("Free iPhone giveaway, claim here bit.ly/xyz123", "en", POS, "spam"),
+        ("VOUS VOUS FOUTEZ DE NOUS", "fr", NEG, "aggressive"),
+        ("Why is my phone STILL broken???", "en", NEG, "aggressive"),
+        ("you people are unbelievable", "en", NEU, "aggressive"),
+        ("#BoycottBoreal, partagez massivement", "fr", NEG, "detractor"),
+        ("Je n'achèterai plus jamais chez Acme", "fr", NEU, "detractor"),
+        ("Sign the petition against Acme's new fees", "en", NEU, "detractor"),
+        ("Never buying from Acme again", "en", NEU, "detractor"),
+        ("@acme_fr toujours aucune réponse à ma réclamation", "fr", NEU, "needs_answer"),
+        ("Colis jamais reçu, vous pouvez vérifier ?", "fr", NEU, "needs_answer"),
+        ("@AcmeSupport still waiting for my refund", "en", NEU, "needs_answer"),
+        ("My phone won't charge since the update, any fix?", "en", NEG, "needs_answer"),
+    ],
+)
+def test_each_category_in_both_languages(text: str, language: str, tone: tuple[str, float],
+                                         category: str) -> None:
+    assert category in cats(text, language, tone)
+
+
+def test_insult_is_also_aggressive_and_categories_follow_the_constant_order() -> None:
+    result = triage("t'es qu'un gros nul, toujours pas de réponse", "fr", "negative", -0.7, BRAND)
+    assert result.categories == ("insult", "aggressive", "needs_answer")
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "tone"),
+    [
+        ("this price is a killer deal", "en", POS),
+        ("I could kill for this latte", "en", POS),
+        ("dead funny, that ad", "en", POS),
+        ("that new camera is sick!", "en", POS),
+        ("you killed it with this update", "en", POS),
+        ("Shut up and take my money!", "en", POS),
+        ("I'm such an idiot, forgot to switch it on", "en", NEG),
+        ("my brother called me an idiot for queuing all night", "en", NEG),
+        ('the ad where he shouts "you moron" is hilarious', "en", POS),
+        ("you're not stupid at all, thanks for the help", "en", POS),
+        ("Spread the word: free coffee for nurses this week!", "en", POS),
+        ("Thanks, refund received within two days", "en", POS),
+        ("c'est mortel ce latte", "fr", POS),
+        ("ça tue ce nouveau forfait", "fr", POS),
+        ("mdr je suis mort", "fr", POS),
+        ("bête de produit, je recommande", "fr", POS),
+        ("t'es une bête, défi fini en deux jours", "fr", POS),
+        ("c'est pas nul du tout", "fr", POS),
+        ("t'es pas nul du tout en fait", "fr", POS),
+        ("putain c'est génial", "fr", POS),
+        ("Il m'a traité de connard, l'ambiance...", "fr", NEG),
+        ("Je suis con, j'avais oublié le code PIN", "fr", NEG),
+        ("partagez ce bon plan à vos potes", "fr", POS),
+        ("Plus jamais de souci de réseau depuis que je suis chez eux, top", "fr", POS),
+        ("LE NOUVEAU ZEPHYR EST ENFIN LÀ, TROP HÂTE", "fr", POS),
+        ("Trop fort ce forfait !!!", "fr", POS),
+        ("Horaires du Boréal ce dimanche ?", "fr", ("negative", -0.08)),
+    ],
+)
+def test_hard_negatives_raise_nothing(text: str, language: str, tone: tuple[str, float]) -> None:
+    result = triage(text, language, tone[0], tone[1], BRAND)
+    assert result.categories == (), result
+    assert result.action == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("nuuuul, t'es nuuuul", "fr"),  # repeated letters
+        ("c0nnard", "fr"),  # leetspeak
+        ("T’es un abruti", "fr"),  # typographic apostrophe
+        ("tes qu'un bouffon", "fr"),  # SMS spelling of "t'es"
+        ("what an a$$hole", "en"),
+        ("u r sooo stupiiid", "en"),
+        ("ASSHOLE.", "en"),
+    ],
+)
+def test_light_obfuscations_still_match(text: str, language: str) -> None:
+    assert "insult" in cats(text, language, NEG)
+
+
+def test_swearing_without_a_target_is_not_an_insult() -> None:
+    assert cats("fucking love this phone", "en", POS) == ()
+    assert "insult" not in cats("putain de réseau, encore en panne", "fr", NEG)
+
+
+def test_an_insult_about_a_thing_is_not_an_insult() -> None:
+    assert "insult" not in cats("your app is stupid", "en", NEG)
+    assert "insult" in cats("your agent is stupid", "en", NEG)
+
+
+def test_unknown_language_runs_both_rule_sets() -> None:
+    assert "insult" in cats("espèce de connard", "de", NEG)
+    assert "threat" in cats("I will kill you", "und", NEG)
+
+
+def test_needs_answer_only_for_a_watched_brand() -> None:
+    text = "@acme_fr toujours pas de réponse"
+    assert "needs_answer" in cats(text, "fr", NEG)
+    assert cats(text, "fr", NEG, brands=()) == ()
+
+
+# --- action policy --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "tone", "severity", "action"),
+    [
+        ("je vais te buter", "fr", NEG, "high", "hide"),  # threat
+        ("death to all of them, go back to your country", "en", NEG, "high", "hide"),  # hate
+        ("Earn $500 a day, DM me", "en", POS, "medium", "hide"),  # spam
+        ("espèce de connard", "fr", NEG, "high", "hide"),  # high-severity insult
+        ("t'es vraiment nul", "fr", NEG, "medium", "review"),  # milder insult
+        ("THIS IS RIDICULOUS ACME", "en", NEG, "low", "review"),  # shouting only
+        ("#BoycottAcme", "en", NEU, "medium", "review"),  # detractor
+        ("@acme_fr toujours pas de réponse", "fr", NEU, "low", "respond"),  # needs_answer
+        ("Lovely coffee this morning", "en", POS, "none", "none"),
+    ],
+)
+def test_action_policy(text: str, language: str, tone: tuple[str, float], severity: str,
+                       action: str) -> None:
+    result = triage(text, language, tone[0], tone[1], BRAND)
+    assert (result.severity, result.action) == (severity, action)
+
+
+def test_strongest_action_wins_and_all_categories_are_kept() -> None:
+    result = triage("@AcmeSupport you clowns, still waiting for my refund", "en", "negative", -0.6, BRAND)
+    assert result.categories == ("insult", "aggressive", "needs_answer")
+    assert result.action == "review"  # review beats respond
+
+
+def test_charter_can_hide_what_the_default_only_reviews() -> None:
+    text = "t'es vraiment nul"
+    assert triage(text, "fr", "negative", -0.6, BRAND).action == "review"
+    strict = Charter(remove=("threat", "hate", "spam", "insult"), review=("aggressive",))
+    result = triage(text, "fr", "negative", -0.6, BRAND, strict)
+    assert result.action == "hide"
+    assert "charter:remove" in result.reasons
+
+
+def test_charter_without_review_leaves_a_category_unactioned_but_reported() -> None:
+    lenient = Charter(remove=("threat", "hate", "spam"), review=())
+    result = triage("#BoycottAcme", "en", "neutral", 0.0, BRAND, lenient)
+    assert result.categories == ("detractor",)
+    assert result.action == "none"
+
+
+def test_banned_term_always_means_review() -> None:
+    charter = Charter(banned_terms=("Arnacme",))
+    result = triage("Acme = ARNACMÉ, tout le monde le sait", "fr", "neutral", 0.0, BRAND, charter)
+    assert result.categories == ()
+    assert result.action == "review"
+    assert result.reasons == ("charter:banned_term",)
+    assert triage("Acme, tout le monde le sait", "fr", "neutral", 0.0, BRAND, charter).action == "none"
+
+
+def test_strictest_merges_charters_of_several_brands() -> None:
+    a = Charter(remove=("spam",), review=("insult",), response_deadline_minutes=60, banned_terms=("x",))
+    b = Charter(remove=("insult", "hate"), review=("detractor",), response_deadline_minutes=240,
+                banned_terms=("y",))
+    merged = strictest([a, b])
+    assert merged.remove == ("insult", "hate", "spam")
+    assert merged.review == ("detractor",)
+    assert merged.response_deadline_minutes == 60
+    assert merged.banned_terms == ("x", "y")
+    assert strictest([]) == Charter()
+
+
+# --- bounded values -------------------------------------------------------------------------
+
+SAMPLES = [
+    ("espèce de connard, je vais te retrouver", "fr", NEG),
+    ("WHERE IS MY REFUND??? you clowns", "en", NEG),
+    ("#BoycottAcme signez la pétition, partagez massivement", "fr", NEG),
+    ("Gagnez 500€ par jour 👉 bit.ly/abc", "fr", POS),
+    ("mort aux juifs", "fr", NEG),
+    ("nice latte", "en", POS),
+    ("", "en", NEU),
+]
+
+
+@pytest.mark.parametrize(("text", "language", "tone"), SAMPLES)
+def test_values_are_bounded_and_json_round_trips(text: str, language: str,
+                                                 tone: tuple[str, float]) -> None:
+    result = triage(text, language, tone[0], tone[1], BRAND, Charter(banned_terms=("acme",)))
+    assert set(result.categories) <= set(CATEGORIES)
+    assert list(result.categories) == [c for c in CATEGORIES if c in result.categories]
+    assert set(result.reasons) <= set(REASONS)
+    assert len(set(result.reasons)) == len(result.reasons)
+    assert result.severity in SEVERITIES
+    assert result.action in ACTIONS
+    assert Triage.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+
+
+def test_no_regex_is_compiled_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    charter = Charter(banned_terms=("arnacme",))  # compiled here, once per charter
+
+    def no_compile(*args: object, **kwargs: object) -> None:
+        raise AssertionError("regex compiled during triage")
+
+    monkeypatch.setattr(re, "compile", no_compile)
+    monkeypatch.setattr(re, "_compile", no_compile)  # behind re.search(pattern_string, ...)
+    assert triage_module.re is re
+    for text, language, tone in SAMPLES:
+        triage(text, language, tone[0], tone[1], BRAND, charter)

@@ -1,0 +1,15 @@
+"""Moderation vocabulary: the bounded label sets shared by triage, cases and the watch list's charters."""
+
+# Constants only, no imports: veille.rules validates charters against them while
+# veille.moderation.triage imports veille.rules, so anything more here would be a cycle.
+
+#: Triage categories, in reporting order (Prometheus label values).
+CATEGORIES = ("insult", "threat", "hate", "spam", "aggressive", "detractor", "needs_answer")
+#: Severity levels, weakest first.
+SEVERITIES = ("none", "low", "medium", "high")
+#: What a moderator should do. When several apply the strongest wins: hide > review > respond > none.
+ACTIONS = ("none", "review", "respond", "hide")
+#: Strength of each action, for picking the strongest.
+ACTION_RANK = {"none": 0, "respond": 1, "review": 2, "hide": 3}
+
+__all__ = ["ACTIONS", "ACTION_RANK", "CATEGORIES", "SEVERITIES"]

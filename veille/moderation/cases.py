@@ -1,0 +1,436 @@
+"""Moderation cases: the review queue's state machine, KPIs, backlog and hourly volume, clock passed in."""
+
+# Everything here is pure: times are epoch seconds passed in (`now`, `decided_at`), never read
+# from the system clock, so the agent, the report command and the tests agree on every number.
+#
+# KPI semantics (one case per mention that needs a human, i.e. whose triage action is not "none"):
+#   received          cases opened
+#   processed         cases closed by approve, reject or replied (escalate keeps a case open)
+#   rejected          cases closed by reject (the item was removed)
+#   rejection rate    rejected / processed
+#   processed share   processed / received (the team keeps it above PROCESSED_SHARE_TARGET)
+#   unanswered negative
+#                     a negative case whose action is respond, still pending after its brand's
+#                     response deadline
+#   backlog           pending cases, and the age of the oldest one (now - received_at)
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any, Final
+
+from veille.moderation import ACTIONS, CATEGORIES, SEVERITIES
+from veille.moderation.triage import Triage
+from veille.rules import Charter
+
+STATE_VERSION: Final = 1
+CLOSED_SCHEMA_VERSION: Final = 1
+STATUSES: Final = ("pending", "closed")
+DECISIONS: Final = ("approve", "reject", "escalate", "replied")
+#: Decisions that close a case; "escalate" keeps it open, one severity level up, reassigned.
+CLOSING_DECISIONS: Final = ("approve", "reject", "replied")
+#: Bounded reasons of a refused decision (a Prometheus label value).
+DECISION_ERRORS: Final = ("unknown_case", "duplicate", "already_closed", "invalid")
+#: The team's target for processed / received.
+PROCESSED_SHARE_TARGET: Final = 0.9
+#: Moderators' clocks drift: a decision may be stamped this far after `now`, or before the case
+#: entered the queue, and still be accepted (its time to decision is then counted as 0).
+MAX_CLOCK_SKEW_SECONDS: Final = 300.0
+MAX_ID_CHARS: Final = 256
+MAX_MODERATOR_CHARS: Final = 128
+MAX_REASON_CHARS: Final = 1000
+_DECISION_KEYS: Final = frozenset({"case_id", "decision", "moderator", "decided_at", "reason", "assignee"})
+
+
+class DecisionError(ValueError):
+    """A decision that cannot be applied; `reason` is one of DECISION_ERRORS."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        assert reason in DECISION_ERRORS, reason
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def _text(d: Mapping[str, Any], key: str, limit: int, required: bool = True) -> str | None:
+    value = d.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise DecisionError("invalid", f"{key} must be a non-empty string")
+    if len(value) > limit:
+        raise DecisionError("invalid", f"{key} is longer than {limit} characters")
+    return value
+
+
+def _epoch(value: Any, key: str) -> float:
+    """Epoch seconds from a number or an ISO 8601 string (a naive string is taken as UTC)."""
+    if isinstance(value, bool):
+        raise DecisionError("invalid", f"{key} must be epoch seconds or an ISO 8601 time")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise DecisionError("invalid", f"{key} must be finite")
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise DecisionError("invalid", f"{key} is not an ISO 8601 time") from None
+        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+    raise DecisionError("invalid", f"{key} must be epoch seconds or an ISO 8601 time")
+
+
+def iso(epoch: float) -> str:
+    """UTC ISO 8601 with a Z suffix and millisecond precision."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A moderator's decision on one case, as sent by the moderation tool."""
+
+    case_id: str
+    decision: str
+    moderator: str
+    decided_at: float
+    reason: str | None = None
+    #: escalate only: who takes the case over (None: the escalation queue).
+    assignee: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Decision:
+        """Validate `{"case_id", "decision", "moderator", "decided_at", "reason"?, "assignee"?}`."""
+        if not isinstance(d, Mapping):
+            raise DecisionError("invalid", "a decision must be a JSON object")
+        unknown = sorted(set(d) - _DECISION_KEYS)
+        if unknown:
+            raise DecisionError("invalid", f"unknown fields {unknown}")
+        decision = d.get("decision")
+        if decision not in DECISIONS:
+            raise DecisionError("invalid", f"decision must be one of {', '.join(DECISIONS)}")
+        if "decided_at" not in d:
+            raise DecisionError("invalid", "decided_at is missing")
+        assignee = _text(d, "assignee", MAX_MODERATOR_CHARS, required=False)
+        if assignee is not None and decision != "escalate":
+            raise DecisionError("invalid", "only an escalation has an assignee")
+        return cls(
+            case_id=str(_text(d, "case_id", MAX_ID_CHARS)),
+            decision=decision,
+            moderator=str(_text(d, "moderator", MAX_MODERATOR_CHARS)),
+            decided_at=_epoch(d["decided_at"], "decided_at"),
+            reason=_text(d, "reason", MAX_REASON_CHARS, required=False),
+            assignee=assignee,
+        )
+
+    @property
+    def key(self) -> tuple[str, str, float]:
+        """What identifies a redelivery of the same decision."""
+        return (self.decision, self.moderator, self.decided_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"case_id": self.case_id, "decision": self.decision,
+                             "moderator": self.moderator, "decided_at": self.decided_at}
+        if self.reason is not None:
+            d["reason"] = self.reason
+        if self.assignee is not None:
+            d["assignee"] = self.assignee
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One item that needs a human: pending until a closing decision, with its full history."""
+
+    id: str  # the mention id
+    brand: str
+    categories: tuple[str, ...]
+    severity: str
+    action: str  # review, respond or hide
+    language: str
+    negative: bool
+    received_at: float  # when the case entered the queue
+    created_at: float  # when the mention was posted
+    response_deadline: float  # created_at + the brand's response deadline
+    status: str = "pending"
+    decisions: tuple[Decision, ...] = ()
+    closed_at: float | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+    assigned_to: str | None = None
+    escalations: int = 0
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+    def age(self, now: float) -> float:
+        """Seconds since the case entered the queue (0 for a clock behind received_at)."""
+        return max(0.0, now - self.received_at)
+
+    def is_unanswered(self, now: float) -> bool:
+        """A negative case asking for a response, still pending after its response deadline."""
+        return self.pending and self.negative and self.action == "respond" and now > self.response_deadline
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "v": STATE_VERSION, "id": self.id, "brand": self.brand,
+            "categories": list(self.categories), "severity": self.severity, "action": self.action,
+            "language": self.language, "negative": self.negative, "received_at": self.received_at,
+            "created_at": self.created_at, "response_deadline": self.response_deadline,
+            "status": self.status, "decisions": [d.to_dict() for d in self.decisions],
+            "closed_at": self.closed_at, "decided_by": self.decided_by, "reason": self.reason,
+            "assigned_to": self.assigned_to, "escalations": self.escalations,
+        }
+
+    @classmethod
+    def from_state(cls, d: Mapping[str, Any]) -> Case:
+        if d.get("v") != STATE_VERSION:
+            raise ValueError(f"case state version {d.get('v')!r}, expected {STATE_VERSION}")
+        return cls(
+            id=d["id"], brand=d["brand"], categories=tuple(d["categories"]), severity=d["severity"],
+            action=d["action"], language=d["language"], negative=bool(d["negative"]),
+            received_at=float(d["received_at"]), created_at=float(d["created_at"]),
+            response_deadline=float(d["response_deadline"]), status=d["status"],
+            decisions=tuple(Decision.from_dict(x) for x in d["decisions"]),
+            closed_at=d["closed_at"], decided_by=d["decided_by"], reason=d["reason"],
+            assigned_to=d["assigned_to"], escalations=int(d["escalations"]),
+        )
+
+
+def open_case(
+    mention_id: str,
+    brand: str,
+    triage: Triage,
+    *,
+    language: str,
+    negative: bool,
+    created_at: float,
+    now: float,
+    charter: Charter | None = None,
+) -> Case | None:
+    """The case for a triaged mention, received now; None when triage asks for no action.
+
+    The response deadline runs from when the mention was posted (what its author waits from),
+    or from now for a mention stamped in the future.
+    """
+    if triage.action == "none":
+        return None
+    if triage.action not in ACTIONS or triage.severity not in SEVERITIES:
+        raise ValueError(f"unknown action {triage.action!r} or severity {triage.severity!r}")
+    if not set(triage.categories) <= set(CATEGORIES):
+        raise ValueError(f"unknown categories in {triage.categories}")
+    deadline = (charter or Charter()).response_deadline_seconds
+    return Case(
+        id=mention_id,
+        brand=brand,
+        categories=triage.categories,
+        severity=triage.severity,
+        action=triage.action,
+        language=language,
+        negative=negative,
+        received_at=now,
+        created_at=created_at,
+        response_deadline=min(created_at, now) + deadline,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A decision applied: the updated case, and the closed-case record when it closed."""
+
+    case: Case
+    decision: Decision
+    closed: bool
+    time_to_decision: float  # seconds from received_at to decided_at, never negative
+    record: dict[str, Any] | None  # for the moderation.closed topic; None when still open
+
+
+def _escalated(severity: str) -> str:
+    return SEVERITIES[min(SEVERITIES.index(severity) + 1, len(SEVERITIES) - 1)]
+
+
+def apply_decision(case: Case | None, decision: Decision | Mapping[str, Any], now: float) -> Outcome:
+    """Apply a moderator's decision to a case (None: no such case). Raises DecisionError.
+
+    A decision seen before (same decision, moderator and time: a redelivery) is a `duplicate`;
+    any other decision on a closed case is `already_closed`. Escalate keeps the case pending,
+    raises its severity one level (up to high) and records who it is reassigned to.
+    """
+    if not isinstance(decision, Decision):
+        decision = Decision.from_dict(decision)
+    if case is None:
+        raise DecisionError("unknown_case", f"no open or closed case {decision.case_id!r}")
+    if decision.case_id != case.id:
+        raise DecisionError("invalid", f"decision for {decision.case_id!r} applied to case {case.id!r}")
+    if decision.decided_at > now + MAX_CLOCK_SKEW_SECONDS:
+        raise DecisionError("invalid", "decided_at is in the future")
+    if decision.decided_at < case.received_at - MAX_CLOCK_SKEW_SECONDS:
+        raise DecisionError("invalid", "decided_at is before the case entered the queue")
+    if any(d.key == decision.key for d in case.decisions):
+        raise DecisionError("duplicate", f"decision already applied to case {case.id!r}")
+    if not case.pending:
+        raise DecisionError("already_closed", f"case {case.id!r} was closed by {case.decided_by!r}")
+
+    waited = max(0.0, decision.decided_at - case.received_at)
+    history = (*case.decisions, decision)
+    if decision.decision == "escalate":
+        updated = replace(case, decisions=history, severity=_escalated(case.severity),
+                          assigned_to=decision.assignee, escalations=case.escalations + 1)
+        return Outcome(updated, decision, closed=False, time_to_decision=waited, record=None)
+    updated = replace(case, decisions=history, status="closed", closed_at=decision.decided_at,
+                      decided_by=decision.moderator, reason=decision.reason)
+    record = {
+        "schema_version": CLOSED_SCHEMA_VERSION,
+        "case_id": case.id,
+        "brand": case.brand,
+        "decision": decision.decision,
+        "moderator": decision.moderator,
+        "reason": decision.reason,
+        "decided_at": iso(decision.decided_at),
+        "time_to_decision_seconds": round(waited, 3),
+        "case": updated.to_state(),
+    }
+    return Outcome(updated, decision, closed=True, time_to_decision=waited, record=record)
+
+
+# --- KPIs and backlog ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    """The team's figures over a set of cases (see the counting semantics at the top)."""
+
+    received: int = 0
+    processed: int = 0
+    rejected: int = 0
+    escalated: int = 0  # cases escalated at least once, open or closed
+
+    @classmethod
+    def of(cls, cases: Iterable[Case]) -> Kpis:
+        received = processed = rejected = escalated = 0
+        for case in cases:
+            received += 1
+            escalated += case.escalations > 0
+            if case.status == "closed" and case.decisions:
+                processed += 1
+                rejected += case.decisions[-1].decision == "reject"
+        return cls(received, processed, rejected, escalated)
+
+    @property
+    def rejection_rate(self) -> float | None:
+        """rejected / processed; None before anything is processed."""
+        return self.rejected / self.processed if self.processed else None
+
+    @property
+    def processed_share(self) -> float | None:
+        """processed / received; None before anything is received."""
+        return self.processed / self.received if self.received else None
+
+    @property
+    def on_target(self) -> bool:
+        share = self.processed_share
+        return share is None or share >= PROCESSED_SHARE_TARGET
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Pending work of one brand at a given time."""
+
+    brand: str
+    pending: int = 0
+    oldest_age_seconds: float = 0.0
+    unanswered_negative: int = 0
+
+    @classmethod
+    def by_brand(cls, cases: Iterable[Case], now: float, brands: Iterable[str] = ()) -> dict[str, Backlog]:
+        """Backlog per brand from any cases (closed ones are skipped); every brand in `brands`
+        appears, with zeros when it has nothing pending."""
+        pending: dict[str, int] = dict.fromkeys(brands, 0)
+        oldest: dict[str, float] = dict.fromkeys(brands, 0.0)
+        unanswered: dict[str, int] = dict.fromkeys(brands, 0)
+        for case in cases:
+            if not case.pending:
+                continue
+            pending[case.brand] = pending.get(case.brand, 0) + 1
+            oldest[case.brand] = max(oldest.get(case.brand, 0.0), case.age(now))
+            unanswered[case.brand] = unanswered.get(case.brand, 0) + case.is_unanswered(now)
+        return {b: cls(b, pending[b], oldest[b], unanswered[b]) for b in pending}
+
+
+# --- volume and sizing --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DayPeak:
+    """One day of a period: items received, and its busiest local hour(s) of the day."""
+
+    day: date
+    total: int
+    peak: int  # items in the busiest hour
+    hours: tuple[int, ...]  # local hours of the day (0-23) with `peak` items; () on an empty day
+
+
+@dataclass
+class HourlyVolume:
+    """Items received per hour, for staffing: which hours of each day need most moderators.
+
+    Buckets are UTC hours; `busiest` reports them in a time zone of your choice by the local
+    hour their start falls in (a half-hour zone reports 09:30-10:30 as hour 9).
+    """
+
+    counts: dict[int, int] = field(default_factory=dict)  # UTC hour start (epoch s) -> items
+
+    def add(self, received_at: float, n: int = 1) -> None:
+        start = int(received_at // 3600) * 3600
+        self.counts[start] = self.counts.get(start, 0) + n
+
+    @classmethod
+    def of(cls, times: Iterable[float]) -> HourlyVolume:
+        volume = cls()
+        for t in times:
+            volume.add(t)
+        return volume
+
+    def per_hour(self, start: float, end: float) -> list[tuple[int, int]]:
+        """(hour start, items) for every hour bucket overlapping [start, end), zeros included."""
+        first = int(start // 3600) * 3600
+        return [(h, self.counts.get(h, 0)) for h in range(first, math.ceil(end / 3600) * 3600, 3600)]
+
+    def busiest(self, start: float, end: float, tz: tzinfo = UTC) -> list[DayPeak]:
+        """Per local day of [start, end): total items and the busiest hour(s), ties all kept."""
+        days: dict[date, dict[int, int]] = {}
+        for hour_start, n in self.per_hour(start, end):
+            local = datetime.fromtimestamp(hour_start, tz)
+            hours = days.setdefault(local.date(), {})
+            # A DST fall-back day has its 02:00 twice: both UTC hours add up in local hour 2.
+            hours[local.hour] = hours.get(local.hour, 0) + n
+        out = []
+        for day, hours in sorted(days.items()):
+            total = sum(hours.values())
+            peak = max(hours.values(), default=0)
+            busiest = tuple(sorted(h for h, n in hours.items() if n == peak)) if total else ()
+            out.append(DayPeak(day, total, peak, busiest))
+        return out
+
+    def to_state(self) -> dict[str, Any]:
+        return {"v": STATE_VERSION, "counts": {str(h): n for h, n in self.counts.items()}}
+
+    @classmethod
+    def from_state(cls, d: Mapping[str, Any]) -> HourlyVolume:
+        if d.get("v") != STATE_VERSION:
+            raise ValueError(f"volume state version {d.get('v')!r}, expected {STATE_VERSION}")
+        return cls({int(h): int(n) for h, n in d["counts"].items()})
+
+
+def moderators_needed(items_per_hour: float, seconds_per_item: float, occupancy: float = 0.8) -> int:
+    """Moderators to keep up with an hour's items when each takes `seconds_per_item` and a
+    moderator is busy `occupancy` of the time (breaks, context switches)."""
+    if items_per_hour < 0 or seconds_per_item <= 0 or not 0 < occupancy <= 1:
+        raise ValueError("items_per_hour >= 0, seconds_per_item > 0 and 0 < occupancy <= 1")
+    return math.ceil(items_per_hour * seconds_per_item / (3600 * occupancy))
