@@ -15,6 +15,9 @@ from veille.rules import Watchlist, fold
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
+#: Mentions taken per batch, and the longest a batch waits to fill (adds at most this latency).
+BATCH = 500
+BATCH_SECONDS = 0.05
 
 
 def signal_of(record: dict[str, Any], source: int) -> dict[str, Any]:
@@ -149,49 +152,63 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
 
     @app.agent(topics.enriched, name="spikes-fanout")
     async def fanout(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                record = json.loads(event.value)
-                brands = [b for b in record.get("brands") or [] if b in known]
-                if not brands:
-                    continue
-                payload = json.dumps(signal_of(record, event.message.partition)).encode()
-            except (ValueError, KeyError, TypeError) as exc:
-                # mentions.enriched is our own contract: a record that breaks it is a bug
-                # upstream, logged, not a reason to stop counting the others.
-                log.error("spikes: unreadable enriched record at offset %s: %s",
-                          event.message.offset, type(exc).__name__)
-                continue
-            for brand in brands:
-                await topics.by_brand.send(key=brand.encode(), value=payload)
+        async for batch in stream.take_events(BATCH, within=BATCH_SECONDS):
+            for event in batch:
+                await fan_out(event)
+
+    async def fan_out(event: Any) -> None:
+        try:
+            record = json.loads(event.value)
+            brands = [b for b in record.get("brands") or [] if b in known]
+            if not brands:
+                return
+            payload = json.dumps(signal_of(record, event.message.partition)).encode()
+        except (ValueError, KeyError, TypeError) as exc:
+            # mentions.enriched is our own contract: a record that breaks it is a bug
+            # upstream, logged, not a reason to stop counting the others.
+            log.error("spikes: unreadable enriched record at offset %s: %s",
+                      event.message.offset, type(exc).__name__)
+            return
+        for brand in brands:
+            await topics.by_brand.send(key=brand.encode(), value=payload)
 
     @app.agent(topics.by_brand, name="spikes")
     async def spikes(stream: Any) -> None:
-        async for event in stream.events():
-            brand = event.key.decode()
-            wall = last_seen[brand] = time.time()
-            s = json.loads(event.value)
-            m = monitor_for(brand)
-            partition = event.message.partition
-            positions[partition] = event.message.offset + 1
-            if event.message.offset <= m.position:
-                continue  # applied before a crash or restart: its effect is in the table
-            m.position = event.message.offset
-            wm = watermarks.get(partition)
-            if wm is None:
-                wm = watermarks[partition] = Watermark(
-                    range(settings.topic_partitions), idle_seconds,
-                    live_seconds=config.lateness_seconds + 2 * config.bucket_seconds)
-            wm.observe(int(s.get("p", 0)), s["t"], wall)
-            late_before = m.late
-            events = m.observe(s["id"], s["t"], s["neg"], s["aud"], s["text"], advance=False)
-            if m.late != late_before and brand in known:
-                metrics.late.labels(brand).inc()
-            homes[brand] = partition
-            mark = wm.value(wall)
-            if mark is not None:
-                events += m.advance(mark)
-            await publish(brand, m, events)
+        # Batches: the state of each brand a batch touched is saved once per batch (one
+        # changelog record, not one per mention), before the batch's offsets are acknowledged.
+        async for batch in stream.take_events(BATCH, within=BATCH_SECONDS):
+            pending: dict[str, list[dict[str, Any]]] = {}
+            for event in batch:
+                brand = event.key.decode()
+                pending.setdefault(brand, []).extend(apply(brand, event))
+            for brand, events in pending.items():
+                await publish(brand, monitors[brand][0], events)
+
+    def apply(brand: str, event: Any) -> list[dict[str, Any]]:
+        """Count one mention of mentions.by_brand; return the alert events it caused."""
+        wall = last_seen[brand] = time.time()
+        m = monitor_for(brand)
+        partition = event.message.partition
+        positions[partition] = event.message.offset + 1
+        if event.message.offset <= m.position:
+            return []  # applied before a crash or restart: its effect is in the table
+        m.position = event.message.offset
+        s = json.loads(event.value)
+        wm = watermarks.get(partition)
+        if wm is None:
+            wm = watermarks[partition] = Watermark(
+                range(settings.topic_partitions), idle_seconds,
+                live_seconds=config.lateness_seconds + 2 * config.bucket_seconds)
+        wm.observe(int(s.get("p", 0)), s["t"], wall)
+        late_before = m.late
+        events = m.observe(s["id"], s["t"], s["neg"], s["aud"], s["text"], advance=False)
+        if brand in known:
+            (metrics.late if m.late != late_before else metrics.mentions).labels(brand).inc()
+        homes[brand] = partition
+        mark = wm.value(wall)
+        if mark is not None:
+            events += m.advance(mark)
+        return events
 
     @app.timer(5.0)
     async def close_idle_buckets() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -262,6 +263,11 @@ class SpikeMetrics:
             "Event-time buckets closed and scored.",
             ["brand"], registry=registry,
         )
+        self.mentions = Counter(
+            "veille_reputation_mentions_total",
+            "Mentions counted into the brand's event-time buckets by the spike agent.",
+            ["brand"], registry=registry,
+        )
         self.late = Counter(
             "veille_reputation_late_mentions_total",
             "Mentions that arrived after their bucket had closed (beyond the lateness bound).",
@@ -274,6 +280,7 @@ class SpikeMetrics:
                 self.alerts_opened.labels(b, sev)
             self.escalations.labels(b)
             self.buckets.labels(b)
+            self.mentions.labels(b)
             self.late.labels(b)
 
     @property
@@ -287,3 +294,112 @@ class SpikeMetrics:
                 g.remove(brand)
             except KeyError:
                 pass
+
+
+#: Time from a case entering the queue to the decision that closed it: minutes to days.
+DECISION_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
+                    259200.0)
+
+
+class ModerationMetrics:
+    """Moderation KPIs (brands from the watch list, categories from veille.moderation).
+
+    Counters count an item once per triage category (the rules divide processed by received per
+    brand, summing categories on both sides). The per-brand gauges describe the cases this
+    worker's partitions hold: they exist only while it owns moderation partitions, and with
+    several workers Prometheus sums the backlog and the unanswered count and takes the max of
+    the oldest age.
+    """
+
+    def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
+        from veille.moderation import CATEGORIES
+        from veille.moderation.cases import DECISION_ERRORS
+
+        self.brands = tuple(brands)
+        self.received = Counter(
+            "veille_moderation_items_received_total",
+            "Items queued for a moderator (cases opened), once per triage category.",
+            ["brand", "category"], registry=registry,
+        )
+        self.processed = Counter(
+            "veille_moderation_items_processed_total",
+            "Cases closed by a moderator (approve, reject or replied), once per category.",
+            ["brand", "category"], registry=registry,
+        )
+        self.rejected = Counter(
+            "veille_moderation_items_rejected_total",
+            "Cases closed by a reject decision (the item was removed), once per category.",
+            ["brand", "category"], registry=registry,
+        )
+        self.backlog = Gauge(
+            "veille_moderation_backlog_items",
+            "Pending cases (escalated ones included) held by this worker's partitions.",
+            ["brand"], registry=registry,
+        )
+        self.oldest = Gauge(
+            "veille_moderation_oldest_pending_age_seconds",
+            "Age of the oldest pending case held by this worker's partitions (0 when none).",
+            ["brand"], registry=registry,
+        )
+        self.decision_seconds = Histogram(
+            "veille_moderation_decision_seconds",
+            "Time from a case entering the queue to the decision that closed it.",
+            ["brand"], buckets=DECISION_BUCKETS, registry=registry,
+        )
+        self.unanswered = Gauge(
+            "veille_moderation_unanswered_negative",
+            "Negative cases whose action is respond, still pending after the brand charter's "
+            "response deadline (this worker's partitions).",
+            ["brand"], registry=registry,
+        )
+        self.ignored = Counter(
+            "veille_moderation_decisions_ignored_total",
+            "Decisions not applied: unknown_case, duplicate, already_closed or invalid.",
+            ["reason"], registry=registry,
+        )
+        for b in self.brands:
+            self.decision_seconds.labels(b)
+            for c in CATEGORIES:
+                for counter in (self.received, self.processed, self.rejected):
+                    counter.labels(b, c)
+        for reason in DECISION_ERRORS:
+            self.ignored.labels(reason)
+
+    def brand(self, brand: str) -> str:
+        """The label value: a brand no longer in the watch list counts under "none"."""
+        return brand if brand in self.brands else NO_BRAND
+
+    def observe_received(self, brand: str, categories: Iterable[str]) -> None:
+        for c in categories:
+            self.received.labels(self.brand(brand), c).inc()
+
+    def observe_closed(self, brand: str, categories: Iterable[str], decision: str,
+                       seconds: float) -> None:
+        b = self.brand(brand)
+        for c in categories:
+            self.processed.labels(b, c).inc()
+            if decision == "reject":
+                self.rejected.labels(b, c).inc()
+        self.decision_seconds.labels(b).observe(seconds)
+
+    @property
+    def gauges(self) -> tuple[Gauge, ...]:
+        return (self.backlog, self.oldest, self.unanswered)
+
+    def set_backlog(self, backlogs: Iterable[Any]) -> None:
+        """Export veille.moderation.cases.Backlog values (one per brand)."""
+        totals: dict[str, list[float]] = {}
+        for b in backlogs:
+            t = totals.setdefault(self.brand(b.brand), [0, 0.0, 0])
+            t[0] += b.pending
+            t[1] = max(t[1], b.oldest_age_seconds)
+            t[2] += b.unanswered_negative
+        for label, (pending, oldest, unanswered) in totals.items():
+            self.backlog.labels(label).set(pending)
+            self.oldest.labels(label).set(oldest)
+            self.unanswered.labels(label).set(unanswered)
+
+    def forget(self) -> None:
+        """Stop exporting the per-brand gauges (this worker owns no moderation partition)."""
+        for g in self.gauges:
+            g.clear()
