@@ -90,6 +90,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == name}
         for table in (open_table, core_table):
             await catch_up(table, settings.bootstrap_servers, owned, decode=json.loads)
+        log.info("spikes: owning %s partitions %s", name, sorted(owned))
         monitors.clear()
         watermarks.clear()
         homes.clear()

@@ -1,0 +1,122 @@
+"""Two workers sharing the partitions: a join and a clean leave during a stream lose nothing, and
+per-brand gauges come only from the worker owning the brand's partition."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from kafka import KafkaProducer
+
+from agents.spikes import partition_of
+from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
+from tests.kafka_helpers import read_all
+from veille.broker import free_port
+
+pytestmark = pytest.mark.integration
+#: Brands whose mentions.by_brand partitions (of 4) cover every partition: 0, 1, 2, 3.
+BRANDS = ("alpha", "bravo", "delta", "echo")
+TEXTS = [f"{b.title()} support is terrible today" for b in BRANDS] + [
+    f"Love my new {b.title()} phone" for b in BRANDS] + ["Nothing to do with any brand"]
+
+
+def watchlist(tmp_path) -> str:
+    path = tmp_path / "watchlist.toml"
+    path.write_text("".join(f'[[brands]]\nid = "{b}"\nname = "{b.title()}"\n\n' for b in BRANDS))
+    return str(path)
+
+
+def stream(settings, n: int, rate: float, stop: threading.Event, prefix: str = "s-") -> None:
+    """n mentions at `rate` per second, spread over the last two hours of event time."""
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                             linger_ms=5)
+    start = datetime.now(UTC) - timedelta(hours=2)
+    t0 = time.perf_counter()
+    for i in range(n):
+        if stop.is_set():
+            break
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        m = {"id": f"{prefix}{i}", "source": "test", "platform": "twitter", "author": f"u{i % 97}",
+             "text": TEXTS[i % len(TEXTS)],
+             "created_at": (start + timedelta(seconds=7200 * i / n)).isoformat()}
+        producer.send(settings.topic(MENTIONS_RAW), key=m["id"].encode(),
+                      value=json.dumps(m).encode())
+    producer.flush(30)
+    producer.close()
+
+
+def owned(worker) -> set[int]:
+    """The mentions.by_brand partitions the worker says it owns since its last rebalance."""
+    lines = [line for line in worker.log_path.read_text(errors="replace").splitlines()
+             if "spikes: owning" in line]
+    if not lines:
+        return set()
+    inside = lines[-1].rsplit("[", 1)[1].rstrip("] \n")
+    return {int(p) for p in inside.split(",") if p.strip()}
+
+
+def gauge_brands(worker, name: str) -> set[str]:
+    body = urllib.request.urlopen(worker.metrics_url, timeout=5).read().decode()
+    return {line.split('brand="')[1].split('"')[0] for line in body.splitlines()
+            if line.startswith(name + "{")}
+
+
+def test_join_and_clean_leave_lose_nothing_and_gauges_follow_the_owner(
+        settings, start_worker, tmp_path):
+    # 10-second buckets: the gauges' owner is checked on live buckets within seconds.
+    settings = settings.with_(watchlist=watchlist(tmp_path), spike_idle_seconds=5.0,
+                              spike_bucket_seconds=10, spike_lateness_seconds=10)
+    ensure_topics(settings)
+    n = 8000
+    stop = threading.Event()
+    feeder = threading.Thread(target=stream, args=(settings, n, 400.0, stop), daemon=True)
+    first = start_worker(settings)
+    feeder.start()
+    try:
+        time.sleep(4)
+        second = start_worker(settings.with_(metrics_port=free_port(),
+                                             data_dir=str(tmp_path / "state2")))
+        time.sleep(6)
+        assert second.stop() == 0  # a clean leave, mid-stream
+        feeder.join(120)
+    finally:
+        stop.set()
+    records = read_all(settings, MENTIONS_ENRICHED, expect=n, timeout=120, settle=3)
+    ids = [r.key.decode() for r in records]
+    missing = {f"s-{i}" for i in range(n)} - set(ids)
+    assert not missing, f"{len(missing)} mentions lost, e.g. {sorted(missing)[:5]}"
+    assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicates"
+
+    # Two workers again: once the rebalance settled and new mentions closed buckets, each
+    # brand's gauges come from one worker only, the one owning its mentions.by_brand partition.
+    third = start_worker(settings.with_(metrics_port=free_port(),
+                                        data_dir=str(tmp_path / "state3")))
+    workers = {"first": first, "third": third}
+    expected: dict[str, set[str]] = {}
+    owners: dict[str, set[str]] = {}
+    deadline = time.monotonic() + 90
+    round_ = 0
+    while time.monotonic() < deadline:
+        round_ += 1
+        stream(settings, 300, 1000.0, threading.Event(), prefix=f"r{round_}-")
+        time.sleep(2)
+        expected = {name: {b for b in BRANDS
+                           if partition_of(b, settings.topic_partitions) in owned(w)}
+                    for name, w in workers.items()}
+        owners = {name: gauge_brands(w, "veille_reputation_anomaly_score")
+                  for name, w in workers.items()}
+        if expected["first"] and expected["third"] and owners == expected:
+            break
+    assert expected["first"] and expected["third"], f"not both owning a brand: {expected}"
+    assert owners == expected, f"gauges by worker {owners}, owners {expected}; " + "".join(
+        f"\n{name}: " + " ".join(
+            line for line in urllib.request.urlopen(w.metrics_url, timeout=5).read().decode()
+            .splitlines() if line.startswith("veille_reputation_") and "_total" in line
+            and not line.endswith(" 0.0"))
+        for name, w in workers.items())
