@@ -10,7 +10,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from agents.spikes import partition_of
 from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
@@ -49,6 +49,36 @@ def stream(settings, n: int, rate: float, stop: threading.Event, prefix: str = "
                       value=json.dumps(m).encode())
     producer.flush(30)
     producer.close()
+
+
+def fetch_high_watermarks(settings, topic: str) -> dict[int, int]:
+    """Each partition's end, from fetch responses (Tansu's ListOffsets answers are wrong)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
+                             enable_auto_commit=False, auto_offset_reset="earliest")
+    name = settings.topic(topic)
+    tps = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name))]
+    consumer.assign(tps)
+    consumer.seek_to_beginning()
+    ends: dict[int, int] = {}
+    deadline = time.monotonic() + 30
+    while len(ends) < len(tps) and time.monotonic() < deadline:
+        consumer.poll(timeout_ms=200, max_records=100_000)
+        for tp in tps:
+            high = consumer.highwater(tp)
+            if high is not None and consumer.position(tp) >= high:
+                ends[tp.partition] = high
+    consumer.close()
+    return ends
+
+
+def committed_offsets(settings, topic: str) -> dict[int, int]:
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        offsets = admin.list_group_offsets(settings.app_id)[settings.app_id]
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items()
+            if tp.topic == settings.topic(topic)}
 
 
 def owned(worker) -> set[int]:
@@ -92,6 +122,13 @@ def test_join_and_clean_leave_lose_nothing_and_gauges_follow_the_owner(
     missing = {f"s-{i}" for i in range(n)} - set(ids)
     assert not missing, f"{len(missing)} mentions lost, e.g. {sorted(missing)[:5]}"
     assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicates"
+    # The remaining worker's committed offsets reach the end of mentions.raw, handed-back
+    # partitions included (with Faust's own acknowledgements they stalled on Tansu).
+    ends = fetch_high_watermarks(settings, MENTIONS_RAW)
+    deadline = time.monotonic() + 30
+    while (committed := committed_offsets(settings, MENTIONS_RAW)) != ends:
+        assert time.monotonic() < deadline, f"committed {committed}, log ends {ends}"
+        time.sleep(0.5)
 
     # Two workers again: once the rebalance settled and new mentions closed buckets, each
     # brand's gauges come from one worker only, the one owning its mentions.by_brand partition.
