@@ -16,12 +16,15 @@ from streams.records import (
     InvalidMention,
     Limits,
     RawMention,
+    dumps,
     iso,
     parse_raw,
 )
 from streams.topics import DEDUP_TABLE, Topics
 from veille.metrics import Metrics
-from veille.rules import Watchlist
+from veille.moderation.queue import make_item
+from veille.moderation.triage import strictest, triage
+from veille.rules import Charter, Watchlist
 from veille.sentiment import Analyzer
 from veille.settings import Settings
 
@@ -38,6 +41,8 @@ class Outcome:
     enriched: EnrichedMention | None = None
     dead: InvalidMention | None = None
     rekey: RawMention | None = None
+    #: With `enriched`: its moderation.queue record when triage asks for a human.
+    item: dict[str, Any] | None = None
 
 
 @dataclass
@@ -48,6 +53,16 @@ class Enricher:
     watchlist: Watchlist
     limits: Limits = field(default_factory=Limits)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    #: brands of a mention -> their strictest charter (merging compiles a regex: once per set).
+    _charters: dict[tuple[str, ...], Charter] = field(default_factory=dict, init=False, repr=False)
+
+    def charter(self, brands: tuple[str, ...]) -> Charter:
+        charter = self._charters.get(brands)
+        if charter is None:
+            charter = self._charters[brands] = (
+                self.watchlist.charter_for(brands[0]) if len(brands) == 1
+                else strictest([self.watchlist.charter_for(b) for b in brands]))
+        return charter
 
     def handle(self, key: bytes | None, value: bytes | None, timestamp: float | None) -> Outcome:
         now = self.clock()
@@ -62,24 +77,41 @@ class Enricher:
         try:
             analysis = self.analyzer.analyse(raw.text, raw.language)
             match = self.watchlist.match(raw.text)
+            sentiment = analysis.sentiment
+            label = sentiment.label if sentiment else None
+            compound = sentiment.compound if sentiment else None
+            verdict = None
+            if match.brands:  # moderation concerns the watched brands only
+                charter = self.charter(match.brands)
+                verdict = triage(raw.text, analysis.language, label or "neutral", compound or 0.0,
+                                 match.brands, charter)
         except Exception as exc:  # a scorer bug must not stop the stream
             log.exception("processing error on mention %s", raw.id)
             return Outcome(dead=InvalidMention("processing_error", type(exc).__name__))
         received = raw.collected_at or (
             datetime.fromtimestamp(timestamp, UTC) if timestamp else now
         )
-        return Outcome(
-            enriched=EnrichedMention(
-                raw=raw,
-                language=analysis.language,
-                language_confidence=analysis.language_confidence,
-                sentiment=analysis.sentiment,
-                brands=match.brands,
-                rules=match.rules,
-                received_at=received,
-                processed_at=self.clock(),
-            )
+        mention = EnrichedMention(
+            raw=raw,
+            language=analysis.language,
+            language_confidence=analysis.language_confidence,
+            sentiment=sentiment,
+            brands=match.brands,
+            rules=match.rules,
+            received_at=received,
+            processed_at=self.clock(),
+            triage=verdict,
         )
+        item = None
+        if verdict is not None and verdict.action != "none":
+            item = make_item(
+                mention_id=raw.id, brands=match.brands, triage=verdict,
+                charter=self.charter(match.brands), language=analysis.language, sentiment=label,
+                compound=compound, platform=raw.platform, author=raw.author, text=raw.text,
+                url=raw.url, created_at=raw.created_at.timestamp(),
+                queued_at=mention.processed_at.timestamp(),
+            )
+        return Outcome(enriched=mention, item=item)
 
 
 def dlq_headers(exc: InvalidMention, message: Any, now: datetime) -> list[tuple[str, bytes]]:
@@ -104,9 +136,15 @@ class Output:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] | None = None
+    #: Records sent with this one and acknowledged together (a moderation.queue item).
+    also: tuple[Output, ...] = ()
 
     async def send(self) -> Any:
-        return await self.topic.send(key=self.key, value=self.value, headers=self.headers)
+        future = await self.topic.send(key=self.key, value=self.value, headers=self.headers)
+        if not self.also:
+            return future
+        # A retry re-sends all of them: a duplicate downstream, never a loss.
+        return asyncio.gather(future, *[await o.send() for o in self.also])
 
 
 @dataclass
@@ -251,7 +289,16 @@ def install(app: Any, topics: Topics, enricher: Enricher, metrics: Metrics, sett
                 metrics.duplicates.inc()
                 confirmer.add(event, None, None)
                 return
-            out = Output(topics.enriched, key, mention.to_json())
+            try:
+                also = (Output(topics.queue, key, dumps(outcome.item)),) if outcome.item else ()
+                out = Output(topics.enriched, key, mention.to_json(), also=also)
+            except Exception as exc:  # an encoding bug must not crash the agent nor lose the input
+                log.exception("cannot encode the enriched record of mention %r", mention.raw.id)
+                dead = InvalidMention("processing_error", type(exc).__name__)
+                metrics.dead_letters.labels(dead.reason, STAGE).inc()
+                out = Output(topics.dlq, msg.key, msg.value, dlq_headers(dead, msg, enricher.clock()))
+                confirmer.add(event, out, await out.send())
+                return
             sentiment = mention.sentiment
             metrics.observe_enriched(
                 mention.brands,

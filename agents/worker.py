@@ -8,12 +8,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from agents import spikes
+from agents import moderation, spikes
 from agents.enrich import Enricher, install
 from streams.records import Limits
 from streams.topics import Topics, declare
 from veille.app import create_app
-from veille.metrics import Metrics, SpikeMetrics
+from veille.metrics import Metrics, ModerationMetrics, SpikeMetrics
 from veille.rules import Watchlist
 from veille.sentiment import Analyzer
 from veille.settings import Settings
@@ -41,6 +41,8 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))
     install(app, topics, enricher, metrics, settings)
     spikes.install(app, topics, watchlist, SpikeMetrics(registry, watchlist.brand_ids), settings)
+    moderation.install(app, topics, ModerationMetrics(registry, watchlist.brand_ids), settings,
+                       watchlist.brand_ids)
     return Pipeline(app, topics, metrics, enricher, registry)
 
 

@@ -9,10 +9,13 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from veille.sentiment.base import Sentiment
 from veille.settings import Settings
+
+if TYPE_CHECKING:
+    from veille.moderation.triage import Triage
 
 SCHEMA_VERSION = 1
 AUDIENCE_FIELDS = ("followers", "likes", "shares", "replies", "views")
@@ -107,6 +110,8 @@ class EnrichedMention:
     rules: tuple[str, ...]
     received_at: datetime
     processed_at: datetime
+    #: Moderation triage of a mention that matched a brand; None when it matched none.
+    triage: Triage | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,6 +127,10 @@ class EnrichedMention:
             rules=list(self.rules),
             received_at=iso(self.received_at),
             processed_at=iso(self.processed_at),
+            # Added to schema_version 1 as an optional field (consumers ignore what they do
+            # not know); null when no brand matched.
+            triage={"categories": list(self.triage.categories), "severity": self.triage.severity,
+                    "action": self.triage.action} if self.triage is not None else None,
         )
         return d
 
@@ -174,7 +183,21 @@ def _opt_str(obj: dict[str, Any], name: str, limit: int = MAX_SHORT_FIELD_CHARS)
         raise InvalidMention("invalid_field", f"{name} must be a string or null", name)
     if len(value) > limit:
         raise InvalidMention("invalid_field", f"{name} is longer than {limit} characters", name)
+    _check_unicode(name, value)
     return value
+
+
+def _check_unicode(name: str, value: str) -> None:
+    """JSON may escape a lone surrogate ("\\ud83d"): valid JSON, not valid Unicode. Such a
+    string cannot be re-encoded as UTF-8 downstream, so it is refused here."""
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidMention(
+            "invalid_field", f"{name} holds a lone surrogate (not valid Unicode)", name
+        ) from None
 
 
 def _req_str(obj: dict[str, Any], name: str, limit: int = MAX_SHORT_FIELD_CHARS) -> str:
@@ -217,6 +240,7 @@ def mention_from_dict(
     text = obj["text"]
     if not isinstance(text, str):
         raise InvalidMention("invalid_field", "text must be a string", "text")
+    _check_unicode("text", text)
     if not text.strip():
         raise InvalidMention("empty_text", "text is empty", "text")
     if len(text) > limits.max_text_chars:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from veille.settings import Settings
 
@@ -18,9 +18,14 @@ MENTIONS_ENRICHED = "mentions.enriched"
 MENTIONS_DLQ = "mentions.dlq"
 MENTIONS_BY_BRAND = "mentions.by_brand"
 REPUTATION_ALERTS = "reputation.alerts"
+MODERATION_QUEUE = "moderation.queue"
+MODERATION_DECISIONS = "moderation.decisions"
+MODERATION_CLOSED = "moderation.closed"
 DEDUP_TABLE = "dedup"
 SPIKE_OPEN_TABLE = "spikes-open"
 SPIKE_CORE_TABLE = "spikes-core"
+MODERATION_CASES_TABLE = "moderation-cases"
+MODERATION_HELD_TABLE = "moderation-held"
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,30 @@ TOPIC_MAP = (
         "Alertmanager bridges, chat bots, other services",
     ),
     TopicDoc(
+        MODERATION_QUEUE,
+        "case id = mention id (UTF-8)",
+        "one item needing a human (triage action review, respond or hide): the mention, its "
+        "triage and response deadline (schemas/moderation_item.v1.json)",
+        "enrichment agent",
+        "moderation agent, `veille moderate`, the moderation API",
+    ),
+    TopicDoc(
+        MODERATION_DECISIONS,
+        "case id (UTF-8)",
+        "a moderator's decision: case_id, decision (approve, reject, escalate, replied), "
+        "moderator, decided_at, reason (schemas/moderation_decision.v1.json)",
+        "`veille moderate decide`, the moderation API, your moderation tools",
+        "moderation agent",
+    ),
+    TopicDoc(
+        MODERATION_CLOSED,
+        "case id (UTF-8)",
+        "a closed case: the closing decision, time to decision and the case with its history "
+        "(schemas/moderation_closed.v1.json)",
+        "moderation agent",
+        "`veille moderate`, the moderation API, `veille moderation report`, other services",
+    ),
+    TopicDoc(
         f"<app_id>-{DEDUP_TABLE}-changelog",
         "mention id",
         "first-enriched Unix time (JSON number)",
@@ -84,6 +113,13 @@ TOPIC_MAP = (
         "spike agent (Faust table changelogs)",
         "spike agent on recovery",
     ),
+    TopicDoc(
+        f"<app_id>-{MODERATION_CASES_TABLE}-changelog, <app_id>-{MODERATION_HELD_TABLE}-changelog",
+        "case id",
+        "each case's state and decision history; decisions held until their case arrives",
+        "moderation agent (Faust table changelogs)",
+        "moderation agent on recovery",
+    ),
 )
 
 
@@ -94,24 +130,37 @@ class Topics:
     dlq: faust.TopicT
     by_brand: faust.TopicT
     alerts: faust.TopicT
+    queue: faust.TopicT
+    decisions: faust.TopicT
+    closed: faust.TopicT
+    #: moderation.queue and moderation.decisions as one channel: the moderation agent reads
+    #: both in one stream, so a case and its decisions are never handled concurrently.
+    moderation_in: faust.TopicT
 
 
 def declare(app: faust.App, settings: Settings) -> Topics:
     """The Faust topic objects. Values stay bytes: decoding is the agent's job, so that a
     malformed message becomes a dead letter instead of a crash inside Faust's deserializer."""
-    raw_kwargs = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    raw_kwargs: dict[str, Any] = dict(key_type=bytes, value_type=bytes, key_serializer="raw",
+                                      value_serializer="raw")
     return Topics(
-        raw=app.topic(settings.topic(MENTIONS_RAW), **raw_kwargs),  # type: ignore[arg-type]
-        enriched=app.topic(settings.topic(MENTIONS_ENRICHED), **raw_kwargs),  # type: ignore[arg-type]
-        dlq=app.topic(settings.topic(MENTIONS_DLQ), **raw_kwargs),  # type: ignore[arg-type]
-        by_brand=app.topic(settings.topic(MENTIONS_BY_BRAND), **raw_kwargs),  # type: ignore[arg-type]
-        alerts=app.topic(settings.topic(REPUTATION_ALERTS), **raw_kwargs),  # type: ignore[arg-type]
+        raw=app.topic(settings.topic(MENTIONS_RAW), **raw_kwargs),
+        enriched=app.topic(settings.topic(MENTIONS_ENRICHED), **raw_kwargs),
+        dlq=app.topic(settings.topic(MENTIONS_DLQ), **raw_kwargs),
+        by_brand=app.topic(settings.topic(MENTIONS_BY_BRAND), **raw_kwargs),
+        alerts=app.topic(settings.topic(REPUTATION_ALERTS), **raw_kwargs),
+        queue=app.topic(settings.topic(MODERATION_QUEUE), **raw_kwargs),
+        decisions=app.topic(settings.topic(MODERATION_DECISIONS), **raw_kwargs),
+        closed=app.topic(settings.topic(MODERATION_CLOSED), **raw_kwargs),
+        moderation_in=app.topic(
+            settings.topic(MODERATION_QUEUE), settings.topic(MODERATION_DECISIONS), **raw_kwargs),
     )
 
 
 def pipeline_topics(settings: Settings) -> list[str]:
     return [settings.topic(t) for t in (MENTIONS_RAW, MENTIONS_ENRICHED, MENTIONS_DLQ,
-                                        MENTIONS_BY_BRAND, REPUTATION_ALERTS)]
+                                        MENTIONS_BY_BRAND, REPUTATION_ALERTS, MODERATION_QUEUE,
+                                        MODERATION_DECISIONS, MODERATION_CLOSED)]
 
 
 class TopicError(RuntimeError):
@@ -121,9 +170,10 @@ class TopicError(RuntimeError):
 def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
     """Create the pipeline topics explicitly (auto-creation picks the broker's partition count).
 
-    Returns the names created. An existing mentions.raw with another partition count than
-    settings.topic_partitions is an error: de-duplication relies on raw and changelog
-    partitions lining up.
+    Returns the names created. An existing mentions.raw, moderation.queue or moderation.decisions
+    with another partition count than settings.topic_partitions is an error: de-duplication
+    relies on raw and changelog partitions lining up, moderation on a case's queue item,
+    decisions and table entries sharing one partition.
     """
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -149,14 +199,16 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass
-        raw = settings.topic(MENTIONS_RAW)
-        described = admin.describe_topics([raw])
-        count = len(described[0].get("partitions", [])) if described else 0
-        if count and count != settings.topic_partitions:
-            raise TopicError(
-                f"{raw} has {count} partitions but VEILLE_TOPIC_PARTITIONS is "
-                f"{settings.topic_partitions}: set it to {count}"
-            )
+        # De-duplication needs raw and its changelog partitions to line up; the moderation agent
+        # needs a case's queue item, its decisions and its table entries on the same partition.
+        keyed = [settings.topic(t) for t in (MENTIONS_RAW, MODERATION_QUEUE, MODERATION_DECISIONS)]
+        for described in admin.describe_topics(keyed):
+            count = len(described.get("partitions") or [])
+            if count and count != settings.topic_partitions:
+                raise TopicError(
+                    f"{described['topic']} has {count} partitions but VEILLE_TOPIC_PARTITIONS is "
+                    f"{settings.topic_partitions}: set it to {count}"
+                )
     finally:
         admin.close()
     return created

@@ -1,4 +1,4 @@
-"""The `veille` command: demo | worker | broker | topics | collect replay | sentiment | generate."""
+"""The `veille` command: demo | worker | broker | topics | collect | moderate | moderation | sentiment ..."""
 
 from __future__ import annotations
 
@@ -168,6 +168,55 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_moderate_list(args: argparse.Namespace) -> int:
+    from veille.moderate.commands import list_cases
+
+    list_cases(_settings(args), brand=args.brand, category=args.category, limit=args.limit,
+               as_json=args.json)
+    return 0
+
+
+def cmd_moderate_decide(args: argparse.Namespace) -> int:
+    from veille.moderate.commands import decide
+
+    record = decide(_settings(args), args.case_id, args.decision, moderator=args.moderator,
+                    reason=args.reason, assignee=args.assignee, check=not args.no_check)
+    print(f"decision written: {record['decision']} on {record['case_id']} by "
+          f"{record['moderator']} at {record['decided_at']}", file=sys.stderr)
+    return 0
+
+
+def cmd_moderate_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from veille.moderate.api import run_api
+
+    settings = _settings(args)
+    overrides: dict[str, Any] = {}
+    if args.host is not None:
+        overrides["moderation_api_host"] = args.host
+    if args.port is not None:
+        overrides["moderation_api_port"] = args.port
+    asyncio.run(run_api(settings.with_(**overrides)))
+    return 0
+
+
+def cmd_moderation_report(args: argparse.Namespace) -> int:
+    import time
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from veille.moderate.commands import parse_time, report
+
+    until = parse_time(args.until, "until") if args.until else time.time()
+    since = parse_time(args.since, "since") if args.since else until - 7 * 86400
+    try:
+        tz = ZoneInfo(args.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CliError(f"--tz: unknown time zone {args.tz!r} (e.g. UTC, Europe/Paris)") from None
+    report(_settings(args), since, until, png=Path(args.png) if args.png else None, tz=tz)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from veille.demo_run import run_demo
 
@@ -179,8 +228,11 @@ def _collector_errors() -> tuple[type[Exception], ...]:
     from veille.collectors.base import BrokerUnavailable
     from veille.collectors.mastodon import MastodonConfigError
     from veille.collectors.rss import FeedConfigError
+    from veille.moderate.commands import ModerateError
+    from veille.moderate.store import BrokerError as ModerationBrokerError
 
-    errors: list[type[Exception]] = [BrokerUnavailable, MastodonConfigError, FeedConfigError]
+    errors: list[type[Exception]] = [BrokerUnavailable, MastodonConfigError, FeedConfigError,
+                                     ModerateError, ModerationBrokerError]
     try:
         from veille.detect import DetectError
 
@@ -254,6 +306,43 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
     m.add_argument("--once", action="store_true", help="poll every hashtag once, then exit")
     m.set_defaults(func=cmd_mastodon)
+
+    from veille.moderation import CATEGORIES, DECISIONS
+
+    p = sub.add_parser("moderate", help="moderator tools: list pending cases, decide, serve the API")
+    msub = p.add_subparsers(dest="action", required=True)
+    m = msub.add_parser("list", help="pending cases, oldest first (read from the topics)")
+    _add_broker(m)
+    m.add_argument("--brand", help="only this brand's cases")
+    m.add_argument("--category", choices=CATEGORIES, help="only cases with this category")
+    m.add_argument("--limit", type=int, help="show at most this many")
+    m.add_argument("--json", action="store_true", help="one JSON object per line")
+    m.set_defaults(func=cmd_moderate_list)
+    m = msub.add_parser("decide", help="write a decision to moderation.decisions (waits for the ack)")
+    _add_broker(m)
+    m.add_argument("case_id")
+    m.add_argument("decision", choices=DECISIONS)
+    m.add_argument("--moderator", required=True, help="who decides (recorded with the decision)")
+    m.add_argument("--reason", help="why (free text, kept in the closed case)")
+    m.add_argument("--assignee", help="escalate only: who takes the case over")
+    m.add_argument("--no-check", action="store_true",
+                   help="do not check first that the case is on the queue and pending")
+    m.set_defaults(func=cmd_moderate_decide)
+    m = msub.add_parser("serve", help="the moderation HTTP API")
+    _add_broker(m)
+    m.add_argument("--host", help=f"env {ENV_PREFIX}MODERATION_API_HOST (default 127.0.0.1)")
+    m.add_argument("--port", type=int, help=f"env {ENV_PREFIX}MODERATION_API_PORT (default 8081)")
+    m.set_defaults(func=cmd_moderate_serve)
+
+    p = sub.add_parser("moderation", help="moderation KPIs read from the topics")
+    rsub = p.add_subparsers(dest="action", required=True)
+    r = rsub.add_parser("report", help="received, processed share, rejection rate, busiest hours")
+    _add_broker(r)
+    r.add_argument("--since", help="ISO 8601 start (default: 7 days before --until)")
+    r.add_argument("--until", help="ISO 8601 end, excluded (default: now)")
+    r.add_argument("--tz", default="UTC", help="time zone of the busiest hours (default UTC)")
+    r.add_argument("--png", help="also write a chart of hourly received vs processed items")
+    r.set_defaults(func=cmd_moderation_report)
 
     p = sub.add_parser("detect", help="score a timestamp,value CSV with the spike detector")
     p.add_argument("series", help="CSV with a header and columns timestamp,value")

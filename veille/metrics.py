@@ -16,6 +16,7 @@ from prometheus_client import (
 )
 
 from streams.records import DLQ_REASONS
+from veille.moderation import NO_CATEGORY
 
 #: Bounded label values. Anything else is folded into "other".
 PLATFORMS = (
@@ -304,15 +305,16 @@ DECISION_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0
 class ModerationMetrics:
     """Moderation KPIs (brands from the watch list, categories from veille.moderation).
 
-    Counters count an item once per triage category (the rules divide processed by received per
-    brand, summing categories on both sides). The per-brand gauges describe the cases this
+    Counters count an item once per triage category, or once under category="none" when it was
+    queued for a banned term alone (the rules divide processed by received per brand, summing
+    categories on both sides). The per-brand gauges describe the cases this
     worker's partitions hold: they exist only while it owns moderation partitions, and with
     several workers Prometheus sums the backlog and the unanswered count and takes the max of
     the oldest age.
     """
 
     def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
-        from veille.moderation import CATEGORIES
+        from veille.moderation import METRIC_CATEGORIES
         from veille.moderation.cases import DECISION_ERRORS
 
         self.brands = tuple(brands)
@@ -359,7 +361,7 @@ class ModerationMetrics:
         )
         for b in self.brands:
             self.decision_seconds.labels(b)
-            for c in CATEGORIES:
+            for c in METRIC_CATEGORIES:
                 for counter in (self.received, self.processed, self.rejected):
                     counter.labels(b, c)
         for reason in DECISION_ERRORS:
@@ -369,14 +371,14 @@ class ModerationMetrics:
         """The label value: a brand no longer in the watch list counts under "none"."""
         return brand if brand in self.brands else NO_BRAND
 
-    def observe_received(self, brand: str, categories: Iterable[str]) -> None:
-        for c in categories:
+    def observe_received(self, brand: str, categories: tuple[str, ...]) -> None:
+        for c in categories or (NO_CATEGORY,):
             self.received.labels(self.brand(brand), c).inc()
 
-    def observe_closed(self, brand: str, categories: Iterable[str], decision: str,
+    def observe_closed(self, brand: str, categories: tuple[str, ...], decision: str,
                        seconds: float) -> None:
         b = self.brand(brand)
-        for c in categories:
+        for c in categories or (NO_CATEGORY,):
             self.processed.labels(b, c).inc()
             if decision == "reject":
                 self.rejected.labels(b, c).inc()

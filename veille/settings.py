@@ -140,6 +140,23 @@ class Settings:
         metadata={"help": "Crisis detection: a partition or brand silent this long (wall clock) "
                   "no longer holds buckets open; live buckets then close on the clock."},
     )
+    moderation_api_host: str = field(
+        default="127.0.0.1", metadata={"help": "Address the moderation API listens on."}
+    )
+    moderation_api_port: int = field(
+        default=8081, metadata={"help": "Port of the moderation API (0 = any free port)."}
+    )
+    moderation_api_token: str = field(
+        default="",
+        metadata={"help": "Bearer token the moderation API requires; without it the API only "
+                  "listens on loopback. Secret."},
+    )
+    moderation_hold_seconds: float = field(
+        default=600.0,
+        metadata={"help": "Moderation: how long a decision whose case has not reached the agent "
+                  "yet is held (once the queue is read to its end) before it is counted as "
+                  "unknown_case and dropped."},
+    )
     log_level: str = field(default="WARNING", metadata={"help": "Log level of every command."})
 
     @classmethod

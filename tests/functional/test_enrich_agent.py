@@ -37,7 +37,7 @@ async def run_agent(tmp: Path, messages: list[tuple[bytes, bytes]]) -> tuple[Any
     settings = Settings.from_env({}, watchlist=str(ROOT / "tests/data/watchlist.toml"),
                                  data_dir=str(tmp))
     pipeline = build(settings)
-    sinks = {"enriched": Sink(), "dlq": Sink(), "raw": Sink()}
+    sinks = {"enriched": Sink(), "dlq": Sink(), "raw": Sink(), "queue": Sink()}
     # Outbound topics replaced (the agent reads them at send time); the inbound channel is
     # replaced by test_context itself.
     for name, sink in sinks.items():
@@ -60,15 +60,22 @@ def test_agent_enriches_dead_letters_and_deduplicates(tmp_path: Path) -> None:
         (b"b", good("b", "Boréal café est vraiment nul, très déçu")),
         (b"a", good("a", "I love Acme Mobile!")),
         (b"wrong", good("c", "rekeyed Acme mention")),
+        (b"d", good("d", "@acme_fr espèce de connard")),
     ]
     pipeline, sinks = asyncio.run(run_agent(tmp_path, messages))
     enriched = [json.loads(v) for _, v, _ in sinks["enriched"].sent]
-    assert [e["id"] for e in enriched] == ["a", "b"]
+    assert [e["id"] for e in enriched] == ["a", "b", "d"]
+    assert enriched[0]["triage"] == {"categories": [], "severity": "none", "action": "none"}
+    # Only what needs a moderator goes to moderation.queue, keyed by the mention (case) id.
+    [(key, value, _)] = sinks["queue"].sent
+    item = json.loads(value)
+    assert key == b"d" and (item["case_id"], item["brand"], item["action"]) == ("d", "acme", "hide")
+    assert enriched[2]["triage"]["categories"] == item["categories"] == ["insult", "aggressive"]
     assert enriched[0]["sentiment"]["label"] == "positive" and enriched[0]["brands"] == ["acme"]
     assert enriched[1]["language"] == "fr" and enriched[1]["sentiment"]["label"] == "negative"
     [(key, value, headers)] = sinks["dlq"].sent
     assert key == b"x" and value == b"\xff" and dict(headers)["veille-dlq-reason"] == b"undecodable_bytes"
     [(key, value, _)] = sinks["raw"].sent
-    assert key == b"c" and value == messages[-1][1]
+    assert key == b"c" and value == messages[4][1]
     assert pipeline.metrics.duplicates._value.get() == 1
-    assert pipeline.changelog_writes == 2  # one de-duplication entry per enriched mention
+    assert pipeline.changelog_writes == 3  # one de-duplication entry per enriched mention

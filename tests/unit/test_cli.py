@@ -55,3 +55,18 @@ def test_help_lists_every_setting() -> None:
 
     out = veille("--help")
     assert all(env in out.stdout for env, _, _ in settings_table())
+
+
+def test_moderation_commands_refuse_unsafe_or_bad_input_clearly() -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    out = veille("moderate", "serve", "--host", "0.0.0.0", env=env)
+    assert out.returncode == 2 and "VEILLE_MODERATION_API_TOKEN" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = veille("moderation", "report", "--since", "last tuesday", env=env)
+    assert out.returncode == 2 and "--since: since is not an ISO 8601 time" in out.stderr
+    out = veille("moderation", "report", "--tz", "Mars/Olympus", env=env)
+    assert out.returncode == 2 and "unknown time zone" in out.stderr
+    out = veille("moderate", "decide", "m1", "maybe", "--moderator", "bob", env=env)
+    assert out.returncode == 2 and "invalid choice: 'maybe'" in out.stderr

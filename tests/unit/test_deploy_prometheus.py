@@ -169,13 +169,15 @@ def test_rules_read_only_contract_metrics() -> None:
 
 def test_contract_matches_veille_metrics() -> None:
     """Names and labels of the metrics veille exports today agree with the contract."""
-    from veille.metrics import CollectorMetrics, Metrics, SpikeMetrics
+    from veille.metrics import CollectorMetrics, Metrics, ModerationMetrics, SpikeMetrics
 
     registry = CollectorRegistry()
     Metrics(registry, ["acme"], ["fr"])
     CollectorMetrics(registry)
     spikes = SpikeMetrics(registry, ["acme"])
-    for gauge in spikes.gauges:  # per-brand gauges appear once the owning worker scores
+    moderation = ModerationMetrics(registry, ["acme"])
+    # Per-brand gauges appear once the worker owning the brand's (or the cases') partitions runs.
+    for gauge in (*spikes.gauges, *moderation.gauges):
         gauge.labels("acme").set(0)
     exported: dict[str, set[str]] = {}
     for family in registry.collect():

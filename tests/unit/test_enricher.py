@@ -75,3 +75,33 @@ def test_scorer_failure_is_a_dead_letter_not_a_crash() -> None:
 def test_invalid_payload_is_a_dead_letter() -> None:
     out = enricher(Analyzer([Broken()], Fixed("en"))).handle(b"m1", b"{", None)
     assert out.dead is not None and out.dead.reason == "invalid_json"
+
+
+def test_brand_mentions_are_triaged_and_those_needing_a_human_queued() -> None:
+    from veille.rules import Charter
+
+    watchlist = Watchlist.from_dict({"brands": [
+        {"id": "acme", "name": "Acme", "charter": {"response_deadline_minutes": 60}},
+        {"id": "boreal", "name": "Boréal",
+         "charter": {"remove": ["spam", "hate", "threat", "insult"], "review": ["aggressive"],
+                     "response_deadline_minutes": 240}},
+    ]})
+    e = Enricher(Analyzer(), watchlist, clock=lambda: NOW)
+    out = e.handle(b"m1", payload("m1", "Acme et Boréal, vous êtes des guignols"), None)
+    assert out.enriched is not None and out.enriched.triage is not None
+    assert out.enriched.triage.action == "hide"  # Boréal's charter hides insults: the strictest
+    assert out.enriched.to_dict()["triage"]["categories"] == ["insult", "aggressive"]
+    item = out.item
+    assert item is not None and (item["case_id"], item["brand"], item["brands"]) == (
+        "m1", "acme", ["acme", "boreal"])
+    assert item["respond_by"] == "2026-01-06T09:00:00.000Z"  # posted 08:00 + the shorter 60 min
+    assert e.charter(("acme", "boreal")) is e.charter(("acme", "boreal"))  # merged once
+    assert e.charter(("boreal",)).remove == ("spam", "hate", "threat", "insult")
+    assert e.charter(("acme",)) == Charter(response_deadline_minutes=60)
+
+    praise = e.handle(b"m2", payload("m2", "I love Acme"), None)
+    assert praise.enriched is not None and praise.item is None
+    assert praise.enriched.to_dict()["triage"] == {"categories": [], "severity": "none", "action": "none"}
+    nobody = e.handle(b"m3", payload("m3", "espèce de connard"), None)
+    assert nobody.enriched is not None and nobody.enriched.triage is None and nobody.item is None
+    assert nobody.enriched.to_dict()["triage"] is None

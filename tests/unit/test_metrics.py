@@ -44,3 +44,41 @@ def test_heartbeat() -> None:
     m, reg = make(now=1234.0)
     m.beat()
     assert reg.get_sample_value("veille_heartbeat_timestamp_seconds") == 1234.0
+
+
+def test_moderation_metrics_count_once_per_category_and_gauges_only_when_owned() -> None:
+    from veille.metrics import ModerationMetrics
+    from veille.moderation.cases import Backlog
+
+    reg = CollectorRegistry()
+    m = ModerationMetrics(reg, ["acme", "boreal"])
+    get = reg.get_sample_value
+    # Known series exist before any traffic, the category "none" included; no gauge yet.
+    assert get("veille_moderation_items_received_total", {"brand": "boreal", "category": "hate"}) == 0
+    assert get("veille_moderation_items_rejected_total", {"brand": "acme", "category": "none"}) == 0
+    assert get("veille_moderation_decisions_ignored_total", {"reason": "unknown_case"}) == 0
+    assert get("veille_moderation_backlog_items", {"brand": "acme"}) is None
+
+    m.observe_received("acme", ("insult", "aggressive"))
+    m.observe_received("acme", ())  # a banned term alone
+    m.observe_received("gone", ("spam",))  # a brand since removed from the watch list
+    m.observe_closed("acme", ("insult", "aggressive"), "reject", 90.0)
+    m.observe_closed("acme", (), "approve", 30.0)
+    assert get("veille_moderation_items_received_total", {"brand": "acme", "category": "insult"}) == 1
+    assert get("veille_moderation_items_received_total", {"brand": "acme", "category": "aggressive"}) == 1
+    assert get("veille_moderation_items_received_total", {"brand": "acme", "category": "none"}) == 1
+    assert get("veille_moderation_items_received_total", {"brand": "none", "category": "spam"}) == 1
+    assert get("veille_moderation_items_processed_total", {"brand": "acme", "category": "none"}) == 1
+    assert get("veille_moderation_items_rejected_total", {"brand": "acme", "category": "insult"}) == 1
+    assert get("veille_moderation_items_rejected_total", {"brand": "acme", "category": "none"}) == 0
+    assert get("veille_moderation_decision_seconds_count", {"brand": "acme"}) == 2
+    assert get("veille_moderation_decision_seconds_sum", {"brand": "acme"}) == 120.0
+
+    m.set_backlog([Backlog("acme", 3, 600.0, 1), Backlog("boreal"), Backlog("gone", 2, 50.0, 0)])
+    assert get("veille_moderation_backlog_items", {"brand": "acme"}) == 3
+    assert get("veille_moderation_oldest_pending_age_seconds", {"brand": "acme"}) == 600.0
+    assert get("veille_moderation_unanswered_negative", {"brand": "acme"}) == 1
+    assert get("veille_moderation_backlog_items", {"brand": "boreal"}) == 0
+    assert get("veille_moderation_backlog_items", {"brand": "none"}) == 2
+    m.forget()  # no moderation partition left on this worker
+    assert get("veille_moderation_backlog_items", {"brand": "acme"}) is None

@@ -83,6 +83,17 @@ def test_reason_names_the_field() -> None:
     assert exc.value.field == "audience.shares"
 
 
+@pytest.mark.parametrize("field", ["text", "id", "author"])
+def test_lone_surrogate_escape_is_an_invalid_field(field: str) -> None:
+    """Valid JSON, not valid Unicode: refused here, not a crash when re-encoded downstream."""
+    payload = raw(**{field: "Acme \ud83d down"})
+    assert b"\\ud83d" in payload
+    with pytest.raises(InvalidMention) as exc:
+        parse_raw(payload, now=NOW)
+    assert (exc.value.reason, exc.value.field) == ("invalid_field", field)
+    assert parse_raw(raw(text="Acme \U0001F600 ok"), now=NOW).text == "Acme \U0001F600 ok"
+
+
 def test_times_accept_epoch_and_naive_as_utc() -> None:
     assert parse_time(0, "t") == datetime(1970, 1, 1, tzinfo=UTC)
     assert parse_time("2026-01-06T09:00:00", "t") == NOW

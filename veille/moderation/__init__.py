@@ -11,5 +11,13 @@ SEVERITIES = ("none", "low", "medium", "high")
 ACTIONS = ("none", "review", "respond", "hide")
 #: Strength of each action, for picking the strongest.
 ACTION_RANK = {"none": 0, "respond": 1, "review": 2, "hide": 3}
+#: The category label of a case with no triage category (queued for a banned term of the charter).
+NO_CATEGORY = "none"
+#: Category label values of the moderation metrics: a case counts once per category, or once
+#: under NO_CATEGORY.
+METRIC_CATEGORIES = (*CATEGORIES, NO_CATEGORY)
+#: A moderator's decisions on a case (veille.moderation.cases).
+DECISIONS = ("approve", "reject", "escalate", "replied")
 
-__all__ = ["ACTIONS", "ACTION_RANK", "CATEGORIES", "SEVERITIES"]
+__all__ = ["ACTIONS", "ACTION_RANK", "CATEGORIES", "DECISIONS", "METRIC_CATEGORIES", "NO_CATEGORY",
+           "SEVERITIES"]

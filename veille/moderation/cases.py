@@ -22,14 +22,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Final
 
-from veille.moderation import ACTIONS, CATEGORIES, SEVERITIES
+from veille.moderation import ACTIONS, CATEGORIES, DECISIONS, SEVERITIES
 from veille.moderation.triage import Triage
 from veille.rules import Charter
 
 STATE_VERSION: Final = 1
 CLOSED_SCHEMA_VERSION: Final = 1
 STATUSES: Final = ("pending", "closed")
-DECISIONS: Final = ("approve", "reject", "escalate", "replied")
 #: Decisions that close a case; "escalate" keeps it open, one severity level up, reassigned.
 CLOSING_DECISIONS: Final = ("approve", "reject", "replied")
 #: Bounded reasons of a refused decision (a Prometheus label value).
@@ -84,6 +83,11 @@ def _epoch(value: Any, key: str) -> float:
             raise DecisionError("invalid", f"{key} is not an ISO 8601 time") from None
         return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
     raise DecisionError("invalid", f"{key} must be epoch seconds or an ISO 8601 time")
+
+
+def parse_epoch(value: Any, key: str) -> float:
+    """Epoch seconds from a number or an ISO 8601 string; raises DecisionError naming `key`."""
+    return _epoch(value, key)
 
 
 def iso(epoch: float) -> str:

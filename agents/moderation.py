@@ -1,0 +1,212 @@
+"""Moderation agent: moderation.queue + moderation.decisions -> cases in tables -> moderation.closed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from streams.topics import (
+    MODERATION_CASES_TABLE,
+    MODERATION_DECISIONS,
+    MODERATION_HELD_TABLE,
+    MODERATION_QUEUE,
+    Topics,
+)
+from veille.metrics import ModerationMetrics
+from veille.moderation.cases import (
+    Backlog,
+    Case,
+    Decision,
+    DecisionError,
+    Outcome,
+    apply_decision,
+)
+from veille.moderation.queue import ItemError, case_of
+from veille.settings import Settings
+
+log = logging.getLogger(__name__)
+#: Closed cases stay this long in the table (a later decision on them is `already_closed` or
+#: `duplicate`), then are dropped (a decision after that is `unknown_case`).
+CLOSED_RETENTION_SECONDS = 30 * 86400.0
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition of a key (the Java client's murmur2, as Faust's and kafka-python's)."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Settings,
+            brands: Sequence[str]) -> Any:
+    """Register the moderation agent, its two tables and its timers on `app`.
+
+    One agent reads moderation.queue and moderation.decisions as one stream: a case and its
+    decisions are never handled concurrently. Both topics are keyed by case id with the same
+    partition count, so Faust gives partition N of both (and of both changelogs) to one worker,
+    which holds every case of that partition.
+    """
+    partitions = settings.topic_partitions
+    queue_name = settings.topic(MODERATION_QUEUE)
+    decisions_name = settings.topic(MODERATION_DECISIONS)
+    # Keys are the case id bytes, as on both input topics: with use_partitioner the changelog
+    # partition is the case's partition, so timers may write outside a stream event.
+    cases = app.Table(MODERATION_CASES_TABLE, default=None, use_partitioner=True,
+                      partitions=partitions, key_type=bytes)
+    held = app.Table(MODERATION_HELD_TABLE, default=None, use_partitioner=True,
+                     partitions=partitions, key_type=bytes)
+    cases.key_serializer = held.key_serializer = "raw"
+    pending: dict[bytes, Case] = {}  # pending cases of the owned partitions (for the gauges)
+    owned: set[int] = set()
+
+    @cases.on_recover
+    async def complete_recovery() -> None:
+        """After every rebalance: read both changelogs to their real end (see recovery.py),
+        keep only the owned partitions' entries, rebuild the pending index and the gauges."""
+        from agents.recovery import catch_up
+
+        owned.clear()
+        owned.update(tp.partition for tp in app.consumer.assignment() if tp.topic == queue_name)
+        loaded = 0
+        for table in (cases, held):
+            loaded += await catch_up(table, settings.bootstrap_servers, owned, decode=json.loads)
+            for key in [k for k in table.data if partition_of(k, partitions) not in owned]:
+                del table.data[key]  # the local copy only: no changelog write
+        pending.clear()
+        for key, state in cases.data.items():
+            case = Case.from_state(state)
+            if case.pending:
+                pending[key] = case
+        log.info("moderation: %d changelog entries loaded for partitions %s, %d cases pending",
+                 loaded, sorted(owned), len(pending))
+        refresh_gauges()
+
+    def refresh_gauges() -> None:
+        if not owned:
+            metrics.forget()
+            return
+        metrics.set_backlog(Backlog.by_brand(pending.values(), time.time(), brands).values())
+
+    async def settle(key: bytes, case: Case, outcomes: Sequence[Outcome]) -> None:
+        """Publish the closed-case records, wait for the broker to hold them, then save the case:
+        a crash in between re-applies the decision after the restart and re-sends the same record
+        (consumers de-duplicate on case_id); it never loses one."""
+        sent = [await topics.closed.send(key=key, value=json.dumps(o.record).encode())
+                for o in outcomes if o.record is not None]
+        for fut in sent:
+            await fut
+        cases[key] = case.to_state()
+        if case.pending:
+            pending[key] = case
+        else:
+            pending.pop(key, None)
+        for o in outcomes:
+            if o.closed:
+                metrics.observe_closed(case.brand, case.categories, o.decision.decision,
+                                       o.time_to_decision)
+
+    def ignore(reason: str, detail: str) -> None:
+        metrics.ignored.labels(reason).inc()
+        log.info("moderation: decision ignored (%s): %s", reason, detail)
+
+    async def on_item(event: Any) -> None:
+        try:
+            case = case_of(json.loads(event.value))
+        except (ValueError, ItemError) as exc:
+            # moderation.queue is our own contract: a record that breaks it is a bug upstream.
+            log.error("moderation: unreadable queue item at offset %s: %s",
+                      event.message.offset, exc)
+            return
+        key = case.id.encode()
+        if event.key != key:
+            await (await topics.queue.send(key=key, value=event.value))
+            return
+        if cases.get(key) is not None:
+            return  # a redelivery: the case is open or closed already
+        metrics.observe_received(case.brand, case.categories)
+        outcomes = []
+        saved = held.get(key)
+        if saved is not None:
+            # Decisions that arrived before their case (the two topics are read independently).
+            for d in sorted(saved["decisions"], key=lambda d: d["decided_at"]):
+                try:
+                    out = apply_decision(case, d, now=time.time())
+                except DecisionError as exc:
+                    ignore(exc.reason, exc.detail)
+                    continue
+                outcomes.append(out)
+                case = out.case
+        await settle(key, case, outcomes)
+        if saved is not None:
+            del held[key]
+
+    async def on_decision(event: Any) -> None:
+        try:
+            decision = Decision.from_dict(json.loads(event.value))
+        except ValueError as exc:  # DecisionError, invalid JSON or bytes
+            ignore("invalid", str(exc)[:200])
+            return
+        key = decision.case_id.encode()
+        if event.key != key:
+            # The case's partition is its id's: a decision keyed otherwise goes back keyed by id.
+            await (await topics.decisions.send(key=key, value=event.value))
+            return
+        state = cases.get(key)
+        if state is None:
+            saved = held.get(key) or {"since": time.time(), "decisions": []}
+            if decision.to_dict() in saved["decisions"]:
+                ignore("duplicate", f"decision on {decision.case_id!r} already held")
+                return
+            saved["decisions"].append(decision.to_dict())
+            held[key] = saved
+            log.info("moderation: decision on %r held until its case arrives", decision.case_id)
+            return
+        try:
+            out = apply_decision(Case.from_state(state), decision, now=time.time())
+        except DecisionError as exc:
+            ignore(exc.reason, exc.detail)
+            return
+        await settle(key, out.case, [out])
+
+    @app.agent(topics.moderation_in, name="moderation")
+    async def moderation(stream: Any) -> None:
+        async for event in stream.events():
+            if event.message.topic == queue_name:
+                await on_item(event)
+            elif event.message.topic == decisions_name:
+                await on_decision(event)
+
+    @app.timer(1.0)
+    async def export_backlog() -> None:
+        refresh_gauges()
+
+    @app.timer(max(1.0, min(30.0, settings.moderation_hold_seconds / 4)))
+    async def expire_held() -> None:
+        """Drop decisions held past moderation_hold_seconds, once their case's partition of the
+        queue is read to its end: their case is not coming (unknown_case)."""
+        from faust.types import TP
+
+        now = time.time()
+        for key, saved in list(held.items()):
+            if now - saved["since"] < settings.moderation_hold_seconds:
+                continue
+            tp = TP(queue_name, partition_of(key, partitions))
+            high = app.consumer.highwater(tp)
+            if high is None or (await app.consumer.position(tp) or 0) < high:
+                continue
+            for _ in saved["decisions"]:
+                ignore("unknown_case", f"no case {key.decode(errors='replace')!r} after "
+                       f"{now - saved['since']:.0f} s")
+            del held[key]
+
+    @app.timer(3600.0)
+    async def drop_old_closed() -> None:
+        limit = time.time() - CLOSED_RETENTION_SECONDS
+        for key, state in list(cases.items()):
+            if state["status"] == "closed" and (state["closed_at"] or 0) < limit:
+                del cases[key]
+
+    return moderation

@@ -1,0 +1,244 @@
+"""Moderation through the real broker and a real worker: raw mentions -> triage -> moderation.queue
+-> decisions (CLI, HTTP API, raw records) -> moderation.closed, KPI metrics against a hand count,
+the report, and a worker restart with open cases."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from streams.topics import (
+    MENTIONS_ENRICHED,
+    MENTIONS_RAW,
+    MODERATION_CLOSED,
+    MODERATION_DECISIONS,
+    MODERATION_QUEUE,
+    ensure_topics,
+)
+from tests.conftest import ROOT
+from tests.kafka_helpers import produce, read_all
+from tests.moderation_helpers import (
+    WATCHLIST,
+    ServedApi,
+    by_label,
+    decision,
+    mention,
+    samples,
+    wait_for,
+    wait_metrics,
+)
+from veille.moderate.commands import decide, list_cases, report
+
+pytestmark = pytest.mark.integration
+SCHEMAS = ROOT / "streams/schemas"
+TOKEN = "moderation-test-token-7d1f"
+
+#: id -> text, and what triage makes of it with the test watch list (checked below, by hand).
+TEXTS = {
+    "m1": "@AcmeSupport espèce de connard, rendez-moi mon argent",
+    "m2": "Acme je vais te buter",
+    "m3": "@acme_fr toujours pas de réponse, remboursez moi",
+    "m4": "Boycott Acme! Signez la pétition",
+    "m5": "Acme support is useless and I am still waiting for my refund",
+    "m6": "I love Acme Mobile, great network",
+    "m7": "Earn $500 a day with Acme crypto, DM me on telegram",
+    "m8": "Boréal t'es vraiment nul",
+    "m9": "Boréal café, toujours pas de réponse à ma réclamation",
+    "m10": "THIS BOREAL CAFE IS RIDICULOUS",
+    "m11": "The train to Lyon leaves at ten",
+    "m12": "@acme_fr ma commande n'est jamais arrivée, remboursez-moi",
+    "m13": "Acme et Boréal: vous êtes des guignols, remboursez-moi",
+    "m14": "Acme = Arnacme, tout le monde le sait",
+}
+#: The hand count: case id -> (brand, categories, action). m6 (praise) and m11 (no brand) open no
+#: case; m13 names both brands (one case, the watch list's first brand, the strictest charter:
+#: Boréal hides insults); m14 has no category, only a banned term of Acme's charter.
+CASES = {
+    "m1": ("acme", ["insult", "aggressive", "needs_answer"], "hide"),
+    "m2": ("acme", ["threat"], "hide"),
+    "m3": ("acme", ["needs_answer"], "respond"),
+    "m4": ("acme", ["detractor"], "review"),
+    "m5": ("acme", ["needs_answer"], "respond"),
+    "m7": ("acme", ["spam"], "hide"),
+    "m8": ("boreal", ["insult", "aggressive"], "hide"),
+    "m9": ("boreal", ["needs_answer"], "respond"),
+    "m10": ("boreal", ["aggressive"], "review"),
+    "m12": ("acme", ["needs_answer"], "respond"),
+    "m13": ("acme", ["insult", "aggressive", "needs_answer"], "hide"),
+    "m14": ("acme", [], "review"),
+}
+
+
+def schema(name: str) -> dict:
+    return json.loads((SCHEMAS / name).read_text())
+
+
+def values(settings, topic: str, expect: int, settle: float = 1.0) -> list[tuple[bytes, dict]]:
+    return [(r.key, json.loads(r.value)) for r in read_all(settings, topic, expect=expect,
+                                                             settle=settle, timeout=45)]
+
+
+def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path: Path) -> None:
+    settings = settings.with_(watchlist=WATCHLIST, moderation_hold_seconds=8.0)
+    ensure_topics(settings)
+    worker = start_worker(settings)
+    # A decision that arrives before its case (m12 is produced after it) is held, then applied;
+    # one whose case never comes is dropped as unknown_case once held 8 s.
+    produce(settings, MODERATION_DECISIONS, [decision("m12", "approve", "dave"),
+                                             decision("ghost", "reject", "dave")])
+    m3 = mention("m3", TEXTS["m3"], age=timedelta(hours=3))  # past Acme's 60-minute deadline
+    raw = [m3 if i == "m3" else mention(i, t) for i, t in TEXTS.items()]
+    produce(settings, MENTIONS_RAW, raw + [raw[0]])  # m1 twice: one enriched record, one case
+
+    queue = values(settings, MODERATION_QUEUE, expect=len(CASES))
+    assert sorted(k.decode() for k, _ in queue) == sorted(CASES)  # each once, keyed by case id
+    for key, item in queue:
+        jsonschema.validate(item, schema("moderation_item.v1.json"))
+        brand, categories, action = CASES[key.decode()]
+        assert (item["brand"], item["categories"], item["action"]) == (brand, categories, action)
+    items = {k.decode(): v for k, v in queue}
+    assert items["m13"]["brands"] == ["acme", "boreal"]
+    assert items["m14"]["reasons"] == ["charter:banned_term"]
+    enriched = {k.decode(): v for k, v in values(settings, MENTIONS_ENRICHED, expect=len(TEXTS))}
+    for record in enriched.values():
+        jsonschema.validate(record, schema("enriched_mention.v1.json"))
+    assert enriched["m11"]["triage"] is None  # no brand: no triage
+    assert enriched["m6"]["triage"] == {"categories": [], "severity": "none", "action": "none"}
+    assert enriched["m1"]["triage"]["action"] == "hide"
+
+    # Decisions through the CLI's function and through the HTTP API, both waiting for the ack.
+    for case_id, verdict in [("m1", "reject"), ("m4", "approve"), ("m7", "reject"),
+                             ("m9", "replied"), ("m14", "approve")]:
+        decide(settings, case_id, verdict, moderator="alice", reason="charter")
+    api = ServedApi(settings, token=TOKEN)
+    try:
+        for case_id, verdict in [("m2", "reject"), ("m5", "escalate"), ("m8", "approve"),
+                                 ("m13", "replied")]:
+            answer = api.client.post(f"/cases/{case_id}/decision",
+                                     json={"decision": verdict, "moderator": "bob"})
+            assert answer.status_code == 202, answer.text
+    finally:
+        api.close()
+    first_m1 = next(v for k, v in values(settings, MODERATION_DECISIONS, expect=11, settle=0.2)
+                    if k == b"m1")
+    # Ignored: a redelivery, a decision on a closed case, two invalid ones, and the ghost.
+    produce(settings, MODERATION_DECISIONS, [
+        (b"m1", json.dumps(first_m1).encode()),
+        decision("m4", "reject", "eve"),
+        (b"m3", b"{not json"),
+        decision("m3", "maybe"),
+    ])
+
+    closed = values(settings, MODERATION_CLOSED, expect=9, settle=2.0)
+    assert sorted(k.decode() for k, _ in closed) == sorted(
+        ["m1", "m2", "m4", "m7", "m8", "m9", "m12", "m13", "m14"])  # each exactly once
+    for _, record in closed:
+        jsonschema.validate(record, schema("moderation_closed.v1.json"))
+    by_id = {k.decode(): v for k, v in closed}
+    assert (by_id["m12"]["decision"], by_id["m12"]["moderator"]) == ("approve", "dave")
+    assert by_id["m1"]["reason"] == "charter"
+
+    def ignored_all_counted() -> dict:
+        got = by_label(samples(worker.metrics_url), "veille_moderation_decisions_ignored_total",
+                       "reason")
+        return got if sum(got.values()) >= 5 else {}
+
+    ignored = wait_for(ignored_all_counted, timeout=30, what="5 ignored decisions")
+    assert ignored == {("duplicate",): 1, ("already_closed",): 1, ("invalid",): 2,
+                       ("unknown_case",): 1}
+
+    # The hand count against the worker's metrics.
+    received: dict[tuple[str, str], int] = {}
+    processed: dict[tuple[str, str], int] = {}
+    rejected: dict[tuple[str, str], int] = {}
+    verdicts = {"m1": "reject", "m2": "reject", "m4": "approve", "m7": "reject", "m8": "approve",
+                "m9": "replied", "m12": "approve", "m13": "replied", "m14": "approve"}
+    for case_id, (brand, categories, _) in CASES.items():
+        for c in categories or ["none"]:
+            received[(brand, c)] = received.get((brand, c), 0) + 1
+            if case_id in verdicts:
+                processed[(brand, c)] = processed.get((brand, c), 0) + 1
+            if verdicts.get(case_id) == "reject":
+                rejected[(brand, c)] = rejected.get((brand, c), 0) + 1
+    assert received == {("acme", "insult"): 2, ("acme", "aggressive"): 2,
+                        ("acme", "needs_answer"): 5, ("acme", "threat"): 1,
+                        ("acme", "detractor"): 1, ("acme", "spam"): 1, ("acme", "none"): 1,
+                        ("boreal", "insult"): 1, ("boreal", "aggressive"): 2,
+                        ("boreal", "needs_answer"): 1}
+    scraped = wait_metrics(worker.metrics_url, lambda s: by_label(
+        s, "veille_moderation_backlog_items", "brand") == {("acme",): 2, ("boreal",): 1},
+        what="backlog acme 2 (m3, m5 escalated), boreal 1 (m10)")
+    assert by_label(scraped, "veille_moderation_items_received_total", "brand", "category") == received
+    assert by_label(scraped, "veille_moderation_items_processed_total", "brand", "category") == processed
+    assert by_label(scraped, "veille_moderation_items_rejected_total", "brand", "category") == rejected
+    assert by_label(scraped, "veille_moderation_unanswered_negative", "brand") == {("acme",): 1}
+    assert by_label(scraped, "veille_moderation_decision_seconds_count", "brand") == {
+        ("acme",): 7, ("boreal",): 2}
+    oldest = by_label(scraped, "veille_moderation_oldest_pending_age_seconds", "brand")
+    assert set(oldest) == {("acme",), ("boreal",)} and all(0 < v < 120 for v in oldest.values())
+
+    # What a moderator sees: pending cases oldest first, filters; then the report of the period.
+    out = io.StringIO()
+    assert list_cases(settings, as_json=True, out=out) == 3
+    assert {json.loads(line)["case_id"] for line in out.getvalue().splitlines()} == {"m3", "m5", "m10"}
+    out = io.StringIO()
+    list_cases(settings, brand="boreal", out=out)
+    assert " m10 " in out.getvalue() and "1 pending" in out.getvalue()
+    out = io.StringIO()
+    assert list_cases(settings, category="needs_answer", as_json=True, out=out) == 2
+    chart = tmp_path / "hours.png"
+    now = time.time()
+    out = io.StringIO()
+    result = report(settings, now - 3600, now + 60, png=chart, out=out)
+    assert (result.total.received, result.total.processed, result.total.rejected) == (12, 9, 3)
+    assert (result.brands["acme"].received, result.brands["boreal"].received) == (9, 3)
+    assert result.pending_at_end == 3
+    assert "rejection" in out.getvalue() and "busiest hours" in out.getvalue()
+    png = chart.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[1] > 100
+
+
+def test_worker_restart_keeps_open_cases(settings, start_worker) -> None:
+    """Cases survive a restart (table changelogs, caught up past Tansu's wrong end offsets):
+    still pending after it, closed by a decision after it, and no closed case twice."""
+    settings = settings.with_(watchlist=WATCHLIST)
+    ensure_topics(settings)
+    first = start_worker(settings)
+    texts = [TEXTS[k] for k in ("m3", "m4", "m9", "m10", "m12")]
+    ids = [f"r{i}" for i in range(20)]
+    produce(settings, MENTIONS_RAW, [mention(i, texts[n % len(texts)]) for n, i in enumerate(ids)])
+    assert len(read_all(settings, MODERATION_QUEUE, expect=20, settle=0.5)) == 20
+    decide(settings, "r0", "reject", moderator="alice")
+    assert len(read_all(settings, MODERATION_CLOSED, expect=1, settle=0.5)) == 1
+    first.stop()
+
+    second = start_worker(settings)
+    wait_for(lambda: by_label(samples(second.metrics_url), "veille_moderation_backlog_items",
+                              "brand") == {("acme",): 11, ("boreal",): 8},
+             timeout=20, what="19 cases pending after the restart")
+    assert "cases pending" in second.log_path.read_text()
+    out = io.StringIO()
+    assert list_cases(settings, as_json=True, out=out) == 19
+    # The decision applied before the restart is known: sent again, it is a duplicate.
+    r0 = next(v for k, v in values(settings, MODERATION_DECISIONS, expect=1, settle=0.2)
+              if k == b"r0")
+    produce(settings, MODERATION_DECISIONS, [(b"r0", json.dumps(r0).encode())])
+    decide(settings, "r1", "approve", moderator="alice")
+    closed = values(settings, MODERATION_CLOSED, expect=2, settle=2.0)
+    assert sorted(k for k, _ in closed) == [b"r0", b"r1"]
+    scraped = wait_metrics(second.metrics_url, lambda s: bool(by_label(
+        s, "veille_moderation_decisions_ignored_total", "reason")), what="the duplicate counted")
+    assert by_label(scraped, "veille_moderation_decisions_ignored_total", "reason") == {
+        ("duplicate",): 1}
+    assert by_label(scraped, "veille_moderation_backlog_items", "brand") == {
+        ("acme",): 10, ("boreal",): 8}
+    assert by_label(scraped, "veille_moderation_items_processed_total", "brand", "category") == {
+        ("acme", "detractor"): 1}  # r1: "Boycott Acme! Signez la pétition"
+    assert by_label(scraped, "veille_moderation_items_received_total", "brand", "category") == {}

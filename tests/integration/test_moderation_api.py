@@ -1,0 +1,133 @@
+"""The moderation HTTP API against the real broker: authentication, listing, clear 4xx answers, and a
+decision written to moderation.decisions once acknowledged. Queue items and a closed case are
+written straight to the topics (the API reads only them): no worker needed here."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from streams.topics import MODERATION_CLOSED, MODERATION_DECISIONS, MODERATION_QUEUE, ensure_topics
+from tests.kafka_helpers import produce, read_all
+from tests.moderation_helpers import ServedApi
+from veille.moderate.api import MAX_BODY_BYTES, ApiConfigError, ModerationApi
+from veille.moderation.cases import apply_decision
+from veille.moderation.queue import case_of, make_item
+from veille.moderation.triage import Triage
+from veille.rules import Charter
+
+pytestmark = pytest.mark.integration
+TOKEN = "api-test-token-3b9e"
+NOW = time.time()
+
+
+def item(case_id: str, brand: str, categories: tuple[str, ...], action: str, age: float) -> dict:
+    triage = Triage(categories, "medium", action, ())
+    made = make_item(mention_id=case_id, brands=[brand], triage=triage, charter=Charter(),
+                     language="fr", sentiment="negative", compound=-0.6, platform="twitter",
+                     author="@someone", text=f"text of {case_id}", url=None,
+                     created_at=NOW - age - 60, queued_at=NOW - age)
+    assert made is not None
+    return made
+
+
+ITEMS = [item("c-old", "acme", ("insult", "aggressive"), "review", 600),
+         item("c-spam", "boreal", ("spam",), "hide", 300),
+         item("c-new", "acme", ("needs_answer",), "respond", 60),
+         item("c-done", "acme", ("detractor",), "review", 900)]
+
+
+@pytest.fixture
+def api(settings) -> Iterator[ServedApi]:
+    ensure_topics(settings)
+    produce(settings, MODERATION_QUEUE,
+            [(i["case_id"].encode(), json.dumps(i).encode()) for i in ITEMS])
+    done = apply_decision(case_of(ITEMS[3]), {"case_id": "c-done", "decision": "approve",
+                                              "moderator": "alice", "decided_at": NOW - 30},
+                          now=NOW)
+    produce(settings, MODERATION_CLOSED, [(b"c-done", json.dumps(done.record).encode())])
+    served = ServedApi(settings, token=TOKEN)
+    yield served
+    served.close()
+
+
+def test_authentication(api: ServedApi) -> None:
+    assert api.client.get("/healthz", headers={"Authorization": ""}).status_code == 200
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"},
+                    {"Authorization": f"Basic {TOKEN}"}, {"Authorization": TOKEN}):
+        answer = api.client.get("/cases", headers=headers)
+        assert answer.status_code == 401, headers
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        assert TOKEN not in answer.text
+        post = api.client.post("/cases/c-new/decision", headers=headers,
+                               json={"decision": "approve", "moderator": "mallory"})
+        assert post.status_code == 401
+
+
+def test_listing_and_cases(api: ServedApi) -> None:
+    answer = api.client.get("/cases").json()
+    assert [c["case_id"] for c in answer["cases"]] == ["c-old", "c-spam", "c-new"]  # oldest first
+    assert answer["count"] == 3
+    assert answer["cases"][0]["categories"] == ["insult", "aggressive"]
+    assert [c["case_id"] for c in api.client.get("/cases?brand=acme").json()["cases"]] == [
+        "c-old", "c-new"]
+    assert [c["case_id"] for c in api.client.get("/cases?category=spam").json()["cases"]] == ["c-spam"]
+    limited = api.client.get("/cases?limit=1").json()
+    assert (limited["count"], len(limited["cases"])) == (3, 1)
+    for query, field in (("category=rude", "category"), ("limit=0", "limit"), ("limit=x", "limit"),
+                         ("limit=5000", "limit"), ("sort=age", "sort")):
+        bad = api.client.get(f"/cases?{query}")
+        assert bad.status_code == 400 and bad.json()["field"] == field, query
+    assert api.client.get("/cases/c-new").json()["status"] == "pending"
+    done = api.client.get("/cases/c-done").json()
+    assert done["status"] == "closed" and done["closed"]["moderator"] == "alice"
+    assert api.client.get("/cases/nope").status_code == 404
+
+
+def test_decision_errors_and_success(settings, api: ServedApi) -> None:
+    def post(case_id: str, **kwargs: object) -> tuple[int, dict]:
+        answer = api.client.post(f"/cases/{case_id}/decision", **kwargs)  # type: ignore[arg-type]
+        return answer.status_code, answer.json()
+
+    good = {"decision": "reject", "moderator": "bob", "reason": "charte §2"}
+    assert post("c-new", content=b"decision=reject", headers={"Content-Type": "text/plain"})[0] == 415
+    status, body = post("c-new", content=b"{nope", headers={"Content-Type": "application/json"})
+    assert (status, body["error"]) == (400, "invalid_json")
+    for payload, words in (([1, 2], "JSON object"),
+                           ({"decision": "maybe", "moderator": "bob"}, "decision must be one of"),
+                           ({"decision": "approve"}, "moderator"),
+                           ({"decision": "approve", "moderator": "bob", "decided_at": 0}, "unknown fields"),
+                           ({"decision": "approve", "moderator": "bob", "assignee": "x"}, "assignee"),
+                           ({"decision": "approve", "moderator": "b" * 500}, "longer than")):
+        status, body = post("c-new", json=payload)
+        assert status == 400 and words in body["detail"], (payload, body)
+    big = {**good, "reason": "x" * (MAX_BODY_BYTES + 10)}
+    assert post("c-new", json=big)[0] == 413
+    assert post("ghost", json=good)[0] == 404
+    status, body = post("c-done", json=good)
+    assert (status, body["error"]) == (409, "already_closed")
+    assert read_all(settings, MODERATION_DECISIONS, expect=0, settle=0.5, timeout=5) == []
+
+    status, body = post("c-new", json=good)
+    assert status == 202 and body["decision"]["case_id"] == "c-new"
+    written = read_all(settings, MODERATION_DECISIONS, expect=1, settle=0.5)
+    assert [(r.key, json.loads(r.value)) for r in written] == [(b"c-new", body["decision"])]
+    assert {"case_id", "decision", "moderator", "decided_at", "reason"} == set(body["decision"])
+
+
+def test_refuses_to_serve_without_a_token_beyond_loopback(settings) -> None:
+    import asyncio
+
+    api = ModerationApi(settings.with_(moderation_api_host="0.0.0.0", moderation_api_token=""))
+    with pytest.raises(ApiConfigError, match="VEILLE_MODERATION_API_TOKEN"):
+        asyncio.run(api.start())
+    # Loopback without a token: allowed, and no credentials asked.
+    ensure_topics(settings)
+    served = ServedApi(settings)
+    try:
+        assert served.client.get("/cases").json() == {"count": 0, "cases": []}
+    finally:
+        served.close()

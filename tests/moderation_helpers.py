@@ -1,0 +1,104 @@
+"""Moderation test helpers: the API served from a thread, mentions, metrics scraping, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import ROOT
+from veille.moderate.api import ModerationApi
+from veille.settings import Settings
+
+WATCHLIST = str(ROOT / "tests/data/moderation_watchlist.toml")
+
+
+def mention(mention_id: str, text: str, age: timedelta = timedelta(seconds=30)) -> tuple[bytes, bytes]:
+    """A raw mention keyed by its id, posted `age` ago."""
+    m = {"id": mention_id, "source": "test", "platform": "twitter", "author": f"@{mention_id}",
+         "text": text, "url": f"https://example.org/{mention_id}",
+         "created_at": (datetime.now(UTC) - age).isoformat()}
+    return mention_id.encode(), json.dumps(m, ensure_ascii=False).encode()
+
+
+def decision(case_id: str, decision: str, moderator: str = "carol", **extra: Any) -> tuple[bytes, bytes]:
+    """A moderation.decisions record as a moderation tool would write it."""
+    record = {"case_id": case_id, "decision": decision, "moderator": moderator,
+              "decided_at": datetime.now(UTC).isoformat(timespec="milliseconds"), **extra}
+    return case_id.encode(), json.dumps(record).encode()
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def samples(url: str) -> Samples:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        text = r.read().decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
+def by_label(scraped: Samples, name: str,
+             *labels: str) -> dict[tuple[str, ...], float]:
+    """Non-zero samples of one metric, keyed by the values of `labels`."""
+    out = {}
+    for (n, lbls), v in scraped.items():
+        if n == name and v:
+            d = dict(lbls)
+            out[tuple(d[k] for k in labels)] = v
+    return out
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll until check() returns something truthy; its last value in the failure message."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (OSError, AssertionError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.3)
+    raise AssertionError(f"{what} not reached in {timeout} s; last: {last!r}")
+
+
+def wait_metrics(url: str, check: Callable[[Samples], bool], timeout: float = 20.0,
+                 what: str = "metrics") -> Samples:
+    """Scrape until check(samples) holds; the samples that passed."""
+    def scrape() -> Any:
+        got = samples(url)
+        return got if check(got) else None
+
+    result: Samples = wait_for(scrape, timeout, what)
+    return result
+
+
+class ServedApi:
+    """The moderation API on its own asyncio loop in a background thread, on a free port."""
+
+    def __init__(self, settings: Settings, token: str | None = None) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.api = ModerationApi(settings.with_(moderation_api_port=0,
+                                                moderation_api_token=token or ""))
+        asyncio.run_coroutine_threadsafe(self.api.start(), self.loop).result(30)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(base_url=self.api.url, timeout=30, headers=headers)
+
+    def close(self) -> None:
+        self.client.close()
+        asyncio.run_coroutine_threadsafe(self.api.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

@@ -1,0 +1,151 @@
+"""Moderation records and views on an explicit clock: queue items, decisions, the pending view, the report."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jsonschema
+import pytest
+
+from veille.moderation.cases import DecisionError, apply_decision
+from veille.moderation.queue import (
+    CaseView,
+    ItemError,
+    build_report,
+    case_of,
+    decision_record,
+    format_report,
+    make_item,
+)
+from veille.moderation.triage import Triage
+from veille.rules import Charter
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()  # Monday 09:00 UTC
+HOUR_CHARTER = Charter(response_deadline_minutes=60)
+INSULT = Triage(("insult", "aggressive"), "medium", "review", ("insult:targeted", "aggressive:insult"))
+RESPOND = Triage(("needs_answer",), "low", "respond", ("needs_answer:complaint",))
+BANNED = Triage((), "low", "review", ("charter:banned_term",))
+
+
+def item(case_id: str = "m1", triage: Triage = INSULT, *, brands: tuple[str, ...] = ("acme",),
+         queued_at: float = T0, created_at: float | None = None, sentiment: str = "negative") -> dict:
+    made = make_item(mention_id=case_id, brands=brands, triage=triage, charter=HOUR_CHARTER,
+                     language="fr", sentiment=sentiment, compound=-0.5, platform="twitter",
+                     author="@a", text="t'es nul", url=None,
+                     created_at=queued_at - 600 if created_at is None else created_at,
+                     queued_at=queued_at)
+    assert made is not None
+    return made
+
+
+def closed(record: dict, decision: str, at: float, moderator: str = "alice") -> dict:
+    out = apply_decision(case_of(record), {"case_id": record["case_id"], "decision": decision,
+                                           "moderator": moderator, "decided_at": at}, now=at)
+    assert out.record is not None
+    return json.loads(json.dumps(out.record))  # as read back from the topic
+
+
+def test_item_carries_the_case_and_matches_its_schema() -> None:
+    schema = json.loads((ROOT / "streams/schemas/moderation_item.v1.json").read_text())
+    it = item(brands=("acme", "boreal"))
+    jsonschema.validate(it, schema)
+    assert (it["case_id"], it["brand"], it["brands"], it["action"]) == ("m1", "acme", ["acme", "boreal"],
+                                                                        "review")
+    assert it["queued_at"] == "2026-01-05T09:00:00.000Z"
+    assert it["respond_by"] == "2026-01-05T09:50:00.000Z"  # posted 10 min earlier + 60 min
+    case = case_of(json.loads(json.dumps(it)))
+    assert (case.id, case.brand, case.categories, case.pending, case.negative) == (
+        "m1", "acme", ("insult", "aggressive"), True, True)
+    assert (case.received_at, case.response_deadline) == (T0, T0 - 600 + 3600)
+
+
+def test_nothing_to_do_or_no_brand_is_no_item() -> None:
+    nothing = Triage((), "none", "none", ())
+    assert make_item(mention_id="m", brands=("acme",), triage=nothing, charter=Charter(),
+                     language="en", sentiment=None, compound=None, platform="x", author=None,
+                     text="ok", url=None, created_at=T0, queued_at=T0) is None
+    assert make_item(mention_id="m", brands=(), triage=INSULT, charter=Charter(), language="en",
+                     sentiment=None, compound=None, platform="x", author=None, text="ok", url=None,
+                     created_at=T0, queued_at=T0) is None
+
+
+@pytest.mark.parametrize("change", [
+    {"schema_version": 2}, {"categories": ["rude"]}, {"action": "none"}, {"severity": "huge"},
+    {"case_id": ""}, {"queued_at": "yesterday"}, {"brand": None},
+])
+def test_broken_items_are_refused(change: dict) -> None:
+    with pytest.raises(ItemError):
+        case_of({**item(), **change})
+    with pytest.raises(ItemError):
+        case_of([1, 2])
+
+
+def test_decision_record_is_validated_and_stamped() -> None:
+    record = decision_record("m1", {"decision": "reject", "moderator": "bob", "reason": None}, T0)
+    assert record == {"case_id": "m1", "decision": "reject", "moderator": "bob",
+                      "decided_at": "2026-01-05T09:00:00.000Z"}
+    schema = json.loads((ROOT / "streams/schemas/moderation_decision.v1.json").read_text())
+    jsonschema.validate(record, schema)
+    escalate = decision_record("m1", {"decision": "escalate", "moderator": "bob", "assignee": "lead"}, T0)
+    assert escalate["assignee"] == "lead"
+    for body, words in [({"decision": "maybe", "moderator": "b"}, "decision must be one of"),
+                        ({"decision": "approve"}, "moderator"),
+                        ({"decision": "approve", "moderator": "b", "decided_at": 1}, "unknown fields"),
+                        ({"decision": "approve", "moderator": "b", "assignee": "x"}, "assignee"),
+                        ("approve", "JSON object")]:
+        with pytest.raises(DecisionError, match=words) as err:
+            decision_record("m1", body, T0)
+        assert err.value.reason == "invalid"
+
+
+def test_view_lists_pending_oldest_first_and_filters() -> None:
+    view = CaseView()
+    a = item("a", queued_at=T0 + 60)
+    b = item("b", RESPOND, brands=("boreal",), queued_at=T0)
+    c = item("c", queued_at=T0 + 30)
+    for it in (a, b, c, dict(a, text="a redelivery keeps the first")):
+        view.add_item(it)
+    view.add_item({"case_id": "broken"})  # not a valid item: skipped
+    view.add_closed(closed(c, "approve", T0 + 90))
+    view.add_closed({"case_id": "x", "decided_at": "never"})  # not a valid record: skipped
+    assert [i["case_id"] for i in view.pending()] == ["b", "a"]
+    assert view.items["a"]["text"] == "t'es nul"
+    assert [i["case_id"] for i in view.pending(brand="acme")] == ["a"]
+    assert [i["case_id"] for i in view.pending(category="needs_answer")] == ["b"]
+    assert view.pending(limit=1)[0]["case_id"] == "b"
+    assert (view.status("a"), view.status("c"), view.status("zz")) == ("pending", "closed", None)
+
+
+def test_report_counts_flows_in_the_period_and_busiest_hours() -> None:
+    day = 86400
+    items = [item("early", queued_at=T0 - day),  # before the period, closed in it
+             item("a1", queued_at=T0 + 60), item("a2", queued_at=T0 + 120),
+             item("a3", RESPOND, queued_at=T0 + 3600 + 5),
+             item("b1", BANNED, brands=("boreal",), queued_at=T0 + day + 7200),
+             item("late", queued_at=T0 + 3 * day)]  # after the period
+    records = [closed(items[0], "reject", T0 + 10), closed(items[1], "approve", T0 + 300),
+               closed(items[2], "reject", T0 + 3 * day + 1)]  # closed after the period
+    r = build_report(items, records + [records[0]], T0, T0 + 2 * day)
+    assert (r.total.received, r.total.processed, r.total.rejected) == (4, 2, 1)
+    assert (r.brands["acme"].received, r.brands["acme"].processed) == (3, 2)
+    assert r.brands["acme"].processed_share == pytest.approx(2 / 3)
+    assert r.brands["acme"].rejection_rate == 0.5
+    assert (r.brands["boreal"].received, r.brands["boreal"].rejection_rate) == (1, None)
+    assert r.categories["insult"] == 2 and r.categories["needs_answer"] == 1 and r.categories["none"] == 1
+    assert r.pending_at_end == 3  # a2 (closed later), a3, b1
+    assert [(d.day, d.total, d.peak, d.hours) for d in r.busiest] == [
+        (date(2026, 1, 5), 3, 2, (9,)), (date(2026, 1, 6), 1, 1, (11,)),
+        (date(2026, 1, 7), 0, 0, ())]  # the period ends at 09:00 on the 7th
+    hours = r.hours()
+    assert len(hours) == 48 and hours[0] == (int(T0), 2, 2)
+    paris = build_report(items, records, T0, T0 + 2 * day, ZoneInfo("Europe/Paris"))
+    assert paris.busiest[0].hours == (10,)
+    text = format_report(r)
+    assert "acme" in text and "66.7%" in text and "50.0%" in text
+    assert "2026-01-05           3      2  09:00-10:00" in text
+    with pytest.raises(ValueError, match="empty"):
+        build_report(items, records, T0, T0)

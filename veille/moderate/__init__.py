@@ -1,0 +1,1 @@
+"""Moderator tools: `veille moderate` (list, decide, serve) and `veille moderation report`, over Kafka."""

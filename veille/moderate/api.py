@@ -1,0 +1,269 @@
+"""The moderation HTTP API: pending cases and decisions over Kafka, bearer-token authenticated.
+
+    GET  /cases?brand=B&category=C&limit=N   pending cases, oldest first
+    GET  /cases/{id}                         one case: pending or closed, with its queue item
+    POST /cases/{id}/decision                {"decision", "moderator", "reason"?, "assignee"?}
+    GET  /healthz
+
+Every answer is read from moderation.queue and moderation.closed (the server keeps its read
+position and what it read, rebuilt from the topics at start); a decision is written to
+moderation.decisions and answered 202 once the broker holds it. The moderation agent applies it:
+a decided case leaves the pending list once the agent has published it on moderation.closed.
+
+Authentication: `Authorization: Bearer $VEILLE_MODERATION_API_TOKEN`, compared in constant time;
+without a token the API refuses to listen on anything but loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import web
+
+from veille.collectors.webhook import is_loopback
+from veille.moderate.store import BrokerError, ModerationStore
+from veille.moderation import CATEGORIES
+from veille.moderation.cases import DecisionError
+from veille.moderation.queue import DECISION_INPUT_FIELDS, CaseView, decision_record
+from veille.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+#: Largest request body: a decision is a few hundred bytes (a reason is at most 1,000 chars).
+MAX_BODY_BYTES = 16 * 1024
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+RETRY_AFTER_SECONDS = 5
+
+
+class ApiConfigError(SettingsError):
+    """Unsafe or inconsistent API settings; printed without a traceback."""
+
+
+def check_config(settings: Settings) -> None:
+    """Refuse an unauthenticated API on anything but loopback."""
+    if settings.moderation_api_token.strip():
+        return
+    if not is_loopback(settings.moderation_api_host):
+        where = settings.moderation_api_host or "every interface"
+        raise ApiConfigError(
+            f"refusing to serve the moderation API without a token on {where!r}: set "
+            "VEILLE_MODERATION_API_TOKEN, or listen on loopback (VEILLE_MODERATION_API_HOST=127.0.0.1)"
+        )
+
+
+def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None,
+           **extra: Any) -> web.Response:
+    return web.json_response({"error": error, "detail": detail, **extra}, status=status,
+                             headers=headers)
+
+
+_HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def summary(item: dict[str, Any]) -> dict[str, Any]:
+    """A pending case as the API and `veille moderate list --json` show it."""
+    keys = ("case_id", "brand", "brands", "categories", "severity", "action", "reasons",
+            "language", "sentiment", "platform", "author", "text", "url", "created_at",
+            "queued_at", "respond_by")
+    return {k: item.get(k) for k in keys}
+
+
+class ModerationApi:
+    """An aiohttp server on settings.moderation_api_host:moderation_api_port; `port` once started."""
+
+    def __init__(self, settings: Settings, store: ModerationStore | None = None,
+                 on_ready: Callable[[ModerationApi], None] | None = None) -> None:
+        self.settings = settings
+        self.store = store or ModerationStore(settings)
+        self.on_ready = on_ready
+        self.host = settings.moderation_api_host
+        self.port: int | None = None
+        token = settings.moderation_api_token.strip()
+        self._token = token.encode("utf-8") if token else None
+        self._runner: web.AppRunner | None = None
+        # The store's Kafka clients are blocking and not thread-safe: one thread uses them.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moderate-kafka")
+        self._lock = asyncio.Lock()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def auth(self) -> str:
+        return "bearer token" if self._token else "none (loopback only)"
+
+    async def start(self) -> None:
+        check_config(self.settings)
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._errors])
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/cases", self._list)
+        app.router.add_get("/cases/{case_id}", self._get)
+        app.router.add_post("/cases/{case_id}/decision", self._decide)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host or None, self.settings.moderation_api_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ApiConfigError(f"cannot listen on {self.host}:"
+                                 f"{self.settings.moderation_api_port}: {exc.strerror or exc}") from None
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        if self.on_ready is not None:
+            self.on_ready(self)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.store.close)
+        self._executor.shutdown(wait=False)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Authentication first; no stack trace, token or body ever leaves."""
+        if request.path != "/healthz" and not self._authorized(request):
+            return _error(401, "unauthorized", "missing or invalid credentials; required: "
+                          "Authorization: Bearer <token>",
+                          headers={"WWW-Authenticate": 'Bearer realm="veille-moderation"'})
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        except web.HTTPException as exc:
+            headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+            return _error(exc.status, _HTTP_ERRORS.get(exc.status, "http_error"), exc.reason,
+                          headers=headers)
+        except BrokerError as exc:
+            log.warning("moderation API: %s", exc)
+            return _error(503, "broker_unavailable", "the broker did not answer or acknowledge "
+                          "in time; nothing was written, try again",
+                          headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("moderation API: internal error on %s %s (%s)", request.method,
+                      request.path, type(exc).__name__)
+            return web.json_response({"error": "internal"}, status=500)
+
+    def _authorized(self, request: web.Request) -> bool:
+        if self._token is None:
+            return True
+        scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+        given = credentials.strip().encode("utf-8", "backslashreplace")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given, self._token)
+
+    async def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    async def _view(self) -> CaseView:
+        async with self._lock:
+            view: CaseView = await self._blocking(self.store.refresh)
+            return view
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _list(self, request: web.Request) -> web.Response:
+        query = request.query
+        unknown = sorted(set(query) - {"brand", "category", "limit"})
+        if unknown:
+            return _error(400, "invalid_query", f"unknown parameters {unknown}",
+                          field=unknown[0])
+        category = query.get("category") or None
+        if category is not None and category not in CATEGORIES:
+            return _error(400, "invalid_query", f"category must be one of {', '.join(CATEGORIES)}",
+                          field="category")
+        raw_limit = query.get("limit", str(DEFAULT_LIMIT))
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+            return _error(400, "invalid_query", f"limit must be a whole number in 1..{MAX_LIMIT}",
+                          field="limit")
+        view = await self._view()
+        pending = view.pending(brand=query.get("brand") or None, category=category)
+        return web.json_response({"count": len(pending),
+                                  "cases": [summary(i) for i in pending[:int(raw_limit)]]})
+
+    async def _get(self, request: web.Request) -> web.Response:
+        case_id = request.match_info["case_id"]
+        view = await self._view()
+        status = view.status(case_id)
+        if status is None:
+            return _error(404, "unknown_case", f"no case {case_id!r} on the moderation queue")
+        return web.json_response({"case_id": case_id, "status": status,
+                                  "item": summary(view.items[case_id]) if case_id in view.items
+                                  else None, "closed": view.closed.get(case_id)})
+
+    async def _decide(self, request: web.Request) -> web.Response:
+        case_id = request.match_info["case_id"]
+        length = request.content_length
+        if length is not None and length > MAX_BODY_BYTES:
+            return _error(413, "payload_too_large",
+                          f"the body has {length} bytes, the limit is {MAX_BODY_BYTES}",
+                          limit=MAX_BODY_BYTES)
+        ctype = request.content_type.lower()
+        if ctype != "application/json":
+            return _error(415, "unsupported_media_type", "Content-Type must be application/json")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, "payload_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes",
+                          limit=MAX_BODY_BYTES)
+        try:
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return _error(400, "invalid_json", "the body is not valid UTF-8 JSON")
+        if not isinstance(payload, dict):
+            return _error(400, "invalid_field", "the body must be a JSON object with "
+                          f"{', '.join(DECISION_INPUT_FIELDS)}")
+        try:
+            decision_record(case_id, payload, time.time())  # validated before any Kafka read
+        except DecisionError as exc:
+            return _error(400, "invalid_field", exc.detail)
+        view = await self._view()
+        status = view.status(case_id)
+        if status is None:
+            return _error(404, "unknown_case", f"no case {case_id!r} on the moderation queue")
+        if status == "closed":
+            closed = view.closed[case_id]
+            return _error(409, "already_closed",
+                          f"case {case_id!r} was closed by {closed.get('moderator')!r} "
+                          f"({closed.get('decision')})")
+        record = await self._blocking(self.store.decide, case_id, payload)
+        return web.json_response({"accepted": True, "decision": record}, status=202)
+
+
+async def run_api(settings: Settings) -> None:
+    """`veille moderate serve`: serve until SIGTERM/SIGINT."""
+    check_config(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+
+    def announce(api: ModerationApi) -> None:
+        print(f"veille moderate: API at {api.url}/cases (auth: {api.auth}); Ctrl-C stops it",
+              flush=True)
+
+    api = ModerationApi(settings, on_ready=announce)
+    await api.start()
+    try:
+        await stopping.wait()
+    finally:
+        await api.stop()

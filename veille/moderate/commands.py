@@ -1,0 +1,118 @@
+"""`veille moderate list|decide|serve` and `veille moderation report`: thin shells over the store."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any, TextIO
+
+from veille.moderate.store import ModerationStore
+from veille.moderation.cases import DecisionError, parse_epoch
+from veille.moderation.queue import build_report, format_report
+from veille.settings import Settings
+
+
+class ModerateError(Exception):
+    """A problem the moderator can fix (unknown case, closed case, bad period)."""
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+
+
+def list_cases(settings: Settings, *, brand: str | None = None, category: str | None = None,
+               limit: int | None = None, as_json: bool = False, out: TextIO = sys.stdout,
+               now: float | None = None) -> int:
+    """Print the pending cases, oldest first; returns how many are pending (before the limit)."""
+    from veille.moderate.api import summary
+
+    store = ModerationStore(settings)
+    try:
+        pending = store.refresh().pending(brand=brand, category=category)
+    finally:
+        store.close()
+    shown = pending[:limit] if limit is not None else pending
+    if as_json:
+        for item in shown:
+            out.write(json.dumps(summary(item), ensure_ascii=False) + "\n")
+        return len(pending)
+    now = time.time() if now is None else now
+    out.write(f"{'waiting':>7}  {'case':<24} {'brand':<10} {'action':<8} {'severity':<8} "
+              f"{'categories':<28} text\n")
+    for item in shown:
+        waited = now - parse_epoch(item["queued_at"], "queued_at")
+        late = "!" if now > parse_epoch(item["respond_by"], "respond_by") and \
+            item["action"] == "respond" else " "
+        text = " ".join(str(item.get("text", "")).split())
+        text = text if len(text) <= 70 else text[:69] + "…"
+        out.write(f"{_age(waited):>7}{late} {item['case_id'][:24]:<24} {item['brand'][:10]:<10} "
+                  f"{item['action']:<8} {item['severity']:<8} "
+                  f"{','.join(item['categories'])[:28]:<28} {text}\n")
+    more = f" ({len(pending) - len(shown)} more not shown)" if len(shown) < len(pending) else ""
+    out.write(f"{len(pending)} pending{more}; ! = a respond case past its brand's response "
+              "deadline\n")
+    return len(pending)
+
+
+def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
+           reason: str | None = None, assignee: str | None = None, check: bool = True,
+           decided_at: float | None = None) -> dict[str, Any]:
+    """Write one decision to moderation.decisions; return the record once the broker holds it.
+
+    With `check`, the case must be on the queue and still pending (read from the topics first)."""
+    body = {"decision": decision, "moderator": moderator, "reason": reason, "assignee": assignee}
+    store = ModerationStore(settings)
+    try:
+        if check:
+            view = store.refresh()
+            status = view.status(case_id)
+            if status is None:
+                raise ModerateError(f"no case {case_id!r} on the moderation queue "
+                                    "(--no-check writes the decision anyway)")
+            if status == "closed":
+                closed = view.closed[case_id]
+                raise ModerateError(f"case {case_id!r} is already closed: "
+                                    f"{closed.get('decision')} by {closed.get('moderator')}")
+        try:
+            return store.decide(case_id, body, decided_at)
+        except DecisionError as exc:
+            raise ModerateError(exc.detail) from None
+    finally:
+        store.close()
+
+
+def parse_time(value: str, name: str) -> float:
+    try:
+        return parse_epoch(value, name)
+    except DecisionError as exc:
+        raise ModerateError(f"--{name}: {exc.detail} (e.g. 2026-01-05 or 2026-01-05T09:00Z)") from None
+
+
+def report(settings: Settings, since: float, until: float, *, png: Path | None = None,
+           tz: tzinfo = UTC, out: TextIO = sys.stdout) -> Any:
+    """Print the moderation report of [since, until) read from the topics; write the chart."""
+    from veille.moderation.chart import hourly_chart
+
+    store = ModerationStore(settings)
+    try:
+        view = store.refresh()
+    finally:
+        store.close()
+    try:
+        result = build_report(view.items.values(), view.closed.values(), since, until, tz)
+    except ValueError as exc:
+        raise ModerateError(str(exc)) from None
+    out.write(format_report(result, tz) + "\n")
+    if png is not None:
+        png.write_bytes(hourly_chart(result.hours(), tz))
+        out.write(f"\nchart: {png} (hourly received in blue, processed in orange; "
+                  f"{datetime.fromtimestamp(since, tz):%Y-%m-%d %H:%M} onwards, {tz})\n")
+    return result

@@ -1,0 +1,161 @@
+"""Reads moderation.queue and moderation.closed to their end, writes decisions: no state of its own."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from streams.topics import MODERATION_CLOSED, MODERATION_DECISIONS, MODERATION_QUEUE
+from veille.collectors.producer import make_producer
+from veille.moderation.queue import CaseView, decision_record
+from veille.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BrokerError(RuntimeError):
+    """The broker did not answer or did not acknowledge a write in time."""
+
+
+class TopicReader:
+    """Reads topics from the beginning up to their high watermark, then from where it stopped.
+
+    The end of a partition is the high watermark of fetch responses, never ListOffsets: Tansu
+    reports a wrong log end (see agents/recovery.py). Not thread-safe: one caller at a time.
+    """
+
+    def __init__(self, settings: Settings, topics: dict[str, Callable[[Any], None]],
+                 timeout: float = 15.0) -> None:
+        from kafka import KafkaConsumer
+
+        self.settings = settings
+        self.handlers = {settings.topic(name): fn for name, fn in topics.items()}
+        self.timeout = timeout
+        try:
+            self.consumer = KafkaConsumer(
+                bootstrap_servers=settings.bootstrap_servers, group_id=None,
+                client_id=f"{settings.app_id}-moderate", enable_auto_commit=False,
+                auto_offset_reset="earliest", fetch_max_wait_ms=20,
+                max_partition_fetch_bytes=4 * 1024 * 1024, request_timeout_ms=15_000,
+            )
+        except Exception as exc:  # kafka-python raises NoBrokersAvailable and friends
+            raise BrokerError(f"cannot reach the broker at {settings.broker_url}: {exc}") from None
+        self._assigned: list[Any] = []
+
+    def _assign(self) -> None:
+        from kafka import TopicPartition
+
+        deadline = time.monotonic() + self.timeout
+        tps = []
+        for name in self.handlers:
+            parts = self.consumer.partitions_for_topic(name)
+            while parts is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+                parts = self.consumer.partitions_for_topic(name)
+            if parts is None:
+                raise BrokerError(f"topic {name} does not exist (run `veille topics`)")
+            tps += [TopicPartition(name, p) for p in sorted(parts)]
+        self.consumer.assign(tps)
+        self.consumer.seek_to_beginning(*tps)
+        self._assigned = tps
+
+    def _caught_up(self) -> bool:
+        for tp in self._assigned:
+            high = self.consumer.highwater(tp)
+            if high is None or self.consumer.position(tp) < high:
+                return False
+        return True
+
+    def refresh(self) -> int:
+        """Read what was written since the last call (everything the first time); the count.
+
+        Done once two fetch rounds in a row brought nothing new and every partition is at its
+        high watermark: a record acknowledged before the call is always read."""
+        if not self._assigned:
+            self._assign()
+        read = quiet = 0
+        deadline = time.monotonic() + self.timeout
+        while quiet < 2:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"reading the moderation topics took more than {self.timeout} s")
+            batches = self.consumer.poll(timeout_ms=50, max_records=10_000)
+            for tp, records in batches.items():
+                handle = self.handlers[tp.topic]
+                for r in records:
+                    read += 1
+                    if r.value is None:
+                        continue
+                    try:
+                        handle(json.loads(r.value))
+                    except ValueError:
+                        log.warning("skipping an unreadable record at %s:%s offset %s",
+                                    tp.topic, tp.partition, r.offset)
+            quiet = quiet + 1 if not batches and self._caught_up() else 0
+        return read
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+class ModerationStore:
+    """The moderator tools' view of the cases (read from the topics) and their decision writer."""
+
+    def __init__(self, settings: Settings, ack_timeout: float = 10.0) -> None:
+        self.settings = settings
+        self.ack_timeout = ack_timeout
+        self.view = CaseView()
+        self._reader: TopicReader | None = None
+        self._producer: Any = None
+
+    def refresh(self) -> CaseView:
+        """The view, brought up to date with the topics."""
+        if self._reader is None:
+            self._reader = TopicReader(self.settings, {MODERATION_QUEUE: self.view.add_item,
+                                                       MODERATION_CLOSED: self.view.add_closed})
+        self._reader.refresh()
+        return self.view
+
+    def decide(self, case_id: str, body: Any, decided_at: float | None = None) -> dict[str, Any]:
+        """Validate a decision, write it keyed by case id and return once the broker holds it.
+
+        Raises DecisionError for invalid input, BrokerError when it is not acknowledged."""
+        record = decision_record(case_id, body, time.time() if decided_at is None else decided_at)
+        if self._producer is None:
+            try:
+                self._producer = make_producer(
+                    self.settings, client_id=f"{self.settings.app_id}-moderate",
+                    max_block_ms=int(self.ack_timeout * 1000),
+                    request_timeout_ms=min(int(self.ack_timeout * 1000), 14_000),
+                    delivery_timeout_ms=max(int(self.ack_timeout * 1000), 15_000),
+                    bootstrap_timeout_ms=int(self.ack_timeout * 1000), linger_ms=0,
+                )
+            except Exception as exc:
+                raise BrokerError(f"cannot reach the broker at {self.settings.broker_url}: "
+                                  f"{exc}") from None
+        try:
+            future = self._producer.send(self.settings.topic(MODERATION_DECISIONS),
+                                         key=case_id.encode("utf-8"),
+                                         value=json.dumps(record, ensure_ascii=False).encode())
+            future.get(timeout=self.ack_timeout)
+        except Exception as exc:
+            self._discard_producer()
+            raise BrokerError(f"the broker did not acknowledge the decision: "
+                              f"{type(exc).__name__}") from None
+        return record
+
+    def _discard_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=1)
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self._discard_producer()

@@ -1,0 +1,316 @@
+"""Moderation records on Kafka (queue items, decisions, closed cases) and the views folded from them."""
+
+# Pure: no Faust, no Kafka. The enrichment agent builds queue items here, the moderation agent
+# turns them into Cases, and `veille moderate`, the moderation API and `veille moderation report`
+# fold the records they read from moderation.queue and moderation.closed into the same figures.
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from typing import Any, Final
+
+from veille.moderation import CATEGORIES, METRIC_CATEGORIES, NO_CATEGORY, SEVERITIES
+from veille.moderation.cases import (
+    DECISIONS,
+    PROCESSED_SHARE_TARGET,
+    Case,
+    DayPeak,
+    Decision,
+    DecisionError,
+    HourlyVolume,
+    iso,
+    open_case,
+    parse_epoch,
+)
+from veille.moderation.triage import Triage
+from veille.rules import Charter
+
+ITEM_SCHEMA_VERSION: Final = 1
+#: Triage actions that put a mention in front of a moderator.
+QUEUED_ACTIONS: Final = ("review", "respond", "hide")
+#: Decision fields a moderator sends; `decided_at` is stamped by the tool that writes it.
+DECISION_INPUT_FIELDS: Final = ("decision", "moderator", "reason", "assignee")
+
+
+class ItemError(ValueError):
+    """A moderation.queue record that breaks the contract (a bug upstream, never user input)."""
+
+
+def make_item(
+    *,
+    mention_id: str,
+    brands: Sequence[str],
+    triage: Triage,
+    charter: Charter,
+    language: str,
+    sentiment: str | None,
+    compound: float | None,
+    platform: str,
+    author: str | None,
+    text: str,
+    url: str | None,
+    created_at: float,
+    queued_at: float,
+) -> dict[str, Any] | None:
+    """The moderation.queue record of a triaged mention, or None when no human is needed.
+
+    One case per mention: it belongs to the first brand the mention matched (watch-list order);
+    `charter` is the strictest charter of all its brands (triage used it too), which sets the
+    response deadline.
+    """
+    if triage.action not in QUEUED_ACTIONS or not brands:
+        return None
+    case = open_case(mention_id, brands[0], triage, language=language,
+                     negative=sentiment == "negative", created_at=created_at, now=queued_at,
+                     charter=charter)
+    assert case is not None
+    return {
+        "schema_version": ITEM_SCHEMA_VERSION,
+        "case_id": mention_id,
+        "brand": case.brand,
+        "brands": list(brands),
+        "categories": list(triage.categories),
+        "severity": triage.severity,
+        "action": triage.action,
+        "reasons": list(triage.reasons),
+        "language": language,
+        "sentiment": sentiment,
+        "compound": compound,
+        "platform": platform,
+        "author": author,
+        "text": text,
+        "url": url,
+        "created_at": iso(created_at),
+        "queued_at": iso(queued_at),
+        "respond_by": iso(case.response_deadline),
+    }
+
+
+def _field(item: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    value = item.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ItemError(f"queue item: {key} is missing or of the wrong type")
+    return value
+
+
+def case_of(item: Any) -> Case:
+    """The pending Case of a moderation.queue record; raises ItemError."""
+    if not isinstance(item, Mapping):
+        raise ItemError("queue item: not a JSON object")
+    if item.get("schema_version") != ITEM_SCHEMA_VERSION:
+        raise ItemError(f"queue item: schema_version {item.get('schema_version')!r}")
+    categories = _field(item, "categories", list)
+    if not set(categories) <= set(CATEGORIES):
+        raise ItemError(f"queue item: unknown categories in {categories}")
+    severity = _field(item, "severity", str)
+    action = _field(item, "action", str)
+    if severity not in SEVERITIES or action not in QUEUED_ACTIONS:
+        raise ItemError(f"queue item: severity {severity!r} or action {action!r}")
+    case_id = _field(item, "case_id", str)
+    brand = _field(item, "brand", str)
+    if not case_id or not brand:
+        raise ItemError("queue item: empty case_id or brand")
+    try:
+        times = {k: parse_epoch(item.get(k), k) for k in ("created_at", "queued_at", "respond_by")}
+    except DecisionError as exc:
+        raise ItemError(f"queue item: {exc.detail}") from None
+    return Case(
+        id=case_id,
+        brand=brand,
+        categories=tuple(c for c in CATEGORIES if c in categories),
+        severity=severity,
+        action=action,
+        language=str(item.get("language") or "und"),
+        negative=item.get("sentiment") == "negative",
+        received_at=times["queued_at"],
+        created_at=times["created_at"],
+        response_deadline=times["respond_by"],
+    )
+
+
+def decision_record(case_id: str, body: Any, decided_at: float) -> dict[str, Any]:
+    """The moderation.decisions record for a moderator's input, validated; raises DecisionError.
+
+    `body` holds `decision`, `moderator` and optionally `reason` and `assignee` (escalate only);
+    the writing tool stamps `decided_at` with its own clock.
+    """
+    if not isinstance(body, Mapping):
+        raise DecisionError("invalid", "the body must be a JSON object")
+    unknown = sorted(set(body) - set(DECISION_INPUT_FIELDS))
+    if unknown:
+        raise DecisionError("invalid", f"unknown fields {unknown} (allowed: "
+                            f"{', '.join(DECISION_INPUT_FIELDS)})")
+    if body.get("decision") not in DECISIONS:
+        raise DecisionError("invalid", f"decision must be one of {', '.join(DECISIONS)}")
+    record: dict[str, Any] = {"case_id": case_id, **{k: v for k, v in body.items() if v is not None},
+                              "decided_at": iso(decided_at)}
+    Decision.from_dict(record)  # the agent's own validation, so that what we write is accepted
+    return record
+
+
+# --- the pending view -----------------------------------------------------------------------
+
+
+@dataclass
+class CaseView:
+    """What moderation.queue and moderation.closed say about the cases, folded in order.
+
+    Holds the records read so far; whoever reads the topics feeds it (the CLI reads them from
+    the start every time, the API keeps reading where it stopped)."""
+
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> queue item
+    closed: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> closed record
+
+    def add_item(self, item: Mapping[str, Any]) -> None:
+        """A queue record; a redelivered one keeps the first (what the agent does too)."""
+        try:
+            case_of(item)
+        except ItemError:
+            return
+        self.items.setdefault(str(item["case_id"]), dict(item))
+
+    def add_closed(self, record: Mapping[str, Any]) -> None:
+        """A moderation.closed record; a repeated one (an at-least-once resend) keeps the first."""
+        case_id = record.get("case_id")
+        try:
+            parse_epoch(record.get("decided_at"), "decided_at")
+        except DecisionError:
+            return
+        if isinstance(case_id, str):
+            self.closed.setdefault(case_id, dict(record))
+
+    def status(self, case_id: str) -> str | None:
+        """"closed", "pending" or None (unknown)."""
+        if case_id in self.closed:
+            return "closed"
+        return "pending" if case_id in self.items else None
+
+    def pending(self, brand: str | None = None, category: str | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        """Pending items, oldest first (queue time, then id), optionally filtered."""
+        out = [
+            item for case_id, item in self.items.items()
+            if case_id not in self.closed
+            and (brand is None or item["brand"] == brand)
+            and (category is None or category in item["categories"])
+        ]
+        out.sort(key=lambda i: (parse_epoch(i["queued_at"], "queued_at"), i["case_id"]))
+        return out[:limit] if limit is not None else out
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """Items received, processed and rejected in a period (flows, as the Prometheus rules)."""
+
+    received: int = 0
+    processed: int = 0
+    rejected: int = 0
+
+    @property
+    def processed_share(self) -> float | None:
+        return self.processed / self.received if self.received else None
+
+    @property
+    def rejection_rate(self) -> float | None:
+        return self.rejected / self.processed if self.processed else None
+
+
+@dataclass
+class Report:
+    since: float
+    until: float
+    brands: dict[str, Figures]
+    total: Figures
+    categories: dict[str, int]  # items received per category (in each of its own, or "none")
+    received: HourlyVolume
+    processed: HourlyVolume
+    busiest: list[DayPeak]
+    pending_at_end: int
+
+    def hours(self) -> list[tuple[int, int, int]]:
+        """(hour start, received, processed) for every hour of the period."""
+        processed = dict(self.processed.per_hour(self.since, self.until))
+        return [(h, n, processed.get(h, 0)) for h, n in self.received.per_hour(self.since, self.until)]
+
+
+def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[str, Any]],
+                 since: float, until: float, tz: tzinfo = UTC) -> Report:
+    """Figures of [since, until): items received (queued) in it, cases closed (decided) in it.
+
+    Flows, as the Prometheus rules compute them: a case received before the period and closed
+    in it counts as processed, so the processed share may exceed 1 after a backlog is cleared.
+    """
+    if until <= since:
+        raise ValueError("the period is empty: --until must be after --since")
+    view = CaseView()
+    for item in items:
+        view.add_item(item)
+    for rec in closed:
+        view.add_closed(rec)
+    brands: dict[str, Figures] = {}
+    total = Figures()
+    categories = dict.fromkeys(METRIC_CATEGORIES, 0)
+    received = HourlyVolume()
+    processed = HourlyVolume()
+    pending_at_end = 0
+    for case_id, item in view.items.items():
+        queued = parse_epoch(item["queued_at"], "queued_at")
+        closing = view.closed.get(case_id)
+        decided = parse_epoch(closing["decided_at"], "decided_at") if closing else math.inf
+        if queued < until and decided >= until:
+            pending_at_end += 1
+        if not since <= queued < until:
+            continue
+        figures = brands.setdefault(item["brand"], Figures())
+        figures.received += 1
+        total.received += 1
+        received.add(queued)
+        for c in item["categories"] or (NO_CATEGORY,):
+            categories[c] += 1
+    for record in view.closed.values():
+        decided = parse_epoch(record["decided_at"], "decided_at")
+        if not since <= decided < until:
+            continue
+        figures = brands.setdefault(str(record.get("brand")), Figures())
+        rejected = record.get("decision") == "reject"
+        for f in (figures, total):
+            f.processed += 1
+            f.rejected += rejected
+        processed.add(decided)
+    return Report(since, until, dict(sorted(brands.items())), total, categories, received,
+                  processed, received.busiest(since, until, tz), pending_at_end)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def format_report(report: Report, tz: tzinfo = UTC) -> str:
+    """The terminal table of `veille moderation report`."""
+    lines = [f"moderation report {iso(report.since)} .. {iso(report.until)}",
+             "",
+             f"{'brand':<16} {'received':>9} {'processed':>10} {'share':>7} {'rejected':>9} "
+             f"{'rejection':>10}"]
+    rows = [*report.brands.items(), ("all", report.total)]
+    for name, f in rows:
+        lines.append(f"{name:<16} {f.received:>9} {f.processed:>10} {_pct(f.processed_share):>7} "
+                     f"{f.rejected:>9} {_pct(f.rejection_rate):>10}")
+    lines.append("share = processed / received (target: at least "
+                 f"{PROCESSED_SHARE_TARGET:.0%}); rejection = rejected / processed")
+    lines.append(f"pending at the end of the period: {report.pending_at_end}")
+    lines += ["", "received per category (an item counts in each of its categories; none: "
+              "queued for a banned term alone):"]
+    lines += [f"  {c:<14} {n:>7}" for c, n in report.categories.items()]
+    zone = getattr(tz, "key", None) or str(tz)
+    lines += ["", f"busiest hours per day ({zone}; items received in the hour):",
+              f"{'day':<12} {'received':>9} {'peak':>6}  hours"]
+    for day in report.busiest:
+        hours = ", ".join(f"{h:02d}:00-{h + 1:02d}:00" for h in day.hours) or "-"
+        lines.append(f"{day.day.isoformat():<12} {day.total:>9} {day.peak:>6}  {hours}")
+    return "\n".join(lines)
