@@ -349,11 +349,14 @@ def test_broker_down_gives_503_and_delivery_resumes(settings, serve, start_worke
         assert set(acked) <= set(records_by_key(s2, expect=len(acked)))
         assert w.client.get("/readyz").status_code == 200
         assert w.post(payloads[2]).status_code == 202  # a sender retrying an accepted batch
-        start_worker(s2.with_(watchlist=str(ROOT / "tests/data/watchlist.toml")))
+        worker = start_worker(s2.with_(watchlist=str(ROOT / "tests/data/watchlist.toml")))
         enriched = read_all(s2, MENTIONS_ENRICHED, expect=len(acked), settle=3.0)
         ids = [r.key.decode() for r in enriched]
         assert sorted(ids) == sorted(acked), ids  # each acknowledged id, exactly once
-        w.stop()  # before the broker: Tansu waits for its clients on SIGTERM
+        # Both before the broker: Tansu waits for its clients on SIGTERM, and a worker whose
+        # broker is gone waits for it until killed.
+        worker.stop()
+        w.stop()
     finally:
         second.stop()
 
