@@ -40,6 +40,12 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
     enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))
     install(app, topics, enricher, metrics, settings)
+
+    async def count_rebalance(sender: Any, *args: Any, **kwargs: Any) -> None:
+        metrics.rebalances.inc()
+
+    app.on_partitions_assigned.connect(count_rebalance)  # type: ignore[arg-type]
+
     spikes.install(app, topics, watchlist, SpikeMetrics(registry, watchlist.brand_ids), settings)
     moderation.install(app, topics, ModerationMetrics(registry, watchlist.brand_ids), settings,
                        watchlist.brand_ids)

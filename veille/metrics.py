@@ -105,6 +105,11 @@ class Metrics:
             "Failed sends of the enrichment agent's outputs (each is retried until delivered).",
             registry=registry,
         )
+        self.rebalances = Counter(
+            "veille_rebalances_total",
+            "Consumer group rebalances this worker went through (partitions assigned).",
+            registry=registry,
+        )
         self.heartbeat = Gauge(
             "veille_heartbeat_timestamp_seconds",
             "Unix time of the worker's last heartbeat (every second while its event loop runs).",

@@ -540,11 +540,17 @@ def pipeline() -> Json:
              8, 8),
         ],
         [
+            (timeseries("Rebalances", [target(
+                f"sum by (instance) (increase(veille_rebalances_total{ri}))", "{{instance}}")],
+                unit="short", bars=True,
+                description="Consumer group rebalances each worker went through (a worker "
+                            "joining, leaving or missing heartbeats); processing pauses during "
+                            "each."), 8, 7),
             (panel("table", "Firing alerts", [target('ALERTS{alertstate="firing"}', "",
                                                      instant=True)],
                    options={"showHeader": True},
                    extra={"transformations": [{"id": "labelsToFields", "options": {}}]},
-                   description="Every alert Prometheus is firing now."), 24, 7),
+                   description="Every alert Prometheus is firing now."), 16, 7),
         ],
     ]
     annotations = [
@@ -556,7 +562,7 @@ def pipeline() -> Json:
     return dashboard(
         "veille-pipeline", "veille: pipeline health",
         "Throughput per stage, latency percentiles, time lag, dead letters, send errors, "
-        "heartbeats and collectors.",
+        "heartbeats, collectors and rebalances.",
         [], layout(rows), annotations, time_from="now-3h",
     )
 
