@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+"""The whole benchmark suite in one run: every rate with its ratio to raw English VADER.
+
+usage: python bench/suite.py [--n 20000] [--rate 1000] [--seconds 15] [--quick]
+
+Rows: raw VADER (EN, the reference) and the French scorer; raw aiokafka transport and a Faust
+passthrough on the embedded broker (the floor any agent works against); the enrichment worker,
+the spike agents alone and the moderation agent alone on pre-loaded topics (rates from the
+worker's own metrics); end-to-end latency at a fixed input rate; one worker vs two workers;
+worker RSS. One EmbeddedBroker serves every row, each row on fresh topics (own prefix and app id).
+A row that fails is printed as "not measured" with the reason; the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from enrich_throughput import mentions, metric, rate_of, rss_mb, start_worker  # noqa: E402
+from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
+from spike_throughput import wait_count  # noqa: E402
+
+from streams.topics import (  # noqa: E402
+    MENTIONS_ENRICHED,
+    MENTIONS_RAW,
+    MODERATION_QUEUE,
+    ensure_topics,
+)
+from veille.broker import EmbeddedBroker, free_port  # noqa: E402
+from veille.settings import Settings  # noqa: E402
+
+#: The Faust passthrough worker, run as `python -c` with the settings in the environment:
+#: the app comes from veille.app.create_app so the broker settings are those of the real worker
+#: (and uvloop, as the real worker uses it).
+PASSTHROUGH = """
+import faust, mode.loop
+from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW
+from veille.app import create_app
+from veille.settings import Settings
+s = Settings.from_env()
+app = create_app(s)
+kw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+src, dst = app.topic(s.topic(MENTIONS_RAW), **kw), app.topic(s.topic(MENTIONS_ENRICHED), **kw)
+
+@app.agent(src)
+async def forward(stream):
+    async for key, value in stream.items():
+        await dst.send(key=key, value=value)
+
+mode.loop.use("uvloop")
+faust.Worker(app, loglevel="info", quiet=True, override_logging=True).execute_from_commandline()
+"""
+
+
+class Suite:
+    def __init__(self, args: argparse.Namespace, broker: EmbeddedBroker, workdir: Path) -> None:
+        self.args, self.broker, self.workdir = args, broker, workdir
+        self.data = mentions(args.n)
+        self.producer = KafkaProducer(bootstrap_servers=broker.url.replace("kafka://", ""),
+                                      linger_ms=5, batch_size=256 * 1024, acks=1)
+
+    def fresh(self, name: str) -> Settings:
+        """Settings on fresh topics: own prefix, app id and metrics port."""
+        tag = uuid.uuid4().hex[:6]
+        s = Settings.from_env({}, broker_url=self.broker.url, app_id=f"suite-{name}-{tag}",
+                              topic_prefix=f"{name}{tag}.", metrics_port=free_port())
+        ensure_topics(s)
+        return s
+
+    def load(self, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+        for k, v in records:
+            self.producer.send(topic, key=k, value=v)
+        self.producer.flush()
+
+    def raw_records(self) -> list[tuple[bytes, bytes]]:
+        return [(m["id"].encode(), json.dumps(m).encode()) for m in self.data]
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def worker_rate(self, s: Settings, name: str, target: float,
+                    workdir: Path | None = None) -> tuple[float, float]:
+        """Start the worker on pre-loaded topics; (rate of metric `name` to target, RSS MB)."""
+        proc = start_worker(s, workdir or self.workdir)
+        try:
+            url = f"http://127.0.0.1:{s.metrics_port}/metrics"
+            first, last, first_count = wait_count(url, name, target)
+            return (target - first_count) / (last - first), rss_mb(proc.pid)
+        finally:
+            self.stop(proc)
+
+    # --- rows ----------------------------------------------------------------------------
+
+    def transport(self) -> float:
+        """Raw aiokafka: N small records produced and consumed; first send to last receive."""
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+        s = self.fresh("t")
+        topic, n = s.topic(MENTIONS_RAW), self.args.n
+        payload = json.dumps(self.data[0]).encode()
+
+        async def run() -> float:
+            consumer = AIOKafkaConsumer(topic, bootstrap_servers=s.bootstrap_servers,
+                                        group_id=None, auto_offset_reset="earliest",
+                                        fetch_max_wait_ms=10, max_partition_fetch_bytes=4 << 20)
+            producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap_servers, linger_ms=5,
+                                        max_batch_size=256 * 1024, acks=1,
+                                        enable_idempotence=False)
+            await consumer.start()
+            await producer.start()
+            try:
+                await consumer.getmany(timeout_ms=200)  # assigned, at the (empty) start
+                t0 = time.perf_counter()
+
+                async def produce() -> None:
+                    for i in range(n):
+                        await producer.send(topic, key=str(i).encode(), value=payload)
+                    await producer.flush()
+
+                task = asyncio.create_task(produce())
+                got = 0
+                deadline = time.monotonic() + 120
+                while got < n and time.monotonic() < deadline:
+                    for msgs in (await consumer.getmany(timeout_ms=100, max_records=10000)).values():
+                        got += len(msgs)
+                t1 = time.perf_counter()
+                await task
+                if got < n:
+                    raise RuntimeError(f"only {got}/{n} consumed")
+                return n / (t1 - t0)
+            finally:
+                await producer.stop()
+                await consumer.stop()
+
+        return asyncio.run(run())
+
+    def passthrough(self) -> float:
+        """Faust agent forwarding raw -> enriched; first to last output seen by a consumer."""
+        s = self.fresh("p")
+        n = self.args.n
+        self.load(s.topic(MENTIONS_RAW), self.raw_records())
+        env = dict(os.environ, VEILLE_BROKER_URL=s.broker_url, VEILLE_APP_ID=s.app_id,
+                   VEILLE_TOPIC_PREFIX=s.topic_prefix, VEILLE_DATA_DIR=str(self.workdir / "state"),
+                   PYTHONPATH=str(ROOT))
+        log_path = self.workdir / f"passthrough-{s.app_id}.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-c", PASSTHROUGH], env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, cwd=self.workdir)
+        try:
+            c = KafkaConsumer(s.topic(MENTIONS_ENRICHED), bootstrap_servers=s.bootstrap_servers,
+                              group_id=None, auto_offset_reset="earliest", fetch_max_wait_ms=10,
+                              max_partition_fetch_bytes=4 << 20)
+            got, first, last = 0, None, None
+            deadline = time.monotonic() + 300
+            while got < n and time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"passthrough died:\n{log_path.read_text()[-2000:]}")
+                batch = c.poll(timeout_ms=50, max_records=10000)
+                now = time.perf_counter()
+                for msgs in batch.values():
+                    if first is None:
+                        first, first_count = now, len(msgs)
+                    got += len(msgs)
+                    last = now
+            c.close()
+            if got < n or first is None or last is None or last <= first:
+                raise RuntimeError(f"only {got}/{n} forwarded")
+            return (n - first_count) / (last - first)
+        finally:
+            self.stop(proc)
+
+    def enrichment(self) -> tuple[float, float]:
+        s = self.fresh("e")
+        self.load(s.topic(MENTIONS_RAW), self.raw_records())
+        return self.worker_rate(s, "veille_raw_messages_total", len(self.data))
+
+    def enriched_outputs(self) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]], int]:
+        """In-process enrichment of the data: (enriched records, moderation items, brand matches)."""
+        from agents.enrich import Enricher
+        from streams.records import Limits
+        from veille.rules import Watchlist
+        from veille.sentiment import Analyzer
+        from veille.settings import packaged_watchlist
+
+        enricher = Enricher(Analyzer(), Watchlist.from_toml(packaged_watchlist()), Limits())
+        enriched, items, matched = [], [], 0
+        for k, v in self.raw_records():
+            out = enricher.handle(k, v, None)
+            if out.enriched is not None:
+                value = out.enriched.to_json()
+                enriched.append((k, value))
+                matched += len(json.loads(value)["brands"])
+            if out.item is not None:
+                items.append((k, json.dumps(out.item).encode()))
+        return enriched, items, matched
+
+    def spikes(self, enriched: list[tuple[bytes, bytes]], matched: int) -> float:
+        s = self.fresh("s")
+        self.load(s.topic(MENTIONS_ENRICHED), enriched)
+        return self.worker_rate(s, "veille_reputation_mentions_total", matched)[0]
+
+    def moderation(self, items: list[tuple[bytes, bytes]]) -> tuple[float, int]:
+        """Moderation items pre-loaded on moderation.queue (copies with new case ids up to N)."""
+        if not items:
+            raise RuntimeError("no mention of the data needed a moderator")
+        records, i = [], 0
+        while len(records) < self.args.n:
+            k, v = items[i % len(items)]
+            if i >= len(items):  # a copy: a new case id, so the agent does not see a repeat
+                case_id = f"{k.decode()}-{i // len(items)}"
+                item = dict(json.loads(v), case_id=case_id)
+                k, v = case_id.encode(), json.dumps(item).encode()
+            records.append((k, v))
+            i += 1
+        s = self.fresh("m")
+        self.load(s.topic(MODERATION_QUEUE), records)
+        return self.worker_rate(s, "veille_moderation_items_received_total", len(records))[0], \
+            len(items)
+
+    def latency(self) -> tuple[float, float, int, int]:
+        """Send time -> enriched record read, at --rate for --seconds (as enrich_throughput.py)."""
+        s = self.fresh("l")
+        proc = start_worker(s, self.workdir)
+        sent_at: dict[str, float] = {}
+        arrived: dict[str, float] = {}
+        stop = threading.Event()
+
+        def consume() -> None:
+            c = KafkaConsumer(s.topic(MENTIONS_ENRICHED), bootstrap_servers=s.bootstrap_servers,
+                              group_id=None, auto_offset_reset="earliest", fetch_max_wait_ms=10)
+            while not stop.is_set():
+                for msgs in c.poll(timeout_ms=50).values():
+                    t = time.time()
+                    for r in msgs:
+                        arrived[r.key.decode()] = t
+            c.close()
+
+        thread = threading.Thread(target=consume, daemon=True)
+        try:
+            thread.start()
+            time.sleep(3)  # consumer assigned
+            n = int(self.args.rate * self.args.seconds)
+            t0 = time.perf_counter()
+            for i in range(n):
+                delay = t0 + i / self.args.rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                m = dict(self.data[i % len(self.data)], id=f"lat-{i}",
+                         created_at=datetime.now(UTC).isoformat())
+                sent_at[m["id"]] = time.time()
+                self.producer.send(s.topic(MENTIONS_RAW), key=m["id"].encode(),
+                                   value=json.dumps(m).encode())
+            self.producer.flush()
+            deadline = time.monotonic() + 30
+            while len(arrived) < n and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            thread.join(5)
+            self.stop(proc)
+        lat = sorted(arrived[k] - sent_at[k] for k in list(arrived) if k in sent_at)
+        if not lat:
+            raise RuntimeError("no enriched record arrived")
+        return statistics.median(lat), lat[int(0.99 * (len(lat) - 1))], len(lat), n
+
+    def scaling(self, workers: int) -> float:
+        """Pre-loaded raw mentions, `workers` workers started together (each its own metrics
+        port, data dir and log); rate from the sum of their veille_raw_messages_total."""
+        s = self.fresh(f"w{workers}")
+        self.load(s.topic(MENTIONS_RAW), self.raw_records())
+        settings = [s.with_(metrics_port=free_port()) for _ in range(workers)]
+        dirs = [self.workdir / f"{s.app_id}-{i}" for i in range(workers)]
+        for d in dirs:
+            d.mkdir()
+        with ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(start_worker, si, d) for si, d in zip(settings, dirs, strict=True)]
+            procs = [f.result() for f in futures]
+        try:
+            urls = [f"http://127.0.0.1:{si.metrics_port}/metrics" for si in settings]
+            target, first = len(self.data), None
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                count = sum(metric(u, "veille_raw_messages_total") for u in urls)
+                now = time.perf_counter()
+                if count > 0 and first is None:
+                    first, first_count = now, count
+                if count >= target:
+                    assert first is not None
+                    return (target - first_count) / (now - first)
+                time.sleep(0.02)
+            raise RuntimeError(f"{workers} worker(s) did not enrich {target} in time")
+        finally:
+            for p in procs:
+                self.stop(p)
+
+
+def attempt(errors: dict[str, str], key: str, fn, *a):  # noqa: ANN001, ANN202
+    """fn(*a), or None with the reason kept in errors[key]."""
+    try:
+        return fn(*a)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a failed row must not stop the suite
+        if os.environ.get("BENCH_DEBUG"):
+            traceback.print_exc()
+        first_line = (str(exc).strip().splitlines() or [""])[0][:80]
+        errors[key] = f"{type(exc).__name__}: {first_line}"
+        return None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=20000, help="messages per throughput row")
+    ap.add_argument("--rate", type=float, default=1000.0, help="input rate of the latency row")
+    ap.add_argument("--seconds", type=float, default=15.0, help="length of the latency row")
+    ap.add_argument("--quick", action="store_true", help="smoke run: small N, short latency run")
+    args = ap.parse_args()
+    if args.quick:
+        args.n, args.seconds = min(args.n, 1000), min(args.seconds, 3.0)
+    started = time.perf_counter()
+
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from veille.sentiment.french import FrenchScorer
+    from veille.sentiment.langid import LanguageDetector
+
+    workdir = Path(tempfile.mkdtemp(prefix="veille-suite-"))
+    broker = EmbeddedBroker(free_port(), log_path=workdir / "broker.log").start()
+    errors: dict[str, str] = {}
+    try:
+        suite = Suite(args, broker, workdir)
+        detector = LanguageDetector()
+        langs = [detector.detect(m["text"])[0] for m in suite.data[:6000]]
+        en = [m["text"] for m, lang in zip(suite.data, langs, strict=False) if lang == "en"][:3000]
+        fr = [m["text"] for m, lang in zip(suite.data, langs, strict=False) if lang == "fr"][:3000]
+        vader = rate_of(SentimentIntensityAnalyzer().polarity_scores, en)
+        french = rate_of(FrenchScorer().polarity_scores, fr) if fr else None
+        if not fr:
+            errors["fr"] = "no French text among the benchmark mentions"
+
+        transport = attempt(errors, "transport", suite.transport)
+        passthrough = attempt(errors, "passthrough", suite.passthrough)
+        enrich = attempt(errors, "enrich", suite.enrichment)
+        enriched, items, matched = suite.enriched_outputs()
+        spikes = attempt(errors, "spikes", suite.spikes, enriched, matched)
+        moderation = attempt(errors, "moderation", suite.moderation, items)
+        latency = attempt(errors, "latency", suite.latency)
+        one = attempt(errors, "scaling", suite.scaling, 1)
+        two = attempt(errors, "scaling", suite.scaling, 2) if one else None
+        suite.producer.close()
+    finally:
+        broker.stop()
+
+    def rate_row(name: str, rate: float | None, key: str) -> tuple[str, str, str]:
+        if rate is None:
+            return name, "not measured", errors.get(key, "")
+        return name, f"{rate:,.0f}/s", f"{rate / vader:.2f}"
+
+    n = len(suite.data)
+    rows = [
+        (f"raw VADER EN polarity_scores, {len(en):,} EN texts (reference)", f"{vader:,.0f}/s",
+         "1.00"),
+        rate_row(f"raw FrenchScorer polarity_scores, {len(fr):,} FR texts", french, "fr"),
+        rate_row(f"raw aiokafka produce+consume, {n:,} records", transport, "transport"),
+        rate_row(f"Faust passthrough (create_app, uvloop), {n:,}", passthrough, "passthrough"),
+        rate_row(f"enrichment worker, {n:,} mentions", enrich[0] if enrich else None, "enrich"),
+        rate_row(f"spike agents alone, {matched:,} brand matches", spikes, "spikes"),
+        rate_row(f"moderation agent alone, {n:,} queue items"
+                 + (f" ({moderation[1]:,} distinct)" if moderation else ""),
+                 moderation[0] if moderation else None, "moderation"),
+    ]
+    label = f"end-to-end latency at {args.rate:,.0f}/s for {args.seconds:.0f} s"
+    if latency:
+        p50, p99, arrived, sent = latency
+        rows += [(f"{label}, p50", f"{p50 * 1000:,.0f} ms", ""),
+                 (f"{label}, p99", f"{p99 * 1000:,.0f} ms", f"{arrived:,}/{sent:,} arrived")]
+    else:
+        rows.append((f"{label}, p50/p99", "not measured", errors.get("latency", "")))
+    rows += [rate_row(f"one worker, {n:,} pre-loaded mentions", one, "scaling"),
+             rate_row(f"two workers, {n:,} pre-loaded mentions", two, "scaling")]
+    if one and two:
+        rows.append(("two workers / one worker", f"{two / one:.2f}", ""))
+    rows.append(("worker RSS after the throughput run (row 5)",
+                 f"{enrich[1]:.0f} MB" if enrich else "not measured", errors.get("enrich", "")))
+
+    print(f"\nveille benchmark suite, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+          f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"run time {time.perf_counter() - started:.0f} s")
+    width = max(len(r[0]) for r in rows)
+    print(f"| {'measure':<{width}} | {'rate or value':>14} | ratio to raw VADER (EN) |")
+    print(f"|{'-' * (width + 2)}|{'-' * 16}|{'-' * 25}|")
+    for name, value, ratio in rows:
+        print(f"| {name:<{width}} | {value:>14} | {ratio:>23} |")
+
+
+if __name__ == "__main__":
+    main()
