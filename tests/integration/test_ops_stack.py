@@ -315,6 +315,13 @@ def test_crisis_fires_notifies_resolves_and_every_dashboard_query_answers(stack:
                 am_api = [a for a in get_json(f"{s.am_url}/api/v2/alerts",
                                               {"filter": 'alertname="ReputationCrisis"'})
                           if a["labels"].get("brand") == BRAND]
+                # A second bad push, live: Prometheus has scraped the collector for a while by
+                # now, so the refusal shows as an increase (the first may predate the first
+                # scrape, leaving the refusals panel nothing to show).
+                bad = httpx.post(f"{s.collector_url}/mentions", timeout=30, json={
+                    "id": "bad-2", "platform": "twitter",
+                    "created_at": datetime.now(UTC).isoformat()})
+                assert bad.status_code == 400, bad.text
             assert traffic.error is None, f"live traffic refused: {traffic.error}\n{s.logs()}"
             assert s.worker.proc.poll() is None, f"worker exited\n{s.logs()}"
             assert time.monotonic() < deadline, (
