@@ -88,6 +88,22 @@ def metric(url: str, name: str) -> float:
         return 0.0
 
 
+def machine() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def print_table(title: str, rows: list[tuple[str, str, str]],
+                value_header: str = "value", ratio_header: str = "ratio to raw VADER") -> None:
+    """Print a title line and a markdown table of (measure, value, ratio) rows."""
+    w = [max(len(h), *(len(r[i]) for r in rows)) for i, h in
+         enumerate(("measure", value_header, ratio_header))]
+    print(f"\n{title}")
+    print(f"| {'measure':<{w[0]}} | {value_header:>{w[1]}} | {ratio_header:>{w[2]}} |")
+    print(f"|{'-' * (w[0] + 2)}|{'-' * (w[1] + 2)}|{'-' * (w[2] + 2)}|")
+    for name, value, ratio in rows:
+        print(f"| {name:<{w[0]}} | {value:>{w[1]}} | {ratio:>{w[2]}} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20000, help="mentions for the throughput run")
@@ -204,12 +220,7 @@ def main() -> None:
          f"{len(lat)}/{n} arrived"),
         ("worker RSS after throughput run / latency run", f"{worker_rss:.0f} / {lat_rss:.0f} MB", ""),
     ]
-    print(f"\nveille enrichment benchmark, {datetime.now(UTC):%Y-%m-%d}, "
-          f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"| {'measure':<48} | {'value':>16} | {'ratio to raw VADER':>18} |")
-    print(f"|{'-' * 50}|{'-' * 18}|{'-' * 20}|")
-    for name, value, ratio in rows:
-        print(f"| {name:<48} | {value:>16} | {ratio:>18} |")
+    print_table(f"veille enrichment benchmark, {datetime.now(UTC):%Y-%m-%d}, {machine()}", rows)
 
 
 if __name__ == "__main__":

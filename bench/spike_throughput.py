@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -29,7 +27,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from enrich_throughput import mentions, metric, rate_of, rss_mb, start_worker  # noqa: E402
+from enrich_throughput import (  # noqa: E402
+    machine,
+    mentions,
+    metric,
+    print_table,
+    rate_of,
+    rss_mb,
+    start_worker,
+)
 from kafka import KafkaProducer  # noqa: E402
 
 from streams.records import Limits  # noqa: E402
@@ -148,12 +154,7 @@ def main() -> None:
         ("whole worker: spike count done after enrichment", f"+{lag:.2f} s", ""),
         ("worker RSS: spike run / whole run", f"{spike_rss:.0f} / {whole_rss:.0f} MB", ""),
     ]
-    print(f"\nveille spike agent benchmark, {datetime.now(UTC):%Y-%m-%d}, "
-          f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"| {'measure':<48} | {'value':>16} | {'ratio to raw VADER':>18} |")
-    print(f"|{'-' * 50}|{'-' * 18}|{'-' * 20}|")
-    for name, value, ratio in rows:
-        print(f"| {name:<48} | {value:>16} | {ratio:>18} |")
+    print_table(f"veille spike agent benchmark, {datetime.now(UTC):%Y-%m-%d}, {machine()}", rows)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from enrich_throughput import mentions, metric, rate_of, rss_mb, start_worker  # noqa: E402
+from enrich_throughput import (  # noqa: E402
+    machine,
+    mentions,
+    metric,
+    print_table,
+    rate_of,
+    rss_mb,
+    start_worker,
+)
 from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 from spike_throughput import wait_count  # noqa: E402
 
@@ -405,14 +412,9 @@ def main() -> None:
     rows.append(("worker RSS after the throughput run (row 5)",
                  f"{enrich[1]:.0f} MB" if enrich else "not measured", errors.get("enrich", "")))
 
-    print(f"\nveille benchmark suite, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-          f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"run time {time.perf_counter() - started:.0f} s")
-    width = max(len(r[0]) for r in rows)
-    print(f"| {'measure':<{width}} | {'rate or value':>14} | ratio to raw VADER (EN) |")
-    print(f"|{'-' * (width + 2)}|{'-' * 16}|{'-' * 25}|")
-    for name, value, ratio in rows:
-        print(f"| {name:<{width}} | {value:>14} | {ratio:>23} |")
+    print_table(f"veille benchmark suite, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, "
+                f"run time {time.perf_counter() - started:.0f} s", rows,
+                value_header="rate or value", ratio_header="ratio to raw VADER (EN)")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,12 @@ class Worker:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 
+    def metric(self, name: str) -> float:
+        """The sum of the worker's samples of `name`, over every label set."""
+        from veille.demo_run import scrape
+
+        return sum(v for (n, _), v in scrape(self.metrics_url, timeout=5).items() if n == name)
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -35,15 +34,6 @@ def mentions(prefix: str, n: int) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def metric(worker, name: str) -> float:
-    try:
-        body = urllib.request.urlopen(worker.metrics_url, timeout=5).read().decode()
-    except OSError:
-        return 0.0
-    return sum(float(line.split()[-1]) for line in body.splitlines()
-               if line.startswith(name + " "))
-
-
 def test_kill_9_mid_stream_loses_nothing_and_dedup_survives(settings, start_worker):
     settings = settings.with_(watchlist=WATCHLIST)
     ensure_topics(settings)
@@ -51,7 +41,7 @@ def test_kill_9_mid_stream_loses_nothing_and_dedup_survives(settings, start_work
     produce(settings, MENTIONS_RAW, data)
     first = start_worker(settings)
     deadline = time.monotonic() + 120
-    while metric(first, "veille_raw_messages_total") < N // 3:
+    while first.metric("veille_raw_messages_total") < N // 3:
         assert time.monotonic() < deadline, "the worker did not get a third of the way"
         time.sleep(0.2)
     first.stop(signal.SIGKILL)
@@ -70,10 +60,10 @@ def test_kill_9_mid_stream_loses_nothing_and_dedup_survives(settings, start_work
 
     # The de-duplication table the second worker recovered (changelog read to the real end)
     # holds every id enriched: re-sending 2,000 of them enriches none again.
-    dropped = metric(second, "veille_duplicates_dropped_total")
+    dropped = second.metric("veille_duplicates_dropped_total")
     produce(settings, MENTIONS_RAW, data[:1000] + data[-1000:])
     deadline = time.monotonic() + 60
-    while metric(second, "veille_duplicates_dropped_total") < dropped + 2000:
+    while second.metric("veille_duplicates_dropped_total") < dropped + 2000:
         assert time.monotonic() < deadline, "re-sent mentions not dropped as duplicates"
         time.sleep(0.2)
     again = read_all(settings, MENTIONS_ENRICHED, expect=len(records), timeout=60, settle=4)

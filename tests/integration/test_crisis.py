@@ -6,7 +6,6 @@ import json
 import math
 import random
 import time
-import urllib.request
 from datetime import UTC, datetime
 
 import pytest
@@ -92,14 +91,8 @@ def story(settings, settle: float = 3.0, timeout: float = 120.0) -> list[dict]:
     return events
 
 
-def metric(worker, name: str) -> float:
-    body = urllib.request.urlopen(worker.metrics_url, timeout=5).read().decode()
-    return sum(float(line.split()[-1]) for line in body.splitlines()
-               if line.startswith(name + "{"))
-
-
 def late_mentions(worker) -> float:
-    return metric(worker, "veille_reputation_late_mentions_total")
+    return worker.metric("veille_reputation_late_mentions_total")
 
 
 def now_bucket() -> float:
@@ -148,7 +141,7 @@ def test_steady_traffic_raises_no_alert_and_replay_is_deterministic(settings, st
     produce(steady, MENTIONS_RAW, traffic(end, hours=48, seed=9, rate=10.0))
     deadline = time.monotonic() + 90
     # Every bucket of the two days scored (all but the last few, still open) ...
-    while metric(worker, "veille_reputation_buckets_closed_total") < 48 * 12 - 4:
+    while worker.metric("veille_reputation_buckets_closed_total") < 48 * 12 - 4:
         assert time.monotonic() < deadline, "the steady days were not all scored"
         time.sleep(0.5)
     # ... and not one alert event.

@@ -91,12 +91,6 @@ def owned(worker) -> set[int]:
     return {int(p) for p in inside.split(",") if p.strip()}
 
 
-def metric_value(worker, name: str) -> float:
-    body = urllib.request.urlopen(worker.metrics_url, timeout=5).read().decode()
-    return sum(float(line.split()[-1]) for line in body.splitlines()
-               if line.startswith(name + " "))
-
-
 def gauge_brands(worker, name: str) -> set[str]:
     body = urllib.request.urlopen(worker.metrics_url, timeout=5).read().decode()
     return {line.split('brand="')[1].split('"')[0] for line in body.splitlines()
@@ -159,7 +153,7 @@ def test_join_and_clean_leave_lose_nothing_and_gauges_follow_the_owner(
     assert expected["first"] and expected["third"], f"not both owning a brand: {expected}"
     # The join and the leave show in the first worker's rebalance count (start, join, leave,
     # join of the third).
-    assert metric_value(first, "veille_rebalances_total") >= 4
+    assert first.metric("veille_rebalances_total") >= 4
     assert owners == expected, f"gauges by worker {owners}, owners {expected}; " + "".join(
         f"\n{name}: " + " ".join(
             line for line in urllib.request.urlopen(w.metrics_url, timeout=5).read().decode()
