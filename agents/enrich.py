@@ -1,15 +1,29 @@
-"""Enrichment agent: mentions.raw -> validate, de-duplicate, analyse, match -> mentions.enriched."""
+"""Enrichment stage: mentions.raw -> validate, de-duplicate, analyse, match -> mentions.enriched.
+
+The hot path of the pipeline. It runs inside the Faust worker (a service of the app: same
+process, event loop, lifecycle and metrics) but reads and writes with aiokafka directly, a batch
+at a time: Faust's per-event machinery costs more than scoring a mention (see the README's
+benchmarks). Delivery is unchanged: raw offsets are committed only once every output of their
+batch is acknowledged by the broker, so a crash or rebalance redelivers, never skips.
+
+De-duplication needs no changelog: each enriched record goes to the partition number of its raw
+message (raw is keyed by id, so that is also its key's partition) with a header naming its raw
+offset. On assignment a worker re-reads the tail of that enriched partition: the ids there are
+the window of recent ids, and a redelivered raw message whose enriched record is already there
+is recognised by its offset and not enriched twice (even after kill -9).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import deque
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from aiokafka import ConsumerRebalanceListener
 
 from streams.records import (
     EnrichedMention,
@@ -20,7 +34,8 @@ from streams.records import (
     iso,
     parse_raw,
 )
-from streams.topics import DEDUP_TABLE, Topics
+from streams.topics import MENTIONS_DLQ, MENTIONS_ENRICHED, MENTIONS_RAW, MODERATION_QUEUE
+from veille.dedup import DedupWindow
 from veille.metrics import Metrics
 from veille.moderation.queue import make_item
 from veille.moderation.triage import strictest, triage
@@ -30,8 +45,8 @@ from veille.settings import Settings
 
 log = logging.getLogger(__name__)
 STAGE = "enrich"
-#: Outputs in flight before intake pauses: bounds memory and the work redone after a crash.
-MAX_INFLIGHT = 10_000
+#: Header of an enriched record: the offset of its raw message (same partition number).
+SOURCE_OFFSET_HEADER = "veille-source-offset"
 
 
 @dataclass
@@ -129,188 +144,421 @@ def dlq_headers(exc: InvalidMention, message: Any, now: datetime) -> list[tuple[
 
 
 @dataclass
-class Output:
-    """One record the agent publishes for one input, kept until the broker acknowledges it."""
+class Out:
+    """One record to publish, kept until the broker acknowledges it (then it is dropped)."""
 
-    topic: Any
+    topic: str
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] | None = None
-    #: Records sent with this one and acknowledged together (a moderation.queue item).
-    also: tuple[Output, ...] = ()
-
-    async def send(self) -> Any:
-        future = await self.topic.send(key=self.key, value=self.value, headers=self.headers)
-        if not self.also:
-            return future
-        # A retry re-sends all of them: a duplicate downstream, never a loss.
-        return asyncio.gather(future, *[await o.send() for o in self.also])
+    #: Set for enriched records (the raw partition number); others go by key.
+    partition: int | None = None
 
 
 @dataclass
-class _Pending:
-    event: Any
-    output: Output | None
-    future: Any
-    seen: tuple[bytes, float] | None
+class Cycle:
+    """What one batch of raw messages became, and the offsets to commit once it is delivered."""
+
+    enriched: dict[int, list[Out]] = field(default_factory=dict)
+    side: list[Out] = field(default_factory=list)
+    #: TopicPartition -> next offset to read.
+    commit: dict[Any, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.side) + sum(len(o) for o in self.enriched.values())
 
 
-class Confirmer:
-    """Acknowledges input offsets only after their outputs are on the broker, without stalling.
+@dataclass(frozen=True)
+class Names:
+    raw: str
+    enriched: str
+    dlq: str
+    queue: str
 
-    The agent keeps processing while earlier outputs are in flight; this task waits for them in
-    order, then records the mention id as seen and acks the input event, so a committed offset
-    always means a delivered output. A failed send is retried with backoff, never skipped: an
-    unreachable broker stops progress (and, through `room`, intake) but loses nothing.
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Names:
+        return cls(settings.topic(MENTIONS_RAW), settings.topic(MENTIONS_ENRICHED),
+                   settings.topic(MENTIONS_DLQ), settings.topic(MODERATION_QUEUE))
+
+
+class Planner:
+    """Raw records in, a Cycle out: validation, enrichment and de-duplication, no I/O.
+
+    `windows` holds one DedupWindow per raw partition this worker owns; records of any other
+    partition are left alone (revoked while they were fetched).
     """
 
-    def __init__(self, stream: Any, seen: Any, metrics: Metrics, max_inflight: int = MAX_INFLIGHT) -> None:
-        self.stream = stream
-        self.seen = seen
+    def __init__(self, enricher: Enricher, metrics: Metrics, names: Names,
+                 windows: dict[int, DedupWindow], clock: Callable[[], float] = time.time) -> None:
+        self.enricher = enricher
         self.metrics = metrics
-        self.max_inflight = max_inflight
-        self.pending: deque[_Pending] = deque()
-        self.inflight_ids: set[bytes] = set()
-        self._wakeup = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self.names = names
+        self.windows = windows
+        self.clock = clock
 
-    def is_seen(self, key: bytes) -> bool:
-        return key in self.inflight_ids or self.seen.get(key) is not None
+    def plan(self, batches: Mapping[Any, Sequence[Any]]) -> Cycle:
+        cycle = Cycle()
+        for tp, records in batches.items():
+            window = self.windows.get(tp.partition)
+            if window is None or not records:
+                continue
+            now = self.clock()
+            window.expire(now)
+            for record in records:
+                self.take(record, window, cycle, now)
+            cycle.commit[tp] = records[-1].offset + 1
+        return cycle
 
-    def add(self, event: Any, output: Output | None, future: Any,
-            seen: tuple[bytes, float] | None = None) -> None:
-        if seen is not None:
-            self.inflight_ids.add(seen[0])
-        self.pending.append(_Pending(event, output, future, seen))
-        self._wakeup.set()
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._run())
+    def dead(self, record: Any, exc: InvalidMention) -> Out:
+        self.metrics.dead_letters.labels(exc.reason, STAGE).inc()
+        return Out(self.names.dlq, record.key, record.value,
+                   dlq_headers(exc, record, self.enricher.clock()))
 
-    async def room(self) -> None:
-        while len(self.pending) >= self.max_inflight:
-            self._drained.clear()
-            await self._drained.wait()
+    def take(self, record: Any, window: DedupWindow, cycle: Cycle, now: float) -> None:
+        metrics = self.metrics
+        metrics.raw_messages.inc()
+        timestamp = record.timestamp / 1000.0 if record.timestamp and record.timestamp > 0 else None
+        outcome = self.enricher.handle(record.key, record.value, timestamp)
+        if outcome.dead is not None:
+            cycle.side.append(self.dead(record, outcome.dead))
+            return
+        if outcome.rekey is not None:
+            metrics.rekeyed.inc()
+            cycle.side.append(Out(self.names.raw, outcome.rekey.id.encode(), record.value))
+            return
+        mention = outcome.enriched
+        assert mention is not None
+        key = mention.raw.id.encode()
+        try:
+            item = dumps(outcome.item) if outcome.item else None
+            seen = window.get(key, now)
+            if seen is not None:
+                if seen[1] == record.offset:
+                    # This very raw message again (crash or rebalance before its offset was
+                    # committed): its enriched record is on the broker already. Its queue item
+                    # may not be: re-sent, and the moderation agent keeps the first.
+                    metrics.redeliveries.inc()
+                    if item is not None:
+                        cycle.side.append(Out(self.names.queue, key, item))
+                else:
+                    metrics.duplicates.inc()
+                return
+            value = mention.to_json()
+        except Exception as exc:  # an encoding bug must not crash the stage nor lose the input
+            log.exception("cannot encode the enriched record of mention %r", mention.raw.id)
+            cycle.side.append(self.dead(record, InvalidMention("processing_error", type(exc).__name__)))
+            return
+        window.add(key, now, record.offset)
+        partition = record.partition
+        cycle.enriched.setdefault(partition, []).append(Out(
+            self.names.enriched, key, value,
+            [(SOURCE_OFFSET_HEADER, str(record.offset).encode())], partition))
+        if item is not None:
+            cycle.side.append(Out(self.names.queue, key, item))
+        sentiment = mention.sentiment
+        metrics.observe_enriched(
+            mention.brands,
+            mention.raw.platform,
+            mention.language,
+            sentiment.label if sentiment else "unscored",
+            sentiment.compound if sentiment else None,
+            mention.raw.created_at.timestamp(),
+            mention.received_at.timestamp(),
+        )
 
-    async def _run(self) -> None:
+
+async def load_windows(bootstrap: list[str], enriched: str, partitions: Sequence[int], ttl: float,
+                       max_entries: int, clock: Callable[[], float] = time.time,
+                       timeout: float = 120.0) -> dict[int, DedupWindow]:
+    """Rebuild the de-duplication windows of `partitions` from the tail of mentions.enriched.
+
+    Reads about the last `max_entries` records of each partition, up to the high watermark of
+    fetch responses (Tansu's ListOffsets end is too low: it is only a lower bound here, and
+    starting earlier than needed is harmless)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    windows = {p: DedupWindow(ttl, max_entries) for p in partitions}
+    if not partitions:
+        return windows
+    tps = [TopicPartition(enriched, p) for p in partitions]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            consumer.seek(tp, max(0, ends.get(tp, 0) - max_entries - 1))
+        pending = set(tps)
+        deadline = time.monotonic() + timeout
+        now = clock()
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading the tail of {enriched} took over {timeout} s")
+            batches = await consumer.getmany(*pending, timeout_ms=200, max_records=20_000)
+            for tp, records in batches.items():
+                window = windows[tp.partition]
+                for r in records:
+                    if r.key is None:
+                        continue
+                    offset = -1
+                    for name, raw in r.headers or ():
+                        if name == SOURCE_OFFSET_HEADER:
+                            offset = int(raw)
+                    window.add(r.key, r.timestamp / 1000.0, offset)
+            for tp in list(pending):
+                hw = consumer.highwater(tp)
+                if hw is not None and await consumer.position(tp) >= hw:
+                    pending.discard(tp)
+        for window in windows.values():
+            window.expire(now)
+    finally:
+        await consumer.stop()
+    return windows
+
+
+class EnrichStage:
+    """The enrichment stage's transport: consumer group on mentions.raw, batched produce, commit.
+
+    One loop: fetch a batch, plan it, deliver every output (a failed send is retried with
+    backoff, never skipped), then commit the batch's offsets. The batch lock keeps rebalances
+    between batches: a partition is handed over only once its last batch is delivered and
+    committed.
+    """
+
+    def __init__(self, settings: Settings, enricher: Enricher, metrics: Metrics,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.names = Names.from_settings(settings)
+        self.metrics = metrics
+        self.clock = clock
+        self.windows: dict[int, DedupWindow] = {}
+        self.planner = Planner(enricher, metrics, self.names, self.windows, clock)
+        self.lock = asyncio.Lock()
+        self.consumer: Any = None
+        self.producer: Any = None
+        self.stopping = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+        s = self.settings
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.bootstrap_servers, client_id=f"{s.app_id}-enrich",
+            acks="all", enable_idempotence=False, linger_ms=int(s.producer_linger_ms),
+            max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
+            request_timeout_ms=s.producer_request_timeout_ms,
+        )
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers, client_id=f"{s.app_id}-enrich",
+            group_id=f"{s.app_id}-enrich", enable_auto_commit=False,
+            # A new group starts from the beginning: what collectors wrote before the first
+            # worker started is enriched too.
+            auto_offset_reset="earliest",
+            max_poll_records=s.enrich_batch_max, fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            session_timeout_ms=int(s.broker_session_timeout * 1000),
+            heartbeat_interval_ms=int(s.broker_heartbeat_interval * 1000),
+            rebalance_timeout_ms=int(s.broker_rebalance_timeout * 1000),
+        )
+        await self.consumer.start()
+        raw = self.consumer.partitions_for_topic(self.names.raw) or set()
+        enriched = self.consumer.partitions_for_topic(self.names.enriched) or set()
+        if raw != enriched:
+            raise RuntimeError(
+                f"{self.names.raw} has {len(raw)} partitions and {self.names.enriched} "
+                f"{len(enriched)}: de-duplication needs them equal (run `veille topics`)")
+        self.consumer.subscribe([self.names.raw], listener=_Listener(self))
+
+    async def stop(self) -> None:
+        self.stopping = True
+        async with self.lock:  # the batch in hand is delivered and committed first
+            pass
+        if self.consumer is not None:
+            await self.consumer.stop()  # leaves the group: the others take over at once
+        if self.producer is not None:
+            await self.producer.stop()
+
+    # --- rebalances --------------------------------------------------------------------------
+
+    async def revoked(self, partitions: Any) -> None:
+        async with self.lock:
+            for tp in partitions:
+                self.windows.pop(tp.partition, None)
+
+    async def assigned(self, partitions: Any) -> None:
+        s = self.settings
+        owned = sorted(tp.partition for tp in partitions if tp.topic == self.names.raw)
+        started = time.monotonic()
+        windows = await load_windows(s.bootstrap_servers, self.names.enriched, owned,
+                                     s.dedup_ttl_seconds, s.dedup_max_per_partition, self.clock)
+        async with self.lock:
+            self.windows.clear()
+            self.windows.update(windows)
+        log.info("enrich: owning raw partitions %s; %d recent ids re-read from %s in %.2f s",
+                 owned, sum(len(w) for w in windows.values()), self.names.enriched,
+                 time.monotonic() - started)
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        from aiokafka.errors import ConsumerStoppedError
+
+        while not self.stopping:
+            try:
+                batches = await self.consumer.getmany(timeout_ms=500)
+            except ConsumerStoppedError:
+                return
+            if not batches:
+                continue
+            async with self.lock:
+                if self.stopping:
+                    return  # not committed: redelivered to the next owner
+                assigned = self.consumer.assignment()
+                mine = {}
+                for tp, records in batches.items():
+                    if tp.partition in self.windows:
+                        mine[tp] = records
+                    elif tp in assigned:  # window not loaded yet: read these again later
+                        self.consumer.seek(tp, records[0].offset)
+                cycle = self.planner.plan(mine)
+                await self.deliver(cycle)
+                await self.commit(cycle.commit)
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # Rebalanced meanwhile: the next owner redelivers these and recognises them.
+            log.warning("enrich: commit after a rebalance refused (%s)", type(exc).__name__)
+        except KafkaError as exc:
+            log.warning("enrich: commit failed (%s); the batch will be redelivered", exc)
+
+    async def deliver(self, cycle: Cycle) -> None:
+        """Send every output of the cycle and wait until the broker holds all of them."""
+        pending = list(cycle.side), dict(cycle.enriched)
         backoff = 0.1
         while True:
-            if not self.pending:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            item = self.pending[0]
-            if item.future is not None:
-                try:
-                    await item.future
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    self.metrics.send_errors.inc()
-                    log.warning("send to %s failed (%s); retrying in %.1f s",
-                                item.output.topic.get_topic_name() if item.output else "?",
-                                type(exc).__name__, backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    assert item.output is not None
-                    item.future = await item.output.send()
-                    continue
-            backoff = 0.1
-            self.pending.popleft()
-            if item.seen is not None:
-                key, ts = item.seen
-                self.seen[key] = ts
-                self.inflight_ids.discard(key)
-            await self.stream.ack(item.event)
-            if len(self.pending) < self.max_inflight:
-                self._drained.set()
+            side, enriched = pending
+            sent = [(o, await self.send(o)) for o in side]
+            batches = [(outs, await self.send_batch(p, outs))
+                       for p, chunk in enriched.items() for outs in self.chunks(chunk)]
+            failed_side = []
+            failed_enriched: dict[int, list[Out]] = {}
+            for o, fut in sent:
+                if not await _ok(fut):
+                    failed_side.append(o)
+            for outs, fut in batches:
+                if not await _ok(fut):
+                    failed_enriched.setdefault(outs[0].partition or 0, []).extend(outs)
+            failures = len(failed_side) + sum(len(v) for v in failed_enriched.values())
+            if not failures:
+                return
+            self.metrics.send_errors.inc(failures)
+            log.warning("enrich: %d sends failed; retrying in %.1f s", failures, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+            pending = failed_side, failed_enriched
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    def chunks(self, outs: list[Out]) -> list[list[Out]]:
+        """Records of one partition cut into producer batches (256 KiB each at most)."""
+        chunks: list[list[Out]] = [[]]
+        size = 0
+        limit = 200 * 1024  # headroom under max_batch_size for record overheads
+        for o in outs:
+            n = len(o.value or b"") + len(o.key or b"") + 64
+            if chunks[-1] and size + n > limit:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(o)
+            size += n
+        return [c for c in chunks if c]
 
-
-def install(app: Any, topics: Topics, enricher: Enricher, metrics: Metrics, settings: Settings) -> Any:
-    """Register the enrichment agent, its de-duplication table and the heartbeat on `app`."""
-    # use_partitioner: the changelog partition comes from the id's hash, which is the raw
-    # partition too (raw is keyed by id), so the Confirmer can write entries once the outputs
-    # are acknowledged, outside the event's context.
-    seen = app.Table(
-        DEDUP_TABLE, default=None, use_partitioner=True, partitions=settings.topic_partitions,
-        key_type=bytes, value_type=float,
-    )
-    # Keys are the raw id bytes, so that the changelog's partition (murmur2 of the key bytes)
-    # is the id's partition on mentions.raw; Faust would JSON-encode them otherwise.
-    seen.key_serializer = "raw"
-
-    @seen.on_recover
-    async def complete_recovery() -> None:
-        from agents.recovery import catch_up
-
-        raw_name = topics.raw.get_topic_name()
-        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == raw_name}
-        loaded = await catch_up(seen, settings.bootstrap_servers, owned)
-        log.info("de-duplication table: %d changelog entries loaded for partitions %s",
-                 loaded, sorted(owned))
-
-    @app.timer(1.0)
-    async def heartbeat() -> None:
-        metrics.beat()
-
-    @app.agent(topics.raw, name="enrich")
-    async def enrich(stream: Any) -> Any:
-        # Offsets are acknowledged by the Confirmer, only once the broker holds the outputs.
-        stream.enable_acks = False
-        confirmer = Confirmer(stream, seen, metrics)
+    async def send(self, out: Out) -> Any:
         try:
-            async for event in stream.events():
-                await confirmer.room()
-                await process(event, confirmer)
-        finally:
-            await confirmer.close()
+            return await self.producer.send(out.topic, out.value, key=out.key, headers=out.headers,
+                                            partition=out.partition)
+        except Exception as exc:  # e.g. no metadata while the broker is away: retried
+            return _failed(exc)
 
-    async def process(event: Any, confirmer: Confirmer) -> None:
-        msg = event.message
-        metrics.raw_messages.inc()
-        outcome = enricher.handle(msg.key, msg.value, msg.timestamp)
-        if outcome.dead is not None:
-            metrics.dead_letters.labels(outcome.dead.reason, STAGE).inc()
-            out = Output(topics.dlq, msg.key, msg.value, dlq_headers(outcome.dead, msg, enricher.clock()))
-        elif outcome.rekey is not None:
-            metrics.rekeyed.inc()
-            out = Output(topics.raw, outcome.rekey.id.encode(), msg.value)
-        else:
-            mention = outcome.enriched
-            assert mention is not None
-            key = mention.raw.id.encode()
-            if confirmer.is_seen(key):
-                metrics.duplicates.inc()
-                confirmer.add(event, None, None)
-                return
+    async def send_batch(self, partition: int, outs: list[Out]) -> Any:
+        producer = self.producer
+        batch = producer.create_batch()
+        for o in outs:
+            if batch.append(key=o.key, value=o.value, timestamp=None, headers=o.headers) is None:
+                # Larger than a whole batch: on its own, through send().
+                if len(outs) == 1:
+                    return await self.send(o)
+                return _failed(ValueError("record batch overflow"))
+        try:
+            return await producer.send_batch(batch, outs[0].topic, partition=partition)
+        except Exception as exc:
+            return _failed(exc)
+
+    async def heartbeat(self) -> None:
+        """Beat once a metadata round trip to the broker succeeds: the beat's age is the outage."""
+        while not self.stopping:
             try:
-                also = (Output(topics.queue, key, dumps(outcome.item)),) if outcome.item else ()
-                out = Output(topics.enriched, key, mention.to_json(), also=also)
-            except Exception as exc:  # an encoding bug must not crash the agent nor lose the input
-                log.exception("cannot encode the enriched record of mention %r", mention.raw.id)
-                dead = InvalidMention("processing_error", type(exc).__name__)
-                metrics.dead_letters.labels(dead.reason, STAGE).inc()
-                out = Output(topics.dlq, msg.key, msg.value, dlq_headers(dead, msg, enricher.clock()))
-                confirmer.add(event, out, await out.send())
-                return
-            sentiment = mention.sentiment
-            metrics.observe_enriched(
-                mention.brands,
-                mention.raw.platform,
-                mention.language,
-                sentiment.label if sentiment else "unscored",
-                sentiment.compound if sentiment else None,
-                mention.raw.created_at.timestamp(),
-                mention.received_at.timestamp(),
-            )
-            confirmer.add(event, out, await out.send(), (key, mention.processed_at.timestamp()))
-            return
-        confirmer.add(event, out, await out.send())
+                await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2.0)
+                self.metrics.beat()
+            except Exception:  # noqa: BLE001 (any failure is "no beat")
+                pass
+            await asyncio.sleep(1.0)
 
-    return enrich
+
+def _failed(exc: BaseException) -> asyncio.Future[Any]:
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    fut.set_exception(exc)
+    return fut
+
+
+async def _ok(fut: Any) -> bool:
+    try:
+        await fut
+        return True
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.debug("send failed: %r", exc)
+        return False
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands aiokafka's rebalance callbacks to the stage."""
+
+    def __init__(self, stage: EnrichStage) -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.stage.revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.stage.assigned(assigned)
+
+
+def install(app: Any, settings: Settings, enricher: Enricher, metrics: Metrics) -> EnrichStage:
+    """Run the enrichment stage as a service of the Faust app (started and stopped with it)."""
+    import mode
+
+    stage = EnrichStage(settings, enricher, metrics)
+
+    class EnrichService(mode.Service):
+        async def on_start(self) -> None:
+            await stage.start()
+            self.add_future(stage.run())
+            self.add_future(stage.heartbeat())
+
+        async def on_stop(self) -> None:
+            await stage.stop()
+
+    app.service(EnrichService)
+    return stage

@@ -20,9 +20,10 @@ BATCH = 500
 BATCH_SECONDS = 0.05
 
 
-def signal_of(record: dict[str, Any], source: int) -> dict[str, Any]:
-    """The compact per-brand event: what the spike agent needs of an enriched mention, and
-    the mentions.enriched partition it came from (`p`: the spike agent's watermark source)."""
+def signal_of(record: dict[str, Any], source: int, offset: int = -1) -> dict[str, Any]:
+    """The compact per-brand event: what the spike agent needs of an enriched mention, the
+    mentions.enriched partition it came from (`p`: the spike agent's watermark source) and its
+    offset there (`o`: a fan-out redelivery after a crash is recognised by it)."""
     from streams.records import parse_time
 
     sentiment = record.get("sentiment") or {}
@@ -34,6 +35,7 @@ def signal_of(record: dict[str, Any], source: int) -> dict[str, Any]:
         "aud": int(audience.get("followers") or 0),
         "text": record["text"][:1000],
         "p": source,
+        "o": offset,
     }
 
 
@@ -163,7 +165,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             brands = [b for b in record.get("brands") or [] if b in known]
             if not brands:
                 return
-            payload = json.dumps(signal_of(record, event.message.partition)).encode()
+            payload = json.dumps(signal_of(record, event.message.partition, event.message.offset)).encode()
         except (ValueError, KeyError, TypeError) as exc:
             # mentions.enriched is our own contract: a record that breaks it is a bug
             # upstream, logged, not a reason to stop counting the others.
@@ -195,12 +197,15 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             return []  # applied before a crash or restart: its effect is in the table
         m.position = event.message.offset
         s = json.loads(event.value)
+        source = int(s.get("p", 0))
+        if s.get("o", -1) >= 0 and not m.first_time(source, s["o"]):
+            return []  # the fan-out sent this mention again (it crashed before its commit)
         wm = watermarks.get(partition)
         if wm is None:
             wm = watermarks[partition] = Watermark(
                 range(settings.topic_partitions), idle_seconds,
                 live_seconds=config.lateness_seconds + 2 * config.bucket_seconds)
-        wm.observe(int(s.get("p", 0)), s["t"], wall)
+        wm.observe(source, s["t"], wall)
         late_before = m.late
         events = m.observe(s["id"], s["t"], s["neg"], s["aud"], s["text"], advance=False)
         if brand in known:

@@ -39,7 +39,7 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     topics = declare(app, settings)
     metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
     enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))
-    install(app, topics, enricher, metrics, settings)
+    install(app, settings, enricher, metrics)
 
     async def count_rebalance(sender: Any, *args: Any, **kwargs: Any) -> None:
         metrics.rebalances.inc()

@@ -240,6 +240,20 @@ class BrandMonitor:
         #: Position of the last input applied (the caller's, e.g. a partition offset): kept
         #: with the open state so that input replayed after a crash is not counted twice.
         self.position = -1
+        #: Upstream partition -> offset of the last mention applied from it. The fan-out
+        #: may send a mention again after a crash (at-least-once); it then comes with an
+        #: offset already seen and is not counted twice.
+        self.sources: dict[int, int] = {}
+
+    def first_time(self, source: int, offset: int) -> bool:
+        """True, and remembered, unless `offset` of upstream partition `source` was applied.
+
+        Each upstream partition arrives in its own order, so the newest offset per partition
+        is all it takes."""
+        if offset <= self.sources.get(source, -1):
+            return False
+        self.sources[source] = offset
+        return True
 
     # -- input --------------------------------------------------------------------------
     def observe(self, mention_id: str, created_at: float, negative: bool, audience: int,
@@ -423,6 +437,7 @@ class BrandMonitor:
             "open": [b.to_state() for b in self.open.values()],
             "newest": self.newest, "closed_until": self.closed_until, "late": self.late,
             "position": self.position,
+            "sources": {str(p): o for p, o in self.sources.items()},
         }
 
     def core_state(self) -> dict[str, Any]:
@@ -443,6 +458,7 @@ class BrandMonitor:
         self.closed_until = d["closed_until"]
         self.late = d["late"]
         self.position = d.get("position", -1)
+        self.sources = {int(p): o for p, o in d.get("sources", {}).items()}
 
     def load_core(self, d: dict[str, Any]) -> None:
         self.baseline_terms = dict(d["baseline_terms"])

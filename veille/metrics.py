@@ -95,6 +95,12 @@ class Metrics:
             "Mentions dropped because their id was already enriched.",
             registry=registry,
         )
+        self.redeliveries = Counter(
+            "veille_redeliveries_total",
+            "Raw messages read again after a crash or rebalance whose enriched record was "
+            "already on the broker: recognised by their offset, not enriched twice.",
+            registry=registry,
+        )
         self.rekeyed = Counter(
             "veille_raw_rekeyed_total",
             "Raw messages whose Kafka key was not their id, re-sent keyed by id.",
@@ -112,7 +118,8 @@ class Metrics:
         )
         self.heartbeat = Gauge(
             "veille_heartbeat_timestamp_seconds",
-            "Unix time of the worker's last heartbeat (every second while its event loop runs).",
+            "Unix time of the worker's last successful round trip to the broker (tried every "
+            "second): its age is how long the broker has been out of reach.",
             registry=registry,
         )
         self.last_processed = Gauge(

@@ -89,6 +89,27 @@ class Settings:
     producer_linger_ms: float = field(
         default=5.0, metadata={"help": "Producer linger before sending a batch, milliseconds."}
     )
+    producer_request_timeout_ms: int = field(
+        default=10_000,
+        metadata={"help": "Enrichment stage: a send not acknowledged within this many "
+                  "milliseconds counts as a send error and is retried."},
+    )
+    enrich_batch_max: int = field(
+        default=2000,
+        metadata={"help": "Enrichment stage: most raw messages handled per batch (one commit "
+                  "per batch, after all its outputs are acknowledged)."},
+    )
+    dedup_ttl_seconds: float = field(
+        default=86_400.0,
+        metadata={"help": "De-duplication: a mention id enriched less than this long ago is "
+                  "dropped as a duplicate."},
+    )
+    dedup_max_per_partition: int = field(
+        default=50_000,
+        metadata={"help": "De-duplication: ids remembered per raw partition (oldest forgotten "
+                  "first); also how many enriched records a worker re-reads per partition "
+                  "when it is assigned one."},
+    )
     collector_state_dir: str = field(
         default=".veille/collectors",
         metadata={"help": "Folder where collectors keep their state (seen ids, feed validators)."},

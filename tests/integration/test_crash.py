@@ -1,5 +1,5 @@
-"""kill -9 of the worker in the middle of 50,000 mentions: nothing acknowledged is lost, and the
-de-duplication state the restarted worker recovers still drops re-sent mentions."""
+"""kill -9 of the worker in the middle of 50,000 mentions, then a restart: nothing acknowledged is
+lost, nothing is enriched twice, and downstream state ends as in a run without the crash."""
 
 from __future__ import annotations
 
@@ -7,64 +7,122 @@ import json
 import signal
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
+from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, MODERATION_QUEUE, ensure_topics
 from tests.conftest import ROOT
+from tests.integration.test_crisis import BUCKET, crisis_settings, now_bucket, story, traffic
 from tests.kafka_helpers import produce, read_all
+from tests.moderation_helpers import by_label, samples
 
 pytestmark = pytest.mark.integration
 WATCHLIST = str(ROOT / "tests/data/watchlist.toml")
 N = 50_000
-TEXTS = ["Acme support is terrible, worst experience ever", "Love my new Acme phone",
-         "Le latte Aurora de Boréal est délicieux", "Service Boréal vraiment nul aujourd'hui",
-         "Nothing to see here, just a sunny day"]
+INSULT = "@acme_fr espèce de connard"
+FILLER = ["Nothing to see here, just a sunny day", "Traffic is slow on the ring road",
+          "Il pleut encore sur la ville", "New season of that show is out"]
 
 
-def mentions(prefix: str, n: int) -> list[tuple[bytes, bytes]]:
-    start = datetime.now(UTC) - timedelta(hours=1)
-    out = []
-    for i in range(n):
-        m = {"id": f"{prefix}{i}", "source": "test", "platform": "twitter",
-             "author": f"u{i % 501}", "text": TEXTS[i % len(TEXTS)],
-             "created_at": (start + timedelta(seconds=3600 * i / n)).isoformat()}
-        out.append((m["id"].encode(), json.dumps(m).encode()))
+def workload() -> list[tuple[bytes, bytes]]:
+    """12 hours of Acme traffic with a negative surge (an alert story), one negative Acme
+    mention in ten an insult (a moderation case), and brand-free filler up to N, in event-time
+    order."""
+    end = now_bucket()
+    crisis = []
+    for n, (key, value) in enumerate(traffic(end, hours=12, surge=(end - 3 * 3600, end - 2 * 3600),
+                                             seed=21)):
+        m = json.loads(value)
+        if "terrible" in m["text"] and n % 10 == 0:
+            m["text"] = INSULT
+        crisis.append((key, m))
+    start = end - 12 * 3600
+    span = 12 * 3600 - BUCKET
+    filler = []
+    for i in range(N - len(crisis)):
+        m = {"id": f"f-{i}", "source": "test", "platform": "twitter", "author": f"u{i % 501}",
+             "text": FILLER[i % len(FILLER)],
+             "created_at": datetime.fromtimestamp(start + span * i / (N - len(crisis)), UTC).isoformat()}
+        filler.append((m["id"].encode(), m))
+    merged = sorted(crisis + filler, key=lambda kv: kv[1]["created_at"])
+    return [(k, json.dumps(m).encode()) for k, m in merged]
+
+
+def outcome(settings, worker) -> dict:
+    """What downstream consumers and dashboards see once the stream is processed."""
+    records = read_all(settings, MENTIONS_ENRICHED, expect=N, timeout=240, settle=3)
+    counts = Counter(r.key.decode() for r in records)
+    cases = {r.key for r in read_all(settings, MODERATION_QUEUE, expect=1, settle=3)}
+    events = story(settings)
+    scraped = samples(worker.metrics_url)
+    return {
+        "ids": set(counts),
+        "enriched_twice": sum(c - 1 for c in counts.values()),
+        "alerts": events,
+        "cases": cases,
+        "backlog": by_label(scraped, "veille_moderation_backlog_items", "brand"),
+        "unanswered": by_label(scraped, "veille_moderation_unanswered_negative", "brand"),
+    }
+
+
+def unique(events: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for e in events:
+        if (e["alert_id"], e["event"]) not in seen:
+            seen.add((e["alert_id"], e["event"]))
+            out.append(e)
     return out
 
 
-def test_kill_9_mid_stream_loses_nothing_and_dedup_survives(settings, start_worker):
-    settings = settings.with_(watchlist=WATCHLIST)
-    ensure_topics(settings)
-    data = mentions("k-", N)
-    produce(settings, MENTIONS_RAW, data)
-    first = start_worker(settings)
-    deadline = time.monotonic() + 120
-    while first.metric("veille_raw_messages_total") < N // 3:
-        assert time.monotonic() < deadline, "the worker did not get a third of the way"
-        time.sleep(0.2)
-    first.stop(signal.SIGKILL)
-    assert first.proc.returncode == -signal.SIGKILL
-    second = start_worker(settings)
+def test_kill_9_mid_stream_loses_nothing_duplicates_nothing_and_state_matches(
+        settings, start_worker):
+    data = workload()
+    assert len(data) == N
+    runs = {}
+    for name in ("reference", "crash"):
+        s = crisis_settings(settings).with_(app_id=f"{settings.app_id}-{name}",
+                                            topic_prefix=f"{settings.topic_prefix}{name}.")
+        ensure_topics(s)
+        produce(s, MENTIONS_RAW, data)
+        worker = start_worker(s)
+        if name == "crash":
+            deadline = time.monotonic() + 120
+            while worker.metric("veille_raw_messages_total") < N // 3:
+                assert time.monotonic() < deadline, "the worker did not get a third of the way"
+                time.sleep(0.1)
+            worker.stop(signal.SIGKILL)
+            assert worker.proc.returncode == -signal.SIGKILL
+            worker = start_worker(s)
+            redelivered = worker.metric("veille_redeliveries_total")
+        runs[name] = (s, worker, outcome(s, worker))
+        if name == "reference":
+            worker.stop()  # the crash run's worker takes the same metrics port
+    reference, crash = runs["reference"][2], runs["crash"][2]
+    expected = {key.decode() for key, _ in data}
+    for run in (reference, crash):
+        missing = expected - run["ids"]
+        assert not missing, f"{len(missing)} mentions lost, e.g. {sorted(missing)[:5]}"
+        assert run["enriched_twice"] == 0
+    # The same alert story, the same moderation cases and KPIs as without the crash.
+    assert [e["event"] for e in reference["alerts"]][:1] == ["opened"]
+    # Alert events are at least once (README): consumers de-duplicate on (alert_id, event).
+    assert unique(crash["alerts"]) == unique(reference["alerts"]), (crash["alerts"], reference["alerts"])
+    assert crash["cases"] == reference["cases"] and len(reference["cases"]) > 20
+    assert crash["backlog"] == reference["backlog"] and crash["backlog"][("acme",)] > 20
+    assert crash["unanswered"] == reference["unanswered"]
+    print(f"\nkill -9 after {N // 3:,} of {N:,}: 0 lost, 0 enriched twice, {redelivered:.0f} "
+          f"redelivered messages recognised; {len(reference['alerts'])} alert events and "
+          f"{len(reference['cases'])} cases as without the crash")
 
-    records = read_all(settings, MENTIONS_ENRICHED, expect=N, timeout=180, settle=3)
-    counts = Counter(r.key.decode() for r in records)
-    missing = {f"k-{i}" for i in range(N)} - set(counts)
-    assert not missing, f"{len(missing)} mentions lost, e.g. {sorted(missing)[:5]}"
-    duplicates = sum(c - 1 for c in counts.values())
-    # At least once: what was enriched but not yet recorded when the worker died may be
-    # enriched again, never more than what can be in flight (10,000 outputs).
-    assert duplicates < 10_000, duplicates
-    print(f"\nkill -9 after {N // 3:,} of {N:,}: 0 lost, {duplicates} enriched twice")
-
-    # The de-duplication table the second worker recovered (changelog read to the real end)
-    # holds every id enriched: re-sending 2,000 of them enriches none again.
+    # The de-duplication windows the restarted worker rebuilt from mentions.enriched hold
+    # every id: re-sending 2,000 of them enriches none again.
+    s, second, _ = runs["crash"]
     dropped = second.metric("veille_duplicates_dropped_total")
-    produce(settings, MENTIONS_RAW, data[:1000] + data[-1000:])
+    produce(s, MENTIONS_RAW, data[:1000] + data[-1000:])
     deadline = time.monotonic() + 60
     while second.metric("veille_duplicates_dropped_total") < dropped + 2000:
         assert time.monotonic() < deadline, "re-sent mentions not dropped as duplicates"
         time.sleep(0.2)
-    again = read_all(settings, MENTIONS_ENRICHED, expect=len(records), timeout=60, settle=4)
-    assert len(again) == len(records), f"{len(again) - len(records)} re-sent mentions enriched"
+    again = read_all(s, MENTIONS_ENRICHED, expect=N, timeout=60, settle=3)
+    assert len(again) == N, f"{len(again) - N} re-sent mentions enriched"

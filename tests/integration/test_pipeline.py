@@ -156,7 +156,7 @@ def test_restart_keeps_deduplication(settings, start_worker) -> None:
     enriched = read_all(settings, MENTIONS_ENRICHED, expect=201, settle=4.0)
     ids = [json.loads(r.value)["id"] for r in enriched]
     assert len(ids) == 201 and set(ids) == {f"m-{i}" for i in [*range(1, 201), 999]}
-    assert "200 changelog entries loaded" in second.log_path.read_text()
+    assert "200 recent ids re-read from" in second.log_path.read_text()
 
 
 def test_replay_command(settings, start_worker, tmp_path: Path) -> None:

@@ -1,0 +1,131 @@
+"""The enrichment stage's planning step on real records' shape: what each raw message becomes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from agents.enrich import SOURCE_OFFSET_HEADER, Cycle, Enricher, Names, Planner
+from tests.conftest import ROOT
+from veille.dedup import DedupWindow
+from veille.metrics import Metrics
+from veille.rules import Watchlist
+from veille.sentiment import Analyzer
+
+
+@dataclass(frozen=True)
+class TP:
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True)
+class Rec:
+    """The fields of an aiokafka ConsumerRecord the stage reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp: int = 0
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+NAMES = Names("raw", "enriched", "dlq", "queue")
+
+
+def good(i: str, text: str) -> bytes:
+    return json.dumps({"id": i, "source": "t", "platform": "twitter", "text": text,
+                       "created_at": datetime.now(UTC).isoformat()}).encode()
+
+
+def planner(windows: dict[int, DedupWindow]) -> tuple[Planner, Metrics]:
+    watchlist = Watchlist.from_toml(ROOT / "tests/data/watchlist.toml")
+    analyzer = Analyzer()
+    metrics = Metrics(CollectorRegistry(), watchlist.brand_ids, analyzer.languages)
+    return Planner(Enricher(analyzer, watchlist), metrics, NAMES, windows, clock=lambda: 1000.0), metrics
+
+
+def records(partition: int, messages: list[tuple[bytes | None, bytes]], start: int = 0) -> list[Rec]:
+    return [Rec("raw", partition, start + i, k, v) for i, (k, v) in enumerate(messages)]
+
+
+def count(metric: Any) -> float:
+    return float(metric._value.get())
+
+
+def test_a_batch_becomes_enriched_dead_rekeyed_and_queue_records() -> None:
+    messages: list[tuple[bytes | None, bytes]] = [
+        (b"a", good("a", "I love Acme Mobile!")),
+        (b"x", b"\xff"),
+        (b"b", good("b", "Boréal café est vraiment nul, très déçu")),
+        (b"a", good("a", "I love Acme Mobile!")),  # a business duplicate: a new offset
+        (b"wrong", good("c", "rekeyed Acme mention")),
+        (b"d", good("d", "@acme_fr espèce de connard")),
+    ]
+    windows = {0: DedupWindow(3600, 100)}
+    plan, metrics = planner(windows)
+    cycle = plan.plan({TP("raw", 0): records(0, messages, start=10)})
+    assert cycle.commit == {TP("raw", 0): 16}
+    enriched = cycle.enriched[0]
+    assert [o.key for o in enriched] == [b"a", b"b", b"d"]
+    # Each enriched record goes to its raw partition and names its raw offset.
+    assert {o.partition for o in enriched} == {0}
+    assert [dict(o.headers or [])[SOURCE_OFFSET_HEADER] for o in enriched] == [b"10", b"12", b"15"]
+    values = [json.loads(o.value or b"") for o in enriched]
+    assert values[0]["triage"] == {"categories": [], "severity": "none", "action": "none"}
+    assert values[0]["sentiment"]["label"] == "positive" and values[0]["brands"] == ["acme"]
+    assert values[1]["language"] == "fr" and values[1]["sentiment"]["label"] == "negative"
+    by_topic: dict[str, list[Any]] = {}
+    for o in cycle.side:
+        by_topic.setdefault(o.topic, []).append(o)
+    [dead] = by_topic["dlq"]
+    assert dead.key == b"x" and dead.value == b"\xff"
+    assert dict(dead.headers or [])["veille-dlq-reason"] == b"undecodable_bytes"
+    assert dict(dead.headers or [])["veille-dlq-offset"] == b"11"
+    [rekey] = by_topic["raw"]
+    assert rekey.key == b"c" and rekey.value == messages[4][1]
+    # Only what needs a moderator goes to moderation.queue, keyed by the mention (case) id.
+    [queued] = by_topic["queue"]
+    item = json.loads(queued.value or b"")
+    assert queued.key == b"d" and (item["case_id"], item["action"]) == ("d", "hide")
+    assert count(metrics.duplicates) == 1 and count(metrics.redeliveries) == 0
+    assert count(metrics.raw_messages) == 6 and len(windows[0]) == 3
+
+
+def test_a_redelivered_message_is_recognised_by_its_offset_and_its_queue_item_resent() -> None:
+    """After a crash the raw offset is redelivered; its enriched record is already in the window
+    (re-read from mentions.enriched): not enriched again, but its moderation item is re-sent."""
+    messages: list[tuple[bytes | None, bytes]] = [
+        (b"d", good("d", "@acme_fr espèce de connard")), (b"e", good("e", "Acme is fine")),
+    ]
+    window = DedupWindow(3600, 100)
+    window.add(b"d", 990.0, 7)  # as load_windows found it: enriched from raw offset 7
+    plan, metrics = planner({0: window})
+    cycle = plan.plan({TP("raw", 0): records(0, messages, start=7)})
+    assert [o.key for o in cycle.enriched[0]] == [b"e"]
+    assert [(o.topic, o.key) for o in cycle.side] == [("queue", b"d")]
+    assert count(metrics.redeliveries) == 1 and count(metrics.duplicates) == 0
+
+
+def test_records_of_a_partition_not_owned_are_left_alone() -> None:
+    plan, metrics = planner({0: DedupWindow(3600, 100)})
+    cycle = plan.plan({TP("raw", 1): records(1, [(b"a", good("a", "Acme"))])})
+    assert len(cycle) == 0 and cycle.commit == {} and count(metrics.raw_messages) == 0
+    assert isinstance(cycle, Cycle)
+
+
+def test_the_window_is_bounded_by_count_and_age() -> None:
+    window = DedupWindow(ttl=60, max_entries=3)
+    for i in range(5):
+        window.add(str(i).encode(), 100.0 + i, i)
+    assert len(window) == 3 and window.get(b"0", 105) is None and window.get(b"4", 105) == (104.0, 4)
+    window.add(b"4", 200.0, 9)  # the first sighting wins
+    assert window.get(b"4", 105) == (104.0, 4)
+    assert window.get(b"4", 170) is None  # older than the ttl
+    assert window.expire(1000) == 0 and len(window) == 0
