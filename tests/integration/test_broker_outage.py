@@ -1,16 +1,25 @@
 """Broker outage while a worker and the webhook collector run (issue 7, point 4).
 
 Every client reaches the broker through a BrokerProxy (the broker advertises the proxy's address)
-and the proxy is cut for longer than the consumer session timeout: open connections reset, new
-ones refused, as when the broker process dies. Pushes go on at 50 mentions/s throughout.
+and the broker is unreachable for longer than the consumer session timeout: the proxy cut
+(open connections reset, new ones refused, as when the broker process dies) or, the weaker
+"hung broker", SIGSTOP of the broker process. Pushes go on at 50 mentions/s throughout.
 Nothing the webhook acknowledged (202) may be lost; pushes it could not write get 503 +
 Retry-After; both processes reconnect by themselves; the metrics show the outage and recover.
+
+The embedded broker keeps everything in memory, so a real restart would be a new, empty broker:
+the proxy makes the outage real on the clients' side while the broker keeps its data (and its
+group and producer state: the test does not cover what a broker that forgot them does).
+The heartbeat assertions, last, are for the worker whose heartbeat gauge is set after a
+successful round trip to the broker: a worker that beats whatever the broker does fails them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -30,7 +39,7 @@ from streams.topics import MENTIONS_ENRICHED, ensure_topics
 from tests.conftest import ROOT, Worker, settings_env
 from tests.kafka_helpers import read_all
 from tests.proxy_helpers import BrokerProxy, established_to
-from veille.broker import EmbeddedBroker, free_port
+from veille.broker import EmbeddedBroker, free_port, metadata_answers
 from veille.collectors.webhook import RETRY_AFTER_SECONDS
 from veille.demo_run import scrape
 from veille.settings import Settings
@@ -273,8 +282,12 @@ def enriched_ids(settings: Settings, want: set[str], timeout: float) -> tuple[se
             return got, len(records) - len(got)
 
 
+@pytest.mark.parametrize("outage", ["cut", "sigstop"])
 def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
-        proxied: tuple[EmbeddedBroker, BrokerProxy], tmp_path: Path) -> None:
+        proxied: tuple[EmbeddedBroker, BrokerProxy], tmp_path: Path, outage: str) -> None:
+    """outage=cut: the proxy resets and refuses connections, as for a broker that died;
+    outage=sigstop: the broker process is stopped (SIGSTOP), a hung broker: connections stay
+    open and nothing answers; SIGCONT ends it."""
     broker, proxy = proxied
     tag = uuid.uuid4().hex[:8]
     settings = Settings.from_env(
@@ -301,14 +314,23 @@ def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
             direct &= established_to(broker.port) - proxy.upstream_ports()
         assert not direct, f"connections to the broker that bypass the proxy: local ports {direct}"
         before = monitor.samples[-1]
-        proxy.cut()
-        with pytest.raises(ConnectionRefusedError):  # what a client finds where the broker was
-            socket.create_connection(("127.0.0.1", proxy.port), timeout=2).close()
+        if outage == "cut":
+            proxy.cut()
+            with pytest.raises(ConnectionRefusedError):  # what a client finds where the broker was
+                socket.create_connection(("127.0.0.1", proxy.port), timeout=2).close()
+        else:
+            assert broker.process is not None
+            os.kill(broker.process.pid, signal.SIGSTOP)
+            assert not metadata_answers("127.0.0.1", proxy.port, timeout=1)
 
         # -- the outage: longer than the consumer session timeout ---------------------------
         assert settings.broker_session_timeout < CUT
         time.sleep(CUT)
-        proxy.restore()
+        if outage == "cut":
+            proxy.restore()
+        else:
+            assert broker.process is not None
+            os.kill(broker.process.pid, signal.SIGCONT)
         restore_at = time.monotonic()
         accepted_at_restore = proxy.accepted
         time.sleep(AFTER)
@@ -394,6 +416,7 @@ def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
               f"{duplicates} enriched twice; heartbeat age during the cut: max "
               f"{max(ages, default=float('nan')):.1f} s over {len(ages)} scrapes")
         assert len(ages) >= CUT / 3, "the worker's /metrics hardly answered during the outage"
+        assert before.heartbeat_age is not None and before.heartbeat_age < 3, before
         assert max(ages) > 5, f"heartbeat age never above 5 s during the outage: {ages}"
         monitor.wait_for(lambda s: s.heartbeat_age is not None and s.heartbeat_age < 3, 30,
                          "a heartbeat age under 3 s after the restore", since=restore_at + 2)
@@ -402,5 +425,8 @@ def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
             pusher.abort()
         if monitor is not None:
             monitor.stop()
+        proxy.restore()  # the module's broker, whole again for the next test
+        if broker.process is not None:
+            os.kill(broker.process.pid, signal.SIGCONT)
         hook.stop()
         worker.stop()
