@@ -86,11 +86,17 @@ def _recv_exact(s: socket.socket, n: int) -> bytes | None:
 
 @dataclass
 class EmbeddedBroker:
-    """A Tansu process on 127.0.0.1:port with memory storage. Stops only the process it started."""
+    """A Tansu process on 127.0.0.1:port with memory storage. Stops only the process it started.
+
+    `advertised` ("host:port") is the address the broker gives clients in metadata, where they
+    connect after bootstrapping; default: the listener itself. A proxy in front of the broker
+    (tests/proxy_helpers.py) sets it to its own address so that every connection goes through it.
+    """
 
     port: int
     host: str = "127.0.0.1"
     log_path: Path | None = None
+    advertised: str | None = None
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -111,10 +117,11 @@ class EmbeddedBroker:
                 "or point VEILLE_BROKER_URL at that broker"
             )
         listener = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.advertised}" if self.advertised else listener
         cmd = [
             binary, "broker",
             "--listener-url", listener,
-            "--advertised-listener-url", listener,
+            "--advertised-listener-url", advertised,
             "--storage-engine", "memory://tansu/",
             "--cluster-id", "veille",
         ]
