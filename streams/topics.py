@@ -21,7 +21,6 @@ REPUTATION_ALERTS = "reputation.alerts"
 MODERATION_QUEUE = "moderation.queue"
 MODERATION_DECISIONS = "moderation.decisions"
 MODERATION_CLOSED = "moderation.closed"
-DEDUP_TABLE = "dedup"
 SPIKE_OPEN_TABLE = "spikes-open"
 SPIKE_CORE_TABLE = "spikes-core"
 MODERATION_CASES_TABLE = "moderation-cases"
@@ -49,7 +48,8 @@ TOPIC_MAP = (
     TopicDoc(
         MENTIONS_ENRICHED,
         "mention id (UTF-8)",
-        "EnrichedMention JSON, `schema_version` 1 (schemas/enriched_mention.v1.json)",
+        "EnrichedMention JSON, `schema_version` 1 (schemas/enriched_mention.v1.json); on the "
+        "partition number of its raw message, header `veille-source-offset` = its raw offset",
         "enrichment agent",
         "spike and moderation agents, other services",
     ),
@@ -98,13 +98,6 @@ TOPIC_MAP = (
         "(schemas/moderation_closed.v1.json)",
         "moderation agent",
         "`veille moderate`, the moderation API, `veille moderation report`, other services",
-    ),
-    TopicDoc(
-        f"<app_id>-{DEDUP_TABLE}-changelog",
-        "mention id",
-        "first-enriched Unix time (JSON number)",
-        "enrichment agent (Faust table changelog)",
-        "enrichment agent on recovery",
     ),
     TopicDoc(
         f"<app_id>-{SPIKE_OPEN_TABLE}-changelog, <app_id>-{SPIKE_CORE_TABLE}-changelog",
@@ -172,7 +165,7 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
 
     Returns the names created. An existing mentions.raw, moderation.queue or moderation.decisions
     with another partition count than settings.topic_partitions is an error: de-duplication
-    relies on raw and changelog partitions lining up, moderation on a case's queue item,
+    relies on raw and enriched partitions lining up, moderation on a case's queue item,
     decisions and table entries sharing one partition.
     """
     from kafka.admin import KafkaAdminClient, NewTopic
@@ -199,9 +192,10 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass
-        # De-duplication needs raw and its changelog partitions to line up; the moderation agent
+        # De-duplication needs raw and enriched partitions to line up; the moderation agent
         # needs a case's queue item, its decisions and its table entries on the same partition.
-        keyed = [settings.topic(t) for t in (MENTIONS_RAW, MODERATION_QUEUE, MODERATION_DECISIONS)]
+        keyed = [settings.topic(t) for t in (MENTIONS_RAW, MENTIONS_ENRICHED, MODERATION_QUEUE,
+                                             MODERATION_DECISIONS)]
         for described in admin.describe_topics(keyed):
             count = len(described.get("partitions") or [])
             if count and count != settings.topic_partitions:
