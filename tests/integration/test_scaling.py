@@ -13,7 +13,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from agents.spikes import partition_of
-from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
+from streams.topics import MENTIONS_BY_BRAND, MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
 from tests.kafka_helpers import read_all
 from veille.broker import free_port
 
@@ -71,10 +71,10 @@ def fetch_high_watermarks(settings, topic: str) -> dict[int, int]:
     return ends
 
 
-def committed_offsets(settings, topic: str) -> dict[int, int]:
+def committed_offsets(settings, topic: str, group: str) -> dict[int, int]:
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     try:
-        offsets = admin.list_group_offsets(settings.app_id)[settings.app_id]
+        offsets = admin.list_group_offsets(group)[group]
     finally:
         admin.close()
     return {tp.partition: meta.offset for tp, meta in offsets.items()
@@ -122,13 +122,16 @@ def test_join_and_clean_leave_lose_nothing_and_gauges_follow_the_owner(
     missing = {f"s-{i}" for i in range(n)} - set(ids)
     assert not missing, f"{len(missing)} mentions lost, e.g. {sorted(missing)[:5]}"
     assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicates"
-    # The remaining worker's committed offsets reach the end of mentions.raw, handed-back
-    # partitions included (with Faust's own acknowledgements they stalled on Tansu).
-    ends = fetch_high_watermarks(settings, MENTIONS_RAW)
-    deadline = time.monotonic() + 30
-    while (committed := committed_offsets(settings, MENTIONS_RAW)) != ends:
-        assert time.monotonic() < deadline, f"committed {committed}, log ends {ends}"
-        time.sleep(0.5)
+    # The remaining worker's committed offsets reach the end of every input topic, handed-back
+    # partitions included: mentions.raw (the enrichment stage's group) and the topics the Faust
+    # agents read (with Faust's own bookkeeping they were seen to stall on Tansu).
+    for topic, group in ((MENTIONS_RAW, f"{settings.app_id}-enrich"),
+                         (MENTIONS_ENRICHED, settings.app_id), (MENTIONS_BY_BRAND, settings.app_id)):
+        ends = fetch_high_watermarks(settings, topic)
+        deadline = time.monotonic() + 30
+        while (committed := committed_offsets(settings, topic, group)) != ends:
+            assert time.monotonic() < deadline, f"{topic}: committed {committed}, log ends {ends}"
+            time.sleep(0.5)
 
     # Two workers again: once the rebalance settled and new mentions closed buckets, each
     # brand's gauges come from one worker only, the one owning its mentions.by_brand partition.
