@@ -33,7 +33,7 @@ PUBLISHED = (
 )
 #: Parameters varied by --sensitivity (each by -20 % and +20 %, the others at their defaults).
 SENSITIVE = (
-    "ratio", "history_days", "min_typical", "zcap", "clip", "baseline_days", "spread_days",
+    "ratio", "slow_ratio", "history_days", "min_typical", "zcap", "clip", "baseline_days", "spread_days",
     "refractory_hours", "escalation_hours",
 )
 

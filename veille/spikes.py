@@ -6,10 +6,12 @@ import math
 from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, Literal
 
-#: Bumped when the layout of `Detector.to_state()` changes; older states are refused, not misread.
-STATE_VERSION = 1
+#: Bumped when the layout of `Detector.to_state()` changes; unknown versions are refused, not
+#: misread (version 1, without `last_hot_ts`, is still read).
+STATE_VERSION = 2
 #: Multiplies a median absolute deviation into a Gaussian-equivalent standard deviation.
 _MAD_TO_SIGMA = 1.4826
 #: Buckets of plain running averages before the exponential memories take over (cold start).
@@ -36,28 +38,35 @@ class DetectorConfig:
     #: Observations further than this many noise scales from the baseline are pulled back to it before
     #: they are learnt, so a crisis does not become the new normal within the hour.
     clip: float = 3.0
-    #: Time scales of the evidence, in minutes: one bucket (a sudden spike), half an hour and three
-    #: hours (a sustained rise that no single bucket shows).
-    scales_minutes: tuple[int, ...] = (5, 30, 180)
+    #: Time scales of the evidence, in minutes: one bucket (a sudden spike), half an hour, three
+    #: hours and twelve hours (a sustained rise that no single bucket shows, down to a slow build-up
+    #: over an afternoon).
+    scales_minutes: tuple[int, ...] = (5, 30, 180, 720)
     #: Longer scales sum z-scores capped at this value: they measure persistence, not one spike.
-    zcap: float = 4.0
+    zcap: float = 5.0
     #: Days of daily maxima that define a series' ordinary surprise (the median of them).
     history_days: int = 28
     #: Least ordinary daily maximum, in z units: about the largest of 288 Gaussian draws.
     min_typical: float = 3.0
     #: Alert when a bucket's evidence is this many times a typical day's largest one. Keep it under
-    #: zcap * sqrt(6) / min_typical (3.27 with the defaults), or the 30-minute scale can never fire
-    #: and a sustained doubling on a calm series goes unseen. On NAB's Twitter series 3.5 trades
-    #: faster detection on calm series for fewer false alerts (bench/nab_eval.py --sensitivity).
+    #: zcap * sqrt(6) / min_typical (4.08 with the defaults), or the 30-minute scale can never fire
+    #: and a sustained doubling on a calm series goes unseen (bench/nab_eval.py --sensitivity).
     ratio: float = 3.0
+    #: Scales of at least `slow_minutes` (the twelve-hour one) alert at `slow_ratio` typical daily
+    #: maxima instead of `ratio`: a day holds only two independent half-days, so their daily maxima
+    #: are a noisier yardstick and the bar is set higher (reported `ratio` values are rescaled so
+    #: that `ratio` stays the one threshold of every scale).
+    slow_minutes: int = 360
+    slow_ratio: float = 3.5
     #: An episode ends when the evidence falls back under one typical daily maximum.
     end_ratio: float = 1.0
     #: No alert before this much history (plus one completed UTC day of maxima).
     warmup_hours: float = 24.0
     #: Least time between two alerts of a series.
     refractory_hours: float = 6.0
-    #: Within this long after an alert, a new one needs stronger evidence than the strongest seen
-    #: since that alert: one crisis and its aftershocks give one alert, a worse turn another.
+    #: Within this long after an alert, and after any later bucket whose evidence was above the
+    #: threshold, a new alert needs stronger evidence than the strongest seen since that alert: one
+    #: crisis and its aftershocks give one alert however long it smoulders, a worse turn another.
     escalation_hours: float = 24.0
     #: "up": only rises alert (crisis detection); "both": drops alert too (e.g. a collector outage).
     direction: Literal["up", "both"] = "up"
@@ -121,6 +130,8 @@ class Detector:
         self._a_spread = 1.0 / (c.spread_days * per_day)
         # Ascending and distinct: _evidence reads every scale off one backward pass.
         self._scales = tuple(sorted({c.buckets(m * 60) for m in c.scales_minutes}))
+        slow = c.buckets(c.slow_minutes * 60)
+        self._bars = tuple(c.slow_ratio / c.ratio if m >= slow else 1.0 for m in self._scales)
         self._warmup = c.buckets(c.warmup_hours * 3600)
         self._signs = (1.0,) if c.direction == "up" else (1.0, -1.0)
         # The learnt state: everything below goes to to_state().
@@ -131,13 +142,19 @@ class Detector:
         self.level = 0.0
         self.spread = c.min_spread
         self.recent: deque[float] = deque(maxlen=max(self._scales))
+        # Derived, not state: recent z-scores capped at zcap, and each scale's typical daily maximum.
+        self._capped: deque[float] = deque(maxlen=max(self._scales))
+        self._typicals: list[list[float]] | None = None
         self.day: int | None = None
         # Per direction and scale: the running maximum of today and those of past days.
         self.today = [[0.0] * len(self._scales) for _ in self._signs]
         self.daily_max: list[list[list[float]]] = [[[] for _ in self._scales] for _ in self._signs]
         self.in_episode = False
         self.last_alert_ts: float | None = None
+        #: The last bucket whose evidence reached the threshold (alerted or not).
+        self.last_hot_ts: float | None = None
         self.peak_since_alert = 0.0
+        self._fast_ratio = 0.0  # set by _evidence for _decide, not state
 
     def update(self, timestamp: datetime, value: float) -> Score:
         """Score the bucket starting at `timestamp` (naive means UTC) holding `value` mentions."""
@@ -189,56 +206,70 @@ class Detector:
                     history[k].append(peak)
                     del history[k][:-keep]
                     today[k] = 0.0
+            self._typicals = None  # the history moved: recomputed on the next bucket
         self.day = day
 
     def _evidence(self, z: float) -> float:
         """Strongest evidence over scales and directions, in typical daily maxima."""
         c = self.config
         self.recent.append(z)
-        best = 0.0
+        self._capped.append(max(-c.zcap, min(c.zcap, z)))
+        if self._typicals is None:
+            self._typicals = [
+                [max(_median(h), c.min_typical) if h else c.min_typical for h in per_dir]
+                for per_dir in self.daily_max
+            ]
+        # Each longer scale: the sum of its newest capped z-scores (exactly rounded, so the same on
+        # any platform), over the square root of its length. The cap is symmetric: a drop's sum is
+        # the rise's sum negated.
+        n = len(self._capped)
+        sums = [
+            math.fsum(islice(reversed(self._capped), m)) / math.sqrt(m) if m <= n else None
+            for m in self._scales
+        ]
+        best = fast = 0.0
         for d, sign in enumerate(self._signs):
-            total, k = 0.0, 0
-            sums: list[float] = []
-            # One pass from the newest bucket back, reading off each scale's sum on the way.
-            for count, x in enumerate(reversed(self.recent), start=1):
-                total += max(-c.zcap, min(c.zcap, sign * x))
-                if count == self._scales[k]:
-                    sums.append(total / math.sqrt(count))
-                    k += 1
-                    if k == len(self._scales):
-                        break
             for k, m in enumerate(self._scales):
+                s = sums[k]
                 if m == 1:
                     e = sign * z  # one bucket: uncapped, so a huge spike counts in full
-                elif k < len(sums):
-                    e = sums[k]
+                elif s is not None:
+                    e = sign * s
                 else:
                     e = 0.0  # not enough buckets yet for this scale
-                history = self.daily_max[d][k]
-                typical = max(_median(history), c.min_typical) if history else c.min_typical
-                best = max(best, e / typical)
+                typical = self._typicals[d][k]
+                best = max(best, e / (typical * self._bars[k]))
+                if self._bars[k] == 1.0:
+                    fast = max(fast, e / typical)
                 self.today[d][k] = max(self.today[d][k], e)
+        self._fast_ratio = fast
         return best
 
     def _decide(self, ts: float, ratio: float, warming: bool) -> bool:
         """Episode logic: one alert when evidence crosses the threshold, then quiet."""
         c = self.config
         since = None if self.last_alert_ts is None else ts - self.last_alert_ts
-        escalating = since is not None and since < c.escalation_hours * 3600
+        # Escalation mode lasts escalation_hours past the last bucket above the threshold, not past
+        # the alert: a crisis that flares up again the next day is still the same crisis.
+        escalating = self.last_hot_ts is not None and ts - self.last_hot_ts < c.escalation_hours * 3600
         alert = False
         if warming:
             pass
-        elif ratio >= c.ratio:
-            if (
-                not self.in_episode
-                and (since is None or since >= c.refractory_hours * 3600)
-                and (not escalating or ratio > self.peak_since_alert)
-            ):
-                alert = True
-                self.last_alert_ts = ts
-            self.in_episode = True
-        elif ratio < c.end_ratio:
-            self.in_episode = False
+        else:
+            if self.in_episode and self._fast_ratio < c.end_ratio:
+                # Judged on the scales shorter than slow_minutes: a slow scale remembers the last
+                # twelve hours, and would hold an episode open long after the crisis is over.
+                self.in_episode = False
+            if ratio >= c.ratio:
+                if (
+                    not self.in_episode
+                    and (since is None or since >= c.refractory_hours * 3600)
+                    and (not escalating or ratio > self.peak_since_alert)
+                ):
+                    alert = True
+                    self.last_alert_ts = ts
+                self.in_episode = alert or self.in_episode or self._fast_ratio >= c.end_ratio
+                self.last_hot_ts = ts
         if alert or escalating:
             self.peak_since_alert = ratio if alert else max(self.peak_since_alert, ratio)
         return alert
@@ -280,13 +311,16 @@ class Detector:
             "daily_max": [[list(h) for h in per_dir] for per_dir in self.daily_max],
             "in_episode": self.in_episode,
             "last_alert_ts": self.last_alert_ts,
+            "last_hot_ts": self.last_hot_ts,
             "peak_since_alert": self.peak_since_alert,
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Detector:
         """The detector `to_state()` described: it scores the next buckets exactly as it would have."""
-        if state.get("version") != STATE_VERSION:
+        # Version 1 had no last_hot_ts: escalation then counted from the alert, as it still does
+        # for such a state until its next bucket above the threshold.
+        if state.get("version") not in (1, STATE_VERSION):
             raise ValueError(f"detector state version {state.get('version')!r}, expected {STATE_VERSION}")
         conf = dict(state["config"])
         conf["scales_minutes"] = tuple(conf["scales_minutes"])
@@ -298,11 +332,13 @@ class Detector:
         d.level = float(state["level"])
         d.spread = float(state["spread"])
         d.recent.extend(float(v) for v in state["recent"])
+        d._capped.extend(max(-d.config.zcap, min(d.config.zcap, z)) for z in d.recent)
         d.day = state["day"]
         d.today = [[float(v) for v in t] for t in state["today"]]
         d.daily_max = [[[float(v) for v in h] for h in per_dir] for per_dir in state["daily_max"]]
         d.in_episode = bool(state["in_episode"])
         d.last_alert_ts = state["last_alert_ts"]
+        d.last_hot_ts = state.get("last_hot_ts", state["last_alert_ts"])
         d.peak_since_alert = float(state["peak_since_alert"])
         return d
 

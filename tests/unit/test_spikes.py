@@ -94,6 +94,25 @@ def test_a_sustained_rise_no_bucket_shows_is_alerted_within_the_hour() -> None:
     assert found and start <= found[0] < start + 12
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_slow_build_up_over_an_afternoon_is_alerted_by_the_twelve_hour_scale(seed: int) -> None:
+    # +20 % for twelve hours: no half-hour or three-hour window is beyond doubt, twelve hours are.
+    start = 8 * PER_DAY + 100
+    points = series(10, mean=30.0, seed=seed, surges=((start, 144, 1.2),))
+    found = alerts(run(points))
+    assert len(found) == 1 and start <= found[0] < start + 144
+    assert alerts(run(points[:start])) == []
+
+
+def test_a_crisis_that_flares_up_again_the_next_day_is_one_alert() -> None:
+    # Twice 5x for three hours, 27 hours apart: the second flare-up is within 24 hours of the last
+    # bucket above the threshold (the end of the first), so it is the same crisis, not a new alert.
+    first = 7 * PER_DAY + 100
+    again = first + 27 * 12
+    found = alerts(run(series(10, surges=((first, 36, 5.0), (again, 36, 5.0)))))
+    assert len(found) == 1 and first <= found[0] <= first + 1
+
+
 def test_one_long_crisis_is_one_alert() -> None:
     start = 8 * PER_DAY + 100
     scores = run(series(10, surges=((start, 12 * 12, 6.0),)))  # twelve hours at 6x
@@ -137,6 +156,19 @@ def test_state_round_trip_gives_identical_scores(cut: int) -> None:
     resumed = run(points[cut:], Detector.from_state(state))
     assert resumed == whole[cut:]
     assert any(s.alert for s in whole[cut:]) or cut > 8 * PER_DAY + 100
+
+
+def test_state_of_version_1_is_still_read() -> None:
+    points = series(10, surges=((8 * PER_DAY + 100, 48, 5.0),))
+    cut = 8 * PER_DAY + 200  # after the alert
+    first = Detector()
+    run(points[:cut], first)
+    state = json.loads(json.dumps(first.to_state()))
+    state["version"] = 1
+    del state["last_hot_ts"]
+    resumed = Detector.from_state(state)
+    assert resumed.last_hot_ts == state["last_alert_ts"]
+    assert len(run(points[cut:], resumed)) == len(points) - cut
 
 
 def test_state_of_another_version_is_refused() -> None:
