@@ -20,14 +20,15 @@ topic. At the end the script prints:
 With --fix the workers install veille.faust_fixes (not wired into veille itself) first.
 
 What it showed here (Tansu 0.6.0, 2 shared cores, 2026-11-23): the loss reported in
-MEASURED.md did not reproduce: 0 ids lost in 21 runs without the fix (plain agent with veille's
+MEASURED.md did not reproduce: 0 ids lost in 17 runs without the fix (plain agent with veille's
 create_app, --work-ms 1, --fetch-wait-ms 1500, --faust-assignor, --faust-defaults, --join 4
 --leave 10, --table), committed offsets at the log end after every run. With --table (1 of 2
 runs) the trace caught Faust's recovery race that produces both reported symptoms: records of
 the stream partitions delivered between resume_partitions and perform_seek in
 Recovery.on_recovery_completed, 172 re-fetched records per partition then dropped as "already
 read" (_read_offset 804, committed 632) and a commit refused for good on one partition
-(committed 662, first acked 672) until the next rebalance re-read it. See veille/faust_fixes.py.
+(committed 662, first acked 672) until the next rebalance re-read it. With --table --fix: 3
+runs, no drop, no refused commit, 0 lost (weak evidence: the race showed in 1 of 2 runs).
 
 Run (about 70 s a run; 2 cores are enough):
 
