@@ -43,6 +43,18 @@ class LanguageDetector:
     def clean(self, text: str) -> str:
         return " ".join(_NON_WORD.sub(" ", _NOISE.sub(" ", text)).lower().split())
 
+    def _has_letters(self, clean: str) -> bool:
+        """At least `min_letters` letters: stops counting there (most texts need a few chars)."""
+        wanted = self.min_letters
+        if wanted <= 0:
+            return True
+        for c in clean:
+            if c.isalpha():
+                wanted -= 1
+                if not wanted:
+                    return True
+        return False
+
     def detect(self, text: str, hint: str | None = None) -> tuple[str, float]:
         """(ISO 639-1 code or "und", confidence). URLs, handles, hashtags, digits are ignored.
 
@@ -50,7 +62,7 @@ class LanguageDetector:
         language `hint` is used instead, with the (low) confidence found.
         """
         clean = self.clean(text)
-        if sum(c.isalpha() for c in clean) < self.min_letters:
+        if not self._has_letters(clean):
             return (hint or UNDETERMINED), 0.0
         labels, probs = self._model.predict(clean, k=1)
         first = float(probs[0])
