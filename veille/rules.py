@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
@@ -22,12 +23,35 @@ class WatchlistError(ValueError):
     """The watch-list file is missing, unreadable or malformed."""
 
 
+#: Every combining mark (what unicodedata.combining() flags), deleted by str.translate: one C pass
+#: instead of a Python test per character. Built on first use (it scans the code space once).
+_COMBINING: dict[int, None] = {}
+#: The last text folded and its fold: the watch rules, triage and the banned terms of one mention
+#: fold the same string object one after the other.
+_last_fold: tuple[str, str] = ("", "")
+
+
+def _combining_marks() -> dict[int, None]:
+    if not _COMBINING:
+        _COMBINING.update(
+            (code, None) for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code))
+        )
+    return _COMBINING
+
+
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: casefold, then drop combining marks (é -> e, ß -> ss)."""
+    global _last_fold
+    last = _last_fold
+    if last[0] is text:
+        return last[1]
     if text.isascii():
-        return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+        folded = text.lower()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text.casefold())
+        folded = decomposed if decomposed.isascii() else decomposed.translate(_combining_marks())
+    _last_fold = (text, folded)
+    return folded
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +91,7 @@ class Charter:
         if not all(isinstance(t, str) and t.strip() for t in self.banned_terms):
             raise WatchlistError("charter.banned_terms must be non-empty strings")
         if self.banned_terms:
-            pattern = re.compile("|".join(_term_pattern(t) for t in self.banned_terms))
+            pattern = re.compile("|".join(_term_regex(t) for t in self.banned_terms))
             object.__setattr__(self, "_banned", pattern)
 
     @property
@@ -139,6 +163,28 @@ def _term_pattern(term: str) -> str:
     return rf"(?<!\w)(?<!\w[@#]){body}(?!\w)"
 
 
+def _term_regex(term: str, group: str | None = None) -> str:
+    r"""_term_pattern(term), written so that the regex engine can skip ahead: the same matches.
+
+    A pattern that starts with a lookbehind is tried at every position of the text; one that
+    starts with a plain character (every branch of an alternation of such terms) lets the engine
+    jump to the next occurrence of a possible first character. The word-boundary lookbehinds are
+    therefore checked after that character, one character wider: (?<!\w) before position p is
+    (?<!\w.) after p's character, which is a letter of the term, never a newline. `group` names a
+    capturing group around the rest of the term (Watchlist reads which term matched from it).
+    """
+    parts = [p for p in re.split(r"[\s_-]+", fold(term).strip()) if p]
+    if not parts:  # nothing to start with: the plain pattern
+        return f"(?P<{group}>{_term_pattern(term)})" if group else _term_pattern(term)
+    first, parts[0] = parts[0][0], parts[0][1:]
+    rest = r"[\s_-]+".join(re.escape(p) for p in parts)
+    if group:
+        rest = f"(?P<{group}>{rest}(?!\\w))"
+    else:
+        rest += r"(?!\w)"
+    return rf"{re.escape(first)}(?<!\w.)(?<!\w[@#].){rest}"
+
+
 class Watchlist:
     """Compiled watch rules. One regex per brand, so matching costs one scan per brand."""
 
@@ -151,9 +197,9 @@ class Watchlist:
         for brand in brands:
             terms = brand.terms()
             rule_ids = [f"{brand.id}:{kind}:{term}" for kind, term in terms]
-            groups = "|".join(f"(?P<t{i}>{_term_pattern(t)})" for i, (_, t) in enumerate(terms))
+            groups = "|".join(_term_regex(t, f"t{i}") for i, (_, t) in enumerate(terms))
             exclude = (
-                re.compile("|".join(_term_pattern(e) for e in brand.exclude))
+                re.compile("|".join(_term_regex(e) for e in brand.exclude))
                 if brand.exclude
                 else None
             )
@@ -175,13 +221,15 @@ class Watchlist:
         brands: list[str] = []
         rules: list[str] = []
         for brand, pattern, rule_ids, exclude in self._compiled:
-            hits = {int(m.lastgroup[1:]) for m in pattern.finditer(folded) if m.lastgroup}
+            # Group t<i> is group i + 1, the term that matched (the first listed at a position):
+            # every branch has its group, so lastindex is never None.
+            hits: set[int] = {m.lastindex for m in pattern.finditer(folded)}  # type: ignore[misc]
             if not hits:
                 continue
             if exclude is not None and exclude.search(folded):
                 continue
             brands.append(brand.id)
-            rules.extend(rule_ids[i] for i in sorted(hits))
+            rules.extend(rule_ids[i - 1] for i in sorted(hits))
         return Match(tuple(brands), tuple(rules))
 
     @classmethod

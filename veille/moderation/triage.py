@@ -99,9 +99,19 @@ def _word(entry: str) -> list[str]:
 
 
 def _alt(entries: Iterable[str]) -> str:
-    """One non-capturing alternation of lexicon entries, longest first."""
+    """One non-capturing alternation of lexicon entries, longest first.
+
+    Branches are grouped by their first character (in their longest-first order within a
+    group): the engine then compares a text position with one branch per first character
+    instead of one per spelling. Branches of different first characters never match at the
+    same position, so the match found is the one of the flat alternation.
+    """
     ordered = sorted(set(entries), key=len, reverse=True)
-    return "(?:" + "|".join(branch for e in ordered for branch in _word(e)) + ")"
+    by_first: dict[str, list[str]] = {}
+    for branch in (b for e in ordered for b in _word(e)):
+        first = branch[:2] if branch[0] == "\\" else branch[0]  # re.escape()d character
+        by_first.setdefault(first, []).append(branch[len(first):])
+    return "(?:" + "|".join(f"{first}(?:{'|'.join(rests)})" for first, rests in by_first.items()) + ")"
 
 
 def _words(text: str) -> list[str]:

