@@ -80,6 +80,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
     watermarks: dict[int, Watermark] = {}
     homes: dict[str, int] = {}  # brand -> its mentions.by_brand partition
     positions: dict[int, int] = {}  # mentions.by_brand partition -> next offset to process
+    core_seqs: dict[str, int] = {}  # brand -> sequence number of its last saved core state
 
     @core_table.on_recover
     async def complete_recovery() -> None:
@@ -94,6 +95,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             await catch_up(table, settings.bootstrap_servers, owned, decode=json.loads)
         log.info("spikes: owning %s partitions %s", name, sorted(owned))
         monitors.clear()
+        core_seqs.clear()
         watermarks.clear()
         homes.clear()
         for brand in known:
@@ -106,10 +108,19 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         m = BrandMonitor(brand, config, brand_terms=names.get(brand, frozenset()))
         key = brand.encode()
         saved_open, saved_core = open_table.get(key), core_table.get(key)
+        core_seq = -1
+        open_state = None
         if saved_core is not None:
             m.load_core(saved_core)
-        if saved_open is not None:
-            m.load_open(saved_open)
+            core_seq = saved_core.get("seq", -1)
+            open_state = saved_core.get("open")
+        # An open-table record is newer than the core it builds on only if it names it: a
+        # record written before the last core (or for a core lost in a crash) is ignored.
+        if saved_open is not None and saved_open.get("core_seq", -1) == core_seq:
+            open_state = saved_open
+        if open_state is not None:
+            m.load_open(open_state)
+        core_seqs[brand] = core_seq
         if m.story is not None and m.story["status"] != "resolved" and brand in known:
             metrics.alert_state.labels(brand).set(ALERT_STATE[m.story["severity"]])
         monitors[brand] = (m, m.closes)
@@ -123,12 +134,18 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         sent = [await topics.alerts.send(key=key, value=json.dumps(e).encode()) for e in events]
         for fut in sent:
             await fut
-        open_table[key] = m.open_state()
         if m.closes != monitors[brand][1]:
-            core_table[key] = m.core_state()
+            # A bucket closed: the whole state in one record (the two tables' changelogs are
+            # separate topics, and a crash may land one write and not the other), flushed
+            # before any later open-state record that builds on it can be written.
+            core_seqs[brand] = core_seqs.get(brand, -1) + 1
+            core_table[key] = {**m.core_state(), "open": m.open_state(), "seq": core_seqs[brand]}
+            await app.producer.flush()
             monitors[brand] = (m, m.closes)
             for report in m.reports:
                 observe_bucket(report)
+        else:
+            open_table[key] = {**m.open_state(), "core_seq": core_seqs.get(brand, -1)}
         m.reports.clear()
         for event in events:
             observe_alert(event)

@@ -38,12 +38,18 @@ from veille.settings import Settings  # noqa: E402
 
 
 def mentions(n: int) -> list[dict]:
-    start = datetime.now(UTC) - timedelta(hours=30)
+    """n generated mentions, all valid: their created_at are shifted so the newest is now (the
+    generator spans days; unshifted, most would be in the future and dead-lettered cheaply)."""
     out = []
-    for m in generate(start, hours=24 * 7, seed=11, base_rate_per_hour=max(n / 100, 200)):
+    for m in generate(datetime.now(UTC), hours=24 * 7, seed=11,
+                      base_rate_per_hour=max(n / 100, 200)):
         out.append(m)
         if len(out) >= n:
             break
+    newest = max(datetime.fromisoformat(m["created_at"]) for m in out)
+    shift = datetime.now(UTC) - timedelta(seconds=5) - newest
+    for m in out:
+        m["created_at"] = (datetime.fromisoformat(m["created_at"]) + shift).isoformat()
     return out
 
 

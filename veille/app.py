@@ -40,6 +40,12 @@ def create_app(settings: Settings) -> faust.App:
     """A Faust app configured from settings alone: the same code talks to Tansu and Apache Kafka."""
     _FETCH_MAX_WAIT_MS[0] = settings.consumer_fetch_max_wait_ms
     _bound_fetch_wait()
+    # Faust 0.15.3 resumes table-backed streams before its seek to the committed offsets:
+    # records fetched in between are dropped as "already read" and a partition's commits can
+    # stall (bench/faust_handback.py --table). See veille/faust_fixes.py.
+    from veille import faust_fixes
+
+    faust_fixes.install()
     datadir = Path(settings.data_dir) / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)
     return faust.App(

@@ -1,4 +1,4 @@
-"""Candidate fix (not wired in) for a Faust 0.15.3 race seen in bench/faust_handback.py --table.
+"""Fix for a Faust 0.15.3 race seen in bench/faust_handback.py --table (installed by create_app).
 
 With a table, Faust resumes the flow to read changelogs (tables/recovery.py, _restart_recovery:
 ``consumer.resume_flow()``) and never stops it again. When the changelogs are read,

@@ -135,6 +135,10 @@ class Metrics:
         )
         self.lag.set_function(self._lag)
         self._init_series()
+        self._children: dict[tuple[str, str, str, str], Any] = {}
+        self._compound = {brand: self.compound.labels(brand) for brand in self.brands}
+        self._since_created = self.latency.labels("created")
+        self._since_received = self.latency.labels("received")
 
     def _lag(self) -> float:
         return max(0.0, self._clock() - self.last_received) if self.last_received else 0.0
@@ -171,13 +175,18 @@ class Metrics:
         now = self._clock()
         lang = language if language in self.languages else "other"
         plat = platform_label(platform)
+        children = self._children
         for brand in brands or (NO_BRAND,):
             brand = brand if brand in self.brands else NO_BRAND
-            self.enriched.labels(brand, plat, lang, sentiment).inc()
+            key = (brand, plat, lang, sentiment)
+            child = children.get(key)
+            if child is None:  # labels() takes a lock and builds a tuple: once per label set
+                child = children[key] = self.enriched.labels(*key)
+            child.inc()
             if compound is not None:
-                self.compound.labels(brand).observe(compound)
-        self.latency.labels("created").observe(max(0.0, now - created_at))
-        self.latency.labels("received").observe(max(0.0, now - received_at))
+                self._compound[brand].observe(compound)
+        self._since_created.observe(max(0.0, now - created_at))
+        self._since_received.observe(max(0.0, now - received_at))
         self.last_processed.set(now)
         self.last_received = max(self.last_received, received_at)
 

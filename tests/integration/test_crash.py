@@ -62,7 +62,6 @@ def outcome(settings, worker) -> dict:
         "alerts": events,
         "cases": cases,
         "backlog": by_label(scraped, "veille_moderation_backlog_items", "brand"),
-        "unanswered": by_label(scraped, "veille_moderation_unanswered_negative", "brand"),
     }
 
 
@@ -110,7 +109,8 @@ def test_kill_9_mid_stream_loses_nothing_duplicates_nothing_and_state_matches(
     assert unique(crash["alerts"]) == unique(reference["alerts"]), (crash["alerts"], reference["alerts"])
     assert crash["cases"] == reference["cases"] and len(reference["cases"]) > 20
     assert crash["backlog"] == reference["backlog"] and crash["backlog"][("acme",)] > 20
-    assert crash["unanswered"] == reference["unanswered"]
+    # (veille_moderation_unanswered_negative depends on the clock at the scrape: cases cross
+    # their response deadline between the two runs' scrapes, so it is not compared.)
     print(f"\nkill -9 after {N // 3:,} of {N:,}: 0 lost, 0 enriched twice, {redelivered:.0f} "
           f"redelivered messages recognised; {len(reference['alerts'])} alert events and "
           f"{len(reference['cases'])} cases as without the crash")
