@@ -4,7 +4,8 @@
 usage: python bench/suite.py [--n 20000] [--rate 1000] [--seconds 15] [--quick]
 
 Rows: raw VADER (EN, the reference) and the French scorer; raw aiokafka transport and a Faust
-passthrough on the embedded broker (the floor any agent works against); the enrichment worker,
+passthrough on the embedded broker (the floor any agent works against); the enrichment stage's
+planning step in-process (its work without transport); the enrichment worker,
 the spike agents alone and the moderation agent alone on pre-loaded topics (rates from the
 worker's own metrics); end-to-end latency at a fixed input rate; one worker vs two workers;
 worker RSS. One EmbeddedBroker serves every row, each row on fresh topics (own prefix and app id).
@@ -224,6 +225,47 @@ class Suite:
                 items.append((k, json.dumps(out.item).encode()))
         return enriched, items, matched
 
+    def stage_in_process(self) -> float:
+        """The enrichment stage's planning step without a broker: validation, analysis, watch
+        rules, triage, de-duplication, encoding and metrics, batches of 2,000 (the ceiling any
+        transport leaves to the worker)."""
+        from dataclasses import dataclass
+
+        from prometheus_client import CollectorRegistry
+
+        from agents.enrich import Enricher, Names, Planner
+        from streams.records import Limits
+        from veille.dedup import DedupWindow
+        from veille.metrics import Metrics
+        from veille.rules import Watchlist
+        from veille.sentiment import Analyzer
+        from veille.settings import packaged_watchlist
+
+        @dataclass(frozen=True)
+        class TP:
+            topic: str
+            partition: int
+
+        @dataclass(frozen=True)
+        class Rec:
+            topic: str
+            partition: int
+            offset: int
+            key: bytes
+            value: bytes
+            timestamp: int = 0
+
+        watchlist, analyzer = Watchlist.from_toml(packaged_watchlist()), Analyzer()
+        metrics = Metrics(CollectorRegistry(), watchlist.brand_ids, analyzer.languages)
+        planner = Planner(Enricher(analyzer, watchlist, Limits()), metrics,
+                          Names("raw", "enriched", "dlq", "queue"),
+                          {0: DedupWindow(86_400, 1_000_000)})
+        recs = [Rec("raw", 0, i, k, v) for i, (k, v) in enumerate(self.raw_records())]
+        t0 = time.perf_counter()
+        for i in range(0, len(recs), 2000):
+            planner.plan({TP("raw", 0): recs[i:i + 2000]})
+        return len(recs) / (time.perf_counter() - t0)
+
     def spikes(self, enriched: list[tuple[bytes, bytes]], matched: int) -> float:
         s = self.fresh("s")
         self.load(s.topic(MENTIONS_ENRICHED), enriched)
@@ -369,6 +411,7 @@ def main() -> None:
 
         transport = attempt(errors, "transport", suite.transport)
         passthrough = attempt(errors, "passthrough", suite.passthrough)
+        stage = attempt(errors, "stage", suite.stage_in_process)
         enrich = attempt(errors, "enrich", suite.enrichment)
         enriched, items, matched = suite.enriched_outputs()
         spikes = attempt(errors, "spikes", suite.spikes, enriched, matched)
@@ -392,6 +435,7 @@ def main() -> None:
         rate_row(f"raw FrenchScorer polarity_scores, {len(fr):,} FR texts", french, "fr"),
         rate_row(f"raw aiokafka produce+consume, {n:,} records", transport, "transport"),
         rate_row(f"Faust passthrough (create_app, uvloop), {n:,}", passthrough, "passthrough"),
+        rate_row(f"enrichment stage in-process (no broker), {n:,} mentions", stage, "stage"),
         rate_row(f"enrichment worker, {n:,} mentions", enrich[0] if enrich else None, "enrich"),
         rate_row(f"spike agents alone, {matched:,} brand matches", spikes, "spikes"),
         rate_row(f"moderation agent alone, {n:,} queue items"
