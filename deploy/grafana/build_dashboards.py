@@ -469,6 +469,8 @@ def pipeline() -> Json:
                 target(f"sum(rate(veille_raw_messages_total{ri}))", "raw read"),
                 target(f"sum(rate(veille_mentions_enriched_total{ri}))", "enriched (per brand)"),
                 target(f"sum(rate(veille_duplicates_dropped_total{ri}))", "duplicates dropped"),
+                target(f"sum(rate(veille_redeliveries_total{ri}))",
+                       "redelivered (crash, rebalance)"),
                 target(f"sum(rate(veille_dead_letters_total{ri}))", "dead letters"),
                 target(f"sum(rate(veille_moderation_items_received_total{ri}))",
                        "moderation received"),
