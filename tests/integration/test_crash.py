@@ -93,7 +93,6 @@ def test_kill_9_mid_stream_loses_nothing_duplicates_nothing_and_state_matches(
             worker.stop(signal.SIGKILL)
             assert worker.proc.returncode == -signal.SIGKILL
             worker = start_worker(s)
-            redelivered = worker.metric("veille_redeliveries_total")
         runs[name] = (s, worker, outcome(s, worker))
         if name == "reference":
             worker.stop()  # the crash run's worker takes the same metrics port
@@ -111,6 +110,7 @@ def test_kill_9_mid_stream_loses_nothing_duplicates_nothing_and_state_matches(
     assert crash["backlog"] == reference["backlog"] and crash["backlog"][("acme",)] > 20
     # (veille_moderation_unanswered_negative depends on the clock at the scrape: cases cross
     # their response deadline between the two runs' scrapes, so it is not compared.)
+    redelivered = runs["crash"][1].metric("veille_redeliveries_total")
     print(f"\nkill -9 after {N // 3:,} of {N:,}: 0 lost, 0 enriched twice, {redelivered:.0f} "
           f"redelivered messages recognised; {len(reference['alerts'])} alert events and "
           f"{len(reference['cases'])} cases as without the crash")

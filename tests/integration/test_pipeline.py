@@ -183,3 +183,34 @@ def test_replay_command(settings, start_worker, tmp_path: Path) -> None:
     raw = read_all(settings, MENTIONS_RAW, expect=50)
     assert sorted(r.key for r in raw) == sorted(f"m-{i}".encode() for i in range(1, 51))
 
+
+
+def test_outputs_delivered_before_a_crash_are_recognised_not_enriched_again(
+        settings, start_worker) -> None:
+    """The state a worker leaves when it dies between delivering a batch and committing it:
+    enriched records on the broker, raw offsets not committed. Written here by hand (30 of 60
+    mentions, each on its raw partition with its raw offset in `veille-source-offset`), then a
+    worker starts: it re-reads those, recognises the 30 redelivered raw messages by their
+    offsets and enriches only the other 30."""
+    from kafka import KafkaProducer
+
+    settings = settings.with_(watchlist=WATCHLIST)
+    ensure_topics(settings)
+    batch = [mention(i, f"Acme mention number {i}") for i in range(100, 160)]
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    try:
+        placed = [producer.send(settings.topic(MENTIONS_RAW), key=k, value=v).get(10)
+                  for k, v in map(enc, batch)]
+        for m, meta in list(zip(batch, placed, strict=True))[::2]:
+            producer.send(settings.topic(MENTIONS_ENRICHED), key=str(m["id"]).encode(),
+                          value=b'{"before": "crash"}', partition=meta.partition,
+                          headers=[("veille-source-offset", str(meta.offset).encode())]).get(10)
+    finally:
+        producer.close()
+    worker = start_worker(settings)
+    records = read_all(settings, MENTIONS_ENRICHED, expect=60, settle=3.0)
+    ids = [r.key.decode() for r in records]
+    assert sorted(ids) == sorted(str(m["id"]) for m in batch)  # each once: 30 old + 30 new
+    assert sum(r.value == b'{"before": "crash"}' for r in records) == 30
+    assert worker.metric("veille_redeliveries_total") == 30
+    assert worker.metric("veille_duplicates_dropped_total") == 0
