@@ -272,52 +272,29 @@ class Planner:
 async def load_windows(bootstrap: list[str], enriched: str, partitions: Sequence[int], ttl: float,
                        max_entries: int, clock: Callable[[], float] = time.time,
                        timeout: float = 120.0) -> dict[int, DedupWindow]:
-    """Rebuild the de-duplication windows of `partitions` from the tail of mentions.enriched.
+    """Rebuild the de-duplication windows of `partitions` from the tail of mentions.enriched:
+    about its last `max_entries` records per partition (starting earlier than needed is
+    harmless: a window keeps the newest), read to the fetch high watermark."""
+    from aiokafka import TopicPartition
 
-    Reads about the last `max_entries` records of each partition, up to the high watermark of
-    fetch responses (Tansu's ListOffsets end is too low: it is only a lower bound here, and
-    starting earlier than needed is harmless)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from agents.recovery import read_to_end
 
     windows = {p: DedupWindow(ttl, max_entries) for p in partitions}
-    if not partitions:
-        return windows
-    tps = [TopicPartition(enriched, p) for p in partitions]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_wait_ms=50,
-    )
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        for tp in tps:
-            consumer.seek(tp, max(0, ends.get(tp, 0) - max_entries - 1))
-        pending = set(tps)
-        deadline = time.monotonic() + timeout
-        now = clock()
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading the tail of {enriched} took over {timeout} s")
-            batches = await consumer.getmany(*pending, timeout_ms=200, max_records=20_000)
-            for tp, records in batches.items():
-                window = windows[tp.partition]
-                for r in records:
-                    if r.key is None:
-                        continue
-                    offset = -1
-                    for name, raw in r.headers or ():
-                        if name == SOURCE_OFFSET_HEADER:
-                            offset = int(raw)
-                    window.add(r.key, r.timestamp / 1000.0, offset)
-            for tp in list(pending):
-                hw = consumer.highwater(tp)
-                if hw is not None and await consumer.position(tp) >= hw:
-                    pending.discard(tp)
-        for window in windows.values():
-            window.expire(now)
-    finally:
-        await consumer.stop()
+
+    def remember(r: Any) -> None:
+        if r.key is None:
+            return
+        offset = -1
+        for name, raw in r.headers or ():
+            if name == SOURCE_OFFSET_HEADER:
+                offset = int(raw)
+        windows[r.partition].add(r.key, r.timestamp / 1000.0, offset)
+
+    await read_to_end(bootstrap, [TopicPartition(enriched, p) for p in partitions], remember,
+                      start=lambda tp, end: max(0, end - max_entries - 1), timeout=timeout)
+    now = clock()
+    for window in windows.values():
+        window.expire(now)
     return windows
 
 

@@ -18,6 +18,55 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+async def read_to_end(
+    bootstrap: list[str], tps: list[Any], handle: Callable[[Any], None],
+    start: Callable[[Any, int], int] | None = None, timeout: float = 60.0,
+) -> int:
+    """Feed every record of the partitions `tps` to `handle`, up to the high watermark of fetch
+    responses; return how many were read.
+
+    `start(tp, reported_end)` gives the offset to read from (default: the beginning);
+    `reported_end` is the broker's ListOffsets end, which Tansu reports too low, so it may only
+    serve as a lower bound."""
+    from aiokafka import AIOKafkaConsumer
+
+    if not tps:
+        return 0
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    read = 0
+    try:
+        consumer.assign(tps)
+        if start is None:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            ends = await consumer.end_offsets(tps)
+            for tp in tps:
+                consumer.seek(tp, start(tp, ends.get(tp, 0)))
+        pending = set(tps)
+        deadline = time.monotonic() + timeout
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {sorted(str(tp) for tp in tps)} to their end "
+                                   f"took over {timeout} s")
+            batches = await consumer.getmany(*pending, timeout_ms=200, max_records=10_000)
+            for records in batches.values():
+                for r in records:
+                    handle(r)
+                    read += 1
+            for tp in list(pending):
+                hw = consumer.highwater(tp)
+                if hw is not None and await consumer.position(tp) >= hw:
+                    pending.discard(tp)
+    finally:
+        await consumer.stop()
+    return read
+
+
 async def catch_up(
     table: Any, bootstrap: list[str], partitions: set[int], timeout: float = 60.0,
     decode: Callable[[bytes], Any] | None = None,
@@ -30,39 +79,15 @@ async def catch_up(
         def decode(raw: bytes) -> Any:
             return table.value_type(raw.decode())
 
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
-    if not partitions:
-        return 0
     topic = table.changelog_topic.get_topic_name()
+
+    def load(r: Any) -> None:
+        if r.value is None:
+            table.data.pop(r.key, None)
+        else:
+            table.data[r.key] = decode(r.value)
+
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-        auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
-        fetch_max_wait_ms=50,
-    )
-    await consumer.start()
-    loaded = 0
-    try:
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        pending = set(tps)
-        deadline = time.monotonic() + timeout
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"changelog catch-up of {topic} did not finish in {timeout} s")
-            batches = await consumer.getmany(*pending, timeout_ms=200, max_records=10_000)
-            for records in batches.values():
-                for r in records:
-                    if r.value is None:
-                        table.data.pop(r.key, None)
-                    else:
-                        table.data[r.key] = decode(r.value)
-                    loaded += 1
-            for tp in list(pending):
-                hw = consumer.highwater(tp)
-                if hw is not None and await consumer.position(tp) >= hw:
-                    pending.discard(tp)
-    finally:
-        await consumer.stop()
-    return loaded
+    return await read_to_end(bootstrap, tps, load, timeout=timeout)
