@@ -379,6 +379,7 @@ class EnrichStage:
         async with self.lock:
             self.windows.clear()
             self.windows.update(windows)
+            self.metrics.dedup_ids.set(sum(len(w) for w in windows.values()))
         log.info("enrich: owning raw partitions %s; %d recent ids re-read from %s in %.2f s",
                  owned, sum(len(w) for w in windows.values()), self.names.enriched,
                  time.monotonic() - started)
@@ -406,6 +407,7 @@ class EnrichStage:
                     elif tp in assigned:  # window not loaded yet: read these again later
                         self.consumer.seek(tp, records[0].offset)
                 cycle = await self.plan(mine)
+                self.metrics.dedup_ids.set(sum(len(w) for w in self.windows.values()))
                 await self.deliver(cycle)
                 await self.commit(cycle.commit)
 

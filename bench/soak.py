@@ -105,6 +105,7 @@ class Sample:
     moderation_pending: float
     spike_mentions: float
     spike_late: float
+    dedup_ids: float
 
 
 def worker_counters(url: str) -> dict[str, float]:
@@ -123,6 +124,7 @@ def worker_counters(url: str) -> dict[str, float]:
         "moderation_pending": total("veille_moderation_backlog_items"),
         "spike_mentions": total("veille_reputation_mentions_total"),
         "spike_late": total("veille_reputation_late_mentions_total"),
+        "dedup_ids": total("veille_dedup_window_ids"),
     }
 
 
@@ -175,10 +177,10 @@ def mmss(minutes: float) -> str:
 
 def print_samples(rows: list[Sample]) -> None:
     head = ("elapsed", "sent", "read", "enriched", "dups dropped", "lag", "worker RSS MB",
-            "broker RSS MB", "mod. pending", "spike late")
+            "broker RSS MB", "mod. pending", "spike late", "dedup ids")
     cells = [(mmss(s.elapsed_min), f"{s.sent:,}", f"{s.read:,.0f}", f"{s.enriched:,.0f}",
               f"{s.duplicates_dropped:,.0f}", f"{s.lag:,.0f}", f"{s.worker_rss_mb:.1f}",
-              f"{s.broker_rss_mb:.1f}", f"{s.moderation_pending:,.0f}", f"{s.spike_late:,.0f}")
+              f"{s.broker_rss_mb:.1f}", f"{s.moderation_pending:,.0f}", f"{s.spike_late:,.0f}", f"{s.dedup_ids:,.0f}")
              for s in rows]
     w = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
     print("| " + " | ".join(f"{h:>{w[i]}}" for i, h in enumerate(head)) + " |")
@@ -354,7 +356,7 @@ def main() -> None:
                 csv_file.flush()
             print(f"  {s.elapsed_min:6.1f} min  sent {s.sent:>9,}  read {s.read:>9,.0f}  "
                   f"lag {s.lag:>7,.0f}  worker {s.worker_rss_mb:6.1f} MB  "
-                  f"broker {s.broker_rss_mb:7.1f} MB", flush=True)
+                  f"broker {s.broker_rss_mb:7.1f} MB  dedup ids {s.dedup_ids:>8,.0f}", flush=True)
             return s
 
         t0 = time.monotonic()

@@ -101,6 +101,12 @@ class Metrics:
             "already on the broker: recognised by their offset, not enriched twice.",
             registry=registry,
         )
+        self.dedup_ids = Gauge(
+            "veille_dedup_window_ids",
+            "Mention ids in this worker's de-duplication windows (bounded by "
+            "VEILLE_DEDUP_MAX_PER_PARTITION per owned raw partition and by VEILLE_DEDUP_TTL_SECONDS).",
+            registry=registry,
+        )
         self.rekeyed = Counter(
             "veille_raw_rekeyed_total",
             "Raw messages whose Kafka key was not their id, re-sent keyed by id.",
