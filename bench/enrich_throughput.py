@@ -53,6 +53,44 @@ def mentions(n: int) -> list[dict]:
     return out
 
 
+SHARED_DATA = ROOT.parent / "shared" / "data"
+#: How a real tweet is made a brand mention: the corpora's tweets name no watched brand, and a
+#: monitoring feed (search, alerts) only delivers texts that do. Handles, tags and names of both
+#: demo brands, before or after the text.
+BRAND_FORMS = ("@acme {}", "{} #acme", "@borealcafe {}", "{} @AcmeSupport", "Boréal : {}",
+               "Acme Mobile, {}")
+
+
+def real_texts(data: Path = SHARED_DATA) -> tuple[list[str], list[str]]:
+    """Real human-written tweets: English (Hutto & Gilbert 2014, 2,100) and French (DEFT 2017,
+    train + val, 2,161), as (english, french); empty lists when ../shared/data is absent."""
+    en_file = data / "vader-hutto2014" / "tweets_GroundTruth.dev.txt"
+    fr_dir = data / "french-tweets-deft2017"
+    if not en_file.exists() or not fr_dir.is_dir():
+        return [], []
+    en = [line.split("\t", 2)[2].strip() for line in en_file.read_text("utf-8").splitlines()
+          if line.count("\t") >= 2]
+    fr = [line.strip() for f in ("train_text.txt", "val_text.txt")
+          for line in (fr_dir / f).read_text("utf-8").splitlines() if line.strip()]
+    return [t for t in en if t], fr
+
+
+def real_mentions(n: int) -> list[dict]:
+    """n valid mentions whose texts are real tweets, English and French alternately, each naming
+    a watched brand (BRAND_FORMS); the other fields come from generated mentions."""
+    en, fr = real_texts()
+    if not en or not fr:
+        raise SystemExit(f"real tweets not found under {SHARED_DATA} (vader-hutto2014, "
+                         "french-tweets-deft2017); run with --texts generated")
+    out = mentions(n)
+    for i, m in enumerate(out):
+        corpus = en if i % 2 == 0 else fr
+        text = corpus[(i // 2) % len(corpus)]
+        m["text"] = BRAND_FORMS[(i // 2) % len(BRAND_FORMS)].format(text)
+        m["language"] = None
+    return out
+
+
 def rate_of(fn, items, min_seconds: float = 2.0) -> float:
     done, t0 = 0, time.perf_counter()
     while True:

@@ -180,7 +180,8 @@ def print_samples(rows: list[Sample]) -> None:
             "broker RSS MB", "mod. pending", "spike late", "dedup ids")
     cells = [(mmss(s.elapsed_min), f"{s.sent:,}", f"{s.read:,.0f}", f"{s.enriched:,.0f}",
               f"{s.duplicates_dropped:,.0f}", f"{s.lag:,.0f}", f"{s.worker_rss_mb:.1f}",
-              f"{s.broker_rss_mb:.1f}", f"{s.moderation_pending:,.0f}", f"{s.spike_late:,.0f}", f"{s.dedup_ids:,.0f}")
+              f"{s.broker_rss_mb:.1f}", f"{s.moderation_pending:,.0f}", f"{s.spike_late:,.0f}",
+              f"{s.dedup_ids:,.0f}")
              for s in rows]
     w = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
     print("| " + " | ".join(f"{h:>{w[i]}}" for i, h in enumerate(head)) + " |")

@@ -2,6 +2,15 @@
 """The whole benchmark suite in one run: every rate with its ratio to raw English VADER.
 
 usage: python bench/suite.py [--n 20000] [--rate 1000] [--seconds 15] [--quick]
+                             [--texts real|generated]
+
+Texts (--texts): `real` (the default) are real tweets, English (Hutto & Gilbert 2014) and French
+(DEFT 2017) alternately, from ../shared/data beside the checkout, each given a watched brand's
+handle, tag or name (a monitoring feed only delivers texts naming a brand): 41-280 characters,
+like the mentions MEASURED.md's reference rates were taken on. `generated` are the demo
+generator's mentions (short: median 59 characters, which makes VADER itself twice as fast). The
+EN and FR reference rows score the benchmark mentions' own texts, split by corpus (real) or by
+detected language (generated).
 
 Rows: raw VADER (EN, the reference) and the French scorer; raw aiokafka transport and a Faust
 passthrough on the embedded broker (the floor any agent works against); the enrichment stage's
@@ -40,6 +49,7 @@ from enrich_throughput import (  # noqa: E402
     metric,
     print_table,
     rate_of,
+    real_mentions,
     rss_mb,
     start_worker,
 )
@@ -81,7 +91,7 @@ faust.Worker(app, loglevel="info", quiet=True, override_logging=True).execute_fr
 class Suite:
     def __init__(self, args: argparse.Namespace, broker: EmbeddedBroker, workdir: Path) -> None:
         self.args, self.broker, self.workdir = args, broker, workdir
-        self.data = mentions(args.n)
+        self.data = real_mentions(args.n) if args.texts == "real" else mentions(args.n)
         self.producer = KafkaProducer(bootstrap_servers=broker.url.replace("kafka://", ""),
                                       linger_ms=5, batch_size=256 * 1024, acks=1)
 
@@ -385,6 +395,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=1000.0, help="input rate of the latency row")
     ap.add_argument("--seconds", type=float, default=15.0, help="length of the latency row")
     ap.add_argument("--quick", action="store_true", help="smoke run: small N, short latency run")
+    ap.add_argument("--texts", choices=("real", "generated"), default="real",
+                    help="real tweets from ../shared/data (default) or the demo generator's texts")
     args = ap.parse_args()
     if args.quick:
         args.n, args.seconds = min(args.n, 1000), min(args.seconds, 3.0)
@@ -400,10 +412,14 @@ def main() -> None:
     errors: dict[str, str] = {}
     try:
         suite = Suite(args, broker, workdir)
-        detector = LanguageDetector()
-        langs = [detector.detect(m["text"])[0] for m in suite.data[:6000]]
-        en = [m["text"] for m, lang in zip(suite.data, langs, strict=False) if lang == "en"][:3000]
-        fr = [m["text"] for m, lang in zip(suite.data, langs, strict=False) if lang == "fr"][:3000]
+        if args.texts == "real":  # alternately English and French (real_mentions)
+            en = [m["text"] for m in suite.data[0:6000:2]]
+            fr = [m["text"] for m in suite.data[1:6000:2]]
+        else:
+            detector = LanguageDetector()
+            langs = [detector.detect(m["text"])[0] for m in suite.data[:6000]]
+            en = [m["text"] for m, lang in zip(suite.data, langs, strict=False) if lang == "en"][:3000]
+            fr = [m["text"] for m, lang in zip(suite.data, langs, strict=False) if lang == "fr"][:3000]
         vader = rate_of(SentimentIntensityAnalyzer().polarity_scores, en)
         french = rate_of(FrenchScorer().polarity_scores, fr) if fr else None
         if not fr:
@@ -456,7 +472,8 @@ def main() -> None:
     rows.append(("worker RSS after the throughput run (row 5)",
                  f"{enrich[1]:.0f} MB" if enrich else "not measured", errors.get("enrich", "")))
 
-    print_table(f"veille benchmark suite, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, "
+    print_table(f"veille benchmark suite, {args.texts} texts, "
+                f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, "
                 f"run time {time.perf_counter() - started:.0f} s", rows,
                 value_header="rate or value", ratio_header="ratio to raw VADER (EN)")
 

@@ -65,14 +65,15 @@ class LanguageDetector:
         clean = self.clean(text)
         if not self._has_letters(clean):
             return (hint or UNDETERMINED), 0.0
-        # The binding itself, as FastText.predict calls it: `clean` is one line already.
-        prob, label = self._predict(clean + "\n", 1, 0.0, "strict")[0]
+        # The binding itself, as FastText.predict calls it (`clean` is one line already): the
+        # three best labels at once, as the unsure case needs them.
+        top = self._predict(clean + "\n", 3, 0.0, "strict")
+        prob, label = top[0]
         first = float(prob)
         if first >= self.sure:
             return label.removeprefix("__label__"), min(first, 1.0)
-        labels, probs = self._model.predict(clean, k=3)
         scores: dict[str, float] = {}
-        for label, p in zip(labels, probs, strict=True):
+        for p, label in top:
             lang = label.removeprefix("__label__")
             scores[lang] = scores.get(lang, 0.0) + 0.5 * float(p)
         lang2, p2 = self._second.classify(clean)
@@ -80,7 +81,7 @@ class LanguageDetector:
         lang, confidence = max(scores.items(), key=lambda kv: kv[1])
         # Two independent models agreeing on their first choice is evidence enough, even when
         # a short text leaves each of them with a low probability.
-        agree = lang == lang2 == labels[0].removeprefix("__label__")
+        agree = lang == lang2 == top[0][1].removeprefix("__label__")
         if confidence < self.min_confidence and not agree:
             return (hint or UNDETERMINED), confidence
         return lang, min(confidence, 1.0)
