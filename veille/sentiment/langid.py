@@ -28,7 +28,7 @@ class LanguageDetector:
     is downloaded.
     """
 
-    def __init__(self, min_confidence: float = 0.4, min_letters: int = 3, sure: float = 0.9) -> None:
+    def __init__(self, min_confidence: float = 0.4, min_letters: int = 3, sure: float = 0.8) -> None:
         import fasttext  # fasttext-predict: inference-only fastText, MIT
         import py3langid.langid as pl  # BSD-3-Clause, model inside the wheel
 
