@@ -40,6 +40,7 @@ from tests.conftest import ROOT, Worker, settings_env
 from tests.kafka_helpers import read_all
 from tests.proxy_helpers import BrokerProxy, established_to
 from veille.broker import EmbeddedBroker, free_port, metadata_answers
+from veille.collectors.webhook import ACK_TIMEOUT_SECONDS as ACK_TIMEOUT
 from veille.collectors.webhook import RETRY_AFTER_SECONDS
 from veille.demo_run import scrape
 from veille.settings import Settings
@@ -50,6 +51,12 @@ BEFORE, CUT, AFTER = 5.0, 15.0, 5.0  # seconds of pushes before, during and afte
 REQUESTS_PER_SECOND, PER_REQUEST = 10, 5  # 50 mentions/s
 TEXTS = ["Acme support is terrible, worst experience ever", "Love my new Acme phone",
          "Service Boréal vraiment nul aujourd'hui", "Nothing to see here, just a sunny day"]
+
+
+def process_state(pid: int) -> str:
+    """The state letter of /proc/PID/stat: R running, S sleeping, T stopped..."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
 
 
 @pytest.fixture(scope="module")
@@ -321,6 +328,10 @@ def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
         else:
             assert broker.process is not None
             os.kill(broker.process.pid, signal.SIGSTOP)
+            stopped_by = time.monotonic() + 5  # the signal is asynchronous: wait for state T
+            while process_state(broker.process.pid) != "T" and time.monotonic() < stopped_by:
+                time.sleep(0.01)
+            assert process_state(broker.process.pid) == "T"
             assert not metadata_answers("127.0.0.1", proxy.port, timeout=1)
 
         # -- the outage: longer than the consumer session timeout ---------------------------
@@ -349,9 +360,13 @@ def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
             assert p.body["error"] == "broker_unavailable" and p.retry_after == str(
                 RETRY_AFTER_SECONDS), p
         # The collector writes requests in groups: the first write after the cut fails after
-        # its ack timeout (10 s < CUT) and its requests get 503; the requests queued behind it
-        # form the next write, which may last until the broker is back (then 202).
+        # its ack timeout (10 s < CUT) and its requests get 503; so do the requests queued
+        # behind it whose own ack timeout passes before the broker is back.
         assert refused, "no push was refused during the outage"
+        # Every request is answered within its ack timeout (plus HTTP and scheduling slack),
+        # also one queued behind a failing write.
+        slow = sorted(((p.answered or 0) - p.sent for p in pushes), reverse=True)[:3]
+        assert slow[0] <= ACK_TIMEOUT + 2, f"answers slower than the ack timeout: {slow} s"
         assert all(cut_at - 1 <= p.sent <= restore_at for p in refused), refused[:3]
         # No acknowledgement without a broker: no 202 answered while the proxy was cut (the
         # margin covers a write acknowledged just before the cut and answered just after).

@@ -41,7 +41,7 @@ class MentionSink:
         self._producer = producer
         self._lock = asyncio.Lock()
 
-    def _get_producer(self) -> Any:
+    def _get_producer(self, bootstrap_ms: int | None = None) -> Any:
         if self._producer is None:
             self._producer = make_producer(
                 self.settings,
@@ -50,21 +50,31 @@ class MentionSink:
                 delivery_timeout_ms=max(int(self.ack_timeout * 1000), 15_000),
                 request_timeout_ms=min(int(self.ack_timeout * 1000), 14_000),
                 # kafka-python 3 bootstraps in its constructor with its own 30 s timeout.
-                bootstrap_timeout_ms=int(self.ack_timeout * 1000),
+                bootstrap_timeout_ms=min(int(self.ack_timeout * 1000),
+                                         bootstrap_ms or int(self.ack_timeout * 1000)),
             )
         return self._producer
 
-    def _send_blocking(self, mentions: list[RawMention]) -> None:
+    def _send_blocking(self, mentions: list[RawMention], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+
+        def left_ms() -> int:
+            return max(1, int((deadline - time.monotonic()) * 1000))
+
         try:
-            producer = self._get_producer()
+            producer = self._get_producer(left_ms())
+            # Waiting for metadata in send() comes out of this write's deadline too (kafka-python
+            # reads max_block_ms from its config at each send).
+            producer.config["max_block_ms"] = left_ms()
             futures = [
                 producer.send(self.topic, key=m.id.encode("utf-8"), value=m.to_json())
                 for m in mentions
             ]
-            producer.flush(timeout=self.ack_timeout)
+            # One deadline for the whole write: waiting for metadata in send() comes out of it.
+            producer.flush(timeout=max(0.001, deadline - time.monotonic()))
             for f in futures:
                 # Raises the send's error, or KafkaTimeoutError if still not acknowledged.
-                f.get(timeout=0.001 if f.is_done else self.ack_timeout)
+                f.get(timeout=0.001 if f.is_done else max(0.001, deadline - time.monotonic()))
         except BaseException:
             # kafka-python's idempotent producer can stay in a fatal state after a broker
             # restart (InitProducerId refused): a new producer recovers. The records dropped
@@ -72,16 +82,19 @@ class MentionSink:
             self._discard()
             raise
 
-    async def send(self, mentions: Iterable[RawMention]) -> int:
+    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None) -> int:
+        """Write `mentions`; acknowledged within `timeout` seconds (default: the ack timeout,
+        never more) or BrokerUnavailable, and then none of them is written."""
         batch = list(mentions)
         if not batch:
             return 0
         loop = asyncio.get_running_loop()
+        limit = self.ack_timeout if timeout is None else min(timeout, self.ack_timeout)
         try:
             # One writer at a time: flush() waits for everything buffered, so concurrent
             # batches would each wait for all the others.
             async with self._lock:
-                await loop.run_in_executor(None, self._send_blocking, batch)
+                await loop.run_in_executor(None, self._send_blocking, batch, limit)
         except Exception as exc:
             self.metrics.send_errors.labels(self.collector).inc()
             log.warning("%s: broker did not acknowledge %d mentions: %s",

@@ -50,6 +50,8 @@ from veille.settings import Settings, SettingsError
 log = logging.getLogger(__name__)
 
 NAME = "webhook"
+#: Longest a push waits for the broker's acknowledgement before its 503 (from its arrival).
+ACK_TIMEOUT_SECONDS = 10.0
 #: Seconds a client is told to wait after a 503 (the Retry-After header).
 RETRY_AFTER_SECONDS = 5
 #: At most this many mentions go to the broker in one acknowledged write (requests that arrive
@@ -151,7 +153,7 @@ class WebhookCollector(Collector):
     name = NAME
 
     def __init__(self, settings: Settings, metrics: CollectorMetrics,
-                 sink: MentionSink | None = None, *, ack_timeout: float = 10.0,
+                 sink: MentionSink | None = None, *, ack_timeout: float = ACK_TIMEOUT_SECONDS,
                  on_ready: Callable[[WebhookCollector], None] | None = None) -> None:
         sink = sink or MentionSink(settings, NAME, metrics, ack_timeout=ack_timeout)
         super().__init__(settings, metrics, sink)
@@ -166,7 +168,8 @@ class WebhookCollector(Collector):
         # In-flight requests may wait up to two ack timeouts (metadata, then acknowledgement).
         self._drain_timeout = 2 * self.ack_timeout + 5
         self._shutdown: asyncio.Task[None] | None = None
-        self._queue: list[tuple[list[RawMention], asyncio.Future[None]]] = []
+        #: (mentions, answered when written, deadline on the loop's clock) per waiting request.
+        self._queue: list[tuple[list[RawMention], asyncio.Future[None], float]] = []
         self._writer: asyncio.Task[None] | None = None
         self._last_write_ok: bool | None = None
         self._last_failure = 0.0
@@ -480,43 +483,62 @@ class WebhookCollector(Collector):
         (one flush, one round trip): concurrency then raises throughput instead of queueing
         behind the sink's lock. A failed group fails every request in it: none gets a 202.
         """
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((mentions, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.append((mentions, future, loop.time() + self.ack_timeout))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
-        await future
+        # One ack timeout per request, from its arrival. Queued behind a slow or failing write
+        # it would otherwise wait for that write and then for its own (twice the timeout, seen
+        # in the broker outage test): still queued at its deadline, it is withdrawn and never
+        # written. In a write already under way it waits for that write's outcome, which the
+        # writer bounds by the earliest deadline of its group, so a 503 always means "not
+        # written" and a 202 "written".
+        try:
+            await asyncio.wait_for(asyncio.shield(future), self.ack_timeout)
+        except TimeoutError:
+            for i, queued in enumerate(self._queue):
+                if queued[1] is future:
+                    del self._queue[i]
+                    future.cancel()
+                    raise BrokerUnavailable("ack_timeout") from None
+            await future
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._queue:
-            group: list[tuple[list[RawMention], asyncio.Future[None]]] = []
+            group: list[tuple[list[RawMention], asyncio.Future[None], float]] = []
             count = 0
             while self._queue and (not group or count + len(self._queue[0][0]) <= MAX_GROUP_MENTIONS):
                 item = self._queue.pop(0)
                 group.append(item)
                 count += len(item[0])
-            batch = [m for ms, _ in group for m in ms]
+            batch = [m for ms, _, _ in group for m in ms]
+            # The write ends by the earliest deadline of its requests (half a second at least:
+            # a write needs one round trip), so none of them waits past its ack timeout.
+            timeout = max(0.5, min(d for _, _, d in group) - loop.time())
             try:
-                await self.sink.send(batch)
+                await self.sink.send(batch, timeout=timeout)
             except BaseException as exc:
                 self._last_write_ok = False
                 self._last_failure = time.monotonic()
-                for _, future in group:
+                for _, future, _ in group:
                     if not future.done():
                         future.set_exception(BrokerUnavailable(type(exc).__name__))
                 if not isinstance(exc, Exception):
-                    for _, future in self._queue:
+                    for _, future, _ in self._queue:
                         if not future.done():
                             future.set_exception(BrokerUnavailable("stopped"))
                     self._queue.clear()
                     raise
                 continue
             self._last_write_ok = True
-            for _, future in group:
+            for _, future, _ in group:
                 if not future.done():
                     future.set_result(None)
 
 
-async def run_webhook(settings: Settings, *, ack_timeout: float = 10.0) -> None:
+async def run_webhook(settings: Settings, *, ack_timeout: float = ACK_TIMEOUT_SECONDS) -> None:
     """`veille collect webhook`: serve until SIGTERM/SIGINT, then flush and close."""
     metrics = CollectorMetrics(CollectorRegistry())
 
