@@ -345,9 +345,13 @@ class Suite:
             raise RuntimeError("no enriched record arrived")
         return statistics.median(lat), lat[int(0.99 * (len(lat) - 1))], len(lat), n
 
-    def scaling(self, workers: int) -> float:
+    def scaling(self, workers: int) -> tuple[float, float, float]:
         """Pre-loaded raw mentions, `workers` workers started together (each its own metrics
-        port, data dir and log); rate from the sum of their veille_raw_messages_total."""
+        port, data dir and log); rate from the sum of their veille_raw_messages_total.
+
+        Returns (mentions/s, mentions per CPU-second of the workers, the broker's CPU in cores)
+        over the same interval: on a 2-core machine the broker's share is what two workers
+        cannot have, so the second figure says whether a worker scales with the CPU it gets."""
         s = self.fresh(f"w{workers}")
         self.load(s.topic(MENTIONS_RAW), self.raw_records())
         settings = [s.with_(metrics_port=free_port()) for _ in range(workers)]
@@ -357,6 +361,7 @@ class Suite:
         with ThreadPoolExecutor(workers) as pool:
             futures = [pool.submit(start_worker, si, d) for si, d in zip(settings, dirs, strict=True)]
             procs = [f.result() for f in futures]
+        broker_pid = self.broker.process.pid if self.broker.process else None
         try:
             urls = [f"http://127.0.0.1:{si.metrics_port}/metrics" for si in settings]
             target, first = len(self.data), None
@@ -366,14 +371,28 @@ class Suite:
                 now = time.perf_counter()
                 if count > 0 and first is None:
                     first, first_count = now, count
+                    cpu0 = sum(cpu_seconds(p.pid) for p in procs)
+                    broker0 = cpu_seconds(broker_pid)
                 if count >= target:
                     assert first is not None
-                    return (target - first_count) / (now - first)
+                    cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+                    broker_cores = (cpu_seconds(broker_pid) - broker0) / (now - first)
+                    done = target - first_count
+                    return done / (now - first), done / cpu, broker_cores
                 time.sleep(0.02)
             raise RuntimeError(f"{workers} worker(s) did not enrich {target} in time")
         finally:
             for p in procs:
                 self.stop(p)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    if pid is None:
+        return float("nan")
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def attempt(errors: dict[str, str], key: str, fn, *a):  # noqa: ANN001, ANN202
@@ -465,10 +484,16 @@ def main() -> None:
                  (f"{label}, p99", f"{p99 * 1000:,.0f} ms", f"{arrived:,}/{sent:,} arrived")]
     else:
         rows.append((f"{label}, p50/p99", "not measured", errors.get("latency", "")))
-    rows += [rate_row(f"one worker, {n:,} pre-loaded mentions", one, "scaling"),
-             rate_row(f"two workers, {n:,} pre-loaded mentions", two, "scaling")]
+    rows += [rate_row(f"one worker, {n:,} pre-loaded mentions", one[0] if one else None,
+                      "scaling"),
+             rate_row(f"two workers, {n:,} pre-loaded mentions", two[0] if two else None,
+                      "scaling")]
     if one and two:
-        rows.append(("two workers / one worker", f"{two / one:.2f}", ""))
+        rows += [("two workers / one worker", f"{two[0] / one[0]:.2f}", ""),
+                 ("mentions per worker CPU-second, one / two workers",
+                  f"{one[1]:,.0f} / {two[1]:,.0f}", f"{two[1] / one[1]:.2f}"),
+                 ("broker CPU during the run, one / two workers",
+                  f"{one[2]:.2f} / {two[2]:.2f} cores", "of 2 shared with the load")]
     rows.append(("worker RSS after the throughput run (row 5)",
                  f"{enrich[1]:.0f} MB" if enrich else "not measured", errors.get("enrich", "")))
 
