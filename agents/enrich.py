@@ -379,9 +379,10 @@ class EnrichStage:
         async with self.lock:
             self.windows.clear()
             self.windows.update(windows)
-            self.metrics.dedup_ids.set(sum(len(w) for w in windows.values()))
+            ids = sum(len(w) for w in windows.values())
+            self.metrics.dedup_ids.set(ids)
         log.info("enrich: owning raw partitions %s; %d recent ids re-read from %s in %.2f s",
-                 owned, sum(len(w) for w in windows.values()), self.names.enriched,
+                 owned, ids, self.names.enriched,
                  time.monotonic() - started)
 
     # --- the loop ----------------------------------------------------------------------------

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from enrich_throughput import (  # noqa: E402
+    cpu_seconds,
     machine,
     mentions,
     metric,
@@ -386,15 +387,6 @@ class Suite:
         finally:
             for p in procs:
                 self.stop(p)
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
-    if pid is None:
-        return float("nan")
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def attempt(errors: dict[str, str], key: str, fn, *a):  # noqa: ANN001, ANN202

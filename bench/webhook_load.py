@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+from enrich_throughput import cpu_seconds  # noqa: E402
 from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 
 from streams.records import mention_from_dict  # noqa: E402
@@ -60,11 +61,6 @@ def mention_template() -> tuple[dict[str, Any], int]:
     m["text"] = text + "." * (MENTION_BYTES - base - len(text))
     size = len(mention_from_dict(m).to_json())
     return m, size
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
