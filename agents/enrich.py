@@ -11,6 +11,11 @@ message (raw is keyed by id, so that is also its key's partition) with a header 
 offset. On assignment a worker re-reads the tail of that enriched partition: the ids there are
 the window of recent ids, and a redelivered raw message whose enriched record is already there
 is recognised by its offset and not enriched twice (even after kill -9).
+
+The spike agents' input is written here too: one mentions.by_brand record per brand a mention
+names (streams.records.brand_signal), in the same delivery as the enriched record, so no agent
+has to read mentions.enriched back and re-send it one event at a time. A redelivered mention's
+signals are sent again, and the spike agent recognises them by raw partition and offset.
 """
 
 from __future__ import annotations
@@ -30,11 +35,19 @@ from streams.records import (
     InvalidMention,
     Limits,
     RawMention,
+    brand_signal,
     dumps,
     iso,
     parse_raw,
 )
-from streams.topics import MENTIONS_DLQ, MENTIONS_ENRICHED, MENTIONS_RAW, MODERATION_QUEUE
+from streams.topics import (
+    MENTIONS_BY_BRAND,
+    MENTIONS_DLQ,
+    MENTIONS_ENRICHED,
+    MENTIONS_RAW,
+    MODERATION_QUEUE,
+    brand_partition,
+)
 from veille.dedup import DedupWindow
 from veille.metrics import Metrics
 from veille.moderation.queue import make_item
@@ -162,12 +175,15 @@ class Cycle:
     """What one batch of raw messages became, and the offsets to commit once it is delivered."""
 
     enriched: dict[int, list[Out]] = field(default_factory=dict)
+    #: mentions.by_brand partition -> signals, in raw order per raw partition.
+    by_brand: dict[int, list[Out]] = field(default_factory=dict)
     side: list[Out] = field(default_factory=list)
     #: TopicPartition -> next offset to read.
     commit: dict[Any, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.side) + sum(len(o) for o in self.enriched.values())
+        return len(self.side) + sum(len(o) for group in (self.enriched, self.by_brand)
+                                    for o in group.values())
 
 
 @dataclass(frozen=True)
@@ -176,23 +192,29 @@ class Names:
     enriched: str
     dlq: str
     queue: str
+    by_brand: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Names:
         return cls(settings.topic(MENTIONS_RAW), settings.topic(MENTIONS_ENRICHED),
-                   settings.topic(MENTIONS_DLQ), settings.topic(MODERATION_QUEUE))
+                   settings.topic(MENTIONS_DLQ), settings.topic(MODERATION_QUEUE),
+                   settings.topic(MENTIONS_BY_BRAND))
 
 
 class Planner:
     """Raw records in, a Cycle out: validation, enrichment and de-duplication, no I/O.
 
     `windows` holds one DedupWindow per raw partition this worker owns; records of any other
-    partition are left alone (revoked while they were fetched).
+    partition are left alone (revoked while they were fetched). `brand_partitions` is the
+    partition count of mentions.by_brand.
     """
 
     def __init__(self, enricher: Enricher, metrics: Metrics, names: Names,
-                 windows: dict[int, DedupWindow], clock: Callable[[], float] = time.time) -> None:
+                 windows: dict[int, DedupWindow], clock: Callable[[], float] = time.time, *,
+                 brand_partitions: int) -> None:
         self.enricher = enricher
+        self.brand_partitions = brand_partitions
+        self._homes: dict[str, int] = {}  # brand -> its mentions.by_brand partition
         self.metrics = metrics
         self.names = names
         self.windows = windows
@@ -233,15 +255,19 @@ class Planner:
         key = mention.raw.id.encode()
         try:
             item = dumps(outcome.item) if outcome.item else None
+            signal = (brand_signal(mention, record.partition, record.offset)
+                      if mention.brands else None)
             seen = window.get(key, now)
             if seen is not None:
                 if seen[1] == record.offset:
                     # This very raw message again (crash or rebalance before its offset was
                     # committed): its enriched record is on the broker already. Its queue item
-                    # may not be: re-sent, and the moderation agent keeps the first.
+                    # and by-brand signals may not be: re-sent, the moderation agent keeps the
+                    # first item and the spike agent recognises a signal by its raw offset.
                     metrics.redeliveries.inc()
                     if item is not None:
                         cycle.side.append(Out(self.names.queue, key, item))
+                    self.fan_out(mention.brands, signal, cycle)
                 else:
                     metrics.duplicates.inc()
                 return
@@ -257,6 +283,7 @@ class Planner:
             [(SOURCE_OFFSET_HEADER, str(record.offset).encode())], partition))
         if item is not None:
             cycle.side.append(Out(self.names.queue, key, item))
+        self.fan_out(mention.brands, signal, cycle)
         sentiment = mention.sentiment
         metrics.observe_enriched(
             mention.brands,
@@ -267,6 +294,18 @@ class Planner:
             mention.raw.created_at.timestamp(),
             mention.received_at.timestamp(),
         )
+
+
+    def fan_out(self, brands: tuple[str, ...], value: bytes | None, cycle: Cycle) -> None:
+        """A mention's mentions.by_brand records: one per brand, on each brand's partition."""
+        if value is None:
+            return
+        for brand in brands:
+            home = self._homes.get(brand)
+            if home is None:
+                home = self._homes[brand] = brand_partition(brand, self.brand_partitions)
+            cycle.by_brand.setdefault(home, []).append(
+                Out(self.names.by_brand, brand.encode(), value, None, home))
 
 
 async def load_windows(bootstrap: list[str], enriched: str, partitions: Sequence[int], ttl: float,
@@ -314,7 +353,8 @@ class EnrichStage:
         self.metrics = metrics
         self.clock = clock
         self.windows: dict[int, DedupWindow] = {}
-        self.planner = Planner(enricher, metrics, self.names, self.windows, clock)
+        self.planner = Planner(enricher, metrics, self.names, self.windows, clock,
+                               brand_partitions=settings.topic_partitions)
         self.lock = asyncio.Lock()
         self.consumer: Any = None
         self.producer: Any = None
@@ -377,6 +417,7 @@ class EnrichStage:
         windows = await load_windows(s.bootstrap_servers, self.names.enriched, owned,
                                      s.dedup_ttl_seconds, s.dedup_max_per_partition, self.clock)
         async with self.lock:
+            self.metrics.rebalances.inc()
             self.windows.clear()
             self.windows.update(windows)
             ids = sum(len(w) for w in windows.values())
@@ -422,6 +463,8 @@ class EnrichStage:
                 cycle.side.extend(part.side)
                 for p, outs in part.enriched.items():
                     cycle.enriched.setdefault(p, []).extend(outs)
+                for p, outs in part.by_brand.items():
+                    cycle.by_brand.setdefault(p, []).extend(outs)
                 cycle.commit.update(part.commit)
                 await asyncio.sleep(0)
         return cycle
@@ -440,30 +483,33 @@ class EnrichStage:
             log.warning("enrich: commit failed (%s); the batch will be redelivered", exc)
 
     async def deliver(self, cycle: Cycle) -> None:
-        """Send every output of the cycle and wait until the broker holds all of them."""
-        pending = list(cycle.side), dict(cycle.enriched)
+        """Send every output of the cycle and wait until the broker holds all of them.
+
+        Enriched records and by-brand signals go in batches, a partition's batches one after
+        the other: a failed one is retried before any later one of its partition is sent. On
+        mentions.by_brand that order is what keeps counts right (the spike agent drops a signal
+        older than one it applied from the same raw partition)."""
+        side = list(cycle.side)
+        queues = {(outs[0].topic, p): self.chunks(outs)
+                  for group in (cycle.enriched, cycle.by_brand) for p, outs in group.items() if outs}
         backoff = 0.1
-        while True:
-            side, enriched = pending
+        while side or queues:
             sent = [(o, await self.send(o)) for o in side]
-            batches = [(outs, await self.send_batch(p, outs))
-                       for p, chunk in enriched.items() for outs in self.chunks(chunk)]
-            failed_side = []
-            failed_enriched: dict[int, list[Out]] = {}
-            for o, fut in sent:
-                if not await _ok(fut):
-                    failed_side.append(o)
-            for outs, fut in batches:
-                if not await _ok(fut):
-                    failed_enriched.setdefault(outs[0].partition or 0, []).extend(outs)
-            failures = len(failed_side) + sum(len(v) for v in failed_enriched.values())
-            if not failures:
-                return
-            self.metrics.send_errors.inc(failures)
-            log.warning("enrich: %d sends failed; retrying in %.1f s", failures, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
-            pending = failed_side, failed_enriched
+            heads = [(key, await self.send_batch(key[1], chunks[0]))
+                     for key, chunks in queues.items()]
+            side = [o for o, fut in sent if not await _ok(fut)]
+            failures = len(side)
+            for key, fut in heads:
+                if await _ok(fut):
+                    queues[key].pop(0)
+                else:
+                    failures += len(queues[key][0])
+            queues = {key: chunks for key, chunks in queues.items() if chunks}
+            if failures:
+                self.metrics.send_errors.inc(failures)
+                log.warning("enrich: %d sends failed; retrying in %.1f s", failures, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     def chunks(self, outs: list[Out]) -> list[list[Out]]:
         """Records of one partition cut into producer batches (256 KiB each at most)."""

@@ -1,4 +1,8 @@
-"""Spike agents: enriched mentions -> per-brand fan-out -> buckets, detector, alert story -> alerts."""
+"""Spike agent: mentions.by_brand -> per-brand buckets, detector, alert story -> reputation.alerts.
+
+mentions.by_brand is written by the enrichment stage (agents/enrich.py), one compact record per
+(mention, brand) on the brand's partition (streams.records.brand_signal), so each brand's state
+lives on one worker."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from streams.topics import SPIKE_CORE_TABLE, SPIKE_OPEN_TABLE, Topics
+from streams.topics import SPIKE_CORE_TABLE, SPIKE_OPEN_TABLE, Topics, brand_partition
 from veille.crisis import BrandMonitor, CrisisConfig, Watermark
 from veille.metrics import ALERT_STATE, SpikeMetrics
 from veille.rules import Watchlist, fold
@@ -18,32 +22,6 @@ log = logging.getLogger(__name__)
 #: Mentions taken per batch, and the longest a batch waits to fill (adds at most this latency).
 BATCH = 500
 BATCH_SECONDS = 0.05
-
-
-def signal_of(record: dict[str, Any], source: int, offset: int = -1) -> dict[str, Any]:
-    """The compact per-brand event: what the spike agent needs of an enriched mention, the
-    mentions.enriched partition it came from (`p`: the spike agent's watermark source) and its
-    offset there (`o`: a fan-out redelivery after a crash is recognised by it)."""
-    from streams.records import parse_time
-
-    sentiment = record.get("sentiment") or {}
-    audience = record.get("audience") or {}
-    return {
-        "id": record["id"],
-        "t": parse_time(record["created_at"], "created_at").timestamp(),
-        "neg": sentiment.get("label") == "negative",
-        "aud": int(audience.get("followers") or 0),
-        "text": record["text"][:1000],
-        "p": source,
-        "o": offset,
-    }
-
-
-def partition_of(brand: str, partitions: int) -> int:
-    """The mentions.by_brand partition of a brand (the Java client's murmur2 of the key)."""
-    from kafka.partitioner.default import murmur2
-
-    return (murmur2(brand.encode()) & 0x7FFFFFFF) % partitions
 
 
 def brand_terms(watchlist: Watchlist) -> dict[str, frozenset[str]]:
@@ -59,7 +37,7 @@ def brand_terms(watchlist: Watchlist) -> dict[str, frozenset[str]]:
 
 def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetrics,
             settings: Settings, config: CrisisConfig | None = None) -> None:
-    """Register the fan-out and spike agents, their tables and the bucket-closing timer."""
+    """Register the spike agent, its tables and the bucket-closing timer."""
     config = config or CrisisConfig(bucket_seconds=settings.spike_bucket_seconds,
                                     lateness_seconds=settings.spike_lateness_seconds)
     idle_seconds = settings.spike_idle_seconds
@@ -74,9 +52,8 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
     open_table.key_serializer = core_table.key_serializer = "raw"
     monitors: dict[str, tuple[BrandMonitor, int]] = {}  # brand -> (monitor, closes saved)
     last_seen: dict[str, float] = {}  # brand -> wall-clock time of its last mention
-    # One watermark per mentions.by_brand partition, over the mentions.enriched partitions
-    # feeding it (each in event-time order: enriched is keyed by id like raw, so each
-    # enriched partition carries one raw partition in its order).
+    # One watermark per mentions.by_brand partition, over the raw partitions feeding it (the
+    # enrichment stage writes each raw partition's signals in its order).
     watermarks: dict[int, Watermark] = {}
     homes: dict[str, int] = {}  # brand -> its mentions.by_brand partition
     positions: dict[int, int] = {}  # mentions.by_brand partition -> next offset to process
@@ -99,7 +76,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         watermarks.clear()
         homes.clear()
         for brand in known:
-            if partition_of(brand, settings.topic_partitions) not in owned:
+            if brand_partition(brand, settings.topic_partitions) not in owned:
                 metrics.forget(brand)
 
     def monitor_for(brand: str) -> BrandMonitor:
@@ -170,28 +147,6 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         state = "none" if e["status"] == "resolved" else e["severity"]
         metrics.alert_state.labels(brand).set(ALERT_STATE[state])
 
-    @app.agent(topics.enriched, name="spikes-fanout")
-    async def fanout(stream: Any) -> None:
-        async for batch in stream.take_events(BATCH, within=BATCH_SECONDS):
-            for event in batch:
-                await fan_out(event)
-
-    async def fan_out(event: Any) -> None:
-        try:
-            record = json.loads(event.value)
-            brands = [b for b in record.get("brands") or [] if b in known]
-            if not brands:
-                return
-            payload = json.dumps(signal_of(record, event.message.partition, event.message.offset)).encode()
-        except (ValueError, KeyError, TypeError) as exc:
-            # mentions.enriched is our own contract: a record that breaks it is a bug
-            # upstream, logged, not a reason to stop counting the others.
-            log.error("spikes: unreadable enriched record at offset %s: %s",
-                      event.message.offset, type(exc).__name__)
-            return
-        for brand in brands:
-            await topics.by_brand.send(key=brand.encode(), value=payload)
-
     @app.agent(topics.by_brand, name="spikes")
     async def spikes(stream: Any) -> None:
         # Batches: the state of each brand a batch touched is saved once per batch (one
@@ -216,7 +171,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         s = json.loads(event.value)
         source = int(s.get("p", 0))
         if s.get("o", -1) >= 0 and not m.first_time(source, s["o"]):
-            return []  # the fan-out sent this mention again (it crashed before its commit)
+            return []  # sent again by the enrichment stage (a redelivery after a crash)
         wm = watermarks.get(partition)
         if wm is None:
             wm = watermarks[partition] = Watermark(

@@ -70,7 +70,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from enrich_throughput import machine, mentions, print_table, rss_mb, start_worker  # noqa: E402
+from enrich_throughput import (  # noqa: E402
+    cpu_seconds,
+    machine,
+    mentions,
+    print_table,
+    rss_mb,
+    start_worker,
+)
 from kafka import KafkaProducer  # noqa: E402
 
 from streams.topics import MENTIONS_RAW, ensure_topics  # noqa: E402
@@ -102,6 +109,7 @@ class Sample:
     lag: float
     worker_rss_mb: float
     broker_rss_mb: float
+    broker_cores: float
     moderation_pending: float
     spike_mentions: float
     spike_late: float
@@ -177,10 +185,11 @@ def mmss(minutes: float) -> str:
 
 def print_samples(rows: list[Sample]) -> None:
     head = ("elapsed", "sent", "read", "enriched", "dups dropped", "lag", "worker RSS MB",
-            "broker RSS MB", "mod. pending", "spike late", "dedup ids")
+            "broker RSS MB", "broker cores", "mod. pending", "spike late", "dedup ids")
     cells = [(mmss(s.elapsed_min), f"{s.sent:,}", f"{s.read:,.0f}", f"{s.enriched:,.0f}",
               f"{s.duplicates_dropped:,.0f}", f"{s.lag:,.0f}", f"{s.worker_rss_mb:.1f}",
-              f"{s.broker_rss_mb:.1f}", f"{s.moderation_pending:,.0f}", f"{s.spike_late:,.0f}",
+              f"{s.broker_rss_mb:.1f}", f"{s.broker_cores:.2f}", f"{s.moderation_pending:,.0f}",
+              f"{s.spike_late:,.0f}",
               f"{s.dedup_ids:,.0f}")
              for s in rows]
     w = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
@@ -294,6 +303,9 @@ def main() -> None:
     ap.add_argument("--row-minutes", type=float, default=None,
                     help="minutes between table rows (default 5; shorter for runs under 30 min)")
     ap.add_argument("--csv", type=Path, default=None, help="write every sample to this CSV file")
+    ap.add_argument("--linger-ms", type=int, default=5,
+                    help="linger of this script's producer (the collectors' side): how many "
+                         "record batches the raw partitions get per second")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment variable for the worker (repeatable)")
     args = ap.parse_args()
@@ -336,7 +348,8 @@ def main() -> None:
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         worker = start_worker(settings, workdir)
         url = f"http://127.0.0.1:{settings.metrics_port}/metrics"
-        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=5, acks=1)
+        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers,
+                                 linger_ms=args.linger_ms, acks=1)
         feed = Feed(producer, settings.topic(MENTIONS_RAW), args.dup_share,
                     templates(args.no_moderation))
         if args.csv:
@@ -344,12 +357,18 @@ def main() -> None:
             writer = csv.DictWriter(csv_file, fieldnames=[f.name for f in fields(Sample)])
             writer.writeheader()
 
+        broker_pid = broker.process.pid if broker.process else None
+        last_cpu = [time.monotonic(), cpu_seconds(broker_pid)]
+
         def take_sample(elapsed_min: float) -> Sample:
             c = worker_counters(url)
+            now, cpu = time.monotonic(), cpu_seconds(broker_pid)
+            cores = (cpu - last_cpu[1]) / max(1e-9, now - last_cpu[0])
+            last_cpu[:] = [now, cpu]
             s = Sample(elapsed_min=round(elapsed_min, 3), sent=feed.sent, dups_sent=feed.dups,
                        lag=feed.sent - c["read"], worker_rss_mb=round(proc_rss(worker.pid), 1),
-                       broker_rss_mb=round(proc_rss(broker.process.pid if broker.process else None),
-                                           1),
+                       broker_rss_mb=round(proc_rss(broker_pid), 1),
+                       broker_cores=round(cores, 2),
                        **c)
             samples.append(s)
             if writer is not None and csv_file is not None:
@@ -357,7 +376,8 @@ def main() -> None:
                 csv_file.flush()
             print(f"  {s.elapsed_min:6.1f} min  sent {s.sent:>9,}  read {s.read:>9,.0f}  "
                   f"lag {s.lag:>7,.0f}  worker {s.worker_rss_mb:6.1f} MB  "
-                  f"broker {s.broker_rss_mb:7.1f} MB  dedup ids {s.dedup_ids:>8,.0f}", flush=True)
+                  f"broker {s.broker_rss_mb:7.1f} MB {s.broker_cores:4.2f} cores  "
+                  f"dedup ids {s.dedup_ids:>8,.0f}", flush=True)
             return s
 
         t0 = time.monotonic()

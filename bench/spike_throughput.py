@@ -6,8 +6,9 @@ usage: python bench/spike_throughput.py [--n 20000]
 Prints one table, each rate with its ratio to raw VADER scoring of the same texts:
   * raw VADER polarity_scores (the reference) and the per-brand monitor in-process
     (BrandMonitor.observe: buckets, terms, detector on each close);
-  * the spike agents alone through the embedded broker: already-enriched mentions written to
-    mentions.enriched, counted by the spike agent (veille_reputation_mentions_total);
+  * the spike agent alone through the embedded broker: the mentions.by_brand signals the
+    enrichment stage would write (one per brand match), counted by the spike agent
+    (veille_reputation_mentions_total);
   * the whole worker from mentions.raw: the enrichment rate, and how long after the last
     mention was enriched the spike agent had counted it too (its lag at the end).
 """
@@ -39,7 +40,7 @@ from enrich_throughput import (  # noqa: E402
 from kafka import KafkaProducer  # noqa: E402
 
 from streams.records import Limits  # noqa: E402
-from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics  # noqa: E402
+from streams.topics import MENTIONS_BY_BRAND, MENTIONS_RAW, ensure_topics  # noqa: E402
 from veille.broker import EmbeddedBroker, free_port  # noqa: E402
 from veille.settings import Settings, packaged_watchlist  # noqa: E402
 
@@ -69,7 +70,8 @@ def main() -> None:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     from agents.enrich import Enricher
-    from agents.spikes import signal_of
+    from streams.records import brand_signal
+    from streams.topics import brand_partition
     from veille.crisis import BrandMonitor
     from veille.rules import Watchlist
     from veille.sentiment import Analyzer
@@ -77,15 +79,15 @@ def main() -> None:
     data = mentions(args.n)
     watchlist = Watchlist.from_toml(packaged_watchlist())
     enricher = Enricher(Analyzer(), watchlist, Limits())
-    enriched: list[bytes] = []
-    keys: list[bytes] = []
+    signals: list[tuple[str, dict]] = []
+    offsets = [0] * 4
     for m in data:
         out = enricher.handle(m["id"].encode(), json.dumps(m).encode(), None)
-        if out.enriched is not None:
-            enriched.append(out.enriched.to_json())
-            keys.append(m["id"].encode())
-    records = [json.loads(v) for v in enriched]
-    signals = [(b, signal_of(r, 0)) for r in records for b in r["brands"]]
+        if out.enriched is not None and out.enriched.brands:
+            source = brand_partition(m["id"], 4)  # the raw partition of the id (murmur2)
+            value = json.loads(brand_signal(out.enriched, source, offsets[source]))
+            offsets[source] += 1
+            signals += [(b, value) for b in out.enriched.brands]
     matched = len(signals)
 
     vader = SentimentIntensityAnalyzer()
@@ -106,13 +108,14 @@ def main() -> None:
         producer = KafkaProducer(bootstrap_servers=broker.url.replace("kafka://", ""),
                                  linger_ms=5, batch_size=256 * 1024, acks=1)
 
-        # 1. The spike agents alone: enriched mentions in, counted per brand.
+        # 1. The spike agent alone: mentions.by_brand signals in, counted per brand.
         tag = uuid.uuid4().hex[:6]
         s = Settings.from_env({}, broker_url=broker.url, app_id=f"bench-s{tag}",
                               topic_prefix=f"s{tag}.", metrics_port=free_port())
         ensure_topics(s)
-        for k, v in zip(keys, enriched, strict=True):
-            producer.send(s.topic(MENTIONS_ENRICHED), key=k, value=v)
+        for brand, sig in signals:
+            producer.send(s.topic(MENTIONS_BY_BRAND), key=brand.encode(),
+                          value=json.dumps(sig).encode())
         producer.flush()
         url = f"http://127.0.0.1:{s.metrics_port}/metrics"
         worker = start_worker(s, workdir)
@@ -147,7 +150,7 @@ def main() -> None:
         ("raw VADER polarity_scores (reference)", f"{raw_vader:,.0f}/s", "1.00"),
         ("brand monitor in-process (per brand match)", f"{in_process:,.0f}/s",
          f"{in_process / raw_vader:.2f}"),
-        (f"spike agents alone, {matched:,} brand matches", f"{spike_rate:,.0f}/s",
+        (f"spike agent alone, {matched:,} brand signals", f"{spike_rate:,.0f}/s",
          f"{spike_rate / raw_vader:.2f}"),
         (f"whole worker: enrichment, {len(data):,} mentions", f"{enrich_rate:,.0f}/s",
          f"{enrich_rate / raw_vader:.2f}"),

@@ -36,6 +36,7 @@ import time
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,7 +48,6 @@ from enrich_throughput import (  # noqa: E402
     cpu_seconds,
     machine,
     mentions,
-    metric,
     print_table,
     rate_of,
     real_mentions,
@@ -58,12 +58,14 @@ from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 from spike_throughput import wait_count  # noqa: E402
 
 from streams.topics import (  # noqa: E402
+    MENTIONS_BY_BRAND,
     MENTIONS_ENRICHED,
     MENTIONS_RAW,
     MODERATION_QUEUE,
     ensure_topics,
 )
 from veille.broker import EmbeddedBroker, free_port  # noqa: E402
+from veille.demo_run import scrape  # noqa: E402
 from veille.settings import Settings  # noqa: E402
 
 #: The Faust passthrough worker, run as `python -c` with the settings in the environment:
@@ -93,6 +95,8 @@ class Suite:
     def __init__(self, args: argparse.Namespace, broker: EmbeddedBroker, workdir: Path) -> None:
         self.args, self.broker, self.workdir = args, broker, workdir
         self.data = real_mentions(args.n) if args.texts == "real" else mentions(args.n)
+        self.scale_data = (real_mentions(args.scale_n) if args.texts == "real"
+                           else mentions(args.scale_n))
         self.producer = KafkaProducer(bootstrap_servers=broker.url.replace("kafka://", ""),
                                       linger_ms=5, batch_size=256 * 1024, acks=1)
 
@@ -216,25 +220,30 @@ class Suite:
         self.load(s.topic(MENTIONS_RAW), self.raw_records())
         return self.worker_rate(s, "veille_raw_messages_total", len(self.data))
 
-    def enriched_outputs(self) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]], int]:
-        """In-process enrichment of the data: (enriched records, moderation items, brand matches)."""
+    def enriched_outputs(self) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+        """In-process enrichment of the data: (moderation items, mentions.by_brand signals as
+        the enrichment stage writes them: raw partition of the id, offsets counted per
+        partition)."""
         from agents.enrich import Enricher
-        from streams.records import Limits
+        from streams.records import Limits, brand_signal
+        from streams.topics import brand_partition
         from veille.rules import Watchlist
         from veille.sentiment import Analyzer
         from veille.settings import packaged_watchlist
 
         enricher = Enricher(Analyzer(), Watchlist.from_toml(packaged_watchlist()), Limits())
-        enriched, items, matched = [], [], 0
+        items, signals = [], []
+        offsets = [0] * 4
         for k, v in self.raw_records():
             out = enricher.handle(k, v, None)
-            if out.enriched is not None:
-                value = out.enriched.to_json()
-                enriched.append((k, value))
-                matched += len(json.loads(value)["brands"])
+            if out.enriched is not None and out.enriched.brands:
+                source = brand_partition(k.decode(), 4)  # murmur2 of the key, like raw
+                value = brand_signal(out.enriched, source, offsets[source])
+                offsets[source] += 1
+                signals += [(b.encode(), value) for b in out.enriched.brands]
             if out.item is not None:
                 items.append((k, json.dumps(out.item).encode()))
-        return enriched, items, matched
+        return items, signals
 
     def stage_in_process(self) -> float:
         """The enrichment stage's planning step without a broker: validation, analysis, watch
@@ -269,18 +278,19 @@ class Suite:
         watchlist, analyzer = Watchlist.from_toml(packaged_watchlist()), Analyzer()
         metrics = Metrics(CollectorRegistry(), watchlist.brand_ids, analyzer.languages)
         planner = Planner(Enricher(analyzer, watchlist, Limits()), metrics,
-                          Names("raw", "enriched", "dlq", "queue"),
-                          {0: DedupWindow(86_400, 1_000_000)})
+                          Names("raw", "enriched", "dlq", "queue", "by_brand"),
+                          {0: DedupWindow(86_400, 1_000_000)}, brand_partitions=4)
         recs = [Rec("raw", 0, i, k, v) for i, (k, v) in enumerate(self.raw_records())]
         t0 = time.perf_counter()
         for i in range(0, len(recs), 2000):
             planner.plan({TP("raw", 0): recs[i:i + 2000]})
         return len(recs) / (time.perf_counter() - t0)
 
-    def spikes(self, enriched: list[tuple[bytes, bytes]], matched: int) -> float:
+    def spikes(self, signals: list[tuple[bytes, bytes]]) -> float:
+        """The spike agent alone: signals pre-loaded on mentions.by_brand (keyed by brand)."""
         s = self.fresh("s")
-        self.load(s.topic(MENTIONS_ENRICHED), enriched)
-        return self.worker_rate(s, "veille_reputation_mentions_total", matched)[0]
+        self.load(s.topic(MENTIONS_BY_BRAND), signals)
+        return self.worker_rate(s, "veille_reputation_mentions_total", len(signals))[0]
 
     def moderation(self, items: list[tuple[bytes, bytes]]) -> tuple[float, int]:
         """Moderation items pre-loaded on moderation.queue (copies with new case ids up to N)."""
@@ -346,15 +356,22 @@ class Suite:
             raise RuntimeError("no enriched record arrived")
         return statistics.median(lat), lat[int(0.99 * (len(lat) - 1))], len(lat), n
 
-    def scaling(self, workers: int) -> tuple[float, float, float]:
-        """Pre-loaded raw mentions, `workers` workers started together (each its own metrics
-        port, data dir and log); rate from the sum of their veille_raw_messages_total.
+    def scaling(self, workers: int) -> Scaling:
+        """Pre-loaded raw mentions (--scale-n), `workers` workers started together (each its own
+        metrics port, data dir and log); counts from the sum of their veille_raw_messages_total,
+        polled 10 times a second with the workers' and the broker's CPU.
 
-        Returns (mentions/s, mentions per CPU-second of the workers, the broker's CPU in cores)
-        over the same interval: on a 2-core machine the broker's share is what two workers
-        cannot have, so the second figure says whether a worker scales with the CPU it gets."""
+        Two measures over the same run. Whole run: from the first mention read to the last,
+        group joins and rebalances included. Steady state: from the poll after the last
+        rebalance (veille_rebalances_total stops moving) at which every worker has read, until
+        90 % of the mentions are read (before a worker runs out of its partitions' share); this
+        is the rate a group sustains, which the one-off join pauses (seconds on the embedded
+        broker) would otherwise dilute on a run of seconds. Each comes with the mentions per
+        worker CPU-second and the broker's CPU in cores: on a 2-core machine the broker's share
+        is what two workers cannot have."""
         s = self.fresh(f"w{workers}")
-        self.load(s.topic(MENTIONS_RAW), self.raw_records())
+        records = [(m["id"].encode(), json.dumps(m).encode()) for m in self.scale_data]
+        self.load(s.topic(MENTIONS_RAW), records)
         settings = [s.with_(metrics_port=free_port()) for _ in range(workers)]
         dirs = [self.workdir / f"{s.app_id}-{i}" for i in range(workers)]
         for d in dirs:
@@ -365,28 +382,73 @@ class Suite:
         broker_pid = self.broker.process.pid if self.broker.process else None
         try:
             urls = [f"http://127.0.0.1:{si.metrics_port}/metrics" for si in settings]
-            target, first = len(self.data), None
+            target = len(records)
+            polls: list[Poll] = []
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
-                count = sum(metric(u, "veille_raw_messages_total") for u in urls)
-                now = time.perf_counter()
-                if count > 0 and first is None:
-                    first, first_count = now, count
-                    cpu0 = sum(cpu_seconds(p.pid) for p in procs)
-                    broker0 = cpu_seconds(broker_pid)
-                if count >= target:
-                    assert first is not None
-                    cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
-                    broker_cores = (cpu_seconds(broker_pid) - broker0) / (now - first)
-                    done = target - first_count
-                    return done / (now - first), done / cpu, broker_cores
+                scraped = [scrape(u) for u in urls]
+                polls.append(Poll(
+                    time.perf_counter(),
+                    [d.get(("veille_raw_messages_total", ()), 0.0) for d in scraped],
+                    sum(d.get(("veille_rebalances_total", ()), 0.0) for d in scraped),
+                    sum(cpu_seconds(p.pid) for p in procs), cpu_seconds(broker_pid)))
+                if polls[-1].total >= target:
+                    return Scaling.of(polls, target)
                 # Every scrape costs the workers CPU (rendering /metrics): 10 per second and
-                # worker keeps that under 1 % while timing a 10 s run to about 1 %.
+                # worker keeps that under 1 %.
                 time.sleep(0.1)
             raise RuntimeError(f"{workers} worker(s) did not enrich {target} in time")
         finally:
             for p in procs:
                 self.stop(p)
+
+
+@dataclass(frozen=True)
+class Poll:
+    at: float
+    counts: list[float]
+    rebalances: float
+    cpu: float
+    broker_cpu: float
+
+    @property
+    def total(self) -> float:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True)
+class Span:
+    """Mentions/s, mentions per worker CPU-second and broker cores between two polls."""
+
+    rate: float
+    per_cpu: float
+    broker_cores: float
+    seconds: float
+
+    @classmethod
+    def between(cls, a: Poll, b: Poll) -> Span:
+        seconds = b.at - a.at
+        done = b.total - a.total
+        return cls(done / seconds, done / max(b.cpu - a.cpu, 1e-9),
+                   (b.broker_cpu - a.broker_cpu) / seconds, seconds)
+
+
+@dataclass(frozen=True)
+class Scaling:
+    whole: Span
+    steady: Span | None
+
+    @classmethod
+    def of(cls, polls: list[Poll], target: int) -> Scaling:
+        first = next(p for p in polls if p.total > 0)
+        whole = Span.between(first, polls[-1])
+        settled = max(i for i, p in enumerate(polls) if p.rebalances != polls[-1].rebalances) + 1 \
+            if any(p.rebalances != polls[-1].rebalances for p in polls) else 0
+        start = next((p for p in polls[settled:] if min(p.counts) > 0), None)
+        end = next((p for p in polls if p.total >= 0.9 * target), None)
+        steady = (Span.between(start, end) if start is not None and end is not None
+                  and end.at - start.at >= 1.0 else None)
+        return cls(whole, steady)
 
 
 def attempt(errors: dict[str, str], key: str, fn, *a):  # noqa: ANN001, ANN202
@@ -405,6 +467,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20000, help="messages per throughput row")
+    ap.add_argument("--scale-n", type=int, default=60000,
+                    help="pre-loaded mentions of the one vs two workers rows")
     ap.add_argument("--rate", type=float, default=1000.0, help="input rate of the latency row")
     ap.add_argument("--seconds", type=float, default=15.0, help="length of the latency row")
     ap.add_argument("--quick", action="store_true", help="smoke run: small N, short latency run")
@@ -413,6 +477,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.n, args.seconds = min(args.n, 1000), min(args.seconds, 3.0)
+        args.scale_n = min(args.scale_n, 5000)
     started = time.perf_counter()
 
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -442,8 +507,9 @@ def main() -> None:
         passthrough = attempt(errors, "passthrough", suite.passthrough)
         stage = attempt(errors, "stage", suite.stage_in_process)
         enrich = attempt(errors, "enrich", suite.enrichment)
-        enriched, items, matched = suite.enriched_outputs()
-        spikes = attempt(errors, "spikes", suite.spikes, enriched, matched)
+        items, signals = suite.enriched_outputs()
+        matched = len(signals)
+        spikes = attempt(errors, "spikes", suite.spikes, signals)
         moderation = attempt(errors, "moderation", suite.moderation, items)
         latency = attempt(errors, "latency", suite.latency)
         one = attempt(errors, "scaling", suite.scaling, 1)
@@ -466,7 +532,8 @@ def main() -> None:
         rate_row(f"Faust passthrough (create_app, uvloop), {n:,}", passthrough, "passthrough"),
         rate_row(f"enrichment stage in-process (no broker), {n:,} mentions", stage, "stage"),
         rate_row(f"enrichment worker, {n:,} mentions", enrich[0] if enrich else None, "enrich"),
-        rate_row(f"spike agents alone, {matched:,} brand matches", spikes, "spikes"),
+        rate_row(f"spike agent alone, {matched:,} brand signals on mentions.by_brand", spikes,
+                 "spikes"),
         rate_row(f"moderation agent alone, {n:,} queue items"
                  + (f" ({moderation[1]:,} distinct)" if moderation else ""),
                  moderation[0] if moderation else None, "moderation"),
@@ -478,16 +545,20 @@ def main() -> None:
                  (f"{label}, p99", f"{p99 * 1000:,.0f} ms", f"{arrived:,}/{sent:,} arrived")]
     else:
         rows.append((f"{label}, p50/p99", "not measured", errors.get("latency", "")))
-    rows += [rate_row(f"one worker, {n:,} pre-loaded mentions", one[0] if one else None,
-                      "scaling"),
-             rate_row(f"two workers, {n:,} pre-loaded mentions", two[0] if two else None,
-                      "scaling")]
-    if one and two:
-        rows += [("two workers / one worker", f"{two[0] / one[0]:.2f}", ""),
-                 ("mentions per worker CPU-second, one / two workers",
-                  f"{one[1]:,.0f} / {two[1]:,.0f}", f"{two[1] / one[1]:.2f}"),
-                 ("broker CPU during the run, one / two workers",
-                  f"{one[2]:.2f} / {two[2]:.2f} cores", "of 2 shared with the load")]
+    m = args.scale_n
+    for label, pick in (("whole run, joins included", lambda sc: sc.whole),
+                        ("steady state, after the last rebalance", lambda sc: sc.steady)):
+        a, b = (pick(one) if one else None), (pick(two) if two else None)
+        rows += [rate_row(f"one worker, {m:,} pre-loaded mentions, {label}",
+                          a.rate if a else None, "scaling"),
+                 rate_row(f"two workers, same, {label}", b.rate if b else None, "scaling")]
+        if a and b:
+            rows += [(f"two workers / one worker, {label}", f"{b.rate / a.rate:.2f}",
+                      f"over {a.seconds:.1f} / {b.seconds:.1f} s"),
+                     ("  mentions per worker CPU-second, one / two workers",
+                      f"{a.per_cpu:,.0f} / {b.per_cpu:,.0f}", f"{b.per_cpu / a.per_cpu:.2f}"),
+                     ("  broker CPU, one / two workers",
+                      f"{a.broker_cores:.2f} / {b.broker_cores:.2f} cores", "of 2 shared")]
     rows.append(("worker RSS after the throughput run (row 5)",
                  f"{enrich[1]:.0f} MB" if enrich else "not measured", errors.get("enrich", "")))
 

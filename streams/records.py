@@ -138,6 +138,23 @@ class EnrichedMention:
         return dumps(self.to_dict())
 
 
+def brand_signal(mention: EnrichedMention, source: int, offset: int) -> bytes:
+    """The mentions.by_brand record of an enriched mention, one per brand it names: what the
+    spike agent counts. `p` is the raw partition it came from (also its enriched partition: the
+    spike agent's watermark source) and `o` its raw offset there (a signal sent again after a
+    crash is recognised by it)."""
+    sentiment = mention.sentiment
+    return dumps({
+        "id": mention.raw.id,
+        "t": mention.raw.created_at.timestamp(),
+        "neg": sentiment is not None and sentiment.label == "negative",
+        "aud": int(mention.raw.audience.get("followers") or 0),
+        "text": mention.raw.text[:1000],
+        "p": source,
+        "o": offset,
+    })
+
+
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

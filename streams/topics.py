@@ -27,6 +27,14 @@ MODERATION_CASES_TABLE = "moderation-cases"
 MODERATION_HELD_TABLE = "moderation-held"
 
 
+def brand_partition(brand: str, partitions: int) -> int:
+    """The mentions.by_brand partition of a brand: the Java client's murmur2 of the key, as
+    aiokafka and Faust compute it, so the spike tables' partitions line up with it."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(brand.encode()) & 0x7FFFFFFF) % partitions
+
+
 @dataclass(frozen=True)
 class TopicDoc:
     name: str
@@ -51,7 +59,8 @@ TOPIC_MAP = (
         "EnrichedMention JSON, `schema_version` 1 (schemas/enriched_mention.v1.json); on the "
         "partition number of its raw message, header `veille-source-offset` = its raw offset",
         "enrichment agent",
-        "spike and moderation agents, other services",
+        "other services; the enrichment agent re-reads a partition's tail (its de-duplication "
+        "window) when it is assigned one",
     ),
     TopicDoc(
         MENTIONS_DLQ,
@@ -64,8 +73,9 @@ TOPIC_MAP = (
     TopicDoc(
         MENTIONS_BY_BRAND,
         "brand id",
-        "one compact JSON per (mention, matched brand): id, created_at, negative, audience, text",
-        "spike fan-out agent",
+        "one compact JSON per (mention, matched brand): id, created_at, negative, audience, "
+        "text, raw partition and offset; on the brand's partition (murmur2 of the key)",
+        "enrichment agent, in the same delivery as the enriched record",
         "spike agent",
     ),
     TopicDoc(

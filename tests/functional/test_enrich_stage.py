@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from agents.enrich import SOURCE_OFFSET_HEADER, Cycle, Enricher, Names, Planner
+from streams.topics import brand_partition
 from tests.conftest import ROOT
 from veille.dedup import DedupWindow
 from veille.metrics import Metrics
@@ -36,7 +37,7 @@ class Rec:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
-NAMES = Names("raw", "enriched", "dlq", "queue")
+NAMES = Names("raw", "enriched", "dlq", "queue", "by_brand")
 
 
 def good(i: str, text: str) -> bytes:
@@ -48,7 +49,8 @@ def planner(windows: dict[int, DedupWindow]) -> tuple[Planner, Metrics]:
     watchlist = Watchlist.from_toml(ROOT / "tests/data/watchlist.toml")
     analyzer = Analyzer()
     metrics = Metrics(CollectorRegistry(), watchlist.brand_ids, analyzer.languages)
-    return Planner(Enricher(analyzer, watchlist), metrics, NAMES, windows, clock=lambda: 1000.0), metrics
+    return Planner(Enricher(analyzer, watchlist), metrics, NAMES, windows, clock=lambda: 1000.0,
+                   brand_partitions=4), metrics
 
 
 def records(partition: int, messages: list[tuple[bytes | None, bytes]], start: int = 0) -> list[Rec]:
@@ -96,6 +98,16 @@ def test_a_batch_becomes_enriched_dead_rekeyed_and_queue_records() -> None:
     assert queued.key == b"d" and (item["case_id"], item["action"]) == ("d", "hide")
     assert count(metrics.duplicates) == 1 and count(metrics.redeliveries) == 0
     assert count(metrics.raw_messages) == 6 and len(windows[0]) == 3
+    # The spike agent's input: one mentions.by_brand record per (mention, brand) on the brand's
+    # partition, naming the raw partition and offset it came from.
+    signals = [(o.topic, o.partition, o.key, json.loads(o.value or b""))
+               for outs in cycle.by_brand.values() for o in outs]
+    assert sorted((t, p, k, s["id"], s["p"], s["o"], s["neg"]) for t, p, k, s in signals) == sorted([
+        ("by_brand", brand_partition("acme", 4), b"acme", "a", 0, 10, False),
+        ("by_brand", brand_partition("boreal", 4), b"boreal", "b", 0, 12, True),
+        ("by_brand", brand_partition("acme", 4), b"acme", "d", 0, 15, True),
+    ])
+    assert all(s["text"] and s["t"] > 0 and s["aud"] == 0 for *_, s in signals)
 
 
 def test_a_redelivered_message_is_recognised_by_its_offset_and_its_queue_item_resent() -> None:
@@ -110,6 +122,11 @@ def test_a_redelivered_message_is_recognised_by_its_offset_and_its_queue_item_re
     cycle = plan.plan({TP("raw", 0): records(0, messages, start=7)})
     assert [o.key for o in cycle.enriched[0]] == [b"e"]
     assert [(o.topic, o.key) for o in cycle.side] == [("queue", b"d")]
+    # Both mentions' signals: the redelivered one's may not have reached mentions.by_brand
+    # before the crash (the spike agent drops it by its raw offset if it did).
+    [signals] = cycle.by_brand.values()
+    assert [(json.loads(o.value or b"")["id"], json.loads(o.value or b"")["o"]) for o in signals] \
+        == [("d", 7), ("e", 8)]
     assert count(metrics.redeliveries) == 1 and count(metrics.duplicates) == 0
 
 

@@ -12,8 +12,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from agents.spikes import partition_of
-from streams.topics import MENTIONS_BY_BRAND, MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
+from streams.topics import (
+    MENTIONS_BY_BRAND,
+    MENTIONS_ENRICHED,
+    MENTIONS_RAW,
+    brand_partition,
+    ensure_topics,
+)
 from tests.kafka_helpers import read_all
 from veille.broker import free_port
 
@@ -123,10 +128,11 @@ def test_join_and_clean_leave_lose_nothing_and_gauges_follow_the_owner(
     assert not missing, f"{len(missing)} mentions lost, e.g. {sorted(missing)[:5]}"
     assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicates"
     # The remaining worker's committed offsets reach the end of every input topic, handed-back
-    # partitions included: mentions.raw (the enrichment stage's group) and the topics the Faust
-    # agents read (with Faust's own bookkeeping they were seen to stall on Tansu).
+    # partitions included: mentions.raw (the enrichment stage's group) and mentions.by_brand,
+    # which the Faust spike agent reads (with Faust's own bookkeeping they were seen to stall on
+    # Tansu).
     for topic, group in ((MENTIONS_RAW, f"{settings.app_id}-enrich"),
-                         (MENTIONS_ENRICHED, settings.app_id), (MENTIONS_BY_BRAND, settings.app_id)):
+                         (MENTIONS_BY_BRAND, settings.app_id)):
         ends = fetch_high_watermarks(settings, topic)
         deadline = time.monotonic() + 30
         while (committed := committed_offsets(settings, topic, group)) != ends:
@@ -147,7 +153,7 @@ def test_join_and_clean_leave_lose_nothing_and_gauges_follow_the_owner(
         stream(settings, 300, 1000.0, threading.Event(), prefix=f"r{round_}-")
         time.sleep(2)
         expected = {name: {b for b in BRANDS
-                           if partition_of(b, settings.topic_partitions) in owned(w)}
+                           if brand_partition(b, settings.topic_partitions) in owned(w)}
                     for name, w in workers.items()}
         owners = {name: gauge_brands(w, "veille_reputation_anomaly_score")
                   for name, w in workers.items()}
