@@ -240,8 +240,8 @@ class BrandMonitor:
         #: Position of the last input applied (the caller's, e.g. a partition offset): kept
         #: with the open state so that input replayed after a crash is not counted twice.
         self.position = -1
-        #: Upstream partition -> offset of the last mention applied from it. The fan-out
-        #: may send a mention again after a crash (at-least-once); it then comes with an
+        #: Upstream partition -> offset of the last mention applied from it. The enrichment
+        #: stage may send a mention again after a crash (at-least-once); it then comes with an
         #: offset already seen and is not counted twice.
         self.sources: dict[int, int] = {}
 

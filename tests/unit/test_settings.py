@@ -32,3 +32,20 @@ def test_every_setting_is_documented_in_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     missing = [env for env, _, _ in settings_table() if env not in readme]
     assert not missing, f"README lacks {missing}"
+
+
+def test_the_readme_topic_map_says_who_writes_and_reads_each_topic() -> None:
+    """Each topic of streams.topics.TOPIC_MAP has a README row with the same writers and readers."""
+    from streams.topics import TOPIC_MAP
+    from tests.conftest import ROOT
+
+    rows = {}
+    readme = (ROOT / "README.md").read_text()
+    for line in readme[readme.index("\n## Topics\n"):].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 5:
+            rows.setdefault(cells[0].split("`")[1], cells)
+    for doc in TOPIC_MAP:
+        first = doc.name.split(",")[0].strip()
+        assert first in rows, f"README topic map lacks {first}"
+        assert (rows[first][3], rows[first][4]) == (doc.writers, doc.readers), first
