@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Where a mention's enrichment time goes: each part timed alone, in microseconds per mention.
+
+usage: python bench/enrich_parts.py [--n 6000] [--texts real|generated]
+
+No profiler (cProfile inflates code made of many small calls, such as VADER, several times):
+each part of the enrichment stage's per-mention work runs alone over the same mentions, with
+time.perf_counter around the whole loop, and the planning step of agents/enrich.py runs whole at
+the end (validation to encoding, de-duplication, by-brand records and metrics). Raw VADER on
+the same texts is the reference, as in bench/suite.py. The mentions are those of the suite:
+real tweets (English and French alternately, each naming a watched brand) or the demo
+generator's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from enrich_throughput import machine, mentions, print_table, real_mentions  # noqa: E402
+
+
+def per_item_us(fn: Callable[[Any], Any], items: Sequence[Any], repeat: int = 3) -> float:
+    """Best of `repeat` passes over items, microseconds per item."""
+    fn(items[0])
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for x in items:
+            fn(x)
+        best = min(best, time.perf_counter() - t0)
+    return best / len(items) * 1e6
+
+
+@dataclass(frozen=True)
+class TP:
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True)
+class Rec:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+    timestamp: int = 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=6000, help="mentions")
+    ap.add_argument("--texts", choices=("real", "generated"), default="real")
+    args = ap.parse_args()
+
+    from prometheus_client import CollectorRegistry
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    import veille.moderation.triage as triage_module
+    from agents.enrich import Enricher, Names, Planner
+    from streams.records import Limits, parse_raw
+    from veille.dedup import DedupWindow
+    from veille.metrics import Metrics
+    from veille.moderation.triage import triage
+    from veille.rules import Watchlist
+    from veille.sentiment import Analyzer
+    from veille.settings import packaged_watchlist
+
+    data = real_mentions(args.n) if args.texts == "real" else mentions(args.n)
+    values = [json.dumps(m).encode() for m in data]
+    now = datetime.now(UTC)
+    watchlist, analyzer = Watchlist.from_toml(packaged_watchlist()), Analyzer()
+    raws = [parse_raw(v, now=now, limits=Limits()) for v in values]
+    analyses = [analyzer.analyse(r.text, r.language) for r in raws]
+    matches = [watchlist.match(r.text) for r in raws]
+    vader = SentimentIntensityAnalyzer()
+    detector: Any = analyzer.detector
+
+    def triage_of(x: tuple[Any, Any, Any]) -> Any:
+        raw, analysis, match = x
+        s = analysis.sentiment
+        return triage(raw.text, analysis.language, s.label if s else "neutral",
+                      s.compound if s else 0.0, match.brands)
+
+    rules_of = triage_module._RULES
+    norms = [(triage_module.normalise(triage_module.fold(r.text))[1], a.language)
+             for r, a in zip(raws, analyses, strict=True)]
+
+    def patterns(x: tuple[str, str]) -> None:
+        for rules in rules_of.get(x[1], triage_module._ANY_LANGUAGE):
+            for name in ("threat", "self_harm", "slur", "hate", "person_noun", "targeted_strong",
+                         "targeted", "insult_phrase", "detractor", "hostile",
+                         "hostile_if_negative", "complaint", "complaint_weak", "addressed"):
+                getattr(rules, name).search(x[0])
+
+    en = [r.text for r, a in zip(raws, analyses, strict=True) if a.language == "en"]
+    fr = [r.text for r, a in zip(raws, analyses, strict=True) if a.language == "fr"]
+    reference = per_item_us(vader.polarity_scores, [r.text for r in raws])
+    parts: list[tuple[str, float]] = [
+        ("validation and JSON decoding (parse_raw)",
+         per_item_us(lambda v: parse_raw(v, now=now, limits=Limits()), values)),
+        ("language identification (fastText, second opinion when unsure)",
+         per_item_us(lambda r: detector.detect(r.text), raws)),
+        ("  of which fastText alone", per_item_us(
+            lambda r: detector._predict(detector.clean(r.text) + "\n", 3, 0.0, "strict"), raws)),
+        (f"English scorer, {len(en):,} texts detected English",
+         per_item_us(analyzer.scorers["en"].score, en)),
+        (f"French scorer, {len(fr):,} texts detected French",
+         per_item_us(analyzer.scorers["fr"].score, fr)),
+        ("watch rules (Watchlist.match)", per_item_us(lambda r: watchlist.match(r.text), raws)),
+        ("moderation triage, whole", per_item_us(triage_of, list(zip(raws, analyses, matches,
+                                                                      strict=True)))),
+        ("  of which folding and normalisation", per_item_us(
+            lambda r: triage_module.normalise(triage_module.fold(r.text)), raws)),
+        ("  of which the 14 rule patterns (of the detected language)", per_item_us(patterns, norms)),
+        ("  of which spam checks", per_item_us(lambda x: triage_module._spam(x[0]), norms)),
+        ("encoding the enriched record (to_json)", per_item_us(
+            lambda x: x.to_json(), [o.enriched for o in (
+                Enricher(analyzer, watchlist).handle(m["id"].encode(), v, None)
+                for m, v in zip(data[:2000], values[:2000], strict=True)) if o.enriched])),
+    ]
+    metrics = Metrics(CollectorRegistry(), watchlist.brand_ids, analyzer.languages)
+    records = [Rec("raw", 0, i, m["id"].encode(), v) for i, (m, v) in enumerate(
+        zip(data, values, strict=True))]
+    best = float("inf")
+    for _ in range(2):
+        planner = Planner(Enricher(analyzer, watchlist, Limits()), metrics,
+                          Names("raw", "enriched", "dlq", "queue", "by_brand"),
+                          {0: DedupWindow(86_400, 1_000_000)}, brand_partitions=4)
+        t0 = time.perf_counter()
+        for i in range(0, len(records), 2000):
+            planner.plan({TP("raw", 0): records[i:i + 2000]})
+        best = min(best, time.perf_counter() - t0)
+    whole = best / len(records) * 1e6
+
+    rows = [(f"raw VADER polarity_scores, {len(raws):,} texts (reference)", f"{reference:.1f} µs",
+             "1.00")]
+    rows += [(name, f"{us:.1f} µs", f"{us / reference:.2f}") for name, us in parts]
+    rows.append(("the enrichment stage's planning step, whole (agents.enrich.Planner)",
+                 f"{whole:.1f} µs", f"{whole / reference:.2f}"))
+    print_table(f"enrichment, time per mention by part, {args.texts} texts, "
+                f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}", rows,
+                value_header="per mention", ratio_header="time / raw VADER time")
+
+
+if __name__ == "__main__":
+    main()
