@@ -146,3 +146,68 @@ def test_the_window_is_bounded_by_count_and_age() -> None:
     assert window.get(b"4", 105) == (104.0, 4)
     assert window.get(b"4", 170) is None  # older than the ttl
     assert window.expire(1000) == 0 and len(window) == 0
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.records: list[bytes | None] = []
+
+    def append(self, *, key: bytes | None, value: bytes | None, timestamp: Any,
+               headers: Any) -> object:
+        self.records.append(value)
+        return object()
+
+
+class _Producer:
+    """Records what reaches the broker, in order; the sends listed in `fail` fail once."""
+
+    def __init__(self, fail: set[bytes]) -> None:
+        self.fail = set(fail)
+        self.log: list[tuple[str, int, bytes | None]] = []
+
+    def create_batch(self) -> _Batch:
+        return _Batch()
+
+    async def send_batch(self, batch: _Batch, topic: str, partition: int) -> Any:
+        import asyncio
+
+        fut = asyncio.get_running_loop().create_future()
+        first = batch.records[0] or b""
+        if first[:2] in self.fail:
+            self.fail.discard(first[:2])
+            fut.set_exception(ConnectionError("broker away"))
+        else:
+            self.log += [(topic, partition, v[:2] if v else v) for v in batch.records]
+            fut.set_result(None)
+        return fut
+
+
+def test_delivery_keeps_each_partitions_batches_in_order_through_a_failed_send(tmp_path) -> None:
+    """A failed batch is sent again before any later batch of its partition (mentions.by_brand
+    must keep each raw partition's order: the spike agent takes an older offset for a repeat);
+    other partitions go on meanwhile."""
+    import asyncio
+
+    from agents.enrich import EnrichStage, Out
+    from veille.settings import Settings
+
+    big = 150 * 1024  # one record per producer batch (chunks of 200 KiB at most)
+    cycle = Cycle()
+    cycle.by_brand[0] = [Out("by_brand", b"acme", f"a{i}".encode() + b"." * big, None, 0)
+                         for i in range(4)]
+    cycle.by_brand[1] = [Out("by_brand", b"boreal", f"b{i}".encode() + b"." * big, None, 1)
+                         for i in range(3)]
+    cycle.enriched[0] = [Out("enriched", b"x", b"e0" + b"." * big, None, 0)]
+    plan, metrics = planner({})
+    stage = EnrichStage(Settings.from_env({}, data_dir=str(tmp_path)), plan.enricher, metrics)
+    producer = _Producer(fail={b"a1", b"b0"})
+    stage.producer = producer
+    asyncio.run(stage.deliver(cycle))
+    sent = [(t, p, v) for t, p, v in producer.log]
+    assert [v for t, p, v in sent if (t, p) == ("by_brand", 0)] == [b"a0", b"a1", b"a2", b"a3"]
+    assert [v for t, p, v in sent if (t, p) == ("by_brand", 1)] == [b"b0", b"b1", b"b2"]
+    assert [v for t, p, v in sent if t == "enriched"] == [b"e0"]
+    # While a1 and b0 waited for their retry, nothing after them in their partitions was sent;
+    # the enriched partition was not held up by them.
+    assert sent.index(("enriched", 0, b"e0")) < sent.index(("by_brand", 0, b"a1"))
+    assert count(metrics.send_errors) == 2
