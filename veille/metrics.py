@@ -119,7 +119,8 @@ class Metrics:
         )
         self.rebalances = Counter(
             "veille_rebalances_total",
-            "Consumer group rebalances this worker went through (partitions assigned).",
+            "Consumer group rebalances this worker went through: partition assignments in "
+            "either of its groups (the enrichment stage's and the Faust agents').",
             registry=registry,
         )
         self.heartbeat = Gauge(
