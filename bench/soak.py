@@ -3,7 +3,7 @@
 
 usage: python bench/soak.py [--minutes 60] [--rate 300] [--sample 30] [--csv soak.csv]
                             [--dup-share 0.01] [--no-moderation] [--flat-mb-per-hour 5]
-                            [--env KEY=VALUE ...]
+                            [--linger-ms 500] [--env KEY=VALUE ...]
 
 Issue 7: "resident memory flat over a one-hour soak at a steady rate (bounded state:
 de-duplication and windows expire)". One EmbeddedBroker and one real `veille worker` (enrichment,
@@ -19,7 +19,8 @@ a mention once per brand; duplicates dropped; dead letters; pending moderation c
 spike mentions counted and late), worker RSS, broker RSS, and lag = sent - read (messages the
 worker has not read yet; "sent - enriched" would never reach 0, as dropped duplicates are not
 enriched). The broker's RSS is reported apart: Tansu's memory storage never deletes a record, so
-it grows by design.
+it grows by design; so is its CPU since the previous sample (cores), which shows the embedded
+broker wearing down before the worker does, if it does.
 
 At the end: a table (first sample, one row per ~5 minutes, last sample), then worker RSS at
 10 minutes and at the end, the least-squares slope of worker RSS over the second half of the run
@@ -303,9 +304,12 @@ def main() -> None:
     ap.add_argument("--row-minutes", type=float, default=None,
                     help="minutes between table rows (default 5; shorter for runs under 30 min)")
     ap.add_argument("--csv", type=Path, default=None, help="write every sample to this CSV file")
-    ap.add_argument("--linger-ms", type=int, default=5,
-                    help="linger of this script's producer (the collectors' side): how many "
-                         "record batches the raw partitions get per second")
+    ap.add_argument("--linger-ms", type=int, default=500,
+                    help="linger of this script's producer (the collectors' side), which sets "
+                         "how many record batches mentions.raw gets per second: at 5 ms a "
+                         "steady feed writes batches of one or two records, and the embedded "
+                         "broker's fetches slow down with the batches a partition holds "
+                         "(bench/tansu_batches.py)")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment variable for the worker (repeatable)")
     args = ap.parse_args()
