@@ -106,9 +106,10 @@ class Settings:
     )
     dedup_max_per_partition: int = field(
         default=50_000,
-        metadata={"help": "De-duplication: ids remembered per raw partition (oldest forgotten "
-                  "first); also how many enriched records a worker re-reads per partition "
-                  "when it is assigned one."},
+        metadata={"help": "De-duplication: at most this many ids remembered per raw partition, "
+                  "at least half of it (two generations, the older forgotten whole); also how "
+                  "many enriched records a worker re-reads per partition when it is assigned "
+                  "one."},
     )
     collector_state_dir: str = field(
         default=".veille/collectors",

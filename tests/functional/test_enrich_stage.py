@@ -138,15 +138,29 @@ def test_records_of_a_partition_not_owned_are_left_alone() -> None:
 
 
 def test_the_window_is_bounded_by_count_and_age() -> None:
-    window = DedupWindow(ttl=60, max_entries=3)
+    """Two generations of max_entries // 2 ids: between half and all of max_entries remembered."""
+    window = DedupWindow(ttl=60, max_entries=4)
     for i in range(5):
         window.add(str(i).encode(), 100.0 + i, i)
-    assert len(window) == 3 and window.get(b"0", 105) is None and window.get(b"4", 105) == (104.0, 4)
+    # Generations {0, 1}, then {2, 3}, then {4}: the oldest generation went whole.
+    assert len(window) == 3
+    assert window.get(b"0", 105) is None and window.get(b"1", 105) is None
+    assert window.get(b"2", 105) == (102.0, 2) and window.get(b"4", 105) == (104.0, 4)
     window.add(b"4", 200.0, 9)  # the first sighting wins
     assert window.get(b"4", 105) == (104.0, 4)
-    assert window.get(b"4", 170) is None  # older than the ttl
-    assert window.expire(1000) == 0 and len(window) == 0
+    assert window.get(b"2", 164) is None  # older than the ttl
+    assert len(window) == 1  # its generation {2, 3} went with it; {4} is newer than the ttl
+    assert window.get(b"4", 164) == (104.0, 4)
+    assert window.expire(170) == 1 and len(window) == 0 and window.get(b"4", 170) is None
 
+
+def test_the_window_holds_its_bound_under_churn() -> None:
+    window = DedupWindow(ttl=10**9, max_entries=1000)
+    for i in range(10_000):
+        window.add(str(i).encode(), float(i), i)
+        assert 500 <= len(window) <= 1000 or i < 500
+    assert window.get(b"9999", 1e4) is not None and window.get(b"9499", 1e4) is not None
+    assert window.get(b"8000", 1e4) is None
 
 class _Batch:
     def __init__(self) -> None:
