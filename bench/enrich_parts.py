@@ -19,7 +19,6 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from enrich_throughput import machine, mentions, print_table, real_mentions  # noqa: E402
+from enrich_throughput import TP, Rec, machine, mentions, print_table, real_mentions  # noqa: E402
 
 
 def per_item_us(fn: Callable[[Any], Any], items: Sequence[Any], repeat: int = 3) -> float:
@@ -41,22 +40,6 @@ def per_item_us(fn: Callable[[Any], Any], items: Sequence[Any], repeat: int = 3)
             fn(x)
         best = min(best, time.perf_counter() - t0)
     return best / len(items) * 1e6
-
-
-@dataclass(frozen=True)
-class TP:
-    topic: str
-    partition: int
-
-
-@dataclass(frozen=True)
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes
-    value: bytes
-    timestamp: int = 0
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +36,26 @@ from veille.broker import EmbeddedBroker, free_port  # noqa: E402
 from veille.demo import generate  # noqa: E402
 from veille.demo_run import scrape  # noqa: E402
 from veille.settings import Settings  # noqa: E402
+
+
+@dataclass(frozen=True)
+class TP:
+    """The fields of an aiokafka TopicPartition the enrichment stage's Planner reads."""
+
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True)
+class Rec:
+    """The fields of an aiokafka ConsumerRecord the Planner reads (in-process benchmarks)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+    timestamp: int = 0
 
 
 def mentions(n: int) -> list[dict]:

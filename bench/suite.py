@@ -45,6 +45,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from enrich_throughput import (  # noqa: E402
+    TP,
+    Rec,
     cpu_seconds,
     machine,
     mentions,
@@ -249,8 +251,6 @@ class Suite:
         """The enrichment stage's planning step without a broker: validation, analysis, watch
         rules, triage, de-duplication, encoding and metrics, batches of 2,000 (the ceiling any
         transport leaves to the worker)."""
-        from dataclasses import dataclass
-
         from prometheus_client import CollectorRegistry
 
         from agents.enrich import Enricher, Names, Planner
@@ -260,20 +260,6 @@ class Suite:
         from veille.rules import Watchlist
         from veille.sentiment import Analyzer
         from veille.settings import packaged_watchlist
-
-        @dataclass(frozen=True)
-        class TP:
-            topic: str
-            partition: int
-
-        @dataclass(frozen=True)
-        class Rec:
-            topic: str
-            partition: int
-            offset: int
-            key: bytes
-            value: bytes
-            timestamp: int = 0
 
         watchlist, analyzer = Watchlist.from_toml(packaged_watchlist()), Analyzer()
         metrics = Metrics(CollectorRegistry(), watchlist.brand_ids, analyzer.languages)
