@@ -82,3 +82,26 @@ def test_moderation_metrics_count_once_per_category_and_gauges_only_when_owned()
     assert get("veille_moderation_backlog_items", {"brand": "none"}) == 2
     m.forget()  # no moderation partition left on this worker
     assert get("veille_moderation_backlog_items", {"brand": "acme"}) is None
+
+
+def test_scrape_asks_the_exporter_for_named_samples_only() -> None:
+    """Benchmarks and tests poll a worker many times a second: they ask for the metric they
+    wait on (rendering the whole page costs the worker milliseconds of CPU per poll)."""
+    from prometheus_client import start_http_server
+
+    from veille.demo_run import scrape
+
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, ("acme",), ("en", "fr"))
+    metrics.raw_messages.inc(3)
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+        whole = scrape(url)
+        only = scrape(url, names=("veille_raw_messages_total",))
+        assert only == {("veille_raw_messages_total", ()): 3.0}
+        assert len(whole) > 20 and whole[("veille_raw_messages_total", ())] == 3.0
+        assert scrape(url + "?x=1", names=("veille_raw_messages_total",)) == only
+    finally:
+        server.shutdown()
+        thread.join(5)
