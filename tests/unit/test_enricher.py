@@ -105,3 +105,43 @@ def test_brand_mentions_are_triaged_and_those_needing_a_human_queued() -> None:
     nobody = e.handle(b"m3", payload("m3", "espèce de connard"), None)
     assert nobody.enriched is not None and nobody.enriched.triage is None and nobody.item is None
     assert nobody.enriched.to_dict()["triage"] is None
+
+
+class FailsOn:
+    """An English scorer that fails on texts holding `word` and scores the others."""
+
+    language = "en"
+
+    def __init__(self, word: str) -> None:
+        from veille.sentiment.english import EnglishScorer
+
+        self.word, self.inner = word, EnglishScorer()
+
+    def score(self, text: str) -> Sentiment:
+        if self.word in text:
+            raise ZeroDivisionError
+        return self.inner.score(text)
+
+
+def test_a_slice_is_handled_step_by_step_and_one_failure_spares_the_rest() -> None:
+    """handle_many runs each step over the whole slice; a mention failing at one step is a dead
+    letter, the mentions around it (valid, invalid, mis-keyed) get their own outcomes, in order."""
+    e = enricher(Analyzer([FailsOn("boom")], Fixed("en")))
+    out = e.handle_many([
+        (b"m1", payload("m1", "Acme is great"), None),
+        (b"m2", payload("m2", "Acme boom"), None),
+        (b"m3", b"{", None),
+        (b"xx", payload("m4", "Acme is awful"), None),
+        (b"m5", payload("m5", "Acme is awful"), None),
+    ])
+    assert [o.enriched.raw.id if o.enriched else None for o in out] == ["m1", None, None, None, "m5"]
+    assert out[1].dead is not None and out[1].dead.reason == "processing_error"
+    assert out[2].dead is not None and out[2].dead.reason == "invalid_json"
+    assert out[3].rekey is not None and out[3].rekey.id == "m4"
+    assert [o.enriched.sentiment.label for o in out if o.enriched and o.enriched.sentiment] == [
+        "positive", "negative"]
+    # The same as one at a time.
+    one = [e.handle(k, v, t) for k, v, t in [(b"m1", payload("m1", "Acme is great"), None),
+                                              (b"m5", payload("m5", "Acme is awful"), None)]]
+    assert [o.enriched.to_dict() for o in one if o.enriched] == [
+        o.enriched.to_dict() for o in (out[0], out[4]) if o.enriched]
