@@ -35,6 +35,14 @@ class Analyzer:
         return tuple(self.scorers)
 
     def analyse(self, text: str, language_hint: str | None = None) -> Analysis:
-        language, confidence = self.detector.detect(text, language_hint)  # type: ignore[attr-defined]
+        language, confidence = self.detect(text, language_hint)
+        return Analysis(language, confidence, self.score(text, language))
+
+    def detect(self, text: str, language_hint: str | None = None) -> tuple[str, float]:
+        """(language, confidence): the first half of analyse()."""
+        return self.detector.detect(text, language_hint)  # type: ignore[attr-defined, no-any-return]
+
+    def score(self, text: str, language: str) -> Sentiment | None:
+        """The sentiment of a text in `language`; None when no scorer knows it."""
         scorer = self.scorers.get(language)
-        return Analysis(language, confidence, scorer.score(text) if scorer else None)
+        return scorer.score(text) if scorer else None
