@@ -16,7 +16,7 @@ from veille.app import create_app
 from veille.metrics import Metrics, ModerationMetrics, SpikeMetrics
 from veille.rules import Watchlist
 from veille.sentiment import Analyzer
-from veille.settings import Settings
+from veille.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,22 @@ class Pipeline:
     registry: CollectorRegistry
 
 
+#: VEILLE_WORKER_ROLE values: what a worker runs.
+ROLES = ("all", "enrich", "agents")
+
+
+def check_role(settings: Settings) -> str:
+    if settings.worker_role not in ROLES:
+        raise SettingsError(f"VEILLE_WORKER_ROLE={settings.worker_role!r} is not one of "
+                            f"{', '.join(ROLES)}")
+    return settings.worker_role
+
+
 def build(settings: Settings, registry: CollectorRegistry | None = None,
           analyzer: Analyzer | None = None) -> Pipeline:
+    """The Faust app of a worker of role `all` (the enrichment stage as one of its services) or
+    `agents` (without it)."""
+    role = check_role(settings)
     registry = registry if registry is not None else CollectorRegistry()
     watchlist = Watchlist.from_toml(settings.watchlist_path)
     analyzer = analyzer or Analyzer()
@@ -39,7 +53,8 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     topics = declare(app, settings)
     metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
     enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))
-    install(app, settings, enricher, metrics)
+    if role == "all":
+        install(app, settings, enricher, metrics)
 
     async def count_rebalance(sender: Any, *args: Any, **kwargs: Any) -> None:
         metrics.rebalances.inc()
@@ -53,13 +68,16 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
 
 
 def run(settings: Settings) -> None:
-    """Run a worker until SIGINT/SIGTERM: topics ensured, /metrics served, agents started."""
+    """Run a worker until SIGINT/SIGTERM: topics ensured, /metrics served, its role started."""
     import faust
     import mode.loop
     from prometheus_client import start_http_server
 
     from streams.topics import ensure_topics
 
+    if check_role(settings) == "enrich":
+        run_enrich(settings)
+        return
     ensure_topics(settings)
     pipeline = build(settings)
     server, _thread = start_http_server(
@@ -75,5 +93,60 @@ def run(settings: Settings) -> None:
             override_logging=True,
         )
         worker.execute_from_commandline()
+    finally:
+        server.shutdown()
+
+
+def run_enrich(settings: Settings) -> None:
+    """A worker of role `enrich`: the enrichment stage alone, on asyncio without Faust.
+
+    Its consumer group is the stage's own (`<app id>-enrich`), so these workers never join the
+    Faust agents' group, whose members must all run the same agents. Stops on SIGINT/SIGTERM
+    once the batch in hand is delivered and committed; exits non-zero if the stage fails.
+    """
+    import asyncio
+    import signal
+
+    import uvloop
+    from prometheus_client import start_http_server
+
+    from agents.enrich import EnrichStage
+    from streams.topics import ensure_topics
+
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    ensure_topics(settings)
+    registry = CollectorRegistry()
+    watchlist = Watchlist.from_toml(settings.watchlist_path)
+    analyzer = Analyzer()
+    metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
+    stage = EnrichStage(settings, Enricher(analyzer, watchlist, Limits.from_settings(settings)),
+                        metrics)
+    server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host,
+                                        registry=registry)
+    print(f"veille worker (enrich): metrics at http://{settings.metrics_host}:"
+          f"{server.server_address[1]}/metrics", flush=True)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stage.start()
+        tasks = [asyncio.create_task(stage.run()), asyncio.create_task(stage.heartbeat())]
+        print("veille worker (enrich): Ready", flush=True)
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopping}:
+                task.result()  # a stage failure ends the worker with its error
+        finally:
+            await stage.stop()
+            for task in (stopping, *tasks):
+                task.cancel()
+            await asyncio.gather(stopping, *tasks, return_exceptions=True)
+
+    try:
+        uvloop.run(main())
     finally:
         server.shutdown()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import platform
 import statistics
 import subprocess
@@ -138,6 +139,10 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+#: A worker's log line once it runs: Faust's for roles all and agents, its own for role enrich.
+READY = re.compile(rb"Worker\]: Ready|veille worker \(enrich\): Ready")
+
+
 def start_worker(settings: Settings, workdir: Path) -> subprocess.Popen:
     env = dict(os.environ, VEILLE_BROKER_URL=settings.broker_url, VEILLE_APP_ID=settings.app_id,
                VEILLE_TOPIC_PREFIX=settings.topic_prefix, VEILLE_METRICS_PORT=str(settings.metrics_port),
@@ -147,7 +152,7 @@ def start_worker(settings: Settings, workdir: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, cwd=workdir)
     path = workdir / f"worker-{settings.app_id}.log"
     deadline = time.monotonic() + 60
-    while b"Worker]: Ready" not in path.read_bytes():
+    while not READY.search(path.read_bytes()):
         if time.monotonic() > deadline or proc.poll() is not None:
             raise SystemExit(f"worker did not start:\n{path.read_text()[-3000:]}")
         time.sleep(0.1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from veille.broker import EmbeddedBroker, free_port
 from veille.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+#: A worker's log line once it runs: Faust's for roles all and agents, its own for role enrich.
+READY = re.compile(rb"Worker\]: Ready|veille worker \(enrich\): Ready")
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +80,7 @@ class Worker:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"worker exited {self.proc.returncode}:\n{self.log()}")
-            if b"Worker]: Ready" in self.log_path.read_bytes():
+            if READY.search(self.log_path.read_bytes()):
                 return
             time.sleep(0.2)
         raise AssertionError(f"worker not ready in {timeout} s:\n{self.log()}")

@@ -20,7 +20,8 @@ class CliError(Exception):
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
-    for name in ("broker_url", "metrics_port", "metrics_host", "watchlist", "topic_prefix"):
+    for name in ("broker_url", "metrics_port", "metrics_host", "watchlist", "topic_prefix",
+                 "worker_role"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -263,8 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, help=f"env {ENV_PREFIX}METRICS_PORT")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("worker", help="run the Faust agents and serve /metrics")
+    p = sub.add_parser("worker", help="run the enrichment stage and the agents, serve /metrics")
     _add_broker(p)
+    p.add_argument("--role", dest="worker_role", choices=("all", "enrich", "agents"),
+                   help=f"what this worker runs (env {ENV_PREFIX}WORKER_ROLE, default all): the "
+                   "enrichment stage and the agents, the enrichment stage alone, or the spike "
+                   "and moderation agents alone")
     p.add_argument("--metrics-port", type=int, help=f"env {ENV_PREFIX}METRICS_PORT")
     p.add_argument("--metrics-host", help=f"env {ENV_PREFIX}METRICS_HOST")
     p.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")

@@ -94,6 +94,14 @@ class Settings:
         metadata={"help": "Enrichment stage: a send not acknowledged within this many "
                   "milliseconds counts as a send error and is retried."},
     )
+    worker_role: str = field(
+        default="all",
+        metadata={"help": "What `veille worker` runs: `all` (the enrichment stage and the spike "
+                  "and moderation agents), `enrich` (the enrichment stage alone: no Faust, no "
+                  "state but its de-duplication window; add these to follow the input rate) or "
+                  "`agents` (the spike and moderation agents alone). Run either `all` workers "
+                  "or `enrich` and `agents` workers side by side."},
+    )
     enrich_batch_max: int = field(
         default=2000,
         metadata={"help": "Enrichment stage: most raw messages handled per batch (one commit "
