@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -146,7 +146,8 @@ READY = re.compile(rb"Worker\]: Ready|veille worker \(enrich\): Ready")
 def start_worker(settings: Settings, workdir: Path) -> subprocess.Popen:
     env = dict(os.environ, VEILLE_BROKER_URL=settings.broker_url, VEILLE_APP_ID=settings.app_id,
                VEILLE_TOPIC_PREFIX=settings.topic_prefix, VEILLE_METRICS_PORT=str(settings.metrics_port),
-               VEILLE_DATA_DIR=str(workdir / "state"), VEILLE_LOG_LEVEL="INFO")
+               VEILLE_DATA_DIR=str(workdir / "state"), VEILLE_LOG_LEVEL="INFO",
+               VEILLE_WORKER_ROLE=settings.worker_role)
     log = open(workdir / f"worker-{settings.app_id}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "veille.cli", "worker"], env=env, stdout=log,
                             stderr=subprocess.STDOUT, cwd=workdir)

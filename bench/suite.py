@@ -2,7 +2,7 @@
 """The whole benchmark suite in one run: every rate with its ratio to raw English VADER.
 
 usage: python bench/suite.py [--n 20000] [--rate 1000] [--seconds 15] [--quick]
-                             [--texts real|generated]
+                             [--texts real|generated] [--scale-n 60000] [--scale-role enrich|all]
 
 Texts (--texts): `real` (the default) are real tweets, English (Hutto & Gilbert 2014) and French
 (DEFT 2017) alternately, from ../shared/data beside the checkout, each given a watched brand's
@@ -14,10 +14,13 @@ detected language (generated).
 
 Rows: raw VADER (EN, the reference) and the French scorer; raw aiokafka transport and a Faust
 passthrough on the embedded broker (the floor any agent works against); the enrichment stage's
-planning step in-process (its work without transport); the enrichment worker,
-the spike agents alone and the moderation agent alone on pre-loaded topics (rates from the
-worker's own metrics); end-to-end latency at a fixed input rate; one worker vs two workers;
-worker RSS. One EmbeddedBroker serves every row, each row on fresh topics (own prefix and app id).
+planning step in-process (its work without transport); the enrichment worker (role enrich:
+the stage alone, as the issue's target is about the enrichment agent) and a worker of role all
+(the stage with the spike and moderation agents in one process), the spike agents alone and the
+moderation agent alone on pre-loaded topics (rates from the worker's own metrics, polled for
+that metric only: a whole /metrics page costs the worker ~9 ms of CPU); end-to-end latency at a
+fixed input rate (role all); one worker vs two workers (--scale-role); worker RSS. One
+EmbeddedBroker serves every row, each row on fresh topics (own prefix and app id).
 A row that fails is printed as "not measured" with the reason; the others still run.
 """
 
@@ -217,8 +220,8 @@ class Suite:
         finally:
             self.stop(proc)
 
-    def enrichment(self) -> tuple[float, float]:
-        s = self.fresh("e")
+    def enrichment(self, role: str) -> tuple[float, float]:
+        s = self.fresh(f"e{role}").with_(worker_role=role)
         self.load(s.topic(MENTIONS_RAW), self.raw_records())
         return self.worker_rate(s, "veille_raw_messages_total", len(self.data))
 
@@ -342,7 +345,7 @@ class Suite:
             raise RuntimeError("no enriched record arrived")
         return statistics.median(lat), lat[int(0.99 * (len(lat) - 1))], len(lat), n
 
-    def scaling(self, workers: int) -> Scaling:
+    def scaling(self, workers: int, role: str) -> Scaling:
         """Pre-loaded raw mentions (--scale-n), `workers` workers started together (each its own
         metrics port, data dir and log); counts from the sum of their veille_raw_messages_total,
         polled 10 times a second with the workers' and the broker's CPU.
@@ -355,7 +358,7 @@ class Suite:
         broker) would otherwise dilute on a run of seconds. Each comes with the mentions per
         worker CPU-second and the broker's CPU in cores: on a 2-core machine the broker's share
         is what two workers cannot have."""
-        s = self.fresh(f"w{workers}")
+        s = self.fresh(f"w{workers}").with_(worker_role=role)
         records = [(m["id"].encode(), json.dumps(m).encode()) for m in self.scale_data]
         self.load(s.topic(MENTIONS_RAW), records)
         settings = [s.with_(metrics_port=free_port()) for _ in range(workers)]
@@ -456,6 +459,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20000, help="messages per throughput row")
     ap.add_argument("--scale-n", type=int, default=60000,
                     help="pre-loaded mentions of the one vs two workers rows")
+    ap.add_argument("--scale-role", choices=("enrich", "all"), default="enrich",
+                    help="VEILLE_WORKER_ROLE of the one vs two workers rows (default enrich: the "
+                    "enrichment stage alone, which the 1.8x target is about)")
     ap.add_argument("--rate", type=float, default=1000.0, help="input rate of the latency row")
     ap.add_argument("--seconds", type=float, default=15.0, help="length of the latency row")
     ap.add_argument("--quick", action="store_true", help="smoke run: small N, short latency run")
@@ -493,14 +499,15 @@ def main() -> None:
         transport = attempt(errors, "transport", suite.transport)
         passthrough = attempt(errors, "passthrough", suite.passthrough)
         stage = attempt(errors, "stage", suite.stage_in_process)
-        enrich = attempt(errors, "enrich", suite.enrichment)
+        enrich = attempt(errors, "enrich", suite.enrichment, "enrich")
+        enrich_all = attempt(errors, "enrich_all", suite.enrichment, "all")
         items, signals = suite.enriched_outputs()
         matched = len(signals)
         spikes = attempt(errors, "spikes", suite.spikes, signals)
         moderation = attempt(errors, "moderation", suite.moderation, items)
         latency = attempt(errors, "latency", suite.latency)
-        one = attempt(errors, "scaling", suite.scaling, 1)
-        two = attempt(errors, "scaling", suite.scaling, 2) if one else None
+        one = attempt(errors, "scaling", suite.scaling, 1, args.scale_role)
+        two = attempt(errors, "scaling", suite.scaling, 2, args.scale_role) if one else None
         suite.producer.close()
     finally:
         broker.stop()
@@ -518,7 +525,10 @@ def main() -> None:
         rate_row(f"raw aiokafka produce+consume, {n:,} records", transport, "transport"),
         rate_row(f"Faust passthrough (create_app, uvloop), {n:,}", passthrough, "passthrough"),
         rate_row(f"enrichment stage in-process (no broker), {n:,} mentions", stage, "stage"),
-        rate_row(f"enrichment worker, {n:,} mentions", enrich[0] if enrich else None, "enrich"),
+        rate_row(f"enrichment worker (role enrich: the stage alone), {n:,} mentions",
+                 enrich[0] if enrich else None, "enrich"),
+        rate_row(f"worker of role all (the stage, spike and moderation agents), {n:,} mentions",
+                 enrich_all[0] if enrich_all else None, "enrich_all"),
         rate_row(f"spike agent alone, {matched:,} brand signals on mentions.by_brand", spikes,
                  "spikes"),
         rate_row(f"moderation agent alone, {n:,} queue items"
@@ -536,7 +546,8 @@ def main() -> None:
     for label, pick in (("whole run, joins included", lambda sc: sc.whole),
                         ("steady state, after the last rebalance", lambda sc: sc.steady)):
         a, b = (pick(one) if one else None), (pick(two) if two else None)
-        rows += [rate_row(f"one worker, {m:,} pre-loaded mentions, {label}",
+        rows += [rate_row(f"one worker (role {args.scale_role}), {m:,} pre-loaded mentions, "
+                          f"{label}",
                           a.rate if a else None, "scaling"),
                  rate_row(f"two workers, same, {label}", b.rate if b else None, "scaling")]
         if a and b:
@@ -546,8 +557,9 @@ def main() -> None:
                       f"{a.per_cpu:,.0f} / {b.per_cpu:,.0f}", f"{b.per_cpu / a.per_cpu:.2f}"),
                      ("  broker CPU, one / two workers",
                       f"{a.broker_cores:.2f} / {b.broker_cores:.2f} cores", "of 2 shared")]
-    rows.append(("worker RSS after the throughput run (row 5)",
-                 f"{enrich[1]:.0f} MB" if enrich else "not measured", errors.get("enrich", "")))
+    rows.append(("worker RSS after the throughput run, role enrich / all",
+                 " / ".join(f"{e[1]:.0f} MB" if e else "not measured" for e in (enrich, enrich_all)),
+                 ""))
 
     print_table(f"veille benchmark suite, {args.texts} texts, "
                 f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, "
