@@ -603,13 +603,19 @@ class EnrichStage:
 
     async def heartbeat(self) -> None:
         """Beat once a metadata round trip to the broker succeeds: the beat's age is the outage."""
-        while not self.stopping:
-            try:
-                await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2.0)
-                self.metrics.beat()
-            except Exception:  # noqa: BLE001 (any failure is "no beat")
-                pass
-            await asyncio.sleep(1.0)
+        await beat_while(self.producer.client, self.metrics, lambda: not self.stopping)
+
+
+async def beat_while(client: Any, metrics: Metrics, running: Callable[[], bool]) -> None:
+    """Every second while running(): a metadata round trip to the broker through `client` (an
+    aiokafka client), and a heartbeat (`veille_heartbeat_timestamp_seconds`) when it succeeds."""
+    while running():
+        try:
+            await asyncio.wait_for(client.fetch_all_metadata(), 2.0)
+            metrics.beat()
+        except Exception:  # noqa: BLE001 (any failure is "no beat")
+            pass
+        await asyncio.sleep(1.0)
 
 
 def _failed(exc: BaseException) -> asyncio.Future[Any]:

@@ -55,6 +55,8 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))
     if role == "all":
         install(app, settings, enricher, metrics)
+    else:  # the enrichment stage beats in role all; without it, a client of its own does
+        install_heartbeat(app, settings, metrics)
 
     async def count_rebalance(sender: Any, *args: Any, **kwargs: Any) -> None:
         metrics.rebalances.inc()
@@ -65,6 +67,28 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     moderation.install(app, topics, ModerationMetrics(registry, watchlist.brand_ids), settings,
                        watchlist.brand_ids)
     return Pipeline(app, topics, metrics, enricher, registry)
+
+
+def install_heartbeat(app: Any, settings: Settings, metrics: Metrics) -> None:
+    """The worker's heartbeat as a service of the Faust app, for a worker without the
+    enrichment stage (whose producer otherwise carries it): the PipelineStalled alert reads its
+    age, so an `agents` worker must beat too."""
+    import mode
+    from aiokafka import AIOKafkaClient
+
+    from agents.enrich import beat_while
+
+    class Heartbeat(mode.Service):
+        async def on_start(self) -> None:
+            self.client = AIOKafkaClient(bootstrap_servers=settings.bootstrap_servers,
+                                         client_id=f"{settings.app_id}-heartbeat")
+            await self.client.bootstrap()
+            self.add_future(beat_while(self.client, metrics, lambda: not self.should_stop))
+
+        async def on_stop(self) -> None:
+            await self.client.close()
+
+    app.service(Heartbeat)
 
 
 def run(settings: Settings) -> None:

@@ -67,7 +67,9 @@ def test_enrich_and_agents_workers_run_the_pipeline_between_them(settings, start
     assert enrich.metric("veille_raw_messages_total") == n
     assert enrich.metric("veille_reputation_mentions_total") == 0
     assert enrich.metric("veille_moderation_items_received_total") == 0
+    # Both beat (PipelineStalled reads the heartbeat's age on every worker).
     assert enrich.metric("veille_heartbeat_timestamp_seconds") > 0
+    assert agents.metric("veille_heartbeat_timestamp_seconds") > 0
 
     assert enrich.stop() == 0, enrich.log()
     assert agents.stop() == 0, agents.log()
