@@ -229,7 +229,19 @@ def test_prometheus_and_alertmanager_mounts() -> None:
     assert files == {f"/run/secrets/{name}" for name in s["alertmanager"]["secrets"]}
 
 
-@pytest.mark.parametrize("service", ["worker", "webhook-collector", "rss-collector"])
+def test_worker_roles() -> None:
+    """`worker` replicas run every part by default or the enrichment stage alone; the `agents`
+    service (profile split) runs the agents alone, so never beside role-all replicas by default."""
+    s = raw()["services"]
+    assert s["worker"]["environment"]["VEILLE_WORKER_ROLE"] == "${VEILLE_WORKER_ROLE:-all}"
+    assert "profiles" not in s["worker"]
+    assert s["agents"]["environment"]["VEILLE_WORKER_ROLE"] == "agents"
+    assert s["agents"]["profiles"] == ["split"]
+    assert s["agents"]["command"] == s["worker"]["command"] == ["worker"]
+    assert env_example()["VEILLE_WORKER_ROLE"] == "all"
+
+
+@pytest.mark.parametrize("service", ["worker", "agents", "webhook-collector", "rss-collector"])
 def test_watchlist_and_healthcheck_ports(service: str) -> None:
     s = services()[service]
     mounts = dict(bind_mounts(s))
