@@ -179,6 +179,7 @@ def stack(settings: Settings, start_worker: Any, tmp_path: Path) -> Iterator[Sta
     prom_yml = write_yaml(prom_dir / "prometheus.yml", prometheus_config({
         "worker:9464": worker_at, "webhook-collector:8080": collector_at,
         "rss-collector:9465": None,  # not run here: no target, as in compose without --profile rss
+        "agents:9464": None,  # likewise, as in compose without --profile split
         "localhost:9090": f"127.0.0.1:{prom_port}", "alertmanager:9093": f"127.0.0.1:{am_port}",
     }, alertmanager=f"127.0.0.1:{am_port}"))
 
