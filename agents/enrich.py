@@ -125,31 +125,31 @@ class Enricher:
                 continue
             valid.append((i, raw, timestamp))
 
-        def each(step: Callable[[RawMention, Any], Any], inputs: Sequence[Any],
+        def each(step: Callable[[RawMention, Any], Any], inputs: Sequence[Any] | None = None,
                  order: Sequence[int] | None = None) -> list[Any]:
-            """step(raw, input) for every valid mention (in `order`, positions in `valid`)."""
+            """step(raw, its input or None) for every valid mention still without an outcome,
+            in `order` (positions in `valid`)."""
             results: list[Any] = [None] * len(valid)
             for k in order if order is not None else range(len(valid)):
                 i, raw, _ = valid[k]
                 if outcomes[i] is not None:  # failed at an earlier step
                     continue
                 try:
-                    results[k] = step(raw, inputs[k])
+                    results[k] = step(raw, inputs[k] if inputs is not None else None)
                 except Exception as exc:  # a scorer bug must not stop the stream
                     log.exception("processing error on mention %s", raw.id)
                     outcomes[i] = Outcome(dead=InvalidMention("processing_error",
                                                               type(exc).__name__))
             return results
 
-        nothing = [None] * len(valid)
         analyzer = self.analyzer
-        languages = each(lambda raw, _: analyzer.detect(raw.text, raw.language), nothing)
+        languages = each(lambda raw, _: analyzer.detect(raw.text, raw.language))
         # Scored a language at a time: one scorer's tables stay in the caches.
         by_language = sorted(range(len(valid)), key=lambda k: languages[k][0] if languages[k] else "")
         sentiments = each(lambda raw, lc: analyzer.score(raw.text, lc[0]), languages, by_language)
         analyses = [Analysis(lc[0], lc[1], s) if lc else None
                     for lc, s in zip(languages, sentiments, strict=True)]
-        matches = each(lambda raw, _: self.watchlist.match(raw.text), nothing)
+        matches = each(lambda raw, _: self.watchlist.match(raw.text))
         verdicts = each(lambda raw, am: self._triage(raw, *am), list(zip(analyses, matches,
                                                                          strict=True)))
         for (i, raw, timestamp), analysis, match, verdict in zip(valid, analyses, matches, verdicts,

@@ -47,12 +47,9 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     `agents` (without it)."""
     role = check_role(settings)
     registry = registry if registry is not None else CollectorRegistry()
-    watchlist = Watchlist.from_toml(settings.watchlist_path)
-    analyzer = analyzer or Analyzer()
+    watchlist, metrics, enricher = enrichment(settings, registry, analyzer)
     app = create_app(settings)
     topics = declare(app, settings)
-    metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
-    enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))
     if role == "all":
         install(app, settings, enricher, metrics)
     else:  # the enrichment stage beats in role all; without it, a client of its own does
@@ -67,6 +64,26 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     moderation.install(app, topics, ModerationMetrics(registry, watchlist.brand_ids), settings,
                        watchlist.brand_ids)
     return Pipeline(app, topics, metrics, enricher, registry)
+
+
+def enrichment(settings: Settings, registry: CollectorRegistry, analyzer: Analyzer | None = None
+               ) -> tuple[Watchlist, Metrics, Enricher]:
+    """The watch list, the pipeline's metrics and the enricher, for any role."""
+    watchlist = Watchlist.from_toml(settings.watchlist_path)
+    analyzer = analyzer or Analyzer()
+    metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
+    return watchlist, metrics, Enricher(analyzer, watchlist, Limits.from_settings(settings))
+
+
+def serve_metrics(settings: Settings, registry: CollectorRegistry, name: str) -> Any:
+    """/metrics on settings.metrics_host:metrics_port, announced on stdout; the server."""
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host,
+                                        registry=registry)
+    print(f"{name}: metrics at http://{settings.metrics_host}:{server.server_address[1]}/metrics",
+          flush=True)
+    return server
 
 
 def install_heartbeat(app: Any, settings: Settings, metrics: Metrics) -> None:
@@ -95,7 +112,6 @@ def run(settings: Settings) -> None:
     """Run a worker until SIGINT/SIGTERM: topics ensured, /metrics served, its role started."""
     import faust
     import mode.loop
-    from prometheus_client import start_http_server
 
     from streams.topics import ensure_topics
 
@@ -104,11 +120,7 @@ def run(settings: Settings) -> None:
         return
     ensure_topics(settings)
     pipeline = build(settings)
-    server, _thread = start_http_server(
-        settings.metrics_port, addr=settings.metrics_host, registry=pipeline.registry
-    )
-    port = server.server_address[1]
-    print(f"veille worker: metrics at http://{settings.metrics_host}:{port}/metrics", flush=True)
+    server = serve_metrics(settings, pipeline.registry, "veille worker")
     # uvloop: the worker is bound by per-message event-loop overhead, which uvloop trims.
     mode.loop.use("uvloop")
     try:
@@ -132,7 +144,6 @@ def run_enrich(settings: Settings) -> None:
     import signal
 
     import uvloop
-    from prometheus_client import start_http_server
 
     from agents.enrich import EnrichStage
     from streams.topics import ensure_topics
@@ -141,15 +152,9 @@ def run_enrich(settings: Settings) -> None:
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
     ensure_topics(settings)
     registry = CollectorRegistry()
-    watchlist = Watchlist.from_toml(settings.watchlist_path)
-    analyzer = Analyzer()
-    metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
-    stage = EnrichStage(settings, Enricher(analyzer, watchlist, Limits.from_settings(settings)),
-                        metrics)
-    server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host,
-                                        registry=registry)
-    print(f"veille worker (enrich): metrics at http://{settings.metrics_host}:"
-          f"{server.server_address[1]}/metrics", flush=True)
+    _watchlist, metrics, enricher = enrichment(settings, registry)
+    stage = EnrichStage(settings, enricher, metrics)
+    server = serve_metrics(settings, registry, "veille worker (enrich)")
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
