@@ -143,13 +143,17 @@ def rss_mb(pid: int) -> float:
 READY = re.compile(rb"Worker\]: Ready|veille worker \(enrich\): Ready")
 
 
-def start_worker(settings: Settings, workdir: Path) -> subprocess.Popen:
+def start_worker(settings: Settings, workdir: Path,
+                 command: list[str] | None = None) -> subprocess.Popen:
+    """Start `veille worker` (or `command`) with the settings in its environment; returns once
+    it is Ready."""
     env = dict(os.environ, VEILLE_BROKER_URL=settings.broker_url, VEILLE_APP_ID=settings.app_id,
                VEILLE_TOPIC_PREFIX=settings.topic_prefix, VEILLE_METRICS_PORT=str(settings.metrics_port),
                VEILLE_DATA_DIR=str(workdir / "state"), VEILLE_LOG_LEVEL="INFO",
                VEILLE_WORKER_ROLE=settings.worker_role)
     log = open(workdir / f"worker-{settings.app_id}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "veille.cli", "worker"], env=env, stdout=log,
+    proc = subprocess.Popen(command or [sys.executable, "-m", "veille.cli", "worker"], env=env,
+                            stdout=log,
                             stderr=subprocess.STDOUT, cwd=workdir)
     path = workdir / f"worker-{settings.app_id}.log"
     deadline = time.monotonic() + 60

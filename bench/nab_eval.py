@@ -50,7 +50,8 @@ def score_dir(out: Path, data: Path) -> dict[str, Any]:
     cmd = [sys.executable, str(SCORER), str(out), "--json", "--windows", str(data / "windows.json")]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        hint = " (it needs numpy and pandas: pip install pandas)" if "pandas" in done.stderr else ""
+        hint = (" (it needs numpy and pandas: .venv/bin/pip install -e '.[bench]')"
+                if "pandas" in done.stderr else "")
         sys.exit(f"{SCORER.name} failed{hint}:\n{done.stderr.strip()}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result

@@ -14,7 +14,9 @@ detected language (generated).
 
 Rows: raw VADER (EN, the reference) and the French scorer; raw aiokafka transport and a Faust
 passthrough on the embedded broker (the floor any agent works against); the enrichment stage's
-planning step in-process (its work without transport); the enrichment worker (role enrich:
+planning step in-process (its work without transport); the same worker doing only the
+reference agent's job (VADER on every text, bench/vader_stage.py: how far the stage's own
+overhead is from the scoring limit); the enrichment worker (role enrich:
 the stage alone, as the issue's target is about the enrichment agent) and a worker of role all
 (the stage with the spike and moderation agents in one process), the spike agents alone and the
 moderation agent alone on pre-loaded topics (rates from the worker's own metrics, polled for
@@ -129,10 +131,10 @@ class Suite:
             proc.kill()
             proc.wait()
 
-    def worker_rate(self, s: Settings, name: str, target: float,
-                    workdir: Path | None = None) -> tuple[float, float]:
+    def worker_rate(self, s: Settings, name: str, target: float, workdir: Path | None = None,
+                    command: list[str] | None = None) -> tuple[float, float]:
         """Start the worker on pre-loaded topics; (rate of metric `name` to target, RSS MB)."""
-        proc = start_worker(s, workdir or self.workdir)
+        proc = start_worker(s, workdir or self.workdir, command)
         try:
             url = f"http://127.0.0.1:{s.metrics_port}/metrics"
             first, last, first_count = wait_count(url, name, target)
@@ -224,6 +226,20 @@ class Suite:
         s = self.fresh(f"e{role}").with_(worker_role=role)
         self.load(s.topic(MENTIONS_RAW), self.raw_records())
         return self.worker_rate(s, "veille_raw_messages_total", len(self.data))
+
+    def english_records(self) -> list[tuple[bytes, bytes]]:
+        """The mentions whose texts the raw VADER reference scores: the English half (real texts
+        alternate English and French; generated ones are all kept)."""
+        return self.raw_records()[0::2] if self.args.texts == "real" else self.raw_records()
+
+    def vader_stage(self) -> float:
+        """The enrichment worker doing the reference agent's job only (bench/vader_stage.py: no
+        language id, no watch rules, no triage) on the reference's English texts."""
+        s = self.fresh("v").with_(worker_role="enrich")
+        records = self.english_records()
+        self.load(s.topic(MENTIONS_RAW), records)
+        command = [sys.executable, str(ROOT / "bench" / "vader_stage.py")]
+        return self.worker_rate(s, "veille_raw_messages_total", len(records), command=command)[0]
 
     def enriched_outputs(self) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
         """In-process enrichment of the data: (moderation items, mentions.by_brand signals as
@@ -499,6 +515,7 @@ def main() -> None:
         transport = attempt(errors, "transport", suite.transport)
         passthrough = attempt(errors, "passthrough", suite.passthrough)
         stage = attempt(errors, "stage", suite.stage_in_process)
+        vader_stage = attempt(errors, "vader_stage", suite.vader_stage)
         enrich = attempt(errors, "enrich", suite.enrichment, "enrich")
         enrich_all = attempt(errors, "enrich_all", suite.enrichment, "all")
         items, signals = suite.enriched_outputs()
@@ -525,6 +542,8 @@ def main() -> None:
         rate_row(f"raw aiokafka produce+consume, {n:,} records", transport, "transport"),
         rate_row(f"Faust passthrough (create_app, uvloop), {n:,}", passthrough, "passthrough"),
         rate_row(f"enrichment stage in-process (no broker), {n:,} mentions", stage, "stage"),
+        rate_row(f"the same worker doing VADER only (no language id, rules, triage), "
+                 f"{len(suite.english_records()):,} EN mentions", vader_stage, "vader_stage"),
         rate_row(f"enrichment worker (role enrich: the stage alone), {n:,} mentions",
                  enrich[0] if enrich else None, "enrich"),
         rate_row(f"worker of role all (the stage, spike and moderation agents), {n:,} mentions",
