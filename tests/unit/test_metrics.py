@@ -105,3 +105,41 @@ def test_scrape_asks_the_exporter_for_named_samples_only() -> None:
     finally:
         server.shutdown()
         thread.join(5)
+
+
+def test_every_metric_family_passes_promtool_and_the_project_conventions() -> None:
+    """The whole exposition of a worker's and a collector's metrics, linted by Prometheus's own
+    `promtool check metrics` (naming, units, counter suffixes), plus the project's rules: the
+    veille_ prefix, and label names from bounded sets only (never an author, a URL or a text)."""
+    import shutil
+    import subprocess
+
+    import pytest
+    from prometheus_client import generate_latest
+
+    from veille.metrics import CollectorMetrics, ModerationMetrics, SpikeMetrics
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is missing: install the Debian package prometheus (scripts/ops-tools)")
+    m, reg = make()
+    CollectorMetrics(reg)
+    SpikeMetrics(reg, ["acme", "boreal"])
+    ModerationMetrics(reg, ["acme", "boreal"])
+    m.observe_enriched(("acme",), "twitter", "en", "negative", -0.6, 995.0, 999.0)
+    page = generate_latest(reg)
+    proc = subprocess.run([promtool, "check", "metrics"], input=page, capture_output=True,
+                          timeout=60)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr).decode()
+
+    # Each from a closed set: watched brands (+ none), platforms, languages, labels, reasons,
+    # categories, collectors, severities (the fold of unknown values is tested above); `le` is
+    # a histogram's buckets, `version` veille_build's one value.
+    bounded = {"brand", "category", "collector", "language", "le", "platform", "reason",
+               "sentiment", "severity", "since", "stage", "version"}
+    families = list(reg.collect())
+    assert len(families) >= 35
+    for family in families:
+        assert family.name.startswith("veille_"), family.name
+        for sample in family.samples:
+            assert set(sample.labels) <= bounded, (family.name, sample.labels)
