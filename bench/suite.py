@@ -12,17 +12,18 @@ generator's mentions (short: median 59 characters, which makes VADER itself twic
 EN and FR reference rows score the benchmark mentions' own texts, split by corpus (real) or by
 detected language (generated).
 
-Rows: raw VADER (EN, the reference) and the French scorer; raw aiokafka transport and a Faust
-passthrough on the embedded broker (the floor any agent works against); the enrichment stage's
-planning step in-process (its work without transport); the same worker doing only the
-reference agent's job (VADER on every text, bench/vader_stage.py: how far the stage's own
-overhead is from the scoring limit); the enrichment worker (role enrich:
-the stage alone, as the issue's target is about the enrichment agent) and a worker of role all
-(the stage with the spike and moderation agents in one process), the spike agents alone and the
-moderation agent alone on pre-loaded topics (rates from the worker's own metrics, polled for
-that metric only: a whole /metrics page costs the worker ~9 ms of CPU); end-to-end latency at a
-fixed input rate (role all); one worker vs two workers (--scale-role); worker RSS. One
-EmbeddedBroker serves every row, each row on fresh topics (own prefix and app id).
+Rows: raw VADER (EN, the reference: vaderSentiment's own polarity_scores), veille's English scorer
+(veille.sentiment.english.VaderAnalyzer: the same scores) and the French scorer; raw aiokafka
+transport and a Faust passthrough on the embedded broker (the floor any agent works against); the
+enrichment stage's planning step in-process (its work without transport); the same worker doing
+only the reference agent's job (VADER on every text, bench/vader_stage.py: how far the stage's own
+overhead is from the scoring limit); the enrichment worker (role enrich: the stage alone, as the
+issue's target is about the enrichment agent) and a worker of role all (the stage with the spike
+and moderation agents in one process), the spike agents alone and the moderation agent alone on
+pre-loaded topics (rates from the worker's own metrics, polled for that metric only: a whole
+/metrics page costs the worker ~9 ms of CPU); end-to-end latency at a fixed input rate (role all);
+one worker vs two workers (--scale-role); worker RSS. One EmbeddedBroker serves every row, each
+row on fresh topics (own prefix and app id).
 A row that fails is printed as "not measured" with the reason; the others still run.
 """
 
@@ -508,6 +509,9 @@ def main() -> None:
             en = [m["text"] for m, lang in zip(suite.data, langs, strict=False) if lang == "en"][:3000]
             fr = [m["text"] for m, lang in zip(suite.data, langs, strict=False) if lang == "fr"][:3000]
         vader = rate_of(SentimentIntensityAnalyzer().polarity_scores, en)
+        from veille.sentiment.english import VaderAnalyzer
+
+        ours = rate_of(VaderAnalyzer().polarity_scores, en)
         french = rate_of(FrenchScorer().polarity_scores, fr) if fr else None
         if not fr:
             errors["fr"] = "no French text among the benchmark mentions"
@@ -538,6 +542,8 @@ def main() -> None:
     rows = [
         (f"raw VADER EN polarity_scores, {len(en):,} EN texts (reference)", f"{vader:,.0f}/s",
          "1.00"),
+        rate_row(f"veille's VaderAnalyzer (the same scores, faster), same {len(en):,} EN texts",
+                 ours, "en"),
         rate_row(f"raw FrenchScorer polarity_scores, {len(fr):,} FR texts", french, "fr"),
         rate_row(f"raw aiokafka produce+consume, {n:,} records", transport, "transport"),
         rate_row(f"Faust passthrough (create_app, uvloop), {n:,}", passthrough, "passthrough"),

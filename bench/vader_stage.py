@@ -6,7 +6,8 @@ enrich`.
 
 The same process as a worker of role enrich (agents.worker.run_enrich: the enrichment stage's
 consumer, batching, de-duplication, encoding, delivery, commits and metrics), with two parts of
-its work taken out: every text is taken as English (no language identification: VADER scores
+its work taken out: every text is taken as English (no language identification: the English
+scorer, veille.sentiment.english.VaderAnalyzer, which gives vaderSentiment's own scores, scores
 it), and the watch list names no brand (no watch rule matches, so no triage, no moderation item
 and no by-brand signal). What is left is what the issue's 19 % reference agent does per message
 (read, decode, score with VADER, encode, send), which tells how far the stage's own overhead is

@@ -1,0 +1,88 @@
+"""The English scorer: exactly vaderSentiment's scores, on texts built to reach every VADER rule."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import vaderSentiment.vaderSentiment as vader
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from veille.sentiment.english import EnglishScorer, VaderAnalyzer
+
+#: Words that steer VADER's rules: negation, "no", "least", "kind of", "but", "never so/this",
+#: "without doubt", "or/nor", and the first words of multi-word boosters.
+RULE_WORDS = ("no", "not", "never", "least", "at", "very", "kind", "of", "but", "BUT", "so",
+              "this", "without", "doubt", "or", "nor", "isn't", "don't", "aint", "nope", "sort",
+              "kinda", "the", "a", "it", "was", "is", "I", "you")
+PUNCTUATED = ("good!", "(bad)", "great,", "'love'", "sad...", "!!!", "?", "??", "?!", "...", ":)",
+              ":-(", ":D", ";)", "<3", ":/", "-", "'", "a.", "ok?", "--", "#win", "@acme")
+OTHER = ("café", "naïve", "İstanbul", "ÇA", "ÉNORME", "straße", "ẞ", "日本", "Ⅻ", "x" * 40, "",
+         "ﬁne", "Good", "GOOD", "gOoD")
+
+
+def vocabulary(rng: random.Random) -> list[str]:
+    analyzer = SentimentIntensityAnalyzer()
+    lexicon = sorted(analyzer.lexicon)
+    emojis = sorted(analyzer.emojis)
+    words = rng.sample(lexicon, 400)
+    words += [w.upper() for w in rng.sample(lexicon, 60)] + [w.title() for w in rng.sample(lexicon, 60)]
+    words += list(vader.BOOSTER_DICT) + [w.upper() for w in vader.BOOSTER_DICT]
+    words += list(vader.NEGATE)
+    for idiom in vader.SPECIAL_CASES:
+        words += idiom.split()
+        words.append(idiom)
+    words += rng.sample(emojis, 150)  # single characters and multi-character sequences
+    words += list(RULE_WORDS) * 6 + list(PUNCTUATED) + list(OTHER)
+    return words
+
+
+def texts(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    words = vocabulary(rng)
+    out = ["", " ", "\t\n", "!!!", "😀", " 😀😡 ", "no", "but", "kind of", "not bad at all",
+           "The plot was good, but the characters are uncompelling and the dialog is not great.",
+           "Without a doubt, an excellent idea.", "Roger is at least compelling", "very least good",
+           "never so good", "she isn't the least bit bad", "no good or bad", "no or nor good",
+           "it's the shit", "kind of", "good kind of", "LOVE IT 😍😍 but hate the price!!!???"]
+    seps = (" ", " ", " ", "  ", "\t", "\n", "")  # "" glues two words, as emoji often are
+    while len(out) < n:
+        k = rng.randint(1, 25)
+        parts = []
+        for _ in range(k):
+            parts.append(rng.choice(words))
+            parts.append(rng.choice(seps))
+        text = "".join(parts)
+        if rng.random() < 0.2:
+            text = text.upper()
+        if rng.random() < 0.2:
+            text = "  " + text + " "
+        out.append(text)
+    return out
+
+
+def test_same_scores_as_vader_sentiment_on_every_rule() -> None:
+    reference, fast = SentimentIntensityAnalyzer(), VaderAnalyzer()
+    corpus = texts(20_000)
+    mismatches = [t for t in corpus if fast.polarity_scores(t) != reference.polarity_scores(t)]
+    assert mismatches == []
+    # The corpus reaches the rules it is meant to (else the comparison above proves little).
+    lowered = " ".join(corpus).lower()
+    for cue in (" but ", "kind of", " least ", " never ", " without ", "n't", "!!", "??"):
+        assert lowered.count(cue) > 20, cue
+    assert sum(1 for t in corpus if not t.isascii()) > 2_000
+    assert len({fast.polarity_scores(t)["compound"] for t in corpus}) > 2_000
+
+
+def test_a_text_that_is_not_a_str_behaves_as_in_vader_sentiment() -> None:
+    with pytest.raises(TypeError):
+        SentimentIntensityAnalyzer().polarity_scores(42)
+    with pytest.raises(TypeError):
+        VaderAnalyzer().polarity_scores(42)
+
+
+def test_scorer_labels() -> None:
+    scorer = EnglishScorer()
+    assert scorer.score("I love this, it is great!").label == "positive"
+    assert scorer.score("This is terrible, I hate it.").label == "negative"
+    assert scorer.score("The shop opens at nine.").label == "neutral"
