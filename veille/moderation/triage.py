@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from veille.moderation import ACTION_RANK, ACTIONS, CATEGORIES, SEVERITIES
+from veille.moderation.prefilter import Prefilter
 from veille.rules import Charter, fold
 
 __all__ = [
@@ -758,6 +759,36 @@ _REPEATED_PUNCT = re.compile(r"(?:[!?]\s*){3,}|[!?]{2,}\s*[!?]")
 _CAPS_WORD = re.compile(r"\b[A-ZÀ-ÖØ-Þ]{3,}\b")
 
 
+#: The rule patterns screened by the RE2 prefilter (veille.moderation.prefilter), in its order:
+#: one pass over the text tells which of them may match, and only those run.
+_SCREENED: Final = ("threat", "self_harm", "slur", "hate", "person_noun", "targeted_strong",
+                    "targeted", "insult_phrase", "detractor", "hostile", "hostile_if_negative",
+                    "complaint", "complaint_weak")
+
+
+class _Every:
+    """Every pattern may match: what `_screen` answers when the prefilter cannot tell."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+_EVERY: Final = _Every()
+#: One prefilter per rule set, built on first use (about 0.3 s each).
+_prefilters: dict[int, Prefilter] = {}
+
+
+def _screen(rules: _Rules, norm: str) -> Container[str]:
+    """Names of the rule patterns of `rules` that may match `norm` (others cannot)."""
+    prefilter = _prefilters.get(id(rules))
+    if prefilter is None:
+        prefilter = _prefilters[id(rules)] = Prefilter([getattr(rules, n) for n in _SCREENED])
+    found = prefilter.candidates(norm)
+    if found is None:
+        return _EVERY
+    return {_SCREENED[i] for i in found if i < len(_SCREENED)}
+
+
 def _context_clear(norm: str, start: int, end: int) -> bool:
     """False when the match at norm[start:end] is quoted, reported, negated or about oneself."""
     before = norm[max(0, start - 40):start]
@@ -880,33 +911,36 @@ def triage(
     complaint = weak_complaint = hostile = False
     detractor: set[str] = set()
     for rules in _RULES.get(language, _ANY_LANGUAGE):
-        if rules.threat.search(norm):
+        may = _screen(rules, norm)  # the patterns not in it cannot match
+        if "threat" in may and rules.threat.search(norm):
             hit("threat", "high", "threat:violence")
-        if rules.self_harm.search(norm):
+        if "self_harm" in may and rules.self_harm.search(norm):
             hit("threat", "high", "threat:self_harm")
-        if _clear_match(rules.slur, norm):
+        if "slur" in may and _clear_match(rules.slur, norm):
             hit("hate", "high", "hate:slur")
-        if rules.hate.search(norm):
+        if "hate" in may and rules.hate.search(norm):
             hit("hate", "high", "hate:group")
-        if _clear_match(rules.person_noun, norm):
+        if "person_noun" in may and _clear_match(rules.person_noun, norm):
             hit("insult", "high", "insult:noun")
-        if _clear_match(rules.targeted_strong, norm):
+        if "targeted_strong" in may and _clear_match(rules.targeted_strong, norm):
             hit("insult", "high", "insult:targeted")
-        elif _clear_match(rules.targeted, norm):
+        elif "targeted" in may and _clear_match(rules.targeted, norm):
             hit("insult", "medium", "insult:targeted")
-        if _clear_match(rules.insult_phrase, norm):
+        if "insult_phrase" in may and _clear_match(rules.insult_phrase, norm):
             hit("insult", "medium", "insult:phrase")
-        for m in rules.detractor.finditer(norm):
-            if m.lastgroup and _context_clear(norm, m.start(), m.end()):
-                detractor.add(m.lastgroup)
+        if "detractor" in may:
+            for m in rules.detractor.finditer(norm):
+                if m.lastgroup and _context_clear(norm, m.start(), m.end()):
+                    detractor.add(m.lastgroup)
         # "shut up and take my money", "you people are amazing": hostile words in praise.
         hostile = hostile or bool(
-            (sentiment != "positive" and rules.hostile.search(norm))
-            or (negative and rules.hostile_if_negative.search(norm))
+            (sentiment != "positive" and "hostile" in may and rules.hostile.search(norm))
+            or (negative and "hostile_if_negative" in may and rules.hostile_if_negative.search(norm))
         )
-        complaint = complaint or bool(rules.complaint.search(norm))
+        complaint = complaint or bool("complaint" in may and rules.complaint.search(norm))
         if sentiment != "positive":
-            weak_complaint = weak_complaint or bool(rules.complaint_weak.search(norm))
+            weak_complaint = weak_complaint or bool(
+                "complaint_weak" in may and rules.complaint_weak.search(norm))
 
     if "never_again" in detractor and compound >= CLEARLY_POSITIVE:
         detractor.discard("never_again")  # "plus jamais de souci depuis que je suis chez eux"
@@ -967,8 +1001,18 @@ def triage(
     )
 
 
+#: The spam checks' ways out, screened in one pass (see _screen).
+_WAYS_OUT: Final = (_URL, _SHORTENER, _CONTACT)
+_ways_out: list[Prefilter] = []
+
+
 def _spam(base: str) -> str | None:
     """The spam reason, or None: phishing or bait needs a way out (a link or a contact)."""
+    if not _ways_out:
+        _ways_out.append(Prefilter(_WAYS_OUT))
+    found = _ways_out[0].candidates(base)
+    if found is not None and found.isdisjoint(range(len(_WAYS_OUT))):
+        return None  # none of them can match
     if not (_URL.search(base) or _SHORTENER.search(base) or _CONTACT.search(base)):
         return None
     if _PHISHING.search(base):
