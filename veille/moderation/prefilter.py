@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+# re's own parser (named sre_parse before Python 3.11): the relaxation reads what `re` compiles.
 from re import _constants as C  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -63,7 +65,7 @@ def _members(items: list[tuple[Any, Any]], char: str) -> bool:
             hit = hit or ord(char) == av
         elif op is C.RANGE:
             hit = hit or av[0] <= ord(char) <= av[1]
-        elif op is C.CATEGORY:
+        elif op is C.CATEGORY and av in _CATEGORIES:
             hit = hit or re.match(_CATEGORIES[av], char) is not None
         else:
             raise UnsupportedPattern(f"class item {op}")
