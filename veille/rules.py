@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from veille.moderation import CATEGORIES
+from veille.prefilter import Prefilter
 
 _BRAND_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KINDS = ("alias", "keyword", "hashtag")
@@ -186,7 +187,10 @@ def _term_regex(term: str, group: str | None = None) -> str:
 
 
 class Watchlist:
-    """Compiled watch rules. One regex per brand, so matching costs one scan per brand."""
+    """Compiled watch rules: one regex per brand, and an RE2 prefilter (veille.prefilter) that
+    tells in one pass over the text which brands' regexes may match; only those run. Without it
+    a mention cost one scan per brand: about 1.2 µs a brand, 64 µs with 50 brands, 241 µs with
+    200 (more than the rest of the enrichment); with it, a few µs whatever the count."""
 
     def __init__(self, brands: list[Brand]) -> None:
         ids = [b.id for b in brands]
@@ -204,6 +208,7 @@ class Watchlist:
                 else None
             )
             self._compiled.append((brand, re.compile(groups), rule_ids, exclude))
+        self._prefilter = Prefilter([c[1] for c in self._compiled]) if self._compiled else None
 
     @property
     def brand_ids(self) -> tuple[str, ...]:
@@ -220,7 +225,11 @@ class Watchlist:
         folded = fold(text)
         brands: list[str] = []
         rules: list[str] = []
-        for brand, pattern, rule_ids, exclude in self._compiled:
+        # The brands whose regex may match (None: the prefilter cannot tell, every regex runs).
+        may = self._prefilter.candidates(folded) if self._prefilter is not None else None
+        for k, (brand, pattern, rule_ids, exclude) in enumerate(self._compiled):
+            if may is not None and k not in may:
+                continue
             # Group t<i> is group i + 1, the term that matched (the first listed at a position):
             # every branch has its group, so lastindex is never None.
             hits: set[int] = {m.lastindex for m in pattern.finditer(folded)}  # type: ignore[misc]

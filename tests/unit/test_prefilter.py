@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from veille.moderation import triage as triage_module
-from veille.moderation.prefilter import Prefilter, UnsupportedPattern, relax
 from veille.moderation.triage import triage
+from veille.prefilter import Prefilter, UnsupportedPattern, relax
 
 ROOT = Path(__file__).resolve().parents[2]
 RULE_SETS = {"en": triage_module._EN, "fr": triage_module._FR}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,49 @@ def test_bad_charters(tmp_path: Path, charter: str, message: str) -> None:
     with pytest.raises(WatchlistError, match=message) as err:
         _load(tmp_path, charter)
     assert "w.toml: a" in str(err.value)  # says which file and which brand
+
+
+def many_brands(n: int, rng: random.Random) -> tuple[Watchlist, list[str]]:
+    """A watch list of n brands (names with accents, several words, handles, hashtags,
+    exclusions) and the terms they are written with."""
+    def word() -> str:
+        return "".join(rng.choice("abcdefghijklmnoprstuvzéèô") for _ in range(rng.randint(3, 8)))
+
+    brands, terms = [], []
+    for i in range(n):
+        name, other = word().title(), word()
+        entry = {"id": f"b{i}", "name": name, "aliases": [name, f"{name} {other.title()}",
+                                                          f"@{name.lower()}_fr", f"{name}-{other}"],
+                 "keywords": [f"{word()} {word()}", word().upper()], "hashtags": [f"#{name}Down"]}
+        if rng.random() < 0.3:
+            entry["exclude"] = [f"{name} {word()}"]
+        brands.append(entry)
+        terms += [t for key in ("aliases", "keywords", "hashtags", "exclude")
+                  for t in entry.get(key, [])]
+    return Watchlist.from_dict({"brands": brands}), terms
+
+
+def test_the_prefilter_changes_no_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 60 brands, mentions naming them every way (case, accents, glued to punctuation or
+    to other words, handles, hashtags, excluded phrases): the same brands and rules as running
+    every brand's regex."""
+    rng = random.Random(11)
+    watchlist, terms = many_brands(60, rng)
+    glue = (" ", "", "-", "_", "#", "@", ".", ", ", "!", "'", "l'", " de ", "\n")
+    texts = []
+    for _ in range(6_000):
+        parts = []
+        for _ in range(rng.randint(0, 4)):
+            term = rng.choice(terms)
+            r = rng.random()
+            term = term.upper() if r < 0.2 else fold(term) if r < 0.4 else term
+            parts += [rng.choice(glue), term, rng.choice(glue)]
+        parts.append(rng.choice(("ça marche pas", "love it", "", "bof")))
+        texts.append("".join(parts))
+    screened = [watchlist.match(t) for t in texts]
+    assert watchlist._prefilter is not None
+    monkeypatch.setattr(type(watchlist._prefilter), "candidates", lambda self, text: None)
+    every = [watchlist.match(t) for t in texts]
+    assert screened == every
+    assert sum(1 for m in every if m.brands) > 3_000
+    assert sum(1 for m in every if len(m.brands) > 1) > 500

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from veille.moderation import ACTION_RANK, ACTIONS, CATEGORIES, SEVERITIES
-from veille.moderation.prefilter import Prefilter
+from veille.prefilter import Prefilter
 from veille.rules import Charter, fold
 
 __all__ = [
@@ -759,7 +759,7 @@ _REPEATED_PUNCT = re.compile(r"(?:[!?]\s*){3,}|[!?]{2,}\s*[!?]")
 _CAPS_WORD = re.compile(r"\b[A-ZÀ-ÖØ-Þ]{3,}\b")
 
 
-#: The rule patterns screened by the RE2 prefilter (veille.moderation.prefilter), in its order:
+#: The rule patterns screened by the RE2 prefilter (veille.prefilter), in its order:
 #: one pass over the text tells which of them may match, and only those run.
 _SCREENED: Final = ("threat", "self_harm", "slur", "hate", "person_noun", "targeted_strong",
                     "targeted", "insult_phrase", "detractor", "hostile", "hostile_if_negative",
