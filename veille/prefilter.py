@@ -133,10 +133,13 @@ class Prefilter:
         options = re2.Options()
         options.max_mem = max_mem
         self._set = re2.Set.SearchSet(options)
-        for pattern in patterns:
-            self._set.Add(relax(pattern))
-        self._sentinel = self._set.Add("")  # matches every text: its absence means "no answer"
-        self._set.Compile()
+        try:
+            for pattern in patterns:
+                self._set.Add(relax(pattern))
+            self._sentinel = self._set.Add("")  # matches every text: its absence means "no answer"
+            self._set.Compile()
+        except re2.error as exc:  # e.g. a program larger than max_mem
+            raise UnsupportedPattern(f"RE2 cannot compile the set: {exc}") from exc
         self.size = len(patterns)
 
     def candidates(self, text: str) -> frozenset[int] | None:

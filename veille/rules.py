@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import tomllib
@@ -11,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from veille.moderation import CATEGORIES
-from veille.prefilter import Prefilter
+from veille.prefilter import Prefilter, UnsupportedPattern
 
+log = logging.getLogger(__name__)
 _BRAND_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KINDS = ("alias", "keyword", "hashtag")
 #: Longest response deadline a charter may set (30 days): beyond that nobody is waiting any more.
@@ -208,7 +210,13 @@ class Watchlist:
                 else None
             )
             self._compiled.append((brand, re.compile(groups), rule_ids, exclude))
-        self._prefilter = Prefilter([c[1] for c in self._compiled]) if self._compiled else None
+        self._prefilter: Prefilter | None = None
+        if self._compiled:
+            try:
+                self._prefilter = Prefilter([c[1] for c in self._compiled])
+            except UnsupportedPattern as exc:  # still right without it, only slower
+                log.warning("watch list without prefilter, every brand's rule runs on every "
+                            "mention: %s", exc)
 
     @property
     def brand_ids(self) -> tuple[str, ...]:

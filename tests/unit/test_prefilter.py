@@ -162,6 +162,12 @@ def test_unsupported_patterns_are_refused() -> None:
         relax(re.compile(r"(?i:abc)"))
 
 
+def test_a_set_too_large_for_its_memory_budget_is_refused() -> None:
+    patterns = [getattr(triage_module._FR, n) for n in triage_module._SCREENED]
+    with pytest.raises(UnsupportedPattern, match="RE2 cannot compile"):
+        Prefilter(patterns, max_mem=1 << 20)
+
+
 def test_a_text_re2_cannot_read_falls_back_to_every_pattern() -> None:
     prefilter = Prefilter([re.compile("connard")])
     assert prefilter.candidates("sale connard \ud83d") is None  # a lone surrogate

@@ -180,3 +180,19 @@ def test_the_prefilter_changes_no_match(monkeypatch: pytest.MonkeyPatch) -> None
     assert screened == every
     assert sum(1 for m in every if m.brands) > 3_000
     assert sum(1 for m in every if len(m.brands) > 1) > 500
+
+
+def test_a_watch_list_the_prefilter_cannot_take_still_matches(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import veille.rules as rules
+    from veille.prefilter import UnsupportedPattern
+
+    def refuse(patterns: object) -> None:
+        raise UnsupportedPattern("RE2 cannot compile the set: program too large")
+
+    monkeypatch.setattr(rules, "Prefilter", refuse)
+    watchlist = Watchlist.from_toml(ROOT / "tests/data/watchlist.toml")
+    assert watchlist._prefilter is None
+    assert "without prefilter" in caplog.text
+    assert watchlist.match("Acme and Boréal").brands == ("acme", "boreal")
+    assert watchlist.match("acmeism is a word").brands == ()
