@@ -53,7 +53,7 @@ def main() -> None:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     import veille.moderation.triage as triage_module
-    from agents.enrich import Enricher, Names, Planner
+    from agents.enrich import PLAN_SLICE, Enricher, Names, Planner
     from streams.records import Limits, parse_raw
     from veille.dedup import DedupWindow
     from veille.metrics import Metrics
@@ -139,8 +139,8 @@ def main() -> None:
                           Names("raw", "enriched", "dlq", "queue", "by_brand"),
                           {0: DedupWindow(86_400, 1_000_000)}, brand_partitions=4)
         t0 = time.perf_counter()
-        for i in range(0, len(records), 2000):
-            planner.plan({TP("raw", 0): records[i:i + 2000]})
+        for i in range(0, len(records), PLAN_SLICE):  # as the stage plans: a slice at a time
+            planner.plan({TP("raw", 0): records[i:i + PLAN_SLICE]})
         best = min(best, time.perf_counter() - t0)
     whole = best / len(records) * 1e6
 

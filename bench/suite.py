@@ -269,11 +269,11 @@ class Suite:
 
     def stage_in_process(self) -> float:
         """The enrichment stage's planning step without a broker: validation, analysis, watch
-        rules, triage, de-duplication, encoding and metrics, batches of 2,000 (the ceiling any
-        transport leaves to the worker)."""
+        rules, triage, de-duplication, encoding and metrics, in slices of PLAN_SLICE as the stage
+        plans them (the ceiling any transport leaves to the worker)."""
         from prometheus_client import CollectorRegistry
 
-        from agents.enrich import Enricher, Names, Planner
+        from agents.enrich import PLAN_SLICE, Enricher, Names, Planner
         from streams.records import Limits
         from veille.dedup import DedupWindow
         from veille.metrics import Metrics
@@ -288,8 +288,8 @@ class Suite:
                           {0: DedupWindow(86_400, 1_000_000)}, brand_partitions=4)
         recs = [Rec("raw", 0, i, k, v) for i, (k, v) in enumerate(self.raw_records())]
         t0 = time.perf_counter()
-        for i in range(0, len(recs), 2000):
-            planner.plan({TP("raw", 0): recs[i:i + 2000]})
+        for i in range(0, len(recs), PLAN_SLICE):  # as the stage plans: a slice at a time
+            planner.plan({TP("raw", 0): recs[i:i + PLAN_SLICE]})
         return len(recs) / (time.perf_counter() - t0)
 
     def spikes(self, signals: list[tuple[bytes, bytes]]) -> float:
