@@ -69,11 +69,8 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
 def enrichment(settings: Settings, registry: CollectorRegistry, analyzer: Analyzer | None = None
                ) -> tuple[Watchlist, Metrics, Enricher]:
     """The watch list, the pipeline's metrics and the enricher, for any role."""
-    from veille.moderation import triage
-
     watchlist = Watchlist.from_toml(settings.watchlist_path)
     analyzer = analyzer or Analyzer()
-    triage.prepare()  # its prefilters, before the first mention rather than on it
     metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
     return watchlist, metrics, Enricher(analyzer, watchlist, Limits.from_settings(settings))
 

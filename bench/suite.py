@@ -492,6 +492,7 @@ def main() -> None:
 
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+    from veille.sentiment.english import VaderAnalyzer
     from veille.sentiment.french import FrenchScorer
     from veille.sentiment.langid import LanguageDetector
 
@@ -509,8 +510,6 @@ def main() -> None:
             en = [m["text"] for m, lang in zip(suite.data, langs, strict=False) if lang == "en"][:3000]
             fr = [m["text"] for m, lang in zip(suite.data, langs, strict=False) if lang == "fr"][:3000]
         vader = rate_of(SentimentIntensityAnalyzer().polarity_scores, en)
-        from veille.sentiment.english import VaderAnalyzer
-
         ours = rate_of(VaderAnalyzer().polarity_scores, en)
         french = rate_of(FrenchScorer().polarity_scores, fr) if fr else None
         if not fr:

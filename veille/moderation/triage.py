@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
@@ -1015,13 +1016,11 @@ def triage(
 
 #: The spam checks' ways out, screened in one pass (see _screen).
 _WAYS_OUT: Final = (_URL, _SHORTENER, _CONTACT)
-_ways_out: list[Prefilter] = []
 
 
+@functools.cache
 def _ways_out_prefilter() -> Prefilter:
-    if not _ways_out:
-        _ways_out.append(Prefilter(_WAYS_OUT))
-    return _ways_out[0]
+    return Prefilter(_WAYS_OUT)
 
 
 def _spam(base: str) -> str | None:
