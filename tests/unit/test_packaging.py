@@ -1,0 +1,53 @@
+"""The wheel a user installs (`pip install .`, not the editable install the scripts use) holds
+every module and every data file the code reads: a package left out of the configuration would
+only break outside the checkout."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CODE = ("veille", "streams", "agents")
+
+
+def shipped_files() -> set[str]:
+    """What the distribution must hold: the code packages' files, byte-code and caches aside."""
+    out = set()
+    for top in CODE:
+        for path in (ROOT / top).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                out.add(path.relative_to(ROOT).as_posix())
+    return out
+
+
+def test_the_wheel_holds_every_module_and_data_file(tmp_path: Path) -> None:
+    src = tmp_path / "src"  # a copy: an in-tree build would leave build/ in the checkout
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE", "NOTICE"):
+        shutil.copy2(ROOT / name, src / name)
+    for top in CODE:
+        shutil.copytree(ROOT / top, src / top, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "-q", "-w", str(tmp_path / "dist")],
+        capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    (wheel,) = (tmp_path / "dist").glob("veille-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        scripts = zf.read(entry_points).decode()
+    expected = shipped_files()
+    assert {"veille/moderate/api.py", "veille/data/demo_mentions.jsonl",
+            "veille/sentiment/data/fr_lexicon.txt", "streams/schemas/enriched_mention.v1.json"} <= expected
+    missing = sorted(expected - names)
+    assert not missing, f"left out of the wheel: {missing}"
+    # The package discovery must not warn (a data folder taken for a package it would ignore).
+    assert "would be ignored" not in done.stderr, done.stderr
+    assert "veille = veille.cli:main" in scripts
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert any(n.endswith(".dist-info/licenses/NOTICE") for n in names)
