@@ -32,6 +32,17 @@ def test_too_little_text_is_undetermined_or_hint() -> None:
     assert D.detect("ok", hint="fr")[0] == "fr"
 
 
+def test_a_platform_tag_falls_back_to_its_iso_639_code() -> None:
+    # Platforms tag posts en-US, pt_BR or zh-Hant: the record's language is an ISO 639 code
+    # (the enriched schema's pattern) and the scorer of that language is found.
+    assert D.detect("ok", hint="en-US")[0] == "en"
+    assert D.detect("😡 #fail", hint="pt_BR") == ("pt", 0.0)
+    assert D.detect("😡 #fail", hint="zh-Hant-TW")[0] == "zh"
+    assert D.detect("😡 #fail", hint="FR")[0] == "fr"
+    for not_a_tag in ("unknown", "x", "e1", "en US", ""):
+        assert D.detect("😡 #fail", hint=not_a_tag)[0] == "und", not_a_tag
+
+
 def test_confident_detection_overrides_hint() -> None:
     lang, confidence = D.detect("Je suis vraiment très content de ce téléphone", hint="en")
     assert lang == "fr" and confidence > 0.9

@@ -9,6 +9,8 @@ UNDETERMINED = "und"
 _NOISE = re.compile(r"https?://\S+|www\.\S+|[@#][\w.]+")
 # fastText reads "much!" as one unknown token; letters-only words classify far better.
 _NON_WORD = re.compile(r"[^\w\s']+|\d+|_")
+#: A platform's language tag: an ISO 639 code, maybe with a region or script (en-US, pt_BR, zh-Hant).
+_HINT = re.compile(r"([a-z]{2,3})(?:[-_][a-z0-9]{1,8})*")
 
 #: Languages the second opinion (py3langid) chooses among; fastText itself knows 176.
 SECOND_OPINION_LANGUAGES = (
@@ -57,11 +59,13 @@ class LanguageDetector:
         return False
 
     def detect(self, text: str, hint: str | None = None) -> tuple[str, float]:
-        """(ISO 639-1 code or "und", confidence). URLs, handles, hashtags, digits are ignored.
+        """(ISO 639 code or "und", confidence). URLs, handles, hashtags, digits are ignored.
 
         When the text says too little (few letters, low confidence), a platform's own
-        language `hint` is used instead, with the (low) confidence found.
+        language `hint` is used instead (its primary subtag: "en-US" is "en"), with the (low)
+        confidence found.
         """
+        hint = hint_language(hint)
         clean = self.clean(text)
         if not self._has_letters(clean):
             return (hint or UNDETERMINED), 0.0
@@ -85,3 +89,12 @@ class LanguageDetector:
         if confidence < self.min_confidence and not agree:
             return (hint or UNDETERMINED), confidence
         return lang, min(confidence, 1.0)
+
+
+def hint_language(hint: str | None) -> str | None:
+    """A platform's language tag as the ISO 639 code the enriched record carries ("en-US" -> "en");
+    None for what is not a language tag ("", "unknown", "x")."""
+    if not hint:
+        return None
+    found = _HINT.fullmatch(hint.strip().lower())
+    return found.group(1) if found else None
