@@ -65,10 +65,10 @@ TOPIC_MAP = (
     TopicDoc(
         MENTIONS_DLQ,
         "the original key",
-        "the original bytes, untouched; reason, detail, stage, source topic/partition/offset "
+        "the original bytes, untouched; reason, detail, field, stage, source topic/partition/offset "
         "and time in `veille-dlq-*` headers",
         "enrichment agent",
-        "operators (`veille dlq`), replay tools",
+        "operators (any Kafka consumer that prints headers), replay tools",
     ),
     TopicDoc(
         MENTIONS_BY_BRAND,
@@ -170,13 +170,20 @@ class TopicError(RuntimeError):
     """A topic exists with a layout veille cannot work with, or the broker is unreachable."""
 
 
+#: Topics that must have exactly settings.topic_partitions partitions (see ensure_topics).
+PARTITIONED_ALIKE = (MENTIONS_RAW, MENTIONS_ENRICHED, MENTIONS_BY_BRAND, MODERATION_QUEUE,
+                     MODERATION_DECISIONS)
+
+
 def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
     """Create the pipeline topics explicitly (auto-creation picks the broker's partition count).
 
-    Returns the names created. An existing mentions.raw, moderation.queue or moderation.decisions
-    with another partition count than settings.topic_partitions is an error: de-duplication
-    relies on raw and enriched partitions lining up, moderation on a case's queue item,
-    decisions and table entries sharing one partition.
+    Returns the names created. An existing mentions.raw, mentions.enriched, mentions.by_brand,
+    moderation.queue or moderation.decisions with another partition count than
+    settings.topic_partitions is an error: de-duplication relies on raw and enriched partitions
+    lining up, the enrichment stage sends each brand's signals to the partition murmur2 gives for
+    that count, and moderation needs a case's queue item, decisions and table entries on one
+    partition.
     """
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -202,15 +209,13 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass
-        # De-duplication needs raw and enriched partitions to line up; the moderation agent
-        # needs a case's queue item, its decisions and its table entries on the same partition.
-        keyed = [settings.topic(t) for t in (MENTIONS_RAW, MENTIONS_ENRICHED, MODERATION_QUEUE,
-                                             MODERATION_DECISIONS)]
+        keyed = [settings.topic(t) for t in PARTITIONED_ALIKE]
         for described in admin.describe_topics(keyed):
             count = len(described.get("partitions") or [])
             if count and count != settings.topic_partitions:
+                name = described.get("name") or described.get("topic")  # kafka-python 3: name
                 raise TopicError(
-                    f"{described['topic']} has {count} partitions but VEILLE_TOPIC_PARTITIONS is "
+                    f"{name} has {count} partitions but VEILLE_TOPIC_PARTITIONS is "
                     f"{settings.topic_partitions}: set it to {count}"
                 )
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -10,7 +11,9 @@ import time
 
 import pytest
 
+from streams.topics import PARTITIONED_ALIKE, TopicError, ensure_topics, pipeline_topics
 from veille.broker import BrokerError, EmbeddedBroker, free_port, metadata_answers
+from veille.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +78,26 @@ def test_broker_command_port_taken_message() -> None:
         )
     assert out.returncode == 2
     assert "veille: error: port" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("topic", PARTITIONED_ALIKE)
+def test_a_topic_with_another_partition_count_is_refused(settings: Settings, topic: str) -> None:
+    """Created beforehand with 2 partitions when the settings say 4: the worker and `veille topics`
+    refuse to start, naming the topic and the setting, instead of misrouting."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        admin.create_topics([NewTopic(settings.topic(topic), 2, 1)])
+    finally:
+        admin.close()
+    assert settings.topic_partitions == 4
+    with pytest.raises(TopicError, match=rf"{re.escape(settings.topic(topic))} has 2 partitions but "
+                                         r"VEILLE_TOPIC_PARTITIONS is 4: set it to 2"):
+        ensure_topics(settings)
+
+
+def test_topics_are_created_with_the_configured_partitions(settings: Settings) -> None:
+    created = ensure_topics(settings)
+    assert set(created) == set(pipeline_topics(settings))
+    assert ensure_topics(settings) == []  # idempotent: nothing left to create, nothing refused
