@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -256,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="embedded broker + worker + replay of the demo data, live summary")
     _add_broker(p)
-    p.add_argument("--rate", type=float, default=float(os.environ.get("VEILLE_REPLAY_RATE", 200)),
+    p.add_argument("--rate", type=float, default=_env_rate(),
                    help="replay rate, mentions/s (env VEILLE_REPLAY_RATE, default 200)")
     p.add_argument("--file", help="JSONL to replay instead of the packaged demo data")
     p.add_argument("--duration", type=float, default=0.0,
@@ -369,13 +370,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _env_rate() -> float:
+    """The demo's replay rate from VEILLE_REPLAY_RATE (default 200 mentions/s)."""
+    text = os.environ.get("VEILLE_REPLAY_RATE", "").strip()
+    if not text:
+        return 200.0
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = math.nan
+    if not math.isfinite(rate) or rate <= 0:
+        raise CliError(f"VEILLE_REPLAY_RATE={text!r} is not a rate > 0 (mentions/s)")
+    return rate
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     import logging
 
-    logging.basicConfig(level=os.environ.get("VEILLE_LOG_LEVEL", "WARNING").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Two variables read before the settings are: a bad value is an error message, not a traceback.
+    level = os.environ.get("VEILLE_LOG_LEVEL", "WARNING").strip().upper() or "WARNING"
+    if level not in logging.getLevelNamesMapping():
+        print(f"veille: error: VEILLE_LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, "
+              "ERROR, CRITICAL", file=sys.stderr)
+        return 2
+    try:
+        parser = build_parser()
+    except CliError as exc:
+        print(f"veille: error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from veille.broker import BrokerError
     from veille.rules import WatchlistError
 
