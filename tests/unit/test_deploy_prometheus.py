@@ -192,6 +192,11 @@ def test_contract_matches_veille_metrics() -> None:
             continue
         assert name in exported, f"{name} is in the contract but veille does not export it"
         assert exported[name] == expected, f"{name}: veille has labels {sorted(exported[name])}"
+    # And the other way: every metric veille exports is in the contract the rules and dashboards
+    # are checked against (a new metric is documented there, or it is an unchecked one).
+    undocumented = sorted(n for n in exported if n.startswith("veille_") and n not in contract()
+                          and not n.endswith("_created"))
+    assert not undocumented, f"exported but missing from deploy/metrics-contract.txt: {undocumented}"
 
 
 # --- Alertmanager ---------------------------------------------------------------------------
