@@ -47,6 +47,7 @@ from streams.topics import (
     MENTIONS_RAW,
     MODERATION_QUEUE,
     brand_partition,
+    key_partition,
 )
 from veille.dedup import DedupWindow
 from veille.metrics import Metrics
@@ -62,6 +63,17 @@ STAGE = "enrich"
 SOURCE_OFFSET_HEADER = "veille-source-offset"
 #: Records planned between two yields to the event loop (about 30-60 ms of CPU).
 PLAN_SLICE = 100
+#: The producer's largest request. A dead letter's value is the raw message's bytes up to
+#: DLQ_MAX_VALUE_BYTES (room left for headers); beyond it, or when the broker refuses one as too
+#: large (a mentions.dlq with a smaller max.message.bytes than mentions.raw), the value is cut and
+#: the header TRUNCATED_HEADER holds the original size: a dead letter that can never be written
+#: would hold its partition up for good.
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+DLQ_MAX_VALUE_BYTES = MAX_REQUEST_BYTES - 64 * 1024
+DLQ_SHRUNK_VALUE_BYTES = 64 * 1024
+TRUNCATED_HEADER = "veille-dlq-truncated"
+#: Merged charters kept for sets of brands named together (each is a compiled regex).
+MAX_CHARTERS = 1024
 
 
 @dataclass
@@ -89,6 +101,8 @@ class Enricher:
     def charter(self, brands: tuple[str, ...]) -> Charter:
         charter = self._charters.get(brands)
         if charter is None:
+            if len(self._charters) >= MAX_CHARTERS:  # the sets seen come from the input: bounded
+                self._charters.clear()
             charter = self._charters[brands] = (
                 self.watchlist.charter_for(brands[0]) if len(brands) == 1
                 else strictest([self.watchlist.charter_for(b) for b in brands]))
@@ -155,8 +169,13 @@ class Enricher:
         for (i, raw, timestamp), analysis, match, verdict in zip(valid, analyses, matches, verdicts,
                                                                  strict=True):
             if outcomes[i] is None:  # every step went through: analysis and match are set
-                outcomes[i] = self._outcome(raw, timestamp, now, cast(Analysis, analysis), match,
-                                            verdict)
+                try:
+                    outcomes[i] = self._outcome(raw, timestamp, now, cast(Analysis, analysis),
+                                                match, verdict)
+                except Exception as exc:
+                    log.exception("processing error on mention %s", raw.id)
+                    outcomes[i] = Outcome(dead=InvalidMention("processing_error",
+                                                              type(exc).__name__))
         return cast(list[Outcome], outcomes)
 
     def _triage(self, raw: RawMention, analysis: Analysis, match: Match) -> Triage | None:
@@ -170,9 +189,16 @@ class Enricher:
     def _outcome(self, raw: RawMention, timestamp: float | None, now: datetime,
                  analysis: Analysis, match: Match, verdict: Triage | None) -> Outcome:
         sentiment = analysis.sentiment
-        received = raw.collected_at or (
-            datetime.fromtimestamp(timestamp, UTC) if timestamp else now
-        )
+        # Arrival: the collector's time, else the Kafka record's; never after now (a producer's
+        # clock or unit can be wrong: a future arrival would hold veille_lag_seconds at 0).
+        received = raw.collected_at
+        if received is None and timestamp is not None:
+            try:
+                received = datetime.fromtimestamp(timestamp, UTC)
+            except (OverflowError, OSError, ValueError):  # e.g. microseconds taken for ms
+                received = None
+        if received is None or received > now:
+            received = now
         mention = EnrichedMention(
             raw=raw,
             language=analysis.language,
@@ -239,6 +265,18 @@ class Cycle:
                                     for o in group.values())
 
 
+def truncated(out: Out, limit: int) -> Out:
+    """A dead letter whose value is cut to `limit` bytes, the original size in TRUNCATED_HEADER
+    (kept from a first cut); `out` itself when it fits."""
+    value = out.value
+    if value is None or len(value) <= limit:
+        return out
+    headers = list(out.headers or [])
+    if not any(name == TRUNCATED_HEADER for name, _ in headers):
+        headers.append((TRUNCATED_HEADER, str(len(value)).encode()))
+    return Out(out.topic, out.key, value[:limit], headers, out.partition)
+
+
 @dataclass(frozen=True)
 class Names:
     raw: str
@@ -259,14 +297,18 @@ class Planner:
 
     `windows` holds one DedupWindow per raw partition this worker owns; records of any other
     partition are left alone (revoked while they were fetched). `brand_partitions` is the
-    partition count of mentions.by_brand.
+    partition count of mentions.by_brand. With `raw_partitions` (mentions.raw's count), a record
+    keyed by its id but on another partition than Kafka's default partitioner gives that id (a
+    producer with another partitioner, or an explicit partition) is re-keyed like a wrongly keyed
+    one: de-duplication is per partition, so an id must always land on the same one.
     """
 
     def __init__(self, enricher: Enricher, metrics: Metrics, names: Names,
                  windows: dict[int, DedupWindow], clock: Callable[[], float] = time.time, *,
-                 brand_partitions: int) -> None:
+                 brand_partitions: int, raw_partitions: int | None = None) -> None:
         self.enricher = enricher
         self.brand_partitions = brand_partitions
+        self.raw_partitions = raw_partitions
         self._homes: dict[str, int] = {}  # brand -> its mentions.by_brand partition
         self.metrics = metrics
         self.names = names
@@ -281,8 +323,11 @@ class Planner:
                 continue
             now = self.clock()
             window.expire(now)
+            n, p = self.raw_partitions, tp.partition
             outcomes = self.enricher.handle_many([
-                (r.key, r.value, r.timestamp / 1000.0 if r.timestamp and r.timestamp > 0 else None)
+                # A key on the wrong partition is no key: the message is re-sent keyed by its id.
+                (r.key if n is None or r.key is None or key_partition(r.key, n) == p else None,
+                 r.value, r.timestamp / 1000.0 if r.timestamp and r.timestamp > 0 else None)
                 for r in records])
             for record, outcome in zip(records, outcomes, strict=True):
                 self.take(record, outcome, window, cycle, now)
@@ -291,8 +336,8 @@ class Planner:
 
     def dead(self, record: Any, exc: InvalidMention) -> Out:
         self.metrics.dead_letters.labels(exc.reason, STAGE).inc()
-        return Out(self.names.dlq, record.key, record.value,
-                   dlq_headers(exc, record, self.enricher.clock()))
+        return truncated(Out(self.names.dlq, record.key, record.value,
+                             dlq_headers(exc, record, self.enricher.clock())), DLQ_MAX_VALUE_BYTES)
 
     def take(self, record: Any, outcome: Outcome, window: DedupWindow, cycle: Cycle,
              now: float) -> None:
@@ -409,12 +454,14 @@ class EnrichStage:
         self.clock = clock
         self.windows: dict[int, DedupWindow] = {}
         self.planner = Planner(enricher, metrics, self.names, self.windows, clock,
-                               brand_partitions=settings.topic_partitions)
+                               brand_partitions=settings.topic_partitions,
+                               raw_partitions=settings.topic_partitions)
         prepare()  # triage's prefilters (0.4 s), built before the first batch rather than in it
         self.lock = asyncio.Lock()
         self.consumer: Any = None
         self.producer: Any = None
         self.stopping = False
+        self._reload: asyncio.Task[None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -425,7 +472,7 @@ class EnrichStage:
         self.producer = AIOKafkaProducer(
             bootstrap_servers=s.bootstrap_servers, client_id=f"{s.app_id}-enrich",
             acks="all", enable_idempotence=False, linger_ms=int(s.producer_linger_ms),
-            max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
+            max_batch_size=256 * 1024, max_request_size=MAX_REQUEST_BYTES,
             request_timeout_ms=s.producer_request_timeout_ms,
         )
         await self.producer.start()
@@ -452,8 +499,10 @@ class EnrichStage:
 
     async def stop(self) -> None:
         self.stopping = True
-        async with self.lock:  # the batch in hand is delivered and committed first
-            pass
+        async with self.lock:  # the batch in hand is delivered and committed first (or, if the
+            pass               # broker is away, abandoned uncommitted: redelivered later)
+        if self._reload is not None:
+            self._reload.cancel()
         if self.consumer is not None:
             await self.consumer.stop()  # leaves the group: the others take over at once
         if self.producer is not None:
@@ -470,8 +519,14 @@ class EnrichStage:
         s = self.settings
         owned = sorted(tp.partition for tp in partitions if tp.topic == self.names.raw)
         started = time.monotonic()
-        windows = await load_windows(s.bootstrap_servers, self.names.enriched, owned,
-                                     s.dedup_ttl_seconds, s.dedup_max_per_partition, self.clock)
+        try:
+            windows = await load_windows(s.bootstrap_servers, self.names.enriched, owned,
+                                         s.dedup_ttl_seconds, s.dedup_max_per_partition, self.clock)
+        except Exception as exc:  # noqa: BLE001 (aiokafka would swallow it: the partitions
+            # would never be read); they are read again once run() has re-read their windows
+            log.warning("enrich: cannot re-read %s for partitions %s (%r); retrying",
+                        self.names.enriched, owned, exc)
+            windows = {}
         async with self.lock:
             self.metrics.rebalances.inc()
             self.windows.clear()
@@ -485,29 +540,60 @@ class EnrichStage:
     # --- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        from aiokafka.errors import ConsumerStoppedError
+        from aiokafka.errors import ConsumerStoppedError, KafkaError
 
         while not self.stopping:
             try:
                 batches = await self.consumer.getmany(timeout_ms=500)
             except ConsumerStoppedError:
                 return
+            except KafkaError as exc:  # e.g. a corrupt batch: logged, tried again, never fatal
+                log.warning("enrich: fetch failed (%r); retrying in 1 s", exc)
+                await asyncio.sleep(1.0)
+                continue
             if not batches:
                 continue
             async with self.lock:
                 if self.stopping:
                     return  # not committed: redelivered to the next owner
                 assigned = self.consumer.assignment()
-                mine = {}
+                mine, waiting = {}, []
                 for tp, records in batches.items():
                     if tp.partition in self.windows:
                         mine[tp] = records
                     elif tp in assigned:  # window not loaded yet: read these again later
                         self.consumer.seek(tp, records[0].offset)
+                        waiting.append(tp.partition)
+                if waiting and (self._reload is None or self._reload.done()):
+                    self._reload = asyncio.ensure_future(self.reload(waiting))
                 cycle = await self.plan(mine)
                 self.metrics.dedup_ids.set(sum(len(w) for w in self.windows.values()))
-                await self.deliver(cycle)
+                try:
+                    await self.deliver(cycle)
+                except Abandoned:
+                    return  # stopping with the broker away: not committed, redelivered later
                 await self.commit(cycle.commit)
+            if not mine:
+                await asyncio.sleep(0.2)  # only partitions still waiting for their window
+
+    async def reload(self, partitions: Sequence[int], delay: float = 1.0) -> None:
+        """Re-read the windows of owned partitions whose load failed when they were assigned."""
+        s = self.settings
+        await asyncio.sleep(delay)
+        try:
+            windows = await load_windows(s.bootstrap_servers, self.names.enriched,
+                                         sorted(set(partitions)), s.dedup_ttl_seconds,
+                                         s.dedup_max_per_partition, self.clock)
+        except Exception as exc:  # noqa: BLE001 (the next batch of these partitions retries)
+            log.warning("enrich: cannot re-read %s for partitions %s yet (%r)",
+                        self.names.enriched, sorted(set(partitions)), exc)
+            return
+        async with self.lock:
+            owned = {tp.partition for tp in self.consumer.assignment() if tp.topic == self.names.raw}
+            for p, window in windows.items():
+                if p in owned and p not in self.windows:
+                    self.windows[p] = window
+        log.info("enrich: windows of partitions %s re-read", sorted(windows))
 
     async def plan(self, batches: Mapping[Any, Sequence[Any]]) -> Cycle:
         """Plan a batch in slices, letting the event loop run between them: the Faust agents,
@@ -545,6 +631,8 @@ class EnrichStage:
         the other: a failed one is retried before any later one of its partition is sent. On
         mentions.by_brand that order is what keeps counts right (the spike agent drops a signal
         older than one it applied from the same raw partition)."""
+        from aiokafka.errors import MessageSizeTooLargeError
+
         side = list(cycle.side)
         queues = {(outs[0].topic, p): self.chunks(outs)
                   for group in (cycle.enriched, cycle.by_brand) for p, outs in group.items() if outs}
@@ -553,14 +641,27 @@ class EnrichStage:
             sent = [(o, await self.send(o)) for o in side]
             heads = [(key, await self.send_batch(key[1], chunks[0]))
                      for key, chunks in queues.items()]
-            side = [o for o, fut in sent if not await _ok(fut)]
+            side = []
+            for o, fut in sent:
+                error = await _error(fut)
+                if error is None:
+                    continue
+                if isinstance(error, MessageSizeTooLargeError) and o.topic == self.names.dlq:
+                    o = truncated(o, DLQ_SHRUNK_VALUE_BYTES)  # the broker's limit is lower
+                side.append(o)
             failures = len(side)
             for key, fut in heads:
-                if await _ok(fut):
+                if await _error(fut) is None:
                     queues[key].pop(0)
                 else:
                     failures += len(queues[key][0])
             queues = {key: chunks for key, chunks in queues.items() if chunks}
+            if failures and self.stopping:
+                # Asked to stop while the broker refuses: nothing of this batch is committed,
+                # so its next owner reads it again (and recognises what did arrive).
+                log.warning("enrich: stopping with %d sends undelivered; the batch is not "
+                            "committed and will be read again", failures)
+                raise Abandoned
             if failures:
                 self.metrics.send_errors.inc(failures)
                 log.warning("enrich: %d sends failed; retrying in %.1f s", failures, backoff)
@@ -625,15 +726,20 @@ def _failed(exc: BaseException) -> asyncio.Future[Any]:
     return fut
 
 
-async def _ok(fut: Any) -> bool:
+class Abandoned(Exception):
+    """Delivery given up because the stage is stopping: the batch stays uncommitted."""
+
+
+async def _error(fut: Any) -> Exception | None:
+    """None once the send `fut` went through; else why it failed."""
     try:
         await fut
-        return True
+        return None
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         log.debug("send failed: %r", exc)
-        return False
+        return exc
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -48,8 +48,15 @@ class DedupWindow:
         return entry
 
     def add(self, key: bytes, at: float, offset: int) -> None:
-        if key in self._new or key in self._old:  # the first sighting wins
-            return
+        """Remember `key`, enriched at `at` from raw `offset`. The first sighting wins while it
+        is within the ttl; an older one is replaced (the id was enriched again after the window
+        forgot it: that copy is the one later copies are duplicates of)."""
+        entry = self._new.get(key) or self._old.get(key)
+        if entry is not None:
+            if at - entry[0] <= self.ttl:
+                return
+            self._new.pop(key, None)
+            self._old.pop(key, None)
         if len(self._new) >= max(1, self.max_entries // 2):
             self._old, self._new = self._new, {}
         self._new[key] = (at, offset)

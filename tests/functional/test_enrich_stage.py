@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from agents.enrich import SOURCE_OFFSET_HEADER, Cycle, Enricher, Names, Planner
-from streams.topics import brand_partition
+from streams.topics import brand_partition, key_partition
 from tests.conftest import ROOT
 from veille.dedup import DedupWindow
 from veille.metrics import Metrics
@@ -146,12 +147,41 @@ def test_the_window_is_bounded_by_count_and_age() -> None:
     assert len(window) == 3
     assert window.get(b"0", 105) is None and window.get(b"1", 105) is None
     assert window.get(b"2", 105) == (102.0, 2) and window.get(b"4", 105) == (104.0, 4)
-    window.add(b"4", 200.0, 9)  # the first sighting wins
+    window.add(b"4", 130.0, 9)  # the first sighting wins within the ttl
     assert window.get(b"4", 105) == (104.0, 4)
     assert window.get(b"2", 164) is None  # older than the ttl
     assert len(window) == 1  # its generation {2, 3} went with it; {4} is newer than the ttl
     assert window.get(b"4", 164) == (104.0, 4)
     assert window.expire(170) == 1 and len(window) == 0 and window.get(b"4", 170) is None
+
+
+def test_an_id_enriched_again_after_the_ttl_replaces_its_stale_entry() -> None:
+    """A re-sent id past the ttl is enriched again; its copies after that are duplicates of the
+    new enrichment, not enriched once more because the stale first sighting still sat there."""
+    window = DedupWindow(ttl=60, max_entries=1000)
+    window.add(b"a", 100.0, 1)
+    for i in range(20):  # other ids keep the generation alive
+        window.add(str(i).encode(), 100.0 + 10 * i, 10 + i)
+    assert window.get(b"a", 200.0) is None  # forgotten: older than the ttl
+    window.add(b"a", 200.0, 50)  # so enriched again, from raw offset 50
+    assert window.get(b"a", 230.0) == (200.0, 50)
+    assert window.get(b"a", 255.0) == (200.0, 50)
+    assert len(window) == 21
+
+
+def test_the_planner_drops_copies_after_a_re_enrichment() -> None:
+    window = DedupWindow(ttl=60, max_entries=1000)
+    clock = [1000.0]
+    plan, metrics = planner({0: window})
+    plan.clock = lambda: clock[0]
+    cycle = plan.plan({TP("raw", 0): records(0, [(b"a", good("a", "Acme"))])})
+    assert [o.key for o in cycle.enriched[0]] == [b"a"]
+    for t, offset in ((1000.0 + 3600, 1), (1000.0 + 3600 + 30, 2), (1000.0 + 3600 + 50, 3)):
+        clock[0] = t
+        window.add(b"keep-alive", t, -1)
+        cycle = plan.plan({TP("raw", 0): records(0, [(b"a", good("a", "Acme"))], start=offset)})
+        assert bool(cycle.enriched) == (offset == 1), offset  # once past the ttl, then copies
+    assert count(metrics.duplicates) == 2
 
 
 def test_the_window_holds_its_bound_under_churn() -> None:
@@ -177,6 +207,7 @@ class _Producer:
 
     def __init__(self, fail: set[bytes]) -> None:
         self.fail = set(fail)
+        self.fail_always = False
         self.log: list[tuple[str, int, bytes | None]] = []
 
     def create_batch(self) -> _Batch:
@@ -187,7 +218,7 @@ class _Producer:
 
         fut = asyncio.get_running_loop().create_future()
         first = batch.records[0] or b""
-        if first[:2] in self.fail:
+        if first[:2] in self.fail or self.fail_always:
             self.fail.discard(first[:2])
             fut.set_exception(ConnectionError("broker away"))
         else:
@@ -225,3 +256,193 @@ def test_delivery_keeps_each_partitions_batches_in_order_through_a_failed_send(t
     # the enriched partition was not held up by them.
     assert sent.index(("enriched", 0, b"e0")) < sent.index(("by_brand", 0, b"a1"))
     assert count(metrics.send_errors) == 2
+
+
+# --- bad input that is not the payload's fault, and delivery that cannot succeed ---------------
+
+
+def test_a_nonsense_record_timestamp_or_collected_at_never_crashes_nor_dates_the_future() -> None:
+    """A producer stamping microseconds (a year past 9999) or a collector's clock ahead: the
+    mention is enriched, its received_at is now, not a crash that replays for ever."""
+    plan, metrics = planner({0: DedupWindow(3600, 100)})
+    future = json.loads(good("b", "Acme again"))
+    future["collected_at"] = "9999-12-31T00:00:00Z"
+    recs = [Rec("raw", 0, 0, b"a", good("a", "Acme"), timestamp=int(time.time() * 1e6)),
+            Rec("raw", 0, 1, b"b", json.dumps(future).encode())]
+    before = datetime.now(UTC)
+    cycle = plan.plan({TP("raw", 0): recs})
+    values = [json.loads(o.value or b"") for o in cycle.enriched[0]]
+    assert [v["id"] for v in values] == ["a", "b"] and not cycle.side
+    for v in values:
+        received = datetime.fromisoformat(v["received_at"].replace("Z", "+00:00"))
+        assert before - timedelta(seconds=1) <= received <= datetime.now(UTC)
+    assert count(metrics.raw_messages) == 2
+
+
+def test_an_id_on_another_partition_than_its_keys_is_rekeyed() -> None:
+    """De-duplication is per partition: a message keyed by its id but put on another partition
+    (librdkafka's CRC32 partitioner, an explicit partition) goes back keyed by id."""
+    ids = [f"m{i}" for i in range(40)]
+    home = {i: key_partition(i.encode(), 4) for i in ids}
+    windows = {p: DedupWindow(3600, 100) for p in range(4)}
+    plan, metrics = planner(windows)
+    plan.raw_partitions = 4
+    for p in range(4):
+        cycle = plan.plan({TP("raw", p): records(p, [(i.encode(), good(i, "Acme")) for i in ids])})
+        enriched = [o.key for outs in cycle.enriched.values() for o in outs]
+        rekeyed = [o.key for o in cycle.side if o.topic == "raw"]
+        assert enriched == [i.encode() for i in ids if home[i] == p]
+        assert rekeyed == [i.encode() for i in ids if home[i] != p]
+    assert count(metrics.rekeyed) == 3 * len(ids)
+
+
+def test_the_charters_kept_are_bounded() -> None:
+    from agents.enrich import MAX_CHARTERS
+
+    plan, _ = planner({})
+    enricher = plan.enricher
+    brands = enricher.watchlist.brand_ids
+    for i in range(3 * MAX_CHARTERS):  # as many distinct sets of brands named together
+        enricher.charter((brands[0],) * (1 + i % 7) + (brands[-1],) * (i // 7))
+    assert 0 < len(enricher._charters) <= MAX_CHARTERS
+
+
+def test_a_dead_letter_too_large_for_the_producer_or_the_broker_is_cut_not_stuck(tmp_path) -> None:
+    import asyncio
+
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    from agents.enrich import (
+        DLQ_MAX_VALUE_BYTES,
+        DLQ_SHRUNK_VALUE_BYTES,
+        TRUNCATED_HEADER,
+        EnrichStage,
+    )
+    from veille.settings import Settings
+
+    plan, metrics = planner({0: DedupWindow(3600, 100)})
+    huge = b"{" + b" " * (5 * 1024 * 1024)  # 5 MiB of invalid JSON: a dead letter
+    cycle = plan.plan({TP("raw", 0): [Rec("raw", 0, 3, b"k", huge)]})
+    [dead] = cycle.side
+    headers = dict(dead.headers or [])
+    assert len(dead.value or b"") == DLQ_MAX_VALUE_BYTES and (dead.value or b"") == huge[:DLQ_MAX_VALUE_BYTES]
+    assert headers[TRUNCATED_HEADER] == str(len(huge)).encode()
+    assert headers["veille-dlq-reason"] == b"invalid_json"
+
+    class Producer:
+        """A broker whose mentions.dlq takes 1 MB at most (Kafka's default message.max.bytes)."""
+
+        def __init__(self) -> None:
+            self.got: list[tuple[str, bytes | None, dict[str, bytes]]] = []
+
+        async def send(self, topic: str, value: bytes | None, *, key: Any, headers: Any,
+                       partition: Any) -> Any:
+            fut = asyncio.get_running_loop().create_future()
+            if len(value or b"") > 1_000_000:
+                fut.set_exception(MessageSizeTooLargeError())
+            else:
+                self.got.append((topic, value, dict(headers or [])))
+                fut.set_result(None)
+            return fut
+
+    stage = EnrichStage(Settings.from_env({}, data_dir=str(tmp_path)), plan.enricher, metrics)
+    stage.names = NAMES
+    stage.producer = producer = Producer()
+    asyncio.run(asyncio.wait_for(stage.deliver(cycle), 30))
+    [(topic, value, got)] = producer.got
+    assert topic == "dlq" and value == huge[:DLQ_SHRUNK_VALUE_BYTES]
+    assert got[TRUNCATED_HEADER] == str(len(huge)).encode()  # the original size, not the first cut
+
+
+def test_stopping_while_the_broker_refuses_abandons_the_batch_uncommitted(tmp_path) -> None:
+    """Without this, a worker asked to stop during an outage would wait for the broker for ever."""
+    import asyncio
+
+    from agents.enrich import Abandoned, EnrichStage
+    from veille.settings import Settings
+
+    plan, metrics = planner({0: DedupWindow(3600, 100)})
+    cycle = plan.plan({TP("raw", 0): records(0, [(b"a", good("a", "Acme"))])})
+    stage = EnrichStage(Settings.from_env({}, data_dir=str(tmp_path)), plan.enricher, metrics)
+    stage.producer = _Producer(fail=set())
+    stage.producer.fail_always = True
+
+    async def scenario() -> None:
+        delivering = asyncio.ensure_future(stage.deliver(cycle))
+        await asyncio.sleep(0.5)
+        assert not delivering.done()  # retrying while the broker refuses
+        stage.stopping = True
+        try:
+            await asyncio.wait_for(delivering, 10)
+        except Abandoned:
+            return
+        raise AssertionError("delivery went on while stopping")
+
+    asyncio.run(scenario())
+    assert count(metrics.send_errors) >= 2
+
+
+def test_partitions_whose_window_could_not_be_read_are_read_once_it_is(tmp_path, monkeypatch) -> None:
+    """The de-duplication window of an assigned partition fails to load (a broker blip): its
+    records are held back, not enriched blind, and the window is re-read without waiting for
+    another rebalance; then every record is enriched once and committed."""
+    import asyncio
+
+    import agents.enrich as enrich
+    from veille.settings import Settings
+
+    calls: list[list[int]] = []
+
+    async def flaky_load(bootstrap: Any, enriched: str, partitions: Any, ttl: float,
+                         max_entries: int, clock: Any = None, timeout: float = 0) -> Any:
+        calls.append(list(partitions))
+        if len(calls) == 1:
+            raise ConnectionError("broker blip")
+        return {p: DedupWindow(ttl, max_entries) for p in partitions}
+
+    monkeypatch.setattr(enrich, "load_windows", flaky_load)
+    plan, metrics = planner({})
+    stage = enrich.EnrichStage(Settings.from_env({}, data_dir=str(tmp_path)), plan.enricher, metrics)
+    tp = TP(stage.names.raw, 0)
+    ids = [i for i in (f"m{n}" for n in range(200)) if key_partition(i.encode(), 4) == 0][:20]
+    recs = [Rec(tp.topic, 0, n, i.encode(), good(i, "Acme")) for n, i in enumerate(ids)]
+
+    class Consumer:
+        def __init__(self) -> None:
+            self.position, self.seeks = 0, 0
+            self.committed: dict[Any, int] = {}
+
+        def assignment(self) -> set[TP]:
+            return {tp}
+
+        async def getmany(self, timeout_ms: int) -> dict[TP, list[Rec]]:
+            await asyncio.sleep(0.01)
+            batch, self.position = recs[self.position:], len(recs)
+            return {tp: batch} if batch else {}
+
+        def seek(self, partition: TP, offset: int) -> None:
+            self.position = offset
+            self.seeks += 1
+
+        async def commit(self, offsets: dict[Any, int]) -> None:
+            self.committed.update(offsets)
+
+    consumer = stage.consumer = Consumer()
+    stage.producer = producer = _Producer(fail=set())
+
+    async def scenario() -> None:
+        await stage.assigned([tp])  # the load fails: logged, not raised into aiokafka
+        assert stage.windows == {}
+        running = asyncio.ensure_future(stage.run())
+        deadline = time.monotonic() + 20
+        while consumer.committed.get(tp) != len(recs) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        stage.stopping = True
+        await asyncio.wait_for(running, 5)
+
+    asyncio.run(scenario())
+    assert calls == [[0], [0]] and consumer.seeks >= 1
+    assert consumer.committed == {tp: len(recs)}
+    assert len([t for t, _, _ in producer.log if t == stage.names.enriched]) == len(recs)
+    assert count(metrics.raw_messages) == len(recs)  # each planned once: none enriched blind
+    assert count(metrics.duplicates) == 0 and count(metrics.redeliveries) == 0
