@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import queue
 import re
 import shutil
@@ -204,10 +205,14 @@ def test_hmac_signature(settings, serve) -> None:
     w = serve(settings.with_(webhook_hmac_secret=SECRET, webhook_token=TOKEN))
     body = json.dumps(item(1, id="signed-1")).encode()
     good = sign(SECRET, body)
-    if shutil.which("openssl"):  # the README's command gives the same signature
-        out = subprocess.run(["openssl", "dgst", "-sha256", "-hmac", SECRET], input=body,
-                             capture_output=True, check=True).stdout.decode()
-        assert "sha256=" + out.strip().split()[-1] == good
+    # The README's shell command gives the same signature. It is the independent reference:
+    # sign() and the server's check share Python's hmac, so a wrong digest in both would pass
+    # every request below. A missing openssl fails the test (the README tells senders to use it).
+    assert shutil.which("openssl"), "openssl is missing: install the Debian package openssl"
+    readme = "printf '%s' \"$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\" | sed 's/^.* //'"
+    out = subprocess.run(["sh", "-c", readme], capture_output=True, check=True, text=True,
+                         env={**os.environ, "BODY": body.decode(), "SECRET": SECRET})
+    assert "sha256=" + out.stdout.strip() == good, (out.stdout, out.stderr)
     refused = [
         w.post(content=body, token=TOKEN),  # missing
         w.post(content=body, token=TOKEN, signature="sha256=" + "0" * 64),
@@ -426,14 +431,25 @@ def test_module_entry_point_serves_and_stops_on_sigterm(settings, tmp_path) -> N
         r = httpx.post(f"{url}/mentions", json=item(0, id="sub-0"), headers=headers, timeout=30)
         assert r.status_code == 202
 
-        # A request in flight when SIGTERM arrives: headers and half of the body sent...
+        # A request in flight when SIGTERM arrives: headers and part of the body sent...
         body = json.dumps([item(i, id=f"sub-{i}") for i in range(1, 21)]).encode()
         host, port = url.removeprefix("http://").split(":")
         conn = socket.create_connection((host, int(port)), timeout=30)
         conn.sendall(f"POST /mentions HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}"
                      f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
-                     f"\r\n\r\n".encode() + body[:100])
-        time.sleep(0.3)
+                     f"\r\nExpect: 100-continue\r\n\r\n".encode())
+        # The server's "100 Continue" proves it accepted the connection, read the headers and
+        # entered the request's handling: it writes it from the route's Expect handler, which
+        # aiohttp follows with the middleware that counts the request in flight, with no await
+        # in between (so before it can handle the signal). Only then SIGTERM is sent.
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = conn.recv(65536)
+            assert chunk, f"connection closed before 100 Continue: {answer!r}"
+            answer += chunk
+        interim, _, answer = answer.partition(b"\r\n\r\n")
+        assert interim == b"HTTP/1.1 100 Continue", interim
+        conn.sendall(body[:100])
         proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # ...the server stops accepting connections...
@@ -445,7 +461,6 @@ def test_module_entry_point_serves_and_stops_on_sigterm(settings, tmp_path) -> N
         else:
             raise AssertionError("still accepting connections after SIGTERM")
         conn.sendall(body[100:])  # ...and still finishes the request in flight
-        answer = b""
         while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
             chunk = conn.recv(65536)
             if not chunk:
