@@ -454,8 +454,7 @@ class EnrichStage:
         self.clock = clock
         self.windows: dict[int, DedupWindow] = {}
         self.planner = Planner(enricher, metrics, self.names, self.windows, clock,
-                               brand_partitions=settings.topic_partitions,
-                               raw_partitions=settings.topic_partitions)
+                               brand_partitions=settings.topic_partitions)
         prepare()  # triage's prefilters (0.4 s), built before the first batch rather than in it
         self.lock = asyncio.Lock()
         self.consumer: Any = None
@@ -495,6 +494,9 @@ class EnrichStage:
             raise RuntimeError(
                 f"{self.names.raw} has {len(raw)} partitions and {self.names.enriched} "
                 f"{len(enriched)}: de-duplication needs them equal (run `veille topics`)")
+        # The count the producers' partitioner used, as the broker has it (a re-keyed message
+        # must land where the check expects it, or it would be re-keyed for ever).
+        self.planner.raw_partitions = len(raw) or None
         self.consumer.subscribe([self.names.raw], listener=_Listener(self))
 
     async def stop(self) -> None:
