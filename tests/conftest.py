@@ -58,6 +58,49 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+#: Worker.metric(default=...) and by_label(default=...): no default, absence is an error.
+MISSING: Any = object()
+
+#: The sample names of a metric family, by type (prometheus_client's parser names a counter's
+#: family without its `_total`).
+_SAMPLE_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+    "gaugehistogram": ("_bucket", "_gcount", "_gsum"),
+    "summary": ("", "_count", "_sum", "_created"),
+    "info": ("_info",),
+}
+
+
+class Scrape(dict[tuple[str, frozenset[tuple[str, str]]], float]):
+    """Samples of a /metrics page keyed by (name, labels), and `exported`: every sample name
+    the page's metric families may have, those of families without any sample included."""
+
+    exported: frozenset[str]
+
+
+def parse_page(text: str) -> Scrape:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = Scrape()
+    exported: set[str] = set()
+    for fam in text_string_to_metric_families(text):
+        exported.update(fam.name + s for s in _SAMPLE_SUFFIXES.get(fam.type, ("",)))
+        for s in fam.samples:
+            exported.add(s.name)
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    out.exported = frozenset(exported)
+    return out
+
+
+def scrape_page(url: str) -> Scrape:
+    """The whole /metrics page at `url`."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return parse_page(r.read().decode())
+
+
 class Worker:
     """`veille worker` as a real subprocess."""
 
@@ -88,19 +131,29 @@ class Worker:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 
-    def metric(self, name: str) -> float:
-        """The sum of the worker's samples of `name`, over every label set."""
+    def metric(self, name: str, *, default: Any = MISSING) -> Any:
+        """The sum of the worker's samples of `name`, over every label set.
+
+        A metric the worker does not export at all is an AssertionError naming it (a renamed
+        metric must not read as 0), unless `default` is given: then it is returned instead, for
+        the callers that expect the metric may not exist. A metric whose family is exported
+        without any sample yet (a labelled one with no child) is 0.
+        """
         from veille.demo_run import scrape
 
         # Asked for alone (cheap for the worker, which tests poll); a metric the exporter cannot
         # filter on (a collector without describe(), a labelled one with no child yet) comes
         # from the whole page.
-        for names in ((name,), ()):
-            got = [v for (n, _), v in scrape(self.metrics_url, timeout=5, names=names).items()
-                   if n == name]
-            if got:
-                return sum(got)
-        return 0.0
+        got = [v for (n, _), v in scrape(self.metrics_url, timeout=5, names=(name,)).items()
+               if n == name]
+        if got:
+            return sum(got)
+        page = scrape_page(self.metrics_url)
+        if name not in page.exported:
+            if default is not MISSING:
+                return default
+            raise AssertionError(f"{name} is not exported by the worker at {self.metrics_url}")
+        return sum((v for (n, _), v in page.items() if n == name), 0.0)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:

@@ -6,15 +6,13 @@ import asyncio
 import json
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT
+from tests.conftest import MISSING, ROOT, Scrape, scrape_page
 from veille.moderate.api import ModerationApi
 from veille.settings import Settings
 
@@ -36,19 +34,24 @@ def decision(case_id: str, decision: str, moderator: str = "carol", **extra: Any
     return case_id.encode(), json.dumps(record).encode()
 
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+Samples = Scrape
 
 
 def samples(url: str) -> Samples:
-    with urllib.request.urlopen(url, timeout=5) as r:
-        text = r.read().decode()
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for fam in text_string_to_metric_families(text) for s in fam.samples}
+    """The whole /metrics page at `url`."""
+    return scrape_page(url)
 
 
-def by_label(scraped: Samples, name: str,
-             *labels: str) -> dict[tuple[str, ...], float]:
-    """Non-zero samples of one metric, keyed by the values of `labels`."""
+def by_label(scraped: Samples, name: str, *labels: str,
+             default: Any = MISSING) -> dict[tuple[str, ...], float]:
+    """Non-zero samples of one metric, keyed by the values of `labels`.
+
+    A metric absent from the scrape (not merely without a non-zero sample) is an AssertionError
+    naming it, unless `default` is given: then it is returned instead."""
+    if name not in scraped.exported:
+        if default is not MISSING:
+            return default
+        raise AssertionError(f"{name} is not in the scrape")
     out = {}
     for (n, lbls), v in scraped.items():
         if n == name and v:

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,9 @@ import pytest
 
 from streams.topics import MENTIONS_ENRICHED, ensure_topics
 from tests.conftest import ROOT, Worker, settings_env
+from tests.integration.test_pipeline import wait_drained
 from tests.kafka_helpers import read_all
+from tests.moderation_helpers import wait_for
 from tests.proxy_helpers import BrokerProxy, established_to
 from veille.broker import EmbeddedBroker, free_port, metadata_answers
 from veille.collectors.webhook import ACK_TIMEOUT_SECONDS as ACK_TIMEOUT
@@ -151,7 +154,8 @@ class Pusher:
 @dataclass
 class Sample:
     at: float  # monotonic
-    heartbeat_age: float | None  # None: the worker's /metrics did not answer
+    heartbeat: float | None  # the worker's heartbeat timestamp; None: its /metrics did not answer
+    heartbeat_age: float | None  # time.time() at the scrape - heartbeat
     worker_send_errors: float | None
     worker_rebalances: float | None
     collector_send_errors: float | None
@@ -180,11 +184,13 @@ class Monitor:
             at = time.monotonic()
             try:
                 w = scrape(self.urls[0], timeout=5)
-                age: float | None = time.time() - w[("veille_heartbeat_timestamp_seconds", ())]
+                beat_at = w[("veille_heartbeat_timestamp_seconds", ())]
+                beat: float | None = beat_at
+                age: float | None = time.time() - beat_at
                 errors: float | None = w[("veille_agent_send_errors_total", ())]
                 rebalances: float | None = w[("veille_rebalances_total", ())]
             except OSError:
-                age = errors = rebalances = None
+                beat = age = errors = rebalances = None
             try:
                 c = scrape(self.urls[1], timeout=5)
                 c_errors: float | None = c[("veille_collector_send_errors_total",
@@ -193,7 +199,7 @@ class Monitor:
                                           (("collector", "webhook"),))]
             except OSError:
                 c_errors = c_sent = None
-            self.samples.append(Sample(at, age, errors, rebalances, c_errors, c_sent))
+            self.samples.append(Sample(at, beat, age, errors, rebalances, c_errors, c_sent))
             self._stop.wait(max(0.0, at + 0.5 - time.monotonic()))
 
     def between(self, start: float, end: float) -> list[Sample]:
@@ -275,18 +281,18 @@ def timeline(pushes: list[Push], samples: list[Sample], cut_at: float, restore_a
     return "\n".join(lines)
 
 
-def enriched_ids(settings: Settings, want: set[str], timeout: float) -> tuple[set[str], int]:
+def enriched_ids(settings: Settings, want: set[str], timeout: float
+                 ) -> tuple[set[str], dict[str, int]]:
     """Ids on mentions.enriched, re-read until every id of `want` is there (or the timeout),
-    and how many records repeat an id."""
+    and the ids found more than once, with their counts."""
     deadline = time.monotonic() + timeout
-    got: set[str] = set()
     while True:
         left = deadline - time.monotonic()
         records = read_all(settings, MENTIONS_ENRICHED, expect=len(want), timeout=max(left, 1),
                            settle=1.0)
-        got = {r.key.decode() for r in records}
-        if want <= got or time.monotonic() >= deadline:
-            return got, len(records) - len(got)
+        counts = Counter(r.key.decode() for r in records)
+        if want <= set(counts) or time.monotonic() >= deadline:
+            return set(counts), {i: n for i, n in counts.items() if n > 1}
 
 
 @pytest.mark.parametrize("outage", ["cut", "sigstop"])
@@ -312,9 +318,13 @@ def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
         pusher = Pusher(url).start()
 
         # -- before: a healthy pipeline, every client connected through the proxy -------------
-        time.sleep(BEFORE)  # the pushes go on meanwhile: a duration, not a condition
+        # BEFORE seconds' worth of pushes accepted, and the worker's heartbeat moving on.
+        wait_for(lambda: pusher.answered_before(time.monotonic(), 202)
+                 >= BEFORE * REQUESTS_PER_SECOND, 120, "pushes accepted before the cut")
+        beat = monitor.wait_for(lambda s: bool(s.heartbeat), 60, "a worker heartbeat")
+        monitor.wait_for(lambda s: s.heartbeat is not None and s.heartbeat > beat.heartbeat, 60,
+                         "the worker's heartbeat moving on before the cut", since=beat.at)
         cut_at = time.monotonic()
-        assert pusher.answered_before(cut_at, 202) >= 10, pusher.pushes[:5]
         direct = established_to(broker.port) - proxy.upstream_ports()
         deadline = time.monotonic() + 2  # a proxied connection opened meanwhile shows up too
         while direct and time.monotonic() < deadline:
@@ -363,10 +373,13 @@ def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
         # its ack timeout (10 s < CUT) and its requests get 503; so do the requests queued
         # behind it whose own ack timeout passes before the broker is back.
         assert refused, "no push was refused during the outage"
-        # Every request is answered within its ack timeout (plus HTTP and scheduling slack),
-        # also one queued behind a failing write.
-        slow = sorted(((p.answered or 0) - p.sent for p in pushes), reverse=True)[:3]
-        assert slow[0] <= ACK_TIMEOUT + 2, f"answers slower than the ack timeout: {slow} s"
+        # A request is not kept waiting past its ack timeout for the broker to come back,
+        # also one queued behind a failing write: every push sent in the outage early enough
+        # that its deadline passed before the restore was refused.
+        withdrawn = [p for p in pushes if cut_at + 1 <= p.sent <= restore_at - ACK_TIMEOUT - 1]
+        assert withdrawn, "no push sent early in the outage"
+        kept = [p for p in withdrawn if p.status != 503]
+        assert not kept, f"{len(kept)} pushes answered after their ack timeout, e.g. {kept[:3]}"
         assert all(cut_at - 1 <= p.sent <= restore_at for p in refused), refused[:3]
         # No acknowledgement without a broker: no 202 answered while the proxy was cut (the
         # margin covers a write acknowledged just before the cut and answered just after).
@@ -404,11 +417,19 @@ def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
 
         # -- (1) nothing acknowledged is lost: read from the broker itself --------------------
         everything = {i for p in pushes for i in p.ids}
-        got, duplicates = enriched_ids(settings.with_(broker_url=broker.url), everything, timeout=120)
+        unproxied = settings.with_(broker_url=broker.url)
+        # Every raw message read and its outputs on the broker before mentions.enriched is read,
+        # so that a duplicate written late would show too.
+        wait_drained(unproxied, worker, len(everything))
+        got, duplicates = enriched_ids(unproxied, everything, timeout=120)
         lost = acked - got
         assert not lost, f"{len(lost)} acknowledged mentions lost, e.g. {sorted(lost)[:5]}"
         missing = everything - got
         assert not missing, f"{len(missing)} resent mentions not enriched, e.g. {sorted(missing)[:5]}"
+        # README (Guarantees and limits, and this test's entry): mentions.enriched effectively
+        # once; every acknowledged mention enriched, none twice, resent ones included.
+        assert not duplicates, (f"{len(duplicates)} mentions enriched more than once, e.g. "
+                                f"{sorted(duplicates.items())[:5]}")
 
         # -- (2) neither process crashed nor was restarted -------------------------------------
         assert worker.proc.poll() is None, f"worker exited:\n{worker.log()}"
@@ -428,13 +449,17 @@ def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
               f"{before.collector_send_errors:.0f} -> {last.collector_send_errors:.0f}; worker send "
               f"errors {scrapes[0].worker_send_errors:.0f} -> {scrapes[-1].worker_send_errors:.0f}, "
               f"rebalances {scrapes[0].worker_rebalances:.0f} -> {scrapes[-1].worker_rebalances:.0f}; "
-              f"{duplicates} enriched twice; heartbeat age during the cut: max "
+              f"{len(duplicates)} enriched twice; heartbeat age during the cut: max "
               f"{max(ages, default=float('nan')):.1f} s over {len(ages)} scrapes")
         assert len(ages) >= CUT / 3, "the worker's /metrics hardly answered during the outage"
-        assert before.heartbeat_age is not None and before.heartbeat_age < 3, before
         assert max(ages) > 5, f"heartbeat age never above 5 s during the outage: {ages}"
-        monitor.wait_for(lambda s: s.heartbeat_age is not None and s.heartbeat_age < 3, 30,
-                         "a heartbeat age under 3 s after the restore", since=restore_at + 2)
+        # After the restore the worker beats again: past its last beat of the outage, and on.
+        in_outage = max(s.heartbeat for s in monitor.between(cut_at, restore_at)
+                        if s.heartbeat is not None)
+        again = monitor.wait_for(lambda s: s.heartbeat is not None and s.heartbeat > in_outage,
+                                 60, "a heartbeat after the restore", since=restore_at)
+        monitor.wait_for(lambda s: s.heartbeat is not None and s.heartbeat > again.heartbeat, 60,
+                         "the heartbeat moving on after the restore", since=again.at)
     finally:
         if pusher is not None:
             pusher.abort()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from streams.topics import MENTIONS_DLQ, MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
-from tests.conftest import ROOT
+from tests.conftest import ROOT, scrape_page
+from tests.integration.test_scaling import committed_offsets, fetch_high_watermarks
 from tests.kafka_helpers import produce, read_all
+from tests.moderation_helpers import wait_for
 
 pytestmark = pytest.mark.integration
 SCHEMA = json.loads((ROOT / "streams/schemas/enriched_mention.v1.json").read_text())
@@ -46,14 +46,23 @@ GOOD = [
 ]
 
 
-def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    with urllib.request.urlopen(url, timeout=5) as r:
-        text = r.read().decode()
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for fam in text_string_to_metric_families(text)
-        for s in fam.samples
-    }
+def wait_drained(settings, worker, reads: int) -> None:
+    """Wait until the worker read at least `reads` raw messages and committed mentions.raw to
+    its end: every output of those is then on the broker (a batch's offsets are committed only
+    once the broker acknowledged all its outputs), so reading the output topics now shows
+    duplicates or extra records, whatever the read's settle delay."""
+    wait_for(lambda: worker.metric("veille_raw_messages_total") >= reads, 60,
+             f"the worker reading {reads} raw messages")
+    ends = fetch_high_watermarks(settings, MENTIONS_RAW)  # re-keyed copies included
+    group = f"{settings.app_id}-enrich"
+
+    def committed_to_end() -> dict[int, int] | None:
+        committed = committed_offsets(settings, MENTIONS_RAW, group)
+        if all(committed.get(p, 0) >= end for p, end in ends.items()):
+            return committed
+        raise AssertionError(f"committed {committed}, log ends {ends}")
+
+    wait_for(committed_to_end, 60, "the worker committing mentions.raw to its end")
 
 
 def test_good_duplicate_and_bad_messages(settings, start_worker) -> None:
@@ -83,6 +92,8 @@ def test_good_duplicate_and_bad_messages(settings, start_worker) -> None:
     records.append(enc(GOOD[0]))  # a redelivery: enriched once
     records.append((b"wrong-key", enc(GOOD[1])[1]))  # mis-keyed duplicate: re-keyed, then dropped
     produce(settings, MENTIONS_RAW, records)
+    reads = len(records) + 1  # + the re-keyed copy
+    wait_drained(settings, worker, reads)
 
     enriched = read_all(settings, MENTIONS_ENRICHED, expect=len(GOOD))
     values = [json.loads(r.value) for r in enriched]
@@ -112,12 +123,14 @@ def test_good_duplicate_and_bad_messages(settings, start_worker) -> None:
         assert headers["veille-dlq-topic"].decode() == settings.topic(MENTIONS_RAW)
         assert int(headers["veille-dlq-offset"]) >= 0
 
-    samples = scrape(worker.metrics_url)
+    samples = scrape_page(worker.metrics_url)
 
     def value(name: str, **labels: str) -> float:
-        return samples.get((name, frozenset(labels.items())), 0.0)
+        key = (name, frozenset(labels.items()))
+        assert key in samples, f"{name}{labels} is not in the scrape"
+        return samples[key]
 
-    assert value("veille_raw_messages_total") == len(records) + 1  # + the re-keyed copy
+    assert value("veille_raw_messages_total") == reads
     assert value("veille_duplicates_dropped_total") == 2
     assert value("veille_raw_rekeyed_total") == 1
     assert value("veille_dead_letters_total", reason="invalid_json", stage="enrich") == 2
@@ -153,10 +166,16 @@ def test_restart_keeps_deduplication(settings, start_worker) -> None:
     first.stop()
     second = start_worker(settings)
     produce(settings, MENTIONS_RAW, [enc(m) for m in batch] + [enc(mention(999, "Acme new"))])
-    enriched = read_all(settings, MENTIONS_ENRICHED, expect=201, settle=4.0)
+    wait_drained(settings, second, 201)
+    enriched = read_all(settings, MENTIONS_ENRICHED, expect=201)
     ids = [json.loads(r.value)["id"] for r in enriched]
     assert len(ids) == 201 and set(ids) == {f"m-{i}" for i in [*range(1, 201), 999]}
     assert "200 recent ids re-read from" in second.log_path.read_text()
+    # The 200 collected again were dropped as duplicates; anything else the second worker read
+    # was a redelivery of the first's input, recognised by its offset.
+    assert second.metric("veille_duplicates_dropped_total") == 200
+    assert second.metric("veille_raw_messages_total") == 201 + second.metric(
+        "veille_redeliveries_total")
 
 
 def test_replay_command(settings, start_worker, tmp_path: Path) -> None:
@@ -208,7 +227,8 @@ def test_outputs_delivered_before_a_crash_are_recognised_not_enriched_again(
     finally:
         producer.close()
     worker = start_worker(settings)
-    records = read_all(settings, MENTIONS_ENRICHED, expect=60, settle=3.0)
+    wait_drained(settings, worker, len(batch))
+    records = read_all(settings, MENTIONS_ENRICHED, expect=60)
     ids = [r.key.decode() for r in records]
     assert sorted(ids) == sorted(str(m["id"]) for m in batch)  # each once: 30 old + 30 new
     assert sum(r.value == b'{"before": "crash"}' for r in records) == 30

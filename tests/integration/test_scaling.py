@@ -7,6 +7,7 @@ import json
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from streams.topics import (
     ensure_topics,
 )
 from tests.kafka_helpers import read_all
+from tests.moderation_helpers import wait_for
 from veille.broker import free_port
 
 pytestmark = pytest.mark.integration
@@ -35,8 +37,15 @@ def watchlist(tmp_path) -> str:
     return str(path)
 
 
-def stream(settings, n: int, rate: float, stop: threading.Event, prefix: str = "s-") -> None:
-    """n mentions at `rate` per second, spread over the last two hours of event time."""
+@dataclass
+class Progress:
+    sent: int = 0  # mentions handed to the producer so far
+
+
+def stream(settings, n: int, rate: float, stop: threading.Event, prefix: str = "s-",
+           progress: Progress | None = None) -> None:
+    """n mentions at `rate` per second (fewer if stopped), spread over the last two hours of
+    event time."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
                              linger_ms=5)
     start = datetime.now(UTC) - timedelta(hours=2)
@@ -52,6 +61,8 @@ def stream(settings, n: int, rate: float, stop: threading.Event, prefix: str = "
              "created_at": (start + timedelta(seconds=7200 * i / n)).isoformat()}
         producer.send(settings.topic(MENTIONS_RAW), key=m["id"].encode(),
                       value=json.dumps(m).encode())
+        if progress is not None:
+            progress.sent = i + 1
     producer.flush(30)
     producer.close()
 
@@ -108,20 +119,39 @@ def test_join_and_clean_leave_lose_nothing_and_gauges_follow_the_owner(
     settings = settings.with_(watchlist=watchlist(tmp_path), spike_idle_seconds=5.0,
                               spike_bucket_seconds=10, spike_lateness_seconds=10)
     ensure_topics(settings)
-    n = 8000
+    # The stream runs until stopped, 2,000 mentions after the second worker left (at most
+    # `cap`, a minute of it: far more than a join and a leave take).
+    cap = 24_000
     stop = threading.Event()
-    feeder = threading.Thread(target=stream, args=(settings, n, 400.0, stop), daemon=True)
+    progress = Progress()
+    feeder = threading.Thread(target=stream, args=(settings, cap, 400.0, stop),
+                              kwargs={"progress": progress}, daemon=True)
     first = start_worker(settings)
     feeder.start()
     try:
-        time.sleep(4)
+        # The second worker joins once the first is enriching the stream ...
+        wait_for(lambda: first.metric("veille_raw_messages_total") > 0, 60,
+                 "the first worker enriching the stream")
         second = start_worker(settings.with_(metrics_port=free_port(),
                                              data_dir=str(tmp_path / "state2")))
-        time.sleep(6)
-        assert second.stop() == 0  # a clean leave, mid-stream
-        feeder.join(120)
+        # ... takes its share in both groups: raw partitions (the enrichment stage's) and
+        # mentions.by_brand ones (the spike agent's) ...
+        wait_for(lambda: second.metric("veille_raw_messages_total") > 0, 60,
+                 "the second worker enriching raw messages")
+        wait_for(lambda: second.metric("veille_reputation_mentions_total") > 0, 60,
+                 "the second worker's spike agent counting by-brand records")
+        # ... and leaves cleanly while the stream flows, which goes on after it left.
+        assert feeder.is_alive(), f"the stream ended before the second worker left ({cap} sent)"
+        assert second.stop() == 0
+        left_at = progress.sent
+        wait_for(lambda: progress.sent >= left_at + 2000 or not feeder.is_alive(), 60,
+                 "2,000 more mentions after the leave")
+        assert feeder.is_alive(), f"the stream ended before 2,000 more mentions ({cap} sent)"
     finally:
         stop.set()
+    feeder.join(60)
+    assert not feeder.is_alive(), "the stream's producer did not finish"
+    n = progress.sent
     records = read_all(settings, MENTIONS_ENRICHED, expect=n, timeout=120, settle=3)
     ids = [r.key.decode() for r in records]
     missing = {f"s-{i}" for i in range(n)} - set(ids)
