@@ -24,7 +24,7 @@ from veille.moderation.cases import (
     Outcome,
     apply_decision,
 )
-from veille.moderation.queue import ItemError, case_of
+from veille.moderation.queue import case_of
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -115,12 +115,12 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
     async def on_item(event: Any) -> None:
         try:
             case = case_of(json.loads(event.value))
-        except (ValueError, ItemError) as exc:
+            key = case.id.encode()
+        except Exception as exc:  # noqa: BLE001 (ItemError, bad JSON, odd types or values)
             # moderation.queue is our own contract: a record that breaks it is a bug upstream.
             log.error("moderation: unreadable queue item at offset %s: %s",
                       event.message.offset, exc)
             return
-        key = case.id.encode()
         if event.key != key:
             await (await topics.queue.send(key=key, value=event.value))
             return
@@ -146,10 +146,10 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
     async def on_decision(event: Any) -> None:
         try:
             decision = Decision.from_dict(json.loads(event.value))
-        except ValueError as exc:  # DecisionError, invalid JSON or bytes
-            ignore("invalid", str(exc)[:200])
+            key = decision.case_id.encode()
+        except Exception as exc:  # noqa: BLE001 (DecisionError, invalid JSON or bytes, odd values)
+            ignore("invalid", f"{type(exc).__name__}: {exc}"[:200])
             return
-        key = decision.case_id.encode()
         if event.key != key:
             # The case's partition is its id's: a decision keyed otherwise goes back keyed by id.
             await (await topics.decisions.send(key=key, value=event.value))

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.topics import SPIKE_CORE_TABLE, SPIKE_OPEN_TABLE, Topics, brand_partition
-from veille.crisis import BrandMonitor, CrisisConfig, Watermark
+from veille.crisis import BrandMonitor, CrisisConfig, StateMismatch, Watermark
 from veille.metrics import ALERT_STATE, SpikeMetrics
 from veille.rules import Watchlist, fold
 from veille.settings import Settings
@@ -22,6 +23,39 @@ log = logging.getLogger(__name__)
 #: Mentions taken per batch, and the longest a batch waits to fill (adds at most this latency).
 BATCH = 500
 BATCH_SECONDS = 0.05
+
+
+class Signal(NamedTuple):
+    """One mentions.by_brand record (streams.records.brand_signal), checked."""
+
+    id: str
+    t: float
+    neg: bool
+    aud: int
+    text: str
+    p: int
+    o: int
+
+
+def parse_signal(value: bytes | None) -> Signal:
+    """A mentions.by_brand record, or ValueError saying what is wrong with it. The topic is
+    veille's own, but a foreign producer or a bug upstream must not stop the agent."""
+    s = json.loads(value or b"")
+    if not isinstance(s, dict):
+        raise ValueError("not a JSON object")
+    t, aud, p, o = s.get("t"), s.get("aud", 0), s.get("p", 0), s.get("o", -1)
+    if not isinstance(s.get("id"), str):
+        raise ValueError("id must be a string")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+        raise ValueError("t must be a finite number of epoch seconds")
+    if not isinstance(s.get("neg"), bool):
+        raise ValueError("neg must be true or false")
+    for name, v in (("aud", aud), ("p", p), ("o", o)):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"{name} must be an integer")
+    text = s.get("text")
+    return Signal(s["id"], float(t), s["neg"], max(0, aud), text if isinstance(text, str) else "",
+                  max(0, p), o)
 
 
 def brand_terms(watchlist: Watchlist) -> dict[str, frozenset[str]]:
@@ -88,15 +122,20 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         core_seq = -1
         open_state = None
         if saved_core is not None:
-            m.load_core(saved_core)
             core_seq = saved_core.get("seq", -1)
             open_state = saved_core.get("open")
         # An open-table record is newer than the core it builds on only if it names it: a
         # record written before the last core (or for a core lost in a crash) is ignored.
         if saved_open is not None and saved_open.get("core_seq", -1) == core_seq:
             open_state = saved_open
-        if open_state is not None:
-            m.load_open(open_state)
+        try:
+            if saved_core is not None:
+                m.load_core(saved_core)
+            if open_state is not None:
+                m.load_open(open_state)
+        except StateMismatch as exc:  # VEILLE_SPIKE_BUCKET_SECONDS changed: learnt afresh
+            log.warning("spikes: %s; the brand's detector starts afresh (a day of warm-up)", exc)
+            m = BrandMonitor(brand, config, brand_terms=names.get(brand, frozenset()))
         core_seqs[brand] = core_seq
         if m.story is not None and m.story["status"] != "resolved" and brand in known:
             metrics.alert_state.labels(brand).set(ALERT_STATE[m.story["severity"]])
@@ -154,8 +193,14 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         async for batch in stream.take_events(BATCH, within=BATCH_SECONDS):
             pending: dict[str, list[dict[str, Any]]] = {}
             for event in batch:
-                brand = event.key.decode()
-                pending.setdefault(brand, []).extend(apply(brand, event))
+                try:
+                    brand = event.key.decode()
+                    events = apply(brand, event)
+                except Exception:  # one bad record must not cost the batch its alert events
+                    log.exception("spikes: record at %s:%s skipped", event.message.partition,
+                                  event.message.offset)
+                    continue
+                pending.setdefault(brand, []).extend(events)
             for brand, events in pending.items():
                 await publish(brand, monitors[brand][0], events)
 
@@ -168,18 +213,23 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         if event.message.offset <= m.position:
             return []  # applied before a crash or restart: its effect is in the table
         m.position = event.message.offset
-        s = json.loads(event.value)
-        source = int(s.get("p", 0))
-        if s.get("o", -1) >= 0 and not m.first_time(source, s["o"]):
+        try:
+            s = parse_signal(event.value)
+        except ValueError as exc:
+            log.error("spikes: unreadable mentions.by_brand record at %s:%s (%s); skipped",
+                      partition, event.message.offset, exc)
+            return []
+        source = s.p
+        if s.o >= 0 and not m.first_time(source, s.o):
             return []  # sent again by the enrichment stage (a redelivery after a crash)
         wm = watermarks.get(partition)
         if wm is None:
             wm = watermarks[partition] = Watermark(
                 range(settings.topic_partitions), idle_seconds,
                 live_seconds=config.lateness_seconds + 2 * config.bucket_seconds)
-        wm.observe(source, s["t"], wall)
+        wm.observe(source, s.t, wall)
         late_before = m.late
-        events = m.observe(s["id"], s["t"], s["neg"], s["aud"], s["text"], advance=False)
+        events = m.observe(s.id, s.t, s.neg, s.aud, s.text, advance=False)
         if brand in known:
             (metrics.late if m.late != late_before else metrics.mentions).labels(brand).inc()
         homes[brand] = partition

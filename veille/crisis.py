@@ -118,7 +118,11 @@ def _log10(x: float) -> float:
 
 
 def binomial_tail(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p), exact, in log space (no overflow for large n)."""
+    """P(X >= k) for X ~ Binomial(n, p), exact, in log space (no overflow for large n).
+
+    Terms are summed from the mode outwards only: above the mean, the upper tail from k up;
+    at or below it, one minus the lower tail from k - 1 down. Either way each next term is
+    smaller than the last, so the sum can stop once they no longer count."""
     if k <= 0:
         return 1.0
     if k > n or p <= 0.0:
@@ -127,13 +131,18 @@ def binomial_tail(k: int, n: int, p: float) -> float:
         return 1.0
     lp, lq = math.log(p), math.log1p(-p)
     base = math.lgamma(n + 1)
+
+    def term(i: int) -> float:
+        return math.exp(base - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq)
+
+    upper = k > n * p
     total = 0.0
-    for i in range(k, min(n, k + 2000) + 1):
-        term = math.exp(base - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq)
-        total += term
-        if term < total * 1e-12:
+    for i in (range(k, n + 1) if upper else range(k - 1, -1, -1)):
+        t = term(i)
+        total += t
+        if t < total * 1e-12:
             break
-    return min(total, 1.0)
+    return min(total, 1.0) if upper else min(max(1.0 - total, 0.0), 1.0)
 
 
 def iso_seconds(epoch: float) -> str:
@@ -156,13 +165,18 @@ class Watermark:
     of wall-clock time stops holding the others back, as idle sources do in Flink. While a
     backlog is read (event time far behind the clock) no source is ever skipped, however
     long it pauses.
+
+    An event time ahead of the clock (the enrichment stage accepts `created_at` up to an hour
+    ahead, for clocks that are off) counts as at most `max_ahead_seconds` ahead: one such
+    mention must not close the present buckets and make every on-time mention after it late.
     """
 
     def __init__(self, sources: Iterable[int] = (), idle_seconds: float = 60.0,
-                 live_seconds: float = 1200.0) -> None:
+                 live_seconds: float = 1200.0, max_ahead_seconds: float = 60.0) -> None:
         self.expected = set(sources)
         self.idle_seconds = idle_seconds
         self.live_seconds = live_seconds
+        self.max_ahead_seconds = max_ahead_seconds
         self.newest: dict[int, float] = {}
         self.heard: dict[int, float] = {}  # source -> wall-clock time of its last record
         self.started: float | None = None
@@ -170,6 +184,7 @@ class Watermark:
     def observe(self, source: int, event_time: float, wall: float) -> None:
         if self.started is None:
             self.started = wall
+        event_time = min(event_time, wall + self.max_ahead_seconds)
         if event_time > self.newest.get(source, float("-inf")):
             self.newest[source] = event_time
         self.heard[source] = wall
@@ -194,6 +209,10 @@ class Watermark:
         if any(s not in self.newest for s in waited):
             return None
         return min(self.newest[s] for s in waited)
+
+
+class StateMismatch(ValueError):
+    """A saved brand state that the current settings cannot continue (another bucket size)."""
 
 
 @dataclass(frozen=True)
@@ -279,7 +298,9 @@ class BrandMonitor:
         size = self.config.bucket_seconds
         horizon = int((now - self.config.lateness_seconds) // size) * size  # first open start
         if not self.closed_until:
-            if not self.open:
+            # Nothing closed yet: the clock starts at the oldest bucket once it is due, not
+            # before (a mention within the lateness bound of the first one is not late).
+            if not self.open or horizon <= min(self.open):
                 return []
             self.closed_until = min(self.open)
         events: list[dict[str, Any]] = []
@@ -353,14 +374,25 @@ class BrandMonitor:
         end = bucket.start + c.bucket_seconds
         s = self.story
         spike = score.alert or share_p < c.share_p
-        anomalous = spike or share_p < c.share_p_continue or (
-            score.in_episode and score.anomaly_score >= c.resolve_score)
+        # At the alert level, whether or not the detector alerts: it stays quiet for hours after
+        # an alert (one alert per episode), while the story may have resolved meanwhile.
+        hot = spike or (score.anomaly_score >= c.resolve_score and not score.warming_up)
+        # Hysteresis: a story stays open while the detector's episode lasts (its evidence above
+        # one typical daily maximum), not only while each bucket is at the alert level.
+        anomalous = hot or share_p < c.share_p_continue or score.in_episode
         if s is None or s["status"] == "resolved":
+            if s is not None and hot and bucket.start - s["resolved_at"] <= c.cooldown_seconds:
+                # The same crisis flaring up again: this bucket counts in the re-opened story.
+                s.update(status="open", quiet=0, reopened=s.get("reopened", 0) + 1)
+                self._merge(s, bucket)
+                s["anomalous"] += 1
+                events = [self._event(s, "reopened", bucket, score)]
+                if s["severity"] == "warning" and self._critical(s, score):
+                    s["severity"] = "critical"
+                    events.append(self._event(s, "escalated", bucket, score))
+                return events
             if not spike:
                 return []
-            if s is not None and bucket.start - s["resolved_at"] <= c.cooldown_seconds:
-                s.update(status="open", quiet=0, reopened=s.get("reopened", 0) + 1)
-                return [self._event(s, "reopened", bucket, score)]
             s = self.story = {
                 "alert_id": f"{self.brand}-{bucket.start}", "status": "open",
                 "severity": "warning", "opened_at": bucket.start, "window_start": bucket.start,
@@ -433,7 +465,7 @@ class BrandMonitor:
     def open_state(self) -> dict[str, Any]:
         """What changes with every mention (small): open buckets and the event-time clock."""
         return {
-            "v": STATE_VERSION, "brand": self.brand,
+            "v": STATE_VERSION, "brand": self.brand, "bucket_seconds": self.config.bucket_seconds,
             "open": [b.to_state() for b in self.open.values()],
             "newest": self.newest, "closed_until": self.closed_until, "late": self.late,
             "position": self.position,
@@ -452,7 +484,19 @@ class BrandMonitor:
         self.load_open(d)
         self.load_core(d)
 
+    def _check_bucket_size(self, saved: Any, what: str) -> None:
+        size = self.config.bucket_seconds
+        if saved is not None and saved != size:
+            raise StateMismatch(f"{self.brand}: {what} was saved with {saved}-second buckets, "
+                                f"the setting is now {size}")
+
     def load_open(self, d: dict[str, Any]) -> None:
+        """Raises StateMismatch for a state of another bucket size (its buckets and clock would
+        not line up with the new ones: every count would be lost without a word)."""
+        self._check_bucket_size(d.get("bucket_seconds"), "the open state")
+        if d["closed_until"] % self.config.bucket_seconds:  # a state saved without its size
+            raise StateMismatch(f"{self.brand}: the open state's clock {d['closed_until']} is not "
+                                f"on a {self.config.bucket_seconds}-second bucket boundary")
         self.open = {b["start"]: Bucket.from_state(b) for b in d["open"]}
         self.newest = d["newest"]
         self.closed_until = d["closed_until"]
@@ -461,6 +505,8 @@ class BrandMonitor:
         self.sources = {int(p): o for p, o in d.get("sources", {}).items()}
 
     def load_core(self, d: dict[str, Any]) -> None:
+        """Raises StateMismatch for a detector of another bucket size."""
+        self._check_bucket_size(d["detector"]["config"]["bucket_seconds"], "the detector")
         self.baseline_terms = dict(d["baseline_terms"])
         self.story = d["story"]
         self.share_neg, self.share_all, self.share_seen, prev = d["share"]

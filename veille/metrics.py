@@ -346,6 +346,7 @@ class ModerationMetrics:
         from veille.moderation.cases import DECISION_ERRORS
 
         self.brands = tuple(brands)
+        self._backlog_labels: set[str] = set()  # brand labels the backlog gauges export
         self.received = Counter(
             "veille_moderation_items_received_total",
             "Items queued for a moderator (cases opened), once per triage category.",
@@ -424,6 +425,10 @@ class ModerationMetrics:
             t[0] += b.pending
             t[1] = max(t[1], b.oldest_age_seconds)
             t[2] += b.unanswered_negative
+        # A label exported before and absent now (the last "none" case closed) goes back to 0.
+        for label in self._backlog_labels - totals.keys():
+            totals[label] = [0, 0.0, 0]
+        self._backlog_labels = set(totals)
         for label, (pending, oldest, unanswered) in totals.items():
             self.backlog.labels(label).set(pending)
             self.oldest.labels(label).set(oldest)
@@ -433,3 +438,4 @@ class ModerationMetrics:
         """Stop exporting the per-brand gauges (this worker owns no moderation partition)."""
         for g in self.gauges:
             g.clear()
+        self._backlog_labels = set()

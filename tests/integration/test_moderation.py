@@ -128,12 +128,15 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
         api.close()
     first_m1 = next(v for k, v in values(settings, MODERATION_DECISIONS, expect=11, settle=0.2)
                     if k == b"m1")
-    # Ignored: a redelivery, a decision on a closed case, two invalid ones, and the ghost.
+    # Ignored: a redelivery, a decision on a closed case, four invalid ones (bad JSON, a bad
+    # verdict, a time out of any range, not an object: none may stop the agent), and the ghost.
     produce(settings, MODERATION_DECISIONS, [
         (b"m1", json.dumps(first_m1).encode()),
         decision("m4", "reject", "eve"),
         (b"m3", b"{not json"),
         decision("m3", "maybe"),
+        (b"m3", b'{"case_id": "m3", "decision": "reject", "moderator": "x", "decided_at": 1e400}'),
+        (b"m3", b'["m3", "reject"]'),
     ])
 
     closed = values(settings, MODERATION_CLOSED, expect=9, settle=2.0)
@@ -148,10 +151,10 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     def ignored_all_counted() -> dict:
         got = by_label(samples(worker.metrics_url), "veille_moderation_decisions_ignored_total",
                        "reason")
-        return got if sum(got.values()) >= 5 else {}
+        return got if sum(got.values()) >= 7 else {}
 
-    ignored = wait_for(ignored_all_counted, timeout=30, what="5 ignored decisions")
-    assert ignored == {("duplicate",): 1, ("already_closed",): 1, ("invalid",): 2,
+    ignored = wait_for(ignored_all_counted, timeout=30, what="7 ignored decisions")
+    assert ignored == {("duplicate",): 1, ("already_closed",): 1, ("invalid",): 4,
                        ("unknown_case",): 1}
 
     # The hand count against the worker's metrics.

@@ -7,7 +7,18 @@ import math
 import random
 from datetime import UTC, datetime
 
-from veille.crisis import BrandMonitor, CrisisConfig, terms_of
+import pytest
+
+from veille.crisis import (
+    BrandMonitor,
+    Bucket,
+    CrisisConfig,
+    StateMismatch,
+    Watermark,
+    binomial_tail,
+    terms_of,
+)
+from veille.spikes import Score
 
 START = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
 BUCKET = 300
@@ -165,12 +176,13 @@ def test_monitor_fed_by_a_watermark_gives_the_same_buckets_in_any_partition_orde
         m = BrandMonitor("acme", CrisisConfig())
         wm = Watermark(range(2), idle_seconds=60, live_seconds=600)
         cursors = [0, 0]
+        wall = 1_800_000_000.0  # a replay: the clock is past every event time
         for n, p in enumerate(order):
             t, neg = parts[p][cursors[p]]
             cursors[p] += 1
-            wm.observe(p, t, 0.0)
+            wm.observe(p, t, wall)
             m.observe(f"{p}-{n}", t, neg, 10, "bad service", advance=False)
-            mark = wm.value(0.0)
+            mark = wm.value(wall)
             if mark is not None:
                 m.advance(mark)
         assert m.late == 0
@@ -181,3 +193,111 @@ def test_monitor_fed_by_a_watermark_gives_the_same_buckets_in_any_partition_orde
     closed = run(alternating)
     assert len(closed) > 100 and sum(total for _, total, _ in closed) > 3500
     assert run(batched) == closed
+
+
+# --- found in review: each of these failed before its fix ----------------------------------------
+
+
+def _score(ts: float, observed: float, expected: float, *, alert: bool, in_episode: bool,
+           anomaly: float) -> Score:
+    return Score(datetime.fromtimestamp(ts, UTC), observed, expected, 0.0, 1.0, 0.0, anomaly,
+                 alert, in_episode, False)
+
+
+def _bucket(start: float, negatives: int, prefix: str, terms: list[str]) -> Bucket:
+    b = Bucket(int(start))
+    for i in range(negatives):
+        b.add(f"{prefix}{i}", True, 1000 + i, terms, 5)
+    return b
+
+
+def test_binomial_tail_of_a_count_below_the_mean_is_near_one() -> None:
+    """A bucket with far fewer negatives than usual is not a negative spike (the tail was
+    summed from k for 2,000 terms only: about 0 when the mean is further away)."""
+    assert binomial_tail(5, 15_000, 0.2) == 1.0
+    assert binomial_tail(100, 2_500, 0.9) == 1.0
+    assert 0.49 < binomial_tail(3_000, 15_000, 0.2) < 0.51
+    assert binomial_tail(3_400, 15_000, 0.2) < 1e-12  # far above the mean: tiny
+
+
+def test_a_story_stays_open_while_the_detectors_episode_lasts() -> None:
+    """Hysteresis: it opens at the alert level and resolves only once the detector's episode is
+    over, not after three buckets that are merely under the alert level (12 negatives where 2
+    are usual)."""
+    m = BrandMonitor("acme")
+    opened = m._story(_bucket(START, 30, "a", ["panne"]),
+                      _score(START, 30, 2, alert=True, in_episode=True, anomaly=0.6))
+    assert opened[0]["event"] == "opened"
+    events = []
+    for i in range(1, 7):  # well above normal, under the alert level, the episode still on
+        t = START + i * BUCKET
+        events += m._story(_bucket(t, 12, f"b{i}-", ["panne"]),
+                           _score(t, 12, 2, alert=False, in_episode=True, anomaly=0.4))
+    assert "resolved" not in [e["event"] for e in events]
+    assert m.story is not None and m.story["status"] == "open"
+    for i in range(7, 10):  # the episode is over: three quiet buckets resolve the story
+        t = START + i * BUCKET
+        events += m._story(_bucket(t, 2, f"c{i}-", []),
+                           _score(t, 2, 2, alert=False, in_episode=False, anomaly=0.1))
+    assert events[-1]["event"] == "resolved"
+
+
+def test_a_flare_up_after_a_resolution_reopens_the_story_with_its_bucket() -> None:
+    """Within the cool-down, a bucket at the alert level re-opens the story even though the
+    detector does not alert again so soon; the story takes in that bucket and escalates on it."""
+    m = BrandMonitor("acme")
+    m._story(_bucket(START, 2, "m", ["panne"]), _score(START, 2, 1.5, alert=True, in_episode=True,
+                                                      anomaly=0.6))
+    events = []
+    for i in range(1, 4):
+        t = START + i * BUCKET
+        events += m._story(Bucket(int(t)), _score(t, 0, 1, alert=False, in_episode=False, anomaly=0.1))
+    assert [e["event"] for e in events] == ["resolved"]
+    t = START + 5 * BUCKET
+    events = m._story(_bucket(t, 40, "new", ["fuite", "donnees"]),
+                      _score(t, 40, 1.0, alert=False, in_episode=True, anomaly=0.9))
+    assert [(e["event"], e["severity"]) for e in events] == [("reopened", "warning"),
+                                                             ("escalated", "critical")]
+    assert events[0]["observed_negative"] == 40
+    assert set(events[0]["top_negative_mentions"]) == {f"new{i}" for i in range(35, 40)}
+    assert set(events[0]["rising_terms"]) >= {"fuite", "donnees"}
+
+
+def test_a_mention_within_the_lateness_bound_of_the_first_one_is_not_late() -> None:
+    m = BrandMonitor("acme")
+    m.observe("a", START + 1000, False, 0, "x")
+    m.observe("b", START + 1000 - 200, False, 0, "x")  # lateness is 600 s
+    assert m.late == 0 and m.closes == 0
+    m.observe("c", START + 1000 + 2 * 600, False, 0, "x")  # buckets close now, both counted
+    assert sum(r.total for r in m.reports) == 2
+
+
+def test_a_mention_dated_ahead_of_the_clock_does_not_close_the_present() -> None:
+    wm = Watermark(range(4), idle_seconds=60, live_seconds=1200)
+    now = START
+    wm.observe(0, now + 3000, wall=now)  # a source's clock 50 minutes ahead
+    assert wm.value(now + 61) == now + 60
+    m = BrandMonitor("acme")
+    for i in range(100):  # the next 33 minutes of on-time traffic
+        t = now + 61 + i * 20
+        wm.observe(0, t, wall=t)
+        m.observe(f"b{i}", t, True, 10, "x", advance=False)
+        mark = wm.value(t)
+        if mark is not None:
+            m.advance(mark)
+    assert m.late == 0
+
+
+def test_a_state_saved_with_another_bucket_size_is_refused_not_misread() -> None:
+    old = BrandMonitor("acme", CrisisConfig(bucket_seconds=60))
+    run(old, traffic(0.5))
+    state = json.loads(json.dumps(old.to_state()))
+    new = BrandMonitor("acme", CrisisConfig(bucket_seconds=300))
+    with pytest.raises(StateMismatch, match="60-second buckets, the setting is now 300"):
+        new.load_core(state)
+    with pytest.raises(StateMismatch, match="60-second buckets"):
+        new.load_open(state)
+    del state["bucket_seconds"]  # a state saved before the size was: its clock gives it away
+    state["closed_until"] = state["closed_until"] // 300 * 300 + 60
+    with pytest.raises(StateMismatch, match="bucket boundary"):
+        new.load_open(state)

@@ -80,6 +80,11 @@ def test_moderation_metrics_count_once_per_category_and_gauges_only_when_owned()
     assert get("veille_moderation_unanswered_negative", {"brand": "acme"}) == 1
     assert get("veille_moderation_backlog_items", {"brand": "boreal"}) == 0
     assert get("veille_moderation_backlog_items", {"brand": "none"}) == 2
+    # The unwatched brand's last case closed: its series goes back to 0, not stuck at 2.
+    m.set_backlog([Backlog("acme", 1, 60.0, 0), Backlog("boreal")])
+    assert get("veille_moderation_backlog_items", {"brand": "none"}) == 0
+    assert get("veille_moderation_oldest_pending_age_seconds", {"brand": "none"}) == 0
+    assert get("veille_moderation_backlog_items", {"brand": "acme"}) == 1
     m.forget()  # no moderation partition left on this worker
     assert get("veille_moderation_backlog_items", {"brand": "acme"}) is None
 
