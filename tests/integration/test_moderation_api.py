@@ -14,6 +14,7 @@ from streams.topics import MODERATION_CLOSED, MODERATION_DECISIONS, MODERATION_Q
 from tests.kafka_helpers import produce, read_all
 from tests.moderation_helpers import ServedApi
 from veille.moderate.api import MAX_BODY_BYTES, ApiConfigError, ModerationApi
+from veille.moderate.store import TopicReader
 from veille.moderation.cases import apply_decision
 from veille.moderation.queue import case_of, make_item
 from veille.moderation.triage import Triage
@@ -78,7 +79,11 @@ def test_listing_and_cases(api: ServedApi) -> None:
     limited = api.client.get("/cases?limit=1").json()
     assert (limited["count"], len(limited["cases"])) == (3, 1)
     for query, field in (("category=rude", "category"), ("limit=0", "limit"), ("limit=x", "limit"),
-                         ("limit=5000", "limit"), ("sort=age", "sort")):
+                         ("limit=5000", "limit"), ("sort=age", "sort"),
+                         # digits to str.isdigit(), not to int(): superscript two, circled one,
+                         # Arabic-Indic 12
+                         ("limit=%C2%B2", "limit"), ("limit=%E2%91%A0", "limit"),
+                         ("limit=%D9%A1%D9%A2", "limit")):
         bad = api.client.get(f"/cases?{query}")
         assert bad.status_code == 400 and bad.json()["field"] == field, query
     assert api.client.get("/cases/c-new").json()["status"] == "pending"
@@ -104,6 +109,12 @@ def test_decision_errors_and_success(settings, api: ServedApi) -> None:
                            ({"decision": "approve", "moderator": "b" * 500}, "longer than")):
         status, body = post("c-new", json=payload)
         assert status == 400 and words in body["detail"], (payload, body)
+    # Lone surrogates parse as JSON but could never be written: refused, not a 503 to retry.
+    for raw in (b'{"decision":"approve","moderator":"al\\ud800ice"}',
+                b'{"decision":"approve","moderator":"alice","reason":"\\udfff"}'):
+        status, body = post("c-new", content=raw, headers={"Content-Type": "application/json"})
+        assert (status, body["error"]) == (400, "invalid_field"), body
+        assert "not valid Unicode text" in body["detail"]
     big = {**good, "reason": "x" * (MAX_BODY_BYTES + 10)}
     assert post("c-new", json=big)[0] == 413
     assert post("ghost", json=good)[0] == 404
@@ -131,3 +142,39 @@ def test_refuses_to_serve_without_a_token_beyond_loopback(settings) -> None:
         assert served.client.get("/cases").json() == {"count": 0, "cases": []}
     finally:
         served.close()
+
+
+def test_records_that_are_not_objects_do_not_hide_the_next_ones(settings, api: ServedApi) -> None:
+    assert api.client.get("/cases").json()["count"] == 3  # the API has read the topics once
+    done = apply_decision(case_of(ITEMS[2]), {"case_id": "c-new", "decision": "approve",
+                                              "moderator": "bob", "decided_at": NOW - 5},
+                          now=NOW)
+    produce(settings, MODERATION_CLOSED, [(b"x", b"null"), (b"x", b"[1,2]"), (b"x", b"7"),
+                                          (b"c-new", json.dumps(done.record).encode())])
+    produce(settings, MODERATION_QUEUE, [(b"x", b"null"), (b"x", b"[1,2]"),
+                                         (b"c-late", json.dumps(item("c-late", "acme", ("spam",),
+                                                                     "hide", 30)).encode())])
+    answer = api.client.get("/cases")
+    assert answer.status_code == 200
+    assert [c["case_id"] for c in answer.json()["cases"]] == ["c-old", "c-spam", "c-late"]
+    assert api.client.get("/cases/c-new").json()["status"] == "closed"
+    status = api.client.post("/cases/c-new/decision",
+                             json={"decision": "reject", "moderator": "carol"}).status_code
+    assert status == 409
+
+
+def test_reader_skips_a_record_its_handler_cannot_take(settings) -> None:
+    ensure_topics(settings)
+    produce(settings, MODERATION_QUEUE, [(b"a", b'{"n": 1}'), (b"b", b'{"n": "boom"}'),
+                                         (b"c", b'{"n": 3}')])
+    taken: list[int] = []
+
+    def handle(record: dict) -> None:
+        taken.append(record["n"] + 0)  # TypeError for "boom"
+
+    reader = TopicReader(settings, {MODERATION_QUEUE: handle})
+    try:
+        assert reader.refresh() == 3
+    finally:
+        reader.close()
+    assert taken == [1, 3]

@@ -148,6 +148,37 @@ def test_invalid_decisions(payload: object) -> None:
     assert err.value.reason in DECISION_ERRORS
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        decide("approve", T0, moderator="al\ud800ice"),  # lone surrogates: never encodable
+        decide("approve", T0, reason="\udfff"),
+        decide("escalate", T0, assignee="b\udc80b"),
+        decide("approve", T0, case_id="m\ud800"),
+    ],
+)
+def test_text_that_is_not_valid_unicode_is_refused(payload: dict) -> None:
+    with pytest.raises(DecisionError, match="not valid Unicode text") as err:
+        Decision.from_dict(payload)
+    assert err.value.reason == "invalid"
+
+
+@pytest.mark.parametrize("decided_at", [
+    10**400,  # an int beyond any float
+    1e300,  # finite, but no date
+    -1e300,
+    float("inf"),
+    json.loads("1e400"),  # a JSON number that parses to inf
+    "0001-01-01T00:00:00+01:00",  # before year 1 once in UTC
+    "9999-12-31T23:59:59-01:00",  # after year 9999 once in UTC
+], ids=["int-10**400", "1e300", "-1e300", "inf", "json-1e400", "year-0", "year-10000"])
+def test_decided_at_out_of_range_is_invalid(decided_at: object) -> None:
+    with pytest.raises(DecisionError) as err:
+        Decision.from_dict(decide("approve", decided_at))  # type: ignore[arg-type]
+    assert err.value.reason == "invalid"
+    assert "decided_at" in err.value.detail
+
+
 def test_decided_at_may_be_iso_8601() -> None:
     d = Decision.from_dict(decide("approve", "2026-01-05T09:02:00Z"))
     assert d.decided_at == T0 + 120

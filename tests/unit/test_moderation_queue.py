@@ -120,6 +120,28 @@ def test_view_lists_pending_oldest_first_and_filters() -> None:
     assert (view.status("a"), view.status("c"), view.status("zz")) == ("pending", "closed", None)
 
 
+@pytest.mark.parametrize("bad", [None, [1, 2], 7, "text", True])
+def test_view_skips_records_that_are_not_objects_and_keeps_reading(bad: object) -> None:
+    view = CaseView()
+    a, b = item("a", queued_at=T0), item("b", queued_at=T0 + 30)
+    view.add_item(bad)
+    view.add_closed(bad)
+    view.add_item(a)
+    view.add_item(b)
+    view.add_closed(bad)
+    view.add_closed(closed(a, "approve", T0 + 90))
+    assert [i["case_id"] for i in view.pending()] == ["b"]
+    assert (view.status("a"), view.status("b")) == ("closed", "pending")
+
+
+def test_decision_record_refuses_text_that_cannot_be_written() -> None:
+    for body in ({"decision": "approve", "moderator": "al\ud800ice"},
+                 {"decision": "approve", "moderator": "alice", "reason": "\udfff"}):
+        with pytest.raises(DecisionError, match="not valid Unicode") as err:
+            decision_record("m1", body, T0)
+        assert err.value.reason == "invalid"
+
+
 def test_report_counts_flows_in_the_period_and_busiest_hours() -> None:
     day = 86400
     items = [item("early", queued_at=T0 - day),  # before the period, closed in it

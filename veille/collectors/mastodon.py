@@ -293,7 +293,19 @@ class MastodonCollector(Collector):
 
     async def _loop(self) -> None:
         while not self.stopping.is_set():
-            result = await self.poll_round()
+            try:
+                result = await self.poll_round()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not end the polling silently: log, back off
+                self._failures += 1
+                delay = backoff_delay(self._failures, self.backoff_base, self.backoff_max,
+                                      self.rng)
+                log.exception("mastodon: round failed unexpectedly (%s); next try in %.1f s",
+                              type(exc).__name__, delay)
+                if await sleep_or_stop(self.stopping, delay):
+                    break
+                continue
             delay = self.interval
             if not result.ok:
                 delay = backoff_delay(self._failures, self.backoff_base, self.backoff_max,
@@ -470,6 +482,12 @@ class MastodonCollector(Collector):
                     result.refused += 1
                     log.info("mastodon: #%s: status %s refused: %s",
                              tag_result.tag, status.get("id"), exc)
+                    continue
+                except Exception as exc:  # a strange status: refuse it alone, keep the others
+                    self.metrics.refused.labels(self.name, "processing_error").inc()
+                    result.refused += 1
+                    log.warning("mastodon: #%s: status %s refused, could not be read: %s: %s",
+                                tag_result.tag, status.get("id"), type(exc).__name__, exc)
                     continue
                 mentions.setdefault(mention.id, mention)  # one per round, whatever the tags
 

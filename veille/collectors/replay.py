@@ -62,6 +62,9 @@ def read_mentions(
                 yield mention_from_dict(obj, now=now, limits=limits)
             except InvalidMention as exc:
                 report.refused.append((number, str(exc)))
+            except OverflowError:  # created_at + shift is before year 1 or after 9999
+                report.refused.append((number, "invalid_field: created_at is out of range"
+                                       + (" once shifted (--timestamps shift)" if shift else "")))
             except (UnicodeDecodeError, ValueError, RecursionError) as exc:
                 report.refused.append((number, f"invalid_json: {str(exc)[:120]}"))
 

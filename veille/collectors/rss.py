@@ -45,6 +45,9 @@ DEFAULT_INTERVAL = 300.0
 MIN_INTERVAL = 30.0
 DEFAULT_PLATFORM = "news"
 MAX_SEEN_PER_FEED = 5000
+#: The seen-id set keeps at least as many ids as the feed holds (else old entries come back at
+#: every poll), but never more than this: a 10 MB feed of tiny entries stays bounded.
+MAX_SEEN_HARD_CAP = 100_000
 STATE_VERSION = 1
 FEED_KEYS = {"url", "name", "interval_seconds", "platform"}
 ACCEPT = (
@@ -362,7 +365,11 @@ def unwrap_google_url(link: str) -> str:
     query = parse_qs(parts.query)
     for key in ("url", "q"):
         for candidate in query.get(key, []):
-            if urlsplit(candidate).scheme in ("http", "https"):
+            try:
+                scheme = urlsplit(candidate).scheme
+            except ValueError:  # e.g. "http://[oops": not an address to follow
+                continue
+            if scheme in ("http", "https"):
                 return candidate
     return link
 
@@ -392,6 +399,15 @@ def entry_key(entry: Any) -> str | None:
 
 def mention_id(feed_url: str, key: str) -> str:
     return "rss-" + short_hash(feed_url + "|" + key)
+
+
+def safe_entry_id(entry: Any, feed: FeedConfig) -> str | None:
+    """The entry's mention id, or None when it has none or it cannot be worked out."""
+    try:
+        key = entry_key(entry)
+        return mention_id(feed.url, key) if key else None
+    except Exception:
+        return None
 
 
 def _entry_time(entry: Any) -> datetime | None:
@@ -714,11 +730,17 @@ class RssCollector(Collector):
         new: list[RawMention] = []
         refused_ids: list[str] = []
         batch_ids: set[str] = set()
+        held_future = False
         for entry in parsed.entries:
             self.metrics.fetched.labels(self.name).inc()
-            obj = entry_to_dict(entry, feed=feed, feed_meta=parsed.feed, fetched_at=fetched_at,
-                                max_text_chars=self.max_text_chars)
-            mid = obj["id"]
+            obj: dict[str, Any] | None = None
+            unreadable: Exception | None = None
+            try:
+                obj = entry_to_dict(entry, feed=feed, feed_meta=parsed.feed,
+                                    fetched_at=fetched_at, max_text_chars=self.max_text_chars)
+                mid = obj["id"]
+            except Exception as exc:  # one strange entry must not stop the feed's others
+                unreadable, mid = exc, safe_entry_id(entry, feed)
             if mid is not None:
                 if mid in batch_ids:
                     continue
@@ -727,16 +749,28 @@ class RssCollector(Collector):
                     state.touch(mid)
                     continue
             try:
+                if obj is None:
+                    raise InvalidMention(
+                        "processing_error",
+                        f"entry could not be read: {type(unreadable).__name__}: {unreadable}",
+                    )
                 new.append(_mention_from_dict(obj, now=fetched_at, limits=self.limits))
             except InvalidMention as exc:
                 if exc.reason == "created_at_in_future":
                     # Not marked seen: valid once its time has come. Counted once.
+                    held_future = True
                     if mid not in self._future_refused:
                         self._future_refused.add(mid)
                         self.metrics.refused.labels(self.name, exc.reason).inc()
                     continue
                 self.metrics.refused.labels(self.name, exc.reason).inc()
                 log.info("rss: %s: entry refused: %s", feed.label, exc)
+                if mid is not None:
+                    refused_ids.append(mid)
+            except Exception as exc:  # a validation bug must not stop the feed's others either
+                self.metrics.refused.labels(self.name, "processing_error").inc()
+                log.warning("rss: %s: entry %s refused: %s: %s", feed.label, mid,
+                            type(exc).__name__, exc)
                 if mid is not None:
                     refused_ids.append(mid)
 
@@ -747,10 +781,16 @@ class RssCollector(Collector):
             await self.sink.send(new)
         changed = bool(new or refused_ids)
         etag, modified = headers.get("ETag"), headers.get("Last-Modified")
+        if held_future:
+            # An entry held back until its date comes must be fetched again: validators saved
+            # now would get a 304 and it would never be seen.
+            etag = modified = None
         if (etag, modified) != (state.etag, state.last_modified):
             state.etag, state.last_modified = etag, modified
             changed = True
-        state.remember([m.id for m in new] + refused_ids, self.max_seen)
+        # Keep at least the ids the feed holds now, or its oldest entries come back every poll.
+        limit = max(self.max_seen, min(len(batch_ids), MAX_SEEN_HARD_CAP))
+        state.remember([m.id for m in new] + refused_ids, limit)
         if changed:
             try:
                 self.store.save(feed.url, state.to_dict())

@@ -272,6 +272,9 @@ class WebhookCollector(Collector):
             response = _error(exc.status, error, exc.reason, headers=headers)
         except asyncio.CancelledError:
             raise
+        except ConnectionResetError:  # the client went away mid-request: not our error
+            log.info("webhook: client disconnected during %s %s", request.method, request.path)
+            response = web.json_response({"error": "internal"}, status=500)  # never delivered
         except Exception as exc:
             log.error("webhook: internal error on %s %s (%s)", request.method, request.path,
                       type(exc).__name__)

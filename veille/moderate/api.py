@@ -192,7 +192,7 @@ class ModerationApi:
             return _error(400, "invalid_query", f"category must be one of {', '.join(CATEGORIES)}",
                           field="category")
         raw_limit = query.get("limit", str(DEFAULT_LIMIT))
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_LIMIT:
             return _error(400, "invalid_query", f"limit must be a whole number in 1..{MAX_LIMIT}",
                           field="limit")
         view = await self._view()

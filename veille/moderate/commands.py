@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from veille.moderate.store import ModerationStore
 from veille.moderation.cases import DecisionError, parse_epoch
-from veille.moderation.queue import build_report, format_report
+from veille.moderation.queue import build_report, decision_record, format_report
 from veille.settings import Settings
 
 
@@ -69,6 +69,10 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
 
     With `check`, the case must be on the queue and still pending (read from the topics first)."""
     body = {"decision": decision, "moderator": moderator, "reason": reason, "assignee": assignee}
+    try:  # bad input is refused before the broker is asked anything
+        decision_record(case_id, body, time.time() if decided_at is None else decided_at)
+    except DecisionError as exc:
+        raise ModerateError(exc.detail) from None
     store = ModerationStore(settings)
     try:
         if check:

@@ -90,9 +90,9 @@ class TopicReader:
                         continue
                     try:
                         handle(json.loads(r.value))
-                    except ValueError:
-                        log.warning("skipping an unreadable record at %s:%s offset %s",
-                                    tp.topic, tp.partition, r.offset)
+                    except Exception as exc:  # one bad record must not hide those after it
+                        log.warning("skipping an unreadable record at %s:%s offset %s (%s)",
+                                    tp.topic, tp.partition, r.offset, type(exc).__name__)
             quiet = quiet + 1 if not batches and self._caught_up() else 0
         return read
 

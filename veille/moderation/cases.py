@@ -62,7 +62,22 @@ def _text(d: Mapping[str, Any], key: str, limit: int, required: bool = True) -> 
         raise DecisionError("invalid", f"{key} must be a non-empty string")
     if len(value) > limit:
         raise DecisionError("invalid", f"{key} is longer than {limit} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): it could never be written
+        raise DecisionError("invalid", f"{key} is not valid Unicode text") from None
     return value
+
+
+#: The times `iso` can write: years 1 to 9999, UTC.
+_MIN_EPOCH: Final = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+_MAX_EPOCH: Final = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC).timestamp()
+
+
+def _in_range(epoch: float, key: str) -> float:
+    if not _MIN_EPOCH <= epoch <= _MAX_EPOCH:
+        raise DecisionError("invalid", f"{key} is out of range (years 1 to 9999)")
+    return epoch
 
 
 def _epoch(value: Any, key: str) -> float:
@@ -70,18 +85,25 @@ def _epoch(value: Any, key: str) -> float:
     if isinstance(value, bool):
         raise DecisionError("invalid", f"{key} must be epoch seconds or an ISO 8601 time")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
+        try:
+            finite = math.isfinite(value)  # OverflowError for an int beyond any float
+        except OverflowError:
+            raise DecisionError("invalid", f"{key} is out of range (years 1 to 9999)") from None
+        if not finite:
             raise DecisionError("invalid", f"{key} must be finite")
-        return float(value)
+        return _in_range(float(value), key)
     if isinstance(value, str):
         text = value.strip()
         if text[-1:] in ("Z", "z"):
             text = text[:-1] + "+00:00"
         try:
             dt = datetime.fromisoformat(text)
+            epoch = (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
         except ValueError:
             raise DecisionError("invalid", f"{key} is not an ISO 8601 time") from None
-        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+        except OverflowError:
+            raise DecisionError("invalid", f"{key} is out of range (years 1 to 9999)") from None
+        return _in_range(epoch, key)
     raise DecisionError("invalid", f"{key} must be epoch seconds or an ISO 8601 time")
 
 

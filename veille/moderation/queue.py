@@ -164,16 +164,22 @@ class CaseView:
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> queue item
     closed: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> closed record
 
-    def add_item(self, item: Mapping[str, Any]) -> None:
-        """A queue record; a redelivered one keeps the first (what the agent does too)."""
+    def add_item(self, item: Any) -> None:
+        """A queue record; a redelivered one keeps the first (what the agent does too).
+
+        Anything that is not a valid queue item (null, a list...) is ignored."""
         try:
             case_of(item)
         except ItemError:
             return
         self.items.setdefault(str(item["case_id"]), dict(item))
 
-    def add_closed(self, record: Mapping[str, Any]) -> None:
-        """A moderation.closed record; a repeated one (an at-least-once resend) keeps the first."""
+    def add_closed(self, record: Any) -> None:
+        """A moderation.closed record; a repeated one (an at-least-once resend) keeps the first.
+
+        Anything that is not a JSON object with a case id and a valid decided_at is ignored."""
+        if not isinstance(record, Mapping):
+            return
         case_id = record.get("case_id")
         try:
             parse_epoch(record.get("decided_at"), "decided_at")

@@ -1,0 +1,132 @@
+"""The Mastodon collector against a real local HTTP server and a sink that keeps what it is given
+(no broker): a status that breaks the mapping is refused alone, and an unexpected error in a round
+never ends the polling loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from streams.records import RawMention
+from tests.http_helpers import serve
+from veille.collectors.base import MentionSink
+from veille.collectors.mastodon import MastodonCollector
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+NOW = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+def status(sid: str, **extra: Any) -> dict[str, Any]:
+    return {"id": sid, "uri": f"https://m.example/s/{sid}", "url": f"https://m.example/s/{sid}",
+            "created_at": NOW, "content": f"<p>acme status {sid}</p>", "visibility": "public",
+            "account": {"acct": f"user{sid}@m.example"}, **extra}
+
+
+class ListSink(MentionSink):
+    def __init__(self, settings: Settings, metrics: CollectorMetrics) -> None:
+        super().__init__(settings, "mastodon", metrics)
+        self.sent: list[RawMention] = []
+
+    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None) -> int:
+        batch = list(mentions)
+        self.sent.extend(batch)
+        return len(batch)
+
+    def close(self) -> None:
+        pass
+
+
+class Timeline:
+    def __init__(self, statuses: list[dict[str, Any]]) -> None:
+        self.statuses = statuses
+        self.calls = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        since = request.query.get("since_id")
+        page = [s for s in self.statuses if since is None or int(s["id"]) > int(since)]
+        return web.json_response(page)
+
+
+def new_collector(tmp_path: Path, base: str, **kwargs: Any) -> tuple[MastodonCollector, ListSink]:
+    settings = Settings.from_env({}).with_(collector_state_dir=str(tmp_path / "state"),
+                                           mastodon_url=base)
+    metrics = CollectorMetrics(CollectorRegistry())
+    sink = ListSink(settings, metrics)
+    return MastodonCollector(settings, metrics, sink, hashtags=["acme"], **kwargs), sink
+
+
+def refused(c: MastodonCollector, reason: str) -> float:
+    value = c.metrics.registry.get_sample_value(
+        "veille_collector_items_refused_total", {"collector": "mastodon", "reason": reason})
+    return value or 0.0
+
+
+def test_a_status_that_cannot_be_read_is_refused_alone(tmp_path: Path) -> None:
+    timeline = Timeline([status("3"), status("2", spoiler_text={"x": 1}),
+                         status("1", content=12345)])
+
+    async def scenario() -> None:
+        async with serve([("GET", "/api/v1/timelines/tag/{tag}", timeline.handle)]) as base:
+            c, sink = new_collector(tmp_path, base)
+            await c.start()
+            try:
+                first = await c.poll_round()
+                second = await c.poll_round()
+            finally:
+                await c.close()
+            assert (first.status, first.fetched, first.sent, first.refused) == ("ok", 3, 1, 2)
+            assert [m.text for m in sink.sent] == ["acme status 3"]
+            assert refused(c, "processing_error") == 2
+            # The round went through: since_id moved past the bad statuses, not fetched again.
+            assert (second.fetched, second.sent) == (0, 0)
+            assert c.since["acme"] == "3"
+
+    asyncio.run(scenario())
+
+
+def test_an_unexpected_error_in_a_round_does_not_end_the_loop(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    timeline = Timeline([status("1")])
+
+    async def scenario() -> None:
+        async with serve([("GET", "/api/v1/timelines/tag/{tag}", timeline.handle)]) as base:
+            c, sink = new_collector(tmp_path, base, interval=30.0, backoff_base=0.05,
+                                    backoff_max=0.1)
+            real = c.poll_round
+            rounds = 0
+
+            async def failing_first() -> Any:
+                nonlocal rounds
+                rounds += 1
+                if rounds <= 2:
+                    raise RuntimeError("a bug in the round")
+                return await real()
+
+            c.poll_round = failing_first  # type: ignore[method-assign]
+            await c.start()
+            task = asyncio.create_task(c.run())
+            try:
+                deadline = time.monotonic() + 10
+                while not sink.sent and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                assert not task.done()
+            finally:
+                await c.stop()
+                await asyncio.wait_for(task, 10)
+                await c.close()
+            assert rounds == 3 and len(sink.sent) == 1
+
+    with caplog.at_level(logging.ERROR, logger="veille.collectors.mastodon"):
+        asyncio.run(scenario())
+    failures = [r for r in caplog.records if "round failed unexpectedly" in r.getMessage()]
+    assert len(failures) == 2 and failures[0].exc_info is not None

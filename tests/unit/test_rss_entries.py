@@ -1,0 +1,207 @@
+"""The RSS collector's handling of awkward feeds, against a real local HTTP server and a sink that
+keeps what it is given (no broker): a bad entry is refused alone, a long feed is not sent again,
+an entry dated in the future is fetched again once its time has come."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email.utils
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from streams.records import RawMention
+from tests.http_helpers import serve
+from veille.collectors import rss
+from veille.collectors.base import MentionSink
+from veille.collectors.rss import FeedConfig, RssCollector, unwrap_google_url
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+
+class ListSink(MentionSink):
+    """Acknowledges every mention at once and keeps it."""
+
+    def __init__(self, settings: Settings, metrics: CollectorMetrics) -> None:
+        super().__init__(settings, "rss", metrics)
+        self.sent: list[RawMention] = []
+
+    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None) -> int:
+        batch = list(mentions)
+        self.sent.extend(batch)
+        return len(batch)
+
+    def close(self) -> None:
+        pass
+
+
+class Feed:
+    """One feed document with an ETag; answers 304 to a matching If-None-Match."""
+
+    def __init__(self, body: str, etag: str = '"v1"') -> None:
+        self.body = body
+        self.etag = etag
+        self.statuses: list[int] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.headers.get("If-None-Match") == self.etag:
+            self.statuses.append(304)
+            return web.Response(status=304, headers={"ETag": self.etag})
+        self.statuses.append(200)
+        return web.Response(text=self.body, content_type="application/rss+xml",
+                            headers={"ETag": self.etag})
+
+
+def rss_doc(items: str) -> str:
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}'
+            "</channel></rss>")
+
+
+def item(guid: str, title: str, *, at: float | None = None, link: str | None = None) -> str:
+    date = email.utils.formatdate(time.time() if at is None else at, usegmt=True)
+    link_tag = f"<link>{link}</link>" if link else ""
+    return f"<item><guid>{guid}</guid><title>{title}</title>{link_tag}<pubDate>{date}</pubDate></item>"
+
+
+def collector(tmp_path: Path, url: str, **kwargs: Any) -> tuple[RssCollector, ListSink]:
+    settings = Settings.from_env({}).with_(collector_state_dir=str(tmp_path / "state"))
+    metrics = CollectorMetrics(CollectorRegistry())
+    sink = ListSink(settings, metrics)
+    return RssCollector(settings, metrics, sink, feeds=[FeedConfig(url)], **kwargs), sink
+
+
+def refused(c: RssCollector, reason: str) -> float:
+    value = c.metrics.registry.get_sample_value(
+        "veille_collector_items_refused_total", {"collector": "rss", "reason": reason})
+    return value or 0.0
+
+
+def run_polls(tmp_path: Path, feed: Feed, polls: int,
+              between: Any = None) -> tuple[list[rss.PollResult], ListSink, RssCollector]:
+    async def scenario() -> tuple[list[rss.PollResult], ListSink, RssCollector]:
+        async with serve([("GET", "/f", feed.handle)]) as base:
+            c, sink = collector(tmp_path, base + "/f")
+            await c.start()
+            results = []
+            try:
+                for n in range(polls):
+                    if between is not None and n:
+                        between(c, n)
+                    results.append(await c.poll(c.feeds[0]))  # type: ignore[index]
+            finally:
+                await c.close()
+            return results, sink, c
+
+    return asyncio.run(scenario())
+
+
+def test_a_google_redirect_to_a_malformed_address_is_kept_as_is() -> None:
+    link = "https://www.google.com/url?url=http://[oops&q=x"
+    assert unwrap_google_url(link) == link
+    # A good candidate after the broken one is still found.
+    assert unwrap_google_url("https://www.google.com/url?url=http://[oops&q=https://a.example/b") \
+        == "https://a.example/b"
+
+
+def test_a_malformed_google_link_does_not_stop_the_feed(tmp_path: Path) -> None:
+    feed = Feed(rss_doc(
+        item("good-1", "Acme good news", link="https://example.com/a")
+        + item("bad-1", "Acme bad link",
+               link="https://www.google.com/url?url=http://[oops&amp;q=x")))
+    (result,), sink, _c = run_polls(tmp_path, feed, 1)
+    assert (result.status, result.sent, result.error) == ("new", 2, None)
+    assert sorted(m.text for m in sink.sent) == ["Acme bad link", "Acme good news"]
+
+
+def test_an_entry_that_cannot_be_read_is_refused_alone_and_counted_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = rss.entry_to_dict
+
+    def flaky(entry: Any, **kwargs: Any) -> dict[str, Any]:
+        if entry.get("title") == "boom":
+            raise TypeError("something unexpected in this entry")
+        return real(entry, **kwargs)
+
+    monkeypatch.setattr(rss, "entry_to_dict", flaky)
+    feed = Feed(rss_doc(item("good-1", "Acme one") + item("bad-1", "boom")
+                        + item("good-2", "Acme two")))
+
+    def forget_etag(c: RssCollector, _n: int) -> None:  # a server without validators
+        c.states[c.feeds[0].url].etag = None  # type: ignore[index]
+
+    results, sink, c = run_polls(tmp_path, feed, 2, between=forget_etag)
+    assert [(r.status, r.sent, r.refused) for r in results] == [("new", 2, 1), ("unchanged", 0, 0)]
+    assert sorted(m.text for m in sink.sent) == ["Acme one", "Acme two"]
+    assert refused(c, "processing_error") == 1  # the refused entry is remembered
+    assert feed.statuses == [200, 200]
+
+
+def test_a_feed_longer_than_the_seen_limit_is_not_sent_again(tmp_path: Path) -> None:
+    now = time.time()
+    n = 6000
+    assert n > rss.MAX_SEEN_PER_FEED
+    feed = Feed(rss_doc("".join(item(f"g{i}", f"Acme item {i}", at=now - i * 60)
+                                for i in range(n))))
+
+    async def scenario() -> None:
+        async with serve([("GET", "/f", feed.handle)]) as base:
+            results = []
+            for run in range(2):  # the second run is a restart, from the state file
+                c, sink = collector(tmp_path, base + "/f")
+                await c.start()
+                try:
+                    for _poll in range(2 - run):
+                        c.states[base + "/f"].etag = None  # each poll a full 200
+                        results.append(await c.poll(c.feeds[0]))  # type: ignore[index]
+                finally:
+                    await c.close()
+                assert len(c.states[base + "/f"].seen) == n
+                assert len(sink.sent) == (n if run == 0 else 0)
+            assert [(r.status, r.entries, r.sent) for r in results] == [
+                ("new", n, n), ("unchanged", n, 0), ("unchanged", n, 0)]
+            assert feed.statuses == [200, 200, 200]
+
+    asyncio.run(scenario())
+
+
+def test_the_seen_ids_stay_bounded_by_a_hard_cap(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rss, "MAX_SEEN_HARD_CAP", 4)
+    feed = Feed(rss_doc("".join(item(f"g{i}", f"Acme item {i}") for i in range(6))))
+
+    async def scenario() -> None:
+        async with serve([("GET", "/f", feed.handle)]) as base:
+            for max_seen, kept in ((2, 4), (5, 5)):  # an explicit larger max_seen still wins
+                c, _sink = collector(tmp_path / str(max_seen), base + "/f", max_seen=max_seen)
+                await c.start()
+                try:
+                    await c.poll(c.feeds[0])  # type: ignore[index]
+                finally:
+                    await c.close()
+                assert len(c.states[base + "/f"].seen) == kept
+
+    asyncio.run(scenario())
+
+
+def test_a_future_entry_is_fetched_again_once_its_time_has_come(tmp_path: Path) -> None:
+    feed = Feed(rss_doc(item("future-1", "Acme embargoed press release", at=time.time() + 7200)))
+
+    def time_passes(c: RssCollector, n: int) -> None:
+        if n == 1:  # two hours later: the entry is no longer in the future
+            c.limits = dataclasses.replace(c.limits, max_future=timedelta(hours=3))
+
+    results, sink, c = run_polls(tmp_path, feed, 3, between=time_passes)
+    first, second, third = results
+    assert (first.status, first.sent) == ("unchanged", 0)
+    assert (second.status, second.sent) == ("new", 1)  # fetched in full, not a 304
+    assert [m.text for m in sink.sent] == ["Acme embargoed press release"]
+    assert third.status == "not_modified"  # nothing held back any more: validators kept
+    assert feed.statuses == [200, 200, 304]
+    assert refused(c, "created_at_in_future") == 1
