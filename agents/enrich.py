@@ -461,6 +461,8 @@ class EnrichStage:
         self.producer: Any = None
         self.stopping = False
         self._reload: asyncio.Task[None] | None = None
+        #: mentions.enriched partition -> its end after this stage's last acknowledged write.
+        self.enriched_ends: dict[int, int] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -639,10 +641,26 @@ class EnrichStage:
         queues = {(outs[0].topic, p): self.chunks(outs)
                   for group in (cycle.enriched, cycle.by_brand) for p, outs in group.items() if outs}
         backoff = 0.1
+        suspect: set[tuple[str, int]] = set()  # enriched queues whose last send may have landed
         while side or queues:
+            failures = 0
+            for key in sorted(suspect):
+                # A failed send may still have been written (the acknowledgement was lost, or
+                # the broker was frozen and wrote it on waking): the records the partition
+                # holds already are not sent again, or mentions.enriched would have them twice.
+                try:
+                    queues[key][0] = await self.unwritten(key[1], queues[key][0])
+                except Exception as exc:  # noqa: BLE001 (the broker is still away: later)
+                    log.debug("enrich: cannot check %s yet: %r", key, exc)
+                    failures += len(queues[key][0])
+                    continue
+                suspect.discard(key)
+                if not queues[key][0]:
+                    queues[key].pop(0)
+            queues = {key: chunks for key, chunks in queues.items() if chunks}
             sent = [(o, await self.send(o)) for o in side]
             heads = [(key, await self.send_batch(key[1], chunks[0]))
-                     for key, chunks in queues.items()]
+                     for key, chunks in queues.items() if key not in suspect]
             side = []
             for o, fut in sent:
                 error = await _error(fut)
@@ -651,12 +669,17 @@ class EnrichStage:
                 if isinstance(error, MessageSizeTooLargeError) and o.topic == self.names.dlq:
                     o = truncated(o, DLQ_SHRUNK_VALUE_BYTES)  # the broker's limit is lower
                 side.append(o)
-            failures = len(side)
+            failures += len(side)
             for key, fut in heads:
                 if await _error(fut) is None:
-                    queues[key].pop(0)
+                    written = queues[key].pop(0)
+                    offset = getattr(fut.result(), "offset", None)
+                    if key[0] == self.names.enriched and isinstance(offset, int):
+                        self.enriched_ends[key[1]] = offset + len(written)
                 else:
                     failures += len(queues[key][0])
+                    if key[0] == self.names.enriched:
+                        suspect.add(key)
             queues = {key: chunks for key, chunks in queues.items() if chunks}
             if failures and self.stopping:
                 # Asked to stop while the broker refuses: nothing of this batch is committed,
@@ -669,6 +692,37 @@ class EnrichStage:
                 log.warning("enrich: %d sends failed; retrying in %.1f s", failures, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    async def unwritten(self, partition: int, outs: list[Out]) -> list[Out]:
+        """Of enriched records of `partition` whose send failed, those the broker does not hold:
+        the partition's tail is read to its high watermark, from the end known after this
+        stage's last good write there (else from a little before the end the broker reports,
+        which Tansu reports too low: a lower bound), and a record whose source offset is found
+        there is dropped."""
+        from aiokafka import TopicPartition
+
+        from agents.recovery import read_to_end
+
+        def source(o: Out) -> bytes:
+            return dict(o.headers or [])[SOURCE_OFFSET_HEADER]
+
+        wanted = {source(o) for o in outs}
+        found: set[bytes] = set()
+
+        def see(r: Any) -> None:
+            for name, raw in r.headers or ():
+                if name == SOURCE_OFFSET_HEADER and raw in wanted:
+                    found.add(raw)
+
+        known = self.enriched_ends.get(partition)
+        await read_to_end(self.settings.bootstrap_servers,
+                          [TopicPartition(self.names.enriched, partition)], see,
+                          start=lambda tp, end: known if known is not None
+                          else max(0, end - len(outs) - 100), timeout=30.0)
+        if found:
+            log.info("enrich: %d records of %s[%d] were written although their send failed; "
+                     "not sent again", len(found), self.names.enriched, partition)
+        return [o for o in outs if source(o) not in found]
 
     def chunks(self, outs: list[Out]) -> list[list[Out]]:
         """Records of one partition cut into producer batches (256 KiB each at most)."""

@@ -446,3 +446,87 @@ def test_partitions_whose_window_could_not_be_read_are_read_once_it_is(tmp_path,
     assert len([t for t, _, _ in producer.log if t == stage.names.enriched]) == len(recs)
     assert count(metrics.raw_messages) == len(recs)  # each planned once: none enriched blind
     assert count(metrics.duplicates) == 0 and count(metrics.redeliveries) == 0
+
+
+def test_a_batch_written_although_its_send_failed_is_not_written_twice(tmp_path, monkeypatch) -> None:
+    """A lost acknowledgement (or a frozen broker writing on waking): the send fails but the
+    partition holds the records. Before sending them again the stage reads the partition's tail
+    and sends only what is missing, so mentions.enriched still has each mention once."""
+    import asyncio
+
+    import agents.recovery as recovery
+    from agents.enrich import EnrichStage, Out
+    from veille.settings import Settings
+
+    @dataclass
+    class Written:
+        key: bytes | None
+        value: bytes | None
+        headers: list[tuple[str, bytes]]
+
+    log: dict[tuple[str, int], list[Written]] = {}
+
+    class Producer:
+        """Writes every batch; the first one's acknowledgement is lost, the next broker is away."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def create_batch(self) -> Any:
+            return _Batch()
+
+        async def send_batch(self, batch: Any, topic: str, partition: int) -> Any:
+            raise AssertionError("unused: the stage's send_batch is replaced below")
+
+    sends: list[int] = []
+
+    async def send_batch(partition: int, outs: list[Out]) -> Any:
+        fut = asyncio.get_running_loop().create_future()
+        sends.append(len(outs))
+        if len(sends) == 2:  # the broker is away: nothing written
+            fut.set_exception(ConnectionError("broker away"))
+            return fut
+        place = log.setdefault((outs[0].topic, partition), [])
+        offset = len(place)
+        place.extend(Written(o.key, o.value, list(o.headers or [])) for o in outs)
+        if len(sends) == 1:
+            fut.set_exception(TimeoutError("request timed out"))  # written, ack lost
+        else:
+            fut.set_result(type("Meta", (), {"offset": offset})())
+        return fut
+
+    async def read_tail(bootstrap: Any, tps: list[Any], handle: Any, start: Any = None,
+                        timeout: float = 60.0) -> int:
+        [tp] = tps
+        place = log.get((tp.topic, tp.partition), [])
+        first = start(tp, len(place)) if start else 0
+        for r in place[first:]:
+            handle(r)
+        return len(place) - first
+
+    monkeypatch.setattr(recovery, "read_to_end", read_tail)
+    plan, metrics = planner({0: DedupWindow(3600, 100)})
+    stage = EnrichStage(Settings.from_env({}, data_dir=str(tmp_path)), plan.enricher, metrics)
+    stage.names = NAMES
+    stage.planner.names = NAMES
+    stage.windows[0] = DedupWindow(3600, 100)
+    ids = [f"m{i}" for i in range(30)]
+    first = stage.planner.plan({TP("raw", 0): records(0, [(i.encode(), good(i, "Acme")) for i in ids])})
+    first.by_brand.clear()
+    first.side.clear()
+    stage.send_batch = send_batch  # type: ignore[method-assign]
+    asyncio.run(asyncio.wait_for(stage.deliver(first), 30))
+    written = [w.key for w in log[("enriched", 0)]]
+    assert written == [i.encode() for i in ids]  # once each, although the first send "failed"
+    assert sends == [len(ids)]  # not sent again: the partition's tail showed all of them
+    assert stage.enriched_ends == {}  # no acknowledged write yet: its end is not known
+    # The next batch's first send finds the broker away (nothing written): sent again.
+    more = [f"n{i}" for i in range(5)]
+    second = stage.planner.plan({TP("raw", 0): records(0, [(i.encode(), good(i, "Acme"))
+                                                              for i in more], start=30)})
+    second.by_brand.clear()
+    second.side.clear()
+    asyncio.run(asyncio.wait_for(stage.deliver(second), 30))
+    assert sends == [len(ids), len(more), len(more)]
+    assert [w.key for w in log[("enriched", 0)]] == [i.encode() for i in ids + more]
+    assert stage.enriched_ends[0] == len(ids) + len(more)
