@@ -247,3 +247,28 @@ def test_no_regex_is_compiled_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
     assert triage_module.re is re
     for text, language, tone in SAMPLES:
         triage(text, language, tone[0], tone[1], BRAND, charter)
+
+
+def test_crafted_texts_do_not_make_the_patterns_backtrack_for_ever() -> None:
+    """Runs of "*" (a look-alike of every vowel) between lexicon letters: an 81-character text
+    took 69 s, "tete de n" + 4,000 stars 76 s, with open-ended repeats. A subprocess with a
+    deadline, so a regression fails instead of hanging the suite."""
+    import subprocess
+    import sys
+
+    probe = (
+        "from veille.moderation.triage import triage\n"
+        "texts = [(\"t'es \" + ' '.join(['b' + '*' * 14] * 4) + ' zz. t\\'es nul', 'fr'),\n"
+        "         ('you are ' + ' '.join(['r' + '*' * 40 + 'l'] * 4) + ' zz. you idiot', 'en'),\n"
+        "         ('tete de n' + '*' * 19_000 + ' x', 'fr'),\n"
+        "         ('d' + '*' * 19_000 + ' x. you asshole', 'en')]\n"
+        "for text, lang in texts:\n"
+        "    triage(text, lang, 'negative', -0.8, ('acme',))\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr
+    # Still caught: doubled letters and leet spellings within the bounds.
+    for text in ("espece de c0nnnard", "quel c*nnard"):
+        assert triage(text, "fr", "negative", -0.8, BRAND).categories, text
+    assert triage("you a$$hole", "en", "negative", -0.8, BRAND).categories

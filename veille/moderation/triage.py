@@ -75,7 +75,9 @@ _LEET: Final = {"a": "a4@*", "e": "e3*", "i": "i1!*", "o": "o0*", "u": "u*", "s"
 
 
 def _word(entry: str) -> list[str]:
-    """Regexes for one lexicon entry: letters may repeat or be leet, spaces and dashes are loose.
+    """Regexes for one lexicon entry: letters may repeat (up to 3 times: normalisation cuts letter
+    runs to 2, and an open-ended repeat of look-alike sets that share "*" backtracks
+    exponentially on crafted text) or be leet, spaces and dashes are loose.
 
     A trailing "s" or "x" (plural) is always accepted. Each regex starts with a plain character
     (one per leet spelling of the first letter): the regex engine then skips a branch of an
@@ -90,11 +92,11 @@ def _word(entry: str) -> list[str]:
         if c in " -":
             out.append(r"[\s-]*")
         elif c in _LEET:
-            out.append(f"[{re.escape(_LEET[c])}]+")
+            out.append(f"[{re.escape(_LEET[c])}]{{1,3}}")
         else:
-            out.append(re.escape(c) + "+")
+            out.append(re.escape(c) + "{1,3}")
     first = entry[0]
-    again = f"[{re.escape(_LEET[first])}]*" if first in _LEET else re.escape(first) + "*"
+    again = f"[{re.escape(_LEET[first])}]{{0,2}}" if first in _LEET else re.escape(first) + "{0,2}"
     rest = again + "".join(out) + "[sx]?"
     firsts = [first] + [c for c in _LEET.get(first, "") if c not in (first, "*")]
     return [re.escape(f) + rest for f in firsts]
