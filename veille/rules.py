@@ -15,7 +15,7 @@ from veille.moderation import CATEGORIES
 from veille.prefilter import Prefilter, UnsupportedPattern
 
 log = logging.getLogger(__name__)
-_BRAND_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_BRAND_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # fullmatch: "acme\n" is not an id
 KINDS = ("alias", "keyword", "hashtag")
 #: Longest response deadline a charter may set (30 days): beyond that nobody is waiting any more.
 MAX_DEADLINE_MINUTES = 30 * 24 * 60
@@ -96,6 +96,8 @@ class Charter:
             )
         if not all(isinstance(t, str) and t.strip() for t in self.banned_terms):
             raise WatchlistError("charter.banned_terms must be non-empty strings")
+        for t in self.banned_terms:
+            _check_term(t, "charter.banned_terms")
         if self.banned_terms:
             pattern = re.compile("|".join(_term_regex(t) for t in self.banned_terms))
             object.__setattr__(self, "_banned", pattern)
@@ -261,6 +263,10 @@ class Watchlist:
             raise WatchlistError(f"watch list {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise WatchlistError(f"watch list {path} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise WatchlistError(f"watch list {path} is not UTF-8 text: {exc}") from None
+        except OSError as exc:  # a directory, no permission...
+            raise WatchlistError(f"watch list {path} cannot be read: {exc.strerror or exc}") from None
         return cls.from_dict(data, source=str(path))
 
     @classmethod
@@ -273,7 +279,7 @@ class Watchlist:
             if not isinstance(entry, dict):
                 raise WatchlistError(f"{source}: brand #{n} must be a table")
             brand_id = entry.get("id")
-            if not isinstance(brand_id, str) or not _BRAND_ID.match(brand_id):
+            if not isinstance(brand_id, str) or not _BRAND_ID.fullmatch(brand_id):
                 raise WatchlistError(
                     f"{source}: brand #{n} needs an id of lowercase letters, digits, - or _"
                 )
@@ -284,6 +290,8 @@ class Watchlist:
                     isinstance(v, str) and v.strip() for v in value
                 ):
                     raise WatchlistError(f"{source}: {brand_id}.{key} must be a list of strings")
+                for v in value:
+                    _check_term(v, f"{source}: {brand_id}.{key}")
                 lists[key] = tuple(value)
             unknown = set(entry) - {
                 "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter"
@@ -293,9 +301,17 @@ class Watchlist:
             name = entry.get("name", brand_id)
             if not isinstance(name, str) or not name.strip():
                 raise WatchlistError(f"{source}: {brand_id}.name must be a string")
+            _check_term(name, f"{source}: {brand_id}.name")
             try:
                 charter = Charter.from_dict(entry["charter"]) if "charter" in entry else Charter()
             except WatchlistError as exc:
                 raise WatchlistError(f"{source}: {brand_id}.{exc}") from None
             brands.append(Brand(id=brand_id, name=name, charter=charter, **lists))
         return cls(brands)
+
+
+def _check_term(term: str, where: str) -> None:
+    """A term must hold a letter or digit once folded: "-" or a lone accent would become an
+    empty pattern that matches (or excludes) nearly every mention."""
+    if not any(ch.isalnum() for ch in fold(term)):
+        raise WatchlistError(f"{where}: {term!r} has no letter or digit to match")

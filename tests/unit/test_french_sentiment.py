@@ -238,3 +238,15 @@ def test_import_pulls_no_gpl_package_and_keeps_sys_path() -> None:
     assert "veille.sentiment.french" in report["tried"]  # the hook does see the imports
     assert not roots & {"fuzzywuzzy", "unidecode", "vadersentiment_fr", "rapidfuzz", "levenshtein"}
     assert report["same_path"]
+
+
+def test_long_chunks_are_not_memoised(scorer: FrenchScorer) -> None:
+    """A 20,000-character text without spaces is one chunk of thousands of tokens: memoised,
+    600 of them took 473 MB."""
+    from veille.sentiment.french import CHUNK_CACHE_MAX_CHARS
+
+    before = set(scorer._chunk_cache)
+    for i in range(20):
+        text = f"tres{i}." + ".".join(["content", "nul", "super"] * 1000)
+        assert scorer.score(text).compound != 0.0  # still scored
+    assert all(len(k) <= CHUNK_CACHE_MAX_CHARS for k in set(scorer._chunk_cache) - before)

@@ -196,3 +196,26 @@ def test_a_watch_list_the_prefilter_cannot_take_still_matches(
     assert "without prefilter" in caplog.text
     assert watchlist.match("Acme and Boréal").brands == ("acme", "boreal")
     assert watchlist.match("acmeism is a word").brands == ()
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"id": "acme", "aliases": ["-"]}, "acme.aliases: '-' has no letter or digit"),
+    ({"id": "acme", "name": "_"}, "acme.name: '_' has no letter or digit"),
+    ({"id": "acme", "exclude": ["\u0301"]}, "acme.exclude: .* has no letter or digit"),
+    ({"id": "acme", "charter": {"banned_terms": ["-"]}}, "banned_terms: '-' has no letter"),
+    ({"id": "acme\n"}, "needs an id of lowercase letters"),
+])
+def test_a_term_that_folds_to_nothing_is_refused(entry: dict, message: str) -> None:
+    """Such a term became an empty pattern: the brand matched "hello world!", a banned "-"
+    sent every mention to review, an excluded "-" hid the brand."""
+    with pytest.raises(WatchlistError, match=message):
+        Watchlist.from_dict({"brands": [entry]})
+
+
+def test_an_unreadable_watch_list_file_is_a_clear_error(tmp_path) -> None:
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('[[brands]]\nid = "boreal"\nname = "Boréal"\n'.encode("latin-1"))
+    with pytest.raises(WatchlistError, match="is not UTF-8 text"):
+        Watchlist.from_toml(latin1)
+    with pytest.raises(WatchlistError, match="cannot be read"):
+        Watchlist.from_toml(tmp_path)

@@ -240,6 +240,9 @@ K_CLAUSE: Final = 7
 #: (kind, lower-case, folded, ALL-CAPS, Capitalised, preset valence)
 _Item = tuple[int, str, str, bool, bool, float | None]
 CHUNK_CACHE_SIZE: Final = 200_000
+#: Longer chunks (URLs, text without spaces) are not memoised: one 20,000-character chunk holds
+#: thousands of tokens, and 600 such texts took 473 MB of cache.
+CHUNK_CACHE_MAX_CHARS: Final = 64
 
 _CAMEL_RE: Final = re.compile(r"[A-ZÀ-ÖØ-Þ]?[a-zß-öø-ÿ]+|[A-ZÀ-ÖØ-Þ]+(?![a-zß-öø-ÿ])|\d+")
 _ELONGATED_RE: Final = re.compile(r"([^\W\d_])\1{2,}")
@@ -386,7 +389,15 @@ class FrenchScorer:
         self._emoticons: dict[str, float] = emoticons
         self._boost: dict[str, float] = {**BOOSTERS, **DUAL_BOOSTERS, "plus": B_INCR, "peu": B_DECR}
         # Bounded memo of word -> valence: the inflection guesses run once per distinct word.
-        self._valence_of = lru_cache(maxsize=200_000)(self._lookup)
+        cached = lru_cache(maxsize=200_000)(self._lookup)
+        lookup = self._lookup
+
+        def valence_of(low: str, guess: bool = True) -> float:
+            # A long "word" (letters without spaces) is looked up uncached: cached, 200,000 of
+            # them could hold gigabytes.
+            return cached(low, guess) if len(low) <= CHUNK_CACHE_MAX_CHARS else lookup(low, guess)
+
+        self._valence_of = valence_of
         self._chunk_cache: dict[str, tuple[_Item, ...]] = {}
         # Phrases are indexed by first token, longest first: the greedy match prefers "pas mal de".
         self._phrases: dict[str, list[tuple[list[str], float]]] = {}
@@ -579,9 +590,10 @@ class FrenchScorer:
             items = cache.get(chunk)
             if items is None:
                 items = self._chunk_items(chunk)
-                if len(cache) >= CHUNK_CACHE_SIZE:
-                    cache.clear()  # crude bound; refills with the current vocabulary
-                cache[chunk] = items
+                if len(chunk) <= CHUNK_CACHE_MAX_CHARS:
+                    if len(cache) >= CHUNK_CACHE_SIZE:
+                        cache.clear()  # crude bound; refills with the current vocabulary
+                    cache[chunk] = items
             for kind, low, folded, upper, titled, value in items:
                 if kind <= K_TAG_WORD:  # kinds are ordered: words, then other tokens, then marks
                     lows.append(low)
