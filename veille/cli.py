@@ -222,7 +222,8 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from veille.demo_run import run_demo
 
-    return run_demo(_settings(args), rate=args.rate, file=args.file, duration=args.duration)
+    rate = args.rate if args.rate is not None else _env_rate()  # read here: a demo-only variable
+    return run_demo(_settings(args), rate=rate, file=args.file, duration=args.duration)
 
 
 def _collector_errors() -> tuple[type[Exception], ...]:
@@ -257,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="embedded broker + worker + replay of the demo data, live summary")
     _add_broker(p)
-    p.add_argument("--rate", type=float, default=_env_rate(),
+    p.add_argument("--rate", type=float, default=None,
                    help="replay rate, mentions/s (env VEILLE_REPLAY_RATE, default 200)")
     p.add_argument("--file", help="JSONL to replay instead of the packaged demo data")
     p.add_argument("--duration", type=float, default=0.0,
@@ -393,12 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"veille: error: VEILLE_LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, "
               "ERROR, CRITICAL", file=sys.stderr)
         return 2
-    try:
-        parser = build_parser()
-    except CliError as exc:
-        print(f"veille: error: {exc}", file=sys.stderr)
-        return 2
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from veille.broker import BrokerError
     from veille.rules import WatchlistError

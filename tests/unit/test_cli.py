@@ -53,13 +53,15 @@ def test_bad_setting_is_a_clear_error() -> None:
 def test_bad_log_level_or_replay_rate_is_a_clear_error() -> None:
     import os
 
-    for env, message in (({"VEILLE_LOG_LEVEL": "loud"}, "VEILLE_LOG_LEVEL='LOUD' is not one of"),
-                         ({"VEILLE_REPLAY_RATE": "fast"}, "VEILLE_REPLAY_RATE='fast' is not a rate > 0"),
-                         ({"VEILLE_REPLAY_RATE": "-5"}, "VEILLE_REPLAY_RATE='-5' is not a rate > 0")):
-        out = veille("topics", "--help", env=dict(os.environ, **env))
+    for command, env, message in (
+            (("topics", "--help"), {"VEILLE_LOG_LEVEL": "loud"}, "VEILLE_LOG_LEVEL='LOUD' is not one of"),
+            (("demo",), {"VEILLE_REPLAY_RATE": "fast"}, "VEILLE_REPLAY_RATE='fast' is not a rate > 0"),
+            (("demo",), {"VEILLE_REPLAY_RATE": "-5"}, "VEILLE_REPLAY_RATE='-5' is not a rate > 0")):
+        out = veille(*command, env=dict(os.environ, **env))
         assert out.returncode == 2 and message in out.stderr, (env, out.stderr)
         assert "Traceback" not in out.stderr
-    out = veille("topics", "--help", env=dict(os.environ, VEILLE_LOG_LEVEL="info", VEILLE_REPLAY_RATE="50"))
+    # The demo's own variable concerns the demo only: every other command ignores it.
+    out = veille("topics", "--help", env=dict(os.environ, VEILLE_LOG_LEVEL="info", VEILLE_REPLAY_RATE="0"))
     assert out.returncode == 0, out.stderr
 
 
