@@ -507,10 +507,15 @@ class EnrichStage:
             pass               # broker is away, abandoned uncommitted: redelivered later)
         if self._reload is not None:
             self._reload.cancel()
-        if self.consumer is not None:
-            await self.consumer.stop()  # leaves the group: the others take over at once
-        if self.producer is not None:
-            await self.producer.stop()
+        # Each closed on its own: with the broker away, aiokafka's consumer.stop() can raise
+        # (its fetcher's close is cancelled), which must not leave the producer open.
+        for client in (self.consumer, self.producer):  # the consumer leaves the group first
+            if client is None:
+                continue
+            try:
+                await client.stop()
+            except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001
+                log.warning("enrich: %s did not close cleanly: %r", type(client).__name__, exc)
 
     # --- rebalances --------------------------------------------------------------------------
 

@@ -80,13 +80,14 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
     async def complete_recovery() -> None:
         """After every rebalance: read both changelogs to their real end (see recovery.py),
         keep only the owned partitions' entries, rebuild the pending index and the gauges."""
-        from agents.recovery import catch_up
+        from agents.recovery import catch_up_retrying
 
         owned.clear()
         owned.update(tp.partition for tp in app.consumer.assignment() if tp.topic == queue_name)
         loaded = 0
         for table in (cases, held):
-            loaded += await catch_up(table, settings.bootstrap_servers, owned, decode=json.loads)
+            loaded += await catch_up_retrying(table, settings.bootstrap_servers, owned,
+                                              decode=json.loads)
             for key in [k for k in table.data if partition_of(k, partitions) not in owned]:
                 del table.data[key]  # the local copy only: no changelog write
         pending.clear()

@@ -10,6 +10,7 @@ on Tansu and Apache Kafka alike) and puts every entry in the table's store.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -91,3 +92,21 @@ async def catch_up(
 
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
     return await read_to_end(bootstrap, tps, load, timeout=timeout)
+
+
+async def catch_up_retrying(table: Any, bootstrap: list[str], partitions: set[int],
+                            decode: Callable[[bytes], Any] | None = None,
+                            backoff: float = 1.0, max_backoff: float = 30.0) -> int:
+    """catch_up until it succeeds. Faust runs on_recover callbacks with asyncio.wait, which
+    drops their exceptions and resumes the streams anyway: a failed catch-up (a broker blip,
+    its deadline) would leave the agents running on tables without the changelog's tail. Until
+    it succeeds the streams stay paused, as for a recovery that takes long."""
+    log = logging.getLogger(__name__)
+    while True:
+        try:
+            return await catch_up(table, bootstrap, partitions, decode=decode)
+        except Exception as exc:  # noqa: BLE001 (retried; a cancellation still stops it)
+            log.warning("recovery: re-reading %s failed (%r); retrying in %.0f s",
+                        getattr(table, "name", table), exc, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff)

@@ -98,12 +98,12 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         """After every rebalance: read both changelogs to their real end (see recovery.py),
         drop cached monitors (another worker may have moved them on), and stop exporting the
         gauges of brands this worker no longer owns."""
-        from agents.recovery import catch_up
+        from agents.recovery import catch_up_retrying
 
         name = topics.by_brand.get_topic_name()
         owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == name}
         for table in (open_table, core_table):
-            await catch_up(table, settings.bootstrap_servers, owned, decode=json.loads)
+            await catch_up_retrying(table, settings.bootstrap_servers, owned, decode=json.loads)
         log.info("spikes: owning %s partitions %s", name, sorted(owned))
         monitors.clear()
         core_seqs.clear()
