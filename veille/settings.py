@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -189,6 +190,26 @@ class Settings:
     )
     log_level: str = field(default="WARNING", metadata={"help": "Log level of every command."})
 
+    def __post_init__(self) -> None:
+        """Numbers in their range: a zero partition count, bucket size or de-duplication bound
+        would otherwise run, and silently do nothing useful."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            env = ENV_PREFIX + f.name.upper()
+            if not math.isfinite(value):
+                raise SettingsError(f"{env}={value!r} must be a finite number")
+            if f.name.endswith("_port"):
+                low = 1 if f.name == "embedded_broker_port" else 0
+                if not low <= value <= 65535:
+                    raise SettingsError(f"{env}={value!r} must be a port in {low}..65535")
+            elif f.name in _ZERO_ALLOWED:
+                if value < 0:
+                    raise SettingsError(f"{env}={value!r} must be >= 0")
+            elif value <= 0:
+                raise SettingsError(f"{env}={value!r} must be > 0")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read VEILLE_* variables, converting each to the field's type; overrides win."""
@@ -225,6 +246,11 @@ class Settings:
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
+
+
+#: Numeric settings for which 0 means something (no linger, no lateness, no fetch wait).
+_ZERO_ALLOWED = frozenset(("producer_linger_ms", "spike_lateness_seconds",
+                           "consumer_fetch_max_wait_ms"))
 
 
 def _convert(name: str, raw: str, kind: type) -> Any:

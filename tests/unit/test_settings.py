@@ -58,3 +58,27 @@ def test_the_readme_topic_map_says_who_writes_and_reads_each_topic() -> None:
 def _unlinked(cell: str) -> str:
     """A README cell as `veille topics` prints it: a schema link is its file's path."""
     return re.sub(r"\(\[schema\]\(streams/(schemas/[^)]+)\)\)", r"(\1)", cell)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"VEILLE_TOPIC_PARTITIONS": "0"}, "VEILLE_TOPIC_PARTITIONS=0 must be > 0"),
+    ({"VEILLE_SPIKE_BUCKET_SECONDS": "-300"}, "must be > 0"),
+    ({"VEILLE_DEDUP_TTL_SECONDS": "-1"}, "must be > 0"),
+    ({"VEILLE_DEDUP_MAX_PER_PARTITION": "0"}, "must be > 0"),
+    ({"VEILLE_ENRICH_BATCH_MAX": "0"}, "must be > 0"),
+    ({"VEILLE_DEDUP_TTL_SECONDS": "nan"}, "must be a finite number"),
+    ({"VEILLE_METRICS_PORT": "70000"}, "must be a port in 0..65535"),
+    ({"VEILLE_EMBEDDED_BROKER_PORT": "0"}, "must be a port in 1..65535"),
+    ({"VEILLE_PRODUCER_LINGER_MS": "-1"}, "must be >= 0"),
+])
+def test_numbers_out_of_range_are_refused(env: dict[str, str], message: str) -> None:
+    """Accepted, they ran and did nothing useful: 0 partitions created 'successfully', a zero
+    bucket size skipped every spike record, a negative ttl turned de-duplication off."""
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_zero_where_it_means_something_is_accepted() -> None:
+    s = Settings.from_env({"VEILLE_METRICS_PORT": "0", "VEILLE_PRODUCER_LINGER_MS": "0",
+                           "VEILLE_SPIKE_LATENESS_SECONDS": "0"})
+    assert (s.metrics_port, s.producer_linger_ms, s.spike_lateness_seconds) == (0, 0.0, 0)
