@@ -42,7 +42,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
     port = args.port or settings.embedded_broker_port
     # Handlers first: a Ctrl-C during start-up must still stop the process we started.
     done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # HUP: the terminal closed
         signal.signal(sig, lambda *_: done.set())
     broker = EmbeddedBroker(port)
     try:

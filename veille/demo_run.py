@@ -97,7 +97,9 @@ def run_demo(
     broker: EmbeddedBroker | None = None
     worker: subprocess.Popen[bytes] | None = None
     stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP too: closing the terminal must stop the broker and worker it started, not orphan them.
+    previous = {s: signal.signal(s, lambda *_: stop.set())
+                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     workdir = Path(tempfile.mkdtemp(prefix="veille-demo-"))
     try:
         if not settings.broker_url_set:

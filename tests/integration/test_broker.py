@@ -101,3 +101,25 @@ def test_topics_are_created_with_the_configured_partitions(settings: Settings) -
     created = ensure_topics(settings)
     assert set(created) == set(pipeline_topics(settings))
     assert ensure_topics(settings) == []  # idempotent: nothing left to create, nothing refused
+
+
+def test_closing_the_terminal_stops_the_broker_it_started() -> None:
+    """SIGHUP (the terminal closed) stops `veille broker` like Ctrl-C: its Tansu runs in a
+    session of its own, so it would otherwise be left behind, orphaned."""
+    import signal
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "veille.cli", "broker", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while not metadata_answers("127.0.0.1", port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert metadata_answers("127.0.0.1", port)
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err
+        assert not metadata_answers("127.0.0.1", port)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
