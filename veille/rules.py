@@ -41,11 +41,15 @@ def _combining_marks() -> dict[int, None]:
         _COMBINING.update(
             (code, None) for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code))
         )
+        # Typographic apostrophes are the straight one: "L’Oréal" and "McDonald’s" match the
+        # names a watch list writes with "'".
+        _COMBINING.update({0x2019: "'", 0x2018: "'", 0x02BC: "'"})
     return _COMBINING
 
 
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form: casefold, then drop combining marks (é -> e, ß -> ss)."""
+    """Case- and accent-insensitive form: casefold, then drop combining marks (é -> e, ß -> ss);
+    typographic apostrophes become "'"."""
     folded = _folds.get(text)
     if folded is not None:
         return folded

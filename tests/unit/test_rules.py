@@ -219,3 +219,11 @@ def test_an_unreadable_watch_list_file_is_a_clear_error(tmp_path) -> None:
         Watchlist.from_toml(latin1)
     with pytest.raises(WatchlistError, match="cannot be read"):
         Watchlist.from_toml(tmp_path)
+
+
+def test_typographic_apostrophes_match_a_straight_one() -> None:
+    w = Watchlist.from_dict({"brands": [{"id": "loreal", "name": "L'Oréal"},
+                                        {"id": "mcd", "name": "McDonald's"}]})
+    for text, brand in (("L\u2019Oréal c'est top", "loreal"), ("L\u02bcORÉAL", "loreal"),
+                        ("McDonald\u2019s fries", "mcd"), ("\u2018McDonald's\u2019", "mcd")):
+        assert w.match(text).brands == (brand,), text
