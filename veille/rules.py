@@ -28,7 +28,7 @@ class WatchlistError(ValueError):
 
 #: Every combining mark (what unicodedata.combining() flags), deleted by str.translate: one C pass
 #: instead of a Python test per character. Built on first use (it scans the code space once).
-_COMBINING: dict[int, None] = {}
+_COMBINING: dict[int, str | None] = {}
 #: Recent texts and their folds: the watch rules, triage and the banned terms of a mention fold
 #: the same text, a slice of mentions apart (the enrichment stage runs each step over a slice of
 #: 100: agents/enrich.py), and folding a text with accents costs about 20 µs. Emptied when full.
@@ -36,7 +36,7 @@ _folds: dict[str, str] = {}
 FOLD_CACHE_SIZE = 1024
 
 
-def _combining_marks() -> dict[int, None]:
+def _combining_marks() -> dict[int, str | None]:
     if not _COMBINING:
         _COMBINING.update(
             (code, None) for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code))
