@@ -14,6 +14,7 @@ from streams.topics import (
     MODERATION_HELD_TABLE,
     MODERATION_QUEUE,
     Topics,
+    key_partition,
 )
 from veille.metrics import ModerationMetrics
 from veille.moderation.cases import (
@@ -45,13 +46,6 @@ class Pacer:
 
     def ran(self, started: float, ended: float) -> None:
         self.next_at = started + (ended - started) / self.share
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition of a key (the Java client's murmur2, as Faust's and kafka-python's)."""
-    from kafka.partitioner.default import murmur2
-
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Settings,
@@ -88,7 +82,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         for table in (cases, held):
             loaded += await catch_up_retrying(table, settings.bootstrap_servers, owned,
                                               decode=json.loads)
-            for key in [k for k in table.data if partition_of(k, partitions) not in owned]:
+            for key in [k for k in table.data if key_partition(k, partitions) not in owned]:
                 del table.data[key]  # the local copy only: no changelog write
         pending.clear()
         for key, state in cases.data.items():
@@ -216,7 +210,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         for key, saved in list(held.items()):
             if now - saved["since"] < settings.moderation_hold_seconds:
                 continue
-            tp = TP(queue_name, partition_of(key, partitions))
+            tp = TP(queue_name, key_partition(key, partitions))
             high = app.consumer.highwater(tp)
             if high is None or (await app.consumer.position(tp) or 0) < high:
                 continue

@@ -386,11 +386,7 @@ class BrandMonitor:
                 s.update(status="open", quiet=0, reopened=s.get("reopened", 0) + 1)
                 self._merge(s, bucket)
                 s["anomalous"] += 1
-                events = [self._event(s, "reopened", bucket, score)]
-                if s["severity"] == "warning" and self._critical(s, score):
-                    s["severity"] = "critical"
-                    events.append(self._event(s, "escalated", bucket, score))
-                return events
+                return [self._event(s, "reopened", bucket, score), *self._escalation(s, bucket, score)]
             if not spike:
                 return []
             s = self.story = {
@@ -401,19 +397,12 @@ class BrandMonitor:
             }
             self._merge(s, bucket)
             s["anomalous"] = 1
-            events = [self._event(s, "opened", bucket, score)]
-            if self._critical(s, score):
-                s["severity"] = "critical"
-                events.append(self._event(s, "escalated", bucket, score))
-            return events
+            return [self._event(s, "opened", bucket, score), *self._escalation(s, bucket, score)]
         self._merge(s, bucket)
         if anomalous:
             s["anomalous"] += 1
             s["quiet"] = 0
-            if s["severity"] == "warning" and self._critical(s, score):
-                s["severity"] = "critical"
-                return [self._event(s, "escalated", bucket, score)]
-            return []
+            return self._escalation(s, bucket, score)
         s["quiet"] += 1
         if s["quiet"] >= c.resolve_buckets:
             s["status"] = "resolved"
@@ -421,10 +410,16 @@ class BrandMonitor:
             return [self._event(s, "resolved", bucket, score)]
         return []
 
-    def _critical(self, s: dict[str, Any], score: Score) -> bool:
+    def _escalation(self, s: dict[str, Any], bucket: Bucket, score: Score) -> list[dict[str, Any]]:
+        """The "escalated" event, once per story: when negative volume reaches `critical_ratio`
+        times its expected level, or the story has lasted `escalate_buckets` anomalous buckets."""
         c = self.config
         ratio = score.observed / max(score.expected, 1.0)
-        return ratio >= c.critical_ratio or s["anomalous"] >= c.escalate_buckets
+        if s["severity"] != "warning" or (ratio < c.critical_ratio
+                                          and s["anomalous"] < c.escalate_buckets):
+            return []
+        s["severity"] = "critical"
+        return [self._event(s, "escalated", bucket, score)]
 
     def _merge(self, s: dict[str, Any], bucket: Bucket) -> None:
         top = {mid: aud for aud, mid in s["top"]}

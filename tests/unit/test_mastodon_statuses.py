@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,8 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from streams.records import RawMention
+from tests.collector_helpers import ListSink
 from tests.http_helpers import serve
-from veille.collectors.base import MentionSink
 from veille.collectors.mastodon import MastodonCollector
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
@@ -31,18 +29,6 @@ def status(sid: str, **extra: Any) -> dict[str, Any]:
             "account": {"acct": f"user{sid}@m.example"}, **extra}
 
 
-class ListSink(MentionSink):
-    def __init__(self, settings: Settings, metrics: CollectorMetrics) -> None:
-        super().__init__(settings, "mastodon", metrics)
-        self.sent: list[RawMention] = []
-
-    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None) -> int:
-        batch = list(mentions)
-        self.sent.extend(batch)
-        return len(batch)
-
-    def close(self) -> None:
-        pass
 
 
 class Timeline:
@@ -61,7 +47,7 @@ def new_collector(tmp_path: Path, base: str, **kwargs: Any) -> tuple[MastodonCol
     settings = Settings.from_env({}).with_(collector_state_dir=str(tmp_path / "state"),
                                            mastodon_url=base)
     metrics = CollectorMetrics(CollectorRegistry())
-    sink = ListSink(settings, metrics)
+    sink = ListSink(settings, "mastodon", metrics)
     return MastodonCollector(settings, metrics, sink, hashtags=["acme"], **kwargs), sink
 
 

@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import email.utils
 import time
-from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,29 +16,12 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from streams.records import RawMention
+from tests.collector_helpers import ListSink
 from tests.http_helpers import serve
 from veille.collectors import rss
-from veille.collectors.base import MentionSink
 from veille.collectors.rss import FeedConfig, RssCollector, unwrap_google_url
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
-
-
-class ListSink(MentionSink):
-    """Acknowledges every mention at once and keeps it."""
-
-    def __init__(self, settings: Settings, metrics: CollectorMetrics) -> None:
-        super().__init__(settings, "rss", metrics)
-        self.sent: list[RawMention] = []
-
-    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None) -> int:
-        batch = list(mentions)
-        self.sent.extend(batch)
-        return len(batch)
-
-    def close(self) -> None:
-        pass
 
 
 class Feed:
@@ -73,7 +55,7 @@ def item(guid: str, title: str, *, at: float | None = None, link: str | None = N
 def collector(tmp_path: Path, url: str, **kwargs: Any) -> tuple[RssCollector, ListSink]:
     settings = Settings.from_env({}).with_(collector_state_dir=str(tmp_path / "state"))
     metrics = CollectorMetrics(CollectorRegistry())
-    sink = ListSink(settings, metrics)
+    sink = ListSink(settings, "rss", metrics)
     return RssCollector(settings, metrics, sink, feeds=[FeedConfig(url)], **kwargs), sink
 
 

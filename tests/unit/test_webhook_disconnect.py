@@ -8,7 +8,6 @@ import logging
 import socket
 import struct
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,25 +15,10 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streams.records import RawMention
-from veille.collectors.base import MentionSink
+from tests.collector_helpers import ListSink
 from veille.collectors.webhook import WebhookCollector
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
-
-
-class ListSink(MentionSink):
-    def __init__(self, settings: Settings, metrics: CollectorMetrics) -> None:
-        super().__init__(settings, "webhook", metrics)
-        self.sent: list[RawMention] = []
-
-    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None) -> int:
-        batch = list(mentions)
-        self.sent.extend(batch)
-        return len(batch)
-
-    def close(self) -> None:
-        pass
 
 
 async def hang_up_mid_body(port: int) -> None:
@@ -57,7 +41,7 @@ def test_a_client_that_hangs_up_is_a_disconnect_not_an_internal_error(
         settings = Settings.from_env({}).with_(webhook_port=0,
                                                collector_state_dir=str(tmp_path / "state"))
         metrics = CollectorMetrics(CollectorRegistry())
-        sink = ListSink(settings, metrics)
+        sink = ListSink(settings, "webhook", metrics)
         c = WebhookCollector(settings, metrics, sink)
         await c.start()
         try:
