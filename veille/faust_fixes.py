@@ -1,4 +1,6 @@
-"""Fix for a Faust 0.15.3 race seen in bench/faust_handback.py --table (installed by create_app).
+"""Fixes for Faust 0.15.3 (installed by create_app).
+
+1. A race seen in bench/faust_handback.py --table.
 
 With a table, Faust resumes the flow to read changelogs (tables/recovery.py, _restart_recovery:
 ``consumer.resume_flow()``) and never stops it again. When the changelogs are read,
@@ -15,12 +17,29 @@ committed offset stops advancing until the next rebalance.
 ``install()`` stops the flow before ``on_recovery_completed`` runs (it resumes the flow itself
 once the seek is done), and, on every ``perform_seek``, drops the per-partition acknowledgement
 state of the assigned partitions so nothing from before the seek survives it.
+
+2. A stop that outlived the orchestrator's grace period. With the broker unreachable, aiokafka's
+``AIOKafkaConsumer.stop()`` re-raises the CancelledError of its fetcher's own tasks; escaping
+``AIOKafkaConsumerThread.on_thread_stop``, it skipped mode's ``set_shutdown()`` (mode/threads.py,
+``_shutdown_thread``), so the worker waited out mode's 60 s shutdown timeout of the consumer
+thread: 62 s in all, past docker-compose's 30 s ``stop_grace_period``, and then a SIGKILL. The
+consumer's close now reports such an error instead, and is given at most
+``CONSUMER_STOP_SECONDS`` (its coordinator can also loop looking for a broker that is gone,
+aio-libs/aiokafka#659). Stopping without the LeaveGroup the broker could not hear anyway loses
+nothing: offsets are committed only for what was delivered, and the group forgets the member
+after its session timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: How long a Faust worker's consumer may take to close (leave its group) when the worker stops.
+CONSUMER_STOP_SECONDS = 10.0
 
 
 def install() -> None:
@@ -55,3 +74,32 @@ def install() -> None:
             self._gap.pop(tp, None)
 
     Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+    _bound_consumer_stop()
+
+
+def _bound_consumer_stop() -> None:
+    from faust.transport.consumer import ConsumerThread
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    async def on_thread_stop(self: Any) -> None:
+        # As AIOKafkaConsumerThread.on_thread_stop, with a bound on the consumer's close.
+        await ConsumerThread.on_thread_stop(self)
+        if self._consumer is None:
+            return
+        try:
+            await asyncio.wait_for(self._consumer.stop(), CONSUMER_STOP_SECONDS)
+        except TimeoutError:
+            log.warning("the Kafka consumer did not close within %.0f s (broker unreachable?): "
+                        "stopping without leaving the group; uncommitted records are read again "
+                        "by the partitions' next owner", CONSUMER_STOP_SECONDS)
+        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001
+            # With the broker away, aiokafka's fetcher re-raises the CancelledError of its own
+            # fetch tasks from close(): escaping here, it skipped mode's set_shutdown() and the
+            # worker waited out the 60 s shutdown timeout. Only this task's own cancellation
+            # goes on up.
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
+                raise
+            log.warning("the Kafka consumer did not close cleanly: %r", exc)
+
+    AIOKafkaConsumerThread.on_thread_stop = on_thread_stop  # type: ignore[method-assign]
