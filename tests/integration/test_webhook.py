@@ -31,6 +31,7 @@ from tests.conftest import ROOT, settings_env
 from tests.kafka_helpers import read_all
 from veille.broker import EmbeddedBroker, free_port
 from veille.collectors.webhook import (
+    MAX_REQUEST_MENTIONS,
     RETRY_AFTER_SECONDS,
     WebhookCollector,
     WebhookConfigError,
@@ -294,6 +295,31 @@ def test_refusals_name_the_problem_and_write_nothing(settings, serve) -> None:
     assert refused("payload_too_large") == 3 and refused("unsupported") == 2
     assert refused("invalid_json") == 1 and refused("undecodable_bytes") == 1
     assert refused("invalid_field") == 2 and refused("missing_field") == 1
+
+
+def test_a_request_with_too_many_mentions_is_refused_before_any_is_checked(settings, serve) -> None:
+    """Items are validated on the event loop: their count is bounded (1 MiB of `{}` is 350,000)."""
+    ensure_topics(settings)
+    w = serve(settings)
+    over = MAX_REQUEST_MENTIONS + 1
+    at = datetime.now(UTC).isoformat()
+
+    def short(i: int) -> dict[str, Any]:  # 5,000 of item() would pass the 1 MiB body limit
+        return {"id": f"L{i}", "platform": "x", "text": f"Acme {i}", "created_at": at}
+
+    for body in (b"[" + b",".join([b"{}"] * over) + b"]",
+                 json.dumps({"mentions": [short(i) for i in range(over)]}).encode()):
+        r = w.post(content=body)
+        assert r.status_code == 413, r.text
+        assert r.json() == {
+            "error": "too_many_items", "limit": MAX_REQUEST_MENTIONS,
+            "detail": f"the request has {over} mentions, the limit is {MAX_REQUEST_MENTIONS}: "
+                      "send them in several requests"}
+    assert w.metric("veille_collector_items_refused_total", reason="too_many_items") == 2
+    assert w.metric("veille_collector_items_refused_total", reason="not_an_object") == 0
+    r = w.post([short(i) for i in range(MAX_REQUEST_MENTIONS)])
+    assert r.status_code == 202 and r.json()["accepted"] == MAX_REQUEST_MENTIONS
+    assert len(records_by_key(settings, expect=MAX_REQUEST_MENTIONS)) == MAX_REQUEST_MENTIONS
 
 
 def test_credentials_are_required_off_loopback() -> None:
