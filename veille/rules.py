@@ -36,6 +36,11 @@ _folds: dict[str, str] = {}
 FOLD_CACHE_SIZE = 1024
 
 
+#: Folded letters with no decomposition (after casefold, so lower case only).
+_LETTERS = {"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ħ": "h",
+            "ı": "i", "ŧ": "t", "ŀ": "l"}
+
+
 def _combining_marks() -> dict[int, str | None]:
     if not _COMBINING:
         _COMBINING.update(
@@ -44,11 +49,15 @@ def _combining_marks() -> dict[int, str | None]:
         # Typographic apostrophes are the straight one: "L’Oréal" and "McDonald’s" match the
         # names a watch list writes with "'".
         _COMBINING.update({0x2019: "'", 0x2018: "'", 0x02BC: "'"})
+        # Letters that carry their mark in their shape, which NFKD leaves alone: written without
+        # it on a plain keyboard ("Orsted", "Lodz", "boeuf"), matched as such.
+        _COMBINING.update({ord(k): v for k, v in _LETTERS.items()})
     return _COMBINING
 
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: casefold, then drop combining marks (é -> e, ß -> ss);
+    letters whose mark has no decomposition are spelt plainly (ø -> o, ł -> l, œ -> oe);
     typographic apostrophes become "'"."""
     folded = _folds.get(text)
     if folded is not None:

@@ -227,3 +227,18 @@ def test_typographic_apostrophes_match_a_straight_one() -> None:
     for text, brand in (("L\u2019Oréal c'est top", "loreal"), ("L\u02bcORÉAL", "loreal"),
                         ("McDonald\u2019s fries", "mcd"), ("\u2018McDonald's\u2019", "mcd")):
         assert w.match(text).brands == (brand,), text
+
+
+def test_letters_without_a_decomposition_fold_to_their_plain_spelling() -> None:
+    """NFKD leaves ø, ł, œ alone: a name written with them matches one typed without, both ways."""
+    w = Watchlist.from_dict({"brands": [
+        {"id": "orsted", "name": "Ørsted"},
+        {"id": "boeuf", "name": "Boeuf Royal"},
+        {"id": "lodz", "name": "Łódź Air", "hashtags": ["#ŁódźAir"]},
+    ]})
+    for text, brand in (("orsted wind farm", "orsted"), ("ØRSTED", "orsted"),
+                        ("Le BŒUF ROYAL, quel délice", "boeuf"), ("boeuf royal", "boeuf"),
+                        ("Lodz Air again late", "lodz"), ("#lodzair", "lodz")):
+        assert w.match(text).brands == (brand,), text
+    assert w.match("Orstedt").brands == ()
+    assert fold("Cœur Æsir Đorđe") == "coeur aesir dorde"
