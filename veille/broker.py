@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
 import struct
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -84,6 +87,31 @@ def _recv_exact(s: socket.socket, n: int) -> bytes | None:
     return buf
 
 
+#: prctl(2) option: the signal the kernel sends a process when the thread that started it dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _dies_with(parent: int) -> Callable[[], None] | None:
+    """A function for Popen's preexec_fn that makes the child die with `parent` (Linux), so that a
+    `veille broker`, demo or test run killed with SIGKILL (or by the OOM killer), which cannot
+    stop its Tansu, does not leave it behind holding the port; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the forked child
+    except (OSError, AttributeError):
+        return None
+
+    def child() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl: nobody is left to stop us
+            os._exit(1)
+
+    return child
+
+
 @dataclass
 class EmbeddedBroker:
     """A Tansu process on 127.0.0.1:port with memory storage. Stops only the process it started.
@@ -131,8 +159,10 @@ class EmbeddedBroker:
             out = self._log
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         # A session of its own: Ctrl-C in the terminal reaches us, and we stop it in order.
+        # It dies with this process too (_dies_with): a SIGKILL here must not orphan it.
         self.process = subprocess.Popen(
-            cmd, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            cmd, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            preexec_fn=_dies_with(os.getpid()),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -39,7 +39,9 @@ def cmd_broker(args: argparse.Namespace) -> int:
     from veille.broker import EmbeddedBroker
 
     settings = _settings(args)
-    port = args.port or settings.embedded_broker_port
+    port = settings.embedded_broker_port if args.port is None else args.port
+    if not 1 <= port <= 65535:  # 0 would be a port nobody could be told
+        raise CliError(f"--port must be a port number from 1 to 65535, not {port}")
     # Handlers first: a Ctrl-C during start-up must still stop the process we started.
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # HUP: the terminal closed

@@ -123,3 +123,36 @@ def test_closing_the_terminal_stops_the_broker_it_started() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_broker_command_killed_with_sigkill_takes_its_tansu_with_it() -> None:
+    """SIGKILL (or the OOM killer) cannot be caught: the kernel stops Tansu with its parent, so no
+    orphan is left holding the port for the next `veille broker`."""
+    import signal
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "veille.cli", "broker", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while not metadata_answers("127.0.0.1", port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert metadata_answers("127.0.0.1", port)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while metadata_answers("127.0.0.1", port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not metadata_answers("127.0.0.1", port), "Tansu outlived its veille broker"
+        again = EmbeddedBroker(port).start()  # the port is free for the next one
+        again.stop()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_broker_command_refuses_port_0() -> None:
+    out = subprocess.run([sys.executable, "-m", "veille.cli", "broker", "--port", "0"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "--port must be a port number from 1 to 65535, not 0" in out.stderr
