@@ -201,7 +201,8 @@ class Metrics:
 #: Collector names: a bounded label set.
 COLLECTORS = ("replay", "rss", "webhook", "mastodon")
 #: Reasons a collector refuses an item (bounded): the record validation reasons plus transport ones.
-COLLECTOR_REFUSALS = DLQ_REASONS + ("unauthorized", "payload_too_large", "duplicate", "unsupported")
+COLLECTOR_REFUSALS = DLQ_REASONS + ("unauthorized", "payload_too_large", "too_many_items", "duplicate",
+                                    "unsupported")
 
 
 class CollectorMetrics:

@@ -148,3 +148,18 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
         assert family.name.startswith("veille_"), family.name
         for sample in family.samples:
             assert set(sample.labels) <= bounded, (family.name, sample.labels)
+
+
+def test_every_reason_a_collector_refuses_with_is_a_bounded_label_value() -> None:
+    """The reasons written in the collectors' code are in COLLECTOR_REFUSALS (whose series exist
+    from the start); the others come from InvalidMention, whose reasons are DLQ_REASONS."""
+    import re
+    from pathlib import Path
+
+    from veille.metrics import COLLECTOR_REFUSALS
+
+    root = Path(__file__).resolve().parents[2] / "veille" / "collectors"
+    literal = re.compile(r"""(?:_refuse\(|refused\.labels\([^,]+,\s*)["']([a-z_]+)["']""")
+    found = {m for path in root.glob("*.py") for m in literal.findall(path.read_text())}
+    assert {"unauthorized", "too_many_items", "unsupported", "invalid_json"} <= found
+    assert found <= set(COLLECTOR_REFUSALS), found - set(COLLECTOR_REFUSALS)
