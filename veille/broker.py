@@ -91,10 +91,12 @@ def _recv_exact(s: socket.socket, n: int) -> bytes | None:
 _PR_SET_PDEATHSIG = 1
 
 
-def _dies_with(parent: int) -> Callable[[], None] | None:
-    """A function for Popen's preexec_fn that makes the child die with `parent` (Linux), so that a
-    `veille broker`, demo or test run killed with SIGKILL (or by the OOM killer), which cannot
-    stop its Tansu, does not leave it behind holding the port; None elsewhere."""
+def dies_with(parent: int, sig: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A function for Popen's preexec_fn that sends the child `sig` when `parent` dies (Linux), so
+    that a `veille broker`, demo or test run killed with SIGKILL (or by the OOM killer), which
+    cannot stop its Tansu or its worker, does not leave them behind; None elsewhere. `parent`
+    must be this process, and the thread calling Popen must outlive the child (the kernel
+    signals on the death of that thread)."""
     if not sys.platform.startswith("linux"):
         return None
     import ctypes
@@ -105,7 +107,7 @@ def _dies_with(parent: int) -> Callable[[], None] | None:
         return None
 
     def child() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(_PR_SET_PDEATHSIG, sig)
         if os.getppid() != parent:  # the parent died before prctl: nobody is left to stop us
             os._exit(1)
 
@@ -159,10 +161,10 @@ class EmbeddedBroker:
             out = self._log
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         # A session of its own: Ctrl-C in the terminal reaches us, and we stop it in order.
-        # It dies with this process too (_dies_with): a SIGKILL here must not orphan it.
+        # It dies with this process too (dies_with): a SIGKILL here must not orphan it.
         self.process = subprocess.Popen(
             cmd, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-            preexec_fn=_dies_with(os.getpid()),
+            preexec_fn=dies_with(os.getpid()),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

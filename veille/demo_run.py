@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO
 
-from veille.broker import EmbeddedBroker, free_port, port_is_free
+from veille.broker import EmbeddedBroker, dies_with, free_port, port_is_free
 from veille.settings import Settings
 
 
@@ -127,6 +127,8 @@ def run_demo(
         worker = subprocess.Popen(
             [sys.executable, "-m", "veille.cli", "worker"],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            # Killed with the demo (SIGKILL, OOM): stopped cleanly rather than left running.
+            preexec_fn=dies_with(os.getpid(), signal.SIGTERM),
         )
         metrics_url = f"http://{settings.metrics_host}:{metrics_port}/metrics"
         print(f"metrics: {metrics_url}", file=out)

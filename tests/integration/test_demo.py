@@ -40,3 +40,55 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path) -> None:
     assert not metadata_answers("127.0.0.1", port)  # the broker it started is gone
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert f"--listener-url tcp://127.0.0.1:{port}" not in ps
+
+
+def test_a_demo_killed_with_sigkill_leaves_neither_worker_nor_broker(tmp_path) -> None:
+    """SIGKILL cannot be caught: the kernel stops the demo's Tansu and its worker with it."""
+    import signal
+    import time
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    env.update(VEILLE_EMBEDDED_BROKER_PORT=str(port), VEILLE_METRICS_PORT=str(free_port()))
+    demo = subprocess.Popen([sys.executable, "-m", "veille.cli", "demo", "--rate", "50"],
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    workers: list[int] = []
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:  # the worker is started before the replay begins
+            if line.startswith("replaying"):
+                break
+        else:
+            raise AssertionError(f"the demo exited {demo.wait()} before replaying")
+        ps = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True)
+        workers += [int(fields[0]) for fields in (line.split(None, 2) for line in
+                                                 ps.stdout.splitlines())
+                   if int(fields[1]) == demo.pid and "veille.cli worker" in fields[2]]
+        assert len(workers) == 1, ps.stdout
+        assert metadata_answers("127.0.0.1", port)
+        demo.send_signal(signal.SIGKILL)
+        demo.wait(10)
+
+        def alive(pid: int) -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+            return state != "Z"  # a zombie has exited (its parent is gone: init reaps it)
+
+        deadline = time.monotonic() + 30
+        while (alive(workers[0]) or metadata_answers("127.0.0.1", port)) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not metadata_answers("127.0.0.1", port), "the demo's Tansu outlived it"
+        assert not alive(workers[0]), "the demo's worker outlived it"
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        for pid in workers:  # what a failure left behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
