@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
@@ -209,6 +210,38 @@ class Settings:
                     raise SettingsError(f"{env}={value!r} must be >= 0")
             elif value <= 0:
                 raise SettingsError(f"{env}={value!r} must be > 0")
+            bound = _AT_MOST.get(f.name)
+            if bound is not None and value > bound[0]:
+                raise SettingsError(f"{env}={value!r} must be at most {bound[0]:,.0f} ({bound[1]})")
+        self._check_names()
+
+    def _check_names(self) -> None:
+        """The broker URL, app id and topic prefix: a malformed one failed deep inside a Kafka
+        client (an IndexError, or a 30 s wait) or created topics with illegal names."""
+        url = ENV_PREFIX + "BROKER_URL"
+        servers = self.bootstrap_servers
+        if not servers:
+            raise SettingsError(f"{url}={self.broker_url!r} names no host:port "
+                                "(kafka://host:port[;host:port])")
+        for server in servers:
+            if "://" in server:
+                raise SettingsError(f"{url}={self.broker_url!r}: {server.split('://')[0]}:// is "
+                                    "not a Kafka URL (kafka://host:port[;host:port])")
+            found = _SERVER.fullmatch(server)
+            if found is None or not 1 <= int(found["port"]) <= 65535:
+                raise SettingsError(f"{url}={self.broker_url!r}: {server!r} is not host:port "
+                                    "with a port in 1..65535")
+        if not _TOPIC_CHARS.fullmatch(self.app_id):
+            raise SettingsError(f"{ENV_PREFIX}APP_ID={self.app_id!r} must be letters, digits, "
+                                "'.', '_' or '-' (it names consumer groups and topics)")
+        if not _TOPIC_CHARS.fullmatch(self.topic_prefix or "x"):
+            raise SettingsError(f"{ENV_PREFIX}TOPIC_PREFIX={self.topic_prefix!r} must be letters, "
+                                "digits, '.', '_' or '-' (Kafka's topic name characters)")
+        for name, value, suffix in (("TOPIC_PREFIX", self.topic_prefix, _LONGEST_TOPIC),
+                                    ("APP_ID", self.app_id, _LONGEST_CHANGELOG)):
+            if len(value) + len(suffix) > _MAX_TOPIC_NAME:
+                raise SettingsError(f"{ENV_PREFIX}{name} is {len(value)} characters long: topic "
+                                    f"names (...{suffix}) would pass Kafka's {_MAX_TOPIC_NAME}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -247,6 +280,21 @@ class Settings:
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
 
+
+#: Upper bounds, with why: beyond them a time no longer fits a date (an OverflowError at the
+#: first mention) or nothing useful happens.
+_AT_MOST = {
+    "max_future_seconds": (366 * 86400.0, "a year"),
+    "max_age_days": (36500.0, "a century"),
+}
+#: A bootstrap server: host name, IPv4 or [IPv6], then a port.
+_SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>\d{1,5})")
+#: Characters Kafka allows in a topic name.
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+_MAX_TOPIC_NAME = 249
+#: The longest names built on the topic prefix, and on the app id (a Faust table's changelog).
+_LONGEST_TOPIC = "moderation.decisions"
+_LONGEST_CHANGELOG = "-moderation-cases-changelog"
 
 #: Numeric settings for which 0 means something (no linger, no lateness, no fetch wait).
 _ZERO_ALLOWED = frozenset(("producer_linger_ms", "spike_lateness_seconds",

@@ -82,3 +82,34 @@ def test_zero_where_it_means_something_is_accepted() -> None:
     s = Settings.from_env({"VEILLE_METRICS_PORT": "0", "VEILLE_PRODUCER_LINGER_MS": "0",
                            "VEILLE_SPIKE_LATENESS_SECONDS": "0"})
     assert (s.metrics_port, s.producer_linger_ms, s.spike_lateness_seconds) == (0, 0.0, 0)
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"VEILLE_BROKER_URL": "kafka://"}, "names no host:port"),
+    ({"VEILLE_BROKER_URL": ";;;"}, "names no host:port"),
+    ({"VEILLE_BROKER_URL": "kafka://127.0.0.1:abc"}, "'127.0.0.1:abc' is not host:port"),
+    ({"VEILLE_BROKER_URL": "kafka://[::1"}, "'[::1' is not host:port"),
+    ({"VEILLE_BROKER_URL": "kafka://a:9092;b:70000"}, "'b:70000' is not host:port with a port"),
+    ({"VEILLE_BROKER_URL": "http://127.0.0.1:9092"}, "http:// is not a Kafka URL"),
+    ({"VEILLE_TOPIC_PREFIX": "bad prefix/"}, "VEILLE_TOPIC_PREFIX='bad prefix/' must be letters"),
+    ({"VEILLE_TOPIC_PREFIX": "é."}, "VEILLE_TOPIC_PREFIX='é.' must be letters"),
+    ({"VEILLE_TOPIC_PREFIX": "p" * 230}, "VEILLE_TOPIC_PREFIX is 230 characters long"),
+    ({"VEILLE_APP_ID": "my app"}, "VEILLE_APP_ID='my app' must be letters"),
+    ({"VEILLE_APP_ID": "a" * 223}, "VEILLE_APP_ID is 223 characters long"),
+    ({"VEILLE_MAX_FUTURE_SECONDS": "1e20"}, "must be at most 31,622,400 (a year)"),
+    ({"VEILLE_MAX_AGE_DAYS": "1e12"}, "must be at most 36,500 (a century)"),
+])
+def test_malformed_names_and_urls_are_refused_at_start(env: dict[str, str], message: str) -> None:
+    """They used to fail deep inside a Kafka client (an IndexError, a 30 s wait), create topics
+    with illegal names, or overflow a date at the first mention."""
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env(env)
+
+
+def test_well_formed_broker_urls_names_and_bounds_are_accepted() -> None:
+    s = Settings.from_env({"VEILLE_BROKER_URL": "kafka://k1.example:9092;10.0.0.2:9093,[::1]:9094",
+                           "VEILLE_TOPIC_PREFIX": "staging-2.", "VEILLE_APP_ID": "veille_eu.1",
+                           "VEILLE_MAX_FUTURE_SECONDS": "86400", "VEILLE_MAX_AGE_DAYS": "36500"})
+    assert s.bootstrap_servers == ["k1.example:9092", "10.0.0.2:9093", "[::1]:9094"]
+    assert Settings.from_env({"VEILLE_TOPIC_PREFIX": "p" * 229}).topic("moderation.decisions")
+    assert Settings.from_env({"VEILLE_APP_ID": "a" * 222}).app_id
