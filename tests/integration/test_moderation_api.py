@@ -83,7 +83,9 @@ def test_listing_and_cases(api: ServedApi) -> None:
                          # digits to str.isdigit(), not to int(): superscript two, circled one,
                          # Arabic-Indic 12
                          ("limit=%C2%B2", "limit"), ("limit=%E2%91%A0", "limit"),
-                         ("limit=%D9%A1%D9%A2", "limit")):
+                         ("limit=%D9%A1%D9%A2", "limit"),
+                         # more digits than int() reads (4,300): was a 500
+                         ("limit=" + "0" * 4400 + "1", "limit")):
         bad = api.client.get(f"/cases?{query}")
         assert bad.status_code == 400 and bad.json()["field"] == field, query
     assert api.client.get("/cases/c-new").json()["status"] == "pending"
@@ -115,6 +117,11 @@ def test_decision_errors_and_success(settings, api: ServedApi) -> None:
         status, body = post("c-new", content=raw, headers={"Content-Type": "application/json"})
         assert (status, body["error"]) == (400, "invalid_field"), body
         assert "not valid Unicode text" in body["detail"]
+    for encoding in ("deflate", "gzip"):  # bytes that do not inflate: was a 500
+        status, body = post("c-new", content=b"not compressed at all",
+                            headers={"Content-Type": "application/json",
+                                     "Content-Encoding": encoding})
+        assert (status, body["error"]) == (400, "undecodable_body"), body
     big = {**good, "reason": "x" * (MAX_BODY_BYTES + 10)}
     assert post("c-new", json=big)[0] == 413
     assert post("ghost", json=good)[0] == 404

@@ -252,6 +252,9 @@ def test_refusals_name_the_problem_and_write_nothing(settings, serve) -> None:
     assert r.status_code == 400 and r.json()["error"] == "invalid_json"
     r = w.post(content=b'{"text": "\xff\xfe"}')
     assert r.status_code == 400 and r.json()["error"] == "undecodable_bytes"
+    r = w.client.post("/mentions", content=b"not gzip at all",  # was a 500
+                      headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert r.status_code == 400 and r.json()["error"] == "undecodable_bytes", r.text
 
     batch = [item(i, id=f"bad-batch-{i}") for i in range(5)]
     batch[3]["audience"] = {"likes": -1}
@@ -293,7 +296,7 @@ def test_refusals_name_the_problem_and_write_nothing(settings, serve) -> None:
         return w.metric("veille_collector_items_refused_total", reason=reason)
 
     assert refused("payload_too_large") == 3 and refused("unsupported") == 2
-    assert refused("invalid_json") == 1 and refused("undecodable_bytes") == 1
+    assert refused("invalid_json") == 1 and refused("undecodable_bytes") == 2
     assert refused("invalid_field") == 2 and refused("missing_field") == 1
 
 

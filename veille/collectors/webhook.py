@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from streams.records import InvalidMention, Limits, RawMention, iso, mention_from_dict
@@ -367,6 +368,17 @@ class WebhookCollector(Collector):
             self._refuse("payload_too_large")
             return _error(413, "payload_too_large", f"the body is larger than {limit} bytes",
                           limit=limit)
+        except RequestPayloadError:  # e.g. Content-Encoding: gzip on bytes that are not
+            # aiohttp would read the rest of the body after the answer, meet the same error
+            # again and reset the connection under the answer: the body is over, and so is the
+            # connection once answered.
+            request.content.feed_eof()
+            self._refuse("undecodable_bytes")
+            encoding = request.headers.get("Content-Encoding", "")[:40]
+            response = _error(400, "undecodable_bytes",
+                              f"the body does not decode as its Content-Encoding ({encoding}) says")
+            response.force_close()
+            return response
         if not self._signature_ok(request, body):
             return self._unauthorized()
 

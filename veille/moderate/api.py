@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from veille.collectors.webhook import is_loopback
 from veille.moderate.store import BrokerError, ModerationStore
@@ -192,7 +193,8 @@ class ModerationApi:
             return _error(400, "invalid_query", f"category must be one of {', '.join(CATEGORIES)}",
                           field="category")
         raw_limit = query.get("limit", str(DEFAULT_LIMIT))
-        if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        if (not (raw_limit.isascii() and raw_limit.isdigit()) or len(raw_limit) > 9
+                or not 1 <= int(raw_limit) <= MAX_LIMIT):  # 4,301 digits: int() raises
             return _error(400, "invalid_query", f"limit must be a whole number in 1..{MAX_LIMIT}",
                           field="limit")
         view = await self._view()
@@ -225,6 +227,16 @@ class ModerationApi:
         except web.HTTPRequestEntityTooLarge:
             return _error(413, "payload_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes",
                           limit=MAX_BODY_BYTES)
+        except RequestPayloadError:  # e.g. Content-Encoding: deflate on bytes that are not
+            # aiohttp would read the rest of the body after the answer, meet the same error
+            # again and reset the connection under the answer: the body is over, and so is the
+            # connection once answered.
+            request.content.feed_eof()
+            encoding = request.headers.get("Content-Encoding", "")[:40]
+            response = _error(400, "undecodable_body",
+                              f"the body does not decode as its Content-Encoding ({encoding}) says")
+            response.force_close()
+            return response
         try:
             payload = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
