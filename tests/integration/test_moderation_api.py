@@ -185,3 +185,24 @@ def test_reader_skips_a_record_its_handler_cannot_take(settings) -> None:
     finally:
         reader.close()
     assert taken == [1, 3]
+
+
+def test_the_cli_listing_survives_a_lone_surrogate_on_the_queue(settings) -> None:
+    """A queue record written by another producer may hold one: printing it raised
+    UnicodeEncodeError and hid every case after it."""
+    import io
+
+    from veille.moderate.commands import list_cases
+
+    ensure_topics(settings)
+    odd = {**item("c-odd", "acme", ("insult",), "review", 700), "text": "bad \ud800 acme"}
+    produce(settings, MODERATION_QUEUE,
+            [(i["case_id"].encode(), json.dumps(i).encode()) for i in (odd, *ITEMS[:3])])
+    for as_json in (False, True):
+        raw = io.BytesIO()
+        out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")  # as a UTF-8 terminal
+        assert list_cases(settings, as_json=as_json, out=out) == 4
+        out.flush()
+        printed = raw.getvalue().decode("utf-8")
+        assert all(case in printed for case in ("c-odd", "c-old", "c-spam", "c-new")), printed
+        assert "\\ud800" in printed

@@ -28,6 +28,12 @@ def _age(seconds: float) -> str:
     return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
 
 
+def _printable(line: str) -> str:
+    """`line` without lone surrogates (a record written to the queue by another producer may hold
+    them): printing one raised UnicodeEncodeError and hid every case after it."""
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def list_cases(settings: Settings, *, brand: str | None = None, category: str | None = None,
                limit: int | None = None, as_json: bool = False, out: TextIO = sys.stdout,
                now: float | None = None) -> int:
@@ -42,7 +48,7 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
     shown = pending[:limit] if limit is not None else pending
     if as_json:
         for item in shown:
-            out.write(json.dumps(summary(item), ensure_ascii=False) + "\n")
+            out.write(_printable(json.dumps(summary(item), ensure_ascii=False)) + "\n")
         return len(pending)
     now = time.time() if now is None else now
     out.write(f"{'waiting':>7}  {'case':<24} {'brand':<10} {'action':<8} {'severity':<8} "
@@ -53,9 +59,9 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
             item["action"] == "respond" else " "
         text = " ".join(str(item.get("text", "")).split())
         text = text if len(text) <= 70 else text[:69] + "…"
-        out.write(f"{_age(waited):>7}{late} {item['case_id'][:24]:<24} {item['brand'][:10]:<10} "
-                  f"{item['action']:<8} {item['severity']:<8} "
-                  f"{','.join(item['categories'])[:28]:<28} {text}\n")
+        out.write(_printable(f"{_age(waited):>7}{late} {item['case_id'][:24]:<24} "
+                             f"{item['brand'][:10]:<10} {item['action']:<8} {item['severity']:<8} "
+                             f"{','.join(item['categories'])[:28]:<28} {text}") + "\n")
     more = f" ({len(pending) - len(shown)} more not shown)" if len(shown) < len(pending) else ""
     out.write(f"{len(pending)} pending{more}; ! = a respond case past its brand's response "
               "deadline\n")
