@@ -187,3 +187,23 @@ def test_a_future_entry_is_fetched_again_once_its_time_has_come(tmp_path: Path) 
     assert third.status == "not_modified"  # nothing held back any more: validators kept
     assert feed.statuses == [200, 200, 304]
     assert refused(c, "created_at_in_future") == 1
+
+
+def test_an_unreadable_watch_list_is_a_clear_feed_config_error(tmp_path: Path) -> None:
+    from veille.collectors.rss import FeedConfigError, load_feeds
+
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('[[feeds]]\nurl = "https://example.org/café"\n'.encode("latin-1"))
+    with pytest.raises(FeedConfigError, match="is not UTF-8 text"):
+        load_feeds(latin1)
+    with pytest.raises(FeedConfigError, match="cannot be read"):
+        load_feeds(tmp_path)  # a folder
+
+
+def test_a_host_name_that_cannot_be_one_is_not_loopback() -> None:
+    """A label over 63 characters made getaddrinfo raise UnicodeError: a traceback at start."""
+    from veille.collectors.webhook import is_loopback
+
+    assert not is_loopback("a" * 64)
+    assert not is_loopback("a" * 64 + ".example")
+    assert is_loopback("127.0.0.1") and is_loopback("localhost")

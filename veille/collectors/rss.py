@@ -297,6 +297,10 @@ def load_feeds(path: str | Path, *, min_interval: float = MIN_INTERVAL) -> list[
         raise FeedConfigError(f"watch list {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise FeedConfigError(f"watch list {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise FeedConfigError(f"watch list {path} is not UTF-8 text") from None
+    except OSError as exc:  # a folder, no permission...
+        raise FeedConfigError(f"watch list {path} cannot be read: {exc.strerror or exc}") from None
     return feeds_from_dict(data, source=str(path), min_interval=min_interval)
 
 

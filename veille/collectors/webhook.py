@@ -91,7 +91,7 @@ def is_loopback(host: str) -> bool:
         pass
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
+    except (OSError, UnicodeError):  # UnicodeError: not a host name (a label over 63 characters)
         return False
     addresses = {info[4][0] for info in infos}
     return bool(addresses) and all(
