@@ -104,7 +104,10 @@ def run_demo(
     try:
         if not settings.broker_url_set:
             port = settings.embedded_broker_port
-            port = port if port_is_free("127.0.0.1", port) else free_port()
+            if not port_is_free("127.0.0.1", port):
+                print(f"port {port} is taken (VEILLE_EMBEDDED_BROKER_PORT): using a free one",
+                      file=out, flush=True)
+                port = free_port()
             broker = EmbeddedBroker(port, log_path=workdir / "broker.log").start()
             settings = settings.with_(broker_url=broker.url)
             print(f"embedded broker (Tansu): {broker.url}", file=out, flush=True)
