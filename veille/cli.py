@@ -72,8 +72,10 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     created = ensure_topics(settings)
-    for doc in TOPIC_MAP:
-        print(f"{doc.name}\tkey: {doc.key}\twriters: {doc.writers}\treaders: {doc.readers}")
+    for doc in TOPIC_MAP:  # the names these settings give (prefix; app id of the changelogs)
+        names = ", ".join(n.replace("<app_id>", settings.app_id) if "<app_id>" in n
+                          else settings.topic(n) for n in doc.name.split(", "))
+        print(f"{names}\tkey: {doc.key}\twriters: {doc.writers}\treaders: {doc.readers}")
     print(f"created: {', '.join(created) or 'none (all existed)'}")
     return 0
 
@@ -85,6 +87,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"{path}: no such file")
+    if not math.isfinite(args.rate) or args.rate < 0 or 0 < args.rate < MIN_REPLAY_RATE:
+        raise CliError(f"--rate {args.rate:g}: 0 (as fast as possible) or at least "
+                       f"{MIN_REPLAY_RATE:g} mentions/s")
+    if args.limit is not None and args.limit < 0:
+        raise CliError(f"--limit must be 0 or more, not {args.limit}")
     report = replay(path, settings, rate=args.rate, timestamps=args.timestamps,
                     limit=args.limit, progress=not args.no_progress)
     print(report.summary(), file=sys.stderr)
@@ -127,54 +134,88 @@ def cmd_mastodon(args: argparse.Namespace) -> int:
 def cmd_detect(args: argparse.Namespace) -> int:
     from veille.detect import run_detect
 
+    for option, value in (("series", args.series), ("--out", args.out)):
+        if not value.strip():
+            raise CliError(f"{option}: empty path, expected a CSV file name")
+    # run_detect's DetectError names the file and line: printed by main() like a CliError.
     alerts = run_detect(Path(args.series), Path(args.out))
     print(f"{args.out}: written, {alerts} alert(s)", file=sys.stderr)
     return 0
 
 
+def _sentiment_input(line: str, as_json: bool) -> tuple[str, str | None] | str:
+    """(text, language hint) of one input line, or why the line cannot be scored."""
+    if not as_json:
+        return line, None
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
+        obj = None
+    if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+        return "expected a JSON object with a string `text`"
+    hint = obj.get("language")
+    if hint is not None and not isinstance(hint, str):
+        return f"`language` must be a string, not {type(hint).__name__}"
+    return obj["text"], hint
+
+
 def cmd_sentiment(args: argparse.Namespace) -> int:
+    import io
+
     from veille.sentiment import Analyzer
 
     analyzer = Analyzer()
     out = sys.stdout
-    for number, line in enumerate(sys.stdin, 1):
-        line = line.rstrip("\n")
-        if not line.strip():
-            continue
-        text, hint = line, None
-        if args.jsonl or (args.format == "auto" and line.lstrip().startswith("{")):
-            try:
-                obj = json.loads(line)
-                text, hint = obj["text"], obj.get("language")
-                if not isinstance(text, str):
-                    raise TypeError
-            except (ValueError, KeyError, TypeError):
-                print(f"line {number}: expected a JSON object with a string `text`",
-                      file=sys.stderr)
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        # An undecodable byte must not end the stream: it reaches the analyser as a lone surrogate.
+        sys.stdin.reconfigure(errors="surrogateescape")
+    try:
+        for number, line in enumerate(sys.stdin, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
                 continue
-        a = analyzer.analyse(text, hint)
-        record = {
-            "language": a.language,
-            "compound": a.sentiment.compound if a.sentiment else None,
-            "label": a.sentiment.label if a.sentiment else "unscored",
-        }
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            as_json = args.jsonl or (args.format == "auto" and line.lstrip().startswith("{"))
+            parsed = _sentiment_input(line, as_json)
+            if isinstance(parsed, str):  # a bad line: said on stderr, the next ones still scored
+                print(f"line {number}: {parsed}", file=sys.stderr)
+                continue
+            a = analyzer.analyse(*parsed)
+            record = {
+                "language": a.language,
+                "compound": a.sentiment.compound if a.sentiment else None,
+                "label": a.sentiment.label if a.sentiment else "unscored",
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) had enough: not an error, as in `veille generate`. Point
+        # stdout at devnull so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from veille import demo
 
-    argv = ["--hours", str(args.hours), "--seed", str(args.seed), "--out", args.out]
-    if args.start:
-        argv += ["--start", args.start]
-    demo.main(argv)
-    return 0
+    # Not demo.main(): its errors would name `python -m veille.demo`, and its parser options
+    # that this command does not have.
+    start = demo.SAMPLE_START
+    if args.start is not None:
+        try:
+            start = demo.parse_start(args.start)
+        except demo.GenerateError as exc:
+            raise CliError(f"--start: {exc}") from None
+    try:
+        return demo.run(args.out, start, args.hours, seed=args.seed)
+    except demo.GenerateError as exc:  # a bad option or an output path that cannot be written
+        raise CliError(str(exc)) from None
 
 
 def cmd_moderate_list(args: argparse.Namespace) -> int:
     from veille.moderate.commands import list_cases
 
+    if args.limit is not None and args.limit < 1:  # a negative slice hid the newest cases
+        raise CliError(f"--limit must be at least 1, not {args.limit}")
     list_cases(_settings(args), brand=args.brand, category=args.category, limit=args.limit,
                as_json=args.json)
     return 0
@@ -217,7 +258,23 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
         tz = ZoneInfo(args.tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise CliError(f"--tz: unknown time zone {args.tz!r} (e.g. UTC, Europe/Paris)") from None
-    report(_settings(args), since, until, png=Path(args.png) if args.png else None, tz=tz)
+    # The report holds a row per hour and the chart a column: bounded, not the memory of the
+    # machine (year 1 to 9999 was 87 million hours).
+    days = (until - since) / 86400
+    if days > REPORT_MAX_DAYS:
+        raise CliError(f"the period is {days:,.0f} days; a report covers at most "
+                       f"{REPORT_MAX_DAYS} (--since, --until)")
+    png = Path(args.png) if args.png else None
+    if png is not None:
+        if days > CHART_MAX_DAYS:
+            raise CliError(f"--png draws at most {CHART_MAX_DAYS} days, the period is "
+                           f"{days:,.0f}: shorten --since/--until")
+        if png.is_dir() or not png.parent.is_dir():
+            raise CliError(f"--png {png}: not a file in an existing folder")
+    try:
+        report(_settings(args), since, until, png=png, tz=tz)
+    except OSError as exc:  # e.g. the chart's folder is read-only
+        raise CliError(f"--png {png}: {exc.strerror or exc}") from None
     return 0
 
 
@@ -225,6 +282,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from veille.demo_run import run_demo
 
     rate = args.rate if args.rate is not None else _env_rate()  # read here: a demo-only variable
+    if not math.isfinite(rate) or rate <= 0:  # as VEILLE_REPLAY_RATE: a rate of 0 or less
+        raise CliError(f"--rate {rate:g} is not a rate > 0 (mentions/s)")  # replayed flat out
+    if not math.isfinite(args.duration) or args.duration < 0:
+        raise CliError(f"--duration {args.duration:g} must be 0 (until Ctrl-C) or more seconds")
     return run_demo(_settings(args), rate=rate, file=args.file, duration=args.duration)
 
 
@@ -365,12 +426,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sentiment)
 
     p = sub.add_parser("generate", help="generate synthetic demo mentions (JSONL)")
-    p.add_argument("--hours", type=float, default=6.0)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--start", help="ISO 8601 start, default today 00:00 UTC")
-    p.add_argument("--out", required=True)
+    p.add_argument("--hours", type=float, default=6.0,
+                   help="hours of mentions, > 0 and at most 8784 (366 days; default 6)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--start", help="ISO 8601 start, UTC if no offset (default "
+                   "2026-01-05T06:00:00Z: with the other defaults, the shipped sample)")
+    p.add_argument("--out", required=True, help="JSONL file to write, - for stdout")
     p.set_defaults(func=cmd_generate)
     return parser
+
+
+#: `veille moderation report`: the longest period, and the longest one drawn with --png.
+REPORT_MAX_DAYS = 366
+CHART_MAX_DAYS = 92
+#: The slowest `collect replay --rate` (one mention every 1,000 s; below, a sleep overflows).
+MIN_REPLAY_RATE = 0.001
 
 
 def _env_rate() -> float:

@@ -22,15 +22,21 @@ __all__ = [
     "BRANDS",
     "DEFAULT_EPISODE",
     "FIELDS",
+    "MAX_HOURS",
+    "MAX_RATE",
     "PLATFORMS",
     "SAMPLE_HOURS",
     "SAMPLE_PATH",
     "SAMPLE_START",
     "WATCHLIST_PATH",
     "Episode",
+    "GenerateError",
+    "check_options",
     "generate",
     "generate_tagged",
     "main",
+    "parse_start",
+    "run",
     "write_jsonl",
 ]
 
@@ -44,6 +50,10 @@ SAMPLE_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 SAMPLE_HOURS = 6.0
 DEFAULT_SEED = 7
 DEFAULT_RATE = 600.0
+#: The command lines' bounds (`veille generate`, `python -m veille.demo`): at most a leap year of
+#: mentions, at a mean rate of at most 100,000 an hour (28 a second), so a typo cannot fill a disk.
+MAX_HOURS = 366 * 24.0
+MAX_RATE = 100_000.0
 
 SOURCE = "demo"
 #: The raw mention contract, in the order the fields are written.
@@ -1281,9 +1291,9 @@ def generate_tagged(
     episode: Episode | None = DEFAULT_EPISODE,
 ) -> Iterator[tuple[str | None, Mention]]:
     """Like generate(), paired with the brand each mention was written about (None: chatter)."""
-    if hours < 0:
+    if not hours >= 0:  # NaN too: it would silently generate nothing
         raise ValueError("hours must be >= 0")
-    if base_rate_per_hour < 0:
+    if not base_rate_per_hour >= 0:
         raise ValueError("base_rate_per_hour must be >= 0")
     start = _as_utc(start)
     rng = random.Random(seed)
@@ -1362,15 +1372,98 @@ def write_jsonl(mentions: Iterable[Mention], path: str | Path) -> int:
         return _dump(mentions, out)
 
 
-def _parse_start(value: str) -> datetime:
+class GenerateError(ValueError):
+    """An option or output path the command line cannot use; the message says which and why."""
+
+
+def parse_start(value: str) -> datetime:
+    """An ISO 8601 date-time as UTC (no offset: already UTC); GenerateError if it is not one."""
     try:
         return _as_utc(datetime.fromisoformat(value))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {value!r}") from exc
+    except ValueError:
+        raise GenerateError(f"not an ISO 8601 date-time: {value!r}") from None
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is in year 0 in UTC
+        raise GenerateError(f"{value!r} is outside years 1..9999 in UTC") from None
+
+
+def check_options(start: datetime, hours: float, rate: float = DEFAULT_RATE) -> None:
+    """GenerateError unless the command line can generate `hours` from `start` at `rate`."""
+    if not (math.isfinite(hours) and 0 < hours <= MAX_HOURS):
+        raise GenerateError(
+            f"--hours must be a number > 0 and at most {MAX_HOURS:g} (366 days), not {hours:g}"
+        )
+    if not (math.isfinite(rate) and 0 <= rate <= MAX_RATE):
+        raise GenerateError(
+            f"--rate must be a number of mentions per hour from 0 to {MAX_RATE:g}, not {rate:g}"
+        )
+    try:
+        _as_utc(start) + timedelta(hours=hours)
+    except OverflowError:
+        raise GenerateError(
+            f"--start {start:%Y-%m-%dT%H:%M:%S} + {hours:g} h ends after year 9999"
+        ) from None
+
+
+def run(
+    out: str,
+    start: datetime,
+    hours: float,
+    *,
+    seed: int = DEFAULT_SEED,
+    rate: float = DEFAULT_RATE,
+    episode: Episode | None = DEFAULT_EPISODE,
+) -> int:
+    """The command lines' work: check the options, write the mentions to `out` (- is stdout) and
+    a one-line summary to stderr; returns the exit status.
+
+    GenerateError for a bad option or an output path that cannot be written (a directory, a path
+    under a file, no permission); a reader that stops early (`| head`) is not an error.
+    """
+    check_options(start, hours, rate)
+    start = _as_utc(start)
+    if not out:
+        raise GenerateError("--out: empty path, expected a file name or - for stdout")
+    per_brand: Counter[str] = Counter()
+
+    def counted() -> Iterator[Mention]:
+        for brand, mention in generate_tagged(
+            start, hours, seed=seed, base_rate_per_hour=rate, episode=episode
+        ):
+            per_brand[brand or "none"] += 1
+            yield mention
+
+    try:
+        count = _dump(counted(), sys.stdout) if out == "-" else write_jsonl(counted(), out)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) had enough: not an error. Point stdout at devnull so the
+        # interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (FileExistsError, NotADirectoryError):  # from creating the missing folders
+        raise GenerateError(f"{out}: cannot write: a parent of it is a file, not a folder") from None
+    except OSError as exc:
+        raise GenerateError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    brands = ", ".join(f"{name}={per_brand[name]}" for name in (*BRANDS, "none"))
+    print(
+        f"veille.demo: {count} mentions from {start:%Y-%m-%dT%H:%M:%SZ} over {hours:g} h "
+        f"(seed {seed}) -> {out} [{brands}]",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _parse_start(value: str) -> datetime:
+    try:
+        return parse_start(value)
+    except GenerateError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: python -m veille.demo --hours 6 --start 2026-01-05T06:00:00Z --seed 7 --out F.jsonl"""
+    """CLI: python -m veille.demo --hours 6 --start 2026-01-05T06:00:00Z --seed 7 --out F.jsonl
+
+    `veille generate` is the same command; both print errors as `PROG: error: ...`, exit 2.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m veille.demo",
         description="Generate synthetic raw mentions as JSON lines."
@@ -1379,44 +1472,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--start", type=_parse_start, default=SAMPLE_START, help="ISO 8601, UTC if no offset"
     )
-    parser.add_argument("--hours", type=float, default=SAMPLE_HOURS)
+    parser.add_argument(
+        "--hours", type=float, default=SAMPLE_HOURS, help=f"> 0, at most {MAX_HOURS:g} (366 days)"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument(
-        "--rate", type=float, default=DEFAULT_RATE, help="mean mentions per hour on a weekday"
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE,
+        help=f"mean mentions per hour on a weekday, 0 to {MAX_RATE:g}",
     )
     parser.add_argument(
         "--no-episode", action="store_true", help="leave out the injected Acme outage"
     )
     parser.add_argument("--out", default="-", help="output file, - for stdout")
     args = parser.parse_args(argv)
-
-    per_brand: Counter[str] = Counter()
-
-    def counted() -> Iterator[Mention]:
-        for brand, mention in generate_tagged(
+    try:
+        return run(
+            args.out,
             args.start,
             args.hours,
             seed=args.seed,
-            base_rate_per_hour=args.rate,
+            rate=args.rate,
             episode=None if args.no_episode else DEFAULT_EPISODE,
-        ):
-            per_brand[brand or "none"] += 1
-            yield mention
-
-    try:
-        count = _dump(counted(), sys.stdout) if args.out == "-" else write_jsonl(counted(), args.out)
-    except BrokenPipeError:
-        # The reader (e.g. `| head`) had enough: not an error. Point stdout at devnull so the
-        # interpreter's final flush does not raise again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    brands = ", ".join(f"{name}={per_brand[name]}" for name in (*BRANDS, "none"))
-    print(
-        f"veille.demo: {count} mentions from {args.start:%Y-%m-%dT%H:%M:%SZ} over {args.hours:g} h "
-        f"(seed {args.seed}) -> {args.out} [{brands}]",
-        file=sys.stderr,
-    )
-    return 0
+        )
+    except GenerateError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

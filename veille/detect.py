@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from veille.spikes import Detector, DetectorConfig
 
@@ -20,10 +22,49 @@ class DetectError(ValueError):
     """A series file the detector cannot read; the message names the file and the line."""
 
 
+class TimestampRangeError(ValueError):
+    """A timestamp whose UTC instant falls outside the years 1..9999 a datetime can hold."""
+
+
 def parse_timestamp(text: str) -> datetime:
-    """ISO 8601 or NAB's `YYYY-MM-DD HH:MM:SS`; a time without an offset is UTC."""
+    """ISO 8601 or NAB's `YYYY-MM-DD HH:MM:SS`; a time without an offset is UTC.
+
+    ValueError for text that is not such a time, or one whose UTC instant falls outside years
+    1..9999 (`0001-01-01T00:00:00+01:00`).
+    """
     t = datetime.fromisoformat(text.strip())
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    if t.tzinfo is None:
+        return t.replace(tzinfo=UTC)
+    try:
+        return t.astimezone(UTC)
+    except OverflowError:
+        raise TimestampRangeError("outside years 1..9999 in UTC") from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True when writing `b` would overwrite `a` (same path, symbolic or hard link)."""
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+    except OSError:  # unreadable: the open below says why
+        return False
+
+
+def _rows(src: TextIO, series_csv: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each row; CSV syntax and encoding errors name the line."""
+    reader = csv.reader(src)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over the csv module's limit (128 KiB)
+            raise DetectError(f"{series_csv}:{reader.line_num}: unreadable CSV: {exc}") from None
+        line = reader.line_num
+        try:
+            "".join(row).encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes, kept as lone surrogates by the reader
+            raise DetectError(f"{series_csv}:{line}: not UTF-8 text") from None
+        yield line, row
 
 
 def run_detect(series_csv: Path, out_csv: Path, config: DetectorConfig | None = None) -> int:
@@ -31,49 +72,81 @@ def run_detect(series_csv: Path, out_csv: Path, config: DetectorConfig | None = 
 
     The output has the input's `timestamp` text and `value`, then `anomaly_score` (0..1, four
     decimals, 0.5 at the alert threshold) and `alert` (1 on the first bucket of an episode).
-    Written to a temporary file first: a bad row leaves no half-written output behind.
+    Written to a temporary file first: a bad row leaves no half-written output behind. Every
+    problem with the files (unreadable, not UTF-8 CSV, a bad row, an output path that cannot be
+    written or that is the input) is a DetectError naming the file, and the line if there is one.
     """
+    if not out_csv.name or out_csv.is_dir():
+        raise DetectError(f"{out_csv}: output must be a file name, not a directory")
+    tmp = out_csv.with_name(out_csv.name + ".part")
+    if _same_file(series_csv, out_csv):
+        raise DetectError(f"{series_csv}: the output {out_csv} would overwrite the input")
+    if _same_file(series_csv, tmp):
+        raise DetectError(f"{series_csv}: the output {out_csv} is written through {tmp.name}, "
+                          "which would overwrite the input")
     detector = Detector(config)
     alerts = 0
-    tmp = out_csv.with_name(out_csv.name + ".part")
     try:
-        with series_csv.open(newline="", encoding="utf-8") as src, tmp.open("w", newline="") as dst:
-            reader = csv.reader(src)
-            header = next(reader, None)
-            if header is None:
-                raise DetectError(f"{series_csv}: empty file, expected a header 'timestamp,value'")
-            names = [h.strip().lower() for h in header]
-            if "timestamp" not in names or "value" not in names:
-                raise DetectError(f"{series_csv}:1: header must name 'timestamp' and 'value', got {header}")
-            ti, vi = names.index("timestamp"), names.index("value")
-            writer = csv.writer(dst, lineterminator="\n")
-            writer.writerow(OUTPUT_COLUMNS)
-            for row in reader:
-                line = reader.line_num
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                if len(row) <= max(ti, vi):
-                    raise DetectError(f"{series_csv}:{line}: expected {len(header)} columns, got {row}")
-                try:
-                    ts = parse_timestamp(row[ti])
-                except ValueError:
-                    raise DetectError(f"{series_csv}:{line}: bad timestamp {row[ti]!r}") from None
-                try:
-                    value = float(row[vi])
-                except ValueError:
-                    raise DetectError(f"{series_csv}:{line}: bad value {row[vi]!r}") from None
-                if not math.isfinite(value) or value < 0:
-                    raise DetectError(f"{series_csv}:{line}: value must be a count >= 0, got {row[vi]!r}")
-                try:
-                    score = detector.update(ts, value)
-                except ValueError as exc:
-                    raise DetectError(f"{series_csv}:{line}: {exc}") from None
-                alerts += score.alert
-                score_text = f"{score.anomaly_score:.4f}"
-                writer.writerow((row[ti].strip(), row[vi].strip(), score_text, int(score.alert)))
-        os.replace(tmp, out_csv)
+        # surrogateescape: an undecodable byte is reported with its line number by _rows.
+        src = series_csv.open(newline="", encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        raise DetectError(f"{series_csv}: cannot read: {exc.strerror or exc}") from None
+    try:
+        with src:
+            try:
+                dst = tmp.open("w", newline="", encoding="utf-8")
+            except OSError as exc:
+                raise DetectError(f"{out_csv}: cannot write: {exc.strerror or exc}") from None
+            with dst:
+                alerts = _score_rows(src, dst, series_csv, detector)
+        try:
+            os.replace(tmp, out_csv)
+        except OSError as exc:
+            raise DetectError(f"{out_csv}: cannot write: {exc.strerror or exc}") from None
+    except OSError as exc:  # a read or write failing half-way (I/O error, disk full)
+        raise DetectError(f"{series_csv} -> {out_csv}: {exc.strerror or exc}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+    return alerts
+
+
+def _score_rows(src: TextIO, dst: TextIO, series_csv: Path, detector: Detector) -> int:
+    alerts = 0
+    rows = _rows(src, series_csv)
+    first, header = next(rows, (0, None))
+    if header is None:
+        raise DetectError(f"{series_csv}: empty file, expected a header 'timestamp,value'")
+    names = [h.strip().lower() for h in header]
+    if "timestamp" not in names or "value" not in names:
+        raise DetectError(f"{series_csv}:{first}: header must name 'timestamp' and 'value', got {header}")
+    ti, vi = names.index("timestamp"), names.index("value")
+    writer = csv.writer(dst, lineterminator="\n")
+    writer.writerow(OUTPUT_COLUMNS)
+    for line, row in rows:
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) <= max(ti, vi):
+            raise DetectError(f"{series_csv}:{line}: expected {len(header)} columns, got {row}")
+        try:
+            ts = parse_timestamp(row[ti])
+        except TimestampRangeError as exc:
+            raise DetectError(f"{series_csv}:{line}: bad timestamp {row[ti]!r}: {exc}") from None
+        except ValueError:
+            raise DetectError(f"{series_csv}:{line}: bad timestamp {row[ti]!r}") from None
+        try:
+            value = float(row[vi])
+        except ValueError:
+            raise DetectError(f"{series_csv}:{line}: bad value {row[vi]!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise DetectError(f"{series_csv}:{line}: value must be a count >= 0, got {row[vi]!r}")
+        try:
+            score = detector.update(ts, value)
+        except (ValueError, ArithmeticError) as exc:
+            raise DetectError(f"{series_csv}:{line}: {exc}") from None
+        alerts += score.alert
+        score_text = f"{score.anomaly_score:.4f}"
+        writer.writerow((row[ti].strip(), row[vi].strip(), score_text, int(score.alert)))
     return alerts
 
 
@@ -89,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--direction", choices=("up", "both"), default=DetectorConfig.direction,
                     help="alert on rises only, or on drops too (default %(default)s)")
     args = ap.parse_args(argv)
+    if args.bucket_seconds <= 0:
+        ap.error(f"--bucket-seconds must be > 0, not {args.bucket_seconds}")
     config = DetectorConfig(bucket_seconds=args.bucket_seconds, direction=args.direction)
     try:
         alerts = run_detect(args.series, args.out, config)

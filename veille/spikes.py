@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -107,7 +108,15 @@ def anscombe(count: float) -> float:
 
 
 def inverse_anscombe(y: float) -> float:
-    return max((y / 2.0) ** 2 - 0.375, 0.0)
+    """The count whose transform is `y` (0 under the transform of 0).
+
+    Capped at the largest float: a baseline learnt from counts near it can transform back to just
+    past it, which must not overflow (a finite count never makes the detector raise).
+    """
+    try:
+        return max((y / 2.0) ** 2 - 0.375, 0.0)
+    except OverflowError:
+        return sys.float_info.max
 
 
 class Detector:

@@ -156,3 +156,16 @@ def test_broker_command_refuses_port_0() -> None:
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "--port must be a port number from 1 to 65535, not 0" in out.stderr
+
+
+def test_the_topics_command_prints_the_names_these_settings_give(settings: Settings) -> None:
+    from tests.conftest import settings_env
+
+    out = subprocess.run([sys.executable, "-m", "veille.cli", "topics"], env=settings_env(settings),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    names = [line.split("\t")[0] for line in out.stdout.splitlines() if "\t" in line]
+    assert settings.topic_prefix and settings.topic("mentions.raw") in names
+    assert f"{settings.app_id}-spikes-open-changelog, {settings.app_id}-spikes-core-changelog" in names
+    assert "mentions.raw" not in names and not any("<app_id>" in n for n in names)
+    assert settings.topic("mentions.raw") in out.stdout.splitlines()[-1]  # created: ...

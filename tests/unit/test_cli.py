@@ -85,3 +85,37 @@ def test_moderation_commands_refuse_unsafe_or_bad_input_clearly() -> None:
     assert out.returncode == 2 and "unknown time zone" in out.stderr
     out = veille("moderate", "decide", "m1", "maybe", "--moderator", "bob", env=env)
     assert out.returncode == 2 and "invalid choice: 'maybe'" in out.stderr
+
+
+def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_path) -> None:
+    """Each used to do something else than refuse: hide the newest cases (a negative slice),
+    build 87 million hourly rows, replay flat out at a negative rate, overflow a sleep..."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    env["VEILLE_BROKER_URL"] = "kafka://127.0.0.1:1"  # nothing listens: any broker use would wait
+    feed = tmp_path / "m.jsonl"
+    feed.write_text("{}\n")
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    cases = [
+        (("moderate", "list", "--limit", "0"), "--limit must be at least 1, not 0"),
+        (("moderate", "list", "--limit", "-3"), "--limit must be at least 1, not -3"),
+        (("moderation", "report", "--since", "0001-01-01", "--until", "9999-12-31"),
+         "a report covers at most 366 (--since, --until)"),
+        (("moderation", "report", "--since", "2026-01-01", "--until", "2026-06-01", "--png",
+          str(tmp_path / "c.png")), "--png draws at most 92 days, the period is 151"),
+        (("moderation", "report", "--since", "2026-05-01", "--until", "2026-06-01", "--png",
+          str(folder)), "not a file in an existing folder"),
+        (("demo", "--rate", "-5"), "--rate -5 is not a rate > 0"),
+        (("demo", "--rate", "0"), "--rate 0 is not a rate > 0"),
+        (("demo", "--rate", "10", "--duration", "-1"), "--duration -1 must be 0"),
+        (("collect", "replay", str(feed), "--rate", "1e-300"), "at least 0.001 mentions/s"),
+        (("collect", "replay", str(feed), "--rate", "-1"), "0 (as fast as possible) or at least"),
+        (("collect", "replay", str(feed), "--rate", "nan"), "--rate nan"),
+        (("collect", "replay", str(feed), "--limit", "-2"), "--limit must be 0 or more, not -2"),
+    ]
+    for args, words in cases:
+        out = veille(*args, env=env)
+        assert out.returncode == 2, (args, out.stderr[-2000:])
+        assert words in out.stderr and "Traceback" not in out.stderr, (args, out.stderr[-2000:])
