@@ -59,6 +59,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def reachable(servers: list[str], timeout: float = 3.0) -> str | None:
+    """The first of the bootstrap `servers` ("host:port", "[v6]:port") that accepts a TCP
+    connection within `timeout` seconds each, or None. A one-shot command asks this first: a
+    Kafka client would retry for 30 s, logging every attempt, before giving up."""
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return server
+        except (OSError, ValueError, UnicodeError):
+            continue
+    return None
+
+
 def metadata_answers(host: str, port: int, timeout: float = 1.0) -> bool:
     """True when a Kafka Metadata v0 request gets a well-formed answer with our correlation id."""
     client_id = b"veille-probe"

@@ -29,6 +29,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(**overrides)
 
 
+def _reachable(settings: Settings) -> Settings:
+    """`settings`, once one of its bootstrap servers accepts a connection; a clear error at once
+    otherwise (for the one-shot commands: a worker or collector waits for its broker instead)."""
+    from veille.broker import reachable
+
+    if reachable(settings.bootstrap_servers) is None:
+        raise CliError(f"cannot reach the broker at {settings.broker_url}: no server accepts a "
+                       "connection (is it running? set VEILLE_BROKER_URL or --broker-url)")
+    return settings
+
+
 def _add_broker(p: argparse.ArgumentParser) -> None:
     p.add_argument("--broker-url", help=f"Kafka bootstrap servers (env {ENV_PREFIX}BROKER_URL)")
 
@@ -70,7 +81,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_topics(args: argparse.Namespace) -> int:
     from streams.topics import TOPIC_MAP, ensure_topics
 
-    settings = _settings(args)
+    settings = _reachable(_settings(args))
     created = ensure_topics(settings)
     for doc in TOPIC_MAP:  # the names these settings give (prefix; app id of the changelogs)
         names = ", ".join(n.replace("<app_id>", settings.app_id) if "<app_id>" in n
@@ -92,7 +103,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                        f"{MIN_REPLAY_RATE:g} mentions/s")
     if args.limit is not None and args.limit < 0:
         raise CliError(f"--limit must be 0 or more, not {args.limit}")
-    report = replay(path, settings, rate=args.rate, timestamps=args.timestamps,
+    report = replay(path, _reachable(settings), rate=args.rate, timestamps=args.timestamps,
                     limit=args.limit, progress=not args.no_progress)
     print(report.summary(), file=sys.stderr)
     return 0 if report.failed == 0 else 1
@@ -216,7 +227,7 @@ def cmd_moderate_list(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:  # a negative slice hid the newest cases
         raise CliError(f"--limit must be at least 1, not {args.limit}")
-    list_cases(_settings(args), brand=args.brand, category=args.category, limit=args.limit,
+    list_cases(_reachable(_settings(args)), brand=args.brand, category=args.category, limit=args.limit,
                as_json=args.json)
     return 0
 
@@ -224,7 +235,7 @@ def cmd_moderate_list(args: argparse.Namespace) -> int:
 def cmd_moderate_decide(args: argparse.Namespace) -> int:
     from veille.moderate.commands import decide
 
-    record = decide(_settings(args), args.case_id, args.decision, moderator=args.moderator,
+    record = decide(_reachable(_settings(args)), args.case_id, args.decision, moderator=args.moderator,
                     reason=args.reason, assignee=args.assignee, check=not args.no_check)
     print(f"decision written: {record['decision']} on {record['case_id']} by "
           f"{record['moderator']} at {record['decided_at']}", file=sys.stderr)
@@ -272,7 +283,7 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
         if png.is_dir() or not png.parent.is_dir():
             raise CliError(f"--png {png}: not a file in an existing folder")
     try:
-        report(_settings(args), since, until, png=png, tz=tz)
+        report(_reachable(_settings(args)), since, until, png=png, tz=tz)
     except OSError as exc:  # e.g. the chart's folder is read-only
         raise CliError(f"--png {png}: {exc.strerror or exc}") from None
     return 0
@@ -286,7 +297,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError(f"--rate {rate:g} is not a rate > 0 (mentions/s)")  # replayed flat out
     if not math.isfinite(args.duration) or args.duration < 0:
         raise CliError(f"--duration {args.duration:g} must be 0 (until Ctrl-C) or more seconds")
-    return run_demo(_settings(args), rate=rate, file=args.file, duration=args.duration)
+    settings = _settings(args)
+    if settings.broker_url_set:  # an existing broker, not the embedded one the demo starts
+        _reachable(settings)
+    return run_demo(settings, rate=rate, file=args.file, duration=args.duration)
 
 
 def _collector_errors() -> tuple[type[Exception], ...]:

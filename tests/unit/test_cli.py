@@ -119,3 +119,24 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         out = veille(*args, env=env)
         assert out.returncode == 2, (args, out.stderr[-2000:])
         assert words in out.stderr and "Traceback" not in out.stderr, (args, out.stderr[-2000:])
+
+
+def test_one_shot_commands_say_at_once_that_the_broker_is_unreachable(tmp_path) -> None:
+    """They used to wait 30 s in kafka-python's retries, logging each one, before an error (or a
+    traceback, for replay)."""
+    import os
+
+    from veille.broker import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    env["VEILLE_BROKER_URL"] = f"kafka://127.0.0.1:{free_port()}"  # nothing listens there
+    feed = tmp_path / "m.jsonl"
+    feed.write_text("{}\n")
+    for args in (("topics",), ("moderate", "list"), ("moderation", "report"),
+                 ("moderate", "decide", "m1", "approve", "--moderator", "bob"),
+                 ("collect", "replay", str(feed)), ("demo", "--duration", "5")):
+        out = veille(*args, env=env)
+        assert out.returncode == 2, (args, out.stderr[-1500:])
+        assert f"cannot reach the broker at {env['VEILLE_BROKER_URL']}: no server accepts" \
+            in out.stderr, (args, out.stderr[-1500:])
+        assert "kafka." not in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
