@@ -56,3 +56,23 @@ def test_a_date_shifted_out_of_range_refuses_its_line_only(tmp_path: Path, odd: 
         assert [n for n, _ in report.refused] == [1, 3]
     assert all("created_at is out of range once shifted" in why for _, why in report.refused)
     assert "refused " + str(len(report.refused)) in report.summary()
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only(tmp_path) -> None:
+    """Into a log file or a pipe, a bar redrawn with carriage returns made one huge line."""
+    import io
+
+    from veille.collectors.replay import _progress
+
+    feed = tmp_path / "m.jsonl"
+    feed.write_text('{"a": 1}\n\n{"a": 2}\n')
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert _progress(feed, True, io.StringIO()) is None
+    assert _progress(feed, False, Terminal()) is None
+    bar = _progress(feed, True, Terminal())
+    assert bar is not None and bar.total == 2
+    bar.close()

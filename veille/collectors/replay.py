@@ -157,7 +157,9 @@ def _with_created(m: RawMention, created: datetime) -> RawMention:
 
 
 def _progress(path: Path, enabled: bool, stream: IO[str]) -> Any:
-    if not enabled:
+    # Not into a log file or a pipe: a bar redrawn with carriage returns makes one huge line.
+    isatty = getattr(stream, "isatty", None)
+    if not enabled or not (isatty is not None and isatty()):
         return None
     from tqdm import tqdm
 
