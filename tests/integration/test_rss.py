@@ -349,6 +349,8 @@ def test_restart_emits_only_new_entries_and_never_twice(rss_settings: Settings) 
             assert proc.returncode == 0, output.decode()
             first = await raw_on_topic(rss_settings, 2)
             assert len(first) == 2
+            assert f"rss: {url}: new, 2 entries, 2 sent, 0 refused" in output.decode(), \
+                output.decode()
 
             state_files = list(Path(rss_settings.collector_state_dir, "rss").glob("*.json"))
             assert [p.name for p in state_files] == [

@@ -833,9 +833,10 @@ async def run_rss(settings: Settings, *, once: bool = False,
             results = await collector.poll_all()
         finally:
             await collector.close()
-        for r in results:
-            log.info("rss: %s: %s, %d entries, %d sent%s", r.feed, r.status, r.entries,
-                        r.sent, f" ({r.error})" if r.error else "")
+        for r in results:  # a cron job's output: what each feed gave
+            print(f"rss: {r.feed}: {r.status}, {r.entries} entries, {r.sent} sent, "
+                  f"{r.refused} refused"
+                  + (f" ({r.error})" if r.error else ""), flush=True)
         failed = [r for r in results if r.status == "broker_error"]
         if failed:
             raise BrokerUnavailable(f"{len(failed)} feed(s) not delivered: {failed[0].error}")
