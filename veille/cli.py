@@ -24,6 +24,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     for name in ("broker_url", "metrics_port", "metrics_host", "watchlist", "topic_prefix",
                  "worker_role"):
         value = getattr(args, name, None)
+        if name == "watchlist" and value is not None and not value.strip():
+            # Empty is the packaged demo list in the environment: a flag asks for a file.
+            raise CliError("--watchlist: an empty path; name a watch-list TOML file")
         if value is not None:
             overrides[name] = value
     return Settings.from_env(**overrides)

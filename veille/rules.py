@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 import sys
 import tomllib
 import unicodedata
@@ -35,6 +37,13 @@ _COMBINING: dict[int, str | None] = {}
 _folds: dict[str, str] = {}
 FOLD_CACHE_SIZE = 1024
 
+
+#: The most brands a watch list may hold: each is a regex and labels metric series (224 per brand
+#: up front); 10,000 made the worker unusable (2 GB at start, 28 s scrapes of /metrics).
+MAX_BRANDS = 1000
+#: A watch list larger than this is refused (it is read whole into memory).
+MAX_WATCHLIST_BYTES = 10 * 2**20
+_HASHTAG = re.compile(r"#?[^\W]+")
 
 #: Folded letters with no decomposition (after casefold, so lower case only).
 _LETTERS = {"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ħ": "h",
@@ -270,8 +279,15 @@ class Watchlist:
     @classmethod
     def from_toml(cls, path: str | Path) -> Watchlist:
         try:
+            mode = os.stat(path).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # /dev/zero, a FIFO: no end
+                raise WatchlistError(f"watch list {path} is not a regular file")
             with open(path, "rb") as fh:
-                data = tomllib.load(fh)
+                raw = fh.read(MAX_WATCHLIST_BYTES + 1)
+            if len(raw) > MAX_WATCHLIST_BYTES:
+                raise WatchlistError(f"watch list {path} is larger than "
+                                     f"{MAX_WATCHLIST_BYTES // 2**20} MiB")
+            data = tomllib.loads(raw.decode("utf-8"))
         except FileNotFoundError:
             raise WatchlistError(f"watch list {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
@@ -287,7 +303,10 @@ class Watchlist:
         entries = data.get("brands")
         if not isinstance(entries, list) or not entries:
             raise WatchlistError(f"{source}: needs at least one [[brands]] table")
+        if len(entries) > MAX_BRANDS:  # every brand labels metric series, and is a regex
+            raise WatchlistError(f"{source}: {len(entries)} brands, at most {MAX_BRANDS}")
         brands = []
+        seen_ids: set[str] = set()
         for n, entry in enumerate(entries, 1):
             if not isinstance(entry, dict):
                 raise WatchlistError(f"{source}: brand #{n} must be a table")
@@ -296,6 +315,10 @@ class Watchlist:
                 raise WatchlistError(
                     f"{source}: brand #{n} needs an id of lowercase letters, digits, - or _"
                 )
+            if brand_id in seen_ids:
+                raise WatchlistError(f"{source}: brand #{n}: the id {brand_id!r} is taken by an "
+                                     "earlier brand")
+            seen_ids.add(brand_id)
             lists = {}
             for key in ("aliases", "keywords", "hashtags", "exclude"):
                 value = entry.get(key, [])
@@ -305,6 +328,8 @@ class Watchlist:
                     raise WatchlistError(f"{source}: {brand_id}.{key} must be a list of strings")
                 for v in value:
                     _check_term(v, f"{source}: {brand_id}.{key}")
+                if key == "hashtags":
+                    value = [_check_hashtag(v, f"{source}: {brand_id}.hashtags") for v in value]
                 lists[key] = tuple(value)
             unknown = set(entry) - {
                 "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter"
@@ -319,8 +344,32 @@ class Watchlist:
                 charter = Charter.from_dict(entry["charter"]) if "charter" in entry else Charter()
             except WatchlistError as exc:
                 raise WatchlistError(f"{source}: {brand_id}.{exc}") from None
-            brands.append(Brand(id=brand_id, name=name, charter=charter, **lists))
+            brand = Brand(id=brand_id, name=name, charter=charter, **lists)
+            _check_excludes(brand, f"{source}: {brand_id}.exclude")
+            brands.append(brand)
         return cls(brands)
+
+
+def _check_hashtag(tag: str, where: str) -> str:
+    """A hashtag as platforms write them: letters, digits and _ after an optional #; returned
+    without surrounding spaces (" #acme" was followed by the Mastodon collector, which strips it,
+    but became the rule "# #acme" here, which nothing matched)."""
+    tag = tag.strip()
+    if not _HASHTAG.fullmatch(tag):
+        raise WatchlistError(f"{where}: {tag!r} is not a hashtag (letters, digits and _ after an "
+                             "optional #; a hashtag ends at a space, a dash or a dot)")
+    return tag
+
+
+def _check_excludes(brand: Brand, where: str) -> None:
+    """An exclude term that matches one of the brand's own terms would silence it for good
+    (name "Acme", exclude "ACME": nothing ever matched)."""
+    for exclude in brand.exclude:
+        pattern = re.compile(_term_regex(exclude))
+        for kind, term in brand.terms():
+            if pattern.search(fold(term)):
+                raise WatchlistError(f"{where}: {exclude!r} matches the brand's own {kind} "
+                                     f"{term!r}, which could then never match")
 
 
 def _check_term(term: str, where: str) -> None:

@@ -286,6 +286,7 @@ class Settings:
 _AT_MOST = {
     "max_future_seconds": (366 * 86400.0, "a year"),
     "max_age_days": (36500.0, "a century"),
+    "webhook_max_body_bytes": (64 * 2**20, "64 MiB: a body is held in memory whole"),
 }
 #: A bootstrap server: host name, IPv4 or [IPv6], then a port.
 _SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>\d{1,5})")

@@ -337,6 +337,19 @@ def test_credentials_are_required_off_loopback() -> None:
         check_config(Settings(webhook_host="0.0.0.0", webhook_token="  "))
 
 
+@pytest.mark.parametrize(("secrets", "words"), [
+    ({"webhook_hmac_secret": "   "}, "VEILLE_WEBHOOK_HMAC_SECRET is only blanks"),
+    ({"webhook_token": "x"}, "VEILLE_WEBHOOK_TOKEN has 1 characters, at least 16"),
+    ({"webhook_hmac_secret": "short-secret"}, "VEILLE_WEBHOOK_HMAC_SECRET has 12 characters"),
+    ({"webhook_hmac_secret": "cl\udce9" + "x" * 20}, "is not valid UTF-8 text"),  # env bytes
+])
+def test_blank_short_or_undecodable_secrets_are_refused(secrets: dict, words: str) -> None:
+    """A blank HMAC secret counted as a secret (the webhook then served every interface), a
+    1-character token guarded one, and bytes of another encoding gave a UnicodeEncodeError."""
+    with pytest.raises(WebhookConfigError, match=words):
+        check_config(Settings(webhook_host="0.0.0.0", **secrets))
+
+
 def test_broker_down_gives_503_and_delivery_resumes(settings, serve, start_worker) -> None:
     """While the broker is down every request gets 503 + Retry-After and none gets 202; once a
     broker is back on the same port, the resent mentions get 202, and after the enrichment

@@ -100,6 +100,7 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
     folder.mkdir()
     cases = [
         (("moderate", "list", "--limit", "0"), "--limit must be at least 1, not 0"),
+        (("worker", "--watchlist", ""), "--watchlist: an empty path"),
         (("moderate", "list", "--limit", "-3"), "--limit must be at least 1, not -3"),
         (("moderation", "report", "--since", "0001-01-01", "--until", "9999-12-31"),
          "a report covers at most 366 (--since, --until)"),

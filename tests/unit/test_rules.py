@@ -57,7 +57,7 @@ def test_packaged_watchlist_loads() -> None:
         ("[[brands]]\nname = 'x'", "needs an id"),
         ("[[brands]]\nid = 'Bad Id'", "needs an id"),
         ("[[brands]]\nid = 'a'\naliases = 'x'", "list of strings"),
-        ("[[brands]]\nid = 'a'\n[[brands]]\nid = 'a'", "duplicate"),
+        ("[[brands]]\nid = 'a'\n[[brands]]\nid = 'a'", "brand #2: the id 'a' is taken by an earlier brand"),
         ("[[brands]]\nid = 'a'\nalias = ['typo']", "unknown keys"),
         ("not toml [", "not valid TOML"),
     ],
@@ -242,3 +242,56 @@ def test_letters_without_a_decomposition_fold_to_their_plain_spelling() -> None:
         assert w.match(text).brands == (brand,), text
     assert w.match("Orstedt").brands == ()
     assert fold("Cœur Æsir Đorđe") == "coeur aesir dorde"
+
+
+def test_a_watch_list_that_is_no_regular_file_or_too_big_is_refused(tmp_path) -> None:
+    """/dev/zero was read for ever (13.6 GB in 10 s), and a FIFO hung."""
+    import os
+
+    from veille.rules import MAX_WATCHLIST_BYTES
+
+    with pytest.raises(WatchlistError, match="is not a regular file"):
+        Watchlist.from_toml("/dev/zero")
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(WatchlistError, match="is not a regular file"):
+        Watchlist.from_toml(fifo)
+    big = tmp_path / "big.toml"
+    big.write_text("[[brands]]\nid = 'a'\n" + "#" * MAX_WATCHLIST_BYTES + "\n")
+    with pytest.raises(WatchlistError, match="is larger than 10 MiB"):
+        Watchlist.from_toml(big)
+
+
+def test_at_most_max_brands() -> None:
+    """10,000 brands made the worker unusable (2 GB at start, /metrics scrapes of 28 s)."""
+    from veille.rules import MAX_BRANDS
+
+    many = {"brands": [{"id": f"b{i}"} for i in range(MAX_BRANDS + 1)]}
+    with pytest.raises(WatchlistError, match=f"{MAX_BRANDS + 1} brands, at most {MAX_BRANDS}"):
+        Watchlist.from_dict(many)
+    assert len(Watchlist.from_dict({"brands": many["brands"][:50]}).brand_ids) == 50
+
+
+def test_hashtags_are_stripped_and_must_be_hashtags() -> None:
+    """" #acme" became the rule "# #acme", which nothing matched, while the Mastodon collector
+    followed #acme; "Acme Down" cannot be a hashtag at all."""
+    w = Watchlist.from_dict({"brands": [{"id": "acme", "name": "Acme",
+                                         "hashtags": [" #AcmeDown ", "acmefail"]}]})
+    assert w.brands[0].hashtags == ("#AcmeDown", "acmefail")
+    assert w.match("Network is down again #acmedown").rules == ("acme:hashtag:#AcmeDown",)
+    for bad in ("Acme Down", "acme-down", "#acme.fr", "##acme", "# acme"):
+        with pytest.raises(WatchlistError, match="is not a hashtag"):
+            Watchlist.from_dict({"brands": [{"id": "acme", "hashtags": [bad]}]})
+
+
+def test_an_exclude_that_silences_the_brand_itself_is_refused() -> None:
+    for brand in ({"name": "Acme", "exclude": ["ACME"]},
+                  {"name": "Acme Mobile", "exclude": ["acme"]},
+                  {"name": "Acme", "hashtags": ["#acme"], "aliases": ["Acme Corp"],
+                   "exclude": ["corp"]}):
+        with pytest.raises(WatchlistError, match="matches the brand's own"):
+            Watchlist.from_dict({"brands": [{"id": "acme", **brand}]})
+    w = Watchlist.from_dict({"brands": [{"id": "acme", "name": "Acme",
+                                         "exclude": ["Acme Road Runner"]}]})
+    assert w.match("acme again").brands == ("acme",)
+    assert w.match("acme road runner cartoon").brands == ()

@@ -63,6 +63,8 @@ MAX_GROUP_MENTIONS = 5000
 #: took 1 s; 5,000 real mentions take under 0.1 s).
 MAX_REQUEST_MENTIONS = MAX_GROUP_MENTIONS
 SIGNATURE_HEADER = "X-Veille-Signature"
+#: The shortest token or HMAC secret accepted (a 1-character token guarded a public listener).
+MIN_SECRET_CHARS = 16
 _PENDING_ID = "webhook-pending"
 
 
@@ -103,6 +105,19 @@ def check_config(settings: Settings) -> None:
     """Refuse an unauthenticated webhook on anything but loopback, and a useless body limit."""
     if settings.webhook_max_body_bytes <= 0:
         raise WebhookConfigError("VEILLE_WEBHOOK_MAX_BODY_BYTES must be a positive number of bytes")
+    for name, secret in (("VEILLE_WEBHOOK_TOKEN", settings.webhook_token),
+                         ("VEILLE_WEBHOOK_HMAC_SECRET", settings.webhook_hmac_secret)):
+        if not secret:
+            continue
+        try:
+            secret.encode("utf-8")
+        except UnicodeEncodeError:  # bytes of another encoding in the environment
+            raise WebhookConfigError(f"{name} is not valid UTF-8 text") from None
+        if not secret.strip():
+            raise WebhookConfigError(f"{name} is only blanks: leave it empty, or set a secret")
+        if len(secret.strip()) < MIN_SECRET_CHARS:
+            raise WebhookConfigError(f"{name} has {len(secret.strip())} characters, at least "
+                                     f"{MIN_SECRET_CHARS} are needed (e.g. openssl rand -hex 32)")
     if settings.webhook_token.strip() or settings.webhook_hmac_secret:
         return
     if not is_loopback(settings.webhook_host):
