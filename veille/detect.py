@@ -7,6 +7,7 @@ import contextlib
 import csv
 import math
 import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import TextIO
 from veille.spikes import Detector, DetectorConfig
 
 OUTPUT_COLUMNS = ("timestamp", "value", "anomaly_score", "alert")
+MAX_BUCKET_SECONDS = 86_400  # one day
 
 
 class DetectError(ValueError):
@@ -84,6 +86,15 @@ def run_detect(series_csv: Path, out_csv: Path, config: DetectorConfig | None = 
     if _same_file(series_csv, tmp):
         raise DetectError(f"{series_csv}: the output {out_csv} is written through {tmp.name}, "
                           "which would overwrite the input")
+    try:
+        mode = series_csv.stat().st_mode
+    except OSError as exc:
+        raise DetectError(f"{series_csv}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL character in the path
+        raise DetectError(f"{series_csv!r}: cannot read: {exc}") from None
+    # /dev/zero never ends a line, a FIFO waits for a writer (a folder: the open below says so)
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise DetectError(f"{series_csv}: cannot read: not a regular file")
     detector = Detector(config)
     alerts = 0
     try:
@@ -162,13 +173,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--direction", choices=("up", "both"), default=DetectorConfig.direction,
                     help="alert on rises only, or on drops too (default %(default)s)")
     args = ap.parse_args(argv)
-    if args.bucket_seconds <= 0:
-        ap.error(f"--bucket-seconds must be > 0, not {args.bucket_seconds}")
+    if not 0 < args.bucket_seconds <= MAX_BUCKET_SECONDS:
+        shown = args.bucket_seconds if abs(args.bucket_seconds) < 10**18 else "over 10^18"
+        ap.error(f"--bucket-seconds must be from 1 to {MAX_BUCKET_SECONDS} (one day), "
+                 f"not {shown}")
     config = DetectorConfig(bucket_seconds=args.bucket_seconds, direction=args.direction)
     try:
         alerts = run_detect(args.series, args.out, config)
     except (DetectError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{ap.prog}: error: {exc}", file=sys.stderr)
         return 2
     print(f"{alerts} alert(s) -> {args.out}")
     return 0

@@ -7,13 +7,31 @@ address) while a page is full and still newer than `since_id`. The round's statu
 once each (a status under two hashtags too), and each hashtag's newest id is saved only after the
 broker acknowledged the batch. Rate-limit headers are honoured: below a few requests left, the
 collector waits for `X-RateLimit-Reset`; a 429 waits for Retry-After or the reset.
+
+Bounds on what the instance sends (a server can be buggy or hostile):
+
+* an answer body is read up to MAX_BODY_BYTES (10 MB, as for RSS feeds); a larger one fails that
+  hashtag for the round (logged, retried at the next round);
+* a status id must be a decimal number of at most MAX_ID_DIGITS digits (Mastodon ids are
+  snowflakes of about 18 digits): another id is refused (`invalid_field`) and never becomes
+  since_id, and a state file holding such a since_id is ignored;
+* rate-limit headers that are not finite numbers or dates are ignored;
+* in one round, the collector sleeps at most MAX_RETRY_WAIT (60 s) in total for Retry-After and
+  rate-limit resets; a longer wait fails the hashtags left for the round (their retry waits in
+  the loop, between rounds, at most `backoff_max`), so `--once` ends after about
+  hashtags x pages x the request timeout, plus that minute at most;
+* VEILLE_MASTODON_URL must be an instance base URL and VEILLE_MASTODON_INTERVAL_SECONDS in
+  MIN_INTERVAL..MAX_INTERVAL (30 s, as for RSS feeds, .. one day): else MastodonConfigError.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 import random
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -54,6 +72,12 @@ from veille.settings import Settings
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 40  # the API's maximum for timelines
+MAX_BODY_BYTES = 10 * 1024 * 1024  # an answer's body, as RssCollector.max_body_bytes
+MAX_ID_DIGITS = 30  # Mastodon ids are snowflakes of ~18 digits (at most 20 for a 64-bit integer)
+MAX_RETRY_WAIT = 60.0  # seconds a round may sleep in all for Retry-After / rate-limit resets
+MIN_INTERVAL = 30.0  # seconds between two rounds at the least, as for RSS feeds
+MAX_INTERVAL = 86400.0  # at most one day between two rounds
+_STATUS_ID = re.compile(rf"0|[1-9][0-9]{{0,{MAX_ID_DIGITS - 1}}}")
 STATE_VERSION = 1
 AUDIENCE = {"followers": None, "likes": "favourites_count", "shares": "reblogs_count",
             "replies": "replies_count"}
@@ -61,6 +85,24 @@ AUDIENCE = {"followers": None, "likes": "favourites_count", "shares": "reblogs_c
 
 class MastodonConfigError(ValueError):
     """The Mastodon collector cannot start: no instance URL, or no hashtag to follow."""
+
+
+class MastodonRoundFailed(MastodonConfigError):
+    """`--once`: every hashtag failed (a MastodonConfigError so that the CLI prints
+    `veille: error: ...` and exits 2, not a traceback)."""
+
+
+def valid_status_id(value: Any) -> str | None:
+    """A status id as a canonical decimal string, or None when it is not one.
+
+    Ids are compared as numbers (status_key): a non-numeric, huge or zero-padded one saved as
+    since_id would be "newer" than every real id, and the hashtag would yield nothing for ever.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value) if value < 10**MAX_ID_DIGITS else ""
+    if isinstance(value, str) and _STATUS_ID.fullmatch(value):
+        return value
+    return None
 
 
 def status_key(status_id: str) -> tuple[int, str]:
@@ -81,11 +123,71 @@ def parse_reset(value: str | None) -> float | None:
         text = text[:-1] + "+00:00"
     try:
         when = datetime.fromisoformat(text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        stamp = when.timestamp()
+    except (ValueError, OverflowError):
+        return None
+    return stamp if math.isfinite(stamp) else None
+
+
+def header_number(value: str | None) -> float | None:
+    """A numeric header (X-RateLimit-Remaining...) as a finite float, or None: "inf", "nan",
+    "1e999" or garbage are ignored rather than breaking the round."""
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
     except ValueError:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
+    return number if math.isfinite(number) else None
+
+
+def check_base_url(raw: str) -> str:
+    """VEILLE_MASTODON_URL as the instance's base URL without a trailing slash, or
+    MastodonConfigError: http(s), a host, a port in 1..65535, no credentials, query, fragment,
+    spaces or API path."""
+    name = "VEILLE_MASTODON_URL"
+    url = raw.strip()
+    if not url:
+        raise MastodonConfigError(
+            f"{name} is empty: set it to the instance to read, e.g. https://mastodon.social")
+    example = "e.g. https://mastodon.social"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError as exc:
+        if "@" in url.split("//", 1)[-1].split("/", 1)[0]:
+            raise MastodonConfigError(f"{name} is not a valid URL ({exc})") from None
+        raise MastodonConfigError(f"{name}={url!r} is not a valid URL ({exc})") from None
+    if parts.username is not None or parts.password is not None:
+        # Not echoed: it may hold a password.
+        raise MastodonConfigError(
+            f"{name} must not hold user:password@ (it would be logged and saved in the state "
+            "files); give an access token in VEILLE_MASTODON_TOKEN")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise MastodonConfigError(f"{name}={url!r} must not contain spaces or control characters")
+    if parts.scheme not in ("http", "https") or not url.lower().startswith(parts.scheme + "://"):
+        raise MastodonConfigError(f"{name}={url!r} must be an http:// or https:// address, "
+                                  f"{example}")
+    if not host:
+        raise MastodonConfigError(f"{name}={url!r} names no host, {example}")
+    if (port is not None and not 1 <= port <= 65535) or parts.netloc.endswith(":"):
+        raise MastodonConfigError(f"{name}={url!r}: the port must be in 1..65535")
+    if "?" in url or "#" in url:
+        raise MastodonConfigError(
+            f"{name}={url!r} must not have a query or fragment: give the instance's base URL, "
+            f"{example}")
+    path = parts.path.rstrip("/")
+    if "/api/" in path + "/":
+        raise MastodonConfigError(
+            f"{name}={url!r} holds an API path: give the instance's base URL only, {example}")
+    try:
+        URL(url)
+    except (ValueError, TypeError) as exc:
+        raise MastodonConfigError(f"{name}={url!r} is not a valid URL ({exc})") from None
+    return url.rstrip("/")
 
 
 def hashtags_of(watchlist: Watchlist) -> list[str]:
@@ -156,6 +258,18 @@ class TagResult:
     statuses: list[dict[str, Any]]
     newest: str | None
     pages: int = 1
+    bad_ids: list[Any] = field(default_factory=list)  # statuses refused for their id
+
+
+@dataclass
+class TagSummary:
+    """What one hashtag gave in a round (the `--once` report)."""
+
+    status: str = "ok"  # ok | failed
+    statuses: int = 0
+    sent: int = 0
+    refused: int = 0
+    error: str | None = None
 
 
 @dataclass
@@ -166,6 +280,7 @@ class RoundResult:
     refused: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     retry_after: float | None = None
+    tags: dict[str, TagSummary] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -198,17 +313,21 @@ class MastodonCollector(Collector):
         page_limit: int = PAGE_LIMIT,
         max_pages: int = 10,
         rate_limit_floor: int = 5,
-        max_rate_limit_wait: float = 330.0,
+        max_rate_limit_wait: float = MAX_RETRY_WAIT,
         max_429_retries: int = 3,
         backoff_base: float = 5.0,
         backoff_max: float = 900.0,
         max_text_chars: int = 5000,
+        max_body_bytes: int = MAX_BODY_BYTES,
         stop_grace: float | None = None,
         rng: random.Random | None = None,
     ) -> None:
         super().__init__(settings, metrics, sink)
         self.base_url = settings.mastodon_url.strip().rstrip("/")
         self.hashtags = hashtags
+        # An explicit `interval` (tests, embedding code) is taken as given; the setting is checked
+        # against MIN_INTERVAL..MAX_INTERVAL by check_config().
+        self._interval_from_settings = interval is None
         self.interval = interval if interval is not None else settings.mastodon_interval_seconds
         self.request_timeout = request_timeout
         self.page_limit = page_limit
@@ -219,6 +338,7 @@ class MastodonCollector(Collector):
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.max_text_chars = min(max_text_chars, settings.max_text_chars)
+        self.max_body_bytes = max_body_bytes
         self.stop_grace = stop_grace if stop_grace is not None else request_timeout * 3 + 20.0
         self.rng = rng or random.Random()
         self.limits = Limits.from_settings(settings)
@@ -229,6 +349,7 @@ class MastodonCollector(Collector):
         self.last_round: RoundResult | None = None
         self._failures = 0
         self._blocked_until = 0.0
+        self._wait_budget = max_rate_limit_wait  # what the current round may still sleep
         self._session: aiohttp.ClientSession | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -241,17 +362,19 @@ class MastodonCollector(Collector):
         # Status ids are local to an instance: another instance starts from scratch.
         return f"{self.base_url}|{tag.casefold()}"
 
+    def check_config(self) -> None:
+        """The instance URL and the interval, or MastodonConfigError (before anything runs)."""
+        self.base_url = check_base_url(self.settings.mastodon_url)
+        if self._interval_from_settings:
+            interval = self.settings.mastodon_interval_seconds
+            if not MIN_INTERVAL <= interval <= MAX_INTERVAL:  # also refuses NaN
+                raise MastodonConfigError(
+                    f"VEILLE_MASTODON_INTERVAL_SECONDS={interval!r} must be in "
+                    f"{MIN_INTERVAL:g}..{MAX_INTERVAL:g} seconds (the instance's rate limit is "
+                    "shared with its other clients; at least one round a day)")
+
     async def start(self) -> None:
-        if not self.base_url:
-            raise MastodonConfigError(
-                "VEILLE_MASTODON_URL is empty: set it to the instance to read, "
-                "e.g. https://mastodon.social"
-            )
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise MastodonConfigError(
-                f"VEILLE_MASTODON_URL={self.base_url!r} must be an http:// or https:// address"
-            )
+        self.check_config()
         if self.hashtags is None:
             try:
                 watchlist = Watchlist.from_toml(self.settings.watchlist_path)
@@ -265,7 +388,11 @@ class MastodonCollector(Collector):
         for tag in self.hashtags:
             data = self.store.load(self._state_key(tag)) or {}
             since = data.get("since_id") if data.get("instance") == self.base_url else None
-            self.since[tag] = since if isinstance(since, str) and since else None
+            if since is not None and (not isinstance(since, str) or valid_status_id(since) is None):
+                log.warning("mastodon: #%s: the saved since_id %.60r is not a status id; "
+                            "ignored, starting afresh from the newest page", tag, since)
+                since = None
+            self.since[tag] = since or None
         if self._session is None:
             headers = {"User-Agent": self.settings.collector_user_agent,
                        "Accept": "application/json"}
@@ -314,32 +441,58 @@ class MastodonCollector(Collector):
                     delay = min(delay, self.interval)
                 if result.retry_after is not None:
                     delay = max(delay, min(result.retry_after, self.backoff_max))
+            delay = min(delay, MAX_INTERVAL)  # an explicit huge interval must not overflow
             if await sleep_or_stop(self.stopping, delay):
                 break
 
     # -- HTTP ---------------------------------------------------------------------------------
 
+    def _block_for(self, seconds: float) -> None:
+        """No request for `seconds` (at most backoff_max: a year-9999 reset is not honoured)."""
+        if not seconds >= 0:  # negative or NaN
+            seconds = self.backoff_base
+        seconds = min(seconds, self.backoff_max)  # also bounds inf
+        self._blocked_until = max(self._blocked_until, time.time() + seconds)
+
     def _note_rate_limit(self, headers: Any) -> None:
-        remaining = headers.get("X-RateLimit-Remaining")
-        try:
-            left = int(float(remaining)) if remaining is not None else None
-        except ValueError:
-            left = None
+        left = header_number(headers.get("X-RateLimit-Remaining"))  # None: absent or unreadable
         if left is None or left >= self.rate_limit_floor:
             return
         reset = parse_reset(headers.get("X-RateLimit-Reset"))
-        if reset is None:
-            reset = time.time() + self.backoff_base
-        self._blocked_until = max(self._blocked_until, reset)
+        self._block_for(reset - time.time() if reset is not None else self.backoff_base)
 
     async def _respect_rate_limit(self) -> None:
         wait = self._blocked_until - time.time()
         if wait > 0:
-            wait = min(wait, self.max_rate_limit_wait)
+            if wait > self._wait_budget:
+                # Not in this round: the loop waits between rounds (bounded, stoppable).
+                raise FetchError(f"rate limited for {wait:.0f} s more; retried at a later round",
+                                 retry_after=wait)
             log.info("mastodon: rate limit nearly used up; waiting %.1f s for its reset", wait)
+            self._wait_budget -= wait
             if await sleep_or_stop(self.stopping, wait):
                 raise FetchError("stopping")
         self._blocked_until = 0.0
+
+    async def _read_json(self, resp: aiohttp.ClientResponse) -> Any:
+        """The body parsed as JSON, read up to max_body_bytes (a larger one is a FetchError)."""
+        declared = resp.content_length
+        if declared is not None and declared > self.max_body_bytes:
+            raise FetchError(f"answer larger than {self.max_body_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise FetchError(f"answer larger than {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        del chunks
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise FetchError(f"the answer is not JSON ({type(exc).__name__}: "
+                             f"{str(exc)[:200]})") from None
 
     async def _get_page(self, url: URL) -> tuple[list[dict[str, Any]], URL | None]:
         """One page of statuses and the `rel="next"` address, honouring the rate limit."""
@@ -360,11 +513,11 @@ class MastodonCollector(Collector):
                         if wait is None:
                             reset = parse_reset(resp.headers.get("X-RateLimit-Reset"))
                             wait = reset - time.time() if reset is not None else None
-                        if wait is None or wait < 0:
+                        if wait is None or not wait >= 0:
                             wait = self.backoff_base
-                        wait = min(wait, self.max_rate_limit_wait)
-                        log.warning("mastodon: 429 Too Many Requests; waiting %.1f s", wait)
-                        self._blocked_until = max(self._blocked_until, time.time() + wait)
+                        log.warning("mastodon: 429 Too Many Requests; asked to wait %.1f s",
+                                    min(wait, self.backoff_max))
+                        self._block_for(wait)  # honoured in this round up to the round's budget
                         continue
                     if resp.status in (401, 403):
                         raise FetchError(
@@ -376,7 +529,7 @@ class MastodonCollector(Collector):
                     if resp.status >= 400:
                         raise FetchError(f"HTTP {resp.status}",
                                          parse_retry_after(resp.headers.get("Retry-After")))
-                    data = await resp.json(content_type=None)
+                    data = await self._read_json(resp)
                     next_rel = resp.links.get("next")
                     next_link = next_rel.get("url") if next_rel is not None else None
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
@@ -386,7 +539,8 @@ class MastodonCollector(Collector):
             next_url = URL(str(next_link)) if next_link else None
             return data, next_url
         raise FetchError("still rate limited (429) after retries",
-                         retry_after=max(self._blocked_until - time.time(), 0.0))
+                         retry_after=min(max(self._blocked_until - time.time(), 0.0),
+                                         self.backoff_max))
 
     def _tag_url(self, tag: str) -> URL:
         return URL(f"{self.base_url}/api/v1/timelines/tag/{quote(tag, safe='')}", encoded=True)
@@ -406,7 +560,7 @@ class MastodonCollector(Collector):
         pages = 1
         previous: str | None = None
         while since and len(page) >= self.page_limit:
-            ids = [str(s.get("id", "")) for s in page if s.get("id")]
+            ids = [i for i in (valid_status_id(s.get("id")) for s in page) if i is not None]
             if not ids:
                 break
             oldest = min(ids, key=status_key)
@@ -431,12 +585,15 @@ class MastodonCollector(Collector):
             pages += 1
             statuses.extend(page)
         unique: dict[str, dict[str, Any]] = {}
+        bad_ids: list[Any] = []
         for s in statuses:
-            sid = str(s.get("id") or "")
-            if sid and (since is None or newer(sid, since)):
+            sid = valid_status_id(s.get("id"))
+            if sid is None:
+                bad_ids.append(s.get("id"))  # refused by poll_round; never since_id
+            elif since is None or newer(sid, since):
                 unique.setdefault(sid, s)
         newest = max(unique, key=status_key) if unique else since
-        return TagResult(tag, list(unique.values()), newest, pages)
+        return TagResult(tag, list(unique.values()), newest, pages, bad_ids)
 
     # -- one round ----------------------------------------------------------------------------
 
@@ -444,11 +601,13 @@ class MastodonCollector(Collector):
         """Poll every hashtag once, send the new statuses, then save each hashtag's since_id."""
         assert self.hashtags is not None, "start() first"
         self.rounds += 1
+        self._wait_budget = self.max_rate_limit_wait
         result = RoundResult("ok")
         done: list[TagResult] = []
         for tag in self.hashtags:
             if self.stopping.is_set():
                 break
+            summary = result.tags[tag] = TagSummary()
             try:
                 done.append(await self.fetch_tag(tag))
             except asyncio.CancelledError:
@@ -461,17 +620,32 @@ class MastodonCollector(Collector):
             except Exception as exc:  # a bug or a strange answer: log, keep the others going
                 log.exception("mastodon: #%s: unexpected error", tag)
                 result.errors[tag] = f"{type(exc).__name__}: {exc}"
+            if tag in result.errors:
+                summary.status, summary.error = "failed", result.errors[tag]
 
         now = datetime.now(UTC)
         mentions: dict[str, RawMention] = {}
+        first_tag: dict[str, str] = {}  # mention id -> the hashtag it is counted under
         for tag_result in done:
+            summary = result.tags[tag_result.tag]
+            for bad_id in tag_result.bad_ids:
+                result.fetched += 1
+                summary.statuses += 1
+                summary.refused += 1
+                result.refused += 1
+                self.metrics.fetched.labels(self.name).inc()
+                self.metrics.refused.labels(self.name, "invalid_field").inc()
+                log.info("mastodon: #%s: status refused: its id %.60r is not a decimal number of "
+                         "at most %d digits", tag_result.tag, bad_id, MAX_ID_DIGITS)
             for status in tag_result.statuses:
                 result.fetched += 1
+                summary.statuses += 1
                 self.metrics.fetched.labels(self.name).inc()
                 visibility = status.get("visibility")
                 if visibility not in (None, "public", "unlisted"):
                     self.metrics.refused.labels(self.name, "unsupported").inc()
                     result.refused += 1
+                    summary.refused += 1
                     continue
                 try:
                     obj = status_to_dict(status, instance_host=self.instance_host,
@@ -480,16 +654,19 @@ class MastodonCollector(Collector):
                 except InvalidMention as exc:
                     self.metrics.refused.labels(self.name, exc.reason).inc()
                     result.refused += 1
+                    summary.refused += 1
                     log.info("mastodon: #%s: status %s refused: %s",
                              tag_result.tag, status.get("id"), exc)
                     continue
                 except Exception as exc:  # a strange status: refuse it alone, keep the others
                     self.metrics.refused.labels(self.name, "processing_error").inc()
                     result.refused += 1
+                    summary.refused += 1
                     log.warning("mastodon: #%s: status %s refused, could not be read: %s: %s",
                                 tag_result.tag, status.get("id"), type(exc).__name__, exc)
                     continue
                 mentions.setdefault(mention.id, mention)  # one per round, whatever the tags
+                first_tag.setdefault(mention.id, tag_result.tag)
 
         if mentions:
             batch = sorted(mentions.values(), key=lambda m: m.created_at)
@@ -503,6 +680,8 @@ class MastodonCollector(Collector):
                 self.last_round = result
                 return result
             result.sent = len(batch)
+            for mention_id in mentions:
+                result.tags[first_tag[mention_id]].sent += 1
 
         for tag_result in done:
             if tag_result.newest and tag_result.newest != self.since.get(tag_result.tag):
@@ -534,11 +713,7 @@ async def run_mastodon(settings: Settings, *, once: bool = False,
 
     if collector is None:
         collector = MastodonCollector(settings, CollectorMetrics(CollectorRegistry()))
-    if not collector.base_url:  # refuse before serving anything
-        raise MastodonConfigError(
-            "VEILLE_MASTODON_URL is empty: set it to the instance to read, "
-            "e.g. https://mastodon.social"
-        )
+    collector.check_config()  # refuse a bad URL or interval before serving anything
     server = serve_metrics(settings, collector.metrics, "mastodon")
     try:
         if not once:
@@ -552,8 +727,18 @@ async def run_mastodon(settings: Settings, *, once: bool = False,
         log.info("mastodon: %s, %d statuses, %d sent, %d refused%s", result.status,
                  result.fetched, result.sent, result.refused,
                  f" ({result.errors})" if result.errors else "")
+        for tag, s in result.tags.items():  # a cron job's output: what each hashtag gave
+            state = ("broker_error" if result.status == "broker_error" and s.status == "ok"
+                     else s.status)
+            print(f"mastodon: #{tag}: {state}, {s.statuses} statuses, {s.sent} sent, "
+                  f"{s.refused} refused" + (f" ({s.error})" if s.error else ""), flush=True)
         if result.status == "broker_error":
             raise BrokerUnavailable(result.errors.get("broker", "broker unavailable"))
+        failed = [tag for tag, s in result.tags.items() if s.status == "failed"]
+        if failed and len(failed) == len(result.tags):
+            raise MastodonRoundFailed(
+                f"mastodon: every hashtag failed ({len(failed)}); #{failed[0]}: "
+                f"{result.tags[failed[0]].error}")
     finally:
         stop_metrics(server)
 

@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 300.0
 MIN_INTERVAL = 30.0
+MAX_INTERVAL = 86_400.0  # one day
+MAX_WATCHLIST_BYTES = 10 * 2**20
+MAX_FEED_URL_CHARS = MAX_SHORT_FIELD_CHARS
 DEFAULT_PLATFORM = "news"
 MAX_SEEN_PER_FEED = 5000
 #: The seen-id set keeps at least as many ids as the feed holds (else old entries come back at
@@ -291,17 +295,86 @@ class FeedConfig:
 def load_feeds(path: str | Path, *, min_interval: float = MIN_INTERVAL) -> list[FeedConfig]:
     """The `[[feeds]]` tables of a watch-list TOML file (other tables are ignored)."""
     try:
+        mode = os.stat(path).st_mode
+    except ValueError as exc:  # a NUL character in the path
+        raise FeedConfigError(f"watch list {str(path)!r} cannot be read: {exc}") from None
+    except FileNotFoundError:
+        raise FeedConfigError(f"watch list {path} does not exist") from None
+    except OSError as exc:  # no permission on a folder of the path, a name too long...
+        raise FeedConfigError(f"watch list {path} cannot be read: {exc.strerror or exc}") from None
+    # /dev/zero never ends, a FIFO waits for a writer (a folder: the open below says so)
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise FeedConfigError(f"watch list {path} is not a regular file")
+    try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            raw = fh.read(MAX_WATCHLIST_BYTES + 1)
+        if len(raw) > MAX_WATCHLIST_BYTES:
+            raise FeedConfigError(f"watch list {path} is larger than "
+                                  f"{MAX_WATCHLIST_BYTES // 2**20} MiB")
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise FeedConfigError(f"watch list {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise FeedConfigError(f"watch list {path} is not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise FeedConfigError(f"watch list {path} is not UTF-8 text") from None
-    except OSError as exc:  # a folder, no permission...
+    except FeedConfigError:  # a ValueError too
+        raise
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise FeedConfigError(f"watch list {path} is not valid TOML: {exc}") from None
+    except OSError as exc:  # no permission, a name too long...
         raise FeedConfigError(f"watch list {path} cannot be read: {exc.strerror or exc}") from None
     return feeds_from_dict(data, source=str(path), min_interval=min_interval)
+
+
+def _number_text(value: float) -> str:
+    """A number for an error message (str() of an int over 4300 digits raises ValueError)."""
+    if isinstance(value, int) and abs(value) >= 10**18:
+        return "over 10^18"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def feed_url_key(url: str, where: str = "feed") -> str:
+    """The normal form of a feed address, to find one feed listed twice under two spellings:
+    scheme and host in lower case, the default port left out, no fragment, "/" for no path.
+
+    FeedConfigError, starting with `where`, when `url` is not an http(s) address a request can
+    be sent to (whitespace, no host, a port outside 1..65535, a malformed IPv6 address...).
+    """
+    if len(url) > MAX_FEED_URL_CHARS:
+        raise FeedConfigError(f"{where}: url is longer than {MAX_FEED_URL_CHARS} characters")
+    shown = repr(url)
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise FeedConfigError(f"{where}: url {shown} contains whitespace or control characters")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "http://[::1": Invalid IPv6 URL
+        raise FeedConfigError(f"{where}: url {shown} is not a valid address ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.netloc:
+        raise FeedConfigError(f"{where}: url {shown} must be an http:// or https:// address")
+    host = parts.hostname
+    if not host:
+        raise FeedConfigError(f"{where}: url {shown} has no host name")
+    try:
+        port = parts.port
+    except ValueError:  # "abc", 99999
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise FeedConfigError(f"{where}: url {shown} has an invalid port: a port is a number "
+                              "from 1 to 65535")
+    host = host.lower()
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    netloc = f"{userinfo}{at}{host}"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{scheme}://{netloc}{parts.path or '/'}{query}"
 
 
 def feeds_from_dict(data: dict[str, Any], *, source: str = "watch list",
@@ -310,7 +383,7 @@ def feeds_from_dict(data: dict[str, Any], *, source: str = "watch list",
     if not isinstance(entries, list):
         raise FeedConfigError(f"{source}: `feeds` must be an array of [[feeds]] tables")
     feeds: list[FeedConfig] = []
-    seen: set[str] = set()
+    seen: dict[str, tuple[int, str]] = {}  # normal form of the url -> (feed number, url)
     for n, entry in enumerate(entries, 1):
         where = f"{source}: feed #{n}"
         if not isinstance(entry, dict):
@@ -320,18 +393,21 @@ def feeds_from_dict(data: dict[str, Any], *, source: str = "watch list",
             raise FeedConfigError(
                 f"{where} has unknown keys {sorted(unknown)} (allowed: {sorted(FEED_KEYS)})"
             )
+        name = entry.get("name")
+        if isinstance(name, str) and name.strip() and len(name) <= 200:
+            where += f" ({name.strip()!r})"
         url = entry.get("url")
         if not isinstance(url, str) or not url.strip():
             raise FeedConfigError(f"{where} needs a `url` string")
         url = url.strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FeedConfigError(f"{where}: url {url!r} must be an http:// or https:// address")
-        where = f"{source}: feed {url}"
-        if url in seen:
-            raise FeedConfigError(f"{where} is listed twice")
-        seen.add(url)
-        name = entry.get("name")
+        key = feed_url_key(url, where)
+        where = f"{where} {url}"
+        if key in seen:
+            first, first_url = seen[key]
+            same = "" if first_url == url else f" ({first_url})"
+            raise FeedConfigError(f"{where} is listed twice: it is the same feed as feed "
+                                  f"#{first}{same}")
+        seen[key] = (n, url)
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise FeedConfigError(f"{where}: `name` must be a non-empty string")
         interval = entry.get("interval_seconds", DEFAULT_INTERVAL)
@@ -339,14 +415,32 @@ def feeds_from_dict(data: dict[str, Any], *, source: str = "watch list",
             raise FeedConfigError(f"{where}: `interval_seconds` must be a number of seconds")
         if not interval >= min_interval:  # also refuses NaN
             raise FeedConfigError(
-                f"{where}: `interval_seconds` is {interval}, the minimum is {min_interval:g}"
+                f"{where}: `interval_seconds` is {_number_text(interval)}, "
+                f"the minimum is {min_interval:g}"
+            )
+        if not interval <= MAX_INTERVAL:  # also refuses inf
+            raise FeedConfigError(
+                f"{where}: `interval_seconds` is {_number_text(interval)}, the maximum is "
+                f"{MAX_INTERVAL:g} (one day)"
             )
         platform = entry.get("platform", DEFAULT_PLATFORM)
         if not isinstance(platform, str) or not platform.strip():
             raise FeedConfigError(f"{where}: `platform` must be a non-empty string")
+        # The limits the record contract (streams/records.py) applies to a mention's platform,
+        # checked on the value sent: a platform it refuses would make every entry refused.
+        platform = platform.strip().lower()
+        if len(platform) > MAX_SHORT_FIELD_CHARS:
+            raise FeedConfigError(
+                f"{where}: `platform` is longer than {MAX_SHORT_FIELD_CHARS} characters"
+            )
+        try:
+            platform.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FeedConfigError(
+                f"{where}: `platform` holds a lone surrogate (not valid Unicode)"
+            ) from None
         feeds.append(FeedConfig(url=url, name=name.strip() if name else None,
-                                interval_seconds=float(interval),
-                                platform=platform.strip().lower()))
+                                interval_seconds=float(interval), platform=platform))
     return feeds
 
 
