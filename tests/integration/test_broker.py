@@ -18,6 +18,14 @@ from veille.settings import Settings
 pytestmark = pytest.mark.integration
 
 
+def wait_answering(port: int, timeout: float = 15.0) -> None:
+    """Until a broker on 127.0.0.1:`port` answers a metadata request (fails after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while not metadata_answers("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert metadata_answers("127.0.0.1", port), f"no broker answers on port {port}"
+
+
 def test_start_answer_stop() -> None:
     b = EmbeddedBroker(free_port()).start()
     try:
@@ -54,10 +62,7 @@ def test_broker_command_runs_and_stops_only_its_process(tmp_path) -> None:
             [sys.executable, "-m", "veille.cli", "broker", "--port", str(port)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        deadline = time.monotonic() + 15
-        while not metadata_answers("127.0.0.1", port) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert metadata_answers("127.0.0.1", port)
+        wait_answering(port)
         proc.send_signal(2)  # Ctrl-C
         out, err = proc.communicate(timeout=15)
         assert proc.returncode == 0, err
@@ -112,10 +117,7 @@ def test_closing_the_terminal_stops_the_broker_it_started() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "veille.cli", "broker", "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 15
-        while not metadata_answers("127.0.0.1", port) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert metadata_answers("127.0.0.1", port)
+        wait_answering(port)
         proc.send_signal(signal.SIGHUP)
         out, err = proc.communicate(timeout=15)
         assert proc.returncode == 0, err
@@ -134,10 +136,7 @@ def test_a_broker_command_killed_with_sigkill_takes_its_tansu_with_it() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "veille.cli", "broker", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 15
-        while not metadata_answers("127.0.0.1", port) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert metadata_answers("127.0.0.1", port)
+        wait_answering(port)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         deadline = time.monotonic() + 10

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from veille import cli, demo, detect
+from tests.cli_helpers import assert_clear_error, run
+from veille import demo, detect
 from veille.spikes import Detector, inverse_anscombe
 
 LARGEST = sys.float_info.max  # 1.7976931348623157e308
@@ -27,19 +28,6 @@ def veille(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.Compl
     """The real command in a child process (as tests/unit/test_cli.py runs it)."""
     return subprocess.run([*COMMAND, *args], input=stdin, capture_output=True, text=True,
                           timeout=timeout)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """`veille ARGS` in this process: (exit status, stdout, stderr); an exception fails the test."""
-    status = cli.main(list(args))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def assert_clear_error(status: int, err: str, message: str) -> None:
-    assert status == 2, err
-    assert err.startswith("veille: error: ") and message in err, err
-    assert "Traceback" not in err
 
 
 def write_csv(path: Path, rows: list[str]) -> Path:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from streams.records import MAX_SHORT_FIELD_CHARS, mention_from_dict
-from veille import cli, detect
+from tests.cli_helpers import assert_clear_error, run
+from veille import detect
 from veille.collectors import rss
 from veille.collectors.rss import FeedConfig, FeedConfigError, feeds_from_dict, load_feeds
 
@@ -32,19 +33,6 @@ def refused(message: str, *tables: dict[str, Any]) -> str:
         feeds(*tables)
     assert message in str(info.value), str(info.value)
     return str(info.value)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """`veille ARGS` in this process: (exit status, stdout, stderr); an exception fails the test."""
-    status = cli.main(list(args))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def assert_clear_error(status: int, err: str, message: str) -> None:
-    assert status == 2, err
-    assert err.startswith("veille: error: ") and message in err, err
-    assert "Traceback" not in err
 
 
 def call_on_fifo(fifo: Path, fn: Callable[[Path], object]) -> BaseException | object:

@@ -59,6 +59,7 @@ from veille.collectors.rss import (
     html_to_text,
     parse_retry_after,
     plain_text,
+    read_body,
     serve_metrics,
     short_hash,
     sleep_or_stop,
@@ -476,18 +477,7 @@ class MastodonCollector(Collector):
 
     async def _read_json(self, resp: aiohttp.ClientResponse) -> Any:
         """The body parsed as JSON, read up to max_body_bytes (a larger one is a FetchError)."""
-        declared = resp.content_length
-        if declared is not None and declared > self.max_body_bytes:
-            raise FetchError(f"answer larger than {self.max_body_bytes} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_chunked(64 * 1024):
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise FetchError(f"answer larger than {self.max_body_bytes} bytes")
-            chunks.append(chunk)
-        body = b"".join(chunks)
-        del chunks
+        body = await read_body(resp, self.max_body_bytes, "answer")
         try:
             return json.loads(body)
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError

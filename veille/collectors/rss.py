@@ -271,6 +271,22 @@ class FetchError(RuntimeError):
         self.retry_after = retry_after
 
 
+async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The body of `resp`, read in 64 KiB chunks; past `limit` bytes (declared or read) a
+    FetchError "`what` larger than `limit` bytes": a server that never stops sending costs at
+    most that much memory."""
+    if resp.content_length is not None and resp.content_length > limit:
+        raise FetchError(f"{what} larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise FetchError(f"{what} larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 # --------------------------------------------------------------------------------------------
 # Feed configuration
 # --------------------------------------------------------------------------------------------
@@ -794,14 +810,8 @@ class RssCollector(Collector):
                                      parse_retry_after(resp.headers.get("Retry-After")))
                 if resp.status >= 400:
                     raise FetchError(f"HTTP {resp.status}")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    size += len(chunk)
-                    if size > self.max_body_bytes:
-                        raise FetchError(f"feed larger than {self.max_body_bytes} bytes")
-                    chunks.append(chunk)
-                return resp.status, b"".join(chunks), resp.headers
+                body = await read_body(resp, self.max_body_bytes, "feed")
+                return resp.status, body, resp.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
 
