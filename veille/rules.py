@@ -22,6 +22,8 @@ KINDS = ("alias", "keyword", "hashtag")
 #: Longest response deadline a charter may set (30 days): beyond that nobody is waiting any more.
 MAX_DEADLINE_MINUTES = 30 * 24 * 60
 _CHARTER_KEYS = ("remove", "review", "response_deadline_minutes", "banned_terms")
+#: The watch list's top-level tables: the brands, and the RSS collector's feeds (veille.collectors.rss).
+WATCHLIST_TABLES = ("brands", "feeds")
 
 
 class WatchlistError(ValueError):
@@ -182,6 +184,18 @@ class Match:
     rules: tuple[str, ...]
 
 
+#: Scripts written without spaces between words (Thai, Lao, Tibetan, Myanmar, Khmer, Japanese
+#: kana, Chinese characters) and Korean, whose particles stick to the noun before them ("삼성이"),
+#: as they are after fold() (NFKD spells Hangul syllables in conjoining jamo and Japanese voiced
+#: kana without their mark). Their letters are no word boundary: "ソニー" matches in
+#: "ソニーの新製品", "Acme" in "Acmeの" and "삼성" in "삼성이", as nothing else could find them.
+_UNSPACED = ("\u0e00-\u0fff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u3040-\u30ff\u3130-\u318f"
+             "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff"
+             "\uff66-\uff9f\U00020000-\U0003134f")
+#: A letter, digit or _ of a script that separates its words: what a term may not touch.
+_WORD = rf"[^\W{_UNSPACED}]"
+
+
 def _term_pattern(term: str) -> str:
     # Words inside a term may be separated by any run of spaces, dashes or underscores,
     # so "Acme Mobile" also matches "acme-mobile" and "ACME  mobile".
@@ -190,7 +204,7 @@ def _term_pattern(term: str) -> str:
     # Word boundaries: never inside a longer word ("acme" not in "acmeism" nor "#acmedown"),
     # a plain term also matches its hashtag or handle ("#Acme", "@acme"), but not an e-mail
     # domain ("me@acme.com"); a term starting with # or @ needs that exact prefix.
-    return rf"(?<!\w)(?<!\w[@#]){body}(?!\w)"
+    return rf"(?<!{_WORD})(?<!{_WORD}[@#]){body}(?!{_WORD})"
 
 
 def _term_regex(term: str, group: str | None = None) -> str:
@@ -199,8 +213,8 @@ def _term_regex(term: str, group: str | None = None) -> str:
     A pattern that starts with a lookbehind is tried at every position of the text; one that
     starts with a plain character (every branch of an alternation of such terms) lets the engine
     jump to the next occurrence of a possible first character. The word-boundary lookbehinds are
-    therefore checked after that character, one character wider: (?<!\w) before position p is
-    (?<!\w.) after p's character, which is a letter of the term, never a newline. `group` names a
+    therefore checked after that character, one character wider: (?<!_WORD) before position p is
+    (?<!_WORD.) after p's character, which is a letter of the term, never a newline. `group` names a
     capturing group around the rest of the term (Watchlist reads which term matched from it).
     """
     parts = [p for p in re.split(r"[\s_-]+", fold(term).strip()) if p]
@@ -209,10 +223,10 @@ def _term_regex(term: str, group: str | None = None) -> str:
     first, parts[0] = parts[0][0], parts[0][1:]
     rest = r"[\s_-]+".join(re.escape(p) for p in parts)
     if group:
-        rest = f"(?P<{group}>{rest}(?!\\w))"
+        rest = f"(?P<{group}>{rest}(?!{_WORD}))"
     else:
-        rest += r"(?!\w)"
-    return rf"{re.escape(first)}(?<!\w.)(?<!\w[@#].){rest}"
+        rest += rf"(?!{_WORD})"
+    return rf"{re.escape(first)}(?<!{_WORD}.)(?<!{_WORD}[@#].){rest}"
 
 
 class Watchlist:
@@ -300,6 +314,11 @@ class Watchlist:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "watch list") -> Watchlist:
+        # A misspelt table ([[brand]], [[feed]]) would otherwise be ignored without a word,
+        # and the brands or feeds in it never watched.
+        wrong = unknown_tables(data)
+        if wrong:
+            raise WatchlistError(f"{source}: {wrong}")
         entries = data.get("brands")
         if not isinstance(entries, list) or not entries:
             raise WatchlistError(f"{source}: needs at least one [[brands]] table")
@@ -348,6 +367,15 @@ class Watchlist:
             _check_excludes(brand, f"{source}: {brand_id}.exclude")
             brands.append(brand)
         return cls(brands)
+
+
+def unknown_tables(data: dict[str, Any]) -> str | None:
+    """What is wrong with the top level of a watch list ("unknown top-level keys [...]"), or None."""
+    unknown = sorted(set(data) - set(WATCHLIST_TABLES))
+    if not unknown:
+        return None
+    return (f"unknown top-level keys {unknown} (known: "
+            f"{', '.join(f'[[{k}]]' for k in WATCHLIST_TABLES)})")
 
 
 def _check_hashtag(tag: str, where: str) -> str:

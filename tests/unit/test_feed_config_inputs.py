@@ -35,6 +35,14 @@ def refused(message: str, *tables: dict[str, Any]) -> str:
     return str(info.value)
 
 
+def test_a_misspelt_table_is_refused_not_ignored() -> None:
+    """[[feed]] beside [[feeds]]: its feeds were never polled, without a word."""
+    with pytest.raises(FeedConfigError, match=r"unknown top-level keys \['feed'\]"):
+        feeds_from_dict({"feeds": [{"url": FEED}], "feed": [{"url": FEED + "2"}]})
+    assert [f.url for f in feeds_from_dict({"brands": [{"id": "a"}], "feeds": [{"url": FEED}]})] == [
+        FEED]
+
+
 def call_on_fifo(fifo: Path, fn: Callable[[Path], object]) -> BaseException | object:
     """fn(fifo) in a thread; if it is still waiting for a writer after 5 s, the FIFO is opened
     for writing and closed (an end of file) to release it, and the test fails."""

@@ -37,6 +37,34 @@ def test_matching(text: str, brands: tuple[str, ...]) -> None:
     assert W.match(text).brands == brands
 
 
+ASIAN = Watchlist.from_dict({"brands": [
+    {"id": "sony", "name": "Sony", "aliases": ["ソニー"]},
+    {"id": "samsung", "name": "Samsung", "aliases": ["삼성"]},
+    {"id": "huawei", "name": "Huawei", "aliases": ["华为"]},
+    {"id": "ais", "name": "AIS", "aliases": ["เอไอเอส"]},
+]})
+
+
+@pytest.mark.parametrize(
+    ("text", "brands"),
+    [
+        # Scripts without spaces between words: a name is found inside the run of letters.
+        ("ソニーの新製品はひどい", ("sony",)),
+        ("Sonyの新製品", ("sony",)),  # a Latin name against Japanese text
+        ("ｿﾆｰのテレビ", ("sony",)),  # half-width katakana
+        ("我讨厌华为手机", ("huawei",)),
+        ("ใช้เอไอเอสแล้วเน็ตช้ามาก", ("ais",)),
+        ("삼성이 최고", ("samsung",)),  # a Korean particle sticks to the name
+        # Scripts with spaces keep their word boundaries.
+        ("sonyericsson", ()),
+        ("Sony!", ("sony",)),
+        ("aisle", ()),
+    ],
+)
+def test_names_in_scripts_written_without_spaces(text: str, brands: tuple[str, ...]) -> None:
+    assert ASIAN.match(text).brands == brands
+
+
 def test_rules_name_brand_kind_and_term() -> None:
     m = W.match("Le Zéphyr X2 de Acme #AcmeDown")
     assert m.rules == ("acme:alias:Acme", "acme:keyword:Zéphyr X2", "acme:hashtag:#AcmeDown")
@@ -60,6 +88,9 @@ def test_packaged_watchlist_loads() -> None:
         ("[[brands]]\nid = 'a'\n[[brands]]\nid = 'a'", "brand #2: the id 'a' is taken by an earlier brand"),
         ("[[brands]]\nid = 'a'\nalias = ['typo']", "unknown keys"),
         ("not toml [", "not valid TOML"),
+        # A misspelt table: its brands were never watched, without a word.
+        ("[[brands]]\nid = 'a'\n[[brand]]\nid = 'b'", r"unknown top-level keys \['brand'\]"),
+        ("title = 'mine'\n[[brands]]\nid = 'a'", r"unknown top-level keys \['title'\]"),
     ],
 )
 def test_bad_watchlists(tmp_path: Path, content: str, message: str) -> None:
@@ -67,6 +98,12 @@ def test_bad_watchlists(tmp_path: Path, content: str, message: str) -> None:
     path.write_text(content)
     with pytest.raises(WatchlistError, match=message):
         Watchlist.from_toml(path)
+
+
+def test_a_watch_list_with_feeds_loads(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text("[[brands]]\nid = 'a'\n[[feeds]]\nurl = 'https://example.com/f'\n")
+    assert Watchlist.from_toml(path).brand_ids == ("a",)
 
 
 def test_missing_watchlist() -> None:

@@ -38,6 +38,7 @@ from streams.records import MAX_SHORT_FIELD_CHARS, InvalidMention, Limits, RawMe
 from streams.records import mention_from_dict as _mention_from_dict
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.metrics import CollectorMetrics
+from veille.rules import MAX_WATCHLIST_BYTES, unknown_tables
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 300.0
 MIN_INTERVAL = 30.0
 MAX_INTERVAL = 86_400.0  # one day
-MAX_WATCHLIST_BYTES = 10 * 2**20
 MAX_FEED_URL_CHARS = MAX_SHORT_FIELD_CHARS
 DEFAULT_PLATFORM = "news"
 MAX_SEEN_PER_FEED = 5000
@@ -309,7 +309,7 @@ class FeedConfig:
 
 
 def load_feeds(path: str | Path, *, min_interval: float = MIN_INTERVAL) -> list[FeedConfig]:
-    """The `[[feeds]]` tables of a watch-list TOML file (other tables are ignored)."""
+    """The `[[feeds]]` tables of a watch-list TOML file (its `[[brands]]` are left to the worker)."""
     try:
         mode = os.stat(path).st_mode
     except ValueError as exc:  # a NUL character in the path
@@ -395,6 +395,9 @@ def feed_url_key(url: str, where: str = "feed") -> str:
 
 def feeds_from_dict(data: dict[str, Any], *, source: str = "watch list",
                     min_interval: float = MIN_INTERVAL) -> list[FeedConfig]:
+    wrong = unknown_tables(data)  # a misspelt [[feed]] would be ignored without a word
+    if wrong:
+        raise FeedConfigError(f"{source}: {wrong}")
     entries = data.get("feeds", [])
     if not isinstance(entries, list):
         raise FeedConfigError(f"{source}: `feeds` must be an array of [[feeds]] tables")
