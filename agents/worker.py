@@ -13,6 +13,7 @@ from agents.enrich import Enricher, install
 from streams.records import Limits
 from streams.topics import Topics, declare
 from veille.app import create_app
+from veille.logs import thin_client_logs
 from veille.metrics import Metrics, ModerationMetrics, SpikeMetrics
 from veille.rules import Watchlist
 from veille.sentiment import Analyzer
@@ -124,7 +125,12 @@ def run(settings: Settings) -> None:
     # uvloop: the worker is bound by per-message event-loop overhead, which uvloop trims.
     mode.loop.use("uvloop")
     try:
-        worker = faust.Worker(
+        class Worker(faust.Worker):
+            def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+                super().on_setup_root_logger(logger, level)
+                thin_client_logs(logger)  # aiokafka's reconnection errors: 133 lines/s
+
+        worker = Worker(
             pipeline.app, loglevel=settings.log_level.lower(), quiet=True,
             override_logging=True,
         )
@@ -150,6 +156,7 @@ def run_enrich(settings: Settings) -> None:
 
     logging.basicConfig(level=settings.log_level.upper(),
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    thin_client_logs()
     ensure_topics(settings)
     registry = CollectorRegistry()
     _watchlist, metrics, enricher = enrichment(settings, registry)

@@ -485,6 +485,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from veille.logs import thin_client_logs
+
+    thin_client_logs()  # kafka-python's reconnection errors while the broker is away
     from veille.broker import BrokerError
     from veille.rules import WatchlistError
 

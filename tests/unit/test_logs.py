@@ -1,0 +1,86 @@
+"""The Kafka clients' repeated log messages are thinned out, never silenced (veille/logs.py)."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from veille.logs import RepeatFilter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def logger_with(filter_: RepeatFilter, name: str, handlers: int = 1
+                ) -> tuple[logging.Logger, list[io.StringIO]]:
+    """A logger `name` (not propagating) whose `handlers` stream handlers carry `filter_`."""
+    logger = logging.getLogger(name)
+    logger.handlers.clear()
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    streams = []
+    for _ in range(handlers):
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.addFilter(filter_)
+        logger.addHandler(handler)
+        streams.append(stream)
+    return logger, streams
+
+
+def test_a_repeated_client_message_goes_through_once_per_interval_with_a_count() -> None:
+    clock = Clock()
+    repeat = RepeatFilter(interval=30.0, clock=clock)
+    log, (out,) = logger_with(repeat, "aiokafka.conn")
+    for node in range(100):  # one kind: the template, whatever its arguments
+        clock.now += 0.1
+        log.error("Unable connect to node with id %s: %s", node, "refused")
+    lines = out.getvalue().splitlines()
+    assert lines == ["Unable connect to node with id 0: refused"]
+    clock.now += 30.0
+    log.error("Unable connect to node with id %s: %s", 7, "refused")
+    assert out.getvalue().splitlines()[1] == (
+        "Unable connect to node with id 7: refused [99 more like this in the last 40 s, not shown]")
+    clock.now += 31.0  # nothing held back since: no count
+    log.error("Unable connect to node with id %s: %s", 8, "refused")
+    assert out.getvalue().splitlines()[2] == "Unable connect to node with id 8: refused"
+
+
+def test_kinds_are_told_apart_and_other_loggers_pass() -> None:
+    clock = Clock()
+    repeat = RepeatFilter(interval=30.0, clock=clock)
+    kafka, (kafka_out,) = logger_with(repeat, "kafka.net.manager")
+    ours, (ours_out,) = logger_with(repeat, "veille.collectors.base")
+    for _ in range(5):
+        kafka.error("Connection failed: %s", "ECONNREFUSED")
+        kafka.warning("Connection failed: %s", "ECONNREFUSED")  # another level: another kind
+        kafka.error("Bootstrap failed: %s", "timeout")  # another template: another kind
+        ours.warning("broker did not acknowledge %d mentions", 1)  # not a client library
+    assert len(kafka_out.getvalue().splitlines()) == 3
+    assert len(ours_out.getvalue().splitlines()) == 5
+    # "kafkaesque" is not kafka's
+    other, (other_out,) = logger_with(repeat, "kafkaesque")
+    for _ in range(3):
+        other.error("same")
+    assert len(other_out.getvalue().splitlines()) == 3
+
+
+def test_one_filter_on_several_handlers_decides_once_per_record() -> None:
+    """Faust's root logger has two handlers (the console and its spinner's): a record let through
+    must reach both, and count once."""
+    clock = Clock()
+    repeat = RepeatFilter(interval=30.0, clock=clock)
+    log, (first, second) = logger_with(repeat, "aiokafka.consumer", handlers=2)
+    log.error("Failed fetch messages from %s", 1)
+    log.error("Failed fetch messages from %s", 1)
+    clock.now += 31
+    log.error("Failed fetch messages from %s", 1)
+    expected = ["Failed fetch messages from 1",
+                "Failed fetch messages from 1 [1 more like this in the last 31 s, not shown]"]
+    assert first.getvalue().splitlines() == expected
+    assert second.getvalue().splitlines() == expected
