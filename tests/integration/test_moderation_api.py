@@ -206,3 +206,20 @@ def test_the_cli_listing_survives_a_lone_surrogate_on_the_queue(settings) -> Non
         printed = raw.getvalue().decode("utf-8")
         assert all(case in printed for case in ("c-odd", "c-old", "c-spam", "c-new")), printed
         assert "\\ud800" in printed
+
+
+def test_the_cli_listing_notes_a_brand_that_is_not_watched(settings, capsys) -> None:
+    """`--brand acmee` listed nothing without a word: a typo looked like an empty queue."""
+    import io
+
+    from veille.moderate.commands import list_cases
+
+    ensure_topics(settings)
+    produce(settings, MODERATION_QUEUE,
+            [(i["case_id"].encode(), json.dumps(i).encode()) for i in ITEMS[:2]])
+    assert list_cases(settings, brand="acmee", out=io.StringIO()) == 0
+    assert "no brand 'acmee' in the watch list (acme, boreal)" in capsys.readouterr().err
+    # A watched brand: no note, with cases or without.
+    assert list_cases(settings, brand="boreal", out=io.StringIO()) == 1
+    assert list_cases(settings, brand="acme", category="spam", out=io.StringIO()) == 0
+    assert capsys.readouterr().err == ""

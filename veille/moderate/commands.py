@@ -45,6 +45,8 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         pending = store.refresh().pending(brand=brand, category=category)
     finally:
         store.close()
+    if brand is not None and not pending:
+        _note_unknown_brand(settings, brand)
     shown = pending[:limit] if limit is not None else pending
     if as_json:
         for item in shown:
@@ -66,6 +68,21 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
     out.write(f"{len(pending)} pending{more}; ! = a respond case past its brand's response "
               "deadline\n")
     return len(pending)
+
+
+def _note_unknown_brand(settings: Settings, brand: str) -> None:
+    """On stderr, when `brand` has no pending case and is not in the watch list: most likely a
+    typo, which an empty list would not tell (a brand dropped from the watch list may still have
+    cases, so this is a note, not an error)."""
+    from veille.rules import Watchlist, WatchlistError
+
+    try:
+        known = Watchlist.from_toml(settings.watchlist_path).brand_ids
+    except WatchlistError:
+        return
+    if brand not in known:
+        sys.stderr.write(f"veille: note: no brand {brand!r} in the watch list "
+                         f"({', '.join(known)})\n")
 
 
 def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
