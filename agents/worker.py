@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,8 +128,19 @@ def run(settings: Settings) -> None:
     try:
         class Worker(faust.Worker):
             def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+                # No terminal spinner: in a service it wrote cursor escapes into the logs, and
+                # its handler set the root logger to DEBUG, so that every debug call of Faust,
+                # mode and aiokafka built a log record to be thrown away by the console's level.
+                self.spinner = None
                 super().on_setup_root_logger(logger, level)
                 thin_client_logs(logger)  # aiokafka's reconnection errors: 133 lines/s
+
+            async def on_startup_finished(self) -> None:
+                await super().on_startup_finished()
+                if not getattr(self, "_shutdown_immediately", False):
+                    # As the enrich role says it (Faust says it at INFO only), on the real
+                    # stdout: Faust redirects sys.stdout to its log at WARNING.
+                    print("veille worker: Ready", file=sys.__stdout__, flush=True)
 
         worker = Worker(
             pipeline.app, loglevel=settings.log_level.lower(), quiet=True,

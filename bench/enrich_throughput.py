@@ -140,7 +140,7 @@ def rss_mb(pid: int) -> float:
 
 
 #: A worker's log line once it runs: Faust's for roles all and agents, its own for role enrich.
-READY = re.compile(rb"Worker\]: Ready|veille worker \(enrich\): Ready")
+READY = re.compile(rb"Worker\]: Ready|veille worker(?: \(enrich\))?: Ready")
 
 
 def start_worker(settings: Settings, workdir: Path,

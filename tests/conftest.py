@@ -21,7 +21,7 @@ from veille.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A worker's log line once it runs: Faust's for roles all and agents, its own for role enrich.
-READY = re.compile(rb"Worker\]: Ready|veille worker \(enrich\): Ready")
+READY = re.compile(rb"Worker\]: Ready|veille worker(?: \(enrich\))?: Ready")
 
 
 @pytest.fixture(scope="session")

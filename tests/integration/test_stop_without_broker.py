@@ -44,7 +44,12 @@ def test_a_worker_stops_in_time_when_the_broker_is_gone(tmp_path: Path, role: st
         ensure_topics(settings)
         worker = Worker(settings, tmp_path / "worker.log")
         worker.wait_ready()
-        before = worker.log_path.stat().st_size
+        started_log = worker.log_path.read_bytes()
+        # Every role says it is ready on its own line, whatever the log level; no terminal
+        # spinner's escapes in a service's log (Faust's wrote some).
+        assert re.search(rb"^veille worker(?: \(enrich\))?: Ready$", started_log, re.M), started_log
+        assert b"\x1b[" not in started_log, started_log
+        before = len(started_log)
         broker.stop()  # gone: every connection refused from now on
         time.sleep(4)  # the worker notices (fetches and heartbeats fail)
         outage = worker.log_path.read_bytes()[before:].decode("utf-8", "replace").splitlines()
