@@ -380,8 +380,8 @@ class ModerationMetrics:
         )
         self.unanswered = Gauge(
             "veille_moderation_unanswered_negative",
-            "Negative cases whose action is respond, still pending after the brand charter's "
-            "response deadline (this worker's partitions).",
+            "Negative cases asking for an answer (needs_answer), still pending after the brand "
+            "charter's response deadline, whatever their action (this worker's partitions).",
             ["brand"], registry=registry,
         )
         self.ignored = Counter(

@@ -27,6 +27,8 @@ from veille.rules import Charter
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()  # a Monday, 09:00 UTC
 REVIEW = Triage(("insult", "aggressive"), "medium", "review", ("insult:targeted", "aggressive:insult"))
 RESPOND = Triage(("needs_answer",), "low", "respond", ("needs_answer:complaint",))
+ANGRY_COMPLAINT = Triage(("aggressive", "needs_answer"), "medium", "review",
+                         ("aggressive:hostile", "needs_answer:complaint"))
 HOUR_CHARTER = Charter(response_deadline_minutes=60)
 
 
@@ -218,15 +220,18 @@ def test_backlog_per_brand_ages_and_unanswered_negatives() -> None:
         case("a1", RESPOND, now=T0),  # negative, respond: deadline T0 - 600 + 3600
         case("a2", REVIEW, now=T0 + 600),
         case("a3", RESPOND, negative=False, now=T0),  # not negative: never "unanswered"
+        # An angry complaint: its action is review, it still waits for an answer.
+        case("a4", ANGRY_COMPLAINT, now=T0 + 2000),
         case("b1", RESPOND, brand="boreal", now=T0 + 1200, created_at=T0 + 1200),
         apply_decision(case("b2", brand="boreal"), decide("approve", T0 + 5, "b2"), now=T0 + 5).case,
     ]
     before = Backlog.by_brand(cases, now=T0 + 2000, brands=["acme", "boreal", "calm"])
-    assert before["acme"] == Backlog("acme", pending=3, oldest_age_seconds=2000, unanswered_negative=0)
+    assert before["acme"] == Backlog("acme", pending=4, oldest_age_seconds=2000, unanswered_negative=0)
     assert before["boreal"] == Backlog("boreal", pending=1, oldest_age_seconds=800, unanswered_negative=0)
     assert before["calm"] == Backlog("calm")  # listed brands appear with zeros
     after = Backlog.by_brand(cases, now=T0 + 3001)
-    assert after["acme"].unanswered_negative == 1  # a1 only: a2 is a review, a3 not negative
+    # a1 and a4: a2 asks for no answer, a3 is not negative
+    assert after["acme"].unanswered_negative == 2
     assert after["boreal"].unanswered_negative == 0  # its deadline is T0 + 4800
     assert Backlog.by_brand(cases, now=T0 + 4801)["boreal"].unanswered_negative == 1
     replied = apply_decision(cases[0], decide("replied", T0 + 3100, "a1"), now=T0 + 3100).case

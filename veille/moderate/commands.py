@@ -58,14 +58,14 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
     for item in shown:
         waited = now - parse_epoch(item["queued_at"], "queued_at")
         late = "!" if now > parse_epoch(item["respond_by"], "respond_by") and \
-            item["action"] == "respond" else " "
+            "needs_answer" in item["categories"] else " "
         text = " ".join(str(item.get("text", "")).split())
         text = text if len(text) <= 70 else text[:69] + "…"
         out.write(_printable(f"{_age(waited):>7}{late} {item['case_id'][:24]:<24} "
                              f"{item['brand'][:10]:<10} {item['action']:<8} {item['severity']:<8} "
                              f"{','.join(item['categories'])[:28]:<28} {text}") + "\n")
     more = f" ({len(pending) - len(shown)} more not shown)" if len(shown) < len(pending) else ""
-    out.write(f"{len(pending)} pending{more}; ! = a respond case past its brand's response "
+    out.write(f"{len(pending)} pending{more}; ! = asks for an answer, past its brand's response "
               "deadline\n")
     return len(pending)
 

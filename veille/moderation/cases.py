@@ -10,8 +10,8 @@
 #   rejection rate    rejected / processed
 #   processed share   processed / received (the team keeps it above PROCESSED_SHARE_TARGET)
 #   unanswered negative
-#                     a negative case whose action is respond, still pending after its brand's
-#                     response deadline
+#                     a negative case asking for an answer (needs_answer), still pending after
+#                     its brand's response deadline, whatever its action
 #   backlog           pending cases, and the age of the oldest one (now - received_at)
 
 from __future__ import annotations
@@ -200,8 +200,12 @@ class Case:
         return max(0.0, now - self.received_at)
 
     def is_unanswered(self, now: float) -> bool:
-        """A negative case asking for a response, still pending after its response deadline."""
-        return self.pending and self.negative and self.action == "respond" and now > self.response_deadline
+        """A negative case asking for an answer (`needs_answer`), still pending after its response
+        deadline, whatever its action: an angry complaint is also `aggressive`, `insult` or
+        `detractor`, whose action is `review`, and counting `respond` cases alone missed about
+        40 % of them on the demo data."""
+        return (self.pending and self.negative and "needs_answer" in self.categories
+                and now > self.response_deadline)
 
     def to_state(self) -> dict[str, Any]:
         return {
