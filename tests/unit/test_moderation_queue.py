@@ -120,6 +120,18 @@ def test_view_lists_pending_oldest_first_and_filters() -> None:
     assert (view.status("a"), view.status("c"), view.status("zz")) == ("pending", "closed", None)
 
 
+def test_the_brand_filter_finds_a_case_for_every_brand_it_names() -> None:
+    """A mention of two brands is one case, the first brand's; the second brand's moderators
+    must still find it ("@borealcafe et @acme_fr, remboursez-moi")."""
+    view = CaseView()
+    view.add_item(item("both", RESPOND, brands=("acme", "boreal"), queued_at=T0))
+    view.add_item(item("alone", RESPOND, brands=("boreal",), queued_at=T0 + 1))
+    assert view.items["both"]["brand"] == "acme"
+    assert [i["case_id"] for i in view.pending(brand="acme")] == ["both"]
+    assert [i["case_id"] for i in view.pending(brand="boreal")] == ["both", "alone"]
+    assert view.pending(brand="calm") == []
+
+
 @pytest.mark.parametrize("bad", [None, [1, 2], 7, "text", True])
 def test_view_skips_records_that_are_not_objects_and_keeps_reading(bad: object) -> None:
     view = CaseView()

@@ -196,11 +196,14 @@ class CaseView:
 
     def pending(self, brand: str | None = None, category: str | None = None,
                 limit: int | None = None) -> list[dict[str, Any]]:
-        """Pending items, oldest first (queue time, then id), optionally filtered."""
+        """Pending items, oldest first (queue time, then id), optionally filtered. A case is one
+        brand's (the first the mention matched, which counts it in its KPIs), but the `brand`
+        filter finds it for every brand it names: "@borealcafe et @acme_fr, remboursez-moi" is
+        boreal's business too."""
         out = [
             item for case_id, item in self.items.items()
             if case_id not in self.closed
-            and (brand is None or item["brand"] == brand)
+            and (brand is None or item["brand"] == brand or brand in (item.get("brands") or ()))
             and (category is None or category in item["categories"])
         ]
         out.sort(key=lambda i: (parse_epoch(i["queued_at"], "queued_at"), i["case_id"]))
