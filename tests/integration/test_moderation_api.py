@@ -195,7 +195,8 @@ def test_the_cli_listing_survives_a_lone_surrogate_on_the_queue(settings) -> Non
     from veille.moderate.commands import list_cases
 
     ensure_topics(settings)
-    odd = {**item("c-odd", "acme", ("insult",), "review", 700), "text": "bad \ud800 acme"}
+    odd = {**item("c-odd", "acme", ("insult",), "review", 700),
+           "text": "bad \ud800 acme \x1b[2J\u202e"}
     produce(settings, MODERATION_QUEUE,
             [(i["case_id"].encode(), json.dumps(i).encode()) for i in (odd, *ITEMS[:3])])
     for as_json in (False, True):
@@ -206,6 +207,9 @@ def test_the_cli_listing_survives_a_lone_surrogate_on_the_queue(settings) -> Non
         printed = raw.getvalue().decode("utf-8")
         assert all(case in printed for case in ("c-odd", "c-old", "c-spam", "c-new")), printed
         assert "\\ud800" in printed
+        # A mention's text comes from anyone: a terminal must not act on it.
+        assert "\x1b" not in printed and "\u202e" not in printed, printed
+        assert "\\u001b[2J" in printed
 
 
 def test_the_cli_listing_notes_a_brand_that_is_not_watched(settings, capsys) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -100,6 +101,27 @@ def test_decision_record_is_validated_and_stamped() -> None:
         with pytest.raises(DecisionError, match=words) as err:
             decision_record("m1", body, T0)
         assert err.value.reason == "invalid"
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({"decision": "approve", "moderator": "\x1b[2J\x1b[31mSYSTEM"},
+     "moderator holds the control character U+001B"),
+    ({"decision": "approve", "moderator": "ali\x00ce"}, "moderator holds the control character U+0000"),
+    ({"decision": "escalate", "moderator": "bob", "assignee": "\u202elead"}, "assignee holds"),
+    ({"decision": "reject", "moderator": "bob", "reason": "ok\x1b[2J"}, "reason holds"),
+])
+def test_control_characters_are_refused_in_who_and_why(body: dict, words: str) -> None:
+    """A terminal or a dashboard would act on them ("\x1b[2J" cleared the screen of whoever
+    listed the decision)."""
+    with pytest.raises(DecisionError, match=re.escape(words)) as err:
+        decision_record("m1", body, T0)
+    assert err.value.reason == "invalid"
+
+
+def test_a_reason_may_have_lines_and_a_case_id_anything() -> None:
+    record = decision_record("m\x01odd", {"decision": "reject", "moderator": "Zoé 🙂",
+                                           "reason": "charte §3\n\tinsulte"}, T0)
+    assert (record["case_id"], record["reason"]) == ("m\x01odd", "charte §3\n\tinsulte")
 
 
 def test_view_lists_pending_oldest_first_and_filters() -> None:

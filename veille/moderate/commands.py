@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from datetime import UTC, datetime, tzinfo
@@ -28,9 +29,16 @@ def _age(seconds: float) -> str:
     return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
 
 
+#: What a terminal would act on: control characters and the bidirectional overrides and isolates.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _printable(line: str) -> str:
-    """`line` without lone surrogates (a record written to the queue by another producer may hold
-    them): printing one raised UnicodeEncodeError and hid every case after it."""
+    """`line` safe to print on a terminal: lone surrogates (a record written to the queue by
+    another producer may hold them: printing one raised UnicodeEncodeError and hid every case
+    after it) and control characters (a mention's text comes from anyone: "\x1b[2J" cleared the
+    moderator's screen) spelt as escapes, \\u001b (also valid inside a JSON string)."""
+    line = _CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
     return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
@@ -106,8 +114,8 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                                     "(--no-check writes the decision anyway)")
             if status == "closed":
                 closed = view.closed[case_id]
-                raise ModerateError(f"case {case_id!r} is already closed: "
-                                    f"{closed.get('decision')} by {closed.get('moderator')}")
+                raise ModerateError(_printable(f"case {case_id!r} is already closed: "
+                                               f"{closed.get('decision')} by {closed.get('moderator')}"))
         try:
             return store.decide(case_id, body, decided_at)
         except DecisionError as exc:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
@@ -54,7 +55,17 @@ class DecisionError(ValueError):
         self.detail = detail
 
 
-def _text(d: Mapping[str, Any], key: str, limit: int, required: bool = True) -> str | None:
+#: Characters a moderator, an assignee or a reason may not hold: control characters (a reason may
+#: have tabs and line breaks) and the bidirectional overrides and isolates, which a terminal or a
+#: dashboard would act on ("\x1b[2J" cleared the screen of whoever listed the decision; U+202E
+#: shows a name backwards).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _text(d: Mapping[str, Any], key: str, limit: int, required: bool = True,
+          forbidden: re.Pattern[str] | None = _CONTROL) -> str | None:
+    """d[key], a non-empty string of at most `limit` characters, none of them `forbidden`."""
     value = d.get(key)
     if value is None and not required:
         return None
@@ -62,6 +73,10 @@ def _text(d: Mapping[str, Any], key: str, limit: int, required: bool = True) -> 
         raise DecisionError("invalid", f"{key} must be a non-empty string")
     if len(value) > limit:
         raise DecisionError("invalid", f"{key} is longer than {limit} characters")
+    bad = forbidden.search(value) if forbidden is not None else None
+    if bad is not None:
+        raise DecisionError("invalid", f"{key} holds the control character "
+                                       f"U+{ord(bad.group()):04X}")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): it could never be written
@@ -146,11 +161,12 @@ class Decision:
         if assignee is not None and decision != "escalate":
             raise DecisionError("invalid", "only an escalation has an assignee")
         return cls(
-            case_id=str(_text(d, "case_id", MAX_ID_CHARS)),
+            # A mention id as its collector wrote it (the record contract allows any text).
+            case_id=str(_text(d, "case_id", MAX_ID_CHARS, forbidden=None)),
             decision=decision,
             moderator=str(_text(d, "moderator", MAX_MODERATOR_CHARS)),
             decided_at=_epoch(d["decided_at"], "decided_at"),
-            reason=_text(d, "reason", MAX_REASON_CHARS, required=False),
+            reason=_text(d, "reason", MAX_REASON_CHARS, required=False, forbidden=_CONTROL_BUT_LINES),
             assignee=assignee,
         )
 
