@@ -266,12 +266,13 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
 
     from veille.moderate.commands import parse_time, report
 
-    until = parse_time(args.until, "until") if args.until else time.time()
-    since = parse_time(args.since, "since") if args.since else until - 7 * 86400
     try:
         tz = ZoneInfo(args.tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise CliError(f"--tz: unknown time zone {args.tz!r} (e.g. UTC, Europe/Paris)") from None
+    # A time without an offset is one of --tz, as the report's days and hours are.
+    until = parse_time(args.until, "until", tz) if args.until else time.time()
+    since = parse_time(args.since, "since", tz) if args.since else until - 7 * 86400
     # The report holds a row per hour and the chart a column: bounded, not the memory of the
     # machine (year 1 to 9999 was 87 million hours).
     days = (until - since) / 86400

@@ -124,7 +124,18 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
         store.close()
 
 
-def parse_time(value: str, name: str) -> float:
+def parse_time(value: str, name: str, tz: tzinfo = UTC) -> float:
+    """Epoch seconds of an ISO 8601 time or epoch seconds; a time without an offset is one of
+    `tz` (the report's --tz: "--since 2026-12-02" is midnight in Paris with --tz Europe/Paris)."""
+    try:
+        local = datetime.fromisoformat(value.strip())
+    except (ValueError, OverflowError):
+        local = None
+    if local is not None and local.tzinfo is None:
+        try:
+            value = local.replace(tzinfo=tz).isoformat()
+        except (ValueError, OverflowError):  # a time zone shift out of years 1..9999
+            pass
     try:
         return parse_epoch(value, name)
     except DecisionError as exc:
