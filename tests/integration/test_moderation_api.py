@@ -136,6 +136,39 @@ def test_decision_errors_and_success(settings, api: ServedApi) -> None:
     assert {"case_id", "decision", "moderator", "decided_at", "reason"} == set(body["decision"])
 
 
+def test_a_second_closing_decision_waits_for_none(settings, api: ServedApi) -> None:
+    """No worker runs here: a decision written stays unapplied, as while the agent lags or is
+    down. A second moderator deciding otherwise was acknowledged (202) and then dropped by the
+    agent, which applies the first; now it is told."""
+    from veille.moderate.commands import ModerateError, decide
+
+    def post(case_id: str, body: dict) -> tuple[int, dict]:
+        answer = api.client.post(f"/cases/{case_id}/decision", json=body)
+        return answer.status_code, answer.json()
+
+    assert post("c-new", {"decision": "approve", "moderator": "alice"})[0] == 202
+    status, body = post("c-new", {"decision": "reject", "moderator": "bob"})
+    assert (status, body["error"]) == (409, "decision_pending"), body
+    assert "approve by 'alice'" in body["detail"]
+    with pytest.raises(ModerateError, match="already has a decision waiting to be applied: "
+                                            "approve by alice"):
+        decide(settings, "c-new", "replied", moderator="carol")
+    # An escalation closes nothing: a decision may follow it, and only then is the case taken.
+    assert post("c-old", {"decision": "escalate", "moderator": "alice", "assignee": "lead"})[0] == 202
+    assert post("c-old", {"decision": "reject", "moderator": "lead"})[0] == 202
+    assert post("c-old", {"decision": "approve", "moderator": "bob"})[1]["error"] == "decision_pending"
+    # A decision the agent would refuse (before the case was queued) blocks nothing.
+    decide(settings, "c-spam", "approve", moderator="eve", decided_at=NOW - 10 * 86400, check=False)
+    assert post("c-spam", {"decision": "reject", "moderator": "bob"})[0] == 202
+    written = [json.loads(r.value) for r in read_all(settings, MODERATION_DECISIONS, expect=5,
+                                                       settle=0.5)]
+    by_case: dict[str, list[str]] = {}
+    for d in written:  # in order within a case (keyed by case id: one partition)
+        by_case.setdefault(d["case_id"], []).append(d["decision"])
+    assert by_case == {"c-new": ["approve"], "c-old": ["escalate", "reject"],
+                       "c-spam": ["approve", "reject"]}
+
+
 def test_refuses_to_serve_without_a_token_beyond_loopback(settings) -> None:
     import asyncio
 

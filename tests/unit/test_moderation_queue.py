@@ -205,3 +205,20 @@ def test_report_counts_flows_in_the_period_and_busiest_hours() -> None:
     assert "2026-01-05           3      2  09:00-10:00" in text
     with pytest.raises(ValueError, match="empty"):
         build_report(items, records, T0, T0)
+
+
+def test_the_view_knows_a_closing_decision_not_applied_yet() -> None:
+    view = CaseView()
+    view.add_item(item("a", queued_at=T0))
+    decide = {"case_id": "a", "moderator": "alice"}
+    assert view.closing_decision("a", T0 + 60) is None
+    view.add_decision({**decide, "decision": "escalate", "decided_at": T0 + 10})
+    view.add_decision({**decide, "decision": "approve", "decided_at": T0 - 86_400})  # invalid
+    view.add_decision("not a decision")
+    assert view.closing_decision("a", T0 + 60) is None  # neither closes the case
+    view.add_decision({**decide, "decision": "reject", "decided_at": T0 + 20})
+    view.add_decision({**decide, "moderator": "bob", "decision": "approve", "decided_at": T0 + 30})
+    assert view.closing_decision("a", T0 + 60)["decision"] == "reject"  # the first that closes
+    view.add_closed(closed(view.items["a"], "reject", T0 + 40))
+    assert view.closing_decision("a", T0 + 60) is None and "a" not in view.decisions
+    assert view.closing_decision("unknown", T0) is None

@@ -94,6 +94,7 @@ class ModerationApi:
         # The store's Kafka clients are blocking and not thread-safe: one thread uses them.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moderate-kafka")
         self._lock = asyncio.Lock()
+        self._deciding = asyncio.Lock()  # check-then-write of a decision, one at a time
 
     @property
     def url(self) -> str:
@@ -248,16 +249,25 @@ class ModerationApi:
             decision_record(case_id, payload, time.time())  # validated before any Kafka read
         except DecisionError as exc:
             return _error(400, "invalid_field", exc.detail)
-        view = await self._view()
-        status = view.status(case_id)
-        if status is None:
-            return _error(404, "unknown_case", f"no case {case_id!r} on the moderation queue")
-        if status == "closed":
-            closed = view.closed[case_id]
-            return _error(409, "already_closed",
-                          f"case {case_id!r} was closed by {closed.get('moderator')!r} "
-                          f"({closed.get('decision')})")
-        record = await self._blocking(self.store.decide, case_id, payload)
+        # One decision at a time from check to acknowledgement: two moderators posting on the
+        # same case at once must not both pass the check.
+        async with self._deciding:
+            view = await self._view()
+            status = view.status(case_id)
+            if status is None:
+                return _error(404, "unknown_case", f"no case {case_id!r} on the moderation queue")
+            if status == "closed":
+                closed = view.closed[case_id]
+                return _error(409, "already_closed",
+                              f"case {case_id!r} was closed by {closed.get('moderator')!r} "
+                              f"({closed.get('decision')})")
+            prior = view.closing_decision(case_id, time.time())
+            if prior is not None:
+                return _error(409, "decision_pending",
+                              f"case {case_id!r} already has a decision waiting to be applied: "
+                              f"{prior.get('decision')} by {prior.get('moderator')!r} at "
+                              f"{prior.get('decided_at')}")
+            record = await self._blocking(self.store.decide, case_id, payload)
         return web.json_response({"accepted": True, "decision": record}, status=202)
 
 

@@ -116,6 +116,12 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                 closed = view.closed[case_id]
                 raise ModerateError(_printable(f"case {case_id!r} is already closed: "
                                                f"{closed.get('decision')} by {closed.get('moderator')}"))
+            prior = view.closing_decision(case_id, time.time())
+            if prior is not None:  # the agent would apply that one and drop this one
+                raise ModerateError(_printable(
+                    f"case {case_id!r} already has a decision waiting to be applied: "
+                    f"{prior.get('decision')} by {prior.get('moderator')} at "
+                    f"{prior.get('decided_at')} (--no-check writes this one anyway)"))
         try:
             return store.decide(case_id, body, decided_at)
         except DecisionError as exc:

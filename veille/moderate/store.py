@@ -1,4 +1,4 @@
-"""Reads moderation.queue and moderation.closed to their end, writes decisions: no state of its own."""
+"""Reads the moderation topics to their end, writes decisions: no state of its own."""
 
 from __future__ import annotations
 
@@ -113,8 +113,11 @@ class ModerationStore:
     def refresh(self) -> CaseView:
         """The view, brought up to date with the topics."""
         if self._reader is None:
-            self._reader = TopicReader(self.settings, {MODERATION_QUEUE: self.view.add_item,
-                                                       MODERATION_CLOSED: self.view.add_closed})
+            self._reader = TopicReader(self.settings, {
+                MODERATION_QUEUE: self.view.add_item, MODERATION_CLOSED: self.view.add_closed,
+                # Decisions written but not applied yet: a second one on the same case would be
+                # acknowledged, then dropped by the agent (CaseView.closing_decision).
+                MODERATION_DECISIONS: self.view.add_decision})
         self._reader.refresh()
         return self.view
 

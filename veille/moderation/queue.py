@@ -21,6 +21,7 @@ from veille.moderation.cases import (
     Decision,
     DecisionError,
     HourlyVolume,
+    apply_decision,
     iso,
     open_case,
     parse_epoch,
@@ -163,6 +164,8 @@ class CaseView:
 
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> queue item
     closed: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> closed record
+    #: case id -> moderation.decisions records of a case not closed yet, in topic order.
+    decisions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def add_item(self, item: Any) -> None:
         """A queue record; a redelivered one keeps the first (what the agent does too).
@@ -187,6 +190,39 @@ class CaseView:
             return
         if isinstance(case_id, str):
             self.closed.setdefault(case_id, dict(record))
+            self.decisions.pop(case_id, None)
+
+    def add_decision(self, record: Any) -> None:
+        """A moderation.decisions record, kept until its case is closed (which the agent does
+        when it applies it: within a second while a worker runs, later when it lags or is
+        down). Anything that is not a JSON object with a case id is ignored."""
+        if not isinstance(record, Mapping):
+            return
+        case_id = record.get("case_id")
+        if isinstance(case_id, str) and case_id not in self.closed:
+            self.decisions.setdefault(case_id, []).append(dict(record))
+
+    def closing_decision(self, case_id: str, now: float) -> dict[str, Any] | None:
+        """The decision already on moderation.decisions that will close this pending case, or
+        None. The agent applies a case's decisions in topic order and the first that closes it
+        wins (the others are ignored as already_closed): while it has not, every moderator
+        still sees the case pending, and a second decision would be acknowledged and then
+        dropped ("rejected" for one, "approved" for the agent). Folded here as the agent folds
+        them (veille.moderation.cases.apply_decision), so that an invalid decision, or an
+        escalation, does not count."""
+        item = self.items.get(case_id)
+        if item is None or case_id in self.closed:
+            return None
+        case = case_of(item)
+        for record in self.decisions.get(case_id, ()):
+            try:
+                outcome = apply_decision(case, record, now)
+            except DecisionError:
+                continue
+            if outcome.closed:
+                return record
+            case = outcome.case
+        return None
 
     def status(self, case_id: str) -> str | None:
         """"closed", "pending" or None (unknown)."""
