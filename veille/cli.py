@@ -395,14 +395,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--once", action="store_true", help="poll every hashtag once, then exit")
     m.set_defaults(func=cmd_mastodon)
 
-    from veille.moderation import CATEGORIES, DECISIONS
+    from veille.moderation import DECISIONS, METRIC_CATEGORIES
 
     p = sub.add_parser("moderate", help="moderator tools: list pending cases, decide, serve the API")
     msub = p.add_subparsers(dest="action", required=True)
     m = msub.add_parser("list", help="pending cases, oldest first (read from the topics)")
     _add_broker(m)
     m.add_argument("--brand", help="only this brand's cases")
-    m.add_argument("--category", choices=CATEGORIES, help="only cases with this category")
+    m.add_argument("--category", choices=METRIC_CATEGORIES,
+                   help="only cases with this category (none: queued for a banned term alone)")
     m.add_argument("--limit", type=int, help="show at most this many")
     m.add_argument("--json", action="store_true", help="one JSON object per line")
     m.set_defaults(func=cmd_moderate_list)

@@ -222,3 +222,12 @@ def test_the_view_knows_a_closing_decision_not_applied_yet() -> None:
     view.add_closed(closed(view.items["a"], "reject", T0 + 40))
     assert view.closing_decision("a", T0 + 60) is None and "a" not in view.decisions
     assert view.closing_decision("unknown", T0) is None
+
+
+def test_the_category_filter_none_lists_cases_queued_for_a_banned_term_alone() -> None:
+    """The metrics and the report call them category "none"; the list could not show them."""
+    view = CaseView()
+    view.add_item(item("banned", Triage((), "low", "review", ("charter:banned_term",)), queued_at=T0))
+    view.add_item(item("insult", queued_at=T0 + 1))
+    assert [i["case_id"] for i in view.pending(category="none")] == ["banned"]
+    assert [i["case_id"] for i in view.pending(category="insult")] == ["insult"]

@@ -31,7 +31,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from veille.collectors.webhook import is_loopback
 from veille.moderate.store import BrokerError, ModerationStore
-from veille.moderation import CATEGORIES
+from veille.moderation import METRIC_CATEGORIES
 from veille.moderation.cases import DecisionError
 from veille.moderation.queue import DECISION_INPUT_FIELDS, CaseView, decision_record
 from veille.settings import Settings, SettingsError
@@ -190,8 +190,8 @@ class ModerationApi:
             return _error(400, "invalid_query", f"unknown parameters {unknown}",
                           field=unknown[0])
         category = query.get("category") or None
-        if category is not None and category not in CATEGORIES:
-            return _error(400, "invalid_query", f"category must be one of {', '.join(CATEGORIES)}",
+        if category is not None and category not in METRIC_CATEGORIES:
+            return _error(400, "invalid_query", f"category must be one of {', '.join(METRIC_CATEGORIES)}",
                           field="category")
         raw_limit = query.get("limit", str(DEFAULT_LIMIT))
         if (not (raw_limit.isascii() and raw_limit.isdigit()) or len(raw_limit) > 9

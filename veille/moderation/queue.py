@@ -240,7 +240,9 @@ class CaseView:
             item for case_id, item in self.items.items()
             if case_id not in self.closed
             and (brand is None or item["brand"] == brand or brand in (item.get("brands") or ()))
-            and (category is None or category in item["categories"])
+            and (category is None or category in item["categories"]
+                 # "none": queued for a charter's banned term alone, as the metrics label it
+                 or (category == NO_CATEGORY and not item["categories"]))
         ]
         out.sort(key=lambda i: (parse_epoch(i["queued_at"], "queued_at"), i["case_id"]))
         return out[:limit] if limit is not None else out
