@@ -334,9 +334,13 @@ DECISION_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0
 class ModerationMetrics:
     """Moderation KPIs (brands from the watch list, categories from veille.moderation).
 
-    Counters count an item once per triage category, or once under category="none" when it was
-    queued for a banned term alone (the rules divide processed by received per brand, summing
-    categories on both sides). The per-brand gauges describe the cases this
+    Two kinds of counters. The case counters (veille_moderation_cases_*_total{brand}) count a
+    case once: the processed share (processed / received) and the rejection rate (rejected /
+    processed) are ratios of these. The item counters (veille_moderation_items_*_total{brand,
+    category}) count a case once per triage category, or once under category="none" when it was
+    queued for a banned term alone: they answer "how many per category" and are not for ratios
+    (summed over categories, a case of three categories counts three times, and rejected cases
+    tend to have several). The per-brand gauges describe the cases this
     worker's partitions hold: they exist only while it owns moderation partitions, and with
     several workers Prometheus sums the backlog and the unanswered count and takes the max of
     the oldest age.
@@ -348,19 +352,39 @@ class ModerationMetrics:
 
         self.brands = tuple(brands)
         self._backlog_labels: set[str] = set()  # brand labels the backlog gauges export
+        # Once per case: the counters of the KPI ratios.
+        self.cases_received = Counter(
+            "veille_moderation_cases_received_total",
+            "Cases queued for a moderator (cases opened), once per case whatever its categories.",
+            ["brand"], registry=registry,
+        )
+        self.cases_processed = Counter(
+            "veille_moderation_cases_processed_total",
+            "Cases closed by a moderator (approve, reject or replied), once per case.",
+            ["brand"], registry=registry,
+        )
+        self.cases_rejected = Counter(
+            "veille_moderation_cases_rejected_total",
+            "Cases closed by a reject decision (the item was removed), once per case.",
+            ["brand"], registry=registry,
+        )
+        # Once per triage category: the "per category" views, not for ratios.
         self.received = Counter(
             "veille_moderation_items_received_total",
-            "Items queued for a moderator (cases opened), once per triage category.",
+            "Cases queued for a moderator, once per triage category (a case of 3 categories "
+            "counts 3 times): per-category volumes, not for ratios (see the cases_ counters).",
             ["brand", "category"], registry=registry,
         )
         self.processed = Counter(
             "veille_moderation_items_processed_total",
-            "Cases closed by a moderator (approve, reject or replied), once per category.",
+            "Cases closed by a moderator (approve, reject or replied), once per triage category: "
+            "per-category volumes, not for ratios (see the cases_ counters).",
             ["brand", "category"], registry=registry,
         )
         self.rejected = Counter(
             "veille_moderation_items_rejected_total",
-            "Cases closed by a reject decision (the item was removed), once per category.",
+            "Cases closed by a reject decision (the item was removed), once per triage category: "
+            "per-category volumes, not for ratios (see the cases_ counters).",
             ["brand", "category"], registry=registry,
         )
         self.backlog = Gauge(
@@ -391,6 +415,8 @@ class ModerationMetrics:
         )
         for b in self.brands:
             self.decision_seconds.labels(b)
+            for counter in (self.cases_received, self.cases_processed, self.cases_rejected):
+                counter.labels(b)
             for c in METRIC_CATEGORIES:
                 for counter in (self.received, self.processed, self.rejected):
                     counter.labels(b, c)
@@ -402,12 +428,17 @@ class ModerationMetrics:
         return brand if brand in self.brands else NO_BRAND
 
     def observe_received(self, brand: str, categories: tuple[str, ...]) -> None:
+        b = self.brand(brand)
+        self.cases_received.labels(b).inc()
         for c in categories or (NO_CATEGORY,):
-            self.received.labels(self.brand(brand), c).inc()
+            self.received.labels(b, c).inc()
 
     def observe_closed(self, brand: str, categories: tuple[str, ...], decision: str,
                        seconds: float) -> None:
         b = self.brand(brand)
+        self.cases_processed.labels(b).inc()
+        if decision == "reject":
+            self.cases_rejected.labels(b).inc()
         for c in categories or (NO_CATEGORY,):
             self.processed.labels(b, c).inc()
             if decision == "reject":

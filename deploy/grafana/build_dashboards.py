@@ -27,6 +27,8 @@ NEGATIVE = 'veille_mentions_enriched_total{brand=~"$brand", platform=~"$platform
 POSITIVE = 'veille_mentions_enriched_total{brand=~"$brand", platform=~"$platform", sentiment="positive"}'
 SCORED = ('veille_mentions_enriched_total{brand=~"$brand", platform=~"$platform", '
           'sentiment=~"positive|neutral|negative"}')
+# Moderation: the case counters (brand only, a case counted once) feed totals and ratios; the
+# item counters (a case counted once per triage category) only the "by category" panels.
 MOD = '{brand=~"$brand", category=~"$category"}'
 MOD_BRAND = '{brand=~"$brand"}'
 
@@ -326,9 +328,13 @@ def reputation() -> Json:
 
 
 def moderation() -> Json:
-    received = f"veille_moderation_items_received_total{MOD}"
-    processed = f"veille_moderation_items_processed_total{MOD}"
-    rejected = f"veille_moderation_items_rejected_total{MOD}"
+    # Once per case: totals and the KPI ratios (the $category filter does not apply to them).
+    received = f"veille_moderation_cases_received_total{MOD_BRAND}"
+    processed = f"veille_moderation_cases_processed_total{MOD_BRAND}"
+    rejected = f"veille_moderation_cases_rejected_total{MOD_BRAND}"
+    # Once per triage category: the "by category" panels only.
+    received_items = f"veille_moderation_items_received_total{MOD}"
+    rejected_items = f"veille_moderation_items_rejected_total{MOD}"
     share = (f"sum by (brand) (increase({processed}[1d])) "
              f"/ (sum by (brand) (increase({received}[1d])) > 0)")
     rejection = (f"sum by (brand) (increase({rejected}[1d])) "
@@ -337,17 +343,18 @@ def moderation() -> Json:
     rows = [
         [
             (stat("Received", f"sum(increase({received}[$__range]))", "received", decimals=0,
-                  description="Items received for moderation over the time range."), 4, 4),
+                  description="Cases received for moderation over the time range (each case "
+                              "once, whatever its categories)."), 4, 4),
             (stat("Processed share (24 h)",
                   f"sum(increase({processed}[1d])) / (sum(increase({received}[1d])) > 0)",
                   "processed", unit="percentunit",
                   steps=thresholds(("red", None), ("green", 0.9)),
-                  description="KPI: keep above 90 %."), 4, 4),
+                  description="KPI: processed over received cases, keep above 90 %."), 4, 4),
             (stat("Rejection rate (24 h)",
                   f"sum(increase({rejected}[1d])) / (sum(increase({processed}[1d])) > 0)",
                   "rejected", unit="percentunit",
                   steps=thresholds(("green", None), ("orange", 0.3)),
-                  description="Rejected over processed items; alert ceiling 30 %."), 4, 4),
+                  description="Rejected over processed cases; alert ceiling 30 %."), 4, 4),
             (stat("Backlog", f"sum(veille_moderation_backlog_items{MOD_BRAND})", "items",
                   decimals=0, description="Items waiting for a decision."), 4, 4),
             (stat("Oldest pending", f"max(veille_moderation_oldest_pending_age_seconds{MOD_BRAND})",
@@ -356,7 +363,9 @@ def moderation() -> Json:
                   description="Age of the oldest item waiting (deadline 2 h, critical 8 h)."), 4, 4),
             (stat("Unanswered negative", f"sum(veille_moderation_unanswered_negative{MOD_BRAND})",
                   "unanswered", decimals=0, steps=thresholds(("green", None), ("orange", 1)),
-                  description="Negative mentions that need an answer and have none yet."), 4, 4),
+                  description="Negative mentions asking for an answer, still pending past the "
+                              "brand's response deadline (alert ModerationNegativeUnanswered)."),
+             4, 4),
         ],
         [
             (timeseries("Received and processed", [
@@ -364,24 +373,27 @@ def moderation() -> Json:
                        "received {{brand}}"),
                 target(f"sum by (brand) (rate({processed}[$__rate_interval])) * 3600",
                        "processed {{brand}}"),
-            ], unit="items/h", description="Items per hour."), 12, 8),
+            ], unit="cases/h", description="Cases per hour (each case once)."), 12, 8),
             (timeseries("Received by category", [target(
-                f"sum by (category) (rate({received}[$__rate_interval])) * 3600", "{{category}}")],
+                f"sum by (category) (rate({received_items}[$__rate_interval])) * 3600",
+                "{{category}}")],
                 stack="normal", unit="items/h",
-                description="insult, threat, hate, spam, aggressive, detractor, needs_answer."),
+                description="insult, threat, hate, spam, aggressive, detractor, needs_answer, "
+                            "none (a banned term alone). A case counts in each of its categories: "
+                            "the stack adds up to more than the cases received."),
              12, 8),
         ],
         [
             (timeseries("Processed share (24 h) against 90 %", [target(share, "{{brand}}")],
                         unit="percentunit", minimum=0, maximum=1, threshold_line=True,
                         steps=thresholds(("red", None), ("green", 0.9)),
-                        description="Processed over received items over a sliding day; the line "
+                        description="Processed over received cases over a sliding day; the line "
                                     "is the 90 % target (alert ModerationProcessedShareLow)."),
              12, 8),
             (timeseries("Rejection rate (24 h)", [target(rejection, "{{brand}}")],
                         unit="percentunit", minimum=0, maximum=1, threshold_line=True,
                         steps=thresholds(("green", None), ("orange", 0.3)),
-                        description="Rejected over processed items over a sliding day; the line is "
+                        description="Rejected over processed cases over a sliding day; the line is "
                                     "the 30 % ceiling (alert ModerationRejectionRateHigh)."), 12, 8),
         ],
         [
@@ -401,12 +413,14 @@ def moderation() -> Json:
         ],
         [
             (timeseries("Busiest hours", [target(
-                f"sum(increase({received}[1h]))", "items received in the hour", interval="1h")],
-                bars=True, unit="items", decimals=0,
-                description="Items received per hour: when moderators are needed most."), 12, 8),
+                f"sum(increase({received}[1h]))", "cases received in the hour", interval="1h")],
+                bars=True, unit="cases", decimals=0,
+                description="Cases received per hour: when moderators are needed most."), 12, 8),
             (timeseries("Unanswered negative mentions", [target(
                 f"sum by (brand) (veille_moderation_unanswered_negative{MOD_BRAND})", "{{brand}}")],
-                description="Negative mentions that need an answer and have none yet."), 6, 8),
+                description="Negative mentions asking for an answer, still pending past the "
+                            "brand's response deadline (alert ModerationNegativeUnanswered)."),
+             6, 8),
             (timeseries("Decisions ignored", [target(
                 "sum by (reason) (increase(veille_moderation_decisions_ignored_total"
                 "[$__rate_interval]))", "{{reason}}")],
@@ -414,12 +428,14 @@ def moderation() -> Json:
                 description="Decisions the moderation agent did not apply, by reason."), 6, 8),
         ],
         [
-            (bargauge("Rejected by category", f"sum by (category) (increase({rejected}[$__range]))",
+            (bargauge("Rejected by category",
+                      f"sum by (category) (increase({rejected_items}[$__range]))",
                       "{{category}}", decimals=0,
-                      description="Rejected items over the time range."), 12, 8),
+                      description="Rejected cases over the time range, by category: a case "
+                                  "counts in each of its categories."), 12, 8),
             (bargauge("Received by brand", f"sum by (brand) (increase({received}[$__range]))",
                       "{{brand}}", decimals=0,
-                      description="Items received over the time range."), 12, 8),
+                      description="Cases received over the time range (each case once)."), 12, 8),
         ],
     ]
     annotations = [
@@ -429,9 +445,10 @@ def moderation() -> Json:
     ]
     return dashboard(
         "veille-moderation", "veille: moderation",
-        "Moderation KPIs: items received, processed share against 90 %, rejection rate, backlog "
-        "age, time to decision, busiest hours.",
-        [variable("brand", "Brand", "veille_moderation_items_received_total"),
+        "Moderation KPIs: cases received, processed share against 90 %, rejection rate, backlog "
+        "age, time to decision, busiest hours. The category filter applies to the by-category "
+        "panels only: totals and ratios count each case once.",
+        [variable("brand", "Brand", "veille_moderation_cases_received_total"),
          variable("category", "Category", "veille_moderation_items_received_total")],
         layout(rows), annotations, time_from="now-2d",
     )
@@ -472,8 +489,8 @@ def pipeline() -> Json:
                 target(f"sum(rate(veille_redeliveries_total{ri}))",
                        "redelivered (crash, rebalance)"),
                 target(f"sum(rate(veille_dead_letters_total{ri}))", "dead letters"),
-                target(f"sum(rate(veille_moderation_items_received_total{ri}))",
-                       "moderation received"),
+                target(f"sum(rate(veille_moderation_cases_received_total{ri}))",
+                       "moderation received (cases)"),
                 target(f"sum(rate(veille_reputation_buckets_closed_total{ri}))", "buckets closed"),
             ], unit="ops", description="Items per second through each stage."), 12, 9),
             (timeseries("Latency to enrichment", [

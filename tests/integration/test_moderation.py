@@ -181,6 +181,13 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     assert by_label(scraped, "veille_moderation_items_received_total", "brand", "category") == received
     assert by_label(scraped, "veille_moderation_items_processed_total", "brand", "category") == processed
     assert by_label(scraped, "veille_moderation_items_rejected_total", "brand", "category") == rejected
+    # The case counters count each case once (the KPI ratios read them): acme's m1 and m13,
+    # three categories each, count once.
+    assert by_label(scraped, "veille_moderation_cases_received_total", "brand") == {
+        ("acme",): 9, ("boreal",): 3}
+    assert by_label(scraped, "veille_moderation_cases_processed_total", "brand") == {
+        ("acme",): 7, ("boreal",): 2}
+    assert by_label(scraped, "veille_moderation_cases_rejected_total", "brand") == {("acme",): 3}
     assert by_label(scraped, "veille_moderation_unanswered_negative", "brand") == {("acme",): 1}
     assert by_label(scraped, "veille_moderation_decision_seconds_count", "brand") == {
         ("acme",): 7, ("boreal",): 2}
@@ -245,3 +252,5 @@ def test_worker_restart_keeps_open_cases(settings, start_worker) -> None:
     assert by_label(scraped, "veille_moderation_items_processed_total", "brand", "category") == {
         ("acme", "detractor"): 1}  # r1: "Boycott Acme! Signez la pétition"
     assert by_label(scraped, "veille_moderation_items_received_total", "brand", "category") == {}
+    assert by_label(scraped, "veille_moderation_cases_processed_total", "brand") == {("acme",): 1}
+    assert by_label(scraped, "veille_moderation_cases_received_total", "brand") == {}

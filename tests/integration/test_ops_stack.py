@@ -240,7 +240,7 @@ def moderate_some_cases(s: Stack) -> list[tuple[str, str]]:
     the moderation metrics."""
     with urllib.request.urlopen(s.worker.metrics_url, timeout=5) as r:
         exported = exported_names(r.read().decode())
-    wanted = {"veille_moderation_items_received_total"} | {
+    wanted = {"veille_moderation_items_received_total", "veille_moderation_cases_received_total"} | {
         m for _, _, target in dashboard_targets() for m in series_names(target["expr"])
         if m.startswith("veille_moderation_")}
     missing = sorted(wanted - exported)
@@ -415,6 +415,11 @@ def dashboards_report(s: Stack, start: float, end: float, fired_at: float) -> st
                            f'total{{brand="{BRAND}"}}[{int(end - start) + 1}s])) > 0)', end)
     assert processed, "no moderation decision counted in Prometheus"
     category = processed[0]["metric"]["category"]
+    # The KPI counters count cases, whatever their categories: the three decided, two rejected.
+    cases = {m: prom.query(f'sum(veille_moderation_cases_{m}_total{{brand="{BRAND}"}})', end)
+             for m in ("processed", "rejected")}
+    assert {m: float(r[0]["value"][1]) for m, r in cases.items() if r} == {
+        "processed": 3, "rejected": 2}, cases
     variables = {"$brand": BRAND, "$platform": "twitter", "$category": category,
                  "$__rate_interval": "1m", "$__interval": "1m",
                  "$__range": f"{int(fired_at - start) + 1}s"}

@@ -59,7 +59,7 @@ def test_enrich_and_agents_workers_run_the_pipeline_between_them(settings, start
     # The agents worker counts every by-brand signal and receives every moderation item...
     wait_for(lambda: agents.metric("veille_reputation_mentions_total") >= signals, 60,
              "the spike agent counting every signal")
-    wait_for(lambda: agents.metric("veille_moderation_items_received_total") >= queued, 60,
+    wait_for(lambda: agents.metric("veille_moderation_cases_received_total") >= queued, 60,
              "the moderation agent receiving every item")
     assert agents.metric("veille_reputation_mentions_total") == signals
     # ... and enriches nothing; the enrich worker runs no agent: it does not even export the
@@ -68,6 +68,7 @@ def test_enrich_and_agents_workers_run_the_pipeline_between_them(settings, start
     assert enrich.metric("veille_raw_messages_total") == n
     assert enrich.metric("veille_reputation_mentions_total", default=None) is None
     assert enrich.metric("veille_moderation_items_received_total", default=None) is None
+    assert enrich.metric("veille_moderation_cases_received_total", default=None) is None
     # Both beat (PipelineStalled reads the heartbeat's age on every worker).
     assert enrich.metric("veille_heartbeat_timestamp_seconds") > 0
     assert agents.metric("veille_heartbeat_timestamp_seconds") > 0

@@ -24,8 +24,8 @@ DEBIAN_PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"
 SEVERITIES = {"critical", "warning", "info"}
 ALERTS = {
     "ReputationCrisis", "NegativeShareFarAboveNormal", "ModerationProcessedShareLow",
-    "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "PipelineStalled",
-    "DeadLettersRising", "CollectorSilent", "TargetDown",
+    "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
+    "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown",
 }
 
 
@@ -227,6 +227,7 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("labels", "receiver"), [
     ("alertname=ReputationCrisis severity=critical brand=acme", "veille-brand"),
     ("alertname=ModerationBacklogTooOld severity=warning brand=acme", "veille-brand"),
+    ("alertname=ModerationNegativeUnanswered severity=warning brand=acme", "veille-brand"),
     ("alertname=PipelineStalled severity=critical cause=heartbeat", "veille-ops"),
     ("alertname=TargetDown severity=warning", "veille-ops"),
     ("alertname=ModerationRejectionRateHigh severity=info brand=acme", "veille-digest"),

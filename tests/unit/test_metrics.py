@@ -46,7 +46,7 @@ def test_heartbeat() -> None:
     assert reg.get_sample_value("veille_heartbeat_timestamp_seconds") == 1234.0
 
 
-def test_moderation_metrics_count_once_per_category_and_gauges_only_when_owned() -> None:
+def test_moderation_metrics_count_cases_once_items_per_category_gauges_only_when_owned() -> None:
     from veille.metrics import ModerationMetrics
     from veille.moderation.cases import Backlog
 
@@ -56,6 +56,8 @@ def test_moderation_metrics_count_once_per_category_and_gauges_only_when_owned()
     # Known series exist before any traffic, the category "none" included; no gauge yet.
     assert get("veille_moderation_items_received_total", {"brand": "boreal", "category": "hate"}) == 0
     assert get("veille_moderation_items_rejected_total", {"brand": "acme", "category": "none"}) == 0
+    for name in ("received", "processed", "rejected"):
+        assert get(f"veille_moderation_cases_{name}_total", {"brand": "boreal"}) == 0
     assert get("veille_moderation_decisions_ignored_total", {"reason": "unknown_case"}) == 0
     assert get("veille_moderation_backlog_items", {"brand": "acme"}) is None
 
@@ -71,6 +73,31 @@ def test_moderation_metrics_count_once_per_category_and_gauges_only_when_owned()
     assert get("veille_moderation_items_processed_total", {"brand": "acme", "category": "none"}) == 1
     assert get("veille_moderation_items_rejected_total", {"brand": "acme", "category": "insult"}) == 1
     assert get("veille_moderation_items_rejected_total", {"brand": "acme", "category": "none"}) == 0
+    # The case counters count each case once, whatever its categories: the KPI ratios read them.
+    assert get("veille_moderation_cases_received_total", {"brand": "acme"}) == 2
+    assert get("veille_moderation_cases_received_total", {"brand": "none"}) == 1
+    assert get("veille_moderation_cases_processed_total", {"brand": "acme"}) == 2
+    assert get("veille_moderation_cases_rejected_total", {"brand": "acme"}) == 1
+    assert get("veille_moderation_cases_received_total", {"brand": "boreal"}) == 0
+    # boreal: three cases of three categories (two rejected, one approved) and one spam case
+    # approved. Rejection rate per case 2 / 4 = 50 %; summed over categories the item counters
+    # say 6 / 10 = 60 %: they weigh a case by its category count, so they are not for ratios.
+    for decision in ("reject", "reject", "approve"):
+        m.observe_received("boreal", ("insult", "aggressive", "needs_answer"))
+        m.observe_closed("boreal", ("insult", "aggressive", "needs_answer"), decision, 60.0)
+    m.observe_received("boreal", ("spam",))
+    m.observe_closed("boreal", ("spam",), "approve", 60.0)
+
+    def total(name: str, brand: str) -> float:
+        return sum(s.value for f in reg.collect() for s in f.samples
+                   if s.name == name and s.labels.get("brand") == brand)
+
+    cases = [total(f"veille_moderation_cases_{n}_total", "boreal")
+             for n in ("received", "processed", "rejected")]
+    items = [total(f"veille_moderation_items_{n}_total", "boreal")
+             for n in ("received", "processed", "rejected")]
+    assert cases == [4, 4, 2] and cases[2] / cases[1] == 0.5
+    assert items == [10, 10, 6] and items[2] / items[1] == 0.6
     assert get("veille_moderation_decision_seconds_count", {"brand": "acme"}) == 2
     assert get("veille_moderation_decision_seconds_sum", {"brand": "acme"}) == 120.0
 
