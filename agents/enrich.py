@@ -21,6 +21,7 @@ signals are sent again, and the spike agent recognises them by raw partition and
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ from typing import Any, cast
 from aiokafka import ConsumerRebalanceListener
 
 from streams.records import (
+    TICK_SECONDS,
     EnrichedMention,
     InvalidMention,
     Limits,
@@ -39,6 +41,7 @@ from streams.records import (
     dumps,
     iso,
     parse_raw,
+    source_tick,
 )
 from streams.topics import (
     MENTIONS_BY_BRAND,
@@ -49,6 +52,7 @@ from streams.topics import (
     brand_partition,
     key_partition,
 )
+from veille.crisis import SourceClock
 from veille.dedup import DedupWindow
 from veille.metrics import Metrics
 from veille.moderation.queue import make_item
@@ -259,6 +263,8 @@ class Cycle:
     side: list[Out] = field(default_factory=list)
     #: TopicPartition -> next offset to read.
     commit: dict[Any, int] = field(default_factory=dict)
+    #: Raw partition -> newest event time of the valid mentions of the batch.
+    newest: dict[int, float] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.side) + sum(len(o) for group in (self.enriched, self.by_brand)
@@ -353,6 +359,9 @@ class Planner:
         mention = outcome.enriched
         assert mention is not None
         key = mention.raw.id.encode()
+        created = mention.raw.created_at.timestamp()
+        if created > cycle.newest.get(record.partition, float("-inf")):
+            cycle.newest[record.partition] = created
         try:
             item = dumps(outcome.item) if outcome.item else None
             signal = (brand_signal(mention, record.partition, record.offset)
@@ -391,7 +400,7 @@ class Planner:
             mention.language,
             sentiment.label if sentiment else "unscored",
             sentiment.compound if sentiment else None,
-            mention.raw.created_at.timestamp(),
+            created,
             mention.received_at.timestamp(),
         )
 
@@ -410,19 +419,24 @@ class Planner:
 
 async def load_windows(bootstrap: list[str], enriched: str, partitions: Sequence[int], ttl: float,
                        max_entries: int, clock: Callable[[], float] = time.time,
-                       timeout: float = 120.0) -> dict[int, DedupWindow]:
+                       timeout: float = 120.0,
+                       clocks: dict[int, SourceClock] | None = None) -> dict[int, DedupWindow]:
     """Rebuild the de-duplication windows of `partitions` from the tail of mentions.enriched:
     about its last `max_entries` records per partition (starting earlier than needed is
-    harmless: a window keeps the newest), read to the fetch high watermark."""
+    harmless: a window keeps the newest), read to the fetch high watermark. With `clocks`,
+    also each partition's event-time clock, from its last record (when it was written, and
+    the event time of its mention), for the source ticks."""
     from aiokafka import TopicPartition
 
     from agents.recovery import read_to_end
 
     windows = {p: DedupWindow(ttl, max_entries) for p in partitions}
+    last: dict[int, Any] = {}
 
     def remember(r: Any) -> None:
         if r.key is None:
             return
+        last[r.partition] = r
         offset = -1
         for name, raw in r.headers or ():
             if name == SOURCE_OFFSET_HEADER:
@@ -434,6 +448,13 @@ async def load_windows(bootstrap: list[str], enriched: str, partitions: Sequence
     now = clock()
     for window in windows.values():
         window.expire(now)
+    if clocks is not None:
+        for p, r in last.items():
+            try:
+                created = datetime.fromisoformat(json.loads(r.value)["created_at"]).timestamp()
+            except (ValueError, TypeError, KeyError):
+                continue  # not one of ours: the partition's clock starts with its next mention
+            clocks[p] = SourceClock(created, r.timestamp / 1000.0)
     return windows
 
 
@@ -463,6 +484,9 @@ class EnrichStage:
         self._reload: asyncio.Task[None] | None = None
         #: mentions.enriched partition -> its end after this stage's last acknowledged write.
         self.enriched_ends: dict[int, int] = {}
+        #: Raw partition -> its event-time clock, for the source ticks (see punctuate()).
+        self.clocks: dict[int, SourceClock] = {}
+        self.in_hand = False
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -523,14 +547,17 @@ class EnrichStage:
         async with self.lock:
             for tp in partitions:
                 self.windows.pop(tp.partition, None)
+                self.clocks.pop(tp.partition, None)
 
     async def assigned(self, partitions: Any) -> None:
         s = self.settings
         owned = sorted(tp.partition for tp in partitions if tp.topic == self.names.raw)
         started = time.monotonic()
+        clocks: dict[int, SourceClock] = {}
         try:
             windows = await load_windows(s.bootstrap_servers, self.names.enriched, owned,
-                                         s.dedup_ttl_seconds, s.dedup_max_per_partition, self.clock)
+                                         s.dedup_ttl_seconds, s.dedup_max_per_partition, self.clock,
+                                         clocks=clocks)
         except Exception as exc:  # noqa: BLE001 (aiokafka would swallow it: the partitions
             # would never be read); they are read again once run() has re-read their windows
             log.warning("enrich: cannot re-read %s for partitions %s (%r); retrying",
@@ -540,6 +567,8 @@ class EnrichStage:
             self.metrics.rebalances.inc()
             self.windows.clear()
             self.windows.update(windows)
+            self.clocks.clear()
+            self.clocks.update(clocks)
             ids = sum(len(w) for w in windows.values())
             self.metrics.dedup_ids.set(ids)
         log.info("enrich: owning raw partitions %s; %d recent ids re-read from %s in %.2f s",
@@ -562,6 +591,9 @@ class EnrichStage:
                 continue
             if not batches:
                 continue
+            # Records in hand, not delivered yet: the consumer's position is past them already,
+            # so no tick may say their partition is read to its end until they are delivered.
+            self.in_hand = True
             async with self.lock:
                 if self.stopping:
                     return  # not committed: redelivered to the next owner
@@ -582,6 +614,10 @@ class EnrichStage:
                 except Abandoned:
                     return  # stopping with the broker away: not committed, redelivered later
                 await self.commit(cycle.commit)
+                wall = self.clock()
+                for p, t in cycle.newest.items():
+                    self.clocks.setdefault(p, SourceClock()).saw(t, wall)
+                self.in_hand = False
             if not mine:
                 await asyncio.sleep(0.2)  # only partitions still waiting for their window
 
@@ -589,10 +625,11 @@ class EnrichStage:
         """Re-read the windows of owned partitions whose load failed when they were assigned."""
         s = self.settings
         await asyncio.sleep(delay)
+        clocks: dict[int, SourceClock] = {}
         try:
             windows = await load_windows(s.bootstrap_servers, self.names.enriched,
                                          sorted(set(partitions)), s.dedup_ttl_seconds,
-                                         s.dedup_max_per_partition, self.clock)
+                                         s.dedup_max_per_partition, self.clock, clocks=clocks)
         except Exception as exc:  # noqa: BLE001 (the next batch of these partitions retries)
             log.warning("enrich: cannot re-read %s for partitions %s yet (%r)",
                         self.names.enriched, sorted(set(partitions)), exc)
@@ -602,6 +639,8 @@ class EnrichStage:
             for p, window in windows.items():
                 if p in owned and p not in self.windows:
                     self.windows[p] = window
+                    if p in clocks:
+                        self.clocks[p] = clocks[p]
         log.info("enrich: windows of partitions %s re-read", sorted(windows))
 
     async def plan(self, batches: Mapping[Any, Sequence[Any]]) -> Cycle:
@@ -617,6 +656,8 @@ class EnrichStage:
                 for p, outs in part.by_brand.items():
                     cycle.by_brand.setdefault(p, []).extend(outs)
                 cycle.commit.update(part.commit)
+                for p, t in part.newest.items():
+                    cycle.newest[p] = max(t, cycle.newest.get(p, t))
                 await asyncio.sleep(0)
         return cycle
 
@@ -764,6 +805,39 @@ class EnrichStage:
         except Exception as exc:
             return _failed(exc)
 
+    async def punctuate(self, interval: float = TICK_SECONDS) -> None:
+        """Every `interval` seconds, a tick on every mentions.by_brand partition for each owned
+        raw partition (veille.crisis.Watermark): without them, a partition with nothing new
+        would hold the spike agents' buckets open, and a quiet brand's alert story would never
+        resolve. Sent under the batch lock, once the signals of every batch read so far are
+        acknowledged, so a tick never overtakes the mentions it speaks for."""
+        from aiokafka import TopicPartition
+
+        s = self.settings
+        live_seconds = s.spike_lateness_seconds + 2 * s.spike_bucket_seconds
+        while not self.stopping:
+            await asyncio.sleep(interval)
+            try:
+                async with self.lock:
+                    if self.stopping:
+                        return
+                    sent = []
+                    for p in sorted(self.windows):
+                        tp = TopicPartition(self.names.raw, p)
+                        high = self.consumer.highwater(tp)
+                        position = await asyncio.wait_for(self.consumer.position(tp), 1.0)
+                        # Records handed over by the consumer but not delivered yet: not read.
+                        read = high is not None and position >= high and not self.in_hand
+                        clock = self.clocks.get(p) or SourceClock()
+                        value = source_tick(p, *clock.tick(self.clock(), read, live_seconds,
+                                                           s.spike_idle_seconds))
+                        sent += [await self.send(Out(self.names.by_brand, None, value, None, q))
+                                 for q in range(s.topic_partitions)]
+                    for fut in sent:
+                        await asyncio.wait_for(fut, timeout=10.0)
+            except Exception as exc:  # noqa: BLE001 (the next tick says the same, later)
+                log.debug("enrich: tick not sent: %r", exc)
+
     async def heartbeat(self) -> None:
         """Beat once a metadata round trip to the broker succeeds: the beat's age is the outage."""
         await beat_while(self.producer.client, self.metrics, lambda: not self.stopping)
@@ -827,6 +901,7 @@ def install(app: Any, settings: Settings, enricher: Enricher, metrics: Metrics) 
             await stage.start()
             self.add_future(stage.run())
             self.add_future(stage.heartbeat())
+            self.add_future(stage.punctuate())
 
         async def on_stop(self) -> None:
             await stage.stop()

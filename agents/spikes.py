@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from streams.topics import SPIKE_CORE_TABLE, SPIKE_OPEN_TABLE, Topics, brand_partition
 from veille.crisis import BrandMonitor, CrisisConfig, StateMismatch, Watermark
@@ -37,16 +37,40 @@ class Signal(NamedTuple):
     o: int
 
 
-def parse_signal(value: bytes | None) -> Signal:
-    """A mentions.by_brand record, or ValueError saying what is wrong with it. The topic is
-    veille's own, but a foreign producer or a bug upstream must not stop the agent."""
+class Tick(NamedTuple):
+    """One mentions.by_brand tick (streams.records.source_tick), checked."""
+
+    at: float
+    p: int
+    t: float | None
+    live: bool
+    quiet: bool
+
+
+def _number(v: Any) -> TypeGuard[float]:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def parse_signal(value: bytes | None) -> Signal | Tick:
+    """A mentions.by_brand record (a signal, or a tick), or ValueError saying what is wrong
+    with it. The topic is veille's own, but a foreign producer or a bug upstream must not stop
+    the agent."""
     s = json.loads(value or b"")
     if not isinstance(s, dict):
         raise ValueError("not a JSON object")
+    if "tick" in s:
+        at, p, t = s["tick"], s.get("p"), s.get("t")
+        if not _number(at) or (t is not None and not _number(t)):
+            raise ValueError("tick and t must be finite numbers of epoch seconds")
+        if isinstance(p, bool) or not isinstance(p, int) or p < 0:
+            raise ValueError("p must be a partition number")
+        if not isinstance(s.get("live"), bool) or not isinstance(s.get("quiet"), bool):
+            raise ValueError("live and quiet must be true or false")
+        return Tick(float(at), p, None if t is None else float(t), s["live"], s["quiet"])
     t, aud, p, o = s.get("t"), s.get("aud", 0), s.get("p", 0), s.get("o", -1)
     if not isinstance(s.get("id"), str):
         raise ValueError("id must be a string")
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+    if not _number(t):
         raise ValueError("t must be a finite number of epoch seconds")
     if not isinstance(s.get("neg"), bool):
         raise ValueError("neg must be true or false")
@@ -74,7 +98,6 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
     """Register the spike agent, its tables and the bucket-closing timer."""
     config = config or CrisisConfig(bucket_seconds=settings.spike_bucket_seconds,
                                     lateness_seconds=settings.spike_lateness_seconds)
-    idle_seconds = settings.spike_idle_seconds
     names = brand_terms(watchlist)
     known = set(watchlist.brand_ids)
     # Keys are the brand id bytes, as on mentions.by_brand: with use_partitioner the changelog
@@ -85,12 +108,10 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                            partitions=settings.topic_partitions, key_type=bytes)
     open_table.key_serializer = core_table.key_serializer = "raw"
     monitors: dict[str, tuple[BrandMonitor, int]] = {}  # brand -> (monitor, closes saved)
-    last_seen: dict[str, float] = {}  # brand -> wall-clock time of its last mention
     # One watermark per mentions.by_brand partition, over the raw partitions feeding it (the
-    # enrichment stage writes each raw partition's signals in its order).
+    # enrichment stage writes each raw partition's signals, then its ticks, in its order).
     watermarks: dict[int, Watermark] = {}
     homes: dict[str, int] = {}  # brand -> its mentions.by_brand partition
-    positions: dict[int, int] = {}  # mentions.by_brand partition -> next offset to process
     core_seqs: dict[str, int] = {}  # brand -> sequence number of its last saved core state
 
     @core_table.on_recover
@@ -109,9 +130,13 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         core_seqs.clear()
         watermarks.clear()
         homes.clear()
-        for brand in known:
-            if brand_partition(brand, settings.topic_partitions) not in owned:
+        for brand in sorted(known):
+            home = brand_partition(brand, settings.topic_partitions)
+            if home not in owned:
                 metrics.forget(brand)
+            else:  # its gauges (an open alert's state) exported again at once, not on its
+                monitor_for(brand)  # next mention, which may be hours away
+                homes[brand] = home
 
     def monitor_for(brand: str) -> BrandMonitor:
         if brand in monitors:
@@ -194,6 +219,10 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             pending: dict[str, list[dict[str, Any]]] = {}
             for event in batch:
                 try:
+                    if not event.key:
+                        for brand, events in tick(event).items():
+                            pending.setdefault(brand, []).extend(events)
+                        continue
                     brand = event.key.decode()
                     events = apply(brand, event)
                 except Exception:  # one bad record must not cost the batch its alert events
@@ -204,62 +233,74 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             for brand, events in pending.items():
                 await publish(brand, monitors[brand][0], events)
 
+    def watermark(partition: int) -> Watermark:
+        wm = watermarks.get(partition)
+        if wm is None:
+            wm = watermarks[partition] = Watermark(range(settings.topic_partitions))
+        return wm
+
+    def unreadable(event: Any, why: Any) -> None:
+        log.error("spikes: unreadable mentions.by_brand record at %s:%s (%s); skipped",
+                  event.message.partition, event.message.offset, why)
+
     def apply(brand: str, event: Any) -> list[dict[str, Any]]:
         """Count one mention of mentions.by_brand; return the alert events it caused."""
-        wall = last_seen[brand] = time.time()
+        wall = time.time()
         m = monitor_for(brand)
         partition = event.message.partition
-        positions[partition] = event.message.offset + 1
         if event.message.offset <= m.position:
             return []  # applied before a crash or restart: its effect is in the table
         m.position = event.message.offset
         try:
             s = parse_signal(event.value)
         except ValueError as exc:
-            log.error("spikes: unreadable mentions.by_brand record at %s:%s (%s); skipped",
-                      partition, event.message.offset, exc)
+            unreadable(event, exc)
+            return []
+        if isinstance(s, Tick):
+            unreadable(event, "a tick with a brand key")
             return []
         source = s.p
         if s.o >= 0 and not m.first_time(source, s.o):
             return []  # sent again by the enrichment stage (a redelivery after a crash)
-        wm = watermarks.get(partition)
-        if wm is None:
-            wm = watermarks[partition] = Watermark(
-                range(settings.topic_partitions), idle_seconds,
-                live_seconds=config.lateness_seconds + 2 * config.bucket_seconds)
+        wm = watermark(partition)
         wm.observe(source, s.t, wall)
         late_before = m.late
         events = m.observe(s.id, s.t, s.neg, s.aud, s.text, advance=False)
         if brand in known:
             (metrics.late if m.late != late_before else metrics.mentions).labels(brand).inc()
         homes[brand] = partition
-        mark = wm.value(wall)
+        mark = wm.value()
         if mark is not None:
             events += m.advance(mark)
         return events
 
-    @app.timer(5.0)
-    async def close_idle_buckets() -> None:
-        now = time.time()
-        owned = {tp.partition: tp for tp in app.consumer.assignment()
-                 if tp.topic == topics.by_brand.get_topic_name()}
-        if not owned:
-            return
-        for brand, (m, _) in list(monitors.items()):
-            home = homes.get(brand)
-            if home is None or home not in owned:
-                continue
-            # Silence is data: a quiet brand closes its buckets on the clock, but only when
-            # its partition's stream is live and read to the end (a pause while a backlog
-            # is read is not silence).
-            wm = watermarks.get(home)
-            high = app.consumer.highwater(owned[home])
-            caught_up = high is not None and positions.get(home, 0) >= high
-            idle = now - last_seen.get(brand, 0.0) >= idle_seconds
-            if wm is not None and wm.live(now) and caught_up and idle:
-                events = m.advance(now)
-            else:  # the partition's watermark may have moved on through other brands' mentions
-                mark = wm.value(now) if wm is not None else None
-                events = m.advance(mark) if mark is not None else []
-            if m.closes != monitors[brand][1]:
-                await publish(brand, m, events)
+    home_of = {brand: brand_partition(brand, settings.topic_partitions) for brand in known}
+
+    def tick(event: Any) -> dict[str, list[dict[str, Any]]]:
+        """A source tick: move the partition's watermark on, and with it every brand living
+        there, mentioned lately or not (silence is data). Returns the alert events of the
+        brands whose buckets closed."""
+        partition = event.message.partition
+        try:
+            t = parse_signal(event.value)
+        except ValueError as exc:
+            unreadable(event, exc)
+            return {}
+        if not isinstance(t, Tick):
+            unreadable(event, "a mention signal without a brand key")
+            return {}
+        wm = watermark(partition)
+        wm.tick(t.p, t.at, t.t, t.live, t.quiet, time.time())
+        mark = wm.value()
+        if mark is None:
+            return {}
+        out = {}
+        here = {b for b, h in home_of.items() if h == partition}
+        here.update(b for b, h in homes.items() if h == partition)
+        for brand in sorted(here):
+            m = monitor_for(brand)
+            homes[brand] = partition
+            events = m.advance(mark)
+            if events or m.closes != monitors[brand][1]:
+                out[brand] = events
+        return out

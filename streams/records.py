@@ -155,6 +155,19 @@ def brand_signal(mention: EnrichedMention, source: int, offset: int) -> bytes:
     })
 
 
+#: How often the enrichment stage sends a source tick for each raw partition read to its end.
+TICK_SECONDS = 5.0
+
+
+def source_tick(source: int, at: float, newest: float | None, live: bool, quiet: bool) -> bytes:
+    """A mentions.by_brand tick (no key, sent to every partition) for raw partition `source`,
+    sent at `at` (epoch seconds): the newest event time forwarded from it (null if none),
+    whether that was at the present when read, and whether the partition is read to its end
+    and quiet (veille.crisis.SourceClock). With it, the spike agents' watermark moves on
+    when a partition, or the whole stream, has nothing to say."""
+    return dumps({"tick": at, "p": source, "t": newest, "live": live, "quiet": quiet})
+
+
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

@@ -107,8 +107,11 @@ TOPIC_MAP = (
         MENTIONS_BY_BRAND,
         "brand id",
         "one compact JSON per (mention, matched brand): id, created_at, negative, audience, "
-        "text, raw partition and offset; on the brand's partition (murmur2 of the key)",
-        "enrichment agent, in the same delivery as the enriched record",
+        "text, raw partition and offset; on the brand's partition (murmur2 of the key). Also, "
+        "every 5 s, one keyless tick per raw partition on every partition: `{\"tick\": sent at, "
+        "\"p\": raw partition, \"t\": newest event time or null, \"live\": bool, "
+        "\"quiet\": bool}`",
+        "enrichment agent, in the same delivery as the enriched record; ticks after it",
         "spike agent",
     ),
     TopicDoc(

@@ -160,55 +160,94 @@ class Watermark:
     past it, whatever order the partitions were read in, so a replay closes the same buckets
     with the same mentions (determinism).
 
-    At the live edge a source may simply have nothing to say: once the stream is live (its
-    newest event time within `live_seconds` of the clock), a source silent for `idle_seconds`
-    of wall-clock time stops holding the others back, as idle sources do in Flink. While a
-    backlog is read (event time far behind the clock) no source is ever skipped, however
-    long it pauses.
+    A source with nothing to say must not hold the others back for ever. The stage upstream
+    sends, for each source, a tick (a punctuation, see `SourceClock`) every few seconds: the
+    source's newest event time, whether that was at the present when read (live), and whether
+    the source is read to its end and quiet. A quiet source vouches for the tick's own time:
+    nothing older is coming from it (beyond the lateness bound). So when every source is quiet
+    the watermark is the present, and a brand nobody talks about has its buckets closed and
+    its alert story resolved. A quiet claim counts only once the stream is live: while a
+    backlog is read, a source still empty must not close buckets its mentions may yet fill.
+
+    The watermark depends on what the sources said, not on this process's clock: a backlog of
+    mentions and ticks read again gives the same watermark (determinism). If the upstream
+    stage stops, its ticks stop and the last claims stand: the watermark stays where they left
+    it, because an outage is not silence, and the backlog, once it comes, lands in its buckets.
 
     An event time ahead of the clock (the enrichment stage accepts `created_at` up to an hour
     ahead, for clocks that are off) counts as at most `max_ahead_seconds` ahead: one such
     mention must not close the present buckets and make every on-time mention after it late.
     """
 
-    def __init__(self, sources: Iterable[int] = (), idle_seconds: float = 60.0,
-                 live_seconds: float = 1200.0, max_ahead_seconds: float = 60.0) -> None:
+    def __init__(self, sources: Iterable[int] = (), max_ahead_seconds: float = 60.0) -> None:
         self.expected = set(sources)
-        self.idle_seconds = idle_seconds
-        self.live_seconds = live_seconds
         self.max_ahead_seconds = max_ahead_seconds
         self.newest: dict[int, float] = {}
-        self.heard: dict[int, float] = {}  # source -> wall-clock time of its last record
-        self.started: float | None = None
+        self.live: dict[int, bool] = {}  # source -> its stream was at the present (last tick)
+        self.quiet: dict[int, float] = {}  # source -> time it was last said to be quiet at
 
-    def observe(self, source: int, event_time: float, wall: float) -> None:
-        if self.started is None:
-            self.started = wall
+    def _saw(self, source: int, event_time: float, wall: float) -> None:
         event_time = min(event_time, wall + self.max_ahead_seconds)
         if event_time > self.newest.get(source, float("-inf")):
             self.newest[source] = event_time
-        self.heard[source] = wall
 
-    def live(self, wall: float) -> bool:
-        """Whether the stream has reached the present (its newest event time is recent)."""
-        return bool(self.newest) and wall - max(self.newest.values()) <= self.live_seconds
+    def observe(self, source: int, event_time: float, wall: float) -> None:
+        """A mention of `source` at `event_time`, received at wall-clock (epoch) time `wall`
+        (which only bounds how far ahead of the present an event time may count)."""
+        self._saw(source, event_time, wall)
+        self.quiet.pop(source, None)
 
-    def value(self, wall: float) -> float | None:
-        """The watermark at wall-clock (epoch) time `wall`; None while a source that must be
-        waited for has not been heard from yet."""
-        if self.started is None:
-            return None
-        sources = self.expected | set(self.newest)
-        if self.live(wall):
-            cutoff = wall - self.idle_seconds
-            waited = [s for s in sources if self.heard.get(s, self.started) > cutoff]
-            if not waited:
-                return max(self.newest.values())
+    def tick(self, source: int, at: float, newest: float | None, live: bool, quiet: bool,
+             wall: float) -> None:
+        """A tick of `source` sent at `at` (see `SourceClock.tick`), received at `wall`."""
+        if newest is not None:
+            self._saw(source, newest, wall)
+        self.live[source] = live
+        if quiet:
+            self.quiet[source] = min(at, wall + self.max_ahead_seconds)
         else:
-            waited = list(sources)
-        if any(s not in self.newest for s in waited):
+            self.quiet.pop(source, None)
+
+    def value(self) -> float | None:
+        """The watermark; None while a source that must be waited for has said nothing."""
+        sources = self.expected | set(self.newest) | set(self.live)
+        if not sources:
             return None
-        return min(self.newest[s] for s in waited)
+        live = any(self.live.values())
+        marks = []
+        for s in sources:
+            mark = self.newest.get(s)
+            if live and s in self.quiet:
+                mark = max(mark, self.quiet[s]) if mark is not None else self.quiet[s]
+            if mark is None:
+                return None
+            marks.append(mark)
+        return min(marks)
+
+
+@dataclass
+class SourceClock:
+    """What the stage upstream of the spike agents knows of one source partition's event time,
+    for the ticks it sends (see `Watermark`)."""
+
+    newest: float | None = None  # newest event time forwarded
+    heard: float | None = None  # wall-clock time a mention was last forwarded
+
+    def saw(self, event_time: float, wall: float) -> None:
+        if self.newest is None or event_time > self.newest:
+            self.newest = event_time
+        self.heard = wall
+
+    def tick(self, wall: float, read_to_end: bool, live_seconds: float,
+             idle_seconds: float) -> tuple[float, float | None, bool, bool]:
+        """(at, newest event time or None, live, quiet) of a tick sent at `wall`. Live: the
+        newest event time was recent when it was read (the stream is at the present, not a
+        replay of the past). Quiet: read to its end, and nothing forwarded for `idle_seconds`
+        (or ever): a pause in a replay or a collector's delay is not silence."""
+        if self.newest is None or self.heard is None:
+            return wall, None, False, read_to_end
+        return (wall, self.newest, self.heard - self.newest <= live_seconds,
+                read_to_end and wall - self.heard >= idle_seconds)
 
 
 class StateMismatch(ValueError):

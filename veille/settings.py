@@ -169,8 +169,9 @@ class Settings:
     )
     spike_idle_seconds: float = field(
         default=60.0,
-        metadata={"help": "Crisis detection: a partition or brand silent this long (wall clock) "
-                  "no longer holds buckets open; live buckets then close on the clock."},
+        metadata={"help": "Crisis detection: a raw partition read to its end with no mention "
+                  "for this long is quiet; at the live edge it no longer holds buckets open, "
+                  "and when all are quiet buckets close on the clock."},
     )
     moderation_api_host: str = field(
         default="127.0.0.1", metadata={"help": "Address the moderation API listens on."}

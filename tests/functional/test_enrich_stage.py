@@ -394,7 +394,8 @@ def test_partitions_whose_window_could_not_be_read_are_read_once_it_is(tmp_path,
     calls: list[list[int]] = []
 
     async def flaky_load(bootstrap: Any, enriched: str, partitions: Any, ttl: float,
-                         max_entries: int, clock: Any = None, timeout: float = 0) -> Any:
+                         max_entries: int, clock: Any = None, timeout: float = 0,
+                         clocks: Any = None) -> Any:
         calls.append(list(partitions))
         if len(calls) == 1:
             raise ConnectionError("broker blip")

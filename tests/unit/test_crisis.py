@@ -135,31 +135,59 @@ def test_binomial_tail_matches_direct_sum() -> None:
 def test_watermark_waits_for_the_slowest_partition_while_a_backlog_is_read():
     from veille.crisis import Watermark
 
-    wm = Watermark(range(2), idle_seconds=5, live_seconds=600)
+    wm = Watermark(range(2))
     wall = 1_000_000.0
     wm.observe(0, 10_000.0, wall)
-    assert wm.value(wall) is None  # partition 1 not heard from: nothing may close yet
+    assert wm.value() is None  # partition 1 not heard from: nothing may close yet
+    # Partition 1 read to its end and empty so far: while no source is live (a backlog is
+    # being read), that is no reason to move on without it.
+    wm.tick(1, wall, None, False, True, wall)
+    assert wm.value() is None
     wm.observe(1, 4_000.0, wall)
-    assert wm.value(wall) == 4_000.0
+    assert wm.value() == 4_000.0
     # Hours behind the clock (a backlog): a long pause of partition 1 does not skip it.
     wm.observe(0, 20_000.0, wall + 100)
-    assert wm.value(wall + 100) == 4_000.0
+    wm.tick(1, wall + 100, 4_000.0, False, True, wall + 100)  # quiet, but a replay
+    assert wm.value() == 4_000.0
     wm.observe(1, 3_000.0, wall + 101)  # out of order within the partition: no step back
-    assert wm.value(wall + 101) == 4_000.0
+    assert wm.value() == 4_000.0
 
 
-def test_watermark_skips_an_idle_partition_once_live():
+def test_watermark_moves_on_with_quiet_partitions_once_live_and_stops_with_their_ticks():
     from veille.crisis import Watermark
 
-    wm = Watermark(range(2), idle_seconds=5, live_seconds=600)
+    wm = Watermark(range(2))
     now = 1_000_000.0
     wm.observe(0, now - 30, now)
-    wm.observe(1, now - 400, now)
-    assert wm.value(now) == now - 400
-    wm.observe(0, now - 1, now + 10)
-    assert wm.live(now + 10)
-    assert wm.value(now + 10) == now - 1  # partition 1 silent for 10 s > 5 s at the live edge
-    assert wm.value(now + 3) == now - 400
+    wm.tick(1, now, None, False, True, now)  # partition 1 never had a mention
+    assert wm.value() is None  # nothing says the stream is at the present yet
+    wm.tick(0, now + 5, now - 30, True, False, now + 5)  # live, not quiet yet
+    assert wm.value() == now - 30  # partition 1, quiet at the present, no longer holds it
+    wm.tick(0, now + 65, now - 30, True, True, now + 65)
+    wm.tick(1, now + 65, None, False, True, now + 65)
+    assert wm.value() == now + 65  # every partition quiet: the watermark is the present
+    wm.observe(1, now + 70, now + 70)  # partition 1 speaks: its own time counts again
+    assert wm.value() == now + 65
+    # No more ticks (the enrichment stage is down): the watermark stays where they left it,
+    # whatever the clock says; the backlog, once it comes, still lands in its buckets.
+    assert wm.value() == now + 65
+
+
+def test_source_clock_ticks():
+    from veille.crisis import SourceClock
+
+    c = SourceClock()
+    assert c.tick(100.0, True, 1200, 60) == (100.0, None, False, True)  # never had a mention
+    assert c.tick(100.0, False, 1200, 60) == (100.0, None, False, False)  # a backlog is read
+    c.saw(5_000.0, 5_010.0)  # at the present
+    assert c.tick(5_020.0, True, 1200, 60) == (5_020.0, 5_000.0, True, False)  # not quiet yet
+    assert c.tick(5_080.0, True, 1200, 60) == (5_080.0, 5_000.0, True, True)
+    assert c.tick(5_080.0, False, 1200, 60)[3] is False  # more to read: never quiet
+    c.saw(1_000.0, 5_100.0)  # a straggler from long ago: the newest stays
+    assert c.tick(5_200.0, True, 1200, 60) == (5_200.0, 5_000.0, True, True)
+    replay = SourceClock()
+    replay.saw(1_000.0, 9_000.0)  # read hours after it happened: a replay
+    assert replay.tick(9_100.0, True, 1200, 60) == (9_100.0, 1_000.0, False, True)
 
 
 def test_monitor_fed_by_a_watermark_gives_the_same_buckets_in_any_partition_order():
@@ -174,7 +202,7 @@ def test_monitor_fed_by_a_watermark_gives_the_same_buckets_in_any_partition_orde
 
     def run(order: list[int]) -> list[tuple[int, int, int]]:
         m = BrandMonitor("acme", CrisisConfig())
-        wm = Watermark(range(2), idle_seconds=60, live_seconds=600)
+        wm = Watermark(range(2))
         cursors = [0, 0]
         wall = 1_800_000_000.0  # a replay: the clock is past every event time
         for n, p in enumerate(order):
@@ -182,7 +210,7 @@ def test_monitor_fed_by_a_watermark_gives_the_same_buckets_in_any_partition_orde
             cursors[p] += 1
             wm.observe(p, t, wall)
             m.observe(f"{p}-{n}", t, neg, 10, "bad service", advance=False)
-            mark = wm.value(wall)
+            mark = wm.value()
             if mark is not None:
                 m.advance(mark)
         assert m.late == 0
@@ -273,16 +301,16 @@ def test_a_mention_within_the_lateness_bound_of_the_first_one_is_not_late() -> N
 
 
 def test_a_mention_dated_ahead_of_the_clock_does_not_close_the_present() -> None:
-    wm = Watermark(range(4), idle_seconds=60, live_seconds=1200)
+    wm = Watermark(range(1))
     now = START
     wm.observe(0, now + 3000, wall=now)  # a source's clock 50 minutes ahead
-    assert wm.value(now + 61) == now + 60
+    assert wm.value() == now + 60
     m = BrandMonitor("acme")
     for i in range(100):  # the next 33 minutes of on-time traffic
         t = now + 61 + i * 20
         wm.observe(0, t, wall=t)
         m.observe(f"b{i}", t, True, 10, "x", advance=False)
-        mark = wm.value(t)
+        mark = wm.value()
         if mark is not None:
             m.advance(mark)
     assert m.late == 0

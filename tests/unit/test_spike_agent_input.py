@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from agents.spikes import Signal, parse_signal
-from streams.records import EnrichedMention, brand_signal, parse_raw
+from agents.spikes import Signal, Tick, parse_signal
+from streams.records import EnrichedMention, brand_signal, parse_raw, source_tick
 from veille.sentiment.base import Sentiment
 
 
@@ -36,6 +36,12 @@ def test_the_enrichment_stages_own_records_are_read_back() -> None:
     (b'{"id": "x", "t": 1, "neg": "yes"}', "neg must be"),
     (b'{"id": "x", "t": 1, "neg": true, "aud": 1.5}', "aud must be"),
     (b'{"id": "x", "t": 1, "neg": true, "o": null}', "o must be"),
+    (b'{"tick": "now", "p": 0, "t": null, "live": true, "quiet": true}', "finite"),
+    (b'{"tick": 5, "p": 0, "t": NaN, "live": true, "quiet": true}', "finite"),
+    (b'{"tick": 5, "p": -1, "t": null, "live": true, "quiet": true}', "partition"),
+    (b'{"tick": 5, "p": true, "t": null, "live": true, "quiet": true}', "partition"),
+    (b'{"tick": 5, "p": 0, "t": null, "live": 1, "quiet": true}', "true or false"),
+    (b'{"tick": 5, "p": 0, "t": null, "live": true}', "true or false"),
 ])
 def test_odd_records_are_refused_with_a_reason(value: bytes, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
@@ -45,3 +51,8 @@ def test_odd_records_are_refused_with_a_reason(value: bytes, reason: str) -> Non
 def test_missing_optional_fields_take_safe_values() -> None:
     s = parse_signal(b'{"id": "x", "t": 10, "neg": false, "aud": -5, "text": null}')
     assert s == Signal("x", 10.0, False, 0, "", 0, -1)
+
+
+def test_the_enrichment_stages_ticks_are_read_back() -> None:
+    assert parse_signal(source_tick(3, 1000.5, None, False, True)) == Tick(1000.5, 3, None, False, True)
+    assert parse_signal(source_tick(0, 1000.0, 990.0, True, False)) == Tick(1000.0, 0, 990.0, True, False)
