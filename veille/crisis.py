@@ -29,13 +29,25 @@ STOPWORDS = frozenset((
 ))
 
 
+_URL = re.compile(r"(?:https?://|www\.)\S+")
+#: French elisions (d'acme, l'appli, qu'ils) and English clitics (acme's, don't, we're).
+_ELISION = re.compile(r"^(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)'")
+_CLITIC = re.compile(r"(?:'s|n't|'re|'ve|'ll|'d|'m)$")
+#: Longer "words" are not words (a base64 blob, a run of letters): not worth a moderator's look.
+MAX_TERM_CHARS = 30
+
+
 def terms_of(text: str, brand_terms: frozenset[str] = frozenset()) -> list[str]:
-    """Lower-cased, accent-free words of 3+ letters, without stop words and the brand's own names."""
+    """Lower-cased, accent-free words of 3 to 30 letters, without links, stop words, numbers,
+    elisions and clitics (d'acme and acme's are acme), nor the brand's own names. A hashtag or
+    handle keeps its sign: #acmefail says more than acme."""
     out = []
-    for w in _WORD.findall(fold(text)):
-        w = w.strip("'-")
-        if len(w) >= 3 and w not in STOPWORDS and w.lstrip("#@") not in brand_terms:
-            out.append(w)
+    for w in _WORD.findall(_URL.sub(" ", fold(text))):
+        sign = w[0] if w[0] in "#@" else ""
+        w = _CLITIC.sub("", _ELISION.sub("", w[len(sign):].strip("'-"))).strip("'-")
+        if (3 <= len(w) <= MAX_TERM_CHARS and w not in STOPWORDS and w not in brand_terms
+                and not w.isdigit()):
+            out.append(sign + w)
     return out
 
 

@@ -68,6 +68,16 @@ def test_terms_skip_stop_words_and_brand_names() -> None:
     assert terms_of("Le réseau ACME est en PANNE, encore!", frozenset({"acme"})) == ["reseau", "panne"]
 
 
+def test_terms_are_words_not_brand_variants_links_or_blobs() -> None:
+    """Found in review: rising terms listed acme's, d'acme, URL pieces and 900-letter tokens."""
+    acme = frozenset({"acme"})
+    assert terms_of("L'appli d'Acme plante, c'est nul https://t.co/xYz123abc www.acme.com/p",
+                    acme) == ["appli", "plante", "nul"]
+    assert terms_of("Acme's support won't answer, we're furious #AcmeFail @AcmeHelp 2026",
+                    acme) == ["support", "answer", "furious", "#acmefail", "@acmehelp"]
+    assert terms_of("Acme\u2019s outage " + "x" * 900, acme) == ["outage"]
+
+
 def test_steady_days_raise_no_alert() -> None:
     events = run(BrandMonitor("acme"), traffic(days=4))
     assert [e for e in events if e["event"] == "opened"] == []
