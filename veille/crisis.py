@@ -116,8 +116,9 @@ class Bucket:
 
     def to_state(self) -> dict[str, Any]:
         return {"start": self.start, "total": self.total, "negative": self.negative,
-                "wt": self.weighted_total, "wn": self.weighted_negative, "top": self.top,
-                "terms": self.terms}
+                "wt": self.weighted_total, "wn": self.weighted_negative,
+                # Copies: the saved state must not change with the bucket's next mentions.
+                "top": [list(x) for x in self.top], "terms": dict(self.terms)}
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> Bucket:

@@ -339,3 +339,11 @@ def test_a_state_saved_with_another_bucket_size_is_refused_not_misread() -> None
     state["closed_until"] = state["closed_until"] // 300 * 300 + 60
     with pytest.raises(StateMismatch, match="bucket boundary"):
         new.load_open(state)
+
+
+def test_a_saved_bucket_state_does_not_change_with_later_mentions() -> None:
+    b = Bucket(0)
+    b.add("a", True, 10, ["panne"], 5)
+    saved = b.to_state()
+    b.add("b", True, 99, ["panne", "remboursement"], 5)
+    assert saved["terms"] == {"panne": 1} and saved["top"] == [[10, "a"]]
