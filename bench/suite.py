@@ -20,7 +20,9 @@ only the reference agent's job (VADER on every text, bench/vader_stage.py: how f
 overhead is from the scoring limit); the enrichment worker (role enrich: the stage alone, as the
 issue's target is about the enrichment agent) and a worker of role all (the stage with the spike
 and moderation agents in one process), the spike agents alone and the moderation agent alone on
-pre-loaded topics (rates from the worker's own metrics, polled for that metric only: a whole
+pre-loaded topics (cases per second for the moderation agent: one case per mention routed to
+moderation, counted once whatever its categories; rates from the worker's own metrics, polled for
+that metric only: a whole
 /metrics page costs the worker ~9 ms of CPU); end-to-end latency at a fixed input rate (role all);
 one worker vs two workers (--scale-role); worker RSS. One EmbeddedBroker serves every row, each
 row on fresh topics (own prefix and app id).
@@ -299,10 +301,17 @@ class Suite:
         return self.worker_rate(s, "veille_reputation_mentions_total", len(signals))[0]
 
     def moderation(self, items: list[tuple[bytes, bytes]]) -> tuple[float, int]:
-        """Moderation items pre-loaded on moderation.queue (copies with new case ids up to N)."""
+        """Moderation cases pre-loaded on moderation.queue (copies with new case ids up to N):
+        (cases received per second, distinct cases of the data).
+
+        One queue record is one case (one mention routed to moderation), whatever its triage
+        categories: the rate is of veille_moderation_cases_received_total, counted once per case.
+        veille_moderation_items_received_total counts a case once per category (3 for a case of
+        3 categories): it reached N before the N-th case and overstated the rate."""
         if not items:
             raise RuntimeError("no mention of the data needed a moderator")
-        records, i = [], 0
+        records: list[tuple[bytes, bytes]] = []
+        i = 0
         while len(records) < self.args.n:
             k, v = items[i % len(items)]
             if i >= len(items):  # a copy: a new case id, so the agent does not see a repeat
@@ -313,7 +322,7 @@ class Suite:
             i += 1
         s = self.fresh("m")
         self.load(s.topic(MODERATION_QUEUE), records)
-        return self.worker_rate(s, "veille_moderation_items_received_total", len(records))[0], \
+        return self.worker_rate(s, "veille_moderation_cases_received_total", len(records))[0], \
             len(items)
 
     def latency(self) -> tuple[float, float, int, int]:
@@ -555,8 +564,9 @@ def main() -> None:
                  enrich_all[0] if enrich_all else None, "enrich_all"),
         rate_row(f"spike agent alone, {matched:,} brand signals on mentions.by_brand", spikes,
                  "spikes"),
-        rate_row(f"moderation agent alone, {n:,} queue items"
-                 + (f" ({moderation[1]:,} distinct)" if moderation else ""),
+        rate_row(f"moderation agent alone, {n:,} cases on moderation.queue"
+                 + (f" ({moderation[1]:,} distinct)" if moderation else "")
+                 + ", cases/s (once per case, not per category)",
                  moderation[0] if moderation else None, "moderation"),
     ]
     label = f"end-to-end latency at {args.rate:,.0f}/s for {args.seconds:.0f} s"

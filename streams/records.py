@@ -182,7 +182,10 @@ def parse_time(value: Any, name: str) -> datetime:
     if isinstance(value, bool):
         raise InvalidMention("invalid_field", f"{name} must be an ISO 8601 time", name)
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
+        # Only a float can be infinite; math.isfinite() of an int beyond a float's range (400
+        # digits) would raise OverflowError, which no caller expects (the enrichment stage
+        # dead-letters InvalidMention only).
+        if isinstance(value, float) and not math.isfinite(value):
             raise InvalidMention("invalid_field", f"{name} must be finite", name)
         try:
             return datetime.fromtimestamp(value, tz=UTC)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -298,6 +300,114 @@ def test_refusals_name_the_problem_and_write_nothing(settings, serve) -> None:
     assert refused("payload_too_large") == 3 and refused("unsupported") == 2
     assert refused("invalid_json") == 1 and refused("undecodable_bytes") == 2
     assert refused("invalid_field") == 2 and refused("missing_field") == 1
+
+
+def raw_exchange(url: str, head: str, body: bytes | None = None) -> bytes:
+    """Send `head` (request line and headers), wait for a first answer; with `body`, send it
+    after a `100 Continue` and return the final answer instead."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head.encode())
+        first = conn.recv(65536)
+        if body is None or not first.startswith(b"HTTP/1.1 100 Continue"):
+            return first
+        conn.sendall(body)
+        return conn.recv(65536)
+
+
+def test_content_codings_are_undone_or_refused_before_the_body(settings, serve) -> None:
+    """identity, gzip, x-gzip and deflate are decoded here, the same whatever modules are
+    installed; any other coding, or more than one, is a JSON 415 naming the supported ones, from
+    the headers (instead of the 100 Continue). Before: `foo` was taken as identity (202), `br`
+    and `zstd` were aiohttp's plain-text 400 from its parser (or decoded, with Brotli or zstd
+    installed), `x-gzip` and `gzip, gzip` passed the compressed bytes on (400 not UTF-8)."""
+    ensure_topics(settings)
+    w = serve(settings.with_(webhook_max_body_bytes=4096))
+    body = json.dumps(item(1, id="coded-gzip")).encode()
+    raw_deflate = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    for coding, content in (("gzip", gzip.compress(body)),
+                            ("X-GZIP", gzip.compress(body.replace(b"-gzip", b"-xgzip"))),
+                            ("deflate", zlib.compress(body.replace(b"-gzip", b"-deflate"))),
+                            ("deflate", raw_deflate.compress(body.replace(b"-gzip", b"-raw"))
+                             + raw_deflate.flush()),
+                            ("identity", body.replace(b"-gzip", b"-identity"))):
+        r = w.post(content=content, headers={"Content-Encoding": coding})
+        assert r.status_code == 202, (coding, r.text)
+
+    supported = "identity, gzip, x-gzip, deflate"
+    gz = gzip.compress(body)
+    for headers in ([("Content-Encoding", "foo")], [("Content-Encoding", "br")],
+                    [("Content-Encoding", "zstd")], [("Content-Encoding", "gzip, gzip")],
+                    [("Content-Encoding", "gzip"), ("Content-Encoding", "gzip")]):
+        r = w.client.post("/mentions", content=gzip.compress(gz),
+                          headers=[("Content-Type", "application/json"), *headers])
+        assert r.status_code == 415, (headers, r.text)
+        answer = r.json()
+        assert answer["error"] == "unsupported_content_encoding", answer
+        assert supported in answer["detail"] and headers[0][1] in answer["detail"], answer
+        assert r.headers["Accept-Encoding"] == supported
+    head = ("POST /mentions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Encoding: {}\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n")
+    for coding in ("br", "zstd", "foo"):  # the refusal comes instead of the 100 Continue
+        answer = raw_exchange(w.url, head.format(coding, 50), b"x" * 50)
+        assert answer.startswith(b"HTTP/1.1 415"), answer
+        assert b'"unsupported_content_encoding"' in answer and supported.encode() in answer
+    marker = json.dumps(item(2, id="continued-gzip")).encode()
+    answer = raw_exchange(w.url, head.format("gzip", len(gzip.compress(marker))),
+                          gzip.compress(marker))
+    assert answer.startswith(b"HTTP/1.1 202"), answer
+
+    # Decoded beyond the body limit: 413; truncated or trailing bytes: 400, nothing written.
+    r = w.post(content=gzip.compress(b" " * 5000 + body), headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 413 and r.json()["error"] == "payload_too_large", r.text
+    assert "decodes to more than 4096 bytes" in r.json()["detail"]
+    for content in (gz[:-6], gz + b"trailing"):
+        r = w.post(content=content, headers={"Content-Encoding": "gzip"})
+        assert r.status_code == 400 and r.json()["error"] == "undecodable_bytes", r.text
+
+    assert set(records_by_key(settings, expect=6)) == {
+        "coded-gzip", "coded-xgzip", "coded-deflate", "coded-raw", "coded-identity",
+        "continued-gzip"}
+    assert w.metric("veille_collector_items_refused_total", reason="unsupported") == 8
+    assert w.metric("veille_collector_items_refused_total", reason="payload_too_large") == 1
+    assert w.metric("veille_collector_items_refused_total", reason="undecodable_bytes") == 2
+
+
+def test_a_number_too_long_for_python_is_named_not_invalid_json(settings, serve) -> None:
+    """Python converts integers of at most sys.get_int_max_str_digits() digits (4,300): a longer
+    one is valid JSON, refused as such with the item and field named. Before: 400 invalid_json
+    "not valid JSON"."""
+    ensure_topics(settings)
+    w = serve(settings)
+    long_number = "9" * 5000
+    good = json.dumps(item(1)).encode()
+    likes = json.dumps(item(2, audience={"likes": 0})).encode().replace(
+        b'"likes": 0', b'"likes": ' + long_number.encode())
+    r = w.post(content=b"[" + good + b", " + likes + b"]")
+    assert r.status_code == 400, r.text
+    answer = r.json()
+    assert {k: answer[k] for k in ("error", "field", "index", "accepted")} == {
+        "error": "invalid_field", "field": "audience.likes", "index": 1, "accepted": 0}
+    assert answer["detail"] == "audience.likes is a number too long (5000 digits, at most 4300)"
+    assert answer["invalid_items"] == 1
+
+    created = b'{"platform": "x", "text": "Acme", "created_at": -' + long_number.encode() + b"}"
+    r = w.post(content=created)
+    assert (r.json()["error"], r.json()["field"], r.json()["index"]) == (
+        "invalid_field", "created_at", 0), r.text
+    assert "number too long (5000 digits" in r.json()["detail"]
+    r = w.post(content=long_number.encode())
+    assert r.status_code == 400 and r.json()["error"] == "not_an_object", r.text
+    assert "number too long" in r.json()["detail"]
+    # 4,300 digits still convert: refused by the field's own rule, naming it (was "a time of
+    # the item is out of range" without a field: math.isfinite() raised OverflowError).
+    r = w.post(content=created.replace(long_number.encode(), b"9" * 4300))
+    assert r.status_code == 400, r.text
+    assert (r.json()["detail"], r.json()["field"]) == ("created_at is out of range", "created_at")
+
+    assert w.post(item(3, id="after-long-numbers")).status_code == 202
+    assert set(records_by_key(settings, expect=1)) == {"after-long-numbers"}
+    assert w.metric("veille_collector_items_refused_total", reason="invalid_json") == 0
 
 
 def test_a_request_with_too_many_mentions_is_refused_before_any_is_checked(settings, serve) -> None:

@@ -64,6 +64,9 @@ def test_good_mention_is_normalised() -> None:
         (raw(created_at="yesterday"), "invalid_field"),
         (raw(created_at=True), "invalid_field"),
         (raw(created_at="0001-01-01T00:00:00+01:00"), "invalid_field"),  # before year 1 in UTC
+        # An int beyond a float's range: was an OverflowError out of parse_raw.
+        pytest.param(raw(created_at=-(10**400)), "invalid_field", id="created_at=-10**400"),
+        pytest.param(raw(created_at=10**4000), "invalid_field", id="created_at=10**4000"),
         (raw(audience={"followers": -1}), "invalid_field"),
         (raw(audience={"likes": "many"}), "invalid_field"),
         (raw(audience=[1]), "invalid_field"),
@@ -81,6 +84,9 @@ def test_reason_names_the_field() -> None:
     with pytest.raises(InvalidMention) as exc:
         parse_raw(raw(audience={"shares": 1.5}), now=NOW)
     assert exc.value.field == "audience.shares"
+    with pytest.raises(InvalidMention) as exc:  # an int beyond a float's range
+        parse_raw(raw(created_at=10**400), now=NOW)
+    assert (exc.value.field, exc.value.detail) == ("created_at", "created_at is out of range")
 
 
 @pytest.mark.parametrize("field", ["text", "id", "author"])

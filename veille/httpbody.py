@@ -1,0 +1,162 @@
+"""Request bodies of veille's HTTP servers (webhook collector, moderation API): content codings
+and JSON numbers, with the same answers whichever optional modules are installed.
+
+Content codings. The servers run aiohttp with `auto_decompress=False` and undo the coding here:
+aiohttp's own decoding depends on the environment (`br` and `zstd` are decoded when the Brotli or
+zstd modules are importable, and otherwise fail inside its HTTP parser with a plain-text 400 that
+no handler can intercept), and ignores `x-gzip` and every list of codings (`gzip, gzip`): the
+bytes pass through still compressed. Here: `identity`, `gzip`, `x-gzip` and `deflate`
+(zlib-wrapped, or raw as some clients send it), one coding per request, whole (a truncated stream
+or bytes after its end are refused);
+anything else is refused from the headers alone (415, before the body is read), and the decoded
+size is bounded like the body itself.
+
+Numbers. Python refuses to convert an integer of more than `sys.get_int_max_str_digits()` digits
+(4,300 by default): `json.loads` then raises a ValueError that is not a JSONDecodeError, for a body
+that is valid JSON. `loads` parses such a body again with each too-long integer replaced by a
+`TooLongNumber`, so that the caller can name where it is (`find_too_long`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+#: The content codings a request body may have, in the order they are named to clients.
+SUPPORTED_CODINGS = ("identity", "gzip", "x-gzip", "deflate")
+#: At most this many concatenated gzip/deflate members in one body (aiohttp's own bound).
+MAX_MEMBERS = 1024
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+class BodyTooLarge(Exception):
+    """The body decodes to more bytes than allowed."""
+
+
+class UndecodableBody(Exception):
+    """The body does not decode as its Content-Encoding says (the message says how, briefly)."""
+
+
+def content_coding(values: Iterable[str]) -> tuple[str, str | None]:
+    """The coding of a body from its Content-Encoding header values (all of them, in order).
+
+    Returns (coding, None) for a supported coding ("identity" when there is none), or
+    (the value as given, what is wrong) otherwise. `identity` in a list is no coding at all;
+    more than one other coding (`gzip, gzip`) is refused.
+    """
+    given = ", ".join(v.strip() for v in values).strip()
+    codings = [t.strip().lower() for t in given.split(",")]
+    codings = [t for t in codings if t and t != "identity"]
+    if not codings:
+        return "identity", None
+    supported = ", ".join(SUPPORTED_CODINGS)
+    shown = given[:60]
+    if len(codings) > 1:
+        return shown, (f"Content-Encoding {shown!r} applies {len(codings)} codings; one at most is "
+                       f"supported: {supported}")
+    if codings[0] not in _WBITS:
+        return shown, f"Content-Encoding {shown!r} is not supported; supported: {supported}"
+    return codings[0], None
+
+
+def accept_encoding() -> str:
+    """The Accept-Encoding header of a 415 for a content coding (RFC 9110, 15.5.16)."""
+    return ", ".join(SUPPORTED_CODINGS)
+
+
+def decode(body: bytes, coding: str, limit: int) -> bytes:
+    """`body` with its content coding undone, at most `limit` bytes once decoded.
+
+    Raises BodyTooLarge beyond `limit`, UndecodableBody when the bytes are not what the coding
+    says (including a truncated stream or bytes after the last member). An empty body is empty.
+    """
+    if coding == "identity" or not body:
+        return body
+    wbits = _WBITS[coding]
+    if coding == "deflate" and body[0] & 0x0F != 8:  # raw deflate, without the zlib header
+        wbits = -zlib.MAX_WBITS
+    out: list[bytes] = []
+    size = 0
+    data = body
+    for member in range(MAX_MEMBERS):
+        after = f"bytes after the end of the {coding} data" if member else None
+        inflater = zlib.decompressobj(wbits)
+        pending = data
+        try:
+            while True:
+                # max_length > 0 always (size <= limit): 0 would mean "no limit".
+                chunk = inflater.decompress(pending, limit + 1 - size)
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge(f"the body decodes to more than {limit} bytes")
+                out.append(chunk)
+                pending = inflater.unconsumed_tail
+                if inflater.eof or not pending:
+                    break
+        except zlib.error:
+            raise UndecodableBody(after or f"not valid {coding} data") from None
+        if not inflater.eof:
+            raise UndecodableBody(after or f"truncated {coding} data")
+        data = inflater.unused_data
+        if not data:
+            return b"".join(out)
+    raise UndecodableBody(f"more than {MAX_MEMBERS} {coding} members")
+
+
+class TooLongNumber:
+    """A JSON integer with more digits than Python converts (`sys.get_int_max_str_digits()`)."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def describe(self) -> str:
+        """`a number too long (5000 digits, at most 4300)`."""
+        return f"a number too long ({self.digits} digits, at most {sys.get_int_max_str_digits()})"
+
+    def __repr__(self) -> str:
+        return f"TooLongNumber({self.digits} digits)"
+
+
+def _int_or_marker(text: str) -> int | TooLongNumber:
+    try:
+        return int(text)
+    except ValueError:
+        return TooLongNumber(len(text.lstrip("-")))
+
+
+def loads(text: str) -> tuple[Any, bool]:
+    """`json.loads(text)`, and whether the value holds TooLongNumber markers.
+
+    Raises what json.loads raises otherwise (JSONDecodeError, RecursionError)."""
+    try:
+        return json.loads(text), False
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        value = json.loads(text, parse_int=_int_or_marker)
+        if find_too_long(value) is None:
+            raise
+        return value, True
+
+
+def find_too_long(value: Any) -> tuple[str | None, TooLongNumber] | None:
+    """The first TooLongNumber in `value`, in document order, with its path (`audience.likes`,
+    `tags[2]`; None for `value` itself), or None. Iterative: the nesting depth is the client's."""
+    stack: list[tuple[str | None, Any]] = [(None, value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, TooLongNumber):
+            return path, node
+        if isinstance(node, dict):
+            children = [(str(k) if path is None else f"{path}.{k}", v) for k, v in node.items()]
+        elif isinstance(node, list):
+            children = [(f"{path or ''}[{i}]", v) for i, v in enumerate(node)]
+        else:
+            continue
+        stack.extend(reversed(children))
+    return None
