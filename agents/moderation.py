@@ -113,9 +113,9 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         else:
             pending.pop(key, None)
         for o in outcomes:
-            if o.closed:
+            if o.closed:  # once per case: a closed case takes no other closing decision
                 metrics.observe_closed(case.brand, case.categories, o.decision.decision,
-                                       o.time_to_decision)
+                                       o.time_to_decision, answer=o.answer)
 
     def ignore(reason: str, detail: str) -> None:
         metrics.ignored.labels(reason).inc()

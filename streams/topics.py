@@ -117,7 +117,8 @@ TOPIC_MAP = (
     TopicDoc(
         REPUTATION_ALERTS,
         "brand id",
-        "alert story events JSON (opened, escalated, reopened, resolved)",
+        "alert story events JSON (opened, escalated, reopened, resolved) "
+        "(schemas/reputation_alert.v1.json)",
         "spike agent",
         "Alertmanager bridges, chat bots, other services",
     ),
@@ -135,7 +136,8 @@ TOPIC_MAP = (
         "a moderator's decision: case_id, decision (approve, reject, escalate, replied), "
         "moderator, decided_at, reason (schemas/moderation_decision.v1.json)",
         "`veille moderate decide`, the moderation API, your moderation tools",
-        "moderation agent",
+        "moderation agent; `veille moderate` and the moderation API (escalations, decisions not "
+        "applied yet)",
     ),
     TopicDoc(
         MODERATION_CLOSED,

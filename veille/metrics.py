@@ -343,12 +343,14 @@ class ModerationMetrics:
     tend to have several). The per-brand gauges describe the cases this
     worker's partitions hold: they exist only while it owns moderation partitions, and with
     several workers Prometheus sums the backlog and the unanswered count and takes the max of
-    the oldest age.
+    the oldest age. The answer counter (veille_moderation_answers_total{brand, outcome}) counts
+    the closing decision of each negative case asking for an answer, once, on_time or late
+    against the brand's response deadline: the late ones are those the unanswered gauge counted.
     """
 
     def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
         from veille.moderation import METRIC_CATEGORIES
-        from veille.moderation.cases import DECISION_ERRORS
+        from veille.moderation.cases import ANSWER_OUTCOMES, DECISION_ERRORS
 
         self.brands = tuple(brands)
         self._backlog_labels: set[str] = set()  # brand labels the backlog gauges export
@@ -408,6 +410,14 @@ class ModerationMetrics:
             "charter's response deadline, whatever their action (this worker's partitions).",
             ["brand"], registry=registry,
         )
+        self.answers = Counter(
+            "veille_moderation_answers_total",
+            "Negative cases asking for an answer (needs_answer) closed by a moderator (replied, "
+            "or approve/reject when no answer was due after all), once per case: outcome=on_time "
+            "when decided by the brand charter's response deadline, late after it.",
+            ["brand", "outcome"], registry=registry,
+        )
+        self._answer_outcomes = ANSWER_OUTCOMES
         self.ignored = Counter(
             "veille_moderation_decisions_ignored_total",
             "Decisions not applied: unknown_case, duplicate, already_closed or invalid.",
@@ -420,6 +430,8 @@ class ModerationMetrics:
             for c in METRIC_CATEGORIES:
                 for counter in (self.received, self.processed, self.rejected):
                     counter.labels(b, c)
+            for outcome in ANSWER_OUTCOMES:
+                self.answers.labels(b, outcome)
         for reason in DECISION_ERRORS:
             self.ignored.labels(reason)
 
@@ -434,7 +446,9 @@ class ModerationMetrics:
             self.received.labels(b, c).inc()
 
     def observe_closed(self, brand: str, categories: tuple[str, ...], decision: str,
-                       seconds: float) -> None:
+                       seconds: float, answer: str | None = None) -> None:
+        """A case closed by `decision` after `seconds` in the queue; `answer` is "on_time" or
+        "late" for a case asking for an answer (veille.moderation.cases.Outcome.answer)."""
         b = self.brand(brand)
         self.cases_processed.labels(b).inc()
         if decision == "reject":
@@ -444,6 +458,10 @@ class ModerationMetrics:
             if decision == "reject":
                 self.rejected.labels(b, c).inc()
         self.decision_seconds.labels(b).observe(seconds)
+        if answer is not None:  # one of ANSWER_OUTCOMES (Case.answer_outcome)
+            for outcome in self._answer_outcomes:  # both series, for the on-time ratio
+                self.answers.labels(b, outcome)
+            self.answers.labels(b, answer).inc()
 
     @property
     def gauges(self) -> tuple[Gauge, ...]:

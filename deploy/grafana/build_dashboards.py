@@ -340,6 +340,11 @@ def moderation() -> Json:
     rejection = (f"sum by (brand) (increase({rejected}[1d])) "
                  f"/ (sum by (brand) (increase({processed}[1d])) > 0)")
     decision = f"veille_moderation_decision_seconds_bucket{MOD_BRAND}"
+    # Closings of negative cases asking for an answer, on time or late (outcome).
+    answers = f"veille_moderation_answers_total{MOD_BRAND}"
+    on_time = 'veille_moderation_answers_total{brand=~"$brand", outcome="on_time"}'
+    answered_on_time = (f"sum by (brand) (increase({on_time}[1d])) "
+                        f"/ (sum by (brand) (increase({answers}[1d])) > 0)")
     rows = [
         [
             (stat("Received", f"sum(increase({received}[$__range]))", "received", decimals=0,
@@ -409,7 +414,9 @@ def moderation() -> Json:
             (timeseries("Time to decision", [
                 target(f"histogram_quantile(0.5, sum by (le) (rate({decision}[1h])))", "p50"),
                 target(f"histogram_quantile(0.9, sum by (le) (rate({decision}[1h])))", "p90"),
-            ], unit="s", description="From arrival to decision, over the last hour."), 8, 8),
+            ], unit="s", description="From the case entering the moderation queue to the "
+                                     "decision that closed it (escalations included), decisions "
+                                     "of the last hour."), 8, 8),
         ],
         [
             (timeseries("Busiest hours", [target(
@@ -426,6 +433,21 @@ def moderation() -> Json:
                 "[$__rate_interval]))", "{{reason}}")],
                 bars=True, unit="decisions",
                 description="Decisions the moderation agent did not apply, by reason."), 6, 8),
+        ],
+        [
+            (timeseries("Negative mentions answered on time (24 h)",
+                        [target(answered_on_time, "{{brand}}")],
+                        unit="percentunit", minimum=0, maximum=1,
+                        description="Of the negative cases asking for an answer (needs_answer) "
+                                    "closed over a sliding day, the share closed by the brand's "
+                                    "response deadline; the others were answered late. No value: "
+                                    "nothing answered."), 12, 8),
+            (timeseries("Answers on time and late", [target(
+                f"sum by (outcome) (increase({answers}[1h]))", "{{outcome}}", interval="1h")],
+                bars=True, stack="normal", unit="cases", decimals=0,
+                description="Negative cases asking for an answer closed per hour (replied, or "
+                            "approve/reject when no answer was due): on_time by the brand's "
+                            "response deadline, late after it."), 12, 8),
         ],
         [
             (bargauge("Rejected by category",
@@ -446,8 +468,8 @@ def moderation() -> Json:
     return dashboard(
         "veille-moderation", "veille: moderation",
         "Moderation KPIs: cases received, processed share against 90 %, rejection rate, backlog "
-        "age, time to decision, busiest hours. The category filter applies to the by-category "
-        "panels only: totals and ratios count each case once.",
+        "age, time to decision, negative mentions answered on time, busiest hours. The category "
+        "filter applies to the by-category panels only: totals and ratios count each case once.",
         [variable("brand", "Brand", "veille_moderation_cases_received_total"),
          variable("category", "Category", "veille_moderation_items_received_total")],
         layout(rows), annotations, time_from="now-2d",

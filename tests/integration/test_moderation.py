@@ -93,8 +93,10 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     # one whose case never comes is dropped as unknown_case once held 8 s.
     produce(settings, MODERATION_DECISIONS, [decision("m12", "approve", "dave"),
                                              decision("ghost", "reject", "dave")])
-    m3 = mention("m3", TEXTS["m3"], age=timedelta(hours=3))  # past Acme's 60-minute deadline
-    raw = [m3 if i == "m3" else mention(i, t) for i, t in TEXTS.items()]
+    # m3 and m12 are past Acme's 60-minute deadline: m3 stays unanswered, m12 is answered late
+    # (by the decision held for it).
+    old = {i: mention(i, TEXTS[i], age=timedelta(hours=3)) for i in ("m3", "m12")}
+    raw = [old.get(i) or mention(i, t) for i, t in TEXTS.items()]
     produce(settings, MENTIONS_RAW, raw + [raw[0]])  # m1 twice: one enriched record, one case
 
     queue = values(settings, MODERATION_QUEUE, expect=len(CASES))
@@ -193,11 +195,29 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
         ("acme",): 7, ("boreal",): 2}
     oldest = by_label(scraped, "veille_moderation_oldest_pending_age_seconds", "brand")
     assert set(oldest) == {("acme",), ("boreal",)} and all(0 < v < 120 for v in oldest.values())
+    # Answers: the closing decisions of the negative cases asking for an answer, once each, on
+    # time or late against their brand's deadline (m12's, posted 3 hours ago, late).
+    answered: dict[tuple[str, str], int] = {}
+    for case_id in verdicts:
+        if items[case_id]["sentiment"] == "negative" and "needs_answer" in CASES[case_id][1]:
+            key = (CASES[case_id][0], "late" if case_id == "m12" else "on_time")
+            answered[key] = answered.get(key, 0) + 1
+    assert ("acme", "late") in answered and ("acme", "on_time") in answered, answered
+    assert by_label(scraped, "veille_moderation_answers_total", "brand", "outcome") == answered
 
     # What a moderator sees: pending cases oldest first, filters; then the report of the period.
     out = io.StringIO()
     assert list_cases(settings, as_json=True, out=out) == 3
-    assert {json.loads(line)["case_id"] for line in out.getvalue().splitlines()} == {"m3", "m5", "m10"}
+    listed = {c["case_id"]: c for c in map(json.loads, out.getvalue().splitlines())}
+    assert set(listed) == {"m3", "m5", "m10"}
+    # m5 was escalated by bob (through the API): the tools read it on moderation.decisions.
+    assert listed["m5"]["escalation"] is not None
+    assert (listed["m5"]["escalation"]["count"], listed["m5"]["escalation"]["moderator"]) == (1, "bob")
+    assert listed["m3"]["escalation"] is None
+    out = io.StringIO()
+    list_cases(settings, brand="acme", out=out)
+    m5 = next(line for line in out.getvalue().splitlines() if " m5 " in line)
+    assert m5.split()[4:6] == [listed["m5"]["escalation"]["severity"], "queue"], m5
     out = io.StringIO()
     list_cases(settings, brand="boreal", out=out)
     assert " m10 " in out.getvalue() and "1 pending" in out.getvalue()
@@ -211,6 +231,14 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     assert (result.brands["acme"].received, result.brands["boreal"].received) == (9, 3)
     assert result.pending_at_end == 3
     assert "rejection" in out.getvalue() and "busiest hours" in out.getvalue()
+    # Time to decision and answers, from the same topics: as the worker counted them.
+    assert len(result.total.decision_seconds) == 9
+    assert 0 <= result.total.median_decision_seconds <= result.total.p90_decision_seconds < 120
+    reported = {(b, outcome): n for b, f in result.brands.items()
+                for outcome, n in (("on_time", f.answered_on_time), ("late", f.answered_late)) if n}
+    assert reported == answered
+    assert result.total.unanswered_at_end == 1  # m3, as the gauge counts it
+    assert "median, p90 = time to decision" in out.getvalue()
     png = chart.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[1] > 100
 

@@ -4,10 +4,12 @@ written straight to the topics (the API reads only them): no worker needed here.
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from streams.topics import MODERATION_CLOSED, MODERATION_DECISIONS, MODERATION_QUEUE, ensure_topics
@@ -136,6 +138,35 @@ def test_decision_errors_and_success(settings, api: ServedApi) -> None:
     assert {"case_id", "decision", "moderator", "decided_at", "reason"} == set(body["decision"])
 
 
+def test_decision_bodies_content_codings_and_long_numbers(settings, api: ServedApi) -> None:
+    """Codings undone here (x-gzip too), others a JSON 415 naming the supported ones (was a
+    plain-text 400 from aiohttp's parser for br/zstd, `foo` taken as identity); a decoded size
+    over the limit is 413; an integer too long for Python names its field (was invalid_json)."""
+    def post(content: bytes, **headers: str) -> tuple[int, dict, httpx.Headers]:
+        answer = api.client.post("/cases/c-new/decision", content=content,
+                                 headers={"Content-Type": "application/json", **headers})
+        return answer.status_code, answer.json(), answer.headers
+
+    good = json.dumps({"decision": "reject", "moderator": "bob"}).encode()
+    for coding in ("br", "zstd", "foo", "gzip, gzip"):
+        status, body, headers = post(gzip.compress(good), **{"Content-Encoding": coding})
+        assert (status, body["error"]) == (415, "unsupported_content_encoding"), body
+        assert coding in body["detail"] and "identity, gzip, x-gzip, deflate" in body["detail"]
+        assert headers["Accept-Encoding"] == "identity, gzip, x-gzip, deflate"
+    big = json.dumps({"decision": "reject", "moderator": "bob", "reason": " " * MAX_BODY_BYTES})
+    status, body, _ = post(gzip.compress(big.encode()), **{"Content-Encoding": "gzip"})
+    assert (status, body["error"]) == (413, "payload_too_large"), body
+    status, body, _ = post(b'{"decision": "reject", "moderator": ' + b"7" * 5000 + b"}")
+    assert (status, body["error"], body["field"]) == (400, "invalid_field", "moderator"), body
+    assert body["detail"] == "moderator is a number too long (5000 digits, at most 4300)"
+    assert read_all(settings, MODERATION_DECISIONS, expect=0, settle=0.5, timeout=5) == []
+
+    status, body, _ = post(gzip.compress(good), **{"Content-Encoding": "x-gzip"})
+    assert status == 202, body
+    written = read_all(settings, MODERATION_DECISIONS, expect=1, settle=0.5)
+    assert [json.loads(r.value)["moderator"] for r in written] == ["bob"]
+
+
 def test_a_second_closing_decision_waits_for_none(settings, api: ServedApi) -> None:
     """No worker runs here: a decision written stays unapplied, as while the agent lags or is
     down. A second moderator deciding otherwise was acknowledged (202) and then dropped by the
@@ -260,3 +291,18 @@ def test_the_cli_listing_notes_a_brand_that_is_not_watched(settings, capsys) -> 
     assert list_cases(settings, brand="boreal", out=io.StringIO()) == 1
     assert list_cases(settings, brand="acme", category="spam", out=io.StringIO()) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_listing_shows_how_pending_cases_were_escalated(api: ServedApi) -> None:
+    """An escalation keeps a case pending: the list and the case show it (count, severity now,
+    assignee), read from moderation.decisions; before, an escalated case looked like any other."""
+    assert api.client.get("/cases/c-old").json()["item"]["escalation"] is None
+    escalate = {"decision": "escalate", "moderator": "alice", "assignee": "lead", "reason": "legal"}
+    assert api.client.post("/cases/c-old/decision", json=escalate).status_code == 202
+    cases = {c["case_id"]: c for c in api.client.get("/cases").json()["cases"]}
+    assert cases["c-spam"]["escalation"] is None and cases["c-new"]["escalation"] is None
+    shown = cases["c-old"]["escalation"]
+    assert {k: shown[k] for k in ("count", "severity", "assignee", "moderator", "reason")} == {
+        "count": 1, "severity": "high", "assignee": "lead", "moderator": "alice", "reason": "legal"}
+    assert cases["c-old"]["severity"] == "medium"  # triage's, as on the queue
+    assert api.client.get("/cases/c-old").json()["item"]["escalation"] == shown

@@ -234,10 +234,10 @@ def progress(s: Stack) -> str:
 
 
 def moderate_some_cases(s: Stack) -> list[tuple[str, str]]:
-    """A moderator's decisions on three queued acme cases, two rejected and one approved, as a
-    moderation tool writes them (streams/schemas/moderation_decision.v1.json), so that the
-    moderation KPIs have data. A worker of role `all` runs the moderation agent: it must export
-    the moderation metrics."""
+    """A moderator's decisions on three queued acme cases, two rejected and one approved (a
+    negative one asking for an answer among them), as a moderation tool writes them
+    (streams/schemas/moderation_decision.v1.json), so that the moderation KPIs have data. A
+    worker of role `all` runs the moderation agent: it must export the moderation metrics."""
     with urllib.request.urlopen(s.worker.metrics_url, timeout=5) as r:
         exported = exported_names(r.read().decode())
     wanted = {"veille_moderation_items_received_total", "veille_moderation_cases_received_total"} | {
@@ -247,7 +247,14 @@ def moderate_some_cases(s: Stack) -> list[tuple[str, str]]:
     assert not missing, f"the worker does not export these moderation metrics: {missing}"
     items = [json.loads(r.value) for r in read_all(s.settings, MODERATION_QUEUE, expect=3,
                                                      settle=0.3)]
-    cases = [i["case_id"] for i in items if i.get("brand") == BRAND][:3]
+    acme = [i for i in items if i.get("brand") == BRAND]
+    # A negative case asking for an answer first: the "answered on time" panels need one closed.
+    def asks_for_answer(i: dict[str, Any]) -> bool:
+        return i.get("sentiment") == "negative" and "needs_answer" in i.get("categories", ())
+
+    acme.sort(key=lambda i: not asks_for_answer(i))
+    assert acme and asks_for_answer(acme[0]), acme[:3]
+    cases = [i["case_id"] for i in acme][:3]
     chosen = list(zip(cases, ("reject", "reject", "approve"), strict=False))
     assert len(chosen) == 3, items
     now = datetime.now(UTC).isoformat(timespec="milliseconds")

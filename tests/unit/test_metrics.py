@@ -100,6 +100,18 @@ def test_moderation_metrics_count_cases_once_items_per_category_gauges_only_when
     assert items == [10, 10, 6] and items[2] / items[1] == 0.6
     assert get("veille_moderation_decision_seconds_count", {"brand": "acme"}) == 2
     assert get("veille_moderation_decision_seconds_sum", {"brand": "acme"}) == 120.0
+    # Answers to cases asking for one, on time or late (the closings above asked for none).
+    for outcome in ("on_time", "late"):
+        assert get("veille_moderation_answers_total", {"brand": "boreal", "outcome": outcome}) == 0
+    m.observe_closed("acme", ("needs_answer",), "replied", 30.0, answer="late")
+    m.observe_closed("acme", ("aggressive", "needs_answer"), "approve", 30.0, answer="late")
+    m.observe_closed("acme", ("needs_answer",), "replied", 30.0, answer="on_time")
+    m.observe_closed("gone", ("needs_answer",), "replied", 30.0, answer="late")
+    assert get("veille_moderation_answers_total", {"brand": "acme", "outcome": "late"}) == 2
+    assert get("veille_moderation_answers_total", {"brand": "acme", "outcome": "on_time"}) == 1
+    # An unwatched brand gets both series at its first answer: the on-time ratio has data.
+    assert get("veille_moderation_answers_total", {"brand": "none", "outcome": "on_time"}) == 0
+    assert get("veille_moderation_answers_total", {"brand": "none", "outcome": "late"}) == 1
 
     m.set_backlog([Backlog("acme", 3, 600.0, 1), Backlog("boreal"), Backlog("gone", 2, 50.0, 0)])
     assert get("veille_moderation_backlog_items", {"brand": "acme"}) == 3
@@ -165,10 +177,10 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     assert proc.returncode == 0, (proc.stdout + proc.stderr).decode()
 
     # Each from a closed set: watched brands (+ none), platforms, languages, labels, reasons,
-    # categories, collectors, severities (the fold of unknown values is tested above); `le` is
-    # a histogram's buckets, `version` veille_build's one value.
-    bounded = {"brand", "category", "collector", "language", "le", "platform", "reason",
-               "sentiment", "severity", "since", "stage", "version"}
+    # categories, collectors, severities, answer outcomes (the fold of unknown values is tested
+    # above); `le` is a histogram's buckets, `version` veille_build's one value.
+    bounded = {"brand", "category", "collector", "language", "le", "outcome", "platform",
+               "reason", "sentiment", "severity", "since", "stage", "version"}
     families = list(reg.collect())
     assert len(families) >= 35
     for family in families:

@@ -266,3 +266,22 @@ def test_moderators_needed() -> None:
     assert moderators_needed(240, 30, occupancy=1.0) == 2
     with pytest.raises(ValueError):
         moderators_needed(10, 0)
+
+
+def test_the_closing_decision_of_a_case_asking_for_an_answer_is_on_time_or_late() -> None:
+    """Posted at T0 - 600, deadline T0 + 3000: closed by then it was answered on time, after it
+    late (it was unanswered in between); an escalation answers nothing, and a case that is not
+    a negative one asking for an answer has no answer outcome."""
+    complaint = case(triage=ANGRY_COMPLAINT)
+    assert complaint.asks_for_answer and complaint.response_deadline == T0 + 3000
+    assert apply_decision(complaint, decide("replied", T0 + 3000), now=T0 + 3000).answer == "on_time"
+    late = apply_decision(complaint, decide("approve", T0 + 3001), now=T0 + 3001)
+    assert (late.closed, late.answer) == (True, "late")
+    assert complaint.is_unanswered(T0 + 3001) and not late.case.is_unanswered(T0 + 3001)
+    escalated = apply_decision(complaint, decide("escalate", T0 + 3500), now=T0 + 3500)
+    assert escalated.answer is None
+    assert apply_decision(escalated.case, decide("reject", T0 + 3600, moderator="lead"),
+                          now=T0 + 3600).answer == "late"
+    for other in (case(triage=REVIEW), case(triage=RESPOND, negative=False)):
+        assert not other.asks_for_answer
+        assert apply_decision(other, decide("replied", T0 + 9000), now=T0 + 9000).answer is None

@@ -38,3 +38,91 @@ def test_report_times_without_an_offset_are_read_in_the_report_time_zone() -> No
     assert parse_time("2026-12-02", "since") == datetime(2026, 12, 2, tzinfo=UTC).timestamp()
     with pytest.raises(ModerateError, match="--until: until is not an ISO 8601 time"):
         parse_time("yesterday", "until", paris)
+
+
+class _Store:
+    """ModerationStore's stand-in: the view the topics would give, no broker."""
+
+    view: object = None
+
+    def __init__(self, settings: Settings) -> None:
+        pass
+
+    def refresh(self) -> object:
+        return self.view
+
+    def close(self) -> None:
+        pass
+
+
+def _view_with_an_escalation() -> object:
+    from veille.moderation.queue import CaseView, make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    view = CaseView()
+    t0 = 1_767_600_000.0
+    for n, case_id in enumerate(("esc", "plain", "twice")):
+        made = make_item(mention_id=case_id, brands=("acme",), charter=Charter(),
+                         triage=Triage(("insult",), "medium", "review", ()), language="fr",
+                         sentiment="negative", compound=-0.5, platform="twitter", author="@a",
+                         text=f"text {case_id}", url=None, created_at=t0 + n, queued_at=t0 + n)
+        view.add_item(made)
+    escalate = {"decision": "escalate", "moderator": "alice", "decided_at": t0 + 60}
+    view.add_decision({**escalate, "case_id": "esc", "assignee": "lead-bob"})
+    view.add_decision({**escalate, "case_id": "twice"})
+    view.add_decision({**escalate, "case_id": "twice", "moderator": "bob", "decided_at": t0 + 90})
+    return view
+
+
+def test_list_shows_which_pending_cases_were_escalated_and_to_whom(monkeypatch) -> None:
+    """The escalations are on moderation.decisions, which the tools read: the list shows the
+    case's severity now (one level up per escalation) and its assignee; --json adds
+    `escalation`. Before, an escalated case looked like any other."""
+    import io
+    import json
+
+    from veille.moderate import commands
+
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", _view_with_an_escalation())
+    settings = Settings.from_env({})
+    out = io.StringIO()
+    assert commands.list_cases(settings, out=out, now=1_767_600_000.0 + 120) == 3
+    lines = out.getvalue().splitlines()
+    assert lines[0].split()[:7] == ["waiting", "case", "brand", "action", "severity", "escalated",
+                                    "categories"]
+    rows = {line.split()[1]: line.split() for line in lines[1:4]}
+    assert rows["esc"][4:6] == ["high", "lead-bob"]
+    assert rows["plain"][4:6] == ["medium", "-"]
+    assert rows["twice"][4:7] == ["high", "2x", "queue"]  # the second sent it back to the queue
+    out = io.StringIO()
+    commands.list_cases(settings, as_json=True, out=out, now=1_767_600_000.0 + 120)
+    shown = {c["case_id"]: c for c in map(json.loads, out.getvalue().splitlines())}
+    assert shown["plain"]["escalation"] is None
+    assert shown["esc"]["severity"] == "medium"  # triage's, as on the queue
+    assert shown["esc"]["escalation"] == {
+        "count": 1, "severity": "high", "assignee": "lead-bob", "moderator": "alice",
+        "decided_at": "2026-01-05T08:01:00.000Z", "reason": None}
+
+
+def test_report_prints_time_to_decision_and_answers(monkeypatch) -> None:
+    import io
+
+    from veille.moderate import commands
+    from veille.moderation.cases import apply_decision
+    from veille.moderation.queue import case_of
+
+    view = _view_with_an_escalation()
+    item = view.items["plain"]  # type: ignore[attr-defined]
+    out = apply_decision(case_of(item), {"case_id": "plain", "decision": "reject",
+                                         "moderator": "alice", "decided_at": 1_767_600_600.0},
+                         now=1_767_600_600.0)
+    view.add_closed(out.record)  # type: ignore[attr-defined]
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    text = io.StringIO()
+    result = commands.report(Settings.from_env({}), 1_767_590_000.0, 1_767_610_000.0, out=text)
+    assert result.brands["acme"].decision_seconds == [599.0]
+    assert "median, p90 = time to decision" in text.getvalue()
+    assert "acme                9m59s    9m59s         0" in text.getvalue()

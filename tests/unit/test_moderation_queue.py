@@ -231,3 +231,98 @@ def test_the_category_filter_none_lists_cases_queued_for_a_banned_term_alone() -
     view.add_item(item("insult", queued_at=T0 + 1))
     assert [i["case_id"] for i in view.pending(category="none")] == ["banned"]
     assert [i["case_id"] for i in view.pending(category="insult")] == ["insult"]
+
+
+def test_report_times_to_decision_and_answers_on_time_or_late() -> None:
+    """Time to decision: from entering the queue to the closing decision (nearest-rank median
+    and 90th percentile of the cases closed in the period); answers: the closings of negative
+    cases asking for an answer, on time by their deadline (respond_by, here posted 10 min
+    before queued + 60 min = queued + 50 min) or late; unanswered: such cases still pending
+    past their deadline when the period ends."""
+    minute = 60
+    items = [item(f"a{i}", RESPOND, queued_at=T0 + i) for i in range(10)]
+    items += [item("b-rude", brands=("boreal",), queued_at=T0),  # insult: asks for no answer
+              item("b-calm", RESPOND, brands=("boreal",), queued_at=T0, sentiment="neutral"),
+              item("b-wait", RESPOND, brands=("boreal",), queued_at=T0),  # never decided
+              item("b-new", RESPOND, brands=("boreal",), queued_at=T0 + 200 * minute)]
+    # acme's ten complaints decided 1..10 minutes after queueing, but a9 after 3 hours.
+    waits = [m * minute for m in range(1, 10)] + [180 * minute]
+    records = [closed(it, "replied", it_at) for it, it_at in
+               ((items[i], T0 + i + waits[i]) for i in range(10))]
+    records += [closed(items[10], "reject", T0 + 30), closed(items[11], "approve", T0 + 4000)]
+    r = build_report(items, records, T0, T0 + 4 * 3600)
+    acme, boreal = r.brands["acme"], r.brands["boreal"]
+    assert sorted(acme.decision_seconds) == sorted(waits)
+    assert (acme.median_decision_seconds, acme.p90_decision_seconds) == (5 * minute, 9 * minute)
+    assert (acme.answered, acme.answered_on_time, acme.answered_late) == (10, 9, 1)
+    assert acme.on_time_share == 0.9
+    assert (boreal.answered, boreal.on_time_share, boreal.median_decision_seconds) == (0, None, 30)
+    # b-wait's deadline passed at T0 + 50 min; b-new's (T0 + 250 min) after the period.
+    assert (boreal.unanswered_at_end, acme.unanswered_at_end, r.total.unanswered_at_end) == (1, 0, 1)
+    # All 12 closings: 30 s, 1..9 min, 4,000 s, 3 h; the 11th of 12 is the 90th percentile.
+    assert (r.total.answered_on_time, r.total.answered_late, r.total.p90_decision_seconds) == (
+        9, 1, 4000)
+    text = format_report(r)
+    assert re.search(r"^acme +5m00s +9m00s +10 +9 +1 +90\.0% +0$", text, re.M), text
+    assert re.search(r"^boreal +30s +1h06m +0 +0 +0 +- +1$", text, re.M), text
+    assert re.search(r"^all +5m00s +1h06m +10 +9 +1 +90\.0% +1$", text, re.M), text
+    assert "time to decision: from entering the queue (queued_at) to the closing decision" in text
+    # Records without the agent's figures (another producer): the queue item tells the same.
+    bare = [{k: v for k, v in rec.items() if k not in ("case", "time_to_decision_seconds")}
+            for rec in records]
+    again = build_report(items, bare, T0, T0 + 4 * 3600)
+    assert again.brands["acme"] == acme
+
+
+def test_nearest_rank_quantiles() -> None:
+    from veille.moderation.queue import duration, nearest_rank
+
+    assert nearest_rank([], 0.5) is None
+    assert nearest_rank([7.0], 0.9) == 7.0
+    assert nearest_rank([4.0, 1.0, 3.0, 2.0], 0.5) == 2.0  # the lower middle: a value observed
+    assert nearest_rank(list(range(1, 101)), 0.9) == 90
+    assert [duration(s) for s in (None, 0.4, 59, 60, 3599, 3600, 86399, 90000)] == [
+        "-", "0s", "59s", "1m00s", "59m59s", "1h00m", "23h59m", "1d01h"]
+
+
+def test_the_view_shows_how_a_pending_case_was_escalated() -> None:
+    """Escalations live on moderation.decisions, which the tools read: folded as the agent
+    folds them, a pending case shows its escalation count, its severity now and its assignee."""
+    view = CaseView()
+    for it in (item("a", queued_at=T0), item("b", queued_at=T0 + 1), item("c", queued_at=T0 + 2)):
+        view.add_item(it)
+    assert view.escalation("a", T0 + 60) is None
+    escalate = {"case_id": "a", "decision": "escalate", "moderator": "alice"}
+    view.add_decision({**escalate, "decided_at": T0 + 10, "assignee": "lead-bob", "reason": "legal"})
+    view.add_decision({**escalate, "decided_at": T0 - 86_400})  # invalid: the agent skips it
+    view.add_decision({"case_id": "b", "decision": "approve", "moderator": "x", "decided_at": T0 + 5})
+    assert view.escalation("a", T0 + 60) == {
+        "count": 1, "severity": "high", "assignee": "lead-bob", "moderator": "alice",
+        "decided_at": "2026-01-05T09:00:10.000Z", "reason": "legal"}
+    assert view.escalation("b", T0 + 60) is None  # a closing decision, not applied yet
+    view.add_decision({**escalate, "moderator": "lead-bob", "decided_at": T0 + 20})
+    again = view.escalation("a", T0 + 60)
+    assert again is not None and (again["count"], again["assignee"], again["moderator"]) == (
+        2, None, "lead-bob")  # back to the escalation queue, as the agent holds it
+    view.add_closed(closed(view.items["a"], "reject", T0 + 30))
+    assert view.escalation("a", T0 + 60) is None  # closed: not pending any more
+
+    from veille.moderate.api import summary
+
+    view.add_decision({**escalate, "case_id": "c", "decided_at": T0 + 40})
+    shown = summary(view.items["c"], view, T0 + 60)
+    assert shown["severity"] == "medium"  # triage's, as on the queue
+    assert shown["escalation"]["severity"] == "high" and shown["escalation"]["assignee"] is None
+    assert summary(view.items["b"], view, T0 + 60)["escalation"] is None
+
+
+@pytest.mark.parametrize("change", [{"closed_at": "soon"}, {"closed_at": None}, {"categories": 7},
+                                    {"response_deadline": "x"}, {"v": 9}, {"decisions": None}])
+def test_report_reads_a_closed_record_with_an_odd_case_state(change: dict) -> None:
+    """A moderation.closed record from another producer: what its case state cannot tell, the
+    queue item does; the report never fails on it."""
+    it = item("a", RESPOND, queued_at=T0)
+    record = closed(it, "replied", T0 + 4000)  # deadline T0 + 50 min: late
+    record["case"] = {**record["case"], **change}
+    r = build_report([it], [record], T0, T0 + 86400)
+    assert (r.total.answered_late, r.total.decision_seconds) == (1, [4000])

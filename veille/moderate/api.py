@@ -18,18 +18,26 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from veille.collectors.webhook import is_loopback
+from veille.httpbody import (
+    BodyTooLarge,
+    UndecodableBody,
+    accept_encoding,
+    content_coding,
+    decode,
+    find_too_long,
+    loads,
+)
 from veille.moderate.store import BrokerError, ModerationStore
 from veille.moderation import METRIC_CATEGORIES
 from veille.moderation.cases import DecisionError
@@ -37,6 +45,7 @@ from veille.moderation.queue import DECISION_INPUT_FIELDS, CaseView, decision_re
 from veille.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Largest request body: a decision is a few hundred bytes (a reason is at most 1,000 chars).
 MAX_BODY_BYTES = 16 * 1024
@@ -70,12 +79,20 @@ def _error(status: int, error: str, detail: str, headers: dict[str, str] | None 
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
-def summary(item: dict[str, Any]) -> dict[str, Any]:
-    """A pending case as the API and `veille moderate list --json` show it."""
+def summary(item: dict[str, Any], view: CaseView | None = None,
+            now: float | None = None) -> dict[str, Any]:
+    """A pending case as the API and `veille moderate list --json` show it: its queue item
+    (`severity` is triage's) and `escalation`, null or how moderators escalated it, read from
+    moderation.decisions (CaseView.escalation: count, severity now, assignee, moderator,
+    decided_at, reason)."""
     keys = ("case_id", "brand", "brands", "categories", "severity", "action", "reasons",
             "language", "sentiment", "platform", "author", "text", "url", "created_at",
             "queued_at", "respond_by")
-    return {k: item.get(k) for k in keys}
+    out = {k: item.get(k) for k in keys}
+    case_id = item.get("case_id")
+    out["escalation"] = view.escalation(case_id, time.time() if now is None else now) \
+        if view is not None and isinstance(case_id, str) else None
+    return out
 
 
 class ModerationApi:
@@ -112,7 +129,8 @@ class ModerationApi:
         app.router.add_get("/cases", self._list)
         app.router.add_get("/cases/{case_id}", self._get)
         app.router.add_post("/cases/{case_id}/decision", self._decide)
-        runner = web.AppRunner(app, access_log=None)
+        # Content codings are undone by veille.httpbody (the same answers whatever is installed).
+        runner = web.AppRunner(app, access_log=None, auto_decompress=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host or None, self.settings.moderation_api_port)
         try:
@@ -178,6 +196,14 @@ class ModerationApi:
             view: CaseView = await self._blocking(self.store.refresh)
             return view
 
+    async def _read(self, fn: Callable[[CaseView], T]) -> T:
+        """fn(view) on the view brought up to date with the topics, under the lock: no other
+        request's refresh changes the view's dicts while fn reads them (a refresh runs in the
+        executor thread, and listing while it added records could fail)."""
+        async with self._lock:
+            view: CaseView = await self._blocking(self.store.refresh)
+            return fn(view)
+
     # -- endpoints --------------------------------------------------------------------------
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -198,20 +224,29 @@ class ModerationApi:
                 or not 1 <= int(raw_limit) <= MAX_LIMIT):  # 4,301 digits: int() raises
             return _error(400, "invalid_query", f"limit must be a whole number in 1..{MAX_LIMIT}",
                           field="limit")
-        view = await self._view()
-        pending = view.pending(brand=query.get("brand") or None, category=category)
-        return web.json_response({"count": len(pending),
-                                  "cases": [summary(i) for i in pending[:int(raw_limit)]]})
+        def listing(view: CaseView) -> dict[str, Any]:
+            pending = view.pending(brand=query.get("brand") or None, category=category)
+            now = time.time()
+            return {"count": len(pending),
+                    "cases": [summary(i, view, now) for i in pending[:int(raw_limit)]]}
+
+        return web.json_response(await self._read(listing))
 
     async def _get(self, request: web.Request) -> web.Response:
         case_id = request.match_info["case_id"]
-        view = await self._view()
-        status = view.status(case_id)
-        if status is None:
+
+        def one(view: CaseView) -> dict[str, Any] | None:
+            status = view.status(case_id)
+            if status is None:
+                return None
+            return {"case_id": case_id, "status": status,
+                    "item": summary(view.items[case_id], view) if case_id in view.items else None,
+                    "closed": view.closed.get(case_id)}
+
+        found = await self._read(one)
+        if found is None:
             return _error(404, "unknown_case", f"no case {case_id!r} on the moderation queue")
-        return web.json_response({"case_id": case_id, "status": status,
-                                  "item": summary(view.items[case_id]) if case_id in view.items
-                                  else None, "closed": view.closed.get(case_id)})
+        return web.json_response(found)
 
     async def _decide(self, request: web.Request) -> web.Response:
         case_id = request.match_info["case_id"]
@@ -223,25 +258,39 @@ class ModerationApi:
         ctype = request.content_type.lower()
         if ctype != "application/json":
             return _error(415, "unsupported_media_type", "Content-Type must be application/json")
+        coding, problem = content_coding(request.headers.getall("Content-Encoding", ()))
+        if problem is not None:
+            return _error(415, "unsupported_content_encoding", problem,
+                          headers={"Accept-Encoding": accept_encoding()})
         try:
-            body = await request.read()
+            raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _error(413, "payload_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes",
                           limit=MAX_BODY_BYTES)
-        except RequestPayloadError:  # e.g. Content-Encoding: deflate on bytes that are not
+        except RequestPayloadError:  # the body ended before its announced length
             # aiohttp would read the rest of the body after the answer, meet the same error
             # again and reset the connection under the answer: the body is over, and so is the
             # connection once answered.
             request.content.feed_eof()
-            encoding = request.headers.get("Content-Encoding", "")[:40]
-            response = _error(400, "undecodable_body",
-                              f"the body does not decode as its Content-Encoding ({encoding}) says")
+            response = _error(400, "undecodable_body", "the body could not be read in full")
             response.force_close()
             return response
         try:
-            payload = json.loads(body.decode("utf-8"))
+            body = decode(raw, coding, MAX_BODY_BYTES)
+        except BodyTooLarge as exc:
+            return _error(413, "payload_too_large", str(exc), limit=MAX_BODY_BYTES)
+        except UndecodableBody as exc:
+            return _error(400, "undecodable_body",
+                          f"the body does not decode as its Content-Encoding ({coding}) says: {exc}")
+        try:
+            payload, too_long = loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
             return _error(400, "invalid_json", "the body is not valid UTF-8 JSON")
+        found = find_too_long(payload) if too_long else None
+        if found is not None:
+            path, number = found
+            return _error(400, "invalid_field", f"{path or 'the body'} is {number.describe()}",
+                          field=path)
         if not isinstance(payload, dict):
             return _error(400, "invalid_field", "the body must be a JSON object with "
                           f"{', '.join(DECISION_INPUT_FIELDS)}")

@@ -50,32 +50,46 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
 
     store = ModerationStore(settings)
     try:
-        pending = store.refresh().pending(brand=brand, category=category)
+        view = store.refresh()
     finally:
         store.close()
+    pending = view.pending(brand=brand, category=category)
     if brand is not None and not pending:
         _note_unknown_brand(settings, brand)
     shown = pending[:limit] if limit is not None else pending
+    now = time.time() if now is None else now
     if as_json:
         for item in shown:
-            out.write(_printable(json.dumps(summary(item), ensure_ascii=False)) + "\n")
+            out.write(_printable(json.dumps(summary(item, view, now), ensure_ascii=False)) + "\n")
         return len(pending)
-    now = time.time() if now is None else now
     out.write(f"{'waiting':>7}  {'case':<24} {'brand':<10} {'action':<8} {'severity':<8} "
-              f"{'categories':<28} text\n")
+              f"{'escalated':<14} {'categories':<28} text\n")
     for item in shown:
         waited = now - parse_epoch(item["queued_at"], "queued_at")
         late = "!" if now > parse_epoch(item["respond_by"], "respond_by") and \
             "needs_answer" in item["categories"] else " "
         text = " ".join(str(item.get("text", "")).split())
         text = text if len(text) <= 70 else text[:69] + "…"
+        escalation = view.escalation(item["case_id"], now)
+        severity = escalation["severity"] if escalation else item["severity"]
         out.write(_printable(f"{_age(waited):>7}{late} {item['case_id'][:24]:<24} "
-                             f"{item['brand'][:10]:<10} {item['action']:<8} {item['severity']:<8} "
+                             f"{item['brand'][:10]:<10} {item['action']:<8} {severity:<8} "
+                             f"{_escalated(escalation):<14} "
                              f"{','.join(item['categories'])[:28]:<28} {text}") + "\n")
     more = f" ({len(pending) - len(shown)} more not shown)" if len(shown) < len(pending) else ""
     out.write(f"{len(pending)} pending{more}; ! = asks for an answer, past its brand's response "
-              "deadline\n")
+              "deadline; escalated = to whom (- not escalated), severity one level up each time\n")
     return len(pending)
+
+
+def _escalated(escalation: dict[str, Any] | None) -> str:
+    """The list's `escalated` column: "-", the assignee (or "queue": the escalation queue),
+    prefixed by the count when escalated more than once ("2x lead")."""
+    if escalation is None:
+        return "-"
+    who = escalation["assignee"] or "queue"
+    text = f"{escalation['count']}x {who}" if escalation["count"] > 1 else who
+    return text if len(text) <= 14 else text[:13] + "…"
 
 
 def _note_unknown_brand(settings: Settings, brand: str) -> None:

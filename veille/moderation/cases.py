@@ -12,6 +12,10 @@
 #   unanswered negative
 #                     a negative case asking for an answer (needs_answer), still pending after
 #                     its brand's response deadline, whatever its action
+#   answers           the closing decision of such a case: on_time when decided by its deadline,
+#                     late after it (the case was "unanswered negative" in between)
+#   time to decision  from the case entering the queue (received_at = the item's queued_at) to
+#                     the decision that closed it, escalations included
 #   backlog           pending cases, and the age of the oldest one (now - received_at)
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ STATUSES: Final = ("pending", "closed")
 CLOSING_DECISIONS: Final = ("approve", "reject", "replied")
 #: Bounded reasons of a refused decision (a Prometheus label value).
 DECISION_ERRORS: Final = ("unknown_case", "duplicate", "already_closed", "invalid")
+#: How the closing decision of a case asking for an answer came (a Prometheus label value):
+#: by the brand's response deadline or after it.
+ANSWER_OUTCOMES: Final = ("on_time", "late")
 #: The team's target for processed / received.
 PROCESSED_SHARE_TARGET: Final = 0.9
 #: Moderators' clocks drift: a decision may be stamped this far after `now`, or before the case
@@ -215,13 +222,24 @@ class Case:
         """Seconds since the case entered the queue (0 for a clock behind received_at)."""
         return max(0.0, now - self.received_at)
 
+    @property
+    def asks_for_answer(self) -> bool:
+        """A negative case asking for an answer (`needs_answer`), whatever its action: an angry
+        complaint is also `aggressive`, `insult` or `detractor`, whose action is `review`, and
+        counting `respond` cases alone missed about 40 % of them on the demo data."""
+        return self.negative and "needs_answer" in self.categories
+
     def is_unanswered(self, now: float) -> bool:
-        """A negative case asking for an answer (`needs_answer`), still pending after its response
-        deadline, whatever its action: an angry complaint is also `aggressive`, `insult` or
-        `detractor`, whose action is `review`, and counting `respond` cases alone missed about
-        40 % of them on the demo data."""
-        return (self.pending and self.negative and "needs_answer" in self.categories
-                and now > self.response_deadline)
+        """A case asking for an answer, still pending after its response deadline."""
+        return self.pending and self.asks_for_answer and now > self.response_deadline
+
+    def answer_outcome(self, decided_at: float) -> str | None:
+        """How a closing decision taken at `decided_at` answers this case: "on_time" by its
+        response deadline, "late" after it (while it counted as unanswered), None for a case
+        that asks for no answer."""
+        if not self.asks_for_answer:
+            return None
+        return "on_time" if decided_at <= self.response_deadline else "late"
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -295,6 +313,8 @@ class Outcome:
     closed: bool
     time_to_decision: float  # seconds from received_at to decided_at, never negative
     record: dict[str, Any] | None  # for the moderation.closed topic; None when still open
+    #: A closing decision on a case asking for an answer: "on_time" or "late"; None otherwise.
+    answer: str | None = None
 
 
 def _escalated(severity: str) -> str:
@@ -342,7 +362,8 @@ def apply_decision(case: Case | None, decision: Decision | Mapping[str, Any], no
         "time_to_decision_seconds": round(waited, 3),
         "case": updated.to_state(),
     }
-    return Outcome(updated, decision, closed=True, time_to_decision=waited, record=record)
+    return Outcome(updated, decision, closed=True, time_to_decision=waited, record=record,
+                   answer=case.answer_outcome(decision.decided_at))
 
 
 # --- KPIs and backlog ---------------------------------------------------------------------

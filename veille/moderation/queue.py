@@ -202,14 +202,11 @@ class CaseView:
         if isinstance(case_id, str) and case_id not in self.closed:
             self.decisions.setdefault(case_id, []).append(dict(record))
 
-    def closing_decision(self, case_id: str, now: float) -> dict[str, Any] | None:
-        """The decision already on moderation.decisions that will close this pending case, or
-        None. The agent applies a case's decisions in topic order and the first that closes it
-        wins (the others are ignored as already_closed): while it has not, every moderator
-        still sees the case pending, and a second decision would be acknowledged and then
-        dropped ("rejected" for one, "approved" for the agent). Folded here as the agent folds
-        them (veille.moderation.cases.apply_decision), so that an invalid decision, or an
-        escalation, does not count."""
+    def _fold(self, case_id: str, now: float) -> tuple[Case, dict[str, Any] | None] | None:
+        """The pending case with the decisions read so far applied as the agent applies them
+        (veille.moderation.cases.apply_decision, in topic order: an invalid one is skipped),
+        up to the first that closes it, and that closing decision (None if none); None for a
+        case that is not pending."""
         item = self.items.get(case_id)
         if item is None or case_id in self.closed:
             return None
@@ -220,9 +217,37 @@ class CaseView:
             except DecisionError:
                 continue
             if outcome.closed:
-                return record
+                return case, record
             case = outcome.case
-        return None
+        return case, None
+
+    def closing_decision(self, case_id: str, now: float) -> dict[str, Any] | None:
+        """The decision already on moderation.decisions that will close this pending case, or
+        None. The agent applies a case's decisions in topic order and the first that closes it
+        wins (the others are ignored as already_closed): while it has not, every moderator
+        still sees the case pending, and a second decision would be acknowledged and then
+        dropped ("rejected" for one, "approved" for the agent). Folded here as the agent folds
+        them (veille.moderation.cases.apply_decision), so that an invalid decision, or an
+        escalation, does not count."""
+        folded = self._fold(case_id, now)
+        return folded[1] if folded is not None else None
+
+    def escalation(self, case_id: str, now: float) -> dict[str, Any] | None:
+        """How a pending case was escalated, from the `escalate` decisions on
+        moderation.decisions (folded as the agent folds them, see _fold), or None when it was
+        not: `count`, the case's `severity` now (one level up per escalation, as the agent holds
+        it), and the last escalation's `assignee` (None: the escalation queue), `moderator`,
+        `decided_at` and `reason`."""
+        if not self.decisions.get(case_id):
+            return None  # no decision read on it: nothing to fold
+        folded = self._fold(case_id, now)
+        if folded is None or folded[0].escalations == 0:
+            return None
+        case = folded[0]
+        last = next(d for d in reversed(case.decisions) if d.decision == "escalate")
+        return {"count": case.escalations, "severity": case.severity,
+                "assignee": case.assigned_to, "moderator": last.moderator,
+                "decided_at": iso(last.decided_at), "reason": last.reason}
 
     def status(self, case_id: str) -> str | None:
         """"closed", "pending" or None (unknown)."""
@@ -251,13 +276,32 @@ class CaseView:
 # --- the report -----------------------------------------------------------------------------
 
 
+def nearest_rank(values: Sequence[float], q: float) -> float | None:
+    """The q-quantile (0 < q <= 1) of `values` by the nearest-rank method: the smallest value
+    with at least q of the values at or below it (always one of them); None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
 @dataclass
 class Figures:
-    """Items received, processed and rejected in a period (flows, as the Prometheus rules)."""
+    """Items received, processed and rejected in a period (flows, as the Prometheus rules),
+    the times to decision of the cases closed in it, and the answers to negative cases asking
+    for one."""
 
     received: int = 0
     processed: int = 0
     rejected: int = 0
+    #: Seconds from entering the queue to the closing decision, per case closed in the period.
+    decision_seconds: list[float] = field(default_factory=list)
+    #: Closing decisions in the period of negative cases asking for an answer (needs_answer),
+    #: by their brand's response deadline or after it.
+    answered_on_time: int = 0
+    answered_late: int = 0
+    #: Such cases still pending past their deadline at the end of the period.
+    unanswered_at_end: int = 0
 
     @property
     def processed_share(self) -> float | None:
@@ -266,6 +310,23 @@ class Figures:
     @property
     def rejection_rate(self) -> float | None:
         return self.rejected / self.processed if self.processed else None
+
+    @property
+    def median_decision_seconds(self) -> float | None:
+        return nearest_rank(self.decision_seconds, 0.5)
+
+    @property
+    def p90_decision_seconds(self) -> float | None:
+        return nearest_rank(self.decision_seconds, 0.9)
+
+    @property
+    def answered(self) -> int:
+        return self.answered_on_time + self.answered_late
+
+    @property
+    def on_time_share(self) -> float | None:
+        """answered on time / answered; None before any answer."""
+        return self.answered_on_time / self.answered if self.answered else None
 
 
 @dataclass
@@ -286,12 +347,39 @@ class Report:
         return [(h, n, processed.get(h, 0)) for h, n in self.received.per_hour(self.since, self.until)]
 
 
+def _closed_case(record: Mapping[str, Any], item: Mapping[str, Any] | None) -> Case | None:
+    """The case a moderation.closed record closed: its final state as the agent wrote it, or
+    else the pending case of its queue item; None when neither can be read."""
+    state = record.get("case")
+    try:
+        if isinstance(state, Mapping):
+            return Case.from_state(state)
+    except (ValueError, KeyError, TypeError):
+        pass
+    try:
+        return case_of(item) if item is not None else None
+    except ItemError:
+        return None
+
+
+def _time_to_decision(record: Mapping[str, Any], decided: float, case: Case | None) -> float | None:
+    """The record's time_to_decision_seconds (the agent's: decided_at - queued_at, never
+    negative), or else the same from the case; None when neither is known."""
+    value = record.get("time_to_decision_seconds")
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
+            and value >= 0:
+        return float(value)
+    return max(0.0, decided - case.received_at) if case is not None else None
+
+
 def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[str, Any]],
                  since: float, until: float, tz: tzinfo = UTC) -> Report:
     """Figures of [since, until): items received (queued) in it, cases closed (decided) in it.
 
     Flows, as the Prometheus rules compute them: a case received before the period and closed
     in it counts as processed, so the processed share may exceed 1 after a backlog is cleared.
+    The times to decision and the answers are those of the cases closed in the period, as
+    veille_moderation_decision_seconds and veille_moderation_answers_total count them.
     """
     if until <= since:
         raise ValueError("the period is empty: --until must be after --since")
@@ -312,6 +400,10 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
         decided = parse_epoch(closing["decided_at"], "decided_at") if closing else math.inf
         if queued < until and decided >= until:
             pending_at_end += 1
+            waiting = case_of(item)
+            if waiting.asks_for_answer and until > waiting.response_deadline:
+                brands.setdefault(item["brand"], Figures()).unanswered_at_end += 1
+                total.unanswered_at_end += 1
         if not since <= queued < until:
             continue
         figures = brands.setdefault(item["brand"], Figures())
@@ -320,15 +412,26 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
         received.add(queued)
         for c in item["categories"] or (NO_CATEGORY,):
             categories[c] += 1
-    for record in view.closed.values():
+    for case_id, record in view.closed.items():
         decided = parse_epoch(record["decided_at"], "decided_at")
         if not since <= decided < until:
             continue
         figures = brands.setdefault(str(record.get("brand")), Figures())
         rejected = record.get("decision") == "reject"
+        case = _closed_case(record, view.items.get(case_id))
+        waited = _time_to_decision(record, decided, case)
+        # The agent's own comparison: the decision's exact time (closed_at) against the deadline.
+        exact = case.closed_at if case is not None else None
+        if not isinstance(exact, int | float) or isinstance(exact, bool) or not math.isfinite(exact):
+            exact = decided
+        answer = case.answer_outcome(exact) if case is not None else None
         for f in (figures, total):
             f.processed += 1
             f.rejected += rejected
+            if waited is not None:
+                f.decision_seconds.append(waited)
+            f.answered_on_time += answer == "on_time"
+            f.answered_late += answer == "late"
         processed.add(decided)
     return Report(since, until, dict(sorted(brands.items())), total, categories, received,
                   processed, received.busiest(since, until, tz), pending_at_end)
@@ -336,6 +439,20 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
+
+
+def duration(seconds: float | None) -> str:
+    """A time to decision for people: 45s, 12m05s, 2h05m, 3d04h; - when unknown."""
+    if seconds is None:
+        return "-"
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
 def format_report(report: Report, tz: tzinfo = UTC) -> str:
@@ -351,6 +468,22 @@ def format_report(report: Report, tz: tzinfo = UTC) -> str:
     lines.append("share = processed / received (target: at least "
                  f"{PROCESSED_SHARE_TARGET:.0%}); rejection = rejected / processed")
     lines.append(f"pending at the end of the period: {report.pending_at_end}")
+    lines += ["", "time to decision and answers to negative mentions asking for one (cases closed "
+              "in the period):",
+              f"{'brand':<16} {'median':>8} {'p90':>8} {'answered':>9} {'on time':>8} "
+              f"{'late':>6} {'on-time':>8} {'unanswered':>11}"]
+    for name, f in rows:
+        lines.append(f"{name:<16} {duration(f.median_decision_seconds):>8} "
+                     f"{duration(f.p90_decision_seconds):>8} {f.answered:>9} "
+                     f"{f.answered_on_time:>8} {f.answered_late:>6} {_pct(f.on_time_share):>8} "
+                     f"{f.unanswered_at_end:>11}")
+    lines += ["median, p90 = time to decision: from entering the queue (queued_at) to the "
+              "closing decision",
+              "answered = negative cases asking for an answer (needs_answer) closed: on time by "
+              "their brand's",
+              "  deadline (respond_by) or late; on-time = on time / answered; unanswered = such "
+              "cases still",
+              "  pending past their deadline at the end of the period"]
     lines += ["", "received per category (an item counts in each of its categories; none: "
               "queued for a banned term alone):"]
     lines += [f"  {c:<14} {n:>7}" for c, n in report.categories.items()]

@@ -1,0 +1,151 @@
+"""The moderation agent's event handling on a stand-in Faust app (tables are dicts, the stream a
+list): what it counts when it applies a closing decision. The broker runs in the integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from agents.moderation import install
+from streams.topics import MODERATION_DECISIONS, MODERATION_QUEUE
+from veille.metrics import ModerationMetrics
+from veille.moderation.cases import iso
+from veille.moderation.queue import make_item
+from veille.moderation.triage import Triage
+from veille.rules import Charter
+from veille.settings import Settings
+
+SETTINGS = Settings.from_env({})
+HOUR = Charter(response_deadline_minutes=60)
+COMPLAINT = Triage(("aggressive", "needs_answer"), "medium", "review",
+                   ("aggressive:hostile", "needs_answer:complaint"))
+INSULT = Triage(("insult",), "medium", "review", ("insult:targeted",))
+
+
+class Table(dict):  # type: ignore[type-arg]
+    """A Faust table as the agent uses it: a dict with `data` and an on_recover decorator."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = self
+
+    def on_recover(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return fn
+
+
+class Sink:
+    """A Faust topic the agent sends to: keeps what was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, bytes]] = []
+
+    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
+        self.sent.append((key, value))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class App:
+    def __init__(self) -> None:
+        self.tables: list[Table] = []
+
+    def Table(self, name: str, **kwargs: Any) -> Table:  # noqa: N802 (Faust's name)
+        self.tables.append(Table())
+        return self.tables[-1]
+
+    def agent(self, channel: Any, name: str) -> Callable[..., Any]:
+        return lambda fn: fn
+
+    def timer(self, seconds: float) -> Callable[..., Any]:
+        return lambda fn: fn
+
+
+@dataclass
+class Event:
+    key: bytes
+    value: bytes
+    message: Any
+
+
+class Stream:
+    def __init__(self, events: list[Event]) -> None:
+        self._events = events
+
+    async def events(self) -> Any:
+        for e in self._events:
+            yield e
+
+
+def queued(case_id: str, triage: Triage, *, posted_ago: float, sentiment: str = "negative") -> Event:
+    now = time.time()
+    item = make_item(mention_id=case_id, brands=("acme",), triage=triage, charter=HOUR,
+                     language="fr", sentiment=sentiment, compound=-0.6, platform="twitter",
+                     author="@a", text="toujours pas de réponse", url=None,
+                     created_at=now - posted_ago, queued_at=now - posted_ago + 1)
+    assert item is not None
+    return Event(case_id.encode(), json.dumps(item).encode(),
+                 SimpleNamespace(topic=SETTINGS.topic(MODERATION_QUEUE), offset=0))
+
+
+def decided(case_id: str, decision: str, ago: float = 0.0, moderator: str = "alice") -> Event:
+    record = {"case_id": case_id, "decision": decision, "moderator": moderator,
+              "decided_at": iso(time.time() - ago)}
+    return Event(case_id.encode(), json.dumps(record).encode(),
+                 SimpleNamespace(topic=SETTINGS.topic(MODERATION_DECISIONS), offset=0))
+
+
+def run(events: list[Event]) -> tuple[CollectorRegistry, Sink]:
+    registry = CollectorRegistry()
+    closed = Sink()
+    topics = SimpleNamespace(closed=closed, queue=Sink(), decisions=Sink(), moderation_in=None)
+    agent = install(App(), topics, ModerationMetrics(registry, ["acme"]),  # type: ignore[arg-type]
+                    SETTINGS, ["acme"])
+    asyncio.run(agent(Stream(events)))
+    return registry, closed
+
+
+def answers(registry: CollectorRegistry) -> dict[str, float | None]:
+    return {o: registry.get_sample_value("veille_moderation_answers_total",
+                                         {"brand": "acme", "outcome": o})
+            for o in ("on_time", "late")}
+
+
+def test_answers_are_counted_once_per_case_on_time_or_late_when_the_case_closes() -> None:
+    """A complaint answered 3 hours after it was posted (deadline 1 hour) is a late answer;
+    before, once closed it left no trace of having waited past its deadline."""
+    redelivered = decided("late", "replied", ago=10)
+    registry, closed = run([
+        queued("late", COMPLAINT, posted_ago=3 * 3600),
+        queued("fast", COMPLAINT, posted_ago=600),
+        queued("rude", INSULT, posted_ago=3 * 3600),  # asks for no answer
+        queued("calm", COMPLAINT, posted_ago=3 * 3600, sentiment="neutral"),  # not negative
+        queued("open", COMPLAINT, posted_ago=3 * 3600),  # escalated only: still unanswered
+        # Escalated first (not an answer), then answered within its deadline: counted once.
+        decided("fast", "escalate", ago=60), decided("fast", "replied", moderator="lead"),
+        redelivered, redelivered,  # the second is a duplicate, not a second answer
+        decided("late", "approve", moderator="bob"),  # already closed
+        decided("rude", "reject"), decided("calm", "approve"), decided("open", "escalate"),
+    ])
+    assert answers(registry) == {"on_time": 1.0, "late": 1.0}
+    assert registry.get_sample_value("veille_moderation_cases_processed_total",
+                                     {"brand": "acme"}) == 4
+    assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                     {"reason": "duplicate"}) == 1
+    assert sorted(k for k, _ in closed.sent) == [b"calm", b"fast", b"late", b"rude"]
+
+
+def test_a_decision_held_until_its_case_arrives_is_judged_by_its_own_time() -> None:
+    """Applied when the case arrives (after a restart, say), a decision taken before the
+    deadline is on time, even if the agent applies it after the deadline."""
+    # Posted 3,700 s ago: the deadline passed 100 s ago; answered 200 s ago.
+    registry, _ = run([decided("held", "replied", ago=200),
+                       queued("held", COMPLAINT, posted_ago=3700)])
+    assert answers(registry) == {"on_time": 1.0, "late": 0.0}
