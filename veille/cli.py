@@ -433,7 +433,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--png", help="also write a chart of hourly received vs processed items")
     r.set_defaults(func=cmd_moderation_report)
 
-    p = sub.add_parser("detect", help="score a timestamp,value CSV with the spike detector")
+    p = sub.add_parser(
+        "detect", help="score a timestamp,value CSV with the spike detector",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        # The rules of veille/detect.py (not imported here: it would slow every command down).
+        epilog="Rows are scored by 5-minute bucket, as the streaming spike agent does:\n"
+               "  * a timestamp is aligned to the start of its bucket (00:07:53 counts in 00:05:00);\n"
+               "  * a bucket with no row counts as 0 (at most a week of them in a row): a series\n"
+               "    that omits its zero rows scores as one that writes them;\n"
+               "  * rows in one bucket add up: each is written with the score of their sum,\n"
+               "    alert=1 on the first of them only;\n"
+               "  * a row whose bucket is before the previous row's is an error naming its line.\n"
+               "Only the input rows are written out. Other bucket sizes: python -m veille.detect.",
+    )
     p.add_argument("series", help="CSV with a header and columns timestamp,value")
     p.add_argument("--out", required=True, help="CSV to write: every row + anomaly_score, alert")
     p.set_defaults(func=cmd_detect)

@@ -1,4 +1,23 @@
-"""Offline crisis detection: score a `timestamp,value` CSV with the streaming detector, row by row."""
+"""Offline crisis detection: score a `timestamp,value` CSV with the streaming detector, row by row.
+
+The detector sees exactly the buckets the streaming spike agent would close
+(`veille.crisis.BrandMonitor.advance`): consecutive buckets on the `bucket_seconds` grid, in
+event-time order, a missing bucket being an empty one (a count of 0).
+
+* Each row's timestamp is aligned to the start of its bucket (a multiple of `bucket_seconds`
+  since the Unix epoch, UTC): `00:07:53` is in the 5-minute bucket of `00:05:00`.
+* A bucket with no row is fed to the detector as 0 (an export that omits zero rows means the
+  same as one that writes them), at most `MAX_GAP_BUCKETS` of them in a row as in the agent
+  (`CrisisConfig.max_gap_buckets`, a week of 5-minute buckets): a longer silence is a jump, only
+  its last `MAX_GAP_BUCKETS` empty buckets are fed.
+  Those buckets are not written out: the output has the input's rows only.
+* Rows in one bucket add up, as the agent counts a bucket's mentions: the bucket is scored once,
+  on their sum, when a row of a later bucket (or the end of the file) closes it, and each of its
+  rows is written with that bucket's `anomaly_score`; `alert` is 1 on the first of them only (the
+  `alert` column sums to the number of alerts). Their order within the bucket does not matter.
+* A row whose bucket is before the previous row's bucket is an error naming its line: the file
+  must be in time order.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +29,31 @@ import os
 import stat
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from veille.crisis import CrisisConfig
 from veille.spikes import Detector, DetectorConfig
 
 OUTPUT_COLUMNS = ("timestamp", "value", "anomaly_score", "alert")
 MAX_BUCKET_SECONDS = 86_400  # one day
+#: Most empty buckets fed in a row for a gap between two rows: the spike agent's cap.
+MAX_GAP_BUCKETS = CrisisConfig.max_gap_buckets
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+#: How rows become buckets, for --help (veille detect and python -m veille.detect).
+HELP_EPILOG = f"""\
+Rows are scored by bucket, as the streaming spike agent does:
+  * a timestamp is aligned to the start of its bucket (--bucket-seconds, from the Unix epoch,
+    UTC): 00:07:53 counts in the 5-minute bucket of 00:05:00;
+  * a bucket with no row counts as 0, as in the agent: a series that omits its zero rows scores
+    as one that writes them. At most {MAX_GAP_BUCKETS} empty buckets are fed in a row (a week of
+    5-minute buckets; a longer silence is a jump). Only the input rows are written out;
+  * rows in one bucket add up: each is written with the score of their sum, alert=1 on the first
+    of them only; their order within the bucket does not matter;
+  * a row whose bucket is before the previous row's is an error naming its line."""
 
 
 class DetectError(ValueError):
@@ -72,8 +108,11 @@ def _rows(src: TextIO, series_csv: Path) -> Iterator[tuple[int, list[str]]]:
 def run_detect(series_csv: Path, out_csv: Path, config: DetectorConfig | None = None) -> int:
     """Score every row of `series_csv` in file order into `out_csv`; returns the number of alerts.
 
-    The output has the input's `timestamp` text and `value`, then `anomaly_score` (0..1, four
-    decimals, 0.5 at the alert threshold) and `alert` (1 on the first bucket of an episode).
+    Rows are scored by bucket as the spike agent would (see the module docstring: aligned to the
+    bucket grid, missing buckets fed as 0, rows of one bucket added up). The output has one line
+    per input row, in order: its `timestamp` text and `value`, then its bucket's `anomaly_score`
+    (0..1, four decimals, 0.5 at the alert threshold) and `alert` (1 on the first row of the first
+    bucket of an episode).
     Written to a temporary file first: a bad row leaves no half-written output behind. Every
     problem with the files (unreadable, not UTF-8 CSV, a bad row, an output path that cannot be
     written or that is the input) is a DetectError naming the file, and the line if there is one.
@@ -122,8 +161,18 @@ def run_detect(series_csv: Path, out_csv: Path, config: DetectorConfig | None = 
     return alerts
 
 
+def bucket_start(t: datetime, bucket_seconds: int) -> int:
+    """Start of the bucket holding the aware time `t`, in whole seconds since the Unix epoch."""
+    micros = (t - _EPOCH) // timedelta(microseconds=1)  # exact, unlike a float timestamp
+    return micros // (bucket_seconds * 1_000_000) * bucket_seconds
+
+
+def _bucket_time(start: int) -> datetime:
+    return _EPOCH + timedelta(seconds=start)
+
+
 def _score_rows(src: TextIO, dst: TextIO, series_csv: Path, detector: Detector) -> int:
-    alerts = 0
+    """Score the rows by bucket (see the module docstring); the number of alerts."""
     rows = _rows(src, series_csv)
     first, header = next(rows, (0, None))
     if header is None:
@@ -132,8 +181,28 @@ def _score_rows(src: TextIO, dst: TextIO, series_csv: Path, detector: Detector) 
     if "timestamp" not in names or "value" not in names:
         raise DetectError(f"{series_csv}:{first}: header must name 'timestamp' and 'value', got {header}")
     ti, vi = names.index("timestamp"), names.index("value")
+    size = detector.config.bucket_seconds
     writer = csv.writer(dst, lineterminator="\n")
     writer.writerow(OUTPUT_COLUMNS)
+    alerts = 0
+    # The open bucket: its start, the line of its latest row, its rows (text as read) and their sum.
+    current: int | None = None
+    current_line = 0
+    pending: list[tuple[str, str]] = []
+    total = 0.0
+
+    def close_bucket() -> None:
+        nonlocal alerts
+        assert current is not None
+        try:
+            score = detector.update(_bucket_time(current), total)
+        except (ValueError, ArithmeticError) as exc:
+            raise DetectError(f"{series_csv}:{current_line}: {exc}") from None
+        alerts += score.alert
+        score_text = f"{score.anomaly_score:.4f}"
+        for k, (ts_text, value_text) in enumerate(pending):
+            writer.writerow((ts_text, value_text, score_text, int(score.alert and k == 0)))
+
     for line, row in rows:
         if not row or all(not cell.strip() for cell in row):
             continue
@@ -151,13 +220,33 @@ def _score_rows(src: TextIO, dst: TextIO, series_csv: Path, detector: Detector) 
             raise DetectError(f"{series_csv}:{line}: bad value {row[vi]!r}") from None
         if not math.isfinite(value) or value < 0:
             raise DetectError(f"{series_csv}:{line}: value must be a count >= 0, got {row[vi]!r}")
+        start = bucket_start(ts, size)
         try:
-            score = detector.update(ts, value)
-        except (ValueError, ArithmeticError) as exc:
-            raise DetectError(f"{series_csv}:{line}: {exc}") from None
-        alerts += score.alert
-        score_text = f"{score.anomaly_score:.4f}"
-        writer.writerow((row[ti].strip(), row[vi].strip(), score_text, int(score.alert)))
+            _bucket_time(start)
+        except OverflowError:
+            raise DetectError(f"{series_csv}:{line}: bad timestamp {row[ti]!r}: its {size}-second "
+                              "bucket starts before year 1") from None
+        if current is not None and start < current:
+            raise DetectError(
+                f"{series_csv}:{line}: timestamp {row[ti].strip()!r} goes back in time: its bucket "
+                f"{_bucket_time(start).isoformat()} is before the bucket "
+                f"{_bucket_time(current).isoformat()} of line {current_line} (rows must be in time "
+                "order; rows of one bucket add up)")
+        if start != current:
+            if current is not None:
+                close_bucket()
+                # The empty buckets in between, as the agent closes them (at most a week's worth).
+                for empty in range(max(current + size, start - MAX_GAP_BUCKETS * size), start, size):
+                    detector.update(_bucket_time(empty), 0.0)
+            current, pending, total = start, [], 0.0
+        total += value
+        if not math.isfinite(total):
+            raise DetectError(f"{series_csv}:{line}: the rows of bucket "
+                              f"{_bucket_time(start).isoformat()} add up to more than a count can hold")
+        current_line = line
+        pending.append((row[ti].strip(), row[vi].strip()))
+    if current is not None:
+        close_bucket()
     return alerts
 
 
@@ -165,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m veille.detect",
         description="Score a timestamp,value CSV of per-bucket counts with veille's streaming detector.",
+        epilog=HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("series", type=Path, help="CSV with a header and columns timestamp,value")
     ap.add_argument("--out", type=Path, required=True, help="output CSV: timestamp,value,anomaly_score,alert")

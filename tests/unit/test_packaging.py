@@ -43,7 +43,8 @@ def test_the_wheel_holds_every_module_and_data_file(tmp_path: Path) -> None:
         scripts = zf.read(entry_points).decode()
     expected = shipped_files()
     assert {"veille/moderate/api.py", "veille/data/demo_mentions.jsonl",
-            "veille/sentiment/data/fr_lexicon.txt", "streams/schemas/enriched_mention.v1.json"} <= expected
+            "veille/sentiment/data/fr_lexicon.txt", "streams/schemas/enriched_mention.v1.json",
+            "streams/schemas/reputation_alert.v1.json"} <= expected
     missing = sorted(expected - names)
     assert not missing, f"left out of the wheel: {missing}"
     # The package discovery must not warn (a data folder taken for a package it would ignore).

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from veille.detect import DetectError, main, run_detect
+from veille.crisis import BrandMonitor, CrisisConfig
+from veille.detect import MAX_GAP_BUCKETS, DetectError, main, run_detect
 from veille.spikes import Detector, DetectorConfig, Score
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
@@ -230,7 +231,10 @@ def test_run_detect_round_trip(tmp_path: Path) -> None:
         ("2026-03-02 00:15:00,abc", r"s\.csv:5: bad value 'abc'"),
         ("yesterday,3", r"s\.csv:5: bad timestamp 'yesterday'"),
         ("2026-03-02 00:15:00,-2", r"s\.csv:5: value must be a count >= 0"),
-        ("2026-03-02 00:05:00,2", r"s\.csv:5: bucket .* is not after the previous one"),
+        ("2026-03-02 00:05:00,2", r"s\.csv:5: timestamp '2026-03-02 00:05:00' goes back in time: its "
+                                  r"bucket 2026-03-02T00:05:00\+00:00 is before the bucket "
+                                  r"2026-03-02T00:10:00\+00:00 of line 4"),
+        ("2026-03-02 00:09:59,2", r"s\.csv:5: timestamp .* goes back in time"),
         ("2026-03-02 00:15:00", r"s\.csv:5: expected 2 columns"),
     ],
 )
@@ -259,3 +263,154 @@ def test_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src.write_text("timestamp,value\n2026-03-02 00:00:00,x\n")
     assert main([str(src), "--out", str(out)]) == 2
     assert "s.csv:2: bad value" in capsys.readouterr().err
+
+
+# --- veille detect scores the buckets the spike agent closes ------------------------------------
+
+
+def scored(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def detect_rows(tmp_path: Path, name: str, points: list[tuple[datetime, int]],
+                config: DetectorConfig | None = None) -> list[dict[str, str]]:
+    """`run_detect` on these (timestamp, value) rows; the output rows."""
+    src, out = tmp_path / f"{name}.csv", tmp_path / f"{name}-scored.csv"
+    write_series(src, points)
+    run_detect(src, out, config)
+    return scored(out)
+
+
+def as_output(scores: list[Score]) -> list[tuple[str, int]]:
+    return [(f"{s.anomaly_score:.4f}", int(s.alert)) for s in scores]
+
+
+def of_output(rows: list[dict[str, str]]) -> list[tuple[str, int]]:
+    return [(r["anomaly_score"], int(r["alert"])) for r in rows]
+
+
+@pytest.mark.parametrize("omit", ["every other bucket", "the zero rows"])
+def test_run_detect_counts_a_missing_bucket_as_an_empty_one(tmp_path: Path, omit: str) -> None:
+    """A series that leaves out buckets scores its rows exactly as the full series with explicit
+    zeros (the agent closes an empty bucket as 0); before, the rows were taken as consecutive
+    buckets and the detector learnt the wrong rhythm and level."""
+    start = 8 * PER_DAY + 150
+    if omit == "every other bucket":
+        points = series(9, mean=30.0, surges=((start, 36, 10.0),))
+        full = [(t, v if i % 2 == 0 else 0) for i, (t, v) in enumerate(points)]
+        kept = [i for i in range(len(full)) if i % 2 == 0]
+    else:  # a count export that writes no row for an empty bucket: most buckets here
+        full = series(9, mean=0.5, surges=((start, 36, 12.0),))
+        full = full[next(i for i, (_, v) in enumerate(full) if v > 0):]  # the series' first row
+        kept = [i for i, (_, v) in enumerate(full) if v > 0]
+    assert len(kept) < 0.7 * len(full)
+    sparse = [full[i] for i in kept]
+    expected = run(full)
+    rows = detect_rows(tmp_path, "sparse", sparse)
+    # Every input row, in order, with the score of its own bucket in the full series.
+    assert [(r["timestamp"], int(r["value"])) for r in rows] == [
+        (t.strftime("%Y-%m-%d %H:%M:%S"), v) for t, v in sparse]
+    assert of_output(rows) == as_output([expected[i] for i in kept])
+    assert of_output(detect_rows(tmp_path, "full", full)) == as_output(expected)
+    assert sum(s.alert for s in expected) == 1 and any(expected[i].alert for i in kept)
+    # What the old code computed (the rows as consecutive buckets) is another answer.
+    assert as_output(run(sparse)) != of_output(rows)
+
+
+def test_run_detect_aligns_each_timestamp_to_its_bucket(tmp_path: Path) -> None:
+    """A timestamp inside a bucket counts for the bucket's start, wherever it falls in it."""
+    points = series(9, surges=((8 * PER_DAY + 150, 24, 5.0),))
+    rng = random.Random(7)
+    jittered = [(t + timedelta(seconds=rng.uniform(0, 299.999)), v) for t, v in points]
+    rows = detect_rows(tmp_path, "jittered", jittered)
+    assert [r["timestamp"] for r in rows] == [t.strftime("%Y-%m-%d %H:%M:%S") for t, _ in jittered]
+    assert of_output(rows) == as_output(run(points))
+    # On a 10-minute grid, 00:05:00 is in the bucket of 00:00:00: two rows, one bucket.
+    ten = DetectorConfig(bucket_seconds=600)
+    pairs = [(START + i * 2 * STEP, v + w)
+             for i, ((_, v), (_, w)) in enumerate(zip(points[::2], points[1::2], strict=True))]
+    rows = detect_rows(tmp_path, "ten", points, ten)
+    assert [r["anomaly_score"] for r in rows[::2]] == [r["anomaly_score"] for r in rows[1::2]]
+    assert of_output(rows[::2]) == as_output(run(pairs, Detector(ten)))
+
+
+def test_run_detect_adds_up_the_rows_of_one_bucket(tmp_path: Path) -> None:
+    """Rows in one bucket add up, in any order within it, as the agent counts a bucket's
+    mentions; each row is written with the bucket's score, the alert on its first row only."""
+    points = series(9, surges=((8 * PER_DAY + 150, 24, 5.0),))
+    split: list[tuple[datetime, int]] = []
+    for i, (t, v) in enumerate(points):
+        first, second = (t + timedelta(seconds=60), v // 3), (t + timedelta(seconds=240), v - v // 3)
+        split += [first, second] if i % 2 else [second, first]  # backwards within the bucket
+    src, out = tmp_path / "split.csv", tmp_path / "split-scored.csv"
+    write_series(src, split)
+    n_alerts = run_detect(src, out)
+    rows = scored(out)
+    assert [(r["timestamp"], int(r["value"])) for r in rows] == [
+        (t.strftime("%Y-%m-%d %H:%M:%S"), v) for t, v in split]
+    expected = run(points)
+    assert [r["anomaly_score"] for r in rows[::2]] == [r["anomaly_score"] for r in rows[1::2]]
+    assert of_output(rows[::2]) == as_output(expected)
+    assert [int(r["alert"]) for r in rows[1::2]] == [0] * len(points)
+    assert n_alerts == sum(int(r["alert"]) for r in rows) == sum(s.alert for s in expected) == 1
+
+
+def test_run_detect_a_silence_longer_than_a_week_is_a_jump(tmp_path: Path) -> None:
+    """As in the agent, at most `max_gap_buckets` empty buckets are fed for one gap."""
+    assert MAX_GAP_BUCKETS == CrisisConfig().max_gap_buckets == 7 * PER_DAY
+    before = series(2, seed=4)
+    gap = 10 * PER_DAY
+    after = [(t + (len(before) + gap) * STEP, v) for t, v in series(9, seed=5, surges=((150, 24, 5.0),))]
+    resume = len(before) + gap
+    zeros = [(START + i * STEP, 0) for i in range(resume - MAX_GAP_BUCKETS, resume)]
+    d = Detector()
+    run(before, d)
+    run(zeros, d)
+    expected = run(after, d)
+    rows = detect_rows(tmp_path, "gap", before + after)
+    assert of_output(rows[len(before):]) == as_output(expected)
+    assert of_output(rows[:len(before)]) == as_output(run(before))
+
+
+def test_run_detect_scores_what_the_spike_agent_closes(tmp_path: Path) -> None:
+    """The same negative mentions, as a CSV of counts (sparse, off the grid, a bucket's count
+    sometimes over two rows) and through the agent's BrandMonitor: the same score per bucket.
+
+    The first day and a bit (the detector's warm-up) has a mention in every bucket: how the
+    agent treats a silence while its detector is cold is its own business, not this test's."""
+    rng = random.Random(11)
+    points = series(9, mean=1.5, surges=((8 * PER_DAY + 150, 24, 8.0),))
+    points = [(t, max(v, 1) if i < PER_DAY + 12 else v) for i, (t, v) in enumerate(points)]
+    monitor = BrandMonitor("acme")
+    rows: list[tuple[datetime, int]] = []
+    n = 0
+    for t, v in points:
+        if v == 0:
+            continue  # no mention, no row
+        for _ in range(v):
+            n += 1
+            monitor.observe(f"m{n}", t.timestamp() + rng.uniform(0, 299), True, 0, "panne")
+        if v > 1 and rng.random() < 0.5:
+            rows += [(t + timedelta(seconds=17), 1), (t + timedelta(seconds=123), v - 1)]
+        else:
+            rows.append((t + timedelta(seconds=173), v))
+    monitor.advance(points[-1][0].timestamp() + 3600)
+    agent = {r.start: r.score for r in monitor.reports}
+    bucket = [int(t.timestamp()) // 300 * 300 for t, _ in rows]
+    assert len(agent) >= len(points) > 1.3 * len(set(bucket))  # the agent closes empty buckets too
+    assert len(rows) > len(set(bucket))
+    out = detect_rows(tmp_path, "agent", rows)
+    assert [r["anomaly_score"] for r in out] == [f"{agent[b].anomaly_score:.4f}" for b in bucket]
+    first_of_bucket = [k == 0 or bucket[k] != bucket[k - 1] for k in range(len(rows))]
+    assert [int(r["alert"]) for r in out] == [int(agent[b].alert and f)
+                                             for b, f in zip(bucket, first_of_bucket, strict=True)]
+    assert any(s.alert for s in agent.values())
+
+
+def test_run_detect_a_bucket_whose_rows_overflow_a_count(tmp_path: Path) -> None:
+    src = tmp_path / "s.csv"
+    src.write_text("timestamp,value\n2026-03-02 00:00:00,1\n2026-03-02 00:05:00,1.7e308\n"
+                   "2026-03-02 00:06:00,1.7e308\n")
+    with pytest.raises(DetectError, match=r"s\.csv:4: the rows of bucket 2026-03-02T00:05:00\+00:00 add up"):
+        run_detect(src, tmp_path / "out.csv")
