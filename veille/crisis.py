@@ -64,13 +64,22 @@ class CrisisConfig:
     #: or when the story lasts `escalate_buckets` anomalous buckets.
     critical_ratio: float = 4.0
     escalate_buckets: int = 3
-    #: Hysteresis: the story resolves after this many buckets in a row below `resolve_score`.
-    resolve_buckets: int = 3
+    #: The alert level of the count detector's anomaly score (0.5: its alert threshold). A bucket
+    #: at that level keeps a story open, re-opens it within the cool-down, and, within the
+    #: detector's episode (its short spans up), opens a new one even while the detector holds
+    #: its alert flag back (it alerts once per episode, then not again for hours).
     resolve_score: float = 0.5
+    #: Hysteresis: the story resolves after this many quiet buckets in a row, doubled with each
+    #: re-opening of the story, up to the cool-down: a crisis that keeps flaring up needs a
+    #: longer calm before it is called over.
+    resolve_buckets: int = 3
     #: A new spike within this long after a resolution re-opens the same story.
     cooldown_seconds: int = 3600
     top_mentions: int = 5
     top_terms: int = 8
+    #: A longer silence (or a jump in replayed time) feeds the detector only its last this many
+    #: empty buckets (a week). A brand still warming up is not fed a silence longer than the
+    #: time it had been watched before it: its detector starts afresh (`BrandMonitor._score`).
     max_gap_buckets: int = 7 * 288
     #: Negative share test: a bucket (alone, or with the one before) holding at least
     #: `share_min_negative` negative mentions, whose chance under the brand's usual negative
@@ -263,6 +272,16 @@ class SourceClock:
                 read_to_end and wall - self.heard >= idle_seconds)
 
 
+def _warming_up(detector: Detector, start: float) -> bool:
+    """Whether `detector` would score a bucket starting at `start` as warm-up (as
+    `Detector.update` decides it: too few buckets yet, or no completed UTC day of maxima)."""
+    c = detector.config
+    if detector.n + 1 <= c.buckets(c.warmup_hours * 3600):
+        return True
+    new_day = detector.day is not None and int(start // 86400) != detector.day
+    return not detector.daily_max[0][0] and not new_day
+
+
 class StateMismatch(ValueError):
     """A saved brand state that the current settings cannot continue (another bucket size)."""
 
@@ -308,6 +327,10 @@ class BrandMonitor:
         self._last_share_p = 1.0
         self.share_prev = (0, 0)
         self.closes = 0  # buckets closed so far by this object (tells when core state changed)
+        #: Start of the brand's first closed bucket (how long it has been watched), and of the
+        #: silence held back from the cold detector, if any (see `_score`).
+        self.first_start: int | None = None
+        self.held_since: int | None = None
         #: Position of the last input applied (the caller's, e.g. a partition offset): kept
         #: with the open state so that input replayed after a crash is not counted twice.
         self.position = -1
@@ -371,13 +394,46 @@ class BrandMonitor:
 
     # -- detection and the alert story ----------------------------------------------------
     def _close(self, bucket: Bucket) -> list[dict[str, Any]]:
-        score = self.detector.update(datetime.fromtimestamp(bucket.start, UTC), bucket.negative)
+        score = self._score(bucket)
         share_p = self._last_share_p = self._share_p(bucket)
         self.reports.append(BucketReport(self.brand, bucket.start, bucket.total, bucket.negative,
                                          bucket.weighted_negative, score))
         events = self._story(bucket, score, share_p)
         self._learn_terms(bucket)
         return events
+
+    def _score(self, bucket: Bucket) -> Score:
+        """The count detector's score of a closed bucket.
+
+        Silence (a bucket without any mention) is data for a warm detector: it is fed at once.
+        A cold one (still warming up) is not fed a silence as it comes: the silence is held
+        until the brand's next mention, then fed if it was shorter than the time the brand had
+        been watched before it (its quiet hours), or else taken as the brand not having started
+        yet - a stray old mention, a backfill, a cold brand silent for days - and the detector
+        starts afresh at the new traffic instead of scoring it against a baseline of zeros.
+        Held buckets are scored as warm-up: no anomaly, and a story open meanwhile (the share
+        test) still resolves on them."""
+        d = self.detector
+        size = self.config.bucket_seconds
+        ts = datetime.fromtimestamp(bucket.start, UTC)
+        if self.first_start is None:
+            self.first_start = bucket.start
+        if bucket.total == 0 and (self.held_since is not None or _warming_up(d, bucket.start)):
+            if self.held_since is None:
+                # From the bucket after the last one the detector saw: a silence that `advance`
+                # shortened (max_gap_buckets) counts in full.
+                self.held_since = bucket.start if d.last_ts is None else int(d.last_ts) + size
+            return Score(ts, 0.0, 0.0, 0.0, d.config.min_spread, 0.0, 0.0, False, False, True)
+        if self.held_since is not None:
+            silence = bucket.start - self.held_since
+            if silence >= self.held_since - self.first_start:
+                self.detector = d = Detector(d.config)
+            else:
+                for start in range(max(self.held_since, bucket.start - self.config.max_gap_buckets
+                                       * size), bucket.start, size):
+                    d.update(datetime.fromtimestamp(start, UTC), 0)
+            self.held_since = None
+        return d.update(ts, bucket.negative)
 
     def _share_p(self, bucket: Bucket) -> float:
         """Chance of this many negative mentions (in this bucket, or with the one before)
@@ -425,15 +481,19 @@ class BrandMonitor:
         c = self.config
         end = bucket.start + c.bucket_seconds
         s = self.story
-        spike = score.alert or share_p < c.share_p
-        # At the alert level, whether or not the detector alerts: it stays quiet for hours after
-        # an alert (one alert per episode), while the story may have resolved meanwhile.
-        hot = spike or (score.anomaly_score >= c.resolve_score and not score.warming_up)
+        # At the count detector's alert level, whether or not it raises its alert flag: after an
+        # alert it holds the flag back for hours (one alert per episode), while the story may
+        # have resolved meanwhile and a second crisis started.
+        hot = score.alert or (score.anomaly_score >= c.resolve_score and not score.warming_up)
+        # A new story needs a fresh rise: the detector's alert, or its alert level with its
+        # short-span evidence up (its episode), not only the twelve-hour span's memory of a
+        # crisis that is over; or the share test.
+        spike = score.alert or (hot and score.in_episode) or share_p < c.share_p
         # Hysteresis: a story stays open while the detector's episode lasts (its evidence above
         # one typical daily maximum), not only while each bucket is at the alert level.
         anomalous = hot or share_p < c.share_p_continue or score.in_episode
         if s is None or s["status"] == "resolved":
-            if s is not None and hot and bucket.start - s["resolved_at"] <= c.cooldown_seconds:
+            if s is not None and (hot or spike) and bucket.start - s["resolved_at"] <= c.cooldown_seconds:
                 # The same crisis flaring up again: this bucket counts in the re-opened story.
                 s.update(status="open", quiet=0, reopened=s.get("reopened", 0) + 1)
                 self._merge(s, bucket)
@@ -456,11 +516,18 @@ class BrandMonitor:
             s["quiet"] = 0
             return self._escalation(s, bucket, score)
         s["quiet"] += 1
-        if s["quiet"] >= c.resolve_buckets:
+        if s["quiet"] >= self._quiet_needed(s):
             s["status"] = "resolved"
             s["resolved_at"] = end
             return [self._event(s, "resolved", bucket, score)]
         return []
+
+    def _quiet_needed(self, s: dict[str, Any]) -> int:
+        """Quiet buckets in a row that resolve story `s`: `resolve_buckets`, doubled with each
+        re-opening, at most the cool-down (a crisis that keeps flaring up is one story)."""
+        c = self.config
+        cap = max(c.resolve_buckets, c.cooldown_seconds // c.bucket_seconds)
+        return int(min(c.resolve_buckets * 2 ** min(s.get("reopened", 0), 30), cap))
 
     def _escalation(self, s: dict[str, Any], bucket: Bucket, score: Score) -> list[dict[str, Any]]:
         """The "escalated" event, once per story: when negative volume reaches `critical_ratio`
@@ -523,6 +590,7 @@ class BrandMonitor:
         """What changes only when a bucket closes: detector, story, learnt share and terms."""
         return {
             "baseline_terms": self.baseline_terms, "story": self.story,
+            "first_start": self.first_start, "held_since": self.held_since,
             "share": [self.share_neg, self.share_all, self.share_seen, list(self.share_prev)],
             "detector": self.detector.to_state(),
         }
@@ -559,3 +627,9 @@ class BrandMonitor:
         self.share_neg, self.share_all, self.share_seen, prev = d["share"]
         self.share_prev = (prev[0], prev[1])
         self.detector = Detector.from_state(d["detector"])
+        # A state saved before these two were has neither: nothing is held back, and the brand
+        # has been watched at least since the first bucket its detector saw.
+        self.held_since = d.get("held_since")
+        self.first_start = d.get("first_start")
+        if self.first_start is None and self.detector.last_ts is not None:
+            self.first_start = int(self.detector.last_ts) - (self.detector.n - 1) * self.config.bucket_seconds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -30,15 +31,25 @@ def day_rate(t: float) -> float:
     return 6.0 + 5.0 * math.sin((hour - 10) / 24 * 2 * math.pi) ** 2 + 3.0 * (12 <= hour < 22)
 
 
-def traffic(days: float, surge: tuple[float, float] | None = None, seed: int = 3):
-    """(id, created_at, negative, audience, text) in time order; in the surge window the
-    negative share jumps from 15 % to 80 % while total volume stays the same."""
+def traffic(days: float, surge: tuple[float, float] | None = None, seed: int = 3, *,
+            surges: Sequence[tuple[float, float]] = (),
+            louder: Sequence[tuple[float, float, float]] = (), scale: float = 1.0,
+            start: float = START):
+    """(id, created_at, negative, audience, text) in time order from `start`, `scale` times the
+    daily rhythm of `day_rate`; in the surge window (and each of `surges`) the negative share
+    jumps from 15 % to 80 % while total volume stays the same; in each `louder` window
+    (from, to, factor) the volume is `factor` times higher at the same negative share."""
     rng = random.Random(seed)
     n = 0
+    windows = [surge, *surges] if surge is not None else list(surges)
     for b in range(int(days * 86400 / BUCKET)):
-        t0 = START + b * BUCKET
-        in_surge = surge is not None and surge[0] <= t0 < surge[1]
-        count = _poisson(rng, day_rate(t0))
+        t0 = start + b * BUCKET
+        in_surge = any(s0 <= t0 < s1 for s0, s1 in windows)
+        rate = scale * day_rate(t0)
+        for l0, l1, factor in louder:
+            if l0 <= t0 < l1:
+                rate *= factor
+        count = _poisson(rng, rate)
         for _ in range(count):
             n += 1
             negative = rng.random() < (0.8 if in_surge else 0.15)
@@ -347,3 +358,201 @@ def test_a_saved_bucket_state_does_not_change_with_later_mentions() -> None:
     saved = b.to_state()
     b.add("b", True, 99, ["panne", "remboursement"], 5)
     assert saved["terms"] == {"panne": 1} and saved["top"] == [[10, "a"]]
+
+
+# --- the alert story's lifecycle (found in review: each failed before its fix) ---------------------
+
+HOUR = 3600
+DAY = 86400
+
+
+def _quiet(m: BrandMonitor, first: int, count: int) -> list[dict]:
+    """`count` quiet buckets from bucket number `first` (after START) through `_story`."""
+    events = []
+    for i in range(first, first + count):
+        t = START + i * BUCKET
+        events += m._story(_bucket(t, 1, f"q{i}-", []),
+                           _score(t, 1, 1, alert=False, in_episode=False, anomaly=0.1))
+    return events
+
+
+def _flare(m: BrandMonitor, i: int) -> list[dict]:
+    t = START + i * BUCKET
+    return m._story(_bucket(t, 20, f"f{i}-", ["panne"]),
+                    _score(t, 20, 1, alert=False, in_episode=True, anomaly=0.7))
+
+
+def test_each_reopening_doubles_the_calm_a_story_needs_to_resolve_up_to_the_cool_down() -> None:
+    m = BrandMonitor("acme")
+    m._story(_bucket(START, 20, "a", ["panne"]),
+             _score(START, 20, 1, alert=True, in_episode=True, anomaly=0.7))
+    assert [e["event"] for e in _quiet(m, 1, 3)] == ["resolved"]  # one surge: 3 quiet buckets
+    i = 5
+    for needed in (6, 12, 12, 12):  # 30 minutes after one re-opening, then the cool-down (1 h)
+        assert [e["event"] for e in _flare(m, i)] == ["reopened"]
+        assert _quiet(m, i + 1, needed - 1) == []
+        assert [e["event"] for e in _quiet(m, i + needed, 1)] == ["resolved"]
+        i += needed + 2
+
+
+def test_a_crisis_that_keeps_flaring_up_is_one_story_with_few_events() -> None:
+    """Flapping: ten minutes of negative surge every half hour for six hours, the negative share
+    hovering at the share test's threshold, gave a resolve/reopen pair every 30 minutes (23
+    events for seed 5); the calm needed to resolve now grows with each re-opening."""
+    s0 = START + 3 * DAY + 11 * HOUR
+    surges = [(s0 + k * 1800, s0 + k * 1800 + 600) for k in range(12)]
+    for seed in (3, 5):
+        events = run(BrandMonitor("acme"), traffic(days=4, seed=seed, surges=surges))
+        kinds = [e["event"] for e in events]
+        assert len({e["alert_id"] for e in events}) == 1, kinds
+        assert kinds[0] == "opened" and kinds[-1] == "resolved", kinds
+        assert len(kinds) <= 6 and kinds.count("opened") == 1, kinds
+        resolved = datetime.fromisoformat(events[-1]["window_end"]).timestamp()
+        assert s0 + 6 * HOUR <= resolved <= s0 + 7 * HOUR  # after the last flare-up, not before
+
+
+@pytest.mark.parametrize("gap_hours", [4, 8])
+def test_a_second_crisis_hours_after_the_first_opens_its_own_story(gap_hours: int) -> None:
+    """Dead zone: the detector withholds its alert flag for hours after an alert (its refractory
+    period), so a second, independent rise of negative volume (four times the usual volume for
+    an hour, 4 or 8 hours after the first crisis ended) got no event at all."""
+    first = (START + 3 * DAY + 11 * HOUR, START + 3 * DAY + 13 * HOUR, 4.0)
+    second = (first[1] + gap_hours * HOUR, first[1] + gap_hours * HOUR + HOUR, 4.0)
+    events = run(BrandMonitor("acme"), traffic(days=5, scale=5.0, louder=[first, second]))
+    opened = [e for e in events if e["event"] == "opened"]
+    assert len(opened) == 2, [(e["event"], e["window_end"]) for e in events]
+    assert opened[0]["alert_id"] != opened[1]["alert_id"]
+    assert [e["event"] for e in events if e["alert_id"] == opened[0]["alert_id"]] == [
+        "opened", "escalated", "resolved"]
+    window_end = datetime.fromisoformat(opened[1]["window_end"]).timestamp()
+    assert second[0] < window_end <= second[0] + 30 * 60  # within half an hour of its start
+    assert events[-1]["event"] == "resolved" and events[-1]["alert_id"] == opened[1]["alert_id"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("scale", [0.2, 1.0, 10.0])
+def test_steady_weeks_with_a_daily_rhythm_open_no_story(seed: int, scale: float) -> None:
+    """A story opened at the detector's alert level without its alert flag must not add false
+    stories: two weeks of steady traffic, from about 1 to about 140 mentions a bucket."""
+    events = run(BrandMonitor("acme"), traffic(days=14, seed=seed, scale=scale))
+    assert [e for e in events if e["event"] == "opened"] == []
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+@pytest.mark.parametrize("gap_hours", [6, 10 * 24, 20 * 24])
+def test_a_stray_old_first_mention_does_not_make_the_brands_traffic_a_crisis(
+        gap_hours: int, scale: float) -> None:
+    """Leading silence: a brand's first mention dated days before its real traffic starts gave
+    the detector up to a week of empty buckets as its warm-up, and the normal traffic that
+    followed was scored against zeros: a false critical story (also after a 6-hour gap, at ten
+    times the volume). Its detector now starts afresh at the traffic."""
+    start = START + 10 * DAY + 9 * HOUR
+    m = BrandMonitor("acme")
+    events = m.observe("stray", start - gap_hours * HOUR, True, 10, "service nul")
+    events += run(m, traffic(days=3, scale=scale, start=start))
+    assert events == []
+    assert m.detector.n == 3 * 288 - 3  # fed from the traffic on (the last 3 buckets still open)
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+def test_a_cold_brand_silent_for_days_starts_afresh_at_its_new_traffic(scale: float) -> None:
+    """Ten hours of traffic (still warming up), three days nobody mentions the brand (the
+    watermark moves on: its buckets close), then traffic again: the silence was learnt as the
+    brand's normal level and the traffic raised a false critical story."""
+    start = START + 10 * DAY + 9 * HOUR
+    m = BrandMonitor("acme")
+    events = run(m, traffic(days=10 / 24, scale=scale, start=start))
+    t = start + 10 * HOUR
+    while t < start + 10 * HOUR + 3 * DAY:
+        t += 60
+        events += m.advance(t)
+    assert m.held_since == start + 10 * HOUR and m.detector.n == 10 * 12  # the silence is held
+    events += run(m, traffic(days=3, seed=4, scale=scale, start=start + 10 * HOUR + 3 * DAY))
+    assert events == []
+    assert m.held_since is None and m.detector.n == 3 * 288 - 3  # afresh from the new traffic
+
+
+def test_a_cold_brands_quiet_hours_are_learnt_once_it_speaks_again() -> None:
+    """A silence shorter than the time the brand has been watched is data: held while the
+    detector warms up, then fed to it in order when the next mention comes."""
+    start = START + 9 * HOUR
+    m = BrandMonitor("acme")
+    run(m, traffic(days=10 / 24, scale=1.0, start=start))
+    m.advance(start + 14 * HOUR + 600)  # four quiet hours: their buckets close, held back
+    assert m.closes == 14 * 12 and m.detector.n == 10 * 12 and m.held_since == start + 10 * HOUR
+    m.observe("back", start + 14 * HOUR + 100, False, 1, "merci")
+    m.advance(start + 14 * HOUR + 900)
+    assert m.held_since is None and m.detector.n == 14 * 12 + 1
+    assert m.detector.last_ts == start + 14 * HOUR
+
+
+def test_a_warm_brands_quiet_night_is_still_data() -> None:
+    """Only a brand still warming up has a silence held back: a warm brand's detector learns
+    each empty bucket as it closes (and a rise at dawn is judged against that)."""
+    m = BrandMonitor("acme")
+    run(m, traffic(days=3))
+    assert m.detector.daily_max[0][0] and m.detector.n > 288  # warm
+    night = m.closed_until
+    for k in range(1, 8 * 12 + 1):  # eight hours without a mention, bucket by bucket
+        m.advance(night + k * BUCKET + 600)
+        assert m.detector.last_ts == night + (k - 1) * BUCKET  # each empty bucket fed at once
+
+
+def test_state_round_trip_during_a_held_silence_gives_the_same_detector_and_story() -> None:
+    start = START + 10 * DAY + 9 * HOUR
+    items = list(traffic(days=10 / 24, start=start))
+    later = list(traffic(days=2, seed=4, start=start + 10 * HOUR + 3 * DAY))
+
+    def silence(m: BrandMonitor, hours: float) -> None:
+        t0 = start + 10 * HOUR
+        for k in range(int(hours * 60)):
+            m.advance(t0 + (k + 1) * 60)
+
+    straight = BrandMonitor("acme")
+    run(straight, items)
+    silence(straight, 72)
+    straight_events = run(straight, later)
+    first = BrandMonitor("acme")
+    run(first, items)
+    silence(first, 36)
+    assert first.held_since is not None
+    restored = BrandMonitor("acme")
+    restored.load_state(json.loads(json.dumps(first.to_state())))
+    assert (restored.held_since, restored.first_start) == (first.held_since, first.first_start)
+    t0 = start + 10 * HOUR
+    for k in range(36 * 60, 72 * 60):
+        restored.advance(t0 + (k + 1) * 60)
+    assert run(restored, later) == straight_events
+    assert restored.detector.to_state() == straight.detector.to_state()
+
+
+def test_a_state_saved_before_the_cold_start_fields_still_loads() -> None:
+    m = BrandMonitor("acme")
+    run(m, traffic(days=2))
+    state = json.loads(json.dumps(m.to_state()))
+    del state["held_since"], state["first_start"]
+    old = BrandMonitor("acme")
+    old.load_state(state)
+    assert old.held_since is None
+    assert old.first_start == m.first_start == START  # from the detector's own history
+    assert run(old, traffic(days=1, start=START + 2 * DAY)) == run(
+        m, traffic(days=1, start=START + 2 * DAY))
+
+
+def test_a_story_reopened_before_a_restart_keeps_its_longer_calm() -> None:
+    """The calm a story needs grows with its re-openings: the count is part of the saved story."""
+    m = BrandMonitor("acme")
+    m._story(_bucket(START, 20, "a", ["panne"]),
+             _score(START, 20, 1, alert=True, in_episode=True, anomaly=0.7))
+    _quiet(m, 1, 3)
+    _flare(m, 5)
+    restored = BrandMonitor("acme")
+    restored.load_core(json.loads(json.dumps(m.core_state())))
+    assert restored.story == m.story and restored.story is not None
+    assert restored.story["reopened"] == 1
+    assert _quiet(restored, 6, 5) == [] and _quiet(restored, 11, 1)[0]["event"] == "resolved"
+    legacy = json.loads(json.dumps(m.core_state()))
+    del legacy["story"]["reopened"]  # a story saved before re-openings were counted
+    older = BrandMonitor("acme")
+    older.load_core(legacy)
+    assert [e["event"] for e in _quiet(older, 6, 3)] == ["resolved"]
