@@ -324,6 +324,11 @@ class BrandMonitor:
         self.share_neg = 2.0
         self.share_all = 10.0
         self.share_seen = 0
+        # Decayed mean of the usual buckets' squared z-scores under the binomial: how much more
+        # the share varies from bucket to bucket than independent mentions would make it
+        # (retweet waves, threads, one topic of the day). 1 until enough buckets were seen.
+        self.share_disp = 0.0
+        self.share_disp_w = 0.0
         self._last_share_p = 1.0
         self.share_prev = (0, 0)
         self.closes = 0  # buckets closed so far by this object (tells when core state changed)
@@ -379,17 +384,31 @@ class BrandMonitor:
                 return []
             self.closed_until = min(self.open)
         events: list[dict[str, Any]] = []
-        if horizon - self.closed_until > self.config.max_gap_buckets * size:
-            # A long silence (or a jump in replayed time): do not feed weeks of zeros.
-            self.closed_until = horizon - self.config.max_gap_buckets * size
-        while self.closed_until < horizon:
+        gap = self.config.max_gap_buckets * size
+        while horizon - self.closed_until > gap:
+            # A long silence (or a jump in replayed time): weeks of zeros are not fed, but a
+            # bucket holding mentions is never skipped (at most `gap` of zeros before it).
+            held = [start for start in self.open if start < horizon - gap]
+            if not held:
+                self.closed_until = horizon - gap
+                break
+            first = min(held)
+            self.closed_until = max(self.closed_until, first - gap)
+            events.extend(self._close_until(first + size))
+        events.extend(self._close_until(horizon))
+        for start in [s for s in self.open if s < self.closed_until]:
+            del self.open[start]  # none: every open bucket before the clock was closed
+        return events
+
+    def _close_until(self, end: int) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        size = self.config.bucket_seconds
+        while self.closed_until < end:
             self.closes += 1
             start = self.closed_until
             bucket = self.open.pop(start, None) or Bucket(start)
             events.extend(self._close(bucket))
             self.closed_until = start + size
-        for start in [s for s in self.open if s < self.closed_until]:
-            del self.open[start]
         return events
 
     # -- detection and the alert story ----------------------------------------------------
@@ -443,20 +462,46 @@ class BrandMonitor:
         n, k = bucket.total, bucket.negative
         pn, pk = self.share_prev
         p = 1.0
-        if self.share_seen >= c.share_warmup_mentions:
+        # Overdispersion: with the share varying phi times more than the binomial allows, a
+        # bucket of n mentions tells as much as n / phi independent ones (a quasi-binomial
+        # test). Without it, a brand with thousands of mentions a bucket has every ordinary
+        # wobble of its share far out in the binomial tail.
+        phi = self.share_dispersion()
+
+        def tail(k: int, n: int) -> float:
+            return binomial_tail(round(k / phi), max(round(k / phi), round(n / phi)), p0)
+
+        # Warm: enough mentions for the share, and enough buckets for its dispersion.
+        if self.share_seen >= c.share_warmup_mentions and self.share_disp_w >= 50.0:
             if k >= c.share_min_negative:
-                p = binomial_tail(k, n, p0)
+                p = tail(k, n)
             if k and k + pk >= c.share_min_negative:
-                p = min(p, binomial_tail(k + pk, n + pn, p0))
+                p = min(p, tail(k + pk, n + pn))
         decay = 0.5 ** (1.0 / c.share_half_life_buckets)
         self.share_neg *= decay
         self.share_all *= decay
-        if p >= c.share_p_continue:  # an unusual bucket must not become the new normal
-            self.share_neg += k
-            self.share_all += n
+        self.share_disp *= decay
+        self.share_disp_w *= decay
+        # An unusual bucket must not become the new normal at once; it is learnt at a tenth of
+        # its weight, so a lasting change of the usual share (a new product, a new audience)
+        # is learnt within days instead of keeping an alert open for ever.
+        weight = 1.0 if p >= c.share_p_continue else 0.1
+        self.share_neg += weight * k
+        self.share_all += weight * n
+        if weight == 1.0:
             self.share_seen += n
+            if n and 0.0 < p0 < 1.0:
+                z2 = (k - n * p0) ** 2 / (n * p0 * (1.0 - p0))
+                self.share_disp += min(z2, 25.0)
+                self.share_disp_w += 1.0
         self.share_prev = (n, k)
         return p
+
+    def share_dispersion(self) -> float:
+        """How many times the share's bucket-to-bucket variance exceeds the binomial's (>= 1)."""
+        if self.share_disp_w <= 0.0:
+            return 1.0
+        return max(1.0, self.share_disp / self.share_disp_w)
 
     def _learn_terms(self, bucket: Bucket) -> None:
         decay = 0.98
@@ -591,7 +636,8 @@ class BrandMonitor:
         return {
             "baseline_terms": self.baseline_terms, "story": self.story,
             "first_start": self.first_start, "held_since": self.held_since,
-            "share": [self.share_neg, self.share_all, self.share_seen, list(self.share_prev)],
+            "share": [self.share_neg, self.share_all, self.share_seen, list(self.share_prev),
+                      self.share_disp, self.share_disp_w],
             "detector": self.detector.to_state(),
         }
 
@@ -624,7 +670,8 @@ class BrandMonitor:
         self._check_bucket_size(d["detector"]["config"]["bucket_seconds"], "the detector")
         self.baseline_terms = dict(d["baseline_terms"])
         self.story = d["story"]
-        self.share_neg, self.share_all, self.share_seen, prev = d["share"]
+        self.share_neg, self.share_all, self.share_seen, prev, *disp = d["share"]
+        self.share_disp, self.share_disp_w = disp if len(disp) == 2 else (0.0, 0.0)
         self.share_prev = (prev[0], prev[1])
         self.detector = Detector.from_state(d["detector"])
         # A state saved before these two were has neither: nothing is held back, and the brand
