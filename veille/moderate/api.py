@@ -191,11 +191,6 @@ class ModerationApi:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
 
-    async def _view(self) -> CaseView:
-        async with self._lock:
-            view: CaseView = await self._blocking(self.store.refresh)
-            return view
-
     async def _read(self, fn: Callable[[CaseView], T]) -> T:
         """fn(view) on the view brought up to date with the topics, under the lock: no other
         request's refresh changes the view's dicts while fn reads them (a refresh runs in the
@@ -300,8 +295,7 @@ class ModerationApi:
             return _error(400, "invalid_field", exc.detail)
         # One decision at a time from check to acknowledgement: two moderators posting on the
         # same case at once must not both pass the check.
-        async with self._deciding:
-            view = await self._view()
+        def conflict(view: CaseView) -> web.Response | None:
             status = view.status(case_id)
             if status is None:
                 return _error(404, "unknown_case", f"no case {case_id!r} on the moderation queue")
@@ -316,6 +310,14 @@ class ModerationApi:
                               f"case {case_id!r} already has a decision waiting to be applied: "
                               f"{prior.get('decision')} by {prior.get('moderator')!r} at "
                               f"{prior.get('decided_at')}")
+            return None
+
+        async with self._deciding:
+            # Checked under the view's lock, like the listings: another request's refresh (in
+            # the executor thread) must not change the view while it is read.
+            refused = await self._read(conflict)
+            if refused is not None:
+                return refused
             record = await self._blocking(self.store.decide, case_id, payload)
         return web.json_response({"accepted": True, "decision": record}, status=202)
 
