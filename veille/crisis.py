@@ -272,16 +272,6 @@ class SourceClock:
                 read_to_end and wall - self.heard >= idle_seconds)
 
 
-def _warming_up(detector: Detector, start: float) -> bool:
-    """Whether `detector` would score a bucket starting at `start` as warm-up (as
-    `Detector.update` decides it: too few buckets yet, or no completed UTC day of maxima)."""
-    c = detector.config
-    if detector.n + 1 <= c.buckets(c.warmup_hours * 3600):
-        return True
-    new_day = detector.day is not None and int(start // 86400) != detector.day
-    return not detector.daily_max[0][0] and not new_day
-
-
 class StateMismatch(ValueError):
     """A saved brand state that the current settings cannot continue (another bucket size)."""
 
@@ -396,8 +386,6 @@ class BrandMonitor:
             self.closed_until = max(self.closed_until, first - gap)
             events.extend(self._close_until(first + size))
         events.extend(self._close_until(horizon))
-        for start in [s for s in self.open if s < self.closed_until]:
-            del self.open[start]  # none: every open bucket before the clock was closed
         return events
 
     def _close_until(self, end: int) -> list[dict[str, Any]]:
@@ -437,7 +425,7 @@ class BrandMonitor:
         ts = datetime.fromtimestamp(bucket.start, UTC)
         if self.first_start is None:
             self.first_start = bucket.start
-        if bucket.total == 0 and (self.held_since is not None or _warming_up(d, bucket.start)):
+        if bucket.total == 0 and (self.held_since is not None or d.warming_up_at(bucket.start)):
             if self.held_since is None:
                 # From the bucket after the last one the detector saw: a silence that `advance`
                 # shortened (max_gap_buckets) counts in full.

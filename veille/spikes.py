@@ -165,6 +165,12 @@ class Detector:
         self.peak_since_alert = 0.0
         self._fast_ratio = 0.0  # set by _evidence for _decide, not state
 
+    def warming_up_at(self, ts: float) -> bool:
+        """Whether the next bucket, starting at epoch `ts`, is scored as warm-up: too few
+        buckets yet, or no completed UTC day of maxima (the day it starts in completes one)."""
+        new_day = self.day is not None and int(ts // 86400) != self.day
+        return self.n + 1 <= self._warmup or (not self.daily_max[0][0] and not new_day)
+
     def update(self, timestamp: datetime, value: float) -> Score:
         """Score the bucket starting at `timestamp` (naive means UTC) holding `value` mentions."""
         c = self.config
@@ -175,6 +181,7 @@ class Detector:
             raise ValueError(f"bucket {timestamp.isoformat()} is not after the previous one")
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"a bucket count must be a finite number >= 0, not {value!r}")
+        warming = self.warming_up_at(ts)
         self.n += 1
         self._roll_day(int(ts // 86400))
 
@@ -189,7 +196,6 @@ class Detector:
         z = residual / spread
 
         ratio = self._evidence(z)
-        warming = self.n <= self._warmup or not self.daily_max[0][0]
         alert = self._decide(ts, ratio, warming)
         self._learn(slot, y, expected, residual, spread)
         self.last_ts = ts
