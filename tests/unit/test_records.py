@@ -13,6 +13,7 @@ from streams.records import (
     EnrichedMention,
     InvalidMention,
     Limits,
+    dumps,
     parse_raw,
     parse_time,
 )
@@ -121,3 +122,27 @@ def test_enriched_record_matches_published_schema() -> None:
         assert doc["schema_version"] == 1 and doc["created_at"] == "2026-01-06T08:59:00.000Z"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(dict(doc, sentiment={"compound": 2}), schema)
+
+
+@pytest.mark.parametrize("obj", [
+    {"id": "m1", "t": 1733212800.123, "neg": True, "aud": 0, "text": "café, «ça va» 😀", "p": 3},
+    {"compound": -0.0, "small": 0.1, "big": 1e16, "n": [1, None, True, False], "e": {}},
+    {"control": "a\x00b\x1fc\x7f", "quote": 'he said "no" \\ /', "lines": "a\u2028b\u2029c\nd"},
+    [2**63 - 1, -(2**63), 2**64 - 1],
+])
+def test_dumps_writes_what_the_standard_library_writes(obj: object) -> None:
+    assert dumps(obj) == json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("obj", [{"followers": 10**30}, {"n": -(2**64)}, {1: "int key"}])
+def test_dumps_writes_what_orjson_refuses_with_the_standard_library(obj: object) -> None:
+    assert dumps(obj) == json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def test_dumps_refuses_a_lone_surrogate_as_before() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        dumps({"text": "a\ud800b"})
+
+
+def test_dumps_writes_nan_as_null_which_strict_parsers_read() -> None:
+    assert json.loads(dumps({"x": float("nan")}), parse_constant=lambda c: pytest.fail(c)) == {"x": None}
