@@ -11,6 +11,11 @@ or bytes after its end are refused);
 anything else is refused from the headers alone (415, before the body is read), and the decoded
 size is bounded like the body itself.
 
+`Expect: 100-continue`. A client that sends it waits for `100 Continue` before it sends the body;
+aiohttp's own Expect handler sends it whatever the request, and the refusal (401, 413, 415) only
+comes after the body was sent. `expect_continue` is the Expect handler of both servers: their
+header checks first, the refusal instead of the `100 Continue` (JSON, as every other answer).
+
 Numbers. Python refuses to convert an integer of more than `sys.get_int_max_str_digits()` digits
 (4,300 by default): `json.loads` then raises a ValueError that is not a JSONDecodeError, for a body
 that is valid JSON. `loads` parses such a body again with each too-long integer replaced by a
@@ -20,16 +25,56 @@ that is valid JSON. `loads` parses such a body again with each too-long integer 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from aiohttp import web
 
 #: The content codings a request body may have, in the order they are named to clients.
 SUPPORTED_CODINGS = ("identity", "gzip", "x-gzip", "deflate")
 #: At most this many concatenated gzip/deflate members in one body (aiohttp's own bound).
 MAX_MEMBERS = 1024
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def json_error(status: int, error: str, detail: str, headers: dict[str, str] | None = None,
+               **extra: Any) -> web.Response:
+    """The servers' error answer: `{"error": <code>, "detail": <for people>, ...extra}`."""
+    return web.json_response({"error": error, "detail": detail, **extra}, status=status,
+                             headers=headers)
+
+
+async def expect_continue(request: web.Request,
+                          precheck: Callable[[web.Request], web.StreamResponse | None],
+                          log: logging.Logger, server: str) -> web.StreamResponse | None:
+    """An aiohttp `expect_handler`: refuse from the headers, before the client sends its body.
+
+    `precheck(request)` is the server's own check of the headers (credentials, size, content
+    type and coding): its refusal is the answer, instead of the `100 Continue`, and so is a 417
+    for an Expect value other than `100-continue`. A refusal says `Connection: close`: the
+    client sends no body on that connection (aiohttp still reads and discards whatever comes
+    during its lingering time, then closes it). Otherwise `100 Continue` is sent
+    (HTTP/1.1 only, as aiohttp does) and the handler reads the body. The Expect handler runs
+    outside the middlewares: an unexpected error is logged on `log` by type and answered with
+    a bare 500, like theirs.
+    """
+    try:
+        refused = precheck(request)
+        if refused is None and request.headers.get("Expect", "").lower() != "100-continue":
+            refused = json_error(417, "expectation_failed", "only Expect: 100-continue is supported")
+        if refused is not None:
+            refused.force_close()  # Connection: close: the body is not awaited
+            return refused
+        if request.version >= (1, 1):
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0
+        return None
+    except Exception as exc:
+        log.error("%s: internal error in the Expect handler (%s)", server, type(exc).__name__)
+        return web.json_response({"error": "internal"}, status=500)
 
 
 class BodyTooLarge(Exception):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import time
 from collections.abc import Iterator
 
@@ -306,3 +307,78 @@ def test_listing_shows_how_pending_cases_were_escalated(api: ServedApi) -> None:
         "count": 1, "severity": "high", "assignee": "lead", "moderator": "alice", "reason": "legal"}
     assert cases["c-old"]["severity"] == "medium"  # triage's, as on the queue
     assert api.client.get("/cases/c-old").json()["item"]["escalation"] == shown
+
+
+def read_answer(conn: socket.socket, buffered: bytearray) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP answer from `conn` (status, lower-cased headers, body by its Content-Length);
+    `buffered` keeps what was read past it. A `100 Continue` is an answer of its own here."""
+    while b"\r\n\r\n" not in buffered:
+        chunk = conn.recv(65536)
+        assert chunk, f"connection closed before an answer: {bytes(buffered)!r}"
+        buffered += chunk
+    head, _, rest = bytes(buffered).partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    size = int(headers.get("content-length", "0"))
+    while len(rest) < size:
+        chunk = conn.recv(65536)
+        assert chunk, f"connection closed in an answer's body: {rest!r}"
+        rest += chunk
+    buffered[:] = rest[size:]
+    return int(status_line.split()[1]), headers, rest[:size]
+
+
+def test_expect_100_continue_refuses_before_the_body_is_sent(settings, api: ServedApi) -> None:
+    """Clients such as curl send `Expect: 100-continue` before a large body: the refusals a decision's
+    headers already say (credentials, size, content type or coding, another expectation) come
+    instead of the `100 Continue`, as JSON, with `Connection: close` (the body is not awaited).
+    Before: aiohttp's own handler sent `100 Continue` whatever the request, the client sent its
+    body and only then got the refusal (and a plain-text 417 for another expectation)."""
+    host, port = api.api.url.removeprefix("http://").split(":")
+    body = json.dumps({"decision": "reject", "moderator": "bob", "reason": "é" * 900}).encode()
+
+    def head(length: int = len(body), case_id: str = "c-new", **headers: str) -> bytes:
+        fields = {"Host": "x", "Authorization": f"Bearer {TOKEN}",
+                  "Content-Type": "application/json", "Content-Length": str(length),
+                  "Expect": "100-continue", **headers}
+        return (f"POST /cases/{case_id}/decision HTTP/1.1\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in fields.items() if v) + "\r\n").encode()
+
+    supported = "identity, gzip, x-gzip, deflate"
+    for request, status, error in (
+            (head(Authorization=""), 401, "unauthorized"),
+            (head(Authorization="Bearer wrong"), 401, "unauthorized"),
+            (head(MAX_BODY_BYTES + 1), 413, "payload_too_large"),
+            (head(**{"Content-Type": "text/plain"}), 415, "unsupported_media_type"),
+            (head(**{"Content-Encoding": "br"}), 415, "unsupported_content_encoding"),
+            (head(**{"Content-Encoding": "gzip, gzip"}), 415, "unsupported_content_encoding"),
+            (head(Expect="200-ok"), 417, "expectation_failed")):
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(request)  # and no body: a client waits for the 100 Continue
+            buffered = bytearray()
+            got, headers, answer = read_answer(conn, buffered)
+            assert got == status, (request, got, answer)  # was 100 first
+            assert json.loads(answer)["error"] == error, answer
+            assert headers["connection"] == "close" and not buffered
+        if status == 401:
+            assert headers["www-authenticate"].startswith("Bearer") and TOKEN not in answer.decode()
+        if error == "payload_too_large":
+            assert json.loads(answer)["limit"] == MAX_BODY_BYTES
+        if error == "unsupported_content_encoding":
+            assert headers["accept-encoding"] == supported and supported in answer.decode()
+    assert read_all(settings, MODERATION_DECISIONS, expect=0, settle=0.5, timeout=5) == []
+
+    # A good request: 100 Continue, then the body, then 202 on the same connection.
+    packed = gzip.compress(body)
+    for request, content in ((head(), body),
+                             (head(len(packed), "c-old", **{"Content-Encoding": "gzip"}), packed)):
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(request)
+            buffered = bytearray()
+            assert read_answer(conn, buffered)[0] == 100
+            conn.sendall(content)
+            got, _, answer = read_answer(conn, buffered)
+            assert got == 202, answer
+        assert json.loads(answer)["decision"]["moderator"] == "bob"
+    written = read_all(settings, MODERATION_DECISIONS, expect=2, settle=0.5)
+    assert sorted(r.key for r in written) == [b"c-new", b"c-old"]

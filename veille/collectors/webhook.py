@@ -55,7 +55,9 @@ from veille.httpbody import (
     accept_encoding,
     content_coding,
     decode,
+    expect_continue,
     find_too_long,
+    json_error,
     loads,
 )
 from veille.metrics import CollectorMetrics
@@ -170,12 +172,7 @@ class _TypeOnly(logging.Filter):
 _FILTER = _TypeOnly()
 
 
-def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None,
-           **extra: Any) -> web.Response:
-    return web.json_response({"error": error, "detail": detail, **extra}, status=status,
-                             headers=headers)
-
-
+_error = json_error
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
                 415: "unsupported_media_type"}
 
@@ -387,20 +384,7 @@ class WebhookCollector(Collector):
 
     async def _expect(self, request: web.Request) -> web.StreamResponse | None:
         """`Expect: 100-continue` (curl on large bodies): refuse before the body is sent."""
-        try:
-            refused = self._precheck(request)
-            if refused is None and request.headers.get("Expect", "").lower() != "100-continue":
-                refused = _error(417, "expectation_failed", "only Expect: 100-continue is supported")
-            if refused is not None:
-                refused.force_close()  # the body never comes: no lingering read
-                return refused
-            if request.version >= (1, 1):
-                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                request.writer.output_size = 0
-            return None
-        except Exception as exc:  # runs outside the middleware chain
-            log.error("webhook: internal error in the Expect handler (%s)", type(exc).__name__)
-            return web.json_response({"error": "internal"}, status=500)
+        return await expect_continue(request, self._precheck, log, NAME)
 
     # -- endpoints --------------------------------------------------------------------------
 

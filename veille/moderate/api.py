@@ -35,7 +35,9 @@ from veille.httpbody import (
     accept_encoding,
     content_coding,
     decode,
+    expect_continue,
     find_too_long,
+    json_error,
     loads,
 )
 from veille.moderate.store import BrokerError, ModerationStore
@@ -70,13 +72,34 @@ def check_config(settings: Settings) -> None:
         )
 
 
-def _error(status: int, error: str, detail: str, headers: dict[str, str] | None = None,
-           **extra: Any) -> web.Response:
-    return web.json_response({"error": error, "detail": detail, **extra}, status=status,
-                             headers=headers)
-
-
+_error = json_error
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def _unauthorized() -> web.Response:
+    """The same answer whatever was missing or wrong."""
+    return _error(401, "unauthorized", "missing or invalid credentials; required: "
+                  "Authorization: Bearer <token>",
+                  headers={"WWW-Authenticate": 'Bearer realm="veille-moderation"'})
+
+
+def _decision_headers(request: web.Request) -> web.Response | None:
+    """What a decision's headers alone refuse: a body over the limit (Content-Length), a
+    content type other than JSON, an unsupported content coding. Checked before the body is
+    read, and by the Expect handler before the client sends it."""
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        return _error(413, "payload_too_large",
+                      f"the body has {length} bytes, the limit is {MAX_BODY_BYTES}",
+                      limit=MAX_BODY_BYTES)
+    ctype = request.content_type.lower()
+    if ctype != "application/json":
+        return _error(415, "unsupported_media_type", "Content-Type must be application/json")
+    _, problem = content_coding(request.headers.getall("Content-Encoding", ()))
+    if problem is not None:
+        return _error(415, "unsupported_content_encoding", problem,
+                      headers={"Accept-Encoding": accept_encoding()})
+    return None
 
 
 def summary(item: dict[str, Any], view: CaseView | None = None,
@@ -128,7 +151,8 @@ class ModerationApi:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/cases", self._list)
         app.router.add_get("/cases/{case_id}", self._get)
-        app.router.add_post("/cases/{case_id}/decision", self._decide)
+        # `Expect: 100-continue`: refused from the headers, before the client sends the body.
+        app.router.add_post("/cases/{case_id}/decision", self._decide, expect_handler=self._expect)
         # Content codings are undone by veille.httpbody (the same answers whatever is installed).
         runner = web.AppRunner(app, access_log=None, auto_decompress=False)
         await runner.setup()
@@ -158,9 +182,7 @@ class ModerationApi:
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Authentication first; no stack trace, token or body ever leaves."""
         if request.path != "/healthz" and not self._authorized(request):
-            return _error(401, "unauthorized", "missing or invalid credentials; required: "
-                          "Authorization: Bearer <token>",
-                          headers={"WWW-Authenticate": 'Bearer realm="veille-moderation"'})
+            return _unauthorized()
         try:
             response: web.StreamResponse = await handler(request)
             return response
@@ -179,6 +201,14 @@ class ModerationApi:
             log.error("moderation API: internal error on %s %s (%s)", request.method,
                       request.path, type(exc).__name__)
             return web.json_response({"error": "internal"}, status=500)
+
+    async def _expect(self, request: web.Request) -> web.StreamResponse | None:
+        """The decision's Expect handler (it runs before the middlewares): credentials, then the
+        decision's header checks, answered instead of the `100 Continue`."""
+        def precheck(request: web.Request) -> web.Response | None:
+            return _unauthorized() if not self._authorized(request) else _decision_headers(request)
+
+        return await expect_continue(request, precheck, log, "moderation API")
 
     def _authorized(self, request: web.Request) -> bool:
         if self._token is None:
@@ -245,18 +275,10 @@ class ModerationApi:
 
     async def _decide(self, request: web.Request) -> web.Response:
         case_id = request.match_info["case_id"]
-        length = request.content_length
-        if length is not None and length > MAX_BODY_BYTES:
-            return _error(413, "payload_too_large",
-                          f"the body has {length} bytes, the limit is {MAX_BODY_BYTES}",
-                          limit=MAX_BODY_BYTES)
-        ctype = request.content_type.lower()
-        if ctype != "application/json":
-            return _error(415, "unsupported_media_type", "Content-Type must be application/json")
-        coding, problem = content_coding(request.headers.getall("Content-Encoding", ()))
-        if problem is not None:
-            return _error(415, "unsupported_content_encoding", problem,
-                          headers={"Accept-Encoding": accept_encoding()})
+        refused = _decision_headers(request)
+        if refused is not None:
+            return refused
+        coding, _ = content_coding(request.headers.getall("Content-Encoding", ()))
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
