@@ -382,3 +382,45 @@ def test_expect_100_continue_refuses_before_the_body_is_sent(settings, api: Serv
         assert json.loads(answer)["decision"]["moderator"] == "bob"
     written = read_all(settings, MODERATION_DECISIONS, expect=2, settle=0.5)
     assert sorted(r.key for r in written) == [b"c-new", b"c-old"]
+
+
+def test_decisions_on_cases_not_on_the_queue_are_bounded(settings, caplog) -> None:
+    """The API reads moderation.decisions for as long as it runs: decisions another tool wrote
+    on case ids never queued were all kept, forever. Now those with no queue item are kept up
+    to a bound (max_orphan_decisions, the oldest dropped; VEILLE_MODERATION_HOLD_SECONDS after
+    they were read), checked once the topics are read to their end, and logged; a decision read
+    before its item still applies when the item comes within the bound."""
+    import logging
+
+    from tests.moderation_helpers import decision
+
+    ensure_topics(settings)
+    produce(settings, MODERATION_QUEUE, [(b"c-old", json.dumps(ITEMS[0]).encode())])
+    served = ServedApi(settings.with_(moderation_hold_seconds=1234.0), token=TOKEN)
+    view = served.api.store.view
+    assert view.orphan_seconds == 1234.0  # the agent's hold
+    view.max_orphan_decisions = 2
+    try:
+        with caplog.at_level(logging.WARNING, logger="veille.moderate.store"):
+            produce(settings, MODERATION_DECISIONS,
+                    [decision(f"ghost-{n}", "approve") for n in range(5)])
+            assert served.client.get("/cases").json()["count"] == 1
+            assert len(view.decisions) == 2 and all(k.startswith("ghost-") for k in view.decisions)
+            assert "dropped 3 decisions on case ids with no queue item" in caplog.text
+            # Read before its item (written later): kept, the newest, and applied once it comes.
+            produce(settings, MODERATION_DECISIONS, [decision("c-late", "approve", "alice")])
+            assert served.client.get("/cases").json()["count"] == 1
+            assert "c-late" in view.decisions and len(view.decisions) == 2
+            produce(settings, MODERATION_QUEUE,
+                    [(b"c-late", json.dumps(item("c-late", "acme", ("spam",), "hide", 30)).encode())])
+            answer = served.client.post("/cases/c-late/decision",
+                                        json={"decision": "reject", "moderator": "bob"})
+            assert (answer.status_code, answer.json()["error"]) == (409, "decision_pending")
+            assert "approve by 'alice'" in answer.json()["detail"]
+            # Past their age, the orphans left go too (here at once); the case's own stays.
+            view.orphan_seconds = 0.0
+            assert served.client.get("/cases").json()["count"] == 2
+            assert list(view.decisions) == ["c-late"]
+            assert (view.orphans_evicted, view.orphans_expired, view.orphan_decisions) == (4, 1, 0)
+    finally:
+        served.close()

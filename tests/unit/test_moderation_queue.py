@@ -326,3 +326,55 @@ def test_report_reads_a_closed_record_with_an_odd_case_state(change: dict) -> No
     record["case"] = {**record["case"], **change}
     r = build_report([it], [record], T0, T0 + 86400)
     assert (r.total.answered_late, r.total.decision_seconds) == (1, [4000])
+
+
+def test_decisions_on_cases_with_no_item_are_bounded_in_count() -> None:
+    """Decisions on case ids the view has no item for (written by another tool on unknown or
+    long-gone cases) were kept forever in the long-running API. Now at most
+    max_orphan_decisions of them are kept, the oldest dropped first, once the topics are read
+    to their end; one still applies when its item comes within the bound."""
+    view = CaseView(max_orphan_decisions=3)
+    view.add_item(item("queued", queued_at=T0))
+    decide = {"decision": "approve", "moderator": "alice", "decided_at": T0 + 10}
+    for case_id in ("ghost-1", "ghost-1", "ghost-2", "queued", "ghost-3", "late"):
+        view.add_decision({**decide, "case_id": case_id})
+    assert view.orphan_decisions == 5  # the queued case's decision is not one
+    assert view.expire_orphans(T0 + 20) == (0, 2)  # ghost-1, both of its decisions
+    assert sorted(view.decisions) == ["ghost-2", "ghost-3", "late", "queued"]
+    assert (view.orphan_decisions, view.orphans_evicted, view.orphans_expired) == (3, 2, 0)
+    view.add_item(item("late", queued_at=T0))  # its item comes after its decision: it applies
+    assert view.closing_decision("late", T0 + 30)["moderator"] == "alice"
+    assert view.orphan_decisions == 2
+    view.add_closed({"case_id": "ghost-2", "decided_at": T0 + 15, "decision": "approve"})
+    assert view.orphan_decisions == 1 and "ghost-2" not in view.decisions
+    # One read of the topics with more orphans than the bound, their items read after them in
+    # the same pass (partitions come in no particular order): nothing is dropped.
+    for n in range(6):
+        view.add_decision({**decide, "case_id": f"batch-{n}"})
+    for n in range(6):
+        view.add_item(item(f"batch-{n}", queued_at=T0))
+    assert view.expire_orphans(T0 + 40) == (0, 0)
+    assert all(view.closing_decision(f"batch-{n}", T0 + 50) is not None for n in range(6))
+    assert view.orphan_decisions == 1 and "ghost-3" in view.decisions
+
+
+def test_decisions_on_cases_with_no_item_wait_for_it_as_long_as_the_agent_holds_them() -> None:
+    """orphan_seconds after the first sweep that saw them (the store sweeps once the topics are
+    read to their end), decisions whose item never came are dropped, as the agent drops the
+    ones it held that long (unknown_case): an item coming later finds none."""
+    view = CaseView(orphan_seconds=600)
+    decide = {"decision": "reject", "moderator": "bob", "decided_at": T0}
+    view.add_decision({**decide, "case_id": "early"})
+    assert view.expire_orphans(T0) == (0, 0)
+    view.add_decision({**decide, "case_id": "early"})  # a second one keeps the first's age
+    view.add_decision({**decide, "case_id": "slow"})
+    assert view.expire_orphans(T0 + 300) == (0, 0)
+    assert view.expire_orphans(T0 + 599) == (0, 0)
+    assert view.expire_orphans(T0 + 600) == (2, 0)  # early's two, read at T0
+    assert sorted(view.decisions) == ["slow"] and view.orphans_expired == 2
+    view.add_item(item("slow", queued_at=T0 - 60))  # within its 600 s: it applies
+    assert view.closing_decision("slow", T0 + 700)["decision"] == "reject"
+    view.add_item(item("early", queued_at=T0 - 60))  # too late: as for the agent, none pending
+    assert view.closing_decision("early", T0 + 700) is None
+    assert view.orphan_decisions == 0 and view.expire_orphans(T0 + 10_000) == (0, 0)
+    assert view.closing_decision("slow", T0 + 10_000) is not None  # a case's own: kept

@@ -106,7 +106,8 @@ class ModerationStore:
     def __init__(self, settings: Settings, ack_timeout: float = 10.0) -> None:
         self.settings = settings
         self.ack_timeout = ack_timeout
-        self.view = CaseView()
+        # Decisions on a case with no queue item wait for it as long as the agent holds them.
+        self.view = CaseView(orphan_seconds=settings.moderation_hold_seconds)
         self._reader: TopicReader | None = None
         self._producer: Any = None
 
@@ -119,6 +120,16 @@ class ModerationStore:
                 # acknowledged, then dropped by the agent (CaseView.closing_decision).
                 MODERATION_DECISIONS: self.view.add_decision})
         self._reader.refresh()
+        # Only now, every topic read to its end: an item read after its decisions in this pass
+        # has found them already (the topics are read in no particular order).
+        expired, evicted = self.view.expire_orphans(time.time())
+        if expired or evicted:
+            view = self.view
+            log.warning("moderation view: dropped %d decisions on case ids with no queue item "
+                        "(%d read more than %.0f s ago, %d the oldest over the bound of %d); "
+                        "%d dropped since the start, %d kept", expired + evicted, expired,
+                        view.orphan_seconds, evicted, view.max_orphan_decisions,
+                        view.orphans_expired + view.orphans_evicted, view.orphan_decisions)
         return self.view
 
     def decide(self, case_id: str, body: Any, decided_at: float | None = None) -> dict[str, Any]:

@@ -34,6 +34,11 @@ ITEM_SCHEMA_VERSION: Final = 1
 QUEUED_ACTIONS: Final = ("review", "respond", "hide")
 #: Decision fields a moderator sends; `decided_at` is stamped by the tool that writes it.
 DECISION_INPUT_FIELDS: Final = ("decision", "moderator", "reason", "assignee")
+#: Decisions on a case id the view has no queue item for are kept this long after they were
+#: read, waiting for their item (the agent's default hold, VEILLE_MODERATION_HOLD_SECONDS)...
+ORPHAN_SECONDS: Final = 600.0
+#: ...and at most this many of them (a few MB), the oldest dropped first (CaseView.expire_orphans).
+MAX_ORPHAN_DECISIONS: Final = 10_000
 
 
 class ItemError(ValueError):
@@ -160,12 +165,66 @@ class CaseView:
     """What moderation.queue and moderation.closed say about the cases, folded in order.
 
     Holds the records read so far; whoever reads the topics feeds it (the CLI reads them from
-    the start every time, the API keeps reading where it stopped)."""
+    the start every time, the API keeps reading where it stopped).
+
+    Decisions on a case id with no queue item ("orphans": a decision read before its item, the
+    topics being read in no particular order, or one another tool wrote on an unknown or
+    long-gone case) wait for their item, within bounds that `expire_orphans` applies once the
+    topics are read to their end: `orphan_seconds` after they were read, and
+    `max_orphan_decisions` in all, the oldest dropped first. Without them a long-running API
+    kept every decision on a case it never saw, forever."""
 
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> queue item
     closed: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> closed record
     #: case id -> moderation.decisions records of a case not closed yet, in topic order.
     decisions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    orphan_seconds: float = ORPHAN_SECONDS
+    max_orphan_decisions: int = MAX_ORPHAN_DECISIONS
+    #: Orphan decisions dropped so far: read more than orphan_seconds ago, or over the bound.
+    orphans_expired: int = field(default=0, init=False)
+    orphans_evicted: int = field(default=0, init=False)
+    #: case id with no queue item -> when expire_orphans first saw its decisions (None: not yet),
+    #: oldest first.
+    _orphans: dict[str, float | None] = field(default_factory=dict, init=False, repr=False)
+    _orphan_count: int = field(default=0, init=False, repr=False)  # their decisions, in all
+
+    @property
+    def orphan_decisions(self) -> int:
+        """Decisions kept on case ids with no queue item."""
+        return self._orphan_count
+
+    def _adopt(self, case_id: str) -> None:
+        """`case_id` has an item or a closed record now: its decisions are no orphans."""
+        if case_id in self._orphans:
+            del self._orphans[case_id]
+            self._orphan_count -= len(self.decisions.get(case_id, ()))
+
+    def _drop_orphan(self, case_id: str) -> int:
+        self._orphans.pop(case_id)
+        dropped = len(self.decisions.pop(case_id, ()))
+        self._orphan_count -= dropped
+        return dropped
+
+    def expire_orphans(self, now: float) -> tuple[int, int]:
+        """Drop the decisions on case ids that still have no queue item: those read more than
+        `orphan_seconds` ago (their age counts from the first call that saw them), then the
+        oldest beyond `max_orphan_decisions`. The counts dropped (expired, evicted).
+
+        Call it once the topics are read to their end, never in the middle of a read: the
+        queue and the decisions are read in no particular order, and an item read later in
+        the same pass must still find its decisions (the moderation agent, likewise, drops a
+        held decision only once its queue partition is read to the end)."""
+        expired = evicted = 0
+        for case_id, since in list(self._orphans.items()):  # oldest first
+            if since is None:
+                self._orphans[case_id] = now
+            elif now - since >= self.orphan_seconds:
+                expired += self._drop_orphan(case_id)
+        while self._orphan_count > max(0, self.max_orphan_decisions):
+            evicted += self._drop_orphan(next(iter(self._orphans)))
+        self.orphans_expired += expired
+        self.orphans_evicted += evicted
+        return expired, evicted
 
     def add_item(self, item: Any) -> None:
         """A queue record; a redelivered one keeps the first (what the agent does too).
@@ -176,6 +235,7 @@ class CaseView:
         except ItemError:
             return
         self.items.setdefault(str(item["case_id"]), dict(item))
+        self._adopt(str(item["case_id"]))
 
     def add_closed(self, record: Any) -> None:
         """A moderation.closed record; a repeated one (an at-least-once resend) keeps the first.
@@ -190,17 +250,22 @@ class CaseView:
             return
         if isinstance(case_id, str):
             self.closed.setdefault(case_id, dict(record))
+            self._adopt(case_id)
             self.decisions.pop(case_id, None)
 
     def add_decision(self, record: Any) -> None:
         """A moderation.decisions record, kept until its case is closed (which the agent does
         when it applies it: within a second while a worker runs, later when it lags or is
-        down). Anything that is not a JSON object with a case id is ignored."""
+        down), or, on a case id with no queue item yet, within the bounds of expire_orphans.
+        Anything that is not a JSON object with a case id is ignored."""
         if not isinstance(record, Mapping):
             return
         case_id = record.get("case_id")
         if isinstance(case_id, str) and case_id not in self.closed:
             self.decisions.setdefault(case_id, []).append(dict(record))
+            if case_id not in self.items:
+                self._orphans.setdefault(case_id, None)
+                self._orphan_count += 1
 
     def _fold(self, case_id: str, now: float) -> tuple[Case, dict[str, Any] | None] | None:
         """The pending case with the decisions read so far applied as the agent applies them
