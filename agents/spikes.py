@@ -100,6 +100,8 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                                     lateness_seconds=settings.spike_lateness_seconds)
     names = brand_terms(watchlist)
     known = set(watchlist.brand_ids)
+    # Each brand's time zone (its detector's hours and days): the watch list's, else VEILLE_TIMEZONE.
+    zones = {b.id: b.timezone or settings.timezone for b in watchlist.brands}
     # Keys are the brand id bytes, as on mentions.by_brand: with use_partitioner the changelog
     # partition is the brand's partition, so the timer may write outside a stream event.
     open_table = app.Table(SPIKE_OPEN_TABLE, default=None, use_partitioner=True,
@@ -138,10 +140,14 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                 monitor_for(brand)  # next mention, which may be hours away
                 homes[brand] = home
 
+    def new_monitor(brand: str) -> BrandMonitor:
+        return BrandMonitor(brand, config, brand_terms=names.get(brand, frozenset()),
+                            timezone=zones.get(brand, settings.timezone))
+
     def monitor_for(brand: str) -> BrandMonitor:
         if brand in monitors:
             return monitors[brand][0]
-        m = BrandMonitor(brand, config, brand_terms=names.get(brand, frozenset()))
+        m = new_monitor(brand)
         key = brand.encode()
         saved_open, saved_core = open_table.get(key), core_table.get(key)
         core_seq = -1
@@ -160,7 +166,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                 m.load_open(open_state)
         except StateMismatch as exc:  # VEILLE_SPIKE_BUCKET_SECONDS changed: learnt afresh
             log.warning("spikes: %s; the brand's detector starts afresh (a day of warm-up)", exc)
-            m = BrandMonitor(brand, config, brand_terms=names.get(brand, frozenset()))
+            m = new_monitor(brand)
         core_seqs[brand] = core_seq
         if m.story is not None and m.story["status"] != "resolved" and brand in known:
             metrics.alert_state.labels(brand).set(ALERT_STATE[m.story["severity"]])

@@ -146,13 +146,15 @@ def cmd_mastodon(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from veille.detect import run_detect
+    from veille.detect import run_detect, timezone_option
+    from veille.spikes import DetectorConfig
 
     for option, value in (("series", args.series), ("--out", args.out)):
         if not value.strip():
             raise CliError(f"{option}: empty path, expected a CSV file name")
-    # run_detect's DetectError names the file and line: printed by main() like a CliError.
-    alerts = run_detect(Path(args.series), Path(args.out))
+    # DetectError names the file and line (or the option): printed by main() like a CliError.
+    config = DetectorConfig(timezone=timezone_option(args.timezone))
+    alerts = run_detect(Path(args.series), Path(args.out), config)
     print(f"{args.out}: written, {alerts} alert(s)", file=sys.stderr)
     return 0
 
@@ -443,11 +445,16 @@ def build_parser() -> argparse.ArgumentParser:
                "    that omits its zero rows scores as one that writes them;\n"
                "  * rows in one bucket add up: each is written with the score of their sum,\n"
                "    alert=1 on the first of them only;\n"
-               "  * a row whose bucket is before the previous row's is an error naming its line.\n"
+               "  * a row whose bucket is before the previous row's is an error naming its line;\n"
+               "  * hours of the day and days are those of --timezone (default VEILLE_TIMEZONE,\n"
+               "    else UTC), as the agent's for a brand of that zone.\n"
                "Only the input rows are written out. Other bucket sizes: python -m veille.detect.",
     )
     p.add_argument("series", help="CSV with a header and columns timestamp,value")
     p.add_argument("--out", required=True, help="CSV to write: every row + anomaly_score, alert")
+    p.add_argument("--timezone", metavar="ZONE",
+                   help="IANA time zone of the series' daily rhythm, e.g. Europe/Paris "
+                        "(default: VEILLE_TIMEZONE, else UTC)")
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("sentiment", help="score texts from stdin: one JSON line per text")

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from veille.rules import fold
 from veille.spikes import Detector, DetectorConfig, Score
 
+log = logging.getLogger(__name__)
 STATE_VERSION = 1
 _WORD = re.compile(r"[#@]?\w[\w'-]{2,}")
 #: Words too common to say anything about a crisis (French and English).
@@ -53,7 +55,8 @@ def terms_of(text: str, brand_terms: frozenset[str] = frozenset()) -> list[str]:
 
 @dataclass(frozen=True)
 class CrisisConfig:
-    """Settings shared by every brand (no per-brand tuning)."""
+    """Settings shared by every brand (no per-brand tuning; a brand's time zone is its
+    `BrandMonitor`'s)."""
 
     bucket_seconds: int = 300
     #: A mention older than the newest one by more than this goes to a bucket already closed:
@@ -293,15 +296,23 @@ class BrandMonitor:
 
     `observe` takes one mention, `advance` moves time on without mentions (a quiet brand's
     buckets must close too: silence is data). Both return the alert events produced.
+
+    `timezone` (an IANA name; None: the detector config's, UTC by default) is the wall clock of
+    the brand's daily rhythm: its detector's hours of the day and days are counted in it (see
+    `DetectorConfig.timezone`). Buckets, watermarks and alert windows stay in epoch seconds.
     """
 
     def __init__(self, brand: str, config: CrisisConfig | None = None,
                  detector_config: DetectorConfig | None = None,
-                 brand_terms: frozenset[str] = frozenset()) -> None:
+                 brand_terms: frozenset[str] = frozenset(), timezone: str | None = None) -> None:
         self.brand = brand
         self.config = config or CrisisConfig()
-        self.detector = Detector(detector_config or DetectorConfig(
-            bucket_seconds=self.config.bucket_seconds))
+        detector_config = detector_config or DetectorConfig(bucket_seconds=self.config.bucket_seconds)
+        if timezone is not None:
+            detector_config = replace(detector_config, timezone=timezone)
+        self.detector = Detector(detector_config)
+        #: The brand's time zone: a saved detector of another zone is moved to it (load_core).
+        self.timezone = detector_config.timezone
         self.brand_terms = brand_terms
         self.open: dict[int, Bucket] = {}
         self.newest = 0.0
@@ -662,6 +673,12 @@ class BrandMonitor:
         self.share_disp, self.share_disp_w = disp if len(disp) == 2 else (0.0, 0.0)
         self.share_prev = (prev[0], prev[1])
         self.detector = Detector.from_state(d["detector"])
+        if self.detector.config.timezone != self.timezone:
+            # The brand's time zone changed (the watch list or VEILLE_TIMEZONE): its learnt
+            # daily rhythm moves with the clock instead of being learnt again (Detector.move_to).
+            log.info("%s: time zone %s -> %s; its learnt daily rhythm moves with the clock",
+                     self.brand, self.detector.config.timezone, self.timezone)
+            self.detector.move_to(self.timezone)
         # A state saved before these two were has neither: nothing is held back, and the brand
         # has been watched at least since the first bucket its detector saw.
         self.held_since = d.get("held_since")

@@ -17,6 +17,9 @@ event-time order, a missing bucket being an empty one (a count of 0).
   `alert` column sums to the number of alerts). Their order within the bucket does not matter.
 * A row whose bucket is before the previous row's bucket is an error naming its line: the file
   must be in time order.
+* The detector's hours of the day and days are those of `DetectorConfig.timezone` (`--timezone`,
+  default `VEILLE_TIMEZONE` or UTC), as the agent's for a brand of that zone; buckets stay on the
+  epoch grid whatever the zone.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ import math
 import os
 import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from veille.crisis import CrisisConfig
 from veille.spikes import Detector, DetectorConfig
+from veille.timezones import UTC_NAME, TimezoneError, check
 
 OUTPUT_COLUMNS = ("timestamp", "value", "anomaly_score", "alert")
 MAX_BUCKET_SECONDS = 86_400  # one day
@@ -53,7 +57,27 @@ Rows are scored by bucket, as the streaming spike agent does:
     5-minute buckets; a longer silence is a jump). Only the input rows are written out;
   * rows in one bucket add up: each is written with the score of their sum, alert=1 on the first
     of them only; their order within the bucket does not matter;
-  * a row whose bucket is before the previous row's is an error naming its line."""
+  * a row whose bucket is before the previous row's is an error naming its line;
+  * the detector learns each hour of the day, and counts days, on the clock of --timezone
+    (default VEILLE_TIMEZONE, else UTC), as the agent does for a brand of that zone."""
+
+
+def default_timezone(environ: Mapping[str, str] | None = None) -> str:
+    """The zone `veille detect` scores in without --timezone: the spike agent's default,
+    VEILLE_TIMEZONE, else UTC (not checked here)."""
+    env = os.environ if environ is None else environ
+    return env.get("VEILLE_TIMEZONE") or UTC_NAME
+
+
+def timezone_option(value: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """--timezone, or the default; DetectError naming the option or the variable if it is not a
+    time zone."""
+    name, where = (value, "--timezone") if value is not None else (default_timezone(environ),
+                                                                   "VEILLE_TIMEZONE")
+    try:
+        return check(name)
+    except TimezoneError as exc:
+        raise DetectError(f"{where}: {exc}") from None
 
 
 class DetectError(ValueError):
@@ -263,12 +287,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="width of one bucket (default %(default)s)")
     ap.add_argument("--direction", choices=("up", "both"), default=DetectorConfig.direction,
                     help="alert on rises only, or on drops too (default %(default)s)")
+    ap.add_argument("--timezone", metavar="ZONE",
+                    help="IANA time zone of the series' daily rhythm, e.g. Europe/Paris "
+                         "(default: VEILLE_TIMEZONE, else UTC)")
     args = ap.parse_args(argv)
     if not 0 < args.bucket_seconds <= MAX_BUCKET_SECONDS:
         shown = args.bucket_seconds if abs(args.bucket_seconds) < 10**18 else "over 10^18"
         ap.error(f"--bucket-seconds must be from 1 to {MAX_BUCKET_SECONDS} (one day), "
                  f"not {shown}")
-    config = DetectorConfig(bucket_seconds=args.bucket_seconds, direction=args.direction)
+    try:
+        timezone = timezone_option(args.timezone)
+    except DetectError as exc:
+        ap.error(str(exc))
+    config = DetectorConfig(bucket_seconds=args.bucket_seconds, direction=args.direction,
+                            timezone=timezone)
     try:
         alerts = run_detect(args.series, args.out, config)
     except (DetectError, OSError) as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 from veille.moderation import CATEGORIES
 from veille.prefilter import Prefilter, UnsupportedPattern
+from veille.timezones import TimezoneError, check
 
 log = logging.getLogger(__name__)
 _BRAND_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # fullmatch: "acme\n" is not an id
@@ -163,6 +164,8 @@ class Brand:
     hashtags: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     charter: Charter = Charter()
+    #: IANA time zone of the brand's daily rhythm (crisis detection); None: VEILLE_TIMEZONE's.
+    timezone: str | None = None
 
     def terms(self) -> list[tuple[str, str]]:
         """(kind, term) pairs; the brand's name counts as an alias."""
@@ -351,7 +354,7 @@ class Watchlist:
                     value = [_check_hashtag(v, f"{source}: {brand_id}.hashtags") for v in value]
                 lists[key] = tuple(value)
             unknown = set(entry) - {
-                "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter"
+                "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter", "timezone"
             }
             if unknown:
                 raise WatchlistError(f"{source}: {brand_id} has unknown keys {sorted(unknown)}")
@@ -363,7 +366,13 @@ class Watchlist:
                 charter = Charter.from_dict(entry["charter"]) if "charter" in entry else Charter()
             except WatchlistError as exc:
                 raise WatchlistError(f"{source}: {brand_id}.{exc}") from None
-            brand = Brand(id=brand_id, name=name, charter=charter, **lists)
+            timezone = entry.get("timezone")
+            if timezone is not None:
+                try:
+                    check(timezone)
+                except TimezoneError as exc:
+                    raise WatchlistError(f"{source}: {brand_id}.timezone: {exc}") from None
+            brand = Brand(id=brand_id, name=name, charter=charter, timezone=timezone, **lists)
             _check_excludes(brand, f"{source}: {brand_id}.exclude")
             brands.append(brand)
         return cls(brands)

@@ -11,6 +11,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from veille.timezones import TimezoneError
+from veille.timezones import check as check_timezone
+
 ENV_PREFIX = "VEILLE_"
 DEFAULT_BROKER_PORT = 9092
 
@@ -190,6 +193,13 @@ class Settings:
                   "yet is held (once the queue is read to its end) before it is counted as "
                   "unknown_case and dropped."},
     )
+    timezone: str = field(
+        default="UTC",
+        metadata={"help": "Crisis detection: time zone (IANA name, e.g. `Europe/Paris`) of the "
+                  "brands' daily rhythm: the detector learns each hour of the day and counts "
+                  "days on that zone's clock, across daylight-saving changes. A brand's "
+                  "`timezone` in the watch list wins."},
+    )
     log_level: str = field(default="WARNING", metadata={"help": "Log level of every command."})
 
     def __post_init__(self) -> None:
@@ -232,6 +242,10 @@ class Settings:
             if found is None or not 1 <= int(found["port"]) <= 65535:
                 raise SettingsError(f"{url}={self.broker_url!r}: {server!r} is not host:port "
                                     "with a port in 1..65535")
+        try:
+            check_timezone(self.timezone)
+        except TimezoneError as exc:
+            raise SettingsError(f"{ENV_PREFIX}TIMEZONE: {exc}") from None
         if not _TOPIC_CHARS.fullmatch(self.app_id):
             raise SettingsError(f"{ENV_PREFIX}APP_ID={self.app_id!r} must be letters, digits, "
                                 "'.', '_' or '-' (it names consumer groups and topics)")

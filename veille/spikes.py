@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 import sys
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from veille.timezones import UTC_NAME, zone
 
 #: Bumped when the layout of `Detector.to_state()` changes; unknown versions are refused, not
 #: misread (version 1, without `last_hot_ts`, is still read).
@@ -21,14 +24,15 @@ _SEED_BUCKETS = 50
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """The detector's settings: the same for every series (nothing here is tuned per brand).
+    """The detector's settings: the same for every series (nothing here is tuned per brand), but
+    for the clock its daily rhythm follows (`timezone`).
 
     Times are in hours or days rather than buckets so that the meaning holds for any bucket size.
     """
 
     #: Width of one bucket of counts (NAB's Twitter series: 5 minutes).
     bucket_seconds: int = 300
-    #: Time-of-day slots of the seasonal baseline (24: one expected level per UTC hour).
+    #: Time-of-day slots of the seasonal baseline (24: one expected level per hour of `timezone`).
     slots_per_day: int = 24
     #: Memory of each slot's expected level, in days (a weekly change is learnt in about a week).
     baseline_days: float = 7.0
@@ -61,7 +65,7 @@ class DetectorConfig:
     slow_ratio: float = 3.5
     #: An episode ends when the evidence falls back under one typical daily maximum.
     end_ratio: float = 1.0
-    #: No alert before this much history (plus one completed UTC day of maxima).
+    #: No alert before this much history (plus one completed day of maxima, in `timezone`).
     warmup_hours: float = 24.0
     #: Least time between two alerts of a series.
     refractory_hours: float = 6.0
@@ -71,6 +75,10 @@ class DetectorConfig:
     escalation_hours: float = 24.0
     #: "up": only rises alert (crisis detection); "both": drops alert too (e.g. a collector outage).
     direction: Literal["up", "both"] = "up"
+    #: IANA time zone whose wall clock the series' daily rhythm follows: the time-of-day slots and
+    #: the days (of daily maxima, of the warm-up) are counted in its local time, so a rhythm set by
+    #: people's days keeps its slots across daylight-saving changes. "UTC": UTC hours and days.
+    timezone: str = UTC_NAME
 
     def buckets(self, seconds: float) -> int:
         """A duration in whole buckets, at least one."""
@@ -123,17 +131,19 @@ class Detector:
     """One series' streaming detector: `update()` each bucket in time order, never looking ahead.
 
     Model: counts are Anscombe-transformed; the expected value of a bucket is a winsorised
-    exponential average of its UTC hour over about a week; the noise scale is an exponentially
-    weighted median absolute deviation. Each bucket's z-score feeds evidence at a few time
-    scales, and each scale is judged against the series' own history: its evidence divided by
-    the median of its daily maxima over the last weeks. That self-calibration is what lets one
-    configuration serve a bursty brand and a quiet one.
+    exponential average of its hour of the day (in `config.timezone`) over about a week; the
+    noise scale is an exponentially weighted median absolute deviation. Each bucket's z-score
+    feeds evidence at a few time scales, and each scale is judged against the series' own
+    history: its evidence divided by the median of its daily maxima over the last weeks. That
+    self-calibration is what lets one configuration serve a bursty brand and a quiet one.
     """
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = c = config or DetectorConfig()
         if c.direction not in ("up", "both"):
             raise ValueError(f"direction must be 'up' or 'both', not {c.direction!r}")
+        # None: UTC, the epoch seconds as they are (no conversion at all, the results of before).
+        self._zone: ZoneInfo | None = None if c.timezone == UTC_NAME else zone(c.timezone)
         per_day = 86400 / c.bucket_seconds
         self._a_season = 1.0 / (c.baseline_days * per_day / c.slots_per_day)
         self._a_spread = 1.0 / (c.spread_days * per_day)
@@ -165,10 +175,27 @@ class Detector:
         self.peak_since_alert = 0.0
         self._fast_ratio = 0.0  # set by _evidence for _decide, not state
 
+    def local(self, ts: float) -> float:
+        """Epoch seconds `ts` on the wall clock of `config.timezone` (seconds since 1970-01-01
+        00:00 local time): its day is `local // 86400`, its time of day `local % 86400`. A
+        daylight-saving change makes one local day 23 hours long and another 25, and moves the
+        time of day of an instant by an hour. Once per bucket, never per mention."""
+        z = self._zone
+        if z is None:
+            return ts
+        try:
+            offset = datetime.fromtimestamp(ts, z).utcoffset()
+        except (OverflowError, ValueError):  # local time before year 1 or after 9999: the
+            offset = z.utcoffset(datetime.fromtimestamp(ts, UTC).replace(tzinfo=None))  # UTC one
+        return ts + offset.total_seconds() if offset is not None else ts
+
     def warming_up_at(self, ts: float) -> bool:
         """Whether the next bucket, starting at epoch `ts`, is scored as warm-up: too few
-        buckets yet, or no completed UTC day of maxima (the day it starts in completes one)."""
-        new_day = self.day is not None and int(ts // 86400) != self.day
+        buckets yet, or no completed (local) day of maxima (the day it starts in completes one)."""
+        return self._warming(self.local(ts))
+
+    def _warming(self, local: float) -> bool:
+        new_day = self.day is not None and int(local // 86400) != self.day
         return self.n + 1 <= self._warmup or (not self.daily_max[0][0] and not new_day)
 
     def update(self, timestamp: datetime, value: float) -> Score:
@@ -181,12 +208,13 @@ class Detector:
             raise ValueError(f"bucket {timestamp.isoformat()} is not after the previous one")
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"a bucket count must be a finite number >= 0, not {value!r}")
-        warming = self.warming_up_at(ts)
+        local = self.local(ts)
+        warming = self._warming(local)
         self.n += 1
-        self._roll_day(int(ts // 86400))
+        self._roll_day(int(local // 86400))
 
         y = anscombe(value)
-        slot = int(ts % 86400) * c.slots_per_day // 86400
+        slot = int(local % 86400) * c.slots_per_day // 86400
         seasonal = self.season[slot]
         if self.n == 1:
             self.level = y
@@ -213,7 +241,7 @@ class Detector:
         )
 
     def _roll_day(self, day: int) -> None:
-        """On a new UTC day, file each scale's maximum of the day that ended."""
+        """On a new (local) day, file each scale's maximum of the day that ended."""
         if self.day is not None and day != self.day:
             keep = self.config.history_days
             for today, history in zip(self.today, self.daily_max, strict=True):
@@ -309,11 +337,43 @@ class Detector:
         else:
             self.spread *= 1.0 + self._a_spread if target > self.spread else 1.0 - self._a_spread
 
+    def move_to(self, timezone: str) -> None:
+        """Go on in another time zone, keeping what was learnt rather than starting afresh.
+
+        Each time-of-day slot's expected level moves with the clock: the level learnt for an
+        hour of the old zone becomes that of the same instant's hour in the new one (by the two
+        zones' offsets at the last bucket seen, rounded to whole slots), so the expected values
+        of the next buckets are those of before, and from then on the slots follow the new
+        zone's daylight-saving changes. The days of maxima already filed are kept; the day in
+        progress is filed if it is over on the new zone's clock, and otherwise goes on to the
+        new zone's midnight. TimezoneError for a name that is not a zone."""
+        if timezone == self.config.timezone:
+            return
+        new = Detector(replace(self.config, timezone=timezone))  # checks the name
+        if self.last_ts is not None:
+            old_local, new_local = self.local(self.last_ts), new.local(self.last_ts)
+            slots = self.config.slots_per_day
+            k = round((new_local - old_local) * slots / 86400) % slots
+            self.season = self.season[-k:] + self.season[:-k] if k else self.season
+            self.season_n = self.season_n[-k:] + self.season_n[:-k] if k else self.season_n
+            day = int(new_local // 86400)
+            if self.day is not None and day > self.day:
+                self._roll_day(day)  # the old zone's day is over in the new one: filed
+            else:
+                self.day = day  # not over yet: it goes on, to the new zone's midnight
+        self.config, self._zone = new.config, new._zone
+
     def to_state(self) -> dict[str, Any]:
-        """Everything learnt, as plain JSON-able values (a Faust table value)."""
+        """Everything learnt, as plain JSON-able values (a Faust table value).
+
+        The time zone is written only when it is not UTC: a UTC detector's state is the one
+        written before time zones existed, which that version can still read."""
+        config = asdict(self.config)
+        if config["timezone"] == UTC_NAME:
+            del config["timezone"]
         return {
             "version": STATE_VERSION,
-            "config": asdict(self.config),
+            "config": config,
             "n": self.n,
             "last_ts": self.last_ts,
             "season": list(self.season),
@@ -332,7 +392,10 @@ class Detector:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Detector:
-        """The detector `to_state()` described: it scores the next buckets exactly as it would have."""
+        """The detector `to_state()` described: it scores the next buckets exactly as it would have.
+
+        A state without a time zone (saved by a UTC detector, or before time zones existed) is a
+        UTC one."""
         # Version 1 had no last_hot_ts: escalation then counted from the alert, as it still does
         # for such a state until its next bucket above the threshold.
         if state.get("version") not in (1, STATE_VERSION):
