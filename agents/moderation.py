@@ -18,6 +18,7 @@ from streams.topics import (
 )
 from veille.metrics import ModerationMetrics
 from veille.moderation.cases import (
+    CLOSED_RETENTION_SECONDS,
     Backlog,
     Case,
     Decision,
@@ -29,9 +30,10 @@ from veille.moderation.queue import case_of
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
-#: Closed cases stay this long in the table (a later decision on them is `already_closed` or
-#: `duplicate`), then are dropped (a decision after that is `unknown_case`).
-CLOSED_RETENTION_SECONDS = 30 * 86400.0
+# Closed cases stay CLOSED_RETENTION_SECONDS in the table (a later decision on them is
+# `already_closed` or `duplicate`), then are dropped (a decision after that is `unknown_case`,
+# and a queue item read after that opens the case again). The moderation API's view forgets
+# them after the same time (veille.moderation.cases, shared).
 
 
 class Pacer:

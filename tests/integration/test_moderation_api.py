@@ -424,3 +424,39 @@ def test_decisions_on_cases_not_on_the_queue_are_bounded(settings, caplog) -> No
             assert (view.orphans_evicted, view.orphans_expired, view.orphan_decisions) == (4, 1, 0)
     finally:
         served.close()
+
+
+def test_closed_cases_are_forgotten_as_the_agent_forgets_them(settings, api: ServedApi) -> None:
+    """The API kept every queue item (with its mention's text) and closed record it ever read,
+    for as long as it ran. A closed case now goes once decided more than the agent's 30 days
+    ago (the API's clock is injected here): it is then unknown, as to the agent, and a decision
+    on it is refused as one on an unknown case; pending cases stay, however old. The report,
+    which reads the topics from the start, still counts it."""
+    import io
+
+    from veille.moderate.commands import report
+    from veille.moderation.cases import iso, parse_epoch
+
+    clock = [NOW]
+    api.api.store.clock = lambda: clock[0]
+    assert api.client.get("/cases/c-done").json()["status"] == "closed"
+    decided = parse_epoch(iso(NOW - 30), "decided_at")  # as written on moderation.closed
+    clock[0] = decided + 30 * 86400  # exactly 30 days: still the agent's
+    assert api.client.get("/cases/c-done").status_code == 200
+    clock[0] += 1
+    answer = api.client.get("/cases/c-done")
+    assert (answer.status_code, answer.json()["error"]) == (404, "unknown_case"), answer.text
+    assert answer.json()["detail"] == ("no case 'c-done' on the moderation queue (closed cases are "
+                                       "kept 30 days after their decision)")
+    post = api.client.post("/cases/c-done/decision", json={"decision": "reject", "moderator": "bob"})
+    assert (post.status_code, post.json()) == (404, answer.json())  # was 409 already_closed
+    assert api.client.get("/cases").json()["count"] == 3  # pending: never forgotten
+    view = api.api.store.view
+    assert "c-done" not in view.items and "c-done" not in view.closed
+    assert read_all(settings, MODERATION_DECISIONS, expect=0, settle=0.5, timeout=5) == []
+    # Queued again later (a replay): the agent, which forgot it too, opens it again; so does
+    # the API.
+    produce(settings, MODERATION_QUEUE, [(b"c-done", json.dumps(ITEMS[3]).encode())])
+    assert api.client.get("/cases/c-done").json()["status"] == "pending"
+    counted = report(settings, NOW - 3600, NOW + 3600, out=io.StringIO())
+    assert (counted.total.received, counted.total.processed) == (4, 1)

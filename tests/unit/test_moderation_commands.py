@@ -126,3 +126,67 @@ def test_report_prints_time_to_decision_and_answers(monkeypatch) -> None:
     assert result.brands["acme"].decision_seconds == [599.0]
     assert "median, p90 = time to decision" in text.getvalue()
     assert "acme                9m59s    9m59s         0" in text.getvalue()
+
+
+def test_only_the_api_forgets_closed_cases_the_report_counts_them_all(monkeypatch) -> None:
+    """The same topics through the real store (a stand-in reader, no broker): `veille
+    moderation report` reads them from the start and counts every case, however long ago it was
+    closed; the long-running API's store forgets a case closed more than the agent's 30 days
+    ago, item and closed record, once the topics are read to their end (here the closed records
+    come first, as they may: the topics are read in no particular order)."""
+    import io
+
+    from veille.moderate import commands, store
+    from veille.moderate.api import ModerationApi
+    from veille.moderation.cases import apply_decision
+    from veille.moderation.queue import case_of, make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    t0, day = 1_767_600_000.0, 86400.0
+    items, closed = [], []
+    for n, case_id in enumerate(("a", "b", "c")):
+        made = make_item(mention_id=case_id, brands=("acme",), charter=Charter(),
+                         triage=Triage(("insult",), "medium", "review", ()), language="fr",
+                         sentiment="negative", compound=-0.5, platform="twitter", author="@a",
+                         text=f"text {case_id}", url=None, created_at=t0 + n, queued_at=t0 + n)
+        assert made is not None
+        items.append(made)
+    for it, decided in ((items[0], t0 + 600), (items[1], t0 + 20 * day)):  # c stays pending
+        out = apply_decision(case_of(it), {"case_id": it["case_id"], "decision": "reject",
+                                           "moderator": "alice", "decided_at": decided}, now=decided)
+        closed.append(out.record)
+
+    class Reader:
+        """TopicReader's stand-in: the whole topics at the first refresh, closed records first."""
+
+        def __init__(self, settings: Settings, handlers: dict, timeout: float = 15.0) -> None:
+            self.handlers = {name.removeprefix(settings.topic_prefix): fn
+                             for name, fn in handlers.items()}
+            self.done = False
+
+        def refresh(self) -> int:
+            if not self.done:
+                for record in closed:
+                    self.handlers["moderation.closed"](record)
+                for record in items:
+                    self.handlers["moderation.queue"](record)
+            self.done = True
+            return len(closed) + len(items)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(store, "TopicReader", Reader)
+    settings = Settings.from_env({})
+    report = commands.report(settings, t0, t0 + 30 * day, out=io.StringIO())
+    assert (report.total.received, report.total.processed, report.total.rejected) == (3, 2, 2)
+    api = ModerationApi(settings)
+    api.store.clock = lambda: t0 + 40 * day  # a decided 40 days ago, b 20
+    view = api.store.refresh()
+    assert (view.status("a"), view.status("b"), view.status("c")) == (None, "closed", "pending")
+    assert sorted(view.items) == ["b", "c"] and sorted(view.closed) == ["b"]
+    assert view.closed_forgotten == 1
+    api.store.clock = lambda: t0 + 51 * day  # b decided 31 days ago: gone too
+    assert api.store.refresh().status("b") is None and [i["case_id"] for i in view.pending()] == ["c"]
+    api.store.close()

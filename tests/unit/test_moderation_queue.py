@@ -378,3 +378,121 @@ def test_decisions_on_cases_with_no_item_wait_for_it_as_long_as_the_agent_holds_
     assert view.closing_decision("early", T0 + 700) is None
     assert view.orphan_decisions == 0 and view.expire_orphans(T0 + 10_000) == (0, 0)
     assert view.closing_decision("slow", T0 + 10_000) is not None  # a case's own: kept
+
+
+# --- closed cases forgotten as the agent forgets them (the long-running API's view) ----------
+
+DAY = 86400.0
+
+
+def api_view() -> CaseView:
+    """The long-running API's view: closed cases forgotten after the agent's retention."""
+    from veille.moderation.cases import CLOSED_RETENTION_SECONDS
+
+    return CaseView(closed_retention_seconds=CLOSED_RETENTION_SECONDS)
+
+
+def test_the_retention_is_the_agents_own_shared_constant() -> None:
+    """One constant in the pure module, used by the agent and by the API's view (a copy could
+    drift: the API would then answer for cases the agent no longer knows, or the reverse)."""
+    from agents import moderation as agent
+    from veille.moderation import cases
+
+    assert cases.CLOSED_RETENTION_SECONDS == 30 * DAY
+    assert agent.CLOSED_RETENTION_SECONDS is cases.CLOSED_RETENTION_SECONDS
+    assert api_view().closed_retention_seconds == 30 * DAY
+    assert CaseView().closed_retention_seconds is None  # the CLI and the report: kept for ever
+
+
+@pytest.mark.parametrize("item_first", [True, False], ids=["item-then-closed", "closed-then-item"])
+def test_the_api_view_forgets_a_closed_case_read_in_either_order(item_first: bool) -> None:
+    """The API kept every queue item (with its mention's text) and every closed record it ever
+    read, for the life of the process. A closed case now goes once decided more than the
+    agent's 30 days ago, its item and its closed record, whichever of the two topics was read
+    first in the pass (the sweep runs once the topics are read to their end); pending cases
+    stay, however old."""
+    view = api_view()
+    done, waiting = item("done", queued_at=T0), item("waiting", queued_at=T0 - 90 * DAY)
+    record = closed(done, "reject", T0 + 60)
+    for feed in ((view.add_item, done), (view.add_closed, record))[::1 if item_first else -1]:
+        feed[0](feed[1])
+    view.add_item(waiting)
+    assert view.status("done") == "closed" and view.pending() == [waiting]
+    assert view.forget_closed(T0 + 60 + 5 * DAY) == 0
+    assert view.forget_closed(T0 + 60 + 31 * DAY) == 1
+    assert view.status("done") is None and "done" not in view.items and "done" not in view.closed
+    assert (view.closed_forgotten, view.pending(), view.status("waiting")) == (1, [waiting], "pending")
+    # Unknown now, as to the agent: a decision on it waits for an item like any orphan, and
+    # goes with them (the agent holds it, then drops it as unknown_case).
+    view.add_decision({"case_id": "done", "decision": "approve", "moderator": "bob",
+                       "decided_at": T0 + 31 * DAY})
+    assert view.orphan_decisions == 1 and view.closing_decision("done", T0 + 31 * DAY) is None
+    view.expire_orphans(T0 + 31 * DAY)
+    assert view.expire_orphans(T0 + 32 * DAY) == (1, 0) and "done" not in view.decisions
+
+
+def test_a_closed_case_is_forgotten_past_the_retention_not_at_it() -> None:
+    """The agent drops a closed case when closed_at < now - retention; so does the view: at
+    exactly 30 days it is still known (a decision on it is already_closed), a second later it
+    is not. Each case by its own decided_at, whatever order the records came in."""
+    view = api_view()
+    cases = {name: item(name, queued_at=T0) for name in ("d10", "d20", "d30")}
+    for it in cases.values():
+        view.add_item(it)
+    for name, offset in (("d30", 30), ("d10", 10), ("d20", 20)):  # not in decided_at order
+        view.add_closed(closed(cases[name], "approve", T0 + offset))
+    retention = 30 * DAY
+    assert view.forget_closed(T0 + 10 + retention) == 0  # d10: exactly 30 days, kept
+    assert view.status("d10") == "closed"
+    assert view.forget_closed(T0 + 10.001 + retention) == 1
+    assert [view.status(n) for n in cases] == [None, "closed", "closed"]
+    assert view.forget_closed(T0 + 31 + retention) == 2
+    assert (view.items, view.closed, view.closed_forgotten) == ({}, {}, 3)
+
+
+def test_a_queue_item_read_again_after_its_case_was_forgotten() -> None:
+    """Redelivered in the same read as its closed record (a restart reads the topics from the
+    start): forgotten with it, never listed as pending. Read after the case was forgotten: the
+    moderation agent, which no longer holds the case either, opens it again (agents/moderation.py,
+    on_item: `cases.get(key)` is None again, so the item is a new case, counted as received);
+    the view does as the agent does, so that the API lists what the agent will act on."""
+    view = api_view()
+    done = item("done", queued_at=T0)
+    view.add_item(done)
+    view.add_closed(closed(done, "approve", T0 + 60))
+    view.add_item(dict(done, text="redelivered"))  # the same pass
+    assert view.pending() == []
+    assert view.forget_closed(T0 + 31 * DAY) == 1
+    assert view.pending() == [] and view.status("done") is None
+    view.add_item(dict(done, text="redelivered"))  # a later pass
+    assert view.status("done") == "pending"
+    assert [i["text"] for i in view.pending()] == ["redelivered"]
+    # Closed again (the agent publishes its new closing): forgotten 30 days after that one.
+    view.add_closed(closed(done, "reject", T0 + 32 * DAY))
+    assert view.pending() == [] and view.forget_closed(T0 + 61 * DAY) == 0
+    assert view.forget_closed(T0 + 63 * DAY) == 1 and view.status("done") is None
+
+
+def test_the_report_counts_the_cases_the_api_forgets() -> None:
+    """The report reads the topics from the start and must count every case on them: its view
+    forgets nothing, whatever the age of a closed case, while the API's forgets it."""
+    old = [item(f"old-{n}", RESPOND, queued_at=T0 + n) for n in range(3)]
+    records = [closed(it, decision, T0 + 600 + n)
+               for n, (it, decision) in enumerate(zip(old, ("approve", "reject", "replied"), strict=True))]
+    pending = item("pending", queued_at=T0 + 30)
+    now = T0 + 90 * DAY
+    views = {"cli": CaseView(), "api": api_view()}
+    for view in views.values():
+        for it in (*old, pending):
+            view.add_item(it)
+        for rec in records:
+            view.add_closed(rec)
+        view.forget_closed(now)
+    assert sorted(views["api"].items) == ["pending"] and views["api"].closed == {}
+    assert len(views["cli"].items) == 4 and len(views["cli"].closed) == 3
+    cli = views["cli"]
+    report = build_report(cli.items.values(), cli.closed.values(), T0, T0 + DAY)
+    direct = build_report([*old, pending], records, T0, T0 + DAY)  # as before: no view involved
+    assert report == direct
+    assert (report.total.received, report.total.processed, report.total.rejected) == (4, 3, 1)
+    assert (report.total.answered, report.pending_at_end) == (3, 1)

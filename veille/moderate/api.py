@@ -6,7 +6,8 @@
     GET  /healthz
 
 Every answer is read from moderation.queue and moderation.closed (the server keeps its read
-position and what it read, rebuilt from the topics at start); a decision is written to
+position and what it read, rebuilt from the topics at start; a closed case is forgotten once
+decided more than CLOSED_RETENTION_SECONDS ago, as the agent forgets it); a decision is written to
 moderation.decisions and answered 202 once the broker holds it. The moderation agent applies it:
 a decided case leaves the pending list once the agent has published it on moderation.closed.
 
@@ -42,7 +43,7 @@ from veille.httpbody import (
 )
 from veille.moderate.store import BrokerError, ModerationStore
 from veille.moderation import METRIC_CATEGORIES
-from veille.moderation.cases import DecisionError
+from veille.moderation.cases import CLOSED_RETENTION_SECONDS, DecisionError
 from veille.moderation.queue import DECISION_INPUT_FIELDS, CaseView, decision_record
 from veille.settings import Settings, SettingsError
 
@@ -102,6 +103,16 @@ def _decision_headers(request: web.Request) -> web.Response | None:
     return None
 
 
+def _unknown_case(case_id: str, view: CaseView) -> web.Response:
+    """404 for a case id the view does not hold: never queued, or closed and forgotten since
+    (as the agent forgets it: a decision on it would be dropped as `unknown_case`)."""
+    retention = view.closed_retention_seconds
+    kept = "" if retention is None else (
+        f" (closed cases are kept {retention / 86400:g} days after their decision)"
+        if retention >= 86400 else f" (closed cases are kept {retention:g} s after their decision)")
+    return _error(404, "unknown_case", f"no case {case_id!r} on the moderation queue{kept}")
+
+
 def summary(item: dict[str, Any], view: CaseView | None = None,
             now: float | None = None) -> dict[str, Any]:
     """A pending case as the API and `veille moderate list --json` show it: its queue item
@@ -124,7 +135,9 @@ class ModerationApi:
     def __init__(self, settings: Settings, store: ModerationStore | None = None,
                  on_ready: Callable[[ModerationApi], None] | None = None) -> None:
         self.settings = settings
-        self.store = store or ModerationStore(settings)
+        # A long-running process: closed cases are forgotten as the agent forgets them.
+        self.store = store or ModerationStore(settings,
+                                              closed_retention_seconds=CLOSED_RETENTION_SECONDS)
         self.on_ready = on_ready
         self.host = settings.moderation_api_host
         self.port: int | None = None
@@ -269,8 +282,8 @@ class ModerationApi:
                     "closed": view.closed.get(case_id)}
 
         found = await self._read(one)
-        if found is None:
-            return _error(404, "unknown_case", f"no case {case_id!r} on the moderation queue")
+        if found is None:  # never queued, or closed and forgotten since
+            return _unknown_case(case_id, self.store.view)
         return web.json_response(found)
 
     async def _decide(self, request: web.Request) -> web.Response:
@@ -320,7 +333,7 @@ class ModerationApi:
         def conflict(view: CaseView) -> web.Response | None:
             status = view.status(case_id)
             if status is None:
-                return _error(404, "unknown_case", f"no case {case_id!r} on the moderation queue")
+                return _unknown_case(case_id, view)
             if status == "closed":
                 closed = view.closed[case_id]
                 return _error(409, "already_closed",

@@ -101,13 +101,22 @@ class TopicReader:
 
 
 class ModerationStore:
-    """The moderator tools' view of the cases (read from the topics) and their decision writer."""
+    """The moderator tools' view of the cases (read from the topics) and their decision writer.
 
-    def __init__(self, settings: Settings, ack_timeout: float = 10.0) -> None:
+    `closed_retention_seconds`: closed cases decided more than this long ago are forgotten
+    after each read (the long-running API passes the agent's CLOSED_RETENTION_SECONDS); None,
+    the default, keeps every case read (the CLI and the report, which read the topics from the
+    start each time). `clock` gives the time these bounds are checked against."""
+
+    def __init__(self, settings: Settings, ack_timeout: float = 10.0, *,
+                 closed_retention_seconds: float | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.ack_timeout = ack_timeout
+        self.clock = clock
         # Decisions on a case with no queue item wait for it as long as the agent holds them.
-        self.view = CaseView(orphan_seconds=settings.moderation_hold_seconds)
+        self.view = CaseView(orphan_seconds=settings.moderation_hold_seconds,
+                             closed_retention_seconds=closed_retention_seconds)
         self._reader: TopicReader | None = None
         self._producer: Any = None
 
@@ -121,8 +130,14 @@ class ModerationStore:
                 MODERATION_DECISIONS: self.view.add_decision})
         self._reader.refresh()
         # Only now, every topic read to its end: an item read after its decisions in this pass
-        # has found them already (the topics are read in no particular order).
-        expired, evicted = self.view.expire_orphans(time.time())
+        # has found them already, and one read after its closed record is forgotten with it
+        # (the topics are read in no particular order).
+        now = self.clock()
+        forgotten = self.view.forget_closed(now)
+        if forgotten:
+            log.debug("moderation view: forgot %d closed cases decided more than %.0f s ago",
+                      forgotten, self.view.closed_retention_seconds)
+        expired, evicted = self.view.expire_orphans(now)
         if expired or evicted:
             view = self.view
             log.warning("moderation view: dropped %d decisions on case ids with no queue item "

@@ -43,6 +43,10 @@ DECISION_ERRORS: Final = ("unknown_case", "duplicate", "already_closed", "invali
 ANSWER_OUTCOMES: Final = ("on_time", "late")
 #: The team's target for processed / received.
 PROCESSED_SHARE_TARGET: Final = 0.9
+#: A closed case is kept this long after its closing decision (`closed_at`, the decision's
+#: `decided_at`), then forgotten: by the moderation agent (its table; a later decision on it is
+#: then `unknown_case`) and by the long-running moderation API's view (CaseView.forget_closed).
+CLOSED_RETENTION_SECONDS: Final = 30 * 86400.0
 #: Moderators' clocks drift: a decision may be stamped this far after `now`, or before the case
 #: entered the queue, and still be accepted (its time to decision is then counted as 0).
 MAX_CLOCK_SKEW_SECONDS: Final = 300.0

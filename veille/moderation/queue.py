@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,7 +173,17 @@ class CaseView:
     long-gone case) wait for their item, within bounds that `expire_orphans` applies once the
     topics are read to their end: `orphan_seconds` after they were read, and
     `max_orphan_decisions` in all, the oldest dropped first. Without them a long-running API
-    kept every decision on a case it never saw, forever."""
+    kept every decision on a case it never saw, forever.
+
+    Closed cases are kept for ever by default (the report counts every case on the topics);
+    with `closed_retention_seconds` (the long-running API: the agent's own,
+    veille.moderation.cases.CLOSED_RETENTION_SECONDS), `forget_closed` drops a closed case's
+    item and closed record once it was decided more than that long ago, as the moderation
+    agent drops the case from its table. Without it the API kept every case it ever read, with
+    its mention's text.
+
+    Feed `items` and `closed` through add_item and add_closed only: the pending cases are
+    indexed apart (pending() sorts them alone, and only after a change)."""
 
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> queue item
     closed: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> closed record
@@ -180,6 +191,11 @@ class CaseView:
     decisions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     orphan_seconds: float = ORPHAN_SECONDS
     max_orphan_decisions: int = MAX_ORPHAN_DECISIONS
+    #: Closed cases decided more than this long ago are forgotten by forget_closed; None (the
+    #: default: the CLI, the report) keeps them all. Set it when the view is made.
+    closed_retention_seconds: float | None = None
+    #: Closed cases forgotten so far (forget_closed).
+    closed_forgotten: int = field(default=0, init=False)
     #: Orphan decisions dropped so far: read more than orphan_seconds ago, or over the bound.
     orphans_expired: int = field(default=0, init=False)
     orphans_evicted: int = field(default=0, init=False)
@@ -187,6 +203,12 @@ class CaseView:
     #: oldest first.
     _orphans: dict[str, float | None] = field(default_factory=dict, init=False, repr=False)
     _orphan_count: int = field(default=0, init=False, repr=False)  # their decisions, in all
+    #: pending case id (an item, no closed record) -> its place in pending(): (queued_at, id).
+    _pending: dict[str, tuple[float, str]] = field(default_factory=dict, init=False, repr=False)
+    #: the pending case ids in that order; None once they changed (sorted again when asked).
+    _order: list[str] | None = field(default=None, init=False, repr=False)
+    #: heap of (decided_at, case id) of the closed records (with closed_retention_seconds only).
+    _closing: list[tuple[float, str]] = field(default_factory=list, init=False, repr=False)
 
     @property
     def orphan_decisions(self) -> int:
@@ -226,16 +248,44 @@ class CaseView:
         self.orphans_evicted += evicted
         return expired, evicted
 
+    def forget_closed(self, now: float) -> int:
+        """Forget the closed cases decided more than `closed_retention_seconds` before `now`
+        (decided_at < now - retention, the agent's own test): their queue item and closed
+        record go, as the moderation agent drops the case from its table. The case is then
+        unknown, as it is to the agent (a decision on it is `unknown_case`), and a queue item
+        for it read afterwards opens it again, as the agent opens a case it no longer holds.
+        The count forgotten; none when closed_retention_seconds is None (kept for ever).
+
+        Call it once the topics are read to their end, as expire_orphans: a queue item read
+        after its closed record in the same pass is forgotten with it, not taken for a case
+        opened again."""
+        if self.closed_retention_seconds is None:
+            return 0
+        limit = now - self.closed_retention_seconds
+        forgotten = 0
+        while self._closing and self._closing[0][0] < limit:
+            _, case_id = heapq.heappop(self._closing)
+            del self.closed[case_id]
+            self.items.pop(case_id, None)  # a closed case is never in _pending
+            forgotten += 1
+        self.closed_forgotten += forgotten
+        return forgotten
+
     def add_item(self, item: Any) -> None:
         """A queue record; a redelivered one keeps the first (what the agent does too).
 
         Anything that is not a valid queue item (null, a list...) is ignored."""
         try:
-            case_of(item)
+            case = case_of(item)
         except ItemError:
             return
-        self.items.setdefault(str(item["case_id"]), dict(item))
-        self._adopt(str(item["case_id"]))
+        if case.id in self.items:
+            return
+        self.items[case.id] = dict(item)
+        if case.id not in self.closed:
+            self._pending[case.id] = (case.received_at, case.id)  # received_at: queued_at
+            self._order = None
+        self._adopt(case.id)
 
     def add_closed(self, record: Any) -> None:
         """A moderation.closed record; a repeated one (an at-least-once resend) keeps the first.
@@ -245,13 +295,17 @@ class CaseView:
             return
         case_id = record.get("case_id")
         try:
-            parse_epoch(record.get("decided_at"), "decided_at")
+            decided = parse_epoch(record.get("decided_at"), "decided_at")
         except DecisionError:
             return
-        if isinstance(case_id, str):
-            self.closed.setdefault(case_id, dict(record))
+        if isinstance(case_id, str) and case_id not in self.closed:
+            self.closed[case_id] = dict(record)
             self._adopt(case_id)
             self.decisions.pop(case_id, None)
+            if self._pending.pop(case_id, None) is not None:
+                self._order = None
+            if self.closed_retention_seconds is not None:
+                heapq.heappush(self._closing, (decided, case_id))
 
     def add_decision(self, record: Any) -> None:
         """A moderation.decisions record, kept until its case is closed (which the agent does
@@ -325,16 +379,19 @@ class CaseView:
         """Pending items, oldest first (queue time, then id), optionally filtered. A case is one
         brand's (the first the mention matched, which counts it in its KPIs), but the `brand`
         filter finds it for every brand it names: "@borealcafe et @acme_fr, remboursez-moi" is
-        boreal's business too."""
+        boreal's business too.
+
+        Only the pending cases are read (indexed apart from the closed ones), in an order
+        sorted again only after they changed."""
+        if self._order is None:
+            self._order = sorted(self._pending, key=self._pending.__getitem__)
         out = [
-            item for case_id, item in self.items.items()
-            if case_id not in self.closed
-            and (brand is None or item["brand"] == brand or brand in (item.get("brands") or ()))
+            item for item in map(self.items.__getitem__, self._order)
+            if (brand is None or item["brand"] == brand or brand in (item.get("brands") or ()))
             and (category is None or category in item["categories"]
                  # "none": queued for a charter's banned term alone, as the metrics label it
                  or (category == NO_CATEGORY and not item["categories"]))
         ]
-        out.sort(key=lambda i: (parse_epoch(i["queued_at"], "queued_at"), i["case_id"]))
         return out[:limit] if limit is not None else out
 
 
