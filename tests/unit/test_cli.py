@@ -81,8 +81,10 @@ def test_moderation_commands_refuse_unsafe_or_bad_input_clearly() -> None:
     assert "Traceback" not in out.stderr
     out = veille("moderation", "report", "--since", "last tuesday", env=env)
     assert out.returncode == 2 and "--since: since is not an ISO 8601 time" in out.stderr
-    out = veille("moderation", "report", "--tz", "Mars/Olympus", env=env)
-    assert out.returncode == 2 and "unknown time zone" in out.stderr
+    for bad in ("Mars/Olympus", "Europe", "localtime", "../etc/passwd"):  # "Europe": a folder
+        out = veille("moderation", "report", "--tz", bad, env=env)
+        assert out.returncode == 2 and "unknown time zone" in out.stderr, (bad, out.stderr)
+        assert "Traceback" not in out.stderr
     out = veille("moderate", "decide", "m1", "maybe", "--moderator", "bob", env=env)
     assert out.returncode == 2 and "invalid choice: 'maybe'" in out.stderr
 
