@@ -24,6 +24,15 @@ ROOT = Path(__file__).resolve().parents[1]
 READY = re.compile(rb"Worker\]: Ready|veille worker(?: \(enrich\))?: Ready")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """With `--dist loadfile`, pytest-xdist hands out files with the most tests first by default,
+    so the integration files of one or two long tests (a minute each, the suite's longest) came
+    last and one process finished them alone. Handed out in collection order instead, they
+    come before the hundreds of short unit tests, which then even out the two processes."""
+    if getattr(config.option, "loadscopereorder", None) is not None:
+        config.option.loadscopereorder = False
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     """The real Tansu broker. A missing binary is an error here, never a skip."""
@@ -31,6 +40,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
     b = EmbeddedBroker(free_port(), log_path=log).start()
     yield b
     b.stop()
+
+
+#: The consumer groups' session timeout of the tests' workers: Tansu completes a group's first
+#: join after about half of it, rounded up to a second (3 s at the default 6 s, 2 s at 4 s), and
+#: a worker joins two groups on its way to consuming (the Faust agents', the enrichment
+#: stage's). 4 s is still four heartbeats; the broker outage tests keep the default.
+TEST_SESSION_TIMEOUT = 4.0
 
 
 @pytest.fixture
@@ -44,6 +60,7 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         topic_prefix=f"t{tag}.",
         data_dir=str(tmp_path / "state"),
         metrics_port=free_port(),
+        broker_session_timeout=TEST_SESSION_TIMEOUT,
     )
 
 
@@ -108,6 +125,7 @@ class Worker:
         self.settings = settings
         self.log_path = log
         self._log = open(log, "wb")
+        self._signalled: set[int] = set()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "veille.cli", "worker"],
             env=settings_env(settings), stdout=self._log, stderr=subprocess.STDOUT,
@@ -155,9 +173,15 @@ class Worker:
             raise AssertionError(f"{name} is not exported by the worker at {self.metrics_url}")
         return sum((v for (n, _), v in page.items() if n == name), 0.0)
 
+    def send(self, sig: int = signal.SIGTERM) -> None:
+        """Send `sig` (once) without waiting: see stop()."""
+        if self.proc.poll() is None and sig not in self._signalled:
+            self._signalled.add(sig)
+            self.proc.send_signal(sig)
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            self.send(sig)
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -179,5 +203,7 @@ def start_worker(tmp_path: Path) -> Iterator[Any]:
         return w
 
     yield start
+    for w in workers:  # all asked to stop at once, then waited for: they stop side by side
+        w.send()
     for w in workers:
         w.stop()

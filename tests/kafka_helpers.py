@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from veille.settings import Settings
 
@@ -51,3 +51,80 @@ def read_all(settings: Settings, topic: str, expect: int, timeout: float = 60.0,
                 break
     consumer.close()
     return records
+
+
+def read_to_end(settings: Settings, topic: str, timeout: float = 60.0) -> list[Any]:
+    """Every record of the topic up to its end, as fetch responses give it (for a topic whose
+    writers are done: see wait_committed_to_end)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    name = settings.topic(topic)
+    deadline = time.monotonic() + timeout
+    try:
+        while not (parts := consumer.partitions_for_topic(name)):
+            assert time.monotonic() < deadline, f"no topic {name}"
+            time.sleep(0.2)
+        tps = [TopicPartition(name, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning()
+        records: list[Any] = []
+        while True:
+            for msgs in consumer.poll(timeout_ms=300, max_records=10_000).values():
+                records.extend(msgs)
+            highs = {tp: consumer.highwater(tp) for tp in tps}
+            if all(h is not None and consumer.position(tp) >= h for tp, h in highs.items()):
+                return records
+            assert time.monotonic() < deadline, f"{name} not read to its end in {timeout} s"
+    finally:
+        consumer.close()
+
+
+def fetch_high_watermarks(settings: Settings, topic: str) -> dict[int, int]:
+    """Each partition's end, from fetch responses (Tansu's ListOffsets answers are wrong)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
+                             enable_auto_commit=False, auto_offset_reset="earliest")
+    name = settings.topic(topic)
+    tps = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name))]
+    consumer.assign(tps)
+    consumer.seek_to_beginning()
+    ends: dict[int, int] = {}
+    deadline = time.monotonic() + 30
+    while len(ends) < len(tps) and time.monotonic() < deadline:
+        consumer.poll(timeout_ms=200, max_records=100_000)
+        for tp in tps:
+            high = consumer.highwater(tp)
+            if high is not None and consumer.position(tp) >= high:
+                ends[tp.partition] = high
+    consumer.close()
+    return ends
+
+
+def committed_offsets(settings: Settings, topic: str, group: str) -> dict[int, int]:
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        offsets = admin.list_group_offsets(group)[group]
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items()
+            if tp.topic == settings.topic(topic)}
+
+
+def wait_committed_to_end(settings: Settings, topic: str, group: str, timeout: float,
+                          poll: float = 0.5) -> dict[int, int]:
+    """Wait until consumer group `group` committed every partition of `topic` to its end (the
+    ends read once, now: call it once the topic's writers are done). For the enrichment stage's
+    group on mentions.raw, every output of what it read is then on the broker (a batch is
+    committed only once the broker acknowledged all its outputs): reading the output topics
+    shows any duplicate or extra record, whatever the read's settle delay."""
+    ends = fetch_high_watermarks(settings, topic)
+    deadline = time.monotonic() + timeout
+    while True:
+        committed = committed_offsets(settings, topic, group)
+        if all(committed.get(p, 0) >= end for p, end in ends.items()):
+            return committed
+        assert time.monotonic() < deadline, (
+            f"{settings.topic(topic)}: {group} committed {committed} in {timeout} s, log ends {ends}")
+        time.sleep(poll)

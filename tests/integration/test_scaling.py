@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from streams.topics import (
     MENTIONS_BY_BRAND,
@@ -20,7 +20,7 @@ from streams.topics import (
     brand_partition,
     ensure_topics,
 )
-from tests.kafka_helpers import read_all
+from tests.kafka_helpers import read_to_end, wait_committed_to_end
 from tests.moderation_helpers import wait_for
 from veille.broker import free_port
 
@@ -65,36 +65,6 @@ def stream(settings, n: int, rate: float, stop: threading.Event, prefix: str = "
             progress.sent = i + 1
     producer.flush(30)
     producer.close()
-
-
-def fetch_high_watermarks(settings, topic: str) -> dict[int, int]:
-    """Each partition's end, from fetch responses (Tansu's ListOffsets answers are wrong)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
-                             enable_auto_commit=False, auto_offset_reset="earliest")
-    name = settings.topic(topic)
-    tps = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name))]
-    consumer.assign(tps)
-    consumer.seek_to_beginning()
-    ends: dict[int, int] = {}
-    deadline = time.monotonic() + 30
-    while len(ends) < len(tps) and time.monotonic() < deadline:
-        consumer.poll(timeout_ms=200, max_records=100_000)
-        for tp in tps:
-            high = consumer.highwater(tp)
-            if high is not None and consumer.position(tp) >= high:
-                ends[tp.partition] = high
-    consumer.close()
-    return ends
-
-
-def committed_offsets(settings, topic: str, group: str) -> dict[int, int]:
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        offsets = admin.list_group_offsets(group)[group]
-    finally:
-        admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items()
-            if tp.topic == settings.topic(topic)}
 
 
 def owned(worker) -> set[int]:
@@ -152,22 +122,20 @@ def test_join_and_clean_leave_lose_nothing_and_gauges_follow_the_owner(
     feeder.join(60)
     assert not feeder.is_alive(), "the stream's producer did not finish"
     n = progress.sent
-    records = read_all(settings, MENTIONS_ENRICHED, expect=n, timeout=120, settle=3)
+    # The remaining worker's committed offsets reach the end of every input topic, handed-back
+    # partitions included: mentions.raw (the enrichment stage's group) and mentions.by_brand,
+    # which the Faust spike agent reads (with Faust's own bookkeeping they were seen to stall on
+    # Tansu). With mentions.raw committed to its end, every enriched record is on the broker (a
+    # batch is committed once its outputs are acknowledged): read to its end, it shows any
+    # duplicate.
+    for topic, group, timeout in ((MENTIONS_RAW, f"{settings.app_id}-enrich", 120),
+                                  (MENTIONS_BY_BRAND, settings.app_id, 30)):
+        wait_committed_to_end(settings, topic, group, timeout)
+    records = read_to_end(settings, MENTIONS_ENRICHED)
     ids = [r.key.decode() for r in records]
     missing = {f"s-{i}" for i in range(n)} - set(ids)
     assert not missing, f"{len(missing)} mentions lost, e.g. {sorted(missing)[:5]}"
     assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} duplicates"
-    # The remaining worker's committed offsets reach the end of every input topic, handed-back
-    # partitions included: mentions.raw (the enrichment stage's group) and mentions.by_brand,
-    # which the Faust spike agent reads (with Faust's own bookkeeping they were seen to stall on
-    # Tansu).
-    for topic, group in ((MENTIONS_RAW, f"{settings.app_id}-enrich"),
-                         (MENTIONS_BY_BRAND, settings.app_id)):
-        ends = fetch_high_watermarks(settings, topic)
-        deadline = time.monotonic() + 30
-        while (committed := committed_offsets(settings, topic, group)) != ends:
-            assert time.monotonic() < deadline, f"{topic}: committed {committed}, log ends {ends}"
-            time.sleep(0.5)
 
     # Two workers again: once the rebalance settled and new mentions closed buckets, each
     # brand's gauges come from one worker only, the one owning its mentions.by_brand partition.
