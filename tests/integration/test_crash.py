@@ -7,6 +7,7 @@ import json
 import signal
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -14,8 +15,9 @@ import pytest
 from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, MODERATION_QUEUE, ensure_topics
 from tests.conftest import ROOT
 from tests.integration.test_crisis import BUCKET, crisis_settings, now_bucket, story, traffic
-from tests.kafka_helpers import produce, read_all
-from tests.moderation_helpers import by_label, samples
+from tests.kafka_helpers import produce, read_to_end, wait_committed_to_end
+from tests.moderation_helpers import by_label, wait_metrics
+from veille.broker import free_port
 
 pytestmark = pytest.mark.integration
 WATCHLIST = str(ROOT / "tests/data/watchlist.toml")
@@ -51,11 +53,17 @@ def workload() -> list[tuple[bytes, bytes]]:
 
 def outcome(settings, worker) -> dict:
     """What downstream consumers and dashboards see once the stream is processed."""
-    records = read_all(settings, MENTIONS_ENRICHED, expect=N, timeout=240, settle=3)
-    counts = Counter(r.key.decode() for r in records)
-    cases = {r.key for r in read_all(settings, MODERATION_QUEUE, expect=1, settle=3)}
+    # The enrichment stage's group committed mentions.raw to its end: every enriched record and
+    # moderation item of the stream is on the broker, a duplicate included (a batch is committed
+    # only once all its outputs are acknowledged), so reading to the end reads it all.
+    wait_committed_to_end(settings, MENTIONS_RAW, f"{settings.app_id}-enrich", timeout=240)
+    counts = Counter(r.key.decode() for r in read_to_end(settings, MENTIONS_ENRICHED))
+    cases = {r.key for r in read_to_end(settings, MODERATION_QUEUE)}
     events = story(settings)
-    scraped = samples(worker.metrics_url)
+    # No decision is taken here: once the moderation agent has every case, they are all pending.
+    scraped = wait_metrics(worker.metrics_url, lambda got: sum(by_label(
+        got, "veille_moderation_backlog_items", "brand").values()) == len(cases), timeout=60,
+        what=f"the moderation backlog counting the {len(cases)} cases")
     return {
         "ids": set(counts),
         "enriched_twice": sum(c - 1 for c in counts.values()),
@@ -78,24 +86,31 @@ def test_kill_9_mid_stream_loses_nothing_duplicates_nothing_and_state_matches(
         settings, start_worker):
     data = workload()
     assert len(data) == N
-    runs = {}
-    for name in ("reference", "crash"):
-        s = crisis_settings(settings).with_(app_id=f"{settings.app_id}-{name}",
-                                            topic_prefix=f"{settings.topic_prefix}{name}.")
+    # Two independent pipelines side by side (topics, consumer groups, workers, metrics ports of
+    # their own): the reference runs without a crash, the other is killed a third of the way.
+    pipelines = {name: crisis_settings(settings).with_(
+        app_id=f"{settings.app_id}-{name}", topic_prefix=f"{settings.topic_prefix}{name}.",
+        metrics_port=free_port()) for name in ("reference", "crash")}
+    workers = {}
+    for name, s in pipelines.items():
         ensure_topics(s)
+        workers[name] = start_worker(s, ready=False)
+    for s in pipelines.values():  # while the workers boot
         produce(s, MENTIONS_RAW, data)
-        worker = start_worker(s)
-        if name == "crash":
-            deadline = time.monotonic() + 120
-            while worker.metric("veille_raw_messages_total") < N // 3:
-                assert time.monotonic() < deadline, "the worker did not get a third of the way"
-                time.sleep(0.1)
-            worker.stop(signal.SIGKILL)
-            assert worker.proc.returncode == -signal.SIGKILL
-            worker = start_worker(s)
-        runs[name] = (s, worker, outcome(s, worker))
-        if name == "reference":
-            worker.stop()  # the crash run's worker takes the same metrics port
+    for w in workers.values():
+        w.wait_ready()
+    s, worker = pipelines["crash"], workers["crash"]
+    deadline = time.monotonic() + 120
+    while (read := worker.metric("veille_raw_messages_total")) < N // 3:
+        assert time.monotonic() < deadline, "the worker did not get a third of the way"
+        time.sleep(0.1)
+    worker.stop(signal.SIGKILL)
+    assert worker.proc.returncode == -signal.SIGKILL
+    assert read < N, f"the worker read all {N} mentions before it was killed"
+    workers["crash"] = start_worker(s)
+    with ThreadPoolExecutor(2) as pool:  # each waits for its own pipeline
+        futures = {name: pool.submit(outcome, s, workers[name]) for name, s in pipelines.items()}
+        runs = {name: (pipelines[name], workers[name], f.result()) for name, f in futures.items()}
     reference, crash = runs["reference"][2], runs["crash"][2]
     expected = {key.decode() for key, _ in data}
     for run in (reference, crash):
@@ -124,5 +139,6 @@ def test_kill_9_mid_stream_loses_nothing_duplicates_nothing_and_state_matches(
     while second.metric("veille_duplicates_dropped_total") < dropped + 2000:
         assert time.monotonic() < deadline, "re-sent mentions not dropped as duplicates"
         time.sleep(0.2)
-    again = read_all(s, MENTIONS_ENRICHED, expect=N, timeout=60, settle=3)
+    wait_committed_to_end(s, MENTIONS_RAW, f"{s.app_id}-enrich", timeout=60)
+    again = read_to_end(s, MENTIONS_ENRICHED)
     assert len(again) == N, f"{len(again) - N} re-sent mentions enriched"
