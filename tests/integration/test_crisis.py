@@ -6,6 +6,7 @@ import json
 import math
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +15,7 @@ from kafka import KafkaConsumer, TopicPartition
 from streams.topics import MENTIONS_RAW, REPUTATION_ALERTS, ensure_topics
 from tests.conftest import ROOT
 from tests.kafka_helpers import produce, read_all
+from veille.broker import free_port
 
 pytestmark = pytest.mark.integration
 WATCHLIST = str(ROOT / "tests/data/watchlist.toml")
@@ -124,21 +126,30 @@ def test_steady_traffic_raises_no_alert_and_replay_is_deterministic(settings, st
     """Two independent pipelines fed the same data give the same alert events."""
     end = now_bucket()
     data = traffic(end, hours=12, surge=(end - 3 * 3600, end - 2 * 3600), seed=9)
-    runs = []
-    for i in range(2):
-        s = crisis_settings(settings).with_(app_id=f"{settings.app_id}-r{i}",
-                           topic_prefix=f"{settings.topic_prefix}r{i}.")
+
+    def pipeline(name: str, **changes):
+        return crisis_settings(settings).with_(app_id=f"{settings.app_id}-{name}",
+                                               topic_prefix=f"{settings.topic_prefix}{name}.",
+                                               metrics_port=free_port(), **changes)
+
+    # The three pipelines are independent (topics, consumer groups, workers): they run side by
+    # side. The steady one's partitions are quiet after 3 s of silence (not 20): the last
+    # buckets of its two days close on the clock without waiting.
+    runs = [pipeline("r0"), pipeline("r1")]
+    steady = pipeline("steady", spike_idle_seconds=3.0)
+    workers = {}
+    for s in [*runs, steady]:
         ensure_topics(s)
-        worker = start_worker(s)
+        workers[s.app_id] = start_worker(s, ready=False)
+    for w in workers.values():
+        w.wait_ready()
+    for s in runs:
         produce(s, MENTIONS_RAW, data)
-        runs.append(story(s))
-        worker.stop()
-    assert runs[0] == runs[1] and runs[0]
-    steady = crisis_settings(settings).with_(app_id=f"{settings.app_id}-steady",
-                            topic_prefix=f"{settings.topic_prefix}steady.")
-    ensure_topics(steady)
-    worker = start_worker(steady)
     produce(steady, MENTIONS_RAW, traffic(end, hours=48, seed=9, rate=10.0))
+    with ThreadPoolExecutor(len(runs)) as pool:  # each read waits for its story's end
+        stories = list(pool.map(story, runs))
+    assert stories[0] == stories[1] and stories[0]
+    worker = workers[steady.app_id]
     deadline = time.monotonic() + 90
     # Every bucket of the two days scored (all but the last few, still open) ...
     while worker.metric("veille_reputation_buckets_closed_total") < 48 * 12 - 4:
@@ -158,7 +169,7 @@ def test_restart_mid_crisis_keeps_the_open_alert(settings, start_worker):
                if datetime.fromisoformat(json.loads(v)["created_at"]).timestamp() > surge[0] + 1800)
     first = start_worker(settings)
     produce(settings, MENTIONS_RAW, data[:cut])
-    before = alerts(settings, expect=1)
+    before = alerts(settings, expect=1, settle=0.5)  # the opening is all this needs
     assert [e["event"] for e in before][:1] == ["opened"]
     first.stop()
     start_worker(settings)
