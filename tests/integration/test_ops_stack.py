@@ -63,7 +63,7 @@ LIVE_RATE = 4.0  # acme mentions a second once live (20 a bucket)
 NORMAL_SHARE = 0.15
 CRISIS_SHARE = 0.8
 PRE_CRISIS = 5.0  # at least this long of normal live traffic before the crisis
-CRISIS = 5 * BUCKET  # seconds of crisis, from a bucket boundary
+CRISIS = 3 * BUCKET  # seconds of crisis, from a bucket boundary
 PLATFORMS = ("twitter", "mastodon", "news", "reddit")
 NEG = ["Acme support is terrible, worst experience ever", "Acme network down again, awful",
        "Le réseau Acme est encore en panne, vraiment nul",
