@@ -8,6 +8,9 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,8 @@ from veille.broker import EmbeddedBroker, free_port
 from veille.settings import Settings
 
 pytestmark = pytest.mark.integration
+#: Role -> the docker-compose service that runs it.
+ROLES = {"all": "worker", "agents": "agents", "enrich": "worker"}
 
 
 def grace_seconds(service: str) -> float:
@@ -31,10 +36,21 @@ def grace_seconds(service: str) -> float:
     return int(found[1]) * (60 if found[2] == "m" else 1)
 
 
-@pytest.mark.parametrize(("role", "service"), [("all", "worker"), ("agents", "agents"),
-                                                ("enrich", "worker")])
-def test_a_worker_stops_in_time_when_the_broker_is_gone(tmp_path: Path, role: str,
-                                                        service: str) -> None:
+@dataclass
+class Stopped:
+    """What one role's worker did: its log once ready, its log lines in the 4 s without a
+    broker, and how it ended after SIGTERM (code None: still running after the grace period)."""
+
+    started_log: bytes
+    outage: list[str]
+    grace: float
+    code: int | None
+    took: float
+    log: str
+
+
+def stop_without_broker(role: str, tmp_path: Path) -> Stopped:
+    """A worker of `role` on a broker of its own: ready, then the broker stopped, then SIGTERM."""
     broker = EmbeddedBroker(free_port(), log_path=tmp_path / "tansu.log").start()
     worker = None
     try:
@@ -45,31 +61,53 @@ def test_a_worker_stops_in_time_when_the_broker_is_gone(tmp_path: Path, role: st
         worker = Worker(settings, tmp_path / "worker.log")
         worker.wait_ready()
         started_log = worker.log_path.read_bytes()
-        # Every role says it is ready on its own line, whatever the log level; no terminal
-        # spinner's escapes in a service's log (Faust's wrote some).
-        assert re.search(rb"^veille worker(?: \(enrich\))?: Ready$", started_log, re.M), started_log
-        assert b"\x1b[" not in started_log, started_log
         before = len(started_log)
         broker.stop()  # gone: every connection refused from now on
         time.sleep(4)  # the worker notices (fetches and heartbeats fail)
         outage = worker.log_path.read_bytes()[before:].decode("utf-8", "replace").splitlines()
         started = time.monotonic()
         worker.proc.send_signal(signal.SIGTERM)
-        grace = grace_seconds(service)
+        grace = grace_seconds(ROLES[role])
         try:
-            code = worker.proc.wait(grace)
+            code: int | None = worker.proc.wait(grace)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"role {role}: still running {grace:.0f} s after SIGTERM (docker-compose "
-                        f"would SIGKILL it now):\n{worker.log()}")
-        took = time.monotonic() - started
-        assert code == 0, f"role {role} exited {code} after {took:.1f} s:\n{worker.log()}"
-        # The outage is in the log, once per kind of error, not at every reconnection attempt
-        # (aiokafka logged 133 lines a second, 8,000 in a minute).
-        errors = [line for line in outage if "ERROR" in line]
-        assert errors, f"role {role}: nothing logged in 4 s without a broker:\n{worker.log()}"
-        assert len(outage) <= 25, (f"role {role}: {len(outage)} lines in 4 s without a broker:\n"
-                                   + "\n".join(outage[:40]))
+            code = None
+        return Stopped(started_log, outage, grace, code, time.monotonic() - started, worker.log())
     finally:
         if worker is not None:
             worker.stop(signal.SIGKILL)
         broker.stop()
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Stopped]]]:
+    """The three roles side by side, each with its own broker and worker (the scenario is the
+    same for each; run one after the other they took three times as long). A role's failure
+    is its own test's."""
+    with ThreadPoolExecutor(len(ROLES)) as pool:
+        futures = {role: pool.submit(stop_without_broker, role,
+                                     tmp_path_factory.mktemp(f"stop-{role}")) for role in ROLES}
+        wait(futures.values())
+        yield futures
+
+
+@pytest.mark.parametrize(("role", "service"), list(ROLES.items()))
+def test_a_worker_stops_in_time_when_the_broker_is_gone(
+        stopped: dict[str, Future[Stopped]], role: str, service: str) -> None:
+    got = stopped[role].result()
+    # Every role says it is ready on its own line, whatever the log level; no terminal
+    # spinner's escapes in a service's log (Faust's wrote some).
+    assert re.search(rb"^veille worker(?: \(enrich\))?: Ready$", got.started_log, re.M), \
+        got.started_log
+    assert b"\x1b[" not in got.started_log, got.started_log
+    assert got.grace == grace_seconds(service)
+    if got.code is None:
+        pytest.fail(f"role {role}: still running {got.grace:.0f} s after SIGTERM (docker-compose "
+                    f"would SIGKILL it now):\n{got.log}")
+    assert got.code == 0, f"role {role} exited {got.code} after {got.took:.1f} s:\n{got.log}"
+    # The outage is in the log, once per kind of error, not at every reconnection attempt
+    # (aiokafka logged 133 lines a second, 8,000 in a minute).
+    errors = [line for line in got.outage if "ERROR" in line]
+    assert errors, f"role {role}: nothing logged in 4 s without a broker:\n{got.log}"
+    assert len(got.outage) <= 25, (f"role {role}: {len(got.outage)} lines in 4 s without a "
+                                   "broker:\n" + "\n".join(got.outage[:40]))
