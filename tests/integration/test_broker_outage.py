@@ -39,7 +39,7 @@ import pytest
 from streams.topics import MENTIONS_ENRICHED, ensure_topics
 from tests.conftest import ROOT, Worker, settings_env
 from tests.integration.test_pipeline import wait_drained
-from tests.kafka_helpers import read_all
+from tests.kafka_helpers import read_to_end
 from tests.moderation_helpers import wait_for
 from tests.proxy_helpers import BrokerProxy, established_to
 from veille.broker import EmbeddedBroker, free_port, metadata_answers
@@ -283,16 +283,16 @@ def timeline(pushes: list[Push], samples: list[Sample], cut_at: float, restore_a
 
 def enriched_ids(settings: Settings, want: set[str], timeout: float
                  ) -> tuple[set[str], dict[str, int]]:
-    """Ids on mentions.enriched, re-read until every id of `want` is there (or the timeout),
-    and the ids found more than once, with their counts."""
+    """Ids on mentions.enriched, read to its end until every id of `want` is there (or the
+    timeout), and the ids found more than once, with their counts. (Called once the worker
+    committed mentions.raw to its end: every output is then on the broker.)"""
     deadline = time.monotonic() + timeout
     while True:
-        left = deadline - time.monotonic()
-        records = read_all(settings, MENTIONS_ENRICHED, expect=len(want), timeout=max(left, 1),
-                           settle=1.0)
+        records = read_to_end(settings, MENTIONS_ENRICHED, timeout=max(deadline - time.monotonic(), 1))
         counts = Counter(r.key.decode() for r in records)
         if want <= set(counts) or time.monotonic() >= deadline:
             return set(counts), {i: n for i, n in counts.items() if n > 1}
+        time.sleep(0.5)
 
 
 @pytest.mark.parametrize("outage", ["cut", "sigstop"])

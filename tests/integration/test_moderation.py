@@ -23,7 +23,8 @@ from streams.topics import (
     ensure_topics,
 )
 from tests.conftest import ROOT
-from tests.kafka_helpers import produce, read_all
+from tests.integration.test_pipeline import wait_drained
+from tests.kafka_helpers import produce, read_all, read_to_end
 from tests.moderation_helpers import (
     WATCHLIST,
     ServedApi,
@@ -85,6 +86,10 @@ def values(settings, topic: str, expect: int, settle: float = 1.0) -> list[tuple
                                                              settle=settle, timeout=45)]
 
 
+def to_end(settings, topic: str) -> list[tuple[bytes, dict]]:
+    return [(r.key, json.loads(r.value)) for r in read_to_end(settings, topic)]
+
+
 def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path: Path) -> None:
     settings = settings.with_(watchlist=WATCHLIST, moderation_hold_seconds=8.0)
     ensure_topics(settings)
@@ -98,8 +103,10 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     old = {i: mention(i, TEXTS[i], age=timedelta(hours=3)) for i in ("m3", "m12")}
     raw = [old.get(i) or mention(i, t) for i, t in TEXTS.items()]
     produce(settings, MENTIONS_RAW, raw + [raw[0]])  # m1 twice: one enriched record, one case
+    # mentions.raw committed to its end: every enriched record and queue item is on the broker.
+    wait_drained(settings, worker, len(raw) + 1)
 
-    queue = values(settings, MODERATION_QUEUE, expect=len(CASES))
+    queue = to_end(settings, MODERATION_QUEUE)
     assert sorted(k.decode() for k, _ in queue) == sorted(CASES)  # each once, keyed by case id
     for key, item in queue:
         jsonschema.validate(item, schema("moderation_item.v1.json"))
@@ -108,7 +115,8 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     items = {k.decode(): v for k, v in queue}
     assert items["m13"]["brands"] == ["acme", "boreal"]
     assert items["m14"]["reasons"] == ["charter:banned_term"]
-    enriched = {k.decode(): v for k, v in values(settings, MENTIONS_ENRICHED, expect=len(TEXTS))}
+    enriched = {k.decode(): v for k, v in to_end(settings, MENTIONS_ENRICHED)}
+    assert len(enriched) == len(TEXTS)
     for record in enriched.values():
         jsonschema.validate(record, schema("enriched_mention.v1.json"))
     assert enriched["m11"]["triage"] is None  # no brand: no triage

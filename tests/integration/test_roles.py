@@ -13,7 +13,8 @@ import pytest
 from agents.worker import check_role
 from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, MODERATION_QUEUE, ensure_topics
 from tests.conftest import ROOT, settings_env
-from tests.kafka_helpers import produce, read_all
+from tests.integration.test_pipeline import wait_drained
+from tests.kafka_helpers import produce, read_to_end
 from tests.moderation_helpers import wait_for
 from veille.broker import free_port
 from veille.settings import Settings, SettingsError
@@ -49,11 +50,13 @@ def test_enrich_and_agents_workers_run_the_pipeline_between_them(settings, start
     n = 300
     produce(settings, MENTIONS_RAW, mentions(n))
 
-    enriched = read_all(settings, MENTIONS_ENRICHED, expect=n)
+    # The enrich worker committed mentions.raw to its end: all its outputs are on the broker.
+    wait_drained(settings, enrich, n)
+    enriched = read_to_end(settings, MENTIONS_ENRICHED)
     ids = [r.key for r in enriched]
     assert len(ids) == n and len(set(ids)) == n
     signals = sum(len(json.loads(r.value)["brands"]) for r in enriched)
-    queued = len(read_all(settings, MODERATION_QUEUE, expect=1, settle=1.0))
+    queued = len(read_to_end(settings, MODERATION_QUEUE))
     assert signals > n // 2 and queued > 0
 
     # The agents worker counts every by-brand signal and receives every moderation item...
@@ -73,6 +76,8 @@ def test_enrich_and_agents_workers_run_the_pipeline_between_them(settings, start
     assert enrich.metric("veille_heartbeat_timestamp_seconds") > 0
     assert agents.metric("veille_heartbeat_timestamp_seconds") > 0
 
+    enrich.send()  # both asked at once, then each waited for
+    agents.send()
     assert enrich.stop() == 0, enrich.log()
     assert agents.stop() == 0, agents.log()
 

@@ -30,7 +30,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
 from tests.conftest import ROOT, settings_env
-from tests.kafka_helpers import read_all
+from tests.integration.test_pipeline import wait_drained
+from tests.kafka_helpers import read_all, read_to_end
 from veille.broker import EmbeddedBroker, free_port
 from veille.collectors.webhook import (
     MAX_REQUEST_MENTIONS,
@@ -507,7 +508,8 @@ def test_broker_down_gives_503_and_delivery_resumes(settings, serve, start_worke
         assert w.client.get("/readyz").status_code == 200
         assert w.post(payloads[2]).status_code == 202  # a sender retrying an accepted batch
         worker = start_worker(s2.with_(watchlist=str(ROOT / "tests/data/watchlist.toml")))
-        enriched = read_all(s2, MENTIONS_ENRICHED, expect=len(acked), settle=3.0)
+        wait_drained(s2, worker, len(acked))  # every output of the raw topic on the broker
+        enriched = read_to_end(s2, MENTIONS_ENRICHED)
         ids = [r.key.decode() for r in enriched]
         assert sorted(ids) == sorted(acked), ids  # each acknowledged id, exactly once
         # Both before the broker: Tansu waits for its clients on SIGTERM, and a worker whose
