@@ -18,16 +18,30 @@ from veille.spikes import Detector, DetectorConfig, Score
 log = logging.getLogger(__name__)
 STATE_VERSION = 1
 _WORD = re.compile(r"[#@]?\w[\w'-]{2,}")
-#: Words too common to say anything about a crisis (French and English).
+#: Words too common to say anything about a crisis (French and English): closed-class words
+#: (pronouns, determiners, prepositions, auxiliaries), as `fold` leaves them (accent-free).
 STOPWORDS = frozenset((
     "the", "and", "for", "that", "this", "with", "you", "your", "are", "was", "not", "but",
     "have", "has", "had", "they", "them", "our", "out", "all", "just", "from", "what", "when",
     "why", "who", "how", "can", "its", "it's", "too", "very", "really", "again", "still",
-    "been", "more", "than", "les", "des", "une", "est", "pas", "que", "qui", "pour", "dans",
-    "sur", "avec", "mais", "plus", "par", "vous", "nous", "ils", "elle", "sont", "ont", "cette",
-    "ces", "son", "ses", "leur", "aux", "du", "de", "la", "le", "un", "et", "ou", "en", "au",
-    "je", "tu", "il", "on", "ne", "ce", "ça", "ca", "tout", "tous", "fait", "faire", "être",
-    "avoir", "bien", "encore", "depuis", "comme", "https", "http", "www",
+    "been", "more", "than", "any", "some", "here", "there", "then", "were", "will", "would",
+    "could", "should", "did", "does", "doing", "don", "about", "into", "over", "after",
+    "before", "because", "also", "only", "even", "much", "many", "such", "their", "these",
+    "those", "which", "while", "where", "being", "him", "her", "his", "she", "one", "get",
+    "got", "now", "off", "yet", "ever", "every", "other", "own", "same", "let", "may", "might",
+    "must", "shall", "via", "yes", "yours", "ours", "theirs", "myself", "anyone", "anything",
+    "les", "des", "une", "est", "pas", "que", "qui", "pour", "dans", "sur", "avec", "mais",
+    "plus", "par", "vous", "nous", "ils", "elle", "elles", "sont", "ont", "cette", "ces", "son",
+    "ses", "leur", "leurs", "aux", "du", "de", "la", "le", "un", "et", "ou", "en", "au", "je",
+    "tu", "il", "on", "ne", "ce", "ca", "cela", "ceci", "tout", "tous", "toute", "toutes",
+    "fait", "faire", "etre", "avoir", "bien", "encore", "depuis", "comme", "suis", "sommes",
+    "etes", "etait", "etaient", "ete", "sera", "seront", "serait", "avons", "avez", "avait",
+    "avaient", "aura", "vais", "vont", "peut", "peux", "peuvent", "moins", "tres", "trop",
+    "aussi", "alors", "donc", "car", "quand", "sans", "sous", "chez", "entre", "vers", "mon",
+    "ton", "mes", "tes", "nos", "vos", "notre", "votre", "lui", "eux", "moi", "toi", "rien",
+    "quoi", "dont", "celui", "celle", "ceux", "ici", "deja", "toujours", "jamais", "meme",
+    "autre", "autres", "fois", "oui", "non", "quel", "quelle", "quels", "quelles", "juste",
+    "https", "http", "www",
 ))
 
 
