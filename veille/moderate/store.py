@@ -52,10 +52,10 @@ class TopicReader:
         tps = []
         for name in self.handlers:
             parts = self.consumer.partitions_for_topic(name)
-            while parts is None and time.monotonic() < deadline:
+            while not parts and time.monotonic() < deadline:  # None, or no partition (Tansu)
                 time.sleep(0.1)
                 parts = self.consumer.partitions_for_topic(name)
-            if parts is None:
+            if not parts:
                 raise BrokerError(f"topic {name} does not exist (run `veille topics`)")
             tps += [TopicPartition(name, p) for p in sorted(parts)]
         self.consumer.assign(tps)
@@ -80,7 +80,8 @@ class TopicReader:
         deadline = time.monotonic() + self.timeout
         while quiet < 2:
             if time.monotonic() > deadline:
-                raise BrokerError(f"reading the moderation topics took more than {self.timeout} s")
+                raise BrokerError(f"reading {', '.join(sorted(self.handlers))} took more than "
+                                  f"{self.timeout} s")
             batches = self.consumer.poll(timeout_ms=50, max_records=10_000)
             for tp, records in batches.items():
                 handle = self.handlers[tp.topic]
