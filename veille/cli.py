@@ -227,6 +227,42 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Alert story events from reputation.alerts, oldest first, one line each (or JSON)."""
+    import time
+
+    from streams.topics import REPUTATION_ALERTS
+    from veille.alerts_view import describe
+    from veille.moderate.store import BrokerError, TopicReader
+
+    if not (math.isfinite(args.interval) and args.interval > 0):
+        raise CliError(f"--interval must be a positive number of seconds, not {args.interval}")
+    settings = _reachable(_settings(args))
+
+    def show(event: object) -> None:
+        if not isinstance(event, dict) or (args.brand and event.get("brand") != args.brand):
+            return
+        line = json.dumps(event, ensure_ascii=False) if args.json else describe(event)
+        print(line, flush=True)
+
+    reader = TopicReader(settings, {REPUTATION_ALERTS: show})
+    try:
+        reader.refresh()
+        while args.follow:
+            time.sleep(args.interval)
+            try:
+                reader.refresh()
+            except BrokerError as exc:  # following: a broker restart is waited out
+                print(f"veille alerts: {exc}; reading on", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:  # the reader (| head) had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        reader.close()
+    return 0
+
+
 def cmd_moderate_list(args: argparse.Namespace) -> int:
     from veille.moderate.commands import list_cases
 
@@ -399,6 +435,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     from veille.moderation import DECISIONS, METRIC_CATEGORIES
 
+    p = sub.add_parser("alerts", help="crisis alert story events (reputation.alerts), oldest first")
+    _add_broker(p)
+    p.add_argument("--brand", help="only this brand's events")
+    p.add_argument("--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    p.add_argument("--interval", type=float, default=1.0,
+                   help="with --follow, seconds between reads (default 1)")
+    p.add_argument("--json", action="store_true", help="each event's record as JSON, one per line")
+    p.set_defaults(func=cmd_alerts)
+
     p = sub.add_parser("moderate", help="moderator tools: list pending cases, decide, serve the API")
     msub = p.add_subparsers(dest="action", required=True)
     m = msub.add_parser("list", help="pending cases, oldest first (read from the topics)")
@@ -464,11 +509,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sentiment)
 
     p = sub.add_parser("generate", help="generate synthetic demo mentions (JSONL)")
-    p.add_argument("--hours", type=float, default=6.0,
-                   help="hours of mentions, > 0 and at most 8784 (366 days; default 6)")
+    p.add_argument("--hours", type=float, default=9.0,
+                   help="hours of mentions, > 0 and at most 8784 (366 days; default 9)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--start", help="ISO 8601 start, UTC if no offset (default "
-                   "2026-01-05T06:00:00Z: with the other defaults, the shipped sample)")
+                   "2026-01-05T03:00:00Z: with the other defaults, the shipped sample)")
     p.add_argument("--out", required=True, help="JSONL file to write, - for stdout")
     p.set_defaults(func=cmd_generate)
     return parser

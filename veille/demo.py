@@ -45,9 +45,12 @@ Mention = dict[str, Any]
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SAMPLE_PATH = DATA_DIR / "demo_mentions.jsonl"
 WATCHLIST_PATH = DATA_DIR / "watchlist.toml"
-#: The shipped sample covers this window; the CLI defaults reproduce it byte for byte.
-SAMPLE_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
-SAMPLE_HOURS = 6.0
+#: The shipped sample covers this window; the CLI defaults reproduce it byte for byte. Nine
+#: hours, five and a half of them before the episode: the crisis monitor's share test needs about
+#: four hours of a brand's buckets (200 mentions, 50 buckets) before it can open a story, so the
+#: demo's crisis is alerted as it would be on a brand watched for a while.
+SAMPLE_START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+SAMPLE_HOURS = 9.0
 DEFAULT_SEED = 7
 DEFAULT_RATE = 600.0
 #: The command lines' bounds (`veille generate`, `python -m veille.demo`): at most a leap year of
@@ -192,10 +195,10 @@ class Episode:
         return 1.0 + (self.intensity - 1.0) * self.profile(offset_hours)
 
 
-#: A nationwide network outage at Acme, 2.5 h into the generation, lasting 1.5 h: in the
-#: shipped sample (06:00-12:00 UTC) that is 08:30-10:00, with the late-morning rise around it.
+#: A nationwide network outage at Acme, 5.5 h into the generation, lasting 1.5 h: in the
+#: shipped sample (03:00-12:00 UTC) that is 08:30-10:00, with the late-morning rise around it.
 DEFAULT_EPISODE = Episode(
-    brand="acme", start_offset_hours=2.5, duration_hours=1.5, intensity=4.0, negative_share=0.72
+    brand="acme", start_offset_hours=5.5, duration_hours=1.5, intensity=4.0, negative_share=0.72
 )
 
 # ---------------------------------------------------------------------------

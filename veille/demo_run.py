@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from veille.broker import EmbeddedBroker, dies_with, free_port, port_is_free
 from veille.settings import Settings
@@ -77,6 +77,10 @@ class Summary:
                 f"={100 * s.get('neutral', 0) / scored:.0f}% "
                 f"-{100 * s.get('negative', 0) / scored:.0f}%)"
             )
+        cases = sum(v for (n, _), v in samples.items()
+                    if n == "veille_moderation_cases_received_total")
+        pending = sum(v for (n, _), v in samples.items() if n == "veille_moderation_backlog_items")
+        parts.append(f"moderation cases {int(cases)} ({int(pending)} pending)")
         parts.append(f"dead letters {int(dead)}, duplicates {int(dups)}")
         return " | ".join(parts)
 
@@ -96,6 +100,7 @@ def run_demo(
         return 2
     broker: EmbeddedBroker | None = None
     worker: subprocess.Popen[bytes] | None = None
+    alerts: Any = None
     stop = threading.Event()
     # SIGHUP too: closing the terminal must stop the broker and worker it started, not orphan them.
     previous = {s: signal.signal(s, lambda *_: stop.set())
@@ -153,6 +158,13 @@ def run_demo(
 
         thread = threading.Thread(target=run_replay, name="replay", daemon=True)
         thread.start()
+        # The crisis alerts as they come: each story event on reputation.alerts, one line.
+        from streams.topics import REPUTATION_ALERTS
+        from veille.alerts_view import describe
+        from veille.moderate.store import TopicReader
+
+        alerts = TopicReader(settings, {REPUTATION_ALERTS: lambda event: print(
+            f"alert: {describe(event)}", file=out, flush=True)})
         summary = Summary()
         started = time.monotonic()
         reported = False
@@ -162,6 +174,10 @@ def run_demo(
                 print(f"worker exited with code {worker.returncode}; see {workdir}/worker.log",
                       file=out, flush=True)
                 return 1
+            try:
+                alerts.refresh()
+            except Exception as exc:  # the broker busy or restarting: read on at the next turn
+                print(f"cannot read {REPUTATION_ALERTS} yet: {exc}", file=out, flush=True)
             try:
                 line = summary.line(scrape(metrics_url))
             except OSError:
@@ -178,6 +194,8 @@ def run_demo(
         return 0
     finally:
         stop.set()
+        if alerts is not None:
+            alerts.close()
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
             try:

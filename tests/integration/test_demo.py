@@ -18,8 +18,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_demo_runs_end_to_end_and_cleans_up(tmp_path) -> None:
-    """Ctrl-C (SIGINT) once the live summary has every demo mention read; --duration only
-    bounds the run should that never happen."""
+    """Ctrl-C (SIGINT) once the live summary has every demo mention read and the demo's crisis
+    story was printed to its resolution; --duration only bounds the run should that never
+    happen."""
     import signal
     import threading
     import time
@@ -46,7 +47,8 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path) -> None:
     deadline = time.monotonic() + 90
     try:
         while not (any(line.startswith("replay: ") for line in printed) and any(
-                "msg/s" in line and f"read {lines} " in line for line in printed)):
+                "msg/s" in line and f"read {lines} " in line for line in printed) and any(
+                line.startswith("alert: acme resolved") for line in printed)):
             if demo.poll() is not None or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
@@ -66,6 +68,14 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path) -> None:
     last = [line for line in text.splitlines() if "msg/s" in line][-1]
     assert f"read {lines} " in last and "acme " in last and "boreal " in last and "none " in last
     assert "dead letters 0, duplicates 0" in last
+    cases = re.search(r"moderation cases (\d+) \(\d+ pending\)", last)
+    assert cases and int(cases.group(1)) > 0, last
+    # The injected acme outage, alerted as it is replayed: one story, told in order; boreal's
+    # steady traffic raises none.
+    alerts = [line for line in text.splitlines() if line.startswith("alert: ")]
+    assert [line.split()[1:3] for line in alerts] == [
+        ["acme", "OPENED"], ["acme", "ESCALATED"], ["acme", "resolved"]], alerts
+    assert len({line.rsplit("[", 1)[-1] for line in alerts}) == 1  # the same alert id
     assert "demo stopped: worker and broker shut down" in text
     assert not metadata_answers("127.0.0.1", port)  # the broker it started is gone
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout

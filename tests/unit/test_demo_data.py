@@ -20,7 +20,7 @@ from veille.demo import DEFAULT_EPISODE, Episode, generate, generate_tagged
 
 Mention = dict[str, Any]
 
-START = demo.SAMPLE_START  # 2026-01-05T06:00Z, a Monday
+START = demo.SAMPLE_START  # 2026-01-05T03:00Z, a Monday
 MIDNIGHT = datetime(2026, 1, 5, tzinfo=UTC)
 
 # Deliberately crude polarity cues: the point is to check the generator's intent, not to
@@ -108,8 +108,8 @@ def hourly(mentions: Iterable[Mention]) -> Counter[int]:
 
 
 @pytest.fixture(scope="module")
-def six_hours() -> list[tuple[str | None, Mention]]:
-    return list(generate_tagged(START, 6.0))
+def tagged_sample() -> list[tuple[str | None, Mention]]:
+    return list(generate_tagged(START, demo.SAMPLE_HOURS))
 
 
 @pytest.fixture(scope="module")
@@ -136,33 +136,33 @@ def test_global_random_state_is_left_alone() -> None:
 
 
 def test_naive_start_is_taken_as_utc() -> None:
-    naive = datetime(2026, 1, 5, 6, 0)
+    naive = datetime(2026, 1, 5, 3, 0)
     assert list(generate(naive, 0.5)) == list(generate(START, 0.5))
 
 
-def test_chronological_unique_ids_within_range(six_hours: list[tuple[str | None, Mention]]) -> None:
-    mentions = [m for _, m in six_hours]
+def test_chronological_unique_ids_within_range(tagged_sample: list[tuple[str | None, Mention]]) -> None:
+    mentions = [m for _, m in tagged_sample]
     stamps = [created(m) for m in mentions]
     assert stamps == sorted(stamps)
-    assert stamps[0] >= START and stamps[-1] < START + timedelta(hours=6)
+    assert stamps[0] >= START and stamps[-1] < START + timedelta(hours=demo.SAMPLE_HOURS)
     ids = [m["id"] for m in mentions]
     assert len(set(ids)) == len(ids)
     assert all(i.startswith("demo-7-") for i in ids)
 
 
 def test_every_mention_has_exactly_the_contract(
-    six_hours: list[tuple[str | None, Mention]],
+    tagged_sample: list[tuple[str | None, Mention]],
 ) -> None:
-    for _, mention in six_hours:
+    for _, mention in tagged_sample:
         assert_contract(mention)
 
 
 # --- content ---------------------------------------------------------------------------------
 
 
-def test_french_and_english_both_present(six_hours: list[tuple[str | None, Mention]]) -> None:
+def test_french_and_english_both_present(tagged_sample: list[tuple[str | None, Mention]]) -> None:
     languages: Counter[str] = Counter()
-    for _, mention in six_hours:
+    for _, mention in tagged_sample:
         words = re.findall(r"[\w']+", fold(mention["text"]))
         fr = sum(w in FRENCH_WORDS for w in words)
         en = sum(w in ENGLISH_WORDS for w in words)
@@ -173,26 +173,26 @@ def test_french_and_english_both_present(six_hours: list[tuple[str | None, Menti
 
 
 def test_brand_mix_agrees_with_the_shipped_watch_list(
-    six_hours: list[tuple[str | None, Mention]],
+    tagged_sample: list[tuple[str | None, Mention]],
 ) -> None:
     matcher = Matcher(demo.WATCHLIST_PATH)
-    for brand, mention in six_hours:
+    for brand, mention in tagged_sample:
         expected = {brand} if brand else set()
         assert matcher.brands(mention["text"]) == expected, mention["text"]
-    shares = Counter(brand for brand, _ in six_hours)
-    assert 0.05 < shares[None] / len(six_hours) < 0.2
+    shares = Counter(brand for brand, _ in tagged_sample)
+    assert 0.05 < shares[None] / len(tagged_sample) < 0.2
     assert shares["acme"] > 0 and shares["boreal"] > 0
 
 
 def test_nicknames_mention_the_product_without_the_brand(
-    six_hours: list[tuple[str | None, Mention]],
+    tagged_sample: list[tuple[str | None, Mention]],
 ) -> None:
-    texts = [fold(m["text"]) for brand, m in six_hours if brand == "acme"]
+    texts = [fold(m["text"]) for brand, m in tagged_sample if brand == "acme"]
     assert any("zephyr" in t and not re.search(r"(?<!\w)[@#]?acme(?!\w)", t) for t in texts)
 
 
-def test_texts_look_like_social_media(six_hours: list[tuple[str | None, Mention]]) -> None:
-    texts = [m["text"] for _, m in six_hours]
+def test_texts_look_like_social_media(tagged_sample: list[tuple[str | None, Mention]]) -> None:
+    texts = [m["text"] for _, m in tagged_sample]
     assert len(set(texts)) / len(texts) > 0.6  # templates + vocabulary + decorations vary a lot
     assert any(ch in t for t in texts for ch in ("😍", "👍", "🔥"))
     assert any(ch in t for t in texts for ch in ("😡", "🤬", "🙄"))
@@ -205,8 +205,8 @@ def test_texts_look_like_social_media(six_hours: list[tuple[str | None, Mention]
     assert any(re.search(r"\bACME\b", t) for t in texts) and any("acme mobile" in t for t in texts)
 
 
-def test_platforms_and_heavy_tailed_audience(six_hours: list[tuple[str | None, Mention]]) -> None:
-    mentions = [m for _, m in six_hours]
+def test_platforms_and_heavy_tailed_audience(tagged_sample: list[tuple[str | None, Mention]]) -> None:
+    mentions = [m for _, m in tagged_sample]
     platforms = Counter(m["platform"] for m in mentions)
     assert set(platforms) == set(demo.PLATFORMS)
     assert platforms.most_common(1)[0][0] == "twitter"
@@ -344,7 +344,7 @@ def test_cli_writes_file_and_summary(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_shipped_sample_has_the_contract_shape(sample: list[Mention]) -> None:
-    assert 3_000 <= len(sample) <= 5_000
+    assert 3_000 <= len(sample) <= 6_000
     assert demo.SAMPLE_PATH.stat().st_size < 2_000_000
     for mention in sample:
         assert_contract(mention)

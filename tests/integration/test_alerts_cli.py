@@ -1,0 +1,113 @@
+"""`veille alerts`: the alert story events of reputation.alerts, read from the real broker."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+from kafka import KafkaProducer
+
+from streams.topics import REPUTATION_ALERTS, ensure_topics
+from tests.conftest import ROOT, settings_env
+from veille.alerts_view import describe
+from veille.broker import free_port
+from veille.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def event(brand: str, name: str, start: str, severity: str = "warning") -> dict[str, Any]:
+    return {
+        "schema_version": 1, "alert_id": f"{brand}-1767602100", "brand": brand, "event": name,
+        "status": "resolved" if name == "resolved" else "open", "severity": severity,
+        "window_start": f"2026-01-05T{start}:00Z", "window_end": "2026-01-05T08:40:00Z",
+        "bucket_seconds": 300, "observed_negative": 27, "expected_negative": 2.3, "total": 67,
+        "negative_share": 0.403, "audience_weighted_negative": 82.3, "anomaly_score": 0.4,
+        "negative_share_p": 1e-8, "top_negative_mentions": ["m1"], "rising_terms": ["panne"],
+    }
+
+
+def send(settings: Settings, values: list[bytes], key: bytes = b"acme") -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    try:
+        for value in values:
+            producer.send(settings.topic(REPUTATION_ALERTS), key=key, value=value)
+        producer.flush(15)
+    finally:
+        producer.close(5)
+
+
+def alerts(settings: Settings, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "veille.cli", "alerts", *args],
+                          env=settings_env(settings), cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_alerts_prints_each_event_oldest_first_and_skips_unreadable_records(settings) -> None:
+    ensure_topics(settings)
+    story = [event("acme", "opened", "08:35"), event("acme", "escalated", "08:35", "critical")]
+    send(settings, [json.dumps(e).encode() for e in story] + [b"{not json"])
+    send(settings, [json.dumps(event("boreal", "opened", "09:00")).encode()], key=b"boreal")
+
+    out = alerts(settings)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    # Keyed by brand, so each brand's events keep their order; brands may interleave.
+    assert [line for line in lines if line.startswith("acme ")] == [describe(e) for e in story]
+    assert [line for line in lines if line.startswith("boreal ")] == [
+        describe(event("boreal", "opened", "09:00"))]
+    assert len(lines) == 3  # the unreadable record is skipped (a warning), not printed
+
+    only = alerts(settings, "--brand", "boreal", "--json")
+    assert only.returncode == 0, only.stderr
+    assert [json.loads(line) for line in only.stdout.splitlines()] == [event("boreal", "opened", "09:00")]
+
+
+def test_follow_prints_new_events_until_ctrl_c(settings) -> None:
+    ensure_topics(settings)
+    send(settings, [json.dumps(event("acme", "opened", "08:35")).encode()])
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "veille.cli", "alerts", "--follow", "--interval", "0.2"],
+        env=settings_env(settings), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    printed: list[str] = []
+
+    def read() -> None:
+        assert follow.stdout is not None
+        printed.extend(follow.stdout)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(printed) < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert printed == [describe(event("acme", "opened", "08:35")) + "\n"]
+        later = event("acme", "resolved", "08:35", "critical")
+        send(settings, [json.dumps(later).encode()])
+        while len(printed) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert printed[1:] == [describe(later) + "\n"]
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(20) == 0
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
+    reader.join(5)
+
+
+def test_errors_are_one_line(settings) -> None:
+    missing = alerts(settings)  # no topics created for this test's prefix
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+    bad = alerts(settings, "--follow", "--interval", "nan")
+    assert bad.returncode == 2 and "--interval" in bad.stderr
+    nobody = alerts(settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}"))
+    assert nobody.returncode == 2 and "cannot reach the broker" in nobody.stderr

@@ -1,0 +1,67 @@
+"""Alert story events (reputation.alerts) as one line of text each, for people: `veille alerts`
+and the demo's live output. Pure: no Kafka, no Faust."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+#: How each event reads (the event's name in the record on the left).
+_VERBS = {"opened": "OPENED", "escalated": "ESCALATED", "reopened": "REOPENED",
+          "resolved": "resolved"}
+
+
+def _when(iso: Any) -> datetime | None:
+    if not isinstance(iso, str):
+        return None
+    try:
+        t = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _window(event: dict[str, Any]) -> str:
+    start, end = _when(event.get("window_start")), _when(event.get("window_end"))
+    if start is None:
+        return "?"
+    if end is None:
+        return f"{start:%Y-%m-%d %H:%M} UTC"
+    if end.date() == start.date():
+        return f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
+    return f"{start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC"
+
+
+def _number(x: Any) -> str:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return "?"
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One line: brand, what happened and the severity, the window, observed against expected
+    negative mentions, and the terms rising most. Robust to missing or odd fields (a record of a
+    newer schema, a hand-written one): a '?' where a field is unusable, never an exception, e.g. (one line):
+
+    acme OPENED (warning) 2026-01-05 08:35-08:40 UTC: 27 negative of 67 mentions (40 %),
+    2.3 expected; rising: #panne, outage [acme-1767602100]
+    """
+    event_name = str(event.get("event", "?"))
+    verb = _VERBS.get(event_name, event_name)
+    severity = event.get("severity")
+    head = f"{event.get('brand', '?')} {verb}" + (f" ({severity})" if severity else "")
+    share = event.get("negative_share")
+    share_text = (f" ({share * 100:.0f} %)" if isinstance(share, int | float)
+                  and not isinstance(share, bool) else "")
+    body = (f"{_number(event.get('observed_negative'))} negative of "
+            f"{_number(event.get('total'))} mentions{share_text}, "
+            f"{_number(event.get('expected_negative'))} expected")
+    if event_name == "resolved":
+        # The window of a resolution is the whole story; the counts are its last bucket's.
+        body = f"story over; last bucket {body}"
+    terms = event.get("rising_terms")
+    rising = (f"; rising: {', '.join(str(t) for t in terms[:5])}"
+              if isinstance(terms, list) and terms and event_name != "resolved" else "")
+    alert_id = event.get("alert_id")
+    tail = f" [{alert_id}]" if alert_id else ""
+    return f"{head} {_window(event)}: {body}{rising}{tail}"
