@@ -213,7 +213,7 @@ def test_generate_hours_must_be_finite_positive_and_bounded(tmp_path: Path, hour
 @pytest.mark.parametrize(
     ("start", "message"),
     [
-        ("9999-12-31T23:00:00", "--start 9999-12-31T23:00:00 + 6 h ends after year 9999"),
+        ("9999-12-31T23:00:00", "--start 9999-12-31T23:00:00 + 9 h ends after year 9999"),
         ("0001-01-01T00:00:00+05:00", "--start: '0001-01-01T00:00:00+05:00' is outside years 1..9999"),
         ("yesterday", "--start: not an ISO 8601 date-time: 'yesterday'"),
     ],
