@@ -54,7 +54,7 @@ from streams.topics import (
 )
 from veille.crisis import SourceClock
 from veille.dedup import DedupWindow
-from veille.metrics import Metrics
+from veille.metrics import EnrichedTally, Metrics
 from veille.moderation.queue import make_item
 from veille.moderation.triage import Triage, prepare, strictest, triage
 from veille.rules import Charter, Match, Watchlist
@@ -323,6 +323,14 @@ class Planner:
 
     def plan(self, batches: Mapping[Any, Sequence[Any]]) -> Cycle:
         cycle = Cycle()
+        tally = self.metrics.tally()
+        try:
+            self._plan(batches, cycle, tally)
+        finally:
+            tally.apply()  # the batch's counts, once (EnrichedTally)
+        return cycle
+
+    def _plan(self, batches: Mapping[Any, Sequence[Any]], cycle: Cycle, tally: EnrichedTally) -> None:
         for tp, records in batches.items():
             window = self.windows.get(tp.partition)
             if window is None or not records:
@@ -336,9 +344,8 @@ class Planner:
                  r.value, r.timestamp / 1000.0 if r.timestamp and r.timestamp > 0 else None)
                 for r in records])
             for record, outcome in zip(records, outcomes, strict=True):
-                self.take(record, outcome, window, cycle, now)
+                self.take(record, outcome, window, cycle, now, tally)
             cycle.commit[tp] = records[-1].offset + 1
-        return cycle
 
     def dead(self, record: Any, exc: InvalidMention) -> Out:
         self.metrics.dead_letters.labels(exc.reason, STAGE).inc()
@@ -346,9 +353,9 @@ class Planner:
                              dlq_headers(exc, record, self.enricher.clock())), DLQ_MAX_VALUE_BYTES)
 
     def take(self, record: Any, outcome: Outcome, window: DedupWindow, cycle: Cycle,
-             now: float) -> None:
+             now: float, tally: EnrichedTally) -> None:
         metrics = self.metrics
-        metrics.raw_messages.inc()
+        tally.raw += 1
         if outcome.dead is not None:
             cycle.side.append(self.dead(record, outcome.dead))
             return
@@ -394,7 +401,7 @@ class Planner:
             cycle.side.append(Out(self.names.queue, key, item))
         self.fan_out(mention.brands, signal, cycle)
         sentiment = mention.sentiment
-        metrics.observe_enriched(
+        tally.observe_enriched(
             mention.brands,
             mention.raw.platform,
             mention.language,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -179,6 +180,8 @@ class Metrics:
         created_at: float,
         received_at: float,
     ) -> None:
+        """One enriched mention, counted at once (the enrichment stage counts a batch's with
+        `tally`, which must give the same page: a unit test compares them)."""
         now = self._clock()
         lang = language if language in self.languages else "other"
         plat = platform_label(platform)
@@ -196,6 +199,114 @@ class Metrics:
         self._since_received.observe(max(0.0, now - received_at))
         self.last_processed.set(now)
         self.last_received = max(self.last_received, received_at)
+
+    def tally(self) -> EnrichedTally:
+        """A batch's counts, kept apart until `apply()` (see EnrichedTally)."""
+        return EnrichedTally(self)
+
+
+class _HistogramTally:
+    """Observations of one histogram child, applied at once: a bucket found by bisection and
+    one increment per bucket instead of one locked increment and a linear bucket scan per value.
+
+    Writes the child's own value cells (`_sum`, `_buckets`, `_upper_bounds`: prometheus-client
+    0.26's, pinned in pyproject.toml); a unit test checks the exposition equals that of
+    observing each value."""
+
+    __slots__ = ("child", "bounds", "counts", "total", "n")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.bounds = child._upper_bounds
+        self.counts = [0] * len(self.bounds)
+        self.total = 0.0
+        self.n = 0
+
+    def observe(self, amount: float) -> None:
+        self.total += amount
+        self.n += 1
+        if amount == amount:  # a NaN falls in no bucket, as Histogram.observe places it
+            self.counts[bisect_left(self.bounds, amount)] += 1
+
+    def apply(self) -> None:
+        if not self.n:
+            return
+        child = self.child
+        child._sum.inc(self.total)
+        for i, n in enumerate(self.counts):
+            if n:
+                child._buckets[i].inc(n)
+                self.counts[i] = 0
+        self.total, self.n = 0.0, 0
+
+
+class EnrichedTally:
+    """The enrichment metrics of a batch of mentions, counted in plain Python and applied to the
+    Prometheus metrics once per batch (`apply`): a locked increment per counter and label set
+    rather than six to eight per mention. A scrape between two batches sees the previous batch's
+    counts; nothing is lost as long as `apply` runs (the stage calls it in a finally)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.raw = 0
+        self._enriched: dict[tuple[str, str, str, str], int] = {}
+        self._compound: dict[str, _HistogramTally] = {}
+        self._since_created = _HistogramTally(metrics._since_created)
+        self._since_received = _HistogramTally(metrics._since_received)
+        self._last_processed: float | None = None
+        self._last_received = 0.0
+
+    def observe_enriched(
+        self,
+        brands: tuple[str, ...],
+        platform: str,
+        language: str,
+        sentiment: str,
+        compound: float | None,
+        created_at: float,
+        received_at: float,
+    ) -> None:
+        m = self.metrics
+        now = m._clock()
+        lang = language if language in m.languages else "other"
+        plat = platform_label(platform)
+        enriched = self._enriched
+        for brand in brands or (NO_BRAND,):
+            brand = brand if brand in m.brands else NO_BRAND
+            key = (brand, plat, lang, sentiment)
+            enriched[key] = enriched.get(key, 0) + 1
+            if compound is not None:
+                tally = self._compound.get(brand)
+                if tally is None:
+                    tally = self._compound[brand] = _HistogramTally(m._compound[brand])
+                tally.observe(compound)
+        self._since_created.observe(max(0.0, now - created_at))
+        self._since_received.observe(max(0.0, now - received_at))
+        self._last_processed = now
+        if received_at > self._last_received:
+            self._last_received = received_at
+
+    def apply(self) -> None:
+        """Add what was counted since the last call to the metrics."""
+        m = self.metrics
+        if self.raw:
+            m.raw_messages.inc(self.raw)
+            self.raw = 0
+        children = m._children
+        for key, n in self._enriched.items():
+            child = children.get(key)
+            if child is None:  # labels() takes a lock and builds a tuple: once per label set
+                child = children[key] = m.enriched.labels(*key)
+            child.inc(n)
+        self._enriched.clear()
+        for tally in self._compound.values():
+            tally.apply()
+        self._since_created.apply()
+        self._since_received.apply()
+        if self._last_processed is not None:
+            m.last_processed.set(self._last_processed)
+            m.last_received = max(m.last_received, self._last_received)
+            self._last_processed = None
 
 
 #: Collector names: a bounded label set.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from veille.metrics import Metrics
@@ -202,3 +203,54 @@ def test_every_reason_a_collector_refuses_with_is_a_bounded_label_value() -> Non
     found = {m for path in root.glob("*.py") for m in literal.findall(path.read_text())}
     assert {"unauthorized", "too_many_items", "unsupported", "invalid_json"} <= found
     assert found <= set(COLLECTOR_REFUSALS), found - set(COLLECTOR_REFUSALS)
+
+
+def test_a_tally_exposes_exactly_what_observing_each_mention_does() -> None:
+    """The enrichment stage counts a batch with a tally (one increment per label set and
+    histogram bucket); the page must be the one observing each mention gives, bucket bounds,
+    +Inf, NaN and label folding included. Also guards the histogram cells the tally writes."""
+    import random
+
+    from prometheus_client import generate_latest
+
+    rng = random.Random(5)
+    clock = {"now": 2000.0}
+    compound_edges = [-0.75, -0.5, -0.05, 0.05, 0.5, 1.0, -1.0, 0.0]
+    mentions = []
+    for i in range(3000):
+        brands = rng.choice([(), ("acme",), ("boreal",), ("acme", "boreal"), ("nobody",)])
+        compound = (rng.choice(compound_edges) if i % 7 == 0 else
+                    None if i % 5 == 0 else rng.uniform(-1, 1))
+        created = 2000.0 - rng.choice([0.0, 0.005, 0.1, 1.0, 2.5, 60.0, 1e9, float("nan"),
+                                       rng.uniform(0, 100)])
+        mentions.append((brands, rng.choice(["twitter", "myspace", "news"]),
+                         rng.choice(["en", "fr", "xx"]),
+                         rng.choice(["positive", "neutral", "negative", "unscored"]),
+                         compound, created, created + rng.uniform(0, 2)))
+
+    one = CollectorRegistry()
+    each = Metrics(one, ["acme", "boreal"], ["en", "fr"], clock=lambda: clock["now"])
+    for m in mentions:
+        each.observe_enriched(*m)
+        each.raw_messages.inc()
+    batched_registry = CollectorRegistry()
+    batched = Metrics(batched_registry, ["acme", "boreal"], ["en", "fr"], clock=lambda: clock["now"])
+    for start in range(0, len(mentions), 700):  # several batches, one tally reused and new ones
+        tally = batched.tally()
+        for m in mentions[start:start + 700]:
+            tally.observe_enriched(*m)
+            tally.raw += 1
+        if start == 0:
+            page = generate_latest(batched_registry)  # nothing shows before apply()
+            assert b"veille_raw_messages_total 0.0" in page
+        tally.apply()
+        tally.apply()  # a second apply adds nothing
+    got, want = (generate_latest(r).decode().splitlines() for r in (batched_registry, one))
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        if "_sum{" in w:  # a sum of floats depends on their order of addition: within rounding
+            (g_name, g_value), (w_name, w_value) = g.rsplit(" ", 1), w.rsplit(" ", 1)
+            assert g_name == w_name and float(g_value) == pytest.approx(float(w_value), rel=1e-12)
+        else:
+            assert g == w
+    assert batched.last_received == each.last_received
