@@ -141,8 +141,10 @@ def run_demo(
         metrics_url = f"http://{settings.metrics_host}:{metrics_port}/metrics"
         print(f"metrics: {metrics_url}", file=out)
         print(f"logs: {workdir}", file=out)
-        print(f"replaying {data} at {rate:.0f} mentions/s (Ctrl-C stops everything)", file=out,
-              flush=True)
+        print(f"replaying {data} at {rate:.0f} mentions/s (Ctrl-C stops everything)", file=out)
+        print(f"meanwhile, in another terminal: veille alerts --follow --broker-url "
+              f"{settings.broker_url}, or veille moderate list --broker-url {settings.broker_url}",
+              file=out, flush=True)
 
         from veille.collectors.replay import replay
 

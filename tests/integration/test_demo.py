@@ -63,6 +63,8 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path) -> None:
     assert demo.returncode == 0, text + err.read_text(errors="replace")
     assert f"embedded broker (Tansu): kafka://127.0.0.1:{port}" in text
     assert re.search(r"metrics: http://127\.0\.0\.1:\d+/metrics", text)
+    assert (f"meanwhile, in another terminal: veille alerts --follow --broker-url "
+            f"kafka://127.0.0.1:{port}, or veille moderate list") in text
     assert f"replay: read {lines} lines, sent {lines} mentions" in text
     # The last summary line has every demo mention read, both brands and the unmatched ones.
     last = [line for line in text.splitlines() if "msg/s" in line][-1]
