@@ -176,9 +176,16 @@ def dumps(obj: Any) -> bytes:
     What orjson refuses (an integer beyond 64 bits, a dict key that is not a string) is written by
     the standard library instead, so nothing json.dumps wrote is refused. Two differences, both
     still JSON: a NaN or infinity is written null (json.dumps writes NaN, which no strict parser
-    reads) and an exponent has no padding zero (1.5e-7, not 1.5e-07)."""
+    reads) and an exponent has no padding zero (1.5e-7, not 1.5e-07).
+
+    The result is a copy of orjson's: orjson writes into a buffer of a few KiB and shrinks it, and
+    glibc leaves the freed tail beside the record as a hole that the next buffer does not fit, so
+    every record held (in the producer's batches, in a Faust buffer) pinned about 4 KiB instead of
+    its 300-odd bytes: 20,000 held records took 83 MB of RSS instead of 13, and the worker's
+    plateau rose by 20-30 MB. A copy of exact size (0.15 µs) lets the buffer be freed at once and
+    reused by the next record."""
     try:
-        return orjson.dumps(obj)
+        return bytes(memoryview(orjson.dumps(obj)))
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
