@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import random
 import signal
 import socket
 import struct
@@ -53,7 +54,29 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range of local ports for outgoing connections (Linux; 32768-60999 elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port free to listen on, chosen at random below the kernel's ephemeral range. A port the
+    kernel hands out (bind to port 0) comes from the range it also takes outgoing connections'
+    local ports from, so a client socket (a Kafka or HTTP client's, in this process or another)
+    could take it before the listener binds it: the test suite saw an embedded broker's start
+    fail so, "port already in use". Below that range only another listener can take it. When the
+    range starts too low to leave room, the kernel's choice."""
+    low = ephemeral_ports()[0]
+    if low > 11024:
+        rng = random.Random()
+        for _ in range(100):
+            port = rng.randrange(max(1024, low - 16384), low)
+            if port_is_free(host, port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
