@@ -190,3 +190,33 @@ def test_a_search_re2_could_not_finish_falls_back_to_every_pattern() -> None:
 
     prefilter._set = Failed()
     assert prefilter.candidates("sale connard") is None
+
+
+def test_a_bounded_repeat_is_relaxed_to_its_lower_bound() -> None:
+    # RE2 writes x{1,3} out as xx?x?: triage's bounded lexicon made sets three times larger.
+    assert relax(re.compile("ab{1,3}c")) == relax(re.compile("ab+c")) == r"\x{61}(?:\x{62}){1,}\x{63}"
+    assert relax(re.compile(r"(?:\w+\s+){0,2}?x")) == relax(re.compile(r"(?:\w+\s+)*x"))
+
+
+#: A child process builds triage's prefilters and prints how much its resident memory grew.
+BUILD_PREFILTERS = """
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+from veille.moderation import triage
+before = rss()
+triage.prepare()
+print(rss() - before)
+"""
+
+
+def test_triages_prefilters_cost_a_worker_little_memory() -> None:
+    """44 MB with the lexicon's bounded repeats written out, 14 MB relaxed."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", BUILD_PREFILTERS], capture_output=True, text=True,
+                         check=True)
+    grew_mb = float(out.stdout)
+    assert grew_mb < 25, f"building the prefilters grew RSS by {grew_mb:.1f} MB"
