@@ -20,6 +20,16 @@ STATE_VERSION = 2
 _MAD_TO_SIGMA = 1.4826
 #: Buckets of plain running averages before the exponential memories take over (cold start).
 _SEED_BUCKETS = 50
+#: A time-of-day slot starts its first day at the series' overall level, weighing as this share
+#: of the slot's buckets in a day (18 minutes' worth for hourly slots); from its second day on,
+#: plain averages of what it saw take over. Before, a slot was its first bucket, then the plain
+#: average of its first ones, each pulled in by up to `clip` noise scales: a crisis during a
+#: brand's first day ratcheted its hours up to about the crisis level (a 10x surge on a rhythmic
+#: series: those hours expected 3.1-3.2 times the true level the next day, now 1.4-1.6; the
+#: demo's outage: 27.6 negative mentions expected in its last bucket, now 9.6). 0.24-0.4 give the
+#: same NAB figures; 0.5 and more slow the learning of a strong daily rhythm enough that a slow
+#: build-up on day 8 goes unseen (tests/unit/test_spikes.py).
+_SLOT_PRIOR = 0.3
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,8 @@ class Detector:
         per_day = 86400 / c.bucket_seconds
         self._a_season = 1.0 / (c.baseline_days * per_day / c.slots_per_day)
         self._a_spread = 1.0 / (c.spread_days * per_day)
+        self._slot_day = per_day / c.slots_per_day
+        self._slot_prior = _SLOT_PRIOR * self._slot_day
         # Ascending and distinct: _evidence reads every scale off one backward pass.
         self._scales = tuple(sorted({c.buckets(m * 60) for m in c.scales_minutes}))
         slow = c.buckets(c.slow_minutes * 60)
@@ -325,9 +337,10 @@ class Detector:
         self.season_n[slot] = seen
         current = self.season[slot]
         if current is None:
-            self.season[slot] = learnt
-        else:
-            self.season[slot] = current + max(1.0 / seen, self._a_season) * (learnt - current)
+            current = expected  # the overall level (update: a slot not seen yet expects it)
+        prior = self._slot_prior if seen <= self._slot_day else 0.0
+        step = max(1.0 / (seen + prior), self._a_season)
+        self.season[slot] = current + step * (learnt - current)
         self.level += max(1.0 / self.n, self._a_spread) * (learnt - self.level)
         # Exponentially weighted median of |residual| by multiplicative steps: a burst can raise
         # the noise scale by at most a factor (1 + a) per bucket, unlike a mean of squares.
