@@ -247,13 +247,18 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
     reader = TopicReader(settings, {REPUTATION_ALERTS: show})
     try:
-        reader.refresh()
-        while args.follow:
-            time.sleep(args.interval)
+        while True:
             try:
                 reader.refresh()
-            except BrokerError as exc:  # following: a broker restart is waited out
+            except BrokerError as exc:
+                if not args.follow:
+                    raise
+                # Following: a broker restart is waited out, and so is a topic not created yet
+                # (started before the worker or the demo that creates it).
                 print(f"veille alerts: {exc}; reading on", file=sys.stderr, flush=True)
+            if not args.follow:
+                break
+            time.sleep(args.interval)
     except KeyboardInterrupt:
         pass
     except BrokenPipeError:  # the reader (| head) had enough

@@ -103,6 +103,39 @@ def test_follow_prints_new_events_until_ctrl_c(settings) -> None:
     reader.join(5)
 
 
+def test_follow_waits_for_a_topic_not_created_yet(settings) -> None:
+    # Started before the worker (or the demo) that creates the topics: it waits, then prints.
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "veille.cli", "alerts", "--follow", "--interval", "0.2"],
+        env=settings_env(settings), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    printed: list[str] = []
+
+    def read() -> None:
+        assert follow.stdout is not None
+        printed.extend(follow.stdout)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        time.sleep(16)  # past the reader's 15 s wait for a topic: it said so and reads on
+        assert follow.poll() is None, follow.stderr.read() if follow.stderr else ""
+        ensure_topics(settings)
+        first = event("acme", "opened", "08:35")
+        send(settings, [json.dumps(first).encode()])
+        deadline = time.monotonic() + 40
+        while not printed and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert printed == [describe(first) + "\n"]
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(20) == 0
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
+    reader.join(5)
+
+
 def test_errors_are_one_line(settings) -> None:
     missing = alerts(settings)  # no topics created for this test's prefix
     assert missing.returncode == 2
