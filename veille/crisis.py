@@ -589,9 +589,17 @@ class BrandMonitor:
 
     def _escalation(self, s: dict[str, Any], bucket: Bucket, score: Score) -> list[dict[str, Any]]:
         """The "escalated" event, once per story: when negative volume reaches `critical_ratio`
-        times its expected level, or the story has lasted `escalate_buckets` anomalous buckets."""
+        times its expected level, or the story has lasted `escalate_buckets` anomalous buckets.
+        While the count detector still learns (a brand's first day), its expected level is no
+        yardstick (a first morning measured against a night's level, 30 negative mentions
+        against 2.5 in the demo): the bucket's mentions times the brand's usual negative share,
+        which the share test has learnt by then, is the expected level instead."""
         c = self.config
-        ratio = score.observed / max(score.expected, 1.0)
+        if score.warming_up:
+            usual = self.share_neg / self.share_all if self.share_all > 0 else 1.0
+            ratio = bucket.negative / max(bucket.total * usual, 1.0)
+        else:
+            ratio = score.observed / max(score.expected, 1.0)
         if s["severity"] != "warning" or (ratio < c.critical_ratio
                                           and s["anomalous"] < c.escalate_buckets):
             return []

@@ -6,6 +6,7 @@ import json
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -289,6 +290,42 @@ def test_a_story_stays_open_while_the_detectors_episode_lasts() -> None:
         events += m._story(_bucket(t, 2, f"c{i}-", []),
                            _score(t, 2, 2, alert=False, in_episode=False, anomaly=0.1))
     assert events[-1]["event"] == "resolved"
+
+
+def _mixed(start: float, negatives: int, total: int) -> Bucket:
+    b = _bucket(start, negatives, "m", ["panne"])
+    for i in range(total - negatives):
+        b.add(f"p{start}-{i}", False, 10, [], 5)
+    return b
+
+
+def test_a_new_brands_severity_is_judged_on_its_usual_share_not_on_a_learning_baseline() -> None:
+    """While the count detector warms up, its expected level is a night's average measured
+    against a first morning (2.5 negative mentions expected, 30 seen, in the demo): twelve times
+    it made every new brand's story critical on its first bucket. The usual share says 30 of 80
+    is 1.25 times the usual 30 %: warning, then critical once the story lasts."""
+    m = BrandMonitor("acme")
+    m.share_neg, m.share_all = 300.0, 1000.0  # learnt: 30 % negative
+    kinds = []
+    for i in range(4):
+        t = START + i * BUCKET
+        score = replace(_score(t, 30, 2.5, alert=False, in_episode=False, anomaly=0.0),
+                        warming_up=True)
+        kinds.append([(e["event"], e["severity"]) for e in
+                      m._story(_mixed(t, 30, 80), score, share_p=1e-9)])
+    assert kinds == [[("opened", "warning")], [], [("escalated", "critical")], []]
+    # Four times the usual share or more is critical at once, warm or not.
+    cold = BrandMonitor("boreal")
+    cold.share_neg, cold.share_all = 150.0, 1000.0  # 15 %
+    score = replace(_score(START, 16, 2.5, alert=False, in_episode=False, anomaly=0.0),
+                    warming_up=True)
+    events = cold._story(_mixed(START, 16, 20), score, share_p=1e-9)
+    assert [e["event"] for e in events] == ["opened", "escalated"]
+    # A warm detector's twelve-fold count is critical at once, as before.
+    warm = BrandMonitor("boreal")
+    events = warm._story(_bucket(START, 30, "w", ["panne"]),
+                         _score(START, 30, 2.5, alert=True, in_episode=True, anomaly=0.9))
+    assert [e["event"] for e in events] == ["opened", "escalated"]
 
 
 def test_a_flare_up_after_a_resolution_reopens_the_story_with_its_bucket() -> None:
