@@ -110,16 +110,31 @@ def test_follow_waits_for_a_topic_not_created_yet(settings) -> None:
         env=settings_env(settings), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     printed: list[str] = []
+    said: list[str] = []
 
     def read() -> None:
         assert follow.stdout is not None
         printed.extend(follow.stdout)
 
+    def read_errors() -> None:
+        assert follow.stderr is not None
+        said.extend(follow.stderr)
+
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    threading.Thread(target=read_errors, daemon=True).start()
     try:
-        time.sleep(16)  # past the reader's 15 s wait for a topic: it said so and reads on
-        assert follow.poll() is None, follow.stderr.read() if follow.stderr else ""
+        deadline = time.monotonic() + 30
+
+        def told() -> list[str]:
+            return [line for line in list(said) if "reading on" in line]
+
+        while not told() and time.monotonic() < deadline and follow.poll() is None:
+            time.sleep(0.1)
+        # It said the topic is missing, and reads on.
+        assert told() and "does not exist" in told()[0], said
+        time.sleep(0.5)
+        assert follow.poll() is None, said
         ensure_topics(settings)
         first = event("acme", "opened", "08:35")
         send(settings, [json.dumps(first).encode()])

@@ -20,6 +20,11 @@ class BrokerError(RuntimeError):
     """The broker did not answer or did not acknowledge a write in time."""
 
 
+#: How long a topic the cluster does not list may take to appear (created meanwhile) before
+#: TopicReader says it does not exist.
+MISSING_GRACE_SECONDS = 1.0
+
+
 class TopicReader:
     """Reads topics from the beginning up to their high watermark, then from where it stopped.
 
@@ -52,7 +57,17 @@ class TopicReader:
         tps = []
         for name in self.handlers:
             parts = self.consumer.partitions_for_topic(name)
+            absent_since = None
             while not parts and time.monotonic() < deadline:  # None, or no partition (Tansu)
+                # The cluster's own list (a fresh metadata request): a topic it does not know
+                # for MISSING_GRACE_SECONDS is missing, said at once rather than after the
+                # whole timeout; one it knows without partitions yet (being created) is waited for.
+                if name in self.consumer.topics():
+                    absent_since = None
+                elif absent_since is None:
+                    absent_since = time.monotonic()
+                elif time.monotonic() - absent_since >= MISSING_GRACE_SECONDS:
+                    break
                 time.sleep(0.1)
                 parts = self.consumer.partitions_for_topic(name)
             if not parts:
