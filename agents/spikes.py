@@ -203,7 +203,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         metrics.buckets.labels(r.brand).inc()
         metrics.score.labels(r.brand).set(r.score.anomaly_score)
         metrics.observed.labels(r.brand).set(r.negative)
-        metrics.expected.labels(r.brand).set(r.score.expected)
+        metrics.expected.labels(r.brand).set(r.expected)
         metrics.share.labels(r.brand).set(r.negative / r.total if r.total else 0.0)
 
     def observe_alert(e: dict[str, Any]) -> None:

@@ -303,6 +303,8 @@ class BucketReport:
     negative: int
     weighted_negative: float
     score: Score
+    #: The negative mentions expected (BrandMonitor.expected_negative): the gauge's value.
+    expected: float
 
 
 class BrandMonitor:
@@ -429,7 +431,8 @@ class BrandMonitor:
         score = self._score(bucket)
         share_p = self._last_share_p = self._share_p(bucket)
         self.reports.append(BucketReport(self.brand, bucket.start, bucket.total, bucket.negative,
-                                         bucket.weighted_negative, score))
+                                         bucket.weighted_negative, score,
+                                         self.expected_negative(bucket, score)))
         events = self._story(bucket, score, share_p)
         self._learn_terms(bucket)
         return events
@@ -587,19 +590,25 @@ class BrandMonitor:
         cap = max(c.resolve_buckets, c.cooldown_seconds // c.bucket_seconds)
         return int(min(c.resolve_buckets * 2 ** min(s.get("reopened", 0), 30), cap))
 
-    def _escalation(self, s: dict[str, Any], bucket: Bucket, score: Score) -> list[dict[str, Any]]:
-        """The "escalated" event, once per story: when negative volume reaches `critical_ratio`
-        times its expected level, or the story has lasted `escalate_buckets` anomalous buckets.
-        While the count detector still learns (a brand's first day), its expected level is no
-        yardstick (a first morning measured against a night's level, 30 negative mentions
-        against 2.5 in the demo): the bucket's mentions times the brand's usual negative share,
-        which the share test has learnt by then, is the expected level instead."""
-        c = self.config
+    def expected_negative(self, bucket: Bucket, score: Score) -> float:
+        """The negative mentions a bucket was expected to hold: the count detector's expected
+        level, except while it still learns (a brand's first day). Its young baseline is no
+        yardstick then (a first morning measured against a night's level: 30 negative mentions
+        against 2.5 in the demo); the bucket's mentions times the brand's usual negative share,
+        which the share test has learnt by then, is the expected level instead. The alert
+        events, the severity and the expected-negative gauge all use it."""
         if score.warming_up:
             usual = self.share_neg / self.share_all if self.share_all > 0 else 1.0
-            ratio = bucket.negative / max(bucket.total * usual, 1.0)
-        else:
-            ratio = score.observed / max(score.expected, 1.0)
+            return bucket.total * usual
+        return score.expected
+
+    def _escalation(self, s: dict[str, Any], bucket: Bucket, score: Score) -> list[dict[str, Any]]:
+        """The "escalated" event, once per story: when negative volume reaches `critical_ratio`
+        times its expected level (expected_negative), or the story has lasted `escalate_buckets`
+        anomalous buckets."""
+        c = self.config
+        observed = bucket.negative if score.warming_up else score.observed
+        ratio = observed / max(self.expected_negative(bucket, score), 1.0)
         if s["severity"] != "warning" or (ratio < c.critical_ratio
                                           and s["anomalous"] < c.escalate_buckets):
             return []
@@ -628,7 +637,7 @@ class BrandMonitor:
             "window_end": iso_seconds(bucket.start + self.config.bucket_seconds),
             "bucket_seconds": self.config.bucket_seconds,
             "observed_negative": bucket.negative,
-            "expected_negative": round(score.expected, 3),
+            "expected_negative": round(self.expected_negative(bucket, score), 3),
             "total": bucket.total,
             "negative_share": round(bucket.negative / bucket.total, 4) if bucket.total else 0.0,
             "audience_weighted_negative": round(bucket.weighted_negative, 3),

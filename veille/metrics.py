@@ -376,7 +376,8 @@ class SpikeMetrics:
         )
         self.expected = Gauge(
             "veille_reputation_negative_expected",
-            "Negative mentions the detector expected in that bucket (its baseline).",
+            "Negative mentions expected in that bucket: the detector's baseline (on a brand's "
+            "first day, the bucket's mentions times its usual negative share).",
             ["brand"], registry=registry,
         )
         self.share = Gauge(

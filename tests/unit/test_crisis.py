@@ -311,8 +311,10 @@ def test_a_new_brands_severity_is_judged_on_its_usual_share_not_on_a_learning_ba
         t = START + i * BUCKET
         score = replace(_score(t, 30, 2.5, alert=False, in_episode=False, anomaly=0.0),
                         warming_up=True)
-        kinds.append([(e["event"], e["severity"]) for e in
-                      m._story(_mixed(t, 30, 80), score, share_p=1e-9)])
+        events = m._story(_mixed(t, 30, 80), score, share_p=1e-9)
+        kinds.append([(e["event"], e["severity"]) for e in events])
+        # What the events say was expected is that yardstick too (80 x 30 %), not the 2.5.
+        assert all(e["expected_negative"] == 24.0 for e in events)
     assert kinds == [[("opened", "warning")], [], [("escalated", "critical")], []]
     # Four times the usual share or more is critical at once, warm or not.
     cold = BrandMonitor("boreal")
@@ -326,6 +328,27 @@ def test_a_new_brands_severity_is_judged_on_its_usual_share_not_on_a_learning_ba
     events = warm._story(_bucket(START, 30, "w", ["panne"]),
                          _score(START, 30, 2.5, alert=True, in_episode=True, anomaly=0.9))
     assert [e["event"] for e in events] == ["opened", "escalated"]
+
+
+def test_the_expected_negatives_reported_on_a_brands_first_day_follow_its_usual_share() -> None:
+    """The expected-negative gauge (each closed bucket's report) and the events say the same
+    expected level as the severity uses: on the first day, the bucket's mentions times the
+    learnt share (about 15 % here), not the learning count detector's level."""
+    m = BrandMonitor("acme")
+    run(m, traffic(1.5))
+    warming = [r for r in m.reports if r.score.warming_up and r.total]
+    warm = [r for r in m.reports if not r.score.warming_up]
+    assert len(warming) > 200 and len(warm) > 100
+    # The share the traffic is generated with is 15 %; learnt from a 20 % prior, it is near
+    # once a few hundred mentions are seen.
+    assert all(0.05 < r.expected / r.total < 0.25 for r in warming)
+    for r in warming[50:]:
+        assert r.expected == pytest.approx(r.total * 0.15, rel=0.35)
+    # Each first-day report is the bucket's own volume times a share, so it follows the
+    # volume; the count detector's early level does not (its first bucket is all it knows).
+    assert sum(abs(r.expected - r.negative) for r in warming) < sum(
+        abs(r.score.expected - r.negative) for r in warming)
+    assert all(r.expected == r.score.expected for r in warm)
 
 
 def test_a_flare_up_after_a_resolution_reopens_the_story_with_its_bucket() -> None:
