@@ -11,7 +11,7 @@ import tempfile
 import time
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -107,7 +107,8 @@ def sensitivity(base: DetectorConfig, data: Path, out: Path, files: list[Path]) 
             new: float | int = value * factor
             if types[name] in ("int", int):
                 new = max(1, round(new))
-            r = evaluate(replace(base, **{name: new}), data, out / f"{name}-{factor}", files)
+            changes: dict[str, Any] = {name: new}
+            r = evaluate(replace(base, **changes), data, out / f"{name}-{factor}", files)
             print(f"| {name:<18} | {new:>7.4g} | {r['nab_standard']:>12.1f} | {r['event_f1']:>8.3f} |"
                   f" {r['false_events_per_day']:>7.3f} | {r['detected']:>3}/{r['windows']:<3} |")
 
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         ours = evaluate(base, args.data, out, files)
         wall = time.perf_counter() - start
-        other = "both" if base.direction == "up" else "up"
+        other: Literal["up", "both"] = "both" if base.direction == "up" else "up"
         theirs = evaluate(replace(base, direction=other), args.data, out / f"direction-{other}", files)
         print_table([(f"veille ({base.direction})", ours), (f"veille (direction={other})", theirs)])
         print(f"\nveille ({base.direction}): {ours['detected']}/{ours['windows']} windows detected, "

@@ -97,8 +97,8 @@ def main() -> None:
     while time.perf_counter() - t0 < 2.0:  # fresh monitors each pass: nothing is "late"
         monitors: dict[str, BrandMonitor] = {}
         for brand, sig in ordered:
-            m = monitors.get(brand) or monitors.setdefault(brand, BrandMonitor(brand))
-            m.observe(sig["id"], sig["t"], sig["neg"], sig["aud"], sig["text"])
+            monitor = monitors.get(brand) or monitors.setdefault(brand, BrandMonitor(brand))
+            monitor.observe(sig["id"], sig["t"], sig["neg"], sig["aud"], sig["text"])
         done += len(ordered)
     in_process = done / (time.perf_counter() - t0)
 

@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # runnable as `python bench/triage_quality.py` from a checkout
 
 from veille.moderation.triage import CATEGORIES, triage  # noqa: E402
+from veille.sentiment import Scorer  # noqa: E402
 from veille.sentiment.english import EnglishScorer  # noqa: E402
 from veille.sentiment.french import FrenchScorer  # noqa: E402
 
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.exit("vaderSentiment is not installed (pip install vaderSentiment~=3.3.2)")
 
     rows = load(args.data)
-    scorers = {"en": EnglishScorer(), "fr": FrenchScorer()}
+    scorers: dict[str, Scorer] = {"en": EnglishScorer(), "fr": FrenchScorer()}
     inputs = []
     for row in rows:
         s = scorers[row["language"]].score(row["text"])
