@@ -3,8 +3,11 @@ and the demo's live output. Pure: no Kafka, no Faust."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
+
+from veille.terminal import printable
 
 #: How each event reads (the event's name in the record on the left).
 _VERBS = {"opened": "OPENED", "escalated": "ESCALATED", "reopened": "REOPENED",
@@ -16,26 +19,48 @@ def _when(iso: Any) -> datetime | None:
         return None
     try:
         t = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
+        return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00:00+01:00: before year 1 in UTC
         return None
-    return t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _window(event: dict[str, Any]) -> str:
     start, end = _when(event.get("window_start")), _when(event.get("window_end"))
     if start is None:
         return "?"
+    # Minutes, unless a bound falls within a minute (buckets of 30 or 90 seconds): 08:35-08:35
+    # would hide a 30-second window.
+    clock = "%H:%M:%S" if any(t is not None and t.second for t in (start, end)) else "%H:%M"
     if end is None:
-        return f"{start:%Y-%m-%d %H:%M} UTC"
+        return f"{start:%Y-%m-%d} {start:{clock}} UTC"
     if end.date() == start.date():
-        return f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC"
-    return f"{start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC"
+        return f"{start:%Y-%m-%d} {start:{clock}}-{end:{clock}} UTC"
+    return f"{start:%Y-%m-%d} {start:{clock}} - {end:%Y-%m-%d} {end:{clock}} UTC"
 
 
 def _number(x: Any) -> str:
     if isinstance(x, bool) or not isinstance(x, int | float):
         return "?"
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+    try:
+        return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+    except OverflowError:  # an int beyond a float (10**400): too odd to be a count
+        return "?"
+
+
+def _float(x: Any) -> float | None:
+    """A finite number as a float, else None."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    try:
+        f = float(x) * 100 / 100
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _text(x: Any) -> str:
+    """A field shown as text: '?' when absent or null."""
+    return "?" if x is None else str(x)
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -46,13 +71,12 @@ def describe(event: dict[str, Any]) -> str:
     acme OPENED (warning) 2026-01-05 08:35-08:40 UTC: 27 negative of 67 mentions (40 %),
     2.3 expected; rising: #panne, outage [acme-1767602100]
     """
-    event_name = str(event.get("event", "?"))
+    event_name = _text(event.get("event"))
     verb = _VERBS.get(event_name, event_name)
     severity = event.get("severity")
-    head = f"{event.get('brand', '?')} {verb}" + (f" ({severity})" if severity else "")
-    share = event.get("negative_share")
-    share_text = (f" ({share * 100:.0f} %)" if isinstance(share, int | float)
-                  and not isinstance(share, bool) else "")
+    head = f"{_text(event.get('brand'))} {verb}" + (f" ({severity})" if severity else "")
+    share = _float(event.get("negative_share"))
+    share_text = f" ({share * 100:.0f} %)" if share is not None else ""
     body = (f"{_number(event.get('observed_negative'))} negative of "
             f"{_number(event.get('total'))} mentions{share_text}, "
             f"{_number(event.get('expected_negative'))} expected")
@@ -64,4 +88,5 @@ def describe(event: dict[str, Any]) -> str:
               if isinstance(terms, list) and terms and event_name != "resolved" else "")
     alert_id = event.get("alert_id")
     tail = f" [{alert_id}]" if alert_id else ""
-    return f"{head} {_window(event)}: {body}{rising}{tail}"
+    # Text from the record as it came: control characters spelt as escapes (see printable).
+    return printable(f"{head} {_window(event)}: {body}{rising}{tail}")

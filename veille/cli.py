@@ -234,18 +234,25 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from streams.topics import REPUTATION_ALERTS
     from veille.alerts_view import describe
     from veille.moderate.store import BrokerError, TopicReader
+    from veille.terminal import json_safe, printable
 
-    if not (math.isfinite(args.interval) and args.interval > 0):
-        raise CliError(f"--interval must be a positive number of seconds, not {args.interval}")
+    if not (math.isfinite(args.interval) and 0 < args.interval <= MAX_INTERVAL_SECONDS):
+        raise CliError(f"--interval must be a number of seconds above 0 and at most "
+                       f"{MAX_INTERVAL_SECONDS:.0f} (a day), not {args.interval}")
+    if args.brand is not None and not args.brand.strip():
+        raise CliError("--brand must name a brand (its id in the watch list), not be empty")
     settings = _reachable(_settings(args))
 
     def show(event: object) -> None:
         if not isinstance(event, dict) or (args.brand and event.get("brand") != args.brand):
             return
-        line = json.dumps(event, ensure_ascii=False) if args.json else describe(event)
+        line = (printable(json.dumps(json_safe(event), ensure_ascii=False)) if args.json
+                else describe(event))
         print(line, flush=True)
 
-    reader = TopicReader(settings, {REPUTATION_ALERTS: show})
+    # Oldest first across brands too: each read's events sorted by record time (the topic is
+    # keyed by brand, so its partitions each hold some brands' events in order).
+    reader = TopicReader(settings, {REPUTATION_ALERTS: show}, ordered=True)
     try:
         while True:
             try:
@@ -529,6 +536,8 @@ REPORT_MAX_DAYS = 366
 CHART_MAX_DAYS = 92
 #: The slowest `collect replay --rate` (one mention every 1,000 s; below, a sleep overflows).
 MIN_REPLAY_RATE = 0.001
+#: The longest `alerts --follow --interval` (a day; far above, the sleep overflows).
+MAX_INTERVAL_SECONDS = 86400.0
 
 
 def _env_rate() -> float:

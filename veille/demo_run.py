@@ -166,7 +166,7 @@ def run_demo(
         from veille.moderate.store import TopicReader
 
         alerts = TopicReader(settings, {REPUTATION_ALERTS: lambda event: print(
-            f"alert: {describe(event)}", file=out, flush=True)})
+            f"alert: {describe(event)}", file=out, flush=True)}, ordered=True)
         summary = Summary()
         started = time.monotonic()
         reported = False

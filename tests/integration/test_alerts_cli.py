@@ -33,11 +33,14 @@ def event(brand: str, name: str, start: str, severity: str = "warning") -> dict[
     }
 
 
-def send(settings: Settings, values: list[bytes], key: bytes = b"acme") -> None:
+def send(settings: Settings, values: list[bytes], key: bytes = b"acme",
+         at: list[int] | None = None) -> None:
+    """Write `values` keyed `key`; `at`: their record times (ms), else the producer's clock."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     try:
-        for value in values:
-            producer.send(settings.topic(REPUTATION_ALERTS), key=key, value=value)
+        for i, value in enumerate(values):
+            producer.send(settings.topic(REPUTATION_ALERTS), key=key, value=value,
+                          timestamp_ms=at[i] if at else None)
         producer.flush(15)
     finally:
         producer.close(5)
@@ -63,10 +66,74 @@ def test_alerts_prints_each_event_oldest_first_and_skips_unreadable_records(sett
     assert [line for line in lines if line.startswith("boreal ")] == [
         describe(event("boreal", "opened", "09:00"))]
     assert len(lines) == 3  # the unreadable record is skipped (a warning), not printed
+    assert "ERROR" not in out.stderr  # kafka-python's "Metadata refresh: failed Cancelled"
 
     only = alerts(settings, "--brand", "boreal", "--json")
     assert only.returncode == 0, only.stderr
     assert [json.loads(line) for line in only.stdout.splitlines()] == [event("boreal", "opened", "09:00")]
+
+
+def test_events_of_all_brands_come_oldest_first(settings) -> None:
+    """The topic is keyed by brand (a partition each here): read partition after partition,
+    one brand's story came whole before the other's, whatever their times."""
+    ensure_topics(settings)
+    t0 = int(time.time() * 1000) - 3_600_000
+    acme = [event("acme", "opened", "08:00"), event("acme", "escalated", "10:00", "critical"),
+            event("acme", "resolved", "12:00", "critical")]
+    boreal = [event("boreal", "opened", "09:00"), event("boreal", "escalated", "11:00", "critical"),
+              event("boreal", "resolved", "13:00", "critical")]
+    send(settings, [json.dumps(e).encode() for e in acme], at=[t0, t0 + 2000, t0 + 4000])
+    send(settings, [json.dumps(e).encode() for e in boreal], key=b"boreal",
+         at=[t0 + 1000, t0 + 3000, t0 + 5000])
+    out = alerts(settings)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [describe(e) for pair in zip(acme, boreal, strict=True)
+                                       for e in pair]
+
+
+def test_a_closed_output_ends_the_command_quietly(settings) -> None:
+    """`veille alerts --follow | head -1`: once the reader is gone, the command ends at its next
+    write (it ran on for ever, logging each record it could not print as unreadable)."""
+    ensure_topics(settings)
+    send(settings, [json.dumps(event("acme", "opened", f"08:{m:02d}")).encode() for m in range(50)])
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "veille.cli", "alerts", "--follow", "--interval", "0.2"],
+        env=settings_env(settings), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert follow.stdout is not None and follow.stderr is not None
+        first = follow.stdout.readline()
+        assert first.startswith(b"acme OPENED")
+        follow.stdout.close()  # as `head -1` does
+        # Like any writer, it learns the reader is gone when it next writes: the next event.
+        send(settings, [json.dumps(event("acme", "resolved", "09:00", "critical")).encode()])
+        assert follow.wait(30) == 0
+        errors = follow.stderr.read().decode()
+        assert "unreadable" not in errors and "Traceback" not in errors, errors
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
+
+
+def test_a_slow_reader_of_the_output_is_not_a_broker_error(settings) -> None:
+    """The time limit of a read is for a broker that stops answering: a reader taking its time
+    over what is handed over (a paused terminal, `| less`) is no error."""
+    from veille.moderate.store import TopicReader
+
+    ensure_topics(settings)
+    send(settings, [json.dumps(event("acme", "opened", "08:35")).encode()] * 6)
+    seen: list[object] = []
+
+    def slow(e: object) -> None:
+        time.sleep(0.4)
+        seen.append(e)
+
+    reader = TopicReader(settings, {REPUTATION_ALERTS: slow}, timeout=1.0)
+    try:
+        assert reader.refresh() == 6  # 2.4 s of handling under a 1 s limit
+    finally:
+        reader.close()
+    assert len(seen) == 6
 
 
 def test_follow_prints_new_events_until_ctrl_c(settings) -> None:
@@ -155,7 +222,10 @@ def test_errors_are_one_line(settings) -> None:
     missing = alerts(settings)  # no topics created for this test's prefix
     assert missing.returncode == 2
     assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
-    bad = alerts(settings, "--follow", "--interval", "nan")
-    assert bad.returncode == 2 and "--interval" in bad.stderr
+    for interval in ("nan", "0", "1e10"):  # 1e10 overflowed the sleep: a traceback
+        bad = alerts(settings, "--follow", "--interval", interval)
+        assert bad.returncode == 2 and "--interval" in bad.stderr and "Traceback" not in bad.stderr
+    empty = alerts(settings, "--brand", " ")  # printed every brand's events
+    assert empty.returncode == 2 and "--brand" in empty.stderr
     nobody = alerts(settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}"))
     assert nobody.returncode == 2 and "cannot reach the broker" in nobody.stderr

@@ -61,3 +61,40 @@ def test_odd_records_give_a_line_with_question_marks_never_an_exception(event: d
 def test_unusable_fields_show_as_question_marks() -> None:
     line = describe(dict(OPENED, window_start="yesterday", observed_negative="27", total=None))
     assert line.startswith("acme OPENED (warning) ?: ? negative of ? mentions (40 %)")
+
+
+@pytest.mark.parametrize("event", [
+    dict(OPENED, total=10**400, observed_negative=-(10**400), negative_share=10**400),
+    dict(OPENED, window_start="0001-01-01T00:00:00+01:00", window_end="9999-12-31T23:59:00-01:00"),
+    dict(OPENED, negative_share=1e308),
+])
+def test_numbers_and_times_beyond_a_float_or_a_year_are_question_marks(event: dict[str, Any]) -> None:
+    line = describe(event)  # OverflowError before
+    assert line.startswith("acme OPENED (warning) ")
+    assert "?" in line or " %)" not in line  # a share of 1e308 is no percentage
+    assert "inf" not in line
+
+
+def test_control_characters_and_lone_surrogates_are_spelt_as_escapes() -> None:
+    """A record from another producer is text from anyone: ESC sequences would drive the
+    reader's terminal (colours, its title, clearing the screen), a C1 CSI too, and a lone
+    surrogate could not be printed at all."""
+    line = describe(dict(OPENED, brand="\x1b[31mRED\x1b[0m", alert_id="\x1b]0;pwned\x07",
+                         rising_terms=["\u009b2J", "\ud800x", "\u202eevil"]))
+    assert not any(ord(c) < 32 or 0x7f <= ord(c) <= 0x9f or 0xd800 <= ord(c) <= 0xdfff
+                   or c in "\u202e" for c in line)
+    assert line.startswith("\\u001b[31mRED\\u001b[0m OPENED (warning)")
+    assert "rising: \\u009b2J, \\ud800x, \\u202eevil" in line
+    assert line.encode("utf-8")  # printable as it is
+
+
+def test_absent_or_null_names_are_question_marks() -> None:
+    assert describe(dict(OPENED, event=None, brand=None)).startswith("? ? (warning) ")
+
+
+def test_a_window_within_a_minute_shows_its_seconds() -> None:
+    """30- or 90-second buckets: minutes alone would show 08:35-08:35."""
+    event = dict(OPENED, window_start="2026-01-05T08:35:00Z", window_end="2026-01-05T08:35:30Z")
+    assert "2026-01-05 08:35:00-08:35:30 UTC" in describe(event)
+    event = dict(OPENED, window_start="2026-01-05T23:59:30Z", window_end="2026-01-06T00:01:00Z")
+    assert "2026-01-05 23:59:30 - 2026-01-06 00:01:00 UTC" in describe(event)

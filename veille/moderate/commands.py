@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from datetime import UTC, datetime, tzinfo
@@ -14,6 +13,7 @@ from veille.moderate.store import ModerationStore
 from veille.moderation.cases import DecisionError, parse_epoch
 from veille.moderation.queue import build_report, decision_record, format_report
 from veille.settings import Settings
+from veille.terminal import printable
 
 
 class ModerateError(Exception):
@@ -27,19 +27,6 @@ def _age(seconds: float) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
     return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
-
-
-#: What a terminal would act on: control characters and the bidirectional overrides and isolates.
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _printable(line: str) -> str:
-    """`line` safe to print on a terminal: lone surrogates (a record written to the queue by
-    another producer may hold them: printing one raised UnicodeEncodeError and hid every case
-    after it) and control characters (a mention's text comes from anyone: "\x1b[2J" cleared the
-    moderator's screen) spelt as escapes, \\u001b (also valid inside a JSON string)."""
-    line = _CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
-    return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def list_cases(settings: Settings, *, brand: str | None = None, category: str | None = None,
@@ -60,7 +47,7 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
     now = time.time() if now is None else now
     if as_json:
         for item in shown:
-            out.write(_printable(json.dumps(summary(item, view, now), ensure_ascii=False)) + "\n")
+            out.write(printable(json.dumps(summary(item, view, now), ensure_ascii=False)) + "\n")
         return len(pending)
     out.write(f"{'waiting':>7}  {'case':<24} {'brand':<10} {'action':<8} {'severity':<8} "
               f"{'escalated':<14} {'categories':<28} text\n")
@@ -72,7 +59,7 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         text = text if len(text) <= 70 else text[:69] + "…"
         escalation = view.escalation(item["case_id"], now)
         severity = escalation["severity"] if escalation else item["severity"]
-        out.write(_printable(f"{_age(waited):>7}{late} {item['case_id'][:24]:<24} "
+        out.write(printable(f"{_age(waited):>7}{late} {item['case_id'][:24]:<24} "
                              f"{item['brand'][:10]:<10} {item['action']:<8} {severity:<8} "
                              f"{_escalated(escalation):<14} "
                              f"{','.join(item['categories'])[:28]:<28} {text}") + "\n")
@@ -128,11 +115,11 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                                     "(--no-check writes the decision anyway)")
             if status == "closed":
                 closed = view.closed[case_id]
-                raise ModerateError(_printable(f"case {case_id!r} is already closed: "
+                raise ModerateError(printable(f"case {case_id!r} is already closed: "
                                                f"{closed.get('decision')} by {closed.get('moderator')}"))
             prior = view.closing_decision(case_id, time.time())
             if prior is not None:  # the agent would apply that one and drop this one
-                raise ModerateError(_printable(
+                raise ModerateError(printable(
                     f"case {case_id!r} already has a decision waiting to be applied: "
                     f"{prior.get('decision')} by {prior.get('moderator')} at "
                     f"{prior.get('decided_at')} (--no-check writes this one anyway)"))

@@ -33,12 +33,17 @@ class TopicReader:
     """
 
     def __init__(self, settings: Settings, topics: dict[str, Callable[[Any], None]],
-                 timeout: float = 15.0) -> None:
+                 timeout: float = 15.0, ordered: bool = False) -> None:
+        """`timeout`: how long a refresh may go without any progress (no record read, not at
+        the end) before it is a BrokerError. `ordered`: each refresh hands its records over
+        oldest first by record time across partitions (held until the refresh has read them
+        all: for small topics), rather than as fetched (oldest first within a partition)."""
         from kafka import KafkaConsumer
 
         self.settings = settings
         self.handlers = {settings.topic(name): fn for name, fn in topics.items()}
         self.timeout = timeout
+        self.ordered = ordered
         try:
             self.consumer = KafkaConsumer(
                 bootstrap_servers=settings.bootstrap_servers, group_id=None,
@@ -92,28 +97,50 @@ class TopicReader:
         if not self._assigned:
             self._assign()
         read = quiet = 0
+        held: list[Any] = []
         deadline = time.monotonic() + self.timeout
         while quiet < 2:
             if time.monotonic() > deadline:
-                raise BrokerError(f"reading {', '.join(sorted(self.handlers))} took more than "
+                raise BrokerError(f"reading {', '.join(sorted(self.handlers))}: nothing read for "
                                   f"{self.timeout} s")
             batches = self.consumer.poll(timeout_ms=50, max_records=10_000)
-            for tp, records in batches.items():
-                handle = self.handlers[tp.topic]
-                for r in records:
-                    read += 1
-                    if r.value is None:
-                        continue
-                    try:
-                        handle(json.loads(r.value))
-                    except Exception as exc:  # one bad record must not hide those after it
-                        log.warning("skipping an unreadable record at %s:%s offset %s (%s)",
-                                    tp.topic, tp.partition, r.offset, type(exc).__name__)
+            for records in batches.values():
+                read += len(records)
+                if self.ordered:
+                    held.extend(records)
+                else:
+                    self._handle(records)
+            if batches:
+                # Progress: the deadline is for a broker that stops answering, not for a slow
+                # reader of what is handed over (a paused terminal, `| less`).
+                deadline = time.monotonic() + self.timeout
             quiet = quiet + 1 if not batches and self._caught_up() else 0
+        if held:
+            self._handle(sorted(held, key=lambda r: (r.timestamp, r.topic, r.partition, r.offset)))
         return read
 
+    def _handle(self, records: list[Any]) -> None:
+        for r in records:
+            if r.value is None:
+                continue
+            try:
+                self.handlers[r.topic](json.loads(r.value))
+            except BrokenPipeError:
+                raise  # the handler's output was closed (`| head`): the caller's to handle
+            except Exception as exc:  # one bad record must not hide those after it
+                log.warning("skipping an unreadable record at %s:%s offset %s (%s)",
+                            r.topic, r.partition, r.offset, type(exc).__name__)
+
     def close(self) -> None:
-        self.consumer.close()
+        # Closing cancels a metadata refresh in flight, which kafka-python logs as an ERROR
+        # ("Metadata refresh: failed Cancelled") on an ordinary, successful run.
+        cluster_log = logging.getLogger("kafka.cluster")
+        level = cluster_log.level
+        cluster_log.setLevel(logging.CRITICAL)
+        try:
+            self.consumer.close()
+        finally:
+            cluster_log.setLevel(level)
 
 
 class ModerationStore:
