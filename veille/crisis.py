@@ -14,6 +14,7 @@ from typing import Any
 
 from veille.rules import fold
 from veille.spikes import Detector, DetectorConfig, Score
+from veille.timezones import TimezoneError
 
 log = logging.getLogger(__name__)
 STATE_VERSION = 1
@@ -696,14 +697,21 @@ class BrandMonitor:
         self.sources = {int(p): o for p, o in d.get("sources", {}).items()}
 
     def load_core(self, d: dict[str, Any]) -> None:
-        """Raises StateMismatch for a detector of another bucket size."""
+        """Raises StateMismatch for a detector of another bucket size, or saved in a time zone
+        this machine cannot load (a name since dropped from the tz database)."""
         self._check_bucket_size(d["detector"]["config"]["bucket_seconds"], "the detector")
+        try:
+            detector = Detector.from_state(d["detector"])
+        except TimezoneError as exc:  # saved in a zone this machine's tz data no longer has
+            raise StateMismatch(f"{self.brand}: the detector was saved in time zone "
+                                f"{d['detector']['config'].get('timezone')!r}, which cannot be "
+                                f"loaded here ({exc})") from None
         self.baseline_terms = dict(d["baseline_terms"])
         self.story = d["story"]
         self.share_neg, self.share_all, self.share_seen, prev, *disp = d["share"]
         self.share_disp, self.share_disp_w = disp if len(disp) == 2 else (0.0, 0.0)
         self.share_prev = (prev[0], prev[1])
-        self.detector = Detector.from_state(d["detector"])
+        self.detector = detector
         if self.detector.config.timezone != self.timezone:
             # The brand's time zone changed (the watch list or VEILLE_TIMEZONE): its learnt
             # daily rhythm moves with the clock instead of being learnt again (Detector.move_to).

@@ -207,7 +207,7 @@ class Detector:
         return self._warming(self.local(ts))
 
     def _warming(self, local: float) -> bool:
-        new_day = self.day is not None and int(local // 86400) != self.day
+        new_day = self.day is not None and int(local // 86400) > self.day
         return self.n + 1 <= self._warmup or (not self.daily_max[0][0] and not new_day)
 
     def update(self, timestamp: datetime, value: float) -> Score:
@@ -253,7 +253,13 @@ class Detector:
         )
 
     def _roll_day(self, day: int) -> None:
-        """On a new (local) day, file each scale's maximum of the day that ended."""
+        """On a new (local) day, file each scale's maximum of the day that ended.
+
+        Only forwards: a local date that goes back (a clock set back across midnight, as
+        Newfoundland's was at 00:01 until 2010; a zone moved back west, see move_to) goes on
+        with the day in progress rather than filing a day twice or a day of minutes."""
+        if self.day is not None and day < self.day:
+            return
         if self.day is not None and day != self.day:
             keep = self.config.history_days
             for today, history in zip(self.today, self.daily_max, strict=True):
@@ -359,7 +365,9 @@ class Detector:
         of the next buckets are those of before, and from then on the slots follow the new
         zone's daylight-saving changes. The days of maxima already filed are kept; the day in
         progress is filed if it is over on the new zone's clock, and otherwise goes on to the
-        new zone's midnight. TimezoneError for a name that is not a zone."""
+        new zone's next midnight (a day is never filed twice: a move and its way back give the
+        days of before, one of them longer or shorter). TimezoneError for a name that is not a
+        zone."""
         if timezone == self.config.timezone:
             return
         new = Detector(replace(self.config, timezone=timezone))  # checks the name
@@ -372,8 +380,12 @@ class Detector:
             day = int(new_local // 86400)
             if self.day is not None and day > self.day:
                 self._roll_day(day)  # the old zone's day is over in the new one: filed
-            else:
-                self.day = day  # not over yet: it goes on, to the new zone's midnight
+            elif self.day is None:
+                self.day = day
+            # Otherwise not over yet: it goes on, to the new zone's next midnight. A new local
+            # date before the day in progress (moved west across midnight, or back west after a
+            # move east filed the day) does not take the day back: that date was filed already,
+            # so the day in progress lasts longer instead of a day being filed twice.
         self.config, self._zone = new.config, new._zone
 
     def to_state(self) -> dict[str, Any]:

@@ -260,6 +260,25 @@ def test_hourly_volume_per_hour_and_busiest_hours() -> None:
     assert HourlyVolume.from_state(json.loads(json.dumps(volume.to_state()))) == volume
 
 
+def test_hours_are_those_of_a_half_hour_zone() -> None:
+    """Counted per UTC hour, India's 00:00-00:30 was the day before's last hour: a report of
+    2026-12-02 had a row for 2026-12-01 holding items of 00:10 on the 2nd, as 23:00-24:00."""
+    kolkata = ZoneInfo("Asia/Kolkata")
+    at = datetime(2026, 12, 2, 0, 10, tzinfo=kolkata).timestamp()
+    noon = datetime(2026, 12, 2, 12, 0, tzinfo=kolkata).timestamp()
+    volume = HourlyVolume.of([at] * 5 + [noon])
+    day = datetime(2026, 12, 2, tzinfo=kolkata).timestamp()
+    peaks = volume.busiest(day, day + 86400, kolkata)
+    assert [(p.day, p.total, p.peak, p.hours) for p in peaks] == [(date(2026, 12, 2), 6, 5, (0,))]
+    hours = volume.per_hour(day, day + 86400, kolkata)
+    assert len(hours) == 24 and hours[0] == (int(day), 5) and hours[12] == (int(noon), 1)
+    nepal = ZoneInfo("Asia/Kathmandu")  # +05:45
+    late = datetime(2026, 12, 2, 23, 50, tzinfo=nepal).timestamp()
+    start = datetime(2026, 12, 2, tzinfo=nepal).timestamp()
+    assert [(p.day, p.hours) for p in HourlyVolume.of([late]).busiest(start, start + 86400, nepal)
+            ] == [(date(2026, 12, 2), (23,))]
+
+
 def test_moderators_needed() -> None:
     assert moderators_needed(0, 30) == 0
     assert moderators_needed(240, 30) == 3  # 2 h of work per hour at 80 % occupancy -> 2.5 -> 3

@@ -8,7 +8,7 @@ import json
 import math
 import random
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,6 +24,7 @@ from veille.settings import Settings, SettingsError
 from veille.spikes import Detector, DetectorConfig
 
 PARIS = ZoneInfo("Europe/Paris")
+STEP = timedelta(minutes=5)
 #: The EU's changes in 2026: 01:00 UTC on the last Sunday of March and of October.
 SPRING = datetime(2026, 3, 29, 1, tzinfo=UTC)
 AUTUMN = datetime(2026, 10, 25, 1, tzinfo=UTC)
@@ -215,6 +216,48 @@ def test_a_brand_moved_from_utc_to_paris_keeps_its_rhythm_and_crosses_the_change
 
 def watchlist(timezone: Any) -> dict[str, Any]:
     return {"brands": [{"id": "acme", "name": "Acme", "timezone": timezone}, {"id": "boreal"}]}
+
+
+def _days_filed(d: Detector) -> int:
+    return len(d.daily_max[0][0])
+
+
+@pytest.mark.parametrize("away", ["Asia/Tokyo", "America/New_York", "Asia/Kathmandu"])
+def test_a_zone_set_by_mistake_and_reverted_files_no_day_twice(away: str) -> None:
+    """Moved to a zone and back (an operator's mistake, reverted with restarts between): the
+    days of maxima are the days of before, none filed twice (Tokyo then back filed 2026-01-03
+    twice, a 23-hour and a 1-hour day, pulling the typical daily maximum down)."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    moved, stayed = Detector(), Detector()
+    for i in range(6 * 288):
+        t = start + i * STEP
+        if i == 3 * 288 - 12:  # 23:00 UTC
+            moved.move_to(away)
+            moved.move_to("UTC")
+        for d in (moved, stayed):
+            d.update(t, 10 + i % 7)
+    assert _days_filed(moved) == _days_filed(stayed) == 5
+
+
+def test_a_local_date_going_back_files_no_extra_day() -> None:
+    """Newfoundland set its clocks back at 00:01 until 2010 (00:00 to 23:00 of the day before):
+    the date went back, which filed a 5-minute and a 55-minute day at each change."""
+    d = Detector(DetectorConfig(timezone="America/St_Johns"))
+    start = datetime(2010, 11, 1, tzinfo=UTC)  # the change of 2010-11-07 within
+    for i in range(10 * 288):
+        d.update(start + i * STEP, 5.0)
+    assert _days_filed(d) == 10
+
+
+def test_a_state_saved_in_a_zone_this_machine_cannot_load_starts_afresh() -> None:
+    """A link since dropped from the tz database: the brand starts afresh (StateMismatch, which
+    the spike agent logs and handles), rather than the load failing on every restart."""
+    from veille.crisis import StateMismatch
+
+    state = BrandMonitor("acme", timezone="Europe/Paris").core_state()
+    state["detector"]["config"]["timezone"] = "US/Pacific-New"  # dropped in tzdata 2020b
+    with pytest.raises(StateMismatch, match="US/Pacific-New"):
+        BrandMonitor("acme", timezone="America/Los_Angeles").load_core(state)
 
 
 def test_a_brand_may_name_its_timezone_in_the_watch_list() -> None:

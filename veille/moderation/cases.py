@@ -447,18 +447,24 @@ class DayPeak:
     hours: tuple[int, ...]  # local hours of the day (0-23) with `peak` items; () on an empty day
 
 
+#: HourlyVolume's unit of count, in seconds: every time zone's offset is a multiple of it.
+QUARTER = 900
+
+
 @dataclass
 class HourlyVolume:
     """Items received per hour, for staffing: which hours of each day need most moderators.
 
-    Buckets are UTC hours; `busiest` reports them in a time zone of your choice by the local
-    hour their start falls in (a half-hour zone reports 09:30-10:30 as hour 9).
+    Counted per quarter of an hour, so that the hours reported are those of the time zone of
+    your choice, whatever its offset (every zone's is a multiple of 15 minutes: India's +05:30,
+    Nepal's +05:45). Counted per UTC hour before, a half-hour zone's 00:00-00:30 was the day
+    before's last hour.
     """
 
-    counts: dict[int, int] = field(default_factory=dict)  # UTC hour start (epoch s) -> items
+    counts: dict[int, int] = field(default_factory=dict)  # quarter-hour start (epoch s) -> items
 
     def add(self, received_at: float, n: int = 1) -> None:
-        start = int(received_at // 3600) * 3600
+        start = int(received_at // QUARTER) * QUARTER
         self.counts[start] = self.counts.get(start, 0) + n
 
     @classmethod
@@ -468,18 +474,25 @@ class HourlyVolume:
             volume.add(t)
         return volume
 
-    def per_hour(self, start: float, end: float) -> list[tuple[int, int]]:
-        """(hour start, items) for every hour bucket overlapping [start, end), zeros included."""
-        first = int(start // 3600) * 3600
-        return [(h, self.counts.get(h, 0)) for h in range(first, math.ceil(end / 3600) * 3600, 3600)]
+    def per_hour(self, start: float, end: float, tz: tzinfo = UTC) -> list[tuple[int, int]]:
+        """(hour start, items) for every hour of `tz` overlapping [start, end), in time order,
+        zeros included. A daylight-saving change's repeated hour is two hours here."""
+        hours: dict[int, int] = {}
+        quarter = int(start // QUARTER) * QUARTER
+        while quarter < end:
+            local = datetime.fromtimestamp(quarter, tz)
+            hour = quarter - local.minute * 60 - local.second
+            hours[hour] = hours.get(hour, 0) + self.counts.get(quarter, 0)
+            quarter += QUARTER
+        return list(hours.items())
 
     def busiest(self, start: float, end: float, tz: tzinfo = UTC) -> list[DayPeak]:
         """Per local day of [start, end): total items and the busiest hour(s), ties all kept."""
         days: dict[date, dict[int, int]] = {}
-        for hour_start, n in self.per_hour(start, end):
+        for hour_start, n in self.per_hour(start, end, tz):
             local = datetime.fromtimestamp(hour_start, tz)
             hours = days.setdefault(local.date(), {})
-            # A DST fall-back day has its 02:00 twice: both UTC hours add up in local hour 2.
+            # A DST fall-back day has its 02:00 twice: both hours add up in local hour 2.
             hours[local.hour] = hours.get(local.hour, 0) + n
         out = []
         for day, hours in sorted(days.items()):

@@ -462,11 +462,14 @@ class Report:
     processed: HourlyVolume
     busiest: list[DayPeak]
     pending_at_end: int
+    #: The time zone of the report's days and hours.
+    tz: tzinfo = UTC
 
     def hours(self) -> list[tuple[int, int, int]]:
-        """(hour start, received, processed) for every hour of the period."""
-        processed = dict(self.processed.per_hour(self.since, self.until))
-        return [(h, n, processed.get(h, 0)) for h, n in self.received.per_hour(self.since, self.until)]
+        """(hour start, received, processed) for every hour of the period, hours of `tz`."""
+        processed = dict(self.processed.per_hour(self.since, self.until, self.tz))
+        return [(h, n, processed.get(h, 0))
+                for h, n in self.received.per_hour(self.since, self.until, self.tz)]
 
 
 def _closed_case(record: Mapping[str, Any], item: Mapping[str, Any] | None) -> Case | None:
@@ -556,7 +559,7 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
             f.answered_late += answer == "late"
         processed.add(decided)
     return Report(since, until, dict(sorted(brands.items())), total, categories, received,
-                  processed, received.busiest(since, until, tz), pending_at_end)
+                  processed, received.busiest(since, until, tz), pending_at_end, tz)
 
 
 def _pct(x: float | None) -> str:
