@@ -19,6 +19,9 @@ from veille.timezones import TimezoneError, check
 
 log = logging.getLogger(__name__)
 _BRAND_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # fullmatch: "acme\n" is not an id
+#: Ids no brand may take: "none" labels the mentions that match no brand in the metrics
+#: (veille.metrics.NO_BRAND) and is left out of the per-brand alert rules.
+RESERVED_BRAND_IDS = frozenset({"none"})
 KINDS = ("alias", "keyword", "hashtag")
 #: Longest response deadline a charter may set (30 days): beyond that nobody is waiting any more.
 MAX_DEADLINE_MINUTES = 30 * 24 * 60
@@ -337,6 +340,9 @@ class Watchlist:
                 raise WatchlistError(
                     f"{source}: brand #{n} needs an id of lowercase letters, digits, - or _"
                 )
+            if brand_id in RESERVED_BRAND_IDS:
+                raise WatchlistError(f"{source}: brand #{n}: the id {brand_id!r} is reserved (the "
+                                     "metrics' label of mentions that match no brand)")
             if brand_id in seen_ids:
                 raise WatchlistError(f"{source}: brand #{n}: the id {brand_id!r} is taken by an "
                                      "earlier brand")

@@ -87,6 +87,8 @@ def test_packaged_watchlist_loads() -> None:
         ("[[brands]]\nid = 'a'\naliases = 'x'", "list of strings"),
         ("[[brands]]\nid = 'a'\n[[brands]]\nid = 'a'", "brand #2: the id 'a' is taken by an earlier brand"),
         ("[[brands]]\nid = 'a'\nalias = ['typo']", "unknown keys"),
+        # The metrics' label of mentions matching no brand: counted together, no share alert.
+        ("[[brands]]\nid = 'none'", "brand #1: the id 'none' is reserved"),
         ("not toml [", "not valid TOML"),
         # A misspelt table: its brands were never watched, without a word.
         ("[[brands]]\nid = 'a'\n[[brand]]\nid = 'b'", r"unknown top-level keys \['brand'\]"),
@@ -332,3 +334,10 @@ def test_an_exclude_that_silences_the_brand_itself_is_refused() -> None:
                                          "exclude": ["Acme Road Runner"]}]})
     assert w.match("acme again").brands == ("acme",)
     assert w.match("acme road runner cartoon").brands == ()
+
+
+def test_the_reserved_brand_ids_include_the_metrics_label_of_no_brand() -> None:
+    from veille.metrics import NO_BRAND
+    from veille.rules import RESERVED_BRAND_IDS
+
+    assert NO_BRAND in RESERVED_BRAND_IDS
