@@ -349,6 +349,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     rate = args.rate if args.rate is not None else _env_rate()  # read here: a demo-only variable
     if not math.isfinite(rate) or rate <= 0:  # as VEILLE_REPLAY_RATE: a rate of 0 or less
         raise CliError(f"--rate {rate:g} is not a rate > 0 (mentions/s)")  # replayed flat out
+    if rate < MIN_REPLAY_RATE:  # as `collect replay`: below, the replay's sleep overflows
+        raise CliError(f"--rate {rate:g} is below {MIN_REPLAY_RATE:g} mentions/s")
     if not math.isfinite(args.duration) or args.duration < 0:
         raise CliError(f"--duration {args.duration:g} must be 0 (until Ctrl-C) or more seconds")
     settings = _settings(args)

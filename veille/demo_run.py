@@ -96,16 +96,29 @@ def run_demo(
     """Run until Ctrl-C (or `duration` seconds when > 0). Stops everything it started."""
     data = Path(file) if file else packaged_demo_data()
     if not data.is_file():
-        print(f"veille demo: {data}: no such file", file=sys.stderr)
+        why = "not a regular file" if data.exists() else "no such file"
+        print(f"veille demo: {data}: {why}", file=sys.stderr)
         return 2
     broker: EmbeddedBroker | None = None
     worker: subprocess.Popen[bytes] | None = None
     alerts: Any = None
-    stop = threading.Event()
+    stop, hurry = threading.Event(), threading.Event()
+    phase = ["start"]  # start -> live -> cleanup
+
+    def on_signal(*_: object) -> None:
+        """Ctrl-C, SIGTERM, SIGHUP. Starting: stop at once (a broker that does not answer made
+        it wait ~30 s); live: end the loop; stopping already: stop the worker without waiting."""
+        if phase[0] == "cleanup" or stop.is_set():
+            hurry.set()
+        stop.set()
+        if phase[0] == "start":
+            raise KeyboardInterrupt
+
     # SIGHUP too: closing the terminal must stop the broker and worker it started, not orphan them.
-    previous = {s: signal.signal(s, lambda *_: stop.set())
+    previous = {s: signal.signal(s, on_signal)
                 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     workdir = Path(tempfile.mkdtemp(prefix="veille-demo-"))
+    out_closed = False
     try:
         if not settings.broker_url_set:
             port = settings.embedded_broker_port
@@ -113,7 +126,9 @@ def run_demo(
                 print(f"port {port} is taken (VEILLE_EMBEDDED_BROKER_PORT): using a free one",
                       file=out, flush=True)
                 port = free_port()
-            broker = EmbeddedBroker(port, log_path=workdir / "broker.log").start()
+            # Assigned before it starts: a Ctrl-C while it starts still stops it.
+            broker = EmbeddedBroker(port, log_path=workdir / "broker.log")
+            broker.start()
             settings = settings.with_(broker_url=broker.url)
             print(f"embedded broker (Tansu): {broker.url}", file=out, flush=True)
         else:
@@ -141,7 +156,7 @@ def run_demo(
         metrics_url = f"http://{settings.metrics_host}:{metrics_port}/metrics"
         print(f"metrics: {metrics_url}", file=out)
         print(f"logs: {workdir}", file=out)
-        print(f"replaying {data} at {rate:.0f} mentions/s (Ctrl-C stops everything)", file=out)
+        print(f"replaying {data} at {rate:g} mentions/s (Ctrl-C stops everything)", file=out)
         print(f"meanwhile, in another terminal: veille alerts --follow --broker-url "
               f"{settings.broker_url}, or veille moderate list --broker-url {settings.broker_url}",
               file=out, flush=True)
@@ -171,10 +186,23 @@ def run_demo(
         started = time.monotonic()
         reported = False
         last_line, last_print = "", 0.0
-        while not stop.wait(2.0):
+        phase[0] = "live"
+        if stop.is_set():  # a signal between the last step and here
+            return 0
+
+        def wait() -> bool:
+            """Two seconds, less when `duration` ends sooner; True when asked to stop."""
+            left = duration - (time.monotonic() - started) if duration else 2.0
+            return stop.wait(max(0.0, min(2.0, left)))
+
+        while not wait():
             if worker.poll() is not None:
                 print(f"worker exited with code {worker.returncode}; see {workdir}/worker.log",
                       file=out, flush=True)
+                return 1
+            if broker is not None and not broker.running():
+                print(f"the embedded broker stopped; see {workdir}/broker.log", file=out,
+                      flush=True)
                 return 1
             try:
                 alerts.refresh()
@@ -194,19 +222,43 @@ def run_demo(
             if duration and time.monotonic() - started >= duration:
                 break
         return 0
+    except KeyboardInterrupt:  # a signal while starting
+        return 0
+    except BrokenPipeError:  # the output was closed (`| head`): stop quietly
+        out_closed = True
+        return 0
     finally:
+        phase[0] = "cleanup"
         stop.set()
         if alerts is not None:
-            alerts.close()
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
             try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+                alerts.close()
+            except Exception:  # noqa: BLE001 (the broker gone: nothing to close cleanly)
+                pass
+        stopped = []
+        if worker is not None:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                # Up to 20 s for a clean stop (its batch delivered and committed); a second
+                # Ctrl-C, or a broker that is gone, does not wait for it.
+                deadline = time.monotonic() + 20
+                while worker.poll() is None and time.monotonic() < deadline and not hurry.is_set():
+                    time.sleep(0.1)
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.wait()
+            stopped.append("worker")
         if broker is not None:
             broker.stop()
+            stopped.append("broker")
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        print("demo stopped: worker and broker shut down", file=out, flush=True)
+        if out_closed:
+            if out is sys.stdout:  # nothing more can reach it, not even the exit's flush
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        else:
+            try:
+                said = " and ".join(stopped) + " shut down" if stopped else "nothing was running"
+                print(f"demo stopped: {said}", file=out, flush=True)
+            except (BrokenPipeError, ValueError):
+                pass

@@ -80,7 +80,8 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path) -> None:
     assert len({line.rsplit("[", 1)[-1] for line in alerts}) == 1  # the same alert id
     assert "demo stopped: worker and broker shut down" in text
     assert not metadata_answers("127.0.0.1", port)  # the broker it started is gone
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    # -ww: the arguments in full (ps cuts them to $COLUMNS otherwise, and the port with them).
+    ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
     assert f"--listener-url tcp://127.0.0.1:{port}" not in ps
 
 
@@ -103,7 +104,8 @@ def test_a_demo_killed_with_sigkill_leaves_neither_worker_nor_broker(tmp_path) -
                 break
         else:
             raise AssertionError(f"the demo exited {demo.wait()} before replaying")
-        ps = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True)
+        ps = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True,
+                            text=True)
         workers += [int(fields[0]) for fields in (line.split(None, 2) for line in
                                                  ps.stdout.splitlines())
                    if int(fields[1]) == demo.pid and "veille.cli worker" in fields[2]]
@@ -134,3 +136,113 @@ def test_a_demo_killed_with_sigkill_leaves_neither_worker_nor_broker(tmp_path) -
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _demo_env() -> tuple[int, dict[str, str]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    env.update(VEILLE_EMBEDDED_BROKER_PORT=str(port), VEILLE_METRICS_PORT=str(free_port()))
+    return port, env
+
+
+def _tansu_pid(port: int) -> int | None:
+    ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    for line in ps.splitlines():
+        if f"--listener-url tcp://127.0.0.1:{port}" in line:
+            return int(line.split()[0])
+    return None
+
+
+def test_the_demo_says_when_its_broker_dies_and_stops(tmp_path) -> None:
+    """The live line froze amid the worker's connection errors: the demo watched its worker,
+    not its broker."""
+    import signal
+    import time
+
+    port, env = _demo_env()
+    demo = subprocess.Popen([sys.executable, "-m", "veille.cli", "demo", "--rate", "50"],
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            if "msg/s" in line:  # the worker is live
+                break
+        pid = _tansu_pid(port)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        started = time.monotonic()
+        rest = demo.stdout.read()
+        assert demo.wait(60) == 1
+        assert time.monotonic() - started < 40
+        assert "the embedded broker stopped; see " in rest, rest[-2000:]
+        assert "demo stopped: worker and broker shut down" in rest
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+
+
+def test_a_closed_output_stops_the_demo_quietly(tmp_path) -> None:
+    """`veille demo | head -3`: a BrokenPipeError traceback (twice) and exit code 1."""
+    port, env = _demo_env()
+    demo = subprocess.Popen([sys.executable, "-m", "veille.cli", "demo", "--rate", "200"],
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert demo.stdout is not None and demo.stderr is not None
+        for _ in range(3):
+            demo.stdout.readline()
+        demo.stdout.close()  # as `head -3` does
+        assert demo.wait(60) == 0
+        errors = demo.stderr.read().decode()
+        assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+        assert _tansu_pid(port) is None  # everything it started is stopped
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+
+
+def test_ctrl_c_while_the_demo_starts_stops_it_at_once(tmp_path) -> None:
+    """A broker that does not answer Kafka (an HTTP server on its port): the start-up waited
+    for kafka-python to give up (~30 s), whatever the Ctrl-C."""
+    import signal
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+
+    def accept() -> None:  # accepts and says nothing, as a server of another protocol would
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    _, env = _demo_env()
+    env["VEILLE_BROKER_URL"] = f"kafka://127.0.0.1:{server.getsockname()[1]}"
+    demo = subprocess.Popen([sys.executable, "-m", "veille.cli", "demo"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(6)
+        assert demo.poll() is None  # still starting: creating the topics, which never answers
+        signalled = time.monotonic()
+        demo.send_signal(signal.SIGINT)
+        demo.wait(30)
+        assert time.monotonic() - signalled < 5
+        assert demo.stdout is not None
+        text = demo.stdout.read()
+        assert "Traceback" not in text, text[-2000:]
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        server.close()
+        for s in held:
+            s.close()
