@@ -134,7 +134,7 @@ TOPIC_MAP = (
         MODERATION_DECISIONS,
         "case id (UTF-8)",
         "a moderator's decision: case_id, decision (approve, reject, escalate, replied), "
-        "moderator, decided_at, reason (schemas/moderation_decision.v1.json)",
+        "moderator, decided_at, reason, assignee (escalate only) (schemas/moderation_decision.v1.json)",
         "`veille moderate decide`, the moderation API, your moderation tools",
         "moderation agent; `veille moderate` and the moderation API (escalations, decisions not "
         "applied yet)",
