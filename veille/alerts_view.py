@@ -52,8 +52,8 @@ def _float(x: Any) -> float | None:
     if isinstance(x, bool) or not isinstance(x, int | float):
         return None
     try:
-        f = float(x) * 100 / 100
-    except OverflowError:
+        f = float(x)
+    except OverflowError:  # an int beyond a float (10**400)
         return None
     return f if math.isfinite(f) else None
 
@@ -76,7 +76,8 @@ def describe(event: dict[str, Any]) -> str:
     severity = event.get("severity")
     head = f"{_text(event.get('brand'))} {verb}" + (f" ({severity})" if severity else "")
     share = _float(event.get("negative_share"))
-    share_text = f" ({share * 100:.0f} %)" if share is not None else ""
+    share_text = (f" ({share * 100:.0f} %)" if share is not None and math.isfinite(share * 100)
+                  else "")
     body = (f"{_number(event.get('observed_negative'))} negative of "
             f"{_number(event.get('total'))} mentions{share_text}, "
             f"{_number(event.get('expected_negative'))} expected")

@@ -377,15 +377,10 @@ class Detector:
             k = round((new_local - old_local) * slots / 86400) % slots
             self.season = self.season[-k:] + self.season[:-k] if k else self.season
             self.season_n = self.season_n[-k:] + self.season_n[:-k] if k else self.season_n
-            day = int(new_local // 86400)
-            if self.day is not None and day > self.day:
-                self._roll_day(day)  # the old zone's day is over in the new one: filed
-            elif self.day is None:
-                self.day = day
-            # Otherwise not over yet: it goes on, to the new zone's next midnight. A new local
-            # date before the day in progress (moved west across midnight, or back west after a
-            # move east filed the day) does not take the day back: that date was filed already,
-            # so the day in progress lasts longer instead of a day being filed twice.
+            # Over on the new zone's clock: filed. Not over yet: it goes on to the new zone's
+            # next midnight; a date before it (moved west, or back west after a move east filed
+            # the day) does not take the day back (_roll_day only goes forwards).
+            self._roll_day(int(new_local // 86400))
         self.config, self._zone = new.config, new._zone
 
     def to_state(self) -> dict[str, Any]:
