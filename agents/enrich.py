@@ -444,11 +444,7 @@ async def load_windows(bootstrap: list[str], enriched: str, partitions: Sequence
         if r.key is None:
             return
         last[r.partition] = r
-        offset = -1
-        for name, raw in r.headers or ():
-            if name == SOURCE_OFFSET_HEADER:
-                offset = int(raw)
-        windows[r.partition].add(r.key, r.timestamp / 1000.0, offset)
+        windows[r.partition].add(r.key, r.timestamp / 1000.0, _source_offset(r))
 
     await read_to_end(bootstrap, [TopicPartition(enriched, p) for p in partitions], remember,
                       start=lambda tp, end: max(0, end - max_entries - 1), timeout=timeout)
@@ -457,12 +453,27 @@ async def load_windows(bootstrap: list[str], enriched: str, partitions: Sequence
         window.expire(now)
     if clocks is not None:
         for p, r in last.items():
+            offset = _source_offset(r)
             try:
                 created = datetime.fromisoformat(json.loads(r.value)["created_at"]).timestamp()
             except (ValueError, TypeError, KeyError):
                 continue  # not one of ours: the partition's clock starts with its next mention
-            clocks[p] = SourceClock(created, r.timestamp / 1000.0)
+            if offset < 0:
+                continue  # nor is a record without its raw offset
+            # Claimed in ticks only once the stage is past that offset (SourceClock.unconfirmed).
+            clocks[p] = SourceClock(created, r.timestamp / 1000.0, unconfirmed=offset)
     return windows
+
+
+def _source_offset(record: Any) -> int:
+    """The raw offset an enriched record was made from (its header), or -1."""
+    for name, raw in record.headers or ():
+        if name == SOURCE_OFFSET_HEADER:
+            try:
+                return int(raw)
+            except ValueError:
+                return -1
+    return -1
 
 
 class EnrichStage:
@@ -836,6 +847,8 @@ class EnrichStage:
                         # Records handed over by the consumer but not delivered yet: not read.
                         read = high is not None and position >= high and not self.in_hand
                         clock = self.clocks.get(p) or SourceClock()
+                        if not self.in_hand:  # everything before the position is delivered
+                            clock.delivered(position)
                         value = source_tick(p, *clock.tick(self.clock(), read, live_seconds,
                                                            s.spike_idle_seconds))
                         sent += [await self.send(Out(self.names.by_brand, None, value, None, q))

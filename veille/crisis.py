@@ -272,18 +272,34 @@ class SourceClock:
 
     newest: float | None = None  # newest event time forwarded
     heard: float | None = None  # wall-clock time a mention was last forwarded
+    #: A clock rebuilt after a restart or rebalance from the last enriched record of the
+    #: partition: that record's raw offset. The crashed owner may have written the enriched
+    #: records up to it but not all their signals; the new owner re-sends those, and until it
+    #: has delivered past this offset, a tick claiming `newest` would overtake them and close
+    #: the buckets they belong to (they would all be late). So `newest` is not claimed until
+    #: `delivered()` says the stage is past it.
+    unconfirmed: int | None = None
 
     def saw(self, event_time: float, wall: float) -> None:
         if self.newest is None or event_time > self.newest:
             self.newest = event_time
         self.heard = wall
 
+    def delivered(self, position: int) -> None:
+        """Every raw record before offset `position` is delivered (by this stage, or committed
+        by the partition's previous owner)."""
+        if self.unconfirmed is not None and position > self.unconfirmed:
+            self.unconfirmed = None
+
     def tick(self, wall: float, read_to_end: bool, live_seconds: float,
              idle_seconds: float) -> tuple[float, float | None, bool, bool]:
         """(at, newest event time or None, live, quiet) of a tick sent at `wall`. Live: the
         newest event time was recent when it was read (the stream is at the present, not a
         replay of the past). Quiet: read to its end, and nothing forwarded for `idle_seconds`
-        (or ever): a pause in a replay or a collector's delay is not silence."""
+        (or ever): a pause in a replay or a collector's delay is not silence. A rebuilt clock
+        not yet confirmed (`unconfirmed`) claims nothing: no event time, neither live nor quiet."""
+        if self.unconfirmed is not None:
+            return wall, None, False, False
         if self.newest is None or self.heard is None:
             return wall, None, False, read_to_end
         return (wall, self.newest, self.heard - self.newest <= live_seconds,

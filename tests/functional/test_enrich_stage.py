@@ -531,3 +531,104 @@ def test_a_batch_written_although_its_send_failed_is_not_written_twice(tmp_path,
     assert sends == [len(ids), len(more), len(more)]
     assert [w.key for w in log[("enriched", 0)]] == [i.encode() for i in ids + more]
     assert stage.enriched_ends[0] == len(ids) + len(more)
+
+
+def test_after_a_crash_no_tick_overtakes_the_signals_it_speaks_for(tmp_path) -> None:
+    """The crashed owner wrote the enriched records of raw offsets 0-49 but committed only up to
+    20 (its by-brand signals of 20-49 may not have landed). The new owner's clock, rebuilt from
+    the last enriched record, must not be claimed in a tick before 20-49 are re-sent: a tick
+    saying "offset 49's event time" ahead of them would close their buckets in the spike agent,
+    and every one of them would be late (a crash run's alerts then differ from the reference's)."""
+    import asyncio
+
+    from agents.enrich import EnrichStage
+    from veille.crisis import SourceClock
+    from veille.settings import Settings
+
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    ids = [i for i in (f"m{n}" for n in range(400)) if key_partition(i.encode(), 4) == 0][:50]
+
+    def mention(n: int) -> bytes:
+        return json.dumps({"id": ids[n], "source": "t", "platform": "twitter",
+                           "text": "Acme is terrible", "created_at":
+                           (base + timedelta(minutes=n)).isoformat()}).encode()
+
+    window = DedupWindow(10**9, 1000)
+    for n in range(50):  # as load_windows re-read them from mentions.enriched
+        window.add(ids[n].encode(), 1000.0, n)
+    plan, metrics = planner({})
+    stage = EnrichStage(Settings.from_env({}, data_dir=str(tmp_path)), plan.enricher, metrics)
+    stage.windows[0] = window
+    last = (base + timedelta(minutes=49)).timestamp()
+    stage.clocks[0] = SourceClock(last, 1000.0, unconfirmed=49)
+    tp = TP(stage.names.raw, 0)
+
+    class Consumer:
+        def __init__(self) -> None:
+            self.at = 20  # the committed offset
+
+        def assignment(self) -> set[TP]:
+            return {tp}
+
+        def highwater(self, partition: TP) -> int:
+            return 50
+
+        async def position(self, partition: TP) -> int:
+            return self.at
+
+        async def getmany(self, timeout_ms: int) -> dict[TP, list[Rec]]:
+            await asyncio.sleep(0.3)  # ticks go out meanwhile
+            if self.at >= 50:
+                return {}
+            batch = [Rec(tp.topic, 0, n, ids[n].encode(), mention(n)) for n in range(self.at, 50)]
+            self.at = 50
+            return {tp: batch}
+
+        def seek(self, partition: TP, offset: int) -> None:
+            self.at = offset
+
+        async def commit(self, offsets: dict[Any, int]) -> None:
+            pass
+
+    class Producer:
+        def __init__(self) -> None:
+            self.by_brand: list[dict[str, Any]] = []
+
+        def create_batch(self) -> _Batch:
+            return _Batch()
+
+        def _done(self) -> Any:
+            fut = asyncio.get_running_loop().create_future()
+            fut.set_result(None)
+            return fut
+
+        async def send_batch(self, batch: _Batch, topic: str, partition: int) -> Any:
+            if topic == stage.names.by_brand:
+                self.by_brand += [json.loads(v or b"") for v in batch.records]
+            return self._done()
+
+        async def send(self, topic: str, value: bytes, key: Any = None, headers: Any = None,
+                       partition: int = 0) -> Any:
+            if topic == stage.names.by_brand and partition == brand_partition("acme", 4):
+                self.by_brand.append(json.loads(value))
+            return self._done()
+
+    producer = Producer()
+    stage.consumer, stage.producer = Consumer(), producer
+
+    async def scenario() -> None:
+        tasks = [asyncio.ensure_future(stage.run()), asyncio.ensure_future(stage.punctuate(0.05))]
+        await asyncio.sleep(1.2)
+        stage.stopping = True
+        await asyncio.wait_for(asyncio.gather(*tasks), 5)
+
+    asyncio.run(scenario())
+    signals = [r for r in producer.by_brand if "id" in r]
+    ticks = [(i, r) for i, r in enumerate(producer.by_brand) if "tick" in r]
+    assert [s["o"] for s in signals] == list(range(20, 50))  # re-sent: they may not have landed
+    first_signal = producer.by_brand.index(signals[0])
+    assert any(i < first_signal for i, _ in ticks), "no tick before the re-sent signals"
+    for i, t in ticks:
+        later = [s["t"] for s in producer.by_brand[i + 1:] if "id" in s]
+        assert t["t"] is None or all(t["t"] <= s for s in later), (i, t, later[:3])
+    assert ticks[-1][1]["t"] == last  # claimed once the stage is past offset 49

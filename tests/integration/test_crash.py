@@ -117,6 +117,10 @@ def test_kill_9_mid_stream_loses_nothing_duplicates_nothing_and_state_matches(
         missing = expected - run["ids"]
         assert not missing, f"{len(missing)} mentions lost, e.g. {sorted(missing)[:5]}"
         assert run["enriched_twice"] == 0
+    # No mention came after its bucket had closed, in either run: after the restart, no source
+    # tick claims an event time that mentions still to be re-sent are older than.
+    late = {name: runs[name][1].metric("veille_reputation_late_mentions_total") for name in runs}
+    assert late == {"reference": 0, "crash": 0}, late
     # The same alert story, the same moderation cases and KPIs as without the crash.
     assert [e["event"] for e in reference["alerts"]][:1] == ["opened"]
     # Alert events are at least once (README): consumers de-duplicate on (alert_id, event).

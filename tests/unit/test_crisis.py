@@ -212,6 +212,25 @@ def test_source_clock_ticks():
     assert replay.tick(9_100.0, True, 1200, 60) == (9_100.0, 1_000.0, False, True)
 
 
+def test_a_rebuilt_source_clock_claims_nothing_until_the_stage_is_past_its_record():
+    """After a crash, the clock rebuilt from the last enriched record (raw offset 49) must not
+    overtake the signals of offsets up to 49 that the new owner re-sends."""
+    from veille.crisis import SourceClock
+
+    c = SourceClock(5_000.0, 5_010.0, unconfirmed=49)
+    assert c.tick(5_020.0, True, 1200, 60) == (5_020.0, None, False, False)
+    c.delivered(20)  # re-read from the committed offset, not there yet
+    c.saw(4_900.0, 5_030.0)
+    assert c.tick(5_040.0, True, 1200, 60) == (5_040.0, None, False, False)
+    c.delivered(49)  # 49 itself not delivered yet
+    assert c.tick(5_040.0, True, 1200, 60)[1] is None
+    c.delivered(50)
+    assert c.unconfirmed is None
+    assert c.tick(5_050.0, True, 1200, 60) == (5_050.0, 5_000.0, True, False)
+    c.delivered(10)  # a later, smaller position (a seek back) does not take it back
+    assert c.tick(5_100.0, True, 1200, 60) == (5_100.0, 5_000.0, True, True)
+
+
 def test_monitor_fed_by_a_watermark_gives_the_same_buckets_in_any_partition_order():
     """Two partitions read in different interleavings close the same buckets, none late."""
     from veille.crisis import BrandMonitor, CrisisConfig, Watermark
