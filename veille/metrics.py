@@ -312,8 +312,8 @@ class EnrichedTally:
 #: Collector names: a bounded label set.
 COLLECTORS = ("replay", "rss", "webhook", "mastodon")
 #: Reasons a collector refuses an item (bounded): the record validation reasons plus transport ones.
-COLLECTOR_REFUSALS = DLQ_REASONS + ("unauthorized", "payload_too_large", "too_many_items", "duplicate",
-                                    "unsupported")
+COLLECTOR_REFUSALS = DLQ_REASONS + ("unauthorized", "payload_too_large", "too_many_items",
+                                    "overloaded", "duplicate", "unsupported")
 
 
 class CollectorMetrics:

@@ -146,10 +146,13 @@ def test_single_and_batches_get_202_once_on_the_topic_keyed_by_id(settings, serv
     assert r.status_code == 202, r.text
     derived = r.json()["ids"][0]
     assert r.json()["accepted"] == 1 and re.fullmatch(r"webhook-[0-9a-f]{32}", derived)
-    again = w.post(dict(single, author="someone else"), token=TOKEN)  # a retried push
+    again = w.post(single, token=TOKEN)  # a retried push
     assert again.status_code == 202 and again.json()["ids"] == [derived]
     other = w.post(item(1, text="Acme mention number 1 | ko"), token=TOKEN)
     assert other.json()["ids"] != [derived]
+    # The same words at the same second from another account (a copied message): its own id.
+    copied = w.post(dict(single, author="someone else"), token=TOKEN)
+    assert copied.status_code == 202 and copied.json()["ids"] not in ([derived], other.json()["ids"])
 
     batch = [item(i, id=f"zap-{i}", source="zapier") for i in range(2, 5)]
     r = w.post(batch, token=TOKEN)
@@ -159,13 +162,14 @@ def test_single_and_batches_get_202_once_on_the_topic_keyed_by_id(settings, serv
     env_ids = r.json()["ids"]
     assert w.post([], token=TOKEN).json() == {"accepted": 0, "ids": []}
 
-    got = records_by_key(settings, expect=7)
-    assert set(got) == {derived, other.json()["ids"][0], "zap-2", "zap-3", "zap-4", *env_ids}
+    got = records_by_key(settings, expect=8)
+    assert set(got) == {derived, other.json()["ids"][0], copied.json()["ids"][0], "zap-2", "zap-3",
+                        "zap-4", *env_ids}
     assert got[derived]["source"] == "webhook" and got[derived]["platform"] == "twitter"
     assert got[derived]["collected_at"] and got[derived]["audience"] == {"followers": 10, "likes": 1}
     assert got["zap-3"]["source"] == "zapier"
-    assert w.metric("veille_collector_items_sent_total") == 8  # the retried push twice
-    assert w.metric("veille_collector_items_fetched_total") == 8
+    assert w.metric("veille_collector_items_sent_total") == 9  # the retried push twice
+    assert w.metric("veille_collector_items_fetched_total") == 9
     assert w.client.get("/readyz").json() == {"status": "ready"}
     assert w.client.get("/mentions").status_code == 405
 

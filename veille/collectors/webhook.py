@@ -77,6 +77,12 @@ MAX_GROUP_MENTIONS = 5000
 #: answer, on the event loop, so the count bounds that pause (1 MiB of `{}` is 350,000 items and
 #: took 1 s; 5,000 real mentions take under 0.1 s).
 MAX_REQUEST_MENTIONS = MAX_GROUP_MENTIONS
+#: Bodies (decoded bytes) of requests waiting for the broker's acknowledgement, at most; beyond,
+#: a request is answered 503 `overloaded` at once. While the broker is slow or away each request
+#: waits up to ACK_TIMEOUT_SECONDS, and senders retrying meanwhile must not grow the collector
+#: without bound (50 requests of 1 MiB held 1.4 GB before the parsed bodies were let go; each
+#: now holds its mentions and its raw bytes).
+MAX_WAITING_BYTES = 64 * 2**20
 SIGNATURE_HEADER = "X-Veille-Signature"
 #: The shortest token or HMAC secret accepted (a 1-character token guarded a public listener).
 MIN_SECRET_CHARS = 16
@@ -88,8 +94,11 @@ class WebhookConfigError(SettingsError):
 
 
 def derive_id(m: RawMention) -> str:
-    """A stable id from the validated content: the same push retried gets the same id."""
-    content = json.dumps([m.platform, m.url or "", m.text, iso(m.created_at)], ensure_ascii=False)
+    """A stable id from the validated content: the same push retried gets the same id, and two
+    authors posting the same words at the same second (a copied message during a crisis) get
+    two (de-duplication downstream would otherwise keep one of them)."""
+    content = json.dumps([m.source, m.platform, m.author or "", m.url or "", m.text,
+                          iso(m.created_at)], ensure_ascii=False)
     return "webhook-" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:32]
 
 
@@ -211,6 +220,7 @@ class WebhookCollector(Collector):
         self._shutdown: asyncio.Task[None] | None = None
         #: (mentions, answered when written, deadline on the loop's clock) per waiting request.
         self._queue: list[tuple[list[RawMention], asyncio.Future[None], float]] = []
+        self._waiting_bytes = 0  # decoded bodies of the requests waiting for a write
         self._writer: asyncio.Task[None] | None = None
         self._last_write_ok: bool | None = None
         self._last_failure = 0.0
@@ -420,6 +430,13 @@ class WebhookCollector(Collector):
                           f"the body does not decode as its Content-Encoding ({coding}) says: {exc}")
         if not self._signature_ok(request, body):
             return self._unauthorized()
+        size = len(body)
+        if self._waiting_bytes and self._waiting_bytes + size > max(MAX_WAITING_BYTES, limit):
+            self._refuse("overloaded")
+            return _error(
+                503, "overloaded",
+                "too many requests are waiting for the broker: nothing was accepted, send it again",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, retry_after=RETRY_AFTER_SECONDS)
 
         try:
             text = body.decode("utf-8")
@@ -465,7 +482,10 @@ class WebhookCollector(Collector):
                  "accepted": 0}, status=400)
         if not mentions:
             return web.json_response({"accepted": 0, "ids": []}, status=202)
-
+        # Only the mentions wait for the broker: the parsed body (unknown fields included, about
+        # 25 times the bytes for a body of small JSON values) is let go first.
+        del payload, items, text, body, raw
+        self._waiting_bytes += size
         try:
             await self._write(mentions)
         except BrokerUnavailable:
@@ -473,6 +493,8 @@ class WebhookCollector(Collector):
                 503, "broker_unavailable",
                 "the broker did not acknowledge the write: nothing was accepted, send it again",
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, retry_after=RETRY_AFTER_SECONDS)
+        finally:
+            self._waiting_bytes -= size
         return web.json_response({"accepted": len(mentions), "ids": [m.id for m in mentions]},
                                  status=202)
 
