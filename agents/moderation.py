@@ -71,6 +71,9 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
     cases.key_serializer = held.key_serializer = "raw"
     pending: dict[bytes, Case] = {}  # pending cases of the owned partitions (for the gauges)
     owned: set[int] = set()
+    #: Queue partition -> the next offset after the last item the agent handled (not merely
+    #: fetched: Faust buffers what it fetched), for expire_held's "read to the end".
+    handled: dict[int, int] = {}
 
     @cases.on_recover
     async def complete_recovery() -> None:
@@ -80,6 +83,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
 
         owned.clear()
         owned.update(tp.partition for tp in app.consumer.assignment() if tp.topic == queue_name)
+        handled.clear()
         loaded = 0
         for table in (cases, held):
             loaded += await catch_up_retrying(table, settings.bootstrap_servers, owned,
@@ -123,7 +127,14 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         metrics.ignored.labels(reason).inc()
         log.info("moderation: decision ignored (%s): %s", reason, detail)
 
+    def misplaced(event: Any, key: bytes) -> bool:
+        """Keyed otherwise than by its case id, or on another partition than the id's (a
+        producer with another partitioner: librdkafka's default is not murmur2). Then the
+        worker holding the case would never see it: it goes back, keyed and placed by id."""
+        return event.key != key or event.message.partition != key_partition(key, partitions)
+
     async def on_item(event: Any) -> None:
+        handled[event.message.partition] = event.message.offset + 1
         try:
             case = case_of(json.loads(event.value))
             key = case.id.encode()
@@ -132,8 +143,9 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             log.error("moderation: unreadable queue item at offset %s: %s",
                       event.message.offset, exc)
             return
-        if event.key != key:
-            await (await topics.queue.send(key=key, value=event.value))
+        if misplaced(event, key):
+            await (await topics.queue.send(key=key, value=event.value,
+                                           partition=key_partition(key, partitions)))
             return
         if cases.get(key) is not None:
             return  # a redelivery: the case is open or closed already
@@ -141,8 +153,9 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         outcomes = []
         saved = held.get(key)
         if saved is not None:
-            # Decisions that arrived before their case (the two topics are read independently).
-            for d in sorted(saved["decisions"], key=lambda d: d["decided_at"]):
+            # Decisions that arrived before their case (the two topics are read independently),
+            # in the order they were read, as every other decision is applied.
+            for d in saved["decisions"]:
                 try:
                     out = apply_decision(case, d, now=time.time())
                 except DecisionError as exc:
@@ -161,9 +174,10 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         except Exception as exc:  # noqa: BLE001 (DecisionError, invalid JSON or bytes, odd values)
             ignore("invalid", f"{type(exc).__name__}: {exc}"[:200])
             return
-        if event.key != key:
-            # The case's partition is its id's: a decision keyed otherwise goes back keyed by id.
-            await (await topics.decisions.send(key=key, value=event.value))
+        if misplaced(event, key):
+            # The case's partition is its id's: a decision keyed or placed otherwise goes back.
+            await (await topics.decisions.send(key=key, value=event.value,
+                                               partition=key_partition(key, partitions)))
             return
         state = cases.get(key)
         if state is None:
@@ -204,21 +218,44 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
 
     @app.timer(max(1.0, min(30.0, settings.moderation_hold_seconds / 4)))
     async def expire_held() -> None:
-        """Drop decisions held past moderation_hold_seconds, once their case's partition of the
-        queue is read to its end: their case is not coming (unknown_case)."""
+        """Drop decisions held past moderation_hold_seconds, once the agent has handled its
+        case's partition of the queue to its end: their case is not coming (unknown_case).
+        A timer must never stop the worker: a failure is logged and tried again next time."""
+        try:
+            await expire(time.time())
+        except Exception:  # noqa: BLE001
+            log.exception("moderation: held decisions not checked this time")
+
+    async def expire(now: float) -> None:
         from faust.types import TP
 
-        now = time.time()
+        assigned = app.consumer.assignment()
         for key, saved in list(held.items()):
             if now - saved["since"] < settings.moderation_hold_seconds:
                 continue
-            tp = TP(queue_name, key_partition(key, partitions))
+            p = key_partition(key, partitions)
+            tp = TP(queue_name, p)
+            if p not in owned or tp not in assigned:
+                continue  # handed over (the next owner recovers the held entry), or not ours
             high = app.consumer.highwater(tp)
-            if high is None or (await app.consumer.position(tp) or 0) < high:
+            done = handled.get(p)
+            if done is None:  # nothing handled since the assignment: where the group stood
+                done = await app.consumer.position(tp) or 0
+            if high is None or done < high:
                 continue
-            for _ in saved["decisions"]:
-                ignore("unknown_case", f"no case {key.decode(errors='replace')!r} after "
-                       f"{now - saved['since']:.0f} s")
+            if cases.get(key) is not None:
+                # The case is here after all: its decisions go back on the stream, to be
+                # applied in order by the agent (a timer must not race it on one case).
+                sent = [await topics.decisions.send(key=key, value=json.dumps(d).encode(),
+                                                    partition=p) for d in saved["decisions"]]
+                for fut in sent:
+                    await fut
+                log.warning("moderation: %d held decisions on %r sent back to the stream: "
+                            "their case is here", len(sent), key.decode(errors="replace"))
+            else:
+                for _ in saved["decisions"]:
+                    ignore("unknown_case", f"no case {key.decode(errors='replace')!r} after "
+                           f"{now - saved['since']:.0f} s")
             del held[key]
 
     @app.timer(3600.0)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from kafka import KafkaProducer
 
 from streams.topics import (
     MENTIONS_ENRICHED,
@@ -21,6 +22,7 @@ from streams.topics import (
     MODERATION_DECISIONS,
     MODERATION_QUEUE,
     ensure_topics,
+    key_partition,
 )
 from tests.conftest import ROOT
 from tests.integration.test_pipeline import wait_drained
@@ -277,16 +279,28 @@ def test_worker_restart_keeps_open_cases(settings, start_worker) -> None:
               if k == b"r0")
     produce(settings, MODERATION_DECISIONS, [(b"r0", json.dumps(r0).encode())])
     decide(settings, "r1", "approve", moderator="alice")
-    closed = values(settings, MODERATION_CLOSED, expect=2, settle=2.0)
-    assert sorted(k for k, _ in closed) == [b"r0", b"r1"]
+    # A decision keyed right but on another partition (a producer with librdkafka's default
+    # partitioner): sent back to r2's partition, then applied there.
+    home = key_partition(b"r2", settings.topic_partitions)
+    wrong = (home + 1) % settings.topic_partitions
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer.send(settings.topic(MODERATION_DECISIONS), key=b"r2", partition=wrong,
+                  value=decision("r2", "approve", "alice")[1])
+    producer.flush(30)
+    producer.close()
+    closed = values(settings, MODERATION_CLOSED, expect=3, settle=2.0)
+    assert sorted(k for k, _ in closed) == [b"r0", b"r1", b"r2"]
+    r2 = [r.partition for r in read_to_end(settings, MODERATION_DECISIONS) if r.key == b"r2"]
+    assert sorted(r2) == sorted([wrong, home])
     scraped = wait_metrics(second.metrics_url, lambda s: bool(by_label(
         s, "veille_moderation_decisions_ignored_total", "reason")), what="the duplicate counted")
     assert by_label(scraped, "veille_moderation_decisions_ignored_total", "reason") == {
         ("duplicate",): 1}
     assert by_label(scraped, "veille_moderation_backlog_items", "brand") == {
-        ("acme",): 10, ("boreal",): 8}
+        ("acme",): 10, ("boreal",): 7}
     assert by_label(scraped, "veille_moderation_items_processed_total", "brand", "category") == {
-        ("acme", "detractor"): 1}  # r1: "Boycott Acme! Signez la pétition"
+        ("acme", "detractor"): 1, ("boreal", "needs_answer"): 1}  # r1, r2
     assert by_label(scraped, "veille_moderation_items_received_total", "brand", "category") == {}
-    assert by_label(scraped, "veille_moderation_cases_processed_total", "brand") == {("acme",): 1}
+    assert by_label(scraped, "veille_moderation_cases_processed_total", "brand") == {
+        ("acme",): 1, ("boreal",): 1}
     assert by_label(scraped, "veille_moderation_cases_received_total", "brand") == {}

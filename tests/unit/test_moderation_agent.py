@@ -14,7 +14,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from agents.moderation import install
-from streams.topics import MODERATION_DECISIONS, MODERATION_QUEUE
+from streams.topics import MODERATION_DECISIONS, MODERATION_QUEUE, key_partition
 from veille.metrics import ModerationMetrics
 from veille.moderation.cases import iso
 from veille.moderation.queue import make_item
@@ -45,9 +45,12 @@ class Sink:
 
     def __init__(self) -> None:
         self.sent: list[tuple[bytes, bytes]] = []
+        self.partitions: list[int | None] = []
 
-    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
+    async def send(self, *, key: bytes, value: bytes,
+                   partition: int | None = None) -> asyncio.Future[None]:
         self.sent.append((key, value))
+        self.partitions.append(partition)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
@@ -56,6 +59,8 @@ class Sink:
 class App:
     def __init__(self) -> None:
         self.tables: list[Table] = []
+        self.timers: dict[str, Callable[..., Any]] = {}
+        self.consumer: Any = None
 
     def Table(self, name: str, **kwargs: Any) -> Table:  # noqa: N802 (Faust's name)
         self.tables.append(Table())
@@ -65,7 +70,10 @@ class App:
         return lambda fn: fn
 
     def timer(self, seconds: float) -> Callable[..., Any]:
-        return lambda fn: fn
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.timers[fn.__name__] = fn
+            return fn
+        return register
 
 
 @dataclass
@@ -92,24 +100,34 @@ def queued(case_id: str, triage: Triage, *, posted_ago: float, sentiment: str = 
                      created_at=now - posted_ago, queued_at=now - posted_ago + 1)
     assert item is not None
     return Event(case_id.encode(), json.dumps(item).encode(),
-                 SimpleNamespace(topic=SETTINGS.topic(MODERATION_QUEUE), offset=0))
+                 SimpleNamespace(topic=SETTINGS.topic(MODERATION_QUEUE), offset=0,
+                                 partition=home(case_id)))
 
 
-def decided(case_id: str, decision: str, ago: float = 0.0, moderator: str = "alice") -> Event:
+def home(case_id: str) -> int:
+    """The case's partition (murmur2 of its id), where veille's producers put its records."""
+    return key_partition(case_id.encode(), SETTINGS.topic_partitions)
+
+
+def decided(case_id: str, decision: str, ago: float = 0.0, moderator: str = "alice",
+            partition: int | None = None) -> Event:
     record = {"case_id": case_id, "decision": decision, "moderator": moderator,
               "decided_at": iso(time.time() - ago)}
     return Event(case_id.encode(), json.dumps(record).encode(),
-                 SimpleNamespace(topic=SETTINGS.topic(MODERATION_DECISIONS), offset=0))
+                 SimpleNamespace(topic=SETTINGS.topic(MODERATION_DECISIONS), offset=0,
+                                 partition=home(case_id) if partition is None else partition))
 
 
-def run(events: list[Event]) -> tuple[CollectorRegistry, Sink]:
+def run(events: list[Event], app: App | None = None,
+        topics: Any = None) -> tuple[CollectorRegistry, Sink]:
     registry = CollectorRegistry()
-    closed = Sink()
-    topics = SimpleNamespace(closed=closed, queue=Sink(), decisions=Sink(), moderation_in=None)
-    agent = install(App(), topics, ModerationMetrics(registry, ["acme"]),  # type: ignore[arg-type]
+    topics = topics or SimpleNamespace(closed=Sink(), queue=Sink(), decisions=Sink(),
+                                       moderation_in=None)
+    agent = install(app or App(), topics,
+                    ModerationMetrics(registry, ["acme"]),  # type: ignore[arg-type]
                     SETTINGS, ["acme"])
     asyncio.run(agent(Stream(events)))
-    return registry, closed
+    return registry, topics.closed
 
 
 def answers(registry: CollectorRegistry) -> dict[str, float | None]:
@@ -149,3 +167,61 @@ def test_a_decision_held_until_its_case_arrives_is_judged_by_its_own_time() -> N
     registry, _ = run([decided("held", "replied", ago=200),
                        queued("held", COMPLAINT, posted_ago=3700)])
     assert answers(registry) == {"on_time": 1.0, "late": 0.0}
+
+
+def closed_by(closed: Sink) -> list[tuple[str, str]]:
+    return [(json.loads(v)["decision"], json.loads(v)["moderator"]) for _, v in closed.sent]
+
+
+def test_decisions_held_before_their_case_are_applied_in_the_order_they_were_read() -> None:
+    """A reject read first and an approve read second (its clock 60 s behind): the reject
+    closes the case whether the case came before them or after (the held ones were sorted by
+    their time, so the same topics could close a case either way)."""
+    reject, approve = decided("x", "reject", moderator="bob"), decided("x", "approve", ago=60)
+    case = queued("x", INSULT, posted_ago=600)
+    for events in ([case, reject, approve], [reject, approve, case]):
+        registry, closed = run(events)
+        assert closed_by(closed) == [("reject", "bob")], events
+        assert registry.get_sample_value("veille_moderation_cases_rejected_total",
+                                         {"brand": "acme"}) == 1
+
+
+def test_a_decision_on_another_partition_than_its_cases_goes_back_to_the_right_one() -> None:
+    """A producer with another partitioner (librdkafka's default) put a decision on the wrong
+    partition, keyed right: the worker holding the case would never see it. It is sent back to
+    the case's partition, not applied where it landed."""
+    wrong = (home("x") + 1) % SETTINGS.topic_partitions
+    topics = SimpleNamespace(closed=Sink(), queue=Sink(), decisions=Sink(), moderation_in=None)
+    _, closed = run([queued("x", INSULT, posted_ago=600), decided("x", "reject", partition=wrong)],
+                    topics=topics)
+    assert closed.sent == []
+    assert [k for k, _ in topics.decisions.sent] == [b"x"]
+    assert topics.decisions.partitions == [home("x")]
+    _, closed = run([queued("x", INSULT, posted_ago=600), decided("x", "reject")])
+    assert closed_by(closed) == [("reject", "alice")]
+
+
+def test_expiring_held_decisions_skips_partitions_not_owned_and_never_raises() -> None:
+    """A held decision of a partition this worker does not own (handed over, or misplaced):
+    aiokafka's highwater() raises for it, which crashed the worker from the timer."""
+
+    class Consumer:
+        def assignment(self) -> set[Any]:
+            return set()
+
+        def highwater(self, tp: Any) -> int:
+            raise AssertionError("Partition is not assigned")
+
+        async def position(self, tp: Any) -> int:
+            raise AssertionError("Partition is not assigned")
+
+    app = App()
+    app.consumer = Consumer()
+    registry, _ = run([decided("ghost", "reject")], app=app)
+    cases, held = app.tables
+    assert list(held) == [b"ghost"]
+    held[b"ghost"]["since"] -= SETTINGS.moderation_hold_seconds + 1
+    asyncio.run(app.timers["expire_held"]())
+    assert list(held) == [b"ghost"]  # kept for the partition's owner
+    assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                     {"reason": "unknown_case"}) in (None, 0.0)

@@ -279,6 +279,22 @@ def test_hours_are_those_of_a_half_hour_zone() -> None:
             ] == [(date(2026, 12, 2), (23,))]
 
 
+def test_a_fall_back_days_repeated_hour_is_two_hours_not_one_peak() -> None:
+    """Europe/Paris on 2026-10-25 has 25 hours, 02:00-03:00 twice. Ten items in every real hour:
+    no hour stands out (adding the two 02:00 made it the peak, at 20 items an hour)."""
+    paris = ZoneInfo("Europe/Paris")
+    start = datetime(2026, 10, 25, tzinfo=paris).timestamp()
+    end = datetime(2026, 10, 26, tzinfo=paris).timestamp()
+    assert end - start == 25 * 3600
+    volume = HourlyVolume.of([t + 60 for t in range(int(start), int(end), 3600) for _ in range(10)])
+    [day] = volume.busiest(start, end, paris)
+    assert (day.total, day.peak, day.hours) == (250, 10, tuple(range(24)))
+    # More items in the second 02:00 than in any other hour: it is the peak, named hour 2.
+    volume.add(start + 3 * 3600 + 60, 5)  # 01:00 UTC: the second 02:00 (UTC+1)
+    [day] = volume.busiest(start, end, paris)
+    assert (day.total, day.peak, day.hours) == (255, 15, (2,))
+
+
 def test_moderators_needed() -> None:
     assert moderators_needed(0, 30) == 0
     assert moderators_needed(240, 30) == 3  # 2 h of work per hour at 80 % occupancy -> 2.5 -> 3

@@ -76,7 +76,8 @@ def test_nothing_to_do_or_no_brand_is_no_item() -> None:
 
 @pytest.mark.parametrize("change", [
     {"schema_version": 2}, {"categories": ["rude"]}, {"action": "none"}, {"severity": "huge"},
-    {"case_id": ""}, {"queued_at": "yesterday"}, {"brand": None},
+    {"case_id": ""}, {"queued_at": "yesterday"}, {"brand": None}, {"brands": 1},
+    {"brands": [["acme"]]}, {"categories": [["insult"]]}, {"categories": [{}]},
 ])
 def test_broken_items_are_refused(change: dict) -> None:
     with pytest.raises(ItemError):
@@ -152,6 +153,13 @@ def test_the_brand_filter_finds_a_case_for_every_brand_it_names() -> None:
     assert [i["case_id"] for i in view.pending(brand="acme")] == ["both"]
     assert [i["case_id"] for i in view.pending(brand="boreal")] == ["both", "alone"]
     assert view.pending(brand="calm") == []
+
+
+def test_one_item_with_odd_brands_does_not_break_the_brand_filter() -> None:
+    view = CaseView()
+    view.add_item({**item("odd", queued_at=T0), "brands": 1})
+    view.add_item(item("ok", queued_at=T0 + 1))
+    assert [i["case_id"] for i in view.pending(brand="acme")] == ["ok"]
 
 
 @pytest.mark.parametrize("bad", [None, [1, 2], 7, "text", True])
@@ -317,7 +325,9 @@ def test_the_view_shows_how_a_pending_case_was_escalated() -> None:
 
 
 @pytest.mark.parametrize("change", [{"closed_at": "soon"}, {"closed_at": None}, {"categories": 7},
-                                    {"response_deadline": "x"}, {"v": 9}, {"decisions": None}])
+                                    {"response_deadline": "x"}, {"v": 9}, {"decisions": None},
+                                    {"escalations": 1e999}, {"escalations": float("nan")},
+                                    {"decisions": [{"case_id": 1}]}])
 def test_report_reads_a_closed_record_with_an_odd_case_state(change: dict) -> None:
     """A moderation.closed record from another producer: what its case state cannot tell, the
     queue item does; the report never fails on it."""

@@ -205,8 +205,11 @@ class ModerationApi:
                           headers=headers)
         except BrokerError as exc:
             log.warning("moderation API: %s", exc)
+            # Not acknowledged is not "not written": a broker that froze with the decision in
+            # hand writes it on waking, and an escalate sent again would escalate twice.
             return _error(503, "broker_unavailable", "the broker did not answer or acknowledge "
-                          "in time; nothing was written, try again",
+                          "in time; a decision sent may still be written: look at the case "
+                          "(GET /cases/{id}) before sending it again",
                           headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         except asyncio.CancelledError:
             raise

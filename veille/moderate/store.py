@@ -214,8 +214,9 @@ class ModerationStore:
             future.get(timeout=self.ack_timeout)
         except Exception as exc:
             self._discard_producer()
-            raise BrokerError(f"the broker did not acknowledge the decision: "
-                              f"{type(exc).__name__}") from None
+            raise BrokerError(f"the broker did not acknowledge the decision "
+                              f"({type(exc).__name__}); it may still be written: look at the "
+                              f"case before deciding again") from None
         return record
 
     def _discard_producer(self) -> None:

@@ -487,18 +487,20 @@ class HourlyVolume:
         return list(hours.items())
 
     def busiest(self, start: float, end: float, tz: tzinfo = UTC) -> list[DayPeak]:
-        """Per local day of [start, end): total items and the busiest hour(s), ties all kept."""
-        days: dict[date, dict[int, int]] = {}
+        """Per local day of [start, end): total items and the busiest hour(s), ties all kept.
+
+        Real hours are compared: a daylight-saving fall-back day's repeated 02:00 is two hours,
+        each with its own items (added up, an even load made 02:00 the day's peak at twice the
+        real rate, and a team sized on it twice too large); either one is named hour 2."""
+        days: dict[date, list[tuple[int, int]]] = {}
         for hour_start, n in self.per_hour(start, end, tz):
             local = datetime.fromtimestamp(hour_start, tz)
-            hours = days.setdefault(local.date(), {})
-            # A DST fall-back day has its 02:00 twice: both hours add up in local hour 2.
-            hours[local.hour] = hours.get(local.hour, 0) + n
+            days.setdefault(local.date(), []).append((local.hour, n))
         out = []
         for day, hours in sorted(days.items()):
-            total = sum(hours.values())
-            peak = max(hours.values(), default=0)
-            busiest = tuple(sorted(h for h, n in hours.items() if n == peak)) if total else ()
+            total = sum(n for _, n in hours)
+            peak = max((n for _, n in hours), default=0)
+            busiest = tuple(sorted({h for h, n in hours if n == peak})) if total else ()
             out.append(DayPeak(day, total, peak, busiest))
         return out
 

@@ -110,8 +110,13 @@ def case_of(item: Any) -> Case:
     if item.get("schema_version") != ITEM_SCHEMA_VERSION:
         raise ItemError(f"queue item: schema_version {item.get('schema_version')!r}")
     categories = _field(item, "categories", list)
-    if not set(categories) <= set(CATEGORIES):
-        raise ItemError(f"queue item: unknown categories in {categories}")
+    if not all(isinstance(c, str) for c in categories) or not set(categories) <= set(CATEGORIES):
+        raise ItemError(f"queue item: unknown categories in {categories}"[:300])
+    brands = item.get("brands")
+    if brands is not None and (not isinstance(brands, list)
+                               or not all(isinstance(b, str) for b in brands)):
+        # The listings' brand filter reads it: one odd record must not break them all.
+        raise ItemError("queue item: brands must be a list of brand ids")
     severity = _field(item, "severity", str)
     action = _field(item, "action", str)
     if severity not in SEVERITIES or action not in QUEUED_ACTIONS:
@@ -479,7 +484,7 @@ def _closed_case(record: Mapping[str, Any], item: Mapping[str, Any] | None) -> C
     try:
         if isinstance(state, Mapping):
             return Case.from_state(state)
-    except (ValueError, KeyError, TypeError):
+    except Exception:  # noqa: BLE001 (any odd value: 1e999 escalations is an OverflowError)
         pass
     try:
         return case_of(item) if item is not None else None
