@@ -101,6 +101,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"{path}: no such file")
+    try:  # before the broker is asked anything
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise CliError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if not math.isfinite(args.rate) or args.rate < 0 or 0 < args.rate < MIN_REPLAY_RATE:
         raise CliError(f"--rate {args.rate:g}: 0 (as fast as possible) or at least "
                        f"{MIN_REPLAY_RATE:g} mentions/s")
@@ -581,11 +586,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from streams.topics import TopicError
 
         user_errors: tuple[type[Exception], ...] = (
-            CliError, BrokerError, SettingsError, WatchlistError, FileNotFoundError, TopicError,
+            CliError, BrokerError, SettingsError, WatchlistError, TopicError,
             *_collector_errors(),
         )
         if isinstance(exc, user_errors) or type(exc).__module__.startswith("kafka"):
             print(f"veille: error: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, OSError):  # a file that cannot be read, a port taken...: said plainly
+            print(f"veille: error: {exc}", file=sys.stderr)
+            if level == "DEBUG":
+                raise
             return 2
         raise
 

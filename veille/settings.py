@@ -302,6 +302,11 @@ _AT_MOST = {
     "max_future_seconds": (366 * 86400.0, "a year"),
     "max_age_days": (36500.0, "a century"),
     "webhook_max_body_bytes": (64 * 2**20, "64 MiB: a body is held in memory whole"),
+    # A text goes into three records (raw, enriched, by-brand signal), up to 6 bytes a
+    # character once JSON-escaped (a control character): 100,000 keeps each one under Apache
+    # Kafka's default 1 MB message limit. Above, the broker refused a valid mention's records,
+    # and a collector answered 503 to it for ever (a webhook sender retrying without end).
+    "max_text_chars": (100_000, "a record must fit in Apache Kafka's default 1 MB message limit"),
 }
 #: A bootstrap server: host name, IPv4 or [IPv6], then a port.
 _SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>\d{1,5})")

@@ -42,6 +42,31 @@ def test_replay_of_a_missing_file_is_a_clear_error() -> None:
     assert out.stderr.strip() == "veille: error: /nonexistent.jsonl: no such file"
 
 
+def test_replay_of_an_unreadable_file_or_a_metrics_port_taken_is_a_clear_error() -> None:
+    out = veille("collect", "replay", "/proc/self/mem")  # a file whose first read fails (EIO)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip() == "veille: error: /proc/self/mem: cannot be read (Input/output error)"
+    import socket
+
+    from prometheus_client import CollectorRegistry
+
+    from veille.collectors.rss import serve_metrics
+    from veille.metrics import CollectorMetrics
+    from veille.settings import Settings, SettingsError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = Settings.from_env({}).with_(metrics_host="127.0.0.1",
+                                               collector_metrics_port=taken.getsockname()[1])
+        try:
+            serve_metrics(settings, CollectorMetrics(CollectorRegistry()), "rss")
+        except SettingsError as exc:  # printed by the CLI as an error, not a traceback
+            assert "each collector process needs its own VEILLE_COLLECTOR_METRICS_PORT" in str(exc)
+        else:
+            raise AssertionError("a port in use was served")
+
+
 def test_bad_setting_is_a_clear_error() -> None:
     import os
 

@@ -39,7 +39,7 @@ from streams.records import mention_from_dict as _mention_from_dict
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.metrics import CollectorMetrics
 from veille.rules import MAX_WATCHLIST_BYTES, unknown_tables
-from veille.settings import Settings
+from veille.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ def serve_metrics(settings: Settings, metrics: CollectorMetrics, collector: str)
             settings.collector_metrics_port, addr=settings.metrics_host, registry=metrics.registry
         )
     except OSError as exc:
-        raise OSError(
+        raise SettingsError(
             f"cannot serve /metrics on {settings.metrics_host}:{settings.collector_metrics_port}"
             f" ({exc.strerror or exc}): each collector process needs its own "
             "VEILLE_COLLECTOR_METRICS_PORT (0 = any free port)"
