@@ -111,9 +111,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
                        f"{MIN_REPLAY_RATE:g} mentions/s")
     if args.limit is not None and args.limit < 0:
         raise CliError(f"--limit must be 0 or more, not {args.limit}")
-    report = replay(path, _reachable(settings), rate=args.rate, timestamps=args.timestamps,
-                    limit=args.limit, progress=not args.no_progress)
-    print(report.summary(), file=sys.stderr)
+    import threading
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():  # asked twice: at once, without flushing
+            raise KeyboardInterrupt
+        stop.set()  # the mentions sent so far are flushed, then the summary printed
+
+    before = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        report = replay(path, _reachable(settings), rate=args.rate, timestamps=args.timestamps,
+                        limit=args.limit, progress=not args.no_progress, should_stop=stop.is_set)
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    print(report.summary() + ("\nstopped by a signal before the end of the file"
+                              if stop.is_set() else ""), file=sys.stderr)
     return 0 if report.failed == 0 else 1
 
 

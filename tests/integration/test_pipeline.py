@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -207,6 +208,34 @@ def test_replay_command(settings, start_worker, tmp_path: Path) -> None:
     raw = read_to_end(settings, MENTIONS_RAW)  # the command exited: its writes are acknowledged
     assert sorted(r.key for r in raw) == sorted(f"m-{i}".encode() for i in range(1, 51))
 
+
+def test_replay_stopped_by_sigterm_flushes_what_it_sent_and_says_so(settings, tmp_path: Path) -> None:
+    """SIGTERM in the middle of a paced replay: what was sent is flushed and counted, the
+    summary printed (it ended silently with exit 143, buffered records dropped)."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import settings_env
+
+    ensure_topics(settings)
+    data = tmp_path / "in.jsonl"
+    data.write_text("\n".join(json.dumps(mention(i, f"Acme mention number {i}"))
+                              for i in range(200)) + "\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "veille.cli", "collect", "replay", str(data), "--no-progress",
+         "--rate", "10", "--timestamps", "now"],
+        env=settings_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped by a signal before the end of the file" in err, err
+    sent = int(re.search(r"sent (\d+) mentions", err).group(1))  # type: ignore[union-attr]
+    assert 1 <= sent < 200, err
+    raw = read_to_end(settings, MENTIONS_RAW)
+    assert sorted(r.key for r in raw) == sorted(f"m-{i}".encode() for i in range(sent))
 
 
 def test_outputs_delivered_before_a_crash_are_recognised_not_enriched_again(

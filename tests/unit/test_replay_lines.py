@@ -22,9 +22,11 @@ class Future:
 class Producer:
     def __init__(self) -> None:
         self.sent: list[bytes] = []
+        self.values: list[bytes] = []
 
     def send(self, topic: str, key: bytes, value: bytes) -> Future:
         self.sent.append(key)
+        self.values.append(value)
         return Future()
 
     def flush(self) -> None:
@@ -36,26 +38,28 @@ def line(mid: str, created_at: str) -> str:
                        "created_at": created_at})
 
 
-@pytest.mark.parametrize("odd", ["0001-01-02T00:00:00Z", "9999-12-31T00:00:00Z"])
-def test_a_date_shifted_out_of_range_refuses_its_line_only(tmp_path: Path, odd: str) -> None:
-    soon = datetime.now(UTC) + timedelta(days=400)
-    # The newest line sets the shift; 9999-12-31 makes it huge and the others fall off year 1.
-    lines = [line("a", soon.isoformat()), line("b", odd),
-             line("c", (soon - timedelta(days=1)).isoformat())]
+@pytest.mark.parametrize("odd, why", [
+    ("9999-12-31T00:00:00Z", "invalid_field: created_at is out of range once shifted"),
+    ("2030-06-01T00:00:00Z", "created_at_in_future"),  # a typo in a file of 2025
+    ("0001-01-02T00:00:00Z", "created_at_too_old"),
+])
+def test_one_odd_date_refuses_its_line_only_and_does_not_set_the_shift(
+        tmp_path: Path, odd: str, why: str) -> None:
+    """The shift moves the newest *valid* line to now: one line that would be refused as it
+    stands (dated 9999 or 2030 in a file of 2025) set it before, and every other line was
+    refused (shifted before year 1, or years into the past)."""
+    lines = [line("a", "2025-01-01T12:00:00Z"), line("b", odd), line("c", "2024-12-31T12:00:00Z")]
     path = tmp_path / "mentions.jsonl"
     path.write_text("\n".join(lines) + "\n")
     producer = Producer()
+    before = datetime.now(UTC)
     report = replay(path, Settings.from_env({}), timestamps="shift", progress=False,
                     producer=producer)
-    assert report.read == 3
-    if odd.startswith("0001"):
-        assert producer.sent == [b"a", b"c"] and report.sent == 2
-        assert [n for n, _ in report.refused] == [2]
-    else:
-        assert producer.sent == [b"b"] and report.sent == 1
-        assert [n for n, _ in report.refused] == [1, 3]
-    assert all("created_at is out of range once shifted" in why for _, why in report.refused)
-    assert "refused " + str(len(report.refused)) in report.summary()
+    assert report.read == 3 and producer.sent == [b"a", b"c"] and report.sent == 2
+    assert [n for n, _ in report.refused] == [2] and why in report.refused[0][1], report.refused
+    a, c = (datetime.fromisoformat(json.loads(v)["created_at"]) for v in producer.values)
+    assert before - timedelta(seconds=1) <= a <= datetime.now(UTC) and a - c == timedelta(days=1)
+    assert "refused 1" in report.summary()
 
 
 def test_the_progress_bar_is_drawn_on_a_terminal_only(tmp_path) -> None:

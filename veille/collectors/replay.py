@@ -69,16 +69,21 @@ def read_mentions(
                 report.refused.append((number, f"invalid_json: {str(exc)[:120]}"))
 
 
-def file_shift(path: Path, mode: str, now: datetime) -> timedelta:
-    """For mode "shift": the offset that moves the file's newest created_at to now."""
+def file_shift(path: Path, mode: str, now: datetime, limits: Limits | None = None) -> timedelta:
+    """For mode "shift": the offset that moves the file's newest created_at to now.
+
+    The newest of the lines that are valid mentions as they stand (`limits`, with any age):
+    one line that would be refused anyway (a typo dated 2030 or 9999 in a file of 2025, a
+    broken line) must not set the shift, or every other line lands years in the past."""
     if mode != "shift":
         return timedelta(0)
+    limits = replace(limits or Limits(), max_age=timedelta(days=36500))
     newest: datetime | None = None
     with open(path, "rb") as fh:
         for line in fh:
             try:
-                t = parse_time(json.loads(line)["created_at"], "created_at")
-            except Exception:
+                t = mention_from_dict(json.loads(line), now=now, limits=limits).created_at
+            except Exception:  # noqa: BLE001 (refused when read: see read_mentions)
                 continue
             newest = t if newest is None or t > newest else newest
     return (now - newest) if newest else timedelta(0)
@@ -116,7 +121,7 @@ def replay(
         if timestamps != "keep"
         else timedelta(days=36500),
     )
-    shift = file_shift(path, timestamps, start_clock)
+    shift = file_shift(path, timestamps, start_clock, limits)
     bar = _progress(path, progress, stream)
     failures: list[BaseException] = []
 
@@ -129,9 +134,12 @@ def replay(
             if limit is not None and n >= limit or should_stop():
                 break
             if rate > 0:
-                delay = t0 + n / rate - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
+                # In short sleeps: a stop asked meanwhile is heard within 0.2 s, not after
+                # up to 1/rate seconds (1,000 s at the slowest rate).
+                while (delay := t0 + n / rate - time.perf_counter()) > 0 and not should_stop():
+                    time.sleep(min(delay, 0.2))
+                if should_stop():
+                    break
             if timestamps == "now":
                 mention = _with_created(mention, datetime.now(UTC))
             producer.send(
