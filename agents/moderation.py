@@ -148,7 +148,12 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
                                            partition=key_partition(key, partitions)))
             return
         if cases.get(key) is not None:
-            return  # a redelivery: the case is open or closed already
+            # A redelivery: the case is open or closed already. A crash between saving the
+            # case and deleting its held decisions (two changelogs) left them held: they were
+            # applied, so they go now (else they were sent back, and counted as duplicates).
+            if held.get(key) is not None:
+                del held[key]
+            return
         metrics.observe_received(case.brand, case.categories)
         outcomes = []
         saved = held.get(key)

@@ -6,6 +6,7 @@ lives on one worker."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -13,7 +14,13 @@ import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple, TypeGuard
 
-from streams.topics import SPIKE_CORE_TABLE, SPIKE_OPEN_TABLE, Topics, brand_partition
+from streams.topics import (
+    SPIKE_CORE_TABLE,
+    SPIKE_OPEN_TABLE,
+    Topics,
+    brand_partition,
+    key_partition,
+)
 from veille.crisis import BrandMonitor, CrisisConfig, StateMismatch, Watermark
 from veille.metrics import ALERT_STATE, SpikeMetrics
 from veille.rules import Watchlist, fold
@@ -82,6 +89,16 @@ def parse_signal(value: bytes | None) -> Signal | Tick:
                   max(0, p), o)
 
 
+def watermark_key(partition: int, partitions: int) -> bytes:
+    """The open table's key holding the watermark of mentions.by_brand partition `partition`:
+    one that the table's partitioner puts on that partition, beside its brands' states (so
+    written after them, it never lands without them). `~` is in no brand id."""
+    n = 0
+    while key_partition(key := f"~watermark-{n}".encode(), partitions) != partition:
+        n += 1
+    return key
+
+
 def brand_terms(watchlist: Watchlist) -> dict[str, frozenset[str]]:
     """Each brand's own names, left out of its rising terms."""
     out = {}
@@ -115,6 +132,14 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
     watermarks: dict[int, Watermark] = {}
     homes: dict[str, int] = {}  # brand -> its mentions.by_brand partition
     core_seqs: dict[str, int] = {}  # brand -> sequence number of its last saved core state
+    # Each partition's watermark is saved too, with the offset of the last record applied to
+    # it (after the batch's brand states, in the same changelog partition, so it never lands
+    # without them). Rebuilt from the records after the committed offset instead, it was not
+    # the one the input had been judged by: a mention late before a crash was counted after it.
+    wm_at: dict[int, int] = {}  # partition -> offset of the last record applied to its watermark
+    moved: set[int] = set()  # partitions whose watermark changed in the batch
+    wm_keys = {q: watermark_key(q, settings.topic_partitions)
+               for q in range(settings.topic_partitions)}
 
     @core_table.on_recover
     async def complete_recovery() -> None:
@@ -131,7 +156,18 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         monitors.clear()
         core_seqs.clear()
         watermarks.clear()
+        wm_at.clear()
+        moved.clear()
         homes.clear()
+        for q in sorted(owned):
+            saved = open_table.get(wm_keys[q]) if q in wm_keys else None
+            if saved is not None:
+                try:
+                    watermarks[q] = Watermark.from_state(saved["wm"])
+                    wm_at[q] = int(saved["at"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    log.warning("spikes: saved watermark of partition %s unreadable (%r); "
+                                "rebuilt from the input", q, exc)
         for brand in sorted(known):
             home = brand_partition(brand, settings.topic_partitions)
             if home not in owned:
@@ -178,9 +214,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         crash in between replays the input and re-sends the same events (same alert_id and
         event: consumers de-duplicate on that pair), it never loses one."""
         key = brand.encode()
-        sent = [await topics.alerts.send(key=key, value=json.dumps(e).encode()) for e in events]
-        for fut in sent:
-            await fut
+        await send_acknowledged(key, [json.dumps(e).encode() for e in events])
         if m.closes != monitors[brand][1]:
             # A bucket closed: the whole state in one record (the two tables' changelogs are
             # separate topics, and a crash may land one write and not the other), flushed
@@ -196,6 +230,24 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         m.reports.clear()
         for event in events:
             observe_alert(event)
+
+    async def send_acknowledged(key: bytes, values: list[bytes]) -> None:
+        """Send `values` one after the other, each once the broker holds the one before, with
+        retries and a backoff, never raising. Raised out of the agent, the batch was lost
+        (Faust restarts the agent, whose cached monitors had applied it: its events were never
+        sent); sent together, a failed "opened" could land after the "escalated" behind it.
+        Alert events are few: waiting for each costs nothing that matters."""
+        for value in values:
+            backoff = 0.5
+            while True:
+                try:
+                    await (await topics.alerts.send(key=key, value=value))
+                    break
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("spikes: alert event of %s not acknowledged (%r); sent again "
+                                "in %.1f s", key.decode(errors="replace"), exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
 
     def observe_bucket(r: Any) -> None:
         if r.brand not in known:
@@ -238,6 +290,9 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                 pending.setdefault(brand, []).extend(events)
             for brand, events in pending.items():
                 await publish(brand, monitors[brand][0], events)
+            for q in sorted(moved):  # after the brand states (see wm_at)
+                open_table[wm_keys[q]] = {"v": 1, "wm": watermarks[q].to_state(), "at": wm_at[q]}
+            moved.clear()
 
     def watermark(partition: int) -> Watermark:
         wm = watermarks.get(partition)
@@ -269,13 +324,19 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         if s.o >= 0 and not m.first_time(source, s.o):
             return []  # sent again by the enrichment stage (a redelivery after a crash)
         wm = watermark(partition)
-        wm.observe(source, s.t, wall)
+        if event.message.offset > wm_at.get(partition, -1):  # else in the saved watermark
+            wm.observe(source, s.t, wall)
+            wm_at[partition] = event.message.offset
+            moved.add(partition)
+        mark = wm.value()
+        # The brand moves to the partition's watermark first: a mention is late by the
+        # watermark, not by whether a tick happened to move its brand on since its last one.
+        events = m.advance(mark) if mark is not None else []
         late_before = m.late
-        events = m.observe(s.id, s.t, s.neg, s.aud, s.text, advance=False)
+        events += m.observe(s.id, s.t, s.neg, s.aud, s.text, advance=False)
         if brand in known:
             (metrics.late if m.late != late_before else metrics.mentions).labels(brand).inc()
         homes[brand] = partition
-        mark = wm.value()
         if mark is not None:
             events += m.advance(mark)
         return events
@@ -287,6 +348,8 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         there, mentioned lately or not (silence is data). Returns the alert events of the
         brands whose buckets closed."""
         partition = event.message.partition
+        if event.message.offset <= wm_at.get(partition, -1):
+            return {}  # applied before a restart or rebalance: in the saved watermark
         try:
             t = parse_signal(event.value)
         except ValueError as exc:
@@ -297,6 +360,8 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             return {}
         wm = watermark(partition)
         wm.tick(t.p, t.at, t.t, t.live, t.quiet, time.time())
+        wm_at[partition] = event.message.offset
+        moved.add(partition)
         mark = wm.value()
         if mark is None:
             return {}

@@ -6,7 +6,6 @@ import heapq
 import logging
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -137,6 +136,9 @@ class Bucket:
             heapq.heappush(self.top, item)
         elif item > self.top[0]:
             heapq.heapreplace(self.top, item)
+        # At most `max_terms` distinct terms a bucket (its state is saved with every batch):
+        # past that, a new term is left out, so which are kept depends on the order the
+        # mentions came in (the only order-dependent part of an alert; README, Guarantees).
         for t in terms:
             if t in self.terms or len(self.terms) < max_terms:
                 self.terms[t] = self.terms.get(t, 0) + 1
@@ -225,6 +227,22 @@ class Watermark:
         self.newest: dict[int, float] = {}
         self.live: dict[int, bool] = {}  # source -> its stream was at the present (last tick)
         self.quiet: dict[int, float] = {}  # source -> time it was last said to be quiet at
+
+    def to_state(self) -> dict[str, Any]:
+        """What it was told, as plain JSON-able values: restored after a restart or a rebalance,
+        the input after the saved position is judged as it would have been without them."""
+        return {"expected": sorted(self.expected), "max_ahead": self.max_ahead_seconds,
+                "newest": {str(s): t for s, t in self.newest.items()},
+                "live": {str(s): v for s, v in self.live.items()},
+                "quiet": {str(s): t for s, t in self.quiet.items()}}
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> Watermark:
+        wm = cls(d["expected"], float(d["max_ahead"]))
+        wm.newest = {int(s): float(t) for s, t in d["newest"].items()}
+        wm.live = {int(s): bool(v) for s, v in d["live"].items()}
+        wm.quiet = {int(s): float(t) for s, t in d["quiet"].items()}
+        return wm
 
     def _saw(self, source: int, event_time: float, wall: float) -> None:
         event_time = min(event_time, wall + self.max_ahead_seconds)
@@ -544,8 +562,8 @@ class BrandMonitor:
                 del self.baseline_terms[t]
         for t, n in bucket.terms.items():
             self.baseline_terms[t] = self.baseline_terms.get(t, 0.0) + (1 - decay) * n
-        if len(self.baseline_terms) > 2000:
-            keep = sorted(self.baseline_terms.items(), key=lambda kv: -kv[1])[:1500]
+        if len(self.baseline_terms) > 2000:  # ties by term: the same whatever the order seen
+            keep = sorted(self.baseline_terms.items(), key=lambda kv: (-kv[1], kv[0]))[:1500]
             self.baseline_terms = dict(keep)
 
     def _rising_terms(self, terms: dict[str, int]) -> list[str]:
@@ -639,8 +657,8 @@ class BrandMonitor:
         s["top"] = sorted(([a, m] for m, a in top.items()), reverse=True)[: self.config.top_mentions]
         for t, n in bucket.terms.items():
             s["terms"][t] = s["terms"].get(t, 0) + n
-        if len(s["terms"]) > 500:
-            s["terms"] = dict(Counter(s["terms"]).most_common(300))
+        if len(s["terms"]) > 500:  # ties by term: the same whatever the order seen
+            s["terms"] = dict(sorted(s["terms"].items(), key=lambda kv: (-kv[1], kv[0]))[:300])
 
     def _event(self, s: dict[str, Any], kind: str, bucket: Bucket, score: Score) -> dict[str, Any]:
         return {

@@ -57,13 +57,14 @@ class Sink:
 
 
 class App:
-    def __init__(self) -> None:
+    def __init__(self, tables: list[Table] | None = None) -> None:
+        self.saved = list(tables or [])  # a restart's tables: the changelogs as left
         self.tables: list[Table] = []
         self.timers: dict[str, Callable[..., Any]] = {}
         self.consumer: Any = None
 
     def Table(self, name: str, **kwargs: Any) -> Table:  # noqa: N802 (Faust's name)
-        self.tables.append(Table())
+        self.tables.append(self.saved.pop(0) if self.saved else Table())
         return self.tables[-1]
 
     def agent(self, channel: Any, name: str) -> Callable[..., Any]:
@@ -225,3 +226,19 @@ def test_expiring_held_decisions_skips_partitions_not_owned_and_never_raises() -
     assert list(held) == [b"ghost"]  # kept for the partition's owner
     assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
                                      {"reason": "unknown_case"}) in (None, 0.0)
+
+
+def test_a_held_entry_left_by_a_crash_after_its_case_was_saved_goes_with_the_redelivery() -> None:
+    """The case was saved from its held decisions, then the worker died before the held entry
+    was deleted (two changelogs). The redelivered queue item deletes it: its decisions were
+    applied, they must not be sent back and counted as duplicates."""
+    app = App()
+    topics = SimpleNamespace(closed=Sink(), queue=Sink(), decisions=Sink(), moderation_in=None)
+    early = decided("x", "reject", moderator="bob")
+    run([early, queued("x", INSULT, posted_ago=600)], app=app, topics=topics)
+    cases, held = app.tables
+    assert b"x" in cases and not held
+    held[b"x"] = {"since": time.time(), "decisions": [json.loads(early.value)]}  # the crash
+    restarted = App(tables=[cases, held])
+    run([queued("x", INSULT, posted_ago=600)], app=restarted, topics=topics)
+    assert restarted.tables == [cases, held] and not held
