@@ -21,6 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from streams.topics import MENTIONS_RAW, ensure_topics
+from tests.collector_helpers import ListSink
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
 from tests.integration.test_rss import QuickSink
@@ -68,7 +69,7 @@ class Req:
 
 @dataclass
 class Instance:
-    """GET /api/v1/timelines/tag/{tag} with since_id / max_id / limit, Link headers and rate-limit
+    """GET /api/v1/timelines/tag/{tag} with since_id / max_id / min_id / limit, Link headers and rate-limit
     headers. `plan` scripts the next answers: {"status", "headers", "remaining", "reset_in"}."""
 
     timelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -106,7 +107,10 @@ class Instance:
             statuses = [s for s in statuses if int(s["id"]) < int(q["max_id"])]
         if "since_id" in q:
             statuses = [s for s in statuses if int(s["id"]) > int(q["since_id"])]
-        page = statuses[: min(int(q.get("limit", 20)), 40)]
+        limit = min(int(q.get("limit", 20)), 40)
+        if "min_id" in q:  # like Mastodon: the statuses right after min_id, newest first
+            statuses = [s for s in statuses if int(s["id"]) > int(q["min_id"])][-limit:]
+        page = statuses[:limit]
         if page:
             path = f"{self.base}/api/v1/timelines/tag/{tag}"
             # Like Mastodon: the next link carries max_id only (no since_id).
@@ -218,11 +222,11 @@ def test_hashtag_timelines_paginated_mapped_and_resumed_after_restart(m_settings
                 r2 = await collector.poll_round()
                 assert (r2.status, r2.fetched, r2.sent) == ("ok", 6, 5)  # the boosted one once
                 assert [(r.tag, r.query) for r in srv.requests] == [
-                    ("acmedown", {"limit": "3", "since_id": P + "00104"}),
-                    # the page was full and newer than since_id: follow rel="next", since_id kept
-                    ("acmedown", {"max_id": P + "00108", "since_id": P + "00104", "limit": "3"}),
-                    ("acmemobile", {"limit": "3", "since_id": P + "00102"}),
-                    ("borealcafe", {"limit": "3", "since_id": P + "00100"}),
+                    ("acmedown", {"limit": "3", "min_id": P + "00104"}),
+                    # the page (the 3 statuses right after 104) was full: the next ones
+                    ("acmedown", {"limit": "3", "min_id": P + "00108"}),
+                    ("acmemobile", {"limit": "3", "min_id": P + "00102"}),
+                    ("borealcafe", {"limit": "3", "min_id": P + "00100"}),
                 ]
                 assert sample(collector, "veille_collector_items_fetched_total") == 11
                 assert sample(collector, "veille_collector_items_sent_total") == 9
@@ -236,15 +240,15 @@ def test_hashtag_timelines_paginated_mapped_and_resumed_after_restart(m_settings
                 "AcmeDown": P + "00110", "AcmeMobile": P + "00102", "BorealCafe": P + "00107"}
             assert {s["instance"] for s in states.values()} == {srv.base}
 
-            # Restart: a new collector (the real entry point, one round) resumes from since_id.
+            # Restart: a new collector (the real entry point, one round) resumes after since_id.
             srv.requests.clear()
             srv.add("acmedown", load("acmedown_page3"))
             await run_mastodon(settings, once=True,
                                collector=new_collector(settings))
             assert [(r.tag, r.query) for r in srv.requests] == [
-                ("acmedown", {"limit": "3", "since_id": P + "00110"}),
-                ("acmemobile", {"limit": "3", "since_id": P + "00102"}),
-                ("borealcafe", {"limit": "3", "since_id": P + "00107"}),
+                ("acmedown", {"limit": "3", "min_id": P + "00110"}),
+                ("acmemobile", {"limit": "3", "min_id": P + "00102"}),
+                ("borealcafe", {"limit": "3", "min_id": P + "00107"}),
             ]
 
             got = await raw_on_topic(settings, 10)
@@ -338,8 +342,8 @@ def test_rate_limit_headers_and_429_are_honoured(m_settings: Settings) -> None:
             assert retried.at - blocked.at >= 0.95
             assert retried.query == blocked.query == {"limit": "3"}
             # The next rounds ask for what is newer than what was sent.
-            assert srv.requests[3].query == {"limit": "3", "since_id": P + "00104"}
-            assert srv.requests[4].query == {"limit": "3", "since_id": P + "00100"}
+            assert srv.requests[3].query == {"limit": "3", "min_id": P + "00104"}
+            assert srv.requests[4].query == {"limit": "3", "min_id": P + "00100"}
             assert len(await raw_on_topic(settings, 4)) == 4
 
     asyncio.run(scenario())
@@ -395,3 +399,37 @@ def test_refuses_to_start_without_an_instance_or_hashtags(m_settings: Settings,
                           env=env, capture_output=True, text=True, timeout=60, cwd=str(ROOT))
     assert done.returncode == 2
     assert "VEILLE_MASTODON_URL is empty" in done.stderr
+
+
+def test_a_burst_larger_than_a_rounds_pages_is_read_over_the_next_rounds(m_settings: Settings) -> None:
+    """40 new statuses in one interval, 3 a page, at most 4 pages a round: 12 a round, oldest
+    first, and none skipped (paged back from the newest, since_id moved past the 28 older ones
+    and they were never read: a crisis lost most of its statuses)."""
+    def status(i: int) -> dict[str, Any]:
+        return {"id": str(10**17 + i), "uri": f"https://m.example/s/{i}",
+                "url": f"https://m.example/@a/{i}", "visibility": "public",
+                "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "content": f"<p>Acme burst {i}</p>",
+                "account": {"acct": "a", "url": "https://m.example/@a", "followers_count": 1}}
+
+    async def scenario() -> None:
+        async with instance() as srv:
+            settings = m_settings.with_(mastodon_url=srv.base)
+            metrics = CollectorMetrics(CollectorRegistry())
+            sink = ListSink(settings, "mastodon", metrics)
+            collector = MastodonCollector(settings, metrics, sink, hashtags=["acme"],
+                                          page_limit=3, max_pages=4)
+            await collector.start()
+            try:
+                srv.add("acme", [status(0)])
+                assert (await collector.poll_round()).sent == 1
+                srv.add("acme", [status(i) for i in range(1, 41)])
+                sent = [(await collector.poll_round()).sent for _ in range(5)]
+            finally:
+                await collector.close()
+            assert sent == [12, 12, 12, 4, 0]
+            assert [m.id for m in sink.sent] == [m.id for m in sorted(
+                sink.sent, key=lambda m: int(m.url.rsplit("/", 1)[1]))]  # oldest first
+            assert len({m.id for m in sink.sent}) == 41
+
+    asyncio.run(scenario())

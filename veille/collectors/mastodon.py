@@ -535,45 +535,36 @@ class MastodonCollector(Collector):
     def _tag_url(self, tag: str) -> URL:
         return URL(f"{self.base_url}/api/v1/timelines/tag/{quote(tag, safe='')}", encoded=True)
 
-    def _same_origin(self, url: URL) -> bool:
-        base = URL(self.base_url)
-        return (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
-
     async def fetch_tag(self, tag: str) -> TagResult:
-        """Statuses of the hashtag newer than its since_id (only the newest page the first time)."""
+        """Statuses of the hashtag newer than its since_id, oldest pages first (only the newest
+        page the first time).
+
+        Pages go forward from since_id (`min_id`: the statuses right after it), at most
+        `max_pages` a round: in a burst larger than that the newest statuses wait for the next
+        rounds, and none is skipped. (Paging back from the newest with `max_id` instead, the
+        statuses between since_id and the last page read were skipped for good: since_id moved
+        to the newest.)"""
         since = self.since.get(tag)
-        query = {"limit": str(self.page_limit)}
-        if since:
-            query["since_id"] = since
-        page, next_url = await self._get_page(self._tag_url(tag).with_query(query))
-        statuses = list(page)
-        pages = 1
-        previous: str | None = None
-        while since and len(page) >= self.page_limit:
-            ids = [i for i in (valid_status_id(s.get("id")) for s in page) if i is not None]
-            if not ids:
-                break
-            oldest = min(ids, key=status_key)
-            if not newer(oldest, since):
-                break  # the page reaches back to what we have
-            if previous is not None and not newer(previous, oldest):
-                log.warning("mastodon: #%s: pagination does not go back in time; stopping", tag)
-                break
-            previous = oldest
-            if pages >= self.max_pages:
-                log.warning("mastodon: #%s: more than %d pages since the last poll; statuses "
-                            "older than id %s are skipped", tag, self.max_pages, oldest)
-                break
-            if next_url is not None and self._same_origin(next_url):
-                # Keep since_id and the page size even if the server's link omits them.
-                url = next_url.update_query({"since_id": since, "limit": str(self.page_limit)})
-                if "max_id" not in url.query:
-                    url = url.update_query({"max_id": oldest})
-            else:
-                url = self._tag_url(tag).with_query({**query, "max_id": oldest})
-            page, next_url = await self._get_page(url)
-            pages += 1
-            statuses.extend(page)
+        limit = str(self.page_limit)
+        if not since:
+            page, _ = await self._get_page(self._tag_url(tag).with_query({"limit": limit}))
+            statuses, pages = list(page), 1
+        else:
+            statuses, pages, after = [], 0, since
+            while True:
+                page, _ = await self._get_page(
+                    self._tag_url(tag).with_query({"limit": limit, "min_id": after}))
+                pages += 1
+                statuses.extend(page)
+                ids = [i for i in (valid_status_id(s.get("id")) for s in page)
+                       if i is not None and newer(i, after)]
+                if len(page) < self.page_limit or not ids:
+                    break
+                if pages >= self.max_pages:
+                    log.warning("mastodon: #%s: %d pages since the last poll; the newer statuses "
+                                "are read in the next rounds", tag, self.max_pages)
+                    break
+                after = max(ids, key=status_key)
         unique: dict[str, dict[str, Any]] = {}
         bad_ids: list[Any] = []
         for s in statuses:
