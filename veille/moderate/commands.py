@@ -132,7 +132,7 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
 
 
 def parse_time(value: str, name: str, tz: tzinfo = UTC) -> float:
-    """Epoch seconds of an ISO 8601 time or epoch seconds; a time without an offset is one of
+    """Epoch seconds of an ISO 8601 time (not epoch seconds); a time without an offset is one of
     `tz` (the report's --tz: "--since 2026-12-02" is midnight in Paris with --tz Europe/Paris)."""
     try:
         local = datetime.fromisoformat(value.strip())
