@@ -111,8 +111,8 @@ def test_odd_status_ids_are_refused_and_never_become_since_id(tmp_path: Path) ->
                 status("0000000000000000000000000013"), status(None)]
 
     async def handle(request: web.Request) -> web.Response:
-        since = request.query.get("since_id", "0")
-        if not since.isdigit():  # like Mastodon, an odd since_id matches nothing
+        since = request.query.get("min_id", "0")  # the collector reads forward from its last
+        if not since.isdigit():  # like Mastodon, an odd min_id matches nothing
             return web.json_response([])
         return web.json_response([s for s in timeline if isinstance(s["id"], str)
                                   and s["id"].isdigit() and not s["id"].startswith("0")
@@ -159,7 +159,7 @@ def test_a_saved_since_id_that_is_not_a_status_id_is_ignored(
                 result = await c.poll_round()
             finally:
                 await c.close()
-        assert queries == [{"limit": "40"}]  # afresh: no since_id sent
+        assert queries == [{"limit": "40"}]  # afresh: no min_id sent
         assert (result.status, result.sent, c.since["acme"]) == ("ok", 1, "5")
 
     with caplog.at_level(logging.WARNING, logger=LOGGER):

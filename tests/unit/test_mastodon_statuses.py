@@ -38,7 +38,7 @@ class Timeline:
 
     async def handle(self, request: web.Request) -> web.Response:
         self.calls += 1
-        since = request.query.get("since_id")
+        since = request.query.get("min_id")  # the collector reads forward from its last
         page = [s for s in self.statuses if since is None or int(s["id"]) > int(since)]
         return web.json_response(page)
 
