@@ -28,6 +28,17 @@ consumer's close now reports such an error instead, and is given at most
 aio-libs/aiokafka#659). Stopping without the LeaveGroup the broker could not hear anyway loses
 nothing: offsets are committed only for what was delivered, and the group forgets the member
 after its session timeout.
+
+3. A flush that did not wait for everything (found in a review of crash recovery). A table write
+goes through the producer's buffer (``ProducerBuffer``, transport/producer.py): a background task
+takes each message and hands it to aiokafka. Faust flushes before every offset commit, and the
+spike agent before it writes an open state that builds on a core state, but
+``ProducerBuffer.flush`` returned as soon as 0.1 s passed without a message handed over (aiokafka
+waiting for metadata or for room in its accumulator takes longer), and never counted the message
+being handed over, which aiokafka's own flush then does not know of yet. Offsets could so be
+committed ahead of the table writes of the records they cover, which a crash then lost. The
+buffer's flush now returns once nothing is waiting and nothing is being handed over (while the
+buffer stops, it gives up as before).
 """
 
 from __future__ import annotations
@@ -75,6 +86,35 @@ def install() -> None:
 
     Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
     _bound_consumer_stop()
+    _full_flush()
+
+
+def _full_flush() -> None:
+    from faust.transport.producer import ProducerBuffer
+
+    original_send = ProducerBuffer._send_pending
+
+    async def _send_pending(self: Any, fut: Any) -> None:
+        self._veille_handing = getattr(self, "_veille_handing", 0) + 1
+        try:
+            await original_send(self, fut)
+        finally:
+            self._veille_handing -= 1
+
+    async def flush(self: Any) -> None:
+        """Return once no message waits in the buffer and none is being handed to the client."""
+        while self.size or getattr(self, "_veille_handing", 0):
+            if self.state != "running" and self.size:
+                raise RuntimeError("Cannot flush: Producer not Running")
+            self.message_sent.clear()
+            try:
+                await asyncio.wait_for(self.message_sent.wait(), timeout=1.0)
+            except TimeoutError:
+                if self.should_stop:  # stopping: as before, what is left is not waited for
+                    return
+
+    ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]
+    ProducerBuffer.flush = flush  # type: ignore[method-assign]
 
 
 def _bound_consumer_stop() -> None:
