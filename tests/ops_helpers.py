@@ -56,24 +56,26 @@ def scaled(text: str, factor: float, floor_ms: int = 1000) -> str:
 # --- configurations derived from deploy/ -------------------------------------------------------
 
 def copy_rules(dst: Path, factor: float) -> dict[str, str]:
-    """Copy deploy/prometheus/rules/*.yml to `dst`, each `for:` divided by `factor`.
+    """Copy deploy/prometheus/rules/*.yml to `dst`, each `for:` and `keep_firing_for:` divided
+    by `factor`.
 
-    Only the `for:` lines are rewritten, so expressions, labels and annotations stay byte for
-    byte those of the repository (checked: the parsed rules differ in `for` only). Returns
+    Only those lines are rewritten, so expressions, labels and annotations stay byte for byte
+    those of the repository (checked: the parsed rules differ in those two only). Returns
     {"alert label values": new for}."""
     dst.mkdir(parents=True, exist_ok=True)
     new_for: dict[str, str] = {}
     for src in sorted((PROM_DIR / "rules").glob("*.yml")):
         text = src.read_text(encoding="utf-8")
-        copy = re.sub(r"(?m)^([ \t]+for:[ \t]*)(\S+)[ \t]*$",
+        copy = re.sub(r"(?m)^([ \t]+(?:keep_firing_)?for:[ \t]*)(\S+)[ \t]*$",
                       lambda m: m.group(1) + scaled(m.group(2), factor), text)
         (dst / src.name).write_text(copy, encoding="utf-8")
         before = yaml.safe_load(text)["groups"]
         after = yaml.safe_load(copy)["groups"]
         for g0, g1 in zip(before, after, strict=True):
             for r0, r1 in zip(g0["rules"], g1["rules"], strict=True):
-                assert {k: v for k, v in r0.items() if k != "for"} == \
-                       {k: v for k, v in r1.items() if k != "for"}, (src.name, r0)
+                timing = ("for", "keep_firing_for")
+                assert {k: v for k, v in r0.items() if k not in timing} == \
+                       {k: v for k, v in r1.items() if k not in timing}, (src.name, r0)
                 if "for" in r1:
                     key = " ".join([r1["alert"], *sorted(r1["labels"].values())])
                     new_for[key] = r1["for"]

@@ -481,17 +481,20 @@ def pipeline() -> Json:
     latency = "veille_pipeline_latency_seconds_bucket"
     rows = [
         [
-            (stat("Workers up", 'count(up{job="veille-worker"} == 1)', "workers", decimals=0,
-                  steps=thresholds(("red", None), ("green", 1)),
-                  description="Worker targets Prometheus scrapes successfully."), 4, 4),
+            (stat("Workers up", 'count(up{job=~"veille-worker|veille-agents"} == 1)', "workers",
+                  decimals=0, steps=thresholds(("red", None), ("green", 1)),
+                  description="Worker targets Prometheus scrapes successfully (the split-mode "
+                              "agents included)."), 4, 4),
             (stat("Raw messages read", f"sum(rate(veille_raw_messages_total{ri}))", "read",
                   unit="msg/s", description="Messages read from mentions.raw."), 4, 4),
             (stat("Lag", "max(veille_lag_seconds)", "lag", unit="s",
                   steps=thresholds(("green", None), ("orange", 600)),
                   description="Age of the newest mention processed, worst worker."), 4, 4),
-            (stat("Heartbeat age", "time() - min(veille_heartbeat_timestamp_seconds)", "age",
+            (stat("Heartbeat age", "time() - min(veille_heartbeat_timestamp_seconds > 0)", "age",
                   unit="s", steps=thresholds(("green", None), ("red", 60)),
-                  description="Seconds since the stalest worker's event loop beat."), 4, 4),
+                  description="Seconds since the stalest worker's last round trip to the broker "
+                              "(a worker yet to make its first one is left out: it exports 0, "
+                              "which read as 56 years)."), 4, 4),
             (stat("Dead letters", "sum(increase(veille_dead_letters_total[$__range]))", "dead",
                   decimals=0, steps=thresholds(("green", None), ("orange", 1)),
                   description="Messages sent to mentions.dlq over the time range."), 4, 4),
@@ -530,7 +533,8 @@ def pipeline() -> Json:
                         description="Age of the newest mention each worker processed (grows on "
                                     "a quiet source too)."), 8, 8),
             (timeseries("Heartbeat age", [target(
-                "time() - max by (instance) (veille_heartbeat_timestamp_seconds)", "{{instance}}")],
+                "time() - max by (instance) (veille_heartbeat_timestamp_seconds > 0)",
+                "{{instance}}")],
                 unit="s", threshold_line=True, steps=thresholds(("green", None), ("red", 60)),
                 description="A value that keeps growing is a stuck event loop."), 8, 8),
             (panel("state-timeline", "Targets", [target('up{job=~"veille-.*"}', "{{instance}}")],

@@ -25,7 +25,7 @@ SEVERITIES = {"critical", "warning", "info"}
 ALERTS = {
     "ReputationCrisis", "NegativeShareFarAboveNormal", "ModerationProcessedShareLow",
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
-    "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown",
+    "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
 }
 
 
@@ -230,6 +230,7 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     ("alertname=ModerationNegativeUnanswered severity=warning brand=acme", "veille-brand"),
     ("alertname=PipelineStalled severity=critical cause=heartbeat", "veille-ops"),
     ("alertname=TargetDown severity=warning", "veille-ops"),
+    ("alertname=TargetMissing severity=critical job=veille-agents", "veille-ops"),
     ("alertname=ModerationRejectionRateHigh severity=info brand=acme", "veille-digest"),
     ("alertname=CollectorSilent severity=info collector=rss", "veille-digest"),
 ])
