@@ -74,6 +74,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
     #: Queue partition -> the next offset after the last item the agent handled (not merely
     #: fetched: Faust buffers what it fetched), for expire_held's "read to the end".
     handled: dict[int, int] = {}
+    assigned_at: dict[int, float] = {}  # queue partition -> since when read from its commit
 
     @cases.on_recover
     async def complete_recovery() -> None:
@@ -83,7 +84,9 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
 
         owned.clear()
         owned.update(tp.partition for tp in app.consumer.assignment() if tp.topic == queue_name)
-        handled.clear()
+        handled.clear()  # Faust reads again from the committed offsets
+        assigned_at.clear()
+        assigned_at.update(dict.fromkeys(owned, time.time()))
         loaded = 0
         for table in (cases, held):
             loaded += await catch_up_retrying(table, settings.bootstrap_servers, owned,
@@ -134,7 +137,12 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         return event.key != key or event.message.partition != key_partition(key, partitions)
 
     async def on_item(event: Any) -> None:
-        handled[event.message.partition] = event.message.offset + 1
+        try:
+            await handle_item(event)
+        finally:  # handled once done: expire_held must not judge a case still being saved
+            handled[event.message.partition] = event.message.offset + 1
+
+    async def handle_item(event: Any) -> None:
         try:
             case = case_of(json.loads(event.value))
             key = case.id.encode()
@@ -152,7 +160,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             # case and deleting its held decisions (two changelogs) left them held: they were
             # applied, so they go now (else they were sent back, and counted as duplicates).
             if held.get(key) is not None:
-                del held[key]
+                held.pop(key, None)
             return
         metrics.observe_received(case.brand, case.categories)
         outcomes = []
@@ -169,8 +177,8 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
                 outcomes.append(out)
                 case = out.case
         await settle(key, case, outcomes)
-        if saved is not None:
-            del held[key]
+        if saved is not None and held.get(key) is not None:
+            held.pop(key, None)
 
     async def on_decision(event: Any) -> None:
         try:
@@ -244,10 +252,15 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
                 continue  # handed over (the next owner recovers the held entry), or not ours
             high = app.consumer.highwater(tp)
             done = handled.get(p)
-            if done is None:  # nothing handled since the assignment: where the group stood
+            if done is None:
+                # Nothing handled since the assignment. The fetch position runs ahead of what
+                # the agent handled (Faust buffers what it fetched): trusted only once the
+                # partition has been ours for a whole hold, by when its buffer is long handled.
+                if now - assigned_at.get(p, now) < settings.moderation_hold_seconds:
+                    continue
                 done = await app.consumer.position(tp) or 0
-            if high is None or done < high:
-                continue
+            if high is None or done < high or held.get(key) is not saved:
+                continue  # (the agent may have taken the entry meanwhile: it is its own)
             if cases.get(key) is not None:
                 # The case is here after all: its decisions go back on the stream, to be
                 # applied in order by the agent (a timer must not race it on one case).
@@ -261,7 +274,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
                 for _ in saved["decisions"]:
                     ignore("unknown_case", f"no case {key.decode(errors='replace')!r} after "
                            f"{now - saved['since']:.0f} s")
-            del held[key]
+            held.pop(key, None)
 
     @app.timer(3600.0)
     async def drop_old_closed() -> None:

@@ -161,7 +161,8 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         homes.clear()
         for q in sorted(owned):
             saved = open_table.get(wm_keys[q]) if q in wm_keys else None
-            if saved is not None:
+            # Saved with another partition count, the key may be another partition's.
+            if saved is not None and saved.get("partitions") == settings.topic_partitions:
                 try:
                     watermarks[q] = Watermark.from_state(saved["wm"])
                     wm_at[q] = int(saved["at"])
@@ -291,7 +292,8 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             for brand, events in pending.items():
                 await publish(brand, monitors[brand][0], events)
             for q in sorted(moved):  # after the brand states (see wm_at)
-                open_table[wm_keys[q]] = {"v": 1, "wm": watermarks[q].to_state(), "at": wm_at[q]}
+                open_table[wm_keys[q]] = {"v": 1, "wm": watermarks[q].to_state(), "at": wm_at[q],
+                                          "partitions": settings.topic_partitions}
             moved.clear()
 
     def watermark(partition: int) -> Watermark:
@@ -309,25 +311,30 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         wall = time.time()
         m = monitor_for(brand)
         partition = event.message.partition
-        if event.message.offset <= m.position:
-            return []  # applied before a crash or restart: its effect is in the table
-        m.position = event.message.offset
+        offset = event.message.offset
         try:
-            s = parse_signal(event.value)
+            s: Signal | Tick | ValueError = parse_signal(event.value)
         except ValueError as exc:
-            unreadable(event, exc)
+            s = exc
+        wm = watermark(partition)
+        # The watermark takes every signal after the saved one's offset, whatever the brand's
+        # state says: a crash may land some brands' states of a batch and not its watermark,
+        # and their signals, skipped below, must still move it as they did before the crash.
+        if isinstance(s, Signal) and offset > wm_at.get(partition, -1):
+            wm.observe(s.p, s.t, wall)
+            wm_at[partition] = offset
+            moved.add(partition)
+        if offset <= m.position:
+            return []  # applied before a crash or restart: its effect is in the table
+        m.position = offset
+        if isinstance(s, ValueError):
+            unreadable(event, s)
             return []
         if isinstance(s, Tick):
             unreadable(event, "a tick with a brand key")
             return []
-        source = s.p
-        if s.o >= 0 and not m.first_time(source, s.o):
+        if s.o >= 0 and not m.first_time(s.p, s.o):
             return []  # sent again by the enrichment stage (a redelivery after a crash)
-        wm = watermark(partition)
-        if event.message.offset > wm_at.get(partition, -1):  # else in the saved watermark
-            wm.observe(source, s.t, wall)
-            wm_at[partition] = event.message.offset
-            moved.add(partition)
         mark = wm.value()
         # The brand moves to the partition's watermark first: a mention is late by the
         # watermark, not by whether a tick happened to move its brand on since its last one.

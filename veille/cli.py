@@ -607,7 +607,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, user_errors) or type(exc).__module__.startswith("kafka"):
             print(f"veille: error: {exc}", file=sys.stderr)
             return 2
-        if isinstance(exc, OSError):  # a file that cannot be read, a port taken...: said plainly
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # A file that cannot be read, a port taken...: said plainly. (Not an OSError
+            # without an errno, such as a TimeoutError: a traceback, as for any other bug.)
             print(f"veille: error: {exc}", file=sys.stderr)
             if level == "DEBUG":
                 raise

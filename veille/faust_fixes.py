@@ -110,7 +110,11 @@ def _full_flush() -> None:
             try:
                 await asyncio.wait_for(self.message_sent.wait(), timeout=1.0)
             except TimeoutError:
-                if self.should_stop:  # stopping: as before, what is left is not waited for
+                if self.state != "running" and self.size:
+                    # Stopped or crashed (a send raised in its task) with writes left: never
+                    # a quiet return, on which a commit would go ahead of them.
+                    raise RuntimeError("Cannot flush: Producer not Running") from None
+                if self.should_stop:  # stopping, nothing waiting: the one in hand is lost
                     return
 
     ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]

@@ -46,3 +46,36 @@ def test_the_producer_buffers_flush_waits_for_slow_hand_overs() -> None:
     took, at_flush = asyncio.run(scenario())
     assert at_flush == [0, 1, 2, 3], at_flush
     assert took >= 0.9
+
+
+def test_the_flush_raises_when_the_buffer_crashed_with_writes_left() -> None:
+    """A send raising in the buffer's task crashes it: a flush waiting then must not return
+    as if all were written (a commit would go ahead of the writes left)."""
+    faust_fixes.install()
+
+    class Channel:
+        async def publish_message(self, fut: Any, wait: bool = False) -> None:
+            await asyncio.sleep(0.1)
+            if fut.n == 0:
+                raise RuntimeError("send 0 failed")
+
+    async def scenario() -> str:
+        buffer = ProducerBuffer()
+        buffer.app = SimpleNamespace(conf=SimpleNamespace(producer_threaded=False))
+        await buffer.start()
+        channel = Channel()
+        for n in range(3):
+            buffer.put(SimpleNamespace(n=n, message=SimpleNamespace(channel=channel)))
+        await asyncio.sleep(0)
+        try:
+            await asyncio.wait_for(buffer.flush(), 10)
+            outcome = "returned"
+        except RuntimeError as exc:
+            outcome = str(exc)
+        try:
+            await asyncio.wait_for(buffer.stop(), 5)
+        except RuntimeError:
+            pass  # its own flush on stop says the same
+        return outcome
+
+    assert asyncio.run(scenario()) == "Cannot flush: Producer not Running"

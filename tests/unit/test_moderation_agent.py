@@ -37,6 +37,7 @@ class Table(dict):  # type: ignore[type-arg]
         self.data = self
 
     def on_recover(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.recover = fn
         return fn
 
 
@@ -242,3 +243,92 @@ def test_a_held_entry_left_by_a_crash_after_its_case_was_saved_goes_with_the_red
     restarted = App(tables=[cases, held])
     run([queued("x", INSULT, posted_ago=600)], app=restarted, topics=topics)
     assert restarted.tables == [cases, held] and not held
+
+
+class FetchedToTheEnd:
+    """Faust's consumer once it fetched the case's queue partition to its end (offset 2)."""
+
+    def __init__(self, case_id: str) -> None:
+        from faust.types import TP
+
+        p = home(case_id)
+        self.tps = {TP(SETTINGS.topic(MODERATION_QUEUE), p), TP(SETTINGS.topic(MODERATION_DECISIONS), p)}
+
+    def assignment(self) -> set[Any]:
+        return self.tps
+
+    def highwater(self, tp: Any) -> int:
+        return 2
+
+    async def position(self, tp: Any) -> int:
+        return 2
+
+
+class SlowClosed(Sink):
+    async def send(self, *, key: bytes, value: bytes,
+                   partition: int | None = None) -> asyncio.Future[None]:
+        await asyncio.sleep(0.2)  # the broker takes a moment
+        return await super().send(key=key, value=value, partition=partition)
+
+
+def held_expiry(closed: Sink, monkeypatch: Any) -> tuple[App, Any, CollectorRegistry, SimpleNamespace]:
+    import agents.recovery
+
+    async def caught_up(*args: Any, **kwargs: Any) -> int:
+        return 0
+
+    monkeypatch.setattr(agents.recovery, "catch_up_retrying", caught_up)
+    app = App()
+    app.consumer = FetchedToTheEnd("x")
+    registry = CollectorRegistry()
+    topics = SimpleNamespace(closed=closed, queue=Sink(), decisions=Sink(), moderation_in=None)
+    agent = install(app, topics, ModerationMetrics(registry, ["acme"]),  # type: ignore[arg-type]
+                    SETTINGS, ["acme"])
+    return app, agent, registry, topics
+
+
+def test_expiry_does_not_drop_a_held_decision_whose_case_is_being_saved(
+        monkeypatch: Any) -> None:
+    """The timer ran while the agent was saving the case from its held decision (waiting for
+    the closed record's acknowledgement): the partition counted as handled to its end, so the
+    decision was counted unknown_case and dropped, and the agent then failed on the entry."""
+    app, agent, registry, topics = held_expiry(SlowClosed(), monkeypatch)
+    cases, held = app.tables
+    item = queued("x", INSULT, posted_ago=600)
+    item.message.offset = 1
+
+    async def scenario() -> None:
+        await cases.recover()
+        await agent(Stream([decided("x", "reject")]))
+        held[b"x"]["since"] -= SETTINGS.moderation_hold_seconds + 1
+        saving = asyncio.ensure_future(agent(Stream([item])))
+        await asyncio.sleep(0.05)
+        await app.timers["expire_held"]()
+        await saving
+
+    asyncio.run(scenario())
+    assert closed_by(topics.closed) == [("reject", "alice")] and not held
+    assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                     {"reason": "unknown_case"}) in (None, 0.0)
+
+
+def test_expiry_right_after_an_assignment_does_not_trust_the_fetch_position(
+        monkeypatch: Any) -> None:
+    """Faust fetched the partition to its end but the agent has not handled its case yet: the
+    held decision must wait for it, not be dropped as unknown_case."""
+    app, agent, registry, topics = held_expiry(Sink(), monkeypatch)
+    cases, held = app.tables
+    item = queued("x", INSULT, posted_ago=600)
+    item.message.offset = 1
+
+    async def scenario() -> None:
+        await cases.recover()  # the assignment
+        await agent(Stream([decided("x", "reject")]))
+        held[b"x"]["since"] -= SETTINGS.moderation_hold_seconds + 1
+        await app.timers["expire_held"]()  # before the agent reaches offset 1
+        await agent(Stream([item]))
+
+    asyncio.run(scenario())
+    assert closed_by(topics.closed) == [("reject", "alice")]
+    assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                     {"reason": "unknown_case"}) in (None, 0.0)

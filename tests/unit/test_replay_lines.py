@@ -62,6 +62,20 @@ def test_one_odd_date_refuses_its_line_only_and_does_not_set_the_shift(
     assert "refused 1" in report.summary()
 
 
+def test_a_file_dated_wholly_ahead_is_shifted_by_its_newest_line(tmp_path: Path) -> None:
+    """No line is valid as it stands (all dated 2031, a clock that ran fast): the newest line
+    valid at any date sets the shift, as before the typo fix."""
+    lines = [line("a", "2031-03-01T12:00:00Z"), line("b", "2031-03-01T11:00:00Z")]
+    path = tmp_path / "mentions.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    producer = Producer()
+    report = replay(path, Settings.from_env({}), timestamps="shift", progress=False,
+                    producer=producer)
+    assert producer.sent == [b"a", b"b"] and report.refused == []
+    a, b = (datetime.fromisoformat(json.loads(v)["created_at"]) for v in producer.values)
+    assert abs((a - datetime.now(UTC)).total_seconds()) < 5 and a - b == timedelta(hours=1)
+
+
 def test_the_progress_bar_is_drawn_on_a_terminal_only(tmp_path) -> None:
     """Into a log file or a pipe, a bar redrawn with carriage returns made one huge line."""
     import io

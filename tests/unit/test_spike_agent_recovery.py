@@ -83,3 +83,29 @@ def test_an_alert_event_whose_send_failed_is_sent_again_in_order() -> None:
     failing.run(batches)
     assert [e["event"] for e in failing.alerts.sent] == story
     assert failing.state() == reference.state()
+
+
+def test_a_crash_landing_part_of_a_batch_still_judges_the_replay_as_before() -> None:
+    """Batch 2's writes are foo's state, then acme's, then the partition's watermark. Killed
+    once foo's landed: on replay foo's signal is skipped (its brand state has it), yet it must
+    move the restored watermark as it did, or acme's late mention is counted."""
+    first = [tick(Q, p, p=p, t=T + 10) for p in SOURCES]
+    first += [signal(Q, len(first), "acme", p=0, o=0, t=T + 20)]
+    n = len(first)
+    second = [signal(Q, n, "foo", p=0, o=1, t=T + 2000)]
+    second += [tick(Q, n + 1 + i, p=p, t=T + 2000) for i, p in enumerate(SOURCES[1:])]
+    last = n + len(SOURCES)
+    second += [signal(Q, last, "acme", p=1, o=7, t=T + 30)]  # late: bucket T is closed
+    third = [tick(Q, last + 1 + p, p=p, t=T + 4000) for p in SOURCES]
+    reference = Process()
+    reference.run([first, second, third])
+    assert reference.late() == 1
+    dead = Process()
+    dead.run([first, second, third], killed_after=2)
+    batch = dead.log[dead.saved_at[0]:dead.saved_at[1]]
+    foo = next(i for i, w in enumerate(batch) if len(w) > 1 and w[1] == b"foo")
+    assert any(len(w) > 1 and w[1].startswith(b"~watermark") for w in batch[foo:])
+    restarted = Process(landed=dead.log[:dead.saved_at[0] + foo + 1])
+    restarted.run([second, third])
+    assert restarted.late() == 1
+    assert restarted.state() == reference.state()

@@ -74,18 +74,26 @@ def file_shift(path: Path, mode: str, now: datetime, limits: Limits | None = Non
 
     The newest of the lines that are valid mentions as they stand (`limits`, with any age):
     one line that would be refused anyway (a typo dated 2030 or 9999 in a file of 2025, a
-    broken line) must not set the shift, or every other line lands years in the past."""
+    broken line) must not set the shift, or every other line lands years in the past. A file
+    with no such line (all of it dated ahead: recorded on a clock that ran fast, or made up)
+    is shifted by its newest line that is valid at any date."""
     if mode != "shift":
         return timedelta(0)
     limits = replace(limits or Limits(), max_age=timedelta(days=36500))
+    any_date = replace(limits, max_future=timedelta(days=36500))
     newest: datetime | None = None
+    newest_any: datetime | None = None
     with open(path, "rb") as fh:
         for line in fh:
             try:
-                t = mention_from_dict(json.loads(line), now=now, limits=limits).created_at
+                m = mention_from_dict(json.loads(line), now=now, limits=any_date)
             except Exception:  # noqa: BLE001 (refused when read: see read_mentions)
                 continue
-            newest = t if newest is None or t > newest else newest
+            t = m.created_at
+            newest_any = t if newest_any is None or t > newest_any else newest_any
+            if t - now <= limits.max_future:
+                newest = t if newest is None or t > newest else newest
+    newest = newest or newest_any
     return (now - newest) if newest else timedelta(0)
 
 
