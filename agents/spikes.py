@@ -205,8 +205,11 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             log.warning("spikes: %s; the brand's detector starts afresh (a day of warm-up)", exc)
             m = new_monitor(brand)
         core_seqs[brand] = core_seq
-        if m.story is not None and m.story["status"] != "resolved" and brand in known:
-            metrics.alert_state.labels(brand).set(ALERT_STATE[m.story["severity"]])
+        if brand in known:  # "none" too: a calm brand's panel says so, not "no data"
+            story = m.story
+            state = story["severity"] if story is not None and story["status"] != "resolved" \
+                else "none"
+            metrics.alert_state.labels(brand).set(ALERT_STATE[state])
         monitors[brand] = (m, m.closes)
         return m
 
