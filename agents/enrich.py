@@ -840,10 +840,13 @@ class EnrichStage:
                     if self.stopping:
                         return
                     sent = []
+                    backlog = 0
                     for p in sorted(self.windows):
                         tp = TopicPartition(self.names.raw, p)
                         high = self.consumer.highwater(tp)
                         position = await asyncio.wait_for(self.consumer.position(tp), 1.0)
+                        if high is not None:
+                            backlog += max(0, high - position)
                         # Records handed over by the consumer but not delivered yet: not read.
                         read = high is not None and position >= high and not self.in_hand
                         clock = self.clocks.get(p) or SourceClock()
@@ -853,6 +856,7 @@ class EnrichStage:
                                                            s.spike_idle_seconds))
                         sent += [await self.send(Out(self.names.by_brand, None, value, None, q))
                                  for q in range(s.topic_partitions)]
+                    self.metrics.raw_backlog.set(backlog)
                     for fut in sent:
                         await asyncio.wait_for(fut, timeout=10.0)
             except Exception as exc:  # noqa: BLE001 (the next tick says the same, later)

@@ -124,6 +124,13 @@ class Metrics:
             "either of its groups (the enrichment stage's and the Faust agents').",
             registry=registry,
         )
+        self.raw_backlog = Gauge(
+            "veille_raw_backlog_messages",
+            "Messages of this worker's mentions.raw partitions not read yet (the partitions' "
+            "end less the enrichment stage's position, summed; every 5 s): unlike "
+            "veille_lag_seconds, a partition behind shows even while another is up to date.",
+            registry=registry,
+        )
         self.heartbeat = Gauge(
             "veille_heartbeat_timestamp_seconds",
             "Unix time of the worker's last successful round trip to the broker (tried every "

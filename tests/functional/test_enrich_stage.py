@@ -616,13 +616,19 @@ def test_after_a_crash_no_tick_overtakes_the_signals_it_speaks_for(tmp_path) -> 
     producer = Producer()
     stage.consumer, stage.producer = Consumer(), producer
 
+    backlog: list[float] = []
+
     async def scenario() -> None:
         tasks = [asyncio.ensure_future(stage.run()), asyncio.ensure_future(stage.punctuate(0.05))]
-        await asyncio.sleep(1.2)
+        await asyncio.sleep(0.15)  # ticks sent, the re-read batch not delivered yet
+        backlog.append(count(metrics.raw_backlog))
+        await asyncio.sleep(1.05)
+        backlog.append(count(metrics.raw_backlog))
         stage.stopping = True
         await asyncio.wait_for(asyncio.gather(*tasks), 5)
 
     asyncio.run(scenario())
+    assert backlog == [30, 0]  # veille_raw_backlog_messages: the partition's end less the position
     signals = [r for r in producer.by_brand if "id" in r]
     ticks = [(i, r) for i, r in enumerate(producer.by_brand) if "tick" in r]
     assert [s["o"] for s in signals] == list(range(20, 50))  # re-sent: they may not have landed
