@@ -111,8 +111,11 @@ def brand_terms(watchlist: Watchlist) -> dict[str, frozenset[str]]:
 
 
 def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetrics,
-            settings: Settings, config: CrisisConfig | None = None) -> None:
-    """Register the spike agent, its tables and the bucket-closing timer."""
+            settings: Settings, config: CrisisConfig | None = None,
+            send_errors: Any = None) -> None:
+    """Register the spike agent, its tables and the bucket-closing timer. `send_errors`: a
+    counter of failed sends (veille_agent_send_errors_total), counting alert events the
+    broker did not acknowledge (each sent again until it does)."""
     config = config or CrisisConfig(bucket_seconds=settings.spike_bucket_seconds,
                                     lateness_seconds=settings.spike_lateness_seconds)
     names = brand_terms(watchlist)
@@ -248,6 +251,8 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                     await (await topics.alerts.send(key=key, value=value))
                     break
                 except Exception as exc:  # noqa: BLE001
+                    if send_errors is not None:
+                        send_errors.inc()
                     log.warning("spikes: alert event of %s not acknowledged (%r); sent again "
                                 "in %.1f s", key.decode(errors="replace"), exc, backoff)
                     await asyncio.sleep(backoff)

@@ -62,7 +62,8 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
 
     app.on_partitions_assigned.connect(count_rebalance)  # type: ignore[arg-type]
 
-    spikes.install(app, topics, watchlist, SpikeMetrics(registry, watchlist.brand_ids), settings)
+    spikes.install(app, topics, watchlist, SpikeMetrics(registry, watchlist.brand_ids), settings,
+                   send_errors=metrics.send_errors)
     moderation.install(app, topics, ModerationMetrics(registry, watchlist.brand_ids), settings,
                        watchlist.brand_ids)
     return Pipeline(app, topics, metrics, enricher, registry)

@@ -92,8 +92,15 @@ class Process:
         topics = SimpleNamespace(by_brand=SimpleNamespace(get_topic_name=lambda: BY_BRAND),
                                  alerts=self.alerts)
         self.registry = CollectorRegistry()
+        self.send_errors = 0
+        process = self
+
+        class SendErrors:
+            def inc(self) -> None:
+                process.send_errors += 1
+
         spikes.install(App(), topics, WATCHLIST, SpikeMetrics(self.registry, WATCHLIST.brand_ids),
-                       SETTINGS)
+                       SETTINGS, send_errors=SendErrors())
         for name, key, value in landed:  # what recovery reads back from the changelogs
             dict.__setitem__(self.tables[name], key, value)
         for table in self.tables.values():

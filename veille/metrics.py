@@ -115,7 +115,8 @@ class Metrics:
         )
         self.send_errors = Counter(
             "veille_agent_send_errors_total",
-            "Failed sends of the enrichment agent's outputs (each is retried until delivered).",
+            "Failed sends of the worker's outputs: the enrichment stage's records and the spike "
+            "agent's alert events (each is sent again until delivered).",
             registry=registry,
         )
         self.rebalances = Counter(

@@ -82,6 +82,7 @@ def test_an_alert_event_whose_send_failed_is_sent_again_in_order() -> None:
     failing = Process(alerts_fail=1)
     failing.run(batches)
     assert [e["event"] for e in failing.alerts.sent] == story
+    assert failing.send_errors == 1  # veille_agent_send_errors_total
     assert failing.state() == reference.state()
 
 
