@@ -196,13 +196,15 @@ def run_demo(
             return stop.wait(max(0.0, min(2.0, left)))
 
         while not wait():
-            if worker.poll() is not None:
-                print(f"worker exited with code {worker.returncode}; see {workdir}/worker.log",
-                      file=out, flush=True)
-                return 1
+            # The broker first: a worker that lost it may exit too (one still starting does),
+            # and the broker's death is then what to say.
             if broker is not None and not broker.running():
                 print(f"the embedded broker stopped; see {workdir}/broker.log", file=out,
                       flush=True)
+                return 1
+            if worker.poll() is not None:
+                print(f"worker exited with code {worker.returncode}; see {workdir}/worker.log",
+                      file=out, flush=True)
                 return 1
             try:
                 alerts.refresh()
