@@ -159,8 +159,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             # A redelivery: the case is open or closed already. A crash between saving the
             # case and deleting its held decisions (two changelogs) left them held: they were
             # applied, so they go now (else they were sent back, and counted as duplicates).
-            if held.get(key) is not None:
-                held.pop(key, None)
+            held.pop(key, None)
             return
         metrics.observe_received(case.brand, case.categories)
         outcomes = []
@@ -177,7 +176,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
                 outcomes.append(out)
                 case = out.case
         await settle(key, case, outcomes)
-        if saved is not None and held.get(key) is not None:
+        if saved is not None:
             held.pop(key, None)
 
     async def on_decision(event: Any) -> None:

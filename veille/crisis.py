@@ -155,6 +155,11 @@ class Bucket:
                    [list(x) for x in d["top"]], dict(d["terms"]))
 
 
+def _top(counts: dict[str, Any], n: int) -> dict[str, Any]:
+    """The `n` largest counts, ties by term: the same whatever the order they were seen in."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+
+
 def _log10(x: float) -> float:
     return math.log10(x) if x > 0 else 0.0
 
@@ -562,9 +567,8 @@ class BrandMonitor:
                 del self.baseline_terms[t]
         for t, n in bucket.terms.items():
             self.baseline_terms[t] = self.baseline_terms.get(t, 0.0) + (1 - decay) * n
-        if len(self.baseline_terms) > 2000:  # ties by term: the same whatever the order seen
-            keep = sorted(self.baseline_terms.items(), key=lambda kv: (-kv[1], kv[0]))[:1500]
-            self.baseline_terms = dict(keep)
+        if len(self.baseline_terms) > 2000:
+            self.baseline_terms = _top(self.baseline_terms, 1500)
 
     def _rising_terms(self, terms: dict[str, int]) -> list[str]:
         ranked = sorted(
@@ -657,8 +661,8 @@ class BrandMonitor:
         s["top"] = sorted(([a, m] for m, a in top.items()), reverse=True)[: self.config.top_mentions]
         for t, n in bucket.terms.items():
             s["terms"][t] = s["terms"].get(t, 0) + n
-        if len(s["terms"]) > 500:  # ties by term: the same whatever the order seen
-            s["terms"] = dict(sorted(s["terms"].items(), key=lambda kv: (-kv[1], kv[0]))[:300])
+        if len(s["terms"]) > 500:
+            s["terms"] = _top(s["terms"], 300)
 
     def _event(self, s: dict[str, Any], kind: str, bucket: Bucket, score: Score) -> dict[str, Any]:
         return {
