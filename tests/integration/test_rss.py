@@ -535,3 +535,44 @@ def test_module_entry_point_refuses_a_watch_list_without_feeds(rss_settings: Set
     assert done.returncode == 2
     assert "no [[feeds]] table" in done.stderr
     assert os.path.basename(env["VEILLE_WATCHLIST"]) in done.stderr
+
+
+def test_once_exits_2_when_no_feed_could_be_read_and_0_when_one_could(
+        rss_settings: Settings) -> None:
+    """A cron job whose every feed is gone (404, 500, a page that is no feed) must fail visibly:
+    it exited 0 for ever. One feed read of two is a partial success: 0, with a line per feed."""
+    async def once() -> tuple[int, str, str]:
+        env = settings_env(rss_settings)
+        env.update(VEILLE_COLLECTOR_STATE_DIR=rss_settings.collector_state_dir,
+                   VEILLE_COLLECTOR_METRICS_PORT=str(free_port()),
+                   VEILLE_MAX_AGE_DAYS=str(rss_settings.max_age_days))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "veille.cli", "collect", "rss", "--once", env=env, cwd=str(ROOT),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    async def scenario() -> None:
+        async with feed_server() as srv:
+            gone, broken = srv.base + "/gone.rss", srv.serve("/page.html", "not_a_feed.html")
+            srv.fail("/broken.atom", (500, {}))
+            write_watchlist(rss_settings.watchlist,
+                            f'[[feeds]]\nurl = "{gone}"\n\n[[feeds]]\nurl = "{broken}"\n\n'
+                            f'[[feeds]]\nurl = "{srv.base}/broken.atom"\n')
+            code, out, err = await once()
+            assert code == 2, (out, err)
+            assert f"rss: {gone}: fetch_error, 0 entries" in out, out
+            assert f"rss: {broken}: not_a_feed, 0 entries" in out, out
+            assert f"veille: error: rss: every feed failed (3); {gone}: HTTP 404" in err, err
+            assert "Traceback" not in err
+
+            news = srv.serve("/news.rss", "news.rss")
+            write_watchlist(rss_settings.watchlist,
+                            f'[[feeds]]\nurl = "{gone}"\n\n[[feeds]]\nurl = "{news}"\n')
+            code, out, err = await once()
+            assert code == 0, (out, err)
+            assert f"rss: {news}: new, 2 entries, 2 sent, 0 refused" in out, out
+            assert f"rss: {gone}: fetch_error" in out, out
+
+    asyncio.run(scenario())

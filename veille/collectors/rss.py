@@ -296,6 +296,12 @@ class FeedConfigError(ValueError):
     """A `[[feeds]]` table of the watch list is malformed."""
 
 
+class RssRoundFailed(FeedConfigError):
+    """`--once`: no feed could be read (a FeedConfigError so that the CLI prints
+    `veille: error: ...` and exits 2: a cron job whose every feed is gone, moved or refused
+    fails visibly instead of exiting 0 for ever)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FeedConfig:
     url: str
@@ -922,7 +928,8 @@ async def run_rss(settings: Settings, *, once: bool = False,
     """Serve /metrics and poll the feeds until SIGTERM/SIGINT, or once with `once=True`.
 
     With `once`, raises BrokerUnavailable when the broker did not take some entries (a cron job
-    then fails visibly; the entries are retried at the next run).
+    then fails visibly; the entries are retried at the next run), and RssRoundFailed when no
+    feed could be read at all (fetch errors, documents that are not feeds).
     """
     from prometheus_client import CollectorRegistry
 
@@ -947,6 +954,10 @@ async def run_rss(settings: Settings, *, once: bool = False,
         failed = [r for r in results if r.status == "broker_error"]
         if failed:
             raise BrokerUnavailable(f"{len(failed)} feed(s) not delivered: {failed[0].error}")
+        unread = [r for r in results if not r.ok]
+        if unread and len(unread) == len(results):
+            raise RssRoundFailed(f"rss: every feed failed ({len(unread)}); {unread[0].feed}: "
+                                 f"{unread[0].error or unread[0].status}")
     finally:
         stop_metrics(server)
 
