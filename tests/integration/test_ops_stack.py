@@ -369,6 +369,16 @@ def test_crisis_fires_notifies_resolves_and_every_dashboard_query_answers(stack:
     critical = next(a for a in am_api if a["labels"]["severity"] == "critical")
     assert {r["name"] for r in critical["receivers"]} == {"veille-brand"}, am_api
 
+    # The always-firing Watchdog went to the dead man's switch alone, again and again (its
+    # repeat_interval of 1 m is 5 s here), never resolved and never to another receiver.
+    watchdog = [(at, p) for at, p in s.sink.received()
+                if any(a["labels"].get("alertname") == "Watchdog" for a in p["alerts"])]
+    assert len(watchdog) >= 3, [(p["receiver"], p["groupLabels"]) for _, p in s.sink.received()]
+    assert all(p["receiver"] == "veille-deadman" and p["status"] == "firing"
+               and [a["labels"]["alertname"] for a in p["alerts"]] == ["Watchdog"]
+               for _, p in watchdog), watchdog
+    assert sum(p["receiver"] == "veille-deadman" for _, p in s.sink.received()) == len(watchdog)
+
     pending = [k for k in t if k.startswith("prometheus pending")]
     fired = [k for k in t if k.startswith("prometheus firing")]
     assert fired, f"Prometheus never fired ReputationCrisis for {BRAND}: {t}"

@@ -26,6 +26,7 @@ ALERTS = {
     "ReputationCrisis", "NegativeShareFarAboveNormal", "ModerationProcessedShareLow",
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
+    "SendsFailing", "Watchdog",
 }
 
 
@@ -118,7 +119,8 @@ def test_every_alert_is_tested_firing_and_not_firing() -> None:
     names = {r["alert"] for r in alert_rules()}
     assert names == ALERTS
     assert names - firing == set(), "alerts never expected to fire"
-    assert names - quiet == set(), "alerts never expected to stay quiet (pending or normal)"
+    # The Watchdog is never quiet: that is its point (tests/sends.yml expects it at 0m and 3h).
+    assert names - quiet == {"Watchdog"}, "alerts never expected to stay quiet (pending or normal)"
 
 
 def test_every_recording_rule_is_tested() -> None:
@@ -143,7 +145,9 @@ def runbook_anchors() -> set[str]:
 @pytest.mark.parametrize("rule", alert_rules(), ids=lambda r: f"{r['alert']}-{r['labels']['severity']}")
 def test_alert_has_for_severity_and_annotations(rule: dict[str, Any]) -> None:
     assert re.fullmatch(r"\d+[smhd]", str(rule.get("for", ""))), "every alert needs `for:`"
-    assert rule["labels"]["severity"] in SEVERITIES
+    # "none": the always-firing Watchdog only, which no inhibition or severity route may catch.
+    assert rule["labels"]["severity"] in SEVERITIES | ({"none"} if rule["alert"] == "Watchdog"
+                                                       else set())
     assert set(rule["labels"]) <= {"severity", "cause"}, "static labels stay bounded"
     notes = rule["annotations"]
     for key in ("summary", "description", "runbook_url"):
@@ -233,6 +237,9 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     ("alertname=TargetMissing severity=critical job=veille-agents", "veille-ops"),
     ("alertname=ModerationRejectionRateHigh severity=info brand=acme", "veille-digest"),
     ("alertname=CollectorSilent severity=info collector=rss", "veille-digest"),
+    ("alertname=SendsFailing severity=critical instance=w1:9464", "veille-ops"),
+    ("alertname=SendsFailing severity=warning collector=webhook", "veille-ops"),
+    ("alertname=Watchdog severity=none", "veille-deadman"),
 ])
 def test_alertmanager_routes(tmp_path: Path, labels: str, receiver: str) -> None:
     config = checkable_alertmanager_config(tmp_path)
@@ -256,5 +263,22 @@ def test_alertmanager_holds_no_webhook_address() -> None:
     hooks = [w for r in config["receivers"] for w in r.get("webhook_configs", [])]
     assert hooks and all("url" not in w and w["url_file"].startswith("/run/secrets/")
                          for w in hooks)
-    url = (DEPLOY / "alertmanager" / "webhook_url.example").read_text().strip()
-    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\S*", url)
+    for example in ("webhook_url.example", "deadman_url.example"):
+        url = (DEPLOY / "alertmanager" / example).read_text().strip()
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\S*", url), example
+
+
+def test_the_watchdog_always_fires_and_goes_to_the_dead_mans_switch_alone() -> None:
+    """Its route comes first, repeats every minute and sends nothing when it resolves (the
+    switch pages on silence); no inhibition rule can silence it."""
+    config = load(ALERTMANAGER)
+    first = config["route"]["routes"][0]
+    assert first["matchers"] == ['alertname="Watchdog"'] and first["receiver"] == "veille-deadman"
+    assert first["repeat_interval"] == "1m" and not first.get("continue")
+    deadman = next(r for r in config["receivers"] if r["name"] == "veille-deadman")
+    assert [w["send_resolved"] for w in deadman["webhook_configs"]] == [False]
+    watchdog = [r for r in alert_rules() if r["alert"] == "Watchdog"]
+    assert [(r["expr"], r["labels"]["severity"]) for r in watchdog] == [("vector(1)", "none")]
+    for rule in config["inhibit_rules"]:
+        assert not any("Watchdog" in m or m == 'severity="none"'
+                       for m in rule["target_matchers"]), rule
