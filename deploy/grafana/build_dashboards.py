@@ -591,16 +591,18 @@ def pipeline() -> Json:
                 description="Consumer group rebalances each worker went through (a worker "
                             "joining, leaving or missing heartbeats); processing pauses during "
                             "each."), 8, 7),
-            (panel("table", "Firing alerts", [target('ALERTS{alertstate="firing"}', "",
+            (panel("table", "Firing alerts", [target('ALERTS{alertstate="firing", alertname!="Watchdog"}', "",
                                                      instant=True)],
                    options={"showHeader": True},
                    extra={"transformations": [{"id": "labelsToFields", "options": {}}]},
-                   description="Every alert Prometheus is firing now."), 16, 7),
+                   description="Every alert Prometheus is firing now (but the Watchdog, "
+                               "which always fires: it feeds the dead man's switch)."), 16, 7),
         ],
     ]
     annotations = [
         annotation("Pipeline alerts",
-                   'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown",'
+                   'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown|'
+                   'TargetMissing|SendsFailing",'
                    ' alertstate="firing"}',
                    "{{alertname}} {{severity}}", "alertname,severity,instance", "red"),
     ]
