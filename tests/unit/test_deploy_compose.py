@@ -249,3 +249,21 @@ def test_watchlist_and_healthcheck_ports(service: str) -> None:
         assert mounts["./veille/data/watchlist.toml"] == s["environment"]["VEILLE_WATCHLIST"]
     check = " ".join(s["healthcheck"]["test"])
     assert f"127.0.0.1:{metrics_port(s)}/" in check
+
+
+def test_group_timeouts_are_those_of_apache_kafka_not_the_embedded_brokers() -> None:
+    """veille's defaults (3 s rebalance, 6 s session, 1 s heartbeat) are for Tansu; on Kafka a
+    worker re-reading its de-duplication windows while it joins would miss a 3 s rebalance and
+    be dropped from the group. Every worker service gets production values, consistent with
+    each other (heartbeat well under the session timeout), and Kafka keeps its initial delay."""
+    from veille.settings import Settings
+
+    defaults = Settings()
+    for name in ("worker", "agents"):
+        env = services()[name]["environment"]
+        rebalance = float(env["VEILLE_BROKER_REBALANCE_TIMEOUT"])
+        session = float(env["VEILLE_BROKER_SESSION_TIMEOUT"])
+        heartbeat = float(env["VEILLE_BROKER_HEARTBEAT_INTERVAL"])
+        assert rebalance >= 30 > defaults.broker_rebalance_timeout, (name, rebalance)
+        assert 6 <= session <= 300 and heartbeat * 3 <= session, (name, session, heartbeat)
+    assert "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS" not in services()["kafka"]["environment"]
