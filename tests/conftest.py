@@ -71,6 +71,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         value = getattr(settings, f.name)
         if f.metadata.get("env", True) and value != f.default and value not in ("", None):
             env["VEILLE_" + f.name.upper()] = str(value)
+    # Always: unset, the app id follows the topic prefix, which these settings may not do.
+    env["VEILLE_APP_ID"] = settings.app_id
     env["VEILLE_LOG_LEVEL"] = "INFO"
     return env
 

@@ -43,7 +43,10 @@ class Settings:
         metadata={"help": "Port of `veille broker` (the embedded Tansu) on 127.0.0.1."},
     )
     app_id: str = field(
-        default="veille", metadata={"help": "Faust application id (consumer group, table names)."}
+        default="veille",
+        metadata={"help": "Application id: the consumer groups and the tables' changelog topics. "
+                  "Unset, `veille`, or `<prefix>veille` when VEILLE_TOPIC_PREFIX is set (so "
+                  "that two stacks on one cluster share neither groups nor state)."},
     )
     topic_prefix: str = field(
         default="", metadata={"help": "Prefix of every topic name, e.g. `staging.`."}
@@ -246,17 +249,22 @@ class Settings:
             check_timezone(self.timezone)
         except TimezoneError as exc:
             raise SettingsError(f"{ENV_PREFIX}TIMEZONE: {exc}") from None
-        if not _TOPIC_CHARS.fullmatch(self.app_id):
-            raise SettingsError(f"{ENV_PREFIX}APP_ID={self.app_id!r} must be letters, digits, "
-                                "'.', '_' or '-' (it names consumer groups and topics)")
+        # The prefix first: an app id left unset is derived from it.
         if not _TOPIC_CHARS.fullmatch(self.topic_prefix or "x"):
             raise SettingsError(f"{ENV_PREFIX}TOPIC_PREFIX={self.topic_prefix!r} must be letters, "
                                 "digits, '.', '_' or '-' (Kafka's topic name characters)")
+        if not _TOPIC_CHARS.fullmatch(self.app_id):
+            raise SettingsError(f"{ENV_PREFIX}APP_ID={self.app_id!r} must be letters, digits, "
+                                "'.', '_' or '-' (it names consumer groups and topics)")
         for name, value, suffix in (("TOPIC_PREFIX", self.topic_prefix, _LONGEST_TOPIC),
                                     ("APP_ID", self.app_id, _LONGEST_CHANGELOG)):
             if len(value) + len(suffix) > _MAX_TOPIC_NAME:
-                raise SettingsError(f"{ENV_PREFIX}{name} is {len(value)} characters long: topic "
-                                    f"names (...{suffix}) would pass Kafka's {_MAX_TOPIC_NAME}")
+                derived = (" (unset: VEILLE_TOPIC_PREFIX + 'veille'; set it)"
+                           if name == "APP_ID" and self.topic_prefix
+                           and value == self.topic_prefix + "veille" else "")
+                raise SettingsError(f"{ENV_PREFIX}{name}{derived} is {len(value)} characters "
+                                    f"long: topic names (...{suffix}) would pass Kafka's "
+                                    f"{_MAX_TOPIC_NAME}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -275,6 +283,12 @@ class Settings:
         if "broker_url" in overrides:
             overrides.setdefault("broker_url_set", True)
         values.update(overrides)
+        # A prefix separates the topics of two stacks on one cluster, but the consumer groups
+        # and the tables' changelogs are named by the app id: with the default one, a staging
+        # stack read and wrote production's spike and moderation state. Unless set, the app
+        # id follows the prefix.
+        if values.get("topic_prefix") and not values.get("app_id"):
+            values["app_id"] = values["topic_prefix"] + "veille"
         return cls(**values)
 
     def with_(self, **changes: Any) -> Settings:

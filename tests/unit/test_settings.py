@@ -23,6 +23,21 @@ def test_overrides_win_and_prefix_topics() -> None:
     assert s.topic("mentions.raw") == "y.mentions.raw"
 
 
+def test_the_app_id_follows_the_topic_prefix_unless_it_is_set() -> None:
+    """Topics are named by the prefix, consumer groups and table changelogs by the app id: with
+    the default app id, a staging stack (prefix `staging.`) on production's cluster shared its
+    groups and read and wrote its spike and moderation state."""
+    assert Settings.from_env({}).app_id == "veille"
+    staging = Settings.from_env({"VEILLE_TOPIC_PREFIX": "staging."})
+    assert staging.app_id == "staging.veille" and staging.topic("mentions.raw") == \
+        "staging.mentions.raw"
+    assert Settings.from_env({"VEILLE_TOPIC_PREFIX": "staging.", "VEILLE_APP_ID": ""}).app_id == \
+        "staging.veille"  # compose passes an unset variable as empty
+    assert Settings.from_env({"VEILLE_TOPIC_PREFIX": "s.", "VEILLE_APP_ID": "veille"}).app_id == \
+        "veille"  # set: kept, even to the default
+    assert Settings.from_env({}, topic_prefix="cli.").app_id == "cli.veille"
+
+
 def test_bad_value_names_the_variable() -> None:
     with pytest.raises(SettingsError, match="VEILLE_METRICS_PORT='abc'"):
         Settings.from_env({"VEILLE_METRICS_PORT": "abc"})
@@ -96,6 +111,8 @@ def test_zero_where_it_means_something_is_accepted() -> None:
     ({"VEILLE_TOPIC_PREFIX": "p" * 230}, "VEILLE_TOPIC_PREFIX is 230 characters long"),
     ({"VEILLE_APP_ID": "my app"}, "VEILLE_APP_ID='my app' must be letters"),
     ({"VEILLE_APP_ID": "a" * 223}, "VEILLE_APP_ID is 223 characters long"),
+    ({"VEILLE_TOPIC_PREFIX": "p" * 229},
+     "VEILLE_APP_ID (unset: VEILLE_TOPIC_PREFIX + 'veille'; set it) is 235 characters long"),
     ({"VEILLE_MAX_FUTURE_SECONDS": "1e20"}, "must be at most 31,622,400 (a year)"),
     ({"VEILLE_MAX_AGE_DAYS": "1e12"}, "must be at most 36,500 (a century)"),
     ({"VEILLE_WEBHOOK_MAX_BODY_BYTES": "99999999999999999999999"}, "must be at most 67,108,864"),
@@ -113,5 +130,6 @@ def test_well_formed_broker_urls_names_and_bounds_are_accepted() -> None:
                            "VEILLE_TOPIC_PREFIX": "staging-2.", "VEILLE_APP_ID": "veille_eu.1",
                            "VEILLE_MAX_FUTURE_SECONDS": "86400", "VEILLE_MAX_AGE_DAYS": "36500"})
     assert s.bootstrap_servers == ["k1.example:9092", "10.0.0.2:9093", "[::1]:9094"]
-    assert Settings.from_env({"VEILLE_TOPIC_PREFIX": "p" * 229}).topic("moderation.decisions")
+    assert Settings.from_env({"VEILLE_TOPIC_PREFIX": "p" * 229, "VEILLE_APP_ID": "v"}).topic(
+        "moderation.decisions")
     assert Settings.from_env({"VEILLE_APP_ID": "a" * 222}).app_id
