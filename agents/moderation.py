@@ -14,6 +14,7 @@ from streams.topics import (
     MODERATION_HELD_TABLE,
     MODERATION_QUEUE,
     Topics,
+    changelog_configs,
     key_partition,
 )
 from veille.metrics import ModerationMetrics
@@ -65,9 +66,11 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
     # Keys are the case id bytes, as on both input topics: with use_partitioner the changelog
     # partition is the case's partition, so timers may write outside a stream event.
     cases = app.Table(MODERATION_CASES_TABLE, default=None, use_partitioner=True,
-                      partitions=partitions, key_type=bytes)
+                      partitions=partitions, key_type=bytes,
+                      extra_topic_configs=changelog_configs(settings))
     held = app.Table(MODERATION_HELD_TABLE, default=None, use_partitioner=True,
-                     partitions=partitions, key_type=bytes)
+                     partitions=partitions, key_type=bytes,
+                     extra_topic_configs=changelog_configs(settings))
     cases.key_serializer = held.key_serializer = "raw"
     pending: dict[bytes, Case] = {}  # pending cases of the owned partitions (for the gauges)
     owned: set[int] = set()

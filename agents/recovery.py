@@ -28,7 +28,10 @@ async def read_to_end(
 
     `start(tp, reported_end)` gives the offset to read from (default: the beginning);
     `reported_end` is the broker's ListOffsets end, which Tansu reports too low, so it may only
-    serve as a lower bound."""
+    serve as a lower bound. `timeout` bounds a stall, not the whole read: TimeoutError once
+    that long passed without a record read nor a partition finished. (A fixed deadline over
+    the whole read, restarted from the beginning by catch_up_retrying, never ended once a
+    changelog took longer than that to read: the agents stayed paused for good.)"""
     from aiokafka import AIOKafkaConsumer
 
     if not tps:
@@ -49,20 +52,23 @@ async def read_to_end(
             for tp in tps:
                 consumer.seek(tp, start(tp, ends.get(tp, 0)))
         pending = set(tps)
-        deadline = time.monotonic() + timeout
+        progress = time.monotonic()
         while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {sorted(str(tp) for tp in tps)} to their end "
-                                   f"took over {timeout} s")
+            if time.monotonic() - progress > timeout:
+                raise TimeoutError(f"reading {sorted(str(tp) for tp in pending)} to their end: "
+                                   f"no progress for {timeout} s ({read} records read)")
             batches = await consumer.getmany(*pending, timeout_ms=200, max_records=10_000)
             for records in batches.values():
                 for r in records:
                     handle(r)
                     read += 1
+                if records:
+                    progress = time.monotonic()
             for tp in list(pending):
                 hw = consumer.highwater(tp)
                 if hw is not None and await consumer.position(tp) >= hw:
                     pending.discard(tp)
+                    progress = time.monotonic()
     finally:
         await consumer.stop()
     return read

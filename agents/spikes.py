@@ -19,6 +19,7 @@ from streams.topics import (
     SPIKE_OPEN_TABLE,
     Topics,
     brand_partition,
+    changelog_configs,
     key_partition,
 )
 from veille.crisis import BrandMonitor, CrisisConfig, StateMismatch, Watermark
@@ -125,9 +126,11 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
     # Keys are the brand id bytes, as on mentions.by_brand: with use_partitioner the changelog
     # partition is the brand's partition, so the timer may write outside a stream event.
     open_table = app.Table(SPIKE_OPEN_TABLE, default=None, use_partitioner=True,
-                           partitions=settings.topic_partitions, key_type=bytes)
+                           partitions=settings.topic_partitions, key_type=bytes,
+                           extra_topic_configs=changelog_configs(settings))
     core_table = app.Table(SPIKE_CORE_TABLE, default=None, use_partitioner=True,
-                           partitions=settings.topic_partitions, key_type=bytes)
+                           partitions=settings.topic_partitions, key_type=bytes,
+                           extra_topic_configs=changelog_configs(settings))
     open_table.key_serializer = core_table.key_serializer = "raw"
     monitors: dict[str, tuple[BrandMonitor, int]] = {}  # brand -> (monitor, closes saved)
     # One watermark per mentions.by_brand partition, over the raw partitions feeding it (the

@@ -213,6 +213,40 @@ PARTITIONED_ALIKE = (MENTIONS_RAW, MENTIONS_ENRICHED, MENTIONS_BY_BRAND, MODERAT
                      MODERATION_DECISIONS)
 
 
+_DAY_MS = 86_400_000
+
+
+def min_insync_replicas(settings: Settings) -> dict[str, str]:
+    """`min.insync.replicas` for a replicated topic: 2 of 3 or more replicas (1 of 2), so that
+    `acks=all` means a write survives the loss of a broker rather than one leader alone
+    acknowledging it once the in-sync set shrank. Nothing for one replica (the broker's 1)."""
+    replicas = settings.topic_replication
+    if replicas <= 1:
+        return {}
+    return {"min.insync.replicas": str(max(1, min(2, replicas - 1)))}
+
+
+def topic_configs(settings: Settings, topic: str) -> dict[str, str]:
+    """The configs veille creates `topic` (a name of pipeline_topics, prefix excluded) with;
+    the rest is the broker's (retention: KAFKA_LOG_RETENTION_HOURS in docker-compose)."""
+    configs = min_insync_replicas(settings)
+    days = (settings.moderation_retention_days if topic.startswith("moderation.")
+            else settings.dlq_retention_days if topic == MENTIONS_DLQ else 0.0)
+    if days > 0:
+        configs["retention.ms"] = str(round(days * _DAY_MS))
+    return configs
+
+
+def changelog_configs(settings: Settings) -> dict[str, str]:
+    """Extra configs of the Faust tables' changelog topics (compacted by Faust). The spike agent
+    writes a brand's open state with every batch that touches it: on Apache Kafka's defaults
+    (1 GiB segments, rolled every 7 days) the active segment is never compacted, and a worker
+    taking a partition over re-read days of states. Segments roll every hour and are compacted
+    once a tenth of them is stale."""
+    return {"segment.ms": str(3_600_000), "min.cleanable.dirty.ratio": "0.1",
+            **min_insync_replicas(settings)}
+
+
 def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
     """Create the pipeline topics explicitly (auto-creation picks the broker's partition count).
 
@@ -241,9 +275,10 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
             if name in existing:
                 continue
             try:
-                admin.create_topics(
-                    [NewTopic(name, settings.topic_partitions, settings.topic_replication)]
-                )
+                admin.create_topics([NewTopic(
+                    name, settings.topic_partitions, settings.topic_replication,
+                    topic_configs=topic_configs(settings, name.removeprefix(settings.topic_prefix)),
+                )])
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass

@@ -57,6 +57,18 @@ class Settings:
     topic_replication: int = field(
         default=1, metadata={"help": "Replication factor of every topic veille creates."}
     )
+    moderation_retention_days: float = field(
+        default=400.0,
+        metadata={"help": "Retention of the moderation topics veille creates (moderation.queue, "
+                  ".decisions, .closed), days; 0 = the broker's default. The moderator tools "
+                  "read them from their start: a pending case must outlive its queue item, "
+                  "and the report covers up to 366 days."},
+    )
+    dlq_retention_days: float = field(
+        default=30.0,
+        metadata={"help": "Retention of mentions.dlq when veille creates it, days (time to fix "
+                  "a sender and replay its dead letters); 0 = the broker's default."},
+    )
     data_dir: str = field(
         default=".veille", metadata={"help": "Folder for Faust's local table state."}
     )
@@ -315,6 +327,8 @@ class Settings:
 _AT_MOST = {
     "max_future_seconds": (366 * 86400.0, "a year"),
     "max_age_days": (36500.0, "a century"),
+    "moderation_retention_days": (36500.0, "a century"),
+    "dlq_retention_days": (36500.0, "a century"),
     "webhook_max_body_bytes": (64 * 2**20, "64 MiB: a body is held in memory whole"),
     # A text goes into three records (raw, enriched, by-brand signal), up to 6 bytes a
     # character once JSON-escaped (a control character): 100,000 keeps each one under Apache
@@ -333,7 +347,8 @@ _LONGEST_CHANGELOG = "-moderation-cases-changelog"
 
 #: Numeric settings for which 0 means something (no linger, no lateness, no fetch wait).
 _ZERO_ALLOWED = frozenset(("producer_linger_ms", "spike_lateness_seconds",
-                           "consumer_fetch_max_wait_ms"))
+                           "consumer_fetch_max_wait_ms", "moderation_retention_days",
+                           "dlq_retention_days"))
 
 
 def _convert(name: str, raw: str, kind: type) -> Any:

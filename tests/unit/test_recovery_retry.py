@@ -36,3 +36,67 @@ def test_a_cancelled_recovery_stops() -> None:
             await task
 
     asyncio.run(scenario())
+
+
+class FakeClock:
+    """time.monotonic for agents.recovery: each reading is `step` seconds after the last."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def monotonic(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+class SlowChangelog:
+    """An AIOKafkaConsumer over one partition of `size` records that hands them out `per_fetch`
+    at a time (a long changelog on a slow link), or none at all when `stalled`."""
+
+    def __init__(self, size: int, per_fetch: int, stalled: bool = False) -> None:
+        self.size, self.per_fetch, self.stalled, self.position_ = size, per_fetch, stalled, 0
+
+    def __call__(self, **kwargs: Any) -> SlowChangelog:
+        return self
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def assign(self, tps: Any) -> None: ...
+
+    async def seek_to_beginning(self, *tps: Any) -> None:
+        self.position_ = 0
+
+    async def getmany(self, *tps: Any, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+        if self.stalled:
+            return {}
+        n = min(self.per_fetch, self.size - self.position_)
+        records = [object()] * n
+        self.position_ += n
+        return {tps[0]: records} if records else {}
+
+    def highwater(self, tp: Any) -> int:
+        return self.size
+
+    async def position(self, tp: Any) -> int:
+        return self.position_
+
+
+def test_a_long_read_that_progresses_is_not_cut_and_a_stall_is(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read's timeout bounds a stall, not the whole read: with a deadline over the whole read
+    (60 s, restarted from the beginning by catch_up_retrying), a changelog that took longer
+    to read than that was never read to its end, and the agents stayed paused for good. Here
+    each fetch takes 1 s of the clock, 10 records a fetch, 1,000 records, a 5 s timeout."""
+    import aiokafka
+
+    monkeypatch.setattr(recovery.time, "monotonic", FakeClock(step=0.5).monotonic)
+    read: list[Any] = []
+    monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", SlowChangelog(size=1000, per_fetch=10))
+    assert asyncio.run(recovery.read_to_end(["x:1"], ["tp"], read.append, timeout=5.0)) == 1000
+    assert len(read) == 1000
+
+    monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", SlowChangelog(1000, 10, stalled=True))
+    with pytest.raises(TimeoutError, match=r"no progress for 5.0 s \(0 records read\)"):
+        asyncio.run(recovery.read_to_end(["x:1"], ["tp"], read.append, timeout=5.0))
