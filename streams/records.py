@@ -305,9 +305,11 @@ def mention_from_dict(
     created_at = parse_time(obj["created_at"], "created_at")
     now = now or datetime.now(UTC)
     if created_at - now > limits.max_future:
-        raise InvalidMention("created_at_in_future", f"created_at {iso(created_at)} is ahead of now")
+        raise InvalidMention("created_at_in_future", f"created_at {iso(created_at)} is ahead of now",
+                             "created_at")
     if now - created_at > limits.max_age:
-        raise InvalidMention("created_at_too_old", f"created_at {iso(created_at)} is too old")
+        raise InvalidMention("created_at_too_old", f"created_at {iso(created_at)} is too old",
+                             "created_at")
     collected = obj.get("collected_at")
     language = _opt_str(obj, "language", 16)
     return RawMention(

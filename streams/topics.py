@@ -106,8 +106,10 @@ TOPIC_MAP = (
     TopicDoc(
         MENTIONS_BY_BRAND,
         "brand id",
-        "one compact JSON per (mention, matched brand): id, created_at, negative, audience, "
-        "text, raw partition and offset; on the brand's partition (murmur2 of the key). Also, "
+        "one compact JSON per (mention, matched brand): `{\"id\", \"t\": created_at in Unix "
+        "seconds, \"neg\": bool, \"aud\": followers, \"text\": its first 1,000 characters, "
+        "\"p\": raw partition, \"o\": raw offset}`; on the brand's partition (murmur2 of the "
+        "key). Also, "
         "every 5 s, one keyless tick per raw partition on every partition: `{\"tick\": sent at, "
         "\"p\": raw partition, \"t\": newest event time or null, \"live\": bool, "
         "\"quiet\": bool}`",

@@ -205,6 +205,7 @@ def cmd_sentiment(args: argparse.Namespace) -> int:
     if isinstance(sys.stdin, io.TextIOWrapper):
         # An undecodable byte must not end the stream: it reaches the analyser as a lone surrogate.
         sys.stdin.reconfigure(errors="surrogateescape")
+    bad = 0
     try:
         for number, line in enumerate(sys.stdin, 1):
             line = line.rstrip("\n")
@@ -212,8 +213,13 @@ def cmd_sentiment(args: argparse.Namespace) -> int:
                 continue
             as_json = args.jsonl or (args.format == "auto" and line.lstrip().startswith("{"))
             parsed = _sentiment_input(line, as_json)
-            if isinstance(parsed, str):  # a bad line: said on stderr, the next ones still scored
+            if isinstance(parsed, str):
+                # A bad line: an error line in its place (a caller pairing input and output
+                # lines stays aligned), said on stderr too; the next ones are still scored,
+                # and the exit status is 1.
+                bad += 1
                 print(f"line {number}: {parsed}", file=sys.stderr)
+                out.write(json.dumps({"line": number, "error": parsed}) + "\n")
                 continue
             a = analyzer.analyse(*parsed)
             record = {
@@ -227,7 +233,7 @@ def cmd_sentiment(args: argparse.Namespace) -> int:
         # The reader (e.g. `| head`) had enough: not an error, as in `veille generate`. Point
         # stdout at devnull so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
+    return 1 if bad else 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

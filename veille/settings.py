@@ -78,7 +78,9 @@ class Settings:
                   "empty = the packaged demo watch list."},
     )
     metrics_host: str = field(
-        default="127.0.0.1", metadata={"help": "Address the worker's /metrics listens on."}
+        default="127.0.0.1",
+        metadata={"help": "Address /metrics listens on (the worker's and the polling "
+                  "collectors')."}
     )
     metrics_port: int = field(
         default=9464, metadata={"help": "Port of the worker's /metrics (0 = any free port)."}

@@ -22,8 +22,10 @@ def test_sentiment_lines_and_jsonl_use_the_agents_code() -> None:
              "Das Wetter ist heute schön und sonnig"]
     stdin = texts[0] + "\n" + json.dumps({"text": texts[1]}) + "\n\n" + texts[2] + "\n{bad json\n"
     out = veille("sentiment", stdin=stdin)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # one bad line
     rows = [json.loads(line) for line in out.stdout.splitlines()]
+    # The bad line's place holds an error line: one output line per non-empty input line.
+    assert rows.pop() == {"line": 5, "error": "expected a JSON object with a string `text`"}
     analyzer = Analyzer()
     expected = []
     for t in texts:

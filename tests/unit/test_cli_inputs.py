@@ -157,8 +157,10 @@ def sentiment(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatc
     stdin = io.TextIOWrapper(io.BytesIO("".join(line + "\n" for line in lines).encode()), "utf-8")
     monkeypatch.setattr(sys, "stdin", stdin)
     status, out, err = run(capsys, "sentiment")
-    assert status == 0 and "Traceback" not in err, err
-    return [json.loads(line) for line in out.splitlines()], err
+    rows = [json.loads(line) for line in out.splitlines()]
+    errors = [r for r in rows if "error" in r]
+    assert status == (1 if errors else 0) and "Traceback" not in err, err
+    return [r for r in rows if "error" not in r], err
 
 
 def test_sentiment_non_string_language_is_a_bad_line_and_the_next_ones_are_scored(

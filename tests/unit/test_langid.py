@@ -43,6 +43,18 @@ def test_a_platform_tag_falls_back_to_its_iso_639_code() -> None:
         assert D.detect("😡 #fail", hint=not_a_tag)[0] == "und", not_a_tag
 
 
+def test_a_tag_of_no_known_language_is_not_passed_on() -> None:
+    """A tag shaped like one but naming no language ("zz-top-secret" was enriched as "zz") is
+    undetermined; withdrawn codes still sent by some platforms become today's; fastText's own
+    3-letter codes and any ISO 639-1 code are kept."""
+    for unknown in ("zz-top-secret", "qq", "xyz", "abc-DE"):
+        assert D.detect("12345 Acme", hint=unknown)[0] == "und", unknown
+    assert [D.detect("😡 #fail", hint=t)[0] for t in ("iw", "in-ID", "ji", "jw", "mo")] == \
+        ["he", "id", "yi", "jv", "ro"]
+    assert [D.detect("😡 #fail", hint=t)[0] for t in ("yue-HK", "ceb", "zu", "ha")] == \
+        ["yue", "ceb", "zu", "ha"]
+
+
 def test_confident_detection_overrides_hint() -> None:
     lang, confidence = D.detect("Je suis vraiment très content de ce téléphone", hint="en")
     assert lang == "fr" and confidence > 0.9

@@ -90,6 +90,10 @@ def test_reason_names_the_field() -> None:
     with pytest.raises(InvalidMention) as exc:  # an int beyond a float's range
         parse_raw(raw(created_at=10**400), now=NOW)
     assert (exc.value.field, exc.value.detail) == ("created_at", "created_at is out of range")
+    for when in ("2026-01-06T12:00:00Z", "1970-01-01T00:00:00Z"):  # ahead of now, too old
+        with pytest.raises(InvalidMention) as exc:
+            parse_raw(raw(created_at=when), now=NOW)
+        assert exc.value.field == "created_at", exc.value.reason
 
 
 @pytest.mark.parametrize("field", ["text", "id", "author"])

@@ -12,6 +12,24 @@ _NON_WORD = re.compile(r"[^\w\s']+|\d+|_")
 #: A platform's language tag: an ISO 639 code, maybe with a region or script (en-US, pt_BR, zh-Hant).
 _HINT = re.compile(r"([a-z]{2,3})(?:[-_][a-z0-9]{1,8})*")
 
+#: ISO 639-1 codes, and the 3-letter codes of fastText's lid.176 labels: what a platform's
+#: language tag may become (its primary subtag) in the enriched record's `language`.
+_ISO_639_1 = frozenset("""
+aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da
+de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia
+id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt
+lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt
+qu rm rn ro ru rw sa sc sd se sg sh si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn
+to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu
+""".split())
+_FASTTEXT_3 = frozenset("""
+als arz ast azb bar bcl bpy bxr cbk ceb ckb diq dsb dty eml frr gom hif hsb ilo jbo krc lez lmo
+lrc mai mhr min mrj mwl myv mzn nah nap nds new pam pfl pms pnb rue sah scn sco tyv vec vep vls
+war wuu xal xmf yue
+""".split())
+#: Withdrawn ISO 639-1 codes some platforms still send, as their current codes.
+_WITHDRAWN = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro"}
+
 #: Languages the second opinion (py3langid) chooses among; fastText itself knows 176.
 SECOND_OPINION_LANGUAGES = (
     "en", "fr", "es", "de", "it", "pt", "nl", "ca", "ro", "pl", "sv", "da", "no", "tr",
@@ -92,9 +110,13 @@ class LanguageDetector:
 
 
 def hint_language(hint: str | None) -> str | None:
-    """A platform's language tag as the ISO 639 code the enriched record carries ("en-US" -> "en");
-    None for what is not a language tag ("", "unknown", "x")."""
+    """A platform's language tag as the ISO 639 code the enriched record carries ("en-US" -> "en",
+    the withdrawn "iw" -> "he"); None for what is not a known language's tag ("", "unknown",
+    "x", "zz-top": it was passed on as "zz")."""
     if not hint:
         return None
     found = _HINT.fullmatch(hint.strip().lower())
-    return found.group(1) if found else None
+    if found is None:
+        return None
+    code = _WITHDRAWN.get(found.group(1), found.group(1))
+    return code if code in _ISO_639_1 or code in _FASTTEXT_3 else None
