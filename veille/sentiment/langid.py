@@ -14,19 +14,21 @@ _HINT = re.compile(r"([a-z]{2,3})(?:[-_][a-z0-9]{1,8})*")
 
 #: ISO 639-1 codes, and the 3-letter codes of fastText's lid.176 labels: what a platform's
 #: language tag may become (its primary subtag) in the enriched record's `language`.
-_ISO_639_1 = frozenset("""
+_ISO_639_1_CODES = """
 aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da
 de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia
 id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt
 lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt
 qu rm rn ro ru rw sa sc sd se sg sh si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn
 to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu
-""".split())
-_FASTTEXT_3 = frozenset("""
+"""
+_ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
+_FASTTEXT_3_CODES = """
 als arz ast azb bar bcl bpy bxr cbk ceb ckb diq dsb dty eml frr gom hif hsb ilo jbo krc lez lmo
 lrc mai mhr min mrj mwl myv mzn nah nap nds new pam pfl pms pnb rue sah scn sco tyv vec vep vls
 war wuu xal xmf yue
-""".split())
+"""
+_FASTTEXT_3 = frozenset(_FASTTEXT_3_CODES.split())
 #: Withdrawn ISO 639-1 codes some platforms still send, as their current codes.
 _WITHDRAWN = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro"}
 
