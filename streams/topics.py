@@ -232,7 +232,8 @@ def topic_configs(settings: Settings, topic: str) -> dict[str, str]:
     """The configs veille creates `topic` (a name of pipeline_topics, prefix excluded) with;
     the rest is the broker's (retention: KAFKA_LOG_RETENTION_HOURS in docker-compose)."""
     configs = min_insync_replicas(settings)
-    days = (settings.moderation_retention_days if topic.startswith("moderation.")
+    days = (settings.moderation_retention_days
+            if topic in (MODERATION_QUEUE, MODERATION_DECISIONS, MODERATION_CLOSED)
             else settings.dlq_retention_days if topic == MENTIONS_DLQ else 0.0)
     if days > 0:
         configs["retention.ms"] = str(round(days * _DAY_MS))

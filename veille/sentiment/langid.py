@@ -22,13 +22,12 @@ lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or
 qu rm rn ro ru rw sa sc sd se sg sh si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn
 to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu
 """
-_ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
 _FASTTEXT_3_CODES = """
 als arz ast azb bar bcl bpy bxr cbk ceb ckb diq dsb dty eml frr gom hif hsb ilo jbo krc lez lmo
 lrc mai mhr min mrj mwl myv mzn nah nap nds new pam pfl pms pnb rue sah scn sco tyv vec vep vls
 war wuu xal xmf yue
 """
-_FASTTEXT_3 = frozenset(_FASTTEXT_3_CODES.split())
+_KNOWN_LANGUAGES = frozenset((_ISO_639_1_CODES + _FASTTEXT_3_CODES).split())
 #: Withdrawn ISO 639-1 codes some platforms still send, as their current codes.
 _WITHDRAWN = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro"}
 
@@ -121,4 +120,4 @@ def hint_language(hint: str | None) -> str | None:
     if found is None:
         return None
     code = _WITHDRAWN.get(found.group(1), found.group(1))
-    return code if code in _ISO_639_1 or code in _FASTTEXT_3 else None
+    return code if code in _KNOWN_LANGUAGES else None
