@@ -15,7 +15,7 @@ from streams.records import Limits
 from streams.topics import Topics, declare
 from veille.app import create_app
 from veille.logs import thin_client_logs
-from veille.metrics import Metrics, ModerationMetrics, SpikeMetrics
+from veille.metrics import Metrics, ModerationMetrics, SpikeMetrics, agents_paused
 from veille.rules import Watchlist
 from veille.sentiment import Analyzer
 from veille.settings import Settings, SettingsError
@@ -61,6 +61,7 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
         metrics.rebalances.inc()
 
     app.on_partitions_assigned.connect(count_rebalance)  # type: ignore[arg-type]
+    agents_paused(registry, app.paused_seconds)
 
     spikes.install(app, topics, watchlist, SpikeMetrics(registry, watchlist.brand_ids), settings,
                    send_errors=metrics.send_errors)

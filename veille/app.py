@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,35 @@ def _bound_fetch_wait() -> None:
     cls._create_worker_consumer = create  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings) -> faust.App:
+class App(faust.App):
+    """faust.App that knows since when its agents have been paused.
+
+    Faust suspends every agent's stream from the start of a rebalance until its tables are
+    recovered and the on_recover callbacks (the catch-up of agents/recovery.py, retried until
+    it succeeds) have returned; before the first rebalance they have not run at all. Nothing
+    else tells a paused worker from an idle one: the heartbeat and the enrichment stage go on.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.paused_since: float | None = time.monotonic()
+
+    def on_rebalance_start(self) -> None:
+        if self.paused_since is None:
+            self.paused_since = time.monotonic()
+        super().on_rebalance_start()
+
+    def on_rebalance_end(self) -> None:
+        super().on_rebalance_end()
+        self.paused_since = None
+
+    def paused_seconds(self) -> float:
+        """How long the agents have been paused; 0 while they run."""
+        since = self.paused_since
+        return 0.0 if since is None else time.monotonic() - since
+
+
+def create_app(settings: Settings) -> App:
     """A Faust app configured from settings alone: the same code talks to Tansu and Apache Kafka."""
     _FETCH_MAX_WAIT_MS[0] = settings.consumer_fetch_max_wait_ms
     _bound_fetch_wait()
@@ -48,7 +77,7 @@ def create_app(settings: Settings) -> faust.App:
     faust_fixes.install()
     datadir = Path(settings.data_dir) / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    return App(
         settings.app_id,
         broker=settings.broker_url,
         datadir=str(datadir),

@@ -609,3 +609,17 @@ class ModerationMetrics:
         for g in self.gauges:
             g.clear()
         self._backlog_labels = set()
+
+
+def agents_paused(registry: CollectorRegistry, seconds: Callable[[], float]) -> Gauge:
+    """veille_agents_paused_seconds of a worker running the Faust agents, read from `seconds`
+    (veille.app.App.paused_seconds) at each scrape."""
+    gauge = Gauge(
+        "veille_agents_paused_seconds",
+        "How long this worker's spike and moderation agents have been paused (joining the "
+        "group, a rebalance, their tables recovered from the changelogs and read to their "
+        "end); 0 while they run. Meanwhile no crisis is detected and no moderation case is opened or closed.",
+        registry=registry,
+    )
+    gauge.set_function(seconds)
+    return gauge

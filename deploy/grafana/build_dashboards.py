@@ -591,12 +591,19 @@ def pipeline() -> Json:
                 description="Consumer group rebalances each worker went through (a worker "
                             "joining, leaving or missing heartbeats); processing pauses during "
                             "each."), 8, 7),
+            (timeseries("Agents paused", [target(
+                "max by (instance) (veille_agents_paused_seconds)", "{{instance}}")],
+                unit="s",
+                description="How long each worker's spike and moderation agents have been "
+                            "paused (joining the group, a rebalance, tables recovering): no "
+                            "crisis detected meanwhile. Seconds at most, normally; "
+                            "PipelineStalled{cause=\"agents_paused\"} past 10 minutes."), 8, 7),
             (panel("table", "Firing alerts", [target('ALERTS{alertstate="firing", alertname!="Watchdog"}', "",
                                                      instant=True)],
                    options={"showHeader": True},
                    extra={"transformations": [{"id": "labelsToFields", "options": {}}]},
                    description="Every alert Prometheus is firing now (but the Watchdog, "
-                               "which always fires: it feeds the dead man's switch)."), 16, 7),
+                               "which always fires: it feeds the dead man's switch)."), 8, 7),
         ],
     ]
     annotations = [
@@ -609,7 +616,7 @@ def pipeline() -> Json:
     return dashboard(
         "veille-pipeline", "veille: pipeline health",
         "Throughput per stage, latency percentiles, time lag, dead letters, send errors, "
-        "heartbeats, collectors and rebalances.",
+        "heartbeats, collectors, rebalances and paused agents.",
         [], layout(rows), annotations, time_from="now-3h",
     )
 

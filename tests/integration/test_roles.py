@@ -45,7 +45,14 @@ def test_enrich_and_agents_workers_run_the_pipeline_between_them(settings, start
     settings = settings.with_(watchlist=WATCHLIST)
     ensure_topics(settings)
     enrich = start_worker(settings.with_(worker_role="enrich"))
-    agents = start_worker(settings.with_(worker_role="agents", metrics_port=free_port()))
+    agents = start_worker(settings.with_(worker_role="agents", metrics_port=free_port()),
+                          ready=False)
+    # Until it has joined the group and recovered its tables, the agents worker says its
+    # agents are paused (nothing else tells it from an idle one: it beats meanwhile).
+    paused = wait_for(lambda: agents.metric("veille_agents_paused_seconds", default=None), 30,
+                      "the agents worker serving its metrics")
+    assert paused > 0
+    agents.wait_ready()
     assert "Worker]: Ready" not in enrich.log(), "an enrich worker must not start Faust"
     n = 300
     produce(settings, MENTIONS_RAW, mentions(n))
@@ -65,6 +72,7 @@ def test_enrich_and_agents_workers_run_the_pipeline_between_them(settings, start
     wait_for(lambda: agents.metric("veille_moderation_cases_received_total") >= queued, 60,
              "the moderation agent receiving every item")
     assert agents.metric("veille_reputation_mentions_total") == signals
+    assert agents.metric("veille_agents_paused_seconds") == 0
     # ... and enriches nothing; the enrich worker runs no agent: it does not even export the
     # agents' metrics (the agents worker does, as seen above).
     assert agents.metric("veille_raw_messages_total") == 0
@@ -72,6 +80,7 @@ def test_enrich_and_agents_workers_run_the_pipeline_between_them(settings, start
     assert enrich.metric("veille_reputation_mentions_total", default=None) is None
     assert enrich.metric("veille_moderation_items_received_total", default=None) is None
     assert enrich.metric("veille_moderation_cases_received_total", default=None) is None
+    assert enrich.metric("veille_agents_paused_seconds", default=None) is None
     # Both beat (PipelineStalled reads the heartbeat's age on every worker).
     assert enrich.metric("veille_heartbeat_timestamp_seconds") > 0
     assert agents.metric("veille_heartbeat_timestamp_seconds") > 0

@@ -173,11 +173,18 @@ def test_rules_read_only_contract_metrics() -> None:
 
 def test_contract_matches_veille_metrics() -> None:
     """Names and labels of the metrics veille exports today agree with the contract."""
-    from veille.metrics import CollectorMetrics, Metrics, ModerationMetrics, SpikeMetrics
+    from veille.metrics import (
+        CollectorMetrics,
+        Metrics,
+        ModerationMetrics,
+        SpikeMetrics,
+        agents_paused,
+    )
 
     registry = CollectorRegistry()
     Metrics(registry, ["acme"], ["fr"])
     CollectorMetrics(registry)
+    agents_paused(registry, lambda: 0.0)
     spikes = SpikeMetrics(registry, ["acme"])
     moderation = ModerationMetrics(registry, ["acme"])
     # Per-brand gauges appear once the worker owning the brand's (or the cases') partitions runs.
