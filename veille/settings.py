@@ -160,11 +160,13 @@ class Settings:
     webhook_port: int = field(default=8080, metadata={"help": "Port of the webhook collector."})
     webhook_token: str = field(
         default="",
-        metadata={"help": "Bearer token the webhook requires (empty: no bearer check). Secret."},
+        metadata={"secret": True,
+                  "help": "Bearer token the webhook requires (empty: no bearer check). Secret."},
     )
     webhook_hmac_secret: str = field(
         default="",
-        metadata={"help": "Key of the X-Veille-Signature HMAC-SHA256 check (empty: off). Secret."},
+        metadata={"secret": True,
+                  "help": "Key of the X-Veille-Signature HMAC-SHA256 check (empty: off). Secret."},
     )
     webhook_max_body_bytes: int = field(
         default=1_048_576, metadata={"help": "Largest webhook request body, bytes (413 above)."}
@@ -174,7 +176,7 @@ class Settings:
         metadata={"help": "Mastodon instance base URL, e.g. https://mastodon.social (empty: off)."},
     )
     mastodon_token: str = field(
-        default="", metadata={"help": "Optional Mastodon access token. Secret."}
+        default="", metadata={"secret": True, "help": "Optional Mastodon access token. Secret."}
     )
     mastodon_interval_seconds: float = field(
         default=60.0, metadata={"help": "Seconds between two polls of each Mastodon hashtag."}
@@ -201,7 +203,8 @@ class Settings:
     )
     moderation_api_token: str = field(
         default="",
-        metadata={"help": "Bearer token the moderation API requires; without it the API only "
+        metadata={"secret": True,
+                  "help": "Bearer token the moderation API requires; without it the API only "
                   "listens on loopback. Secret."},
     )
     moderation_hold_seconds: float = field(
@@ -289,6 +292,8 @@ class Settings:
             if f.metadata.get("env", True) is False:
                 continue
             raw = env.get(ENV_PREFIX + f.name.upper())
+            if f.metadata.get("secret"):
+                raw = _secret_from_file(f.name, raw, env)
             if raw is None or raw == "":
                 continue
             values[f.name] = _convert(f.name, raw, type(f.default))
@@ -353,6 +358,30 @@ _ZERO_ALLOWED = frozenset(("producer_linger_ms", "spike_lateness_seconds",
                            "dlq_retention_days"))
 
 
+def _secret_from_file(name: str, raw: str | None, env: Mapping[str, str]) -> str | None:
+    """A secret's value, from VEILLE_<NAME>_FILE when that is set (a Docker or Kubernetes
+    secret mounted as a file, kept out of the environment, `docker inspect` and crash reports):
+    the file's text without its final line break. Both set, or a file missing, unreadable,
+    not UTF-8 or empty, is an error: a secret that silently went empty would switch a check
+    off."""
+    var = ENV_PREFIX + name.upper()
+    path = env.get(var + "_FILE")
+    if not path:
+        return raw
+    if raw:
+        raise SettingsError(f"{var} and {var}_FILE are both set: keep one")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"{var}_FILE={path!r}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{var}_FILE={path!r} is not UTF-8 text") from None
+    value = text.removesuffix("\n").removesuffix("\r")
+    if not value.strip():
+        raise SettingsError(f"{var}_FILE={path!r} is empty")
+    return value
+
+
 def _convert(name: str, raw: str, kind: type) -> Any:
     try:
         if kind is bool:
@@ -378,5 +407,8 @@ def settings_table() -> list[tuple[str, str, str]]:
     for f in fields(Settings):
         if f.metadata.get("env", True) is False:
             continue
-        rows.append((ENV_PREFIX + f.name.upper(), repr(f.default), f.metadata.get("help", "")))
+        text = f.metadata.get("help", "")
+        if f.metadata.get("secret"):
+            text += f" Or {ENV_PREFIX}{f.name.upper()}_FILE: a file holding it."
+        rows.append((ENV_PREFIX + f.name.upper(), repr(f.default), text))
     return rows

@@ -566,14 +566,22 @@ def _reader(stream: Any, lines: queue.Queue[str]) -> None:
 def test_module_entry_point_serves_and_stops_on_sigterm(settings, tmp_path) -> None:
     ensure_topics(settings)
     env = settings_env(settings)
-    env.update(VEILLE_WEBHOOK_PORT="0", VEILLE_WEBHOOK_HOST="127.0.0.1", VEILLE_WEBHOOK_TOKEN=TOKEN,
-               VEILLE_LOG_LEVEL="INFO")
-    refused = subprocess.run(
-        [sys.executable, "-m", "veille.collectors.webhook"], capture_output=True, text=True,
-        timeout=30, env={**env, "VEILLE_WEBHOOK_HOST": "0.0.0.0", "VEILLE_WEBHOOK_TOKEN": ""})
-    assert refused.returncode == 2
-    assert "refusing to serve an unauthenticated webhook" in refused.stderr
-    assert "Traceback" not in refused.stderr
+    # The token from a file (a Docker or Kubernetes secret), not from the environment.
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    env.update(VEILLE_WEBHOOK_PORT="0", VEILLE_WEBHOOK_HOST="127.0.0.1", VEILLE_WEBHOOK_TOKEN="",
+               VEILLE_WEBHOOK_TOKEN_FILE=str(tmp_path / "token"), VEILLE_LOG_LEVEL="INFO")
+    for changes, message in [
+        ({"VEILLE_WEBHOOK_HOST": "0.0.0.0", "VEILLE_WEBHOOK_TOKEN_FILE": ""},
+         "refusing to serve an unauthenticated webhook"),
+        ({"VEILLE_WEBHOOK_TOKEN_FILE": str(tmp_path / "missing")},
+         f"VEILLE_WEBHOOK_TOKEN_FILE='{tmp_path / 'missing'}': cannot read it"),
+    ]:
+        refused = subprocess.run(
+            [sys.executable, "-m", "veille.collectors.webhook"], capture_output=True, text=True,
+            timeout=30, env={**env, **changes})
+        assert refused.returncode == 2
+        assert message in refused.stderr
+        assert "Traceback" not in refused.stderr
 
     err = open(tmp_path / "webhook.err", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "veille.collectors.webhook"], env=env,

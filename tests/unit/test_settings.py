@@ -133,3 +133,49 @@ def test_well_formed_broker_urls_names_and_bounds_are_accepted() -> None:
     assert Settings.from_env({"VEILLE_TOPIC_PREFIX": "p" * 229, "VEILLE_APP_ID": "v"}).topic(
         "moderation.decisions")
     assert Settings.from_env({"VEILLE_APP_ID": "a" * 222}).app_id
+
+
+# --- secrets from files (VEILLE_<NAME>_FILE) -------------------------------------------------
+
+SECRETS = ("webhook_token", "webhook_hmac_secret", "mastodon_token", "moderation_api_token")
+
+
+@pytest.mark.parametrize("name", SECRETS)
+def test_a_secret_is_read_from_its_file_without_the_final_line_break(tmp_path, name) -> None:
+    path = tmp_path / "secret"
+    path.write_bytes(b"s3cr3t-value-with-enough-chars\r\n")
+    var = f"VEILLE_{name.upper()}_FILE"
+    assert getattr(Settings.from_env({var: str(path)}), name) == "s3cr3t-value-with-enough-chars"
+    # Documented with the setting (the README's table and --help come from settings_table).
+    help_text = {env: text for env, _, text in settings_table()}[f"VEILLE_{name.upper()}"]
+    assert var in help_text
+
+
+def test_a_secret_file_only_for_secrets(tmp_path) -> None:
+    path = tmp_path / "port"
+    path.write_text("9999\n")
+    assert Settings.from_env({"VEILLE_METRICS_PORT_FILE": str(path)}).metrics_port != 9999
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    ("both", "VEILLE_WEBHOOK_TOKEN and VEILLE_WEBHOOK_TOKEN_FILE are both set"),
+    ("missing", "cannot read it"),
+    ("empty", "is empty"),
+    ("binary", "is not UTF-8 text"),
+    ("directory", "cannot read it"),
+])
+def test_a_secret_file_that_cannot_give_a_value_is_an_error(tmp_path, setup, message) -> None:
+    """Never a silent empty secret: an empty webhook token switches the bearer check off."""
+    path = tmp_path / "token"
+    env = {"VEILLE_WEBHOOK_TOKEN_FILE": str(path)}
+    if setup == "both":
+        path.write_text("from-the-file-0123456789\n")
+        env["VEILLE_WEBHOOK_TOKEN"] = "from-the-environment-0123"
+    elif setup == "empty":
+        path.write_text("\n")
+    elif setup == "binary":
+        path.write_bytes(b"\xff\xfe token")
+    elif setup == "directory":
+        path.mkdir()
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
