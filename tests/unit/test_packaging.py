@@ -52,3 +52,26 @@ def test_the_wheel_holds_every_module_and_data_file(tmp_path: Path) -> None:
     assert "veille = veille.cli:main" in scripts
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert any(n.endswith(".dist-info/licenses/NOTICE") for n in names)
+
+
+def test_the_image_and_the_suite_install_the_same_pinned_versions() -> None:
+    """deploy/constraints.txt pins every run-time package, transitively, at the version installed
+    here; scripts/bootstrap and deploy/Dockerfile both install with it, so the image runs what
+    the suite tested (veille patches Faust's internals). A dependency added or bumped without
+    `scripts/constraints.py` fails here."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("constraints", ROOT / "scripts/constraints.py")
+    assert spec and spec.loader
+    constraints = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(constraints)
+    pins = constraints.closure()
+    assert {"faust-streaming", "aiokafka", "mode-streaming", "vadersentiment"} <= set(pins)
+    assert (ROOT / "deploy/constraints.txt").read_text() == constraints.render(pins)
+
+    dockerfile = (ROOT / "deploy/Dockerfile").read_text()
+    assert "COPY deploy/constraints.txt ./" in dockerfile
+    assert "pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt ." in dockerfile
+    assert "pip install --no-cache-dir --no-index /wheels/*.whl" in dockerfile
+    assert "!deploy/constraints.txt" in (ROOT / "deploy/Dockerfile.dockerignore").read_text()
+    assert "-c deploy/constraints.txt" in (ROOT / "scripts/bootstrap").read_text()
