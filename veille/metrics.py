@@ -464,8 +464,9 @@ class ModerationMetrics:
     worker's partitions hold: they exist only while it owns moderation partitions, and with
     several workers Prometheus sums the backlog and the unanswered count and takes the max of
     the oldest age. The answer counter (veille_moderation_answers_total{brand, outcome}) counts
-    the closing decision of each negative case asking for an answer, once, on_time or late
-    against the brand's response deadline: the late ones are those the unanswered gauge counted.
+    the closing decision of each negative case asking for an answer, once: a reply on_time or
+    late against the brand's response deadline (the late ones are those the unanswered gauge
+    counted), approve or reject as no_answer.
     """
 
     def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
@@ -532,9 +533,9 @@ class ModerationMetrics:
         )
         self.answers = Counter(
             "veille_moderation_answers_total",
-            "Negative cases asking for an answer (needs_answer) closed by a moderator (replied, "
-            "or approve/reject when no answer was due after all), once per case: outcome=on_time "
-            "when decided by the brand charter's response deadline, late after it.",
+            "Negative cases asking for an answer (needs_answer) closed by a moderator, once per "
+            "case: a reply (replied) is outcome=on_time by the brand charter's response "
+            "deadline, late after it; approve or reject close it with outcome=no_answer.",
             ["brand", "outcome"], registry=registry,
         )
         self._answer_outcomes = ANSWER_OUTCOMES
@@ -579,7 +580,7 @@ class ModerationMetrics:
                 self.rejected.labels(b, c).inc()
         self.decision_seconds.labels(b).observe(seconds)
         if answer is not None:  # one of ANSWER_OUTCOMES (Case.answer_outcome)
-            for outcome in self._answer_outcomes:  # both series, for the on-time ratio
+            for outcome in self._answer_outcomes:  # every series, for the on-time ratio
                 self.answers.labels(b, outcome)
             self.answers.labels(b, answer).inc()
 

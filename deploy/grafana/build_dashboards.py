@@ -439,15 +439,16 @@ def moderation() -> Json:
                         [target(answered_on_time, "{{brand}}")],
                         unit="percentunit", minimum=0, maximum=1,
                         description="Of the negative cases asking for an answer (needs_answer) "
-                                    "closed over a sliding day, the share closed by the brand's "
-                                    "response deadline; the others were answered late. No value: "
-                                    "nothing answered."), 12, 8),
-            (timeseries("Answers on time and late", [target(
+                                    "closed over a sliding day, the share replied to by the "
+                                    "brand's response deadline; the others were replied to late "
+                                    "or closed by approve/reject with no answer. No value: none "
+                                    "closed."), 12, 8),
+            (timeseries("Answers on time, late and none", [target(
                 f"sum by (outcome) (increase({answers}[1h]))", "{{outcome}}", interval="1h")],
                 bars=True, stack="normal", unit="cases", decimals=0,
-                description="Negative cases asking for an answer closed per hour (replied, or "
-                            "approve/reject when no answer was due): on_time by the brand's "
-                            "response deadline, late after it."), 12, 8),
+                description="Negative cases asking for an answer closed per hour: replied "
+                            "on_time by the brand's response deadline or late after it, or "
+                            "closed by approve/reject with no_answer."), 12, 8),
         ],
         [
             (bargauge("Rejected by category",

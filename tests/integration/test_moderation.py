@@ -98,7 +98,7 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     worker = start_worker(settings)
     # A decision that arrives before its case (m12 is produced after it) is held, then applied;
     # one whose case never comes is dropped as unknown_case once held 8 s.
-    produce(settings, MODERATION_DECISIONS, [decision("m12", "approve", "dave"),
+    produce(settings, MODERATION_DECISIONS, [decision("m12", "replied", "dave"),
                                              decision("ghost", "reject", "dave")])
     # m3 and m12 are past Acme's 60-minute deadline: m3 stays unanswered, m12 is answered late
     # (by the decision held for it).
@@ -157,7 +157,7 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     for _, record in closed:
         jsonschema.validate(record, schema("moderation_closed.v1.json"))
     by_id = {k.decode(): v for k, v in closed}
-    assert (by_id["m12"]["decision"], by_id["m12"]["moderator"]) == ("approve", "dave")
+    assert (by_id["m12"]["decision"], by_id["m12"]["moderator"]) == ("replied", "dave")
     assert by_id["m1"]["reason"] == "charter"
 
     def ignored_all_counted() -> dict:
@@ -174,7 +174,7 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     processed: dict[tuple[str, str], int] = {}
     rejected: dict[tuple[str, str], int] = {}
     verdicts = {"m1": "reject", "m2": "reject", "m4": "approve", "m7": "reject", "m8": "approve",
-                "m9": "replied", "m12": "approve", "m13": "replied", "m14": "approve"}
+                "m9": "replied", "m12": "replied", "m13": "replied", "m14": "approve"}
     for case_id, (brand, categories, _) in CASES.items():
         for c in categories or ["none"]:
             received[(brand, c)] = received.get((brand, c), 0) + 1
@@ -205,14 +205,18 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
         ("acme",): 7, ("boreal",): 2}
     oldest = by_label(scraped, "veille_moderation_oldest_pending_age_seconds", "brand")
     assert set(oldest) == {("acme",), ("boreal",)} and all(0 < v < 120 for v in oldest.values())
-    # Answers: the closing decisions of the negative cases asking for an answer, once each, on
-    # time or late against their brand's deadline (m12's, posted 3 hours ago, late).
+    # Answers: the closing decisions of the negative cases asking for an answer, once each: a
+    # reply on time or late against their brand's deadline (m12's, posted 3 hours ago, late),
+    # approve or reject with no answer (m1, rejected).
     answered: dict[tuple[str, str], int] = {}
-    for case_id in verdicts:
+    for case_id, verdict in verdicts.items():
         if items[case_id]["sentiment"] == "negative" and "needs_answer" in CASES[case_id][1]:
-            key = (CASES[case_id][0], "late" if case_id == "m12" else "on_time")
+            outcome = ("no_answer" if verdict != "replied"
+                       else "late" if case_id == "m12" else "on_time")
+            key = (CASES[case_id][0], outcome)
             answered[key] = answered.get(key, 0) + 1
-    assert ("acme", "late") in answered and ("acme", "on_time") in answered, answered
+    assert {("acme", "late"), ("acme", "on_time"), ("acme", "no_answer")} <= set(answered), \
+        answered
     assert by_label(scraped, "veille_moderation_answers_total", "brand", "outcome") == answered
 
     # What a moderator sees: pending cases oldest first, filters; then the report of the period.
@@ -245,7 +249,8 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     assert len(result.total.decision_seconds) == 9
     assert 0 <= result.total.median_decision_seconds <= result.total.p90_decision_seconds < 120
     reported = {(b, outcome): n for b, f in result.brands.items()
-                for outcome, n in (("on_time", f.answered_on_time), ("late", f.answered_late)) if n}
+                for outcome, n in (("on_time", f.answered_on_time), ("late", f.answered_late),
+                                   ("no_answer", f.closed_without_answer)) if n}
     assert reported == answered
     assert result.total.unanswered_at_end == 1  # m3, as the gauge counts it
     assert "median, p90 = time to decision" in out.getvalue()

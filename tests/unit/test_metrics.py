@@ -102,16 +102,18 @@ def test_moderation_metrics_count_cases_once_items_per_category_gauges_only_when
     assert get("veille_moderation_decision_seconds_count", {"brand": "acme"}) == 2
     assert get("veille_moderation_decision_seconds_sum", {"brand": "acme"}) == 120.0
     # Answers to cases asking for one, on time or late (the closings above asked for none).
-    for outcome in ("on_time", "late"):
+    for outcome in ("on_time", "late", "no_answer"):
         assert get("veille_moderation_answers_total", {"brand": "boreal", "outcome": outcome}) == 0
     m.observe_closed("acme", ("needs_answer",), "replied", 30.0, answer="late")
-    m.observe_closed("acme", ("aggressive", "needs_answer"), "approve", 30.0, answer="late")
+    m.observe_closed("acme", ("aggressive", "needs_answer"), "approve", 30.0, answer="no_answer")
     m.observe_closed("acme", ("needs_answer",), "replied", 30.0, answer="on_time")
     m.observe_closed("gone", ("needs_answer",), "replied", 30.0, answer="late")
-    assert get("veille_moderation_answers_total", {"brand": "acme", "outcome": "late"}) == 2
+    assert get("veille_moderation_answers_total", {"brand": "acme", "outcome": "late"}) == 1
     assert get("veille_moderation_answers_total", {"brand": "acme", "outcome": "on_time"}) == 1
-    # An unwatched brand gets both series at its first answer: the on-time ratio has data.
+    assert get("veille_moderation_answers_total", {"brand": "acme", "outcome": "no_answer"}) == 1
+    # An unwatched brand gets every series at its first answer: the on-time ratio has data.
     assert get("veille_moderation_answers_total", {"brand": "none", "outcome": "on_time"}) == 0
+    assert get("veille_moderation_answers_total", {"brand": "none", "outcome": "no_answer"}) == 0
     assert get("veille_moderation_answers_total", {"brand": "none", "outcome": "late"}) == 1
 
     m.set_backlog([Backlog("acme", 3, 600.0, 1), Backlog("boreal"), Backlog("gone", 2, 50.0, 0)])

@@ -135,10 +135,10 @@ def run(events: list[Event], app: App | None = None,
 def answers(registry: CollectorRegistry) -> dict[str, float | None]:
     return {o: registry.get_sample_value("veille_moderation_answers_total",
                                          {"brand": "acme", "outcome": o})
-            for o in ("on_time", "late")}
+            for o in ("on_time", "late", "no_answer")}
 
 
-def test_answers_are_counted_once_per_case_on_time_or_late_when_the_case_closes() -> None:
+def test_answers_are_counted_once_per_case_when_the_case_closes() -> None:
     """A complaint answered 3 hours after it was posted (deadline 1 hour) is a late answer;
     before, once closed it left no trace of having waited past its deadline."""
     redelivered = decided("late", "replied", ago=10)
@@ -148,18 +148,20 @@ def test_answers_are_counted_once_per_case_on_time_or_late_when_the_case_closes(
         queued("rude", INSULT, posted_ago=3 * 3600),  # asks for no answer
         queued("calm", COMPLAINT, posted_ago=3 * 3600, sentiment="neutral"),  # not negative
         queued("open", COMPLAINT, posted_ago=3 * 3600),  # escalated only: still unanswered
+        queued("shrug", COMPLAINT, posted_ago=600),  # approved without a reply: no answer
         # Escalated first (not an answer), then answered within its deadline: counted once.
         decided("fast", "escalate", ago=60), decided("fast", "replied", moderator="lead"),
         redelivered, redelivered,  # the second is a duplicate, not a second answer
         decided("late", "approve", moderator="bob"),  # already closed
         decided("rude", "reject"), decided("calm", "approve"), decided("open", "escalate"),
+        decided("shrug", "approve"),
     ])
-    assert answers(registry) == {"on_time": 1.0, "late": 1.0}
+    assert answers(registry) == {"on_time": 1.0, "late": 1.0, "no_answer": 1.0}
     assert registry.get_sample_value("veille_moderation_cases_processed_total",
-                                     {"brand": "acme"}) == 4
+                                     {"brand": "acme"}) == 5
     assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
                                      {"reason": "duplicate"}) == 1
-    assert sorted(k for k, _ in closed.sent) == [b"calm", b"fast", b"late", b"rude"]
+    assert sorted(k for k, _ in closed.sent) == [b"calm", b"fast", b"late", b"rude", b"shrug"]
 
 
 def test_a_decision_held_until_its_case_arrives_is_judged_by_its_own_time() -> None:
@@ -168,7 +170,7 @@ def test_a_decision_held_until_its_case_arrives_is_judged_by_its_own_time() -> N
     # Posted 3,700 s ago: the deadline passed 100 s ago; answered 200 s ago.
     registry, _ = run([decided("held", "replied", ago=200),
                        queued("held", COMPLAINT, posted_ago=3700)])
-    assert answers(registry) == {"on_time": 1.0, "late": 0.0}
+    assert answers(registry) == {"on_time": 1.0, "late": 0.0, "no_answer": 0.0}
 
 
 def closed_by(closed: Sink) -> list[tuple[str, str]]:

@@ -303,19 +303,23 @@ def test_moderators_needed() -> None:
         moderators_needed(10, 0)
 
 
-def test_the_closing_decision_of_a_case_asking_for_an_answer_is_on_time_or_late() -> None:
-    """Posted at T0 - 600, deadline T0 + 3000: closed by then it was answered on time, after it
-    late (it was unanswered in between); an escalation answers nothing, and a case that is not
-    a negative one asking for an answer has no answer outcome."""
+def test_the_closing_decision_of_a_case_asking_for_an_answer_is_on_time_late_or_no_answer() -> None:
+    """Posted at T0 - 600, deadline T0 + 3000: replied to by then it was answered on time, after
+    it late (it was unanswered in between); closed by approve or reject its author got no answer,
+    before the deadline or after it; an escalation answers nothing, and a case that is not a
+    negative one asking for an answer has no answer outcome."""
     complaint = case(triage=ANGRY_COMPLAINT)
     assert complaint.asks_for_answer and complaint.response_deadline == T0 + 3000
     assert apply_decision(complaint, decide("replied", T0 + 3000), now=T0 + 3000).answer == "on_time"
-    late = apply_decision(complaint, decide("approve", T0 + 3001), now=T0 + 3001)
+    late = apply_decision(complaint, decide("replied", T0 + 3001), now=T0 + 3001)
     assert (late.closed, late.answer) == (True, "late")
     assert complaint.is_unanswered(T0 + 3001) and not late.case.is_unanswered(T0 + 3001)
+    for kind, at in (("approve", T0 + 10), ("reject", T0 + 10), ("approve", T0 + 3001)):
+        silent = apply_decision(complaint, decide(kind, at), now=at)
+        assert (silent.closed, silent.answer) == (True, "no_answer"), (kind, at)
     escalated = apply_decision(complaint, decide("escalate", T0 + 3500), now=T0 + 3500)
     assert escalated.answer is None
-    assert apply_decision(escalated.case, decide("reject", T0 + 3600, moderator="lead"),
+    assert apply_decision(escalated.case, decide("replied", T0 + 3600, moderator="lead"),
                           now=T0 + 3600).answer == "late"
     for other in (case(triage=REVIEW), case(triage=RESPOND, negative=False)):
         assert not other.asks_for_answer

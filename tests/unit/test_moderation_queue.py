@@ -244,36 +244,41 @@ def test_the_category_filter_none_lists_cases_queued_for_a_banned_term_alone() -
 def test_report_times_to_decision_and_answers_on_time_or_late() -> None:
     """Time to decision: from entering the queue to the closing decision (nearest-rank median
     and 90th percentile of the cases closed in the period); answers: the closings of negative
-    cases asking for an answer, on time by their deadline (respond_by, here posted 10 min
-    before queued + 60 min = queued + 50 min) or late; unanswered: such cases still pending
-    past their deadline when the period ends."""
+    cases asking for an answer, replied on time by their deadline (respond_by, here posted 10
+    min before queued + 60 min = queued + 50 min) or late, or approved/rejected with no answer
+    (which the on-time share counts against); unanswered: such cases still pending past their
+    deadline when the period ends."""
     minute = 60
     items = [item(f"a{i}", RESPOND, queued_at=T0 + i) for i in range(10)]
     items += [item("b-rude", brands=("boreal",), queued_at=T0),  # insult: asks for no answer
               item("b-calm", RESPOND, brands=("boreal",), queued_at=T0, sentiment="neutral"),
               item("b-wait", RESPOND, brands=("boreal",), queued_at=T0),  # never decided
-              item("b-new", RESPOND, brands=("boreal",), queued_at=T0 + 200 * minute)]
+              item("b-new", RESPOND, brands=("boreal",), queued_at=T0 + 200 * minute),
+              item("b-ok", RESPOND, brands=("boreal",), queued_at=T0)]  # approved, no reply
     # acme's ten complaints decided 1..10 minutes after queueing, but a9 after 3 hours.
     waits = [m * minute for m in range(1, 10)] + [180 * minute]
     records = [closed(it, "replied", it_at) for it, it_at in
                ((items[i], T0 + i + waits[i]) for i in range(10))]
-    records += [closed(items[10], "reject", T0 + 30), closed(items[11], "approve", T0 + 4000)]
+    records += [closed(items[10], "reject", T0 + 30), closed(items[11], "approve", T0 + 4000),
+                closed(items[14], "approve", T0 + 60)]
     r = build_report(items, records, T0, T0 + 4 * 3600)
     acme, boreal = r.brands["acme"], r.brands["boreal"]
     assert sorted(acme.decision_seconds) == sorted(waits)
     assert (acme.median_decision_seconds, acme.p90_decision_seconds) == (5 * minute, 9 * minute)
     assert (acme.answered, acme.answered_on_time, acme.answered_late) == (10, 9, 1)
     assert acme.on_time_share == 0.9
-    assert (boreal.answered, boreal.on_time_share, boreal.median_decision_seconds) == (0, None, 30)
+    assert (boreal.answered, boreal.closed_without_answer, boreal.asking_closed) == (0, 1, 1)
+    assert (boreal.on_time_share, boreal.median_decision_seconds) == (0.0, 60)
     # b-wait's deadline passed at T0 + 50 min; b-new's (T0 + 250 min) after the period.
     assert (boreal.unanswered_at_end, acme.unanswered_at_end, r.total.unanswered_at_end) == (1, 0, 1)
-    # All 12 closings: 30 s, 1..9 min, 4,000 s, 3 h; the 11th of 12 is the 90th percentile.
-    assert (r.total.answered_on_time, r.total.answered_late, r.total.p90_decision_seconds) == (
-        9, 1, 4000)
+    # All 13 closings: 30 s, 1 min, 1..9 min, 4,000 s, 3 h; the 12th of 13 is the 90th percentile.
+    assert (r.total.answered_on_time, r.total.answered_late, r.total.closed_without_answer,
+            r.total.p90_decision_seconds) == (9, 1, 1, 4000)
+    assert r.total.on_time_share == 9 / 11
     text = format_report(r)
-    assert re.search(r"^acme +5m00s +9m00s +10 +9 +1 +90\.0% +0$", text, re.M), text
-    assert re.search(r"^boreal +30s +1h06m +0 +0 +0 +- +1$", text, re.M), text
-    assert re.search(r"^all +5m00s +1h06m +10 +9 +1 +90\.0% +1$", text, re.M), text
+    assert re.search(r"^acme +5m00s +9m00s +10 +9 +1 +0 +90\.0% +0$", text, re.M), text
+    assert re.search(r"^boreal +1m00s +1h06m +1 +0 +0 +1 +0\.0% +1$", text, re.M), text
+    assert re.search(r"^all +5m00s +1h06m +11 +9 +1 +1 +81\.8% +1$", text, re.M), text
     assert "time to decision: from entering the queue (queued_at) to the closing decision" in text
     # Records without the agent's figures (another producer): the queue item tells the same.
     bare = [{k: v for k, v in rec.items() if k not in ("case", "time_to_decision_seconds")}
@@ -505,4 +510,4 @@ def test_the_report_counts_the_cases_the_api_forgets() -> None:
     direct = build_report([*old, pending], records, T0, T0 + DAY)  # as before: no view involved
     assert report == direct
     assert (report.total.received, report.total.processed, report.total.rejected) == (4, 3, 1)
-    assert (report.total.answered, report.pending_at_end) == (3, 1)
+    assert (report.total.asking_closed, report.total.answered, report.pending_at_end) == (3, 1, 1)

@@ -12,8 +12,11 @@
 #   unanswered negative
 #                     a negative case asking for an answer (needs_answer), still pending after
 #                     its brand's response deadline, whatever its action
-#   answers           the closing decision of such a case: on_time when decided by its deadline,
-#                     late after it (the case was "unanswered negative" in between)
+#   answers           the closing decision of such a case: a reply (`replied`) is on_time when
+#                     decided by its deadline, late after it (the case was "unanswered negative"
+#                     in between); approve or reject closes it with no_answer (its author got
+#                     none, whenever it was decided)
+#   answered on time  on_time / every closing of such a case (no_answer included)
 #   time to decision  from the case entering the queue (received_at = the item's queued_at) to
 #                     the decision that closed it, escalations included
 #   backlog           pending cases, and the age of the oldest one (now - received_at)
@@ -38,9 +41,11 @@ STATUSES: Final = ("pending", "closed")
 CLOSING_DECISIONS: Final = ("approve", "reject", "replied")
 #: Bounded reasons of a refused decision (a Prometheus label value).
 DECISION_ERRORS: Final = ("unknown_case", "duplicate", "already_closed", "invalid")
-#: How the closing decision of a case asking for an answer came (a Prometheus label value):
-#: by the brand's response deadline or after it.
-ANSWER_OUTCOMES: Final = ("on_time", "late")
+#: How the closing decision of a case asking for an answer came (a Prometheus label value): a
+#: reply by the brand's response deadline or after it, or a closing without a reply.
+ANSWER_OUTCOMES: Final = ("on_time", "late", "no_answer")
+#: The closing decision that answers a case's author.
+ANSWERING_DECISION: Final = "replied"
 #: The team's target for processed / received.
 PROCESSED_SHARE_TARGET: Final = 0.9
 #: A closed case is kept this long after its closing decision (`closed_at`, the decision's
@@ -237,12 +242,16 @@ class Case:
         """A case asking for an answer, still pending after its response deadline."""
         return self.pending and self.asks_for_answer and now > self.response_deadline
 
-    def answer_outcome(self, decided_at: float) -> str | None:
-        """How a closing decision taken at `decided_at` answers this case: "on_time" by its
-        response deadline, "late" after it (while it counted as unanswered), None for a case
-        that asks for no answer."""
+    def answer_outcome(self, decision: str, decided_at: float) -> str | None:
+        """How the closing `decision` taken at `decided_at` answers this case: a reply is
+        "on_time" by its response deadline, "late" after it (while it counted as unanswered);
+        approve or reject leave its author with "no_answer" (counted as answered until
+        2026-12-04: a team approving complaints without a word read a perfect on-time share).
+        None for a case that asks for no answer."""
         if not self.asks_for_answer:
             return None
+        if decision != ANSWERING_DECISION:
+            return "no_answer"
         return "on_time" if decided_at <= self.response_deadline else "late"
 
     def to_state(self) -> dict[str, Any]:
@@ -317,7 +326,7 @@ class Outcome:
     closed: bool
     time_to_decision: float  # seconds from received_at to decided_at, never negative
     record: dict[str, Any] | None  # for the moderation.closed topic; None when still open
-    #: A closing decision on a case asking for an answer: "on_time" or "late"; None otherwise.
+    #: A closing decision on a case asking for an answer: one of ANSWER_OUTCOMES; None otherwise.
     answer: str | None = None
 
 
@@ -367,7 +376,7 @@ def apply_decision(case: Case | None, decision: Decision | Mapping[str, Any], no
         "case": updated.to_state(),
     }
     return Outcome(updated, decision, closed=True, time_to_decision=waited, record=record,
-                   answer=case.answer_outcome(decision.decided_at))
+                   answer=case.answer_outcome(decision.decision, decision.decided_at))
 
 
 # --- KPIs and backlog ---------------------------------------------------------------------

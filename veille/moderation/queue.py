@@ -423,10 +423,11 @@ class Figures:
     rejected: int = 0
     #: Seconds from entering the queue to the closing decision, per case closed in the period.
     decision_seconds: list[float] = field(default_factory=list)
-    #: Closing decisions in the period of negative cases asking for an answer (needs_answer),
-    #: by their brand's response deadline or after it.
+    #: Closing decisions in the period of negative cases asking for an answer (needs_answer):
+    #: replies by their brand's response deadline or after it, and approve/reject (no answer).
     answered_on_time: int = 0
     answered_late: int = 0
+    closed_without_answer: int = 0
     #: Such cases still pending past their deadline at the end of the period.
     unanswered_at_end: int = 0
 
@@ -451,9 +452,14 @@ class Figures:
         return self.answered_on_time + self.answered_late
 
     @property
+    def asking_closed(self) -> int:
+        """Cases asking for an answer closed in the period, answered or not."""
+        return self.answered + self.closed_without_answer
+
+    @property
     def on_time_share(self) -> float | None:
-        """answered on time / answered; None before any answer."""
-        return self.answered_on_time / self.answered if self.answered else None
+        """answered on time / cases asking for an answer closed; None before any."""
+        return self.answered_on_time / self.asking_closed if self.asking_closed else None
 
 
 @dataclass
@@ -554,7 +560,8 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
         exact = case.closed_at if case is not None else None
         if not isinstance(exact, int | float) or isinstance(exact, bool) or not math.isfinite(exact):
             exact = decided
-        answer = case.answer_outcome(exact) if case is not None else None
+        answer = (case.answer_outcome(str(record.get("decision")), exact)
+                  if case is not None else None)
         for f in (figures, total):
             f.processed += 1
             f.rejected += rejected
@@ -562,6 +569,7 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
                 f.decision_seconds.append(waited)
             f.answered_on_time += answer == "on_time"
             f.answered_late += answer == "late"
+            f.closed_without_answer += answer == "no_answer"
         processed.add(decided)
     return Report(since, until, dict(sorted(brands.items())), total, categories, received,
                   processed, received.busiest(since, until, tz), pending_at_end, tz)
@@ -600,20 +608,22 @@ def format_report(report: Report, tz: tzinfo = UTC) -> str:
     lines.append(f"pending at the end of the period: {report.pending_at_end}")
     lines += ["", "time to decision and answers to negative mentions asking for one (cases closed "
               "in the period):",
-              f"{'brand':<16} {'median':>8} {'p90':>8} {'answered':>9} {'on time':>8} "
-              f"{'late':>6} {'on-time':>8} {'unanswered':>11}"]
+              f"{'brand':<16} {'median':>8} {'p90':>8} {'closed':>7} {'on time':>8} "
+              f"{'late':>6} {'no answer':>10} {'on-time':>8} {'unanswered':>11}"]
     for name, f in rows:
         lines.append(f"{name:<16} {duration(f.median_decision_seconds):>8} "
-                     f"{duration(f.p90_decision_seconds):>8} {f.answered:>9} "
-                     f"{f.answered_on_time:>8} {f.answered_late:>6} {_pct(f.on_time_share):>8} "
+                     f"{duration(f.p90_decision_seconds):>8} {f.asking_closed:>7} "
+                     f"{f.answered_on_time:>8} {f.answered_late:>6} "
+                     f"{f.closed_without_answer:>10} {_pct(f.on_time_share):>8} "
                      f"{f.unanswered_at_end:>11}")
     lines += ["median, p90 = time to decision: from entering the queue (queued_at) to the "
               "closing decision",
-              "answered = negative cases asking for an answer (needs_answer) closed: on time by "
-              "their brand's",
-              "  deadline (respond_by) or late; on-time = on time / answered; unanswered = such "
-              "cases still",
-              "  pending past their deadline at the end of the period"]
+              "closed = negative cases asking for an answer (needs_answer) closed: replied on "
+              "time by their",
+              "  brand's deadline (respond_by) or late, or approved/rejected with no answer; "
+              "on-time = on time / closed;",
+              "  unanswered = such cases still pending past their deadline at the end of the "
+              "period"]
     lines += ["", "received per category (an item counts in each of its categories; none: "
               "queued for a banned term alone):"]
     lines += [f"  {c:<14} {n:>7}" for c, n in report.categories.items()]
