@@ -182,6 +182,11 @@ def test_a_second_closing_decision_waits_for_none(settings, api: ServedApi) -> N
     status, body = post("c-new", {"decision": "reject", "moderator": "bob"})
     assert (status, body["error"]) == (409, "decision_pending"), body
     assert "approve by 'alice'" in body["detail"]
+    # The list says so, for nobody else to work on it.
+    listed = {c["case_id"]: c for c in api.client.get("/cases").json()["cases"]}
+    assert listed["c-new"]["decision_pending"]["decision"] == "approve"
+    assert listed["c-new"]["decision_pending"]["moderator"] == "alice"
+    assert listed["c-old"]["decision_pending"] is None
     with pytest.raises(ModerateError, match="already has a decision waiting to be applied: "
                                             "approve by alice"):
         decide(settings, "c-new", "replied", moderator="carol")

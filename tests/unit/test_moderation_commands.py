@@ -106,6 +106,35 @@ def test_list_shows_which_pending_cases_were_escalated_and_to_whom(monkeypatch) 
         "decided_at": "2026-01-05T08:01:00.000Z", "reason": None}
 
 
+def test_list_marks_the_cases_a_colleague_already_decided(monkeypatch) -> None:
+    """A closing decision written but not applied yet (the agent lags, or is down) leaves its
+    case pending for everyone: the list marks it `*` and --json gives `decision_pending`, so
+    that nobody works on it for a 409 at the end; an escalation is no closing decision."""
+    import io
+    import json
+
+    from veille.moderate import commands
+
+    view = _view_with_an_escalation()
+    view.add_decision({"case_id": "plain", "decision": "replied", "moderator": "carol",  # type: ignore[attr-defined]
+                       "decided_at": 1_767_600_100.0})
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    settings = Settings.from_env({})
+    out = io.StringIO()
+    assert commands.list_cases(settings, out=out, now=1_767_600_000.0 + 120) == 3
+    lines = out.getvalue().splitlines()
+    marked = {line.split()[2] for line in lines[1:4] if line.split()[1] == "*"}
+    assert marked == {"plain"}, lines
+    assert "* = a closing decision is already written" in lines[-1]
+    out = io.StringIO()
+    commands.list_cases(settings, as_json=True, out=out, now=1_767_600_000.0 + 120)
+    shown = {c["case_id"]: c for c in map(json.loads, out.getvalue().splitlines())}
+    assert shown["plain"]["decision_pending"] == {
+        "decision": "replied", "moderator": "carol", "decided_at": "2026-01-05T08:01:40.000Z"}
+    assert shown["esc"]["decision_pending"] is None and shown["twice"]["decision_pending"] is None
+
+
 def test_report_prints_time_to_decision_and_answers(monkeypatch) -> None:
     import io
 

@@ -116,17 +116,32 @@ def _unknown_case(case_id: str, view: CaseView) -> web.Response:
 def summary(item: dict[str, Any], view: CaseView | None = None,
             now: float | None = None) -> dict[str, Any]:
     """A pending case as the API and `veille moderate list --json` show it: its queue item
-    (`severity` is triage's) and `escalation`, null or how moderators escalated it, read from
+    (`severity` is triage's), `escalation`, null or how moderators escalated it, read from
     moderation.decisions (CaseView.escalation: count, severity now, assignee, moderator,
-    decided_at, reason)."""
+    decided_at, reason), and `decision_pending`, null or the closing decision a moderator
+    already wrote that the agent has not applied yet (decision, moderator, decided_at): the
+    case is as good as closed, and another decision on it would be refused (409)."""
     keys = ("case_id", "brand", "brands", "categories", "severity", "action", "reasons",
             "language", "sentiment", "platform", "author", "text", "url", "created_at",
             "queued_at", "respond_by")
     out = {k: item.get(k) for k in keys}
     case_id = item.get("case_id")
-    out["escalation"] = view.escalation(case_id, time.time() if now is None else now) \
-        if view is not None and isinstance(case_id, str) else None
+    out["escalation"] = out["decision_pending"] = None
+    if view is not None and isinstance(case_id, str):
+        at = time.time() if now is None else now
+        out["escalation"] = view.escalation(case_id, at)
+        out["decision_pending"] = _pending_decision(view.closing_decision(case_id, at))
     return out
+
+
+def _pending_decision(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    from veille.moderation.cases import Decision, iso
+
+    if record is None:
+        return None
+    decision = Decision.from_dict(record)  # valid: the agent's fold applied it
+    return {"decision": decision.decision, "moderator": decision.moderator,
+            "decided_at": iso(decision.decided_at)}
 
 
 class ModerationApi:

@@ -49,7 +49,7 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         for item in shown:
             out.write(printable(json.dumps(summary(item, view, now), ensure_ascii=False)) + "\n")
         return len(pending)
-    out.write(f"{'waiting':>7}  {'case':<24} {'brand':<10} {'action':<8} {'severity':<8} "
+    out.write(f"{'waiting':>7}   {'case':<24} {'brand':<10} {'action':<8} {'severity':<8} "
               f"{'escalated':<14} {'categories':<28} text\n")
     for item in shown:
         waited = now - parse_epoch(item["queued_at"], "queued_at")
@@ -59,13 +59,17 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         text = text if len(text) <= 70 else text[:69] + "…"
         escalation = view.escalation(item["case_id"], now)
         severity = escalation["severity"] if escalation else item["severity"]
+        # Already decided (the agent has not applied it yet): nothing to do for anyone else.
+        late += "*" if view.closing_decision(item["case_id"], now) is not None else " "
         out.write(printable(f"{_age(waited):>7}{late} {item['case_id'][:24]:<24} "
                              f"{item['brand'][:10]:<10} {item['action']:<8} {severity:<8} "
                              f"{_escalated(escalation):<14} "
                              f"{','.join(item['categories'])[:28]:<28} {text}") + "\n")
     more = f" ({len(pending) - len(shown)} more not shown)" if len(shown) < len(pending) else ""
     out.write(f"{len(pending)} pending{more}; ! = asks for an answer, past its brand's response "
-              "deadline; escalated = to whom (- not escalated), severity one level up each time\n")
+              "deadline; * = a closing decision is already written (the agent applies it "
+              "shortly); escalated = to whom (- not escalated), severity one level up each "
+              "time\n")
     return len(pending)
 
 
