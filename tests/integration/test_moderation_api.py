@@ -206,6 +206,48 @@ def test_a_second_closing_decision_waits_for_none(settings, api: ServedApi) -> N
                        "c-spam": ["approve", "reject"]}
 
 
+def test_a_decision_written_just_after_another_tools_is_told_it_lost(settings, api: ServedApi,
+                                                                     monkeypatch) -> None:
+    """Two tools deciding at once (the API and the CLI, two API replicas): each passes its
+    check before the other writes. Whichever is first on the topic closes the case; the other
+    was acknowledged and then silently ignored by the agent. Here the other tool writes between
+    this one's check and its write (a stand-in for the timing): the API answers 409
+    `decided_first`, the CLI fails naming the winner, and the winner hears nothing of it."""
+    from veille.moderate.commands import ModerateError, decide
+    from veille.moderate.store import ModerationStore
+
+    original = ModerationStore.decide
+    rivals = iter([("c-new", "reject", "bob"), ("c-old", "approve", "dave")])
+
+    def rival_first(self, case_id, body, decided_at=None):
+        rival = next(rivals, None)
+        if rival is not None:  # the other tool's decision lands first
+            other = ModerationStore(settings)
+            try:
+                original(other, rival[0], {"decision": rival[1], "moderator": rival[2]})
+            finally:
+                other.close()
+        return original(self, case_id, body, decided_at)
+
+    monkeypatch.setattr(ModerationStore, "decide", rival_first)
+    answer = api.client.post("/cases/c-new/decision",
+                             json={"decision": "approve", "moderator": "alice"})
+    assert answer.status_code == 409, answer.text
+    body = answer.json()
+    assert body["error"] == "decided_first"
+    assert "decided first by 'bob' (reject)" in body["detail"]
+    with pytest.raises(ModerateError, match="decision written, but case 'c-old' was decided "
+                                            r"first by dave \(approve\)"):
+        decide(settings, "c-old", "replied", moderator="carol")
+    # With no rival, the decision is the case's: accepted as before.
+    assert api.client.post("/cases/c-spam/decision",
+                           json={"decision": "reject", "moderator": "erin"}).status_code == 202
+    written = [json.loads(r.value) for r in read_all(settings, MODERATION_DECISIONS, expect=5,
+                                                       settle=0.5)]
+    assert [(d["case_id"], d["moderator"]) for d in written if d["case_id"] == "c-new"] == [
+        ("c-new", "bob"), ("c-new", "alice")]
+
+
 def test_refuses_to_serve_without_a_token_beyond_loopback(settings) -> None:
     import asyncio
 

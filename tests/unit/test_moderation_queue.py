@@ -232,6 +232,34 @@ def test_the_view_knows_a_closing_decision_not_applied_yet() -> None:
     assert view.closing_decision("unknown", T0) is None
 
 
+def test_the_view_tells_a_decision_written_after_another_closed_the_case() -> None:
+    """Two moderators deciding at once from two tools: both pass the check before writing, and
+    the agent applies whichever is first on the topic. Read back after the write, the view
+    names the first to the second (None to the first); an escalation before the closing
+    decision took effect, one after it did not; an invalid decision between closes nothing."""
+    view = CaseView()
+    view.add_item(item("a", queued_at=T0))
+    decide = {"case_id": "a", "moderator": "carol"}
+    escalate = {**decide, "decision": "escalate", "decided_at": T0 + 10}
+    invalid = {**decide, "decision": "approve", "decided_at": T0 - 86_400}  # before the queue
+    alice = {**decide, "moderator": "alice", "decision": "approve", "decided_at": T0 + 20}
+    bob = {**decide, "moderator": "bob", "decision": "reject", "decided_at": T0 + 19}
+    late_escalation = {**escalate, "decided_at": T0 + 30}
+    for record in (escalate, invalid, alice, bob, late_escalation):
+        view.add_decision(record)
+    assert view.superseded("a", escalate, T0 + 60) is None
+    assert view.superseded("a", invalid, T0 + 60) is None
+    assert view.superseded("a", alice, T0 + 60) is None
+    assert view.superseded("a", bob, T0 + 60) == alice  # decided earlier, written later: too late
+    assert view.superseded("a", late_escalation, T0 + 60) == alice
+    # Once the agent has closed the case: the closed record says who won.
+    view.add_closed(closed(view.items["a"], "approve", T0 + 20))
+    assert view.superseded("a", alice, T0 + 60) is None
+    assert view.superseded("a", bob, T0 + 60)["moderator"] == "alice"
+    assert view.superseded("a", late_escalation, T0 + 60) is None  # which came first: unknown
+    assert view.superseded("unknown", alice, T0 + 60) is None
+
+
 def test_the_category_filter_none_lists_cases_queued_for_a_banned_term_alone() -> None:
     """The metrics and the report call them category "none"; the list could not show them."""
     view = CaseView()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import signal
 import time
@@ -372,6 +373,20 @@ class ModerationApi:
             if refused is not None:
                 return refused
             record = await self._blocking(self.store.decide, case_id, payload)
+            # Another tool (the CLI, another replica of this API) may have written a closing
+            # decision between the check and this write: whichever is first on the topic wins.
+            mine = json.loads(json.dumps(record, ensure_ascii=False))
+            try:
+                first = await self._read(lambda view: view.superseded(case_id, mine, time.time()))
+            except BrokerError as exc:  # written and acknowledged all the same
+                log.warning("decision on %r written; not checked against concurrent ones: %s",
+                            case_id, exc)
+                first = None
+        if first is not None:
+            return _error(409, "decided_first",
+                          f"your decision was written, but case {case_id!r} was decided first by "
+                          f"{first.get('moderator')!r} ({first.get('decision')}): the agent "
+                          "applies that one and will ignore yours")
         return web.json_response({"accepted": True, "decision": record}, status=202)
 
 

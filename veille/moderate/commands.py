@@ -9,7 +9,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
-from veille.moderate.store import ModerationStore
+from veille.moderate.store import BrokerError, ModerationStore
 from veille.moderation.cases import DecisionError, parse_epoch
 from veille.moderation.queue import build_report, decision_record, format_report
 from veille.settings import Settings
@@ -128,9 +128,22 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                     f"{prior.get('decision')} by {prior.get('moderator')} at "
                     f"{prior.get('decided_at')} (--no-check writes this one anyway)"))
         try:
-            return store.decide(case_id, body, decided_at)
+            record = store.decide(case_id, body, decided_at)
         except DecisionError as exc:
             raise ModerateError(exc.detail) from None
+        if check:  # another tool may have written a closing decision since the check
+            try:
+                first = store.superseded(case_id, record)
+            except BrokerError as exc:  # written and acknowledged all the same
+                sys.stderr.write(f"veille: note: decision written; not checked against "
+                                 f"concurrent ones ({exc})\n")
+                first = None
+            if first is not None:
+                raise ModerateError(printable(
+                    f"decision written, but case {case_id!r} was decided first by "
+                    f"{first.get('moderator')} ({first.get('decision')}): the agent applies "
+                    "that one and will ignore yours"))
+        return record
     finally:
         store.close()
 

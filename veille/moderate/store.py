@@ -219,6 +219,13 @@ class ModerationStore:
                               f"case before deciding again") from None
         return record
 
+    def superseded(self, case_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        """After `record` was acknowledged: the decision that closed its case first, read from
+        the topics (CaseView.superseded), or None. Raises BrokerError if they cannot be read."""
+        view = self.refresh()
+        mine = json.loads(json.dumps(record, ensure_ascii=False))  # as read back from the topic
+        return view.superseded(case_id, mine, self.clock())
+
     def _discard_producer(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:

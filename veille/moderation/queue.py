@@ -166,6 +166,16 @@ def decision_record(case_id: str, body: Any, decided_at: float) -> dict[str, Any
 # --- the pending view -----------------------------------------------------------------------
 
 
+def _same_decision(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The same decision, moderator and time (ISO 8601 or Unix seconds alike)."""
+    try:
+        same_time = parse_epoch(a.get("decided_at"), "decided_at") == \
+            parse_epoch(b.get("decided_at"), "decided_at")
+    except DecisionError:
+        return False
+    return same_time and all(a.get(k) == b.get(k) for k in ("decision", "moderator"))
+
+
 @dataclass
 class CaseView:
     """What moderation.queue and moderation.closed say about the cases, folded in order.
@@ -355,6 +365,38 @@ class CaseView:
         escalation, does not count."""
         folded = self._fold(case_id, now)
         return folded[1] if folded is not None else None
+
+    def superseded(self, case_id: str, record: Mapping[str, Any],
+                   now: float) -> dict[str, Any] | None:
+        """The decision that closed the case before `record`, or None: read once `record`
+        (a decision this tool wrote) is acknowledged and the topics are read to their end.
+
+        Every decision on a case is in one partition (keyed by case id) and the agent applies
+        them in that order, the first closing one winning: so a second moderator deciding at
+        the same moment from another tool (the CLI, another API replica), whom the check before
+        the write cannot see, is told rather than acknowledged and then silently ignored. None
+        too when the view holds no trace of `record` (an unknown case, written unchecked), or,
+        for an escalation, when the agent has closed the case (which came first is not known)."""
+        closed = self.closed.get(case_id)
+        if closed is not None:
+            if record.get("decision") == "escalate":
+                return None
+            return None if _same_decision(closed, record) else closed
+        item = self.items.get(case_id)
+        if item is None:
+            return None
+        case = case_of(item)
+        for seen in self.decisions.get(case_id, ()):
+            if seen == record:
+                return None
+            try:
+                outcome = apply_decision(case, seen, now)
+            except DecisionError:
+                continue
+            if outcome.closed:
+                return seen
+            case = outcome.case
+        return None
 
     def escalation(self, case_id: str, now: float) -> dict[str, Any] | None:
         """How a pending case was escalated, from the `escalate` decisions on
