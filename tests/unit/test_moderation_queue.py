@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import jsonschema
 import pytest
 
-from veille.moderation.cases import DecisionError, apply_decision
+from veille.moderation.cases import Decision, DecisionError, apply_decision
 from veille.moderation.queue import (
     CaseView,
     ItemError,
@@ -102,6 +102,45 @@ def test_decision_record_is_validated_and_stamped() -> None:
         with pytest.raises(DecisionError, match=words) as err:
             decision_record("m1", body, T0)
         assert err.value.reason == "invalid"
+
+
+DECISION_SCHEMA = json.loads((ROOT / "streams/schemas/moderation_decision.v1.json").read_text())
+GOOD = {"case_id": "m1", "decision": "approve", "moderator": "alice",
+        "decided_at": "2026-01-05T09:00:00.000Z"}
+
+
+@pytest.mark.parametrize("changes", [
+    {"reason": ""}, {"reason": "  \n"}, {"reason": "a\x1bb"}, {"reason": "\u202egnp.exe"},
+    {"assignee": "lead"},  # on an approve
+    {"moderator": " "}, {"moderator": ""}, {"moderator": "a\u001bb"}, {"moderator": "x\ny"},
+    {"moderator": "\u2066bob"}, {"decision": "escalate", "assignee": "\t"},
+    {"case_id": "   "},
+    {"decided_at": "tomorrow"}, {"decided_at": "2026-13-01"}, {"decided_at": "0000-01-01"},
+    {"decided_at": "2026-01-05T25:00"}, {"decided_at": 1e300}, {"decided_at": True},
+    {"decided_at": -1e12},
+])
+def test_the_schema_refuses_what_the_agent_refuses(changes: dict) -> None:
+    """Tools writing to moderation.decisions validate against the published schema: a record it
+    accepts was dropped as `invalid` by the agent, without a word (found in a review)."""
+    record = {**GOOD, **changes}
+    with pytest.raises(DecisionError):
+        Decision.from_dict(record)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(record, DECISION_SCHEMA)
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"reason": "charte §3\n\tvoir le fil"}, {"reason": None}, {"assignee": None},
+    {"decision": "escalate", "assignee": "lead-bob"}, {"decision": "escalate"},
+    {"moderator": "Zoë d'Arc"}, {"decided_at": 1_767_603_600}, {"decided_at": 1_767_603_600.5},
+    {"decided_at": "2026-01-05"}, {"decided_at": "2026-01-05T09:00"},
+    {"decided_at": "2026-01-05 09:00:00+01:00"}, {"decided_at": "2026-01-05T09:00:00.123456z"},
+    {"decided_at": "9999-12-31T23:59:59Z"}, {"decided_at": "0001-01-01T00:00:00Z"},
+])
+def test_what_the_schema_accepts_the_agent_accepts(changes: dict) -> None:
+    record = {**GOOD, **changes}
+    jsonschema.validate(record, DECISION_SCHEMA)
+    Decision.from_dict(record)
 
 
 @pytest.mark.parametrize(("body", "words"), [
