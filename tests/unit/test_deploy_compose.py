@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 SCHEMA = ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json"
-SECRETS = ("VEILLE_WEBHOOK_TOKEN", "VEILLE_WEBHOOK_HMAC_SECRET", "GRAFANA_ADMIN_PASSWORD")
+SECRETS = ("VEILLE_WEBHOOK_TOKEN", "VEILLE_WEBHOOK_HMAC_SECRET", "GRAFANA_ADMIN_PASSWORD",
+           "VEILLE_MODERATION_API_TOKEN")
 VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -208,7 +209,8 @@ def test_prometheus_scrapes_what_the_services_serve() -> None:
                     continue
                 assert host in s and any(str(p).endswith(f":{port}") for p in s[host]["ports"])
     veille_services = {n for n, v in s.items() if v["image"].startswith("veille:")}
-    assert veille_services - {"topics"} == discovered
+    # The one-shot topic creation and the moderation API serve no /metrics.
+    assert veille_services - {"topics", "moderation-api"} == discovered
     (am,) = config["alerting"]["alertmanagers"]
     assert am["static_configs"][0]["targets"] == ["alertmanager:9093"]
 
@@ -267,3 +269,24 @@ def test_group_timeouts_are_those_of_apache_kafka_not_the_embedded_brokers() -> 
         assert rebalance >= 30 > defaults.broker_rebalance_timeout, (name, rebalance)
         assert 6 <= session <= 300 and heartbeat * 3 <= session, (name, session, heartbeat)
     assert "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS" not in services()["kafka"]["environment"]
+
+
+def test_the_moderation_api_service_serves_what_its_healthcheck_and_port_expect() -> None:
+    """`docker compose --profile moderation up -d`: the API on its container's every interface,
+    published on the host's loopback, and refusing to start while .env leaves its token empty
+    (as .env.example does) rather than serve moderation decisions to anyone."""
+    from veille.moderate.api import ApiConfigError, check_config
+
+    s = services()["moderation-api"]
+    assert s["command"] == ["moderate", "serve"] and raw()["services"]["moderation-api"][
+        "profiles"] == ["moderation"]
+    env = {k: str(v) for k, v in s["environment"].items()}
+    settings = Settings.from_env(env)
+    assert settings.moderation_api_host == "0.0.0.0"
+    port = settings.moderation_api_port
+    assert f"127.0.0.1:{port}/healthz" in " ".join(s["healthcheck"]["test"])
+    assert any(str(p).startswith("127.0.0.1:") and str(p).endswith(f":{port}")
+               for p in s["ports"]), s["ports"]
+    with pytest.raises(ApiConfigError, match="VEILLE_MODERATION_API_TOKEN"):
+        check_config(settings)
+    check_config(settings.with_(moderation_api_token="x" * 32))
