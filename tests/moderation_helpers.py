@@ -90,12 +90,12 @@ def wait_metrics(url: str, check: Callable[[Samples], bool], timeout: float = 20
 class ServedApi:
     """The moderation API on its own asyncio loop in a background thread, on a free port."""
 
-    def __init__(self, settings: Settings, token: str | None = None) -> None:
+    def __init__(self, settings: Settings, token: str | None = None, store: Any = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.api = ModerationApi(settings.with_(moderation_api_port=0,
-                                                moderation_api_token=token or ""))
+                                                moderation_api_token=token or ""), store=store)
         asyncio.run_coroutine_threadsafe(self.api.start(), self.loop).result(30)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.Client(base_url=self.api.url, timeout=30, headers=headers)

@@ -507,3 +507,45 @@ def test_closed_cases_are_forgotten_as_the_agent_forgets_them(settings, api: Ser
     assert api.client.get("/cases/c-done").json()["status"] == "pending"
     counted = report(settings, NOW - 3600, NOW + 3600, out=io.StringIO())
     assert (counted.total.received, counted.total.processed) == (4, 1)
+
+
+def test_a_broker_gone_quiet_is_a_503_not_a_stale_answer(settings) -> None:
+    """With its broker gone, the API answered 200 from its last copy in 0.1 s: the high
+    watermarks of its last fetches said it was caught up. Each read now starts with a round
+    trip to the broker; once it is back (an empty one here: memory storage) reads resume."""
+    from veille.broker import EmbeddedBroker, free_port
+    from veille.moderate.store import ModerationStore
+
+    broker = EmbeddedBroker(free_port()).start()
+    served = None
+    try:
+        s2 = settings.with_(broker_url=broker.url)
+        ensure_topics(s2)
+        produce(s2, MODERATION_QUEUE, [(i["case_id"].encode(), json.dumps(i).encode())
+                                       for i in ITEMS[:2]])
+        store = ModerationStore(s2, ack_timeout=2.0, read_timeout=3.0)
+        served = ServedApi(s2, token=TOKEN, store=store)
+        assert served.client.get("/cases").json()["count"] == 2
+        broker.process.kill()  # type: ignore[union-attr]
+        broker.stop()
+        for path in ("/cases", f"/cases/{ITEMS[0]['case_id']}"):
+            started = time.monotonic()
+            answer = served.client.get(path)
+            assert (answer.status_code, answer.json()["error"]) == (503, "broker_unavailable"), \
+                answer.text
+            assert answer.headers["Retry-After"] and time.monotonic() - started < 20
+        assert served.client.get("/healthz").status_code == 200  # alive: a restart fixes nothing
+        broker = EmbeddedBroker(broker.port).start()
+        ensure_topics(s2)
+        produce(s2, MODERATION_QUEUE, [(ITEMS[2]["case_id"].encode(), json.dumps(ITEMS[2]).encode())])
+        deadline = time.monotonic() + 30
+        while True:  # its consumer reconnects by itself
+            answer = served.client.get("/cases")
+            if answer.status_code == 200 and answer.json()["count"] == 3:
+                break
+            assert time.monotonic() < deadline, answer.text
+            time.sleep(0.5)
+    finally:
+        if served is not None:
+            served.close()
+        broker.stop()

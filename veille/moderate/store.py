@@ -82,20 +82,30 @@ class TopicReader:
         self.consumer.seek_to_beginning(*tps)
         self._assigned = tps
 
-    def _caught_up(self) -> bool:
+    def _caught_up(self, ends: dict[Any, int]) -> bool:
         for tp in self._assigned:
             high = self.consumer.highwater(tp)
-            if high is None or self.consumer.position(tp) < high:
+            position = self.consumer.position(tp)
+            if high is None or position < high or position < ends.get(tp, 0):
                 return False
         return True
 
     def refresh(self) -> int:
         """Read what was written since the last call (everything the first time); the count.
 
-        Done once two fetch rounds in a row brought nothing new and every partition is at its
-        high watermark: a record acknowledged before the call is always read."""
+        Starts with a round trip to the broker (its end offsets, a lower bound: Tansu's are too
+        low), then done once two fetch rounds in a row brought nothing new and every partition
+        is at its high watermark and at least at that end: a record acknowledged before the
+        call is read. Without that round trip a broker gone quiet looked caught up (the high
+        watermarks of the last fetches), and the API answered 200 from a stale copy. A broker
+        that does not answer is a BrokerError."""
         if not self._assigned:
             self._assign()
+        try:
+            ends = self.consumer.end_offsets(self._assigned, timeout_ms=int(self.timeout * 1000))
+        except Exception as exc:  # kafka-python's KafkaTimeoutError and friends
+            raise BrokerError(f"the broker at {self.settings.broker_url} did not answer "
+                              f"({type(exc).__name__})") from None
         read = quiet = 0
         held: list[Any] = []
         deadline = time.monotonic() + self.timeout
@@ -114,7 +124,7 @@ class TopicReader:
                 # Progress: the deadline is for a broker that stops answering, not for a slow
                 # reader of what is handed over (a paused terminal, `| less`).
                 deadline = time.monotonic() + self.timeout
-            quiet = quiet + 1 if not batches and self._caught_up() else 0
+            quiet = quiet + 1 if not batches and self._caught_up(ends) else 0
         if held:
             self._handle(sorted(held, key=lambda r: (r.timestamp, r.topic, r.partition, r.offset)))
         return read
@@ -153,9 +163,10 @@ class ModerationStore:
 
     def __init__(self, settings: Settings, ack_timeout: float = 10.0, *,
                  closed_retention_seconds: float | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, read_timeout: float = 15.0) -> None:
         self.settings = settings
         self.ack_timeout = ack_timeout
+        self.read_timeout = read_timeout  # TopicReader's: a broker silent this long is an error
         self.clock = clock
         # Decisions on a case with no queue item wait for it as long as the agent holds them.
         self.view = CaseView(orphan_seconds=settings.moderation_hold_seconds,
@@ -170,7 +181,7 @@ class ModerationStore:
                 MODERATION_QUEUE: self.view.add_item, MODERATION_CLOSED: self.view.add_closed,
                 # Decisions written but not applied yet: a second one on the same case would be
                 # acknowledged, then dropped by the agent (CaseView.closing_decision).
-                MODERATION_DECISIONS: self.view.add_decision})
+                MODERATION_DECISIONS: self.view.add_decision}, timeout=self.read_timeout)
         self._reader.refresh()
         # Only now, every topic read to its end: an item read after its decisions in this pass
         # has found them already, and one read after its closed record is forgotten with it
