@@ -307,7 +307,7 @@ def cmd_moderate_list(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:  # a negative slice hid the newest cases
         raise CliError(f"--limit must be at least 1, not {args.limit}")
     list_cases(_reachable(_settings(args)), brand=args.brand, category=args.category, limit=args.limit,
-               as_json=args.json)
+               as_json=args.json, sort=args.sort)
     return 0
 
 
@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--once", action="store_true", help="poll every hashtag once, then exit")
     m.set_defaults(func=cmd_mastodon)
 
-    from veille.moderation import DECISIONS, METRIC_CATEGORIES
+    from veille.moderation import DECISIONS, METRIC_CATEGORIES, SORTS
 
     p = sub.add_parser("alerts", help="crisis alert story events (reputation.alerts), oldest first")
     _add_broker(p)
@@ -492,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--category", choices=METRIC_CATEGORIES,
                    help="only cases with this category (none: queued for a banned term alone)")
     m.add_argument("--limit", type=int, help="show at most this many")
+    m.add_argument("--sort", choices=SORTS, default="queued",
+                   help="queued: oldest in the queue first (default); respond_by: earliest "
+                        "answer deadline first")
     m.add_argument("--json", action="store_true", help="one JSON object per line")
     m.set_defaults(func=cmd_moderate_list)
     m = msub.add_parser("decide", help="write a decision to moderation.decisions (waits for the ack)")

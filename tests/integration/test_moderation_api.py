@@ -81,6 +81,10 @@ def test_listing_and_cases(api: ServedApi) -> None:
     assert [c["case_id"] for c in api.client.get("/cases?category=spam").json()["cases"]] == ["c-spam"]
     limited = api.client.get("/cases?limit=1").json()
     assert (limited["count"], len(limited["cases"])) == (3, 1)
+    # Earliest answer deadline first (here, posted a minute before queued: the same order).
+    by_deadline = api.client.get("/cases?sort=respond_by").json()["cases"]
+    assert [c["case_id"] for c in by_deadline] == ["c-old", "c-spam", "c-new"]
+    assert [c["respond_by"] for c in by_deadline] == sorted(c["respond_by"] for c in by_deadline)
     for query, field in (("category=rude", "category"), ("limit=0", "limit"), ("limit=x", "limit"),
                          ("limit=5000", "limit"), ("sort=age", "sort"),
                          # digits to str.isdigit(), not to int(): superscript two, circled one,

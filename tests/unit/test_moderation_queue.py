@@ -299,6 +299,20 @@ def test_the_view_tells_a_decision_written_after_another_closed_the_case() -> No
     assert view.superseded("unknown", alice, T0 + 60) is None
 
 
+def test_pending_cases_by_queue_time_or_by_answer_deadline() -> None:
+    """A complaint posted 3 hours before it was queued (a late collector, a replay) is past its
+    deadline while the queue order puts it last; sorted by respond_by it comes first."""
+    view = CaseView()
+    view.add_item(item("early", RESPOND, queued_at=T0))                    # due T0 + 50 min
+    view.add_item(item("insult", queued_at=T0 + 5))                        # due T0 + 55 min
+    view.add_item(item("late", RESPOND, queued_at=T0 + 60, created_at=T0 - 3 * 3600))
+    assert [i["case_id"] for i in view.pending()] == ["early", "insult", "late"]
+    assert [i["case_id"] for i in view.pending(sort="respond_by")] == ["late", "early", "insult"]
+    assert [i["case_id"] for i in view.pending(sort="respond_by", limit=1)] == ["late"]
+    with pytest.raises(ValueError, match="sort must be one of queued, respond_by"):
+        view.pending(sort="urgency")
+
+
 def test_the_category_filter_none_lists_cases_queued_for_a_banned_term_alone() -> None:
     """The metrics and the report call them category "none"; the list could not show them."""
     view = CaseView()

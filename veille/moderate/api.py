@@ -43,7 +43,7 @@ from veille.httpbody import (
     loads,
 )
 from veille.moderate.store import BrokerError, ModerationStore
-from veille.moderation import METRIC_CATEGORIES
+from veille.moderation import METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import CLOSED_RETENTION_SECONDS, DecisionError
 from veille.moderation.queue import DECISION_INPUT_FIELDS, CaseView, decision_record
 from veille.settings import Settings, SettingsError
@@ -268,7 +268,7 @@ class ModerationApi:
 
     async def _list(self, request: web.Request) -> web.Response:
         query = request.query
-        unknown = sorted(set(query) - {"brand", "category", "limit"})
+        unknown = sorted(set(query) - {"brand", "category", "limit", "sort"})
         if unknown:
             return _error(400, "invalid_query", f"unknown parameters {unknown}",
                           field=unknown[0])
@@ -281,8 +281,14 @@ class ModerationApi:
                 or not 1 <= int(raw_limit) <= MAX_LIMIT):  # 4,301 digits: int() raises
             return _error(400, "invalid_query", f"limit must be a whole number in 1..{MAX_LIMIT}",
                           field="limit")
+        sort = query.get("sort") or "queued"
+        if sort not in SORTS:
+            return _error(400, "invalid_query", f"sort must be one of {', '.join(SORTS)}",
+                          field="sort")
+
         def listing(view: CaseView) -> dict[str, Any]:
-            pending = view.pending(brand=query.get("brand") or None, category=category)
+            pending = view.pending(brand=query.get("brand") or None, category=category,
+                                   sort=sort)
             now = time.time()
             return {"count": len(pending),
                     "cases": [summary(i, view, now) for i in pending[:int(raw_limit)]]}

@@ -31,8 +31,9 @@ def _age(seconds: float) -> str:
 
 def list_cases(settings: Settings, *, brand: str | None = None, category: str | None = None,
                limit: int | None = None, as_json: bool = False, out: TextIO = sys.stdout,
-               now: float | None = None) -> int:
-    """Print the pending cases, oldest first; returns how many are pending (before the limit)."""
+               now: float | None = None, sort: str = "queued") -> int:
+    """Print the pending cases, oldest first (or earliest answer deadline first); returns how
+    many are pending (before the limit)."""
     from veille.moderate.api import summary
 
     store = ModerationStore(settings)
@@ -40,7 +41,7 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         view = store.refresh()
     finally:
         store.close()
-    pending = view.pending(brand=brand, category=category)
+    pending = view.pending(brand=brand, category=category, sort=sort)
     if brand is not None and not pending:
         _note_unknown_brand(settings, brand)
     shown = pending[:limit] if limit is not None else pending

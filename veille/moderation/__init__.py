@@ -19,5 +19,8 @@ METRIC_CATEGORIES = (*CATEGORIES, NO_CATEGORY)
 #: A moderator's decisions on a case (veille.moderation.cases).
 DECISIONS = ("approve", "reject", "escalate", "replied")
 
+#: Orders of the pending list (CaseView.pending): queue time, or answer deadline.
+SORTS = ("queued", "respond_by")
+
 __all__ = ["ACTIONS", "ACTION_RANK", "CATEGORIES", "DECISIONS", "METRIC_CATEGORIES", "NO_CATEGORY",
-           "SEVERITIES"]
+           "SEVERITIES", "SORTS"]

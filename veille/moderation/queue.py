@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Any, Final
 
-from veille.moderation import CATEGORIES, METRIC_CATEGORIES, NO_CATEGORY, SEVERITIES
+from veille.moderation import CATEGORIES, METRIC_CATEGORIES, NO_CATEGORY, SEVERITIES, SORTS
 from veille.moderation.cases import (
     DECISIONS,
     PROCESSED_SHARE_TARGET,
@@ -422,8 +422,10 @@ class CaseView:
         return "pending" if case_id in self.items else None
 
     def pending(self, brand: str | None = None, category: str | None = None,
-                limit: int | None = None) -> list[dict[str, Any]]:
-        """Pending items, oldest first (queue time, then id), optionally filtered. A case is one
+                limit: int | None = None, sort: str = "queued") -> list[dict[str, Any]]:
+        """Pending items, oldest first (queue time, then id; with sort="respond_by", the
+        earliest answer deadline first: a mention posted long before it was queued, late or
+        replayed, is more urgent than its queue time says), optionally filtered. A case is one
         brand's (the first the mention matched, which counts it in its KPIs), but the `brand`
         filter finds it for every brand it names: "@borealcafe et @acme_fr, remboursez-moi" is
         boreal's business too.
@@ -439,6 +441,10 @@ class CaseView:
                  # "none": queued for a charter's banned term alone, as the metrics label it
                  or (category == NO_CATEGORY and not item["categories"]))
         ]
+        if sort == "respond_by":  # stable: the queue order among equal deadlines
+            out.sort(key=lambda item: parse_epoch(item["respond_by"], "respond_by"))
+        elif sort != "queued":
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
         return out[:limit] if limit is not None else out
 
 
