@@ -299,6 +299,29 @@ def test_the_view_tells_a_decision_written_after_another_closed_the_case() -> No
     assert view.superseded("unknown", alice, T0 + 60) is None
 
 
+def test_a_closed_case_still_says_how_it_was_escalated() -> None:
+    """GET /cases/{id} of a closed case showed `escalation: null` although it had been
+    escalated: the decisions go once the case is closed; its closed record's final state
+    keeps them."""
+    view = CaseView()
+    it = item("a", queued_at=T0)
+    view.add_item(it)
+    escalate = {"case_id": "a", "decision": "escalate", "moderator": "alice",
+                "decided_at": T0 + 10, "assignee": "lead", "reason": "menace"}
+    view.add_decision(escalate)
+    pending = view.escalation("a", T0 + 20)
+    assert pending is not None and (pending["count"], pending["assignee"]) == (1, "lead")
+    escalated = apply_decision(case_of(it), escalate, now=T0 + 10).case
+    done = apply_decision(escalated, {"case_id": "a", "decision": "reject", "moderator": "lead",
+                                      "decided_at": T0 + 30}, now=T0 + 30)
+    view.add_closed(json.loads(json.dumps(done.record)))
+    assert "a" not in view.decisions
+    assert view.escalation("a", T0 + 40) == pending
+    view.add_item(item("b", queued_at=T0))
+    view.add_closed(closed(view.items["b"], "approve", T0 + 5))
+    assert view.escalation("b", T0 + 40) is None
+
+
 def test_pending_cases_by_queue_time_or_by_answer_deadline() -> None:
     """A complaint posted 3 hours before it was queued (a late collector, a replay) is past its
     deadline while the queue order puts it last; sorted by respond_by it comes first."""

@@ -399,18 +399,24 @@ class CaseView:
         return None
 
     def escalation(self, case_id: str, now: float) -> dict[str, Any] | None:
-        """How a pending case was escalated, from the `escalate` decisions on
-        moderation.decisions (folded as the agent folds them, see _fold), or None when it was
-        not: `count`, the case's `severity` now (one level up per escalation, as the agent holds
-        it), and the last escalation's `assignee` (None: the escalation queue), `moderator`,
-        `decided_at` and `reason`."""
-        if not self.decisions.get(case_id):
+        """How a case was escalated, from the `escalate` decisions on moderation.decisions
+        (folded as the agent folds them, see _fold) or, once closed, from the final state on
+        its moderation.closed record, or None when it was not: `count`, the case's `severity`
+        now (one level up per escalation, as the agent holds it), and the last escalation's
+        `assignee` (None: the escalation queue), `moderator`, `decided_at` and `reason`."""
+        closed = self.closed.get(case_id)
+        if closed is not None:  # as the closed record's final state says
+            case = _closed_case(closed, None)
+        elif not self.decisions.get(case_id):
             return None  # no decision read on it: nothing to fold
-        folded = self._fold(case_id, now)
-        if folded is None or folded[0].escalations == 0:
+        else:
+            folded = self._fold(case_id, now)
+            case = folded[0] if folded is not None else None
+        if case is None or case.escalations == 0:
             return None
-        case = folded[0]
-        last = next(d for d in reversed(case.decisions) if d.decision == "escalate")
+        last = next((d for d in reversed(case.decisions) if d.decision == "escalate"), None)
+        if last is None:
+            return None
         return {"count": case.escalations, "severity": case.severity,
                 "assignee": case.assigned_to, "moderator": last.moderator,
                 "decided_at": iso(last.decided_at), "reason": last.reason}
