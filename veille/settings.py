@@ -207,6 +207,13 @@ class Settings:
                   "help": "Bearer token the moderation API requires; without it the API only "
                   "listens on loopback. Secret."},
     )
+    moderation_api_user_header: str = field(
+        default="",
+        metadata={"help": "Moderation API: the request header in which your single sign-on proxy "
+                  "names the logged-in user (e.g. X-Forwarded-User); set, every decision is that "
+                  "user's (a request without it 401, a body naming someone else 403). Empty: the "
+                  "moderator is what the caller sends."},
+    )
     moderation_hold_seconds: float = field(
         default=600.0,
         metadata={"help": "Moderation: how long a decision whose case has not reached the agent "

@@ -4,6 +4,7 @@ written straight to the topics (the API reads only them): no worker needed here.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import socket
@@ -553,3 +554,36 @@ def test_a_broker_gone_quiet_is_a_503_not_a_stale_answer(settings) -> None:
         if served is not None:
             served.close()
         broker.stop()
+
+
+def test_behind_a_single_sign_on_proxy_the_moderator_is_the_logged_in_user(settings) -> None:
+    """VEILLE_MODERATION_API_USER_HEADER: the proxy names the user; a decision is that user's,
+    whatever the body claims (the token authenticated the tool, and a client could write any
+    name into the record of who decided what). A header name no request could carry is refused
+    at start."""
+    ensure_topics(settings)
+    produce(settings, MODERATION_QUEUE,
+            [(i["case_id"].encode(), json.dumps(i).encode()) for i in ITEMS[:3]])
+    with pytest.raises(ApiConfigError, match="is not an HTTP header name"):
+        asyncio.run(ModerationApi(settings.with_(moderation_api_user_header="X User")).start())
+    served = ServedApi(settings.with_(moderation_api_user_header="X-Forwarded-User"), token=TOKEN)
+    try:
+        def post(case_id: str, body: dict, user: str | None) -> httpx.Response:
+            headers = {"X-Forwarded-User": user} if user is not None else {}
+            return served.client.post(f"/cases/{case_id}/decision", json=body, headers=headers)
+
+        for user in (None, ""):
+            answer = post("c-new", {"decision": "approve", "moderator": "mallory"}, user)
+            assert (answer.status_code, answer.json()["error"]) == (401, "unauthenticated_user")
+        answer = post("c-new", {"decision": "approve", "moderator": "mallory"}, "alice@acme.fr")
+        assert (answer.status_code, answer.json()["error"]) == (403, "moderator_mismatch")
+        answer = post("c-new", {"decision": "replied"}, "alice@acme.fr")  # no name: the user's
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["decision"]["moderator"] == "alice@acme.fr"
+        answer = post("c-old", {"decision": "reject", "moderator": "bob@acme.fr"}, "bob@acme.fr")
+        assert answer.status_code == 202, answer.text
+        written = [json.loads(r.value) for r in read_all(settings, MODERATION_DECISIONS,
+                                                           expect=2, settle=0.5)]
+        assert sorted(d["moderator"] for d in written) == ["alice@acme.fr", "bob@acme.fr"]
+    finally:
+        served.close()

@@ -21,6 +21,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -62,8 +63,17 @@ class ApiConfigError(SettingsError):
     """Unsafe or inconsistent API settings; printed without a traceback."""
 
 
+#: An HTTP header name (RFC 9110 token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 def check_config(settings: Settings) -> None:
-    """Refuse an unauthenticated API on anything but loopback."""
+    """Refuse an unauthenticated API on anything but loopback, and a user header that no
+    request could carry."""
+    header = settings.moderation_api_user_header.strip()
+    if header and not _HEADER_NAME.fullmatch(header):
+        raise ApiConfigError(f"VEILLE_MODERATION_API_USER_HEADER={header!r} is not an HTTP "
+                             "header name")
     if settings.moderation_api_token.strip():
         return
     if not is_loopback(settings.moderation_api_host):
@@ -157,6 +167,7 @@ class ModerationApi:
         self.on_ready = on_ready
         self.host = settings.moderation_api_host
         self.port: int | None = None
+        self._user_header = settings.moderation_api_user_header.strip()
         token = settings.moderation_api_token.strip()
         self._token = token.encode("utf-8") if token else None
         self._runner: web.AppRunner | None = None
@@ -349,6 +360,19 @@ class ModerationApi:
         if not isinstance(payload, dict):
             return _error(400, "invalid_field", "the body must be a JSON object with "
                           f"{', '.join(DECISION_INPUT_FIELDS)}")
+        if self._user_header:
+            # The proxy's authenticated user, not what the caller claims: the decisions' record
+            # of who decided what, and the KPIs per moderator, cannot be forged by a client.
+            user = request.headers.get(self._user_header, "")
+            if not user.strip():
+                return _error(401, "unauthenticated_user",
+                              f"no authenticated user in {self._user_header}")
+            claimed = payload.get("moderator")
+            if claimed is not None and claimed != user:
+                return _error(403, "moderator_mismatch",
+                              f"moderator must be the authenticated user ({self._user_header})",
+                              field="moderator")
+            payload = {**payload, "moderator": user}
         try:
             decision_record(case_id, payload, time.time())  # validated before any Kafka read
         except DecisionError as exc:
