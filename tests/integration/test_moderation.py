@@ -37,7 +37,7 @@ from tests.moderation_helpers import (
     wait_for,
     wait_metrics,
 )
-from veille.moderate.commands import decide, list_cases, report
+from veille.moderate.commands import ModerateError, decide, list_cases, report
 
 pytestmark = pytest.mark.integration
 SCHEMAS = ROOT / "streams/schemas"
@@ -295,6 +295,9 @@ def test_worker_restart_keeps_open_cases(settings, start_worker) -> None:
     producer.close()
     closed = values(settings, MODERATION_CLOSED, expect=3, settle=2.0)
     assert sorted(k for k, _ in closed) == [b"r0", b"r1", b"r2"]
+    # decide reads the case's partition of each topic only: the agent's closed record is there.
+    with pytest.raises(ModerateError, match="case 'r2' is already closed: approve by alice"):
+        decide(settings, "r2", "reject", moderator="bob")
     r2 = [r.partition for r in read_to_end(settings, MODERATION_DECISIONS) if r.key == b"r2"]
     assert sorted(r2) == sorted([wrong, home])
     scraped = wait_metrics(second.metrics_url, lambda s: bool(by_label(

@@ -587,3 +587,32 @@ def test_behind_a_single_sign_on_proxy_the_moderator_is_the_logged_in_user(setti
         assert sorted(d["moderator"] for d in written) == ["alice@acme.fr", "bob@acme.fr"]
     finally:
         served.close()
+
+
+def test_decide_reads_the_one_partition_of_its_case(settings) -> None:
+    """`veille moderate decide` read the three moderation topics whole (kept 400 days) to check
+    one case; every record of a case is keyed by its id, so its partition of each topic is
+    enough, and what it finds there is the same as from the whole topics."""
+    from streams.topics import key_partition
+    from veille.moderate.commands import ModerateError, decide
+    from veille.moderate.store import ModerationStore
+
+    ensure_topics(settings)
+    items = [item(f"p-{n}", "acme", ("insult",), "review", 600 - n) for n in range(24)]
+    produce(settings, MODERATION_QUEUE, [(i["case_id"].encode(), json.dumps(i).encode())
+                                         for i in items])
+    n = settings.topic_partitions
+    home = key_partition(b"p-7", n)
+    store = ModerationStore(settings, case_id="p-7")
+    try:
+        view = store.refresh()
+        assert set(view.items) == {i["case_id"] for i in items
+                                   if key_partition(i["case_id"].encode(), n) == home}
+        assert "p-7" in view.items and len(view.items) < len(items)
+    finally:
+        store.close()
+    decide(settings, "p-7", "approve", moderator="alice")
+    with pytest.raises(ModerateError, match="already has a decision waiting to be applied"):
+        decide(settings, "p-7", "reject", moderator="bob")
+    with pytest.raises(ModerateError, match="no case 'p-99' on the moderation queue"):
+        decide(settings, "p-99", "reject", moderator="bob")

@@ -110,7 +110,8 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
         decision_record(case_id, body, time.time() if decided_at is None else decided_at)
     except DecisionError as exc:
         raise ModerateError(exc.detail) from None
-    store = ModerationStore(settings)
+    # Every record of a case is keyed by its id: its partition of each topic tells all about it.
+    store = ModerationStore(settings, case_id=case_id)
     try:
         if check:
             view = store.refresh()

@@ -8,7 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from streams.topics import MODERATION_CLOSED, MODERATION_DECISIONS, MODERATION_QUEUE
+from streams.topics import (
+    MODERATION_CLOSED,
+    MODERATION_DECISIONS,
+    MODERATION_QUEUE,
+    key_partition,
+)
 from veille.collectors.producer import make_producer
 from veille.moderation.queue import CaseView, decision_record
 from veille.settings import Settings
@@ -33,17 +38,20 @@ class TopicReader:
     """
 
     def __init__(self, settings: Settings, topics: dict[str, Callable[[Any], None]],
-                 timeout: float = 15.0, ordered: bool = False) -> None:
+                 timeout: float = 15.0, ordered: bool = False, key: bytes | None = None) -> None:
         """`timeout`: how long a refresh may go without any progress (no record read, not at
         the end) before it is a BrokerError. `ordered`: each refresh hands its records over
         oldest first by record time across partitions (held until the refresh has read them
-        all: for small topics), rather than as fetched (oldest first within a partition)."""
+        all: for small topics), rather than as fetched (oldest first within a partition).
+        `key`: read only the partition of each topic that holds this key (the default
+        partitioner's), not the whole topics."""
         from kafka import KafkaConsumer
 
         self.settings = settings
         self.handlers = {settings.topic(name): fn for name, fn in topics.items()}
         self.timeout = timeout
         self.ordered = ordered
+        self.key = key
         try:
             self.consumer = KafkaConsumer(
                 bootstrap_servers=settings.bootstrap_servers, group_id=None,
@@ -77,7 +85,10 @@ class TopicReader:
                 parts = self.consumer.partitions_for_topic(name)
             if not parts:
                 raise BrokerError(f"topic {name} does not exist (run `veille topics`)")
-            tps += [TopicPartition(name, p) for p in sorted(parts)]
+            ordered = sorted(parts)
+            if self.key is not None:
+                ordered = [ordered[key_partition(self.key, len(ordered))]]
+            tps += [TopicPartition(name, p) for p in ordered]
         self.consumer.assign(tps)
         self.consumer.seek_to_beginning(*tps)
         self._assigned = tps
@@ -163,8 +174,13 @@ class ModerationStore:
 
     def __init__(self, settings: Settings, ack_timeout: float = 10.0, *,
                  closed_retention_seconds: float | None = None,
-                 clock: Callable[[], float] = time.time, read_timeout: float = 15.0) -> None:
+                 clock: Callable[[], float] = time.time, read_timeout: float = 15.0,
+                 case_id: str | None = None) -> None:
+        """`case_id`: the view of that case alone, read from the one partition of each topic
+        its key lands in (`veille moderate decide`: a fraction of the topics, which keep 400
+        days, instead of all of them)."""
         self.settings = settings
+        self.case_key = case_id.encode("utf-8") if case_id is not None else None
         self.ack_timeout = ack_timeout
         self.read_timeout = read_timeout  # TopicReader's: a broker silent this long is an error
         self.clock = clock
@@ -181,7 +197,8 @@ class ModerationStore:
                 MODERATION_QUEUE: self.view.add_item, MODERATION_CLOSED: self.view.add_closed,
                 # Decisions written but not applied yet: a second one on the same case would be
                 # acknowledged, then dropped by the agent (CaseView.closing_decision).
-                MODERATION_DECISIONS: self.view.add_decision}, timeout=self.read_timeout)
+                MODERATION_DECISIONS: self.view.add_decision}, timeout=self.read_timeout,
+                key=self.case_key)
         self._reader.refresh()
         # Only now, every topic read to its end: an item read after its decisions in this pass
         # has found them already, and one read after its closed record is forgotten with it
