@@ -581,12 +581,18 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
 
 
 def parse_feed(body: bytes, content_type: str | None, url: str) -> Any:
+    """The feed in `body`, fetched from `url` (after redirects: relative links resolve
+    against it). Handed over as a stream: feedparser takes bytes or a string for a file name
+    first, so a body naming a local file ("/etc/passwd", "/dev/zero") made it read that file on
+    the collector's machine, past the body limit."""
+    import io
+
     import feedparser
 
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    return feedparser.parse(body, response_headers=headers, sanitize_html=True)
+    return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -798,7 +804,8 @@ class RssCollector(Collector):
             log.warning("rss: %s: %s", feed.label, result.error)
         return result
 
-    async def _fetch(self, feed: FeedConfig, state: FeedState) -> tuple[int, bytes, Any]:
+    async def _fetch(self, feed: FeedConfig, state: FeedState) -> tuple[int, bytes, Any, str]:
+        """(status, body, headers, the URL answered after redirects)."""
         if self._session is None:
             raise RuntimeError("RssCollector.start() was not called")
         headers = {}
@@ -813,26 +820,26 @@ class RssCollector(Collector):
         try:
             async with slot, self._session.get(feed.url, headers=headers) as resp:
                 if resp.status == 304:
-                    return 304, b"", resp.headers
+                    return 304, b"", resp.headers, str(resp.url)
                 if resp.status == 429 or resp.status >= 500:
                     raise FetchError(f"HTTP {resp.status}",
                                      parse_retry_after(resp.headers.get("Retry-After")))
                 if resp.status >= 400:
                     raise FetchError(f"HTTP {resp.status}")
                 body = await read_body(resp, self.max_body_bytes, "feed")
-                return resp.status, body, resp.headers
+                return resp.status, body, resp.headers, str(resp.url)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
 
     async def _poll(self, feed: FeedConfig) -> PollResult:
         state = self.states.setdefault(feed.url, FeedState(feed.url))
         fetched_at = datetime.now(UTC)
-        code, body, headers = await self._fetch(feed, state)
+        code, body, headers, answered_url = await self._fetch(feed, state)
         if code == 304:
             return PollResult(feed.url, "not_modified")
         loop = asyncio.get_running_loop()
         parsed = await loop.run_in_executor(
-            None, parse_feed, body, headers.get("Content-Type"), feed.url
+            None, parse_feed, body, headers.get("Content-Type"), answered_url
         )
         if not parsed.get("version") and not parsed.entries:
             self.metrics.refused.labels(self.name, "unsupported").inc()
