@@ -6,6 +6,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -236,6 +237,44 @@ def test_replay_stopped_by_sigterm_flushes_what_it_sent_and_says_so(settings, tm
     assert 1 <= sent < 200, err
     raw = read_to_end(settings, MENTIONS_RAW)
     assert sorted(r.key for r in raw) == sorted(f"m-{i}".encode() for i in range(sent))
+
+
+def test_replay_whose_broker_dies_ends_and_counts_what_was_not_acknowledged(
+        settings, tmp_path: Path) -> None:
+    """The broker killed 1.5 s into a paced replay: it hung for good (kafka-python's idempotent
+    producer without a broker never expires its batches; flush and close waited for ever, the
+    summary never came). It now ends `ack_timeout` after its last send, and what the broker did
+    not acknowledge counts as failed, not sent."""
+    import threading
+
+    from veille.broker import EmbeddedBroker, free_port
+    from veille.collectors.replay import replay
+
+    broker = EmbeddedBroker(free_port()).start()
+    try:
+        s2 = settings.with_(broker_url=broker.url)
+        ensure_topics(s2)
+        data = tmp_path / "in.jsonl"
+        data.write_text("\n".join(json.dumps(mention(i, f"Acme mention number {i}"))
+                                  for i in range(600)) + "\n")
+        result: list[Any] = []
+        run = threading.Thread(target=lambda: result.append(replay(
+            data, s2, rate=200, timestamps="now", progress=False, ack_timeout=3.0)), daemon=True)
+        started = time.monotonic()
+        run.start()
+        time.sleep(1.5)
+        broker.process.kill()  # type: ignore[union-attr]
+        broker.stop()
+        run.join(60)
+        assert not run.is_alive(), "the replay hangs"
+        (report,) = result
+        # 3 s of sending at 200/s, then at most ack_timeout (3 s) and the close.
+        assert time.monotonic() - started < 20
+        assert report.failed > 0 and report.sent + report.failed == 600, report.summary()
+        assert report.sent >= 100, report.summary()  # what went before the kill was acknowledged
+        assert "not acknowledged 3 s after the last send" in report.summary()
+    finally:
+        broker.stop()
 
 
 def test_outputs_delivered_before_a_crash_are_recognised_not_enriched_again(

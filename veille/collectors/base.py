@@ -12,7 +12,7 @@ from typing import Any
 
 from streams.records import RawMention
 from streams.topics import MENTIONS_RAW
-from veille.collectors.producer import make_producer
+from veille.collectors.producer import close_now, make_producer
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
 
@@ -123,14 +123,7 @@ class MentionSink:
             return
         # kafka-python 3.0's close() flushes first and raises on a timeout without stopping its
         # I/O thread: stop the thread ourselves (aborting unacknowledged batches), then close.
-        sender = getattr(producer, "_sender", None)
-        if sender is not None:
-            sender.force_close()
-            sender.join(self.ack_timeout)
-        try:
-            producer.close(timeout=0)
-        except Exception as exc:
-            log.debug("%s: closing a failed producer: %s", self.collector, type(exc).__name__)
+        close_now(producer, self.ack_timeout)
 
 
 class Collector(ABC):

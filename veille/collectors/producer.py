@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from veille.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def make_producer(settings: Settings, **overrides: Any) -> Any:
@@ -25,3 +28,18 @@ def make_producer(settings: Settings, **overrides: Any) -> Any:
     )
     config.update(overrides)
     return KafkaProducer(**config)
+
+
+def close_now(producer: Any, join_seconds: float) -> None:
+    """Close a producer whose batches the broker does not acknowledge, without waiting for
+    them: kafka-python 3.0's close() flushes first, and its idempotent producer waiting for a
+    producer id never expires its batches, so that flush waited for ever. Stops the I/O thread
+    (aborting the unacknowledged batches), then closes."""
+    sender = getattr(producer, "_sender", None)
+    if sender is not None:
+        sender.force_close()
+        sender.join(join_seconds)
+    try:
+        producer.close(timeout=0)
+    except Exception as exc:  # noqa: BLE001 (closing a failed producer: nothing to do)
+        log.debug("closing a failed producer: %s", type(exc).__name__)

@@ -23,6 +23,8 @@ from streams.topics import MENTIONS_RAW
 from veille.settings import Settings
 
 TIMESTAMP_MODES = ("keep", "shift", "now")
+#: After the last send, how long the broker has to acknowledge what is in flight.
+ACK_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
@@ -32,6 +34,8 @@ class ReplayReport:
     refused: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
     failed: int = 0
     seconds: float = 0.0
+    #: Why the replay stopped short or its last mentions went unacknowledged, if it did.
+    error: str | None = None
 
     def summary(self) -> str:
         rate = self.sent / self.seconds if self.seconds else 0.0
@@ -39,6 +43,8 @@ class ReplayReport:
             f"read {self.read} lines, sent {self.sent} mentions ({rate:,.0f}/s), "
             f"refused {len(self.refused)}, send failures {self.failed}"
         )
+        if self.error:
+            text += f"\n  {self.error}"
         for line, reason in self.refused[:20]:
             text += f"\n  line {line}: {reason}"
         if len(self.refused) > 20:
@@ -108,13 +114,19 @@ def replay(
     producer: Any = None,
     stream: IO[str] = sys.stderr,
     should_stop: Callable[[], bool] = lambda: False,
+    ack_timeout: float = ACK_TIMEOUT_SECONDS,
 ) -> ReplayReport:
-    """Send the file's valid mentions keyed by id; `rate` in mentions/s, 0 = as fast as possible."""
+    """Send the file's valid mentions keyed by id; `rate` in mentions/s, 0 = as fast as possible.
+
+    Returns once every mention sent is acknowledged, or `ack_timeout` seconds after the last
+    send: those still unacknowledged then (a broker gone) count as send failures, and the
+    producer is closed without waiting for them. It waited for ever (kafka-python's idempotent
+    producer without a broker never expires its batches), and the summary never came."""
     if timestamps not in TIMESTAMP_MODES:
         raise ValueError(f"timestamps must be one of {TIMESTAMP_MODES}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    from veille.collectors.producer import make_producer
+    from veille.collectors.producer import close_now, make_producer
 
     own_producer = producer is None
     producer = producer or make_producer(settings)
@@ -132,10 +144,16 @@ def replay(
     shift = file_shift(path, timestamps, start_clock, limits)
     bar = _progress(path, progress, stream)
     failures: list[BaseException] = []
+    acked: list[None] = []
 
     def on_error(exc: BaseException) -> None:
         failures.append(exc)
 
+    def on_ack(_metadata: Any) -> None:
+        acked.append(None)
+
+    flushed = False
+    not_sent = 0
     t0 = time.perf_counter()
     try:
         for n, mention in enumerate(read_mentions(path, limits, start_clock, shift, report)):
@@ -150,20 +168,37 @@ def replay(
                     break
             if timestamps == "now":
                 mention = _with_created(mention, datetime.now(UTC))
-            producer.send(
-                topic, key=mention.id.encode("utf-8"), value=mention.to_json()
-            ).add_errback(on_error)
+            try:  # blocks while the producer's buffer is full, up to its max_block_ms
+                future = producer.send(topic, key=mention.id.encode("utf-8"),
+                                       value=mention.to_json())
+            except Exception as exc:  # noqa: BLE001 (not sent: counted, the replay stops)
+                not_sent = 1
+                report.error = f"stopped: {type(exc).__name__}: {exc}".rstrip(": ")
+                break
+            future.add_callback(on_ack).add_errback(on_error)
             report.sent += 1
             if bar is not None:
                 bar.update(1)
-        producer.flush()
+        try:
+            producer.flush(timeout=ack_timeout)
+            flushed = True
+        except Exception as exc:  # noqa: BLE001 (a timeout: what is left counts as failed)
+            report.error = report.error or (
+                f"{report.sent - len(acked)} mentions not acknowledged {ack_timeout:g} s after "
+                f"the last send ({type(exc).__name__})")
     finally:
         if bar is not None:
             bar.close()
         if own_producer:
-            producer.close()
-    report.failed = len(failures)
-    report.sent -= report.failed
+            if flushed:
+                producer.close(timeout=ack_timeout)
+            else:
+                close_now(producer, ack_timeout)
+    if failures and not report.error:
+        report.error = f"{len(failures)} sends failed, the first: {type(failures[0]).__name__}"
+    # Sent = acknowledged; a send refused at once, failed or never acknowledged is a failure.
+    report.failed = report.sent - len(acked) + not_sent
+    report.sent = len(acked)
     report.seconds = time.perf_counter() - t0
     return report
 
