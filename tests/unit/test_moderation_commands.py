@@ -190,7 +190,9 @@ def test_only_the_api_forgets_closed_cases_the_report_counts_them_all(monkeypatc
     class Reader:
         """TopicReader's stand-in: the whole topics at the first refresh, closed records first."""
 
-        def __init__(self, settings: Settings, handlers: dict, timeout: float = 15.0) -> None:
+        def __init__(self, settings: Settings, handlers: dict, timeout: float = 15.0,
+                     key: bytes | None = None) -> None:
+            assert key is None  # the report and the API read the whole topics
             self.handlers = {name.removeprefix(settings.topic_prefix): fn
                              for name, fn in handlers.items()}
             self.done = False
