@@ -51,13 +51,25 @@ class App(faust.App):
         self.paused_since: float | None = time.monotonic()
 
     def on_rebalance_start(self) -> None:
-        if self.paused_since is None:
-            self.paused_since = time.monotonic()
+        self._mark_paused()
         super().on_rebalance_start()
 
+    async def _on_partitions_assigned(self, assigned: Any, generation_id: int = 0) -> None:
+        # Again at each assignment: a revoke arriving while the previous recovery was ending
+        # (its on_rebalance_start a no-op, the pause already marked) was followed by that
+        # recovery's on_rebalance_end, and the new rebalance ran unmarked.
+        self._mark_paused()
+        await super()._on_partitions_assigned(assigned, generation_id)
+
     def on_rebalance_end(self) -> None:
-        super().on_rebalance_end()
-        self.paused_since = None
+        try:
+            super().on_rebalance_end()
+        finally:
+            self.paused_since = None
+
+    def _mark_paused(self) -> None:
+        if self.paused_since is None:
+            self.paused_since = time.monotonic()
 
     def paused_seconds(self) -> float:
         """How long the agents have been paused; 0 while they run."""

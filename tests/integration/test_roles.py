@@ -49,9 +49,9 @@ def test_enrich_and_agents_workers_run_the_pipeline_between_them(settings, start
                           ready=False)
     # Until it has joined the group and recovered its tables, the agents worker says its
     # agents are paused (nothing else tells it from an idle one: it beats meanwhile).
-    paused = wait_for(lambda: agents.metric("veille_agents_paused_seconds", default=None), 30,
-                      "the agents worker serving its metrics")
-    assert paused > 0
+    paused = wait_for(lambda: [agents.metric("veille_agents_paused_seconds", default=None)],
+                      30, "the agents worker serving its metrics")[0]
+    assert paused is not None and paused > 0, paused
     agents.wait_ready()
     assert "Worker]: Ready" not in enrich.log(), "an enrich worker must not start Faust"
     n = 300

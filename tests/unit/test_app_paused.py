@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from prometheus_client import CollectorRegistry
@@ -29,3 +30,10 @@ def test_paused_from_creation_and_from_each_rebalance_start_to_its_end(tmp_path)
     assert app.rebalancing and exported() >= 0.02
     app.on_rebalance_end()
     assert exported() == 0
+    # A revoke while the previous recovery ends: its start is a no-op (already paused), then
+    # that recovery's end clears the pause; the new rebalance's assignment marks it again.
+    app.on_rebalance_start()
+    app.on_rebalance_end()
+    assert exported() == 0
+    asyncio.run(app._on_partitions_assigned(set()))
+    assert exported() > 0
