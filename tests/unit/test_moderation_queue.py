@@ -117,7 +117,9 @@ GOOD = {"case_id": "m1", "decision": "approve", "moderator": "alice",
     {"case_id": "   "},
     {"decided_at": "tomorrow"}, {"decided_at": "2026-13-01"}, {"decided_at": "0000-01-01"},
     {"decided_at": "2026-01-05T25:00"}, {"decided_at": 1e300}, {"decided_at": True},
-    {"decided_at": -1e12},
+    {"decided_at": -1e12}, {"decided_at": "2026-02-31"}, {"decided_at": "2025-02-29T10:00:00Z"},
+    {"decided_at": "1900-02-29"}, {"decided_at": "0001-01-01T00:00:00+01:00"},
+    {"decided_at": "9999-12-31T23:59:59-01:00"},
 ])
 def test_the_schema_refuses_what_the_agent_refuses(changes: dict) -> None:
     """Tools writing to moderation.decisions validate against the published schema: a record it
@@ -141,6 +143,32 @@ def test_what_the_schema_accepts_the_agent_accepts(changes: dict) -> None:
     record = {**GOOD, **changes}
     jsonschema.validate(record, DECISION_SCHEMA)
     Decision.from_dict(record)
+
+
+def test_every_decision_time_the_schema_accepts_the_agent_accepts() -> None:
+    """Every day number of every month of common, leap and century years, at the edges of the
+    range, with offsets that move the date: none the schema accepts is refused by the agent,
+    and the real dates are accepted by both."""
+    import calendar
+
+    validator = jsonschema.Draft202012Validator(DECISION_SCHEMA)
+    checked = accepted = 0
+    for year in (1, 4, 100, 1600, 1900, 2000, 2023, 2024, 2100, 9999):
+        for month in range(0, 14):
+            for day in range(0, 33):
+                real = 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+                for clock in ("", "T00:00", "T00:30:00+01:00", "T23:59:59.5-01:00", " 12:00Z"):
+                    when = f"{year:04d}-{month:02d}-{day:02d}{clock}"
+                    record = {**GOOD, "decided_at": when}
+                    checked += 1
+                    if validator.is_valid(record):
+                        accepted += 1
+                        Decision.from_dict(record)  # raises if the agent refuses it
+                    elif real and not (
+                            (year, month, day) == (1, 1, 1) and "+" in clock
+                            or (year, month, day) == (9999, 12, 31) and "-01" in clock):
+                        raise AssertionError(f"the schema refuses the real time {when}")
+    assert accepted > checked // 3
 
 
 @pytest.mark.parametrize(("body", "words"), [
