@@ -240,9 +240,10 @@ def test_a_decision_written_just_after_another_tools_is_told_it_lost(settings, a
     assert answer.status_code == 409, answer.text
     body = answer.json()
     assert body["error"] == "decided_first"
-    assert "decided first by 'bob' (reject)" in body["detail"]
+    assert body["detail"].startswith("decision written, but case 'c-new' was decided first by "
+                                     "'bob' (reject)")
     with pytest.raises(ModerateError, match="decision written, but case 'c-old' was decided "
-                                            r"first by dave \(approve\)"):
+                                            r"first by 'dave' \(approve\)"):
         decide(settings, "c-old", "replied", moderator="carol")
     # With no rival, the decision is the case's: accepted as before.
     assert api.client.post("/cases/c-spam/decision",
@@ -566,6 +567,8 @@ def test_behind_a_single_sign_on_proxy_the_moderator_is_the_logged_in_user(setti
             [(i["case_id"].encode(), json.dumps(i).encode()) for i in ITEMS[:3]])
     with pytest.raises(ApiConfigError, match="is not an HTTP header name"):
         asyncio.run(ModerationApi(settings.with_(moderation_api_user_header="X User")).start())
+    with pytest.raises(ApiConfigError, match="carries credentials or request data"):
+        asyncio.run(ModerationApi(settings.with_(moderation_api_user_header="Authorization")).start())
     served = ServedApi(settings.with_(moderation_api_user_header="X-Forwarded-User"), token=TOKEN)
     try:
         def post(case_id: str, body: dict, user: str | None) -> httpx.Response:
@@ -577,6 +580,11 @@ def test_behind_a_single_sign_on_proxy_the_moderator_is_the_logged_in_user(setti
             assert (answer.status_code, answer.json()["error"]) == (401, "unauthenticated_user")
         answer = post("c-new", {"decision": "approve", "moderator": "mallory"}, "alice@acme.fr")
         assert (answer.status_code, answer.json()["error"]) == (403, "moderator_mismatch")
+        # A proxy that appends to a header the client sent: refused, not the first one taken.
+        twice = served.client.post("/cases/c-new/decision", json={"decision": "approve"},
+                                   headers=[("X-Forwarded-User", "mallory"),
+                                            ("X-Forwarded-User", "alice@acme.fr")])
+        assert (twice.status_code, twice.json()["error"]) == (400, "ambiguous_user")
         answer = post("c-new", {"decision": "replied"}, "alice@acme.fr")  # no name: the user's
         assert answer.status_code == 202, answer.text
         assert answer.json()["decision"]["moderator"] == "alice@acme.fr"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import re
 import signal
@@ -43,7 +42,7 @@ from veille.httpbody import (
     json_error,
     loads,
 )
-from veille.moderate.store import BrokerError, ModerationStore
+from veille.moderate.store import BrokerError, ModerationStore, decided_first
 from veille.moderation import METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import CLOSED_RETENTION_SECONDS, DecisionError
 from veille.moderation.queue import DECISION_INPUT_FIELDS, CaseView, decision_record
@@ -63,6 +62,11 @@ class ApiConfigError(SettingsError):
     """Unsafe or inconsistent API settings; printed without a traceback."""
 
 
+#: Headers that carry credentials or request data: never a moderator's name.
+_NOT_A_USER_HEADER = frozenset({
+    "authorization", "proxy-authorization", "cookie", "set-cookie", "content-type",
+    "content-length", "content-encoding", "host", "expect", "transfer-encoding",
+})
 #: An HTTP header name (RFC 9110 token).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -74,6 +78,9 @@ def check_config(settings: Settings) -> None:
     if header and not _HEADER_NAME.fullmatch(header):
         raise ApiConfigError(f"VEILLE_MODERATION_API_USER_HEADER={header!r} is not an HTTP "
                              "header name")
+    if header.lower() in _NOT_A_USER_HEADER:  # its value would be written as the moderator
+        raise ApiConfigError(f"VEILLE_MODERATION_API_USER_HEADER={header!r} carries "
+                             "credentials or request data, not a user name")
     if settings.moderation_api_token.strip():
         return
     if not is_loopback(settings.moderation_api_host):
@@ -363,7 +370,11 @@ class ModerationApi:
         if self._user_header:
             # The proxy's authenticated user, not what the caller claims: the decisions' record
             # of who decided what, and the KPIs per moderator, cannot be forged by a client.
-            user = request.headers.get(self._user_header, "")
+            given = request.headers.getall(self._user_header, [])
+            if len(given) > 1:  # a proxy appending to a client's own header: which is whose?
+                return _error(400, "ambiguous_user",
+                              f"{self._user_header} is given {len(given)} times")
+            user = given[0] if given else ""
             if not user.strip():
                 return _error(401, "unauthenticated_user",
                               f"no authenticated user in {self._user_header}")
@@ -405,18 +416,15 @@ class ModerationApi:
             record = await self._blocking(self.store.decide, case_id, payload)
             # Another tool (the CLI, another replica of this API) may have written a closing
             # decision between the check and this write: whichever is first on the topic wins.
-            mine = json.loads(json.dumps(record, ensure_ascii=False))
             try:
-                first = await self._read(lambda view: view.superseded(case_id, mine, time.time()))
+                async with self._lock:  # the view's: the store refreshes it
+                    first = await self._blocking(self.store.superseded, case_id, record)
             except BrokerError as exc:  # written and acknowledged all the same
                 log.warning("decision on %r written; not checked against concurrent ones: %s",
                             case_id, exc)
                 first = None
         if first is not None:
-            return _error(409, "decided_first",
-                          f"your decision was written, but case {case_id!r} was decided first by "
-                          f"{first.get('moderator')!r} ({first.get('decision')}): the agent "
-                          "applies that one and will ignore yours")
+            return _error(409, "decided_first", decided_first(case_id, first))
         return web.json_response({"accepted": True, "decision": record}, status=202)
 
 

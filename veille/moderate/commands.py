@@ -9,7 +9,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
-from veille.moderate.store import BrokerError, ModerationStore
+from veille.moderate.store import BrokerError, ModerationStore, decided_first
 from veille.moderation.cases import DecisionError, parse_epoch
 from veille.moderation.queue import build_report, decision_record, format_report
 from veille.settings import Settings
@@ -141,10 +141,7 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                                  f"concurrent ones ({exc})\n")
                 first = None
             if first is not None:
-                raise ModerateError(printable(
-                    f"decision written, but case {case_id!r} was decided first by "
-                    f"{first.get('moderator')} ({first.get('decision')}): the agent applies "
-                    "that one and will ignore yours"))
+                raise ModerateError(printable(decided_first(case_id, first)))
         return record
     finally:
         store.close()

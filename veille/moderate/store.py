@@ -25,6 +25,14 @@ class BrokerError(RuntimeError):
     """The broker did not answer or did not acknowledge a write in time."""
 
 
+def decided_first(case_id: str, first: dict[str, Any]) -> str:
+    """What a moderator is told whose decision was written after another tool's closed the
+    case (ModerationStore.superseded)."""
+    return (f"decision written, but case {case_id!r} was decided first by "
+            f"{first.get('moderator')!r} ({first.get('decision')}): the agent applies that one "
+            "and will ignore yours")
+
+
 #: How long a topic the cluster does not list may take to appear (created meanwhile) before
 #: TopicReader says it does not exist.
 MISSING_GRACE_SECONDS = 1.0
@@ -33,8 +41,9 @@ MISSING_GRACE_SECONDS = 1.0
 class TopicReader:
     """Reads topics from the beginning up to their high watermark, then from where it stopped.
 
-    The end of a partition is the high watermark of fetch responses, never ListOffsets: Tansu
-    reports a wrong log end (see agents/recovery.py). Not thread-safe: one caller at a time.
+    The end of a partition is the high watermark of fetch responses; ListOffsets, which Tansu
+    answers too low (see agents/recovery.py), serves only as a lower bound and as the round
+    trip that proves the broker answers. Not thread-safe: one caller at a time.
     """
 
     def __init__(self, settings: Settings, topics: dict[str, Callable[[Any], None]],
