@@ -17,8 +17,17 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "deploy" / "constraints.txt"
-HEADER = ("# Every package veille needs at run time, at the version the test suite ran with.\n"
-          "# Written by scripts/constraints.py; deploy/Dockerfile installs with it.\n")
+HEADER = ("# Every package veille needs at run time, at the version the test suite ran with\n"
+          "# (for the image: Linux, CPython 3.11), but the CA bundle and the time zone database,\n"
+          "# which must stay the newest. Written by scripts/constraints.py; deploy/Dockerfile\n"
+          "# and scripts/bootstrap install with it.\n")
+#: The image's platform (deploy/Dockerfile): requirement markers are evaluated for it, not for
+#: the machine running this, so that the file is the same wherever it is written or checked.
+IMAGE = {"python_version": "3.11", "python_full_version": "3.11.0", "sys_platform": "linux",
+         "platform_system": "Linux", "os_name": "posix", "implementation_name": "cpython",
+         "platform_python_implementation": "CPython"}
+#: Data that must stay current (certificates, time zone rules): never pinned.
+UNPINNED = frozenset({"certifi", "tzdata"})
 
 
 def canonical(name: str) -> str:
@@ -40,11 +49,11 @@ def closure(root: str = "veille") -> dict[str, str]:
             dist = distribution(name)
         except PackageNotFoundError:
             raise SystemExit(f"constraints: {name} is required but not installed") from None
-        if canonical(name) != canonical(root):
+        if canonical(name) != canonical(root) and canonical(name) not in UNPINNED:
             found[canonical(name)] = dist.version
         for text in dist.requires or []:
             req = Requirement(text)
-            wanted = any(req.marker is None or req.marker.evaluate({"extra": e})
+            wanted = any(req.marker is None or req.marker.evaluate({**IMAGE, "extra": e})
                          for e in (extras or {""}))
             if wanted:
                 todo.append((req.name, frozenset(req.extras)))
