@@ -207,3 +207,31 @@ def test_a_host_name_that_cannot_be_one_is_not_loopback() -> None:
     assert not is_loopback("a" * 64)
     assert not is_loopback("a" * 64 + ".example")
     assert is_loopback("127.0.0.1") and is_loopback("localhost")
+
+
+def test_an_item_with_a_description_alone_is_sent_once(tmp_path: Path) -> None:
+    """RSS 2.0 allows an item with no title, link nor guid: it had no key, so it was refused
+    (missing_field) at every poll and never sent. Its text and date identify it now; two such
+    items with different texts are two mentions, and a later poll sends neither again."""
+    date = email.utils.formatdate(time.time() - 60, usegmt=True)
+    feed = Feed(rss_doc(f"<item><description>Acme ne répond plus</description>"
+                        f"<pubDate>{date}</pubDate></item>"
+                        f"<item><description>Acme, encore une panne</description>"
+                        f"<pubDate>{date}</pubDate></item>"))
+
+    async def scenario() -> None:
+        async with serve([("GET", "/f", feed.handle)]) as base:
+            c, sink = collector(tmp_path, base + "/f")
+            await c.start()
+            try:
+                first = await c.poll(c.feeds[0])  # type: ignore[index]
+                c.states[base + "/f"].etag = None
+                second = await c.poll(c.feeds[0])  # type: ignore[index]
+            finally:
+                await c.close()
+            assert (first.sent, first.refused, second.sent, second.refused) == (2, 0, 0, 0)
+            assert sorted(m.text for m in sink.sent) == ["Acme ne répond plus",
+                                                         "Acme, encore une panne"]
+            assert len({m.id for m in sink.sent}) == 2
+
+    asyncio.run(scenario())

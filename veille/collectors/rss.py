@@ -507,7 +507,9 @@ def _detail_text(value: str | None, detail: Any) -> str:
 
 
 def entry_key(entry: Any) -> str | None:
-    """What identifies an entry within its feed: id (guid), else link, else title."""
+    """What identifies an entry within its feed: id (guid), else link, else title, else its
+    text and date (RSS 2.0 allows an item with a description alone: without a key it was
+    refused at every poll, and never sent)."""
     for candidate in (entry.get("id"), entry.get("guid")):
         if isinstance(candidate, str) and candidate.strip():
             return candidate.strip()
@@ -517,6 +519,11 @@ def entry_key(entry: Any) -> str | None:
     title = entry.get("title")
     if isinstance(title, str) and title.strip():
         return title.strip()
+    summary = entry.get("summary")
+    if isinstance(summary, str) and summary.strip():
+        date = next((entry.get(k) for k in ("published", "updated", "created")
+                     if isinstance(entry.get(k), str)), "")
+        return "text:" + short_hash(summary.strip() + "|" + date.strip())
     return None
 
 
