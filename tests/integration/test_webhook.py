@@ -161,15 +161,19 @@ def test_single_and_batches_get_202_once_on_the_topic_keyed_by_id(settings, serv
     assert r.status_code == 202 and r.json()["accepted"] == 2
     env_ids = r.json()["ids"]
     assert w.post([], token=TOKEN).json() == {"accepted": 0, "ids": []}
+    # A body starting with a UTF-8 byte order mark (some tools on Windows write one).
+    bom = b"\xef\xbb\xbf" + json.dumps(item(7, id="bom-7")).encode()
+    r = w.post(content=bom, token=TOKEN)
+    assert r.status_code == 202 and r.json()["ids"] == ["bom-7"], r.text
 
-    got = records_by_key(settings, expect=8)
+    got = records_by_key(settings, expect=9)
     assert set(got) == {derived, other.json()["ids"][0], copied.json()["ids"][0], "zap-2", "zap-3",
-                        "zap-4", *env_ids}
+                        "zap-4", *env_ids, "bom-7"}
     assert got[derived]["source"] == "webhook" and got[derived]["platform"] == "twitter"
     assert got[derived]["collected_at"] and got[derived]["audience"] == {"followers": 10, "likes": 1}
     assert got["zap-3"]["source"] == "zapier"
-    assert w.metric("veille_collector_items_sent_total") == 9  # the retried push twice
-    assert w.metric("veille_collector_items_fetched_total") == 9
+    assert w.metric("veille_collector_items_sent_total") == 10  # the retried push twice
+    assert w.metric("veille_collector_items_fetched_total") == 10
     assert w.client.get("/readyz").json() == {"status": "ready"}
     assert w.client.get("/mentions").status_code == 405
 

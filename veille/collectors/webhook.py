@@ -439,7 +439,9 @@ class WebhookCollector(Collector):
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, retry_after=RETRY_AFTER_SECONDS)
 
         try:
-            text = body.decode("utf-8")
+            # A byte order mark is allowed (RFC 8259 lets a parser ignore it; some tools on
+            # Windows write one): it was a 400 invalid_json "Unexpected UTF-8 BOM".
+            text = body.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             self._refuse("undecodable_bytes")
             return _error(400, "undecodable_bytes", f"the body is not UTF-8 (byte {exc.start})")
