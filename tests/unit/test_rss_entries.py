@@ -187,6 +187,7 @@ def test_a_future_entry_is_fetched_again_once_its_time_has_come(tmp_path: Path) 
     assert third.status == "not_modified"  # nothing held back any more: validators kept
     assert feed.statuses == [200, 200, 304]
     assert refused(c, "created_at_in_future") == 1
+    assert c._future_refused == set()  # sent: no longer held, the set stays bounded
 
 
 def test_an_unreadable_watch_list_is_a_clear_feed_config_error(tmp_path: Path) -> None:

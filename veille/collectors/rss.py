@@ -922,6 +922,10 @@ class RssCollector(Collector):
         # Keep at least the ids the feed holds now, or its oldest entries come back every poll.
         limit = max(self.max_seen, min(len(batch_ids), MAX_SEEN_HARD_CAP))
         state.remember([m.id for m in new] + refused_ids, limit)
+        for m in new:  # a held entry whose time came: no longer held (the set stays bounded)
+            self._future_refused.discard(m.id)
+        if len(self._future_refused) > MAX_SEEN_HARD_CAP:  # entries dropped from their feeds
+            self._future_refused.clear()  # at worst, one counted again
         if changed:
             try:
                 self.store.save(feed.url, state.to_dict())
