@@ -158,7 +158,10 @@ url = "https://example.org/feed.xml"
 
 
 def new_collector(settings: Settings, **kwargs: Any) -> MastodonCollector:
+    """A collector on the test instance; without the look-back window unless asked (the tests
+    that follow its requests one by one predate it: test_a_late_status_... covers it)."""
     kwargs.setdefault("page_limit", 3)
+    kwargs.setdefault("lookback_seconds", 0.0)
     return MastodonCollector(settings, CollectorMetrics(CollectorRegistry()), **kwargs)
 
 
@@ -431,5 +434,53 @@ def test_a_burst_larger_than_a_rounds_pages_is_read_over_the_next_rounds(m_setti
             assert [m.id for m in sink.sent] == [m.id for m in sorted(
                 sink.sent, key=lambda m: int(m.url.rsplit("/", 1)[1]))]  # oldest first
             assert len({m.id for m in sink.sent}) == 41
+
+    asyncio.run(scenario())
+
+
+def test_a_late_status_below_the_cursor_is_read_back_once(m_settings: Settings) -> None:
+    """A status from another server reaching the instance late gets an id from its publication
+    time (a snowflake: milliseconds << 16), below the cursor once a newer one was read:
+    reading forward from the cursor it was lost without a trace. Each round reads the 10
+    minutes before the cursor again and sends what it had not read, once, across restarts
+    too."""
+    now_ms = int(time.time() * 1000)
+
+    def status(name: str, ago_s: float) -> dict[str, Any]:
+        return {"id": str((now_ms - int(ago_s * 1000)) << 16), "uri": f"https://m.example/s/{name}",
+                "url": f"https://m.example/@a/{name}", "visibility": "public",
+                "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "content": f"<p>Acme {name}</p>",
+                "account": {"acct": "a", "url": "https://m.example/@a", "followers_count": 1}}
+
+    async def scenario() -> None:
+        async with instance() as srv:
+            settings = m_settings.with_(mastodon_url=srv.base)
+
+            def collector() -> tuple[MastodonCollector, ListSink]:
+                metrics = CollectorMetrics(CollectorRegistry())
+                sink = ListSink(settings, "mastodon", metrics)
+                return MastodonCollector(settings, metrics, sink, hashtags=["acme"],
+                                         page_limit=3), sink
+
+            first, sink = collector()
+            await first.start()
+            try:
+                srv.add("acme", [status("first", 5)])
+                assert (await first.poll_round()).sent == 1
+                srv.add("acme", [status("late", 20), status("new", 0)])
+                assert (await first.poll_round()).sent == 2
+                assert (await first.poll_round()).sent == 0
+            finally:
+                await first.close()
+            assert sorted(m.text for m in sink.sent) == ["Acme first", "Acme late", "Acme new"]
+            again, sink = collector()  # a restart: what was read is in the saved state
+            await again.start()
+            try:
+                srv.add("acme", [status("late-after-restart", 30)])
+                assert (await again.poll_round()).sent == 1
+            finally:
+                await again.close()
+            assert [m.text for m in sink.sent] == ["Acme late-after-restart"]
 
     asyncio.run(scenario())

@@ -1,11 +1,12 @@
 """Mastodon collector: the public timelines of the watch list's hashtags, on one instance.
 
 Every `settings.mastodon_interval_seconds`, a round polls
-`GET {instance}/api/v1/timelines/tag/{hashtag}?limit=40&since_id=<newest seen>` for each
-hashtag of the watch list's `[[brands]]`, paging back with `max_id` (the `Link: rel="next"`
-address) while a page is full and still newer than `since_id`. The round's statuses are sent
-once each (a status under two hashtags too), and each hashtag's newest id is saved only after the
-broker acknowledged the batch. Rate-limit headers are honoured: below a few requests left, the
+`GET {instance}/api/v1/timelines/tag/{hashtag}?limit=40&min_id=<newest seen>` for each
+hashtag of the watch list's `[[brands]]`, paging forward while a page is full (see fetch_tag),
+then reads the LOOKBACK_SECONDS before the cursor again (at most LOOKBACK_PAGES pages) for the
+statuses that reached the instance late, with ids below it. The round's statuses are sent
+once each (a status under two hashtags too), and each hashtag's newest id and the ids read in
+its look-back window are saved only after the broker acknowledged the batch. Rate-limit headers are honoured: below a few requests left, the
 collector waits for `X-RateLimit-Reset`; a 429 waits for Retry-After or the reset.
 
 Bounds on what the instance sends (a server can be buggy or hostile):
@@ -80,6 +81,17 @@ MIN_INTERVAL = 30.0  # seconds between two rounds at the least, as for RSS feeds
 MAX_INTERVAL = 86400.0  # at most one day between two rounds
 _STATUS_ID = re.compile(rf"0|[1-9][0-9]{{0,{MAX_ID_DIGITS - 1}}}")
 STATE_VERSION = 1
+#: How far back from its cursor each round reads a hashtag again: a status from another server
+#: that reaches the instance late gets an id from its publication time (Mastodon's snowflakes:
+#: milliseconds << 16), below the cursor once a newer one was read, and forward reading from
+#: the cursor never saw it. At most LOOKBACK_PAGES pages of it a round.
+LOOKBACK_SECONDS = 600.0
+LOOKBACK_PAGES = 2
+#: Status ids read in the look-back window kept per hashtag (and saved), so as not to send them
+#: again.
+MAX_RECENT_IDS = 4000
+#: Snowflake ids carry a time from 2016 on; an id whose time is not plausible is not one.
+_SNOWFLAKE_MIN_MS = 1_451_606_400_000
 AUDIENCE = {"followers": None, "likes": "favourites_count", "shares": "reblogs_count",
             "replies": "replies_count"}
 
@@ -113,6 +125,16 @@ def status_key(status_id: str) -> tuple[int, str]:
 
 def newer(a: str, b: str) -> bool:
     return status_key(a) > status_key(b)
+
+
+def lookback_id(status_id: str, seconds: float, now: float | None = None) -> str | None:
+    """The snowflake id `seconds` before `status_id`'s time, or None when it is no snowflake
+    (an instance numbering its statuses in sequence: no time to go back in)."""
+    ms = int(status_id) >> 16
+    ceiling = ((time.time() if now is None else now) + 86400) * 1000
+    if not _SNOWFLAKE_MIN_MS <= ms <= ceiling or seconds <= 0:
+        return None
+    return str((ms - int(seconds * 1000)) << 16)
 
 
 def parse_reset(value: str | None) -> float | None:
@@ -322,6 +344,7 @@ class MastodonCollector(Collector):
         max_body_bytes: int = MAX_BODY_BYTES,
         stop_grace: float | None = None,
         rng: random.Random | None = None,
+        lookback_seconds: float = LOOKBACK_SECONDS,
     ) -> None:
         super().__init__(settings, metrics, sink)
         self.base_url = settings.mastodon_url.strip().rstrip("/")
@@ -345,6 +368,10 @@ class MastodonCollector(Collector):
         self.limits = Limits.from_settings(settings)
         self.store = StateStore(Path(settings.collector_state_dir) / "mastodon")
         self.since: dict[str, str | None] = {}
+        self.lookback_seconds = lookback_seconds
+        #: hashtag -> status ids read in its look-back window (sent or refused), oldest first.
+        self.recent: dict[str, dict[str, None]] = {}
+
         self.requests: list[Request] = []  # the last requests made (bounded), newest last
         self.rounds = 0
         self.last_round: RoundResult | None = None
@@ -394,6 +421,10 @@ class MastodonCollector(Collector):
                             "ignored, starting afresh from the newest page", tag, since)
                 since = None
             self.since[tag] = since or None
+            recent = data.get("recent_ids") if since else None
+            self.recent[tag] = dict.fromkeys(
+                i for i in (recent if isinstance(recent, list) else [])
+                if isinstance(i, str) and valid_status_id(i) is not None)
         if self._session is None:
             headers = {"User-Agent": self.settings.collector_user_agent,
                        "Accept": "application/json"}
@@ -565,6 +596,7 @@ class MastodonCollector(Collector):
                                 "are read in the next rounds", tag, self.max_pages)
                     break
                 after = max(ids, key=status_key)
+        late = await self._read_back(tag, since) if since else []
         unique: dict[str, dict[str, Any]] = {}
         bad_ids: list[Any] = []
         for s in statuses:
@@ -574,7 +606,46 @@ class MastodonCollector(Collector):
             elif since is None or newer(sid, since):
                 unique.setdefault(sid, s)
         newest = max(unique, key=status_key) if unique else since
+        recent = self.recent.get(tag, {})
+        for s in late:  # below the cursor and never read: arrived late
+            sid = valid_status_id(s.get("id"))
+            if sid is not None and sid not in recent and since and not newer(sid, since):
+                unique.setdefault(sid, s)
         return TagResult(tag, list(unique.values()), newest, pages, bad_ids)
+
+    async def _read_back(self, tag: str, since: str) -> list[dict[str, Any]]:
+        """The statuses of the look-back window before `since` (at most LOOKBACK_PAGES pages,
+        oldest first), for the late ones among them; none when ids are no snowflakes."""
+        after = lookback_id(since, self.lookback_seconds)
+        if after is None:
+            return []
+        out: list[dict[str, Any]] = []
+        for _ in range(LOOKBACK_PAGES):
+            page, _ = await self._get_page(self._tag_url(tag).with_query(
+                {"limit": str(self.page_limit), "min_id": after}))
+            out.extend(page)
+            ids = [i for i in (valid_status_id(s.get("id")) for s in page)
+                   if i is not None and newer(i, after)]
+            if len(page) < self.page_limit or not ids:
+                break
+            after = max(ids, key=status_key)
+            if not newer(since, after):  # read up to the cursor
+                break
+        return out
+
+    def _remember(self, tag: str, read: list[str], newest: str | None) -> list[str]:
+        """Add the ids read this round to the hashtag's look-back memory, forget those before
+        the window of `newest` (and the oldest beyond MAX_RECENT_IDS); the ids kept."""
+        recent = self.recent.setdefault(tag, {})
+        for i in sorted(read, key=status_key):
+            recent[i] = None
+        start = lookback_id(newest, self.lookback_seconds) if newest else None
+        if start is not None:
+            for i in [i for i in recent if not newer(i, start)]:
+                del recent[i]
+        while len(recent) > MAX_RECENT_IDS:
+            del recent[next(iter(recent))]
+        return list(recent)
 
     # -- one round ----------------------------------------------------------------------------
 
@@ -665,13 +736,16 @@ class MastodonCollector(Collector):
                 result.tags[first_tag[mention_id]].sent += 1
 
         for tag_result in done:
-            if tag_result.newest and tag_result.newest != self.since.get(tag_result.tag):
+            read = [i for i in (valid_status_id(s.get("id")) for s in tag_result.statuses) if i]
+            recent = self._remember(tag_result.tag, read, tag_result.newest)
+            if tag_result.newest and (tag_result.newest != self.since.get(tag_result.tag)
+                                      or read):
                 self.since[tag_result.tag] = tag_result.newest
                 try:
                     self.store.save(self._state_key(tag_result.tag), {
                         "version": STATE_VERSION, "instance": self.base_url,
                         "hashtag": tag_result.tag, "since_id": tag_result.newest,
-                        "saved_at": iso(now),
+                        "recent_ids": recent, "saved_at": iso(now),
                     })
                 except OSError as exc:
                     log.error("mastodon: #%s: could not save state: %s", tag_result.tag, exc)
