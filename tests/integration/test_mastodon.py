@@ -404,16 +404,21 @@ def test_refuses_to_start_without_an_instance_or_hashtags(m_settings: Settings,
     assert "VEILLE_MASTODON_URL is empty" in done.stderr
 
 
+def public_status(status_id: str, name: str, text: str) -> dict[str, Any]:
+    """A public status of the test instance, posted now."""
+    return {"id": status_id, "uri": f"https://m.example/s/{name}",
+            "url": f"https://m.example/@a/{name}", "visibility": "public",
+            "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "content": f"<p>{text}</p>",
+            "account": {"acct": "a", "url": "https://m.example/@a", "followers_count": 1}}
+
+
 def test_a_burst_larger_than_a_rounds_pages_is_read_over_the_next_rounds(m_settings: Settings) -> None:
     """40 new statuses in one interval, 3 a page, at most 4 pages a round: 12 a round, oldest
     first, and none skipped (paged back from the newest, since_id moved past the 28 older ones
     and they were never read: a crisis lost most of its statuses)."""
     def status(i: int) -> dict[str, Any]:
-        return {"id": str(10**17 + i), "uri": f"https://m.example/s/{i}",
-                "url": f"https://m.example/@a/{i}", "visibility": "public",
-                "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                "content": f"<p>Acme burst {i}</p>",
-                "account": {"acct": "a", "url": "https://m.example/@a", "followers_count": 1}}
+        return public_status(str(10**17 + i), str(i), f"Acme burst {i}")
 
     async def scenario() -> None:
         async with instance() as srv:
@@ -447,11 +452,7 @@ def test_a_late_status_below_the_cursor_is_read_back_once(m_settings: Settings) 
     now_ms = int(time.time() * 1000)
 
     def status(name: str, ago_s: float) -> dict[str, Any]:
-        return {"id": str((now_ms - int(ago_s * 1000)) << 16), "uri": f"https://m.example/s/{name}",
-                "url": f"https://m.example/@a/{name}", "visibility": "public",
-                "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                "content": f"<p>Acme {name}</p>",
-                "account": {"acct": "a", "url": "https://m.example/@a", "followers_count": 1}}
+        return public_status(str((now_ms - int(ago_s * 1000)) << 16), name, f"Acme {name}")
 
     async def scenario() -> None:
         async with instance() as srv:
