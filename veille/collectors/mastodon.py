@@ -6,8 +6,9 @@ hashtag of the watch list's `[[brands]]`, paging forward while a page is full (s
 then reads the LOOKBACK_SECONDS before the cursor again (at most LOOKBACK_PAGES pages) for the
 statuses that reached the instance late, with ids below it. The round's statuses are sent
 once each (a status under two hashtags too), and each hashtag's newest id and the ids read in
-its look-back window are saved only after the broker acknowledged the batch. Rate-limit headers are honoured: below a few requests left, the
-collector waits for `X-RateLimit-Reset`; a 429 waits for Retry-After or the reset.
+its look-back window are saved only after the broker acknowledged the batch. Rate-limit
+headers are honoured: below a few requests left, the collector waits for `X-RateLimit-Reset`;
+a 429 waits for Retry-After or the reset.
 
 Bounds on what the instance sends (a server can be buggy or hostile):
 
