@@ -624,3 +624,32 @@ def test_decide_reads_the_one_partition_of_its_case(settings) -> None:
         decide(settings, "p-7", "reject", moderator="bob")
     with pytest.raises(ModerateError, match="no case 'p-99' on the moderation queue"):
         decide(settings, "p-99", "reject", moderator="bob")
+
+
+def test_an_idempotency_key_makes_a_retry_or_a_double_click_write_once(settings,
+                                                                        api: ServedApi) -> None:
+    """A double-clicked escalate escalated twice (each decision stamped with its own time is
+    no duplicate). Under the same Idempotency-Key the API answers again what it answered, and
+    writes nothing more; the key with another decision is 422, a malformed key 400."""
+    def post(body: dict, key: str | None) -> httpx.Response:
+        headers = {"Idempotency-Key": key} if key is not None else {}
+        return api.client.post("/cases/c-old/decision", json=body, headers=headers)
+
+    escalate = {"decision": "escalate", "moderator": "alice", "assignee": "lead"}
+    first = post(escalate, "click-7f3a")
+    again = post(escalate, "click-7f3a")
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    reused = post({"decision": "reject", "moderator": "alice"}, "click-7f3a")
+    assert (reused.status_code, reused.json()["error"]) == (422, "idempotency_key_reused")
+    for bad in ("", "x" * 256, "caf\u00e9"):
+        answer = api.client.post("/cases/c-old/decision", json=escalate,
+                                 headers={"Idempotency-Key": bad.encode("utf-8")})
+        assert (answer.status_code, answer.json()["error"]) == (400, "invalid_header"), bad
+    written = [json.loads(r.value) for r in read_all(settings, MODERATION_DECISIONS, expect=1,
+                                                       settle=0.5)]
+    assert [(d["case_id"], d["decision"]) for d in written] == [("c-old", "escalate")]
+    # Without a key, the same request is a second escalation, as before.
+    assert post(escalate, None).status_code == 202
+    assert len(read_all(settings, MODERATION_DECISIONS, expect=2, settle=0.5)) == 2

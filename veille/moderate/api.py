@@ -23,6 +23,7 @@ import logging
 import re
 import signal
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -62,6 +63,11 @@ class ApiConfigError(SettingsError):
     """Unsafe or inconsistent API settings; printed without a traceback."""
 
 
+#: Idempotency-Key: a decision written under a key is answered again, not written again, for
+#: this long (a retry, a double click), in this process.
+IDEMPOTENCY_SECONDS = 86400.0
+MAX_IDEMPOTENCY_KEYS = 10_000
+MAX_IDEMPOTENCY_KEY_CHARS = 255
 #: Headers that carry credentials or request data: never a moderator's name.
 _NOT_A_USER_HEADER = frozenset({
     "authorization", "proxy-authorization", "cookie", "set-cookie", "content-type",
@@ -182,6 +188,10 @@ class ModerationApi:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moderate-kafka")
         self._lock = asyncio.Lock()
         self._deciding = asyncio.Lock()  # check-then-write of a decision, one at a time
+        #: (Idempotency-Key, case id) -> (when, the request's decision, the answer given), for
+        #: the decisions written: oldest first, bounded.
+        self._answered: OrderedDict[tuple[str, str], tuple[float, dict[str, Any],
+                                                           tuple[int, dict[str, Any]]]] = OrderedDict()
 
     @property
     def url(self) -> str:
@@ -407,7 +417,21 @@ class ModerationApi:
                               f"{prior.get('decided_at')}")
             return None
 
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
+                                    and key.isascii() and key.isprintable()):
+            return _error(400, "invalid_header", "Idempotency-Key must be 1 to "
+                          f"{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters")
         async with self._deciding:
+            if key is not None:  # a retry or a double click: the first answer, nothing written
+                done = self._answered.get((key, case_id))
+                if done is not None and time.monotonic() - done[0] < IDEMPOTENCY_SECONDS:
+                    if done[1] != payload:
+                        return _error(422, "idempotency_key_reused", "this Idempotency-Key "
+                                      "was used for another decision on this case")
+                    status, answer = done[2]
+                    return web.json_response(answer, status=status,
+                                             headers={"Idempotent-Replayed": "true"})
             # Checked under the view's lock, like the listings: another request's refresh (in
             # the executor thread) must not change the view while it is read.
             refused = await self._read(conflict)
@@ -423,9 +447,14 @@ class ModerationApi:
                 log.warning("decision on %r written; not checked against concurrent ones: %s",
                             case_id, exc)
                 first = None
-        if first is not None:
-            return _error(409, "decided_first", decided_first(case_id, first))
-        return web.json_response({"accepted": True, "decision": record}, status=202)
+            result: tuple[int, dict[str, Any]] = (
+                (409, {"error": "decided_first", "detail": decided_first(case_id, first)})
+                if first is not None else (202, {"accepted": True, "decision": record}))
+            if key is not None:  # written: the same answer to the same key, not a second write
+                self._answered[(key, case_id)] = (time.monotonic(), payload, result)
+                while len(self._answered) > MAX_IDEMPOTENCY_KEYS:
+                    self._answered.popitem(last=False)
+        return web.json_response(result[1], status=result[0])
 
 
 async def run_api(settings: Settings) -> None:
