@@ -76,6 +76,7 @@ class Instance:
     requests: list[Req] = field(default_factory=list)
     plan: list[dict[str, Any]] = field(default_factory=list)
     resets: list[float] = field(default_factory=list)  # X-RateLimit-Reset sent, Unix time
+    ignore_min_id: bool = False  # as some instances do: the newest page instead
     base: str = ""
 
     def add(self, tag: str, statuses: list[dict[str, Any]]) -> None:
@@ -108,7 +109,7 @@ class Instance:
         if "since_id" in q:
             statuses = [s for s in statuses if int(s["id"]) > int(q["since_id"])]
         limit = min(int(q.get("limit", 20)), 40)
-        if "min_id" in q:  # like Mastodon: the statuses right after min_id, newest first
+        if "min_id" in q and not self.ignore_min_id:  # like Mastodon: right after min_id
             statuses = [s for s in statuses if int(s["id"]) > int(q["min_id"])][-limit:]
         page = statuses[:limit]
         if page:
@@ -480,6 +481,11 @@ def test_a_late_status_below_the_cursor_is_read_back_once(m_settings: Settings) 
             try:
                 srv.add("acme", [status("late-after-restart", 30)])
                 assert (await again.poll_round()).sent == 1
+                # An instance that ignores min_id answers its newest page: what it holds from
+                # before the window is neither late nor sent again, round after round.
+                srv.ignore_min_id = True
+                srv.timelines["acme"] = [status("an-hour-ago", 3600)]
+                assert [(await again.poll_round()).sent for _ in range(2)] == [0, 0]
             finally:
                 await again.close()
             assert [m.text for m in sink.sent] == ["Acme late-after-restart"]

@@ -608,9 +608,14 @@ class MastodonCollector(Collector):
                 unique.setdefault(sid, s)
         newest = max(unique, key=status_key) if unique else since
         recent = self.recent.get(tag, {})
-        for s in late:  # below the cursor and never read: arrived late
+        start = lookback_id(since, self.lookback_seconds) if since else None
+        for s in late:  # in the window, below the cursor, never read: arrived late
             sid = valid_status_id(s.get("id"))
-            if sid is not None and sid not in recent and since and not newer(sid, since):
+            # Within the window only: an instance ignoring min_id answers its newest page,
+            # whose statuses older than the window are not remembered, and were sent again at
+            # every round.
+            if (sid is not None and sid not in recent and since and not newer(sid, since)
+                    and start is not None and newer(sid, start)):
                 unique.setdefault(sid, s)
         return TagResult(tag, list(unique.values()), newest, pages, bad_ids)
 
