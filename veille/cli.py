@@ -331,6 +331,8 @@ def cmd_moderate_serve(args: argparse.Namespace) -> int:
     if args.host is not None:
         overrides["moderation_api_host"] = args.host
     if args.port is not None:
+        if not 0 <= args.port <= 65535:  # named as the flag, not as the variable it overrides
+            raise CliError(f"--port {args.port}: a port is 0 (any free one) to 65535")
         overrides["moderation_api_port"] = args.port
     asyncio.run(run_api(settings.with_(**overrides)))
     return 0

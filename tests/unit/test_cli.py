@@ -106,6 +106,8 @@ def test_moderation_commands_refuse_unsafe_or_bad_input_clearly() -> None:
     out = veille("moderate", "serve", "--host", "0.0.0.0", env=env)
     assert out.returncode == 2 and "VEILLE_MODERATION_API_TOKEN" in out.stderr
     assert "Traceback" not in out.stderr
+    out = veille("moderate", "serve", "--port", "99999", env=env)  # named as the flag given
+    assert out.returncode == 2 and "--port 99999: a port is 0" in out.stderr, out.stderr
     out = veille("moderation", "report", "--since", "last tuesday", env=env)
     assert out.returncode == 2 and "--since: since is not an ISO 8601 time" in out.stderr
     for bad in ("Mars/Olympus", "Europe", "localtime", "../etc/passwd"):  # "Europe": a folder
