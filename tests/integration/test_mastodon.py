@@ -459,10 +459,10 @@ def test_a_late_status_below_the_cursor_is_read_back_once(m_settings: Settings) 
         async with instance() as srv:
             settings = m_settings.with_(mastodon_url=srv.base)
 
-            def collector() -> tuple[MastodonCollector, ListSink]:
+            def collector(tag: str = "acme") -> tuple[MastodonCollector, ListSink]:
                 metrics = CollectorMetrics(CollectorRegistry())
                 sink = ListSink(settings, "mastodon", metrics)
-                return MastodonCollector(settings, metrics, sink, hashtags=["acme"],
+                return MastodonCollector(settings, metrics, sink, hashtags=[tag],
                                          page_limit=3), sink
 
             first, sink = collector()
@@ -489,5 +489,26 @@ def test_a_late_status_below_the_cursor_is_read_back_once(m_settings: Settings) 
             finally:
                 await again.close()
             assert [m.text for m in sink.sent] == ["Acme late-after-restart"]
+
+            # A busy hashtag (13 statuses in 9 minutes, more than the 2 pages of 3 the window
+            # is read in): the late status seconds below the cursor is read, newest first
+            # (from the window's start, only its oldest 6 were ever read); and a look-back
+            # request that fails costs the round nothing: its new statuses go.
+            srv.ignore_min_id = False
+            busy, sink = collector("busy")
+            await busy.start()
+            try:
+                srv.add("busy", [status(f"busy-{n}", 540 - 40 * n) for n in range(13)])
+                await busy.poll_round()
+                srv.add("busy", [status("seconds-late", 70), status("newer", -10)])
+                sent = [m.text for m in sink.sent]
+                assert (await busy.poll_round()).sent >= 2
+                assert {"Acme seconds-late", "Acme newer"} <= {m.text for m in sink.sent} - set(sent)
+                srv.add("busy", [status("during-the-outage", -20)])
+                srv.plan = [{}, {"status": 500}]  # the forward page, then the look-back's
+                result = await busy.poll_round()
+                assert (result.status, result.sent) == ("ok", 1), result
+            finally:
+                await busy.close()
 
     asyncio.run(scenario())

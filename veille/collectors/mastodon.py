@@ -3,8 +3,8 @@
 Every `settings.mastodon_interval_seconds`, a round polls
 `GET {instance}/api/v1/timelines/tag/{hashtag}?limit=40&min_id=<newest seen>` for each
 hashtag of the watch list's `[[brands]]`, paging forward while a page is full (see fetch_tag),
-then reads the LOOKBACK_SECONDS before the cursor again (at most LOOKBACK_PAGES pages) for the
-statuses that reached the instance late, with ids below it. The round's statuses are sent
+then reads the LOOKBACK_SECONDS below the cursor again, newest first (at most LOOKBACK_PAGES
+pages), for the statuses that reached the instance late, with ids below it. The round's statuses are sent
 once each (a status under two hashtags too), and each hashtag's newest id and the ids read in
 its look-back window are saved only after the broker acknowledged the batch. Rate-limit
 headers are honoured: below a few requests left, the collector waits for `X-RateLimit-Reset`;
@@ -620,22 +620,31 @@ class MastodonCollector(Collector):
         return TagResult(tag, list(unique.values()), newest, pages, bad_ids)
 
     async def _read_back(self, tag: str, since: str) -> list[dict[str, Any]]:
-        """The statuses of the look-back window before `since` (at most LOOKBACK_PAGES pages,
-        oldest first), for the late ones among them; none when ids are no snowflakes."""
-        after = lookback_id(since, self.lookback_seconds)
-        if after is None:
+        """The statuses of the look-back window just below `since`, newest first (`max_id`:
+        the late ones are mostly seconds or minutes late, right below the cursor), at most
+        LOOKBACK_PAGES pages and no further than the window's start; none when ids are no
+        snowflakes. A failed request ends it with what was read (logged): the look-back must
+        not fail the hashtag's round, whose new statuses are already in hand."""
+        start = lookback_id(since, self.lookback_seconds)
+        if start is None:
             return []
         out: list[dict[str, Any]] = []
+        before = since
         for _ in range(LOOKBACK_PAGES):
-            page, _ = await self._get_page(self._tag_url(tag).with_query(
-                {"limit": str(self.page_limit), "min_id": after}))
+            try:
+                page, _ = await self._get_page(self._tag_url(tag).with_query(
+                    {"limit": str(self.page_limit), "max_id": before}))
+            except FetchError as exc:
+                log.info("mastodon: #%s: look-back for late statuses skipped this round: %s",
+                         tag, exc)
+                break
             out.extend(page)
             ids = [i for i in (valid_status_id(s.get("id")) for s in page)
-                   if i is not None and newer(i, after)]
+                   if i is not None and newer(before, i)]
             if len(page) < self.page_limit or not ids:
                 break
-            after = max(ids, key=status_key)
-            if not newer(since, after):  # read up to the cursor
+            before = min(ids, key=status_key)
+            if not newer(before, start):  # read down to the window's start
                 break
         return out
 
@@ -646,7 +655,9 @@ class MastodonCollector(Collector):
         for i in sorted(read, key=status_key):
             recent[i] = None
         start = lookback_id(newest, self.lookback_seconds) if newest else None
-        if start is not None:
+        if start is None:  # no look-back (ids that are no snowflakes, or none asked): no use
+            recent.clear()
+        else:
             for i in [i for i in recent if not newer(i, start)]:
                 del recent[i]
         while len(recent) > MAX_RECENT_IDS:
