@@ -10,6 +10,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -653,3 +654,30 @@ def test_an_idempotency_key_makes_a_retry_or_a_double_click_write_once(settings,
     # Without a key, the same request is a second escalation, as before.
     assert post(escalate, None).status_code == 202
     assert len(read_all(settings, MODERATION_DECISIONS, expect=2, settle=0.5)) == 2
+
+
+def test_a_key_whose_request_got_503_is_not_written_again(settings) -> None:
+    """A 503 is "not acknowledged", not "not written" (a broker that froze with the decision in
+    hand writes it on waking): the key's retry must not write a second escalation. Here the
+    broker holds the write but its acknowledgement is lost."""
+    from veille.moderate.store import BrokerError, ModerationStore
+
+    class LostAcknowledgement(ModerationStore):
+        def decide(self, case_id: str, body: Any, decided_at: float | None = None) -> dict:
+            super().decide(case_id, body, decided_at)
+            raise BrokerError("the broker did not acknowledge the decision")
+
+    ensure_topics(settings)
+    produce(settings, MODERATION_QUEUE, [(ITEMS[0]["case_id"].encode(), json.dumps(ITEMS[0]).encode())])
+    served = ServedApi(settings, token=TOKEN, store=LostAcknowledgement(settings))
+    try:
+        escalate = {"decision": "escalate", "moderator": "alice"}
+        headers = {"Idempotency-Key": "form-41"}
+        first = served.client.post("/cases/c-old/decision", json=escalate, headers=headers)
+        assert (first.status_code, first.json()["error"]) == (503, "broker_unavailable")
+        retry = served.client.post("/cases/c-old/decision", json=escalate, headers=headers)
+        assert (retry.status_code, retry.json()["error"]) == (409, "outcome_unknown"), retry.text
+        written = read_all(settings, MODERATION_DECISIONS, expect=1, settle=0.5)
+        assert len(written) == 1  # the first request's, once
+    finally:
+        served.close()

@@ -437,7 +437,16 @@ class ModerationApi:
             refused = await self._read(conflict)
             if refused is not None:
                 return refused
-            record = await self._blocking(self.store.decide, case_id, payload)
+            try:
+                record = await self._blocking(self.store.decide, case_id, payload)
+            except BrokerError:
+                if key is not None:  # maybe written: the key's retry must not write it again
+                    self._answered[(key, case_id)] = (time.monotonic(), payload, (409, {
+                        "error": "outcome_unknown",
+                        "detail": "a request with this Idempotency-Key got 503: the decision "
+                                  "may have been written; look at the case (GET /cases/{id}) "
+                                  "and send it again under a new key if it is not there"}))
+                raise
             # Another tool (the CLI, another replica of this API) may have written a closing
             # decision between the check and this write: whichever is first on the topic wins.
             try:
