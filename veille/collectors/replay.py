@@ -179,13 +179,12 @@ def replay(
             report.sent += 1
             if bar is not None:
                 bar.update(1)
+        timed_out: str | None = None
         try:
             producer.flush(timeout=ack_timeout)
             flushed = True
         except Exception as exc:  # noqa: BLE001 (a timeout: what is left counts as failed)
-            report.error = report.error or (
-                f"{report.sent - len(acked)} mentions not acknowledged {ack_timeout:g} s after "
-                f"the last send ({type(exc).__name__})")
+            timed_out = type(exc).__name__
     finally:
         if bar is not None:
             bar.close()
@@ -194,10 +193,15 @@ def replay(
                 producer.close(timeout=ack_timeout)
             else:
                 close_now(producer, ack_timeout)
+    # Sent = acknowledged; a send refused at once, failed or never acknowledged is a failure.
+    # Counted once the producer is closed: no acknowledgement arrives after this.
+    unacknowledged = report.sent - len(acked)
+    if timed_out is not None and unacknowledged and not report.error:
+        report.error = (f"{unacknowledged} mentions not acknowledged {ack_timeout:g} s after "
+                        f"the last send ({timed_out})")
     if failures and not report.error:
         report.error = f"{len(failures)} sends failed, the first: {type(failures[0]).__name__}"
-    # Sent = acknowledged; a send refused at once, failed or never acknowledged is a failure.
-    report.failed = report.sent - len(acked) + not_sent
+    report.failed = unacknowledged + not_sent
     report.sent = len(acked)
     report.seconds = time.perf_counter() - t0
     return report
