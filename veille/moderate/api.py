@@ -441,7 +441,7 @@ class ModerationApi:
                 record = await self._blocking(self.store.decide, case_id, payload)
             except BrokerError:
                 if key is not None:  # maybe written: the key's retry must not write it again
-                    self._answered[(key, case_id)] = (time.monotonic(), payload, (409, {
+                    self._remember_answer(key, case_id, payload, (409, {
                         "error": "outcome_unknown",
                         "detail": "a request with this Idempotency-Key got 503: the decision "
                                   "may have been written; look at the case (GET /cases/{id}) "
@@ -460,10 +460,16 @@ class ModerationApi:
                 (409, {"error": "decided_first", "detail": decided_first(case_id, first)})
                 if first is not None else (202, {"accepted": True, "decision": record}))
             if key is not None:  # written: the same answer to the same key, not a second write
-                self._answered[(key, case_id)] = (time.monotonic(), payload, result)
-                while len(self._answered) > MAX_IDEMPOTENCY_KEYS:
-                    self._answered.popitem(last=False)
+                self._remember_answer(key, case_id, payload, result)
         return web.json_response(result[1], status=result[0])
+
+    def _remember_answer(self, key: str, case_id: str, payload: dict[str, Any],
+                         result: tuple[int, dict[str, Any]]) -> None:
+        """The answer given to a decision under an Idempotency-Key, for its retries; the
+        oldest forgotten beyond MAX_IDEMPOTENCY_KEYS."""
+        self._answered[(key, case_id)] = (time.monotonic(), payload, result)
+        while len(self._answered) > MAX_IDEMPOTENCY_KEYS:
+            self._answered.popitem(last=False)
 
 
 async def run_api(settings: Settings) -> None:

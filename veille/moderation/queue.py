@@ -336,16 +336,19 @@ class CaseView:
                 self._orphans.setdefault(case_id, None)
                 self._orphan_count += 1
 
-    def _fold(self, case_id: str, now: float) -> tuple[Case, dict[str, Any] | None] | None:
+    def _fold(self, case_id: str, now: float, until: Mapping[str, Any] | None = None
+              ) -> tuple[Case, dict[str, Any] | None] | None:
         """The pending case with the decisions read so far applied as the agent applies them
         (veille.moderation.cases.apply_decision, in topic order: an invalid one is skipped),
-        up to the first that closes it, and that closing decision (None if none); None for a
-        case that is not pending."""
+        up to the first that closes it, and that closing decision (None if none); stopped
+        before `until` if that decision comes first; None for a case that is not pending."""
         item = self.items.get(case_id)
         if item is None or case_id in self.closed:
             return None
         case = case_of(item)
         for record in self.decisions.get(case_id, ()):
+            if until is not None and record == until:
+                return case, None
             try:
                 outcome = apply_decision(case, record, now)
             except DecisionError:
@@ -363,6 +366,8 @@ class CaseView:
         dropped ("rejected" for one, "approved" for the agent). Folded here as the agent folds
         them (veille.moderation.cases.apply_decision), so that an invalid decision, or an
         escalation, does not count."""
+        if not self.decisions.get(case_id):
+            return None  # nothing written on it: no need to build the case (every listed row)
         folded = self._fold(case_id, now)
         return folded[1] if folded is not None else None
 
@@ -382,21 +387,8 @@ class CaseView:
             if record.get("decision") == "escalate":
                 return None
             return None if _same_decision(closed, record) else closed
-        item = self.items.get(case_id)
-        if item is None:
-            return None
-        case = case_of(item)
-        for seen in self.decisions.get(case_id, ()):
-            if seen == record:
-                return None
-            try:
-                outcome = apply_decision(case, seen, now)
-            except DecisionError:
-                continue
-            if outcome.closed:
-                return seen
-            case = outcome.case
-        return None
+        folded = self._fold(case_id, now, until=record)
+        return folded[1] if folded is not None else None
 
     def escalation(self, case_id: str, now: float) -> dict[str, Any] | None:
         """How a case was escalated, from the `escalate` decisions on moderation.decisions
