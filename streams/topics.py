@@ -135,11 +135,12 @@ TOPIC_MAP = (
     TopicDoc(
         MODERATION_DECISIONS,
         "case id (UTF-8)",
-        "a moderator's decision: case_id, decision (approve, reject, escalate, replied), "
-        "moderator, decided_at, reason, assignee (escalate only) (schemas/moderation_decision.v1.json)",
+        "a moderator's decision: case_id, decision (approve, reject, escalate, replied, assign, "
+        "unassign), moderator, decided_at, reason, assignee (escalate: optional; assign: required) "
+        "(schemas/moderation_decision.v1.json)",
         "`veille moderate decide`, the moderation API, your moderation tools",
-        "moderation agent; `veille moderate` and the moderation API (escalations, decisions not "
-        "applied yet)",
+        "moderation agent; `veille moderate` and the moderation API (escalations, assignments, "
+        "decisions not applied yet)",
     ),
     TopicDoc(
         MODERATION_CLOSED,

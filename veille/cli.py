@@ -307,17 +307,22 @@ def cmd_moderate_list(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:  # a negative slice hid the newest cases
         raise CliError(f"--limit must be at least 1, not {args.limit}")
     list_cases(_reachable(_settings(args)), brand=args.brand, category=args.category, limit=args.limit,
-               as_json=args.json, sort=args.sort)
+               as_json=args.json, sort=args.sort, assignee=args.assignee, unassigned=args.unassigned)
     return 0
 
 
 def cmd_moderate_decide(args: argparse.Namespace) -> int:
     from veille.moderate.commands import decide
+    from veille.terminal import printable
 
+    assignee = args.assignee
+    if args.decision == "assign" and assignee is None:
+        assignee = args.moderator  # "assign" alone: the moderator takes the case
     record = decide(_reachable(_settings(args)), args.case_id, args.decision, moderator=args.moderator,
-                    reason=args.reason, assignee=args.assignee, check=not args.no_check)
-    print(f"decision written: {record['decision']} on {record['case_id']} by "
-          f"{record['moderator']} at {record['decided_at']}", file=sys.stderr)
+                    reason=args.reason, assignee=assignee, check=not args.no_check)
+    to = f" to {record['assignee']}" if record.get("assignee") else ""
+    print(printable(f"decision written: {record['decision']}{to} on {record['case_id']} by "
+                    f"{record['moderator']} at {record['decided_at']}"), file=sys.stderr)
     return 0
 
 
@@ -498,6 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="queued: oldest in the queue first (default); respond_by: earliest "
                         "answer deadline first")
     m.add_argument("--json", action="store_true", help="one JSON object per line")
+    who = m.add_mutually_exclusive_group()
+    who.add_argument("--assignee", help="only the cases assigned to this moderator (assign, escalate)")
+    who.add_argument("--unassigned", action="store_true", help="only the cases no one is assigned")
     m.set_defaults(func=cmd_moderate_list)
     m = msub.add_parser("decide", help="write a decision to moderation.decisions (waits for the ack)")
     _add_broker(m)
@@ -505,7 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("decision", choices=DECISIONS)
     m.add_argument("--moderator", required=True, help="who decides (recorded with the decision)")
     m.add_argument("--reason", help="why (free text, kept in the closed case)")
-    m.add_argument("--assignee", help="escalate only: who takes the case over")
+    m.add_argument("--assignee", help="escalate: who takes the case over (default: the escalation "
+                                      "queue); assign: who works on it (default: --moderator)")
     m.add_argument("--no-check", action="store_true",
                    help="do not check first that the case is on the queue and pending")
     m.set_defaults(func=cmd_moderate_decide)

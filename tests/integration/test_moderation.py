@@ -126,6 +126,10 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     assert enriched["m1"]["triage"]["action"] == "hide"
 
     # Decisions through the CLI's function and through the HTTP API, both waiting for the ack.
+    # Taking a case (assign) keeps it pending and counts for nothing: m10 stays in the backlog,
+    # m4 taken by bob is closed by alice all the same.
+    decide(settings, "m10", "assign", moderator="carol", assignee="carol")
+    decide(settings, "m4", "assign", moderator="bob", assignee="bob")
     for case_id, verdict in [("m1", "reject"), ("m4", "approve"), ("m7", "reject"),
                              ("m9", "replied"), ("m14", "approve")]:
         decide(settings, case_id, verdict, moderator="alice", reason="charter")
@@ -138,7 +142,7 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
             assert answer.status_code == 202, answer.text
     finally:
         api.close()
-    first_m1 = next(v for k, v in values(settings, MODERATION_DECISIONS, expect=11, settle=0.2)
+    first_m1 = next(v for k, v in values(settings, MODERATION_DECISIONS, expect=13, settle=0.2)
                     if k == b"m1")
     # Ignored: a redelivery, a decision on a closed case, four invalid ones (bad JSON, a bad
     # verdict, a time out of any range, not an object: none may stop the agent), and the ghost.

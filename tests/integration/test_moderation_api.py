@@ -10,9 +10,11 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 
 from streams.topics import MODERATION_CLOSED, MODERATION_DECISIONS, MODERATION_QUEUE, ensure_topics
@@ -26,6 +28,7 @@ from veille.moderation.triage import Triage
 from veille.rules import Charter
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "api-test-token-3b9e"
 NOW = time.time()
 
@@ -363,6 +366,39 @@ def test_listing_shows_how_pending_cases_were_escalated(api: ServedApi) -> None:
     assert api.client.get("/cases/c-old").json()["item"]["escalation"] == shown
 
 
+def test_a_moderator_takes_a_case_and_lists_their_own_or_the_untaken(settings, api: ServedApi) -> None:
+    """Two moderators working one queue both took the same complaint and both answered its
+    author. `assign` takes a case (or gives it); the list says who works on each, and filters
+    a moderator's own cases or those no one took. The record written is the schema's."""
+    take = {"decision": "assign", "moderator": "alice", "assignee": "alice"}
+    answer = api.client.post("/cases/c-new/decision", json=take)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["decision"]["assignee"] == "alice"
+    nobody = api.client.post("/cases/c-old/decision", json={"decision": "assign", "moderator": "alice"})
+    assert nobody.status_code == 400 and "an assignment needs an assignee" in nobody.text
+    cases = {c["case_id"]: c for c in api.client.get("/cases").json()["cases"]}
+    assert cases["c-new"]["assigned"]["assignee"] == "alice"
+    assert cases["c-new"]["decision_pending"] is None  # taken, not decided
+    assert cases["c-old"]["assigned"] is None
+    mine = api.client.get("/cases?assignee=alice").json()
+    assert (mine["count"], [c["case_id"] for c in mine["cases"]]) == (1, ["c-new"])
+    free = api.client.get("/cases?unassigned=true").json()
+    assert [c["case_id"] for c in free["cases"]] == ["c-old", "c-spam"]
+    for query in ("unassigned=yes", "assignee=alice&unassigned=true"):
+        bad = api.client.get(f"/cases?{query}")
+        assert bad.status_code == 400 and bad.json()["field"] == "unassigned", query
+    # Given back: untaken again.
+    back = {"decision": "unassign", "moderator": "alice"}
+    assert api.client.post("/cases/c-new/decision", json=back).status_code == 202
+    assert [c["case_id"] for c in api.client.get("/cases?unassigned=true").json()["cases"]] == [
+        "c-old", "c-spam", "c-new"]
+    schema = json.loads((ROOT / "streams/schemas/moderation_decision.v1.json").read_text())
+    written = [json.loads(r.value) for r in read_all(settings, MODERATION_DECISIONS, expect=2, settle=0.2)]
+    assert [d["decision"] for d in written] == ["assign", "unassign"]
+    for record in written:
+        jsonschema.validate(record, schema)
+
+
 def read_answer(conn: socket.socket, buffered: bytearray) -> tuple[int, dict[str, str], bytes]:
     """One HTTP answer from `conn` (status, lower-cased headers, body by its Content-Length);
     `buffered` keeps what was read past it. A `100 Continue` is an answer of its own here."""
@@ -681,3 +717,36 @@ def test_a_key_whose_request_got_503_is_not_written_again(settings) -> None:
         assert len(written) == 1  # the first request's, once
     finally:
         served.close()
+
+
+def test_the_cli_takes_a_case_and_lists_who_works_on_what(settings, api: ServedApi) -> None:
+    """`veille moderate decide CASE assign --moderator dave` takes the case for dave; the list
+    shows it in the `assigned` column and filters on it; a colleague deciding a case dave took
+    is told (not refused: a lead may close anyone's case)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT as REPO
+    from tests.conftest import settings_env
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "veille.cli", "moderate", *args],
+                              env=settings_env(settings), cwd=REPO, capture_output=True, text=True,
+                              timeout=60)
+
+    took = cli("decide", "c-spam", "assign", "--moderator", "dave")
+    assert took.returncode == 0, took.stderr
+    assert "decision written: assign to dave on c-spam by dave" in took.stderr
+    listed = cli("list")
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[1]: line.split() for line in listed.stdout.splitlines()[1:4]}
+    assert rows["c-spam"][6] == "dave" and rows["c-old"][6] == "-", listed.stdout
+    mine = cli("list", "--assignee", "dave", "--json")
+    assert [json.loads(line)["case_id"] for line in mine.stdout.splitlines()] == ["c-spam"]
+    free = cli("list", "--unassigned", "--json")
+    assert [json.loads(line)["case_id"] for line in free.stdout.splitlines()] == ["c-old", "c-new"]
+    both = cli("list", "--unassigned", "--assignee", "dave")
+    assert both.returncode == 2 and "not allowed with" in both.stderr
+    closed = cli("decide", "c-spam", "reject", "--moderator", "erin")
+    assert closed.returncode == 0, closed.stderr
+    assert "note: case 'c-spam' was assigned to dave (assign by dave at " in closed.stderr

@@ -74,6 +74,42 @@ def test_escalate_keeps_the_case_open_raises_severity_and_records_the_assignee()
     assert (again.case.severity, again.case.assigned_to, again.case.escalations) == ("high", None, 2)
 
 
+def test_assign_and_unassign_keep_the_case_open_as_it_is_and_record_who_works_on_it() -> None:
+    """Two moderators working one queue took the same complaint and both answered its author:
+    `assign` says who works on a case (taking it: assigning it to oneself); it changes nothing
+    else, counts for no KPI, and the case closes as any other."""
+    taken = apply_decision(case(), decide("assign", T0 + 60, assignee="alice"), now=T0 + 60)
+    assert not taken.closed and taken.record is None and taken.answer is None
+    c = taken.case
+    assert (c.status, c.severity, c.assigned_to, c.escalations) == ("pending", "medium", "alice", 0)
+    handed = apply_decision(c, decide("assign", T0 + 90, assignee="bob"), now=T0 + 90).case
+    assert handed.assigned_to == "bob"
+    released = apply_decision(handed, decide("unassign", T0 + 120, moderator="bob"), now=T0 + 120).case
+    assert (released.assigned_to, released.severity, released.pending) == (None, "medium", True)
+    escalated = apply_decision(handed, decide("escalate", T0 + 130, moderator="bob"), now=T0 + 130).case
+    assert (escalated.assigned_to, escalated.severity) == (None, "high")  # the escalation queue
+    closed = apply_decision(released, decide("reject", T0 + 600, moderator="carol"), now=T0 + 600)
+    assert closed.closed and closed.time_to_decision == 600  # from the queue, not from the assign
+    assert [d.decision for d in closed.case.decisions] == ["assign", "assign", "unassign", "reject"]
+    k = Kpis.of([closed.case, taken.case])
+    assert (k.received, k.processed, k.rejected, k.escalated) == (2, 1, 1, 0)
+    assert Case.from_state(json.loads(json.dumps(taken.case.to_state()))) == taken.case
+    with pytest.raises(DecisionError) as err:
+        apply_decision(closed.case, decide("assign", T0 + 700, assignee="dave"), now=T0 + 700)
+    assert err.value.reason == "already_closed"
+
+
+@pytest.mark.parametrize(("payload", "words"), [
+    ({"decision": "assign"}, "an assignment needs an assignee"),
+    ({"decision": "unassign", "assignee": "bob"}, "only an escalation or an assignment"),
+    ({"decision": "approve", "assignee": "bob"}, "only an escalation or an assignment"),
+])
+def test_who_an_assignment_names_is_checked(payload: dict, words: str) -> None:
+    with pytest.raises(DecisionError, match=words) as err:
+        apply_decision(case(), {**decide("approve", T0 + 1), **payload}, now=T0 + 1)
+    assert err.value.reason == "invalid"
+
+
 @pytest.mark.parametrize("decision", ["approve", "reject", "replied"])
 def test_closing_decisions_close_with_a_record(decision: str) -> None:
     out = apply_decision(case(), decide(decision, T0 + 90, reason="charte §3"), now=T0 + 95)

@@ -90,8 +90,8 @@ def test_list_shows_which_pending_cases_were_escalated_and_to_whom(monkeypatch) 
     out = io.StringIO()
     assert commands.list_cases(settings, out=out, now=1_767_600_000.0 + 120) == 3
     lines = out.getvalue().splitlines()
-    assert lines[0].split()[:7] == ["waiting", "case", "brand", "action", "severity", "escalated",
-                                    "categories"]
+    assert lines[0].split()[:8] == ["waiting", "case", "brand", "action", "severity", "escalated",
+                                    "assigned", "categories"]
     rows = {line.split()[1]: line.split() for line in lines[1:4]}
     assert rows["esc"][4:6] == ["high", "lead-bob"]
     assert rows["plain"][4:6] == ["medium", "-"]

@@ -115,6 +115,8 @@ GOOD = {"case_id": "m1", "decision": "approve", "moderator": "alice",
     {"moderator": " "}, {"moderator": ""}, {"moderator": "a\u001bb"}, {"moderator": "x\ny"},
     {"moderator": "\u2066bob"}, {"decision": "escalate", "assignee": "\t"},
     {"case_id": "   "},
+    {"decision": "assign"}, {"decision": "assign", "assignee": None}, {"decision": "assign", "assignee": " "},
+    {"decision": "unassign", "assignee": "bob"}, {"decision": "replied", "assignee": "bob"},
     {"decided_at": "tomorrow"}, {"decided_at": "2026-13-01"}, {"decided_at": "0000-01-01"},
     {"decided_at": "2026-01-05T25:00"}, {"decided_at": 1e300}, {"decided_at": True},
     {"decided_at": -1e12}, {"decided_at": "2026-02-31"}, {"decided_at": "2025-02-29T10:00:00Z"},
@@ -134,6 +136,8 @@ def test_the_schema_refuses_what_the_agent_refuses(changes: dict) -> None:
 @pytest.mark.parametrize("changes", [
     {}, {"reason": "charte §3\n\tvoir le fil"}, {"reason": None}, {"assignee": None},
     {"decision": "escalate", "assignee": "lead-bob"}, {"decision": "escalate"},
+    {"decision": "assign", "assignee": "alice"}, {"decision": "unassign"},
+    {"decision": "unassign", "assignee": None},
     {"moderator": "Zoë d'Arc"}, {"decided_at": 1_767_603_600}, {"decided_at": 1_767_603_600.5},
     {"decided_at": "2026-01-05"}, {"decided_at": "2026-01-05T09:00"},
     {"decided_at": "2026-01-05 09:00:00+01:00"}, {"decided_at": "2026-01-05T09:00:00.123456z"},
@@ -643,3 +647,61 @@ def test_the_report_counts_the_cases_the_api_forgets() -> None:
     assert report == direct
     assert (report.total.received, report.total.processed, report.total.rejected) == (4, 3, 1)
     assert (report.total.asking_closed, report.total.answered, report.pending_at_end) == (3, 1, 1)
+
+
+def test_the_view_says_who_works_on_a_pending_case_and_filters_on_it() -> None:
+    """`assign` (taking a case, or giving it), `unassign` and `escalate` say who works on a
+    case, folded as the agent folds them: the list shows it and filters a moderator's own
+    cases, or those no one took (two moderators answering the same complaint is what it
+    prevents)."""
+    view = CaseView()
+    for n, case_id in enumerate("abcde"):
+        view.add_item(item(case_id, queued_at=T0 + n))
+    at = T0 + 600
+
+    def decide(case_id: str, decision: str, t: float, moderator: str = "alice", **extra: str) -> None:
+        view.add_decision({"case_id": case_id, "decision": decision, "moderator": moderator,
+                           "decided_at": t, **extra})
+
+    decide("a", "assign", T0 + 10, assignee="alice")  # alice takes a
+    decide("b", "assign", T0 + 10, assignee="alice")
+    decide("b", "assign", T0 + 20, moderator="lead", assignee="bob")  # the lead gives b to bob
+    decide("c", "assign", T0 + 10, assignee="alice")
+    decide("c", "unassign", T0 + 30)  # alice puts c back
+    decide("d", "escalate", T0 + 10, assignee="lead")
+    decide("e", "assign", T0 - 86_400, assignee="alice")  # before the queue: the agent skips it
+    assert view.assignment("a", at) == {"assignee": "alice", "moderator": "alice",
+                                        "decision": "assign", "decided_at": "2026-01-05T09:00:10.000Z"}
+    assert view.assignment("b", at)["assignee"] == "bob"  # type: ignore[index]
+    assert view.assignment("b", at)["moderator"] == "lead"  # type: ignore[index]
+    assert view.assignment("c", at) is None and view.assignment("e", at) is None
+    assert view.assignment("d", at)["decision"] == "escalate"  # type: ignore[index]
+
+    def ids(**filters: object) -> list[str]:
+        return [i["case_id"] for i in view.pending(now=at, **filters)]  # type: ignore[arg-type]
+
+    assert ids() == list("abcde")
+    assert ids(assignee="alice") == ["a"]
+    assert ids(assignee="bob") == ["b"] and ids(assignee="lead") == ["d"]
+    assert ids(unassigned=True) == ["c", "e"]
+    assert ids(assignee="nobody") == []
+    with pytest.raises(ValueError, match="not both"):
+        view.pending(assignee="alice", unassigned=True, now=at)
+    with pytest.raises(ValueError):
+        view.pending(unassigned=True)  # the fold needs a clock
+
+    from veille.moderate.api import summary
+
+    assert summary(view.items["b"], view, at)["assigned"]["assignee"] == "bob"
+    assert summary(view.items["c"], view, at)["assigned"] is None
+    # Taking a case is not deciding it: no "decision pending", and a closing decision after it
+    # is the one the agent applies.
+    assert view.closing_decision("a", at) is None
+    decide("a", "approve", T0 + 40, moderator="bob")
+    assert view.closing_decision("a", at)["moderator"] == "bob"  # type: ignore[index]
+    view.add_closed(closed(view.items["a"], "approve", T0 + 40, moderator="bob"))
+    assert view.assignment("a", at) is None and ids(assignee="alice") == []
+    # An assignment written while another moderator's decision closed the case: which came
+    # first is not known, as for an escalation.
+    assert view.superseded("a", {"case_id": "a", "decision": "assign", "moderator": "alice",
+                                 "assignee": "alice", "decided_at": T0 + 50}, at) is None

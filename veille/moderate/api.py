@@ -142,7 +142,9 @@ def summary(item: dict[str, Any], view: CaseView | None = None,
     """A pending case as the API and `veille moderate list --json` show it: its queue item
     (`severity` is triage's), `escalation`, null or how moderators escalated it, read from
     moderation.decisions (CaseView.escalation: count, severity now, assignee, moderator,
-    decided_at, reason), and `decision_pending`, null or the closing decision a moderator
+    decided_at, reason), `assigned`, null or who works on it (CaseView.assignment: assignee,
+    and the moderator, decision and decided_at that gave it to them), and
+    `decision_pending`, null or the closing decision a moderator
     already wrote that the agent has not applied yet (decision, moderator, decided_at): the
     case is as good as closed, and another decision on it would be refused (409)."""
     keys = ("case_id", "brand", "brands", "categories", "severity", "action", "reasons",
@@ -150,10 +152,11 @@ def summary(item: dict[str, Any], view: CaseView | None = None,
             "queued_at", "respond_by")
     out = {k: item.get(k) for k in keys}
     case_id = item.get("case_id")
-    out["escalation"] = out["decision_pending"] = None
+    out["escalation"] = out["assigned"] = out["decision_pending"] = None
     if view is not None and isinstance(case_id, str):
         at = time.time() if now is None else now
         out["escalation"] = view.escalation(case_id, at)
+        out["assigned"] = view.assignment(case_id, at)
         out["decision_pending"] = _pending_decision(view.closing_decision(case_id, at))
     return out
 
@@ -296,7 +299,7 @@ class ModerationApi:
 
     async def _list(self, request: web.Request) -> web.Response:
         query = request.query
-        unknown = sorted(set(query) - {"brand", "category", "limit", "sort"})
+        unknown = sorted(set(query) - {"brand", "category", "limit", "sort", "assignee", "unassigned"})
         if unknown:
             return _error(400, "invalid_query", f"unknown parameters {unknown}",
                           field=unknown[0])
@@ -313,11 +316,20 @@ class ModerationApi:
         if sort not in SORTS:
             return _error(400, "invalid_query", f"sort must be one of {', '.join(SORTS)}",
                           field="sort")
+        unassigned = query.get("unassigned", "false")
+        if unassigned not in ("true", "false"):
+            return _error(400, "invalid_query", "unassigned must be true or false",
+                          field="unassigned")
+        assignee = query.get("assignee") or None
+        if assignee is not None and unassigned == "true":
+            return _error(400, "invalid_query", "assignee and unassigned=true exclude each other",
+                          field="unassigned")
 
         def listing(view: CaseView) -> dict[str, Any]:
-            pending = view.pending(brand=query.get("brand") or None, category=category,
-                                   sort=sort)
             now = time.time()
+            pending = view.pending(brand=query.get("brand") or None, category=category,
+                                   sort=sort, assignee=assignee, unassigned=unassigned == "true",
+                                   now=now)
             return {"count": len(pending),
                     "cases": [summary(i, view, now) for i in pending[:int(raw_limit)]]}
 

@@ -31,7 +31,8 @@ def _age(seconds: float) -> str:
 
 def list_cases(settings: Settings, *, brand: str | None = None, category: str | None = None,
                limit: int | None = None, as_json: bool = False, out: TextIO = sys.stdout,
-               now: float | None = None, sort: str = "queued") -> int:
+               now: float | None = None, sort: str = "queued", assignee: str | None = None,
+               unassigned: bool = False) -> int:
     """Print the pending cases, oldest first (or earliest answer deadline first); returns how
     many are pending (before the limit)."""
     from veille.moderate.api import summary
@@ -41,17 +42,18 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         view = store.refresh()
     finally:
         store.close()
-    pending = view.pending(brand=brand, category=category, sort=sort)
+    now = time.time() if now is None else now
+    pending = view.pending(brand=brand, category=category, sort=sort, assignee=assignee,
+                           unassigned=unassigned, now=now)
     if brand is not None and not pending:
         _note_unknown_brand(settings, brand)
     shown = pending[:limit] if limit is not None else pending
-    now = time.time() if now is None else now
     if as_json:
         for item in shown:
             out.write(printable(json.dumps(summary(item, view, now), ensure_ascii=False)) + "\n")
         return len(pending)
     out.write(f"{'waiting':>7}   {'case':<24} {'brand':<10} {'action':<8} {'severity':<8} "
-              f"{'escalated':<14} {'categories':<28} text\n")
+              f"{'escalated':<14} {'assigned':<12} {'categories':<28} text\n")
     for item in shown:
         waited = now - parse_epoch(item["queued_at"], "queued_at")
         late = "!" if now > parse_epoch(item["respond_by"], "respond_by") and \
@@ -62,15 +64,17 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         severity = escalation["severity"] if escalation else item["severity"]
         # Already decided (the agent has not applied it yet): nothing to do for anyone else.
         late += "*" if view.closing_decision(item["case_id"], now) is not None else " "
+        assignment = view.assignment(item["case_id"], now)
+        owner = _cut(assignment["assignee"], 12) if assignment else "-"
         out.write(printable(f"{_age(waited):>7}{late} {item['case_id'][:24]:<24} "
                              f"{item['brand'][:10]:<10} {item['action']:<8} {severity:<8} "
-                             f"{_escalated(escalation):<14} "
+                             f"{_escalated(escalation):<14} {owner:<12} "
                              f"{','.join(item['categories'])[:28]:<28} {text}") + "\n")
     more = f" ({len(pending) - len(shown)} more not shown)" if len(shown) < len(pending) else ""
     out.write(f"{len(pending)} pending{more}; ! = asks for an answer, past its brand's response "
               "deadline; * = a closing decision is already written (the agent applies it "
               "shortly); escalated = to whom (- not escalated), severity one level up each "
-              "time\n")
+              "time; assigned = who works on it (- no one)\n")
     return len(pending)
 
 
@@ -80,8 +84,11 @@ def _escalated(escalation: dict[str, Any] | None) -> str:
     if escalation is None:
         return "-"
     who = escalation["assignee"] or "queue"
-    text = f"{escalation['count']}x {who}" if escalation["count"] > 1 else who
-    return text if len(text) <= 14 else text[:13] + "…"
+    return _cut(f"{escalation['count']}x {who}" if escalation["count"] > 1 else who, 14)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _note_unknown_brand(settings: Settings, brand: str) -> None:
@@ -129,6 +136,14 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                     f"case {case_id!r} already has a decision waiting to be applied: "
                     f"{prior.get('decision')} by {prior.get('moderator')} at "
                     f"{prior.get('decided_at')} (--no-check writes this one anyway)"))
+            owner = view.assignment(case_id, time.time())
+            if owner is not None and owner["assignee"] not in (moderator, assignee):
+                # Not refused (a lead may close or take over anyone's case), but said: the
+                # assignee may be writing the brand's answer right now.
+                sys.stderr.write(printable(
+                    f"veille: note: case {case_id!r} was assigned to {owner['assignee']} "
+                    f"({owner['decision']} by {owner['moderator']} at {owner['decided_at']})")
+                    + "\n")
         try:
             record = store.decide(case_id, body, decided_at)
         except DecisionError as exc:

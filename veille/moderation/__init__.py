@@ -16,8 +16,9 @@ NO_CATEGORY = "none"
 #: Category label values of the moderation metrics: a case counts once per category, or once
 #: under NO_CATEGORY.
 METRIC_CATEGORIES = (*CATEGORIES, NO_CATEGORY)
-#: A moderator's decisions on a case (veille.moderation.cases).
-DECISIONS = ("approve", "reject", "escalate", "replied")
+#: A moderator's decisions on a case (veille.moderation.cases): approve, reject and replied close
+#: it; escalate, assign (take it, or give it to someone) and unassign keep it pending.
+DECISIONS = ("approve", "reject", "escalate", "replied", "assign", "unassign")
 
 #: Orders of the pending list (CaseView.pending): queue time, or answer deadline.
 SORTS = ("queued", "respond_by")

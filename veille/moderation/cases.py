@@ -37,8 +37,12 @@ from veille.rules import Charter
 STATE_VERSION: Final = 1
 CLOSED_SCHEMA_VERSION: Final = 1
 STATUSES: Final = ("pending", "closed")
-#: Decisions that close a case; "escalate" keeps it open, one severity level up, reassigned.
+#: Decisions that close a case; "escalate" keeps it open, one severity level up, reassigned;
+#: "assign" and "unassign" keep it open as it is, with someone (or no one) working on it.
 CLOSING_DECISIONS: Final = ("approve", "reject", "replied")
+#: Decisions that name an assignee: escalate (optional: None is the escalation queue) and
+#: assign (required).
+ASSIGNING_DECISIONS: Final = ("escalate", "assign")
 #: Bounded reasons of a refused decision (a Prometheus label value).
 DECISION_ERRORS: Final = ("unknown_case", "duplicate", "already_closed", "invalid")
 #: How the closing decision of a case asking for an answer came (a Prometheus label value): a
@@ -157,7 +161,8 @@ class Decision:
     moderator: str
     decided_at: float
     reason: str | None = None
-    #: escalate only: who takes the case over (None: the escalation queue).
+    #: escalate: who takes the case over (None: the escalation queue); assign: who works on it
+    #: (required); None for every other decision.
     assignee: str | None = None
 
     @classmethod
@@ -174,8 +179,10 @@ class Decision:
         if "decided_at" not in d:
             raise DecisionError("invalid", "decided_at is missing")
         assignee = _text(d, "assignee", MAX_MODERATOR_CHARS, required=False)
-        if assignee is not None and decision != "escalate":
-            raise DecisionError("invalid", "only an escalation has an assignee")
+        if assignee is not None and decision not in ASSIGNING_DECISIONS:
+            raise DecisionError("invalid", "only an escalation or an assignment has an assignee")
+        if assignee is None and decision == "assign":
+            raise DecisionError("invalid", "an assignment needs an assignee")
         return cls(
             # A mention id as its collector wrote it (the record contract allows any text).
             case_id=str(_text(d, "case_id", MAX_ID_CHARS, forbidden=None)),
@@ -339,7 +346,8 @@ def apply_decision(case: Case | None, decision: Decision | Mapping[str, Any], no
 
     A decision seen before (same decision, moderator and time: a redelivery) is a `duplicate`;
     any other decision on a closed case is `already_closed`. Escalate keeps the case pending,
-    raises its severity one level (up to high) and records who it is reassigned to.
+    raises its severity one level (up to high) and records who it is reassigned to; assign and
+    unassign keep it pending as it is and record who works on it (no one for unassign).
     """
     if not isinstance(decision, Decision):
         decision = Decision.from_dict(decision)
@@ -361,6 +369,9 @@ def apply_decision(case: Case | None, decision: Decision | Mapping[str, Any], no
     if decision.decision == "escalate":
         updated = replace(case, decisions=history, severity=_escalated(case.severity),
                           assigned_to=decision.assignee, escalations=case.escalations + 1)
+        return Outcome(updated, decision, closed=False, time_to_decision=waited, record=None)
+    if decision.decision in ("assign", "unassign"):
+        updated = replace(case, decisions=history, assigned_to=decision.assignee)
         return Outcome(updated, decision, closed=False, time_to_decision=waited, record=None)
     updated = replace(case, decisions=history, status="closed", closed_at=decision.decided_at,
                       decided_by=decision.moderator, reason=decision.reason)

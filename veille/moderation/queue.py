@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from veille.moderation import CATEGORIES, METRIC_CATEGORIES, NO_CATEGORY, SEVERITIES, SORTS
 from veille.moderation.cases import (
+    CLOSING_DECISIONS,
     DECISIONS,
     PROCESSED_SHARE_TARGET,
     Case,
@@ -381,10 +382,11 @@ class CaseView:
         the same moment from another tool (the CLI, another API replica), whom the check before
         the write cannot see, is told rather than acknowledged and then silently ignored. None
         too when the view holds no trace of `record` (an unknown case, written unchecked), or,
-        for an escalation, when the agent has closed the case (which came first is not known)."""
+        for a decision that keeps the case open (escalate, assign, unassign), when the agent has
+        closed the case (which came first is not known)."""
         closed = self.closed.get(case_id)
         if closed is not None:
-            if record.get("decision") == "escalate":
+            if record.get("decision") not in CLOSING_DECISIONS:
                 return None
             return None if _same_decision(closed, record) else closed
         folded = self._fold(case_id, now, until=record)
@@ -410,8 +412,25 @@ class CaseView:
         if last is None:
             return None
         return {"count": case.escalations, "severity": case.severity,
-                "assignee": case.assigned_to, "moderator": last.moderator,
+                "assignee": last.assignee, "moderator": last.moderator,
                 "decided_at": iso(last.decided_at), "reason": last.reason}
+
+    def assignment(self, case_id: str, now: float) -> dict[str, Any] | None:
+        """Who works on a pending case, from the `assign`, `unassign` and `escalate` decisions on
+        moderation.decisions folded as the agent folds them (see _fold), or None when no one
+        does: `assignee`, and the `moderator`, `decision` and `decided_at` of the decision that
+        gave it to them ("alice" assigning it to herself takes it; an escalation to "lead"
+        gives it to lead). An escalation to the escalation queue, or an unassign, leaves it to
+        no one."""
+        if not self.decisions.get(case_id):
+            return None  # no decision read on it: assigned to no one
+        folded = self._fold(case_id, now)
+        if folded is None or folded[0].assigned_to is None:
+            return None
+        case = folded[0]
+        last = next(d for d in reversed(case.decisions) if d.assignee is not None)
+        return {"assignee": case.assigned_to, "moderator": last.moderator,
+                "decision": last.decision, "decided_at": iso(last.decided_at)}
 
     def status(self, case_id: str) -> str | None:
         """"closed", "pending" or None (unknown)."""
@@ -420,13 +439,15 @@ class CaseView:
         return "pending" if case_id in self.items else None
 
     def pending(self, brand: str | None = None, category: str | None = None,
-                limit: int | None = None, sort: str = "queued") -> list[dict[str, Any]]:
+                limit: int | None = None, sort: str = "queued", *, assignee: str | None = None,
+                unassigned: bool = False, now: float | None = None) -> list[dict[str, Any]]:
         """Pending items, oldest first (queue time, then id; with sort="respond_by", the
         earliest answer deadline first: a mention posted long before it was queued, late or
         replayed, is more urgent than its queue time says), optionally filtered. A case is one
         brand's (the first the mention matched, which counts it in its KPIs), but the `brand`
         filter finds it for every brand it names: "@borealcafe et @acme_fr, remboursez-moi" is
-        boreal's business too.
+        boreal's business too. `assignee` keeps the cases someone works on (see assignment),
+        `unassigned` those no one does; both need `now`, as the decisions are folded at it.
 
         Only the pending cases are read (indexed apart from the closed ones), in an order
         sorted again only after they changed."""
@@ -439,6 +460,16 @@ class CaseView:
                  # "none": queued for a charter's banned term alone, as the metrics label it
                  or (category == NO_CATEGORY and not item["categories"]))
         ]
+        if assignee is not None or unassigned:
+            if now is None or (assignee is not None and unassigned):
+                raise ValueError("filter on assignee or unassigned, not both, at a given now")
+            at = now
+
+            def owner(item: Mapping[str, Any]) -> str | None:
+                found = self.assignment(item["case_id"], at)
+                return found["assignee"] if found is not None else None
+
+            out = [item for item in out if owner(item) == assignee]  # None: unassigned
         if sort == "respond_by":  # stable: the queue order among equal deadlines
             out.sort(key=lambda item: parse_epoch(item["respond_by"], "respond_by"))
         elif sort != "queued":
