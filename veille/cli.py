@@ -311,6 +311,21 @@ def cmd_moderate_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_moderate_closed(args: argparse.Namespace) -> int:
+    import time
+
+    from veille.moderate.commands import list_closed, parse_time
+
+    if args.limit is not None and args.limit < 1:
+        raise CliError(f"--limit must be at least 1, not {args.limit}")
+    until = parse_time(args.until, "until") if args.until else None
+    since = parse_time(args.since, "since") if args.since else (until or time.time()) - 86400
+    list_closed(_reachable(_settings(args)), brand=args.brand, category=args.category,
+                decision=args.decision, moderator=args.moderator, since=since, until=until,
+                limit=args.limit, as_json=args.json)
+    return 0
+
+
 def cmd_moderate_decide(args: argparse.Namespace) -> int:
     from veille.moderate.commands import decide
     from veille.terminal import printable
@@ -480,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--once", action="store_true", help="poll every hashtag once, then exit")
     m.set_defaults(func=cmd_mastodon)
 
-    from veille.moderation import DECISIONS, METRIC_CATEGORIES, SORTS
+    from veille.moderation import CLOSING_DECISIONS, DECISIONS, METRIC_CATEGORIES, SORTS
 
     p = sub.add_parser("alerts", help="crisis alert story events (reputation.alerts), oldest first")
     _add_broker(p)
@@ -507,6 +522,17 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--assignee", help="only the cases assigned to this moderator (assign, escalate)")
     who.add_argument("--unassigned", action="store_true", help="only the cases no one is assigned")
     m.set_defaults(func=cmd_moderate_list)
+    m = msub.add_parser("closed", help="closed cases, newest decision first: who decided what, and why")
+    _add_broker(m)
+    m.add_argument("--brand", help="only this brand's cases")
+    m.add_argument("--category", choices=METRIC_CATEGORIES, help="only cases with this category")
+    m.add_argument("--decision", choices=CLOSING_DECISIONS, help="only cases closed by this decision")
+    m.add_argument("--moderator", help="only the cases this moderator closed")
+    m.add_argument("--since", help="ISO 8601, UTC without an offset (default: a day before --until)")
+    m.add_argument("--until", help="ISO 8601, excluded (default: now)")
+    m.add_argument("--limit", type=int, help="show at most this many")
+    m.add_argument("--json", action="store_true", help="one JSON object per line")
+    m.set_defaults(func=cmd_moderate_closed)
     m = msub.add_parser("decide", help="write a decision to moderation.decisions (waits for the ack)")
     _add_broker(m)
     m.add_argument("case_id")

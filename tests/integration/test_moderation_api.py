@@ -750,3 +750,54 @@ def test_the_cli_takes_a_case_and_lists_who_works_on_what(settings, api: ServedA
     closed = cli("decide", "c-spam", "reject", "--moderator", "erin")
     assert closed.returncode == 0, closed.stderr
     assert "note: case 'c-spam' was assigned to dave (assign by dave at " in closed.stderr
+
+
+def test_closed_cases_newest_first_from_the_api_and_the_cli(settings, api: ServedApi) -> None:
+    """Who decided what, and why: the closed cases of a period (the last day by default), newest
+    decision first, filtered by decision, moderator, brand or category; from the API and from
+    `veille moderate closed`. The fixture's c-done was approved by alice 30 s ago."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT as REPO
+    from tests.conftest import settings_env
+
+    assert api.client.post("/cases/c-spam/decision", json={
+        "decision": "reject", "moderator": "bob", "reason": "spam"}).status_code == 202
+    from veille.moderation.cases import iso
+
+    old = apply_decision(case_of(ITEMS[0]), {"case_id": "c-old", "decision": "reject",
+                                             "moderator": "bob", "decided_at": NOW - 20}, now=NOW)
+    three_days_ago = {**(old.record or {}), "decided_at": iso(NOW - 3 * 86400)}
+    produce(settings, MODERATION_CLOSED, [(b"c-old", json.dumps(three_days_ago).encode())])
+    # The agent is not running here: the closed record of c-spam is written as it would.
+    spam = apply_decision(case_of(ITEMS[1]), {"case_id": "c-spam", "decision": "reject",
+                                              "moderator": "bob", "reason": "spam",
+                                              "decided_at": NOW - 10}, now=NOW)
+    produce(settings, MODERATION_CLOSED, [(b"c-spam", json.dumps(spam.record).encode())])
+    day = api.client.get("/closed").json()
+    assert (day["count"], [c["case_id"] for c in day["cases"]]) == (2, ["c-spam", "c-done"])
+    assert day["cases"][0]["reason"] == "spam" and day["cases"][0]["text"] == "text of c-spam"
+    week = api.client.get(f"/closed?since={NOW - 7 * 86400:.0f}&decision=reject").json()
+    assert [c["case_id"] for c in week["cases"]] == ["c-spam", "c-old"]
+    assert [c["case_id"] for c in api.client.get(
+        f"/closed?since={NOW - 7 * 86400:.0f}&moderator=alice").json()["cases"]] == ["c-done"]
+    assert [c["case_id"] for c in api.client.get("/closed?brand=boreal").json()["cases"]] == ["c-spam"]
+    assert api.client.get("/closed?limit=1").json()["count"] == 2
+    for query, field in (("decision=escalate", "decision"), ("since=yesterday", "since"),
+                         ("until=2026-02-31", "until"), ("category=rude", "category"),
+                         ("limit=0", "limit"), ("status=closed", "status")):
+        bad = api.client.get(f"/closed?{query}")
+        assert bad.status_code == 400 and bad.json()["field"] == field, query
+
+    cli = subprocess.run([sys.executable, "-m", "veille.cli", "moderate", "closed", "--decision", "reject"],
+                         env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    lines = cli.stdout.splitlines()
+    assert lines[0].split()[:4] == ["decided", "(UTC)", "case", "brand"]
+    assert [line.split()[2] for line in lines[1:-1]] == ["c-spam"]
+    assert "spam | text of c-spam" in lines[1] and lines[-1].startswith("1 closed")
+    cli = subprocess.run([sys.executable, "-m", "veille.cli", "moderate", "closed", "--json",
+                          "--since", "2000-01-01"],
+                         env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert [json.loads(x)["case_id"] for x in cli.stdout.splitlines()] == ["c-spam", "c-done", "c-old"]

@@ -705,3 +705,51 @@ def test_the_view_says_who_works_on_a_pending_case_and_filters_on_it() -> None:
     # first is not known, as for an escalation.
     assert view.superseded("a", {"case_id": "a", "decision": "assign", "moderator": "alice",
                                  "assignee": "alice", "decided_at": T0 + 50}, at) is None
+
+
+def test_closed_cases_newest_first_with_who_decided_what_and_why() -> None:
+    """A manager reading a high rejection rate wants the rejections themselves: who rejected
+    what, and why. The closed cases of a period, newest decision first, filtered like the
+    pending list, with the mention's text while its queue item is held."""
+    view = CaseView()
+    items = [item("a", queued_at=T0), item("b", RESPOND, brands=("boreal", "acme"), queued_at=T0 + 1),
+             item("c", queued_at=T0 + 2), item("d", BANNED, queued_at=T0 + 3)]
+    for it in items:
+        view.add_item(it)
+    escalated = apply_decision(case_of(items[2]), {"case_id": "c", "decision": "escalate",
+                                                   "moderator": "alice", "assignee": "lead",
+                                                   "decided_at": T0 + 100}, now=T0 + 100).case
+    out = apply_decision(escalated, {"case_id": "c", "decision": "reject", "moderator": "lead",
+                                     "reason": "insulte\ncharte §3", "decided_at": T0 + 700},
+                         now=T0 + 700)
+    view.add_closed(json.loads(json.dumps(out.record)))
+    view.add_closed(closed(items[0], "reject", T0 + 300, moderator="bob"))
+    view.add_closed(closed(items[1], "replied", T0 + 500))
+    view.add_closed(closed(items[3], "approve", T0 + 90_000))  # the next day
+
+    def ids(**filters: object) -> list[str]:
+        return [c["case_id"] for c in view.closed_cases(**filters)]  # type: ignore[arg-type]
+
+    assert ids() == ["d", "c", "b", "a"]
+    assert ids(since=T0, until=T0 + 86_400) == ["c", "b", "a"]
+    assert ids(since=T0 + 500) == ["d", "c", "b"]  # since included, until excluded
+    assert ids(until=T0 + 500) == ["a"]
+    assert ids(decision="reject") == ["c", "a"]
+    assert ids(moderator="lead") == ["c"]
+    assert ids(brand="acme") == ["d", "c", "b", "a"]  # b names acme too
+    assert ids(brand="boreal") == ["b"]
+    assert ids(category="needs_answer") == ["b"] and ids(category="none") == ["d"]
+    shown = view.closed_cases(moderator="lead")[0]
+    assert {k: shown[k] for k in ("decision", "moderator", "reason", "decided_at", "severity",
+                                  "escalations", "assigned_to", "time_to_decision_seconds",
+                                  "text", "brand", "brands")} == {
+        "decision": "reject", "moderator": "lead", "reason": "insulte\ncharte §3",
+        "decided_at": "2026-01-05T09:11:40.000Z", "severity": "high", "escalations": 1,
+        "assigned_to": "lead", "time_to_decision_seconds": 698.0, "text": "t'es nul",
+        "brand": "acme", "brands": ["acme"]}
+    # Without its queue item (read from a compacted or forgotten queue): the record's own say.
+    alone = CaseView()
+    alone.add_closed(closed(items[0], "reject", T0 + 300, moderator="bob"))
+    row = alone.closed_cases()[0]
+    assert (row["case_id"], row["decision"], row["categories"], row["text"]) == (
+        "a", "reject", ["insult", "aggressive"], None)

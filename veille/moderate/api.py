@@ -2,6 +2,7 @@
 
     GET  /cases?brand=B&category=C&limit=N   pending cases, oldest first
     GET  /cases/{id}                         one case: pending or closed, with its queue item
+    GET  /closed?since=T&decision=D&...      closed cases, newest decision first
     POST /cases/{id}/decision                {"decision", "moderator", "reason"?, "assignee"?}
     GET  /healthz
 
@@ -44,8 +45,8 @@ from veille.httpbody import (
     loads,
 )
 from veille.moderate.store import BrokerError, ModerationStore, decided_first
-from veille.moderation import METRIC_CATEGORIES, SORTS
-from veille.moderation.cases import CLOSED_RETENTION_SECONDS, DecisionError
+from veille.moderation import CLOSING_DECISIONS, METRIC_CATEGORIES, SORTS
+from veille.moderation.cases import CLOSED_RETENTION_SECONDS, DecisionError, parse_epoch
 from veille.moderation.queue import DECISION_INPUT_FIELDS, CaseView, decision_record
 from veille.settings import Settings, SettingsError
 
@@ -57,6 +58,8 @@ MAX_BODY_BYTES = 16 * 1024
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 RETRY_AFTER_SECONDS = 5
+#: A query's time in Unix seconds (anything else is read as ISO 8601).
+_SECONDS = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,9})?")
 
 
 class ApiConfigError(SettingsError):
@@ -161,6 +164,16 @@ def summary(item: dict[str, Any], view: CaseView | None = None,
     return out
 
 
+def _limit(query: Any) -> int | web.Response:
+    """The `limit` query parameter (default DEFAULT_LIMIT), or the 400 answer to a bad one."""
+    raw = query.get("limit", str(DEFAULT_LIMIT))
+    if (not (raw.isascii() and raw.isdigit()) or len(raw) > 9
+            or not 1 <= int(raw) <= MAX_LIMIT):  # 4,301 digits: int() raises
+        return _error(400, "invalid_query", f"limit must be a whole number in 1..{MAX_LIMIT}",
+                      field="limit")
+    return int(raw)
+
+
 def _pending_decision(record: dict[str, Any] | None) -> dict[str, Any] | None:
     from veille.moderation.cases import Decision, iso
 
@@ -211,6 +224,7 @@ class ModerationApi:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/cases", self._list)
         app.router.add_get("/cases/{case_id}", self._get)
+        app.router.add_get("/closed", self._closed)
         # `Expect: 100-continue`: refused from the headers, before the client sends the body.
         app.router.add_post("/cases/{case_id}/decision", self._decide, expect_handler=self._expect)
         # Content codings are undone by veille.httpbody (the same answers whatever is installed).
@@ -307,11 +321,9 @@ class ModerationApi:
         if category is not None and category not in METRIC_CATEGORIES:
             return _error(400, "invalid_query", f"category must be one of {', '.join(METRIC_CATEGORIES)}",
                           field="category")
-        raw_limit = query.get("limit", str(DEFAULT_LIMIT))
-        if (not (raw_limit.isascii() and raw_limit.isdigit()) or len(raw_limit) > 9
-                or not 1 <= int(raw_limit) <= MAX_LIMIT):  # 4,301 digits: int() raises
-            return _error(400, "invalid_query", f"limit must be a whole number in 1..{MAX_LIMIT}",
-                          field="limit")
+        limit = _limit(query)
+        if isinstance(limit, web.Response):
+            return limit
         sort = query.get("sort") or "queued"
         if sort not in SORTS:
             return _error(400, "invalid_query", f"sort must be one of {', '.join(SORTS)}",
@@ -331,7 +343,45 @@ class ModerationApi:
                                    sort=sort, assignee=assignee, unassigned=unassigned == "true",
                                    now=now)
             return {"count": len(pending),
-                    "cases": [summary(i, view, now) for i in pending[:int(raw_limit)]]}
+                    "cases": [summary(i, view, now) for i in pending[:limit]]}
+
+        return web.json_response(await self._read(listing))
+
+    async def _closed(self, request: web.Request) -> web.Response:
+        query = request.query
+        unknown = sorted(set(query) - {"brand", "category", "decision", "moderator", "since",
+                                       "until", "limit"})
+        if unknown:
+            return _error(400, "invalid_query", f"unknown parameters {unknown}", field=unknown[0])
+        category = query.get("category") or None
+        if category is not None and category not in METRIC_CATEGORIES:
+            return _error(400, "invalid_query", f"category must be one of {', '.join(METRIC_CATEGORIES)}",
+                          field="category")
+        decision = query.get("decision") or None
+        if decision is not None and decision not in CLOSING_DECISIONS:
+            return _error(400, "invalid_query", f"decision must be one of {', '.join(CLOSING_DECISIONS)}",
+                          field="decision")
+        limit = _limit(query)
+        if isinstance(limit, web.Response):
+            return limit
+        times: dict[str, float | None] = {}
+        for name in ("since", "until"):
+            value = query.get(name) or None
+            try:  # Unix seconds or ISO 8601, as decided_at
+                times[name] = None if value is None else parse_epoch(
+                    float(value) if _SECONDS.fullmatch(value) else value, name)
+            except DecisionError as exc:
+                return _error(400, "invalid_query", f"{exc.detail} (ISO 8601 or Unix seconds)",
+                              field=name)
+        until = times["until"]
+        since = times["since"] if times["since"] is not None else (
+            (until if until is not None else time.time()) - 86400)
+
+        def listing(view: CaseView) -> dict[str, Any]:
+            found = view.closed_cases(brand=query.get("brand") or None, category=category,
+                                      decision=decision, moderator=query.get("moderator") or None,
+                                      since=since, until=until)
+            return {"count": len(found), "cases": found[:limit]}
 
         return web.json_response(await self._read(listing))
 

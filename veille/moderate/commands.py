@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from veille.moderate.store import BrokerError, ModerationStore, decided_first
 from veille.moderation.cases import DecisionError, parse_epoch
-from veille.moderation.queue import build_report, decision_record, format_report
+from veille.moderation.queue import build_report, decision_record, duration, format_report
 from veille.settings import Settings
 from veille.terminal import printable
 
@@ -76,6 +76,40 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
               "shortly); escalated = to whom (- not escalated), severity one level up each "
               "time; assigned = who works on it (- no one)\n")
     return len(pending)
+
+
+def list_closed(settings: Settings, *, brand: str | None = None, category: str | None = None,
+                decision: str | None = None, moderator: str | None = None,
+                since: float | None = None, until: float | None = None, limit: int | None = None,
+                as_json: bool = False, out: TextIO = sys.stdout) -> int:
+    """Print the closed cases decided in [since, until), newest first; returns how many match
+    (before the limit)."""
+    store = ModerationStore(settings)
+    try:
+        view = store.refresh()
+    finally:
+        store.close()
+    found = view.closed_cases(brand=brand, category=category, decision=decision,
+                              moderator=moderator, since=since, until=until)
+    if brand is not None and not found:
+        _note_unknown_brand(settings, brand)
+    shown = found[:limit] if limit is not None else found
+    if as_json:
+        for row in shown:
+            out.write(printable(json.dumps(row, ensure_ascii=False)) + "\n")
+        return len(found)
+    out.write(f"{'decided (UTC)':<16}  {'case':<24} {'brand':<10} {'decision':<8} "
+              f"{'moderator':<12} {'waited':>7}  reason | text\n")
+    for row in shown:
+        words = [" ".join(str(row[k]).split()) for k in ("reason", "text") if row.get(k)]
+        said = _cut(" | ".join(words), 80)
+        out.write(printable(f"{row['decided_at'][:16].replace('T', ' '):<16}  "
+                            f"{str(row['case_id'])[:24]:<24} {str(row['brand'])[:10]:<10} "
+                            f"{str(row['decision']):<8} {_cut(str(row['moderator']), 12):<12} "
+                            f"{duration(row['time_to_decision_seconds']):>7}  {said}") + "\n")
+    more = f" ({len(found) - len(shown)} more not shown)" if len(shown) < len(found) else ""
+    out.write(f"{len(found)} closed{more}; waited = from entering the queue to this decision\n")
+    return len(found)
 
 
 def _escalated(escalation: dict[str, Any] | None) -> str:

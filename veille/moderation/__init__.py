@@ -19,9 +19,11 @@ METRIC_CATEGORIES = (*CATEGORIES, NO_CATEGORY)
 #: A moderator's decisions on a case (veille.moderation.cases): approve, reject and replied close
 #: it; escalate, assign (take it, or give it to someone) and unassign keep it pending.
 DECISIONS = ("approve", "reject", "escalate", "replied", "assign", "unassign")
+#: The decisions that close a case.
+CLOSING_DECISIONS = ("approve", "reject", "replied")
 
 #: Orders of the pending list (CaseView.pending): queue time, or answer deadline.
 SORTS = ("queued", "respond_by")
 
-__all__ = ["ACTIONS", "ACTION_RANK", "CATEGORIES", "DECISIONS", "METRIC_CATEGORIES", "NO_CATEGORY",
-           "SEVERITIES", "SORTS"]
+__all__ = ["ACTIONS", "ACTION_RANK", "CATEGORIES", "CLOSING_DECISIONS", "DECISIONS", "METRIC_CATEGORIES",
+           "NO_CATEGORY", "SEVERITIES", "SORTS"]

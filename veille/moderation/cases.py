@@ -37,9 +37,8 @@ from veille.rules import Charter
 STATE_VERSION: Final = 1
 CLOSED_SCHEMA_VERSION: Final = 1
 STATUSES: Final = ("pending", "closed")
-#: Decisions that close a case; "escalate" keeps it open, one severity level up, reassigned;
-#: "assign" and "unassign" keep it open as it is, with someone (or no one) working on it.
-CLOSING_DECISIONS: Final = ("approve", "reject", "replied")
+# veille.moderation.CLOSING_DECISIONS close a case; "escalate" keeps it open, one severity level
+# up, reassigned; "assign" and "unassign" keep it open as it is, with someone (or no one) on it.
 #: Decisions that name an assignee: escalate (optional: None is the escalation queue) and
 #: assign (required).
 ASSIGNING_DECISIONS: Final = ("escalate", "assign")

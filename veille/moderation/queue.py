@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Any, Final
 
-from veille.moderation import CATEGORIES, METRIC_CATEGORIES, NO_CATEGORY, SEVERITIES, SORTS
-from veille.moderation.cases import (
+from veille.moderation import (
+    CATEGORIES,
     CLOSING_DECISIONS,
+    METRIC_CATEGORIES,
+    NO_CATEGORY,
+    SEVERITIES,
+    SORTS,
+)
+from veille.moderation.cases import (
     DECISIONS,
     PROCESSED_SHARE_TARGET,
     Case,
@@ -432,6 +438,34 @@ class CaseView:
         return {"assignee": case.assigned_to, "moderator": last.moderator,
                 "decision": last.decision, "decided_at": iso(last.decided_at)}
 
+    def closed_cases(self, *, brand: str | None = None, category: str | None = None,
+                     decision: str | None = None, moderator: str | None = None,
+                     since: float | None = None, until: float | None = None) -> list[dict[str, Any]]:
+        """The closed cases decided in [since, until), newest decision first, each as
+        closed_summary gives it, optionally filtered: `brand` finds a case for every brand its
+        mention names (as pending() does), `category` as pending() too, `decision` the closing
+        decision, `moderator` who took it. Built from the moderation.closed records (and each
+        case's queue item, for its text, when still held): what a manager reads to see why
+        items were rejected, or who answered what."""
+        rows: list[tuple[float, str, dict[str, Any]]] = []
+        for case_id, record in self.closed.items():
+            decided = parse_epoch(record.get("decided_at"), "decided_at")  # valid: add_closed
+            if (since is not None and decided < since) or (until is not None and decided >= until):
+                continue
+            if decision is not None and record.get("decision") != decision:
+                continue
+            if moderator is not None and record.get("moderator") != moderator:
+                continue
+            shown = closed_summary(record, self.items.get(case_id))
+            if brand is not None and shown["brand"] != brand and brand not in shown["brands"]:
+                continue
+            if category is not None and category not in shown["categories"] and not (
+                    category == NO_CATEGORY and not shown["categories"]):
+                continue
+            rows.append((decided, case_id, shown))
+        rows.sort(key=lambda row: (-row[0], row[1]))
+        return [shown for _, _, shown in rows]
+
     def status(self, case_id: str) -> str | None:
         """"closed", "pending" or None (unknown)."""
         if case_id in self.closed:
@@ -573,6 +607,34 @@ def _closed_case(record: Mapping[str, Any], item: Mapping[str, Any] | None) -> C
         return case_of(item) if item is not None else None
     except ItemError:
         return None
+
+
+def closed_summary(record: Mapping[str, Any], item: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A closed case for people and tools: the closing `decision`, `moderator`, `reason`,
+    `decided_at` and `time_to_decision_seconds` of its moderation.closed record, the case's
+    `brand`, `brands`, `categories`, `severity` (after escalations) and `escalations`, who
+    worked on it last (`assigned_to`), and its mention's `platform`, `author`, `text` and `url`
+    while its queue item is held (null otherwise). A record with an unreadable case state
+    shows what its queue item says, or nulls."""
+    decided = parse_epoch(record.get("decided_at"), "decided_at")
+    case = _closed_case(record, item)
+    item = item if isinstance(item, Mapping) else {}
+    brands = item.get("brands")
+    return {
+        "case_id": record.get("case_id"),
+        "brand": record.get("brand"),
+        "brands": list(brands) if isinstance(brands, list) else [record.get("brand")],
+        "categories": list(case.categories) if case is not None else [],
+        "severity": case.severity if case is not None else None,
+        "escalations": case.escalations if case is not None else None,
+        "assigned_to": case.assigned_to if case is not None else None,
+        "decision": record.get("decision"),
+        "moderator": record.get("moderator"),
+        "reason": record.get("reason"),
+        "decided_at": iso(decided),
+        "time_to_decision_seconds": _time_to_decision(record, decided, case),
+        **{k: item.get(k) for k in ("platform", "author", "text", "url")},
+    }
 
 
 def _time_to_decision(record: Mapping[str, Any], decided: float, case: Case | None) -> float | None:
