@@ -164,8 +164,19 @@ def summary(item: dict[str, Any], view: CaseView | None = None,
     return out
 
 
-def _limit(query: Any) -> int | web.Response:
-    """The `limit` query parameter (default DEFAULT_LIMIT), or the 400 answer to a bad one."""
+def _checked_query(query: Any, free: set[str], choices: dict[str, tuple[str, ...]]
+                   ) -> int | web.Response:
+    """The 400 answer to a query with a parameter other than `limit`, `free` ones (any text)
+    and `choices` (each one of its values, or empty), or else its `limit` (default
+    DEFAULT_LIMIT, at most MAX_LIMIT)."""
+    unknown = sorted(set(query) - free - set(choices) - {"limit"})
+    if unknown:
+        return _error(400, "invalid_query", f"unknown parameters {unknown}", field=unknown[0])
+    for name, values in choices.items():
+        value = query.get(name) or None
+        if value is not None and value not in values:
+            return _error(400, "invalid_query", f"{name} must be one of {', '.join(values)}",
+                          field=name)
     raw = query.get("limit", str(DEFAULT_LIMIT))
     if (not (raw.isascii() and raw.isdigit()) or len(raw) > 9
             or not 1 <= int(raw) <= MAX_LIMIT):  # 4,301 digits: int() raises
@@ -313,25 +324,13 @@ class ModerationApi:
 
     async def _list(self, request: web.Request) -> web.Response:
         query = request.query
-        unknown = sorted(set(query) - {"brand", "category", "limit", "sort", "assignee", "unassigned"})
-        if unknown:
-            return _error(400, "invalid_query", f"unknown parameters {unknown}",
-                          field=unknown[0])
-        category = query.get("category") or None
-        if category is not None and category not in METRIC_CATEGORIES:
-            return _error(400, "invalid_query", f"category must be one of {', '.join(METRIC_CATEGORIES)}",
-                          field="category")
-        limit = _limit(query)
+        limit = _checked_query(query, {"brand", "assignee"}, {
+            "category": METRIC_CATEGORIES, "sort": SORTS, "unassigned": ("true", "false")})
         if isinstance(limit, web.Response):
             return limit
+        category = query.get("category") or None
         sort = query.get("sort") or "queued"
-        if sort not in SORTS:
-            return _error(400, "invalid_query", f"sort must be one of {', '.join(SORTS)}",
-                          field="sort")
-        unassigned = query.get("unassigned", "false")
-        if unassigned not in ("true", "false"):
-            return _error(400, "invalid_query", "unassigned must be true or false",
-                          field="unassigned")
+        unassigned = query.get("unassigned") or "false"
         assignee = query.get("assignee") or None
         if assignee is not None and unassigned == "true":
             return _error(400, "invalid_query", "assignee and unassigned=true exclude each other",
@@ -349,21 +348,12 @@ class ModerationApi:
 
     async def _closed(self, request: web.Request) -> web.Response:
         query = request.query
-        unknown = sorted(set(query) - {"brand", "category", "decision", "moderator", "since",
-                                       "until", "limit"})
-        if unknown:
-            return _error(400, "invalid_query", f"unknown parameters {unknown}", field=unknown[0])
-        category = query.get("category") or None
-        if category is not None and category not in METRIC_CATEGORIES:
-            return _error(400, "invalid_query", f"category must be one of {', '.join(METRIC_CATEGORIES)}",
-                          field="category")
-        decision = query.get("decision") or None
-        if decision is not None and decision not in CLOSING_DECISIONS:
-            return _error(400, "invalid_query", f"decision must be one of {', '.join(CLOSING_DECISIONS)}",
-                          field="decision")
-        limit = _limit(query)
+        limit = _checked_query(query, {"brand", "moderator", "since", "until"}, {
+            "category": METRIC_CATEGORIES, "decision": CLOSING_DECISIONS})
         if isinstance(limit, web.Response):
             return limit
+        category = query.get("category") or None
+        decision = query.get("decision") or None
         times: dict[str, float | None] = {}
         for name in ("since", "until"):
             value = query.get(name) or None
