@@ -515,6 +515,12 @@ class ModerationMetrics:
             "Pending cases (escalated ones included) held by this worker's partitions.",
             ["brand"], registry=registry,
         )
+        self.unassigned = Gauge(
+            "veille_moderation_unassigned_items",
+            "Pending cases no moderator is assigned (no assign decision, given back, or escalated "
+            "to the escalation queue), held by this worker's partitions.",
+            ["brand"], registry=registry,
+        )
         self.oldest = Gauge(
             "veille_moderation_oldest_pending_age_seconds",
             "Age of the oldest pending case held by this worker's partitions (0 when none).",
@@ -586,24 +592,26 @@ class ModerationMetrics:
 
     @property
     def gauges(self) -> tuple[Gauge, ...]:
-        return (self.backlog, self.oldest, self.unanswered)
+        return (self.backlog, self.oldest, self.unanswered, self.unassigned)
 
     def set_backlog(self, backlogs: Iterable[Any]) -> None:
         """Export veille.moderation.cases.Backlog values (one per brand)."""
         totals: dict[str, list[float]] = {}
         for b in backlogs:
-            t = totals.setdefault(self.brand(b.brand), [0, 0.0, 0])
+            t = totals.setdefault(self.brand(b.brand), [0, 0.0, 0, 0])
             t[0] += b.pending
             t[1] = max(t[1], b.oldest_age_seconds)
             t[2] += b.unanswered_negative
+            t[3] += b.unassigned
         # A label exported before and absent now (the last "none" case closed) goes back to 0.
         for label in self._backlog_labels - totals.keys():
-            totals[label] = [0, 0.0, 0]
+            totals[label] = [0, 0.0, 0, 0]
         self._backlog_labels = set(totals)
-        for label, (pending, oldest, unanswered) in totals.items():
+        for label, (pending, oldest, unanswered, unassigned) in totals.items():
             self.backlog.labels(label).set(pending)
             self.oldest.labels(label).set(oldest)
             self.unanswered.labels(label).set(unanswered)
+            self.unassigned.labels(label).set(unassigned)
 
     def forget(self) -> None:
         """Stop exporting the per-brand gauges (this worker owns no moderation partition)."""

@@ -408,9 +408,13 @@ def moderation() -> Json:
                 steps=thresholds(("green", None), ("orange", 7200), ("red", 28800)),
                 description="Age of the oldest item waiting (alert ModerationBacklogTooOld)."),
              8, 8),
-            (timeseries("Backlog", [target(
-                f"sum by (brand) (veille_moderation_backlog_items{MOD_BRAND})", "{{brand}}")],
-                description="Items waiting for a decision."), 8, 8),
+            (timeseries("Backlog", [
+                target(f"sum by (brand) (veille_moderation_backlog_items{MOD_BRAND})",
+                       "{{brand}}"),
+                target(f"sum by (brand) (veille_moderation_unassigned_items{MOD_BRAND})",
+                       "{{brand}} unassigned"),
+            ], description="Items waiting for a decision, and those of them no moderator has "
+                           "taken (assign) or been given (escalate)."), 8, 8),
             (timeseries("Time to decision", [
                 target(f"histogram_quantile(0.5, sum by (le) (rate({decision}[1h])))", "p50"),
                 target(f"histogram_quantile(0.9, sum by (le) (rate({decision}[1h])))", "p90"),

@@ -194,6 +194,8 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     scraped = wait_metrics(worker.metrics_url, lambda s: by_label(
         s, "veille_moderation_backlog_items", "brand") == {("acme",): 2, ("boreal",): 1},
         what="backlog acme 2 (m3, m5 escalated), boreal 1 (m10)")
+    # m10, taken by carol, is pending but assigned; m3 and m5 (escalated to the queue) are not.
+    assert by_label(scraped, "veille_moderation_unassigned_items", "brand") == {("acme",): 2}
     assert by_label(scraped, "veille_moderation_items_received_total", "brand", "category") == received
     assert by_label(scraped, "veille_moderation_items_processed_total", "brand", "category") == processed
     assert by_label(scraped, "veille_moderation_items_rejected_total", "brand", "category") == rejected

@@ -116,8 +116,10 @@ def test_moderation_metrics_count_cases_once_items_per_category_gauges_only_when
     assert get("veille_moderation_answers_total", {"brand": "none", "outcome": "no_answer"}) == 0
     assert get("veille_moderation_answers_total", {"brand": "none", "outcome": "late"}) == 1
 
-    m.set_backlog([Backlog("acme", 3, 600.0, 1), Backlog("boreal"), Backlog("gone", 2, 50.0, 0)])
+    m.set_backlog([Backlog("acme", 3, 600.0, 1, 2), Backlog("boreal"), Backlog("gone", 2, 50.0, 0, 2)])
     assert get("veille_moderation_backlog_items", {"brand": "acme"}) == 3
+    assert get("veille_moderation_unassigned_items", {"brand": "acme"}) == 2
+    assert get("veille_moderation_unassigned_items", {"brand": "none"}) == 2
     assert get("veille_moderation_oldest_pending_age_seconds", {"brand": "acme"}) == 600.0
     assert get("veille_moderation_unanswered_negative", {"brand": "acme"}) == 1
     assert get("veille_moderation_backlog_items", {"brand": "boreal"}) == 0
@@ -126,9 +128,11 @@ def test_moderation_metrics_count_cases_once_items_per_category_gauges_only_when
     m.set_backlog([Backlog("acme", 1, 60.0, 0), Backlog("boreal")])
     assert get("veille_moderation_backlog_items", {"brand": "none"}) == 0
     assert get("veille_moderation_oldest_pending_age_seconds", {"brand": "none"}) == 0
+    assert get("veille_moderation_unassigned_items", {"brand": "none"}) == 0
     assert get("veille_moderation_backlog_items", {"brand": "acme"}) == 1
     m.forget()  # no moderation partition left on this worker
     assert get("veille_moderation_backlog_items", {"brand": "acme"}) is None
+    assert get("veille_moderation_unassigned_items", {"brand": "acme"}) is None
 
 
 def test_scrape_asks_the_exporter_for_named_samples_only() -> None:

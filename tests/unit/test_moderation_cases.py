@@ -254,7 +254,8 @@ def test_kpis_count_received_processed_rejected() -> None:
 def test_backlog_per_brand_ages_and_unanswered_negatives() -> None:
     cases = [
         case("a1", RESPOND, now=T0),  # negative, respond: deadline T0 - 600 + 3600
-        case("a2", REVIEW, now=T0 + 600),
+        apply_decision(case("a2", REVIEW, now=T0 + 600), decide("assign", T0 + 700, "a2", assignee="alice"),
+                       now=T0 + 700).case,  # taken by alice
         case("a3", RESPOND, negative=False, now=T0),  # not negative: never "unanswered"
         # An angry complaint: its action is review, it still waits for an answer.
         case("a4", ANGRY_COMPLAINT, now=T0 + 2000),
@@ -262,8 +263,10 @@ def test_backlog_per_brand_ages_and_unanswered_negatives() -> None:
         apply_decision(case("b2", brand="boreal"), decide("approve", T0 + 5, "b2"), now=T0 + 5).case,
     ]
     before = Backlog.by_brand(cases, now=T0 + 2000, brands=["acme", "boreal", "calm"])
-    assert before["acme"] == Backlog("acme", pending=4, oldest_age_seconds=2000, unanswered_negative=0)
-    assert before["boreal"] == Backlog("boreal", pending=1, oldest_age_seconds=800, unanswered_negative=0)
+    assert before["acme"] == Backlog("acme", pending=4, oldest_age_seconds=2000, unanswered_negative=0,
+                                     unassigned=3)
+    assert before["boreal"] == Backlog("boreal", pending=1, oldest_age_seconds=800, unanswered_negative=0,
+                                       unassigned=1)
     assert before["calm"] == Backlog("calm")  # listed brands appear with zeros
     after = Backlog.by_brand(cases, now=T0 + 3001)
     # a1 and a4: a2 asks for no answer, a3 is not negative

@@ -436,6 +436,8 @@ class Backlog:
     pending: int = 0
     oldest_age_seconds: float = 0.0
     unanswered_negative: int = 0
+    #: Pending cases no one works on (no assign, or given back; escalated to the queue).
+    unassigned: int = 0
 
     @classmethod
     def by_brand(cls, cases: Iterable[Case], now: float, brands: Iterable[str] = ()) -> dict[str, Backlog]:
@@ -444,13 +446,15 @@ class Backlog:
         pending: dict[str, int] = dict.fromkeys(brands, 0)
         oldest: dict[str, float] = dict.fromkeys(brands, 0.0)
         unanswered: dict[str, int] = dict.fromkeys(brands, 0)
+        unassigned: dict[str, int] = dict.fromkeys(brands, 0)
         for case in cases:
             if not case.pending:
                 continue
             pending[case.brand] = pending.get(case.brand, 0) + 1
             oldest[case.brand] = max(oldest.get(case.brand, 0.0), case.age(now))
             unanswered[case.brand] = unanswered.get(case.brand, 0) + case.is_unanswered(now)
-        return {b: cls(b, pending[b], oldest[b], unanswered[b]) for b in pending}
+            unassigned[case.brand] = unassigned.get(case.brand, 0) + (case.assigned_to is None)
+        return {b: cls(b, pending[b], oldest[b], unanswered[b], unassigned[b]) for b in pending}
 
 
 # --- volume and sizing --------------------------------------------------------------------
