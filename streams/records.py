@@ -117,24 +117,34 @@ class EnrichedMention:
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        d = self.raw.to_dict()
-        d.pop("collected_at")
-        d["language_hint"] = d.pop("language")
-        d.update(
-            schema_version=self.schema_version,
-            language=self.language,
-            language_confidence=round(self.language_confidence, 4),
-            sentiment=self.sentiment.to_dict() if self.sentiment else None,
-            brands=list(self.brands),
-            rules=list(self.rules),
-            received_at=iso(self.received_at),
-            processed_at=iso(self.processed_at),
+        # The raw mention's fields (RawMention.to_dict's, in its order, without collected_at and
+        # with language as language_hint, after audience), then the enrichment's: built in one
+        # go rather than from RawMention.to_dict() popped and updated.
+        raw = self.raw
+        triage = self.triage
+        return {
+            "id": raw.id,
+            "source": raw.source,
+            "platform": raw.platform,
+            "author": raw.author,
+            "text": raw.text,
+            "url": raw.url,
+            "created_at": iso(raw.created_at),
+            "audience": dict(raw.audience) or None,
+            "language_hint": raw.language,
+            "schema_version": self.schema_version,
+            "language": self.language,
+            "language_confidence": round(self.language_confidence, 4),
+            "sentiment": self.sentiment.to_dict() if self.sentiment else None,
+            "brands": list(self.brands),
+            "rules": list(self.rules),
+            "received_at": iso(self.received_at),
+            "processed_at": iso(self.processed_at),
             # Added to schema_version 1 as an optional field (consumers ignore what they do
             # not know); null when no brand matched.
-            triage={"categories": list(self.triage.categories), "severity": self.triage.severity,
-                    "action": self.triage.action} if self.triage is not None else None,
-        )
-        return d
+            "triage": {"categories": list(triage.categories), "severity": triage.severity,
+                       "action": triage.action} if triage is not None else None,
+        }
 
     def to_json(self) -> bytes:
         return dumps(self.to_dict())
@@ -192,6 +202,13 @@ def dumps(obj: Any) -> bytes:
 
 def iso(dt: datetime) -> str:
     """UTC ISO 8601 with a Z suffix and millisecond precision."""
+    if dt.tzinfo is UTC:
+        # Every time a record holds (parse_time's, the clocks') is in UTC already: written
+        # directly, what isoformat writes (four-digit year, milliseconds cut, not rounded) in
+        # 0.7 µs instead of 1.3 (an enriched record writes three). %-formatting: an f-string
+        # with the same format specs takes 1.35 µs.
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+            dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.microsecond // 1000)
     return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -332,6 +349,9 @@ def parse_raw(
     """Bytes from `mentions.raw` -> RawMention, or raise InvalidMention with a bounded reason."""
     if payload is None:
         raise InvalidMention("not_an_object", "the message has no value")
+    obj = _loads_plain(payload)
+    if obj is not None:
+        return mention_from_dict(obj, now=now, limits=limits)
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -343,3 +363,33 @@ def parse_raw(
     except ValueError as exc:
         raise InvalidMention("invalid_json", str(exc)[:200]) from None
     return mention_from_dict(obj, now=now, limits=limits)
+
+
+#: Brackets and braces a message may hold for `_loads_plain` to decode it: the nesting of one
+#: that has fewer stays far below what json.loads refuses as too deep (Python's recursion limit).
+_PLAIN_MAX_BRACKETS = 64
+
+
+def _loads_plain(payload: bytes) -> dict[str, Any] | None:
+    """The JSON object of a plain message, decoded by orjson (0.9 µs for a raw mention, against
+    3.6 for decoding the bytes and json.loads); None when the message is not plainly one, and
+    parse_raw's own path (UTF-8, then json.loads) then decides, with its own errors.
+
+    Only what decodes to the same object either way is taken: UTF-8 that orjson refuses
+    (surrogates, overlong forms), NaN, numbers beyond a double, escaped lone surrogates and
+    anything but an object fail here, to be refused or accepted by json.loads as before; a
+    message with many brackets (deep nesting, which json.loads refuses beyond the recursion
+    limit and orjson accepts to 1024) is left to it, and so is an audience holding a float
+    (orjson reads an integer beyond 64 bits as a float, which audience would then refuse)."""
+    if type(payload) is not bytes or payload.count(b"[") + payload.count(b"{") > _PLAIN_MAX_BRACKETS:
+        return None
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict:
+        return None
+    audience = obj.get("audience")
+    if type(audience) is dict and any(type(v) is float for v in audience.values()):
+        return None
+    return obj
