@@ -148,7 +148,11 @@ def parse_epoch(value: Any, key: str) -> float:
 
 def iso(epoch: float) -> str:
     """UTC ISO 8601 with a Z suffix and millisecond precision."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    dt = datetime.fromtimestamp(epoch, UTC)
+    # What isoformat(timespec="milliseconds") writes, with Z for +00:00 (fromtimestamp gives a
+    # UTC time): %-formatted directly, half its cost. A queue item writes three.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.microsecond // 1000)
 
 
 @dataclass(frozen=True, slots=True)
