@@ -58,3 +58,18 @@ def test_a_tag_of_no_known_language_is_not_passed_on() -> None:
 def test_confident_detection_overrides_hint() -> None:
     lang, confidence = D.detect("Je suis vraiment très content de ce téléphone", hint="en")
     assert lang == "fr" and confidence > 0.9
+
+
+def test_clean_is_the_two_passes_it_replaced() -> None:
+    """clean() runs one regex where it ran two (noise, then non-words): the same words."""
+    import random
+    import re
+
+    noise = re.compile(r"https?://\S+|www\.\S+|[@#][\w.]+")
+    non_word = re.compile(r"[^\w\s']+|\d+|_")
+    rnd = random.Random(1)
+    pieces = list("hHtpsSwW:/.@#_'’ -!?,09٣²aéİß\u0307\u00a0\t😀") + ["http://", "https://", "www."]
+    texts = ["!!@acme great", "x:http://a.b/c?d=1 ok", "1www.x.fr", "#tag.with.dots!", "_@a#b"]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 20))) for _ in range(20_000)]
+    for text in texts:
+        assert D.clean(text) == " ".join(non_word.sub(" ", noise.sub(" ", text)).lower().split())

@@ -179,3 +179,38 @@ def test_held_records_cost_their_size_not_the_encoders_buffer() -> None:
                          check=True, cwd=ROOT)
     grew_mb = float(out.stdout)
     assert grew_mb < 30, f"20,000 held records grew RSS by {grew_mb:.1f} MB"
+
+
+@pytest.mark.parametrize("depth", [10, 900, 1000, 1020])
+def test_nesting_is_refused_where_json_loads_refuses_it(depth: int) -> None:
+    """parse_raw decodes plain messages with orjson, which accepts nesting to 1024 where
+    json.loads stops at the recursion limit: a deeply nested message is still refused."""
+    payload = raw()[:-1] + b', "x": ' + b"[" * depth + b"]" * depth + b"}"
+    if depth >= 1000:
+        assert reason(payload) == "invalid_json"
+    else:
+        assert parse_raw(payload, now=NOW).id == "m1"
+
+
+@pytest.mark.parametrize("figure", [10**30, 2**64 - 1, 2**64])
+def test_an_audience_figure_beyond_64_bits_stays_an_integer(figure: int) -> None:
+    """orjson reads an integer beyond 64 bits as a float, which audience refuses: such a
+    message goes through json.loads, as every message did, and keeps its figure."""
+    m = parse_raw(raw(audience={"followers": figure}), now=NOW)
+    assert m.audience == {"followers": figure} and type(m.audience["followers"]) is int
+
+
+def test_iso_writes_what_isoformat_writes() -> None:
+    import random
+    from datetime import timezone
+
+    from streams.records import iso
+
+    rnd = random.Random(1)
+    lo = datetime(1, 1, 1, tzinfo=UTC)
+    span = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC) - lo) // timedelta(microseconds=1)
+    times = [lo + timedelta(microseconds=rnd.randrange(span + 1)) for _ in range(20_000)]
+    times += [lo, NOW, NOW.replace(microsecond=999_999), NOW.astimezone(timezone(timedelta(hours=5)))]
+    for dt in times:
+        assert iso(dt) == dt.astimezone(UTC).isoformat(timespec="milliseconds").replace(
+            "+00:00", "Z"), dt

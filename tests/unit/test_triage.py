@@ -272,3 +272,19 @@ def test_crafted_texts_do_not_make_the_patterns_backtrack_for_ever() -> None:
     for text in ("espece de c0nnnard", "quel c*nnard"):
         assert triage(text, "fr", "negative", -0.8, BRAND).categories, text
     assert triage("you a$$hole", "en", "negative", -0.8, BRAND).categories
+
+
+def test_normalise_cuts_runs_as_the_runs_pattern_does() -> None:
+    """normalise() skips _RUNS when RE2 finds no run in an ASCII text: the result is _RUNS's."""
+    import random
+
+    def reference(folded: str) -> tuple[str, str]:
+        base = triage_module._RUNS.sub(triage_module._two, folded.translate(triage_module._APOSTROPHES))
+        return base, triage_module._WORD_HYPHEN.sub(" ", base) if "-" in base else base
+
+    rnd = random.Random(1)
+    texts = [f"x{chr(c) * k}y" for c in range(128) for k in (2, 3, 4)]
+    texts += ["".join(rnd.choice("aawwWW__..!!??--'’ 12éà") for _ in range(rnd.randint(0, 12)))
+              for _ in range(20_000)]
+    for text in texts:
+        assert triage_module.normalise(text) == reference(text), repr(text)
