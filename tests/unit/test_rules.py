@@ -341,3 +341,25 @@ def test_the_reserved_brand_ids_include_the_metrics_label_of_no_brand() -> None:
     from veille.rules import RESERVED_BRAND_IDS
 
     assert NO_BRAND in RESERVED_BRAND_IDS
+
+
+def test_fold_unmarks_as_translating_the_whole_text_did() -> None:
+    """fold() looks up only the non-ASCII runs of a decomposed text in the combining-marks table:
+    the same text as str.translate over all of it."""
+    import unicodedata
+
+    from veille import rules
+
+    def reference(text: str) -> str:
+        if text.isascii():
+            return text.lower()
+        decomposed = unicodedata.normalize("NFKD", text.casefold())
+        return decomposed if decomposed.isascii() else decomposed.translate(rules._combining_marks())
+
+    rnd = random.Random(1)
+    pool = list("aeE ’‘ʼ'éèÉœŒæøØłŁđðþħıŧŀß\u0301\u0327\u20dd日本😀👍🏽ﬁ①½Ǆ\u00a0-x1")
+    pool += [chr(c) for c in list(rules._combining_marks())[::97]]
+    for _ in range(20_000):
+        text = "".join(rnd.choice(pool) for _ in range(rnd.randint(0, 15)))
+        rules._folds.clear()
+        assert rules.fold(text) == reference(text), repr(text)
