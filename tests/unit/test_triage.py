@@ -275,7 +275,8 @@ def test_crafted_texts_do_not_make_the_patterns_backtrack_for_ever() -> None:
 
 
 def test_normalise_cuts_runs_as_the_runs_pattern_does() -> None:
-    """normalise() skips _RUNS when RE2 finds no run in an ASCII text: the result is _RUNS's."""
+    """normalise() replaces apostrophes with str.replace in an ASCII text and skips _RUNS when
+    RE2 finds no run in one: the result is translate's and _RUNS's."""
     import random
 
     def reference(folded: str) -> tuple[str, str]:
@@ -284,7 +285,9 @@ def test_normalise_cuts_runs_as_the_runs_pattern_does() -> None:
 
     rnd = random.Random(1)
     texts = [f"x{chr(c) * k}y" for c in range(128) for k in (2, 3, 4)]
-    texts += ["".join(rnd.choice("aawwWW__..!!??--'’ 12éà") for _ in range(rnd.randint(0, 12)))
+    texts += ["".join(rnd.choice("aawwWW__..!!??--'’‘ʼ`´“”„\" 12éà") for _ in range(rnd.randint(0, 12)))
+              for _ in range(20_000)]
+    texts += ["".join(rnd.choice("aw_.!?-'`\" 1") for _ in range(rnd.randint(0, 12)))  # ASCII
               for _ in range(20_000)]
     for text in texts:
         assert triage_module.normalise(text) == reference(text), repr(text)

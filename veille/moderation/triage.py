@@ -75,7 +75,10 @@ def normalise(folded: str) -> tuple[str, str]:
     """The texts the rules see, from fold(text): apostrophes as spaces, runs of a character cut to
     two; the second also has hyphens between letters as spaces ("ras-le-bol", "casse-toi").
     Links keep their hyphens in the first, which the spam rules read."""
-    base = folded.translate(_APOSTROPHES)
+    # The only ASCII keys of _APOSTROPHES are ' and `: two replaces do its work on an ASCII
+    # text (most, once folded) in 0.4 µs where translate takes 1.8.
+    base = (folded.replace("'", " ").replace("`", " ") if folded.isascii()
+            else folded.translate(_APOSTROPHES))
     # _RUNS (a back reference tried at every character) takes about 4.9 µs on a tweet whether it
     # finds a run or not, and most have none: an ASCII text (most, once folded) is first
     # searched by RE2, in 2.2 µs, and _RUNS only runs when that finds a run or cannot tell.
