@@ -161,7 +161,14 @@ class Enricher:
             return results
 
         analyzer = self.analyzer
-        languages = each(lambda raw, _: analyzer.detect(raw.text, raw.language))
+        try:
+            # Every valid mention at once (none has an outcome yet): fastText over all of them,
+            # then the second opinions (Analyzer.detect_many). Should one fail, each is detected
+            # alone, and only the one that fails becomes a dead letter.
+            languages: list[Any] = analyzer.detect_many([(raw.text, raw.language)
+                                                         for _, raw, _ in valid])
+        except Exception:
+            languages = each(lambda raw, _: analyzer.detect(raw.text, raw.language))
         # Scored a language at a time: one scorer's tables stay in the caches.
         by_language = sorted(range(len(valid)), key=lambda k: languages[k][0] if languages[k] else "")
         sentiments = each(lambda raw, lc: analyzer.score(raw.text, lc[0]), languages, by_language)

@@ -145,3 +145,30 @@ def test_a_slice_is_handled_step_by_step_and_one_failure_spares_the_rest() -> No
                                               (b"m5", payload("m5", "Acme is awful"), None)]]
     assert [o.enriched.to_dict() for o in one if o.enriched] == [
         o.enriched.to_dict() for o in (out[0], out[4]) if o.enriched]
+
+
+class DetectorFailsOn:
+    """A detector with detect_many that fails on one text, as a bug would."""
+
+    def __init__(self, bad: str) -> None:
+        self.bad = bad
+
+    def detect(self, text: str, hint: str | None = None) -> tuple[str, float]:
+        if text == self.bad:
+            raise ZeroDivisionError
+        return "en", 0.99
+
+    def detect_many(self, items: list[tuple[str, str | None]]) -> list[tuple[str, float]]:
+        return [self.detect(text, hint) for text, hint in items]
+
+
+def test_a_detection_failing_in_the_batch_fails_its_mention_only() -> None:
+    """Languages are detected for the whole slice at once; when that fails, each mention is
+    detected alone and only the failing one is a dead letter."""
+    from veille.sentiment.english import EnglishScorer
+
+    outs = enricher(Analyzer([EnglishScorer()], DetectorFailsOn("Acme broke"))).handle_many([
+        (b"m1", payload("m1"), None), (b"m2", payload("m2", "Acme broke"), None),
+        (b"m3", payload("m3"), None)])
+    assert outs[1].dead is not None and outs[1].dead.reason == "processing_error"
+    assert all(o.enriched is not None and o.enriched.language == "en" for o in (outs[0], outs[2]))

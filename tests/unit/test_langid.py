@@ -73,3 +73,10 @@ def test_clean_is_the_two_passes_it_replaced() -> None:
     texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 20))) for _ in range(20_000)]
     for text in texts:
         assert D.clean(text) == " ".join(non_word.sub(" ", noise.sub(" ", text)).lower().split())
+
+
+def test_detect_many_answers_what_detect_answers() -> None:
+    texts = ["I love Acme Mobile so much!", "LOVE MY NEW ACME PHONE!!!", "pourquoi ça marche pas ?",
+             "😡😡 @acme #fail https://x.test", "ok", "Acme", "top", "lol #acme", "bof", ""]
+    items = [(t, h) for t in texts for h in (None, "fr", "en-US", "zz")]
+    assert D.detect_many(items) == [D.detect(t, h) for t, h in items]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from veille.sentiment.base import LABELS, Scorer, Sentiment, label_for
@@ -41,6 +42,14 @@ class Analyzer:
     def detect(self, text: str, language_hint: str | None = None) -> tuple[str, float]:
         """(language, confidence): the first half of analyse()."""
         return self.detector.detect(text, language_hint)  # type: ignore[attr-defined, no-any-return]
+
+    def detect_many(self, items: Sequence[tuple[str, str | None]]) -> list[tuple[str, float]]:
+        """detect(text, hint) of each (text, hint), in order; at once when the detector can
+        (LanguageDetector.detect_many: each model over all the texts, its tables kept warm)."""
+        many = getattr(self.detector, "detect_many", None)
+        if many is None:
+            return [self.detect(text, hint) for text, hint in items]
+        return many(items)  # type: ignore[no-any-return]
 
     def score(self, text: str, language: str) -> Sentiment | None:
         """The sentiment of a text in `language`; None when no scorer knows it."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from importlib import resources
+from typing import Any, cast
 
 UNDETERMINED = "und"
 #: Noise (links, handles, tags) and non-words, each replaced by a space. fastText reads "much!"
@@ -91,17 +93,44 @@ class LanguageDetector:
         language `hint` is used instead (its primary subtag: "en-US" is "en"), with the (low)
         confidence found.
         """
+        found, clean, top, hint = self._first_opinion(text, hint)
+        return found if found is not None else self._second_opinion(clean, top, hint)
+
+    def detect_many(self, items: Sequence[tuple[str, str | None]]) -> list[tuple[str, float]]:
+        """detect(text, hint) of each item, in order: fastText's answers for all of them first,
+        then py3langid's second opinions on those it was unsure of. Interleaved, each model's
+        tables pushed the other's out of the CPU caches: fastText and py3langid took 16 and 40
+        µs on an unsure tweet alone, 86 one after the other."""
+        results: list[tuple[str, float] | None] = []
+        unsure: list[tuple[int, str, Any, str | None]] = []
+        for text, hint in items:
+            found, clean, top, known = self._first_opinion(text, hint)
+            if found is None:
+                unsure.append((len(results), clean, top, known))
+            results.append(found)
+        for k, clean, top, known in unsure:
+            results[k] = self._second_opinion(clean, top, known)
+        return cast(list[tuple[str, float]], results)
+
+    def _first_opinion(self, text: str, hint: str | None
+                       ) -> tuple[tuple[str, float] | None, str, Any, str | None]:
+        """(the answer or None when fastText is unsure, the cleaned text, fastText's three best
+        labels, the hint's language)."""
         hint = hint_language(hint)
         clean = self.clean(text)
         if not self._has_letters(clean):
-            return (hint or UNDETERMINED), 0.0
+            return ((hint or UNDETERMINED), 0.0), clean, None, hint
         # The binding itself, as FastText.predict calls it (`clean` is one line already): the
         # three best labels at once, as the unsure case needs them.
         top = self._predict(clean + "\n", 3, 0.0, "strict")
         prob, label = top[0]
         first = float(prob)
         if first >= self.sure:
-            return label.removeprefix("__label__"), min(first, 1.0)
+            return (label.removeprefix("__label__"), min(first, 1.0)), clean, top, hint
+        return None, clean, top, hint
+
+    def _second_opinion(self, clean: str, top: Any, hint: str | None) -> tuple[str, float]:
+        """The answer for a text fastText is unsure of: both models' probabilities averaged."""
         scores: dict[str, float] = {}
         for p, label in top:
             lang = label.removeprefix("__label__")
