@@ -320,6 +320,8 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
         raise CliError(f"--limit must be at least 1, not {args.limit}")
     until = parse_time(args.until, "until") if args.until else None
     since = parse_time(args.since, "since") if args.since else (until or time.time()) - 86400
+    if until is not None and until <= since:
+        raise CliError("--until must be after --since")
     list_closed(_reachable(_settings(args)), brand=args.brand, category=args.category,
                 decision=args.decision, moderator=args.moderator, since=since, until=until,
                 limit=args.limit, as_json=args.json)
@@ -335,6 +337,8 @@ def cmd_moderate_decide(args: argparse.Namespace) -> int:
         assignee = args.moderator  # "assign" alone: the moderator takes the case
     record = decide(_reachable(_settings(args)), args.case_id, args.decision, moderator=args.moderator,
                     reason=args.reason, assignee=assignee, check=not args.no_check)
+    if record is None:  # nothing to write: said on stderr
+        return 0
     to = f" to {record['assignee']}" if record.get("assignee") else ""
     print(printable(f"decision written: {record['decision']}{to} on {record['case_id']} by "
                     f"{record['moderator']} at {record['decided_at']}"), file=sys.stderr)

@@ -6,8 +6,10 @@ import math
 import re
 from typing import Any
 
-#: What a terminal would act on: control characters and the bidirectional overrides and isolates.
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: What a terminal would act on: control characters and the bidirectional overrides and
+#: isolates; and the line and paragraph separators, which end a line for readers of the JSON
+#: lines printed (Python's str.splitlines, JavaScript before ES2019) though JSON allows them raw.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(line: str) -> str:

@@ -145,10 +145,13 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     first_m1 = next(v for k, v in values(settings, MODERATION_DECISIONS, expect=13, settle=0.2)
                     if k == b"m1")
     # Ignored: a redelivery, a decision on a closed case, four invalid ones (bad JSON, a bad
-    # verdict, a time out of any range, not an object: none may stop the agent), and the ghost.
+    # verdict, a time out of any range, not an object: none may stop the agent), the ghost,
+    # and frank taking m10 as if no one had (a tool that checked before carol took it): a
+    # conflict, m10 stays carol's.
     produce(settings, MODERATION_DECISIONS, [
         (b"m1", json.dumps(first_m1).encode()),
         decision("m4", "reject", "eve"),
+        decision("m10", "assign", "frank", assignee="frank", if_assigned_to=None),
         (b"m3", b"{not json"),
         decision("m3", "maybe"),
         (b"m3", b'{"case_id": "m3", "decision": "reject", "moderator": "x", "decided_at": 1e400}'),
@@ -167,11 +170,11 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     def ignored_all_counted() -> dict:
         got = by_label(samples(worker.metrics_url), "veille_moderation_decisions_ignored_total",
                        "reason")
-        return got if sum(got.values()) >= 7 else {}
+        return got if sum(got.values()) >= 8 else {}
 
-    ignored = wait_for(ignored_all_counted, timeout=30, what="7 ignored decisions")
+    ignored = wait_for(ignored_all_counted, timeout=30, what="8 ignored decisions")
     assert ignored == {("duplicate",): 1, ("already_closed",): 1, ("invalid",): 4,
-                       ("unknown_case",): 1}
+                       ("unknown_case",): 1, ("conflict",): 1}
 
     # The hand count against the worker's metrics.
     received: dict[tuple[str, str], int] = {}
@@ -194,7 +197,8 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     scraped = wait_metrics(worker.metrics_url, lambda s: by_label(
         s, "veille_moderation_backlog_items", "brand") == {("acme",): 2, ("boreal",): 1},
         what="backlog acme 2 (m3, m5 escalated), boreal 1 (m10)")
-    # m10, taken by carol, is pending but assigned; m3 and m5 (escalated to the queue) are not.
+    # m10, taken by carol (frank's later take refused), is pending but assigned; m3 and m5
+    # (escalated to the queue) are not.
     assert by_label(scraped, "veille_moderation_unassigned_items", "brand") == {("acme",): 2}
     assert by_label(scraped, "veille_moderation_items_received_total", "brand", "category") == received
     assert by_label(scraped, "veille_moderation_items_processed_total", "brand", "category") == processed

@@ -366,16 +366,85 @@ def test_listing_shows_how_pending_cases_were_escalated(api: ServedApi) -> None:
     assert api.client.get("/cases/c-old").json()["item"]["escalation"] == shown
 
 
+def test_of_two_moderators_taking_a_case_at_once_the_second_is_told(settings, api: ServedApi,
+                                                                      monkeypatch) -> None:
+    """Alice and Bob both see a complaint no one has taken and take it at the same moment
+    (two API replicas, or the API and the CLI): both checks pass. Each take is written
+    conditional on the case being no one's (if_assigned_to: null), so the agent applies the
+    first on the topic and ignores the second as a conflict; the second moderator is told
+    (409 `assigned_first`, a CLI error) instead of answering the author too. A client may give
+    if_assigned_to itself (what its screen showed): refused before anything is written when the
+    case is someone else's by then."""
+    from veille.moderate.commands import ModerateError, decide
+    from veille.moderate.store import ModerationStore
+
+    original = ModerationStore.decide
+    rivals = iter([("c-new", "bob"), ("c-old", "dave")])
+
+    def rival_first(self, case_id, body, decided_at=None):
+        rival = next(rivals, None)
+        if rival is not None:  # the other tool's take lands first
+            other = ModerationStore(settings)
+            try:
+                original(other, rival[0], {"decision": "assign", "moderator": rival[1],
+                                           "assignee": rival[1], "if_assigned_to": None})
+            finally:
+                other.close()
+        return original(self, case_id, body, decided_at)
+
+    monkeypatch.setattr(ModerationStore, "decide", rival_first)
+    answer = api.client.post("/cases/c-new/decision", json={"decision": "assign", "moderator": "alice"})
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"] == "assigned_first"
+    assert answer.json()["detail"].startswith("decision written, but case 'c-new' is bob's since "
+                                              "assign by 'bob' at ")
+    with pytest.raises(ModerateError, match="case 'c-old' is dave's since assign by 'dave'"):
+        decide(settings, "c-old", "assign", moderator="carol", assignee="carol")
+    cases = {c["case_id"]: c for c in api.client.get("/cases").json()["cases"]}
+    assert cases["c-new"]["assigned"]["assignee"] == "bob"  # the view folds as the agent does
+    assert cases["c-old"]["assigned"]["assignee"] == "dave"
+    # What the client saw (no one) is no longer so: refused, nothing written.
+    stale = api.client.post("/cases/c-new/decision", json={
+        "decision": "assign", "moderator": "erin", "if_assigned_to": None})
+    assert stale.status_code == 409 and stale.json()["error"] == "assigned_first", stale.text
+    assert stale.json()["assigned"]["assignee"] == "bob"
+    # A lead giving bob's case to erin, knowing it is bob's: applied.
+    given = api.client.post("/cases/c-new/decision", json={
+        "decision": "assign", "moderator": "lead", "assignee": "erin", "if_assigned_to": "bob"})
+    assert given.status_code == 202, given.text
+    assert given.json()["previously_assigned"]["assignee"] == "bob"
+    bad = api.client.post("/cases/c-new/decision", json={
+        "decision": "approve", "moderator": "lead", "if_assigned_to": "erin"})
+    assert bad.status_code == 400 and "only an assignment or an unassignment" in bad.text
+    written = [json.loads(r.value) for r in read_all(settings, MODERATION_DECISIONS, expect=5,
+                                                       settle=0.5)]
+    in_order = {case: [d["moderator"] for d in written if d["case_id"] == case]
+                for case in ("c-new", "c-old")}  # a case's partition keeps its order
+    assert in_order == {"c-new": ["bob", "alice", "lead"], "c-old": ["dave", "carol"]}
+    schema = json.loads((ROOT / "streams/schemas/moderation_decision.v1.json").read_text())
+    for record in written:
+        jsonschema.validate(record, schema)
+
+
 def test_a_moderator_takes_a_case_and_lists_their_own_or_the_untaken(settings, api: ServedApi) -> None:
     """Two moderators working one queue both took the same complaint and both answered its
     author. `assign` takes a case (or gives it); the list says who works on each, and filters
     a moderator's own cases or those no one took. The record written is the schema's."""
-    take = {"decision": "assign", "moderator": "alice", "assignee": "alice"}
+    take = {"decision": "assign", "moderator": "alice"}  # no assignee: the moderator takes it
     answer = api.client.post("/cases/c-new/decision", json=take)
     assert answer.status_code == 202, answer.text
+    # Written conditional on the case being no one's, as checked: a rival's take landing first
+    # would make the agent ignore it (see the next test).
     assert answer.json()["decision"]["assignee"] == "alice"
-    nobody = api.client.post("/cases/c-old/decision", json={"decision": "assign", "moderator": "alice"})
-    assert nobody.status_code == 400 and "an assignment needs an assignee" in nobody.text
+    assert answer.json()["decision"]["if_assigned_to"] is None
+    assert answer.json()["previously_assigned"] is None
+    # Taking it again writes nothing (a double click without an Idempotency-Key).
+    again = api.client.post("/cases/c-new/decision", json=take)
+    assert again.status_code == 200, again.text
+    assert (again.json()["unchanged"], again.json()["decision"],
+            again.json()["assigned"]["assignee"]) == (True, None, "alice")
+    nobody = api.client.post("/cases/c-old/decision", json={"decision": "unassign", "moderator": "bob"})
+    assert nobody.status_code == 200 and nobody.json()["assigned"] is None, nobody.text
     cases = {c["case_id"]: c for c in api.client.get("/cases").json()["cases"]}
     assert cases["c-new"]["assigned"]["assignee"] == "alice"
     assert cases["c-new"]["decision_pending"] is None  # taken, not decided
@@ -387,9 +456,11 @@ def test_a_moderator_takes_a_case_and_lists_their_own_or_the_untaken(settings, a
     for query in ("unassigned=yes", "assignee=alice&unassigned=true"):
         bad = api.client.get(f"/cases?{query}")
         assert bad.status_code == 400 and bad.json()["field"] == "unassigned", query
-    # Given back: untaken again.
-    back = {"decision": "unassign", "moderator": "alice"}
-    assert api.client.post("/cases/c-new/decision", json=back).status_code == 202
+    # Given back: untaken again; the answer says whose it was.
+    back = api.client.post("/cases/c-new/decision", json={"decision": "unassign", "moderator": "alice"})
+    assert back.status_code == 202, back.text
+    assert back.json()["previously_assigned"]["assignee"] == "alice"
+    assert back.json()["decision"]["if_assigned_to"] == "alice"
     assert [c["case_id"] for c in api.client.get("/cases?unassigned=true").json()["cases"]] == [
         "c-old", "c-spam", "c-new"]
     schema = json.loads((ROOT / "streams/schemas/moderation_decision.v1.json").read_text())
@@ -737,6 +808,11 @@ def test_the_cli_takes_a_case_and_lists_who_works_on_what(settings, api: ServedA
     took = cli("decide", "c-spam", "assign", "--moderator", "dave")
     assert took.returncode == 0, took.stderr
     assert "decision written: assign to dave on c-spam by dave" in took.stderr
+    again = cli("decide", "c-spam", "assign", "--moderator", "dave")  # nothing to write
+    assert again.returncode == 0, again.stderr
+    assert "veille: nothing written: case 'c-spam' is already dave's (assign by dave at " in again.stderr
+    nobody = cli("decide", "c-old", "unassign", "--moderator", "dave")
+    assert nobody.returncode == 0 and "case 'c-old' is worked on by no one" in nobody.stderr
     listed = cli("list")
     assert listed.returncode == 0, listed.stderr
     rows = {line.split()[1]: line.split() for line in listed.stdout.splitlines()[1:4]}
@@ -786,9 +862,15 @@ def test_closed_cases_newest_first_from_the_api_and_the_cli(settings, api: Serve
     assert api.client.get("/closed?limit=1").json()["count"] == 2
     for query, field in (("decision=escalate", "decision"), ("since=yesterday", "since"),
                          ("until=2026-02-31", "until"), ("category=rude", "category"),
-                         ("limit=0", "limit"), ("status=closed", "status")):
+                         ("limit=0", "limit"), ("status=closed", "status"),
+                         (f"since={NOW:.0f}&until={NOW - 60:.0f}", "until"),
+                         (f"since={NOW:.0f}&until={NOW:.0f}", "until"),
+                         # Older than the API keeps closed cases: a partial answer would read
+                         # as complete.
+                         (f"since={NOW - 31 * 86400:.0f}", "since")):
         bad = api.client.get(f"/closed?{query}")
         assert bad.status_code == 400 and bad.json()["field"] == field, query
+    assert "keeps closed cases 30 days" in api.client.get(f"/closed?since={NOW - 31 * 86400:.0f}").text
 
     cli = subprocess.run([sys.executable, "-m", "veille.cli", "moderate", "closed", "--decision", "reject"],
                          env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -801,3 +883,7 @@ def test_closed_cases_newest_first_from_the_api_and_the_cli(settings, api: Serve
                           "--since", "2000-01-01"],
                          env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)
     assert [json.loads(x)["case_id"] for x in cli.stdout.splitlines()] == ["c-spam", "c-done", "c-old"]
+    cli = subprocess.run([sys.executable, "-m", "veille.cli", "moderate", "closed",
+                          "--since", "2026-12-02", "--until", "2026-12-01"],
+                         env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert cli.returncode != 0 and "--until must be after --since" in cli.stderr

@@ -99,6 +99,57 @@ def test_assign_and_unassign_keep_the_case_open_as_it_is_and_record_who_works_on
     assert err.value.reason == "already_closed"
 
 
+def test_a_conditional_assignment_applies_only_to_whom_it_expects() -> None:
+    """Alice and Bob both take a case no one had, at the same moment: each tool writes its take
+    conditional on the case being no one's (if_assigned_to: null). The first applies; the
+    second is a `conflict`, and the case stays the first's. A lead giving alice's case to dave
+    names alice; an unconditional assign (no if_assigned_to: tools that predate it) applies."""
+    alice = apply_decision(case(), decide("assign", T0 + 60, assignee="alice", if_assigned_to=None),
+                           now=T0 + 60).case
+    with pytest.raises(DecisionError, match="worked on by 'alice', not None") as err:
+        apply_decision(alice, decide("assign", T0 + 60, moderator="bob", assignee="bob",
+                                     if_assigned_to=None), now=T0 + 60)
+    assert err.value.reason == "conflict" and "conflict" in DECISION_ERRORS
+    dave = apply_decision(alice, decide("assign", T0 + 90, moderator="lead", assignee="dave",
+                                        if_assigned_to="alice"), now=T0 + 90).case
+    assert dave.assigned_to == "dave"
+    with pytest.raises(DecisionError) as err:  # alice gives back a case that is dave's by now
+        apply_decision(dave, decide("unassign", T0 + 95, if_assigned_to="alice"), now=T0 + 95)
+    assert err.value.reason == "conflict"
+    released = apply_decision(dave, decide("unassign", T0 + 99, moderator="dave",
+                                           if_assigned_to="dave"), now=T0 + 99).case
+    assert released.assigned_to is None
+    bob = apply_decision(dave, decide("assign", T0 + 100, moderator="bob", assignee="bob"),
+                         now=T0 + 100).case
+    assert bob.assigned_to == "bob"
+    # Kept in the case's history as written: a conditional decision read back from the state.
+    assert Case.from_state(json.loads(json.dumps(released.to_state()))) == released
+    assert released.decisions[-1].to_dict()["if_assigned_to"] == "dave"
+    assert "if_assigned_to" in released.decisions[0].to_dict()  # null kept: "if no one has it"
+    assert "if_assigned_to" not in bob.decisions[-1].to_dict()
+    for verdict in ("approve", "escalate"):
+        with pytest.raises(DecisionError, match="only an assignment or an unassignment") as err:
+            apply_decision(case(), decide(verdict, T0 + 1, if_assigned_to=None), now=T0 + 1)
+        assert err.value.reason == "invalid"
+
+
+def test_a_case_takes_a_bounded_number_of_escalations_and_assignments() -> None:
+    """Each decision that keeps a case open is kept in its history (the agent's table, the
+    closed record): a tool looping on assign must not grow it without bound. Past the bound
+    only a closing decision is taken."""
+    from veille.moderation.cases import MAX_OPEN_DECISIONS
+
+    c = case()
+    for n in range(MAX_OPEN_DECISIONS):
+        c = apply_decision(c, decide("assign" if n % 2 else "unassign", T0 + n,
+                                     assignee="alice" if n % 2 else None), now=T0 + n).case
+    with pytest.raises(DecisionError, match="only a closing decision is taken now") as err:
+        apply_decision(c, decide("assign", T0 + 500, assignee="bob"), now=T0 + 500)
+    assert err.value.reason == "invalid"
+    closed = apply_decision(c, decide("replied", T0 + 600), now=T0 + 600)
+    assert closed.closed and len(closed.case.decisions) == MAX_OPEN_DECISIONS + 1
+
+
 @pytest.mark.parametrize(("payload", "words"), [
     ({"decision": "assign"}, "an assignment needs an assignee"),
     ({"decision": "unassign", "assignee": "bob"}, "only an escalation or an assignment"),

@@ -117,6 +117,9 @@ GOOD = {"case_id": "m1", "decision": "approve", "moderator": "alice",
     {"case_id": "   "},
     {"decision": "assign"}, {"decision": "assign", "assignee": None}, {"decision": "assign", "assignee": " "},
     {"decision": "unassign", "assignee": "bob"}, {"decision": "replied", "assignee": "bob"},
+    {"if_assigned_to": None}, {"decision": "escalate", "if_assigned_to": "bob"},
+    {"decision": "assign", "assignee": "bob", "if_assigned_to": " "},
+    {"decision": "unassign", "if_assigned_to": 3},
     {"decided_at": "tomorrow"}, {"decided_at": "2026-13-01"}, {"decided_at": "0000-01-01"},
     {"decided_at": "2026-01-05T25:00"}, {"decided_at": 1e300}, {"decided_at": True},
     {"decided_at": -1e12}, {"decided_at": "2026-02-31"}, {"decided_at": "2025-02-29T10:00:00Z"},
@@ -138,6 +141,9 @@ def test_the_schema_refuses_what_the_agent_refuses(changes: dict) -> None:
     {"decision": "escalate", "assignee": "lead-bob"}, {"decision": "escalate"},
     {"decision": "assign", "assignee": "alice"}, {"decision": "unassign"},
     {"decision": "unassign", "assignee": None},
+    {"decision": "assign", "assignee": "alice", "if_assigned_to": None},
+    {"decision": "assign", "assignee": "alice", "if_assigned_to": "bob"},
+    {"decision": "unassign", "if_assigned_to": "bob"},
     {"moderator": "Zoë d'Arc"}, {"decided_at": 1_767_603_600}, {"decided_at": 1_767_603_600.5},
     {"decided_at": "2026-01-05"}, {"decided_at": "2026-01-05T09:00"},
     {"decided_at": "2026-01-05 09:00:00+01:00"}, {"decided_at": "2026-01-05T09:00:00.123456z"},
@@ -323,12 +329,23 @@ def test_the_view_tells_a_decision_written_after_another_closed_the_case() -> No
     assert view.superseded("a", alice, T0 + 60) is None
     assert view.superseded("a", bob, T0 + 60) == alice  # decided earlier, written later: too late
     assert view.superseded("a", late_escalation, T0 + 60) == alice
-    # Once the agent has closed the case: the closed record says who won.
-    view.add_closed(closed(view.items["a"], "approve", T0 + 20))
+    # Once the agent has closed the case: the closed record says who won, and its history
+    # which decisions that keep a case open came before it.
+    escalated = apply_decision(case_of(view.items["a"]), escalate, T0 + 10).case
+    record = apply_decision(escalated, alice, T0 + 20).record
+    assert record is not None
+    view.add_closed(json.loads(json.dumps(record)))
     assert view.superseded("a", alice, T0 + 60) is None
     assert view.superseded("a", bob, T0 + 60)["moderator"] == "alice"
-    assert view.superseded("a", late_escalation, T0 + 60) is None  # which came first: unknown
+    assert view.superseded("a", escalate, T0 + 60) is None  # applied before the approve
+    assert view.superseded("a", late_escalation, T0 + 60)["moderator"] == "alice"  # after it
     assert view.superseded("unknown", alice, T0 + 60) is None
+    # A closed record without the case's history: which came first is not known.
+    other = CaseView()
+    other.add_item(item("b", queued_at=T0))
+    other.add_closed({k: v for k, v in closed(other.items["b"], "approve", T0 + 20).items()
+                      if k != "case"})
+    assert other.superseded("b", {**late_escalation, "case_id": "b"}, T0 + 60) is None
 
 
 def test_a_closed_case_still_says_how_it_was_escalated() -> None:
@@ -701,10 +718,11 @@ def test_the_view_says_who_works_on_a_pending_case_and_filters_on_it() -> None:
     assert view.closing_decision("a", at)["moderator"] == "bob"  # type: ignore[index]
     view.add_closed(closed(view.items["a"], "approve", T0 + 40, moderator="bob"))
     assert view.assignment("a", at) is None and ids(assignee="alice") == []
-    # An assignment written while another moderator's decision closed the case: which came
-    # first is not known, as for an escalation.
-    assert view.superseded("a", {"case_id": "a", "decision": "assign", "moderator": "alice",
-                                 "assignee": "alice", "decided_at": T0 + 50}, at) is None
+    # An assignment written while another moderator's decision closed the case: not in the
+    # closed case's history, so it came after the closing decision, which is named.
+    late = view.superseded("a", {"case_id": "a", "decision": "assign", "moderator": "alice",
+                                 "assignee": "alice", "decided_at": T0 + 50}, at)
+    assert late is not None and (late["moderator"], late["decision"]) == ("bob", "approve")
 
 
 def test_closed_cases_newest_first_with_who_decided_what_and_why() -> None:
@@ -739,6 +757,9 @@ def test_closed_cases_newest_first_with_who_decided_what_and_why() -> None:
     assert ids(brand="acme") == ["d", "c", "b", "a"]  # b names acme too
     assert ids(brand="boreal") == ["b"]
     assert ids(category="needs_answer") == ["b"] and ids(category="none") == ["d"]
+    # A page: the count of all that match, the first `limit` of them summarized as above.
+    count, page = view.closed_page(brand="acme", limit=2)
+    assert (count, page) == (4, view.closed_cases(brand="acme")[:2])
     shown = view.closed_cases(moderator="lead")[0]
     assert {k: shown[k] for k in ("decision", "moderator", "reason", "decided_at", "severity",
                                   "escalations", "assigned_to", "time_to_decision_seconds",
@@ -753,3 +774,62 @@ def test_closed_cases_newest_first_with_who_decided_what_and_why() -> None:
     row = alone.closed_cases()[0]
     assert (row["case_id"], row["decision"], row["categories"], row["text"]) == (
         "a", "reject", ["insult", "aggressive"], None)
+
+
+def test_the_view_tells_a_take_written_after_another_moderators() -> None:
+    """Read back after the write, as the agent will apply them: of two conditional takes of a
+    case no one had, the second is told whose the case is (assigned_first), the first nothing;
+    an unconditional take, or one whose condition holds, is told nothing either."""
+    view = CaseView()
+    view.add_item(item("a", queued_at=T0))
+    take = {"case_id": "a", "decision": "assign", "if_assigned_to": None}
+    bob = {**take, "moderator": "bob", "assignee": "bob", "decided_at": T0 + 10}
+    alice = {**take, "moderator": "alice", "assignee": "alice", "decided_at": T0 + 9}
+    lead = {"case_id": "a", "decision": "assign", "moderator": "lead", "assignee": "erin",
+            "if_assigned_to": "bob", "decided_at": T0 + 20}
+    plain = {"case_id": "a", "decision": "assign", "moderator": "x", "assignee": "x",
+             "decided_at": T0 + 30}
+    for record in (bob, alice, lead, plain):
+        view.add_decision(record)
+    at = T0 + 60
+    assert view.assigned_first("a", bob, at) is None
+    first = view.assigned_first("a", alice, at)
+    assert first == {"assignee": "bob", "moderator": "bob", "decision": "assign",
+                     "decided_at": "2026-01-05T09:00:10.000Z"}
+    assert view.assigned_first("a", lead, at) is None  # bob's indeed: given to erin
+    assert view.assigned_first("a", plain, at) is None  # unconditional: applies
+    assert view.assignment("a", at)["assignee"] == "x"  # type: ignore[index]
+    # Given back in between: the condition fails on "no one".
+    gone = CaseView()
+    gone.add_item(item("b", queued_at=T0))
+    mine = {"case_id": "b", "decision": "unassign", "moderator": "bob", "if_assigned_to": "bob",
+            "decided_at": T0 + 40}
+    for record in ({**bob, "case_id": "b"}, {"case_id": "b", "decision": "unassign",
+                                              "moderator": "lead", "decided_at": T0 + 20}, mine):
+        gone.add_decision(record)
+    assert gone.assigned_first("b", mine, at)["assignee"] is None  # type: ignore[index]
+    assert gone.assigned_first("unknown", mine, at) is None
+
+
+def test_a_listed_row_is_folded_once(monkeypatch) -> None:
+    """A row of the list asks for its escalation, assignment and closing decision at one time:
+    the case's decisions are folded once for the three, and again once a decision is added."""
+    import veille.moderation.queue as queue
+
+    view = CaseView()
+    view.add_item(item("a", queued_at=T0))
+    view.add_decision({"case_id": "a", "decision": "escalate", "moderator": "bob",
+                       "assignee": "lead", "decided_at": T0 + 10})
+    calls = []
+    real = queue.apply_decision
+    monkeypatch.setattr(queue, "apply_decision", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at = T0 + 60
+    assert view.escalation("a", at)["assignee"] == "lead"  # type: ignore[index]
+    assert view.assignment("a", at)["assignee"] == "lead"  # type: ignore[index]
+    assert view.closing_decision("a", at) is None
+    assert len(calls) == 1
+    view.add_decision({"case_id": "a", "decision": "reject", "moderator": "lead",
+                       "decided_at": T0 + 20})
+    assert view.closing_decision("a", at)["decision"] == "reject"  # type: ignore[index]
+    assert view.escalation("a", at)["count"] == 1  # type: ignore[index]
+    assert len(calls) == 3  # the two decisions, folded once more

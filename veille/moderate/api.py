@@ -44,9 +44,15 @@ from veille.httpbody import (
     json_error,
     loads,
 )
-from veille.moderate.store import BrokerError, ModerationStore, decided_first
+from veille.moderate.store import BrokerError, ModerationStore
 from veille.moderation import CLOSING_DECISIONS, METRIC_CATEGORIES, SORTS
-from veille.moderation.cases import CLOSED_RETENTION_SECONDS, DecisionError, parse_epoch
+from veille.moderation.cases import (
+    CLOSED_RETENTION_SECONDS,
+    CONDITIONAL_DECISIONS,
+    DecisionError,
+    iso,
+    parse_epoch,
+)
 from veille.moderation.queue import DECISION_INPUT_FIELDS, CaseView, decision_record
 from veille.settings import Settings, SettingsError
 
@@ -312,10 +318,11 @@ class ModerationApi:
     async def _read(self, fn: Callable[[CaseView], T]) -> T:
         """fn(view) on the view brought up to date with the topics, under the lock: no other
         request's refresh changes the view's dicts while fn reads them (a refresh runs in the
-        executor thread, and listing while it added records could fail)."""
+        executor thread, and listing while it added records could fail). fn runs in that thread
+        too: a listing of tens of thousands of cases must not hold up the event loop (the
+        other requests, /healthz)."""
         async with self._lock:
-            view: CaseView = await self._blocking(self.store.refresh)
-            return fn(view)
+            return await self._blocking(lambda: fn(self.store.refresh()))  # type: ignore[no-any-return]
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -363,15 +370,25 @@ class ModerationApi:
             except DecisionError as exc:
                 return _error(400, "invalid_query", f"{exc.detail} (ISO 8601 or Unix seconds)",
                               field=name)
+        now = time.time()
         until = times["until"]
         since = times["since"] if times["since"] is not None else (
-            (until if until is not None else time.time()) - 86400)
+            (until if until is not None else now) - 86400)
+        if until is not None and until <= since:
+            return _error(400, "invalid_query", "until must be after since", field="until")
+        retention = self.store.view.closed_retention_seconds
+        if retention is not None and since < now - retention:
+            # Forgotten as the agent forgets them: a partial answer would read as complete.
+            return _error(400, "invalid_query", "this API keeps closed cases "
+                          f"{retention / 86400:g} days after their decision: since must be at or "
+                          f"after {iso(now - retention)} (`veille moderate closed` reads them "
+                          "from the topics, as far back as they keep them)", field="since")
 
         def listing(view: CaseView) -> dict[str, Any]:
-            found = view.closed_cases(brand=query.get("brand") or None, category=category,
-                                      decision=decision, moderator=query.get("moderator") or None,
-                                      since=since, until=until)
-            return {"count": len(found), "cases": found[:limit]}
+            count, found = view.closed_page(
+                brand=query.get("brand") or None, category=category, decision=decision,
+                moderator=query.get("moderator") or None, since=since, until=until, limit=limit)
+            return {"count": count, "cases": found}
 
         return web.json_response(await self._read(listing))
 
@@ -446,28 +463,47 @@ class ModerationApi:
                               f"moderator must be the authenticated user ({self._user_header})",
                               field="moderator")
             payload = {**payload, "moderator": user}
+        if payload.get("decision") == "assign" and payload.get("assignee") is None \
+                and isinstance(payload.get("moderator"), str):
+            payload = {**payload, "assignee": payload["moderator"]}  # the moderator takes it
         try:
             decision_record(case_id, payload, time.time())  # validated before any Kafka read
         except DecisionError as exc:
             return _error(400, "invalid_field", exc.detail)
+        decision = payload["decision"]
+
         # One decision at a time from check to acknowledgement: two moderators posting on the
         # same case at once must not both pass the check.
-        def conflict(view: CaseView) -> web.Response | None:
+        def conflict(view: CaseView) -> tuple[web.Response | None, dict[str, Any] | None]:
+            """The answer that refuses the decision (None: write it), and who works on the
+            case (CaseView.assignment)."""
             status = view.status(case_id)
             if status is None:
-                return _unknown_case(case_id, view)
+                return _unknown_case(case_id, view), None
             if status == "closed":
                 closed = view.closed[case_id]
                 return _error(409, "already_closed",
                               f"case {case_id!r} was closed by {closed.get('moderator')!r} "
-                              f"({closed.get('decision')})")
-            prior = view.closing_decision(case_id, time.time())
+                              f"({closed.get('decision')})"), None
+            now = time.time()
+            prior = view.closing_decision(case_id, now)
             if prior is not None:
                 return _error(409, "decision_pending",
                               f"case {case_id!r} already has a decision waiting to be applied: "
                               f"{prior.get('decision')} by {prior.get('moderator')!r} at "
-                              f"{prior.get('decided_at')}")
-            return None
+                              f"{prior.get('decided_at')}"), None
+            owner = view.assignment(case_id, now)
+            has = owner["assignee"] if owner is not None else None
+            if decision in CONDITIONAL_DECISIONS and has == payload.get("assignee"):
+                # Assigned to who already has it, or given back by no one: nothing to write.
+                return web.json_response({"accepted": True, "unchanged": True, "decision": None,
+                                          "assigned": owner}), owner
+            if "if_assigned_to" in payload and payload["if_assigned_to"] != has:
+                return _error(409, "assigned_first", f"case {case_id!r} is "
+                              + (f"{has}'s" if has is not None else "no one's")
+                              + f", not {payload['if_assigned_to']!r}'s (if_assigned_to)",
+                              assigned=owner), owner
+            return None, owner
 
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
@@ -486,9 +522,14 @@ class ModerationApi:
                                              headers={"Idempotent-Replayed": "true"})
             # Checked under the view's lock, like the listings: another request's refresh (in
             # the executor thread) must not change the view while it is read.
-            refused = await self._read(conflict)
+            refused, owner = await self._read(conflict)
             if refused is not None:
                 return refused
+            if decision in CONDITIONAL_DECISIONS and "if_assigned_to" not in payload:
+                # Applied only if the case is still worked on by who it was checked to be: of two
+                # moderators taking it at the same moment (two replicas, the CLI), the first on
+                # the topic has it and the second is told (409 assigned_first).
+                payload = {**payload, "if_assigned_to": owner["assignee"] if owner else None}
             try:
                 record = await self._blocking(self.store.decide, case_id, payload)
             except BrokerError:
@@ -503,14 +544,14 @@ class ModerationApi:
             # decision between the check and this write: whichever is first on the topic wins.
             try:
                 async with self._lock:  # the view's: the store refreshes it
-                    first = await self._blocking(self.store.superseded, case_id, record)
+                    ignored = await self._blocking(self.store.refused, case_id, record)
             except BrokerError as exc:  # written and acknowledged all the same
                 log.warning("decision on %r written; not checked against concurrent ones: %s",
                             case_id, exc)
-                first = None
+                ignored = None
             result: tuple[int, dict[str, Any]] = (
-                (409, {"error": "decided_first", "detail": decided_first(case_id, first)})
-                if first is not None else (202, {"accepted": True, "decision": record}))
+                (409, {"error": ignored[0], "detail": ignored[1]}) if ignored is not None
+                else (202, {"accepted": True, "decision": record, "previously_assigned": owner}))
             if key is not None:  # written: the same answer to the same key, not a second write
                 self._remember_answer(key, case_id, payload, result)
         return web.json_response(result[1], status=result[0])

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
-from veille.moderate.store import BrokerError, ModerationStore, decided_first
-from veille.moderation.cases import DecisionError, parse_epoch
+from veille.moderate.store import BrokerError, ModerationStore
+from veille.moderation.cases import CONDITIONAL_DECISIONS, DecisionError, parse_epoch
 from veille.moderation.queue import build_report, decision_record, duration, format_report
 from veille.settings import Settings
 from veille.terminal import printable
@@ -89,15 +89,14 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
         view = store.refresh()
     finally:
         store.close()
-    found = view.closed_cases(brand=brand, category=category, decision=decision,
-                              moderator=moderator, since=since, until=until)
-    if brand is not None and not found:
+    count, shown = view.closed_page(brand=brand, category=category, decision=decision,
+                                    moderator=moderator, since=since, until=until, limit=limit)
+    if brand is not None and not count:
         _note_unknown_brand(settings, brand)
-    shown = found[:limit] if limit is not None else found
     if as_json:
         for row in shown:
             out.write(printable(json.dumps(row, ensure_ascii=False)) + "\n")
-        return len(found)
+        return count
     out.write(f"{'decided (UTC)':<16}  {'case':<24} {'brand':<10} {'decision':<8} "
               f"{'moderator':<12} {'waited':>7}  reason | text\n")
     for row in shown:
@@ -107,9 +106,9 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
                             f"{str(row['case_id'])[:24]:<24} {str(row['brand'])[:10]:<10} "
                             f"{str(row['decision']):<8} {_cut(str(row['moderator']), 12):<12} "
                             f"{duration(row['time_to_decision_seconds']):>7}  {said}") + "\n")
-    more = f" ({len(found) - len(shown)} more not shown)" if len(shown) < len(found) else ""
-    out.write(f"{len(found)} closed{more}; waited = from entering the queue to this decision\n")
-    return len(found)
+    more = f" ({count - len(shown)} more not shown)" if len(shown) < count else ""
+    out.write(f"{count} closed{more}; waited = from entering the queue to this decision\n")
+    return count
 
 
 def _escalated(escalation: dict[str, Any] | None) -> str:
@@ -142,11 +141,17 @@ def _note_unknown_brand(settings: Settings, brand: str) -> None:
 
 def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
            reason: str | None = None, assignee: str | None = None, check: bool = True,
-           decided_at: float | None = None) -> dict[str, Any]:
-    """Write one decision to moderation.decisions; return the record once the broker holds it.
+           decided_at: float | None = None, notes: TextIO = sys.stderr) -> dict[str, Any] | None:
+    """Write one decision to moderation.decisions; return the record once the broker holds it,
+    or None when there is nothing to write (assigning a case to who already has it, giving back
+    a case no one has: said on `notes`).
 
-    With `check`, the case must be on the queue and still pending (read from the topics first)."""
-    body = {"decision": decision, "moderator": moderator, "reason": reason, "assignee": assignee}
+    With `check`, the case must be on the queue and still pending (read from the topics first),
+    an assign or unassign is written conditional on who works on the case then (if_assigned_to:
+    of two moderators taking it at once, the agent applies the first), and once written the
+    decision is read back: a ModerateError says why the agent will ignore it, if it will."""
+    body: dict[str, Any] = {"decision": decision, "moderator": moderator, "reason": reason,
+                            "assignee": assignee}
     try:  # bad input is refused before the broker is asked anything
         decision_record(case_id, body, time.time() if decided_at is None else decided_at)
     except DecisionError as exc:
@@ -171,26 +176,37 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                     f"{prior.get('decision')} by {prior.get('moderator')} at "
                     f"{prior.get('decided_at')} (--no-check writes this one anyway)"))
             owner = view.assignment(case_id, time.time())
-            if owner is not None and owner["assignee"] not in (moderator, assignee):
+            has = owner["assignee"] if owner is not None else None
+            if decision in CONDITIONAL_DECISIONS:
+                if has == assignee:  # assign to who has it, unassign a case no one has
+                    notes.write(printable(
+                        f"veille: nothing written: case {case_id!r} is "
+                        + (f"already {has}'s ({owner['decision']} by {owner['moderator']} at "
+                           f"{owner['decided_at']})" if owner is not None and has is not None
+                           else "worked on by no one")) + "\n")
+                    return None
+                body["if_assigned_to"] = has
+            if has is not None and has not in (moderator, assignee):
                 # Not refused (a lead may close or take over anyone's case), but said: the
                 # assignee may be writing the brand's answer right now.
-                sys.stderr.write(printable(
-                    f"veille: note: case {case_id!r} was assigned to {owner['assignee']} "
+                assert owner is not None
+                notes.write(printable(
+                    f"veille: note: case {case_id!r} was assigned to {has} "
                     f"({owner['decision']} by {owner['moderator']} at {owner['decided_at']})")
                     + "\n")
         try:
             record = store.decide(case_id, body, decided_at)
         except DecisionError as exc:
             raise ModerateError(exc.detail) from None
-        if check:  # another tool may have written a closing decision since the check
+        if check:  # another tool may have written a decision since the check
             try:
-                first = store.superseded(case_id, record)
+                refused = store.refused(case_id, record)
             except BrokerError as exc:  # written and acknowledged all the same
-                sys.stderr.write(f"veille: note: decision written; not checked against "
-                                 f"concurrent ones ({exc})\n")
-                first = None
-            if first is not None:
-                raise ModerateError(printable(decided_first(case_id, first)))
+                notes.write(f"veille: note: decision written; not checked against "
+                            f"concurrent ones ({exc})\n")
+                refused = None
+            if refused is not None:
+                raise ModerateError(printable(refused[1]))
         return record
     finally:
         store.close()

@@ -15,6 +15,7 @@ from streams.topics import (
     key_partition,
 )
 from veille.collectors.producer import make_producer
+from veille.moderation import CLOSING_DECISIONS
 from veille.moderation.queue import CaseView, decision_record
 from veille.settings import Settings
 
@@ -27,10 +28,27 @@ class BrokerError(RuntimeError):
 
 def decided_first(case_id: str, first: dict[str, Any]) -> str:
     """What a moderator is told whose decision was written after another tool's closed the
-    case (ModerationStore.superseded)."""
+    case (ModerationStore.refused)."""
     return (f"decision written, but case {case_id!r} was decided first by "
             f"{first.get('moderator')!r} ({first.get('decision')}): the agent applies that one "
             "and will ignore yours")
+
+
+def closed_first(case_id: str, closed: dict[str, Any]) -> str:
+    """What a moderator is told whose escalation or assignment was written after the agent
+    closed the case (ModerationStore.refused)."""
+    return (f"decision written, but case {case_id!r} was closed first by "
+            f"{closed.get('moderator')!r} ({closed.get('decision')}): the agent ignores yours")
+
+
+def assigned_first(case_id: str, first: dict[str, Any]) -> str:
+    """What a moderator is told whose conditional assign or unassign was written after
+    another one changed who works on the case (ModerationStore.refused)."""
+    who = first.get("assignee")
+    now = f"is {who}'s" if who is not None else "is no one's"
+    return (f"decision written, but case {case_id!r} {now} since {first.get('decision')} by "
+            f"{first.get('moderator')!r} at {first.get('decided_at')}, written first: the agent "
+            "ignores yours; look at the case before deciding again")
 
 
 #: How long a topic the cluster does not list may take to appear (created meanwhile) before
@@ -256,12 +274,25 @@ class ModerationStore:
                               f"case before deciding again") from None
         return record
 
-    def superseded(self, case_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
-        """After `record` was acknowledged: the decision that closed its case first, read from
-        the topics (CaseView.superseded), or None. Raises BrokerError if they cannot be read."""
+    def refused(self, case_id: str, record: dict[str, Any]) -> tuple[str, str] | None:
+        """After `record` was acknowledged, read from the topics: why the agent will ignore it,
+        as (error code, what to tell the moderator), or None when it applies. "decided_first":
+        another closing decision came first (CaseView.superseded); "already_closed": an
+        escalation or assignment came after the case was closed; "assigned_first": a
+        conditional assign or unassign came after someone else changed who works on the case
+        (CaseView.assigned_first). Raises BrokerError if the topics cannot be read."""
         view = self.refresh()
         mine = json.loads(json.dumps(record, ensure_ascii=False))  # as read back from the topic
-        return view.superseded(case_id, mine, self.clock())
+        now = self.clock()
+        first = view.superseded(case_id, mine, now)
+        if first is not None:
+            if record.get("decision") in CLOSING_DECISIONS:
+                return "decided_first", decided_first(case_id, first)
+            return "already_closed", closed_first(case_id, first)
+        taken = view.assigned_first(case_id, mine, now)
+        if taken is not None:
+            return "assigned_first", assigned_first(case_id, taken)
+        return None
 
     def _discard_producer(self) -> None:
         producer, self._producer = self._producer, None

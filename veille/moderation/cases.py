@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Final
 
-from veille.moderation import ACTIONS, CATEGORIES, DECISIONS, SEVERITIES
+from veille.moderation import ACTIONS, CATEGORIES, CLOSING_DECISIONS, DECISIONS, SEVERITIES
 from veille.moderation.triage import Triage
 from veille.rules import Charter
 
@@ -43,7 +43,14 @@ STATUSES: Final = ("pending", "closed")
 #: assign (required).
 ASSIGNING_DECISIONS: Final = ("escalate", "assign")
 #: Bounded reasons of a refused decision (a Prometheus label value).
-DECISION_ERRORS: Final = ("unknown_case", "duplicate", "already_closed", "invalid")
+DECISION_ERRORS: Final = ("unknown_case", "duplicate", "already_closed", "conflict", "invalid")
+#: Decisions that may be conditional on who works on the case when they are applied
+#: (`if_assigned_to`): two moderators taking the same case at once, the second is refused.
+CONDITIONAL_DECISIONS: Final = ("assign", "unassign")
+#: A case's decisions that keep it open (escalate, assign, unassign), at most: each is kept in
+#: its history (the agent's table, the closed record), and a tool looping on assign must not grow
+#: it without bound. A closing decision is always accepted.
+MAX_OPEN_DECISIONS: Final = 100
 #: How the closing decision of a case asking for an answer came (a Prometheus label value): a
 #: reply by the brand's response deadline or after it, or a closing without a reply.
 ANSWER_OUTCOMES: Final = ("on_time", "late", "no_answer")
@@ -61,7 +68,8 @@ MAX_CLOCK_SKEW_SECONDS: Final = 300.0
 MAX_ID_CHARS: Final = 256
 MAX_MODERATOR_CHARS: Final = 128
 MAX_REASON_CHARS: Final = 1000
-_DECISION_KEYS: Final = frozenset({"case_id", "decision", "moderator", "decided_at", "reason", "assignee"})
+_DECISION_KEYS: Final = frozenset({"case_id", "decision", "moderator", "decided_at", "reason", "assignee",
+                                   "if_assigned_to"})
 
 
 class DecisionError(ValueError):
@@ -167,6 +175,10 @@ class Decision:
     #: escalate: who takes the case over (None: the escalation queue); assign: who works on it
     #: (required); None for every other decision.
     assignee: str | None = None
+    #: assign and unassign only: applied only if the case is then worked on by `if_assigned_to`
+    #: (None: by no one), else refused as a `conflict`; unconditional when False (the field absent).
+    conditional: bool = False
+    if_assigned_to: str | None = None
 
     @classmethod
     def from_dict(cls, d: Any) -> Decision:
@@ -186,6 +198,9 @@ class Decision:
             raise DecisionError("invalid", "only an escalation or an assignment has an assignee")
         if assignee is None and decision == "assign":
             raise DecisionError("invalid", "an assignment needs an assignee")
+        conditional = "if_assigned_to" in d
+        if conditional and decision not in CONDITIONAL_DECISIONS:
+            raise DecisionError("invalid", "only an assignment or an unassignment has if_assigned_to")
         return cls(
             # A mention id as its collector wrote it (the record contract allows any text).
             case_id=str(_text(d, "case_id", MAX_ID_CHARS, forbidden=None)),
@@ -194,6 +209,8 @@ class Decision:
             decided_at=_epoch(d["decided_at"], "decided_at"),
             reason=_text(d, "reason", MAX_REASON_CHARS, required=False, forbidden=_CONTROL_BUT_LINES),
             assignee=assignee,
+            conditional=conditional,
+            if_assigned_to=_text(d, "if_assigned_to", MAX_MODERATOR_CHARS, required=False),
         )
 
     @property
@@ -208,6 +225,8 @@ class Decision:
             d["reason"] = self.reason
         if self.assignee is not None:
             d["assignee"] = self.assignee
+        if self.conditional:
+            d["if_assigned_to"] = self.if_assigned_to
         return d
 
 
@@ -350,7 +369,10 @@ def apply_decision(case: Case | None, decision: Decision | Mapping[str, Any], no
     A decision seen before (same decision, moderator and time: a redelivery) is a `duplicate`;
     any other decision on a closed case is `already_closed`. Escalate keeps the case pending,
     raises its severity one level (up to high) and records who it is reassigned to; assign and
-    unassign keep it pending as it is and record who works on it (no one for unassign).
+    unassign keep it pending as it is and record who works on it (no one for unassign). A
+    conditional assign or unassign (`if_assigned_to`) on a case someone else works on by then is
+    a `conflict`: of two moderators taking a case at once, the first on the topic has it. Past
+    MAX_OPEN_DECISIONS escalations and assignments, only a closing decision is taken (`invalid`).
     """
     if not isinstance(decision, Decision):
         decision = Decision.from_dict(decision)
@@ -366,6 +388,13 @@ def apply_decision(case: Case | None, decision: Decision | Mapping[str, Any], no
         raise DecisionError("duplicate", f"decision already applied to case {case.id!r}")
     if not case.pending:
         raise DecisionError("already_closed", f"case {case.id!r} was closed by {case.decided_by!r}")
+    if decision.conditional and case.assigned_to != decision.if_assigned_to:
+        raise DecisionError("conflict", f"case {case.id!r} was worked on by {case.assigned_to!r}, "
+                            f"not {decision.if_assigned_to!r}, when this {decision.decision} came")
+    if decision.decision not in CLOSING_DECISIONS and \
+            sum(d.decision not in CLOSING_DECISIONS for d in case.decisions) >= MAX_OPEN_DECISIONS:
+        raise DecisionError("invalid", f"case {case.id!r} already has {MAX_OPEN_DECISIONS} "
+                            "escalations and assignments: only a closing decision is taken now")
 
     waited = max(0.0, decision.decided_at - case.received_at)
     history = (*case.decisions, decision)
