@@ -510,7 +510,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="each event's record as JSON, one per line")
     p.set_defaults(func=cmd_alerts)
 
-    p = sub.add_parser("moderate", help="moderator tools: list pending cases, decide, serve the API")
+    def add_report(r: argparse.ArgumentParser) -> None:
+        _add_broker(r)
+        r.add_argument("--since", help="ISO 8601 start (default: 7 days before --until)")
+        r.add_argument("--until", help="ISO 8601 end, excluded (default: now)")
+        r.add_argument("--tz", default="UTC", help="time zone of the busiest hours (default UTC)")
+        r.add_argument("--png", help="also write a chart of hourly received vs processed items")
+        r.set_defaults(func=cmd_moderation_report)
+
+    p = sub.add_parser("moderate", help="moderator tools: list pending and closed cases, decide, "
+                                        "serve the API, the report")
     msub = p.add_subparsers(dest="action", required=True)
     m = msub.add_parser("list", help="pending cases, oldest first (read from the topics)")
     _add_broker(m)
@@ -553,16 +562,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--host", help=f"env {ENV_PREFIX}MODERATION_API_HOST (default 127.0.0.1)")
     m.add_argument("--port", type=int, help=f"env {ENV_PREFIX}MODERATION_API_PORT (default 8081)")
     m.set_defaults(func=cmd_moderate_serve)
+    # `veille moderate report`: the same as `veille moderation report` (one letter apart: the
+    # one a moderator types after `moderate list` was an argparse error).
+    add_report(msub.add_parser("report", help="the moderation report (as `veille moderation report`)"))
 
     p = sub.add_parser("moderation", help="moderation KPIs read from the topics")
     rsub = p.add_subparsers(dest="action", required=True)
-    r = rsub.add_parser("report", help="received, processed share, rejection rate, busiest hours")
-    _add_broker(r)
-    r.add_argument("--since", help="ISO 8601 start (default: 7 days before --until)")
-    r.add_argument("--until", help="ISO 8601 end, excluded (default: now)")
-    r.add_argument("--tz", default="UTC", help="time zone of the busiest hours (default UTC)")
-    r.add_argument("--png", help="also write a chart of hourly received vs processed items")
-    r.set_defaults(func=cmd_moderation_report)
+    add_report(rsub.add_parser("report", help="received, processed share, rejection rate, busiest hours"))
 
     p = sub.add_parser(
         "detect", help="score a timestamp,value CSV with the spike detector",

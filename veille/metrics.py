@@ -547,7 +547,7 @@ class ModerationMetrics:
         self._answer_outcomes = ANSWER_OUTCOMES
         self.ignored = Counter(
             "veille_moderation_decisions_ignored_total",
-            "Decisions not applied: unknown_case, duplicate, already_closed or invalid.",
+            "Decisions not applied: unknown_case, duplicate, already_closed, conflict or invalid.",
             ["reason"], registry=registry,
         )
         for b in self.brands:

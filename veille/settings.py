@@ -27,7 +27,8 @@ def packaged_watchlist() -> Path:
 class Settings:
     """Every setting of veille. Each field is read from VEILLE_<FIELD NAME IN CAPITALS>.
 
-    Field metadata ``help`` is the text shown in the README's settings table and in ``--help``.
+    Field metadata ``help`` is the text shown in ``--help`` (the README's settings table says the
+    same in its own words; tests/unit/test_settings.py checks that it names every setting).
     """
 
     broker_url: str = field(

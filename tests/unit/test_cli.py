@@ -108,8 +108,9 @@ def test_moderation_commands_refuse_unsafe_or_bad_input_clearly() -> None:
     assert "Traceback" not in out.stderr
     out = veille("moderate", "serve", "--port", "99999", env=env)  # named as the flag given
     assert out.returncode == 2 and "--port 99999: a port is 0" in out.stderr, out.stderr
-    out = veille("moderation", "report", "--since", "last tuesday", env=env)
-    assert out.returncode == 2 and "--since: since is not an ISO 8601 time" in out.stderr
+    for command in ("moderation", "moderate"):  # `moderate report`: the same report
+        out = veille(command, "report", "--since", "last tuesday", env=env)
+        assert out.returncode == 2 and "--since: since is not an ISO 8601 time" in out.stderr
     for bad in ("Mars/Olympus", "Europe", "localtime", "../etc/passwd"):  # "Europe": a folder
         out = veille("moderation", "report", "--tz", bad, env=env)
         assert out.returncode == 2 and "unknown time zone" in out.stderr, (bad, out.stderr)

@@ -3,7 +3,8 @@
     GET  /cases?brand=B&category=C&limit=N   pending cases, oldest first
     GET  /cases/{id}                         one case: pending or closed, with its queue item
     GET  /closed?since=T&decision=D&...      closed cases, newest decision first
-    POST /cases/{id}/decision                {"decision", "moderator", "reason"?, "assignee"?}
+    POST /cases/{id}/decision                {"decision", "moderator", "reason"?, "assignee"?,
+                                              "if_assigned_to"?}
     GET  /healthz
 
 Every answer is read from moderation.queue and moderation.closed (the server keeps its read

@@ -1,4 +1,4 @@
-"""`veille moderate list|decide|serve` and `veille moderation report`: thin shells over the store."""
+"""`veille moderate list|closed|decide|serve` and `veille moderation report`: thin shells over the store."""
 
 from __future__ import annotations
 
