@@ -301,11 +301,21 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _not_empty(args: argparse.Namespace, *names: str) -> None:
+    """An empty filter (`--brand ""`, a variable not set in a script) matched nothing, which
+    read as an empty queue."""
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None and not value.strip():
+            raise CliError(f"--{name} must not be empty")
+
+
 def cmd_moderate_list(args: argparse.Namespace) -> int:
     from veille.moderate.commands import list_cases
 
     if args.limit is not None and args.limit < 1:  # a negative slice hid the newest cases
         raise CliError(f"--limit must be at least 1, not {args.limit}")
+    _not_empty(args, "brand", "assignee")
     list_cases(_reachable(_settings(args)), brand=args.brand, category=args.category, limit=args.limit,
                as_json=args.json, sort=args.sort, assignee=args.assignee, unassigned=args.unassigned)
     return 0
@@ -318,6 +328,7 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise CliError(f"--limit must be at least 1, not {args.limit}")
+    _not_empty(args, "brand", "moderator")
     until = parse_time(args.until, "until") if args.until else None
     since = parse_time(args.since, "since") if args.since else (until or time.time()) - 86400
     if until is not None and until <= since:

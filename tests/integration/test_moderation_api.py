@@ -104,6 +104,8 @@ def test_listing_and_cases(api: ServedApi) -> None:
     done = api.client.get("/cases/c-done").json()
     assert done["status"] == "closed" and done["closed"]["moderator"] == "alice"
     assert api.client.get("/cases/nope").status_code == 404
+    lost = api.client.get("/cases/closed")  # the closed cases are GET /closed
+    assert lost.status_code == 404 and "listed by GET /closed" in lost.text
 
 
 def test_decision_errors_and_success(settings, api: ServedApi) -> None:
@@ -453,9 +455,13 @@ def test_a_moderator_takes_a_case_and_lists_their_own_or_the_untaken(settings, a
     assert (mine["count"], [c["case_id"] for c in mine["cases"]]) == (1, ["c-new"])
     free = api.client.get("/cases?unassigned=true").json()
     assert [c["case_id"] for c in free["cases"]] == ["c-old", "c-spam"]
-    for query in ("unassigned=yes", "assignee=alice&unassigned=true"):
+    for query in ("unassigned=yes", "assignee=alice&unassigned=true",
+                  "unassigned=true&unassigned=false"):
         bad = api.client.get(f"/cases?{query}")
         assert bad.status_code == 400 and bad.json()["field"] == "unassigned", query
+    twice = api.client.get("/cases?assignee=alice&assignee=bob")  # not read as alice alone
+    assert twice.status_code == 400 and "assignee is given 2 times" in twice.text
+    assert api.client.get("/cases?assignee=ALICE").json()["count"] == 1  # as people type it
     # Given back: untaken again; the answer says whose it was.
     back = api.client.post("/cases/c-new/decision", json={"decision": "unassign", "moderator": "alice"})
     assert back.status_code == 202, back.text

@@ -117,6 +117,10 @@ def test_moderation_commands_refuse_unsafe_or_bad_input_clearly() -> None:
         assert "Traceback" not in out.stderr
     out = veille("moderate", "decide", "m1", "maybe", "--moderator", "bob", env=env)
     assert out.returncode == 2 and "invalid choice: 'maybe'" in out.stderr
+    # An empty filter (a variable not set in a script) matched nothing: an empty queue.
+    for args in (("list", "--brand", ""), ("list", "--assignee", " "), ("closed", "--moderator", "")):
+        out = veille("moderate", *args, env=env)
+        assert out.returncode == 2 and f"{args[1]} must not be empty" in out.stderr, out.stderr
 
 
 def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_path) -> None:

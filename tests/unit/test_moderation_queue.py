@@ -702,6 +702,7 @@ def test_the_view_says_who_works_on_a_pending_case_and_filters_on_it() -> None:
     assert ids(assignee="bob") == ["b"] and ids(assignee="lead") == ["d"]
     assert ids(unassigned=True) == ["c", "e"]
     assert ids(assignee="nobody") == []
+    assert ids(assignee=" Alice ") == ["a"]  # names typed by people: case and spaces aside
     with pytest.raises(ValueError, match="not both"):
         view.pending(assignee="alice", unassigned=True, now=at)
     with pytest.raises(ValueError):
@@ -753,7 +754,10 @@ def test_closed_cases_newest_first_with_who_decided_what_and_why() -> None:
     assert ids(since=T0 + 500) == ["d", "c", "b"]  # since included, until excluded
     assert ids(until=T0 + 500) == ["a"]
     assert ids(decision="reject") == ["c", "a"]
-    assert ids(moderator="lead") == ["c"]
+    assert ids(moderator="lead") == ["c"] and ids(moderator="LEAD") == ["c"]
+    # Who worked on a closed case last, from its closed record (lead took c by escalation).
+    assert view.assignment("c", T0 + 800)["assignee"] == "lead"  # type: ignore[index]
+    assert view.assignment("a", T0 + 800) is None
     assert ids(brand="acme") == ["d", "c", "b", "a"]  # b names acme too
     assert ids(brand="boreal") == ["b"]
     assert ids(category="needs_answer") == ["b"] and ids(category="none") == ["d"]

@@ -173,12 +173,18 @@ def summary(item: dict[str, Any], view: CaseView | None = None,
 
 def _checked_query(query: Any, free: set[str], choices: dict[str, tuple[str, ...]]
                    ) -> int | web.Response:
-    """The 400 answer to a query with a parameter other than `limit`, `free` ones (any text)
-    and `choices` (each one of its values, or empty), or else its `limit` (default
-    DEFAULT_LIMIT, at most MAX_LIMIT)."""
+    """The 400 answer to a query with a parameter other than `limit`, `free` ones (any text;
+    empty is as absent, as an HTML form's "any") and `choices` (each one of its values, or
+    empty), or one given twice, or else its `limit` (default DEFAULT_LIMIT, at most
+    MAX_LIMIT)."""
     unknown = sorted(set(query) - free - set(choices) - {"limit"})
     if unknown:
         return _error(400, "invalid_query", f"unknown parameters {unknown}", field=unknown[0])
+    for name in sorted(set(query)):
+        given = len(query.getall(name))
+        if given > 1:  # "?brand=acme&brand=boreal" read as acme alone would look complete
+            return _error(400, "invalid_query", f"{name} is given {given} times (one value each)",
+                          field=name)
     for name, values in choices.items():
         value = query.get(name) or None
         if value is not None and value not in values:
@@ -406,6 +412,9 @@ class ModerationApi:
 
         found = await self._read(one)
         if found is None:  # never queued, or closed and forgotten since
+            if case_id == "closed":  # the closed cases are GET /closed
+                return _error(404, "unknown_case", "no case 'closed' on the moderation queue; "
+                              "the closed cases are listed by GET /closed")
             return _unknown_case(case_id, self.store.view)
         return web.json_response(found)
 

@@ -198,6 +198,12 @@ def _assignment_of(case: Case) -> dict[str, Any] | None:
             "decision": last.decision, "decided_at": iso(last.decided_at)}
 
 
+def _name_key(name: Any) -> Any:
+    """How a moderator's or assignee's name is matched by the filters: "Alice " finds "alice"
+    (the names are free text, typed by people)."""
+    return " ".join(name.split()).casefold() if isinstance(name, str) else name
+
+
 #: The decisions that set who works on a case.
 _ASSIGNING: Final = ("assign", "unassign", "escalate")
 
@@ -488,7 +494,11 @@ class CaseView:
         does: `assignee`, and the `moderator`, `decision` and `decided_at` of the decision that
         gave it to them ("alice" assigning it to herself takes it; an escalation to "lead"
         gives it to lead). An escalation to the escalation queue, or an unassign, leaves it to
-        no one."""
+        no one. For a closed case: who worked on it last, from its closed record's final state."""
+        closed = self.closed.get(case_id)
+        if closed is not None:  # who had it last, as the closed record's final state says
+            case = _closed_case(closed, None)
+            return _assignment_of(case) if case is not None and case.assigned_to else None
         if not self.decisions.get(case_id):
             return None  # no decision read on it: assigned to no one
         folded = self._fold(case_id, now)
@@ -521,7 +531,7 @@ class CaseView:
                 continue
             if decision is not None and record.get("decision") != decision:
                 continue
-            if moderator is not None and record.get("moderator") != moderator:
+            if moderator is not None and _name_key(record.get("moderator")) != _name_key(moderator):
                 continue
             item = self.items.get(case_id)
             if brand is not None and record.get("brand") != brand:
@@ -572,11 +582,13 @@ class CaseView:
                 raise ValueError("filter on assignee or unassigned, not both, at a given now")
             at = now
 
+            wanted = _name_key(assignee)
+
             def owner(item: Mapping[str, Any]) -> str | None:
                 found = self.assignment(item["case_id"], at)
-                return found["assignee"] if found is not None else None
+                return _name_key(found["assignee"]) if found is not None else None
 
-            out = [item for item in out if owner(item) == assignee]  # None: unassigned
+            out = [item for item in out if owner(item) == wanted]  # None: unassigned
         if sort == "respond_by":  # stable: the queue order among equal deadlines
             out.sort(key=lambda item: parse_epoch(item["respond_by"], "respond_by"))
         elif sort != "queued":
