@@ -201,7 +201,8 @@ class Enricher:
                  analysis: Analysis, match: Match, verdict: Triage | None) -> Outcome:
         sentiment = analysis.sentiment
         # Arrival: the collector's time, else the Kafka record's; never after now (a producer's
-        # clock or unit can be wrong: a future arrival would hold veille_lag_seconds at 0).
+        # clock or unit can be wrong: a future arrival would hold veille_lag_seconds at 0), nor
+        # before the mention was posted (a collected_at of year 1 passed through).
         received = raw.collected_at
         if received is None and timestamp is not None:
             try:
@@ -210,6 +211,8 @@ class Enricher:
                 received = None
         if received is None or received > now:
             received = now
+        if received < raw.created_at:  # collected before it was posted: a clock or unit wrong
+            received = min(raw.created_at, now)
         mention = EnrichedMention(
             raw=raw,
             language=analysis.language,

@@ -278,6 +278,11 @@ def _req_str(obj: dict[str, Any], name: str, limit: int = MAX_SHORT_FIELD_CHARS)
     return value
 
 
+#: The largest audience figure: consumers in JavaScript read every JSON number as a double,
+#: exact up to 2^53 - 1, and Java's or Go's int64 overflow further on.
+MAX_AUDIENCE = 2**53 - 1
+
+
 def _audience(value: Any) -> dict[str, int]:
     if value is None:
         return {}
@@ -291,6 +296,10 @@ def _audience(value: Any) -> dict[str, int]:
         if isinstance(figure, bool) or not isinstance(figure, int) or figure < 0:
             raise InvalidMention(
                 "invalid_field", f"audience.{key} must be a non-negative integer", f"audience.{key}"
+            )
+        if figure > MAX_AUDIENCE:
+            raise InvalidMention(
+                "invalid_field", f"audience.{key} is above {MAX_AUDIENCE} (2^53 - 1)", f"audience.{key}"
             )
         out[key] = figure
     return out

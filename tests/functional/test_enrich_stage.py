@@ -263,20 +263,26 @@ def test_delivery_keeps_each_partitions_batches_in_order_through_a_failed_send(t
 
 def test_a_nonsense_record_timestamp_or_collected_at_never_crashes_nor_dates_the_future() -> None:
     """A producer stamping microseconds (a year past 9999) or a collector's clock ahead: the
-    mention is enriched, its received_at is now, not a crash that replays for ever."""
+    mention is enriched, its received_at is now, not a crash that replays for ever; a
+    collected_at before the mention was posted gives its posting time."""
     plan, metrics = planner({0: DedupWindow(3600, 100)})
     future = json.loads(good("b", "Acme again"))
     future["collected_at"] = "9999-12-31T00:00:00Z"
+    # Collected before it was posted (year 1, a unit or clock wrong): arrived when posted.
+    past = json.loads(good("c", "Acme once more"))
+    past["collected_at"] = "0001-01-01T00:00:00Z"
     recs = [Rec("raw", 0, 0, b"a", good("a", "Acme"), timestamp=int(time.time() * 1e6)),
-            Rec("raw", 0, 1, b"b", json.dumps(future).encode())]
+            Rec("raw", 0, 1, b"b", json.dumps(future).encode()),
+            Rec("raw", 0, 2, b"c", json.dumps(past).encode())]
     before = datetime.now(UTC)
     cycle = plan.plan({TP("raw", 0): recs})
     values = [json.loads(o.value or b"") for o in cycle.enriched[0]]
-    assert [v["id"] for v in values] == ["a", "b"] and not cycle.side
-    for v in values:
+    assert [v["id"] for v in values] == ["a", "b", "c"] and not cycle.side
+    for v in values[:2]:
         received = datetime.fromisoformat(v["received_at"].replace("Z", "+00:00"))
         assert before - timedelta(seconds=1) <= received <= datetime.now(UTC)
-    assert count(metrics.raw_messages) == 2
+    assert values[2]["received_at"] == values[2]["created_at"]
+    assert count(metrics.raw_messages) == 3
 
 
 def test_an_id_on_another_partition_than_its_keys_is_rekeyed() -> None:

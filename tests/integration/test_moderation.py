@@ -37,6 +37,7 @@ from tests.moderation_helpers import (
     wait_for,
     wait_metrics,
 )
+from tests.schemas import strict
 from veille.moderate.commands import ModerateError, decide, list_cases, report
 
 pytestmark = pytest.mark.integration
@@ -120,7 +121,7 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     enriched = {k.decode(): v for k, v in to_end(settings, MENTIONS_ENRICHED)}
     assert len(enriched) == len(TEXTS)
     for record in enriched.values():
-        jsonschema.validate(record, schema("enriched_mention.v1.json"))
+        jsonschema.validate(record, strict("enriched_mention.v1.json"))
     assert enriched["m11"]["triage"] is None  # no brand: no triage
     assert enriched["m6"]["triage"] == {"categories": [], "severity": "none", "action": "none"}
     assert enriched["m1"]["triage"]["action"] == "hide"

@@ -20,9 +20,10 @@ from tests.kafka_helpers import (
     read_to_end,
 )
 from tests.moderation_helpers import wait_for
+from tests.schemas import strict
 
 pytestmark = pytest.mark.integration
-SCHEMA = json.loads((ROOT / "streams/schemas/enriched_mention.v1.json").read_text())
+SCHEMA = strict("enriched_mention.v1.json")
 WATCHLIST = str(ROOT / "tests/data/watchlist.toml")
 
 

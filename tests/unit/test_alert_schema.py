@@ -10,11 +10,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.conftest import ROOT
+from tests.schemas import strict
 from tests.unit.test_crisis import START, run, traffic
 from veille.crisis import BrandMonitor
 
-SCHEMA = json.loads((ROOT / "streams/schemas/reputation_alert.v1.json").read_text())
+SCHEMA = strict("reputation_alert.v1.json")
 DAY = START + 3 * 86400
 #: Two hours of negative surge at flat volume, then, 40 minutes after it ends (within the hour of
 #: cool-down after the story resolves), half an hour more: the story is opened, escalated, resolved,

@@ -20,6 +20,7 @@ from streams.records import (
     parse_time,
 )
 from tests.conftest import ROOT
+from tests.schemas import published, strict
 from veille.sentiment.base import Sentiment
 
 NOW = datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
@@ -115,7 +116,7 @@ def test_times_accept_epoch_and_naive_as_utc() -> None:
 
 
 def test_enriched_record_matches_published_schema() -> None:
-    schema = json.loads((ROOT / "streams/schemas/enriched_mention.v1.json").read_text())
+    schema = strict("enriched_mention.v1.json")
     m = parse_raw(raw(audience={"followers": 3}), now=NOW)
     for sentiment in (Sentiment(0.5, 0.4, 0.6, 0.0, "positive"), None):
         e = EnrichedMention(
@@ -192,12 +193,35 @@ def test_nesting_is_refused_where_json_loads_refuses_it(depth: int) -> None:
         assert parse_raw(payload, now=NOW).id == "m1"
 
 
-@pytest.mark.parametrize("figure", [10**30, 2**64 - 1, 2**64])
-def test_an_audience_figure_beyond_64_bits_stays_an_integer(figure: int) -> None:
-    """orjson reads an integer beyond 64 bits as a float, which audience refuses: such a
-    message goes through json.loads, as every message did, and keeps its figure."""
-    m = parse_raw(raw(audience={"followers": figure}), now=NOW)
-    assert m.audience == {"followers": figure} and type(m.audience["followers"]) is int
+@pytest.mark.parametrize("figure", [2**53, 10**30, 2**64 - 1, 2**64])
+def test_an_audience_figure_consumers_cannot_read_exactly_is_refused(figure: int) -> None:
+    """Consumers in JavaScript read JSON numbers as doubles (exact to 2^53 - 1), Java's and
+    Go's int64 overflow at 2^63: such a figure is bad input, dead-lettered with its reason, not
+    written on mentions.enriched. (orjson reads an integer beyond 64 bits as a float: such a
+    message goes through json.loads, and gets the same answer.)"""
+    assert reason(raw(audience={"followers": figure})) == "invalid_field"
+    with pytest.raises(InvalidMention, match=r"audience.followers is above 9007199254740991"):
+        parse_raw(raw(audience={"followers": figure}), now=NOW)
+    top = parse_raw(raw(audience={"views": 2**53 - 1}), now=NOW)
+    assert top.audience == {"views": 2**53 - 1} and type(top.audience["views"]) is int
+    schema = published("raw_mention.v1.json")
+    jsonschema.validate(json.loads(raw(audience={"views": 2**53 - 1})), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(json.loads(raw(audience={"followers": figure})), schema)
+
+
+def test_the_published_enriched_schema_lets_consumers_take_added_fields() -> None:
+    """A field added within version 1 (as `triage` was) must not break a consumer validating
+    with its copy of the schema; veille itself writes nothing the schema does not name."""
+    m = parse_raw(raw(), now=NOW)
+    doc = json.loads(EnrichedMention(
+        raw=m, language="en", language_confidence=0.9, sentiment=None, brands=(), rules=(),
+        received_at=NOW, processed_at=NOW).to_json())
+    newer = {**doc, "added_later": 1, "audience": {**(doc["audience"] or {}), "saves": 2}}
+    jsonschema.validate(newer, published("enriched_mention.v1.json"))
+    jsonschema.validate(doc, strict("enriched_mention.v1.json"))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(newer, strict("enriched_mention.v1.json"))
 
 
 def test_iso_writes_what_isoformat_writes() -> None:
