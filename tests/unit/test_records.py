@@ -238,3 +238,27 @@ def test_iso_writes_what_isoformat_writes() -> None:
     for dt in times:
         assert iso(dt) == dt.astimezone(UTC).isoformat(timespec="milliseconds").replace(
             "+00:00", "Z"), dt
+
+
+@pytest.mark.parametrize("changes", [
+    {"id": "  "}, {"source": "\t"}, {"platform": ""}, {"text": " \n "}, {"source": "s" * 2049},
+    {"author": "a" * 2049}, {"url": "u" * 2049}, {"created_at": 1e12}, {"collected_at": 1e12},
+    {"created_at": -1e12}, {"audience": {"likes": -1}},
+])
+def test_the_raw_schema_refuses_what_the_stage_dead_letters(changes: dict) -> None:
+    """Collector authors validate against the published schema: what it accepts must not be
+    dead-lettered (a blank id, a time in milliseconds went to mentions.dlq though valid)."""
+    payload = json.loads(raw())
+    payload.update(changes)
+    with pytest.raises(InvalidMention):
+        parse_raw(json.dumps(payload).encode(), now=NOW)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(payload, published("raw_mention.v1.json"))
+
+
+def test_what_the_raw_schema_accepts_at_its_edges_the_stage_takes() -> None:
+    payload = {**json.loads(raw()), "id": "i" * 256, "source": "s" * 2048, "url": "u" * 2048,
+               "author": None, "collected_at": NOW.timestamp(), "created_at": NOW.timestamp() - 60,
+               "audience": {"views": 2**53 - 1}}
+    jsonschema.validate(payload, published("raw_mention.v1.json"))
+    assert parse_raw(json.dumps(payload).encode(), now=NOW).id == "i" * 256
