@@ -163,7 +163,7 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     assert sorted(k.decode() for k, _ in closed) == sorted(
         ["m1", "m2", "m4", "m7", "m8", "m9", "m12", "m13", "m14"])  # each exactly once
     for _, record in closed:
-        jsonschema.validate(record, schema("moderation_closed.v1.json"))
+        jsonschema.validate(record, strict("moderation_closed.v1.json"))
     by_id = {k.decode(): v for k, v in closed}
     assert (by_id["m12"]["decision"], by_id["m12"]["moderator"]) == ("replied", "dave")
     assert by_id["m1"]["reason"] == "charter"

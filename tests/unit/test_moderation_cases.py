@@ -414,3 +414,24 @@ def test_the_closing_decision_of_a_case_asking_for_an_answer_is_on_time_late_or_
     for other in (case(triage=REVIEW), case(triage=RESPOND, negative=False)):
         assert not other.asks_for_answer
         assert apply_decision(other, decide("replied", T0 + 9000), now=T0 + 9000).answer is None
+
+
+def test_a_closed_record_matches_its_published_schema() -> None:
+    """moderation.closed is read by other services: every field of the record and of the
+    case's final state typed, and nothing written that the schema does not name."""
+    import jsonschema
+
+    from tests.schemas import strict
+
+    schema = strict("moderation_closed.v1.json")
+    c = case(triage=ANGRY_COMPLAINT)
+    for decision in (decide("assign", T0 + 10, assignee="alice", if_assigned_to=None),
+                     decide("escalate", T0 + 20, assignee="lead", reason="legal"),
+                     decide("unassign", T0 + 25, moderator="lead")):
+        c = apply_decision(c, decision, now=T0 + 30).case
+    out = apply_decision(c, decide("replied", T0 + 40, moderator="lead", reason="DM"), now=T0 + 40)
+    record = json.loads(json.dumps(out.record))
+    jsonschema.validate(record, schema)
+    assert record["case"]["severity"] == "high" and record["case"]["assigned_to"] is None
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**record, "case": {**record["case"], "severity": "urgent"}}, schema)
