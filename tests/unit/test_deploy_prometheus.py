@@ -264,6 +264,47 @@ def test_alertmanager_groups_and_inhibits_by_brand() -> None:
                        "target_matchers": ['severity="warning"'], "equal": ["brand"]}]
 
 
+MATCHER = re.compile(r'(\w+)(=~|!~|!=|=)"(.*)"')
+
+
+def matches(matcher: str, labels: dict[str, str]) -> bool:
+    """Alertmanager's matcher on an alert's labels (a missing label reads as empty)."""
+    found = MATCHER.fullmatch(matcher)
+    assert found, matcher
+    name, op, value = found.groups()
+    got = labels.get(name, "")
+    if op in ("=", "!="):
+        return (got == value) == (op == "=")
+    return (re.fullmatch(value, got) is not None) == (op == "=~")
+
+
+def inhibits(source: str, target: str) -> bool:
+    """Whether the firing alert `source` silences `target` (labels as `name=value ...`)."""
+    src, dst = (dict(kv.split("=", 1) for kv in labels.split()) for labels in (source, target))
+    return any(all(matches(m, src) for m in rule["source_matchers"])
+               and all(matches(m, dst) for m in rule["target_matchers"])
+               and all(src.get(name, "") == dst.get(name, "") for name in rule.get("equal", []))
+               for rule in load(ALERTMANAGER)["inhibit_rules"])
+
+
+W1_STUCK = "alertname=PipelineStalled severity=critical cause=reader_stuck instance=w1:9464"
+
+
+@pytest.mark.parametrize(("source", "target", "silenced"), [
+    # A worker cut off from the broker: its paused agents and its stopped reader are that.
+    ("alertname=PipelineStalled severity=critical cause=heartbeat instance=w1:9464", W1_STUCK, True),
+    ("alertname=PipelineStalled severity=critical cause=heartbeat instance=w2:9464", W1_STUCK, False),
+    ("alertname=SendsFailing severity=critical instance=w1:9464", W1_STUCK, True),
+    ("alertname=SendsFailing severity=warning collector=webhook instance=w1:9464", W1_STUCK, False),
+    # A stuck reader is behind too: one page.
+    (W1_STUCK, "alertname=PipelineStalled severity=warning cause=backlog instance=w1:9464", True),
+    (W1_STUCK, "alertname=PipelineStalled severity=warning cause=lag instance=w1:9464", True),
+    (W1_STUCK, "alertname=PipelineStalled severity=warning cause=backlog instance=w2:9464", False),
+])
+def test_alertmanager_inhibitions(source: str, target: str, silenced: bool) -> None:
+    assert inhibits(source, target) is silenced
+
+
 def test_alertmanager_holds_no_webhook_address() -> None:
     """The address comes from a file (a secret); the committed example is a local placeholder."""
     config = load(ALERTMANAGER)
