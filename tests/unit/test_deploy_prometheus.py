@@ -240,6 +240,8 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     ("alertname=ModerationBacklogTooOld severity=warning brand=acme", "veille-brand"),
     ("alertname=ModerationNegativeUnanswered severity=warning brand=acme", "veille-brand"),
     ("alertname=PipelineStalled severity=critical cause=heartbeat", "veille-ops"),
+    # A brand's crisis detection blind is the pipeline's problem, not the community managers'.
+    ("alertname=PipelineStalled severity=critical cause=no_detection brand=acme", "veille-ops"),
     ("alertname=TargetDown severity=warning", "veille-ops"),
     ("alertname=TargetMissing severity=critical job=veille-agents", "veille-ops"),
     ("alertname=ModerationRejectionRateHigh severity=info brand=acme", "veille-digest"),
