@@ -263,7 +263,9 @@ def test_alertmanager_groups_and_inhibits_by_brand() -> None:
     crisis = [r for r in config["inhibit_rules"]
               if 'alertname="ReputationCrisis"' in r["source_matchers"]]
     assert crisis == [{"source_matchers": ['alertname="ReputationCrisis"', 'severity="critical"'],
-                       "target_matchers": ['severity="warning"'], "equal": ["brand"]}]
+                       "target_matchers": ['alertname=~"ReputationCrisis|NegativeShareFarAboveNormal"',
+                                           'severity="warning"'],
+                       "equal": ["brand"]}]
 
 
 MATCHER = re.compile(r'(\w+)(=~|!~|!=|=)"(.*)"')
@@ -290,6 +292,7 @@ def inhibits(source: str, target: str) -> bool:
 
 
 W1_STUCK = "alertname=PipelineStalled severity=critical cause=reader_stuck instance=w1:9464"
+CRISIS = "alertname=ReputationCrisis severity=critical brand=acme"
 
 
 @pytest.mark.parametrize(("source", "target", "silenced"), [
@@ -302,6 +305,14 @@ W1_STUCK = "alertname=PipelineStalled severity=critical cause=reader_stuck insta
     (W1_STUCK, "alertname=PipelineStalled severity=warning cause=backlog instance=w1:9464", True),
     (W1_STUCK, "alertname=PipelineStalled severity=warning cause=lag instance=w1:9464", True),
     (W1_STUCK, "alertname=PipelineStalled severity=warning cause=backlog instance=w2:9464", False),
+    # A critical crisis silences the reputation warnings it repeats, never the unanswered
+    # complaints nor the waiting cases, which matter most during a crisis.
+    (CRISIS, "alertname=ReputationCrisis severity=warning brand=acme", True),
+    (CRISIS, "alertname=NegativeShareFarAboveNormal severity=warning brand=acme", True),
+    (CRISIS, "alertname=NegativeShareFarAboveNormal severity=warning brand=boreal", False),
+    (CRISIS, "alertname=ModerationNegativeUnanswered severity=warning brand=acme", False),
+    (CRISIS, "alertname=ModerationBacklogTooOld severity=warning brand=acme", False),
+    (CRISIS, "alertname=ModerationProcessedShareLow severity=warning brand=acme", False),
 ])
 def test_alertmanager_inhibitions(source: str, target: str, silenced: bool) -> None:
     assert inhibits(source, target) is silenced
