@@ -259,7 +259,11 @@ def test_alertmanager_routes(tmp_path: Path, labels: str, receiver: str) -> None
 
 def test_alertmanager_groups_and_inhibits_by_brand() -> None:
     config = load(ALERTMANAGER)
-    assert config["route"]["group_by"] == ["alertname", "brand"]
+    # One notification per alert name and brand, and per cause and worker (PipelineStalled's
+    # causes and instances are separate problems; brand alerts have neither label).
+    assert config["route"]["group_by"] == ["alertname", "brand", "cause", "instance"]
+    assert all("group_by" not in route or route["receiver"] == "veille-digest"
+               for route in config["route"]["routes"])
     crisis = [r for r in config["inhibit_rules"]
               if 'alertname="ReputationCrisis"' in r["source_matchers"]]
     assert crisis == [{"source_matchers": ['alertname="ReputationCrisis"', 'severity="critical"'],
@@ -313,6 +317,20 @@ CRISIS = "alertname=ReputationCrisis severity=critical brand=acme"
     (CRISIS, "alertname=ModerationNegativeUnanswered severity=warning brand=acme", False),
     (CRISIS, "alertname=ModerationBacklogTooOld severity=warning brand=acme", False),
     (CRISIS, "alertname=ModerationProcessedShareLow severity=warning brand=acme", False),
+    # The critical level of an alert silences its own warning level...
+    ("alertname=ModerationBacklogTooOld severity=critical brand=acme",
+     "alertname=ModerationBacklogTooOld severity=warning brand=acme", True),
+    ("alertname=ModerationBacklogTooOld severity=critical brand=acme",
+     "alertname=ModerationBacklogTooOld severity=warning brand=boreal", False),
+    # ...not another cause of PipelineStalled on the worker: paused agents do not explain a
+    # reader behind (the enrichment goes on meanwhile).
+    ("alertname=PipelineStalled severity=critical cause=agents_paused instance=w1:9464",
+     "alertname=PipelineStalled severity=warning cause=backlog instance=w1:9464", False),
+    ("alertname=PipelineStalled severity=critical cause=agents_paused instance=w1:9464",
+     "alertname=PipelineStalled severity=warning cause=lag instance=w1:9464", False),
+    # A worker cut off from the broker does explain them.
+    ("alertname=PipelineStalled severity=critical cause=heartbeat instance=w1:9464",
+     "alertname=PipelineStalled severity=warning cause=backlog instance=w1:9464", True),
 ])
 def test_alertmanager_inhibitions(source: str, target: str, silenced: bool) -> None:
     assert inhibits(source, target) is silenced
