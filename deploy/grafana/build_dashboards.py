@@ -614,7 +614,7 @@ def pipeline() -> Json:
     annotations = [
         annotation("Pipeline alerts",
                    'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown|'
-                   'TargetMissing|SendsFailing",'
+                   'TargetMissing|SendsFailing|AlertingFailing",'
                    ' alertstate="firing"}',
                    "{{alertname}} {{severity}}", "alertname,severity,instance", "red"),
     ]

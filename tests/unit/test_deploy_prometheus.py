@@ -26,7 +26,7 @@ ALERTS = {
     "ReputationCrisis", "NegativeShareFarAboveNormal", "ModerationProcessedShareLow",
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
-    "SendsFailing", "Watchdog",
+    "SendsFailing", "Watchdog", "AlertingFailing",
 }
 
 
@@ -249,6 +249,8 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     ("alertname=SendsFailing severity=critical instance=w1:9464", "veille-ops"),
     ("alertname=SendsFailing severity=warning collector=webhook", "veille-ops"),
     ("alertname=Watchdog severity=none", "veille-deadman"),
+    ("alertname=AlertingFailing severity=critical cause=notifications_failed integration=webhook",
+     "veille-ops"),
 ])
 def test_alertmanager_routes(tmp_path: Path, labels: str, receiver: str) -> None:
     config = checkable_alertmanager_config(tmp_path)
@@ -331,6 +333,14 @@ CRISIS = "alertname=ReputationCrisis severity=critical brand=acme"
     # A worker cut off from the broker does explain them.
     ("alertname=PipelineStalled severity=critical cause=heartbeat instance=w1:9464",
      "alertname=PipelineStalled severity=warning cause=backlog instance=w1:9464", True),
+    # Notifications failing (the chat bridge broken): the Watchdog is held back, so the dead
+    # man's switch pages, the one way out that does not go through the chat.
+    ("alertname=AlertingFailing severity=critical cause=notifications_failed integration=webhook"
+     " receiver_name=veille-ops instance=alertmanager:9093", "alertname=Watchdog severity=none", True),
+    ("alertname=AlertingFailing severity=critical cause=rule_evaluation rule_group=g",
+     "alertname=Watchdog severity=none", False),
+    ("alertname=AlertingFailing severity=critical cause=notifications_dropped",
+     "alertname=Watchdog severity=none", False),
 ])
 def test_alertmanager_inhibitions(source: str, target: str, silenced: bool) -> None:
     assert inhibits(source, target) is silenced
@@ -349,7 +359,8 @@ def test_alertmanager_holds_no_webhook_address() -> None:
 
 def test_the_watchdog_always_fires_and_goes_to_the_dead_mans_switch_alone() -> None:
     """Its route comes first, repeats every minute and sends nothing when it resolves (the
-    switch pages on silence); no inhibition rule can silence it."""
+    switch pages on silence); one inhibition rule alone silences it, on purpose: Alertmanager
+    failing to deliver notifications (the switch then pages)."""
     config = load(ALERTMANAGER)
     first = config["route"]["routes"][0]
     assert first["matchers"] == ['alertname="Watchdog"'] and first["receiver"] == "veille-deadman"
@@ -358,6 +369,8 @@ def test_the_watchdog_always_fires_and_goes_to_the_dead_mans_switch_alone() -> N
     assert [w["send_resolved"] for w in deadman["webhook_configs"]] == [False]
     watchdog = [r for r in alert_rules() if r["alert"] == "Watchdog"]
     assert [(r["expr"], r["labels"]["severity"]) for r in watchdog] == [("vector(1)", "none")]
-    for rule in config["inhibit_rules"]:
-        assert not any("Watchdog" in m or m == 'severity="none"'
-                       for m in rule["target_matchers"]), rule
+    holding = [rule for rule in config["inhibit_rules"]
+               if any("Watchdog" in m or m == 'severity="none"' for m in rule["target_matchers"])]
+    assert holding == [{"source_matchers": ['alertname="AlertingFailing"',
+                                            'cause="notifications_failed"'],
+                        "target_matchers": ['alertname="Watchdog"']}]
