@@ -602,7 +602,7 @@ def pipeline() -> Json:
                 description="How long each worker's spike and moderation agents have been "
                             "paused (joining the group, a rebalance, tables recovering): no "
                             "crisis detected meanwhile. Seconds at most, normally; "
-                            "PipelineStalled{cause=\"agents_paused\"} past 10 minutes."), 8, 7),
+                            "PipelineStalled{cause=\"agents_paused\"} past 4 minutes."), 8, 7),
             (panel("table", "Firing alerts", [target('ALERTS{alertstate="firing", alertname!="Watchdog"}', "",
                                                      instant=True)],
                    options={"showHeader": True},
@@ -614,7 +614,7 @@ def pipeline() -> Json:
     annotations = [
         annotation("Pipeline alerts",
                    'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown|'
-                   'TargetMissing|SendsFailing",'
+                   'TargetMissing|SendsFailing|AlertingFailing",'
                    ' alertstate="firing"}',
                    "{{alertname}} {{severity}}", "alertname,severity,instance", "red"),
     ]

@@ -26,7 +26,7 @@ ALERTS = {
     "ReputationCrisis", "NegativeShareFarAboveNormal", "ModerationProcessedShareLow",
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
-    "SendsFailing", "Watchdog",
+    "SendsFailing", "Watchdog", "AlertingFailing",
 }
 
 
@@ -240,6 +240,8 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     ("alertname=ModerationBacklogTooOld severity=warning brand=acme", "veille-brand"),
     ("alertname=ModerationNegativeUnanswered severity=warning brand=acme", "veille-brand"),
     ("alertname=PipelineStalled severity=critical cause=heartbeat", "veille-ops"),
+    # A brand's crisis detection blind is the pipeline's problem, not the community managers'.
+    ("alertname=PipelineStalled severity=critical cause=no_detection brand=acme", "veille-ops"),
     ("alertname=TargetDown severity=warning", "veille-ops"),
     ("alertname=TargetMissing severity=critical job=veille-agents", "veille-ops"),
     ("alertname=ModerationRejectionRateHigh severity=info brand=acme", "veille-digest"),
@@ -247,6 +249,8 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     ("alertname=SendsFailing severity=critical instance=w1:9464", "veille-ops"),
     ("alertname=SendsFailing severity=warning collector=webhook", "veille-ops"),
     ("alertname=Watchdog severity=none", "veille-deadman"),
+    ("alertname=AlertingFailing severity=critical cause=notifications_failed integration=webhook",
+     "veille-ops"),
 ])
 def test_alertmanager_routes(tmp_path: Path, labels: str, receiver: str) -> None:
     config = checkable_alertmanager_config(tmp_path)
@@ -257,11 +261,89 @@ def test_alertmanager_routes(tmp_path: Path, labels: str, receiver: str) -> None
 
 def test_alertmanager_groups_and_inhibits_by_brand() -> None:
     config = load(ALERTMANAGER)
-    assert config["route"]["group_by"] == ["alertname", "brand"]
+    # One notification per alert name and brand, and per cause and worker (PipelineStalled's
+    # causes and instances are separate problems; brand alerts have neither label).
+    assert config["route"]["group_by"] == ["alertname", "brand", "cause", "instance"]
+    assert all("group_by" not in route or route["receiver"] == "veille-digest"
+               for route in config["route"]["routes"])
     crisis = [r for r in config["inhibit_rules"]
               if 'alertname="ReputationCrisis"' in r["source_matchers"]]
     assert crisis == [{"source_matchers": ['alertname="ReputationCrisis"', 'severity="critical"'],
-                       "target_matchers": ['severity="warning"'], "equal": ["brand"]}]
+                       "target_matchers": ['alertname=~"ReputationCrisis|NegativeShareFarAboveNormal"',
+                                           'severity="warning"'],
+                       "equal": ["brand"]}]
+
+
+MATCHER = re.compile(r'(\w+)(=~|!~|!=|=)"(.*)"')
+
+
+def matches(matcher: str, labels: dict[str, str]) -> bool:
+    """Alertmanager's matcher on an alert's labels (a missing label reads as empty)."""
+    found = MATCHER.fullmatch(matcher)
+    assert found, matcher
+    name, op, value = found.groups()
+    got = labels.get(name, "")
+    if op in ("=", "!="):
+        return (got == value) == (op == "=")
+    return (re.fullmatch(value, got) is not None) == (op == "=~")
+
+
+def inhibits(source: str, target: str) -> bool:
+    """Whether the firing alert `source` silences `target` (labels as `name=value ...`)."""
+    src, dst = (dict(kv.split("=", 1) for kv in labels.split()) for labels in (source, target))
+    return any(all(matches(m, src) for m in rule["source_matchers"])
+               and all(matches(m, dst) for m in rule["target_matchers"])
+               and all(src.get(name, "") == dst.get(name, "") for name in rule.get("equal", []))
+               for rule in load(ALERTMANAGER)["inhibit_rules"])
+
+
+W1_STUCK = "alertname=PipelineStalled severity=critical cause=reader_stuck instance=w1:9464"
+CRISIS = "alertname=ReputationCrisis severity=critical brand=acme"
+
+
+@pytest.mark.parametrize(("source", "target", "silenced"), [
+    # A worker cut off from the broker: its paused agents and its stopped reader are that.
+    ("alertname=PipelineStalled severity=critical cause=heartbeat instance=w1:9464", W1_STUCK, True),
+    ("alertname=PipelineStalled severity=critical cause=heartbeat instance=w2:9464", W1_STUCK, False),
+    ("alertname=SendsFailing severity=critical instance=w1:9464", W1_STUCK, True),
+    ("alertname=SendsFailing severity=warning collector=webhook instance=w1:9464", W1_STUCK, False),
+    # A stuck reader is behind too: one page.
+    (W1_STUCK, "alertname=PipelineStalled severity=warning cause=backlog instance=w1:9464", True),
+    (W1_STUCK, "alertname=PipelineStalled severity=warning cause=lag instance=w1:9464", True),
+    (W1_STUCK, "alertname=PipelineStalled severity=warning cause=backlog instance=w2:9464", False),
+    # A critical crisis silences the reputation warnings it repeats, never the unanswered
+    # complaints nor the waiting cases, which matter most during a crisis.
+    (CRISIS, "alertname=ReputationCrisis severity=warning brand=acme", True),
+    (CRISIS, "alertname=NegativeShareFarAboveNormal severity=warning brand=acme", True),
+    (CRISIS, "alertname=NegativeShareFarAboveNormal severity=warning brand=boreal", False),
+    (CRISIS, "alertname=ModerationNegativeUnanswered severity=warning brand=acme", False),
+    (CRISIS, "alertname=ModerationBacklogTooOld severity=warning brand=acme", False),
+    (CRISIS, "alertname=ModerationProcessedShareLow severity=warning brand=acme", False),
+    # The critical level of an alert silences its own warning level...
+    ("alertname=ModerationBacklogTooOld severity=critical brand=acme",
+     "alertname=ModerationBacklogTooOld severity=warning brand=acme", True),
+    ("alertname=ModerationBacklogTooOld severity=critical brand=acme",
+     "alertname=ModerationBacklogTooOld severity=warning brand=boreal", False),
+    # ...not another cause of PipelineStalled on the worker: paused agents do not explain a
+    # reader behind (the enrichment goes on meanwhile).
+    ("alertname=PipelineStalled severity=critical cause=agents_paused instance=w1:9464",
+     "alertname=PipelineStalled severity=warning cause=backlog instance=w1:9464", False),
+    ("alertname=PipelineStalled severity=critical cause=agents_paused instance=w1:9464",
+     "alertname=PipelineStalled severity=warning cause=lag instance=w1:9464", False),
+    # A worker cut off from the broker does explain them.
+    ("alertname=PipelineStalled severity=critical cause=heartbeat instance=w1:9464",
+     "alertname=PipelineStalled severity=warning cause=backlog instance=w1:9464", True),
+    # Notifications failing (the chat bridge broken): the Watchdog is held back, so the dead
+    # man's switch pages, the one way out that does not go through the chat.
+    ("alertname=AlertingFailing severity=critical cause=notifications_failed integration=webhook"
+     " receiver_name=veille-ops instance=alertmanager:9093", "alertname=Watchdog severity=none", True),
+    ("alertname=AlertingFailing severity=critical cause=rule_evaluation rule_group=g",
+     "alertname=Watchdog severity=none", False),
+    ("alertname=AlertingFailing severity=critical cause=notifications_dropped",
+     "alertname=Watchdog severity=none", False),
+])
+def test_alertmanager_inhibitions(source: str, target: str, silenced: bool) -> None:
+    assert inhibits(source, target) is silenced
 
 
 def test_alertmanager_holds_no_webhook_address() -> None:
@@ -277,7 +359,8 @@ def test_alertmanager_holds_no_webhook_address() -> None:
 
 def test_the_watchdog_always_fires_and_goes_to_the_dead_mans_switch_alone() -> None:
     """Its route comes first, repeats every minute and sends nothing when it resolves (the
-    switch pages on silence); no inhibition rule can silence it."""
+    switch pages on silence); one inhibition rule alone silences it, on purpose: Alertmanager
+    failing to deliver notifications (the switch then pages)."""
     config = load(ALERTMANAGER)
     first = config["route"]["routes"][0]
     assert first["matchers"] == ['alertname="Watchdog"'] and first["receiver"] == "veille-deadman"
@@ -286,6 +369,8 @@ def test_the_watchdog_always_fires_and_goes_to_the_dead_mans_switch_alone() -> N
     assert [w["send_resolved"] for w in deadman["webhook_configs"]] == [False]
     watchdog = [r for r in alert_rules() if r["alert"] == "Watchdog"]
     assert [(r["expr"], r["labels"]["severity"]) for r in watchdog] == [("vector(1)", "none")]
-    for rule in config["inhibit_rules"]:
-        assert not any("Watchdog" in m or m == 'severity="none"'
-                       for m in rule["target_matchers"]), rule
+    holding = [rule for rule in config["inhibit_rules"]
+               if any("Watchdog" in m or m == 'severity="none"' for m in rule["target_matchers"])]
+    assert holding == [{"source_matchers": ['alertname="AlertingFailing"',
+                                            'cause="notifications_failed"'],
+                        "target_matchers": ['alertname="Watchdog"']}]
