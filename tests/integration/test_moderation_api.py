@@ -400,6 +400,7 @@ def test_of_two_moderators_taking_a_case_at_once_the_second_is_told(settings, ap
     assert answer.json()["error"] == "assigned_first"
     assert answer.json()["detail"].startswith("decision written, but case 'c-new' is bob's since "
                                               "assign by 'bob' at ")
+    assert answer.json()["assigned"]["assignee"] == "bob"
     with pytest.raises(ModerateError, match="case 'c-old' is dave's since assign by 'dave'"):
         decide(settings, "c-old", "assign", moderator="carol", assignee="carol")
     cases = {c["case_id"]: c for c in api.client.get("/cases").json()["cases"]}
@@ -410,6 +411,10 @@ def test_of_two_moderators_taking_a_case_at_once_the_second_is_told(settings, ap
         "decision": "assign", "moderator": "erin", "if_assigned_to": None})
     assert stale.status_code == 409 and stale.json()["error"] == "assigned_first", stale.text
     assert stale.json()["assigned"]["assignee"] == "bob"
+    # ... even when the take would change nothing: what the client saw is what it is told.
+    seen = api.client.post("/cases/c-new/decision", json={
+        "decision": "assign", "moderator": "bob", "if_assigned_to": "dave"})
+    assert seen.status_code == 409 and seen.json()["error"] == "assigned_first", seen.text
     # A lead giving bob's case to erin, knowing it is bob's: applied.
     given = api.client.post("/cases/c-new/decision", json={
         "decision": "assign", "moderator": "lead", "assignee": "erin", "if_assigned_to": "bob"})
@@ -440,6 +445,7 @@ def test_a_moderator_takes_a_case_and_lists_their_own_or_the_untaken(settings, a
     assert answer.json()["decision"]["assignee"] == "alice"
     assert answer.json()["decision"]["if_assigned_to"] is None
     assert answer.json()["previously_assigned"] is None
+    assert answer.json()["escalated_meanwhile"] is None
     # Taking it again writes nothing (a double click without an Idempotency-Key).
     again = api.client.post("/cases/c-new/decision", json=take)
     assert again.status_code == 200, again.text
@@ -461,6 +467,7 @@ def test_a_moderator_takes_a_case_and_lists_their_own_or_the_untaken(settings, a
         assert bad.status_code == 400 and bad.json()["field"] == "unassigned", query
     twice = api.client.get("/cases?assignee=alice&assignee=bob")  # not read as alice alone
     assert twice.status_code == 400 and "assignee is given 2 times" in twice.text
+    assert api.client.get("/cases?assignee=%20%20").json()["count"] == 3  # blank: no filter
     assert api.client.get("/cases?assignee=ALICE").json()["count"] == 1  # as people type it
     # Given back: untaken again; the answer says whose it was.
     back = api.client.post("/cases/c-new/decision", json={"decision": "unassign", "moderator": "alice"})
@@ -761,12 +768,20 @@ def test_an_idempotency_key_makes_a_retry_or_a_double_click_write_once(settings,
         answer = api.client.post("/cases/c-old/decision", json=escalate,
                                  headers={"Idempotency-Key": bad.encode("utf-8")})
         assert (answer.status_code, answer.json()["error"]) == (400, "invalid_header"), bad
-    written = [json.loads(r.value) for r in read_all(settings, MODERATION_DECISIONS, expect=1,
+    # A take retried under its key: replayed too (the API adds if_assigned_to to what it
+    # writes; the key is compared with what the client sent).
+    take = {"decision": "assign", "moderator": "bob"}
+    took = api.client.post("/cases/c-new/decision", json=take, headers={"Idempotency-Key": "t-1"})
+    retried = api.client.post("/cases/c-new/decision", json=take, headers={"Idempotency-Key": "t-1"})
+    assert (took.status_code, retried.status_code) == (202, 202), retried.text
+    assert retried.headers["Idempotent-Replayed"] == "true" and retried.json() == took.json()
+    written = [json.loads(r.value) for r in read_all(settings, MODERATION_DECISIONS, expect=2,
                                                        settle=0.5)]
-    assert [(d["case_id"], d["decision"]) for d in written] == [("c-old", "escalate")]
+    assert sorted((d["case_id"], d["decision"]) for d in written) == [
+        ("c-new", "assign"), ("c-old", "escalate")]
     # Without a key, the same request is a second escalation, as before.
     assert post(escalate, None).status_code == 202
-    assert len(read_all(settings, MODERATION_DECISIONS, expect=2, settle=0.5)) == 2
+    assert len(read_all(settings, MODERATION_DECISIONS, expect=3, settle=0.5)) == 3
 
 
 def test_a_key_whose_request_got_503_is_not_written_again(settings) -> None:
@@ -893,3 +908,61 @@ def test_closed_cases_newest_first_from_the_api_and_the_cli(settings, api: Serve
                           "--since", "2026-12-02", "--until", "2026-12-01"],
                          env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)
     assert cli.returncode != 0 and "--until must be after --since" in cli.stderr
+
+
+def test_a_decision_the_agent_would_ignore_is_refused_before_it_is_written(settings,
+                                                                            api: ServedApi) -> None:
+    """A case that has had its 100 escalations and assignments takes only a closing decision:
+    another escalate was acknowledged (202, `decision written`), then ignored by the agent.
+    The API and the CLI dry-run the decision on the case first and say why."""
+    from veille.moderate.commands import ModerateError, decide
+    from veille.moderation.cases import MAX_OPEN_DECISIONS, iso
+
+    produce(settings, MODERATION_DECISIONS, [
+        (b"c-old", json.dumps({"case_id": "c-old", "decision": "assign", "moderator": "bot",
+                               "assignee": f"m{n % 2}", "decided_at": iso(NOW - 500 + n)}).encode())
+        for n in range(MAX_OPEN_DECISIONS)])
+    answer = api.client.post("/cases/c-old/decision", json={"decision": "escalate", "moderator": "lead"})
+    assert answer.status_code == 409 and answer.json()["error"] == "not_applicable", answer.text
+    assert "only a closing decision is taken now" in answer.json()["detail"]
+    with pytest.raises(ModerateError, match="the agent would ignore this decision"):
+        decide(settings, "c-old", "assign", moderator="carol", assignee="carol")
+    closing = api.client.post("/cases/c-old/decision", json={"decision": "reject", "moderator": "lead"})
+    assert closing.status_code == 202, closing.text
+    assert len(read_all(settings, MODERATION_DECISIONS, expect=MAX_OPEN_DECISIONS + 1,
+                        settle=0.5)) == MAX_OPEN_DECISIONS + 1
+
+
+def test_a_take_written_just_after_an_escalation_says_so(settings, api: ServedApi,
+                                                         monkeypatch) -> None:
+    """A lead escalates a case to the escalation queue between a moderator's check and her
+    take: the take applies (the queue is no one), and she is told she took an escalated case
+    (a note from the CLI, `escalated_meanwhile` from the API)."""
+    import io
+
+    from veille.moderate.commands import decide
+    from veille.moderate.store import ModerationStore
+
+    original = ModerationStore.decide
+    rivals = iter(["c-spam", "c-new"])
+
+    def escalated_first(self, case_id, body, decided_at=None):
+        rival = next(rivals, None)
+        if rival is not None:
+            other = ModerationStore(settings)
+            try:
+                original(other, rival, {"decision": "escalate", "moderator": "lead"})
+            finally:
+                other.close()
+        return original(self, case_id, body, decided_at)
+
+    monkeypatch.setattr(ModerationStore, "decide", escalated_first)
+    notes = io.StringIO()
+    record = decide(settings, "c-spam", "assign", moderator="erin", assignee="erin", notes=notes)
+    assert record is not None and record["if_assigned_to"] is None
+    assert "case 'c-spam' was escalated while you decided (escalate by lead at " in notes.getvalue()
+    assert "to the escalation queue, severity high)" in notes.getvalue()
+    answer = api.client.post("/cases/c-new/decision", json={"decision": "assign", "moderator": "erin"})
+    assert answer.status_code == 202, answer.text
+    up = answer.json()["escalated_meanwhile"]
+    assert (up["moderator"], up["count"], up["assignee"]) == ("lead", 1, None)

@@ -811,8 +811,73 @@ def test_the_view_tells_a_take_written_after_another_moderators() -> None:
     for record in ({**bob, "case_id": "b"}, {"case_id": "b", "decision": "unassign",
                                               "moderator": "lead", "decided_at": T0 + 20}, mine):
         gone.add_decision(record)
-    assert gone.assigned_first("b", mine, at)["assignee"] is None  # type: ignore[index]
+    # bob gives back a case lead gave back first: refused, but the case is where he asked.
+    assert gone.refused_at("b", mine, at).reason == "conflict"  # type: ignore[union-attr]
+    assert gone.assigned_first("b", mine, at) is None
     assert gone.assigned_first("unknown", mine, at) is None
+    # Alice taking the case from two tabs: the second is refused, and she has the case.
+    twice = CaseView()
+    twice.add_item(item("c", queued_at=T0))
+    tab1 = {**alice, "case_id": "c"}
+    tab2 = {**tab1, "decided_at": T0 + 11}
+    for record in (tab1, tab2):
+        twice.add_decision(record)
+    assert twice.refused_at("c", tab2, at).reason == "conflict"  # type: ignore[union-attr]
+    assert twice.assigned_first("c", tab2, at) is None
+
+
+def test_the_view_says_before_the_write_what_the_agent_would_refuse() -> None:
+    """The tools dry-run a decision on the folded case before writing it: one past the case's
+    bound on escalations and assignments was acknowledged, then ignored by the agent. Read
+    back, a decision the agent refuses for any reason is named (refused_at), and an escalation
+    that came between the check and the write is found (escalated_between)."""
+    from veille.moderation.cases import MAX_OPEN_DECISIONS
+
+    view = CaseView()
+    view.add_item(item("a", queued_at=T0))
+    for n in range(MAX_OPEN_DECISIONS):
+        view.add_decision({"case_id": "a", "decision": "assign", "moderator": "m",
+                           "assignee": f"m{n}", "decided_at": T0 + n})
+    at = T0 + 600
+    one_more = {"case_id": "a", "decision": "escalate", "moderator": "m", "decided_at": T0 + 500}
+    problem = view.refusal("a", one_more, at)
+    assert problem is not None and problem.reason == "invalid"
+    assert "only a closing decision is taken now" in problem.detail
+    assert view.refusal("a", {**one_more, "decision": "reject"}, at) is None
+    view.add_decision(one_more)
+    assert view.refused_at("a", one_more, at).reason == "invalid"  # type: ignore[union-attr]
+    # Escalated between a take's check (no escalation seen) and its write.
+    esc = CaseView()
+    esc.add_item(item("b", queued_at=T0))
+    take = {"case_id": "b", "decision": "assign", "moderator": "alice", "assignee": "alice",
+            "if_assigned_to": None, "decided_at": T0 + 20}
+    esc.add_decision({"case_id": "b", "decision": "escalate", "moderator": "lead",
+                      "decided_at": T0 + 10})
+    esc.add_decision(take)
+    up = esc.escalated_between("b", take, at, seen=0)
+    assert up is not None and (up["moderator"], up["severity"], up["assignee"]) == ("lead", "high", None)
+    assert esc.escalated_between("b", take, at, seen=1) is None
+    assert esc.refused_at("b", take, at) is None  # the escalation queue is no one: applies
+
+
+def test_a_case_forgotten_and_queued_again_is_folded_anew() -> None:
+    """The last fold is kept for the next question on the same case at the same time; a case
+    forgotten and queued again under the same id is another case, never answered from it."""
+    from veille.moderation.cases import CLOSED_RETENTION_SECONDS
+
+    view = CaseView(closed_retention_seconds=CLOSED_RETENTION_SECONDS)
+    first = item("a", queued_at=T0)
+    view.add_item(first)
+    view.add_decision({"case_id": "a", "decision": "assign", "moderator": "alice",
+                       "assignee": "alice", "decided_at": T0 + 1})
+    at = T0 + 10
+    assert view.assignment("a", at)["assignee"] == "alice"  # type: ignore[index]
+    view.add_closed(closed(first, "approve", T0 + 2))
+    view.forget_closed(T0 + CLOSED_RETENTION_SECONDS + 10)
+    view.add_item(item("a", queued_at=T0 + 5))
+    view.add_decision({"case_id": "a", "decision": "assign", "moderator": "bob",
+                       "assignee": "bob", "decided_at": T0 + 6})
+    assert view.assignment("a", at)["assignee"] == "bob"  # type: ignore[index]
 
 
 def test_a_listed_row_is_folded_once(monkeypatch) -> None:

@@ -198,6 +198,12 @@ def _checked_query(query: Any, free: set[str], choices: dict[str, tuple[str, ...
     return int(raw)
 
 
+def _text_param(query: Any, name: str) -> str | None:
+    """A free-text filter: blank (empty, or spaces) is as absent, as an HTML form's "any";
+    surrounding spaces are not part of it."""
+    return (query.get(name) or "").strip() or None
+
+
 def _pending_decision(record: dict[str, Any] | None) -> dict[str, Any] | None:
     from veille.moderation.cases import Decision, iso
 
@@ -345,14 +351,14 @@ class ModerationApi:
         category = query.get("category") or None
         sort = query.get("sort") or "queued"
         unassigned = query.get("unassigned") or "false"
-        assignee = query.get("assignee") or None
+        assignee = _text_param(query, "assignee")
         if assignee is not None and unassigned == "true":
             return _error(400, "invalid_query", "assignee and unassigned=true exclude each other",
                           field="unassigned")
 
         def listing(view: CaseView) -> dict[str, Any]:
             now = time.time()
-            pending = view.pending(brand=query.get("brand") or None, category=category,
+            pending = view.pending(brand=_text_param(query, "brand"), category=category,
                                    sort=sort, assignee=assignee, unassigned=unassigned == "true",
                                    now=now)
             return {"count": len(pending),
@@ -386,15 +392,16 @@ class ModerationApi:
         retention = self.store.view.closed_retention_seconds
         if retention is not None and since < now - retention:
             # Forgotten as the agent forgets them: a partial answer would read as complete.
+            named = "since" if times["since"] is not None else "since (by default a day before until)"
             return _error(400, "invalid_query", "this API keeps closed cases "
-                          f"{retention / 86400:g} days after their decision: since must be at or "
+                          f"{retention / 86400:g} days after their decision: {named} must be at or "
                           f"after {iso(now - retention)} (`veille moderate closed` reads them "
                           "from the topics, as far back as they keep them)", field="since")
 
         def listing(view: CaseView) -> dict[str, Any]:
             count, found = view.closed_page(
-                brand=query.get("brand") or None, category=category, decision=decision,
-                moderator=query.get("moderator") or None, since=since, until=until, limit=limit)
+                brand=_text_param(query, "brand"), category=category, decision=decision,
+                moderator=_text_param(query, "moderator"), since=since, until=until, limit=limit)
             return {"count": count, "cases": found}
 
         return web.json_response(await self._read(listing))
@@ -484,36 +491,47 @@ class ModerationApi:
 
         # One decision at a time from check to acknowledgement: two moderators posting on the
         # same case at once must not both pass the check.
-        def conflict(view: CaseView) -> tuple[web.Response | None, dict[str, Any] | None]:
-            """The answer that refuses the decision (None: write it), and who works on the
-            case (CaseView.assignment)."""
+        def conflict(view: CaseView) -> tuple[web.Response | None, dict[str, Any] | None, int]:
+            """The answer that refuses the decision (None: write it), who works on the case
+            (CaseView.assignment) and how many escalations it has had."""
             status = view.status(case_id)
             if status is None:
-                return _unknown_case(case_id, view), None
+                return _unknown_case(case_id, view), None, 0
             if status == "closed":
                 closed = view.closed[case_id]
                 return _error(409, "already_closed",
                               f"case {case_id!r} was closed by {closed.get('moderator')!r} "
-                              f"({closed.get('decision')})"), None
+                              f"({closed.get('decision')})"), None, 0
             now = time.time()
             prior = view.closing_decision(case_id, now)
             if prior is not None:
                 return _error(409, "decision_pending",
                               f"case {case_id!r} already has a decision waiting to be applied: "
                               f"{prior.get('decision')} by {prior.get('moderator')!r} at "
-                              f"{prior.get('decided_at')}"), None
+                              f"{prior.get('decided_at')}"), None, 0
             owner = view.assignment(case_id, now)
             has = owner["assignee"] if owner is not None else None
-            if decision in CONDITIONAL_DECISIONS and has == payload.get("assignee"):
-                # Assigned to who already has it, or given back by no one: nothing to write.
-                return web.json_response({"accepted": True, "unchanged": True, "decision": None,
-                                          "assigned": owner}), owner
+            escalation = view.escalation(case_id, now)
+            escalations = escalation["count"] if escalation is not None else 0
             if "if_assigned_to" in payload and payload["if_assigned_to"] != has:
+                # What the client saw is no longer so (checked before "nothing to do").
                 return _error(409, "assigned_first", f"case {case_id!r} is "
                               + (f"{has}'s" if has is not None else "no one's")
                               + f", not {payload['if_assigned_to']!r}'s (if_assigned_to)",
-                              assigned=owner), owner
-            return None, owner
+                              assigned=owner), owner, escalations
+            if decision in CONDITIONAL_DECISIONS and has == payload.get("assignee"):
+                # Assigned to who already has it, or given back by no one: nothing to write.
+                return web.json_response({"accepted": True, "unchanged": True, "decision": None,
+                                          "assigned": owner}), owner, escalations
+            written = dict(payload)
+            if decision in CONDITIONAL_DECISIONS:
+                written.setdefault("if_assigned_to", has)
+            problem = view.refusal(case_id, decision_record(case_id, written, now), now)
+            if problem is not None and problem.reason != "duplicate":
+                # The agent would ignore it (the case's bound on decisions reached...).
+                return _error(409, "not_applicable", f"case {case_id!r}: the agent would ignore "
+                              f"this decision: {problem.detail}"), owner, escalations
+            return None, owner, escalations
 
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
@@ -532,9 +550,10 @@ class ModerationApi:
                                              headers={"Idempotent-Replayed": "true"})
             # Checked under the view's lock, like the listings: another request's refresh (in
             # the executor thread) must not change the view while it is read.
-            refused, owner = await self._read(conflict)
+            refused, owner, escalations = await self._read(conflict)
             if refused is not None:
                 return refused
+            asked = payload  # as the client sent it: what its retries under the key repeat
             if decision in CONDITIONAL_DECISIONS and "if_assigned_to" not in payload:
                 # Applied only if the case is still worked on by who it was checked to be: of two
                 # moderators taking it at the same moment (two replicas, the CLI), the first on
@@ -544,7 +563,7 @@ class ModerationApi:
                 record = await self._blocking(self.store.decide, case_id, payload)
             except BrokerError:
                 if key is not None:  # maybe written: the key's retry must not write it again
-                    self._remember_answer(key, case_id, payload, (409, {
+                    self._remember_answer(key, case_id, asked, (409, {
                         "error": "outcome_unknown",
                         "detail": "a request with this Idempotency-Key got 503: the decision "
                                   "may have been written; look at the case (GET /cases/{id}) "
@@ -554,16 +573,19 @@ class ModerationApi:
             # decision between the check and this write: whichever is first on the topic wins.
             try:
                 async with self._lock:  # the view's: the store refreshes it
-                    ignored = await self._blocking(self.store.refused, case_id, record)
+                    back = await self._blocking(self.store.read_back, case_id, record,
+                                                escalations)
             except BrokerError as exc:  # written and acknowledged all the same
                 log.warning("decision on %r written; not checked against concurrent ones: %s",
                             case_id, exc)
-                ignored = None
+                back = None
             result: tuple[int, dict[str, Any]] = (
-                (409, {"error": ignored[0], "detail": ignored[1]}) if ignored is not None
-                else (202, {"accepted": True, "decision": record, "previously_assigned": owner}))
+                (409, {"error": back.refusal[0], "detail": back.refusal[1], **back.extra})
+                if back is not None and back.refusal is not None
+                else (202, {"accepted": True, "decision": record, "previously_assigned": owner,
+                            "escalated_meanwhile": back.escalated if back is not None else None}))
             if key is not None:  # written: the same answer to the same key, not a second write
-                self._remember_answer(key, case_id, payload, result)
+                self._remember_answer(key, case_id, asked, result)
         return web.json_response(result[1], status=result[0])
 
     def _remember_answer(self, key: str, case_id: str, payload: dict[str, Any],

@@ -158,6 +158,7 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
         raise ModerateError(exc.detail) from None
     # Every record of a case is keyed by its id: its partition of each topic tells all about it.
     store = ModerationStore(settings, case_id=case_id)
+    seen_escalations = 0
     try:
         if check:
             view = store.refresh()
@@ -175,8 +176,11 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                     f"case {case_id!r} already has a decision waiting to be applied: "
                     f"{prior.get('decision')} by {prior.get('moderator')} at "
                     f"{prior.get('decided_at')} (--no-check writes this one anyway)"))
-            owner = view.assignment(case_id, time.time())
+            now = time.time()
+            owner = view.assignment(case_id, now)
             has = owner["assignee"] if owner is not None else None
+            escalation = view.escalation(case_id, now)
+            seen_escalations = escalation["count"] if escalation is not None else 0
             if decision in CONDITIONAL_DECISIONS:
                 if has == assignee:  # assign to who has it, unassign a case no one has
                     notes.write(printable(
@@ -186,6 +190,10 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                            else "worked on by no one")) + "\n")
                     return None
                 body["if_assigned_to"] = has
+            problem = view.refusal(case_id, decision_record(case_id, body, now), now)
+            if problem is not None and problem.reason != "duplicate":
+                raise ModerateError(printable(f"case {case_id!r}: the agent would ignore this "
+                                              f"decision: {problem.detail}"))
             if has is not None and has not in (moderator, assignee):
                 # Not refused (a lead may close or take over anyone's case), but said: the
                 # assignee may be writing the brand's answer right now.
@@ -200,13 +208,20 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
             raise ModerateError(exc.detail) from None
         if check:  # another tool may have written a decision since the check
             try:
-                refused = store.refused(case_id, record)
+                back = store.read_back(case_id, record, seen_escalations)
             except BrokerError as exc:  # written and acknowledged all the same
                 notes.write(f"veille: note: decision written; not checked against "
                             f"concurrent ones ({exc})\n")
-                refused = None
-            if refused is not None:
-                raise ModerateError(printable(refused[1]))
+                back = None
+            if back is not None and back.refusal is not None:
+                raise ModerateError(printable(back.refusal[1]))
+            if back is not None and back.escalated is not None:
+                up = back.escalated
+                notes.write(printable(
+                    f"veille: note: case {case_id!r} was escalated while you decided "
+                    f"(escalate by {up['moderator']} at {up['decided_at']}, to "
+                    f"{up['assignee'] or 'the escalation queue'}, severity {up['severity']})")
+                    + "\n")
         return record
     finally:
         store.close()

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from streams.topics import (
@@ -22,33 +23,46 @@ from veille.settings import Settings
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ReadBack:
+    """A decision read back once written (ModerationStore.read_back)."""
+
+    #: (error code, what to tell the moderator) when the agent will ignore it, else None.
+    refusal: tuple[str, str] | None
+    #: More for the API's answer to a refusal (assigned_first: `assigned`).
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: The case's last escalation when it was escalated between the check and the write.
+    escalated: dict[str, Any] | None = None
+
+
 class BrokerError(RuntimeError):
     """The broker did not answer or did not acknowledge a write in time."""
 
 
 def decided_first(case_id: str, first: dict[str, Any]) -> str:
     """What a moderator is told whose decision was written after another tool's closed the
-    case (ModerationStore.refused)."""
+    case (ModerationStore.read_back)."""
     return (f"decision written, but case {case_id!r} was decided first by "
             f"{first.get('moderator')!r} ({first.get('decision')}): the agent applies that one "
             "and will ignore yours")
 
 
 def closed_first(case_id: str, closed: dict[str, Any]) -> str:
-    """What a moderator is told whose escalation or assignment was written after the agent
-    closed the case (ModerationStore.refused)."""
-    return (f"decision written, but case {case_id!r} was closed first by "
-            f"{closed.get('moderator')!r} ({closed.get('decision')}): the agent ignores yours")
+    """What a moderator is told whose escalation or assignment the agent did not apply before
+    it closed the case (ModerationStore.read_back)."""
+    return (f"decision written, but the agent did not apply it: case {case_id!r} is closed "
+            f"({closed.get('decision')} by {closed.get('moderator')!r} at {closed.get('decided_at')})")
 
 
 def assigned_first(case_id: str, first: dict[str, Any]) -> str:
     """What a moderator is told whose conditional assign or unassign was written after
-    another one changed who works on the case (ModerationStore.refused)."""
+    another one changed who works on the case (ModerationStore.read_back)."""
     who = first.get("assignee")
     now = f"is {who}'s" if who is not None else "is no one's"
-    return (f"decision written, but case {case_id!r} {now} since {first.get('decision')} by "
-            f"{first.get('moderator')!r} at {first.get('decided_at')}, written first: the agent "
-            "ignores yours; look at the case before deciding again")
+    since = (f" since {first.get('decision')} by {first.get('moderator')!r} at "
+             f"{first.get('decided_at')}, written first" if first.get("decision") else "")
+    return (f"decision written, but case {case_id!r} {now}{since}: the agent ignores yours; "
+            "look at the case before deciding again")
 
 
 #: How long a topic the cluster does not list may take to appear (created meanwhile) before
@@ -274,25 +288,40 @@ class ModerationStore:
                               f"case before deciding again") from None
         return record
 
-    def refused(self, case_id: str, record: dict[str, Any]) -> tuple[str, str] | None:
+    def read_back(self, case_id: str, record: dict[str, Any],
+                  seen_escalations: int | None = None) -> ReadBack:
         """After `record` was acknowledged, read from the topics: why the agent will ignore it,
-        as (error code, what to tell the moderator), or None when it applies. "decided_first":
-        another closing decision came first (CaseView.superseded); "already_closed": an
-        escalation or assignment came after the case was closed; "assigned_first": a
-        conditional assign or unassign came after someone else changed who works on the case
-        (CaseView.assigned_first). Raises BrokerError if the topics cannot be read."""
+        if it will (ReadBack.refusal: an error code and what to tell the moderator), and, given
+        how many escalations the case had when the tool checked it, the escalation that came
+        in between (a take written meanwhile took an escalated case). Codes: "decided_first",
+        another closing decision came first (CaseView.superseded); "already_closed", an
+        escalation or assignment the agent did not apply before it closed the case;
+        "assigned_first", a conditional assign or unassign came after someone else changed who
+        works on the case (CaseView.assigned_first; `assigned` in ReadBack.extra);
+        "not_applied", any other refusal (the case's bound on decisions reached meanwhile...).
+        Raises BrokerError if the topics cannot be read."""
         view = self.refresh()
         mine = json.loads(json.dumps(record, ensure_ascii=False))  # as read back from the topic
         now = self.clock()
+        escalated = (view.escalated_between(case_id, mine, now, seen_escalations)
+                     if seen_escalations is not None else None)
         first = view.superseded(case_id, mine, now)
         if first is not None:
             if record.get("decision") in CLOSING_DECISIONS:
-                return "decided_first", decided_first(case_id, first)
-            return "already_closed", closed_first(case_id, first)
-        taken = view.assigned_first(case_id, mine, now)
-        if taken is not None:
-            return "assigned_first", assigned_first(case_id, taken)
-        return None
+                return ReadBack(("decided_first", decided_first(case_id, first)))
+            return ReadBack(("already_closed", closed_first(case_id, first)))
+        problem = view.refused_at(case_id, mine, now)
+        if problem is None or problem.reason == "duplicate":  # applied, or applied already
+            return ReadBack(None, escalated=escalated)
+        if problem.reason == "conflict":
+            taken = view.assigned_first(case_id, mine, now)
+            if taken is None:  # the case is where the decision asked it to be
+                return ReadBack(None, escalated=escalated)
+            assigned = taken if taken.get("assignee") is not None else None
+            return ReadBack(("assigned_first", assigned_first(case_id, taken)),
+                            extra={"assigned": assigned})
+        return ReadBack(("not_applied", "decision written, but the agent will ignore it: "
+                         f"{problem.detail}"))
 
     def _discard_producer(self) -> None:
         producer, self._producer = self._producer, None

@@ -260,8 +260,10 @@ class CaseView:
     _decided: dict[str, float] = field(default_factory=dict, init=False, repr=False)
     #: the last _fold of a whole case: ((case id, now, decisions read on it), its result). A
     #: listed row asks for its escalation, assignment and closing decision at one `now`: one fold.
-    _last_fold: tuple[tuple[str, float, int, int], Any] | None = field(default=None, init=False,
-                                                                  repr=False)
+    #: The item and decisions list are held, and compared by identity: a case forgotten and
+    #: queued again is another item (an id() alone could be reused by the new one).
+    _last_fold: tuple[tuple[str, float, int], Any, Any, Any] | None = field(
+        default=None, init=False, repr=False)
 
     @property
     def orphan_decisions(self) -> int:
@@ -387,9 +389,10 @@ class CaseView:
             return None
         decisions = self.decisions.get(case_id, ())
         if until is None:  # the whole case: the last one is kept, for the next question on it
-            key = (case_id, now, len(decisions), id(item))
-            if self._last_fold is not None and self._last_fold[0] == key:
-                return self._last_fold[1]  # type: ignore[no-any-return]
+            key = (case_id, now, len(decisions))
+            last = self._last_fold
+            if last is not None and last[0] == key and last[2] is item and last[3] is decisions:
+                return last[1]  # type: ignore[no-any-return]
         case = case_of(item)
         folded: tuple[Case, dict[str, Any] | None] = (case, None)
         for record in decisions:
@@ -405,7 +408,7 @@ class CaseView:
             case = outcome.case
             folded = (case, None)
         if until is None:
-            self._last_fold = (key, folded)
+            self._last_fold = (key, folded, item, decisions)
         return folded
 
     def closing_decision(self, case_id: str, now: float) -> dict[str, Any] | None:
@@ -432,8 +435,9 @@ class CaseView:
         the write cannot see, is told rather than acknowledged and then silently ignored. None
         too when the view holds no trace of `record` (an unknown case, written unchecked). For
         a decision that keeps the case open (escalate, assign, unassign) on a case the agent has
-        closed since: the closed record, unless its history holds `record` (applied before the
-        closing one)."""
+        closed since: the closed record, unless its history holds `record`; when it does not,
+        the agent did not apply it, whether it came after the closing decision or was refused
+        before it (a take that lost to another: which, the history does not tell)."""
         closed = self.closed.get(case_id)
         if closed is not None:
             if record.get("decision") not in CLOSING_DECISIONS:
@@ -461,9 +465,53 @@ class CaseView:
         if folded is None or folded[1] is not None:
             return None
         case = folded[0]
-        if case.assigned_to == record.get("if_assigned_to"):
+        if case.assigned_to in (record.get("if_assigned_to"), record.get("assignee")):
+            # Applied; or not, but the case is where it asked (alice taking it from two tabs,
+            # a lead giving it to her as she takes it): nothing lost.
             return None
-        return _assignment_of(case)
+        return _assignment_of(case) or {"assignee": None, "moderator": None, "decision": None,
+                                        "decided_at": None}
+
+    def refused_at(self, case_id: str, record: Mapping[str, Any],
+                   now: float) -> DecisionError | None:
+        """Why the agent refuses `record`, a decision this tool wrote, when it comes to it
+        after the decisions before it on the pending case (apply_decision's DecisionError), or
+        None: it applies, or the case is not pending or was closed before it (superseded)."""
+        folded = self._fold(case_id, now, until=record)
+        if folded is None or folded[1] is not None:
+            return None
+        try:
+            apply_decision(folded[0], record, now)
+        except DecisionError as exc:
+            return exc
+        return None
+
+    def refusal(self, case_id: str, record: Mapping[str, Any], now: float) -> DecisionError | None:
+        """Why the agent would refuse `record` if it came now, after every decision read on the
+        pending case (apply_decision's DecisionError: a conflict, the case's bound on
+        decisions, a time out of range...), or None: checked before a tool writes it. None too
+        for a case that is not pending (the callers say so themselves)."""
+        folded = self._fold(case_id, now)
+        if folded is None or folded[1] is not None:
+            return None
+        try:
+            apply_decision(folded[0], record, now)
+        except DecisionError as exc:
+            return exc
+        return None
+
+    def escalated_between(self, case_id: str, record: Mapping[str, Any], now: float,
+                          seen: int) -> dict[str, Any] | None:
+        """The last escalation of the pending case, when it has had more than `seen` of them
+        by the time `record` comes (escalated between a tool's check and its write: a take
+        written meanwhile takes an escalated case), else None."""
+        folded = self._fold(case_id, now, until=record)
+        if folded is None or folded[0].escalations <= seen:
+            return None
+        case = folded[0]
+        last = next(d for d in reversed(case.decisions) if d.decision == "escalate")
+        return {"count": case.escalations, "severity": case.severity, "assignee": last.assignee,
+                "moderator": last.moderator, "decided_at": iso(last.decided_at)}
 
     def escalation(self, case_id: str, now: float) -> dict[str, Any] | None:
         """How a case was escalated, from the `escalate` decisions on moderation.decisions
