@@ -321,6 +321,13 @@ def cmd_moderate_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_moderate_show(args: argparse.Namespace) -> int:
+    from veille.moderate.commands import show_case
+
+    show_case(_reachable(_settings(args)), args.case_id, as_json=args.json)
+    return 0
+
+
 def cmd_moderate_closed(args: argparse.Namespace) -> int:
     import time
 
@@ -557,6 +564,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--limit", type=int, help="show at most this many")
     m.add_argument("--json", action="store_true", help="one JSON object per line")
     m.set_defaults(func=cmd_moderate_closed)
+    m = msub.add_parser("show", help="one case whole: its text, author, link, deadline, who works "
+                                     "on it, how it was escalated or closed")
+    _add_broker(m)
+    m.add_argument("case_id")
+    m.add_argument("--json", action="store_true", help="as the API's GET /cases/{id}")
+    m.set_defaults(func=cmd_moderate_show)
     m = msub.add_parser("decide", help="write a decision to moderation.decisions (waits for the ack)")
     _add_broker(m)
     m.add_argument("case_id")

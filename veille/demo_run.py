@@ -157,9 +157,10 @@ def run_demo(
         print(f"metrics: {metrics_url}", file=out)
         print(f"logs: {workdir}", file=out)
         print(f"replaying {data} at {rate:g} mentions/s (Ctrl-C stops everything)", file=out)
-        print(f"meanwhile, in another terminal: veille alerts --follow --broker-url "
-              f"{settings.broker_url}, or veille moderate list --broker-url {settings.broker_url}",
-              file=out, flush=True)
+        veille = _veille_command()
+        print(f"meanwhile, in another terminal: {veille} alerts --follow --broker-url "
+              f"{settings.broker_url}, or {veille} moderate list --broker-url "
+              f"{settings.broker_url}", file=out, flush=True)
 
         from veille.collectors.replay import replay
 
@@ -261,6 +262,25 @@ def run_demo(
         else:
             try:
                 said = " and ".join(stopped) + " shut down" if stopped else "nothing was running"
-                print(f"demo stopped: {said}", file=out, flush=True)
+                logs = f"; logs kept in {workdir} (remove it when done)"
+                print(f"demo stopped: {said}{logs}", file=out, flush=True)
             except (BrokenPipeError, ValueError):
                 pass
+
+
+def _veille_command() -> str:
+    """How to run veille from another terminal: `veille` when it is on the PATH as this one,
+    else the script beside this interpreter (`.venv/bin/veille` after scripts/demo, whose
+    virtualenv another shell has not activated)."""
+    import shutil
+
+    here = Path(sys.executable).parent / "veille"
+    found = shutil.which("veille")
+    if found is not None and Path(found).resolve() == here.resolve():
+        return "veille"
+    if here.exists():
+        try:
+            return str(here.relative_to(Path.cwd()))
+        except ValueError:
+            return str(here)
+    return "veille"

@@ -242,7 +242,7 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     out = io.StringIO()
     list_cases(settings, brand="acme", out=out)
     m5 = next(line for line in out.getvalue().splitlines() if " m5 " in line)
-    assert m5.split()[4:6] == [listed["m5"]["escalation"]["severity"], "queue"], m5
+    assert m5.split()[5:7] == [listed["m5"]["escalation"]["severity"], "queue"], m5
     out = io.StringIO()
     list_cases(settings, brand="boreal", out=out)
     assert " m10 " in out.getvalue() and "1 pending" in out.getvalue()

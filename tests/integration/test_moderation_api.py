@@ -836,8 +836,8 @@ def test_the_cli_takes_a_case_and_lists_who_works_on_what(settings, api: ServedA
     assert nobody.returncode == 0 and "case 'c-old' is worked on by no one" in nobody.stderr
     listed = cli("list")
     assert listed.returncode == 0, listed.stderr
-    rows = {line.split()[1]: line.split() for line in listed.stdout.splitlines()[1:4]}
-    assert rows["c-spam"][6] == "dave" and rows["c-old"][6] == "-", listed.stdout
+    rows = {line.split()[2]: line.split() for line in listed.stdout.splitlines()[1:4]}
+    assert rows["c-spam"][7] == "dave" and rows["c-old"][7] == "-", listed.stdout
     mine = cli("list", "--assignee", "dave", "--json")
     assert [json.loads(line)["case_id"] for line in mine.stdout.splitlines()] == ["c-spam"]
     free = cli("list", "--unassigned", "--json")

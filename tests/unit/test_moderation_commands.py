@@ -45,7 +45,7 @@ class _Store:
 
     view: object = None
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **kwargs: object) -> None:
         pass
 
     def refresh(self) -> object:
@@ -90,12 +90,12 @@ def test_list_shows_which_pending_cases_were_escalated_and_to_whom(monkeypatch) 
     out = io.StringIO()
     assert commands.list_cases(settings, out=out, now=1_767_600_000.0 + 120) == 3
     lines = out.getvalue().splitlines()
-    assert lines[0].split()[:8] == ["waiting", "case", "brand", "action", "severity", "escalated",
-                                    "assigned", "categories"]
-    rows = {line.split()[1]: line.split() for line in lines[1:4]}
-    assert rows["esc"][4:6] == ["high", "lead-bob"]
-    assert rows["plain"][4:6] == ["medium", "-"]
-    assert rows["twice"][4:7] == ["high", "2x", "queue"]  # the second sent it back to the queue
+    assert lines[0].split()[:9] == ["waiting", "due", "case", "brand", "action", "severity",
+                                    "escalated", "assigned", "categories"]
+    rows = {line.split()[2]: line.split() for line in lines[1:4]}
+    assert rows["esc"][5:7] == ["high", "lead-bob"]
+    assert rows["plain"][5:7] == ["medium", "-"]
+    assert rows["twice"][5:8] == ["high", "2x", "queue"]  # the second sent it back to the queue
     out = io.StringIO()
     commands.list_cases(settings, as_json=True, out=out, now=1_767_600_000.0 + 120)
     shown = {c["case_id"]: c for c in map(json.loads, out.getvalue().splitlines())}
@@ -124,7 +124,7 @@ def test_list_marks_the_cases_a_colleague_already_decided(monkeypatch) -> None:
     out = io.StringIO()
     assert commands.list_cases(settings, out=out, now=1_767_600_000.0 + 120) == 3
     lines = out.getvalue().splitlines()
-    marked = {line.split()[2] for line in lines[1:4] if line.split()[1] == "*"}
+    marked = {line.split()[3] for line in lines[1:4] if line.split()[1] == "*"}
     assert marked == {"plain"}, lines
     assert "* = a closing decision is already written" in lines[-1]
     out = io.StringIO()
@@ -222,3 +222,95 @@ def test_only_the_api_forgets_closed_cases_the_report_counts_them_all(monkeypatc
     api.store.clock = lambda: t0 + 51 * day  # b decided 31 days ago: gone too
     assert api.store.refresh().status("b") is None and [i["case_id"] for i in view.pending()] == ["c"]
     api.store.close()
+
+
+def test_list_says_how_long_is_left_to_answer(monkeypatch) -> None:
+    """A community manager read `waiting 0m` as how long the customer had waited: a complaint
+    posted 9 hours before it was queued looked fresh. `due` counts down to the brand's
+    response deadline (from the posting time), overdue with a minus sign; `-` when no answer
+    is asked."""
+    import io
+
+    from veille.moderate import commands
+    from veille.moderation.queue import CaseView, make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    view = CaseView()
+    t0 = 1_767_600_000.0
+    complaint = Triage(("needs_answer",), "low", "respond", ())
+    for case_id, posted, triage in (("old", t0 - 9 * 3600, complaint), ("new", t0 - 60, complaint),
+                                    ("rude", t0 - 60, Triage(("insult",), "medium", "review", ()))):
+        view.add_item(make_item(mention_id=case_id, brands=("acme",), charter=Charter(),
+                                triage=triage, language="fr", sentiment="negative", compound=-0.5,
+                                platform="twitter", author="@a", text="t", url=None,
+                                created_at=posted, queued_at=t0))
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    out = io.StringIO()
+    commands.list_cases(Settings.from_env({}), out=out, now=t0 + 120)
+    rows = {line.split()[2]: line.split()[:2] for line in out.getvalue().splitlines()[1:4]}
+    deadline = Charter().response_deadline_seconds
+    assert rows["new"] == ["2m", "+" + commands._age(deadline - 180)]
+    assert rows["old"] == ["2m!", "-" + commands._age(9 * 3600 + 120 - deadline)]
+    assert rows["rude"] == ["2m", "-"]
+    assert "due = time left (+) or overdue (-) to answer" in out.getvalue()
+
+
+def test_show_prints_one_case_whole(monkeypatch) -> None:
+    """The list cuts the text at 70 characters and shows no author nor link, which a reply
+    needs: `show` prints the case whole, its deadline, escalation and assignee, or how it was
+    closed; --json as the API's GET /cases/{id}."""
+    import io
+    import json
+
+    from veille.moderate import commands
+    from veille.moderation.cases import apply_decision
+    from veille.moderation.queue import CaseView, case_of, make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    view = CaseView()
+    t0 = 1_767_600_000.0
+    text = "Ça fait 5 jours que j'attends un technicien @acme_fr,\ntoujours personne \x1b[2J !"
+    for case_id in ("c1", "c2"):
+        view.add_item(make_item(
+            mention_id=case_id, brands=("acme", "boreal"), charter=Charter(),
+            triage=Triage(("needs_answer",), "low", "respond", ("needs_answer:complaint",)),
+            language="fr", sentiment="negative", compound=-0.6, platform="twitter",
+            author="@client_fache", text=text, url="https://x.test/s/1",
+            created_at=t0 - 9 * 3600, queued_at=t0))
+    view.add_decision({"case_id": "c1", "decision": "escalate", "moderator": "alice",
+                       "assignee": "lead", "reason": "menace de plainte", "decided_at": t0 + 60})
+    done = apply_decision(case_of(view.items["c2"]), {
+        "case_id": "c2", "decision": "replied", "moderator": "Amélie", "reason": "répondu en MP",
+        "decided_at": t0 + 300}, now=t0 + 300)
+    view.add_closed(json.loads(json.dumps(done.record)))
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    settings = Settings.from_env({})
+    out = io.StringIO()
+    assert commands.show_case(settings, "c1", out=out, now=t0 + 120) == "pending"
+    shown = out.getvalue()
+    fields = dict(line.split(None, 1) for line in shown.split("\n\n")[0].splitlines())
+    assert fields["brand"] == "acme, boreal" and fields["severity"] == "medium"
+    assert fields["posted"].endswith("on twitter by @client_fache")
+    assert fields["link"] == "https://x.test/s/1"
+    assert fields["answer"].startswith("due ") and fields["answer"].endswith(" late)")
+    assert fields["escalated"].startswith("1x, last by alice at ")
+    assert fields["escalated"].endswith(" to lead: menace de plainte")
+    assert fields["assigned"].startswith("lead (escalate by alice at ")
+    body = shown.split("\n\n", 1)[1]
+    assert body == ("Ça fait 5 jours que j'attends un technicien @acme_fr,\n"
+                    "toujours personne \\u001b[2J !\n")  # its line break kept, the escape not
+    out = io.StringIO()
+    assert commands.show_case(settings, "c2", out=out, now=t0 + 400) == "closed"
+    assert "closed      replied by Amélie at " in out.getvalue()
+    assert "reason      répondu en MP" in out.getvalue()
+    out = io.StringIO()
+    commands.show_case(settings, "c1", as_json=True, out=out, now=t0 + 120)
+    got = json.loads(out.getvalue())
+    assert (got["status"], got["item"]["escalation"]["assignee"], got["closed"]) == (
+        "pending", "lead", None)
+    with pytest.raises(commands.ModerateError, match="no case 'nope'"):
+        commands.show_case(settings, "nope", out=io.StringIO())

@@ -52,12 +52,14 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         for item in shown:
             out.write(printable(json.dumps(summary(item, view, now), ensure_ascii=False)) + "\n")
         return len(pending)
-    out.write(f"{'waiting':>7}   {'case':<24} {'brand':<10} {'action':<8} {'severity':<8} "
-              f"{'escalated':<14} {'assigned':<12} {'categories':<28} text\n")
+    out.write(f"{'waiting':>7}   {'due':>6} {'case':<24} {'brand':<10} {'action':<8} "
+              f"{'severity':<8} {'escalated':<14} {'assigned':<12} {'categories':<28} text\n")
     for item in shown:
         waited = now - parse_epoch(item["queued_at"], "queued_at")
-        late = "!" if now > parse_epoch(item["respond_by"], "respond_by") and \
-            "needs_answer" in item["categories"] else " "
+        asks = "needs_answer" in item["categories"]
+        left = parse_epoch(item["respond_by"], "respond_by") - now
+        due = ("+" if left >= 0 else "-") + _age(abs(left)) if asks else "-"
+        late = "!" if asks and left < 0 else " "
         text = " ".join(str(item.get("text", "")).split())
         text = text if len(text) <= 70 else text[:69] + "…"
         escalation = view.escalation(item["case_id"], now)
@@ -66,15 +68,17 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         late += "*" if view.closing_decision(item["case_id"], now) is not None else " "
         assignment = view.assignment(item["case_id"], now)
         owner = _cut(assignment["assignee"], 12) if assignment else "-"
-        out.write(printable(f"{_age(waited):>7}{late} {item['case_id'][:24]:<24} "
+        out.write(printable(f"{_age(waited):>7}{late} {due:>6} {item['case_id'][:24]:<24} "
                              f"{item['brand'][:10]:<10} {item['action']:<8} {severity:<8} "
                              f"{_escalated(escalation):<14} {owner:<12} "
                              f"{','.join(item['categories'])[:28]:<28} {text}") + "\n")
     more = f" ({len(pending) - len(shown)} more not shown)" if len(shown) < len(pending) else ""
-    out.write(f"{len(pending)} pending{more}; ! = asks for an answer, past its brand's response "
-              "deadline; * = a closing decision is already written (the agent applies it "
-              "shortly); escalated = to whom (- not escalated), severity one level up each "
-              "time; assigned = who works on it (- no one)\n")
+    out.write(f"{len(pending)} pending{more}; waiting = since it entered the queue; due = time "
+              "left (+) or overdue (-) to answer, for a case asking for an answer (its brand's "
+              "response deadline runs from when the mention was posted); ! = past it; * = a "
+              "closing decision is already written (the agent applies it shortly); escalated = "
+              "to whom (- not escalated), severity one level up each time; assigned = who works "
+              "on it (- no one)\n")
     return len(pending)
 
 
@@ -109,6 +113,78 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
     more = f" ({count - len(shown)} more not shown)" if len(shown) < count else ""
     out.write(f"{count} closed{more}; waited = from entering the queue to this decision\n")
     return count
+
+
+def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
+              out: TextIO = sys.stdout, now: float | None = None) -> str:
+    """Print one case whole (its text, author and link, which the list cuts or leaves out, its
+    deadline, who works on it, how it was escalated or closed), read from the one partition
+    of each moderation topic its id lands in; returns its status. --json: as the API's
+    GET /cases/{id}."""
+    from veille.moderate.api import summary
+
+    store = ModerationStore(settings, case_id=case_id)
+    try:
+        view = store.refresh()
+    finally:
+        store.close()
+    now = time.time() if now is None else now
+    status = view.status(case_id)
+    if status is None:
+        raise ModerateError(f"no case {case_id!r} on the moderation queue")
+    item = view.items.get(case_id)
+    shown = summary(item, view, now) if item is not None else None
+    closed = view.closed.get(case_id)
+    if as_json:
+        out.write(printable(json.dumps({"case_id": case_id, "status": status, "item": shown,
+                                        "closed": closed}, ensure_ascii=False)) + "\n")
+        return status
+    rows: list[tuple[str, Any]] = [("case", case_id), ("status", status)]
+    if shown is not None:
+        asks = "needs_answer" in shown["categories"]
+        left = parse_epoch(shown["respond_by"], "respond_by") - now
+        due = (f"{shown['respond_by']} ({'in ' + _age(left) if left >= 0 else _age(-left) + ' late'})"
+               if asks and status == "pending" else shown["respond_by"] if asks else "no answer asked")
+        escalation = shown["escalation"]
+        rows += [
+            ("brand", ", ".join(shown["brands"] or [shown["brand"]])),
+            ("action", shown["action"]),
+            ("severity", escalation["severity"] if escalation else shown["severity"]),
+            ("categories", ", ".join(shown["categories"]) or "none (the charter's banned term)"),
+            ("reasons", ", ".join(shown["reasons"] or ())),
+            ("posted", f"{shown['created_at']} on {shown['platform']} by {shown['author'] or '?'}"),
+            ("link", shown["url"] or "-"),
+            ("language", f"{shown['language']}, sentiment {shown['sentiment'] or 'not scored'}"),
+            ("queued", f"{shown['queued_at']} "
+                       f"({_age(now - parse_epoch(shown['queued_at'], 'queued_at'))} ago)"),
+            ("answer due", due),
+        ]
+        if escalation:
+            rows.append(("escalated", f"{escalation['count']}x, last by {escalation['moderator']} at "
+                                      f"{escalation['decided_at']} to "
+                                      f"{escalation['assignee'] or 'the escalation queue'}"
+                                      + (f": {escalation['reason']}" if escalation["reason"] else "")))
+        assigned = shown["assigned"]
+        rows.append(("assigned", f"{assigned['assignee']} ({assigned['decision']} by "
+                                 f"{assigned['moderator']} at {assigned['decided_at']})"
+                     if assigned else "no one"))
+        pending = shown["decision_pending"]
+        if pending:
+            rows.append(("decided", f"{pending['decision']} by {pending['moderator']} at "
+                                    f"{pending['decided_at']} (the agent applies it shortly)"))
+    if closed is not None:
+        rows.append(("closed", f"{closed.get('decision')} by {closed.get('moderator')} at "
+                               f"{closed.get('decided_at')}, after "
+                               f"{duration(closed.get('time_to_decision_seconds'))} in the queue"))
+        if closed.get("reason"):
+            rows.append(("reason", closed["reason"]))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        out.write(printable(f"{name:<{width}}  {value}") + "\n")
+    if shown is not None:
+        # The mention's own line breaks kept; every other control character escaped.
+        out.write("\n" + "\n".join(map(printable, str(shown["text"]).split("\n"))) + "\n")
+    return status
 
 
 def _escalated(escalation: dict[str, Any] | None) -> str:
