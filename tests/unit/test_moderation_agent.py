@@ -146,7 +146,9 @@ def test_answers_are_counted_once_per_case_when_the_case_closes() -> None:
         queued("late", COMPLAINT, posted_ago=3 * 3600),
         queued("fast", COMPLAINT, posted_ago=600),
         queued("rude", INSULT, posted_ago=3 * 3600),  # asks for no answer
-        queued("calm", COMPLAINT, posted_ago=3 * 3600, sentiment="neutral"),  # not negative
+        # Scored neutral, but a complaint (triage's reason): a negative case all the same,
+        # approved without a reply.
+        queued("calm", COMPLAINT, posted_ago=3 * 3600, sentiment="neutral"),
         queued("open", COMPLAINT, posted_ago=3 * 3600),  # escalated only: still unanswered
         queued("shrug", COMPLAINT, posted_ago=600),  # approved without a reply: no answer
         # Escalated first (not an answer), then answered within its deadline: counted once.
@@ -156,7 +158,7 @@ def test_answers_are_counted_once_per_case_when_the_case_closes() -> None:
         decided("rude", "reject"), decided("calm", "approve"), decided("open", "escalate"),
         decided("shrug", "approve"),
     ])
-    assert answers(registry) == {"on_time": 1.0, "late": 1.0, "no_answer": 1.0}
+    assert answers(registry) == {"on_time": 1.0, "late": 1.0, "no_answer": 2.0}
     assert registry.get_sample_value("veille_moderation_cases_processed_total",
                                      {"brand": "acme"}) == 5
     assert registry.get_sample_value("veille_moderation_decisions_ignored_total",

@@ -11,7 +11,8 @@
 #   processed share   processed / received (the team keeps it above PROCESSED_SHARE_TARGET)
 #   unanswered negative
 #                     a negative case asking for an answer (needs_answer), still pending after
-#                     its brand's response deadline, whatever its action
+#                     its brand's response deadline, whatever its action; negative: scored
+#                     negative, or a complaint found by triage (veille.moderation.queue.is_negative)
 #   answers           the closing decision of such a case: a reply (`replied`) is on_time when
 #                     decided by its deadline, late after it (the case was "unanswered negative"
 #                     in between); approve or reject closes it with no_answer (its author got
