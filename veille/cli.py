@@ -346,10 +346,19 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
     return 0
 
 
+#: `veille moderate decide` in French: the moderators are often French-speaking. The decision
+#: written is the English one (the record's vocabulary, a Prometheus label).
+FRENCH_DECISIONS = {"approuver": "approve", "rejeter": "reject", "escalader": "escalate",
+                    "répondu": "replied", "repondu": "replied", "prendre": "assign",
+                    "assigner": "assign", "rendre": "unassign", "désassigner": "unassign",
+                    "desassigner": "unassign"}
+
+
 def cmd_moderate_decide(args: argparse.Namespace) -> int:
     from veille.moderate.commands import decide
     from veille.terminal import printable
 
+    args.decision = FRENCH_DECISIONS.get(args.decision, args.decision)
     assignee = args.assignee
     if args.decision == "assign" and assignee is None:
         assignee = args.moderator  # "assign" alone: the moderator takes the case
@@ -573,7 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     m = msub.add_parser("decide", help="write a decision to moderation.decisions (waits for the ack)")
     _add_broker(m)
     m.add_argument("case_id")
-    m.add_argument("decision", choices=DECISIONS)
+    m.add_argument("decision", choices=(*DECISIONS, *FRENCH_DECISIONS), metavar="DECISION",
+                   help=f"{', '.join(DECISIONS)}; in French too: "
+                        + ", ".join(f"{fr} ({en})" for fr, en in FRENCH_DECISIONS.items()))
     m.add_argument("--moderator", required=True, help="who decides (recorded with the decision)")
     m.add_argument("--reason", help="why (free text, kept in the closed case)")
     m.add_argument("--assignee", help="escalate: who takes the case over (default: the escalation "

@@ -826,7 +826,7 @@ def test_the_cli_takes_a_case_and_lists_who_works_on_what(settings, api: ServedA
                               env=settings_env(settings), cwd=REPO, capture_output=True, text=True,
                               timeout=60)
 
-    took = cli("decide", "c-spam", "assign", "--moderator", "dave")
+    took = cli("decide", "c-spam", "prendre", "--moderator", "dave")  # French: assign
     assert took.returncode == 0, took.stderr
     assert "decision written: assign to dave on c-spam by dave" in took.stderr
     again = cli("decide", "c-spam", "assign", "--moderator", "dave")  # nothing to write
@@ -844,7 +844,7 @@ def test_the_cli_takes_a_case_and_lists_who_works_on_what(settings, api: ServedA
     assert [json.loads(line)["case_id"] for line in free.stdout.splitlines()] == ["c-old", "c-new"]
     both = cli("list", "--unassigned", "--assignee", "dave")
     assert both.returncode == 2 and "not allowed with" in both.stderr
-    closed = cli("decide", "c-spam", "reject", "--moderator", "erin")
+    closed = cli("decide", "c-spam", "rejeter", "--moderator", "erin")  # French: reject
     assert closed.returncode == 0, closed.stderr
     assert "note: case 'c-spam' was assigned to dave (assign by dave at " in closed.stderr
 
