@@ -268,17 +268,25 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.brand is not None and not args.brand.strip():
         raise CliError("--brand must name a brand (its id in the watch list), not be empty")
     settings = _reachable(_settings(args))
+    if args.brand is not None:  # a typo printed nothing, which reads as "no alert"
+        from veille.moderate.commands import _note_unknown_brand
+
+        _note_unknown_brand(settings, args.brand)
+    shown = 0
 
     def show(event: object) -> None:
+        nonlocal shown
         if not isinstance(event, dict) or (args.brand and event.get("brand") != args.brand):
             return
         line = (printable(json.dumps(json_safe(event), ensure_ascii=False)) if args.json
                 else describe(event))
         print(line, flush=True)
+        shown += 1
 
     # Oldest first across brands too: each read's events sorted by record time (the topic is
     # keyed by brand, so its partitions each hold some brands' events in order).
     reader = TopicReader(settings, {REPUTATION_ALERTS: show}, ordered=True)
+    waiting_said = False
     try:
         while True:
             try:
@@ -291,6 +299,10 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 print(f"veille alerts: {exc}; reading on", file=sys.stderr, flush=True)
             if not args.follow:
                 break
+            if not shown and not waiting_said:  # a silent terminal looked stuck
+                print("veille alerts: no alert event yet; waiting for new ones (Ctrl-C stops)",
+                      file=sys.stderr, flush=True)
+                waiting_said = True
             time.sleep(args.interval)
     except KeyboardInterrupt:
         pass

@@ -71,6 +71,39 @@ def test_alerts_prints_each_event_oldest_first_and_skips_unreadable_records(sett
     only = alerts(settings, "--brand", "boreal", "--json")
     assert only.returncode == 0, only.stderr
     assert [json.loads(line) for line in only.stdout.splitlines()] == [event("boreal", "opened", "09:00")]
+    # A typo printed nothing, as a brand with no alert would: a note names the watched ones.
+    typo = alerts(settings, "--brand", "acmee")
+    assert typo.returncode == 0 and typo.stdout == "", typo.stderr
+    assert "note: no brand 'acmee' in the watch list (acme, boreal)" in typo.stderr
+
+
+def test_follow_says_it_is_waiting_when_there_is_nothing_yet(settings) -> None:
+    """`alerts --follow` on a topic with no event printed nothing, which looked stuck."""
+    ensure_topics(settings)
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "veille.cli", "alerts", "--follow", "--interval", "0.2"],
+        env=settings_env(settings), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    said: list[str] = []
+
+    def read() -> None:
+        assert follow.stderr is not None
+        said.extend(follow.stderr)  # the log lines (INFO here) and what the command says
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    waiting = "veille alerts: no alert event yet; waiting for new ones (Ctrl-C stops)\n"
+    try:
+        deadline = time.monotonic() + 30
+        while waiting not in said and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert said.count(waiting) == 1, said
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(20) == 0
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
 
 
 def test_events_of_all_brands_come_oldest_first(settings) -> None:

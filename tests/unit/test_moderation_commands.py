@@ -314,3 +314,20 @@ def test_show_prints_one_case_whole(monkeypatch) -> None:
         "pending", "lead", None)
     with pytest.raises(commands.ModerateError, match="no case 'nope'"):
         commands.show_case(settings, "nope", out=io.StringIO())
+
+
+def test_the_report_period_is_printed_in_its_time_zone() -> None:
+    """`--since 2026-12-04 --tz Europe/Paris` printed its period in UTC (2026-12-03T23:00Z)."""
+    from zoneinfo import ZoneInfo
+
+    from veille.moderation.queue import build_report, format_report
+
+    paris = ZoneInfo("Europe/Paris")
+    since = parse_time("2026-12-04", "since", paris)
+    r = build_report([], [], since, since + 86400, paris)
+    assert format_report(r, paris).splitlines()[0] == (
+        "moderation report 2026-12-04T00:00+01:00 .. 2026-12-05T00:00+01:00 (Europe/Paris)")
+    utc = build_report([], [], since, since + 86400)
+    assert format_report(utc).splitlines()[0] == (
+        "moderation report 2026-12-03T23:00:00.000Z .. 2026-12-04T23:00:00.000Z")
+    assert format_report(utc, ZoneInfo("UTC")).splitlines()[0] == format_report(utc).splitlines()[0]

@@ -10,7 +10,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
 
 from veille.moderation import (
@@ -882,7 +882,10 @@ def duration(seconds: float | None) -> str:
 
 def format_report(report: Report, tz: tzinfo = UTC) -> str:
     """The terminal table of `veille moderation report`."""
-    lines = [f"moderation report {iso(report.since)} .. {iso(report.until)}",
+    period = (f"{iso(report.since)} .. {iso(report.until)}" if str(tz) in ("UTC", "Etc/UTC") else
+              f"{datetime.fromtimestamp(report.since, tz).isoformat(timespec='minutes')} .. "
+              f"{datetime.fromtimestamp(report.until, tz).isoformat(timespec='minutes')} ({tz})")
+    lines = [f"moderation report {period}",
              "",
              f"{'brand':<16} {'received':>9} {'processed':>10} {'share':>7} {'rejected':>9} "
              f"{'rejection':>10}"]
