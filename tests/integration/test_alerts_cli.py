@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -52,6 +54,33 @@ def alerts(settings: Settings, *args: str, timeout: float = 60) -> subprocess.Co
                           timeout=timeout)
 
 
+@contextlib.contextmanager
+def following(settings: Settings, stream: str
+              ) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """`veille alerts --follow` running, and the lines of its `stream` ("stdout" or "stderr")
+    gathered by a thread as they come; killed on the way out if still running."""
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "veille.cli", "alerts", "--follow", "--interval", "0.2"],
+        env=settings_env(settings), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    lines: list[str] = []
+
+    def read() -> None:
+        source = getattr(follow, stream)
+        assert source is not None
+        lines.extend(source)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield follow, lines
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
+        reader.join(5)
+
+
 def test_alerts_prints_each_event_oldest_first_and_skips_unreadable_records(settings) -> None:
     ensure_topics(settings)
     story = [event("acme", "opened", "08:35"), event("acme", "escalated", "08:35", "critical")]
@@ -80,30 +109,15 @@ def test_alerts_prints_each_event_oldest_first_and_skips_unreadable_records(sett
 def test_follow_says_it_is_waiting_when_there_is_nothing_yet(settings) -> None:
     """`alerts --follow` on a topic with no event printed nothing, which looked stuck."""
     ensure_topics(settings)
-    follow = subprocess.Popen(
-        [sys.executable, "-m", "veille.cli", "alerts", "--follow", "--interval", "0.2"],
-        env=settings_env(settings), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-    said: list[str] = []
-
-    def read() -> None:
-        assert follow.stderr is not None
-        said.extend(follow.stderr)  # the log lines (INFO here) and what the command says
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    # stderr: the log lines (INFO here) and what the command says.
     waiting = "veille alerts: no alert event yet; waiting for new ones (Ctrl-C stops)\n"
-    try:
+    with following(settings, "stderr") as (follow, said):
         deadline = time.monotonic() + 30
         while waiting not in said and time.monotonic() < deadline:
             time.sleep(0.1)
         assert said.count(waiting) == 1, said
         follow.send_signal(signal.SIGINT)
         assert follow.wait(20) == 0
-    finally:
-        if follow.poll() is None:
-            follow.kill()
-            follow.wait()
 
 
 def test_events_of_all_brands_come_oldest_first(settings) -> None:
@@ -172,19 +186,7 @@ def test_a_slow_reader_of_the_output_is_not_a_broker_error(settings) -> None:
 def test_follow_prints_new_events_until_ctrl_c(settings) -> None:
     ensure_topics(settings)
     send(settings, [json.dumps(event("acme", "opened", "08:35")).encode()])
-    follow = subprocess.Popen(
-        [sys.executable, "-m", "veille.cli", "alerts", "--follow", "--interval", "0.2"],
-        env=settings_env(settings), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-    printed: list[str] = []
-
-    def read() -> None:
-        assert follow.stdout is not None
-        printed.extend(follow.stdout)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
+    with following(settings, "stdout") as (follow, printed):
         deadline = time.monotonic() + 30
         while len(printed) < 1 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -196,11 +198,6 @@ def test_follow_prints_new_events_until_ctrl_c(settings) -> None:
         assert printed[1:] == [describe(later) + "\n"]
         follow.send_signal(signal.SIGINT)
         assert follow.wait(20) == 0
-    finally:
-        if follow.poll() is None:
-            follow.kill()
-            follow.wait()
-    reader.join(5)
 
 
 def test_follow_waits_for_a_topic_not_created_yet(settings) -> None:

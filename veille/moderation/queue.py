@@ -492,22 +492,19 @@ class CaseView:
         """Why the agent refuses `record`, a decision this tool wrote, when it comes to it
         after the decisions before it on the pending case (apply_decision's DecisionError), or
         None: it applies, or the case is not pending or was closed before it (superseded)."""
-        folded = self._fold(case_id, now, until=record)
-        if folded is None or folded[1] is not None:
-            return None
-        try:
-            apply_decision(folded[0], record, now)
-        except DecisionError as exc:
-            return exc
-        return None
+        return self._refused(self._fold(case_id, now, until=record), record, now)
 
     def refusal(self, case_id: str, record: Mapping[str, Any], now: float) -> DecisionError | None:
         """Why the agent would refuse `record` if it came now, after every decision read on the
         pending case (apply_decision's DecisionError: a conflict, the case's bound on
         decisions, a time out of range...), or None: checked before a tool writes it. None too
         for a case that is not pending (the callers say so themselves)."""
-        folded = self._fold(case_id, now)
-        if folded is None or folded[1] is not None:
+        return self._refused(self._fold(case_id, now), record, now)
+
+    @staticmethod
+    def _refused(folded: tuple[Case, dict[str, Any] | None] | None, record: Mapping[str, Any],
+                 now: float) -> DecisionError | None:
+        if folded is None or folded[1] is not None:  # not pending, or closed before it
             return None
         try:
             apply_decision(folded[0], record, now)
