@@ -47,8 +47,10 @@ CONTENT_TYPES = {".rss": "application/rss+xml; charset=utf-8",
                  ".html": "text/html; charset=utf-8"}
 
 
-def rss_id(feed_url: str, key: str) -> str:
-    return "rss-" + hashlib.sha256(f"{feed_url}|{key}".encode()).hexdigest()[:32]
+def article(link: str) -> str:
+    """The id of an entry linking to this article (its address in normal form), whatever its
+    feed: the same article in two feeds is one mention."""
+    return "rss-a-" + hashlib.sha256(link.encode()).hexdigest()[:32]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,7 +256,7 @@ url = "{alerts}"
             got = {m["id"]: m for m in await raw_on_topic(rss_settings, 6)}
             assert len(got) == 6
 
-            m = got[rss_id(news, "jt-2025-0311-001")]
+            m = got[article("https://journal-telecoms.example/2025/03/11/panne-acme")]
             assert m["text"] == (
                 "Panne géante chez Acme Mobile : des milliers de clients privés de réseau — "
                 "Depuis ce matin, les abonnés d'Acme ne peuvent plus appeler. "
@@ -266,26 +268,26 @@ url = "{alerts}"
             assert (m["source"], m["platform"], m["language"]) == ("rss", "news", "fr")
             assert before - 1 <= parse_ts(m["collected_at"]) <= after + 1
 
-            # No guid: the id comes from the link; no author: the feed's title.
-            m = got[rss_id(news, "https://journal-telecoms.example/2025/03/10/boreal-lyon")]
+            # No guid (the id comes from the link anyway); no author: the feed's title.
+            m = got[article("https://journal-telecoms.example/2025/03/10/boreal-lyon")]
             assert m["text"] == ("Boréal Café ouvre une troisième adresse à Lyon — "
                                  "Le torréfacteur lyonnais & sa nouvelle boutique.")
             assert m["author"] == "Le Journal des Télécoms"
             assert m["created_at"] == "2025-03-10T18:05:00.000Z"
 
-            m = got[rss_id(blog, "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a")]
+            m = got[article("https://blog.example/2025/acme-zephyr-x2-review")]
             assert m["text"] == ("Acme Zephyr X2 review: great battery, poor support — "
                                  "The battery lasts two days. Support was useless & slow.")
             assert m["created_at"] == "2025-03-11T14:00:00.000Z"  # published, -05:00 -> UTC
             assert (m["author"], m["platform"], m["language"]) == ("Sam Reviewer", "blog", None)
-            m = got[rss_id(blog, "urn:uuid:1225c695-cfb8-4ebb-bbbb-80da344efa6b")]
+            m = got[article("https://blog.example/2025/five-cafes")]
             assert m["text"] == ("Five cafés worth the trip — "
                                  "Our favourite is Boréal Café, for its croissants.")
             assert m["created_at"] == "2025-03-09T08:00:00.000Z"  # only <updated>
             assert m["author"] == "Tech & Consumers Blog"
 
             # Google Alerts: <b> tags gone, the real article's address instead of google.com/url.
-            m = got[rss_id(alerts, "tag:google.com,2013:googlealerts/feed:11645512887196392917")]
+            m = got[article("https://www.lemonde-tech.example/article/2025/03/11/acme-panne?ref=rss")]
             assert m["text"] == (
                 "Acme Mobile : la panne de réseau touche toute la France — Les clients d'Acme "
                 "Mobile n'ont plus de réseau depuis 8 h & le service client ne répond pas ..."
@@ -293,7 +295,7 @@ url = "{alerts}"
             assert m["url"] == "https://www.lemonde-tech.example/article/2025/03/11/acme-panne?ref=rss"
             assert m["author"] == "Google Alert - acme"
             assert (m["platform"], m["created_at"]) == ("news", "2025-03-11T09:15:02.000Z")
-            m = got[rss_id(alerts, "tag:google.com,2013:googlealerts/feed:9001833451028374655")]
+            m = got[article("https://blog-conso.example/acme-resiliation")]
             assert m["text"] == ("Pourquoi les abonnés quittent Acme — "
                                  "Résilier son forfait Acme : notre guide pas à pas.")
             assert m["url"] == "https://blog-conso.example/acme-resiliation"
@@ -375,14 +377,15 @@ def test_restart_emits_only_new_entries_and_never_twice(rss_settings: Settings) 
             ids = [m["id"] for m in everything]
             assert len(ids) == 5 and len(set(ids)) == 5, ids
             new_ids = set(ids) - {m["id"] for m in first}
-            undated = rss_id(url, "https://journal-telecoms.example/breves/acme-recrute")
-            assert new_ids == {rss_id(url, "jt-2025-0311-003"), rss_id(url, "jt-2025-0311-002"),
-                               undated}
+            undated = article("https://journal-telecoms.example/breves/acme-recrute")
+            retabli = article("https://journal-telecoms.example/2025/03/11/acme-retabli")
+            maj = article("https://journal-telecoms.example/2025/03/11/zephyr-x2-maj")
+            assert new_ids == {retabli, maj, undated}
             by_id = {m["id"]: m for m in everything}
-            assert by_id[rss_id(url, "jt-2025-0311-002")]["text"] == (
+            assert by_id[maj]["text"] == (
                 "Acme Zephyr X2 : la mise à jour 2.1 corrige la batterie — "
                 "Une mise à jour attendue par les utilisateurs.")
-            assert by_id[rss_id(url, "jt-2025-0311-003")]["created_at"] == (
+            assert by_id[retabli]["created_at"] == (
                 "2025-03-11T18:45:00.000Z")
             # No date in the entry: the time it was fetched.
             assert before - 1 <= parse_ts(by_id[undated]["created_at"]) <= after + 1
@@ -432,8 +435,8 @@ def test_server_errors_back_off_then_recover(rss_settings: Settings) -> None:
             assert (status.errors, status.consecutive_failures) == (3, 0)
             ids = [m["id"] for m in await raw_on_topic(rss_settings, 2)]
             assert sorted(ids) == sorted({
-                rss_id(url, "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a"),
-                rss_id(url, "urn:uuid:1225c695-cfb8-4ebb-bbbb-80da344efa6b")})
+                article("https://blog.example/2025/acme-zephyr-x2-review"),
+                article("https://blog.example/2025/five-cafes")})
 
     asyncio.run(scenario())
 

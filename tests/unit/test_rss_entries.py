@@ -236,3 +236,71 @@ def test_an_item_with_a_description_alone_is_sent_once(tmp_path: Path) -> None:
             assert len({m.id for m in sink.sent}) == 2
 
     asyncio.run(scenario())
+
+
+def test_an_article_is_known_by_its_address_in_normal_form() -> None:
+    key = rss.article_key
+    assert key({"link": "https://www.google.com/url?rct=j&sa=t&url=https://News.Example:443/a"
+                        "%3Fb%3D2%26utm_source%3Dga&ct=ga"}) == "https://news.example/a?b=2"
+    assert key({"link": "HTTP://News.Example:80/a?z=1&utm_medium=rss&a=2&fbclid=x#top"}) == (
+        "http://news.example/a?a=2&z=1")
+    assert key({"link": "https://news.example"}) == "https://news.example/"
+    assert key({"link": "https://news.example:8443/a"}) == "https://news.example:8443/a"
+    for odd in ({}, {"link": ""}, {"link": "  "}, {"link": "/relative/only"},
+                {"link": "ftp://news.example/a"}, {"link": "http://[oops"}, {"link": 3}):
+        assert key(odd) is None, odd
+
+
+def test_the_same_article_in_two_feeds_is_one_mention_id() -> None:
+    """A Google Alert of each brand the article names, a news feed, an aggregator: four
+    mentions of one article, which downstream de-duplication (by id) kept as four."""
+    alert_acme, alert_boreal = FeedConfig("https://ga.example/acme"), FeedConfig("https://ga.example/b")
+    link = "https://www.google.com/url?url=https://news.example/a%3Futm_source%3Dga"
+    a = {"id": "tag:google.com,2013:googlealerts/feed:1", "link": link}
+    b = {"id": "tag:google.com,2013:googlealerts/feed:2", "link": link}
+    news = {"guid": "n-1", "link": "https://news.example/a"}
+    ids = {rss.entry_id(a, alert_acme), rss.entry_id(b, alert_boreal),
+           rss.entry_id(news, FeedConfig("https://news.example/feed"))}
+    assert len(ids) == 1 and next(iter(ids)).startswith("rss-a-")
+    # No link: known by its key within its feed, as before.
+    assert rss.entry_id({"guid": "g"}, alert_acme) == rss.mention_id("https://ga.example/acme", "g")
+    # A link shared by entries of one feed (every item to the home page) names no article.
+    home = frozenset({"https://news.example/"})
+    assert rss.entry_id({"guid": "g1", "link": "https://news.example/"}, alert_acme, home) == \
+        rss.mention_id("https://ga.example/acme", "g1")
+
+
+def test_items_all_linking_to_one_page_stay_apart(tmp_path: Path) -> None:
+    feed = Feed(rss_doc(item("g1", "Acme one", link="https://site.example/")
+                        + item("g2", "Acme two", link="https://site.example/")
+                        + item("g3", "Acme three", link="https://site.example/three")))
+    (result,), sink, _c = run_polls(tmp_path, feed, 1)
+    assert result.sent == 3 and len({m.id for m in sink.sent}) == 3
+
+
+def test_entries_seen_under_their_former_ids_are_not_sent_again(tmp_path: Path) -> None:
+    """Before 2026-12-04 every id was the entry's key within its feed; the feeds' saved state
+    holds those. After the upgrade the same entries are not sent again under their new ids;
+    a new one is."""
+    feed = Feed(rss_doc(item("g1", "Acme one", link="https://site.example/1")
+                        + item("g2", "Acme two", link="https://site.example/2")
+                        + item("g3", "Acme three", link="https://site.example/3")))
+
+    async def scenario() -> tuple[rss.PollResult, ListSink]:
+        async with serve([("GET", "/f", feed.handle)]) as base:
+            c, sink = collector(tmp_path, base + "/f")
+            url = base + "/f"
+            # The state as the older collector left it: the feed-scoped ids of g1 and g2 (their
+            # guids, which feedparser resolves against the feed's address).
+            seen = [rss.mention_id(url, f"{base}/{g}") for g in ("g1", "g2")]
+            c.store.save(url, {"version": rss.STATE_VERSION, "url": url, "etag": None,
+                               "last_modified": None, "seen": seen})
+            await c.start()
+            try:
+                return await c.poll(c.feeds[0]), sink  # type: ignore[index]
+            finally:
+                await c.close()
+
+    result, sink = asyncio.run(scenario())
+    assert result.sent == 1 and [m.text for m in sink.sent] == ["Acme three"]
+    assert sink.sent[0].id == rss.article_id("https://site.example/3")

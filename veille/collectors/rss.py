@@ -1,9 +1,9 @@
 """RSS/Atom collector: polls the watch list's `[[feeds]]` (Google Alerts, Feedly, news sites...).
 
 Each feed is polled on its own interval with a conditional GET (ETag / Last-Modified). New
-entries become RawMentions with a stable id; they are recorded as seen, in a per-feed state file,
-only once the broker has acknowledged them, so a crash or a restart never loses an entry and a
-polite restart never emits one twice.
+entries become RawMentions with a stable id (the article's address, else the feed and entry);
+they are recorded as seen, in a per-feed state file, only once the broker has acknowledged
+them, so a crash or a restart never loses an entry and a polite restart never emits one twice.
 
 Also holds the helpers the Mastodon collector shares: HTML to text, atomic JSON state files,
 backoff with jitter, Retry-After parsing and the collectors' /metrics server.
@@ -528,11 +528,65 @@ def entry_key(entry: Any) -> str | None:
 
 
 def mention_id(feed_url: str, key: str) -> str:
+    """The id of an entry known by its key within its feed alone (no link of its own)."""
     return "rss-" + short_hash(feed_url + "|" + key)
 
 
-def safe_entry_id(entry: Any, feed: FeedConfig) -> str | None:
-    """The entry's mention id, or None when it has none or it cannot be worked out."""
+#: Query parameters that track a click, not name a page: left out of an article's address.
+_TRACKING = re.compile(r"^(?:utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|xtor)$", re.I)
+
+
+def article_key(entry: Any) -> str | None:
+    """The normal form of the address of the article an entry links to (Google Alerts'
+    redirect undone; scheme and host in lower case, no default port, no fragment, no click
+    trackers such as utm_source, the other query parameters sorted), or None when it has no
+    http(s) link. The same article in two feeds (the alert of each brand it names, a news feed
+    and an aggregator) has the same key."""
+    link = entry.get("link")
+    if not isinstance(link, str) or not link.strip():
+        return None
+    try:
+        parts = urlsplit(unwrap_google_url(link.strip()))
+        scheme, host, port = parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return None
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    query = "&".join(sorted(p for p in parts.query.split("&")
+                            if p and not _TRACKING.match(p.split("=", 1)[0])))
+    return f"{scheme}://{netloc}{parts.path or '/'}" + (f"?{query}" if query else "")
+
+
+def article_id(key: str) -> str:
+    """The id of the mention of an article, whatever feed it came from: the enrichment's
+    de-duplication then keeps one mention of it, not one per feed."""
+    return "rss-a-" + short_hash(key)
+
+
+def entry_id(entry: Any, feed: FeedConfig, shared: frozenset[str] = frozenset()) -> str | None:
+    """The mention id of an entry: its article's (article_id) when it links to one that no
+    other entry of its feed links to (a feed whose items all link to its home page would
+    otherwise make one mention of them all), else its key within its feed (mention_id)."""
+    article = article_key(entry)
+    if article is not None and article not in shared:
+        return article_id(article)
+    key = entry_key(entry)
+    return mention_id(feed.url, key) if key else None
+
+
+def safe_entry_id(entry: Any, feed: FeedConfig, shared: frozenset[str] = frozenset()
+                  ) -> str | None:
+    """The entry's mention id (entry_id), or None when it has none or it cannot be worked out."""
+    try:
+        return entry_id(entry, feed, shared)
+    except Exception:
+        return None
+
+
+def legacy_entry_id(entry: Any, feed: FeedConfig) -> str | None:
+    """The id an entry had before 2026-12-04 (its key within its feed, for every entry): the
+    feeds' saved state holds those, and an entry seen under it is not sent again."""
     try:
         key = entry_key(entry)
         return mention_id(feed.url, key) if key else None
@@ -553,9 +607,9 @@ def _entry_time(entry: Any) -> datetime | None:
 
 
 def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: datetime,
-                  max_text_chars: int) -> dict[str, Any]:
-    """A feedparser entry as a RawMention dict (validated afterwards by mention_from_dict)."""
-    key = entry_key(entry)
+                  max_text_chars: int, shared: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A feedparser entry as a RawMention dict (validated afterwards by mention_from_dict);
+    `shared`: the article addresses more than one entry of the feed links to (entry_id)."""
     title = _detail_text(entry.get("title"), entry.get("title_detail"))
     summary = _detail_text(entry.get("summary"), entry.get("summary_detail"))
     if not summary and entry.get("content"):
@@ -575,7 +629,7 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
     language = feed_meta.get("language")
     language = language.strip()[:16] if isinstance(language, str) and language.strip() else None
     return {
-        "id": mention_id(feed.url, key) if key else None,
+        "id": entry_id(entry, feed, shared),
         "source": "rss",
         "platform": feed.platform,
         "author": truncate(author, 200) or None,
@@ -600,6 +654,19 @@ def parse_feed(body: bytes, content_type: str | None, url: str) -> Any:
     if content_type:
         headers["content-type"] = content_type
     return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
+
+
+def _shared_articles(entries: Any) -> frozenset[str]:
+    """The article addresses that more than one entry of a feed links to."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        try:
+            key = article_key(entry)
+        except Exception:  # noqa: BLE001 (an odd entry is refused later, with its reason)
+            continue
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
+    return frozenset(k for k, n in counts.items() if n > 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -862,22 +929,24 @@ class RssCollector(Collector):
         refused_ids: list[str] = []
         batch_ids: set[str] = set()
         held_future = False
+        shared = _shared_articles(parsed.entries)
         for entry in parsed.entries:
             self.metrics.fetched.labels(self.name).inc()
             obj: dict[str, Any] | None = None
             unreadable: Exception | None = None
             try:
-                obj = entry_to_dict(entry, feed=feed, feed_meta=parsed.feed,
+                obj = entry_to_dict(entry, feed=feed, feed_meta=parsed.feed, shared=shared,
                                     fetched_at=fetched_at, max_text_chars=self.max_text_chars)
                 mid = obj["id"]
             except Exception as exc:  # one strange entry must not stop the feed's others
-                unreadable, mid = exc, safe_entry_id(entry, feed)
+                unreadable, mid = exc, safe_entry_id(entry, feed, shared)
             if mid is not None:
                 if mid in batch_ids:
                     continue
                 batch_ids.add(mid)
-                if mid in state.seen:
-                    state.touch(mid)
+                legacy = legacy_entry_id(entry, feed)
+                if mid in state.seen or (legacy is not None and legacy in state.seen):
+                    state.touch(mid)  # seen under the id of before 2026-12-04 too
                     continue
             try:
                 if obj is None:
