@@ -165,15 +165,31 @@ def test_single_and_batches_get_202_once_on_the_topic_keyed_by_id(settings, serv
     bom = b"\xef\xbb\xbf" + json.dumps(item(7, id="bom-7")).encode()
     r = w.post(content=bom, token=TOKEN)
     assert r.status_code == 202 and r.json()["ids"] == ["bom-7"], r.text
+    # A mention with a `mentions` field of its own (a Mastodon status lists the accounts it
+    # names) is one mention, not a batch: it was answered 202 with nothing written.
+    for named in ([], ["@acme"]):
+        toot = dict(item(8, id=f"toot-{len(named)}"), mentions=named)
+        r = w.post(toot, token=TOKEN)
+        assert r.status_code == 202 and r.json() == {"accepted": 1, "ids": [toot["id"]]}, r.text
 
-    got = records_by_key(settings, expect=9)
+    # A no-code tool's unmapped fields come as "": as absent (the id derived, no author).
+    zap = dict(item(9), id="", source=" ", author="", url="", language="", audience="",
+               collected_at="")
+    r = w.post(zap, token=TOKEN)
+    assert r.status_code == 202, r.text
+    blank = r.json()["ids"][0]
+    assert re.fullmatch(r"webhook-[0-9a-f]{32}", blank)
+
+    got = records_by_key(settings, expect=12)
     assert set(got) == {derived, other.json()["ids"][0], copied.json()["ids"][0], "zap-2", "zap-3",
-                        "zap-4", *env_ids, "bom-7"}
+                        "zap-4", *env_ids, "bom-7", "toot-0", "toot-1", blank}
+    assert (got[blank]["source"], got[blank]["author"], got[blank]["url"],
+            got[blank]["audience"]) == ("webhook", None, None, None)
     assert got[derived]["source"] == "webhook" and got[derived]["platform"] == "twitter"
     assert got[derived]["collected_at"] and got[derived]["audience"] == {"followers": 10, "likes": 1}
     assert got["zap-3"]["source"] == "zapier"
-    assert w.metric("veille_collector_items_sent_total") == 10  # the retried push twice
-    assert w.metric("veille_collector_items_fetched_total") == 10
+    assert w.metric("veille_collector_items_sent_total") == 13  # the retried push twice
+    assert w.metric("veille_collector_items_fetched_total") == 13
     assert w.client.get("/readyz").json() == {"status": "ready"}
     assert w.client.get("/mentions").status_code == 405
 

@@ -1,10 +1,13 @@
 """Webhook collector: Zapier/IFTTT-style pushes of mentions over HTTP -> mentions.raw.
 
-`POST /mentions` takes one RawMention object, a JSON array of them, or `{"mentions": [...]}`.
+`POST /mentions` takes one RawMention object, a JSON array of them, or `{"mentions": [...]}`
+(an object with no `text`: a mention that carries a `mentions` field of its own, as a Mastodon
+status does, is one mention).
 `source` defaults to "webhook"; a missing `id` is derived from the content so that a retried
 push gets the same id (and is de-duplicated downstream):
 
-    id = "webhook-" + sha256(json.dumps([platform, url or "", text, created_at]))[:32]
+    id = "webhook-" + sha256(json.dumps([source, platform, author or "", url or "", text,
+                                         created_at]))[:32]
 
 with the *validated* values (platform lower-cased, created_at as UTC ISO 8601 with milliseconds),
 JSON-encoded so that a `|` inside a text cannot make two different mentions collide.
@@ -91,6 +94,12 @@ _PENDING_ID = "webhook-pending"
 
 class WebhookConfigError(SettingsError):
     """The webhook settings are unsafe or inconsistent; printed without a traceback."""
+
+
+#: Fields a blank string leaves unset in a push (an unmapped field of a no-code tool): the id
+#: is then derived, `source` and `collected_at` defaulted, the others absent.
+_BLANK_IS_ABSENT = frozenset({"id", "source", "author", "url", "language", "audience",
+                              "collected_at"})
 
 
 def derive_id(m: RawMention) -> str:
@@ -455,7 +464,10 @@ class WebhookCollector(Collector):
             detail = str(exc)[:200] if isinstance(exc, json.JSONDecodeError) else "not valid JSON"
             return _error(400, "invalid_json", detail)
 
-        if isinstance(payload, dict) and "mentions" in payload:
+        # The batch wrapper has no text of its own: a mention carrying a `mentions` field (a
+        # Mastodon status lists the accounts it names) was taken for one, and 202 answered with
+        # nothing written.
+        if isinstance(payload, dict) and "mentions" in payload and "text" not in payload:
             items = payload["mentions"]
             if not isinstance(items, list):
                 self._refuse("invalid_field")
@@ -521,7 +533,9 @@ class WebhookCollector(Collector):
         if not isinstance(obj, dict):
             raise InvalidMention("not_an_object",
                                  f"expected a JSON object, got {type(obj).__name__}")
-        item = dict(obj)
+        # No-code tools (Zapier, IFTTT, Make) send an unmapped field as "": as absent.
+        item = {k: v for k, v in obj.items()
+                if not (k in _BLANK_IS_ABSENT and isinstance(v, str) and not v.strip())}
         if item.get("source") is None:
             item["source"] = NAME
         derive = item.get("id") is None
