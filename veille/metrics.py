@@ -363,6 +363,33 @@ class CollectorMetrics:
                 self.refused.labels(c, reason)
 
 
+#: Why a poll of a feed failed (a label value): the fetch (HTTP error, timeout, too large,
+#: redirects), a document that is no feed, the broker not acknowledging its entries.
+FEED_FAILURES = ("fetch", "not_a_feed", "broker")
+
+
+class FeedMetrics:
+    """The RSS collector's health per feed, labelled by the feed's `name` in the watch list (or
+    `feed-N`, its place there): a bounded, configured set, never its URL."""
+
+    def __init__(self, registry: CollectorRegistry, feeds: Iterable[str]) -> None:
+        self.last_success = Gauge(
+            "veille_rss_feed_last_success_timestamp_seconds",
+            "Unix time of the feed's last good poll (entries read, or not modified); 0 until one.",
+            ["feed"], registry=registry,
+        )
+        self.failures = Counter(
+            "veille_rss_feed_failures_total",
+            "Polls of the feed that failed: fetch (HTTP error, timeout, too large, redirects), "
+            "not_a_feed, broker.",
+            ["feed", "kind"], registry=registry,
+        )
+        for feed in feeds:
+            self.last_success.labels(feed)
+            for kind in FEED_FAILURES:
+                self.failures.labels(feed, kind)
+
+
 SEVERITIES = ("warning", "critical")
 ALERT_STATE = {"none": 0, "warning": 1, "critical": 2}
 

@@ -26,7 +26,7 @@ ALERTS = {
     "ReputationCrisis", "NegativeShareFarAboveNormal", "ModerationProcessedShareLow",
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
-    "SendsFailing", "Watchdog", "AlertingFailing",
+    "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing",
 }
 
 
@@ -175,6 +175,7 @@ def test_contract_matches_veille_metrics() -> None:
     """Names and labels of the metrics veille exports today agree with the contract."""
     from veille.metrics import (
         CollectorMetrics,
+        FeedMetrics,
         Metrics,
         ModerationMetrics,
         SpikeMetrics,
@@ -184,6 +185,7 @@ def test_contract_matches_veille_metrics() -> None:
     registry = CollectorRegistry()
     Metrics(registry, ["acme"], ["fr"])
     CollectorMetrics(registry)
+    FeedMetrics(registry, ["GA acme"])
     agents_paused(registry, lambda: 0.0)
     spikes = SpikeMetrics(registry, ["acme"])
     moderation = ModerationMetrics(registry, ["acme"])

@@ -304,3 +304,43 @@ def test_entries_seen_under_their_former_ids_are_not_sent_again(tmp_path: Path) 
     result, sink = asyncio.run(scenario())
     assert result.sent == 1 and [m.text for m in sink.sent] == ["Acme three"]
     assert sink.sent[0].id == rss.article_id("https://site.example/3")
+
+
+def test_each_feed_says_when_it_last_worked_and_how_it_fails(tmp_path: Path) -> None:
+    """A feed that 404s, times out or serves no feed only logged a warning: ops could not see a
+    dead Google Alert. Each feed has its last good poll and its failures by kind, labelled by
+    its name (or its place in the watch list), never its URL."""
+    good = Feed(rss_doc(item("g1", "Acme one")))
+
+    async def gone(request: web.Request) -> web.Response:
+        return web.Response(status=404)
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<html><body>not a feed</body></html>", content_type="text/html")
+
+    async def scenario() -> RssCollector:
+        async with serve([("GET", "/good", good.handle), ("GET", "/gone", gone),
+                          ("GET", "/page", page)]) as base:
+            c, _sink = collector(tmp_path, base + "/good")
+            c.feeds = [FeedConfig(base + "/good", name="GA acme"), FeedConfig(base + "/gone"),
+                       FeedConfig(base + "/page", name="GA acme")]
+            await c.start()
+            try:
+                for _ in range(2):
+                    for feed in c.feeds:  # type: ignore[union-attr]
+                        await c.poll(feed)
+            finally:
+                await c.close()
+            return c
+
+    before = time.time()
+    c = asyncio.run(scenario())
+    value = c.metrics.registry.get_sample_value
+    assert value("veille_rss_feed_last_success_timestamp_seconds", {"feed": "GA acme"}) >= before
+    assert value("veille_rss_feed_last_success_timestamp_seconds", {"feed": "feed-2"}) == 0
+    assert value("veille_rss_feed_failures_total", {"feed": "feed-2", "kind": "fetch"}) == 2
+    assert value("veille_rss_feed_failures_total", {"feed": "GA acme-3", "kind": "not_a_feed"}) == 2
+    assert value("veille_rss_feed_failures_total", {"feed": "GA acme", "kind": "fetch"}) == 0
+    names = {s.labels["feed"] for m in c.metrics.registry.collect() for s in m.samples
+             if s.name.startswith("veille_rss_feed_")}
+    assert names == {"GA acme", "feed-2", "GA acme-3"}

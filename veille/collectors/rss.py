@@ -37,7 +37,7 @@ import aiohttp
 from streams.records import MAX_SHORT_FIELD_CHARS, InvalidMention, Limits, RawMention, iso
 from streams.records import mention_from_dict as _mention_from_dict
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
-from veille.metrics import CollectorMetrics
+from veille.metrics import CollectorMetrics, FeedMetrics
 from veille.rules import MAX_WATCHLIST_BYTES, unknown_tables
 from veille.settings import Settings, SettingsError
 
@@ -312,6 +312,16 @@ class FeedConfig:
     @property
     def label(self) -> str:
         return self.name or self.url
+
+
+def feed_metric_name(feed: FeedConfig, index: int) -> str:
+    """The feed's `feed` label: its name in the watch list, or `feed-N` (its place there, from
+    1) when it has none; never its URL, which may carry a token (a Google Alerts feed's does)."""
+    return feed.name or f"feed-{index + 1}"
+
+
+#: PollResult status -> the `kind` of veille_rss_feed_failures_total.
+_FAILURE_KIND = {"fetch_error": "fetch", "not_a_feed": "not_a_feed", "broker_error": "broker"}
 
 
 def load_feeds(path: str | Path, *, min_interval: float = MIN_INTERVAL) -> list[FeedConfig]:
@@ -781,6 +791,9 @@ class RssCollector(Collector):
         self.store = StateStore(Path(settings.collector_state_dir) / "rss")
         self.states: dict[str, FeedState] = {}
         self.status: dict[str, FeedStatus] = {}
+        #: feed url -> its `feed` label (feed_metric_name); the per-feed metrics, made at start.
+        self.feed_names: dict[str, str] = {}
+        self.feed_metrics: FeedMetrics | None = None
         self._future_refused: set[str] = set()
         self._session: aiohttp.ClientSession | None = None
 
@@ -797,7 +810,16 @@ class RssCollector(Collector):
         return self.feeds
 
     async def start(self) -> None:
-        for feed in self.check_feeds():
+        feeds = self.check_feeds()
+        self.feed_names = {}
+        for n, feed in enumerate(feeds):
+            name = feed_metric_name(feed, n)
+            # Two feeds of one name (an alert per language...) are two series.
+            self.feed_names[feed.url] = (name if name not in self.feed_names.values()
+                                         else f"{name}-{n + 1}")
+        if self.feed_metrics is None:
+            self.feed_metrics = FeedMetrics(self.metrics.registry, self.feed_names.values())
+        for feed in feeds:
             self.states[feed.url] = FeedState.from_dict(feed.url, self.store.load(feed.url))
             self.status[feed.url] = FeedStatus()
         if self._session is None:
@@ -869,6 +891,12 @@ class RssCollector(Collector):
         status.last = result
         status.history.append(result.status)
         del status.history[:-50]
+        name = self.feed_names.get(feed.url)
+        if self.feed_metrics is not None and name is not None:
+            if result.ok:
+                self.feed_metrics.last_success.labels(name).set(time.time())
+            else:
+                self.feed_metrics.failures.labels(name, _FAILURE_KIND.get(result.status, "fetch")).inc()
         if result.ok:
             status.consecutive_failures = 0
             status.not_modified += result.status == "not_modified"
