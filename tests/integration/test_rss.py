@@ -293,7 +293,7 @@ url = "{alerts}"
                 "Mobile n'ont plus de réseau depuis 8 h & le service client ne répond pas ..."
             )
             assert m["url"] == "https://www.lemonde-tech.example/article/2025/03/11/acme-panne?ref=rss"
-            assert m["author"] == "Google Alert - acme"
+            assert m["author"] == "lemonde-tech.example"  # the article's site, not the alert
             assert (m["platform"], m["created_at"]) == ("news", "2025-03-11T09:15:02.000Z")
             m = got[article("https://blog-conso.example/acme-resiliation")]
             assert m["text"] == ("Pourquoi les abonnés quittent Acme — "

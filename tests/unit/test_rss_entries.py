@@ -344,3 +344,24 @@ def test_each_feed_says_when_it_last_worked_and_how_it_fails(tmp_path: Path) -> 
     names = {s.labels["feed"] for m in c.metrics.registry.collect() for s in m.samples
              if s.name.startswith("veille_rss_feed_")}
     assert names == {"GA acme", "feed-2", "GA acme-3"}
+
+
+def test_the_full_text_of_content_encoded_is_read_and_an_alert_names_the_site(tmp_path: Path) -> None:
+    """A brand named only in the article's body (RSS 2.0's content:encoded, the description a
+    teaser) was never matched; a Google Alerts entry was authored "Google Alert - acme"."""
+    date = email.utils.formatdate(time.time(), usegmt=True)
+    body = ('<?xml version="1.0"?><rss version="2.0" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>News</title>'
+            f'<item><guid>n1</guid><title>Cafés</title><pubDate>{date}</pubDate>'
+            '<description>Three cafés...</description>'
+            '<content:encoded><![CDATA[<p>Three cafés, among them the <b>Latte Aurora</b> of '
+            'Boréal.</p>]]></content:encoded></item>'
+            f'<item><guid>n2</guid><title>Acme</title><pubDate>{date}</pubDate>'
+            '<link>https://www.google.com/url?url=https://www.lemonde.example/acme</link>'
+            '<description>Acme news</description></item></channel></rss>')
+    (result,), sink, _c = run_polls(tmp_path, Feed(body), 1)
+    assert result.sent == 2
+    by_id = {m.text.split(" — ")[0]: m for m in sink.sent}
+    assert by_id["Cafés"].text == "Cafés — Three cafés, among them the Latte Aurora of Boréal."
+    assert by_id["Cafés"].author == "News"  # no link of its own: the feed's title, as before
+    assert by_id["Acme"].author == "lemonde.example"

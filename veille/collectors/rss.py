@@ -622,9 +622,13 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
     `shared`: the article addresses more than one entry of the feed links to (entry_id)."""
     title = _detail_text(entry.get("title"), entry.get("title_detail"))
     summary = _detail_text(entry.get("summary"), entry.get("summary_detail"))
-    if not summary and entry.get("content"):
+    if entry.get("content"):
+        # RSS 2.0's content:encoded (Atom's content) holds the full text where the description
+        # is a teaser: a brand named only in the article's body was never matched.
         first = entry["content"][0]
-        summary = _detail_text(first.get("value"), first)
+        content = _detail_text(first.get("value"), first)
+        if len(content) > len(summary):
+            summary = content
     if title and summary and summary != title:
         text = truncate(title, max_text_chars // 4) + " — " + summary
     else:
@@ -634,8 +638,12 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
     url = unwrap_google_url(link.strip()) if isinstance(link, str) and link.strip() else None
     if url is not None and len(url) > MAX_SHORT_FIELD_CHARS:
         url = None  # a URL cut short is wrong; no URL is better than refusing the mention
-    author = plain_text(entry.get("author") or "") or plain_text(feed_meta.get("title") or "")
-    author = author or (feed.name or "")
+    author = plain_text(entry.get("author") or "")
+    if not author and isinstance(link, str) and url is not None and url != link.strip():
+        # A Google Alerts entry names no author, and its feed's title ("Google Alert - acme")
+        # is no publisher: the site of the article it points to is.
+        author = _site(url)
+    author = author or plain_text(feed_meta.get("title") or "") or (feed.name or "")
     language = feed_meta.get("language")
     language = language.strip()[:16] if isinstance(language, str) and language.strip() else None
     return {
@@ -649,6 +657,15 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
         "language": language,
         "collected_at": iso(fetched_at),
     }
+
+
+def _site(url: str) -> str:
+    """The host of an article's address, without "www." ("lemonde.fr")."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
 
 
 def parse_feed(body: bytes, content_type: str | None, url: str) -> Any:
