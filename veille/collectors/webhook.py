@@ -32,11 +32,13 @@ write succeeded), `GET /metrics` (Prometheus text of the collector's registry).
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import hashlib
 import hmac
 import ipaddress
 import json
 import logging
+import re
 import socket
 import sys
 import time
@@ -100,6 +102,41 @@ class WebhookConfigError(SettingsError):
 #: is then derived, `source` and `collected_at` defaulted, the others absent.
 _BLANK_IS_ABSENT = frozenset({"id", "source", "author", "url", "language", "audience",
                               "collected_at"})
+
+
+#: Unix seconds written as text, years 2001 to 2286 (ten digits; milliseconds have thirteen).
+_SECONDS_TEXT = re.compile(r"[1-9][0-9]{9}(?:\.[0-9]{1,6})?")
+
+
+def common_time(value: str) -> str | None:
+    """`value` in ISO 8601 when it is a time as platforms and no-code tools write them but ISO
+    8601 is not: RFC 2822 (RSS, e-mail: "Fri, 04 Dec 2026 22:12:17 +0000") or Twitter's
+    ("Wed Oct 10 20:19:24 +0000 2018"), with an offset, or Unix seconds as text; else None
+    (ISO 8601 is read by the validation itself, as everything it refuses, with its reason)."""
+    text = value.strip()
+    if _SECONDS_TEXT.fullmatch(text):  # Unix seconds sent as text (a no-code tool's field)
+        try:
+            return datetime.fromtimestamp(float(text), UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not text or text[0].isdigit() and "-" in text[:10]:
+        return None  # ISO 8601: the validation's
+    found: datetime | None
+    try:
+        found = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        found = None
+    if found is None:
+        try:
+            found = datetime.strptime(text, "%a %b %d %H:%M:%S %z %Y")
+        except ValueError:
+            return None
+    if found.tzinfo is None:  # RFC 2822's "-0000": no offset known
+        return None
+    try:
+        return found.astimezone(UTC).isoformat()
+    except (OverflowError, ValueError):
+        return None
 
 
 def derive_id(m: RawMention) -> str:
@@ -536,6 +573,10 @@ class WebhookCollector(Collector):
         # No-code tools (Zapier, IFTTT, Make) send an unmapped field as "": as absent.
         item = {k: v for k, v in obj.items()
                 if not (k in _BLANK_IS_ABSENT and isinstance(v, str) and not v.strip())}
+        for name in ("created_at", "collected_at"):
+            value = item.get(name)
+            if isinstance(value, str):
+                item[name] = common_time(value) or value
         if item.get("source") is None:
             item["source"] = NAME
         derive = item.get("id") is None
