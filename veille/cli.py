@@ -152,7 +152,11 @@ def cmd_rss(args: argparse.Namespace) -> int:
 
     from veille.collectors.rss import run_rss
 
-    asyncio.run(run_rss(_settings(args), once=args.once))
+    unread = asyncio.run(run_rss(_settings(args), once=args.once))
+    if unread:  # --once: some feeds read, not these (a deleted alert was 0 for ever under cron)
+        print(f"veille: warning: rss: {len(unread)} feed(s) could not be read; {unread[0].feed}: "
+              f"{unread[0].error or unread[0].status}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -543,10 +543,11 @@ def test_module_entry_point_refuses_a_watch_list_without_feeds(rss_settings: Set
     assert os.path.basename(env["VEILLE_WATCHLIST"]) in done.stderr
 
 
-def test_once_exits_2_when_no_feed_could_be_read_and_0_when_one_could(
+def test_once_exits_2_when_no_feed_could_be_read_and_1_when_some_could_not(
         rss_settings: Settings) -> None:
     """A cron job whose every feed is gone (404, 500, a page that is no feed) must fail visibly:
-    it exited 0 for ever. One feed read of two is a partial success: 0, with a line per feed."""
+    it exited 0 for ever. One feed read of two is a partial success: its entries are sent, and
+    the exit status is 1 with a warning naming the other; 0 once every feed is read."""
     async def once() -> tuple[int, str, str]:
         env = settings_env(rss_settings)
         env.update(VEILLE_COLLECTOR_STATE_DIR=rss_settings.collector_state_dir,
@@ -577,9 +578,15 @@ def test_once_exits_2_when_no_feed_could_be_read_and_0_when_one_could(
             write_watchlist(rss_settings.watchlist,
                             f'[[feeds]]\nurl = "{gone}"\n\n[[feeds]]\nurl = "{news}"\n')
             code, out, err = await once()
-            assert code == 0, (out, err)
+            # One feed read of two: its entries sent, and exit 1 naming the other (0 hid a
+            # deleted Google Alert for ever under cron).
+            assert code == 1, (out, err)
             assert f"rss: {news}: new, 2 entries, 2 sent, 0 refused" in out, out
             assert f"rss: {gone}: fetch_error" in out, out
+            assert f"veille: warning: rss: 1 feed(s) could not be read; {gone}: HTTP 404" in err, err
+            write_watchlist(rss_settings.watchlist, f'[[feeds]]\nurl = "{news}"\n')
+            code, out, err = await once()
+            assert code == 0, (out, err)
 
     asyncio.run(scenario())
 

@@ -1056,12 +1056,13 @@ class RssCollector(Collector):
 
 
 async def run_rss(settings: Settings, *, once: bool = False,
-                  collector: RssCollector | None = None) -> None:
+                  collector: RssCollector | None = None) -> list[PollResult]:
     """Serve /metrics and poll the feeds until SIGTERM/SIGINT, or once with `once=True`.
 
     With `once`, raises BrokerUnavailable when the broker did not take some entries (a cron job
     then fails visibly; the entries are retried at the next run), and RssRoundFailed when no
-    feed could be read at all (fetch errors, documents that are not feeds).
+    feed could be read at all (fetch errors, documents that are not feeds); else returns the
+    polls of the feeds that could not be read (the others' entries are sent).
     """
     from prometheus_client import CollectorRegistry
 
@@ -1073,7 +1074,7 @@ async def run_rss(settings: Settings, *, once: bool = False,
     try:
         if not once:
             await collector.serve()
-            return
+            return []
         try:
             await collector.start()
             results = await collector.poll_all()
@@ -1090,6 +1091,7 @@ async def run_rss(settings: Settings, *, once: bool = False,
         if unread and len(unread) == len(results):
             raise RssRoundFailed(f"rss: every feed failed ({len(unread)}); {unread[0].feed}: "
                                  f"{unread[0].error or unread[0].status}")
+        return unread
     finally:
         stop_metrics(server)
 
