@@ -294,9 +294,10 @@ def _audience(value: Any) -> dict[str, int]:
         if figure is None:
             continue
         if isinstance(figure, bool) or not isinstance(figure, int) or figure < 0:
+            got = repr(figure) if len(repr(figure)) <= 40 else repr(figure)[:39] + "…"
             raise InvalidMention(
-                "invalid_field", f"audience.{key} must be a non-negative integer", f"audience.{key}"
-            )
+                "invalid_field", f"audience.{key} must be a non-negative integer, not {got}",
+                f"audience.{key}")
         if figure > MAX_AUDIENCE:
             raise InvalidMention(
                 "invalid_field", f"audience.{key} is above {MAX_AUDIENCE} (2^53 - 1)", f"audience.{key}"

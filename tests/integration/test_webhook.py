@@ -289,7 +289,7 @@ def test_refusals_name_the_problem_and_write_nothing(settings, serve) -> None:
     assert r.status_code == 400
     body = r.json()
     assert {k: body[k] for k in ("error", "detail", "field", "index")} == {
-        "error": "invalid_field", "detail": "audience.likes must be a non-negative integer",
+        "error": "invalid_field", "detail": "audience.likes must be a non-negative integer, not -1",
         "field": "audience.likes", "index": 3}
     assert body["accepted"] == 0
     r = w.post({"mentions": [item(1), {k: v for k, v in item(2).items() if k != "text"}, "x"]})
@@ -685,3 +685,17 @@ def test_times_as_platforms_and_no_code_tools_write_them(settings, serve) -> Non
     assert {k: v["created_at"] for k, v in got.items()} == {f"t-{n}": want for n in forms}
     r = w.post(dict(item(2), created_at=posted.strftime("%a, %d %b %Y %H:%M:%S -0000")))
     assert r.status_code == 400 and "created_at" in r.text
+
+
+def test_counts_written_as_text_are_read_and_others_named(settings, serve) -> None:
+    """No-code tools send numbers as text ("1,234" followers): refused before, with a message
+    that did not show what was received."""
+    ensure_topics(settings)
+    w = serve(settings)
+    r = w.post(dict(item(1, id="c-1"), audience={"followers": "1,234", "likes": "7", "views": 3}))
+    assert r.status_code == 202, r.text
+    assert records_by_key(settings, expect=1)["c-1"]["audience"] == {
+        "followers": 1234, "likes": 7, "views": 3}
+    r = w.post(dict(item(2), audience={"followers": "about 1k"}))
+    assert r.status_code == 400, r.text
+    assert "audience.followers must be a non-negative integer, not 'about 1k'" in r.text

@@ -104,6 +104,18 @@ _BLANK_IS_ABSENT = frozenset({"id", "source", "author", "url", "language", "audi
                               "collected_at"})
 
 
+#: A count written as text: digits, optionally grouped by thousands ("1,234", "1 234", "1_234").
+_COUNT_TEXT = re.compile(r"[0-9]{1,3}(?:([,_ \u00a0\u202f])[0-9]{3})?(?:\1[0-9]{3})*|[0-9]+")
+
+
+def _count(value: Any) -> Any:
+    """An audience figure written as text ("1,234", "1234") as the integer it says; anything
+    else as it came (the validation refuses it, naming what it got)."""
+    if isinstance(value, str) and _COUNT_TEXT.fullmatch(value.strip()):
+        return int(re.sub(r"[^0-9]", "", value))
+    return value
+
+
 #: Unix seconds written as text, years 2001 to 2286 (ten digits; milliseconds have thirteen).
 _SECONDS_TEXT = re.compile(r"[1-9][0-9]{9}(?:\.[0-9]{1,6})?")
 
@@ -577,6 +589,9 @@ class WebhookCollector(Collector):
             value = item.get(name)
             if isinstance(value, str):
                 item[name] = common_time(value) or value
+        audience = item.get("audience")
+        if isinstance(audience, dict):  # "1,234" followers: a number a no-code tool wrote as text
+            item["audience"] = {k: _count(v) for k, v in audience.items()}
         if item.get("source") is None:
             item["source"] = NAME
         derive = item.get("id") is None
