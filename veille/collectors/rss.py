@@ -555,17 +555,12 @@ def article_key(entry: Any) -> str | None:
     link = entry.get("link")
     if not isinstance(link, str) or not link.strip():
         return None
-    try:
-        parts = urlsplit(unwrap_google_url(link.strip()))
-        scheme, host, port = parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
-    except ValueError:
+    try:  # the feeds' own normal form, then the query without trackers, sorted
+        base, _, query = feed_url_key(unwrap_google_url(link.strip()), "link").partition("?")
+    except FeedConfigError:
         return None
-    if scheme not in _DEFAULT_PORTS or not host:
-        return None
-    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    query = "&".join(sorted(p for p in parts.query.split("&")
-                            if p and not _TRACKING.match(p.split("=", 1)[0])))
-    return f"{scheme}://{netloc}{parts.path or '/'}" + (f"?{query}" if query else "")
+    kept = sorted(p for p in query.split("&") if p and not _TRACKING.match(p.split("=", 1)[0]))
+    return base + (f"?{'&'.join(kept)}" if kept else "")
 
 
 def article_id(key: str) -> str:

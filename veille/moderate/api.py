@@ -45,16 +45,15 @@ from veille.httpbody import (
     json_error,
     loads,
 )
-from veille.moderate.store import BrokerError, ModerationStore
+from veille.moderate.store import BrokerError, ModerationStore, would_ignore
 from veille.moderation import CLOSING_DECISIONS, METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import (
     CLOSED_RETENTION_SECONDS,
-    CONDITIONAL_DECISIONS,
     DecisionError,
     iso,
     parse_epoch,
 )
-from veille.moderation.queue import DECISION_INPUT_FIELDS, CaseView, decision_record
+from veille.moderation.queue import DECISION_INPUT_FIELDS, CaseView, Prepared, decision_record
 from veille.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -487,51 +486,45 @@ class ModerationApi:
             decision_record(case_id, payload, time.time())  # validated before any Kafka read
         except DecisionError as exc:
             return _error(400, "invalid_field", exc.detail)
-        decision = payload["decision"]
 
         # One decision at a time from check to acknowledgement: two moderators posting on the
         # same case at once must not both pass the check.
-        def conflict(view: CaseView) -> tuple[web.Response | None, dict[str, Any] | None, int]:
-            """The answer that refuses the decision (None: write it), who works on the case
-            (CaseView.assignment) and how many escalations it has had."""
+        def conflict(view: CaseView) -> tuple[web.Response | None, Prepared | None]:
+            """The answer that refuses the decision (None: write it), and the decision checked
+            on the case (CaseView.prepare: what to write, who works on the case)."""
             status = view.status(case_id)
             if status is None:
-                return _unknown_case(case_id, view), None, 0
+                return _unknown_case(case_id, view), None
             if status == "closed":
                 closed = view.closed[case_id]
                 return _error(409, "already_closed",
                               f"case {case_id!r} was closed by {closed.get('moderator')!r} "
-                              f"({closed.get('decision')})"), None, 0
+                              f"({closed.get('decision')})"), None
             now = time.time()
             prior = view.closing_decision(case_id, now)
             if prior is not None:
                 return _error(409, "decision_pending",
                               f"case {case_id!r} already has a decision waiting to be applied: "
                               f"{prior.get('decision')} by {prior.get('moderator')!r} at "
-                              f"{prior.get('decided_at')}"), None, 0
-            owner = view.assignment(case_id, now)
+                              f"{prior.get('decided_at')}"), None
+            prepared = view.prepare(case_id, payload, now)
+            owner = prepared.owner
             has = owner["assignee"] if owner is not None else None
-            escalation = view.escalation(case_id, now)
-            escalations = escalation["count"] if escalation is not None else 0
             if "if_assigned_to" in payload and payload["if_assigned_to"] != has:
                 # What the client saw is no longer so (checked before "nothing to do").
                 return _error(409, "assigned_first", f"case {case_id!r} is "
                               + (f"{has}'s" if has is not None else "no one's")
                               + f", not {payload['if_assigned_to']!r}'s (if_assigned_to)",
-                              assigned=owner), owner, escalations
-            if decision in CONDITIONAL_DECISIONS and has == payload.get("assignee"):
+                              assigned=owner), prepared
+            if prepared.unchanged:
                 # Assigned to who already has it, or given back by no one: nothing to write.
                 return web.json_response({"accepted": True, "unchanged": True, "decision": None,
-                                          "assigned": owner}), owner, escalations
-            written = dict(payload)
-            if decision in CONDITIONAL_DECISIONS:
-                written.setdefault("if_assigned_to", has)
-            problem = view.refusal(case_id, decision_record(case_id, written, now), now)
-            if problem is not None and problem.reason != "duplicate":
+                                          "assigned": owner}), prepared
+            if prepared.refusal is not None:
                 # The agent would ignore it (the case's bound on decisions reached...).
-                return _error(409, "not_applicable", f"case {case_id!r}: the agent would ignore "
-                              f"this decision: {problem.detail}"), owner, escalations
-            return None, owner, escalations
+                return _error(409, "not_applicable",
+                              would_ignore(case_id, prepared.refusal)), prepared
+            return None, prepared
 
         key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
@@ -550,15 +543,16 @@ class ModerationApi:
                                              headers={"Idempotent-Replayed": "true"})
             # Checked under the view's lock, like the listings: another request's refresh (in
             # the executor thread) must not change the view while it is read.
-            refused, owner, escalations = await self._read(conflict)
+            refused, prepared = await self._read(conflict)
             if refused is not None:
                 return refused
+            assert prepared is not None
+            owner, escalations = prepared.owner, prepared.escalations
             asked = payload  # as the client sent it: what its retries under the key repeat
-            if decision in CONDITIONAL_DECISIONS and "if_assigned_to" not in payload:
-                # Applied only if the case is still worked on by who it was checked to be: of two
-                # moderators taking it at the same moment (two replicas, the CLI), the first on
-                # the topic has it and the second is told (409 assigned_first).
-                payload = {**payload, "if_assigned_to": owner["assignee"] if owner else None}
+            # An assign or unassign is applied only if the case is still worked on by who it
+            # was checked to be: of two moderators taking it at the same moment (two replicas,
+            # the CLI), the first on the topic has it and the second is told (assigned_first).
+            payload = prepared.body
             try:
                 record = await self._blocking(self.store.decide, case_id, payload)
             except BrokerError:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
-from veille.moderate.store import BrokerError, ModerationStore
-from veille.moderation.cases import CONDITIONAL_DECISIONS, DecisionError, parse_epoch
+from veille.moderate.store import BrokerError, ModerationStore, would_ignore
+from veille.moderation.cases import DecisionError, parse_epoch
 from veille.moderation.queue import build_report, decision_record, duration, format_report
 from veille.settings import Settings
 from veille.terminal import printable
@@ -18,6 +18,14 @@ from veille.terminal import printable
 
 class ModerateError(Exception):
     """A problem the moderator can fix (unknown case, closed case, bad period)."""
+
+
+def _time_left(item: dict[str, Any], now: float) -> float | None:
+    """Seconds left to answer a case asking for one (`needs_answer`; negative: overdue), from
+    its queue item's respond_by; None for a case that asks for no answer."""
+    if "needs_answer" not in item["categories"]:
+        return None
+    return parse_epoch(item["respond_by"], "respond_by") - now
 
 
 def _age(seconds: float) -> str:
@@ -56,10 +64,9 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
               f"{'severity':<8} {'escalated':<14} {'assigned':<12} {'categories':<28} text\n")
     for item in shown:
         waited = now - parse_epoch(item["queued_at"], "queued_at")
-        asks = "needs_answer" in item["categories"]
-        left = parse_epoch(item["respond_by"], "respond_by") - now
-        due = ("+" if left >= 0 else "-") + _age(abs(left)) if asks else "-"
-        late = "!" if asks and left < 0 else " "
+        left = _time_left(item, now)
+        due = "-" if left is None else ("+" if left >= 0 else "-") + _age(abs(left))
+        late = "!" if left is not None and left < 0 else " "
         text = " ".join(str(item.get("text", "")).split())
         text = text if len(text) <= 70 else text[:69] + "…"
         escalation = view.escalation(item["case_id"], now)
@@ -141,10 +148,9 @@ def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
         return status
     rows: list[tuple[str, Any]] = [("case", case_id), ("status", status)]
     if shown is not None:
-        asks = "needs_answer" in shown["categories"]
-        left = parse_epoch(shown["respond_by"], "respond_by") - now
-        due = (f"{shown['respond_by']} ({'in ' + _age(left) if left >= 0 else _age(-left) + ' late'})"
-               if asks and status == "pending" else shown["respond_by"] if asks else "no answer asked")
+        left = _time_left(shown, now)
+        due = ("no answer asked" if left is None else shown["respond_by"] if status != "pending"
+               else f"{shown['respond_by']} ({'in ' + _age(left) if left >= 0 else _age(-left) + ' late'})")
         escalation = shown["escalation"]
         rows += [
             ("brand", ", ".join(shown["brands"] or [shown["brand"]])),
@@ -252,24 +258,20 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                     f"case {case_id!r} already has a decision waiting to be applied: "
                     f"{prior.get('decision')} by {prior.get('moderator')} at "
                     f"{prior.get('decided_at')} (--no-check writes this one anyway)"))
-            now = time.time()
-            owner = view.assignment(case_id, now)
+            prepared = view.prepare(case_id, body, time.time())
+            owner = prepared.owner
             has = owner["assignee"] if owner is not None else None
-            escalation = view.escalation(case_id, now)
-            seen_escalations = escalation["count"] if escalation is not None else 0
-            if decision in CONDITIONAL_DECISIONS:
-                if has == assignee:  # assign to who has it, unassign a case no one has
-                    notes.write(printable(
-                        f"veille: nothing written: case {case_id!r} is "
-                        + (f"already {has}'s ({owner['decision']} by {owner['moderator']} at "
-                           f"{owner['decided_at']})" if owner is not None and has is not None
-                           else "worked on by no one")) + "\n")
-                    return None
-                body["if_assigned_to"] = has
-            problem = view.refusal(case_id, decision_record(case_id, body, now), now)
-            if problem is not None and problem.reason != "duplicate":
-                raise ModerateError(printable(f"case {case_id!r}: the agent would ignore this "
-                                              f"decision: {problem.detail}"))
+            seen_escalations = prepared.escalations
+            if prepared.unchanged:  # assign to who has it, unassign a case no one has
+                notes.write(printable(
+                    f"veille: nothing written: case {case_id!r} is "
+                    + (f"already {has}'s ({owner['decision']} by {owner['moderator']} at "
+                       f"{owner['decided_at']})" if owner is not None and has is not None
+                       else "worked on by no one")) + "\n")
+                return None
+            if prepared.refusal is not None:
+                raise ModerateError(printable(would_ignore(case_id, prepared.refusal)))
+            body = prepared.body
             if has is not None and has not in (moderator, assignee):
                 # Not refused (a lead may close or take over anyone's case), but said: the
                 # assignee may be writing the brand's answer right now.

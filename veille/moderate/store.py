@@ -17,6 +17,7 @@ from streams.topics import (
 )
 from veille.collectors.producer import make_producer
 from veille.moderation import CLOSING_DECISIONS
+from veille.moderation.cases import DecisionError
 from veille.moderation.queue import CaseView, decision_record
 from veille.settings import Settings
 
@@ -45,6 +46,12 @@ def decided_first(case_id: str, first: dict[str, Any]) -> str:
     return (f"decision written, but case {case_id!r} was decided first by "
             f"{first.get('moderator')!r} ({first.get('decision')}): the agent applies that one "
             "and will ignore yours")
+
+
+def would_ignore(case_id: str, problem: DecisionError) -> str:
+    """What a moderator is told whose decision the agent would ignore if it were written
+    (CaseView.prepare's refusal: the case's bound on decisions reached...)."""
+    return f"case {case_id!r}: the agent would ignore this decision: {problem.detail}"
 
 
 def closed_first(case_id: str, closed: dict[str, Any]) -> str:

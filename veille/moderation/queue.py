@@ -223,6 +223,21 @@ def _name_key(name: Any) -> Any:
 _ASSIGNING: Final = ("assign", "unassign", "escalate")
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A decision checked on its pending case before a tool writes it (CaseView.prepare)."""
+
+    #: What to write: an assign or unassign made conditional on who works on the case now.
+    body: dict[str, Any]
+    #: Who works on the case (CaseView.assignment), and how many escalations it has had.
+    owner: dict[str, Any] | None
+    escalations: int
+    #: An assign to whoever has the case, an unassign of a case no one has: nothing to write.
+    unchanged: bool
+    #: Why the agent would ignore the decision if it came now (a duplicate aside), else None.
+    refusal: DecisionError | None
+
+
 @dataclass
 class CaseView:
     """What moderation.queue and moderation.closed say about the cases, folded in order.
@@ -493,6 +508,29 @@ class CaseView:
         after the decisions before it on the pending case (apply_decision's DecisionError), or
         None: it applies, or the case is not pending or was closed before it (superseded)."""
         return self._refused(self._fold(case_id, now, until=record), record, now)
+
+    def prepare(self, case_id: str, body: Mapping[str, Any], now: float) -> Prepared:
+        """`body` (a moderator's decision, valid) checked on the pending case as the tools
+        check it before writing (the CLI and the API alike; whether the case is pending and
+        has no closing decision waiting is theirs to say first): an assign or unassign is made
+        conditional on who works on the case now (if_assigned_to, unless the body has one: of
+        two moderators taking it at once, the agent applies the first), a no-op is found, and
+        the decision is dry-run on the folded case (refusal)."""
+        owner = self.assignment(case_id, now)
+        has = owner["assignee"] if owner is not None else None
+        escalation = self.escalation(case_id, now)
+        written = dict(body)
+        conditional = body.get("decision") in CONDITIONAL_DECISIONS
+        if conditional:
+            written.setdefault("if_assigned_to", has)
+        unchanged = conditional and has == body.get("assignee")
+        refusal = None
+        if not unchanged:
+            refusal = self.refusal(case_id, decision_record(case_id, written, now), now)
+            if refusal is not None and refusal.reason == "duplicate":
+                refusal = None
+        return Prepared(written, owner, escalation["count"] if escalation is not None else 0,
+                        unchanged, refusal)
 
     def refusal(self, case_id: str, record: Mapping[str, Any], now: float) -> DecisionError | None:
         """Why the agent would refuse `record` if it came now, after every decision read on the
