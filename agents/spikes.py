@@ -132,7 +132,11 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                            partitions=settings.topic_partitions, key_type=bytes,
                            extra_topic_configs=changelog_configs(settings))
     open_table.key_serializer = core_table.key_serializer = "raw"
-    monitors: dict[str, tuple[BrandMonitor, int]] = {}  # brand -> (monitor, closes saved)
+    monitors: dict[str, tuple[BrandMonitor, int]] = {}  # brand -> (monitor, revision saved)
+    # Early firing (BrandMonitor.early): each brand's open buckets judged at most this often.
+    early_every = settings.spike_early_seconds
+    early_at: dict[str, float] = {}  # brand -> monotonic time of its last early judgement
+    early_due: set[str] = set()  # brands with mentions since their last early judgement
     # One watermark per mentions.by_brand partition, over the raw partitions feeding it (the
     # enrichment stage writes each raw partition's signals, then its ticks, in its order).
     watermarks: dict[int, Watermark] = {}
@@ -216,7 +220,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             state = story["severity"] if story is not None and story["status"] != "resolved" \
                 else "none"
             metrics.alert_state.labels(brand).set(ALERT_STATE[state])
-        monitors[brand] = (m, m.closes)
+        monitors[brand] = (m, m.revision)
         return m
 
     async def publish(brand: str, m: BrandMonitor, events: Iterable[dict[str, Any]]) -> None:
@@ -225,14 +229,15 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         event: consumers de-duplicate on that pair), it never loses one."""
         key = brand.encode()
         await send_acknowledged(key, [json.dumps(e).encode() for e in events])
-        if m.closes != monitors[brand][1]:
-            # A bucket closed: the whole state in one record (the two tables' changelogs are
-            # separate topics, and a crash may land one write and not the other), flushed
+        if m.revision != monitors[brand][1]:
+            # A bucket closed (or the story moved early): the whole state in one record (the
+            # two tables' changelogs are separate topics, and a crash may land one write and
+            # not the other), flushed
             # before any later open-state record that builds on it can be written.
             core_seqs[brand] = core_seqs.get(brand, -1) + 1
             core_table[key] = {**m.core_state(), "open": m.open_state(), "seq": core_seqs[brand]}
             await app.producer.flush()
-            monitors[brand] = (m, m.closes)
+            monitors[brand] = (m, m.revision)
             for report in m.reports:
                 observe_bucket(report)
         else:
@@ -300,6 +305,20 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                                   event.message.offset)
                     continue
                 pending.setdefault(brand, []).extend(events)
+            if early_every > 0:
+                # Brands with mentions since their last early judgement are judged again once
+                # `early_every` has passed: in this batch, or a later one (ticks come every few
+                # seconds on every partition, so a later batch always comes).
+                early_due.update(b for b in pending if b in monitors)
+                tick_at, wall = time.monotonic(), time.time()
+                for brand in sorted(early_due):
+                    if tick_at - early_at.get(brand, -early_every) >= early_every:
+                        early_at[brand] = tick_at
+                        early_due.discard(brand)
+                        if brand in monitors:  # still this worker's
+                            found = monitors[brand][0].early(wall)
+                            if found:
+                                pending.setdefault(brand, []).extend(found)
             for brand, events in pending.items():
                 await publish(brand, monitors[brand][0], events)
             for q in sorted(moved):  # after the brand states (see wm_at)
@@ -390,6 +409,6 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             m = monitor_for(brand)
             homes[brand] = partition
             events = m.advance(mark)
-            if events or m.closes != monitors[brand][1]:
+            if events or m.revision != monitors[brand][1]:
                 out[brand] = events
         return out

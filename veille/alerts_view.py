@@ -70,6 +70,8 @@ def describe(event: dict[str, Any]) -> str:
 
     acme OPENED (warning) 2026-01-05 08:35-08:40 UTC: 27 negative of 67 mentions (40 %),
     2.3 expected; rising: #panne, outage [acme-1767602100]
+
+    An event sent before its bucket closed (`"early": true`) reads "so far 27 negative of ...".
     """
     event_name = _text(event.get("event"))
     verb = _VERBS.get(event_name, event_name)
@@ -81,6 +83,9 @@ def describe(event: dict[str, Any]) -> str:
     body = (f"{_number(event.get('observed_negative'))} negative of "
             f"{_number(event.get('total'))} mentions{share_text}, "
             f"{_number(event.get('expected_negative'))} expected")
+    if event.get("early") is True:
+        # Sent while its bucket still filled (early firing): the counts may still grow.
+        body = f"so far {body}"
     if event_name == "resolved":
         # The window of a resolution is the whole story; the counts are its last bucket's.
         body = f"story over; last bucket {body}"

@@ -190,6 +190,12 @@ class Settings:
         metadata={"help": "Crisis detection: how far behind its partition's newest event time a "
                   "mention may arrive and still count (later: counted as late, left out)."},
     )
+    spike_early_seconds: float = field(
+        default=10.0,
+        metadata={"help": "Crisis detection: how often (seconds, per brand receiving mentions) "
+                  "the open buckets are judged as they stand, so that a surge is alerted while "
+                  "its bucket still fills instead of when it closes; 0: only at closing."},
+    )
     spike_idle_seconds: float = field(
         default=60.0,
         metadata={"help": "Crisis detection: a raw partition read to its end with no mention "
@@ -361,7 +367,7 @@ _LONGEST_TOPIC = "moderation.decisions"
 _LONGEST_CHANGELOG = "-moderation-cases-changelog"
 
 #: Numeric settings for which 0 means something (no linger, no lateness, no fetch wait).
-_ZERO_ALLOWED = frozenset(("producer_linger_ms", "spike_lateness_seconds",
+_ZERO_ALLOWED = frozenset(("producer_linger_ms", "spike_lateness_seconds", "spike_early_seconds",
                            "consumer_fetch_max_wait_ms", "moderation_retention_days",
                            "dlq_retention_days"))
 

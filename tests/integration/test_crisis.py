@@ -179,3 +179,40 @@ def test_restart_mid_crisis_keeps_the_open_alert(settings, start_worker):
     assert {e["alert_id"] for e in events} == {before[0]["alert_id"]}
     assert events[-1]["event"] == "resolved"
 
+
+
+def test_a_surge_at_the_live_edge_is_alerted_while_its_bucket_still_fills(settings, start_worker):
+    """Early firing: twelve hours of steady history up to the present, then a wave of negative
+    mentions dated now. The alert comes while the wave's bucket is still open (it closes 10
+    minutes after its end), marked early, and the brand's alert state is up for Prometheus."""
+    settings = crisis_settings(settings).with_(spike_early_seconds=1.0)
+    ensure_topics(settings)
+    end = now_bucket()
+    worker = start_worker(settings)
+    produce(settings, MENTIONS_RAW, traffic(end, hours=12, seed=21))
+    deadline = time.monotonic() + 60
+    while worker.metric("veille_reputation_mentions_total", default=0) < 100:
+        assert time.monotonic() < deadline, "the history was not counted"
+        time.sleep(0.3)
+    now = time.time()
+    first_t = max(now - 5, math.floor(now / BUCKET) * BUCKET)  # the wave in one bucket
+    wave = []
+    for i in range(40):
+        m = {"id": f"wave-{i}", "source": "test", "platform": "twitter", "author": f"w{i}",
+             "text": NEG[i % len(NEG)],
+             "created_at": datetime.fromtimestamp(first_t + i * 0.01, UTC).isoformat(),
+             "audience": {"followers": 100 + i}}
+        wave.append((m["id"].encode(), json.dumps(m).encode()))
+    produce(settings, MENTIONS_RAW, wave)
+    events = alerts(settings, expect=1, settle=0.5, timeout=60)
+    received = time.time()
+    assert [e["event"] for e in events][:1] == ["opened"], events
+    first = events[0]
+    assert first["early"] is True
+    window_end = datetime.fromisoformat(first["window_end"]).timestamp()
+    assert window_end == math.floor(first_t / BUCKET) * BUCKET + BUCKET  # the wave's bucket
+    # Sent before the bucket's closing: at its end plus the lateness bound.
+    assert received < window_end + settings.spike_lateness_seconds
+    assert set(first["top_negative_mentions"]) <= {f"wave-{i}" for i in range(40)}
+    assert worker.metric("veille_reputation_alert_state") >= 1
+    assert worker.metric("veille_reputation_alerts_opened_total") == 1

@@ -46,11 +46,30 @@ def test_every_event_of_a_real_story_matches_the_schema() -> None:
     assert {"opened", "escalated", "resolved", "reopened"} <= set(kinds), kinds
     for event in events:
         jsonschema.validate(event, SCHEMA)
-    # Exactly the event: every field the schema names is in it, and nothing else.
-    assert all(set(e) == set(SCHEMA["properties"]) for e in events)
+    # Exactly the event: every field the schema names is in it (but `early`), and nothing else.
+    assert all(set(e) == set(SCHEMA["properties"]) - {"early"} for e in events)
     assert len({e["alert_id"] for e in events}) == 1  # re-opened: the same story
     opened = events[kinds.index("opened")]
     assert opened["top_negative_mentions"] and opened["observed_negative"] > 0
+
+
+def test_the_events_of_a_story_sent_early_match_the_schema() -> None:
+    """The same surge and flare-up on a live stream: opened, escalated and re-opened early."""
+    first, second = traffic(days=4, surge=SURGE), traffic(days=4, surge=FLARE_UP)
+    m = BrandMonitor("acme", brand_terms=frozenset({"acme"}))
+    events = []
+    for a, b in zip(first, second, strict=True):
+        events += m.observe(*(b if FLARE_UP[0] <= b[1] < FLARE_UP[1] else a))
+        events += m.early(now=m.newest)
+    events = json.loads(json.dumps(events))
+    early = [e["event"] for e in events if e.get("early")]
+    assert {"opened", "escalated", "reopened"} <= set(early), early
+    for event in events:
+        jsonschema.validate(event, SCHEMA)
+    assert all(set(e) == set(SCHEMA["properties"]) for e in events if e.get("early"))
+    bad = dict(next(e for e in events if e.get("early")), early=False)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, SCHEMA)
 
 
 def _broken(event: dict[str, Any], change: str) -> dict[str, Any]:

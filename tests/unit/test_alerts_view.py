@@ -98,3 +98,9 @@ def test_a_window_within_a_minute_shows_its_seconds() -> None:
     assert "2026-01-05 08:35:00-08:35:30 UTC" in describe(event)
     event = dict(OPENED, window_start="2026-01-05T23:59:30Z", window_end="2026-01-06T00:01:00Z")
     assert "2026-01-05 23:59:30 - 2026-01-06 00:01:00 UTC" in describe(event)
+
+
+def test_an_early_event_says_its_counts_are_so_far() -> None:
+    line = describe({**OPENED, "early": True})
+    assert ": so far 27 negative of 67 mentions (40 %), 2.3 expected;" in line
+    assert "so far" not in describe(OPENED)

@@ -1,0 +1,127 @@
+"""Early firing: a surge alerted while its buckets still fill, not when they close (10 to 15
+minutes later), with the same story and nothing learnt from incomplete buckets."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from tests.unit.test_crisis import BUCKET, START, _busy_brand, _feed_counts, traffic
+from veille.crisis import BrandMonitor, Bucket
+
+SURGE = (START + 3 * 86400 + 11 * 3600, START + 3 * 86400 + 13 * 3600)
+
+
+def _run(items, early: bool, monitor: BrandMonitor | None = None) -> tuple[BrandMonitor, list]:
+    """(monitor, [(newest event time when sent, event)]): early judgement after every mention,
+    the clock at the newest mention (a live stream)."""
+    m = monitor or BrandMonitor("acme", brand_terms=frozenset({"acme"}))
+    out = []
+    for item in items:
+        events = m.observe(*item)
+        if early:
+            events += m.early(now=m.newest)
+        out.extend((m.newest, e) for e in events)
+    return m, out
+
+
+def _end(e: dict) -> float:
+    return datetime.fromisoformat(e["window_end"]).timestamp()
+
+
+def test_a_surge_is_alerted_while_its_buckets_fill_with_the_story_it_gets_at_closing() -> None:
+    items = list(traffic(days=4, surge=SURGE))
+    _, late = _run(items, early=False)
+    _, early = _run(items, early=True)
+    opened_late = next((t, e) for t, e in late if e["event"] == "opened")
+    opened_early = next((t, e) for t, e in early if e["event"] == "opened")
+    # At closing: once the bucket's end is `lateness` behind the newest mention.
+    assert opened_late[0] >= _end(opened_late[1]) + 600
+    # Early: while the surge's second bucket still fills, 15 minutes sooner here.
+    assert opened_early[0] < _end(opened_early[1]) <= SURGE[0] + 2 * BUCKET
+    assert opened_early[1]["early"] is True and "early" not in opened_late[1]
+    # The same story: the same events of the same alert, none sent twice.
+    assert [(e["alert_id"], e["event"]) for _, e in early] == \
+        [(e["alert_id"], e["event"]) for _, e in late] == [
+            (opened_late[1]["alert_id"], kind) for kind in ("opened", "escalated", "resolved")]
+    assert [e.get("early", False) for _, e in early] == [True, True, False]
+    assert opened_early[1]["top_negative_mentions"]
+
+
+def test_early_firing_learns_nothing_from_incomplete_buckets() -> None:
+    items = list(traffic(days=4, surge=SURGE))
+    late, _ = _run(items, early=False)
+    early, _ = _run(items, early=True)
+    assert early.early_events == 2 and early.closes == late.closes
+    core_late, core_early = late.core_state(), early.core_state()
+    story_early = core_early.pop("story")
+    story_late = core_late.pop("story")
+    assert core_early == core_late  # detector, usual share, terms: learnt at closing only
+    # The story as at closing, but for the mark of the bucket it was opened early on.
+    assert story_early.pop("early") == story_late["window_start"]
+    assert story_early == story_late
+
+
+def test_a_backlog_is_judged_at_closing_only() -> None:
+    """Old mentions (a replay, a backlog): the clock far ahead of them, nothing early, so a
+    replay gives the events it gives without early firing."""
+    m = BrandMonitor("acme")
+    events = []
+    for item in traffic(days=4, surge=SURGE):
+        events += m.observe(*item)
+        events += m.early(now=item[1] + 3600)
+    assert m.early_events == 0
+    assert [e["event"] for e in events] == ["opened", "escalated", "resolved"]
+
+
+def test_a_story_opened_early_is_not_opened_again_after_a_restart() -> None:
+    items = list(traffic(days=4, surge=SURGE))
+    first = BrandMonitor("acme")
+    cut = None
+    before: list = []
+    for i, item in enumerate(items):
+        before += first.observe(*item)
+        before += first.early(now=first.newest)
+        if before:
+            cut = i + 1
+            break
+    assert cut is not None and before[0]["event"] == "opened" and before[0]["early"]
+    restored = BrandMonitor("acme")
+    restored.load_state(json.loads(json.dumps(first.to_state())))
+    _, after = _run(items[cut:], early=True, monitor=restored)
+    kinds = [e["event"] for e in before] + [e["event"] for _, e in after]
+    assert kinds.count("opened") == 1 and kinds[-1] == "resolved", kinds
+    assert {e["alert_id"] for _, e in after} == {before[0]["alert_id"]}
+
+
+def _bucket(start: float, total: int, negative: int) -> Bucket:
+    b = Bucket(int(start))
+    b.total, b.negative, b.weighted_total, b.weighted_negative = total, negative, total, negative
+    return b
+
+
+def test_an_early_alarm_the_whole_bucket_does_not_bear_out_resolves_as_a_calm_story() -> None:
+    """The share test on a bucket's first mentions (all negative) opens a story early; the rest
+    of the bucket brings the share back to usual: the story resolves after `resolve_buckets`
+    quiet buckets of its own (the two ordinary buckets before it, still open then, do not
+    count in it)."""
+    m = BrandMonitor("acme")
+    assert _feed_counts(m, _busy_brand(3, seed=1)) == []
+    t = START + 3 * 86400
+    assert m.closed_until == t
+    m.open = {t: _bucket(t, 4000, 600), t + BUCKET: _bucket(t + BUCKET, 4000, 600),
+              t + 2 * BUCKET: _bucket(t + 2 * BUCKET, 400, 400)}  # a wave's first 400
+    m.newest = t + 2 * BUCKET + 60
+    assert m.early(now=m.newest + 3600) == []  # not live: judged at closing only
+    events = m.early(now=m.newest + 1)
+    assert [(e["event"], e["early"]) for e in events] == [("opened", True)]
+    assert _end(events[0]) == t + 3 * BUCKET and events[0]["observed_negative"] == 400
+    assert m.early(now=m.newest + 2) == []  # nothing new: not judged again
+    # The whole bucket: 4,000 mentions at the usual share.
+    m.open[t + 2 * BUCKET] = _bucket(t + 2 * BUCKET, 4000, 600)
+    tail = m.advance(t + 3 * BUCKET + m.config.lateness_seconds)
+    assert tail == []  # two buckets before the story's, one quiet bucket of it
+    tail = _feed_counts(m, [(4000, 600)] * 3, start=t + 3 * BUCKET)
+    assert [e["event"] for e in tail] == ["resolved"], tail
+    assert tail[0]["alert_id"] == events[0]["alert_id"]
+    assert _end(tail[0]) == t + 5 * BUCKET  # its third quiet bucket
