@@ -111,25 +111,53 @@ def cmd_replay(args: argparse.Namespace) -> int:
                        f"{MIN_REPLAY_RATE:g} mentions/s")
     if args.limit is not None and args.limit < 0:
         raise CliError(f"--limit must be 0 or more, not {args.limit}")
+    if args.from_line < 1:
+        raise CliError(f"--from-line must be 1 or more (the first line is 1), not {args.from_line}")
     import threading
 
     stop = threading.Event()
+    stopped_by: list[int] = []
 
     def on_signal(signum: int, frame: Any) -> None:
         if stop.is_set():  # asked twice: at once, without flushing
             raise KeyboardInterrupt
+        stopped_by.append(signum)
         stop.set()  # the mentions sent so far are flushed, then the summary printed
 
     before = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         report = replay(path, _reachable(settings), rate=args.rate, timestamps=args.timestamps,
-                        limit=args.limit, progress=not args.no_progress, should_stop=stop.is_set)
+                        limit=args.limit, progress=not args.no_progress, should_stop=stop.is_set,
+                        first_line=args.from_line)
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
-    print(report.summary() + ("\nstopped by a signal before the end of the file"
-                              if stop.is_set() else ""), file=sys.stderr)
-    return 0 if report.failed == 0 else 1
+    return replay_outcome(report, stopped_by=stopped_by[0] if stopped_by else None, path=path,
+                          timestamps=args.timestamps)
+
+
+def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamps: str) -> int:
+    """Print the replay's summary and what to do next; the exit status: 1 when a mention was
+    not acknowledged, or when lines were read and none could be sent (a file that is not JSON
+    Lines); 128 + the signal's number when stopped by one (130 for Ctrl-C), after saying where
+    to go on from; else 0 (lines refused among sent ones are listed in the summary)."""
+    from veille.collectors.replay import NOT_JSONL_HINT
+
+    text = report.summary()
+    if stopped_by is not None:
+        # The line after the last mention handed to the broker (all acknowledged by now, or
+        # counted as failures above).
+        text += ("\nstopped by a signal before the end of the file; to go on from there: "
+                 f"veille collect replay {path} --from-line {report.sent_through + 1} "
+                 f"--timestamps {timestamps}")
+    elif report.read and not report.sent and not report.failed:
+        text += f"\nerror: no mention sent: every line was refused; {NOT_JSONL_HINT}"
+    print(text, file=sys.stderr)
+    if report.failed:
+        return 1
+    if stopped_by is not None:
+        return 128 + stopped_by
+    return 1 if report.read and not report.sent else 0
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
@@ -523,6 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--timestamps", choices=("keep", "shift", "now"), default="keep",
                    help="keep created_at; shift all so the newest is now; or set each to now")
     r.add_argument("--limit", type=int, help="send at most this many mentions")
+    r.add_argument("--from-line", type=int, default=1, metavar="N",
+                   help="start at line N of the file (1 = the first; a stopped replay prints "
+                        "where to go on from)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_replay)
 

@@ -232,12 +232,23 @@ def test_replay_stopped_by_sigterm_flushes_what_it_sent_and_says_so(settings, tm
     time.sleep(4.0)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 128 + signal.SIGTERM, err
     assert "stopped by a signal before the end of the file" in err, err
     sent = int(re.search(r"sent (\d+) mentions", err).group(1))  # type: ignore[union-attr]
     assert 1 <= sent < 200, err
     raw = read_to_end(settings, MENTIONS_RAW)
     assert sorted(r.key for r in raw) == sorted(f"m-{i}".encode() for i in range(sent))
+    # Going on from where it says: the rest of the file, nothing twice.
+    go_on = re.search(r"to go on from there: veille collect replay \S+ --from-line (\d+) "
+                      r"--timestamps now", err)
+    assert go_on is not None and int(go_on.group(1)) == sent + 1, err
+    out = subprocess.run(
+        [sys.executable, "-m", "veille.cli", "collect", "replay", str(data), "--no-progress",
+         "--from-line", go_on.group(1), "--timestamps", "now"],
+        env=settings_env(settings), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    raw = read_to_end(settings, MENTIONS_RAW)
+    assert sorted(r.key for r in raw) == sorted(f"m-{i}".encode() for i in range(200))
 
 
 def test_replay_whose_broker_dies_ends_and_counts_what_was_not_acknowledged(

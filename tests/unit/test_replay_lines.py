@@ -100,3 +100,106 @@ def test_the_progress_bar_is_drawn_on_a_terminal_only(tmp_path) -> None:
     bar = _progress(feed, True, Terminal())
     assert bar is not None and bar.total == 2
     bar.close()
+
+
+def test_timestamps_now_checks_each_line_as_dated_now(tmp_path: Path) -> None:
+    """Found in review: `--timestamps now` checked a line's own date before stamping it, so an
+    old file (the point of re-stamping it) was refused as too old; a line without a date is
+    stamped too, and its old collected_at is dropped (it is collected now)."""
+    old = json.dumps({"id": "old", "source": "s", "platform": "p", "text": "acme old",
+                      "created_at": "2019-01-01T08:00:00Z",
+                      "collected_at": "2019-01-01T08:05:00Z"})
+    undated = json.dumps({"id": "undated", "source": "s", "platform": "p", "text": "acme"})
+    path = tmp_path / "m.jsonl"
+    path.write_text(old + "\n" + undated + "\n")
+    producer = Producer()
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    report = replay(path, Settings.from_env({}), timestamps="now", progress=False,
+                    producer=producer)
+    assert report.refused == [] and producer.sent == [b"old", b"undated"]
+    for value in producer.values:
+        record = json.loads(value)
+        assert datetime.fromisoformat(record["created_at"]) >= before
+        assert record.get("collected_at") is None
+    # Kept as they are, the same lines: the undated one is refused, the old one goes.
+    producer = Producer()
+    report = replay(path, Settings.from_env({}), timestamps="keep", progress=False,
+                    producer=producer)
+    assert producer.sent == [b"old"] and [n for n, _ in report.refused] == [2]
+
+
+def test_shift_moves_collected_at_with_created_at(tmp_path: Path) -> None:
+    """A shifted line kept its file's collected_at: "collected in 2024, created now"."""
+    lines = [json.dumps({"id": "a", "source": "s", "platform": "p", "text": "acme",
+                         "created_at": "2024-05-01T10:00:00Z",
+                         "collected_at": "2024-05-01T10:02:00Z"})]
+    path = tmp_path / "m.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    producer = Producer()
+    replay(path, Settings.from_env({}), timestamps="shift", progress=False, producer=producer)
+    record = json.loads(producer.values[0])
+    created = datetime.fromisoformat(record["created_at"])
+    assert datetime.fromisoformat(record["collected_at"]) - created == timedelta(minutes=2)
+
+
+def test_a_line_too_long_is_refused_without_being_read_whole_and_the_next_goes(
+        tmp_path: Path) -> None:
+    """A JSON array export (one huge line) was read whole into memory, then refused; bytes
+    that are not UTF-8 are named as such, not as bad JSON."""
+    from veille.collectors import replay as replay_module
+
+    path = tmp_path / "m.jsonl"
+    huge = "[" + ",".join([line("x", "2025-01-01T00:00:00Z")] * 40_000) + "]"
+    assert len(huge) > replay_module.line_cap(replay_module.Limits())
+    path.write_bytes(huge.encode() + b"\n" + b'{"id": "\xff"}\n'
+                     + line("ok", "2025-01-01T00:00:00Z").encode() + b"\n")
+    lines_seen: list[int] = []
+    real = replay_module._lines
+
+    def spy(fh: Any, cap: int, first: int = 1) -> Any:
+        for number, text in real(fh, cap, first):
+            lines_seen.append(len(text) if text is not None else -1)
+            yield number, text
+
+    replay_module._lines = spy  # type: ignore[assignment]
+    try:
+        producer = Producer()
+        report = replay(path, Settings.from_env({}), progress=False, producer=producer)
+    finally:
+        replay_module._lines = real  # type: ignore[assignment]
+    assert producer.sent == [b"ok"] and report.read == 3
+    assert report.refused[0][0] == 1 and report.refused[0][1].startswith("line_too_long")
+    assert "JSON Lines" in report.refused[0][1]
+    assert report.refused[1] == (2, "undecodable_bytes: not UTF-8 at byte 8")
+    assert -1 in lines_seen and max(lines_seen) < replay_module.MIN_LINE_CAP
+
+
+def test_from_line_starts_at_that_line(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_text("\n".join(line(f"m{i}", "2025-01-01T00:00:00Z") for i in range(1, 6)) + "\n")
+    producer = Producer()
+    report = replay(path, Settings.from_env({}), progress=False, producer=producer, first_line=4)
+    assert producer.sent == [b"m4", b"m5"] and report.sent_through == 5
+
+
+def test_the_replay_exit_status_and_what_it_says(tmp_path: Path, capsys: Any) -> None:
+    """Every line refused (a CSV, a JSON array) exited 0 with "sent 0"; a stop said nothing
+    of where to go on from."""
+    from veille.cli import replay_outcome
+    from veille.collectors.replay import ReplayReport
+
+    path = tmp_path / "m.csv"
+    nothing = ReplayReport(read=3, sent=0, refused=[(1, "invalid_json: x")] * 3)
+    assert replay_outcome(nothing, stopped_by=None, path=path, timestamps="keep") == 1
+    assert "error: no mention sent: every line was refused; is it JSON Lines" in \
+        capsys.readouterr().err
+    some = ReplayReport(read=3, sent=2, refused=[(2, "invalid_json: x")])
+    assert replay_outcome(some, stopped_by=None, path=path, timestamps="keep") == 0
+    assert "error" not in capsys.readouterr().err
+    assert replay_outcome(ReplayReport(), stopped_by=None, path=path, timestamps="keep") == 0
+    stopped = ReplayReport(read=7, sent=7, line=7, sent_through=7)
+    assert replay_outcome(stopped, stopped_by=2, path=path, timestamps="shift") == 130
+    assert (f"to go on from there: veille collect replay {path} --from-line 8 --timestamps shift"
+            in capsys.readouterr().err)
+    failed = ReplayReport(read=7, sent=5, failed=2)
+    assert replay_outcome(failed, stopped_by=None, path=path, timestamps="keep") == 1

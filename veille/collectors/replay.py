@@ -23,6 +23,12 @@ from streams.topics import MENTIONS_RAW
 from veille.settings import Settings
 
 TIMESTAMP_MODES = ("keep", "shift", "now")
+#: The longest line read (bytes), at the default text limit: a valid raw mention is far
+#: smaller (5,000 characters of text and bounded fields). A longer line (a JSON array or a
+#: pretty-printed export read as one line) is refused without being held in memory whole.
+MIN_LINE_CAP = 1 << 20
+NOT_JSONL_HINT = ("is it JSON Lines (one raw mention, a JSON object, per line; not CSV, a JSON "
+                  "array or pretty-printed JSON)?")
 #: After the last send, how long the broker has to acknowledge what is in flight.
 ACK_TIMEOUT_SECONDS = 30.0
 
@@ -36,6 +42,11 @@ class ReplayReport:
     seconds: float = 0.0
     #: Why the replay stopped short or its last mentions went unacknowledged, if it did.
     error: str | None = None
+    #: Number of the last line read (1-based; 0: none).
+    line: int = 0
+    #: Number of the line of the last mention handed to the producer (0: none): a replay
+    #: stopped early goes on with `--from-line` one past it.
+    sent_through: int = 0
 
     def summary(self) -> str:
         rate = self.sent / self.seconds if self.seconds else 0.0
@@ -52,26 +63,67 @@ class ReplayReport:
         return text
 
 
+def line_cap(limits: Limits) -> int:
+    """The longest line `read_mentions` reads, in bytes (see MIN_LINE_CAP)."""
+    return max(MIN_LINE_CAP, 16 * limits.max_text_chars)
+
+
+def _lines(fh: IO[bytes], cap: int, first: int = 1) -> Iterator[tuple[int, bytes | None]]:
+    """(number, line) of each line from line `first` on; None for a line longer than `cap`
+    bytes, which is skipped in chunks, never held whole."""
+    number = 0
+    while True:
+        line = fh.readline(cap + 1)
+        if not line:
+            return
+        number += 1
+        too_long = len(line) > cap and not line.endswith(b"\n")
+        if too_long:
+            while (rest := fh.readline(cap)) and not rest.endswith(b"\n"):
+                pass
+        if number >= first:
+            yield number, None if too_long else line
+
+
 def read_mentions(
-    path: Path, limits: Limits, now: datetime, shift: timedelta, report: ReplayReport
+    path: Path, limits: Limits, now: datetime, shift: timedelta, report: ReplayReport,
+    *, stamp_now: bool = False, first_line: int = 1,
 ) -> Iterator[RawMention]:
-    """Valid mentions of the file, in order; invalid lines are recorded in the report."""
+    """Valid mentions of the file, in order; invalid lines are recorded in the report.
+
+    `shift` moves `created_at` and `collected_at`; `stamp_now` (--timestamps now) checks each
+    line as if dated `now` (its own date, even missing, does not matter: the sender stamps it
+    with its send time)."""
+    cap = line_cap(limits)
     with open(path, "rb") as fh:
-        for number, line in enumerate(fh, 1):
+        for number, line in _lines(fh, cap, first_line):
+            report.line = number
+            if line is None:
+                report.read += 1
+                report.refused.append((number, f"line_too_long: more than {cap:,} bytes; "
+                                       + NOT_JSONL_HINT))
+                continue
             if not line.strip():
                 continue
             report.read += 1
             try:
                 obj = json.loads(line)
-                if isinstance(obj, dict) and shift and "created_at" in obj:
-                    obj["created_at"] = iso(parse_time(obj["created_at"], "created_at") + shift)
+                if isinstance(obj, dict) and stamp_now:
+                    obj["created_at"] = iso(now)
+                    obj.pop("collected_at", None)  # collected when sent (the record's time)
+                elif isinstance(obj, dict) and shift:
+                    for key in ("created_at", "collected_at"):
+                        if obj.get(key) is not None:
+                            obj[key] = iso(parse_time(obj[key], key) + shift)
                 yield mention_from_dict(obj, now=now, limits=limits)
             except InvalidMention as exc:
                 report.refused.append((number, str(exc)))
             except OverflowError:  # created_at + shift is before year 1 or after 9999
                 report.refused.append((number, "invalid_field: created_at is out of range"
                                        + (" once shifted (--timestamps shift)" if shift else "")))
-            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            except UnicodeDecodeError as exc:
+                report.refused.append((number, f"undecodable_bytes: not UTF-8 at byte {exc.start}"))
+            except (ValueError, RecursionError) as exc:
                 report.refused.append((number, f"invalid_json: {str(exc)[:120]}"))
 
 
@@ -90,7 +142,9 @@ def file_shift(path: Path, mode: str, now: datetime, limits: Limits | None = Non
     newest: datetime | None = None
     newest_any: datetime | None = None
     with open(path, "rb") as fh:
-        for line in fh:
+        for _, line in _lines(fh, line_cap(limits)):
+            if line is None:
+                continue
             try:
                 m = mention_from_dict(json.loads(line), now=now, limits=any_date)
             except Exception:  # noqa: BLE001 (refused when read: see read_mentions)
@@ -115,6 +169,7 @@ def replay(
     stream: IO[str] = sys.stderr,
     should_stop: Callable[[], bool] = lambda: False,
     ack_timeout: float = ACK_TIMEOUT_SECONDS,
+    first_line: int = 1,
 ) -> ReplayReport:
     """Send the file's valid mentions keyed by id; `rate` in mentions/s, 0 = as fast as possible.
 
@@ -156,7 +211,9 @@ def replay(
     not_sent = 0
     t0 = time.perf_counter()
     try:
-        for n, mention in enumerate(read_mentions(path, limits, start_clock, shift, report)):
+        for n, mention in enumerate(read_mentions(path, limits, start_clock, shift, report,
+                                                  stamp_now=timestamps == "now",
+                                                  first_line=first_line)):
             if limit is not None and n >= limit or should_stop():
                 break
             if rate > 0:
@@ -177,6 +234,7 @@ def replay(
                 break
             future.add_callback(on_ack).add_errback(on_error)
             report.sent += 1
+            report.sent_through = report.line
             if bar is not None:
                 bar.update(1)
         timed_out: str | None = None
