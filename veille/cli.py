@@ -193,7 +193,11 @@ def cmd_mastodon(args: argparse.Namespace) -> int:
 
     from veille.collectors.mastodon import run_mastodon
 
-    asyncio.run(run_mastodon(_settings(args), once=args.once))
+    failed = asyncio.run(run_mastodon(_settings(args), once=args.once))
+    if failed:  # --once: some hashtags read, not these (a cron job must not see 0)
+        print(f"veille: warning: mastodon: {len(failed)} hashtag(s) could not be read; "
+              f"#{failed[0]}", file=sys.stderr)
+        return 1
     return 0
 
 

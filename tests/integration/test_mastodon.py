@@ -512,3 +512,26 @@ def test_a_late_status_below_the_cursor_is_read_back_once(m_settings: Settings) 
                 await busy.close()
 
     asyncio.run(scenario())
+
+
+def test_once_exits_1_naming_a_hashtag_that_failed_while_the_others_are_sent(
+        m_settings: Settings) -> None:
+    """Found in review: `--once` exited 0 when some hashtags failed (only all of them failing
+    was an error): a cron job never saw a hashtag answering 503 for days."""
+    async def scenario() -> None:
+        async with instance() as srv:
+            settings = m_settings.with_(mastodon_url=srv.base)
+            srv.add("acmemobile", [public_status("1001", "a1", "Acme mobile is fine")])
+            srv.add("borealcafe", [public_status("1002", "b1", "Boreal cafe is open")])
+            srv.plan = [{"status": 503}]  # the first hashtag asked (#AcmeDown) fails
+            env = settings_env(settings)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "veille.cli", "collect", "mastodon", "--once", env=env,
+                cwd=str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+            text = out.decode() + err.decode()
+            assert proc.returncode == 1, text
+            assert "warning: mastodon: 1 hashtag(s) could not be read; #AcmeDown" in text, text
+            assert len(await raw_on_topic(settings, 2)) == 2  # the others' statuses were sent
+
+    asyncio.run(scenario())

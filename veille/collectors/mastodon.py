@@ -776,10 +776,12 @@ class MastodonCollector(Collector):
 
 
 async def run_mastodon(settings: Settings, *, once: bool = False,
-                       collector: MastodonCollector | None = None) -> None:
+                       collector: MastodonCollector | None = None) -> list[str]:
     """Serve /metrics and poll the hashtags until SIGTERM/SIGINT, or one round with `once=True`.
 
-    With `once`, raises BrokerUnavailable when the broker did not take the round's statuses.
+    With `once`, raises BrokerUnavailable when the broker did not take the round's statuses,
+    and MastodonRoundFailed when every hashtag failed; else returns the hashtags that failed
+    (the others' statuses are sent), each as "tag: error".
     """
     from prometheus_client import CollectorRegistry
 
@@ -790,7 +792,7 @@ async def run_mastodon(settings: Settings, *, once: bool = False,
     try:
         if not once:
             await collector.serve()
-            return
+            return []
         try:
             await collector.start()
             result = await collector.poll_round()
@@ -811,6 +813,7 @@ async def run_mastodon(settings: Settings, *, once: bool = False,
             raise MastodonRoundFailed(
                 f"mastodon: every hashtag failed ({len(failed)}); #{failed[0]}: "
                 f"{result.tags[failed[0]].error}")
+        return [f"{tag}: {result.tags[tag].error}" for tag in failed]
     finally:
         stop_metrics(server)
 
