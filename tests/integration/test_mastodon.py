@@ -535,3 +535,54 @@ def test_once_exits_1_naming_a_hashtag_that_failed_while_the_others_are_sent(
             assert len(await raw_on_topic(settings, 2)) == 2  # the others' statuses were sent
 
     asyncio.run(scenario())
+
+
+def snowflake(t: float) -> str:
+    """A Mastodon id of time `t` (Unix seconds): milliseconds << 16."""
+    return str(int(t * 1000) << 16)
+
+
+def test_a_status_dated_ahead_is_held_back_and_sent_when_its_time_comes(
+        m_settings: Settings) -> None:
+    """Found in review: a status dated beyond VEILLE_MAX_FUTURE_SECONDS (a remote server's clock
+    running fast) was refused and lost, and its id (Mastodon derives it from the date) became
+    the cursor: every status posted until that time was below it, never read."""
+    async def scenario() -> None:
+        async with instance() as srv:
+            settings = m_settings.with_(mastodon_url=srv.base, max_future_seconds=60.0)
+            now = time.time()
+            ahead = public_status(snowflake(now + 600), "ahead", "Acme from a fast clock")
+            ahead["created_at"] = datetime.fromtimestamp(now + 600, UTC).isoformat()
+            srv.add("acmedown", [public_status(snowflake(now - 5), "a", "Acme one"), ahead])
+            collector = new_collector(settings, hashtags=["AcmeDown"])
+            await collector.start()
+            try:
+                first = await collector.poll_round()
+                assert (first.fetched, first.sent, first.refused) == (2, 1, 0)
+                # Posted after the status from the future: read, the cursor is not past it.
+                srv.add("acmedown", [public_status(snowflake(now - 1), "b", "Acme two")])
+                second = await collector.poll_round()
+                assert (second.fetched, second.sent, second.refused) == (1, 1, 0)
+            finally:
+                await collector.close()
+            assert sample(collector, "veille_collector_items_refused_total",
+                          reason="created_at_in_future") == 0
+            state = json.loads(next(Path(settings.collector_state_dir).rglob("*.json")).read_text())
+            assert list(state["held"]) == [ahead["id"]]
+            assert state["since_id"] == snowflake(now - 1)
+            # Its time has come (here: a wider margin after a restart): sent once, from the state.
+            later = new_collector(settings.with_(max_future_seconds=3600.0), hashtags=["AcmeDown"])
+            await later.start()
+            try:
+                third = await later.poll_round()
+                fourth = await later.poll_round()
+            finally:
+                await later.close()
+            assert third.sent == 1 and fourth.sent == 0
+            got = await raw_on_topic(settings, 3)
+            texts = sorted(m["text"] for m in got)
+            assert texts == ["Acme from a fast clock", "Acme one", "Acme two"], texts
+            state = json.loads(next(Path(settings.collector_state_dir).rglob("*.json")).read_text())
+            assert state["held"] == {}
+
+    asyncio.run(scenario())

@@ -91,6 +91,11 @@ LOOKBACK_PAGES = 2
 #: Status ids read in the look-back window kept per hashtag (and saved), so as not to send them
 #: again.
 MAX_RECENT_IDS = 4000
+#: Statuses dated ahead of the clock (beyond VEILLE_MAX_FUTURE_SECONDS) held back per hashtag
+#: in its state until their time comes; beyond, one more is refused as before.
+MAX_HELD = 100
+#: The cursor (since_id) never moves to an id more than this ahead of the clock.
+CURSOR_AHEAD_SECONDS = 60.0
 #: Snowflake ids carry a time from 2016 on; an id whose time is not plausible is not one.
 _SNOWFLAKE_MIN_MS = 1_451_606_400_000
 AUDIENCE = {"followers": None, "likes": "favourites_count", "shares": "reblogs_count",
@@ -126,6 +131,12 @@ def status_key(status_id: str) -> tuple[int, str]:
 
 def newer(a: str, b: str) -> bool:
     return status_key(a) > status_key(b)
+
+
+def id_after(status_id: str, when: float) -> bool:
+    """True when `status_id` is a snowflake of a time after `when` (Unix seconds)."""
+    ms = int(status_id) >> 16 if status_id.isdigit() else 0
+    return ms >= _SNOWFLAKE_MIN_MS and ms > when * 1000
 
 
 def lookback_id(status_id: str, seconds: float, now: float | None = None) -> str | None:
@@ -372,6 +383,9 @@ class MastodonCollector(Collector):
         self.lookback_seconds = lookback_seconds
         #: hashtag -> status ids read in its look-back window (sent or refused), oldest first.
         self.recent: dict[str, dict[str, None]] = {}
+        #: Per hashtag, statuses dated too far ahead (a remote server's clock running fast),
+        #: by id: held back, saved with the state, sent once their time has come.
+        self.held: dict[str, dict[str, dict[str, Any]]] = {}
 
         self.requests: list[Request] = []  # the last requests made (bounded), newest last
         self.rounds = 0
@@ -426,6 +440,11 @@ class MastodonCollector(Collector):
             self.recent[tag] = dict.fromkeys(
                 i for i in (recent if isinstance(recent, list) else [])
                 if isinstance(i, str) and valid_status_id(i) is not None)
+            held = data.get("held") if data.get("instance") == self.base_url else None
+            self.held[tag] = {
+                sid: st for sid, st in (held.items() if isinstance(held, dict) else [])
+                if isinstance(sid, str) and valid_status_id(sid) is not None
+                and isinstance(st, dict)}
         if self._session is None:
             headers = {"User-Agent": self.settings.collector_user_agent,
                        "Accept": "application/json"}
@@ -600,14 +619,23 @@ class MastodonCollector(Collector):
         late = await self._read_back(tag, since) if since else []
         unique: dict[str, dict[str, Any]] = {}
         bad_ids: list[Any] = []
+        recent = self.recent.get(tag, {})
         for s in statuses:
             sid = valid_status_id(s.get("id"))
             if sid is None:
                 bad_ids.append(s.get("id"))  # refused by poll_round; never since_id
-            elif since is None or newer(sid, since):
+            elif (since is None or newer(sid, since)) and sid not in recent:
+                # (Above the cursor and read already: a status of an id ahead of the clock,
+                # which the cursor does not take, below.)
                 unique.setdefault(sid, s)
-        newest = max(unique, key=status_key) if unique else since
-        recent = self.recent.get(tag, {})
+        # The cursor never moves to an id of the future: Mastodon derives a status's id from
+        # its date, so a status dated an hour ahead (a remote clock running fast; accepted up
+        # to VEILLE_MAX_FUTURE_SECONDS) would put every status posted until then below the
+        # cursor, beyond the look-back, never read. Such a status is read and remembered
+        # (`recent`) but the cursor stays at the present (a minute of clock skew allowed).
+        ceiling = time.time() + CURSOR_AHEAD_SECONDS
+        current = [i for i in unique if not id_after(i, ceiling)]
+        newest = max(current, key=status_key) if current else since
         start = lookback_id(since, self.lookback_seconds) if since else None
         for s in late:  # in the window, below the cursor, never read: arrived late
             sid = valid_status_id(s.get("id"))
@@ -655,8 +683,10 @@ class MastodonCollector(Collector):
         for i in sorted(read, key=status_key):
             recent[i] = None
         start = lookback_id(newest, self.lookback_seconds) if newest else None
-        if start is None:  # no look-back (ids that are no snowflakes, or none asked): no use
-            recent.clear()
+        if start is None:  # no look-back (ids that are no snowflakes, or none asked): only
+            # the ids read above the cursor (ahead of the clock: fetch_tag) are of use
+            for i in [i for i in recent if newest is None or not newer(i, newest)]:
+                del recent[i]
         else:
             for i in [i for i in recent if not newer(i, start)]:
                 del recent[i]
@@ -695,6 +725,7 @@ class MastodonCollector(Collector):
         now = datetime.now(UTC)
         mentions: dict[str, RawMention] = {}
         first_tag: dict[str, str] = {}  # mention id -> the hashtag it is counted under
+        holding: dict[str, dict[str, dict[str, Any]]] = {}  # hashtag -> statuses held after this round
         for tag_result in done:
             summary = result.tags[tag_result.tag]
             for bad_id in tag_result.bad_ids:
@@ -706,10 +737,18 @@ class MastodonCollector(Collector):
                 self.metrics.refused.labels(self.name, "invalid_field").inc()
                 log.info("mastodon: #%s: status refused: its id %.60r is not a decimal number of "
                          "at most %d digits", tag_result.tag, bad_id, MAX_ID_DIGITS)
-            for status in tag_result.statuses:
-                result.fetched += 1
-                summary.statuses += 1
-                self.metrics.fetched.labels(self.name).inc()
+            held = self.held.get(tag_result.tag, {})
+            still_held = holding[tag_result.tag] = {}
+            fetched_ids = {valid_status_id(st.get("id")) for st in tag_result.statuses}
+            # The statuses held back before (dated ahead) are tried again with the new ones.
+            candidates = [*tag_result.statuses,
+                          *(st for sid, st in held.items() if sid not in fetched_ids)]
+            for status in candidates:
+                sid = valid_status_id(status.get("id"))
+                if sid not in held:  # a held status fetched again is not counted again
+                    result.fetched += 1
+                    summary.statuses += 1
+                    self.metrics.fetched.labels(self.name).inc()
                 visibility = status.get("visibility")
                 if visibility not in (None, "public", "unlisted"):
                     self.metrics.refused.labels(self.name, "unsupported").inc()
@@ -721,6 +760,15 @@ class MastodonCollector(Collector):
                                          collected_at=now, max_text_chars=self.max_text_chars)
                     mention = mention_from_dict(obj, now=now, limits=self.limits)
                 except InvalidMention as exc:
+                    if (exc.reason == "created_at_in_future" and sid is not None
+                            and (sid in held or len(still_held) < MAX_HELD)):
+                        # Dated ahead (a remote clock running fast): held back in the state
+                        # and sent once its time comes, instead of lost for good.
+                        if sid not in held:
+                            log.info("mastodon: #%s: status %s held back until its time comes: "
+                                     "%s", tag_result.tag, sid, exc)
+                        still_held[sid] = status
+                        continue
                     self.metrics.refused.labels(self.name, exc.reason).inc()
                     result.refused += 1
                     summary.refused += 1
@@ -753,16 +801,21 @@ class MastodonCollector(Collector):
                 result.tags[first_tag[mention_id]].sent += 1
 
         for tag_result in done:
-            read = [i for i in (valid_status_id(s.get("id")) for s in tag_result.statuses) if i]
+            held_now = holding.get(tag_result.tag, {})
+            held_before = self.held.get(tag_result.tag, {})
+            self.held[tag_result.tag] = held_now
+            read = [i for i in (valid_status_id(s.get("id")) for s in tag_result.statuses)
+                    if i and i not in held_now]
             recent = self._remember(tag_result.tag, read, tag_result.newest)
-            if tag_result.newest and (tag_result.newest != self.since.get(tag_result.tag)
-                                      or read):
+            if (tag_result.newest or held_now) and (
+                    tag_result.newest != self.since.get(tag_result.tag)
+                    or read or held_now.keys() != held_before.keys()):
                 self.since[tag_result.tag] = tag_result.newest
                 try:
                     self.store.save(self._state_key(tag_result.tag), {
                         "version": STATE_VERSION, "instance": self.base_url,
                         "hashtag": tag_result.tag, "since_id": tag_result.newest,
-                        "recent_ids": recent, "saved_at": iso(now),
+                        "recent_ids": recent, "held": held_now, "saved_at": iso(now),
                     })
                 except OSError as exc:
                     log.error("mastodon: #%s: could not save state: %s", tag_result.tag, exc)
