@@ -479,8 +479,10 @@ class BrandMonitor:
     def early(self, now: float) -> list[dict[str, Any]]:
         """The alert events the open buckets already justify, before they close, at the live
         edge: when the brand's newest mention is at most `lateness_seconds` older than `now`
-        (the wall clock). A backlog or a replay of old mentions is judged at closing only (its
-        buckets close within seconds anyway), so a replay gives the same alerts.
+        (the wall clock) and no open bucket ended more than `lateness_seconds` + a bucket
+        before it. A backlog or a replay of old mentions is judged at closing only (its buckets
+        close within seconds anyway, and what its open buckets hold depends on how its
+        partitions' reads interleave), so a replay gives the same alerts.
 
         A bucket closes `lateness_seconds` after its end (late mentions still count in it), so
         an alert decided at closing comes 10 to 15 minutes after a surge starts. Here a copy of
@@ -498,8 +500,13 @@ class BrandMonitor:
 
         Cost: one copy of the monitor (about 0.2 ms), only when the open buckets' counts changed
         since the last call; the caller decides how often (VEILLE_SPIKE_EARLY_SECONDS)."""
-        if not self.open or not self.closed_until or now - self.newest > self.config.lateness_seconds:
-            return []  # nothing closed yet (the detector has not started), or not live
+        size, lateness = self.config.bucket_seconds, self.config.lateness_seconds
+        if (not self.open or not self.closed_until or now - self.newest > lateness
+                or now - (min(self.open) + size) > lateness + size):
+            # Nothing closed yet (the detector has not started), or not live: the newest
+            # mention is old, or an open bucket is older than the lateness bound would keep it
+            # open on a live stream (a backlog being read, its partitions at different times).
+            return []
         s = self.story
         is_open = s is not None and s["status"] == "open"
         if is_open and s["severity"] != "warning":  # type: ignore[index]
@@ -509,8 +516,7 @@ class BrandMonitor:
             return []
         self._early_seen = seen
         trial = copy.deepcopy(self, {id(self.reports): []})
-        size = self.config.bucket_seconds
-        trial_events = trial.advance(max(self.open) + size + self.config.lateness_seconds)
+        trial_events = trial.advance(max(self.open) + size + lateness)
         events: list[dict[str, Any]] = []
         for e in trial_events:
             kind = e["event"]

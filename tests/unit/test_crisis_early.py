@@ -125,3 +125,24 @@ def test_an_early_alarm_the_whole_bucket_does_not_bear_out_resolves_as_a_calm_st
     assert [e["event"] for e in tail] == ["resolved"], tail
     assert tail[0]["alert_id"] == events[0]["alert_id"]
     assert _end(tail[0]) == t + 5 * BUCKET  # its third quiet bucket
+
+
+def test_open_buckets_held_by_a_backlog_are_not_judged_early() -> None:
+    """A partition hours ahead of another (a backlog read in partition batches): the brand's
+    newest mention is live, but its older buckets wait for the slow partition. What they hold
+    depends on how the reads interleave: judged early, a replay would not give the same alerts
+    (found by the crash test: an early "opened" in one run, not in the other)."""
+    items = list(traffic(days=4, surge=SURGE))
+    cut = next(i for i, it in enumerate(items) if it[1] > SURGE[0] + 600)
+    m, _ = _run(items[:cut], early=False)
+    newest = items[cut][1] + 3 * 3600
+    m.observe("ahead", newest, True, 10, "panne", advance=False)  # the fast partition
+    assert min(m.open) < newest - 3600
+    assert m.early(now=newest) == [] and m.early_events == 0
+    # Once the slow partition catches up, the buckets close as usual and the story opens.
+    events = []
+    for item in items[cut:]:
+        if item[1] < newest:
+            events += m.observe(*item, advance=False)
+    events += m.advance(newest)
+    assert [e["event"] for e in events][:1] == ["opened"]
