@@ -176,6 +176,7 @@ def test_contract_matches_veille_metrics() -> None:
     from veille.metrics import (
         CollectorMetrics,
         FeedMetrics,
+        HashtagMetrics,
         Metrics,
         ModerationMetrics,
         SpikeMetrics,
@@ -186,6 +187,7 @@ def test_contract_matches_veille_metrics() -> None:
     Metrics(registry, ["acme"], ["fr"])
     CollectorMetrics(registry)
     FeedMetrics(registry, ["GA acme"])
+    HashtagMetrics(registry, ["AcmeDown"])
     agents_paused(registry, lambda: 0.0)
     spikes = SpikeMetrics(registry, ["acme"])
     moderation = ModerationMetrics(registry, ["acme"])
