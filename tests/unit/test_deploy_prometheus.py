@@ -26,7 +26,7 @@ ALERTS = {
     "ReputationCrisis", "NegativeShareFarAboveNormal", "ModerationProcessedShareLow",
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
-    "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing",
+    "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
 }
 
 
@@ -250,6 +250,8 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     ("alertname=TargetMissing severity=critical job=veille-agents", "veille-ops"),
     ("alertname=ModerationRejectionRateHigh severity=info brand=acme", "veille-digest"),
     ("alertname=CollectorSilent severity=info collector=rss", "veille-digest"),
+    ("alertname=MastodonHashtagFailing severity=warning hashtag=AcmeDown kind=unauthorized "
+     "instance=mastodon-1:9465", "veille-ops"),
     ("alertname=SendsFailing severity=critical instance=w1:9464", "veille-ops"),
     ("alertname=SendsFailing severity=warning collector=webhook", "veille-ops"),
     ("alertname=Watchdog severity=none", "veille-deadman"),
