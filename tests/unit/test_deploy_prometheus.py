@@ -123,6 +123,21 @@ def test_every_alert_is_tested_firing_and_not_firing() -> None:
     assert names - quiet == {"Watchdog"}, "alerts never expected to stay quiet (pending or normal)"
 
 
+def test_rule_tests_name_only_jobs_prometheus_scrapes() -> None:
+    """A promtool test of a job prometheus.yml lacks proves nothing of the stack: the tests
+    had a `veille-collector-mastodon` job no scrape job (nor compose service) gave."""
+    jobs = {job["job_name"] for job in load(PROM / "prometheus.yml")["scrape_configs"]}
+    named = set()
+    for path in TEST_FILES:
+        for test in load(path)["tests"]:
+            for series in test.get("input_series", []):
+                named.update(re.findall(r'\bjob="([^"]*)"', series["series"]))
+            for case in test.get("alert_rule_test", []):
+                named.update(a["exp_labels"]["job"] for a in case.get("exp_alerts") or []
+                             if "job" in a.get("exp_labels", {}))
+    assert named and named <= jobs, f"jobs tested but not scraped: {sorted(named - jobs)}"
+
+
 def test_every_recording_rule_is_tested() -> None:
     tested = " ".join(case["expr"] for path in TEST_FILES for test in load(path)["tests"]
                       for case in test.get("promql_expr_test", []))
