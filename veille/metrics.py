@@ -390,6 +390,37 @@ class FeedMetrics:
                 self.failures.labels(feed, kind)
 
 
+#: Why a poll of a Mastodon hashtag failed (a label value): the fetch (HTTP error other than
+#: the two below, timeout, connection, an answer too large or not a list of statuses),
+#: rate_limited (still 429 after the retries, or a rate-limit reset beyond what the round may
+#: wait), unauthorized (401 or 403: the token missing, refused or revoked), the broker not
+#: acknowledging its statuses.
+HASHTAG_FAILURES = ("fetch", "rate_limited", "unauthorized", "broker")
+
+
+class HashtagMetrics:
+    """The Mastodon collector's health per hashtag, labelled by the hashtag without its '#' as
+    the watch list spells it (its first spelling when listed twice): a bounded, configured set."""
+
+    def __init__(self, registry: CollectorRegistry, hashtags: Iterable[str]) -> None:
+        self.last_success = Gauge(
+            "veille_mastodon_hashtag_last_success_timestamp_seconds",
+            "Unix time of the hashtag's last good poll (its timeline read and its new statuses, "
+            "if any, acknowledged by the broker); 0 until one.",
+            ["hashtag"], registry=registry,
+        )
+        self.failures = Counter(
+            "veille_mastodon_hashtag_failures_total",
+            "Polls of the hashtag that failed: fetch (HTTP error, timeout, answer too large or "
+            "not a list of statuses), rate_limited, unauthorized (401, 403), broker.",
+            ["hashtag", "kind"], registry=registry,
+        )
+        for tag in hashtags:
+            self.last_success.labels(tag)
+            for kind in HASHTAG_FAILURES:
+                self.failures.labels(tag, kind)
+
+
 SEVERITIES = ("warning", "critical")
 ALERT_STATE = {"none": 0, "warning": 1, "critical": 2}
 

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from streams.topics import MENTIONS_RAW, ensure_topics
 from tests.collector_helpers import ListSink
@@ -370,6 +370,10 @@ def test_since_id_is_kept_until_the_broker_acknowledges(m_settings: Settings) ->
                 await collector.close()
             assert result.status == "broker_error"
             assert sample(collector, "veille_collector_send_errors_total") == 1
+            # The hashtag was read, its statuses not taken: a failed poll, of kind broker.
+            assert tag_sample(collector, FAILURES, "BorealCafe", kind="broker") == 1
+            assert tag_sample(collector, FAILURES, "BorealCafe", kind="fetch") == 0
+            assert tag_sample(collector, LAST_GOOD, "BorealCafe") == 0
             assert not list(Path(settings.collector_state_dir).rglob("*.json"))
 
             collector = new_collector(settings, hashtags=["BorealCafe"])
@@ -584,5 +588,80 @@ def test_a_status_dated_ahead_is_held_back_and_sent_when_its_time_comes(
             assert texts == ["Acme from a fast clock", "Acme one", "Acme two"], texts
             state = json.loads(next(Path(settings.collector_state_dir).rglob("*.json")).read_text())
             assert state["held"] == {}
+
+    asyncio.run(scenario())
+
+
+def tag_sample(c: MastodonCollector, name: str, hashtag: str, **labels: str) -> float:
+    value = c.metrics.registry.get_sample_value(name, {"hashtag": hashtag, **labels})
+    assert value is not None, f"{name} has no series for #{hashtag} {labels}"
+    return value
+
+
+LAST_GOOD = "veille_mastodon_hashtag_last_success_timestamp_seconds"
+FAILURES = "veille_mastodon_hashtag_failures_total"
+
+
+def test_each_hashtag_says_when_it_last_worked_and_how_it_fails(m_settings: Settings) -> None:
+    """Found in review: a 503, a timeout, a 401 or 429s until the retries ran out changed no
+    metric (only items_fetched moves, and the collector's last write waits for a status):
+    a revoked token looked like a quiet hashtag. Each hashtag of the watch list now has its last
+    good poll and its failures by kind, at 0 from the start."""
+    async def scenario() -> None:
+        async with instance() as srv:
+            settings = m_settings.with_(mastodon_url=srv.base)
+            srv.add("acmemobile", [public_status("1001", "m1", "Acme mobile is fine")])
+            # #BorealCafe has no status at all: a quiet hashtag, which polls well.
+            collector = new_collector(settings, max_429_retries=1)
+            await collector.start()
+            try:
+                tags = ["AcmeDown", "AcmeMobile", "BorealCafe"]
+                assert collector.hashtags == tags
+                for tag in tags:  # every series exists before the first round, at 0
+                    assert tag_sample(collector, LAST_GOOD, tag) == 0
+                    for kind in ("fetch", "rate_limited", "unauthorized", "broker"):
+                        assert tag_sample(collector, FAILURES, tag, kind=kind) == 0
+
+                before = time.time()
+                srv.plan = [{"status": 503}]  # #AcmeDown, asked first
+                r1 = await collector.poll_round()
+                assert (r1.status, r1.sent) == ("partial", 1)
+                assert tag_sample(collector, FAILURES, "AcmeDown", kind="fetch") == 1
+                assert tag_sample(collector, LAST_GOOD, "AcmeDown") == 0
+                assert tag_sample(collector, LAST_GOOD, "AcmeMobile") >= before
+                assert tag_sample(collector, LAST_GOOD, "BorealCafe") >= before  # quiet, fine
+
+                srv.plan = [{"status": 401}]  # the token revoked
+                r2 = await collector.poll_round()
+                assert "the access token was refused" in r2.errors["AcmeDown"]
+                assert tag_sample(collector, FAILURES, "AcmeDown", kind="unauthorized") == 1
+
+                # 429 with Retry-After: 0, once and once more: the retries are used up.
+                srv.plan = [{"status": 429, "headers": {"Retry-After": "0"}}] * 2
+                r3 = await collector.poll_round()
+                assert "still rate limited" in r3.errors["AcmeDown"]
+                assert tag_sample(collector, FAILURES, "AcmeDown", kind="rate_limited") == 1
+                assert tag_sample(collector, LAST_GOOD, "AcmeDown") == 0
+
+                # A good poll at last: its time, and no new failure.
+                good = time.time()
+                r4 = await collector.poll_round()
+                assert r4.status == "ok"
+                assert tag_sample(collector, LAST_GOOD, "AcmeDown") >= good
+                assert tag_sample(collector, LAST_GOOD, "BorealCafe") >= good
+                assert {kind: tag_sample(collector, FAILURES, "AcmeDown", kind=kind)
+                        for kind in ("fetch", "rate_limited", "unauthorized", "broker")} == {
+                    "fetch": 1, "rate_limited": 1, "unauthorized": 1, "broker": 0}
+                for tag in ("AcmeMobile", "BorealCafe"):
+                    assert sum(tag_sample(collector, FAILURES, tag, kind=kind)
+                               for kind in ("fetch", "rate_limited", "unauthorized",
+                                            "broker")) == 0
+            finally:
+                await collector.close()
+            # As Prometheus reads it: a label per hashtag, never the instance's address.
+            text = generate_latest(collector.metrics.registry).decode()
+            assert ('veille_mastodon_hashtag_failures_total{hashtag="AcmeDown",kind="fetch"} 1.0'
+                    in text)
+            assert srv.base.split("//")[1] not in text
 
     asyncio.run(scenario())

@@ -183,6 +183,7 @@ def stack(settings: Settings, start_worker: Any, tmp_path: Path) -> Iterator[Sta
     prom_yml = write_yaml(prom_dir / "prometheus.yml", prometheus_config({
         "worker:9464": worker_at, "webhook-collector:8080": collector_at,
         "rss-collector:9465": None,  # not run here: no target, as in compose without --profile rss
+        "mastodon-collector:9465": None,  # likewise, without --profile mastodon
         "agents:9464": None,  # likewise, as in compose without --profile split
         "localhost:9090": f"127.0.0.1:{prom_port}", "alertmanager:9093": f"127.0.0.1:{am_port}",
     }, alertmanager=f"127.0.0.1:{am_port}"))
@@ -296,7 +297,7 @@ def test_crisis_fires_notifies_resolves_and_every_dashboard_query_answers(stack:
         time.sleep(0.3)
     history_seconds = time.time() - t_history
     decided = moderate_some_cases(s)
-    # Every job of deploy/prometheus/prometheus.yml but the RSS collector has its target, up.
+    # Every job of deploy/prometheus/prometheus.yml but the optional ones has its target, up.
     while True:
         health = {x["labels"]["job"]: x["health"] for x in prom.targets()}
         if health == dict.fromkeys(JOBS, "up"):

@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
 
 from veille.settings import Settings, settings_table
 
@@ -19,7 +20,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 SCHEMA = ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json"
 SECRETS = ("VEILLE_WEBHOOK_TOKEN", "VEILLE_WEBHOOK_HMAC_SECRET", "GRAFANA_ADMIN_PASSWORD",
-           "VEILLE_MODERATION_API_TOKEN")
+           "VEILLE_MODERATION_API_TOKEN", "VEILLE_MASTODON_TOKEN")
 VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -88,8 +89,8 @@ def test_compose_file_matches_the_compose_specification() -> None:
 
 
 def test_the_stack_is_complete() -> None:
-    assert {"kafka", "topics", "worker", "webhook-collector", "rss-collector", "prometheus",
-            "alertmanager", "grafana"} <= set(services())
+    assert {"kafka", "topics", "worker", "webhook-collector", "rss-collector",
+            "mastodon-collector", "prometheus", "alertmanager", "grafana"} <= set(services())
 
 
 def test_every_mounted_file_exists() -> None:
@@ -243,7 +244,8 @@ def test_worker_roles() -> None:
     assert env_example()["VEILLE_WORKER_ROLE"] == "all"
 
 
-@pytest.mark.parametrize("service", ["worker", "agents", "webhook-collector", "rss-collector"])
+@pytest.mark.parametrize("service", ["worker", "agents", "webhook-collector", "rss-collector",
+                                     "mastodon-collector"])
 def test_watchlist_and_healthcheck_ports(service: str) -> None:
     s = services()[service]
     mounts = dict(bind_mounts(s))
@@ -290,3 +292,32 @@ def test_the_moderation_api_service_serves_what_its_healthcheck_and_port_expect(
     with pytest.raises(ApiConfigError, match="VEILLE_MODERATION_API_TOKEN"):
         check_config(settings)
     check_config(settings.with_(moderation_api_token="x" * 32))
+
+
+def test_the_mastodon_collector_service_runs_in_its_profile_with_its_settings_from_env() -> None:
+    """`docker compose --profile mastodon up -d`: it follows the instance .env names (the
+    deploy/prometheus/tests/collectors.yml tested a `veille-collector-mastodon` job no service
+    and no scrape job had), keeps its cursors in a volume, takes its token from .env only, and
+    refuses to start while .env leaves the instance empty (as .env.example does) rather than
+    poll nothing."""
+    from veille.collectors.mastodon import MastodonCollector, MastodonConfigError
+    from veille.metrics import CollectorMetrics
+
+    declared = raw()["services"]["mastodon-collector"]
+    assert declared["profiles"] == ["mastodon"] and declared["command"] == ["collect", "mastodon"]
+    assert declared["environment"]["VEILLE_MASTODON_URL"] == "${VEILLE_MASTODON_URL:-}"
+    s = services()["mastodon-collector"]
+    env = {k: str(v) for k, v in s["environment"].items()}
+    settings = Settings.from_env(env)
+    volumes = {v.split(":")[0]: v.split(":")[1] for v in s["volumes"]}
+    assert volumes["mastodon-state"] == settings.collector_state_dir
+    assert "mastodon-state" in compose()["volumes"]
+    assert settings.mastodon_interval_seconds == float(env_example()[
+        "VEILLE_MASTODON_INTERVAL_SECONDS"]) == Settings().mastodon_interval_seconds
+
+    def collector(settings: Settings) -> MastodonCollector:
+        return MastodonCollector(settings, CollectorMetrics(CollectorRegistry()))
+
+    with pytest.raises(MastodonConfigError, match="VEILLE_MASTODON_URL is empty"):
+        collector(settings).check_config()
+    collector(settings.with_(mastodon_url="https://mastodon.example")).check_config()

@@ -26,7 +26,7 @@ ALERTS = {
     "ReputationCrisis", "NegativeShareFarAboveNormal", "ModerationProcessedShareLow",
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
-    "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing",
+    "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
 }
 
 
@@ -123,6 +123,21 @@ def test_every_alert_is_tested_firing_and_not_firing() -> None:
     assert names - quiet == {"Watchdog"}, "alerts never expected to stay quiet (pending or normal)"
 
 
+def test_rule_tests_name_only_jobs_prometheus_scrapes() -> None:
+    """A promtool test of a job prometheus.yml lacks proves nothing of the stack: the tests
+    had a `veille-collector-mastodon` job no scrape job (nor compose service) gave."""
+    jobs = {job["job_name"] for job in load(PROM / "prometheus.yml")["scrape_configs"]}
+    named = set()
+    for path in TEST_FILES:
+        for test in load(path)["tests"]:
+            for series in test.get("input_series", []):
+                named.update(re.findall(r'\bjob="([^"]*)"', series["series"]))
+            for case in test.get("alert_rule_test", []):
+                named.update(a["exp_labels"]["job"] for a in case.get("exp_alerts") or []
+                             if "job" in a.get("exp_labels", {}))
+    assert named and named <= jobs, f"jobs tested but not scraped: {sorted(named - jobs)}"
+
+
 def test_every_recording_rule_is_tested() -> None:
     tested = " ".join(case["expr"] for path in TEST_FILES for test in load(path)["tests"]
                       for case in test.get("promql_expr_test", []))
@@ -176,6 +191,7 @@ def test_contract_matches_veille_metrics() -> None:
     from veille.metrics import (
         CollectorMetrics,
         FeedMetrics,
+        HashtagMetrics,
         Metrics,
         ModerationMetrics,
         SpikeMetrics,
@@ -186,6 +202,7 @@ def test_contract_matches_veille_metrics() -> None:
     Metrics(registry, ["acme"], ["fr"])
     CollectorMetrics(registry)
     FeedMetrics(registry, ["GA acme"])
+    HashtagMetrics(registry, ["AcmeDown"])
     agents_paused(registry, lambda: 0.0)
     spikes = SpikeMetrics(registry, ["acme"])
     moderation = ModerationMetrics(registry, ["acme"])
@@ -248,6 +265,8 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     ("alertname=TargetMissing severity=critical job=veille-agents", "veille-ops"),
     ("alertname=ModerationRejectionRateHigh severity=info brand=acme", "veille-digest"),
     ("alertname=CollectorSilent severity=info collector=rss", "veille-digest"),
+    ("alertname=MastodonHashtagFailing severity=warning hashtag=AcmeDown kind=unauthorized "
+     "instance=mastodon-1:9465", "veille-ops"),
     ("alertname=SendsFailing severity=critical instance=w1:9464", "veille-ops"),
     ("alertname=SendsFailing severity=warning collector=webhook", "veille-ops"),
     ("alertname=Watchdog severity=none", "veille-deadman"),

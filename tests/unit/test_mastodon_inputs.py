@@ -58,6 +58,13 @@ def refused(c: MastodonCollector, reason: str) -> float:
     return value or 0.0
 
 
+def failures(c: MastodonCollector, hashtag: str) -> dict[str, float]:
+    """The hashtag's failed polls by kind (the kinds counted at least once)."""
+    return {s.labels["kind"]: s.value for m in c.metrics.registry.collect() for s in m.samples
+            if s.name == "veille_mastodon_hashtag_failures_total"
+            and s.labels["hashtag"] == hashtag and s.value}
+
+
 def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.exc_info is not None]
 
@@ -98,6 +105,11 @@ def test_an_endless_body_fails_the_hashtag_at_the_cap(tmp_path: Path) -> None:
         assert result.errors["big"] == f"answer larger than {MAX_BODY_BYTES} bytes"
         assert [m.text for m in sink.sent] == ["acme status 7"]
         assert c.since == {"big": None, "small": "7"}
+        assert failures(c, "big") == {"fetch": 1} and failures(c, "small") == {}
+        last_good = {tag: c.metrics.registry.get_sample_value(
+            "veille_mastodon_hashtag_last_success_timestamp_seconds", {"hashtag": tag})
+            for tag in ("big", "small")}
+        assert last_good["big"] == 0 and (last_good["small"] or 0) > 0
         assert sent_bytes < 30 * 1024 * 1024  # it stopped reading near the cap
 
     asyncio.run(scenario())
@@ -245,6 +257,9 @@ def test_waits_in_a_round_stay_within_its_budget(tmp_path: Path) -> None:
         assert calls == ["a"] * 4 and result.status == "failed"
         assert "after retries" in result.errors["a"]
         assert "rate limited for" in result.errors["b"] and "rate limited for" in result.errors["c"]
+        # Each hashtag failed for the rate limit, whether asked or held back: so counted.
+        for tag in ("a", "b", "c"):
+            assert failures(c, tag) == {"rate_limited": 1}
 
     asyncio.run(scenario())
 

@@ -168,13 +168,21 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     import pytest
     from prometheus_client import generate_latest
 
-    from veille.metrics import CollectorMetrics, ModerationMetrics, SpikeMetrics
+    from veille.metrics import (
+        CollectorMetrics,
+        FeedMetrics,
+        HashtagMetrics,
+        ModerationMetrics,
+        SpikeMetrics,
+    )
 
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.fail("promtool is missing: install the Debian package prometheus (scripts/ops-tools)")
     m, reg = make()
     CollectorMetrics(reg)
+    FeedMetrics(reg, ["GA acme", "feed-2"])
+    HashtagMetrics(reg, ["AcmeDown", "BorealCafe"])
     SpikeMetrics(reg, ["acme", "boreal"])
     ModerationMetrics(reg, ["acme", "boreal"])
     m.observe_enriched(("acme",), "twitter", "en", "negative", -0.6, 995.0, 999.0)
@@ -184,10 +192,12 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     assert proc.returncode == 0, (proc.stdout + proc.stderr).decode()
 
     # Each from a closed set: watched brands (+ none), platforms, languages, labels, reasons,
-    # categories, collectors, severities, answer outcomes (the fold of unknown values is tested
-    # above); `le` is a histogram's buckets, `version` veille_build's one value.
-    bounded = {"brand", "category", "collector", "language", "le", "outcome", "platform",
-               "reason", "sentiment", "severity", "since", "stage", "version"}
+    # categories, collectors, severities, answer outcomes, the watch list's feeds and hashtags,
+    # failure kinds (the fold of unknown values is tested above); `le` is a histogram's buckets,
+    # `version` veille_build's one value.
+    bounded = {"brand", "category", "collector", "feed", "hashtag", "kind", "language", "le",
+               "outcome", "platform", "reason", "sentiment", "severity", "since", "stage",
+               "version"}
     families = list(reg.collect())
     assert len(families) >= 35
     for family in families:

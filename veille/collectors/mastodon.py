@@ -10,6 +10,11 @@ its look-back window are saved only after the broker acknowledged the batch. Rat
 headers are honoured: below a few requests left, the collector waits for `X-RateLimit-Reset`;
 a 429 waits for Retry-After or the reset.
 
+Each hashtag's health is exported (veille.metrics.HashtagMetrics): the time of its last good
+poll (read, and its new statuses acknowledged by the broker; a quiet hashtag polls well) and its
+failures by kind (fetch, rate_limited, unauthorized, broker). The collector's last write alone
+does not tell a quiet hashtag from a revoked token.
+
 Bounds on what the instance sends (a server can be buggy or hostile):
 
 * an answer body is read up to MAX_BODY_BYTES (10 MB, as for RSS feeds); a larger one fails that
@@ -68,7 +73,7 @@ from veille.collectors.rss import (
     stop_metrics,
     truncate,
 )
-from veille.metrics import CollectorMetrics
+from veille.metrics import CollectorMetrics, HashtagMetrics
 from veille.rules import Watchlist, WatchlistError
 from veille.settings import Settings
 
@@ -104,6 +109,22 @@ AUDIENCE = {"followers": None, "likes": "favourites_count", "shares": "reblogs_c
 
 class MastodonConfigError(ValueError):
     """The Mastodon collector cannot start: no instance URL, or no hashtag to follow."""
+
+
+class HashtagFetchError(FetchError):
+    """A FetchError of a known kind (veille.metrics.HASHTAG_FAILURES: rate_limited,
+    unauthorized), or of none when the collector is stopping (no failure of the hashtag's). A
+    plain FetchError is of kind `fetch`."""
+
+    def __init__(self, message: str, retry_after: float | None = None, *,
+                 kind: str | None) -> None:
+        super().__init__(message, retry_after)
+        self.kind = kind
+
+
+def failure_kind(exc: BaseException) -> str | None:
+    """The `kind` label of a hashtag's failed poll (None: not a failure, the collector stopping)."""
+    return exc.kind if isinstance(exc, HashtagFetchError) else "fetch"
 
 
 class MastodonRoundFailed(MastodonConfigError):
@@ -387,6 +408,10 @@ class MastodonCollector(Collector):
         #: by id: held back, saved with the state, sent once their time has come.
         self.held: dict[str, dict[str, dict[str, Any]]] = {}
 
+        #: Per hashtag, its last good poll and its failures by kind: made at start (label
+        #: children for every hashtag of the watch list, at 0).
+        self.hashtag_metrics: HashtagMetrics | None = None
+
         self.requests: list[Request] = []  # the last requests made (bounded), newest last
         self.rounds = 0
         self.last_round: RoundResult | None = None
@@ -428,6 +453,8 @@ class MastodonCollector(Collector):
             raise MastodonConfigError(
                 f"{self.settings.watchlist_path}: no brand has `hashtags`, nothing to follow"
             )
+        if self.hashtag_metrics is None:
+            self.hashtag_metrics = HashtagMetrics(self.metrics.registry, self.hashtags)
         for tag in self.hashtags:
             data = self.store.load(self._state_key(tag)) or {}
             since = data.get("since_id") if data.get("instance") == self.base_url else None
@@ -518,12 +545,13 @@ class MastodonCollector(Collector):
         if wait > 0:
             if wait > self._wait_budget:
                 # Not in this round: the loop waits between rounds (bounded, stoppable).
-                raise FetchError(f"rate limited for {wait:.0f} s more; retried at a later round",
-                                 retry_after=wait)
+                raise HashtagFetchError(
+                    f"rate limited for {wait:.0f} s more; retried at a later round",
+                    retry_after=wait, kind="rate_limited")
             log.info("mastodon: rate limit nearly used up; waiting %.1f s for its reset", wait)
             self._wait_budget -= wait
             if await sleep_or_stop(self.stopping, wait):
-                raise FetchError("stopping")
+                raise HashtagFetchError("stopping", kind=None)
         self._blocked_until = 0.0
 
     async def _read_json(self, resp: aiohttp.ClientResponse) -> Any:
@@ -561,11 +589,12 @@ class MastodonCollector(Collector):
                         self._block_for(wait)  # honoured in this round up to the round's budget
                         continue
                     if resp.status in (401, 403):
-                        raise FetchError(
+                        raise HashtagFetchError(
                             f"HTTP {resp.status}: the instance refuses anonymous access to "
                             "hashtag timelines; set VEILLE_MASTODON_TOKEN"
                             if not self.settings.mastodon_token
-                            else f"HTTP {resp.status}: the access token was refused"
+                            else f"HTTP {resp.status}: the access token was refused",
+                            kind="unauthorized",
                         )
                     if resp.status >= 400:
                         raise FetchError(f"HTTP {resp.status}",
@@ -579,9 +608,10 @@ class MastodonCollector(Collector):
                 raise FetchError("the answer is not a list of statuses")
             next_url = URL(str(next_link)) if next_link else None
             return data, next_url
-        raise FetchError("still rate limited (429) after retries",
-                         retry_after=min(max(self._blocked_until - time.time(), 0.0),
-                                         self.backoff_max))
+        raise HashtagFetchError("still rate limited (429) after retries",
+                                retry_after=min(max(self._blocked_until - time.time(), 0.0),
+                                                self.backoff_max),
+                                kind="rate_limited")
 
     def _tag_url(self, tag: str) -> URL:
         return URL(f"{self.base_url}/api/v1/timelines/tag/{quote(tag, safe='')}", encoded=True)
@@ -703,6 +733,7 @@ class MastodonCollector(Collector):
         self._wait_budget = self.max_rate_limit_wait
         result = RoundResult("ok")
         done: list[TagResult] = []
+        failed: dict[str, str | None] = {}  # hashtag -> the kind of its failure (None: stopping)
         for tag in self.hashtags:
             if self.stopping.is_set():
                 break
@@ -713,12 +744,14 @@ class MastodonCollector(Collector):
                 raise
             except FetchError as exc:
                 result.errors[tag] = str(exc)
+                failed[tag] = failure_kind(exc)
                 if exc.retry_after is not None:
                     result.retry_after = max(result.retry_after or 0.0, exc.retry_after)
                 log.warning("mastodon: #%s: %s", tag, exc)
             except Exception as exc:  # a bug or a strange answer: log, keep the others going
                 log.exception("mastodon: #%s: unexpected error", tag)
                 result.errors[tag] = f"{type(exc).__name__}: {exc}"
+                failed[tag] = "fetch"
             if tag in result.errors:
                 summary.status, summary.error = "failed", result.errors[tag]
 
@@ -726,6 +759,7 @@ class MastodonCollector(Collector):
         mentions: dict[str, RawMention] = {}
         first_tag: dict[str, str] = {}  # mention id -> the hashtag it is counted under
         holding: dict[str, dict[str, dict[str, Any]]] = {}  # hashtag -> statuses held after this round
+        sending: set[str] = set()  # the hashtags with a status in the batch
         for tag_result in done:
             summary = result.tags[tag_result.tag]
             for bad_id in tag_result.bad_ids:
@@ -784,6 +818,7 @@ class MastodonCollector(Collector):
                     continue
                 mentions.setdefault(mention.id, mention)  # one per round, whatever the tags
                 first_tag.setdefault(mention.id, tag_result.tag)
+                sending.add(tag_result.tag)
 
         if mentions:
             batch = sorted(mentions.values(), key=lambda m: m.created_at)
@@ -794,6 +829,7 @@ class MastodonCollector(Collector):
                 self._failures += 1
                 result.status = "broker_error"
                 result.errors["broker"] = str(exc)
+                self._count_polls(done, failed, unsent=sending)
                 self.last_round = result
                 return result
             result.sent = len(batch)
@@ -819,6 +855,7 @@ class MastodonCollector(Collector):
                     })
                 except OSError as exc:
                     log.error("mastodon: #%s: could not save state: %s", tag_result.tag, exc)
+        self._count_polls(done, failed, unsent=set())
         if result.errors:
             result.status = "failed" if not done else "partial"
             self._failures += 1
@@ -826,6 +863,24 @@ class MastodonCollector(Collector):
             self._failures = 0
         self.last_round = result
         return result
+
+    def _count_polls(self, done: list[TagResult], failed: dict[str, str | None],
+                     unsent: set[str]) -> None:
+        """The round in the per-hashtag metrics: a good poll for each hashtag read whose statuses,
+        if it had any to send, the broker acknowledged (a quiet hashtag polls well: its silence
+        is no failure); a failure of its kind for each other (`unsent`: its statuses were not
+        acknowledged; none for a hashtag left because the collector is stopping)."""
+        if self.hashtag_metrics is None:
+            return
+        now = time.time()
+        for tag, kind in failed.items():
+            if kind is not None:
+                self.hashtag_metrics.failures.labels(tag, kind).inc()
+        for tag_result in done:
+            if tag_result.tag in unsent:
+                self.hashtag_metrics.failures.labels(tag_result.tag, "broker").inc()
+            else:
+                self.hashtag_metrics.last_success.labels(tag_result.tag).set(now)
 
 
 async def run_mastodon(settings: Settings, *, once: bool = False,
