@@ -203,9 +203,11 @@ def test_a_surge_at_the_live_edge_is_alerted_while_its_bucket_still_fills(settin
              "created_at": datetime.fromtimestamp(first_t + i * 0.01, UTC).isoformat(),
              "audience": {"followers": 100 + i}}
         wave.append((m["id"].encode(), json.dumps(m).encode()))
+    produced = time.time()
     produce(settings, MENTIONS_RAW, wave)
     events = alerts(settings, expect=1, settle=0.5, timeout=60)
     received = time.time()
+    print(f"early alert read {received - produced - 0.5:.1f} s after the wave was produced")
     assert [e["event"] for e in events][:1] == ["opened"], events
     first = events[0]
     assert first["early"] is True
