@@ -137,6 +137,12 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
     early_every = settings.spike_early_seconds
     early_at: dict[str, float] = {}  # brand -> monotonic time of its last early judgement
     early_due: set[str] = set()  # brands with mentions since their last early judgement
+    # Alert events saved with the brand's state before they are sent (its "outbox"): early
+    # events (they come from how full the buckets were when judged: replaying the input would
+    # not give them again), with the closing events of the same batch (the state saved with
+    # them has the batch applied). Reloaded after a crash, they are sent again, first.
+    early_events: dict[str, list[dict[str, Any]]] = {}  # brand -> this batch's early events
+    reloaded: dict[str, list[dict[str, Any]]] = {}  # brand -> outbox found in its saved state
     # One watermark per mentions.by_brand partition, over the raw partitions feeding it (the
     # enrichment stage writes each raw partition's signals, then its ticks, in its order).
     watermarks: dict[int, Watermark] = {}
@@ -164,6 +170,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             await catch_up_retrying(table, settings.bootstrap_servers, owned, decode=json.loads)
         log.info("spikes: owning %s partitions %s", name, sorted(owned))
         monitors.clear()
+        reloaded.clear()
         core_seqs.clear()
         watermarks.clear()
         wm_at.clear()
@@ -215,6 +222,9 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             log.warning("spikes: %s; the brand's detector starts afresh (a day of warm-up)", exc)
             m = new_monitor(brand)
         core_seqs[brand] = core_seq
+        outbox = saved_core.get("outbox") if saved_core is not None else None
+        if outbox:  # saved, maybe not sent, before a crash: sent again (de-duplicated downstream)
+            reloaded[brand] = list(outbox)
         if brand in known:  # "none" too: a calm brand's panel says so, not "no data"
             story = m.story
             state = story["severity"] if story is not None and story["status"] != "resolved" \
@@ -223,21 +233,41 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         monitors[brand] = (m, m.revision)
         return m
 
+    def save_core(brand: str, m: BrandMonitor, outbox: list[dict[str, Any]]) -> None:
+        """The whole state in one record (the two tables' changelogs are separate topics, and
+        a crash may land one write and not the other), with the events in `outbox`."""
+        core_seqs[brand] = core_seqs.get(brand, -1) + 1
+        core_table[brand.encode()] = {**m.core_state(), "open": m.open_state(),
+                                      "seq": core_seqs[brand], "outbox": outbox}
+        monitors[brand] = (m, m.revision)
+
     async def publish(brand: str, m: BrandMonitor, events: Iterable[dict[str, Any]]) -> None:
         """Send the alert events, wait for the broker to hold them, then save the state: a
-        crash in between replays the input and re-sends the same events (same alert_id and
-        event: consumers de-duplicate on that pair), it never loses one."""
+        crash in between replays the input and re-sends the same events (same alert_id, event
+        and window_end: consumers de-duplicate on them), it never loses one.
+
+        Early events (BrandMonitor.early) are the exception: replaying the input would not
+        give them again (they come from how full the buckets were when judged), so they are
+        saved first, with the state they changed, in its outbox, and sent after; an outbox
+        found in a reloaded state is sent again before anything else."""
         key = brand.encode()
+        events = list(events)
+        first, early = reloaded.pop(brand, []), early_events.pop(brand, [])
+        if first or early:
+            events = first + events + early
+            save_core(brand, m, events)
+            await app.producer.flush()  # held by the broker before any of them is sent
         await send_acknowledged(key, [json.dumps(e).encode() for e in events])
-        if m.revision != monitors[brand][1]:
-            # A bucket closed (or the story moved early): the whole state in one record (the
-            # two tables' changelogs are separate topics, and a crash may land one write and
-            # not the other), flushed
-            # before any later open-state record that builds on it can be written.
-            core_seqs[brand] = core_seqs.get(brand, -1) + 1
-            core_table[key] = {**m.core_state(), "open": m.open_state(), "seq": core_seqs[brand]}
+        if first or early:
+            # Sent: an empty outbox (not flushed: lost in a crash, the events go out twice).
+            save_core(brand, m, [])
+            for report in m.reports:
+                observe_bucket(report)
+        elif m.revision != monitors[brand][1]:
+            # A bucket closed: the whole state, flushed before any later open-state record
+            # that builds on it can be written.
+            save_core(brand, m, [])
             await app.producer.flush()
-            monitors[brand] = (m, m.revision)
             for report in m.reports:
                 observe_bucket(report)
         else:
@@ -318,7 +348,13 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                         if brand in monitors:  # still this worker's
                             found = monitors[brand][0].early(wall)
                             if found:
-                                pending.setdefault(brand, []).extend(found)
+                                early_events.setdefault(brand, []).extend(found)
+                                pending.setdefault(brand, [])
+            # An outbox reloaded after a crash goes out with the next batch (ticks bring one
+            # every few seconds), even for a brand without news.
+            for brand in reloaded:
+                if brand in monitors:
+                    pending.setdefault(brand, [])
             for brand, events in pending.items():
                 await publish(brand, monitors[brand][0], events)
             for q in sorted(moved):  # after the brand states (see wm_at)

@@ -28,6 +28,11 @@ class Killed(Exception):
     """kill -9: nothing after this point runs."""
 
 
+class KilledMidSend(BaseException):
+    """kill -9 right after the broker acknowledged an alert event (not an Exception: the
+    agent's retry loop must not catch it)."""
+
+
 class Table(dict):  # type: ignore[type-arg]
     def __init__(self, name: str, log: list[Any]) -> None:
         super().__init__()
@@ -46,9 +51,10 @@ class Table(dict):  # type: ignore[type-arg]
 class Alerts:
     """reputation.alerts: the first `fail` sends are not acknowledged."""
 
-    def __init__(self, fail: int = 0) -> None:
+    def __init__(self, fail: int = 0, killed_after: int | None = None) -> None:
         self.sent: list[dict[str, Any]] = []
         self.fail = fail
+        self.killed_after = killed_after  # the process dies once this many were acknowledged
 
     async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -57,6 +63,8 @@ class Alerts:
             fut.set_exception(RuntimeError("not acknowledged"))
         else:
             self.sent.append(json.loads(value))
+            if self.killed_after is not None and len(self.sent) >= self.killed_after:
+                raise KilledMidSend
             fut.set_result(None)
         return fut
 
@@ -64,7 +72,8 @@ class Alerts:
 class Process:
     """One worker process: its app, its tables (recovered from `landed`), the spike agent."""
 
-    def __init__(self, landed: list[Any] = (), alerts_fail: int = 0) -> None:  # type: ignore[assignment]
+    def __init__(self, landed: list[Any] = (), alerts_fail: int = 0,  # type: ignore[assignment]
+                 settings: Settings = SETTINGS, killed_after_sends: int | None = None) -> None:
         self.log: list[Any] = []
         self.tables: dict[str, Table] = {}
         self.saved_at: list[int] = []  # len(log) once each batch was handled
@@ -88,7 +97,7 @@ class Process:
                     return fn
                 return register
 
-        self.alerts = Alerts(alerts_fail)
+        self.alerts = Alerts(alerts_fail, killed_after_sends)
         topics = SimpleNamespace(by_brand=SimpleNamespace(get_topic_name=lambda: BY_BRAND),
                                  alerts=self.alerts)
         self.registry = CollectorRegistry()
@@ -100,7 +109,7 @@ class Process:
                 process.send_errors += 1
 
         spikes.install(App(), topics, WATCHLIST, SpikeMetrics(self.registry, WATCHLIST.brand_ids),
-                       SETTINGS, send_errors=SendErrors())
+                       settings, send_errors=SendErrors())
         for name, key, value in landed:  # what recovery reads back from the changelogs
             dict.__setitem__(self.tables[name], key, value)
         for table in self.tables.values():
@@ -121,8 +130,13 @@ class Process:
 
         try:
             asyncio.run(self.agent(Stream()))
-        except Killed:
+        except (Killed, KilledMidSend):
             pass
+
+    def landed(self) -> list[Any]:
+        """The changelog writes the broker holds: those before the last flush."""
+        flushes = [i for i, w in enumerate(self.log) if w == ("flush",)]
+        return self.log[:flushes[-1]] if flushes else []
 
     def state(self, brand: str = "acme") -> tuple[Any, Any]:
         return (self.tables["spikes-core"].get(brand.encode()),

@@ -511,12 +511,17 @@ class BrandMonitor:
         is_open = s is not None and s["status"] == "open"
         if is_open and s["severity"] != "warning":  # type: ignore[index]
             return []  # nothing more to say early: it is critical already
-        seen = tuple((start, b.negative, b.total) for start, b in sorted(self.open.items()))
+        # Buckets up to the present only: a mention dated ahead of the clock (accepted up to
+        # VEILLE_MAX_FUTURE_SECONDS) must not have its future bucket judged, as the watermark
+        # never moves more than a minute past the clock.
+        present = {start: b for start, b in self.open.items() if start <= now}
+        if not present:
+            return []
+        seen = tuple((start, b.negative, b.total) for start, b in sorted(present.items()))
         if seen == self._early_seen:
             return []
         self._early_seen = seen
-        trial = copy.deepcopy(self, {id(self.reports): []})
-        trial_events = trial.advance(max(self.open) + size + lateness)
+        trial_events = self._trial(present).advance(max(present) + size + lateness)
         events: list[dict[str, Any]] = []
         for e in trial_events:
             kind = e["event"]
@@ -542,6 +547,20 @@ class BrandMonitor:
                 break
         self.early_events += len(events)
         return events
+
+    def _trial(self, open_buckets: dict[int, Bucket]) -> BrandMonitor:
+        """A copy of the monitor that may close `open_buckets` without touching this one:
+        what closing changes is copied (the detector, the story, the open buckets' index), what
+        it only reads is shared (the buckets themselves, the terms learnt, which the copy does
+        not learn: `_learn_terms` is off in it). About 0.1 ms, whatever the brand's vocabulary
+        (a deep copy of the whole monitor took 4.5 ms with 2,000 terms learnt)."""
+        trial = copy.copy(self)
+        trial.detector = Detector.from_state(self.detector.to_state())
+        trial.story = copy.deepcopy(self.story)
+        trial.open = dict(open_buckets)
+        trial.reports = []
+        trial._learn_terms = lambda bucket: None  # type: ignore[method-assign]
+        return trial
 
     # -- detection and the alert story ----------------------------------------------------
     def _close(self, bucket: Bucket) -> list[dict[str, Any]]:
@@ -670,9 +689,14 @@ class BrandMonitor:
         # one typical daily maximum), not only while each bucket is at the alert level.
         anomalous = hot or share_p < c.share_p_continue or score.in_episode
         if s is not None and bucket.start < s.get("early", 0):
-            # Opened (or re-opened) early, on a later bucket than this one: this one is before
-            # the story's time and must not count as a quiet bucket of it.
-            return []
+            # Opened (or re-opened) early on a later bucket, while this one was still open: it
+            # counts in the story when it is anomalous itself (a wave that landed in it late:
+            # its mentions, an escalation), never as a quiet bucket of it.
+            if s["status"] != "open" or not anomalous:
+                return []
+            self._merge(s, bucket)
+            s["anomalous"] += 1
+            return self._escalation(s, bucket, score)
         if s is None or s["status"] == "resolved":
             if s is not None and (hot or spike) and bucket.start - s["resolved_at"] <= c.cooldown_seconds:
                 # The same crisis flaring up again: this bucket counts in the re-opened story.

@@ -57,9 +57,15 @@ def test_early_firing_learns_nothing_from_incomplete_buckets() -> None:
     story_early = core_early.pop("story")
     story_late = core_late.pop("story")
     assert core_early == core_late  # detector, usual share, terms: learnt at closing only
-    # The story as at closing, but for the mark of the bucket it was opened early on.
+    # The same story as at closing (the bucket it was opened early on marked), which also took
+    # in the surge's first bucket: anomalous, still open when the story opened early on the
+    # second, it closed after (at closing alone it came before the story and opened nothing).
     assert story_early.pop("early") == story_late["window_start"]
-    assert story_early == story_late
+    same = ("alert_id", "status", "severity", "opened_at", "window_start", "reopened",
+            "resolved_at", "quiet")
+    assert {k: story_early[k] for k in same} == {k: story_late[k] for k in same}
+    assert story_early["anomalous"] == story_late["anomalous"] + 1
+    assert all(story_early["terms"][t] >= n for t, n in story_late["terms"].items())
 
 
 def test_a_backlog_is_judged_at_closing_only() -> None:
@@ -146,3 +152,46 @@ def test_open_buckets_held_by_a_backlog_are_not_judged_early() -> None:
             events += m.observe(*item, advance=False)
     events += m.advance(newest)
     assert [e["event"] for e in events][:1] == ["opened"]
+
+
+def test_a_wave_landing_late_in_the_bucket_before_an_early_story_counts_in_it() -> None:
+    """Found in review: a story opened early on bucket B (its first mentions all negative);
+    the bucket before, A, still open, then got the real wave late (an RSS poll): at closing
+    the story skipped A, so the crisis was never escalated. Now A counts in the story (its
+    mentions, the escalation), as an anomalous bucket, never as a quiet one."""
+    m = BrandMonitor("acme")
+    assert _feed_counts(m, _busy_brand(3, seed=1)) == []
+    a = START + 3 * 86400
+    b = a + BUCKET
+    m.open = {a: _bucket(a, 1500, 220), b: _bucket(b, 400, 400)}
+    m.newest = b + 60
+    early = m.early(now=m.newest + 1)
+    assert [(e["event"], _end(e)) for e in early] == [("opened", b + BUCKET)]
+    m.open[a] = _bucket(a, 4000, 3000)  # the wave, late
+    m.open[b] = _bucket(b, 4000, 600)
+    events = m.advance(b + BUCKET + m.config.lateness_seconds)
+    assert [(e["event"], e["severity"], e["alert_id"]) for e in events] == [
+        ("escalated", "critical", early[0]["alert_id"])]
+    assert m.story is not None and m.story["severity"] == "critical"
+
+
+def test_mentions_dated_ahead_of_the_clock_are_not_judged_early() -> None:
+    """Found in review: mentions dated 50 minutes ahead (accepted up to
+    VEILLE_MAX_FUTURE_SECONDS) had their future bucket judged early: a story opened with a
+    window in the future, ignoring the real surge of the present buckets."""
+    items = list(traffic(days=4, surge=SURGE))
+    m = BrandMonitor("acme")
+    events: list = []
+    skewed = False
+    for item in items:
+        now = item[1]
+        if not skewed and now >= SURGE[0]:
+            for i in range(25):
+                m.observe(f"skew{i}", now + 3000, True, 100, "panne", advance=False)
+            skewed = True
+        events += m.observe(*item, advance=False)
+        events += m.advance(min(m.newest, now + 60))
+        events += m.early(now=now)
+    opened = [e for e in events if e["event"] == "opened"]
+    assert len(opened) == 1 and opened[0]["early"], opened
+    assert SURGE[0] < _end(opened[0]) <= SURGE[0] + 2 * BUCKET  # the present's surge

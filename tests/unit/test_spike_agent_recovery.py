@@ -110,3 +110,52 @@ def test_a_crash_landing_part_of_a_batch_still_judges_the_replay_as_before() -> 
     restarted.run([second, third])
     assert restarted.late() == 1
     assert restarted.state() == reference.state()
+
+
+def test_an_early_event_sent_before_a_crash_is_sent_again_and_its_story_kept() -> None:
+    """Found in review: an early event was sent, then the state saved; killed in between, the
+    restarted worker had no story and, judging buckets that had filled meanwhile, no reason to
+    open one: consumers kept an alert open for ever, never resolved. Early events are now saved
+    with the state (its outbox) before they are sent, and sent again after a reload."""
+    from veille.crisis import BrandMonitor
+
+    settings = SETTINGS.with_(spike_early_seconds=1e-6)  # judged at every batch
+    fired: list[dict] = []
+    real_early = BrandMonitor.early
+
+    def early_once(self: BrandMonitor, now: float) -> list[dict]:
+        """The real judgement would not fire on this calm traffic: a story as one opens."""
+        if fired or not self.closed_until or self.brand != "acme":
+            return []
+        start = max(self.open)
+        self.story = {"alert_id": f"acme-{start}", "status": "open", "severity": "warning",
+                      "opened_at": start, "window_start": start, "anomalous": 0, "quiet": 0,
+                      "reopened": 0, "resolved_at": 0, "top": [], "terms": {}, "early": start}
+        self.early_events += 1
+        fired.append({"schema_version": 1, "alert_id": f"acme-{start}", "brand": "acme",
+                      "event": "opened", "status": "open", "severity": "warning",
+                      "window_end": str(start + 300), "early": True})
+        return list(fired)
+
+    events, sent = [], [0] * len(SOURCES)
+    for i in range(12 * 40):  # four hours of calm traffic, all sources in turn
+        p = i % len(SOURCES)
+        events.append(signal(Q, i, "acme", p=p, o=sent[p], t=T + i * 30, neg=i % 7 == 0))
+        sent[p] += 1
+    batches = [events[i:i + 40] for i in range(0, len(events), 40)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(BrandMonitor, "early", early_once)
+        dead = Process(settings=settings, killed_after_sends=1)
+        dead.run(batches)
+    assert [e["event"] for e in dead.alerts.sent] == ["opened"] and fired
+    killed_in = len(dead.saved_at)  # the batch being handled: not committed
+    assert BrandMonitor.early is real_early
+    restarted = Process(landed=dead.landed(), settings=settings)
+    restarted.run(batches[killed_in:])
+    again = restarted.alerts.sent
+    assert again[:1] == fired, again  # sent again, first
+    # ... and its story went on in the restarted worker: calm buckets resolved it.
+    assert [(e["alert_id"], e["event"]) for e in again] == [
+        (fired[0]["alert_id"], "opened"), (fired[0]["alert_id"], "resolved")]
+    core, _ = restarted.state()
+    assert core["outbox"] == [] and core["story"]["status"] == "resolved"
