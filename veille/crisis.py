@@ -390,8 +390,10 @@ class BrandMonitor:
         self._last_share_p = 1.0
         self.share_prev = (0, 0)
         self.closes = 0  # buckets closed so far by this object (tells when core state changed)
-        #: Alert events sent early (`early`) so far by this object: the story changed too.
+        #: Alert events sent early (`early`) so far by this object: the story changed too; and
+        #: stories kept open early (a surge as one was about to resolve).
         self.early_events = 0
+        self.early_marks = 0
         self._early_seen: tuple[tuple[int, int, int], ...] = ()
         #: Start of the brand's first closed bucket (how long it has been watched), and of the
         #: silence held back from the cold detector, if any (see `_score`).
@@ -473,7 +475,7 @@ class BrandMonitor:
     @property
     def revision(self) -> int:
         """Changes whenever the core state does (a bucket closed, or the story moved early)."""
-        return self.closes + self.early_events
+        return self.closes + self.early_events + self.early_marks
 
     # -- early firing -------------------------------------------------------------------------
     def early(self, now: float) -> list[dict[str, Any]]:
@@ -523,9 +525,23 @@ class BrandMonitor:
         self._early_seen = seen
         trial_events = self._trial(present).advance(max(present) + size + lateness)
         events: list[dict[str, Any]] = []
-        for e in trial_events:
+        marked = False
+        for i, e in enumerate(trial_events):
             kind = e["event"]
+            if kind == "reopened" and marked:
+                continue  # the story goes on (below): no re-opening to tell
             if kind == "resolved":
+                after = trial_events[i + 1] if i + 1 < len(trial_events) else None
+                if (is_open and after is not None and after["event"] == "reopened"
+                        and after["alert_id"] == s["alert_id"]):  # type: ignore[index]
+                    # The copy resolved the open story on an older quiet bucket, then re-opened
+                    # it on a later one: a surge while the story was about to resolve. It goes
+                    # on instead (the quiet buckets before the surge's do not count in it, as
+                    # for a story opened early), and its escalation, if any, is sent now.
+                    s["early"] = int(datetime.fromisoformat(after["window_end"]).timestamp()) - size  # type: ignore[index]
+                    self.early_marks += 1
+                    marked = True
+                    continue
                 break
             if not is_open and kind in ("opened", "reopened"):
                 start = int(datetime.fromisoformat(e["window_end"]).timestamp()) - size

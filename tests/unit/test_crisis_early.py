@@ -195,3 +195,25 @@ def test_mentions_dated_ahead_of_the_clock_are_not_judged_early() -> None:
     opened = [e for e in events if e["event"] == "opened"]
     assert len(opened) == 1 and opened[0]["early"], opened
     assert SURGE[0] < _end(opened[0]) <= SURGE[0] + 2 * BUCKET  # the present's surge
+
+
+def test_a_surge_as_a_story_is_about_to_resolve_keeps_it_open_and_escalates_early() -> None:
+    """Found in review: a warning story one quiet bucket from resolving, then a wave: the copy
+    resolved the story on the older bucket and early firing stopped there; the wave came at
+    closing as a resolution and a re-opening. Now the story goes on: the escalation is sent
+    early, and no resolution and re-opening come at closing."""
+    m = BrandMonitor("acme")
+    assert _feed_counts(m, _busy_brand(3, seed=1)) == []
+    t = START + 3 * 86400
+    before = _feed_counts(m, [(4000, 1400)] + [(4000, 600)] * 3, start=t)
+    assert [e["event"] for e in before] == ["opened"]
+    assert m.story is not None and m.story["quiet"] == 2
+    a, b = t + 4 * BUCKET, t + 5 * BUCKET
+    m.open = {a: _bucket(a, 4000, 600), b: _bucket(b, 2000, 1800)}
+    m.newest = b + 150
+    early = m.early(now=m.newest)
+    assert [(e["event"], e["severity"], e["early"]) for e in early] == [
+        ("escalated", "critical", True)]
+    assert early[0]["alert_id"] == before[0]["alert_id"]
+    assert m.advance(b + BUCKET + m.config.lateness_seconds) == []
+    assert m.story["status"] == "open" and m.story["severity"] == "critical"
