@@ -255,9 +255,15 @@ class Settings:
                     raise SettingsError(f"{env}={value!r} must be >= 0")
             elif value <= 0:
                 raise SettingsError(f"{env}={value!r} must be > 0")
-            bound = _AT_MOST.get(f.name)
+            bound = _AT_MOST.get(f.name) or _generic_bound(f.name)
             if bound is not None and value > bound[0]:
                 raise SettingsError(f"{env}={value!r} must be at most {bound[0]:,.0f} ({bound[1]})")
+        if self.broker_heartbeat_interval >= self.broker_session_timeout:
+            raise SettingsError(
+                f"{ENV_PREFIX}BROKER_HEARTBEAT_INTERVAL={self.broker_heartbeat_interval:g} must be "
+                f"less than {ENV_PREFIX}BROKER_SESSION_TIMEOUT={self.broker_session_timeout:g} "
+                "(a third of it or less, as Kafka advises): the group would drop the worker "
+                "between two heartbeats")
         self._check_names()
 
     def _check_names(self) -> None:
@@ -357,6 +363,26 @@ _AT_MOST = {
     # and a collector answered 503 to it for ever (a webhook sender retrying without end).
     "max_text_chars": (100_000, "a record must fit in Apache Kafka's default 1 MB message limit"),
 }
+#: Milliseconds in a Kafka client's 32-bit fields: beyond, aiokafka fails at its first request
+#: (a worker never ready, or every send failing).
+_MAX_MS = 2**31 - 1
+
+
+def _generic_bound(name: str) -> tuple[float, str] | None:
+    """The upper bound of a numeric setting that `_AT_MOST` does not name, with why."""
+    if name.endswith("_ms"):
+        return float(_MAX_MS), "about 24.8 days: a Kafka client's 32-bit milliseconds"
+    if name.startswith("broker_") and name != "broker_url":
+        return 1800.0, "30 minutes: Apache Kafka's longest group session by default"
+    if name == "spike_bucket_seconds":
+        return 86400.0, "a day"
+    if name.endswith("_seconds"):
+        return 366 * 86400.0, "a year"
+    if name == "topic_partitions":
+        return 1024.0, "each topic and changelog gets this many: more is a broker's burden, no gain"
+    return None
+
+
 #: A bootstrap server: host name, IPv4 or [IPv6], then a port.
 _SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>\d{1,5})")
 #: Characters Kafka allows in a topic name.

@@ -179,3 +179,33 @@ def test_a_secret_file_that_cannot_give_a_value_is_an_error(tmp_path, setup, mes
         path.mkdir()
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"VEILLE_BROKER_SESSION_TIMEOUT": "1e12"}, "must be at most 1,800 (30 minutes"),
+    ({"VEILLE_BROKER_REBALANCE_TIMEOUT": "3000000"}, "must be at most 1,800"),
+    ({"VEILLE_PRODUCER_REQUEST_TIMEOUT_MS": "99999999999"}, "must be at most 2,147,483,647"),
+    ({"VEILLE_CONSUMER_FETCH_MAX_WAIT_MS": "99999999999"}, "32-bit milliseconds"),
+    ({"VEILLE_TOPIC_PARTITIONS": "100000"}, "must be at most 1,024"),
+    ({"VEILLE_SPIKE_IDLE_SECONDS": "1e12"}, "(a year)"),
+    ({"VEILLE_SPIKE_BUCKET_SECONDS": "172800"}, "(a day)"),
+    ({"VEILLE_BROKER_HEARTBEAT_INTERVAL": "10"},
+     "VEILLE_BROKER_HEARTBEAT_INTERVAL=10 must be less than VEILLE_BROKER_SESSION_TIMEOUT=6"),
+])
+def test_values_a_worker_cannot_run_with_are_refused_at_start(env: dict, message: str) -> None:
+    """Found in review: these passed the settings, then the worker hung (never ready), failed
+    every send, or crashed in aiokafka (32-bit milliseconds), or the broker created 800,000
+    partitions."""
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env(env)
+
+
+def test_a_long_session_timeout_gets_requests_long_enough_for_faust() -> None:
+    """Found in review: VEILLE_BROKER_SESSION_TIMEOUT=120 (Apache Kafka allows 30 minutes)
+    crashed the worker: Faust refuses a session longer than its 90-second requests."""
+    from veille.app import create_app
+
+    app = create_app(Settings.from_env({"VEILLE_BROKER_SESSION_TIMEOUT": "120"}))
+    assert app.conf.broker_session_timeout == 120.0
+    assert app.conf.broker_request_timeout >= 150.0
+    assert create_app(Settings.from_env({})).conf.broker_request_timeout == 90.0
