@@ -209,3 +209,15 @@ def test_a_long_session_timeout_gets_requests_long_enough_for_faust() -> None:
     assert app.conf.broker_session_timeout == 120.0
     assert app.conf.broker_request_timeout >= 150.0
     assert create_app(Settings.from_env({})).conf.broker_request_timeout == 90.0
+
+
+def test_a_moderation_api_token_too_short_to_protect_it_is_refused() -> None:
+    """Found in review: a one-character token served the API on 0.0.0.0 (the webhook already
+    wanted 16)."""
+    from veille.moderate.api import ApiConfigError, check_config
+
+    exposed = Settings.from_env({"VEILLE_MODERATION_API_HOST": "0.0.0.0"})
+    with pytest.raises(ApiConfigError, match="VEILLE_MODERATION_API_TOKEN has 1 characters, at "
+                                             "least 16 are needed"):
+        check_config(exposed.with_(moderation_api_token="a"))
+    check_config(exposed.with_(moderation_api_token="x" * 16))

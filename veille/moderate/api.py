@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from veille.collectors.webhook import is_loopback
+from veille.collectors.webhook import MIN_SECRET_CHARS, is_loopback
 from veille.httpbody import (
     BodyTooLarge,
     UndecodableBody,
@@ -96,7 +96,11 @@ def check_config(settings: Settings) -> None:
     if header.lower() in _NOT_A_USER_HEADER:  # its value would be written as the moderator
         raise ApiConfigError(f"VEILLE_MODERATION_API_USER_HEADER={header!r} carries "
                              "credentials or request data, not a user name")
-    if settings.moderation_api_token.strip():
+    token = settings.moderation_api_token.strip()
+    if token:
+        if len(token) < MIN_SECRET_CHARS:  # guessed in a few tries: worse than none, it reassures
+            raise ApiConfigError(f"VEILLE_MODERATION_API_TOKEN has {len(token)} characters, at "
+                                 f"least {MIN_SECRET_CHARS} are needed (e.g. openssl rand -hex 32)")
         return
     if not is_loopback(settings.moderation_api_host):
         where = settings.moderation_api_host or "every interface"
