@@ -729,6 +729,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from veille.settings import unknown_variables
+
+    for name, close in unknown_variables(os.environ):  # a typo silently kept a default
+        print(f"veille: warning: {name} is not a veille variable, ignored"
+              + (f"; did you mean {close}?" if close else ""), file=sys.stderr)
     from veille.logs import thin_client_logs
 
     thin_client_logs()  # kafka-python's reconnection errors while the broker is away

@@ -398,6 +398,33 @@ _ZERO_ALLOWED = frozenset(("producer_linger_ms", "spike_lateness_seconds", "spik
                            "dlq_retention_days"))
 
 
+#: VEILLE_ variables that are not settings but are read (or set by the deployment) elsewhere.
+OTHER_VARIABLES = frozenset((
+    "VEILLE_REPLAY_RATE",  # veille demo's replay rate
+    "VEILLE_TANSU_BIN",  # the embedded broker's binary
+    "VEILLE_WATCHLIST_FILE",  # docker-compose: the watch list mounted in the containers
+    "VEILLE_WEBHOOK_HOST_PORT", "VEILLE_MODERATION_API_HOST_PORT",  # docker-compose ports
+))
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """(name, the closest known name or None) of each VEILLE_ variable of `env` that veille does
+    not read: a misspelt one (VEILLE_TOPICS_PREFIX) is otherwise silently ignored, and the
+    default it meant to change is used (the production topics, no webhook secret)."""
+    import difflib
+
+    known = {env for env, _, _ in settings_table()}
+    known |= {ENV_PREFIX + f.name.upper() + "_FILE" for f in fields(Settings)
+              if f.metadata.get("secret")}
+    known |= OTHER_VARIABLES
+    out = []
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+            out.append((name, close[0] if close else None))
+    return out
+
+
 def _secret_from_file(name: str, raw: str | None, env: Mapping[str, str]) -> str | None:
     """A secret's value, from VEILLE_<NAME>_FILE when that is set (a Docker or Kubernetes
     secret mounted as a file, kept out of the environment, `docker inspect` and crash reports):

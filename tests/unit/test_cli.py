@@ -177,3 +177,23 @@ def test_one_shot_commands_say_at_once_that_the_broker_is_unreachable(tmp_path) 
         assert f"cannot reach the broker at {env['VEILLE_BROKER_URL']}: no server accepts" \
             in out.stderr, (args, out.stderr[-1500:])
         assert "kafka." not in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
+
+
+def test_a_misspelt_veille_variable_is_named_with_the_one_meant() -> None:
+    """Found in review: VEILLE_TOPICS_PREFIX=staging. used the production topics, VEILLE_BROKER
+    the default broker, VEILLE_WEBHOOK_SECRET no secret at all, without a word."""
+    import os
+
+    env = {**os.environ, "VEILLE_TOPICS_PREFIX": "staging.", "VEILLE_WEBHOOK_SECRET": "x",
+           "VEILLE_NOTHING_LIKE_IT": "1", "VEILLE_WEBHOOK_TOKEN_FILE": "/nonexistent",
+           "VEILLE_TANSU_BIN": "/nonexistent"}
+    out = veille("sentiment", stdin="hello\n", env=env)
+    lines = [line for line in out.stderr.splitlines() if "warning" in line]
+    assert lines == [
+        "veille: warning: VEILLE_NOTHING_LIKE_IT is not a veille variable, ignored",
+        "veille: warning: VEILLE_TOPICS_PREFIX is not a veille variable, ignored; did you mean "
+        "VEILLE_TOPIC_PREFIX?",
+        "veille: warning: VEILLE_WEBHOOK_SECRET is not a veille variable, ignored; did you mean "
+        "VEILLE_WEBHOOK_HMAC_SECRET?",
+    ], out.stderr
+    assert out.returncode == 0
