@@ -98,7 +98,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from veille.collectors.replay import replay
 
     settings = _settings(args)
+    if not args.file.strip():
+        raise CliError("the file name is empty; expected a JSON Lines file of raw mentions")
     path = Path(args.file)
+    if path.is_dir():
+        raise CliError(f"{path}: a directory, not a file")
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     try:  # before the broker is asked anything
@@ -133,10 +137,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         for s, handler in before.items():
             signal.signal(s, handler)
     return replay_outcome(report, stopped_by=stopped_by[0] if stopped_by else None, path=path,
-                          timestamps=args.timestamps)
+                          timestamps=args.timestamps, from_line=args.from_line)
 
 
-def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamps: str) -> int:
+def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamps: str,
+                   from_line: int = 1) -> int:
     """Print the replay's summary and what to do next; the exit status: 1 when a mention was
     not acknowledged, or when lines were read and none could be sent (a file that is not JSON
     Lines); 128 + the signal's number when stopped by one (130 for Ctrl-C), after saying where
@@ -150,14 +155,19 @@ def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamp
         text += ("\nstopped by a signal before the end of the file; to go on from there: "
                  f"veille collect replay {path} --from-line {report.sent_through + 1} "
                  f"--timestamps {timestamps}")
-    elif report.read and not report.sent and not report.failed:
+    elif report.read and len(report.refused) == report.read:
         text += f"\nerror: no mention sent: every line was refused; {NOT_JSONL_HINT}"
+    elif from_line > 1 and report.lines is not None and report.lines < from_line:
+        text += (f"\nerror: --from-line {from_line}: the file has only {report.lines} "
+                 f"line{'s' if report.lines != 1 else ''}")
+        print(text, file=sys.stderr)
+        return 1
     print(text, file=sys.stderr)
     if report.failed:
         return 1
     if stopped_by is not None:
         return 128 + stopped_by
-    return 1 if report.read and not report.sent else 0
+    return 1 if report.read and len(report.refused) == report.read else 0
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:

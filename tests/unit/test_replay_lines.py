@@ -156,8 +156,8 @@ def test_a_line_too_long_is_refused_without_being_read_whole_and_the_next_goes(
     lines_seen: list[int] = []
     real = replay_module._lines
 
-    def spy(fh: Any, cap: int, first: int = 1) -> Any:
-        for number, text in real(fh, cap, first):
+    def spy(fh: Any, cap: int, first: int = 1, report: Any = None) -> Any:
+        for number, text in real(fh, cap, first, report):
             lines_seen.append(len(text) if text is not None else -1)
             yield number, text
 
@@ -203,3 +203,22 @@ def test_the_replay_exit_status_and_what_it_says(tmp_path: Path, capsys: Any) ->
             in capsys.readouterr().err)
     failed = ReplayReport(read=7, sent=5, failed=2)
     assert replay_outcome(failed, stopped_by=None, path=path, timestamps="keep") == 1
+
+
+def test_limit_0_and_a_start_past_the_end_are_said_as_they_are(tmp_path: Path, capsys: Any) -> None:
+    """Found in review: --limit 0 said "every line was refused; is it JSON Lines?" (exit 1),
+    and --from-line 100 on a 5-line file "read 0 lines" (exit 0)."""
+    from veille.cli import replay_outcome
+
+    path = tmp_path / "m.jsonl"
+    path.write_text("\n".join(line(f"m{i}", "2025-01-01T00:00:00Z") for i in range(1, 6)) + "\n")
+    report = replay(path, Settings.from_env({}), progress=False, producer=Producer(), limit=0)
+    assert report.sent == 0
+    assert replay_outcome(report, stopped_by=None, path=path, timestamps="keep") == 0
+    assert "error" not in capsys.readouterr().err
+    report = replay(path, Settings.from_env({}), progress=False, producer=Producer(),
+                    first_line=100)
+    assert report.lines == 5
+    assert replay_outcome(report, stopped_by=None, path=path, timestamps="keep",
+                          from_line=100) == 1
+    assert "error: --from-line 100: the file has only 5 lines" in capsys.readouterr().err

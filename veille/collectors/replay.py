@@ -44,6 +44,8 @@ class ReplayReport:
     error: str | None = None
     #: Number of the last line read (1-based; 0: none).
     line: int = 0
+    #: Lines in the file, once read to its end (None: stopped before).
+    lines: int | None = None
     #: Number of the line of the last mention handed to the producer (0: none): a replay
     #: stopped early goes on with `--from-line` one past it.
     sent_through: int = 0
@@ -68,13 +70,17 @@ def line_cap(limits: Limits) -> int:
     return max(MIN_LINE_CAP, 16 * limits.max_text_chars)
 
 
-def _lines(fh: IO[bytes], cap: int, first: int = 1) -> Iterator[tuple[int, bytes | None]]:
+def _lines(fh: IO[bytes], cap: int, first: int = 1,
+           report: ReplayReport | None = None) -> Iterator[tuple[int, bytes | None]]:
     """(number, line) of each line from line `first` on; None for a line longer than `cap`
-    bytes, which is skipped in chunks, never held whole."""
+    bytes, which is skipped in chunks, never held whole. At the end, `report.lines` is the
+    number of lines."""
     number = 0
     while True:
         line = fh.readline(cap + 1)
         if not line:
+            if report is not None:
+                report.lines = number
             return
         number += 1
         too_long = len(line) > cap and not line.endswith(b"\n")
@@ -96,7 +102,7 @@ def read_mentions(
     with its send time)."""
     cap = line_cap(limits)
     with open(path, "rb") as fh:
-        for number, line in _lines(fh, cap, first_line):
+        for number, line in _lines(fh, cap, first_line, report):
             report.line = number
             if line is None:
                 report.read += 1
