@@ -141,8 +141,20 @@ def run_detect(series_csv: Path, out_csv: Path, config: DetectorConfig | None = 
     problem with the files (unreadable, not UTF-8 CSV, a bad row, an output path that cannot be
     written or that is the input) is a DetectError naming the file, and the line if there is one.
     """
+    if str(out_csv) == "-":
+        raise DetectError("--out -: the scores are written to a file (renamed into place once "
+                          "whole), not to standard output: name a file")
+    if out_csv.is_symlink():  # written through: the link stays, its target gets the scores
+        out_csv = Path(os.path.realpath(out_csv))
     if not out_csv.name or out_csv.is_dir():
         raise DetectError(f"{out_csv}: output must be a file name, not a directory")
+    try:
+        out_mode = out_csv.stat().st_mode
+    except (OSError, ValueError):  # absent (the usual case), or a path open() will refuse
+        out_mode = None
+    if out_mode is not None and not stat.S_ISREG(out_mode):
+        # Renamed over, a pipe or a device node (/dev/full, as root) became a plain file.
+        raise DetectError(f"{out_csv}: output must be a regular file, not a pipe or a device")
     tmp = out_csv.with_name(out_csv.name + ".part")
     if _same_file(series_csv, out_csv):
         raise DetectError(f"{series_csv}: the output {out_csv} would overwrite the input")
@@ -232,6 +244,10 @@ def _score_rows(src: TextIO, dst: TextIO, series_csv: Path, detector: Detector) 
             continue
         if len(row) <= max(ti, vi):
             raise DetectError(f"{series_csv}:{line}: expected {len(header)} columns, got {row}")
+        if len(row) > len(header):  # `2026-01-01T00:00:00Z,1,5`: 1.5 with a decimal comma?
+            raise DetectError(f"{series_csv}:{line}: expected {len(header)} columns, got "
+                              f"{len(row)}: {row} (a decimal comma? write 1.5, or quote the "
+                              "value)")
         try:
             ts = parse_timestamp(row[ti])
         except TimestampRangeError as exc:

@@ -427,3 +427,34 @@ def test_run_detect_a_bucket_whose_rows_overflow_a_count(tmp_path: Path) -> None
                    "2026-03-02 00:06:00,1.7e308\n")
     with pytest.raises(DetectError, match=r"s\.csv:4: the rows of bucket 2026-03-02T00:05:00\+00:00 add up"):
         run_detect(src, tmp_path / "out.csv")
+
+
+def test_detect_writes_through_a_link_and_refuses_pipes_devices_and_extra_columns(
+        tmp_path) -> None:
+    """Found in review: --out renamed its file over a pipe (it became a plain file), over a
+    symbolic link (the link replaced, its target unchanged) and, as root, over /dev/full; a row
+    with a decimal comma (`...,1,5`) was scored as 1."""
+    import os
+
+    from veille.detect import DetectError, run_detect
+
+    series = tmp_path / "s.csv"
+    series.write_text("timestamp,value\n2026-01-01T00:00:00Z,1\n2026-01-01T00:05:00Z,2\n")
+    target = tmp_path / "target.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    run_detect(series, link)
+    assert link.is_symlink() and target.read_text().startswith("timestamp,value,anomaly_score")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(DetectError, match="must be a regular file, not a pipe or a device"):
+        run_detect(series, fifo)
+    assert fifo.is_fifo()
+    with pytest.raises(DetectError, match="not to standard output"):
+        run_detect(series, type(series)("-"))
+    comma = tmp_path / "comma.csv"
+    comma.write_text("timestamp,value\n2026-01-01T00:00:00Z,1,5\n")
+    with pytest.raises(DetectError, match=r"comma.csv:2: expected 2 columns, got 3: .*decimal "
+                                          r"comma"):
+        run_detect(comma, tmp_path / "out.csv")
