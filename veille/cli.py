@@ -500,12 +500,12 @@ def _collector_errors() -> tuple[type[Exception], ...]:
     """Configuration and broker errors of the collectors: a message, not a traceback."""
     from veille.collectors.base import BrokerUnavailable
     from veille.collectors.mastodon import MastodonConfigError
-    from veille.collectors.rss import FeedConfigError
+    from veille.collectors.rss import FeedConfigError, StateDirError
     from veille.moderate.commands import ModerateError
     from veille.moderate.store import BrokerError as ModerationBrokerError
 
     errors: list[type[Exception]] = [BrokerUnavailable, MastodonConfigError, FeedConfigError,
-                                     ModerateError, ModerationBrokerError]
+                                     StateDirError, ModerateError, ModerationBrokerError]
     try:
         from veille.detect import DetectError
 

@@ -271,3 +271,34 @@ def test_python_m_veille_detect_accepts_a_bucket_of_one_day(
     out = tmp_path / "o.csv"
     assert detect.main([str(series), "--out", str(out), "--bucket-seconds", "86400"]) == 0
     assert out.read_text(encoding="utf-8").startswith("timestamp,value,anomaly_score,alert\n")
+
+
+def test_a_state_folder_that_cannot_hold_state_is_an_error_at_start(tmp_path: Path) -> None:
+    """Found in review: VEILLE_COLLECTOR_STATE_DIR naming a file logged "moved to .corrupt"
+    (nothing was), then "could not save state", and exited 0: each cron run sent the same
+    entries again. Both collectors now refuse it at start, naming the variable."""
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+
+    from veille.collectors.mastodon import MastodonCollector
+    from veille.collectors.rss import RssCollector, StateDirError, StateStore
+    from veille.metrics import CollectorMetrics
+    from veille.settings import Settings
+
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    with pytest.raises(StateDirError, match="VEILLE_COLLECTOR_STATE_DIR: cannot keep"):
+        StateStore(a_file / "rss").check()
+    StateStore(tmp_path / "new" / "rss").check()  # made when missing
+    assert (tmp_path / "new" / "rss").is_dir() and not list((tmp_path / "new" / "rss").iterdir())
+    watchlist = tmp_path / "w.toml"
+    watchlist.write_text('[[brands]]\nid = "acme"\nname = "Acme"\nhashtags = ["acme"]\n'
+                         '[[feeds]]\nurl = "https://example.org/f.xml"\n')
+    settings = Settings.from_env({"VEILLE_COLLECTOR_STATE_DIR": str(a_file),
+                                  "VEILLE_WATCHLIST": str(watchlist),
+                                  "VEILLE_MASTODON_URL": "https://m.example"})
+    for make in (RssCollector, MastodonCollector):
+        collector = make(settings, CollectorMetrics(CollectorRegistry()))
+        with pytest.raises(StateDirError):
+            asyncio.run(collector.start())

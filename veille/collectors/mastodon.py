@@ -443,6 +443,7 @@ class MastodonCollector(Collector):
 
     async def start(self) -> None:
         self.check_config()
+        self.store.check()
         if self.hashtags is None:
             try:
                 watchlist = Watchlist.from_toml(self.settings.watchlist_path)

@@ -190,11 +190,28 @@ async def sleep_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
     return True
 
 
+class StateDirError(ValueError):
+    """VEILLE_COLLECTOR_STATE_DIR cannot hold the collectors' state."""
+
+
 class StateStore:
     """One small JSON document per key in a folder, written atomically (temp file + os.replace)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
+
+    def check(self) -> None:
+        """StateDirError unless the folder exists or can be made, and takes a file: a state
+        that cannot be saved has a cron job send the same entries again at every run."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".probe.", dir=self.directory)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise StateDirError(
+                f"VEILLE_COLLECTOR_STATE_DIR: cannot keep the collector's state in "
+                f"{self.directory} ({exc.strerror or exc}): set it to a writable folder") from None
 
     def path(self, key: str) -> Path:
         return self.directory / f"{short_hash(key)}.json"
@@ -209,10 +226,12 @@ class StateStore:
             # Keep the damaged file for inspection and start afresh: at worst entries are sent
             # again, and the enrichment stage drops them as duplicates.
             aside = path.with_suffix(".corrupt")
-            log.error("state file %s is unreadable (%s); moved to %s, starting afresh",
-                      path, exc, aside.name)
-            with contextlib.suppress(OSError):
+            try:
                 os.replace(path, aside)
+                where = f"moved to {aside.name}"
+            except OSError:
+                where = "left in place"
+            log.error("state file %s is unreadable (%s); %s, starting afresh", path, exc, where)
             return None
         return data if isinstance(data, dict) else None
 
@@ -823,6 +842,7 @@ class RssCollector(Collector):
 
     async def start(self) -> None:
         feeds = self.check_feeds()
+        self.store.check()
         self.feed_names = {}
         for n, feed in enumerate(feeds):
             name = feed_metric_name(feed, n)
