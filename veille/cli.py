@@ -466,6 +466,8 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
     if days > REPORT_MAX_DAYS:
         raise CliError(f"the period is {days:,.0f} days; a report covers at most "
                        f"{REPORT_MAX_DAYS} (--since, --until)")
+    if args.png is not None and not args.png.strip():
+        raise CliError("--png: empty path, expected a PNG file name")
     png = Path(args.png) if args.png else None
     if png is not None:
         if days > CHART_MAX_DAYS:

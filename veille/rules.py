@@ -362,10 +362,11 @@ class Watchlist:
             lists = {}
             for key in ("aliases", "keywords", "hashtags", "exclude"):
                 value = entry.get(key, [])
-                if not isinstance(value, list) or not all(
-                    isinstance(v, str) and v.strip() for v in value
-                ):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise WatchlistError(f"{source}: {brand_id}.{key} must be a list of strings")
+                if not all(v.strip() for v in value):
+                    raise WatchlistError(f"{source}: {brand_id}.{key} has an empty or blank "
+                                         f"entry: remove it (it would match nothing)")
                 for v in value:
                     _check_term(v, f"{source}: {brand_id}.{key}")
                 if key == "hashtags":

@@ -151,6 +151,11 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         (("collect", "replay", str(feed), "--rate", "-1"), "0 (as fast as possible) or at least"),
         (("collect", "replay", str(feed), "--rate", "nan"), "--rate nan"),
         (("collect", "replay", str(feed), "--limit", "-2"), "--limit must be 0 or more, not -2"),
+        (("collect", "replay", str(feed), "--from-line", "0"), "--from-line must be 1 or more"),
+        (("collect", "replay", str(folder)), "a directory, not a file"),
+        (("collect", "replay", ""), "the file name is empty"),
+        # Found in review: an empty --png was ignored, the report printed without its chart.
+        (("moderation", "report", "--png", ""), "--png: empty path"),
     ]
     for args, words in cases:
         out = veille(*args, env=env)

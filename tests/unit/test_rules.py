@@ -85,6 +85,8 @@ def test_packaged_watchlist_loads() -> None:
         ("[[brands]]\nname = 'x'", "needs an id"),
         ("[[brands]]\nid = 'Bad Id'", "needs an id"),
         ("[[brands]]\nid = 'a'\naliases = 'x'", "list of strings"),
+        # Found in review: said "must be a list of strings" of a list of strings.
+        ("[[brands]]\nid = 'a'\naliases = ['', ' ']", "a.aliases has an empty or blank entry"),
         ("[[brands]]\nid = 'a'\n[[brands]]\nid = 'a'", "brand #2: the id 'a' is taken by an earlier brand"),
         ("[[brands]]\nid = 'a'\nalias = ['typo']", "unknown keys"),
         # The metrics' label of mentions matching no brand: counted together, no share alert.
