@@ -76,8 +76,13 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from agents.worker import run
+    from veille.rules import Watchlist
 
-    run(_settings(args))
+    settings = _settings(args)
+    # Before the broker is waited for: a bad watch list was told only after 30 s of broker
+    # retries, or not at all when the broker was away.
+    Watchlist.from_toml(settings.watchlist_path)
+    run(settings)
     return 0
 
 
