@@ -29,7 +29,15 @@ def _settings(args: argparse.Namespace) -> Settings:
             raise CliError("--watchlist: an empty path; name a watch-list TOML file")
         if value is not None:
             overrides[name] = value
-    return Settings.from_env(**overrides)
+    try:
+        return Settings.from_env(**overrides)
+    except SettingsError as exc:
+        # A value given as a flag is named as the flag, not as the variable it stands for.
+        for name in overrides:
+            env = ENV_PREFIX + name.upper()
+            if str(exc).startswith(env + "="):
+                raise CliError(f"--{name.replace('_', '-')}" + str(exc)[len(env):]) from None
+        raise
 
 
 def _reachable(settings: Settings) -> Settings:

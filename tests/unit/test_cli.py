@@ -154,6 +154,8 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         (("collect", "replay", str(feed), "--from-line", "0"), "--from-line must be 1 or more"),
         (("collect", "replay", str(folder)), "a directory, not a file"),
         (("collect", "replay", ""), "the file name is empty"),
+        # Found in review: named VEILLE_METRICS_PORT, which the user had not set.
+        (("worker", "--metrics-port", "99999"), "--metrics-port=99999 must be a port in 0..65535"),
         # Found in review: told only after 30 s of broker retries (here: a closed port).
         (("worker", "--watchlist", "/nonexistent.toml"), "/nonexistent.toml does not exist"),
         # Found in review: an empty --png was ignored, the report printed without its chart.
