@@ -222,3 +222,25 @@ def test_limit_0_and_a_start_past_the_end_are_said_as_they_are(tmp_path: Path, c
     assert replay_outcome(report, stopped_by=None, path=path, timestamps="keep",
                           from_line=100) == 1
     assert "error: --from-line 100: the file has only 5 lines" in capsys.readouterr().err
+
+
+def test_lines_without_id_or_source_get_them_as_webhook_pushes_do(tmp_path: Path) -> None:
+    """Found in review: every line needed `id` and `source` (missing_field), while the webhook
+    fills them in. The id comes from the line as written: the same at every run, whatever
+    --timestamps does, so a file replayed twice is de-duplicated downstream."""
+    bare = {"platform": "p", "text": "acme is down", "created_at": "2025-01-01T00:00:00Z"}
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps(bare) + "\n" + json.dumps({**bare, "id": " ", "source": ""}) + "\n"
+                    + json.dumps({**bare, "author": "someone else"}) + "\n")
+    ids = []
+    for mode in ("keep", "shift", "now"):
+        producer = Producer()
+        report = replay(path, Settings.from_env({}), timestamps=mode, progress=False,
+                        producer=producer)
+        assert report.refused == [] and report.sent == 3
+        records = [json.loads(v) for v in producer.values]
+        assert {r["source"] for r in records} == {"replay"}
+        ids.append([r["id"] for r in records])
+    assert ids[0] == ids[1] == ids[2]
+    first, blank, other = ids[0]
+    assert first == blank and first != other and first.startswith("replay-") and len(first) == 39

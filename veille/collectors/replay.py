@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -65,6 +66,22 @@ class ReplayReport:
         return text
 
 
+def _fill_source_and_id(obj: dict[str, Any]) -> None:
+    """As the webhook does: a missing or blank `source` is "replay", and a missing or blank
+    `id` is `replay-` + 32 hex digits of the SHA-256 of the line's source, platform, author,
+    url, text and created_at as written (before --timestamps moves it): the same line gives
+    the same id at every run, so a file replayed twice is de-duplicated downstream."""
+    for key in ("source", "id"):
+        if isinstance(obj.get(key), str) and not obj[key].strip():
+            del obj[key]
+    obj.setdefault("source", "replay")
+    if obj.get("id") is None:
+        content = json.dumps([obj.get(k) for k in ("source", "platform", "author", "url", "text",
+                                                   "created_at")],
+                             ensure_ascii=False, default=str)
+        obj["id"] = "replay-" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:32]
+
+
 def line_cap(limits: Limits) -> int:
     """The longest line `read_mentions` reads, in bytes (see MIN_LINE_CAP)."""
     return max(MIN_LINE_CAP, 16 * limits.max_text_chars)
@@ -114,6 +131,8 @@ def read_mentions(
             report.read += 1
             try:
                 obj = json.loads(line)
+                if isinstance(obj, dict):
+                    _fill_source_and_id(obj)
                 if isinstance(obj, dict) and stamp_now:
                     obj["created_at"] = iso(now)
                     obj.pop("collected_at", None)  # collected when sent (the record's time)
@@ -152,7 +171,10 @@ def file_shift(path: Path, mode: str, now: datetime, limits: Limits | None = Non
             if line is None:
                 continue
             try:
-                m = mention_from_dict(json.loads(line), now=now, limits=any_date)
+                obj = json.loads(line)
+                if isinstance(obj, dict):
+                    _fill_source_and_id(obj)
+                m = mention_from_dict(obj, now=now, limits=any_date)
             except Exception:  # noqa: BLE001 (refused when read: see read_mentions)
                 continue
             t = m.created_at
