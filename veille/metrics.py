@@ -368,26 +368,33 @@ class CollectorMetrics:
 FEED_FAILURES = ("fetch", "not_a_feed", "broker")
 
 
-class FeedMetrics:
+class _SourceHealth:
+    """A collector's health per configured source (an RSS feed, a Mastodon hashtag): the time
+    of its last good poll and its failed polls by kind, every series at 0 from the start."""
+
+    def __init__(self, registry: CollectorRegistry, names: Iterable[str], *, prefix: str,
+                 label: str, kinds: Iterable[str], last_help: str, failures_help: str) -> None:
+        self.last_success = Gauge(f"{prefix}_last_success_timestamp_seconds", last_help,
+                                  [label], registry=registry)
+        self.failures = Counter(f"{prefix}_failures_total", failures_help, [label, "kind"],
+                                registry=registry)
+        for name in names:
+            self.last_success.labels(name)
+            for kind in kinds:
+                self.failures.labels(name, kind)
+
+
+class FeedMetrics(_SourceHealth):
     """The RSS collector's health per feed, labelled by the feed's `name` in the watch list (or
     `feed-N`, its place there): a bounded, configured set, never its URL."""
 
     def __init__(self, registry: CollectorRegistry, feeds: Iterable[str]) -> None:
-        self.last_success = Gauge(
-            "veille_rss_feed_last_success_timestamp_seconds",
-            "Unix time of the feed's last good poll (entries read, or not modified); 0 until one.",
-            ["feed"], registry=registry,
-        )
-        self.failures = Counter(
-            "veille_rss_feed_failures_total",
-            "Polls of the feed that failed: fetch (HTTP error, timeout, too large, redirects), "
-            "not_a_feed, broker.",
-            ["feed", "kind"], registry=registry,
-        )
-        for feed in feeds:
-            self.last_success.labels(feed)
-            for kind in FEED_FAILURES:
-                self.failures.labels(feed, kind)
+        super().__init__(
+            registry, feeds, prefix="veille_rss_feed", label="feed", kinds=FEED_FAILURES,
+            last_help="Unix time of the feed's last good poll (entries read, or not modified); "
+                      "0 until one.",
+            failures_help="Polls of the feed that failed: fetch (HTTP error, timeout, too large, "
+                          "redirects), not_a_feed, broker.")
 
 
 #: Why a poll of a Mastodon hashtag failed (a label value): the fetch (HTTP error other than
@@ -398,27 +405,19 @@ class FeedMetrics:
 HASHTAG_FAILURES = ("fetch", "rate_limited", "unauthorized", "broker")
 
 
-class HashtagMetrics:
+class HashtagMetrics(_SourceHealth):
     """The Mastodon collector's health per hashtag, labelled by the hashtag without its '#' as
     the watch list spells it (its first spelling when listed twice): a bounded, configured set."""
 
     def __init__(self, registry: CollectorRegistry, hashtags: Iterable[str]) -> None:
-        self.last_success = Gauge(
-            "veille_mastodon_hashtag_last_success_timestamp_seconds",
-            "Unix time of the hashtag's last good poll (its timeline read and its new statuses, "
-            "if any, acknowledged by the broker); 0 until one.",
-            ["hashtag"], registry=registry,
-        )
-        self.failures = Counter(
-            "veille_mastodon_hashtag_failures_total",
-            "Polls of the hashtag that failed: fetch (HTTP error, timeout, answer too large or "
-            "not a list of statuses), rate_limited, unauthorized (401, 403), broker.",
-            ["hashtag", "kind"], registry=registry,
-        )
-        for tag in hashtags:
-            self.last_success.labels(tag)
-            for kind in HASHTAG_FAILURES:
-                self.failures.labels(tag, kind)
+        super().__init__(
+            registry, hashtags, prefix="veille_mastodon_hashtag", label="hashtag",
+            kinds=HASHTAG_FAILURES,
+            last_help="Unix time of the hashtag's last good poll (its timeline read and its new "
+                      "statuses, if any, acknowledged by the broker); 0 until one.",
+            failures_help="Polls of the hashtag that failed: fetch (HTTP error, timeout, answer "
+                          "too large or not a list of statuses), rate_limited, unauthorized (401, "
+                          "403), broker.")
 
 
 SEVERITIES = ("warning", "critical")
