@@ -171,6 +171,9 @@ def run_demo(
                 report = replay(data, settings, rate=rate, timestamps="shift", progress=False,
                                 should_stop=stop.is_set)
                 result["report"] = report.summary()
+                if report.read and not report.sent and not stop.is_set():
+                    result["nothing"] = (f"no mention of {data} could be sent (every line "
+                                         "refused: is it JSON Lines of raw mentions?)")
             except Exception as exc:  # shown to the user, the demo keeps running
                 result["report"] = f"replay failed: {exc}"
 
@@ -222,6 +225,9 @@ def run_demo(
             if not thread.is_alive() and not reported and "report" in result:
                 print(f"replay: {result['report']}", file=out, flush=True)
                 reported = True
+                if "nothing" in result:  # a demo of nothing: an error, not a quiet success
+                    print(f"veille: error: demo: {result['nothing']}", file=sys.stderr, flush=True)
+                    return 1
             if duration and time.monotonic() - started >= duration:
                 break
         return 0

@@ -251,3 +251,18 @@ def test_ctrl_c_while_the_demo_starts_stops_it_at_once(tmp_path) -> None:
         server.close()
         for s in held:
             s.close()
+
+
+def test_a_demo_of_a_file_whose_every_line_is_refused_is_an_error(tmp_path) -> None:
+    """Found in review: `veille demo --file bad.jsonl` refused every line, ran on and exited 0
+    (`collect replay` exits 1 for the same file)."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,text\n2026-01-01,acme is down\n")
+    _, env = _demo_env()
+    done = subprocess.run([sys.executable, "-m", "veille.cli", "demo", "--file", str(bad),
+                           "--duration", "60"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "refused 2" in done.stdout
+    assert f"veille: error: demo: no mention of {bad} could be sent" in done.stderr
+    assert "demo stopped" in done.stdout + done.stderr  # worker and broker shut down
