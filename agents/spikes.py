@@ -258,16 +258,13 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             save_core(brand, m, events)
             await app.producer.flush()  # held by the broker before any of them is sent
         await send_acknowledged(key, [json.dumps(e).encode() for e in events])
-        if first or early:
+        if first or early or m.revision != monitors[brand][1]:
             # Sent: an empty outbox (not flushed: lost in a crash, the events go out twice).
-            save_core(brand, m, [])
-            for report in m.reports:
-                observe_bucket(report)
-        elif m.revision != monitors[brand][1]:
-            # A bucket closed: the whole state, flushed before any later open-state record
+            # Or a bucket closed: the whole state, flushed before any later open-state record
             # that builds on it can be written.
             save_core(brand, m, [])
-            await app.producer.flush()
+            if not (first or early):
+                await app.producer.flush()
             for report in m.reports:
                 observe_bucket(report)
         else:
@@ -352,9 +349,8 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                                 pending.setdefault(brand, [])
             # An outbox reloaded after a crash goes out with the next batch (ticks bring one
             # every few seconds), even for a brand without news.
-            for brand in reloaded:
-                if brand in monitors:
-                    pending.setdefault(brand, [])
+            for brand in reloaded:  # (a monitor was loaded for each: monitor_for)
+                pending.setdefault(brand, [])
             for brand, events in pending.items():
                 await publish(brand, monitors[brand][0], events)
             for q in sorted(moved):  # after the brand states (see wm_at)

@@ -5,6 +5,7 @@ Pure Python (no Faust, no Kafka): the same code validates in the agent, the coll
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -403,3 +404,14 @@ def _loads_plain(payload: bytes) -> dict[str, Any] | None:
     if type(audience) is dict and any(type(v) is float for v in audience.values()):
         return None
     return obj
+
+
+def content_id(prefix: str, source: Any, platform: Any, author: Any, url: Any, text: Any,
+               created_at: Any) -> str:
+    """A mention id derived from its content, for a collector given none: `prefix-` + the
+    first 32 hex digits of the SHA-256 of the six fields as JSON. The same content gives the
+    same id (a push retried, a file replayed again: de-duplicated downstream), two authors
+    posting the same words at the same second get two."""
+    content = json.dumps([source, platform, author, url, text, created_at], ensure_ascii=False,
+                         default=str)
+    return f"{prefix}-" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:32]

@@ -157,8 +157,9 @@ def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamp
                    from_line: int = 1) -> int:
     """Print the replay's summary and what to do next; the exit status: 1 when a mention was
     not acknowledged, or when lines were read and none could be sent (a file that is not JSON
-    Lines); 128 + the signal's number when stopped by one (130 for Ctrl-C), after saying where
-    to go on from; else 0 (lines refused among sent ones are listed in the summary)."""
+    Lines) or when --from-line is past the file's end; 128 + the signal's number when stopped by
+    one (130 for Ctrl-C), after saying where to go on from; else 0 (lines refused among sent
+    ones are listed in the summary)."""
     from veille.collectors.replay import NOT_JSONL_HINT
 
     text = report.summary()
@@ -168,19 +169,16 @@ def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamp
         text += ("\nstopped by a signal before the end of the file; to go on from there: "
                  f"veille collect replay {path} --from-line {report.sent_through + 1} "
                  f"--timestamps {timestamps}")
-    elif report.read and len(report.refused) == report.read:
+    elif report.all_refused:
         text += f"\nerror: no mention sent: every line was refused; {NOT_JSONL_HINT}"
-    elif from_line > 1 and report.lines is not None and report.lines < from_line:
+    past_end = from_line > 1 and report.lines is not None and report.lines < from_line
+    if past_end and stopped_by is None:
         text += (f"\nerror: --from-line {from_line}: the file has only {report.lines} "
                  f"line{'s' if report.lines != 1 else ''}")
-        print(text, file=sys.stderr)
-        return 1
     print(text, file=sys.stderr)
-    if report.failed:
-        return 1
-    if stopped_by is not None:
+    if stopped_by is not None and not report.failed:
         return 128 + stopped_by
-    return 1 if report.read and len(report.refused) == report.read else 0
+    return 1 if report.failed or report.all_refused or past_end else 0
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:

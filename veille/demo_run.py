@@ -162,7 +162,7 @@ def run_demo(
               f"{settings.broker_url}, or {veille} moderate list --broker-url "
               f"{settings.broker_url}", file=out, flush=True)
 
-        from veille.collectors.replay import replay
+        from veille.collectors.replay import NOT_JSONL_HINT, replay
 
         result: dict[str, str] = {}
 
@@ -171,9 +171,9 @@ def run_demo(
                 report = replay(data, settings, rate=rate, timestamps="shift", progress=False,
                                 should_stop=stop.is_set)
                 result["report"] = report.summary()
-                if report.read and not report.sent and not stop.is_set():
-                    result["nothing"] = (f"no mention of {data} could be sent (every line "
-                                         "refused: is it JSON Lines of raw mentions?)")
+                if report.all_refused and not stop.is_set():
+                    result["nothing"] = (f"no mention of {data} could be sent: every line was "
+                                         f"refused; {NOT_JSONL_HINT}")
             except Exception as exc:  # shown to the user, the demo keeps running
                 result["report"] = f"replay failed: {exc}"
 

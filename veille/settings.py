@@ -417,10 +417,11 @@ def unknown_variables(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
     known |= {ENV_PREFIX + f.name.upper() + "_FILE" for f in fields(Settings)
               if f.metadata.get("secret")}
     known |= OTHER_VARIABLES
+    candidates = sorted(known)
     out = []
     for name in sorted(env):
         if name.startswith(ENV_PREFIX) and name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+            close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.8)
             out.append((name, close[0] if close else None))
     return out
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -16,6 +15,7 @@ from streams.records import (
     InvalidMention,
     Limits,
     RawMention,
+    content_id,
     iso,
     mention_from_dict,
     parse_time,
@@ -51,6 +51,11 @@ class ReplayReport:
     #: stopped early goes on with `--from-line` one past it.
     sent_through: int = 0
 
+    @property
+    def all_refused(self) -> bool:
+        """Lines were read and every one was refused (a file that is not JSON Lines)."""
+        return bool(self.read) and len(self.refused) == self.read
+
     def summary(self) -> str:
         rate = self.sent / self.seconds if self.seconds else 0.0
         text = (
@@ -76,10 +81,8 @@ def _fill_source_and_id(obj: dict[str, Any]) -> None:
             del obj[key]
     obj.setdefault("source", "replay")
     if obj.get("id") is None:
-        content = json.dumps([obj.get(k) for k in ("source", "platform", "author", "url", "text",
-                                                   "created_at")],
-                             ensure_ascii=False, default=str)
-        obj["id"] = "replay-" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:32]
+        obj["id"] = content_id("replay", *(obj.get(k) for k in (
+            "source", "platform", "author", "url", "text", "created_at")))
 
 
 def line_cap(limits: Limits) -> int:

@@ -51,7 +51,14 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from streams.records import InvalidMention, Limits, RawMention, iso, mention_from_dict
+from streams.records import (
+    InvalidMention,
+    Limits,
+    RawMention,
+    content_id,
+    iso,
+    mention_from_dict,
+)
 from veille.broker import metadata_answers
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.httpbody import (
@@ -155,9 +162,8 @@ def derive_id(m: RawMention) -> str:
     """A stable id from the validated content: the same push retried gets the same id, and two
     authors posting the same words at the same second (a copied message during a crisis) get
     two (de-duplication downstream would otherwise keep one of them)."""
-    content = json.dumps([m.source, m.platform, m.author or "", m.url or "", m.text,
-                          iso(m.created_at)], ensure_ascii=False)
-    return "webhook-" + hashlib.sha256(content.encode("utf-8")).hexdigest()[:32]
+    return content_id("webhook", m.source, m.platform, m.author or "", m.url or "", m.text,
+                      iso(m.created_at))
 
 
 def sign(secret: str, body: bytes) -> str:
