@@ -10,6 +10,24 @@ UTC_NAME = "UTC"
 EXAMPLES = '"Europe/Paris", "America/New_York" or "UTC"'
 
 
+#: Time-zone abbreviations that dates carry ("Mon, 07 Sep 2026 10:00:00 CEST", RSS and e-mail
+#: style) and that Python's and feedparser's RFC 822 readers leave without an offset, as minutes
+#: east of UTC: Europe's (French feeds write CET and CEST), and a few of Asia's, Oceania's and
+#: America's. Ambiguous ones are not in it (IST: India, Ireland or Israel; CST: also China's).
+ABBREVIATIONS: dict[str, int] = {
+    "utc": 0, "wet": 0, "west": 60, "bst": 60, "cet": 60, "cest": 120, "mez": 60, "mesz": 120,
+    "eet": 120, "eest": 180, "msk": 180, "hkt": 480, "sgt": 480, "awst": 480, "jst": 540,
+    "kst": 540, "acst": 570, "acdt": 630, "aest": 600, "aedt": 660, "nzst": 720, "nzdt": 780,
+    "hst": -600, "akst": -540, "akdt": -480,
+}
+
+
+def zone_abbreviation_minutes(name: str) -> int | None:
+    """Minutes east of UTC of the abbreviation `name` (any case), None when it is not one of
+    ABBREVIATIONS."""
+    return ABBREVIATIONS.get(name.lower())
+
+
 class TimezoneError(ValueError):
     """Not a time zone name of the IANA database (or one this machine cannot load)."""
 

@@ -365,3 +365,43 @@ def test_the_full_text_of_content_encoded_is_read_and_an_alert_names_the_site(tm
     assert by_id["Cafés"].text == "Cafés — Three cafés, among them the Latte Aurora of Boréal."
     assert by_id["Cafés"].author == "News"  # no link of its own: the feed's title, as before
     assert by_id["Acme"].author == "lemonde.example"
+
+
+def test_european_zone_names_are_read_as_their_offsets_not_as_utc(tmp_path: Path) -> None:
+    """feedparser reads "CEST" (and every name outside North America's, bar MET/MEST) as UTC:
+    a French feed's mention written at 10:00 CEST (08:00 UTC) was dated 10:00 UTC, two hours
+    ahead, and refused as from the future when its feed published at once. Names it knows keep
+    its reading; unknown and ambiguous names (IST) stay UTC."""
+    written = time.time() - 600  # ten minutes ago, whatever the zone it is written in
+    wall = time.gmtime(written)
+
+    def date_in(zone: str, east_minutes: int) -> str:
+        t = time.gmtime(written + east_minutes * 60)  # the wall clock of that zone
+        return time.strftime("%a, %d %b %Y %H:%M:%S ", t) + zone
+
+    zones = [("CEST", 120), ("CET", 60), ("BST", 60), ("EEST", 180), ("JST", 540),
+             ("AEDT", 660), ("EDT", -240), ("MEST", 120), ("GMT", 0), ("+0530", 330)]
+    items = "".join(f"<item><guid>z{k}</guid><title>Acme {zone}</title>"
+                    f"<pubDate>{date_in(zone, east)}</pubDate></item>"
+                    for k, (zone, east) in enumerate(zones))
+    items += ("<item><guid>ist</guid><title>Acme IST</title>"
+              f"<pubDate>{time.strftime('%a, %d %b %Y %H:%M:%S IST', wall)}</pubDate></item>")
+    results, sink, _ = run_polls(tmp_path, Feed(rss_doc(items)), 1)
+    assert results[0].sent == len(zones) + 1
+    expected = int(written)
+    dated = {m.text: m.created_at.timestamp() for m in sink.sent}
+    for zone, _east in zones:
+        assert dated[f"Acme {zone}"] == expected, (zone, dated[f"Acme {zone}"] - expected)
+    assert dated["Acme IST"] == expected  # ambiguous: read as written, in UTC
+
+
+def test_a_zone_name_is_applied_once_and_only_to_the_time_feedparser_left_alone() -> None:
+    assert rss._named_zone_minutes("Mon, 07 Sep 2026 10:00:00 CEST", 10, 0) == 120
+    assert rss._named_zone_minutes("Mon, 07 Sep 2026 10:00:00 cet", 10, 0) == 60
+    # feedparser already moved the time (a name of its table, or a numeric offset): left alone
+    assert rss._named_zone_minutes("Mon, 07 Sep 2026 10:00:00 CEST", 8, 0) == 0
+    assert rss._named_zone_minutes("Mon, 07 Sep 2026 10:00:00 +0200", 8, 0) == 0
+    assert rss._named_zone_minutes("Mon, 07 Sep 2026 10:00:00 EST", 15, 0) == 0
+    assert rss._named_zone_minutes("Mon, 07 Sep 2026 10:00:00 IST", 10, 0) == 0
+    assert rss._named_zone_minutes("2026-09-07T10:00:00+02:00", 8, 0) == 0
+    assert rss._named_zone_minutes(None, 10, 0) == 0

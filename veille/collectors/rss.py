@@ -25,7 +25,7 @@ import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -40,6 +40,7 @@ from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.metrics import CollectorMetrics, FeedMetrics
 from veille.rules import MAX_WATCHLIST_BYTES, unknown_tables
 from veille.settings import Settings, SettingsError
+from veille.timezones import zone_abbreviation_minutes
 
 log = logging.getLogger(__name__)
 
@@ -618,15 +619,38 @@ def legacy_entry_id(entry: Any, feed: FeedConfig) -> str | None:
         return None
 
 
+_CLOCK = re.compile(r"\b(\d{1,2}):(\d{2})\b")
+
+
+def _named_zone_minutes(raw: Any, hour: int, minute: int) -> int:
+    """Minutes east of UTC of the zone name ending an RFC 822 date that feedparser read as UTC
+    (`hour`:`minute` are what it made of the time: the same as written when it applied no
+    offset), else 0. feedparser knows North America's names and MET/MEST only: a French feed's
+    "10:00:00 CEST" was 10:00 UTC, two hours ahead (refused as from the future when the feed
+    published at once)."""
+    if not isinstance(raw, str):
+        return 0
+    words = raw.split()
+    if len(words) < 2:
+        return 0
+    offset = zone_abbreviation_minutes(words[-1].removeprefix("Etc/").removeprefix("etc/"))
+    clock = _CLOCK.search(words[-2])
+    if not offset or clock is None or (int(clock[1]), int(clock[2])) != (hour, minute):
+        return 0
+    return offset
+
+
 def _entry_time(entry: Any) -> datetime | None:
-    for name in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(name)
+    for name in ("published", "updated", "created"):
+        value = entry.get(f"{name}_parsed")
         if value:
             try:
                 year, month, day, hour, minute, second = value[:6]
-                return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+                when = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
+            east = _named_zone_minutes(entry.get(name), hour, minute)
+            return when - timedelta(minutes=east) if east else when
     return None
 
 

@@ -44,7 +44,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
@@ -74,6 +74,7 @@ from veille.httpbody import (
 )
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings, SettingsError
+from veille.timezones import zone_abbreviation_minutes
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,11 @@ def common_time(value: str) -> str | None:
             found = datetime.strptime(text, "%a %b %d %H:%M:%S %z %Y")
         except ValueError:
             return None
-    if found.tzinfo is None:  # RFC 2822's "-0000": no offset known
-        return None
+    if found.tzinfo is None:  # RFC 2822's "-0000", or a zone name Python does not know
+        east = zone_abbreviation_minutes(text.rsplit(None, 1)[-1])  # "CEST": French feeds'
+        if east is None:
+            return None
+        found = found.replace(tzinfo=timezone(timedelta(minutes=east)))
     try:
         return found.astimezone(UTC).isoformat()
     except (OverflowError, ValueError):
