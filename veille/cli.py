@@ -744,13 +744,13 @@ def _env_rate() -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     import logging
 
-    # Two variables read before the settings are: a bad value is an error message, not a traceback.
+    args = build_parser().parse_args(argv)  # first: --help works whatever the environment
+    # Read before the settings are: a bad value is an error message, not a traceback.
     level = os.environ.get("VEILLE_LOG_LEVEL", "WARNING").strip().upper() or "WARNING"
     if level not in logging.getLevelNamesMapping():
         print(f"veille: error: VEILLE_LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, "
               "ERROR, CRITICAL", file=sys.stderr)
         return 2
-    args = build_parser().parse_args(argv)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from veille.settings import unknown_variables
 

@@ -81,7 +81,7 @@ def test_bad_log_level_or_replay_rate_is_a_clear_error() -> None:
     import os
 
     for command, env, message in (
-            (("topics", "--help"), {"VEILLE_LOG_LEVEL": "loud"}, "VEILLE_LOG_LEVEL='LOUD' is not one of"),
+            (("topics",), {"VEILLE_LOG_LEVEL": "loud"}, "VEILLE_LOG_LEVEL='LOUD' is not one of"),
             (("demo",), {"VEILLE_REPLAY_RATE": "fast"}, "VEILLE_REPLAY_RATE='fast' is not a rate > 0"),
             (("demo",), {"VEILLE_REPLAY_RATE": "-5"}, "VEILLE_REPLAY_RATE='-5' is not a rate > 0")):
         out = veille(*command, env=dict(os.environ, **env))
@@ -90,6 +90,9 @@ def test_bad_log_level_or_replay_rate_is_a_clear_error() -> None:
     # The demo's own variable concerns the demo only: every other command ignores it.
     out = veille("topics", "--help", env=dict(os.environ, VEILLE_LOG_LEVEL="info", VEILLE_REPLAY_RATE="0"))
     assert out.returncode == 0, out.stderr
+    # Help is there to fix a bad environment with: it was refused with the error above.
+    out = veille("topics", "--help", env=dict(os.environ, VEILLE_LOG_LEVEL="loud"))
+    assert out.returncode == 0 and "usage: veille topics" in out.stdout, out.stderr
 
 
 def test_help_lists_every_setting() -> None:
