@@ -250,3 +250,19 @@ def test_long_chunks_are_not_memoised(scorer: FrenchScorer) -> None:
         text = f"tres{i}." + ".".join(["content", "nul", "super"] * 1000)
         assert scorer.score(text).compound != 0.0  # still scored
     assert all(len(k) <= CHUNK_CACHE_MAX_CHARS for k in set(scorer._chunk_cache) - before)
+
+
+@pytest.mark.parametrize("text", [
+    "Le service client acme a réglé mon problème en 90 minutes, chapeau. Je recommande.",
+    "problème résolu, merci", "ils ont résolu le problème tout de suite",
+    "chapeau bas à l'équipe"])
+def test_a_problem_solved_and_hats_off_are_good_news(scorer: FrenchScorer, text: str) -> None:
+    """"problème" and "bas" alone are negative: a customer thanking the brand for a problem
+    solved came out neutral or negative, and triage queued it as a complaint to answer."""
+    assert scorer.score(text).label == "positive", scorer.score(text)
+
+
+@pytest.mark.parametrize("text", ["acme n'a pas réglé mon problème",
+                                  "mon problème n'est toujours pas résolu"])
+def test_a_problem_not_solved_stays_negative(scorer: FrenchScorer, text: str) -> None:
+    assert scorer.score(text).label == "negative", scorer.score(text)

@@ -291,3 +291,9 @@ def test_normalise_cuts_runs_as_the_runs_pattern_does() -> None:
               for _ in range(20_000)]
     for text in texts:
         assert triage_module.normalise(text) == reference(text), repr(text)
+
+
+def test_a_problem_the_brand_has_not_solved_asks_for_an_answer() -> None:
+    """"pas réglé" was not read as a complaint, "pas résolu" was."""
+    for text in ("acme n'a pas réglé ma facture", "acme n'a jamais réglé le souci"):
+        assert "needs_answer" in cats(text, "fr", NEU), text

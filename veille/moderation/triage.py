@@ -551,7 +551,7 @@ FR_DETRACTOR = {
 FR_COMPLAINT = _phrases(r"""
     toujours\s+(?:pas|rien|aucun|aucune|en\s+attente|bloque|bloquee|en\s+panne|sans|personne|le\s+meme\s+probleme|injoignable)
     (?:aucune?|pas\s+de|sans|zero|pas\s+une?)\s+(?:reponse|reponses|nouvelles|retour|remboursement|reseau|connexion|signal|internet|solution|explication|geste|rappel|suivi|excuse|excuses|prevenir|preavis|information)
-    (?:jamais|pas|rien|toujours\s+pas|toujours\s+rien)\s+(?:ete\s+)?(?:recu|recue|recus|arrive|arrivee|livre|livree|rembourse|remboursee|contacte|contactee|rappele|rappelee|repondu|resolu|repare|traite|demande|demandees?)
+    (?:jamais|pas|rien|toujours\s+pas|toujours\s+rien)\s+(?:ete\s+)?(?:recu|recue|recus|arrive|arrivee|livre|livree|rembourse|remboursee|contacte|contactee|rappele|rappelee|repondu|resolu|resolue|regle|reglee|repare|reparee|traite|demande|demandees?)
     (?:j\s+attends|on\s+attend|jattends|attente|attendre|j\s+ai\s+attendu|attendu)\s+(?:depuis|toujours|encore|mon|ma|mes|le|la|un|une|des|\d+|plus\s+de|pendant|interminable|toute\s+la|tout\s+l|pour\s+rien)
     (?:rendez|remboursez|rends)\s*-?\s*(?:moi|nous)
     (?:depuis|ca\s+fait|cela\s+fait)\s+(?:\d+|deux|trois|quatre|cinq|six|plusieurs|des|une|un)\s+(?:jours|jour|semaines|semaine|mois|heures|heure|h|j|minutes|min)

@@ -181,6 +181,14 @@ PHRASES: Final[dict[str, float]] = {
     "coup de coeur": 2.5, "coup de gueule": -1.8, "laisse à désirer": -1.8,
     "vaut le coup": 1.5, "vaut pas le coup": -1.5, "peut mieux faire": -1.2,
     "peux mieux faire": -1.2, "pourrait mieux faire": -1.2, "aurait pu mieux faire": -1.2,
+    # "hats off": praise ("bas" alone is a low, a negative word); chapeau alone stays a hat
+    "chapeau bas": 2.5,
+    # A problem solved is good news, not a complaint ("problème" alone is negative); a
+    # negation before it still turns it ("n'a pas réglé mon problème").
+    "problème réglé": 1.5, "problème résolu": 1.5, "problèmes réglés": 1.5,
+    "problèmes résolus": 1.5, "réglé mon problème": 1.5, "résolu mon problème": 1.5,
+    "réglé le problème": 1.5, "résolu le problème": 1.5, "réglé mes problèmes": 1.5,
+    "résolu mes problèmes": 1.5,
 }
 
 #: Hand-rated emojis (VADER scale), guided by what English VADER gives its emoji descriptions,
