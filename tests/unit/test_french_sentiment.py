@@ -255,7 +255,8 @@ def test_long_chunks_are_not_memoised(scorer: FrenchScorer) -> None:
 @pytest.mark.parametrize("text", [
     "Le service client acme a réglé mon problème en 90 minutes, chapeau. Je recommande.",
     "problème résolu, merci", "ils ont résolu le problème tout de suite",
-    "chapeau bas à l'équipe"])
+    "chapeau bas à l'équipe", "le SAV a été nickel", "accueil impeccable",
+    "commande préparée aux petits oignons"])
 def test_a_problem_solved_and_hats_off_are_good_news(scorer: FrenchScorer, text: str) -> None:
     """"problème" and "bas" alone are negative: a customer thanking the brand for a problem
     solved came out neutral or negative, and triage queued it as a complaint to answer."""

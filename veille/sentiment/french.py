@@ -132,6 +132,8 @@ SUPPLEMENT: Final[dict[str, float]] = {
     "content": 2.5, "contente": 2.5, "contents": 2.5, "contentes": 2.5,
     "satisfait": 2.0, "satisfaite": 2.0, "satisfaits": 2.0, "satisfaites": 2.0,
     "magnifique": 2.8, "merveilleux": 2.8, "merveilleuse": 2.8,
+    # customer-service praise missing from the translated lexicon ("le SAV a été nickel")
+    "impeccable": 2.5, "impeccables": 2.5, "nickel": 2.0,
     # laughter: ambiguous (often mockery), so nearly neutral rather than VADER's +2..3
     "mdr": 0.4, "lol": 0.4, "ptdr": 0.4, "xd": 0.4, "haha": 0.6, "hahaha": 0.6, "ahah": 0.6,
     "ahahah": 0.6, "hihi": 0.6, "jpp": 0.0,
@@ -182,7 +184,7 @@ PHRASES: Final[dict[str, float]] = {
     "vaut le coup": 1.5, "vaut pas le coup": -1.5, "peut mieux faire": -1.2,
     "peux mieux faire": -1.2, "pourrait mieux faire": -1.2, "aurait pu mieux faire": -1.2,
     # "hats off": praise ("bas" alone is a low, a negative word); chapeau alone stays a hat
-    "chapeau bas": 2.5,
+    "chapeau bas": 2.5, "au poil": 1.8, "aux petits oignons": 2.0,
     # A problem solved is good news, not a complaint ("problème" alone is negative); a
     # negation before it still turns it ("n'a pas réglé mon problème").
     "problème réglé": 1.5, "problème résolu": 1.5, "problèmes réglés": 1.5,
