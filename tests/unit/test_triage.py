@@ -297,3 +297,28 @@ def test_a_problem_the_brand_has_not_solved_asks_for_an_answer() -> None:
     """"pas réglé" was not read as a complaint, "pas résolu" was."""
     for text in ("acme n'a pas réglé ma facture", "acme n'a jamais réglé le souci"):
         assert "needs_answer" in cats(text, "fr", NEU), text
+
+
+@pytest.mark.parametrize(("text", "language", "tone"), [
+    ("@acme customer service sorted it in 5 minutes, legend", "en", NEU),
+    ("acme outage is fixed now", "en", NEU),
+    ("Acme a résolu ma panne en une heure, top", "fr", ("positive", 0.46)),
+    ("service client acme : problème réglé en 10 min", "fr", ("positive", 0.36)),
+])
+def test_a_problem_said_to_be_solved_is_thanks_not_a_request(text: str, language: str,
+                                                              tone: tuple[str, float]) -> None:
+    """Customer service or an outage named beside a problem solved was queued as a complaint."""
+    assert "needs_answer" not in cats(text, language, tone), text
+
+
+@pytest.mark.parametrize(("text", "language", "tone"), [
+    ("@acme customer service still hasn't sorted it", "en", NEU),
+    ("acme customer service, have you fixed it?", "en", NEU),
+    ("acme outage, they have not fixed it", "en", NEU),
+    ("still waiting on my refund @acme, they said the problem was fixed", "en", NEG),
+    ("panne toujours pas réparée @acme", "fr", NEU),
+    ("le service client n'a rien réglé", "fr", NEU),
+])
+def test_a_problem_not_solved_or_asked_about_still_asks_for_an_answer(
+        text: str, language: str, tone: tuple[str, float]) -> None:
+    assert "needs_answer" in cats(text, language, tone), text

@@ -889,6 +889,27 @@ CLEARLY_NEGATIVE: Final = -0.25
 #: be safer for praise, but the upstream scorers often rate polite complaints ("bonjour",
 #: "merci de régulariser") mildly positive.
 CLEARLY_POSITIVE: Final = 0.5
+#: A problem the customer says is solved ("sorted it in 5 minutes", "problème réglé", "a résolu
+#: ma panne"): with a tone that is not negative, customer service or an outage named beside it
+#: is thanks, not a request for an answer. Not when negated just before ("haven't sorted it",
+#: "pas réglé") or when the text asks something ("have you fixed it?").
+_RESOLVED = re.compile(
+    r"(?<!\w)(?:(?:sorted|fixed|solved|resolved|repaired)\s+(?:it|this|that|out|my|the|everything)"
+    r"|(?:problem|problems|issue|issues|outage)\s+(?:is\s+|was\s+|got\s+|has\s+been\s+)?"
+    r"(?:sorted|fixed|solved|resolved)"
+    r"|(?:regle|resolu|resolue|repare|reparee)\s+(?:mon|ma|mes|le|la|les|tout|en\s+\d+|rapidement|vite)"
+    r"|(?:probleme|problemes|souci|soucis|panne)\s+(?:est\s+|a\s+ete\s+)?"
+    r"(?:regle|regles|reglee|resolu|resolus|resolue|repare|reparee))(?!\w)")
+_UNRESOLVED_BEFORE = re.compile(
+    r"(?:^|\s)(?:not|never|no|t|yet|still|pas|jamais|rien|toujours|plus)(?:\s+\w+){0,2}\s*$")
+
+
+def _resolved(norm: str) -> bool:
+    """The text says a problem is solved (_RESOLVED), not negated, and asks nothing."""
+    if "?" in norm or _RESOLVED.search(norm) is None:
+        return False
+    return any(not _UNRESOLVED_BEFORE.search(norm[max(0, m.start() - 40):m.start()])
+               for m in _RESOLVED.finditer(norm))
 
 
 def strictest(charters: Sequence[Charter]) -> Charter:
@@ -996,9 +1017,10 @@ def triage(
         hit("aggressive", "low", "aggressive:punctuation")
     if brands and not found.keys() & {"spam", "threat", "hate"}:
         plain = not found.keys() & {"insult", "detractor"}
-        if (complaint and compound < CLEARLY_POSITIVE) or (
+        solved = (complaint or weak_complaint) and compound >= 0 and _resolved(norm)
+        if not solved and ((complaint and compound < CLEARLY_POSITIVE) or (
             weak_complaint and plain and sentiment != "positive"
-        ):
+        )):
             hit("needs_answer", "low", "needs_answer:complaint")
         elif compound <= CLEARLY_NEGATIVE and plain and any(
             r.addressed.search(norm) for r in _RULES.get(language, _ANY_LANGUAGE)
