@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from tests.http_helpers import serve
 from tests.integration.test_rss import QuickSink
 from tests.kafka_helpers import read_all
 from veille.broker import free_port
+from veille.collectors import mastodon
 from veille.collectors.mastodon import MastodonCollector, MastodonConfigError, run_mastodon
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
@@ -77,6 +79,7 @@ class Instance:
     plan: list[dict[str, Any]] = field(default_factory=list)
     resets: list[float] = field(default_factory=list)  # X-RateLimit-Reset sent, Unix time
     ignore_min_id: bool = False  # as some instances do: the newest page instead
+    clock_ahead: float = 0.0  # seconds the instance's clock (its Date header) runs ahead
     base: str = ""
 
     def add(self, tag: str, statuses: list[dict[str, Any]]) -> None:
@@ -98,6 +101,8 @@ class Instance:
             "X-RateLimit-Reset": reset.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             **step.get("headers", {}),
         }
+        if self.clock_ahead:
+            headers["Date"] = formatdate(time.time() + self.clock_ahead, usegmt=True)
         req.status = step.get("status", 200)
         if req.status != 200:
             return web.json_response({"error": "Too many requests"}, status=req.status,
@@ -665,3 +670,149 @@ def test_each_hashtag_says_when_it_last_worked_and_how_it_fails(m_settings: Sett
             assert srv.base.split("//")[1] not in text
 
     asyncio.run(scenario())
+
+
+def ahead_status(t: float, name: str, text: str) -> dict[str, Any]:
+    """A public status dated `t` (Unix seconds), its id from that time as Mastodon makes it."""
+    status = public_status(snowflake(t), name, text)
+    status["created_at"] = datetime.fromtimestamp(t, UTC).isoformat()
+    return status
+
+
+def test_a_collector_whose_clock_runs_behind_the_instance_still_moves_its_cursor(
+        m_settings: Settings) -> None:
+    """Found in review: the cursor never moves to an id more than a minute ahead of the clock;
+    with the collector's clock two minutes behind the instance's, every new status was "ahead":
+    the cursor stayed unset, each round read the newest page only, and a burst larger than a
+    page was lost. The instance's Date header now tells the cursor what "now" is."""
+    async def scenario() -> None:
+        async with instance() as srv:
+            srv.clock_ahead = 120.0
+            settings = m_settings.with_(mastodon_url=srv.base, max_future_seconds=300.0)
+            now = time.time() + srv.clock_ahead  # the instance's clock
+            srv.add("acme", [ahead_status(now - 5, "seed", "Acme seed")])
+            collector = new_collector(settings, hashtags=["acme"], page_limit=3, max_pages=2)
+            await collector.start()
+            try:
+                assert (await collector.poll_round()).sent == 1
+                assert collector.since["acme"] == snowflake(now - 5)
+                srv.add("acme", [ahead_status(now - 4 + i / 10, f"b{i}", f"Acme burst {i}")
+                                 for i in range(10)])
+                sent = [(await collector.poll_round()).sent for _ in range(3)]
+            finally:
+                await collector.close()
+            assert sent == [6, 4, 0]
+            got = await raw_on_topic(settings, 11)
+            assert len(got) == 11 and len({m["id"] for m in got}) == 11
+
+    asyncio.run(scenario())
+
+
+def test_the_hold_is_bounded_what_overflows_is_read_later_and_the_far_future_refused(
+        m_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: MAX_HELD did not bound the hold (the held statuses were tried after the
+    new ones, and always kept), and a status turned away from a full hold was remembered as read:
+    never tried again, lost. Now the held keep their place, one more waits unread (not counted
+    twice) and is read once there is room, and a status dated beyond a day ahead is refused."""
+    monkeypatch.setattr(mastodon, "MAX_HELD", 2)
+
+    async def scenario() -> None:
+        async with instance() as srv:
+            settings = m_settings.with_(mastodon_url=srv.base, max_future_seconds=60.0)
+            now = time.time()
+            srv.add("acme", [ahead_status(now - 5, "a", "Acme now"),
+                             ahead_status(now + 600.001, "f1", "Acme f1"),
+                             ahead_status(now + 600.002, "f2", "Acme f2"),
+                             ahead_status(now + 600.003, "f3", "Acme f3"),
+                             ahead_status(now + 2 * 86400, "far", "Acme far")])
+            collector = new_collector(settings, hashtags=["acme"], page_limit=10)
+            await collector.start()
+            try:
+                first = await collector.poll_round()
+                second = await collector.poll_round()
+            finally:
+                await collector.close()
+            assert (first.fetched, first.sent, first.refused) == (5, 1, 1)
+            assert (second.fetched, second.sent, second.refused) == (0, 0, 0)
+            assert sample(collector, "veille_collector_items_refused_total",
+                          reason="created_at_in_future") == 1
+            state = json.loads(next(Path(settings.collector_state_dir).rglob("*.json")).read_text())
+            assert sorted(state["held"]) == [snowflake(now + 600.001), snowflake(now + 600.002)]
+            assert snowflake(now + 600.003) not in state["recent_ids"]
+            assert snowflake(now + 2 * 86400) in state["recent_ids"]
+            # Their time has come (a wider margin after a restart): the held ones and the one
+            # left unread go, once; the far one never.
+            later = new_collector(settings.with_(max_future_seconds=3600.0), hashtags=["acme"],
+                                  page_limit=10)
+            await later.start()
+            try:
+                third = await later.poll_round()
+                fourth = await later.poll_round()
+            finally:
+                await later.close()
+            assert (third.sent, fourth.sent) == (3, 0)
+            texts = sorted(m["text"] for m in await raw_on_topic(settings, 4))
+            assert texts == ["Acme f1", "Acme f2", "Acme f3", "Acme now"], texts
+
+    asyncio.run(scenario())
+
+
+def test_statuses_read_ahead_before_any_cursor_or_released_unfetched_are_sent_once(
+        m_settings: Settings) -> None:
+    """Found in review: with no cursor yet (only statuses dated ahead read), what was read was
+    forgotten and not saved, and each round's newest page sent it again; a held status released
+    in a round that did not fetch it was not remembered, and sent again when fetched later."""
+    async def scenario() -> None:
+        async with instance() as srv:
+            settings = m_settings.with_(mastodon_url=srv.base, max_future_seconds=300.0)
+            now = time.time()
+            srv.add("acme", [ahead_status(now + 120, "soon", "Acme soon")])
+            first = new_collector(settings, hashtags=["acme"])
+            await first.start()
+            try:
+                assert [(await first.poll_round()).sent for _ in range(2)] == [1, 0]
+            finally:
+                await first.close()
+            again = new_collector(settings, hashtags=["acme"])  # a restart
+            await again.start()
+            try:
+                assert (await again.poll_round()).sent == 0
+            finally:
+                await again.close()
+
+            tight = settings.with_(max_future_seconds=60.0)
+            srv.add("held", [ahead_status(now - 5, "h0", "Held now"),
+                             ahead_status(now + 600, "h1", "Held ahead")])
+            one = new_collector(tight, hashtags=["held"])
+            await one.start()
+            try:
+                assert (await one.poll_round()).sent == 1
+            finally:
+                await one.close()
+            hidden = srv.timelines["held"].pop()  # the instance does not list it this round
+            two = new_collector(tight.with_(max_future_seconds=3600.0), hashtags=["held"])
+            await two.start()
+            try:
+                assert (await two.poll_round()).sent == 1  # released from the saved hold
+                srv.timelines["held"].append(hidden)
+                assert (await two.poll_round()).sent == 0
+            finally:
+                await two.close()
+            texts = sorted(m["text"] for m in await raw_on_topic(settings, 3))
+            assert texts == ["Acme soon", "Held ahead", "Held now"], texts
+
+    asyncio.run(scenario())
+
+
+def test_the_look_back_memory_drops_its_oldest_ids_first(
+        m_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review: beyond MAX_RECENT_IDS the memory dropped the ids inserted first, which
+    could be those read ahead of the clock, above the cursor: sent again. The oldest go first."""
+    monkeypatch.setattr(mastodon, "MAX_RECENT_IDS", 3)
+    collector = new_collector(m_settings, hashtags=["acme"], lookback_seconds=600.0)
+    now = time.time()
+    ahead = snowflake(now + 120)
+    collector._remember("acme", [ahead], snowflake(now - 100))
+    present = [snowflake(now - 3), snowflake(now - 2), snowflake(now - 1)]
+    kept = collector._remember("acme", present, snowflake(now - 1))
+    assert kept == [snowflake(now - 2), snowflake(now - 1), ahead]

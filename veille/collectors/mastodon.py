@@ -43,6 +43,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -57,6 +58,7 @@ from streams.records import (
     RawMention,
     iso,
     mention_from_dict,
+    parse_time,
 )
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.collectors.rss import (
@@ -97,9 +99,14 @@ LOOKBACK_PAGES = 2
 #: again.
 MAX_RECENT_IDS = 4000
 #: Statuses dated ahead of the clock (beyond VEILLE_MAX_FUTURE_SECONDS) held back per hashtag
-#: in its state until their time comes; beyond, one more is refused as before.
+#: in its state until their time comes. When the hold is full, one more is left unread (not
+#: remembered, the cursor stays below it) and read again in a later round, when there is room.
 MAX_HELD = 100
-#: The cursor (since_id) never moves to an id more than this ahead of the clock.
+#: A status dated more than this ahead of the clock is refused, not held: no clock runs a day
+#: fast, and a status held that long would hold its place in the hold for as long.
+HOLD_HORIZON_SECONDS = 86400.0
+#: The cursor (since_id) never moves to an id more than this ahead of the clock (the later of
+#: the collector's clock and the instance's, read from its answers' Date header).
 CURSOR_AHEAD_SECONDS = 60.0
 #: Snowflake ids carry a time from 2016 on; an id whose time is not plausible is not one.
 _SNOWFLAKE_MIN_MS = 1_451_606_400_000
@@ -168,6 +175,15 @@ def lookback_id(status_id: str, seconds: float, now: float | None = None) -> str
     if not _SNOWFLAKE_MIN_MS <= ms <= ceiling or seconds <= 0:
         return None
     return str((ms - int(seconds * 1000)) << 16)
+
+
+def holdable(obj: dict[str, Any], now: datetime) -> bool:
+    """True when a status refused as dated ahead is within HOLD_HORIZON_SECONDS of `now`."""
+    try:
+        ahead = (parse_time(obj.get("created_at"), "created_at") - now).total_seconds()
+    except InvalidMention:
+        return False
+    return ahead <= HOLD_HORIZON_SECONDS
 
 
 def parse_reset(value: str | None) -> float | None:
@@ -417,6 +433,10 @@ class MastodonCollector(Collector):
         self.last_round: RoundResult | None = None
         self._failures = 0
         self._blocked_until = 0.0
+        #: Seconds the instance's clock (its Date header) runs ahead of ours, 0 when it does not.
+        self._instance_ahead = 0.0
+        #: Per hashtag, ids of statuses left unread because the hold was full (counted once).
+        self._deferred: dict[str, set[str]] = {}
         self._wait_budget = max_rate_limit_wait  # what the current round may still sleep
         self._session: aiohttp.ClientSession | None = None
 
@@ -464,15 +484,17 @@ class MastodonCollector(Collector):
                             "ignored, starting afresh from the newest page", tag, since)
                 since = None
             self.since[tag] = since or None
-            recent = data.get("recent_ids") if since else None
+            # (Also with no cursor yet: ids read ahead of the clock, not to be sent again.)
+            recent = data.get("recent_ids") if data.get("instance") == self.base_url else None
             self.recent[tag] = dict.fromkeys(
                 i for i in (recent if isinstance(recent, list) else [])
                 if isinstance(i, str) and valid_status_id(i) is not None)
             held = data.get("held") if data.get("instance") == self.base_url else None
-            self.held[tag] = {
-                sid: st for sid, st in (held.items() if isinstance(held, dict) else [])
-                if isinstance(sid, str) and valid_status_id(sid) is not None
-                and isinstance(st, dict)}
+            valid = {sid: st for sid, st in (held.items() if isinstance(held, dict) else [])
+                     if isinstance(sid, str) and valid_status_id(sid) is not None
+                     and isinstance(st, dict)}
+            self.held[tag] = {sid: valid[sid]
+                              for sid in sorted(valid, key=status_key)[:MAX_HELD]}
         if self._session is None:
             headers = {"User-Agent": self.settings.collector_user_agent,
                        "Accept": "application/json"}
@@ -541,6 +563,23 @@ class MastodonCollector(Collector):
         reset = parse_reset(headers.get("X-RateLimit-Reset"))
         self._block_for(reset - time.time() if reset is not None else self.backoff_base)
 
+    def _note_instance_clock(self, value: str | None) -> None:
+        """How far the instance's clock runs ahead of ours, from its answer's Date header (0
+        when it does not, or says nothing readable; at most a day)."""
+        try:
+            date = parsedate_to_datetime(value) if value else None
+        except (TypeError, ValueError, IndexError, OverflowError):
+            date = None
+        if date is not None:
+            when = (date if date.tzinfo else date.replace(tzinfo=UTC)).timestamp()
+            self._instance_ahead = min(max(when - time.time(), 0.0), HOLD_HORIZON_SECONDS)
+
+    def clock(self) -> float:
+        """Now, as the later of our clock and the instance's: the ids it gives its new statuses
+        come from its clock, and a collector whose clock runs behind took them all for statuses
+        of the future, and its cursor never moved."""
+        return time.time() + self._instance_ahead
+
     async def _respect_rate_limit(self) -> None:
         wait = self._blocked_until - time.time()
         if wait > 0:
@@ -578,6 +617,7 @@ class MastodonCollector(Collector):
                     self.requests.append(Request(str(url), resp.status, time.time()))
                     del self.requests[:-500]
                     self._note_rate_limit(resp.headers)
+                    self._note_instance_clock(resp.headers.get("Date"))
                     if resp.status == 429:
                         wait = parse_retry_after(resp.headers.get("Retry-After"))
                         if wait is None:
@@ -628,9 +668,11 @@ class MastodonCollector(Collector):
         to the newest.)"""
         since = self.since.get(tag)
         limit = str(self.page_limit)
+        window_full = False  # as many statuses read as a round may read
         if not since:
             page, _ = await self._get_page(self._tag_url(tag).with_query({"limit": limit}))
             statuses, pages = list(page), 1
+            window_full = len(page) >= self.page_limit
         else:
             statuses, pages, after = [], 0, since
             while True:
@@ -643,30 +685,39 @@ class MastodonCollector(Collector):
                 if len(page) < self.page_limit or not ids:
                     break
                 if pages >= self.max_pages:
+                    window_full = True
                     log.warning("mastodon: #%s: %d pages since the last poll; the newer statuses "
                                 "are read in the next rounds", tag, self.max_pages)
                     break
                 after = max(ids, key=status_key)
         late = await self._read_back(tag, since) if since else []
-        unique: dict[str, dict[str, Any]] = {}
+        above: dict[str, dict[str, Any]] = {}
         bad_ids: list[Any] = []
         recent = self.recent.get(tag, {})
         for s in statuses:
             sid = valid_status_id(s.get("id"))
             if sid is None:
                 bad_ids.append(s.get("id"))  # refused by poll_round; never since_id
-            elif (since is None or newer(sid, since)) and sid not in recent:
-                # (Above the cursor and read already: a status of an id ahead of the clock,
-                # which the cursor does not take, below.)
-                unique.setdefault(sid, s)
+            elif since is None or newer(sid, since):
+                above.setdefault(sid, s)
         # The cursor never moves to an id of the future: Mastodon derives a status's id from
         # its date, so a status dated an hour ahead (a remote clock running fast; accepted up
         # to VEILLE_MAX_FUTURE_SECONDS) would put every status posted until then below the
         # cursor, beyond the look-back, never read. Such a status is read and remembered
-        # (`recent`) but the cursor stays at the present (a minute of clock skew allowed).
-        ceiling = time.time() + CURSOR_AHEAD_SECONDS
-        current = [i for i in unique if not id_after(i, ceiling)]
+        # (`recent`) but the cursor stays at the present (a minute of clock skew allowed). The
+        # cursor is chosen among all the ids read above it, remembered or not: one read ahead
+        # whose time has come takes it forward as any other.
+        ceiling = self.clock() + CURSOR_AHEAD_SECONDS
+        current = [i for i in above if not id_after(i, ceiling)]
         newest = max(current, key=status_key) if current else since
+        if window_full and above and newest == since:
+            log.warning("mastodon: #%s: the %d statuses read after the cursor are all dated more "
+                        "than %g s ahead of the clock; the cursor cannot move past them, and "
+                        "newer statuses wait until their time comes", tag, len(above),
+                        CURSOR_AHEAD_SECONDS)
+        # (Above the cursor and read already: a status of an id ahead of the clock, which the
+        # cursor did not take; not sent again.)
+        unique = {sid: s for sid, s in above.items() if sid not in recent}
         start = lookback_id(since, self.lookback_seconds) if since else None
         for s in late:  # in the window, below the cursor, never read: arrived late
             sid = valid_status_id(s.get("id"))
@@ -708,22 +759,24 @@ class MastodonCollector(Collector):
         return out
 
     def _remember(self, tag: str, read: list[str], newest: str | None) -> list[str]:
-        """Add the ids read this round to the hashtag's look-back memory, forget those before
-        the window of `newest` (and the oldest beyond MAX_RECENT_IDS); the ids kept."""
+        """Add the ids read this round to the hashtag's look-back memory and forget those below
+        the window of `newest`; beyond MAX_RECENT_IDS the smallest (oldest) go first, so those
+        above the cursor (read ahead of the clock, not to be sent again) go last. The ids kept,
+        oldest first."""
         recent = self.recent.setdefault(tag, {})
-        for i in sorted(read, key=status_key):
+        for i in read:
             recent[i] = None
-        start = lookback_id(newest, self.lookback_seconds) if newest else None
-        if start is None:  # no look-back (ids that are no snowflakes, or none asked): only
-            # the ids read above the cursor (ahead of the clock: fetch_tag) are of use
-            for i in [i for i in recent if newest is None or not newer(i, newest)]:
+        if newest is not None:
+            start = lookback_id(newest, self.lookback_seconds)
+            # Without a look-back (ids that are no snowflakes, or none asked) only the ids above
+            # the cursor are of use. (With no cursor yet, every id read was ahead of the clock:
+            # all are kept, or each round's newest page sent them again.)
+            floor = start if start is not None else newest
+            for i in [i for i in recent if not newer(i, floor)]:
                 del recent[i]
-        else:
-            for i in [i for i in recent if not newer(i, start)]:
-                del recent[i]
-        while len(recent) > MAX_RECENT_IDS:
-            del recent[next(iter(recent))]
-        return list(recent)
+        kept = sorted(recent, key=status_key)[-MAX_RECENT_IDS:]
+        self.recent[tag] = dict.fromkeys(kept)
+        return kept
 
     # -- one round ----------------------------------------------------------------------------
 
@@ -774,13 +827,20 @@ class MastodonCollector(Collector):
                          "at most %d digits", tag_result.tag, bad_id, MAX_ID_DIGITS)
             held = self.held.get(tag_result.tag, {})
             still_held = holding[tag_result.tag] = {}
-            fetched_ids = {valid_status_id(st.get("id")) for st in tag_result.statuses}
-            # The statuses held back before (dated ahead) are tried again with the new ones.
-            candidates = [*tag_result.statuses,
-                          *(st for sid, st in held.items() if sid not in fetched_ids)]
+            deferred = self._deferred.get(tag_result.tag, set())
+            unread = self._deferred[tag_result.tag] = set()
+            fetched = {sid: st for sid, st in ((valid_status_id(st.get("id")), st)
+                                               for st in tag_result.statuses) if sid is not None}
+            # The statuses held back before (dated ahead) are tried again first, so that they
+            # keep their place in the hold, then the new ones, oldest first (a full hold keeps
+            # the statuses whose time comes first).
+            candidates = [*(fetched.get(sid, st) for sid, st in held.items()),
+                          *(fetched[sid] for sid in sorted(fetched, key=status_key)
+                            if sid not in held)]
             for status in candidates:
                 sid = valid_status_id(status.get("id"))
-                if sid not in held:  # a held status fetched again is not counted again
+                # (A status held, or left unread, and fetched again is not counted again.)
+                if sid not in held and sid not in deferred:
                     result.fetched += 1
                     summary.statuses += 1
                     self.metrics.fetched.labels(self.name).inc()
@@ -790,19 +850,29 @@ class MastodonCollector(Collector):
                     result.refused += 1
                     summary.refused += 1
                     continue
+                obj: dict[str, Any] | None = None
                 try:
                     obj = status_to_dict(status, instance_host=self.instance_host,
                                          collected_at=now, max_text_chars=self.max_text_chars)
                     mention = mention_from_dict(obj, now=now, limits=self.limits)
                 except InvalidMention as exc:
                     if (exc.reason == "created_at_in_future" and sid is not None
-                            and (sid in held or len(still_held) < MAX_HELD)):
+                            and obj is not None and holdable(obj, now)):
                         # Dated ahead (a remote clock running fast): held back in the state
                         # and sent once its time comes, instead of lost for good.
-                        if sid not in held:
-                            log.info("mastodon: #%s: status %s held back until its time comes: "
-                                     "%s", tag_result.tag, sid, exc)
-                        still_held[sid] = status
+                        if sid in held or len(still_held) < MAX_HELD:
+                            if sid not in held:
+                                log.info("mastodon: #%s: status %s held back until its time "
+                                         "comes: %s", tag_result.tag, sid, exc)
+                            still_held[sid] = status
+                        else:
+                            # The hold is full: left unread (not remembered, and the cursor,
+                            # at the present, stays below it): read again in a later round.
+                            if sid not in deferred:
+                                log.warning("mastodon: #%s: status %s left unread: %d statuses "
+                                            "dated ahead are held already; it is read again "
+                                            "once they go", tag_result.tag, sid, MAX_HELD)
+                            unread.add(sid)
                         continue
                     self.metrics.refused.labels(self.name, exc.reason).inc()
                     result.refused += 1
@@ -841,11 +911,14 @@ class MastodonCollector(Collector):
             held_now = holding.get(tag_result.tag, {})
             held_before = self.held.get(tag_result.tag, {})
             self.held[tag_result.tag] = held_now
-            read = [i for i in (valid_status_id(s.get("id")) for s in tag_result.statuses)
-                    if i and i not in held_now]
+            # What was read: fetched or released from the hold (sent or refused now, also when
+            # this round did not fetch it), less what is held or left unread.
+            unread = self._deferred.get(tag_result.tag, set())
+            read = [i for i in {*(valid_status_id(s.get("id")) for s in tag_result.statuses),
+                                *held_before}
+                    if i and i not in held_now and i not in unread]
             recent = self._remember(tag_result.tag, read, tag_result.newest)
-            if (tag_result.newest or held_now) and (
-                    tag_result.newest != self.since.get(tag_result.tag)
+            if (tag_result.newest != self.since.get(tag_result.tag)
                     or read or held_now.keys() != held_before.keys()):
                 self.since[tag_result.tag] = tag_result.newest
                 try:
