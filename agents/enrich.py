@@ -540,6 +540,9 @@ class EnrichStage:
             session_timeout_ms=int(s.broker_session_timeout * 1000),
             heartbeat_interval_ms=int(s.broker_heartbeat_interval * 1000),
             rebalance_timeout_ms=int(s.broker_rebalance_timeout * 1000),
+            # A JoinGroup waits up to the rebalance timeout: with aiokafka's 40 s default, a
+            # rebalance timeout of a minute (docker-compose) timed the join out on the client.
+            request_timeout_ms=int(s.group_request_timeout * 1000),
         )
         await self.consumer.start()
         raw = self.consumer.partitions_for_topic(self.names.raw) or set()

@@ -112,8 +112,7 @@ def create_app(settings: Settings) -> App:
         broker_heartbeat_interval=settings.broker_heartbeat_interval,
         # Faust refuses a session timeout above its request timeout (90 s by default): a longer
         # session (Apache Kafka allows 30 minutes) gets the requests to match.
-        broker_request_timeout=max(90.0, settings.broker_session_timeout + 30.0,
-                                   settings.broker_rebalance_timeout + 30.0),
+        broker_request_timeout=settings.group_request_timeout,
         # Metrics are served by prometheus-client on their own port; no Faust web server.
         web_enabled=False,
         table_standby_replicas=0,

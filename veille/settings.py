@@ -348,6 +348,13 @@ class Settings:
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
 
+    @property
+    def group_request_timeout(self) -> float:
+        """Seconds a group member's request may take, in seconds: a JoinGroup waits up to the
+        rebalance timeout for the other members, and Faust refuses a session timeout above its
+        request timeout (90 s by default). Every consumer of a group uses it."""
+        return max(90.0, self.broker_session_timeout + 30.0, self.broker_rebalance_timeout + 30.0)
+
 
 #: Upper bounds, with why: beyond them a time no longer fits a date (an OverflowError at the
 #: first mention) or nothing useful happens.
@@ -362,6 +369,10 @@ _AT_MOST = {
     # Kafka's default 1 MB message limit. Above, the broker refused a valid mention's records,
     # and a collector answered 503 to it for ever (a webhook sender retrying without end).
     "max_text_chars": (100_000, "a record must fit in Apache Kafka's default 1 MB message limit"),
+    # A fetch waiting longer than the consumer's request timeout (90 s at the least) timed out
+    # every time: the worker read nothing.
+    "consumer_fetch_max_wait_ms": (60_000, "a minute: a fetch must answer within the consumer's "
+                                   "request timeout"),
 }
 #: Milliseconds in a Kafka client's 32-bit fields: beyond, aiokafka fails at its first request
 #: (a worker never ready, or every send failing).
@@ -372,6 +383,8 @@ def _generic_bound(name: str) -> tuple[float, str] | None:
     """The upper bound of a numeric setting that `_AT_MOST` does not name, with why."""
     if name.endswith("_ms"):
         return float(_MAX_MS), "about 24.8 days: a Kafka client's 32-bit milliseconds"
+    if name == "broker_rebalance_timeout":
+        return 3600.0, "an hour: the group waits this long for a slow member at each rebalance"
     if name.startswith("broker_") and name != "broker_url":
         return 1800.0, "30 minutes: Apache Kafka's longest group session by default"
     if name == "spike_bucket_seconds":
@@ -379,7 +392,8 @@ def _generic_bound(name: str) -> tuple[float, str] | None:
     if name.endswith("_seconds"):
         return 366 * 86400.0, "a year"
     if name == "topic_partitions":
-        return 1024.0, "each topic and changelog gets this many: more is a broker's burden, no gain"
+        return 10000.0, ("each topic and changelog gets this many: more is far beyond the "
+                         "partitions a broker is advised to hold")
     return None
 
 
@@ -407,6 +421,14 @@ OTHER_VARIABLES = frozenset((
 ))
 
 
+#: What Kubernetes sets for each Service of a namespace (service links): a Service named
+#: `veille` gives VEILLE_SERVICE_HOST, VEILLE_SERVICE_PORT[_<PORT NAME>],
+#: VEILLE_PORT_9464_TCP[_PROTO|_PORT|_ADDR] and VEILLE_PORT=tcp://...: not typos of a setting.
+_SERVICE_LINK = re.compile(r"[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?"
+                           r"|PORT_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)")
+_SERVICE_LINK_VALUE = re.compile(r"(tcp|udp|sctp)://", re.IGNORECASE)
+
+
 def unknown_variables(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
     """(name, the closest known name or None) of each VEILLE_ variable of `env` that veille does
     not read: a misspelt one (VEILLE_TOPICS_PREFIX) is otherwise silently ignored, and the
@@ -421,6 +443,9 @@ def unknown_variables(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
     out = []
     for name in sorted(env):
         if name.startswith(ENV_PREFIX) and name not in known:
+            if _SERVICE_LINK.fullmatch(name) or (
+                    name.endswith("_PORT") and _SERVICE_LINK_VALUE.match(env[name])):
+                continue  # Kubernetes' service links (a setting's own *_PORT is read)
             close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.8)
             out.append((name, close[0] if close else None))
     return out
@@ -460,8 +485,13 @@ def _convert(name: str, raw: str, kind: type) -> Any:
             raise ValueError(raw)
         return kind(raw)
     except ValueError:
+        hint = ""
+        if name.endswith("_port") and _SERVICE_LINK_VALUE.match(raw):
+            hint = (": it looks like a Kubernetes service link (a Service named "
+                    f"{'veille-' + name[:-5].replace('_', '-')!r} sets it); set enableServiceLinks: false "
+                    "in the pod spec, or rename the Service")
         raise SettingsError(
-            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}"
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}{hint}"
         ) from None
 
 

@@ -168,3 +168,36 @@ def test_the_topics_command_prints_the_names_these_settings_give(settings: Setti
     assert f"{settings.app_id}-spikes-open-changelog, {settings.app_id}-spikes-core-changelog" in names
     assert "mentions.raw" not in names and not any("<app_id>" in n for n in names)
     assert settings.topic("mentions.raw") in out.stdout.splitlines()[-1]  # created: ...
+
+
+def test_the_enrichment_consumer_waits_for_a_join_as_long_as_the_rebalance_may_take(
+        settings: Settings) -> None:
+    """Found in review: the enrichment stage's group consumer kept aiokafka's 40 s request
+    timeout under a 60 s rebalance timeout (docker-compose): a JoinGroup waiting for a slow
+    member timed out on the client. Its consumer, started on the real broker, uses the
+    settings' group request timeout, as Faust does."""
+    import asyncio
+
+    from prometheus_client import CollectorRegistry
+
+    from agents.enrich import EnrichStage, Enricher
+    from veille.metrics import Metrics
+    from veille.rules import Watchlist
+    from veille.sentiment import Analyzer
+
+    s = settings.with_(broker_rebalance_timeout=60.0, broker_session_timeout=10.0)
+    ensure_topics(s)
+    watchlist = Watchlist.from_toml(s.watchlist_path)
+    analyzer = Analyzer()
+    metrics = Metrics(CollectorRegistry(), watchlist.brand_ids, analyzer.languages)
+
+    async def scenario() -> int:
+        stage = EnrichStage(s, Enricher(analyzer, watchlist), metrics)
+        await stage.start()
+        try:
+            return int(stage.consumer._client._request_timeout_ms)
+        finally:
+            await stage.consumer.stop()
+            await stage.producer.stop()
+
+    assert asyncio.run(scenario()) == 90_000 == s.group_request_timeout * 1000

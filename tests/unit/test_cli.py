@@ -198,13 +198,24 @@ def test_a_misspelt_veille_variable_is_named_with_the_one_meant() -> None:
 
     env = {**os.environ, "VEILLE_TOPICS_PREFIX": "staging.", "VEILLE_WEBHOOK_SECRET": "x",
            "VEILLE_NOTHING_LIKE_IT": "1", "VEILLE_WEBHOOK_TOKEN_FILE": "/nonexistent",
-           "VEILLE_TANSU_BIN": "/nonexistent"}
+           "VEILLE_TANSU_BIN": "/nonexistent",
+           # Kubernetes' service links of Services named `veille` and `veille-broker`: no
+           # warning (found in review: each pod's log opened with six of them).
+           "VEILLE_SERVICE_HOST": "10.0.0.7", "VEILLE_SERVICE_PORT": "9464",
+           "VEILLE_SERVICE_PORT_METRICS": "9464", "VEILLE_PORT": "tcp://10.0.0.7:9464",
+           "VEILLE_PORT_9464_TCP": "tcp://10.0.0.7:9464", "VEILLE_PORT_9464_TCP_PROTO": "tcp",
+           "VEILLE_PORT_9464_TCP_PORT": "9464", "VEILLE_PORT_9464_TCP_ADDR": "10.0.0.7",
+           "VEILLE_BROKER_PORT": "tcp://10.0.0.8:9092", "VEILLE_BROKER_SERVICE_HOST": "10.0.0.8",
+           # ... but a bare *_PORT that is no service link is still a typo worth a word.
+           "VEILLE_WEBHOK_PORT": "8080"}
     out = veille("sentiment", stdin="hello\n", env=env)
     lines = [line for line in out.stderr.splitlines() if "warning" in line]
     assert lines == [
         "veille: warning: VEILLE_NOTHING_LIKE_IT is not a veille variable, ignored",
         "veille: warning: VEILLE_TOPICS_PREFIX is not a veille variable, ignored; did you mean "
         "VEILLE_TOPIC_PREFIX?",
+        "veille: warning: VEILLE_WEBHOK_PORT is not a veille variable, ignored; did you mean "
+        "VEILLE_WEBHOOK_PORT?",
         "veille: warning: VEILLE_WEBHOOK_SECRET is not a veille variable, ignored; did you mean "
         "VEILLE_WEBHOOK_HMAC_SECRET?",
     ], out.stderr

@@ -183,10 +183,14 @@ def test_a_secret_file_that_cannot_give_a_value_is_an_error(tmp_path, setup, mes
 
 @pytest.mark.parametrize("env, message", [
     ({"VEILLE_BROKER_SESSION_TIMEOUT": "1e12"}, "must be at most 1,800 (30 minutes"),
-    ({"VEILLE_BROKER_REBALANCE_TIMEOUT": "3000000"}, "must be at most 1,800"),
+    ({"VEILLE_BROKER_REBALANCE_TIMEOUT": "3000000"}, "must be at most 3,600 (an hour"),
     ({"VEILLE_PRODUCER_REQUEST_TIMEOUT_MS": "99999999999"}, "must be at most 2,147,483,647"),
-    ({"VEILLE_CONSUMER_FETCH_MAX_WAIT_MS": "99999999999"}, "32-bit milliseconds"),
-    ({"VEILLE_TOPIC_PARTITIONS": "100000"}, "must be at most 1,024"),
+    ({"VEILLE_CONSUMER_FETCH_MAX_WAIT_MS": "99999999999"}, "must be at most 60,000 (a minute"),
+    ({"VEILLE_CONSUMER_FETCH_MAX_WAIT_MS": "95000"}, "request timeout"),
+    ({"VEILLE_TOPIC_PARTITIONS": "100000"}, "must be at most 10,000"),
+    ({"VEILLE_WEBHOOK_PORT": "tcp://10.0.0.7:8080"},
+     "a Kubernetes service link (a Service named 'veille-webhook' sets it); set enableServiceLinks: "
+     "false"),
     ({"VEILLE_SPIKE_IDLE_SECONDS": "1e12"}, "(a year)"),
     ({"VEILLE_SPIKE_BUCKET_SECONDS": "172800"}, "(a day)"),
     ({"VEILLE_BROKER_HEARTBEAT_INTERVAL": "10"},
@@ -209,6 +213,26 @@ def test_a_long_session_timeout_gets_requests_long_enough_for_faust() -> None:
     assert app.conf.broker_session_timeout == 120.0
     assert app.conf.broker_request_timeout >= 150.0
     assert create_app(Settings.from_env({})).conf.broker_request_timeout == 90.0
+
+
+def test_every_group_consumer_waits_for_a_join_as_long_as_the_rebalance_may_take() -> None:
+    """Found in review: the enrichment stage's consumer kept aiokafka's 40 s request timeout
+    while the rebalance timeout was 60 s (docker-compose) or more: a JoinGroup waiting for a slow
+    member timed out on the client, and the stage re-joined, again and again. Faust and the
+    stage now share one figure, above the rebalance and session timeouts."""
+    from veille.app import create_app
+
+    for env, expected in (({}, 90.0), ({"VEILLE_BROKER_REBALANCE_TIMEOUT": "600"}, 630.0),
+                          ({"VEILLE_BROKER_SESSION_TIMEOUT": "300"}, 330.0)):
+        s = Settings.from_env(env)
+        assert s.group_request_timeout == expected
+        assert create_app(s).conf.broker_request_timeout == expected
+
+
+def test_topic_partitions_up_to_an_existing_big_topic_are_accepted() -> None:
+    """Found in review: `veille topics` told a cluster whose topics have 1,100 partitions to
+    set VEILLE_TOPIC_PARTITIONS=1100, which the settings refused (at most 1,024)."""
+    assert Settings.from_env({"VEILLE_TOPIC_PARTITIONS": "1100"}).topic_partitions == 1100
 
 
 def test_a_moderation_api_token_too_short_to_protect_it_is_refused() -> None:
