@@ -180,7 +180,7 @@ def test_the_enrichment_consumer_waits_for_a_join_as_long_as_the_rebalance_may_t
 
     from prometheus_client import CollectorRegistry
 
-    from agents.enrich import EnrichStage, Enricher
+    from agents.enrich import Enricher, EnrichStage
     from veille.metrics import Metrics
     from veille.rules import Watchlist
     from veille.sentiment import Analyzer

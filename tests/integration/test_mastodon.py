@@ -275,8 +275,10 @@ def test_hashtag_timelines_paginated_mapped_and_resumed_after_restart(m_settings
             assert mastodon_id(local_uri("camille", "00101")) not in by_id  # older than page 1
 
             m = by_id[mastodon_id(local_uri("camille", "00104"))]
-            assert m["text"] == ("Encore une panne chez @acme_fr ce matin, impossible d'appeler 😡 "
-                                 "#AcmeDown\n\nÇa fait trois fois ce mois-ci.")
+            # A mention is written with its account in full (a local one qualified).
+            assert m["text"] == ("Encore une panne chez @acme_fr@mastodon.example ce matin, "
+                                 "impossible d'appeler 😡 #AcmeDown\n\nÇa fait trois fois ce "
+                                 "mois-ci.")
             assert (m["author"], m["platform"], m["source"], m["language"]) == (
                 "camille@mastodon.example", "mastodon", "mastodon", "fr")
             assert m["url"] == f"https://mastodon.example/@camille/{P}00104"

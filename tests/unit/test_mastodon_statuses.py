@@ -116,3 +116,32 @@ def test_an_unexpected_error_in_a_round_does_not_end_the_loop(
         asyncio.run(scenario())
     failures = [r for r in caplog.records if "round failed unexpectedly" in r.getMessage()]
     assert len(failures) == 2 and failures[0].exc_info is not None
+
+
+def test_a_mention_is_written_with_its_account_in_full() -> None:
+    """Found in review: Mastodon writes a mention as `@user` alone, so `@acme@evil.example`
+    read as the brand's own `@acme`, and a watch rule naming the account in full never matched.
+    A mention's link becomes its full account (a local one qualified with its server); other
+    links, and a mention the status does not list, keep their text."""
+    from datetime import UTC, datetime
+
+    from veille.collectors.mastodon import status_to_dict
+    from veille.rules import Watchlist
+
+    content = ('<p><span class="h-card"><a href="https://evil.example/@acme" class="u-url '
+               'mention">@<span>acme</span></a></span> and <span class="h-card"><a href='
+               '"https://m.example/@acme" class="u-url mention">@<span>acme</span></a></span> '
+               'and <a href="https://x.example/@ghost">@<span>ghost</span></a>, see '
+               '<a href="https://news.example/a">the <b>news</b></a></p>')
+    mentions = [{"url": "https://evil.example/@acme", "acct": "acme@evil.example"},
+                {"url": "https://m.example/@acme", "acct": "acme"},
+                {"url": "https://bad.example/@x", "acct": "two words"}, "junk"]
+    obj = status_to_dict(status("1", content=content, mentions=mentions),
+                         instance_host="m.example", collected_at=datetime.now(UTC),
+                         max_text_chars=5000)
+    assert obj["text"] == "@acme@evil.example and @acme@m.example and @ghost, see the news"
+    # A watch rule may name the account in full; the same name on another server is not it.
+    watchlist = Watchlist.from_dict({"brands": [{"id": "acme", "name": "Acme Corp",
+                                                 "aliases": ["@acme@m.example"]}]})
+    assert watchlist.match(obj["text"]).brands == ("acme",)
+    assert watchlist.match("@acme@evil.example is not them").brands == ()

@@ -275,6 +275,26 @@ def hashtags_of(watchlist: Watchlist) -> list[str]:
     return tags
 
 
+def mention_links(status: dict[str, Any], instance_host: str) -> dict[str, str]:
+    """The status's mentions of accounts as link target -> `@user@server`: Mastodon writes a
+    mention as `@user` alone, so "@acme" of any server read as the brand's own account, and a
+    watch rule naming the account in full (`@acme@mastodon.social`) never matched."""
+    out: dict[str, str] = {}
+    mentions = status.get("mentions")
+    for m in mentions if isinstance(mentions, list) else []:
+        if not isinstance(m, dict):
+            continue
+        url, acct = m.get("url"), m.get("acct")
+        if not (isinstance(url, str) and isinstance(acct, str) and url and acct.strip()):
+            continue
+        acct = plain_text(acct).lstrip("@")
+        if acct and " " not in acct and len(acct) <= 320:
+            if "@" not in acct:  # a local account: qualified as the author is
+                acct = f"{acct}@{urlsplit(url).hostname or instance_host}"
+            out[url] = "@" + acct
+    return out
+
+
 def status_to_dict(status: dict[str, Any], *, instance_host: str, collected_at: datetime,
                    max_text_chars: int) -> dict[str, Any]:
     """A Mastodon Status entity as a RawMention dict (validated afterwards).
@@ -290,7 +310,8 @@ def status_to_dict(status: dict[str, Any], *, instance_host: str, collected_at: 
     account = original.get("account") if isinstance(original.get("account"), dict) else {}
     assert isinstance(account, dict)
     spoiler = plain_text(original.get("spoiler_text") or "")
-    content = html_to_text(original.get("content") or "", keep_paragraphs=True)
+    content = html_to_text(original.get("content") or "", keep_paragraphs=True,
+                           links=mention_links(original, instance_host))
     text = f"{spoiler}\n\n{content}" if spoiler and content else spoiler or content
     acct = account.get("acct")
     author = None

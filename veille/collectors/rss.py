@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -78,12 +79,19 @@ _SKIPPED_TAGS = frozenset({"script", "style", "template", "head", "title", "ifra
 
 
 class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, links: Mapping[str, str] | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skip = 0
+        self._links = links or {}
+        self._in_link = False  # inside a link written as self._links says
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a" and self._links and not self._in_link:
+            href = dict(attrs).get("href")
+            if href and href in self._links:
+                self.parts.append(self._links[href])
+                self._in_link = True
         if tag in _SKIPPED_TAGS:
             self._skip += 1
         elif tag == "br":
@@ -96,25 +104,29 @@ class _TextExtractor(HTMLParser):
             self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._in_link = False
         if tag in _SKIPPED_TAGS:
             self._skip = max(0, self._skip - 1)
         elif tag in _BLOCK_TAGS:
             self.parts.append(_PARAGRAPH)
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
+        if not self._skip and not self._in_link:
             self.parts.append(_CONTROL.sub("", data))
 
 
-def html_to_text(html: str, *, keep_paragraphs: bool = False) -> str:
+def html_to_text(html: str, *, keep_paragraphs: bool = False,
+                 links: Mapping[str, str] | None = None) -> str:
     """Plain text of an HTML fragment: tags dropped, entities unescaped, whitespace collapsed.
 
     With `keep_paragraphs`, block elements become blank lines and <br> a line break (Mastodon);
-    otherwise everything is one line (feed titles and summaries).
+    otherwise everything is one line (feed titles and summaries). `links` maps link targets
+    (href) to the text written for the whole link (a Mastodon mention: its full account).
     """
     if not html:
         return ""
-    parser = _TextExtractor()
+    parser = _TextExtractor(links)
     try:
         parser.feed(html)
         parser.close()
