@@ -487,7 +487,7 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
         if png.is_dir() or not png.parent.is_dir():
             raise CliError(f"--png {png}: not a file in an existing folder")
     try:
-        report(_reachable(_settings(args)), since, until, png=png, tz=tz)
+        report(_reachable(_settings(args)), since, until, png=png, tz=tz, lang=args.lang)
     except OSError as exc:  # e.g. the chart's folder is read-only
         raise CliError(f"--png {png}: {exc.strerror or exc}") from None
     return 0
@@ -617,6 +617,8 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument("--until", help="ISO 8601 end, excluded (default: now)")
         r.add_argument("--tz", default="UTC", help="time zone of the busiest hours (default UTC)")
         r.add_argument("--png", help="also write a chart of hourly received vs processed items")
+        r.add_argument("--lang", choices=("en", "fr"),
+                       help="language of the report (default VEILLE_REPORT_LANGUAGE, else en)")
         r.set_defaults(func=cmd_moderation_report)
 
     p = sub.add_parser("moderate", help="moderator tools: list pending and closed cases, decide, "

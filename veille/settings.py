@@ -227,6 +227,11 @@ class Settings:
                   "yet is held (once the queue is read to its end) before it is counted as "
                   "unknown_case and dropped."},
     )
+    report_language: str = field(
+        default="en",
+        metadata={"help": "Language of `veille moderation report` (and `veille moderate "
+                  "report`): `en` or `fr`; `--lang` wins."},
+    )
     timezone: str = field(
         default="UTC",
         metadata={"help": "Crisis detection: time zone (IANA name, e.g. `Europe/Paris`) of the "
@@ -282,6 +287,9 @@ class Settings:
             if found is None or not 1 <= int(found["port"]) <= 65535:
                 raise SettingsError(f"{url}={self.broker_url!r}: {server!r} is not host:port "
                                     "with a port in 1..65535")
+        if self.report_language not in REPORT_LANGUAGES:
+            raise SettingsError(f"{ENV_PREFIX}REPORT_LANGUAGE={self.report_language!r} must be "
+                                f"one of {', '.join(REPORT_LANGUAGES)}")
         try:
             check_timezone(self.timezone)
         except TimezoneError as exc:
@@ -355,6 +363,9 @@ class Settings:
         request timeout (90 s by default). Every consumer of a group uses it."""
         return max(90.0, self.broker_session_timeout + 30.0, self.broker_rebalance_timeout + 30.0)
 
+
+#: The languages `veille moderation report` is written in.
+REPORT_LANGUAGES = ("en", "fr")
 
 #: Upper bounds, with why: beyond them a time no longer fits a date (an OverflowError at the
 #: first mention) or nothing useful happens.

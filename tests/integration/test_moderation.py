@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +27,7 @@ from streams.topics import (
     ensure_topics,
     key_partition,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, settings_env
 from tests.integration.test_pipeline import wait_drained
 from tests.kafka_helpers import produce, read_all, read_to_end
 from tests.moderation_helpers import (
@@ -267,6 +270,14 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     assert "median, p90 = time to decision" in out.getvalue()
     png = chart.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[1] > 100
+    # The same report in French, as a French-speaking team sets it (VEILLE_REPORT_LANGUAGE).
+    env = {**settings_env(settings), "VEILLE_REPORT_LANGUAGE": "fr"}
+    done = subprocess.run([sys.executable, "-m", "veille.cli", "moderation", "report"], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("rapport de modération "), done.stdout
+    assert re.search(r"^toutes +12 +9 +75,0\u00a0% +3 +33,3\u00a0%$", done.stdout, re.M), done.stdout
+    assert "délai de décision" in done.stdout and "heures les plus chargées" in done.stdout
 
 
 def test_worker_restart_keeps_open_cases(settings, start_worker) -> None:

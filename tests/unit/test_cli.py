@@ -118,6 +118,10 @@ def test_moderation_commands_refuse_unsafe_or_bad_input_clearly() -> None:
         out = veille("moderation", "report", "--tz", bad, env=env)
         assert out.returncode == 2 and "unknown time zone" in out.stderr, (bad, out.stderr)
         assert "Traceback" not in out.stderr
+    out = veille("moderation", "report", "--lang", "de", env=env)
+    assert out.returncode == 2 and "invalid choice: 'de'" in out.stderr, out.stderr
+    out = veille("moderation", "report", env={**env, "VEILLE_REPORT_LANGUAGE": "de"})
+    assert out.returncode == 2 and "VEILLE_REPORT_LANGUAGE='de' must be one of en, fr" in out.stderr
     out = veille("moderate", "decide", "m1", "maybe", "--moderator", "bob", env=env)
     assert out.returncode == 2 and "invalid choice: 'maybe'" in out.stderr
     # An empty filter (a variable not set in a script) matched nothing: an empty queue.

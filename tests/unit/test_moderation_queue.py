@@ -290,6 +290,16 @@ def test_report_counts_flows_in_the_period_and_busiest_hours() -> None:
     assert "2026-01-05           3      2  09:00-10:00" in text
     with pytest.raises(ValueError, match="empty"):
         build_report(items, records, T0, T0)
+    # In French, for the moderators who hand it on: the same figures, French words and numbers.
+    fr = format_report(r, lang="fr")
+    assert fr.splitlines()[0].startswith("rapport de modération 2026-01-05")
+    assert re.search(r"^marque +reçus +traités +part +rejetés +rejet$", fr, re.M), fr
+    assert re.search(r"^acme +3 +2 +66,7\u00a0% +1 +50,0\u00a0%$", fr, re.M), fr
+    assert re.search(r"^toutes +4 +2 +50,0\u00a0% +1 +50,0\u00a0%$", fr, re.M), fr
+    assert "part = traités / reçus (objectif : au moins 90\u00a0%)" in fr
+    assert "en attente à la fin de la période : 3" in fr
+    assert "2026-01-05           3      2  09:00-10:00" in fr
+    assert len(fr.splitlines()) == len(text.splitlines())
 
 
 def test_the_view_knows_a_closing_decision_not_applied_yet() -> None:
@@ -452,6 +462,7 @@ def test_nearest_rank_quantiles() -> None:
     assert nearest_rank(list(range(1, 101)), 0.9) == 90
     assert [duration(s) for s in (None, 0.4, 59, 60, 3599, 3600, 86399, 90000)] == [
         "-", "0s", "59s", "1m00s", "59m59s", "1h00m", "23h59m", "1d01h"]
+    assert duration(90000, "fr") == "1j01h"
 
 
 def test_the_view_shows_how_a_pending_case_was_escalated() -> None:

@@ -324,8 +324,10 @@ def parse_time(value: str, name: str, tz: tzinfo = UTC) -> float:
 
 
 def report(settings: Settings, since: float, until: float, *, png: Path | None = None,
-           tz: tzinfo = UTC, out: TextIO = sys.stdout) -> Any:
-    """Print the moderation report of [since, until) read from the topics; write the chart."""
+           tz: tzinfo = UTC, out: TextIO = sys.stdout, lang: str | None = None) -> Any:
+    """Print the moderation report of [since, until) read from the topics, in `lang` (default
+    VEILLE_REPORT_LANGUAGE); write the chart."""
+    lang = lang or settings.report_language
     from veille.moderation.chart import hourly_chart
 
     store = ModerationStore(settings)
@@ -337,9 +339,13 @@ def report(settings: Settings, since: float, until: float, *, png: Path | None =
         result = build_report(view.items.values(), view.closed.values(), since, until, tz)
     except ValueError as exc:
         raise ModerateError(str(exc)) from None
-    out.write(format_report(result, tz) + "\n")
+    out.write(format_report(result, tz, lang) + "\n")
     if png is not None:
-        png.write_bytes(hourly_chart(result.hours(), tz))
-        out.write(f"\nchart: {png} (hourly received in blue, processed in orange; "
-                  f"{datetime.fromtimestamp(since, tz):%Y-%m-%d %H:%M} onwards, {tz})\n")
+        png.write_bytes(hourly_chart(result.hours(), tz, legend=("R", "T") if lang == "fr"
+                                     else ("R", "P")))
+        start = f"{datetime.fromtimestamp(since, tz):%Y-%m-%d %H:%M}"
+        out.write(f"\ngraphique : {png} (reçus par heure en bleu (R), traités en orange (T) ; à "
+                  f"partir du {start}, {tz})\n" if lang == "fr" else
+                  f"\nchart: {png} (hourly received in blue (R), processed in orange (P); "
+                  f"{start} onwards, {tz})\n")
     return result

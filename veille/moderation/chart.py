@@ -24,7 +24,7 @@ _GLYPHS = {
     "3": "111001111001111", "4": "101101111001001", "5": "111100111001111",
     "6": "111100111101111", "7": "111001010010010", "8": "111101111101111",
     "9": "111101111001111", "-": "000000111000000", ":": "000010000010000",
-    "R": "110101110101101", "P": "110101110100100",
+    "R": "110101110101101", "P": "110101110100100", "T": "111010010010010",
 }
 
 
@@ -86,10 +86,11 @@ def _step(top: int) -> int:
 
 
 def hourly_chart(hours: Sequence[tuple[int, int, int]], tz: tzinfo = UTC, bar: int = 4,
-                 height: int = 260) -> bytes:
+                 height: int = 260, legend: tuple[str, str] = ("R", "P")) -> bytes:
     """PNG of (hour start, received, processed) rows: a pair of bars per hour (received in blue,
     processed in orange), a grid with its values, a grey line at each local midnight and the
-    local hour under every sixth hour."""
+    local hour under every sixth hour. `legend`: the letters of the two colours (R, P; R, T in
+    French: reçus, traités)."""
     left, right, top, bottom = 56, 16, 34, 30
     group = 2 * bar + 2
     width = left + right + max(1, len(hours)) * group
@@ -123,7 +124,7 @@ def hourly_chart(hours: Sequence[tuple[int, int, int]], tz: tzinfo = UTC, bar: i
     canvas.rect(left, top, left + 1, base, INK)
     # Legend: R received, P processed.
     canvas.rect(left, 10, left + 12, 22, RECEIVED)
-    canvas.text(left + 16, 11, "R")
+    canvas.text(left + 16, 11, legend[0])
     canvas.rect(left + 36, 10, left + 48, 22, PROCESSED)
-    canvas.text(left + 52, 11, "P")
+    canvas.text(left + 52, 11, legend[1])
     return canvas.png()

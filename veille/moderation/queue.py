@@ -897,12 +897,15 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
                   processed, received.busiest(since, until, tz), pending_at_end, tz)
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1%}"
+def _pct(x: float | None, lang: str = "en") -> str:
+    if x is None:
+        return "-"
+    return f"{x:.1%}" if lang != "fr" else f"{x * 100:.1f}".replace(".", ",") + "\u00a0%"
 
 
-def duration(seconds: float | None) -> str:
-    """A time to decision for people: 45s, 12m05s, 2h05m, 3d04h; - when unknown."""
+def duration(seconds: float | None, lang: str = "en") -> str:
+    """A time to decision for people: 45s, 12m05s, 2h05m, 3d04h (3j04h in French); - when
+    unknown."""
     if seconds is None:
         return "-"
     s = max(0, round(seconds))
@@ -912,49 +915,104 @@ def duration(seconds: float | None) -> str:
         return f"{s // 60}m{s % 60:02d}s"
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    return f"{s // 86400}{'j' if lang == 'fr' else 'd'}{s % 86400 // 3600:02d}h"
 
 
-def format_report(report: Report, tz: tzinfo = UTC) -> str:
-    """The terminal table of `veille moderation report`."""
+#: The report's words, per language (veille.settings.REPORT_LANGUAGES). French: moderators and
+#: community managers are often French-speaking, and the report is what they hand on.
+REPORT_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "moderation report",
+        "volume": "brand|received|processed|share|rejected|rejection",
+        "all": "all",
+        "volume_note": "share = processed / received (target: at least {target}); rejection = "
+                       "rejected / processed",
+        "pending": "pending at the end of the period: {n}",
+        "answers": "time to decision and answers to negative mentions asking for one (cases "
+                   "closed in the period):",
+        "answers_head": "brand|median|p90|closed|on time|late|no answer|on-time|unanswered",
+        "answers_note": "median, p90 = time to decision: from entering the queue (queued_at) to "
+                        "the closing decision\n"
+                        "closed = negative cases asking for an answer (needs_answer) closed: "
+                        "replied on time by their\n"
+                        "  brand's deadline (respond_by) or late, or approved/rejected with no "
+                        "answer; on-time = on time / closed;\n"
+                        "  unanswered = such cases still pending past their deadline at the end of "
+                        "the period",
+        "categories": "received per category (an item counts in each of its categories; none: "
+                      "queued for a banned term alone):",
+        "busiest": "busiest hours per day ({zone}; items received in the hour):",
+        "busiest_head": "day|received|peak|hours",
+    },
+    "fr": {
+        "title": "rapport de modération",
+        "volume": "marque|reçus|traités|part|rejetés|rejet",
+        "all": "toutes",
+        "volume_note": "part = traités / reçus (objectif : au moins {target}) ; rejet = "
+                       "rejetés / traités",
+        "pending": "en attente à la fin de la période : {n}",
+        "answers": "délai de décision et réponses aux mentions négatives qui en demandent une "
+                   "(dossiers clos dans la période) :",
+        "answers_head": "marque|médiane|p90|clos|à temps|en retard|sans rép.|% à temps|"
+                        "sans réponse",
+        "answers_note": "médiane, p90 = délai de décision : de l'entrée dans la file (queued_at) "
+                        "à la décision qui clôt\n"
+                        "clos = dossiers négatifs demandant une réponse (needs_answer) clos : "
+                        "répondus avant l'échéance\n"
+                        "  de leur marque (respond_by) ou en retard, ou approuvés/rejetés sans "
+                        "réponse ; % à temps = à temps / clos ;\n"
+                        "  sans réponse = dossiers de ce type encore en attente après leur "
+                        "échéance à la fin de la période",
+        "categories": "reçus par catégorie (un élément compte dans chacune de ses catégories ; "
+                      "none : mis en file pour un terme interdit seul) :",
+        "busiest": "heures les plus chargées par jour ({zone} ; éléments reçus dans l'heure) :",
+        "busiest_head": "jour|reçus|pic|heures",
+    },
+}
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    """Cells under a header: the first left-aligned, the others right-aligned."""
+    first, *rest = cells
+    return " ".join([f"{first:<{widths[0]}}", *(f"{c:>{w}}" for c, w in zip(rest, widths[1:],
+                                                                          strict=True))])
+
+
+def format_report(report: Report, tz: tzinfo = UTC, lang: str = "en") -> str:
+    """The terminal table of `veille moderation report`, in English or French (REPORT_TEXT)."""
+    t = REPORT_TEXT[lang]
     period = (f"{iso(report.since)} .. {iso(report.until)}" if str(tz) in ("UTC", "Etc/UTC") else
               f"{datetime.fromtimestamp(report.since, tz).isoformat(timespec='minutes')} .. "
               f"{datetime.fromtimestamp(report.until, tz).isoformat(timespec='minutes')} ({tz})")
-    lines = [f"moderation report {period}",
-             "",
-             f"{'brand':<16} {'received':>9} {'processed':>10} {'share':>7} {'rejected':>9} "
-             f"{'rejection':>10}"]
-    rows = [*report.brands.items(), ("all", report.total)]
+    lines = [f"{t['title']} {period}", ""]
+    head = t["volume"].split("|")
+    widths = [16, *(max(len(h), w) for h, w in zip(head[1:], (9, 10, 7, 9, 10), strict=True))]
+    lines.append(_row(head, widths))
+    rows = [*report.brands.items(), (t["all"], report.total)]
     for name, f in rows:
-        lines.append(f"{name:<16} {f.received:>9} {f.processed:>10} {_pct(f.processed_share):>7} "
-                     f"{f.rejected:>9} {_pct(f.rejection_rate):>10}")
-    lines.append("share = processed / received (target: at least "
-                 f"{PROCESSED_SHARE_TARGET:.0%}); rejection = rejected / processed")
-    lines.append(f"pending at the end of the period: {report.pending_at_end}")
-    lines += ["", "time to decision and answers to negative mentions asking for one (cases closed "
-              "in the period):",
-              f"{'brand':<16} {'median':>8} {'p90':>8} {'closed':>7} {'on time':>8} "
-              f"{'late':>6} {'no answer':>10} {'on-time':>8} {'unanswered':>11}"]
+        lines.append(_row([name, str(f.received), str(f.processed),
+                           _pct(f.processed_share, lang), str(f.rejected),
+                           _pct(f.rejection_rate, lang)], widths))
+    target = round(PROCESSED_SHARE_TARGET * 100)
+    lines.append(t["volume_note"].format(target=f"{target}%" if lang != "fr"
+                                         else f"{target}\u00a0%"))
+    lines.append(t["pending"].format(n=report.pending_at_end))
+    head = t["answers_head"].split("|")
+    widths = [16, *(max(len(h), w) for h, w in zip(head[1:], (8, 8, 7, 8, 6, 10, 8, 11),
+                                                   strict=True))]
+    lines += ["", t["answers"], _row(head, widths)]
     for name, f in rows:
-        lines.append(f"{name:<16} {duration(f.median_decision_seconds):>8} "
-                     f"{duration(f.p90_decision_seconds):>8} {f.asking_closed:>7} "
-                     f"{f.answered_on_time:>8} {f.answered_late:>6} "
-                     f"{f.closed_without_answer:>10} {_pct(f.on_time_share):>8} "
-                     f"{f.unanswered_at_end:>11}")
-    lines += ["median, p90 = time to decision: from entering the queue (queued_at) to the "
-              "closing decision",
-              "closed = negative cases asking for an answer (needs_answer) closed: replied on "
-              "time by their",
-              "  brand's deadline (respond_by) or late, or approved/rejected with no answer; "
-              "on-time = on time / closed;",
-              "  unanswered = such cases still pending past their deadline at the end of the "
-              "period"]
-    lines += ["", "received per category (an item counts in each of its categories; none: "
-              "queued for a banned term alone):"]
+        lines.append(_row([name, duration(f.median_decision_seconds, lang),
+                           duration(f.p90_decision_seconds, lang), str(f.asking_closed),
+                           str(f.answered_on_time), str(f.answered_late),
+                           str(f.closed_without_answer), _pct(f.on_time_share, lang),
+                           str(f.unanswered_at_end)], widths))
+    lines += t["answers_note"].split("\n")
+    lines += ["", t["categories"]]
     lines += [f"  {c:<14} {n:>7}" for c, n in report.categories.items()]
     zone = getattr(tz, "key", None) or str(tz)
-    lines += ["", f"busiest hours per day ({zone}; items received in the hour):",
-              f"{'day':<12} {'received':>9} {'peak':>6}  hours"]
+    head = t["busiest_head"].split("|")
+    lines += ["", t["busiest"].format(zone=zone), f"{head[0]:<12} {head[1]:>9} {head[2]:>6}  {head[3]}"]
     for day in report.busiest:
         hours = ", ".join(f"{h:02d}:00-{h + 1:02d}:00" for h in day.hours) or "-"
         lines.append(f"{day.day.isoformat():<12} {day.total:>9} {day.peak:>6}  {hours}")
