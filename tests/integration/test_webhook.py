@@ -703,3 +703,25 @@ def test_counts_written_as_text_are_read_and_others_named(settings, serve) -> No
     r = w.post(dict(item(2), audience={"followers": "about 1k"}))
     assert r.status_code == 400, r.text
     assert "audience.followers must be a non-negative integer, not 'about 1k'" in r.text
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"audience": {"likes": "1" * 4301}}, "audience.likes"),  # past Python's int() limit
+    ({"audience": {"unknown_key": "1" * 5000}}, None),  # a key otherwise ignored: ignored
+    ({"created_at": "Fri, 04 Dec 99999999999999999999 22:12:17 +0000"}, "created_at"),
+    ({"collected_at": "Fri, 04 Dec 2026 22:12:17 +99999999999999999999"}, "collected_at"),
+])
+def test_a_count_or_date_too_large_for_python_is_a_400_naming_the_item(
+        settings, serve, bad: dict, field: str | None) -> None:
+    """Found in review: these raised past the validation (int()'s 4,300-digit limit, an
+    OverflowError in the RFC 2822 reader) and the whole request got a 500 naming no item."""
+    ensure_topics(settings)
+    w = serve(settings)
+    first = dict(item(1), audience={**item(1)["audience"], **bad.get("audience", {})})
+    r = w.post([item(2), dict(item(3), **bad) if "audience" not in bad else first])
+    if field is None:
+        assert r.status_code == 202, r.text
+        return
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["index"] == 1 and field in r.text, body

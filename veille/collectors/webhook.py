@@ -120,7 +120,10 @@ def _count(value: Any) -> Any:
     """An audience figure written as text ("1,234", "1234") as the integer it says; anything
     else as it came (the validation refuses it, naming what it got)."""
     if isinstance(value, str) and _COUNT_TEXT.fullmatch(value.strip()):
-        return int(re.sub(r"[^0-9]", "", value))
+        try:
+            return int(re.sub(r"[^0-9]", "", value))
+        except ValueError:  # beyond Python's 4,300 digits: refused by the validation, as text
+            return value
     return value
 
 
@@ -144,7 +147,7 @@ def common_time(value: str) -> str | None:
     found: datetime | None
     try:
         found = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # a year or offset of 20 digits
         found = None
     if found is None:
         try:
@@ -595,13 +598,6 @@ class WebhookCollector(Collector):
         # No-code tools (Zapier, IFTTT, Make) send an unmapped field as "": as absent.
         item = {k: v for k, v in obj.items()
                 if not (k in _BLANK_IS_ABSENT and isinstance(v, str) and not v.strip())}
-        for name in ("created_at", "collected_at"):
-            value = item.get(name)
-            if isinstance(value, str):
-                item[name] = common_time(value) or value
-        audience = item.get("audience")
-        if isinstance(audience, dict):  # "1,234" followers: a number a no-code tool wrote as text
-            item["audience"] = {k: _count(v) for k, v in audience.items()}
         if item.get("source") is None:
             item["source"] = NAME
         derive = item.get("id") is None
@@ -610,6 +606,15 @@ class WebhookCollector(Collector):
         if item.get("collected_at") is None:
             item["collected_at"] = iso(now)
         try:
+            # (In the try: found in review, a 20-digit year in an RFC 2822 date, or a count of
+            # 5,000 digits, raised past it, and the whole request got a 500 naming no item.)
+            for name in ("created_at", "collected_at"):
+                value = item.get(name)
+                if isinstance(value, str):
+                    item[name] = common_time(value) or value
+            audience = item.get("audience")
+            if isinstance(audience, dict):  # "1,234" followers: a number written as text
+                item["audience"] = {k: _count(v) for k, v in audience.items()}
             m = mention_from_dict(item, now=now, limits=self.limits)
         except InvalidMention:
             raise
