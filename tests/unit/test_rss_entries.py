@@ -144,7 +144,7 @@ def test_a_feed_longer_than_the_seen_limit_is_not_sent_again(tmp_path: Path) -> 
                         results.append(await c.poll(c.feeds[0]))  # type: ignore[index]
                 finally:
                     await c.close()
-                assert len(c.states[base + "/f"].seen) == n
+                assert len(c.states[base + "/f"].seen) == 2 * n  # article and feed ids
                 assert len(sink.sent) == (n if run == 0 else 0)
             assert [(r.status, r.entries, r.sent) for r in results] == [
                 ("new", n, n), ("unchanged", n, 0), ("unchanged", n, 0)]
@@ -160,7 +160,9 @@ def test_the_seen_ids_stay_bounded_by_a_hard_cap(tmp_path: Path,
 
     async def scenario() -> None:
         async with serve([("GET", "/f", feed.handle)]) as base:
-            for max_seen, kept in ((2, 4), (5, 5)):  # an explicit larger max_seen still wins
+            # Two ids an entry (its article's, its own within the feed): 2 x 4 entries; an
+            # explicit larger max_seen still wins (2 x 5).
+            for max_seen, kept in ((2, 8), (5, 10)):
                 c, _sink = collector(tmp_path / str(max_seen), base + "/f", max_seen=max_seen)
                 await c.start()
                 try:
@@ -405,3 +407,131 @@ def test_a_zone_name_is_applied_once_and_only_to_the_time_feedparser_left_alone(
     assert rss._named_zone_minutes("Mon, 07 Sep 2026 10:00:00 IST", 10, 0) == 0
     assert rss._named_zone_minutes("2026-09-07T10:00:00+02:00", 8, 0) == 0
     assert rss._named_zone_minutes(None, 10, 0) == 0
+
+
+def test_entries_are_told_apart_by_guid_whatever_their_links(tmp_path: Path) -> None:
+    """Found in review: entries were remembered by their article's id alone.
+    * A status page's new incident linking to the home page an earlier, departed incident had
+      linked to was taken for it: never sent.
+    * The same guid with a changed link (a slug edited) was sent again.
+    * A second entry linking to an article made the first one's id change (a link now shared
+      within the feed): the first was sent again."""
+    home = "https://status.acme.example/"
+
+    def changes(c: RssCollector, n: int) -> None:
+        feed.body = rss_doc(docs[n])
+        c.states[c.feeds[0].url].etag = None  # type: ignore[index]  # each poll a full 200
+
+    docs = [item("incident-1", "Acme outage", link=home),
+            item("incident-2", "Acme outage again", link=home),  # incident-1 has left
+            item("g9", "Acme post", link="https://blog.acme.example/old-slug")
+            + item("incident-2", "Acme outage again", link=home),
+            item("g9", "Acme post", link="https://blog.acme.example/new-slug")
+            + item("g10", "Acme post, the sequel", link="https://blog.acme.example/new-slug")
+            + item("incident-2", "Acme outage again", link=home)]
+    feed = Feed(rss_doc(docs[0]))
+    results, sink, _c = run_polls(tmp_path, feed, 4, between=changes)
+    assert [r.sent for r in results] == [1, 1, 1, 1]
+    assert [m.text for m in sink.sent] == ["Acme outage", "Acme outage again", "Acme post",
+                                          "Acme post, the sequel"]
+    assert len({m.id for m in sink.sent}) == 4
+
+
+def test_a_state_saved_before_feed_ids_were_kept_sends_nothing_again(tmp_path: Path) -> None:
+    """A state of before 2026-12-05 holds the entries' article ids alone: they are still seen
+    (under the new rule they would be "new guids linking to a sent article"), and from that
+    poll on remembered by their own key too."""
+    feed = Feed(rss_doc(item("a1", "Acme one", link="https://n.example/1")
+                        + item("a2", "Acme two", link="https://n.example/2")))
+
+    def downgrade(c: RssCollector, n: int) -> None:
+        state = c.states[c.feeds[0].url]  # type: ignore[index]
+        state.seen = {k: None for k in state.seen if k.startswith("rss-a-")}
+        state.local_ids, state.etag = False, None
+
+    results, sink, c = run_polls(tmp_path, feed, 2, between=downgrade)
+    assert [r.sent for r in results] == [2, 0]
+    state = c.states[c.feeds[0].url]  # type: ignore[index]
+    assert state.local_ids is True and len(state.seen) == 4
+
+
+def test_a_feed_that_shrinks_then_grows_again_sends_nothing_twice(tmp_path: Path) -> None:
+    """Found in review: the ids kept followed the feed's current length; shrunk to 2 entries,
+    it forgot the others, which were sent again when the feed held them once more."""
+    six = "".join(item(f"g{i}", f"Acme item {i}", link=f"https://n.example/{i}") for i in range(6))
+    docs = [six, item("g0", "Acme item 0", link="https://n.example/0"), six]
+
+    def changes(c: RssCollector, n: int) -> None:
+        feed.body = rss_doc(docs[n])
+        c.states[c.feeds[0].url].etag = None  # type: ignore[index]
+
+    feed = Feed(rss_doc(docs[0]))
+
+    async def scenario() -> list[int]:
+        async with serve([("GET", "/f", feed.handle)]) as base:
+            c, _sink = collector(tmp_path, base + "/f", max_seen=3)  # 3 stands for 5,000
+            await c.start()
+            sent = []
+            try:
+                for n in range(3):
+                    if n:
+                        changes(c, n)
+                    sent.append((await c.poll(c.feeds[0])).sent)  # type: ignore[index]
+            finally:
+                await c.close()
+            return sent
+
+    assert asyncio.run(scenario()) == [6, 0, 0]
+
+
+def test_odd_validators_far_future_entries_and_a_broken_state_file(tmp_path: Path) -> None:
+    """Found in review:
+    * an ETag of non-UTF-8 bytes could not be saved (the state never written: every restart
+      sent the feed again) and went back mangled;
+    * an entry dated 2098 was held back, keeping the feed from being saved with validators:
+      downloaded in full at every poll for 72 years; it is refused now (more than a day ahead);
+    * a state file whose `seen` is not a list stopped every feed at start."""
+    far = time.time() + 72 * 365 * 86400
+
+    body = rss_doc(item("n1", "Acme now", link="https://n.example/1")
+                   + item("f1", "Acme in 2098", link="https://n.example/2098", at=far)).encode()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # a raw server: aiohttp's would not send these bytes
+        writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: "\xe9t\xe9"'
+                     b"\r\nLast-Modified: Sat, 05 Dec 2026 09:00:00 GMT\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        async with server:
+            c, sink = collector(tmp_path, base + "/f")
+            await c.start()
+            try:
+                first = await c.poll(c.feeds[0])  # type: ignore[index]
+            finally:
+                await c.close()
+            assert (first.sent, first.refused) == (1, 1)
+            assert refused(c, "created_at_in_future") == 1
+            state = c.states[base + "/f"]
+            assert state.etag is None
+            assert state.last_modified == "Sat, 05 Dec 2026 09:00:00 GMT"
+            again, sink2 = collector(tmp_path, base + "/f")  # a restart, from the saved state
+            await again.start()
+            try:
+                second = await again.poll(again.feeds[0])  # type: ignore[index]
+            finally:
+                await again.close()
+            assert (second.sent, second.refused) == (0, 0) and not sink2.sent
+
+            path = again.store.path(base + "/f")
+            path.write_text('{"url": "%s", "seen": 5}' % (base + "/f"))
+            broken, _ = collector(tmp_path, base + "/f")
+            await broken.start()  # a TypeError before
+            await broken.close()
+            assert broken.states[base + "/f"].seen == {}
+
+    asyncio.run(scenario())

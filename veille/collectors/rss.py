@@ -35,7 +35,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
-from streams.records import MAX_SHORT_FIELD_CHARS, InvalidMention, Limits, RawMention, iso
+from streams.records import (
+    MAX_SHORT_FIELD_CHARS,
+    InvalidMention,
+    Limits,
+    RawMention,
+    iso,
+    parse_time,
+)
 from streams.records import mention_from_dict as _mention_from_dict
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.metrics import CollectorMetrics, FeedMetrics
@@ -733,6 +740,36 @@ def parse_feed(body: bytes, content_type: str | None, url: str) -> Any:
     return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
 
 
+def _validator(value: Any) -> str | None:
+    """An ETag or Last-Modified value worth sending back: printable ASCII (found in review: an
+    ETag of non-UTF-8 bytes could not be saved, and the feed's entries were sent again at
+    every restart)."""
+    if isinstance(value, str) and 0 < len(value) <= 1024 and _PRINTABLE_ASCII.fullmatch(value):
+        return value
+    return None
+
+
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
+
+
+def _has_guid(entry: Any) -> bool:
+    """True when the entry names itself (id, guid): its key within its feed is that name."""
+    return any(isinstance(entry.get(k), str) and entry.get(k).strip() for k in ("id", "guid"))
+
+
+#: An entry dated further ahead than this is refused, not held back until its date: a feed
+#: whose entry says 2098 was downloaded in full at every poll (no validators kept) for ever.
+HOLD_HORIZON = timedelta(days=1)
+
+
+def _beyond_horizon(obj: dict[str, Any] | None, now: datetime) -> bool:
+    """True when the entry's date is more than HOLD_HORIZON ahead of `now`."""
+    try:
+        return obj is not None and parse_time(obj.get("created_at"), "created_at") - now > HOLD_HORIZON
+    except InvalidMention:
+        return False
+
+
 def _shared_articles(entries: Any) -> frozenset[str]:
     """The article addresses that more than one entry of a feed links to."""
     counts: dict[str, int] = {}
@@ -757,6 +794,13 @@ class FeedState:
     etag: str | None = None
     last_modified: str | None = None
     seen: dict[str, None] = field(default_factory=dict)  # an ordered set, oldest first
+    #: The state remembers each entry by its id within its feed too (legacy_entry_id), not only
+    #: by its article's: so a new entry (a guid never seen) linking to an article sent before
+    #: is told from the one sent. False for a state saved before 2026-12-05 (article ids only).
+    local_ids: bool = True
+    #: The most entries a download of the feed held: the ids kept follow it, so a feed that
+    #: shrinks and grows again does not send its old entries again.
+    peak: int = 0
 
     def remember(self, ids: list[str], limit: int) -> None:
         for mid in ids:
@@ -773,17 +817,22 @@ class FeedState:
     def to_dict(self) -> dict[str, Any]:
         return {"version": STATE_VERSION, "url": self.url, "etag": self.etag,
                 "last_modified": self.last_modified, "seen": list(self.seen),
+                "local_ids": self.local_ids, "peak": self.peak,
                 "saved_at": iso(datetime.now(UTC))}
 
     @classmethod
     def from_dict(cls, url: str, data: dict[str, Any] | None) -> FeedState:
-        if not data or data.get("url") != url:
+        if not isinstance(data, dict) or data.get("url") != url:
             return cls(url)
         etag = data.get("etag")
         modified = data.get("last_modified")
-        seen = [s for s in data.get("seen") or [] if isinstance(s, str)]
-        return cls(url, etag if isinstance(etag, str) else None,
-                   modified if isinstance(modified, str) else None, dict.fromkeys(seen))
+        saved = data.get("seen")  # (found in review: a non-list here stopped every feed)
+        seen = [s for s in saved if isinstance(s, str)] if isinstance(saved, list) else []
+        peak = data.get("peak")
+        return cls(url, _validator(etag), _validator(modified), dict.fromkeys(seen),
+                   local_ids=data.get("local_ids") is True or not seen,
+                   peak=peak if isinstance(peak, int) and not isinstance(peak, bool)
+                   and 0 <= peak <= MAX_SEEN_HARD_CAP else 0)
 
 
 @dataclass
@@ -1023,6 +1072,7 @@ class RssCollector(Collector):
 
         new: list[RawMention] = []
         refused_ids: list[str] = []
+        local_keys: list[str] = []  # new and refused entries' ids within the feed (local_ids)
         batch_ids: set[str] = set()
         held_future = False
         shared = _shared_articles(parsed.entries)
@@ -1036,14 +1086,31 @@ class RssCollector(Collector):
                 mid = obj["id"]
             except Exception as exc:  # one strange entry must not stop the feed's others
                 unreadable, mid = exc, safe_entry_id(entry, feed, shared)
+            legacy = legacy_entry_id(entry, feed)
             if mid is not None:
                 if mid in batch_ids:
                     continue
                 batch_ids.add(mid)
-                legacy = legacy_entry_id(entry, feed)
-                if mid in state.seen or (legacy is not None and legacy in state.seen):
-                    state.touch(mid)  # seen under the id of before 2026-12-04 too
+                if legacy is not None and legacy in state.seen:  # this entry, by its own key
+                    state.touch(legacy)
+                    if mid != legacy and mid in state.seen:
+                        state.touch(mid)
                     continue
+                if mid in state.seen:
+                    if not (state.local_ids and legacy is not None and _has_guid(entry)):
+                        # Sent under its article's id (a state of before 2026-12-05 kept no
+                        # other): remembered by its own key from now on.
+                        state.touch(mid)
+                        if legacy is not None:
+                            state.touch(legacy)
+                        continue
+                    # Another entry (a guid never seen) linking to an article sent before (a
+                    # status page's incidents all link to its home page): its own mention,
+                    # under its id within the feed. Dropped as "seen" until 2026-12-05.
+                    mid = legacy
+                    if obj is not None:
+                        obj["id"] = legacy
+                    batch_ids.add(mid)
             try:
                 if obj is None:
                     raise InvalidMention(
@@ -1052,7 +1119,7 @@ class RssCollector(Collector):
                     )
                 new.append(_mention_from_dict(obj, now=fetched_at, limits=self.limits))
             except InvalidMention as exc:
-                if exc.reason == "created_at_in_future":
+                if exc.reason == "created_at_in_future" and not _beyond_horizon(obj, fetched_at):
                     # Not marked seen: valid once its time has come. Counted once.
                     held_future = True
                     if mid not in self._future_refused:
@@ -1063,12 +1130,20 @@ class RssCollector(Collector):
                 log.info("rss: %s: entry refused: %s", feed.label, exc)
                 if mid is not None:
                     refused_ids.append(mid)
+                    if legacy is not None and legacy != mid:
+                        local_keys.append(legacy)
+                continue
             except Exception as exc:  # a validation bug must not stop the feed's others either
                 self.metrics.refused.labels(self.name, "processing_error").inc()
                 log.warning("rss: %s: entry %s refused: %s: %s", feed.label, mid,
                             type(exc).__name__, exc)
                 if mid is not None:
                     refused_ids.append(mid)
+                    if legacy is not None and legacy != mid:
+                        local_keys.append(legacy)
+                continue
+            if legacy is not None and legacy != mid:
+                local_keys.append(legacy)
 
         new.sort(key=lambda m: m.created_at)
         if new:
@@ -1076,7 +1151,7 @@ class RssCollector(Collector):
             # and the state is left as it was: the entries are sent again at the next poll.
             await self.sink.send(new)
         changed = bool(new or refused_ids)
-        etag, modified = headers.get("ETag"), headers.get("Last-Modified")
+        etag, modified = _validator(headers.get("ETag")), _validator(headers.get("Last-Modified"))
         if held_future:
             # An entry held back until its date comes must be fetched again: validators saved
             # now would get a 304 and it would never be seen.
@@ -1084,9 +1159,14 @@ class RssCollector(Collector):
         if (etag, modified) != (state.etag, state.last_modified):
             state.etag, state.last_modified = etag, modified
             changed = True
-        # Keep at least the ids the feed holds now, or its oldest entries come back every poll.
-        limit = max(self.max_seen, min(len(batch_ids), MAX_SEEN_HARD_CAP))
-        state.remember([m.id for m in new] + refused_ids, limit)
+        # Keep at least the ids of as many entries as the feed ever held, or its oldest come
+        # back every poll (and after it shrank and grew again): two ids an entry.
+        if len(batch_ids) > state.peak:
+            state.peak, changed = min(len(batch_ids), MAX_SEEN_HARD_CAP), True
+        if not state.local_ids:  # this poll's entries are now remembered by their own key too
+            state.local_ids, changed = True, True
+        limit = 2 * max(self.max_seen, state.peak)
+        state.remember([m.id for m in new] + local_keys + refused_ids, limit)
         for m in new:  # a held entry whose time came: no longer held (the set stays bounded)
             self._future_refused.discard(m.id)
         if len(self._future_refused) > MAX_SEEN_HARD_CAP:  # entries dropped from their feeds
