@@ -18,8 +18,10 @@ from streams.topics import (
     key_partition,
 )
 from veille.metrics import ModerationMetrics
+from veille.moderation import CLOSING_DECISIONS
 from veille.moderation.cases import (
     CLOSED_RETENTION_SECONDS,
+    MAX_OPEN_DECISIONS,
     Backlog,
     Case,
     Decision,
@@ -31,6 +33,9 @@ from veille.moderation.queue import case_of
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
+#: Closing decisions held for a case that has not arrived: the first that applies closes it, the
+#: others are `already_closed`; a few in case the first is refused when the case comes.
+MAX_HELD_CLOSING = 10
 # Closed cases stay CLOSED_RETENTION_SECONDS in the table (a later decision on them is
 # `already_closed` or `duplicate`), then are dropped (a decision after that is `unknown_case`,
 # and a queue item read after that opens the case again). The moderation API's view forgets
@@ -199,6 +204,15 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             saved = held.get(key) or {"since": time.time(), "decisions": []}
             if decision.to_dict() in saved["decisions"]:
                 ignore("duplicate", f"decision on {decision.case_id!r} already held")
+                return
+            # Bounded as a case is (found in review: 20,000 assignments held for an id with no
+            # case made one 2.3 MB changelog record, past Kafka's 1 MB, and took 15 s to hold).
+            closing = decision.decision in CLOSING_DECISIONS
+            alike = sum((d.get("decision") in CLOSING_DECISIONS) == closing
+                        for d in saved["decisions"])
+            if alike >= (MAX_HELD_CLOSING if closing else MAX_OPEN_DECISIONS):
+                ignore("invalid", f"{alike} decisions of this kind already held for "
+                       f"{decision.case_id!r}, whose case has not arrived")
                 return
             saved["decisions"].append(decision.to_dict())
             held[key] = saved

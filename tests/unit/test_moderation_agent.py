@@ -192,6 +192,25 @@ def test_decisions_held_before_their_case_are_applied_in_the_order_they_were_rea
                                          {"brand": "acme"}) == 1
 
 
+def test_decisions_held_for_a_case_not_arrived_are_bounded_as_a_case_is() -> None:
+    """Found in review: decisions held for an id whose case had not arrived had no bound:
+    20,000 assignments made a 2.3 MB changelog record (past Kafka's 1 MB) and took 15 s to hold,
+    each checked against all the others. At most MAX_OPEN_DECISIONS escalations and assignments
+    and MAX_HELD_CLOSING closing decisions are held; the rest are `invalid`."""
+    from agents.moderation import MAX_HELD_CLOSING
+    from veille.moderation.cases import MAX_OPEN_DECISIONS
+
+    app = App()
+    events = [decided("ghost", "escalate", ago=1000 - i, moderator=f"m{i}") for i in range(150)]
+    events += [decided("ghost", "approve", ago=500 - i, moderator=f"c{i}") for i in range(15)]
+    registry, _ = run(events, app=app)
+    held = next(t for t in app.tables if b"ghost" in t)[b"ghost"]["decisions"]
+    assert sum(d["decision"] == "escalate" for d in held) == MAX_OPEN_DECISIONS
+    assert sum(d["decision"] == "approve" for d in held) == MAX_HELD_CLOSING
+    assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                     {"reason": "invalid"}) == 150 - MAX_OPEN_DECISIONS + 5
+
+
 def test_a_decision_on_another_partition_than_its_cases_goes_back_to_the_right_one() -> None:
     """A producer with another partitioner (librdkafka's default) put a decision on the wrong
     partition, keyed right: the worker holding the case would never see it. It is sent back to

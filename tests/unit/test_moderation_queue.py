@@ -933,3 +933,16 @@ def test_a_complaint_is_a_negative_case_whatever_its_score() -> None:
     assert not case_of(item("d", addressed, sentiment="neutral", queued_at=T0)).negative
     assert case_of(item("e", addressed, sentiment="negative", queued_at=T0)).negative
     assert not is_negative("neutral", None) and not is_negative("positive", "needs_answer:complaint")
+
+
+def test_a_decision_stamped_before_its_case_was_queued_counts_when_it_was_received() -> None:
+    """Found in review: a decision stamped up to 5 minutes before its case was queued (a
+    moderator's clock behind) is accepted; the report filed it in the period before the one the
+    case was received in (processed 1, received 0 there), while the metrics count both at once."""
+    it = item("skew", queued_at=T0)
+    record = closed(it, "reject", T0 - 100)
+    before = build_report([it], [record], T0 - 3600, T0)
+    after = build_report([it], [record], T0, T0 + 3600)
+    assert (before.total.received, before.total.processed) == (0, 0)
+    assert (after.total.received, after.total.processed, after.total.rejected) == (1, 1, 1)
+    assert after.total.decision_seconds == [0.0]

@@ -872,11 +872,18 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
             categories[c] += 1
     for case_id, record in view.closed.items():
         decided = parse_epoch(record["decided_at"], "decided_at")
+        case = _closed_case(record, view.items.get(case_id))
+        received_at = case.received_at if case is not None else None
+        if isinstance(received_at, int | float) and not isinstance(received_at, bool) \
+                and math.isfinite(received_at) and decided < received_at:
+            # A decision stamped before its case was queued (a moderator's clock behind, up to
+            # MAX_CLOCK_SKEW_SECONDS): processed when received, as the agent counts it (found
+            # in review: filed in the period before the one it was received in).
+            decided = float(received_at)
         if not since <= decided < until:
             continue
         figures = brands.setdefault(str(record.get("brand")), Figures())
         rejected = record.get("decision") == "reject"
-        case = _closed_case(record, view.items.get(case_id))
         waited = _time_to_decision(record, decided, case)
         # The agent's own comparison: the decision's exact time (closed_at) against the deadline.
         exact = case.closed_at if case is not None else None
