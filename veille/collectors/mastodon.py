@@ -58,13 +58,14 @@ from streams.records import (
     RawMention,
     iso,
     mention_from_dict,
-    parse_time,
 )
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.collectors.rss import (
+    HOLD_HORIZON,
     FetchError,
     StateStore,
     backoff_delay,
+    beyond_horizon,
     html_to_text,
     parse_retry_after,
     plain_text,
@@ -102,9 +103,6 @@ MAX_RECENT_IDS = 4000
 #: in its state until their time comes. When the hold is full, one more is left unread (not
 #: remembered, the cursor stays below it) and read again in a later round, when there is room.
 MAX_HELD = 100
-#: A status dated more than this ahead of the clock is refused, not held: no clock runs a day
-#: fast, and a status held that long would hold its place in the hold for as long.
-HOLD_HORIZON_SECONDS = 86400.0
 #: The cursor (since_id) never moves to an id more than this ahead of the clock (the later of
 #: the collector's clock and the instance's, read from its answers' Date header).
 CURSOR_AHEAD_SECONDS = 60.0
@@ -175,15 +173,6 @@ def lookback_id(status_id: str, seconds: float, now: float | None = None) -> str
     if not _SNOWFLAKE_MIN_MS <= ms <= ceiling or seconds <= 0:
         return None
     return str((ms - int(seconds * 1000)) << 16)
-
-
-def holdable(obj: dict[str, Any], now: datetime) -> bool:
-    """True when a status refused as dated ahead is within HOLD_HORIZON_SECONDS of `now`."""
-    try:
-        ahead = (parse_time(obj.get("created_at"), "created_at") - now).total_seconds()
-    except InvalidMention:
-        return False
-    return ahead <= HOLD_HORIZON_SECONDS
 
 
 def parse_reset(value: str | None) -> float | None:
@@ -593,7 +582,8 @@ class MastodonCollector(Collector):
             date = None
         if date is not None:
             when = (date if date.tzinfo else date.replace(tzinfo=UTC)).timestamp()
-            self._instance_ahead = min(max(when - time.time(), 0.0), HOLD_HORIZON_SECONDS)
+            self._instance_ahead = min(max(when - time.time(), 0.0),
+                                       HOLD_HORIZON.total_seconds())
 
     def clock(self) -> float:
         """Now, as the later of our clock and the instance's: the ids it gives its new statuses
@@ -878,7 +868,7 @@ class MastodonCollector(Collector):
                     mention = mention_from_dict(obj, now=now, limits=self.limits)
                 except InvalidMention as exc:
                     if (exc.reason == "created_at_in_future" and sid is not None
-                            and obj is not None and holdable(obj, now)):
+                            and obj is not None and not beyond_horizon(obj, now)):
                         # Dated ahead (a remote clock running fast): held back in the state
                         # and sent once its time comes, instead of lost for good.
                         if sid in held or len(still_held) < MAX_HELD:

@@ -757,13 +757,14 @@ def _has_guid(entry: Any) -> bool:
     return any(isinstance(entry.get(k), str) and entry.get(k).strip() for k in ("id", "guid"))
 
 
-#: An entry dated further ahead than this is refused, not held back until its date: a feed
-#: whose entry says 2098 was downloaded in full at every poll (no validators kept) for ever.
+#: An entry (a Mastodon status) dated further ahead than this is refused, not held back until
+#: its date: no clock runs a day fast, and a feed whose entry says 2098 was downloaded in full at
+#: every poll (no validators kept) for ever.
 HOLD_HORIZON = timedelta(days=1)
 
 
-def _beyond_horizon(obj: dict[str, Any] | None, now: datetime) -> bool:
-    """True when the entry's date is more than HOLD_HORIZON ahead of `now`."""
+def beyond_horizon(obj: dict[str, Any] | None, now: datetime) -> bool:
+    """True when the item's created_at is more than HOLD_HORIZON ahead of `now`."""
     try:
         return obj is not None and parse_time(obj.get("created_at"), "created_at") - now > HOLD_HORIZON
     except InvalidMention:
@@ -1072,7 +1073,7 @@ class RssCollector(Collector):
 
         new: list[RawMention] = []
         refused_ids: list[str] = []
-        local_keys: list[str] = []  # new and refused entries' ids within the feed (local_ids)
+        own_key: dict[str | None, str] = {}  # mention id -> the entry's id within the feed
         batch_ids: set[str] = set()
         held_future = False
         shared = _shared_articles(parsed.entries)
@@ -1087,6 +1088,8 @@ class RssCollector(Collector):
             except Exception as exc:  # one strange entry must not stop the feed's others
                 unreadable, mid = exc, safe_entry_id(entry, feed, shared)
             legacy = legacy_entry_id(entry, feed)
+            if legacy is not None and legacy != mid:
+                own_key[mid] = legacy  # remembered with it once sent or refused (local_ids)
             if mid is not None:
                 if mid in batch_ids:
                     continue
@@ -1111,6 +1114,7 @@ class RssCollector(Collector):
                     if obj is not None:
                         obj["id"] = legacy
                     batch_ids.add(mid)
+                    own_key.pop(mid, None)
             try:
                 if obj is None:
                     raise InvalidMention(
@@ -1119,7 +1123,7 @@ class RssCollector(Collector):
                     )
                 new.append(_mention_from_dict(obj, now=fetched_at, limits=self.limits))
             except InvalidMention as exc:
-                if exc.reason == "created_at_in_future" and not _beyond_horizon(obj, fetched_at):
+                if exc.reason == "created_at_in_future" and not beyond_horizon(obj, fetched_at):
                     # Not marked seen: valid once its time has come. Counted once.
                     held_future = True
                     if mid not in self._future_refused:
@@ -1130,8 +1134,6 @@ class RssCollector(Collector):
                 log.info("rss: %s: entry refused: %s", feed.label, exc)
                 if mid is not None:
                     refused_ids.append(mid)
-                    if legacy is not None and legacy != mid:
-                        local_keys.append(legacy)
                 continue
             except Exception as exc:  # a validation bug must not stop the feed's others either
                 self.metrics.refused.labels(self.name, "processing_error").inc()
@@ -1139,11 +1141,6 @@ class RssCollector(Collector):
                             type(exc).__name__, exc)
                 if mid is not None:
                     refused_ids.append(mid)
-                    if legacy is not None and legacy != mid:
-                        local_keys.append(legacy)
-                continue
-            if legacy is not None and legacy != mid:
-                local_keys.append(legacy)
 
         new.sort(key=lambda m: m.created_at)
         if new:
@@ -1166,7 +1163,8 @@ class RssCollector(Collector):
         if not state.local_ids:  # this poll's entries are now remembered by their own key too
             state.local_ids, changed = True, True
         limit = 2 * max(self.max_seen, state.peak)
-        state.remember([m.id for m in new] + local_keys + refused_ids, limit)
+        done = [m.id for m in new] + refused_ids
+        state.remember(done + [own_key[i] for i in done if i in own_key], limit)
         for m in new:  # a held entry whose time came: no longer held (the set stays bounded)
             self._future_refused.discard(m.id)
         if len(self._future_refused) > MAX_SEEN_HARD_CAP:  # entries dropped from their feeds
