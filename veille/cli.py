@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from veille.settings import ENV_PREFIX, Settings, SettingsError, settings_table
+from veille.settings import ENV_PREFIX, REPORT_LANGUAGES, Settings, SettingsError, settings_table
 
 
 class CliError(Exception):
@@ -617,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument("--until", help="ISO 8601 end, excluded (default: now)")
         r.add_argument("--tz", default="UTC", help="time zone of the busiest hours (default UTC)")
         r.add_argument("--png", help="also write a chart of hourly received vs processed items")
-        r.add_argument("--lang", choices=("en", "fr"),
+        r.add_argument("--lang", choices=REPORT_LANGUAGES,
                        help="language of the report (default VEILLE_REPORT_LANGUAGE, else en)")
         r.set_defaults(func=cmd_moderation_report)
 

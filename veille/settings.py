@@ -358,7 +358,7 @@ class Settings:
 
     @property
     def group_request_timeout(self) -> float:
-        """Seconds a group member's request may take, in seconds: a JoinGroup waits up to the
+        """Seconds a group member's request may take: a JoinGroup waits up to the
         rebalance timeout for the other members, and Faust refuses a session timeout above its
         request timeout (90 s by default). Every consumer of a group uses it."""
         return max(90.0, self.broker_session_timeout + 30.0, self.broker_rebalance_timeout + 30.0)

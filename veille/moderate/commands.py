@@ -11,7 +11,13 @@ from typing import Any, TextIO
 
 from veille.moderate.store import BrokerError, ModerationStore, would_ignore
 from veille.moderation.cases import DecisionError, parse_epoch
-from veille.moderation.queue import build_report, decision_record, duration, format_report
+from veille.moderation.queue import (
+    REPORT_TEXT,
+    build_report,
+    decision_record,
+    duration,
+    format_report,
+)
 from veille.settings import Settings
 from veille.terminal import printable
 
@@ -341,11 +347,9 @@ def report(settings: Settings, since: float, until: float, *, png: Path | None =
         raise ModerateError(str(exc)) from None
     out.write(format_report(result, tz, lang) + "\n")
     if png is not None:
-        png.write_bytes(hourly_chart(result.hours(), tz, legend=("R", "T") if lang == "fr"
-                                     else ("R", "P")))
+        text = REPORT_TEXT[lang]
+        legend = text["legend"]
+        png.write_bytes(hourly_chart(result.hours(), tz, legend=(legend[0], legend[1])))
         start = f"{datetime.fromtimestamp(since, tz):%Y-%m-%d %H:%M}"
-        out.write(f"\ngraphique : {png} (reçus par heure en bleu (R), traités en orange (T) ; à "
-                  f"partir du {start}, {tz})\n" if lang == "fr" else
-                  f"\nchart: {png} (hourly received in blue (R), processed in orange (P); "
-                  f"{start} onwards, {tz})\n")
+        out.write("\n" + text["chart"].format(png=png, start=start, tz=tz) + "\n")
     return result

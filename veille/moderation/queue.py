@@ -958,6 +958,9 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                       "queued for a banned term alone):",
         "busiest": "busiest hours per day ({zone}; items received in the hour):",
         "busiest_head": "day|received|peak|hours",
+        "legend": "RP",
+        "chart": "chart: {png} (hourly received in blue (R), processed in orange (P); {start} "
+                 "onwards, {tz})",
     },
     "fr": {
         "title": "rapport de modération",
@@ -982,6 +985,9 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                       "none : mis en file pour un terme interdit seul) :",
         "busiest": "heures les plus chargées par jour ({zone} ; éléments reçus dans l'heure) :",
         "busiest_head": "jour|reçus|pic|heures",
+        "legend": "RT",
+        "chart": "graphique : {png} (reçus par heure en bleu (R), traités en orange (T) ; à partir "
+                 "du {start}, {tz})",
     },
 }
 
