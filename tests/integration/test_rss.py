@@ -336,6 +336,33 @@ def test_conditional_get_sends_validators_and_a_304_emits_nothing(rss_settings: 
     asyncio.run(scenario())
 
 
+def test_a_304_with_new_validators_keeps_them(rss_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with feed_server() as srv:
+            url = srv.serve("/news.rss", "news.rss")
+            collector = new_collector(rss_settings, feeds=[FeedConfig(url, interval_seconds=30)])
+            await collector.start()
+            try:
+                await collector.poll_all()
+                # The server's validators changed (a new ETag scheme, the old one still
+                # matched once), the content did not.
+                srv.docs["/news.rss"].etag = '"v2"'
+                srv.fail("/news.rss", (304, {"ETag": '"v2"'}))
+                second = await collector.poll_all()
+                third = await collector.poll_all()
+            finally:
+                await collector.close()
+            assert [r.status for r in second + third] == ["not_modified", "not_modified"]
+            req3 = srv.seen("/news.rss")[2]
+            assert req3.headers["If-None-Match"] == '"v2"'
+            # The Last-Modified the 304 did not repeat is kept, and both are saved.
+            assert req3.headers["If-Modified-Since"] == srv.docs["/news.rss"].last_modified
+            state = collector.store.load(url)
+            assert state is not None and state["etag"] == '"v2"'
+
+    asyncio.run(scenario())
+
+
 def test_restart_emits_only_new_entries_and_never_twice(rss_settings: Settings) -> None:
     async def scenario() -> None:
         async with feed_server() as srv:

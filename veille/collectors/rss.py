@@ -1056,6 +1056,17 @@ class RssCollector(Collector):
         fetched_at = datetime.now(UTC)
         code, body, headers, answered_url = await self._fetch(feed, state)
         if code == 304:
+            # A 304 may carry fresh validators (RFC 9110 15.4.5: the ETag a 200 would have
+            # sent): kept, or the server keeps matching against ones it no longer knows.
+            etag, modified = _validator(headers.get("ETag")), _validator(headers.get("Last-Modified"))
+            fresh = (etag or state.etag, modified or state.last_modified)
+            if fresh != (state.etag, state.last_modified):
+                state.etag, state.last_modified = fresh
+                try:
+                    self.store.save(feed.url, state.to_dict())
+                except OSError as exc:
+                    log.error("rss: %s: could not save state to %s: %s",
+                              feed.label, self.store.path(feed.url), exc)
             return PollResult(feed.url, "not_modified")
         loop = asyncio.get_running_loop()
         parsed = await loop.run_in_executor(
