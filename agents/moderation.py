@@ -116,10 +116,12 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             return
         metrics.set_backlog(Backlog.by_brand(pending.values(), time.time(), brands).values())
 
-    async def settle(key: bytes, case: Case, outcomes: Sequence[Outcome]) -> None:
+    async def settle(key: bytes, case: Case, outcomes: Sequence[Outcome], *,
+                     arrived: Case | None = None) -> None:
         """Publish the closed-case records, wait for the broker to hold them, then save the case:
         a crash in between re-applies the decision after the restart and re-sends the same record
-        (consumers de-duplicate on case_id); it never loses one."""
+        (consumers de-duplicate on case_id); it never loses one. A case just `arrived` is counted
+        received once saved (counted before, a failed send counted it again when redelivered)."""
         sent = [await topics.closed.send(key=key, value=json.dumps(o.record).encode())
                 for o in outcomes if o.record is not None]
         for fut in sent:
@@ -129,6 +131,8 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             pending[key] = case
         else:
             pending.pop(key, None)
+        if arrived is not None:
+            metrics.observe_received(arrived.brand, arrived.categories)
         for o in outcomes:
             if o.closed:  # once per case: a closed case takes no other closing decision
                 metrics.observe_closed(case.brand, case.categories, o.decision.decision,
@@ -169,8 +173,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             # applied, so they go now (else they were sent back, and counted as duplicates).
             held.pop(key, None)
             return
-        metrics.observe_received(case.brand, case.categories)
-        outcomes = []
+        outcomes, arrived = [], case
         saved = held.get(key)
         if saved is not None:
             # Decisions that arrived before their case (the two topics are read independently),
@@ -183,7 +186,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
                     continue
                 outcomes.append(out)
                 case = out.case
-        await settle(key, case, outcomes)
+        await settle(key, case, outcomes, arrived=arrived)
         if saved is not None:
             held.pop(key, None)
 
