@@ -193,6 +193,19 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             else:  # its gauges (an open alert's state) exported again at once, not on its
                 monitor_for(brand)  # next mention, which may be hours away
                 homes[brand] = home
+        # A brand taken off the watch list (or renamed) in the middle of a crisis: its story
+        # is moved on by the ticks, and resolves on its silence, instead of staying open on
+        # reputation.alerts for ever (until 2026-12-05 nothing moved a brand no longer watched).
+        for key in list(core_table.keys()):
+            brand = key.decode(errors="replace") if isinstance(key, bytes) else str(key)
+            home = brand_partition(brand, settings.topic_partitions)
+            if brand in known or home not in owned:
+                continue
+            story = monitor_for(brand).story
+            if story is not None and story["status"] != "resolved":
+                log.info("spikes: %s is not watched any more; its open alert resolves on its "
+                         "silence", brand)
+                homes[brand] = home
 
     def new_monitor(brand: str) -> BrandMonitor:
         return BrandMonitor(brand, config, brand_terms=names.get(brand, frozenset()),

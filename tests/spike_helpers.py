@@ -73,7 +73,8 @@ class Process:
     """One worker process: its app, its tables (recovered from `landed`), the spike agent."""
 
     def __init__(self, landed: list[Any] = (), alerts_fail: int = 0,  # type: ignore[assignment]
-                 settings: Settings = SETTINGS, killed_after_sends: int | None = None) -> None:
+                 settings: Settings = SETTINGS, killed_after_sends: int | None = None,
+                 watchlist: Watchlist = WATCHLIST) -> None:
         self.log: list[Any] = []
         self.tables: dict[str, Table] = {}
         self.saved_at: list[int] = []  # len(log) once each batch was handled
@@ -108,7 +109,7 @@ class Process:
             def inc(self) -> None:
                 process.send_errors += 1
 
-        spikes.install(App(), topics, WATCHLIST, SpikeMetrics(self.registry, WATCHLIST.brand_ids),
+        spikes.install(App(), topics, watchlist, SpikeMetrics(self.registry, watchlist.brand_ids),
                        settings, send_errors=SendErrors())
         for name, key, value in landed:  # what recovery reads back from the changelogs
             dict.__setitem__(self.tables[name], key, value)

@@ -829,7 +829,9 @@ class BrandMonitor:
     def core_state(self) -> dict[str, Any]:
         """What changes only when a bucket closes: detector, story, learnt share and terms."""
         return {
-            "baseline_terms": self.baseline_terms, "story": self.story,
+            # Copies: they change in place, and a state handed to a table must not change
+            # with it (reloaded after a rebalance, it would not match its detector).
+            "baseline_terms": dict(self.baseline_terms), "story": copy.deepcopy(self.story),
             "first_start": self.first_start, "held_since": self.held_since,
             "share": [self.share_neg, self.share_all, self.share_seen, list(self.share_prev),
                       self.share_disp, self.share_disp_w],
@@ -871,7 +873,7 @@ class BrandMonitor:
                                 f"{d['detector']['config'].get('timezone')!r}, which cannot be "
                                 f"loaded here ({exc})") from None
         self.baseline_terms = dict(d["baseline_terms"])
-        self.story = d["story"]
+        self.story = copy.deepcopy(d["story"])  # changed in place: never the saved one
         self.share_neg, self.share_all, self.share_seen, prev, *disp = d["share"]
         self.share_disp, self.share_disp_w = disp if len(disp) == 2 else (0.0, 0.0)
         self.share_prev = (prev[0], prev[1])

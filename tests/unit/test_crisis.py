@@ -716,3 +716,23 @@ def test_a_state_saved_before_the_share_dispersion_still_loads() -> None:
     again = BrandMonitor("acme")
     again.load_state(json.loads(json.dumps(m.to_state())))
     assert again.share_dispersion() == m.share_dispersion()
+
+
+def test_a_saved_core_state_does_not_change_with_the_monitor() -> None:
+    """A table holds the state it was given: the story and learnt terms, changed in place as
+    buckets close, must not change it (reloaded after a rebalance, it would no longer match
+    its detector)."""
+    m = BrandMonitor("acme")
+    m._story(_bucket(START, 20, "a", ["panne"]),
+             _score(START, 20, 1, alert=True, in_episode=True, anomaly=0.7))
+    saved = m.core_state()
+    frozen = json.dumps(saved)
+    _quiet(m, 1, 3)
+    _flare(m, 5)
+    _quiet(m, 6, 30)
+    assert json.dumps(saved) == frozen
+    loaded = BrandMonitor("acme")
+    loaded.load_core(saved)
+    _quiet(loaded, 1, 3)
+    _flare(loaded, 5)
+    assert json.dumps(saved) == frozen

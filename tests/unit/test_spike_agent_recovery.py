@@ -4,11 +4,14 @@ failed is sent again, never lost."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import agents.recovery
 from streams.topics import brand_partition
-from tests.spike_helpers import SETTINGS, Process, signal, tick
+from tests.spike_helpers import SETTINGS, WATCHLIST, Process, signal, tick
+from veille.rules import Watchlist
 
 T = 1_700_000_100  # a bucket boundary, in the past (event times are capped at the clock + 60 s)
 Q = brand_partition("acme", SETTINGS.topic_partitions)  # acme's mentions.by_brand partition
@@ -159,3 +162,47 @@ def test_an_early_event_sent_before_a_crash_is_sent_again_and_its_story_kept() -
         (fired[0]["alert_id"], "opened"), (fired[0]["alert_id"], "resolved")]
     core, _ = restarted.state()
     assert core["outbox"] == [] and core["story"]["status"] == "resolved"
+
+
+def test_a_brand_taken_off_the_watch_list_mid_crisis_has_its_alert_resolved() -> None:
+    """acme's alert is open when the worker restarts with a watch list without acme: its
+    silence resolves the story (until 2026-12-05 nothing moved it on: open for ever)."""
+    events, offset, sent = [], 0, [0] * len(SOURCES)
+
+    def add(t: float, negative: bool, text: str = "slow again") -> None:
+        nonlocal offset
+        p = offset % len(SOURCES)
+        events.append(signal(Q, offset, "acme", p=p, o=sent[p], t=t, neg=negative, text=text))
+        sent[p] += 1
+        offset += 1
+
+    t = T
+    for _ in range(300):  # a day of ordinary traffic, then a surge of negative mentions
+        for i in range(20):
+            add(t + i * 10, i < 3)
+        t += 300
+    for _ in range(2):
+        for i in range(120):
+            add(t + i, True, "outage again #acmedown")
+        t += 300
+    for p in SOURCES:  # the surge's buckets close
+        events.append(tick(Q, offset, p=p, t=t + 900))
+        offset += 1
+    first = Process()
+    first.run([events[i:i + 500] for i in range(0, len(events), 500)])
+    assert [e["event"] for e in first.alerts.sent][:1] == ["opened"]
+    assert first.alerts.sent[-1]["event"] != "resolved"
+    landed = [w for w in first.log if len(w) == 3]
+    quiet = [[tick(Q, offset + k * len(SOURCES) + p, p=p, t=t + 900 + (k + 1) * 600)
+              for p in SOURCES] for k in range(24)]  # four hours of silence, every source live
+
+    without = Watchlist([b for b in WATCHLIST.brands if b.id != "acme"])
+    restarted = Process(landed=[(n, k, json.loads(json.dumps(v))) for n, k, v in landed],
+                        watchlist=without)
+    restarted.run(quiet)
+    assert [e["event"] for e in restarted.alerts.sent] == ["resolved"]
+    assert restarted.alerts.sent[0]["alert_id"] == first.alerts.sent[0]["alert_id"]
+    # and with acme still watched, the same
+    kept = Process(landed=[(n, k, json.loads(json.dumps(v))) for n, k, v in landed])
+    kept.run(quiet)
+    assert [e["event"] for e in kept.alerts.sent] == ["resolved"]
