@@ -39,12 +39,11 @@ def _window(event: dict[str, Any]) -> str:
 
 
 def _number(x: Any) -> str:
-    if isinstance(x, bool) or not isinstance(x, int | float):
+    """A count as shown; '?' for what is not a finite number (NaN, inf, 10**400)."""
+    f = _float(x)
+    if f is None:
         return "?"
-    try:
-        return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
-    except OverflowError:  # an int beyond a float (10**400): too odd to be a count
-        return "?"
+    return f"{x:,}" if isinstance(x, int) else f"{f:,.0f}" if f.is_integer() else f"{f:,.1f}"
 
 
 def _float(x: Any) -> float | None:

@@ -75,6 +75,14 @@ def test_numbers_and_times_beyond_a_float_or_a_year_are_question_marks(event: di
     assert "inf" not in line
 
 
+def test_counts_that_are_not_finite_are_question_marks() -> None:
+    line = describe(dict(OPENED, observed_negative=float("nan"), total=float("inf"),
+                         expected_negative=float("-inf")))
+    assert line.startswith("acme OPENED (warning) 2026-01-05 08:35-08:40 UTC: ? negative of ? "
+                           "mentions")
+    assert "nan" not in line and "inf" not in line and ", ? expected" in line
+
+
 def test_control_characters_and_lone_surrogates_are_spelt_as_escapes() -> None:
     """A record from another producer is text from anyone: ESC sequences would drive the
     reader's terminal (colours, its title, clearing the screen), a C1 CSI too, and a lone
