@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from veille.rules import fold
-from veille.spikes import Detector, DetectorConfig, Score
+from veille.spikes import Detector, DetectorConfig, Score, feed
 from veille.timezones import TimezoneError
 
 log = logging.getLogger(__name__)
@@ -600,37 +600,15 @@ class BrandMonitor:
         return events
 
     def _score(self, bucket: Bucket) -> Score:
-        """The count detector's score of a closed bucket.
-
-        Silence (a bucket without any mention) is data for a warm detector: it is fed at once.
-        A cold one (still warming up) is not fed a silence as it comes: the silence is held
-        until the brand's next mention, then fed if it was shorter than the time the brand had
-        been watched before it (its quiet hours), or else taken as the brand not having started
-        yet - a stray old mention, a backfill, a cold brand silent for days - and the detector
-        starts afresh at the new traffic instead of scoring it against a baseline of zeros.
-        Held buckets are scored as warm-up: no anomaly, and a story open meanwhile (the share
-        test) still resolves on them."""
-        d = self.detector
-        size = self.config.bucket_seconds
-        ts = datetime.fromtimestamp(bucket.start, UTC)
+        """The count detector's score of a closed bucket (its negative mentions), a silence (a
+        bucket without any mention) held back while the detector warms up (veille.spikes.feed)."""
         if self.first_start is None:
             self.first_start = bucket.start
-        if bucket.total == 0 and (self.held_since is not None or d.warming_up_at(bucket.start)):
-            if self.held_since is None:
-                # From the bucket after the last one the detector saw: a silence that `advance`
-                # shortened (max_gap_buckets) counts in full.
-                self.held_since = bucket.start if d.last_ts is None else int(d.last_ts) + size
-            return Score(ts, 0.0, 0.0, 0.0, d.config.min_spread, 0.0, 0.0, False, False, True)
-        if self.held_since is not None:
-            silence = bucket.start - self.held_since
-            if silence >= self.held_since - self.first_start:
-                self.detector = d = Detector(d.config)
-            else:
-                for start in range(max(self.held_since, bucket.start - self.config.max_gap_buckets
-                                       * size), bucket.start, size):
-                    d.update(datetime.fromtimestamp(start, UTC), 0)
-            self.held_since = None
-        return d.update(ts, bucket.negative)
+        self.detector, score, self.held_since = feed(
+            self.detector, bucket.start, bucket.negative, silent=bucket.total == 0,
+            held_since=self.held_since, first_start=self.first_start,
+            max_gap_buckets=self.config.max_gap_buckets)
+        return score
 
     def _share_p(self, bucket: Bucket) -> float:
         """Chance of this many negative mentions (in this bucket, or with the one before)

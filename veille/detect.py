@@ -9,7 +9,8 @@ event-time order, a missing bucket being an empty one (a count of 0).
 * A bucket with no row is fed to the detector as 0 (an export that omits zero rows means the
   same as one that writes them), at most `MAX_GAP_BUCKETS` of them in a row as in the agent
   (`CrisisConfig.max_gap_buckets`, a week of 5-minute buckets): a longer silence is a jump, only
-  its last `MAX_GAP_BUCKETS` empty buckets are fed.
+  its last `MAX_GAP_BUCKETS` empty buckets are fed. While the detector warms up, a silence (a
+  bucket of 0) is held back as the agent holds it (`veille.spikes.feed`).
   Those buckets are not written out: the output has the input's rows only.
 * Rows in one bucket add up, as the agent counts a bucket's mentions: the bucket is scored once,
   on their sum, when a row of a later bucket (or the end of the file) closes it, and each of its
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import TextIO
 
 from veille.crisis import CrisisConfig
-from veille.spikes import Detector, DetectorConfig
+from veille.spikes import Detector, DetectorConfig, Score, feed
 from veille.timezones import UTC_NAME, TimezoneError, check
 
 OUTPUT_COLUMNS = ("timestamp", "value", "anomaly_score", "alert")
@@ -54,7 +55,10 @@ Rows are scored by bucket, as the streaming spike agent does:
     UTC): 00:07:53 counts in the 5-minute bucket of 00:05:00;
   * a bucket with no row counts as 0, as in the agent: a series that omits its zero rows scores
     as one that writes them. At most {MAX_GAP_BUCKETS} empty buckets are fed in a row (a week of
-    5-minute buckets; a longer silence is a jump). Only the input rows are written out;
+    5-minute buckets; a longer silence is a jump). While the detector warms up, a silence
+    (a bucket of 0) is held back as the agent holds it: fed once traffic comes back if it was
+    shorter than the time watched before it, else the detector starts afresh at the traffic.
+    Only the input rows are written out;
   * rows in one bucket add up: each is written with the score of their sum, alert=1 on the first
     of them only; their order within the bucket does not matter;
   * a row whose bucket is before the previous row's is an error naming its line;
@@ -224,14 +228,26 @@ def _score_rows(src: TextIO, dst: TextIO, series_csv: Path, detector: Detector) 
     # The open bucket: its start, the line of its latest row, its rows (text as read) and their sum.
     current: int | None = None
     current_line = 0
+    first_start: int | None = None
+    held_since: int | None = None  # a cold detector's silence held back (veille.spikes.feed)
     pending: list[tuple[str, str]] = []
     total = 0.0
+
+    def score_bucket(start: int, count: float) -> Score:
+        """As the agent scores a closed bucket: a silence held back while the detector warms up."""
+        nonlocal detector, first_start, held_since
+        if first_start is None:
+            first_start = start
+        detector, score, held_since = feed(detector, start, count, silent=count == 0,
+                                           held_since=held_since, first_start=first_start,
+                                           max_gap_buckets=MAX_GAP_BUCKETS)
+        return score
 
     def close_bucket() -> None:
         nonlocal alerts
         assert current is not None
         try:
-            score = detector.update(_bucket_time(current), total)
+            score = score_bucket(current, total)
         except (ValueError, ArithmeticError) as exc:
             raise DetectError(f"{series_csv}:{current_line}: {exc}") from None
         alerts += score.alert
@@ -277,7 +293,7 @@ def _score_rows(src: TextIO, dst: TextIO, series_csv: Path, detector: Detector) 
                 close_bucket()
                 # The empty buckets in between, as the agent closes them (at most a week's worth).
                 for empty in range(max(current + size, start - MAX_GAP_BUCKETS * size), start, size):
-                    detector.update(_bucket_time(empty), 0.0)
+                    score_bucket(empty, 0.0)
             current, pending, total = start, [], 0.0
         total += value
         if not math.isfinite(total):

@@ -14,7 +14,7 @@ import pytest
 
 from veille.crisis import BrandMonitor, CrisisConfig
 from veille.detect import MAX_GAP_BUCKETS, DetectError, main, run_detect
-from veille.spikes import Detector, DetectorConfig, Score
+from veille.spikes import Detector, DetectorConfig, Score, feed
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 STEP = timedelta(minutes=5)
@@ -54,6 +54,19 @@ def series(days: float, mean: float = 30.0, seed: int = 1, surges: tuple[tuple[i
 def run(points: list[tuple[datetime, int]], detector: Detector | None = None) -> list[Score]:
     d = detector or Detector()
     return [d.update(t, v) for t, v in points]
+
+
+def run_fed(points: list[tuple[datetime, int]], detector: Detector | None = None) -> list[Score]:
+    """Consecutive buckets scored as the agent scores them: a bucket of 0 is a silence, held
+    back while the detector warms up (veille.spikes.feed)."""
+    d, held, first, out = detector or Detector(), None, None, []
+    for t, v in points:
+        start = int(t.timestamp())
+        first = start if first is None else first
+        d, score, held = feed(d, start, v, silent=v == 0, held_since=held, first_start=first,
+                              max_gap_buckets=MAX_GAP_BUCKETS)
+        out.append(score)
+    return out
 
 
 def alerts(scores: list[Score]) -> list[int]:
@@ -319,7 +332,7 @@ def test_run_detect_counts_a_missing_bucket_as_an_empty_one(tmp_path: Path, omit
         kept = [i for i, (_, v) in enumerate(full) if v > 0]
     assert len(kept) < 0.7 * len(full)
     sparse = [full[i] for i in kept]
-    expected = run(full)
+    expected = run_fed(full)
     rows = detect_rows(tmp_path, "sparse", sparse)
     # Every input row, in order, with the score of its own bucket in the full series.
     assert [(r["timestamp"], int(r["value"])) for r in rows] == [
@@ -458,3 +471,25 @@ def test_detect_writes_through_a_link_and_refuses_pipes_devices_and_extra_column
     with pytest.raises(DetectError, match=r"comma.csv:2: expected 2 columns, got 3: .*decimal "
                                           r"comma"):
         run_detect(comma, tmp_path / "out.csv")
+
+
+def test_run_detect_holds_a_cold_silence_back_as_the_agent_does(tmp_path: Path) -> None:
+    """One stray bucket, three days without a row, then ordinary traffic: the agent takes the
+    silence of a detector still warming up as the brand not having started yet, and so does
+    `veille detect` (it fed the zeros, learnt a level of 0 and alerted on the traffic)."""
+    rng = random.Random(1)
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    later = first + timedelta(days=3)
+    points = [(first, 3)] + [(later + i * STEP, rng.randint(8, 12))
+                             for i in range(3 * 288)]
+    rows = detect_rows(tmp_path, "stray", points)
+    m = BrandMonitor("acme")
+    for t, v in points:
+        at = int(t.timestamp())
+        for k in range(v):
+            m.observe(f"{at}-{k}", at + k, True, 1, "panne", advance=False)
+        m.advance(at)
+    m.advance(int(points[-1][0].timestamp()) + 3600)
+    agent = {r.score.timestamp: r.score for r in m.reports}
+    assert of_output(rows) == as_output([agent[t] for t, _ in points])
+    assert sum(int(r["alert"]) for r in rows) == 0
