@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -608,6 +608,13 @@ class EnrichStage:
 
     # --- the loop ----------------------------------------------------------------------------
 
+    def loops(self) -> list[Coroutine[Any, Any, None]]:
+        """What runs while the stage is started, whatever runs it (a Faust service, or the
+        `enrich` role's own loop): the consumer loop, the heartbeat and the source ticks (an
+        `enrich` worker started without the ticks until 2026-12-05: the spike agent's
+        watermark then waited for quiet partitions for ever)."""
+        return [self.run(), self.heartbeat(), self.punctuate()]
+
     async def run(self) -> None:
         from aiokafka.errors import ConsumerStoppedError, KafkaError
 
@@ -936,9 +943,8 @@ def install(app: Any, settings: Settings, enricher: Enricher, metrics: Metrics) 
     class EnrichService(mode.Service):
         async def on_start(self) -> None:
             await stage.start()
-            self.add_future(stage.run())
-            self.add_future(stage.heartbeat())
-            self.add_future(stage.punctuate())
+            for loop in stage.loops():
+                self.add_future(loop)
 
         async def on_stop(self) -> None:
             await stage.stop()

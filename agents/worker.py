@@ -183,7 +183,7 @@ def run_enrich(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stage.start()
-        tasks = [asyncio.create_task(stage.run()), asyncio.create_task(stage.heartbeat())]
+        tasks = [asyncio.create_task(loop) for loop in stage.loops()]
         print("veille worker (enrich): Ready", flush=True)
         stopping = asyncio.create_task(stop.wait())
         try:

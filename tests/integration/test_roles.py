@@ -11,7 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agents.worker import check_role
-from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, MODERATION_QUEUE, ensure_topics
+from streams.topics import (
+    MENTIONS_BY_BRAND,
+    MENTIONS_ENRICHED,
+    MENTIONS_RAW,
+    MODERATION_QUEUE,
+    ensure_topics,
+)
 from tests.conftest import ROOT, settings_env
 from tests.integration.test_pipeline import wait_drained
 from tests.kafka_helpers import produce, read_to_end
@@ -81,6 +87,11 @@ def test_enrich_and_agents_workers_run_the_pipeline_between_them(settings, start
     assert enrich.metric("veille_moderation_items_received_total", default=None) is None
     assert enrich.metric("veille_moderation_cases_received_total", default=None) is None
     assert enrich.metric("veille_agents_paused_seconds", default=None) is None
+    # The enrich worker sends the source ticks that move the spike agent's watermark on (it
+    # sent none until 2026-12-05: a quiet partition held every brand's buckets open).
+    ticks = wait_for(lambda: [r for r in read_to_end(settings, MENTIONS_BY_BRAND)
+                              if b'"tick"' in r.value], 30, "source ticks on mentions.by_brand")
+    assert {json.loads(r.value)["p"] for r in ticks} == set(range(settings.topic_partitions))
     # Both beat (PipelineStalled reads the heartbeat's age on every worker).
     assert enrich.metric("veille_heartbeat_timestamp_seconds") > 0
     assert agents.metric("veille_heartbeat_timestamp_seconds") > 0
