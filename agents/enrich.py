@@ -510,6 +510,8 @@ class EnrichStage:
         self.producer: Any = None
         self.stopping = False
         self._reload: asyncio.Task[None] | None = None
+        #: Counts the assignments: a window re-read before the latest one is not installed.
+        self.generation = 0
         #: mentions.enriched partition -> its end after this stage's last acknowledged write.
         self.enriched_ends: dict[int, int] = {}
         #: Raw partition -> its event-time clock, for the source ticks (see punctuate()).
@@ -595,6 +597,14 @@ class EnrichStage:
                         self.names.enriched, owned, exc)
             windows = {}
         async with self.lock:
+            self.generation += 1
+            if owned and not windows:
+                # Re-read within seconds, retried until it succeeds, whether or not records
+                # come: a quiet partition without its window sends no ticks either (until
+                # 2026-12-05 only a fetched record scheduled the re-read).
+                if self._reload is not None:
+                    self._reload.cancel()
+                self._reload = asyncio.ensure_future(self.reload(owned))
             self.metrics.rebalances.inc()
             self.windows.clear()
             self.windows.update(windows)
@@ -660,26 +670,41 @@ class EnrichStage:
                 await asyncio.sleep(0.2)  # only partitions still waiting for their window
 
     async def reload(self, partitions: Sequence[int], delay: float = 1.0) -> None:
-        """Re-read the windows of owned partitions whose load failed when they were assigned."""
+        """Re-read the windows of owned partitions whose load failed when they were assigned,
+        again and again (1 s, doubling up to 30 s) until they are read or no longer owned. A
+        window read across a rebalance is not installed (another worker may have enriched the
+        partition meanwhile): it is read again."""
         s = self.settings
-        await asyncio.sleep(delay)
-        clocks: dict[int, SourceClock] = {}
-        try:
-            windows = await load_windows(s.bootstrap_servers, self.names.enriched,
-                                         sorted(set(partitions)), s.dedup_ttl_seconds,
-                                         s.dedup_max_per_partition, self.clock, clocks=clocks)
-        except Exception as exc:  # noqa: BLE001 (the next batch of these partitions retries)
-            log.warning("enrich: cannot re-read %s for partitions %s yet (%r)",
-                        self.names.enriched, sorted(set(partitions)), exc)
+        wanted = sorted(set(partitions))
+        while not self.stopping:
+            await asyncio.sleep(delay)
+            owned = {tp.partition for tp in self.consumer.assignment()
+                     if tp.topic == self.names.raw}
+            wanted = [p for p in wanted if p in owned and p not in self.windows]
+            if not wanted:
+                return
+            generation = self.generation
+            clocks: dict[int, SourceClock] = {}
+            try:
+                windows = await load_windows(s.bootstrap_servers, self.names.enriched, wanted,
+                                             s.dedup_ttl_seconds, s.dedup_max_per_partition,
+                                             self.clock, clocks=clocks)
+            except Exception as exc:  # noqa: BLE001 (tried again)
+                delay = min(30.0, max(1.0, delay * 2))
+                log.warning("enrich: cannot re-read %s for partitions %s yet (%r); retrying in "
+                            "%.0f s", self.names.enriched, wanted, exc, delay)
+                continue
+            async with self.lock:
+                if self.generation != generation:
+                    delay = 0.0
+                    continue  # a rebalance meanwhile: read again what is still missing
+                for p, window in windows.items():
+                    if p not in self.windows:
+                        self.windows[p] = window
+                        if p in clocks:
+                            self.clocks[p] = clocks[p]
+            log.info("enrich: windows of partitions %s re-read", sorted(windows))
             return
-        async with self.lock:
-            owned = {tp.partition for tp in self.consumer.assignment() if tp.topic == self.names.raw}
-            for p, window in windows.items():
-                if p in owned and p not in self.windows:
-                    self.windows[p] = window
-                    if p in clocks:
-                        self.clocks[p] = clocks[p]
-        log.info("enrich: windows of partitions %s re-read", sorted(windows))
 
     async def plan(self, batches: Mapping[Any, Sequence[Any]]) -> Cycle:
         """Plan a batch in slices, letting the event loop run between them: the Faust agents,

@@ -6,6 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -453,6 +454,47 @@ def test_partitions_whose_window_could_not_be_read_are_read_once_it_is(tmp_path,
     assert len([t for t, _, _ in producer.log if t == stage.names.enriched]) == len(recs)
     assert count(metrics.raw_messages) == len(recs)  # each planned once: none enriched blind
     assert count(metrics.duplicates) == 0 and count(metrics.redeliveries) == 0
+
+
+def test_a_quiet_partition_whose_window_could_not_be_read_is_read_again(tmp_path, monkeypatch) -> None:
+    """No record comes to a partition whose window failed to load (twice): it is re-read all
+    the same, retried until it is (until 2026-12-05 only a fetched record scheduled the re-read:
+    a quiet partition stayed without its window, and without source ticks, until the next
+    rebalance). A window read across a newer assignment is not installed but read again."""
+    import asyncio
+
+    import agents.enrich as enrich
+    from veille.settings import Settings
+
+    calls: list[list[int]] = []
+
+    async def flaky_load(bootstrap: Any, enriched: str, partitions: Any, ttl: float,
+                         max_entries: int, clock: Any = None, timeout: float = 0,
+                         clocks: Any = None) -> Any:
+        calls.append(list(partitions))
+        if len(calls) <= 2:
+            raise ConnectionError("broker blip")
+        if len(calls) == 3:  # a rebalance lands while this read is in flight
+            stage.generation += 1
+        return {p: DedupWindow(ttl, max_entries) for p in partitions}
+
+    monkeypatch.setattr(enrich, "load_windows", flaky_load)
+    plan, metrics = planner({})
+    stage = enrich.EnrichStage(Settings.from_env({}, data_dir=str(tmp_path)), plan.enricher, metrics)
+    tp = TP(stage.names.raw, 0)
+    stage.consumer = SimpleNamespace(assignment=lambda: {tp})
+
+    async def scenario() -> None:
+        await stage.assigned([tp])  # the load fails: logged, not raised into aiokafka
+        assert stage.windows == {}
+        deadline = time.monotonic() + 20
+        while 0 not in stage.windows and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        stage.stopping = True
+
+    asyncio.run(scenario())
+    assert list(stage.windows) == [0]
+    assert calls == [[0], [0], [0], [0]]  # assignment, two retries, the read across a rebalance
 
 
 def test_a_batch_written_although_its_send_failed_is_not_written_twice(tmp_path, monkeypatch) -> None:
