@@ -384,6 +384,10 @@ class Planner:
             signal = (brand_signal(mention, record.partition, record.offset)
                       if mention.brands else None)
             seen = window.get(key, now)
+            if seen is None and window.replayed(record.offset):
+                # Enriched by an earlier owner, whose window entry is gone (a restart after
+                # the ttl, a batch larger than the window): a redelivery all the same.
+                seen = (now, record.offset)
             if seen is not None:
                 if seen[1] == record.offset:
                     # This very raw message again (crash or rebalance before its offset was
@@ -437,12 +441,15 @@ class Planner:
 async def load_windows(bootstrap: list[str], enriched: str, partitions: Sequence[int], ttl: float,
                        max_entries: int, clock: Callable[[], float] = time.time,
                        timeout: float = 120.0,
-                       clocks: dict[int, SourceClock] | None = None) -> dict[int, DedupWindow]:
+                       clocks: dict[int, SourceClock] | None = None,
+                       committed: Mapping[int, int | None] | None = None) -> dict[int, DedupWindow]:
     """Rebuild the de-duplication windows of `partitions` from the tail of mentions.enriched:
     about its last `max_entries` records per partition (starting earlier than needed is
     harmless: a window keeps the newest), read to the fetch high watermark. With `clocks`,
     also each partition's event-time clock, from its last record (when it was written, and
-    the event time of its mention), for the source ticks."""
+    the event time of its mention), for the source ticks. With `committed` (the group's
+    committed offset of each raw partition), each window also knows the raw offsets enriched
+    but not committed (DedupWindow.replay_from), whatever its ttl and size."""
     from aiokafka import TopicPartition
 
     from agents.recovery import read_to_end
@@ -461,6 +468,11 @@ async def load_windows(bootstrap: list[str], enriched: str, partitions: Sequence
     now = clock()
     for window in windows.values():
         window.expire(now)
+    for p, done in (committed or {}).items():
+        # The newest record's raw offset: records are written in raw offset order.
+        through = _source_offset(last[p]) if p in last else -1
+        if done is not None and p in windows and through >= done:
+            windows[p].replay_from, windows[p].replay_through = done, through
     if clocks is not None:
         for p, r in last.items():
             offset = _source_offset(r)
@@ -576,6 +588,13 @@ class EnrichStage:
 
     # --- rebalances --------------------------------------------------------------------------
 
+    async def committed(self, partitions: Sequence[int]) -> dict[int, int | None]:
+        """The group's committed offset of each raw partition (None: never committed)."""
+        from aiokafka import TopicPartition
+
+        return {p: await self.consumer.committed(TopicPartition(self.names.raw, p))
+                for p in partitions}
+
     async def revoked(self, partitions: Any) -> None:
         async with self.lock:
             for tp in partitions:
@@ -590,7 +609,7 @@ class EnrichStage:
         try:
             windows = await load_windows(s.bootstrap_servers, self.names.enriched, owned,
                                          s.dedup_ttl_seconds, s.dedup_max_per_partition, self.clock,
-                                         clocks=clocks)
+                                         clocks=clocks, committed=await self.committed(owned))
         except Exception as exc:  # noqa: BLE001 (aiokafka would swallow it: the partitions
             # would never be read); they are read again once run() has re-read their windows
             log.warning("enrich: cannot re-read %s for partitions %s (%r); retrying",
@@ -688,7 +707,8 @@ class EnrichStage:
             try:
                 windows = await load_windows(s.bootstrap_servers, self.names.enriched, wanted,
                                              s.dedup_ttl_seconds, s.dedup_max_per_partition,
-                                             self.clock, clocks=clocks)
+                                             self.clock, clocks=clocks,
+                                             committed=await self.committed(wanted))
             except Exception as exc:  # noqa: BLE001 (tried again)
                 delay = min(30.0, max(1.0, delay * 2))
                 log.warning("enrich: cannot re-read %s for partitions %s yet (%r); retrying in "

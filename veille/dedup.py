@@ -29,6 +29,13 @@ class DedupWindow:
 
     ttl: float
     max_entries: int
+    #: Raw offsets from `replay_from` to `replay_through`: delivered to an earlier owner, which
+    #: enriched through `replay_through` but committed only up to `replay_from` (a crash). A
+    #: message redelivered from that range is recognised by its offset alone, even once the
+    #: window has forgotten its id (a restart later than the ttl, a batch larger than the
+    #: window): it must not be enriched twice. Empty (-1, -1) unless the stage sets it.
+    replay_from: int = -1
+    replay_through: int = -1
     _new: dict[bytes, tuple[float, int]] = field(default_factory=dict, repr=False)
     _old: dict[bytes, tuple[float, int]] = field(default_factory=dict, repr=False)
 
@@ -46,6 +53,11 @@ class DedupWindow:
             self.expire(now)
             return None
         return entry
+
+    def replayed(self, offset: int) -> bool:
+        """Whether raw `offset` was enriched by an earlier owner and not committed (see
+        `replay_from`)."""
+        return 0 <= self.replay_from <= offset <= self.replay_through
 
     def add(self, key: bytes, at: float, offset: int) -> None:
         """Remember `key`, enriched at `at` from raw `offset`. The first sighting wins while it

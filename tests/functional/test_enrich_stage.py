@@ -132,6 +132,26 @@ def test_a_redelivered_message_is_recognised_by_its_offset_and_its_queue_item_re
     assert count(metrics.redeliveries) == 1 and count(metrics.duplicates) == 0
 
 
+def test_a_redelivered_message_whose_id_the_window_forgot_is_recognised_by_its_offset() -> None:
+    """The worker came back later than the window's ttl (or the batch was larger than the
+    window): the ids of the uncommitted batch are gone, but load_windows knows the raw offsets
+    enriched past the committed one. Until 2026-12-05 they were enriched a second time."""
+    messages: list[tuple[bytes | None, bytes]] = [
+        (b"d", good("d", "@acme_fr espèce de connard")), (b"e", good("e", "Acme is fine")),
+        (b"f", good("f", "Acme again")),
+    ]
+    window = DedupWindow(3600, 100, replay_from=7, replay_through=8)  # committed 7, written 8
+    plan, metrics = planner({0: window})
+    cycle = plan.plan({TP("raw", 0): records(0, messages, start=7)})
+    assert [o.key for o in cycle.enriched[0]] == [b"f"]
+    assert [(o.topic, o.key) for o in cycle.side] == [("queue", b"d")]
+    assert count(metrics.redeliveries) == 2 and count(metrics.duplicates) == 0
+    # A window without that range (a group that never committed): enriched as before.
+    plan, metrics = planner({0: DedupWindow(3600, 100)})
+    cycle = plan.plan({TP("raw", 0): records(0, messages, start=7)})
+    assert [o.key for o in cycle.enriched[0]] == [b"d", b"e", b"f"]
+
+
 def test_records_of_a_partition_not_owned_are_left_alone() -> None:
     plan, metrics = planner({0: DedupWindow(3600, 100)})
     cycle = plan.plan({TP("raw", 1): records(1, [(b"a", good("a", "Acme"))])})
@@ -402,7 +422,7 @@ def test_partitions_whose_window_could_not_be_read_are_read_once_it_is(tmp_path,
 
     async def flaky_load(bootstrap: Any, enriched: str, partitions: Any, ttl: float,
                          max_entries: int, clock: Any = None, timeout: float = 0,
-                         clocks: Any = None) -> Any:
+                         clocks: Any = None, committed: Any = None) -> Any:
         calls.append(list(partitions))
         if len(calls) == 1:
             raise ConnectionError("broker blip")
@@ -418,10 +438,13 @@ def test_partitions_whose_window_could_not_be_read_are_read_once_it_is(tmp_path,
     class Consumer:
         def __init__(self) -> None:
             self.position, self.seeks = 0, 0
-            self.committed: dict[Any, int] = {}
+            self.commits: dict[Any, int] = {}
 
         def assignment(self) -> set[TP]:
             return {tp}
+
+        async def committed(self, partition: TP) -> int | None:
+            return None
 
         async def getmany(self, timeout_ms: int) -> dict[TP, list[Rec]]:
             await asyncio.sleep(0.01)
@@ -433,7 +456,7 @@ def test_partitions_whose_window_could_not_be_read_are_read_once_it_is(tmp_path,
             self.seeks += 1
 
         async def commit(self, offsets: dict[Any, int]) -> None:
-            self.committed.update(offsets)
+            self.commits.update(offsets)
 
     consumer = stage.consumer = Consumer()
     stage.producer = producer = _Producer(fail=set())
@@ -443,14 +466,14 @@ def test_partitions_whose_window_could_not_be_read_are_read_once_it_is(tmp_path,
         assert stage.windows == {}
         running = asyncio.ensure_future(stage.run())
         deadline = time.monotonic() + 20
-        while consumer.committed.get(tp) != len(recs) and time.monotonic() < deadline:
+        while consumer.commits.get(tp) != len(recs) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         stage.stopping = True
         await asyncio.wait_for(running, 5)
 
     asyncio.run(scenario())
     assert calls == [[0], [0]] and consumer.seeks >= 1
-    assert consumer.committed == {tp: len(recs)}
+    assert consumer.commits == {tp: len(recs)}
     assert len([t for t, _, _ in producer.log if t == stage.names.enriched]) == len(recs)
     assert count(metrics.raw_messages) == len(recs)  # each planned once: none enriched blind
     assert count(metrics.duplicates) == 0 and count(metrics.redeliveries) == 0
@@ -470,7 +493,7 @@ def test_a_quiet_partition_whose_window_could_not_be_read_is_read_again(tmp_path
 
     async def flaky_load(bootstrap: Any, enriched: str, partitions: Any, ttl: float,
                          max_entries: int, clock: Any = None, timeout: float = 0,
-                         clocks: Any = None) -> Any:
+                         clocks: Any = None, committed: Any = None) -> Any:
         calls.append(list(partitions))
         if len(calls) <= 2:
             raise ConnectionError("broker blip")
@@ -482,7 +505,10 @@ def test_a_quiet_partition_whose_window_could_not_be_read_is_read_again(tmp_path
     plan, metrics = planner({})
     stage = enrich.EnrichStage(Settings.from_env({}, data_dir=str(tmp_path)), plan.enricher, metrics)
     tp = TP(stage.names.raw, 0)
-    stage.consumer = SimpleNamespace(assignment=lambda: {tp})
+    async def committed(partition: TP) -> None:
+        return None
+
+    stage.consumer = SimpleNamespace(assignment=lambda: {tp}, committed=committed)
 
     async def scenario() -> None:
         await stage.assigned([tp])  # the load fails: logged, not raised into aiokafka

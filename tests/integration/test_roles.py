@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from streams.topics import (
 )
 from tests.conftest import ROOT, settings_env
 from tests.integration.test_pipeline import wait_drained
-from tests.kafka_helpers import produce, read_to_end
+from tests.kafka_helpers import committed_offsets, produce, read_to_end
 from tests.moderation_helpers import wait_for
 from veille.broker import free_port
 from veille.settings import Settings, SettingsError
@@ -112,3 +113,44 @@ def test_an_unknown_role_is_a_clear_error(settings) -> None:
     assert "VEILLE_WORKER_ROLE='both' is not one of all, enrich, agents" in run.stderr
     assert "Traceback" not in run.stderr
     assert check_role(Settings.from_env({"VEILLE_WORKER_ROLE": "enrich"})) == "enrich"
+
+
+def test_a_batch_redelivered_after_the_dedup_ttl_is_not_enriched_again(settings, start_worker) -> None:
+    """The enrich worker died before committing what it had written, and came back later than
+    VEILLE_DEDUP_TTL_SECONDS: the window re-read from mentions.enriched has forgotten those ids,
+    but the stage knows the raw offsets written past the group's committed one and takes them
+    as redeliveries (until 2026-12-05 each was enriched a second time)."""
+    from kafka import KafkaConsumer
+    from kafka.structs import OffsetAndMetadata
+
+    settings = settings.with_(watchlist=WATCHLIST, dedup_ttl_seconds=1.0)
+    ensure_topics(settings)
+    n = 120
+    produce(settings, MENTIONS_RAW, mentions(n))
+    first = start_worker(settings.with_(worker_role="enrich"))
+    wait_drained(settings, first, n)
+    first.send()
+    assert first.stop() == 0, first.log()
+    # As if the worker had died before its commits: the group's offsets back to the start.
+    raw = settings.topic(MENTIONS_RAW)
+    # (The embedded broker takes commits from group members only: one joins to make them.)
+    rewind = KafkaConsumer(raw, bootstrap_servers=settings.bootstrap_servers,
+                           group_id=f"{settings.app_id}-enrich", enable_auto_commit=False,
+                           session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    try:
+        wait_for(lambda: rewind.poll(timeout_ms=200) is not None and
+                 len(rewind.assignment()) == settings.topic_partitions, 60, "joining the group")
+        rewind.commit({tp: OffsetAndMetadata(0, "", -1) for tp in rewind.assignment()})
+    finally:
+        rewind.close(autocommit=False)
+    assert set(committed_offsets(settings, MENTIONS_RAW, f"{settings.app_id}-enrich").values()) == {0}
+    time.sleep(2.0)  # past the ttl: the ids written are forgotten once re-read
+
+    second = start_worker(settings.with_(worker_role="enrich"))
+    wait_drained(settings, second, n)
+    enriched = read_to_end(settings, MENTIONS_ENRICHED)
+    assert len(enriched) == n and len({r.key for r in enriched}) == n
+    assert second.metric("veille_redeliveries_total") == n
+    assert second.metric("veille_duplicates_dropped_total") == 0
+    second.send()
+    assert second.stop() == 0, second.log()
