@@ -163,12 +163,14 @@ def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamp
     from veille.collectors.replay import NOT_JSONL_HINT
 
     text = report.summary()
+    # From the first mention the broker did not acknowledge, else the line after the last one
+    # sent (a mention sent twice is one: its id is the same, de-duplicated downstream).
+    resume = report.resume_line or report.sent_through + 1
+    go_on = f"veille collect replay {path} --from-line {resume} --timestamps {timestamps}"
     if stopped_by is not None:
-        # The line after the last mention handed to the broker (all acknowledged by now, or
-        # counted as failures above).
-        text += ("\nstopped by a signal before the end of the file; to go on from there: "
-                 f"veille collect replay {path} --from-line {report.sent_through + 1} "
-                 f"--timestamps {timestamps}")
+        text += f"\nstopped by a signal before the end of the file; to go on from there: {go_on}"
+    elif report.failed and report.resume_line:
+        text += f"\nto send again from the first mention not acknowledged: {go_on}"
     elif report.all_refused:
         text += f"\nerror: no mention sent: every line was refused; {NOT_JSONL_HINT}"
     past_end = from_line > 1 and report.lines is not None and report.lines < from_line

@@ -231,7 +231,7 @@ def test_lines_without_id_or_source_get_them_as_webhook_pushes_do(tmp_path: Path
     bare = {"platform": "p", "text": "acme is down", "created_at": "2025-01-01T00:00:00Z"}
     path = tmp_path / "m.jsonl"
     path.write_text(json.dumps(bare) + "\n" + json.dumps({**bare, "id": " ", "source": ""}) + "\n"
-                    + json.dumps({**bare, "author": "someone else"}) + "\n")
+                    + json.dumps({**bare, "author": "someone else", "source": None}) + "\n")
     ids = []
     for mode in ("keep", "shift", "now"):
         producer = Producer()
@@ -244,3 +244,61 @@ def test_lines_without_id_or_source_get_them_as_webhook_pushes_do(tmp_path: Path
     assert ids[0] == ids[1] == ids[2]
     first, blank, other = ids[0]
     assert first == blank and first != other and first.startswith("replay-") and len(first) == 39
+
+
+class Acked:
+    """A producer whose broker acknowledges the sends numbered in `acked` (1-based) only."""
+
+    def __init__(self, acked: set[int], stop_after: int) -> None:
+        self.acked, self.stop_after, self.sends = acked, stop_after, 0
+
+    def send(self, topic: str, key: bytes, value: bytes) -> Any:
+        self.sends += 1
+        ok = self.sends in self.acked
+
+        class Pending:
+            def add_callback(self, f: Any) -> Any:
+                if ok:
+                    f(None)
+                return self
+
+            def add_errback(self, f: Any) -> Any:
+                return self
+
+        return Pending()
+
+    def flush(self, timeout: float | None = None) -> None:
+        raise TimeoutError("flush timed out")
+
+
+def test_a_stopped_replay_goes_on_from_the_first_mention_not_acknowledged(
+        tmp_path: Path, capsys: Any) -> None:
+    """Lines 1-2 acknowledged, 3-5 sent and never acknowledged, then a stop: the replay goes on
+    from line 3 (it said line 6 until 2026-12-05: following it lost three mentions)."""
+    from veille.cli import replay_outcome
+
+    path = tmp_path / "m.jsonl"
+    path.write_text("\n".join(line(f"m{i}", "2025-01-01T00:00:00Z") for i in range(1, 11)) + "\n")
+    producer = Acked({1, 2}, 5)
+    report = replay(path, Settings.from_env({}), progress=False, producer=producer,
+                    ack_timeout=0.1, should_stop=lambda: producer.sends >= 5)
+    assert (report.sent, report.failed, report.sent_through, report.resume_line) == (2, 3, 5, 3)
+    assert replay_outcome(report, stopped_by=2, path=path, timestamps="keep") == 1
+    assert "--from-line 3 --timestamps keep" in capsys.readouterr().err
+    # Not stopped, the broker gone: the same advice.
+    producer = Acked({1, 2, 4}, 99)
+    report = replay(path, Settings.from_env({}), progress=False, producer=producer, ack_timeout=0.1)
+    assert (report.sent, report.failed, report.resume_line) == (3, 7, 3)
+    assert replay_outcome(report, stopped_by=None, path=path, timestamps="shift") == 1
+    assert ("to send again from the first mention not acknowledged: veille collect replay "
+            f"{path} --from-line 3 --timestamps shift") in capsys.readouterr().err
+
+
+def test_the_limit_reads_no_line_past_the_last_mention_sent(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_text(line("m1", "2025-01-01T00:00:00Z") + "\nnot json\n"
+                    + line("m3", "2025-01-01T00:00:00Z") + "\n")
+    producer = Producer()
+    report = replay(path, Settings.from_env({}), progress=False, producer=producer, limit=1)
+    assert producer.sent == [b"m1"]
+    assert (report.read, report.line, report.refused, report.resume_line) == (1, 1, [], 2)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,9 +48,13 @@ class ReplayReport:
     line: int = 0
     #: Lines in the file, once read to its end (None: stopped before).
     lines: int | None = None
-    #: Number of the line of the last mention handed to the producer (0: none): a replay
-    #: stopped early goes on with `--from-line` one past it.
+    #: Number of the line of the last mention handed to the producer (0: none).
     sent_through: int = 0
+    #: Where a replay stopped early or with failed sends goes on from (`--from-line`): the
+    #: line of the first mention the broker did not acknowledge, else the line after the last
+    #: one sent (0: the replay did not run). Until 2026-12-05 it was always the latter, past
+    #: mentions never acknowledged.
+    resume_line: int = 0
 
     @property
     def all_refused(self) -> bool:
@@ -79,7 +84,8 @@ def _fill_source_and_id(obj: dict[str, Any]) -> None:
     for key in ("source", "id"):
         if isinstance(obj.get(key), str) and not obj[key].strip():
             del obj[key]
-    obj.setdefault("source", "replay")
+    if obj.get("source") is None:  # null as missing, as the webhook has it
+        obj["source"] = "replay"
     if obj.get("id") is None:
         obj["id"] = content_id("replay", *(obj.get(k) for k in (
             "source", "platform", "author", "url", "text", "created_at")))
@@ -114,7 +120,7 @@ def _lines(fh: IO[bytes], cap: int, first: int = 1,
 def read_mentions(
     path: Path, limits: Limits, now: datetime, shift: timedelta, report: ReplayReport,
     *, stamp_now: bool = False, first_line: int = 1,
-) -> Iterator[RawMention]:
+) -> Generator[RawMention, None, None]:
     """Valid mentions of the file, in order; invalid lines are recorded in the report.
 
     `shift` moves `created_at` and `collected_at`; `stamp_now` (--timestamps now) checks each
@@ -231,22 +237,29 @@ def replay(
     bar = _progress(path, progress, stream)
     failures: list[BaseException] = []
     acked: list[None] = []
+    unacked: set[int] = set()  # lines of the mentions sent and not acknowledged (yet)
 
     def on_error(exc: BaseException) -> None:
         failures.append(exc)
 
-    def on_ack(_metadata: Any) -> None:
+    def on_ack(number: int, _metadata: Any) -> None:
         acked.append(None)
+        unacked.discard(number)
 
     flushed = False
     not_sent = 0
     t0 = time.perf_counter()
+    mentions = read_mentions(path, limits, start_clock, shift, report,
+                             stamp_now=timestamps == "now", first_line=first_line)
     try:
-        for n, mention in enumerate(read_mentions(path, limits, start_clock, shift, report,
-                                                  stamp_now=timestamps == "now",
-                                                  first_line=first_line)):
-            if limit is not None and n >= limit or should_stop():
+        n = -1
+        # The limit is checked before the next line is read: --limit 1 reads no line past
+        # the mention it sends (it read, and reported, the bad lines before the next one).
+        while not (limit is not None and n + 1 >= limit):
+            mention = next(mentions, None)
+            if mention is None or should_stop():
                 break
+            n += 1
             if rate > 0:
                 # In short sleeps: a stop asked meanwhile is heard within 0.2 s, not after
                 # up to 1/rate seconds (1,000 s at the slowest rate).
@@ -263,7 +276,8 @@ def replay(
                 not_sent = 1
                 report.error = f"stopped: {type(exc).__name__}: {exc}".rstrip(": ")
                 break
-            future.add_callback(on_ack).add_errback(on_error)
+            unacked.add(report.line)
+            future.add_callback(functools.partial(on_ack, report.line)).add_errback(on_error)
             report.sent += 1
             report.sent_through = report.line
             if bar is not None:
@@ -275,6 +289,7 @@ def replay(
         except Exception as exc:  # noqa: BLE001 (a timeout: what is left counts as failed)
             timed_out = type(exc).__name__
     finally:
+        mentions.close()  # the file, at once
         if bar is not None:
             bar.close()
         if own_producer:
@@ -291,6 +306,7 @@ def replay(
     if failures and not report.error:
         report.error = f"{len(failures)} sends failed, the first: {type(failures[0]).__name__}"
     report.failed = unacknowledged + not_sent
+    report.resume_line = min(unacked, default=report.sent_through + 1)
     report.sent = len(acked)
     report.seconds = time.perf_counter() - t0
     return report
