@@ -371,7 +371,13 @@ class Planner:
             return
         if outcome.rekey is not None:
             metrics.rekeyed.inc()
-            cycle.side.append(Out(self.names.raw, outcome.rekey.id.encode(), record.value))
+            value = record.value
+            if len(value) > DLQ_MAX_VALUE_BYTES:
+                # Larger than a request may be (a foreign producer's, padded with unknown
+                # fields): sent back as the mention it holds, or it was retried for ever and
+                # held its partition up (found in review, 2026-12-05).
+                value = outcome.rekey.to_json()
+            cycle.side.append(Out(self.names.raw, outcome.rekey.id.encode(), value))
             return
         mention = outcome.enriched
         assert mention is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -110,6 +110,27 @@ def test_a_batch_becomes_enriched_dead_rekeyed_and_queue_records() -> None:
         ("by_brand", brand_partition("acme", 4), b"acme", "d", 0, 15, True),
     ])
     assert all(s["text"] and s["t"] > 0 and s["aud"] == 0 for *_, s in signals)
+
+
+def test_a_wrongly_keyed_message_too_large_to_send_back_goes_back_as_its_mention() -> None:
+    """5 MB of unknown fields from a foreign producer, keyed otherwise than by its id: its copy
+    keyed by id must fit a request (it was retried for ever, holding the partition up)."""
+    from agents.enrich import DLQ_MAX_VALUE_BYTES
+    from streams.records import parse_raw
+
+    big = json.loads(good("c", "rekeyed Acme mention"))
+    big["padding"] = "x" * (5 * 1024 * 1024)
+    value = json.dumps(big).encode()
+    plan, metrics = planner({0: DedupWindow(3600, 100)})
+    cycle = plan.plan({TP("raw", 0): records(0, [(b"wrong", value)])})
+    [rekey] = cycle.side
+    assert (rekey.topic, rekey.key) == ("raw", b"c") and len(rekey.value or b"") < DLQ_MAX_VALUE_BYTES
+    now = datetime.now(UTC)
+    back, sent = parse_raw(rekey.value, now=now), parse_raw(value, now=now)
+    # The same mention (its time written to the millisecond, as every record's is).
+    assert abs(back.created_at - sent.created_at) < timedelta(milliseconds=1)
+    assert replace(back, created_at=sent.created_at) == sent
+    assert count(metrics.rekeyed) == 1
 
 
 def test_a_redelivered_message_is_recognised_by_its_offset_and_its_queue_item_resent() -> None:
