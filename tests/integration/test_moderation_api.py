@@ -966,3 +966,20 @@ def test_a_take_written_just_after_an_escalation_says_so(settings, api: ServedAp
     assert answer.status_code == 202, answer.text
     up = answer.json()["escalated_meanwhile"]
     assert (up["moderator"], up["count"], up["assignee"]) == ("lead", 1, None)
+
+
+def test_a_decision_dated_ahead_of_its_writing_holds_no_case_up(settings, api: ServedApi) -> None:
+    """An approve dated 10 minutes ahead of when it was written: the agent refuses it when it
+    reads it. The API judged it against its clock at each request, so a few minutes later it
+    passed, and the case showed "decision pending" with every other decision refused (409)."""
+    from veille.moderation.cases import iso
+
+    ahead = {"case_id": "c-new", "decision": "approve", "moderator": "bot",
+             "decided_at": iso(time.time() + 600)}
+    produce(settings, MODERATION_DECISIONS, [(b"c-new", json.dumps(ahead).encode())])
+    clock = [time.time() + 400]  # the approve would pass against this clock
+    api.api.store.clock = lambda: clock[0]
+    listed = {c["case_id"]: c for c in api.client.get("/cases").json()["cases"]}
+    assert listed["c-new"]["decision_pending"] is None
+    answer = api.client.post("/cases/c-new/decision", json={"decision": "reject", "moderator": "bob"})
+    assert answer.status_code == 202, answer.text

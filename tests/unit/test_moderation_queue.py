@@ -959,3 +959,38 @@ def test_the_view_keeps_a_bounded_number_of_decisions_per_pending_case() -> None
         view.add_decision({"case_id": "busy", "decision": "assign", "moderator": f"m{i}",
                            "assignee": f"m{i}", "decided_at": T0 + 1})
     assert len(view.decisions["busy"]) == MAX_VIEW_DECISIONS
+
+
+def test_past_the_bound_the_decision_that_closes_the_case_is_still_kept() -> None:
+    """Found in review: 1,000 refused assignments on a case, then alice's approve: the view
+    dropped the approve, showed no decision pending, and bob's reject was accepted (202), then
+    ignored by the agent, which applied alice's."""
+    from veille.moderation.queue import MAX_VIEW_DECISIONS
+
+    view = CaseView()
+    view.add_item(item("busy", queued_at=T0))
+    for i in range(MAX_VIEW_DECISIONS + 10):
+        view.add_decision({"case_id": "busy", "decision": "assign", "moderator": f"m{i}",
+                           "assignee": f"m{i}", "if_assigned_to": "nobody", "decided_at": T0 + 1})
+    approve = {"case_id": "busy", "decision": "approve", "moderator": "alice", "decided_at": T0 + 2}
+    view.add_decision(approve)
+    assert view.closing_decision("busy", T0 + 10) == approve
+    reject = {"case_id": "busy", "decision": "reject", "moderator": "bob", "decided_at": T0 + 3}
+    view.add_decision(reject)
+    assert view.superseded("busy", reject, T0 + 10) == approve
+    assert len(view.decisions["busy"]) == MAX_VIEW_DECISIONS + 2
+
+
+def test_a_decision_dated_ahead_of_its_writing_is_dropped_as_the_agent_drops_it() -> None:
+    """Found in review: the agent refuses a decision dated more than 5 minutes ahead when it
+    reads it; the view judged it against the clock at each question, so 5 minutes later it
+    passed, and held the case up as "decision pending" (every other decision refused)."""
+    view = CaseView()
+    view.add_item(item("ahead", queued_at=T0))
+    future = {"case_id": "ahead", "decision": "approve", "moderator": "bot", "decided_at": T0 + 700}
+    view.add_decision(future, written_at=T0 + 60)
+    assert view.closing_decision("ahead", T0 + 3600) is None
+    # Dated a little ahead (a clock within the skew allowed), it stands, as for the agent.
+    near = {"case_id": "ahead", "decision": "reject", "moderator": "bob", "decided_at": T0 + 200}
+    view.add_decision(near, written_at=T0 + 60)
+    assert view.closing_decision("ahead", T0 + 3600) == near

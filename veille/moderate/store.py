@@ -100,6 +100,8 @@ class TopicReader:
         self.timeout = timeout
         self.ordered = ordered
         self.key = key
+        #: The broker timestamp (epoch seconds) of the record being handed over.
+        self.timestamp: float | None = None
         try:
             self.consumer = KafkaConsumer(
                 bootstrap_servers=settings.bootstrap_servers, group_id=None,
@@ -192,6 +194,7 @@ class TopicReader:
         for r in records:
             if r.value is None:
                 continue
+            self.timestamp = r.timestamp / 1000.0
             try:
                 self.handlers[r.topic](json.loads(r.value))
             except BrokenPipeError:
@@ -245,7 +248,10 @@ class ModerationStore:
                 MODERATION_QUEUE: self.view.add_item, MODERATION_CLOSED: self.view.add_closed,
                 # Decisions written but not applied yet: a second one on the same case would be
                 # acknowledged, then dropped by the agent (CaseView.closing_decision).
-                MODERATION_DECISIONS: self.view.add_decision}, timeout=self.read_timeout,
+                # With their broker time: the agent judges a decision's date when it reads it.
+                MODERATION_DECISIONS: lambda d: self.view.add_decision(
+                    d, written_at=self._reader.timestamp if self._reader else None)},
+                timeout=self.read_timeout,
                 key=self.case_key)
         self._reader.refresh()
         # Only now, every topic read to its end: an item read after its decisions in this pass

@@ -24,6 +24,7 @@ from veille.moderation import (
 from veille.moderation.cases import (
     CONDITIONAL_DECISIONS,
     DECISIONS,
+    MAX_CLOCK_SKEW_SECONDS,
     PROCESSED_SHARE_TARGET,
     Case,
     DayPeak,
@@ -288,6 +289,9 @@ class CaseView:
     _closing: list[tuple[float, str]] = field(default_factory=list, init=False, repr=False)
     #: case id -> decided_at of its closed record, in Unix seconds.
     _decided: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    #: case id -> how many of its decisions kept are closing ones (bounded apart: see
+    #: add_decision).
+    _closing_kept: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     #: the last _fold of a whole case: ((case id, now, decisions read on it), its result). A
     #: listed row asks for its escalation, assignment and closing decision at one `now`: one fold.
     #: The item and decisions list are held, and compared by identity: a case forgotten and
@@ -308,6 +312,7 @@ class CaseView:
 
     def _drop_orphan(self, case_id: str) -> int:
         self._orphans.pop(case_id)
+        self._closing_kept.pop(case_id, None)
         dropped = len(self.decisions.pop(case_id, ()))
         self._orphan_count -= dropped
         return dropped
@@ -389,23 +394,45 @@ class CaseView:
             self._decided[case_id] = decided
             self._adopt(case_id)
             self.decisions.pop(case_id, None)
+            self._closing_kept.pop(case_id, None)
             if self._pending.pop(case_id, None) is not None:
                 self._order = None
             if self.closed_retention_seconds is not None:
                 heapq.heappush(self._closing, (decided, case_id))
 
-    def add_decision(self, record: Any) -> None:
+    def add_decision(self, record: Any, written_at: float | None = None) -> None:
         """A moderation.decisions record, kept until its case is closed (which the agent does
         when it applies it: within a second while a worker runs, later when it lags or is
         down), or, on a case id with no queue item yet, within the bounds of expire_orphans.
-        Anything that is not a JSON object with a case id is ignored."""
+        Anything that is not a JSON object with a case id is ignored.
+
+        `written_at`: the record's broker timestamp. A decision dated further ahead of it than
+        the clock skew allowed is dropped: the agent refuses it for good when it reads it
+        (about then), while folded later against the clock it would pass, and hold its case
+        up as "decision pending" in the tools (found in review, 2026-12-05).
+
+        At most MAX_VIEW_DECISIONS escalations and assignments are kept per case, and apart
+        from them as many closing decisions: refused assignments past the first bound no longer
+        hide the decision that closes the case (a second moderator's was then accepted)."""
         if not isinstance(record, Mapping):
             return
         case_id = record.get("case_id")
         if isinstance(case_id, str) and case_id not in self.closed:
+            if written_at is not None:
+                try:
+                    decided = parse_epoch(record.get("decided_at"), "decided_at")
+                except DecisionError:
+                    decided = None  # invalid whenever read: skipped by the fold
+                if decided is not None and decided > written_at + MAX_CLOCK_SKEW_SECONDS:
+                    return
             kept = self.decisions.setdefault(case_id, [])
-            if len(kept) >= MAX_VIEW_DECISIONS:  # a case takes at most 100 escalations and
-                return  # assignments (found in review: 50,000 kept, 1.5 s to fold each view)
+            closing = self._closing_kept.get(case_id, 0)
+            if record.get("decision") in CLOSING_DECISIONS:
+                if closing >= MAX_VIEW_DECISIONS:
+                    return
+                self._closing_kept[case_id] = closing + 1
+            elif len(kept) - closing >= MAX_VIEW_DECISIONS:  # a case takes at most 100
+                return  # (found in review: 50,000 kept, 1.5 s to fold each view)
             kept.append(dict(record))
             if case_id not in self.items:
                 self._orphans.setdefault(case_id, None)
