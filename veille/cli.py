@@ -393,8 +393,9 @@ def cmd_moderate_list(args: argparse.Namespace) -> int:
 
 
 def cmd_moderate_show(args: argparse.Namespace) -> int:
-    from veille.moderate.commands import show_case
+    from veille.moderate.commands import check_case_id, show_case
 
+    check_case_id(args.case_id)  # before the broker is asked
     show_case(_reachable(_settings(args)), args.case_id, as_json=args.json)
     return 0
 
@@ -408,7 +409,8 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
         raise CliError(f"--limit must be at least 1, not {args.limit}")
     _not_empty(args, "brand", "moderator")
     until = parse_time(args.until, "until") if args.until else None
-    since = parse_time(args.since, "since") if args.since else (until or time.time()) - 86400
+    since = parse_time(args.since, "since") if args.since else \
+        (until if until is not None else time.time()) - 86400  # --until 1970-01-01: 0
     if until is not None and until <= since:
         raise CliError("--until must be after --since")
     list_closed(_reachable(_settings(args)), brand=args.brand, category=args.category,
@@ -475,10 +477,22 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
     since = parse_time(args.since, "since", tz) if args.since else until - 7 * 86400
     # The report holds a row per hour and the chart a column: bounded, not the memory of the
     # machine (year 1 to 9999 was 87 million hours).
+    if until <= since:  # said before the broker is asked (it was said after reading the topics)
+        raise CliError("--until must be after --since")
     days = (until - since) / 86400
     if days > REPORT_MAX_DAYS:
         raise CliError(f"the period is {days:,.0f} days; a report covers at most "
                        f"{REPORT_MAX_DAYS} (--since, --until)")
+    # Its days and hours are counted on --tz's clock, with a day to spare either side: in
+    # year 1 or 9999 there that is out of range (an OverflowError traceback, found in review).
+    from datetime import datetime
+
+    for name, t in (("since", since - 86400), ("until", until + 86400)):
+        try:
+            datetime.fromtimestamp(t, tz)
+        except (OverflowError, ValueError, OSError):
+            raise CliError(f"--{name}: too near year 1 or 9999 for a report (its days are "
+                           f"counted in {args.tz or 'UTC'}, with a day to spare)") from None
     if args.png is not None and not args.png.strip():
         raise CliError("--png: empty path, expected a PNG file name")
     png = Path(args.png) if args.png else None

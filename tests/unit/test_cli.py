@@ -167,11 +167,22 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         (("worker", "--watchlist", "/nonexistent.toml"), "/nonexistent.toml does not exist"),
         # Found in review: an empty --png was ignored, the report printed without its chart.
         (("moderation", "report", "--png", ""), "--png: empty path"),
+        # Found in review (2026-12-05): an OverflowError traceback, and a bare "year 0 is out
+        # of range"; a traceback for an id of bytes that are not UTF-8.
+        (("moderation", "report", "--since", "0001-01-01T00:00", "--until", "0001-01-01T23:00",
+          "--tz", "America/New_York"), "--since: too near year 1 or 9999 for a report"),
+        (("moderation", "report", "--until", "0001-01-03"), "--since: too near year 1 or 9999"),
+        (("moderation", "report", "--since", "9999-12-30"), "--until"),
+        (("moderate", "show", "bad\udcff"), "case id 'bad\\udcff' is not valid Unicode text"),
     ]
     for args, words in cases:
         out = veille(*args, env=env)
         assert out.returncode == 2, (args, out.stderr[-2000:])
         assert words in out.stderr and "Traceback" not in out.stderr, (args, out.stderr[-2000:])
+    # Found in review: --until at the epoch's start was taken as missing ("--until must be
+    # after --since", none given). Accepted now: the broker is asked.
+    out = veille("moderate", "closed", "--until", "1970-01-01T00:00Z", env=env)
+    assert "cannot reach the broker" in out.stderr, out.stderr
 
 
 def test_one_shot_commands_say_at_once_that_the_broker_is_unreachable(tmp_path) -> None:

@@ -128,6 +128,15 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
     return count
 
 
+def check_case_id(case_id: str) -> None:
+    """ModerateError for an id no case can have: bytes the shell passed that are not UTF-8
+    (`show` ended in a traceback on them)."""
+    try:
+        case_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ModerateError(f"case id {case_id!r} is not valid Unicode text (no case has it)") from None
+
+
 def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
               out: TextIO = sys.stdout, now: float | None = None) -> str:
     """Print one case whole (its text, author and link, which the list cuts or leaves out, its
@@ -136,6 +145,7 @@ def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
     GET /cases/{id}."""
     from veille.moderate.api import summary
 
+    check_case_id(case_id)
     store = ModerationStore(settings, case_id=case_id)
     try:
         view = store.refresh()
