@@ -927,6 +927,15 @@ class EnrichStage:
                                                            s.spike_idle_seconds))
                         sent += [await self.send(Out(self.names.by_brand, None, value, None, q))
                                  for q in range(s.topic_partitions)]
+                    # Owned partitions still waiting for their window are read by nobody: their
+                    # backlog counts too (it read 0, so PipelineStalled could not see them).
+                    for tp in self.consumer.assignment():
+                        if tp.topic != self.names.raw or tp.partition in self.windows:
+                            continue
+                        high = self.consumer.highwater(tp)
+                        if high is not None:
+                            position = await asyncio.wait_for(self.consumer.position(tp), 1.0)
+                            backlog += max(0, high - position)
                     self.metrics.raw_backlog.set(backlog)
                     for fut in sent:
                         await asyncio.wait_for(fut, timeout=10.0)

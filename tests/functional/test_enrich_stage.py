@@ -733,3 +733,41 @@ def test_after_a_crash_no_tick_overtakes_the_signals_it_speaks_for(tmp_path) -> 
         later = [s["t"] for s in producer.by_brand[i + 1:] if "id" in s]
         assert t["t"] is None or all(t["t"] <= s for s in later), (i, t, later[:3])
     assert ticks[-1][1]["t"] == last  # claimed once the stage is past offset 49
+
+
+def test_a_partition_waiting_for_its_window_counts_in_the_backlog(tmp_path) -> None:
+    """Its window could not be read: its messages wait, read by nobody, and the backlog gauge
+    said 0 (found in review: PipelineStalled's reader_stuck and backlog causes could not fire).
+    No tick is sent for it meanwhile."""
+    import asyncio
+
+    import agents.enrich as enrich
+    from veille.settings import Settings
+
+    plan, metrics = planner({})
+    stage = enrich.EnrichStage(Settings.from_env({}, data_dir=str(tmp_path)), plan.enricher, metrics)
+    tp = TP(stage.names.raw, 0)
+    sent: list[Any] = []
+
+    async def position(partition: TP) -> int:
+        return 20
+
+    async def send(topic: str, value: bytes, key: Any = None, headers: Any = None,
+                   partition: int = 0) -> Any:
+        sent.append(value)
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+    stage.consumer = SimpleNamespace(assignment=lambda: {tp}, highwater=lambda p: 50,
+                                     position=position)
+    stage.producer = SimpleNamespace(send=send)
+
+    async def scenario() -> None:
+        ticking = asyncio.ensure_future(stage.punctuate(0.05))
+        await asyncio.sleep(0.3)
+        stage.stopping = True
+        await asyncio.wait_for(ticking, 5)
+
+    asyncio.run(scenario())
+    assert count(metrics.raw_backlog) == 30 and sent == []

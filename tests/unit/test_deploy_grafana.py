@@ -142,3 +142,39 @@ def test_provisioning_points_at_the_mounted_dashboards() -> None:
     host, port = re.fullmatch(r"http://([\w-]+):(\d+)", source["url"]).groups()  # type: ignore[union-attr]
     assert host in compose["services"]
     assert any(p.endswith(f":{port}") for p in compose["services"][host]["ports"])
+
+
+def test_the_processed_share_panels_stop_at_100_percent(tmp_path: Path) -> None:
+    """On a day a backlog is cleared, 3 cases processed for 1 received: the recording rule says
+    100 %, and so must the dashboards (found in review: the stat showed 300 %)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is missing: install the Debian package prometheus", pytrace=False)
+    shares = [(where, expr) for where, expr in queries()
+              if "Processed share" in where or ("processed" in where.lower() and "share" in where.lower())]
+    assert len(shares) >= 2, [w for w, _ in queries()]
+    rules = [{"record": f"dashboard:share_{i}:check", "expr": concrete(expr)}
+             for i, (_, expr) in enumerate(shares)]
+    (tmp_path / "shares.yml").write_text(
+        yaml.safe_dump({"groups": [{"name": "shares", "rules": rules}]}))
+    labels = 'brand="acme", instance="w1:9464", job="veille-worker"'
+    test = {
+        "rule_files": ["shares.yml"],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "10m",
+            "input_series": [
+                {"series": f"veille_moderation_cases_received_total{{{labels}}}", "values": "0+1x200"},
+                {"series": f"veille_moderation_cases_processed_total{{{labels}}}", "values": "0+3x200"},
+            ],
+            "promql_expr_test": [
+                {"expr": f"max(dashboard:share_{i}:check)", "eval_time": "1d",
+                 "exp_samples": [{"labels": "{}", "value": 1}]}
+                for i in range(len(rules))
+            ],
+        }],
+    }
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(test))
+    proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + "\n".join(w for w, _ in shares)
