@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from veille.metrics import ModerationMetrics
 from veille.moderation import CLOSING_DECISIONS
 from veille.moderation.cases import (
     CLOSED_RETENTION_SECONDS,
+    MAX_CLOCK_SKEW_SECONDS,
     MAX_OPEN_DECISIONS,
     Backlog,
     Case,
@@ -33,6 +35,16 @@ from veille.moderation.queue import case_of
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def written_at(event: Any) -> float:
+    """When the record was written: its broker timestamp (seconds), else the clock. A decision
+    is judged by it (its date at most MAX_CLOCK_SKEW_SECONDS ahead), as the tools judge it: not
+    by when the agent reads it, which may be later (a decision held for its case, a lag)."""
+    ts = getattr(event.message, "timestamp", None)
+    if isinstance(ts, int | float) and not isinstance(ts, bool) and math.isfinite(ts) and ts > 0:
+        return float(ts)
+    return time.time()
 #: Closing decisions held for a case that has not arrived: the first that applies closes it, the
 #: others are `already_closed`; a few in case the first is refused when the case comes.
 MAX_HELD_CLOSING = 10
@@ -103,7 +115,12 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
                 del table.data[key]  # the local copy only: no changelog write
         pending.clear()
         for key, state in cases.data.items():
-            case = Case.from_state(state)
+            try:
+                case = Case.from_state(state)
+            except Exception as exc:  # noqa: BLE001 (one unreadable state must not stop recovery)
+                log.error("moderation: saved case %r unreadable, left out of the backlog: %r",
+                          key, exc)
+                continue
             if case.pending:
                 pending[key] = case
         log.info("moderation: %d changelog entries loaded for partitions %s, %d cases pending",
@@ -197,6 +214,12 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         except Exception as exc:  # noqa: BLE001 (DecisionError, invalid JSON or bytes, odd values)
             ignore("invalid", f"{type(exc).__name__}: {exc}"[:200])
             return
+        written = written_at(event)
+        if decision.decided_at > written + MAX_CLOCK_SKEW_SECONDS:
+            # Judged once, by when it was written (found in review: held for its case, or read
+            # after a lag, it passed later, while the tools leave it out).
+            ignore("invalid", f"decided_at is in the future ({decision.case_id!r})")
+            return
         if misplaced(event, key):
             # The case's partition is its id's: a decision keyed or placed otherwise goes back.
             await (await topics.decisions.send(key=key, value=event.value,
@@ -222,7 +245,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             log.info("moderation: decision on %r held until its case arrives", decision.case_id)
             return
         try:
-            out = apply_decision(Case.from_state(state), decision, now=time.time())
+            out = apply_decision(Case.from_state(state), decision, now=written)
         except DecisionError as exc:
             ignore(exc.reason, exc.detail)
             return

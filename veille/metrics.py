@@ -607,7 +607,9 @@ class ModerationMetrics:
             "Decisions not applied: unknown_case, duplicate, already_closed, conflict or invalid.",
             ["reason"], registry=registry,
         )
-        for b in self.brands:
+        # "none" too (a case of a brand no longer watched): a series first seen at 1 loses
+        # that count to increase() (found in review, 2026-12-05).
+        for b in (*self.brands, NO_BRAND):
             self.decision_seconds.labels(b)
             for counter in (self.cases_received, self.cases_processed, self.cases_rejected):
                 counter.labels(b)

@@ -59,6 +59,9 @@ def test_moderation_metrics_count_cases_once_items_per_category_gauges_only_when
     assert get("veille_moderation_items_rejected_total", {"brand": "acme", "category": "none"}) == 0
     for name in ("received", "processed", "rejected"):
         assert get(f"veille_moderation_cases_{name}_total", {"brand": "boreal"}) == 0
+        # "none" (a brand no longer watched) too: first seen at 1, increase() lost that count.
+        assert get(f"veille_moderation_cases_{name}_total", {"brand": "none"}) == 0
+    assert get("veille_moderation_answers_total", {"brand": "none", "outcome": "late"}) == 0
     assert get("veille_moderation_decisions_ignored_total", {"reason": "unknown_case"}) == 0
     assert get("veille_moderation_backlog_items", {"brand": "acme"}) is None
 

@@ -355,3 +355,56 @@ def test_expiry_right_after_an_assignment_does_not_trust_the_fetch_position(
     assert closed_by(topics.closed) == [("reject", "alice")]
     assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
                                      {"reason": "unknown_case"}) in (None, 0.0)
+
+
+def test_a_decision_dated_ahead_of_its_writing_is_invalid_even_when_held(monkeypatch) -> None:
+    """A reject dated 400 s ahead of when it was written (more than the 5 minutes allowed) is
+    read before its case: it was held, then applied when the case came 200 s later, by when
+    the clock had caught up (found in review: the case closed by it, the tools leaving it out).
+    Judged by its broker timestamp, it is invalid at once."""
+    import agents.moderation as moderation
+
+    clock = [time.time()]
+    monkeypatch.setattr(moderation, "time",
+                        SimpleNamespace(time=lambda: clock[0], monotonic=time.monotonic))
+    written = clock[0]
+    record = {"case_id": "x", "decision": "reject", "moderator": "bob",
+              "decided_at": iso(written + 400)}
+    ahead = Event(b"x", json.dumps(record).encode(),
+                  SimpleNamespace(topic=SETTINGS.topic(MODERATION_DECISIONS), offset=0,
+                                  partition=home("x"), timestamp=written))
+    case = queued("x", INSULT, posted_ago=600)
+
+    class Later:
+        async def events(self) -> Any:
+            yield ahead  # read at once: no case yet
+            clock[0] = written + 200
+            yield case  # the case comes 200 s later
+
+    registry = CollectorRegistry()
+    topics = SimpleNamespace(closed=Sink(), queue=Sink(), decisions=Sink(), moderation_in=None)
+    agent = install(App(), topics, ModerationMetrics(registry, ["acme"]),  # type: ignore[arg-type]
+                    SETTINGS, ["acme"])
+    asyncio.run(agent(Later()))
+    assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                     {"reason": "invalid"}) == 1
+    assert topics.closed.sent == []
+
+
+def test_a_case_saved_with_a_history_todays_rules_refuse_still_takes_decisions() -> None:
+    """A case saved before 2026-12-02, its history holding a moderator name with control
+    characters (refused since): every new decision on it was `invalid` (the history was
+    validated again), so the case could never close."""
+    from veille.moderation.queue import case_of
+
+    case = case_of(json.loads(queued("x", INSULT, posted_ago=600).value))
+    state = case.to_state()
+    state["decisions"] = [{"case_id": "x", "decision": "assign", "moderator": "bob\x1b[0m",
+                           "assignee": "bob\x1b[0m", "decided_at": case.received_at + 1}]
+    state["assigned_to"] = "bob\x1b[0m"
+    saved = Table()
+    saved[b"x"] = state
+    registry, closed = run([decided("x", "approve", moderator="alice")], app=App([saved, Table()]))
+    assert [k for k, _ in closed.sent] == [b"x"]
+    assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                     {"reason": "invalid"}) in (None, 0.0)

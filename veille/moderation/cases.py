@@ -214,6 +214,19 @@ class Decision:
             if_assigned_to=_text(d, "if_assigned_to", MAX_MODERATOR_CHARS, required=False),
         )
 
+    @classmethod
+    def from_state(cls, d: Mapping[str, Any]) -> Decision:
+        """A decision of a saved case's history (to_dict's output), as applied then: not
+        validated again. The rules for new decisions have grown stricter (control characters,
+        lone surrogates: 2026-12-02); a history that broke them made every new decision on its
+        case `invalid` and the case impossible to close (found in review, 2026-12-05)."""
+        return cls(
+            case_id=str(d["case_id"]), decision=str(d["decision"]), moderator=str(d["moderator"]),
+            decided_at=_epoch(d["decided_at"], "decided_at"), reason=d.get("reason"),
+            assignee=d.get("assignee"),
+            conditional="if_assigned_to" in d, if_assigned_to=d.get("if_assigned_to"),
+        )
+
     @property
     def key(self) -> tuple[str, str, float]:
         """What identifies a redelivery of the same decision."""
@@ -304,7 +317,7 @@ class Case:
             action=d["action"], language=d["language"], negative=bool(d["negative"]),
             received_at=float(d["received_at"]), created_at=float(d["created_at"]),
             response_deadline=float(d["response_deadline"]), status=d["status"],
-            decisions=tuple(Decision.from_dict(x) for x in d["decisions"]),
+            decisions=tuple(Decision.from_state(x) for x in d["decisions"]),
             closed_at=d["closed_at"], decided_by=d["decided_by"], reason=d["reason"],
             assigned_to=d["assigned_to"], escalations=int(d["escalations"]),
         )
