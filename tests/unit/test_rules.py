@@ -365,3 +365,27 @@ def test_fold_unmarks_as_translating_the_whole_text_did() -> None:
         text = "".join(rnd.choice(pool) for _ in range(rnd.randint(0, 15)))
         rules._folds.clear()
         assert rules.fold(text) == reference(text), repr(text)
+
+
+def test_fancy_font_letters_and_trademark_signs_fold_like_plain_words() -> None:
+    """Found in review: fold() case-folded before decomposing, so the mathematical letters of
+    social media's "fancy fonts" came out as capitals (𝐀𝐜𝐦𝐞 -> Acme) and "Acme™" as
+    "acmeTM": no brand, insult or banned term matched them."""
+    assert fold("𝐀𝐜𝐦𝐞") == fold("𝘼𝙘𝙢𝙚") == "acme"
+    assert W.match("𝐀𝐜𝐦𝐞 is down again") == W.match("Acme is down again") != ()
+    assert W.match("I love Acme™!") == W.match("I love Acme!") != ()
+    # Every character: folded once is folded for good, and already case-folded.
+    for code in range(0x80, 0x30000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        f = fold(chr(code))
+        assert fold(f) == f and f.casefold() == f, (hex(code), f)
+
+
+def test_an_insult_in_fancy_font_letters_is_triaged_as_one() -> None:
+    from veille.moderation.triage import triage
+
+    plain = triage("YOU ARE AN IDIOT @acme", "en", "negative", -0.6, ("acme",))
+    fancy = triage("𝐘𝐎𝐔 𝐀𝐑𝐄 𝐀𝐍 𝐈𝐃𝐈𝐎𝐓 @acme", "en", "negative", -0.6, ("acme",))
+    assert "insult" in plain.categories and fancy.categories == plain.categories
+    assert fancy.action == plain.action
