@@ -267,3 +267,13 @@ def test_a_problem_solved_and_hats_off_are_good_news(scorer: FrenchScorer, text:
                                   "mon problème n'est toujours pas résolu"])
 def test_a_problem_not_solved_stays_negative(scorer: FrenchScorer, text: str) -> None:
     assert scorer.score(text).label == "negative", scorer.score(text)
+
+
+@pytest.mark.parametrize("text", ["Je suis très déçu", "Génial le nouvel été à Besançon",
+                                  "Très déçu, c’est honteux, je résilie"])
+def test_decomposed_accents_score_as_composed_ones(scorer: FrenchScorer, text: str) -> None:
+    """Found in review: in NFD (macOS, some keyboards) "déçu" was read as "de", "c", "u"."""
+    import unicodedata
+
+    assert scorer.polarity_scores(unicodedata.normalize("NFD", text)) == scorer.polarity_scores(text)
+    assert scorer.polarity_scores(text)["compound"] != 0.0

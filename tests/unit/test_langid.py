@@ -61,18 +61,23 @@ def test_confident_detection_overrides_hint() -> None:
 
 
 def test_clean_is_the_two_passes_it_replaced() -> None:
-    """clean() runs one regex where it ran two (noise, then non-words): the same words."""
+    """clean() runs one regex where it ran two (noise, then non-words): the same words (on
+    the text in NFC, combining marks kept in their words since 2026-12-05)."""
     import random
     import re
+    import unicodedata
+
+    from veille.sentiment.langid import _mark_ranges
 
     noise = re.compile(r"https?://\S+|www\.\S+|[@#][\w.]+")
-    non_word = re.compile(r"[^\w\s']+|\d+|_")
+    non_word = re.compile(rf"[^\w\s'{_mark_ranges()}]+|\d+|_")
     rnd = random.Random(1)
     pieces = list("hHtpsSwW:/.@#_'’ -!?,09٣²aéİß\u0307\u00a0\t😀") + ["http://", "https://", "www."]
     texts = ["!!@acme great", "x:http://a.b/c?d=1 ok", "1www.x.fr", "#tag.with.dots!", "_@a#b"]
     texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 20))) for _ in range(20_000)]
     for text in texts:
-        assert D.clean(text) == " ".join(non_word.sub(" ", noise.sub(" ", text)).lower().split())
+        nfc = unicodedata.normalize("NFC", text)
+        assert D.clean(text) == " ".join(non_word.sub(" ", noise.sub(" ", nfc)).lower().split())
 
 
 def test_detect_many_answers_what_detect_answers() -> None:
@@ -80,3 +85,21 @@ def test_detect_many_answers_what_detect_answers() -> None:
              "😡😡 @acme #fail https://x.test", "ok", "Acme", "top", "lol #acme", "bof", ""]
     items = [(t, h) for t in texts for h in (None, "fr", "en-US", "zz")]
     assert D.detect_many(items) == [D.detect(t, h) for t, h in items]
+
+
+@pytest.mark.parametrize("text", ["यह फ़ोन बहुत अच्छा है", "आज मौसम बहुत अच्छा है",
+                                  "नेटवर्क फिर से बंद है, बहुत बुरा"])
+def test_combining_marks_stay_in_their_words(text: str) -> None:
+    """Found in review: vowel signs and viramas (combining marks, which \\w does not match)
+    were cut out, shredding Hindi words: "und" or Nepali."""
+    assert D.detect(text)[0] == "hi"
+    assert D.clean(text).split() == [w.strip(",") for w in text.split()]
+
+
+def test_decomposed_accents_read_as_composed_ones() -> None:
+    import unicodedata
+
+    text = "Je suis très déçu du service, c'est honteux"
+    decomposed = unicodedata.normalize("NFD", text)
+    assert decomposed != text and D.clean(decomposed) == D.clean(text)
+    assert D.detect(decomposed) == D.detect(text)

@@ -840,7 +840,12 @@ class FrenchScorer:
 
     def polarity_scores(self, text: str) -> dict[str, float]:
         """VADER-shaped scores: compound in [-1, 1] and pos / neu / neg proportions."""
-        tok = self._tokenize(text if isinstance(text, str) else str(text))
+        text = text if isinstance(text, str) else str(text)
+        if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+            # Decomposed accents (macOS, some keyboards) composed: "déçu" in NFD was read as
+            # "de", "c", "u", and scored neutral (found in review, 2026-12-05).
+            text = unicodedata.normalize("NFC", text)
+        tok = self._tokenize(text)
         if not tok.folds:
             return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
         total, sentiments = self._valence_sum(tok)
