@@ -277,3 +277,17 @@ def test_decomposed_accents_score_as_composed_ones(scorer: FrenchScorer, text: s
 
     assert scorer.polarity_scores(unicodedata.normalize("NFD", text)) == scorer.polarity_scores(text)
     assert scorer.polarity_scores(text)["compound"] != 0.0
+
+
+@pytest.mark.parametrize("text", ["personne n'est content", "aucun client n'est content",
+                                  "nul n'est satisfait", "personne n'est satisfait du service"])
+def test_a_negative_subject_before_ne_negates(scorer: FrenchScorer, text: str) -> None:
+    """Found in review: only a completion after "ne" counted, so "nobody is happy" scored as
+    "happy"."""
+    assert scorer.polarity_scores(text)["compound"] < 0
+
+
+def test_a_person_before_ne_is_no_negative_subject(scorer: FrenchScorer) -> None:
+    # "la personne" is a person: its "ne" needs its own completion, as before.
+    assert scorer.polarity_scores("la personne ne peut que se réjouir")["compound"] > 0
+    assert scorer.polarity_scores("personne ne peut que se réjouir")["compound"] > 0

@@ -46,6 +46,12 @@ NEGATORS: Final = frozenset(
      "sans", "ni", "guere"}
 )
 NE_ONLY_NEGATORS: Final = frozenset({"plus", "point", "personne"})
+#: Negative subjects that complete a "ne" after them: "personne n'est content", "aucun client
+#: n'est satisfait", "nul n'est satisfait" (until 2026-12-05 only a completion after "ne"
+#: counted, and these scored as "content"). Not after a determiner: "la personne n'est ...".
+NE_SUBJECTS: Final = frozenset({"personne", "rien", "aucun", "aucune", "nul", "nulle"})
+_DETERMINERS: Final = frozenset({"la", "une", "cette", "chaque", "toute", "sa", "ma", "ta",
+                                 "notre", "votre", "leur"})
 #: Words that confirm a preceding "ne" as a negation ("ne ... que" is restrictive, not negative).
 NE_COMPLETIONS: Final = (NEGATORS - {"sans"}) | NE_ONLY_NEGATORS
 #: Formal French drops "pas" after these verbs: "il ne peut accepter", "je ne sais dire".
@@ -694,6 +700,8 @@ class FrenchScorer:
         contrast_at = -1
         for i in range(n):
             r = role[i]
+            if r == R_NONE and folds[i] == "ne" and i > 0 and folds[i - 1] in ("nul", "nulle"):
+                r = R_NE  # the idiom "nul ne" (nobody) took its roles: a negation all the same
             if r == R_NEG:
                 neg[i] = not (
                     folds[i] == "rien"
@@ -703,22 +711,33 @@ class FrenchScorer:
                 )
             elif r == R_NE:
                 alone_verb = -1
+                completed = False
                 for j in range(i + 1, min(n, i + 6)):
                     if clauses[j] != clauses[i]:
                         break
                     if folds[j] == "que":
                         alone_verb = -1  # "ne peut que": restrictive, not negative
+                        completed = True
                         break
                     if role[j] in (R_NEG, R_NEG_NE) and folds[j] in NE_COMPLETIONS:
                         neg[j] = True
                         for k in range(i + 1, j):
                             scope_end[k] = j
                         alone_verb = -1
+                        completed = True
                         break
                     if alone_verb < 0 and folds[j] in NE_ALONE_VERBS:
                         alone_verb = j
                 if alone_verb >= 0:
                     neg[alone_verb] = True  # "ne pourra respecter": negates what follows
+                elif not completed:
+                    # A negative subject before "ne" completes it: it negates what follows.
+                    for j in (i - 1, i - 2):
+                        if j < 0 or clauses[j] != clauses[i]:
+                            break
+                        if folds[j] in NE_SUBJECTS and not (j > 0 and folds[j - 1] in _DETERMINERS):
+                            neg[i] = True
+                            break
             elif r == R_NEG_NE:
                 if not neg[i] and folds[i] == "plus":
                     boost[i] = B_INCR  # "le plus beau": a superlative, not a negation
