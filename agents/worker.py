@@ -34,6 +34,38 @@ class Pipeline:
 
 #: VEILLE_WORKER_ROLE values: what a worker runs.
 ROLES = ("all", "enrich", "agents")
+#: Asked to stop (SIGTERM, SIGINT), a worker that has not stopped this long after leaves at
+#: once (exit 128 + the signal), as a second signal makes it: what it had not committed is read
+#: again by the next owner. Under docker-compose's 30 s stop_grace_period, so never a SIGKILL.
+#: Found in review (2026-12-05): with the broker gone and batches in hand, Faust's stop waited
+#: for a commit for ever, and only SIGKILL ended the worker.
+STOP_GRACE_SECONDS = 20.0
+
+
+class StopWatchdog:
+    """Arms on the first stop signal; a second signal, or STOP_GRACE_SECONDS, ends the process."""
+
+    def __init__(self, name: str, grace: float = STOP_GRACE_SECONDS) -> None:
+        self.name, self.grace = name, grace
+        self.signum: int | None = None
+
+    def signalled(self, signum: int) -> None:
+        import threading
+
+        if self.signum is not None:
+            self.exit(signum, "a second stop signal")
+        self.signum = signum
+        timer = threading.Timer(self.grace, self.exit,
+                                (signum, f"not stopped {self.grace:.0f} s after the signal"))
+        timer.daemon = True
+        timer.start()
+
+    def exit(self, signum: int, why: str) -> None:
+        import os
+
+        print(f"{self.name}: {why} (is the broker unreachable?); leaving without a clean stop: "
+              "what was not committed is read again", file=sys.__stderr__, flush=True)
+        os._exit(128 + signum)
 
 
 def check_role(settings: Settings) -> str:
@@ -127,6 +159,7 @@ def run(settings: Settings) -> None:
     server = serve_metrics(settings, pipeline.registry, "veille worker")
     # uvloop: the worker is bound by per-message event-loop overhead, which uvloop trims.
     mode.loop.use("uvloop")
+    watchdog = StopWatchdog("veille worker")
     try:
         class Worker(faust.Worker):
             def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
@@ -136,6 +169,10 @@ def run(settings: Settings) -> None:
                 self.spinner = None
                 super().on_setup_root_logger(logger, level)
                 thin_client_logs(logger)  # aiokafka's reconnection errors: 133 lines/s
+
+            def _schedule_shutdown(self, signal: Any) -> None:  # mode's, on SIGINT/SIGTERM
+                watchdog.signalled(int(signal))
+                super()._schedule_shutdown(signal)
 
             async def on_startup_finished(self) -> None:
                 await super().on_startup_finished()
@@ -180,8 +217,14 @@ def run_enrich(settings: Settings) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
+        watchdog = StopWatchdog("veille worker (enrich)")
+
+        def on_signal(signum: int) -> None:
+            watchdog.signalled(signum)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         await stage.start()
         tasks = [asyncio.create_task(loop) for loop in stage.loops()]
         print("veille worker (enrich): Ready", flush=True)

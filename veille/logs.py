@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable
 
 #: Loggers whose repeated messages are thinned out (and their children).
-CLIENT_LOGGERS = ("kafka", "aiokafka")
+#: asyncio too: aiokafka's futures that fail while the broker is gone are logged by asyncio
+#: ("Future exception was never retrieved"), hundreds a second (found in review, 2026-12-05).
+CLIENT_LOGGERS = ("kafka", "aiokafka", "asyncio")
 INTERVAL_SECONDS = 30.0
 #: Kinds of messages remembered at once (a kind is a logger, a level and a message template).
 MAX_KINDS = 1000
