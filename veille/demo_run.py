@@ -102,6 +102,8 @@ def run_demo(
     broker: EmbeddedBroker | None = None
     worker: subprocess.Popen[bytes] | None = None
     alerts: Any = None
+    replaying: threading.Thread | None = None
+    replay_producer: Any = None
     stop, hurry = threading.Event(), threading.Event()
     phase = ["start"]  # start -> live -> cleanup
 
@@ -162,14 +164,19 @@ def run_demo(
               f"{settings.broker_url}, or {veille} moderate list --broker-url "
               f"{settings.broker_url}", file=out, flush=True)
 
+        from veille.collectors.producer import make_producer
         from veille.collectors.replay import NOT_JSONL_HINT, replay
 
         result: dict[str, str] = {}
+        # The demo's own: closed by the demo when it stops, whatever the broker's state (left to
+        # the replay thread, a producer still waiting for a dead broker at exit printed
+        # kafka-python's atexit traceback; found in review, 2026-12-05).
+        replay_producer = make_producer(settings)
 
         def run_replay() -> None:
             try:
                 report = replay(data, settings, rate=rate, timestamps="shift", progress=False,
-                                should_stop=stop.is_set)
+                                should_stop=stop.is_set, producer=replay_producer)
                 result["report"] = report.summary()
                 if report.all_refused and not stop.is_set():
                     result["nothing"] = (f"no mention of {data} could be sent: every line was "
@@ -177,7 +184,7 @@ def run_demo(
             except Exception as exc:  # shown to the user, the demo keeps running
                 result["report"] = f"replay failed: {exc}"
 
-        thread = threading.Thread(target=run_replay, name="replay", daemon=True)
+        thread = replaying = threading.Thread(target=run_replay, name="replay", daemon=True)
         thread.start()
         # The crisis alerts as they come: each story event on reputation.alerts, one line.
         from streams.topics import REPUTATION_ALERTS
@@ -239,6 +246,23 @@ def run_demo(
     finally:
         phase[0] = "cleanup"
         stop.set()
+        if replay_producer is not None:
+            from veille.collectors.producer import close_now
+
+            # What it sent is flushed while the broker runs (a few seconds at most); a broker
+            # that is gone gets no wait: its batches are dropped, as the demo is over.
+            alive = broker is None or broker.running()
+            if replaying is not None:
+                replaying.join(3.0 if alive else 0.0)
+            if alive and (replaying is None or not replaying.is_alive()):
+                try:
+                    replay_producer.close(timeout=5)
+                except Exception:  # noqa: BLE001 (the broker went meanwhile)
+                    close_now(replay_producer, 1.0)
+            else:
+                close_now(replay_producer, 1.0)
+            if replaying is not None:
+                replaying.join(2.0)
         if alerts is not None:
             try:
                 alerts.close()
