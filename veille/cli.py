@@ -66,17 +66,28 @@ def cmd_broker(args: argparse.Namespace) -> int:
         raise CliError(f"--port must be a port number from 1 to 65535, not {port}")
     # Handlers first: a Ctrl-C during start-up must still stop the process we started.
     done = threading.Event()
+    starting = [True]
+
+    def on_signal(*_: object) -> None:
+        done.set()
+        if starting[0]:  # the start's wait (up to 15 s) is cut short: stopped at once
+            raise KeyboardInterrupt
+
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # HUP: the terminal closed
-        signal.signal(sig, lambda *_: done.set())
+        signal.signal(sig, on_signal)
     broker = EmbeddedBroker(port)
     try:
         broker.start()
+        starting[0] = False
         print(f"veille broker: Tansu listening on {broker.url} (memory storage); Ctrl-C stops it",
               flush=True)
         while not done.wait(0.5):
             if not broker.running():
                 raise CliError("the broker process exited on its own")
+    except KeyboardInterrupt:  # a signal while starting (found in review: waited out the 15 s)
+        pass
     finally:
+        starting[0] = False
         broker.stop()
     print("veille broker: stopped", flush=True)
     return 0

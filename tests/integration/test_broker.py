@@ -201,3 +201,32 @@ def test_the_enrichment_consumer_waits_for_a_join_as_long_as_the_rebalance_may_t
             await stage.producer.stop()
 
     assert asyncio.run(scenario()) == 90_000 == s.group_request_timeout * 1000
+
+
+def test_ctrl_c_while_the_broker_starts_stops_it_at_once(tmp_path) -> None:
+    """Found in review: `veille broker` waited out its 15 s start-up wait after a Ctrl-C, then
+    said Tansu did not answer. A stand-in Tansu that never answers is stopped at once."""
+    import signal
+
+    slow, pid_file = tmp_path / "slow-tansu", tmp_path / "pid"
+    slow.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
+    slow.chmod(0o755)
+    env = {**os.environ, "VEILLE_TANSU_BIN": str(slow)}
+    proc = subprocess.Popen([sys.executable, "-m", "veille.cli", "broker", "--port", str(free_port())],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            assert time.monotonic() < deadline, "the stand-in Tansu was not started"
+            time.sleep(0.05)
+        pid = int(pid_file.read_text())
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        out, err = proc.communicate(timeout=10)
+        assert time.monotonic() - started < 3, (out, err)
+        assert proc.returncode == 0 and "did not answer" not in err, (out, err)
+        with pytest.raises(ProcessLookupError):  # its Tansu stopped with it
+            os.kill(pid, 0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
