@@ -115,10 +115,12 @@ def serve_metrics(settings: Settings, registry: CollectorRegistry, name: str) ->
     """/metrics on settings.metrics_host:metrics_port, announced on stdout; the server."""
     from prometheus_client import start_http_server
 
+    from veille.broker import url_host
+
     server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host,
                                         registry=registry)
-    print(f"{name}: metrics at http://{settings.metrics_host}:{server.server_address[1]}/metrics",
-          flush=True)
+    where = f"{url_host(settings.metrics_host)}:{server.server_address[1]}"
+    print(f"{name}: metrics at http://{where}/metrics", flush=True)
     return server
 
 

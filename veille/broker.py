@@ -41,8 +41,22 @@ def find_tansu() -> str:
         raise BrokerError(f"Tansu binary not found: {exc}") from None
 
 
+def _family(host: str) -> socket.AddressFamily:
+    """The address family of `host` ("::" and "::1" are IPv6: found in review, the demo refused
+    an IPv6 VEILLE_METRICS_HOST that the worker takes)."""
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][0]
+    except (OSError, UnicodeError):
+        return socket.AF_INET
+
+
+def url_host(host: str) -> str:
+    """`host` as written in a URL: an IPv6 address in brackets (http://[::1]:9464/)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         # As a listening server binds: a port only in TIME_WAIT after a stop is free to reuse.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -77,7 +91,7 @@ def free_port(host: str = "127.0.0.1") -> int:
             port = rng.randrange(max(1024, low - 16384), low)
             if port_is_free(host, port):
                 return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 

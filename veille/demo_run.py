@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from veille.broker import EmbeddedBroker, dies_with, free_port, port_is_free
+from veille.broker import EmbeddedBroker, dies_with, free_port, port_is_free, url_host
 from veille.settings import Settings
 
 
@@ -155,7 +155,7 @@ def run_demo(
             # Killed with the demo (SIGKILL, OOM): stopped cleanly rather than left running.
             preexec_fn=dies_with(os.getpid(), signal.SIGTERM),
         )
-        metrics_url = f"http://{settings.metrics_host}:{metrics_port}/metrics"
+        metrics_url = f"http://{url_host(settings.metrics_host)}:{metrics_port}/metrics"
         print(f"metrics: {metrics_url}", file=out)
         print(f"logs: {workdir}", file=out)
         print(f"replaying {data} at {rate:g} mentions/s (Ctrl-C stops everything)", file=out)

@@ -230,3 +230,18 @@ def test_ctrl_c_while_the_broker_starts_stops_it_at_once(tmp_path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_port_helpers_take_an_ipv6_host() -> None:
+    """Found in review: `veille demo` with VEILLE_METRICS_HOST=:: failed ("Address family for
+    hostname not supported"), a host `veille worker` takes; and the URL printed was http://:::N."""
+    from veille.broker import port_is_free, url_host
+
+    port = free_port("::1")
+    assert port_is_free("::1", port)
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", port))
+        s.listen()
+        assert not port_is_free("::1", port)
+    assert url_host("::") == "[::]" and url_host("::1") == "[::1]"
+    assert url_host("127.0.0.1") == "127.0.0.1" and url_host("[::1]") == "[::1]"
