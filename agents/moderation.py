@@ -96,11 +96,19 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
     handled: dict[int, int] = {}
     assigned_at: dict[int, float] = {}  # queue partition -> since when read from its commit
 
+    recoveries = [0]  # complete_recovery calls started: the latest one's number
+
     @cases.on_recover
     async def complete_recovery() -> None:
         """After every rebalance: read both changelogs to their real end (see recovery.py),
         keep only the owned partitions' entries, rebuild the pending index and the gauges."""
-        from agents.recovery import catch_up_retrying
+        from agents.recovery import Superseded, catch_up_retrying
+
+        recoveries[0] += 1
+        mine = recoveries[0]
+
+        def current() -> bool:  # no newer rebalance's recovery started since this one
+            return recoveries[0] == mine
 
         owned.clear()
         owned.update(tp.partition for tp in app.consumer.assignment() if tp.topic == queue_name)
@@ -108,9 +116,15 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         assigned_at.clear()
         assigned_at.update(dict.fromkeys(owned, time.time()))
         loaded = 0
+        try:
+            for table in (cases, held):
+                loaded += await catch_up_retrying(table, settings.bootstrap_servers, owned,
+                                                  decode=json.loads, current=current)
+        except Superseded:  # a newer recovery rebuilds the state: this one changes nothing more
+            log.info("moderation: recovery superseded by a newer rebalance")
+            return
+        # From here on, nothing awaits: the state below is this generation's, whole.
         for table in (cases, held):
-            loaded += await catch_up_retrying(table, settings.bootstrap_servers, owned,
-                                              decode=json.loads)
             for key in [k for k in table.data if key_partition(k, partitions) not in owned]:
                 del table.data[key]  # the local copy only: no changelog write
         pending.clear()

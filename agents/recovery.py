@@ -76,7 +76,7 @@ async def read_to_end(
 
 async def catch_up(
     table: Any, bootstrap: list[str], partitions: set[int], timeout: float = 60.0,
-    decode: Callable[[bytes], Any] | None = None,
+    decode: Callable[[bytes], Any] | None = None, current: Callable[[], bool] = lambda: True,
 ) -> int:
     """Load every record of the given changelog partitions into table.data; return the count.
 
@@ -91,6 +91,8 @@ async def catch_up(
     topic = table.changelog_topic.get_topic_name()
 
     def load(r: Any) -> None:
+        if not current():
+            raise Superseded(topic)
         if r.value is None:
             table.data.pop(r.key, None)
         else:
@@ -100,19 +102,38 @@ async def catch_up(
     return await read_to_end(bootstrap, tps, load, timeout=timeout)
 
 
+class Superseded(Exception):
+    """A newer rebalance's recovery started: this one must stop and change nothing more."""
+
+
 async def catch_up_retrying(table: Any, bootstrap: list[str], partitions: set[int],
                             decode: Callable[[bytes], Any] | None = None,
-                            backoff: float = 1.0, max_backoff: float = 30.0) -> int:
+                            backoff: float = 1.0, max_backoff: float = 30.0,
+                            current: Callable[[], bool] = lambda: True) -> int:
     """catch_up until it succeeds. Faust runs on_recover callbacks with asyncio.wait, which
     drops their exceptions and resumes the streams anyway: a failed catch-up (a broker blip,
     its deadline) would leave the agents running on tables without the changelog's tail. Until
-    it succeeds the streams stay paused, as for a recovery that takes long."""
+    it succeeds the streams stay paused, as for a recovery that takes long.
+
+    Faust does not cancel an on_recover callback when a newer rebalance supersedes its
+    recovery (its task was started apart): it ran on, and its end rebuilt the agents' state
+    for the old assignment while the new generation's agent ran (found in review, 2026-12-05:
+    a KeyError out of the spike agent). With `current` (False once a newer recovery started),
+    it stops at the next record or retry, raising Superseded, and writes nothing more."""
     log = logging.getLogger(__name__)
     while True:
+        if not current():
+            raise Superseded(getattr(table, "name", str(table)))
         try:
-            return await catch_up(table, bootstrap, partitions, decode=decode)
+            read = await catch_up(table, bootstrap, partitions, decode=decode, current=current)
+        except Superseded:
+            raise
         except Exception as exc:  # noqa: BLE001 (retried; a cancellation still stops it)
             log.warning("recovery: re-reading %s failed (%r); retrying in %.0f s",
                         getattr(table, "name", table), exc, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, max_backoff)
+            continue
+        if not current():  # superseded while the last records were read
+            raise Superseded(getattr(table, "name", str(table)))
+        return read

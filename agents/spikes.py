@@ -157,17 +157,32 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
     wm_keys = {q: watermark_key(q, settings.topic_partitions)
                for q in range(settings.topic_partitions)}
 
+    recoveries = [0]  # complete_recovery calls started: the latest one's number
+
     @core_table.on_recover
     async def complete_recovery() -> None:
         """After every rebalance: read both changelogs to their real end (see recovery.py),
         drop cached monitors (another worker may have moved them on), and stop exporting the
         gauges of brands this worker no longer owns."""
-        from agents.recovery import catch_up_retrying
+        from agents.recovery import Superseded, catch_up_retrying
+
+        recoveries[0] += 1
+        mine = recoveries[0]
+
+        def current() -> bool:  # no newer rebalance's recovery started since this one
+            return recoveries[0] == mine
 
         name = topics.by_brand.get_topic_name()
         owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == name}
-        for table in (open_table, core_table):
-            await catch_up_retrying(table, settings.bootstrap_servers, owned, decode=json.loads)
+        try:
+            for table in (open_table, core_table):
+                await catch_up_retrying(table, settings.bootstrap_servers, owned,
+                                        decode=json.loads, current=current)
+        except Superseded:
+            log.info("spikes: recovery for partitions %s superseded by a newer rebalance",
+                     sorted(owned))
+            return
+        # From here on, nothing awaits: the state below is this generation's, whole.
         log.info("spikes: owning %s partitions %s", name, sorted(owned))
         monitors.clear()
         reloaded.clear()

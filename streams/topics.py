@@ -241,6 +241,15 @@ def topic_configs(settings: Settings, topic: str) -> dict[str, str]:
     return configs
 
 
+#: The agents' Faust tables, whose changelogs must have the pipeline's partition count.
+AGENT_TABLES = (SPIKE_OPEN_TABLE, SPIKE_CORE_TABLE, MODERATION_CASES_TABLE, MODERATION_HELD_TABLE)
+
+
+def changelog_topic(settings: Settings, table: str) -> str:
+    """The changelog topic Faust gives the table `table` of this app: <app id>-<table>-changelog."""
+    return f"{settings.app_id}-{table}-changelog"
+
+
 def changelog_configs(settings: Settings) -> dict[str, str]:
     """Extra configs of the Faust tables' changelog topics (compacted by Faust). The spike agent
     writes a brand's open state with every batch that touches it: on Apache Kafka's defaults
@@ -294,6 +303,23 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
                 raise TopicError(
                     f"{name} has {count} partitions but VEILLE_TOPIC_PARTITIONS is "
                     f"{settings.topic_partitions}: set it to {count}"
+                )
+        # The agents' table changelogs (Faust creates them): each table partition is read from
+        # the changelog partition of the same number. Left with an older count (the pipeline
+        # topics re-partitioned, or re-created under another prefix with the same app id), a
+        # worker waited for ever for a changelog partition that does not exist (found in
+        # review, 2026-12-05).
+        changelogs = [changelog_topic(settings, t) for t in AGENT_TABLES]
+        for described in admin.describe_topics([c for c in changelogs if c in existing]):
+            count = len(described.get("partitions") or [])
+            if count and count != settings.topic_partitions:
+                name = described.get("name") or described.get("topic")
+                raise TopicError(
+                    f"the agents' table changelog {name} has {count} partitions but "
+                    f"VEILLE_TOPIC_PARTITIONS is {settings.topic_partitions}: the agents' state "
+                    f"(crisis detectors, pending moderation cases) was kept for {count} "
+                    f"partitions; use VEILLE_TOPIC_PARTITIONS={count}, or another "
+                    "VEILLE_APP_ID to start that state afresh"
                 )
     finally:
         admin.close()

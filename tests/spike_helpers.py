@@ -83,9 +83,13 @@ class Process:
         async def flush() -> None:
             outer.log.append(("flush",))
 
+        #: The mentions.by_brand partitions this worker is assigned (all of them unless a test
+        #: changes it before calling a recovery again).
+        self.assigned = list(range(SETTINGS.topic_partitions))
+
         class App:
             consumer = SimpleNamespace(assignment=lambda: [
-                SimpleNamespace(topic=BY_BRAND, partition=p) for p in range(SETTINGS.topic_partitions)])
+                SimpleNamespace(topic=BY_BRAND, partition=p) for p in outer.assigned])
             producer = SimpleNamespace(flush=flush)
 
             def Table(self, name: str, **kwargs: Any) -> Table:  # noqa: N802 (Faust's name)

@@ -11,7 +11,14 @@ import time
 
 import pytest
 
-from streams.topics import PARTITIONED_ALIKE, TopicError, ensure_topics, pipeline_topics
+from streams.topics import (
+    AGENT_TABLES,
+    PARTITIONED_ALIKE,
+    TopicError,
+    changelog_topic,
+    ensure_topics,
+    pipeline_topics,
+)
 from veille.broker import BrokerError, EmbeddedBroker, free_port, metadata_answers
 from veille.settings import Settings
 
@@ -99,6 +106,28 @@ def test_a_topic_with_another_partition_count_is_refused(settings: Settings, top
     assert settings.topic_partitions == 4
     with pytest.raises(TopicError, match=rf"{re.escape(settings.topic(topic))} has 2 partitions but "
                                          r"VEILLE_TOPIC_PARTITIONS is 4: set it to 2"):
+        ensure_topics(settings)
+
+
+@pytest.mark.parametrize("table", AGENT_TABLES)
+def test_a_table_changelog_with_another_partition_count_is_refused(settings: Settings,
+                                                                  table: str) -> None:
+    """The pipeline re-partitioned (or re-created under another prefix) with the same app id:
+    the agents' changelogs keep the old count, and a worker waited for ever for a changelog
+    partition that does not exist. It is refused at start, naming the changelog."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from veille.app import create_app
+
+    name = changelog_topic(settings, table)
+    assert create_app(settings).Table(table, default=None).changelog_topic.get_topic_name() == name
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        admin.create_topics([NewTopic(name, 2, 1)])
+    finally:
+        admin.close()
+    with pytest.raises(TopicError, match=rf"changelog {re.escape(name)} has 2 partitions but "
+                                         r"VEILLE_TOPIC_PARTITIONS is 4: .*VEILLE_TOPIC_PARTITIONS=2"):
         ensure_topics(settings)
 
 

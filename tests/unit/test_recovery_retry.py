@@ -15,7 +15,7 @@ def test_catch_up_is_retried_until_it_succeeds(monkeypatch: pytest.MonkeyPatch) 
     calls: list[set[int]] = []
 
     async def flaky(table: Any, bootstrap: Any, partitions: set[int], timeout: float = 60.0,
-                    decode: Any = None) -> int:
+                    decode: Any = None, current: Any = None) -> int:
         calls.append(partitions)
         if len(calls) < 3:
             raise TimeoutError("reading the changelog took over 60 s")
@@ -24,6 +24,25 @@ def test_catch_up_is_retried_until_it_succeeds(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(recovery, "catch_up", flaky)
     loaded = asyncio.run(recovery.catch_up_retrying(object(), ["x:1"], {0, 2}, backoff=0.01))
     assert loaded == 42 and calls == [{0, 2}] * 3
+
+
+def test_a_superseded_recovery_stops_retrying_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newer rebalance's recovery started while this one failed and waited to retry: it
+    stops (Faust does not cancel it), rather than retrying and then rebuilding stale state."""
+    calls: list[int] = []
+    latest = [1]
+
+    async def failing(table: Any, bootstrap: Any, partitions: set[int], timeout: float = 60.0,
+                      decode: Any = None, current: Any = None) -> int:
+        calls.append(1)
+        latest[0] = 2  # meanwhile, a newer recovery started
+        raise TimeoutError("no progress")
+
+    monkeypatch.setattr(recovery, "catch_up", failing)
+    with pytest.raises(recovery.Superseded):
+        asyncio.run(recovery.catch_up_retrying(object(), ["x:1"], {0}, backoff=0.01,
+                                               current=lambda: latest[0] == 1))
+    assert calls == [1]
 
 
 def test_a_cancelled_recovery_stops() -> None:

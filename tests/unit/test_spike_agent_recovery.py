@@ -18,6 +18,9 @@ Q = brand_partition("acme", SETTINGS.topic_partitions)  # acme's mentions.by_bra
 SOURCES = range(SETTINGS.topic_partitions)
 
 
+CATCH_UP_RETRYING = agents.recovery.catch_up_retrying  # the real one (no_broker replaces it)
+
+
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     async def caught_up(*args: object, **kwargs: object) -> int:
@@ -206,3 +209,48 @@ def test_a_brand_taken_off_the_watch_list_mid_crisis_has_its_alert_resolved() ->
     kept = Process(landed=[(n, k, json.loads(json.dumps(v))) for n, k, v in landed])
     kept.run(quiet)
     assert [e["event"] for e in kept.alerts.sent] == ["resolved"]
+
+
+def test_a_recovery_superseded_by_a_newer_rebalance_changes_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faust does not cancel an on_recover callback when a newer rebalance supersedes its
+    recovery: generation 1 (acme's partition only) still reading its changelog when generation
+    2 (every partition) has recovered went on, and rebuilt the state for its old assignment
+    under the running agent: boreal's gauges forgotten, its monitor gone (a KeyError out of the
+    agent; found in review, 2026-12-05). It now stops and changes nothing."""
+    import asyncio
+
+    import agents.recovery as recovery
+
+    gate: list[asyncio.Event] = []
+
+    async def slow_first(table: object, bootstrap: object, partitions: object,
+                         **kwargs: object) -> int:
+        if len(gate) == 1:  # generation 1's read: held until generation 2 has recovered
+            await gate[0].wait()
+        return 0
+
+    monkeypatch.setattr(recovery, "catch_up_retrying", CATCH_UP_RETRYING)
+    monkeypatch.setattr(recovery, "catch_up", slow_first)
+    process = Process()
+    [recover] = process.tables["spikes-core"].recover
+    boreal = brand_partition("boreal", SETTINGS.topic_partitions)
+    assert boreal != Q
+
+    def alert_state(brand: str) -> float | None:
+        return process.registry.get_sample_value("veille_reputation_alert_state", {"brand": brand})
+
+    async def scenario() -> None:
+        gate.append(asyncio.Event())
+        process.assigned = [Q]
+        old = asyncio.ensure_future(recover())
+        await asyncio.sleep(0.01)
+        process.assigned = list(SOURCES)
+        gate.append(asyncio.Event())  # generation 2's read is not held
+        await recover()
+        assert alert_state("boreal") == 0.0
+        gate[0].set()
+        await old  # returns, superseded: no exception, no change
+
+    asyncio.run(scenario())
+    assert alert_state("boreal") == 0.0 and alert_state("acme") == 0.0
