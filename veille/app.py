@@ -91,7 +91,7 @@ def create_app(settings: Settings) -> App:
     datadir.mkdir(parents=True, exist_ok=True)
     return App(
         settings.app_id,
-        broker=settings.broker_url,
+        broker=settings.faust_broker,
         datadir=str(datadir),
         store="memory://",
         topic_partitions=settings.topic_partitions,

@@ -47,6 +47,10 @@ FOLD_CACHE_SIZE = 1024
 #: The most brands a watch list may hold: each is a regex and labels metric series (224 per brand
 #: up front); 10,000 made the worker unusable (2 GB at start, 28 s scrapes of /metrics).
 MAX_BRANDS = 1000
+#: Terms (aliases, keywords, hashtags, exclusions) per brand: each brand's terms are one compiled
+#: pattern, about 4 ms a term to build (2,500 aliases took 17 s to load, 100,000 hours;
+#: found in review, 2026-12-05).
+MAX_TERMS_PER_BRAND = 200
 #: A watch list larger than this is refused (it is read whole into memory).
 MAX_WATCHLIST_BYTES = 10 * 2**20
 _HASHTAG = re.compile(r"#?[^\W]+")
@@ -331,7 +335,10 @@ class Watchlist:
             if len(raw) > MAX_WATCHLIST_BYTES:
                 raise WatchlistError(f"watch list {path} is larger than "
                                      f"{MAX_WATCHLIST_BYTES // 2**20} MiB")
-            data = tomllib.loads(raw.decode("utf-8"))
+            # utf-8-sig: a byte-order mark (Windows Notepad writes one) is no TOML error.
+            data = tomllib.loads(raw.decode("utf-8-sig"))
+        except RecursionError:  # x = [[[[...]]]]: the TOML parser recurses
+            raise WatchlistError(f"watch list {path} is nested too deeply to be a watch list") from None
         except FileNotFoundError:
             raise WatchlistError(f"watch list {path} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
@@ -384,6 +391,11 @@ class Watchlist:
                 if key == "hashtags":
                     value = [_check_hashtag(v, f"{source}: {brand_id}.hashtags") for v in value]
                 lists[key] = tuple(value)
+            terms = sum(len(v) for v in lists.values())
+            if terms > MAX_TERMS_PER_BRAND:
+                raise WatchlistError(f"{source}: {brand_id} has {terms} aliases, keywords, "
+                                     f"hashtags and exclusions; at most {MAX_TERMS_PER_BRAND} "
+                                     "a brand")
             unknown = set(entry) - {
                 "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter", "timezone"
             }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
@@ -244,6 +245,19 @@ class Settings:
     def __post_init__(self) -> None:
         """Numbers in their range: a zero partition count, bucket size or de-duplication bound
         would otherwise run, and silently do nothing useful."""
+        # One spelling of the log level for every user (" info " passed the CLI's check, then
+        # failed Faust's logging set-up with a traceback; found in review, 2026-12-05).
+        level = self.log_level.strip().upper() or "WARNING"
+        if level not in LOG_LEVELS:
+            raise SettingsError(f"{ENV_PREFIX}LOG_LEVEL={self.log_level!r} is not one of "
+                                f"{', '.join(LOG_LEVELS)}")
+        object.__setattr__(self, "log_level", level)
+        agent = self.collector_user_agent
+        if any(not (" " <= c <= "~" or "\u00a0" <= c <= "\u00ff") for c in agent):
+            # A line break would be a header injection, refused by aiohttp at every poll.
+            raise SettingsError(f"{ENV_PREFIX}COLLECTOR_USER_AGENT={agent!r} holds a character "
+                                "an HTTP header cannot carry (a control character, or beyond "
+                                "Latin-1)")
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -347,11 +361,19 @@ class Settings:
 
     @property
     def bootstrap_servers(self) -> list[str]:
-        """broker_url as kafka-python / aiokafka bootstrap servers."""
-        servers = self.broker_url
-        for scheme in ("kafka://", "aiokafka://", "tcp://"):
-            servers = servers.replace(scheme, "")
-        return [s for s in servers.replace(",", ";").split(";") if s]
+        """broker_url as kafka-python / aiokafka bootstrap servers: each server's own scheme
+        (kafka://, aiokafka://, tcp://, any case) removed, empty entries dropped. Until
+        2026-12-05 "kafka://" was removed anywhere in the text: aiokafka://host became
+        "aiohost"."""
+        servers = (_SCHEME.sub("", s.strip()) for s in self.broker_url.replace(",", ";").split(";"))
+        return [s for s in servers if s]
+
+    @property
+    def faust_broker(self) -> str:
+        """The broker URL Faust is given: the checked servers, each as kafka://host:port. The
+        URL as written went to Faust, which read tcp:// as a transport it does not have (a
+        traceback) and an empty entry (a stray ";") as 127.0.0.1:9092."""
+        return ";".join(f"kafka://{s}" for s in self.bootstrap_servers)
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
@@ -409,6 +431,12 @@ def _generic_bound(name: str) -> tuple[float, str] | None:
 
 
 #: A bootstrap server: host name, IPv4 or [IPv6], then a port.
+#: A server's scheme in VEILLE_BROKER_URL: veille's (kafka://) and Faust's transports.
+#: The log levels VEILLE_LOG_LEVEL takes (any case, spaces around ignored).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: The largest secret file VEILLE_<NAME>_FILE may name.
+MAX_SECRET_FILE_BYTES = 64 * 1024
+_SCHEME = re.compile(r"^(?:kafka|aiokafka|tcp)://", re.IGNORECASE)
 _SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>\d{1,5})")
 #: Characters Kafka allows in a topic name.
 _TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
@@ -475,7 +503,16 @@ def _secret_from_file(name: str, raw: str | None, env: Mapping[str, str]) -> str
     if raw:
         raise SettingsError(f"{var} and {var}_FILE are both set: keep one")
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # A regular file of a secret's size: /dev/zero or a FIFO was read for ever (found in
+        # review, 2026-12-05).
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise SettingsError(f"{var}_FILE={path!r} is not a regular file")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SECRET_FILE_BYTES + 1)
+        if len(data) > MAX_SECRET_FILE_BYTES:
+            raise SettingsError(f"{var}_FILE={path!r} is larger than a secret "
+                                f"({MAX_SECRET_FILE_BYTES // 1024} KiB at most)")
+        text = data.decode("utf-8")
     except OSError as exc:
         raise SettingsError(f"{var}_FILE={path!r}: cannot read it ({exc.strerror})") from None
     except UnicodeDecodeError:

@@ -389,3 +389,20 @@ def test_an_insult_in_fancy_font_letters_is_triaged_as_one() -> None:
     fancy = triage("𝐘𝐎𝐔 𝐀𝐑𝐄 𝐀𝐍 𝐈𝐃𝐈𝐎𝐓 @acme", "en", "negative", -0.6, ("acme",))
     assert "insult" in plain.categories and fancy.categories == plain.categories
     assert fancy.action == plain.action
+
+
+def test_odd_watch_list_files_are_clear_errors_or_read(tmp_path: Path) -> None:
+    """Found in review (2026-12-05): deep nesting was a RecursionError traceback, a byte-order
+    mark (Windows Notepad) "Invalid statement", and 100,000 aliases took hours to load."""
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 5000 + "]" * 5000)
+    with pytest.raises(WatchlistError, match="nested too deeply"):
+        Watchlist.from_toml(deep)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + b'[[brands]]\nid = "acme"\nname = "Acme"\n')
+    assert Watchlist.from_toml(bom).brand_ids == ("acme",)
+    many = {"brands": [{"id": "acme", "name": "Acme", "aliases": [f"w{i}" for i in range(150)],
+                        "keywords": [f"k{i}" for i in range(51)]}]}
+    with pytest.raises(WatchlistError, match="acme has 201 aliases, keywords, hashtags and "
+                                             "exclusions; at most 200"):
+        Watchlist.from_dict(many)

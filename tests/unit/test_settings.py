@@ -125,6 +125,32 @@ def test_malformed_names_and_urls_are_refused_at_start(env: dict[str, str], mess
         Settings.from_env(env)
 
 
+@pytest.mark.parametrize(("url", "servers"), [
+    ("aiokafka://127.0.0.1:9", ["127.0.0.1:9"]),  # was "aio127.0.0.1:9"
+    ("tcp://a:1", ["a:1"]),  # Faust was given tcp:// as a transport: a traceback
+    ("kafka://a:1;", ["a:1"]),  # Faust read the empty entry as 127.0.0.1:9092
+    (";kafka://a:1,,KAFKA://b:2", ["a:1", "b:2"]),
+])
+def test_every_accepted_broker_url_reaches_faust_as_its_servers(url: str, servers: list[str]) -> None:
+    """Found in review (2026-12-05): "kafka://" was removed anywhere in the URL, and Faust was
+    given the URL as written. Faust now gets the checked servers."""
+    from faust.utils.urls import urllist
+
+    settings = Settings.from_env({"VEILLE_BROKER_URL": url})
+    assert settings.bootstrap_servers == servers
+    given = urllist(settings.faust_broker, default_scheme="kafka")
+    assert [f"{u.host}:{u.port}" for u in given] == servers
+    assert {u.scheme for u in given} == {"kafka"}
+
+
+def test_spaces_around_the_log_level_and_a_header_breaking_user_agent() -> None:
+    assert Settings.from_env({"VEILLE_LOG_LEVEL": " info "}).log_level == "INFO"
+    with pytest.raises(SettingsError, match="VEILLE_LOG_LEVEL='verbose' is not one of DEBUG"):
+        Settings.from_env({"VEILLE_LOG_LEVEL": "verbose"})
+    with pytest.raises(SettingsError, match="VEILLE_COLLECTOR_USER_AGENT=.* an HTTP header"):
+        Settings.from_env({"VEILLE_COLLECTOR_USER_AGENT": "veille\nX-Evil: 1"})
+
+
 def test_well_formed_broker_urls_names_and_bounds_are_accepted() -> None:
     s = Settings.from_env({"VEILLE_BROKER_URL": "kafka://k1.example:9092;10.0.0.2:9093,[::1]:9094",
                            "VEILLE_TOPIC_PREFIX": "staging-2.", "VEILLE_APP_ID": "veille_eu.1",
@@ -162,7 +188,9 @@ def test_a_secret_file_only_for_secrets(tmp_path) -> None:
     ("missing", "cannot read it"),
     ("empty", "is empty"),
     ("binary", "is not UTF-8 text"),
-    ("directory", "cannot read it"),
+    ("directory", "is not a regular file"),
+    ("device", "is not a regular file"),  # /dev/zero was read for ever
+    ("huge", "is larger than a secret"),
 ])
 def test_a_secret_file_that_cannot_give_a_value_is_an_error(tmp_path, setup, message) -> None:
     """Never a silent empty secret: an empty webhook token switches the bearer check off."""
@@ -177,6 +205,10 @@ def test_a_secret_file_that_cannot_give_a_value_is_an_error(tmp_path, setup, mes
         path.write_bytes(b"\xff\xfe token")
     elif setup == "directory":
         path.mkdir()
+    elif setup == "device":
+        env["VEILLE_WEBHOOK_TOKEN_FILE"] = "/dev/zero"
+    elif setup == "huge":
+        path.write_text("x" * 100_000)
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
 
