@@ -19,8 +19,12 @@ class CliError(Exception):
     """A problem the user can fix; printed without a traceback, exit status 2."""
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, **flags: tuple[str, Any]) -> Settings:
+    """The settings, the command's flags winning over their variables (a malformed variable
+    a flag overrides is not read). `flags`: more settings given by flags of another name
+    (webhook_port=("--port", args.port))."""
     overrides: dict[str, Any] = {}
+    named: dict[str, str] = {}  # setting -> the flag that gave it
     for name in ("broker_url", "metrics_port", "metrics_host", "watchlist", "topic_prefix",
                  "worker_role"):
         value = getattr(args, name, None)
@@ -28,15 +32,18 @@ def _settings(args: argparse.Namespace) -> Settings:
             # Empty is the packaged demo list in the environment: a flag asks for a file.
             raise CliError("--watchlist: an empty path; name a watch-list TOML file")
         if value is not None:
-            overrides[name] = value
+            overrides[name], named[name] = value, f"--{name.replace('_', '-')}"
+    for name, (flag, value) in flags.items():
+        if value is not None:
+            overrides[name], named[name] = value, flag
     try:
         return Settings.from_env(**overrides)
     except SettingsError as exc:
         # A value given as a flag is named as the flag, not as the variable it stands for.
-        for name in overrides:
+        for name, flag in named.items():
             env = ENV_PREFIX + name.upper()
             if str(exc).startswith(env + "="):
-                raise CliError(f"--{name.replace('_', '-')}" + str(exc)[len(env):]) from None
+                raise CliError(flag + str(exc)[len(env):]) from None
         raise
 
 
@@ -60,10 +67,10 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
     from veille.broker import EmbeddedBroker
 
-    settings = _settings(args)
-    port = settings.embedded_broker_port if args.port is None else args.port
-    if not 1 <= port <= 65535:  # 0 would be a port nobody could be told
-        raise CliError(f"--port must be a port number from 1 to 65535, not {port}")
+    if args.port is not None and not 1 <= args.port <= 65535:  # 0: a port nobody could be told
+        raise CliError(f"--port must be a port number from 1 to 65535, not {args.port}")
+    settings = _settings(args, embedded_broker_port=("--port", args.port))
+    port = settings.embedded_broker_port
     # Handlers first: a Ctrl-C during start-up must still stop the process we started.
     done = threading.Event()
     starting = [True]
@@ -199,13 +206,9 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 
     from veille.collectors.webhook import run_webhook
 
-    settings = _settings(args)
-    overrides: dict[str, Any] = {}
-    if args.port is not None:
-        overrides["webhook_port"] = args.port
-    if args.host is not None:
-        overrides["webhook_host"] = args.host
-    asyncio.run(run_webhook(settings.with_(**overrides)))
+    settings = _settings(args, webhook_port=("--port", args.port),
+                         webhook_host=("--host", args.host))
+    asyncio.run(run_webhook(settings))
     return 0
 
 

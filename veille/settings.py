@@ -331,8 +331,8 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.metadata.get("env", True) is False:
-                continue
+            if f.metadata.get("env", True) is False or f.name in overrides:
+                continue  # an override (a flag) wins: its variable, even malformed, is not read
             raw = env.get(ENV_PREFIX + f.name.upper())
             if f.metadata.get("secret"):
                 raw = _secret_from_file(f.name, raw, env)

@@ -174,6 +174,8 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         (("moderation", "report", "--until", "0001-01-03"), "--since: too near year 1 or 9999"),
         (("moderation", "report", "--since", "9999-12-30"), "--until"),
         (("moderate", "show", "bad\udcff"), "case id 'bad\\udcff' is not valid Unicode text"),
+        # Found in review: named VEILLE_WEBHOOK_PORT, which the user had not set.
+        (("collect", "webhook", "--port", "99999"), "--port=99999 must be a port in 0..65535"),
     ]
     for args, words in cases:
         out = veille(*args, env=env)

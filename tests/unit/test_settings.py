@@ -277,3 +277,11 @@ def test_a_moderation_api_token_too_short_to_protect_it_is_refused() -> None:
                                              "least 16 are needed"):
         check_config(exposed.with_(moderation_api_token="a"))
     check_config(exposed.with_(moderation_api_token="x" * 16))
+
+
+def test_a_flag_wins_over_its_variable_even_a_malformed_one() -> None:
+    """Found in review (2026-12-05): VEILLE_METRICS_PORT=abc refused `--metrics-port 9000`,
+    and the error blamed the flag."""
+    assert Settings.from_env({"VEILLE_METRICS_PORT": "abc"}, metrics_port=9000).metrics_port == 9000
+    assert Settings.from_env({"VEILLE_WEBHOOK_PORT": "tcp://10.0.0.1:8080"},
+                             webhook_port=8081).webhook_port == 8081
