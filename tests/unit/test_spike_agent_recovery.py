@@ -29,6 +29,40 @@ def no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(agents.recovery, "catch_up_retrying", caught_up)
 
 
+class Traffic:
+    """acme's mentions.by_brand records, spread over the raw partitions in turn."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+        self.offset = 0
+        self.sent = [0] * len(SOURCES)
+        self.t = T
+
+    def add(self, t: float, negative: bool, text: str = "slow again") -> None:
+        p = self.offset % len(SOURCES)
+        self.events.append(signal(Q, self.offset, "acme", p=p, o=self.sent[p], t=t, neg=negative,
+                                  text=text))
+        self.sent[p] += 1
+        self.offset += 1
+
+    def buckets(self, n: int, negatives: int = 3) -> None:
+        """n ordinary 5-minute buckets: 20 mentions, `negatives` of them negative."""
+        for _ in range(n):
+            for i in range(20):
+                self.add(self.t + i * 10, i < negatives)
+            self.t += 300
+
+    def surge(self, n: int = 1) -> None:
+        """n buckets of 120 negative mentions."""
+        for _ in range(n):
+            for i in range(120):
+                self.add(self.t + i, True, "outage again #acmedown")
+            self.t += 300
+
+    def batches(self) -> list[list[object]]:
+        return [self.events[i:i + 500] for i in range(0, len(self.events), 500)]
+
+
 def test_a_mention_late_before_a_crash_is_late_after_it() -> None:
     """Batch 1 lands (state and watermark) and is committed; batch 2 closes bucket T, then a
     mention of bucket T arrives: late. The worker dies before batch 2's state lands. Rebuilt
@@ -59,28 +93,11 @@ def test_a_mention_late_before_a_crash_is_late_after_it() -> None:
 def test_an_alert_event_whose_send_failed_is_sent_again_in_order() -> None:
     """The broker does not acknowledge the 'opened' event: it is sent again with what followed
     (it was raised out of the agent, whose cached state had applied the batch: never sent)."""
-    events, offset, sent = [], 0, [0] * len(SOURCES)
-
-    def add(t: float, negative: bool, text: str = "slow again") -> None:
-        nonlocal offset
-        p = offset % len(SOURCES)
-        events.append(signal(Q, offset, "acme", p=p, o=sent[p], t=t, neg=negative, text=text))
-        sent[p] += 1
-        offset += 1
-
-    t = T
-    for _ in range(300):  # a day of ordinary traffic, then a surge of negative mentions
-        for i in range(20):
-            add(t + i * 10, i < 3)
-        t += 300
-    for i in range(120):
-        add(t + i, True, "outage again #acmedown")
-    t += 300
-    for _ in range(10):
-        for i in range(20):
-            add(t + i * 10, i < 3)
-        t += 300
-    batches = [events[i:i + 500] for i in range(0, len(events), 500)]
+    traffic = Traffic()
+    traffic.buckets(300)  # a day of ordinary traffic, then a surge of negative mentions
+    traffic.surge()
+    traffic.buckets(10)
+    batches = traffic.batches()
     reference = Process()
     reference.run(batches)
     story = [e["event"] for e in reference.alerts.sent]
@@ -170,29 +187,15 @@ def test_an_early_event_sent_before_a_crash_is_sent_again_and_its_story_kept() -
 def test_a_brand_taken_off_the_watch_list_mid_crisis_has_its_alert_resolved() -> None:
     """acme's alert is open when the worker restarts with a watch list without acme: its
     silence resolves the story (until 2026-12-05 nothing moved it on: open for ever)."""
-    events, offset, sent = [], 0, [0] * len(SOURCES)
-
-    def add(t: float, negative: bool, text: str = "slow again") -> None:
-        nonlocal offset
-        p = offset % len(SOURCES)
-        events.append(signal(Q, offset, "acme", p=p, o=sent[p], t=t, neg=negative, text=text))
-        sent[p] += 1
-        offset += 1
-
-    t = T
-    for _ in range(300):  # a day of ordinary traffic, then a surge of negative mentions
-        for i in range(20):
-            add(t + i * 10, i < 3)
-        t += 300
-    for _ in range(2):
-        for i in range(120):
-            add(t + i, True, "outage again #acmedown")
-        t += 300
+    traffic = Traffic()
+    traffic.buckets(300)  # a day of ordinary traffic, then a surge of negative mentions
+    traffic.surge(2)
+    t, offset = traffic.t, traffic.offset
     for p in SOURCES:  # the surge's buckets close
-        events.append(tick(Q, offset, p=p, t=t + 900))
+        traffic.events.append(tick(Q, offset, p=p, t=t + 900))
         offset += 1
     first = Process()
-    first.run([events[i:i + 500] for i in range(0, len(events), 500)])
+    first.run(traffic.batches())
     assert [e["event"] for e in first.alerts.sent][:1] == ["opened"]
     assert first.alerts.sent[-1]["event"] != "resolved"
     landed = [w for w in first.log if len(w) == 3]
