@@ -309,11 +309,13 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
         # topics re-partitioned, or re-created under another prefix with the same app id), a
         # worker waited for ever for a changelog partition that does not exist (found in
         # review, 2026-12-05).
-        changelogs = [changelog_topic(settings, t) for t in AGENT_TABLES]
-        for described in admin.describe_topics([c for c in changelogs if c in existing]):
+        changelogs = [c for c in (changelog_topic(settings, t) for t in AGENT_TABLES)
+                      if c in existing]
+        # Only when there are some: describe_topics([]) describes every topic of the cluster.
+        for described in admin.describe_topics(changelogs) if changelogs else []:
             count = len(described.get("partitions") or [])
-            if count and count != settings.topic_partitions:
-                name = described.get("name") or described.get("topic")
+            name = described.get("name") or described.get("topic")
+            if count and count != settings.topic_partitions and name in changelogs:
                 raise TopicError(
                     f"the agents' table changelog {name} has {count} partitions but "
                     f"VEILLE_TOPIC_PARTITIONS is {settings.topic_partitions}: the agents' state "

@@ -69,11 +69,14 @@ def test_broker_command_runs_and_stops_only_its_process(tmp_path) -> None:
             [sys.executable, "-m", "veille.cli", "broker", "--port", str(port)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # said once started (a Ctrl-C before stops it at once)
+        assert "listening on kafka://127.0.0.1:" in first
         wait_answering(port)
         proc.send_signal(2)  # Ctrl-C
         out, err = proc.communicate(timeout=15)
         assert proc.returncode == 0, err
-        assert "listening on kafka://127.0.0.1:" in out and "stopped" in out
+        assert "stopped" in out
         assert not metadata_answers("127.0.0.1", port)
         assert other.running() and metadata_answers(other.host, other.port)
     finally:
@@ -129,6 +132,19 @@ def test_a_table_changelog_with_another_partition_count_is_refused(settings: Set
     with pytest.raises(TopicError, match=rf"changelog {re.escape(name)} has 2 partitions but "
                                          r"VEILLE_TOPIC_PARTITIONS is 4: .*VEILLE_TOPIC_PARTITIONS=2"):
         ensure_topics(settings)
+
+
+def test_other_stacks_topics_are_none_of_its_business(settings: Settings) -> None:
+    """Another stack's topic of another partition count on the cluster: no changelog of this
+    app exists yet, and the check must not look at every topic (describe_topics([]) does)."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        admin.create_topics([NewTopic(f"other-{settings.app_id}.mentions.by_brand", 2, 1)])
+    finally:
+        admin.close()
+    assert set(ensure_topics(settings)) == set(pipeline_topics(settings))
 
 
 def test_topics_are_created_with_the_configured_partitions(settings: Settings) -> None:
