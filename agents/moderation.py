@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from agents.recovery import Recoveries
 from streams.topics import (
     MODERATION_CASES_TABLE,
     MODERATION_DECISIONS,
@@ -96,7 +97,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
     handled: dict[int, int] = {}
     assigned_at: dict[int, float] = {}  # queue partition -> since when read from its commit
 
-    recoveries = [0]  # complete_recovery calls started: the latest one's number
+    recoveries = Recoveries()  # a superseded recovery stops and changes nothing
 
     @cases.on_recover
     async def complete_recovery() -> None:
@@ -104,11 +105,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         keep only the owned partitions' entries, rebuild the pending index and the gauges."""
         from agents.recovery import Superseded, catch_up_retrying
 
-        recoveries[0] += 1
-        mine = recoveries[0]
-
-        def current() -> bool:  # no newer rebalance's recovery started since this one
-            return recoveries[0] == mine
+        current = recoveries.start()
 
         owned.clear()
         owned.update(tp.partition for tp in app.consumer.assignment() if tp.topic == queue_name)

@@ -106,6 +106,19 @@ class Superseded(Exception):
     """A newer rebalance's recovery started: this one must stop and change nothing more."""
 
 
+class Recoveries:
+    """Numbers an agent's recoveries (its on_recover calls): `start()` at the top of each gives
+    the `current` test of catch_up_retrying, False once a newer recovery has started."""
+
+    def __init__(self) -> None:
+        self.latest = 0
+
+    def start(self) -> Callable[[], bool]:
+        self.latest += 1
+        mine = self.latest
+        return lambda: self.latest == mine
+
+
 async def catch_up_retrying(table: Any, bootstrap: list[str], partitions: set[int],
                             decode: Callable[[bytes], Any] | None = None,
                             backoff: float = 1.0, max_backoff: float = 30.0,

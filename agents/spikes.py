@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple, TypeGuard
 
+from agents.recovery import Recoveries
 from streams.topics import (
     SPIKE_CORE_TABLE,
     SPIKE_OPEN_TABLE,
@@ -157,7 +158,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
     wm_keys = {q: watermark_key(q, settings.topic_partitions)
                for q in range(settings.topic_partitions)}
 
-    recoveries = [0]  # complete_recovery calls started: the latest one's number
+    recoveries = Recoveries()  # a superseded recovery stops and changes nothing
 
     @core_table.on_recover
     async def complete_recovery() -> None:
@@ -166,11 +167,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         gauges of brands this worker no longer owns."""
         from agents.recovery import Superseded, catch_up_retrying
 
-        recoveries[0] += 1
-        mine = recoveries[0]
-
-        def current() -> bool:  # no newer rebalance's recovery started since this one
-            return recoveries[0] == mine
+        current = recoveries.start()
 
         name = topics.by_brand.get_topic_name()
         owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == name}
