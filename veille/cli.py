@@ -442,13 +442,17 @@ FRENCH_DECISIONS = {"approuver": "approve", "rejeter": "reject", "escalader": "e
 
 
 def cmd_moderate_decide(args: argparse.Namespace) -> int:
-    from veille.moderate.commands import decide
+    from veille.moderate.commands import decide, validate_decision
     from veille.terminal import printable
 
     args.decision = FRENCH_DECISIONS.get(args.decision, args.decision)
     assignee = args.assignee
     if args.decision == "assign" and assignee is None:
         assignee = args.moderator  # "assign" alone: the moderator takes the case
+    # Bad input is refused before the broker is asked anything (a broker out of reach is not
+    # what an empty --moderator should be told).
+    validate_decision(args.case_id, args.decision, moderator=args.moderator, reason=args.reason,
+                      assignee=assignee)
     record = decide(_reachable(_settings(args)), args.case_id, args.decision, moderator=args.moderator,
                     reason=args.reason, assignee=assignee, check=not args.no_check)
     if record is None:  # nothing to write: said on stderr

@@ -176,6 +176,12 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         (("moderate", "show", "bad\udcff"), "case id 'bad\\udcff' is not valid Unicode text"),
         # Found in review: named VEILLE_WEBHOOK_PORT, which the user had not set.
         (("collect", "webhook", "--port", "99999"), "--port=99999 must be a port in 0..65535"),
+        # Found in review (2026-12-05): the broker was asked first, and its being out of reach
+        # was the answer to an empty moderator.
+        (("moderate", "decide", "m1", "approve", "--moderator", ""),
+         "moderator must be a non-empty string"),
+        (("moderate", "decide", "m1", "escalate", "--moderator", "bob", "--reason", "x" * 2001),
+         "reason is longer than 1000 characters"),
     ]
     for args, words in cases:
         out = veille(*args, env=env)

@@ -239,21 +239,28 @@ def test_list_says_how_long_is_left_to_answer(monkeypatch) -> None:
     view = CaseView()
     t0 = 1_767_600_000.0
     complaint = Triage(("needs_answer",), "low", "respond", ())
-    for case_id, posted, triage in (("old", t0 - 9 * 3600, complaint), ("new", t0 - 60, complaint),
-                                    ("rude", t0 - 60, Triage(("insult",), "medium", "review", ()))):
+    for case_id, posted, triage, sentiment in (
+            ("old", t0 - 9 * 3600, complaint, "negative"), ("new", t0 - 60, complaint, "negative"),
+            ("rude", t0 - 60, Triage(("insult",), "medium", "review", ()), "negative"),
+            ("calm", t0 - 9 * 3600, complaint, "neutral")):
         view.add_item(make_item(mention_id=case_id, brands=("acme",), charter=Charter(),
-                                triage=triage, language="fr", sentiment="negative", compound=-0.5,
+                                triage=triage, language="fr", sentiment=sentiment,
+                                compound=-0.5 if sentiment == "negative" else 0.0,
                                 platform="twitter", author="@a", text="t", url=None,
                                 created_at=posted, queued_at=t0))
     monkeypatch.setattr(commands, "ModerationStore", _Store)
     monkeypatch.setattr(_Store, "view", view)
     out = io.StringIO()
     commands.list_cases(Settings.from_env({}), out=out, now=t0 + 120)
-    rows = {line.split()[2]: line.split()[:2] for line in out.getvalue().splitlines()[1:4]}
+    rows = {line.split()[2]: line.split()[:2] for line in out.getvalue().splitlines()[1:5]}
     deadline = Charter().response_deadline_seconds
     assert rows["new"] == ["2m", "+" + commands._age(deadline - 180)]
     assert rows["old"] == ["2m!", "-" + commands._age(9 * 3600 + 120 - deadline)]
     assert rows["rude"] == ["2m", "-"]
+    # Found in review (2026-12-05): a neutral question past its deadline was marked `!`, which
+    # the unanswered KPI (negative cases only: the gauge, its alert, the report) does not count,
+    # and the alert's runbook sends people to the `!` marks. Overdue still, but not marked.
+    assert rows["calm"] == ["2m", "-" + commands._age(9 * 3600 + 120 - deadline)]
     assert "due = time left (+) or overdue (-) to answer" in out.getvalue()
 
 

@@ -286,7 +286,7 @@ def test_report_counts_flows_in_the_period_and_busiest_hours() -> None:
     paris = build_report(items, records, T0, T0 + 2 * day, ZoneInfo("Europe/Paris"))
     assert paris.busiest[0].hours == (10,)
     text = format_report(r)
-    assert "acme" in text and "66.7%" in text and "50.0%" in text
+    assert "acme" in text and "66.6%" in text and "50.0%" in text  # 2/3 down (the target is a floor)
     assert "2026-01-05           3      2  09:00-10:00" in text
     with pytest.raises(ValueError, match="empty"):
         build_report(items, records, T0, T0)
@@ -294,7 +294,7 @@ def test_report_counts_flows_in_the_period_and_busiest_hours() -> None:
     fr = format_report(r, lang="fr")
     assert fr.splitlines()[0].startswith("rapport de modération 2026-01-05")
     assert re.search(r"^marque +reçus +traités +part +rejetés +rejet$", fr, re.M), fr
-    assert re.search(r"^acme +3 +2 +66,7\u00a0% +1 +50,0\u00a0%$", fr, re.M), fr
+    assert re.search(r"^acme +3 +2 +66,6\u00a0% +1 +50,0\u00a0%$", fr, re.M), fr
     assert re.search(r"^toutes +4 +2 +50,0\u00a0% +1 +50,0\u00a0%$", fr, re.M), fr
     assert "part = traités / reçus (objectif : au moins 90\u00a0%)" in fr
     assert "en attente à la fin de la période : 3" in fr
@@ -994,3 +994,19 @@ def test_a_decision_dated_ahead_of_its_writing_is_dropped_as_the_agent_drops_it(
     near = {"case_id": "ahead", "decision": "reject", "moderator": "bob", "decided_at": T0 + 200}
     view.add_decision(near, written_at=T0 + 60)
     assert view.closing_decision("ahead", T0 + 3600) == near
+
+
+def test_the_report_never_rounds_a_share_onto_the_right_side_of_its_target() -> None:
+    """Found in review (2026-12-05): 1,799 processed of 2,000 (89.95 %) printed "90.0%" next to
+    "target: at least 90%", while the Prometheus alert (exact value) fired. Shares that must stay
+    at least a target round down (processed, answered on time)."""
+    items = [item(f"c{i}", queued_at=T0 + i) for i in range(2000)]
+    records = [closed(it, "reject" if i < 601 else "approve", T0 + 3000)
+               for i, it in enumerate(items[:1799])]
+    report = build_report(items, records, T0, T0 + DAY)
+    assert report.total.processed_share == 1799 / 2000
+    row = format_report(report).splitlines()[3].split()
+    assert row[:6] == ["acme", "2000", "1799", "89.9%", "601", "33.4%"]  # 601/1799 = 33.41 %
+    assert format_report(report, lang="fr").splitlines()[3].split()[3:4] == ["89,9"]
+    exact = build_report(items, [*records, closed(items[1799], "approve", T0 + 3000)], T0, T0 + DAY)
+    assert format_report(exact).splitlines()[3].split()[3] == "90.0%"  # exactly 90 %: not lowered

@@ -14,6 +14,7 @@ from veille.moderation.cases import DecisionError, parse_epoch
 from veille.moderation.queue import (
     REPORT_TEXT,
     build_report,
+    case_of,
     decision_record,
     duration,
     format_report,
@@ -72,7 +73,10 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         waited = now - parse_epoch(item["queued_at"], "queued_at")
         left = _time_left(item, now)
         due = "-" if left is None else ("+" if left >= 0 else "-") + _age(abs(left))
-        late = "!" if left is not None and left < 0 else " "
+        # `!`: what the unanswered KPI counts (veille_moderation_unanswered_negative, the
+        # report's "unanswered"): a negative case past its deadline; a neutral question past
+        # its own shows its overdue `due` without the mark the alert's runbook sends people to.
+        late = "!" if left is not None and left < 0 and case_of(item).asks_for_answer else " "
         text = " ".join(str(item.get("text", "")).split())
         text = text if len(text) <= 70 else text[:69] + "…"
         escalation = view.escalation(item["case_id"], now)
@@ -88,7 +92,8 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
     more = f" ({len(pending) - len(shown)} more not shown)" if len(shown) < len(pending) else ""
     out.write(f"{len(pending)} pending{more}; waiting = since it entered the queue; due = time "
               "left (+) or overdue (-) to answer, for a case asking for an answer (its brand's "
-              "response deadline runs from when the mention was posted); ! = past it; * = a "
+              "response deadline runs from when the mention was posted); ! = a negative one past "
+              "it (counted unanswered); * = a "
               "closing decision is already written (the agent applies it shortly); escalated = "
               "to whom (- not escalated), severity one level up each time; assigned = who works "
               "on it (- no one)\n")
@@ -237,6 +242,19 @@ def _note_unknown_brand(settings: Settings, brand: str) -> None:
                          f"({', '.join(known)})\n")
 
 
+def validate_decision(case_id: str, decision: str, *, moderator: str, reason: str | None = None,
+                      assignee: str | None = None, decided_at: float | None = None) -> dict[str, Any]:
+    """The body of a decision, refused with a ModerateError saying why before the broker is
+    asked anything."""
+    body: dict[str, Any] = {"decision": decision, "moderator": moderator, "reason": reason,
+                            "assignee": assignee}
+    try:
+        decision_record(case_id, body, time.time() if decided_at is None else decided_at)
+    except DecisionError as exc:
+        raise ModerateError(exc.detail) from None
+    return body
+
+
 def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
            reason: str | None = None, assignee: str | None = None, check: bool = True,
            decided_at: float | None = None, notes: TextIO = sys.stderr) -> dict[str, Any] | None:
@@ -248,12 +266,8 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
     an assign or unassign is written conditional on who works on the case then (if_assigned_to:
     of two moderators taking it at once, the agent applies the first), and once written the
     decision is read back: a ModerateError says why the agent will ignore it, if it will."""
-    body: dict[str, Any] = {"decision": decision, "moderator": moderator, "reason": reason,
-                            "assignee": assignee}
-    try:  # bad input is refused before the broker is asked anything
-        decision_record(case_id, body, time.time() if decided_at is None else decided_at)
-    except DecisionError as exc:
-        raise ModerateError(exc.detail) from None
+    body = validate_decision(case_id, decision, moderator=moderator, reason=reason,
+                             assignee=assignee, decided_at=decided_at)
     # Every record of a case is keyed by its id: its partition of each topic tells all about it.
     store = ModerationStore(settings, case_id=case_id)
     seen_escalations = 0
