@@ -145,3 +145,26 @@ def test_a_mention_is_written_with_its_account_in_full() -> None:
                                                  "aliases": ["@acme@m.example"]}]})
     assert watchlist.match(obj["text"]).brands == ("acme",)
     assert watchlist.match("@acme@evil.example is not them").brands == ()
+
+
+@pytest.mark.parametrize("odd", [
+    {"mentions": [{"url": "http://[bad", "acct": "bob"}]},
+    {"account": {"acct": "alice", "url": "http://[bad"}},
+    {"account": {"acct": "alice", "url": 5}},
+], ids=["mention-link", "account-url", "account-url-number"])
+def test_an_odd_optional_address_does_not_refuse_the_status(odd: dict[str, Any]) -> None:
+    """Found in review (2026-12-05): an instance's address that urlsplit cannot read (or not a
+    string) in a mention or the author's account refused the whole status as processing_error,
+    though its text, uri and date were good. The instance's own host stands in for it."""
+    from datetime import UTC, datetime
+
+    from veille.collectors.mastodon import status_to_dict
+
+    content = '<p><a href="http://[bad" class="u-url mention">@<span>bob</span></a> acme</p>'
+    obj = status_to_dict(status("1", content=content, **odd), instance_host="m.example",
+                         collected_at=datetime.now(UTC), max_text_chars=5000)
+    assert obj["id"] and "acme" in obj["text"]
+    if "mentions" in odd:
+        assert obj["text"] == "@bob@m.example acme"
+    else:
+        assert obj["author"] == "alice@m.example"

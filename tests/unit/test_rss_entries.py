@@ -437,6 +437,48 @@ def test_entries_are_told_apart_by_guid_whatever_their_links(tmp_path: Path) -> 
     assert len({m.id for m in sink.sent}) == 4
 
 
+def test_entries_without_guid_sharing_a_link_are_told_apart_by_their_title(tmp_path: Path) -> None:
+    """Found in review (2026-12-05): an entry with no guid was known by its link alone. A status
+    page's items, all without guid and all linking to its home page, had one key: the first was
+    sent, the others dropped as repeats of it, then as seen, at every poll, never counted. One
+    entry alone at first, then joined by others linking to the same page: not sent again."""
+    home = "https://status.acme.example/"
+
+    def bare(title: str) -> str:  # no guid: the item names itself by nothing but its content
+        return f"<item><title>{title}</title><link>{home}</link><description>{title}!</description></item>"
+
+    docs = [bare("Acme API down"),
+            bare("Acme API down") + bare("Acme login errors"),
+            bare("Acme payments failing") + bare("Acme API down") + bare("Acme login errors")]
+
+    def changes(c: RssCollector, n: int) -> None:
+        feed.body = rss_doc(docs[n])
+        c.states[c.feeds[0].url].etag = None  # type: ignore[index]  # each poll a full 200
+
+    feed = Feed(rss_doc(docs[0]))
+    results, sink, _c = run_polls(tmp_path, feed, 3, between=changes)
+    assert [r.sent for r in results] == [1, 1, 1]
+    assert [m.text.split(" — ")[0] for m in sink.sent] == [
+        "Acme API down", "Acme login errors", "Acme payments failing"]
+    assert len({m.id for m in sink.sent}) == 3
+
+
+def test_a_document_cut_short_keeps_no_validators(tmp_path: Path) -> None:
+    """Found in review (2026-12-05): a body cut mid-item (delimited by the connection's close, so
+    HTTP cannot tell) was parsed leniently and its ETag kept: the server then answered 304 to
+    every poll, and the entries past the cut were never read while the feed did not change."""
+    whole = rss_doc("".join(item(f"g{i}", f"Acme news {i}") for i in range(6)))
+    feed = Feed(whole[: whole.index("<item><guid>g3") + 20])  # same ETag as the whole document
+
+    def whole_now(c: RssCollector, n: int) -> None:
+        feed.body = whole
+
+    results, sink, c = run_polls(tmp_path, feed, 3, between=whole_now)
+    assert [r.sent for r in results] == [3, 3, 0]
+    assert feed.statuses == [200, 200, 304]  # the whole document's ETag is kept
+    assert sorted(m.text for m in sink.sent) == [f"Acme news {i}" for i in range(6)]
+
+
 def test_a_state_saved_before_feed_ids_were_kept_sends_nothing_again(tmp_path: Path) -> None:
     """A state of before 2026-12-05 holds the entries' article ids alone: they are still seen
     (under the new rule they would be "new guids linking to a sent article"), and from that
@@ -535,3 +577,24 @@ def test_odd_validators_far_future_entries_and_a_broken_state_file(tmp_path: Pat
             assert broken.states[base + "/f"].seen == {}
 
     asyncio.run(scenario())
+
+
+def test_every_feed_has_a_series_of_its_own_whatever_their_names(tmp_path: Path) -> None:
+    """Found in review (2026-12-05): the second of two feeds named "Acme" was "Acme-3" (its place)
+    without a look at whether a feed was named so already: "Acme", "Acme-3", "Acme" made the
+    last two one series, and the working one kept the failing one's last success fresh
+    (RssFeedFailing never fired)."""
+    settings = Settings.from_env({}).with_(collector_state_dir=str(tmp_path / "state"))
+    metrics = CollectorMetrics(CollectorRegistry())
+    names = ["Acme", "Acme-3", "Acme", "Acme-3", None, "feed-6", None]
+    feeds = [FeedConfig(f"https://n.example/{i}", name=name) for i, name in enumerate(names)]
+    c = RssCollector(settings, metrics, ListSink(settings, "rss", metrics), feeds=feeds)
+
+    async def start() -> dict[str, str]:
+        await c.start()
+        await c.close()
+        return dict(c.feed_names)
+
+    labels = list(asyncio.run(start()).values())
+    assert len(set(labels)) == len(feeds), labels
+    assert labels[:2] == ["Acme", "Acme-3"] and labels[4] == "feed-5"  # the names kept where free

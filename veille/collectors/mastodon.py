@@ -279,9 +279,20 @@ def mention_links(status: dict[str, Any], instance_host: str) -> dict[str, str]:
         acct = plain_text(acct).lstrip("@")
         if acct and " " not in acct and len(acct) <= 320:
             if "@" not in acct:  # a local account: qualified as the author is
-                acct = f"{acct}@{urlsplit(url).hostname or instance_host}"
+                acct = f"{acct}@{_host(url) or instance_host}"
             out[url] = "@" + acct
     return out
+
+
+def _host(url: Any) -> str | None:
+    """The host of an address an instance gave, None when it is no address: one odd optional
+    field (`"url": "http://[bad"`, a number) refused the whole status until 2026-12-05."""
+    if not isinstance(url, str):
+        return None
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 def status_to_dict(status: dict[str, Any], *, instance_host: str, collected_at: datetime,
@@ -307,7 +318,7 @@ def status_to_dict(status: dict[str, Any], *, instance_host: str, collected_at: 
     if isinstance(acct, str) and acct.strip():
         author = acct.strip()
         if "@" not in author:  # a local account: qualify it so that it is global
-            home = urlsplit(account.get("url") or "").hostname or instance_host
+            home = _host(account.get("url")) or instance_host
             author = f"{author}@{home}"
     audience: dict[str, int] = {}
     for name, key in AUDIENCE.items():

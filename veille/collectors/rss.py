@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import tomllib
+import xml.sax
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -556,24 +557,29 @@ def _detail_text(value: str | None, detail: Any) -> str:
 
 
 def entry_key(entry: Any) -> str | None:
-    """What identifies an entry within its feed: id (guid), else link, else title, else its
-    text and date (RSS 2.0 allows an item with a description alone: without a key it was
-    refused at every poll, and never sent)."""
+    """What identifies an entry within its feed: id (guid), else its link with its title, else
+    title, else its text and date (RSS 2.0 allows an item with a description alone: without a
+    key it was refused at every poll, and never sent).
+
+    The link alone was the key of an entry with no guid until 2026-12-05: the items of a status
+    page's feed, all linking to its home page, had one key, and only the first was ever sent
+    (the others dropped as repeats, then as seen, never counted)."""
     for candidate in (entry.get("id"), entry.get("guid")):
         if isinstance(candidate, str) and candidate.strip():
             return candidate.strip()
-    link = entry.get("link")
-    if isinstance(link, str) and link.strip():
-        return unwrap_google_url(link.strip())
     title = entry.get("title")
-    if isinstance(title, str) and title.strip():
-        return title.strip()
+    title = title.strip() if isinstance(title, str) else ""
     summary = entry.get("summary")
+    text = ""
     if isinstance(summary, str) and summary.strip():
         date = next((entry.get(k) for k in ("published", "updated", "created")
                      if isinstance(entry.get(k), str)), "")
-        return "text:" + short_hash(summary.strip() + "|" + date.strip())
-    return None
+        text = "text:" + short_hash(summary.strip() + "|" + date.strip())
+    link = entry.get("link")
+    if isinstance(link, str) and link.strip():
+        what = title or text
+        return unwrap_google_url(link.strip()) + (f"\n{what}" if what else "")
+    return title or text or None
 
 
 def mention_id(feed_url: str, key: str) -> str:
@@ -931,10 +937,17 @@ class RssCollector(Collector):
         self.store.check()
         self.feed_names = {}
         for n, feed in enumerate(feeds):
-            name = feed_metric_name(feed, n)
-            # Two feeds of one name (an alert per language...) are two series.
-            self.feed_names[feed.url] = (name if name not in self.feed_names.values()
-                                         else f"{name}-{n + 1}")
+            # Two feeds of one name (an alert per language...) are two series: the second is
+            # name-N (its place), or a further suffix while that is taken too (feeds named
+            # "acme", "acme-3", "acme" shared one series until 2026-12-05: a working feed kept
+            # a failing one's last success fresh, and RssFeedFailing never fired).
+            name, taken = feed_metric_name(feed, n), set(self.feed_names.values())
+            if name in taken:
+                name, k = f"{name}-{n + 1}", n + 1
+                while name in taken:
+                    k += 1
+                    name = f"{feed_metric_name(feed, n)}-{k}"
+            self.feed_names[feed.url] = name
         if self.feed_metrics is None:
             self.feed_metrics = FeedMetrics(self.metrics.registry, self.feed_names.values())
         for feed in feeds:
@@ -1078,6 +1091,7 @@ class RssCollector(Collector):
             return PollResult(feed.url, "not_a_feed",
                               error=f"not an RSS or Atom feed ({headers.get('Content-Type')}): "
                                     f"{str(reason)[:200]}")
+        truncated = isinstance(parsed.get("bozo_exception"), xml.sax.SAXException)
         if parsed.get("bozo"):
             log.info("rss: %s: ill-formed feed, parsed leniently: %s",
                      feed.label, str(parsed.get("bozo_exception"))[:200])
@@ -1160,9 +1174,12 @@ class RssCollector(Collector):
             await self.sink.send(new)
         changed = bool(new or refused_ids)
         etag, modified = _validator(headers.get("ETag")), _validator(headers.get("Last-Modified"))
-        if held_future:
+        if held_future or truncated:
             # An entry held back until its date comes must be fetched again: validators saved
-            # now would get a 304 and it would never be seen.
+            # now would get a 304 and it would never be seen. Likewise a document that is not
+            # well-formed XML (most often cut short: a body delimited by the connection's close
+            # carries no length to check it by): its validators would have the server answer
+            # 304 to every poll, and the entries past the cut would never be read.
             etag = modified = None
         if (etag, modified) != (state.etag, state.last_modified):
             state.etag, state.last_modified = etag, modified
