@@ -194,6 +194,22 @@ def test_single_and_batches_get_202_once_on_the_topic_keyed_by_id(settings, serv
     assert w.client.get("/mentions").status_code == 405
 
 
+def test_ready_while_any_bootstrap_server_answers(settings, serve) -> None:
+    """Found in review (2026-12-05): /readyz asked the first bootstrap server alone. With it down
+    and the others up, writes went through (the producer starts from any) while every
+    collector said unready, and a load balancer took them all out."""
+    from veille.broker import free_port
+
+    ensure_topics(settings)
+    down = f"127.0.0.1:{free_port()}"
+    w = serve(settings.with_(broker_url=f"{down},{settings.broker_url.removeprefix('kafka://')}"))
+    assert w.client.get("/readyz").json() == {"status": "ready"}
+    assert w.post(item(1, text="two servers, the first down")).status_code == 202
+    assert w.client.get("/readyz").status_code == 200
+    alone = serve(settings.with_(broker_url=down))  # the only one: unready, as before
+    assert alone.client.get("/readyz").status_code == 503
+
+
 def test_concurrent_requests_are_all_written(settings, serve) -> None:
     ensure_topics(settings)
     w = serve(settings)  # loopback without credentials: allowed

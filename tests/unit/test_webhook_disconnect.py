@@ -67,3 +67,66 @@ def test_a_client_that_hangs_up_is_a_disconnect_not_an_internal_error(
                 if r.name == "veille.collectors.webhook"]
     assert not [m for level, m in messages if level >= logging.WARNING], messages
     assert any("client disconnected during POST /mentions" in m for _, m in messages), messages
+
+
+async def stall_mid_body(port: int, length: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Send headers announcing `length` bytes of body, then one byte of it, and wait."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /mentions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n[" % length)
+    await writer.drain()
+    return reader, writer
+
+
+async def answer_of(reader: asyncio.StreamReader, within: float) -> tuple[int, bytes, bool]:
+    """The status, body and whether the connection is to close, of the answer read."""
+    async def read() -> tuple[int, bytes, bool]:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+        length = int(head.split("content-length:")[1].split("\r\n")[0])
+        return int(head.split()[1]), await reader.readexactly(length), "connection: close" in head
+
+    return await asyncio.wait_for(read(), within)
+
+
+def test_a_body_that_never_arrives_in_full_is_answered_and_bounded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review (2026-12-05): a client announcing a body and sending one byte less held its
+    connection, and the bytes read so far, for ever (200 of them: 250 MB), and nothing bounded
+    the bodies being received at once. A body late past BODY_READ_SECONDS is now a 408 (the
+    connection closed); beyond MAX_READING_BYTES of bodies being received, a request is a 503
+    `overloaded` at once, without reading it; a good request goes through meanwhile."""
+    import veille.collectors.webhook as webhook
+
+    monkeypatch.setattr(webhook, "BODY_READ_SECONDS", 1.5)
+    monkeypatch.setattr(webhook, "MAX_READING_BYTES", 3 * 2**20 + 2**16)  # 3 bodies of 1 MiB, and room
+
+    async def scenario() -> None:
+        settings = Settings.from_env({}).with_(webhook_port=0,
+                                               collector_state_dir=str(tmp_path / "state"))
+        metrics = CollectorMetrics(CollectorRegistry())
+        sink = ListSink(settings, "webhook", metrics)
+        c = WebhookCollector(settings, metrics, sink)
+        await c.start()
+        try:
+            stalled = [await stall_mid_body(c.port, 2**20) for _ in range(3)]  # 3 MiB reserved
+            await asyncio.sleep(0.3)
+            reader, writer = await stall_mid_body(c.port, 2**20)
+            status, body, closing = await answer_of(reader, 1.0)  # at once: no room to receive it
+            assert (status, b'"overloaded"' in body, closing) == (503, True, True)
+            writer.close()
+            now = datetime.now(UTC).isoformat()
+            async with aiohttp.ClientSession() as http, http.post(  # small: fits beside them
+                    c.url + "/mentions", json={"text": "acme ok", "platform": "x",
+                                               "created_at": now}) as resp:
+                assert resp.status == 202
+            for reader, writer in stalled:
+                status, body, closing = await answer_of(reader, 5.0)
+                assert (status, b'"request_timeout"' in body, closing) == (408, True, True)
+                writer.close()
+            assert c._reading_bytes == 0
+        finally:
+            await c.stop()
+            await c.close()
+        assert [m.text for m in sink.sent] == ["acme ok"]
+
+    asyncio.run(scenario())

@@ -40,10 +40,13 @@ CHILD = textwrap.dedent('''
         c = webhook.WebhookCollector(s, metrics, Stalled(s, "webhook", metrics))
         c.ack_timeout = 4.0
         await c.start()
-        # One mention and 1 MiB of unknown fields (small JSON values: many objects once parsed).
-        item = {"platform": "twitter", "text": "Acme is down",
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "extra": [{}] * ((2**20 - 200) // 3)}
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if sys.argv[3] == "padded":
+            # One mention and 1 MiB of unknown fields (small JSON values: many objects once parsed).
+            item = {"platform": "twitter", "text": "Acme is down", "created_at": now,
+                    "extra": [{}] * ((2**20 - 200) // 3)}
+        else:  # 5,000 small mentions (about 290 KB)
+            item = [{"platform": "x", "text": f"Acme {i}", "created_at": now} for i in range(5000)]
         body = json.dumps(item, separators=(",", ":")).encode()
         base = peak = rss()
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
@@ -65,9 +68,9 @@ CHILD = textwrap.dedent('''
 ''')
 
 
-def run(n: int, waiting_bytes: int) -> dict:
+def run(n: int, waiting_bytes: int, kind: str = "padded") -> dict:
     # The client shares the process: its bodies are one bytes object, and it parses nothing.
-    out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(waiting_bytes)], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(waiting_bytes), kind], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.splitlines()[-1])
@@ -82,7 +85,17 @@ def test_requests_waiting_for_the_broker_hold_their_mentions_not_their_parsed_bo
 
 
 def test_beyond_the_waiting_budget_a_request_is_refused_at_once() -> None:
-    # A budget of 5 MiB: at most 5 requests of 1 MiB wait, the others get 503 overloaded.
+    # A budget of 5 MiB: 4 requests of 1 MiB wait (a fifth's body would fit, not with its
+    # mention's own bytes: MENTION_HELD_BYTES), the others get 503 overloaded.
     got = run(20, 5 * 2**20)
     assert got["answers"] == [[503, "broker_unavailable"], [503, "overloaded"]], got
-    assert got["overloaded"] == 15, got
+    assert got["overloaded"] == 16, got
+
+
+def test_the_waiting_budget_counts_what_small_mentions_hold() -> None:
+    """Found in review (2026-12-05): the bodies' bytes alone were counted, and requests of 5,000
+    small mentions (290 KB) held ten times the budget: 150 of them grew the collector by about
+    350 MB with the budget at 64 MiB. Now the mentions' own bytes count too."""
+    got = run(150, 64 * 2**20, "small")
+    assert got["answers"] == [[503, "broker_unavailable"], [503, "overloaded"]], got
+    assert got["growth"] < 200 * 2**20, f"{got['growth'] / 2**20:.0f} MB for a 64 MiB budget"

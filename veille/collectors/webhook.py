@@ -96,6 +96,17 @@ MAX_REQUEST_MENTIONS = MAX_GROUP_MENTIONS
 #: without bound (50 requests of 1 MiB held 1.4 GB before the parsed bodies were let go; each
 #: now holds its mentions and its raw bytes).
 MAX_WAITING_BYTES = 64 * 2**20
+#: What a validated mention holds besides the bytes of its fields (measured: 420 to 540 bytes
+#: with tracemalloc): counted with the body's bytes against MAX_WAITING_BYTES. The bodies alone
+#: were counted until 2026-12-05, and requests of 5,000 small mentions held ten times the bound.
+MENTION_HELD_BYTES = 600
+#: Bodies being received at once, at most (a request reserves its announced length, else the body
+#: limit, before reading it): beyond, a request is answered 503 `overloaded` without reading it.
+MAX_READING_BYTES = 64 * 2**20
+#: A body must have arrived this many seconds after its request's headers, else 408: a client
+#: announcing 1 MiB and sending one byte less held its connection and the bytes read so far for
+#: ever (200 of them: 250 MB, until 2026-12-05).
+BODY_READ_SECONDS = 30.0
 SIGNATURE_HEADER = "X-Veille-Signature"
 #: The shortest token or HMAC secret accepted (a 1-character token guarded a public listener).
 MIN_SECRET_CHARS = 16
@@ -291,7 +302,8 @@ class WebhookCollector(Collector):
         self._shutdown: asyncio.Task[None] | None = None
         #: (mentions, answered when written, deadline on the loop's clock) per waiting request.
         self._queue: list[tuple[list[RawMention], asyncio.Future[None], float]] = []
-        self._waiting_bytes = 0  # decoded bodies of the requests waiting for a write
+        self._waiting_bytes = 0  # what the requests waiting for a write hold (bodies, mentions)
+        self._reading_bytes = 0  # reserved by the requests whose body is being received
         self._writer: asyncio.Task[None] | None = None
         self._last_write_ok: bool | None = None
         self._last_failure = 0.0
@@ -474,8 +486,19 @@ class WebhookCollector(Collector):
         if refused is not None:
             return refused
         limit = self.settings.webhook_max_body_bytes
+        reserve = request.content_length if request.content_length is not None else limit
+        if self._reading_bytes and self._reading_bytes + reserve > max(MAX_READING_BYTES, limit):
+            self._refuse("overloaded")
+            response = _error(
+                503, "overloaded",
+                "too many bodies are being received at once: nothing was accepted, send it again",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, retry_after=RETRY_AFTER_SECONDS)
+            response.force_close()  # its body is not read: the connection cannot be reused
+            return response
+        self._reading_bytes += reserve
         try:
-            raw = await request.read()
+            async with asyncio.timeout(BODY_READ_SECONDS):
+                raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             self._refuse("payload_too_large")
             return _error(413, "payload_too_large", f"the body is larger than {limit} bytes",
@@ -489,6 +512,15 @@ class WebhookCollector(Collector):
             response = _error(400, "undecodable_bytes", "the body could not be read in full")
             response.force_close()
             return response
+        except TimeoutError:  # a body still arriving (or never sent) after BODY_READ_SECONDS
+            request.content.feed_eof()
+            self._refuse("undecodable_bytes")
+            response = _error(408, "request_timeout",
+                              f"the body did not arrive in full within {BODY_READ_SECONDS:g} s")
+            response.force_close()
+            return response
+        finally:
+            self._reading_bytes -= reserve
         coding, _ = content_coding(request.headers.getall("Content-Encoding", ()))
         try:
             body = decode(raw, coding, limit)
@@ -501,13 +533,11 @@ class WebhookCollector(Collector):
                           f"the body does not decode as its Content-Encoding ({coding}) says: {exc}")
         if not self._signature_ok(request, body):
             return self._unauthorized()
-        size = len(body)
-        if self._waiting_bytes and self._waiting_bytes + size > max(MAX_WAITING_BYTES, limit):
-            self._refuse("overloaded")
-            return _error(
-                503, "overloaded",
-                "too many requests are waiting for the broker: nothing was accepted, send it again",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, retry_after=RETRY_AFTER_SECONDS)
+        # What the request holds while it waits: its body (aiohttp keeps the bytes read, and a
+        # decoded body is another copy), then its mentions.
+        size = len(body) + (len(raw) if body is not raw else 0)
+        if self._overloaded(size):
+            return self._overload()
 
         try:
             # A byte order mark is allowed (RFC 8259 lets a parser ignore it; some tools on
@@ -561,6 +591,9 @@ class WebhookCollector(Collector):
         # Only the mentions wait for the broker: the parsed body (unknown fields included, about
         # 25 times the bytes for a body of small JSON values) is let go first.
         del payload, items, text, body, raw
+        size += MENTION_HELD_BYTES * len(mentions)
+        if self._overloaded(size):
+            return self._overload()
         self._waiting_bytes += size
         try:
             await self._write(mentions)
@@ -573,6 +606,19 @@ class WebhookCollector(Collector):
             self._waiting_bytes -= size
         return web.json_response({"accepted": len(mentions), "ids": [m.id for m in mentions]},
                                  status=202)
+
+    def _overloaded(self, size: int) -> bool:
+        """True when a request holding `size` bytes may not wait for the broker now (one may,
+        whatever its size: the body limit bounds it)."""
+        return bool(self._waiting_bytes) and self._waiting_bytes + size > max(
+            MAX_WAITING_BYTES, self.settings.webhook_max_body_bytes)
+
+    def _overload(self) -> web.Response:
+        self._refuse("overloaded")
+        return _error(
+            503, "overloaded",
+            "too many requests are waiting for the broker: nothing was accepted, send it again",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, retry_after=RETRY_AFTER_SECONDS)
 
     def _validate(self, items: list[Any], too_long: bool = False
                   ) -> tuple[list[RawMention], list[dict[str, Any]]]:
@@ -639,13 +685,22 @@ class WebhookCollector(Collector):
             return web.json_response(
                 {"status": "unavailable", "detail": "the last write to the broker failed"},
                 status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-        host, port = _host_port(self.settings.bootstrap_servers[0])
-        loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(None, metadata_answers, host, port):
+        if not await self._broker_answers():
             return web.json_response(
                 {"status": "unavailable", "detail": "the broker does not answer"},
                 status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         return web.json_response({"status": "ready"})
+
+    async def _broker_answers(self) -> bool:
+        """True when one of the bootstrap servers answers a metadata request, tried in turn:
+        the producer starts from any of them (only the first was asked until 2026-12-05: that
+        broker down, every collector was unready while their writes went through)."""
+        loop = asyncio.get_running_loop()
+        for server in self.settings.bootstrap_servers:
+            host, port = _host_port(server)
+            if await loop.run_in_executor(None, metadata_answers, host, port):
+                return True
+        return False
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.metrics.registry),
