@@ -537,7 +537,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError(f"--rate {rate:g} is below {MIN_REPLAY_RATE:g} mentions/s")
     if not math.isfinite(args.duration) or args.duration < 0:
         raise CliError(f"--duration {args.duration:g} must be 0 (until Ctrl-C) or more seconds")
+    if args.file is not None:
+        if not args.file.strip():  # the packaged data was replayed
+            raise CliError("--file: the file name is empty; expected a JSON Lines file of raw "
+                           "mentions")
+        from veille.demo_run import unreplayable
+
+        problem = unreplayable(Path(args.file))
+        if problem is not None:  # before the broker is asked anything
+            raise CliError(f"--file {args.file}: {problem}")
     settings = _settings(args)
+    from veille.rules import Watchlist
+
+    # Before anything starts: a bad watch list was told by the worker's exit code alone (its
+    # reason in worker.log), after the broker had started (found in review, 2026-12-05).
+    Watchlist.from_toml(settings.watchlist_path)
     if settings.broker_url_set:  # an existing broker, not the embedded one the demo starts
         _reachable(settings)
     return run_demo(settings, rate=rate, file=args.file, duration=args.duration)

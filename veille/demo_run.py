@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -85,6 +86,27 @@ class Summary:
         return " | ".join(parts)
 
 
+def unreplayable(data: Path) -> str | None:
+    """Why `data` cannot be the demo's replay, before anything starts; None when it can (an
+    empty or unreadable file made a demo of nothing that ran until Ctrl-C and exited 0)."""
+    if not data.is_file():
+        return "not a regular file" if data.exists() else "no such file"
+    try:
+        with data.open("rb") as fh:
+            first = fh.read(1)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not first:
+        return "empty: no mention to replay"
+    return None
+
+
+#: Loggers of the Kafka clients the demo process itself runs (its replay's producer, the alerts'
+#: reader): written to client.log in the demo's folder, not to the terminal, where the demo says
+#: what happened in its own words (a broker that died printed kafka-python's tracebacks there).
+DEMO_CLIENT_LOGGERS = ("kafka", "aiokafka")
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -94,10 +116,10 @@ def run_demo(
     out: IO[str] = sys.stdout,
 ) -> int:
     """Run until Ctrl-C (or `duration` seconds when > 0). Stops everything it started."""
-    data = Path(file) if file else packaged_demo_data()
-    if not data.is_file():
-        why = "not a regular file" if data.exists() else "no such file"
-        print(f"veille demo: {data}: {why}", file=sys.stderr)
+    data = Path(file) if file is not None else packaged_demo_data()
+    problem = unreplayable(data)
+    if problem is not None:
+        print(f"veille demo: {data}: {problem}", file=sys.stderr)
         return 2
     broker: EmbeddedBroker | None = None
     worker: subprocess.Popen[bytes] | None = None
@@ -121,6 +143,14 @@ def run_demo(
                 for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     workdir = Path(tempfile.mkdtemp(prefix="veille-demo-"))
     out_closed = False
+    client_log = logging.FileHandler(workdir / "client.log", delay=True)
+    client_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    propagated = {}
+    for name in DEMO_CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        propagated[name] = logger.propagate
+        logger.propagate = False
+        logger.addHandler(client_log)
     try:
         if not settings.broker_url_set:
             port = settings.embedded_broker_port
@@ -181,8 +211,9 @@ def run_demo(
                 if report.all_refused and not stop.is_set():
                     result["nothing"] = (f"no mention of {data} could be sent: every line was "
                                          f"refused; {NOT_JSONL_HINT}")
-            except Exception as exc:  # shown to the user, the demo keeps running
+            except Exception as exc:  # shown to the user; the demo ends with an error
                 result["report"] = f"replay failed: {exc}"
+                result["failed"] = f"the replay of {data} failed: {exc}"
 
         thread = replaying = threading.Thread(target=run_replay, name="replay", daemon=True)
         thread.start()
@@ -235,6 +266,9 @@ def run_demo(
                 if "nothing" in result:  # a demo of nothing: an error, not a quiet success
                     print(f"veille: error: demo: {result['nothing']}", file=sys.stderr, flush=True)
                     return 1
+                if "failed" in result:  # the file could not be read on: nothing more comes
+                    print(f"veille: error: demo: {result['failed']}", file=sys.stderr, flush=True)
+                    return 1
             if duration and time.monotonic() - started >= duration:
                 break
         return 0
@@ -275,7 +309,8 @@ def run_demo(
                 # Up to 20 s for a clean stop (its batch delivered and committed); a second
                 # Ctrl-C, or a broker that is gone, does not wait for it.
                 deadline = time.monotonic() + 20
-                while worker.poll() is None and time.monotonic() < deadline and not hurry.is_set():
+                while (worker.poll() is None and time.monotonic() < deadline
+                       and not hurry.is_set() and (broker is None or broker.running())):
                     time.sleep(0.1)
                 if worker.poll() is None:
                     worker.kill()
@@ -286,6 +321,10 @@ def run_demo(
             stopped.append("broker")
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        for name, propagate in propagated.items():
+            logging.getLogger(name).removeHandler(client_log)
+            logging.getLogger(name).propagate = propagate
+        client_log.close()
         if out_closed:
             if out is sys.stdout:  # nothing more can reach it, not even the exit's flush
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -141,6 +141,8 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
     feed.write_text("{}\n")
     folder = tmp_path / "charts"
     folder.mkdir()
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
     cases = [
         (("moderate", "list", "--limit", "0"), "--limit must be at least 1, not 0"),
         (("worker", "--watchlist", ""), "--watchlist: an empty path"),
@@ -178,6 +180,11 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         (("collect", "webhook", "--port", "99999"), "--port=99999 must be a port in 0..65535"),
         # Found in review (2026-12-05): the broker was asked first, and its being out of reach
         # was the answer to an empty moderator.
+        # Found in review (2026-12-05): the packaged data replayed instead; a demo of nothing
+        # that ran until Ctrl-C and exited 0.
+        (("demo", "--file", ""), "--file: the file name is empty"),
+        (("demo", "--file", str(empty)), "empty: no mention to replay"),
+        (("demo", "--file", "/proc/self/mem"), "cannot be read"),
         (("moderate", "decide", "m1", "approve", "--moderator", ""),
          "moderator must be a non-empty string"),
         (("moderate", "decide", "m1", "escalate", "--moderator", "bob", "--reason", "x" * 2001),
@@ -187,6 +194,10 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         out = veille(*args, env=env)
         assert out.returncode == 2, (args, out.stderr[-2000:])
         assert words in out.stderr and "Traceback" not in out.stderr, (args, out.stderr[-2000:])
+    # Found in review (2026-12-05): the demo started the broker and the worker, which exited 2
+    # with the reason in its log alone.
+    out = veille("demo", "--duration", "5", env={**env, "VEILLE_WATCHLIST": "/nonexistent.toml"})
+    assert out.returncode == 2 and "/nonexistent.toml does not exist" in out.stderr, out.stderr
     # Found in review: --until at the epoch's start was taken as missing ("--until must be
     # after --since", none given). Accepted now: the broker is asked.
     out = veille("moderate", "closed", "--until", "1970-01-01T00:00Z", env=env)
