@@ -117,8 +117,14 @@ def serve_metrics(settings: Settings, registry: CollectorRegistry, name: str) ->
 
     from veille.broker import url_host
 
-    server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host,
-                                        registry=registry)
+    try:
+        server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host,
+                                            registry=registry)
+    except OSError as exc:  # "[Errno 98] Address already in use" alone until 2026-12-05
+        raise SettingsError(
+            f"cannot serve /metrics on {settings.metrics_host}:{settings.metrics_port} "
+            f"({exc.strerror or exc}): set VEILLE_METRICS_PORT (--metrics-port; 0 = any free "
+            "port) or VEILLE_METRICS_HOST (--metrics-host)") from None
     where = f"{url_host(settings.metrics_host)}:{server.server_address[1]}"
     print(f"{name}: metrics at http://{where}/metrics", flush=True)
     return server

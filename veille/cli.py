@@ -134,8 +134,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if path.is_dir():
         raise CliError(f"{path}: a directory, not a file")
-    if not path.is_file():
+    if not path.exists():
         raise CliError(f"{path}: no such file")
+    if not path.is_file():  # a pipe (<(zcat x.gz)), a device: it was said "no such file"
+        raise CliError(f"{path}: not a regular file (replay reads its file more than once: "
+                       "save the stream to a file first)")
     try:  # before the broker is asked anything
         with path.open("rb") as fh:
             fh.read(1)
@@ -531,12 +534,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from veille.demo_run import run_demo
 
     rate = args.rate if args.rate is not None else _env_rate()  # read here: a demo-only variable
+    if rate == math.inf:  # "is not a rate > 0" said of inf until 2026-12-05
+        raise CliError("--rate inf: give a finite rate (mentions/s)")
     if not math.isfinite(rate) or rate <= 0:  # as VEILLE_REPLAY_RATE: a rate of 0 or less
         raise CliError(f"--rate {rate:g} is not a rate > 0 (mentions/s)")  # replayed flat out
     if rate < MIN_REPLAY_RATE:  # as `collect replay`: below, the replay's sleep overflows
         raise CliError(f"--rate {rate:g} is below {MIN_REPLAY_RATE:g} mentions/s")
     if not math.isfinite(args.duration) or args.duration < 0:
-        raise CliError(f"--duration {args.duration:g} must be 0 (until Ctrl-C) or more seconds")
+        raise CliError(f"--duration {args.duration:g} must be 0 (until Ctrl-C) or a finite "
+                       "number of seconds")
     if args.file is not None:
         if not args.file.strip():  # the packaged data was replayed
             raise CliError("--file: the file name is empty; expected a JSON Lines file of raw "

@@ -194,7 +194,8 @@ def binomial_tail(k: int, n: int, p: float) -> float:
 
 
 def iso_seconds(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = datetime.fromtimestamp(epoch, UTC)  # the year on four digits whatever strftime does
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%SZ}"
 
 
 class Watermark:

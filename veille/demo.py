@@ -104,6 +104,14 @@ _PLATFORM_WEIGHTS = (34, 13, 11, 9, 8, 7, 7, 6, 5)
 _INCIDENT_PLATFORM_WEIGHTS = (58, 10, 4, 7, 6, 8, 1, 4, 2)
 
 
+def _utc_seconds(moment: datetime) -> str:
+    """`2026-01-05T03:18:54Z`, the year on four digits (strftime's %Y gives "999" for the year
+    999 on glibc, which no ISO 8601 reader takes: a file of `--start 0999-...` was refused by
+    replay line by line until 2026-12-05)."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}Z"
+
+
 def _day_factor(moment: datetime) -> float:
     position = moment.hour + moment.minute / 60 + moment.second / 3600
     low = int(position) % 24
@@ -1268,7 +1276,7 @@ def _mention(
         "author": author.handle,
         "text": text,
         "url": _url(rng, platform, author, topic, text, ts),
-        "created_at": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": _utc_seconds(ts),
         "language": None,  # detection is the pipeline's job
         "audience": _audience(rng, platform, author.followers, virality),
     }
@@ -1448,7 +1456,7 @@ def run(
         raise GenerateError(f"{out}: cannot write: {exc.strerror or exc}") from None
     brands = ", ".join(f"{name}={per_brand[name]}" for name in (*BRANDS, "none"))
     print(
-        f"veille.demo: {count} mentions from {start:%Y-%m-%dT%H:%M:%SZ} over {hours:g} h "
+        f"veille.demo: {count} mentions from {_utc_seconds(start)} over {hours:g} h "
         f"(seed {seed}) -> {out} [{brands}]",
         file=sys.stderr,
     )

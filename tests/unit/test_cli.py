@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from veille.sentiment import Analyzer
 
 
@@ -67,6 +69,15 @@ def test_replay_of_an_unreadable_file_or_a_metrics_port_taken_is_a_clear_error()
             assert "each collector process needs its own VEILLE_COLLECTOR_METRICS_PORT" in str(exc)
         else:
             raise AssertionError("a port in use was served")
+        # The worker's too (found in review, 2026-12-05: "[Errno 98] Address already in use"
+        # alone, no port, no setting named).
+        from agents.worker import serve_metrics as serve_worker_metrics
+
+        settings = settings.with_(metrics_port=taken.getsockname()[1])
+        with pytest.raises(SettingsError, match=(
+                f"cannot serve /metrics on 127.0.0.1:{taken.getsockname()[1]} .Address already "
+                "in use.: set VEILLE_METRICS_PORT")):
+            serve_worker_metrics(settings, CollectorRegistry(), "veille worker")
 
 
 def test_bad_setting_is_a_clear_error() -> None:
@@ -155,6 +166,8 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
           str(folder)), "not a file in an existing folder"),
         (("demo", "--rate", "-5"), "--rate -5 is not a rate > 0"),
         (("demo", "--rate", "0"), "--rate 0 is not a rate > 0"),
+        (("demo", "--rate", "inf"), "--rate inf: give a finite rate"),
+        (("demo", "--duration", "inf"), "--duration inf must be 0 (until Ctrl-C) or a finite"),
         (("demo", "--rate", "10", "--duration", "-1"), "--duration -1 must be 0"),
         (("collect", "replay", str(feed), "--rate", "1e-300"), "at least 0.001 mentions/s"),
         (("collect", "replay", str(feed), "--rate", "-1"), "0 (as fast as possible) or at least"),
@@ -163,6 +176,8 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         (("collect", "replay", str(feed), "--from-line", "0"), "--from-line must be 1 or more"),
         (("collect", "replay", str(folder)), "a directory, not a file"),
         (("collect", "replay", ""), "the file name is empty"),
+        # Found in review (2026-12-05): "no such file" for a pipe or a device.
+        (("collect", "replay", "/dev/null"), "/dev/null: not a regular file"),
         # Found in review: named VEILLE_METRICS_PORT, which the user had not set.
         (("worker", "--metrics-port", "99999"), "--metrics-port=99999 must be a port in 0..65535"),
         # Found in review: told only after 30 s of broker retries (here: a closed port).
@@ -176,6 +191,7 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         (("moderation", "report", "--until", "0001-01-03"), "--since: too near year 1 or 9999"),
         (("moderation", "report", "--since", "9999-12-30"), "--until"),
         (("moderate", "show", "bad\udcff"), "case id 'bad\\udcff' is not valid Unicode text"),
+        (("moderate", "show", " "), "the case id is empty"),
         # Found in review: named VEILLE_WEBHOOK_PORT, which the user had not set.
         (("collect", "webhook", "--port", "99999"), "--port=99999 must be a port in 0..65535"),
         # Found in review (2026-12-05): the broker was asked first, and its being out of reach

@@ -140,6 +140,17 @@ def test_naive_start_is_taken_as_utc() -> None:
     assert list(generate(naive, 0.5)) == list(generate(START, 0.5))
 
 
+def test_a_start_before_the_year_1000_writes_times_that_read_back() -> None:
+    """Found in review (2026-12-05): strftime wrote the year 999 as "999", which no ISO 8601
+    reader takes: `veille generate --start 0999-06-01` made a file replay refused line by line."""
+    from streams.records import parse_time
+
+    early = datetime(999, 6, 1, tzinfo=UTC)
+    mentions = list(generate(early, 0.2))
+    assert mentions and all(m["created_at"].startswith("0999-06-01T") for m in mentions)
+    assert parse_time(mentions[0]["created_at"], "created_at") >= early
+
+
 def test_chronological_unique_ids_within_range(tagged_sample: list[tuple[str | None, Mention]]) -> None:
     mentions = [m for _, m in tagged_sample]
     stamps = [created(m) for m in mentions]

@@ -302,3 +302,23 @@ def test_the_limit_reads_no_line_past_the_last_mention_sent(tmp_path: Path) -> N
     report = replay(path, Settings.from_env({}), progress=False, producer=producer, limit=1)
     assert producer.sent == [b"m1"]
     assert (report.read, report.line, report.refused, report.resume_line) == (1, 1, [], 2)
+
+
+def test_lines_are_utf8_whatever_their_first_bytes(tmp_path: Path) -> None:
+    """Found in review (2026-12-05): json.loads given bytes guesses UTF-16 and UTF-32 from the first
+    ones: of a UTF-16 file, one line was sent and the others refused as "not UTF-8" at a UTF-16
+    decoder's offset. Every line is UTF-8 now (a byte order mark allowed), and says where it is
+    not."""
+    lines = [line(f"m{i}", "2025-01-01T00:00:00Z") for i in range(3)]
+    utf16 = tmp_path / "utf16.jsonl"
+    utf16.write_text("\n".join(lines) + "\n", encoding="utf-16")
+    producer = Producer()
+    report = replay(utf16, Settings.from_env({}), progress=False, producer=producer)
+    assert producer.sent == [] and report.all_refused
+    assert report.refused[0] == (1, "undecodable_bytes: not UTF-8 at byte 0"), report.refused
+    bom = tmp_path / "bom.jsonl"  # UTF-8 with a byte order mark, and a bad byte at 12 of line 2
+    bom.write_bytes(b"\xef\xbb\xbf" + lines[0].encode() + b"\n" + b'{"text": "ac\xffme"}\n'
+                    + lines[2].encode() + b"\n")
+    report = replay(bom, Settings.from_env({}), progress=False, producer=producer)
+    assert producer.sent == [b"m0", b"m2"]
+    assert report.refused == [(2, "undecodable_bytes: not UTF-8 at byte 12")]

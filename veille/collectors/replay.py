@@ -96,6 +96,13 @@ def line_cap(limits: Limits) -> int:
     return max(MIN_LINE_CAP, 16 * limits.max_text_chars)
 
 
+def json_line(line: bytes) -> Any:
+    """A line's JSON value, the line read as UTF-8 (a byte order mark allowed): json.loads
+    given bytes guesses UTF-16 or UTF-32 from the first ones, and a UTF-16 file had lines sent
+    and others refused as "not UTF-8" at a UTF-16 decoder's offset (until 2026-12-05)."""
+    return json.loads(line.decode("utf-8").removeprefix("\ufeff"))
+
+
 def _lines(fh: IO[bytes], cap: int, first: int = 1,
            report: ReplayReport | None = None) -> Iterator[tuple[int, bytes | None]]:
     """(number, line) of each line from line `first` on; None for a line longer than `cap`
@@ -139,7 +146,7 @@ def read_mentions(
                 continue
             report.read += 1
             try:
-                obj = json.loads(line)
+                obj = json_line(line)
                 if isinstance(obj, dict):
                     _fill_source_and_id(obj)
                 if isinstance(obj, dict) and stamp_now:
@@ -180,7 +187,7 @@ def file_shift(path: Path, mode: str, now: datetime, limits: Limits | None = Non
             if line is None:
                 continue
             try:
-                obj = json.loads(line)
+                obj = json_line(line)
                 if isinstance(obj, dict):
                     _fill_source_and_id(obj)
                 m = mention_from_dict(obj, now=now, limits=any_date)

@@ -136,6 +136,8 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
 def check_case_id(case_id: str) -> None:
     """ModerateError for an id no case can have: bytes the shell passed that are not UTF-8
     (`show` ended in a traceback on them)."""
+    if not case_id.strip():  # asked the broker, then "no case ''" until 2026-12-05
+        raise ModerateError("the case id is empty (no case has it)")
     try:
         case_id.encode("utf-8")
     except UnicodeEncodeError:
