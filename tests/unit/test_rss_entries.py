@@ -598,3 +598,21 @@ def test_every_feed_has_a_series_of_its_own_whatever_their_names(tmp_path: Path)
     labels = list(asyncio.run(start()).values())
     assert len(set(labels)) == len(feeds), labels
     assert labels[:2] == ["Acme", "Acme-3"] and labels[4] == "feed-5"  # the names kept where free
+
+
+def test_one_stray_byte_in_a_utf8_feed_does_not_garble_the_feed() -> None:
+    """Found in review (2026-12-05): a feed declared UTF-8 with one invalid byte was parsed whole
+    as windows-1252 by feedparser: "Ã‰tÃ©" for "Été", and a brand written with accents never
+    matched. The stray byte becomes U+FFFD; a windows-1252 feed declared UTF-8 by mistake (no
+    valid UTF-8 sequence at all) is still read by feedparser's fallback, right."""
+    doc = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+           '<item><guid>1</guid><title>Été – Boréal</title></item>'
+           '<item><guid>2</guid><title>bad BYTE here</title></item></channel></rss>').encode()
+    stray = doc.replace(b"BYTE", b"\xff")
+    for body, ctype in ((stray, "application/rss+xml"),
+                        (stray.replace(b' encoding="utf-8"', b""), "text/xml; charset=UTF-8")):
+        parsed = rss.parse_feed(body, ctype, "https://n.example/f")
+        assert [e.title for e in parsed.entries] == ["Été – Boréal", "bad \ufffd here"]
+    cp1252 = doc.replace("Été – Boréal".encode(), "Café Boréal".encode("cp1252"))
+    parsed = rss.parse_feed(cp1252, "application/rss+xml", "https://n.example/f")
+    assert [e.title for e in parsed.entries] == ["Café Boréal", "bad BYTE here"]

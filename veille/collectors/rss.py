@@ -743,7 +743,37 @@ def parse_feed(body: bytes, content_type: str | None, url: str) -> Any:
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    body = _utf8_mended(body, content_type)
     return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
+
+
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._-]+)""", re.I)
+
+
+def _utf8_mended(body: bytes, content_type: str | None) -> bytes:
+    """`body` with its stray bytes replaced by U+FFFD when it is declared UTF-8 (its Content-Type
+    charset, else its XML declaration) and mostly is: feedparser then parses a whole feed as
+    windows-1252 for one bad byte ("Ã‰tÃ©" for "Été", and a brand written with accents
+    never matched; found in review, 2026-12-05). A document with no valid UTF-8 sequence of more
+    than one byte is left alone: a windows-1252 feed declared UTF-8 by mistake, which
+    feedparser's fallback reads right."""
+    try:
+        body.decode("utf-8")
+        return body
+    except UnicodeDecodeError:
+        pass
+    charset = _CHARSET.search(content_type or "")
+    declared = charset[1] if charset else None
+    if declared is None:
+        xml = _XML_ENCODING.match(body[:512].lstrip(b"\xef\xbb\xbf"))
+        declared = xml[1].decode("ascii") if xml else None
+    if declared is None or declared.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return body
+    text = body.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - body.decode("utf-8", errors="ignore").count("\ufffd")
+    good = sum(1 for c in text if c > "\x7f" and c != "\ufffd")
+    return text.encode("utf-8") if good >= bad else body
 
 
 def _validator(value: Any) -> str | None:
