@@ -123,12 +123,16 @@ def test_good_duplicate_and_bad_messages(settings, start_worker) -> None:
     dead = read_to_end(settings, MENTIONS_DLQ)
     assert len(dead) == len(bad)
     got = {bytes(r.value): dict(r.headers) for r in dead}
+    # Where each bad message sits on mentions.raw: the dead letter must say so (an offset >= 0
+    # was asserted until 2026-12-05, which a constant 0 passed).
+    raw_at = {bytes(r.value): (r.partition, r.offset) for r in read_to_end(settings, MENTIONS_RAW)}
     for _key, value, reason in bad:
         headers = got[value]  # the original payload, byte for byte
         assert headers["veille-dlq-reason"].decode() == reason
         assert headers["veille-dlq-stage"] == b"enrich"
         assert headers["veille-dlq-topic"].decode() == settings.topic(MENTIONS_RAW)
-        assert int(headers["veille-dlq-offset"]) >= 0
+        assert (int(headers["veille-dlq-partition"]), int(headers["veille-dlq-offset"])) \
+            == raw_at[value], reason
 
     samples = scrape_page(worker.metrics_url)
 

@@ -253,7 +253,9 @@ def test_waits_in_a_round_stay_within_its_budget(tmp_path: Path) -> None:
             finally:
                 await c.close()
             elapsed = time.monotonic() - started
-        assert 0.8 <= elapsed < 2.5, elapsed  # three waits of 0.3 s, then no more sleeping
+        # Three waits of 0.3 s, then no more sleeping: b and c are never asked (the calls say
+        # it; the ceiling, loose for a loaded machine, only catches a wait of seconds).
+        assert 0.8 <= elapsed < 6, elapsed
         assert calls == ["a"] * 4 and result.status == "failed"
         assert "after retries" in result.errors["a"]
         assert "rate limited for" in result.errors["b"] and "rate limited for" in result.errors["c"]
@@ -400,15 +402,24 @@ def test_the_cli_prints_a_bad_url_as_an_error(
 # -- 7. the interval -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("interval", [0.000001, 0.0, 29.9, 86401.0, 1e308])
+@pytest.mark.parametrize("interval", [0.000001, 29.9, 86401.0])
 def test_an_interval_out_of_bounds_is_refused_at_start(tmp_path: Path, interval: float) -> None:
-    # Refused by the collector (MastodonConfigError) or, if the settings bound it, by them.
-    with pytest.raises((MastodonConfigError, SettingsError), match="INTERVAL_SECONDS"):
-        settings = Settings.from_env({}).with_(
-            collector_state_dir=str(tmp_path / "state"), mastodon_url="https://m.example",
-            mastodon_interval_seconds=interval, collector_metrics_port=0)
-        c = MastodonCollector(settings, CollectorMetrics(CollectorRegistry()), hashtags=["a"])
+    # Settings take these (any interval > 0 up to a year); the collector's own bounds refuse them.
+    settings = Settings.from_env({}).with_(
+        collector_state_dir=str(tmp_path / "state"), mastodon_url="https://m.example",
+        mastodon_interval_seconds=interval, collector_metrics_port=0)
+    c = MastodonCollector(settings, CollectorMetrics(CollectorRegistry()), hashtags=["a"])
+    with pytest.raises(MastodonConfigError, match="INTERVAL_SECONDS"):
         asyncio.run(run_mastodon(settings, once=True, collector=c))
+
+
+@pytest.mark.parametrize("interval", [0.0, 1e308])
+def test_an_interval_no_setting_takes_is_refused_by_the_settings(interval: float) -> None:
+    # (Found in review, 2026-12-05: these two were in the test above, refused by the settings
+    # before the collector was made: they could not tell a broken collector bound.)
+    with pytest.raises(SettingsError, match="INTERVAL_SECONDS"):
+        Settings.from_env({}).with_(mastodon_url="https://m.example",
+                                    mastodon_interval_seconds=interval)
 
 
 @pytest.mark.parametrize("interval", [30.0, 60.0, 86400.0])
