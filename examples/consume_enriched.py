@@ -63,8 +63,15 @@ def handle(value: bytes, seen: RecentIds, warn: Callable[[str], None]) -> str | 
         return None
     followers = (record["audience"] or {}).get("followers", 0)
     return (f"{record['created_at']} {','.join(record['brands'])} {sentiment['compound']:+.2f} "
-            f"{record['platform']} followers={followers} {record['id']}: "
-            f"{' '.join(record['text'].split())[:100]}")
+            f"{shown(record['platform'])} followers={followers} {shown(record['id'])}: "
+            f"{shown(' '.join(record['text'].split())[:100])}")
+
+
+def shown(text: str) -> str:
+    """`text` safe to print on a terminal: control and format characters (an escape sequence
+    that retitles or clears the terminal, a right-to-left override that reverses what follows)
+    as \\uXXXX. Everything in a mention comes from the wild."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 def run(bootstrap: list[str], topic: str, group: str | None, idle_exit: float | None,

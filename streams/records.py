@@ -279,6 +279,9 @@ def _req_str(obj: dict[str, Any], name: str, limit: int = MAX_SHORT_FIELD_CHARS)
     return value
 
 
+#: The longest platform language tag a mention may carry (the raw schema's maxLength).
+MAX_LANGUAGE_CHARS = 16
+
 #: The largest audience figure: consumers in JavaScript read every JSON number as a double,
 #: exact up to 2^53 - 1, and Java's or Go's int64 overflow further on.
 MAX_AUDIENCE = 2**53 - 1
@@ -294,6 +297,10 @@ def _audience(value: Any) -> dict[str, int]:
         figure = value.get(key)
         if figure is None:
             continue
+        if isinstance(figure, float) and figure.is_integer() and 0 <= figure <= MAX_AUDIENCE:
+            # 1.0 or 1e3: an integer to JSON Schema (the published one accepts it), so to the
+            # stage too; dead-lettered as "not an integer" until 2026-12-05.
+            figure = int(figure)
         if isinstance(figure, bool) or not isinstance(figure, int) or figure < 0:
             got = repr(figure) if len(repr(figure)) <= 40 else repr(figure)[:39] + "…"
             raise InvalidMention(
@@ -339,16 +346,18 @@ def mention_from_dict(
         raise InvalidMention("created_at_too_old", f"created_at {iso(created_at)} is too old",
                              "created_at")
     collected = obj.get("collected_at")
-    language = _opt_str(obj, "language", 16)
+    language = _opt_str(obj, "language", MAX_LANGUAGE_CHARS)
     return RawMention(
         id=mention_id,
         source=_req_str(obj, "source"),
-        platform=_req_str(obj, "platform").strip().lower(),
+        # Lower case, cut back to its limit: "İ".lower() is two characters, and a platform of
+        # 2,048 "İ" became 4,096, past the contract's bound, refused when sent again (re-keyed).
+        platform=_req_str(obj, "platform").strip().lower()[:MAX_SHORT_FIELD_CHARS],
         text=text,
         created_at=created_at,
         author=_opt_str(obj, "author"),
         url=_opt_str(obj, "url"),
-        language=language.strip().lower() or None if language else None,
+        language=language.strip().lower()[:MAX_LANGUAGE_CHARS] or None if language else None,
         audience=_audience(obj.get("audience")),
         collected_at=parse_time(collected, "collected_at") if collected is not None else None,
     )

@@ -43,8 +43,12 @@ def test_the_example_consumer_prints_each_negative_brand_mention_once(settings: 
     assert angry["sentiment"]["label"] == "negative" and angry["brands"]
     later = {**angry, "processed_at": "2026-12-04T10:00:00.000Z", "added_later": {"x": 1}}
     future = {**enriched("m4", "Acme Mobile is awful"), "schema_version": 2}
+    # Found in review (2026-12-05): the example printed a mention's control characters as they
+    # came (an escape sequence retitles or clears the terminal; an RLO reverses what follows).
+    wild = enriched("m5\u202egnp.exe", "Acme Mobile is the worst \x1b]0;pwned\x07\x1b[2J FAKE ALERT")
+    assert wild["sentiment"]["label"] == "negative" and wild["brands"]
     produce(settings, MENTIONS_ENRICHED, [(r["id"].encode(), json.dumps(r).encode())
-                                          for r in (angry, happy, other, later, future)])
+                                          for r in (angry, happy, other, later, future, wild)])
     run = subprocess.run(
         [sys.executable, str(ROOT / "examples/consume_enriched.py"),
          "--bootstrap", ",".join(settings.bootstrap_servers),
@@ -52,7 +56,10 @@ def test_the_example_consumer_prints_each_negative_brand_mention_once(settings: 
         capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
-    assert len(lines) == 1, run.stdout  # m1 once (m1 again ignored), not m2, m3 or m4
+    assert len(lines) == 2, run.stdout  # m1 once (m1 again ignored), not m2, m3 or m4; m5
     assert lines[0].startswith(POSTED.replace("+00:00", ".000Z") + " acme -")
     assert "followers=1200 m1:" in lines[0]
+    assert "followers=1200 m5\\u202egnp.exe: Acme Mobile is the worst \\u001b]0;pwned\\u0007" \
+           "\\u001b[2J FAKE ALERT" in lines[1], lines[1]
+    assert not any(c in run.stdout for c in "\x1b\x07\u202e")
     assert "skipped a record of schema_version 2" in run.stderr

@@ -167,7 +167,9 @@ def test_every_decision_time_the_schema_accepts_the_agent_accepts() -> None:
         for month in range(0, 14):
             for day in range(0, 33):
                 real = 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
-                for clock in ("", "T00:00", "T00:30:00+01:00", "T23:59:59.5-01:00", " 12:00Z"):
+                for clock in ("", "T00:00", "T00:30:00+01:00", "T23:59:59.5-01:00", " 12:00Z",
+                              # found in review (2026-12-05): refused at the end of 9999
+                              "T23:59:59.999999Z", "T23:59:59.9995-00:00"):
                     when = f"{year:04d}-{month:02d}-{day:02d}{clock}"
                     record = {**GOOD, "decided_at": when}
                     checked += 1

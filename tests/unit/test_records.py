@@ -244,6 +244,9 @@ def test_iso_writes_what_isoformat_writes() -> None:
     {"id": "  "}, {"source": "\t"}, {"platform": ""}, {"text": " \n "}, {"source": "s" * 2049},
     {"author": "a" * 2049}, {"url": "u" * 2049}, {"created_at": 1e12}, {"collected_at": 1e12},
     {"created_at": -1e12}, {"audience": {"likes": -1}},
+    # Found in review (2026-12-05): any string was a time to the schema; 1.5 is no integer.
+    {"created_at": "yesterday"}, {"created_at": ""}, {"collected_at": "n/a"},
+    {"created_at": "2026-02-30T10:00:00Z"}, {"audience": {"likes": 1.5}},
 ])
 def test_the_raw_schema_refuses_what_the_stage_dead_letters(changes: dict) -> None:
     """Collector authors validate against the published schema: what it accepts must not be
@@ -254,6 +257,22 @@ def test_the_raw_schema_refuses_what_the_stage_dead_letters(changes: dict) -> No
         parse_raw(json.dumps(payload).encode(), now=NOW)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(payload, published("raw_mention.v1.json"))
+
+
+def test_integral_numbers_and_lower_case_are_what_the_schema_says() -> None:
+    """Found in review (2026-12-05): 1.0 and 1e3 are integers to JSON Schema (the published
+    schema accepted them) and were dead-lettered; a platform of 2,048 "İ" was 4,096 characters
+    once lower-cased (past the contract, refused when the mention was sent again)."""
+    payload = {**json.loads(raw()), "audience": {"likes": 1.0, "views": 1e3},
+               "platform": "İ" * 2048, "language": "İ" * 16}
+    jsonschema.validate(payload, published("raw_mention.v1.json"))
+    m = parse_raw(json.dumps(payload).encode(), now=NOW)
+    assert m.audience == {"likes": 1, "views": 1000}
+    assert all(type(v) is int for v in m.audience.values())
+    assert len(m.platform) == 2048 and len(m.language or "") == 16
+    again = json.loads(m.to_json())  # what a re-keyed copy carries: valid, taken again
+    jsonschema.validate(again, published("raw_mention.v1.json"))
+    assert parse_raw(m.to_json(), now=NOW).platform == m.platform
 
 
 def test_what_the_raw_schema_accepts_at_its_edges_the_stage_takes() -> None:

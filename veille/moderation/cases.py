@@ -117,7 +117,14 @@ _MIN_EPOCH: Final = datetime(1, 1, 1, tzinfo=UTC).timestamp()
 _MAX_EPOCH: Final = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC).timestamp()
 
 
+#: The first second of the year 10000: a time of the last millisecond of 9999 (the schema's
+#: ".999999") is before it, but its epoch seconds, a float, may round up to it.
+_END_EPOCH: Final = 253402300800.0
+
+
 def _in_range(epoch: float, key: str) -> float:
+    if _MAX_EPOCH < epoch <= _END_EPOCH:  # refused until 2026-12-05, though the schema takes it
+        return _MAX_EPOCH
     if not _MIN_EPOCH <= epoch <= _MAX_EPOCH:
         raise DecisionError("invalid", f"{key} is out of range (years 1 to 9999)")
     return epoch
