@@ -164,13 +164,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     for text in texts:
         fresh.score(text)
     cold_rate = len(texts) / (time.perf_counter() - start)
-    fr_rate = rate(french.score, texts, args.repeats)
-    en_rate = rate(vader.polarity_scores, texts, args.repeats)
-    print(f"\nScoring rate on the {len(texts)} DEFT tweets, one thread (best of {args.repeats})")
-    print(f"{'FrenchScorer':<26} {fr_rate:>10,.0f} texts/s")
-    print(f"{'FrenchScorer, cold cache':<26} {cold_rate:>10,.0f} texts/s")
-    print(f"{'English VADER':<26} {en_rate:>10,.0f} texts/s")
-    print(f"{'ratio FR / EN':<26} {fr_rate / en_rate:>10.2f}x")
+    # Warm, as a worker that has run a while: a fresh scorer warmed on the train tweets, timed on
+    # the validation tweets, which it has not seen. (Re-scoring the same texts timed its memo
+    # caches: twice the rate new mentions get; found in review, 2026-12-05.)
+    warm_texts, timed = texts[:n_train], texts[n_train:]
+    best = float("inf")
+    for _ in range(args.repeats):
+        scorer = FrenchScorer()
+        for text in warm_texts:
+            scorer.score(text)
+        start = time.perf_counter()
+        for text in timed:
+            scorer.score(text)
+        best = min(best, time.perf_counter() - start)
+    fr_rate = len(timed) / best
+    en_rate = rate(vader.polarity_scores, timed, args.repeats)  # no cache: any pass is alike
+    print(f"\nScoring rate, one thread (best of {args.repeats})")
+    print(f"{'FrenchScorer, warmed':<26} {fr_rate:>10,.0f} texts/s  on the {len(timed)} val "
+          f"tweets, warmed on the {len(warm_texts)} train tweets")
+    print(f"{'FrenchScorer, cold cache':<26} {cold_rate:>10,.0f} texts/s  a fresh scorer's first "
+          f"pass on all {len(texts)}")
+    print(f"{'English VADER':<26} {en_rate:>10,.0f} texts/s  on the {len(timed)} val tweets")
+    print(f"{'ratio FR / EN':<26} {fr_rate / en_rate:>10.2f}x  (warmed FrenchScorer / VADER)")
     return 0
 
 

@@ -698,9 +698,10 @@ class FrenchScorer:
         scope_end = [-1] * n  # tokens between "ne" and its completion: negated by the completion
         used = [False] * n  # a completion/post-verb "pas" spent on the verb does not negate again
         contrast_at = -1
-        for i in range(n):
+        # Only tokens with a role (or a "ne" that lost its own) do anything here: most have none.
+        for i in [i for i, r in enumerate(role) if r or folds[i] == "ne"]:
             r = role[i]
-            if r == R_NONE and folds[i] == "ne" and i > 0 and folds[i - 1] in ("nul", "nulle"):
+            if r == R_NONE and i > 0 and folds[i - 1] in ("nul", "nulle"):
                 r = R_NE  # the idiom "nul ne" (nobody) took its roles: a negation all the same
             if r == R_NEG:
                 neg[i] = not (
