@@ -16,9 +16,11 @@ Every --sample seconds one sample: elapsed minutes, messages sent, the worker's 
 /metrics (veille_raw_messages_total = read; enriched = veille_pipeline_latency_seconds_count
 {since="received"}, observed once per enriched mention, as veille_mentions_enriched_total counts
 a mention once per brand; duplicates dropped; dead letters; pending moderation cases;
-spike mentions counted and late), worker RSS, broker RSS, and lag = sent - read (messages the
-worker has not read yet; "sent - enriched" would never reach 0, as dropped duplicates are not
-enriched). The broker's RSS is reported apart: Tansu's memory storage never deletes a record, so
+spike mentions counted and late), worker RSS, broker RSS, and lag = acknowledged - read (messages
+the broker holds that the worker has not read yet; "sent - enriched" would never reach 0, as
+dropped duplicates are not enriched). Until 2026-12-05 the lag was sent - read, which counted the
+load generator's own producer buffer (up to --linger-ms of sends: about 150 at 300/s with 500 ms)
+as the worker's. The broker's RSS is reported apart: Tansu's memory storage never deletes a record, so
 it grows by design; so is its CPU since the previous sample (cores), which shows the embedded
 broker wearing down before the worker does, if it does.
 
@@ -227,10 +229,13 @@ class Feed:
         self.rng = random.Random(seed)
         self.tag = uuid.uuid4().hex[:8]
         self.recent: deque[tuple[bytes, bytes]] = deque(maxlen=RECENT)
-        self.sent = self.dups = self.unique = self.errors = 0
+        self.sent = self.dups = self.unique = self.errors = self.acked = 0
 
     def _error(self, _exc: BaseException) -> None:
         self.errors += 1
+
+    def _ack(self, _metadata: object) -> None:
+        self.acked += 1
 
     def send_one(self) -> None:
         if self.recent and self.rng.random() < self.dup_share:
@@ -244,7 +249,8 @@ class Feed:
             key, value = mention_id.encode(), json.dumps(m).encode()
             self.recent.append((key, value))
             self.unique += 1
-        self.producer.send(self.topic, key=key, value=value).add_errback(self._error)
+        self.producer.send(self.topic, key=key, value=value).add_callback(self._ack).add_errback(
+            self._error)
         self.sent += 1
 
 
@@ -370,7 +376,7 @@ def main() -> None:
             cores = (cpu - last_cpu[1]) / max(1e-9, now - last_cpu[0])
             last_cpu[:] = [now, cpu]
             s = Sample(elapsed_min=round(elapsed_min, 3), sent=feed.sent, dups_sent=feed.dups,
-                       lag=feed.sent - c["read"], worker_rss_mb=round(proc_rss(worker.pid), 1),
+                       lag=feed.acked - c["read"], worker_rss_mb=round(proc_rss(worker.pid), 1),
                        broker_rss_mb=round(proc_rss(broker_pid), 1),
                        broker_cores=round(cores, 2),
                        **c)
@@ -479,7 +485,8 @@ def report(args: argparse.Namespace, samples: list[Sample], row_minutes: float,
          f"{signed(per_mention, '.0f', ' B')} per mention sent; {len(second)} samples"),
         ("broker RSS at the end / slope (grows by design)",
          f"{last.broker_rss_mb:.0f} MB", signed(broker_slope, ".0f", " MB/h")),
-        ("max lag (sent - read)", f"{max_lag.lag:,.0f}", f"at {max_lag.elapsed_min:.1f} min"),
+        ("max lag (acknowledged - read)", f"{max_lag.lag:,.0f}",
+         f"at {max_lag.elapsed_min:.1f} min"),
         ("lag at the end", f"{last.lag:,.0f}", ""),
         ("moderation cases pending at the end", f"{last.moderation_pending:,.0f}",
          "kept until decided (no moderator here)"),

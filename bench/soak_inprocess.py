@@ -67,6 +67,14 @@ def main() -> None:
     t0 = time.monotonic()
     print("| mentions | simulated minutes | RSS MB | de-duplication ids | open buckets | seconds |")
     print("|--:|--:|--:|--:|--:|--:|")
+    def row(done: int) -> None:
+        print(f"| {done:,} | {done / RATE / 60:.1f} | {rss_mb(os.getpid()):.1f} | "
+              f"{sum(len(w) for w in windows.values()):,} | "
+              f"{sum(len(m.open) for m in monitors.values())} | {time.monotonic() - t0:.0f} |",
+              flush=True)
+
+    # (Until 2026-12-05 rows came when i % every < 600, not every --every, the run was rounded
+    # up to whole batches and the end had no row.)
     for i in range(0, args.n, BATCH):
         if args.trace and i == args.trace[0] // BATCH * BATCH:
             import tracemalloc
@@ -79,13 +87,10 @@ def main() -> None:
             for stat in tracemalloc.take_snapshot().statistics("lineno")[:10]:
                 print("  ", stat)
             tracemalloc.stop()
-        if i % args.every < BATCH:
-            print(f"| {i:,} | {i / RATE / 60:.1f} | {rss_mb(os.getpid()):.1f} | "
-                  f"{sum(len(w) for w in windows.values()):,} | "
-                  f"{sum(len(m.open) for m in monitors.values())} | {time.monotonic() - t0:.0f} |",
-                  flush=True)
+        if i == 0 or i // args.every != (i - BATCH) // args.every:  # each --every crossed
+            row(i)
         batch: dict[int, list[Rec]] = {p: [] for p in range(4)}
-        for j in range(i, i + BATCH):
+        for j in range(i, min(i + BATCH, args.n)):  # the last batch cut at --n
             m = dict(templates[j % len(templates)], id=f"mem-{j:09d}",
                      created_at=(start + timedelta(seconds=j / RATE)).isoformat())
             p = j % 4
@@ -99,6 +104,7 @@ def main() -> None:
                 brand = (o.key or b"").decode()
                 monitor = monitors.get(brand) or monitors.setdefault(brand, BrandMonitor(brand))
                 monitor.observe(s["id"], s["t"], s["neg"], s["aud"], s["text"])
+    row(args.n)
 
 
 if __name__ == "__main__":
