@@ -454,7 +454,11 @@ class BrandMonitor:
             # bucket holding mentions is never skipped (at most `gap` of zeros before it).
             held = [start for start in self.open if start < horizon - gap]
             if not held:
-                self.closed_until = horizon - gap
+                # At most `gap` of zeros before the next bucket that holds mentions (the one
+                # that made the jump, past the horizon by the lateness bound): `veille detect`
+                # feeds the same. From the horizon, the lateness bound's buckets came on top
+                # (2,018 zeros, not 2,016; found in review, 2026-12-05).
+                self.closed_until = max(self.closed_until, min(self.open, default=horizon) - gap)
                 break
             first = min(held)
             self.closed_until = max(self.closed_until, first - gap)

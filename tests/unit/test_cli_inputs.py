@@ -46,6 +46,20 @@ def test_detect_non_utf8_byte_names_the_line(tmp_path: Path, capsys: pytest.Capt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]  # nothing half-written
 
 
+def test_detect_reads_a_csv_saved_by_excel_with_a_byte_order_mark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found in review (2026-12-05): Excel's "CSV UTF-8" starts with a byte order mark, and the
+    header read "\ufefftimestamp": refused as not naming the columns."""
+    src, out = tmp_path / "bom.csv", tmp_path / "out.csv"
+    src.write_bytes(b"\xef\xbb\xbftimestamp,value\r\n2026-01-01T00:00:00Z,1\r\n"
+                    b"2026-01-01T00:05:00Z,2\r\n")
+    status, _, err = run(capsys, "detect", str(src), "--out", str(out))
+    assert status == 0, err
+    rows = out.read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("timestamp,value,") and len(rows) == 3
+
+
 def test_detect_timestamp_outside_years_1_to_9999_names_the_row(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -399,15 +399,22 @@ def test_run_detect_a_silence_longer_than_a_week_is_a_jump(tmp_path: Path) -> No
     assert of_output(rows[:len(before)]) == as_output(run(before))
 
 
-def test_run_detect_scores_what_the_spike_agent_closes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("gap_buckets", [0, 3000], ids=["no-gap", "a-gap-over-a-week"])
+def test_run_detect_scores_what_the_spike_agent_closes(tmp_path: Path, gap_buckets: int) -> None:
     """The same negative mentions, as a CSV of counts (sparse, off the grid, a bucket's count
     sometimes over two rows) and through the agent's BrandMonitor: the same score per bucket.
 
     The first day and a bit (the detector's warm-up) has a mention in every bucket: how the
-    agent treats a silence while its detector is cold is its own business, not this test's."""
+    agent treats a silence while its detector is cold is its own business, not this test's.
+    With a silence of over a week before the last three days (found in review, 2026-12-05): the
+    agent fed the week of zeros both feed, plus its lateness bound's two buckets, and every
+    score after the silence differed."""
     rng = random.Random(11)
     points = series(9, mean=1.5, surges=((8 * PER_DAY + 150, 24, 8.0),))
     points = [(t, max(v, 1) if i < PER_DAY + 12 else v) for i, (t, v) in enumerate(points)]
+    if gap_buckets:
+        points = [(t + (STEP * gap_buckets if i >= 6 * PER_DAY else timedelta(0)), v)
+                  for i, (t, v) in enumerate(points)]
     monitor = BrandMonitor("acme")
     rows: list[tuple[datetime, int]] = []
     n = 0
@@ -432,6 +439,35 @@ def test_run_detect_scores_what_the_spike_agent_closes(tmp_path: Path) -> None:
     assert [int(r["alert"]) for r in out] == [int(agent[b].alert and f)
                                              for b, f in zip(bucket, first_of_bucket, strict=True)]
     assert any(s.alert for s in agent.values())
+
+
+def test_run_detect_many_rows_of_one_bucket_in_bounded_memory(tmp_path: Path, monkeypatch) -> None:
+    """Found in review (2026-12-05): every row of the open bucket was held until it closed, to be
+    written with its score: a million rows of one bucket (an export per mention, coarse times)
+    took 170 MB. Past a bound they wait in a temporary file; the output is the same."""
+    import tracemalloc
+
+    import veille.detect as detect
+
+    rows = ["2026-01-01T00:00:00Z,1"] * 40 + ["2026-01-01T00:03:00Z,2"] * 7 + ["2026-01-01T00:10:00Z,3"]
+    src = tmp_path / "s.csv"
+    src.write_text("timestamp,value\n" + "".join(r + "\n" for r in rows))
+    run_detect(src, tmp_path / "memory.csv")
+    monkeypatch.setattr(detect._Spool, "IN_MEMORY_ROWS", 5)
+    run_detect(src, tmp_path / "spooled.csv")
+    assert (tmp_path / "spooled.csv").read_bytes() == (tmp_path / "memory.csv").read_bytes()
+    assert len(scored(tmp_path / "spooled.csv")) == 48
+    monkeypatch.undo()
+    many = tmp_path / "many.csv"
+    many.write_text("timestamp,value\n" + "2026-01-01T00:00:00Z,1\n" * 100_000)
+    tracemalloc.start()
+    try:
+        run_detect(many, tmp_path / "many-scored.csv")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 6_000_000, peak  # 13.5 MB held before, 1.7 MB now (100,000 rows)
+    assert len(scored(tmp_path / "many-scored.csv")) == 100_000
 
 
 def test_run_detect_a_bucket_whose_rows_overflow_a_count(tmp_path: Path) -> None:
