@@ -103,9 +103,10 @@ def fold(text: str) -> str:
     if text.isascii():
         folded = text.lower()
     else:
-        if "\u2122" in text or "\u2120" in text:
-            text = text.translate(_GLUED_SIGNS)
-        decomposed = unicodedata.normalize("NFKD", text).casefold()
+        # (A name of its own: the cache is keyed by the text as given, which a text with ™
+        # missed every time until 2026-12-05.)
+        signless = text.translate(_GLUED_SIGNS) if "\u2122" in text or "\u2120" in text else text
+        decomposed = unicodedata.normalize("NFKD", signless).casefold()
         # What case folding gave may decompose further (rarely: checked, not redone).
         if not decomposed.isascii() and not unicodedata.is_normalized("NFKD", decomposed):
             decomposed = unicodedata.normalize("NFKD", decomposed)

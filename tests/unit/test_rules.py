@@ -406,3 +406,13 @@ def test_odd_watch_list_files_are_clear_errors_or_read(tmp_path: Path) -> None:
     with pytest.raises(WatchlistError, match="acme has 201 aliases, keywords, hashtags and "
                                              "exclusions; at most 200"):
         Watchlist.from_dict(many)
+
+
+def test_a_text_with_a_trademark_sign_is_folded_once() -> None:
+    """Found in review (2026-12-05): fold() kept its result under the text without ™, so a text
+    with ™ was folded again at every call (the watch rules and triage each fold each mention)."""
+    from veille import rules
+
+    text = "Acme™ est génial"
+    assert rules.fold(text) == "acme  est genial"
+    assert rules._folds.get(text) == "acme  est genial"
