@@ -35,14 +35,18 @@ async def hang_up_mid_body(port: int) -> None:
     sock.close()
 
 
+def collector(tmp_path: Path) -> tuple[WebhookCollector, ListSink]:
+    """A collector on a free port writing to a list, not started."""
+    settings = Settings.from_env({}).with_(webhook_port=0, collector_state_dir=str(tmp_path / "state"))
+    metrics = CollectorMetrics(CollectorRegistry())
+    sink = ListSink(settings, "webhook", metrics)
+    return WebhookCollector(settings, metrics, sink), sink
+
+
 def test_a_client_that_hangs_up_is_a_disconnect_not_an_internal_error(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
-        settings = Settings.from_env({}).with_(webhook_port=0,
-                                               collector_state_dir=str(tmp_path / "state"))
-        metrics = CollectorMetrics(CollectorRegistry())
-        sink = ListSink(settings, "webhook", metrics)
-        c = WebhookCollector(settings, metrics, sink)
+        c, sink = collector(tmp_path)
         await c.start()
         try:
             await hang_up_mid_body(c.port)
@@ -101,11 +105,7 @@ def test_a_body_that_never_arrives_in_full_is_answered_and_bounded(
     monkeypatch.setattr(webhook, "MAX_READING_BYTES", 3 * 2**20 + 2**16)  # 3 bodies of 1 MiB, and room
 
     async def scenario() -> None:
-        settings = Settings.from_env({}).with_(webhook_port=0,
-                                               collector_state_dir=str(tmp_path / "state"))
-        metrics = CollectorMetrics(CollectorRegistry())
-        sink = ListSink(settings, "webhook", metrics)
-        c = WebhookCollector(settings, metrics, sink)
+        c, sink = collector(tmp_path)
         await c.start()
         try:
             stalled = [await stall_mid_body(c.port, 2**20) for _ in range(3)]  # 3 MiB reserved
