@@ -939,14 +939,13 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
 MAX_VIEW_DECISIONS = 1000
 
 
-def _pct(x: float | None, lang: str = "en", toward: str = "") -> str:
-    """A share to 0.1 %; `toward="down"` rounds down a share that must stay at least a target
-    (the processed share: 89.95 % is 89.9 %, not "90.0 %" beside "target: at least 90 %")."""
+def _pct(x: float | None, lang: str = "en", floor: bool = False) -> str:
+    """A share to 0.1 %; `floor` rounds down a share that must stay at least a target (the
+    processed share: 89.95 % is 89.9 %, not "90.0 %" beside "target: at least 90 %")."""
     if x is None:
         return "-"
-    if toward:
-        tenths = x * 1000
-        x = (math.floor(tenths + 1e-9) if toward == "down" else math.ceil(tenths - 1e-9)) / 1000
+    if floor:
+        x = math.floor(x * 1000 + 1e-9) / 1000
     return f"{x:.1%}" if lang != "fr" else f"{x * 100:.1f}".replace(".", ",") + "\u00a0%"
 
 
@@ -1044,7 +1043,7 @@ def format_report(report: Report, tz: tzinfo = UTC, lang: str = "en") -> str:
     rows = [*report.brands.items(), (t["all"], report.total)]
     for name, f in rows:
         lines.append(_row([name, str(f.received), str(f.processed),
-                           _pct(f.processed_share, lang, "down"), str(f.rejected),
+                           _pct(f.processed_share, lang, floor=True), str(f.rejected),
                            _pct(f.rejection_rate, lang)], widths))
     target = round(PROCESSED_SHARE_TARGET * 100)
     lines.append(t["volume_note"].format(target=f"{target}%" if lang != "fr"
@@ -1058,7 +1057,7 @@ def format_report(report: Report, tz: tzinfo = UTC, lang: str = "en") -> str:
         lines.append(_row([name, duration(f.median_decision_seconds, lang),
                            duration(f.p90_decision_seconds, lang), str(f.asking_closed),
                            str(f.answered_on_time), str(f.answered_late),
-                           str(f.closed_without_answer), _pct(f.on_time_share, lang, "down"),
+                           str(f.closed_without_answer), _pct(f.on_time_share, lang, floor=True),
                            str(f.unanswered_at_end)], widths))
     lines += t["answers_note"].split("\n")
     lines += ["", t["categories"]]
