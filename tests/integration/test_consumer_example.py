@@ -57,9 +57,12 @@ def test_the_example_consumer_prints_each_negative_brand_mention_once(settings: 
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert len(lines) == 2, run.stdout  # m1 once (m1 again ignored), not m2, m3 or m4; m5
-    assert lines[0].startswith(POSTED.replace("+00:00", ".000Z") + " acme -")
-    assert "followers=1200 m1:" in lines[0]
+    # m1 and m5 sit on partitions of their own: printed in either order.
+    m1 = [line for line in lines if "followers=1200 m1:" in line]
+    m5 = [line for line in lines if "followers=1200 m5" in line]
+    assert len(m1) == len(m5) == 1, run.stdout
+    assert m1[0].startswith(POSTED.replace("+00:00", ".000Z") + " acme -")
     assert "followers=1200 m5\\u202egnp.exe: Acme Mobile is the worst \\u001b]0;pwned\\u0007" \
-           "\\u001b[2J FAKE ALERT" in lines[1], lines[1]
+           "\\u001b[2J FAKE ALERT" in m5[0], m5[0]
     assert not any(c in run.stdout for c in "\x1b\x07\u202e")
     assert "skipped a record of schema_version 2" in run.stderr
