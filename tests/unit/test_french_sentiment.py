@@ -88,6 +88,22 @@ def test_elisions_and_hashtags(scorer: FrenchScorer) -> None:
     assert compound(scorer, "nuuuul") == compound(scorer, "nul")
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["la nouvelle pub c'est une tuerie", "ce nouveau forfait est une bombe", "ça déchire",
+     "ce jeu est à tomber", "cette promo est à mourir de rire"],
+)
+def test_praise_slang_with_violent_words_is_positive(scorer: FrenchScorer, text: str) -> None:
+    # Negative until 2026-12-06 (the translated lexicon's "tuerie", "bombe"...): triage queued
+    # such praise as complaints to answer.
+    assert compound(scorer, text) > 0.05
+
+
+def test_the_violent_words_themselves_keep_their_meaning(scorer: FrenchScorer) -> None:
+    assert compound(scorer, "ils ont posé une bombe devant le magasin") < -0.05
+    assert compound(scorer, "une tuerie dans le magasin") < -0.05
+
+
 def test_c_est_mortel_is_colloquially_positive(scorer: FrenchScorer) -> None:
     assert compound(scorer, "ce concert, c'est mortel") > 0.05
     assert compound(scorer, "un accident mortel") < -0.05
@@ -110,6 +126,18 @@ def test_c_est_mortel_is_colloquially_positive(scorer: FrenchScorer) -> None:
         ("je n'ai jamais été aussi heureux", True),  # "never this happy"
         ("il n'y a rien de mieux", True),  # "nothing better"
         ("elle ne peut accepter cette offre", False),  # formal "ne" without "pas"
+        # spoken negation before a determiner negates the verb (positive until 2026-12-06) ...
+        ("j'aime pas la nouvelle version", False),
+        ("je kiffe pas les nouveaux tarifs", False),
+        ("ils respectent pas les clients", False),
+        # ... unless a sentiment word follows the determiner: "pas" is the noun phrase's
+        ("pas la moindre erreur", True),
+        ("pas de souci", True),
+        # spoken "ne ... plus" (no longer), not the comparative "plus"
+        ("j'aime plus cette marque", False),
+        ("j'aime plus du tout", False),
+        ("j'aime plus que tout", True),
+        ("c'est bien plus beau", True),
     ],
 )
 def test_french_negation(scorer: FrenchScorer, text: str, positive: bool) -> None:

@@ -38,6 +38,11 @@ def cats(text: str, language: str, tone: tuple[str, float] = NEU, brands: tuple[
         ("je vais te buter si je te croise", "fr", NEG, "threat"),
         ("I'm going to kill you", "en", NEG, "threat"),
         ("kys loser", "en", NEG, "threat"),
+        # "tous" floats between the verbs, and the plain future (found in review, 2026-12-06)
+        ("@acme_fr vous allez tous crever", "fr", NEG, "threat"),
+        ("vous allez toutes y passer", "fr", NEG, "threat"),
+        ("j'espère que vous allez tous crever", "fr", NEG, "threat"),
+        ("j'espère que vous crèverez tous", "fr", NEG, "threat"),
         ("retourne dans ton pays", "fr", NEG, "hate"),
         ("les migrants sont des parasites", "fr", NEG, "hate"),
         ("go back to your country", "en", NEG, "hate"),

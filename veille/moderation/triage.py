@@ -418,7 +418,7 @@ FR_THREAT = _phrases(r"""
     je\s+sais\s+ou\s+(?:tu|vous|il|elle)\s+(?:habite[sz]?|vi[st]|vivez|bosse[sz]?|travaille[sz]?|dor[st]|dormez|loge[sz]?)
     on\s+sait\s+ou\s+(?:tu|vous)
     (?:t\s?es|tu\s+es|vous\s+etes)\s+(?:un|une|des)\s+(?:homme|femme|hommes|femmes|mec|mecs)\s+morts?
-    (?:tu\s+vas|vous\s+allez)\s+(?:crever|y\s+passer|le\s+payer\s+de\s+(?:ta|votre)\s+vie|prendre\s+(?:une|des)\s+balles?|mourir(?!\s+de\s+rire))
+    (?:tu\s+vas|vous\s+allez)\s+(?:tous\s+|toutes\s+)?(?:crever|y\s+passer|le\s+payer\s+de\s+(?:ta|votre)\s+vie|prendre\s+(?:une|des)\s+balles?|mourir(?!\s+de\s+rire))
     (?:poser|mettre|placer|deposer)\s+une\s+bombe
     faire\s+sauter\s+(?:le|la|les|vos|votre|ton|ta|tes|leur|leurs|ce|cette)\s+(?:\w+\s+)?(?:magasin|magasins|boutique|boutiques|siege|locaux|agence|agences|bureau|bureaux|usine|entrepot|cafe|cafes)
     (?:bruler|cramer|incendier|mettre\s+le\s+feu\s+a)\s+(?:vos|votre|le|la|les|ton|ta|tes|ce|cette|leurs?|a)\s+(?:\w+\s+)?(?:magasin|magasins|boutique|boutiques|siege|locaux|agence|agences|bureau|bureaux|usine|entrepot|voiture|maison|cafe|cafes)
@@ -439,7 +439,7 @@ FR_SELF_HARM = _phrases(r"""
     (?:suicide|pends|tue|jette)\s*-?\s*toi
     crevez(?!\s+de)
     creve\s+(?:sale|en\s+enfer|connard|charogne|salope|batard|la\s+bouche\s+ouverte)
-    j\s+espere\s+que\s+(?:tu|vous|il|elle|ils|elles|le\s+\w+|la\s+\w+|ton\s+\w+|votre\s+\w+)\s+(?:creves?|crevez|crevent|creveras|mourr\w*|vas\s+crever|allez\s+crever|vont\s+crever|meur\w*|attrape\w*\s+(?:le\s+)?cancer)
+    j\s+espere\s+que\s+(?:tu|vous|il|elle|ils|elles|le\s+\w+|la\s+\w+|ton\s+\w+|votre\s+\w+)\s+(?:creves?|crevez|crevent|creveras|creverez|creveront|mourr\w*|(?:vas|allez|vont)\s+(?:tous\s+|toutes\s+)?(?:crever|mourir)|meur\w*|attrape\w*\s+(?:le\s+)?cancer)
     (?:crevez|crevent|creve)\s+tous
     tu\s+devrais\s+(?:te\s+)?(?:suicider|crever|te\s+pendre|mourir)
 """)

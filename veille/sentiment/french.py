@@ -68,9 +68,15 @@ COMPARATIVES: Final = frozenset(
     {"plus", "mieux", "meilleur", "meilleure", "meilleurs", "meilleures", "tel", "telle", "pire"}
 )
 #: Particles after which "pas" binds to the following noun ("pas de souci"), not the preceding verb.
-FORWARD_BINDING: Final = frozenset(
-    {"de", "du", "des", "le", "la", "les", "un", "une", "assez", "si", "aussi"}
+FORWARD_BINDING: Final = frozenset({"de", "du", "assez", "si", "aussi"})
+#: Spoken "plus" after a sentiment verb negates it ("j'aime plus cette marque") before these.
+SPOKEN_PLUS_BEFORE: Final = frozenset(
+    {"le", "la", "les", "ce", "cet", "cette", "ces", "ca", "cela", "mon", "ma", "mes", "ton", "ta",
+     "tes", "son", "sa", "ses", "notre", "nos", "votre", "vos", "leur", "leurs", "rien", "jamais"}
 )
+#: After "pas", a determiner binds "pas" to the noun only when a sentiment word follows it
+#: ("pas la moindre erreur"); otherwise "pas" negates the verb before it ("j'aime pas la pluie").
+PAS_DETERMINERS: Final = frozenset({"le", "la", "les", "un", "une", "des"})
 
 BOOSTERS: Final[dict[str, float]] = {
     # intensifiers (folded spelling: accents are stripped before the lookup)
@@ -179,6 +185,13 @@ PHRASES: Final[dict[str, float]] = {
     "match nul": 0.0, "sans cesse": 0.0, "sans arrêt": 0.0, "non plus": 0.0, "non seulement": 0.0,
     "c'est mortel": 2.0, "c'était mortel": 2.0, "trop mortel": 2.0, "trop bien": 2.4,
     "trop cool": 2.4, "trop fort": 2.2, "au top": 2.4, "j'ai hâte": 1.8,
+    # Praise slang whose words are violent in the translated lexicon ("tuerie" is a massacre,
+    # "bombe" a bomb): a new ad that "est une tuerie" is loved, not a complaint to answer.
+    # Only the set forms: "ils ont posé une bombe" keeps its words.
+    "c'est une tuerie": 2.4, "est une tuerie": 2.4, "c'était une tuerie": 2.4,
+    "c'est une bombe": 2.0, "est une bombe": 2.0, "une vraie bombe": 2.0,
+    "ça déchire": 2.2, "il déchire": 2.0, "elle déchire": 2.0, "ça arrache": 1.8,
+    "à tomber": 2.0, "à mourir de rire": 2.0, "mort de rire": 2.0, "morte de rire": 2.0,
     "bien sûr": 0.3, "bien que": 0.0, "eh bien": 0.0, "ou bien": 0.0, "bien entendu": 0.0,
     "bien des": 0.0, "bien de": 0.0, "si bien que": 0.0, "ah bon": 0.0,
     "au moins": 0.0, "du moins": 0.0, "à moins": 0.0, "à peine": 0.0, "à peu près": 0.0,
@@ -839,9 +852,21 @@ class FrenchScorer:
         """Spoken French drops "ne": "j'aime pas ça" negates the verb before "pas"."""
         j = i + 1
         n = len(folds)
-        if j >= n or clauses[j] != clauses[i] or role[j] != R_NEG:
+        if j >= n or clauses[j] != clauses[i]:
             return False
-        if folds[j] not in ("pas", "jamais"):
+        if folds[j] == "plus" and role[j] == R_NEG_NE:
+            # "j'aime plus cette marque": spoken "ne ... plus" (no longer), not a comparative
+            # ("j'aime plus que tout", "bien plus cher"): only before a clause end, "du tout" or
+            # a determiner.
+            k = j + 1
+            if k < n and clauses[k] == clauses[i] and not (
+                folds[k] in SPOKEN_PLUS_BEFORE
+                or (folds[k] == "du" and k + 1 < n and folds[k + 1] == "tout")
+            ):
+                return False
+            used[j] = True
+            return True
+        if role[j] != R_NEG or folds[j] not in ("pas", "jamais"):
             return False
         k = j + 1
         if k < n and clauses[k] == clauses[i]:
@@ -850,6 +875,12 @@ class FrenchScorer:
                 pass  # "j'aime pas du tout"
             elif nxt in FORWARD_BINDING:
                 return False  # "pas de souci": pas belongs to the noun
+            elif nxt in PAS_DETERMINERS:
+                k += 1
+                while k < n and clauses[k] == clauses[i] and role[k] in (R_BOOST, R_DUAL):
+                    k += 1
+                if k < n and clauses[k] == clauses[i] and is_word_sent[k]:
+                    return False  # "pas la moindre erreur": pas belongs to the noun phrase
             else:
                 while k < n and clauses[k] == clauses[i] and role[k] in (R_BOOST, R_DUAL):
                     k += 1
