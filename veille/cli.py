@@ -8,7 +8,8 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -439,16 +440,40 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
 #: `veille moderate decide` in French: the moderators are often French-speaking. The decision
 #: written is the English one (the record's vocabulary, a Prometheus label).
 FRENCH_DECISIONS = {"approuver": "approve", "rejeter": "reject", "escalader": "escalate",
-                    "répondu": "replied", "repondu": "replied", "prendre": "assign",
-                    "assigner": "assign", "rendre": "unassign", "désassigner": "unassign",
-                    "desassigner": "unassign"}
+                    "répondu": "replied", "repondu": "replied", "répondre": "replied",
+                    "repondre": "replied", "prendre": "assign", "assigner": "assign",
+                    "rendre": "unassign", "désassigner": "unassign", "desassigner": "unassign"}
+
+
+def decision_word(allowed: tuple[str, ...]) -> Callable[[str], str]:
+    """An argparse type: a decision in English or French, in any case and Unicode form, as the
+    English word written to the record. A decomposed "répondu" (some keyboards and pastes) or
+    "Répondu" was refused as "invalid choice: 'répondu'" beside the very word it showed, and
+    `closed --decision` took no French at all (found in review, 2026-12-06)."""
+    french = [fr for fr, en in FRENCH_DECISIONS.items() if en in allowed and not _has_accented_twin(fr)]
+
+    def convert(text: str) -> str:
+        word = unicodedata.normalize("NFC", text).strip().casefold()
+        word = FRENCH_DECISIONS.get(word, word)
+        if word not in allowed:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not one of {', '.join(allowed)} (in French: "
+                f"{', '.join(french)})")
+        return word
+    convert.__name__ = "decision"  # argparse names the type in its messages
+    return convert
+
+
+def _has_accented_twin(word: str) -> bool:
+    """ "repondu" when "répondu" is a French decision too: only the accented one is listed."""
+    return any(other != word and unicodedata.normalize("NFD", other).encode("ascii", "ignore")
+               .decode() == word for other in FRENCH_DECISIONS)
 
 
 def cmd_moderate_decide(args: argparse.Namespace) -> int:
     from veille.moderate.commands import decide, validate_decision
     from veille.terminal import printable
 
-    args.decision = FRENCH_DECISIONS.get(args.decision, args.decision)
     assignee = args.assignee
     if args.decision == "assign" and assignee is None:
         assignee = args.moderator  # "assign" alone: the moderator takes the case
@@ -696,7 +721,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_broker(m)
     m.add_argument("--brand", help="only this brand's cases")
     m.add_argument("--category", choices=METRIC_CATEGORIES, help="only cases with this category")
-    m.add_argument("--decision", choices=CLOSING_DECISIONS, help="only cases closed by this decision")
+    m.add_argument("--decision", type=decision_word(CLOSING_DECISIONS), metavar="DECISION",
+                   help=f"only cases closed by this decision: {', '.join(CLOSING_DECISIONS)} (or in "
+                        "French: " + ", ".join(fr for fr, en in FRENCH_DECISIONS.items()
+                                               if en in CLOSING_DECISIONS
+                                               and not _has_accented_twin(fr)) + ")")
     m.add_argument("--moderator", help="only the cases this moderator closed")
     m.add_argument("--since", help="ISO 8601, UTC without an offset (default: a day before --until)")
     m.add_argument("--until", help="ISO 8601, excluded (default: now)")
@@ -712,9 +741,10 @@ def build_parser() -> argparse.ArgumentParser:
     m = msub.add_parser("decide", help="write a decision to moderation.decisions (waits for the ack)")
     _add_broker(m)
     m.add_argument("case_id")
-    m.add_argument("decision", choices=(*DECISIONS, *FRENCH_DECISIONS), metavar="DECISION",
+    m.add_argument("decision", type=decision_word(DECISIONS), metavar="DECISION",
                    help=f"{', '.join(DECISIONS)}; in French too: "
-                        + ", ".join(f"{fr} ({en})" for fr, en in FRENCH_DECISIONS.items()))
+                        + ", ".join(f"{fr} ({en})" for fr, en in FRENCH_DECISIONS.items()
+                                    if not _has_accented_twin(fr)) + " (any case)")
     m.add_argument("--moderator", required=True, help="who decides (recorded with the decision)")
     m.add_argument("--reason", help="why (free text, kept in the closed case)")
     m.add_argument("--assignee", help="escalate: who takes the case over (default: the escalation "

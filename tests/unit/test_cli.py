@@ -134,7 +134,7 @@ def test_moderation_commands_refuse_unsafe_or_bad_input_clearly() -> None:
     out = veille("moderation", "report", env={**env, "VEILLE_REPORT_LANGUAGE": "de"})
     assert out.returncode == 2 and "VEILLE_REPORT_LANGUAGE='de' must be one of en, fr" in out.stderr
     out = veille("moderate", "decide", "m1", "maybe", "--moderator", "bob", env=env)
-    assert out.returncode == 2 and "invalid choice: 'maybe'" in out.stderr
+    assert out.returncode == 2 and "'maybe' is not one of approve, reject" in out.stderr
     # An empty filter (a variable not set in a script) matched nothing: an empty queue.
     for args in (("list", "--brand", ""), ("list", "--assignee", " "), ("closed", "--moderator", "")):
         out = veille("moderate", *args, env=env)
@@ -270,3 +270,29 @@ def test_a_misspelt_veille_variable_is_named_with_the_one_meant() -> None:
         "VEILLE_WEBHOOK_HMAC_SECRET?",
     ], out.stderr
     assert out.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("word", "decision"),
+    [("approve", "approve"), ("REJETER", "reject"), ("Répondu", "replied"),
+     ("re\u0301pondu", "replied"),  # decomposed, as some keyboards and pastes send it
+     ("répondre", "replied"), (" repondu ", "replied"), ("prendre", "assign")],
+)
+def test_decision_words_in_any_case_form_or_language(word: str, decision: str) -> None:
+    from veille.cli import decision_word
+    from veille.moderation import DECISIONS
+
+    assert decision_word(DECISIONS)(word) == decision
+
+
+def test_closed_takes_french_decisions_and_refuses_others_clearly() -> None:
+    from veille.cli import build_parser
+    from veille.moderation import CLOSING_DECISIONS
+
+    parser = build_parser()
+    args = parser.parse_args(["moderate", "closed", "--decision", "rejeter"])
+    assert args.decision == "reject" and "reject" in CLOSING_DECISIONS
+    out = veille("moderate", "closed", "--decision", "escalader")  # escalate does not close
+    assert out.returncode == 2
+    assert "'escalader' is not one of approve, reject, replied (in French: approuver, rejeter, " \
+           "répondu, répondre)" in out.stderr

@@ -301,6 +301,10 @@ def test_report_counts_flows_in_the_period_and_busiest_hours() -> None:
     assert "part = traités / reçus (objectif : au moins 90\u00a0%)" in fr
     assert "en attente à la fin de la période : 3" in fr
     assert "2026-01-05           3      2  09:00-10:00" in fr
+    # One name per column: "sans réponse" named two of them (closed without a reply, and still
+    # waiting past the deadline) until 2026-12-06.
+    head = next(line for line in fr.splitlines() if line.startswith("marque") and "médiane" in line)
+    assert head.split()[-4:] == ["%", "à", "temps", "échus"] and head.count("sans") == 1, head
     assert len(fr.splitlines()) == len(text.splitlines())
 
 

@@ -1002,16 +1002,18 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
         "pending": "en attente à la fin de la période : {n}",
         "answers": "délai de décision et réponses aux mentions négatives qui en demandent une "
                    "(dossiers clos dans la période) :",
+        # Not "sans réponse" twice: closed without one, and still waiting past the deadline
+        # (found in review, 2026-12-06).
         "answers_head": "marque|médiane|p90|clos|à temps|en retard|sans rép.|% à temps|"
-                        "sans réponse",
+                        "échus",
         "answers_note": "médiane, p90 = délai de décision : de l'entrée dans la file (queued_at) "
                         "à la décision qui clôt\n"
                         "clos = dossiers négatifs demandant une réponse (needs_answer) clos : "
-                        "répondus avant l'échéance\n"
+                        "réponse avant l'échéance\n"
                         "  de leur marque (respond_by) ou en retard, ou approuvés/rejetés sans "
-                        "réponse ; % à temps = à temps / clos ;\n"
-                        "  sans réponse = dossiers de ce type encore en attente après leur "
-                        "échéance à la fin de la période",
+                        "réponse (sans rép.) ; % à temps = à temps / clos ;\n"
+                        "  échus = dossiers de ce type encore en attente après leur échéance à la "
+                        "fin de la période (laissés sans réponse)",
         "categories": "reçus par catégorie (un élément compte dans chacune de ses catégories ; "
                       "none : mis en file pour un terme interdit seul) :",
         "busiest": "heures les plus chargées par jour ({zone} ; éléments reçus dans l'heure) :",
