@@ -211,6 +211,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
                     out = apply_decision(case, d, now=time.time())
                 except DecisionError as exc:
                     ignore(exc.reason, exc.detail)
+                    case = exc.case or case  # a conflict is remembered with the case
                     continue
                 outcomes.append(out)
                 case = out.case
@@ -259,6 +260,8 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             out = apply_decision(Case.from_state(state), decision, now=written)
         except DecisionError as exc:
             ignore(exc.reason, exc.detail)
+            if exc.case is not None:  # a conflict: remembered, so that a re-read is a duplicate
+                await settle(key, exc.case, [])
             return
         await settle(key, out.case, [out])
 

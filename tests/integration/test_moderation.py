@@ -292,6 +292,15 @@ def test_worker_restart_keeps_open_cases(settings, start_worker) -> None:
     assert len(read_all(settings, MODERATION_QUEUE, expect=20, settle=0.5)) == 20
     decide(settings, "r0", "reject", moderator="alice")
     assert len(read_all(settings, MODERATION_CLOSED, expect=1, settle=0.5)) == 1
+    # Two takes at once on r3: carol's first on the topic, frank's refused (a conflict); then
+    # carol gives the case back.
+    takes = [decision("r3", "assign", "carol", assignee="carol", if_assigned_to=None),
+             decision("r3", "assign", "frank", assignee="frank", if_assigned_to=None),
+             decision("r3", "unassign", "carol", if_assigned_to="carol")]
+    produce(settings, MODERATION_DECISIONS, takes)
+    wait_metrics(first.metrics_url, lambda s: by_label(
+        s, "veille_moderation_decisions_ignored_total", "reason") == {("conflict",): 1},
+        what="frank's take refused")
     first.stop()
 
     second = start_worker(settings)
@@ -305,6 +314,10 @@ def test_worker_restart_keeps_open_cases(settings, start_worker) -> None:
     r0 = next(v for k, v in values(settings, MODERATION_DECISIONS, expect=1, settle=0.2)
               if k == b"r0")
     produce(settings, MODERATION_DECISIONS, [(b"r0", json.dumps(r0).encode())])
+    # Read again, as after a restart before the offsets were committed: frank's take is a
+    # duplicate too. Judged anew against the case as it is now (nobody on it), it was applied
+    # until 2026-12-06: the agent's case was frank's while every tool said it was nobody's.
+    produce(settings, MODERATION_DECISIONS, takes)
     decide(settings, "r1", "approve", moderator="alice")
     # A decision keyed right but on another partition (a producer with librdkafka's default
     # partitioner): sent back to r2's partition, then applied there.
@@ -324,8 +337,17 @@ def test_worker_restart_keeps_open_cases(settings, start_worker) -> None:
     assert sorted(r2) == sorted([wrong, home])
     scraped = wait_metrics(second.metrics_url, lambda s: bool(by_label(
         s, "veille_moderation_decisions_ignored_total", "reason")), what="the duplicate counted")
+    scraped = wait_metrics(second.metrics_url, lambda s: by_label(
+        s, "veille_moderation_decisions_ignored_total", "reason").get(("duplicate",)) == 4,
+        what="the four duplicates counted")
     assert by_label(scraped, "veille_moderation_decisions_ignored_total", "reason") == {
-        ("duplicate",): 1}
+        ("duplicate",): 4}  # r0's decision, and r3's three
+    out = io.StringIO()
+    list_cases(settings, as_json=True, unassigned=True, out=out)
+    unassigned = [json.loads(line)["case_id"] for line in out.getvalue().splitlines()]
+    assert "r3" in unassigned and len(unassigned) == 17  # r0, r1, r2 closed
+    # The agent agrees with the tools: nobody works on r3.
+    assert sum(by_label(scraped, "veille_moderation_unassigned_items", "brand").values()) == 17
     assert by_label(scraped, "veille_moderation_backlog_items", "brand") == {
         ("acme",): 10, ("boreal",): 7}
     assert by_label(scraped, "veille_moderation_items_processed_total", "brand", "category") == {

@@ -187,6 +187,52 @@ def test_time_to_decision_includes_escalation_and_is_never_negative() -> None:
     assert early.time_to_decision == 0
 
 
+def test_a_refused_take_read_again_stays_refused() -> None:
+    """Frank's take, refused while carol had the case, read again once she has given it back
+    (a restart or a hand-over before the offsets were committed) is a duplicate: judged anew,
+    it was applied, and the agent's case was frank's while every tool's in-order reading said
+    it was nobody's (found in review, 2026-12-06)."""
+    frank = decide("assign", T0 + 61, moderator="frank", assignee="frank", if_assigned_to=None)
+    carol = apply_decision(case(), decide("assign", T0 + 60, moderator="carol", assignee="carol",
+                                          if_assigned_to=None), now=T0 + 60).case
+    with pytest.raises(DecisionError) as err:
+        apply_decision(carol, frank, now=T0 + 61)
+    assert err.value.reason == "conflict" and err.value.case is not None
+    remembered = err.value.case
+    assert remembered.assigned_to == "carol" and remembered.decisions == carol.decisions
+    released = apply_decision(remembered, decide("unassign", T0 + 70, moderator="carol",
+                                                 if_assigned_to="carol"), now=T0 + 70).case
+    again = Case.from_state(json.loads(json.dumps(released.to_state())))  # saved and read back
+    assert again == released
+    with pytest.raises(DecisionError) as err:
+        apply_decision(again, frank, now=T0 + 80)
+    assert err.value.reason == "duplicate" and again.assigned_to is None
+    # A new take by frank (another time) is judged: the case is nobody's now, so it applies.
+    taken = apply_decision(again, {**frank, "decided_at": T0 + 90}, now=T0 + 90).case
+    assert taken.assigned_to == "frank"
+    # The closed record carries the case without this bookkeeping; other refusals keep none.
+    closed = apply_decision(taken, decide("approve", T0 + 99), now=T0 + 99)
+    assert closed.record is not None and "refused" not in closed.record["case"]
+    assert "refused" not in case().to_state()
+    with pytest.raises(DecisionError) as err:
+        apply_decision(closed.case, decide("reject", T0 + 100), now=T0 + 100)
+    assert err.value.reason == "already_closed" and err.value.case is None
+
+
+def test_a_case_remembers_a_bounded_number_of_refusals() -> None:
+    from veille.moderation.cases import MAX_REFUSED
+
+    current = apply_decision(case(), decide("assign", T0 + 1, moderator="carol", assignee="carol"),
+                             now=T0 + 1).case
+    for i in range(MAX_REFUSED + 5):
+        with pytest.raises(DecisionError) as err:
+            apply_decision(current, decide("assign", T0 + 2 + i / 1000, moderator="frank",
+                                           assignee="frank", if_assigned_to=None), now=T0 + 3)
+        assert err.value.case is not None
+        current = err.value.case
+    assert len(current.refused) == MAX_REFUSED and current.refused[-1][2] == T0 + 2 + 104 / 1000
+
+
 def test_a_redelivered_decision_is_a_duplicate() -> None:
     first = apply_decision(case(), decide("escalate", T0 + 10), now=T0 + 10)
     with pytest.raises(DecisionError) as err:

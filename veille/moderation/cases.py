@@ -52,6 +52,9 @@ CONDITIONAL_DECISIONS: Final = ("assign", "unassign")
 #: its history (the agent's table, the closed record), and a tool looping on assign must not grow
 #: it without bound. A closing decision is always accepted.
 MAX_OPEN_DECISIONS: Final = 100
+#: Refused conditional decisions a case remembers (Case.refused): more than the uncommitted tail
+#: a restart reads again could hold.
+MAX_REFUSED: Final = 100
 #: How the closing decision of a case asking for an answer came (a Prometheus label value): a
 #: reply by the brand's response deadline or after it, or a closing without a reply.
 ANSWER_OUTCOMES: Final = ("on_time", "late", "no_answer")
@@ -76,11 +79,13 @@ _DECISION_KEYS: Final = frozenset({"case_id", "decision", "moderator", "decided_
 class DecisionError(ValueError):
     """A decision that cannot be applied; `reason` is one of DECISION_ERRORS."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, case: Case | None = None) -> None:
         assert reason in DECISION_ERRORS, reason
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        #: The case to keep nonetheless (a `conflict` remembers the decision it refused), or None.
+        self.case = case
 
 
 #: Characters a moderator, an assignee or a reason may not hold: control characters (a reason may
@@ -272,6 +277,12 @@ class Case:
     reason: str | None = None
     assigned_to: str | None = None
     escalations: int = 0
+    #: Keys of the conditional decisions refused as a `conflict`, newest last (MAX_REFUSED at
+    #: most): read again (a restart or a hand-over before the offsets were committed), such a
+    #: decision is a `duplicate`, not judged anew against a case that has changed since (a take
+    #: refused while carol had the case was applied once she had given it back: found in review,
+    #: 2026-12-06). The other refusals cannot change their verdict on a second reading.
+    refused: tuple[tuple[str, str, float], ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -313,6 +324,8 @@ class Case:
             "status": self.status, "decisions": [d.to_dict() for d in self.decisions],
             "closed_at": self.closed_at, "decided_by": self.decided_by, "reason": self.reason,
             "assigned_to": self.assigned_to, "escalations": self.escalations,
+            # Only when there is one: the state of every other case is as before.
+            **({"refused": [list(k) for k in self.refused]} if self.refused else {}),
         }
 
     @classmethod
@@ -327,6 +340,7 @@ class Case:
             decisions=tuple(Decision.from_state(x) for x in d["decisions"]),
             closed_at=d["closed_at"], decided_by=d["decided_by"], reason=d["reason"],
             assigned_to=d["assigned_to"], escalations=int(d["escalations"]),
+            refused=tuple((str(k[0]), str(k[1]), float(k[2])) for k in d.get("refused", ())),
         )
 
 
@@ -407,11 +421,14 @@ def apply_decision(case: Case | None, decision: Decision | Mapping[str, Any], no
         raise DecisionError("invalid", "decided_at is before the case entered the queue")
     if any(d.key == decision.key for d in case.decisions):
         raise DecisionError("duplicate", f"decision already applied to case {case.id!r}")
+    if decision.conditional and decision.key in case.refused:
+        raise DecisionError("duplicate", f"decision already refused on case {case.id!r} (conflict)")
     if not case.pending:
         raise DecisionError("already_closed", f"case {case.id!r} was closed by {case.decided_by!r}")
     if decision.conditional and case.assigned_to != decision.if_assigned_to:
         raise DecisionError("conflict", f"case {case.id!r} was worked on by {case.assigned_to!r}, "
-                            f"not {decision.if_assigned_to!r}, when this {decision.decision} came")
+                            f"not {decision.if_assigned_to!r}, when this {decision.decision} came",
+                            case=replace(case, refused=(*case.refused, decision.key)[-MAX_REFUSED:]))
     if decision.decision not in CLOSING_DECISIONS and \
             sum(d.decision not in CLOSING_DECISIONS for d in case.decisions) >= MAX_OPEN_DECISIONS:
         raise DecisionError("invalid", f"case {case.id!r} already has {MAX_OPEN_DECISIONS} "
@@ -437,10 +454,17 @@ def apply_decision(case: Case | None, decision: Decision | Mapping[str, Any], no
         "reason": decision.reason,
         "decided_at": iso(decision.decided_at),
         "time_to_decision_seconds": round(waited, 3),
-        "case": updated.to_state(),
+        "case": _public_state(updated),
     }
     return Outcome(updated, decision, closed=True, time_to_decision=waited, record=record,
                    answer=case.answer_outcome(decision.decision, decision.decided_at))
+
+
+def _public_state(case: Case) -> dict[str, Any]:
+    """The case as moderation.closed carries it: without the agent's own bookkeeping."""
+    state = case.to_state()
+    state.pop("refused", None)
+    return state
 
 
 # --- KPIs and backlog ---------------------------------------------------------------------

@@ -460,7 +460,10 @@ class CaseView:
                 break
             try:
                 outcome = apply_decision(case, record, now)
-            except DecisionError:
+            except DecisionError as exc:
+                if exc.case is not None:  # a conflict, remembered as the agent does
+                    case = exc.case
+                    folded = (case, None)
                 continue
             if outcome.closed:
                 folded = (case, record)
