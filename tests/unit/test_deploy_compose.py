@@ -336,3 +336,22 @@ def test_the_mastodon_collector_service_runs_in_its_profile_with_its_settings_fr
     with pytest.raises(MastodonConfigError, match="VEILLE_MASTODON_URL is empty"):
         collector(settings).check_config()
     collector(settings.with_(mastodon_url="https://mastodon.example")).check_config()
+
+
+def test_settings_that_services_share_reach_every_veille_service() -> None:
+    """A setting read by more than one service comes from the shared block: the hold of
+    decisions reached only the moderation API (the agent kept 600 s whatever .env said), and the
+    topics' retentions reached no service at all (found in review, 2026-12-06)."""
+    shared = ("VEILLE_MODERATION_HOLD_SECONDS", "VEILLE_MODERATION_RETENTION_DAYS",
+              "VEILLE_DLQ_RETENTION_DAYS")
+    env = {**env_example(), "VEILLE_MODERATION_HOLD_SECONDS": "42",
+           "VEILLE_MODERATION_RETENTION_DAYS": "500", "VEILLE_DLQ_RETENTION_DAYS": "7"}
+    resolved = interpolate(raw(), env)
+    veille_services = {name: s for name, s in resolved["services"].items()
+                       if "VEILLE_BROKER_URL" in (s.get("environment") or {})}
+    assert {"topics", "worker", "agents", "moderation-api"} <= set(veille_services)
+    for name, service in veille_services.items():
+        got = {k: str(service["environment"].get(k)) for k in shared}
+        assert got == {"VEILLE_MODERATION_HOLD_SECONDS": "42",
+                       "VEILLE_MODERATION_RETENTION_DAYS": "500",
+                       "VEILLE_DLQ_RETENTION_DAYS": "7"}, name
