@@ -244,8 +244,10 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             if open_state is not None:
                 m.load_open(open_state)
         except StateMismatch as exc:  # VEILLE_SPIKE_BUCKET_SECONDS changed: learnt afresh
-            log.warning("spikes: %s; the brand's detector starts afresh (a day of warm-up)", exc)
+            log.warning("spikes: %s; the brand's detector starts afresh (a day of warm-up); "
+                        "an open alert carries over and resolves on quiet buckets", exc)
             m = new_monitor(brand)
+            m.carry_over(saved_core, open_state)
         core_seqs[brand] = core_seq
         outbox = saved_core.get("outbox") if saved_core is not None else None
         if outbox:  # saved, maybe not sent, before a crash: sent again (de-duplicated downstream)

@@ -821,6 +821,21 @@ class BrandMonitor:
             "detector": self.detector.to_state(),
         }
 
+    def carry_over(self, core: dict[str, Any] | None, open_state: dict[str, Any] | None) -> None:
+        """On a monitor learning afresh because its saved state could not be loaded (another
+        bucket size, a time zone this machine no longer has): the open alert story and the
+        event-time clock of that state carry over. The story ends as any other, resolved by
+        quiet buckets (a warming-up detector sees only quiet ones), instead of being dropped
+        unresolved: consumers of the alerts kept it open for ever, the alert-state gauge said
+        none, and with no clock no bucket closed until the brand was mentioned again (found
+        in review, 2026-12-06)."""
+        if core is not None and core.get("story") is not None:
+            self.story = copy.deepcopy(core["story"])
+        clock = int((open_state or {}).get("closed_until") or 0)
+        if clock:
+            size = self.config.bucket_seconds
+            self.closed_until = -(-clock // size) * size  # the next boundary of the new size
+
     def load_state(self, d: dict[str, Any]) -> None:
         self.load_open(d)
         self.load_core(d)

@@ -214,6 +214,40 @@ def test_a_brand_taken_off_the_watch_list_mid_crisis_has_its_alert_resolved() ->
     assert [e["event"] for e in kept.alerts.sent] == ["resolved"]
 
 
+@pytest.mark.parametrize("bucket", [600, 120])
+def test_an_open_alert_survives_a_restart_with_another_bucket_size(bucket: int) -> None:
+    """The bucket size changed while acme's alert was open: the detector learns afresh, but the
+    story and the clock carry over and the silence resolves the alert. Until 2026-12-06 the
+    whole state was dropped: never resolved on reputation.alerts, the alert-state gauge at
+    none, and no bucket closed until acme was mentioned again (found in review)."""
+    traffic = Traffic()
+    traffic.buckets(300)
+    traffic.surge(2)
+    t, offset = traffic.t, traffic.offset
+    for p in SOURCES:  # the surge's buckets close
+        traffic.events.append(tick(Q, offset, p=p, t=t + 900))
+        offset += 1
+    first = Process()
+    first.run(traffic.batches())
+    opened = first.alerts.sent[0]
+    assert opened["event"] == "opened" and first.alerts.sent[-1]["event"] != "resolved"
+    landed = [(n, k, json.loads(json.dumps(v))) for n, k, v in (w for w in first.log if len(w) == 3)]
+    quiet = [[tick(Q, offset + k * len(SOURCES) + p, p=p, t=t + 900 + k * 600)
+              for p in SOURCES] for k in range(25)]  # four hours of silence
+    restarted = Process(landed=landed, settings=SETTINGS.with_(spike_bucket_seconds=bucket))
+    # The clock where it stood: the state is loaded, nothing closes yet.
+    restarted.run(quiet[:1])
+    assert restarted.alerts.sent == []
+    severity = first.alerts.sent[-1]["severity"]
+    state = restarted.registry.get_sample_value("veille_reputation_alert_state", {"brand": "acme"})
+    assert state == {"warning": 1, "critical": 2}[severity]  # still open, as on the topic
+    restarted.run(quiet[1:])
+    assert [(e["alert_id"], e["event"]) for e in restarted.alerts.sent] == [
+        (opened["alert_id"], "resolved")]
+    assert restarted.registry.get_sample_value("veille_reputation_alert_state",
+                                               {"brand": "acme"}) == 0
+
+
 def test_a_recovery_superseded_by_a_newer_rebalance_changes_nothing(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Faust does not cancel an on_recover callback when a newer rebalance supersedes its
