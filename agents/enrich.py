@@ -444,7 +444,7 @@ class Planner:
                 Out(self.names.by_brand, brand.encode(), value, None, home))
 
 
-async def load_windows(bootstrap: list[str], enriched: str, partitions: Sequence[int], ttl: float,
+async def load_windows(brokers: Mapping[str, Any], enriched: str, partitions: Sequence[int], ttl: float,
                        max_entries: int, clock: Callable[[], float] = time.time,
                        timeout: float = 120.0,
                        clocks: dict[int, SourceClock] | None = None,
@@ -469,7 +469,7 @@ async def load_windows(bootstrap: list[str], enriched: str, partitions: Sequence
         last[r.partition] = r
         windows[r.partition].add(r.key, r.timestamp / 1000.0, _source_offset(r))
 
-    await read_to_end(bootstrap, [TopicPartition(enriched, p) for p in partitions], remember,
+    await read_to_end(brokers, [TopicPartition(enriched, p) for p in partitions], remember,
                       start=lambda tp, end: max(0, end - max_entries - 1), timeout=timeout)
     now = clock()
     for window in windows.values():
@@ -543,14 +543,14 @@ class EnrichStage:
 
         s = self.settings
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=s.bootstrap_servers, client_id=f"{s.app_id}-enrich",
+            **s.kafka_client_options(), client_id=f"{s.app_id}-enrich",
             acks="all", enable_idempotence=False, linger_ms=int(s.producer_linger_ms),
             max_batch_size=256 * 1024, max_request_size=MAX_REQUEST_BYTES,
             request_timeout_ms=s.producer_request_timeout_ms,
         )
         await self.producer.start()
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.bootstrap_servers, client_id=f"{s.app_id}-enrich",
+            **s.kafka_client_options(), client_id=f"{s.app_id}-enrich",
             group_id=f"{s.app_id}-enrich", enable_auto_commit=False,
             # A new group starts from the beginning: what collectors wrote before the first
             # worker started is enriched too.
@@ -613,7 +613,7 @@ class EnrichStage:
         started = time.monotonic()
         clocks: dict[int, SourceClock] = {}
         try:
-            windows = await load_windows(s.bootstrap_servers, self.names.enriched, owned,
+            windows = await load_windows(s.kafka_client_options(), self.names.enriched, owned,
                                          s.dedup_ttl_seconds, s.dedup_max_per_partition, self.clock,
                                          clocks=clocks, committed=await self.committed(owned))
         except Exception as exc:  # noqa: BLE001 (aiokafka would swallow it: the partitions
@@ -711,7 +711,7 @@ class EnrichStage:
             generation = self.generation
             clocks: dict[int, SourceClock] = {}
             try:
-                windows = await load_windows(s.bootstrap_servers, self.names.enriched, wanted,
+                windows = await load_windows(s.kafka_client_options(), self.names.enriched, wanted,
                                              s.dedup_ttl_seconds, s.dedup_max_per_partition,
                                              self.clock, clocks=clocks,
                                              committed=await self.committed(wanted))
@@ -850,7 +850,7 @@ class EnrichStage:
                     found.add(raw)
 
         known = self.enriched_ends.get(partition)
-        await read_to_end(self.settings.bootstrap_servers,
+        await read_to_end(self.settings.kafka_client_options(),
                           [TopicPartition(self.names.enriched, partition)], see,
                           start=lambda tp, end: known if known is not None
                           else max(0, end - len(outs) - 100), timeout=30.0)

@@ -115,7 +115,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         loaded = 0
         try:
             for table in (cases, held):
-                loaded += await catch_up_retrying(table, settings.bootstrap_servers, owned,
+                loaded += await catch_up_retrying(table, settings.kafka_client_options(), owned,
                                                   decode=json.loads, current=current)
         except Superseded:  # a newer recovery rebuilds the state: this one changes nothing more
             log.info("moderation: recovery superseded by a newer rebalance")

@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
 async def read_to_end(
-    bootstrap: list[str], tps: list[Any], handle: Callable[[Any], None],
+    brokers: Mapping[str, Any], tps: list[Any], handle: Callable[[Any], None],
     start: Callable[[Any, int], int] | None = None, timeout: float = 60.0,
 ) -> int:
     """Feed every record of the partitions `tps` to `handle`, up to the high watermark of fetch
@@ -37,7 +37,7 @@ async def read_to_end(
     if not tps:
         return 0
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        **brokers, group_id=None, enable_auto_commit=False,
         auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_wait_ms=50,
     )
@@ -75,7 +75,7 @@ async def read_to_end(
 
 
 async def catch_up(
-    table: Any, bootstrap: list[str], partitions: set[int], timeout: float = 60.0,
+    table: Any, brokers: Mapping[str, Any], partitions: set[int], timeout: float = 60.0,
     decode: Callable[[bytes], Any] | None = None, current: Callable[[], bool] = lambda: True,
 ) -> int:
     """Load every record of the given changelog partitions into table.data; return the count.
@@ -99,7 +99,7 @@ async def catch_up(
             table.data[r.key] = decode(r.value)
 
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-    return await read_to_end(bootstrap, tps, load, timeout=timeout)
+    return await read_to_end(brokers, tps, load, timeout=timeout)
 
 
 class Superseded(Exception):
@@ -119,7 +119,7 @@ class Recoveries:
         return lambda: self.latest == mine
 
 
-async def catch_up_retrying(table: Any, bootstrap: list[str], partitions: set[int],
+async def catch_up_retrying(table: Any, brokers: Mapping[str, Any], partitions: set[int],
                             decode: Callable[[bytes], Any] | None = None,
                             backoff: float = 1.0, max_backoff: float = 30.0,
                             current: Callable[[], bool] = lambda: True) -> int:
@@ -138,7 +138,7 @@ async def catch_up_retrying(table: Any, bootstrap: list[str], partitions: set[in
         if not current():
             raise Superseded(getattr(table, "name", str(table)))
         try:
-            read = await catch_up(table, bootstrap, partitions, decode=decode, current=current)
+            read = await catch_up(table, brokers, partitions, decode=decode, current=current)
         except Superseded:
             raise
         except Exception as exc:  # noqa: BLE001 (retried; a cancellation still stops it)

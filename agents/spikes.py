@@ -173,7 +173,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == name}
         try:
             for table in (open_table, core_table):
-                await catch_up_retrying(table, settings.bootstrap_servers, owned,
+                await catch_up_retrying(table, settings.kafka_client_options(), owned,
                                         decode=json.loads, current=current)
         except Superseded:
             log.info("spikes: recovery for partitions %s superseded by a newer rebalance",

@@ -141,7 +141,7 @@ def install_heartbeat(app: Any, settings: Settings, metrics: Metrics) -> None:
 
     class Heartbeat(mode.Service):
         async def on_start(self) -> None:
-            self.client = AIOKafkaClient(bootstrap_servers=settings.bootstrap_servers,
+            self.client = AIOKafkaClient(**settings.kafka_client_options(),
                                          client_id=f"{settings.app_id}-heartbeat")
             await self.client.bootstrap()
             self.add_future(beat_while(self.client, metrics, lambda: not self.should_stop))

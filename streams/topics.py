@@ -275,9 +275,12 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=settings.bootstrap_servers,
+            **settings.kafka_client_options(),
             client_id=f"{settings.app_id}-admin",
             request_timeout_ms=int(timeout * 1000),
+            # Bounded too (kafka-python waits 30 s to bootstrap by default: a refused SASL
+            # password is retried until then).
+            bootstrap_timeout_ms=int(timeout * 1000),
         )
     except KafkaError as exc:
         raise TopicError(f"cannot reach the broker at {settings.broker_url}: {exc}") from None

@@ -77,6 +77,23 @@ class App(faust.App):
         return 0.0 if since is None else time.monotonic() - since
 
 
+def faust_credentials(settings: Settings) -> Any:
+    """VEILLE_BROKER_SECURITY_PROTOCOL and its settings as Faust's broker_credentials, which
+    Faust hands to every aiokafka client it makes (the same options as veille's own clients:
+    Settings.kafka_security); None for PLAINTEXT."""
+    from faust.auth import SASLCredentials, SSLCredentials
+
+    protocol = settings.broker_security_protocol
+    if protocol.startswith("SASL_"):
+        return SASLCredentials(username=settings.broker_sasl_username,
+                               password=settings.broker_sasl_password,
+                               mechanism=settings.broker_sasl_mechanism,
+                               ssl_context=settings.ssl_context())
+    if protocol == "SSL":
+        return SSLCredentials(settings.ssl_context())
+    return None
+
+
 def create_app(settings: Settings) -> App:
     """A Faust app configured from settings alone: the same code talks to Tansu and Apache Kafka."""
     _FETCH_MAX_WAIT_MS[0] = settings.consumer_fetch_max_wait_ms
@@ -92,6 +109,7 @@ def create_app(settings: Settings) -> App:
     return App(
         settings.app_id,
         broker=settings.faust_broker,
+        broker_credentials=faust_credentials(settings),
         datadir=str(datadir),
         store="memory://",
         topic_partitions=settings.topic_partitions,

@@ -7,6 +7,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -126,6 +127,22 @@ def metadata_answers(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
     size, got = struct.unpack(">ii", head)
     return got == correlation and size >= 8
+
+
+def secure_endpoint_answers(host: str, port: int, context: ssl.SSLContext | None,
+                            timeout: float = 1.0) -> bool:
+    """True when a broker endpoint that does not take a bare Metadata request (TLS, SASL)
+    accepts a connection, and, with a TLS `context`, completes a handshake with a certificate
+    valid for `host`. A SASL broker answers nothing before authentication: being reachable is
+    all a probe can ask of it without credentials."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            if context is None:
+                return True
+            with context.wrap_socket(raw, server_hostname=host.strip("[]")):
+                return True
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        return False
 
 
 def _recv_exact(s: socket.socket, n: int) -> bytes | None:

@@ -585,6 +585,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     Watchlist.from_toml(settings.watchlist_path)
     if settings.broker_url_set:  # an existing broker, not the embedded one the demo starts
         _reachable(settings)
+    elif settings.broker_security_protocol != "PLAINTEXT":
+        raise CliError(f"VEILLE_BROKER_SECURITY_PROTOCOL={settings.broker_security_protocol}: the "
+                       "demo's embedded broker speaks PLAINTEXT only (set VEILLE_BROKER_URL to "
+                       "run the demo on your own broker)")
     return run_demo(settings, rate=rate, file=args.file, duration=args.duration)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
+import ssl
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -39,6 +41,38 @@ class Settings:
     broker_url_set: bool = field(
         default=False,
         metadata={"help": "Internal: true when broker_url came from the environment.", "env": False},
+    )
+    broker_security_protocol: str = field(
+        default="PLAINTEXT",
+        metadata={"help": "How every Kafka client of veille connects: `PLAINTEXT`, `SSL` (TLS), "
+                  "`SASL_PLAINTEXT` or `SASL_SSL` (a managed Kafka: Confluent Cloud, MSK, "
+                  "Aiven...). The embedded broker speaks PLAINTEXT only."},
+    )
+    broker_sasl_mechanism: str = field(
+        default="",
+        metadata={"help": "With SASL_*: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`."},
+    )
+    broker_sasl_username: str = field(
+        default="", metadata={"help": "With SASL_*: the user name (an API key on Confluent Cloud)."}
+    )
+    broker_sasl_password: str = field(
+        default="",
+        metadata={"secret": True, "help": "With SASL_*: the password (an API secret). Secret."},
+    )
+    broker_ssl_cafile: str = field(
+        default="",
+        metadata={"help": "With SSL or SASL_SSL: PEM file of the certificate authorities to trust "
+                  "(empty: the system's). The broker's host name is always checked."},
+    )
+    broker_ssl_certfile: str = field(
+        default="",
+        metadata={"help": "With SSL or SASL_SSL: PEM client certificate, for a broker that "
+                  "authenticates clients by certificate (mutual TLS; with its key file)."},
+    )
+    broker_ssl_keyfile: str = field(
+        default="",
+        metadata={"help": "With SSL or SASL_SSL: PEM private key of the client certificate "
+                  "(unencrypted: mount it as a secret file)."},
     )
     embedded_broker_port: int = field(
         default=DEFAULT_BROKER_PORT,
@@ -295,12 +329,16 @@ class Settings:
                                 "(kafka://host:port[;host:port])")
         for server in servers:
             if "://" in server:
-                raise SettingsError(f"{url}={self.broker_url!r}: {server.split('://')[0]}:// is "
-                                    "not a Kafka URL (kafka://host:port[;host:port])")
+                scheme = server.split("://")[0]
+                hint = (f"; set {ENV_PREFIX}BROKER_SECURITY_PROTOCOL={scheme.upper()} for that"
+                        if scheme.upper() in SECURITY_PROTOCOLS else "")
+                raise SettingsError(f"{url}={self.broker_url!r}: {scheme}:// is not a Kafka URL "
+                                    f"(kafka://host:port[;host:port]){hint}")
             found = _SERVER.fullmatch(server)
             if found is None or not 1 <= int(found["port"]) <= 65535:
                 raise SettingsError(f"{url}={self.broker_url!r}: {server!r} is not host:port "
                                     "with a port in 1..65535")
+        self._check_security()
         if self.report_language not in REPORT_LANGUAGES:
             raise SettingsError(f"{ENV_PREFIX}REPORT_LANGUAGE={self.report_language!r} must be "
                                 f"one of {', '.join(REPORT_LANGUAGES)}")
@@ -324,6 +362,72 @@ class Settings:
                 raise SettingsError(f"{ENV_PREFIX}{name}{derived} is {len(value)} characters "
                                     f"long: topic names (...{suffix}) would pass Kafka's "
                                     f"{_MAX_TOPIC_NAME}")
+
+    def _check_security(self) -> None:
+        """TLS and SASL: the protocol names what the other settings must say. A setting the
+        protocol does not use is an error, not ignored (SASL credentials with SSL would connect
+        without them and fail later, at the broker's ACLs)."""
+        protocol = self.broker_security_protocol.strip().upper().replace("-", "_") or "PLAINTEXT"
+        if protocol not in SECURITY_PROTOCOLS:
+            raise SettingsError(f"{ENV_PREFIX}BROKER_SECURITY_PROTOCOL="
+                                f"{self.broker_security_protocol!r} must be one of "
+                                f"{', '.join(SECURITY_PROTOCOLS)}")
+        object.__setattr__(self, "broker_security_protocol", protocol)
+        mechanism = self.broker_sasl_mechanism.strip().upper().replace("_", "-")
+        object.__setattr__(self, "broker_sasl_mechanism", mechanism)
+        sasl = {"BROKER_SASL_MECHANISM": mechanism, "BROKER_SASL_USERNAME": self.broker_sasl_username,
+                "BROKER_SASL_PASSWORD": self.broker_sasl_password}
+        tls = {"BROKER_SSL_CAFILE": self.broker_ssl_cafile,
+               "BROKER_SSL_CERTFILE": self.broker_ssl_certfile,
+               "BROKER_SSL_KEYFILE": self.broker_ssl_keyfile}
+        for uses, group in ((protocol.startswith("SASL_"), sasl), (protocol.endswith("SSL"), tls)):
+            unused = [ENV_PREFIX + name for name, value in group.items() if value and not uses]
+            if unused:
+                them = "them" if len(unused) > 1 else "it"
+                raise SettingsError(f"{', '.join(unused)} set, but {ENV_PREFIX}BROKER_SECURITY_"
+                                    f"PROTOCOL={protocol} does not use {them}: set the protocol "
+                                    f"that does, or leave {them} empty")
+        if protocol.startswith("SASL_"):
+            if mechanism not in SASL_MECHANISMS:
+                raise SettingsError(f"{ENV_PREFIX}BROKER_SASL_MECHANISM={mechanism!r} must be one "
+                                    f"of {', '.join(SASL_MECHANISMS)} with {protocol}")
+            for name in ("BROKER_SASL_USERNAME", "BROKER_SASL_PASSWORD"):
+                if not sasl[name].strip():
+                    raise SettingsError(f"{ENV_PREFIX}{name} must be set with {protocol}")
+        if bool(self.broker_ssl_certfile) != bool(self.broker_ssl_keyfile):
+            raise SettingsError(f"{ENV_PREFIX}BROKER_SSL_CERTFILE and {ENV_PREFIX}BROKER_SSL_"
+                                "KEYFILE go together (a client certificate and its key)")
+        if protocol.endswith("SSL"):
+            self.ssl_context()  # a missing or unreadable file is told now, not at a first send
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context every Kafka client shares (None without TLS): the system's trusted
+        authorities or VEILLE_BROKER_SSL_CAFILE's, host names checked, and the client
+        certificate when one is set."""
+        if not self.broker_security_protocol.endswith("SSL"):
+            return None
+        return _ssl_context(self.broker_ssl_cafile, self.broker_ssl_certfile,
+                            self.broker_ssl_keyfile)
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Where and how a kafka-python or aiokafka client connects: the bootstrap servers and
+        the security options."""
+        return {"bootstrap_servers": self.bootstrap_servers, **self.kafka_security()}
+
+    def kafka_security(self) -> dict[str, Any]:
+        """The security options of a kafka-python or aiokafka client (the same names in both):
+        empty for PLAINTEXT, so that a plaintext client is built exactly as before."""
+        protocol = self.broker_security_protocol
+        if protocol == "PLAINTEXT":
+            return {}
+        options: dict[str, Any] = {"security_protocol": protocol}
+        if protocol.endswith("SSL"):
+            options["ssl_context"] = self.ssl_context()
+        if protocol.startswith("SASL_"):
+            options.update(sasl_mechanism=self.broker_sasl_mechanism,
+                           sasl_plain_username=self.broker_sasl_username,
+                           sasl_plain_password=self.broker_sasl_password)
+        return options
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -384,6 +488,29 @@ class Settings:
         rebalance timeout for the other members, and Faust refuses a session timeout above its
         request timeout (90 s by default). Every consumer of a group uses it."""
         return max(90.0, self.broker_session_timeout + 30.0, self.broker_rebalance_timeout + 30.0)
+
+
+#: VEILLE_BROKER_SECURITY_PROTOCOL's values (Kafka's security.protocol) and the SASL mechanisms
+#: both kafka-python and aiokafka speak with a user name and password.
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@functools.lru_cache(maxsize=8)
+def _ssl_context(cafile: str, certfile: str, keyfile: str) -> ssl.SSLContext:
+    """One context per set of files, shared by every client of the process."""
+    files = (("CAFILE", cafile), ("CERTFILE", certfile), ("KEYFILE", keyfile))
+    for name, path in files:
+        if path and not Path(path).is_file():
+            raise SettingsError(f"{ENV_PREFIX}BROKER_SSL_{name}={path!r} is not a file")
+    try:
+        context = ssl.create_default_context(cafile=cafile or None)
+        if certfile:
+            context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        names = ", ".join(f"{ENV_PREFIX}BROKER_SSL_{n}" for n, v in files if v)
+        raise SettingsError(f"TLS: cannot use {names or 'the system trust store'}: {exc}") from None
+    return context
 
 
 #: The languages `veille moderation report` is written in.

@@ -285,3 +285,94 @@ def test_a_flag_wins_over_its_variable_even_a_malformed_one() -> None:
     assert Settings.from_env({"VEILLE_METRICS_PORT": "abc"}, metrics_port=9000).metrics_port == 9000
     assert Settings.from_env({"VEILLE_WEBHOOK_PORT": "tcp://10.0.0.1:8080"},
                              webhook_port=8081).webhook_port == 8081
+
+
+# --- TLS and SASL -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from tests.secure_proxy import make_certs
+
+    ca, _ = make_certs(tmp_path_factory.mktemp("tls"))
+    return str(ca)
+
+
+def test_plaintext_clients_are_built_as_before() -> None:
+    s = Settings.from_env({})
+    assert s.broker_security_protocol == "PLAINTEXT" and s.kafka_security() == {}
+    assert s.kafka_client_options() == {"bootstrap_servers": ["127.0.0.1:9092"]}
+    assert s.ssl_context() is None
+
+
+def test_sasl_ssl_gives_every_client_the_same_options(ca_file: str) -> None:
+    s = Settings.from_env({"VEILLE_BROKER_URL": "kafka://k1:9093;k2:9093",
+                           "VEILLE_BROKER_SECURITY_PROTOCOL": "sasl_ssl",
+                           "VEILLE_BROKER_SASL_MECHANISM": "scram_sha_512",
+                           "VEILLE_BROKER_SASL_USERNAME": "veille",
+                           "VEILLE_BROKER_SASL_PASSWORD": "s3cret",
+                           "VEILLE_BROKER_SSL_CAFILE": ca_file})
+    options = s.kafka_client_options()
+    context = options.pop("ssl_context")
+    assert options == {"bootstrap_servers": ["k1:9093", "k2:9093"], "security_protocol": "SASL_SSL",
+                       "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": "veille",
+                       "sasl_plain_password": "s3cret"}
+    assert context is s.ssl_context() and context.check_hostname  # one context, names checked
+    from veille.app import faust_credentials
+
+    creds = faust_credentials(s)
+    assert (creds.protocol.value, creds.mechanism.value, creds.username, creds.password,
+            creds.ssl_context) == ("SASL_SSL", "SCRAM-SHA-512", "veille", "s3cret", context)
+    plain = faust_credentials(s.with_(broker_security_protocol="SASL_PLAINTEXT",
+                                      broker_ssl_cafile=""))
+    assert plain.protocol.value == "SASL_PLAINTEXT" and plain.ssl_context is None
+    tls = faust_credentials(s.with_(broker_security_protocol="SSL", broker_sasl_mechanism="",
+                                    broker_sasl_username="", broker_sasl_password=""))
+    assert tls.protocol.value == "SSL" and tls.context is context
+    assert faust_credentials(Settings.from_env({})) is None
+
+
+def test_the_sasl_password_may_come_from_a_file(tmp_path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("from-a-file\n")
+    s = Settings.from_env({"VEILLE_BROKER_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                           "VEILLE_BROKER_SASL_MECHANISM": "PLAIN",
+                           "VEILLE_BROKER_SASL_USERNAME": "veille",
+                           "VEILLE_BROKER_SASL_PASSWORD_FILE": str(secret)})
+    assert s.kafka_security()["sasl_plain_password"] == "from-a-file"
+    assert "VEILLE_BROKER_SASL_PASSWORD" in {env for env, _, _ in settings_table()}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VEILLE_BROKER_SECURITY_PROTOCOL": "tls"}, "must be one of PLAINTEXT, SSL, SASL_PLAINTEXT"),
+        ({"VEILLE_BROKER_SECURITY_PROTOCOL": "SASL_SSL"}, "VEILLE_BROKER_SASL_MECHANISM='' must be"),
+        ({"VEILLE_BROKER_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "VEILLE_BROKER_SASL_MECHANISM": "GSSAPI",
+          "VEILLE_BROKER_SASL_USERNAME": "u", "VEILLE_BROKER_SASL_PASSWORD": "p"},
+         "VEILLE_BROKER_SASL_MECHANISM='GSSAPI' must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"),
+        ({"VEILLE_BROKER_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "VEILLE_BROKER_SASL_MECHANISM": "PLAIN",
+          "VEILLE_BROKER_SASL_USERNAME": "u"}, "VEILLE_BROKER_SASL_PASSWORD must be set with SASL_PLAINTEXT"),
+        # A setting the protocol does not use would connect without it: refused, not ignored.
+        ({"VEILLE_BROKER_SASL_USERNAME": "u"},
+         "VEILLE_BROKER_SASL_USERNAME set, but VEILLE_BROKER_SECURITY_PROTOCOL=PLAINTEXT does not use it"),
+        ({"VEILLE_BROKER_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "VEILLE_BROKER_SASL_MECHANISM": "PLAIN",
+          "VEILLE_BROKER_SASL_USERNAME": "u", "VEILLE_BROKER_SASL_PASSWORD": "p",
+          "VEILLE_BROKER_SSL_CAFILE": "/etc/ssl/ca.pem"},
+         "VEILLE_BROKER_SSL_CAFILE set, but VEILLE_BROKER_SECURITY_PROTOCOL=SASL_PLAINTEXT does not"),
+        ({"VEILLE_BROKER_SECURITY_PROTOCOL": "SSL", "VEILLE_BROKER_SSL_CAFILE": "/nonexistent/ca.pem"},
+         "VEILLE_BROKER_SSL_CAFILE='/nonexistent/ca.pem' is not a file"),
+        ({"VEILLE_BROKER_SECURITY_PROTOCOL": "SSL", "VEILLE_BROKER_SSL_CERTFILE": "{not_pem}"},
+         "VEILLE_BROKER_SSL_CERTFILE and VEILLE_BROKER_SSL_KEYFILE go together"),
+        ({"VEILLE_BROKER_SECURITY_PROTOCOL": "SSL", "VEILLE_BROKER_SSL_CAFILE": "{not_pem}"},
+         "TLS: cannot use VEILLE_BROKER_SSL_CAFILE"),
+        ({"VEILLE_BROKER_URL": "SASL_SSL://pkc-1.confluent.cloud:9092"},
+         "set VEILLE_BROKER_SECURITY_PROTOCOL=SASL_SSL for that"),
+    ],
+)
+def test_security_settings_are_checked_at_start(env: dict[str, str], message: str, tmp_path) -> None:
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("not a certificate\n")
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({k: v.format(not_pem=not_pem) for k, v in env.items()})
+    assert message in str(err.value)

@@ -14,7 +14,7 @@ def make_producer(settings: Settings, **overrides: Any) -> Any:
     from kafka import KafkaProducer
 
     config: dict[str, Any] = dict(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.kafka_client_options(),
         client_id=f"{settings.app_id}-collector",
         acks="all",
         retries=2**31 - 1,

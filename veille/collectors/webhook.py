@@ -59,7 +59,7 @@ from streams.records import (
     iso,
     mention_from_dict,
 )
-from veille.broker import metadata_answers
+from veille.broker import metadata_answers, secure_endpoint_answers
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.httpbody import (
     BodyTooLarge,
@@ -710,9 +710,16 @@ class WebhookCollector(Collector):
         the producer starts from any of them (only the first was asked until 2026-12-05: that
         broker down, every collector was unready while their writes went through)."""
         loop = asyncio.get_running_loop()
+        plaintext = self.settings.broker_security_protocol == "PLAINTEXT"
+        context = self.settings.ssl_context()
         for server in self.settings.bootstrap_servers:
             host, port = _host_port(server)
-            if await loop.run_in_executor(None, metadata_answers, host, port):
+            if plaintext:
+                answers = await loop.run_in_executor(None, metadata_answers, host, port)
+            else:  # TLS or SASL: a bare Metadata request gets no answer
+                answers = await loop.run_in_executor(None, secure_endpoint_answers, host, port,
+                                                     context)
+            if answers:
                 return True
         return False
 

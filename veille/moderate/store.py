@@ -104,7 +104,7 @@ class TopicReader:
         self.timestamp: float | None = None
         try:
             self.consumer = KafkaConsumer(
-                bootstrap_servers=settings.bootstrap_servers, group_id=None,
+                **settings.kafka_client_options(), group_id=None,
                 client_id=f"{settings.app_id}-moderate", enable_auto_commit=False,
                 auto_offset_reset="earliest", fetch_max_wait_ms=20,
                 max_partition_fetch_bytes=4 * 1024 * 1024, request_timeout_ms=15_000,
