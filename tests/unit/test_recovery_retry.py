@@ -10,6 +10,9 @@ import pytest
 
 import agents.recovery as recovery
 
+#: Client options (Settings.kafka_client_options()) of brokers the tests never reach.
+BROKERS = {"bootstrap_servers": ["x:1"]}
+NOWHERE = {"bootstrap_servers": ["127.0.0.1:9"]}
 
 def test_catch_up_is_retried_until_it_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[set[int]] = []
@@ -22,7 +25,7 @@ def test_catch_up_is_retried_until_it_succeeds(monkeypatch: pytest.MonkeyPatch) 
         return 42
 
     monkeypatch.setattr(recovery, "catch_up", flaky)
-    loaded = asyncio.run(recovery.catch_up_retrying(object(), ["x:1"], {0, 2}, backoff=0.01))
+    loaded = asyncio.run(recovery.catch_up_retrying(object(), BROKERS, {0, 2}, backoff=0.01))
     assert loaded == 42 and calls == [{0, 2}] * 3
 
 
@@ -40,14 +43,14 @@ def test_a_superseded_recovery_stops_retrying_and_says_so(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(recovery, "catch_up", failing)
     with pytest.raises(recovery.Superseded):
-        asyncio.run(recovery.catch_up_retrying(object(), ["x:1"], {0}, backoff=0.01,
+        asyncio.run(recovery.catch_up_retrying(object(), BROKERS, {0}, backoff=0.01,
                                                current=lambda: latest[0] == 1))
     assert calls == [1]
 
 
 def test_a_cancelled_recovery_stops() -> None:
     async def scenario() -> None:
-        task = asyncio.ensure_future(recovery.catch_up_retrying(object(), ["127.0.0.1:9"], {0},
+        task = asyncio.ensure_future(recovery.catch_up_retrying(object(), NOWHERE, {0},
                                                                 backoff=0.01))
         await asyncio.sleep(0.2)
         task.cancel()
@@ -113,9 +116,9 @@ def test_a_long_read_that_progresses_is_not_cut_and_a_stall_is(
     monkeypatch.setattr(recovery.time, "monotonic", FakeClock(step=0.5).monotonic)
     read: list[Any] = []
     monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", SlowChangelog(size=1000, per_fetch=10))
-    assert asyncio.run(recovery.read_to_end(["x:1"], ["tp"], read.append, timeout=5.0)) == 1000
+    assert asyncio.run(recovery.read_to_end(BROKERS, ["tp"], read.append, timeout=5.0)) == 1000
     assert len(read) == 1000
 
     monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", SlowChangelog(1000, 10, stalled=True))
     with pytest.raises(TimeoutError, match=r"no progress for 5.0 s \(0 records read\)"):
-        asyncio.run(recovery.read_to_end(["x:1"], ["tp"], read.append, timeout=5.0))
+        asyncio.run(recovery.read_to_end(BROKERS, ["tp"], read.append, timeout=5.0))
