@@ -20,7 +20,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 SCHEMA = ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json"
 SECRETS = ("VEILLE_WEBHOOK_TOKEN", "VEILLE_WEBHOOK_HMAC_SECRET", "GRAFANA_ADMIN_PASSWORD",
-           "VEILLE_MODERATION_API_TOKEN", "VEILLE_MASTODON_TOKEN")
+           "VEILLE_MODERATION_API_TOKEN", "VEILLE_MASTODON_TOKEN", "VEILLE_BROKER_SASL_PASSWORD")
 VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -355,3 +355,23 @@ def test_settings_that_services_share_reach_every_veille_service() -> None:
         assert got == {"VEILLE_MODERATION_HOLD_SECONDS": "42",
                        "VEILLE_MODERATION_RETENTION_DAYS": "500",
                        "VEILLE_DLQ_RETENTION_DAYS": "7"}, name
+
+
+def test_a_managed_kafka_is_configured_from_env_alone() -> None:
+    """The broker and its security reach every veille service from .env (a managed Kafka
+    without editing the compose file); empty, the compose `kafka` service in plaintext."""
+    from veille.settings import Settings as VeilleSettings
+
+    managed = {"VEILLE_BROKER_URL": "kafka://pkc-1.confluent.cloud:9092",
+               "VEILLE_BROKER_SECURITY_PROTOCOL": "SASL_SSL", "VEILLE_BROKER_SASL_MECHANISM": "PLAIN",
+               "VEILLE_BROKER_SASL_USERNAME": "key", "VEILLE_BROKER_SASL_PASSWORD": "secret"}
+    for env, expected in ((env_example(), ("kafka:9092", "PLAINTEXT")),
+                          ({**env_example(), **managed}, ("pkc-1.confluent.cloud:9092", "SASL_SSL"))):
+        resolved = interpolate(raw(), env)
+        veille = [s for s in resolved["services"].values()
+                  if str(s.get("image", "")).startswith("veille")]
+        assert len(veille) >= 5
+        for service in veille:
+            variables = {k: str(v) for k, v in service["environment"].items() if v not in ("", None)}
+            settings = VeilleSettings.from_env(variables)
+            assert (settings.bootstrap_servers[0], settings.broker_security_protocol) == expected
