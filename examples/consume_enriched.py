@@ -3,6 +3,9 @@ brand, each mention once, with nothing but kafka-python and the documented contr
 
     python examples/consume_enriched.py --bootstrap 127.0.0.1:9092 --group my-service
 
+(On a cluster with TLS or SASL, give KafkaConsumer kafka-python's security options in `run`:
+security_protocol, ssl_context, sasl_mechanism, sasl_plain_username, sasl_plain_password.)
+
 What every consumer of the topic should do, and this one does:
   * route on `schema_version`: a version it was not written for is skipped and said, never
     guessed at (a breaking change comes with a new version);
