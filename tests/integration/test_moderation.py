@@ -356,3 +356,48 @@ def test_worker_restart_keeps_open_cases(settings, start_worker) -> None:
     assert by_label(scraped, "veille_moderation_cases_processed_total", "brand") == {
         ("acme",): 1, ("boreal",): 1}
     assert by_label(scraped, "veille_moderation_cases_received_total", "brand") == {}
+
+
+def test_the_tools_skip_a_decision_the_agent_sends_again(settings, start_worker) -> None:
+    """frank's take, written by a tool that keys otherwise, between carol's take and her giving
+    the case back: the agent skips it where it lies and applies its re-sent copy, after the
+    give-back, so frank has the case. The tools applied the original (refused: carol had it)
+    and then counted the copy a duplicate: nobody's for them, so gina's take was written as if
+    the case were free, and refused by the agent (found in review, 2026-12-06)."""
+    settings = settings.with_(watchlist=WATCHLIST)
+    ensure_topics(settings)
+    worker = start_worker(settings)
+    ids = [f"r{i}" for i in range(6)]
+    texts = [TEXTS[k] for k in ("m3", "m4", "m9", "m10", "m12")]
+    produce(settings, MENTIONS_RAW, [mention(i, texts[n % len(texts)]) for n, i in enumerate(ids)])
+    assert len(read_all(settings, MODERATION_QUEUE, expect=6, settle=0.5)) == 6
+    home = key_partition(b"r3", settings.topic_partitions)
+    topic = settings.topic(MODERATION_DECISIONS)
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    for key, (_, value) in ((b"r3", decision("r3", "assign", "carol", assignee="carol",
+                                              if_assigned_to=None)),
+                            (b"frank-tool", decision("r3", "assign", "frank", assignee="frank",
+                                                     if_assigned_to=None)),
+                            (b"r3", decision("r3", "unassign", "carol", if_assigned_to="carol"))):
+        producer.send(topic, key=key, partition=home, value=value)
+    producer.flush(30)
+    producer.close()
+    wait_metrics(worker.metrics_url, lambda s: sum(by_label(
+        s, "veille_moderation_unassigned_items", "brand").values()) == 5,
+        what="r3 taken by frank, for the agent")
+    out = io.StringIO()
+    list_cases(settings, as_json=True, out=out)
+    rows = {json.loads(line)["case_id"]: json.loads(line) for line in out.getvalue().splitlines()}
+    assert (rows["r3"]["assigned"] or {}).get("assignee") == "frank"  # as the agent has it
+    # gina takes it over from frank, as the tools see it: the agent agrees and applies it.
+    written = decide(settings, "r3", "assign", moderator="gina", assignee="gina")
+    assert written is not None and written["if_assigned_to"] == "frank"
+    decide(settings, "r3", "approve", moderator="gina")
+    closed = values(settings, MODERATION_CLOSED, expect=1, settle=0.5)
+    case = closed[0][1]["case"]
+    assert case["assigned_to"] == "gina"
+    assert [(d["decision"], d["moderator"]) for d in case["decisions"]] == [
+        ("assign", "carol"), ("unassign", "carol"), ("assign", "frank"), ("assign", "gina"),
+        ("approve", "gina")]
+    assert by_label(samples(worker.metrics_url), "veille_moderation_decisions_ignored_total",
+                    "reason") == {}

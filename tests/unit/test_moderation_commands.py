@@ -340,3 +340,18 @@ def test_the_report_period_is_printed_in_its_time_zone() -> None:
     assert format_report(utc).splitlines()[0] == (
         "moderation report 2026-12-03T23:00:00.000Z .. 2026-12-04T23:00:00.000Z")
     assert format_report(utc, ZoneInfo("UTC")).splitlines()[0] == format_report(utc).splitlines()[0]
+
+
+def test_the_tools_skip_the_decisions_the_agent_sends_again() -> None:
+    from streams.topics import key_partition
+    from veille.moderate.store import misplaced_decision
+
+    home = key_partition(b"r3", 4)
+    record = {"case_id": "r3", "decision": "approve", "moderator": "alice"}
+    assert not misplaced_decision(b"r3", home, record, 4)
+    assert misplaced_decision(b"other", home, record, 4)  # keyed otherwise
+    assert misplaced_decision(b"r3", (home + 1) % 4, record, 4)  # another partitioner
+    assert misplaced_decision(None, home, record, 4)
+    # Not a decision at all, or an id that cannot be a key: the view refuses it anyway.
+    assert not misplaced_decision(b"x", 0, ["not", "an", "object"], 4)
+    assert not misplaced_decision(b"x", 0, {"case_id": "\ud800"}, 4)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,19 @@ def assigned_first(case_id: str, first: dict[str, Any]) -> str:
 MISSING_GRACE_SECONDS = 1.0
 
 
+def misplaced_decision(key: bytes | None, partition: int, record: Any, partitions: int) -> bool:
+    """A moderation.decisions record the agent sends again instead of applying (agents/
+    moderation.py, `misplaced`): its key is not its case id, or its partition not the id's."""
+    case_id = record.get("case_id") if isinstance(record, Mapping) else None
+    if not isinstance(case_id, str):
+        return False  # not a decision: the view ignores it, as the agent does
+    try:
+        wanted = case_id.encode()
+    except UnicodeEncodeError:
+        return False  # refused by both as invalid
+    return key != wanted or partition != key_partition(wanted, partitions)
+
+
 class TopicReader:
     """Reads topics from the beginning up to their high watermark, then from where it stopped.
 
@@ -100,8 +113,9 @@ class TopicReader:
         self.timeout = timeout
         self.ordered = ordered
         self.key = key
-        #: The broker timestamp (epoch seconds) of the record being handed over.
+        #: The broker timestamp (epoch seconds) of the record being handed over, and the record.
         self.timestamp: float | None = None
+        self.record: Any = None
         try:
             self.consumer = KafkaConsumer(
                 **settings.kafka_client_options(), group_id=None,
@@ -195,6 +209,7 @@ class TopicReader:
             if r.value is None:
                 continue
             self.timestamp = r.timestamp / 1000.0
+            self.record = r
             try:
                 self.handlers[r.topic](json.loads(r.value))
             except BrokenPipeError:
@@ -241,6 +256,18 @@ class ModerationStore:
         self._reader: TopicReader | None = None
         self._producer: Any = None
 
+    def _on_decision(self, record: Any) -> None:
+        """A decision for the view, unless the agent does not apply it where it lies: keyed or
+        placed otherwise than by its case id, the agent sends it again, keyed and placed by
+        id, and applies that copy alone. The tools applied both: the case could be one
+        moderator's for the agent and another's, or nobody's, for every tool (found in review,
+        2026-12-06)."""
+        read = self._reader.record if self._reader is not None else None
+        if read is not None and misplaced_decision(read.key, read.partition, record,
+                                                   self.settings.topic_partitions):
+            return
+        self.view.add_decision(record, written_at=self._reader.timestamp if self._reader else None)
+
     def refresh(self) -> CaseView:
         """The view, brought up to date with the topics."""
         if self._reader is None:
@@ -249,8 +276,7 @@ class ModerationStore:
                 # Decisions written but not applied yet: a second one on the same case would be
                 # acknowledged, then dropped by the agent (CaseView.closing_decision).
                 # With their broker time: the agent judges a decision's date when it reads it.
-                MODERATION_DECISIONS: lambda d: self.view.add_decision(
-                    d, written_at=self._reader.timestamp if self._reader else None)},
+                MODERATION_DECISIONS: self._on_decision},
                 timeout=self.read_timeout,
                 key=self.case_key)
         self._reader.refresh()
