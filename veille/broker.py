@@ -133,8 +133,8 @@ def secure_endpoint_answers(host: str, port: int, context: ssl.SSLContext | None
                             timeout: float = 1.0) -> bool:
     """True when a broker endpoint that does not take a bare Metadata request (TLS, SASL)
     accepts a connection, and, with a TLS `context`, completes a handshake with a certificate
-    valid for `host`. A SASL broker answers nothing before authentication: being reachable is
-    all a probe can ask of it without credentials."""
+    valid for `host`. The SASL credentials are not tried: a wrong password reads as ready (a
+    known limit; a SASL broker would answer an authentication attempt)."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw:
             if context is None:
