@@ -73,17 +73,23 @@ class RepeatFilter(logging.Filter):
 
 #: Loggers that write a client's whole configuration, SASL password included, at DEBUG
 #: (kafka-python's admin client: "Starting KafkaAdminClient with configuration: {...
-#: 'sasl_plain_password': ...}"): kept at INFO whatever VEILLE_LOG_LEVEL says (found in review,
-#: 2026-12-06).
-CONFIG_DUMPING_LOGGERS = ("kafka.admin.client",)
+#: 'sasl_plain_password': ...}"), or each request, SASL token included: kept at INFO whatever
+#: VEILLE_LOG_LEVEL says (found in review, 2026-12-06).
+CONFIG_DUMPING_LOGGERS = ("kafka.admin.client", "kafka.net.connection", "kafka.conn",
+                          "kafka.protocol.parser")
+
+
+def keep_secrets_out_of_logs() -> None:
+    """The loggers that print a client's configuration with its secrets stay out of DEBUG."""
+    for name in CONFIG_DUMPING_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 def thin_client_logs(logger: logging.Logger | None = None) -> RepeatFilter:
     """Install a RepeatFilter on the handlers of `logger` (the root logger by default), where
     every client library's record ends up; returns it. Also keeps the loggers that print a
     client's secrets out of DEBUG."""
-    for name in CONFIG_DUMPING_LOGGERS:
-        logging.getLogger(name).setLevel(logging.INFO)
+    keep_secrets_out_of_logs()
     repeat = RepeatFilter()
     for handler in (logger or logging.getLogger()).handlers:
         handler.addFilter(repeat)
