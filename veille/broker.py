@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import random
@@ -15,7 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+from veille.settings import ENV_PREFIX
+
+if TYPE_CHECKING:
+    from veille.settings import Settings
 
 
 class BrokerError(RuntimeError):
@@ -113,13 +119,19 @@ def reachable(servers: list[str], timeout: float = 3.0) -> str | None:
 
 def metadata_answers(host: str, port: int, timeout: float = 1.0) -> bool:
     """True when a Kafka Metadata v0 request gets a well-formed answer with our correlation id."""
+    # Metadata (api key 3) v0 with an empty topic list: asks only for the brokers.
+    return _kafka_answers(host, port, 3, struct.pack(">i", 0), timeout)
+
+
+def _kafka_answers(host: str, port: int, api_key: int, body: bytes, timeout: float) -> bool:
+    """True when a plaintext Kafka request (`api_key`, version 0, `body`) gets a well-formed
+    answer with our correlation id."""
     client_id = b"veille-probe"
     correlation = 0x5EE11E
-    # Metadata (api key 3) v0 with an empty topic list: asks only for the brokers.
-    body = struct.pack(">hhih", 3, 0, correlation, len(client_id)) + client_id + struct.pack(">i", 0)
+    frame = struct.pack(">hhih", api_key, 0, correlation, len(client_id)) + client_id + body
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(struct.pack(">i", len(body)) + body)
+            s.sendall(struct.pack(">i", len(frame)) + frame)
             head = _recv_exact(s, 8)
     except OSError:
         return False
@@ -131,10 +143,8 @@ def metadata_answers(host: str, port: int, timeout: float = 1.0) -> bool:
 
 def secure_endpoint_answers(host: str, port: int, context: ssl.SSLContext | None,
                             timeout: float = 1.0) -> bool:
-    """True when a broker endpoint that does not take a bare Metadata request (TLS, SASL)
-    accepts a connection, and, with a TLS `context`, completes a handshake with a certificate
-    valid for `host`. The SASL credentials are not tried: a wrong password reads as ready (a
-    known limit; a SASL broker would answer an authentication attempt)."""
+    """True when `host:port` accepts a connection and, with a TLS `context`, completes a
+    handshake (with a certificate valid for `host` if the context checks it)."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw:
             if context is None:
@@ -143,6 +153,137 @@ def secure_endpoint_answers(host: str, port: int, context: ssl.SSLContext | None
                 return True
     except (OSError, ValueError):  # ssl.SSLError is an OSError
         return False
+
+
+def sign_in_problem(settings: Settings, timeout: float = 5.0) -> str | None:
+    """What stops veille's Kafka clients from signing in to the broker, in words naming the
+    settings to look at; None when a bootstrap server took the connection, its TLS handshake, its
+    SASL sign-in and a Metadata request, or when none could be reached at all (no answer is not
+    a misconfiguration: a worker waits for its broker, a command says it cannot reach it).
+
+    A Kafka client meeting a refused password, an untrusted certificate, or a plaintext client
+    at a TLS listener retries until its bootstrap wait ends (10-30 s), then says only "Unable to
+    bootstrap"; one connection made here, with the same options, tells them apart at once."""
+    signed_in, problem = asyncio.run(sign_in(settings, timeout))
+    return None if signed_in else problem or None
+
+
+async def sign_in(settings: Settings, timeout: float = 5.0) -> tuple[bool, str]:
+    """(True, "") when one of the bootstrap servers, tried in turn, signs veille in with its
+    security settings and answers a Metadata request; else (False, the first diagnosis of a
+    misconfiguration, or "" when no server gave one: down, unreachable or silent)."""
+    found = ""
+    for server in settings.bootstrap_servers:
+        host, _, port = server.rpartition(":")
+        try:
+            problem = await _sign_in(host.strip("[]"), int(port), settings, timeout)
+        except ValueError:
+            continue
+        if problem is None:
+            return True, ""
+        found = found or problem
+    return False, found
+
+
+async def _sign_in(host: str, port: int, settings: Settings, timeout: float) -> str | None:
+    """None when `host:port` signs veille in and answers; a diagnosis when it refuses or speaks
+    another protocol; "" when it gives no answer to go on (down, slow, closed without a reason)."""
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import (
+        KafkaError,
+        SaslAuthenticationFailed,
+        UnsupportedSaslMechanismError,
+    )
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, _accepts, host, port, timeout):
+        return ""  # down or unreachable: nothing more to learn (and no wait per probe below)
+    protocol = settings.broker_security_protocol
+    options = settings.kafka_security()
+    var = f"{ENV_PREFIX}BROKER_"
+    tls = protocol.endswith("SSL")
+    step = "connect"
+    conn = None
+    plain = (f"{host}:{port} speaks Kafka without TLS, but {var}SECURITY_PROTOCOL={protocol}: set "
+             f"it to {'SASL_PLAINTEXT' if protocol.startswith('SASL') else 'PLAINTEXT'} for this "
+             "listener, or connect to the broker's TLS listener")
+    try:
+        async with asyncio.timeout(timeout):
+            conn = await create_conn(host, port, client_id=f"{settings.app_id}-probe",
+                                     request_timeout_ms=int(timeout * 1000), **options)
+            step = "request"
+            await conn.send(MetadataRequest([]))
+        return None
+    except SaslAuthenticationFailed as exc:
+        reason = str(exc.args[0] if exc.args else exc).removeprefix("Authentication failed: ")
+        return (f"the broker refused the SASL sign-in of user {settings.broker_sasl_username!r} "
+                f"({settings.broker_sasl_mechanism}): {reason}; check {var}SASL_USERNAME and "
+                f"{var}SASL_PASSWORD (or _PASSWORD_FILE)")
+    except UnsupportedSaslMechanismError:
+        return (f"the broker does not take the SASL mechanism {settings.broker_sasl_mechanism} "
+                f"({var}SASL_MECHANISM) on this listener: check the mechanism (PLAIN, "
+                f"SCRAM-SHA-256 or SCRAM-SHA-512), and that the listener uses SASL at all "
+                f"({var}SECURITY_PROTOCOL={protocol})")
+    except ssl.SSLCertVerificationError as exc:
+        if "hostname" in str(exc.verify_message or exc).casefold():
+            return (f"the broker's TLS certificate is not valid for the host name {host!r} "
+                    f"({exc.verify_message}): connect by a name the certificate gives "
+                    f"({var}URL)")
+        trusted = (f"the authorities in {var}SSL_CAFILE={settings.broker_ssl_cafile}"
+                   if settings.broker_ssl_cafile else "the system's authorities")
+        return (f"the broker's TLS certificate is not trusted ({exc.verify_message}): "
+                f"{trusted} do not vouch for it; set {var}SSL_CAFILE to the PEM file of the "
+                "authority that signed it")
+    except ssl.SSLError as exc:
+        if await _speaks_plain_kafka(host, port, timeout):
+            return plain
+        if "CERTIFICATE_REQUIRED" in str(exc).upper() or "HANDSHAKE_FAILURE" in str(exc).upper():
+            return (f"the TLS handshake failed ({exc.reason or exc}): the broker may require a "
+                    f"client certificate ({var}SSL_CERTFILE and {var}SSL_KEYFILE)")
+        return f"the TLS handshake with {host}:{port} failed ({exc.reason or exc})"
+    except (TimeoutError, OSError, KafkaError):
+        pass
+    finally:
+        if conn is not None:
+            conn.close()
+    # Closed or silent: a plaintext client at a TLS listener, or a request refused before the
+    # SASL sign-in it requires; else nothing to tell a misconfiguration from a broker away.
+    if tls and step == "connect" and await _speaks_plain_kafka(host, port, timeout):
+        return plain
+    if not tls and await _speaks_tls(host, port, timeout):
+        return (f"{host}:{port} speaks TLS, but {var}SECURITY_PROTOCOL={protocol}: set it to "
+                f"{'SASL_SSL' if protocol.startswith('SASL') else 'SSL'} (a managed Kafka "
+                "usually takes SASL_SSL)")
+    if step == "request" and not protocol.startswith("SASL_"):
+        return (f"the broker at {host}:{port} closed the connection on a request made without "
+                f"signing in: it may require SASL ({var}SECURITY_PROTOCOL=SASL_SSL or "
+                f"SASL_PLAINTEXT, with {var}SASL_MECHANISM, _USERNAME and _PASSWORD)")
+    return ""
+
+
+def _accepts(host: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except (OSError, ValueError, UnicodeError):
+        return False
+
+
+async def _speaks_tls(host: str, port: int, timeout: float) -> bool:
+    """True when host:port completes a TLS handshake (its certificate not checked)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, secure_endpoint_answers, host, port, context, timeout)
+
+
+async def _speaks_plain_kafka(host: str, port: int, timeout: float) -> bool:
+    """True when host:port answers a plaintext ApiVersions request (a SASL listener answers it
+    before the sign-in too)."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, _kafka_answers, host, port, 18, b"", timeout)
 
 
 def _recv_exact(s: socket.socket, n: int) -> bytes | None:

@@ -49,13 +49,27 @@ def _settings(args: argparse.Namespace, **flags: tuple[str, Any]) -> Settings:
 
 
 def _reachable(settings: Settings) -> Settings:
-    """`settings`, once one of its bootstrap servers accepts a connection; a clear error at once
-    otherwise (for the one-shot commands: a worker or collector waits for its broker instead)."""
+    """`settings`, once one of its bootstrap servers accepts a connection and signs veille in;
+    a clear error at once otherwise (for the one-shot commands: a worker or collector waits for
+    its broker instead)."""
     from veille.broker import reachable
 
     if reachable(settings.bootstrap_servers) is None:
         raise CliError(f"cannot reach the broker at {settings.broker_url}: no server accepts a "
                        "connection (is it running? set VEILLE_BROKER_URL or --broker-url)")
+    return _signs_in(settings)
+
+
+def _signs_in(settings: Settings) -> Settings:
+    """`settings`, unless the broker answers but refuses them (a wrong password, an untrusted
+    certificate, TLS on one side only...): then the reason, at once. A Kafka client says only
+    "Unable to bootstrap", after retrying for 10-30 s. A broker that does not answer passes:
+    whoever calls this waits for it or says so."""
+    from veille.broker import sign_in_problem
+
+    problem = sign_in_problem(settings)
+    if problem is not None:
+        raise CliError(f"cannot sign in to the broker at {settings.broker_url}: {problem}")
     return settings
 
 
@@ -109,7 +123,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # Before the broker is waited for: a bad watch list was told only after 30 s of broker
     # retries, or not at all when the broker was away.
     Watchlist.from_toml(settings.watchlist_path)
-    run(settings)
+    run(_signs_in(settings))
     return 0
 
 
@@ -212,7 +226,7 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 
     settings = _settings(args, webhook_port=("--port", args.port),
                          webhook_host=("--host", args.host))
-    asyncio.run(run_webhook(settings))
+    asyncio.run(run_webhook(_signs_in(settings)))
     return 0
 
 
@@ -221,7 +235,7 @@ def cmd_rss(args: argparse.Namespace) -> int:
 
     from veille.collectors.rss import run_rss
 
-    unread = asyncio.run(run_rss(_settings(args), once=args.once))
+    unread = asyncio.run(run_rss(_signs_in(_settings(args)), once=args.once))
     if unread:  # --once: some feeds read, not these (a deleted alert was 0 for ever under cron)
         print(f"veille: warning: rss: {len(unread)} feed(s) could not be read; {unread[0].feed}: "
               f"{unread[0].error or unread[0].status}", file=sys.stderr)
@@ -234,7 +248,7 @@ def cmd_mastodon(args: argparse.Namespace) -> int:
 
     from veille.collectors.mastodon import run_mastodon
 
-    failed = asyncio.run(run_mastodon(_settings(args), once=args.once))
+    failed = asyncio.run(run_mastodon(_signs_in(_settings(args)), once=args.once))
     if failed:  # --once: some hashtags read, not these (a cron job must not see 0)
         print(f"veille: warning: mastodon: {len(failed)} hashtag(s) could not be read; "
               f"#{failed[0]}", file=sys.stderr)
@@ -504,7 +518,7 @@ def cmd_moderate_serve(args: argparse.Namespace) -> int:
         if not 0 <= args.port <= 65535:  # named as the flag, not as the variable it overrides
             raise CliError(f"--port {args.port}: a port is 0 (any free one) to 65535")
         overrides["moderation_api_port"] = args.port
-    asyncio.run(run_api(settings.with_(**overrides)))
+    asyncio.run(run_api(_signs_in(settings.with_(**overrides))))
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import ssl
 import time
 import uuid
 from pathlib import Path
@@ -23,7 +22,7 @@ from tests.integration.test_moderation import TEXTS
 from tests.integration.test_secure_proxy import secure_stack
 from tests.moderation_helpers import WATCHLIST, mention, wait_for
 from tests.secure_proxy import make_certs
-from veille.broker import free_port, secure_endpoint_answers
+from veille.broker import free_port, sign_in_problem
 from veille.collectors.producer import make_producer
 from veille.moderate.commands import list_cases
 from veille.settings import Settings
@@ -105,9 +104,9 @@ def test_every_client_of_veille_speaks_tls_and_sasl(tmp_path: Path, start_worker
         # The heartbeat beats through the secure endpoint (a plaintext one never would).
         beat = worker.metric("veille_heartbeat_timestamp_seconds")
         assert time.time() - beat < 10, beat
-        # /readyz's probe of a TLS endpoint: a handshake with a certificate the CA vouches for.
-        assert secure_endpoint_answers(proxy.host, proxy.port, settings.ssl_context())
-        assert not secure_endpoint_answers(proxy.host, proxy.port, ssl.create_default_context())
+        # The start-up and /readyz probe: TLS with the CA's certificate, SASL, a Metadata request.
+        assert sign_in_problem(settings) is None
+        assert "not trusted" in (sign_in_problem(settings.with_(broker_ssl_cafile="")) or "")
         assert proxy.authenticated > 0 and proxy.failed == 0
 
         # The same clients without credentials, or with the wrong password, are refused: the

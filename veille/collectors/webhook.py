@@ -59,7 +59,7 @@ from streams.records import (
     iso,
     mention_from_dict,
 )
-from veille.broker import metadata_answers, secure_endpoint_answers
+from veille.broker import metadata_answers, sign_in
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.httpbody import (
     BodyTooLarge,
@@ -83,6 +83,8 @@ NAME = "webhook"
 ACK_TIMEOUT_SECONDS = 10.0
 #: Seconds a client is told to wait after a 503 (the Retry-After header).
 RETRY_AFTER_SECONDS = 5
+#: How long /readyz waits for a secure broker endpoint to sign it in, per bootstrap server.
+PROBE_TIMEOUT = 2.0
 #: At most this many mentions go to the broker in one acknowledged write (requests that arrive
 #: while a write is in flight are grouped into the next one).
 MAX_GROUP_MENTIONS = 5000
@@ -699,29 +701,30 @@ class WebhookCollector(Collector):
             return web.json_response(
                 {"status": "unavailable", "detail": "the last write to the broker failed"},
                 status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-        if not await self._broker_answers():
+        problem = await self._broker_problem()
+        if problem is not None:
             return web.json_response(
-                {"status": "unavailable", "detail": "the broker does not answer"},
+                {"status": "unavailable", "detail": problem},
                 status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         return web.json_response({"status": "ready"})
 
-    async def _broker_answers(self) -> bool:
-        """True when one of the bootstrap servers answers a metadata request, tried in turn:
-        the producer starts from any of them (only the first was asked until 2026-12-05: that
-        broker down, every collector was unready while their writes went through)."""
+    async def _broker_problem(self) -> str | None:
+        """None when one of the bootstrap servers answers, tried in turn (the producer starts
+        from any of them; only the first was asked until 2026-12-05: that broker down, every
+        collector was unready while their writes went through); else why not.
+
+        Plaintext: a bare Metadata request. TLS or SASL: a connection made as the producer makes
+        it, TLS handshake and SASL sign-in included, then a Metadata request (until 2026-12-06
+        only the handshake: a wrong SASL password read as ready)."""
+        if self.settings.broker_security_protocol != "PLAINTEXT":
+            signed_in, problem = await sign_in(self.settings, timeout=PROBE_TIMEOUT)
+            return None if signed_in else problem or "the broker does not answer"
         loop = asyncio.get_running_loop()
-        plaintext = self.settings.broker_security_protocol == "PLAINTEXT"
-        context = self.settings.ssl_context()
         for server in self.settings.bootstrap_servers:
             host, port = _host_port(server)
-            if plaintext:
-                answers = await loop.run_in_executor(None, metadata_answers, host, port)
-            else:  # TLS or SASL: a bare Metadata request gets no answer
-                answers = await loop.run_in_executor(None, secure_endpoint_answers, host, port,
-                                                     context)
-            if answers:
-                return True
-        return False
+            if await loop.run_in_executor(None, metadata_answers, host, port):
+                return None
+        return "the broker does not answer"
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.metrics.registry),

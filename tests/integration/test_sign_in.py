@@ -1,0 +1,161 @@
+"""A broker that answers but refuses veille's settings is told at once, with the setting to fix.
+
+Kafka clients meeting a refused SASL password, an untrusted certificate or TLS on one side only
+retry until their bootstrap wait ends (10-30 s) and then say "Unable to bootstrap"; until
+2026-12-06 every command of veille said "cannot reach the broker" then, and the webhook's
+/readyz said ready with a wrong password. `veille.broker.sign_in` makes one connection with the
+clients' own options and names the cause. The secure endpoints are tests/secure_proxy.py's
+(TLS and SASL/PLAIN in front of the embedded broker)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_helpers import assert_clear_error, run
+from tests.integration.test_secure_proxy import secure_stack
+from tests.integration.test_webhook import Served
+from tests.secure_proxy import SecureProxy, make_certs
+from veille.broker import EmbeddedBroker, free_port, sign_in_problem
+from veille.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "s3cret-passw0rd"
+NO_SASL = {"broker_sasl_mechanism": "", "broker_sasl_username": "", "broker_sasl_password": ""}
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="module")
+def other_ca(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return make_certs(tmp_path_factory.mktemp("other-ca"))[0]
+
+
+@pytest.fixture(scope="module")
+def sasl_ssl(certs, tmp_path_factory) -> Iterator[SecureProxy]:
+    with secure_stack(tmp_path_factory.mktemp("sasl-ssl"), tls=certs[1],
+                      users={"veille": PASSWORD}) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def tls_only(certs, tmp_path_factory) -> Iterator[SecureProxy]:
+    with secure_stack(tmp_path_factory.mktemp("tls"), tls=certs[1]) as proxy:
+        yield proxy
+
+
+def secure(url: str, ca_file: str, **changes: Any) -> Settings:
+    values: dict[str, Any] = {
+        "broker_url": url, "broker_security_protocol": "SASL_SSL",
+        "broker_sasl_mechanism": "PLAIN", "broker_sasl_username": "veille",
+        "broker_sasl_password": PASSWORD, "broker_ssl_cafile": ca_file}
+    return Settings.from_env({}, **{**values, **changes})
+
+
+@pytest.mark.parametrize(("changes", "told"), [
+    ({"broker_sasl_password": "not-the-password"},
+     ["refused the SASL sign-in of user 'veille'", "Invalid username or password",
+      "VEILLE_BROKER_SASL_USERNAME", "VEILLE_BROKER_SASL_PASSWORD"]),
+    ({"broker_sasl_username": "mallory"}, ["refused the SASL sign-in of user 'mallory'"]),
+    ({"broker_sasl_mechanism": "SCRAM-SHA-256"},
+     ["does not take the SASL mechanism SCRAM-SHA-256", "VEILLE_BROKER_SASL_MECHANISM"]),
+    ({"broker_ssl_cafile": "OTHER"},
+     ["TLS certificate is not trusted", "VEILLE_BROKER_SSL_CAFILE=", "do not vouch for it"]),
+    ({"broker_ssl_cafile": ""}, ["not trusted", "the system's authorities do not vouch"]),
+    ({"broker_security_protocol": "PLAINTEXT", "broker_ssl_cafile": "", **NO_SASL},
+     ["speaks TLS, but VEILLE_BROKER_SECURITY_PROTOCOL=PLAINTEXT: set it to SSL"]),
+    ({"broker_security_protocol": "SASL_PLAINTEXT", "broker_ssl_cafile": ""},
+     ["speaks TLS, but VEILLE_BROKER_SECURITY_PROTOCOL=SASL_PLAINTEXT: set it to SASL_SSL"]),
+    ({"broker_security_protocol": "SSL", **NO_SASL},
+     ["closed the connection on a request made without signing in", "may require SASL"]),
+], ids=["password", "user", "mechanism", "other-ca", "system-ca", "plaintext", "sasl-plaintext",
+        "tls-without-sasl"])
+def test_each_refusal_is_told_with_the_setting_to_fix(sasl_ssl, certs, other_ca, changes,
+                                                      told) -> None:
+    changes = {k: other_ca if v == "OTHER" else v for k, v in changes.items()}
+    assert sign_in_problem(secure(sasl_ssl.url, certs[0])) is None  # the right settings pass
+    problem = sign_in_problem(secure(sasl_ssl.url, certs[0], **changes))
+    assert problem is not None
+    for words in told:
+        assert words in problem, problem
+    assert PASSWORD not in problem
+
+
+def test_tls_without_sasl_passes_where_the_listener_asks_no_sign_in(tls_only, certs) -> None:
+    assert sign_in_problem(secure(tls_only.url, certs[0], broker_security_protocol="SSL",
+                                  **NO_SASL)) is None
+    problem = sign_in_problem(secure(tls_only.url, certs[0]))  # SASL_SSL: no SASL there
+    assert problem is not None and "does not take the SASL mechanism PLAIN" in problem, problem
+
+
+def test_tls_settings_at_a_plaintext_listener(broker: EmbeddedBroker, certs) -> None:
+    """The embedded broker speaks plaintext: a TLS client's handshake gets no answer there (it
+    waits for the rest of a Kafka frame), the probe's timeout ends it and a plaintext request
+    tells why."""
+    for protocol, fix in (("SSL", "PLAINTEXT"), ("SASL_SSL", "SASL_PLAINTEXT")):
+        settings = secure(broker.url, certs[0], broker_security_protocol=protocol,
+                          **(NO_SASL if protocol == "SSL" else {}))
+        problem = sign_in_problem(settings, timeout=1.0)
+        assert problem is not None
+        assert (f"speaks Kafka without TLS, but VEILLE_BROKER_SECURITY_PROTOCOL={protocol}: set it "
+                f"to {fix}") in problem, problem
+    assert sign_in_problem(Settings.from_env({}, broker_url=broker.url)) is None
+
+
+def test_no_answer_is_not_a_misconfiguration() -> None:
+    """Nobody listening: no diagnosis (a worker waits for its broker; a command says it cannot
+    reach it), and no wait for it."""
+    started = time.monotonic()
+    settings = Settings.from_env({}, broker_url=f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}",
+                                 broker_security_protocol="SSL")
+    assert sign_in_problem(settings) is None
+    assert time.monotonic() - started < 3
+
+
+@pytest.fixture
+def secure_env(sasl_ssl, certs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"BROKER_URL": sasl_ssl.url, "BROKER_SECURITY_PROTOCOL": "SASL_SSL",
+                        "BROKER_SASL_MECHANISM": "PLAIN", "BROKER_SASL_USERNAME": "veille",
+                        "BROKER_SASL_PASSWORD": "not-the-password",
+                        "BROKER_SSL_CAFILE": certs[0], "DATA_DIR": str(tmp_path / "state"),
+                        "TOPIC_PREFIX": f"signin{free_port()}."}.items():
+        monkeypatch.setenv("VEILLE_" + name, value)
+
+
+@pytest.mark.parametrize("command", [
+    ["moderate", "list"], ["topics"], ["alerts"], ["worker"],
+    ["collect", "webhook", "--port", "0"], ["moderate", "serve", "--port", "0"],
+], ids=lambda c: " ".join(c[:2]))
+def test_commands_refuse_a_wrong_password_at_once(secure_env, capsys, command) -> None:
+    """One-shot commands (which said "cannot reach the broker" after their client's 10-30 s
+    bootstrap wait) and the long-running ones (the worker and the webhook ran on, their clients
+    retrying; the moderation API answered each request after 30 s with a 503)."""
+    started = time.monotonic()
+    status, _, err = run(capsys, *command)
+    assert_clear_error(status, err, "cannot sign in to the broker at ")
+    assert "refused the SASL sign-in of user 'veille'" in err and "VEILLE_BROKER_SASL_PASSWORD" in err
+    assert "not-the-password" not in err
+    assert time.monotonic() - started < 8  # not the clients' bootstrap wait
+
+
+def test_webhook_readyz_signs_in(sasl_ssl, certs) -> None:
+    """/readyz made the TLS handshake alone: a wrong password read as ready (until 2026-12-06)."""
+    right = secure(sasl_ssl.url, certs[0], topic_prefix=f"signin{free_port()}.")
+    served = [Served(right), Served(right.with_(broker_sasl_password="not-the-password"))]
+    try:
+        assert served[0].client.get("/readyz").json() == {"status": "ready"}
+        answer = served[1].client.get("/readyz")
+        assert answer.status_code == 503, answer.text
+        detail = answer.json()["detail"]
+        assert "refused the SASL sign-in" in detail and "not-the-password" not in detail
+    finally:
+        for s in served:
+            s.stop()
