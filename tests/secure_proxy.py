@@ -286,8 +286,8 @@ def check_plain(token: bytes, users: dict[str, str]) -> str | None:
 # -- certificates ------------------------------------------------------------------------------
 
 
-def make_certs(tmp_dir: str | Path) -> tuple[str, ssl.SSLContext]:
-    """A throwaway CA and a server certificate for 127.0.0.1 and localhost.
+def make_certs(tmp_dir: str | Path, *names: str) -> tuple[str, ssl.SSLContext]:
+    """A throwaway CA and a server certificate for `names` (default 127.0.0.1 and localhost).
 
     Returns the CA's PEM file (in `tmp_dir`; a client's `cafile`, ssl_cafile or
     ssl.create_default_context(cafile=...)) and the server context for SecureProxy(tls=...).
@@ -295,7 +295,7 @@ def make_certs(tmp_dir: str | Path) -> tuple[str, ssl.SSLContext]:
     import trustme
 
     ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert = ca.issue_cert(*(names or ("127.0.0.1", "localhost")))
     ca_file = Path(tmp_dir) / "test-ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -226,7 +226,7 @@ async def _sign_in(host: str, port: int, settings: Settings, timeout: float) -> 
                 f"SCRAM-SHA-256 or SCRAM-SHA-512), and that the listener uses SASL at all "
                 f"({var}SECURITY_PROTOCOL={protocol})")
     except ssl.SSLCertVerificationError as exc:
-        if "hostname" in str(exc.verify_message or exc).casefold():
+        if "mismatch" in str(exc.verify_message or exc).casefold():
             return (f"the broker's TLS certificate is not valid for the host name {host!r} "
                     f"({exc.verify_message}): connect by a name the certificate gives "
                     f"({var}URL)")
@@ -238,10 +238,11 @@ async def _sign_in(host: str, port: int, settings: Settings, timeout: float) -> 
     except ssl.SSLError as exc:
         if await _speaks_plain_kafka(host, port, timeout):
             return plain
-        if "CERTIFICATE_REQUIRED" in str(exc).upper() or "HANDSHAKE_FAILURE" in str(exc).upper():
-            return (f"the TLS handshake failed ({exc.reason or exc}): the broker may require a "
-                    f"client certificate ({var}SSL_CERTFILE and {var}SSL_KEYFILE)")
-        return f"the TLS handshake with {host}:{port} failed ({exc.reason or exc})"
+        if isinstance(exc, ssl.SSLEOFError):  # closed mid-handshake: the server's alert says why
+            alert = await loop.run_in_executor(None, _tls_alert, host, port,
+                                               settings.ssl_context(), timeout)
+            exc = alert if alert is not None and not isinstance(alert, ssl.SSLEOFError) else exc
+        return _tls_failure(exc, host, port, settings)
     except (TimeoutError, OSError, KafkaError):
         pass
     finally:
@@ -249,8 +250,15 @@ async def _sign_in(host: str, port: int, settings: Settings, timeout: float) -> 
             conn.close()
     # Closed or silent: a plaintext client at a TLS listener, or a request refused before the
     # SASL sign-in it requires; else nothing to tell a misconfiguration from a broker away.
-    if tls and step == "connect" and await _speaks_plain_kafka(host, port, timeout):
-        return plain
+    if tls and step == "connect":
+        if await _speaks_plain_kafka(host, port, timeout):
+            return plain
+        # With TLS 1.3 the server checks the client's certificate after the client's handshake
+        # is done: its refusal is an alert that the connection's first read meets.
+        alert = await loop.run_in_executor(None, _tls_alert, host, port, settings.ssl_context(),
+                                           timeout)
+        if alert is not None:
+            return _tls_failure(alert, host, port, settings)
     if not tls and await _speaks_tls(host, port, timeout):
         return (f"{host}:{port} speaks TLS, but {var}SECURITY_PROTOCOL={protocol}: set it to "
                 f"{'SASL_SSL' if protocol.startswith('SASL') else 'SSL'} (a managed Kafka "
@@ -260,6 +268,38 @@ async def _sign_in(host: str, port: int, settings: Settings, timeout: float) -> 
                 f"signing in: it may require SASL ({var}SECURITY_PROTOCOL=SASL_SSL or "
                 f"SASL_PLAINTEXT, with {var}SASL_MECHANISM, _USERNAME and _PASSWORD)")
     return ""
+
+
+def _tls_failure(exc: ssl.SSLError, host: str, port: int, settings: Settings) -> str:
+    reason = exc.reason or str(exc)
+    if any(alert in str(reason).upper() for alert in
+           ("CERTIFICATE_REQUIRED", "HANDSHAKE_FAILURE", "BAD_CERTIFICATE", "UNKNOWN_CA")):
+        have = ("the broker refused the client certificate of "
+                f"{ENV_PREFIX}BROKER_SSL_CERTFILE={settings.broker_ssl_certfile}"
+                if settings.broker_ssl_certfile else
+                f"the broker requires a client certificate: set {ENV_PREFIX}BROKER_SSL_CERTFILE "
+                f"and {ENV_PREFIX}BROKER_SSL_KEYFILE")
+        return f"the TLS handshake with {host}:{port} failed ({reason}): {have}"
+    return f"the TLS handshake with {host}:{port} failed ({reason})"
+
+
+def _tls_alert(host: str, port: int, context: ssl.SSLContext | None,
+               timeout: float) -> ssl.SSLError | None:
+    """The TLS error a connection to host:port meets by its first read (a Kafka ApiVersions
+    request sent), or None."""
+    if context is None:
+        return None
+    frame = struct.pack(">hhih", 18, 0, 1, 0)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=host) as s:
+            s.sendall(struct.pack(">i", len(frame)) + frame)
+            s.recv(4)
+    except ssl.SSLError as exc:
+        return exc
+    except OSError:
+        pass
+    return None
 
 
 def _accepts(host: str, port: int, timeout: float) -> bool:

@@ -56,7 +56,7 @@ class Settings:
         default="", metadata={"help": "With SASL_*: the user name (an API key on Confluent Cloud)."}
     )
     broker_sasl_password: str = field(
-        default="",
+        default="", repr=False,
         metadata={"secret": True, "help": "With SASL_*: the password (an API secret). Secret."},
     )
     broker_ssl_cafile: str = field(
@@ -195,12 +195,12 @@ class Settings:
     )
     webhook_port: int = field(default=8080, metadata={"help": "Port of the webhook collector."})
     webhook_token: str = field(
-        default="",
+        default="", repr=False,
         metadata={"secret": True,
                   "help": "Bearer token the webhook requires (empty: no bearer check). Secret."},
     )
     webhook_hmac_secret: str = field(
-        default="",
+        default="", repr=False,
         metadata={"secret": True,
                   "help": "Key of the X-Veille-Signature HMAC-SHA256 check (empty: off). Secret."},
     )
@@ -212,7 +212,7 @@ class Settings:
         metadata={"help": "Mastodon instance base URL, e.g. https://mastodon.social (empty: off)."},
     )
     mastodon_token: str = field(
-        default="", metadata={"secret": True, "help": "Optional Mastodon access token. Secret."}
+        default="", repr=False, metadata={"secret": True, "help": "Optional Mastodon access token. Secret."}
     )
     mastodon_interval_seconds: float = field(
         default=60.0, metadata={"help": "Seconds between two polls of each Mastodon hashtag."}
@@ -244,7 +244,7 @@ class Settings:
         default=8081, metadata={"help": "Port of the moderation API (0 = any free port)."}
     )
     moderation_api_token: str = field(
-        default="",
+        default="", repr=False,
         metadata={"secret": True,
                   "help": "Bearer token the moderation API requires; without it the API only "
                   "listens on loopback. Secret."},

@@ -9,6 +9,9 @@ clients' own options and names the cause. The secure endpoints are tests/secure_
 
 from __future__ import annotations
 
+import socket
+import ssl
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,3 +162,47 @@ def test_webhook_readyz_signs_in(sasl_ssl, certs) -> None:
     finally:
         for s in served:
             s.stop()
+
+
+def test_a_certificate_for_another_name(tmp_path: Path) -> None:
+    ca_file, context = make_certs(tmp_path, "broker.example")
+    with secure_stack(tmp_path, tls=context) as proxy:
+        problem = sign_in_problem(secure(proxy.url, ca_file, broker_security_protocol="SSL",
+                                         **NO_SASL))
+    assert problem is not None
+    assert "certificate is not valid for the host name '127.0.0.1'" in problem, problem
+
+
+def test_a_client_certificate_required(tmp_path: Path) -> None:
+    """Mutual TLS without a client certificate. With TLS 1.3 the client's handshake completes
+    and the server's refusal is an alert met by the first read: a plain OpenSSL server here
+    (the proxy's asyncio TLS closes without sending the alert, as a Java broker does not)."""
+    ca_file, context = make_certs(tmp_path)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(ca_file)
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(16)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        url = f"127.0.0.1:{server.getsockname()[1]}"
+        problem = sign_in_problem(secure(url, ca_file, broker_security_protocol="SSL", **NO_SASL),
+                                  timeout=2.0)
+    finally:
+        server.close()
+        thread.join(5)
+    assert problem is not None
+    assert "the broker requires a client certificate: set VEILLE_BROKER_SSL_CERTFILE" in problem, \
+        problem

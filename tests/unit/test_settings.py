@@ -177,6 +177,22 @@ def test_a_secret_is_read_from_its_file_without_the_final_line_break(tmp_path, n
     assert var in help_text
 
 
+def test_no_secret_in_the_settings_repr() -> None:
+    """A Settings printed (a log line, a traceback's locals, a debugger) shows no secret."""
+    from dataclasses import fields
+
+    secrets = [f.name for f in fields(Settings) if f.metadata.get("secret")]
+    assert set(SECRETS) | {"broker_sasl_password"} == set(secrets)
+    values = {name: f"secret-{name}-0123456789abcdef" for name in secrets}
+    settings = Settings.from_env(
+        {}, broker_url="kafka.example:9092", broker_security_protocol="SASL_PLAINTEXT",
+        broker_sasl_mechanism="PLAIN", broker_sasl_username="veille", **values)
+    shown = repr(settings)
+    assert "broker_sasl_username='veille'" in shown
+    for name, value in values.items():
+        assert getattr(settings, name) == value and value not in shown, name
+
+
 def test_a_secret_file_only_for_secrets(tmp_path) -> None:
     path = tmp_path / "port"
     path.write_text("9999\n")
