@@ -32,7 +32,7 @@ from veille.moderation.cases import (
     Outcome,
     apply_decision,
 )
-from veille.moderation.queue import case_of
+from veille.moderation.queue import case_of, misplaced
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -170,11 +170,9 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         metrics.ignored.labels(reason).inc()
         log.info("moderation: decision ignored (%s): %s", reason, detail)
 
-    def misplaced(event: Any, key: bytes) -> bool:
-        """Keyed otherwise than by its case id, or on another partition than the id's (a
-        producer with another partitioner: librdkafka's default is not murmur2). Then the
-        worker holding the case would never see it: it goes back, keyed and placed by id."""
-        return event.key != key or event.message.partition != key_partition(key, partitions)
+    def home(key: bytes) -> int:
+        """The partition of a case's records: its id's (veille.moderation.queue.misplaced)."""
+        return key_partition(key, partitions)
 
     async def on_item(event: Any) -> None:
         try:
@@ -191,9 +189,10 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             log.error("moderation: unreadable queue item at offset %s: %s",
                       event.message.offset, exc)
             return
-        if misplaced(event, key):
-            await (await topics.queue.send(key=key, value=event.value,
-                                           partition=key_partition(key, partitions)))
+        if misplaced(case.id, event.key, event.message.partition, home):
+            # Keyed or placed otherwise than by its case id: the worker holding the case would
+            # never see it. It goes back, keyed and placed by id.
+            await (await topics.queue.send(key=key, value=event.value, partition=home(key)))
             return
         if cases.get(key) is not None:
             # A redelivery: the case is open or closed already. A crash between saving the
@@ -232,10 +231,9 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             # after a lag, it passed later, while the tools leave it out).
             ignore("invalid", f"decided_at is in the future ({decision.case_id!r})")
             return
-        if misplaced(event, key):
+        if misplaced(decision.case_id, event.key, event.message.partition, home):
             # The case's partition is its id's: a decision keyed or placed otherwise goes back.
-            await (await topics.decisions.send(key=key, value=event.value,
-                                               partition=key_partition(key, partitions)))
+            await (await topics.decisions.send(key=key, value=event.value, partition=home(key)))
             return
         state = cases.get(key)
         if state is None:

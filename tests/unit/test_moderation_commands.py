@@ -344,14 +344,17 @@ def test_the_report_period_is_printed_in_its_time_zone() -> None:
 
 def test_the_tools_skip_the_decisions_the_agent_sends_again() -> None:
     from streams.topics import key_partition
-    from veille.moderate.store import misplaced_decision
+    from veille.moderation.queue import misplaced
 
-    home = key_partition(b"r3", 4)
-    record = {"case_id": "r3", "decision": "approve", "moderator": "alice"}
-    assert not misplaced_decision(b"r3", home, record, 4)
-    assert misplaced_decision(b"other", home, record, 4)  # keyed otherwise
-    assert misplaced_decision(b"r3", (home + 1) % 4, record, 4)  # another partitioner
-    assert misplaced_decision(None, home, record, 4)
+    def on(key: bytes) -> int:
+        return key_partition(key, 4)
+
+    home = on(b"r3")
+    assert not misplaced("r3", b"r3", home, on)
+    assert misplaced("r3", b"other", home, on)  # keyed otherwise
+    assert misplaced("r3", b"r3", (home + 1) % 4, on)  # another partitioner
+    assert misplaced("r3", None, home, on)
     # Not a decision at all, or an id that cannot be a key: the view refuses it anyway.
-    assert not misplaced_decision(b"x", 0, ["not", "an", "object"], 4)
-    assert not misplaced_decision(b"x", 0, {"case_id": "\ud800"}, 4)
+    assert not misplaced(None, b"x", 0, on)
+    assert not misplaced(["not", "an", "id"], b"x", 0, on)
+    assert not misplaced("\ud800", b"x", 0, on)

@@ -18,7 +18,7 @@ from streams.topics import (
 from veille.collectors.producer import make_producer
 from veille.moderation import CLOSING_DECISIONS
 from veille.moderation.cases import DecisionError
-from veille.moderation.queue import CaseView, decision_record
+from veille.moderation.queue import CaseView, decision_record, misplaced
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,19 +75,6 @@ def assigned_first(case_id: str, first: dict[str, Any]) -> str:
 #: How long a topic the cluster does not list may take to appear (created meanwhile) before
 #: TopicReader says it does not exist.
 MISSING_GRACE_SECONDS = 1.0
-
-
-def misplaced_decision(key: bytes | None, partition: int, record: Any, partitions: int) -> bool:
-    """A moderation.decisions record the agent sends again instead of applying (agents/
-    moderation.py, `misplaced`): its key is not its case id, or its partition not the id's."""
-    case_id = record.get("case_id") if isinstance(record, Mapping) else None
-    if not isinstance(case_id, str):
-        return False  # not a decision: the view ignores it, as the agent does
-    try:
-        wanted = case_id.encode()
-    except UnicodeEncodeError:
-        return False  # refused by both as invalid
-    return key != wanted or partition != key_partition(wanted, partitions)
 
 
 class TopicReader:
@@ -256,6 +243,10 @@ class ModerationStore:
         self._reader: TopicReader | None = None
         self._producer: Any = None
 
+    def _home(self, key: bytes) -> int:
+        """The partition of a case's records: its id's (veille.moderation.queue.misplaced)."""
+        return key_partition(key, self.settings.topic_partitions)
+
     def _on_decision(self, record: Any) -> None:
         """A decision for the view, unless the agent does not apply it where it lies: keyed or
         placed otherwise than by its case id, the agent sends it again, keyed and placed by
@@ -263,8 +254,8 @@ class ModerationStore:
         moderator's for the agent and another's, or nobody's, for every tool (found in review,
         2026-12-06)."""
         read = self._reader.record if self._reader is not None else None
-        if read is not None and misplaced_decision(read.key, read.partition, record,
-                                                   self.settings.topic_partitions):
+        case_id = record.get("case_id") if isinstance(record, Mapping) else None
+        if read is not None and misplaced(case_id, read.key, read.partition, self._home):
             return
         self.view.add_decision(record, written_at=self._reader.timestamp if self._reader else None)
 

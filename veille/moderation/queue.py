@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
@@ -189,6 +189,23 @@ def decision_record(case_id: str, body: Any, decided_at: float) -> dict[str, Any
                               "decided_at": iso(decided_at)}
     Decision.from_dict(record)  # the agent's own validation, so that what we write is accepted
     return record
+
+
+def misplaced(case_id: Any, key: bytes | None, partition: int, home: Callable[[bytes], int]) -> bool:
+    """A moderation.queue or moderation.decisions record of case `case_id`, read with `key` on
+    `partition`, that the moderation agent sends again, keyed and placed by the id, instead of
+    applying it: keyed otherwise than by its case id, or on another partition than the id's
+    (`home`: the partition Kafka's default partitioner gives a key; a producer with another
+    partitioner, librdkafka's default is not murmur2, puts it elsewhere). The worker holding the
+    case would never see it; the agent applies the copy alone, and the tools skip the original.
+    An id that is no text, or cannot be a key, is no case's: both refuse the record as invalid."""
+    if not isinstance(case_id, str):
+        return False
+    try:
+        wanted = case_id.encode()
+    except UnicodeEncodeError:
+        return False
+    return key != wanted or partition != home(wanted)
 
 
 # --- the pending view -----------------------------------------------------------------------
