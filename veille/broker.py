@@ -58,7 +58,10 @@ def _family(host: str) -> socket.AddressFamily:
 
 
 def url_host(host: str) -> str:
-    """`host` as written in a URL: an IPv6 address in brackets (http://[::1]:9464/)."""
+    """`host` as written in a URL: an IPv6 address in brackets (http://[::1]:9464/), and the
+    empty host, which listens on every interface, as 0.0.0.0 (http://:9464/ is no URL)."""
+    if not host:
+        return "0.0.0.0"
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 

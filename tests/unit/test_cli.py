@@ -296,3 +296,27 @@ def test_closed_takes_french_decisions_and_refuses_others_clearly() -> None:
     assert out.returncode == 2
     assert "'escalader' is not one of approve, reject, replied (in French: approuver, rejeter, " \
            "répondu, répondre)" in out.stderr
+
+
+@pytest.mark.parametrize(("host", "url"), [
+    ("", "http://0.0.0.0:8080"),  # every interface, as 0.0.0.0 is: "http://:8080" until 2026-12-06
+    ("0.0.0.0", "http://0.0.0.0:8080"),
+    ("::", "http://[::]:8080"),
+    ("::1", "http://[::1]:8080"),
+    ("127.0.0.1", "http://127.0.0.1:8080"),
+    ("localhost", "http://localhost:8080"),
+])
+def test_the_servers_announce_a_usable_url_whatever_host_they_listen_on(host: str, url: str) -> None:
+    """`veille collect webhook` and `veille moderate serve` print the URL they serve at."""
+    from prometheus_client import CollectorRegistry
+
+    from veille.collectors.webhook import WebhookCollector
+    from veille.metrics import CollectorMetrics
+    from veille.moderate.api import ModerationApi
+    from veille.settings import Settings
+
+    settings = Settings.from_env({}).with_(webhook_host=host, moderation_api_host=host)
+    webhook = WebhookCollector(settings, CollectorMetrics(CollectorRegistry()))
+    api = ModerationApi(settings)
+    webhook.port = api.port = 8080  # as start() sets it, from the socket bound
+    assert webhook.url == api.url == url

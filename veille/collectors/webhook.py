@@ -59,7 +59,7 @@ from streams.records import (
     iso,
     mention_from_dict,
 )
-from veille.broker import metadata_answers, sign_in
+from veille.broker import metadata_answers, sign_in, url_host
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.httpbody import (
     BodyTooLarge,
@@ -321,8 +321,7 @@ class WebhookCollector(Collector):
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{url_host(self.host)}:{self.port}"
 
     @property
     def auth(self) -> str:

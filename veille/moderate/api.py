@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
+from veille.broker import url_host
 from veille.collectors.webhook import MIN_SECRET_CHARS, is_loopback
 from veille.httpbody import (
     BodyTooLarge,
@@ -244,8 +245,7 @@ class ModerationApi:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{url_host(self.host)}:{self.port}"
 
     @property
     def auth(self) -> str:
