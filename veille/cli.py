@@ -793,7 +793,9 @@ def build_parser() -> argparse.ArgumentParser:
                "    that omits its zero rows scores as one that writes them;\n"
                "  * rows in one bucket add up: each is written with the score of their sum,\n"
                "    alert=1 on the first of them only;\n"
-               "  * a row whose bucket is before the previous row's is an error naming its line;\n"
+               "  * a row whose bucket is before the previous row's is an error naming its line,\n"
+               "    and so is a value that is no count >= 0 in ASCII digits (12, 3.5, 1e3; not\n"
+               "    1_000, nan or inf);\n"
                "  * hours of the day and days are those of --timezone (default VEILLE_TIMEZONE,\n"
                "    else UTC), as the agent's for a brand of that zone.\n"
                "Only the input rows are written out. Other bucket sizes: python -m veille.detect.",

@@ -18,6 +18,8 @@ event-time order, a missing bucket being an empty one (a count of 0).
   `alert` column sums to the number of alerts). Their order within the bucket does not matter.
 * A row whose bucket is before the previous row's bucket is an error naming its line: the file
   must be in time order.
+* A value is a count >= 0 written as a decimal number in ASCII digits, with an optional sign,
+  decimal point and exponent (`12`, `3.5`, `1e3`); anything else is an error naming its line.
 * The detector's hours of the day and days are those of `DetectorConfig.timezone` (`--timezone`,
   default `VEILLE_TIMEZONE` or UTC), as the agent's for a brand of that zone; buckets stay on the
   epoch grid whatever the zone.
@@ -30,6 +32,7 @@ import contextlib
 import csv
 import math
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -47,6 +50,10 @@ MAX_BUCKET_SECONDS = 86_400  # one day
 #: Most empty buckets fed in a row for a gap between two rows: the spike agent's cap.
 MAX_GAP_BUCKETS = CrisisConfig.max_gap_buckets
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A value as a CSV holds a count: ASCII digits, optionally a sign, a decimal point and an
+#: exponent (12, 3.5, .5, 1e3). Python's float() takes more, read silently until 2026-12-06:
+#: digit separators (`1_000`), other scripts' digits (`١٢`), `nan`, `inf`, `infinity`.
+_VALUE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 #: How rows become buckets, for --help (veille detect and python -m veille.detect).
@@ -62,7 +69,8 @@ Rows are scored by bucket, as the streaming spike agent does:
     Only the input rows are written out;
   * rows in one bucket add up: each is written with the score of their sum, alert=1 on the first
     of them only; their order within the bucket does not matter;
-  * a row whose bucket is before the previous row's is an error naming its line;
+  * a row whose bucket is before the previous row's is an error naming its line, and so is a
+    value that is no count >= 0 in ASCII digits (12, 3.5, 1e3; not 1_000, nan or inf);
   * the detector learns each hour of the day, and counts days, on the clock of --timezone
     (default VEILLE_TIMEZONE, else UTC), as the agent does for a brand of that zone."""
 
@@ -271,10 +279,10 @@ def _score_rows(src: TextIO, dst: TextIO, series_csv: Path, detector: Detector) 
             raise DetectError(f"{series_csv}:{line}: bad timestamp {row[ti]!r}: {exc}") from None
         except ValueError:
             raise DetectError(f"{series_csv}:{line}: bad timestamp {row[ti]!r}") from None
-        try:
-            value = float(row[vi])
-        except ValueError:
-            raise DetectError(f"{series_csv}:{line}: bad value {row[vi]!r}") from None
+        if not _VALUE.fullmatch(row[vi].strip()):
+            raise DetectError(f"{series_csv}:{line}: bad value {row[vi]!r}: a value is a decimal "
+                              "number in ASCII digits, such as 12, 3.5 or 1e3 (no digit separator)")
+        value = float(row[vi])
         if not math.isfinite(value) or value < 0:
             raise DetectError(f"{series_csv}:{line}: value must be a count >= 0, got {row[vi]!r}")
         start = bucket_start(ts, size)

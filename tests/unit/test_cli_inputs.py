@@ -68,6 +68,32 @@ def test_detect_timestamp_outside_years_1_to_9999_names_the_row(
     assert_clear_error(status, err, "s.csv:3: bad timestamp '0001-01-01T00:00:00+01:00': outside years")
 
 
+@pytest.mark.parametrize("value", ["1_000", "\u0661\u0662", "\uff11\uff12", "\u0967", "nan", " nan",
+                                   "-inf", "Infinity", "0x10", "1e", "", " "])
+def test_detect_value_that_is_no_plain_decimal_number_names_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """Found in review (2026-12-06): values were read with float(), which took `1_000` as 1000
+    and Arabic-Indic or full-width digits as their ASCII ones, silently."""
+    src = write_csv(tmp_path / "s.csv", ["2026-03-02 00:00:00,1", f'2026-03-02 00:05:00,"{value}"'])
+    status, _, err = run(capsys, "detect", str(src), "--out", str(tmp_path / "out.csv"))
+    assert_clear_error(status, err, f"s.csv:3: bad value {value!r}: a value is a decimal number")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]  # nothing half-written
+
+
+def test_detect_reads_decimal_numbers_with_a_sign_a_point_or_an_exponent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = ["12", " 3.5 ", ".5", "5.", "+2", "1e3", "2.5E+1", "0", "-0"]
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    src = write_csv(tmp_path / "s.csv", [f"{start + timedelta(minutes=5 * i):%Y-%m-%d %H:%M:%S},{v}"
+                                         for i, v in enumerate(values)])
+    out = tmp_path / "out.csv"
+    status, _, err = run(capsys, "detect", str(src), "--out", str(out))
+    assert status == 0, err
+    assert [line.split(",")[1] for line in out.read_text().splitlines()[1:]] == [v.strip() for v in values]
+
+
 def test_detect_counts_near_the_largest_float_do_not_crash(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
