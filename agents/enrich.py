@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -906,6 +907,7 @@ class EnrichStage:
         live_seconds = s.spike_lateness_seconds + 2 * s.spike_bucket_seconds
         while not self.stopping:
             await asyncio.sleep(interval)
+            measured = False
             try:
                 async with self.lock:
                     if self.stopping:
@@ -937,9 +939,14 @@ class EnrichStage:
                             position = await asyncio.wait_for(self.consumer.position(tp), 1.0)
                             backlog += max(0, high - position)
                     self.metrics.raw_backlog.set(backlog)
+                    measured = True
                     for fut in sent:
                         await asyncio.wait_for(fut, timeout=10.0)
             except Exception as exc:  # noqa: BLE001 (the next tick says the same, later)
+                if not measured:
+                    # A position or end the consumer could not give: the backlog is unknown
+                    # (NaN), not the last tick's figure, which stayed exported however old.
+                    self.metrics.raw_backlog.set(math.nan)
                 log.debug("enrich: tick not sent: %r", exc)
 
     async def heartbeat(self) -> None:

@@ -129,7 +129,8 @@ class Metrics:
             "veille_raw_backlog_messages",
             "Messages of this worker's mentions.raw partitions not read yet (the partitions' "
             "end less the enrichment stage's position, summed; every 5 s): unlike "
-            "veille_lag_seconds, a partition behind shows even while another is up to date.",
+            "veille_lag_seconds, a partition behind shows even while another is up to date. "
+            "NaN when the last tick could not measure it (a position or end query failed).",
             registry=registry,
         )
         self.heartbeat = Gauge(

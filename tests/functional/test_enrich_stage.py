@@ -771,3 +771,46 @@ def test_a_partition_waiting_for_its_window_counts_in_the_backlog(tmp_path) -> N
 
     asyncio.run(scenario())
     assert count(metrics.raw_backlog) == 30 and sent == []
+
+
+def test_a_backlog_the_consumer_cannot_measure_is_unknown_not_the_last_figure(tmp_path) -> None:
+    """Found in review (2026-12-06): when the consumer's position (or end) query failed, the
+    tick kept the gauge at its last figure, however old: PipelineStalled's backlog and
+    reader_stuck causes judged a stale backlog. Now it reads NaN (no alert compares true on
+    it) until a tick measures it again."""
+    import asyncio
+    import math
+
+    import agents.enrich as enrich
+    from veille.settings import Settings
+
+    plan, metrics = planner({})
+    stage = enrich.EnrichStage(Settings.from_env({}, data_dir=str(tmp_path)), plan.enricher, metrics)
+    tp = TP(stage.names.raw, 0)
+    broken = False
+
+    async def position(partition: TP) -> int:
+        if broken:
+            raise TimeoutError("no answer from the broker")
+        return 20
+
+    stage.consumer = SimpleNamespace(assignment=lambda: {tp}, highwater=lambda p: 50,
+                                     position=position)
+    seen: list[float] = []
+
+    async def scenario() -> None:
+        nonlocal broken
+        ticking = asyncio.ensure_future(stage.punctuate(0.05))
+        await asyncio.sleep(0.2)
+        seen.append(count(metrics.raw_backlog))
+        broken = True
+        await asyncio.sleep(0.2)
+        seen.append(count(metrics.raw_backlog))
+        broken = False
+        await asyncio.sleep(0.2)
+        seen.append(count(metrics.raw_backlog))
+        stage.stopping = True
+        await asyncio.wait_for(ticking, 5)
+
+    asyncio.run(scenario())
+    assert seen[0] == 30 and math.isnan(seen[1]) and seen[2] == 30, seen
