@@ -320,3 +320,22 @@ def test_the_servers_announce_a_usable_url_whatever_host_they_listen_on(host: st
     api = ModerationApi(settings)
     webhook.port = api.port = 8080  # as start() sets it, from the socket bound
     assert webhook.url == api.url == url
+
+
+def test_a_collector_announces_a_usable_metrics_url_on_ipv6(capsys) -> None:
+    """The RSS and Mastodon collectors' /metrics on VEILLE_METRICS_HOST=::1 printed
+    http://::1:PORT (no brackets) until 2026-12-06."""
+    from prometheus_client import CollectorRegistry
+
+    from veille.collectors.rss import serve_metrics
+    from veille.metrics import CollectorMetrics
+    from veille.settings import Settings
+
+    settings = Settings.from_env({}).with_(metrics_host="::1", collector_metrics_port=0)
+    server = serve_metrics(settings, CollectorMetrics(CollectorRegistry()), "rss")
+    try:
+        err = capsys.readouterr().err
+        assert f"metrics on http://[::1]:{server.server_port}/metrics" in err, err
+    finally:
+        server.shutdown()
+        server.server_close()

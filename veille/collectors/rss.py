@@ -45,6 +45,7 @@ from streams.records import (
     parse_time,
 )
 from streams.records import mention_from_dict as _mention_from_dict
+from veille.broker import url_host
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.metrics import CollectorMetrics, FeedMetrics
 from veille.rules import MAX_WATCHLIST_BYTES, unknown_tables
@@ -292,7 +293,7 @@ def serve_metrics(settings: Settings, metrics: CollectorMetrics, collector: str)
             f" ({exc.strerror or exc}): each collector process needs its own "
             "VEILLE_COLLECTOR_METRICS_PORT (0 = any free port)"
         ) from None
-    print(f"veille {collector}: metrics on http://{settings.metrics_host}:{server.server_port}"
+    print(f"veille {collector}: metrics on http://{url_host(settings.metrics_host)}:{server.server_port}"
           "/metrics", file=sys.stderr)
     return server
 
