@@ -246,7 +246,10 @@ async def _sign_in(host: str, port: int, settings: Settings, timeout: float) -> 
                                                settings.ssl_context(), timeout)
             exc = alert if alert is not None and not isinstance(alert, ssl.SSLEOFError) else exc
         return _tls_failure(exc, host, port, settings)
-    except (TimeoutError, OSError, KafkaError):
+    except TimeoutError:
+        if step == "request":  # signed in, the answer late: a busy broker, not a refusal
+            return ""
+    except (OSError, KafkaError):
         pass
     finally:
         if conn is not None:

@@ -9,11 +9,14 @@ clients' own options and names the cause. The secure endpoints are tests/secure_
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +209,56 @@ def test_a_client_certificate_required(tmp_path: Path) -> None:
     assert problem is not None
     assert "the broker requires a client certificate: set VEILLE_BROKER_SSL_CERTFILE" in problem, \
         problem
+
+
+@contextmanager
+def metadata_delayed(upstream: EmbeddedBroker, delay: float) -> Iterator[str]:
+    """A proxy in front of `upstream` that holds each Metadata request for `delay` seconds (a busy
+    broker): "host:port"."""
+    ready = threading.Event()
+    stop = threading.Event()
+    address: list[str] = []
+
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      hold: bool) -> None:
+        try:
+            while True:
+                head = await reader.readexactly(4)
+                frame = await reader.readexactly(struct.unpack(">i", head)[0])
+                if hold and frame[:2] == b"\x00\x03":
+                    await asyncio.sleep(delay)
+                writer.write(head + frame)
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(upstream.host, upstream.port)
+        await asyncio.gather(forward(reader, up_writer, True), forward(up_reader, writer, False))
+
+    async def serve() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        address.append(f"127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        server.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    ready.wait(5)
+    try:
+        yield address[0]
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_a_busy_broker_is_not_refused(broker: EmbeddedBroker) -> None:
+    """A broker that signs veille in but answers the Metadata request after the probe's timeout
+    is busy, not misconfigured: no diagnosis (found in review: "it may require SASL", and the
+    worker refused to start)."""
+    with metadata_delayed(broker, 3.0) as url:
+        assert sign_in_problem(Settings.from_env({}, broker_url=url), timeout=1.0) is None
