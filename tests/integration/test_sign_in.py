@@ -26,7 +26,7 @@ from tests.cli_helpers import assert_clear_error, run
 from tests.integration.test_secure_proxy import secure_stack
 from tests.integration.test_webhook import Served
 from tests.secure_proxy import SecureProxy, make_certs
-from veille.broker import EmbeddedBroker, free_port, sign_in_problem
+from veille.broker import EmbeddedBroker, free_port, sign_in, sign_in_problem
 from veille.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -262,3 +262,24 @@ def test_a_busy_broker_is_not_refused(broker: EmbeddedBroker) -> None:
     worker refused to start)."""
     with metadata_delayed(broker, 3.0) as url:
         assert sign_in_problem(Settings.from_env({}, broker_url=url), timeout=1.0) is None
+
+
+def test_webhook_readyz_signs_in_once(sasl_ssl, certs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once signed in, /readyz asks the broker for the TLS handshake alone: a sign-in per request
+    made a TLS connection and a SASL authentication per load balancer hit (found in review)."""
+    from veille.collectors import webhook
+
+    calls: list[int] = []
+
+    async def counted(*args: Any, **kwargs: Any) -> tuple[bool, str]:
+        calls.append(1)
+        return await sign_in(*args, **kwargs)
+
+    monkeypatch.setattr(webhook, "sign_in", counted)
+    served = Served(secure(sasl_ssl.url, certs[0], topic_prefix=f"signin{free_port()}."))
+    try:
+        for _ in range(3):
+            assert served.client.get("/readyz").json() == {"status": "ready"}
+    finally:
+        served.stop()
+    assert len(calls) == 1

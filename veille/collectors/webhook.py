@@ -59,7 +59,7 @@ from streams.records import (
     iso,
     mention_from_dict,
 )
-from veille.broker import metadata_answers, sign_in, url_host
+from veille.broker import metadata_answers, secure_endpoint_answers, sign_in, url_host
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.httpbody import (
     BodyTooLarge,
@@ -311,6 +311,9 @@ class WebhookCollector(Collector):
         #: one): what a request needs left to be written, and how long the queue takes to clear.
         self._write_seconds = 0.0
         self._last_write_ok: bool | None = None
+        #: A TLS or SASL broker signed this collector in once (its settings proven: /readyz then
+        #: asks only for the TLS handshake, as the producer is already connected).
+        self._signed_in = False
         self._last_failure = 0.0
         # Header values never start or end with whitespace: a token read from a file may.
         token = settings.webhook_token.strip()
@@ -714,14 +717,26 @@ class WebhookCollector(Collector):
 
         Plaintext: a bare Metadata request. TLS or SASL: a connection made as the producer makes
         it, TLS handshake and SASL sign-in included, then a Metadata request (until 2026-12-06
-        only the handshake: a wrong SASL password read as ready)."""
-        if self.settings.broker_security_protocol != "PLAINTEXT":
+        only the handshake: a wrong SASL password read as ready). Only until it first signs in:
+        then the handshake alone, as before. A sign-in on every request made a new TLS connection
+        and a SASL authentication per load balancer or kubelet hit, up to three connections of
+        PROBE_TIMEOUT each per server (found in review), and the settings do not change while
+        the collector runs."""
+        plaintext = self.settings.broker_security_protocol == "PLAINTEXT"
+        if not plaintext and not self._signed_in:
             signed_in, problem = await sign_in(self.settings, timeout=PROBE_TIMEOUT)
+            self._signed_in = signed_in
             return None if signed_in else problem or "the broker does not answer"
         loop = asyncio.get_running_loop()
+        context = self.settings.ssl_context()
         for server in self.settings.bootstrap_servers:
             host, port = _host_port(server)
-            if await loop.run_in_executor(None, metadata_answers, host, port):
+            if plaintext:
+                answers = await loop.run_in_executor(None, metadata_answers, host, port)
+            else:  # TLS or SASL: a bare Metadata request gets no answer
+                answers = await loop.run_in_executor(None, secure_endpoint_answers, host, port,
+                                                     context)
+            if answers:
                 return None
         return "the broker does not answer"
 
