@@ -88,11 +88,13 @@ def test_each_refusal_is_told_with_the_setting_to_fix(sasl_ssl, certs, other_ca,
                                                       told) -> None:
     changes = {k: other_ca if v == "OTHER" else v for k, v in changes.items()}
     assert sign_in_problem(secure(sasl_ssl.url, certs[0])) is None  # the right settings pass
-    problem = sign_in_problem(secure(sasl_ssl.url, certs[0], **changes))
+    settings = secure(sasl_ssl.url, certs[0], **changes)
+    problem = sign_in_problem(settings)
     assert problem is not None
     for words in told:
         assert words in problem, problem
-    assert PASSWORD not in problem
+    for secret in {PASSWORD, settings.broker_sasl_password} - {""}:
+        assert secret not in problem
 
 
 def test_tls_without_sasl_passes_where_the_listener_asks_no_sign_in(tls_only, certs) -> None:
