@@ -32,6 +32,14 @@ read" (_read_offset 804, committed 632) and a commit refused for good on one par
 (committed 662, first acked 672) until the next rebalance re-read it. With --table --fix: 3
 runs, no drop, no refused commit, 0 lost (weak evidence: the race showed in 1 of 2 runs).
 
+The duplicates it reports (2026-12-06, --table --fix, --n 8000 --join 4 --leave 12): 692 in
+8,000, with every "revoke" event of the trace showing acked offsets past the committed one (80 a
+partition at the join, 13 at the leave) and no commit before the next "perform_seek", which put
+each partition back to the last timer commit, kept partitions included: Faust's
+Consumer.on_partitions_revoked drops the acks before the app's revocation commit runs (see
+veille/faust_fixes.py, 4). With that fix, a "commit" at each revoke (accepted by Tansu), the seek
+landing on the read position, 0 duplicates.
+
 Run (about 70 s a run; 2 cores are enough):
 
     PYTHONPATH=. .venv/bin/python bench/faust_handback.py              # 1 run, embedded Tansu

@@ -39,6 +39,21 @@ being handed over, which aiokafka's own flush then does not know of yet. Offsets
 committed ahead of the table writes of the records they cover, which a crash then lost. The
 buffer's flush now returns once nothing is waiting and nothing is being handed over (while the
 buffer stops, it gives up as before).
+
+4. Acknowledged offsets forgotten on every rebalance (found tracing bench/faust_handback.py: a
+worker kept a partition across a rebalance and still read again what it had handled before it).
+``Consumer.on_partitions_revoked`` (transport/consumer.py:657-662) pops ``_acked``,
+``_acked_index``, ``_committed_offset`` ... of the revoked partitions *before* it awaits the app's
+handler (consumer.py:664, ``App._on_partitions_revoked``), whose ``wait_empty`` is the only
+commit of a revocation (app/base.py:1829, consumer.py:883-890): that commit finds no ack left.
+aiokafka's eager protocol revokes the whole assignment on every rebalance
+(group_coordinator.py:406, ``revoked = previous_assignment.tps``), so on every partition, kept or
+not, all that was acknowledged since the last timer commit (``broker_commit_interval``, 2.8 s)
+went uncommitted; after the join, ``perform_seek`` moves each partition back to the group's
+committed offset and those records are read again (duplicates, nothing lost). The consumer now
+commits what is acknowledged on the revoked partitions first (the timer's own commit: attached
+messages and the producer flushed before the offsets), while the generation is still the one the
+acks were made in.
 """
 
 from __future__ import annotations
@@ -85,8 +100,31 @@ def install() -> None:
             self._gap.pop(tp, None)
 
     Consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+    _commit_before_revoke()
     _bound_consumer_stop()
     _full_flush()
+
+
+def _commit_before_revoke() -> None:
+    from faust.transport.consumer import Consumer
+
+    original_revoked = Consumer.on_partitions_revoked
+
+    async def on_partitions_revoked(self: Any, revoked: Any) -> None:
+        # Faust forgets the acks of the revoked partitions before its own revocation commit runs.
+        if revoked and not self.app.client_only:
+            try:
+                # A commit already running (the timer's) makes commit() wait for it and return
+                # without committing what was acked since: commit once it is done.
+                await self.maybe_wait_for_commit_to_finish()
+                await self.commit(set(revoked))
+            except Exception as exc:  # noqa: BLE001
+                # As before the fix: those records are read again after the rebalance.
+                log.warning("commit before the rebalance failed, the records acknowledged "
+                            "since the last commit are read again: %r", exc)
+        await original_revoked(self, revoked)
+
+    Consumer.on_partitions_revoked = on_partitions_revoked  # type: ignore[method-assign]
 
 
 def _full_flush() -> None:

@@ -79,3 +79,54 @@ def test_the_flush_raises_when_the_buffer_crashed_with_writes_left() -> None:
         return outcome
 
     assert asyncio.run(scenario()) == "Cannot flush: Producer not Running"
+
+
+def test_a_revocation_commits_the_acknowledged_offsets_before_faust_forgets_them() -> None:
+    """Faust's Consumer.on_partitions_revoked dropped the acks of the revoked partitions before
+    the app's revocation handler committed, and aiokafka revokes the whole assignment on every
+    rebalance: what was acked since the last timer commit (2.8 s) was read again, even on a
+    partition the worker kept."""
+    import faust
+    from faust.types import TP
+
+    faust_fixes.install()
+    tp0, tp1 = TP("moderation.queue", 0), TP("moderation.queue", 1)
+    committed: list[dict[TP, int]] = []
+    seen_by_app_handler: list[dict[TP, Any]] = []
+
+    async def scenario() -> None:
+        app = faust.App("revoke-commit-test", broker="kafka://127.0.0.1:1", web_enabled=False)
+        consumer = app.consumer
+        app._producer = SimpleNamespace(flush=_noop)  # (nothing was sent)
+
+        async def _commit(offsets: Any) -> bool:
+            committed.append(dict(offsets))
+            return True
+
+        async def app_handler(revoked: Any) -> None:  # App._on_partitions_revoked: wait_empty
+            seen_by_app_handler.append({tp: list(consumer._acked.get(tp, ())) for tp in revoked})
+            await consumer.commit()
+
+        app.topics._acking_topics.add(tp0.topic)  # (an agent reads it)
+        consumer._commit = _commit
+        consumer.assignment = lambda: {tp0, tp1}
+        consumer._on_partitions_revoked = app_handler
+        for tp in (tp0, tp1):
+            consumer._committed_offset[tp] = 100  # the last timer commit
+        for offset in range(100, 110):  # handled and acked since
+            consumer.ack(_Message(tp0, offset))
+        await consumer.on_partitions_revoked({tp0, tp1})
+
+    asyncio.run(scenario())
+    assert {tp0: 110} in committed, (committed, seen_by_app_handler)
+
+
+async def _noop() -> None:
+    return None
+
+
+class _Message:
+    """What Consumer.ack reads of a message (hashable, weakly referenced as Faust's are)."""
+
+    def __init__(self, tp: Any, offset: int) -> None:
+        self.tp, self.topic, self.offset, self.acked = tp, tp.topic, offset, False
