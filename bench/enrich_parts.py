@@ -73,10 +73,11 @@ def parts_inside(planner_pass: Callable[[Callable[[], None]], float], n: int) ->
     """The parts timed inside the whole step, µs per mention: each of the stage's calls wrapped
     in a perf_counter timer for one pass (best of 2), the rest being the whole less their sum.
 
-    Timed alone, the parts sum to about 45 µs less than the whole (2026-12-06, real texts):
-    language identification and the scorers alone keep their tables in the CPU caches, where
-    the stage runs them a slice of 100 at a time between the other steps (detect_many: 39 µs
-    alone, 50-53 interleaved with scoring or triage), and the stage's own work (the outcome
+    Timed alone, the parts summed to about 45 µs less than the whole (2026-12-06, real texts,
+    slices of 100): language identification and the scorers alone keep their tables in the CPU
+    caches, where the stage runs them a slice at a time between the other steps (detect_many:
+    39 µs alone, 50-53 interleaved with scoring or triage; the slice is 300 since, for that
+    reason), and the stage's own work (the outcome
     and enriched record, by-brand signals, de-duplication, metrics tally, the loops of
     handle_many and take) is in no part. A wrapper costs about 0.1 µs a call, subtracted."""
     import agents.enrich as stage
@@ -215,7 +216,7 @@ def main() -> None:
          per_item_us(lambda v: parse_raw(v, now=now, limits=Limits()), values)),
         ("language identification, a text at a time (fastText, second opinion when unsure)",
          per_item_us(lambda r: detector.detect(r.text), raws)),
-        ("language identification, as the stage runs it: slices of 100 (detect_many)",
+        (f"language identification, as the stage runs it: slices of {PLAN_SLICE} (detect_many)",
          per_item_us(detector.detect_many, slices) * len(slices) / len(raws)),
         ("  of which fastText alone", per_item_us(
             lambda r: detector._predict(detector.clean(r.text) + "\n", 3, 0.0, "strict"), raws)),
