@@ -285,3 +285,25 @@ def test_webhook_readyz_signs_in_once(sasl_ssl, certs, monkeypatch: pytest.Monke
     finally:
         served.stop()
     assert len(calls) == 1
+
+
+def test_the_moderation_api_tells_a_broker_that_refuses_it(sasl_ssl, certs) -> None:
+    """Started with the right settings (the start refuses wrong ones), then refused, as when a
+    password is changed on the broker while the API runs: each request's 503 said only "the
+    broker did not answer or acknowledge in time", after kafka-python's 30 s bootstrap wait."""
+    from tests.moderation_helpers import ServedApi
+    from veille.moderate.store import ModerationStore
+
+    wrong = secure(sasl_ssl.url, certs[0], broker_sasl_password="rotated-away",
+                   topic_prefix=f"signin{free_port()}.")
+    served = ServedApi(wrong, store=ModerationStore(wrong, ack_timeout=2.0, read_timeout=3.0))
+    try:
+        started = time.monotonic()
+        answer = served.client.get("/cases")
+        assert (answer.status_code, answer.json()["error"]) == (503, "broker_unavailable")
+        detail = answer.json()["detail"]
+        assert "the broker refuses the API: the broker refused the SASL sign-in" in detail, detail
+        assert "VEILLE_BROKER_SASL_PASSWORD" in detail and "rotated-away" not in detail
+        assert time.monotonic() - started < 15  # the store's read timeout, not kafka-python's 30 s
+    finally:
+        served.close()

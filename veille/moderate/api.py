@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from veille.broker import url_host
+from veille.broker import sign_in, url_host
 from veille.collectors.webhook import MIN_SECRET_CHARS, is_loopback
 from veille.httpbody import (
     BodyTooLarge,
@@ -65,6 +65,8 @@ MAX_BODY_BYTES = 16 * 1024
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 RETRY_AFTER_SECONDS = 5
+#: How long a 503 waits to learn whether the broker now refuses the API's settings.
+SIGN_IN_TIMEOUT = 2.0
 #: A query's time in Unix seconds (anything else is read as ISO 8601).
 _SECONDS = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,9})?")
 
@@ -299,11 +301,17 @@ class ModerationApi:
                           headers=headers)
         except BrokerError as exc:
             log.warning("moderation API: %s", exc)
+            # A broker that answers but now refuses the API's settings (a password changed or
+            # a certificate renewed while it runs) is told as such, not as a broker away.
+            signed_in, problem = await sign_in(self.settings, timeout=SIGN_IN_TIMEOUT)
+            refused = "" if signed_in or not problem else f"the broker refuses the API: {problem}; "
+            if refused:
+                log.error("moderation API: cannot sign in to the broker: %s", problem)
             # Not acknowledged is not "not written": a broker that froze with the decision in
             # hand writes it on waking, and an escalate sent again would escalate twice.
-            return _error(503, "broker_unavailable", "the broker did not answer or acknowledge "
-                          "in time; a decision sent may still be written: look at the case "
-                          "(GET /cases/{id}) before sending it again",
+            return _error(503, "broker_unavailable", refused + "the broker did not answer or "
+                          "acknowledge in time; a decision sent may still be written: look at the "
+                          "case (GET /cases/{id}) before sending it again",
                           headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         except asyncio.CancelledError:
             raise

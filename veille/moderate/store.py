@@ -109,6 +109,9 @@ class TopicReader:
                 client_id=f"{settings.app_id}-moderate", enable_auto_commit=False,
                 auto_offset_reset="earliest", fetch_max_wait_ms=20,
                 max_partition_fetch_bytes=4 * 1024 * 1024, request_timeout_ms=15_000,
+                # No longer than a refresh may go without progress (kafka-python's default is
+                # 30 s: a refused password held each moderation API request that long).
+                bootstrap_timeout_ms=int(timeout * 1000),
             )
         except Exception as exc:  # kafka-python raises NoBrokersAvailable and friends
             raise BrokerError(f"cannot reach the broker at {settings.broker_url}: {exc}") from None
