@@ -22,7 +22,6 @@ from streams.topics import (
 from veille.metrics import ModerationMetrics
 from veille.moderation import CLOSING_DECISIONS
 from veille.moderation.cases import (
-    CLOSED_RETENTION_SECONDS,
     MAX_CLOCK_SKEW_SECONDS,
     MAX_OPEN_DECISIONS,
     Backlog,
@@ -31,6 +30,7 @@ from veille.moderation.cases import (
     DecisionError,
     Outcome,
     apply_decision,
+    closed_forgotten,
 )
 from veille.moderation.queue import case_of, misplaced
 from veille.settings import Settings
@@ -49,7 +49,7 @@ def written_at(event: Any) -> float:
 #: Closing decisions held for a case that has not arrived: the first that applies closes it, the
 #: others are `already_closed`; a few in case the first is refused when the case comes.
 MAX_HELD_CLOSING = 10
-# Closed cases stay CLOSED_RETENTION_SECONDS in the table (a later decision on them is
+# Closed cases stay CLOSED_RETENTION_SECONDS in the table (closed_forgotten; a later decision on them is
 # `already_closed` or `duplicate`), then are dropped (a decision after that is `unknown_case`,
 # and a queue item read after that opens the case again). The moderation API's view forgets
 # them after the same time (veille.moderation.cases, shared).
@@ -332,9 +332,9 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
 
     @app.timer(3600.0)
     async def drop_old_closed() -> None:
-        limit = time.time() - CLOSED_RETENTION_SECONDS
+        now = time.time()
         for key, state in list(cases.items()):
-            if state["status"] == "closed" and (state["closed_at"] or 0) < limit:
+            if state["status"] == "closed" and closed_forgotten(state["closed_at"] or 0, now):
                 del cases[key]
 
     return moderation

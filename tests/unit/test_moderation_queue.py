@@ -587,7 +587,8 @@ def test_the_retention_is_the_agents_own_shared_constant() -> None:
     from veille.moderation import cases
 
     assert cases.CLOSED_RETENTION_SECONDS == 30 * DAY
-    assert agent.CLOSED_RETENTION_SECONDS is cases.CLOSED_RETENTION_SECONDS
+    assert agent.closed_forgotten is cases.closed_forgotten  # the agent's test, the tools' too
+    assert cases.closed_forgotten(0.0, 30 * DAY + 0.001) and not cases.closed_forgotten(0.0, 30 * DAY)
     assert api_view().closed_retention_seconds == 30 * DAY
     assert CaseView().closed_retention_seconds is None  # the CLI and the report: kept for ever
 

@@ -66,6 +66,19 @@ PROCESSED_SHARE_TARGET: Final = 0.9
 #: `decided_at`), then forgotten: by the moderation agent (its table; a later decision on it is
 #: then `unknown_case`) and by the long-running moderation API's view (CaseView.forget_closed).
 CLOSED_RETENTION_SECONDS: Final = 30 * 86400.0
+
+
+def closed_forgotten(closed_at: float, now: float,
+                     retention: float = CLOSED_RETENTION_SECONDS) -> bool:
+    """Whether a case closed at `closed_at` (its closing decision's decided_at) is forgotten
+    at `now`: decided more than `retention` before it. The moderation agent drops such a case
+    from its table (at its wall clock, hourly); a queue item for its id read afterwards opens a
+    new case. The tools apply the same test: the long-running API at its clock, the fold of
+    the topics at the broker time of a queue item for a closed case id (then a new episode of
+    that id) or of a decision on it (then a decision for the next episode)."""
+    return closed_at < now - retention
+
+
 #: Moderators' clocks drift: a decision may be stamped this far after `now`, or before the case
 #: entered the queue, and still be accepted (its time to decision is then counted as 0).
 MAX_CLOCK_SKEW_SECONDS: Final = 300.0
