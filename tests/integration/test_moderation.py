@@ -401,3 +401,55 @@ def test_the_tools_skip_a_decision_the_agent_sends_again(settings, start_worker)
         ("approve", "gina")]
     assert by_label(samples(worker.metrics_url), "veille_moderation_decisions_ignored_total",
                     "reason") == {}
+
+
+def test_the_tools_see_a_case_queued_again_after_the_retention(settings) -> None:
+    """A mention queued, rejected and closed 40 days ago, queued again today (a replay past the
+    de-duplication window): the agent, which forgot the closed case after 30 days, opens a new
+    one. The tools, which read the topics from the start with one case per id, showed the old
+    one closed: nothing listed, `decide` refused. Records written with chosen broker times
+    (the records' CreateTime), read back through the real broker."""
+    from veille.moderate.commands import list_closed, show_case
+    from veille.moderation.cases import apply_decision
+    from veille.moderation.queue import case_of, decision_record, make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    ensure_topics(settings)
+    now, day = time.time(), 86400.0
+    then = now - 40 * day
+
+    def queued(at: float) -> dict:
+        made = make_item(mention_id="old1", brands=("acme",), charter=Charter(),
+                         triage=Triage(("insult",), "medium", "review", ()), language="fr",
+                         sentiment="negative", compound=-0.5, platform="twitter", author="@a",
+                         text="t'es nul", url=None, created_at=at - 60, queued_at=at)
+        assert made is not None
+        return made
+
+    first, again = queued(then), queued(now - 60)
+    rejected = decision_record("old1", {"decision": "reject", "moderator": "alice"}, then + 600)
+    closing = apply_decision(case_of(first), rejected, now=then + 600).record
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    for topic, at, record in ((MODERATION_QUEUE, then, first),
+                              (MODERATION_DECISIONS, then + 600, rejected),
+                              (MODERATION_CLOSED, then + 601, closing),
+                              (MODERATION_QUEUE, now - 60, again)):
+        producer.send(settings.topic(topic), key=b"old1", value=json.dumps(record).encode(),
+                      timestamp_ms=int(at * 1000))
+    producer.flush(30)
+    producer.close()
+
+    out = io.StringIO()
+    assert list_cases(settings, as_json=True, out=out) == 1
+    assert json.loads(out.getvalue())["queued_at"] == again["queued_at"]
+    out = io.StringIO()
+    assert list_closed(settings, as_json=True, out=out, since=then) == 1
+    assert json.loads(out.getvalue())["decision"] == "reject"
+    result = report(settings, then - day, now + day, out=io.StringIO())
+    assert (result.total.received, result.total.processed, result.pending_at_end) == (2, 1, 1)
+    written = decide(settings, "old1", "approve", moderator="bob", notes=io.StringIO())
+    assert written is not None
+    out = io.StringIO()
+    assert show_case(settings, "old1", as_json=True, out=out) == "pending"
+    assert json.loads(out.getvalue())["item"]["decision_pending"]["moderator"] == "bob"

@@ -196,6 +196,7 @@ def test_only_the_api_forgets_closed_cases_the_report_counts_them_all(monkeypatc
             self.handlers = {name.removeprefix(settings.topic_prefix): fn
                              for name, fn in handlers.items()}
             self.done = False
+            self.timestamp = None  # no broker time: as before, no record starts a new episode
 
         def refresh(self) -> int:
             if not self.done:
@@ -358,3 +359,95 @@ def test_the_tools_skip_the_decisions_the_agent_sends_again() -> None:
     assert not misplaced(None, b"x", 0, on)
     assert not misplaced(["not", "an", "id"], b"x", 0, on)
     assert not misplaced("\ud800", b"x", 0, on)
+
+
+def test_the_tools_see_a_case_queued_again_after_the_retention_as_the_agent_does(monkeypatch) -> None:
+    """The agent forgets a closed case 30 days after its decision and opens a new one when the
+    same id is queued again (a replay past the de-duplication window). `veille moderate list`,
+    `show`, `decide`, `closed` and `veille moderation report` read the topics from the start with
+    one case per id: the new one was not listed, `decide` refused it as closed, the report did
+    not count it. Through the real store (a stand-in reader giving each record its broker
+    time, the closed records first: the topics are read in no particular order)."""
+    import io
+    import json
+
+    from veille.moderate import commands, store
+    from veille.moderation.cases import apply_decision
+    from veille.moderation.queue import case_of, decision_record, make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    now, day = time.time(), 86400.0
+    t0 = now - 40 * day
+
+    def queued(at: float) -> dict:
+        made = make_item(mention_id="m1", brands=("acme",), charter=Charter(),
+                         triage=Triage(("insult",), "medium", "review", ()), language="fr",
+                         sentiment="negative", compound=-0.5, platform="twitter", author="@a",
+                         text="t'es nul", url=None, created_at=at - 60, queued_at=at)
+        assert made is not None
+        return made
+
+    first, again = queued(t0), queued(t0 + 39 * day)  # again: 39 days after the decision
+    rejected = decision_record("m1", {"decision": "reject", "moderator": "alice"}, t0 + 600)
+    out = apply_decision(case_of(first), rejected, now=t0 + 600)
+    # topic -> [(broker time, record)]: what the broker holds
+    topics: dict[str, list[tuple[float, dict]]] = {
+        "moderation.closed": [(t0 + 601, json.loads(json.dumps(out.record)))],
+        "moderation.queue": [(t0, first), (t0 + 39 * day, again)],
+        "moderation.decisions": [(t0 + 600, rejected)],
+    }
+
+    class Reader:
+        """TopicReader's stand-in: every record, with its broker time, then what was written since."""
+
+        def __init__(self, settings: Settings, handlers: dict, timeout: float = 15.0,
+                     key: bytes | None = None) -> None:
+            self.handlers = {name.removeprefix(settings.topic_prefix): fn
+                             for name, fn in handlers.items()}
+            self.read = dict.fromkeys(topics, 0)
+            self.timestamp: float | None = None
+            self.record = None
+
+        def refresh(self) -> int:
+            count = 0
+            for name, records in topics.items():
+                for written, record in records[self.read[name]:]:
+                    self.timestamp = written
+                    self.handlers[name](record)
+                    count += 1
+                self.read[name] = len(records)
+            return count
+
+        def close(self) -> None:
+            pass
+
+    def write(self: store.ModerationStore, case_id: str, body: dict, decided_at: float | None = None
+              ) -> dict:
+        record = decision_record(case_id, body, time.time() if decided_at is None else decided_at)
+        topics["moderation.decisions"].append((time.time(), json.loads(json.dumps(record))))
+        return record
+
+    monkeypatch.setattr(store, "TopicReader", Reader)
+    monkeypatch.setattr(store.ModerationStore, "decide", write)
+    settings = Settings.from_env({})
+
+    listing = io.StringIO()
+    assert commands.list_cases(settings, as_json=True, out=listing, now=now) == 1
+    assert json.loads(listing.getvalue())["queued_at"] == again["queued_at"]
+    shown = io.StringIO()
+    assert commands.show_case(settings, "m1", as_json=True, out=shown, now=now) == "pending"
+    assert json.loads(shown.getvalue())["closed"] is None
+    closed = io.StringIO()
+    assert commands.list_closed(settings, as_json=True, out=closed, since=t0) == 1  # the old one
+    assert json.loads(closed.getvalue())["decision"] == "reject"
+    report = commands.report(settings, t0 - day, now + day, out=io.StringIO())
+    assert (report.total.received, report.total.processed, report.pending_at_end) == (2, 1, 1)
+    # decide: the new case is pending, the approval is written and read back as applying to it
+    record = commands.decide(settings, "m1", "approve", moderator="bob", notes=io.StringIO())
+    assert record is not None and record["decision"] == "approve"
+    shown = io.StringIO()
+    commands.show_case(settings, "m1", as_json=True, out=shown, now=time.time())
+    assert json.loads(shown.getvalue())["item"]["decision_pending"]["moderator"] == "bob"
+    with pytest.raises(ModerateError, match="already has a decision waiting"):
+        commands.decide(settings, "m1", "reject", moderator="carol", notes=io.StringIO())

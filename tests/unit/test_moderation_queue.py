@@ -1017,3 +1017,125 @@ def test_the_report_never_rounds_a_share_onto_the_right_side_of_its_target() -> 
     assert format_report(report, lang="fr").splitlines()[3].split()[3:4] == ["89,9"]
     exact = build_report(items, [*records, closed(items[1799], "approve", T0 + 3000)], T0, T0 + DAY)
     assert format_report(exact).splitlines()[3].split()[3] == "90.0%"  # exactly 90 %: not lowered
+
+
+# --- a case id queued again once the agent forgot its closed case: a new episode --------------
+
+#: The records of one case id, each with its broker time: queued, rejected and closed on day 0;
+#: the same mention queued again 31 days later (a replay past the de-duplication window: the
+#: agent, which forgot the closed case after 30 days, opens a new one), approved a minute later.
+def _episodes(with_second_close: bool) -> dict[str, list[tuple[float, dict]]]:
+    first = item("m1", queued_at=T0)
+    again = item("m1", queued_at=T0 + 31 * DAY)
+    rejected = decision_record("m1", {"decision": "reject", "moderator": "alice"}, T0 + 600)
+    approved = decision_record("m1", {"decision": "approve", "moderator": "bob"}, T0 + 31 * DAY + 60)
+    topics: dict[str, list[tuple[float, dict]]] = {
+        "queue": [(T0, first), (T0 + 31 * DAY, again)],
+        "decisions": [(T0 + 600, rejected), (T0 + 31 * DAY + 60, approved)],
+        "closed": [(T0 + 601, closed(first, "reject", T0 + 600))],
+    }
+    if with_second_close:
+        topics["closed"].append((T0 + 31 * DAY + 61, closed(again, "approve", T0 + 31 * DAY + 60,
+                                                            moderator="bob")))
+    return topics
+
+
+def _fold(topics: dict[str, list[tuple[float, dict]]], order: tuple[str, ...],
+          upto: float = float("inf"), view: CaseView | None = None) -> CaseView:
+    """The records written before `upto`, read topic by topic in `order` (the tools read the
+    three topics in no particular order), each with its broker time, as ModerationStore feeds them."""
+    view = view if view is not None else CaseView()
+    for topic in order:
+        for written, record in topics[topic]:
+            if written < upto:
+                if topic == "queue":
+                    view.add_item(record, written_at=written)
+                elif topic == "decisions":
+                    view.add_decision(record, written_at=written)
+                else:
+                    view.add_closed(record)
+    view.end_pass()
+    return view
+
+
+ORDERS = [("queue", "decisions", "closed"), ("closed", "queue", "decisions"),
+          ("decisions", "closed", "queue"), ("closed", "decisions", "queue")]
+
+
+@pytest.mark.parametrize("order", ORDERS, ids="-".join)
+def test_an_item_queued_again_after_the_retention_is_a_new_pending_case(order) -> None:
+    """The agent forgets a closed case 30 days after its decision; the same id queued later is
+    a new case to it (received, pending). The tools kept one case per id and showed the old
+    one closed: the new one was not listed, `decide` refused it. By the records' broker times,
+    whatever order the topics are read in: the new item starts a new episode, pending, and the
+    approval written after it is its decision waiting to be applied, not the old episode's."""
+    topics = _episodes(with_second_close=False)
+    view = _fold(topics, order, upto=T0 + 31 * DAY + 1)  # before the approval
+    now = T0 + 31 * DAY + 30
+    assert view.status("m1") == "pending"
+    assert [i["queued_at"] for i in view.pending()] == ["2026-02-05T09:00:00.000Z"]
+    assert view.closing_decision("m1", now) is None  # the old rejection is the old episode's
+    assert view.prepare("m1", {"decision": "approve", "moderator": "bob"}, now).refusal is None
+    [old] = view.closed_cases()  # the old episode, closed at its time
+    assert (old["decision"], old["decided_at"]) == ("reject", "2026-01-05T09:10:00.000Z")
+    assert view.reopened == 1 and view.closed == {}
+    # Everything, the approval included: waiting for the agent on the new episode.
+    view = _fold(topics, order)
+    assert view.status("m1") == "pending"
+    assert view.closing_decision("m1", T0 + 31 * DAY + 120)["moderator"] == "bob"
+
+
+@pytest.mark.parametrize("order", ORDERS, ids="-".join)
+def test_both_episodes_are_listed_closed_and_counted_by_the_report(order) -> None:
+    """Once the new episode is closed too: two closed cases listed, each at its time, and the
+    report counts the id received twice and processed twice (each in its own period)."""
+    view = _fold(_episodes(with_second_close=True), order)
+    assert view.status("m1") == "closed" and view.pending() == []
+    listed = view.closed_cases()  # newest decision first
+    assert [(c["decision"], c["moderator"]) for c in listed] == [("approve", "bob"), ("reject", "alice")]
+    assert [c["time_to_decision_seconds"] for c in listed] == [60.0, 600.0]
+    assert view.closed_page(since=T0 + DAY)[0] == 1
+    whole = build_report(view.items.values(), view.closed.values(), T0, T0 + 32 * DAY,
+                         earlier=view.earlier)
+    assert (whole.total.received, whole.total.processed, whole.total.rejected) == (2, 2, 1)
+    assert whole.pending_at_end == 0
+    day0 = build_report(view.items.values(), view.closed.values(), T0, T0 + DAY, earlier=view.earlier)
+    assert (day0.total.received, day0.total.processed, day0.total.rejected) == (1, 1, 1)
+    between = build_report(view.items.values(), view.closed.values(), T0 + DAY, T0 + 31 * DAY,
+                           earlier=view.earlier)
+    assert (between.total.received, between.total.processed, between.pending_at_end) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("order", ORDERS, ids="-".join)
+def test_an_item_queued_again_within_the_retention_is_a_redelivery(order) -> None:
+    """29 days after the decision the agent still holds the closed case: the item is a
+    redelivery, ignored, and so is a decision written then (already closed)."""
+    topics = _episodes(with_second_close=False)
+    topics["queue"][1] = (T0 + 29 * DAY, item("m1", queued_at=T0 + 29 * DAY))
+    topics["decisions"][1] = (T0 + 29 * DAY + 60, topics["decisions"][1][1])
+    view = _fold(topics, order)
+    assert view.status("m1") == "closed" and view.pending() == [] and view.reopened == 0
+    assert len(view.closed_cases()) == 1
+    assert view.items["m1"]["queued_at"] == "2026-01-05T09:00:00.000Z"
+
+
+def test_a_resent_closed_record_of_the_old_episode_does_not_close_the_new_one() -> None:
+    """The agent sends a closed record again after a crash (consumers de-duplicate on the
+    case id): read after the new item, it is still the old episode's."""
+    topics = _episodes(with_second_close=False)
+    topics["closed"].append(topics["closed"][0])
+    view = _fold(topics, ("queue", "closed", "decisions"), upto=T0 + 31 * DAY + 1)
+    assert view.status("m1") == "pending" and len(view.closed_cases()) == 1
+
+
+def test_the_api_view_forgets_the_old_episode_and_keeps_the_new_one() -> None:
+    """The long-running API forgets closed cases after the retention anyway: the old episode
+    goes (counted forgotten), the new one is pending, then closed and kept."""
+    topics = _episodes(with_second_close=True)
+    view = _fold(topics, ("closed", "decisions", "queue"), upto=T0 + 31 * DAY + 1, view=api_view())
+    view.forget_closed(T0 + 31 * DAY + 1)
+    assert view.status("m1") == "pending" and view.earlier == [] and view.closed_forgotten == 1
+    _fold({k: [(w, r) for w, r in v if w >= T0 + 31 * DAY + 1] for k, v in topics.items()},
+          ("closed", "decisions", "queue"), view=view)
+    view.forget_closed(T0 + 31 * DAY + 120)
+    assert view.status("m1") == "closed" and view.closed["m1"]["moderator"] == "bob"

@@ -368,7 +368,8 @@ def report(settings: Settings, since: float, until: float, *, png: Path | None =
     finally:
         store.close()
     try:
-        result = build_report(view.items.values(), view.closed.values(), since, until, tz)
+        result = build_report(view.items.values(), view.closed.values(), since, until, tz,
+                              earlier=view.earlier)
     except ValueError as exc:
         raise ModerateError(str(exc)) from None
     out.write(format_report(result, tz, lang) + "\n")

@@ -262,11 +262,16 @@ class ModerationStore:
             return
         self.view.add_decision(record, written_at=self._reader.timestamp if self._reader else None)
 
+    def _on_item(self, record: Any) -> None:
+        """A queue item for the view, with its broker time: one for a case the agent has
+        forgotten starts a new episode of its id (CaseView.add_item)."""
+        self.view.add_item(record, written_at=self._reader.timestamp if self._reader else None)
+
     def refresh(self) -> CaseView:
         """The view, brought up to date with the topics."""
         if self._reader is None:
             self._reader = TopicReader(self.settings, {
-                MODERATION_QUEUE: self.view.add_item, MODERATION_CLOSED: self.view.add_closed,
+                MODERATION_QUEUE: self._on_item, MODERATION_CLOSED: self.view.add_closed,
                 # Decisions written but not applied yet: a second one on the same case would be
                 # acknowledged, then dropped by the agent (CaseView.closing_decision).
                 # With their broker time: the agent judges a decision's date when it reads it.
@@ -278,6 +283,7 @@ class ModerationStore:
         # has found them already, and one read after its closed record is forgotten with it
         # (the topics are read in no particular order).
         now = self.clock()
+        self.view.end_pass()
         forgotten = self.view.forget_closed(now)
         if forgotten:
             log.debug("moderation view: forgot %d closed cases decided more than %.0f s ago",

@@ -32,6 +32,7 @@ from veille.moderation.cases import (
     DecisionError,
     HourlyVolume,
     apply_decision,
+    closed_forgotten,
     iso,
     open_case,
     parse_epoch,
@@ -231,6 +232,12 @@ def _assignment_of(case: Case) -> dict[str, Any] | None:
             "decision": last.decision, "decided_at": iso(last.decided_at)}
 
 
+def _closing_key(record: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """What tells a moderation.closed record from another episode's: the closing decision's
+    time, kind and author (an at-least-once resend repeats them)."""
+    return record.get("decided_at"), record.get("decision"), record.get("moderator")
+
+
 def _name_key(name: Any) -> Any:
     """How a moderator's or assignee's name is matched by the filters: "Alice " finds "alice"
     (the names are free text, typed by people)."""
@@ -277,6 +284,17 @@ class CaseView:
     agent drops the case from its table. Without it the API kept every case it ever read, with
     its mention's text.
 
+    Episodes: a case id whose case the agent has forgotten (closed_forgotten: decided more
+    than CLOSED_RETENTION_SECONDS before) and that is queued again (an old file replayed past
+    the de-duplication window) is a new case to the agent. The view folds it the same way, by
+    the records' broker times (`written_at`, when the reader gives them): a queue item for a
+    closed case id written once that case was forgotten starts a new episode of the id,
+    pending; the one before goes to `earlier` (kept for the report and the closed listing;
+    with `closed_retention_seconds`, forgotten as forget_closed would), and a decision written
+    once the case was forgotten is for the new episode (held for its item, as the agent holds
+    it). The three topics are read in no particular order: an item or a closed record read
+    before the records it depends on waits for them until the end of the pass (end_pass).
+
     Feed `items` and `closed` through add_item and add_closed only: the pending cases are
     indexed apart (pending() sorts them alone, and only after a change)."""
 
@@ -289,8 +307,14 @@ class CaseView:
     #: Closed cases decided more than this long ago are forgotten by forget_closed; None (the
     #: default: the CLI, the report) keeps them all. Set it when the view is made.
     closed_retention_seconds: float | None = None
-    #: Closed cases forgotten so far (forget_closed).
+    #: Closed cases forgotten so far (forget_closed, or a new episode of their id).
     closed_forgotten: int = field(default=0, init=False)
+    #: (queue item or None, closed record) of the episodes before the current one of case ids
+    #: queued again once forgotten, in the order they ended (not with closed_retention_seconds).
+    earlier: list[tuple[dict[str, Any] | None, dict[str, Any]]] = field(default_factory=list,
+                                                                         init=False)
+    #: New episodes started so far.
+    reopened: int = field(default=0, init=False)
     #: Orphan decisions dropped so far: read more than orphan_seconds ago, or over the bound.
     orphans_expired: int = field(default=0, init=False)
     orphans_evicted: int = field(default=0, init=False)
@@ -309,6 +333,20 @@ class CaseView:
     #: case id -> how many of its decisions kept are closing ones (bounded apart: see
     #: add_decision).
     _closing_kept: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    #: case id -> the broker time of each of its kept decisions (None: not known), as `decisions`.
+    _written: dict[str, list[float | None]] = field(default_factory=dict, init=False, repr=False)
+    #: case id -> (broker time, item) of queue items read in this pass for a case whose closed
+    #: record was not read yet: redeliveries, unless that record says the case was forgotten.
+    _later_items: dict[str, list[tuple[float, dict[str, Any]]]] = field(
+        default_factory=dict, init=False, repr=False)
+    #: case id -> closed records of a later episode read before the item that starts it.
+    _later_closed: dict[str, list[dict[str, Any]]] = field(default_factory=dict, init=False,
+                                                           repr=False)
+    #: case id -> what identifies the closed record of its episode before the current one (an
+    #: at-least-once resend of it read later must not close the new one), and its decided_at:
+    #: a decision written before that case was forgotten, read later, was the agent's for it.
+    _ended: dict[str, tuple[tuple[Any, Any, Any], float]] = field(default_factory=dict,
+                                                                   init=False, repr=False)
     #: the last _fold of a whole case: ((case id, now, decisions read on it), its result). A
     #: listed row asks for its escalation, assignment and closing decision at one `now`: one fold.
     #: The item and decisions list are held, and compared by identity: a case forgotten and
@@ -330,6 +368,7 @@ class CaseView:
     def _drop_orphan(self, case_id: str) -> int:
         self._orphans.pop(case_id)
         self._closing_kept.pop(case_id, None)
+        self._written.pop(case_id, None)
         dropped = len(self.decisions.pop(case_id, ()))
         self._orphan_count -= dropped
         return dropped
@@ -371,23 +410,43 @@ class CaseView:
         limit = now - self.closed_retention_seconds
         forgotten = 0
         while self._closing and self._closing[0][0] < limit:
-            _, case_id = heapq.heappop(self._closing)
+            decided, case_id = heapq.heappop(self._closing)
+            if self._decided.get(case_id) != decided:
+                continue  # an episode ended by a new one (_reopen), counted then
             del self.closed[case_id]
             del self._decided[case_id]
             self.items.pop(case_id, None)  # a closed case is never in _pending
+            kept = self.decisions.get(case_id)
+            if kept and case_id not in self._orphans:  # written once it was forgotten: they
+                self._orphans[case_id] = None  # wait for its next item, as orphans do
+                self._orphan_count += len(kept)
             forgotten += 1
+            held = self._later_closed.pop(case_id, None)
+            if held:  # the next episode's, its item not read yet: it is then closed when read
+                for record in held:
+                    self.add_closed(record)
         self.closed_forgotten += forgotten
         return forgotten
 
-    def add_item(self, item: Any) -> None:
+    def add_item(self, item: Any, written_at: float | None = None) -> None:
         """A queue record; a redelivered one keeps the first (what the agent does too).
 
-        Anything that is not a valid queue item (null, a list...) is ignored."""
+        `written_at`: the record's broker time. An item for a closed case id written once that
+        case was forgotten (closed_forgotten) starts a new episode of the id, as the agent
+        opens a new case (see the class). Anything that is not a valid queue item (null, a
+        list...) is ignored."""
         try:
             case = case_of(item)
         except ItemError:
             return
+        if written_at is not None and case.id in self.closed \
+                and closed_forgotten(self._decided[case.id], written_at):
+            self._reopen(case.id, item)
+            return
         if case.id in self.items:
+            if written_at is not None and case.id not in self.closed:
+                # A redelivery, unless the case's closed record, not read yet, says otherwise.
+                self._later_items.setdefault(case.id, []).append((written_at, dict(item)))
             return
         self.items[case.id] = dict(item)
         if case.id not in self.closed:
@@ -397,6 +456,8 @@ class CaseView:
 
     def add_closed(self, record: Any) -> None:
         """A moderation.closed record; a repeated one (an at-least-once resend) keeps the first.
+        One that closes another episode of the id (another decision) waits for the item that
+        starts it (see the class).
 
         Anything that is not a JSON object with a case id and a valid decided_at is ignored."""
         if not isinstance(record, Mapping):
@@ -406,16 +467,67 @@ class CaseView:
             decided = parse_epoch(record.get("decided_at"), "decided_at")
         except DecisionError:
             return
-        if isinstance(case_id, str) and case_id not in self.closed:
-            self.closed[case_id] = dict(record)
-            self._decided[case_id] = decided
-            self._adopt(case_id)
-            self.decisions.pop(case_id, None)
-            self._closing_kept.pop(case_id, None)
-            if self._pending.pop(case_id, None) is not None:
-                self._order = None
-            if self.closed_retention_seconds is not None:
-                heapq.heappush(self._closing, (decided, case_id))
+        if not isinstance(case_id, str):
+            return
+        if case_id in self.closed:
+            if _closing_key(record) != _closing_key(self.closed[case_id]):
+                self._later_closed.setdefault(case_id, []).append(dict(record))
+            return
+        ended = self._ended.get(case_id)
+        if ended is not None and ended[0] == _closing_key(record):
+            return  # a resend of the episode before the current one
+        self.closed[case_id] = dict(record)
+        self._decided[case_id] = decided
+        self._adopt(case_id)
+        # Decisions written once this case was forgotten are for its next episode.
+        times = self._written.pop(case_id, [])
+        kept = [(d, w) for d, w in zip(self.decisions.pop(case_id, ()), times, strict=False)
+                if w is not None and closed_forgotten(decided, w)]
+        self._closing_kept.pop(case_id, None)
+        if kept:
+            self.decisions[case_id] = [d for d, _ in kept]
+            self._written[case_id] = [w for _, w in kept]
+            self._closing_kept[case_id] = sum(d.get("decision") in CLOSING_DECISIONS
+                                              for d, _ in kept)
+        if self._pending.pop(case_id, None) is not None:
+            self._order = None
+        if self.closed_retention_seconds is not None:
+            heapq.heappush(self._closing, (decided, case_id))
+        # Queue items read before it in this pass, written once it was forgotten: the first
+        # starts a new episode (those written before are redeliveries of this one).
+        later = self._later_items.pop(case_id, [])
+        while later:
+            written, item = later.pop(0)
+            if closed_forgotten(decided, written):
+                if later:
+                    self._later_items[case_id] = later
+                self._reopen(case_id, item)
+                return
+
+    def _reopen(self, case_id: str, item: dict[str, Any]) -> None:
+        """The closed case `case_id` was forgotten when `item` was written: a new episode."""
+        old = self.closed.pop(case_id)
+        self._ended[case_id] = (_closing_key(old), self._decided.pop(case_id))
+        if self.closed_retention_seconds is None:
+            self.earlier.append((self.items.get(case_id), old))
+        else:  # the API forgets it anyway (forget_closed)
+            self.closed_forgotten += 1
+        self.reopened += 1
+        self.items[case_id] = dict(item)
+        self._pending[case_id] = (case_of(item).received_at, case_id)
+        self._order = None
+        self._adopt(case_id)
+        held = self._later_closed.get(case_id)
+        if held:  # its closed record, read before it
+            record = held.pop(0)
+            if not held:
+                del self._later_closed[case_id]
+            self.add_closed(record)
+
+    def end_pass(self) -> None:
+        """The topics are read to their end: queue items still waiting for their case's closed
+        record (add_item) were redeliveries. Call it as expire_orphans."""
+        self._later_items.clear()
 
     def add_decision(self, record: Any, written_at: float | None = None) -> None:
         """A moderation.decisions record, kept until its case is closed (which the agent does
@@ -434,7 +546,13 @@ class CaseView:
         if not isinstance(record, Mapping):
             return
         case_id = record.get("case_id")
-        if isinstance(case_id, str) and case_id not in self.closed:
+        if isinstance(case_id, str) and (case_id not in self.closed or (
+                written_at is not None and closed_forgotten(self._decided[case_id], written_at))):
+            # (on a closed case forgotten when it was written: for the id's next episode)
+            ended = self._ended.get(case_id)
+            if written_at is not None and ended is not None \
+                    and not closed_forgotten(ended[1], written_at):
+                return  # written for the episode before the current one (read after its end)
             if written_at is not None:
                 try:
                     decided = parse_epoch(record.get("decided_at"), "decided_at")
@@ -451,6 +569,7 @@ class CaseView:
             elif len(kept) - closing >= MAX_VIEW_DECISIONS:  # a case takes at most 100
                 return  # (found in review: 50,000 kept, 1.5 s to fold each view)
             kept.append(dict(record))
+            self._written.setdefault(case_id, []).append(written_at)
             if case_id not in self.items:
                 self._orphans.setdefault(case_id, None)
                 self._orphan_count += 1
@@ -671,17 +790,18 @@ class CaseView:
                     since: float | None = None, until: float | None = None,
                     limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
         """How many closed cases closed_cases finds, and the first `limit` of them: only those
-        are summarized (a listing of the newest 100 of 50,000 closed cases took 0.5 s)."""
-        rows: list[tuple[float, str]] = []
-        for case_id, record in self.closed.items():
-            decided = self._decided[case_id]
+        are summarized (a listing of the newest 100 of 50,000 closed cases took 0.5 s).
+        The earlier episodes of case ids queued again are listed too, each with its own item."""
+        rows: list[tuple[float, str, int]] = []
+        for n, (case_id, record, item) in enumerate(self._closed_episodes()):
+            decided = self._decided[case_id] if n < len(self.closed) else \
+                parse_epoch(record.get("decided_at"), "decided_at")
             if (since is not None and decided < since) or (until is not None and decided >= until):
                 continue
             if decision is not None and record.get("decision") != decision:
                 continue
             if moderator is not None and _name_key(record.get("moderator")) != _name_key(moderator):
                 continue
-            item = self.items.get(case_id)
             if brand is not None and record.get("brand") != brand:
                 brands = item.get("brands") if item is not None else None
                 if not isinstance(brands, list) or brand not in brands:
@@ -691,11 +811,18 @@ class CaseView:
                 categories = case.categories if case is not None else ()
                 if category not in categories and not (category == NO_CATEGORY and not categories):
                     continue
-            rows.append((decided, case_id))
-        rows.sort(key=lambda row: (-row[0], row[1]))
+            rows.append((decided, case_id, n))
+        rows.sort(key=lambda row: (-row[0], row[1], row[2]))
         shown = rows[:limit] if limit is not None else rows
-        return len(rows), [closed_summary(self.closed[case_id], self.items.get(case_id))
-                           for _, case_id in shown]
+        episodes = self._closed_episodes()
+        return len(rows), [closed_summary(*episodes[n][1:]) for _, _, n in shown]
+
+    def _closed_episodes(self) -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+        """(case id, closed record, queue item or None) of every closed case held, the current
+        episodes first (in `closed` order), then the earlier ones."""
+        return [(case_id, record, self.items.get(case_id))
+                for case_id, record in self.closed.items()] + [
+            (str(record.get("case_id")), record, item) for item, record in self.earlier]
 
     def status(self, case_id: str) -> str | None:
         """"closed", "pending" or None (unknown)."""
@@ -881,8 +1008,12 @@ def _time_to_decision(record: Mapping[str, Any], decided: float, case: Case | No
 
 
 def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[str, Any]],
-                 since: float, until: float, tz: tzinfo = UTC) -> Report:
+                 since: float, until: float, tz: tzinfo = UTC, *,
+                 earlier: Iterable[tuple[Mapping[str, Any] | None, Mapping[str, Any]]] = ()
+                 ) -> Report:
     """Figures of [since, until): items received (queued) in it, cases closed (decided) in it.
+    `earlier`: the (queue item, closed record) of episodes before the current one of case ids
+    queued again once forgotten (CaseView.earlier), each counted as a case of its own.
 
     Flows, as the Prometheus rules compute them: a case received before the period and closed
     in it counts as processed, so the processed share may exceed 1 after a backlog is cleared.
@@ -902,9 +1033,12 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
     received = HourlyVolume()
     processed = HourlyVolume()
     pending_at_end = 0
-    for case_id, item in view.items.items():
+    earlier = list(earlier)
+    episodes: list[tuple[Mapping[str, Any], Mapping[str, Any] | None]] = [
+        (item, view.closed.get(case_id)) for case_id, item in view.items.items()]
+    episodes += [(item, record) for item, record in earlier if item is not None]
+    for item, closing in episodes:
         queued = parse_epoch(item["queued_at"], "queued_at")
-        closing = view.closed.get(case_id)
         decided = parse_epoch(closing["decided_at"], "decided_at") if closing else math.inf
         if queued < until and decided >= until:
             pending_at_end += 1
@@ -920,9 +1054,12 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
         received.add(queued)
         for c in item["categories"] or (NO_CATEGORY,):
             categories[c] += 1
-    for case_id, record in view.closed.items():
+    closings: list[tuple[Mapping[str, Any], Mapping[str, Any] | None]] = [
+        (record, view.items.get(case_id)) for case_id, record in view.closed.items()]
+    closings += [(record, queued_item) for queued_item, record in earlier]
+    for record, its_item in closings:
         decided = parse_epoch(record["decided_at"], "decided_at")
-        case = _closed_case(record, view.items.get(case_id))
+        case = _closed_case(record, its_item)
         received_at = case.received_at if case is not None else None
         if isinstance(received_at, int | float) and not isinstance(received_at, bool) \
                 and math.isfinite(received_at) and decided < received_at:
