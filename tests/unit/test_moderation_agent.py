@@ -408,3 +408,26 @@ def test_a_case_saved_with_a_history_todays_rules_refuse_still_takes_decisions()
     assert [k for k, _ in closed.sent] == [b"x"]
     assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
                                      {"reason": "invalid"}) in (None, 0.0)
+
+
+def test_a_case_queued_again_once_its_closed_case_is_forgotten_is_a_new_case() -> None:
+    """Closed 40 days ago, the case is past the 30 days the agent keeps it, but its hourly sweep
+    has not dropped it yet: the same id queued again (an old file replayed) is a new case, as
+    the moderator tools fold it by the records' times; it met the old closed case before (a
+    redelivery, and the decision after it `already_closed`). A decision written before the new
+    item is read is held for it, as for any case not arrived."""
+    month = 40 * 86400
+    registry, closed = run([
+        queued("again", COMPLAINT, posted_ago=month + 600),
+        decided("again", "reject", ago=month),
+        queued("again", COMPLAINT, posted_ago=600),  # written now: the old case is forgotten
+        decided("again", "approve", moderator="bob"),
+        decided("held", "reject", ago=month),
+        queued("held", INSULT, posted_ago=month + 600),
+        decided("held", "approve", moderator="bob"),  # before its new item: held for it
+        queued("held", INSULT, posted_ago=60),
+    ])
+    assert [(k, json.loads(v)["decision"]) for k, v in closed.sent] == [
+        (b"again", "reject"), (b"again", "approve"), (b"held", "reject"), (b"held", "approve")]
+    assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                     {"reason": "already_closed"}) in (None, 0.0)
