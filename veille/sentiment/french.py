@@ -300,11 +300,21 @@ def _build_fold_table() -> dict[int, str]:
 
 
 _FOLD: Final = _build_fold_table()
+#: The same table as a list indexed by code point (identity where _FOLD has no entry): str.translate
+#: looks a list up about twice as fast as a dict, whose misses raise KeyError inside translate
+#: (500 ns for an 11-letter word, 190 with the list). Code points past its end are kept, as with
+#: the dict. _FOLD has no ASCII key: ASCII words are their own folding and skip translate.
+_FOLD_LIST: Final = [_FOLD.get(code, chr(code)) for code in range(max(_FOLD) + 1)]
+
+
+def _fold_low(low: str) -> str:
+    """Strip the accents of a lower-case word (low.translate(_FOLD), faster)."""
+    return low if low.isascii() else low.translate(_FOLD_LIST)
 
 
 def fold(word: str) -> str:
     """Lower-case and strip accents: "Déçu" -> "decu"."""
-    return word.lower().translate(_FOLD)
+    return _fold_low(word.lower())
 
 
 # Inflection fallbacks, tried in order on the lower-case word (accents kept when typed), looked up
@@ -526,7 +536,7 @@ class FrenchScorer:
     # --- lexicon lookup --------------------------------------------------------------------------
     def _lookup(self, low: str, guess: bool = True) -> float:
         """Valence of a lower-case word: exact, then accent-insensitive, then inflection guesses."""
-        folded = low.translate(_FOLD)
+        folded = low if low.isascii() else low.translate(_FOLD_LIST)
         if folded in NEUTRAL_WORDS:
             return 0.0
         value = self._exact.get(low)
@@ -539,13 +549,14 @@ class FrenchScorer:
             for candidate in inflection_candidates(low):
                 value = self._exact.get(candidate)
                 if value is None:
-                    value = self._folded.get(candidate.translate(_FOLD))
+                    value = self._folded.get(candidate if candidate.isascii()
+                                             else candidate.translate(_FOLD_LIST))
                 if value is not None:
                     return value
         return 0.0
 
     def _is_known(self, low: str) -> bool:
-        folded = low.translate(_FOLD)
+        folded = low if low.isascii() else low.translate(_FOLD_LIST)
         return folded in self._roles or folded in self._phrases or self._valence_of(low) != 0.0
 
     # --- tokenization ----------------------------------------------------------------------------
@@ -557,7 +568,7 @@ class FrenchScorer:
             twice = _ELONGATED_RE.sub(r"\1\1", low)
             once = _ELONGATED_RE.sub(r"\1", low)
             low = once if not self._is_known(twice) and self._is_known(once) else twice
-        folded = low.translate(_FOLD)
+        folded = low if low.isascii() else low.translate(_FOLD_LIST)
         if "-" in folded and folded not in self._folded:
             # Unknown hyphenated compounds are scored word by word (est-ce, peut-être).
             items: list[_Item] = []
