@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib.resources import files
+from itertools import compress
 from typing import Final
 
 from veille.sentiment.base import Sentiment
@@ -266,8 +267,13 @@ K_BANG: Final = 4
 K_ASK: Final = 5
 K_STOP: Final = 6  # sentence end: the next capitalised word is not taken for a name
 K_CLAUSE: Final = 7
-#: (kind, lower-case, folded, ALL-CAPS, Capitalised, preset valence)
-_Item = tuple[int, str, str, bool, bool, float | None]
+#: (kind, folded, ALL-CAPS, role, valence, lower-case form to look up again): a word's valence is
+#: its lexicon value with inflection guesses (0.0 when its role keeps it from being a sentiment
+#: word), or without them for a Capitalised word inside a sentence (a likely name), whose
+#: lower-case form is kept for a look-up with guesses when it opens a sentence; an emoji's or
+#: emoticon's preset valence; 0.0 for other tokens. Worked out once per chunk, with the chunk's
+#: tokens: a chunk met again costs no look-up.
+_Item = tuple[int, str, bool, int, float, str | None]
 CHUNK_CACHE_SIZE: Final = 200_000
 #: Longer chunks (URLs, text without spaces) are not memoised: one 20,000-character chunk holds
 #: thousands of tokens, and 600 such texts took 473 MB of cache.
@@ -395,15 +401,16 @@ def _read_data(name: str) -> str:
 class _Tokens:
     """Parallel token arrays of one text (plain lists: faster than per-token objects)."""
 
-    __slots__ = ("lows", "folds", "caps", "guess", "clauses", "fixed", "bangs", "asks")
+    __slots__ = ("folds", "caps", "roles", "vals", "clauses", "bangs", "asks")
 
     def __init__(self) -> None:
-        self.lows: list[str] = []  # lower-case, accents kept (exact lexicon lookup)
-        self.folds: list[str] = []  # accent-folded (rules, phrases, fallback lookup)
+        self.folds: list[str] = []  # accent-folded ("" for emojis, numbers): rules, phrases
         self.caps: list[bool] = []  # ALL-CAPS word (emphasis)
-        self.guess: list[bool] = []  # inflection guesses allowed (not for mid-sentence Names)
+        self.roles: list[int] = []  # the folded word's role (R_NONE ...)
+        #: Lexicon valence of a word (inflection guesses but for mid-sentence Names; 0.0 for a
+        #: word with a role other than R_DUAL), preset valence of an emoji / emoticon, else 0.0.
+        self.vals: list[float] = []
         self.clauses: list[int] = []  # clause id: negation and boosters never cross punctuation
-        self.fixed: list[float | None] = []  # preset valence of emojis / emoticons
         self.bangs = 0
         self.asks = 0
 
@@ -579,19 +586,25 @@ class FrenchScorer:
         alias = ALIASES.get(folded)
         if alias is not None:
             low = folded = alias
+        role = self._roles.get(folded, R_NONE)
+        scored = role == R_NONE or role == R_DUAL  # others act through rules only
         if in_tag:
-            return [(K_TAG_WORD, low, folded, False, False, None)]
+            return [(K_TAG_WORD, folded, False, role,
+                     (self._valence_of(low, True) or 0.0) if scored else 0.0, None)]
         caps = len(surface) > 1 and surface.isupper()
         # A capitalised word inside a sentence is likely a name (France, Royal): it only gets
-        # exact lexicon hits, no inflection guesses.
+        # exact lexicon hits, no inflection guesses (they are allowed when it opens a sentence).
         titled = surface[0].isupper() and not caps
-        return [(K_WORD, low, folded, caps, titled, None)]
+        if not scored:
+            return [(K_WORD, folded, caps, role, 0.0, None)]
+        return [(K_WORD, folded, caps, role, self._valence_of(low, not titled) or 0.0,
+                 low if titled else None)]
 
     def _chunk_items(self, chunk: str) -> tuple[_Item, ...]:
         """Tokens of one whitespace-separated chunk; memoised since tweets reuse most chunks."""
         emoticon = self._emoticons.get(chunk)
         if emoticon is not None:
-            return ((K_FIXED, "", "", False, False, emoticon),)
+            return ((K_FIXED, "", False, R_NONE, emoticon, None),)
         if chunk.startswith(("http", "www.", "@")):
             return ()  # links and mentions carry no sentiment (some corpora keep a bare "http")
         items: list[_Item] = []
@@ -602,27 +615,27 @@ class FrenchScorer:
                 items.extend(self._word_items(token, in_tag=False))
             elif kind == "tag":
                 # "#nul" -> nul, "#JeSuisDéçu" -> je suis déçu: own clause, no caps emphasis.
-                items.append((K_CLAUSE, "", "", False, False, None))
+                items.append((K_CLAUSE, "", False, R_NONE, 0.0, None))
                 for part in _CAMEL_RE.findall(token[1:]):
                     items.extend(self._word_items(part, in_tag=True))
-                items.append((K_CLAUSE, "", "", False, False, None))
+                items.append((K_CLAUSE, "", False, R_NONE, 0.0, None))
             elif kind == "emoji":
-                items.append((K_FIXED, "", "", False, False, self._emoji_value(token)))
+                items.append((K_FIXED, "", False, R_NONE, self._emoji_value(token), None))
             elif kind == "num":
-                items.append((K_NUM, "", "", False, False, None))
+                items.append((K_NUM, "", False, R_NONE, 0.0, None))
             elif kind == "bang":
-                items.append((K_BANG, "", "", False, False, None))
+                items.append((K_BANG, "", False, R_NONE, 0.0, None))
             elif kind == "ask":
-                items.append((K_ASK, "", "", False, False, None))
+                items.append((K_ASK, "", False, R_NONE, 0.0, None))
             else:
                 ends_sentence = any(ch in ".!?…:" for ch in token)
-                items.append((K_STOP if ends_sentence else K_CLAUSE, "", "", False, False, None))
+                items.append((K_STOP if ends_sentence else K_CLAUSE, "", False, R_NONE, 0.0, None))
         return tuple(items)
 
     def _tokenize(self, text: str) -> _Tokens:
         out = _Tokens()
-        lows, folds, caps, guess = out.lows, out.folds, out.caps, out.guess
-        clauses, fixed = out.clauses, out.fixed
+        folds, caps, roles, vals, clauses = out.folds, out.caps, out.roles, out.vals, out.clauses
+        valence_of = self._valence_of
         cache = self._chunk_cache
         clause = 0
         sentence_start = True
@@ -634,23 +647,18 @@ class FrenchScorer:
                     if len(cache) >= CHUNK_CACHE_SIZE:
                         cache.clear()  # crude bound; refills with the current vocabulary
                     cache[chunk] = items
-            for kind, low, folded, upper, titled, value in items:
-                if kind <= K_TAG_WORD:  # kinds are ordered: words, then other tokens, then marks
-                    lows.append(low)
+            for kind, folded, upper, role, value, name in items:
+                if kind <= K_NUM:  # kinds are ordered: words, then other tokens, then marks
                     folds.append(folded)
                     caps.append(upper)
-                    guess.append(sentence_start or not titled)
+                    roles.append(role)
                     clauses.append(clause)
-                    fixed.append(None)
                     if kind == K_WORD:
+                        if name is not None and sentence_start:
+                            # A Capitalised word opening a sentence: inflection guesses allowed.
+                            value = valence_of(name, True) or 0.0
                         sentence_start = False
-                elif kind <= K_NUM:
-                    lows.append("")
-                    folds.append("")
-                    caps.append(False)
-                    guess.append(False)
-                    clauses.append(clause)
-                    fixed.append(value)
+                    vals.append(value)
                 else:
                     if kind == K_BANG:
                         out.bangs += 1
@@ -673,47 +681,32 @@ class FrenchScorer:
         """Apply the French VADER rules; returns the raw valence sum and per-token valences."""
         folds = tok.folds
         clauses = tok.clauses
-        fixed = tok.fixed
         n = len(folds)
-        roles = self._roles
-        role = [roles.get(w, R_NONE) for w in folds]
-        val = [0.0] * n
-        is_word_sent = [False] * n  # lexicon word or phrase head: negatable / boostable
-
-        # 1. lexicon values and idioms (an idiom's words lose any role: "pas" in "pas terrible")
+        # The token lists are this call's own: roles and values are changed in place.
+        role = tok.roles
+        # 1. lexicon values and idioms (an idiom's words lose any role: "pas" in "pas terrible").
+        # Values come with the tokens (a word's is 0.0 when its role makes it no sentiment word;
+        # emojis and emoticons keep theirs but are never negated nor boosted).
+        val = tok.vals
+        # lexicon word or phrase head: negatable / boostable
+        is_word_sent = [v != 0.0 and f != "" for v, f in zip(val, folds, strict=True)]
         phrases = self._phrases
-        valence_of = self._valence_of
-        lows = tok.lows
-        guesses = tok.guess
-        i = 0
-        while i < n:
-            f = folds[i]
-            preset = fixed[i]
-            if preset is not None:
-                val[i] = preset  # emojis / emoticons: never negated nor boosted
-                i += 1
+        end = 0  # tokens before `end` are taken by an idiom already
+        for i in [i for i, f in enumerate(folds) if f in phrases]:
+            if i < end:
                 continue
-            matched = False
-            candidates = phrases.get(f)
-            if candidates is not None:
-                for words, value in candidates:
-                    end = i + len(words)
-                    if end <= n and folds[i:end] == words and clauses[end - 1] == clauses[i]:
-                        val[i] = value
-                        is_word_sent[i] = value != 0.0
-                        for k in range(i, end):
-                            role[k] = R_NONE
-                        i = end
-                        matched = True
-                        break
-            if matched:
-                continue
-            if f and role[i] not in (R_NEG, R_NEG_NE, R_NE, R_BOOST, R_PEU, R_NON, R_CONTRAST):
-                value = valence_of(lows[i], guesses[i])
-                if value:
+            for words, value in phrases[folds[i]]:
+                stop = i + len(words)
+                if stop <= n and folds[i:stop] == words and clauses[stop - 1] == clauses[i]:
                     val[i] = value
-                    is_word_sent[i] = True
-            i += 1
+                    is_word_sent[i] = value != 0.0
+                    role[i] = R_NONE
+                    for k in range(i + 1, stop):
+                        role[k] = R_NONE
+                        val[k] = 0.0
+                        is_word_sent[k] = False
+                    end = stop
+                    break
 
         # 2. negation and booster roles that depend on context
         neg = [False] * n
@@ -799,12 +792,10 @@ class FrenchScorer:
 
         # 3. per sentiment word: ALL-CAPS, boosters and (French, concordant) negation
         caps = tok.caps
-        word_count = sum(1 for f in folds if f)
+        word_count = n - folds.count("")
         cap_count = sum(caps)
         cap_diff = 0 < cap_count < word_count
-        for i in range(n):
-            if not is_word_sent[i]:
-                continue
+        for i in compress(range(n), is_word_sent):  # is_word_sent does not change below
             v = val[i]
             if cap_diff and caps[i]:
                 v += C_INCR if v > 0 else -C_INCR
