@@ -445,6 +445,7 @@ class FrenchScorer:
 
         self._valence_of = valence_of
         self._chunk_cache: dict[str, tuple[_Item, ...]] = {}
+        self._word_cache: dict[tuple[str, bool], tuple[_Item, ...]] = {}
         # Phrases are indexed by first token, longest first: the greedy match prefers "pas mal de".
         self._phrases: dict[str, list[tuple[list[str], float]]] = {}
         for text, value in PHRASES.items():
@@ -455,7 +456,10 @@ class FrenchScorer:
         for entries in self._phrases.values():
             entries.sort(key=lambda entry: -len(entry[0]))
         self._emojis: dict[str, float] = self._build_emojis(_read_data("emojis_fr.txt"))
-        self._chunk_cache.clear()  # filled while building phrases / emojis, before all was ready
+        # Filled while building phrases / emojis, before all was ready (_is_known reads the
+        # phrases).
+        self._chunk_cache.clear()
+        self._word_cache.clear()
 
     # --- construction ----------------------------------------------------------------------------
     @staticmethod
@@ -567,8 +571,23 @@ class FrenchScorer:
         return folded in self._roles or folded in self._phrases or self._valence_of(low) != 0.0
 
     # --- tokenization ----------------------------------------------------------------------------
-    def _word_items(self, surface: str, in_tag: bool) -> list[_Item]:
-        """Normalised word token(s) of one surface word (hyphen split, elongation, aliases)."""
+    def _word_items(self, surface: str, in_tag: bool) -> tuple[_Item, ...]:
+        """Normalised word token(s) of one surface word (hyphen split, elongation, aliases);
+        memoised: a third of the words of the chunks met for the first time were met before in
+        other chunks ("nul" in "nul," and "nul!"), and working one out takes 2-3 µs."""
+        cache = self._word_cache
+        key = (surface, in_tag)
+        items = cache.get(key)
+        if items is None:
+            items = tuple(self._new_word_items(surface, in_tag))
+            if len(surface) <= CHUNK_CACHE_MAX_CHARS:
+                if len(cache) >= CHUNK_CACHE_SIZE:
+                    cache.clear()  # crude bound, as the chunk cache's
+                cache[key] = items
+        return items
+
+    def _new_word_items(self, surface: str, in_tag: bool) -> list[_Item]:
+        """_word_items, worked out."""
         low = surface.lower()
         if _ELONGATED_RE.search(low):
             # "nuuuul", "trèèès", "cooool": keep the squeezed form the lexicon knows, if any.
@@ -607,6 +626,10 @@ class FrenchScorer:
             return ((K_FIXED, "", False, R_NONE, emoticon, None),)
         if chunk.startswith(("http", "www.", "@")):
             return ()  # links and mentions carry no sentiment (some corpora keep a bare "http")
+        if chunk.isalpha():
+            # Letters only: one "word" token, the whole chunk (_TOKEN_RE's word group takes every
+            # letter, and comes before the emoji group), without the regex's scan.
+            return self._word_items(chunk, in_tag=False)
         items: list[_Item] = []
         for match in _TOKEN_RE.finditer(chunk):
             kind = match.lastgroup
