@@ -115,8 +115,13 @@ def _commit_before_revoke() -> None:
         if revoked and not self.app.client_only:
             try:
                 # A commit already running (the timer's) makes commit() wait for it and return
-                # without committing what was acked since: commit once it is done.
-                await self.maybe_wait_for_commit_to_finish()
+                # without committing what was acked since: commit once it is done. Not through
+                # Faust's maybe_wait_for_commit_to_finish, which swallows this task's own
+                # cancellation (a stop) with the commit's: the revocation then went on.
+                running = self._commit_fut
+                while running is not None and not running.done():
+                    await asyncio.wait([running])
+                    running = self._commit_fut
                 await self.commit(set(revoked))
             except Exception as exc:  # noqa: BLE001
                 # As before the fix: those records are read again after the rebalance.

@@ -121,6 +121,49 @@ def test_a_revocation_commits_the_acknowledged_offsets_before_faust_forgets_them
     assert {tp0: 110} in committed, (committed, seen_by_app_handler)
 
 
+
+def test_a_revocation_cancelled_while_a_commit_runs_stays_cancelled() -> None:
+    """Faust's maybe_wait_for_commit_to_finish swallows the CancelledError of the task waiting
+    for the commit running (the timer's): the revocation, cancelled there (a stop), went on to
+    commit and to run the app's handler as if nothing had happened."""
+    import faust
+    from faust.types import TP
+
+    faust_fixes.install()
+    tp0 = TP("moderation.queue", 0)
+    handled: list[str] = []
+
+    async def scenario() -> tuple[bool, list[str]]:
+        app = faust.App("revoke-cancel-test", broker="kafka://127.0.0.1:1", web_enabled=False)
+        consumer = app.consumer
+        app._producer = SimpleNamespace(flush=_noop)
+
+        async def _commit(offsets: Any) -> bool:
+            handled.append("commit")
+            return True
+
+        async def app_handler(revoked: Any) -> None:
+            handled.append("app handler")
+
+        app.topics._acking_topics.add(tp0.topic)
+        consumer._commit = _commit
+        consumer.assignment = lambda: {tp0}
+        consumer._on_partitions_revoked = app_handler
+        consumer._committed_offset[tp0] = 100
+        for offset in range(100, 110):
+            consumer.ack(_Message(tp0, offset))
+        timer_commit = asyncio.get_running_loop().create_future()
+        consumer._commit_fut = timer_commit  # the timer's commit is running
+        task = asyncio.ensure_future(consumer.on_partitions_revoked({tp0}))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.wait([task], timeout=1)
+        return task.cancelled(), list(handled)
+
+    cancelled, seen = asyncio.run(scenario())
+    assert cancelled, seen
+    assert seen == [], seen
+
 async def _noop() -> None:
     return None
 
