@@ -53,7 +53,8 @@ went uncommitted; after the join, ``perform_seek`` moves each partition back to 
 committed offset and those records are read again (duplicates, nothing lost). The consumer now
 commits what is acknowledged on the revoked partitions first (the timer's own commit: attached
 messages and the producer flushed before the offsets), while the generation is still the one the
-acks were made in.
+acks were made in, for at most the rebalance timeout (aiokafka retries a commit until the group
+coordinator answers; past that timeout the group has gone on without the member).
 """
 
 from __future__ import annotations
@@ -113,16 +114,27 @@ def _commit_before_revoke() -> None:
     async def on_partitions_revoked(self: Any, revoked: Any) -> None:
         # Faust forgets the acks of the revoked partitions before its own revocation commit runs.
         if revoked and not self.app.client_only:
+            bound = self.app.conf.broker_rebalance_timeout
             try:
-                # A commit already running (the timer's) makes commit() wait for it and return
-                # without committing what was acked since: commit once it is done. Not through
-                # Faust's maybe_wait_for_commit_to_finish, which swallows this task's own
-                # cancellation (a stop) with the commit's: the revocation then went on.
-                running = self._commit_fut
-                while running is not None and not running.done():
-                    await asyncio.wait([running])
+                # aiokafka retries a commit until the group coordinator answers (a broker gone
+                # or frozen once the rebalance began): past the rebalance timeout the group has
+                # gone on without this member and the commit would be refused anyway, while the
+                # member, and a stop's commit waiting on this one, would wait for ever.
+                async with asyncio.timeout(bound):
+                    # A commit already running (the timer's) makes commit() wait for it and
+                    # return without committing what was acked since: commit once it is done.
+                    # Not through Faust's maybe_wait_for_commit_to_finish, which swallows this
+                    # task's own cancellation (a stop) with the commit's: the revocation then
+                    # went on.
                     running = self._commit_fut
-                await self.commit(set(revoked))
+                    while running is not None and not running.done():
+                        await asyncio.wait([running])
+                        running = self._commit_fut
+                    await self.commit(set(revoked))
+            except TimeoutError:
+                log.warning("commit before the rebalance not done within the rebalance timeout "
+                            "(%.0f s; broker unreachable?): the records acknowledged since the "
+                            "last commit are read again", bound)
             except Exception as exc:  # noqa: BLE001
                 # As before the fix: those records are read again after the rebalance.
                 log.warning("commit before the rebalance failed, the records acknowledged "

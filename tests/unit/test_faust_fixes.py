@@ -122,6 +122,57 @@ def test_a_revocation_commits_the_acknowledged_offsets_before_faust_forgets_them
 
 
 
+def test_a_revocation_does_not_wait_for_ever_on_a_commit_the_broker_does_not_answer() -> None:
+    """aiokafka's commit_offsets retries until the group coordinator answers (a broker gone or
+    frozen once the rebalance began: each attempt up to the 90 s request timeout, then a wait for
+    the coordinator). The commit before the revocation waited as long: the member could not
+    rejoin within the rebalance timeout, and a stop's own commit waited on it (Consumer.commit
+    waits for the commit running), so the worker ended only by the stop watchdog's exit. It is
+    given at most the rebalance timeout, after which the group has moved on without the member
+    anyway; its records are then read again, as before the fix."""
+    import faust
+    from faust.types import TP
+
+    faust_fixes.install()
+    tp0 = TP("moderation.queue", 0)
+    handled: list[str] = []
+
+    async def scenario() -> tuple[float, bool]:
+        app = faust.App("revoke-bound-test", broker="kafka://127.0.0.1:1", web_enabled=False,
+                        broker_rebalance_timeout=0.5)
+        consumer = app.consumer
+        app._producer = SimpleNamespace(flush=_noop)
+
+        async def _commit(offsets: Any) -> bool:  # the broker never answers
+            await asyncio.Event().wait()
+            return True
+
+        async def app_handler(revoked: Any) -> None:
+            handled.append("app handler")
+
+        app.topics._acking_topics.add(tp0.topic)
+        consumer._commit = _commit
+        consumer.assignment = lambda: {tp0}
+        consumer._on_partitions_revoked = app_handler
+        consumer._committed_offset[tp0] = 100
+        for offset in range(100, 110):
+            consumer.ack(_Message(tp0, offset))
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(consumer.on_partitions_revoked({tp0}), 5)
+        except TimeoutError:
+            return time.monotonic() - started, False
+        took = time.monotonic() - started
+        # A stop's commit (Consumer.on_stop) does not wait on the abandoned one.
+        await asyncio.wait_for(consumer.commit(), 1)
+        return took, True
+
+    took, returned = asyncio.run(scenario())
+    assert returned, f"the revocation still waited for the commit after {took:.1f} s"
+    assert took < 2, took
+    assert handled == ["app handler"]
+
+
 def test_a_revocation_cancelled_while_a_commit_runs_stays_cancelled() -> None:
     """Faust's maybe_wait_for_commit_to_finish swallows the CancelledError of the task waiting
     for the commit running (the timer's): the revocation, cancelled there (a stop), went on to
