@@ -1139,3 +1139,15 @@ def test_the_api_view_forgets_the_old_episode_and_keeps_the_new_one() -> None:
           ("closed", "decisions", "queue"), view=view)
     view.forget_closed(T0 + 31 * DAY + 120)
     assert view.status("m1") == "closed" and view.closed["m1"]["moderator"] == "bob"
+
+
+def test_a_resent_closed_record_of_the_new_episode_read_before_its_item_is_kept_once() -> None:
+    """The new episode's closed record sent twice (at least once) and both read before its item:
+    the second waited with the first, and the API, forgetting the new episode, took it for one
+    more case to forget (counted twice: 3 closed cases forgotten for the id's 2 episodes)."""
+    topics = _episodes(with_second_close=True)
+    topics["closed"].append(topics["closed"][1])
+    view = _fold(topics, ("closed", "decisions", "queue"), view=api_view())
+    assert view.status("m1") == "closed" and view.closed["m1"]["moderator"] == "bob"
+    assert view.forget_closed(T0 + 62 * DAY) == 1
+    assert view.closed_forgotten == 2 and view.closed == {} and view.status("m1") is None

@@ -471,8 +471,11 @@ class CaseView:
         if not isinstance(case_id, str):
             return
         if case_id in self.closed:
-            if _closing_key(record) != _closing_key(self.closed[case_id]):
-                self._later_closed.setdefault(case_id, []).append(dict(record))
+            key = _closing_key(record)
+            if key != _closing_key(self.closed[case_id]):
+                held = self._later_closed.setdefault(case_id, [])
+                if all(_closing_key(other) != key for other in held):  # a resend waits once
+                    held.append(dict(record))
             return
         ended = self._ended.get(case_id)
         if ended is not None and ended[0] == _closing_key(record):
