@@ -335,7 +335,10 @@ class CaseView:
     #: add_decision).
     _closing_kept: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     #: case id -> the broker time of each of its kept decisions (None: not known), as `decisions`.
-    _written: dict[str, list[float | None]] = field(default_factory=dict, init=False, repr=False)
+    #: (Tuples: of floats and None only, the garbage collector stops tracking them; a list per
+    #: case made folding 200,000 decisions read first 35 % slower, in full collections.)
+    _written: dict[str, tuple[float | None, ...]] = field(default_factory=dict, init=False,
+                                                          repr=False)
     #: case id -> (broker time, item) of queue items read in this pass for a case whose closed
     #: record was not read yet: redeliveries, unless that record says the case was forgotten.
     _later_items: dict[str, list[tuple[float, dict[str, Any]]]] = field(
@@ -484,13 +487,13 @@ class CaseView:
         self._decided[case_id] = decided
         self._adopt(case_id)
         # Decisions written once this case was forgotten are for its next episode.
-        times = self._written.pop(case_id, [])
+        times = self._written.pop(case_id, ())
         kept = [(d, w) for d, w in zip(self.decisions.pop(case_id, ()), times, strict=False)
                 if w is not None and closed_forgotten(decided, w)]
         self._closing_kept.pop(case_id, None)
         if kept:
             self.decisions[case_id] = [d for d, _ in kept]
-            self._written[case_id] = [w for _, w in kept]
+            self._written[case_id] = tuple(w for _, w in kept)
             self._closing_kept[case_id] = sum(d.get("decision") in CLOSING_DECISIONS
                                               for d, _ in kept)
         if self._pending.pop(case_id, None) is not None:
@@ -573,7 +576,7 @@ class CaseView:
             elif len(kept) - closing >= MAX_VIEW_DECISIONS:  # a case takes at most 100
                 return  # (found in review: 50,000 kept, 1.5 s to fold each view)
             kept.append(dict(record))
-            self._written.setdefault(case_id, []).append(written_at)
+            self._written[case_id] = self._written.get(case_id, ()) + (written_at,)
             if case_id not in self.items:
                 self._orphans.setdefault(case_id, None)
                 self._orphan_count += 1
