@@ -114,10 +114,11 @@ def reachable(servers: list[str], timeout: float = 3.0) -> str | None:
     for server in servers:
         host, _, port = server.rpartition(":")
         try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-                return server
-        except (OSError, ValueError, UnicodeError):
+            number = int(port)
+        except ValueError:
             continue
+        if _accepts(host.strip("[]"), number, timeout):
+            return server
     return None
 
 
@@ -322,6 +323,7 @@ def _tls_alert(host: str, port: int, context: ssl.SSLContext | None,
 
 
 def _accepts(host: str, port: int, timeout: float) -> bool:
+    """True when host:port accepts a TCP connection within `timeout` seconds."""
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return True
