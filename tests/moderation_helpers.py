@@ -19,6 +19,20 @@ from veille.settings import Settings
 WATCHLIST = str(ROOT / "tests/data/moderation_watchlist.toml")
 
 
+def insult_item(case_id: str, queued_at: float) -> dict[str, Any]:
+    """A queue item for `case_id`: an insult about acme, posted a minute before it was queued."""
+    from veille.moderation.queue import make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    made = make_item(mention_id=case_id, brands=("acme",), charter=Charter(),
+                     triage=Triage(("insult",), "medium", "review", ()), language="fr",
+                     sentiment="negative", compound=-0.5, platform="twitter", author="@a",
+                     text="t'es nul", url=None, created_at=queued_at - 60, queued_at=queued_at)
+    assert made is not None
+    return made
+
+
 def mention(mention_id: str, text: str, age: timedelta = timedelta(seconds=30)) -> tuple[bytes, bytes]:
     """A raw mention keyed by its id, posted `age` ago."""
     m = {"id": mention_id, "source": "test", "platform": "twitter", "author": f"@{mention_id}",

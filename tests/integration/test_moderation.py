@@ -35,6 +35,7 @@ from tests.moderation_helpers import (
     ServedApi,
     by_label,
     decision,
+    insult_item,
     mention,
     samples,
     wait_for,
@@ -411,21 +412,14 @@ def test_the_tools_see_a_case_queued_again_after_the_retention(settings) -> None
     (the records' CreateTime), read back through the real broker."""
     from veille.moderate.commands import list_closed, show_case
     from veille.moderation.cases import apply_decision
-    from veille.moderation.queue import case_of, decision_record, make_item
-    from veille.moderation.triage import Triage
-    from veille.rules import Charter
+    from veille.moderation.queue import case_of, decision_record
 
     ensure_topics(settings)
     now, day = time.time(), 86400.0
     then = now - 40 * day
 
     def queued(at: float) -> dict:
-        made = make_item(mention_id="old1", brands=("acme",), charter=Charter(),
-                         triage=Triage(("insult",), "medium", "review", ()), language="fr",
-                         sentiment="negative", compound=-0.5, platform="twitter", author="@a",
-                         text="t'es nul", url=None, created_at=at - 60, queued_at=at)
-        assert made is not None
-        return made
+        return insult_item("old1", at)
 
     first, again = queued(then), queued(now - 60)
     rejected = decision_record("old1", {"decision": "reject", "moderator": "alice"}, then + 600)

@@ -371,22 +371,16 @@ def test_the_tools_see_a_case_queued_again_after_the_retention_as_the_agent_does
     import io
     import json
 
+    from tests.moderation_helpers import insult_item
     from veille.moderate import commands, store
     from veille.moderation.cases import apply_decision
-    from veille.moderation.queue import case_of, decision_record, make_item
-    from veille.moderation.triage import Triage
-    from veille.rules import Charter
+    from veille.moderation.queue import case_of, decision_record
 
     now, day = time.time(), 86400.0
     t0 = now - 40 * day
 
     def queued(at: float) -> dict:
-        made = make_item(mention_id="m1", brands=("acme",), charter=Charter(),
-                         triage=Triage(("insult",), "medium", "review", ()), language="fr",
-                         sentiment="negative", compound=-0.5, platform="twitter", author="@a",
-                         text="t'es nul", url=None, created_at=at - 60, queued_at=at)
-        assert made is not None
-        return made
+        return insult_item("m1", at)
 
     first, again = queued(t0), queued(t0 + 39 * day)  # again: 39 days after the decision
     rejected = decision_record("m1", {"decision": "reject", "moderator": "alice"}, t0 + 600)
