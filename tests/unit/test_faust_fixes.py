@@ -86,7 +86,6 @@ def test_a_revocation_commits_the_acknowledged_offsets_before_faust_forgets_them
     the app's revocation handler committed, and aiokafka revokes the whole assignment on every
     rebalance: what was acked since the last timer commit (2.8 s) was read again, even on a
     partition the worker kept."""
-    import faust
     from faust.types import TP
 
     faust_fixes.install()
@@ -95,10 +94,6 @@ def test_a_revocation_commits_the_acknowledged_offsets_before_faust_forgets_them
     seen_by_app_handler: list[dict[TP, Any]] = []
 
     async def scenario() -> None:
-        app = faust.App("revoke-commit-test", broker="kafka://127.0.0.1:1", web_enabled=False)
-        consumer = app.consumer
-        app._producer = SimpleNamespace(flush=_noop)  # (nothing was sent)
-
         async def _commit(offsets: Any) -> bool:
             committed.append(dict(offsets))
             return True
@@ -107,14 +102,7 @@ def test_a_revocation_commits_the_acknowledged_offsets_before_faust_forgets_them
             seen_by_app_handler.append({tp: list(consumer._acked.get(tp, ())) for tp in revoked})
             await consumer.commit()
 
-        app.topics._acking_topics.add(tp0.topic)  # (an agent reads it)
-        consumer._commit = _commit
-        consumer.assignment = lambda: {tp0, tp1}
-        consumer._on_partitions_revoked = app_handler
-        for tp in (tp0, tp1):
-            consumer._committed_offset[tp] = 100  # the last timer commit
-        for offset in range(100, 110):  # handled and acked since
-            consumer.ack(_Message(tp0, offset))
+        consumer = _revoking("revoke-commit-test", _commit, app_handler, (tp0, tp1))
         await consumer.on_partitions_revoked({tp0, tp1})
 
     asyncio.run(scenario())
@@ -130,7 +118,6 @@ def test_a_revocation_does_not_wait_for_ever_on_a_commit_the_broker_does_not_ans
     waits for the commit running), so the worker ended only by the stop watchdog's exit. It is
     given at most the rebalance timeout, after which the group has moved on without the member
     anyway; its records are then read again, as before the fix."""
-    import faust
     from faust.types import TP
 
     faust_fixes.install()
@@ -138,11 +125,6 @@ def test_a_revocation_does_not_wait_for_ever_on_a_commit_the_broker_does_not_ans
     handled: list[str] = []
 
     async def scenario() -> tuple[float, bool]:
-        app = faust.App("revoke-bound-test", broker="kafka://127.0.0.1:1", web_enabled=False,
-                        broker_rebalance_timeout=0.5)
-        consumer = app.consumer
-        app._producer = SimpleNamespace(flush=_noop)
-
         async def _commit(offsets: Any) -> bool:  # the broker never answers
             await asyncio.Event().wait()
             return True
@@ -150,13 +132,8 @@ def test_a_revocation_does_not_wait_for_ever_on_a_commit_the_broker_does_not_ans
         async def app_handler(revoked: Any) -> None:
             handled.append("app handler")
 
-        app.topics._acking_topics.add(tp0.topic)
-        consumer._commit = _commit
-        consumer.assignment = lambda: {tp0}
-        consumer._on_partitions_revoked = app_handler
-        consumer._committed_offset[tp0] = 100
-        for offset in range(100, 110):
-            consumer.ack(_Message(tp0, offset))
+        consumer = _revoking("revoke-bound-test", _commit, app_handler, (tp0,),
+                             broker_rebalance_timeout=0.5)
         started = time.monotonic()
         try:
             await asyncio.wait_for(consumer.on_partitions_revoked({tp0}), 5)
@@ -177,7 +154,6 @@ def test_a_revocation_cancelled_while_a_commit_runs_stays_cancelled() -> None:
     """Faust's maybe_wait_for_commit_to_finish swallows the CancelledError of the task waiting
     for the commit running (the timer's): the revocation, cancelled there (a stop), went on to
     commit and to run the app's handler as if nothing had happened."""
-    import faust
     from faust.types import TP
 
     faust_fixes.install()
@@ -185,10 +161,6 @@ def test_a_revocation_cancelled_while_a_commit_runs_stays_cancelled() -> None:
     handled: list[str] = []
 
     async def scenario() -> tuple[bool, list[str]]:
-        app = faust.App("revoke-cancel-test", broker="kafka://127.0.0.1:1", web_enabled=False)
-        consumer = app.consumer
-        app._producer = SimpleNamespace(flush=_noop)
-
         async def _commit(offsets: Any) -> bool:
             handled.append("commit")
             return True
@@ -196,13 +168,7 @@ def test_a_revocation_cancelled_while_a_commit_runs_stays_cancelled() -> None:
         async def app_handler(revoked: Any) -> None:
             handled.append("app handler")
 
-        app.topics._acking_topics.add(tp0.topic)
-        consumer._commit = _commit
-        consumer.assignment = lambda: {tp0}
-        consumer._on_partitions_revoked = app_handler
-        consumer._committed_offset[tp0] = 100
-        for offset in range(100, 110):
-            consumer.ack(_Message(tp0, offset))
+        consumer = _revoking("revoke-cancel-test", _commit, app_handler, (tp0,))
         timer_commit = asyncio.get_running_loop().create_future()
         consumer._commit_fut = timer_commit  # the timer's commit is running
         task = asyncio.ensure_future(consumer.on_partitions_revoked({tp0}))
@@ -217,6 +183,28 @@ def test_a_revocation_cancelled_while_a_commit_runs_stays_cancelled() -> None:
 
 async def _noop() -> None:
     return None
+
+
+def _revoking(app_id: str, commit: Any, app_handler: Any, assigned: tuple[Any, ...],
+              **conf: Any) -> Any:
+    """Faust's consumer of a new app (made in the running loop), as a revocation finds it:
+    partitions `assigned`, each last committed at offset 100 (the timer's commit), 100-109 of
+    the first handled and acknowledged since (an agent reads its topic); `commit` stands for
+    the broker's commit, `app_handler` for App._on_partitions_revoked."""
+    import faust
+
+    app = faust.App(app_id, broker="kafka://127.0.0.1:1", web_enabled=False, **conf)
+    consumer = app.consumer
+    app._producer = SimpleNamespace(flush=_noop)  # (nothing was sent)
+    app.topics._acking_topics.add(assigned[0].topic)
+    consumer._commit = commit
+    consumer.assignment = lambda: set(assigned)
+    consumer._on_partitions_revoked = app_handler
+    for tp in assigned:
+        consumer._committed_offset[tp] = 100
+    for offset in range(100, 110):
+        consumer.ack(_Message(assigned[0], offset))
+    return consumer
 
 
 class _Message:
