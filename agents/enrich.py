@@ -83,6 +83,8 @@ DLQ_SHRUNK_VALUE_BYTES = 64 * 1024
 TRUNCATED_HEADER = "veille-dlq-truncated"
 #: Merged charters kept for sets of brands named together (each is a compiled regex).
 MAX_CHARTERS = 1024
+#: Seconds of failed ticks (5 s apart) after which veille_raw_backlog_messages reads NaN.
+BACKLOG_UNKNOWN_AFTER = 30.0
 
 
 @dataclass
@@ -540,6 +542,10 @@ class EnrichStage:
         #: Raw partition -> its event-time clock, for the source ticks (see punctuate()).
         self.clocks: dict[int, SourceClock] = {}
         self.in_hand = False
+        #: When the backlog was last measured (monotonic), and how long a tick may fail before
+        #: veille_raw_backlog_messages reads NaN (unknown) rather than that measure.
+        self.backlog_measured = time.monotonic()
+        self.backlog_unknown_after = BACKLOG_UNKNOWN_AFTER
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -944,12 +950,16 @@ class EnrichStage:
                             backlog += max(0, high - position)
                     self.metrics.raw_backlog.set(backlog)
                     measured = True
+                    self.backlog_measured = time.monotonic()
                     for fut in sent:
                         await asyncio.wait_for(fut, timeout=10.0)
             except Exception as exc:  # noqa: BLE001 (the next tick says the same, later)
-                if not measured:
-                    # A position or end the consumer could not give: the backlog is unknown
-                    # (NaN), not the last tick's figure, which stayed exported however old.
+                if not measured and (time.monotonic() - self.backlog_measured
+                                     > self.backlog_unknown_after):
+                    # A position or end the consumer could not give for a while: the backlog
+                    # is unknown (NaN), not the last figure, which stayed exported however old.
+                    # One failed tick keeps the last measure: a NaN compares false and
+                    # restarted PipelineStalled's 10 minutes (`for:`) at every failed tick.
                     self.metrics.raw_backlog.set(math.nan)
                 log.debug("enrich: tick not sent: %r", exc)
 

@@ -130,7 +130,8 @@ class Metrics:
             "Messages of this worker's mentions.raw partitions not read yet (the partitions' "
             "end less the enrichment stage's position, summed; every 5 s): unlike "
             "veille_lag_seconds, a partition behind shows even while another is up to date. "
-            "NaN when the last tick could not measure it (a position or end query failed).",
+            "NaN once no tick could measure it for 30 s (a position or end query failed); "
+            "a shorter failure keeps the last measure.",
             registry=registry,
         )
         self.heartbeat = Gauge(

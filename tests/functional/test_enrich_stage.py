@@ -777,7 +777,9 @@ def test_a_backlog_the_consumer_cannot_measure_is_unknown_not_the_last_figure(tm
     """Found in review (2026-12-06): when the consumer's position (or end) query failed, the
     tick kept the gauge at its last figure, however old: PipelineStalled's backlog and
     reader_stuck causes judged a stale backlog. Now it reads NaN (no alert compares true on
-    it) until a tick measures it again."""
+    it) once no tick measured it for `backlog_unknown_after` seconds, until one measures it
+    again; a failure shorter than that keeps the last measure (NaN at the first failed tick
+    restarted PipelineStalled's `for:` at every one, 2026-12-06)."""
     import asyncio
     import math
 
@@ -796,6 +798,7 @@ def test_a_backlog_the_consumer_cannot_measure_is_unknown_not_the_last_figure(tm
 
     stage.consumer = SimpleNamespace(assignment=lambda: {tp}, highwater=lambda p: 50,
                                      position=position)
+    stage.backlog_unknown_after = 0.6
     seen: list[float] = []
 
     async def scenario() -> None:
@@ -804,7 +807,9 @@ def test_a_backlog_the_consumer_cannot_measure_is_unknown_not_the_last_figure(tm
         await asyncio.sleep(0.2)
         seen.append(count(metrics.raw_backlog))
         broken = True
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # a few failed ticks, within the 0.6 s
+        seen.append(count(metrics.raw_backlog))
+        await asyncio.sleep(0.8)  # no measure for longer than that
         seen.append(count(metrics.raw_backlog))
         broken = False
         await asyncio.sleep(0.2)
@@ -813,4 +818,4 @@ def test_a_backlog_the_consumer_cannot_measure_is_unknown_not_the_last_figure(tm
         await asyncio.wait_for(ticking, 5)
 
     asyncio.run(scenario())
-    assert seen[0] == 30 and math.isnan(seen[1]) and seen[2] == 30, seen
+    assert seen[0] == 30 and seen[1] == 30 and math.isnan(seen[2]) and seen[3] == 30, seen
