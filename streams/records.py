@@ -18,7 +18,7 @@ from veille.sentiment.base import Sentiment
 from veille.settings import Settings
 
 if TYPE_CHECKING:
-    from veille.moderation.triage import Triage
+    from veille.moderation import Triage
 
 SCHEMA_VERSION = 1
 AUDIENCE_FIELDS = ("followers", "likes", "shares", "replies", "views")

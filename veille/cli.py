@@ -606,23 +606,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(settings, rate=rate, file=args.file, duration=args.duration)
 
 
+#: Configuration and broker errors of the collectors and tools, by module: a message, not a traceback.
+_USER_ERRORS = (
+    ("veille.collectors.base", "BrokerUnavailable"),
+    ("veille.collectors.mastodon", "MastodonConfigError"),
+    ("veille.collectors.rss", "FeedConfigError"),
+    ("veille.collectors.rss", "StateDirError"),
+    ("veille.moderate.commands", "ModerateError"),
+    ("veille.moderate.store", "BrokerError"),
+    ("veille.detect", "DetectError"),
+)
+
+
 def _collector_errors() -> tuple[type[Exception], ...]:
-    """Configuration and broker errors of the collectors: a message, not a traceback."""
-    from veille.collectors.base import BrokerUnavailable
-    from veille.collectors.mastodon import MastodonConfigError
-    from veille.collectors.rss import FeedConfigError, StateDirError
-    from veille.moderate.commands import ModerateError
-    from veille.moderate.store import BrokerError as ModerationBrokerError
-
-    errors: list[type[Exception]] = [BrokerUnavailable, MastodonConfigError, FeedConfigError,
-                                     StateDirError, ModerateError, ModerationBrokerError]
-    try:
-        from veille.detect import DetectError
-
-        errors.append(DetectError)
-    except ImportError:
-        pass
-    return tuple(errors)
+    """Those of _USER_ERRORS whose module is loaded: an exception of a module not imported
+    cannot have been raised. Importing them all to tell an error (aiohttp, the collectors) cost
+    every failed command about 0.2 s (2026-12-06)."""
+    return tuple(getattr(module, name) for module_name, name in _USER_ERRORS
+                 if (module := sys.modules.get(module_name)) is not None)
 
 
 def build_parser() -> argparse.ArgumentParser:

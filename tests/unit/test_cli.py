@@ -339,3 +339,20 @@ def test_a_collector_announces_a_usable_metrics_url_on_ipv6(capsys) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_moderation_command_refused_loads_neither_triage_nor_the_collectors() -> None:
+    """Found 2026-12-06: every `veille moderate` command compiled triage's patterns (the tools
+    read triage results, not triage), and every failed command imported the collectors and
+    aiohttp to tell a user error from a bug: 0.6 s before its one-line error, 0.17 s now. The
+    error is still told plainly."""
+    import os
+
+    code = ("import sys\nfrom veille.cli import main\nrc = main(['moderate', 'list', '--limit', '0'])\n"
+            "print(rc, sorted(m for m in ('aiohttp', 'veille.moderation.triage', "
+            "'veille.collectors.mastodon', 'faust') if m in sys.modules))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env=env)
+    assert out.stdout.strip() == "2 []", (out.stdout, out.stderr)
+    assert "--limit must be at least 1, not 0" in out.stderr

@@ -31,8 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Final
 
-from veille.moderation import ACTIONS, CATEGORIES, CLOSING_DECISIONS, DECISIONS, SEVERITIES
-from veille.moderation.triage import Triage
+from veille.moderation import ACTIONS, CATEGORIES, CLOSING_DECISIONS, DECISIONS, SEVERITIES, Triage
 from veille.rules import Charter
 
 STATE_VERSION: Final = 1

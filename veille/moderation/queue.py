@@ -21,6 +21,7 @@ from veille.moderation import (
     NO_CATEGORY,
     SEVERITIES,
     SORTS,
+    Triage,
 )
 from veille.moderation.cases import (
     CONDITIONAL_DECISIONS,
@@ -38,7 +39,6 @@ from veille.moderation.cases import (
     open_case,
     parse_epoch,
 )
-from veille.moderation.triage import Triage
 from veille.rules import Charter
 
 ITEM_SCHEMA_VERSION: Final = 1

@@ -16,7 +16,7 @@ from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from veille.moderation import ACTION_RANK, ACTIONS, CATEGORIES, SEVERITIES
+from veille.moderation import ACTION_RANK, ACTIONS, CATEGORIES, SEVERITIES, Triage
 from veille.prefilter import Prefilter
 from veille.rules import Charter, fold
 
@@ -859,24 +859,6 @@ def _shouting(text: str) -> bool:
 
 
 # --- the decision -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Triage:
-    """What triage made of one mention: categories in CATEGORIES order, why, and what to do."""
-
-    categories: tuple[str, ...]
-    severity: str
-    action: str
-    reasons: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"categories": list(self.categories), "severity": self.severity,
-                "action": self.action, "reasons": list(self.reasons)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Triage:
-        return cls(tuple(d["categories"]), d["severity"], d["action"], tuple(d["reasons"]))
 
 
 NOTHING: Final = Triage((), "none", "none", ())
