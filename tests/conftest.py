@@ -28,7 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """With `--dist loadfile`, pytest-xdist hands out files with the most tests first by default,
     so the integration files of one or two long tests (a minute each, the suite's longest) came
     last and one process finished them alone. Handed out in collection order instead, they
-    come before the hundreds of short unit tests, which then even out the two processes."""
+    come before the hundreds of short unit tests, which then even out the processes."""
     if getattr(config.option, "loadscopereorder", None) is not None:
         config.option.loadscopereorder = False
 
