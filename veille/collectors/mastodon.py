@@ -19,9 +19,18 @@ Bounds on what the instance sends (a server can be buggy or hostile):
 
 * an answer body is read up to MAX_BODY_BYTES (10 MB, as for RSS feeds); a larger one fails that
   hashtag for the round (logged, retried at the next round);
-* a status id must be a decimal number of at most MAX_ID_DIGITS digits (Mastodon ids are
-  snowflakes of about 18 digits): another id is refused (`invalid_field`) and never becomes
-  since_id, and a state file holding such a since_id is ignored;
+* a status id must be of a form the collector knows (valid_status_id): a decimal number of at
+  most MAX_ID_DIGITS digits (Mastodon's snowflakes, of about 18 digits; instances numbering
+  their statuses in sequence), a ULID (GoToSocial: 26 characters of Crockford's base32) or a
+  FlakeId (Pleroma, Akkoma: base62, at most MAX_FLAKE_CHARS characters); a ULID or FlakeId of a
+  time more than a day ahead ("zzz...", sorting after every real id) is none. Another id is
+  refused (`invalid_field`) and never becomes since_id, and a state file holding such a
+  since_id is ignored. Ids compare in their server's order within a form (numbers as numbers,
+  ULIDs and FlakeIds as strings of the same length) and by the time they carry across forms
+  (status_key); the cursor never moves to one more than CURSOR_AHEAD_SECONDS ahead of the
+  clock (the time of a snowflake, ULID or FlakeId is known; a number in sequence has none, and
+  only its bounds guard it). The look-back window below is read for snowflakes and ULIDs (ids
+  made from a status's date), not for FlakeIds or numbers in sequence;
 * rate-limit headers that are not finite numbers or dates are ignored;
 * in one round, the collector sleeps at most MAX_RETRY_WAIT (60 s) in total for Retry-After and
   rate-limit resets; a longer wait fails the hashtags left for the round (their retry waits in
@@ -89,6 +98,16 @@ MAX_RETRY_WAIT = 60.0  # seconds a round may sleep in all for Retry-After / rate
 MIN_INTERVAL = 30.0  # seconds between two rounds at the least, as for RSS feeds
 MAX_INTERVAL = 86400.0  # at most one day between two rounds
 _STATUS_ID = re.compile(rf"0|[1-9][0-9]{{0,{MAX_ID_DIGITS - 1}}}")
+#: GoToSocial's ids: ULIDs, 26 characters of Crockford's base32 (no I, L, O, U), upper-case;
+#: the first is at most 7 (128 bits).
+ULID_CHARS = 26
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+#: Pleroma's and Akkoma's ids: FlakeIds, 128-bit numbers in base62 (18 characters today; 22
+#: at the most for 128 bits).
+MAX_FLAKE_CHARS = 22
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_FLAKE_ID = re.compile(rf"[1-9A-Za-z][0-9A-Za-z]{{1,{MAX_FLAKE_CHARS - 1}}}")
 STATE_VERSION = 1
 #: How far back from its cursor each round reads a hashtag again: a status from another server
 #: that reaches the instance late gets an id from its publication time (Mastodon's snowflakes:
@@ -137,22 +156,76 @@ class MastodonRoundFailed(MastodonConfigError):
     `veille: error: ...` and exits 2, not a traceback)."""
 
 
-def valid_status_id(value: Any) -> str | None:
-    """A status id as a canonical decimal string, or None when it is not one.
+def id_form(status_id: str) -> str:
+    """The form of a valid status id (valid_status_id): "number", "ulid" or "flake"."""
+    if _STATUS_ID.fullmatch(status_id):  # (a ULID begins with 0 until 2248)
+        return "number"
+    return "ulid" if len(status_id) == ULID_CHARS else "flake"
 
-    Ids are compared as numbers (status_key): a non-numeric, huge or zero-padded one saved as
-    since_id would be "newer" than every real id, and the hashtag would yield nothing for ever.
+
+def _decode(text: str, alphabet: str) -> int:
+    base, value = len(alphabet), 0
+    for char in text:
+        value = value * base + alphabet.index(char)
+    return value
+
+
+def id_time_ms(status_id: str) -> int | None:
+    """The time a valid status id carries, in Unix milliseconds, or None when it carries none
+    (a number below the snowflakes: an instance numbering its statuses in sequence).
+
+    A snowflake is milliseconds << 16; a ULID's first 10 characters are its milliseconds; a
+    FlakeId is a 128-bit number whose first 64 bits are its milliseconds."""
+    form = id_form(status_id)
+    if form == "number":
+        ms = int(status_id) >> 16
+        return ms if ms >= _SNOWFLAKE_MIN_MS else None
+    if form == "ulid":
+        return _decode(status_id[:10], _CROCKFORD)
+    return _decode(status_id, _BASE62) >> 64
+
+
+def valid_status_id(value: Any, now: float | None = None) -> str | None:
+    """A status id in one of the forms the collector knows, or None when it is none of them.
+
+    * a decimal number of at most MAX_ID_DIGITS digits, without leading zeros (Mastodon's
+      snowflakes; instances numbering their statuses in sequence);
+    * a ULID (GoToSocial): 26 characters of Crockford's base32, upper-case;
+    * a FlakeId (Pleroma, Akkoma): base62 (0-9A-Za-z), at most MAX_FLAKE_CHARS characters,
+      without leading zeros, not all digits, of a time from 2016 on.
+
+    A ULID or FlakeId of a time more than HOLD_HORIZON (a day) ahead of `now` (the clock) is
+    none: its status would be refused as dated too far ahead anyway, and such an id ("zzz..."),
+    sorting after every real one, is what a broken server would poison the cursor with.
+    Ids are compared by status_key: a non-numeric, huge or zero-padded one saved as since_id
+    would be "newer" than every real id, and the hashtag would yield nothing for ever.
     """
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         value = str(value) if value < 10**MAX_ID_DIGITS else ""
-    if isinstance(value, str) and _STATUS_ID.fullmatch(value):
+    if not isinstance(value, str):
+        return None
+    if _STATUS_ID.fullmatch(value):
         return value
+    if _ULID.fullmatch(value) or (_FLAKE_ID.fullmatch(value) and not value.isdigit()):
+        ms = id_time_ms(value)
+        ceiling = ((time.time() if now is None else now)
+                   + HOLD_HORIZON.total_seconds()) * 1000
+        floor = 0 if len(value) == ULID_CHARS else _SNOWFLAKE_MIN_MS
+        if ms is not None and floor <= ms <= ceiling:
+            return value
     return None
 
 
-def status_key(status_id: str) -> tuple[int, str]:
-    """Sort key of Mastodon ids: numeric strings (snowflakes), compared as numbers."""
-    return (len(status_id), status_id) if status_id.isdigit() else (1 << 30, status_id)
+def status_key(status_id: str) -> tuple[int, int, str]:
+    """Sort key of valid status ids: by the time they carry, then as numbers.
+
+    Within a form this is the server's own order: decimal ids compare as numbers (their
+    time is their top bits), ULIDs and FlakeIds as strings of the same length (their
+    characters are in ASCII order; a shorter FlakeId is a smaller number). Ids of two forms (a
+    server replaced by another at the same address, or one mixing them) compare by their
+    times; an id carrying none (a number in sequence) is older than every one that does."""
+    ms = id_time_ms(status_id)
+    return (-1 if ms is None else ms, len(status_id), status_id)
 
 
 def newer(a: str, b: str) -> bool:
@@ -160,19 +233,29 @@ def newer(a: str, b: str) -> bool:
 
 
 def id_after(status_id: str, when: float) -> bool:
-    """True when `status_id` is a snowflake of a time after `when` (Unix seconds)."""
-    ms = int(status_id) >> 16 if status_id.isdigit() else 0
-    return ms >= _SNOWFLAKE_MIN_MS and ms > when * 1000
+    """True when `status_id` carries a time (a snowflake, ULID or FlakeId) after `when` (Unix
+    seconds). An id carrying none (a number in sequence) is never "after"."""
+    ms = id_time_ms(status_id)
+    return ms is not None and ms >= _SNOWFLAKE_MIN_MS and ms > when * 1000
 
 
 def lookback_id(status_id: str, seconds: float, now: float | None = None) -> str | None:
-    """The snowflake id `seconds` before `status_id`'s time, or None when it is no snowflake
-    (an instance numbering its statuses in sequence: no time to go back in)."""
-    ms = int(status_id) >> 16
+    """The id `seconds` before `status_id`'s time, for a snowflake (milliseconds << 16) or a
+    ULID (its time, then zeros); None for an id carrying no time (an instance numbering its
+    statuses in sequence: no time to go back in) or a FlakeId (no look-back window)."""
+    form = id_form(status_id)
+    ms = id_time_ms(status_id)
     ceiling = ((time.time() if now is None else now) + 86400) * 1000
-    if not _SNOWFLAKE_MIN_MS <= ms <= ceiling or seconds <= 0:
+    if form == "flake" or ms is None or not _SNOWFLAKE_MIN_MS <= ms <= ceiling or seconds <= 0:
         return None
-    return str((ms - int(seconds * 1000)) << 16)
+    start = ms - int(seconds * 1000)
+    if form == "ulid":
+        digits = ""
+        for _ in range(10):
+            start, rest = divmod(start, 32)
+            digits = _CROCKFORD[rest] + digits
+        return digits + "0" * (ULID_CHARS - 10)
+    return str(start << 16)
 
 
 def parse_reset(value: str | None) -> float | None:
@@ -845,8 +928,9 @@ class MastodonCollector(Collector):
                 result.refused += 1
                 self.metrics.fetched.labels(self.name).inc()
                 self.metrics.refused.labels(self.name, "invalid_field").inc()
-                log.info("mastodon: #%s: status refused: its id %.60r is not a decimal number of "
-                         "at most %d digits", tag_result.tag, bad_id, MAX_ID_DIGITS)
+                log.info("mastodon: #%s: status refused: its id %.60r is not a status id (a "
+                         "decimal number of at most %d digits, a ULID or a FlakeId)",
+                         tag_result.tag, bad_id, MAX_ID_DIGITS)
             held = self.held.get(tag_result.tag, {})
             still_held = holding[tag_result.tag] = {}
             deferred = self._deferred.get(tag_result.tag, set())
