@@ -2,7 +2,8 @@
 each a real local HTTP server ordering its ids as that software does: GoToSocial (ULIDs, compared
 as strings) and Pleroma / Akkoma (FlakeIds, base62 128-bit numbers). Their statuses are collected,
 paged forward, resumed after a restart without sending anything twice; a hostile id is refused
-and never the cursor."""
+and never the cursor; a server whose ids change form (another software at the same address)
+does not leave the hashtag blind."""
 
 from __future__ import annotations
 
@@ -285,6 +286,42 @@ def test_a_late_status_below_a_ulid_cursor_is_read_back_once(tmp_path: Path) -> 
             assert sorted(m.text for m in sink.sent) == ["Acme first", "Acme late", "Acme new"]
             backs = [q for _, q in srv.queries if "max_id" in q]
             assert backs and all(valid_status_id(q["max_id"]) for q in backs)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("software", SOFTWARE)
+def test_a_server_whose_ids_change_form_is_followed_afresh(tmp_path: Path, software: str) -> None:
+    """A Mastodon instance replaced by another software at the same address: its saved cursor,
+    a snowflake, means nothing to the new server (GoToSocial, comparing strings, answers nothing
+    after it; Pleroma, reading it as a small number, its oldest statuses), and it is dated after
+    the new server's statuses (compared by time, none is newer). The hashtag is followed afresh
+    from the newest page, with a cursor of the new form."""
+    srv = Server(software)
+    now = time.time()
+
+    async def scenario() -> None:
+        async with serve([("GET", ROUTE, srv.handle)]) as base:
+            for i in range(5):  # the oldest two beyond the look-back window of the newest
+                srv.post("acme", f"s{i}", now - 300 + i - (3600 if i < 2 else 0))
+            c, sink = new_collector(tmp_path, base, ["acme"], page_limit=3)
+            c.store.save(c._state_key("acme"), {"version": 1, "instance": base,
+                                                 "hashtag": "acme",
+                                                 "since_id": snowflake(now - 60)})
+            await c.start()
+            try:
+                assert c.since["acme"] == snowflake(now - 60)
+                assert (await c.poll_round()).sent == 3  # the newest page
+                newest = c.since["acme"]
+                assert newest == srv.timelines["acme"][-1]["id"]
+                srv.queries.clear()
+                srv.post("acme", "s5", now - 200)
+                assert await rounds(c, 2) == [1, 0]
+                assert srv.queries[0] == ("acme", {"limit": "3", "min_id": newest})
+            finally:
+                await c.close()
+            assert sorted(m.text for m in sink.sent) == ["Acme s2", "Acme s3", "Acme s4",
+                                                         "Acme s5"]
 
     asyncio.run(scenario())
 

@@ -29,8 +29,10 @@ Bounds on what the instance sends (a server can be buggy or hostile):
   ULIDs and FlakeIds as strings of the same length) and by the time they carry across forms
   (status_key); the cursor never moves to one more than CURSOR_AHEAD_SECONDS ahead of the
   clock (the time of a snowflake, ULID or FlakeId is known; a number in sequence has none, and
-  only its bounds guard it). The look-back window below is read for snowflakes and ULIDs (ids
-  made from a status's date), not for FlakeIds or numbers in sequence;
+  only its bounds guard it). When an answer holds ids of another form only than the cursor's
+  (another server software at the same address), the hashtag starts afresh from its newest page.
+  The look-back window below is read for snowflakes and ULIDs (ids made from a status's date),
+  not for FlakeIds or numbers in sequence;
 * rate-limit headers that are not finite numbers or dates are ignored;
 * in one round, the collector sleeps at most MAX_RETRY_WAIT (60 s) in total for Retry-After and
   rate-limit resets; a longer wait fails the hashtags left for the round (their retry waits in
@@ -762,16 +764,16 @@ class MastodonCollector(Collector):
     def _tag_url(self, tag: str) -> URL:
         return URL(f"{self.base_url}/api/v1/timelines/tag/{quote(tag, safe='')}", encoded=True)
 
-    async def fetch_tag(self, tag: str) -> TagResult:
+    async def fetch_tag(self, tag: str, *, afresh: bool = False) -> TagResult:
         """Statuses of the hashtag newer than its since_id, oldest pages first (only the newest
-        page the first time).
+        page the first time, or `afresh`).
 
         Pages go forward from since_id (`min_id`: the statuses right after it), at most
         `max_pages` a round: in a burst larger than that the newest statuses wait for the next
         rounds, and none is skipped. (Paging back from the newest with `max_id` instead, the
         statuses between since_id and the last page read were skipped for good: since_id moved
         to the newest.)"""
-        since = self.since.get(tag)
+        since = None if afresh else self.since.get(tag)
         limit = str(self.page_limit)
         window_full = False  # as many statuses read as a round may read
         if not since:
@@ -796,6 +798,17 @@ class MastodonCollector(Collector):
                     break
                 after = max(ids, key=status_key)
         late = await self._read_back(tag, since) if since else []
+        forms = {id_form(i) for i in (valid_status_id(s.get("id")) for s in [*statuses, *late])
+                 if i is not None}
+        if since and forms and id_form(since) not in forms:
+            # The instance answers with ids of another form than its cursor's (another server
+            # software at the same address): what it makes of a cursor it does not know is
+            # anybody's guess (its oldest statuses, nothing for ever...). Afresh, as for
+            # another instance: its newest page, and a cursor of its own form.
+            log.warning("mastodon: #%s: the instance's status ids are now of another form (%s) "
+                        "than the saved cursor %.60r (%s); starting afresh from the newest page",
+                        tag, "/".join(sorted(forms)), since, id_form(since))
+            return await self.fetch_tag(tag, afresh=True)
         above: dict[str, dict[str, Any]] = {}
         bad_ids: list[Any] = []
         recent = self.recent.get(tag, {})
