@@ -13,11 +13,12 @@ import ssl
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from veille.settings import ENV_PREFIX
 
@@ -174,108 +175,212 @@ def sign_in_problem(settings: Settings, timeout: float = 5.0) -> str | None:
 
 
 async def sign_in(settings: Settings, timeout: float = 5.0) -> tuple[bool, str]:
-    """(True, "") when one of the bootstrap servers, tried in turn, signs veille in with its
-    security settings and answers a Metadata request; else (False, the first diagnosis of a
-    misconfiguration, or "" when no server gave one: down, unreachable or silent)."""
-    found = ""
+    """(True, "") when one of the bootstrap servers signs veille in with its security settings
+    and answers a Metadata request; else (False, the diagnosis of a misconfiguration of the
+    first server in the list that gave one, or "" when none did: down, unreachable or silent).
+
+    One deadline, `timeout` seconds from now, bounds the whole check, and every server is asked
+    at once: the first to sign veille in ends it. Until 2026-12-07 the servers were asked in
+    turn, each in steps of `timeout` apiece: a server that accepted connections and never
+    answered cost two or three times `timeout` (15 s before a worker started, 6 s before the
+    webhook's first /readyz answered), and a dead first server `timeout` before the next."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    tasks = []
     for server in settings.bootstrap_servers:
         host, _, port = server.rpartition(":")
         try:
-            problem = await _sign_in(host.strip("[]"), int(port), settings, timeout)
+            number = int(port)
         except ValueError:
             continue
-        if problem is None:
-            return True, ""
-        found = found or problem
-    return False, found
+        tasks.append(asyncio.ensure_future(
+            _sign_in(host.strip("[]"), number, settings, deadline, timeout)))
+    pending = set(tasks)
+    try:
+        while pending:
+            done, pending = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()),
+                                               return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                break  # the deadline: who has not answered gives no diagnosis
+            if any(task.result() is None for task in done):
+                return True, ""
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    found = [task.result() for task in tasks if task.done() and not task.cancelled()]
+    return False, next((problem for problem in found if problem), "")
 
 
-async def _sign_in(host: str, port: int, settings: Settings, timeout: float) -> str | None:
-    """None when `host:port` signs veille in and answers; a diagnosis when it refuses or speaks
-    another protocol; "" when it gives no answer to go on (down, slow, closed without a reason)."""
-    from aiokafka.conn import create_conn
-    from aiokafka.errors import (
-        KafkaError,
-        SaslAuthenticationFailed,
-        UnsupportedSaslMechanismError,
-    )
-    from aiokafka.protocol.metadata import MetadataRequest
+async def _sign_in(host: str, port: int, settings: Settings, deadline: float,
+                   timeout: float) -> str | None:
+    """None when `host:port` signs veille in and answers by `deadline` (the event loop's time);
+    a diagnosis when it refuses or speaks another protocol; "" when it gives no answer to go on
+    (down, slow, closed without a reason)."""
+    from aiokafka.errors import SaslAuthenticationFailed, UnsupportedSaslMechanismError
 
-    loop = asyncio.get_running_loop()
-    if not await loop.run_in_executor(None, _accepts, host, port, timeout):
+    if not await _blocking(deadline, False, _accepts, host, port, _left(deadline)):
         return ""  # down or unreachable: nothing more to learn (and no wait per probe below)
     protocol = settings.broker_security_protocol
-    options = settings.kafka_security()
     var = f"{ENV_PREFIX}BROKER_"
     tls = protocol.endswith("SSL")
-    step = "connect"
-    conn = None
     plain = (f"{host}:{port} speaks Kafka without TLS, but {var}SECURITY_PROTOCOL={protocol}: set "
              f"it to {'SASL_PLAINTEXT' if protocol.startswith('SASL') else 'PLAINTEXT'} for this "
              "listener, or connect to the broker's TLS listener")
+    speaks_tls = (f"{host}:{port} speaks TLS, but {var}SECURITY_PROTOCOL={protocol}: set it to "
+                  f"{'SASL_SSL' if protocol.startswith('SASL') else 'SSL'} (a managed Kafka "
+                  "usually takes SASL_SSL)")
+    # The other protocol's probe, made once: a plaintext Kafka request with TLS settings, a TLS
+    # handshake without.
+    other: list[asyncio.Future[bool]] = []
+
+    def other_protocol() -> asyncio.Future[bool]:
+        if not other:
+            other.append(asyncio.ensure_future(
+                _speaks_plain_kafka(host, port, deadline) if tls else _speaks_tls(host, port, deadline)))
+        return other[0]
+
+    attempt = asyncio.ensure_future(_connect(host, port, settings, deadline))
     try:
-        async with asyncio.timeout(timeout):
-            conn = await create_conn(host, port, client_id=f"{settings.app_id}-probe",
-                                     request_timeout_ms=int(timeout * 1000), **options)
-            step = "request"
-            await conn.send(MetadataRequest([]))
+        # A TLS client at a plaintext listener that waits for the rest of what it reads as a
+        # Kafka frame (Tansu) gets no answer to its handshake until the deadline, which leaves no
+        # time to ask after it: the other protocol is asked alongside once the connection has
+        # taken a quarter of the time (a broker that answers has signed in by then, and is not
+        # sent a connection in a protocol it does not speak).
+        quarter = deadline - timeout * 3 / 4
+        await asyncio.wait({attempt}, timeout=max(0.0, quarter - asyncio.get_running_loop().time()))
+        if not attempt.done():
+            both: list[asyncio.Future[Any]] = [attempt, other_protocol()]
+            await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+            if not attempt.done() and other[0].result():
+                return plain if tls else speaks_tls
+        step, error = await attempt
+    finally:
+        attempt.cancel()
+        for probe in other:
+            probe.cancel()
+    if error is None:
         return None
-    except SaslAuthenticationFailed as exc:
-        reason = str(exc.args[0] if exc.args else exc).removeprefix("Authentication failed: ")
+    if isinstance(error, SaslAuthenticationFailed):
+        reason = str(error.args[0] if error.args else error).removeprefix("Authentication failed: ")
         return (f"the broker refused the SASL sign-in of user {settings.broker_sasl_username!r} "
                 f"({settings.broker_sasl_mechanism}): {reason}; check {var}SASL_USERNAME and "
                 f"{var}SASL_PASSWORD (or _PASSWORD_FILE)")
-    except UnsupportedSaslMechanismError:
+    if isinstance(error, UnsupportedSaslMechanismError):
         return (f"the broker does not take the SASL mechanism {settings.broker_sasl_mechanism} "
                 f"({var}SASL_MECHANISM) on this listener: check the mechanism (PLAIN, "
                 f"SCRAM-SHA-256 or SCRAM-SHA-512), and that the listener uses SASL at all "
                 f"({var}SECURITY_PROTOCOL={protocol})")
-    except ssl.SSLCertVerificationError as exc:
-        if "mismatch" in str(exc.verify_message or exc).casefold():
+    if isinstance(error, ssl.SSLCertVerificationError):
+        if "mismatch" in str(error.verify_message or error).casefold():
             return (f"the broker's TLS certificate is not valid for the host name {host!r} "
-                    f"({exc.verify_message}): connect by a name the certificate gives "
+                    f"({error.verify_message}): connect by a name the certificate gives "
                     f"({var}URL)")
         trusted = (f"the authorities in {var}SSL_CAFILE={settings.broker_ssl_cafile}"
                    if settings.broker_ssl_cafile else "the system's authorities")
-        return (f"the broker's TLS certificate is not trusted ({exc.verify_message}): "
+        return (f"the broker's TLS certificate is not trusted ({error.verify_message}): "
                 f"{trusted} do not vouch for it; set {var}SSL_CAFILE to the PEM file of the "
                 "authority that signed it")
-    except ssl.SSLError as exc:
-        if await _speaks_plain_kafka(host, port, timeout):
+    if isinstance(error, ssl.SSLError):
+        if tls and await other_protocol():
             return plain
-        if isinstance(exc, ssl.SSLEOFError):  # closed mid-handshake: the server's alert says why
-            alert = await loop.run_in_executor(None, _tls_alert, host, port,
-                                               settings.ssl_context(), timeout)
-            exc = alert if alert is not None and not isinstance(alert, ssl.SSLEOFError) else exc
-        return _tls_failure(exc, host, port, settings)
-    except TimeoutError:
-        if step == "request":  # signed in, the answer late: a busy broker, not a refusal
-            return ""
-    except (OSError, KafkaError):
-        pass
-    finally:
-        if conn is not None:
-            conn.close()
+        if isinstance(error, ssl.SSLEOFError):  # closed mid-handshake: the server's alert says why
+            alert = await _blocking(deadline, None, _tls_alert, host, port, settings.ssl_context(),
+                                    _left(deadline))
+            error = alert if alert is not None and not isinstance(alert, ssl.SSLEOFError) else error
+        return _tls_failure(error, host, port, settings)
+    if isinstance(error, TimeoutError) and step == "request":
+        return ""  # signed in, the answer late: a busy broker, not a refusal
     # Closed or silent: a plaintext client at a TLS listener, or a request refused before the
     # SASL sign-in it requires; else nothing to tell a misconfiguration from a broker away.
     if tls and step == "connect":
-        if await _speaks_plain_kafka(host, port, timeout):
+        if await other_protocol():
             return plain
         # With TLS 1.3 the server checks the client's certificate after the client's handshake
         # is done: its refusal is an alert that the connection's first read meets.
-        alert = await loop.run_in_executor(None, _tls_alert, host, port, settings.ssl_context(),
-                                           timeout)
+        alert = await _blocking(deadline, None, _tls_alert, host, port, settings.ssl_context(),
+                                _left(deadline))
         if alert is not None:
             return _tls_failure(alert, host, port, settings)
-    if not tls and await _speaks_tls(host, port, timeout):
-        return (f"{host}:{port} speaks TLS, but {var}SECURITY_PROTOCOL={protocol}: set it to "
-                f"{'SASL_SSL' if protocol.startswith('SASL') else 'SSL'} (a managed Kafka "
-                "usually takes SASL_SSL)")
+    if not tls and await other_protocol():
+        return speaks_tls
     if step == "request" and not protocol.startswith("SASL_"):
         return (f"the broker at {host}:{port} closed the connection on a request made without "
                 f"signing in: it may require SASL ({var}SECURITY_PROTOCOL=SASL_SSL or "
                 f"SASL_PLAINTEXT, with {var}SASL_MECHANISM, _USERNAME and _PASSWORD)")
     return ""
+
+
+async def _connect(host: str, port: int, settings: Settings,
+                   deadline: float) -> tuple[str, BaseException | None]:
+    """A connection made as veille's clients make it (TLS handshake and SASL sign-in included),
+    then a Metadata request, by `deadline`: the step reached ("connect" or "request") and the
+    error that ended it (None: signed in and answered)."""
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import KafkaError
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    step = "connect"
+    conn = None
+    try:
+        async with asyncio.timeout_at(deadline):
+            conn = await create_conn(host, port, client_id=f"{settings.app_id}-probe",
+                                     request_timeout_ms=max(1, int(_left(deadline) * 1000)),
+                                     **settings.kafka_security())
+            step = "request"
+            await conn.send(MetadataRequest([]))
+        return step, None
+    except (OSError, KafkaError) as exc:  # TimeoutError and ssl.SSLError are OSErrors
+        return step, exc
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+def _left(deadline: float) -> float:
+    """Seconds from now (the running event loop's time) to `deadline`, at least a moment (a
+    socket's timeout of 0 would make it non-blocking)."""
+    return max(0.001, deadline - asyncio.get_running_loop().time())
+
+
+_T = TypeVar("_T")
+
+
+async def _blocking(deadline: float, default: _T, function: Callable[..., _T], *args: Any) -> _T:
+    """`function(*args)`, run in a daemon thread of its own, or `default` once `deadline` (the
+    event loop's time) passes first. A blocking probe's socket timeout applies to each of its
+    steps (connect, handshake, each read), so that alone does not bound it; and in the loop's
+    executor a probe given up on would still hold asyncio.run's end (a command's verdict) until
+    its socket timed out, and a few of them every worker thread of a long-running process."""
+    loop = asyncio.get_running_loop()
+    if loop.time() >= deadline:
+        return default
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, error: BaseException | None) -> None:
+        if future.done():
+            return  # given up on
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = function(*args), None
+        except BaseException as exc:  # told to the awaiting task, as run_in_executor does
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:
+            pass  # the loop has closed: nobody waits for it
+
+    threading.Thread(target=run, daemon=True, name="veille-probe").start()
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await future
+    except TimeoutError:
+        return default
 
 
 def _tls_failure(exc: ssl.SSLError, host: str, port: int, settings: Settings) -> str:
@@ -331,20 +436,20 @@ def _accepts(host: str, port: int, timeout: float) -> bool:
         return False
 
 
-async def _speaks_tls(host: str, port: int, timeout: float) -> bool:
-    """True when host:port completes a TLS handshake (its certificate not checked)."""
+async def _speaks_tls(host: str, port: int, deadline: float) -> bool:
+    """True when host:port completes a TLS handshake (its certificate not checked) by
+    `deadline`."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, secure_endpoint_answers, host, port, context, timeout)
+    return await _blocking(deadline, False, secure_endpoint_answers, host, port, context,
+                           _left(deadline))
 
 
-async def _speaks_plain_kafka(host: str, port: int, timeout: float) -> bool:
+async def _speaks_plain_kafka(host: str, port: int, deadline: float) -> bool:
     """True when host:port answers a plaintext ApiVersions request (a SASL listener answers it
-    before the sign-in too)."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, _kafka_answers, host, port, 18, b"", timeout)
+    before the sign-in too) by `deadline`."""
+    return await _blocking(deadline, False, _kafka_answers, host, port, 18, b"", _left(deadline))
 
 
 def _recv_exact(s: socket.socket, n: int) -> bytes | None:

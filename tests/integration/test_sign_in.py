@@ -307,3 +307,74 @@ def test_the_moderation_api_tells_a_broker_that_refuses_it(sasl_ssl, certs) -> N
         assert time.monotonic() - started < 15  # the store's read timeout, not kafka-python's 30 s
     finally:
         served.close()
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """A port that accepts connections (the kernel completes them) and never answers, as a hung
+    broker or a firewall that accepts: "host:port"."""
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as server:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+
+
+@contextmanager
+def dead_server() -> Iterator[str]:
+    """A port whose connections are never completed, as a host gone or a firewall that drops:
+    a listener whose accept queue is full (Linux drops the SYN then, and the client retries
+    until its timeout)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        fill = [socket.socket() for _ in range(4)]
+        try:
+            for s in fill:
+                s.setblocking(False)
+                s.connect_ex(server.getsockname())
+            time.sleep(0.2)
+            with pytest.raises(TimeoutError):  # a dead port indeed, else the tests prove nothing
+                socket.create_connection(server.getsockname(), timeout=0.3).close()
+            yield f"127.0.0.1:{server.getsockname()[1]}"
+        finally:
+            for s in fill:
+                s.close()
+
+
+@pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"])
+def test_silent_servers_cost_the_check_its_timeout_at_most(protocol: str) -> None:
+    """A server that accepts and never answers is no diagnosis, told within the check's
+    timeout: each step of the probe had a timeout of its own, and servers were asked in turn
+    (two or three times the timeout per server, until 2026-12-07: a worker waited 15 s, a
+    webhook's /readyz 6 s)."""
+    sasl = {"broker_sasl_mechanism": "PLAIN", "broker_sasl_username": "veille",
+            "broker_sasl_password": PASSWORD} if protocol.startswith("SASL") else NO_SASL
+    with silent_server() as first, silent_server() as second:
+        settings = Settings.from_env({}, broker_url=f"{first},{second}",
+                                     broker_security_protocol=protocol, **sasl)
+        started = time.monotonic()
+        assert asyncio.run(sign_in(settings, timeout=2.0)) == (False, "")
+        assert time.monotonic() - started < 2.0 * 1.5 + 1
+
+
+@pytest.mark.parametrize("first", [dead_server, silent_server], ids=["dead", "silent"])
+def test_a_dead_or_silent_server_does_not_delay_a_live_one(broker: EmbeddedBroker, first) -> None:
+    """The live broker's answer ends the check (of the worker, the collectors and, after the
+    question whether any server accepts a connection, the one-shot commands). Until 2026-12-07
+    a dead first server cost it 5 s, a silent one 10 s."""
+    with first() as away:
+        settings = Settings.from_env({}, broker_url=f"kafka://{away},{broker.bootstrap}")
+        started = time.monotonic()
+        assert sign_in_problem(settings) is None
+        assert time.monotonic() - started < 2.5  # half the check's timeout: not waited out
+
+
+def test_a_diagnosis_behind_a_silent_server(broker: EmbeddedBroker, certs) -> None:
+    """The live broker's diagnosis is still given, within the check's timeout, when the first
+    server of the list never answers."""
+    with silent_server() as away:
+        settings = secure(f"kafka://{away},{broker.bootstrap}", certs[0],
+                          broker_security_protocol="SSL", **NO_SASL)
+        started = time.monotonic()
+        problem = sign_in_problem(settings, timeout=2.0)
+        assert time.monotonic() - started < 2.0 * 1.5 + 1
+    assert problem is not None
+    assert f"{broker.bootstrap} speaks Kafka without TLS" in problem, problem
