@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import queue
 import random
 import signal
 import socket
@@ -109,17 +110,36 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def reachable(servers: list[str], timeout: float = 3.0) -> str | None:
-    """The first of the bootstrap `servers` ("host:port", "[v6]:port") that accepts a TCP
-    connection within `timeout` seconds each, or None. A one-shot command asks this first: a
-    Kafka client would retry for 30 s, logging every attempt, before giving up."""
+    """One of the bootstrap `servers` ("host:port", "[v6]:port") that accepts a TCP connection
+    within `timeout` seconds, the first to do so, or None. A one-shot command asks this first: a
+    Kafka client would retry for 30 s, logging every attempt, before giving up.
+
+    All are asked at once, each in a daemon thread of its own: asked in turn, a dead first
+    server (one that drops the connection's packets) cost `timeout` before the next was asked,
+    and a thread left connecting to it after the answer holds neither the command nor its exit
+    (it ends with its socket's timeout)."""
+    addresses = []
     for server in servers:
         host, _, port = server.rpartition(":")
         try:
-            number = int(port)
+            addresses.append((server, host.strip("[]"), int(port)))
         except ValueError:
             continue
-        if _accepts(host.strip("[]"), number, timeout):
-            return server
+    answers: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+
+    def ask(server: str, host: str, port: int) -> None:
+        answers.put(server if _accepts(host, port, timeout) else None)
+
+    for address in addresses:
+        threading.Thread(target=ask, args=address, daemon=True, name="veille-reachable").start()
+    deadline = time.monotonic() + timeout
+    for _ in addresses:
+        try:
+            accepted = answers.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return None
+        if accepted is not None:
+            return accepted
     return None
 
 
