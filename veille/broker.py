@@ -181,6 +181,25 @@ def secure_endpoint_answers(host: str, port: int, context: ssl.SSLContext | None
         return False
 
 
+async def any_answers(addresses: list[tuple[str, int]], answers: Callable[[str, int, float], bool],
+                      timeout: float = 1.0) -> bool:
+    """True when `answers(host, port, timeout)` (a blocking probe) is true of one of `addresses`,
+    all asked at once, within `timeout` seconds all told: the first true answer ends the wait,
+    and a dead or silent server delays no other."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    probes = {asyncio.ensure_future(_blocking(deadline, False, answers, host, port, timeout))
+              for host, port in addresses}
+    try:
+        for probe in asyncio.as_completed(probes):
+            if await probe:
+                return True
+        return False
+    finally:
+        for probe in probes:
+            probe.cancel()
+
+
 def sign_in_problem(settings: Settings, timeout: float = 5.0) -> str | None:
     """What stops veille's Kafka clients from signing in to the broker, in words naming the
     settings to look at; None when a bootstrap server took the connection, its TLS handshake, its

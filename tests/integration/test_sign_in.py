@@ -381,3 +381,18 @@ def test_a_diagnosis_behind_a_silent_server(broker: EmbeddedBroker, certs) -> No
         assert time.monotonic() - started < 2.0 * 1.5 + 1
     assert problem is not None
     assert f"{broker.bootstrap} speaks Kafka without TLS" in problem, problem
+
+
+def test_webhook_readyz_asks_every_server_at_once(settings, broker: EmbeddedBroker) -> None:
+    """A plaintext broker (and a secure one once signed in) is asked by /readyz for a bare answer
+    (a Metadata request, a TLS handshake), 1 s at most per server asked in turn until 2026-12-07:
+    two silent servers before the live one made every /readyz take 2 s."""
+    with silent_server() as first, silent_server() as second:
+        served = Served(settings.with_(broker_url=f"{first},{second},{broker.bootstrap}"))
+        try:
+            for _ in range(2):
+                started = time.monotonic()
+                assert served.client.get("/readyz").json() == {"status": "ready"}
+                assert time.monotonic() - started < 1.0  # the live broker's answer, not the wait
+        finally:
+            served.stop()

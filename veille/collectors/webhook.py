@@ -59,7 +59,13 @@ from streams.records import (
     iso,
     mention_from_dict,
 )
-from veille.broker import metadata_answers, secure_endpoint_answers, sign_in, url_host
+from veille.broker import (
+    any_answers,
+    metadata_answers,
+    secure_endpoint_answers,
+    sign_in,
+    url_host,
+)
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.httpbody import (
     BodyTooLarge,
@@ -83,8 +89,12 @@ NAME = "webhook"
 ACK_TIMEOUT_SECONDS = 10.0
 #: Seconds a client is told to wait after a 503 (the Retry-After header).
 RETRY_AFTER_SECONDS = 5
-#: How long /readyz waits for a secure broker endpoint to sign it in, per bootstrap server.
+#: How long /readyz waits for a secure broker endpoint to sign it in (every bootstrap server
+#: asked at once).
 PROBE_TIMEOUT = 2.0
+#: How long /readyz waits for a bootstrap server's answer to a Metadata request (plaintext) or
+#: a TLS handshake, every server asked at once.
+ANSWER_TIMEOUT = 1.0
 #: At most this many mentions go to the broker in one acknowledged write (requests that arrive
 #: while a write is in flight are grouped into the next one).
 MAX_GROUP_MENTIONS = 5000
@@ -711,9 +721,11 @@ class WebhookCollector(Collector):
         return web.json_response({"status": "ready"})
 
     async def _broker_problem(self) -> str | None:
-        """None when one of the bootstrap servers answers, tried in turn (the producer starts
-        from any of them; only the first was asked until 2026-12-05: that broker down, every
-        collector was unready while their writes went through); else why not.
+        """None when one of the bootstrap servers answers (the producer starts from any of them;
+        only the first was asked until 2026-12-05: that broker down, every collector was unready
+        while their writes went through); else why not. All are asked at once, within
+        ANSWER_TIMEOUT all told: asked in turn until 2026-12-07, each silent or dead server
+        before a live one delayed every answer by ANSWER_TIMEOUT.
 
         Plaintext: a bare Metadata request. TLS or SASL: a connection made as the producer makes
         it, TLS handshake and SASL sign-in included, then a Metadata request (until 2026-12-06
@@ -727,17 +739,17 @@ class WebhookCollector(Collector):
             signed_in, problem = await sign_in(self.settings, timeout=PROBE_TIMEOUT)
             self._signed_in = signed_in
             return None if signed_in else problem or "the broker does not answer"
-        loop = asyncio.get_running_loop()
         context = self.settings.ssl_context()
-        for server in self.settings.bootstrap_servers:
-            host, port = _host_port(server)
+
+        def answers(host: str, port: int, timeout: float) -> bool:
             if plaintext:
-                answers = await loop.run_in_executor(None, metadata_answers, host, port)
-            else:  # TLS or SASL: a bare Metadata request gets no answer
-                answers = await loop.run_in_executor(None, secure_endpoint_answers, host, port,
-                                                     context)
-            if answers:
-                return None
+                return metadata_answers(host, port, timeout)
+            # TLS or SASL: a bare Metadata request gets no answer
+            return secure_endpoint_answers(host, port, context, timeout)
+
+        servers = [_host_port(server) for server in self.settings.bootstrap_servers]
+        if await any_answers(servers, answers, ANSWER_TIMEOUT):
+            return None
         return "the broker does not answer"
 
     async def _metrics(self, request: web.Request) -> web.Response:
