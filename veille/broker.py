@@ -219,7 +219,7 @@ async def sign_in(settings: Settings, timeout: float = 5.0) -> tuple[bool, str]:
     first server in the list that gave one, or "" when none did: down, unreachable or silent).
 
     One deadline, `timeout` seconds from now, bounds the whole check, and every server is asked
-    at once: the first to sign veille in ends it. Until 2026-12-07 the servers were asked in
+    at once: the first to sign veille in ends it. Until 2026-12-06 the servers were asked in
     turn, each in steps of `timeout` apiece: a server that accepted connections and never
     answered cost two or three times `timeout` (15 s before a worker started, 6 s before the
     webhook's first /readyz answered), and a dead first server `timeout` before the next."""

@@ -10,6 +10,7 @@ clients' own options and names the cause. The secure endpoints are tests/secure_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import struct
@@ -206,8 +207,11 @@ def test_a_client_certificate_required(tmp_path: Path) -> None:
         problem = sign_in_problem(secure(url, ca_file, broker_security_protocol="SSL", **NO_SASL),
                                   timeout=2.0)
     finally:
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)  # wakes the accept(): close() alone does not
         server.close()
         thread.join(5)
+        assert not thread.is_alive()
     assert problem is not None
     assert "the broker requires a client certificate: set VEILLE_BROKER_SSL_CERTFILE" in problem, \
         problem
@@ -343,7 +347,7 @@ def dead_server() -> Iterator[str]:
 def test_silent_servers_cost_the_check_its_timeout_at_most(protocol: str) -> None:
     """A server that accepts and never answers is no diagnosis, told within the check's
     timeout: each step of the probe had a timeout of its own, and servers were asked in turn
-    (two or three times the timeout per server, until 2026-12-07: a worker waited 15 s, a
+    (two or three times the timeout per server, until 2026-12-06: a worker waited 15 s, a
     webhook's /readyz 6 s)."""
     sasl = {"broker_sasl_mechanism": "PLAIN", "broker_sasl_username": "veille",
             "broker_sasl_password": PASSWORD} if protocol.startswith("SASL") else NO_SASL
@@ -359,7 +363,7 @@ def test_silent_servers_cost_the_check_its_timeout_at_most(protocol: str) -> Non
 def test_a_dead_or_silent_server_does_not_delay_a_live_one(broker: EmbeddedBroker, first) -> None:
     """The worker's and collectors' check (sign_in_problem) and the one-shot commands' (which
     asks first whether any server accepts a connection): the live broker's answer ends them.
-    Until 2026-12-07 a dead first server cost a one-shot command 8 s, a silent one 10 s."""
+    Until 2026-12-06 a dead first server cost a one-shot command 8 s, a silent one 10 s."""
     from veille.cli import _reachable
 
     with first() as away:
@@ -367,7 +371,9 @@ def test_a_dead_or_silent_server_does_not_delay_a_live_one(broker: EmbeddedBroke
         for check in (lambda: sign_in_problem(settings), lambda: _reachable(settings) and None):
             started = time.monotonic()
             assert check() is None
-            assert time.monotonic() - started < 2.5  # half the check's timeout: not waited out
+            # Under the check's timeout (5 s; it was 8-10 s): not waited out. (Generous: the
+            # suite runs four processes on two cores.)
+            assert time.monotonic() - started < 4.0
 
 
 def test_a_diagnosis_behind_a_silent_server(broker: EmbeddedBroker, certs) -> None:
@@ -385,7 +391,7 @@ def test_a_diagnosis_behind_a_silent_server(broker: EmbeddedBroker, certs) -> No
 
 def test_webhook_readyz_asks_every_server_at_once(settings, broker: EmbeddedBroker) -> None:
     """A plaintext broker (and a secure one once signed in) is asked by /readyz for a bare answer
-    (a Metadata request, a TLS handshake), 1 s at most per server asked in turn until 2026-12-07:
+    (a Metadata request, a TLS handshake), 1 s at most per server asked in turn until 2026-12-06:
     two silent servers before the live one made every /readyz take 2 s."""
     with silent_server() as first, silent_server() as second:
         served = Served(settings.with_(broker_url=f"{first},{second},{broker.bootstrap}"))
@@ -393,6 +399,7 @@ def test_webhook_readyz_asks_every_server_at_once(settings, broker: EmbeddedBrok
             for _ in range(2):
                 started = time.monotonic()
                 assert served.client.get("/readyz").json() == {"status": "ready"}
-                assert time.monotonic() - started < 1.0  # the live broker's answer, not the wait
+                # The live broker's answer, not the two silent servers' 1 s each in turn.
+                assert time.monotonic() - started < 1.8
         finally:
             served.stop()

@@ -724,7 +724,7 @@ class WebhookCollector(Collector):
         """None when one of the bootstrap servers answers (the producer starts from any of them;
         only the first was asked until 2026-12-05: that broker down, every collector was unready
         while their writes went through); else why not. All are asked at once, within
-        ANSWER_TIMEOUT all told: asked in turn until 2026-12-07, each silent or dead server
+        ANSWER_TIMEOUT all told: asked in turn until 2026-12-06, each silent or dead server
         before a live one delayed every answer by ANSWER_TIMEOUT.
 
         Plaintext: a bare Metadata request. TLS or SASL: a connection made as the producer makes
