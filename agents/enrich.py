@@ -83,6 +83,11 @@ DLQ_SHRUNK_VALUE_BYTES = 64 * 1024
 TRUNCATED_HEADER = "veille-dlq-truncated"
 #: Merged charters kept for sets of brands named together (each is a compiled regex).
 MAX_CHARTERS = 1024
+#: Texts whose analysis, match and triage are remembered (Enricher._memo), cleared when full;
+#: only texts of at most MEMO_MAX_CHARS characters (social posts; long texts seldom repeat), so
+#: the memo holds at most about 4 MB of text.
+MEMO_SIZE = 4096
+MEMO_MAX_CHARS = 1000
 #: Seconds of failed ticks (5 s apart) after which veille_raw_backlog_messages reads NaN.
 BACKLOG_UNKNOWN_AFTER = 30.0
 
@@ -108,6 +113,9 @@ class Enricher:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: brands of a mention -> their strictest charter (merging compiles a regex: once per set).
     _charters: dict[tuple[str, ...], Charter] = field(default_factory=dict, init=False, repr=False)
+    #: (text, language hint) -> its analysis, watch-rule match and triage (see handle_many).
+    _memo: dict[tuple[str, str | None], tuple[Analysis, Match, Triage | None]] = field(
+        default_factory=dict, init=False, repr=False)
 
     def charter(self, brands: tuple[str, ...]) -> Charter:
         charter = self._charters.get(brands)
@@ -167,23 +175,41 @@ class Enricher:
                                                               type(exc).__name__))
             return results
 
+        # A text analysed lately (a retweet, a copied complaint, a bot's repeat) is not analysed
+        # again: its language, sentiment, watch-rule match and triage depend on its text and
+        # language hint alone (the watch list is the process's), and are taken from the memo.
+        memo = self._memo
+        keys = [(raw.text, raw.language) for _, raw, _ in valid]
+        known = [memo.get(key) for key in keys]
+        todo = [k for k, hit in enumerate(known) if hit is None]
         analyzer = self.analyzer
         try:
-            # Every valid mention at once (none has an outcome yet): fastText over all of them,
-            # then the second opinions (Analyzer.detect_many). Should one fail, each is detected
-            # alone, and only the one that fails becomes a dead letter.
-            languages: list[Any] = analyzer.detect_many([(raw.text, raw.language)
-                                                         for _, raw, _ in valid])
+            # Every mention to analyse at once (none has an outcome yet): fastText over all of
+            # them, then the second opinions (Analyzer.detect_many). Should one fail, each is
+            # detected alone, and only the one that fails becomes a dead letter.
+            found = analyzer.detect_many([keys[k] for k in todo])
+            languages: list[Any] = [None] * len(valid)
+            for k, language in zip(todo, found, strict=True):
+                languages[k] = language
         except Exception:
-            languages = each(lambda raw, _: analyzer.detect(raw.text, raw.language))
+            languages = each(lambda raw, _: analyzer.detect(raw.text, raw.language), order=todo)
         # Scored a language at a time: one scorer's tables stay in the caches.
-        by_language = sorted(range(len(valid)), key=lambda k: languages[k][0] if languages[k] else "")
+        by_language = sorted(todo, key=lambda k: languages[k][0] if languages[k] else "")
         sentiments = each(lambda raw, lc: analyzer.score(raw.text, lc[0]), languages, by_language)
         analyses = [Analysis(lc[0], lc[1], s) if lc else None
                     for lc, s in zip(languages, sentiments, strict=True)]
-        matches = each(lambda raw, _: self.watchlist.match(raw.text))
-        verdicts = each(lambda raw, am: self._triage(raw, *am), list(zip(analyses, matches,
-                                                                         strict=True)))
+        matches = each(lambda raw, _: self.watchlist.match(raw.text), order=todo)
+        verdicts = each(lambda raw, am: self._triage(raw, *am),
+                        list(zip(analyses, matches, strict=True)), order=todo)
+        for k in todo:
+            i, raw, _ = valid[k]
+            if outcomes[i] is None and len(raw.text) <= MEMO_MAX_CHARS:
+                if len(memo) >= MEMO_SIZE:
+                    memo.clear()
+                memo[keys[k]] = (cast(Analysis, analyses[k]), matches[k], verdicts[k])
+        for k, hit in enumerate(known):
+            if hit is not None:
+                analyses[k], matches[k], verdicts[k] = hit
         for (i, raw, timestamp), analysis, match, verdict in zip(valid, analyses, matches, verdicts,
                                                                  strict=True):
             if outcomes[i] is None:  # every step went through: analysis and match are set

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +37,9 @@ from enrich_throughput import (  # noqa: E402
     rate_unseen,
     real_mentions,
 )
+
+#: Share of the mentions repeating a recent text in the last row.
+REPEAT_SHARE = 0.3
 
 
 def per_item_us(fn: Callable[[Any], Any], items: Sequence[Any], repeat: int = 3) -> float:
@@ -262,6 +266,20 @@ def main() -> None:
             planner.plan({TP("raw", 0): timed[i:i + PLAN_SLICE]})
         best = min(best, time.perf_counter() - t0)
     whole = best / len(timed) * 1e6
+    # The same mentions, but REPEAT_SHARE of them repeating the text of one of the 2,000 before
+    # (a new id: retweets, a copied complaint, a bot), as a crisis brings: the stage remembers
+    # the analysis of recent texts (agents.enrich.MEMO_SIZE).
+    rng = random.Random(7)
+    repeated = []
+    for i, (m, v) in enumerate(zip(data, values, strict=True)):
+        if i and rng.random() < REPEAT_SHARE:
+            m = {**m, "id": f"{m['id']}-rt", "text": data[rng.randrange(max(0, i - 2000), i)]["text"]}
+            v = json.dumps(m).encode()
+        repeated.append(Rec("raw", 0, i, m["id"].encode(), v))
+    with_repeats = min(_planner_pass(
+        Planner, Enricher, Names, DedupWindow, Analyzer, Limits, watchlist, metrics,
+        repeated[:len(repeated) // 3], repeated[len(repeated) // 3:], lambda: None)
+        for _ in range(2)) / len(timed) * 1e6
     inside = parts_inside(planner_pass=lambda begin: _planner_pass(
         Planner, Enricher, Names, DedupWindow, Analyzer, Limits, watchlist, metrics, warm, timed,
         begin),
@@ -275,6 +293,8 @@ def main() -> None:
                  f"{whole:.1f} µs", f"{whole / reference:.2f}"))
     rows += [(f"  inside the whole step: {name}", f"{us:.1f} µs", f"{us / reference:.2f}")
              for name, us in inside]
+    rows.append((f"the planning step, whole, {REPEAT_SHARE:.0%} of the mentions repeating a recent "
+                 "text (retweets)", f"{with_repeats:.1f} µs", f"{with_repeats / reference:.2f}"))
     print_table(f"enrichment, time per mention by part, {args.texts} texts, "
                 f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}", rows,
                 value_header="per mention", ratio_header="time / raw VADER time")

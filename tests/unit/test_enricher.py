@@ -172,3 +172,67 @@ def test_a_detection_failing_in_the_batch_fails_its_mention_only() -> None:
         (b"m3", payload("m3"), None)])
     assert outs[1].dead is not None and outs[1].dead.reason == "processing_error"
     assert all(o.enriched is not None and o.enriched.language == "en" for o in (outs[0], outs[2]))
+
+
+class Counting(Fixed):
+    """Fixed, counting the texts it is asked about."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__(lang)
+        self.asked: list[tuple[str, str | None]] = []
+
+    def detect(self, text: str, hint: str | None = None) -> tuple[str, float]:
+        self.asked.append((text, hint))
+        return super().detect(text, hint)
+
+
+def with_hint(i: str, text: str, hint: str | None = None) -> bytes:
+    m = json.loads(payload(i, text))
+    if hint is not None:
+        m["language"] = hint
+    return json.dumps(m).encode()
+
+
+def test_a_repeated_text_is_analysed_once_and_enriched_alike() -> None:
+    """Retweets, copied complaints, a bot's repeats: a text analysed lately (same language hint)
+    is not analysed again (language, sentiment, rules, triage come from the stage's memo), and
+    its record is the same but for its id."""
+    from veille.sentiment.english import EnglishScorer
+
+    detector = Counting("en")
+    e = enricher(Analyzer([EnglishScorer()], detector))
+    angry = "Acme you idiots, my order is late AGAIN"
+    messages = [(b"m1", with_hint("m1", angry), None), (b"m2", with_hint("m2", angry), None),
+                (b"m3", with_hint("m3", "Acme is great"), None),
+                (b"m4", with_hint("m4", angry, "fr"), None)]
+    first = e.handle_many(messages)
+    later = e.handle(b"m5", with_hint("m5", angry), None)
+    assert detector.asked == [(angry, None), (angry, None), ("Acme is great", None), (angry, "fr")]
+    records = [json.loads(o.enriched.to_json()) for o in (*first, later) if o.enriched]
+    assert len(records) == 5
+    for r in (records[1], records[4]):
+        assert {**r, "id": "m1"} == records[0]
+    assert records[0]["triage"]["action"] == "review" and first[1].item is not None
+    assert first[1].item["case_id"] != first[0].item["case_id"]  # one case per mention still
+
+
+def test_the_memo_is_bounded_and_keeps_no_long_text_nor_a_failure(monkeypatch) -> None:
+    import agents.enrich as enrich
+    from veille.sentiment.english import EnglishScorer
+
+    monkeypatch.setattr(enrich, "MEMO_SIZE", 3)
+    detector = Counting("en")
+    e = enricher(Analyzer([EnglishScorer()], detector))
+    for k in range(7):
+        assert e.handle(b"m%d" % k, with_hint(f"m{k}", f"Acme number {k}"), None).enriched
+        assert len(e._memo) <= 3
+    long = "Acme " + "tres " * (enrich.MEMO_MAX_CHARS // 5)
+    for k in range(2):
+        assert e.handle(b"l%d" % k, with_hint(f"l{k}", long), None).enriched
+    assert detector.asked.count((long, None)) == 2
+    # A mention whose analysis failed is analysed again when its text comes back.
+    broken = Counting("en")
+    e = enricher(Analyzer([Broken()], broken))
+    outs = [e.handle(b"b%d" % k, with_hint(f"b{k}", "Acme again"), None) for k in range(2)]
+    assert all(o.dead is not None and o.dead.reason == "processing_error" for o in outs)
+    assert broken.asked == [("Acme again", None)] * 2
