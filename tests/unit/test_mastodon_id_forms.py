@@ -156,7 +156,9 @@ def test_statuses_are_collected_paged_forward_and_resumed_once(
                 srv.queries.clear()
                 second = await c.poll_round()
                 assert (second.status, second.sent, second.refused) == ("ok", 5, 0)
-                assert srv.queries == [  # forward from the cursor, a full page then the rest
+                # Forward from the cursor, a full page then the rest (and, for a FlakeId cursor,
+                # one status below the cursor of the quiet hashtag: it has no look-back window).
+                assert [q for q in srv.queries if "max_id" not in q[1]] == [
                     ("acme", {"limit": "3", "min_id": shared["id"]}),
                     ("acme", {"limit": "3", "min_id": burst[2]["id"]}),
                     ("acmedown", {"limit": "3", "min_id": shared["id"]}),
@@ -344,3 +346,63 @@ def test_ids_of_each_form_compare_in_their_servers_order_and_by_time_across_form
     assert start is not None and start.endswith("0" * 16)
     assert newer(ulid(now - 599), start) and newer(start, ulid(now - 601))
     assert lookback_id(flake(now), 600.0) is None and lookback_id("12", 600.0) is None
+
+
+@pytest.mark.parametrize("saved", ["flake", "sequence"])
+def test_a_cursor_without_look_back_is_followed_afresh_on_a_server_answering_nothing_after_it(
+        tmp_path: Path, saved: str) -> None:
+    """A Pleroma instance (FlakeId cursor) or one numbering its statuses (a number in sequence)
+    replaced by GoToSocial: comparing strings, GoToSocial answers nothing after such a cursor
+    ("A..." or "1..." sort after every ULID, "01..."), and without a look-back window no answer
+    held an id of the new form: the hashtag yielded nothing for ever. A forward answer without
+    any status is checked by one status below the cursor."""
+    srv = Server("gotosocial")
+    now = time.time()
+    cursor = flake(now - 60) if saved == "flake" else "12345"
+
+    async def scenario() -> None:
+        async with serve([("GET", ROUTE, srv.handle)]) as base:
+            for i in range(3):
+                srv.post("acme", f"s{i}", now - 30 + i)
+            c, sink = new_collector(tmp_path, base, ["acme"], page_limit=3)
+            c.store.save(c._state_key("acme"), {"version": 1, "instance": base,
+                                                 "hashtag": "acme", "since_id": cursor})
+            await c.start()
+            try:
+                assert (await c.poll_round()).sent == 3
+                newest = c.since["acme"]
+                assert newest == srv.timelines["acme"][-1]["id"]
+                srv.post("acme", "s3", now)
+                assert await rounds(c, 2) == [1, 0]
+            finally:
+                await c.close()
+            assert sorted(m.text for m in sink.sent) == [f"Acme s{i}" for i in range(4)]
+
+    asyncio.run(scenario())
+
+
+def test_a_quiet_pleroma_hashtag_with_old_numbered_statuses_below_its_cursor_stays_put(
+        tmp_path: Path) -> None:
+    """Pleroma's statuses from before its FlakeIds keep their numbers, which sort below every
+    FlakeId: the status below a quiet hashtag's cursor may be one, and is no other server."""
+    srv = Server("pleroma")
+    now = time.time()
+
+    async def scenario() -> None:
+        async with serve([("GET", ROUTE, srv.handle)]) as base:
+            srv.add("acme", status("12", "old", now - 86400 * 2000))
+            posted = srv.post("acme", "s", now - 60)
+            c, sink = new_collector(tmp_path, base, ["acme"])
+            c.store.save(c._state_key("acme"), {"version": 1, "instance": base,
+                                                 "hashtag": "acme", "since_id": posted["id"]})
+            await c.start()
+            try:
+                assert await rounds(c, 3) == [0, 0, 0]
+                assert c.since["acme"] == posted["id"]
+            finally:
+                await c.close()
+            assert "max_id" in srv.queries[1][1]  # the status below the cursor was read
+            assert all(q == ("acme", {"limit": "40", "min_id": posted["id"]})
+                       for q in srv.queries[::2])
+
+    asyncio.run(scenario())

@@ -30,7 +30,9 @@ Bounds on what the instance sends (a server can be buggy or hostile):
   (status_key); the cursor never moves to one more than CURSOR_AHEAD_SECONDS ahead of the
   clock (the time of a snowflake, ULID or FlakeId is known; a number in sequence has none, and
   only its bounds guard it). When an answer holds ids of another form only than the cursor's
-  (another server software at the same address), the hashtag starts afresh from its newest page.
+  (another server software at the same address), the hashtag starts afresh from its newest page;
+  below a cursor read without a look-back window, and with nothing after it, one status is read
+  for the form of its id (GoToSocial answers nothing after a FlakeId or a number, for ever).
   The look-back window below is read for snowflakes and ULIDs (ids made from a status's date),
   not for FlakeIds or numbers in sequence;
 * rate-limit headers that are not finite numbers or dates are ignored;
@@ -798,6 +800,14 @@ class MastodonCollector(Collector):
                     break
                 after = max(ids, key=status_key)
         late = await self._read_back(tag, since) if since else []
+        if (since and lookback_id(since, LOOKBACK_SECONDS) is None
+                and not any(valid_status_id(s.get("id")) for s in statuses)):
+            # Nothing after a cursor of a form read without a look-back window (a FlakeId, a
+            # number in sequence): a quiet hashtag, or a server of another software that sorts
+            # every id of its own below this cursor (GoToSocial comparing strings: "01..."
+            # before "A..." or "1...") and would answer nothing for ever. One status below the
+            # cursor tells which.
+            late = await self._probe_below(tag, since)
         forms = {id_form(i) for i in (valid_status_id(s.get("id")) for s in [*statuses, *late])
                  if i is not None}
         if since and forms and id_form(since) not in forms:
@@ -875,6 +885,20 @@ class MastodonCollector(Collector):
             if not newer(before, start):  # read down to the window's start
                 break
         return out
+
+    async def _probe_below(self, tag: str, since: str) -> list[dict[str, Any]]:
+        """The newest status below `since` (`max_id`, one status), only for the form of its id,
+        when that id carries a time: a number in sequence below a FlakeId is no other server
+        (Pleroma's statuses from before its FlakeIds keep their numbers, older than every
+        FlakeId). None when the request fails (logged: the probe must not fail the round)."""
+        try:
+            page, _ = await self._get_page(self._tag_url(tag).with_query(
+                {"limit": "1", "max_id": since}))
+        except FetchError as exc:
+            log.info("mastodon: #%s: the status below the cursor could not be read: %s", tag, exc)
+            return []
+        return [s for s in page
+                if (sid := valid_status_id(s.get("id"))) is not None and id_time_ms(sid) is not None]
 
     def _remember(self, tag: str, read: list[str], newest: str | None) -> list[str]:
         """Add the ids read this round to the hashtag's look-back memory and forget those below
