@@ -85,7 +85,7 @@ TRUNCATED_HEADER = "veille-dlq-truncated"
 MAX_CHARTERS = 1024
 #: Texts whose analysis, match and triage are remembered (Enricher._memo), cleared when full;
 #: only texts of at most MEMO_MAX_CHARS characters (social posts; long texts seldom repeat), so
-#: the memo holds at most about 4 MB of text.
+#: the memo holds at most about 4 MB of text (16 MB at worst: an emoji takes 4 bytes).
 MEMO_SIZE = 4096
 MEMO_MAX_CHARS = 1000
 #: Seconds of failed ticks (5 s apart) after which veille_raw_backlog_messages reads NaN.
