@@ -403,3 +403,42 @@ def test_webhook_readyz_asks_every_server_at_once(settings, broker: EmbeddedBrok
                 assert time.monotonic() - started < 1.8
         finally:
             served.stop()
+
+
+@contextmanager
+def odd_versions_server() -> Iterator[str]:
+    """A server that answers every Kafka request with an ApiVersions answer whose versions make
+    no sense (a minimum above the maximum): aiokafka's connection raises an AssertionError, no
+    OSError or KafkaError. "host:port"."""
+    def handle(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError, struct.error):
+            while len(head := conn.recv(4, socket.MSG_WAITALL)) == 4:
+                frame = conn.recv(struct.unpack(">i", head)[0], socket.MSG_WAITALL)
+                correlation = struct.unpack(">i", frame[4:8])[0]
+                body = struct.pack(">ihi", correlation, 0, 1) + struct.pack(">hhh", 18, 3, 0)
+                conn.sendall(struct.pack(">i", len(body)) + body)
+
+    def serve(server: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                threading.Thread(target=handle, args=(server.accept()[0],), daemon=True).start()
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        threading.Thread(target=serve, args=(server,), daemon=True).start()
+        try:
+            yield f"127.0.0.1:{server.getsockname()[1]}"
+        finally:
+            with contextlib.suppress(OSError):
+                server.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+
+
+def test_a_server_whose_probe_raises_does_not_end_the_check(broker: EmbeddedBroker) -> None:
+    """An unexpected error from one server's probe (here aiokafka's AssertionError at absurd API
+    versions) is no answer from that server: it raised out of sign_in, and so out of every
+    command's check, /readyz and the moderation API's 503, even with a live server first in the
+    list (found in review: the servers asked at once, the broken one fails first)."""
+    with odd_versions_server() as odd, metadata_delayed(broker, 0.3) as live:
+        settings = Settings.from_env({}, broker_url=f"{live},{odd}")
+        assert asyncio.run(sign_in(settings, timeout=3.0)) == (True, "")
+        alone = Settings.from_env({}, broker_url=odd)
+        assert asyncio.run(sign_in(alone, timeout=1.0)) == (False, "")
