@@ -185,15 +185,21 @@ async def any_answers(addresses: list[tuple[str, int]], answers: Callable[[str, 
                       timeout: float = 1.0) -> bool:
     """True when `answers(host, port, timeout)` (a blocking probe) is true of one of `addresses`,
     all asked at once, within `timeout` seconds all told: the first true answer ends the wait,
-    and a dead or silent server delays no other."""
+    and a dead or silent server delays no other. A probe that raises is no answer from its
+    server: its error ended the wait for the others, and /readyz with a 500, even with a live
+    server first in the list (found in review: a host name with an empty label, which the
+    settings take, fails at once with a UnicodeError)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     probes = {asyncio.ensure_future(_blocking(deadline, False, answers, host, port, timeout))
               for host, port in addresses}
     try:
         for probe in asyncio.as_completed(probes):
-            if await probe:
-                return True
+            try:
+                if await probe:
+                    return True
+            except Exception:  # noqa: BLE001 - that server's failure, not the question's
+                continue
         return False
     finally:
         for probe in probes:
