@@ -188,7 +188,7 @@ async def any_answers(addresses: list[tuple[str, int]], answers: Callable[[str, 
     and a dead or silent server delays no other. A probe that raises is no answer from its
     server: its error ended the wait for the others, and /readyz with a 500, even with a live
     server first in the list (found in review: a host name with an empty label, which the
-    settings take, fails at once with a UnicodeError)."""
+    settings took then, failed at once with a UnicodeError)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     probes = {asyncio.ensure_future(_blocking(deadline, False, answers, host, port, timeout))

@@ -338,6 +338,16 @@ class Settings:
             if found is None or not 1 <= int(found["port"]) <= 65535:
                 raise SettingsError(f"{url}={self.broker_url!r}: {server!r} is not host:port "
                                     "with a port in 1..65535")
+            host = server.rpartition(":")[0]
+            if not host.startswith("["):
+                try:
+                    host.encode("idna")  # an empty label ("kafka..example.com") or one too long
+                except UnicodeError:
+                    # Each connection then failed with a UnicodeError: a traceback, or a 500
+                    # from the webhook's /readyz (found in review, 2026-12-06).
+                    raise SettingsError(f"{url}={self.broker_url!r}: {host!r} is not a host name "
+                                        "(an empty label, or one of more than 63 characters)"
+                                        ) from None
         self._check_security()
         if self.report_language not in REPORT_LANGUAGES:
             raise SettingsError(f"{ENV_PREFIX}REPORT_LANGUAGE={self.report_language!r} must be "

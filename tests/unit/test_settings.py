@@ -105,6 +105,9 @@ def test_zero_where_it_means_something_is_accepted() -> None:
     ({"VEILLE_BROKER_URL": "kafka://127.0.0.1:abc"}, "'127.0.0.1:abc' is not host:port"),
     ({"VEILLE_BROKER_URL": "kafka://[::1"}, "'[::1' is not host:port"),
     ({"VEILLE_BROKER_URL": "kafka://a:9092;b:70000"}, "'b:70000' is not host:port with a port"),
+    # Found in review (2026-12-06): each connection failed with a UnicodeError (a traceback).
+    ({"VEILLE_BROKER_URL": "kafka://kafka..example.com:9092"}, "'kafka..example.com' is not a host name"),
+    ({"VEILLE_BROKER_URL": "kafka://ok:1," + "a" * 64 + ".com:9092"}, "is not a host name (an empty label"),
     ({"VEILLE_BROKER_URL": "http://127.0.0.1:9092"}, "http:// is not a Kafka URL"),
     ({"VEILLE_TOPIC_PREFIX": "bad prefix/"}, "VEILLE_TOPIC_PREFIX='bad prefix/' must be letters"),
     ({"VEILLE_TOPIC_PREFIX": "é."}, "VEILLE_TOPIC_PREFIX='é.' must be letters"),
