@@ -280,10 +280,11 @@ async def _sign_in(host: str, port: int, settings: Settings, deadline: float,
     protocol = settings.broker_security_protocol
     var = f"{ENV_PREFIX}BROKER_"
     tls = protocol.endswith("SSL")
-    plain = (f"{host}:{port} speaks Kafka without TLS, but {var}SECURITY_PROTOCOL={protocol}: set "
+    where = f"{url_host(host)}:{port}"  # as written in the URL: [::1]:9092
+    plain = (f"{where} speaks Kafka without TLS, but {var}SECURITY_PROTOCOL={protocol}: set "
              f"it to {'SASL_PLAINTEXT' if protocol.startswith('SASL') else 'PLAINTEXT'} for this "
              "listener, or connect to the broker's TLS listener")
-    speaks_tls = (f"{host}:{port} speaks TLS, but {var}SECURITY_PROTOCOL={protocol}: set it to "
+    speaks_tls = (f"{where} speaks TLS, but {var}SECURITY_PROTOCOL={protocol}: set it to "
                   f"{'SASL_SSL' if protocol.startswith('SASL') else 'SSL'} (a managed Kafka "
                   "usually takes SASL_SSL)")
     # The other protocol's probe, made once: a plaintext Kafka request with TLS settings, a TLS
@@ -361,7 +362,7 @@ async def _sign_in(host: str, port: int, settings: Settings, deadline: float,
     if not tls and await other_protocol():
         return speaks_tls
     if step == "request" and not protocol.startswith("SASL_"):
-        return (f"the broker at {host}:{port} closed the connection on a request made without "
+        return (f"the broker at {where} closed the connection on a request made without "
                 f"signing in: it may require SASL ({var}SECURITY_PROTOCOL=SASL_SSL or "
                 f"SASL_PLAINTEXT, with {var}SASL_MECHANISM, _USERNAME and _PASSWORD)")
     return ""
@@ -441,6 +442,7 @@ async def _blocking(deadline: float, default: _T, function: Callable[..., _T], *
 
 def _tls_failure(exc: ssl.SSLError, host: str, port: int, settings: Settings) -> str:
     reason = exc.reason or str(exc)
+    where = f"{url_host(host)}:{port}"
     if any(alert in str(reason).upper() for alert in
            ("CERTIFICATE_REQUIRED", "HANDSHAKE_FAILURE", "BAD_CERTIFICATE", "UNKNOWN_CA")):
         have = ("the broker refused the client certificate of "
@@ -448,8 +450,8 @@ def _tls_failure(exc: ssl.SSLError, host: str, port: int, settings: Settings) ->
                 if settings.broker_ssl_certfile else
                 f"the broker requires a client certificate: set {ENV_PREFIX}BROKER_SSL_CERTFILE "
                 f"and {ENV_PREFIX}BROKER_SSL_KEYFILE")
-        return f"the TLS handshake with {host}:{port} failed ({reason}): {have}"
-    return f"the TLS handshake with {host}:{port} failed ({reason})"
+        return f"the TLS handshake with {where} failed ({reason}): {have}"
+    return f"the TLS handshake with {where} failed ({reason})"
 
 
 def _tls_alert(host: str, port: int, context: ssl.SSLContext | None,

@@ -461,3 +461,16 @@ def test_a_server_whose_bare_probe_raises_is_no_answer_from_it(broker: EmbeddedB
     both = [(live_host, int(live_port)), ("kafka..example.com", 9092)]
     assert asyncio.run(any_answers(both, answers, 1.0)) is True
     assert asyncio.run(any_answers(both[1:], answers, 1.0)) is False
+
+
+def test_an_ipv6_server_is_named_as_in_its_url() -> None:
+    """A diagnosis names the server as VEILLE_BROKER_URL writes it: `[::1]:9093`, not `::1:9093`
+    (brackets stripped for the connection were left out of the message; found in review,
+    2026-12-06)."""
+    from veille.broker import _tls_failure
+
+    error = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    error.reason = "WRONG_VERSION_NUMBER"
+    settings = Settings.from_env({}, broker_url="kafka://[::1]:9093", broker_security_protocol="SSL")
+    assert _tls_failure(error, "::1", 9093, settings) == \
+        "the TLS handshake with [::1]:9093 failed (WRONG_VERSION_NUMBER)"
