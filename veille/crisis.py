@@ -42,6 +42,7 @@ STOPWORDS = frozenset((
     "ton", "mes", "tes", "nos", "vos", "notre", "votre", "lui", "eux", "moi", "toi", "rien",
     "quoi", "dont", "celui", "celle", "ceux", "ici", "deja", "toujours", "jamais", "meme",
     "autre", "autres", "fois", "oui", "non", "quel", "quelle", "quels", "quelles", "juste",
+    "aucun", "aucune", "aucuns", "aucunes", "chaque", "plusieurs", "certains", "certaines",
     "https", "http", "www",
 ))
 

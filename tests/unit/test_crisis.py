@@ -88,6 +88,9 @@ def test_terms_are_words_not_brand_variants_links_or_blobs() -> None:
     assert terms_of("Acme's support won't answer, we're furious #AcmeFail @AcmeHelp 2026",
                     acme) == ["support", "answer", "furious", "#acmefail", "@acmehelp"]
     assert terms_of("Acme\u2019s outage " + "x" * 900, acme) == ["outage"]
+    # Found 2026-12-06 in the demo's alert ("rising: minutes, panne, reseau, aucune, client"):
+    # French negative determiners are grammar, not what the crisis is about.
+    assert terms_of("Aucune réponse d'Acme, aucun réseau", acme) == ["reponse", "reseau"]
 
 
 def test_steady_days_raise_no_alert() -> None:
