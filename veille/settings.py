@@ -341,13 +341,15 @@ class Settings:
             host = server.rpartition(":")[0]
             if not host.startswith("["):
                 try:
-                    host.encode("idna")  # an empty label ("kafka..example.com") or one too long
+                    # As each connection resolves it: an empty label ("kafka..example.com"),
+                    # one too long, or a character IDNA refuses fails.
+                    host.encode("idna")
                 except UnicodeError:
                     # Each connection then failed with a UnicodeError: a traceback, or a 500
                     # from the webhook's /readyz (found in review, 2026-12-06).
                     raise SettingsError(f"{url}={self.broker_url!r}: {host!r} is not a host name "
-                                        "(an empty label, or one of more than 63 characters)"
-                                        ) from None
+                                        "(an empty label, one of more than 63 characters once "
+                                        "IDNA-encoded, or a character IDNA refuses)") from None
         self._check_security()
         if self.report_language not in REPORT_LANGUAGES:
             raise SettingsError(f"{ENV_PREFIX}REPORT_LANGUAGE={self.report_language!r} must be "
@@ -574,7 +576,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: The largest secret file VEILLE_<NAME>_FILE may name.
 MAX_SECRET_FILE_BYTES = 64 * 1024
 _SCHEME = re.compile(r"^(?:kafka|aiokafka|tcp)://", re.IGNORECASE)
-_SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>\d{1,5})")
+#: host:port; a host name's letters may be any (bücher.example): its IDNA encoding is checked.
+_SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+):(?P<port>\d{1,5})")
 #: Characters Kafka allows in a topic name.
 _TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
 _MAX_TOPIC_NAME = 249

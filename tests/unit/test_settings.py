@@ -164,6 +164,20 @@ def test_well_formed_broker_urls_names_and_bounds_are_accepted() -> None:
     assert Settings.from_env({"VEILLE_APP_ID": "a" * 222}).app_id
 
 
+@pytest.mark.parametrize("server", ["bücher.example:9092", "BÜCHER.EXAMPLE:9092", "kafka_1:9092",
+                                    "kafka.example.com.:9092", "KAFKA:9092"])
+def test_a_broker_host_name_the_connection_takes_is_accepted(server: str) -> None:
+    """Found in review (2026-12-06): an internationalised name (bücher.example), which the Kafka
+    clients resolve through its IDNA encoding as any connection does, was refused as "not
+    host:port with a port in 1..65535"; the host name check is that encoding's."""
+    assert Settings.from_env({"VEILLE_BROKER_URL": f"kafka://{server}"}).bootstrap_servers == [server]
+
+
+def test_a_broker_host_name_whose_idna_encoding_fails_is_refused() -> None:
+    with pytest.raises(SettingsError, match="'" + "é" * 60 + ".com' is not a host name"):
+        Settings.from_env({"VEILLE_BROKER_URL": "kafka://" + "é" * 60 + ".com:9092"})
+
+
 # --- secrets from files (VEILLE_<NAME>_FILE) -------------------------------------------------
 
 SECRETS = ("webhook_token", "webhook_hmac_secret", "mastodon_token", "moderation_api_token")
