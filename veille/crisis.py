@@ -681,7 +681,9 @@ class BrandMonitor:
             terms.items(), key=lambda kv: (-(kv[1] / (1.0 + self.baseline_terms.get(kv[0], 0.0))),
                                            kv[0])
         )
-        return [t for t, n in ranked if n >= 2][: self.config.top_terms]
+        # Not a stop word counted by an older version (a story's terms are saved state):
+        # an alert open across the upgrade listed `aucune` until it resolved.
+        return [t for t, n in ranked if n >= 2 and t not in STOPWORDS][: self.config.top_terms]
 
     def _story(self, bucket: Bucket, score: Score, share_p: float = 1.0) -> list[dict[str, Any]]:
         c = self.config

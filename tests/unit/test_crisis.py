@@ -739,3 +739,13 @@ def test_a_saved_core_state_does_not_change_with_the_monitor() -> None:
     _quiet(loaded, 1, 3)
     _flare(loaded, 5)
     assert json.dumps(saved) == frozen
+
+
+def test_a_story_counted_before_a_word_became_a_stop_word_does_not_rise_it() -> None:
+    """Found in review (2026-12-06): the spike state (a story's terms, in a Faust table) keeps
+    counts made before `aucune` became a stop word; an alert open across the upgrade kept
+    listing it in its rising terms until it resolved."""
+    from veille.crisis import BrandMonitor
+
+    monitor = BrandMonitor("acme")
+    assert monitor._rising_terms({"aucune": 40, "panne": 9, "reseau": 3}) == ["panne", "reseau"]
