@@ -35,7 +35,6 @@ CLOSING_DECISIONS = ("approve", "reject", "replied")
 SORTS = ("queued", "respond_by")
 
 
-
 @dataclass(frozen=True, slots=True)
 class Triage:
     """What triage made of one mention: categories in CATEGORIES order, why, and what to do."""
