@@ -174,15 +174,19 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         """The partition of a case's records: its id's (veille.moderation.queue.misplaced)."""
         return key_partition(key, partitions)
 
-    def forgotten(key: bytes, written: float) -> bool:
-        """True when `key`'s case is closed and was forgotten (closed_forgotten) by the time a
-        record on it was written: as drop_old_closed would have dropped it. That sweep runs
-        hourly, on the clock: without this, a record written in the hour after the 30 days
-        (or read by a lagging agent) met the old closed case, while the moderator tools, which
-        fold the topics by the records' broker times, started a new one."""
+    def current(key: bytes, written: float) -> dict[str, Any] | None:
+        """`key`'s case in the table, or None; a closed case forgotten (closed_forgotten) by
+        the time a record on it was written is dropped first, as drop_old_closed would have
+        dropped it: the record is for the id's next case. That sweep runs hourly, on the
+        clock: without this, a record written in the hour after the 30 days (or read by a
+        lagging agent) met the old closed case, while the moderator tools, which fold the
+        topics by the records' broker times, started a new one."""
         state = cases.get(key)
-        return state is not None and state["status"] == "closed" \
-            and closed_forgotten(state["closed_at"] or 0, written)
+        if state is not None and state["status"] == "closed" \
+                and closed_forgotten(state["closed_at"] or 0, written):
+            del cases[key]
+            return None
+        return state
 
     async def on_item(event: Any) -> None:
         try:
@@ -204,9 +208,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             # never see it. It goes back, keyed and placed by id.
             await (await topics.queue.send(key=key, value=event.value, partition=home(key)))
             return
-        if forgotten(key, written_at(event)):
-            del cases[key]  # queued again once its closed case was forgotten: a new case
-        if cases.get(key) is not None:
+        if current(key, written_at(event)) is not None:
             # A redelivery: the case is open or closed already. A crash between saving the
             # case and deleting its held decisions (two changelogs) left them held: they were
             # applied, so they go now (else they were sent back, and counted as duplicates).
@@ -247,9 +249,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             # The case's partition is its id's: a decision keyed or placed otherwise goes back.
             await (await topics.decisions.send(key=key, value=event.value, partition=home(key)))
             return
-        if forgotten(key, written):
-            del cases[key]  # written once its closed case was forgotten: for the id's next case
-        state = cases.get(key)
+        state = current(key, written)
         if state is None:
             saved = held.get(key) or {"since": time.time(), "decisions": []}
             if decision.to_dict() in saved["decisions"]:
