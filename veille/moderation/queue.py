@@ -400,7 +400,7 @@ class CaseView:
 
     def forget_closed(self, now: float) -> int:
         """Forget the closed cases decided more than `closed_retention_seconds` before `now`
-        (decided_at < now - retention, the agent's own test): their queue item and closed
+        (closed_forgotten, the agent's own test): their queue item and closed
         record go, as the moderation agent drops the case from its table. The case is then
         unknown, as it is to the agent (a decision on it is `unknown_case`), and a queue item
         for it read afterwards opens it again, as the agent opens a case it no longer holds.
@@ -409,11 +409,11 @@ class CaseView:
         Call it once the topics are read to their end, as expire_orphans: a queue item read
         after its closed record in the same pass is forgotten with it, not taken for a case
         opened again."""
-        if self.closed_retention_seconds is None:
+        retention = self.closed_retention_seconds
+        if retention is None:
             return 0
-        limit = now - self.closed_retention_seconds
         forgotten = 0
-        while self._closing and self._closing[0][0] < limit:
+        while self._closing and closed_forgotten(self._closing[0][0], now, retention):
             decided, case_id = heapq.heappop(self._closing)
             if self._decided.get(case_id) != decided:
                 continue  # an episode ended by a new one (_reopen), counted then
