@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import queue
 import random
 import signal
 import socket
@@ -118,29 +117,15 @@ def reachable(servers: list[str], timeout: float = 3.0) -> str | None:
     server (one that drops the connection's packets) cost `timeout` before the next was asked,
     and a thread left connecting to it after the answer holds neither the command nor its exit
     (it ends with its socket's timeout)."""
-    addresses = []
+    addresses: dict[tuple[str, int], str] = {}
     for server in servers:
         host, _, port = server.rpartition(":")
         try:
-            addresses.append((server, host.strip("[]"), int(port)))
+            addresses.setdefault((host.strip("[]"), int(port)), server)
         except ValueError:
             continue
-    answers: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-
-    def ask(server: str, host: str, port: int) -> None:
-        answers.put(server if _accepts(host, port, timeout) else None)
-
-    for address in addresses:
-        threading.Thread(target=ask, args=address, daemon=True, name="veille-reachable").start()
-    deadline = time.monotonic() + timeout
-    for _ in addresses:
-        try:
-            accepted = answers.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            return None
-        if accepted is not None:
-            return accepted
-    return None
+    first = asyncio.run(_first_answering(list(addresses), _accepts, timeout))
+    return None if first is None else addresses[first]
 
 
 def metadata_answers(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -189,18 +174,29 @@ async def any_answers(addresses: list[tuple[str, int]], answers: Callable[[str, 
     server: its error ended the wait for the others, and /readyz with a 500, even with a live
     server first in the list (found in review: a host name with an empty label, which the
     settings took then, failed at once with a UnicodeError)."""
+    return await _first_answering(addresses, answers, timeout) is not None
+
+
+async def _first_answering(addresses: list[tuple[str, int]], answers: Callable[[str, int, float], bool],
+                           timeout: float) -> tuple[str, int] | None:
+    """The first of `addresses` of which `answers(host, port, timeout)` (a blocking probe, in a
+    daemon thread of its own) is true, all asked at once, within `timeout` seconds all told; or
+    None. A probe that raises is no answer from its server."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    probes = {asyncio.ensure_future(_blocking(deadline, False, answers, host, port, timeout))
-              for host, port in addresses}
+
+    async def ask(address: tuple[str, int]) -> tuple[str, int] | None:
+        return address if await _blocking(deadline, False, answers, *address, timeout) else None
+
+    probes = {asyncio.ensure_future(ask(address)) for address in addresses}
     try:
         for probe in asyncio.as_completed(probes):
             try:
-                if await probe:
-                    return True
+                if (answered := await probe) is not None:
+                    return answered
             except Exception:  # noqa: BLE001 - that server's failure, not the question's
                 continue
-        return False
+        return None
     finally:
         for probe in probes:
             probe.cancel()
