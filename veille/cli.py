@@ -80,7 +80,7 @@ def _add_broker(p: argparse.ArgumentParser) -> None:
 def cmd_broker(args: argparse.Namespace) -> int:
     import threading
 
-    from veille.broker import EmbeddedBroker
+    from veille.broker import STOP_SIGNALS, EmbeddedBroker
 
     if args.port is not None and not 1 <= args.port <= 65535:  # 0: a port nobody could be told
         raise CliError(f"--port must be a port number from 1 to 65535, not {args.port}")
@@ -95,7 +95,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
         if starting[0]:  # the start's wait (up to 15 s) is cut short: stopped at once
             raise KeyboardInterrupt
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # HUP: the terminal closed
+    for sig in STOP_SIGNALS:
         signal.signal(sig, on_signal)
     broker = EmbeddedBroker(port)
     try:

@@ -18,7 +18,15 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from veille.broker import EmbeddedBroker, dies_with, free_port, port_is_free, url_host
+from veille.broker import (
+    STOP_SIGNALS,
+    EmbeddedBroker,
+    dies_with,
+    free_port,
+    port_is_free,
+    signals_held,
+    url_host,
+)
 from veille.settings import Settings
 
 
@@ -139,8 +147,7 @@ def run_demo(
             raise KeyboardInterrupt
 
     # SIGHUP too: closing the terminal must stop the broker and worker it started, not orphan them.
-    previous = {s: signal.signal(s, on_signal)
-                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     workdir = Path(tempfile.mkdtemp(prefix="veille-demo-"))
     out_closed = False
     client_log = logging.FileHandler(workdir / "client.log", delay=True)
@@ -179,12 +186,13 @@ def run_demo(
             VEILLE_DATA_DIR=str(workdir / "state"),
         )
         log = open(workdir / "worker.log", "wb")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "veille.cli", "worker"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            # Killed with the demo (SIGKILL, OOM): stopped cleanly rather than left running.
-            preexec_fn=dies_with(os.getpid(), signal.SIGTERM),
-        )
+        with signals_held():  # a Ctrl-C now is delivered once `worker` can be stopped
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "veille.cli", "worker"],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                # Killed with the demo (SIGKILL, OOM): stopped cleanly rather than left running.
+                preexec_fn=dies_with(os.getpid(), signal.SIGTERM),
+            )
         metrics_url = f"http://{url_host(settings.metrics_host)}:{metrics_port}/metrics"
         print(f"metrics: {metrics_url}", file=out)
         print(f"logs: {workdir}", file=out)

@@ -277,6 +277,47 @@ def test_ctrl_c_while_the_broker_starts_stops_it_at_once(tmp_path) -> None:
             proc.kill()
 
 
+def test_a_ctrl_c_while_popen_runs_still_leaves_the_broker_to_stop(tmp_path, monkeypatch) -> None:
+    """Found by CI (the test above failed once): a Ctrl-C that Python handled inside Popen, after
+    the fork and before Popen returned, raised KeyboardInterrupt there: the child was running
+    and `EmbeddedBroker.process` never set, so `stop()` left it behind. Here the signal comes at
+    that moment every time; start() must still end with the child in hand."""
+    import signal
+
+    import veille.broker
+
+    slow = tmp_path / "slow-tansu"
+    slow.write_text("#!/bin/sh\nexec sleep 60\n")
+    slow.chmod(0o755)
+    monkeypatch.setenv("VEILLE_TANSU_BIN", str(slow))
+    real_popen = subprocess.Popen
+    children: list[subprocess.Popen[bytes]] = []
+
+    def popen_then_ctrl_c(*args, **kwargs):
+        child = real_popen(*args, **kwargs)
+        children.append(child)
+        os.kill(os.getpid(), signal.SIGINT)  # Python runs its handler at the next bytecodes
+        for _ in range(1000):
+            pass
+        return child
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # raises KeyboardInterrupt
+    monkeypatch.setattr(veille.broker.subprocess, "Popen", popen_then_ctrl_c)
+    broker = EmbeddedBroker(free_port())
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            broker.start()
+        monkeypatch.undo()
+        broker.stop()
+        assert len(children) == 1
+        assert children[0].poll() is not None, "the broker's process was left running"
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+
 def test_port_helpers_take_an_ipv6_host() -> None:
     """Found in review: `veille demo` with VEILLE_METRICS_HOST=:: failed ("Address family for
     hostname not supported"), a host `veille worker` takes; and the URL printed was http://:::N."""
