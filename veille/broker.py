@@ -109,8 +109,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def reachable(servers: list[str], timeout: float = 3.0) -> str | None:
-    """One of the bootstrap `servers` ("host:port", "[v6]:port") that accepts a TCP connection
+def reachable(servers: list[tuple[str, int]], timeout: float = 3.0) -> tuple[str, int] | None:
+    """One of the bootstrap `servers` (Settings.broker_addresses) that accepts a TCP connection
     within `timeout` seconds, the first to do so, or None. A one-shot command asks this first: a
     Kafka client would retry for 30 s, logging every attempt, before giving up.
 
@@ -118,15 +118,7 @@ def reachable(servers: list[str], timeout: float = 3.0) -> str | None:
     server (one that drops the connection's packets) cost `timeout` before the next was asked,
     and a thread left connecting to it after the answer holds neither the command nor its exit
     (it ends with its socket's timeout)."""
-    addresses: dict[tuple[str, int], str] = {}
-    for server in servers:
-        host, _, port = server.rpartition(":")
-        try:
-            addresses.setdefault((host.strip("[]"), int(port)), server)
-        except ValueError:
-            continue
-    first = asyncio.run(_first_answering(list(addresses), _accepts, timeout))
-    return None if first is None else addresses[first]
+    return asyncio.run(_first_answering(servers, _accepts, timeout))
 
 
 def metadata_answers(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -228,15 +220,8 @@ async def sign_in(settings: Settings, timeout: float = 5.0) -> tuple[bool, str]:
     webhook's first /readyz answered), and a dead first server `timeout` before the next."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    tasks = []
-    for server in settings.bootstrap_servers:
-        host, _, port = server.rpartition(":")
-        try:
-            number = int(port)
-        except ValueError:
-            continue
-        tasks.append(asyncio.ensure_future(
-            _sign_in(host.strip("[]"), number, settings, deadline, timeout)))
+    tasks = [asyncio.ensure_future(_sign_in(host, port, settings, deadline, timeout))
+             for host, port in settings.broker_addresses]
     pending = set(tasks)
     try:
         while pending:

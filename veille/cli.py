@@ -54,7 +54,7 @@ def _reachable(settings: Settings) -> Settings:
     its broker instead)."""
     from veille.broker import reachable
 
-    if reachable(settings.bootstrap_servers) is None:
+    if reachable(settings.broker_addresses) is None:
         raise CliError(f"cannot reach the broker at {settings.broker_url}: no server accepts a "
                        "connection (is it running? set VEILLE_BROKER_URL or --broker-url)")
     return _signs_in(settings)

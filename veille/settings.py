@@ -485,6 +485,13 @@ class Settings:
         return [s for s in servers if s]
 
     @property
+    def broker_addresses(self) -> list[tuple[str, int]]:
+        """bootstrap_servers as (host, port) pairs, an IPv6 host without its brackets, each once:
+        what a probe connects to (the servers were checked as host:port when these settings were
+        made)."""
+        return list(dict.fromkeys(split_server(server) for server in self.bootstrap_servers))
+
+    @property
     def faust_broker(self) -> str:
         """The broker URL Faust is given: the checked servers, each as kafka://host:port. The
         URL as written went to Faust, which read tcp:// as a transport it does not have (a
@@ -577,6 +584,12 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_SECRET_FILE_BYTES = 64 * 1024
 _SCHEME = re.compile(r"^(?:kafka|aiokafka|tcp)://", re.IGNORECASE)
 #: host:port; a host name's letters may be any (bücher.example): its IDNA encoding is checked.
+def split_server(server: str) -> tuple[str, int]:
+    """A checked bootstrap server ("host:port", "[v6]:port") as (host, port), brackets removed."""
+    host, _, port = server.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
 _SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+):(?P<port>\d{1,5})")
 #: Characters Kafka allows in a topic name.
 _TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")

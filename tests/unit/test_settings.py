@@ -159,6 +159,9 @@ def test_well_formed_broker_urls_names_and_bounds_are_accepted() -> None:
                            "VEILLE_TOPIC_PREFIX": "staging-2.", "VEILLE_APP_ID": "veille_eu.1",
                            "VEILLE_MAX_FUTURE_SECONDS": "86400", "VEILLE_MAX_AGE_DAYS": "36500"})
     assert s.bootstrap_servers == ["k1.example:9092", "10.0.0.2:9093", "[::1]:9094"]
+    # What the probes connect to: IPv6 without brackets, a server named twice asked once.
+    assert s.with_(broker_url=s.broker_url + ";kafka://k1.example:9092").broker_addresses == [
+        ("k1.example", 9092), ("10.0.0.2", 9093), ("::1", 9094)]
     assert Settings.from_env({"VEILLE_TOPIC_PREFIX": "p" * 229, "VEILLE_APP_ID": "v"}).topic(
         "moderation.decisions")
     assert Settings.from_env({"VEILLE_APP_ID": "a" * 222}).app_id

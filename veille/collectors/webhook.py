@@ -247,13 +247,6 @@ def check_config(settings: Settings) -> None:
         )
 
 
-def _host_port(server: str) -> tuple[str, int]:
-    host, sep, port = server.rpartition(":")
-    if not sep or not port.isdigit() or (host.count(":") and not host.startswith("[")):
-        return server.strip("[]"), 9092  # no port given: Kafka's default
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def _b(value: str) -> bytes:
     return value.encode("utf-8", "backslashreplace")
 
@@ -747,8 +740,7 @@ class WebhookCollector(Collector):
             # TLS or SASL: a bare Metadata request gets no answer
             return secure_endpoint_answers(host, port, context, timeout)
 
-        servers = [_host_port(server) for server in self.settings.bootstrap_servers]
-        if await any_answers(servers, answers, ANSWER_TIMEOUT):
+        if await any_answers(self.settings.broker_addresses, answers, ANSWER_TIMEOUT):
             return None
         return "the broker does not answer"
 
