@@ -195,7 +195,11 @@ async def _first_answering(addresses: list[tuple[str, int]], answers: Callable[[
             probe.cancel()
 
 
-def sign_in_problem(settings: Settings, timeout: float = 5.0) -> str | None:
+#: Seconds the broker checks give the bootstrap servers to sign veille in (all asked at once).
+SIGN_IN_TIMEOUT = 5.0
+
+
+def sign_in_problem(settings: Settings, timeout: float = SIGN_IN_TIMEOUT) -> str | None:
     """What stops veille's Kafka clients from signing in to the broker, in words naming the
     settings to look at; None when a bootstrap server took the connection, its TLS handshake, its
     SASL sign-in and a Metadata request, or when none could be reached at all (no answer is not
@@ -208,7 +212,7 @@ def sign_in_problem(settings: Settings, timeout: float = 5.0) -> str | None:
     return None if signed_in else problem or None
 
 
-async def sign_in(settings: Settings, timeout: float = 5.0) -> tuple[bool, str]:
+async def sign_in(settings: Settings, timeout: float = SIGN_IN_TIMEOUT) -> tuple[bool, str]:
     """(True, "") when one of the bootstrap servers signs veille in with its security settings
     and answers a Metadata request; else (False, the diagnosis of a misconfiguration of the
     first server in the list that gave one, or "" when none did: down, unreachable or silent).

@@ -49,15 +49,26 @@ def _settings(args: argparse.Namespace, **flags: tuple[str, Any]) -> Settings:
 
 
 def _reachable(settings: Settings) -> Settings:
-    """`settings`, once one of its bootstrap servers accepts a connection and signs veille in;
-    a clear error at once otherwise (for the one-shot commands: a worker or collector waits for
-    its broker instead)."""
-    from veille.broker import reachable
+    """`settings`, once one of its bootstrap servers accepts a connection, signs veille in and
+    answers a Kafka request; a clear error otherwise, within a few seconds (for the one-shot
+    commands: a worker or collector waits for its broker instead)."""
+    import asyncio
+
+    from veille.broker import SIGN_IN_TIMEOUT, reachable, sign_in
 
     if reachable(settings.broker_addresses) is None:
         raise CliError(f"cannot reach the broker at {settings.broker_url}: no server accepts a "
                        "connection (is it running? set VEILLE_BROKER_URL or --broker-url)")
-    return _signs_in(settings)
+    signed_in, problem = asyncio.run(sign_in(settings))
+    if problem:
+        raise CliError(f"cannot sign in to the broker at {settings.broker_url}: {problem}")
+    if not signed_in:
+        # Found in review (2026-12-06): the command's Kafka client waited 15-30 s, logging its
+        # retries, then said "Unable to bootstrap".
+        raise CliError(f"the broker at {settings.broker_url} accepts connections but answered no "
+                       f"Kafka request within {SIGN_IN_TIMEOUT:g} s (a hung or overloaded broker, "
+                       "or not a Kafka port?)")
+    return settings
 
 
 def _signs_in(settings: Settings) -> Settings:

@@ -389,6 +389,25 @@ def test_a_diagnosis_behind_a_silent_server(broker: EmbeddedBroker, certs) -> No
     assert f"{broker.bootstrap} speaks Kafka without TLS" in problem, problem
 
 
+@pytest.mark.parametrize("command", [["alerts"], ["collect", "replay"]], ids=" ".join)
+def test_one_shot_commands_refuse_a_silent_broker_within_the_check(capsys, tmp_path, command) -> None:
+    """Found in review (2026-12-06): a port that accepts connections and never answers (a hung
+    broker, a port that is not Kafka's) passed the checks; the command's Kafka client then
+    waited 15-30 s (`collect replay` 35 s), logging its retries, and said "Unable to bootstrap"."""
+    if command[-1] == "replay":
+        mentions = tmp_path / "one.jsonl"
+        mentions.write_text('{"id": "a", "text": "hello", "source": "test"}\n')
+        command = [*command, str(mentions)]
+    with silent_server() as away:
+        started = time.monotonic()
+        status, _, err = run(capsys, *command, "--broker-url", f"kafka://{away}")
+        elapsed = time.monotonic() - started
+    assert_clear_error(status, err, f"the broker at kafka://{away} accepts connections but answered "
+                                    "no Kafka request within 5 s")
+    assert "Unable to bootstrap" not in err
+    assert elapsed < 5 + 4  # the check's timeout, not the client's (generous: -n 4 on 2 cores)
+
+
 def test_webhook_readyz_asks_every_server_at_once(settings, broker: EmbeddedBroker) -> None:
     """A plaintext broker (and a secure one once signed in) is asked by /readyz for a bare answer
     (a Metadata request, a TLS handshake), 1 s at most per server asked in turn until 2026-12-06:
