@@ -148,8 +148,9 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
                      arrived: Case | None = None) -> None:
         """Publish the closed-case records, wait for the broker to hold them, then save the case:
         a crash in between re-applies the decision after the restart and re-sends the same record
-        (consumers de-duplicate on case_id); it never loses one. A case just `arrived` is counted
-        received once saved (counted before, a failed send counted it again when redelivered)."""
+        (consumers de-duplicate on case_id and decided_at); it never loses one. A case just
+        `arrived` is counted received once saved (counted before, a failed send counted it again
+        when redelivered)."""
         sent = [await topics.closed.send(key=key, value=json.dumps(o.record).encode())
                 for o in outcomes if o.record is not None]
         for fut in sent:

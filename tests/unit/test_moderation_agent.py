@@ -431,3 +431,43 @@ def test_a_case_queued_again_once_its_closed_case_is_forgotten_is_a_new_case() -
         (b"again", "reject"), (b"again", "approve"), (b"held", "reject"), (b"held", "approve")]
     assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
                                      {"reason": "already_closed"}) in (None, 0.0)
+
+
+def _readme_key(topic: str) -> list[str]:
+    """The fields of the README's "Keep one record per key" row for `topic` (Consuming the topics)."""
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("\n## Consuming the topics\n"):]
+    section = section[:section.index("\n## ", 1)]
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] == f"`{topic}`":
+            return cells[1].split("`")[1::2]
+    raise AssertionError(f"no row for {topic}")
+
+
+def test_the_documented_key_of_moderation_closed_keeps_both_episodes_of_an_id() -> None:
+    """Found in review (2026-12-06): the README and the schema told consumers to keep one
+    moderation.closed record per `case_id`, while an id queued again once its closed case is
+    forgotten (a mention collected again past the de-duplication window) is a new case, closed
+    by a record of its own: a consumer doing as told dropped the second episode's decision. The
+    key documented now keeps both, and still folds the same record sent again after a crash."""
+    from tests.schemas import published
+
+    month = 40 * 86400
+    _, closed = run([
+        queued("again", COMPLAINT, posted_ago=month + 600),
+        decided("again", "reject", ago=month),
+        queued("again", COMPLAINT, posted_ago=600),
+        decided("again", "approve", moderator="bob"),
+    ])
+    records = [json.loads(v) for _, v in closed.sent]
+    assert [r["decision"] for r in records] == ["reject", "approve"]
+    records.append(json.loads(closed.sent[0][1]))  # the first sent again after a crash
+    fields = _readme_key("moderation.closed")
+    assert fields and all(f in records[0] for f in fields), fields
+    kept = {tuple(json.dumps(r[f]) for f in fields) for r in records}
+    assert len(kept) == 2, fields
+    description = published("moderation_closed.v1.json")["description"]
+    assert f"de-duplicate on ({', '.join(fields)})" in description, description
