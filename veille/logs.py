@@ -73,16 +73,24 @@ class RepeatFilter(logging.Filter):
 
 #: Loggers that write a client's whole configuration, SASL password included, at DEBUG
 #: (kafka-python's admin client: "Starting KafkaAdminClient with configuration: {...
-#: 'sasl_plain_password': ...}"), or each request, SASL token included: kept at INFO whatever
-#: VEILLE_LOG_LEVEL says (found in review, 2026-12-06).
+#: 'sasl_plain_password': ...}"), or each request, SASL token included: their DEBUG records are
+#: dropped whatever VEILLE_LOG_LEVEL says (found in review, 2026-12-06).
 CONFIG_DUMPING_LOGGERS = ("kafka.admin.client", "kafka.net.connection", "kafka.conn",
                           "kafka.protocol.parser")
 
 
+def _not_debug(record: logging.LogRecord) -> bool:
+    return record.levelno > logging.DEBUG
+
+
 def keep_secrets_out_of_logs() -> None:
-    """The loggers that print a client's configuration with its secrets stay out of DEBUG."""
+    """The loggers that print a client's configuration with its secrets never pass a DEBUG record.
+    A filter, not a level: their level stays the one VEILLE_LOG_LEVEL gives. Set to INFO, they
+    printed every connection's "Connected" and "Connection closed" under the default WARNING:
+    three INFO lines on stderr before each one-shot command's output (found in review,
+    2026-12-06)."""
     for name in CONFIG_DUMPING_LOGGERS:
-        logging.getLogger(name).setLevel(logging.INFO)
+        logging.getLogger(name).addFilter(_not_debug)  # once: addFilter keeps no duplicate
 
 
 def thin_client_logs(logger: logging.Logger | None = None) -> RepeatFilter:

@@ -205,9 +205,14 @@ def test_broker_command_refuses_port_0() -> None:
 def test_the_topics_command_prints_the_names_these_settings_give(settings: Settings) -> None:
     from tests.conftest import settings_env
 
-    out = subprocess.run([sys.executable, "-m", "veille.cli", "topics"], env=settings_env(settings),
+    env = settings_env(settings)
+    del env["VEILLE_LOG_LEVEL"]  # the default, as a user runs it
+    out = subprocess.run([sys.executable, "-m", "veille.cli", "topics"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
+    # Nothing else: kafka-python's INFO lines ("Connected", "Connection closed") are not shown
+    # under the default VEILLE_LOG_LEVEL (WARNING); they were, found in review (2026-12-06).
+    assert out.stderr == "", out.stderr
     names = [line.split("\t")[0] for line in out.stdout.splitlines() if "\t" in line]
     assert settings.topic_prefix and settings.topic("mentions.raw") in names
     assert f"{settings.app_id}-spikes-open-changelog, {settings.app_id}-spikes-core-changelog" in names

@@ -84,3 +84,33 @@ def test_one_filter_on_several_handlers_decides_once_per_record() -> None:
                 "Failed fetch messages from 1 [1 more like this in the last 31 s, not shown]"]
     assert first.getvalue().splitlines() == expected
     assert second.getvalue().splitlines() == expected
+
+
+def test_the_config_dumping_loggers_drop_debug_and_follow_the_level_otherwise() -> None:
+    """Their DEBUG records carry a client's secrets: never passed. Above that they follow the
+    root level: set to INFO to keep DEBUG out, they printed connection chatter ("Connected",
+    "Connection closed") before every one-shot command's output under the default WARNING."""
+    from veille.logs import CONFIG_DUMPING_LOGGERS, keep_secrets_out_of_logs
+
+    root = logging.getLogger()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    before = root.level
+    root.addHandler(handler)
+    try:
+        keep_secrets_out_of_logs()
+        keep_secrets_out_of_logs()  # as each command and test does: no second filter
+        for name in CONFIG_DUMPING_LOGGERS:
+            logger = logging.getLogger(name)
+            assert len(logger.filters) == 1
+            root.setLevel(logging.WARNING)
+            logger.info("connected %s", name)
+            logger.warning("warned %s", name)
+            root.setLevel(logging.DEBUG)
+            logger.debug("password %s", name)
+            logger.info("info %s", name)
+            lines = stream.getvalue().splitlines()
+            assert lines[-2:] == [f"warned {name}", f"info {name}"], lines
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(before)
