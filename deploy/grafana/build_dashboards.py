@@ -555,6 +555,61 @@ def pipeline() -> Json:
                    description="Scrape status of every veille target."), 8, 8),
         ],
         [
+            (timeseries("Unread raw messages", [target(
+                "max by (instance) (veille_raw_backlog_messages)", "{{instance}}")],
+                unit="short", decimals=0, threshold_line=True,
+                steps=thresholds(("green", None), ("orange", 1000)),
+                description="Messages of each worker's mentions.raw partitions not read yet "
+                            "(veille_raw_backlog_messages): PipelineStalled{cause=\"backlog\"} "
+                            "above 1,000 for 10 minutes, cause=\"reader_stuck\" above 0 while "
+                            "the worker reads nothing. NaN (a gap): unknown, the broker out of "
+                            "reach for 30 s (no rule fires on it)."), 8, 8),
+            (timeseries("Raw messages read per worker", [target(
+                f"sum by (instance) (rate(veille_raw_messages_total{ri}))", "{{instance}}")],
+                unit="msg/s",
+                description="Messages each worker reads from mentions.raw: flat at 0 with unread "
+                            "messages is PipelineStalled{cause=\"reader_stuck\"}."), 8, 8),
+            (timeseries("Brand mentions: enriched vs counted by the spike agents", [
+                target(f'sum by (brand) (rate(veille_mentions_enriched_total{{brand!="none"}}{ri}))'
+                       " * 60", "enriched: {{brand}}"),
+                target(f"(sum by (brand) (rate(veille_reputation_mentions_total{ri}))"
+                       f" + sum by (brand) (rate(veille_reputation_late_mentions_total{ri}))) * 60",
+                       "counted: {{brand}}"),
+            ], unit="mentions/min",
+                description="Mentions enriched per brand against those the spike agents counted "
+                            "(on time or late): enriched and none counted for 10 minutes is "
+                            "PipelineStalled{cause=\"no_detection\"}."), 8, 8),
+        ],
+        [
+            (timeseries("RSS feed failures (1 h)", [target(
+                "sum by (feed, kind) (increase(veille_rss_feed_failures_total[1h])) > 0",
+                "{{feed}}: {{kind}}")],
+                unit="polls", decimals=0,
+                description="Failed polls of each RSS feed over the last hour, by kind (fetch, "
+                            "not_a_feed, broker): alert RssFeedFailing once every poll of an "
+                            "hour failed."), 6, 8),
+            (timeseries("RSS feed last good poll", [target(
+                "time() - max by (feed) (veille_rss_feed_last_success_timestamp_seconds > 0)",
+                "{{feed}}")],
+                unit="s", threshold_line=True, steps=thresholds(("green", None), ("orange", 3600)),
+                description="Seconds since each feed's last good poll (a feed that never worked "
+                            "since the collector started has none: see the failures)."), 6, 8),
+            (timeseries("Mastodon hashtag failures (1 h)", [target(
+                "sum by (hashtag, kind) (increase(veille_mastodon_hashtag_failures_total[1h])) > 0",
+                "#{{hashtag}}: {{kind}}")],
+                unit="polls", decimals=0,
+                description="Failed polls of each hashtag over the last hour, by kind (fetch, "
+                            "rate_limited, unauthorized, broker): alert MastodonHashtagFailing."),
+             6, 8),
+            (timeseries("Mastodon hashtag last good poll", [target(
+                "time() - max by (hashtag) "
+                "(veille_mastodon_hashtag_last_success_timestamp_seconds > 0)", "#{{hashtag}}")],
+                unit="s", threshold_line=True, steps=thresholds(("green", None), ("orange", 3600)),
+                description="Seconds since each hashtag's last good poll (its timeline read, its "
+                            "new statuses acknowledged): one polled well within 6 hours keeps "
+                            "CollectorSilent quiet for the Mastodon collector."), 6, 8),
+        ],
+        [
             (timeseries("Dead letters by reason", [target(
                 f"sum by (reason) (rate(veille_dead_letters_total{ri})) * 60", "{{reason}}")],
                 stack="normal", unit="msg/min",
@@ -622,7 +677,8 @@ def pipeline() -> Json:
     ]
     return dashboard(
         "veille-pipeline", "veille: pipeline health",
-        "Throughput per stage, latency percentiles, time lag, dead letters, send errors, "
+        "Throughput per stage, latency percentiles, time lag, unread raw messages, what the "
+        "spike agents count, RSS feeds and Mastodon hashtags, dead letters, send errors, "
         "heartbeats, collectors, rebalances and paused agents.",
         [], layout(rows), annotations, time_from="now-3h",
     )

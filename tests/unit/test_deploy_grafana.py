@@ -178,3 +178,32 @@ def test_the_processed_share_panels_stop_at_100_percent(tmp_path: Path) -> None:
     proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr + "\n".join(w for w, _ in shares)
+
+
+def test_every_alert_reads_metrics_a_panel_shows() -> None:
+    """The engineer paged by an alert opens the dashboards: every veille metric the alert reads
+    (through its recording rules too) is drawn by a panel. Found in review (2026-12-06): no panel
+    showed veille_raw_backlog_messages (PipelineStalled backlog and reader_stuck), the spike
+    agents' counts (no_detection), nor any feed's or hashtag's health (RssFeedFailing,
+    MastodonHashtagFailing)."""
+    from tests.unit.test_deploy_prometheus import alert_rules, rules
+
+    recorded: dict[str, set[str]] = {}
+    for r in rules():
+        if "record" in r:
+            recorded.setdefault(r["record"], set()).update(veille_identifiers(r["expr"]))
+
+    def base(names: set[str]) -> set[str]:
+        out: set[str] = set()
+        for name in names:
+            out |= base(recorded[name]) if name in recorded else {name}
+        return out
+
+    shown = {name for board in dashboards().values() for p in panels(board)
+             for t in p.get("targets", []) for name in veille_identifiers(t["expr"])}
+    missing = {}
+    for rule in alert_rules():
+        lacking = base(veille_identifiers(rule["expr"])) - shown
+        if lacking:
+            missing[f"{rule['alert']} {rule['labels'].get('cause', '')}".strip()] = sorted(lacking)
+    assert not missing, f"alerts whose metrics no dashboard panel shows: {missing}"
