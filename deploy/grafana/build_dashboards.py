@@ -223,6 +223,12 @@ def reputation() -> Json:
     net = (f"(sum by (brand) (rate({POSITIVE}[1h])) - sum by (brand) (rate({NEGATIVE}[1h])))"
            f" / (sum by (brand) (rate({SCORED}[1h])) > 0)")
     band = 'max by (brand) (veille_reputation_negative_expected{brand=~"$brand"})'
+    # What NegativeShareFarAboveNormal compares (brand:veille_mentions_negative_share:ratio1h and
+    # :avg7d), from the counters: every platform, as the alert.
+    share_1h = ('sum by (brand) (rate(veille_mentions_enriched_total{brand=~"$brand", '
+                'sentiment="negative"}[1h])) / (sum by (brand) (rate(veille_mentions_enriched_total'
+                '{brand=~"$brand", sentiment=~"positive|neutral|negative"}[1h])) > 0)')
+    share_7d = f"avg_over_time(({share_1h})[7d:1h])"
     rows = [
         [
             (stat("Mentions", f"sum by (brand) (increase({ENRICHED}[$__range]))", "{{brand}}",
@@ -249,6 +255,19 @@ def reputation() -> Json:
                         description="(positive - negative) / scored mentions over the last hour: "
                                     "the recording brand:veille_reputation_score:net_sentiment1h."),
              12, 8),
+        ],
+        [
+            (timeseries("Negative share (1 h) against its weekly mean", [
+                target(share_1h, "{{brand}} last hour"),
+                target(share_7d, "{{brand}} weekly mean", interval="1h"),
+                target(f"({share_7d} + 0.15 > 1.3 * {share_7d}) or 1.3 * {share_7d}",
+                       "{{brand}} alert level", interval="1h"),
+            ], unit="percentunit", minimum=0, maximum=1,
+                description="Negative mentions over scored ones (every platform) in the last "
+                            "hour, against its mean over the last 7 days (hourly steps; needs a "
+                            "week of retention). Alert NegativeShareFarAboveNormal: above the "
+                            "alert level (15 points and 1.3 times the mean) for 30 minutes, on "
+                            "at least 20 scored mentions an hour."), 24, 8),
         ],
         row("Brand: $brand", repeat="brand"),
         [
@@ -313,6 +332,10 @@ def reputation() -> Json:
         annotation("Reputation alerts",
                    'ALERTS{alertname="ReputationCrisis", alertstate="firing", brand=~"$brand"}',
                    "ReputationCrisis {{severity}}: {{brand}}", "brand,severity", "red"),
+        annotation("Negative share alerts",
+                   'ALERTS{alertname="NegativeShareFarAboveNormal", alertstate="firing", '
+                   'brand=~"$brand"}',
+                   "NegativeShareFarAboveNormal: {{brand}}", "brand,severity", "orange"),
         annotation("Alert stories",
                    'max by (brand) (veille_reputation_alert_state{brand=~"$brand"}) > 0',
                    "alert story open: {{brand}}", "brand", "orange"),

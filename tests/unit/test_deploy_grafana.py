@@ -207,3 +207,43 @@ def test_every_alert_reads_metrics_a_panel_shows() -> None:
         if lacking:
             missing[f"{rule['alert']} {rule['labels'].get('cause', '')}".strip()] = sorted(lacking)
     assert not missing, f"alerts whose metrics no dashboard panel shows: {missing}"
+
+
+def test_the_negative_share_panel_draws_what_its_alert_compares(tmp_path: Path) -> None:
+    """NegativeShareFarAboveNormal compares the hourly negative share with its weekly mean; until
+    2026-12-06 no panel drew either (the Reputation dashboard's shares are over the time range and
+    the last bucket). On the week of tests/negative_share.yml, the panel's last hour and weekly
+    mean are the recording rules', and its share crosses its alert level when the alert's
+    condition holds, not before."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is missing: install the Debian package prometheus", pytrace=False)
+    (panel_,) = [p for p in panels(dashboards()["reputation.json"])
+                 if p["title"] == "Negative share (1 h) against its weekly mean"]
+    names = ["share_1h", "mean_7d", "level"]
+    rules = [{"record": f"panel:{n}:check", "expr": concrete(t["expr"])}
+             for n, t in zip(names, panel_["targets"], strict=True)]
+    (tmp_path / "panel.yml").write_text(
+        yaml.safe_dump({"groups": [{"name": "panel", "rules": rules}]}))
+    prom = ROOT / "deploy" / "prometheus"
+    (week, *_) = yaml.safe_load((prom / "tests" / "negative_share.yml").read_text())["tests"]
+
+    def close(a: str, b: str, tolerance: float, at: str) -> dict[str, Any]:
+        return {"expr": f"abs(panel:{a}:check - {b}) < bool {tolerance}", "eval_time": at,
+                "exp_samples": [{"labels": '{brand="acme"}', "value": 1}]}
+
+    checks = []
+    for at in ("7d", "7d20m", "7d50m", "7d2h"):
+        checks.append(close("share_1h", "brand:veille_mentions_negative_share:ratio1h", 1e-9, at))
+        checks.append(close("mean_7d", "brand:veille_mentions_negative_share:avg7d", 0.005, at))
+    for at, above in (("7d20m", 0), ("7d50m", 1)):  # the alert: quiet at 7d20m, pending at 7d50m
+        checks.append({"expr": "panel:share_1h:check > bool panel:level:check", "eval_time": at,
+                       "exp_samples": [{"labels": '{brand="acme"}', "value": above}]})
+    test = {"rule_files": [str(prom / "rules" / "reputation.yml"), "panel.yml"],
+            "evaluation_interval": "5m",
+            "tests": [{"interval": week["interval"], "input_series": week["input_series"],
+                       "promql_expr_test": checks}]}
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(test))
+    proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
