@@ -536,7 +536,7 @@ def cmd_moderate_serve(args: argparse.Namespace) -> int:
 def cmd_moderation_report(args: argparse.Namespace) -> int:
     import time
 
-    from veille.moderate.commands import parse_time, report
+    from veille.moderate.commands import parse_time, report, week_before
     from veille.timezones import TimezoneError, zone
 
     try:  # the brands' zones are checked the same way ("Europe" is a folder: refused, not a crash)
@@ -545,7 +545,10 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
         raise CliError(f"--tz: unknown time zone: {exc}") from None
     # A time without an offset is one of --tz, as the report's days and hours are.
     until = parse_time(args.until, "until", tz) if args.until else time.time()
-    since = parse_time(args.since, "since", tz) if args.since else until - 7 * 86400
+    # 7 days of --tz (its midnight a week before a midnight --until), not 7 x 24 h: in a week
+    # with a daylight-saving change that was 01:00 or 23:00, and weekly reports lost an hour
+    # or counted one twice (found in review, 2026-12-06).
+    since = parse_time(args.since, "since", tz) if args.since else week_before(until, tz)
     # The report holds a row per hour and the chart a column: bounded, not the memory of the
     # machine (year 1 to 9999 was 87 million hours).
     if until <= since:  # said before the broker is asked (it was said after reading the topics)
@@ -722,7 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_report(r: argparse.ArgumentParser) -> None:
         _add_broker(r)
-        r.add_argument("--since", help="ISO 8601 start (default: 7 days before --until)")
+        r.add_argument("--since", help="ISO 8601 start (default: 7 days of --tz before --until)")
         r.add_argument("--until", help="ISO 8601 end, excluded (default: now)")
         r.add_argument("--tz", default="UTC", help="time zone of the busiest hours (default UTC)")
         r.add_argument("--png", help="also write a chart of hourly received vs processed items")

@@ -445,3 +445,32 @@ def test_the_tools_see_a_case_queued_again_after_the_retention_as_the_agent_does
     assert json.loads(shown.getvalue())["item"]["decision_pending"]["moderator"] == "bob"
     with pytest.raises(ModerateError, match="already has a decision waiting"):
         commands.decide(settings, "m1", "reject", moderator="carol", notes=io.StringIO())
+
+
+@pytest.mark.parametrize(("until", "since"), [
+    # The Monday after the fall-back Sunday (25 October 2026, a 25-hour day): 7 x 24 h before
+    # was 01:00 on the Monday before, and its first hour fell in neither weekly report.
+    ("2026-10-26", "2026-10-19T00:00:00+02:00"),
+    # After the spring-forward Sunday (29 March 2026, 23 hours): 23:00 on the Sunday before,
+    # an hour counted in two weekly reports.
+    ("2026-03-30", "2026-03-23T00:00:00+01:00"),
+    ("2026-12-07", "2026-11-30T00:00:00+01:00"),  # no change in the week: 7 x 24 h as before
+])
+def test_the_default_report_week_is_seven_days_of_the_report_time_zone(
+        monkeypatch, until: str, since: str) -> None:
+    """`veille moderation report --until <Monday> --tz Europe/Paris`, weekly: --since defaults
+    to 7 days before, which were 7 x 24 hours, not 7 days of Paris, in a week with a
+    daylight-saving change."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from veille import cli
+    from veille.moderate import commands
+
+    seen: list[tuple[float, float]] = []
+    monkeypatch.setattr(cli, "_reachable", lambda settings: settings)
+    monkeypatch.setattr(commands, "report",
+                        lambda settings, since, until, **kw: seen.append((since, until)))
+    assert cli.main(["moderation", "report", "--until", until, "--tz", "Europe/Paris"]) == 0
+    paris = ZoneInfo("Europe/Paris")
+    assert seen == [(datetime.fromisoformat(since).timestamp(), parse_time(until, "until", paris))]

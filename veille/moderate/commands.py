@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -353,6 +353,15 @@ def parse_time(value: str, name: str, tz: tzinfo = UTC) -> float:
         return parse_epoch(value, name)
     except DecisionError as exc:
         raise ModerateError(f"--{name}: {exc.detail} (e.g. 2026-01-05 or 2026-01-05T09:00Z)") from None
+
+
+def week_before(until: float, tz: tzinfo = UTC) -> float:
+    """The report's default --since: 7 days of `tz` before `until` (the same wall-clock time a
+    week earlier; 7 x 24 h in UTC, 7 x 24 h +/- 1 h across a daylight-saving change)."""
+    try:
+        return (datetime.fromtimestamp(until, tz) - timedelta(days=7)).timestamp()
+    except (OverflowError, ValueError, OSError):  # near year 1: the period check says so
+        return until - 7 * 86400
 
 
 def report(settings: Settings, since: float, until: float, *, png: Path | None = None,
