@@ -474,3 +474,15 @@ def test_the_default_report_week_is_seven_days_of_the_report_time_zone(
     assert cli.main(["moderation", "report", "--until", until, "--tz", "Europe/Paris"]) == 0
     paris = ZoneInfo("Europe/Paris")
     assert seen == [(datetime.fromisoformat(since).timestamp(), parse_time(until, "until", paris))]
+
+
+def test_the_runbook_says_which_cases_the_list_marks() -> None:
+    """ModerationNegativeUnanswered's runbook sends people to the `!` marks of `veille moderate
+    list`; it said they also marked non-negative cases, which the alert does not count, while
+    the list marks only the negative ones (test_list_says_how_long_is_left_to_answer)."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "deploy/RUNBOOK.md").read_text(encoding="utf-8")
+    section = " ".join(text.split("## ModerationNegativeUnanswered", 1)[1].split("\n## ", 1)[0].split())
+    assert "also marks non-negative" not in section
+    assert "`!` marks only the negative ones, those the alert counts" in section
