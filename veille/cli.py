@@ -727,7 +727,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_broker(r)
         r.add_argument("--since", help="ISO 8601 start (default: 7 days of --tz before --until)")
         r.add_argument("--until", help="ISO 8601 end, excluded (default: now)")
-        r.add_argument("--tz", default="UTC", help="time zone of the busiest hours (default UTC)")
+        r.add_argument("--tz", default="UTC", help="time zone of the report: of --since and --until "
+                       "without an offset, of its days and busiest hours (default UTC)")
         r.add_argument("--png", help="also write a chart of hourly received vs processed items")
         r.add_argument("--lang", choices=REPORT_LANGUAGES,
                        help="language of the report (default VEILLE_REPORT_LANGUAGE, else en)")

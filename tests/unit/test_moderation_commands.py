@@ -486,3 +486,15 @@ def test_the_runbook_says_which_cases_the_list_marks() -> None:
     section = " ".join(text.split("## ModerationNegativeUnanswered", 1)[1].split("\n## ", 1)[0].split())
     assert "also marks non-negative" not in section
     assert "`!` marks only the negative ones, those the alert counts" in section
+
+
+def test_the_report_help_says_what_its_time_zone_applies_to(capsys) -> None:
+    """--help said --tz was the zone of the busiest hours alone: a team reporting with
+    `--since 2026-10-25 --tz Europe/Paris` could not tell that the dates, too, are of Paris."""
+    from veille import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["moderation", "report", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert ("--tz TZ time zone of the report: of --since and --until without an offset, of its "
+            "days and busiest hours (default UTC)") in shown, shown
