@@ -553,7 +553,7 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
     # machine (year 1 to 9999 was 87 million hours).
     if until <= since:  # said before the broker is asked (it was said after reading the topics)
         raise CliError("--until must be after --since")
-    days = (until - since) / 86400
+    days = report_days(since, until, tz)
     if days > REPORT_MAX_DAYS:
         raise CliError(f"the period is {days:,.0f} days; a report covers at most "
                        f"{REPORT_MAX_DAYS} (--since, --until)")
@@ -838,6 +838,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="JSONL file to write, - for stdout")
     p.set_defaults(func=cmd_generate)
     return parser
+
+
+def report_days(since: float, until: float, tz: Any) -> float:
+    """The length of a report's period in days of its time zone (the wall-clock difference):
+    a quarter of Europe/Paris with the fall-back hour in it is 92 days, not 92 days and an hour
+    (refused by --png's 92 until 2026-12-06: "at most 92 days, the period is 92")."""
+    from datetime import datetime
+
+    try:
+        start, end = datetime.fromtimestamp(since, tz), datetime.fromtimestamp(until, tz)
+        return (end.replace(tzinfo=None) - start.replace(tzinfo=None)).total_seconds() / 86400
+    except (OverflowError, ValueError, OSError):  # near year 1 or 9999: checked next
+        return (until - since) / 86400
 
 
 #: `veille moderation report`: the longest period, and the longest one drawn with --png.

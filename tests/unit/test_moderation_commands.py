@@ -498,3 +498,29 @@ def test_the_report_help_says_what_its_time_zone_applies_to(capsys) -> None:
     shown = " ".join(capsys.readouterr().out.split())
     assert ("--tz TZ time zone of the report: of --since and --until without an offset, of its "
             "days and busiest hours (default UTC)") in shown, shown
+
+
+@pytest.mark.parametrize("period", [
+    # The fourth quarter in Paris: 92 days and the fall-back hour. Refused with "--png draws
+    # at most 92 days, the period is 92".
+    ("--since", "2026-10-01", "--until", "2027-01-01", "--png"),
+    # A leap year from a summer-time day to a winter-time one: 366 days and an hour.
+    ("--since", "2027-10-30", "--until", "2028-10-30"),
+])
+def test_the_longest_periods_are_days_of_the_report_time_zone(monkeypatch, tmp_path, period) -> None:
+    """A quarter (92 days) or a year (366) of Europe/Paris with a daylight-saving fall-back in
+    it is an hour longer than as many times 24 hours: the bounds are days of --tz."""
+    from veille import cli
+    from veille.moderate import commands
+
+    seen: list[tuple[float, float]] = []
+    monkeypatch.setattr(cli, "_reachable", lambda settings: settings)
+    monkeypatch.setattr(commands, "report",
+                        lambda settings, since, until, **kw: seen.append((since, until)))
+    args = [*period, str(tmp_path / "q4.png")] if period[-1] == "--png" else list(period)
+    assert cli.main(["moderation", "report", *args, "--tz", "Europe/Paris"]) == 0
+    assert len(seen) == 1
+    # A day more is still refused.
+    later = {"2027-01-01": "2027-01-02", "2028-10-30": "2028-10-31"}[period[3]]
+    too_long = [later if a == period[3] else a for a in args]
+    assert cli.main(["moderation", "report", *too_long, "--tz", "Europe/Paris"]) == 2
