@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -217,20 +223,16 @@ def test_a_closed_output_stops_the_demo_quietly(tmp_path) -> None:
             demo.wait()
 
 
-def test_ctrl_c_while_the_demo_starts_stops_it_at_once(tmp_path) -> None:
-    """A broker that does not answer Kafka (an HTTP server on its port): the start-up waited
-    for kafka-python to give up (~30 s), whatever the Ctrl-C."""
-    import signal
-    import socket
-    import threading
-    import time
-
+@contextmanager
+def _silent_port() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A port that accepts connections and says nothing, as a server of another protocol or a
+    hung broker: (its kafka:// URL, the connections accepted so far)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
     held: list[socket.socket] = []
 
-    def accept() -> None:  # accepts and says nothing, as a server of another protocol would
+    def accept() -> None:
         while True:
             try:
                 held.append(server.accept()[0])
@@ -238,27 +240,56 @@ def test_ctrl_c_while_the_demo_starts_stops_it_at_once(tmp_path) -> None:
                 return
 
     threading.Thread(target=accept, daemon=True).start()
-    _, env = _demo_env()
-    env["VEILLE_BROKER_URL"] = f"kafka://127.0.0.1:{server.getsockname()[1]}"
-    demo = subprocess.Popen([sys.executable, "-m", "veille.cli", "demo"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        time.sleep(6)
-        assert demo.poll() is None  # still starting: creating the topics, which never answers
-        signalled = time.monotonic()
-        demo.send_signal(signal.SIGINT)
-        demo.wait(30)
-        assert time.monotonic() - signalled < 5
-        assert demo.stdout is not None
-        text = demo.stdout.read()
-        assert "Traceback" not in text, text[-2000:]
+        yield f"kafka://127.0.0.1:{server.getsockname()[1]}", held
     finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
         server.close()
         for s in held:
             s.close()
+
+
+def test_ctrl_c_while_the_demo_starts_stops_it_at_once(tmp_path) -> None:
+    """A broker that does not answer Kafka: the start-up waited for kafka-python to give up
+    (~30 s), whatever the Ctrl-C. Now the broker check gives it 5 s (the next test); a Ctrl-C
+    during that wait stops the demo at once."""
+    _, env = _demo_env()
+    with _silent_port() as (url, held):
+        env["VEILLE_BROKER_URL"] = url
+        demo = subprocess.Popen([sys.executable, "-m", "veille.cli", "demo"], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while len(held) < 2:  # its reachability probe, then its sign-in's connection
+                assert time.monotonic() < deadline and demo.poll() is None, "no broker check"
+                time.sleep(0.05)
+            assert demo.poll() is None  # still starting: waiting for the broker's answer
+            signalled = time.monotonic()
+            demo.send_signal(signal.SIGINT)
+            demo.wait(30)
+            assert time.monotonic() - signalled < 5
+            assert demo.stdout is not None
+            text = demo.stdout.read()
+            assert "Traceback" not in text, text[-2000:]
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+                demo.wait()
+
+
+def test_the_demo_at_a_broker_that_never_answers_says_so(tmp_path) -> None:
+    """Found in review (2026-12-06): it waited for kafka-python to give up (~30 s), then
+    printed its error; now the broker check's 5 s, then what is wrong."""
+    _, env = _demo_env()
+    with _silent_port() as (url, _):
+        env["VEILLE_BROKER_URL"] = url
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "veille.cli", "demo"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert f"veille: error: the broker at {url} accepts connections but answered no Kafka " \
+           "request within 5 s" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert time.monotonic() - started < 20  # 5 s, and the start of a Python process under load
 
 
 def test_a_demo_of_a_file_whose_every_line_is_refused_is_an_error(tmp_path) -> None:
