@@ -721,6 +721,17 @@ def test_counts_written_as_text_are_read_and_others_named(settings, serve) -> No
     assert "audience.followers must be a non-negative integer, not 'about 1k'" in r.text
 
 
+def test_a_blank_audience_figure_is_as_absent(settings, serve) -> None:
+    """Found in review (2026-12-06): Zapier sends an unmapped field as "", and with its
+    `audience__likes` keys a blank figure inside `audience`; the whole push got 400 "audience.likes
+    must be a non-negative integer, not ''" while a blank `audience` was as absent."""
+    ensure_topics(settings)
+    w = serve(settings)
+    r = w.post(dict(item(1, id="b-1"), audience={"followers": "1,234", "likes": "", "shares": " "}))
+    assert r.status_code == 202, r.text
+    assert records_by_key(settings, expect=1)["b-1"]["audience"] == {"followers": 1234}
+
+
 @pytest.mark.parametrize("bad, field", [
     ({"audience": {"likes": "1" * 4301}}, "audience.likes"),  # past Python's int() limit
     ({"audience": {"unknown_key": "1" * 5000}}, None),  # a key otherwise ignored: ignored

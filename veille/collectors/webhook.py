@@ -140,8 +140,11 @@ _COUNT_TEXT = re.compile(r"[0-9]{1,3}(?:([,_ \u00a0\u202f])[0-9]{3})?(?:\1[0-9]{
 
 
 def _count(value: Any) -> Any:
-    """An audience figure written as text ("1,234", "1234") as the integer it says; anything
-    else as it came (the validation refuses it, naming what it got)."""
+    """An audience figure written as text ("1,234", "1234") as the integer it says, a blank one
+    (a no-code tool's unmapped field, Zapier's `audience__likes`) as absent; anything else as it
+    came (the validation refuses it, naming what it got)."""
+    if isinstance(value, str) and not value.strip():
+        return None
     if isinstance(value, str) and _COUNT_TEXT.fullmatch(value.strip()):
         try:
             return int(re.sub(r"[^0-9]", "", value))
