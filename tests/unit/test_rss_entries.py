@@ -479,6 +479,20 @@ def test_a_document_cut_short_keeps_no_validators(tmp_path: Path) -> None:
     assert sorted(m.text for m in sink.sent) == [f"Acme news {i}" for i in range(6)]
 
 
+def test_blank_lines_before_the_xml_declaration_keep_the_validators(tmp_path: Path) -> None:
+    """Found in review (2026-12-06): a WordPress feed printing blank lines before `<?xml` (a
+    theme's or plugin's stray newline, a common fault) was read, but as not well-formed XML, so
+    taken for a document cut short: its ETag was never kept, and it was downloaded in full at
+    every poll, conditional requests never made."""
+    for lead in ("\n\n", "\r\n  \t", "\ufeff\n"):
+        doc = lead + rss_doc(item("g1", "Acme news 1") + item("g2", "Acme news 2"))
+        feed = Feed(doc.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-8"?>'))
+        results, sink, c = run_polls(tmp_path / repr(lead), feed, 2)
+        assert [r.sent for r in results] == [2, 0], lead
+        assert feed.statuses == [200, 304], lead
+        assert sorted(m.text for m in sink.sent) == ["Acme news 1", "Acme news 2"]
+
+
 def test_a_state_saved_before_feed_ids_were_kept_sends_nothing_again(tmp_path: Path) -> None:
     """A state of before 2026-12-05 holds the entries' article ids alone: they are still seen
     (under the new rule they would be "new guids linking to a sent article"), and from that

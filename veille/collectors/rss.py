@@ -744,8 +744,24 @@ def parse_feed(body: bytes, content_type: str | None, url: str) -> Any:
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    body = _utf8_mended(body, content_type)
+    body = _utf8_mended(_declaration_first(body), content_type)
     return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _declaration_first(body: bytes) -> bytes:
+    """`body` without the blank lines before its XML declaration (a WordPress theme or plugin
+    printing a newline first, a common fault): feedparser read such a feed leniently, but as
+    not well-formed, so its validators were never kept (taken for a document cut short) and the
+    feed was downloaded in full at every poll (found in review, 2026-12-06)."""
+    bom = body.startswith(_BOM)
+    rest = body[len(_BOM):] if bom else body
+    stripped = rest.lstrip(b" \t\r\n")
+    if stripped is rest or not stripped.startswith(b"<?xml"):
+        return body
+    return (_BOM if bom else b"") + stripped
 
 
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
