@@ -493,6 +493,28 @@ def test_blank_lines_before_the_xml_declaration_keep_the_validators(tmp_path: Pa
         assert sorted(m.text for m in sink.sent) == ["Acme news 1", "Acme news 2"]
 
 
+def test_a_whole_feed_with_html_entities_or_bare_ampersands_keeps_its_validators(
+        tmp_path: Path) -> None:
+    """Found in review (2026-12-06): any feed that is not well-formed XML was taken for one cut
+    short, and its validators dropped: a feed with `&nbsp;` in a title or a bare `&` in a link
+    (both common) was downloaded in full at every poll, never asked conditionally. A whole one
+    (its root element closed) keeps them; one cut short still does not (above)."""
+    faults = {"entity": item("g1", "Acme&nbsp;news &eacute;t&eacute;"),
+              "ampersand": item("g1", "Acme news", link="https://example.org/a?x=1&y=2"),
+              "atom": None}
+    for name, first in faults.items():
+        if first is None:  # Atom, with a prefixed root and blanks after it
+            doc = ('<?xml version="1.0" encoding="utf-8"?><a:feed xmlns:a="http://www.w3.org/2005/Atom">'
+                   "<a:title>t</a:title><a:entry><a:id>g1</a:id><a:title>Acme&nbsp;news</a:title>"
+                   "<a:updated>2026-12-06T07:00:00Z</a:updated></a:entry></a:feed>\n\n")
+        else:
+            doc = rss_doc(first + item("g2", "Acme news 2"))
+        feed = Feed(doc)
+        results, sink, c = run_polls(tmp_path / name, feed, 2)
+        assert results[0].sent >= 1 and results[1].sent == 0, name
+        assert feed.statuses == [200, 304], name
+
+
 def test_a_state_saved_before_feed_ids_were_kept_sends_nothing_again(tmp_path: Path) -> None:
     """A state of before 2026-12-05 holds the entries' article ids alone: they are still seen
     (under the new rule they would be "new guids linking to a sent article"), and from that

@@ -764,6 +764,19 @@ def _declaration_first(body: bytes) -> bytes:
     return (_BOM if bom else b"") + stripped
 
 
+#: The end of a whole feed document: the closing tag of its root element (RSS 2.0's, Atom's,
+#: RSS 1.0's), then blanks.
+_ROOT_CLOSED = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:rss|feed|RDF)\s*>\s*\Z")
+
+
+def _root_closed(body: bytes) -> bool:
+    """True when `body` ends with the closing tag of a feed's root element: a document that is
+    not well-formed XML but whole (an HTML entity such as `&nbsp;`, a bare `&` in a link, both
+    common in real feeds, read leniently by feedparser), not one cut short. Until 2026-12-06
+    such a feed kept no validators either, and was downloaded in full at every poll."""
+    return _ROOT_CLOSED.search(body[-256:]) is not None
+
+
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._-]+)""", re.I)
 
@@ -1138,7 +1151,8 @@ class RssCollector(Collector):
             return PollResult(feed.url, "not_a_feed",
                               error=f"not an RSS or Atom feed ({headers.get('Content-Type')}): "
                                     f"{str(reason)[:200]}")
-        truncated = isinstance(parsed.get("bozo_exception"), xml.sax.SAXException)
+        truncated = (isinstance(parsed.get("bozo_exception"), xml.sax.SAXException)
+                     and not _root_closed(body))
         if parsed.get("bozo"):
             log.info("rss: %s: ill-formed feed, parsed leniently: %s",
                      feed.label, str(parsed.get("bozo_exception"))[:200])
@@ -1224,9 +1238,9 @@ class RssCollector(Collector):
         if held_future or truncated:
             # An entry held back until its date comes must be fetched again: validators saved
             # now would get a 304 and it would never be seen. Likewise a document that is not
-            # well-formed XML (most often cut short: a body delimited by the connection's close
-            # carries no length to check it by): its validators would have the server answer
-            # 304 to every poll, and the entries past the cut would never be read.
+            # well-formed XML and not whole (cut short: a body delimited by the connection's
+            # close carries no length to check it by): its validators would have the server
+            # answer 304 to every poll, and the entries past the cut would never be read.
             etag = modified = None
         if (etag, modified) != (state.etag, state.last_modified):
             state.etag, state.last_modified = etag, modified
