@@ -348,6 +348,41 @@ def test_each_feed_says_when_it_last_worked_and_how_it_fails(tmp_path: Path) -> 
     assert names == {"GA acme", "feed-2", "GA acme-3"}
 
 
+def test_an_html_page_given_as_a_feed_names_the_feeds_it_advertises(tmp_path: Path) -> None:
+    """Found in review (2026-12-06): a blog's home page pasted as a feed's `url` was refused with
+    the XML parser's message alone ("not an RSS or Atom feed (text/html): mismatched tag"), as
+    if the feed were broken; the page names its feed (`<link rel="alternate" ...>`), now given."""
+    home = ('<!DOCTYPE html>\n<html lang="fr"><head><meta charset="utf-8"><title>Blog</title>'
+            '<link rel="alternate" type="application/rss+xml" title="Flux" href="/feed/">'
+            '<link rel="alternate" hreflang="en" href="/en/">'
+            '<link rel="Alternate" type="application/atom+xml" href="https://blog.example.fr/atom">'
+            "</head><body><p>Bonjour &eacute;t&eacute;<br></body></html>")
+
+    async def page(request: web.Request) -> web.Response:
+        body = home if request.path == "/blog" else "<html><body>Sign in</body></html>"
+        return web.Response(text=body, content_type="text/html")
+
+    async def scenario() -> list[rss.PollResult]:
+        async with serve([("GET", "/blog", page), ("GET", "/login", page)]) as base:
+            c, _sink = collector(tmp_path, base + "/blog")
+            c.feeds = [FeedConfig(base + "/blog"), FeedConfig(base + "/login")]
+            await c.start()
+            try:
+                return [await c.poll(feed) for feed in c.feeds]  # type: ignore[union-attr]
+            finally:
+                await c.close()
+
+    blog, login = asyncio.run(scenario())
+    base = blog.feed.removesuffix("/blog")
+    assert (blog.status, login.status) == ("not_a_feed", "not_a_feed")
+    assert blog.error == ("not an RSS or Atom feed (text/html; charset=utf-8): an HTML page, which "
+                          f"names the feed(s) {base}/feed/, https://blog.example.fr/atom: "
+                          "put one as the url")
+    assert login.error is not None and login.error.endswith("an HTML page that names no feed "
+                                                            "(a site's home page, a sign-in or "
+                                                            "consent page?)")
+
+
 def test_the_full_text_of_content_encoded_is_read_and_an_alert_names_the_site(tmp_path: Path) -> None:
     """A brand named only in the article's body (RSS 2.0's content:encoded, the description a
     teaser) was never matched; a Google Alerts entry was authored "Google Alert - acme"."""

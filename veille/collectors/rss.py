@@ -32,7 +32,7 @@ from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import aiohttp
 
@@ -777,6 +777,56 @@ def _root_closed(body: bytes) -> bool:
     return _ROOT_CLOSED.search(body[-256:]) is not None
 
 
+_HTML_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*"
+                         rb"<(?:!doctype\s+html|html)[\s>]",
+                         re.I | re.S)
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
+
+
+def _looks_like_html(body: bytes) -> bool:
+    """True when `body` starts as an HTML page does (a doctype or an <html> tag)."""
+    return _HTML_START.match(body[:4096]) is not None
+
+
+class _FeedLinks(HTMLParser):
+    """The addresses of `<link rel="alternate" type="application/rss+xml" href=...>` (and Atom's):
+    the feeds a page advertises (feed autodiscovery)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "link":
+            return
+        a = {k: (v or "") for k, v in attrs}
+        if ("alternate" in a.get("rel", "").lower().split()
+                and a.get("type", "").strip().lower() in _FEED_TYPES and a.get("href", "").strip()):
+            self.hrefs.append(a["href"].strip())
+
+
+def advertised_feeds(body: bytes, url: str, limit: int = 3) -> list[str]:
+    """The http(s) addresses of the feeds an HTML page names (resolved against `url`, the
+    page's), at most `limit`: a page pasted as a feed's `url` (a blog's home page) was refused
+    with a parser's message alone ("mismatched tag"), as if the feed were broken."""
+    parser = _FeedLinks()
+    try:
+        parser.feed(body[:512 * 1024].decode("utf-8", "replace"))
+        parser.close()
+    except Exception:  # an HTML page is only a hint here; never a failure of its own
+        pass
+    found: list[str] = []
+    for href in parser.hrefs:
+        try:
+            address = urljoin(url, href)
+            scheme = urlsplit(address).scheme
+        except ValueError:  # "http://[oops"
+            continue
+        if scheme in ("http", "https") and len(address) <= 500 and address not in found:
+            found.append(address)
+    return found[:limit]
+
+
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._-]+)""", re.I)
 
@@ -1147,10 +1197,16 @@ class RssCollector(Collector):
         )
         if not parsed.get("version") and not parsed.entries:
             self.metrics.refused.labels(self.name, "unsupported").inc()
-            reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
+            reason = str(parsed.get("bozo_exception") or "no RSS or Atom root element")[:200]
+            if _looks_like_html(body):  # a page's address pasted as the feed's: say which to use
+                found = await loop.run_in_executor(None, advertised_feeds, body, answered_url)
+                reason = ("an HTML page, which names the feed(s) " + ", ".join(found)
+                          + ": put one as the url" if found
+                          else "an HTML page that names no feed (a site's home page, a sign-in or "
+                               "consent page?)")
             return PollResult(feed.url, "not_a_feed",
                               error=f"not an RSS or Atom feed ({headers.get('Content-Type')}): "
-                                    f"{str(reason)[:200]}")
+                                    f"{reason}")
         truncated = (isinstance(parsed.get("bozo_exception"), xml.sax.SAXException)
                      and not _root_closed(body))
         if parsed.get("bozo"):
