@@ -174,16 +174,17 @@ def _int_or_marker(text: str) -> int | TooLongNumber:
         return TooLongNumber(len(text.lstrip("-")))
 
 
-def loads(text: str) -> tuple[Any, bool]:
-    """`json.loads(text)`, and whether the value holds TooLongNumber markers.
+def loads(text: str, *, strict: bool = True) -> tuple[Any, bool]:
+    """`json.loads(text)`, and whether the value holds TooLongNumber markers. `strict=False`
+    lets strings hold raw control characters (a newline, a tab), as json.loads's own `strict`.
 
     Raises what json.loads raises otherwise (JSONDecodeError, RecursionError)."""
     try:
-        return json.loads(text), False
+        return json.loads(text, strict=strict), False
     except json.JSONDecodeError:
         raise
     except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
-        value = json.loads(text, parse_int=_int_or_marker)
+        value = json.loads(text, parse_int=_int_or_marker, strict=strict)
         if find_too_long(value) is None:
             raise
         return value, True

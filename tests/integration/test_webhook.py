@@ -721,6 +721,24 @@ def test_counts_written_as_text_are_read_and_others_named(settings, serve) -> No
     assert "audience.followers must be a non-negative integer, not 'about 1k'" in r.text
 
 
+def test_a_raw_newline_in_a_string_is_read_as_itself(settings, serve) -> None:
+    """Found in review (2026-12-06): IFTTT's "Make a web request" pastes its ingredients into
+    the JSON body unescaped, so a multi-line text (an RSS entry's description, a caption) came
+    with raw newlines and tabs inside a string: 400 "Invalid control character at: line 1
+    column 44", and IFTTT does not send it again. Other invalid JSON is still refused."""
+    ensure_topics(settings)
+    w = serve(settings)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = ('{"id": "ifttt-1", "platform": "news", "created_at": "' + now + '",\r\n'
+            ' "text": "Acme recalls the Zephyr X2\n\nThe battery\tmay overheat.\r\n"}')
+    r = w.post(content=body.encode())
+    assert r.status_code == 202, r.text
+    got = records_by_key(settings, expect=1)["ifttt-1"]
+    assert "Zephyr X2" in got["text"] and "overheat" in got["text"]
+    r = w.post(content=b'{"platform": "news", "text": "Acme says "hi"", "created_at": "x"}')
+    assert r.status_code == 400 and r.json()["error"] == "invalid_json"
+
+
 def test_a_blank_audience_figure_is_as_absent(settings, serve) -> None:
     """Found in review (2026-12-06): Zapier sends an unmapped field as "", and with its
     `audience__likes` keys a blank figure inside `audience`; the whole push got 400 "audience.likes

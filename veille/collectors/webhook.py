@@ -560,7 +560,10 @@ class WebhookCollector(Collector):
             self._refuse("undecodable_bytes")
             return _error(400, "undecodable_bytes", f"the body is not UTF-8 (byte {exc.start})")
         try:
-            payload, too_long = loads(text)
+            # A raw newline or tab inside a string is read as itself: IFTTT's "Make a web
+            # request" pastes its ingredients into the body unescaped, and a multi-line text
+            # (an RSS description, a caption) was a 400 "Invalid control character", lost.
+            payload, too_long = loads(text, strict=False)
         except RecursionError:
             self._refuse("invalid_json")
             return _error(400, "invalid_json", "JSON nested too deeply")
