@@ -383,6 +383,31 @@ def test_an_html_page_given_as_a_feed_names_the_feeds_it_advertises(tmp_path: Pa
                                                             "consent page?)")
 
 
+def test_an_entry_id_that_is_no_address_is_not_its_url(tmp_path: Path) -> None:
+    """Found in review (2026-12-06): feedparser makes a link of an entry's id or guid when it has
+    no link of its own, so an Atom entry without a link (`<id>urn:uuid:...</id>`, `tag:...`)
+    was written with `"url": "urn:uuid:..."`, an address no one can open. An id that is an
+    http(s) address (an RSS guid, a permalink by default) still is the entry's url."""
+    when = "2026-12-06T07:00:00Z"
+    doc = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+           "<title>Status</title>"
+           f"<entry><id>urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a</id><title>Acme outage</title>"
+           f"<updated>{when}</updated></entry>"
+           f"<entry><id>tag:status.example,2026:incident-7</id><title>Acme resolved</title>"
+           f"<updated>{when}</updated></entry>"
+           f"<entry><id>https://status.example/incidents/8</id><title>Acme again</title>"
+           f"<updated>{when}</updated></entry>"
+           f"<entry><id>tag:status.example,2026:incident-9</id><title>Acme linked</title>"
+           f'<link href="https://status.example/incidents/9"/><updated>{when}</updated></entry>'
+           "</feed>")
+    _results, sink, _c = run_polls(tmp_path, Feed(doc), 1)
+    urls = {m.text: m.url for m in sink.sent}
+    assert urls == {"Acme outage": None, "Acme resolved": None,
+                    "Acme again": "https://status.example/incidents/8",
+                    "Acme linked": "https://status.example/incidents/9"}
+    assert len({m.id for m in sink.sent}) == 4
+
+
 def test_the_full_text_of_content_encoded_is_read_and_an_alert_names_the_site(tmp_path: Path) -> None:
     """A brand named only in the article's body (RSS 2.0's content:encoded, the description a
     teaser) was never matched; a Google Alerts entry was authored "Google Alert - acme"."""

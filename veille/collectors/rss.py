@@ -592,17 +592,35 @@ def mention_id(feed_url: str, key: str) -> str:
 _TRACKING = re.compile(r"^(?:utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|xtor)$", re.I)
 
 
+def entry_link(entry: Any) -> str | None:
+    """The entry's own link. feedparser also makes one of an entry's id or guid when it has no
+    link (an RSS guid is a permalink by default): kept only when that id is an http(s) address.
+    Until 2026-12-06 an Atom entry without a link (`<id>urn:uuid:...</id>`, `tag:...`) was
+    written with that id as its mention's `url`, an address no one can open."""
+    link = entry.get("link")
+    if not isinstance(link, str) or not link.strip():
+        return None
+    if entry.get("guidislink") and link == entry.get("id"):  # (a <link> after the <id> wins)
+        try:
+            scheme = urlsplit(link.strip()).scheme.lower()
+        except ValueError:
+            scheme = ""
+        if scheme not in ("http", "https"):
+            return None
+    return link.strip()
+
+
 def article_key(entry: Any) -> str | None:
     """The normal form of the address of the article an entry links to (Google Alerts'
     redirect undone; scheme and host in lower case, no default port, no fragment, no click
     trackers such as utm_source, the other query parameters sorted), or None when it has no
     http(s) link. The same article in two feeds (the alert of each brand it names, a news feed
     and an aggregator) has the same key."""
-    link = entry.get("link")
-    if not isinstance(link, str) or not link.strip():
+    link = entry_link(entry)
+    if link is None:
         return None
     try:  # the feeds' own normal form, then the query without trackers, sorted
-        base, _, query = feed_url_key(unwrap_google_url(link.strip()), "link").partition("?")
+        base, _, query = feed_url_key(unwrap_google_url(link), "link").partition("?")
     except FeedConfigError:
         return None
     kept = sorted(p for p in query.split("&") if p and not _TRACKING.match(p.split("=", 1)[0]))
@@ -698,12 +716,12 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
     else:
         text = title or summary
     text = truncate(text, max_text_chars)
-    link = entry.get("link")
-    url = unwrap_google_url(link.strip()) if isinstance(link, str) and link.strip() else None
+    link = entry_link(entry)
+    url = unwrap_google_url(link) if link is not None else None
     if url is not None and len(url) > MAX_SHORT_FIELD_CHARS:
         url = None  # a URL cut short is wrong; no URL is better than refusing the mention
     author = plain_text(entry.get("author") or "")
-    if not author and isinstance(link, str) and url is not None and url != link.strip():
+    if not author and link is not None and url is not None and url != link:
         # A Google Alerts entry names no author, and its feed's title ("Google Alert - acme")
         # is no publisher: the site of the article it points to is.
         author = _site(url)
