@@ -242,6 +242,12 @@ def _term_pattern(term: str) -> str:
     return rf"(?<!{_WORD})(?<!{_WORD}[@#]){body}(?!{_WORD})"
 
 
+def _term_length(term: str) -> int:
+    """The length of what a term matches at the least: its folded words and one character between
+    two ("Zephyr   X2" is as long as "Zephyr X2", which matches the same texts)."""
+    return len(" ".join(p for p in re.split(r"[\s_-]+", fold(term).strip()) if p))
+
+
 def _term_regex(term: str, group: str | None = None) -> str:
     r"""_term_pattern(term), written so that the regex engine can skip ahead: the same matches.
 
@@ -275,11 +281,19 @@ class Watchlist:
         if len(set(ids)) != len(ids):
             raise WatchlistError("duplicate brand id in the watch list")
         self.brands = tuple(brands)
-        self._compiled: list[tuple[Brand, re.Pattern[str], list[str], re.Pattern[str] | None]] = []
+        self._compiled: list[
+            tuple[Brand, re.Pattern[str], list[tuple[int, str]], re.Pattern[str] | None]
+        ] = []
         for brand in brands:
             terms = brand.terms()
-            rule_ids = [f"{brand.id}:{kind}:{term}" for kind, term in terms]
-            groups = "|".join(_term_regex(t, f"t{i}") for i, (_, t) in enumerate(terms))
+            # The longest term first: where several start at one place ("Acme" and "Acme Mobile"),
+            # the alternation takes the first that matches, and "Acme Mobile" is the one meant
+            # (until 2026-12-06 the first listed won, the name always). A stable sort: terms of
+            # one length keep their listed order.
+            order = sorted(range(len(terms)), key=lambda i: -_term_length(terms[i][1]))
+            # Group g (1-based, as lastindex gives it) -> (the term's place in the list, rule id).
+            rule_ids = [(i, f"{brand.id}:{terms[i][0]}:{terms[i][1]}") for i in order]
+            groups = "|".join(_term_regex(terms[i][1], f"t{g}") for g, i in enumerate(order))
             exclude = (
                 re.compile("|".join(_term_regex(e) for e in brand.exclude))
                 if brand.exclude
@@ -314,15 +328,16 @@ class Watchlist:
         for k, (brand, pattern, rule_ids, exclude) in enumerate(self._compiled):
             if may is not None and k not in may:
                 continue
-            # Group t<i> is group i + 1, the term that matched (the first listed at a position):
-            # every branch has its group, so lastindex is never None.
+            # Group t<g> is group g + 1, the term that matched (the longest at a position): every
+            # branch has its group, so lastindex is never None.
             hits: set[int] = {m.lastindex for m in pattern.finditer(folded)}  # type: ignore[misc]
             if not hits:
                 continue
             if exclude is not None and exclude.search(folded):
                 continue
             brands.append(brand.id)
-            rules.extend(rule_ids[i - 1] for i in sorted(hits))
+            # In the order the terms are listed (the name first), as before.
+            rules.extend(rule for _, rule in sorted([rule_ids[g - 1] for g in hits]))
         return Match(tuple(brands), tuple(rules))
 
     @classmethod

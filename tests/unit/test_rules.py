@@ -416,3 +416,22 @@ def test_a_text_with_a_trademark_sign_is_folded_once() -> None:
     text = "Acme™ est génial"
     assert rules.fold(text) == "acme  est genial"
     assert rules._folds.get(text) == "acme  est genial"
+
+
+def test_the_longest_term_at_a_place_is_the_rule_reported() -> None:
+    """The brand's name comes first among its terms, and the first listed term won where several
+    start: "Acme Mobile en panne" was reported as acme:alias:Acme, and the packaged list's
+    "Acme Mobile" and "Boreal Café" never as themselves (only "Acme_Mobile" was, Acme failing on
+    the "_"). A community manager counting the mentions of the mobile offer by its alias saw none."""
+    assert W.match("Acme Mobile en panne").rules == ("acme:alias:Acme Mobile",)
+    assert W.match("ACME\nmobile, encore").rules == ("acme:alias:Acme Mobile",)
+    assert W.match("l'Acme Mobile et Acme tout court").rules == ("acme:alias:Acme",
+                                                                "acme:alias:Acme Mobile")
+    assert W.match("un café au Boreal Cafe").rules == ("boreal:alias:Boreal Café",)
+    assert W.match("Acme (the brand)").rules == ("acme:alias:Acme",)
+    # The same whatever the order they are listed in, and the rules still in the listed order.
+    w = Watchlist.from_dict({"brands": [{"id": "z", "name": "Zephyr",
+                                         "keywords": ["Zephyr X2", "X2", "Zephyr X2 Pro"]}]})
+    assert w.match("mon zephyr x2 pro").rules == ("z:keyword:Zephyr X2 Pro",)
+    assert w.match("zephyr-x2, x2, zephyr").rules == ("z:alias:Zephyr", "z:keyword:Zephyr X2",
+                                                       "z:keyword:X2")
