@@ -203,7 +203,11 @@ def test_the_prefilter_changes_no_match(monkeypatch: pytest.MonkeyPatch) -> None
     every brand's regex."""
     rng = random.Random(11)
     watchlist, terms = many_brands(60, rng)
-    glue = (" ", "", "-", "_", "#", "@", ".", ", ", "!", "'", "l'", " de ", "\n")
+    glue = (" ", "", "-", "_", "#", "@", ".", ", ", "!", "'", "l'", " de ", "\n",
+            # As community managers' texts glue them: typographic elision, emoji, brackets,
+            # links and e-mail addresses, no-break spaces.
+            "d\u2019", "\u2019s ", "\U0001f525", "(", ")", ".com/", "https://www.", "support@",
+            "\u00a0", " \u00ab ")
     texts = []
     for _ in range(6_000):
         parts = []
