@@ -68,6 +68,11 @@ def _combining_marks() -> dict[int, str | None]:
         # Typographic apostrophes are the straight one: "L’Oréal" and "McDonald’s" match the
         # names a watch list writes with "'".
         _COMBINING.update({0x2019: "'", 0x2018: "'", 0x02BC: "'"})
+        # Invisible characters that join, never separate, the letters around them: the soft
+        # hyphen (news sites' &shy;, in RSS), zero-width (non-)joiners, word joiner, zero-width
+        # no-break space. They split "Bo&shy;réal" into two words until 2026-12-06. (The
+        # zero-width space, U+200B, is a word break: kept.)
+        _COMBINING.update(dict.fromkeys((0x00AD, 0x200C, 0x200D, 0x2060, 0xFEFF)))
         # Letters that carry their mark in their shape, which NFKD leaves alone: written without
         # it on a plain keyboard ("Orsted", "Lodz", "boeuf"), matched as such.
         _COMBINING.update({ord(k): v for k, v in _LETTERS.items()})
@@ -92,7 +97,8 @@ _GLUED_SIGNS = {0x2122: " ", 0x2120: " "}  # ™ ℠
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: compatibility letters spelt plainly (𝐀𝐜𝐦𝐞 -> Acme,
-    ﬁ -> fi), then casefold, then drop combining marks (é -> e, ß -> ss); letters whose mark
+    ﬁ -> fi), then casefold, then drop combining marks (é -> e, ß -> ss) and invisible joiners
+    (soft hyphen, zero-width joiners); letters whose mark
     has no decomposition are spelt plainly (ø -> o, ł -> l, œ -> oe); typographic apostrophes
     become "'"; ™ and ℠ a space. Decomposed before it is case-folded: the other way round, the
     "fancy font" letters of social media (𝐀𝐜𝐦𝐞, 𝘼𝙘𝙢𝙚) decomposed to capitals that stayed

@@ -439,3 +439,15 @@ def test_the_longest_term_at_a_place_is_the_rule_reported() -> None:
     assert w.match("mon zephyr x2 pro").rules == ("z:keyword:Zephyr X2 Pro",)
     assert w.match("zephyr-x2, x2, zephyr").rules == ("z:alias:Zephyr", "z:keyword:Zephyr X2",
                                                        "z:keyword:X2")
+
+
+def test_invisible_hyphens_and_joiners_inside_a_name_do_not_split_it() -> None:
+    """Soft hyphens (the hyphenation hints of news sites' RSS, &shy;) and zero-width joiners
+    cannot be seen, yet split the word: "Bo&shy;réal" in an article matched no brand, and a
+    banned term written "Arn<ZWJ>acme" was no banned term. A zero-width space still separates."""
+    assert W.match("Un article sur Bo\u00adréal").brands == ("boreal",)
+    assert W.match("AC\u00adME Mo\u00adbile").rules == ("acme:alias:Acme Mobile",)
+    for mark in ("\u00ad", "\u200c", "\u200d", "\u2060", "\ufeff"):
+        assert W.match(f"Ac{mark}me").brands == ("acme",), hex(ord(mark))
+    assert W.match("Acme\u200bMobile").rules == ("acme:alias:Acme",)
+    assert Charter(banned_terms=("Arnacme",)).has_banned_term(fold("quelle Arn\u200dacme"))
