@@ -9,7 +9,8 @@ results are still those of the Python patterns.
 
 The RE2 patterns are *relaxations* of the Python ones, built from `re`'s own parse of each
 pattern: every zero-width assertion is dropped (lookarounds, ^, $, \\b), and every character
-class becomes a superset of itself (its exact ASCII members, plus every non-ASCII character).
+class becomes a superset of itself (its exact ASCII members, plus every non-ASCII character;
+exactly itself when made of characters, ranges and \\s alone).
 Literals and alternations are kept as they are; a repetition keeps its lower bound and loses its
 upper one, and its laziness (which changes which match is found, not whether one is): RE2 writes
 `x{1,3}` out as `xx?x?`, and triage's lexicon, bounded so that Python's backtracking cannot blow
@@ -76,8 +77,33 @@ def _members(items: list[tuple[Any, Any]], char: str) -> bool:
     return hit != negate
 
 
+#: The non-ASCII members of \s (as `re` decides), as RE2 class ranges: built on first use.
+_SPACES: list[str] = []
+
+
+def _non_ascii_spaces() -> str:
+    if not _SPACES:
+        # (None beyond the Basic Multilingual Plane: U+3000 is the last.)
+        _SPACES.extend(_char(c) for c in range(128, 0x10000) if re.match(r"\s", chr(c)))
+    return "".join(_SPACES)
+
+
 def _class(items: list[tuple[Any, Any]]) -> str:
-    """A superset of a character class: its ASCII members and every non-ASCII character."""
+    r"""A superset of a character class: its ASCII members and every non-ASCII character; exactly
+    the class when it is made of characters, ranges and \s alone (no negation): the watch rules'
+    first letters and word gaps ([a#@], [\s_-]), which as supersets let any non-ASCII character
+    start or join a term (larger sets, more brands to check; found in review, 2026-12-06)."""
+    if all(op is C.LITERAL or op is C.RANGE or (op is C.CATEGORY and av is C.CATEGORY_SPACE)
+           for op, av in items):
+        out = []
+        for op, av in items:
+            if op is C.LITERAL:
+                out.append(_char(av))
+            elif op is C.RANGE:
+                out.append(f"{_char(av[0])}-{_char(av[1])}")
+            else:
+                out.append(r"\x{9}-\x{d}\x{1c}-\x{20}" + _non_ascii_spaces())
+        return "[" + "".join(out) + "]"
     codes = [c for c in range(128) if _members(items, chr(c))]
     runs: list[str] = []
     i = 0

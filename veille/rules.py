@@ -329,9 +329,12 @@ class Watchlist:
             exclude = re.compile(_terms_regex(list(brand.exclude))) if brand.exclude else None
             self._compiled.append((brand, pattern, rule_ids, exclude))
         self._prefilter: Prefilter | None = None
+        #: (place of its first brand, prefilter): one set, or several when one is too large.
+        self._prefilters: list[tuple[int, Prefilter]] = []
         if self._compiled:
             try:
-                self._prefilter = Prefilter([c[1] for c in self._compiled])
+                self._prefilters = _prefilters([c[1] for c in self._compiled], 0)
+                self._prefilter = self._prefilters[0][1]
             except UnsupportedPattern as exc:  # still right without it, only slower
                 log.warning("watch list without prefilter, every brand's rule runs on every "
                             "mention: %s", exc)
@@ -352,7 +355,17 @@ class Watchlist:
         brands: list[str] = []
         rules: list[str] = []
         # The brands whose regex may match (None: the prefilter cannot tell, every regex runs).
-        may = self._prefilter.candidates(folded) if self._prefilter is not None else None
+        may: frozenset[int] | set[int] | None = None
+        if len(self._prefilters) == 1:
+            may = self._prefilters[0][1].candidates(folded)
+        elif self._prefilters:
+            may = set()
+            for start, prefilter in self._prefilters:
+                found = prefilter.candidates(folded)
+                if found is None:
+                    may = None
+                    break
+                may.update(start + k for k in found if k < prefilter.size)  # not its sentinel
         for k, (brand, pattern, rule_ids, exclude) in enumerate(self._compiled):
             if may is not None and k not in may:
                 continue
@@ -463,6 +476,20 @@ class Watchlist:
             _check_excludes(brand, f"{source}: {brand_id}.exclude")
             brands.append(brand)
         return cls(brands)
+
+
+def _prefilters(patterns: list[re.Pattern[str]], start: int) -> list[tuple[int, Prefilter]]:
+    """Prefilters for the brands' patterns, from the `start`-th: one set, else the patterns split
+    in halves until each set fits RE2's memory budget. One set for all refused about 10,000 terms
+    (1,000 brands of 20 terms, within the limits), and every brand's regex then ran on every
+    mention: about 1 ms a mention instead of a few µs (until 2026-12-06)."""
+    try:
+        return [(start, Prefilter(patterns))]
+    except UnsupportedPattern:
+        if len(patterns) == 1:  # a pattern RE2 cannot take at all
+            raise
+        half = len(patterns) // 2
+        return _prefilters(patterns[:half], start) + _prefilters(patterns[half:], start + half)
 
 
 def unknown_tables(data: dict[str, Any]) -> str | None:

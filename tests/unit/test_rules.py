@@ -473,3 +473,26 @@ def test_a_watch_list_of_brands_with_many_terms_loads_in_seconds() -> None:
     name, alias = brands[3]["name"], brands[3]["aliases"][7]
     assert watchlist.match(f"{alias.upper()}!").rules == (f"b3:alias:{alias}",)
     assert watchlist.match(f"#{name}").brands == ("b3",)
+
+
+def test_a_watch_list_too_large_for_one_prefilter_keeps_one_in_several_sets(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """1,000 brands of 20 terms (within the limits) made an RE2 set over its memory budget: the
+    watch list lost its prefilter with a warning, and every brand's regex ran on every mention
+    (about 1 ms a mention). The brands are now split over several sets, with the same matches."""
+    rng = random.Random(2)
+
+    def word() -> str:
+        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyzéè") for _ in range(rng.randint(3, 9)))
+
+    brands = [{"id": f"b{b}", "name": word().title(), "keywords": [word(), word()],
+               "aliases": [f"{word()} {word()} {word()}" for _ in range(15)],
+               "hashtags": [f"#{word()}" for _ in range(3)]} for b in range(1000)]
+    watchlist = Watchlist.from_dict({"brands": brands})
+    assert watchlist._prefilters and sum(p.size for _, p in watchlist._prefilters) == 1000
+    texts = [f"{rng.choice(b['aliases'])}, {rng.choice(brands)['name']} #x {word()}"
+             for b in rng.sample(brands, 300)]
+    screened = [watchlist.match(t) for t in texts]
+    monkeypatch.setattr(type(watchlist._prefilters[0][1]), "candidates", lambda self, text: None)
+    assert screened == [watchlist.match(t) for t in texts]
+    assert all(len(m.brands) >= 2 for m in screened[:50])
