@@ -328,13 +328,12 @@ class Watchlist:
                 rule_ids[pattern.groupindex[f"t{g}"] - 1] = (i, f"{brand.id}:{terms[i][0]}:{terms[i][1]}")
             exclude = re.compile(_terms_regex(list(brand.exclude))) if brand.exclude else None
             self._compiled.append((brand, pattern, rule_ids, exclude))
-        self._prefilter: Prefilter | None = None
-        #: (place of its first brand, prefilter): one set, or several when one is too large.
+        #: (place of its first brand, prefilter): one set, or several when one is too large;
+        #: none when RE2 cannot take a brand's pattern.
         self._prefilters: list[tuple[int, Prefilter]] = []
         if self._compiled:
             try:
                 self._prefilters = _prefilters([c[1] for c in self._compiled], 0)
-                self._prefilter = self._prefilters[0][1]
             except UnsupportedPattern as exc:  # still right without it, only slower
                 log.warning("watch list without prefilter, every brand's rule runs on every "
                             "mention: %s", exc)

@@ -219,8 +219,8 @@ def test_the_prefilter_changes_no_match(monkeypatch: pytest.MonkeyPatch) -> None
         parts.append(rng.choice(("ça marche pas", "love it", "", "bof")))
         texts.append("".join(parts))
     screened = [watchlist.match(t) for t in texts]
-    assert watchlist._prefilter is not None
-    monkeypatch.setattr(type(watchlist._prefilter), "candidates", lambda self, text: None)
+    assert len(watchlist._prefilters) == 1
+    monkeypatch.setattr(type(watchlist._prefilters[0][1]), "candidates", lambda self, text: None)
     every = [watchlist.match(t) for t in texts]
     assert screened == every
     assert sum(1 for m in every if m.brands) > 3_000
@@ -237,7 +237,7 @@ def test_a_watch_list_the_prefilter_cannot_take_still_matches(
 
     monkeypatch.setattr(rules, "Prefilter", refuse)
     watchlist = Watchlist.from_toml(ROOT / "tests/data/watchlist.toml")
-    assert watchlist._prefilter is None
+    assert watchlist._prefilters == []
     assert "without prefilter" in caplog.text
     assert watchlist.match("Acme and Boréal").brands == ("acme", "boreal")
     assert watchlist.match("acmeism is a word").brands == ()
