@@ -576,8 +576,15 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
                            f"{days:,.0f}: shorten --since/--until")
         if png.is_dir() or not png.parent.is_dir():
             raise CliError(f"--png {png}: not a file in an existing folder")
+    settings = _settings(args)
+    from veille.rules import Watchlist
+
+    # Every watched brand gets a row (zeros when quiet): a bad watch list is said before the
+    # broker is asked, as for the worker and the demo.
+    watched = Watchlist.from_toml(settings.watchlist_path).brand_ids
     try:
-        report(_reachable(_settings(args)), since, until, png=png, tz=tz, lang=args.lang)
+        report(_reachable(settings), since, until, png=png, tz=tz, lang=args.lang,
+               watched=watched)
     except OSError as exc:  # e.g. the chart's folder is read-only
         raise CliError(f"--png {png}: {exc.strerror or exc}") from None
     return 0

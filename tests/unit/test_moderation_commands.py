@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -524,3 +525,38 @@ def test_the_longest_periods_are_days_of_the_report_time_zone(monkeypatch, tmp_p
     later = {"2027-01-01": "2027-01-02", "2028-10-30": "2028-10-31"}[period[3]]
     too_long = [later if a == period[3] else a for a in args]
     assert cli.main(["moderation", "report", *too_long, "--tz", "Europe/Paris"]) == 2
+
+
+def test_the_report_lists_every_brand_of_the_watch_list(monkeypatch, tmp_path, capsys) -> None:
+    """A lead reports on every brand they watch: `veille moderation report` gives each brand of
+    VEILLE_WATCHLIST its row, zeros when it had nothing in the period (it was left out until
+    2026-12-06); a bad watch list is an error said before the broker is asked."""
+    import io
+
+    from veille import cli
+    from veille.moderate import commands
+
+    watchlist = tmp_path / "watch.toml"
+    watchlist.write_text('[[brands]]\nid = "acme"\nname = "Acme"\n\n'
+                         '[[brands]]\nid = "quiet"\nname = "Quiet"\n')
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", _view_with_an_escalation())
+    settings = Settings.from_env({"VEILLE_WATCHLIST": str(watchlist)})
+    text = io.StringIO()
+    result = commands.report(settings, 1_767_590_000.0, 1_767_610_000.0, out=text)
+    assert list(result.brands) == ["acme", "quiet"]
+    assert re.search(r"^quiet +0 +0 +- +0 +-$", text.getvalue(), re.M), text.getvalue()
+    assert re.search(r"^all +3 +0 +0\.0% +0 +-$", text.getvalue(), re.M), text.getvalue()
+    # The command: the watch list is read before the broker is asked.
+    asked: list[object] = []
+    monkeypatch.setattr(cli, "_reachable", lambda settings: asked.append(settings) or settings)
+    printed = io.StringIO()
+    report = commands.report
+    monkeypatch.setattr(commands, "report", lambda *a, **kw: report(*a, **kw, out=printed))
+    monkeypatch.setenv("VEILLE_WATCHLIST", str(watchlist))
+    assert cli.main(["moderation", "report", "--since", "2026-01-05", "--until", "2026-01-06"]) == 0
+    assert re.search(r"^quiet +0 +0 +- +0 +-$", printed.getvalue(), re.M), printed.getvalue()
+    watchlist.write_text("[[brands]\n")
+    assert cli.main(["moderation", "report", "--since", "2026-01-05", "--until", "2026-01-06"]) == 2
+    assert f"veille: error: watch list {watchlist} is not valid TOML" in capsys.readouterr().err
+    assert len(asked) == 1  # not for the bad watch list

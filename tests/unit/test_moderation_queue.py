@@ -14,6 +14,7 @@ import pytest
 from veille.moderation.cases import Decision, DecisionError, apply_decision
 from veille.moderation.queue import (
     CaseView,
+    Figures,
     ItemError,
     build_report,
     case_of,
@@ -1151,3 +1152,28 @@ def test_a_resent_closed_record_of_the_new_episode_read_before_its_item_is_kept_
     assert view.status("m1") == "closed" and view.closed["m1"]["moderator"] == "bob"
     assert view.forget_closed(T0 + 62 * DAY) == 1
     assert view.closed_forgotten == 2 and view.closed == {} and view.status("m1") is None
+
+
+def test_the_report_gives_every_watched_brand_a_row_even_with_nothing_in_the_period() -> None:
+    """Found in review (2026-12-06): a watched brand with no case in the period was left out of
+    the report, so a lead reporting on every brand they watch could not tell "nothing" from "not
+    counted". Each watched brand has its row (zeros, `-` for its shares), in the brands' order;
+    a brand no longer watched but with cases in the period keeps its own; the totals are the
+    same."""
+    items = [item("a1", queued_at=T0 + 60), item("o1", brands=("oldbrand",), queued_at=T0 + 120)]
+    records = [closed(items[0], "reject", T0 + 300)]
+    plain = build_report(items, records, T0, T0 + DAY)
+    r = build_report(items, records, T0, T0 + DAY, watched=("zeta", "acme", "boreal"))
+    assert list(r.brands) == ["acme", "boreal", "oldbrand", "zeta"]
+    assert r.brands["boreal"] == r.brands["zeta"] == Figures()
+    assert r.total == plain.total and r.categories == plain.categories
+    assert r.hours() == plain.hours()  # the chart is the same
+    text = format_report(r).splitlines()
+    assert re.search(r"^boreal +0 +0 +- +0 +-$", "\n".join(text), re.M), text
+    assert re.search(r"^zeta +- +- +0 +0 +0 +0 +- +0$", "\n".join(text), re.M), text
+    # Nothing else moves: the plain report is the same but for the two new rows, in each table.
+    assert [line for line in text if not re.match(r"(boreal|zeta) ", line)] == \
+        format_report(plain).splitlines()
+    fr = format_report(r, lang="fr")
+    assert re.search(r"^boreal +0 +0 +- +0 +-$", fr, re.M), fr
+    assert re.search(r"^toutes +2 +1 +50,0\u00a0% +1 +100,0\u00a0%$", fr, re.M), fr

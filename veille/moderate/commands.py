@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
@@ -365,11 +366,19 @@ def week_before(until: float, tz: tzinfo = UTC) -> float:
 
 
 def report(settings: Settings, since: float, until: float, *, png: Path | None = None,
-           tz: tzinfo = UTC, out: TextIO = sys.stdout, lang: str | None = None) -> Any:
+           tz: tzinfo = UTC, out: TextIO = sys.stdout, lang: str | None = None,
+           watched: Iterable[str] | None = None) -> Any:
     """Print the moderation report of [since, until) read from the topics, in `lang` (default
-    VEILLE_REPORT_LANGUAGE); write the chart."""
+    VEILLE_REPORT_LANGUAGE); write the chart. Every brand of `watched` has a row, zeros when
+    nothing happened to it in the period (default: the brands of the watch list,
+    settings.watchlist_path; a bad one is a WatchlistError, before the topics are read)."""
     lang = lang or settings.report_language
     from veille.moderation.chart import hourly_chart
+
+    if watched is None:
+        from veille.rules import Watchlist
+
+        watched = Watchlist.from_toml(settings.watchlist_path).brand_ids
 
     store = ModerationStore(settings)
     try:
@@ -378,7 +387,7 @@ def report(settings: Settings, since: float, until: float, *, png: Path | None =
         store.close()
     try:
         result = build_report(view.items.values(), view.closed.values(), since, until, tz,
-                              earlier=view.earlier)
+                              earlier=view.earlier, watched=watched)
     except ValueError as exc:
         raise ModerateError(str(exc)) from None
     out.write(format_report(result, tz, lang) + "\n")

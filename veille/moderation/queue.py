@@ -1022,11 +1022,13 @@ def _time_to_decision(record: Mapping[str, Any], decided: float, case: Case | No
 
 def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[str, Any]],
                  since: float, until: float, tz: tzinfo = UTC, *,
-                 earlier: Iterable[tuple[Mapping[str, Any] | None, Mapping[str, Any]]] = ()
-                 ) -> Report:
+                 earlier: Iterable[tuple[Mapping[str, Any] | None, Mapping[str, Any]]] = (),
+                 watched: Iterable[str] = ()) -> Report:
     """Figures of [since, until): items received (queued) in it, cases closed (decided) in it.
     `earlier`: the (queue item, closed record) of episodes before the current one of case ids
     queued again once forgotten (CaseView.earlier), each counted as a case of its own.
+    `watched`: brands given a row even with nothing in the period (the watch list's), beside
+    every brand found in the topics (one no longer watched included).
 
     Flows, as the Prometheus rules compute them: a case received before the period and closed
     in it counts as processed, so the processed share may exceed 1 after a backlog is cleared.
@@ -1040,7 +1042,9 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
         view.add_item(item)
     for rec in closed:
         view.add_closed(rec)
-    brands: dict[str, Figures] = {}
+    # A row of zeros for a watched brand with nothing in the period: left out until 2026-12-06,
+    # so a lead reporting on every brand they watch could not tell "none" from "not counted".
+    brands: dict[str, Figures] = {brand: Figures() for brand in watched}
     total = Figures()
     categories = dict.fromkeys(METRIC_CATEGORIES, 0)
     received = HourlyVolume()
