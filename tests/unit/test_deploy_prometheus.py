@@ -181,6 +181,26 @@ def test_runbook_has_a_section_per_alert_and_no_other() -> None:
     assert sections == ALERTS
 
 
+@pytest.mark.parametrize(("alert", "series", "op", "constant"), [
+    ("ModerationProcessedShareLow", "brand:veille_moderation_processed_share:ratio1d", "<",
+     "PROCESSED_SHARE_TARGET"),
+    ("ModerationRejectionRateHigh", "brand:veille_moderation_rejection_rate:ratio1d", ">",
+     "REJECTION_RATE_CEILING"),
+])
+def test_the_kpi_alerts_and_the_report_share_their_thresholds(alert: str, series: str, op: str,
+                                                              constant: str) -> None:
+    """`veille moderation report` rounds the processed share and the rejection rate so that
+    neither looks on the right side of its alert's threshold when the alert fires: the rules'
+    numbers are veille.moderation.cases' constants (one changed without the other would print
+    30.0 % beside a firing alert again)."""
+    from veille.moderation import cases
+
+    expr = next(r["expr"] for r in alert_rules() if r["alert"] == alert)
+    found = re.search(re.escape(series) + r"\s*" + re.escape(op) + r"\s*([0-9.]+)", expr)
+    assert found, expr
+    assert float(found.group(1)) == getattr(cases, constant)
+
+
 def test_rules_read_only_contract_metrics() -> None:
     recorded = {r["record"] for r in rules() if "record" in r}
     allowed = series_names() | recorded

@@ -1177,3 +1177,36 @@ def test_the_report_gives_every_watched_brand_a_row_even_with_nothing_in_the_per
     fr = format_report(r, lang="fr")
     assert re.search(r"^boreal +0 +0 +- +0 +-$", fr, re.M), fr
     assert re.search(r"^toutes +2 +1 +50,0\u00a0% +1 +100,0\u00a0%$", fr, re.M), fr
+
+
+def test_the_report_never_rounds_a_rejection_rate_into_its_ceiling() -> None:
+    """Found in review (2026-12-06): 751 rejected of 2,500 processed (30.04 %) printed "30.0%"
+    while ModerationRejectionRateHigh (above 30 %, on the exact value) fired. A rate above the
+    ceiling now never prints at or below it; every other rate is rounded to nearest as before
+    (1/3 stays 33.3 %, exactly 30 % stays 30.0 %)."""
+    items = [item(f"c{i}", queued_at=T0 + i) for i in range(2500)]
+    records = [closed(it, "reject" if i < 751 else "approve", T0 + 3000)
+               for i, it in enumerate(items)]
+    report = build_report(items, records, T0, T0 + DAY)
+    assert format_report(report).splitlines()[3].split()[:6] == \
+        ["acme", "2500", "2500", "100.0%", "751", "30.1%"]
+    assert format_report(report, lang="fr").splitlines()[3].endswith(" 751     30,1\u00a0%")
+    from veille.moderation.cases import REJECTION_RATE_CEILING
+    from veille.moderation.queue import _pct
+
+    assert report.total.rejection_rate == 751 / 2500 > REJECTION_RATE_CEILING
+    ceiling = dict(ceiling=REJECTION_RATE_CEILING)
+    assert _pct(750 / 2500, **ceiling) == "30.0%"  # at the ceiling: within it, not raised
+    assert _pct(749 / 2500, **ceiling) == "30.0%"  # 29.96 %: to nearest, as before
+    assert _pct(601 / 2000, **ceiling) == "30.1%"  # 30.05 %, a tie
+    assert _pct(1 / 3, **ceiling) == "33.3%" and _pct(2 / 3, **ceiling) == "66.7%"
+    assert _pct(0.30049, "fr", **ceiling) == "30,1\u00a0%"
+    # Every rate of up to 400 cases: above the ceiling exactly when printed above it, and
+    # never more than a tenth of a percent off (to nearest but for the ceiling's neighbour).
+    for processed in range(1, 401):
+        for rejected in range(processed + 1):
+            rate = rejected / processed
+            shown = float(_pct(rate, **ceiling).rstrip("%"))
+            assert (shown > 30.0) == (rate > REJECTION_RATE_CEILING), (rejected, processed)
+            assert abs(shown - rate * 100) <= (0.1 if 30.0 < rate * 100 < 30.1 else 0.05 + 1e-9), \
+                (rejected, processed, shown)

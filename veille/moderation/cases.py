@@ -7,7 +7,7 @@
 #   received          cases opened
 #   processed         cases closed by approve, reject or replied (escalate keeps a case open)
 #   rejected          cases closed by reject (the item was removed)
-#   rejection rate    rejected / processed
+#   rejection rate    rejected / processed (the team keeps it at most REJECTION_RATE_CEILING)
 #   processed share   processed / received (the team keeps it above PROCESSED_SHARE_TARGET)
 #   unanswered negative
 #                     a negative case asking for an answer (needs_answer), still pending after
@@ -59,8 +59,11 @@ MAX_REFUSED: Final = 100
 ANSWER_OUTCOMES: Final = ("on_time", "late", "no_answer")
 #: The closing decision that answers a case's author.
 ANSWERING_DECISION: Final = "replied"
-#: The team's target for processed / received.
+#: The team's target for processed / received (ModerationProcessedShareLow fires below it,
+#: deploy/prometheus/rules/moderation.yml).
 PROCESSED_SHARE_TARGET: Final = 0.9
+#: The ceiling of rejected / processed: ModerationRejectionRateHigh fires above it (same rules).
+REJECTION_RATE_CEILING: Final = 0.3
 #: A closed case is kept this long after its closing decision (`closed_at`, the decision's
 #: `decided_at`), then forgotten: by the moderation agent (its table; a later decision on it is
 #: then `unknown_case`) and by the long-running moderation API's view (CaseView.forget_closed).

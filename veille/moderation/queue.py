@@ -28,6 +28,7 @@ from veille.moderation.cases import (
     DECISIONS,
     MAX_CLOCK_SKEW_SECONDS,
     PROCESSED_SHARE_TARGET,
+    REJECTION_RATE_CEILING,
     Case,
     DayPeak,
     Decision,
@@ -1114,13 +1115,23 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
 MAX_VIEW_DECISIONS = 1000
 
 
-def _pct(x: float | None, lang: str = "en", floor: bool = False) -> str:
+def _pct(x: float | None, lang: str = "en", floor: bool = False,
+         ceiling: float | None = None) -> str:
     """A share to 0.1 %; `floor` rounds down a share that must stay at least a target (the
-    processed share: 89.95 % is 89.9 %, not "90.0 %" beside "target: at least 90 %")."""
+    processed share: 89.95 % is 89.9 %, not "90.0 %" beside "target: at least 90 %").
+    `ceiling`: a share above it (the alert's `> ceiling`, on the exact value) never prints at
+    or below it: rounded to nearest, but 30.04 % over a 30 % ceiling is 30.1 %, not "30.0 %"
+    while the alert fires; exactly 30 % stays 30.0 % and every other value is rounded to
+    nearest (1/3 is 33.3 %, not 33.4 % as rounding every rate up would print)."""
     if x is None:
         return "-"
     if floor:
         x = math.floor(x * 1000 + 1e-9) / 1000
+    elif ceiling is not None and x > ceiling:
+        limit = round(ceiling * 1000)  # in tenths of a percent
+        # As printed below (`:.1%` is x * 100 to one decimal): would it read as within?
+        if round(float(f"{x * 100:.1f}") * 10) <= limit:
+            x = (limit + 1) / 1000
     return f"{x:.1%}" if lang != "fr" else f"{x * 100:.1f}".replace(".", ",") + "\u00a0%"
 
 
@@ -1221,7 +1232,8 @@ def format_report(report: Report, tz: tzinfo = UTC, lang: str = "en") -> str:
     for name, f in rows:
         lines.append(_row([name, str(f.received), str(f.processed),
                            _pct(f.processed_share, lang, floor=True), str(f.rejected),
-                           _pct(f.rejection_rate, lang)], widths))
+                           _pct(f.rejection_rate, lang, ceiling=REJECTION_RATE_CEILING)],
+                          widths))
     target = round(PROCESSED_SHARE_TARGET * 100)
     lines.append(t["volume_note"].format(target=f"{target}%" if lang != "fr"
                                          else f"{target}\u00a0%"))
