@@ -533,6 +533,82 @@ def cmd_moderate_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Dead letters `veille dead-letters` lists without --limit: the newest.
+DEAD_LETTERS_SHOWN = 20
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    """List the dead letters of mentions.dlq (oldest first; the summary on stderr), or with
+    --replay send them again, as they came, to mentions.raw."""
+    from streams.records import DLQ_REASONS
+    from streams.topics import MENTIONS_DLQ, MENTIONS_RAW
+    from veille.deadletters import DeadLetter, select, summary
+    from veille.moderate.commands import parse_time
+    from veille.moderate.store import TopicReader
+
+    if args.reason is not None and args.reason not in DLQ_REASONS:
+        raise CliError(f"--reason {args.reason!r} is not a dead-letter reason: "
+                       f"{', '.join(DLQ_REASONS)}")
+    if args.limit is not None and args.limit < 0:
+        raise CliError(f"--limit must be 0 or more, not {args.limit}")
+    since = parse_time(args.since, "since") if args.since else None
+    settings = _reachable(_settings(args))
+    letters: list[DeadLetter] = []
+
+    def keep(_value: bytes) -> None:
+        r = reader.record
+        letters.append(DeadLetter.from_record(r.key, r.value, r.timestamp, r.headers))
+
+    reader = TopicReader(settings, {MENTIONS_DLQ: keep}, decode=None)
+    try:
+        reader.refresh()
+    finally:
+        reader.close()
+    chosen = select(letters, reason=args.reason, since=since)
+    if args.limit is not None:
+        shown = chosen[max(0, len(chosen) - args.limit):]
+    else:  # listed: the newest few; replayed: all of them
+        shown = chosen if args.replay else chosen[-DEAD_LETTERS_SHOWN:]
+    if not args.replay:
+        for letter in shown:
+            print(letter.to_json() if args.json else letter.line(), flush=True)
+        print(summary(chosen, len(shown)), file=sys.stderr)
+        return 0
+    return _replay_dead_letters(settings, shown, settings.topic(MENTIONS_RAW))
+
+
+def _replay_dead_letters(settings: Settings, letters: list[Any], topic: str) -> int:
+    """Send each dead letter's key and bytes to `topic`, acknowledged; 1 when one is not. Those
+    cut to fit mentions.dlq are not sent (their bytes are lost)."""
+    from veille.collectors.producer import close_now, make_producer
+
+    whole = [d for d in letters if not d.truncated]
+    producer = make_producer(settings)
+    failed = 0
+    try:
+        futures = [producer.send(topic, key=d.key, value=d.value) for d in whole]
+        try:
+            producer.flush(timeout=60)
+        except Exception:  # noqa: BLE001 (a broker gone: what was not acknowledged is counted)
+            pass
+        for future in futures:
+            try:
+                future.get(timeout=0)
+            except Exception:  # noqa: BLE001 (counted and said below)
+                failed += 1
+    finally:
+        if failed:  # a broker that did not acknowledge: closed without waiting for it
+            close_now(producer, 5.0)
+        else:
+            producer.close(timeout=10)
+    cut = len(letters) - len(whole)
+    print(f"sent {len(whole) - failed:,} dead letter(s) to {topic} again"
+          + (f"; {failed:,} not acknowledged by the broker (run it again)" if failed else "")
+          + (f"; {cut:,} not sent: cut to fit mentions.dlq, their original bytes are lost"
+             if cut else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_moderation_report(args: argparse.Namespace) -> int:
     import time
 
@@ -729,6 +805,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --follow, seconds between reads (default 1)")
     p.add_argument("--json", action="store_true", help="each event's record as JSON, one per line")
     p.set_defaults(func=cmd_alerts)
+
+    p = sub.add_parser("dead-letters", help="what went to mentions.dlq and why, oldest first; "
+                                            "--replay sends them to mentions.raw again")
+    _add_broker(p)
+    p.add_argument("--reason", help="only this reason's (invalid_json, created_at_in_future...)")
+    p.add_argument("--since", help="only those written from this time on (ISO 8601, UTC without "
+                                   "an offset)")
+    p.add_argument("--limit", type=int, help=f"the newest N (default {DEAD_LETTERS_SHOWN} "
+                                             "listed; with --replay, all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per dead letter")
+    p.add_argument("--replay", action="store_true",
+                   help="send the chosen dead letters' original key and bytes to mentions.raw "
+                        "again (after fixing what refused them)")
+    p.set_defaults(func=cmd_dead_letters)
 
     def add_report(r: argparse.ArgumentParser) -> None:
         _add_broker(r)

@@ -86,13 +86,15 @@ class TopicReader:
     """
 
     def __init__(self, settings: Settings, topics: dict[str, Callable[[Any], None]],
-                 timeout: float = 15.0, ordered: bool = False, key: bytes | None = None) -> None:
+                 timeout: float = 15.0, ordered: bool = False, key: bytes | None = None,
+                 decode: Callable[[bytes], Any] | None = json.loads) -> None:
         """`timeout`: how long a refresh may go without any progress (no record read, not at
         the end) before it is a BrokerError. `ordered`: each refresh hands its records over
         oldest first by record time across partitions (held until the refresh has read them
         all: for small topics), rather than as fetched (oldest first within a partition).
         `key`: read only the partition of each topic that holds this key (the default
-        partitioner's), not the whole topics."""
+        partitioner's), not the whole topics. `decode`: what a handler gets of a value (None:
+        its bytes as they are, e.g. dead letters)."""
         from kafka import KafkaConsumer
 
         self.settings = settings
@@ -100,6 +102,7 @@ class TopicReader:
         self.timeout = timeout
         self.ordered = ordered
         self.key = key
+        self.decode = decode
         #: The broker timestamp (epoch seconds) of the record being handed over, and the record.
         self.timestamp: float | None = None
         self.record: Any = None
@@ -201,7 +204,7 @@ class TopicReader:
             self.timestamp = r.timestamp / 1000.0
             self.record = r
             try:
-                self.handlers[r.topic](json.loads(r.value))
+                self.handlers[r.topic](r.value if self.decode is None else self.decode(r.value))
             except BrokenPipeError:
                 raise  # the handler's output was closed (`| head`): the caller's to handle
             except Exception as exc:  # one bad record must not hide those after it
