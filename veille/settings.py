@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from veille.timezones import TimezoneError
+from veille.timezones import TimezoneError, zone
 from veille.timezones import check as check_timezone
 
 ENV_PREFIX = "VEILLE_"
@@ -207,6 +207,16 @@ class Settings:
     webhook_max_body_bytes: int = field(
         default=1_048_576, metadata={"help": "Largest webhook request body, bytes (413 above)."}
     )
+    webhook_timezone: str = field(
+        default="",
+        metadata={"help": "Webhook: time zone (IANA name, e.g. `Europe/Paris`) of the times "
+                  "pushed without an offset: IFTTT's `December 6, 2026 at 07:00AM` (written in "
+                  "the IFTTT account's zone), an RFC 2822 or Twitter time with no zone at all. "
+                  "Empty: such a time is refused (400 naming this setting). An ISO 8601 time "
+                  "without an offset stays UTC (the record contract). In the hour repeated when "
+                  "summer time ends, the first passage (summer time); in the hour skipped when it "
+                  "starts, the offset of before the change."},
+    )
     mastodon_url: str = field(
         default="",
         metadata={"help": "Mastodon instance base URL, e.g. https://mastodon.social (empty: off)."},
@@ -358,6 +368,12 @@ class Settings:
             check_timezone(self.timezone)
         except TimezoneError as exc:
             raise SettingsError(f"{ENV_PREFIX}TIMEZONE: {exc}") from None
+        if self.webhook_timezone:
+            try:
+                zone(self.webhook_timezone)
+            except TimezoneError as exc:
+                raise SettingsError(f"{ENV_PREFIX}WEBHOOK_TIMEZONE: {exc} (empty: times without "
+                                    "an offset are refused)") from None
         # The prefix first: an app id left unset is derived from it.
         if not _TOPIC_CHARS.fullmatch(self.topic_prefix or "x"):
             raise SettingsError(f"{ENV_PREFIX}TOPIC_PREFIX={self.topic_prefix!r} must be letters, "

@@ -120,6 +120,8 @@ def test_zero_where_it_means_something_is_accepted() -> None:
     ({"VEILLE_MAX_AGE_DAYS": "1e12"}, "must be at most 36,500 (a century)"),
     ({"VEILLE_WEBHOOK_MAX_BODY_BYTES": "99999999999999999999999"}, "must be at most 67,108,864"),
     ({"VEILLE_MAX_TEXT_CHARS": "2000000"}, "must be at most 100,000 (a record must fit"),
+    ({"VEILLE_WEBHOOK_TIMEZONE": "Paris"}, "VEILLE_WEBHOOK_TIMEZONE: 'Paris' is not a time zone"),
+    ({"VEILLE_WEBHOOK_TIMEZONE": "localtime"}, "VEILLE_WEBHOOK_TIMEZONE: 'localtime' is the machine"),
 ])
 def test_malformed_names_and_urls_are_refused_at_start(env: dict[str, str], message: str) -> None:
     """They used to fail deep inside a Kafka client (an IndexError, a 30 s wait), create topics

@@ -44,7 +44,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from aiohttp import web
@@ -80,7 +80,7 @@ from veille.httpbody import (
 )
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings, SettingsError
-from veille.timezones import zone_abbreviation_minutes
+from veille.timezones import zone, zone_abbreviation_minutes
 
 log = logging.getLogger(__name__)
 
@@ -157,12 +157,66 @@ def _count(value: Any) -> Any:
 _SECONDS_TEXT = re.compile(r"[1-9][0-9]{9}(?:\.[0-9]{1,6})?")
 
 
-def common_time(value: str) -> str | None:
+#: English month names and their three-letter forms (IFTTT writes the full name whatever the
+#: account's language); read without the machine's locale, which strptime's %B would follow.
+_MONTHS = {name: n for n, full in enumerate(
+    ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december"), 1) for name in (full, full[:3])}
+#: IFTTT's ingredients' dates: "December 6, 2026 at 07:00AM", "December 06, 2026 at 11:15PM".
+_IFTTT_TIME = re.compile(r"(?P<month>[A-Za-z]+)\.? +(?P<day>[0-9]{1,2}), *(?P<year>[0-9]{4}) +at +"
+                         r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2}) *(?P<half>[AaPp][Mm])")
+#: An RFC 2822 or Twitter time that ends on its clock (or its year after the clock, Twitter's
+#: and asctime's order): written with no zone at all. "-0000" or "IST" are not this.
+_NO_ZONE = re.compile(r".*[0-9]:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?: +[0-9]{4})?", re.DOTALL)
+
+
+class NoOffset(ValueError):
+    """A time that names no offset and no zone, read while no zone is set for such times."""
+
+
+def _ifttt_time(text: str) -> datetime | None:
+    """IFTTT's "December 6, 2026 at 07:00AM" as a naive datetime, None when it is not one."""
+    found = _IFTTT_TIME.fullmatch(text)
+    if found is None:
+        return None
+    month = _MONTHS.get(found["month"].lower())
+    hour = int(found["hour"])
+    if month is None or not 1 <= hour <= 12:
+        return None
+    hour = hour % 12 + (12 if found["half"].lower() == "pm" else 0)
+    try:
+        return datetime(int(found["year"]), month, int(found["day"]), hour, int(found["minute"]))
+    except ValueError:  # February 30, minute 75
+        return None
+
+
+def local_time(naive: datetime, local: tzinfo) -> datetime:
+    """`naive`, a wall-clock time of the zone `local`, as an aware time. Daylight saving, as
+    zoneinfo's fold=0: in the hour repeated when summer time ends, its first passage (summer
+    time: 02:30 on 2026-10-25 in Europe/Paris is 00:30 UTC); in the hour skipped when it starts,
+    the offset of before the change (02:30 on 2026-03-29 in Europe/Paris, which no clock there
+    showed, is 01:30 UTC)."""
+    return naive.replace(tzinfo=local, fold=0)
+
+
+def common_time(value: str, local: tzinfo | None = None) -> str | None:
     """`value` in ISO 8601 when it is a time as platforms and no-code tools write them but ISO
     8601 is not: RFC 2822 (RSS, e-mail: "Fri, 04 Dec 2026 22:12:17 +0000") or Twitter's
     ("Wed Oct 10 20:19:24 +0000 2018"), with an offset, or Unix seconds as text; else None
-    (ISO 8601 is read by the validation itself, as everything it refuses, with its reason)."""
+    (ISO 8601 is read by the validation itself, as everything it refuses, with its reason).
+
+    A time with no zone at all, IFTTT's ("December 6, 2026 at 07:00AM") or RFC 2822's without
+    one, is read in `local` (VEILLE_WEBHOOK_TIMEZONE, see local_time), and is NoOffset without it.
+    "-0000" and zone names that are not in veille.timezones.ABBREVIATIONS stay None."""
     text = value.strip()
+    ifttt = _ifttt_time(text)
+    if ifttt is not None:
+        if local is None:
+            raise NoOffset(text)
+        try:
+            return local_time(ifttt, local).astimezone(UTC).isoformat()
+        except (OverflowError, ValueError):
+            return None
     if _SECONDS_TEXT.fullmatch(text):  # Unix seconds sent as text (a no-code tool's field)
         try:
             return datetime.fromtimestamp(float(text), UTC).isoformat()
@@ -182,9 +236,14 @@ def common_time(value: str) -> str | None:
             return None
     if found.tzinfo is None:  # RFC 2822's "-0000", or a zone name Python does not know
         east = zone_abbreviation_minutes(text.rsplit(None, 1)[-1])  # "CEST": French feeds'
-        if east is None:
-            return None
-        found = found.replace(tzinfo=timezone(timedelta(minutes=east)))
+        if east is not None:
+            found = found.replace(tzinfo=timezone(timedelta(minutes=east)))
+        elif _NO_ZONE.fullmatch(text) is None:
+            return None  # "-0000", "IST": no guess
+        elif local is None:
+            raise NoOffset(text)
+        else:
+            found = local_time(found, local)
     try:
         return found.astimezone(UTC).isoformat()
     except (OverflowError, ValueError):
@@ -325,6 +384,8 @@ class WebhookCollector(Collector):
         token = settings.webhook_token.strip()
         self._token = _b(token) if token else None
         self._secret = settings.webhook_hmac_secret.encode("utf-8") or None
+        #: The zone of the times pushed without an offset (VEILLE_WEBHOOK_TIMEZONE), or None.
+        self._local = zone(settings.webhook_timezone) if settings.webhook_timezone else None
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -684,7 +745,15 @@ class WebhookCollector(Collector):
             for name in ("created_at", "collected_at"):
                 value = item.get(name)
                 if isinstance(value, str):
-                    item[name] = common_time(value) or value
+                    try:
+                        item[name] = common_time(value, self._local) or value
+                    except NoOffset:
+                        raise InvalidMention(
+                            "invalid_field",
+                            f"{name} {value.strip()[:60]!r} names no offset or time zone: set "
+                            "VEILLE_WEBHOOK_TIMEZONE to the zone it is written in (IFTTT: its "
+                            "account's, e.g. Europe/Paris), or send it with its offset",
+                            name) from None
             audience = item.get("audience")
             if isinstance(audience, dict):  # "1,234" followers: a number written as text
                 item["audience"] = {k: _count(v) for k, v in audience.items()}

@@ -1,0 +1,148 @@
+"""Times pushed to the webhook without an offset, through real HTTP: IFTTT's ingredients
+("December 6, 2026 at 07:00AM", written in the IFTTT account's zone) and RFC 2822 times with no
+zone are read in VEILLE_WEBHOOK_TIMEZONE, and refused with a 400 naming it while it is unset."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from prometheus_client import CollectorRegistry
+
+from veille.collectors.base import MentionSink
+from veille.collectors.webhook import NoOffset, WebhookCollector, common_time
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+class Recorder(MentionSink):
+    """Acknowledges every write at once, keeping what it was given."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.written: dict[str, Any] = {}
+
+    async def send(self, mentions, timeout=None):  # type: ignore[no-untyped-def]
+        batch = list(mentions)
+        self.written.update((m.id, m) for m in batch)
+        return len(batch)
+
+    def close(self) -> None:
+        pass
+
+
+def post_all(settings: Settings, bodies: list[Any]) -> tuple[list[tuple[int, Any]], Recorder]:
+    """Each body POSTed in turn to a collector listening on a free port: (status, JSON answer)."""
+
+    async def scenario() -> tuple[list[tuple[int, Any]], Recorder]:
+        metrics = CollectorMetrics(CollectorRegistry())
+        sink = Recorder(settings, "webhook", metrics, ack_timeout=5.0)
+        c = WebhookCollector(settings.with_(webhook_port=0), metrics, sink, ack_timeout=5.0)
+        await c.start()
+        answers = []
+        try:
+            async with aiohttp.ClientSession() as http:
+                for body in bodies:
+                    async with http.post(c.url + "/mentions", json=body) as resp:
+                        answers.append((resp.status, await resp.json()))
+        finally:
+            await c.stop()
+            await c.close()
+        return answers, sink
+
+    return asyncio.run(scenario())
+
+
+def last(month: int, day: int) -> datetime:
+    """The latest `month`/`day` at least two days past (so within VEILLE_MAX_AGE_DAYS)."""
+    today = datetime.now(UTC).date() - timedelta(days=2)
+    year = today.year if (month, day) <= (today.month, today.day) else today.year - 1
+    return datetime(year, month, day)
+
+
+def ifttt(when: datetime) -> str:
+    """`when` (a wall-clock time) as IFTTT writes it: "December 6, 2026 at 07:00AM"."""
+    months = ["January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December"]
+    hour = when.hour % 12 or 12
+    return (f"{months[when.month - 1]} {when.day:02d}, {when.year} at {hour:02d}:"
+            f"{when.minute:02d}{'PM' if when.hour >= 12 else 'AM'}")
+
+
+def test_ifttt_times_are_read_in_the_webhook_zone_in_winter_and_in_summer() -> None:
+    """Found in review (2026-12-06): IFTTT writes its dates "December 6, 2026 at 07:00AM", in
+    its account's zone and without an offset; every such push was refused (400 "created_at is
+    not an ISO 8601 time"), and IFTTT does not send a refused request again. With
+    VEILLE_WEBHOOK_TIMEZONE=Europe/Paris, 07:00AM is 06:00 UTC in winter and 05:00 UTC in
+    summer; 11:15PM with a day written "06" is 22:15 UTC in winter."""
+    winter = last(1, 15).replace(hour=7)
+    summer = last(7, 15).replace(hour=7)
+    night = last(1, 6).replace(hour=23, minute=15)
+    rfc = last(7, 16).replace(hour=9, minute=30)
+    forms = {"winter": ifttt(winter), "summer": ifttt(summer), "night": ifttt(night),
+             # an RFC 2822 date with no zone at all, as a no-code tool's RSS trigger passes it
+             "rfc": rfc.strftime("%a, %d %b %Y %H:%M:%S")}
+    assert forms["night"].endswith(", " + str(night.year) + " at 11:15PM")
+    settings = Settings.from_env({"VEILLE_WEBHOOK_TIMEZONE": "Europe/Paris"})
+    bodies = [{"id": name, "platform": "ifttt", "text": "Acme is down", "created_at": text}
+              for name, text in forms.items()]
+    answers, sink = post_all(settings, bodies)
+    assert [status for status, _ in answers] == [202] * len(forms), answers
+    got = {key: m.created_at for key, m in sink.written.items()}
+    assert got == {"winter": winter.replace(hour=6, tzinfo=UTC),
+                   "summer": summer.replace(hour=5, tzinfo=UTC),
+                   "night": night.replace(hour=22, tzinfo=UTC),
+                   "rfc": rfc.replace(hour=7, tzinfo=UTC)}
+
+
+def test_a_time_without_an_offset_is_refused_naming_the_setting_while_it_is_unset() -> None:
+    """Unset, no guess: the 400 says what to set (it said "not an ISO 8601 time", which IFTTT's
+    users could do nothing about). Garbage, "-0000" and an ambiguous zone name stay refused
+    with the zone set; an ISO 8601 time without an offset stays UTC (the record contract)."""
+    text = ifttt(last(1, 15).replace(hour=7))
+    answers, sink = post_all(Settings.from_env({}), [
+        {"platform": "ifttt", "text": "Acme", "created_at": text}])
+    (status, body), = answers
+    assert status == 400 and body["field"] == "created_at", body
+    assert "VEILLE_WEBHOOK_TIMEZONE" in body["detail"] and text in body["detail"], body
+    assert not sink.written
+
+    day = last(1, 15)
+    garbage = ["December 32, 2026 at 07:00AM", "Decembre 6, 2026 at 07:00AM",
+               "December 6, 2026 at 13:00PM", "December 6, 2026 at 07:00",
+               "tomorrow at 07:00AM", day.strftime("%a, %d %b %Y 07:00:00 -0000"),
+               day.strftime("%a, %d %b %Y 07:00:00 IST")]
+    paris = Settings.from_env({"VEILLE_WEBHOOK_TIMEZONE": "Europe/Paris"})
+    iso = day.replace(hour=7).isoformat()
+    answers, sink = post_all(paris, [{"platform": "ifttt", "text": "Acme", "created_at": g}
+                                     for g in garbage] + [
+        {"id": "iso", "platform": "x", "text": "Acme", "created_at": iso}])
+    assert [s for s, _ in answers[:-1]] == [400] * len(garbage), answers
+    assert all(b["field"] == "created_at" and "VEILLE_WEBHOOK_TIMEZONE" not in b["detail"]
+               for _, b in answers[:-1]), answers
+    assert answers[-1][0] == 202 and sink.written["iso"].created_at == day.replace(
+        hour=7, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("text", "utc"), [
+    # the hour repeated when summer time ends: its first passage, summer time (UTC+2)
+    ("October 25, 2026 at 02:30AM", "2026-10-25T00:30:00+00:00"),
+    # the hour skipped when it starts, which no clock in Paris showed: the offset of before (+1)
+    ("March 29, 2026 at 02:30AM", "2026-03-29T01:30:00+00:00"),
+    ("March 29, 2026 at 03:30AM", "2026-03-29T01:30:00+00:00"),
+    ("March 29, 2026 at 01:59AM", "2026-03-29T00:59:00+00:00"),
+    ("October 25, 2026 at 03:00AM", "2026-10-25T02:00:00+00:00"),
+    ("December 6, 2026 at 12:05AM", "2026-12-05T23:05:00+00:00"),
+    ("December 6, 2026 at 12:05PM", "2026-12-06T11:05:00+00:00"),
+    ("Dec 6, 2026 at 7:00am", "2026-12-06T06:00:00+00:00"),
+])
+def test_daylight_saving_changes_are_read_one_way(text: str, utc: str) -> None:
+    assert common_time(text, PARIS) == utc
+    with pytest.raises(NoOffset):
+        common_time(text)
