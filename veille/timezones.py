@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +21,22 @@ ABBREVIATIONS: dict[str, int] = {
     "kst": 540, "acst": 570, "acdt": 630, "aest": 600, "aedt": 660, "nzst": 720, "nzdt": 780,
     "hst": -600, "akst": -540, "akdt": -480,
 }
+
+
+#: English month names and their three-letter forms, as dates write them (RFC 822, IFTTT), read
+#: without the machine's locale, which strptime's %b and %B would follow.
+MONTHS: dict[str, int] = {name: n for n, full in enumerate(
+    ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december"), 1) for name in (full, full[:3])}
+
+
+def local_time(naive: datetime, local: tzinfo) -> datetime:
+    """`naive`, a wall-clock time of the zone `local`, as an aware time. Daylight saving, as
+    zoneinfo's fold=0, one way always: in the hour repeated when summer time ends, its first
+    passage (summer time: 02:30 on 2026-10-25 in Europe/Paris is 00:30 UTC); in the hour skipped
+    when it starts, the offset of before the change (02:30 on 2026-03-29 in Europe/Paris, which
+    no clock there showed, is 01:30 UTC)."""
+    return naive.replace(tzinfo=local, fold=0)
 
 
 def zone_abbreviation_minutes(name: str) -> int | None:

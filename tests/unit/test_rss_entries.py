@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import email.utils
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -712,3 +712,114 @@ def test_one_stray_byte_in_a_utf8_feed_does_not_garble_the_feed() -> None:
     cp1252 = doc.replace("Été – Boréal".encode(), "Café Boréal".encode("cp1252"))
     parsed = rss.parse_feed(cp1252, "application/rss+xml", "https://n.example/f")
     assert [e.title for e in parsed.entries] == ["Café Boréal", "bad BYTE here"]
+
+
+def poll_feed(tmp_path: Path, feed: Feed, config: dict[str, Any], polls: int = 1,
+              between: Any = None) -> tuple[list[rss.PollResult], ListSink, RssCollector]:
+    """run_polls for a feed with more than a URL in its [[feeds]] table (`config`)."""
+
+    async def scenario() -> tuple[list[rss.PollResult], ListSink, RssCollector]:
+        async with serve([("GET", "/f", feed.handle)]) as base:
+            settings = Settings.from_env({}).with_(collector_state_dir=str(tmp_path / "state"))
+            metrics = CollectorMetrics(CollectorRegistry())
+            sink = ListSink(settings, "rss", metrics)
+            c = RssCollector(settings, metrics, sink, feeds=[FeedConfig(base + "/f", **config)])
+            await c.start()
+            results = []
+            try:
+                for n in range(polls):
+                    if between is not None and n:
+                        between(c, n)
+                    results.append(await c.poll(c.feeds[0]))  # type: ignore[index]
+            finally:
+                await c.close()
+            return results, sink, c
+
+    return asyncio.run(scenario())
+
+
+def dated(guid: str, date: str) -> str:
+    return f"<item><guid>{guid}</guid><title>Acme {guid}</title><pubDate>{date}</pubDate></item>"
+
+
+def test_offsets_written_after_gmt_or_utc_are_read_east_as_written(tmp_path: Path) -> None:
+    """Found in review (2026-12-06): feedparser read "UTC+01:00" and "UTC+1" as UTC, an hour
+    out (two hours ahead: refused as from the future when the feed published at once), did
+    not read "GMT+1" at all, nor "Sun,06 Dec ..." (no space after the comma): those entries got
+    the time of the poll. An offset means east of UTC as written, not POSIX's inverted sign."""
+    written = time.time() - 600
+
+    def date_in(east_minutes: int, zone: str, form: str = "%a, %d %b %Y %H:%M:%S ") -> str:
+        return time.strftime(form, time.gmtime(written + east_minutes * 60)) + zone
+
+    forms = {"utc-colon": date_in(60, "UTC+01:00"), "utc-1": date_in(60, "UTC+1"),
+             "gmt-1": date_in(60, "GMT+1"), "gmt-0500": date_in(-300, "GMT-0500"),
+             "utc-3": date_in(-180, "UTC-3"), "gmt-0530": date_in(330, "GMT+05:30"),
+             "nospace": date_in(60, "+0100", "%a,%d %b %Y %H:%M:%S "),
+             "nospace-gmt": date_in(0, "GMT", "%a,%d %b %Y %H:%M:%S "),
+             "no-seconds": date_in(120, "+0200", "%a, %d %b %Y %H:%M ")}
+    results, sink, _ = poll_feed(tmp_path, Feed(rss_doc("".join(
+        dated(k, v) for k, v in forms.items()))), {})
+    assert results[0].sent == len(forms), results
+    got = {m.text: m.created_at.timestamp() for m in sink.sent}
+    minute = int(written) // 60 * 60
+    assert {k: got[f"Acme {k}"] for k in forms} == {
+        k: minute if k == "no-seconds" else int(written) for k in forms}
+
+
+def test_a_date_without_a_zone_is_read_in_the_feeds_timezone(tmp_path: Path) -> None:
+    """A feed whose dates name no zone ("Sun, 06 Dec 2026 07:00:00") is read in its `timezone`
+    ([[feeds]] table): in winter and in summer time. It got the time of the poll."""
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    recent = datetime.now(paris).replace(microsecond=0) - timedelta(minutes=10)
+    today = datetime.now(UTC).date() - timedelta(days=2)
+    july = datetime(today.year if (today.month, today.day) >= (7, 15) else today.year - 1, 7, 15,
+                    10, 0, tzinfo=paris)
+    form = "%a, %d %b %Y %H:%M:%S"
+    feed = Feed(rss_doc(dated("recent", recent.strftime(form)) + dated("july", july.strftime(form))
+                        + dated("nospace", recent.strftime("%a,%d %b %Y %H:%M:%S"))))
+    results, sink, _ = poll_feed(tmp_path, feed, {"timezone": "Europe/Paris"})
+    assert results[0].sent == 3, results
+    got = {m.text: m.created_at for m in sink.sent}
+    assert got == {"Acme recent": recent.astimezone(UTC), "Acme nospace": recent.astimezone(UTC),
+                   "Acme july": july.replace(hour=8, tzinfo=UTC)}
+
+
+def test_a_date_without_a_zone_is_never_dated_now_by_a_first_poll(tmp_path: Path) -> None:
+    """Without a `timezone` for the feed, a date with no zone cannot be placed: it got the
+    time of the poll, so on a feed's first poll its whole backlog was dated "now" (a burst of
+    mentions to the spike detector). Now such entries are refused on a first poll (and not sent
+    later); on later polls a new one is dated by its poll, as an entry with no date, unless its
+    date is older than the previous poll in every zone of the world."""
+    form = "%a, %d %b %Y %H:%M:%S"
+    now = datetime.now(UTC)
+    feed = Feed(rss_doc(
+        dated("old", (now - timedelta(days=3)).strftime(form))
+        + dated("hour", (now - timedelta(hours=1)).strftime(form))
+        + dated("zoned", (now - timedelta(hours=2)).strftime(form + " +0000"))))
+
+    def publish(c: RssCollector, n: int) -> None:
+        later = datetime.now(UTC)
+        feed.body = feed.body.replace("</channel>", dated("new", later.strftime(form))
+                                      + dated("late", (later - timedelta(days=2)).strftime(form))
+                                      + "</channel>")
+        feed.etag = '"v2"'
+
+    results, sink, c = poll_feed(tmp_path, feed, {}, polls=2, between=publish)
+    assert [(r.sent, r.refused) for r in results] == [(1, 2), (1, 1)], results
+    texts = [m.text for m in sink.sent]
+    assert texts == ["Acme zoned", "Acme new"], texts
+    assert sink.sent[0].created_at == (now - timedelta(hours=2)).replace(microsecond=0)
+    assert sink.sent[1].created_at - sink.sent[1].collected_at == timedelta(0)  # (the poll's)
+    assert refused(c, "invalid_field") == 3
+
+
+def test_a_feeds_timezone_must_be_an_iana_name(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text('[[feeds]]\nurl = "https://example.org/f"\ntimezone = "CEST"\n')
+    with pytest.raises(rss.FeedConfigError, match="`timezone`: 'CEST' is not a time zone name"):
+        rss.load_feeds(path)
+    path.write_text('[[feeds]]\nurl = "https://example.org/f"\ntimezone = "Europe/Paris"\n')
+    assert rss.load_feeds(path)[0].timezone == "Europe/Paris"

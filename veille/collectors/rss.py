@@ -27,7 +27,7 @@ import tomllib
 import xml.sax
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -50,7 +50,13 @@ from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.metrics import CollectorMetrics, FeedMetrics
 from veille.rules import MAX_WATCHLIST_BYTES, unknown_tables
 from veille.settings import Settings, SettingsError
-from veille.timezones import zone_abbreviation_minutes
+from veille.timezones import (
+    MONTHS,
+    TimezoneError,
+    local_time,
+    zone,
+    zone_abbreviation_minutes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +70,7 @@ MAX_SEEN_PER_FEED = 5000
 #: every poll), but never more than this: a 10 MB feed of tiny entries stays bounded.
 MAX_SEEN_HARD_CAP = 100_000
 STATE_VERSION = 1
-FEED_KEYS = {"url", "name", "interval_seconds", "platform"}
+FEED_KEYS = {"url", "name", "interval_seconds", "platform", "timezone"}
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -349,6 +355,8 @@ class FeedConfig:
     name: str | None = None
     interval_seconds: float = DEFAULT_INTERVAL
     platform: str = DEFAULT_PLATFORM
+    #: IANA zone in which the feed's dates written with no zone at all are read (None: unknown).
+    timezone: str | None = None
 
     @property
     def label(self) -> str:
@@ -515,8 +523,15 @@ def feeds_from_dict(data: dict[str, Any], *, source: str = "watch list",
             raise FeedConfigError(
                 f"{where}: `platform` holds a lone surrogate (not valid Unicode)"
             ) from None
+        tz = entry.get("timezone")
+        if tz is not None:
+            try:
+                zone(tz)
+            except TimezoneError as exc:
+                raise FeedConfigError(f"{where}: `timezone`: {exc}") from None
         feeds.append(FeedConfig(url=url, name=name.strip() if name else None,
-                                interval_seconds=float(interval), platform=platform))
+                                interval_seconds=float(interval), platform=platform,
+                                timezone=tz))
     return feeds
 
 
@@ -684,8 +699,70 @@ def _named_zone_minutes(raw: Any, hour: int, minute: int) -> int:
     return offset
 
 
-def _entry_time(entry: Any) -> datetime | None:
+#: An RFC 822 date as feeds write it, read by the collector itself: the weekday optional, with or
+#: without a space after its comma ("Sun,06 Dec 2026"), seconds optional, then the zone as
+#: written (possibly nothing).
+_RFC822 = re.compile(r"\s*(?:[A-Za-z]{2,9}\.?\s*,\s*|[A-Za-z]{2,9}\s+)?(?P<day>[0-9]{1,2})\s+"
+                     r"(?P<month>[A-Za-z]{3,9})\.?\s+(?P<year>[0-9]{4})\s+(?P<hour>[0-9]{1,2}):"
+                     r"(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2}))?\s*(?P<zone>.*?)\s*")
+#: A zone written as an offset: "+0100", "-05:00", "+01", or after GMT/UTC/UT ("GMT+1",
+#: "UTC+01:00", "GMT-0500"). East of UTC is "+", as RFC 822 and every feed writer mean it (not
+#: the inverted sign of POSIX TZ strings and IANA's Etc/GMT+1, which is west).
+_OFFSET = re.compile(r"(?:(?:GMT|UTC|UT)\s*)?(?P<sign>[+-])(?P<hours>[0-9]{1,2})"
+                     r"(?::?(?P<minutes>[0-9]{2}))?", re.IGNORECASE)
+#: RFC 822's own zone names, as minutes east of UTC (feedparser reads them the same way).
+_RFC822_ZONES = {"ut": 0, "gmt": 0, "utc": 0, "z": 0, "est": -300, "edt": -240, "cst": -360,
+                 "cdt": -300, "mst": -420, "mdt": -360, "pst": -480, "pdt": -420}
+
+
+def rfc822_time(raw: Any) -> datetime | None:
+    """An RFC 822 date read with the zone as written: aware when it names an offset or a zone
+    veille knows, naive when it names none at all ("Sun, 06 Dec 2026 07:00:00"), None when it is
+    not such a date or names a zone left to feedparser ("IST": ambiguous, read as UTC)."""
+    if not isinstance(raw, str) or len(raw) > 100:
+        return None
+    found = _RFC822.fullmatch(raw)
+    if found is None:
+        return None
+    month = MONTHS.get(found["month"].lower())
+    written = found["zone"]
+    east: int | None = None
+    offset = _OFFSET.fullmatch(written)
+    if offset is not None:
+        hours, minutes = int(offset["hours"]), int(offset["minutes"] or 0)
+        if hours > 14 or minutes > 59:
+            return None
+        east = (hours * 60 + minutes) * (-1 if offset["sign"] == "-" else 1)
+    elif written:
+        east = _RFC822_ZONES.get(written.lower())
+        if east is None:
+            east = zone_abbreviation_minutes(written)
+        if east is None:
+            return None
+    if month is None:
+        return None
+    try:
+        when = datetime(int(found["year"]), month, int(found["day"]), int(found["hour"]),
+                        int(found["minute"]), min(int(found["second"] or 0), 59))
+    except ValueError:
+        return None
+    return when if east is None else when.replace(tzinfo=timezone(timedelta(minutes=east)))
+
+
+def _entry_time(entry: Any, local: tzinfo | None = None) -> datetime | None:
+    """The entry's date in UTC; a naive one when its date names no zone at all and `local` (the
+    feed's `timezone`) is None; None when it has no date the collector can read."""
     for name in ("published", "updated", "created"):
+        mine = rfc822_time(entry.get(name))
+        if mine is not None:
+            if mine.tzinfo is None:
+                if local is None:
+                    return mine
+                mine = local_time(mine, local)
+            try:
+                return mine.astimezone(UTC)
+            except (OverflowError, ValueError):
+                continue
         value = entry.get(f"{name}_parsed")
         if value:
             try:
@@ -698,10 +775,40 @@ def _entry_time(entry: Any) -> datetime | None:
     return None
 
 
+#: How far a wall-clock time may be behind UTC (UTC-12, Baker Island): a date with no zone,
+#: read in any zone of the world, is no later than that much after its own figures.
+_WESTMOST = timedelta(hours=12)
+
+
+def _zoneless_time(written: datetime, feed: FeedConfig, fetched_at: datetime,
+                   first_poll: bool) -> datetime:
+    """The created_at of an entry whose date (`written`, naive) names no zone, in a feed whose
+    `timezone` is not set: its poll's time, as for an entry with no date, when it can only have
+    appeared since the previous poll; else InvalidMention (refused, not dated "now")."""
+    hint = (f"its date {written.isoformat(sep=' ')} names no time zone: set `timezone` in the "
+            "feed's [[feeds]] table (e.g. \"Europe/Paris\")")
+    if first_poll:
+        # Every entry of a first poll may be old: dated now, a feed's backlog looked like a burst
+        # of mentions to the spike detector.
+        raise InvalidMention("invalid_field", f"{hint}; not dated by the feed's first poll",
+                             "created_at")
+    since = fetched_at - timedelta(seconds=feed.interval_seconds + 60)
+    if written.replace(tzinfo=UTC) + _WESTMOST < since:
+        raise InvalidMention("invalid_field", f"{hint}; older than the previous poll in every "
+                             "zone", "created_at")
+    return fetched_at
+
+
 def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: datetime,
-                  max_text_chars: int, shared: frozenset[str] = frozenset()) -> dict[str, Any]:
+                  max_text_chars: int, shared: frozenset[str] = frozenset(),
+                  first_poll: bool = False) -> dict[str, Any]:
     """A feedparser entry as a RawMention dict (validated afterwards by mention_from_dict);
-    `shared`: the article addresses more than one entry of the feed links to (entry_id)."""
+    `shared`: the article addresses more than one entry of the feed links to (entry_id);
+    `first_poll`: the feed has never been read (an entry whose date names no zone is then
+    refused, see _zoneless_time)."""
+    when = _entry_time(entry, zone(feed.timezone) if feed.timezone else None)
+    if when is not None and when.tzinfo is None:
+        when = _zoneless_time(when, feed, fetched_at, first_poll)
     title = _detail_text(entry.get("title"), entry.get("title_detail"))
     summary = _detail_text(entry.get("summary"), entry.get("summary_detail"))
     if entry.get("content"):
@@ -735,7 +842,7 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
         "author": truncate(author, 200) or None,
         "text": text,
         "url": url,
-        "created_at": iso(_entry_time(entry) or fetched_at),
+        "created_at": iso(when or fetched_at),
         "language": language,
         "collected_at": iso(fetched_at),
     }
@@ -1237,13 +1344,17 @@ class RssCollector(Collector):
         batch_ids: set[str] = set()
         held_future = False
         shared = _shared_articles(parsed.entries)
+        # Nothing remembered of the feed: its entries may all be old (see _zoneless_time).
+        first_poll = not state.seen and not state.peak
+        zoneless = 0
         for entry in parsed.entries:
             self.metrics.fetched.labels(self.name).inc()
             obj: dict[str, Any] | None = None
             unreadable: Exception | None = None
             try:
                 obj = entry_to_dict(entry, feed=feed, feed_meta=parsed.feed, shared=shared,
-                                    fetched_at=fetched_at, max_text_chars=self.max_text_chars)
+                                    fetched_at=fetched_at, max_text_chars=self.max_text_chars,
+                                    first_poll=first_poll)
                 mid = obj["id"]
             except Exception as exc:  # one strange entry must not stop the feed's others
                 unreadable, mid = exc, safe_entry_id(entry, feed, shared)
@@ -1276,6 +1387,9 @@ class RssCollector(Collector):
                     batch_ids.add(mid)
                     own_key.pop(mid, None)
             try:
+                if isinstance(unreadable, InvalidMention):  # a date with no zone
+                    zoneless += 1
+                    raise unreadable
                 if obj is None:
                     raise InvalidMention(
                         "processing_error",
@@ -1302,6 +1416,10 @@ class RssCollector(Collector):
                 if mid is not None:
                     refused_ids.append(mid)
 
+        if zoneless:
+            log.warning("rss: %s: %d entries refused: their dates name no time zone; set "
+                        "`timezone` in the feed's [[feeds]] table (e.g. \"Europe/Paris\")",
+                        feed.label, zoneless)
         new.sort(key=lambda m: m.created_at)
         if new:
             # Returns once the broker acknowledged every mention, else raises BrokerUnavailable

@@ -80,7 +80,7 @@ from veille.httpbody import (
 )
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings, SettingsError
-from veille.timezones import zone, zone_abbreviation_minutes
+from veille.timezones import MONTHS, local_time, zone, zone_abbreviation_minutes
 
 log = logging.getLogger(__name__)
 
@@ -157,11 +157,6 @@ def _count(value: Any) -> Any:
 _SECONDS_TEXT = re.compile(r"[1-9][0-9]{9}(?:\.[0-9]{1,6})?")
 
 
-#: English month names and their three-letter forms (IFTTT writes the full name whatever the
-#: account's language); read without the machine's locale, which strptime's %B would follow.
-_MONTHS = {name: n for n, full in enumerate(
-    ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-     "october", "november", "december"), 1) for name in (full, full[:3])}
 #: IFTTT's ingredients' dates: "December 6, 2026 at 07:00AM", "December 06, 2026 at 11:15PM".
 _IFTTT_TIME = re.compile(r"(?P<month>[A-Za-z]+)\.? +(?P<day>[0-9]{1,2}), *(?P<year>[0-9]{4}) +at +"
                          r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2}) *(?P<half>[AaPp][Mm])")
@@ -179,7 +174,7 @@ def _ifttt_time(text: str) -> datetime | None:
     found = _IFTTT_TIME.fullmatch(text)
     if found is None:
         return None
-    month = _MONTHS.get(found["month"].lower())
+    month = MONTHS.get(found["month"].lower())
     hour = int(found["hour"])
     if month is None or not 1 <= hour <= 12:
         return None
@@ -188,15 +183,6 @@ def _ifttt_time(text: str) -> datetime | None:
         return datetime(int(found["year"]), month, int(found["day"]), hour, int(found["minute"]))
     except ValueError:  # February 30, minute 75
         return None
-
-
-def local_time(naive: datetime, local: tzinfo) -> datetime:
-    """`naive`, a wall-clock time of the zone `local`, as an aware time. Daylight saving, as
-    zoneinfo's fold=0: in the hour repeated when summer time ends, its first passage (summer
-    time: 02:30 on 2026-10-25 in Europe/Paris is 00:30 UTC); in the hour skipped when it starts,
-    the offset of before the change (02:30 on 2026-03-29 in Europe/Paris, which no clock there
-    showed, is 01:30 UTC)."""
-    return naive.replace(tzinfo=local, fold=0)
 
 
 def common_time(value: str, local: tzinfo | None = None) -> str | None:
