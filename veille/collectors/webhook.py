@@ -161,8 +161,10 @@ _SECONDS_TEXT = re.compile(r"[1-9][0-9]{9}(?:\.[0-9]{1,6})?")
 _IFTTT_TIME = re.compile(r"(?P<month>[A-Za-z]+)\.? +(?P<day>[0-9]{1,2}), *(?P<year>[0-9]{4}) +at +"
                          r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2}) *(?P<half>[AaPp][Mm])")
 #: An RFC 2822 or Twitter time that ends on its clock (or its year after the clock, Twitter's
-#: and asctime's order): written with no zone at all. "-0000" or "IST" are not this.
-_NO_ZONE = re.compile(r".*[0-9]:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?: +[0-9]{4})?", re.DOTALL)
+#: and asctime's order): written with no zone at all. "-0000", "IST" or "UTC+01:00" (whose
+#: "1:00" is no clock: the clock stands alone) are not this.
+_NO_ZONE = re.compile(r"(?:.*\s)?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:\s+[0-9]{4})?",
+                      re.DOTALL)
 
 
 class NoOffset(ValueError):
