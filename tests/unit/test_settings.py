@@ -414,3 +414,93 @@ def test_security_settings_are_checked_at_start(env: dict[str, str], message: st
     with pytest.raises(SettingsError) as err:
         Settings.from_env({k: v.format(not_pem=not_pem) for k, v in env.items()})
     assert message in str(err.value)
+
+
+# --- The README's Settings section against the dataclass -----------------------------------------
+
+
+def _readme_settings() -> tuple[str, dict[str, str]]:
+    """The README's Settings section, and each variable's row: variable -> its cells."""
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("\n## Settings\n"):readme.index("\n## Guarantees and limits\n")]
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| `VEILLE_"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            for name in re.findall(r"`(VEILLE_\w+)`", cells[0]):
+                rows[name] = cells
+    return section, rows
+
+
+#: Defaults the table gives in words (the dataclass holds "" for them).
+_DEFAULTS_IN_WORDS = {"VEILLE_WATCHLIST": "the packaged demo watch list",
+                      "VEILLE_APP_ID": "`veille`, or `<VEILLE_TOPIC_PREFIX>veille` when a prefix is set"}
+
+
+def test_the_readme_settings_table_gives_every_default() -> None:
+    """The second column is the dataclass default (only the variable's presence anywhere in the
+    README was checked: a default changed in the code alone went unnoticed)."""
+    from dataclasses import fields
+
+    _, rows = _readme_settings()
+    for f in fields(Settings):
+        env = "VEILLE_" + f.name.upper()
+        if f.metadata.get("env", True) is False:
+            continue
+        default = f.default
+        if env in _DEFAULTS_IN_WORDS:
+            expected = _DEFAULTS_IN_WORDS[env]
+        elif default == "":
+            expected = "empty"
+        elif isinstance(default, float):
+            expected = f"`{default:.15g}`"
+        else:
+            expected = f"`{default}`"
+        assert env in rows, f"the Settings table has no row for {env}"
+        assert rows[env][1] == expected, env
+
+
+def _numeric_settings() -> list[tuple[str, str, float]]:
+    """(field name, variable, default) of every numeric setting."""
+    from dataclasses import fields
+
+    return [(f.name, "VEILLE_" + f.name.upper(), f.default) for f in fields(Settings)
+            if isinstance(f.default, (int, float)) and not isinstance(f.default, bool)]
+
+
+def test_the_settings_the_readme_says_may_be_0_are_those_that_take_0() -> None:
+    """"numbers must be finite and above 0, except ports ... and <these>, which may be 0": each
+    of these takes 0, every other number but a port refuses it."""
+    section, _ = _readme_settings()
+    start = section.index("numbers must be finite")
+    named = set(re.findall(r"`(VEILLE_\w+)`", section[start:section.index("which may be 0", start)]))
+    assert named, "the Settings section no longer says which numbers may be 0"
+    for name, env, _default in _numeric_settings():
+        if name.endswith("_port"):
+            continue
+        if env in named:
+            assert getattr(Settings.from_env({env: "0"}), name) == 0, env
+        else:
+            with pytest.raises(SettingsError, match="must be > 0"):
+                Settings.from_env({env: "0"})
+    assert named <= {env for _, env, _ in _numeric_settings()}
+
+
+def test_each_upper_bound_the_settings_table_gives_is_the_codes() -> None:
+    """A row's "at most N" (or "N MiB") for a number: N is taken, a little more is refused at
+    start."""
+    _, rows = _readme_settings()
+    checked = 0
+    for name, env, default in _numeric_settings():
+        bound = re.search(r"at most ([0-9][0-9,]*)(?![0-9,])( MiB)?", rows[env][2]) if env in rows else None
+        if bound is None:
+            continue
+        value = int(bound[1].replace(",", "")) * (2**20 if bound[2] else 1)
+        assert getattr(Settings.from_env({env: str(value)}), name) == value, env
+        over = str(value + 1) if isinstance(default, int) else str(value + 0.5)
+        with pytest.raises(SettingsError, match=f"must be at most {value:,}"):
+            Settings.from_env({env: over})
+        checked += 1
+    assert checked >= 4  # retentions, age, text length
