@@ -83,7 +83,8 @@ TOPIC_MAP = (
         MENTIONS_RAW,
         "mention id (UTF-8)",
         "RawMention JSON (schemas/raw_mention.v1.json)",
-        "collectors (`veille collect ...`), the enrichment agent when it re-keys a message",
+        "collectors (`veille collect ...`), the enrichment agent when it re-keys a message, "
+        "`veille dead-letters --replay`",
         "enrichment agent",
     ),
     TopicDoc(
@@ -101,7 +102,8 @@ TOPIC_MAP = (
         "the original bytes, untouched; reason, detail, field, stage, source topic/partition/offset "
         "and time in `veille-dlq-*` headers",
         "enrichment agent",
-        "operators (any Kafka consumer that prints headers), replay tools",
+        "operators (`veille dead-letters`, any Kafka consumer that prints headers), replay "
+        "tools (`veille dead-letters --replay`)",
     ),
     TopicDoc(
         MENTIONS_BY_BRAND,
@@ -122,7 +124,7 @@ TOPIC_MAP = (
         "alert story events JSON (opened, escalated, reopened, resolved) "
         "(schemas/reputation_alert.v1.json)",
         "spike agent",
-        "Alertmanager bridges, chat bots, other services",
+        "`veille alerts`, Alertmanager bridges, chat bots, other services",
     ),
     TopicDoc(
         MODERATION_QUEUE,
