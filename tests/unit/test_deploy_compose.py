@@ -375,3 +375,17 @@ def test_a_managed_kafka_is_configured_from_env_alone() -> None:
             variables = {k: str(v) for k, v in service["environment"].items() if v not in ("", None)}
             settings = VeilleSettings.from_env(variables)
             assert (settings.bootstrap_servers[0], settings.broker_security_protocol) == expected
+
+
+def test_the_brands_time_zone_set_in_env_reaches_the_spike_agents() -> None:
+    """Found in review (2026-12-06): the README says to set VEILLE_TIMEZONE for brands whose
+    public lives on summer time, and compose takes its settings from .env, but no service was
+    given it: set there, the spike agents learnt every brand's daily rhythm on UTC hours
+    anyway, silently."""
+    for env, expected in ((env_example(), "UTC"),
+                          ({**env_example(), "VEILLE_TIMEZONE": "Europe/Paris"}, "Europe/Paris")):
+        resolved = interpolate(raw(), env)
+        for name in ("worker", "agents"):  # the roles that run the spike agent
+            variables = {k: str(v) for k, v in resolved["services"][name]["environment"].items()
+                         if v not in ("", None)}
+            assert Settings.from_env(variables).timezone == expected, name
