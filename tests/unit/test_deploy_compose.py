@@ -389,3 +389,26 @@ def test_the_brands_time_zone_set_in_env_reaches_the_spike_agents() -> None:
             variables = {k: str(v) for k, v in resolved["services"][name]["environment"].items()
                          if v not in ("", None)}
             assert Settings.from_env(variables).timezone == expected, name
+
+
+#: Settings no compose service is given, and why.
+NOT_IN_COMPOSE = {
+    "VEILLE_EMBEDDED_BROKER_PORT": "compose runs Apache Kafka, not the embedded broker",
+}
+
+
+def test_every_setting_set_in_env_reaches_a_service() -> None:
+    """Found in review (2026-12-06): sixteen settings of the README's table (the validation
+    limits, the spike agents' buckets, de-duplication, tuning) reached no service: set in .env,
+    they were silently ignored. Each setting is given by compose (from .env), or by the image
+    (deploy/Dockerfile), or is listed above with its reason; and one set in .env arrives."""
+    given = {k for s in services().values() for k in (s.get("environment") or {})}
+    dockerfile = set(re.findall(r"\b(VEILLE_\w+)=", (ROOT / "deploy" / "Dockerfile").read_text()))
+    every = {env for env, _, _ in settings_table()}
+    missing = every - given - dockerfile - set(NOT_IN_COMPOSE)
+    assert not missing, f"set in .env, these reach no compose service: {sorted(missing)}"
+    resolved = interpolate(raw(), {**env_example(), "VEILLE_SPIKE_BUCKET_SECONDS": "600",
+                                   "VEILLE_MAX_TEXT_CHARS": "5000"})
+    for name in ("worker", "agents", "webhook-collector"):
+        env = resolved["services"][name]["environment"]
+        assert (env["VEILLE_SPIKE_BUCKET_SECONDS"], env["VEILLE_MAX_TEXT_CHARS"]) == ("600", "5000")
