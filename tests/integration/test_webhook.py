@@ -288,9 +288,12 @@ def test_refusals_name_the_problem_and_write_nothing(settings, serve) -> None:
     assert "content-length" not in chunked.request.headers
     assert chunked.status_code == 413 and chunked.json()["error"] == "payload_too_large"
 
-    for ctype in ("text/plain", "application/x-www-form-urlencoded"):
+    # A form is one mention (Zapier's "Form", test_a_zapier_form_body_is_one_mention...): other
+    # types stay refused, multipart forms included.
+    for ctype in ("text/plain", "multipart/form-data; boundary=x", "application/xml", "text/json"):
         r = w.post(item(1), content_type=ctype)
-        assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type"
+        assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type", ctype
+        assert "application/x-www-form-urlencoded" in r.json()["detail"]
     r = w.post(content=b'{"text": "unfinished')
     assert r.status_code == 400 and r.json()["error"] == "invalid_json"
     r = w.post(content=b'{"text": "\xff\xfe"}')
@@ -338,7 +341,7 @@ def test_refusals_name_the_problem_and_write_nothing(settings, serve) -> None:
     def refused(reason: str) -> float:
         return w.metric("veille_collector_items_refused_total", reason=reason)
 
-    assert refused("payload_too_large") == 3 and refused("unsupported") == 2
+    assert refused("payload_too_large") == 3 and refused("unsupported") == 4  # the 4 types above
     assert refused("invalid_json") == 1 and refused("undecodable_bytes") == 2
     assert refused("invalid_field") == 2 and refused("missing_field") == 1
 
@@ -770,3 +773,87 @@ def test_a_count_or_date_too_large_for_python_is_a_400_naming_the_item(
     assert r.status_code == 400, r.text
     body = r.json()
     assert body["index"] == 1 and field in r.text, body
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_a_zapier_form_body_is_one_mention_checked_as_json_is(settings, serve) -> None:
+    """Zapier's default payload type is "Form" (flat key=value pairs, percent-encoded UTF-8, its
+    audience figures as `audience__likes`): it got 415 until 2026-12-06 and the pushes of users
+    who kept the default were lost. One form is one mention, with JSON's fields, defaults,
+    validation, signature (of the decoded body) and metrics; a field sent twice, a charset other
+    than UTF-8 or bytes that are not UTF-8 are refused, naming the problem, and nothing written."""
+    from urllib.parse import urlencode
+
+    settings = settings.with_(webhook_token=TOKEN, webhook_hmac_secret=SECRET)
+    ensure_topics(settings)
+    w = serve(settings)
+    posted = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0)
+    fields = {"id": "form-1", "source": "zapier", "platform": "Twitter", "author": "",
+              "text": "Acme & Boréal: 1+1=2\nsecond line 100% sure", "url": "https://x.com/a/1?b=c&d",
+              "language": "FR", "created_at": posted.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+              "audience__followers": "1,234", "audience__likes": "", "audience__shares": "3"}
+
+    def post_form(body: bytes, ctype: str = FORM, **headers: str) -> httpx.Response:
+        return w.post(content=body, content_type=ctype, token=TOKEN, signature=sign(SECRET, body),
+                      headers=headers)
+
+    body = urlencode(fields).encode()
+    r = post_form(body)
+    assert r.status_code == 202 and r.json() == {"accepted": 1, "ids": ["form-1"]}, r.text
+    # Zapier may name the charset; compressed, the signature is of the decoded body.
+    second = urlencode(dict(fields, id="form-2")).encode()
+    r = post_form(second, ctype=f"{FORM}; charset=UTF-8")
+    assert r.status_code == 202, r.text
+    r = w.client.post("/mentions", content=gzip.compress(urlencode(dict(fields, id="form-3")).encode()),
+                      headers={"Content-Type": FORM, "Content-Encoding": "gzip",
+                               "Authorization": f"Bearer {TOKEN}",
+                               "X-Veille-Signature": sign(SECRET, urlencode(dict(fields, id="form-3")
+                                                                            ).encode())})
+    assert r.status_code == 202, r.text
+    # No id: derived as for the same mention sent as JSON (a retried push is one mention).
+    no_id = {k: v for k, v in fields.items() if k != "id"}
+    as_form = post_form(urlencode(no_id).encode())
+    as_json = json.dumps({**{k: v for k, v in no_id.items() if not k.startswith("audience__")},
+                          "audience": {"followers": "1,234", "shares": "3"}}).encode()
+    r = w.post(content=as_json, token=TOKEN, signature=sign(SECRET, as_json))
+    assert as_form.status_code == r.status_code == 202, (as_form.text, r.text)
+    assert as_form.json()["ids"] == r.json()["ids"]
+    derived = r.json()["ids"][0]
+
+    refusals = [  # (body, content type, status, error, field)
+        (body + b"&text=again", FORM, 400, "invalid_field", "text"),  # which one is meant?
+        (body + b"&audience__followers=5", FORM, 400, "invalid_field", "audience__followers"),
+        (body.replace(b"Bor%C3%A9al", b"Bor%E9al"), FORM, 400, "undecodable_bytes", "text"),
+        (body, f"{FORM}; charset=iso-8859-1", 415, "unsupported_media_type", None),
+        (urlencode({k: v for k, v in fields.items() if k != "text"}).encode(), FORM, 400,
+         "missing_field", "text"),
+        (urlencode(dict(fields, audience__likes="-1")).encode(), FORM, 400, "invalid_field",
+         "audience.likes"),
+        (urlencode(dict(fields, created_at="last Tuesday")).encode(), FORM, 400, "invalid_field",
+         "created_at"),
+    ]
+    for bad, ctype, status, error, field in refusals:
+        assert b"Bor%C3%A9al" in body
+        r = post_form(bad, ctype=ctype)
+        assert (r.status_code, r.json()["error"], r.json().get("field")) == (status, error, field), \
+            (bad, r.text)
+    r = w.post(content=body, content_type=FORM, token=TOKEN, signature=sign(SECRET, body + b"&"))
+    assert r.status_code == 401, r.text
+    small = serve(settings.with_(webhook_max_body_bytes=len(body) - 1))
+    r = small.post(content=body, content_type=FORM, token=TOKEN, signature=sign(SECRET, body))
+    assert r.status_code == 413 and r.json()["error"] == "payload_too_large", r.text
+
+    got = records_by_key(settings, expect=5)
+    assert set(got) == {"form-1", "form-2", "form-3", derived}
+    one = got["form-1"]
+    assert (one["text"], one["url"], one["source"], one["platform"], one["language"],
+            one["author"], one["audience"]) == (fields["text"], fields["url"], "zapier", "twitter",
+                                               "fr", None, {"followers": 1234, "shares": 3})
+    assert one["created_at"] == posted.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert got["form-2"]["text"] == got["form-3"]["text"] == fields["text"]
+    assert w.metric("veille_collector_items_fetched_total") == 5 + 3  # three refused by validation
+    for reason, n in (("invalid_field", 4), ("undecodable_bytes", 1), ("unsupported", 1),
+                      ("missing_field", 1), ("unauthorized", 1)):
+        assert w.metric("veille_collector_items_refused_total", reason=reason) == n, reason

@@ -2,7 +2,8 @@
 
 `POST /mentions` takes one RawMention object, a JSON array of them, or `{"mentions": [...]}`
 (an object with no `text`: a mention that carries a `mentions` field of its own, as a Mastodon
-status does, is one mention).
+status does, is one mention); or one mention as an `application/x-www-form-urlencoded` form
+(Zapier's default payload type), its audience figures as `audience__likes=12` (form_mention).
 `source` defaults to "webhook"; a missing `id` is derived from the content so that a retried
 push gets the same id (and is de-duplicated downstream):
 
@@ -46,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
@@ -165,6 +167,67 @@ _IFTTT_TIME = re.compile(r"(?P<month>[A-Za-z]+)\.? +(?P<day>[0-9]{1,2}), *(?P<ye
 #: "1:00" is no clock: the clock stands alone) are not this.
 _NO_ZONE = re.compile(r"(?:.*\s)?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:\s+[0-9]{4})?",
                       re.DOTALL)
+
+
+#: The form content type (Zapier's default payload type "Form"): one mention, flat fields.
+FORM_TYPE = "application/x-www-form-urlencoded"
+#: The prefix of an audience figure's form field (`audience__likes=12`): Zapier's JSON payload type
+#: turns such keys into `{"audience": {"likes": "12"}}` ("Unflatten"), its Form type sends them flat.
+_AUDIENCE_PREFIX = "audience__"
+
+
+def is_json_type(ctype: str) -> bool:
+    """`application/json` or a `+json` type (lower case, without parameters)."""
+    return ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))
+
+
+def is_utf8(charset: str | None) -> bool:
+    """True for no charset parameter or one naming UTF-8 (`utf-8`, `UTF8`, `utf_8`)."""
+    return charset is None or charset.strip().strip('"').lower().replace("-", "").replace("_", "") == "utf8"
+
+
+def form_mention(body: bytes) -> dict[str, Any]:
+    """An `application/x-www-form-urlencoded` body as the JSON object of one mention (every value a
+    string, as a no-code tool's JSON sends them): the URL standard's parsing (pairs split on "&",
+    empty ones skipped, name and value on the first "=", "+" is a space, %XX a byte, a malformed
+    % left as it is), the bytes then read as UTF-8, and `audience__<figure>` fields gathered into
+    `audience`, as Zapier's JSON payload type writes them. Raises InvalidMention for a field sent
+    twice (which one would be meant?), bytes that are not UTF-8 once percent-decoded, or
+    `audience` sent both whole and by figure."""
+    fields: dict[str, Any] = {}
+    audience: dict[str, str] = {}
+    for pair in body.split(b"&"):
+        if not pair:
+            continue
+        raw_name, _, raw_value = pair.partition(b"=")
+        strings: list[str] = []
+        for i, part in enumerate((raw_name, raw_value)):
+            decoded = unquote_to_bytes(part.replace(b"+", b" "))
+            try:
+                strings.append(decoded.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                what = f"the field {strings[0][:60]!r}" if i else "a field name"
+                raise InvalidMention("undecodable_bytes",
+                                     f"{what} is not UTF-8 once percent-decoded (byte {exc.start}): "
+                                     "a form body must be UTF-8", strings[0][:60] if strings else None
+                                     ) from None
+        name, value = strings
+        if name.startswith(_AUDIENCE_PREFIX):
+            target, key = audience, name[len(_AUDIENCE_PREFIX):]
+        else:
+            target, key = fields, name
+        if key in target:
+            raise InvalidMention("invalid_field",
+                                 f"the form field {name[:60]!r} is sent more than once: send it once",
+                                 name[:60])
+        target[key] = value
+    if audience:
+        if isinstance(fields.get("audience"), str) and fields["audience"].strip():
+            raise InvalidMention("invalid_field", "audience is sent both whole and as audience__ "
+                                 "fields: send the figures as audience__followers, audience__likes...",
+                                 "audience")
+        fields["audience"] = audience
+    return fields
 
 
 class NoOffset(ValueError):
@@ -525,11 +588,17 @@ class WebhookCollector(Collector):
                           f"the body has {request.content_length} bytes, the limit is {limit}",
                           limit=limit)
         ctype = request.content_type.lower()
-        if not (ctype == "application/json" or (ctype.startswith("application/")
-                                                 and ctype.endswith("+json"))):
+        if not (is_json_type(ctype) or ctype == FORM_TYPE):
+            # multipart/form-data too: no-code tools send a form urlencoded (Zapier's "Form").
             self._refuse("unsupported")
             return _error(415, "unsupported_media_type",
-                          "Content-Type must be application/json")
+                          f"Content-Type must be application/json or {FORM_TYPE}")
+        charset = request.charset
+        if ctype == FORM_TYPE and not is_utf8(charset):
+            # Its %XX bytes would be read as UTF-8 all the same: refused rather than misread.
+            self._refuse("unsupported")
+            return _error(415, "unsupported_media_type",
+                          f"a form body must be UTF-8, not charset={(charset or '')[:40]!r}")
         _, problem = content_coding(request.headers.getall("Content-Encoding", ()))
         if problem is not None:
             self._refuse("unsupported")
@@ -601,30 +670,24 @@ class WebhookCollector(Collector):
         if self._overloaded(size):
             return self._overload()
 
-        try:
-            # A byte order mark is allowed (RFC 8259 lets a parser ignore it; some tools on
-            # Windows write one): it was a 400 invalid_json "Unexpected UTF-8 BOM".
-            text = body.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            self._refuse("undecodable_bytes")
-            return _error(400, "undecodable_bytes", f"the body is not UTF-8 (byte {exc.start})")
-        try:
-            # A raw newline or tab inside a string is read as itself: IFTTT's "Make a web
-            # request" pastes its ingredients into the body unescaped, and a multi-line text
-            # (an RSS description, a caption) was a 400 "Invalid control character", lost.
-            payload, too_long = loads(text, strict=False)
-        except RecursionError:
-            self._refuse("invalid_json")
-            return _error(400, "invalid_json", "JSON nested too deeply")
-        except ValueError as exc:
-            self._refuse("invalid_json")
-            detail = str(exc)[:200] if isinstance(exc, json.JSONDecodeError) else "not valid JSON"
-            return _error(400, "invalid_json", detail)
+        if request.content_type.lower() == FORM_TYPE:  # one mention, flat fields (Zapier's "Form")
+            try:
+                payload: Any = form_mention(body)
+            except InvalidMention as exc:
+                self._refuse(exc.reason)
+                return _error(400, exc.reason, exc.detail, field=exc.field)
+            form, too_long = True, False
+        else:
+            form = False
+            refusal, payload, too_long = self._json_body(body)
+            if refusal is not None:
+                return refusal
 
         # The batch wrapper has no text of its own: a mention carrying a `mentions` field (a
         # Mastodon status lists the accounts it names) was taken for one, and 202 answered with
-        # nothing written.
-        if isinstance(payload, dict) and "mentions" in payload and "text" not in payload:
+        # nothing written. (A form is one mention whatever its fields.)
+        if (not form and isinstance(payload, dict) and "mentions" in payload
+                and "text" not in payload):
             items = payload["mentions"]
             if not isinstance(items, list):
                 self._refuse("invalid_field")
@@ -655,7 +718,7 @@ class WebhookCollector(Collector):
             return web.json_response({"accepted": 0, "ids": []}, status=202)
         # Only the mentions wait for the broker: the parsed body (unknown fields included, about
         # 25 times the bytes for a body of small JSON values) is let go first.
-        del payload, items, text, body, raw
+        del payload, items, body, raw
         size += MENTION_HELD_BYTES * len(mentions)
         if self._overloaded(size) or self._too_late(len(mentions)):
             return self._overload()
@@ -671,6 +734,30 @@ class WebhookCollector(Collector):
             self._waiting_bytes -= size
         return web.json_response({"accepted": len(mentions), "ids": [m.id for m in mentions]},
                                  status=202)
+
+    def _json_body(self, body: bytes) -> tuple[web.Response | None, Any, bool]:
+        """(refusal or None, the body's JSON value, whether it holds TooLongNumbers)."""
+        try:
+            # A byte order mark is allowed (RFC 8259 lets a parser ignore it; some tools on
+            # Windows write one): it was a 400 invalid_json "Unexpected UTF-8 BOM".
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            self._refuse("undecodable_bytes")
+            return _error(400, "undecodable_bytes", f"the body is not UTF-8 (byte {exc.start})"
+                          ), None, False
+        try:
+            # A raw newline or tab inside a string is read as itself: IFTTT's "Make a web
+            # request" pastes its ingredients into the body unescaped, and a multi-line text
+            # (an RSS description, a caption) was a 400 "Invalid control character", lost.
+            payload, too_long = loads(text, strict=False)
+        except RecursionError:
+            self._refuse("invalid_json")
+            return _error(400, "invalid_json", "JSON nested too deeply"), None, False
+        except ValueError as exc:
+            self._refuse("invalid_json")
+            detail = str(exc)[:200] if isinstance(exc, json.JSONDecodeError) else "not valid JSON"
+            return _error(400, "invalid_json", detail), None, False
+        return None, payload, too_long
 
     def _overloaded(self, size: int) -> bool:
         """True when a request holding `size` bytes may not wait for the broker now (one may,
