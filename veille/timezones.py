@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: The default zone: time-of-day slots and days on UTC, as before per-brand time zones existed.
@@ -77,3 +79,60 @@ def check(name: str) -> str:
     if name != UTC_NAME:
         zone(name)
     return name
+
+
+#: An RFC 822 date as feeds and no-code tools write it, read by veille itself (the RSS collector,
+#: the webhook): the weekday optional, with or without a space after its comma ("Sun,06 Dec
+#: 2026"), seconds optional, then the zone as written (possibly nothing).
+_RFC822 = re.compile(r"\s*(?:[A-Za-z]{2,9}\.?\s*,\s*|[A-Za-z]{2,9}\s+)?(?P<day>[0-9]{1,2})\s+"
+                     r"(?P<month>[A-Za-z]{3,9})\.?\s+(?P<year>[0-9]{4})\s+(?P<hour>[0-9]{1,2}):"
+                     r"(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2}))?\s*(?P<zone>.*?)\s*")
+#: A zone written as an offset: "+0100", "-05:00", "+01", or after GMT/UTC/UT ("GMT+1",
+#: "UTC+01:00", "GMT-0500"). East of UTC is "+", as RFC 822 and every feed writer mean it (not
+#: the inverted sign of POSIX TZ strings and IANA's Etc/GMT+1, which is west).
+_OFFSET = re.compile(r"(?:(?P<prefix>GMT|UTC|UT)\s*)?(?P<sign>[+-])(?P<hours>[0-9]{1,2})"
+                     r"(?::?(?P<minutes>[0-9]{2}))?", re.IGNORECASE)
+#: RFC 822's own zone names, as minutes east of UTC (feedparser reads them the same way).
+_RFC822_ZONES = {"ut": 0, "gmt": 0, "utc": 0, "z": 0, "est": -300, "edt": -240, "cst": -360,
+                 "cdt": -300, "mst": -420, "mdt": -360, "pst": -480, "pdt": -420}
+
+
+def rfc822_time(raw: Any, *, minus_zero: bool = True) -> datetime | None:
+    """An RFC 822 date read with the zone as written: aware when it names an offset or a zone
+    veille knows, naive when it names none at all ("Sun, 06 Dec 2026 07:00:00"), None when it is
+    not such a date or names a zone it does not know ("IST": ambiguous; the RSS collector leaves
+    it to feedparser, the webhook refuses it).
+
+    `minus_zero`: "-0000" (and "-00:00", "-00") is UTC, as feeds and feedparser take it; False,
+    None: RFC 2822's "no information about the local zone" (the webhook's choice, no guess).
+    "GMT-0000" names GMT: UTC either way."""
+    if not isinstance(raw, str) or len(raw) > 100:
+        return None
+    found = _RFC822.fullmatch(raw)
+    if found is None:
+        return None
+    month = MONTHS.get(found["month"].lower())
+    written = found["zone"]
+    east: int | None = None
+    offset = _OFFSET.fullmatch(written)
+    if offset is not None:
+        hours, minutes = int(offset["hours"]), int(offset["minutes"] or 0)
+        if hours > 14 or minutes > 59:
+            return None
+        east = (hours * 60 + minutes) * (-1 if offset["sign"] == "-" else 1)
+        if not minus_zero and east == 0 and offset["sign"] == "-" and not offset["prefix"]:
+            return None
+    elif written:
+        east = _RFC822_ZONES.get(written.lower())
+        if east is None:
+            east = zone_abbreviation_minutes(written)
+        if east is None:
+            return None
+    if month is None:
+        return None
+    try:
+        when = datetime(int(found["year"]), month, int(found["day"]), int(found["hour"]),
+                        int(found["minute"]), min(int(found["second"] or 0), 59))
+    except ValueError:
+        return None
+    return when if east is None else when.replace(tzinfo=timezone(timedelta(minutes=east)))

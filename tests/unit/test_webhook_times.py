@@ -114,11 +114,11 @@ def test_a_time_without_an_offset_is_refused_naming_the_setting_while_it_is_unse
     assert not sink.written
 
     day = last(1, 15)
-    garbage = [day.strftime("%a, %d %b %Y 07:00:00 UTC+01:00"),  # not read in Europe/Paris
-               day.strftime("%a, %d %b %Y 07:00:00 GMT+0:00"),
-               "December 32, 2026 at 07:00AM", "Decembre 6, 2026 at 07:00AM",
+    # ("UTC+01:00", "GMT+0:00": read as their offsets since 2026-12-06, test_offsets_written_...)
+    garbage = ["December 32, 2026 at 07:00AM", "Decembre 6, 2026 at 07:00AM",
                "December 6, 2026 at 13:00PM", "December 6, 2026 at 07:00",
                "tomorrow at 07:00AM", day.strftime("%a, %d %b %Y 07:00:00 -0000"),
+               day.strftime("%a, %d %b %Y 07:00:00 -00:00"),
                day.strftime("%a, %d %b %Y 07:00:00 IST")]
     paris = Settings.from_env({"VEILLE_WEBHOOK_TIMEZONE": "Europe/Paris"})
     iso = day.replace(hour=7).isoformat()
@@ -130,6 +130,34 @@ def test_a_time_without_an_offset_is_refused_naming_the_setting_while_it_is_unse
                for _, b in answers[:-1]), answers
     assert answers[-1][0] == 202 and sink.written["iso"].created_at == day.replace(
         hour=7, tzinfo=UTC)
+
+
+def test_offsets_written_after_gmt_or_utc_are_read_as_written() -> None:
+    """Found in review (2026-12-06): the RSS collector reads "UTC+01:00", "GMT+1" and "GMT-0500"
+    since 0c732ec, but the webhook refused them (400 "created_at is not an ISO 8601 time"), so a
+    no-code tool passing such a feed's date on lost the mention. Read as written, east of UTC is
+    "+" (not POSIX's inverted sign), with or without VEILLE_WEBHOOK_TIMEZONE: in summer Paris is
+    UTC+2, and "UTC+01:00" is not read there. One reader, veille.timezones.rfc822_time."""
+    day = last(7, 15)
+    written = {"utc+01:00": ("UTC+01:00", day.replace(hour=6)),
+               "gmt+1": ("GMT+1", day.replace(hour=6)),
+               "gmt-0500": ("GMT-0500", day.replace(hour=12)),
+               "gmt+0:00": ("GMT+0:00", day.replace(hour=7)),
+               "utc-03:30": ("utc-03:30", day.replace(hour=10, minute=30)),
+               "gmt-0000": ("GMT-0000", day.replace(hour=7)),  # names GMT: not "-0000"
+               "no-comma-space": ("+0100", day.replace(hour=6))}
+    bodies = [{"id": key, "platform": "rss", "text": "Acme",
+               "created_at": day.strftime("%a,%d %b %Y 07:00:00 " if key == "no-comma-space"
+                                          else "%a, %d %b %Y 07:00:00 ") + zone}
+              for key, (zone, _) in written.items()]
+    for env in ({}, {"VEILLE_WEBHOOK_TIMEZONE": "Europe/Paris"}):
+        answers, sink = post_all(Settings.from_env(env), bodies)
+        assert [status for status, _ in answers] == [202] * len(written), (env, answers)
+        assert {k: m.created_at for k, m in sink.written.items()} == {
+            k: utc.replace(tzinfo=UTC) for k, (_, utc) in written.items()}, env
+    assert common_time("Sun, 06 Dec 2026 07:00:00 GMT+1") == "2026-12-06T06:00:00+00:00"
+    for refused in ("-0000", "-00:00", "IST", "GMT+1 IST"):
+        assert common_time(f"Sun, 06 Dec 2026 07:00:00 {refused}", PARIS) is None, refused
 
 
 @pytest.mark.parametrize(("text", "utc"), [

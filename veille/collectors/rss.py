@@ -27,7 +27,7 @@ import tomllib
 import xml.sax
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -51,9 +51,9 @@ from veille.metrics import CollectorMetrics, FeedMetrics
 from veille.rules import MAX_WATCHLIST_BYTES, unknown_tables
 from veille.settings import Settings, SettingsError
 from veille.timezones import (
-    MONTHS,
     TimezoneError,
     local_time,
+    rfc822_time,
     zone,
     zone_abbreviation_minutes,
 )
@@ -697,56 +697,6 @@ def _named_zone_minutes(raw: Any, hour: int, minute: int) -> int:
     if not offset or clock is None or (int(clock[1]), int(clock[2])) != (hour, minute):
         return 0
     return offset
-
-
-#: An RFC 822 date as feeds write it, read by the collector itself: the weekday optional, with or
-#: without a space after its comma ("Sun,06 Dec 2026"), seconds optional, then the zone as
-#: written (possibly nothing).
-_RFC822 = re.compile(r"\s*(?:[A-Za-z]{2,9}\.?\s*,\s*|[A-Za-z]{2,9}\s+)?(?P<day>[0-9]{1,2})\s+"
-                     r"(?P<month>[A-Za-z]{3,9})\.?\s+(?P<year>[0-9]{4})\s+(?P<hour>[0-9]{1,2}):"
-                     r"(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2}))?\s*(?P<zone>.*?)\s*")
-#: A zone written as an offset: "+0100", "-05:00", "+01", or after GMT/UTC/UT ("GMT+1",
-#: "UTC+01:00", "GMT-0500"). East of UTC is "+", as RFC 822 and every feed writer mean it (not
-#: the inverted sign of POSIX TZ strings and IANA's Etc/GMT+1, which is west).
-_OFFSET = re.compile(r"(?:(?:GMT|UTC|UT)\s*)?(?P<sign>[+-])(?P<hours>[0-9]{1,2})"
-                     r"(?::?(?P<minutes>[0-9]{2}))?", re.IGNORECASE)
-#: RFC 822's own zone names, as minutes east of UTC (feedparser reads them the same way).
-_RFC822_ZONES = {"ut": 0, "gmt": 0, "utc": 0, "z": 0, "est": -300, "edt": -240, "cst": -360,
-                 "cdt": -300, "mst": -420, "mdt": -360, "pst": -480, "pdt": -420}
-
-
-def rfc822_time(raw: Any) -> datetime | None:
-    """An RFC 822 date read with the zone as written: aware when it names an offset or a zone
-    veille knows, naive when it names none at all ("Sun, 06 Dec 2026 07:00:00"), None when it is
-    not such a date or names a zone left to feedparser ("IST": ambiguous, read as UTC)."""
-    if not isinstance(raw, str) or len(raw) > 100:
-        return None
-    found = _RFC822.fullmatch(raw)
-    if found is None:
-        return None
-    month = MONTHS.get(found["month"].lower())
-    written = found["zone"]
-    east: int | None = None
-    offset = _OFFSET.fullmatch(written)
-    if offset is not None:
-        hours, minutes = int(offset["hours"]), int(offset["minutes"] or 0)
-        if hours > 14 or minutes > 59:
-            return None
-        east = (hours * 60 + minutes) * (-1 if offset["sign"] == "-" else 1)
-    elif written:
-        east = _RFC822_ZONES.get(written.lower())
-        if east is None:
-            east = zone_abbreviation_minutes(written)
-        if east is None:
-            return None
-    if month is None:
-        return None
-    try:
-        when = datetime(int(found["year"]), month, int(found["day"]), int(found["hour"]),
-                        int(found["minute"]), min(int(found["second"] or 0), 59))
-    except ValueError:
-        return None
-    return when if east is None else when.replace(tzinfo=timezone(timedelta(minutes=east)))
 
 
 def _entry_time(entry: Any, local: tzinfo | None = None) -> datetime | None:

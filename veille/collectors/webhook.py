@@ -82,7 +82,7 @@ from veille.httpbody import (
 )
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings, SettingsError
-from veille.timezones import MONTHS, local_time, zone, zone_abbreviation_minutes
+from veille.timezones import MONTHS, local_time, rfc822_time, zone, zone_abbreviation_minutes
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ _IFTTT_TIME = re.compile(r"(?P<month>[A-Za-z]+)\.? +(?P<day>[0-9]{1,2}), *(?P<ye
                          r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2}) *(?P<half>[AaPp][Mm])")
 #: An RFC 2822 or Twitter time that ends on its clock (or its year after the clock, Twitter's
 #: and asctime's order): written with no zone at all. "-0000", "IST" or "UTC+01:00" (whose
-#: "1:00" is no clock: the clock stands alone) are not this.
+#: "1:00" is no clock: the clock stands alone; read as its offset before this is asked) are not this.
 _NO_ZONE = re.compile(r"(?:.*\s)?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:\s+[0-9]{4})?",
                       re.DOTALL)
 
@@ -252,8 +252,9 @@ def _ifttt_time(text: str) -> datetime | None:
 
 def common_time(value: str, local: tzinfo | None = None) -> str | None:
     """`value` in ISO 8601 when it is a time as platforms and no-code tools write them but ISO
-    8601 is not: RFC 2822 (RSS, e-mail: "Fri, 04 Dec 2026 22:12:17 +0000") or Twitter's
-    ("Wed Oct 10 20:19:24 +0000 2018"), with an offset, or Unix seconds as text; else None
+    8601 is not: RFC 2822 (RSS, e-mail: "Fri, 04 Dec 2026 22:12:17 +0000", also "GMT+1",
+    "UTC+01:00", "GMT-0500", read by veille.timezones.rfc822_time as the RSS collector reads them)
+    or Twitter's ("Wed Oct 10 20:19:24 +0000 2018"), with an offset, or Unix seconds as text; else None
     (ISO 8601 is read by the validation itself, as everything it refuses, with its reason).
 
     A time with no zone at all, IFTTT's ("December 6, 2026 at 07:00AM") or RFC 2822's without
@@ -275,11 +276,15 @@ def common_time(value: str, local: tzinfo | None = None) -> str | None:
             return None
     if not text or text[0].isdigit() and "-" in text[:10]:
         return None  # ISO 8601: the validation's
-    found: datetime | None
-    try:
-        found = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):  # a year or offset of 20 digits
-        found = None
+    # RFC 2822 as the RSS collector reads it (one reader): offsets after GMT/UTC too ("GMT+1",
+    # "UTC+01:00", "GMT-0500", refused until 2026-12-06), "-0000" left to the refusal below. What
+    # it does not read (AST, a 2-digit year, "+1500"...) is Python's, as before.
+    found = rfc822_time(text, minus_zero=False)
+    if found is None:
+        try:
+            found = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):  # a year or offset of 20 digits
+            found = None
     if found is None:
         try:
             found = datetime.strptime(text, "%a %b %d %H:%M:%S %z %Y")
