@@ -542,7 +542,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     --replay send them again, as they came, to mentions.raw."""
     from streams.records import DLQ_REASONS
     from streams.topics import MENTIONS_DLQ, MENTIONS_RAW
-    from veille.deadletters import DeadLetter, select, summary
+    from veille.deadletters import DeadLetter, Selection
     from veille.moderate.commands import parse_time
     from veille.moderate.store import TopicReader
 
@@ -553,26 +553,24 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
         raise CliError(f"--limit must be 0 or more, not {args.limit}")
     since = parse_time(args.since, "since") if args.since else None
     settings = _reachable(_settings(args))
-    letters: list[DeadLetter] = []
+    # Listed: the newest few; replayed: all of them. Only those are held (the topic keeps 30 days).
+    keep = args.limit if args.limit is not None else None if args.replay else DEAD_LETTERS_SHOWN
+    chosen = Selection(reason=args.reason, since=since, keep=keep)
 
-    def keep(_value: bytes) -> None:
+    def add(_value: bytes) -> None:
         r = reader.record
-        letters.append(DeadLetter.from_record(r.key, r.value, r.timestamp, r.headers))
+        chosen.add(DeadLetter.from_record(r.key, r.value, r.timestamp, r.headers))
 
-    reader = TopicReader(settings, {MENTIONS_DLQ: keep}, decode=None)
+    reader = TopicReader(settings, {MENTIONS_DLQ: add}, decode=None)
     try:
         reader.refresh()
     finally:
         reader.close()
-    chosen = select(letters, reason=args.reason, since=since)
-    if args.limit is not None:
-        shown = chosen[max(0, len(chosen) - args.limit):]
-    else:  # listed: the newest few; replayed: all of them
-        shown = chosen if args.replay else chosen[-DEAD_LETTERS_SHOWN:]
+    shown = chosen.newest()
     if not args.replay:
         for letter in shown:
             print(letter.to_json() if args.json else letter.line(), flush=True)
-        print(summary(chosen, len(shown)), file=sys.stderr)
+        print(chosen.summary(len(shown)), file=sys.stderr)
         return 0
     return _replay_dead_letters(settings, shown, settings.topic(MENTIONS_RAW))
 

@@ -9,8 +9,9 @@ value was cut to fit the topic, in which case it cannot be sent again as it was.
 
 from __future__ import annotations
 
+import heapq
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from veille.terminal import printable
@@ -86,25 +87,52 @@ def _int(text: str | None) -> int | None:
         return None
 
 
-def select(letters: Sequence[DeadLetter], *, reason: str | None = None,
-           since: float | None = None) -> list[DeadLetter]:
-    """The dead letters of `reason` written at or after `since` (epoch seconds), oldest first."""
-    chosen = [d for d in letters
-              if (reason is None or d.reason == reason) and (since is None or d.timestamp >= since)]
-    chosen.sort(key=lambda d: d.timestamp)
-    return chosen
+class Selection:
+    """The dead letters of `reason` written at or after `since` (epoch seconds), as they are
+    read: all counted by reason, only the newest `keep` held (None: every one, for a replay).
+    mentions.dlq keeps 30 days (VEILLE_DLQ_RETENTION_DAYS): listing the newest few must not hold
+    the whole topic in memory."""
 
+    def __init__(self, *, reason: str | None = None, since: float | None = None,
+                 keep: int | None = None) -> None:
+        self.reason, self.since, self.keep = reason, since, keep
+        #: The chosen dead letters by reason, every one of them (not only those held).
+        self.counts: dict[str, int] = {}
+        # (timestamp, order read, letter): a min-heap when `keep` is set, its oldest pushed out.
+        self._held: list[tuple[float, int, DeadLetter]] = []
+        self._read = 0
 
-def summary(letters: Sequence[DeadLetter], shown: int) -> str:
-    """"N dead letters (reason: count, ...)", and how many of the newest are shown."""
-    counts: dict[str, int] = {}
-    for d in letters:
-        counts[d.reason] = counts.get(d.reason, 0) + 1
-    by_reason = ", ".join(f"{r}: {n:,}" for r, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    total = len(letters)
-    text = f"{total:,} dead letter{'s' if total != 1 else ''}"
-    if by_reason:
-        text += f" ({by_reason})"
-    if shown < total:
-        text += f"; the newest {shown:,} shown (--limit)"
-    return text
+    def add(self, letter: DeadLetter) -> None:
+        if self.reason is not None and letter.reason != self.reason:
+            return
+        if self.since is not None and letter.timestamp < self.since:
+            return
+        self.counts[letter.reason] = self.counts.get(letter.reason, 0) + 1
+        self._read += 1
+        entry = (letter.timestamp, self._read, letter)
+        if self.keep is None:
+            self._held.append(entry)
+        elif len(self._held) < self.keep:
+            heapq.heappush(self._held, entry)
+        elif self.keep and entry[:2] > self._held[0][:2]:
+            heapq.heapreplace(self._held, entry)
+
+    @property
+    def total(self) -> int:
+        return self._read
+
+    def newest(self) -> list[DeadLetter]:
+        """Those held, oldest first (read order between equal timestamps)."""
+        return [d for _t, _n, d in sorted(self._held, key=lambda e: e[:2])]
+
+    def summary(self, shown: int) -> str:
+        """"N dead letters (reason: count, ...)", and how many of the newest are shown."""
+        by_reason = ", ".join(f"{r}: {n:,}"
+                              for r, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        total = self.total
+        text = f"{total:,} dead letter{'s' if total != 1 else ''}"
+        if by_reason:
+            text += f" ({by_reason})"
+        if shown < total:
+            text += f"; the newest {shown:,} shown (--limit)"
+        return text

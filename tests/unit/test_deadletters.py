@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from veille.deadletters import DeadLetter, select, summary
+from veille.deadletters import DeadLetter, Selection
 
 
 def letter(reason: str, ms: int, value: bytes = b'{"x": 1}', **more: bytes) -> DeadLetter:
@@ -36,10 +36,80 @@ def test_a_long_or_cut_value_says_so() -> None:
     assert json.loads(cut.to_json())["truncated_from_bytes"] == 9_000_000
 
 
-def test_select_filters_by_reason_and_time_oldest_first_and_summary_counts() -> None:
+def chosen(letters: list[DeadLetter], **how: object) -> Selection:
+    selection = Selection(**how)  # type: ignore[arg-type]
+    for d in letters:
+        selection.add(d)
+    return selection
+
+
+def test_a_selection_filters_by_reason_and_time_oldest_first_and_counts() -> None:
     letters = [letter("invalid_json", 3_000), letter("empty_text", 1_000), letter("invalid_json", 2_000)]
-    assert [d.timestamp for d in select(letters)] == [1.0, 2.0, 3.0]
-    assert [d.timestamp for d in select(letters, reason="invalid_json", since=2.5)] == [3.0]
-    assert summary(letters, 3) == "3 dead letters (invalid_json: 2, empty_text: 1)"
-    assert summary(letters[:1], 0) == "1 dead letter (invalid_json: 1); the newest 0 shown (--limit)"
-    assert summary([], 0) == "0 dead letters"
+    assert [d.timestamp for d in chosen(letters).newest()] == [1.0, 2.0, 3.0]
+    assert [d.timestamp for d in chosen(letters, reason="invalid_json", since=2.5).newest()] == [3.0]
+    assert [d.timestamp for d in chosen(letters, keep=2).newest()] == [2.0, 3.0]
+    assert chosen(letters, keep=0).newest() == []
+    assert chosen(letters).summary(3) == "3 dead letters (invalid_json: 2, empty_text: 1)"
+    assert chosen(letters[:1], keep=0).summary(0) == ("1 dead letter (invalid_json: 1); the newest 0 "
+                                                      "shown (--limit)")
+    assert chosen([]).summary(0) == "0 dead letters"
+
+def test_listing_a_month_of_dead_letters_holds_only_those_it_shows(monkeypatch, capsys) -> None:
+    """mentions.dlq keeps 30 days: `veille dead-letters` held every one of them to sort them
+    (memory growing with the topic) to show the newest 20. Now it holds those it will show."""
+    import argparse
+    import weakref
+    from types import SimpleNamespace
+
+    import veille.deadletters
+    import veille.moderate.store
+    from veille import cli
+
+    made_refs: list[weakref.ref[DeadLetter]] = []
+    made = DeadLetter.from_record.__func__  # type: ignore[attr-defined]
+
+    def tracked(cls, *args):  # noqa: ANN001, ANN202
+        d = made(cls, *args)
+        made_refs.append(weakref.ref(d))
+        return d
+
+    monkeypatch.setattr(veille.deadletters.DeadLetter, "from_record", classmethod(tracked))
+    held: list[int] = []
+
+    class Reader:
+        def __init__(self, _settings, handlers, **_kw) -> None:  # noqa: ANN001
+            self.handlers = handlers
+
+        def refresh(self) -> None:
+            (handle,) = self.handlers.values()
+            for i in range(5_000):  # partitions read one after the other: not in time order
+                ms = (i % 1_000) * 1_000 + i // 1_000
+                reason = b"invalid_json" if i % 2 else b"empty_text"
+                self.record = SimpleNamespace(key=b"k", value=b"{", timestamp=ms,
+                                              headers=[("veille-dlq-reason", reason),
+                                                       ("veille-dlq-failed-at", b"%d" % ms)])
+                handle(self.record.value)
+            held.append(sum(r() is not None for r in made_refs))
+            made_refs.clear()
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(veille.moderate.store, "TopicReader", Reader)
+    monkeypatch.setattr(cli, "_reachable", lambda s: s)
+    args = argparse.Namespace(reason=None, since=None, limit=None, json=True, replay=False,
+                              broker_url=None)
+    assert cli.cmd_dead_letters(args) == 0
+    assert held == [cli.DEAD_LETTERS_SHOWN]
+    out, err = capsys.readouterr()
+    shown = [json.loads(line) for line in out.splitlines()]
+    assert [int(d["failed_at"]) for d in shown] == [n * 1_000 + k for n in range(996, 1_000)
+                                                    for k in range(5)]  # the newest, oldest first
+    assert err.strip() == ("5,000 dead letters (empty_text: 2,500, invalid_json: 2,500); "
+                           "the newest 20 shown (--limit)")
+    args.reason, args.limit = "invalid_json", 3
+    assert cli.cmd_dead_letters(args) == 0
+    assert held[-1] == 3
+    out, err = capsys.readouterr()
+    assert [int(json.loads(line)["failed_at"]) for line in out.splitlines()] == [999_002, 999_003, 999_004]
+    assert err.strip() == "2,500 dead letters (invalid_json: 2,500); the newest 3 shown (--limit)"
