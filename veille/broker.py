@@ -539,19 +539,25 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 @contextmanager
 def signals_held(signums: tuple[int, ...] = STOP_SIGNALS) -> Iterator[None]:
-    """Signals arriving inside are delivered when it ends. Around a Popen whose result is kept to
-    stop the child later: a handler raising KeyboardInterrupt inside Popen (a Ctrl-C while
-    `veille broker` or the demo starts) lost the child, left running unknown to the caller
-    (found by CI, 2026-12-06). Main thread only (where Python runs handlers); elsewhere, as is."""
+    """Signals arriving inside are delivered when it ends, each once and in the order they first
+    came (as a blocked signal is: pending once however often it was sent). Around a Popen whose
+    result is kept to stop the child later: a handler raising KeyboardInterrupt inside Popen (a
+    Ctrl-C while `veille broker` or the demo starts) lost the child, left running unknown to
+    the caller (found by CI, 2026-12-06). Main thread only (where Python runs handlers);
+    elsewhere, as is; a signal whose handler was not set from Python is not held either."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    got: list[int] = []
+    got: dict[int, None] = {}  # ordered, each signal once
+
+    def hold(signum: int, _frame: object) -> None:
+        got.setdefault(signum)
+
     previous = {}
     for signum in signums:
         handler = signal.getsignal(signum)
         if handler is not None:  # None: set outside Python, could not be put back
-            previous[signum] = signal.signal(signum, lambda n, _f: got.append(n))
+            previous[signum] = signal.signal(signum, hold)
     try:
         yield
     finally:

@@ -323,6 +323,34 @@ def test_a_ctrl_c_while_popen_runs_still_leaves_the_broker_to_stop(tmp_path, mon
                 child.wait()
 
 
+def test_signals_held_are_delivered_once_each_in_order_and_the_handlers_put_back() -> None:
+    """As a blocked signal is: pending once however often it came. Recorded at each arrival, a
+    signal sent twice inside was delivered twice (found in review, 2026-12-06): the demo takes a
+    second Ctrl-C as "stop the worker without waiting"."""
+    import signal
+
+    from veille.broker import signals_held
+
+    got: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        got.append(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGUSR1, signal.SIGUSR2)}
+    try:
+        with signals_held((signal.SIGUSR1, signal.SIGUSR2)):
+            for signum in (signal.SIGUSR2, signal.SIGUSR1, signal.SIGUSR2):
+                os.kill(os.getpid(), signum)
+            for _ in range(1000):  # Python runs handlers at the next bytecodes
+                pass
+            assert got == []
+        assert got == [signal.SIGUSR2, signal.SIGUSR1]
+        assert signal.getsignal(signal.SIGUSR1) is handler and signal.getsignal(signal.SIGUSR2) is handler
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
 def test_port_helpers_take_an_ipv6_host() -> None:
     """Found in review: `veille demo` with VEILLE_METRICS_HOST=:: failed ("Address family for
     hostname not supported"), a host `veille worker` takes; and the URL printed was http://:::N."""
