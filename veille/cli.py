@@ -610,7 +610,7 @@ def _replay_dead_letters(settings: Settings, letters: list[Any], topic: str) -> 
 def cmd_moderation_report(args: argparse.Namespace) -> int:
     import time
 
-    from veille.moderate.commands import parse_time, report, week_before
+    from veille.moderate.commands import parse_time, report, report_days, week_before
     from veille.timezones import TimezoneError, zone
 
     try:  # the brands' zones are checked the same way ("Europe" is a folder: refused, not a crash)
@@ -933,19 +933,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="JSONL file to write, - for stdout")
     p.set_defaults(func=cmd_generate)
     return parser
-
-
-def report_days(since: float, until: float, tz: Any) -> float:
-    """The length of a report's period in days of its time zone (the wall-clock difference):
-    a quarter of Europe/Paris with the fall-back hour in it is 92 days, not 92 days and an hour
-    (refused by --png's 92 until 2026-12-06: "at most 92 days, the period is 92")."""
-    from datetime import datetime
-
-    try:
-        start, end = datetime.fromtimestamp(since, tz), datetime.fromtimestamp(until, tz)
-        return (end.replace(tzinfo=None) - start.replace(tzinfo=None)).total_seconds() / 86400
-    except (OverflowError, ValueError, OSError):  # near year 1 or 9999: checked next
-        return (until - since) / 86400
 
 
 #: `veille moderation report`: the longest period, and the longest one drawn with --png.

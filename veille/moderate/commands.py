@@ -365,6 +365,17 @@ def week_before(until: float, tz: tzinfo = UTC) -> float:
         return until - 7 * 86400
 
 
+def report_days(since: float, until: float, tz: tzinfo = UTC) -> float:
+    """The length of a report's period in days of its time zone (the wall-clock difference):
+    a quarter of Europe/Paris with the fall-back hour in it is 92 days, not 92 days and an hour
+    (refused by --png's 92 until 2026-12-06: "at most 92 days, the period is 92")."""
+    try:
+        start, end = datetime.fromtimestamp(since, tz), datetime.fromtimestamp(until, tz)
+        return (end.replace(tzinfo=None) - start.replace(tzinfo=None)).total_seconds() / 86400
+    except (OverflowError, ValueError, OSError):  # near year 1 or 9999: checked next
+        return (until - since) / 86400
+
+
 def report(settings: Settings, since: float, until: float, *, png: Path | None = None,
            tz: tzinfo = UTC, out: TextIO = sys.stdout, lang: str | None = None,
            watched: Iterable[str] | None = None) -> Any:
