@@ -506,6 +506,24 @@ def moderation() -> Json:
     )
 
 
+def poll_health(name: str, label: str, metric: str, legend: str, failures: str,
+                last_good: str) -> list[tuple[Json, int, int]]:
+    """A polling collector's two panels (6 wide each) for what it polls, one series per `label`
+    (a feed, a hashtag): its failed polls of the last hour by kind (`metric`_failures_total),
+    and the seconds since its last good poll (`metric`_last_success_timestamp_seconds), orange
+    after an hour. `failures`, `last_good`: the panels' descriptions."""
+    return [
+        (timeseries(f"{name} failures (1 h)", [target(
+            f"sum by ({label}, kind) (increase({metric}_failures_total[1h])) > 0",
+            legend + ": {{kind}}")],
+            unit="polls", decimals=0, description=failures), 6, 8),
+        (timeseries(f"{name} last good poll", [target(
+            f"time() - max by ({label}) ({metric}_last_success_timestamp_seconds > 0)", legend)],
+            unit="s", threshold_line=True, steps=thresholds(("green", None), ("orange", 3600)),
+            description=last_good), 6, 8),
+    ]
+
+
 def pipeline() -> Json:
     ri = "[$__rate_interval]"
     latency = "veille_pipeline_latency_seconds_bucket"
@@ -604,33 +622,18 @@ def pipeline() -> Json:
                             "PipelineStalled{cause=\"no_detection\"}."), 8, 8),
         ],
         [
-            (timeseries("RSS feed failures (1 h)", [target(
-                "sum by (feed, kind) (increase(veille_rss_feed_failures_total[1h])) > 0",
-                "{{feed}}: {{kind}}")],
-                unit="polls", decimals=0,
-                description="Failed polls of each RSS feed over the last hour, by kind (fetch, "
-                            "not_a_feed, broker): alert RssFeedFailing once every poll of an "
-                            "hour failed."), 6, 8),
-            (timeseries("RSS feed last good poll", [target(
-                "time() - max by (feed) (veille_rss_feed_last_success_timestamp_seconds > 0)",
-                "{{feed}}")],
-                unit="s", threshold_line=True, steps=thresholds(("green", None), ("orange", 3600)),
-                description="Seconds since each feed's last good poll (a feed that never worked "
-                            "since the collector started has none: see the failures)."), 6, 8),
-            (timeseries("Mastodon hashtag failures (1 h)", [target(
-                "sum by (hashtag, kind) (increase(veille_mastodon_hashtag_failures_total[1h])) > 0",
-                "#{{hashtag}}: {{kind}}")],
-                unit="polls", decimals=0,
-                description="Failed polls of each hashtag over the last hour, by kind (fetch, "
-                            "rate_limited, unauthorized, broker): alert MastodonHashtagFailing."),
-             6, 8),
-            (timeseries("Mastodon hashtag last good poll", [target(
-                "time() - max by (hashtag) "
-                "(veille_mastodon_hashtag_last_success_timestamp_seconds > 0)", "#{{hashtag}}")],
-                unit="s", threshold_line=True, steps=thresholds(("green", None), ("orange", 3600)),
-                description="Seconds since each hashtag's last good poll (its timeline read, its "
-                            "new statuses acknowledged): one polled well within 6 hours keeps "
-                            "CollectorSilent quiet for the Mastodon collector."), 6, 8),
+            *poll_health("RSS feed", "feed", "veille_rss_feed", "{{feed}}",
+                         "Failed polls of each RSS feed over the last hour, by kind (fetch, "
+                         "not_a_feed, broker): alert RssFeedFailing once every poll of an hour "
+                         "failed.",
+                         "Seconds since each feed's last good poll (a feed that never worked "
+                         "since the collector started has none: see the failures)."),
+            *poll_health("Mastodon hashtag", "hashtag", "veille_mastodon_hashtag", "#{{hashtag}}",
+                         "Failed polls of each hashtag over the last hour, by kind (fetch, "
+                         "rate_limited, unauthorized, broker): alert MastodonHashtagFailing.",
+                         "Seconds since each hashtag's last good poll (its timeline read, its "
+                         "new statuses acknowledged): one polled well within 6 hours keeps "
+                         "CollectorSilent quiet for the Mastodon collector."),
         ],
         [
             (timeseries("Dead letters by reason", [target(
