@@ -61,7 +61,7 @@ def _reachable(settings: Settings) -> Settings:
                        "connection (is it running? set VEILLE_BROKER_URL or --broker-url)")
     signed_in, problem = asyncio.run(sign_in(settings))
     if problem:
-        raise CliError(f"cannot sign in to the broker at {settings.broker_url}: {problem}")
+        raise _refused(settings, problem)
     if not signed_in:
         # Found in review (2026-12-06): the command's Kafka client waited 15-30 s, logging its
         # retries, then said "Unable to bootstrap".
@@ -80,8 +80,13 @@ def _signs_in(settings: Settings) -> Settings:
 
     problem = sign_in_problem(settings)
     if problem is not None:
-        raise CliError(f"cannot sign in to the broker at {settings.broker_url}: {problem}")
+        raise _refused(settings, problem)
     return settings
+
+
+def _refused(settings: Settings, problem: str) -> CliError:
+    """The error of a broker that refuses veille's settings (`problem`: sign_in's diagnosis)."""
+    return CliError(f"cannot sign in to the broker at {settings.broker_url}: {problem}")
 
 
 def _add_broker(p: argparse.ArgumentParser) -> None:
