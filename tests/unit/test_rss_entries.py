@@ -52,11 +52,14 @@ def item(guid: str, title: str, *, at: float | None = None, link: str | None = N
     return f"<item><guid>{guid}</guid><title>{title}</title>{link_tag}<pubDate>{date}</pubDate></item>"
 
 
-def collector(tmp_path: Path, url: str, **kwargs: Any) -> tuple[RssCollector, ListSink]:
+def collector(tmp_path: Path, url: str, config: dict[str, Any] | None = None,
+              **kwargs: Any) -> tuple[RssCollector, ListSink]:
+    """A collector of the one feed `url`; `config`: the rest of its [[feeds]] table."""
     settings = Settings.from_env({}).with_(collector_state_dir=str(tmp_path / "state"))
     metrics = CollectorMetrics(CollectorRegistry())
     sink = ListSink(settings, "rss", metrics)
-    return RssCollector(settings, metrics, sink, feeds=[FeedConfig(url)], **kwargs), sink
+    feed = FeedConfig(url, **(config or {}))
+    return RssCollector(settings, metrics, sink, feeds=[feed], **kwargs), sink
 
 
 def refused(c: RssCollector, reason: str) -> float:
@@ -65,11 +68,12 @@ def refused(c: RssCollector, reason: str) -> float:
     return value or 0.0
 
 
-def run_polls(tmp_path: Path, feed: Feed, polls: int,
-              between: Any = None) -> tuple[list[rss.PollResult], ListSink, RssCollector]:
+def run_polls(tmp_path: Path, feed: Feed, polls: int, between: Any = None,
+              config: dict[str, Any] | None = None
+              ) -> tuple[list[rss.PollResult], ListSink, RssCollector]:
     async def scenario() -> tuple[list[rss.PollResult], ListSink, RssCollector]:
         async with serve([("GET", "/f", feed.handle)]) as base:
-            c, sink = collector(tmp_path, base + "/f")
+            c, sink = collector(tmp_path, base + "/f", config)
             await c.start()
             results = []
             try:
@@ -714,30 +718,6 @@ def test_one_stray_byte_in_a_utf8_feed_does_not_garble_the_feed() -> None:
     assert [e.title for e in parsed.entries] == ["Café Boréal", "bad BYTE here"]
 
 
-def poll_feed(tmp_path: Path, feed: Feed, config: dict[str, Any], polls: int = 1,
-              between: Any = None) -> tuple[list[rss.PollResult], ListSink, RssCollector]:
-    """run_polls for a feed with more than a URL in its [[feeds]] table (`config`)."""
-
-    async def scenario() -> tuple[list[rss.PollResult], ListSink, RssCollector]:
-        async with serve([("GET", "/f", feed.handle)]) as base:
-            settings = Settings.from_env({}).with_(collector_state_dir=str(tmp_path / "state"))
-            metrics = CollectorMetrics(CollectorRegistry())
-            sink = ListSink(settings, "rss", metrics)
-            c = RssCollector(settings, metrics, sink, feeds=[FeedConfig(base + "/f", **config)])
-            await c.start()
-            results = []
-            try:
-                for n in range(polls):
-                    if between is not None and n:
-                        between(c, n)
-                    results.append(await c.poll(c.feeds[0]))  # type: ignore[index]
-            finally:
-                await c.close()
-            return results, sink, c
-
-    return asyncio.run(scenario())
-
-
 def dated(guid: str, date: str) -> str:
     return f"<item><guid>{guid}</guid><title>Acme {guid}</title><pubDate>{date}</pubDate></item>"
 
@@ -758,8 +738,8 @@ def test_offsets_written_after_gmt_or_utc_are_read_east_as_written(tmp_path: Pat
              "nospace": date_in(60, "+0100", "%a,%d %b %Y %H:%M:%S "),
              "nospace-gmt": date_in(0, "GMT", "%a,%d %b %Y %H:%M:%S "),
              "no-seconds": date_in(120, "+0200", "%a, %d %b %Y %H:%M ")}
-    results, sink, _ = poll_feed(tmp_path, Feed(rss_doc("".join(
-        dated(k, v) for k, v in forms.items()))), {})
+    results, sink, _ = run_polls(tmp_path, Feed(rss_doc("".join(
+        dated(k, v) for k, v in forms.items()))), 1)
     assert results[0].sent == len(forms), results
     got = {m.text: m.created_at.timestamp() for m in sink.sent}
     minute = int(written) // 60 * 60
@@ -780,7 +760,7 @@ def test_a_date_without_a_zone_is_read_in_the_feeds_timezone(tmp_path: Path) -> 
     form = "%a, %d %b %Y %H:%M:%S"
     feed = Feed(rss_doc(dated("recent", recent.strftime(form)) + dated("july", july.strftime(form))
                         + dated("nospace", recent.strftime("%a,%d %b %Y %H:%M:%S"))))
-    results, sink, _ = poll_feed(tmp_path, feed, {"timezone": "Europe/Paris"})
+    results, sink, _ = run_polls(tmp_path, feed, 1, config={"timezone": "Europe/Paris"})
     assert results[0].sent == 3, results
     got = {m.text: m.created_at for m in sink.sent}
     assert got == {"Acme recent": recent.astimezone(UTC), "Acme nospace": recent.astimezone(UTC),
@@ -807,7 +787,7 @@ def test_a_date_without_a_zone_is_never_dated_now_by_a_first_poll(tmp_path: Path
                                       + "</channel>")
         feed.etag = '"v2"'
 
-    results, sink, c = poll_feed(tmp_path, feed, {}, polls=2, between=publish)
+    results, sink, c = run_polls(tmp_path, feed, 2, between=publish)
     assert [(r.sent, r.refused) for r in results] == [(1, 2), (1, 1)], results
     texts = [m.text for m in sink.sent]
     assert texts == ["Acme zoned", "Acme new"], texts
