@@ -92,8 +92,10 @@ _RFC822 = re.compile(r"\s*(?:[A-Za-z]{2,9}\.?\s*,\s*|[A-Za-z]{2,9}\s+)?(?P<day>[
 #: the inverted sign of POSIX TZ strings and IANA's Etc/GMT+1, which is west).
 _OFFSET = re.compile(r"(?:(?P<prefix>GMT|UTC|UT)\s*)?(?P<sign>[+-])(?P<hours>[0-9]{1,2})"
                      r"(?::?(?P<minutes>[0-9]{2}))?", re.IGNORECASE)
-#: RFC 822's own zone names, as minutes east of UTC (feedparser reads them the same way).
-_RFC822_ZONES = {"ut": 0, "gmt": 0, "utc": 0, "z": 0, "est": -300, "edt": -240, "cst": -360,
+#: RFC 822's own zone names, as minutes east of UTC (feedparser reads them the same way); the
+#: others rfc822_time knows are ABBREVIATIONS (UTC among them). CST is North America's here, as
+#: RFC 822 defines it.
+_RFC822_ZONES = {"ut": 0, "gmt": 0, "z": 0, "est": -300, "edt": -240, "cst": -360,
                  "cdt": -300, "mst": -420, "mdt": -360, "pst": -480, "pdt": -420}
 
 
