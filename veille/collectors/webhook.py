@@ -259,7 +259,8 @@ def common_time(value: str, local: tzinfo | None = None) -> str | None:
 
     A time with no zone at all, IFTTT's ("December 6, 2026 at 07:00AM") or RFC 2822's without
     one, is read in `local` (VEILLE_WEBHOOK_TIMEZONE, see local_time), and is NoOffset without it.
-    "-0000" and zone names that are not in veille.timezones.ABBREVIATIONS stay None."""
+    "-0000" and the zone names none of its readers knows (IST, ambiguous) stay None: RFC 822's
+    (EST, PST...) and Python's (AST) are read, and those of veille.timezones.ABBREVIATIONS."""
     text = value.strip()
     ifttt = _ifttt_time(text)
     if ifttt is not None:
