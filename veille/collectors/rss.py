@@ -882,13 +882,22 @@ class _FeedLinks(HTMLParser):
             self.hrefs.append(a["href"].strip())
 
 
+#: A <link> tag, its quoted values whole. advertised_feeds gives the HTML parser these alone: on
+#: a whole page, an unclosed tag sent it scanning to the end again at each "<" (a page of 60 KB
+#: of "<a " took 45 s, 512 KB hours, until 2026-12-06); this scan stops at the next "<".
+_LINK_TAG = re.compile(rb"""<link\b(?:[^<>"']|"[^"]*"|'[^']*')*>""", re.I)
+#: An HTML comment (to the end when unclosed): the <link> tags in one name no feed.
+_HTML_COMMENT = re.compile(rb"<!--(?:[^-]|-(?!->))*(?:-->|\Z)")
+
+
 def advertised_feeds(body: bytes, url: str, limit: int = 3) -> list[str]:
     """The http(s) addresses of the feeds an HTML page names (resolved against `url`, the
     page's), at most `limit`: a page pasted as a feed's `url` (a blog's home page) was refused
     with a parser's message alone ("mismatched tag"), as if the feed were broken."""
+    page = _HTML_COMMENT.sub(b"", body[:512 * 1024])
     parser = _FeedLinks()
-    try:
-        parser.feed(body[:512 * 1024].decode("utf-8", "replace"))
+    try:  # the <link> tags alone (see _LINK_TAG)
+        parser.feed(b"\n".join(_LINK_TAG.findall(page)).decode("utf-8", "replace"))
         parser.close()
     except Exception:  # an HTML page is only a hint here; never a failure of its own
         pass
