@@ -593,19 +593,21 @@ def _generic_bound(name: str) -> tuple[float, str] | None:
 
 
 #: A bootstrap server: host name, IPv4 or [IPv6], then a port.
-#: A server's scheme in VEILLE_BROKER_URL: veille's (kafka://) and Faust's transports.
 #: The log levels VEILLE_LOG_LEVEL takes (any case, spaces around ignored).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: The largest secret file VEILLE_<NAME>_FILE may name.
 MAX_SECRET_FILE_BYTES = 64 * 1024
-_SCHEME = re.compile(r"^(?:kafka|aiokafka|tcp)://", re.IGNORECASE)
-#: host:port; a host name's letters may be any (bücher.example): its IDNA encoding is checked.
+
+
 def split_server(server: str) -> tuple[str, int]:
     """A checked bootstrap server ("host:port", "[v6]:port") as (host, port), brackets removed."""
     host, _, port = server.rpartition(":")
     return host.strip("[]"), int(port)
 
 
+#: A server's scheme in VEILLE_BROKER_URL: veille's (kafka://) and Faust's transports.
+_SCHEME = re.compile(r"^(?:kafka|aiokafka|tcp)://", re.IGNORECASE)
+#: host:port; a host name's letters may be any (bücher.example): its IDNA encoding is checked.
 _SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+):(?P<port>\d{1,5})")
 #: Characters Kafka allows in a topic name.
 _TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
