@@ -831,3 +831,18 @@ def test_the_feeds_a_page_names_are_found_in_no_time_on_unclosed_tags() -> None:
             b'<link rel="stylesheet" href="/s.css"></head><body><p>&eacute;<a href="/x">x</a>')
     assert rss.advertised_feeds(page, "https://blog.example/") == [
         "https://blog.example/f", "https://blog.example/atom"]
+
+
+def test_a_date_without_a_zone_gives_way_to_another_date_of_the_entry_with_one(tmp_path: Path) -> None:
+    """Found in review (2026-12-06): an entry whose pubDate names no zone but whose dc:date has an
+    offset was refused on a first poll (dated by later ones), its zoneless date taken first;
+    before e45a4cf, feedparser not reading that pubDate, the dc:date was its date, as it is again."""
+    written = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    paris = written + timedelta(hours=1)
+    doc = rss_doc(f"<item><guid>g1</guid><title>Acme g1</title>"
+                  f"<pubDate>{paris.strftime('%a, %d %b %Y %H:%M:%S')}</pubDate>"
+                  f"<dc:date>{paris.strftime('%Y-%m-%dT%H:%M:%S')}+01:00</dc:date></item>")
+    doc = doc.replace("<rss ", '<rss xmlns:dc="http://purl.org/dc/elements/1.1/" ', 1)
+    results, sink, _ = run_polls(tmp_path, Feed(doc), 1)
+    assert [(r.sent, r.refused) for r in results] == [(1, 0)], results
+    assert sink.sent[0].created_at == written

@@ -700,14 +700,17 @@ def _named_zone_minutes(raw: Any, hour: int, minute: int) -> int:
 
 
 def _entry_time(entry: Any, local: tzinfo | None = None) -> datetime | None:
-    """The entry's date in UTC; a naive one when its date names no zone at all and `local` (the
-    feed's `timezone`) is None; None when it has no date the collector can read."""
+    """The entry's date in UTC; a naive one when its dates name no zone at all and `local` (the
+    feed's `timezone`) is None (a date with a zone, even a later-named one, comes first); None
+    when it has no date the collector can read."""
+    zoneless: datetime | None = None
     for name in ("published", "updated", "created"):
         mine = rfc822_time(entry.get(name))
         if mine is not None:
             if mine.tzinfo is None:
                 if local is None:
-                    return mine
+                    zoneless = zoneless or mine
+                    continue
                 mine = local_time(mine, local)
             try:
                 return mine.astimezone(UTC)
@@ -722,7 +725,7 @@ def _entry_time(entry: Any, local: tzinfo | None = None) -> datetime | None:
                 continue
             east = _named_zone_minutes(entry.get(name), hour, minute)
             return when - timedelta(minutes=east) if east else when
-    return None
+    return zoneless
 
 
 #: How far a wall-clock time may be behind UTC (UTC-12, Baker Island): a date with no zone,
