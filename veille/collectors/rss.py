@@ -731,6 +731,8 @@ def _entry_time(entry: Any, local: tzinfo | None = None) -> datetime | None:
 #: How far a wall-clock time may be behind UTC (UTC-12, Baker Island): a date with no zone,
 #: read in any zone of the world, is no later than that much after its own figures.
 _WESTMOST = timedelta(hours=12)
+#: What to do about a feed whose dates name no zone (an entry's refusal, the poll's warning).
+_SET_TIMEZONE = "set `timezone` in the feed's [[feeds]] table (e.g. \"Europe/Paris\")"
 
 
 def _zoneless_time(written: datetime, feed: FeedConfig, fetched_at: datetime,
@@ -738,8 +740,7 @@ def _zoneless_time(written: datetime, feed: FeedConfig, fetched_at: datetime,
     """The created_at of an entry whose date (`written`, naive) names no zone, in a feed whose
     `timezone` is not set: its poll's time, as for an entry with no date, when it can only have
     appeared since the previous poll; else InvalidMention (refused, not dated "now")."""
-    hint = (f"its date {written.isoformat(sep=' ')} names no time zone: set `timezone` in the "
-            "feed's [[feeds]] table (e.g. \"Europe/Paris\")")
+    hint = f"its date {written.isoformat(sep=' ')} names no time zone: {_SET_TIMEZONE}"
     if first_poll:
         # Every entry of a first poll may be old: dated now, a feed's backlog looked like a burst
         # of mentions to the spike detector.
@@ -1381,9 +1382,8 @@ class RssCollector(Collector):
                     refused_ids.append(mid)
 
         if zoneless:
-            log.warning("rss: %s: %d entries refused: their dates name no time zone; set "
-                        "`timezone` in the feed's [[feeds]] table (e.g. \"Europe/Paris\")",
-                        feed.label, zoneless)
+            log.warning("rss: %s: %d entries refused: their dates name no time zone; %s",
+                        feed.label, zoneless, _SET_TIMEZONE)
         new.sort(key=lambda m: m.created_at)
         if new:
             # Returns once the broker acknowledged every mention, else raises BrokerUnavailable
