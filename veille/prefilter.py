@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
 
 # re's own parser (named sre_parse before Python 3.11): the relaxation reads what `re` compiles.
 from re import _constants as C  # type: ignore[attr-defined]
@@ -77,15 +78,11 @@ def _members(items: list[tuple[Any, Any]], char: str) -> bool:
     return hit != negate
 
 
-#: The non-ASCII members of \s (as `re` decides), as RE2 class ranges: built on first use.
-_SPACES: list[str] = []
-
-
+@cache
 def _non_ascii_spaces() -> str:
-    if not _SPACES:
-        # (None beyond the Basic Multilingual Plane: U+3000 is the last.)
-        _SPACES.extend(_char(c) for c in range(128, 0x10000) if re.match(r"\s", chr(c)))
-    return "".join(_SPACES)
+    """The non-ASCII members of \\s (as `re` decides), as RE2 class members: built on first use."""
+    # (None beyond the Basic Multilingual Plane: U+3000 is the last.)
+    return "".join(_char(c) for c in range(128, 0x10000) if re.match(r"\s", chr(c)))
 
 
 def _class(items: list[tuple[Any, Any]]) -> str:
