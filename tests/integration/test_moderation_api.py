@@ -411,10 +411,13 @@ def test_of_two_moderators_taking_a_case_at_once_the_second_is_told(settings, ap
         "decision": "assign", "moderator": "erin", "if_assigned_to": None})
     assert stale.status_code == 409 and stale.json()["error"] == "assigned_first", stale.text
     assert stale.json()["assigned"]["assignee"] == "bob"
+    # Shown as is to the moderator: null is "no one", not Python's None (was "not None's").
+    assert stale.json()["detail"] == "case 'c-new' is bob's, not no one's (if_assigned_to)"
     # ... even when the take would change nothing: what the client saw is what it is told.
     seen = api.client.post("/cases/c-new/decision", json={
         "decision": "assign", "moderator": "bob", "if_assigned_to": "dave"})
     assert seen.status_code == 409 and seen.json()["error"] == "assigned_first", seen.text
+    assert seen.json()["detail"] == "case 'c-new' is bob's, not dave's (if_assigned_to)"
     # A lead giving bob's case to erin, knowing it is bob's: applied.
     given = api.client.post("/cases/c-new/decision", json={
         "decision": "assign", "moderator": "lead", "assignee": "erin", "if_assigned_to": "bob"})

@@ -523,10 +523,13 @@ class ModerationApi:
             owner = prepared.owner
             has = owner["assignee"] if owner is not None else None
             if "if_assigned_to" in payload and payload["if_assigned_to"] != has:
-                # What the client saw is no longer so (checked before "nothing to do").
-                return _error(409, "assigned_first", f"case {case_id!r} is "
-                              + (f"{has}'s" if has is not None else "no one's")
-                              + f", not {payload['if_assigned_to']!r}'s (if_assigned_to)",
+                # What the client saw is no longer so (checked before "nothing to do"); told
+                # in words a screen can show (null is "no one", not Python's None).
+                def whose(name: str | None) -> str:
+                    return f"{name}'s" if name is not None else "no one's"
+
+                return _error(409, "assigned_first", f"case {case_id!r} is {whose(has)}, not "
+                              f"{whose(payload['if_assigned_to'])} (if_assigned_to)",
                               assigned=owner), prepared
             if prepared.unchanged:
                 # Assigned to who already has it, or given back by no one: nothing to write.
