@@ -100,6 +100,13 @@ def test_listing_and_cases(api: ServedApi) -> None:
                          ("limit=" + "0" * 4400 + "1", "limit")):
         bad = api.client.get(f"/cases?{query}")
         assert bad.status_code == 400 and bad.json()["field"] == field, query
+    # An empty or blank parameter is as absent (an HTML form's empty field, its "any"): an
+    # empty limit and a blank choice were a 400.
+    everything = api.client.get("/cases").json()
+    for query in ("limit=", "limit=%20", "category=", "category=%20", "sort=%20%20",
+                  "unassigned=%20", "brand=%20&limit=&sort="):
+        blank = api.client.get(f"/cases?{query}")
+        assert blank.status_code == 200 and blank.json() == everything, (query, blank.text)
     assert api.client.get("/cases/c-new").json()["status"] == "pending"
     done = api.client.get("/cases/c-done").json()
     assert done["status"] == "closed" and done["closed"]["moderator"] == "alice"
@@ -884,6 +891,9 @@ def test_closed_cases_newest_first_from_the_api_and_the_cli(settings, api: Serve
         f"/closed?since={NOW - 7 * 86400:.0f}&moderator=alice").json()["cases"]] == ["c-done"]
     assert [c["case_id"] for c in api.client.get("/closed?brand=boreal").json()["cases"]] == ["c-spam"]
     assert api.client.get("/closed?limit=1").json()["count"] == 2
+    for query in ("limit=", "since=%20", "until=%20", "decision=%20", "category=%20&moderator="):
+        blank = api.client.get(f"/closed?{query}")  # as absent, as on /cases
+        assert blank.status_code == 200 and blank.json() == day, (query, blank.text)
     for query, field in (("decision=escalate", "decision"), ("since=yesterday", "since"),
                          ("until=2026-02-31", "until"), ("category=rude", "category"),
                          ("limit=0", "limit"), ("status=closed", "status"),

@@ -179,10 +179,10 @@ def summary(item: dict[str, Any], view: CaseView | None = None,
 
 def _checked_query(query: Any, free: set[str], choices: dict[str, tuple[str, ...]]
                    ) -> int | web.Response:
-    """The 400 answer to a query with a parameter other than `limit`, `free` ones (any text;
-    empty is as absent, as an HTML form's "any") and `choices` (each one of its values, or
-    empty), or one given twice, or else its `limit` (default DEFAULT_LIMIT, at most
-    MAX_LIMIT)."""
+    """The 400 answer to a query with a parameter other than `limit`, `free` ones (any text)
+    and `choices` (each one of its values), or one given twice, or else its `limit` (default
+    DEFAULT_LIMIT, at most MAX_LIMIT). Any of them empty or blank is as absent, as an HTML
+    form's "any" (_param)."""
     unknown = sorted(set(query) - free - set(choices) - {"limit"})
     if unknown:
         return _error(400, "invalid_query", f"unknown parameters {unknown}", field=unknown[0])
@@ -192,16 +192,22 @@ def _checked_query(query: Any, free: set[str], choices: dict[str, tuple[str, ...
             return _error(400, "invalid_query", f"{name} is given {given} times (one value each)",
                           field=name)
     for name, values in choices.items():
-        value = query.get(name) or None
+        value = _param(query, name)
         if value is not None and value not in values:
             return _error(400, "invalid_query", f"{name} must be one of {', '.join(values)}",
                           field=name)
-    raw = query.get("limit", str(DEFAULT_LIMIT))
+    raw = _param(query, "limit") or str(DEFAULT_LIMIT)  # `limit=` from an empty form field
     if (not (raw.isascii() and raw.isdigit()) or len(raw) > 9
             or not 1 <= int(raw) <= MAX_LIMIT):  # 4,301 digits: int() raises
         return _error(400, "invalid_query", f"limit must be a whole number in 1..{MAX_LIMIT}",
                       field="limit")
     return int(raw)
+
+
+def _param(query: Any, name: str) -> str | None:
+    """A parameter as given, None when absent, empty or blank (only spaces): as absent."""
+    value = query.get(name)
+    return value if value is not None and value.strip() else None
 
 
 def _text_param(query: Any, name: str) -> str | None:
@@ -359,9 +365,9 @@ class ModerationApi:
             "category": METRIC_CATEGORIES, "sort": SORTS, "unassigned": ("true", "false")})
         if isinstance(limit, web.Response):
             return limit
-        category = query.get("category") or None
-        sort = query.get("sort") or "queued"
-        unassigned = query.get("unassigned") or "false"
+        category = _param(query, "category")
+        sort = _param(query, "sort") or "queued"
+        unassigned = _param(query, "unassigned") or "false"
         assignee = _text_param(query, "assignee")
         if assignee is not None and unassigned == "true":
             return _error(400, "invalid_query", "assignee and unassigned=true exclude each other",
@@ -383,11 +389,11 @@ class ModerationApi:
             "category": METRIC_CATEGORIES, "decision": CLOSING_DECISIONS})
         if isinstance(limit, web.Response):
             return limit
-        category = query.get("category") or None
-        decision = query.get("decision") or None
+        category = _param(query, "category")
+        decision = _param(query, "decision")
         times: dict[str, float | None] = {}
         for name in ("since", "until"):
-            value = query.get(name) or None
+            value = _param(query, name)
             try:  # Unix seconds or ISO 8601, as decided_at
                 times[name] = None if value is None else parse_epoch(
                     float(value) if _SECONDS.fullmatch(value) else value, name)
