@@ -996,3 +996,31 @@ def test_a_decision_dated_ahead_of_its_writing_holds_no_case_up(settings, api: S
     assert listed["c-new"]["decision_pending"] is None
     answer = api.client.post("/cases/c-new/decision", json={"decision": "reject", "moderator": "bob"})
     assert answer.status_code == 202, answer.text
+
+
+def test_what_a_browser_screen_meets(api: ServedApi) -> None:
+    """A moderators' web page calling the API: every answer is JSON in UTF-8, errors
+    `{"error", "detail"}`; no CORS (a page on another origin is refused by its browser: the
+    screen is served from the origin of the proxy that holds the token): a preflight, which
+    carries no token, is a 401, an OPTIONS with it a 405 naming the methods; HEAD answers as GET
+    without a body. As the README says."""
+    origin = {"Origin": "http://screen.example"}
+    for method, path in (("GET", "/cases"), ("GET", "/cases/c-new"), ("GET", "/closed"),
+                         ("GET", "/healthz"), ("GET", "/cases/nope"), ("GET", "/nope"),
+                         ("GET", "/cases?limit=0"), ("PUT", "/cases")):
+        answer = api.client.request(method, path, headers=origin)
+        assert answer.headers["Content-Type"] == "application/json; charset=utf-8", path
+        assert not any(k.lower().startswith("access-control-") for k in answer.headers), path
+        if answer.status_code >= 400:
+            assert {"error", "detail"} <= set(answer.json()), (path, answer.text)
+    asked = {**origin, "Access-Control-Request-Method": "POST",
+             "Access-Control-Request-Headers": "authorization, content-type"}
+    preflight = api.client.options("/cases/c-new/decision", headers={**asked, "Authorization": ""})
+    assert preflight.status_code == 401 and preflight.json()["error"] == "unauthorized"
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    options = api.client.options("/cases/c-new/decision", headers=asked)  # with the token
+    assert options.status_code == 405 and options.headers["Allow"] == "POST", options.text
+    assert options.json()["error"] == "method_not_allowed"
+    head = api.client.head("/cases")
+    assert (head.status_code, head.content) == (200, b"")
+    assert int(head.headers["Content-Length"]) == len(api.client.get("/cases").content)
