@@ -110,6 +110,13 @@ def test_listing_and_cases(api: ServedApi) -> None:
     assert api.client.get("/cases/c-new").json()["status"] == "pending"
     done = api.client.get("/cases/c-done").json()
     assert done["status"] == "closed" and done["closed"]["moderator"] == "alice"
+    # `closed` is the moderation.closed record as the agent wrote it (README): its `case` has
+    # the agent's times, in Unix seconds, not the ISO 8601 of the rest of the answer.
+    jsonschema.validate(done["closed"], json.loads(
+        (ROOT / "streams/schemas/moderation_closed.v1.json").read_text()))
+    assert isinstance(done["closed"]["case"]["received_at"], float)
+    assert done["item"]["queued_at"].endswith("Z") and done["closed"]["decided_at"].endswith("Z")
+    assert api.client.get("/cases/c-new").json()["closed"] is None
     assert api.client.get("/cases/nope").status_code == 404
     lost = api.client.get("/cases/closed")  # the closed cases are GET /closed
     assert lost.status_code == 404 and "listed by GET /closed" in lost.text
