@@ -753,6 +753,20 @@ def test_a_blank_audience_figure_is_as_absent(settings, serve) -> None:
     assert records_by_key(settings, expect=1)["b-1"]["audience"] == {"followers": 1234}
 
 
+def test_audience_figures_sent_flat_in_json_are_gathered(settings, serve) -> None:
+    """Found in review (2026-12-06): Zapier's JSON payload type with "Unflatten" off sends
+    `audience__followers` and friends flat; they were ignored as unknown fields, the mention
+    written without its audience (which weighs a negative mention for the spike agent)."""
+    ensure_topics(settings)
+    w = serve(settings)
+    base = {k: v for k, v in item(1, id="f-1").items() if k != "audience"}
+    r = w.post(dict(base, audience__followers="1,234", audience__likes=7, audience__shares=""))
+    assert r.status_code == 202, r.text
+    assert records_by_key(settings, expect=1)["f-1"]["audience"] == {"followers": 1234, "likes": 7}
+    both = w.post(dict(base, id="f-2", audience={"likes": 1}, audience__likes=2))
+    assert both.status_code == 400 and both.json()["field"] == "audience", both.text
+
+
 @pytest.mark.parametrize("bad, field", [
     ({"audience": {"likes": "1" * 4301}}, "audience.likes"),  # past Python's int() limit
     ({"audience": {"unknown_key": "1" * 5000}}, None),  # a key otherwise ignored: ignored

@@ -171,8 +171,9 @@ _NO_ZONE = re.compile(r"(?:.*\s)?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(
 
 #: The form content type (Zapier's default payload type "Form"): one mention, flat fields.
 FORM_TYPE = "application/x-www-form-urlencoded"
-#: The prefix of an audience figure's form field (`audience__likes=12`): Zapier's JSON payload type
-#: turns such keys into `{"audience": {"likes": "12"}}` ("Unflatten"), its Form type sends them flat.
+#: The prefix of an audience figure sent flat (`audience__likes=12`): Zapier's JSON payload type
+#: turns such keys into `{"audience": {"likes": "12"}}` ("Unflatten", on by default), its Form
+#: type and its JSON one with "Unflatten" off send them flat (gather_audience).
 _AUDIENCE_PREFIX = "audience__"
 
 
@@ -191,11 +192,10 @@ def form_mention(body: bytes) -> dict[str, Any]:
     string, as a no-code tool's JSON sends them): the URL standard's parsing (pairs split on "&",
     empty ones skipped, name and value on the first "=", "+" is a space, %XX a byte, a malformed
     % left as it is), the bytes then read as UTF-8, and `audience__<figure>` fields gathered into
-    `audience`, as Zapier's JSON payload type writes them. Raises InvalidMention for a field sent
-    twice (which one would be meant?), bytes that are not UTF-8 once percent-decoded, or
-    `audience` sent both whole and by figure."""
+    `audience` (gather_audience). Raises InvalidMention for a field sent twice (which one would
+    be meant?), bytes that are not UTF-8 once percent-decoded, or `audience` sent both whole
+    and by figure."""
     fields: dict[str, Any] = {}
-    audience: dict[str, str] = {}
     for pair in body.split(b"&"):
         if not pair:
             continue
@@ -212,22 +212,30 @@ def form_mention(body: bytes) -> dict[str, Any]:
                                      "a form body must be UTF-8", strings[0][:60] if strings else None
                                      ) from None
         name, value = strings
-        if name.startswith(_AUDIENCE_PREFIX):
-            target, key = audience, name[len(_AUDIENCE_PREFIX):]
-        else:
-            target, key = fields, name
-        if key in target:
+        if name in fields:
             raise InvalidMention("invalid_field",
                                  f"the form field {name[:60]!r} is sent more than once: send it once",
                                  name[:60])
-        target[key] = value
-    if audience:
-        if isinstance(fields.get("audience"), str) and fields["audience"].strip():
-            raise InvalidMention("invalid_field", "audience is sent both whole and as audience__ "
-                                 "fields: send the figures as audience__followers, audience__likes...",
-                                 "audience")
-        fields["audience"] = audience
-    return fields
+        fields[name] = value
+    return gather_audience(fields)
+
+
+def gather_audience(item: dict[str, Any]) -> dict[str, Any]:
+    """`item` with its `audience__<figure>` fields gathered into `audience`: Zapier sends them
+    flat with its Form payload type, and with its JSON one when "Unflatten" is off (until
+    2026-12-06 a JSON item's were ignored as unknown fields: its audience figures lost without
+    a word). InvalidMention when `audience` is also sent whole (and not blank)."""
+    flat = [k for k in item if isinstance(k, str) and k.startswith(_AUDIENCE_PREFIX)]
+    if not flat:
+        return item
+    whole = item.get("audience")
+    if whole is not None and not (isinstance(whole, str) and not whole.strip()):
+        raise InvalidMention("invalid_field", "audience is sent both whole and as audience__ "
+                             "fields: send the figures as audience__followers, audience__likes...",
+                             "audience")
+    gathered = {k: v for k, v in item.items() if k not in flat}
+    gathered["audience"] = {k[len(_AUDIENCE_PREFIX):]: item[k] for k in flat}
+    return gathered
 
 
 class NoOffset(ValueError):
@@ -811,8 +819,8 @@ class WebhookCollector(Collector):
             raise InvalidMention("not_an_object",
                                  f"expected a JSON object, got {type(obj).__name__}")
         # No-code tools (Zapier, IFTTT, Make) send an unmapped field as "": as absent.
-        item = {k: v for k, v in obj.items()
-                if not (k in _BLANK_IS_ABSENT and isinstance(v, str) and not v.strip())}
+        item = gather_audience({k: v for k, v in obj.items()
+                                if not (k in _BLANK_IS_ABSENT and isinstance(v, str) and not v.strip())})
         if item.get("source") is None:
             item["source"] = NAME
         derive = item.get("id") is None
