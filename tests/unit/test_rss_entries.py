@@ -505,13 +505,14 @@ def test_entries_without_guid_sharing_a_link_are_told_apart_by_their_title(tmp_p
     """Found in review (2026-12-05): an entry with no guid was known by its link alone. A status
     page's items, all without guid and all linking to its home page, had one key: the first was
     sent, the others dropped as repeats of it, then as seen, at every poll, never counted. One
-    entry alone at first, then joined by others linking to the same page: not sent again."""
+    entry alone at first, then joined by others linking to the same page: not sent again. (The
+    items have no date: the page is empty at the first poll, whose undated entries are refused.)"""
     home = "https://status.acme.example/"
 
     def bare(title: str) -> str:  # no guid: the item names itself by nothing but its content
         return f"<item><title>{title}</title><link>{home}</link><description>{title}!</description></item>"
 
-    docs = [bare("Acme API down"),
+    docs = ["", bare("Acme API down"),
             bare("Acme API down") + bare("Acme login errors"),
             bare("Acme payments failing") + bare("Acme API down") + bare("Acme login errors")]
 
@@ -520,8 +521,8 @@ def test_entries_without_guid_sharing_a_link_are_told_apart_by_their_title(tmp_p
         c.states[c.feeds[0].url].etag = None  # type: ignore[index]  # each poll a full 200
 
     feed = Feed(rss_doc(docs[0]))
-    results, sink, _c = run_polls(tmp_path, feed, 3, between=changes)
-    assert [r.sent for r in results] == [1, 1, 1]
+    results, sink, _c = run_polls(tmp_path, feed, 4, between=changes)
+    assert [r.sent for r in results] == [0, 1, 1, 1]
     assert [m.text.split(" — ")[0] for m in sink.sent] == [
         "Acme API down", "Acme login errors", "Acme payments failing"]
     assert len({m.id for m in sink.sent}) == 3
@@ -846,3 +847,40 @@ def test_a_date_without_a_zone_gives_way_to_another_date_of_the_entry_with_one(t
     results, sink, _ = run_polls(tmp_path, Feed(doc), 1)
     assert [(r.sent, r.refused) for r in results] == [(1, 0)], results
     assert sink.sent[0].created_at == written
+
+
+def test_entries_without_a_date_are_not_dated_now_by_a_first_poll(tmp_path: Path) -> None:
+    """An entry with no date the collector can read got the time of its poll: on a feed's first
+    poll its whole backlog (of any age) was dated "now", a burst of mentions to the spike
+    detector when a feed without dates was added. Now such entries are refused on a first poll
+    (as are those whose dates name no zone) and not sent later; on later polls a new one is
+    dated by the poll that finds it, as it can only have appeared since the previous one."""
+    undated = "<item><guid>{0}</guid><title>Acme {0}</title></item>"
+    feed = Feed(rss_doc(undated.format("old-1") + undated.format("old-2")
+                        + dated("zoned", email.utils.formatdate(time.time() - 60, usegmt=True))))
+
+    def publish(c: RssCollector, n: int) -> None:
+        feed.body = feed.body.replace("</channel>", undated.format("new") + "</channel>")
+        feed.etag = '"v2"'
+
+    results, sink, c = run_polls(tmp_path, feed, 2, between=publish)
+    assert [(r.sent, r.refused) for r in results] == [(1, 2), (1, 0)], results
+    assert [m.text for m in sink.sent] == ["Acme zoned", "Acme new"]
+    assert sink.sent[1].created_at == sink.sent[1].collected_at  # dated by its poll
+    assert refused(c, "invalid_field") == 2
+
+
+def test_a_feed_empty_at_its_first_poll_has_been_read(tmp_path: Path) -> None:
+    """A feed read empty has had its first poll: an undated entry (or one whose date names no
+    zone) found later appeared since, and is dated by the poll that finds it. The first poll
+    was "nothing remembered of the feed" until 2026-12-06: every poll of an empty feed was one."""
+    feed = Feed(rss_doc(""))
+
+    def publish(c: RssCollector, n: int) -> None:
+        feed.body = rss_doc("<item><guid>a</guid><title>Acme undated</title></item>"
+                            + dated("b", datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S")))
+        feed.etag = '"v2"'
+
+    results, sink, c = run_polls(tmp_path, feed, 2, between=publish)
+    assert [(r.sent, r.refused) for r in results] == [(0, 0), (2, 0)], results
+    assert all(m.created_at == m.collected_at for m in sink.sent)

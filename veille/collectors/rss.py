@@ -731,6 +731,8 @@ def _entry_time(entry: Any, local: tzinfo | None = None) -> datetime | None:
 #: How far a wall-clock time may be behind UTC (UTC-12, Baker Island): a date with no zone,
 #: read in any zone of the world, is no later than that much after its own figures.
 _WESTMOST = timedelta(hours=12)
+#: What an entry without a date is refused for on a feed's first poll (see entry_to_dict).
+_UNDATED = "it has no date the collector can read"
 #: What to do about a feed whose dates name no zone (an entry's refusal, the poll's warning).
 _SET_TIMEZONE = "set `timezone` in the feed's [[feeds]] table (e.g. \"Europe/Paris\")"
 
@@ -758,11 +760,15 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
                   first_poll: bool = False) -> dict[str, Any]:
     """A feedparser entry as a RawMention dict (validated afterwards by mention_from_dict);
     `shared`: the article addresses more than one entry of the feed links to (entry_id);
-    `first_poll`: the feed has never been read (an entry whose date names no zone is then
-    refused, see _zoneless_time)."""
+    `first_poll`: the feed has never been read (an entry without a date, or whose date names no
+    zone, is then refused, see _zoneless_time)."""
     when = _entry_time(entry, zone(feed.timezone) if feed.timezone else None)
     if when is not None and when.tzinfo is None:
         when = _zoneless_time(when, feed, fetched_at, first_poll)
+    elif when is None and first_poll:
+        # Dated by the poll like a new one, a feed's backlog looked like a burst of mentions.
+        raise InvalidMention("invalid_field", f"{_UNDATED}; not dated by the feed's first poll, "
+                             "whose entries may all be old", "created_at")
     title = _detail_text(entry.get("title"), entry.get("title_detail"))
     summary = _detail_text(entry.get("summary"), entry.get("summary_detail"))
     if entry.get("content"):
@@ -1008,6 +1014,8 @@ class FeedState:
     #: The most entries a download of the feed held: the ids kept follow it, so a feed that
     #: shrinks and grows again does not send its old entries again.
     peak: int = 0
+    #: A poll of the feed was read whole (its state saved): the entries of the next are new.
+    polled: bool = False
 
     def remember(self, ids: list[str], limit: int) -> None:
         for mid in ids:
@@ -1037,7 +1045,7 @@ class FeedState:
         seen = [s for s in saved if isinstance(s, str)] if isinstance(saved, list) else []
         peak = data.get("peak")
         return cls(url, _validator(etag), _validator(modified), dict.fromkeys(seen),
-                   local_ids=data.get("local_ids") is True or not seen,
+                   local_ids=data.get("local_ids") is True or not seen, polled=True,
                    peak=peak if isinstance(peak, int) and not isinstance(peak, bool)
                    and 0 <= peak <= MAX_SEEN_HARD_CAP else 0)
 
@@ -1309,8 +1317,9 @@ class RssCollector(Collector):
         batch_ids: set[str] = set()
         held_future = False
         shared = _shared_articles(parsed.entries)
-        # Nothing remembered of the feed: its entries may all be old (see _zoneless_time).
-        first_poll = not state.seen and not state.peak
+        # The feed never read: its entries may all be old (see _zoneless_time). Until 2026-12-06
+        # "nothing remembered of it", so a feed empty at first made its next poll a first poll.
+        first_poll = not state.polled
         zoneless = 0
         for entry in parsed.entries:
             self.metrics.fetched.labels(self.name).inc()
@@ -1352,8 +1361,9 @@ class RssCollector(Collector):
                     batch_ids.add(mid)
                     own_key.pop(mid, None)
             try:
-                if isinstance(unreadable, InvalidMention):  # a date with no zone
-                    zoneless += 1
+                if isinstance(unreadable, InvalidMention):  # no date, or one with no zone
+                    if not unreadable.detail.startswith(_UNDATED):
+                        zoneless += 1
                     raise unreadable
                 if obj is None:
                     raise InvalidMention(
@@ -1407,6 +1417,8 @@ class RssCollector(Collector):
             state.peak, changed = min(len(batch_ids), MAX_SEEN_HARD_CAP), True
         if not state.local_ids:  # this poll's entries are now remembered by their own key too
             state.local_ids, changed = True, True
+        if not state.polled:
+            state.polled, changed = True, True
         limit = 2 * max(self.max_seen, state.peak)
         done = [m.id for m in new] + refused_ids
         state.remember(done + [own_key[i] for i in done if i in own_key], limit)
