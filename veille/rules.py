@@ -260,6 +260,26 @@ _GAP = r"[\s_-]+"
 _BEFORE = rf"(?<!{_WORD}.)(?<!{_WORD}[@#].)"
 
 
+#: What may follow a term inside an e-mail address's local part, up to its @ and domain.
+_LOCAL_PART_REST = re.compile(r"[\w.+-]*@\w")
+#: A domain's labels before a term that is one of its subdomains' ("mail." of "me@mail.acme.org").
+_SUBDOMAINS = re.compile(r"(?:[\w-]+\.)+")
+
+
+def _in_address(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end], a term found on its word boundaries, is part of an e-mail address:
+    its local part ("acme@gmail.com", "acme.support@gmail.com") or a subdomain
+    ("me@mail.acme.org"; the domain itself, "me@acme.org", the term's lookbehinds refuse). A
+    fediverse handle ("@acme@mastodon.social") is no address: the brand's account. Until
+    2026-12-06 an address of a customer's or of a brand's own domain was a mention of it."""
+    if _LOCAL_PART_REST.match(text, end) and not (
+            text[start] == "@" or (start and text[start - 1] == "@")):
+        return True
+    at = text.rfind("@", max(0, start - 255), start)
+    return (at > 0 and text[at - 1].isalnum()
+            and _SUBDOMAINS.fullmatch(text, at + 1, start) is not None)
+
+
 def _terms_regex(terms: list[str], named: bool = False) -> str:
     r"""One regex for the terms, matching where one of their _term_pattern()s does, written so that
     the regex engine can skip ahead and builds fast.
@@ -370,7 +390,8 @@ class Watchlist:
                 continue
             # lastindex is the group of the term that matched (the longest at a position): every
             # branch has its group, so it is never None.
-            hits: set[int] = {m.lastindex for m in pattern.finditer(folded)}  # type: ignore[misc]
+            hits: set[int] = {m.lastindex for m in pattern.finditer(folded)  # type: ignore[misc]
+                              if "@" not in folded or not _in_address(folded, m.start(), m.end())}
             if not hits:
                 continue
             if exclude is not None and exclude.search(folded):

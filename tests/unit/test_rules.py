@@ -27,6 +27,17 @@ W = Watchlist.from_toml(ROOT / "tests/data/watchlist.toml")
         ("acmeism is a word", ()),  # not inside a longer word
         ("#acmeforever", ()),
         ("write to me@acme.org", ()),  # not an e-mail domain
+        # Nor an e-mail address's local part or subdomain (until 2026-12-06 both matched)...
+        ("write to acme@gmail.com", ()),
+        ("write to acme.support+fr@gmail.com", ()),
+        ("write to me@mail.acme.org", ()),
+        ("write to me@acme-fr.mail.example", ()),
+        ("mail acme@gmail.com about the acme outage", ("acme",)),
+        # ... but a fediverse handle is one, and a site's name is a mention.
+        ("follow @acme@mastodon.social", ("acme",)),
+        ("follow @acme_fr@mastodon.social", ("acme",)),
+        ("mail.acme.org is down", ("acme",)),
+        ("acme@ it again", ("acme",)),
         ("Un café chez BOREAL", ("boreal",)),
         ("une aurore boréale au-dessus de Boréal", ()),  # excluded phrase
         ("Acme and Boréal", ("acme", "boreal")),
