@@ -10,6 +10,7 @@ import signal
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -456,15 +457,26 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise CliError(f"--limit must be at least 1, not {args.limit}")
     _not_empty(args, "brand", "moderator")
-    until = parse_time(args.until, "until") if args.until else None
-    since = parse_time(args.since, "since") if args.since else \
+    tz = _tz(args)
+    until = parse_time(args.until, "until", tz) if args.until else None
+    since = parse_time(args.since, "since", tz) if args.since else \
         (until if until is not None else time.time()) - 86400  # --until 1970-01-01: 0
     if until is not None and until <= since:
         raise CliError("--until must be after --since")
     list_closed(_reachable(_settings(args)), brand=args.brand, category=args.category,
                 decision=args.decision, moderator=args.moderator, since=since, until=until,
-                limit=args.limit, as_json=args.json)
+                limit=args.limit, as_json=args.json, tz=tz)
     return 0
+
+
+def _tz(args: argparse.Namespace) -> tzinfo:
+    """The zone of --tz (CliError naming it when the IANA database does not hold it)."""
+    from veille.timezones import TimezoneError, zone
+
+    try:  # the brands' zones are checked the same way ("Europe" is a folder: refused, not a crash)
+        return zone(args.tz)
+    except TimezoneError as exc:
+        raise CliError(f"--tz: unknown time zone: {exc}") from None
 
 
 #: `veille moderate decide` in French: the moderators are often French-speaking. The decision
@@ -616,12 +628,8 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
     import time
 
     from veille.moderate.commands import parse_time, report, report_days, week_before
-    from veille.timezones import TimezoneError, zone
 
-    try:  # the brands' zones are checked the same way ("Europe" is a folder: refused, not a crash)
-        tz = zone(args.tz)
-    except TimezoneError as exc:
-        raise CliError(f"--tz: unknown time zone: {exc}") from None
+    tz = _tz(args)
     # A time without an offset is one of --tz, as the report's days and hours are.
     until = parse_time(args.until, "until", tz) if args.until else time.time()
     # 7 days of --tz (its midnight a week before a midnight --until), not 7 x 24 h: in a week
@@ -861,8 +869,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                if en in CLOSING_DECISIONS
                                                and not _has_accented_twin(fr)) + ")")
     m.add_argument("--moderator", help="only the cases this moderator closed")
-    m.add_argument("--since", help="ISO 8601, UTC without an offset (default: a day before --until)")
+    m.add_argument("--since", help="ISO 8601, of --tz without an offset (default: a day before --until)")
     m.add_argument("--until", help="ISO 8601, excluded (default: now)")
+    m.add_argument("--tz", default="UTC", help="time zone of the times shown and of --since and --until "
+                   "without an offset, e.g. Europe/Paris (default UTC; --json stays in UTC)")
     m.add_argument("--limit", type=int, help="show at most this many")
     m.add_argument("--json", action="store_true", help="one JSON object per line")
     m.set_defaults(func=cmd_moderate_closed)

@@ -10,8 +10,10 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import jsonschema
@@ -920,6 +922,21 @@ def test_closed_cases_newest_first_from_the_api_and_the_cli(settings, api: Serve
     assert lines[0].split()[:4] == ["decided", "(UTC)", "case", "brand"]
     assert [line.split()[2] for line in lines[1:-1]] == ["c-spam"]
     assert "spam | text of c-spam" in lines[1] and lines[-1].startswith("1 closed")
+    assert lines[1].startswith(datetime.fromtimestamp(NOW - 10, UTC).strftime("%Y-%m-%d %H:%M  "))
+    # A French team reads its own clock (--tz; until 2026-12-06 the times were UTC only), and
+    # --since without an offset is of that zone too: NOW - 20 in Paris (after c-done, 30 s ago).
+    paris = ZoneInfo("Europe/Paris")
+    cli = subprocess.run([sys.executable, "-m", "veille.cli", "moderate", "closed", "--tz", "Europe/Paris",
+                          "--since", datetime.fromtimestamp(NOW - 20, paris).strftime("%Y-%m-%dT%H:%M:%S")],
+                         env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    lines = cli.stdout.splitlines()
+    assert lines[0].split()[:4] == ["decided", "(Europe/Paris)", "case", "brand"]
+    assert [line.split()[2] for line in lines[1:-1]] == ["c-spam"]
+    assert lines[1].startswith(datetime.fromtimestamp(NOW - 10, paris).strftime("%Y-%m-%d %H:%M  "))
+    cli = subprocess.run([sys.executable, "-m", "veille.cli", "moderate", "closed", "--tz", "Paris"],
+                         env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 2 and "--tz: unknown time zone" in cli.stderr, cli.stderr
     cli = subprocess.run([sys.executable, "-m", "veille.cli", "moderate", "closed", "--json",
                           "--since", "2000-01-01"],
                          env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60)

@@ -104,9 +104,9 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
 def list_closed(settings: Settings, *, brand: str | None = None, category: str | None = None,
                 decision: str | None = None, moderator: str | None = None,
                 since: float | None = None, until: float | None = None, limit: int | None = None,
-                as_json: bool = False, out: TextIO = sys.stdout) -> int:
-    """Print the closed cases decided in [since, until), newest first; returns how many match
-    (before the limit)."""
+                as_json: bool = False, out: TextIO = sys.stdout, tz: tzinfo = UTC) -> int:
+    """Print the closed cases decided in [since, until), newest first, their times in `tz`
+    (--json: as the API's, in UTC); returns how many match (before the limit)."""
     store = ModerationStore(settings)
     try:
         view = store.refresh()
@@ -120,12 +120,15 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
         for row in shown:
             out.write(printable(json.dumps(row, ensure_ascii=False)) + "\n")
         return count
-    out.write(f"{'decided (UTC)':<16}  {'case':<24} {'brand':<10} {'decision':<8} "
+    decided = f"decided ({tz})"
+    width = max(16, len(decided))
+    out.write(f"{decided:<{width}}  {'case':<24} {'brand':<10} {'decision':<8} "
               f"{'moderator':<12} {'waited':>7}  reason | text\n")
     for row in shown:
         words = [" ".join(str(row[k]).split()) for k in ("reason", "text") if row.get(k)]
         said = _cut(" | ".join(words), 80)
-        out.write(printable(f"{row['decided_at'][:16].replace('T', ' '):<16}  "
+        when = datetime.fromtimestamp(parse_epoch(row["decided_at"], "decided_at"), tz)
+        out.write(printable(f"{when:%Y-%m-%d %H:%M}".ljust(width) + "  "
                             f"{str(row['case_id'])[:24]:<24} {str(row['brand'])[:10]:<10} "
                             f"{str(row['decision']):<8} {_cut(str(row['moderator']), 12):<12} "
                             f"{duration(row['time_to_decision_seconds']):>7}  {said}") + "\n")
