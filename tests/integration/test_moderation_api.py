@@ -730,9 +730,17 @@ def test_behind_a_single_sign_on_proxy_the_moderator_is_the_logged_in_user(setti
         assert answer.json()["decision"]["moderator"] == "alice@acme.fr"
         answer = post("c-old", {"decision": "reject", "moderator": "bob@acme.fr"}, "bob@acme.fr")
         assert answer.status_code == 202, answer.text
+        # A screen's form with its fields left empty: as absent (until 2026-12-06 the empty
+        # moderator was a 403 moderator_mismatch, the empty reason or assignee a 400).
+        answer = post("c-spam", {"decision": "assign", "moderator": "", "assignee": "", "reason": " "},
+                      "carol@acme.fr")
+        assert answer.status_code == 202, answer.text
+        assert {k: v for k, v in answer.json()["decision"].items() if k != "decided_at"} == {
+            "case_id": "c-spam", "decision": "assign", "moderator": "carol@acme.fr",
+            "assignee": "carol@acme.fr", "if_assigned_to": None}  # (who the API saw on it)
         written = [json.loads(r.value) for r in read_all(settings, MODERATION_DECISIONS,
-                                                           expect=2, settle=0.5)]
-        assert sorted(d["moderator"] for d in written) == ["alice@acme.fr", "bob@acme.fr"]
+                                                           expect=3, settle=0.5)]
+        assert sorted(d["moderator"] for d in written) == ["alice@acme.fr", "bob@acme.fr", "carol@acme.fr"]
     finally:
         served.close()
 

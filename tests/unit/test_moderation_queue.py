@@ -18,6 +18,7 @@ from veille.moderation.queue import (
     ItemError,
     build_report,
     case_of,
+    decision_input,
     decision_record,
     format_report,
     make_item,
@@ -1210,3 +1211,18 @@ def test_the_report_never_rounds_a_rejection_rate_into_its_ceiling() -> None:
             assert (shown > 30.0) == (rate > REJECTION_RATE_CEILING), (rejected, processed)
             assert abs(shown - rate * 100) <= (0.1 if 30.0 < rate * 100 < 30.1 else 0.05 + 1e-9), \
                 (rejected, processed, shown)
+
+
+def test_empty_or_blank_reason_assignee_and_moderator_are_as_absent() -> None:
+    """What a screen's form sends for a field left empty: "" (a 400 "reason must be a non-empty
+    string" until 2026-12-06). An assign without assignee is then the moderator's own."""
+    record = decision_record("m1", {"decision": "escalate", "moderator": "bob", "reason": " \n",
+                                    "assignee": ""}, T0)
+    assert {k: v for k, v in record.items() if k != "decided_at"} == {
+        "case_id": "m1", "decision": "escalate", "moderator": "bob"}
+    with pytest.raises(DecisionError, match="moderator"):
+        decision_record("m1", {"decision": "approve", "moderator": " "}, T0)
+    assert decision_input({"decision": "assign", "moderator": "", "assignee": "\t", "reason": 3,
+                           "if_assigned_to": ""}) == {
+        "decision": "assign", "reason": 3, "if_assigned_to": ""}  # (3 and "": refused later)
+    assert decision_input([1]) == [1]

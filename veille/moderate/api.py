@@ -54,7 +54,13 @@ from veille.moderation.cases import (
     iso,
     parse_epoch,
 )
-from veille.moderation.queue import DECISION_INPUT_FIELDS, CaseView, Prepared, decision_record
+from veille.moderation.queue import (
+    DECISION_INPUT_FIELDS,
+    CaseView,
+    Prepared,
+    decision_input,
+    decision_record,
+)
 from veille.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -480,6 +486,7 @@ class ModerationApi:
         if not isinstance(payload, dict):
             return _error(400, "invalid_field", "the body must be a JSON object with "
                           f"{', '.join(DECISION_INPUT_FIELDS)}")
+        payload = decision_input(payload)  # a form's empty reason or assignee: as absent
         if self._user_header:
             # The proxy's authenticated user, not what the caller claims: the decisions' record
             # of who decided what, and the KPIs per moderator, cannot be forged by a client.

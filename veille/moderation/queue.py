@@ -172,6 +172,21 @@ def case_of(item: Any) -> Case:
     )
 
 
+#: Text fields of a decision's input where an empty or blank value is as absent: a screen's form
+#: sends its empty `reason` or `assignee` field as "" (a 400 "reason must be a non-empty string"
+#: until 2026-12-06), and behind a proxy naming the user an empty `moderator` is the user's.
+BLANK_AS_ABSENT = ("reason", "assignee", "moderator")
+
+
+def decision_input(body: Any) -> Any:
+    """A decision's input (a JSON object from the API, the CLI's fields) without its empty or
+    blank BLANK_AS_ABSENT fields; anything else as it is (decision_record says what is wrong)."""
+    if not isinstance(body, Mapping):
+        return body
+    return {k: v for k, v in body.items()
+            if not (k in BLANK_AS_ABSENT and isinstance(v, str) and not v.strip())}
+
+
 def decision_record(case_id: str, body: Any, decided_at: float) -> dict[str, Any]:
     """The moderation.decisions record for a moderator's input, validated; raises DecisionError.
 
@@ -181,6 +196,7 @@ def decision_record(case_id: str, body: Any, decided_at: float) -> dict[str, Any
     """
     if not isinstance(body, Mapping):
         raise DecisionError("invalid", "the body must be a JSON object")
+    body = decision_input(body)
     unknown = sorted(set(body) - set(DECISION_INPUT_FIELDS))
     if unknown:
         raise DecisionError("invalid", f"unknown fields {unknown} (allowed: "
