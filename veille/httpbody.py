@@ -11,6 +11,9 @@ or bytes after its end are refused);
 anything else is refused from the headers alone (415, before the body is read), and the decoded
 size is bounded like the body itself.
 
+Idle connections. Both servers pass IDLE_SECONDS to aiohttp as its keep-alive timeout: a
+connection that sends no whole request's headers within it is closed.
+
 `Expect: 100-continue`. A client that sends it waits for `100 Continue` before it sends the body;
 aiohttp's own Expect handler sends it whatever the request, and the refusal (401, 413, 415) only
 comes after the body was sent. `expect_continue` is the Expect handler of both servers: their
@@ -33,6 +36,12 @@ from typing import Any
 
 from aiohttp import web
 
+#: A connection is closed this many seconds after it opened, or after its last answer, unless a
+#: whole request's headers arrived meanwhile (aiohttp's keep-alive timeout, which also bounds a
+#: request still arriving: its headers sent a line at a time, or nothing at all). aiohttp's own
+#: default, 3,630 s, let anyone hold a socket of a public server for an hour per connection
+#: (found in review, 2026-12-06). The body has its own bound (the webhook's BODY_READ_SECONDS).
+IDLE_SECONDS = 60.0
 #: The content codings a request body may have, in the order they are named to clients.
 SUPPORTED_CODINGS = ("identity", "gzip", "x-gzip", "deflate")
 #: At most this many concatenated gzip/deflate members in one body (aiohttp's own bound).

@@ -130,3 +130,61 @@ def test_a_body_that_never_arrives_in_full_is_answered_and_bounded(
         assert [m.text for m in sink.sent] == ["acme ok"]
 
     asyncio.run(scenario())
+
+
+async def closed_within(reader: asyncio.StreamReader, within: float) -> bool:
+    """True when the server closes the connection within `within` seconds (whatever it sends
+    before: aiohttp answers nothing to a request it never got whole)."""
+    try:
+        async with asyncio.timeout(within):
+            while await reader.read(4096):
+                pass
+    except TimeoutError:
+        return False
+    except ConnectionError:
+        pass
+    return True
+
+
+def test_connections_that_never_send_a_whole_request_are_closed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review (2026-12-06): a connection that sent nothing, or a request's headers
+    without their final blank line (slowloris: a header line every few seconds), was kept for
+    an hour (aiohttp's own keep-alive timeout, 3,630 s, from the connection): a few thousand of
+    them from one machine held as many sockets of the public webhook. Such a connection is now
+    closed IDLE_SECONDS after it opened (or after its last answer), and the collector serves
+    meanwhile."""
+    import veille.collectors.webhook as webhook
+
+    monkeypatch.setattr(webhook, "IDLE_SECONDS", 1.0, raising=False)
+
+    async def scenario() -> None:
+        c, sink = collector(tmp_path)
+        await c.start()
+        try:
+            silent = await asyncio.open_connection("127.0.0.1", c.port)
+            slow = await asyncio.open_connection("127.0.0.1", c.port)
+            slow[1].write(b"POST /mentions HTTP/1.1\r\nHost: x\r\n")
+
+            async def dribble() -> None:  # a header line every 0.3 s, never the blank line
+                for n in range(30):
+                    slow[1].write(b"X-Slow-%d: 1\r\n" % n)
+                    await asyncio.sleep(0.3)
+
+            dribbling = asyncio.create_task(dribble())
+            now = datetime.now(UTC).isoformat()
+            async with aiohttp.ClientSession() as http, http.post(
+                    c.url + "/mentions", json={"text": "acme ok", "platform": "x",
+                                               "created_at": now}) as resp:
+                assert resp.status == 202
+            assert await closed_within(silent[0], 4.0)
+            assert await closed_within(slow[0], 4.0)
+            dribbling.cancel()
+            for _, writer in (silent, slow):
+                writer.close()
+        finally:
+            await c.stop()
+            await c.close()
+        assert [m.text for m in sink.sent] == ["acme ok"]
+
+    asyncio.run(scenario())

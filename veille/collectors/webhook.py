@@ -70,6 +70,7 @@ from veille.broker import (
 )
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.httpbody import (
+    IDLE_SECONDS,
     BodyTooLarge,
     UndecodableBody,
     accept_encoding,
@@ -475,7 +476,10 @@ class WebhookCollector(Collector):
         app.router.add_get("/metrics", self._metrics)
         # The content coding is undone by veille.httpbody, not by aiohttp (whose answer for br
         # or zstd depends on the modules installed, and comes from its parser as plain text).
-        runner = web.AppRunner(app, shutdown_timeout=self._drain_timeout, auto_decompress=False)
+        # An idle connection, or one whose request's headers never end, is closed after
+        # IDLE_SECONDS (aiohttp kept it an hour).
+        runner = web.AppRunner(app, shutdown_timeout=self._drain_timeout, auto_decompress=False,
+                               keepalive_timeout=IDLE_SECONDS)
         await runner.setup()
         site = web.TCPSite(runner, self.host or None, self.settings.webhook_port)
         try:

@@ -36,6 +36,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from veille.broker import sign_in, url_host
 from veille.collectors.webhook import MIN_SECRET_CHARS, is_loopback
 from veille.httpbody import (
+    IDLE_SECONDS,
     BodyTooLarge,
     UndecodableBody,
     accept_encoding,
@@ -275,7 +276,10 @@ class ModerationApi:
         # `Expect: 100-continue`: refused from the headers, before the client sends the body.
         app.router.add_post("/cases/{case_id}/decision", self._decide, expect_handler=self._expect)
         # Content codings are undone by veille.httpbody (the same answers whatever is installed).
-        runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+        # An idle connection, or one whose request's headers never end, is closed after
+        # IDLE_SECONDS (aiohttp kept it an hour), before any credentials are asked.
+        runner = web.AppRunner(app, access_log=None, auto_decompress=False,
+                               keepalive_timeout=IDLE_SECONDS)
         await runner.setup()
         site = web.TCPSite(runner, self.host or None, self.settings.moderation_api_port)
         try:

@@ -1,0 +1,64 @@
+"""The moderation API's connections, on a real socket, with no broker (a stand-in store)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.unit.test_webhook_disconnect import closed_within
+from veille.moderate.api import ModerationApi
+from veille.settings import Settings
+
+TOKEN = "t" * 32
+
+
+class _Store:
+    """ModerationStore's stand-in: nothing to read, no broker."""
+
+    view: object = None
+
+    def refresh(self) -> object:
+        return self.view
+
+    def close(self) -> None:
+        pass
+
+
+def test_connections_that_never_send_a_whole_request_are_closed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review (2026-12-06): a connection that sent nothing, or headers without their
+    final blank line, a line at a time, was kept an hour (aiohttp's keep-alive timeout), before
+    any token was asked. Now closed IDLE_SECONDS after it opened; /healthz is served meanwhile."""
+    import veille.moderate.api as api_module
+
+    monkeypatch.setattr(api_module, "IDLE_SECONDS", 1.0, raising=False)
+    settings = Settings.from_env({}).with_(moderation_api_port=0, moderation_api_token=TOKEN)
+
+    async def scenario() -> None:
+        api = ModerationApi(settings, store=_Store())  # type: ignore[arg-type]
+        await api.start()
+        try:
+            silent = await asyncio.open_connection("127.0.0.1", api.port)
+            slow = await asyncio.open_connection("127.0.0.1", api.port)
+            slow[1].write(b"GET /cases HTTP/1.1\r\nHost: x\r\n")
+
+            async def dribble() -> None:
+                for n in range(30):
+                    slow[1].write(b"X-Slow-%d: 1\r\n" % n)
+                    await asyncio.sleep(0.3)
+
+            dribbling = asyncio.create_task(dribble())
+            reader, writer = await asyncio.open_connection("127.0.0.1", api.port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+            writer.close()
+            assert await closed_within(silent[0], 4.0)
+            assert await closed_within(slow[0], 4.0)
+            dribbling.cancel()
+            for _, w in (silent, slow):
+                w.close()
+        finally:
+            await api.stop()
+
+    asyncio.run(scenario())
