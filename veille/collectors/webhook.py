@@ -95,6 +95,10 @@ RETRY_AFTER_SECONDS = 5
 #: How long /readyz waits for a secure broker endpoint to sign it in (every bootstrap server
 #: asked at once).
 PROBE_TIMEOUT = 2.0
+#: A /readyz probe's verdict answers the requests that come while it runs, and for this many
+#: seconds after: /readyz needs no credentials, and each probe is a thread and a connection to
+#: every bootstrap server (a flood of /readyz made as many; found in review, 2026-12-06).
+PROBE_REUSE_SECONDS = 1.0
 #: How long /readyz waits for a bootstrap server's answer to a Metadata request (plaintext) or
 #: a TLS handshake, every server asked at once.
 ANSWER_TIMEOUT = 1.0
@@ -446,6 +450,9 @@ class WebhookCollector(Collector):
         #: asks only for the TLS handshake, as the producer is already connected).
         self._signed_in = False
         self._last_failure = 0.0
+        #: The last /readyz probe of the broker (shared while it runs) and when it ended.
+        self._probe: asyncio.Future[str | None] | None = None
+        self._probe_ended = 0.0
         # Header values never start or end with whitespace: a token read from a file may.
         token = settings.webhook_token.strip()
         self._token = _b(token) if token else None
@@ -874,12 +881,30 @@ class WebhookCollector(Collector):
             return web.json_response(
                 {"status": "unavailable", "detail": "the last write to the broker failed"},
                 status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-        problem = await self._broker_problem()
+        problem = await self._shared_broker_problem()
         if problem is not None:
             return web.json_response(
                 {"status": "unavailable", "detail": problem},
                 status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         return web.json_response({"status": "ready"})
+
+    async def _shared_broker_problem(self) -> str | None:
+        """_broker_problem(), one probe at a time: the requests that come while it runs, and
+        for PROBE_REUSE_SECONDS after it ended, get its verdict (a flood of /readyz made a
+        thread and a broker connection per request)."""
+        loop = asyncio.get_running_loop()
+        probe = self._probe
+        if probe is None or (probe.done()
+                             and loop.time() - self._probe_ended >= PROBE_REUSE_SECONDS):
+            async def timed() -> str | None:
+                try:
+                    return await self._broker_problem()
+                finally:
+                    self._probe_ended = loop.time()
+
+            probe = self._probe = asyncio.ensure_future(timed())
+        # Shielded: a client that goes away cancels its own wait, not the others' probe.
+        return await asyncio.shield(probe)
 
     async def _broker_problem(self) -> str | None:
         """None when one of the bootstrap servers answers (the producer starts from any of them;
