@@ -734,7 +734,9 @@ class WebhookCollector(Collector):
             for e in errors:
                 self._refuse(e["error"])
             first = errors[0]
-            log.info("webhook: refused a request of %d items, %d invalid (first: #%d %s %s)",
+            # The field quoted and cut: its path holds the client's own keys (`extra.<key>`), and
+            # a key with a line break wrote a line of its choosing in the log (until 2026-12-06).
+            log.info("webhook: refused a request of %d items, %d invalid (first: #%d %s %.80r)",
                      len(items), len(errors), first["index"], first["error"], first["field"])
             return web.json_response(
                 {**first, "invalid_items": len(errors), "errors": errors[:50],
