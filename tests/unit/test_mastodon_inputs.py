@@ -440,3 +440,24 @@ def test_the_cli_prints_a_too_small_interval_as_an_error(
     err = capsys.readouterr().err
     assert "veille: error: VEILLE_MASTODON_INTERVAL_SECONDS=" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("url", ["http://192.0.2.10", "http://mastodon.example/",
+                                 "HTTP://192.0.2.10:8080"])
+def test_a_token_is_not_sent_in_clear_to_another_machine(tmp_path: Path, url: str) -> None:
+    """Found in review (2026-12-06): with VEILLE_MASTODON_TOKEN set and an http:// instance
+    URL, the collector sent `Authorization: Bearer <token>` in clear at every request, readable
+    by anyone on the way (the token of an account that may read, or post, as the brand). Refused
+    at start unless the instance is on loopback (a local test instance), naming no secret; https
+    and a token-less http instance are as before."""
+    secret = "s3cr3t-mastodon-token-0123456789"
+    c, _ = new_collector(tmp_path, url)
+    c.settings = c.settings.with_(mastodon_token=secret)
+    with pytest.raises(MastodonConfigError, match="in clear") as refused_url:
+        c.check_config()
+    assert secret not in str(refused_url.value)
+    for fine, token in ((url.lower().replace("http://", "https://"), secret), (url, ""),
+                        ("http://127.0.0.1:8080", secret), ("http://[::1]:8080/", secret)):
+        c, _ = new_collector(tmp_path, fine)
+        c.settings = c.settings.with_(mastodon_token=token)
+        c.check_config()

@@ -40,7 +40,8 @@ Bounds on what the instance sends (a server can be buggy or hostile):
   rate-limit resets; a longer wait fails the hashtags left for the round (their retry waits in
   the loop, between rounds, at most `backoff_max`), so `--once` ends after about
   hashtags x pages x the request timeout, plus that minute at most;
-* VEILLE_MASTODON_URL must be an instance base URL and VEILLE_MASTODON_INTERVAL_SECONDS in
+* VEILLE_MASTODON_URL must be an instance base URL (https when VEILLE_MASTODON_TOKEN is set,
+  unless on loopback: the token is sent at every request) and VEILLE_MASTODON_INTERVAL_SECONDS in
   MIN_INTERVAL..MAX_INTERVAL (30 s, as for RSS feeds, .. one day): else MastodonConfigError.
 """
 
@@ -294,7 +295,7 @@ def header_number(value: str | None) -> float | None:
 def check_base_url(raw: str) -> str:
     """VEILLE_MASTODON_URL as the instance's base URL without a trailing slash, or
     MastodonConfigError: http(s), a host, a port in 1..65535, no credentials, query, fragment,
-    spaces or API path."""
+    spaces or API path. (With a token, http:// only to loopback: MastodonCollector.check_config.)"""
     name = "VEILLE_MASTODON_URL"
     url = raw.strip()
     if not url:
@@ -561,6 +562,16 @@ class MastodonCollector(Collector):
     def check_config(self) -> None:
         """The instance URL and the interval, or MastodonConfigError (before anything runs)."""
         self.base_url = check_base_url(self.settings.mastodon_url)
+        parts = urlsplit(self.base_url)
+        if self.settings.mastodon_token and parts.scheme.lower() == "http":
+            from veille.collectors.webhook import is_loopback
+
+            if not is_loopback(parts.hostname or ""):
+                # Sent at every request: readable by anyone on the way (until 2026-12-06).
+                raise MastodonConfigError(
+                    f"VEILLE_MASTODON_URL={self.base_url!r} is http://: VEILLE_MASTODON_TOKEN "
+                    "would be sent in clear to another machine; use the instance's https:// "
+                    "address (or no token, or an instance on loopback)")
         if self._interval_from_settings:
             interval = self.settings.mastodon_interval_seconds
             if not MIN_INTERVAL <= interval <= MAX_INTERVAL:  # also refuses NaN
