@@ -168,3 +168,23 @@ def test_an_odd_optional_address_does_not_refuse_the_status(odd: dict[str, Any])
         assert obj["text"] == "@bob@m.example acme"
     else:
         assert obj["author"] == "alice@m.example"
+
+
+def test_a_status_url_that_is_no_web_address_is_not_the_mentions_url() -> None:
+    """Found in review (2026-12-06): a status's `url`, which the instance (or, for a federated
+    status, the server it came from) writes, was the mention's url whatever its scheme: a
+    `javascript:` url reached the moderators' web screen through the moderation API. Only an
+    http(s) address is a url: else the status's uri when it is one, else none."""
+    from datetime import UTC, datetime
+
+    from veille.collectors.mastodon import status_to_dict
+
+    def url_of(**fields: Any) -> Any:
+        return status_to_dict(status("1", **fields), instance_host="m.example",
+                              collected_at=datetime.now(UTC), max_text_chars=5000)["url"]
+
+    assert url_of(url="javascript:alert(1)") == "https://m.example/s/1"  # the uri
+    assert url_of(url=" data:text/html,<script>alert(1)</script>",
+                  uri="tag:evil.example,2026:1") is None
+    assert url_of(url=None, uri="javascript:alert(1)") is None
+    assert url_of(url="https://evil.example/@bob/1") == "https://evil.example/@bob/1"

@@ -884,3 +884,19 @@ def test_a_feed_empty_at_its_first_poll_has_been_read(tmp_path: Path) -> None:
     results, sink, c = run_polls(tmp_path, feed, 2, between=publish)
     assert [(r.sent, r.refused) for r in results] == [(0, 0), (2, 0)], results
     assert all(m.created_at == m.collected_at for m in sink.sent)
+
+
+def test_a_link_that_is_no_web_address_is_not_the_mentions_url(tmp_path: Path) -> None:
+    """Found in review (2026-12-06): an entry's <link> was the mention's url whatever its scheme:
+    a feed's author could write `javascript:...` or `data:text/html,<script>...`, and the
+    moderation API handed it as the case's `url` to the moderators' web screen, where a link
+    made of it runs the author's script in the moderators' session (which posts decisions).
+    Only an http(s) address is a url now; the entry is sent all the same, without one."""
+    links = {"a": "javascript:alert(document.cookie)", "b": " JaVaScRiPt:alert(1)",
+             "c": "data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;", "d": "vbscript:msgbox(1)",
+             "e": "https://news.example/acme", "f": "HTTP://News.Example/acme-2"}
+    feed = Feed(rss_doc("".join(item(f"g-{k}", f"Acme {k}", link=v) for k, v in links.items())))
+    _results, sink, _c = run_polls(tmp_path, feed, 1)
+    urls = {m.text: m.url for m in sink.sent}
+    assert urls == {"Acme a": None, "Acme b": None, "Acme c": None, "Acme d": None,
+                    "Acme e": "https://news.example/acme", "Acme f": "http://News.Example/acme-2"}

@@ -81,6 +81,7 @@ from veille.collectors.rss import (
     backoff_delay,
     beyond_horizon,
     html_to_text,
+    is_web_address,
     parse_retry_after,
     plain_text,
     read_body,
@@ -413,9 +414,10 @@ def status_to_dict(status: dict[str, Any], *, instance_host: str, collected_at: 
         value = account.get("followers_count") if key is None else original.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             audience[name] = value
-    url = original.get("url") or uri
-    if not isinstance(url, str) or len(url) > MAX_SHORT_FIELD_CHARS:
-        url = None
+    # An http(s) address only (is_web_address: a `javascript:` url reached the moderators'
+    # screen until 2026-12-06): the status's url, else its uri, else none.
+    url = next((u for u in (original.get("url"), uri) if isinstance(u, str) and u
+                and len(u) <= MAX_SHORT_FIELD_CHARS and is_web_address(u)), None)
     language = original.get("language")
     return {
         "id": "mastodon-" + short_hash(uri.strip()),

@@ -607,6 +607,16 @@ def mention_id(feed_url: str, key: str) -> str:
 _TRACKING = re.compile(r"^(?:utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|xtor)$", re.I)
 
 
+def is_web_address(url: str) -> bool:
+    """True for an http(s) address: what a mention's `url` may be. A feed's or an instance's
+    `javascript:` or `data:` link reached the moderators' web screen as a case's url, a script
+    run in their session by a click (until 2026-12-06)."""
+    try:
+        return urlsplit(url.strip()).scheme.lower() in ("http", "https")
+    except ValueError:
+        return False
+
+
 def entry_link(entry: Any) -> str | None:
     """The entry's own link. feedparser also makes one of an entry's id or guid when it has no
     link (an RSS guid is a permalink by default): kept only when that id is an http(s) address.
@@ -785,8 +795,10 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
     text = truncate(text, max_text_chars)
     link = entry_link(entry)
     url = unwrap_google_url(link) if link is not None else None
-    if url is not None and len(url) > MAX_SHORT_FIELD_CHARS:
-        url = None  # a URL cut short is wrong; no URL is better than refusing the mention
+    if url is not None and (len(url) > MAX_SHORT_FIELD_CHARS or not is_web_address(url)):
+        # A URL cut short is wrong; no URL is better than refusing the mention. Nor is a
+        # `javascript:` or `data:` link one (is_web_address): the entry's id is made as before.
+        url = None
     author = plain_text(entry.get("author") or "")
     if not author and link is not None and url is not None and url != link:
         # A Google Alerts entry names no author, and its feed's title ("Google Alert - acme")
