@@ -11,6 +11,8 @@ or bytes after its end are refused);
 anything else is refused from the headers alone (415, before the body is read), and the decoded
 size is bounded like the body itself.
 
+Logs. aiohttp's own error lines keep the exception's type alone (aiohttp_errors_by_type).
+
 Idle connections. Both servers pass IDLE_SECONDS to aiohttp as its keep-alive timeout: a
 connection that sends no whole request's headers within it is closed.
 
@@ -84,6 +86,32 @@ async def expect_continue(request: web.Request,
     except Exception as exc:
         log.error("%s: internal error in the Expect handler (%s)", server, type(exc).__name__)
         return web.json_response({"error": "internal"}, status=500)
+
+
+class TypeOnly(logging.Filter):
+    """Log lines of aiohttp's own error handling keep the exception type, never a traceback:
+    its parser's exceptions quote the offending header line (an Authorization header with a
+    stray byte: the token), and frames could hold request data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            kind = record.exc_info[0].__name__ if record.exc_info[0] else "error"
+            record.msg = f"{record.getMessage()} ({kind})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_TYPE_ONLY = TypeOnly()
+
+
+def aiohttp_errors_by_type() -> None:
+    """Put TypeOnly on aiohttp's server loggers (once: addFilter keeps no duplicate). Both
+    servers call it at start: the moderation API did not until 2026-12-06, and a request its
+    parser refused was an ERROR traceback quoting the header line, token included."""
+    for name in ("aiohttp.server", "aiohttp.web", "aiohttp.access"):
+        logging.getLogger(name).addFilter(_TYPE_ONLY)
 
 
 class BodyTooLarge(Exception):

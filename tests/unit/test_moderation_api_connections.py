@@ -62,3 +62,42 @@ def test_connections_that_never_send_a_whole_request_are_closed(
             await api.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_malformed_request_logs_no_traceback_nor_the_token(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Found in review (2026-12-06): a request aiohttp's parser refuses (a control character in a
+    header, a malformed Content-Length) was logged by aiohttp.server at ERROR with a traceback
+    quoting the offending header line: an Authorization header with a stray byte wrote the
+    moderation API's token in the log, and anyone, without a token, could write ten-line
+    tracebacks of their choosing at will. As the webhook does since 2026-12-05, aiohttp's own
+    error lines now keep the exception's type alone; the client still gets aiohttp's 400."""
+    import logging
+
+    settings = Settings.from_env({}).with_(moderation_api_port=0, moderation_api_token=TOKEN)
+    sent = [b"GET /cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+            + b"\x01\r\n\r\n",
+            b"GET /cases HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n"]
+
+    async def scenario() -> list[bytes]:
+        api = ModerationApi(settings, store=_Store())  # type: ignore[arg-type]
+        await api.start()
+        answers = []
+        try:
+            for raw in sent:
+                reader, writer = await asyncio.open_connection("127.0.0.1", api.port)
+                writer.write(raw)
+                answers.append(await asyncio.wait_for(reader.read(), 5))
+                writer.close()
+        finally:
+            await api.stop()
+        return answers
+
+    with caplog.at_level(logging.DEBUG):
+        answers = asyncio.run(scenario())
+    assert all(a.startswith(b"HTTP/1.") and b" 400 " in a.split(b"\r\n")[0] for a in answers)
+    ours = [r for r in caplog.records if r.name.startswith(("aiohttp", "veille"))]
+    assert any("Error handling request" in r.getMessage() for r in ours)
+    for r in ours:
+        assert r.exc_info is None and r.exc_text is None, r.getMessage()
+        assert TOKEN not in r.getMessage() and "Traceback" not in r.getMessage()

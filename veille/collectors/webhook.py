@@ -74,6 +74,7 @@ from veille.httpbody import (
     BodyTooLarge,
     UndecodableBody,
     accept_encoding,
+    aiohttp_errors_by_type,
     content_coding,
     decode,
     expect_continue,
@@ -383,23 +384,6 @@ def _b(value: str) -> bytes:
     return value.encode("utf-8", "backslashreplace")
 
 
-class _TypeOnly(logging.Filter):
-    """Log lines of aiohttp's own error handling keep the exception type, never a traceback
-    (whose frames could hold request data)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info:
-            kind = record.exc_info[0].__name__ if record.exc_info[0] else "error"
-            record.msg = f"{record.getMessage()} ({kind})"
-            record.args = None
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-_FILTER = _TypeOnly()
-
-
 _error = json_error
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
                 415: "unsupported_media_type"}
@@ -473,8 +457,7 @@ class WebhookCollector(Collector):
 
     async def start(self) -> None:
         check_config(self.settings)
-        for name in ("aiohttp.server", "aiohttp.web", "aiohttp.access"):
-            logging.getLogger(name).addFilter(_FILTER)
+        aiohttp_errors_by_type()
         app = web.Application(client_max_size=self.settings.webhook_max_body_bytes,
                               middlewares=[self._errors])
         app.router.add_post("/mentions", self._post_mentions, expect_handler=self._expect)

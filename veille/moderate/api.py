@@ -40,6 +40,7 @@ from veille.httpbody import (
     BodyTooLarge,
     UndecodableBody,
     accept_encoding,
+    aiohttp_errors_by_type,
     content_coding,
     decode,
     expect_continue,
@@ -268,6 +269,7 @@ class ModerationApi:
 
     async def start(self) -> None:
         check_config(self.settings)
+        aiohttp_errors_by_type()  # a refused request's header line (the token) never logged
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._errors])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/cases", self._list)
