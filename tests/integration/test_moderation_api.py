@@ -1043,12 +1043,16 @@ def test_what_a_browser_screen_meets(api: ServedApi) -> None:
         answer = api.client.request(method, path, headers=origin)
         assert answer.headers["Content-Type"] == "application/json; charset=utf-8", path
         assert not any(k.lower().startswith("access-control-") for k in answer.headers), path
+        # Authors' names and texts: kept by no browser or proxy cache (none said so until
+        # 2026-12-06; a shared proxy could keep a /cases page for the next user).
+        assert answer.headers["Cache-Control"] == "no-store", path
         if answer.status_code >= 400:
             assert {"error", "detail"} <= set(answer.json()), (path, answer.text)
     asked = {**origin, "Access-Control-Request-Method": "POST",
              "Access-Control-Request-Headers": "authorization, content-type"}
     preflight = api.client.options("/cases/c-new/decision", headers={**asked, "Authorization": ""})
     assert preflight.status_code == 401 and preflight.json()["error"] == "unauthorized"
+    assert preflight.headers["Cache-Control"] == "no-store"
     assert "Access-Control-Allow-Origin" not in preflight.headers
     options = api.client.options("/cases/c-new/decision", headers=asked)  # with the token
     assert options.status_code == 405 and options.headers["Allow"] == "POST", options.text

@@ -125,6 +125,12 @@ _error = json_error
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
+async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer, errors and 401s included: cases name authors and quote their texts, which no
+    browser or shared proxy may keep (answers said nothing of caching until 2026-12-06)."""
+    response.headers["Cache-Control"] = "no-store"
+
+
 def _unauthorized() -> web.Response:
     """The same answer whatever was missing or wrong."""
     return _error(401, "unauthorized", "missing or invalid credentials; required: "
@@ -277,6 +283,7 @@ class ModerationApi:
         app.router.add_get("/closed", self._closed)
         # `Expect: 100-continue`: refused from the headers, before the client sends the body.
         app.router.add_post("/cases/{case_id}/decision", self._decide, expect_handler=self._expect)
+        app.on_response_prepare.append(_no_store)
         # Content codings are undone by veille.httpbody (the same answers whatever is installed).
         # An idle connection, or one whose request's headers never end, is closed after
         # IDLE_SECONDS (aiohttp kept it an hour), before any credentials are asked.
