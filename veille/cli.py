@@ -368,6 +368,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from streams.topics import REPUTATION_ALERTS
     from veille.alerts_view import describe
     from veille.moderate.store import BrokerError, TopicReader
+    from veille.rules import brand_key
     from veille.terminal import json_safe, printable
 
     if not (math.isfinite(args.interval) and 0 < args.interval <= MAX_INTERVAL_SECONDS):
@@ -384,7 +385,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
     def show(event: object) -> None:
         nonlocal shown
-        if not isinstance(event, dict) or (args.brand and event.get("brand") != args.brand):
+        if not isinstance(event, dict) or (args.brand and event.get("brand") != brand_key(args.brand)):
             return
         line = (printable(json.dumps(json_safe(event), ensure_ascii=False)) if args.json
                 else describe(event))

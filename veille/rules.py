@@ -19,6 +19,13 @@ from veille.timezones import TimezoneError, check
 
 log = logging.getLogger(__name__)
 _BRAND_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # fullmatch: "acme\n" is not an id
+
+
+def brand_key(given: str) -> str:
+    """A brand as a person names it in a filter (`--brand Acme`, `?brand=ACME `) as the id it
+    can only be: ids are lower case (_BRAND_ID). Until 2026-12-06 "Acme" matched nothing."""
+    return given.strip().lower()
+
 #: Ids no brand may take: "none" labels the mentions that match no brand in the metrics
 #: (veille.metrics.NO_BRAND) and is left out of the per-brand alert rules.
 RESERVED_BRAND_IDS = frozenset({"none"})

@@ -100,6 +100,9 @@ def test_alerts_prints_each_event_oldest_first_and_skips_unreadable_records(sett
     only = alerts(settings, "--brand", "boreal", "--json")
     assert only.returncode == 0, only.stderr
     assert [json.loads(line) for line in only.stdout.splitlines()] == [event("boreal", "opened", "09:00")]
+    # As a person writes it (ids are lower case): printed nothing until 2026-12-06.
+    named = alerts(settings, "--brand", "Boreal", "--json")
+    assert (named.returncode, named.stdout) == (0, only.stdout) and "note:" not in named.stderr
     # A typo printed nothing, as a brand with no alert would: a note names the watched ones.
     typo = alerts(settings, "--brand", "acmee")
     assert typo.returncode == 0 and typo.stdout == "", typo.stderr

@@ -234,6 +234,8 @@ def test_the_brand_filter_finds_a_case_for_every_brand_it_names() -> None:
     assert [i["case_id"] for i in view.pending(brand="acme")] == ["both"]
     assert [i["case_id"] for i in view.pending(brand="boreal")] == ["both", "alone"]
     assert view.pending(brand="calm") == []
+    # Named as a person writes it (ids are lower case): "Acme" found nothing until 2026-12-06.
+    assert [i["case_id"] for i in view.pending(brand="Boreal ")] == ["both", "alone"]
 
 
 def test_one_item_with_odd_brands_does_not_break_the_brand_filter() -> None:
@@ -783,6 +785,7 @@ def test_closed_cases_newest_first_with_who_decided_what_and_why() -> None:
     assert view.assignment("a", T0 + 800) is None
     assert ids(brand="acme") == ["d", "c", "b", "a"]  # b names acme too
     assert ids(brand="boreal") == ["b"]
+    assert ids(brand=" Boreal ") == ["b"] and ids(brand="ACME") == ids(brand="acme")  # ids are lower case
     assert ids(category="needs_answer") == ["b"] and ids(category="none") == ["d"]
     # A page: the count of all that match, the first `limit` of them summarized as above.
     count, page = view.closed_page(brand="acme", limit=2)

@@ -237,13 +237,13 @@ def _note_unknown_brand(settings: Settings, brand: str) -> None:
     """On stderr, when `brand` has no pending case and is not in the watch list: most likely a
     typo, which an empty list would not tell (a brand dropped from the watch list may still have
     cases, so this is a note, not an error)."""
-    from veille.rules import Watchlist, WatchlistError
+    from veille.rules import Watchlist, WatchlistError, brand_key
 
     try:
         known = Watchlist.from_toml(settings.watchlist_path).brand_ids
     except WatchlistError:
         return
-    if brand not in known:
+    if brand_key(brand) not in known:
         sys.stderr.write(f"veille: note: no brand {brand!r} in the watch list "
                          f"({', '.join(known)})\n")
 

@@ -40,7 +40,7 @@ from veille.moderation.cases import (
     open_case,
     parse_epoch,
 )
-from veille.rules import Charter
+from veille.rules import Charter, brand_key
 
 ITEM_SCHEMA_VERSION: Final = 1
 #: Triage actions that put a mention in front of a moderator.
@@ -818,6 +818,7 @@ class CaseView:
         The earlier episodes of case ids queued again are listed too, each with its own item."""
         rows: list[tuple[float, str, int, dict[str, Any], dict[str, Any] | None]] = []
         current = len(self.closed)
+        brand = brand_key(brand) if brand is not None else None
         for n, (case_id, decided, record, item) in enumerate(self._closed_episodes()):
             if (since is not None and decided < since) or (until is not None and decided >= until):
                 continue
@@ -867,14 +868,16 @@ class CaseView:
         earliest answer deadline first: a mention posted long before it was queued, late or
         replayed, is more urgent than its queue time says), optionally filtered. A case is one
         brand's (the first the mention matched, which counts it in its KPIs), but the `brand`
-        filter finds it for every brand it names: "@borealcafe et @acme_fr, remboursez-moi" is
-        boreal's business too. `assignee` keeps the cases someone works on (see assignment),
-        `unassigned` those no one does; both need `now`, as the decisions are folded at it.
+        filter (whatever its case, brand_key) finds it for every brand it names: "@borealcafe et
+        @acme_fr, remboursez-moi" is boreal's business too. `assignee` keeps the cases someone
+        works on (see assignment), `unassigned` those no one does; both need `now`, as the
+        decisions are folded at it.
 
         Only the pending cases are read (indexed apart from the closed ones), in an order
         sorted again only after they changed."""
         if self._order is None:
             self._order = sorted(self._pending, key=self._pending.__getitem__)
+        brand = brand_key(brand) if brand is not None else None
         out = [
             item for item in map(self.items.__getitem__, self._order)
             if (brand is None or item["brand"] == brand or brand in (item.get("brands") or ()))
