@@ -20,3 +20,22 @@ def test_ordinary_text_is_left_alone_and_lone_surrogates_do_not_raise() -> None:
     text = "Zoë répond à @acme_fr 😡 — “vraiment” ‹ok› ½"
     assert printable(text) == text
     assert printable("a\ud800b") == "a\\ud800b"
+
+
+def test_json_safe_writes_nan_and_infinities_as_null_at_any_depth() -> None:
+    """`veille alerts --json` prints NaN as null (README): another producer's NaN or infinity
+    made Python's json.dumps write NaN/Infinity, which is not JSON (jq refuses the line)."""
+    from veille.terminal import json_safe
+
+    def strict(text: str) -> object:
+        def refuse(name: str) -> object:
+            raise ValueError(f"not standard JSON: {name}")
+        return json.loads(text, parse_constant=refuse)
+
+    event = {"expected_negative": float("nan"), "observed_negative": 3,
+             "negative_share": float("inf"), "top": [{"score": float("-inf"), "n": 0.5}],
+             "nested": {"z": [1, float("nan"), "nan"]}, "ok": True, "none": None}
+    assert strict(json.dumps(json_safe(event))) == {
+        "expected_negative": None, "observed_negative": 3, "negative_share": None,
+        "top": [{"score": None, "n": 0.5}], "nested": {"z": [1, None, "nan"]}, "ok": True,
+        "none": None}
