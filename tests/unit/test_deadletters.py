@@ -53,6 +53,8 @@ def test_a_selection_filters_by_reason_and_time_oldest_first_and_counts() -> Non
     assert chosen(letters[:1], keep=0).summary(0) == ("1 dead letter (invalid_json: 1); the newest 0 "
                                                       "shown (--limit)")
     assert chosen([]).summary(0) == "0 dead letters"
+    # Equal counts in name order, not in the order read (each tie above was read in name order).
+    assert chosen(letters[2:0:-1]).summary(2) == "2 dead letters (empty_text: 1, invalid_json: 1)"
 
 def test_listing_a_month_of_dead_letters_holds_only_those_it_shows(monkeypatch, capsys) -> None:
     """mentions.dlq keeps 30 days: `veille dead-letters` held every one of them to sort them
