@@ -176,3 +176,35 @@ def test_daylight_saving_changes_are_read_one_way(text: str, utc: str) -> None:
     assert common_time(text, PARIS) == utc
     with pytest.raises(NoOffset):
         common_time(text)
+
+
+def test_every_zone_abbreviation_read_is_the_offset_the_time_zone_database_gives_it() -> None:
+    """The minutes east of UTC of each abbreviation a date may carry (veille.timezones) were
+    written by hand and checked for a few only: each is now checked against the IANA database,
+    the abbreviations every zone writes over a year and their offsets. Those veille reads as
+    unambiguous must have a single offset there; RFC 822's own (CST, PST) are North America's.
+    German names and SGT, which the database does not write, against their zone."""
+    from zoneinfo import available_timezones
+
+    from veille.timezones import _RFC822_ZONES, ABBREVIATIONS
+
+    written: dict[str, set[int]] = {}
+    for name in available_timezones():
+        zone = ZoneInfo(name)
+        for week in range(53):
+            at = (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(weeks=week)).astimezone(zone)
+            offset = at.utcoffset()
+            assert offset is not None
+            written.setdefault(str(at.tzname()).lower(), set()).add(int(offset.total_seconds()) // 60)
+    elsewhere = {"mez": ("Europe/Berlin", 1), "mesz": ("Europe/Berlin", 7),
+                 "sgt": ("Asia/Singapore", 1), "ut": ("UTC", 1), "z": ("UTC", 1)}
+    for table, unambiguous in ((ABBREVIATIONS, True), (_RFC822_ZONES, False)):
+        for abbreviation, east in table.items():
+            if abbreviation in elsewhere:
+                name, month = elsewhere[abbreviation]
+                offset = datetime(2026, month, 15, 12, tzinfo=ZoneInfo(name)).utcoffset()
+                assert offset is not None and east == offset.total_seconds() // 60, abbreviation
+                continue
+            offsets = written.get(abbreviation, set())
+            assert east in offsets, (abbreviation, east, offsets)
+            assert not unambiguous or offsets == {east}, (abbreviation, offsets)
