@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -270,7 +271,7 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
     settings.topic_partitions is an error: de-duplication relies on raw and enriched partitions
     lining up, the enrichment stage sends each brand's signals to the partition murmur2 gives for
     that count, and moderation needs a case's queue item, decisions and table entries on one
-    partition.
+    partition. Topics that existed are never altered but checked (check_existing).
     """
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -328,6 +329,96 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
                     f"partitions; use VEILLE_TOPIC_PARTITIONS={count}, or another "
                     "VEILLE_APP_ID to start that state afresh"
                 )
+        # Topics that existed (pre-created by a platform team, or by an older veille): the
+        # configs veille would have given them are not theirs. Said rather than silently run
+        # on (found in review, 2026-12-06): a changelog left on cleanup.policy=delete lost
+        # the agents' state at its retention, a moderation topic on the broker's 7 days lost
+        # pending cases, a topic with one replica every write of a lost broker.
+        kept = [n for n in pipeline_topics(settings) if n in existing and n not in created]
+        kept += changelogs
+        if kept:
+            check_existing(settings, kept, admin.describe_topics(kept),
+                           _describe_configs(admin, kept))
     finally:
         admin.close()
     return created
+
+
+def _describe_configs(admin: Any, names: list[str]) -> dict[str, dict[str, str | None]]:
+    """Each topic's configs as {name: value}; {} for a topic whose configs cannot be read (no
+    DescribeConfigs ACL, or a broker that keeps none, as the embedded one)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+    from kafka.errors import KafkaError
+
+    try:
+        found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names],
+                                       config_filter="all")
+    except KafkaError as exc:
+        log.warning("cannot read the configs of the existing topics (%s): not checked",
+                    type(exc).__name__)
+        return {}
+    out: dict[str, dict[str, str | None]] = {}
+    for name, configs in (found.get("topic") or {}).items():
+        out[name] = {key: (c.get("value") if isinstance(c, dict) else c)
+                     for key, c in (configs or {}).items()}
+    return out
+
+
+def check_existing(settings: Settings, names: list[str], described: list[dict[str, Any]],
+                   configs: Mapping[str, Mapping[str, str | None]]) -> None:
+    """Check topics that existed before ensure_topics against what veille would have created:
+    TopicError where veille cannot work as documented (a changelog that is not compacted and
+    deletes old state; a compacted mentions.by_brand, which refuses the keyless ticks),
+    warnings where the topic is less durable or kept shorter than the settings ask."""
+    replicas = settings.topic_replication
+    for topic in described:
+        name = topic.get("name") or topic.get("topic")
+        if name not in names:
+            continue
+        counts = [len(p.get("replica_nodes") or p.get("replicas") or [])
+                  for p in topic.get("partitions") or []]
+        if counts and min(counts) < replicas:
+            log.warning("%s has %d replica(s) but VEILLE_TOPIC_REPLICATION is %d: it is not as "
+                        "durable as asked (add replicas with kafka-reassign-partitions.sh)",
+                        name, min(counts), replicas)
+    changelogs = {changelog_topic(settings, t) for t in AGENT_TABLES}
+    for name in names:
+        found = configs.get(name) or {}
+        policy = found.get("cleanup.policy")
+        retention = found.get("retention.ms")
+        if name in changelogs:
+            if policy is not None and "compact" not in policy and retention not in (None, "-1"):
+                raise TopicError(
+                    f"the agents' table changelog {name} has cleanup.policy={policy} and "
+                    f"retention.ms={retention}: the agents' state (crisis detectors, pending "
+                    "moderation cases) older than that would be deleted; set it to compact "
+                    f"(kafka-configs.sh --alter --entity-type topics --entity-name {name} "
+                    "--add-config cleanup.policy=compact)")
+            continue
+        base = name.removeprefix(settings.topic_prefix)
+        if policy is not None and "compact" in policy:
+            if base == MENTIONS_BY_BRAND:
+                raise TopicError(
+                    f"{name} has cleanup.policy={policy}: Kafka refuses the keyless ticks the "
+                    "enrichment stage writes there on a compacted topic; set "
+                    f"cleanup.policy=delete (kafka-configs.sh --alter --entity-type topics "
+                    f"--entity-name {name} --add-config cleanup.policy=delete)")
+            log.warning("%s has cleanup.policy=%s: compaction keeps only the newest record of "
+                        "each key (a case's earlier decisions, a re-sent mention); veille "
+                        "creates it with delete", name, policy)
+        wanted = topic_configs(settings, base)
+        if "retention.ms" in wanted and retention is not None and retention != "-1" and \
+                int(retention) < int(wanted["retention.ms"]):
+            setting = ("VEILLE_DLQ_RETENTION_DAYS" if base == MENTIONS_DLQ
+                       else "VEILLE_MODERATION_RETENTION_DAYS")
+            log.warning("%s keeps records %.4g days (retention.ms=%s) but %s asks %.4g: older "
+                        "records are deleted sooner (kafka-configs.sh --alter --entity-type "
+                        "topics --entity-name %s --add-config retention.ms=%s)", name,
+                        int(retention) / _DAY_MS, retention, setting,
+                        int(wanted["retention.ms"]) / _DAY_MS, name, wanted["retention.ms"])
+        insync = found.get("min.insync.replicas")
+        want = min_insync_replicas(settings).get("min.insync.replicas")
+        if want is not None and insync is not None and int(insync) < int(want):
+            log.warning("%s has min.insync.replicas=%s with %d replicas asked: acks=all writes "
+                        "are acknowledged by %s broker(s) alone; veille creates it with %s",
+                        name, insync, replicas, insync, want)

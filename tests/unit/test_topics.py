@@ -61,3 +61,109 @@ def test_the_tables_changelogs_are_compacted_hourly(tmp_path) -> None:  # type: 
         assert table.changelog_topic.config == {
             "segment.ms": "3600000", "min.cleanable.dirty.ratio": "0.1",
             "min.insync.replicas": "2"}, name
+
+
+class _Admin:
+    """A stand-in for kafka-python's KafkaAdminClient: every topic exists, with `replicas`
+    replicas and the configs of `configs` (a broker's answer)."""
+
+    def __init__(self, names: list[str], replicas: int, configs: dict[str, dict[str, str]]) -> None:
+        self.names, self.replicas, self.configs = names, replicas, configs
+
+    def list_topics(self) -> list[str]:
+        return list(self.names)
+
+    def create_topics(self, topics):  # type: ignore[no-untyped-def]
+        raise AssertionError("every topic exists")
+
+    def describe_topics(self, names):  # type: ignore[no-untyped-def]
+        return [{"name": n, "partitions": [{"partition_index": p, "replica_nodes":
+                                            list(range(self.replicas))} for p in range(4)]}
+                for n in names]
+
+    def describe_configs(self, resources, config_filter="modified"):  # type: ignore[no-untyped-def]
+        return {"topic": {r.name: {k: {"name": k, "value": v}
+                                   for k, v in self.configs.get(r.name, {}).items()}
+                          for r in resources}}
+
+    def close(self) -> None:
+        pass
+
+
+def _with_admin(monkeypatch, admin: _Admin) -> None:  # type: ignore[no-untyped-def]
+    import kafka.admin
+
+    monkeypatch.setattr(kafka.admin, "KafkaAdminClient", lambda **kwargs: admin)
+
+
+def test_existing_topics_configs_are_checked(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Topics a platform team created beforehand keep their own configs: a changelog on
+    cleanup.policy=delete lost the agents' state at its retention, a compacted mentions.by_brand
+    refuses the keyless ticks, and fewer replicas or a shorter retention than the settings ask
+    went unsaid (found in review, 2026-12-06)."""
+    import logging
+
+    import pytest
+
+    from streams.topics import (
+        AGENT_TABLES,
+        TopicError,
+        changelog_topic,
+        ensure_topics,
+        pipeline_topics,
+    )
+    from veille.settings import Settings
+
+    settings = Settings(topic_replication=3, topic_prefix="p.", app_id="pveille")
+    names = pipeline_topics(settings) + [changelog_topic(settings, t) for t in AGENT_TABLES]
+    week = str(7 * 86_400_000)
+    # As Faust creates the changelogs: compacted; the pipeline topics on the broker's defaults.
+    sane = {n: {"cleanup.policy": "compact" if n.endswith("-changelog") else "delete",
+                "retention.ms": week, "min.insync.replicas": "2"} for n in names}
+    _with_admin(monkeypatch, _Admin(names, 3, sane))
+    caplog.set_level(logging.WARNING, logger="streams.topics")
+    assert ensure_topics(settings) == []
+    # The moderation topics and the DLQ on 7 days where 400 and 30 are asked: said.
+    warned = caplog.text
+    for name in ("p.moderation.queue", "p.moderation.decisions", "p.moderation.closed"):
+        assert f"{name} keeps records 7 days" in warned and "VEILLE_MODERATION_RETENTION_DAYS" in warned
+    assert "p.mentions.dlq keeps records 7 days" in warned and "VEILLE_DLQ_RETENTION_DAYS" in warned
+    assert "p.mentions.raw keeps" not in warned  # the broker's retention is the one asked
+    caplog.clear()
+    long = {n: {**c, "retention.ms": "-1"} for n, c in sane.items()}
+    _with_admin(monkeypatch, _Admin(names, 3, long))
+    assert ensure_topics(settings) == [] and caplog.text == ""
+
+    # One replica where three are asked, min.insync.replicas 1: warnings.
+    _with_admin(monkeypatch, _Admin(names, 1, {n: {**c, "min.insync.replicas": "1"}
+                                               for n, c in long.items()}))
+    ensure_topics(settings)
+    assert "p.mentions.raw has 1 replica(s) but VEILLE_TOPIC_REPLICATION is 3" in caplog.text
+    assert "p.mentions.raw has min.insync.replicas=1" in caplog.text
+    caplog.clear()
+
+    # A changelog that deletes: an error naming it and the fix.
+    changelog = changelog_topic(settings, "moderation-cases")
+    deleting = {**long, changelog: {"cleanup.policy": "delete", "retention.ms": week}}
+    _with_admin(monkeypatch, _Admin(names, 3, deleting))
+    with pytest.raises(TopicError, match=f"{changelog} has cleanup.policy=delete.*compact"):
+        ensure_topics(settings)
+    # Kept for ever: nothing is lost, no error.
+    _with_admin(monkeypatch, _Admin(names, 3, {**long, changelog: {"cleanup.policy": "delete",
+                                                                   "retention.ms": "-1"}}))
+    ensure_topics(settings)
+
+    # A compacted mentions.by_brand: an error; another compacted pipeline topic: a warning.
+    _with_admin(monkeypatch, _Admin(names, 3, {**long, "p.mentions.by_brand": {
+        "cleanup.policy": "compact"}}))
+    with pytest.raises(TopicError, match="p.mentions.by_brand has cleanup.policy=compact"):
+        ensure_topics(settings)
+    _with_admin(monkeypatch, _Admin(names, 3, {**long, "p.moderation.decisions": {
+        "cleanup.policy": "compact,delete", "retention.ms": "-1"}}))
+    ensure_topics(settings)
+    assert "p.moderation.decisions has cleanup.policy=compact,delete" in caplog.text
+
+    # A broker that keeps no configs (the embedded one), or configs veille may not read: as before.
+    _with_admin(monkeypatch, _Admin(names, 3, {}))
+    caplog.clear()
+    assert ensure_topics(settings) == [] and caplog.text == ""
