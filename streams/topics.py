@@ -274,7 +274,7 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
     partition. Topics that existed are never altered but checked (check_existing).
     """
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaError, TopicAlreadyExistsError
+    from kafka.errors import KafkaError, NoError, TopicAlreadyExistsError, for_code
 
     try:
         admin = KafkaAdminClient(
@@ -293,14 +293,19 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
         for name in pipeline_topics(settings):
             if name in existing:
                 continue
-            try:
-                admin.create_topics([NewTopic(
-                    name, settings.topic_partitions, settings.topic_replication,
-                    topic_configs=topic_configs(settings, name.removeprefix(settings.topic_prefix)),
-                )])
-                created.append(name)
-            except TopicAlreadyExistsError:
-                pass
+            # Per-topic errors read here rather than raised by kafka-python, whose exception
+            # held the whole request and response and named neither the topic nor the fix
+            # (found in review, 2026-12-06).
+            answer = admin.create_topics([NewTopic(
+                name, settings.topic_partitions, settings.topic_replication,
+                topic_configs=topic_configs(settings, name.removeprefix(settings.topic_prefix)),
+            )], raise_errors=False)
+            for result in answer.get("topics") or []:
+                error = for_code(result.get("error_code") or 0)
+                if error is NoError:
+                    created.append(name)
+                elif error is not TopicAlreadyExistsError:  # created meanwhile: fine
+                    raise TopicError(_refused(settings, name, error, result.get("error_message")))
         keyed = [settings.topic(t) for t in PARTITIONED_ALIKE]
         for described in admin.describe_topics(keyed):
             count = len(described.get("partitions") or [])
@@ -342,6 +347,27 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
     finally:
         admin.close()
     return created
+
+
+def _refused(settings: Settings, name: str, error: Any, message: str | None) -> str:
+    """Why the broker refused to create `name`, and what to do about it."""
+    from kafka.errors import (
+        InvalidReplicationFactorError,
+        PolicyViolationError,
+        TopicAuthorizationFailedError,
+    )
+
+    hint = {
+        TopicAuthorizationFailedError: "give veille's principal the Create ACL on it, or have "
+        "it created beforehand (deploy/README.md, On your own Kafka cluster)",
+        InvalidReplicationFactorError: "set VEILLE_TOPIC_REPLICATION to what the cluster allows",
+        PolicyViolationError: "the cluster's topic policy refuses this layout or its configs "
+        "(README, Topics); have it created beforehand, or set VEILLE_TOPIC_PARTITIONS, "
+        "VEILLE_TOPIC_REPLICATION or the retention settings to what it allows",
+    }.get(error, "")
+    return (f"cannot create {name} ({settings.topic_partitions} partitions, "
+            f"{settings.topic_replication} replicas): {error.__name__}"
+            + (f": {message}" if message else "") + (f"; {hint}" if hint else ""))
 
 
 def _describe_configs(admin: Any, names: list[str]) -> dict[str, dict[str, str | None]]:

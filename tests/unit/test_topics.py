@@ -167,3 +167,50 @@ def test_existing_topics_configs_are_checked(monkeypatch, caplog) -> None:  # ty
     _with_admin(monkeypatch, _Admin(names, 3, {}))
     caplog.clear()
     assert ensure_topics(settings) == [] and caplog.text == ""
+
+
+class _Refusing(_Admin):
+    """No topic exists, and the broker refuses to create one with `code` and `message`."""
+
+    def __init__(self, code: int, message: str | None) -> None:
+        super().__init__([], 3, {})
+        self.code, self.message = code, message
+
+    def create_topics(self, topics, raise_errors=True):  # type: ignore[no-untyped-def]
+        from kafka.errors import for_code
+
+        result = {"topics": [{"name": t.name, "error_code": self.code,
+                              "error_message": self.message} for t in topics]}
+        if raise_errors:  # kafka-python: the request's and response's whole repr
+            raise for_code(self.code)(f"Request 'CreateTopicsRequest(...)' failed with response "
+                                      f"'{result}'.")
+        return result
+
+
+def test_a_refused_creation_names_the_topic_and_the_setting(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On a cluster with ACLs or a topic policy, a topic veille may not create (no Create ACL,
+    more replicas than brokers, a policy refusing its configs) failed with kafka-python's
+    "[Error 29] TopicAuthorizationFailedError: Request 'CreateTopicsRequest(...)' failed with
+    response ..." (found in review, 2026-12-06): the topic, its layout and the fix are said."""
+    import pytest
+
+    from streams.topics import TopicError, ensure_topics
+    from veille.settings import Settings
+
+    settings = Settings(topic_replication=3, topic_prefix="p.")
+    _with_admin(monkeypatch, _Refusing(29, "Authorization failed."))
+    with pytest.raises(TopicError) as refused:
+        ensure_topics(settings)
+    text = str(refused.value)
+    assert text.startswith("cannot create p.mentions.raw (4 partitions, 3 replicas): ")
+    assert "TopicAuthorizationFailedError" in text and "Authorization failed." in text
+    assert "Create ACL" in text and "Request" not in text
+    _with_admin(monkeypatch, _Refusing(38, "Replication factor: 3 larger than available brokers: 1."))
+    with pytest.raises(TopicError, match="larger than available brokers: 1.*VEILLE_TOPIC_REPLICATION"):
+        ensure_topics(settings)
+    _with_admin(monkeypatch, _Refusing(44, "Topic replication factor must be 4"))
+    with pytest.raises(TopicError, match="PolicyViolationError: Topic replication factor must be 4"):
+        ensure_topics(settings)
+    # Already there (created meanwhile by another worker): not an error.
+    _with_admin(monkeypatch, _Refusing(36, "Topic with this name already exists."))
+    assert ensure_topics(settings.with_(topic_replication=1)) == []
