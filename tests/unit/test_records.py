@@ -281,3 +281,38 @@ def test_what_the_raw_schema_accepts_at_its_edges_the_stage_takes() -> None:
                "audience": {"views": 2**53 - 1}}
     jsonschema.validate(payload, published("raw_mention.v1.json"))
     assert parse_raw(json.dumps(payload).encode(), now=NOW).id == "i" * 256
+
+
+def test_each_limit_takes_what_is_at_it_and_refuses_what_is_past_it() -> None:
+    """The limits as the README states them, at their exact edges: a text of max_text_chars
+    characters, a mention dated max_future ahead or max_age back, an audience figure of 0 are
+    taken; one character, one millisecond or one person more, or -1, are dead letters."""
+    limits = Limits(max_text_chars=50, max_future=timedelta(minutes=10), max_age=timedelta(days=2))
+
+    def at(delta: timedelta) -> str:
+        return (NOW + delta).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    assert parse_raw(raw(text="x" * 50), now=NOW, limits=limits).text == "x" * 50
+    assert reason(raw(text="x" * 51), limits) == "text_too_large"
+    assert parse_raw(raw(created_at=at(timedelta(minutes=10))), now=NOW, limits=limits)
+    assert reason(raw(created_at=at(timedelta(minutes=10, milliseconds=1))), limits) == \
+        "created_at_in_future"
+    assert parse_raw(raw(created_at=at(-timedelta(days=2))), now=NOW, limits=limits)
+    assert reason(raw(created_at=at(-timedelta(days=2, milliseconds=1))), limits) == "created_at_too_old"
+    assert parse_raw(raw(audience={"followers": 0}), now=NOW).audience == {"followers": 0}
+    assert reason(raw(audience={"followers": -1})) == "invalid_field"
+
+
+def test_a_content_id_is_its_prefix_and_32_hex_digits_of_sha256() -> None:
+    """As its docstring and the README's webhook answers (`webhook-8017cd41...`) say: the prefix,
+    then the first 32 hex digits of the SHA-256 of the six fields as a JSON array. Another length
+    or encoding would change every id, and the de-duplication of an item sent again with it."""
+    import hashlib
+
+    from streams.records import content_id
+
+    fields = ["webhook", "Twitter", "Zoé", "https://x.test/1", "hello Acme", "2026-01-06T08:59:00Z"]
+    made = content_id("webhook", *fields)
+    expected = hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode("utf-8")).hexdigest()[:32]
+    assert made == f"webhook-{expected}" and len(expected) == 32
+    assert made != content_id("webhook", *fields[:4], "hello", fields[5])
