@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -244,6 +245,17 @@ def parse_time(value: Any, name: str) -> datetime:
         raise InvalidMention("invalid_field", f"{name} is out of range", name) from None
 
 
+#: An http(s) address's start (case-insensitive, after spaces): a scheme of letters and a colon.
+_WEB_SCHEME = re.compile(r"\s*https?:", re.IGNORECASE)
+
+
+def is_web_address(url: str) -> bool:
+    """True for an http(s) address: what a mention's `url` may be. A case's url reaches the
+    moderators' web screen as a link; a `javascript:` or `data:` one runs a script in their
+    session at a click (any scheme was passed on until 2026-12-06)."""
+    return _WEB_SCHEME.match(url) is not None
+
+
 def _opt_str(obj: dict[str, Any], name: str, limit: int = MAX_SHORT_FIELD_CHARS) -> str | None:
     value = obj.get(name)
     if value is None:
@@ -254,6 +266,12 @@ def _opt_str(obj: dict[str, Any], name: str, limit: int = MAX_SHORT_FIELD_CHARS)
         raise InvalidMention("invalid_field", f"{name} is longer than {limit} characters", name)
     _check_unicode(name, value)
     return value
+
+
+def _web_url(url: str | None) -> str | None:
+    """The url when it is an http(s) address, else None: a mention is not refused for its link
+    (a relayed third party's), but no other scheme is passed on (is_web_address)."""
+    return url if url is None or is_web_address(url) else None
 
 
 def _check_unicode(name: str, value: str) -> None:
@@ -356,7 +374,7 @@ def mention_from_dict(
         text=text,
         created_at=created_at,
         author=_opt_str(obj, "author"),
-        url=_opt_str(obj, "url"),
+        url=_web_url(_opt_str(obj, "url")),
         language=language.strip().lower()[:MAX_LANGUAGE_CHARS] or None if language else None,
         audience=_audience(obj.get("audience")),
         collected_at=parse_time(collected, "collected_at") if collected is not None else None,

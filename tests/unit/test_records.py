@@ -316,3 +316,24 @@ def test_a_content_id_is_its_prefix_and_32_hex_digits_of_sha256() -> None:
     expected = hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode("utf-8")).hexdigest()[:32]
     assert made == f"webhook-{expected}" and len(expected) == 32
     assert made != content_id("webhook", *fields[:4], "hello", fields[5])
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(document.cookie)", " JaVaScRiPt:alert(1)",
+                                 "java\tscript:alert(1)", "data:text/html,<script>x</script>",
+                                 "vbscript:msgbox(1)", "file:///etc/passwd", "//evil.example/x", "acme"])
+def test_a_url_that_is_no_web_address_is_dropped_not_the_mention(url: str) -> None:
+    """Whatever the source (a webhook push relays a third party's fields, a file replayed), a
+    mention's url reaches the moderators' web screen as a case's link: a `javascript:` one runs
+    a script in their session at a click. Only an http(s) address is kept (until 2026-12-06 the
+    webhook and replay passed any on); the mention is enriched all the same, without it."""
+    mention = parse_raw(raw(url=url), now=NOW)
+    assert (mention.url, mention.text) == (None, "hello Acme")
+    for good in ("https://x.test/1", "HTTP://News.Example/a b"):
+        assert parse_raw(raw(url=good), now=NOW).url == good
+    # The published schemas say so to consumers, as the enriched records and cases are written.
+    for name in ("enriched_mention.v1.json", "moderation_item.v1.json"):
+        only_url = {"properties": {"url": published(name)["properties"]["url"]}}
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"url": url}, only_url)
+        for good in ("https://x.test/1", "HTTP://News.Example/a b", None):
+            jsonschema.validate({"url": good}, only_url)

@@ -70,6 +70,7 @@ from streams.records import (
     InvalidMention,
     Limits,
     RawMention,
+    is_web_address,
     iso,
     mention_from_dict,
 )
@@ -81,7 +82,6 @@ from veille.collectors.rss import (
     backoff_delay,
     beyond_horizon,
     html_to_text,
-    is_web_address,
     parse_retry_after,
     plain_text,
     read_body,

@@ -41,6 +41,7 @@ from streams.records import (
     InvalidMention,
     Limits,
     RawMention,
+    is_web_address,
     iso,
     parse_time,
 )
@@ -605,16 +606,6 @@ def mention_id(feed_url: str, key: str) -> str:
 
 #: Query parameters that track a click, not name a page: left out of an article's address.
 _TRACKING = re.compile(r"^(?:utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|xtor)$", re.I)
-
-
-def is_web_address(url: str) -> bool:
-    """True for an http(s) address: what a mention's `url` may be. A feed's or an instance's
-    `javascript:` or `data:` link reached the moderators' web screen as a case's url, a script
-    run in their session by a click (until 2026-12-06)."""
-    try:
-        return urlsplit(url.strip()).scheme.lower() in ("http", "https")
-    except ValueError:
-        return False
 
 
 def entry_link(entry: Any) -> str | None:
