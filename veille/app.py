@@ -133,6 +133,10 @@ def create_app(settings: Settings) -> App:
         broker_request_timeout=settings.group_request_timeout,
         # Metrics are served by prometheus-client on their own port; no Faust web server.
         web_enabled=False,
+        # No <app_id>-__assignor-__leader topic: it serves Faust's on_leader timers, which
+        # veille has none of; Faust created it and subscribed the group to it all the same (one
+        # more topic to create, authorize and assign; until 2026-12-06).
+        topic_disable_leader=True,
         table_standby_replicas=0,
         # Faust compares a table's last applied changelog offset with the end offset the broker
         # reports and crashes the worker when the first is higher. Tansu reports end offsets

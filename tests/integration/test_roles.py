@@ -96,6 +96,17 @@ def test_enrich_and_agents_workers_run_the_pipeline_between_them(settings, start
     # Both beat (PipelineStalled reads the heartbeat's age on every worker).
     assert enrich.metric("veille_heartbeat_timestamp_seconds") > 0
     assert agents.metric("veille_heartbeat_timestamp_seconds") > 0
+    # The agents' tables have their changelogs; Faust's leader topic, which nothing of veille
+    # uses, is not created (it was until 2026-12-06: one more topic to create and authorize).
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        topics = set(admin.list_topics())
+    finally:
+        admin.close()
+    assert f"{settings.app_id}-spikes-open-changelog" in topics, sorted(topics)
+    assert not [t for t in topics if "assignor" in t], sorted(topics)
 
     enrich.send()  # both asked at once, then each waited for
     agents.send()
