@@ -327,9 +327,14 @@ COLLECTOR_REFUSALS = DLQ_REASONS + ("unauthorized", "payload_too_large", "too_ma
 
 
 class CollectorMetrics:
-    """The same metrics for every collector, labelled by collector name."""
+    """The same metrics for every collector, labelled by collector name.
 
-    def __init__(self, registry: CollectorRegistry, collectors: Iterable[str] = COLLECTORS) -> None:
+    A collector's series are created, at 0, by `register` (veille.collectors.base.Collector
+    calls it with its name): a collector process exports its own collector's series only. Until
+    2026-12-06 every process exported all four, the others' last success at 0 for ever, and
+    CollectorSilent fired for collector="webhook" in the RSS collector's job."""
+
+    def __init__(self, registry: CollectorRegistry, collectors: Iterable[str] = ()) -> None:
         self.registry = registry
         self.fetched = Counter(
             "veille_collector_items_fetched_total",
@@ -357,12 +362,16 @@ class CollectorMetrics:
             ["collector"], registry=registry,
         )
         for c in collectors:
-            self.fetched.labels(c)
-            self.sent.labels(c)
-            self.send_errors.labels(c)
-            self.last_success.labels(c)
-            for reason in COLLECTOR_REFUSALS:
-                self.refused.labels(c, reason)
+            self.register(c)
+
+    def register(self, collector: str) -> None:
+        """Create the collector's series (one of COLLECTORS), at 0; again is harmless."""
+        self.fetched.labels(collector)
+        self.sent.labels(collector)
+        self.send_errors.labels(collector)
+        self.last_success.labels(collector)
+        for reason in COLLECTOR_REFUSALS:
+            self.refused.labels(collector, reason)
 
 
 #: Why a poll of a feed failed (a label value): the fetch (HTTP error, timeout, too large,

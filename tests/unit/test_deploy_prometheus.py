@@ -211,6 +211,7 @@ def test_rules_read_only_contract_metrics() -> None:
 def test_contract_matches_veille_metrics() -> None:
     """Names and labels of the metrics veille exports today agree with the contract."""
     from veille.metrics import (
+        COLLECTORS,
         CollectorMetrics,
         FeedMetrics,
         HashtagMetrics,
@@ -222,7 +223,7 @@ def test_contract_matches_veille_metrics() -> None:
 
     registry = CollectorRegistry()
     Metrics(registry, ["acme"], ["fr"])
-    CollectorMetrics(registry)
+    CollectorMetrics(registry, COLLECTORS)
     FeedMetrics(registry, ["GA acme"])
     HashtagMetrics(registry, ["AcmeDown"])
     agents_paused(registry, lambda: 0.0)

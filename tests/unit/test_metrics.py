@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -172,6 +175,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     from prometheus_client import generate_latest
 
     from veille.metrics import (
+        COLLECTORS,
         CollectorMetrics,
         FeedMetrics,
         HashtagMetrics,
@@ -183,7 +187,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     if promtool is None:
         pytest.fail("promtool is missing: install the Debian package prometheus (scripts/ops-tools)")
     m, reg = make()
-    CollectorMetrics(reg)
+    CollectorMetrics(reg, COLLECTORS)
     FeedMetrics(reg, ["GA acme", "feed-2"])
     HashtagMetrics(reg, ["AcmeDown", "BorealCafe"])
     SpikeMetrics(reg, ["acme", "boreal"])
@@ -273,3 +277,37 @@ def test_a_tally_exposes_exactly_what_observing_each_mention_does() -> None:
         else:
             assert g == w
     assert batched.last_received == each.last_received
+
+
+@pytest.mark.parametrize("name", ["rss", "webhook", "mastodon"])
+def test_a_collector_process_exports_its_own_collector_series_only(tmp_path: Any, name: str) -> None:
+    """Each collector runs in its own process (job veille-collector-<name>) and builds its
+    metrics as run_rss, run_webhook and run_mastodon do. Until 2026-12-06 each exported the
+    series of all four collectors, the others' at 0 for ever: CollectorSilent{severity="info"}
+    (the newest write of a (collector, job) over a week still 0 after 6 hours) fired for
+    collector="webhook" in job veille-collector-rss, and so on, nine false alerts."""
+    from prometheus_client import generate_latest
+
+    from veille.collectors.mastodon import MastodonCollector
+    from veille.collectors.rss import FeedConfig, RssCollector
+    from veille.collectors.webhook import WebhookCollector
+    from veille.metrics import CollectorMetrics
+    from veille.settings import Settings
+
+    settings = Settings.from_env({}).with_(collector_state_dir=str(tmp_path / "state"),
+                                           mastodon_url="https://m.example")
+    metrics = CollectorMetrics(CollectorRegistry())
+    if name == "rss":
+        RssCollector(settings, metrics, feeds=[FeedConfig("https://example.org/feed")])
+    elif name == "webhook":
+        WebhookCollector(settings, metrics)
+    else:
+        MastodonCollector(settings, metrics, hashtags=["a"])
+    page = generate_latest(metrics.registry).decode()
+    collectors = set(re.findall(r'collector="([^"]*)"', page))
+    assert collectors == {name}, page
+    get = metrics.registry.get_sample_value
+    # Its own series still exist from the start, at 0 (increase() loses no first count).
+    assert get("veille_collector_last_success_timestamp_seconds", {"collector": name}) == 0.0
+    assert get("veille_collector_items_refused_total",
+               {"collector": name, "reason": "unsupported"}) == 0.0

@@ -139,6 +139,7 @@ class Collector(ABC):
                  sink: MentionSink | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
+        metrics.register(self.name)  # this process's series only (CollectorMetrics)
         self.sink = sink or MentionSink(settings, self.name, metrics)
         self.stopping = asyncio.Event()
 
