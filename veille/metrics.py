@@ -79,8 +79,8 @@ class Metrics:
         )
         self.latency = Histogram(
             "veille_pipeline_latency_seconds",
-            "Time from a mention's creation (since=created) or its arrival in Kafka "
-            "(since=received) to its enrichment.",
+            "Time from a mention's creation (since=created) or its arrival (since=received: "
+            "the collector's collected_at, else the Kafka record's timestamp) to its enrichment.",
             ["since"],
             buckets=LATENCY_BUCKETS,
             registry=registry,

@@ -311,3 +311,14 @@ def test_a_collector_process_exports_its_own_collector_series_only(tmp_path: Any
     assert get("veille_collector_last_success_timestamp_seconds", {"collector": name}) == 0.0
     assert get("veille_collector_items_refused_total",
                {"collector": name, "reason": "unsupported"}) == 0.0
+
+
+def test_the_latency_help_says_what_received_is() -> None:
+    """since=received starts at the mention's arrival as the enrichment stage takes it (the
+    collector's collected_at, else the Kafka record's timestamp: agents/enrich.py), which the
+    README says; the HELP said "its arrival in Kafka" alone, which a mention collected hours
+    before it was written (an RSS state replayed, a webhook client's collected_at) is not."""
+    _, reg = make()
+    help_text = next(f.documentation for f in reg.collect()
+                     if f.name == "veille_pipeline_latency_seconds")
+    assert "collected_at" in help_text and "Kafka" in help_text, help_text
