@@ -49,7 +49,10 @@ CHILD = textwrap.dedent('''
             item = [{"platform": "x", "text": f"Acme {i}", "created_at": now} for i in range(5000)]
         body = json.dumps(item, separators=(",", ":")).encode()
         base = peak = rss()
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        # No client timeout (the subprocess has one): the server's parsing shares this loop, and
+        # on a loaded machine aiohttp's default 30 s to connect ran out before it got its turn.
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                         timeout=aiohttp.ClientTimeout(total=None)) as http:
             async def one():
                 async with http.post(c.url + "/mentions", data=body,
                                      headers={"Content-Type": "application/json"}) as r:
