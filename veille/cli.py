@@ -392,6 +392,10 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         print(line, flush=True)
         shown += 1
 
+    if args.follow:  # its own "did not answer ...; reading on" says what the client logs said
+        from veille.logs import leave_reconnections_to_the_command
+
+        leave_reconnections_to_the_command()
     # Oldest first across brands too: each read's events sorted by record time (the topic is
     # keyed by brand, so its partitions each hold some brands' events in order).
     reader = TopicReader(settings, {REPUTATION_ALERTS: show}, ordered=True)

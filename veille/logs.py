@@ -102,3 +102,19 @@ def thin_client_logs(logger: logging.Logger | None = None) -> RepeatFilter:
     for handler in (logger or logging.getLogger()).handlers:
         handler.addFilter(repeat)
     return repeat
+
+
+def _not_a_client_record(record: logging.LogRecord) -> bool:
+    return record.name.split(".", 1)[0] not in ("kafka", "aiokafka")
+
+
+def leave_reconnections_to_the_command() -> None:
+    """For a command that waits out a broker outage and says so in its own words (`veille alerts
+    --follow`): the Kafka clients' records are not printed, unless VEILLE_LOG_LEVEL asks for
+    INFO or DEBUG. Their ERROR lines, a ConnectionResetError traceback among them, read as a
+    crash on a terminal (found in review, 2026-12-06)."""
+    root = logging.getLogger()
+    if root.level <= logging.INFO:
+        return
+    for handler in root.handlers:
+        handler.addFilter(_not_a_client_record)

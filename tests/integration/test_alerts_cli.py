@@ -55,14 +55,14 @@ def alerts(settings: Settings, *args: str, timeout: float = 60) -> subprocess.Co
 
 
 @contextlib.contextmanager
-def following(settings: Settings, stream: str
+def following(settings: Settings, stream: str, log_level: str = "INFO"
               ) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """`veille alerts --follow` running, and the lines of its `stream` ("stdout" or "stderr")
     gathered by a thread as they come; killed on the way out if still running."""
     follow = subprocess.Popen(
         [sys.executable, "-m", "veille.cli", "alerts", "--follow", "--interval", "0.2"],
-        env=settings_env(settings), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        env={**settings_env(settings), "VEILLE_LOG_LEVEL": log_level}, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
 
     def read() -> None:
@@ -262,3 +262,37 @@ def test_errors_are_one_line(settings) -> None:
     assert empty.returncode == 2 and "--brand" in empty.stderr
     nobody = alerts(settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}"))
     assert nobody.returncode == 2 and "cannot reach the broker" in nobody.stderr
+
+
+def test_follow_waits_out_a_broker_outage_in_its_own_words(tmp_path) -> None:
+    """`alerts --follow` through a broker restart said "did not answer ...; reading on", and
+    kafka-python's ERROR lines came with it, a ConnectionResetError traceback included (seen in
+    review, 2026-12-06, following the demo's broker as it stopped): a terminal user read a crash.
+    The command's own line says it all; the client's records stay out (VEILLE_LOG_LEVEL=INFO or
+    DEBUG brings them back)."""
+    from tests.proxy_helpers import BrokerProxy
+    from veille.broker import EmbeddedBroker
+
+    port = free_port()
+    proxy = BrokerProxy("127.0.0.1", port).start()
+    broker = EmbeddedBroker(port, log_path=tmp_path / "tansu.log", advertised=proxy.address)
+    try:
+        broker.start()
+        settings = Settings.from_env({}, broker_url=f"kafka://{proxy.address}", topic_prefix="outage.")
+        ensure_topics(settings)
+        send(settings, [json.dumps(event("acme", "opened", "08:35")).encode()])
+        with following(settings, "stderr", log_level="WARNING") as (follow, said):  # the default
+            time.sleep(3)  # its first read done, connections open
+            proxy.cut()
+            deadline = time.monotonic() + 60
+            while not any("reading on" in line for line in said) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert any("reading on" in line for line in said), said
+            proxy.restore()
+            time.sleep(3)
+            follow.send_signal(signal.SIGINT)
+            assert follow.wait(20) == 0
+        assert said and all(line.startswith("veille alerts: ") for line in said), said
+    finally:
+        proxy.stop()
+        broker.stop()
