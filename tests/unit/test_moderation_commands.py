@@ -560,3 +560,32 @@ def test_the_report_lists_every_brand_of_the_watch_list(monkeypatch, tmp_path, c
     assert cli.main(["moderation", "report", "--since", "2026-01-05", "--until", "2026-01-06"]) == 2
     assert f"veille: error: watch list {watchlist} is not valid TOML" in capsys.readouterr().err
     assert len(asked) == 1  # not for the bad watch list
+
+
+def test_list_marks_a_categories_column_cut_to_fit(monkeypatch) -> None:
+    """`insult,aggressive,needs_answer` was listed as `insult,aggressive,needs_answ`: a category
+    that does not exist, cut without a mark, while the text and assigned columns end a cut with
+    `…` (seen on the demo, 2026-12-06)."""
+    import io
+
+    from veille.moderate import commands
+    from veille.moderation.queue import CaseView, make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    view = CaseView()
+    t0 = 1_767_600_000.0
+    for case_id, categories in (("many", ("insult", "aggressive", "needs_answer")),
+                                ("two", ("aggressive", "needs_answer"))):
+        view.add_item(make_item(mention_id=case_id, brands=("acme",), charter=Charter(),
+                                triage=Triage(categories, "medium", "review", ()), language="fr",
+                                sentiment="negative", compound=-0.5, platform="twitter",
+                                author="@a", text="the text", url=None, created_at=t0 - 60,
+                                queued_at=t0))
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    out = io.StringIO()
+    commands.list_cases(Settings.from_env({}), out=out, now=t0 + 120)
+    rows = {line.split()[2]: line for line in out.getvalue().splitlines()[1:3]}
+    assert " insult,aggressive,needs_ans… the text" in rows["many"], rows["many"]
+    assert " aggressive,needs_answer      the text" in rows["two"], rows["two"]

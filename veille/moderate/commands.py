@@ -89,7 +89,7 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         out.write(printable(f"{_age(waited):>7}{late} {due:>6} {item['case_id'][:24]:<24} "
                              f"{item['brand'][:10]:<10} {item['action']:<8} {severity:<8} "
                              f"{_escalated(escalation):<14} {owner:<12} "
-                             f"{','.join(item['categories'])[:28]:<28} {text}") + "\n")
+                             f"{_cut(','.join(item['categories']), 28):<28} {text}") + "\n")
     more = f" ({len(pending) - len(shown)} more not shown)" if len(shown) < len(pending) else ""
     out.write(f"{len(pending)} pending{more}; waiting = since it entered the queue; due = time "
               "left (+) or overdue (-) to answer, for a case asking for an answer (its brand's "
