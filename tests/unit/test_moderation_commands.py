@@ -589,3 +589,30 @@ def test_list_marks_a_categories_column_cut_to_fit(monkeypatch) -> None:
     rows = {line.split()[2]: line for line in out.getvalue().splitlines()[1:3]}
     assert " insult,aggressive,needs_ans… the text" in rows["many"], rows["many"]
     assert " aggressive,needs_answer      the text" in rows["two"], rows["two"]
+
+
+def test_closed_tells_the_reason_from_the_text(monkeypatch) -> None:
+    """`reason | text`: a decision without a reason showed its mention's text alone in that
+    column, read as the moderator's reason ("Still waiting for a Acme technician..." under a
+    `replied`; seen on the demo, 2026-12-06). A missing reason is `-`."""
+    import io
+
+    from veille.moderate import commands
+    from veille.moderation.cases import apply_decision
+    from veille.moderation.queue import case_of
+
+    view = _view_with_an_escalation()
+    for case_id, reason in (("plain", "insulte"), ("esc", None)):
+        decision = {"case_id": case_id, "decision": "reject", "moderator": "alice",
+                    "decided_at": 1_767_600_600.0, **({"reason": reason} if reason else {})}
+        item = view.items[case_id]  # type: ignore[attr-defined]
+        view.add_closed(apply_decision(case_of(item), decision,  # type: ignore[attr-defined]
+                                       now=1_767_600_600.0).record)
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    out = io.StringIO()
+    commands.list_closed(Settings.from_env({}), since=1_767_590_000.0, until=1_767_610_000.0,
+                         out=out)
+    rows = {line.split()[2]: line for line in out.getvalue().splitlines()[1:3]}
+    assert rows["plain"].endswith("  insulte | text plain"), rows
+    assert rows["esc"].endswith("  - | text esc"), rows

@@ -125,8 +125,10 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
     out.write(f"{decided:<{width}}  {'case':<24} {'brand':<10} {'decision':<8} "
               f"{'moderator':<12} {'waited':>7}  reason | text\n")
     for row in shown:
-        words = [" ".join(str(row[k]).split()) for k in ("reason", "text") if row.get(k)]
-        said = _cut(" | ".join(words), 80)
+        # The reason first, `-` when none: a text alone in this column read as the reason.
+        reason = " ".join(str(row.get("reason") or "").split()) or "-"
+        text = " ".join(str(row.get("text") or "").split())
+        said = _cut(f"{reason} | {text}" if text else reason, 80)
         when = datetime.fromtimestamp(parse_epoch(row["decided_at"], "decided_at"), tz)
         out.write(printable(f"{when:%Y-%m-%d %H:%M}".ljust(width) + "  "
                             f"{str(row['case_id'])[:24]:<24} {str(row['brand'])[:10]:<10} "
