@@ -423,6 +423,10 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         reader.close()
+    if not args.follow and not shown:  # nothing printed read as a command that did nothing
+        of = f" of brand {brand_key(args.brand)}" if args.brand else ""
+        print(f"veille alerts: no alert event{of} on {settings.topic(REPUTATION_ALERTS)}",
+              file=sys.stderr, flush=True)
     return 0
 
 

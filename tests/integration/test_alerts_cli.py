@@ -296,3 +296,21 @@ def test_follow_waits_out_a_broker_outage_in_its_own_words(tmp_path) -> None:
     finally:
         proxy.stop()
         broker.stop()
+
+
+def test_no_event_is_said_not_left_blank(settings) -> None:
+    """`veille alerts` with no event (before the demo's outage, or a brand that never had a
+    story) printed nothing at all: no way to tell "no alert" from a command that did nothing,
+    while `--follow` says "no alert event yet" and the other listings give a count (found in
+    review, 2026-12-06). stdout stays empty for scripts; stderr says it."""
+    ensure_topics(settings)
+    none = alerts(settings)
+    assert none.returncode == 0 and none.stdout == "", none.stderr
+    topic = settings.topic(REPUTATION_ALERTS)
+    assert f"veille alerts: no alert event on {topic}\n" in none.stderr, none.stderr
+    send(settings, [json.dumps(event("acme", "opened", "08:35")).encode()])
+    other = alerts(settings, "--brand", "boreal")
+    assert other.returncode == 0 and other.stdout == ""
+    assert f"veille alerts: no alert event of brand boreal on {topic}\n" in other.stderr
+    some = alerts(settings)
+    assert some.stdout and "no alert event" not in some.stderr, some.stderr
