@@ -69,6 +69,8 @@ from veille.broker import (
     url_host,
 )
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
+from veille.collectors.flat import count as _count
+from veille.collectors.flat import gather_audience
 from veille.httpbody import (
     IDLE_SECONDS,
     BodyTooLarge,
@@ -143,24 +145,6 @@ _BLANK_IS_ABSENT = frozenset({"id", "source", "author", "url", "language", "audi
                               "collected_at"})
 
 
-#: A count written as text: digits, optionally grouped by thousands ("1,234", "1 234", "1_234").
-_COUNT_TEXT = re.compile(r"[0-9]{1,3}(?:([,_ \u00a0\u202f])[0-9]{3})?(?:\1[0-9]{3})*|[0-9]+")
-
-
-def _count(value: Any) -> Any:
-    """An audience figure written as text ("1,234", "1234") as the integer it says, a blank one
-    (a no-code tool's unmapped field, Zapier's `audience__likes`) as absent; anything else as it
-    came (the validation refuses it, naming what it got)."""
-    if isinstance(value, str) and not value.strip():
-        return None
-    if isinstance(value, str) and _COUNT_TEXT.fullmatch(value.strip()):
-        try:
-            return int(re.sub(r"[^0-9]", "", value))
-        except ValueError:  # beyond Python's 4,300 digits: refused by the validation, as text
-            return value
-    return value
-
-
 #: Unix seconds written as text, years 2001 to 2286 (ten digits; milliseconds have thirteen).
 _SECONDS_TEXT = re.compile(r"[1-9][0-9]{9}(?:\.[0-9]{1,6})?")
 
@@ -175,17 +159,13 @@ _NO_ZONE = re.compile(r"(?:.*\s)?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(
                       re.DOTALL)
 
 
-#: The form content type (Zapier's default payload type "Form"): one mention, flat fields.
-FORM_TYPE = "application/x-www-form-urlencoded"
-#: The prefix of an audience figure sent flat (`audience__likes=12`): Zapier's JSON payload type
-#: turns such keys into `{"audience": {"likes": "12"}}` ("Unflatten", on by default), its Form
-#: type and its JSON one with "Unflatten" off send them flat (gather_audience).
-_AUDIENCE_PREFIX = "audience__"
-
-
 def is_json_type(ctype: str) -> bool:
     """`application/json` or a `+json` type (lower case, without parameters)."""
     return ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))
+
+
+#: The form content type (Zapier's default payload type "Form"): one mention, flat fields.
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def is_utf8(charset: str | None) -> bool:
@@ -224,24 +204,6 @@ def form_mention(body: bytes) -> dict[str, Any]:
                                  name[:60])
         fields[name] = value
     return gather_audience(fields)
-
-
-def gather_audience(item: dict[str, Any]) -> dict[str, Any]:
-    """`item` with its `audience__<figure>` fields gathered into `audience`: Zapier sends them
-    flat with its Form payload type, and with its JSON one when "Unflatten" is off (until
-    2026-12-06 a JSON item's were ignored as unknown fields: its audience figures lost without
-    a word). InvalidMention when `audience` is also sent whole (and not blank)."""
-    flat = [k for k in item if isinstance(k, str) and k.startswith(_AUDIENCE_PREFIX)]
-    if not flat:
-        return item
-    whole = item.get("audience")
-    if whole is not None and not (isinstance(whole, str) and not whole.strip()):
-        raise InvalidMention("invalid_field", "audience is sent both whole and as audience__ "
-                             "fields: send the figures as audience__followers, audience__likes...",
-                             "audience")
-    gathered = {k: v for k, v in item.items() if k not in flat}
-    gathered["audience"] = {k[len(_AUDIENCE_PREFIX):]: item[k] for k in flat}
-    return gathered
 
 
 class NoOffset(ValueError):
