@@ -158,11 +158,12 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from veille.collectors.replay import replay
+    from streams.records import Limits
+    from veille.collectors.replay import ReplayFileError, check_file, replay
 
     settings = _settings(args)
     if not args.file.strip():
-        raise CliError("the file name is empty; expected a JSON Lines file of raw mentions")
+        raise CliError("the file name is empty; expected a JSON Lines or CSV file of raw mentions")
     path = Path(args.file)
     if path.is_dir():
         raise CliError(f"{path}: a directory, not a file")
@@ -183,6 +184,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise CliError(f"--limit must be 0 or more, not {args.limit}")
     if args.from_line < 1:
         raise CliError(f"--from-line must be 1 or more (the first line is 1), not {args.from_line}")
+    try:  # a CSV header without a text column, gzip data that is not: before the broker too
+        notes = check_file(path, args.format, stamp_now=args.timestamps == "now",
+                           limits=Limits(max_text_chars=settings.max_text_chars))
+    except ReplayFileError as exc:
+        raise CliError(str(exc)) from None
+    for note in notes:
+        print(f"veille: note: {note}", file=sys.stderr)
     import threading
 
     stop = threading.Event()
@@ -198,7 +206,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         report = replay(path, _reachable(settings), rate=args.rate, timestamps=args.timestamps,
                         limit=args.limit, progress=not args.no_progress, should_stop=stop.is_set,
-                        first_line=args.from_line)
+                        first_line=args.from_line, file_format=args.format)
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
@@ -210,11 +218,11 @@ def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamp
                    from_line: int = 1) -> int:
     """Print the replay's summary and what to do next; the exit status: 1 when a mention was
     not acknowledged, or when lines were read and none could be sent (a file that is not JSON
-    Lines) or when --from-line is past the file's end; 128 + the signal's number when stopped by
-    one (130 for Ctrl-C), after saying where to go on from; else 0 (lines refused among sent
-    ones are listed in the summary)."""
-    from veille.collectors.replay import NOT_JSONL_HINT
-
+    Lines, or not CSV) or when --from-line is past the file's end, or when the file could not be
+    read to its end (a gzip file cut short); 128 + the signal's number when stopped by one (130
+    for Ctrl-C), after saying where to go on from; else 0 (lines refused among sent ones are
+    listed in the summary)."""
+    unit = getattr(report, "unit", "line")
     text = report.summary()
     # From the first mention the broker did not acknowledge, else the line after the last one
     # sent (a mention sent twice is one: its id is the same, de-duplicated downstream).
@@ -225,15 +233,18 @@ def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamp
     elif report.failed and report.resume_line:
         text += f"\nto send again from the first mention not acknowledged: {go_on}"
     elif report.all_refused:
-        text += f"\nerror: no mention sent: every line was refused; {NOT_JSONL_HINT}"
+        text += f"\nerror: no mention sent: every {unit} was refused; {report.hint}"
     past_end = from_line > 1 and report.lines is not None and report.lines < from_line
     if past_end and stopped_by is None:
         text += (f"\nerror: --from-line {from_line}: the file has only {report.lines} "
-                 f"line{'s' if report.lines != 1 else ''}")
+                 f"{unit}{'s' if report.lines != 1 else ''}")
+    unread = getattr(report, "read_error", None)
+    if unread and stopped_by is None:
+        text += f"\nerror: the file was not read to its end: {unread}"
     print(text, file=sys.stderr)
     if stopped_by is not None and not report.failed:
         return 128 + stopped_by
-    return 1 if report.failed or report.all_refused or past_end else 0
+    return 1 if report.failed or report.all_refused or past_end or unread else 0
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
@@ -785,17 +796,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("collect", help="run a collector")
     csub = p.add_subparsers(dest="collector", required=True)
-    r = csub.add_parser("replay", help="send a JSONL file of raw mentions to mentions.raw")
+    r = csub.add_parser(
+        "replay", help="send a file of raw mentions (JSON Lines or CSV, maybe gzipped) to mentions.raw",
+        description="Send a file of raw mentions to mentions.raw: JSON Lines (one mention per "
+                    "line) or CSV (a header row naming the raw mention's fields, case-insensitive: "
+                    "id, source, platform, author, text, url, created_at, language, collected_at, "
+                    "audience.followers (or audience__followers), audience.likes...; separated by "
+                    "',', ';' or tabs; text, platform and created_at columns required; other "
+                    "columns ignored, named at the start; an empty cell is absent). A file named "
+                    "*.gz or starting with gzip's magic bytes is decompressed as it is read.")
     _add_broker(r)
-    r.add_argument("file")
+    r.add_argument("file", help="the file (*.csv, *.tsv: CSV, gzipped or not; else JSON Lines, "
+                                "unless --format)")
+    r.add_argument("--format", choices=("auto", "jsonl", "csv"), default="auto",
+                   help="auto (default): CSV for a file named *.csv or *.tsv (.gz or not), else "
+                        "JSON Lines")
     r.add_argument("--rate", type=float, default=0.0,
                    help="mentions per second; 0 = as fast as possible (default)")
     r.add_argument("--timestamps", choices=("keep", "shift", "now"), default="keep",
                    help="keep created_at; shift all so the newest is now; or set each to now")
     r.add_argument("--limit", type=int, help="send at most this many mentions")
     r.add_argument("--from-line", type=int, default=1, metavar="N",
-                   help="start at line N of the file (1 = the first; a stopped replay prints "
-                        "where to go on from)")
+                   help="start at line N of the file (1 = the first; of a CSV, its N-th record: "
+                        "1 = the first row after the header, a quoted cell over several lines "
+                        "being one record; refused lines are numbered the same; a stopped replay "
+                        "prints where to go on from)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_replay)
 

@@ -220,6 +220,35 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
     assert "cannot reach the broker" in out.stderr, out.stderr
 
 
+def test_a_replayed_csv_or_gzip_file_is_checked_before_the_broker_is_asked(tmp_path) -> None:
+    """A CSV header that cannot give mentions, or a *.gz that is not gzip, is an error at once,
+    naming the columns; columns that are no raw mention field are ignored and named."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    env["VEILLE_BROKER_URL"] = "kafka://127.0.0.1:1"  # nothing listens: any broker use would wait
+    no_text = tmp_path / "export.csv"
+    no_text.write_text("Message;Platform;Created_at\nAcme;blog;2025-01-01T00:00:00Z\n")
+    out = veille("collect", "replay", str(no_text), env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert f"veille: error: {no_text}: no text column (the header names Message, Platform, " \
+        "Created_at); the known columns: id, source, platform" in out.stderr, out.stderr
+    assert "broker" not in out.stderr
+    not_gzip = tmp_path / "export.jsonl.gz"
+    not_gzip.write_text('{"text": "acme"}\n')
+    out = veille("collect", "replay", str(not_gzip), env=env)
+    assert out.returncode == 2 and f"{not_gzip}: not gzip data, or damaged" in out.stderr, out.stderr
+    extra = tmp_path / "export.txt"
+    extra.write_text("text,platform,created_at,sentiment\nAcme,blog,2025-01-01T00:00:00Z,neg\n")
+    out = veille("collect", "replay", str(extra), "--format", "csv", env=env)
+    assert "veille: note: " in out.stderr and "columns ignored (not raw mention fields): " \
+        "sentiment;" in out.stderr, out.stderr
+    assert "cannot reach the broker" in out.stderr
+    out = veille("collect", "replay", "--help")
+    assert out.returncode == 0 and "--format {auto,jsonl,csv}" in out.stdout
+    assert "1 = the first row after the header" in " ".join(out.stdout.split())
+
+
 def test_one_shot_commands_say_at_once_that_the_broker_is_unreachable(tmp_path) -> None:
     """They used to wait 30 s in kafka-python's retries, logging each one, before an error (or a
     traceback, for replay)."""

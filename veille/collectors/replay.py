@@ -1,11 +1,21 @@
-"""Replay collector: a JSONL file of raw mentions -> mentions.raw, at a rate or as fast as possible."""
+"""Replay collector: a file of raw mentions -> mentions.raw, at a rate or as fast as possible.
+
+The file is JSON Lines (one raw mention per line) or CSV (a header row naming the raw mention's
+fields, then one mention per row: a spreadsheet's or a social-listening tool's export), either
+of them gzip-compressed. The reading (this module but `replay`) imports no Kafka client."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import functools
+import gzip
+import itertools
 import json
+import re
 import sys
 import time
+import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -13,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from streams.records import (
+    AUDIENCE_FIELDS,
     InvalidMention,
     Limits,
     RawMention,
@@ -22,6 +33,7 @@ from streams.records import (
     parse_time,
 )
 from streams.topics import MENTIONS_RAW
+from veille.collectors.flat import AUDIENCE_PREFIX, count, gather_audience
 from veille.settings import Settings
 
 TIMESTAMP_MODES = ("keep", "shift", "now")
@@ -31,6 +43,11 @@ TIMESTAMP_MODES = ("keep", "shift", "now")
 MIN_LINE_CAP = 1 << 20
 NOT_JSONL_HINT = ("is it JSON Lines (one raw mention, a JSON object, per line; not CSV, a JSON "
                   "array or pretty-printed JSON)?")
+NOT_CSV_HINT = ("is it CSV (a header row naming the raw mention's fields, then one mention per "
+                "row; --format jsonl for JSON Lines)?")
+#: `--format`: "auto" reads a file named *.csv or *.tsv (gzipped or not) as CSV, else JSON Lines.
+FORMATS = ("auto", "jsonl", "csv")
+GZIP_MAGIC = b"\x1f\x8b"
 #: After the last send, how long the broker has to acknowledge what is in flight.
 ACK_TIMEOUT_SECONDS = 30.0
 
@@ -55,22 +72,34 @@ class ReplayReport:
     #: one sent (0: the replay did not run). Until 2026-12-05 it was always the latter, past
     #: mentions never acknowledged.
     resume_line: int = 0
+    #: What the numbers count: "line" (JSON Lines) or "record" (CSV: 1 = the first data row,
+    #: whatever lines its quoted cells span).
+    unit: str = "line"
+    #: Why the file could not be read to its end (a gzip file cut short), if so.
+    read_error: str | None = None
 
     @property
     def all_refused(self) -> bool:
         """Lines were read and every one was refused (a file that is not JSON Lines)."""
         return bool(self.read) and len(self.refused) == self.read
 
+    @property
+    def hint(self) -> str:
+        """What to check in a file whose every line (record) was refused."""
+        return NOT_CSV_HINT if self.unit == "record" else NOT_JSONL_HINT
+
     def summary(self) -> str:
         rate = self.sent / self.seconds if self.seconds else 0.0
         text = (
-            f"read {self.read} lines, sent {self.sent} mentions ({rate:,.0f}/s), "
+            f"read {self.read} {self.unit}s, sent {self.sent} mentions ({rate:,.0f}/s), "
             f"refused {len(self.refused)}, send failures {self.failed}"
         )
+        if self.read_error:
+            text += f"\n  {self.read_error}"
         if self.error:
             text += f"\n  {self.error}"
         for line, reason in self.refused[:20]:
-            text += f"\n  line {line}: {reason}"
+            text += f"\n  {self.unit} {line}: {reason}"
         if len(self.refused) > 20:
             text += f"\n  ... and {len(self.refused) - 20} more"
         return text
@@ -124,51 +153,313 @@ def _lines(fh: IO[bytes], cap: int, first: int = 1,
             yield number, None if too_long else line
 
 
+class ReplayFileError(ValueError):
+    """A file that cannot be replayed at all, said before anything is sent: a CSV header that
+    names no text column, gzip data that is not, an empty CSV."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A line (record) that is no mention, and why: as InvalidMention's `reason: detail`."""
+
+    reason: str
+
+
+def file_kind(path: Path, file_format: str = "auto") -> str:
+    """"jsonl" or "csv": `file_format` itself, or for "auto" by the name (*.csv, *.tsv, either
+    with .gz: CSV; anything else JSON Lines, as before CSV was read)."""
+    if file_format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {file_format!r}")
+    if file_format != "auto":
+        return file_format
+    name = path.name.lower().removesuffix(".gz")
+    return "csv" if name.endswith((".csv", ".tsv")) else "jsonl"
+
+
+@contextlib.contextmanager
+def open_file(path: Path) -> Iterator[tuple[IO[bytes], bool]]:
+    """The file's bytes, decompressed (streaming) when it is named *.gz or starts with gzip's
+    magic bytes; and whether it was."""
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == GZIP_MAGIC or path.name.lower().endswith(".gz")
+        raw.seek(0)
+        if not gz:
+            yield raw, False
+            return
+        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+            yield unzipped, True  # type: ignore[misc]
+
+
+#: What reading a file may raise past its start: gzip data damaged or cut short, a disk error.
+READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _jsonl_items(fh: IO[bytes], cap: int, first: int,
+                 report: ReplayReport) -> Iterator[tuple[int, Any]]:
+    """(number, JSON value) of each line from `first` on; a Refusal for a line that is not
+    JSON, None for a blank one."""
+    for number, line in _lines(fh, cap, first, report):
+        if line is None:
+            yield number, Refusal(f"line_too_long: more than {cap:,} bytes; " + NOT_JSONL_HINT)
+        elif not line.strip():
+            yield number, None
+        else:
+            try:
+                yield number, json_line(line)
+            except UnicodeDecodeError as exc:
+                yield number, Refusal(f"undecodable_bytes: not UTF-8 at byte {exc.start}")
+            except (ValueError, RecursionError) as exc:
+                yield number, Refusal(f"invalid_json: {str(exc)[:120]}")
+
+
+# CSV ---------------------------------------------------------------------------------------------
+
+#: The raw mention's fields a CSV column may name (case-insensitive, surrounding spaces ignored);
+#: the audience figures as `audience.followers` or `audience__followers` (the webhook's form).
+CSV_FIELDS = ("id", "source", "platform", "author", "text", "url", "created_at", "language",
+              "collected_at")
+CSV_AUDIENCE = tuple(AUDIENCE_PREFIX + figure for figure in AUDIENCE_FIELDS)
+KNOWN_COLUMNS = (", ".join(CSV_FIELDS) + ", " + ", ".join(f"audience.{f}" for f in AUDIENCE_FIELDS)
+                 + " (or audience__followers...)")
+#: The columns a row cannot be a mention without (created_at: unless --timestamps now).
+CSV_REQUIRED = ("text", "platform", "created_at")
+SEPARATORS = (",", ";", "\t")
+#: Unix seconds in a time column (nine digits or more: "20250101" is an ISO 8601 date).
+_SECONDS = re.compile(r"[0-9]{9,}(?:\.[0-9]+)?")
+_BOM = "\ufeff".encode()
+
+
+class _RecordTooLong(Exception):
+    pass
+
+
+class _PhysicalLines:
+    """The file's lines, decoded, for csv.reader: each read at most `cap` + 1 bytes, the bytes
+    of the record being read counted (_RecordTooLong past `cap`, the line that crossed it
+    skipped to its end, never held whole), a byte that is not UTF-8 noted (`bad_byte`, its
+    offset in the record) and read as U+FFFD."""
+
+    def __init__(self, fh: IO[bytes], cap: int) -> None:
+        self.fh, self.cap = fh, cap
+        self.size = 0
+        self.bad_byte: int | None = None
+        self.first = True
+
+    def __iter__(self) -> _PhysicalLines:
+        return self
+
+    def start_record(self) -> None:
+        self.size, self.bad_byte = 0, None
+
+    def __next__(self) -> str:
+        line = self.fh.readline(self.cap + 1)
+        if not line:
+            raise StopIteration
+        if self.first:
+            self.first = False
+            line = line.removeprefix(_BOM)
+        if self.size + len(line) > self.cap:
+            if not line.endswith(b"\n"):
+                while (rest := self.fh.readline(self.cap)) and not rest.endswith(b"\n"):
+                    pass
+            raise _RecordTooLong
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if self.bad_byte is None:
+                self.bad_byte = self.size + exc.start
+            text = line.decode("utf-8", "replace")
+        self.size += len(line)
+        return text
+
+
+def _column(name: str) -> str:
+    key = name.strip().lower()
+    return AUDIENCE_PREFIX + key[len("audience."):] if key.startswith("audience.") else key
+
+
+def _csv_start(fh: IO[bytes], cap: int, *, stamp_now: bool = False
+               ) -> tuple[_PhysicalLines, Any, list[str | None], list[str]]:
+    """Read the header row: the lines, the reader (the separator found from the header's
+    first line: the most frequent of `,` `;` and tab), each column's field (None: ignored) and
+    the notes to show (unknown columns). ReplayFileError for a header that cannot give mentions."""
+    lines = _PhysicalLines(fh, cap)
+    try:
+        first = next(lines, None)
+    except _RecordTooLong:
+        raise ReplayFileError(f"the header row is longer than {cap:,} bytes; {NOT_CSV_HINT}") from None
+    if first is None or not first.strip():
+        raise ReplayFileError("no header row: a CSV file starts with a row naming its columns "
+                              f"(the known columns: {KNOWN_COLUMNS})")
+    separator = max(SEPARATORS, key=first.count)
+    reader = csv.reader(itertools.chain([first], lines), delimiter=separator)
+    try:
+        header = next(reader)
+    except _RecordTooLong:
+        raise ReplayFileError(f"the header row is longer than {cap:,} bytes; {NOT_CSV_HINT}") from None
+    known = (*CSV_FIELDS, *CSV_AUDIENCE)
+    columns: list[str | None] = []
+    seen: dict[str, str] = {}
+    ignored: list[str] = []
+    where = f"the known columns: {KNOWN_COLUMNS}"
+    for i, written in enumerate(header, 1):
+        name = _column(written.removeprefix("\ufeff"))
+        if name == "audience":
+            raise ReplayFileError(f"the column {written.strip()!r}: a CSV gives the audience one "
+                                  "figure per column (audience.followers, audience.likes...); "
+                                  + where)
+        if name in seen:
+            raise ReplayFileError(f"the column {name} is named twice ({seen[name]!r} and "
+                                  f"{written.strip()!r}): which one is meant? {where}")
+        if name in known:
+            seen[name] = written.strip()
+            columns.append(name)
+        else:
+            ignored.append(written.strip() or f"column {i} (no name)")
+            columns.append(None)
+    needed = [c for c in CSV_REQUIRED if c not in seen and not (stamp_now and c == "created_at")]
+    if needed:
+        names = ", ".join(h.strip() or "(no name)" for h in header)
+        raise ReplayFileError(f"no {' and no '.join(needed)} column (the header names "
+                              f"{names[:300]}); {where}")
+    notes = [f"columns ignored (not raw mention fields): {', '.join(ignored)}; {where}"] if ignored else []
+    return lines, reader, columns, notes
+
+
+def _csv_object(row: list[str], columns: list[str | None]) -> Any:
+    """A row's raw mention object (empty cells absent, audience figures gathered and read as
+    integers, Unix seconds as numbers), or a Refusal."""
+    extra = row[len(columns):]
+    if any(cell.strip() for cell in extra):
+        return Refusal(f"invalid_csv: {len(row)} cells, the header names {len(columns)} columns")
+    obj: dict[str, Any] = {}
+    for name, cell in zip(columns, row, strict=False):
+        if name is None or not cell.strip():
+            continue
+        if name in ("created_at", "collected_at") and _SECONDS.fullmatch(cell.strip()):
+            number = float(cell)
+            obj[name] = int(number) if number.is_integer() else number
+        else:
+            obj[name] = cell
+    obj = gather_audience(obj)  # (never raises: no whole `audience` column, refused at start)
+    if isinstance(obj.get("audience"), dict):
+        obj["audience"] = {k: count(v) for k, v in obj["audience"].items()}
+    return obj
+
+
+def _csv_items(fh: IO[bytes], cap: int, first: int, report: ReplayReport,
+               stamp_now: bool = False) -> Iterator[tuple[int, Any]]:
+    """(record number, raw mention object) of each data row from record `first` on (1 = the
+    first row after the header); a Refusal for a row that cannot be one, None for a blank one.
+    At the end, `report.lines` is the number of records."""
+    lines, reader, columns, _ = _csv_start(fh, cap, stamp_now=stamp_now)
+    number = 0
+    while True:
+        lines.start_record()
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except _RecordTooLong:
+            row = None  # the next reader starts at the line after the one that crossed the cap
+            reader = csv.reader(lines, delimiter=reader.dialect.delimiter)
+        except csv.Error as exc:  # a cell over the csv module's limit (131,072 characters;
+            # left as it is, process-wide: a valid text is at most 100,000): a quote not closed
+            number += 1
+            if number >= first:
+                yield number, Refusal(f"invalid_csv: {str(exc)[:120]} (a quote not closed?)")
+            continue
+        number += 1
+        if number < first:
+            continue
+        if row is None:
+            yield number, Refusal(f"record_too_long: more than {cap:,} bytes (a quote not closed?); "
+                                  + NOT_CSV_HINT)
+        elif lines.bad_byte is not None:
+            yield number, Refusal(f"undecodable_bytes: not UTF-8 at byte {lines.bad_byte}")
+        elif not any(cell.strip() for cell in row):
+            yield number, None
+        else:
+            yield number, _csv_object(row, columns)
+    report.lines = number
+
+
+def _items(path: Path, kind: str, cap: int, first: int, report: ReplayReport,
+           stamp_now: bool = False) -> Iterator[tuple[int, Any]]:
+    """The file's lines (records) as (number, JSON value, Refusal or None for a blank one); a
+    file that cannot be read to its end ends them, `report.read_error` saying why."""
+    report.unit = "record" if kind == "csv" else "line"
+    with open_file(path) as (fh, gz):
+        items = (_csv_items(fh, cap, first, report, stamp_now) if kind == "csv"
+                 else _jsonl_items(fh, cap, first, report))
+        try:
+            yield from items
+        except READ_ERRORS as exc:
+            what = ("the gzip data is damaged or cut short" if gz else "the file cannot be read")
+            report.read_error = (f"stopped reading {path} after {report.unit} {report.line}: "
+                                 f"{what} ({type(exc).__name__}: {str(exc)[:120]})")
+
+
+def check_file(path: Path, file_format: str = "auto", *, stamp_now: bool = False,
+               limits: Limits | None = None) -> list[str]:
+    """Before anything is sent: ReplayFileError when the file cannot be replayed at all (a CSV
+    header that names no text column; gzip data that is not); else the notes to show (CSV
+    columns ignored)."""
+    kind = file_kind(path, file_format)
+    try:
+        with open_file(path) as (fh, gz):
+            if kind == "csv":
+                return _csv_start(fh, line_cap(limits or Limits()), stamp_now=stamp_now)[3]
+            fh.read(1)
+    except ReplayFileError as exc:
+        raise ReplayFileError(f"{path}: {exc}") from None
+    except READ_ERRORS as exc:
+        what = "not gzip data, or damaged" if gz else "cannot be read"
+        raise ReplayFileError(f"{path}: {what} ({type(exc).__name__}: {str(exc)[:120]})") from None
+    return []
+
+
 def read_mentions(
     path: Path, limits: Limits, now: datetime, shift: timedelta, report: ReplayReport,
-    *, stamp_now: bool = False, first_line: int = 1,
+    *, stamp_now: bool = False, first_line: int = 1, file_format: str = "auto",
 ) -> Generator[RawMention, None, None]:
-    """Valid mentions of the file, in order; invalid lines are recorded in the report.
+    """Valid mentions of the file, in order; invalid lines (records) are recorded in the report.
 
     `shift` moves `created_at` and `collected_at`; `stamp_now` (--timestamps now) checks each
     line as if dated `now` (its own date, even missing, does not matter: the sender stamps it
     with its send time)."""
     cap = line_cap(limits)
-    with open(path, "rb") as fh:
-        for number, line in _lines(fh, cap, first_line, report):
-            report.line = number
-            if line is None:
-                report.read += 1
-                report.refused.append((number, f"line_too_long: more than {cap:,} bytes; "
-                                       + NOT_JSONL_HINT))
-                continue
-            if not line.strip():
-                continue
-            report.read += 1
-            try:
-                obj = json_line(line)
-                if isinstance(obj, dict):
-                    _fill_source_and_id(obj)
-                if isinstance(obj, dict) and stamp_now:
-                    obj["created_at"] = iso(now)
-                    obj.pop("collected_at", None)  # collected when sent (the record's time)
-                elif isinstance(obj, dict) and shift:
-                    for key in ("created_at", "collected_at"):
-                        if obj.get(key) is not None:
-                            obj[key] = iso(parse_time(obj[key], key) + shift)
-                yield mention_from_dict(obj, now=now, limits=limits)
-            except InvalidMention as exc:
-                report.refused.append((number, str(exc)))
-            except OverflowError:  # created_at + shift is before year 1 or after 9999
-                report.refused.append((number, "invalid_field: created_at is out of range"
-                                       + (" once shifted (--timestamps shift)" if shift else "")))
-            except UnicodeDecodeError as exc:
-                report.refused.append((number, f"undecodable_bytes: not UTF-8 at byte {exc.start}"))
-            except (ValueError, RecursionError) as exc:
-                report.refused.append((number, f"invalid_json: {str(exc)[:120]}"))
+    kind = file_kind(path, file_format)
+    for number, obj in _items(path, kind, cap, first_line, report, stamp_now):
+        report.line = number
+        if obj is None:  # a blank line or row
+            continue
+        report.read += 1
+        if isinstance(obj, Refusal):
+            report.refused.append((number, obj.reason))
+            continue
+        try:
+            if isinstance(obj, dict):
+                _fill_source_and_id(obj)
+            if isinstance(obj, dict) and stamp_now:
+                obj["created_at"] = iso(now)
+                obj.pop("collected_at", None)  # collected when sent (the record's time)
+            elif isinstance(obj, dict) and shift:
+                for key in ("created_at", "collected_at"):
+                    if obj.get(key) is not None:
+                        obj[key] = iso(parse_time(obj[key], key) + shift)
+            yield mention_from_dict(obj, now=now, limits=limits)
+        except InvalidMention as exc:
+            report.refused.append((number, str(exc)))
+        except OverflowError:  # created_at + shift is before year 1 or after 9999
+            report.refused.append((number, "invalid_field: created_at is out of range"
+                                   + (" once shifted (--timestamps shift)" if shift else "")))
+        except (ValueError, RecursionError) as exc:  # none known: refused, not a crash
+            report.refused.append((number, f"invalid_field: {str(exc)[:120]}"))
 
 
-def file_shift(path: Path, mode: str, now: datetime, limits: Limits | None = None) -> timedelta:
+def file_shift(path: Path, mode: str, now: datetime, limits: Limits | None = None,
+               file_format: str = "auto") -> timedelta:
     """For mode "shift": the offset that moves the file's newest created_at to now.
 
     The newest of the lines that are valid mentions as they stand (`limits`, with any age):
@@ -182,21 +473,20 @@ def file_shift(path: Path, mode: str, now: datetime, limits: Limits | None = Non
     any_date = replace(limits, max_future=timedelta(days=36500))
     newest: datetime | None = None
     newest_any: datetime | None = None
-    with open(path, "rb") as fh:
-        for _, line in _lines(fh, line_cap(limits)):
-            if line is None:
-                continue
-            try:
-                obj = json_line(line)
-                if isinstance(obj, dict):
-                    _fill_source_and_id(obj)
-                m = mention_from_dict(obj, now=now, limits=any_date)
-            except Exception:  # noqa: BLE001 (refused when read: see read_mentions)
-                continue
-            t = m.created_at
-            newest_any = t if newest_any is None or t > newest_any else newest_any
-            if t - now <= limits.max_future:
-                newest = t if newest is None or t > newest else newest
+    kind = file_kind(path, file_format)
+    for _, obj in _items(path, kind, line_cap(limits), 1, ReplayReport()):
+        if obj is None or isinstance(obj, Refusal):
+            continue
+        try:
+            if isinstance(obj, dict):
+                _fill_source_and_id(obj)
+            m = mention_from_dict(obj, now=now, limits=any_date)
+        except Exception:  # noqa: BLE001 (refused when read: see read_mentions)
+            continue
+        t = m.created_at
+        newest_any = t if newest_any is None or t > newest_any else newest_any
+        if t - now <= limits.max_future:
+            newest = t if newest is None or t > newest else newest
     newest = newest or newest_any
     return (now - newest) if newest else timedelta(0)
 
@@ -214,8 +504,14 @@ def replay(
     should_stop: Callable[[], bool] = lambda: False,
     ack_timeout: float = ACK_TIMEOUT_SECONDS,
     first_line: int = 1,
+    file_format: str = "auto",
 ) -> ReplayReport:
     """Send the file's valid mentions keyed by id; `rate` in mentions/s, 0 = as fast as possible.
+
+    `file_format`: "jsonl", "csv" or "auto" (by the name: see file_kind); gzip is read whatever
+    the format. `first_line`: the first line, or for CSV the first record (1 = the first data
+    row), to send. ReplayFileError, before anything is sent, for a file that cannot be
+    replayed at all (a CSV without a text column).
 
     Returns once every mention sent is acknowledged, or `ack_timeout` seconds after the last
     send: those still unacknowledged then (a broker gone) count as send failures, and the
@@ -225,6 +521,7 @@ def replay(
         raise ValueError(f"timestamps must be one of {TIMESTAMP_MODES}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    check_file(path, file_format, stamp_now=timestamps == "now")
     from veille.collectors.producer import close_now, make_producer
 
     own_producer = producer is None
@@ -240,8 +537,8 @@ def replay(
         if timestamps != "keep"
         else timedelta(days=36500),
     )
-    shift = file_shift(path, timestamps, start_clock, limits)
-    bar = _progress(path, progress, stream)
+    shift = file_shift(path, timestamps, start_clock, limits, file_format)
+    bar = _progress(path, progress, stream, file_format)
     failures: list[BaseException] = []
     acked: list[None] = []
     unacked: set[int] = set()  # lines of the mentions sent and not acknowledged (yet)
@@ -257,7 +554,8 @@ def replay(
     not_sent = 0
     t0 = time.perf_counter()
     mentions = read_mentions(path, limits, start_clock, shift, report,
-                             stamp_now=timestamps == "now", first_line=first_line)
+                             stamp_now=timestamps == "now", first_line=first_line,
+                             file_format=file_format)
     try:
         n = -1
         # The limit is checked before the next line is read: --limit 1 reads no line past
@@ -323,13 +621,21 @@ def _with_created(m: RawMention, created: datetime) -> RawMention:
     return replace(m, created_at=created)
 
 
-def _progress(path: Path, enabled: bool, stream: IO[str]) -> Any:
+def _progress(path: Path, enabled: bool, stream: IO[str], file_format: str = "auto") -> Any:
     # Not into a log file or a pipe: a bar redrawn with carriage returns makes one huge line.
     isatty = getattr(stream, "isatty", None)
     if not enabled or not (isatty is not None and isatty()):
         return None
     from tqdm import tqdm
 
-    with open(path, "rb") as fh:
-        total = sum(1 for line in fh if line.strip())
+    kind = file_kind(path, file_format)
+    total = 0
+    with contextlib.suppress(*READ_ERRORS):  # said when the file is read (read_mentions)
+        if kind == "csv":  # the non-blank records, quoted cells over several lines read as one
+            total = sum(1 for _, obj in _items(path, kind, line_cap(Limits()), 1, ReplayReport())
+                        if obj is not None)
+        else:  # the non-blank lines, without decoding them (a long line read in chunks)
+            with open_file(path) as (fh, _):
+                total = sum(1 for _, line in _lines(fh, MIN_LINE_CAP)
+                            if line is None or line.strip())
     return tqdm(total=total, unit="mention", file=stream, desc="replay")
