@@ -215,6 +215,40 @@ def test_replay_command(settings, start_worker, tmp_path: Path) -> None:
     assert sorted(r.key for r in raw) == sorted(f"m-{i}".encode() for i in range(1, 51))
 
 
+def test_replay_of_a_gzipped_french_excel_csv(settings, tmp_path: Path) -> None:
+    """A spreadsheet's export (BOM, `;`, CRLF, a quoted text over two lines, audience columns),
+    gzipped: its rows reach mentions.raw as raw mentions; a row without text is refused with
+    its record number, a column of the tool's own ignored and named."""
+    import gzip
+    import subprocess
+    import sys
+
+    from tests.conftest import settings_env
+
+    ensure_topics(settings)
+    created = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")
+    rows = ["ID;Platform;Author;Text;Created_At;Audience.Followers;audience__likes;Sentiment",
+            f'x-1;Twitter;alice;"Acme en panne;\r\ndepuis ce matin";{created};1 234;7;neg',
+            f";facebook;bob;;{created};;;neu",
+            f";blog;;Acme, merci !;{created};;;pos"]
+    data = tmp_path / "export.csv.gz"
+    data.write_bytes(gzip.compress(("\r\n".join(rows) + "\r\n").encode("utf-8-sig")))
+    out = subprocess.run(
+        [sys.executable, "-m", "veille.cli", "collect", "replay", str(data), "--no-progress"],
+        env=settings_env(settings), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "columns ignored (not raw mention fields): Sentiment;" in out.stderr
+    assert "read 3 records, sent 2 mentions" in out.stderr and "refused 1" in out.stderr
+    assert "record 2: missing_field: text is required" in out.stderr
+    raw = {r.key: json.loads(r.value) for r in read_to_end(settings, MENTIONS_RAW)}
+    first = raw[b"x-1"]
+    assert first["text"] == "Acme en panne;\r\ndepuis ce matin" and first["platform"] == "twitter"
+    assert first["audience"] == {"followers": 1234, "likes": 7} and first["source"] == "replay"
+    (other,) = [m for k, m in raw.items() if k != b"x-1"]
+    assert other["text"] == "Acme, merci !" and other["id"].startswith("replay-")
+    assert other["author"] is None and other["audience"] is None
+
+
 def test_replay_stopped_by_sigterm_flushes_what_it_sent_and_says_so(settings, tmp_path: Path) -> None:
     """SIGTERM in the middle of a paced replay: what was sent is flushed and counted, the
     summary printed (it ended silently with exit 143, buffered records dropped)."""
