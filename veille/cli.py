@@ -190,7 +190,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except ReplayFileError as exc:
         raise CliError(str(exc)) from None
     for note in notes:
-        print(f"veille: note: {note}", file=sys.stderr)
+        print(f"veille: note: {path}: {note}", file=sys.stderr)
     import threading
 
     stop = threading.Event()
@@ -712,8 +712,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                        "number of seconds")
     if args.file is not None:
         if not args.file.strip():  # the packaged data was replayed
-            raise CliError("--file: the file name is empty; expected a JSON Lines file of raw "
-                           "mentions")
+            raise CliError("--file: the file name is empty; expected a JSON Lines or CSV file "
+                           "of raw mentions")
         from veille.demo_run import unreplayable
 
         problem = unreplayable(Path(args.file))
@@ -769,7 +769,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_broker(p)
     p.add_argument("--rate", type=float, default=None,
                    help="replay rate, mentions/s (env VEILLE_REPLAY_RATE, default 200)")
-    p.add_argument("--file", help="JSONL to replay instead of the packaged demo data")
+    p.add_argument("--file", help="a file to replay instead of the packaged demo data (JSON Lines, "
+                                  "or CSV if named *.csv; gzipped or not: as collect replay)")
     p.add_argument("--duration", type=float, default=0.0,
                    help="stop after this many seconds (default 0: run until Ctrl-C)")
     p.add_argument("--metrics-port", type=int, help=f"env {ENV_PREFIX}METRICS_PORT")

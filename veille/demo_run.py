@@ -106,6 +106,12 @@ def unreplayable(data: Path) -> str | None:
         return f"cannot be read ({exc.strerror or exc})"
     if not first:
         return "empty: no mention to replay"
+    from veille.collectors.replay import ReplayFileError, check_file
+
+    try:  # a CSV without a text column, a *.gz that is not gzip (the replay would stop at once)
+        check_file(data)
+    except ReplayFileError as exc:
+        return str(exc).removeprefix(f"{data}: ")
     return None
 
 

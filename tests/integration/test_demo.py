@@ -294,8 +294,10 @@ def test_the_demo_at_a_broker_that_never_answers_says_so(tmp_path) -> None:
 
 def test_a_demo_of_a_file_whose_every_line_is_refused_is_an_error(tmp_path) -> None:
     """Found in review: `veille demo --file bad.jsonl` refused every line, ran on and exited 0
-    (`collect replay` exits 1 for the same file)."""
-    bad = tmp_path / "bad.csv"
+    (`collect replay` exits 1 for the same file). A CSV read as JSON Lines here: named *.csv
+    it is read as CSV, and this one's header (no platform, no created_at) refused at the start
+    (test_cli)."""
+    bad = tmp_path / "bad.jsonl"
     bad.write_text("timestamp,text\n2026-01-01,acme is down\n")
     _, env = _demo_env()
     done = subprocess.run([sys.executable, "-m", "veille.cli", "demo", "--file", str(bad),

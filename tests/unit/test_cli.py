@@ -154,6 +154,8 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
     folder.mkdir()
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("timestamp,text\n2026-01-01,acme is down\n")
     cases = [
         (("moderate", "list", "--limit", "0"), "--limit must be at least 1, not 0"),
         (("worker", "--watchlist", ""), "--watchlist: an empty path"),
@@ -201,6 +203,8 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         (("demo", "--file", ""), "--file: the file name is empty"),
         (("demo", "--file", str(empty)), "empty: no mention to replay"),
         (("demo", "--file", "/proc/self/mem"), "cannot be read"),
+        (("demo", "--file", str(bad_csv)), "no platform and no created_at column (the header "
+                                           "names timestamp, text)"),
         (("moderate", "decide", "m1", "approve", "--moderator", ""),
          "moderator must be a non-empty string"),
         (("moderate", "decide", "m1", "escalate", "--moderator", "bob", "--reason", "x" * 2001),
