@@ -285,6 +285,19 @@ def test_the_progress_bar_counts_records(tmp_path: Path) -> None:
     bar = replay_module._progress(path, True, Terminal(), "auto")
     assert bar is not None and bar.total == 5  # 6 records, one blank
     bar.close()
+    undated = tmp_path / "undated.csv"  # for --timestamps now: no created_at column
+    undated.write_text("text,platform\nAcme,blog\n")
+    bar = replay_module._progress(undated, True, Terminal(), "csv")
+    assert bar is not None and bar.total == 1
+    bar.close()
+
+
+def test_a_header_that_is_not_utf8_says_how_to_save_the_file(tmp_path: Path) -> None:
+    """Excel's "Unicode text" is UTF-16: its header read as UTF-8 named no text column."""
+    path = tmp_path / "export.csv"
+    path.write_text("text\tplatform\tcreated_at\nAcme\tblog\t2025-01-01\n", encoding="utf-16")
+    with pytest.raises(ReplayFileError, match=r"not UTF-8 \(byte 0\): save the file as CSV UTF-8"):
+        check_file(path)
 
 
 def test_a_csv_wholly_refused_says_records_and_csv(tmp_path: Path, capsys: Any) -> None:

@@ -297,6 +297,9 @@ def _csv_start(fh: IO[bytes], cap: int, *, stamp_now: bool = False
         header = next(reader)
     except _RecordTooLong:
         raise ReplayFileError(f"the header row is longer than {cap:,} bytes; {NOT_CSV_HINT}") from None
+    if lines.bad_byte is not None:  # UTF-16 (Excel's "Unicode text"), Latin-1 (an old "CSV")
+        raise ReplayFileError(f"the header row is not UTF-8 (byte {lines.bad_byte}): save the file "
+                              "as CSV UTF-8 (Excel: \"CSV UTF-8 (comma delimited)\")")
     known = (*CSV_FIELDS, *CSV_AUDIENCE)
     columns: list[str | None] = []
     seen: dict[str, str] = {}
@@ -632,8 +635,9 @@ def _progress(path: Path, enabled: bool, stream: IO[str], file_format: str = "au
     total = 0
     with contextlib.suppress(*READ_ERRORS):  # said when the file is read (read_mentions)
         if kind == "csv":  # the non-blank records, quoted cells over several lines read as one
-            total = sum(1 for _, obj in _items(path, kind, line_cap(Limits()), 1, ReplayReport())
-                        if obj is not None)
+            # (stamp_now: a header without created_at is not refused here; check_file said)
+            total = sum(1 for _, obj in _items(path, kind, line_cap(Limits()), 1, ReplayReport(),
+                                               stamp_now=True) if obj is not None)
         else:  # the non-blank lines, without decoding them (a long line read in chunks)
             with open_file(path) as (fh, _):
                 total = sum(1 for _, line in _lines(fh, MIN_LINE_CAP)
