@@ -223,6 +223,15 @@ def test_an_empty_csv_is_an_error_at_start(tmp_path: Path) -> None:
         check_file(path)
 
 
+def test_a_file_that_cannot_be_opened_is_said_not_a_crash(tmp_path: Path) -> None:
+    # open() itself failing (a directory here; a file without read permission, or removed
+    # since replay() looked): an UnboundLocalError on `gz` escaped check_file.
+    for name in ("d.csv", "d.jsonl.gz"):
+        (tmp_path / name).mkdir()
+        with pytest.raises(ReplayFileError, match="cannot be read"):
+            check_file(tmp_path / name)
+
+
 def test_rows_with_extra_cells_or_bad_bytes_are_refused_with_their_record(tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     path.write_bytes(b"text,platform,created_at\n"

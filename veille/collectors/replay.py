@@ -409,6 +409,7 @@ def check_file(path: Path, file_format: str = "auto", *, stamp_now: bool = False
     header that names no text column; gzip data that is not); else the notes to show (CSV
     columns ignored)."""
     kind = file_kind(path, file_format)
+    gz = False  # open() itself may fail: the file cannot be read, whatever its content
     try:
         with open_file(path) as (fh, gz):
             if kind == "csv":
