@@ -246,7 +246,8 @@ def parse_time(value: Any, name: str) -> datetime:
 
 
 #: An http(s) address's start (case-insensitive, after spaces): a scheme of letters and a colon.
-_WEB_SCHEME = re.compile(r"\s*https?:", re.IGNORECASE)
+#: ASCII: as the schemas' pattern (IGNORECASE alone takes a long s, U+017F, for an "s").
+_WEB_SCHEME = re.compile(r"\s*https?:", re.IGNORECASE | re.ASCII)
 
 
 def is_web_address(url: str) -> bool:
