@@ -209,7 +209,7 @@ def run_demo(
               f"{settings.broker_url}", file=out, flush=True)
 
         from veille.collectors.producer import make_producer
-        from veille.collectors.replay import NOT_JSONL_HINT, replay
+        from veille.collectors.replay import replay
 
         result: dict[str, str] = {}
         # The demo's own: closed by the demo when it stops, whatever the broker's state (left to
@@ -223,8 +223,8 @@ def run_demo(
                                 should_stop=stop.is_set, producer=replay_producer)
                 result["report"] = report.summary()
                 if report.all_refused and not stop.is_set():
-                    result["nothing"] = (f"no mention of {data} could be sent: every line was "
-                                         f"refused; {NOT_JSONL_HINT}")
+                    result["nothing"] = (f"no mention of {data} could be sent: every "
+                                         f"{report.unit} was refused; {report.hint}")
             except Exception as exc:  # shown to the user; the demo ends with an error
                 result["report"] = f"replay failed: {exc}"
                 result["failed"] = f"the replay of {data} failed: {exc}"

@@ -307,3 +307,18 @@ def test_a_demo_of_a_file_whose_every_line_is_refused_is_an_error(tmp_path) -> N
     assert "refused 2" in done.stdout
     assert f"veille: error: demo: no mention of {bad} could be sent" in done.stderr
     assert "demo stopped" in done.stdout + done.stderr  # worker and broker shut down
+
+
+def test_a_demo_of_a_csv_whose_every_record_is_refused_says_records_and_csv(tmp_path) -> None:
+    """`veille demo --file` reads CSV as `collect replay` does, but a CSV whose every record was
+    refused was said "every line was refused; is it JSON Lines (... not CSV ...)?": the wrong
+    unit, and the hint to a file that is CSV that it should not be."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,platform,created_at\nacme is down,x,someday\nacme again,x,never\n")
+    _, env = _demo_env()
+    done = subprocess.run([sys.executable, "-m", "veille.cli", "demo", "--file", str(bad),
+                           "--duration", "60"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"veille: error: demo: no mention of {bad} could be sent: every record was refused; " \
+           "is it CSV" in done.stderr, done.stderr[-2000:]
