@@ -239,8 +239,8 @@ def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamp
         text += (f"\nerror: --from-line {from_line}: the file has only {report.lines} "
                  f"{unit}{'s' if report.lines != 1 else ''}")
     unread = getattr(report, "read_error", None)
-    if unread and stopped_by is None:
-        text += f"\nerror: the file was not read to its end: {unread}"
+    if unread and stopped_by is None:  # why: in the summary, above
+        text += "\nerror: the file was not read to its end"
     print(text, file=sys.stderr)
     if stopped_by is not None and not report.failed:
         return 128 + stopped_by

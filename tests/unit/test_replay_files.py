@@ -88,7 +88,9 @@ def test_a_damaged_gzip_sends_what_it_could_read_and_says_so(tmp_path: Path, cap
     assert 0 < report.sent < 2000 and report.refused == []
     assert report.read_error in report.summary()
     assert replay_outcome(report, stopped_by=None, path=path, timestamps="keep") == 1
-    assert "cut.jsonl.gz" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cut.jsonl.gz" in err and "error: the file was not read to its end" in err
+    assert err.count(report.read_error) == 1  # the summary says why; it was printed twice
 
 
 # CSV -------------------------------------------------------------------------------------------
