@@ -80,7 +80,8 @@ class ReplayReport:
 
     @property
     def all_refused(self) -> bool:
-        """Lines were read and every one was refused (a file that is not JSON Lines)."""
+        """Lines (records: `unit`) were read and every one was refused (a file that is not JSON
+        Lines, or not CSV: `hint`)."""
         return bool(self.read) and len(self.refused) == self.read
 
     @property
