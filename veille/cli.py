@@ -410,7 +410,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     # Oldest first across brands too: each read's events sorted by record time (the topic is
     # keyed by brand, so its partitions each hold some brands' events in order).
     reader = TopicReader(settings, {REPUTATION_ALERTS: show}, ordered=True)
-    waiting_said = False
+    waiting_said = interrupted = False
     try:
         while True:
             try:
@@ -429,12 +429,13 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 waiting_said = True
             time.sleep(args.interval)
     except KeyboardInterrupt:
-        pass
+        interrupted = True
     except BrokenPipeError:  # the reader (| head) had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         reader.close()
-    if not args.follow and not shown:  # nothing printed read as a command that did nothing
+    # Nothing printed read as a command that did nothing; not said of a read cut by Ctrl-C.
+    if not args.follow and not shown and not interrupted:
         of = f" of brand {brand_key(args.brand)}" if args.brand else ""
         print(f"veille alerts: no alert event{of} on {settings.topic(REPUTATION_ALERTS)}",
               file=sys.stderr, flush=True)

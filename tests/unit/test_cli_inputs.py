@@ -325,3 +325,29 @@ def test_generate_bounds_are_documented_and_enforced() -> None:
             demo.check_options(start, hours, rate)
     with pytest.raises(ValueError, match="hours must be >= 0"):  # NaN generated nothing, silently
         list(demo.generate(start, math.nan))
+
+
+def test_alerts_stopped_by_ctrl_c_does_not_say_there_is_no_event(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`veille alerts` (without --follow) says 'no alert event on TOPIC' when it read none; a
+    Ctrl-C during the read said it too, of a topic it had not read to its end."""
+    import argparse
+
+    import veille.moderate.store
+    from veille import cli
+
+    class Reader:
+        def __init__(self, settings, handlers, ordered=False) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def refresh(self) -> None:
+            raise KeyboardInterrupt
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(veille.moderate.store, "TopicReader", Reader)
+    monkeypatch.setattr(cli, "_reachable", lambda s: s)
+    args = argparse.Namespace(interval=2.0, brand=None, follow=False, json=False, broker_url=None)
+    assert cli.cmd_alerts(args) == 0
+    assert "no alert event" not in capsys.readouterr().err
