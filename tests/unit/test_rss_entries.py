@@ -900,3 +900,20 @@ def test_a_link_that_is_no_web_address_is_not_the_mentions_url(tmp_path: Path) -
     urls = {m.text: m.url for m in sink.sent}
     assert urls == {"Acme a": None, "Acme b": None, "Acme c": None, "Acme d": None,
                     "Acme e": "https://news.example/acme", "Acme f": "http://News.Example/acme-2"}
+
+
+def test_a_first_poll_cut_short_is_not_the_feeds_first_read(tmp_path: Path) -> None:
+    """Found in review (2026-12-06): a first download cut mid-document (delimited by the
+    connection's close) marked the feed read, so the next, whole download dated its old undated
+    entries past the cut by that poll, the backlog burst the first-poll rule is there to avoid.
+    Until a whole document is read, a poll is still the first: those entries are refused."""
+    undated = "".join(f"<item><guid>u{i}</guid><title>Acme old {i}</title></item>" for i in range(4))
+    whole = rss_doc(item("g0", "Acme news 0") + undated)
+    feed = Feed(whole[: whole.index("<guid>u1") + 10])
+
+    def whole_now(c: RssCollector, n: int) -> None:
+        feed.body = whole
+
+    results, sink, c = run_polls(tmp_path, feed, 2, between=whole_now)
+    assert [m.text for m in sink.sent] == ["Acme news 0"]
+    assert refused(c, "invalid_field") >= 4  # each old one refused, none dated "now"

@@ -1420,7 +1420,7 @@ class RssCollector(Collector):
             state.peak, changed = min(len(batch_ids), MAX_SEEN_HARD_CAP), True
         if not state.local_ids:  # this poll's entries are now remembered by their own key too
             state.local_ids, changed = True, True
-        if not state.polled:
+        if not state.polled and not truncated:  # entries past a cut may be old too
             state.polled, changed = True, True
         limit = 2 * max(self.max_seen, state.peak)
         done = [m.id for m in new] + refused_ids
