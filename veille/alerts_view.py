@@ -64,11 +64,12 @@ def _text(x: Any) -> str:
 
 def describe(event: dict[str, Any]) -> str:
     """One line: brand, what happened and the severity, the window, observed against expected
-    negative mentions, and the terms rising most. Robust to missing or odd fields (a record of a
+    negative mentions, the terms rising most and the ids of the (at most 3) most-followed
+    negative mentions. Robust to missing or odd fields (a record of a
     newer schema, a hand-written one): a '?' where a field is unusable, never an exception, e.g. (one line):
 
     acme OPENED (warning) 2026-01-05 08:35-08:40 UTC: 27 negative of 67 mentions (40 %),
-    2.3 expected; rising: #panne, outage [acme-1767602100]
+    2.3 expected; rising: #panne, outage; most-followed negative: demo-7-001955 [acme-1767602100]
 
     An event sent before its bucket closed (`"early": true`) reads "so far 27 negative of ...".
     """
@@ -91,7 +92,11 @@ def describe(event: dict[str, Any]) -> str:
     terms = event.get("rising_terms")
     rising = (f"; rising: {', '.join(str(t) for t in terms[:5])}"
               if isinstance(terms, list) and terms and event_name != "resolved" else "")
+    # The ids `veille moderate show ID` opens (text, author, link): what to read first.
+    top = event.get("top_negative_mentions")
+    followed = (f"; most-followed negative: {', '.join(str(m) for m in top[:3])}"
+                if isinstance(top, list) and top and event_name != "resolved" else "")
     alert_id = event.get("alert_id")
     tail = f" [{alert_id}]" if alert_id else ""
     # Text from the record as it came: control characters spelt as escapes (see printable).
-    return printable(f"{head} {_window(event)}: {body}{rising}{tail}")
+    return printable(f"{head} {_window(event)}: {body}{rising}{followed}{tail}")

@@ -22,7 +22,17 @@ OPENED = {
 def test_an_opened_story() -> None:
     assert describe(OPENED) == (
         "acme OPENED (warning) 2026-01-05 08:35-08:40 UTC: 27 negative of 67 mentions (40 %), "
-        "2.3 expected; rising: #panne, outage, reseau, signal, inadmissible [acme-1767602100]")
+        "2.3 expected; rising: #panne, outage, reseau, signal, inadmissible; most-followed "
+        "negative: demo-7-001955 [acme-1767602100]")
+
+
+def test_the_most_followed_negative_mentions_are_named_three_at_most() -> None:
+    # Their ids are what `veille moderate show ID` opens (text, author, link): the line is
+    # where a brand's team looks first, not the --json record.
+    event = dict(OPENED, top_negative_mentions=["m1", "m2", "m3", "m4", "m5"])
+    assert describe(event).endswith("; most-followed negative: m1, m2, m3 [acme-1767602100]")
+    assert "most-followed" not in describe(dict(OPENED, top_negative_mentions=[]))
+    assert "most-followed" not in describe(dict(OPENED, top_negative_mentions="m1"))
 
 
 def test_a_resolution_spans_the_story_and_names_no_terms() -> None:
