@@ -4,7 +4,7 @@ and the demo's live output. Pure: no Kafka, no Faust."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from veille.terminal import printable
@@ -24,18 +24,23 @@ def _when(iso: Any) -> datetime | None:
         return None
 
 
-def _window(event: dict[str, Any]) -> str:
+def _window(event: dict[str, Any], tz: tzinfo = UTC) -> str:
     start, end = _when(event.get("window_start")), _when(event.get("window_end"))
     if start is None:
         return "?"
+    try:
+        start, end = start.astimezone(tz), end.astimezone(tz) if end is not None else None
+    except (OverflowError, ValueError):  # a window at year 1 or 9999, out of range in tz
+        tz = UTC
+    name = str(tz)  # "UTC", "Europe/Paris"
     # Minutes, unless a bound falls within a minute (buckets of 30 or 90 seconds): 08:35-08:35
     # would hide a 30-second window.
     clock = "%H:%M:%S" if any(t is not None and t.second for t in (start, end)) else "%H:%M"
     if end is None:
-        return f"{start:%Y-%m-%d} {start:{clock}} UTC"
+        return f"{start:%Y-%m-%d} {start:{clock}} {name}"
     if end.date() == start.date():
-        return f"{start:%Y-%m-%d} {start:{clock}}-{end:{clock}} UTC"
-    return f"{start:%Y-%m-%d} {start:{clock}} - {end:%Y-%m-%d} {end:{clock}} UTC"
+        return f"{start:%Y-%m-%d} {start:{clock}}-{end:{clock}} {name}"
+    return f"{start:%Y-%m-%d} {start:{clock}} - {end:%Y-%m-%d} {end:{clock}} {name}"
 
 
 def _number(x: Any) -> str:
@@ -62,7 +67,7 @@ def _text(x: Any) -> str:
     return "?" if x is None else str(x)
 
 
-def describe(event: dict[str, Any]) -> str:
+def describe(event: dict[str, Any], tz: tzinfo = UTC) -> str:
     """One line: brand, what happened and the severity, the window, observed against expected
     negative mentions, the terms rising most and the ids of the (at most 3) most-followed
     negative mentions. Robust to missing or odd fields (a record of a
@@ -72,6 +77,7 @@ def describe(event: dict[str, Any]) -> str:
     2.3 expected; rising: #panne, outage; most-followed negative: demo-7-001955 [acme-1767602100]
 
     An event sent before its bucket closed (`"early": true`) reads "so far 27 negative of ...".
+    The window is shown on the clock of `tz`, named ("08:35-08:40 UTC", "09:35-09:40 Europe/Paris").
     """
     event_name = _text(event.get("event"))
     verb = _VERBS.get(event_name, event_name)
@@ -99,4 +105,4 @@ def describe(event: dict[str, Any]) -> str:
     alert_id = event.get("alert_id")
     tail = f" [{alert_id}]" if alert_id else ""
     # Text from the record as it came: control characters spelt as escapes (see printable).
-    return printable(f"{head} {_window(event)}: {body}{rising}{followed}{tail}")
+    return printable(f"{head} {_window(event, tz)}: {body}{rising}{followed}{tail}")

@@ -387,6 +387,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                        f"{MAX_INTERVAL_SECONDS:.0f} (a day), not {args.interval}")
     if args.brand is not None and not args.brand.strip():
         raise CliError("--brand must name a brand (its id in the watch list), not be empty")
+    tz = _tz(args)
     settings = _reachable(_settings(args))
     if args.brand is not None:  # a typo printed nothing, which reads as "no alert"
         from veille.moderate.commands import _note_unknown_brand
@@ -399,7 +400,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         if not isinstance(event, dict) or (args.brand and event.get("brand") != brand_key(args.brand)):
             return
         line = (printable(json.dumps(json_safe(event), ensure_ascii=False)) if args.json
-                else describe(event))
+                else describe(event, tz))
         print(line, flush=True)
         shown += 1
 
@@ -851,6 +852,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0,
                    help="with --follow, seconds between reads (default 1)")
     p.add_argument("--json", action="store_true", help="each event's record as JSON, one per line")
+    p.add_argument("--tz", default="UTC", help="time zone the windows are shown in, e.g. Europe/Paris "
+                   "(default UTC; --json keeps the records' UTC times)")
     p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("dead-letters", help="what went to mentions.dlq and why, oldest first; "

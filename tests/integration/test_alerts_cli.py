@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from kafka import KafkaProducer
@@ -103,6 +104,12 @@ def test_alerts_prints_each_event_oldest_first_and_skips_unreadable_records(sett
     # As a person writes it (ids are lower case): printed nothing until 2026-12-06.
     named = alerts(settings, "--brand", "Boreal", "--json")
     assert (named.returncode, named.stdout) == (0, only.stdout) and "note:" not in named.stderr
+    # On a team's clock (UTC only until 2026-12-06); a zone the database lacks is an error.
+    paris = alerts(settings, "--brand", "boreal", "--tz", "Europe/Paris")
+    assert paris.returncode == 0 and describe(event("boreal", "opened", "09:00"), ZoneInfo(
+        "Europe/Paris")) in paris.stdout and "Europe/Paris:" in paris.stdout, paris.stdout
+    wrong = alerts(settings, "--tz", "Paris")
+    assert wrong.returncode == 2 and "--tz: unknown time zone" in wrong.stderr, wrong.stderr
     # A typo printed nothing, as a brand with no alert would: a note names the watched ones.
     typo = alerts(settings, "--brand", "acmee")
     assert typo.returncode == 0 and typo.stdout == "", typo.stderr

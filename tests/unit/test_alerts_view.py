@@ -122,3 +122,16 @@ def test_an_early_event_says_its_counts_are_so_far() -> None:
     line = describe({**OPENED, "early": True})
     assert ": so far 27 negative of 67 mentions (40 %), 2.3 expected;" in line
     assert "so far" not in describe(OPENED)
+
+
+def test_the_window_on_a_teams_clock() -> None:
+    """`veille alerts --tz Europe/Paris` (until 2026-12-06 UTC only): the window on that clock,
+    the zone named; across a change of date there too; out of the zone's range, in UTC."""
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    assert "2026-01-05 09:35-09:40 Europe/Paris" in describe(OPENED, paris)
+    late = dict(OPENED, window_start="2026-07-05T21:55:00Z", window_end="2026-07-05T22:20:00Z")
+    assert "2026-07-05 23:55 - 2026-07-06 00:20 Europe/Paris" in describe(late, paris)
+    edge = dict(OPENED, window_start="9999-12-31T23:00:00Z", window_end="9999-12-31T23:55:00Z")
+    assert "9999-12-31 23:00-23:55 UTC" in describe(edge, paris)
