@@ -732,8 +732,14 @@ def _entry_time(entry: Any, local: tzinfo | None = None) -> datetime | None:
 #: How far a wall-clock time may be behind UTC (UTC-12, Baker Island): a date with no zone,
 #: read in any zone of the world, is no later than that much after its own figures.
 _WESTMOST = timedelta(hours=12)
-#: What an entry without a date is refused for on a feed's first poll (see entry_to_dict).
-_UNDATED = "it has no date the collector can read"
+class _Undated(InvalidMention):
+    """An entry without a date, refused on a feed's first poll (see entry_to_dict); told apart
+    from one whose date names no zone, which the poll's warning counts."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid_field", "it has no date the collector can read; not dated by "
+                         "the feed's first poll, whose entries may all be old", "created_at")
+
 #: What to do about a feed whose dates name no zone (an entry's refusal, the poll's warning).
 _SET_TIMEZONE = "set `timezone` in the feed's [[feeds]] table (e.g. \"Europe/Paris\")"
 
@@ -768,8 +774,7 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
         when = _zoneless_time(when, feed, fetched_at, first_poll)
     elif when is None and first_poll:
         # Dated by the poll like a new one, a feed's backlog looked like a burst of mentions.
-        raise InvalidMention("invalid_field", f"{_UNDATED}; not dated by the feed's first poll, "
-                             "whose entries may all be old", "created_at")
+        raise _Undated()
     title = _detail_text(entry.get("title"), entry.get("title_detail"))
     summary = _detail_text(entry.get("summary"), entry.get("summary_detail"))
     if entry.get("content"):
@@ -1365,7 +1370,7 @@ class RssCollector(Collector):
                     own_key.pop(mid, None)
             try:
                 if isinstance(unreadable, InvalidMention):  # no date, or one with no zone
-                    if not unreadable.detail.startswith(_UNDATED):
+                    if not isinstance(unreadable, _Undated):
                         zoneless += 1
                     raise unreadable
                 if obj is None:
