@@ -850,6 +850,9 @@ class WebhookCollector(Collector):
                     self._probe_ended = loop.time()
 
             probe = self._probe = asyncio.ensure_future(timed())
+            # Its outcome read even when every waiting client went away: an exception left
+            # unread is logged by asyncio as "never retrieved" (found in review, 2026-12-06).
+            probe.add_done_callback(lambda done: done.cancelled() or done.exception())
         # Shielded: a client that goes away cancels its own wait, not the others' probe.
         return await asyncio.shield(probe)
 
