@@ -772,7 +772,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=None,
                    help="replay rate, mentions/s (env VEILLE_REPLAY_RATE, default 200)")
     p.add_argument("--file", help="a file to replay instead of the packaged demo data (JSON Lines, "
-                                  "or CSV if named *.csv; gzipped or not: as collect replay)")
+                                  "or CSV if named *.csv or *.tsv; gzipped or not: as collect replay)")
     p.add_argument("--duration", type=float, default=0.0,
                    help="stop after this many seconds (default 0: run until Ctrl-C)")
     p.add_argument("--metrics-port", type=int, help=f"env {ENV_PREFIX}METRICS_PORT")
