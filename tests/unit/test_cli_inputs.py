@@ -331,7 +331,6 @@ def test_alerts_stopped_by_ctrl_c_does_not_say_there_is_no_event(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """`veille alerts` (without --follow) says 'no alert event on TOPIC' when it read none; a
     Ctrl-C during the read said it too, of a topic it had not read to its end."""
-    import argparse
 
     import veille.moderate.store
     from veille import cli
@@ -348,6 +347,7 @@ def test_alerts_stopped_by_ctrl_c_does_not_say_there_is_no_event(
 
     monkeypatch.setattr(veille.moderate.store, "TopicReader", Reader)
     monkeypatch.setattr(cli, "_reachable", lambda s: s)
-    args = argparse.Namespace(interval=2.0, brand=None, follow=False, json=False, broker_url=None)
+    # From the parser: a Namespace written by hand missed --tz once it was added (AttributeError).
+    args = cli.build_parser().parse_args(["alerts", "--interval", "2"])
     assert cli.cmd_alerts(args) == 0
     assert "no alert event" not in capsys.readouterr().err
