@@ -52,6 +52,7 @@ def test_the_first_install_says_what_it_does_and_keeps_the_build_noise_out(tmp_p
     assert first.returncode == 0, first.stderr
     assert first.stderr.startswith("bootstrap: installing veille"), first.stderr
     assert "BuildBackendWarning" not in first.stderr and "careful" not in first.stderr
+    assert first.stderr.endswith("bootstrap: installed\n"), first.stderr  # as the README says
     assert "BuildBackendWarning" in (tmp_path / ".venv/install.log").read_text()
     again = _bootstrap(tmp_path, fake)  # installed: nothing to do, nothing said
     assert again.returncode == 0 and again.stderr == "", again.stderr
