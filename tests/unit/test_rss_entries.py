@@ -920,3 +920,24 @@ def test_a_first_poll_cut_short_is_not_the_feeds_first_read(tmp_path: Path) -> N
     results, sink, c = run_polls(tmp_path, feed, 2, between=whole_now)
     assert [m.text for m in sink.sent] == ["Acme news 0"]
     assert refused(c, "invalid_field") >= 4  # each old one refused, none dated "now"
+
+
+def test_a_whole_feed_ending_in_a_comment_is_read_not_taken_for_one_cut_short(tmp_path: Path) -> None:
+    """Found in review (2026-12-06): a whole feed that is not well-formed XML (`&nbsp;` in a
+    title) and ends in a comment after its root element (caching plugins sign their pages so:
+    "<!-- Served from cache in 0.012 seconds -->") was taken for one cut short at every poll:
+    since 9ccdb46 it was never read at all, its undated entries refused at each poll as on a first
+    one (and its validators dropped, the feed downloaded in full every time)."""
+    signature = "\n<!-- Performance optimized by a cache plugin. Served from disk in 0.012 seconds -->\n"
+    old = "<item><guid>u0</guid><title>Acme&nbsp;old</title></item>"
+    feed = Feed(rss_doc(item("g0", "Acme&nbsp;news 0") + old) + signature)
+
+    def new_undated(c: RssCollector, n: int) -> None:
+        feed.body = (rss_doc(item("g0", "Acme&nbsp;news 0") + old
+                             + "<item><guid>u1</guid><title>Acme new</title></item>") + signature)
+        feed.etag = '"v2"'
+
+    results, sink, c = run_polls(tmp_path, feed, 2, between=new_undated)
+    assert sorted(m.text for m in sink.sent) == ["Acme new", "Acme news 0"]
+    assert feed.statuses == [200, 200]
+    assert c.states[c.feeds[0].url].etag == '"v2"'  # type: ignore[index]
