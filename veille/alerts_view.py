@@ -36,11 +36,16 @@ def _window(event: dict[str, Any], tz: tzinfo = UTC) -> str:
     # Minutes, unless a bound falls within a minute (buckets of 30 or 90 seconds): 08:35-08:35
     # would hide a 30-second window.
     clock = "%H:%M:%S" if any(t is not None and t.second for t in (start, end)) else "%H:%M"
+    if end is not None and start.utcoffset() != end.utcoffset():
+        # Across a change of clock: "02:55 CEST-02:10 CET", not an end before its start.
+        clock_start, clock_end = f"{clock} %Z", f"{clock} %Z"
+    else:
+        clock_start = clock_end = clock
     if end is None:
         return f"{start:%Y-%m-%d} {start:{clock}} {name}"
     if end.date() == start.date():
-        return f"{start:%Y-%m-%d} {start:{clock}}-{end:{clock}} {name}"
-    return f"{start:%Y-%m-%d} {start:{clock}} - {end:%Y-%m-%d} {end:{clock}} {name}"
+        return f"{start:%Y-%m-%d} {start:{clock_start}}-{end:{clock_end}} {name}"
+    return f"{start:%Y-%m-%d} {start:{clock_start}} - {end:%Y-%m-%d} {end:{clock_end}} {name}"
 
 
 def _number(x: Any) -> str:

@@ -135,3 +135,17 @@ def test_the_window_on_a_teams_clock() -> None:
     assert "2026-07-05 23:55 - 2026-07-06 00:20 Europe/Paris" in describe(late, paris)
     edge = dict(OPENED, window_start="9999-12-31T23:00:00Z", window_end="9999-12-31T23:55:00Z")
     assert "9999-12-31 23:00-23:55 UTC" in describe(edge, paris)
+
+
+def test_a_window_across_a_change_of_clock_names_each_bounds_offset() -> None:
+    """Found in review (2026-12-06): with --tz, a window across the autumn change of clock read
+    "02:55-02:10 Europe/Paris", its end before its start (and across the spring one 15 minutes
+    read 75). Each bound's abbreviation is named when they differ."""
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    autumn = dict(OPENED, window_start="2026-10-25T00:55:00Z", window_end="2026-10-25T01:10:00Z")
+    assert "2026-10-25 02:55 CEST-02:10 CET Europe/Paris" in describe(autumn, paris)
+    spring = dict(OPENED, window_start="2026-03-29T00:55:00Z", window_end="2026-03-29T01:10:00Z")
+    assert "2026-03-29 01:55 CET-03:10 CEST Europe/Paris" in describe(spring, paris)
+    assert "2026-01-05 09:35-09:40 Europe/Paris" in describe(OPENED, paris)  # one offset: as before
