@@ -307,14 +307,6 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
                 elif error is not TopicAlreadyExistsError:  # created meanwhile: fine
                     raise TopicError(_refused(settings, name, error, result.get("error_message")))
         keyed = [settings.topic(t) for t in PARTITIONED_ALIKE]
-        for described in admin.describe_topics(keyed):
-            count = len(described.get("partitions") or [])
-            if count and count != settings.topic_partitions:
-                name = described.get("name") or described.get("topic")  # kafka-python 3: name
-                raise TopicError(
-                    f"{name} has {count} partitions but VEILLE_TOPIC_PARTITIONS is "
-                    f"{settings.topic_partitions}: set it to {count}"
-                )
         # The agents' table changelogs (Faust creates them): each table partition is read from
         # the changelog partition of the same number. Left with an older count (the pipeline
         # topics re-partitioned, or re-created under another prefix with the same app id), a
@@ -322,11 +314,24 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
         # review, 2026-12-05).
         changelogs = [c for c in (changelog_topic(settings, t) for t in AGENT_TABLES)
                       if c in existing]
-        # Only when there are some: describe_topics([]) describes every topic of the cluster.
-        for described in admin.describe_topics(changelogs) if changelogs else []:
-            count = len(described.get("partitions") or [])
-            name = described.get("name") or described.get("topic")
-            if count and count != settings.topic_partitions and name in changelogs:
+        # Topics that existed (pre-created by a platform team, or by an older veille): the
+        # configs veille would have given them are not theirs (check_existing below).
+        kept = [n for n in pipeline_topics(settings) if n in existing and n not in created]
+        kept += changelogs
+        # One description of every topic the checks read (never empty: describe_topics([])
+        # describes every topic of the cluster).
+        described_all = admin.describe_topics(sorted({*keyed, *kept}))
+        by_name = {d.get("name") or d.get("topic"): d for d in described_all}  # kafka-python 3: name
+        for name in keyed:
+            count = len((by_name.get(name) or {}).get("partitions") or [])
+            if count and count != settings.topic_partitions:
+                raise TopicError(
+                    f"{name} has {count} partitions but VEILLE_TOPIC_PARTITIONS is "
+                    f"{settings.topic_partitions}: set it to {count}"
+                )
+        for name in changelogs:
+            count = len((by_name.get(name) or {}).get("partitions") or [])
+            if count and count != settings.topic_partitions:
                 raise TopicError(
                     f"the agents' table changelog {name} has {count} partitions but "
                     f"VEILLE_TOPIC_PARTITIONS is {settings.topic_partitions}: the agents' state "
@@ -334,15 +339,12 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
                     f"partitions; use VEILLE_TOPIC_PARTITIONS={count}, or another "
                     "VEILLE_APP_ID to start that state afresh"
                 )
-        # Topics that existed (pre-created by a platform team, or by an older veille): the
-        # configs veille would have given them are not theirs. Said rather than silently run
-        # on (found in review, 2026-12-06): a changelog left on cleanup.policy=delete lost
-        # the agents' state at its retention, a moderation topic on the broker's 7 days lost
-        # pending cases, a topic with one replica every write of a lost broker.
-        kept = [n for n in pipeline_topics(settings) if n in existing and n not in created]
-        kept += changelogs
+        # Said rather than silently run on (found in review, 2026-12-06): a changelog left on
+        # cleanup.policy=delete lost the agents' state at its retention, a moderation topic on
+        # the broker's 7 days lost pending cases, a topic with one replica every write of a
+        # lost broker.
         if kept:
-            check_existing(settings, kept, admin.describe_topics(kept),
+            check_existing(settings, kept, described_all,
                            _describe_configs(admin, kept))
     finally:
         admin.close()
