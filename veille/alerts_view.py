@@ -103,7 +103,7 @@ def describe(event: dict[str, Any], tz: tzinfo = UTC) -> str:
     terms = event.get("rising_terms")
     rising = (f"; rising: {', '.join(str(t) for t in terms[:5])}"
               if isinstance(terms, list) and terms and event_name != "resolved" else "")
-    # The ids `veille moderate show ID` opens (text, author, link): what to read first.
+    # The ids `veille mentions ID...` opens (text, author, link, triage): what to read first.
     top = event.get("top_negative_mentions")
     followed = (f"; most-followed negative: {', '.join(str(m) for m in top[:3])}"
                 if isinstance(top, list) and top and event_name != "resolved" else "")

@@ -443,6 +443,80 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_all(texts: list[str], separator: str) -> None:
+    """`texts` on stdout; a reader that had enough (`| head`) is not an error."""
+    try:
+        if texts:
+            print(separator.join(texts), flush=True)
+    except BrokenPipeError:  # stdout at devnull: the interpreter's final flush must not raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def cmd_mentions(args: argparse.Namespace) -> int:
+    """Enriched mentions from mentions.enriched: the ids asked for, whole (reading only their
+    partitions), or the newest that pass the filters, a line each, oldest first."""
+    from streams.topics import MENTIONS_ENRICHED
+    from veille import mentions_view as view
+    from veille.moderate.commands import parse_time
+    from veille.moderate.store import TopicReader
+    from veille.rules import brand_key
+
+    ids = list(dict.fromkeys(args.ids))  # asked twice, shown once
+    for mention_id in ids:
+        if not mention_id.strip():
+            raise CliError("a mention id is empty (no mention has it)")
+        try:
+            mention_id.encode("utf-8")
+        except UnicodeEncodeError:
+            raise CliError(f"mention id {mention_id!r} is not valid Unicode text") from None
+    if args.limit is not None and args.limit < 1:
+        raise CliError(f"--limit must be at least 1, not {args.limit}")
+    if args.language is not None and not args.language.strip():
+        raise CliError("--language must name a language (en, fr, de...), not be empty")
+    _not_empty(args, "brand")
+    tz = _tz(args)
+    chosen = view.Filter(brand=brand_key(args.brand) if args.brand is not None else None,
+                         language=args.language.strip().lower() if args.language else None,
+                         unscored=args.unscored, negative=args.negative,
+                         since=parse_time(args.since, "since", tz) if args.since else None)
+    settings = _reachable(_settings(args))
+    if args.brand is not None:  # a typo printed nothing, which reads as "no mention"
+        from veille.moderate.commands import _note_unknown_brand
+
+        _note_unknown_brand(settings, args.brand)
+    found: dict[str, dict[str, Any]] = {}
+    newest = view.Newest(args.limit or MENTIONS_SHOWN)
+
+    def add(record: object) -> None:
+        if not isinstance(record, dict) or not chosen(record):
+            return
+        if not ids:
+            newest.add(record)
+        elif record.get("id") in ids:
+            found[record["id"]] = record  # the newest copy (one enriched twice is the same)
+
+    reader = TopicReader(settings, {MENTIONS_ENRICHED: add},
+                         keys=[i.encode("utf-8") for i in ids])
+    try:
+        reader.refresh()
+    finally:
+        reader.close()
+    topic = settings.topic(MENTIONS_ENRICHED)
+    if ids:
+        shown = [found[i] for i in ids if i in found]
+        texts = [view.as_json(r) if args.json else view.whole(r, tz) for r in shown]
+        _print_all(texts, "\n" if args.json else "\n\n")
+        missing = [i for i in ids if i not in found]
+        if missing:
+            print(view.missing_note(missing, topic), file=sys.stderr)
+        return 1 if missing else 0
+    shown = newest.oldest_first()
+    _print_all([view.as_json(r) if args.json else view.line(r, tz) for r in shown], "\n")
+    more = f", the newest {len(shown):,} shown" if len(shown) < newest.total else ""
+    print(f"veille mentions: {newest.total:,} on {topic} matched{more}", file=sys.stderr)
+    return 0
+
+
 def _not_empty(args: argparse.Namespace, *names: str) -> None:
     """An empty filter (`--brand ""`, a variable not set in a script) matched nothing, which
     read as an empty queue."""
@@ -574,6 +648,8 @@ def cmd_moderate_serve(args: argparse.Namespace) -> int:
 
 #: Dead letters `veille dead-letters` lists without --limit: the newest.
 DEAD_LETTERS_SHOWN = 20
+#: Mentions `veille mentions` lists without --limit: the newest.
+MENTIONS_SHOWN = 20
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
@@ -855,6 +931,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default="UTC", help="time zone the windows are shown in, e.g. Europe/Paris "
                    "(default UTC; --json keeps the records' UTC times)")
     p.set_defaults(func=cmd_alerts)
+
+    p = sub.add_parser("mentions", help="enriched mentions (mentions.enriched): those of the ids "
+                                        "given, whole, or the newest that pass the filters")
+    _add_broker(p)
+    p.add_argument("ids", nargs="*", metavar="ID",
+                   help="mention ids (e.g. from an alert line), shown whole; exit 1 if one is not found")
+    p.add_argument("--brand", help="only mentions naming this brand (its id in the watch list)")
+    lang = p.add_mutually_exclusive_group()
+    lang.add_argument("--language", help="only mentions detected in this language (en, fr, es, und...)")
+    lang.add_argument("--unscored", action="store_true",
+                      help="only mentions in a language veille does not score (neither en nor fr)")
+    p.add_argument("--negative", action="store_true", help="only negative ones")
+    p.add_argument("--since", help="only those posted from this time on (ISO 8601; of --tz "
+                                   "without an offset)")
+    p.add_argument("--limit", type=int, help=f"the newest N by posting time (default {MENTIONS_SHOWN})")
+    p.add_argument("--json", action="store_true", help="the enriched records as they are, one a line")
+    p.add_argument("--tz", default="UTC", help="time zone times are shown in (default UTC)")
+    p.set_defaults(func=cmd_mentions)
 
     p = sub.add_parser("dead-letters", help="what went to mentions.dlq and why, oldest first; "
                                             "--replay sends them to mentions.raw again")

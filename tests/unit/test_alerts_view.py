@@ -27,7 +27,7 @@ def test_an_opened_story() -> None:
 
 
 def test_the_most_followed_negative_mentions_are_named_three_at_most() -> None:
-    # Their ids are what `veille moderate show ID` opens (text, author, link): the line is
+    # Their ids are what `veille mentions ID...` opens (text, author, link): the line is
     # where a brand's team looks first, not the --json record.
     event = dict(OPENED, top_negative_mentions=["m1", "m2", "m3", "m4", "m5"])
     assert describe(event).endswith("; most-followed negative: m1, m2, m3 [acme-1767602100]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,13 +86,13 @@ class TopicReader:
     """
 
     def __init__(self, settings: Settings, topics: dict[str, Callable[[Any], None]],
-                 timeout: float = 15.0, ordered: bool = False, key: bytes | None = None,
+                 timeout: float = 15.0, ordered: bool = False, keys: Iterable[bytes] = (),
                  decode: Callable[[bytes], Any] | None = json.loads) -> None:
         """`timeout`: how long a refresh may go without any progress (no record read, not at
         the end) before it is a BrokerError. `ordered`: each refresh hands its records over
         oldest first by record time across partitions (held until the refresh has read them
         all: for small topics), rather than as fetched (oldest first within a partition).
-        `key`: read only the partition of each topic that holds this key (the default
+        `keys`: read only the partitions of each topic that hold these keys (the default
         partitioner's), not the whole topics. `decode`: what a handler gets of a value (None:
         its bytes as they are, e.g. dead letters)."""
         from kafka import KafkaConsumer
@@ -101,7 +101,7 @@ class TopicReader:
         self.handlers = {settings.topic(name): fn for name, fn in topics.items()}
         self.timeout = timeout
         self.ordered = ordered
-        self.key = key
+        self.keys = list(keys)
         self.decode = decode
         #: The broker timestamp (epoch seconds) of the record being handed over, and the record.
         self.timestamp: float | None = None
@@ -143,8 +143,8 @@ class TopicReader:
             if not parts:
                 raise BrokerError(f"topic {name} does not exist (run `veille topics`)")
             ordered = sorted(parts)
-            if self.key is not None:
-                ordered = [ordered[key_partition(self.key, len(ordered))]]
+            if self.keys:
+                ordered = sorted({ordered[key_partition(key, len(ordered))] for key in self.keys})
             tps += [TopicPartition(name, p) for p in ordered]
         self.consumer.assign(tps)
         self.consumer.seek_to_beginning(*tps)
@@ -280,7 +280,7 @@ class ModerationStore:
                 # With their broker time: the agent judges a decision's date when it reads it.
                 MODERATION_DECISIONS: self._on_decision},
                 timeout=self.read_timeout,
-                key=self.case_key)
+                keys=[self.case_key] if self.case_key is not None else ())
         self._reader.refresh()
         # Only now, every topic read to its end: an item read after its decisions in this pass
         # has found them already, and one read after its closed record is forgotten with it

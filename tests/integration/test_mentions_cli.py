@@ -1,0 +1,99 @@
+"""`veille mentions`: enriched mentions read from the real broker after a real worker enriched
+them: an alert's mention ids shown whole (a negative mention triage did not queue has no case),
+and the listing the UnscoredMentionsSurge runbook asks for."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from streams.topics import MENTIONS_ENRICHED, ensure_topics, key_partition
+from tests.conftest import settings_env
+from tests.integration.test_bad_input import produce
+from tests.moderation_helpers import mention, wait_for
+from veille.moderate.store import TopicReader
+from veille.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+TEXTS = {
+    # Negative, about Acme, not addressed to it: triage leaves it (no case).
+    "m-neg": "My neighbour says the Acme router kept dropping the connection all week, awful",
+    # An insult addressed to the brand: a moderation case.
+    "m-insult": "@acme_fr espèce de connard",
+    # Neither English nor French: counted, not scored.
+    "m-es": "El nuevo router de Acme funciona muy bien, estoy contento con la compra",
+    "m-pos": "Acme support fixed my line in ten minutes, brilliant service",
+    "m-other": "Nothing to see here, just a sunny day in the park",
+}
+
+
+def veille(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = settings_env(settings)
+    del env["VEILLE_LOG_LEVEL"]  # the default, as an operator runs it
+    return subprocess.run([sys.executable, "-m", "veille.cli", "mentions", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_an_alert_s_mentions_are_read_by_id_and_the_unscored_ones_listed(settings, start_worker) -> None:
+    ensure_topics(settings)
+    start_worker(settings)
+    # Posted an hour apart, oldest first in the order above.
+    produce(settings, [mention(i, text, age=timedelta(hours=len(TEXTS) - n))
+                       for n, (i, text) in enumerate(TEXTS.items())])
+
+    def listed() -> list[dict[str, object]]:
+        done = veille(settings, "--json", "--limit", "100")
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    records = wait_for(lambda: (found := listed()) and len(found) == len(TEXTS) and found, 60,
+                       "every mention enriched")
+    assert [r["id"] for r in records] == list(TEXTS)  # oldest posted first
+    by_id = {r["id"]: r for r in records}
+    assert by_id["m-neg"]["sentiment"]["label"] == "negative" and by_id["m-neg"]["brands"] == ["acme"]
+    assert by_id["m-neg"]["triage"]["action"] == "none"
+
+    # An alert's ids: each whole, the missing one said, exit 1.
+    done = veille(settings, "m-neg", "m-insult", "m-nope")
+    assert done.returncode == 1, done.stderr
+    blocks = done.stdout.strip().split("\n\n")
+    assert len(blocks) == 2
+    neg, insult = ({line.split(None, 1)[0]: line.split(None, 1)[1] for line in b.splitlines()}
+                   for b in blocks)
+    assert neg["mention"] == "m-neg" and neg["text"] == TEXTS["m-neg"]
+    assert neg["link"] == "https://example.org/m-neg" and "by @m-neg" in neg["posted"]
+    assert neg["language"].startswith("en (") and "sentiment negative" in neg["language"]
+    assert "not queued (no case)" in neg["triage"]
+    assert "its case: veille moderate show m-insult" in insult["triage"]
+    assert "m-nope" in done.stderr and "m-neg" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+    # The runbook of UnscoredMentionsSurge: a brand's mentions in a language veille does not score.
+    done = veille(settings, "--brand", "Acme", "--unscored")
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[3] for line in done.stdout.splitlines()] == ["m-es"]
+    assert "not scored" in done.stdout and "1 on " in done.stderr
+    # The newest negative one only; then none (a brand nobody names): said, not silent.
+    done = veille(settings, "--negative", "--limit", "1", "--json")
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["m-insult"]
+    assert "2 on " in done.stderr and "the newest 1 shown" in done.stderr
+    done = veille(settings, "--language", "es", "--negative")
+    assert done.returncode == 0 and done.stdout == "" and "0 on " in done.stderr
+
+
+def test_ids_are_read_from_their_partitions_only(settings) -> None:
+    ensure_topics(settings)
+    keys = [b"m-neg", b"m-es"]
+    reader = TopicReader(settings, {MENTIONS_ENRICHED: lambda record: None}, keys=keys)
+    try:
+        reader.refresh()
+        read = sorted(tp.partition for tp in reader.consumer.assignment())
+    finally:
+        reader.close()
+    assert read == sorted({key_partition(k, settings.topic_partitions) for k in keys})
+    assert len(read) < settings.topic_partitions

@@ -1,0 +1,71 @@
+"""veille.mentions_view: what `veille mentions` shows of enriched records (pure), and its
+refusals of bad arguments before any broker is asked."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from tests.cli_helpers import assert_clear_error, run
+from veille.mentions_view import Filter, Newest, line, queued, whole
+
+
+def record(i: str, posted: str, **extra: object) -> dict[str, object]:
+    r: dict[str, object] = {
+        "id": i, "source": "rss", "platform": "news", "author": "Le Monde", "text": "Acme en panne",
+        "url": None, "created_at": posted, "audience": {"followers": 12000}, "language": "fr",
+        "language_confidence": 0.97, "sentiment": {"compound": -0.4, "pos": 0, "neu": 0.5, "neg": 0.5,
+                                                    "label": "negative"},
+        "brands": ["acme"], "rules": ["acme:alias:Acme"],
+        "triage": {"categories": ["detractor"], "severity": "low", "action": "review"}}
+    r.update(extra)
+    return r
+
+
+def test_newest_keeps_the_last_posted_whatever_the_reading_order() -> None:
+    newest = Newest(2)
+    for i, posted in [("b", "2026-12-06T10:00:00Z"), ("d", "2026-12-06T12:00:00Z"),
+                      ("a", "2026-12-06T09:00:00Z"), ("c", "2026-12-06T11:00:00Z"),
+                      ("x", "not a time")]:
+        newest.add(record(i, posted))
+    assert [r["id"] for r in newest.oldest_first()] == ["c", "d"]
+    assert newest.total == 5
+
+
+def test_filters() -> None:
+    es = record("es", "2026-12-06T10:00:00Z", language="es", sentiment=None, brands=["acme", "boreal"])
+    fr = record("fr", "2026-12-06T08:00:00+01:00")
+    assert [Filter(unscored=True)(r) for r in (es, fr)] == [True, False]
+    assert [Filter(negative=True)(r) for r in (es, fr)] == [False, True]
+    assert [Filter(brand="boreal")(r) for r in (es, fr)] == [True, False]
+    assert [Filter(language="fr")(r) for r in (es, fr)] == [False, True]
+    since = Filter(since=1_796_551_200.0)  # 2026-12-06T09:00Z: fr was posted at 07:00Z
+    assert [since(r) for r in (es, fr)] == [True, False]
+    assert not since(record("?", "yesterday"))  # a time it cannot read is not "since"
+
+
+def test_a_line_and_a_whole_mention() -> None:
+    r = record("m1", "2026-12-06T10:00:00Z", text="Acme\n" + "x" * 300)
+    shown = line(r, ZoneInfo("Europe/Paris"))
+    assert shown.startswith("2026-12-06 11:00 CET  m1  news  Le Monde  fr  negative -0.4  acme  review  "
+                            "Acme x")
+    assert shown.endswith("…") and "\n" not in shown and len(shown.split("  ")[-1]) == 100
+    rows = whole(r).splitlines()
+    assert rows[1] == "posted    2026-12-06 10:00:00 UTC on news by Le Monde (12,000 followers)"
+    assert rows[2] == "link      -"
+    assert "its case: veille moderate show m1" in rows[5] and queued(r)
+    assert rows[-1] == "text      Acme " + "x" * 300  # whole, on one line
+    # A record of another producer, fields missing or of other types: shown, not a crash.
+    odd = whole({"id": "z", "audience": "many", "triage": None, "sentiment": "bad", "brands": None})
+    assert "none (no brand matched)" in odd and "not scored" in odd and "by ?" in odd
+    assert line({"text": 3})
+
+
+def test_bad_arguments_are_refused_before_the_broker_is_asked(capsys) -> None:
+    for args, message in [(["mentions", " "], "a mention id is empty"),
+                          (["mentions", "--limit", "0"], "--limit must be at least 1"),
+                          (["mentions", "--brand", ""], "--brand must not be empty"),
+                          (["mentions", "--language", " "], "--language must name a language"),
+                          (["mentions", "--tz", "Mars/Olympus"], "--tz: unknown time zone"),
+                          (["mentions", "--since", "soon", "--broker-url", "127.0.0.1:1"], "--since")]:
+        status, _out, err = run(capsys, *args)
+        assert_clear_error(status, err, message)
