@@ -61,3 +61,38 @@ def test_a_refused_field_is_logged_on_one_bounded_line(
     for line in refused:
         assert "\n" not in line and len(line) < 300, line[:400]
     assert "forged" in refused[0]  # named all the same, escaped
+
+
+def test_no_access_log_line_names_the_client(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Found in review (2026-12-06, GDPR): under VEILLE_LOG_LEVEL=INFO, aiohttp's access log
+    wrote a line per request with the client's IP address, Referer and User-Agent. The
+    moderation API had it off; the webhook now too: no record names the client."""
+    settings = Settings.from_env({}).with_(webhook_port=0,
+                                           collector_state_dir=str(tmp_path / "state"))
+    metrics = CollectorMetrics(CollectorRegistry())
+    now = datetime.now(UTC).isoformat()
+    body = json.dumps({"text": "x", "platform": "x", "created_at": now})
+
+    async def scenario() -> list[int]:
+        c = WebhookCollector(settings, metrics, ListSink(settings, "webhook", metrics))
+        await c.start()
+        statuses = []
+        try:
+            async with aiohttp.ClientSession(headers={"User-Agent": "alice-phone",
+                                                      "Referer": "https://alice.example/"}) as http:
+                async with http.get(c.url + "/healthz") as resp:
+                    statuses.append(resp.status)
+                async with http.post(c.url + "/mentions", data=body,
+                                     headers={"Content-Type": "application/json"}) as resp:
+                    statuses.append(resp.status)
+        finally:
+            await c.stop()
+            await c.close()
+        return statuses
+
+    with caplog.at_level(logging.INFO):
+        statuses = asyncio.run(scenario())
+    assert statuses[0] == 200 and statuses[1] < 300, statuses
+    lines = [r.getMessage() for r in caplog.records]
+    assert not [line for line in lines if "alice" in line or "127.0.0.1 [" in line], lines
+    assert not [r for r in caplog.records if r.name == "aiohttp.access"]

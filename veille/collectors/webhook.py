@@ -429,9 +429,12 @@ class WebhookCollector(Collector):
         # The content coding is undone by veille.httpbody, not by aiohttp (whose answer for br
         # or zstd depends on the modules installed, and comes from its parser as plain text).
         # An idle connection, or one whose request's headers never end, is closed after
-        # IDLE_SECONDS (aiohttp kept it an hour).
+        # IDLE_SECONDS (aiohttp kept it an hour). No access log, as the moderation API: under
+        # VEILLE_LOG_LEVEL=INFO aiohttp wrote a line per request with the client's IP address,
+        # Referer and User-Agent (personal data of whoever posts, kept as long as the logs are;
+        # found in review, 2026-12-06); the metrics count the requests.
         runner = web.AppRunner(app, shutdown_timeout=self._drain_timeout, auto_decompress=False,
-                               keepalive_timeout=IDLE_SECONDS)
+                               keepalive_timeout=IDLE_SECONDS, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host or None, self.settings.webhook_port)
         try:
