@@ -473,9 +473,9 @@ def cmd_mentions(args: argparse.Namespace) -> int:
         raise CliError(f"--limit must be at least 1, not {args.limit}")
     if args.language is not None and not args.language.strip():
         raise CliError("--language must name a language (en, fr, de...), not be empty")
-    _not_empty(args, "brand")
+    _not_empty(args, "brand", "author")
     tz = _tz(args)
-    chosen = view.Filter(brand=brand_key(args.brand) if args.brand is not None else None,
+    chosen = view.Filter(author=args.author, brand=brand_key(args.brand) if args.brand is not None else None,
                          language=args.language.strip().lower() if args.language else None,
                          unscored=args.unscored, negative=args.negative,
                          since=parse_time(args.since, "since", tz) if args.since else None)
@@ -943,6 +943,8 @@ def build_parser() -> argparse.ArgumentParser:
     lang.add_argument("--unscored", action="store_true",
                       help="only mentions in a language veille does not score (neither en nor fr)")
     p.add_argument("--negative", action="store_true", help="only negative ones")
+    p.add_argument("--author", help="only those of this author (a handle as the collector wrote it; "
+                                    "case and a leading @ ignored): an access request's")
     p.add_argument("--since", help="only those posted from this time on (ISO 8601; of --tz "
                                    "without an offset)")
     p.add_argument("--limit", type=int, help=f"the newest N by posting time (default {MENTIONS_SHOWN})")

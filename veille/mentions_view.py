@@ -54,6 +54,12 @@ def _one_line(x: Any) -> str:
     return " ".join(str(x).split())
 
 
+def handle(author: Any) -> str | None:
+    """An author as `--author` compares it: case folded, without a leading @ (`@Julie_35` and
+    `julie_35` are one account on the platforms veille reads)."""
+    return author.strip().removeprefix("@").casefold() if isinstance(author, str) else None
+
+
 def queued(record: dict[str, Any]) -> bool:
     """Whether triage put the mention on moderation.queue (a case of its id)."""
     triage = record.get("triage")
@@ -70,8 +76,12 @@ class Filter:
     negative: bool = False
     #: Posted at or after (epoch seconds).
     since: float | None = None
+    #: Written by (a handle, whatever its case and leading @: an access request's person).
+    author: str | None = None
 
     def __call__(self, record: dict[str, Any]) -> bool:
+        if self.author is not None and handle(record.get("author")) != handle(self.author):
+            return False
         if self.brand is not None and self.brand not in (record.get("brands") or ()):
             return False
         language = record.get("language")

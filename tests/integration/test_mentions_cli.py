@@ -82,6 +82,9 @@ def test_an_alert_s_mentions_are_read_by_id_and_the_unscored_ones_listed(setting
     done = veille(settings, "--negative", "--limit", "1", "--json")
     assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["m-insult"]
     assert "2 on " in done.stderr and "the newest 1 shown" in done.stderr
+    # An access request: one author's mentions, whatever the case of the handle asked for.
+    done = veille(settings, "--author", "M-ES", "--json")
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["m-es"]
     done = veille(settings, "--language", "es", "--negative")
     assert done.returncode == 0 and done.stdout == "" and "0 on " in done.stderr
 

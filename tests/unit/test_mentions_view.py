@@ -41,6 +41,9 @@ def test_filters() -> None:
     since = Filter(since=1_796_551_200.0)  # 2026-12-06T09:00Z: fr was posted at 07:00Z
     assert [since(r) for r in (es, fr)] == [True, False]
     assert not since(record("?", "yesterday"))  # a time it cannot read is not "since"
+    by = Filter(author="@julie_35")
+    assert [by(record("a", "", author=a)) for a in ("Julie_35", "@julie_35 ", "julie_3", None, 35)] == \
+        [True, True, False, False, False]
 
 
 def test_a_line_and_a_whole_mention() -> None:
@@ -64,6 +67,7 @@ def test_bad_arguments_are_refused_before_the_broker_is_asked(capsys) -> None:
     for args, message in [(["mentions", " "], "a mention id is empty"),
                           (["mentions", "--limit", "0"], "--limit must be at least 1"),
                           (["mentions", "--brand", ""], "--brand must not be empty"),
+                          (["mentions", "--author", " "], "--author must not be empty"),
                           (["mentions", "--language", " "], "--language must name a language"),
                           (["mentions", "--tz", "Mars/Olympus"], "--tz: unknown time zone"),
                           (["mentions", "--since", "soon", "--broker-url", "127.0.0.1:1"], "--since")]:
