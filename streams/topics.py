@@ -232,13 +232,22 @@ def min_insync_replicas(settings: Settings) -> dict[str, str]:
     return {"min.insync.replicas": str(max(1, min(2, replicas - 1)))}
 
 
+#: The topics holding every mention's author and text, kept VEILLE_MENTIONS_RETENTION_DAYS.
+_MENTION_TOPICS = (MENTIONS_RAW, MENTIONS_ENRICHED, MENTIONS_BY_BRAND)
+#: The setting behind each topic's retention.ms (the moderation topics': the default).
+_RETENTION_SETTINGS = {MENTIONS_DLQ: "VEILLE_DLQ_RETENTION_DAYS",
+                       **dict.fromkeys(_MENTION_TOPICS, "VEILLE_MENTIONS_RETENTION_DAYS")}
+
+
 def topic_configs(settings: Settings, topic: str) -> dict[str, str]:
     """The configs veille creates `topic` (a name of pipeline_topics, prefix excluded) with;
-    the rest is the broker's (retention: KAFKA_LOG_RETENTION_HOURS in docker-compose)."""
+    the rest is the broker's (reputation.alerts' retention: KAFKA_LOG_RETENTION_HOURS in
+    docker-compose)."""
     configs = min_insync_replicas(settings)
     days = (settings.moderation_retention_days
             if topic in (MODERATION_QUEUE, MODERATION_DECISIONS, MODERATION_CLOSED)
-            else settings.dlq_retention_days if topic == MENTIONS_DLQ else 0.0)
+            else settings.dlq_retention_days if topic == MENTIONS_DLQ
+            else settings.mentions_retention_days if topic in _MENTION_TOPICS else 0.0)
     if days > 0:
         configs["retention.ms"] = str(round(days * _DAY_MS))
     return configs
@@ -435,10 +444,17 @@ def check_existing(settings: Settings, names: list[str], described: list[dict[st
                         "each key (a case's earlier decisions, a re-sent mention); veille "
                         "creates it with delete", name, policy)
         wanted = topic_configs(settings, base)
+        setting = _RETENTION_SETTINGS.get(base, "VEILLE_MODERATION_RETENTION_DAYS")
+        if base in _MENTION_TOPICS and "retention.ms" in wanted and retention is not None and (
+                retention == "-1" or int(retention) > int(wanted["retention.ms"])):
+            log.warning("%s keeps records %s (retention.ms=%s) but %s asks %.4g days: authors and "
+                        "texts (personal data) are kept longer than asked (kafka-configs.sh "
+                        "--alter --entity-type topics --entity-name %s --add-config retention.ms=%s)",
+                        name, "for ever" if retention == "-1" else f"{int(retention) / _DAY_MS:.4g} days",
+                        retention, setting, int(wanted["retention.ms"]) / _DAY_MS, name,
+                        wanted["retention.ms"])
         if "retention.ms" in wanted and retention is not None and retention != "-1" and \
                 int(retention) < int(wanted["retention.ms"]):
-            setting = ("VEILLE_DLQ_RETENTION_DAYS" if base == MENTIONS_DLQ
-                       else "VEILLE_MODERATION_RETENTION_DAYS")
             log.warning("%s keeps records %.4g days (retention.ms=%s) but %s asks %.4g: older "
                         "records are deleted sooner (kafka-configs.sh --alter --entity-type "
                         "topics --entity-name %s --add-config retention.ms=%s)", name,

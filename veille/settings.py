@@ -105,6 +105,12 @@ class Settings:
         metadata={"help": "Retention of mentions.dlq when veille creates it, days (time to fix "
                   "a sender and replay its dead letters); 0 = the broker's default."},
     )
+    mentions_retention_days: float = field(
+        default=7.0,
+        metadata={"help": "Retention of mentions.raw, mentions.enriched and mentions.by_brand "
+                  "when veille creates them, days (they hold authors and texts: personal "
+                  "data); 0 = the broker's default."},
+    )
     data_dir: str = field(
         default=".veille", metadata={"help": "Folder for Faust's local table state."}
     )
@@ -558,6 +564,7 @@ _AT_MOST = {
     "max_age_days": (36500.0, "a century"),
     "moderation_retention_days": (36500.0, "a century"),
     "dlq_retention_days": (36500.0, "a century"),
+    "mentions_retention_days": (36500.0, "a century"),
     "webhook_max_body_bytes": (64 * 2**20, "64 MiB: a body is held in memory whole"),
     # A text goes into three records (raw, enriched, by-brand signal), up to 6 bytes a
     # character once JSON-escaped (a control character): 100,000 keeps each one under Apache
@@ -619,7 +626,7 @@ _LONGEST_CHANGELOG = "-moderation-cases-changelog"
 #: Numeric settings for which 0 means something (no linger, no lateness, no fetch wait).
 _ZERO_ALLOWED = frozenset(("producer_linger_ms", "spike_lateness_seconds", "spike_early_seconds",
                            "consumer_fetch_max_wait_ms", "moderation_retention_days",
-                           "dlq_retention_days"))
+                           "dlq_retention_days", "mentions_retention_days"))
 
 
 #: VEILLE_ variables that are not settings but are read (or set by the deployment) elsewhere.

@@ -31,15 +31,28 @@ def test_topic_configs_replicas_and_retention() -> None:
     """min.insync.replicas makes acks=all mean a write survives a broker's loss (2 of 3, 1 of
     2; one replica keeps the broker's 1); the moderation topics outlive a pending case and the
     year the report covers; the dead letters stay long enough to be replayed once fixed."""
-    from streams.topics import MENTIONS_DLQ, MENTIONS_RAW, MODERATION_QUEUE, topic_configs
+    from streams.topics import (
+        MENTIONS_BY_BRAND,
+        MENTIONS_DLQ,
+        MENTIONS_ENRICHED,
+        MENTIONS_RAW,
+        MODERATION_QUEUE,
+        REPUTATION_ALERTS,
+        topic_configs,
+    )
     from veille.settings import Settings
 
     one, two, three = (Settings(topic_replication=n) for n in (1, 2, 3))
-    assert topic_configs(one, MENTIONS_RAW) == {}
-    assert topic_configs(two, MENTIONS_RAW) == {"min.insync.replicas": "1"}
-    assert topic_configs(three, MENTIONS_RAW) == {"min.insync.replicas": "2"}
-    assert topic_configs(Settings(topic_replication=5), MENTIONS_RAW) == \
+    assert topic_configs(one, REPUTATION_ALERTS) == {}
+    assert topic_configs(two, REPUTATION_ALERTS) == {"min.insync.replicas": "1"}
+    assert topic_configs(three, REPUTATION_ALERTS) == {"min.insync.replicas": "2"}
+    assert topic_configs(Settings(topic_replication=5), REPUTATION_ALERTS) == \
         {"min.insync.replicas": "2"}
+    # The mentions' authors and texts (personal data): a week, not the broker's (for ever on a
+    # cluster keeping records for ever).
+    for topic in (MENTIONS_RAW, MENTIONS_ENRICHED, MENTIONS_BY_BRAND):
+        assert topic_configs(one, topic) == {"retention.ms": str(7 * 86_400_000)}
+    assert topic_configs(Settings(mentions_retention_days=0), MENTIONS_RAW) == {}
     assert topic_configs(one, MODERATION_QUEUE) == {"retention.ms": str(400 * 86_400_000)}
     assert topic_configs(three, MENTIONS_DLQ) == {"min.insync.replicas": "2",
                                                   "retention.ms": str(30 * 86_400_000)}
@@ -130,7 +143,18 @@ def test_existing_topics_configs_are_checked(monkeypatch, caplog) -> None:  # ty
     assert "p.mentions.dlq keeps records 7 days" in warned and "VEILLE_DLQ_RETENTION_DAYS" in warned
     assert "p.mentions.raw keeps" not in warned  # the broker's retention is the one asked
     caplog.clear()
-    long = {n: {**c, "retention.ms": "-1"} for n, c in sane.items()}
+    # Kept for ever: nothing lost early, but the mentions' authors and texts kept longer than
+    # VEILLE_MENTIONS_RETENTION_DAYS asks (personal data): said for those three alone.
+    forever = {n: {**c, "retention.ms": "-1"} for n, c in sane.items()}
+    _with_admin(monkeypatch, _Admin(names, 3, forever))
+    assert ensure_topics(settings) == []
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 3 and all("keeps records for ever" in m and "VEILLE_MENTIONS_RETENTION_DAYS asks 7 "
+                                  "days" in m and "personal data" in m for m in said), said
+    assert {m.split()[0] for m in said} == {"p.mentions.raw", "p.mentions.enriched", "p.mentions.by_brand"}
+    caplog.clear()
+    long = {n: c if n.startswith("p.mentions.") and n != "p.mentions.dlq" else {**c, "retention.ms": "-1"}
+            for n, c in sane.items()}
     _with_admin(monkeypatch, _Admin(names, 3, long))
     assert ensure_topics(settings) == [] and caplog.text == ""
 
