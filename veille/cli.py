@@ -527,13 +527,15 @@ def _not_empty(args: argparse.Namespace, *names: str) -> None:
 
 
 def cmd_moderate_list(args: argparse.Namespace) -> int:
-    from veille.moderate.commands import list_cases
+    from veille.moderate.commands import list_cases, parse_time
 
     if args.limit is not None and args.limit < 1:  # a negative slice hid the newest cases
         raise CliError(f"--limit must be at least 1, not {args.limit}")
     _not_empty(args, "brand", "assignee")
+    posted_since = parse_time(args.posted_since, "posted-since") if args.posted_since else None
     list_cases(_reachable(_settings(args)), brand=args.brand, category=args.category, limit=args.limit,
-               as_json=args.json, sort=args.sort, assignee=args.assignee, unassigned=args.unassigned)
+               as_json=args.json, sort=args.sort, assignee=args.assignee, unassigned=args.unassigned,
+               posted_since=posted_since)
     return 0
 
 
@@ -986,6 +988,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--category", choices=METRIC_CATEGORIES,
                    help="only cases with this category (none: queued for a banned term alone)")
     m.add_argument("--limit", type=int, help="show at most this many")
+    m.add_argument("--posted-since", help="only mentions posted from this time on (ISO 8601, UTC "
+                                          "without an offset): a crisis' own cases, behind a backlog")
     m.add_argument("--sort", choices=SORTS, default="queued",
                    help="queued: oldest in the queue first (default); respond_by: earliest "
                         "answer deadline first")

@@ -88,6 +88,11 @@ def test_listing_and_cases(api: ServedApi) -> None:
     assert [c["case_id"] for c in api.client.get("/cases?category=spam").json()["cases"]] == ["c-spam"]
     limited = api.client.get("/cases?limit=1").json()
     assert (limited["count"], len(limited["cases"])) == (3, 1)
+    # Posted since (a crisis' own cases behind a backlog): Unix seconds or ISO 8601.
+    since = datetime.fromtimestamp(NOW - 400, UTC).isoformat()
+    for value in (f"{NOW - 400:.3f}", since.replace("+00:00", "Z")):
+        recent = api.client.get("/cases", params={"posted_since": value}).json()
+        assert [c["case_id"] for c in recent["cases"]] == ["c-spam", "c-new"], value
     # Earliest answer deadline first (here, posted a minute before queued: the same order).
     by_deadline = api.client.get("/cases?sort=respond_by").json()["cases"]
     assert [c["case_id"] for c in by_deadline] == ["c-old", "c-spam", "c-new"]
@@ -96,6 +101,7 @@ def test_listing_and_cases(api: ServedApi) -> None:
                          ("limit=5000", "limit"), ("sort=age", "sort"),
                          # digits to str.isdigit(), not to int(): superscript two, circled one,
                          # Arabic-Indic 12
+                         ("posted_since=yesterday", "posted_since"),
                          ("limit=%C2%B2", "limit"), ("limit=%E2%91%A0", "limit"),
                          ("limit=%D9%A1%D9%A2", "limit"),
                          # more digits than int() reads (4,300): was a 500
@@ -871,6 +877,11 @@ def test_the_cli_takes_a_case_and_lists_who_works_on_what(settings, api: ServedA
     assert [json.loads(line)["case_id"] for line in free.stdout.splitlines()] == ["c-old", "c-new"]
     both = cli("list", "--unassigned", "--assignee", "dave")
     assert both.returncode == 2 and "not allowed with" in both.stderr
+    since = datetime.fromtimestamp(NOW - 400, UTC).strftime("%Y-%m-%dT%H:%M:%S")  # UTC, no offset
+    recent = cli("list", "--posted-since", since, "--json")
+    assert [json.loads(line)["case_id"] for line in recent.stdout.splitlines()] == ["c-spam", "c-new"]
+    bad = cli("list", "--posted-since", "yesterday")
+    assert bad.returncode == 2 and "--posted-since" in bad.stderr and "Traceback" not in bad.stderr
     closed = cli("decide", "c-spam", "rejeter", "--moderator", "erin")  # French: reject
     assert closed.returncode == 0, closed.stderr
     assert "note: case 'c-spam' was assigned to dave (assign by dave at " in closed.stderr

@@ -224,6 +224,20 @@ def test_view_lists_pending_oldest_first_and_filters() -> None:
     assert (view.status("a"), view.status("c"), view.status("zz")) == ("pending", "closed", None)
 
 
+def test_posted_since_keeps_a_crisis_own_cases_behind_a_backlog() -> None:
+    """Behind a backlog, the cases of the mentions posted since a crisis began are at the end of
+    the queue order; `posted_since` finds them (queue time does not: a late mention, a replay)."""
+    view = CaseView()
+    view.add_item(item("old", queued_at=T0, created_at=T0 - 7200))
+    view.add_item(item("late", queued_at=T0 + 10, created_at=T0 - 3600))  # queued late
+    view.add_item(item("crisis", queued_at=T0 + 20, created_at=T0 - 60))
+    view.add_item(item("edge", queued_at=T0 + 30, created_at=T0 - 600))
+    assert [i["case_id"] for i in view.pending(posted_since=T0 - 600)] == ["crisis", "edge"]
+    assert [i["case_id"] for i in view.pending(posted_since=T0 - 3600, sort="respond_by")] == \
+        ["late", "edge", "crisis"]
+    assert len(view.pending(posted_since=None)) == 4 and view.pending(posted_since=T0) == []
+
+
 def test_the_brand_filter_finds_a_case_for_every_brand_it_names() -> None:
     """A mention of two brands is one case, the first brand's; the second brand's moderators
     must still find it ("@borealcafe et @acme_fr, remboursez-moi")."""

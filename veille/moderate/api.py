@@ -218,6 +218,17 @@ def _checked_query(query: Any, free: set[str], choices: dict[str, tuple[str, ...
     return int(raw)
 
 
+def _time_param(query: Any, name: str) -> float | None | web.Response:
+    """A time parameter (Unix seconds or ISO 8601, as decided_at) in epoch seconds, None when
+    absent, or the 400 answer saying what is wrong with it."""
+    value = _param(query, name)
+    try:
+        return None if value is None else parse_epoch(
+            float(value) if _SECONDS.fullmatch(value) else value, name)
+    except DecisionError as exc:
+        return _error(400, "invalid_query", f"{exc.detail} (ISO 8601 or Unix seconds)", field=name)
+
+
 def _param(query: Any, name: str) -> str | None:
     """A parameter as given, None when absent, empty or blank (only spaces): as absent."""
     value = query.get(name)
@@ -380,10 +391,13 @@ class ModerationApi:
 
     async def _list(self, request: web.Request) -> web.Response:
         query = request.query
-        limit = _checked_query(query, {"brand", "assignee"}, {
+        limit = _checked_query(query, {"brand", "assignee", "posted_since"}, {
             "category": METRIC_CATEGORIES, "sort": SORTS, "unassigned": ("true", "false")})
         if isinstance(limit, web.Response):
             return limit
+        posted_since = _time_param(query, "posted_since")
+        if isinstance(posted_since, web.Response):
+            return posted_since
         category = _param(query, "category")
         sort = _param(query, "sort") or "queued"
         unassigned = _param(query, "unassigned") or "false"
@@ -396,7 +410,7 @@ class ModerationApi:
             now = time.time()
             pending = view.pending(brand=_text_param(query, "brand"), category=category,
                                    sort=sort, assignee=assignee, unassigned=unassigned == "true",
-                                   now=now)
+                                   now=now, posted_since=posted_since)
             return {"count": len(pending),
                     "cases": [summary(i, view, now) for i in pending[:limit]]}
 
@@ -412,13 +426,10 @@ class ModerationApi:
         decision = _param(query, "decision")
         times: dict[str, float | None] = {}
         for name in ("since", "until"):
-            value = _param(query, name)
-            try:  # Unix seconds or ISO 8601, as decided_at
-                times[name] = None if value is None else parse_epoch(
-                    float(value) if _SECONDS.fullmatch(value) else value, name)
-            except DecisionError as exc:
-                return _error(400, "invalid_query", f"{exc.detail} (ISO 8601 or Unix seconds)",
-                              field=name)
+            value = _time_param(query, name)
+            if isinstance(value, web.Response):
+                return value
+            times[name] = value
         now = time.time()
         until = times["until"]
         since = times["since"] if times["since"] is not None else (

@@ -48,7 +48,7 @@ def _age(seconds: float) -> str:
 def list_cases(settings: Settings, *, brand: str | None = None, category: str | None = None,
                limit: int | None = None, as_json: bool = False, out: TextIO = sys.stdout,
                now: float | None = None, sort: str = "queued", assignee: str | None = None,
-               unassigned: bool = False) -> int:
+               unassigned: bool = False, posted_since: float | None = None) -> int:
     """Print the pending cases, oldest first (or earliest answer deadline first); returns how
     many are pending (before the limit)."""
     from veille.moderate.api import summary
@@ -60,7 +60,7 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         store.close()
     now = time.time() if now is None else now
     pending = view.pending(brand=brand, category=category, sort=sort, assignee=assignee,
-                           unassigned=unassigned, now=now)
+                           unassigned=unassigned, now=now, posted_since=posted_since)
     if brand is not None and not pending:
         _note_unknown_brand(settings, brand)
     shown = pending[:limit] if limit is not None else pending

@@ -863,7 +863,8 @@ class CaseView:
 
     def pending(self, brand: str | None = None, category: str | None = None,
                 limit: int | None = None, sort: str = "queued", *, assignee: str | None = None,
-                unassigned: bool = False, now: float | None = None) -> list[dict[str, Any]]:
+                unassigned: bool = False, now: float | None = None,
+                posted_since: float | None = None) -> list[dict[str, Any]]:
         """Pending items, oldest first (queue time, then id; with sort="respond_by", the
         earliest answer deadline first: a mention posted long before it was queued, late or
         replayed, is more urgent than its queue time says), optionally filtered. A case is one
@@ -871,7 +872,8 @@ class CaseView:
         filter (whatever its case, brand_key) finds it for every brand it names: "@borealcafe et
         @acme_fr, remboursez-moi" is boreal's business too. `assignee` keeps the cases someone
         works on (see assignment), `unassigned` those no one does; both need `now`, as the
-        decisions are folded at it.
+        decisions are folded at it. `posted_since` (epoch seconds) keeps the mentions posted
+        then or later: a crisis' own cases, behind a backlog.
 
         Only the pending cases are read (indexed apart from the closed ones), in an order
         sorted again only after they changed."""
@@ -884,6 +886,7 @@ class CaseView:
             and (category is None or category in item["categories"]
                  # "none": queued for a charter's banned term alone, as the metrics label it
                  or (category == NO_CATEGORY and not item["categories"]))
+            and (posted_since is None or parse_epoch(item["created_at"], "created_at") >= posted_since)
         ]
         if assignee is not None or unassigned:
             if now is None or (assignee is not None and unassigned):
