@@ -314,12 +314,12 @@ def _sentiment_input(line: str, as_json: bool) -> tuple[str, str | None] | str:
     return obj["text"], hint
 
 
-def cmd_sentiment(args: argparse.Namespace) -> int:
+def _per_line(args: argparse.Namespace, answer: Callable[[str, bool], dict[str, Any] | str]) -> int:
+    """`answer` for each non-empty line of stdin, one JSON line each on stdout; a line it cannot
+    answer (a str: why) gets an error line in its place (a caller pairing input and output
+    lines stays aligned), said on stderr too, and the next ones are still answered: exit 1."""
     import io
 
-    from veille.sentiment import Analyzer
-
-    analyzer = Analyzer()
     out = sys.stdout
     if isinstance(sys.stdin, io.TextIOWrapper):
         # An undecodable byte must not end the stream: it reaches the analyser as a lone surrogate.
@@ -331,21 +331,11 @@ def cmd_sentiment(args: argparse.Namespace) -> int:
             if not line.strip():
                 continue
             as_json = args.jsonl or (args.format == "auto" and line.lstrip().startswith("{"))
-            parsed = _sentiment_input(line, as_json)
-            if isinstance(parsed, str):
-                # A bad line: an error line in its place (a caller pairing input and output
-                # lines stays aligned), said on stderr too; the next ones are still scored,
-                # and the exit status is 1.
+            record = answer(line, as_json)
+            if isinstance(record, str):
                 bad += 1
-                print(f"line {number}: {parsed}", file=sys.stderr)
-                out.write(json.dumps({"line": number, "error": parsed}) + "\n")
-                continue
-            a = analyzer.analyse(*parsed)
-            record = {
-                "language": a.language,
-                "compound": a.sentiment.compound if a.sentiment else None,
-                "label": a.sentiment.label if a.sentiment else "unscored",
-            }
+                print(f"line {number}: {record}", file=sys.stderr)
+                record = {"line": number, "error": record}
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
     except BrokenPipeError:
@@ -353,6 +343,68 @@ def cmd_sentiment(args: argparse.Namespace) -> int:
         # stdout at devnull so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1 if bad else 0
+
+
+def cmd_sentiment(args: argparse.Namespace) -> int:
+    from veille.sentiment import Analyzer
+
+    analyzer = Analyzer()
+
+    def score(line: str, as_json: bool) -> dict[str, Any] | str:
+        parsed = _sentiment_input(line, as_json)
+        if isinstance(parsed, str):
+            return parsed
+        a = analyzer.analyse(*parsed)
+        return {"language": a.language, "compound": a.sentiment.compound if a.sentiment else None,
+                "label": a.sentiment.label if a.sentiment else "unscored"}
+
+    return _per_line(args, score)
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    """What the enrichment stage makes of each text (or raw mention) of stdin with this watch
+    list: brands and rules matched, language, sentiment, triage; the very code the agent runs."""
+    import time
+    from datetime import UTC, datetime
+
+    from prometheus_client import CollectorRegistry
+
+    from agents.worker import enrichment
+
+    settings = _settings(args)
+    watchlist, _metrics, enricher = enrichment(settings, CollectorRegistry())
+    terms = sum(1 for b in watchlist.brands for _ in b.terms())
+    print(f"veille match: watch list {settings.watchlist_path}: {len(watchlist.brands)} brand(s) "
+          f"({', '.join(watchlist.brand_ids)}), {terms} term(s)", file=sys.stderr, flush=True)
+    made = 0
+
+    def match(line: str, as_json: bool) -> dict[str, Any] | str:
+        nonlocal made
+        made += 1
+        if as_json:
+            try:
+                obj = json.loads(line)
+            except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
+                obj = None
+            if not isinstance(obj, dict):
+                return "expected a JSON object (a raw mention, or at least its `text`)"
+        else:
+            obj = {"text": line}
+        # What a collector would have filled in: a raw mention the stage accepts.
+        mention = {"id": f"match-{made}", "source": "match", "platform": "other",
+                   "created_at": datetime.now(UTC).isoformat(), **obj}
+        key = mention["id"].encode() if isinstance(mention["id"], str) else None
+        outcome = enricher.handle(key, json.dumps(mention).encode(), time.time())
+        if outcome.enriched is None:
+            dead = outcome.dead
+            return f"{dead.reason}: {dead.detail}" if dead is not None else "not enriched"
+        record = outcome.enriched.to_dict()
+        sentiment = record["sentiment"]
+        return {"brands": record["brands"], "rules": record["rules"], "language": record["language"],
+                "compound": sentiment["compound"] if sentiment else None,
+                "label": sentiment["label"] if sentiment else "unscored", "triage": record["triage"]}
+
+    return _per_line(args, match)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -1077,6 +1129,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("auto", "text"), default="auto",
                    help="auto: lines starting with { are JSON (default); text: always plain")
     p.set_defaults(func=cmd_sentiment)
+
+    p = sub.add_parser("match", help="what the enrichment makes of texts from stdin with a watch list "
+                                     "(brands, rules, language, sentiment, triage): try a watch list "
+                                     "before deploying it")
+    p.add_argument("--watchlist", help=f"the watch-list TOML file (env {ENV_PREFIX}WATCHLIST; default "
+                                       "the packaged demo list)")
+    p.add_argument("--jsonl", action="store_true", help="input lines are JSON raw mentions (at least "
+                                                        "a `text`)")
+    p.add_argument("--format", choices=("auto", "text"), default="auto",
+                   help="auto: lines starting with { are JSON (default); text: always plain")
+    p.set_defaults(func=cmd_match)
 
     p = sub.add_parser("generate", help="generate synthetic demo mentions (JSONL)")
     p.add_argument("--hours", type=float, default=9.0,

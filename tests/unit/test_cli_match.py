@@ -1,0 +1,65 @@
+"""`veille match`: what the enrichment stage makes of texts with a watch list, offline, through the
+stage's own code (Enricher): a community manager tries an alias, an exclusion or a banned term
+before the workers load the file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+WATCHLIST = """
+[[brands]]
+id = "acme"
+name = "Acme"
+aliases = ["@acme_fr"]
+keywords = ["Zephyr X2"]
+exclude = ["acme looney tunes"]
+[brands.charter]
+banned_terms = ["Arnacme"]
+
+[[brands]]
+id = "boreal"
+name = "Boreal Cafe"
+"""
+
+
+def match(tmp_path: Path, stdin: str, *args: str, watchlist: str = WATCHLIST
+          ) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "watchlist.toml"
+    path.write_text(watchlist)
+    return subprocess.run([sys.executable, "-m", "veille.cli", "match", "--watchlist", str(path), *args],
+                          input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_each_text_gets_its_brands_rules_sentiment_and_triage(tmp_path: Path) -> None:
+    lines = ["My Zephyr X2 died after two days, what a useless phone",  # a keyword: no brand name
+             "acme looney tunes is a classic cartoon",  # excluded
+             "@acme_fr espèce de connard",
+             json.dumps({"text": "Acme, arnacme, merci pour la facture", "platform": "twitter"}),
+             "Boreal Cafe and @acme_fr both ignored my emails",
+             json.dumps({"text": 3}),
+             "Nothing to see here"]
+    done = match(tmp_path, "\n".join(lines) + "\n")
+    assert done.returncode == 1, done.stderr  # one bad line
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) == len(lines)
+    assert rows[0]["brands"] == ["acme"] and rows[0]["rules"] == ["acme:keyword:Zephyr X2"]
+    assert rows[0]["label"] == "negative" and rows[0]["language"] == "en"
+    assert rows[1]["brands"] == [] and rows[1]["triage"] is None
+    assert rows[2]["triage"] == {"categories": ["insult", "aggressive"], "severity": "high",
+                                 "action": "hide"}
+    assert rows[3]["brands"] == ["acme"] and rows[3]["triage"]["action"] == "review"  # banned term
+    assert rows[4]["brands"] == ["acme", "boreal"]  # watch-list order, not the text's
+    assert rows[5] == {"line": 6, "error": "invalid_field: text must be a string"}
+    assert rows[6]["brands"] == [] and rows[6]["label"] == "neutral"
+    assert "2 brand(s) (acme, boreal)" in done.stderr and "line 6: invalid_field" in done.stderr
+
+
+def test_a_bad_watch_list_is_said_before_any_text_is_read(tmp_path: Path) -> None:
+    done = match(tmp_path, "Acme\n", watchlist=WATCHLIST.replace('exclude = ["acme looney tunes"]',
+                                                                 'exclude = ["ACME"]'))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("veille: error: ") and "exclude" in done.stderr
+    assert "Traceback" not in done.stderr
