@@ -521,6 +521,11 @@ def cmd_mentions(args: argparse.Namespace) -> int:
             mention_id.encode("utf-8")
         except UnicodeEncodeError:
             raise CliError(f"mention id {mention_id!r} is not valid Unicode text") from None
+    filters = [f"--{name.replace('_', '-')}" for name in ("brand", "language", "unscored", "negative",
+                                                            "author", "since", "limit")
+               if getattr(args, name) not in (None, False)]
+    if ids and filters:  # an id a filter left out would be said "not on the topic"
+        raise CliError(f"give mention ids or filters ({', '.join(filters)}), not both")
     if args.limit is not None and args.limit < 1:
         raise CliError(f"--limit must be at least 1, not {args.limit}")
     if args.language is not None and not args.language.strip():
@@ -540,12 +545,13 @@ def cmd_mentions(args: argparse.Namespace) -> int:
     newest = view.Newest(args.limit or MENTIONS_SHOWN)
 
     def add(record: object) -> None:
-        if not isinstance(record, dict) or not chosen(record):
+        if not isinstance(record, dict):
             return
-        if not ids:
+        if ids:
+            if record.get("id") in ids:
+                found[record["id"]] = record  # the newest copy (one enriched twice is the same)
+        elif chosen(record):
             newest.add(record)
-        elif record.get("id") in ids:
-            found[record["id"]] = record  # the newest copy (one enriched twice is the same)
 
     reader = TopicReader(settings, {MENTIONS_ENRICHED: add},
                          keys=[i.encode("utf-8") for i in ids])

@@ -70,6 +70,8 @@ def test_bad_arguments_are_refused_before_the_broker_is_asked(capsys) -> None:
                           (["mentions", "--author", " "], "--author must not be empty"),
                           (["mentions", "--language", " "], "--language must name a language"),
                           (["mentions", "--tz", "Mars/Olympus"], "--tz: unknown time zone"),
+                          (["mentions", "m1", "--brand", "acme", "--negative"],
+                           "give mention ids or filters (--brand, --negative), not both"),
                           (["mentions", "--since", "soon", "--broker-url", "127.0.0.1:1"], "--since")]:
         status, _out, err = run(capsys, *args)
         assert_clear_error(status, err, message)
