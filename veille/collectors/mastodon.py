@@ -47,10 +47,7 @@ Bounds on what the instance sends (a server can be buggy or hostile):
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import math
 import random
 import re
 import sys
@@ -74,21 +71,30 @@ from streams.records import (
     iso,
     mention_from_dict,
 )
-from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
+from veille.collectors import polling
+from veille.collectors.base import MentionSink
+from veille.collectors.polling import (  # noqa: F401 - MAX_INTERVAL, MIN_INTERVAL: the module's API
+    MAX_BODY_BYTES,
+    MAX_INTERVAL,
+    MAX_RETRY_WAIT,
+    MIN_INTERVAL,
+    PollingCollector,
+    RoundResult,
+    SourceFetchError,
+    check_interval,
+    failure_kind,
+    run_polling,
+    sends_secret_in_clear,
+)
 from veille.collectors.rss import (
     HOLD_HORIZON,
     FetchError,
     StateStore,
-    backoff_delay,
     beyond_horizon,
     html_to_text,
     parse_retry_after,
     plain_text,
-    read_body,
-    serve_metrics,
     short_hash,
-    sleep_or_stop,
-    stop_metrics,
     truncate,
 )
 from veille.metrics import CollectorMetrics, HashtagMetrics
@@ -98,11 +104,7 @@ from veille.settings import Settings
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 40  # the API's maximum for timelines
-MAX_BODY_BYTES = 10 * 1024 * 1024  # an answer's body, as RssCollector.max_body_bytes
 MAX_ID_DIGITS = 30  # Mastodon ids are snowflakes of ~18 digits (at most 20 for a 64-bit integer)
-MAX_RETRY_WAIT = 60.0  # seconds a round may sleep in all for Retry-After / rate-limit resets
-MIN_INTERVAL = 30.0  # seconds between two rounds at the least, as for RSS feeds
-MAX_INTERVAL = 86400.0  # at most one day between two rounds
 _STATUS_ID = re.compile(rf"0|[1-9][0-9]{{0,{MAX_ID_DIGITS - 1}}}")
 #: GoToSocial's ids: ULIDs, 26 characters of Crockford's base32 (no I, L, O, U), upper-case;
 #: the first is at most 7 (128 bits).
@@ -141,20 +143,8 @@ class MastodonConfigError(ValueError):
     """The Mastodon collector cannot start: no instance URL, or no hashtag to follow."""
 
 
-class HashtagFetchError(FetchError):
-    """A FetchError of a known kind (veille.metrics.HASHTAG_FAILURES: rate_limited,
-    unauthorized), or of none when the collector is stopping (no failure of the hashtag's). A
-    plain FetchError is of kind `fetch`."""
-
-    def __init__(self, message: str, retry_after: float | None = None, *,
-                 kind: str | None) -> None:
-        super().__init__(message, retry_after)
-        self.kind = kind
-
-
-def failure_kind(exc: BaseException) -> str | None:
-    """The `kind` label of a hashtag's failed poll (None: not a failure, the collector stopping)."""
-    return exc.kind if isinstance(exc, HashtagFetchError) else "fetch"
+#: A FetchError of a known kind (polling.SourceFetchError), for a hashtag.
+HashtagFetchError = SourceFetchError
 
 
 class MastodonRoundFailed(MastodonConfigError):
@@ -264,80 +254,14 @@ def lookback_id(status_id: str, seconds: float, now: float | None = None) -> str
     return str(start << 16)
 
 
-def parse_reset(value: str | None) -> float | None:
-    """X-RateLimit-Reset (ISO 8601) as a Unix time, or None."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        when = datetime.fromisoformat(text)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        stamp = when.timestamp()
-    except (ValueError, OverflowError):
-        return None
-    return stamp if math.isfinite(stamp) else None
-
-
-def header_number(value: str | None) -> float | None:
-    """A numeric header (X-RateLimit-Remaining...) as a finite float, or None: "inf", "nan",
-    "1e999" or garbage are ignored rather than breaking the round."""
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def check_base_url(raw: str) -> str:
     """VEILLE_MASTODON_URL as the instance's base URL without a trailing slash, or
     MastodonConfigError: http(s), a host, a port in 1..65535, no credentials, query, fragment,
     spaces or API path. (With a token, http:// only to loopback: MastodonCollector.check_config.)"""
-    name = "VEILLE_MASTODON_URL"
-    url = raw.strip()
-    if not url:
-        raise MastodonConfigError(
-            f"{name} is empty: set it to the instance to read, e.g. https://mastodon.social")
-    example = "e.g. https://mastodon.social"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-        host = parts.hostname
-    except ValueError as exc:
-        if "@" in url.split("//", 1)[-1].split("/", 1)[0]:
-            raise MastodonConfigError(f"{name} is not a valid URL ({exc})") from None
-        raise MastodonConfigError(f"{name}={url!r} is not a valid URL ({exc})") from None
-    if parts.username is not None or parts.password is not None:
-        # Not echoed: it may hold a password.
-        raise MastodonConfigError(
-            f"{name} must not hold user:password@ (it would be logged and saved in the state "
-            "files); give an access token in VEILLE_MASTODON_TOKEN")
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        raise MastodonConfigError(f"{name}={url!r} must not contain spaces or control characters")
-    if parts.scheme not in ("http", "https") or not url.lower().startswith(parts.scheme + "://"):
-        raise MastodonConfigError(f"{name}={url!r} must be an http:// or https:// address, "
-                                  f"{example}")
-    if not host:
-        raise MastodonConfigError(f"{name}={url!r} names no host, {example}")
-    if (port is not None and not 1 <= port <= 65535) or parts.netloc.endswith(":"):
-        raise MastodonConfigError(f"{name}={url!r}: the port must be in 1..65535")
-    if "?" in url or "#" in url:
-        raise MastodonConfigError(
-            f"{name}={url!r} must not have a query or fragment: give the instance's base URL, "
-            f"{example}")
-    path = parts.path.rstrip("/")
-    if "/api/" in path + "/":
-        raise MastodonConfigError(
-            f"{name}={url!r} holds an API path: give the instance's base URL only, {example}")
-    try:
-        URL(url)
-    except (ValueError, TypeError) as exc:
-        raise MastodonConfigError(f"{name}={url!r} is not a valid URL ({exc})") from None
-    return url.rstrip("/")
+    return polling.check_base_url(
+        raw, name="VEILLE_MASTODON_URL", error=MastodonConfigError,
+        example="https://mastodon.social", empty_hint="set it to the instance to read",
+        credentials_hint="give an access token in VEILLE_MASTODON_TOKEN", api_path="/api/")
 
 
 def hashtags_of(watchlist: Watchlist) -> list[str]:
@@ -444,45 +368,11 @@ class TagResult:
     bad_ids: list[Any] = field(default_factory=list)  # statuses refused for their id
 
 
-@dataclass
-class TagSummary:
-    """What one hashtag gave in a round (the `--once` report)."""
-
-    status: str = "ok"  # ok | failed
-    statuses: int = 0
-    sent: int = 0
-    refused: int = 0
-    error: str | None = None
-
-
-@dataclass
-class RoundResult:
-    status: str  # ok | partial | failed | broker_error
-    fetched: int = 0
-    sent: int = 0
-    refused: int = 0
-    errors: dict[str, str] = field(default_factory=dict)
-    retry_after: float | None = None
-    tags: dict[str, TagSummary] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-@dataclass
-class Request:
-    """A request the collector made, for logs and tests."""
-
-    url: str
-    status: int
-    at: float
-
-
-class MastodonCollector(Collector):
+class MastodonCollector(PollingCollector):
     """Polls the hashtag timelines of one Mastodon instance and sends new public statuses."""
 
     name = "mastodon"
+    source_noun = "hashtag"
 
     def __init__(
         self,
@@ -506,25 +396,21 @@ class MastodonCollector(Collector):
         rng: random.Random | None = None,
         lookback_seconds: float = LOOKBACK_SECONDS,
     ) -> None:
-        super().__init__(settings, metrics, sink)
-        self.base_url = settings.mastodon_url.strip().rstrip("/")
-        self.hashtags = hashtags
         # An explicit `interval` (tests, embedding code) is taken as given; the setting is checked
         # against MIN_INTERVAL..MAX_INTERVAL by check_config().
+        super().__init__(
+            settings, metrics, sink,
+            interval=interval if interval is not None else settings.mastodon_interval_seconds,
+            request_timeout=request_timeout, rate_limit_floor=rate_limit_floor,
+            max_rate_limit_wait=max_rate_limit_wait, max_429_retries=max_429_retries,
+            backoff_base=backoff_base, backoff_max=backoff_max, max_body_bytes=max_body_bytes,
+            stop_grace=stop_grace, rng=rng)
         self._interval_from_settings = interval is None
-        self.interval = interval if interval is not None else settings.mastodon_interval_seconds
-        self.request_timeout = request_timeout
+        self.base_url = settings.mastodon_url.strip().rstrip("/")
+        self.hashtags = hashtags
         self.page_limit = page_limit
         self.max_pages = max_pages
-        self.rate_limit_floor = rate_limit_floor
-        self.max_rate_limit_wait = max_rate_limit_wait
-        self.max_429_retries = max_429_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
         self.max_text_chars = min(max_text_chars, settings.max_text_chars)
-        self.max_body_bytes = max_body_bytes
-        self.stop_grace = stop_grace if stop_grace is not None else request_timeout * 3 + 20.0
-        self.rng = rng or random.Random()
         self.limits = Limits.from_settings(settings)
         self.store = StateStore(Path(settings.collector_state_dir) / "mastodon")
         self.since: dict[str, str | None] = {}
@@ -534,22 +420,20 @@ class MastodonCollector(Collector):
         #: Per hashtag, statuses dated too far ahead (a remote server's clock running fast),
         #: by id: held back, saved with the state, sent once their time has come.
         self.held: dict[str, dict[str, dict[str, Any]]] = {}
-
-        #: Per hashtag, its last good poll and its failures by kind: made at start (label
-        #: children for every hashtag of the watch list, at 0).
-        self.hashtag_metrics: HashtagMetrics | None = None
-
-        self.requests: list[Request] = []  # the last requests made (bounded), newest last
-        self.rounds = 0
-        self.last_round: RoundResult | None = None
-        self._failures = 0
-        self._blocked_until = 0.0
         #: Seconds the instance's clock (its Date header) runs ahead of ours, 0 when it does not.
         self._instance_ahead = 0.0
         #: Per hashtag, ids of statuses left unread because the hold was full (counted once).
         self._deferred: dict[str, set[str]] = {}
-        self._wait_budget = max_rate_limit_wait  # what the current round may still sleep
-        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def hashtag_metrics(self) -> HashtagMetrics | None:
+        """Per hashtag, its last good poll and its failures by kind: made at start (label
+        children for every hashtag of the watch list, at 0)."""
+        metrics: HashtagMetrics | None = self.source_metrics
+        return metrics
+
+    def describe(self, source: str) -> str:
+        return f"#{source}"
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -564,23 +448,16 @@ class MastodonCollector(Collector):
     def check_config(self) -> None:
         """The instance URL and the interval, or MastodonConfigError (before anything runs)."""
         self.base_url = check_base_url(self.settings.mastodon_url)
-        parts = urlsplit(self.base_url)
-        if self.settings.mastodon_token and parts.scheme.lower() == "http":
-            from veille.collectors.webhook import is_loopback
-
-            if not is_loopback(parts.hostname or ""):
-                # Sent at every request: readable by anyone on the way (until 2026-12-06).
-                raise MastodonConfigError(
-                    f"VEILLE_MASTODON_URL={self.base_url!r} is http://: VEILLE_MASTODON_TOKEN "
-                    "would be sent in clear to another machine; use the instance's https:// "
-                    "address (or no token, or an instance on loopback)")
+        if self.settings.mastodon_token and sends_secret_in_clear(self.base_url):
+            # Sent at every request: readable by anyone on the way (until 2026-12-06).
+            raise MastodonConfigError(
+                f"VEILLE_MASTODON_URL={self.base_url!r} is http://: VEILLE_MASTODON_TOKEN "
+                "would be sent in clear to another machine; use the instance's https:// "
+                "address (or no token, or an instance on loopback)")
         if self._interval_from_settings:
-            interval = self.settings.mastodon_interval_seconds
-            if not MIN_INTERVAL <= interval <= MAX_INTERVAL:  # also refuses NaN
-                raise MastodonConfigError(
-                    f"VEILLE_MASTODON_INTERVAL_SECONDS={interval!r} must be in "
-                    f"{MIN_INTERVAL:g}..{MAX_INTERVAL:g} seconds (the instance's rate limit is "
-                    "shared with its other clients; at least one round a day)")
+            check_interval(self.settings.mastodon_interval_seconds,
+                           name="VEILLE_MASTODON_INTERVAL_SECONDS", error=MastodonConfigError,
+                           why="the instance's rate limit is shared with its other clients")
 
     async def start(self) -> None:
         self.check_config()
@@ -595,8 +472,8 @@ class MastodonCollector(Collector):
             raise MastodonConfigError(
                 f"{self.settings.watchlist_path}: no brand has `hashtags`, nothing to follow"
             )
-        if self.hashtag_metrics is None:
-            self.hashtag_metrics = HashtagMetrics(self.metrics.registry, self.hashtags)
+        if self.source_metrics is None:
+            self.source_metrics = HashtagMetrics(self.metrics.registry, self.hashtags)
         for tag in self.hashtags:
             data = self.store.load(self._state_key(tag)) or {}
             since = data.get("since_id") if data.get("instance") == self.base_url else None
@@ -617,72 +494,12 @@ class MastodonCollector(Collector):
             self.held[tag] = {sid: valid[sid]
                               for sid in sorted(valid, key=status_key)[:MAX_HELD]}
         if self._session is None:
-            headers = {"User-Agent": self.settings.collector_user_agent,
-                       "Accept": "application/json"}
-            self._session = aiohttp.ClientSession(
-                headers=headers, timeout=aiohttp.ClientTimeout(total=self.request_timeout)
-            )
-
-    async def run(self) -> None:
-        task = asyncio.create_task(self._loop(), name="mastodon")
-        try:
-            await self.stopping.wait()
-            # Let a round in flight finish (its send and state save) before leaving.
-            await asyncio.wait([task], timeout=self.stop_grace)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-    async def close(self) -> None:
-        try:
-            await super().close()
-        finally:
-            if self._session is not None:
-                await self._session.close()
-                self._session = None
-
-    async def _loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                result = await self.poll_round()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a bug must not end the polling silently: log, back off
-                self._failures += 1
-                delay = backoff_delay(self._failures, self.backoff_base, self.backoff_max,
-                                      self.rng)
-                log.exception("mastodon: round failed unexpectedly (%s); next try in %.1f s",
-                              type(exc).__name__, delay)
-                if await sleep_or_stop(self.stopping, delay):
-                    break
-                continue
-            delay = self.interval
-            if not result.ok:
-                delay = backoff_delay(self._failures, self.backoff_base, self.backoff_max,
-                                      self.rng)
-                if result.status == "partial":  # the other hashtags are fine: keep the pace
-                    delay = min(delay, self.interval)
-                if result.retry_after is not None:
-                    delay = max(delay, min(result.retry_after, self.backoff_max))
-            delay = min(delay, MAX_INTERVAL)  # an explicit huge interval must not overflow
-            if await sleep_or_stop(self.stopping, delay):
-                break
+            self._open_session()
 
     # -- HTTP ---------------------------------------------------------------------------------
 
-    def _block_for(self, seconds: float) -> None:
-        """No request for `seconds` (at most backoff_max: a year-9999 reset is not honoured)."""
-        if not seconds >= 0:  # negative or NaN
-            seconds = self.backoff_base
-        seconds = min(seconds, self.backoff_max)  # also bounds inf
-        self._blocked_until = max(self._blocked_until, time.time() + seconds)
-
-    def _note_rate_limit(self, headers: Any) -> None:
-        left = header_number(headers.get("X-RateLimit-Remaining"))  # None: absent or unreadable
-        if left is None or left >= self.rate_limit_floor:
-            return
-        reset = parse_reset(headers.get("X-RateLimit-Reset"))
-        self._block_for(reset - time.time() if reset is not None else self.backoff_base)
+    def _note_response(self, resp: aiohttp.ClientResponse) -> None:
+        self._note_instance_clock(resp.headers.get("Date"))
 
     def _note_instance_clock(self, value: str | None) -> None:
         """How far the instance's clock runs ahead of ours, from its answer's Date header (0
@@ -702,79 +519,26 @@ class MastodonCollector(Collector):
         of the future, and its cursor never moved."""
         return time.time() + self._instance_ahead
 
-    async def _respect_rate_limit(self) -> None:
-        wait = self._blocked_until - time.time()
-        if wait > 0:
-            if wait > self._wait_budget:
-                # Not in this round: the loop waits between rounds (bounded, stoppable).
-                raise HashtagFetchError(
-                    f"rate limited for {wait:.0f} s more; retried at a later round",
-                    retry_after=wait, kind="rate_limited")
-            log.info("mastodon: rate limit nearly used up; waiting %.1f s for its reset", wait)
-            self._wait_budget -= wait
-            if await sleep_or_stop(self.stopping, wait):
-                raise HashtagFetchError("stopping", kind=None)
-        self._blocked_until = 0.0
-
-    async def _read_json(self, resp: aiohttp.ClientResponse) -> Any:
-        """The body parsed as JSON, read up to max_body_bytes (a larger one is a FetchError)."""
-        body = await read_body(resp, self.max_body_bytes, "answer")
-        try:
-            return json.loads(body)
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            raise FetchError(f"the answer is not JSON ({type(exc).__name__}: "
-                             f"{str(exc)[:200]})") from None
-
     async def _get_page(self, url: URL) -> tuple[list[dict[str, Any]], URL | None]:
         """One page of statuses and the `rel="next"` address, honouring the rate limit."""
-        if self._session is None:
-            raise RuntimeError("MastodonCollector.start() was not called")
         headers = {}
         if self.settings.mastodon_token:
             headers["Authorization"] = f"Bearer {self.settings.mastodon_token}"
-        for _attempt in range(self.max_429_retries + 1):
-            await self._respect_rate_limit()
-            try:
-                async with self._session.get(url, headers=headers) as resp:
-                    self.requests.append(Request(str(url), resp.status, time.time()))
-                    del self.requests[:-500]
-                    self._note_rate_limit(resp.headers)
-                    self._note_instance_clock(resp.headers.get("Date"))
-                    if resp.status == 429:
-                        wait = parse_retry_after(resp.headers.get("Retry-After"))
-                        if wait is None:
-                            reset = parse_reset(resp.headers.get("X-RateLimit-Reset"))
-                            wait = reset - time.time() if reset is not None else None
-                        if wait is None or not wait >= 0:
-                            wait = self.backoff_base
-                        log.warning("mastodon: 429 Too Many Requests; asked to wait %.1f s",
-                                    min(wait, self.backoff_max))
-                        self._block_for(wait)  # honoured in this round up to the round's budget
-                        continue
-                    if resp.status in (401, 403):
-                        raise HashtagFetchError(
-                            f"HTTP {resp.status}: the instance refuses anonymous access to "
-                            "hashtag timelines; set VEILLE_MASTODON_TOKEN"
-                            if not self.settings.mastodon_token
-                            else f"HTTP {resp.status}: the access token was refused",
-                            kind="unauthorized",
-                        )
-                    if resp.status >= 400:
-                        raise FetchError(f"HTTP {resp.status}",
-                                         parse_retry_after(resp.headers.get("Retry-After")))
-                    data = await self._read_json(resp)
-                    next_rel = resp.links.get("next")
-                    next_link = next_rel.get("url") if next_rel is not None else None
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
-            if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
-                raise FetchError("the answer is not a list of statuses")
-            next_url = URL(str(next_link)) if next_link else None
-            return data, next_url
-        raise HashtagFetchError("still rate limited (429) after retries",
-                                retry_after=min(max(self._blocked_until - time.time(), 0.0),
-                                                self.backoff_max),
-                                kind="rate_limited")
+        answer = await self._request(url, headers=headers)
+        if answer.status in (401, 403):
+            raise HashtagFetchError(
+                f"HTTP {answer.status}: the instance refuses anonymous access to hashtag "
+                "timelines; set VEILLE_MASTODON_TOKEN" if not self.settings.mastodon_token
+                else f"HTTP {answer.status}: the access token was refused",
+                kind="unauthorized",
+            )
+        if answer.status >= 400:
+            raise FetchError(f"HTTP {answer.status}",
+                             parse_retry_after(answer.headers.get("Retry-After")))
+        data = answer.data
+        if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
+            raise FetchError("the answer is not a list of statuses")
+        return data, URL(answer.next_link) if answer.next_link else None
 
     def _tag_url(self, tag: str) -> URL:
         return URL(f"{self.base_url}/api/v1/timelines/tag/{quote(tag, safe='')}", encoded=True)
@@ -938,31 +702,8 @@ class MastodonCollector(Collector):
     async def poll_round(self) -> RoundResult:
         """Poll every hashtag once, send the new statuses, then save each hashtag's since_id."""
         assert self.hashtags is not None, "start() first"
-        self.rounds += 1
-        self._wait_budget = self.max_rate_limit_wait
-        result = RoundResult("ok")
-        done: list[TagResult] = []
-        failed: dict[str, str | None] = {}  # hashtag -> the kind of its failure (None: stopping)
-        for tag in self.hashtags:
-            if self.stopping.is_set():
-                break
-            summary = result.tags[tag] = TagSummary()
-            try:
-                done.append(await self.fetch_tag(tag))
-            except asyncio.CancelledError:
-                raise
-            except FetchError as exc:
-                result.errors[tag] = str(exc)
-                failed[tag] = failure_kind(exc)
-                if exc.retry_after is not None:
-                    result.retry_after = max(result.retry_after or 0.0, exc.retry_after)
-                log.warning("mastodon: #%s: %s", tag, exc)
-            except Exception as exc:  # a bug or a strange answer: log, keep the others going
-                log.exception("mastodon: #%s: unexpected error", tag)
-                result.errors[tag] = f"{type(exc).__name__}: {exc}"
-                failed[tag] = "fetch"
-            if tag in result.errors:
-                summary.status, summary.error = "failed", result.errors[tag]
+        result, fetched_tags, failed = await self._read_sources(self.hashtags, self.fetch_tag)
+        done = [tag_result for _, tag_result in fetched_tags]
 
         now = datetime.now(UTC)
         mentions: dict[str, RawMention] = {}
@@ -970,7 +711,7 @@ class MastodonCollector(Collector):
         holding: dict[str, dict[str, dict[str, Any]]] = {}  # hashtag -> statuses held after this round
         sending: set[str] = set()  # the hashtags with a status in the batch
         for tag_result in done:
-            summary = result.tags[tag_result.tag]
+            summary = result.sources[tag_result.tag]
             for bad_id in tag_result.bad_ids:
                 result.fetched += 1
                 summary.statuses += 1
@@ -1047,21 +788,10 @@ class MastodonCollector(Collector):
                 first_tag.setdefault(mention.id, tag_result.tag)
                 sending.add(tag_result.tag)
 
-        if mentions:
-            batch = sorted(mentions.values(), key=lambda m: m.created_at)
-            try:
-                await self.sink.send(batch)
-            except BrokerUnavailable as exc:
-                # since_ids stay where they were: the same statuses are fetched and sent again.
-                self._failures += 1
-                result.status = "broker_error"
-                result.errors["broker"] = str(exc)
-                self._count_polls(done, failed, unsent=sending)
-                self.last_round = result
-                return result
-            result.sent = len(batch)
-            for mention_id in mentions:
-                result.tags[first_tag[mention_id]].sent += 1
+        if not await self._send_round(result, mentions, first_tag):
+            # since_ids stay where they were: the same statuses are fetched and sent again.
+            self._count_polls([t.tag for t in done], failed, unsent=sending)
+            return result
 
         for tag_result in done:
             held_now = holding.get(tag_result.tag, {})
@@ -1085,32 +815,8 @@ class MastodonCollector(Collector):
                     })
                 except OSError as exc:
                     log.error("mastodon: #%s: could not save state: %s", tag_result.tag, exc)
-        self._count_polls(done, failed, unsent=set())
-        if result.errors:
-            result.status = "failed" if not done else "partial"
-            self._failures += 1
-        else:
-            self._failures = 0
-        self.last_round = result
-        return result
-
-    def _count_polls(self, done: list[TagResult], failed: dict[str, str | None],
-                     unsent: set[str]) -> None:
-        """The round in the per-hashtag metrics: a good poll for each hashtag read whose statuses,
-        if it had any to send, the broker acknowledged (a quiet hashtag polls well: its silence
-        is no failure); a failure of its kind for each other (`unsent`: its statuses were not
-        acknowledged; none for a hashtag left because the collector is stopping)."""
-        if self.hashtag_metrics is None:
-            return
-        now = time.time()
-        for tag, kind in failed.items():
-            if kind is not None:
-                self.hashtag_metrics.failures.labels(tag, kind).inc()
-        for tag_result in done:
-            if tag_result.tag in unsent:
-                self.hashtag_metrics.failures.labels(tag_result.tag, "broker").inc()
-            else:
-                self.hashtag_metrics.last_success.labels(tag_result.tag).set(now)
+        self._count_polls([t.tag for t in done], failed, unsent=set())
+        return self._end_round(result, bool(done))
 
 
 async def run_mastodon(settings: Settings, *, once: bool = False,
@@ -1119,41 +825,14 @@ async def run_mastodon(settings: Settings, *, once: bool = False,
 
     With `once`, raises BrokerUnavailable when the broker did not take the round's statuses,
     and MastodonRoundFailed when every hashtag failed; else returns the hashtags that failed
-    (the others' statuses are sent), each as "tag: error".
+    (the others' statuses are sent), each as "tag: error" (polling.run_polling).
     """
     from prometheus_client import CollectorRegistry
 
     if collector is None:
         collector = MastodonCollector(settings, CollectorMetrics(CollectorRegistry()))
-    collector.check_config()  # refuse a bad URL or interval before serving anything
-    server = serve_metrics(settings, collector.metrics, "mastodon")
-    try:
-        if not once:
-            await collector.serve()
-            return []
-        try:
-            await collector.start()
-            result = await collector.poll_round()
-        finally:
-            await collector.close()
-        log.info("mastodon: %s, %d statuses, %d sent, %d refused%s", result.status,
-                 result.fetched, result.sent, result.refused,
-                 f" ({result.errors})" if result.errors else "")
-        for tag, s in result.tags.items():  # a cron job's output: what each hashtag gave
-            state = ("broker_error" if result.status == "broker_error" and s.status == "ok"
-                     else s.status)
-            print(f"mastodon: #{tag}: {state}, {s.statuses} statuses, {s.sent} sent, "
-                  f"{s.refused} refused" + (f" ({s.error})" if s.error else ""), flush=True)
-        if result.status == "broker_error":
-            raise BrokerUnavailable(result.errors.get("broker", "broker unavailable"))
-        failed = [tag for tag, s in result.tags.items() if s.status == "failed"]
-        if failed and len(failed) == len(result.tags):
-            raise MastodonRoundFailed(
-                f"mastodon: every hashtag failed ({len(failed)}); #{failed[0]}: "
-                f"{result.tags[failed[0]].error}")
-        return [f"{tag}: {result.tags[tag].error}" for tag in failed]
-    finally:
-        stop_metrics(server)
+    return await run_polling(collector, once=once, round_failed=MastodonRoundFailed)
+
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,565 @@
+"""What the collectors polling a platform's HTTP API (Mastodon, Bluesky) share.
+
+A PollingCollector polls a fixed list of sources (Mastodon hashtags, Bluesky searches) in
+rounds: every source once a round, the round's mentions sent in one batch, each source's state
+saved only after the broker acknowledged it. This module holds the parts that do not depend on
+the platform:
+
+* the polling loop (`interval` between good rounds, jittered exponential backoff after a failed
+  one, at most `backoff_max`; a Retry-After honoured), stopped by `stop()` with a grace period
+  for the round in flight;
+* one aiohttp session, and `_request`: rate-limit headers honoured (below `rate_limit_floor`
+  requests left, no request until the reset), a 429 retried after Retry-After or the reset, at
+  most `max_rate_limit_wait` seconds of sleep in all per round (a longer wait fails the source
+  for the round with kind `rate_limited`), an answer body read up to `max_body_bytes`, network
+  errors as FetchError;
+* the round's skeleton: read every source (a source failing, or raising a bug, does not stop
+  the others), send the batch (BrokerUnavailable: a `broker_error` round, nothing saved), count
+  each source's poll in its health metrics (veille.metrics._SourceHealth);
+* `run_polling`: `veille collect <name> [--once]` (the /metrics server, the `--once` report);
+* the checks of a base URL setting, of an http:// address a secret would be sent to, of an
+  interval.
+
+Log records are written under the collector's own module's logger (`self.log`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import random
+import time
+from abc import abstractmethod
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+from yarl import URL
+
+from streams.records import RawMention
+from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
+from veille.collectors.rss import (
+    FetchError,
+    backoff_delay,
+    parse_retry_after,
+    read_body,
+    serve_metrics,
+    sleep_or_stop,
+    stop_metrics,
+)
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_WAIT = 60.0  # seconds a round may sleep in all for Retry-After / rate-limit resets
+MIN_INTERVAL = 30.0  # seconds between two rounds at the least, as for RSS feeds
+MAX_INTERVAL = 86400.0  # at most one day between two rounds
+MAX_BODY_BYTES = 10 * 1024 * 1024  # an answer's body, as RssCollector.max_body_bytes
+MAX_ERROR_BODY_BYTES = 64 * 1024  # an error answer's body (read for its error name only)
+#: A reset header holding a number above this is a Unix time, else seconds from now.
+_EPOCH_FLOOR = 1_000_000_000
+
+T = TypeVar("T")
+
+
+class SourceFetchError(FetchError):
+    """A FetchError of a known kind (veille.metrics.HASHTAG_FAILURES, BLUESKY_QUERY_FAILURES:
+    rate_limited, unauthorized), or of none when the collector is stopping (no failure of the
+    source's). A plain FetchError is of kind `fetch`."""
+
+    def __init__(self, message: str, retry_after: float | None = None, *,
+                 kind: str | None) -> None:
+        super().__init__(message, retry_after)
+        self.kind = kind
+
+
+def failure_kind(exc: BaseException) -> str | None:
+    """The `kind` label of a source's failed poll (None: not a failure, the collector stopping)."""
+    return exc.kind if isinstance(exc, SourceFetchError) else "fetch"
+
+
+def parse_reset(value: str | None, now: float | None = None) -> float | None:
+    """A rate limit's reset as a Unix time, or None: an ISO 8601 time (Mastodon's
+    X-RateLimit-Reset), a Unix time in seconds (Bluesky's ratelimit-reset), or a number of
+    seconds from now (draft-ietf-httpapi-ratelimit-headers). Not finite: None."""
+    if not value:
+        return None
+    text = value.strip()
+    number = header_number(text)
+    if number is not None:
+        if number < 0:
+            return None
+        return number if number > _EPOCH_FLOOR else (time.time() if now is None else now) + number
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        when = datetime.fromisoformat(text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        stamp = when.timestamp()
+    except (ValueError, OverflowError):
+        return None
+    return stamp if math.isfinite(stamp) else None
+
+
+def header_number(value: str | None) -> float | None:
+    """A numeric header (X-RateLimit-Remaining...) as a finite float, or None: "inf", "nan",
+    "1e999" or garbage are ignored rather than breaking the round."""
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+# -- settings checks ---------------------------------------------------------------------------
+
+
+def check_base_url(raw: str, *, name: str, error: type[Exception], example: str,
+                   empty_hint: str, credentials_hint: str, api_path: str) -> str:
+    """The setting `name` as a service's base URL without a trailing slash, or `error`:
+    http(s), a host, a port in 1..65535, no credentials, query, fragment, spaces or API path
+    (`api_path`, e.g. "/api/")."""
+    url = raw.strip()
+    if not url:
+        raise error(f"{name} is empty: {empty_hint}, {example}")
+    example = f"e.g. {example}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError as exc:
+        if "@" in url.split("//", 1)[-1].split("/", 1)[0]:
+            raise error(f"{name} is not a valid URL ({exc})") from None
+        raise error(f"{name}={url!r} is not a valid URL ({exc})") from None
+    if parts.username is not None or parts.password is not None:
+        # Not echoed: it may hold a password.
+        raise error(f"{name} must not hold user:password@ (it would be logged and saved in the "
+                    f"state files); {credentials_hint}")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise error(f"{name}={url!r} must not contain spaces or control characters")
+    if parts.scheme not in ("http", "https") or not url.lower().startswith(parts.scheme + "://"):
+        raise error(f"{name}={url!r} must be an http:// or https:// address, {example}")
+    if not host:
+        raise error(f"{name}={url!r} names no host, {example}")
+    if (port is not None and not 1 <= port <= 65535) or parts.netloc.endswith(":"):
+        raise error(f"{name}={url!r}: the port must be in 1..65535")
+    if "?" in url or "#" in url:
+        raise error(f"{name}={url!r} must not have a query or fragment: give the base URL, "
+                    f"{example}")
+    path = parts.path.rstrip("/")
+    if api_path in path + "/":
+        raise error(f"{name}={url!r} holds an API path: give the base URL only, {example}")
+    try:
+        URL(url)
+    except (ValueError, TypeError) as exc:
+        raise error(f"{name}={url!r} is not a valid URL ({exc})") from None
+    return url.rstrip("/")
+
+
+def sends_secret_in_clear(base_url: str) -> bool:
+    """True when `base_url` is http:// to another machine than this one: a secret sent there
+    (a token, a password) is readable by anyone on the way."""
+    parts = urlsplit(base_url)
+    if parts.scheme.lower() != "http":
+        return False
+    from veille.collectors.webhook import is_loopback
+
+    return not is_loopback(parts.hostname or "")
+
+
+def check_interval(value: float, *, name: str, error: type[Exception], why: str) -> None:
+    """An interval setting in MIN_INTERVAL..MAX_INTERVAL (also refuses NaN), or `error`."""
+    if not MIN_INTERVAL <= value <= MAX_INTERVAL:
+        raise error(f"{name}={value!r} must be in {MIN_INTERVAL:g}..{MAX_INTERVAL:g} seconds "
+                    f"({why}; at least one round a day)")
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceSummary:
+    """What one source gave in a round (the `--once` report)."""
+
+    status: str = "ok"  # ok | failed
+    statuses: int = 0
+    sent: int = 0
+    refused: int = 0
+    error: str | None = None
+
+
+@dataclass
+class RoundResult:
+    status: str  # ok | partial | failed | broker_error
+    fetched: int = 0
+    sent: int = 0
+    refused: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    retry_after: float | None = None
+    sources: dict[str, SourceSummary] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class Request:
+    """A request the collector made, for logs and tests."""
+
+    url: str
+    status: int
+    at: float
+
+
+@dataclass
+class Answer:
+    """A (non-429) answer: its status, headers, body as JSON (None for an error answer whose
+    body is no JSON) and its `rel="next"` link."""
+
+    status: int
+    headers: Mapping[str, str]
+    data: Any
+    next_link: str | None = None
+
+
+# -- the collector -----------------------------------------------------------------------------
+
+
+class PollingCollector(Collector):
+    """A collector polling an HTTP API in rounds (see the module's docstring)."""
+
+    #: The rate-limit headers of the platform (looked up case-insensitively).
+    remaining_header = "X-RateLimit-Remaining"
+    reset_header = "X-RateLimit-Reset"
+    #: What a source is called in the `--once` report ("hashtag", "query").
+    source_noun = "source"
+
+    def __init__(self, settings: Settings, metrics: CollectorMetrics,
+                 sink: MentionSink | None = None, *, interval: float, request_timeout: float,
+                 rate_limit_floor: int, max_rate_limit_wait: float, max_429_retries: int,
+                 backoff_base: float, backoff_max: float, max_body_bytes: int,
+                 stop_grace: float | None, rng: random.Random | None) -> None:
+        super().__init__(settings, metrics, sink)
+        self.log = logging.getLogger(type(self).__module__)
+        self.interval = interval
+        self.request_timeout = request_timeout
+        self.rate_limit_floor = rate_limit_floor
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self.max_429_retries = max_429_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_body_bytes = max_body_bytes
+        self.stop_grace = stop_grace if stop_grace is not None else request_timeout * 3 + 20.0
+        self.rng = rng or random.Random()
+        #: Per source's label, its last good poll and its failures by kind (made at start).
+        self.source_metrics: Any = None
+        self.requests: list[Request] = []  # the last requests made (bounded), newest last
+        self.rounds = 0
+        self.last_round: RoundResult | None = None
+        self._failures = 0
+        self._blocked_until = 0.0
+        self._wait_budget = max_rate_limit_wait  # what the current round may still sleep
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    @abstractmethod
+    def check_config(self) -> None:
+        """Refuse a bad setting (a ...ConfigError) before anything runs."""
+
+    @abstractmethod
+    async def poll_round(self) -> RoundResult:
+        """Poll every source once, send the new mentions, then save each source's state."""
+
+    def describe(self, source: str) -> str:
+        """A source as logs and the `--once` report name it."""
+        return source
+
+    def metric_label(self, source: str) -> str:
+        """The label value of a source in `source_metrics` (a bounded, configured set)."""
+        return source
+
+    def _note_response(self, resp: aiohttp.ClientResponse) -> None:  # noqa: B027 - optional hook
+        """Read what else an answer tells (a clock...); default: nothing."""
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    def _open_session(self) -> None:
+        if self._session is None:
+            headers = {"User-Agent": self.settings.collector_user_agent,
+                       "Accept": "application/json"}
+            self._session = aiohttp.ClientSession(
+                headers=headers, timeout=aiohttp.ClientTimeout(total=self.request_timeout))
+
+    async def run(self) -> None:
+        task = asyncio.create_task(self._loop(), name=self.name)
+        try:
+            await self.stopping.wait()
+            # Let a round in flight finish (its send and state save) before leaving.
+            await asyncio.wait([task], timeout=self.stop_grace)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+
+    async def _loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                result = await self.poll_round()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not end the polling silently: log, back off
+                self._failures += 1
+                delay = backoff_delay(self._failures, self.backoff_base, self.backoff_max,
+                                      self.rng)
+                self.log.exception("%s: round failed unexpectedly (%s); next try in %.1f s",
+                                   self.name, type(exc).__name__, delay)
+                if await sleep_or_stop(self.stopping, delay):
+                    break
+                continue
+            delay = self.interval
+            if not result.ok:
+                delay = backoff_delay(self._failures, self.backoff_base, self.backoff_max,
+                                      self.rng)
+                if result.status == "partial":  # the other sources are fine: keep the pace
+                    delay = min(delay, self.interval)
+                if result.retry_after is not None:
+                    delay = max(delay, min(result.retry_after, self.backoff_max))
+            delay = min(delay, MAX_INTERVAL)  # an explicit huge interval must not overflow
+            if await sleep_or_stop(self.stopping, delay):
+                break
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def _block_for(self, seconds: float) -> None:
+        """No request for `seconds` (at most backoff_max: a year-9999 reset is not honoured)."""
+        if not seconds >= 0:  # negative or NaN
+            seconds = self.backoff_base
+        seconds = min(seconds, self.backoff_max)  # also bounds inf
+        self._blocked_until = max(self._blocked_until, time.time() + seconds)
+
+    def _note_rate_limit(self, headers: Any) -> None:
+        left = header_number(headers.get(self.remaining_header))  # None: absent or unreadable
+        if left is None or left >= self.rate_limit_floor:
+            return
+        reset = parse_reset(headers.get(self.reset_header))
+        self._block_for(reset - time.time() if reset is not None else self.backoff_base)
+
+    async def _respect_rate_limit(self) -> None:
+        wait = self._blocked_until - time.time()
+        if wait > 0:
+            if wait > self._wait_budget:
+                # Not in this round: the loop waits between rounds (bounded, stoppable).
+                raise SourceFetchError(
+                    f"rate limited for {wait:.0f} s more; retried at a later round",
+                    retry_after=wait, kind="rate_limited")
+            self.log.info("%s: rate limit nearly used up; waiting %.1f s for its reset",
+                          self.name, wait)
+            self._wait_budget -= wait
+            if await sleep_or_stop(self.stopping, wait):
+                raise SourceFetchError("stopping", kind=None)
+        self._blocked_until = 0.0
+
+    async def _read_json(self, resp: aiohttp.ClientResponse) -> Any:
+        """The body parsed as JSON, read up to max_body_bytes (a larger one is a FetchError)."""
+        body = await read_body(resp, self.max_body_bytes, "answer")
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise FetchError(f"the answer is not JSON ({type(exc).__name__}: "
+                             f"{str(exc)[:200]})") from None
+
+    async def _error_json(self, resp: aiohttp.ClientResponse) -> Any:
+        """An error answer's body as JSON (its error name), None when it is none."""
+        try:
+            return json.loads(await read_body(resp, MAX_ERROR_BODY_BYTES, "error answer"))
+        except (FetchError, ValueError, RecursionError):
+            return None
+
+    async def _request(self, url: URL, *, method: str = "GET",
+                       headers: Mapping[str, str] | None = None,
+                       body: Any = None) -> Answer:
+        """One request, honouring the rate limit: a 429 is retried (at most max_429_retries
+        times, waiting for Retry-After or the reset within the round's budget); any other
+        answer is returned, its body parsed (an answer of status < 400 that is no JSON, or too
+        large, is a FetchError). Network errors and timeouts are FetchErrors."""
+        if self._session is None:
+            raise RuntimeError(f"{type(self).__name__}.start() was not called")
+        for _attempt in range(self.max_429_retries + 1):
+            await self._respect_rate_limit()
+            try:
+                async with self._session.request(method, url, headers=dict(headers or {}),
+                                                 json=body) as resp:
+                    self.requests.append(Request(str(url), resp.status, time.time()))
+                    del self.requests[:-500]
+                    self._note_rate_limit(resp.headers)
+                    self._note_response(resp)
+                    if resp.status == 429:
+                        wait = parse_retry_after(resp.headers.get("Retry-After"))
+                        if wait is None:
+                            reset = parse_reset(resp.headers.get(self.reset_header))
+                            wait = reset - time.time() if reset is not None else None
+                        if wait is None or not wait >= 0:
+                            wait = self.backoff_base
+                        self.log.warning("%s: 429 Too Many Requests; asked to wait %.1f s",
+                                         self.name, min(wait, self.backoff_max))
+                        self._block_for(wait)  # honoured in this round up to the round's budget
+                        continue
+                    if resp.status >= 400:
+                        data = await self._error_json(resp)
+                    else:
+                        data = await self._read_json(resp)
+                    next_rel = resp.links.get("next")
+                    next_link = next_rel.get("url") if next_rel is not None else None
+                    return Answer(resp.status, resp.headers.copy(), data,
+                                  str(next_link) if next_link else None)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+        raise SourceFetchError("still rate limited (429) after retries",
+                               retry_after=min(max(self._blocked_until - time.time(), 0.0),
+                                               self.backoff_max),
+                               kind="rate_limited")
+
+    # -- one round ------------------------------------------------------------------------------
+
+    async def _read_sources(self, sources: Iterable[str], fetch: Callable[[str], Awaitable[T]],
+                            ) -> tuple[RoundResult, list[tuple[str, T]], dict[str, str | None]]:
+        """Start a round and read every source with `fetch`: the round's result (a summary
+        per source), what each source read gave, and the sources that failed with the kind of
+        their failure (None: left because the collector is stopping)."""
+        self.rounds += 1
+        self._wait_budget = self.max_rate_limit_wait
+        result = RoundResult("ok")
+        done: list[tuple[str, T]] = []
+        failed: dict[str, str | None] = {}
+        for source in sources:
+            if self.stopping.is_set():
+                break
+            summary = result.sources[source] = SourceSummary()
+            try:
+                done.append((source, await fetch(source)))
+            except asyncio.CancelledError:
+                raise
+            except FetchError as exc:
+                result.errors[source] = str(exc)
+                failed[source] = failure_kind(exc)
+                if exc.retry_after is not None:
+                    result.retry_after = max(result.retry_after or 0.0, exc.retry_after)
+                self.log.warning("%s: %s: %s", self.name, self.describe(source), exc)
+            except Exception as exc:  # a bug or a strange answer: log, keep the others going
+                self.log.exception("%s: %s: unexpected error", self.name, self.describe(source))
+                result.errors[source] = f"{type(exc).__name__}: {exc}"
+                failed[source] = "fetch"
+            if source in result.errors:
+                summary.status, summary.error = "failed", result.errors[source]
+        return result, done, failed
+
+    async def _send_round(self, result: RoundResult, mentions: dict[str, RawMention],
+                          first_source: dict[str, str]) -> bool:
+        """Send the round's mentions (oldest first); False when the broker did not take them
+        (the round is then a `broker_error` one: no state may be saved)."""
+        if not mentions:
+            return True
+        batch = sorted(mentions.values(), key=lambda m: m.created_at)
+        try:
+            await self.sink.send(batch)
+        except BrokerUnavailable as exc:
+            # The cursors stay where they were: the same items are fetched and sent again.
+            self._failures += 1
+            result.status = "broker_error"
+            result.errors["broker"] = str(exc)
+            self.last_round = result
+            return False
+        result.sent = len(batch)
+        for mention_id in mentions:
+            result.sources[first_source[mention_id]].sent += 1
+        return True
+
+    def _end_round(self, result: RoundResult, read_any: bool) -> RoundResult:
+        if result.errors:
+            result.status = "failed" if not read_any else "partial"
+            self._failures += 1
+        else:
+            self._failures = 0
+        self.last_round = result
+        return result
+
+    def _count_polls(self, done: Iterable[str], failed: dict[str, str | None],
+                     unsent: set[str]) -> None:
+        """The round in the per-source metrics: a failure of its kind for each source that
+        failed (`unsent`: read, but its items not acknowledged: kind broker; none for a source
+        left because the collector is stopping); a good poll for each label (metric_label)
+        whose sources were all read and acknowledged (a quiet source polls well: its silence is
+        no failure)."""
+        if self.source_metrics is None:
+            return
+        now = time.time()
+        bad: set[str] = set()
+        for source, kind in failed.items():
+            if kind is not None:
+                bad.add(self.metric_label(source))
+                self.source_metrics.failures.labels(self.metric_label(source), kind).inc()
+        for source in unsent:
+            bad.add(self.metric_label(source))
+            self.source_metrics.failures.labels(self.metric_label(source), "broker").inc()
+        for source in done:
+            if source not in unsent and self.metric_label(source) not in bad:
+                self.source_metrics.last_success.labels(self.metric_label(source)).set(now)
+
+
+async def run_polling(collector: PollingCollector, *, once: bool,
+                      round_failed: type[Exception]) -> list[str]:
+    """Serve /metrics and poll until SIGTERM/SIGINT, or one round with `once=True`.
+
+    With `once`, prints one line per source, raises BrokerUnavailable when the broker did not
+    take the round's mentions, and `round_failed` when every source failed; else returns the
+    sources that failed (the others' mentions are sent), each as "source: error".
+    """
+    name = collector.name
+    collector.check_config()  # refuse a bad URL or interval before serving anything
+    server = serve_metrics(collector.settings, collector.metrics, name)
+    try:
+        if not once:
+            await collector.serve()
+            return []
+        try:
+            await collector.start()
+            result = await collector.poll_round()
+        finally:
+            await collector.close()
+        collector.log.info("%s: %s, %d items, %d sent, %d refused%s", name, result.status,
+                           result.fetched, result.sent, result.refused,
+                           f" ({result.errors})" if result.errors else "")
+        for source, s in result.sources.items():  # a cron job's output: what each source gave
+            state = ("broker_error" if result.status == "broker_error" and s.status == "ok"
+                     else s.status)
+            print(f"{name}: {collector.describe(source)}: {state}, {s.statuses} statuses, "
+                  f"{s.sent} sent, {s.refused} refused" + (f" ({s.error})" if s.error else ""),
+                  flush=True)
+        if result.status == "broker_error":
+            raise BrokerUnavailable(result.errors.get("broker", "broker unavailable"))
+        failed = [source for source, s in result.sources.items() if s.status == "failed"]
+        if failed and len(failed) == len(result.sources):
+            raise round_failed(
+                f"{name}: every {collector.source_noun} failed ({len(failed)}); "
+                f"{collector.describe(failed[0])}: {result.sources[failed[0]].error}")
+        return [f"{source}: {result.sources[source].error}" for source in failed]
+    finally:
+        stop_metrics(server)
