@@ -284,6 +284,19 @@ def cmd_mastodon(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bluesky(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from veille.collectors.bluesky import run_bluesky
+
+    failed = asyncio.run(run_bluesky(_signs_in(_settings(args)), once=args.once))
+    if failed:  # --once: some searches read, not these (a cron job must not see 0)
+        print(f"veille: warning: bluesky: {len(failed)} search(es) could not be read; "
+              f"{failed[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     from veille.detect import run_detect, timezone_option
     from veille.spikes import DetectorConfig
@@ -876,6 +889,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 _USER_ERRORS = (
     ("veille.collectors.base", "BrokerUnavailable"),
     ("veille.collectors.mastodon", "MastodonConfigError"),
+    ("veille.collectors.bluesky", "BlueskyConfigError"),
     ("veille.collectors.rss", "FeedConfigError"),
     ("veille.collectors.rss", "StateDirError"),
     ("veille.moderate.commands", "ModerateError"),
@@ -978,6 +992,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
     m.add_argument("--once", action="store_true", help="poll every hashtag once, then exit")
     m.set_defaults(func=cmd_mastodon)
+    b = csub.add_parser("bluesky", help="search Bluesky for the watch list's brand names, aliases "
+                        "and hashtags")
+    _add_broker(b)
+    b.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
+    b.add_argument("--once", action="store_true", help="run every search once, then exit")
+    b.set_defaults(func=cmd_bluesky)
 
     from veille.moderation import CLOSING_DECISIONS, DECISIONS, METRIC_CATEGORIES, SORTS
 

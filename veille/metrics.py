@@ -320,7 +320,7 @@ class EnrichedTally:
 
 
 #: Collector names: a bounded label set.
-COLLECTORS = ("replay", "rss", "webhook", "mastodon")
+COLLECTORS = ("replay", "rss", "webhook", "mastodon", "bluesky")
 #: Reasons a collector refuses an item (bounded): the record validation reasons plus transport ones.
 COLLECTOR_REFUSALS = DLQ_REASONS + ("unauthorized", "payload_too_large", "too_many_items",
                                     "overloaded", "duplicate", "unsupported")
@@ -429,6 +429,26 @@ class HashtagMetrics(_SourceHealth):
             failures_help="Polls of the hashtag that failed: fetch (HTTP error, timeout, answer "
                           "too large or not a list of statuses), rate_limited, unauthorized (401, "
                           "403), broker.")
+
+
+#: Why a Bluesky search failed (a label value): as a Mastodon hashtag's.
+BLUESKY_FAILURES = HASHTAG_FAILURES
+
+
+class BlueskyBrandMetrics(_SourceHealth):
+    """The Bluesky collector's health per brand of the watch list (its id): a brand is searched
+    under each of its terms (name, aliases, hashtags), and a search string is no label value
+    (free text, and as many as the watch list's terms); its id is a bounded, configured set."""
+
+    def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
+        super().__init__(
+            registry, brands, prefix="veille_bluesky_brand", label="brand",
+            kinds=BLUESKY_FAILURES,
+            last_help="Unix time of the last round in which every search of the brand's terms "
+                      "was read and its new posts, if any, acknowledged by the broker; 0 until one.",
+            failures_help="Searches of the brand's terms that failed: fetch (HTTP error, timeout, "
+                          "answer too large or no list of posts), rate_limited, unauthorized "
+                          "(sign-in refused, 401, 403), broker.")
 
 
 SEVERITIES = ("warning", "critical")

@@ -233,6 +233,29 @@ class Settings:
     mastodon_interval_seconds: float = field(
         default=60.0, metadata={"help": "Seconds between two polls of each Mastodon hashtag."}
     )
+    bluesky_url: str = field(
+        default="https://public.api.bsky.app",
+        metadata={"help": "Bluesky AppView searched without an account (app.bsky.feed.searchPosts)."},
+    )
+    bluesky_pds_url: str = field(
+        default="https://bsky.social",
+        metadata={"help": "With VEILLE_BLUESKY_HANDLE: the account's PDS, where the collector signs "
+                  "in (com.atproto.server.createSession) and searches (the PDS forwards to its "
+                  "AppView)."},
+    )
+    bluesky_handle: str = field(
+        default="",
+        metadata={"help": "Optional Bluesky handle (or DID, or e-mail) to search signed in, with "
+                  "VEILLE_BLUESKY_APP_PASSWORD (empty: searches the AppView without an account)."},
+    )
+    bluesky_app_password: str = field(
+        default="", repr=False,
+        metadata={"secret": True, "help": "The handle's Bluesky app password (Settings > App "
+                  "passwords; never the account's own password). Secret."},
+    )
+    bluesky_interval_seconds: float = field(
+        default=60.0, metadata={"help": "Seconds between two rounds of Bluesky searches."}
+    )
     spike_bucket_seconds: int = field(
         default=300, metadata={"help": "Crisis detection: event-time bucket size per brand, seconds."}
     )

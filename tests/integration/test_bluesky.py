@@ -1,0 +1,492 @@
+"""The Bluesky collector against a real local HTTP server (a stand-in AppView and PDS speaking
+app.bsky.feed.searchPosts and com.atproto.server.*) and the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from streams.records import iso
+from streams.topics import MENTIONS_RAW, ensure_topics
+from tests.conftest import ROOT, settings_env
+from tests.http_helpers import serve
+from tests.integration.test_rss import QuickSink
+from tests.kafka_helpers import read_all
+from veille.broker import free_port
+from veille.collectors.bluesky import (
+    BlueskyCollector,
+    BlueskyRoundFailed,
+    Query,
+    run_bluesky,
+)
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+pytestmark = pytest.mark.integration
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def post(rkey: str, handle: str, text: str, minutes_ago: float, *,
+         indexed_late: float = 0.0, langs: list[str] | None = None) -> dict[str, Any]:
+    """A PostView as searchPosts gives it."""
+    did = "did:plc:" + hashlib.sha256(handle.encode()).hexdigest()[:24]
+    created = NOW - timedelta(minutes=minutes_ago)
+    return {
+        "uri": f"at://{did}/app.bsky.feed.post/{rkey}",
+        "cid": "bafyrei" + rkey,
+        "author": {"did": did, "handle": handle, "displayName": handle.split(".")[0].title()},
+        "record": {"$type": "app.bsky.feed.post", "text": text, "createdAt": iso(created),
+                   "langs": langs if langs is not None else ["fr"]},
+        "indexedAt": iso(created + timedelta(minutes=indexed_late)),
+        "likeCount": 4, "repostCount": 2, "replyCount": 1, "quoteCount": 0,
+    }
+
+
+def bluesky_id(p: dict[str, Any]) -> str:
+    return "bluesky-" + hashlib.sha256(p["uri"].encode()).hexdigest()[:32]
+
+
+def sort_at(p: dict[str, Any]) -> str:
+    return min(p["record"]["createdAt"], p["indexedAt"])  # same format: compares as strings
+
+
+# ---------------------------------------------------------------------------------------------
+# A real HTTP server answering like Bluesky's AppView (and a PDS, for the signed-in mode)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Req:
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    at: float
+    status: int = 200
+    body: Any = None
+
+
+@dataclass
+class AppView:
+    """searchPosts with q / sort=latest / since (inclusive, on sortAt) / limit / cursor (an
+    offset), and ratelimit-* headers; createSession / refreshSession. `plan` scripts the next
+    search answers: {"status", "headers", "remaining", "reset_in", "error"}."""
+
+    posts: list[Any] = field(default_factory=list)
+    requests: list[Req] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    resets: list[float] = field(default_factory=list)
+    accounts: dict[str, str] = field(default_factory=dict)  # handle -> app password
+    require_auth: bool = False
+    access: set[str] = field(default_factory=set)
+    refresh: set[str] = field(default_factory=set)
+    expired: set[str] = field(default_factory=set)
+    issued: int = 0
+    base: str = ""
+
+    def searches(self) -> list[Req]:
+        return [r for r in self.requests if r.path.endswith("searchPosts")]
+
+    @staticmethod
+    def matches(q: str, p: Any) -> bool:
+        text = p.get("record", {}).get("text") if isinstance(p, dict) else None
+        if not isinstance(text, str):
+            return "malformed" in q  # the test's odd posts answer a search of their own
+        return q.strip('"').casefold() in text.casefold()
+
+    async def search(self, request: web.Request) -> web.Response:
+        req = Req(request.path, dict(request.query), dict(request.headers), time.time())
+        self.requests.append(req)
+        step = self.plan.pop(0) if self.plan else {}
+        reset = time.time() + step.get("reset_in", 300.0)
+        self.resets.append(reset)
+        headers = {"ratelimit-limit": "3000", "ratelimit-policy": "3000;w=300",
+                   "ratelimit-remaining": str(step.get("remaining", 2999)),
+                   "ratelimit-reset": f"{reset:.3f}", **step.get("headers", {})}
+        if self.require_auth:
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if token in self.expired:
+                step = {"status": 400, "error": "ExpiredToken"}
+            elif token not in self.access:
+                step = {"status": 401, "error": "AuthenticationRequired"}
+        req.status = step.get("status", 200)
+        if req.status != 200:
+            return web.json_response({"error": step.get("error", "RateLimitExceeded"),
+                                      "message": "no"}, status=req.status, headers=headers)
+        q = request.query
+        found = sorted((p for p in self.posts if self.matches(q["q"], p)),
+                       key=lambda p: sort_at(p) if isinstance(p, dict) else "", reverse=True)
+        if "since" in q:
+            found = [p for p in found if not isinstance(p, dict) or sort_at(p) >= q["since"]]
+        limit = min(int(q.get("limit", 25)), 100)
+        offset = int(q.get("cursor", "0"))
+        page = found[offset:offset + limit]
+        body: dict[str, Any] = {"posts": page, "hitsTotal": len(found)}
+        if offset + limit < len(found):
+            body["cursor"] = str(offset + limit)
+        return web.json_response(body, headers=headers)
+
+    def _tokens(self) -> dict[str, str]:
+        self.issued += 1
+        access, refresh = f"access-{self.issued}", f"refresh-{self.issued}"
+        self.access.add(access)
+        self.refresh.add(refresh)
+        return {"accessJwt": access, "refreshJwt": refresh, "handle": "acme.example",
+                "did": "did:plc:acmeacmeacmeacmeacmeacme"}
+
+    async def create_session(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(Req(request.path, {}, dict(request.headers), time.time(), body=body))
+        if self.accounts.get(body.get("identifier")) != body.get("password"):
+            return web.json_response({"error": "AuthenticationRequired",
+                                      "message": "Invalid identifier or password"}, status=401)
+        return web.json_response(self._tokens())
+
+    async def refresh_session(self, request: web.Request) -> web.Response:
+        self.requests.append(Req(request.path, {}, dict(request.headers), time.time()))
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.refresh:
+            return web.json_response({"error": "ExpiredToken"}, status=400)
+        self.refresh.discard(token)
+        return web.json_response(self._tokens())
+
+    def expire_access(self) -> None:
+        self.expired |= self.access
+        self.access.clear()
+
+
+@asynccontextmanager
+async def appview() -> AsyncIterator[AppView]:
+    server = AppView()
+    async with serve([("GET", "/xrpc/app.bsky.feed.searchPosts", server.search),
+                      ("POST", "/xrpc/com.atproto.server.createSession", server.create_session),
+                      ("POST", "/xrpc/com.atproto.server.refreshSession",
+                       server.refresh_session)]) as base:
+        server.base = base
+        yield server
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def b_settings(settings: Settings, tmp_path: Path) -> Settings:
+    watchlist = tmp_path / "watchlist.toml"
+    watchlist.write_text("""
+[[brands]]
+id = "acme"
+name = "Acme"
+aliases = ["Acme Mobile"]
+keywords = ["Zéphyr X2"]
+hashtags = ["#AcmeDown"]
+
+[[brands]]
+id = "boreal"
+name = "Boréal"
+""", encoding="utf-8")
+    s = settings.with_(collector_state_dir=str(tmp_path / "collectors"),
+                       collector_metrics_port=free_port(), watchlist=str(watchlist))
+    ensure_topics(s)
+    return s
+
+
+def new_collector(settings: Settings, **kwargs: Any) -> BlueskyCollector:
+    kwargs.setdefault("page_limit", 2)
+    return BlueskyCollector(settings, CollectorMetrics(CollectorRegistry()), **kwargs)
+
+
+def sample(c: BlueskyCollector, name: str, **labels: str) -> float:
+    return c.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+async def raw_on_topic(settings: Settings, expect: int) -> list[dict[str, Any]]:
+    records = await asyncio.to_thread(read_all, settings, MENTIONS_RAW, expect, 30.0, 1.5)
+    out = []
+    for r in records:
+        value = json.loads(r.value)
+        assert r.key == value["id"].encode(), "mentions.raw must be keyed by id"
+        out.append(value)
+    return out
+
+
+async def one_round(collector: BlueskyCollector) -> Any:
+    await collector.start()
+    try:
+        return await collector.poll_round()
+    finally:
+        await collector.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+
+def test_posts_become_raw_mentions_paged_sent_once_and_resumed_after_restart(
+        b_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = b_settings.with_(bluesky_url=srv.base + "/")
+            a1 = post("3lacme0001", "camille.bsky.social", "Encore une panne chez Acme ce matin "
+                      "#AcmeDown\nÇa fait trois fois.", 9)
+            a2 = post("3lacme0002", "jordan.example.com", "Acme Mobile: no signal since 8am",
+                      8, langs=["en"])
+            a0 = post("3lacme0000", "sam.bsky.social", "Acme, old news", 30)
+            b1 = post("3lboreal001", "lea.bsky.social", "Café au Boréal, wifi au top", 7)
+            srv.posts = [a0, a1, a2, b1]
+
+            # Round 1, no state: the newest page of each search only.
+            collector = new_collector(settings)
+            r1 = await one_round(collector)
+            assert collector.queries == [Query("acme", '"Acme"'), Query("acme", '"Acme Mobile"'),
+                                         Query("acme", "#AcmeDown"), Query("boreal", '"Boréal"')]
+            assert [r.query for r in srv.searches()] == [
+                {"q": q, "sort": "latest", "limit": "2"}
+                for q in ('"Acme"', '"Acme Mobile"', "#AcmeDown", '"Boréal"')]
+            # a1 and a2 under several searches: once each; a0 is beyond the first page.
+            assert (r1.status, r1.fetched, r1.sent) == ("ok", 5, 3)
+            assert {r.headers["User-Agent"] for r in srv.requests} == {
+                settings.collector_user_agent}
+            assert "Authorization" not in srv.requests[0].headers
+
+            # A burst of 3 posts on Acme: the next round asks from its cursor less the look-back,
+            # pages with `cursor` while pages are full, and sends only the new posts.
+            srv.requests.clear()
+            burst = [post(f"3lacme01{i}", "bob.bsky.social", f"Acme down again ({i})", 5 - i)
+                     for i in range(3)]
+            srv.posts += burst
+            collector = new_collector(settings)
+            r2 = await one_round(collector)
+            assert (r2.status, r2.sent) == ("ok", 3), r2
+            acme = [r.query for r in srv.searches() if r.query["q"] == '"Acme"']
+            since = iso(datetime.fromisoformat(sort_at(a2).replace("Z", "+00:00"))
+                        - timedelta(minutes=10))
+            assert acme == [
+                {"q": '"Acme"', "sort": "latest", "limit": "2", "since": since},
+                {"q": '"Acme"', "sort": "latest", "limit": "2", "since": since, "cursor": "2"},
+                {"q": '"Acme"', "sort": "latest", "limit": "2", "since": since, "cursor": "4"},
+            ]
+
+            # Restart, the real entry point: nothing new, nothing sent again.
+            srv.requests.clear()
+            assert await run_bluesky(settings, once=True,
+                                     collector=new_collector(settings)) == []
+            assert all("since" in r.query for r in srv.searches())
+
+            got = await raw_on_topic(settings, 6)
+            by_id = {m["id"]: m for m in got}
+            assert len(got) == 6 and set(by_id) == {bluesky_id(p) for p in [a1, a2, b1, *burst]}
+            m = by_id[bluesky_id(a1)]
+            assert (m["platform"], m["source"], m["author"], m["language"]) == (
+                "bluesky", "bluesky", "camille.bsky.social", "fr")
+            assert m["text"] == "Encore une panne chez Acme ce matin #AcmeDown\nÇa fait trois fois."
+            assert m["url"] == "https://bsky.app/profile/camille.bsky.social/post/3lacme0001"
+            assert m["created_at"] == a1["record"]["createdAt"]
+            assert m["audience"] == {"likes": 4, "shares": 2, "replies": 1}
+            assert by_id[bluesky_id(a2)]["language"] == "en"
+
+            states = [json.loads(p.read_text())
+                      for p in Path(settings.collector_state_dir, "bluesky").glob("*.json")]
+            assert {s["query"] for s in states} == {'"Acme"', '"Acme Mobile"', "#AcmeDown",
+                                                   '"Boréal"'}
+            assert {s["service"] for s in states} == {srv.base}
+
+    asyncio.run(scenario())
+
+
+def test_a_post_indexed_late_is_read_in_the_look_back_window_once(b_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = b_settings.with_(bluesky_url=srv.base)
+            srv.posts = [post("3lfirst", "a.bsky.social", "Acme one", 2)]
+            queries = [Query("acme", '"Acme"')]
+            assert (await one_round(new_collector(settings, queries=queries))).sent == 1
+            # Created (and sorted) before the cursor, indexed only now: below the cursor, in the
+            # look-back window.
+            srv.posts.append(post("3llate", "b.bsky.social", "Acme late", 4, indexed_late=4))
+            assert (await one_round(new_collector(settings, queries=queries))).sent == 1
+            assert (await one_round(new_collector(settings, queries=queries))).sent == 0
+            assert len(await raw_on_topic(settings, 2)) == 2
+
+    asyncio.run(scenario())
+
+
+def test_rate_limit_headers_and_429_are_honoured(b_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = b_settings.with_(bluesky_url=srv.base)
+            srv.posts = [post("3la", "a.bsky.social", "Acme a", 3),
+                         post("3lb", "b.bsky.social", "Boréal b", 2)]
+            srv.plan = [
+                {"remaining": 0, "reset_in": 1.5},  # the window is used up for 1.5 s
+                {"status": 429, "remaining": 0, "reset_in": 0.2, "headers": {"Retry-After": "1"}},
+                {},
+            ]
+            collector = new_collector(settings, queries=[Query("acme", '"Acme"'),
+                                                         Query("boreal", '"Boréal"')])
+            result = await one_round(collector)
+            assert (result.status, result.sent) == ("ok", 2)
+            first, blocked, retried = srv.searches()
+            # ratelimit-remaining 0: the next request waits for ratelimit-reset (a Unix time).
+            assert blocked.at >= srv.resets[0] - 0.05 and blocked.at - first.at >= 1.3
+            # 429 with Retry-After: 1: the same request again, a second later.
+            assert (blocked.status, retried.status) == (429, 200)
+            assert retried.at - blocked.at >= 0.95 and retried.query == blocked.query
+
+            # A reset beyond the round's budget fails that search alone, kind rate_limited.
+            srv.requests.clear()
+            srv.plan = [{"remaining": 0, "reset_in": 120}]
+            collector = new_collector(settings, queries=[Query("acme", '"Acme"'),
+                                                         Query("boreal", '"Boréal"')],
+                                      max_rate_limit_wait=1.0)
+            result = await one_round(collector)
+            assert result.status == "partial" and len(srv.searches()) == 1
+            assert sample(collector, "veille_bluesky_brand_failures_total", brand="boreal",
+                          kind="rate_limited") == 1
+            assert sample(collector, "veille_bluesky_brand_last_success_timestamp_seconds",
+                          brand="acme") > 0
+            assert sample(collector, "veille_bluesky_brand_last_success_timestamp_seconds",
+                          brand="boreal") == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_malformed_post_is_refused_and_the_others_of_its_page_go(b_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = b_settings.with_(bluesky_url=srv.base)
+            good1 = post("3lgood1", "a.bsky.social", "malformed search, good post 1", 3)
+            good2 = post("3lgood2", "handle.invalid", "malformed search, good post 2", 2)
+            no_uri = {**post("3lx", "c.bsky.social", "malformed 1", 1), "uri": "https://x.example/1"}
+            no_text = post("3lnotext", "d.bsky.social", "", 1)
+            del no_text["record"]["text"]
+            bad_date = post("3lbaddate", "e.bsky.social", "malformed 3", 1)
+            bad_date["record"]["createdAt"] = "yesterday-ish"
+            future = post("3lfuture", "f.bsky.social", "malformed 4", -24 * 60 * 3)
+            future["indexedAt"] = iso(NOW)
+            srv.posts = [good1, no_uri, "not a post", no_text, bad_date, future, good2]
+            collector = new_collector(settings, queries=[Query("acme", "malformed")],
+                                      page_limit=10)
+            result = await one_round(collector)
+            assert (result.status, result.fetched, result.sent, result.refused) == ("ok", 7, 2, 5)
+            refused = {reason: sample(collector, "veille_collector_items_refused_total",
+                                      collector="bluesky", reason=reason)
+                       for reason in ("invalid_field", "not_an_object", "missing_field",
+                                      "created_at_in_future")}
+            assert refused == {"invalid_field": 2, "not_an_object": 1, "missing_field": 1,
+                               "created_at_in_future": 1}
+            got = {m["id"]: m for m in await raw_on_topic(settings, 2)}
+            assert set(got) == {bluesky_id(good1), bluesky_id(good2)}
+            # An author whose handle does not resolve: its DID, in the author and the address.
+            did = good2["author"]["did"]
+            assert got[bluesky_id(good2)]["author"] == did
+            assert got[bluesky_id(good2)]["url"] == f"https://bsky.app/profile/{did}/post/3lgood2"
+
+    asyncio.run(scenario())
+
+
+def test_signed_in_it_searches_with_the_session_and_refreshes_an_expired_one(
+        b_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with appview() as srv:
+            srv.require_auth = True
+            srv.accounts = {"acme.example": "abcd-efgh-ijkl-mnop"}
+            srv.posts = [post("3la", "a.bsky.social", "Acme a", 3)]
+            queries = [Query("acme", '"Acme"')]
+            # Without an account, the service refuses: the search fails as unauthorized.
+            anonymous = new_collector(b_settings.with_(bluesky_url=srv.base), queries=queries)
+            result = await one_round(anonymous)
+            assert result.status == "failed" and "VEILLE_BLUESKY_HANDLE" in result.errors['"Acme"']
+            assert sample(anonymous, "veille_bluesky_brand_failures_total", brand="acme",
+                          kind="unauthorized") == 1
+
+            settings = b_settings.with_(bluesky_url="https://public.api.bsky.app",
+                                        bluesky_pds_url=srv.base,  # loopback: http allowed
+                                        bluesky_handle="acme.example",
+                                        bluesky_app_password="abcd-efgh-ijkl-mnop")
+            srv.requests.clear()
+            collector = new_collector(settings, queries=queries)
+            await collector.start()
+            try:
+                assert (await collector.poll_round()).sent == 1
+                create, search = srv.requests
+                assert create.path.endswith("createSession")
+                assert create.body == {"identifier": "acme.example",
+                                       "password": "abcd-efgh-ijkl-mnop"}
+                assert search.headers["Authorization"] == "Bearer access-1"
+
+                # The access token expires: refreshed with the refresh token, the search asked
+                # again with the new one, in the same round.
+                srv.expire_access()
+                srv.requests.clear()
+                srv.posts.append(post("3lb", "b.bsky.social", "Acme b", 1))
+                result = await collector.poll_round()
+                assert (result.status, result.sent) == ("ok", 1)
+                expired, refresh, again = srv.requests
+                assert (expired.status, expired.headers["Authorization"]) == (400,
+                                                                              "Bearer access-1")
+                assert refresh.path.endswith("refreshSession")
+                assert refresh.headers["Authorization"] == "Bearer refresh-1"
+                assert (again.status, again.headers["Authorization"]) == (200, "Bearer access-2")
+            finally:
+                await collector.close()
+            assert len(await raw_on_topic(settings, 2)) == 2
+
+            # A wrong app password: every search fails, --once says so (no traceback).
+            wrong = settings.with_(bluesky_app_password="wrong")
+            with pytest.raises(BlueskyRoundFailed, match="sign-in refused"):
+                await run_bluesky(wrong, once=True, collector=new_collector(wrong, queries=queries))
+
+    asyncio.run(scenario())
+
+
+def test_cursors_are_saved_only_after_the_broker_acknowledges(b_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = b_settings.with_(bluesky_url=srv.base)
+            srv.posts = [post("3la", "a.bsky.social", "Boréal a", 3),
+                         post("3lb", "b.bsky.social", "Boréal b", 2)]
+            queries = [Query("boreal", '"Boréal"')]
+            dead = settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}")
+            metrics = CollectorMetrics(CollectorRegistry())
+            collector = BlueskyCollector(settings, metrics, queries=queries,
+                                         sink=QuickSink(dead, "bluesky", metrics, ack_timeout=1.0))
+            result = await one_round(collector)
+            assert result.status == "broker_error"
+            assert sample(collector, "veille_bluesky_brand_failures_total", brand="boreal",
+                          kind="broker") == 1
+            assert not list(Path(settings.collector_state_dir).rglob("*.json"))
+
+            result = await one_round(new_collector(settings, queries=queries))
+            assert (result.status, result.sent) == ("ok", 2)
+            assert [r.query.get("since") for r in srv.searches()] == [None, None]
+            assert len(list(Path(settings.collector_state_dir).rglob("*.json"))) == 1
+            assert len(await raw_on_topic(settings, 2)) == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_bad_configuration_is_an_error_message_not_a_traceback(b_settings: Settings) -> None:
+    env = settings_env(b_settings)
+    env["VEILLE_BLUESKY_HANDLE"] = "acme.example"
+    done = subprocess.run([sys.executable, "-m", "veille.collectors.bluesky", "--once"],
+                          env=env, capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    assert done.returncode == 2, done.stderr
+    assert ("veille: error: VEILLE_BLUESKY_HANDLE and VEILLE_BLUESKY_APP_PASSWORD go together"
+            in done.stderr)
+    assert "Traceback" not in done.stderr

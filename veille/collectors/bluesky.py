@@ -1,0 +1,616 @@
+"""Bluesky collector: the watch list's brand terms searched on Bluesky (app.bsky.feed.searchPosts).
+
+Every `settings.bluesky_interval_seconds`, a round runs one search per term of the watch list's
+`[[brands]]` (its name, aliases and hashtags; Bluesky's search ANDs the words of a query and
+reads no `OR`, so a brand is one search per term, at most MAX_QUERIES in all):
+`GET {service}/xrpc/app.bsky.feed.searchPosts?q=<term>&sort=latest&limit=100&since=<cursor -
+LOOKBACK_SECONDS>`, newest first, paging with `cursor` while pages are full (at most
+`max_pages`). The first search of a term reads its newest page only.
+
+The cursor of a search is the newest `sortAt` read (Bluesky's sort time of a post: the earlier of
+its `createdAt` and `indexedAt`; `since` compares against it), never more than
+CURSOR_AHEAD_SECONDS ahead of the clock. Each round asks again from LOOKBACK_SECONDS below it
+(`since` is inclusive), for the posts indexed late, and the post URIs read in that window are
+remembered (and saved), so that none is sent twice. A search's cursor and URIs are saved in
+`VEILLE_COLLECTOR_STATE_DIR/bluesky/` only after the broker acknowledged the round's batch.
+
+Service: without an account, the public AppView (VEILLE_BLUESKY_URL, default
+https://public.api.bsky.app). With VEILLE_BLUESKY_HANDLE and VEILLE_BLUESKY_APP_PASSWORD, the
+collector signs in on the account's PDS (VEILLE_BLUESKY_PDS_URL, default https://bsky.social;
+`com.atproto.server.createSession`), searches there with the session's accessJwt as Bearer (the
+PDS forwards app.bsky.* to its AppView), and on an expired token (`ExpiredToken`, 400 or 401)
+refreshes it (`com.atproto.server.refreshSession` with the refreshJwt; signing in again when
+that fails) and asks once more.
+
+Each post becomes a RawMention: id `bluesky-` + a hash of its at:// URI (the same post, the same
+id, across rounds, searches and restarts), the record's text and `createdAt`, the author's
+handle, url `https://bsky.app/profile/{handle}/post/{rkey}`, the record's first `langs` entry
+as language hint, likes/reposts/replies as audience. A post that breaks the mapping or the
+record contract (no at:// post URI, no text, a `createdAt` that is no time or too far ahead,
+...) is refused with its reason (logged, counted) and the others of its page go on. A post
+dated ahead of the clock does not move the cursor (its sortAt is its indexedAt, the server's
+time).
+
+Robustness (veille.collectors.polling): answers read up to MAX_BODY_BYTES; the `ratelimit-remaining`
+/ `ratelimit-reset` headers (a Unix time) honoured, and 429s retried after Retry-After or the
+reset, within MAX_RETRY_WAIT seconds of sleep a round; a failed search fails that term alone
+for the round; the credentials go over https only (loopback exempt).
+
+Health per brand (veille.metrics.BlueskyBrandMetrics, label: the brand's id, never a search
+string): the time of the last round in which every search of its terms was read and acknowledged,
+and failed searches by kind (fetch, rate_limited, unauthorized, broker).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from yarl import URL
+
+from streams.records import (
+    MAX_SHORT_FIELD_CHARS,
+    InvalidMention,
+    Limits,
+    RawMention,
+    is_web_address,
+    iso,
+    mention_from_dict,
+    parse_time,
+)
+from veille.collectors import polling
+from veille.collectors.base import MentionSink
+from veille.collectors.polling import (
+    MAX_BODY_BYTES,
+    MAX_RETRY_WAIT,
+    Answer,
+    PollingCollector,
+    RoundResult,
+    SourceFetchError,
+    SourceSummary,
+    check_interval,
+    run_polling,
+    sends_secret_in_clear,
+)
+from veille.collectors.rss import FetchError, StateStore, parse_retry_after, short_hash, truncate
+from veille.metrics import BlueskyBrandMetrics, CollectorMetrics
+from veille.rules import Watchlist, WatchlistError
+from veille.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PAGE_LIMIT = 100  # the lexicon's maximum for searchPosts
+MAX_QUERIES = 50  # searches a round at the most (one per brand term)
+MAX_QUERY_CHARS = 300  # a term longer than this is no brand name
+STATE_VERSION = 1
+#: Each round searches again from this far below the cursor (posts indexed late).
+LOOKBACK_SECONDS = 600.0
+#: Post URIs read in the look-back window kept per search (and saved), not to send them again.
+MAX_RECENT = 4000
+#: The cursor never moves to a sortAt more than this ahead of the clock.
+CURSOR_AHEAD_SECONDS = 60.0
+SEARCH = "app.bsky.feed.searchPosts"
+CREATE_SESSION = "com.atproto.server.createSession"
+REFRESH_SESSION = "com.atproto.server.refreshSession"
+AUDIENCE = {"likes": "likeCount", "shares": "repostCount", "replies": "replyCount"}
+#: at://<did>/app.bsky.feed.post/<rkey> (a record key: 1-512 characters of this set).
+_POST_URI = re.compile(r"at://(did:[a-z]+:[A-Za-z0-9._:%-]{1,2000})/app\.bsky\.feed\.post/"
+                       r"([A-Za-z0-9._~:-]{1,512})")
+#: A handle: a domain name of at least two labels (atproto's handle syntax).
+_HANDLE = re.compile(r"([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+"
+                     r"[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class BlueskyConfigError(ValueError):
+    """The Bluesky collector cannot start: a bad URL, interval or account, or no term to search."""
+
+
+class BlueskyRoundFailed(BlueskyConfigError):
+    """`--once`: every search failed (a BlueskyConfigError so that the CLI prints
+    `veille: error: ...` and exits 2, not a traceback)."""
+
+
+# -- pure parsing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    """One search: the brand it is for (its id: the metrics' label) and the search string."""
+
+    brand: str
+    q: str
+
+
+def search_string(kind: str, term: str) -> str | None:
+    """A watch-list term as a search string: a hashtag as `#tag`, a name or alias as a phrase in
+    double quotes (Lucene syntax: the words together, in order); None when it is empty or too
+    long."""
+    text = " ".join(term.replace('"', " ").split())
+    if kind == "hashtag":
+        text = "#" + text.lstrip("#").strip()
+        return text if len(text) > 1 and " " not in text and len(text) <= MAX_QUERY_CHARS else None
+    return f'"{text}"' if text and len(text) <= MAX_QUERY_CHARS else None
+
+
+def queries_of(watchlist: Watchlist) -> list[Query]:
+    """One search per name, alias and hashtag of each brand, once each (case ignored, as
+    Bluesky's search does), in the watch list's order. A brand's `keywords` are left out (they
+    match only alongside the brand, veille.rules)."""
+    out: list[Query] = []
+    seen: set[str] = set()
+    for brand in watchlist.brands:
+        for kind, term in brand.terms():
+            if kind not in ("alias", "hashtag"):
+                continue
+            q = search_string(kind, term)
+            if q is not None and q.casefold() not in seen:
+                seen.add(q.casefold())
+                out.append(Query(brand.id, q))
+    return out
+
+
+def post_uri(value: Any) -> tuple[str, str] | None:
+    """(did, rkey) of an at:// URI of a post (app.bsky.feed.post), None for anything else."""
+    if not isinstance(value, str) or len(value) > MAX_SHORT_FIELD_CHARS:
+        return None
+    m = _POST_URI.fullmatch(value)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def valid_handle(value: Any) -> str | None:
+    """A handle, lower-cased, or None ("handle.invalid", what the AppView gives an account whose
+    handle does not resolve, is none)."""
+    if not isinstance(value, str) or len(value) > 253 or not _HANDLE.fullmatch(value):
+        return None
+    handle = value.lower()
+    return None if handle == "handle.invalid" else handle
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return parse_time(value, "time") if isinstance(value, str) else None
+    except InvalidMention:
+        return None
+
+
+def sort_at(post: dict[str, Any]) -> datetime | None:
+    """A post's sortAt: the earlier of its record's createdAt and its indexedAt (what `since`
+    and `sort=latest` use), its indexedAt when createdAt is no time; None when neither is."""
+    record = post.get("record")
+    created = _time(record.get("createdAt")) if isinstance(record, dict) else None
+    indexed = _time(post.get("indexedAt"))
+    times = [t for t in (created, indexed) if t is not None]
+    return min(times) if times else None
+
+
+def post_to_dict(post: dict[str, Any], *, collected_at: datetime,
+                 max_text_chars: int) -> dict[str, Any]:
+    """A PostView of app.bsky.feed.searchPosts as a RawMention dict (validated afterwards by
+    mention_from_dict), or InvalidMention when it is no post."""
+    uri = post.get("uri")
+    parts = post_uri(uri)
+    if parts is None:
+        raise InvalidMention("invalid_field" if uri is not None else "missing_field",
+                             f"uri {str(uri)[:80]!r} is not an at:// URI of a post", "uri")
+    did, rkey = parts
+    record = post.get("record")
+    if not isinstance(record, dict):
+        raise InvalidMention("missing_field", "the post has no record", "record")
+    kind = record.get("$type")
+    if kind is not None and kind != "app.bsky.feed.post":
+        raise InvalidMention("invalid_field", f"the record is a {str(kind)[:60]!r}, no post",
+                             "record")
+    text = record.get("text")
+    if isinstance(text, str):
+        text = truncate(_CONTROL.sub("", text).strip(), max_text_chars)
+    author = post.get("author") if isinstance(post.get("author"), dict) else {}
+    assert isinstance(author, dict)
+    handle = valid_handle(author.get("handle"))
+    author_did = author.get("did") if isinstance(author.get("did"), str) else None
+    url = f"https://bsky.app/profile/{handle or did}/post/{rkey}"
+    langs = record.get("langs")
+    language = langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None
+    audience = {name: value for name, key in AUDIENCE.items()
+                if isinstance(value := post.get(key), int) and not isinstance(value, bool)
+                and value >= 0}
+    return {
+        "id": "bluesky-" + short_hash(str(uri)),
+        "source": "bluesky",
+        "platform": "bluesky",
+        "author": handle or (author_did if author_did and len(author_did) <= 256 else did),
+        "text": text,
+        "url": url if len(url) <= MAX_SHORT_FIELD_CHARS and is_web_address(url) else None,
+        "created_at": record.get("createdAt"),
+        "language": language if language and len(language) <= 16 else None,
+        "audience": audience or None,
+        "collected_at": iso(collected_at),
+    }
+
+
+# -- the collector -------------------------------------------------------------------------------
+
+
+@dataclass
+class QueryResult:
+    """The posts of one search not sent yet, and its new cursor."""
+
+    posts: list[Any]
+    newest: datetime | None
+    read: dict[str, datetime] = field(default_factory=dict)  # every valid post URI read -> sortAt
+    pages: int = 1
+
+
+class BlueskyCollector(PollingCollector):
+    """Searches Bluesky for the watch list's brand terms and sends the new posts."""
+
+    name = "bluesky"
+    source_noun = "search"
+    remaining_header = "ratelimit-remaining"
+    reset_header = "ratelimit-reset"
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: CollectorMetrics,
+        sink: MentionSink | None = None,
+        *,
+        queries: list[Query] | None = None,
+        interval: float | None = None,
+        request_timeout: float = 30.0,
+        page_limit: int = PAGE_LIMIT,
+        max_pages: int = 5,
+        rate_limit_floor: int = 5,
+        max_rate_limit_wait: float = MAX_RETRY_WAIT,
+        max_429_retries: int = 3,
+        backoff_base: float = 5.0,
+        backoff_max: float = 900.0,
+        max_text_chars: int = 5000,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        stop_grace: float | None = None,
+        rng: random.Random | None = None,
+        lookback_seconds: float = LOOKBACK_SECONDS,
+    ) -> None:
+        super().__init__(
+            settings, metrics, sink,
+            interval=interval if interval is not None else settings.bluesky_interval_seconds,
+            request_timeout=request_timeout, rate_limit_floor=rate_limit_floor,
+            max_rate_limit_wait=max_rate_limit_wait, max_429_retries=max_429_retries,
+            backoff_base=backoff_base, backoff_max=backoff_max, max_body_bytes=max_body_bytes,
+            stop_grace=stop_grace, rng=rng)
+        self._interval_from_settings = interval is None
+        self.queries = queries
+        self.page_limit = page_limit
+        self.max_pages = max_pages
+        self.max_text_chars = min(max_text_chars, settings.max_text_chars)
+        self.lookback = timedelta(seconds=lookback_seconds)
+        self.limits = Limits.from_settings(settings)
+        self.store = StateStore(Path(settings.collector_state_dir) / "bluesky")
+        self.service = settings.bluesky_url.strip().rstrip("/")
+        self.pds = settings.bluesky_pds_url.strip().rstrip("/")
+        #: search string -> its cursor (the newest sortAt read), None before its first search.
+        self.cursors: dict[str, datetime | None] = {}
+        #: search string -> post URIs read in its look-back window -> their sortAt.
+        self.recent: dict[str, dict[str, datetime]] = {}
+        self._brand_of: dict[str, str] = {}
+        self._access: str | None = None  # the session's accessJwt (signed in)
+        self._refresh: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return bool(self.settings.bluesky_handle)
+
+    @property
+    def search_base(self) -> str:
+        """Where searches go: the PDS when signed in (it forwards to its AppView), else the
+        AppView."""
+        return self.pds if self.signed_in else self.service
+
+    def describe(self, source: str) -> str:
+        return f"{source} ({self._brand_of.get(source, '?')})"
+
+    def metric_label(self, source: str) -> str:
+        return self._brand_of.get(source, "?")
+
+    def _state_key(self, q: str) -> str:
+        # Another service (another index) starts from scratch.
+        return f"{self.search_base}|{q.casefold()}"
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    def check_config(self) -> None:
+        """The URLs, the account and the interval, or BlueskyConfigError (before anything runs)."""
+        self.service = polling.check_base_url(
+            self.settings.bluesky_url, name="VEILLE_BLUESKY_URL", error=BlueskyConfigError,
+            example="https://public.api.bsky.app", empty_hint="set it to the AppView to search",
+            credentials_hint="give an account in VEILLE_BLUESKY_HANDLE and "
+                             "VEILLE_BLUESKY_APP_PASSWORD", api_path="/xrpc/")
+        handle, password = self.settings.bluesky_handle, self.settings.bluesky_app_password
+        if bool(handle) != bool(password):
+            raise BlueskyConfigError(
+                "VEILLE_BLUESKY_HANDLE and VEILLE_BLUESKY_APP_PASSWORD go together: set both to "
+                "search signed in, or neither to search the public AppView")
+        if handle:
+            self.pds = polling.check_base_url(
+                self.settings.bluesky_pds_url, name="VEILLE_BLUESKY_PDS_URL",
+                error=BlueskyConfigError, example="https://bsky.social",
+                empty_hint="set it to the account's PDS",
+                credentials_hint="give an account in VEILLE_BLUESKY_HANDLE and "
+                                 "VEILLE_BLUESKY_APP_PASSWORD", api_path="/xrpc/")
+            if sends_secret_in_clear(self.pds):
+                raise BlueskyConfigError(
+                    f"VEILLE_BLUESKY_PDS_URL={self.pds!r} is http://: the app password would be "
+                    "sent in clear to another machine; use the PDS's https:// address (or a PDS "
+                    "on loopback)")
+        if self._interval_from_settings:
+            check_interval(self.settings.bluesky_interval_seconds,
+                           name="VEILLE_BLUESKY_INTERVAL_SECONDS", error=BlueskyConfigError,
+                           why="the service's rate limit is shared with its other clients")
+
+    async def start(self) -> None:
+        self.check_config()
+        self.store.check()
+        if self.queries is None:
+            try:
+                watchlist = Watchlist.from_toml(self.settings.watchlist_path)
+            except WatchlistError as exc:
+                raise BlueskyConfigError(str(exc)) from None
+            self.queries = queries_of(watchlist)
+        if not self.queries:
+            raise BlueskyConfigError(f"{self.settings.watchlist_path}: no brand to search")
+        if len(self.queries) > MAX_QUERIES:
+            raise BlueskyConfigError(
+                f"{self.settings.watchlist_path}: {len(self.queries)} brand names, aliases and "
+                f"hashtags to search on Bluesky, more than {MAX_QUERIES} (one search each a round: "
+                "the rate limit would not hold); keep the ones that matter")
+        self._brand_of = {query.q: query.brand for query in self.queries}
+        if self.source_metrics is None:
+            self.source_metrics = BlueskyBrandMetrics(
+                self.metrics.registry, dict.fromkeys(q.brand for q in self.queries))
+        for query in self.queries:
+            data = self.store.load(self._state_key(query.q)) or {}
+            if data.get("service") != self.search_base:
+                data = {}
+            cursor = _time(data.get("cursor"))
+            self.cursors[query.q] = cursor
+            recent = data.get("recent")
+            self.recent[query.q] = {
+                uri: when for uri, when in ((u, _time(t)) for u, t in
+                                            (recent.items() if isinstance(recent, dict) else []))
+                if post_uri(uri) is not None and when is not None}
+        self._open_session()
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def _xrpc(self, base: str, method: str) -> URL:
+        return URL(f"{base}/xrpc/{method}")
+
+    async def _sign_in(self) -> None:
+        """createSession with the handle and app password: the session's tokens."""
+        answer = await self._request(
+            self._xrpc(self.pds, CREATE_SESSION), method="POST",
+            body={"identifier": self.settings.bluesky_handle,
+                  "password": self.settings.bluesky_app_password})
+        self._take_session(answer, "sign-in")
+
+    async def _refresh_session(self) -> None:
+        """refreshSession with the refreshJwt; signing in again when it is refused."""
+        if self._refresh is not None:
+            answer = await self._request(
+                self._xrpc(self.pds, REFRESH_SESSION), method="POST",
+                headers={"Authorization": f"Bearer {self._refresh}"})
+            if answer.status < 400:
+                self._take_session(answer, "session refresh")
+                return
+            self.log.info("bluesky: session refresh refused (HTTP %d %s); signing in again",
+                          answer.status, _error_name(answer))
+        await self._sign_in()
+
+    def _take_session(self, answer: Answer, what: str) -> None:
+        self._access = self._refresh = None
+        if answer.status in (400, 401, 403):
+            raise SourceFetchError(
+                f"{what} refused on {self.pds} (HTTP {answer.status} {_error_name(answer)}): "
+                "check VEILLE_BLUESKY_HANDLE and VEILLE_BLUESKY_APP_PASSWORD", kind="unauthorized")
+        if answer.status >= 400:
+            raise FetchError(f"{what}: HTTP {answer.status}",
+                             parse_retry_after(answer.headers.get("Retry-After")))
+        data = answer.data
+        access = data.get("accessJwt") if isinstance(data, dict) else None
+        refresh = data.get("refreshJwt") if isinstance(data, dict) else None
+        if not (isinstance(access, str) and access and isinstance(refresh, str) and refresh):
+            raise FetchError(f"{what}: the answer holds no accessJwt and refreshJwt")
+        self._access, self._refresh = access, refresh
+
+    async def _search(self, params: dict[str, str]) -> tuple[list[Any], str | None]:
+        """One page of a search: its posts (anything: each is checked alone) and its cursor."""
+        url = self._xrpc(self.search_base, SEARCH).with_query(params)
+        answer: Answer | None = None
+        for attempt in range(2):
+            headers = {}
+            if self.signed_in:
+                if self._access is None:
+                    await self._sign_in()
+                headers["Authorization"] = f"Bearer {self._access}"
+            answer = await self._request(url, headers=headers)
+            expired = (answer.status in (400, 401)
+                       and (_error_name(answer) == "ExpiredToken" or answer.status == 401))
+            if self.signed_in and expired and attempt == 0:
+                await self._refresh_session()  # then once more
+                continue
+            break
+        assert answer is not None
+        if answer.status in (401, 403):
+            raise SourceFetchError(
+                f"HTTP {answer.status} {_error_name(answer)}: the session was refused"
+                if self.signed_in else
+                f"HTTP {answer.status} {_error_name(answer)}: {self.service} refuses searching "
+                "without an account; set VEILLE_BLUESKY_HANDLE and VEILLE_BLUESKY_APP_PASSWORD",
+                kind="unauthorized")
+        if answer.status >= 400:
+            raise FetchError(f"HTTP {answer.status} {_error_name(answer)}".rstrip(),
+                             parse_retry_after(answer.headers.get("Retry-After")))
+        data = answer.data
+        posts = data.get("posts") if isinstance(data, dict) else None
+        if not isinstance(posts, list):
+            raise FetchError("the answer holds no list of posts")
+        cursor = data.get("cursor") if isinstance(data, dict) else None
+        return posts, cursor if isinstance(cursor, str) and cursor else None
+
+    # -- one search -----------------------------------------------------------------------------
+
+    async def fetch_query(self, q: str) -> QueryResult:
+        """The posts of search `q` not read yet: from LOOKBACK below its cursor, newest first,
+        paging while pages are full and above the window (the newest page only the first time)."""
+        cursor = self.cursors.get(q)
+        since = cursor - self.lookback if cursor is not None else None
+        params = {"q": q, "sort": "latest", "limit": str(self.page_limit)}
+        if since is not None:
+            params["since"] = iso(since)
+        posts: list[Any] = []
+        pages, page_cursor = 0, None
+        while True:
+            page, page_cursor = await self._search(
+                params if page_cursor is None else {**params, "cursor": page_cursor})
+            pages += 1
+            posts.extend(page)
+            times = [t for t in (sort_at(p) for p in page if isinstance(p, dict)) if t is not None]
+            if (since is None or len(page) < self.page_limit or page_cursor is None
+                    or (times and min(times) < since)):
+                break
+            if pages >= self.max_pages:
+                self.log.warning("bluesky: %s: %d full pages since the last round; the older "
+                                 "posts of this burst are not read", self.describe(q), pages)
+                break
+        recent = self.recent.get(q, {})
+        ceiling = datetime.now(UTC) + timedelta(seconds=CURSOR_AHEAD_SECONDS)
+        new: list[Any] = []
+        read: dict[str, datetime] = {}
+        newest = cursor
+        for post in posts:
+            uri = post.get("uri") if isinstance(post, dict) else None
+            when = sort_at(post) if isinstance(post, dict) else None
+            if since is not None and when is not None and when < since:
+                continue  # below the window (a server ignoring `since`): read in a past round
+            if post_uri(uri) is not None:
+                assert isinstance(uri, str)
+                if uri in recent or uri in read:
+                    continue  # read in an earlier round (the look-back window) or page
+                read[uri] = when if when is not None else ceiling
+            if when is not None and when <= ceiling and (newest is None or when > newest):
+                newest = when
+            new.append(post)  # (a post without a valid URI is refused by poll_round)
+        return QueryResult(new, newest, read, pages)
+
+    def _remember(self, q: str, read: dict[str, datetime], newest: datetime | None) -> None:
+        recent = self.recent.setdefault(q, {})
+        recent.update(read)
+        if newest is not None:
+            start = newest - self.lookback
+            for uri in [u for u, t in recent.items() if t < start]:
+                del recent[uri]
+        kept = sorted(recent.items(), key=lambda item: item[1])[-MAX_RECENT:]
+        self.recent[q] = dict(kept)
+
+    # -- one round ------------------------------------------------------------------------------
+
+    async def poll_round(self) -> RoundResult:
+        """Run every search once, send the new posts, then save each search's cursor."""
+        assert self.queries is not None, "start() first"
+        result, done, failed = await self._read_sources([q.q for q in self.queries],
+                                                        self.fetch_query)
+        now = datetime.now(UTC)
+        mentions: dict[str, RawMention] = {}
+        first: dict[str, str] = {}  # mention id -> the search it is counted under
+        sending: set[str] = set()
+        for q, found in done:
+            summary = result.sources[q]
+            for post in found.posts:
+                result.fetched += 1
+                summary.statuses += 1
+                self.metrics.fetched.labels(self.name).inc()
+                mention = self._to_mention(q, post, now, result, summary)
+                if mention is not None:
+                    mentions.setdefault(mention.id, mention)  # once, whatever the searches
+                    first.setdefault(mention.id, q)
+                    sending.add(q)
+
+        if not await self._send_round(result, mentions, first):
+            # The cursors stay where they were: the same posts are read and sent again.
+            self._count_polls([q for q, _ in done], failed, unsent=sending)
+            return result
+
+        for q, found in done:
+            changed = found.newest != self.cursors.get(q) or found.read
+            self.cursors[q] = found.newest
+            self._remember(q, found.read, found.newest)
+            if not changed:
+                continue
+            try:
+                self.store.save(self._state_key(q), {
+                    "version": STATE_VERSION, "service": self.search_base, "query": q,
+                    "cursor": iso(found.newest) if found.newest is not None else None,
+                    "recent": {uri: iso(t) for uri, t in self.recent[q].items()},
+                    "saved_at": iso(now),
+                })
+            except OSError as exc:
+                self.log.error("bluesky: %s: could not save state: %s", self.describe(q), exc)
+        self._count_polls([q for q, _ in done], failed, unsent=set())
+        return self._end_round(result, bool(done))
+
+    def _to_mention(self, q: str, post: Any, now: datetime, result: RoundResult,
+                    summary: SourceSummary) -> RawMention | None:
+        """The post as a RawMention, or None when it is refused (logged and counted)."""
+        uri = post.get("uri") if isinstance(post, dict) else None
+        try:
+            if not isinstance(post, dict):
+                raise InvalidMention("not_an_object", f"a post must be an object, not "
+                                     f"{type(post).__name__}")
+            obj = post_to_dict(post, collected_at=now, max_text_chars=self.max_text_chars)
+            return mention_from_dict(obj, now=now, limits=self.limits)
+        except InvalidMention as exc:
+            reason, detail = exc.reason, str(exc)
+            self.log.info("bluesky: %s: post %.120r refused: %s", self.describe(q), uri, detail)
+        except Exception as exc:  # a strange post: refuse it alone, keep the others
+            reason = "processing_error"
+            self.log.warning("bluesky: %s: post %.120r refused, could not be read: %s: %s",
+                             self.describe(q), uri, type(exc).__name__, exc)
+        self.metrics.refused.labels(self.name, reason).inc()
+        result.refused += 1
+        summary.refused += 1
+        return None
+
+
+def _error_name(answer: Answer) -> str:
+    """An XRPC error answer's `error` name (ExpiredToken, AuthRequired...), "" when none."""
+    name = answer.data.get("error") if isinstance(answer.data, dict) else None
+    return name[:80] if isinstance(name, str) else ""
+
+
+async def run_bluesky(settings: Settings, *, once: bool = False,
+                      collector: BlueskyCollector | None = None) -> list[str]:
+    """Serve /metrics and search until SIGTERM/SIGINT, or one round with `once=True`
+    (polling.run_polling: BrokerUnavailable, BlueskyRoundFailed when every search failed, else
+    the searches that failed as "search: error")."""
+    from prometheus_client import CollectorRegistry
+
+    if collector is None:
+        collector = BlueskyCollector(settings, CollectorMetrics(CollectorRegistry()))
+    return await run_polling(collector, once=once, round_failed=BlueskyRoundFailed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m veille.collectors.bluesky` is `veille collect bluesky`: one parser, one error policy."""
+    from veille.cli import main as cli
+
+    return cli(["collect", "bluesky", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
