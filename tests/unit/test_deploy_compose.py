@@ -20,7 +20,8 @@ COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 SCHEMA = ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json"
 SECRETS = ("VEILLE_WEBHOOK_TOKEN", "VEILLE_WEBHOOK_HMAC_SECRET", "GRAFANA_ADMIN_PASSWORD",
-           "VEILLE_MODERATION_API_TOKEN", "VEILLE_MASTODON_TOKEN", "VEILLE_BROKER_SASL_PASSWORD")
+           "VEILLE_MODERATION_API_TOKEN", "VEILLE_MASTODON_TOKEN", "VEILLE_BROKER_SASL_PASSWORD",
+           "VEILLE_BLUESKY_APP_PASSWORD")
 VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 

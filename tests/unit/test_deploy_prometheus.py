@@ -213,6 +213,7 @@ def test_contract_matches_veille_metrics() -> None:
     """Names and labels of the metrics veille exports today agree with the contract."""
     from veille.metrics import (
         COLLECTORS,
+        BlueskyBrandMetrics,
         CollectorMetrics,
         FeedMetrics,
         HashtagMetrics,
@@ -227,6 +228,7 @@ def test_contract_matches_veille_metrics() -> None:
     CollectorMetrics(registry, COLLECTORS)
     FeedMetrics(registry, ["GA acme"])
     HashtagMetrics(registry, ["AcmeDown"])
+    BlueskyBrandMetrics(registry, ["acme"])
     agents_paused(registry, lambda: 0.0)
     spikes = SpikeMetrics(registry, ["acme"])
     moderation = ModerationMetrics(registry, ["acme"])
