@@ -44,12 +44,10 @@ and failed searches by kind (fetch, rate_limited, unauthorized, broker).
 from __future__ import annotations
 
 import logging
-import random
 import re
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from yarl import URL
@@ -57,7 +55,6 @@ from yarl import URL
 from streams.records import (
     MAX_SHORT_FIELD_CHARS,
     InvalidMention,
-    Limits,
     RawMention,
     is_web_address,
     iso,
@@ -67,18 +64,15 @@ from streams.records import (
 from veille.collectors import polling
 from veille.collectors.base import MentionSink
 from veille.collectors.polling import (
-    MAX_BODY_BYTES,
-    MAX_RETRY_WAIT,
     Answer,
     PollingCollector,
     RoundResult,
     SourceFetchError,
     SourceSummary,
-    check_interval,
     run_polling,
     sends_secret_in_clear,
 )
-from veille.collectors.rss import FetchError, StateStore, parse_retry_after, short_hash, truncate
+from veille.collectors.rss import FetchError, parse_retry_after, short_hash, truncate
 from veille.metrics import BlueskyBrandMetrics, CollectorMetrics
 from veille.rules import Watchlist, WatchlistError
 from veille.settings import Settings
@@ -252,6 +246,7 @@ class BlueskyCollector(PollingCollector):
 
     name = "bluesky"
     source_noun = "search"
+    interval_setting = "bluesky_interval_seconds"
     remaining_header = "ratelimit-remaining"
     reset_header = "ratelimit-reset"
 
@@ -262,36 +257,17 @@ class BlueskyCollector(PollingCollector):
         sink: MentionSink | None = None,
         *,
         queries: list[Query] | None = None,
-        interval: float | None = None,
-        request_timeout: float = 30.0,
         page_limit: int = PAGE_LIMIT,
         max_pages: int = 5,
-        rate_limit_floor: int = 5,
-        max_rate_limit_wait: float = MAX_RETRY_WAIT,
-        max_429_retries: int = 3,
-        backoff_base: float = 5.0,
-        backoff_max: float = 900.0,
-        max_text_chars: int = 5000,
-        max_body_bytes: int = MAX_BODY_BYTES,
-        stop_grace: float | None = None,
-        rng: random.Random | None = None,
         lookback_seconds: float = LOOKBACK_SECONDS,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            settings, metrics, sink,
-            interval=interval if interval is not None else settings.bluesky_interval_seconds,
-            request_timeout=request_timeout, rate_limit_floor=rate_limit_floor,
-            max_rate_limit_wait=max_rate_limit_wait, max_429_retries=max_429_retries,
-            backoff_base=backoff_base, backoff_max=backoff_max, max_body_bytes=max_body_bytes,
-            stop_grace=stop_grace, rng=rng)
-        self._interval_from_settings = interval is None
+        """`options`: PollingCollector's (interval, request_timeout, rate_limit_floor...)."""
+        super().__init__(settings, metrics, sink, **options)
         self.queries = queries
         self.page_limit = page_limit
         self.max_pages = max_pages
-        self.max_text_chars = min(max_text_chars, settings.max_text_chars)
         self.lookback = timedelta(seconds=lookback_seconds)
-        self.limits = Limits.from_settings(settings)
-        self.store = StateStore(Path(settings.collector_state_dir) / "bluesky")
         self.service = settings.bluesky_url.strip().rstrip("/")
         self.pds = settings.bluesky_pds_url.strip().rstrip("/")
         #: search string -> its cursor (the newest sortAt read), None before its first search.
@@ -348,10 +324,8 @@ class BlueskyCollector(PollingCollector):
                     f"VEILLE_BLUESKY_PDS_URL={self.pds!r} is http://: the app password would be "
                     "sent in clear to another machine; use the PDS's https:// address (or a PDS "
                     "on loopback)")
-        if self._interval_from_settings:
-            check_interval(self.settings.bluesky_interval_seconds,
-                           name="VEILLE_BLUESKY_INTERVAL_SECONDS", error=BlueskyConfigError,
-                           why="the service's rate limit is shared with its other clients")
+        self._check_interval(BlueskyConfigError,
+                             "the service's rate limit is shared with its other clients")
 
     async def start(self) -> None:
         self.check_config()

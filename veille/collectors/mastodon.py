@@ -48,14 +48,12 @@ Bounds on what the instance sends (a server can be buggy or hostile):
 from __future__ import annotations
 
 import logging
-import random
 import re
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -65,7 +63,6 @@ from yarl import URL
 from streams.records import (
     MAX_SHORT_FIELD_CHARS,
     InvalidMention,
-    Limits,
     RawMention,
     is_web_address,
     iso,
@@ -89,7 +86,6 @@ from veille.collectors.polling import (  # noqa: F401 - MAX_INTERVAL, MIN_INTERV
 from veille.collectors.rss import (
     HOLD_HORIZON,
     FetchError,
-    StateStore,
     beyond_horizon,
     html_to_text,
     parse_retry_after,
@@ -373,6 +369,7 @@ class MastodonCollector(PollingCollector):
 
     name = "mastodon"
     source_noun = "hashtag"
+    interval_setting = "mastodon_interval_seconds"
 
     def __init__(
         self,
@@ -381,38 +378,19 @@ class MastodonCollector(PollingCollector):
         sink: MentionSink | None = None,
         *,
         hashtags: list[str] | None = None,
-        interval: float | None = None,
-        request_timeout: float = 30.0,
         page_limit: int = PAGE_LIMIT,
         max_pages: int = 10,
-        rate_limit_floor: int = 5,
-        max_rate_limit_wait: float = MAX_RETRY_WAIT,
-        max_429_retries: int = 3,
-        backoff_base: float = 5.0,
-        backoff_max: float = 900.0,
-        max_text_chars: int = 5000,
-        max_body_bytes: int = MAX_BODY_BYTES,
-        stop_grace: float | None = None,
-        rng: random.Random | None = None,
         lookback_seconds: float = LOOKBACK_SECONDS,
+        **options: Any,
     ) -> None:
-        # An explicit `interval` (tests, embedding code) is taken as given; the setting is checked
-        # against MIN_INTERVAL..MAX_INTERVAL by check_config().
-        super().__init__(
-            settings, metrics, sink,
-            interval=interval if interval is not None else settings.mastodon_interval_seconds,
-            request_timeout=request_timeout, rate_limit_floor=rate_limit_floor,
-            max_rate_limit_wait=max_rate_limit_wait, max_429_retries=max_429_retries,
-            backoff_base=backoff_base, backoff_max=backoff_max, max_body_bytes=max_body_bytes,
-            stop_grace=stop_grace, rng=rng)
-        self._interval_from_settings = interval is None
+        """`options`: PollingCollector's (interval, request_timeout, rate_limit_floor,
+        max_rate_limit_wait, max_429_retries, backoff_base, backoff_max, max_text_chars,
+        max_body_bytes, stop_grace, rng)."""
+        super().__init__(settings, metrics, sink, **options)
         self.base_url = settings.mastodon_url.strip().rstrip("/")
         self.hashtags = hashtags
         self.page_limit = page_limit
         self.max_pages = max_pages
-        self.max_text_chars = min(max_text_chars, settings.max_text_chars)
-        self.limits = Limits.from_settings(settings)
-        self.store = StateStore(Path(settings.collector_state_dir) / "mastodon")
         self.since: dict[str, str | None] = {}
         self.lookback_seconds = lookback_seconds
         #: hashtag -> status ids read in its look-back window (sent or refused), oldest first.
@@ -454,10 +432,8 @@ class MastodonCollector(PollingCollector):
                 f"VEILLE_MASTODON_URL={self.base_url!r} is http://: VEILLE_MASTODON_TOKEN "
                 "would be sent in clear to another machine; use the instance's https:// "
                 "address (or no token, or an instance on loopback)")
-        if self._interval_from_settings:
-            check_interval(self.settings.mastodon_interval_seconds,
-                           name="VEILLE_MASTODON_INTERVAL_SECONDS", error=MastodonConfigError,
-                           why="the instance's rate limit is shared with its other clients")
+        self._check_interval(MastodonConfigError,
+                             "the instance's rate limit is shared with its other clients")
 
     async def start(self) -> None:
         self.check_config()

@@ -35,16 +35,18 @@ from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
 
-from streams.records import RawMention
+from streams.records import Limits, RawMention
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.collectors.rss import (
     FetchError,
+    StateStore,
     backoff_delay,
     parse_retry_after,
     read_body,
@@ -243,15 +245,27 @@ class PollingCollector(Collector):
     reset_header = "X-RateLimit-Reset"
     #: What a source is called in the `--once` report ("hashtag", "query").
     source_noun = "source"
+    #: The Settings field of the interval between two rounds (mastodon_interval_seconds...).
+    interval_setting = ""
 
     def __init__(self, settings: Settings, metrics: CollectorMetrics,
-                 sink: MentionSink | None = None, *, interval: float, request_timeout: float,
-                 rate_limit_floor: int, max_rate_limit_wait: float, max_429_retries: int,
-                 backoff_base: float, backoff_max: float, max_body_bytes: int,
-                 stop_grace: float | None, rng: random.Random | None) -> None:
+                 sink: MentionSink | None = None, *, interval: float | None = None,
+                 request_timeout: float = 30.0, rate_limit_floor: int = 5,
+                 max_rate_limit_wait: float = MAX_RETRY_WAIT, max_429_retries: int = 3,
+                 backoff_base: float = 5.0, backoff_max: float = 900.0,
+                 max_text_chars: int = 5000, max_body_bytes: int = MAX_BODY_BYTES,
+                 stop_grace: float | None = None, rng: random.Random | None = None) -> None:
         super().__init__(settings, metrics, sink)
         self.log = logging.getLogger(type(self).__module__)
-        self.interval = interval
+        # An explicit `interval` (tests, embedding code) is taken as given; the setting is
+        # checked against MIN_INTERVAL..MAX_INTERVAL by check_config() (_check_interval).
+        self._interval_from_settings = interval is None
+        self.interval = interval if interval is not None else getattr(settings,
+                                                                      self.interval_setting)
+        self.max_text_chars = min(max_text_chars, settings.max_text_chars)
+        self.limits = Limits.from_settings(settings)
+        #: One JSON document per source, in VEILLE_COLLECTOR_STATE_DIR/<name>/.
+        self.store = StateStore(Path(settings.collector_state_dir) / self.name)
         self.request_timeout = request_timeout
         self.rate_limit_floor = rate_limit_floor
         self.max_rate_limit_wait = max_rate_limit_wait
@@ -280,6 +294,12 @@ class PollingCollector(Collector):
     @abstractmethod
     async def poll_round(self) -> RoundResult:
         """Poll every source once, send the new mentions, then save each source's state."""
+
+    def _check_interval(self, error: type[Exception], why: str) -> None:
+        """The interval setting in MIN_INTERVAL..MAX_INTERVAL, unless given explicitly."""
+        if self._interval_from_settings:
+            check_interval(getattr(self.settings, self.interval_setting),
+                           name="VEILLE_" + self.interval_setting.upper(), error=error, why=why)
 
     def describe(self, source: str) -> str:
         """A source as logs and the `--once` report name it."""
