@@ -131,6 +131,13 @@ class AppView:
                        key=lambda p: sort_at(p) if isinstance(p, dict) else "", reverse=True)
         if "since" in q:
             found = [p for p in found if not isinstance(p, dict) or sort_at(p) >= q["since"]]
+        if "until" in q:
+            found = [p for p in found if not isinstance(p, dict) or sort_at(p) < q["until"]]
+        if "cursor" in q and "Authorization" not in request.headers:
+            # Bluesky's public AppView: no `cursor` on unauthenticated searches (and its 403 is
+            # no JSON).
+            req.status = 403
+            return web.Response(status=403, text="Request forbidden by administrative rules.")
         limit = min(int(q.get("limit", 25)), 100)
         offset = int(q.get("cursor", "0"))
         page = found[offset:offset + limit]
@@ -265,21 +272,24 @@ def test_posts_become_raw_mentions_paged_sent_once_and_resumed_after_restart(
             assert "Authorization" not in srv.requests[0].headers
 
             # A burst of 3 posts on Acme: the next round asks from its cursor less the look-back,
-            # pages with `cursor` while pages are full, and sends only the new posts.
+            # pages while pages are full (without an account: with `until`, just after the
+            # oldest post of the page read), and sends only the new posts.
             srv.requests.clear()
             burst = [post(f"3lacme01{i}", "bob.bsky.social", f"Acme down again ({i})", 5 - i)
                      for i in range(3)]
             srv.posts += burst
-            collector = new_collector(settings)
+            collector = new_collector(settings, page_limit=3)
             r2 = await one_round(collector)
             assert (r2.status, r2.sent) == ("ok", 3), r2
             acme = [r.query for r in srv.searches() if r.query["q"] == '"Acme"']
             since = iso(datetime.fromisoformat(sort_at(a2).replace("Z", "+00:00"))
                         - timedelta(minutes=10))
+            until = [iso(datetime.fromisoformat(sort_at(p).replace("Z", "+00:00"))
+                         + timedelta(milliseconds=1)) for p in (burst[0], a1)]
             assert acme == [
-                {"q": '"Acme"', "sort": "latest", "limit": "2", "since": since},
-                {"q": '"Acme"', "sort": "latest", "limit": "2", "since": since, "cursor": "2"},
-                {"q": '"Acme"', "sort": "latest", "limit": "2", "since": since, "cursor": "4"},
+                {"q": '"Acme"', "sort": "latest", "limit": "3", "since": since},
+                {"q": '"Acme"', "sort": "latest", "limit": "3", "since": since, "until": until[0]},
+                {"q": '"Acme"', "sort": "latest", "limit": "3", "since": since, "until": until[1]},
             ]
 
             # Restart, the real entry point: nothing new, nothing sent again.
@@ -443,9 +453,18 @@ def test_signed_in_it_searches_with_the_session_and_refreshes_an_expired_one(
                 assert refresh.path.endswith("refreshSession")
                 assert refresh.headers["Authorization"] == "Bearer refresh-1"
                 assert (again.status, again.headers["Authorization"]) == (200, "Bearer access-2")
+
+                # Signed in, the next pages are asked with the answer's `cursor`.
+                srv.requests.clear()
+                srv.posts += [post(f"3lc{i}", "c.bsky.social", f"Acme c{i}", 0.9 - i / 10)
+                              for i in range(3)]
+                result = await collector.poll_round()
+                assert (result.status, result.sent) == ("ok", 3)
+                assert [r.query.get("cursor") for r in srv.searches()] == [None, "2", "4"]
+                assert {r.headers["Authorization"] for r in srv.searches()} == {"Bearer access-2"}
             finally:
                 await collector.close()
-            assert len(await raw_on_topic(settings, 2)) == 2
+            assert len(await raw_on_topic(settings, 5)) == 5
 
             # A wrong app password: every search fails, --once says so (no traceback).
             wrong = settings.with_(bluesky_app_password="wrong")

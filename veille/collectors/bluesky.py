@@ -382,15 +382,15 @@ class BlueskyCollector(PollingCollector):
             if answer.status < 400:
                 self._take_session(answer, "session refresh")
                 return
-            self.log.info("bluesky: session refresh refused (HTTP %d %s); signing in again",
-                          answer.status, _error_name(answer))
+            self.log.info("bluesky: session refresh refused (%s); signing in again",
+                          _http(answer))
         await self._sign_in()
 
     def _take_session(self, answer: Answer, what: str) -> None:
         self._access = self._refresh = None
         if answer.status in (400, 401, 403):
             raise SourceFetchError(
-                f"{what} refused on {self.pds} (HTTP {answer.status} {_error_name(answer)}): "
+                f"{what} refused on {self.pds} ({_http(answer)}): "
                 "check VEILLE_BLUESKY_HANDLE and VEILLE_BLUESKY_APP_PASSWORD", kind="unauthorized")
         if answer.status >= 400:
             raise FetchError(f"{what}: HTTP {answer.status}",
@@ -422,13 +422,13 @@ class BlueskyCollector(PollingCollector):
         assert answer is not None
         if answer.status in (401, 403):
             raise SourceFetchError(
-                f"HTTP {answer.status} {_error_name(answer)}: the session was refused"
+                f"{_http(answer)}: the session was refused"
                 if self.signed_in else
-                f"HTTP {answer.status} {_error_name(answer)}: {self.service} refuses searching "
+                f"{_http(answer)}: {self.service} refuses searching "
                 "without an account; set VEILLE_BLUESKY_HANDLE and VEILLE_BLUESKY_APP_PASSWORD",
                 kind="unauthorized")
         if answer.status >= 400:
-            raise FetchError(f"HTTP {answer.status} {_error_name(answer)}".rstrip(),
+            raise FetchError(_http(answer),
                              parse_retry_after(answer.headers.get("Retry-After")))
         data = answer.data
         posts = data.get("posts") if isinstance(data, dict) else None
@@ -441,23 +441,36 @@ class BlueskyCollector(PollingCollector):
 
     async def fetch_query(self, q: str) -> QueryResult:
         """The posts of search `q` not read yet: from LOOKBACK below its cursor, newest first,
-        paging while pages are full and above the window (the newest page only the first time)."""
+        paging while pages are full and above the window (the newest page only the first time).
+
+        Signed in, the next page is asked with the answer's `cursor`. Without an account it is
+        asked with `until` (the lexicon's: sortAt before it) just after the oldest sortAt of the
+        page read: Bluesky's public AppView refuses `cursor` on unauthenticated searches (403,
+        bluesky-social/bsky-docs#296, atproto#2838); posts of that same millisecond read twice
+        are kept once (by URI)."""
         cursor = self.cursors.get(q)
         since = cursor - self.lookback if cursor is not None else None
         params = {"q": q, "sort": "latest", "limit": str(self.page_limit)}
         if since is not None:
             params["since"] = iso(since)
         posts: list[Any] = []
-        pages, page_cursor = 0, None
+        pages, paging = 0, params
+        uris: set[Any] = set()
         while True:
-            page, page_cursor = await self._search(
-                params if page_cursor is None else {**params, "cursor": page_cursor})
+            page, page_cursor = await self._search(paging)
             pages += 1
             posts.extend(page)
             times = [t for t in (sort_at(p) for p in page if isinstance(p, dict)) if t is not None]
-            if (since is None or len(page) < self.page_limit or page_cursor is None
-                    or (times and min(times) < since)):
+            seen = len(uris)
+            uris.update(p.get("uri") for p in page if isinstance(p, dict))
+            if (since is None or len(page) < self.page_limit or (times and min(times) < since)
+                    or (page_cursor is None if self.signed_in else not times)
+                    or len(uris) == seen):  # nothing new on the page: no way further
                 break
+            if self.signed_in:
+                paging = {**params, "cursor": str(page_cursor)}
+            else:
+                paging = {**params, "until": iso(min(times) + timedelta(milliseconds=1))}
             if pages >= self.max_pages:
                 self.log.warning("bluesky: %s: %d full pages since the last round; the older "
                                  "posts of this burst are not read", self.describe(q), pages)
@@ -565,6 +578,12 @@ def _error_name(answer: Answer) -> str:
     """An XRPC error answer's `error` name (ExpiredToken, AuthRequired...), "" when none."""
     name = answer.data.get("error") if isinstance(answer.data, dict) else None
     return name[:80] if isinstance(name, str) else ""
+
+
+def _http(answer: Answer) -> str:
+    """"HTTP 400 ExpiredToken": an error answer's status and error name, for messages."""
+    name = _error_name(answer)
+    return f"HTTP {answer.status} {name}" if name else f"HTTP {answer.status}"
 
 
 async def run_bluesky(settings: Settings, *, once: bool = False,
