@@ -466,10 +466,15 @@ def test_signed_in_it_searches_with_the_session_and_refreshes_an_expired_one(
                 await collector.close()
             assert len(await raw_on_topic(settings, 5)) == 5
 
-            # A wrong app password: every search fails, --once says so (no traceback).
+            # A wrong app password: every search fails, --once says so (no traceback), and the
+            # collector asked for a session once in the round, not once per search.
             wrong = settings.with_(bluesky_app_password="wrong")
-            with pytest.raises(BlueskyRoundFailed, match="sign-in refused"):
-                await run_bluesky(wrong, once=True, collector=new_collector(wrong, queries=queries))
+            srv.requests.clear()
+            with pytest.raises(BlueskyRoundFailed, match="every search failed .2.; .* sign-in "
+                                                         "refused"):
+                await run_bluesky(wrong, once=True, collector=new_collector(
+                    wrong, queries=[*queries, Query("acme", "#AcmeDown")]))
+            assert [r.path.rsplit(".", 1)[-1] for r in srv.requests] == ["createSession"]
 
     asyncio.run(scenario())
 

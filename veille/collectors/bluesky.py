@@ -277,6 +277,10 @@ class BlueskyCollector(PollingCollector):
         self._brand_of: dict[str, str] = {}
         self._access: str | None = None  # the session's accessJwt (signed in)
         self._refresh: str | None = None
+        #: The round (self.rounds) whose sign-in was refused, and why: the round's other searches
+        #: fail at once rather than sign in again (Bluesky locks an account out after a few
+        #: dozen sign-ins in five minutes).
+        self._refused: tuple[int, str] | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -366,7 +370,10 @@ class BlueskyCollector(PollingCollector):
         return URL(f"{base}/xrpc/{method}")
 
     async def _sign_in(self) -> None:
-        """createSession with the handle and app password: the session's tokens."""
+        """createSession with the handle and app password: the session's tokens (once a round
+        at most when refused)."""
+        if self._refused is not None and self._refused[0] == self.rounds:
+            raise SourceFetchError(self._refused[1], kind="unauthorized")
         answer = await self._request(
             self._xrpc(self.pds, CREATE_SESSION), method="POST",
             body={"identifier": self.settings.bluesky_handle,
@@ -389,9 +396,10 @@ class BlueskyCollector(PollingCollector):
     def _take_session(self, answer: Answer, what: str) -> None:
         self._access = self._refresh = None
         if answer.status in (400, 401, 403):
-            raise SourceFetchError(
-                f"{what} refused on {self.pds} ({_http(answer)}): "
-                "check VEILLE_BLUESKY_HANDLE and VEILLE_BLUESKY_APP_PASSWORD", kind="unauthorized")
+            message = (f"{what} refused on {self.pds} ({_http(answer)}): check "
+                       "VEILLE_BLUESKY_HANDLE and VEILLE_BLUESKY_APP_PASSWORD")
+            self._refused = (self.rounds, message)
+            raise SourceFetchError(message, kind="unauthorized")
         if answer.status >= 400:
             raise FetchError(f"{what}: HTTP {answer.status}",
                              parse_retry_after(answer.headers.get("Retry-After")))
