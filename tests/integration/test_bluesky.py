@@ -336,6 +336,33 @@ def test_a_post_indexed_late_is_read_in_the_look_back_window_once(b_settings: Se
     asyncio.run(scenario())
 
 
+def test_a_burst_beyond_a_rounds_pages_is_read_over_the_next_rounds(b_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = b_settings.with_(bluesky_url=srv.base)
+            queries = [Query("acme", '"Acme"')]
+
+            def collector() -> BlueskyCollector:  # a restart at every round: state from files
+                return new_collector(settings, queries=queries, max_pages=2)
+
+            srv.posts = [post("3lp0", "a.bsky.social", "Acme p0", 20)]
+            assert (await one_round(collector())).sent == 1
+            burst = [post(f"3lb{i}", "b.bsky.social", f"Acme b{i}", 10 - i) for i in range(7)]
+            srv.posts += burst
+            sent = [(await one_round(collector())).sent for _ in range(4)]
+            # 2 pages a round (2 posts each, the last post of a page read again as the first of
+            # the next, without an account); the newest first, then the rest of the burst.
+            assert sent == [3, 2, 2, 0], sent
+            states = [json.loads(p.read_text())
+                      for p in Path(settings.collector_state_dir, "bluesky").glob("*.json")]
+            assert [s["gaps"] for s in states] == [[]]
+            got = await raw_on_topic(settings, 8)
+            assert sorted(m["id"] for m in got) == sorted(
+                bluesky_id(p) for p in [srv.posts[0], *burst])
+
+    asyncio.run(scenario())
+
+
 def test_rate_limit_headers_and_429_are_honoured(b_settings: Settings) -> None:
     async def scenario() -> None:
         async with appview() as srv:

@@ -4,8 +4,9 @@ Every `settings.bluesky_interval_seconds`, a round runs one search per term of t
 `[[brands]]` (its name, aliases and hashtags; Bluesky's search ANDs the words of a query and
 reads no `OR`, so a brand is one search per term, at most MAX_QUERIES in all):
 `GET {service}/xrpc/app.bsky.feed.searchPosts?q=<term>&sort=latest&limit=100&since=<cursor -
-LOOKBACK_SECONDS>`, newest first, paging with `cursor` while pages are full (at most
-`max_pages`). The first search of a term reads its newest page only.
+LOOKBACK_SECONDS>`, newest first, paging while pages are full (at most `max_pages` pages of
+new posts, LOOKBACK_PAGES below the cursor; a larger burst leaves a gap, read in the next rounds:
+fetch_query). The first search of a term reads its newest page only.
 
 The cursor of a search is the newest `sortAt` read (Bluesky's sort time of a post: the earlier of
 its `createdAt` and `indexedAt`; `since` compares against it), never more than
@@ -85,8 +86,12 @@ MAX_QUERY_CHARS = 300  # a term longer than this is no brand name
 STATE_VERSION = 1
 #: Each round searches again from this far below the cursor (posts indexed late).
 LOOKBACK_SECONDS = 600.0
+#: Pages a round reads at most below the cursor (the look-back window), apart from `max_pages`.
+LOOKBACK_PAGES = 2
 #: Post URIs read in the look-back window kept per search (and saved), not to send them again.
 MAX_RECENT = 4000
+#: Bursts not read whole (gaps: since, until) kept per search, read in the next rounds.
+MAX_GAPS = 10
 #: The cursor never moves to a sortAt more than this ahead of the clock.
 CURSOR_AHEAD_SECONDS = 60.0
 SEARCH = "app.bsky.feed.searchPosts"
@@ -239,6 +244,7 @@ class QueryResult:
     newest: datetime | None
     read: dict[str, datetime] = field(default_factory=dict)  # every valid post URI read -> sortAt
     pages: int = 1
+    gaps: list[tuple[datetime, datetime]] = field(default_factory=list)  # (since, until) left
 
 
 class BlueskyCollector(PollingCollector):
@@ -274,6 +280,8 @@ class BlueskyCollector(PollingCollector):
         self.cursors: dict[str, datetime | None] = {}
         #: search string -> post URIs read in its look-back window -> their sortAt.
         self.recent: dict[str, dict[str, datetime]] = {}
+        #: search string -> the bursts not read whole yet, newest first: (since, until).
+        self.gaps: dict[str, list[tuple[datetime, datetime]]] = {}
         self._brand_of: dict[str, str] = {}
         self._access: str | None = None  # the session's accessJwt (signed in)
         self._refresh: str | None = None
@@ -362,6 +370,12 @@ class BlueskyCollector(PollingCollector):
                 uri: when for uri, when in ((u, _time(t)) for u, t in
                                             (recent.items() if isinstance(recent, dict) else []))
                 if post_uri(uri) is not None and when is not None}
+            gaps = data.get("gaps")
+            self.gaps[query.q] = [
+                (a, b) for a, b in ((_time(g[0]), _time(g[1])) for g in
+                                    (gaps if isinstance(gaps, list) else [])
+                                    if isinstance(g, list) and len(g) == 2)
+                if a is not None and b is not None and a < b][:MAX_GAPS]
         self._open_session()
 
     # -- HTTP -----------------------------------------------------------------------------------
@@ -447,42 +461,84 @@ class BlueskyCollector(PollingCollector):
 
     # -- one search -----------------------------------------------------------------------------
 
-    async def fetch_query(self, q: str) -> QueryResult:
-        """The posts of search `q` not read yet: from LOOKBACK below its cursor, newest first,
-        paging while pages are full and above the window (the newest page only the first time).
+    async def _read_pages(self, params: dict[str, str], since: datetime | None,
+                          max_pages: int, cursor: datetime | None = None,
+                          ) -> tuple[list[Any], int, datetime | None]:
+        """Pages of one search, newest first, while they are full and above `since` (one page
+        when `since` is None): the posts at or above `since`, the pages read above `cursor`
+        (new posts, at most `max_pages`), and, when `max_pages` ended the reading with more to
+        read, the `until` to go on from (else None). The pages reaching below `cursor` (the
+        look-back window, read again for posts indexed late) are LOOKBACK_PAGES at most, apart.
 
         Signed in, the next page is asked with the answer's `cursor`. Without an account it is
         asked with `until` (the lexicon's: sortAt before it) just after the oldest sortAt of the
         page read: Bluesky's public AppView refuses `cursor` on unauthenticated searches (403,
         bluesky-social/bsky-docs#296, atproto#2838); posts of that same millisecond read twice
         are kept once (by URI)."""
-        cursor = self.cursors.get(q)
-        since = cursor - self.lookback if cursor is not None else None
-        params = {"q": q, "sort": "latest", "limit": str(self.page_limit)}
-        if since is not None:
-            params["since"] = iso(since)
         posts: list[Any] = []
-        pages, paging = 0, params
+        pages, back, paging = 0, 0, params
         uris: set[Any] = set()
         while True:
             page, page_cursor = await self._search(paging)
-            pages += 1
-            posts.extend(page)
+            # Below `since`: a server ignoring it (read in a past round).
+            posts.extend(p for p in page if since is None or not isinstance(p, dict)
+                         or (when := sort_at(p)) is None or when >= since)
             times = [t for t in (sort_at(p) for p in page if isinstance(p, dict)) if t is not None]
+            if cursor is not None and times and min(times) < cursor:
+                back += 1
+            else:
+                pages += 1
             seen = len(uris)
             uris.update(p.get("uri") for p in page if isinstance(p, dict))
             if (since is None or len(page) < self.page_limit or (times and min(times) < since)
                     or (page_cursor is None if self.signed_in else not times)
                     or len(uris) == seen):  # nothing new on the page: no way further
-                break
+                return posts, pages, None
             if self.signed_in:
                 paging = {**params, "cursor": str(page_cursor)}
             else:
                 paging = {**params, "until": iso(min(times) + timedelta(milliseconds=1))}
+            if back >= LOOKBACK_PAGES:
+                return posts, pages, None  # best effort: what is older was read in past rounds
+            if pages >= max_pages:
+                return posts, pages, (min(times) + timedelta(milliseconds=1) if times else None)
+
+    async def fetch_query(self, q: str) -> QueryResult:
+        """The posts of search `q` not read yet: from LOOKBACK below its cursor, newest first,
+        paging while pages are full and above the window (the newest page only the first time),
+        at most `max_pages` a round; then, with the pages left, the gaps earlier rounds left.
+
+        A burst larger than `max_pages` pages leaves a gap (`since`, `until`: the posts between
+        the cursor and the oldest post read): the cursor moves to the newest post all the
+        same (the next rounds read the newest posts first, as a monitor should), and the gap is
+        read in the next rounds with the pages they leave, newest gap first, at most MAX_GAPS
+        kept (the oldest dropped, logged)."""
+        cursor = self.cursors.get(q)
+        since = cursor - self.lookback if cursor is not None else None
+        params = {"q": q, "sort": "latest", "limit": str(self.page_limit)}
+        if since is not None:
+            params["since"] = iso(since)
+        posts, pages, until = await self._read_pages(params, since, self.max_pages, cursor)
+        gaps = list(self.gaps.get(q, []))
+        if until is not None and cursor is not None:
+            self.log.warning("bluesky: %s: %d full pages since the last round; the older posts "
+                             "of this burst are read in the next rounds", self.describe(q), pages)
+            gaps.insert(0, (cursor, until))  # (from the cursor: below it, the look-back's)
+        left: list[tuple[datetime, datetime]] = []
+        for gap_since, gap_until in gaps:
             if pages >= self.max_pages:
-                self.log.warning("bluesky: %s: %d full pages since the last round; the older "
-                                 "posts of this burst are not read", self.describe(q), pages)
-                break
+                left.append((gap_since, gap_until))  # no page left this round
+                continue
+            more, used, rest = await self._read_pages(
+                {**params, "since": iso(gap_since), "until": iso(gap_until)}, gap_since,
+                self.max_pages - pages)
+            posts.extend(more)
+            pages += used
+            if rest is not None:
+                left.append((gap_since, rest))
+        if len(left) > MAX_GAPS:
+            self.log.warning("bluesky: %s: %d bursts not read whole; the oldest are given up",
+                             self.describe(q), len(left) - MAX_GAPS)
         recent = self.recent.get(q, {})
         ceiling = datetime.now(UTC) + timedelta(seconds=CURSOR_AHEAD_SECONDS)
         new: list[Any] = []
@@ -491,8 +547,6 @@ class BlueskyCollector(PollingCollector):
         for post in posts:
             uri = post.get("uri") if isinstance(post, dict) else None
             when = sort_at(post) if isinstance(post, dict) else None
-            if since is not None and when is not None and when < since:
-                continue  # below the window (a server ignoring `since`): read in a past round
             if post_uri(uri) is not None:
                 assert isinstance(uri, str)
                 if uri in recent or uri in read:
@@ -501,13 +555,17 @@ class BlueskyCollector(PollingCollector):
             if when is not None and when <= ceiling and (newest is None or when > newest):
                 newest = when
             new.append(post)  # (a post without a valid URI is refused by poll_round)
-        return QueryResult(new, newest, read, pages)
+        return QueryResult(new, newest, read, pages, left[:MAX_GAPS])
 
-    def _remember(self, q: str, read: dict[str, datetime], newest: datetime | None) -> None:
+    def _remember(self, q: str, read: dict[str, datetime], newest: datetime | None,
+                  gaps: list[tuple[datetime, datetime]]) -> None:
+        """Add the URIs read to the search's memory; forget those below the look-back window of
+        `newest` and below every gap (a gap's reading ends on posts read before it opened);
+        beyond MAX_RECENT the oldest go first."""
         recent = self.recent.setdefault(q, {})
         recent.update(read)
         if newest is not None:
-            start = newest - self.lookback
+            start = min([newest - self.lookback, *(since for since, _ in gaps)])
             for uri in [u for u, t in recent.items() if t < start]:
                 del recent[uri]
         kept = sorted(recent.items(), key=lambda item: item[1])[-MAX_RECENT:]
@@ -542,9 +600,11 @@ class BlueskyCollector(PollingCollector):
             return result
 
         for q, found in done:
-            changed = found.newest != self.cursors.get(q) or found.read
+            changed = (found.newest != self.cursors.get(q) or found.read
+                       or found.gaps != self.gaps.get(q, []))
             self.cursors[q] = found.newest
-            self._remember(q, found.read, found.newest)
+            self.gaps[q] = found.gaps
+            self._remember(q, found.read, found.newest, found.gaps)
             if not changed:
                 continue
             try:
@@ -552,6 +612,7 @@ class BlueskyCollector(PollingCollector):
                     "version": STATE_VERSION, "service": self.search_base, "query": q,
                     "cursor": iso(found.newest) if found.newest is not None else None,
                     "recent": {uri: iso(t) for uri, t in self.recent[q].items()},
+                    "gaps": [[iso(a), iso(b)] for a, b in found.gaps],
                     "saved_at": iso(now),
                 })
             except OSError as exc:
