@@ -245,7 +245,7 @@ async def one_round(collector: BlueskyCollector) -> Any:
 
 
 def test_posts_become_raw_mentions_paged_sent_once_and_resumed_after_restart(
-        b_settings: Settings) -> None:
+        b_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     async def scenario() -> None:
         async with appview() as srv:
             settings = b_settings.with_(bluesky_url=srv.base + "/")
@@ -296,6 +296,10 @@ def test_posts_become_raw_mentions_paged_sent_once_and_resumed_after_restart(
             srv.requests.clear()
             assert await run_bluesky(settings, once=True,
                                      collector=new_collector(settings)) == []
+            assert capsys.readouterr().out.splitlines() == [
+                f"bluesky: {q}: ok, 0 posts, 0 sent, 0 refused"
+                for q in ('"Acme" (acme)', '"Acme Mobile" (acme)', "#AcmeDown (acme)",
+                          '"Boréal" (boreal)')]
             assert all("since" in r.query for r in srv.searches())
 
             got = await raw_on_topic(settings, 6)

@@ -252,6 +252,7 @@ class BlueskyCollector(PollingCollector):
 
     name = "bluesky"
     source_noun = "search"
+    item_noun = "posts"
     interval_setting = "bluesky_interval_seconds"
     remaining_header = "ratelimit-remaining"
     reset_header = "ratelimit-reset"

@@ -369,6 +369,7 @@ class MastodonCollector(PollingCollector):
 
     name = "mastodon"
     source_noun = "hashtag"
+    item_noun = "statuses"
     interval_setting = "mastodon_interval_seconds"
 
     def __init__(

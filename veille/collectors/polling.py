@@ -243,8 +243,9 @@ class PollingCollector(Collector):
     #: The rate-limit headers of the platform (looked up case-insensitively).
     remaining_header = "X-RateLimit-Remaining"
     reset_header = "X-RateLimit-Reset"
-    #: What a source is called in the `--once` report ("hashtag", "query").
+    #: What a source and an item are called in the `--once` report ("hashtag", "statuses").
     source_noun = "source"
+    item_noun = "items"
     #: The Settings field of the interval between two rounds (mastodon_interval_seconds...).
     interval_setting = ""
 
@@ -570,7 +571,8 @@ async def run_polling(collector: PollingCollector, *, once: bool,
         for source, s in result.sources.items():  # a cron job's output: what each source gave
             state = ("broker_error" if result.status == "broker_error" and s.status == "ok"
                      else s.status)
-            print(f"{name}: {collector.describe(source)}: {state}, {s.statuses} statuses, "
+            print(f"{name}: {collector.describe(source)}: {state}, {s.statuses} "
+                  f"{collector.item_noun}, "
                   f"{s.sent} sent, {s.refused} refused" + (f" ({s.error})" if s.error else ""),
                   flush=True)
         if result.status == "broker_error":
