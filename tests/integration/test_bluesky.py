@@ -441,6 +441,39 @@ def test_a_malformed_post_is_refused_and_the_others_of_its_page_go(b_settings: S
     asyncio.run(scenario())
 
 
+def test_a_post_dated_ahead_is_held_back_and_sent_when_its_time_comes(
+        b_settings: Settings) -> None:
+    """createdAt comes from the poster's device: a clock running fast dates a post ahead. Beyond
+    VEILLE_MAX_FUTURE_SECONDS it is held in the search's state (not refused), and sent once its
+    time comes; its sortAt (its indexing time) keeps the cursor at the present."""
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = b_settings.with_(bluesky_url=srv.base, max_future_seconds=60.0)
+            queries = [Query("acme", '"Acme"')]
+            ahead = post("3lahead", "fast.bsky.social", "Acme from a fast clock", -10)
+            ahead["indexedAt"] = iso(NOW - timedelta(minutes=1))
+            srv.posts = [post("3lone", "a.bsky.social", "Acme one", 2), ahead]
+            collector = new_collector(settings, queries=queries)
+            first = await one_round(collector)
+            assert (first.fetched, first.sent, first.refused) == (2, 1, 0)
+            assert sample(collector, "veille_collector_items_refused_total",
+                          collector="bluesky", reason="created_at_in_future") == 0
+            state = json.loads(next(Path(settings.collector_state_dir).rglob("*.json")).read_text())
+            assert list(state["held"]) == [ahead["uri"]]
+            assert state["cursor"] == ahead["indexedAt"]
+            # Its time has come (here: a wider margin after a restart): sent once, from the state.
+            later = settings.with_(max_future_seconds=3600.0)
+            second = await one_round(new_collector(later, queries=queries))
+            third = await one_round(new_collector(later, queries=queries))
+            assert (second.fetched, second.sent, third.sent) == (0, 1, 0)
+            texts = sorted(m["text"] for m in await raw_on_topic(settings, 2))
+            assert texts == ["Acme from a fast clock", "Acme one"]
+            state = json.loads(next(Path(settings.collector_state_dir).rglob("*.json")).read_text())
+            assert state["held"] == {}
+
+    asyncio.run(scenario())
+
+
 def test_signed_in_it_searches_with_the_session_and_refreshes_an_expired_one(
         b_settings: Settings) -> None:
     async def scenario() -> None:

@@ -29,8 +29,10 @@ handle, url `https://bsky.app/profile/{handle}/post/{rkey}`, the record's first 
 as language hint, likes/reposts/replies as audience. A post that breaks the mapping or the
 record contract (no at:// post URI, no text, a `createdAt` that is no time or too far ahead,
 ...) is refused with its reason (logged, counted) and the others of its page go on. A post
-dated ahead of the clock does not move the cursor (its sortAt is its indexedAt, the server's
-time).
+dated more than VEILLE_MAX_FUTURE_SECONDS ahead (createdAt comes from the poster's device) is held
+back in the search's state and sent once its time comes (MAX_HELD a search; more than a day
+ahead: refused), as the RSS and Mastodon collectors do; it does not move the cursor (its sortAt
+is its indexedAt, the server's time).
 
 Robustness (veille.collectors.polling): answers read up to MAX_BODY_BYTES; the `ratelimit-remaining`
 / `ratelimit-reset` headers (a Unix time) honoured, and 429s retried after Retry-After or the
@@ -73,7 +75,7 @@ from veille.collectors.polling import (
     run_polling,
     sends_secret_in_clear,
 )
-from veille.collectors.rss import FetchError, parse_retry_after, short_hash, truncate
+from veille.collectors.rss import FetchError, beyond_horizon, parse_retry_after, short_hash, truncate
 from veille.metrics import BlueskyBrandMetrics, CollectorMetrics
 from veille.rules import Watchlist, WatchlistError
 from veille.settings import Settings
@@ -90,6 +92,8 @@ LOOKBACK_SECONDS = 600.0
 LOOKBACK_PAGES = 2
 #: Post URIs read in the look-back window kept per search (and saved), not to send them again.
 MAX_RECENT = 4000
+#: Posts dated ahead held back per search (beyond: refused, created_at_in_future).
+MAX_HELD = 100
 #: Bursts not read whole (gaps: since, until) kept per search, read in the next rounds.
 MAX_GAPS = 10
 #: The cursor never moves to a sortAt more than this ahead of the clock.
@@ -281,6 +285,8 @@ class BlueskyCollector(PollingCollector):
         self.cursors: dict[str, datetime | None] = {}
         #: search string -> post URIs read in its look-back window -> their sortAt.
         self.recent: dict[str, dict[str, datetime]] = {}
+        #: search string -> posts dated ahead, by URI: held back, sent once their time comes.
+        self.held: dict[str, dict[str, dict[str, Any]]] = {}
         #: search string -> the bursts not read whole yet, newest first: (since, until).
         self.gaps: dict[str, list[tuple[datetime, datetime]]] = {}
         self._brand_of: dict[str, str] = {}
@@ -377,6 +383,11 @@ class BlueskyCollector(PollingCollector):
                                     (gaps if isinstance(gaps, list) else [])
                                     if isinstance(g, list) and len(g) == 2)
                 if a is not None and b is not None and a < b][:MAX_GAPS]
+            held = data.get("held")
+            self.held[query.q] = dict(list(
+                (uri, p) for uri, p in (held.items() if isinstance(held, dict) else [])
+                if post_uri(uri) is not None and isinstance(p, dict) and p.get("uri") == uri
+            )[:MAX_HELD])
         self._open_session()
 
     # -- HTTP -----------------------------------------------------------------------------------
@@ -583,13 +594,18 @@ class BlueskyCollector(PollingCollector):
         mentions: dict[str, RawMention] = {}
         first: dict[str, str] = {}  # mention id -> the search it is counted under
         sending: set[str] = set()
+        holding: dict[str, dict[str, dict[str, Any]]] = {}  # search -> posts held after the round
         for q, found in done:
             summary = result.sources[q]
-            for post in found.posts:
-                result.fetched += 1
-                summary.statuses += 1
-                self.metrics.fetched.labels(self.name).inc()
-                mention = self._to_mention(q, post, now, result, summary)
+            held = self.held.get(q, {})
+            hold = holding[q] = {}
+            # The posts held back (dated ahead) are tried again first, keeping their place.
+            for post in [*held.values(), *found.posts]:
+                if not (isinstance(post, dict) and post.get("uri") in held):  # counted once
+                    result.fetched += 1
+                    summary.statuses += 1
+                    self.metrics.fetched.labels(self.name).inc()
+                mention = self._to_mention(q, post, now, result, summary, hold)
                 if mention is not None:
                     mentions.setdefault(mention.id, mention)  # once, whatever the searches
                     first.setdefault(mention.id, q)
@@ -602,9 +618,11 @@ class BlueskyCollector(PollingCollector):
 
         for q, found in done:
             changed = (found.newest != self.cursors.get(q) or found.read
-                       or found.gaps != self.gaps.get(q, []))
+                       or found.gaps != self.gaps.get(q, [])
+                       or holding[q].keys() != self.held.get(q, {}).keys())
             self.cursors[q] = found.newest
             self.gaps[q] = found.gaps
+            self.held[q] = holding[q]
             self._remember(q, found.read, found.newest, found.gaps)
             if not changed:
                 continue
@@ -614,6 +632,7 @@ class BlueskyCollector(PollingCollector):
                     "cursor": iso(found.newest) if found.newest is not None else None,
                     "recent": {uri: iso(t) for uri, t in self.recent[q].items()},
                     "gaps": [[iso(a), iso(b)] for a, b in found.gaps],
+                    "held": holding[q],
                     "saved_at": iso(now),
                 })
             except OSError as exc:
@@ -622,9 +641,13 @@ class BlueskyCollector(PollingCollector):
         return self._end_round(result, bool(done))
 
     def _to_mention(self, q: str, post: Any, now: datetime, result: RoundResult,
-                    summary: SourceSummary) -> RawMention | None:
-        """The post as a RawMention, or None when it is refused (logged and counted)."""
+                    summary: SourceSummary, hold: dict[str, dict[str, Any]]) -> RawMention | None:
+        """The post as a RawMention, or None when it is refused (logged and counted) or held
+        back in `hold`: dated more than VEILLE_MAX_FUTURE_SECONDS ahead but less than a day (a
+        device's clock running fast: Bluesky takes createdAt from the client), as the RSS and
+        Mastodon collectors do, it is sent once its time comes; at most MAX_HELD a search."""
         uri = post.get("uri") if isinstance(post, dict) else None
+        obj: dict[str, Any] | None = None
         try:
             if not isinstance(post, dict):
                 raise InvalidMention("not_an_object", f"a post must be an object, not "
@@ -632,6 +655,15 @@ class BlueskyCollector(PollingCollector):
             obj = post_to_dict(post, collected_at=now, max_text_chars=self.max_text_chars)
             return mention_from_dict(obj, now=now, limits=self.limits)
         except InvalidMention as exc:
+            was_held = uri in self.held.get(q, {})
+            if (exc.reason == "created_at_in_future" and isinstance(uri, str)
+                    and isinstance(post, dict) and not beyond_horizon(obj, now)
+                    and (was_held or len(hold) < MAX_HELD)):
+                if not was_held:
+                    self.log.info("bluesky: %s: post %.120r held back until its time comes: %s",
+                                  self.describe(q), uri, exc)
+                hold[uri] = post
+                return None
             reason, detail = exc.reason, str(exc)
             self.log.info("bluesky: %s: post %.120r refused: %s", self.describe(q), uri, detail)
         except Exception as exc:  # a strange post: refuse it alone, keep the others
