@@ -636,6 +636,16 @@ def pipeline() -> Json:
                          "CollectorSilent quiet for the Mastodon collector."),
         ],
         [
+            (health, 12, height) for health, _, height in poll_health(
+                "Bluesky brand", "brand", "veille_bluesky_brand", "{{brand}}",
+                "Failed searches of each brand's terms over the last hour, by kind (fetch, "
+                "rate_limited, unauthorized: anonymous search refused or the sign-in refused, "
+                "broker).",
+                "Seconds since each brand's last round in which every search of its terms was "
+                "read and its new posts acknowledged: one within 6 hours keeps CollectorSilent "
+                "quiet for the Bluesky collector.")
+        ],
+        [
             (timeseries("Dead letters by reason", [target(
                 f"sum by (reason) (rate(veille_dead_letters_total{ri})) * 60", "{{reason}}")],
                 stack="normal", unit="msg/min",
@@ -704,7 +714,7 @@ def pipeline() -> Json:
     return dashboard(
         "veille-pipeline", "veille: pipeline health",
         "Throughput per stage, latency percentiles, time lag, unread raw messages, what the "
-        "spike agents count, RSS feeds and Mastodon hashtags, dead letters, send errors, "
+        "spike agents count, RSS feeds, Mastodon hashtags and Bluesky brands, dead letters, send errors, "
         "heartbeats, collectors, rebalances and paused agents.",
         [], layout(rows), annotations, time_from="now-3h",
     )
