@@ -375,8 +375,10 @@ class CollectorMetrics:
 
 
 #: Why a poll of a feed failed (a label value): the fetch (HTTP error, timeout, too large,
-#: redirects), a document that is no feed, the broker not acknowledging its entries.
-FEED_FAILURES = ("fetch", "not_a_feed", "broker")
+#: redirects), forbidden_address (a redirect to a host that is not a configured feed's and is or
+#: resolves to an internal address: refused), a document that is no feed, the broker not
+#: acknowledging its entries.
+FEED_FAILURES = ("fetch", "forbidden_address", "not_a_feed", "broker")
 
 
 class _SourceHealth:
@@ -405,7 +407,8 @@ class FeedMetrics(_SourceHealth):
             last_help="Unix time of the feed's last good poll (entries read, or not modified); "
                       "0 until one.",
             failures_help="Polls of the feed that failed: fetch (HTTP error, timeout, too large, "
-                          "redirects), not_a_feed, broker.")
+                          "redirects), forbidden_address (a redirect to an internal address, "
+                          "refused), not_a_feed, broker.")
 
 
 #: Why a poll of a Mastodon hashtag failed (a label value): the fetch (HTTP error other than

@@ -624,8 +624,8 @@ def pipeline() -> Json:
         [
             *poll_health("RSS feed", "feed", "veille_rss_feed", "{{feed}}",
                          "Failed polls of each RSS feed over the last hour, by kind (fetch, "
-                         "not_a_feed, broker): alert RssFeedFailing once every poll of an hour "
-                         "failed.",
+                         "forbidden_address, not_a_feed, broker): alert RssFeedFailing once "
+                         "every poll of an hour failed.",
                          "Seconds since each feed's last good poll (a feed that never worked "
                          "since the collector started has none: see the failures)."),
             *poll_health("Mastodon hashtag", "hashtag", "veille_mastodon_hashtag", "#{{hashtag}}",

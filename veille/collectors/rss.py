@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import aiohttp
+from yarl import URL
 
 from streams.records import (
     MAX_SHORT_FIELD_CHARS,
@@ -47,6 +48,7 @@ from streams.records import (
 )
 from streams.records import mention_from_dict as _mention_from_dict
 from veille.broker import url_host
+from veille.collectors.addresses import AddressPolicy, ForbiddenAddress, GuardedResolver
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.metrics import CollectorMetrics, FeedMetrics
 from veille.rules import MAX_WATCHLIST_BYTES, unknown_tables
@@ -70,6 +72,9 @@ MAX_SEEN_PER_FEED = 5000
 #: The seen-id set keeps at least as many ids as the feed holds (else old entries come back at
 #: every poll), but never more than this: a 10 MB feed of tiny entries stays bounded.
 MAX_SEEN_HARD_CAP = 100_000
+#: A feed's redirects followed at most (aiohttp's default: the 10th is an error, as before).
+MAX_REDIRECTS = 10
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 STATE_VERSION = 1
 FEED_KEYS = {"url", "name", "interval_seconds", "platform", "timezone"}
 ACCEPT = (
@@ -319,6 +324,17 @@ class FetchError(RuntimeError):
         self.retry_after = retry_after
 
 
+class ForbiddenRedirect(FetchError):
+    """A feed's server redirected to a host that is not a configured feed's and is, or resolves
+    to, an internal address (loopback, private, link-local...): refused (server-side request
+    forgery), `host` that host."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"redirect to {host} refused: {reason} (only the configured feeds' "
+                         "hosts may be internal)")
+        self.host = host
+
+
 async def read_body(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
     """The body of `resp`, read in 64 KiB chunks; past `limit` bytes (declared or read) a
     FetchError "`what` larger than `limit` bytes": a server that never stops sending costs at
@@ -371,7 +387,8 @@ def feed_metric_name(feed: FeedConfig, index: int) -> str:
 
 
 #: PollResult status -> the `kind` of veille_rss_feed_failures_total.
-_FAILURE_KIND = {"fetch_error": "fetch", "not_a_feed": "not_a_feed", "broker_error": "broker"}
+_FAILURE_KIND = {"fetch_error": "fetch", "not_a_feed": "not_a_feed", "broker_error": "broker",
+                 "forbidden_address": "forbidden_address"}
 
 
 def load_feeds(path: str | Path, *, min_interval: float = MIN_INTERVAL) -> list[FeedConfig]:
@@ -1067,7 +1084,8 @@ class PollResult:
     """What one poll of one feed did."""
 
     feed: str
-    status: str  # new | unchanged | not_modified | fetch_error | not_a_feed | broker_error
+    #: new | unchanged | not_modified | fetch_error | forbidden_address | not_a_feed | broker_error
+    status: str
     entries: int = 0
     sent: int = 0
     refused: int = 0
@@ -1139,6 +1157,8 @@ class RssCollector(Collector):
         self.feed_metrics: FeedMetrics | None = None
         self._future_refused: set[str] = set()
         self._session: aiohttp.ClientSession | None = None
+        self._policy = AddressPolicy(())
+        self._resolver: GuardedResolver | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -1174,7 +1194,13 @@ class RssCollector(Collector):
             self.states[feed.url] = FeedState.from_dict(feed.url, self.store.load(feed.url))
             self.status[feed.url] = FeedStatus()
         if self._session is None:
+            # The configured feeds' hosts are trusted whatever they resolve to; a host reached
+            # by a redirect must resolve to public addresses only, checked as the connector
+            # resolves it (no second lookup that DNS rebinding could answer otherwise).
+            self._policy = AddressPolicy(URL(f.url).raw_host or "" for f in feeds)
+            self._resolver = GuardedResolver(self._policy)
             self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(resolver=self._resolver),
                 headers={"User-Agent": self.settings.collector_user_agent, "Accept": ACCEPT},
                 timeout=aiohttp.ClientTimeout(total=self.request_timeout),
             )
@@ -1197,9 +1223,14 @@ class RssCollector(Collector):
         try:
             await super().close()
         finally:
-            if self._session is not None:
-                await self._session.close()
-                self._session = None
+            try:
+                if self._session is not None:
+                    await self._session.close()
+                    self._session = None
+            finally:
+                if self._resolver is not None:  # the connector leaves a given resolver open
+                    await self._resolver.close()
+                    self._resolver = None
 
     async def poll_all(self) -> list[PollResult]:
         """Poll every feed once, concurrently (what `--once` does)."""
@@ -1231,6 +1262,8 @@ class RssCollector(Collector):
             result = await self._poll(feed)
         except asyncio.CancelledError:
             raise
+        except ForbiddenRedirect as exc:
+            result = PollResult(feed.url, "forbidden_address", error=str(exc))
         except FetchError as exc:
             result = PollResult(feed.url, "fetch_error", retry_after=exc.retry_after,
                                 error=str(exc))
@@ -1270,8 +1303,27 @@ class RssCollector(Collector):
         # its own timeout once it has its turn.
         host = urlsplit(feed.url).netloc.lower()
         slot = self._host_slots.setdefault(host, asyncio.Semaphore(self.max_per_host))
-        try:
-            async with slot, self._session.get(feed.url, headers=headers) as resp:
+        async with slot:
+            try:
+                # One timeout for the request and its redirects, as aiohttp's own following had.
+                async with asyncio.timeout(self.request_timeout):
+                    return await self._follow(feed.url, headers)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+                        exc.os_error, ForbiddenAddress):  # GuardedResolver refused the name
+                    raise ForbiddenRedirect(exc.os_error.host, str(exc.os_error)) from None
+                raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+
+    async def _follow(self, url: str | URL, headers: dict[str, str]) -> tuple[int, bytes, Any, str]:
+        """GET `url`, following its redirects here rather than in aiohttp: a redirect to an IP
+        literal never reaches the resolver (GuardedResolver), so each one is checked first."""
+        assert self._session is not None
+        for _hop in range(MAX_REDIRECTS):
+            async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
+                location = resp.headers.get("Location")
+                if resp.status in _REDIRECT_STATUSES and location is not None:
+                    url = self._redirect_target(resp.url, location)
+                    continue
                 if resp.status == 304:
                     return 304, b"", resp.headers, str(resp.url)
                 if resp.status == 429 or resp.status >= 500:
@@ -1281,8 +1333,27 @@ class RssCollector(Collector):
                     raise FetchError(f"HTTP {resp.status}")
                 body = await read_body(resp, self.max_body_bytes, "feed")
                 return resp.status, body, resp.headers, str(resp.url)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+        raise FetchError(f"too many redirects ({MAX_REDIRECTS})")
+
+    def _redirect_target(self, current: URL, location: str) -> URL:
+        """Where a redirect from `current` to `location` leads; FetchError when nowhere a feed
+        can be, ForbiddenRedirect when it is an IP literal neither configured nor public."""
+        try:
+            target = URL(location)
+            if target.scheme and target.scheme not in ("http", "https"):
+                raise FetchError(f"redirect to a {target.scheme}: address")
+            if target.scheme == current.scheme and not target.raw_host:
+                target = URL.build(path=target.raw_path, query_string=target.raw_query_string,
+                                   fragment=target.raw_fragment, encoded=True)  # "http:path"
+            target = current.join(target)
+        except ValueError:
+            raise FetchError("redirect to a location that is no URL") from None
+        if not target.raw_host:
+            raise FetchError("redirect to a location with no host")
+        refused = self._policy.refused_literal(target.raw_host)
+        if refused is not None:
+            raise ForbiddenRedirect(target.raw_host, str(refused))
+        return target
 
     async def _poll(self, feed: FeedConfig) -> PollResult:
         state = self.states.setdefault(feed.url, FeedState(feed.url))
