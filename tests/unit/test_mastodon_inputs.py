@@ -461,3 +461,39 @@ def test_a_token_is_not_sent_in_clear_to_another_machine(tmp_path: Path, url: st
         c, _ = new_collector(tmp_path, fine)
         c.settings = c.settings.with_(mastodon_token=token)
         c.check_config()
+
+
+# -- 6. Redirects are not followed -------------------------------------------------------------
+
+
+def test_a_redirect_is_not_followed_and_says_where_it_led(tmp_path: Path, caplog) -> None:
+    """An instance answering a redirect (to an internal address, say: the cloud metadata
+    service, an admin page on the collector's host) sent the collector there with its token's
+    request; the hashtag now fails for the round, naming the target's host, not its path."""
+    elsewhere: list[str] = []
+
+    async def target(request: web.Request) -> web.Response:
+        elsewhere.append(request.path)
+        return web.json_response([status("1")])
+
+    async def scenario() -> None:
+        async with serve([("GET", "/latest/meta-data", target)]) as inside:
+            async def moved(request: web.Request) -> web.Response:
+                raise web.HTTPFound(f"{inside}/latest/meta-data?token=secret")
+
+            async with serve([("GET", ROUTE, moved)]) as base:
+                c, sink = new_collector(tmp_path, base, ["acme"])
+                await c.start()
+                try:
+                    result = await asyncio.wait_for(c.poll_round(), 10)
+                finally:
+                    await c.close()
+        assert elsewhere == [] and sink.sent == []
+        assert result.status == "failed"
+        error = result.errors["acme"]
+        assert error.startswith(f"HTTP 302: the server redirects to {inside}, which is not followed")
+        assert "meta-data" not in error and "secret" not in error
+
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        asyncio.run(scenario())
+    assert tracebacks(caplog) == []

@@ -56,6 +56,7 @@ from veille.collectors.rss import (
 )
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
+from veille.terminal import printable
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,21 @@ MAX_ERROR_BODY_BYTES = 64 * 1024  # an error answer's body (read for its error n
 _EPOCH_FLOOR = 1_000_000_000
 
 T = TypeVar("T")
+
+
+def redirect_target(url: URL, location: str | None) -> str:
+    """Where a redirect leads, as a log may show it: scheme, host and port, no path or query
+    (which may carry a token); `?` when there is no Location or it is no address."""
+    if not location:
+        return "?"
+    try:
+        target = url.join(URL(location))
+    except (ValueError, TypeError):
+        return "?"
+    if not target.host:
+        return "?"
+    return printable(f"{target.scheme}://{target.host}" + (f":{target.port}" if target.explicit_port
+                                                          else ""))[:200]
 
 
 class SourceFetchError(FetchError):
@@ -426,12 +442,19 @@ class PollingCollector(Collector):
         for _attempt in range(self.max_429_retries + 1):
             await self._respect_rate_limit()
             try:
+                # Redirects are not followed: an API at a configured address does not move
+                # between two calls, and a server sending the collector (and its token's
+                # request) elsewhere, to an internal address say, is told instead.
                 async with self._session.request(method, url, headers=dict(headers or {}),
-                                                 json=body) as resp:
+                                                 json=body, allow_redirects=False) as resp:
                     self.requests.append(Request(str(url), resp.status, time.time()))
                     del self.requests[:-500]
                     self._note_rate_limit(resp.headers)
                     self._note_response(resp)
+                    if 300 <= resp.status < 400:
+                        raise FetchError(f"HTTP {resp.status}: the server redirects to "
+                                         f"{redirect_target(url, resp.headers.get('Location'))}, "
+                                         "which is not followed (set the address it moved to)")
                     if resp.status == 429:
                         wait = parse_retry_after(resp.headers.get("Retry-After"))
                         if wait is None:
