@@ -460,14 +460,21 @@ def test_a_post_dated_ahead_is_held_back_and_sent_when_its_time_comes(
                           collector="bluesky", reason="created_at_in_future") == 0
             state = json.loads(next(Path(settings.collector_state_dir).rglob("*.json")).read_text())
             assert list(state["held"]) == [ahead["uri"]]
+            # Only what makes its mention: not the author's display name, nor the cid.
+            kept = state["held"][ahead["uri"]]
+            assert kept["author"] == {"did": ahead["author"]["did"], "handle": "fast.bsky.social"}
+            assert "cid" not in kept and "quoteCount" not in kept and kept["likeCount"] == 4
             assert state["cursor"] == ahead["indexedAt"]
             # Its time has come (here: a wider margin after a restart): sent once, from the state.
             later = settings.with_(max_future_seconds=3600.0)
             second = await one_round(new_collector(later, queries=queries))
             third = await one_round(new_collector(later, queries=queries))
             assert (second.fetched, second.sent, third.sent) == (0, 1, 0)
-            texts = sorted(m["text"] for m in await raw_on_topic(settings, 2))
-            assert texts == ["Acme from a fast clock", "Acme one"]
+            sent = await raw_on_topic(settings, 2)
+            assert sorted(m["text"] for m in sent) == ["Acme from a fast clock", "Acme one"]
+            held = next(m for m in sent if m["text"] == "Acme from a fast clock")
+            assert (held["author"], held["language"], held["audience"]) == (
+                "fast.bsky.social", "fr", {"likes": 4, "shares": 2, "replies": 1})
             state = json.loads(next(Path(settings.collector_state_dir).rglob("*.json")).read_text())
             assert state["held"] == {}
 

@@ -564,6 +564,11 @@ def test_a_status_dated_ahead_is_held_back_and_sent_when_its_time_comes(
             now = time.time()
             ahead = public_status(snowflake(now + 600), "ahead", "Acme from a fast clock")
             ahead["created_at"] = datetime.fromtimestamp(now + 600, UTC).isoformat()
+            # What the collector has no use for (personal data besides): not kept while held.
+            ahead["account"].update(display_name="Alice Martin", note="<p>Lyon, 34 ans</p>",
+                                    avatar="https://m.example/a.png", fields=[{"name": "tel"}])
+            ahead["media_attachments"] = [{"url": "https://m.example/photo.jpg"}]
+            ahead["favourites_count"] = 7
             srv.add("acmedown", [public_status(snowflake(now - 5), "a", "Acme one"), ahead])
             collector = new_collector(settings, hashtags=["AcmeDown"])
             await collector.start()
@@ -580,6 +585,9 @@ def test_a_status_dated_ahead_is_held_back_and_sent_when_its_time_comes(
                           reason="created_at_in_future") == 0
             state = json.loads(next(Path(settings.collector_state_dir).rglob("*.json")).read_text())
             assert list(state["held"]) == [ahead["id"]]
+            kept = state["held"][ahead["id"]]
+            assert kept["account"] == {"acct": "a", "url": "https://m.example/@a", "followers_count": 1}
+            assert "media_attachments" not in kept and kept["favourites_count"] == 7
             assert state["since_id"] == snowflake(now - 1)
             # Its time has come (here: a wider margin after a restart): sent once, from the state.
             later = new_collector(settings.with_(max_future_seconds=3600.0), hashtags=["AcmeDown"])
@@ -593,6 +601,9 @@ def test_a_status_dated_ahead_is_held_back_and_sent_when_its_time_comes(
             got = await raw_on_topic(settings, 3)
             texts = sorted(m["text"] for m in got)
             assert texts == ["Acme from a fast clock", "Acme one", "Acme two"], texts
+            held = next(m for m in got if m["text"] == "Acme from a fast clock")
+            assert (held["author"], held["url"], held["audience"]) == (
+                "a@m.example", "https://m.example/@a/ahead", {"followers": 1, "likes": 7})
             state = json.loads(next(Path(settings.collector_state_dir).rglob("*.json")).read_text())
             assert state["held"] == {}
 

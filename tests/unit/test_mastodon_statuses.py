@@ -188,3 +188,28 @@ def test_a_status_url_that_is_no_web_address_is_not_the_mentions_url() -> None:
                   uri="tag:evil.example,2026:1") is None
     assert url_of(url=None, uri="javascript:alert(1)") is None
     assert url_of(url="https://evil.example/@bob/1") == "https://evil.example/@bob/1"
+
+
+def test_a_held_status_keeps_only_what_makes_its_mention() -> None:
+    """A status dated ahead is saved in the state file until its time comes: the mention made of
+    what is kept is the mention of the whole entity, without the account's profile and the rest."""
+    from datetime import UTC, datetime
+
+    from veille.collectors.mastodon import held_form, status_to_dict
+
+    boosted = status("9", language="fr", favourites_count=3, reblogs_count=2, replies_count=1,
+                     spoiler_text="cw", mentions=[{"url": "https://m.example/@acme", "acct": "acme",
+                                                   "id": "5", "username": "acme"}],
+                     account={"acct": "bob", "url": "https://m.example/@bob", "followers_count": 40,
+                              "display_name": "Bob Durand", "note": "<p>Lyon</p>", "avatar": "x.png"},
+                     media_attachments=[{"url": "https://m.example/p.jpg"}], card={"title": "t"})
+    boost = status("10", reblog=boosted, account={"acct": "carol", "display_name": "Carol"})
+    at = datetime.now(UTC)
+    for whole in (boosted, boost):
+        kept = held_form(whole)
+        assert status_to_dict(kept, instance_host="m.example", collected_at=at, max_text_chars=1000) == \
+            status_to_dict(whole, instance_host="m.example", collected_at=at, max_text_chars=1000)
+    kept = held_form(boost)
+    assert "display_name" not in kept["account"] and "display_name" not in kept["reblog"]["account"]
+    assert "media_attachments" not in kept["reblog"] and "card" not in kept["reblog"]
+    assert kept["reblog"]["mentions"] == [{"url": "https://m.example/@acme", "acct": "acme"}]

@@ -193,6 +193,19 @@ def sort_at(post: dict[str, Any]) -> datetime | None:
     return min(times) if times else None
 
 
+def held_form(post: dict[str, Any]) -> dict[str, Any]:
+    """`post` with only what post_to_dict and the round read of it, for the state file while it
+    is held: the author's display name and avatar, the record's embeds, facets and replies are
+    personal data the collector has no use for."""
+    out = {k: post[k] for k in ("uri", "indexedAt", *AUDIENCE.values()) if k in post}
+    record, author = post.get("record"), post.get("author")
+    if isinstance(record, dict):
+        out["record"] = {k: record[k] for k in ("$type", "text", "createdAt", "langs") if k in record}
+    if isinstance(author, dict):
+        out["author"] = {k: author[k] for k in ("handle", "did") if k in author}
+    return out
+
+
 def post_to_dict(post: dict[str, Any], *, collected_at: datetime,
                  max_text_chars: int) -> dict[str, Any]:
     """A PostView of app.bsky.feed.searchPosts as a RawMention dict (validated afterwards by
@@ -662,7 +675,7 @@ class BlueskyCollector(PollingCollector):
                 if not was_held:
                     self.log.info("bluesky: %s: post %.120r held back until its time comes: %s",
                                   self.describe(q), uri, exc)
-                hold[uri] = post
+                hold[uri] = held_form(post)
                 return None
             reason, detail = exc.reason, str(exc)
             self.log.info("bluesky: %s: post %.120r refused: %s", self.describe(q), uri, detail)

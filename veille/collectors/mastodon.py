@@ -293,6 +293,32 @@ def mention_links(status: dict[str, Any], instance_host: str) -> dict[str, str]:
     return out
 
 
+#: What a held status keeps of a Status entity (what status_to_dict, mention_links and the
+#: round read), for the state file: the rest (the account's display name, avatar, bio and
+#: fields, the media, the card, the emojis) is personal data the collector has no use for.
+HELD_FIELDS = ("id", "uri", "url", "created_at", "content", "spoiler_text", "language",
+               "visibility", *(key for key in AUDIENCE.values() if key is not None))
+HELD_ACCOUNT_FIELDS = ("acct", "url", "followers_count")
+HELD_MENTION_FIELDS = ("url", "acct")
+
+
+def held_form(status: dict[str, Any]) -> dict[str, Any]:
+    """`status` with only what the collector reads of it (HELD_FIELDS), the boosted status's
+    too: the same mention is made of it (status_to_dict), without the rest of the entity."""
+    out = {k: status[k] for k in HELD_FIELDS if k in status}
+    account = status.get("account")
+    if isinstance(account, dict):
+        out["account"] = {k: account[k] for k in HELD_ACCOUNT_FIELDS if k in account}
+    mentions = status.get("mentions")
+    if isinstance(mentions, list):
+        out["mentions"] = [{k: m[k] for k in HELD_MENTION_FIELDS if k in m}
+                           for m in mentions if isinstance(m, dict)]
+    reblog = status.get("reblog")
+    if isinstance(reblog, dict):
+        out["reblog"] = held_form(reblog)
+    return out
+
+
 def _host(url: Any) -> str | None:
     """The host of an address an instance gave, None when it is no address: one odd optional
     field (`"url": "http://[bad"`, a number) refused the whole status until 2026-12-05."""
@@ -738,7 +764,7 @@ class MastodonCollector(PollingCollector):
                             if sid not in held:
                                 log.info("mastodon: #%s: status %s held back until its time "
                                          "comes: %s", tag_result.tag, sid, exc)
-                            still_held[sid] = status
+                            still_held[sid] = held_form(status)
                         else:
                             # The hold is full: left unread (not remembered, and the cursor,
                             # at the present, stays below it): read again in a later round.
