@@ -63,3 +63,21 @@ def test_a_bad_watch_list_is_said_before_any_text_is_read(tmp_path: Path) -> Non
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("veille: error: ") and "exclude" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_id_that_is_not_valid_unicode_is_that_line_s_error(tmp_path: Path) -> None:
+    """A lone surrogate in a raw mention's id (escaped in the JSON, or an undecodable byte of
+    stdin) is refused as the stage refuses it, on its line; the lines after it are answered."""
+    path = tmp_path / "watchlist.toml"
+    path.write_text(WATCHLIST)
+    stdin = (b'{"text": "Acme", "id": "a\\ud800"}\n'
+             b'{"text": "Acme", "id": "a\xffb"}\n'
+             b"Acme rocks\n")
+    done = subprocess.run([sys.executable, "-m", "veille.cli", "match", "--watchlist", str(path)],
+                          input=stdin, capture_output=True, timeout=120)
+    stderr = done.stderr.decode()
+    assert done.returncode == 1 and "Traceback" not in stderr, stderr
+    rows = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert [r.get("line") for r in rows] == [1, 2, None]
+    assert all("lone surrogate" in r["error"] for r in rows[:2])
+    assert rows[2]["brands"] == ["acme"]
