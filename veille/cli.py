@@ -406,7 +406,9 @@ def cmd_match(args: argparse.Namespace) -> int:
         # What a collector would have filled in: a raw mention the stage accepts.
         mention = {"id": f"match-{made}", "source": "match", "platform": "other",
                    "created_at": datetime.now(UTC).isoformat(), **obj}
-        key = mention["id"].encode() if isinstance(mention["id"], str) else None
+        # surrogatepass: an id holding a lone surrogate (escaped, or an undecodable byte of
+        # stdin) is the stage's to refuse, on its line, not a UnicodeEncodeError ending the run.
+        key = mention["id"].encode("utf-8", "surrogatepass") if isinstance(mention["id"], str) else None
         outcome = enricher.handle(key, json.dumps(mention).encode(), time.time())
         if outcome.enriched is None:
             dead = outcome.dead
