@@ -585,3 +585,32 @@ def test_a_bad_configuration_is_an_error_message_not_a_traceback(b_settings: Set
     assert ("veille: error: VEILLE_BLUESKY_HANDLE and VEILLE_BLUESKY_APP_PASSWORD go together"
             in done.stderr)
     assert "Traceback" not in done.stderr
+
+
+def test_a_post_whose_uri_is_no_string_is_refused_alone(b_settings: Settings) -> None:
+    """A uri of the wrong type (a list, an object: unhashable) is refused as any malformed post
+    is; it failed the whole search with a TypeError at every round, for as long as the post was
+    on its newest page (every post of that brand term lost meanwhile)."""
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = b_settings.with_(bluesky_url=srv.base)
+            good = post("3lgood", "a.bsky.social", "Acme good", 3)
+            odd = post("3lodd", "b.bsky.social", "Acme odd", 2)
+            odd["uri"] = [odd["uri"]]
+            odd2 = post("3lodd2", "c.bsky.social", "Acme odd 2", 1)
+            odd2["uri"] = {"at": odd2["uri"]}
+            srv.posts = [good, odd, odd2]
+            queries = [Query("acme", '"Acme"')]
+            collector = new_collector(settings, queries=queries, page_limit=10)
+            result = await one_round(collector)
+            assert (result.status, result.fetched, result.sent, result.refused) == (
+                "ok", 3, 1, 2), result
+            srv.posts.append(post("3lnew", "d.bsky.social", "Acme new", 0.5))
+            again = await one_round(new_collector(settings, queries=queries, page_limit=10))
+            assert (again.status, again.sent) == ("ok", 1), again
+            got = await raw_on_topic(settings, 2)
+            assert sorted(m["id"] for m in got) == sorted(
+                bluesky_id(p) for p in (good, srv.posts[-1]))
+
+    asyncio.run(scenario())
+

@@ -514,7 +514,8 @@ class BlueskyCollector(PollingCollector):
             else:
                 pages += 1
             seen = len(uris)
-            uris.update(p.get("uri") for p in page if isinstance(p, dict))
+            # (Strings only: a uri of another type is refused with its post, by poll_round.)
+            uris.update(u for p in page if isinstance(p, dict) and isinstance(u := p.get("uri"), str))
             if (since is None or len(page) < self.page_limit or (times and min(times) < since)
                     or (page_cursor is None if self.signed_in else not times)
                     or len(uris) == seen):  # nothing new on the page: no way further
@@ -614,7 +615,8 @@ class BlueskyCollector(PollingCollector):
             hold = holding[q] = {}
             # The posts held back (dated ahead) are tried again first, keeping their place.
             for post in [*held.values(), *found.posts]:
-                if not (isinstance(post, dict) and post.get("uri") in held):  # counted once
+                if not (isinstance(post, dict) and isinstance(uri := post.get("uri"), str)
+                        and uri in held):  # counted once
                     result.fetched += 1
                     summary.statuses += 1
                     self.metrics.fetched.labels(self.name).inc()
@@ -668,7 +670,7 @@ class BlueskyCollector(PollingCollector):
             obj = post_to_dict(post, collected_at=now, max_text_chars=self.max_text_chars)
             return mention_from_dict(obj, now=now, limits=self.limits)
         except InvalidMention as exc:
-            was_held = uri in self.held.get(q, {})
+            was_held = isinstance(uri, str) and uri in self.held.get(q, {})
             if (exc.reason == "created_at_in_future" and isinstance(uri, str)
                     and isinstance(post, dict) and not beyond_horizon(obj, now)
                     and (was_held or len(hold) < MAX_HELD)):
