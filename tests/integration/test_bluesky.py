@@ -614,3 +614,30 @@ def test_a_post_whose_uri_is_no_string_is_refused_alone(b_settings: Settings) ->
 
     asyncio.run(scenario())
 
+
+
+def test_a_post_dated_at_year_one_does_not_break_its_search(b_settings: Settings) -> None:
+    """createdAt is the poster's to write: a post dated 0001-01-01 (its sortAt then, on
+    Bluesky) as the only post of a search made the cursor year 1, and `cursor - look-back`
+    overflowed: the round failed after its batch was sent (the searches after it not saved: sent
+    again), and that search failed at every round after."""
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = b_settings.with_(bluesky_url=srv.base)
+            old = post("3lyear1", "a.bsky.social", "Acme Mobile from year one", 1)
+            old["record"]["createdAt"] = "0001-01-01T00:00:00.000Z"
+            other = post("3lother", "b.bsky.social", "Boréal today", 2)
+            srv.posts = [old, other]
+            queries = [Query("acme", '"Acme Mobile"'), Query("boreal", '"Boréal"')]
+            first = await one_round(new_collector(settings, queries=queries))
+            assert first.status == "ok", first
+            srv.posts.append(post("3lnew", "c.bsky.social", "Acme Mobile down", 0.5))
+            second = await one_round(new_collector(settings, queries=queries))
+            assert (second.status, second.sent) == ("ok", 1), second
+            third = await one_round(new_collector(settings, queries=queries))
+            assert (third.status, third.sent) == ("ok", 0), third
+            got = await raw_on_topic(settings, first.sent + 1)
+            assert len(got) == len({m["id"] for m in got}) == first.sent + 1
+            assert bluesky_id(other) in {m["id"] for m in got}
+
+    asyncio.run(scenario())

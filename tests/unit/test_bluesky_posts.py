@@ -113,6 +113,11 @@ def test_uris_handles_and_sort_times() -> None:
     ahead = view(record={"text": "x", "createdAt": "2030-01-01T00:00:00Z"})
     assert sort_at(ahead) == datetime(2026, 12, 6, 9, 58, 1, 120000, tzinfo=UTC)
     assert sort_at(view(record={"createdAt": "soon"}, indexedAt=None)) is None
+    # A time no post has (year 1, year 9999) is none: a cursor of it overflowed.
+    year_one = view(record={"text": "x", "createdAt": "0001-01-01T00:00:00Z"})
+    assert sort_at(year_one) == datetime(2026, 12, 6, 9, 58, 1, 120000, tzinfo=UTC)
+    assert sort_at(view(record={"createdAt": "0001-01-01T00:00:00Z"},
+                        indexedAt="9999-12-31T23:59:59.999Z")) is None
 
 
 def test_rate_limit_resets_as_unix_times_seconds_or_dates() -> None:

@@ -176,16 +176,24 @@ def valid_handle(value: Any) -> str | None:
     return None if handle == "handle.invalid" else handle
 
 
+#: A time outside these is none (sort_at, the state): createdAt is the poster's to write, and a
+#: cursor of year 1 less the look-back, or a page's oldest time of year 9999 plus 1 ms, overflow.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _time(value: Any) -> datetime | None:
     try:
-        return parse_time(value, "time") if isinstance(value, str) else None
+        when = parse_time(value, "time") if isinstance(value, str) else None
     except InvalidMention:
         return None
+    return when if when is not None and _EARLIEST <= when < _LATEST else None
 
 
 def sort_at(post: dict[str, Any]) -> datetime | None:
     """A post's sortAt: the earlier of its record's createdAt and its indexedAt (what `since`
-    and `sort=latest` use), its indexedAt when createdAt is no time; None when neither is."""
+    and `sort=latest` use), its indexedAt when createdAt is no time (or one before 1970 or
+    after 9000: _time); None when neither is."""
     record = post.get("record")
     created = _time(record.get("createdAt")) if isinstance(record, dict) else None
     indexed = _time(post.get("indexedAt"))
