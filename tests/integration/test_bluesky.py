@@ -96,6 +96,9 @@ class AppView:
     expired: set[str] = field(default_factory=set)
     issued: int = 0
     base: str = ""
+    #: Posts the search finds but the answer leaves out (the AppView drops taken-down authors
+    #: and blocks after the search: a page shorter than `limit`, with a cursor).
+    hidden: set[str] = field(default_factory=set)
 
     def searches(self) -> list[Req]:
         return [r for r in self.requests if r.path.endswith("searchPosts")]
@@ -140,7 +143,9 @@ class AppView:
             return web.Response(status=403, text="Request forbidden by administrative rules.")
         limit = min(int(q.get("limit", 25)), 100)
         offset = int(q.get("cursor", "0"))
-        page = found[offset:offset + limit]
+        page = [p for p in found[offset:offset + limit]
+                if not (isinstance(p, dict) and isinstance(p.get("uri"), str)
+                        and p["uri"] in self.hidden)]
         body: dict[str, Any] = {"posts": page, "hitsTotal": len(found)}
         if offset + limit < len(found):
             body["cursor"] = str(offset + limit)
@@ -639,5 +644,39 @@ def test_a_post_dated_at_year_one_does_not_break_its_search(b_settings: Settings
             got = await raw_on_topic(settings, first.sent + 1)
             assert len(got) == len({m["id"] for m in got}) == first.sent + 1
             assert bluesky_id(other) in {m["id"] for m in got}
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_a_short_page_with_a_cursor_is_no_end_of_the_burst(b_settings: Settings,
+                                                            signed_in: bool) -> None:
+    """Bluesky's AppView drops posts of taken-down or blocking accounts from a page after the
+    search: a page shorter than `limit` with a cursor has more after it. Paging ended at a short
+    page, the cursor moved to the newest post, and the rest of the burst below it, beyond the
+    look-back, was never read."""
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = b_settings.with_(bluesky_url=srv.base)
+            if signed_in:
+                srv.require_auth = True
+                srv.accounts = {"acme.example": "abcd-efgh-ijkl-mnop"}
+                settings = settings.with_(bluesky_pds_url=srv.base, bluesky_handle="acme.example",
+                                          bluesky_app_password="abcd-efgh-ijkl-mnop")
+            queries = [Query("acme", '"Acme"')]
+
+            def collector() -> BlueskyCollector:
+                return new_collector(settings, queries=queries, lookback_seconds=60.0)
+
+            srv.posts = [post("3lp0", "a.bsky.social", "Acme p0", 20)]
+            assert (await one_round(collector())).sent == 1
+            burst = [post(f"3lb{i}", "b.bsky.social", f"Acme b{i}", 9 - i) for i in range(5)]
+            srv.posts += burst
+            srv.hidden = {burst[3]["uri"]}  # a taken-down account's: the first page is short
+            sent = [(await one_round(collector())).sent for _ in range(2)]
+            assert sent == [4, 0], sent
+            got = await raw_on_topic(settings, 5)
+            assert sorted(m["id"] for m in got) == sorted(
+                bluesky_id(p) for p in [srv.posts[0], *burst] if p is not burst[3])
 
     asyncio.run(scenario())

@@ -4,7 +4,7 @@ Every `settings.bluesky_interval_seconds`, a round runs one search per term of t
 `[[brands]]` (its name, aliases and hashtags; Bluesky's search ANDs the words of a query and
 reads no `OR`, so a brand is one search per term, at most MAX_QUERIES in all):
 `GET {service}/xrpc/app.bsky.feed.searchPosts?q=<term>&sort=latest&limit=100&since=<cursor -
-LOOKBACK_SECONDS>`, newest first, paging while pages are full (at most `max_pages` pages of
+LOOKBACK_SECONDS>`, newest first, paging while pages are full or have a cursor (at most `max_pages` pages of
 new posts, LOOKBACK_PAGES below the cursor; a larger burst leaves a gap, read in the next rounds:
 fetch_query). The first search of a term reads its newest page only.
 
@@ -497,8 +497,8 @@ class BlueskyCollector(PollingCollector):
     async def _read_pages(self, params: dict[str, str], since: datetime | None,
                           max_pages: int, cursor: datetime | None = None,
                           ) -> tuple[list[Any], int, datetime | None]:
-        """Pages of one search, newest first, while they are full and above `since` (one page
-        when `since` is None): the posts at or above `since`, the pages read above `cursor`
+        """Pages of one search, newest first, while they are full (or have a cursor) and above
+        `since` (one page when `since` is None): the posts at or above `since`, the pages read above `cursor`
         (new posts, at most `max_pages`), and, when `max_pages` ended the reading with more to
         read, the `until` to go on from (else None). The pages reaching below `cursor` (the
         look-back window, read again for posts indexed late) are LOOKBACK_PAGES at most, apart.
@@ -507,7 +507,8 @@ class BlueskyCollector(PollingCollector):
         asked with `until` (the lexicon's: sortAt before it) just after the oldest sortAt of the
         page read: Bluesky's public AppView refuses `cursor` on unauthenticated searches (403,
         bluesky-social/bsky-docs#296, atproto#2838); posts of that same millisecond read twice
-        are kept once (by URI)."""
+        are kept once (by URI); a page bringing nothing new but a cursor is followed by one
+        asked strictly below its oldest sortAt."""
         posts: list[Any] = []
         pages, back, paging = 0, 0, params
         uris: set[Any] = set()
@@ -524,14 +525,25 @@ class BlueskyCollector(PollingCollector):
             seen = len(uris)
             # (Strings only: a uri of another type is refused with its post, by poll_round.)
             uris.update(u for p in page if isinstance(p, dict) and isinstance(u := p.get("uri"), str))
-            if (since is None or len(page) < self.page_limit or (times and min(times) < since)
+            stuck = len(uris) == seen
+            step = timedelta(milliseconds=1)
+            if (stuck and not self.signed_in and page_cursor is not None and times
+                    and paging.get("until") != iso(min(times))):
+                # Nothing new, more after it: the page's oldest millisecond, read again, filled
+                # what the AppView left of the page; on strictly below it.
+                stuck, step = False, timedelta(0)
+            # A short page is the last one only without a cursor: the AppView drops posts of
+            # taken-down or blocking accounts from a page after the search (a short page, with
+            # a cursor, has more after it).
+            if (since is None or (len(page) < self.page_limit and page_cursor is None)
+                    or (times and min(times) < since)
                     or (page_cursor is None if self.signed_in else not times)
-                    or len(uris) == seen):  # nothing new on the page: no way further
+                    or stuck):  # nothing new on the page: no way further
                 return posts, pages, None
             if self.signed_in:
                 paging = {**params, "cursor": str(page_cursor)}
             else:
-                paging = {**params, "until": iso(min(times) + timedelta(milliseconds=1))}
+                paging = {**params, "until": iso(min(times) + step)}
             if back >= LOOKBACK_PAGES:
                 return posts, pages, None  # best effort: what is older was read in past rounds
             if pages >= max_pages:
