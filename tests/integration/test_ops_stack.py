@@ -184,6 +184,7 @@ def stack(settings: Settings, start_worker: Any, tmp_path: Path) -> Iterator[Sta
         "worker:9464": worker_at, "webhook-collector:8080": collector_at,
         "rss-collector:9465": None,  # not run here: no target, as in compose without --profile rss
         "mastodon-collector:9465": None,  # likewise, without --profile mastodon
+        "bluesky-collector:9465": None,  # likewise, without --profile bluesky
         "agents:9464": None,  # likewise, as in compose without --profile split
         "localhost:9090": f"127.0.0.1:{prom_port}", "alertmanager:9093": f"127.0.0.1:{am_port}",
     }, alertmanager=f"127.0.0.1:{am_port}"))
@@ -425,10 +426,13 @@ def test_crisis_fires_notifies_resolves_and_every_dashboard_query_answers(stack:
           + report)
 
 
-#: Series of the collectors this stack does not run (RSS, Mastodon): their panels have no data.
+#: Series of the collectors this stack does not run (RSS, Mastodon, Bluesky): their panels have
+#: no data.
 NOT_RUN_HERE = {"veille_rss_feed_failures_total", "veille_rss_feed_last_success_timestamp_seconds",
                 "veille_mastodon_hashtag_failures_total",
-                "veille_mastodon_hashtag_last_success_timestamp_seconds"}
+                "veille_mastodon_hashtag_last_success_timestamp_seconds",
+                "veille_bluesky_brand_failures_total",
+                "veille_bluesky_brand_last_success_timestamp_seconds"}
 #: A weekly mean read hour by hour: its samples sit on hour boundaries, none in a shorter run.
 HOURLY_SUBQUERY = "[7d:1h]"
 
