@@ -588,8 +588,8 @@ async def run_polling(collector: PollingCollector, *, once: bool,
             result = await collector.poll_round()
         finally:
             await collector.close()
-        collector.log.info("%s: %s, %d items, %d sent, %d refused%s", name, result.status,
-                           result.fetched, result.sent, result.refused,
+        collector.log.info("%s: %s, %d %s, %d sent, %d refused%s", name, result.status,
+                           result.fetched, collector.item_noun, result.sent, result.refused,
                            f" ({result.errors})" if result.errors else "")
         for source, s in result.sources.items():  # a cron job's output: what each source gave
             state = ("broker_error" if result.status == "broker_error" and s.status == "ok"
