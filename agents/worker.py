@@ -95,8 +95,8 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     app.on_partitions_assigned.connect(count_rebalance)  # type: ignore[arg-type]
     agents_paused(registry, app.paused_seconds)
 
-    spikes.install(app, topics, watchlist, SpikeMetrics(registry, watchlist.brand_ids), settings,
-                   send_errors=metrics.send_errors)
+    spike_metrics = SpikeMetrics(registry, watchlist.brand_ids, settings.spike_bucket_seconds)
+    spikes.install(app, topics, watchlist, spike_metrics, settings, send_errors=metrics.send_errors)
     moderation.install(app, topics, ModerationMetrics(registry, watchlist.brand_ids), settings,
                        watchlist.brand_ids)
     return Pipeline(app, topics, metrics, enricher, registry)

@@ -461,8 +461,17 @@ ALERT_STATE = {"none": 0, "warning": 1, "critical": 2}
 class SpikeMetrics:
     """Per-brand crisis detection metrics (brands from the watch list only)."""
 
-    def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
+    def __init__(self, registry: CollectorRegistry, brands: Iterable[str], bucket_seconds: float) -> None:
         self.brands = tuple(brands)
+        # The alert descriptions give the expected negative count per 5 minutes, as the live
+        # counters': the expected gauge is per bucket, whatever size it is set to.
+        self.bucket_seconds = Gauge(
+            "veille_reputation_bucket_seconds",
+            "Size of the spike agent's event-time buckets (VEILLE_SPIKE_BUCKET_SECONDS): the "
+            "period of the per-bucket gauges (observed, expected).",
+            registry=registry,
+        )
+        self.bucket_seconds.set(bucket_seconds)
         self.score = Gauge(
             "veille_reputation_anomaly_score",
             "Anomaly score (0..1, 0.5 at the alert threshold) of the brand's last closed bucket.",

@@ -230,7 +230,7 @@ def test_contract_matches_veille_metrics() -> None:
     HashtagMetrics(registry, ["AcmeDown"])
     BlueskyBrandMetrics(registry, ["acme"])
     agents_paused(registry, lambda: 0.0)
-    spikes = SpikeMetrics(registry, ["acme"])
+    spikes = SpikeMetrics(registry, ["acme"], 300)
     moderation = ModerationMetrics(registry, ["acme"])
     # Per-brand gauges appear once the worker owning the brand's (or the cases') partitions runs.
     for gauge in (*spikes.gauges, *moderation.gauges):

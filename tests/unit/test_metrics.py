@@ -190,7 +190,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     CollectorMetrics(reg, COLLECTORS)
     FeedMetrics(reg, ["GA acme", "feed-2"])
     HashtagMetrics(reg, ["AcmeDown", "BorealCafe"])
-    SpikeMetrics(reg, ["acme", "boreal"])
+    SpikeMetrics(reg, ["acme", "boreal"], 300)
     ModerationMetrics(reg, ["acme", "boreal"])
     m.observe_enriched(("acme",), "twitter", "en", "negative", -0.6, 995.0, 999.0)
     page = generate_latest(reg)
@@ -322,3 +322,15 @@ def test_the_latency_help_says_what_received_is() -> None:
     help_text = next(f.documentation for f in reg.collect()
                      if f.name == "veille_pipeline_latency_seconds")
     assert "collected_at" in help_text and "Kafka" in help_text, help_text
+
+
+def test_a_worker_exports_its_spike_bucket_size(tmp_path: Any) -> None:
+    """The alert descriptions give the expected negative count per 5 minutes; the expected gauge
+    is per bucket, so the rules divide by the size each worker exports (it said "per 5
+    minutes" of a bucket of any size)."""
+    from agents.worker import build
+    from veille.settings import Settings
+
+    registry = CollectorRegistry()
+    build(Settings(data_dir=str(tmp_path), spike_bucket_seconds=600), registry)
+    assert registry.get_sample_value("veille_reputation_bucket_seconds") == 600

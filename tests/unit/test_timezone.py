@@ -393,7 +393,8 @@ def test_the_spike_agent_gives_each_brand_its_zone() -> None:
         return asyncio.sleep(0)
 
     topics: Any = SimpleNamespace(by_brand=object(), alerts=SimpleNamespace(send=send))
-    install(app, topics, wl, SpikeMetrics(CollectorRegistry(), wl.brand_ids), settings)
+    install(app, topics, wl, SpikeMetrics(CollectorRegistry(), wl.brand_ids, settings.spike_bucket_seconds),
+            settings)
     t0 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
     events = [
         SimpleNamespace(key=brand.encode(), message=SimpleNamespace(partition=0, offset=i),
