@@ -640,7 +640,7 @@ def pipeline() -> Json:
                 "Bluesky brand", "brand", "veille_bluesky_brand", "{{brand}}",
                 "Failed searches of each brand's terms over the last hour, by kind (fetch, "
                 "rate_limited, unauthorized: anonymous search refused or the sign-in refused, "
-                "broker).",
+                "broker): alert BlueskyBrandFailing.",
                 "Seconds since each brand's last round in which every search of its terms was "
                 "read and its new posts acknowledged: one within 6 hours keeps CollectorSilent "
                 "quiet for the Bluesky collector.")

@@ -27,7 +27,7 @@ ALERTS = {
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
     "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
-    "UnscoredMentionsSurge",
+    "BlueskyBrandFailing", "UnscoredMentionsSurge",
 }
 
 
@@ -293,6 +293,8 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     ("alertname=CollectorSilent severity=info collector=rss", "veille-digest"),
     ("alertname=MastodonHashtagFailing severity=warning hashtag=AcmeDown kind=unauthorized "
      "instance=mastodon-1:9465", "veille-ops"),
+    ("alertname=BlueskyBrandFailing severity=warning brand=acme kind=unauthorized "
+     "instance=bluesky-1:9465", "veille-ops"),
     ("alertname=SendsFailing severity=critical instance=w1:9464", "veille-ops"),
     ("alertname=SendsFailing severity=warning collector=webhook", "veille-ops"),
     ("alertname=Watchdog severity=none", "veille-deadman"),
@@ -312,10 +314,12 @@ def test_alertmanager_groups_and_inhibits_by_brand() -> None:
     # causes and instances are separate problems; brand alerts have neither label).
     assert config["route"]["group_by"] == ["alertname", "brand", "cause", "instance"]
     # Except the digest, and the workers without a heartbeat: a broker outage cuts them all
-    # off at once, one notification lists them.
+    # off at once, one notification lists them; likewise a Bluesky collector's failing brands
+    # (a revoked app password fails them all), one notification per collector.
     grouped = {tuple(route["matchers"]): route["group_by"] for route in config["route"]["routes"]
                if "group_by" in route and route["receiver"] != "veille-digest"}
-    assert grouped == {('alertname="PipelineStalled"', 'cause="heartbeat"'): ["alertname", "cause"]}
+    assert grouped == {('alertname="PipelineStalled"', 'cause="heartbeat"'): ["alertname", "cause"],
+                       ('alertname="BlueskyBrandFailing"',): ["alertname", "instance"]}
     crisis = [r for r in config["inhibit_rules"]
               if 'alertname="ReputationCrisis"' in r["source_matchers"]]
     assert crisis == [{"source_matchers": ['alertname="ReputationCrisis"', 'severity="critical"'],
