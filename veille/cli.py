@@ -159,7 +159,13 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from streams.records import Limits
-    from veille.collectors.replay import ReplayFileError, check_file, replay
+    from veille.collectors.replay import (
+        ReplayFileError,
+        ReplayOptionError,
+        check_file,
+        csv_options,
+        replay,
+    )
 
     settings = _settings(args)
     if not args.file.strip():
@@ -184,9 +190,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise CliError(f"--limit must be 0 or more, not {args.limit}")
     if args.from_line < 1:
         raise CliError(f"--from-line must be 1 or more (the first line is 1), not {args.from_line}")
+    try:  # before the file is read: an unknown field or encoding, a bad date format or zone
+        options = csv_options(args.column, args.encoding, args.date_format, args.tz)
+    except ReplayOptionError as exc:
+        raise CliError(str(exc)) from None
     try:  # a CSV header without a text column, gzip data that is not: before the broker too
         notes = check_file(path, args.format, stamp_now=args.timestamps == "now",
-                           limits=Limits(max_text_chars=settings.max_text_chars))
+                           limits=Limits(max_text_chars=settings.max_text_chars), options=options)
     except ReplayFileError as exc:
         raise CliError(str(exc)) from None
     for note in notes:
@@ -206,16 +216,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         report = replay(path, _reachable(settings), rate=args.rate, timestamps=args.timestamps,
                         limit=args.limit, progress=not args.no_progress, should_stop=stop.is_set,
-                        first_line=args.from_line, file_format=args.format)
+                        first_line=args.from_line, file_format=args.format, options=options)
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
+    # Where to go on from is the same file read the same way: its options said again.
+    again = ["--format", args.format] if args.format != "auto" else []
+    again += [arg for spec in args.column for arg in ("--column", spec)]
+    for flag, value in (("--encoding", args.encoding), ("--date-format", args.date_format),
+                        ("--tz", args.tz)):
+        again += [flag, value] if value is not None else []
     return replay_outcome(report, stopped_by=stopped_by[0] if stopped_by else None, path=path,
-                          timestamps=args.timestamps, from_line=args.from_line)
+                          timestamps=args.timestamps, from_line=args.from_line, options=again)
 
 
 def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamps: str,
-                   from_line: int = 1) -> int:
+                   from_line: int = 1, options: Sequence[str] = ()) -> int:
     """Print the replay's summary and what to do next; the exit status: 1 when a mention was
     not acknowledged, or when lines were read and none could be sent (a file that is not JSON
     Lines, or not CSV) or when --from-line is past the file's end, or when the file could not be
@@ -228,6 +244,10 @@ def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamp
     # sent (a mention sent twice is one: its id is the same, de-duplicated downstream).
     resume = report.resume_line or report.sent_through + 1
     go_on = f"veille collect replay {path} --from-line {resume} --timestamps {timestamps}"
+    if options:  # --format, --column, --encoding...: as given (quoted for a shell)
+        import shlex
+
+        go_on += " " + shlex.join(options)
     if stopped_by is not None:
         text += f"\nstopped by a signal before the end of the file; to go on from there: {go_on}"
     elif report.failed and report.resume_line:
@@ -957,9 +977,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "line) or CSV (a header row naming the raw mention's fields, case-insensitive: "
                     "id, source, platform, author, text, url, created_at, language, collected_at, "
                     "audience.followers (or audience__followers), audience.likes...; separated by "
-                    "',', ';' or tabs; text, platform and created_at columns required; other "
-                    "columns ignored, named at the start; an empty cell is absent). A file named "
-                    "*.gz or starting with gzip's magic bytes is decompressed as it is read.")
+                    "',', ';' or tabs; text, platform and created_at columns required, or "
+                    "named by --column; other columns ignored, named at the start; an empty cell "
+                    "is absent). A file named *.gz or starting with gzip's magic bytes is "
+                    "decompressed as it is read.")
     _add_broker(r)
     r.add_argument("file", help="the file (*.csv, *.tsv: CSV, gzipped or not; else JSON Lines, "
                                 "unless --format)")
@@ -976,6 +997,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "1 = the first row after the header, a quoted cell over several lines "
                         "being one record; refused lines are numbered the same; a stopped replay "
                         "prints where to go on from)")
+    r.add_argument("--column", action="append", default=[], metavar="FIELD=HEADER",
+                   help="CSV: the raw mention field FIELD (text, author, created_at, "
+                        "audience.followers...) is the column whose header cell is HEADER (any "
+                        "case, spaces around ignored), e.g. --column text=Content --column "
+                        "created_at=\"Date de publication\"; repeatable; a column named as FIELD "
+                        "itself is then ignored")
+    r.add_argument("--encoding", help="CSV: the file's encoding (default utf-8), e.g. cp1252 for "
+                                      "French Excel's \"CSV (séparateur: point-virgule)\", latin-1")
+    r.add_argument("--date-format", metavar="FORMAT",
+                   help="CSV: created_at and collected_at are written in this strptime format, "
+                        "e.g. \"%%d/%%m/%%Y %%H:%%M\" (Excel's French dates); a cell that does not "
+                        "match it is refused (default: ISO 8601 or Unix seconds)")
+    r.add_argument("--tz", "--timezone", dest="tz", metavar="ZONE",
+                   help="CSV: IANA time zone of the times without an offset, e.g. Europe/Paris "
+                        "(default UTC); daylight saving: an hour repeated is its first passage, "
+                        "an hour skipped has the offset of before the change")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_replay)
 

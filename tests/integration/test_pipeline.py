@@ -249,6 +249,52 @@ def test_replay_of_a_gzipped_french_excel_csv(settings, tmp_path: Path) -> None:
     assert other["author"] is None and other["audience"] is None
 
 
+def test_replay_of_a_french_excel_export_as_it_was_saved(settings, tmp_path: Path) -> None:
+    """A social-listening tool's export saved by French Excel as "CSV (séparateur: point-virgule)":
+    Windows-1252, the tool's own column names, local dates day first. Replayed as it is with
+    --encoding, --column, --date-format and --tz; read as UTF-8, it is an error at the start
+    naming the option to give."""
+    import subprocess
+    import sys
+    from zoneinfo import ZoneInfo
+
+    from tests.conftest import settings_env
+
+    ensure_topics(settings)
+    paris = datetime.now(ZoneInfo("Europe/Paris")) - timedelta(minutes=5)
+    local = paris.strftime("%d/%m/%Y %H:%M")
+    rows = ["Content;Auteur;Réseau;Date de publication;Abonnés;Tonalité",
+            f"Acme en panne, très déçu;Hélène;Twitter;{local};1 234;négatif",
+            f"Acme, ça marche !;Zoé;facebook;{local};;positif",
+            "Acme hier;Léa;blog;2026-12-06T09:30:00Z;;neutre"]
+    data = tmp_path / "export.csv"
+    data.write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1252"))
+    columns = ["--column", "text=Content", "--column", "author=Auteur", "--column", "platform=Réseau",
+               "--column", "created_at=Date de publication", "--column", "audience.followers=abonnés"]
+    command = [sys.executable, "-m", "veille.cli", "collect", "replay", str(data), "--no-progress",
+               *columns]
+    out = subprocess.run(command, env=settings_env(settings), capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2, out.stderr  # the header's accents: before anything is sent
+    assert "the header row is not UTF-8 (byte 16)" in out.stderr
+    assert "(Windows-1252), give --encoding cp1252" in out.stderr
+    out = subprocess.run([*command, "--encoding", "cp1252", "--date-format", "%d/%m/%Y %H:%M",
+                          "--tz", "Europe/Paris"],
+                         env=settings_env(settings), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "columns ignored (not raw mention fields): Tonalité;" in out.stderr
+    assert "read 3 records, sent 2 mentions" in out.stderr
+    assert "record 3: invalid_field: created_at '2026-12-06T09:30:00Z' does not match " \
+           "--date-format '%d/%m/%Y %H:%M'" in out.stderr
+    raw = sorted((json.loads(r.value) for r in read_to_end(settings, MENTIONS_RAW)),
+                 key=lambda m: m["author"])
+    assert [m["author"] for m in raw] == ["Hélène", "Zoé"]
+    assert raw[0]["text"] == "Acme en panne, très déçu" and raw[0]["platform"] == "twitter"
+    assert raw[0]["audience"] == {"followers": 1234} and raw[1]["text"] == "Acme, ça marche !"
+    utc = paris.replace(second=0, microsecond=0).astimezone(UTC)
+    assert datetime.fromisoformat(raw[0]["created_at"]) == utc
+
+
 def test_replay_stopped_by_sigterm_flushes_what_it_sent_and_says_so(settings, tmp_path: Path) -> None:
     """SIGTERM in the middle of a paced replay: what was sent is flushed and counted, the
     summary printed (it ended silently with exit 143, buffered records dropped)."""

@@ -253,6 +253,55 @@ def test_a_replayed_csv_or_gzip_file_is_checked_before_the_broker_is_asked(tmp_p
     assert "1 = the first row after the header" in " ".join(out.stdout.split())
 
 
+def test_replay_csv_options_are_checked_before_the_broker_is_asked(tmp_path) -> None:
+    """--column, --encoding, --date-format and --tz: a mistake in one is a one-line error, exit
+    2, before anything is sent; given right, the broker is asked (here: out of reach)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    env["VEILLE_BROKER_URL"] = "kafka://127.0.0.1:1"  # nothing listens: any broker use would wait
+    export = tmp_path / "export.csv"
+    export.write_bytes("Content;Réseau;Date de publication\r\nAcme déçu;blog;06/12/2026 09:30\r\n"
+                       .encode("cp1252"))
+    jsonl = tmp_path / "m.jsonl"
+    jsonl.write_text('{"text": "acme"}\n')
+    right = ("--column", "text=Content", "--column", "platform=Réseau", "--column",
+             "created_at= date de publication", "--encoding", "cp1252")
+    cases = [
+        (("--column", "txt=Content"), "--column txt=Content: txt is not a raw mention field (the "
+                                      "known ones: id, source, platform, author, text"),
+        (("--column", "text=Contenu", "--encoding", "cp1252"),
+         "--column text=Contenu: the header has no column Contenu (it names Content, Réseau, Date "
+         "de publication)"),
+        (("--column", "text=Content", "--column", "text=Réseau"),
+         "--column text=Réseau: text is mapped twice (--column text=Content too)"),
+        (("--encoding", "klingon"), "--encoding klingon: unknown encoding"),
+        (("--date-format", "%d/%m/%Q"), "--date-format '%d/%m/%Q': 'Q' is a bad directive"),
+        (("--tz", "Europe/Pariss"), "--tz: unknown time zone: 'Europe/Pariss'"),
+        (("--timezone", "Mars/Base"), "--tz: unknown time zone: 'Mars/Base'"),
+        # Read as UTF-8: the header's accent says which encoding to give.
+        ((), "the header row is not UTF-8 (byte 9): save the file as CSV UTF-8"),
+    ]
+    for args, words in cases:
+        out = veille("collect", "replay", str(export), *args, env=env)
+        assert out.returncode == 2, (args, out.stderr[-2000:])
+        assert f"veille: error: {words}" in out.stderr or f"veille: error: {export}: {words}" in \
+            out.stderr, (args, out.stderr[-2000:])
+        assert "Traceback" not in out.stderr and "broker" not in out.stderr, (args, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1, (args, out.stderr)
+    out = veille("collect", "replay", str(jsonl), "--column", "text=Content", "--tz", "UTC", env=env)
+    assert out.returncode == 2 and f"veille: error: {jsonl}: --column, --tz reads CSV only, and " \
+        "the file is read as JSON Lines" in out.stderr, out.stderr
+    out = veille("collect", "replay", str(export), *right, "--date-format", "%d/%m/%Y %H:%M",
+                 "--tz", "Europe/Paris", env=env)
+    assert out.returncode == 2 and "cannot reach the broker" in out.stderr, out.stderr
+    assert "note" not in out.stderr, out.stderr  # no column ignored: each one mapped
+    out = veille("collect", "replay", "--help")
+    help_text = " ".join(out.stdout.split())
+    assert "--column FIELD=HEADER" in help_text and "--date-format FORMAT" in help_text
+    assert '"%d/%m/%Y %H:%M"' in help_text and "--tz ZONE, --timezone ZONE" in help_text
+
+
 def test_one_shot_commands_say_at_once_that_the_broker_is_unreachable(tmp_path) -> None:
     """They used to wait 30 s in kafka-python's retries, logging each one, before an error (or a
     traceback, for replay)."""

@@ -6,6 +6,7 @@ of them gzip-compressed. The reading (this module but `replay`) imports no Kafka
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import functools
@@ -16,9 +17,9 @@ import re
 import sys
 import time
 import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,6 +36,7 @@ from streams.records import (
 from streams.topics import MENTIONS_RAW
 from veille.collectors.flat import AUDIENCE_PREFIX, count, gather_audience
 from veille.settings import Settings
+from veille.timezones import TimezoneError, local_time, zone
 
 TIMESTAMP_MODES = ("keep", "shift", "now")
 #: The longest line read (bytes), at the default text limit: a valid raw mention is far
@@ -77,6 +79,8 @@ class ReplayReport:
     unit: str = "line"
     #: Why the file could not be read to its end (a gzip file cut short), if so.
     read_error: str | None = None
+    #: The CSV options it was read with (for the summary's hints: --encoding, --date-format).
+    options: CsvOptions | None = None
 
     @property
     def all_refused(self) -> bool:
@@ -103,6 +107,25 @@ class ReplayReport:
             text += f"\n  {self.unit} {line}: {reason}"
         if len(self.refused) > 20:
             text += f"\n  ... and {len(self.refused) - 20} more"
+        return text + self._csv_hints()
+
+    def _csv_hints(self) -> str:
+        """What to give for CSV records refused as not UTF-8 or for a date not ISO 8601, when
+        the option that reads them was not given."""
+        if self.unit != "record":
+            return ""
+        options = self.options or CsvOptions()
+        text = ""
+        not_utf8 = sum(reason.startswith("undecodable_bytes: not UTF-8") for _, reason in self.refused)
+        if not_utf8 and options.utf8:
+            text += (f"\n  {not_utf8} {self.unit}{'s' if not_utf8 != 1 else ''} not UTF-8: an export "
+                     "of French Excel's \"CSV (séparateur: point-virgule)\" is Windows-1252; "
+                     "replay it with --encoding cp1252")
+        not_iso = sum(reason.endswith(" is not an ISO 8601 time") for _, reason in self.refused)
+        if not_iso and options.date_format is None:
+            text += (f"\n  {not_iso} {self.unit}{'s' if not_iso != 1 else ''} with a date that is "
+                     "not ISO 8601: give its format, e.g. --date-format \"%d/%m/%Y %H:%M\" --tz "
+                     "Europe/Paris (Excel's day first, and the zone of the times)")
         return text
 
 
@@ -230,21 +253,128 @@ _SECONDS = re.compile(r"[0-9]{9,}(?:\.[0-9]+)?")
 _BOM = "\ufeff".encode()
 
 
+class ReplayOptionError(ValueError):
+    """A CSV option (--column, --encoding, --date-format, --tz) that cannot be used, whatever
+    the file: said before the file is read, naming the option."""
+
+
+#: Encodings veille suggests; any that Python's codecs read line by line is taken.
+ENCODING_EXAMPLES = "e.g. utf-8, cp1252, latin-1"
+_ASCII = bytes(range(128))
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How a CSV file's cells are read (made by csv_options, which checks them).
+
+    `columns`: (field, header cell) pairs, --column FIELD=HEADER: the field is the column of
+    that header cell (case-insensitive, surrounding spaces ignored), and a column named as the
+    field itself is then ignored. `encoding`: the bytes' (--encoding; read line by line, so
+    one whose line breaks are ASCII's). `date_format`: created_at and collected_at as this
+    strptime format (--date-format), else ISO 8601 or Unix seconds. `zone`: of the times
+    without an offset (--tz; daylight saving as timezones.local_time, fold=0). `given`: the
+    options given, named in the error for a JSON Lines file."""
+
+    columns: tuple[tuple[str, str], ...] = ()
+    encoding: str = "utf-8"
+    date_format: str | None = None
+    zone: tzinfo = UTC
+    given: tuple[str, ...] = ()
+
+    @property
+    def codec(self) -> str:
+        """The codec's own name ("utf-8", "cp1252", "iso8859-1")."""
+        return codecs.lookup(self.encoding).name
+
+    @property
+    def decoding(self) -> str:
+        """What each line is decoded as: UTF-8 whether spelt utf-8 or utf-8-sig (the byte order
+        mark is taken off the file's first bytes, never off each line)."""
+        return "utf-8" if self.codec in ("utf-8", "utf-8-sig") else self.encoding
+
+    @property
+    def utf8(self) -> bool:
+        return self.decoding == "utf-8"
+
+
+def csv_options(columns: Sequence[str] = (), encoding: str | None = None,
+                date_format: str | None = None, tz: str | None = None) -> CsvOptions:
+    """The options as the command line gives them (`columns`: "FIELD=HEADER" each), checked;
+    ReplayOptionError naming the option otherwise. None: not given (UTF-8, ISO 8601, UTC)."""
+    given = tuple(name for name, value in (("--column", columns), ("--encoding", encoding),
+                                           ("--date-format", date_format), ("--tz", tz))
+                  if value)
+    known = (*CSV_FIELDS, *CSV_AUDIENCE)
+    mapped: dict[str, str] = {}
+    for spec in columns:
+        name, equals, header = spec.partition("=")
+        if not equals:
+            raise ReplayOptionError(f"--column {spec}: expected FIELD=HEADER (e.g. --column "
+                                    "text=Content)")
+        if not header.strip():
+            raise ReplayOptionError(f"--column {spec}: no header cell named (FIELD=HEADER)")
+        field_name = _column(name)
+        if field_name not in known:
+            raise ReplayOptionError(f"--column {spec}: {name.strip()} is not a raw mention field "
+                                    f"(the known ones: {KNOWN_COLUMNS})")
+        if field_name in mapped:
+            shown = field_name.replace(AUDIENCE_PREFIX, "audience.")
+            raise ReplayOptionError(f"--column {spec}: {shown} is mapped twice (--column "
+                                    f"{mapped[field_name]} too)")
+        mapped[field_name] = spec
+    pairs = tuple((f, mapped[f].partition("=")[2]) for f in mapped)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+            ascii_like = _ASCII.decode(encoding) == _ASCII.decode("ascii")
+        except LookupError as exc:
+            what = "not a text encoding" if "text encoding" in str(exc) else "unknown encoding"
+            raise ReplayOptionError(f"--encoding {encoding}: {what} ({ENCODING_EXAMPLES})") from None
+        except UnicodeDecodeError:
+            ascii_like = False
+        if not ascii_like:  # UTF-16, UTF-32, UTF-7: a line break is not the byte 0x0A alone
+            raise ReplayOptionError(f"--encoding {encoding}: not read line by line (its line "
+                                    "breaks and separators are not ASCII's bytes: UTF-16 or "
+                                    "UTF-32, such as Excel's \"Unicode text\"); save the file as "
+                                    "CSV UTF-8")
+    if date_format is not None:
+        if "%" not in date_format:
+            raise ReplayOptionError(f"--date-format {date_format!r}: no % directive (strptime's, "
+                                    "e.g. \"%d/%m/%Y %H:%M\")")
+        try:
+            datetime.strptime("", date_format)
+        except ValueError as exc:
+            if "does not match format" not in str(exc):  # a bad directive, a stray %
+                raise ReplayOptionError(f"--date-format {date_format!r}: {exc}") from None
+    where: tzinfo = UTC
+    if tz is not None and tz != "UTC":
+        try:
+            where = zone(tz)
+        except TimezoneError as exc:
+            raise ReplayOptionError(f"--tz: unknown time zone: {exc}") from None
+    return CsvOptions(columns=pairs, encoding=encoding or "utf-8", date_format=date_format,
+                      zone=where, given=given)
+
+
 class _RecordTooLong(Exception):
     pass
 
 
 class _PhysicalLines:
-    """The file's lines, decoded, for csv.reader: each read at most `cap` + 1 bytes, the bytes
-    of the record being read counted (_RecordTooLong past `cap`, the line that crossed it
-    skipped to its end, never held whole), a byte that is not UTF-8 noted (`bad_byte`, its
-    offset in the record) and read as U+FFFD."""
+    """The file's lines, decoded (`encoding`: a codec whose line breaks are ASCII's), for
+    csv.reader: each read at most `cap` + 1 bytes, the bytes of the record being read counted
+    (_RecordTooLong past `cap`, the line that crossed it skipped to its end, never held whole),
+    a byte that is not of the encoding noted (`bad_byte`, its offset in the record) and read as
+    U+FFFD. A UTF-8 byte order mark starting the file is skipped when reading UTF-8, else
+    noted (`utf8_bom`: the file is UTF-8, not what it is read as)."""
 
-    def __init__(self, fh: IO[bytes], cap: int) -> None:
-        self.fh, self.cap = fh, cap
+    def __init__(self, fh: IO[bytes], cap: int, encoding: str = "utf-8") -> None:
+        self.fh, self.cap, self.encoding = fh, cap, encoding
         self.size = 0
         self.bad_byte: int | None = None
         self.first = True
+        self.utf8_bom = False
+        self.head = b""  # the file's first bytes (a UTF-16 byte order mark?)
 
     def __iter__(self) -> _PhysicalLines:
         return self
@@ -257,19 +387,21 @@ class _PhysicalLines:
         if not line:
             raise StopIteration
         if self.first:
-            self.first = False
-            line = line.removeprefix(_BOM)
+            self.first, self.head = False, line[:4]
+            if line.startswith(_BOM):
+                self.utf8_bom = self.encoding != "utf-8"
+                line = line.removeprefix(_BOM) if not self.utf8_bom else line
         if self.size + len(line) > self.cap:
             if not line.endswith(b"\n"):
                 while (rest := self.fh.readline(self.cap)) and not rest.endswith(b"\n"):
                     pass
             raise _RecordTooLong
         try:
-            text = line.decode("utf-8")
+            text = line.decode(self.encoding)
         except UnicodeDecodeError as exc:
             if self.bad_byte is None:
                 self.bad_byte = self.size + exc.start
-            text = line.decode("utf-8", "replace")
+            text = line.decode(self.encoding, "replace")
         self.size += len(line)
         return text
 
@@ -279,16 +411,20 @@ def _column(name: str) -> str:
     return AUDIENCE_PREFIX + key[len("audience."):] if key.startswith("audience.") else key
 
 
-def _csv_start(fh: IO[bytes], cap: int, *, stamp_now: bool = False
+def _csv_start(fh: IO[bytes], cap: int, *, stamp_now: bool = False, options: CsvOptions | None = None
                ) -> tuple[_PhysicalLines, Any, list[str | None], list[str]]:
     """Read the header row: the lines, the reader (the separator found from the header's
     first line: the most frequent of `,` `;` and tab), each column's field (None: ignored) and
     the notes to show (unknown columns). ReplayFileError for a header that cannot give mentions."""
-    lines = _PhysicalLines(fh, cap)
+    options = options or CsvOptions()
+    lines = _PhysicalLines(fh, cap, options.decoding)
     try:
         first = next(lines, None)
     except _RecordTooLong:
         raise ReplayFileError(f"the header row is longer than {cap:,} bytes; {NOT_CSV_HINT}") from None
+    if lines.utf8_bom:
+        raise ReplayFileError(f"the file starts with a UTF-8 byte order mark: it is UTF-8, not "
+                              f"{options.encoding}; leave --encoding out")
     if first is None or not first.strip():
         raise ReplayFileError("no header row: a CSV file starts with a row naming its columns "
                               f"(the known columns: {KNOWN_COLUMNS})")
@@ -298,16 +434,51 @@ def _csv_start(fh: IO[bytes], cap: int, *, stamp_now: bool = False
         header = next(reader)
     except _RecordTooLong:
         raise ReplayFileError(f"the header row is longer than {cap:,} bytes; {NOT_CSV_HINT}") from None
-    if lines.bad_byte is not None:  # UTF-16 (Excel's "Unicode text"), Latin-1 (an old "CSV")
+    utf16 = lines.head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if lines.bad_byte is not None:  # UTF-16 (Excel's "Unicode text"), Windows-1252 (French Excel)
+        if not options.utf8:
+            raise ReplayFileError(f"the header row is not {options.encoding} (byte {lines.bad_byte})")
         raise ReplayFileError(f"the header row is not UTF-8 (byte {lines.bad_byte}): save the file "
-                              "as CSV UTF-8 (Excel: \"CSV UTF-8 (comma delimited)\")")
+                              "as CSV UTF-8 (Excel: \"CSV UTF-8 (comma delimited)\")" + (
+                                  "" if utf16 else "; or, for French Excel's \"CSV (séparateur: "
+                                  "point-virgule)\" (Windows-1252), give --encoding cp1252"))
+    if "\x00" in first:  # UTF-16 read as an 8-bit encoding: every other byte is NUL
+        raise ReplayFileError("the header row holds NUL bytes: UTF-16 (Excel's \"Unicode text\")? "
+                              "save the file as CSV UTF-8")
     known = (*CSV_FIELDS, *CSV_AUDIENCE)
+    cells = [written.removeprefix("\ufeff").strip() for written in header]
+    names = ", ".join(h or "(no name)" for h in cells)
+    # --column: the header cell of each field mapped (matched as the fields' names are).
+    by_mapping: dict[int, tuple[str, str]] = {}  # column index -> (field, the --column given)
+    for field_name, cell in options.columns:
+        given = f"--column {field_name.replace(AUDIENCE_PREFIX, 'audience.')}={cell}"
+        found = [i for i, h in enumerate(cells) if h.lower() == cell.strip().lower()]
+        if not found:
+            raise ReplayFileError(f"{given}: the header has no column {cell.strip()} (it names "
+                                  f"{names[:300]})")
+        if len(found) > 1:
+            raise ReplayFileError(f"{given}: the header names {cells[found[0]]} twice (columns "
+                                  f"{found[0] + 1} and {found[1] + 1}): which one is meant?")
+        if found[0] in by_mapping:
+            raise ReplayFileError(f"{by_mapping[found[0]][1]} and {given}: one column gives one "
+                                  "field")
+        by_mapping[found[0]] = (field_name, given)
+    mapped = {f: given for f, given in by_mapping.values()}
     columns: list[str | None] = []
     seen: dict[str, str] = {}
     ignored: list[str] = []
+    overridden: list[str] = []  # named as a field that --column takes from another column
     where = f"the known columns: {KNOWN_COLUMNS}"
-    for i, written in enumerate(header, 1):
+    for i, written in enumerate(header):
+        if i in by_mapping:
+            seen[by_mapping[i][0]] = cells[i]
+            columns.append(by_mapping[i][0])
+            continue
         name = _column(written.removeprefix("\ufeff"))
+        if name in mapped:
+            overridden.append(f"{cells[i]} ({mapped[name]})")
+            columns.append(None)
+            continue
         if name == "audience":
             raise ReplayFileError(f"the column {written.strip()!r}: a CSV gives the audience one "
                                   "figure per column (audience.followers, audience.likes...); "
@@ -319,20 +490,53 @@ def _csv_start(fh: IO[bytes], cap: int, *, stamp_now: bool = False
             seen[name] = written.strip()
             columns.append(name)
         else:
-            ignored.append(written.strip() or f"column {i} (no name)")
+            ignored.append(written.strip() or f"column {i + 1} (no name)")
             columns.append(None)
     needed = [c for c in CSV_REQUIRED if c not in seen and not (stamp_now and c == "created_at")]
     if needed:
-        names = ", ".join(h.strip() or "(no name)" for h in header)
         raise ReplayFileError(f"no {' and no '.join(needed)} column (the header names "
-                              f"{names[:300]}); {where}")
+                              f"{names[:300]}); {where}" + (
+                                  "" if options.columns else "; a column of another name: "
+                                  "--column FIELD=HEADER (e.g. --column text=Content)"))
     notes = [f"columns ignored (not raw mention fields): {', '.join(ignored)}; {where}"] if ignored else []
+    if overridden:
+        notes.append(f"columns ignored (their field is given by --column): {', '.join(overridden)}")
     return lines, reader, columns, notes
 
 
-def _csv_object(row: list[str], columns: list[str | None]) -> Any:
+def _csv_time(name: str, cell: str, options: CsvOptions) -> Any:
+    """A created_at or collected_at cell as the raw mention gets it: by --date-format (a
+    Refusal when it does not match), else Unix seconds as a number or the text as written (ISO
+    8601, read by the record's contract); a time without an offset, of --tz (as UTC ISO 8601)."""
+    text = cell.strip()
+    if options.date_format is not None:
+        try:
+            when = datetime.strptime(text, options.date_format)
+        except ValueError:
+            return Refusal(f"invalid_field: {name} {text[:40]!r} does not match --date-format "
+                           f"{options.date_format!r}")
+    elif _SECONDS.fullmatch(text):
+        number = float(text)
+        return int(number) if number.is_integer() else number
+    elif options.zone is UTC:  # as before --tz: read by the contract, a naive time as UTC
+        return cell
+    else:
+        try:
+            when = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            return cell  # refused by the contract, with its reason
+    if when.tzinfo is None:
+        when = local_time(when, options.zone)
+    try:
+        return iso(when)
+    except OverflowError:  # 0001-01-01 00:30 of Paris is before year 1 in UTC
+        return Refusal(f"invalid_field: {name} is out of range")
+
+
+def _csv_object(row: list[str], columns: list[str | None], options: CsvOptions | None = None) -> Any:
     """A row's raw mention object (empty cells absent, audience figures gathered and read as
-    integers, Unix seconds as numbers), or a Refusal."""
+    integers, times as _csv_time reads them with `options`), or a Refusal."""
+    options = options or CsvOptions()
     extra = row[len(columns):]
     if any(cell.strip() for cell in extra):
         return Refusal(f"invalid_csv: {len(row)} cells, the header names {len(columns)} columns")
@@ -340,9 +544,10 @@ def _csv_object(row: list[str], columns: list[str | None]) -> Any:
     for name, cell in zip(columns, row, strict=False):
         if name is None or not cell.strip():
             continue
-        if name in ("created_at", "collected_at") and _SECONDS.fullmatch(cell.strip()):
-            number = float(cell)
-            obj[name] = int(number) if number.is_integer() else number
+        if name in ("created_at", "collected_at"):
+            obj[name] = _csv_time(name, cell, options)
+            if isinstance(obj[name], Refusal):
+                return obj[name]
         else:
             obj[name] = cell
     obj = gather_audience(obj)  # (never raises: no whole `audience` column, refused at start)
@@ -352,11 +557,13 @@ def _csv_object(row: list[str], columns: list[str | None]) -> Any:
 
 
 def _csv_items(fh: IO[bytes], cap: int, first: int, report: ReplayReport,
-               stamp_now: bool = False) -> Iterator[tuple[int, Any]]:
+               stamp_now: bool = False, options: CsvOptions | None = None) -> Iterator[tuple[int, Any]]:
     """(record number, raw mention object) of each data row from record `first` on (1 = the
     first row after the header); a Refusal for a row that cannot be one, None for a blank one.
     At the end, `report.lines` is the number of records."""
-    lines, reader, columns, _ = _csv_start(fh, cap, stamp_now=stamp_now)
+    options = options or CsvOptions()
+    lines, reader, columns, _ = _csv_start(fh, cap, stamp_now=stamp_now, options=options)
+    not_of = "UTF-8" if options.utf8 else options.encoding
     number = 0
     while True:
         lines.start_record()
@@ -380,21 +587,23 @@ def _csv_items(fh: IO[bytes], cap: int, first: int, report: ReplayReport,
             yield number, Refusal(f"record_too_long: more than {cap:,} bytes (a quote not closed?); "
                                   + NOT_CSV_HINT)
         elif lines.bad_byte is not None:
-            yield number, Refusal(f"undecodable_bytes: not UTF-8 at byte {lines.bad_byte}")
+            yield number, Refusal(f"undecodable_bytes: not {not_of} at byte {lines.bad_byte}")
         elif not any(cell.strip() for cell in row):
             yield number, None
         else:
-            yield number, _csv_object(row, columns)
+            # --timestamps now: each row stamped, its time cells as written (Unix seconds as
+            # numbers: its id the same as before the options existed), neither format nor zone.
+            yield number, _csv_object(row, columns, CsvOptions() if stamp_now else options)
     report.lines = number
 
 
 def _items(path: Path, kind: str, cap: int, first: int, report: ReplayReport,
-           stamp_now: bool = False) -> Iterator[tuple[int, Any]]:
+           stamp_now: bool = False, options: CsvOptions | None = None) -> Iterator[tuple[int, Any]]:
     """The file's lines (records) as (number, JSON value, Refusal or None for a blank one); a
     file that cannot be read to its end ends them, `report.read_error` saying why."""
     report.unit = "record" if kind == "csv" else "line"
     with open_file(path) as (fh, gz):
-        items = (_csv_items(fh, cap, first, report, stamp_now) if kind == "csv"
+        items = (_csv_items(fh, cap, first, report, stamp_now, options) if kind == "csv"
                  else _jsonl_items(fh, cap, first, report))
         try:
             yield from items
@@ -405,16 +614,21 @@ def _items(path: Path, kind: str, cap: int, first: int, report: ReplayReport,
 
 
 def check_file(path: Path, file_format: str = "auto", *, stamp_now: bool = False,
-               limits: Limits | None = None) -> list[str]:
+               limits: Limits | None = None, options: CsvOptions | None = None) -> list[str]:
     """Before anything is sent: ReplayFileError when the file cannot be replayed at all (a CSV
-    header that names no text column; gzip data that is not); else the notes to show (CSV
-    columns ignored)."""
+    header that names no text column, or not the header cells --column names; gzip data that
+    is not; CSV options for a JSON Lines file); else the notes to show (CSV columns ignored)."""
     kind = file_kind(path, file_format)
+    if kind == "jsonl" and options is not None and options.given:
+        raise ReplayFileError(f"{path}: {', '.join(options.given)} reads CSV only, and the file is read "
+                              "as JSON Lines (named neither *.csv nor *.tsv: --format csv reads it "
+                              "as CSV; JSON Lines is UTF-8, its times ISO 8601 or Unix seconds)")
     gz = False  # open() itself may fail: the file cannot be read, whatever its content
     try:
         with open_file(path) as (fh, gz):
             if kind == "csv":
-                return _csv_start(fh, line_cap(limits or Limits()), stamp_now=stamp_now)[3]
+                return _csv_start(fh, line_cap(limits or Limits()), stamp_now=stamp_now,
+                                  options=options)[3]
             fh.read(1)
     except ReplayFileError as exc:
         raise ReplayFileError(f"{path}: {exc}") from None
@@ -427,6 +641,7 @@ def check_file(path: Path, file_format: str = "auto", *, stamp_now: bool = False
 def read_mentions(
     path: Path, limits: Limits, now: datetime, shift: timedelta, report: ReplayReport,
     *, stamp_now: bool = False, first_line: int = 1, file_format: str = "auto",
+    options: CsvOptions | None = None,
 ) -> Generator[RawMention, None, None]:
     """Valid mentions of the file, in order; invalid lines (records) are recorded in the report.
 
@@ -435,7 +650,7 @@ def read_mentions(
     with its send time)."""
     cap = line_cap(limits)
     kind = file_kind(path, file_format)
-    for number, obj in _items(path, kind, cap, first_line, report, stamp_now):
+    for number, obj in _items(path, kind, cap, first_line, report, stamp_now, options):
         report.line = number
         if obj is None:  # a blank line or row
             continue
@@ -464,7 +679,7 @@ def read_mentions(
 
 
 def file_shift(path: Path, mode: str, now: datetime, limits: Limits | None = None,
-               file_format: str = "auto") -> timedelta:
+               file_format: str = "auto", options: CsvOptions | None = None) -> timedelta:
     """For mode "shift": the offset that moves the file's newest created_at to now.
 
     The newest of the lines that are valid mentions as they stand (`limits`, with any age):
@@ -479,7 +694,7 @@ def file_shift(path: Path, mode: str, now: datetime, limits: Limits | None = Non
     newest: datetime | None = None
     newest_any: datetime | None = None
     kind = file_kind(path, file_format)
-    for _, obj in _items(path, kind, line_cap(limits), 1, ReplayReport()):
+    for _, obj in _items(path, kind, line_cap(limits), 1, ReplayReport(), options=options):
         if obj is None or isinstance(obj, Refusal):
             continue
         try:
@@ -510,12 +725,14 @@ def replay(
     ack_timeout: float = ACK_TIMEOUT_SECONDS,
     first_line: int = 1,
     file_format: str = "auto",
+    options: CsvOptions | None = None,
 ) -> ReplayReport:
     """Send the file's valid mentions keyed by id; `rate` in mentions/s, 0 = as fast as possible.
 
     `file_format`: "jsonl", "csv" or "auto" (by the name: see file_kind); gzip is read whatever
     the format. `first_line`: the first line, or for CSV the first record (1 = the first data
-    row), to send. ReplayFileError, before anything is sent, for a file that cannot be
+    row), to send. `options`: how a CSV's cells are read (csv_options: --column, --encoding,
+    --date-format, --tz). ReplayFileError, before anything is sent, for a file that cannot be
     replayed at all (a CSV without a text column).
 
     Returns once every mention sent is acknowledged, or `ack_timeout` seconds after the last
@@ -526,13 +743,13 @@ def replay(
         raise ValueError(f"timestamps must be one of {TIMESTAMP_MODES}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    check_file(path, file_format, stamp_now=timestamps == "now")
+    check_file(path, file_format, stamp_now=timestamps == "now", options=options)
     from veille.collectors.producer import close_now, make_producer
 
     own_producer = producer is None
     producer = producer or make_producer(settings)
     topic = settings.topic(MENTIONS_RAW)
-    report = ReplayReport()
+    report = ReplayReport(options=options)
     start_clock = datetime.now(UTC)
     # Replayed history may be older than the live limits; "keep" widens the age bound.
     limits = Limits(
@@ -542,8 +759,8 @@ def replay(
         if timestamps != "keep"
         else timedelta(days=36500),
     )
-    shift = file_shift(path, timestamps, start_clock, limits, file_format)
-    bar = _progress(path, progress, stream, file_format)
+    shift = file_shift(path, timestamps, start_clock, limits, file_format, options)
+    bar = _progress(path, progress, stream, file_format, options)
     failures: list[BaseException] = []
     acked: list[None] = []
     unacked: set[int] = set()  # lines of the mentions sent and not acknowledged (yet)
@@ -560,7 +777,7 @@ def replay(
     t0 = time.perf_counter()
     mentions = read_mentions(path, limits, start_clock, shift, report,
                              stamp_now=timestamps == "now", first_line=first_line,
-                             file_format=file_format)
+                             file_format=file_format, options=options)
     try:
         n = -1
         # The limit is checked before the next line is read: --limit 1 reads no line past
@@ -626,7 +843,8 @@ def _with_created(m: RawMention, created: datetime) -> RawMention:
     return replace(m, created_at=created)
 
 
-def _progress(path: Path, enabled: bool, stream: IO[str], file_format: str = "auto") -> Any:
+def _progress(path: Path, enabled: bool, stream: IO[str], file_format: str = "auto",
+              options: CsvOptions | None = None) -> Any:
     # Not into a log file or a pipe: a bar redrawn with carriage returns makes one huge line.
     isatty = getattr(stream, "isatty", None)
     if not enabled or not (isatty is not None and isatty()):
@@ -639,7 +857,7 @@ def _progress(path: Path, enabled: bool, stream: IO[str], file_format: str = "au
         if kind == "csv":  # the non-blank records, quoted cells over several lines read as one
             # (stamp_now: a header without created_at is not refused here; check_file said)
             total = sum(1 for _, obj in _items(path, kind, line_cap(Limits()), 1, ReplayReport(),
-                                               stamp_now=True) if obj is not None)
+                                               stamp_now=True, options=options) if obj is not None)
         else:  # the non-blank lines, without decoding them (a long line read in chunks)
             with open_file(path) as (fh, _):
                 total = sum(1 for _, line in _lines(fh, MIN_LINE_CAP)
