@@ -32,7 +32,7 @@ from veille.moderation.cases import (
     apply_decision,
     closed_forgotten,
 )
-from veille.moderation.queue import case_of, misplaced
+from veille.moderation.queue import case_of, is_erasure, misplaced
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,8 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
 
     async def handle_item(event: Any) -> None:
         try:
-            case = case_of(json.loads(event.value))
+            item = json.loads(event.value)
+            case = case_of(item)
             key = case.id.encode()
         except Exception as exc:  # noqa: BLE001 (ItemError, bad JSON, odd types or values)
             # moderation.queue is our own contract: a record that breaks it is a bug upstream.
@@ -208,6 +209,10 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             # Keyed or placed otherwise than by its case id: the worker holding the case would
             # never see it. It goes back, keyed and placed by id.
             await (await topics.queue.send(key=key, value=event.value, partition=home(key)))
+            return
+        if is_erasure(item):
+            # `veille erase` emptied the item's personal data for the tools; the case holds
+            # none. Never a new case, even long after the case closed and was forgotten.
             return
         if current(key, written_at(event)) is not None:
             # A redelivery: the case is open or closed already. A crash between saving the

@@ -234,6 +234,12 @@ def min_insync_replicas(settings: Settings) -> dict[str, str]:
 
 #: The topics holding every mention's author and text, kept VEILLE_MENTIONS_RETENTION_DAYS.
 _MENTION_TOPICS = (MENTIONS_RAW, MENTIONS_ENRICHED, MENTIONS_BY_BRAND)
+#: moderation.queue is compacted as well as deleted at its retention: the erasure marker `veille
+#: erase` writes after a case's item (same key) makes the broker drop the item, its author and
+#: text, once its segment is cleaned, instead of keeping it the topic's 400 days. Segments roll
+#: daily (Kafka's default is a week), and are cleaned once a tenth of them is superseded.
+QUEUE_COMPACTION = {"cleanup.policy": "compact,delete", "segment.ms": str(_DAY_MS),
+                    "min.cleanable.dirty.ratio": "0.1"}
 #: The setting behind each topic's retention.ms (the moderation topics': the default).
 _RETENTION_SETTINGS = {MENTIONS_DLQ: "VEILLE_DLQ_RETENTION_DAYS",
                        **dict.fromkeys(_MENTION_TOPICS, "VEILLE_MENTIONS_RETENTION_DAYS")}
@@ -250,6 +256,8 @@ def topic_configs(settings: Settings, topic: str) -> dict[str, str]:
             else settings.mentions_retention_days if topic in _MENTION_TOPICS else 0.0)
     if days > 0:
         configs["retention.ms"] = str(round(days * _DAY_MS))
+    if topic == MODERATION_QUEUE:
+        configs.update(QUEUE_COMPACTION)
     return configs
 
 
@@ -440,9 +448,17 @@ def check_existing(settings: Settings, names: list[str], described: list[dict[st
                     "enrichment stage writes there on a compacted topic; set "
                     f"cleanup.policy=delete (kafka-configs.sh --alter --entity-type topics "
                     f"--entity-name {name} --add-config cleanup.policy=delete)")
-            log.warning("%s has cleanup.policy=%s: compaction keeps only the newest record of "
-                        "each key (a case's earlier decisions, a re-sent mention); veille "
-                        "creates it with delete", name, policy)
+            if base != MODERATION_QUEUE:
+                log.warning("%s has cleanup.policy=%s: compaction keeps only the newest record "
+                            "of each key (a case's earlier decisions, a re-sent mention); veille "
+                            "creates it with delete", name, policy)
+        elif base == MODERATION_QUEUE and policy is not None:
+            log.warning("%s has cleanup.policy=%s: the cases `veille erase` erases keep their "
+                        "author and text on the broker for the topic's retention (the tools show "
+                        "them erased); veille creates it compacted (kafka-configs.sh --alter "
+                        "--entity-type topics --entity-name %s --add-config "
+                        "cleanup.policy=[compact,delete],segment.ms=%s)", name, policy, name,
+                        QUEUE_COMPACTION["segment.ms"])
         wanted = topic_configs(settings, base)
         setting = _RETENTION_SETTINGS.get(base, "VEILLE_MODERATION_RETENTION_DAYS")
         if base in _MENTION_TOPICS and "retention.ms" in wanted and retention is not None and (

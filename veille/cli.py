@@ -610,6 +610,20 @@ def cmd_mentions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    """An erasure request: the author's moderation cases erased (markers on moderation.queue),
+    and what is left on the mentions topics until their retention."""
+    from veille.erase import erase_author, report
+
+    _not_empty(args, "author")
+    if not args.author.strip().removeprefix("@").strip():
+        raise CliError("--author must name a handle, not only '@'")
+    settings = _reachable(_settings(args))
+    result = erase_author(settings, args.author, dry_run=args.dry_run)
+    report(result, settings)
+    return 0
+
+
 def _not_empty(args: argparse.Namespace, *names: str) -> None:
     """An empty filter (`--brand ""`, a variable not set in a script) matched nothing, which
     read as an empty queue."""
@@ -1070,6 +1084,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the enriched records as they are, one a line")
     p.add_argument("--tz", default="UTC", help="time zone times are shown in (default UTC)")
     p.set_defaults(func=cmd_mentions)
+
+    p = sub.add_parser("erase", help="an erasure request (GDPR art. 17): empties the author, text "
+                                     "and link of an author's moderation cases, and says what is left "
+                                     "where (the mentions topics, until their retention)")
+    _add_broker(p)
+    p.add_argument("--author", required=True,
+                   help="the handle as the collector wrote it (case and a leading @ ignored)")
+    p.add_argument("--dry-run", action="store_true", help="say what would be erased; write nothing")
+    p.set_defaults(func=cmd_erase)
 
     p = sub.add_parser("dead-letters", help="what went to mentions.dlq and why, oldest first; "
                                             "--replay sends them to mentions.raw again")

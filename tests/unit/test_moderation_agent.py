@@ -471,3 +471,31 @@ def test_the_documented_key_of_moderation_closed_keeps_both_episodes_of_an_id() 
     assert len(kept) == 2, fields
     description = published("moderation_closed.v1.json")["description"]
     assert f"de-duplicate on ({', '.join(fields)})" in description, description
+
+
+def erased(event: Event) -> Event:
+    """The erasure marker `veille erase` writes after a queue item (same key and partition)."""
+    from veille.moderation.queue import erasure_of
+
+    marker = erasure_of(json.loads(event.value), time.time())
+    return Event(event.key, json.dumps(marker).encode(), event.message)
+
+
+def test_an_erasure_marker_is_no_new_case_even_long_after_its_case_was_forgotten() -> None:
+    """`veille erase` writes the item again with its author, text and link emptied: the agent
+    holds none of them, so it changes nothing: no case received twice, the pending case still
+    takes its decision, and a marker written once a closed case is forgotten (past 30 days)
+    opens no case of it again, as a queue item then would (a new episode)."""
+    month = 40 * 86400
+    old = queued("old", COMPLAINT, posted_ago=month + 600)
+    pending = queued("pending", INSULT, posted_ago=600)
+    registry, closed = run([
+        old, decided("old", "reject", ago=month),
+        pending, erased(pending), erased(old),
+        decided("pending", "approve", moderator="bob"),
+        decided("old", "approve", moderator="bob"),  # no new case: unknown, not applied
+    ])
+    assert [(k, json.loads(v)["decision"]) for k, v in closed.sent] == [
+        (b"old", "reject"), (b"pending", "approve")]
+    assert registry.get_sample_value("veille_moderation_cases_received_total",
+                                     {"brand": "acme"}) == 2

@@ -1243,3 +1243,71 @@ def test_empty_or_blank_reason_assignee_and_moderator_are_as_absent() -> None:
                            "if_assigned_to": ""}) == {
         "decision": "assign", "reason": 3, "if_assigned_to": ""}  # (3 and "": refused later)
     assert decision_input([1]) == [1]
+
+
+# --- erasure (veille erase) ---------------------------------------------------------------------
+
+def _erased(record: dict, at: float) -> dict:
+    from veille.moderation.queue import erasure_of
+
+    return json.loads(json.dumps(erasure_of(record, at)))  # as read back from the topic
+
+
+def test_an_erasure_marker_empties_the_author_text_and_link_of_every_episode_of_its_case() -> None:
+    """`veille erase` writes each of an author's items again, author, text and link emptied: read
+    after the item (same key, same partition), it takes its place in the listings and the API,
+    for the old episode of the id as for the new one, and counts nothing twice; the schema of
+    moderation.queue accepts it."""
+    topics = _episodes(with_second_close=False)
+    marker = _erased(topics["queue"][1][1], T0 + 32 * DAY)
+    topics["queue"].append((T0 + 32 * DAY, marker))
+    view = _fold(topics, ("queue", "decisions", "closed"))
+    [pending] = view.pending()
+    assert (pending["author"], pending["text"], pending["url"]) == (None, "", None)
+    assert pending["erased_at"] == marker["erased_at"] == "2026-02-06T09:00:00.000Z"
+    [(old_item, _)] = view.earlier
+    assert (old_item["author"], old_item["text"], old_item["erased_at"]) == (None, "", marker["erased_at"])
+    assert view.reopened == 1  # the marker started no third episode
+    report = build_report(view.items.values(), view.closed.values(), T0, T0 + 40 * DAY,
+                          earlier=view.earlier)
+    assert (report.total.received, report.total.processed) == (2, 1)
+    schema = json.loads((ROOT / "streams/schemas/moderation_item.v1.json").read_text())
+    jsonschema.validate(marker, schema)
+
+
+@pytest.mark.parametrize("order", ORDERS, ids="-".join)
+def test_a_marker_left_alone_by_compaction_is_the_case(order) -> None:
+    """moderation.queue is compacted: once the broker cleaned the segment, the marker is the
+    only record of its case id. It is the case, pending or closed as the other topics say, and
+    counted received once, however long after the case it was written; an id queued in two
+    episodes keeps only the second's item, and the first's closed record is the old episode's
+    (it closed the new one)."""
+    first = item("m1", queued_at=T0)
+    marker = _erased(first, T0 + 40 * DAY)
+    topics = {"queue": [(T0 + 40 * DAY, marker)], "decisions": [],
+              "closed": [(T0 + 601, closed(first, "reject", T0 + 600))]}
+    view = _fold(topics, order)
+    assert view.status("m1") == "closed" and view.reopened == 0
+    assert view.items["m1"]["text"] == "" and view.items["m1"]["erased_at"]
+    report = build_report(view.items.values(), view.closed.values(), T0, T0 + 41 * DAY,
+                          earlier=view.earlier)
+    assert (report.total.received, report.total.processed) == (1, 1)
+    # Two episodes, the first item compacted away (the second supersedes it).
+    episodes = _episodes(with_second_close=False)
+    episodes["queue"] = episodes["queue"][1:]
+    view = _fold(episodes, order)
+    assert view.status("m1") == "pending"
+    assert [c["decision"] for c in view.closed_cases()] == ["reject"]
+
+
+def test_the_api_view_does_not_bring_back_a_forgotten_case_by_its_marker() -> None:
+    """The long-running API forgets a closed case 30 days after its decision; a marker written
+    later for it is read without its item: it must not list the case as pending again."""
+    first = item("m1", queued_at=T0)
+    view = _fold({"queue": [(T0, first)], "decisions": [],
+                  "closed": [(T0 + 601, closed(first, "reject", T0 + 600))]},
+                 ("queue", "closed"), view=api_view())
+    assert view.forget_closed(T0 + 31 * DAY) == 1
+    view.add_item(_erased(first, T0 + 31 * DAY), written_at=T0 + 31 * DAY)
+    view.end_pass()
+    assert view.status("m1") is None and view.pending() == []

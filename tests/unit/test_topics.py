@@ -53,11 +53,17 @@ def test_topic_configs_replicas_and_retention() -> None:
     for topic in (MENTIONS_RAW, MENTIONS_ENRICHED, MENTIONS_BY_BRAND):
         assert topic_configs(one, topic) == {"retention.ms": str(7 * 86_400_000)}
     assert topic_configs(Settings(mentions_retention_days=0), MENTIONS_RAW) == {}
-    assert topic_configs(one, MODERATION_QUEUE) == {"retention.ms": str(400 * 86_400_000)}
+    assert topic_configs(one, MODERATION_QUEUE) == {
+        "retention.ms": str(400 * 86_400_000), "cleanup.policy": "compact,delete",
+        "segment.ms": str(86_400_000), "min.cleanable.dirty.ratio": "0.1"}
     assert topic_configs(three, MENTIONS_DLQ) == {"min.insync.replicas": "2",
                                                   "retention.ms": str(30 * 86_400_000)}
     kept = Settings(moderation_retention_days=0, dlq_retention_days=0)
-    assert topic_configs(kept, MODERATION_QUEUE) == topic_configs(kept, MENTIONS_DLQ) == {}
+    assert topic_configs(kept, MENTIONS_DLQ) == {}
+    # Compacted whatever its retention: an erased case's item goes (veille erase).
+    assert topic_configs(kept, MODERATION_QUEUE) == {
+        "cleanup.policy": "compact,delete", "segment.ms": str(86_400_000),
+        "min.cleanable.dirty.ratio": "0.1"}
 
 
 def test_the_tables_changelogs_are_compacted_hourly(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -131,7 +137,8 @@ def test_existing_topics_configs_are_checked(monkeypatch, caplog) -> None:  # ty
     names = pipeline_topics(settings) + [changelog_topic(settings, t) for t in AGENT_TABLES]
     week = str(7 * 86_400_000)
     # As Faust creates the changelogs: compacted; the pipeline topics on the broker's defaults.
-    sane = {n: {"cleanup.policy": "compact" if n.endswith("-changelog") else "delete",
+    sane = {n: {"cleanup.policy": "compact" if n.endswith("-changelog")
+                else "compact,delete" if n == "p.moderation.queue" else "delete",
                 "retention.ms": week, "min.insync.replicas": "2"} for n in names}
     _with_admin(monkeypatch, _Admin(names, 3, sane))
     caplog.set_level(logging.WARNING, logger="streams.topics")
@@ -186,6 +193,14 @@ def test_existing_topics_configs_are_checked(monkeypatch, caplog) -> None:  # ty
         "cleanup.policy": "compact,delete", "retention.ms": "-1"}}))
     ensure_topics(settings)
     assert "p.moderation.decisions has cleanup.policy=compact,delete" in caplog.text
+    caplog.clear()
+    # moderation.queue not compacted (created before 2026-12-06): erased cases keep their
+    # author and text on the broker until the retention; said, with the fix.
+    _with_admin(monkeypatch, _Admin(names, 3, {**long, "p.moderation.queue": {
+        "cleanup.policy": "delete", "retention.ms": "-1"}}))
+    ensure_topics(settings)
+    assert "p.moderation.queue has cleanup.policy=delete" in caplog.text
+    assert "veille erase" in caplog.text and "cleanup.policy=[compact,delete]" in caplog.text
 
     # A broker that keeps no configs (the embedded one), or configs veille may not read: as before.
     _with_admin(monkeypatch, _Admin(names, 3, {}))

@@ -181,6 +181,8 @@ def summary(item: dict[str, Any], view: CaseView | None = None,
             "language", "sentiment", "platform", "author", "text", "url", "created_at",
             "queued_at", "respond_by")
     out = {k: item.get(k) for k in keys}
+    if item.get("erased_at") is not None:  # `veille erase`: author, text and url emptied
+        out["erased_at"] = item["erased_at"]
     case_id = item.get("case_id")
     out["escalation"] = out["assigned"] = out["decision_pending"] = None
     if view is not None and isinstance(case_id, str):

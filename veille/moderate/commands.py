@@ -78,7 +78,8 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         # report's "unanswered"): a negative case past its deadline; a neutral question past
         # its own shows its overdue `due` without the mark the alert's runbook sends people to.
         late = "!" if left is not None and left < 0 and case_of(item).asks_for_answer else " "
-        text = " ".join(str(item.get("text", "")).split())
+        text = (" ".join(str(item.get("text", "")).split()) if item.get("erased_at") is None
+                else f"(erased {item['erased_at']})")
         text = text if len(text) <= 70 else text[:69] + "…"
         escalation = view.escalation(item["case_id"], now)
         severity = escalation["severity"] if escalation else item["severity"]
@@ -216,7 +217,9 @@ def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         out.write(printable(f"{name:<{width}}  {value}") + "\n")
-    if shown is not None:
+    if shown is not None and shown.get("erased_at") is not None:
+        out.write(f"\n(author, text and link erased at {shown['erased_at']}: veille erase)\n")
+    elif shown is not None:
         # The mention's own line breaks kept; every other control character escaped.
         out.write("\n" + "\n".join(map(printable, str(shown["text"]).split("\n"))) + "\n")
     return status

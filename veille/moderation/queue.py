@@ -56,6 +56,33 @@ ORPHAN_SECONDS: Final = 600.0
 MAX_ORPHAN_DECISIONS: Final = 10_000
 
 
+#: The fields of a queue item that hold personal data (GDPR): an erasure marker has them
+#: emptied (author and url null, text ""); the rest (brand, categories, times...) stays, for the
+#: KPIs.
+ERASED_FIELDS: Final = ("author", "text", "url")
+
+
+def erasure_of(item: Mapping[str, Any], erased_at: float) -> dict[str, Any]:
+    """The erasure marker of a queue item (`veille erase`): the same record with its
+    ERASED_FIELDS emptied and `erased_at` set. Written to moderation.queue keyed by the case id
+    after the item, it takes the item's place in every view (CaseView.add_item); the moderation
+    agent ignores it (its case holds no personal data); on Apache Kafka, the topic being
+    compacted, the broker removes the item once its segment is cleaned."""
+    marker = {k: v for k, v in item.items() if k != "erased_at"}
+    marker.update(author=None, text="", url=None, erased_at=iso(erased_at))
+    return marker
+
+
+def is_erasure(record: Any) -> bool:
+    """Whether a moderation.queue record is an erasure marker (erasure_of), not a new item."""
+    return isinstance(record, Mapping) and record.get("erased_at") is not None
+
+
+def erase_fields(item: dict[str, Any], erased_at: Any) -> None:
+    """Empty `item`'s personal data in place, as a marker read after it says (CaseView)."""
+    item.update(author=None, text="", url=None, erased_at=erased_at)
+
+
 #: The triage reason of a complaint ("still no connection, 4 days now!!!"): a negative mention
 #: whatever its sentiment score.
 COMPLAINT_REASON: Final = "needs_answer:complaint"
@@ -460,6 +487,9 @@ class CaseView:
             case = case_of(item)
         except ItemError:
             return
+        if is_erasure(item):
+            self._erase(case, item, written_at)
+            return
         if written_at is not None and case.id in self.closed \
                 and closed_forgotten(self._decided[case.id], written_at):
             self._reopen(case.id, item)
@@ -474,6 +504,28 @@ class CaseView:
             self._pending[case.id] = (case.received_at, case.id)  # received_at: queued_at
             self._order = None
         self._adopt(case.id)
+
+    def _erase(self, case: Case, marker: Mapping[str, Any], written_at: float | None) -> None:
+        """An erasure marker (erasure_of): the items of its case id read so far, of every
+        episode, lose their personal data. Read with no item of the id before it (the item
+        compacted away on the broker), it is the item: its case is counted and listed as the
+        item's would be, and never starts a new episode (written long after its case closed,
+        it would otherwise be a new case). Except in a view that forgets closed cases (the
+        API's), when written once a case queued then could have been forgotten: that case is
+        most likely gone from the view, and its marker must not bring it back as pending."""
+        case_id, erased_at = case.id, marker.get("erased_at")
+        items = [self.items.get(case_id),
+                 *(item for item, _ in self.earlier if item and item.get("case_id") == case_id),
+                 *(item for _, item in self._later_items.get(case_id, ()))]
+        for item in items:
+            if item is not None:
+                erase_fields(item, erased_at)
+        if case_id not in self.items:
+            if self.closed_retention_seconds is not None and written_at is not None \
+                    and closed_forgotten(case.received_at, written_at, self.closed_retention_seconds):
+                return
+            self.add_item(dict(marker, erased_at=None), written_at=None)
+            erase_fields(self.items[case_id], erased_at)
 
     def add_closed(self, record: Any) -> None:
         """A moderation.closed record; a repeated one (an at-least-once resend) keeps the first.
@@ -500,6 +552,15 @@ class CaseView:
         ended = self._ended.get(case_id)
         if ended is not None and ended[0] == _closing_key(record):
             return  # a resend of the episode before the current one
+        item = self.items.get(case_id)
+        if item is not None and closed_forgotten(decided, case_of(item).received_at):
+            # The item read was queued once this record's case was forgotten: it starts a later
+            # episode, and the item of the one this record closed is gone (moderation.queue is
+            # compacted: the broker keeps the newest record of each case id).
+            self._ended[case_id] = (_closing_key(record), decided)
+            if self.closed_retention_seconds is None:
+                self.earlier.append((None, dict(record)))
+            return
         self.closed[case_id] = dict(record)
         self._decided[case_id] = decided
         self._adopt(case_id)
