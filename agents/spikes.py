@@ -23,6 +23,7 @@ from streams.topics import (
     changelog_configs,
     key_partition,
 )
+from veille import __version__
 from veille.crisis import BrandMonitor, CrisisConfig, StateMismatch, Watermark
 from veille.metrics import ALERT_STATE, SpikeMetrics
 from veille.rules import Watchlist, fold
@@ -54,6 +55,10 @@ class Tick(NamedTuple):
     t: float | None
     live: bool
     quiet: bool
+
+
+#: What this version reads of an alert story carried over from a state it could not load.
+STORY_KEYS = frozenset(BrandMonitor._new_story("", 0))
 
 
 def _number(v: Any) -> TypeGuard[float]:
@@ -223,6 +228,24 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         return BrandMonitor(brand, config, brand_terms=names.get(brand, frozenset()),
                             timezone=zones.get(brand, settings.timezone))
 
+    def fresh_monitor(brand: str, core: Any, open_state: Any) -> BrandMonitor:
+        """A monitor learning afresh, with the open alert and the clock of the state it could
+        not load carried over when they can be read."""
+        m = new_monitor(brand)
+        try:
+            m.carry_over(core, open_state)
+            story = m.story  # of a newer layout, it must still have what this version reads
+            if story is not None and not (isinstance(story, dict)
+                                          and story.keys() >= STORY_KEYS
+                                          and story["status"] in ("open", "resolved")
+                                          and story["severity"] in ("warning", "critical")):
+                raise ValueError(f"an alert story this version cannot follow: {story!r:.200}")
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            log.warning("spikes: %s: neither its open alert nor its clock could be read from "
+                        "its saved state (%r); started with none", brand, exc)
+            m = new_monitor(brand)
+        return m
+
     def monitor_for(brand: str) -> BrandMonitor:
         if brand in monitors:
             return monitors[brand][0]
@@ -246,8 +269,17 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         except StateMismatch as exc:  # VEILLE_SPIKE_BUCKET_SECONDS changed: learnt afresh
             log.warning("spikes: %s; the brand's detector starts afresh (a day of warm-up); "
                         "an open alert carries over and resolves on quiet buckets", exc)
-            m = new_monitor(brand)
-            m.carry_over(saved_core, open_state)
+            m = fresh_monitor(brand, saved_core, open_state)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # A state this version cannot read: saved by a newer one (a rollback: a detector
+            # `version` it does not know, a field moved) or garbled. Until 2026-12-06 the error
+            # left the tables' recovery callback, which Faust's recovery re-raises: the worker
+            # crashed at every start while the state was there.
+            log.warning("spikes: %s: its saved state cannot be read by veille %s (%r: saved by "
+                        "a newer version?); the brand's detector starts afresh (a day of "
+                        "warm-up); an open alert carries over and resolves on quiet buckets",
+                        brand, __version__, exc)
+            m = fresh_monitor(brand, saved_core, open_state)
         core_seqs[brand] = core_seq
         outbox = saved_core.get("outbox") if saved_core is not None else None
         if outbox:  # saved, maybe not sent, before a crash: sent again (de-duplicated downstream)

@@ -291,3 +291,49 @@ def test_a_recovery_superseded_by_a_newer_rebalance_changes_nothing(
 
     asyncio.run(scenario())
     assert alert_state("boreal") == 0.0 and alert_state("acme") == 0.0
+
+
+@pytest.mark.parametrize("damage", ["newer_detector", "newer_open", "garbled"])
+def test_a_state_this_version_cannot_read_does_not_stop_the_worker(
+        damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A rollback: a newer version saved acme's state in a layout this one does not know (a
+    detector `version` it has not heard of, an open state without a field it needs), or the
+    value is garbled. The worker says so, learns the brand afresh, and the open alert carries
+    over and resolves on quiet buckets, as for another bucket size. Until 2026-12-06 the
+    ValueError (KeyError, TypeError) left the table's recovery callback: Faust's recovery
+    service re-raises it and the worker crashed, at every restart, while the state was there."""
+    traffic = Traffic()
+    traffic.buckets(300)
+    traffic.surge(2)
+    t, offset = traffic.t, traffic.offset
+    for p in SOURCES:  # the surge's buckets close
+        traffic.events.append(tick(Q, offset, p=p, t=t + 900))
+        offset += 1
+    first = Process()
+    first.run(traffic.batches())
+    opened = first.alerts.sent[0]
+    assert opened["event"] == "opened" and first.alerts.sent[-1]["event"] != "resolved"
+    landed = [(n, k, json.loads(json.dumps(v))) for n, k, v in (w for w in first.log if len(w) == 3)]
+    for name, key, value in landed:
+        if key != b"acme":
+            continue
+        states = [value] + ([value["open"]] if name == "spikes-core" and value.get("open") else [])
+        for state in states:
+            if damage == "newer_detector" and "detector" in state:
+                state["detector"]["version"] = 99
+            elif damage == "newer_open" and "closed_until" in state:
+                del state["newest"]
+            elif damage == "garbled" and "detector" in state:
+                state["detector"]["season"] = "?"
+    quiet = [[tick(Q, offset + k * len(SOURCES) + p, p=p, t=t + 900 + k * 300)
+              for p in SOURCES] for k in range(25)]
+    restarted = Process(landed=landed)
+    assert "acme" in caplog.text and "cannot be read" in caplog.text
+    severity = first.alerts.sent[-1]["severity"]
+    state = restarted.registry.get_sample_value("veille_reputation_alert_state", {"brand": "acme"})
+    assert state == {"warning": 1, "critical": 2}[severity]  # still open, as on the topic
+    restarted.run(quiet)
+    assert [(e["alert_id"], e["event"]) for e in restarted.alerts.sent] == [
+        (opened["alert_id"], "resolved")]
+    core, _ = restarted.state()
+    assert core["detector"]["version"] == 2  # this version's layout from now on
