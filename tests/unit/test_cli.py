@@ -113,6 +113,16 @@ def test_help_lists_every_setting() -> None:
     assert all(env in out.stdout for env, _, _ in settings_table())
 
 
+def test_version_names_the_package_version() -> None:
+    """What an operator asks a container before and after an upgrade (`docker compose run --rm
+    worker --version`); until 2026-12-06 only a worker's /metrics said it (veille_build_info)."""
+    from veille import __version__
+
+    out = veille("--version")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"veille {__version__}"
+
+
 def test_moderation_commands_refuse_unsafe_or_bad_input_clearly() -> None:
     import os
 
