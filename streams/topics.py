@@ -461,10 +461,13 @@ def check_existing(settings: Settings, names: list[str], described: list[dict[st
                         QUEUE_COMPACTION["segment.ms"])
         wanted = topic_configs(settings, base)
         setting = _RETENTION_SETTINGS.get(base, "VEILLE_MODERATION_RETENTION_DAYS")
-        if base in _MENTION_TOPICS and "retention.ms" in wanted and retention is not None and (
+        # Every topic veille sets a retention on holds personal data (authors and texts, or
+        # moderators' names and reasons): kept longer than asked is said too.
+        if "retention.ms" in wanted and retention is not None and (
                 retention == "-1" or int(retention) > int(wanted["retention.ms"])):
-            log.warning("%s keeps records %s (retention.ms=%s) but %s asks %.4g days: authors and "
-                        "texts (personal data) are kept longer than asked (kafka-configs.sh "
+            log.warning("%s keeps records %s (retention.ms=%s) but %s asks %.4g days: personal "
+                        "data (authors, texts, moderators' names) is kept longer than asked "
+                        "(kafka-configs.sh "
                         "--alter --entity-type topics --entity-name %s --add-config retention.ms=%s)",
                         name, "for ever" if retention == "-1" else f"{int(retention) / _DAY_MS:.4g} days",
                         retention, setting, int(wanted["retention.ms"]) / _DAY_MS, name,

@@ -150,20 +150,31 @@ def test_existing_topics_configs_are_checked(monkeypatch, caplog) -> None:  # ty
     assert "p.mentions.dlq keeps records 7 days" in warned and "VEILLE_DLQ_RETENTION_DAYS" in warned
     assert "p.mentions.raw keeps" not in warned  # the broker's retention is the one asked
     caplog.clear()
-    # Kept for ever: nothing lost early, but the mentions' authors and texts kept longer than
-    # VEILLE_MENTIONS_RETENTION_DAYS asks (personal data): said for those three alone.
+    # Kept for ever: nothing lost early, but personal data kept longer than its setting asks:
+    # said for each topic veille sets a retention on (reputation.alerts keeps the broker's).
     forever = {n: {**c, "retention.ms": "-1"} for n, c in sane.items()}
     _with_admin(monkeypatch, _Admin(names, 3, forever))
     assert ensure_topics(settings) == []
-    said = [r.getMessage() for r in caplog.records]
-    assert len(said) == 3 and all("keeps records for ever" in m and "VEILLE_MENTIONS_RETENTION_DAYS asks 7 "
-                                  "days" in m and "personal data" in m for m in said), said
-    assert {m.split()[0] for m in said} == {"p.mentions.raw", "p.mentions.enriched", "p.mentions.by_brand"}
+    said = {r.getMessage().split()[0]: r.getMessage() for r in caplog.records}
+    assert all("keeps records for ever" in m and "personal data" in m for m in said.values()), said
+    assert set(said) == {"p.mentions.raw", "p.mentions.enriched", "p.mentions.by_brand",
+                         "p.mentions.dlq", "p.moderation.queue", "p.moderation.decisions",
+                         "p.moderation.closed"}
+    assert "VEILLE_MENTIONS_RETENTION_DAYS asks 7 days" in said["p.mentions.raw"]
+    assert "VEILLE_DLQ_RETENTION_DAYS asks 30 days" in said["p.mentions.dlq"]
+    assert "VEILLE_MODERATION_RETENTION_DAYS asks 400 days" in said["p.moderation.closed"]
     caplog.clear()
-    long = {n: c if n.startswith("p.mentions.") and n != "p.mentions.dlq" else {**c, "retention.ms": "-1"}
+    # Each as asked: nothing said.
+    long = {n: {**c, "retention.ms": str(400 * 86_400_000) if ".moderation." in n
+                else str(30 * 86_400_000) if n == "p.mentions.dlq" else c["retention.ms"]}
             for n, c in sane.items()}
     _with_admin(monkeypatch, _Admin(names, 3, long))
     assert ensure_topics(settings) == [] and caplog.text == ""
+    # VEILLE_MODERATION_RETENTION_DAYS lowered to 30 on the 400-day topics: said (it was not).
+    ensure_topics(Settings(topic_replication=3, topic_prefix="p.", app_id="pveille",
+                           moderation_retention_days=30))
+    assert "p.moderation.queue keeps records 400 days" in caplog.text
+    caplog.clear()
 
     # One replica where three are asked, min.insync.replicas 1: warnings.
     _with_admin(monkeypatch, _Admin(names, 1, {n: {**c, "min.insync.replicas": "1"}
