@@ -55,6 +55,15 @@ MAX_HELD_CLOSING = 10
 # them after the same time (veille.moderation.cases, shared).
 
 
+def closed_at_of(state: Any) -> float | None:
+    """When a saved case closed; None for a pending case, or a state this version cannot read
+    (a newer version's, after a rollback: the agent must not crash on it at every start)."""
+    try:
+        return float(state["closed_at"] or 0) if state["status"] == "closed" else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class Pacer:
     """When a periodic job may run again so that it takes at most `share` of the time."""
 
@@ -183,8 +192,8 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         lagging agent) met the old closed case, while the moderator tools, which fold the
         topics by the records' broker times, started a new one."""
         state = cases.get(key)
-        if state is not None and state["status"] == "closed" \
-                and closed_forgotten(state["closed_at"] or 0, written):
+        closed_at = closed_at_of(state)
+        if closed_at is not None and closed_forgotten(closed_at, written):
             del cases[key]
             return None
         return state
@@ -275,7 +284,15 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             log.info("moderation: decision on %r held until its case arrives", decision.case_id)
             return
         try:
-            out = apply_decision(Case.from_state(state), decision, now=written)
+            case = Case.from_state(state)
+        except Exception as exc:  # noqa: BLE001 (a newer version's state, after a rollback)
+            log.error("moderation: saved case %r unreadable by this version (%r): decision "
+                      "not applied", decision.case_id, exc)
+            ignore("invalid", f"the saved case {decision.case_id!r} cannot be read by this "
+                   "version")
+            return
+        try:
+            out = apply_decision(case, decision, now=written)
         except DecisionError as exc:
             ignore(exc.reason, exc.detail)
             if exc.case is not None:  # a conflict: remembered, so that a re-read is a duplicate
@@ -354,7 +371,8 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
     async def drop_old_closed() -> None:
         now = time.time()
         for key, state in list(cases.items()):
-            if state["status"] == "closed" and closed_forgotten(state["closed_at"] or 0, now):
+            closed_at = closed_at_of(state)
+            if closed_at is not None and closed_forgotten(closed_at, now):
                 del cases[key]
 
     return moderation

@@ -499,3 +499,22 @@ def test_an_erasure_marker_is_no_new_case_even_long_after_its_case_was_forgotten
         (b"old", "reject"), (b"pending", "approve")]
     assert registry.get_sample_value("veille_moderation_cases_received_total",
                                      {"brand": "acme"}) == 2
+
+
+def test_a_saved_case_this_version_cannot_read_stops_no_agent() -> None:
+    """A case state of another layout (saved by a newer version, before a rollback; or garbled):
+    a decision on it, a queue item of its id and the hourly sweep raised out of the agent and
+    its timer, which stops the worker, at every start while the decision was not committed
+    (found by the upgrade seat review, 2026-12-06). The decision is now refused as `invalid`,
+    with an ERROR; the others go on."""
+    saved = Table()
+    saved[b"new"] = {"layout": 2, "phase": "closed"}  # no `status` nor `closed_at`
+    saved[b"odd"] = {"status": "closed", "closed_at": "yesterday"}
+    app = App([saved, Table()])
+    registry, closed = run([decided("new", "approve"), queued("new", INSULT, posted_ago=60),
+                            queued("ok", INSULT, posted_ago=60), decided("ok", "approve")], app=app)
+    assert [k for k, _ in closed.sent] == [b"ok"]
+    assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                     {"reason": "invalid"}) == 1
+    asyncio.run(app.timers["drop_old_closed"]())
+    assert set(app.tables[0]) == {b"new", b"odd", b"ok"}
