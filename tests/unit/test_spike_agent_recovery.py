@@ -5,6 +5,7 @@ failed is sent again, never lost."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -214,12 +215,10 @@ def test_a_brand_taken_off_the_watch_list_mid_crisis_has_its_alert_resolved() ->
     assert [e["event"] for e in kept.alerts.sent] == ["resolved"]
 
 
-@pytest.mark.parametrize("bucket", [600, 120])
-def test_an_open_alert_survives_a_restart_with_another_bucket_size(bucket: int) -> None:
-    """The bucket size changed while acme's alert was open: the detector learns afresh, but the
-    story and the clock carry over and the silence resolves the alert. Until 2026-12-06 the
-    whole state was dropped: never resolved on reputation.alerts, the alert-state gauge at
-    none, and no bucket closed until acme was mentioned again (found in review)."""
+def _an_open_alert_saved() -> tuple[list[tuple[str, bytes, Any]], list[dict[str, Any]], float, int]:
+    """acme's surge through a process whose alert is open: what its tables' changelogs hold
+    (name, key, value as read back), the alert events it sent (`opened` first), and the event
+    time and offset reached."""
     traffic = Traffic()
     traffic.buckets(300)
     traffic.surge(2)
@@ -229,16 +228,27 @@ def test_an_open_alert_survives_a_restart_with_another_bucket_size(bucket: int) 
         offset += 1
     first = Process()
     first.run(traffic.batches())
-    opened = first.alerts.sent[0]
-    assert opened["event"] == "opened" and first.alerts.sent[-1]["event"] != "resolved"
+    sent = first.alerts.sent
+    assert sent[0]["event"] == "opened" and sent[-1]["event"] != "resolved"
     landed = [(n, k, json.loads(json.dumps(v))) for n, k, v in (w for w in first.log if len(w) == 3)]
+    return landed, sent, t, offset
+
+
+@pytest.mark.parametrize("bucket", [600, 120])
+def test_an_open_alert_survives_a_restart_with_another_bucket_size(bucket: int) -> None:
+    """The bucket size changed while acme's alert was open: the detector learns afresh, but the
+    story and the clock carry over and the silence resolves the alert. Until 2026-12-06 the
+    whole state was dropped: never resolved on reputation.alerts, the alert-state gauge at
+    none, and no bucket closed until acme was mentioned again (found in review)."""
+    landed, sent, t, offset = _an_open_alert_saved()
+    opened = sent[0]
     quiet = [[tick(Q, offset + k * len(SOURCES) + p, p=p, t=t + 900 + k * 600)
               for p in SOURCES] for k in range(25)]  # four hours of silence
     restarted = Process(landed=landed, settings=SETTINGS.with_(spike_bucket_seconds=bucket))
     # The clock where it stood: the state is loaded, nothing closes yet.
     restarted.run(quiet[:1])
     assert restarted.alerts.sent == []
-    severity = first.alerts.sent[-1]["severity"]
+    severity = sent[-1]["severity"]
     state = restarted.registry.get_sample_value("veille_reputation_alert_state", {"brand": "acme"})
     assert state == {"warning": 1, "critical": 2}[severity]  # still open, as on the topic
     restarted.run(quiet[1:])
@@ -302,18 +312,8 @@ def test_a_state_this_version_cannot_read_does_not_stop_the_worker(
     over and resolves on quiet buckets, as for another bucket size. Until 2026-12-06 the
     ValueError (KeyError, TypeError) left the table's recovery callback: Faust's recovery
     service re-raises it and the worker crashed, at every restart, while the state was there."""
-    traffic = Traffic()
-    traffic.buckets(300)
-    traffic.surge(2)
-    t, offset = traffic.t, traffic.offset
-    for p in SOURCES:  # the surge's buckets close
-        traffic.events.append(tick(Q, offset, p=p, t=t + 900))
-        offset += 1
-    first = Process()
-    first.run(traffic.batches())
-    opened = first.alerts.sent[0]
-    assert opened["event"] == "opened" and first.alerts.sent[-1]["event"] != "resolved"
-    landed = [(n, k, json.loads(json.dumps(v))) for n, k, v in (w for w in first.log if len(w) == 3)]
+    landed, sent, t, offset = _an_open_alert_saved()
+    opened = sent[0]
     for name, key, value in landed:
         if key != b"acme":
             continue
@@ -329,7 +329,7 @@ def test_a_state_this_version_cannot_read_does_not_stop_the_worker(
               for p in SOURCES] for k in range(25)]
     restarted = Process(landed=landed)
     assert "acme" in caplog.text and "cannot be read" in caplog.text
-    severity = first.alerts.sent[-1]["severity"]
+    severity = sent[-1]["severity"]
     state = restarted.registry.get_sample_value("veille_reputation_alert_state", {"brand": "acme"})
     assert state == {"warning": 1, "critical": 2}[severity]  # still open, as on the topic
     restarted.run(quiet)
