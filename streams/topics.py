@@ -131,8 +131,10 @@ TOPIC_MAP = (
         MODERATION_QUEUE,
         "case id = mention id (UTF-8)",
         "one item needing a human (triage action review, respond or hide): the mention, its "
-        "triage and response deadline (schemas/moderation_item.v1.json)",
-        "enrichment agent",
+        "triage and response deadline (schemas/moderation_item.v1.json); an erasure marker "
+        "(`erased_at` set: the item with `author`, `text` and `url` emptied) replaces an item's "
+        "personal data. `cleanup.policy=compact,delete`",
+        "enrichment agent; `veille erase`",
         "moderation agent, `veille moderate`, the moderation API",
     ),
     TopicDoc(
