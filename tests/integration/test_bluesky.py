@@ -99,6 +99,9 @@ class AppView:
     #: Posts the search finds but the answer leaves out (the AppView drops taken-down authors
     #: and blocks after the search: a page shorter than `limit`, with a cursor).
     hidden: set[str] = field(default_factory=set)
+    #: The search refuses every session (401), and refreshSession every refresh token, while
+    #: createSession still works (an AppView that does not take the PDS's tokens).
+    refuse_sessions: bool = False
 
     def searches(self) -> list[Req]:
         return [r for r in self.requests if r.path.endswith("searchPosts")]
@@ -123,7 +126,7 @@ class AppView:
             token = request.headers.get("Authorization", "").removeprefix("Bearer ")
             if token in self.expired:
                 step = {"status": 400, "error": "ExpiredToken"}
-            elif token not in self.access:
+            elif token not in self.access or self.refuse_sessions:
                 step = {"status": 401, "error": "AuthenticationRequired"}
         req.status = step.get("status", 200)
         if req.status != 200:
@@ -170,7 +173,7 @@ class AppView:
     async def refresh_session(self, request: web.Request) -> web.Response:
         self.requests.append(Req(request.path, {}, dict(request.headers), time.time()))
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if token not in self.refresh:
+        if token not in self.refresh or self.refuse_sessions:
             return web.json_response({"error": "ExpiredToken"}, status=400)
         self.refresh.discard(token)
         return web.json_response(self._tokens())
@@ -551,6 +554,39 @@ def test_signed_in_it_searches_with_the_session_and_refreshes_an_expired_one(
                 await run_bluesky(wrong, once=True, collector=new_collector(
                     wrong, queries=[*queries, Query("acme", "#AcmeDown")]))
             assert [r.path.rsplit(".", 1)[-1] for r in srv.requests] == ["createSession"]
+
+    asyncio.run(scenario())
+
+
+def test_a_refused_session_is_renewed_once_a_round_not_at_every_search(b_settings: Settings) -> None:
+    """The AppView refuses the session (401) though createSession works, and refreshSession
+    refuses its token: each search refreshed, was refused, signed in again and failed, so a round
+    of N searches made N sign-ins, and Bluesky locks an account out past 30 in five minutes. Now
+    the session is renewed at most once a round; the searches fail as unauthorized."""
+    async def scenario() -> None:
+        async with appview() as srv:
+            srv.require_auth = srv.refuse_sessions = True
+            srv.accounts = {"acme.example": "abcd-efgh-ijkl-mnop"}
+            settings = b_settings.with_(bluesky_url="https://public.api.bsky.app",
+                                        bluesky_pds_url=srv.base, bluesky_handle="acme.example",
+                                        bluesky_app_password="abcd-efgh-ijkl-mnop")
+            queries = [Query("acme", '"Acme"'), Query("acme", '"Acme Mobile"'),
+                       Query("boreal", '"Boréal"')]
+            collector = new_collector(settings, queries=queries)
+            await collector.start()
+            try:
+                for _ in range(2):
+                    srv.requests.clear()
+                    result = await collector.poll_round()
+                    assert result.status == "failed" and len(result.errors) == 3
+                    sessions = [r.path.rsplit(".", 1)[-1] for r in srv.requests
+                                if not r.path.endswith("searchPosts")]
+                    assert len(sessions) <= 2 and sessions.count("createSession") <= 1, sessions
+                    assert len(srv.searches()) <= len(queries) + 1  # one asked again, renewed
+            finally:
+                await collector.close()
+            assert sample(collector, "veille_bluesky_brand_failures_total", brand="acme",
+                          kind="unauthorized") == 4
 
     asyncio.run(scenario())
 

@@ -317,6 +317,8 @@ class BlueskyCollector(PollingCollector):
         #: fail at once rather than sign in again (Bluesky locks an account out after a few
         #: dozen sign-ins in five minutes).
         self._refused: tuple[int, str] | None = None
+        #: The round in which the session was last signed in or refreshed: at most once a round.
+        self._renewed_in: int | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -456,6 +458,7 @@ class BlueskyCollector(PollingCollector):
         if not (isinstance(access, str) and access and isinstance(refresh, str) and refresh):
             raise FetchError(f"{what}: the answer holds no accessJwt and refreshJwt")
         self._access, self._refresh = access, refresh
+        self._renewed_in = self.rounds
 
     async def _search(self, params: dict[str, str]) -> tuple[list[Any], str | None]:
         """One page of a search: its posts (anything: each is checked alone) and its cursor."""
@@ -470,9 +473,13 @@ class BlueskyCollector(PollingCollector):
             answer = await self._request(url, headers=headers)
             expired = (answer.status in (400, 401)
                        and (_error_name(answer) == "ExpiredToken" or answer.status == 401))
-            if self.signed_in and expired and attempt == 0:
+            if self.signed_in and expired and attempt == 0 and self._renewed_in != self.rounds:
                 await self._refresh_session()  # then once more
                 continue
+            # Refused again with a session renewed in this round: the service refuses the
+            # session itself, and renewing it at every search (a sign-in each when the refresh
+            # is refused too) would spend the account's createSession limit (30 in 5 minutes):
+            # the search fails; the next round tries once more.
             break
         assert answer is not None
         if answer.status in (401, 403):
