@@ -861,6 +861,9 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
         except (OverflowError, ValueError, OSError):
             raise CliError(f"--{name}: too near year 1 or 9999 for a report (its days are "
                            f"counted in {args.tz or 'UTC'}, with a day to spare)") from None
+    minutes = args.minutes_per_case
+    if minutes is not None and not 0 < minutes <= 24 * 60:  # NaN fails too
+        raise CliError(f"--minutes-per-case must be above 0 and at most a day (1440), not {minutes}")
     if args.png is not None and not args.png.strip():
         raise CliError("--png: empty path, expected a PNG file name")
     png = Path(args.png) if args.png else None
@@ -878,7 +881,7 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
     watched = Watchlist.from_toml(settings.watchlist_path).brand_ids
     try:
         report(_reachable(settings), since, until, png=png, tz=tz, lang=args.lang,
-               watched=watched)
+               watched=watched, minutes_per_case=minutes)
     except OSError as exc:  # e.g. the chart's folder is read-only
         raise CliError(f"--png {png}: {exc.strerror or exc}") from None
     return 0
@@ -1120,6 +1123,10 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument("--png", help="also write a chart of hourly received vs processed items")
         r.add_argument("--lang", choices=REPORT_LANGUAGES,
                        help="language of the report (default VEILLE_REPORT_LANGUAGE, else en)")
+        r.add_argument("--minutes-per-case", type=float, metavar="M",
+                       help="a moderator's time per case, minutes: the report then gives the "
+                            "moderators each month's busiest hour needs (to size the team for "
+                            "the year's peaks)")
         r.set_defaults(func=cmd_moderation_report)
 
     p = sub.add_parser("moderate", help="moderator tools: list pending and closed cases, decide, "

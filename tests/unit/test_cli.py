@@ -196,6 +196,8 @@ def test_out_of_range_options_are_clear_errors_before_any_broker_is_asked(tmp_pa
         (("worker", "--watchlist", "/nonexistent.toml"), "/nonexistent.toml does not exist"),
         # Found in review: an empty --png was ignored, the report printed without its chart.
         (("moderation", "report", "--png", ""), "--png: empty path"),
+        (("moderation", "report", "--minutes-per-case", "0"), "--minutes-per-case must be above 0"),
+        (("moderation", "report", "--minutes-per-case", "nan"), "--minutes-per-case must be above 0"),
         # Found in review (2026-12-05): an OverflowError traceback, and a bare "year 0 is out
         # of range"; a traceback for an id of bytes that are not UTF-8.
         (("moderation", "report", "--since", "0001-01-01T00:00", "--until", "0001-01-01T23:00",

@@ -431,6 +431,24 @@ def test_a_fall_back_days_repeated_hour_is_two_hours_not_one_peak() -> None:
     assert (day.total, day.peak, day.hours) == (255, 15, (2,))
 
 
+def test_the_busiest_hour_of_each_month_on_the_report_s_clock() -> None:
+    """A team is sized for the year's peaks: each local month's received items and its busiest
+    real hour (the first when tied); an hour is a month's by the clock of the zone (23:30 UTC on
+    31 January is 1 February in Paris), and an empty month has no busiest hour."""
+    paris = ZoneInfo("Europe/Paris")
+    start = datetime(2026, 1, 1, tzinfo=paris).timestamp()
+    end = datetime(2026, 4, 1, tzinfo=paris).timestamp()
+    jan = datetime(2026, 1, 10, 14, 5, tzinfo=paris).timestamp()
+    feb_by_paris = datetime(2026, 1, 31, 23, 30, tzinfo=UTC).timestamp()  # 00:30 on 1 February
+    volume = HourlyVolume.of([jan] * 3 + [jan + 3600] * 3 + [jan + 7200] + [feb_by_paris] * 2)
+    months = volume.busiest_by_month(start, end, paris)
+    assert [(m.month, m.total, m.peak) for m in months] == [
+        (date(2026, 1, 1), 7, 3), (date(2026, 2, 1), 2, 2), (date(2026, 3, 1), 0, 0)]
+    assert datetime.fromtimestamp(months[0].peak_at, paris) == datetime(2026, 1, 10, 14, tzinfo=paris)
+    assert datetime.fromtimestamp(months[1].peak_at, paris) == datetime(2026, 2, 1, 0, tzinfo=paris)
+    assert months[2].peak_at is None
+
+
 def test_moderators_needed() -> None:
     assert moderators_needed(0, 30) == 0
     assert moderators_needed(240, 30) == 3  # 2 h of work per hour at 80 % occupancy -> 2.5 -> 3

@@ -324,6 +324,15 @@ def test_report_counts_flows_in_the_period_and_busiest_hours() -> None:
     head = next(line for line in fr.splitlines() if line.startswith("marque") and "médiane" in line)
     assert head.split()[-4:] == ["%", "à", "temps", "échus"] and head.count("sans") == 1, head
     assert len(fr.splitlines()) == len(text.splitlines())
+    # Each month's busiest hour, and with a moderator's time per case, the team it needs (2
+    # items an hour at 45 minutes each, busy 80 % of the time: 1.875 -> 2 moderators).
+    assert re.search(r"^2026-01 +4 +2  2026-01-05 09:00 +-$", text, re.M), text
+    assert "--minutes-per-case M gives the moderators" in text
+    sized = format_report(r, minutes_per_case=45)
+    assert re.search(r"^2026-01 +4 +2  2026-01-05 09:00 +2$", sized, re.M), sized
+    assert "to keep up with it at 45m00s a case, busy 80% of the time" in sized
+    assert "modérateurs : pour la suivre à 45m00s par dossier" in format_report(
+        r, lang="fr", minutes_per_case=45)
 
 
 def test_the_view_knows_a_closing_decision_not_applied_yet() -> None:

@@ -386,11 +386,13 @@ def report_days(since: float, until: float, tz: tzinfo = UTC) -> float:
 
 def report(settings: Settings, since: float, until: float, *, png: Path | None = None,
            tz: tzinfo = UTC, out: TextIO = sys.stdout, lang: str | None = None,
-           watched: Iterable[str] | None = None) -> Any:
+           watched: Iterable[str] | None = None, minutes_per_case: float | None = None) -> Any:
     """Print the moderation report of [since, until) read from the topics, in `lang` (default
     VEILLE_REPORT_LANGUAGE); write the chart. Every brand of `watched` has a row, zeros when
     nothing happened to it in the period (default: the brands of the watch list,
-    settings.watchlist_path; a bad one is a WatchlistError, before the topics are read)."""
+    settings.watchlist_path; a bad one is a WatchlistError, before the topics are read).
+    `minutes_per_case`: a moderator's time per case, for the moderators each month's busiest
+    hour needs."""
     lang = lang or settings.report_language
     from veille.moderation.chart import hourly_chart
 
@@ -409,7 +411,7 @@ def report(settings: Settings, since: float, until: float, *, png: Path | None =
                               earlier=view.earlier, watched=watched)
     except ValueError as exc:
         raise ModerateError(str(exc)) from None
-    out.write(format_report(result, tz, lang) + "\n")
+    out.write(format_report(result, tz, lang, minutes_per_case) + "\n")
     if png is not None:
         text = REPORT_TEXT[lang]
         legend = text["legend"]

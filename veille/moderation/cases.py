@@ -563,6 +563,16 @@ class DayPeak:
     hours: tuple[int, ...]  # local hours of the day (0-23) with `peak` items; () on an empty day
 
 
+@dataclass(frozen=True, slots=True)
+class MonthPeak:
+    """One month of a period: items received, and its busiest hour (what a team is sized for)."""
+
+    month: date  # its first day (local)
+    total: int
+    peak: int  # items in the busiest hour
+    peak_at: float | None  # the start of the first hour with `peak` items (epoch); None if empty
+
+
 #: HourlyVolume's unit of count, in seconds: every time zone's offset is a multiple of it.
 QUARTER = 900
 
@@ -618,6 +628,20 @@ class HourlyVolume:
             peak = max((n for _, n in hours), default=0)
             busiest = tuple(sorted({h for h, n in hours if n == peak})) if total else ()
             out.append(DayPeak(day, total, peak, busiest))
+        return out
+
+    def busiest_by_month(self, start: float, end: float, tz: tzinfo = UTC) -> list[MonthPeak]:
+        """Per local month of [start, end): total items and the busiest real hour (the first
+        when tied): the yearly peaks a moderation team is sized for."""
+        months: dict[date, list[tuple[int, int]]] = {}
+        for hour_start, n in self.per_hour(start, end, tz):
+            first = datetime.fromtimestamp(hour_start, tz).date().replace(day=1)
+            months.setdefault(first, []).append((hour_start, n))
+        out = []
+        for month, hours in sorted(months.items()):
+            peak = max(n for _, n in hours)
+            at = next(h for h, n in hours if n == peak) if peak else None
+            out.append(MonthPeak(month, sum(n for _, n in hours), peak, at))
         return out
 
     def to_state(self) -> dict[str, Any]:

@@ -34,9 +34,11 @@ from veille.moderation.cases import (
     Decision,
     DecisionError,
     HourlyVolume,
+    MonthPeak,
     apply_decision,
     closed_forgotten,
     iso,
+    moderators_needed,
     open_case,
     parse_epoch,
 )
@@ -1044,6 +1046,10 @@ class Report:
     #: The time zone of the report's days and hours.
     tz: tzinfo = UTC
 
+    def months(self) -> list[MonthPeak]:
+        """Per month of `tz` in the period: received, and the busiest hour's items."""
+        return self.received.busiest_by_month(self.since, self.until, self.tz)
+
     def hours(self) -> list[tuple[int, int, int]]:
         """(hour start, received, processed) for every hour of the period, hours of `tz`."""
         processed = dict(self.processed.per_hour(self.since, self.until, self.tz))
@@ -1256,6 +1262,11 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                         "the period",
         "categories": "received per category (an item counts in each of its categories; none: "
                       "queued for a banned term alone):",
+        "months": "busiest hour per month ({zone}; items received in the hour; moderators: to keep "
+                  "up with it at {minutes} a case, busy 80% of the time):",
+        "months_no_minutes": "busiest hour per month ({zone}; items received in the hour; "
+                             "--minutes-per-case M gives the moderators to keep up with it):",
+        "months_head": "month|received|peak|hour|moderators",
         "busiest": "busiest hours per day ({zone}; items received in the hour):",
         "busiest_head": "day|received|peak|hours",
         "legend": "RP",
@@ -1285,6 +1296,13 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                         "fin de la période (laissés sans réponse)",
         "categories": "reçus par catégorie (un élément compte dans chacune de ses catégories ; "
                       "none : mis en file pour un terme interdit seul) :",
+        "months": "heure la plus chargée par mois ({zone} ; éléments reçus dans l'heure ; "
+                  "modérateurs : pour la suivre à {minutes} par dossier, occupés 80\u00a0% du "
+                  "temps) :",
+        "months_no_minutes": "heure la plus chargée par mois ({zone} ; éléments reçus dans "
+                             "l'heure ; --minutes-per-case M donne les modérateurs pour la "
+                             "suivre) :",
+        "months_head": "mois|reçus|pic|heure|modérateurs",
         "busiest": "heures les plus chargées par jour ({zone} ; éléments reçus dans l'heure) :",
         "busiest_head": "jour|reçus|pic|heures",
         "legend": "RT",
@@ -1301,8 +1319,11 @@ def _row(cells: list[str], widths: list[int]) -> str:
                                                                           strict=True))])
 
 
-def format_report(report: Report, tz: tzinfo = UTC, lang: str = "en") -> str:
-    """The terminal table of `veille moderation report`, in English or French (REPORT_TEXT)."""
+def format_report(report: Report, tz: tzinfo = UTC, lang: str = "en",
+                  minutes_per_case: float | None = None) -> str:
+    """The terminal table of `veille moderation report`, in English or French (REPORT_TEXT);
+    with `minutes_per_case` (a moderator's time per case), the moderators each month's busiest
+    hour needs (moderators_needed)."""
     t = REPORT_TEXT[lang]
     period = (f"{iso(report.since)} .. {iso(report.until)}" if str(tz) in ("UTC", "Etc/UTC") else
               f"{datetime.fromtimestamp(report.since, tz).isoformat(timespec='minutes')} .. "
@@ -1335,6 +1356,17 @@ def format_report(report: Report, tz: tzinfo = UTC, lang: str = "en") -> str:
     lines += ["", t["categories"]]
     lines += [f"  {c:<14} {n:>7}" for c, n in report.categories.items()]
     zone = getattr(tz, "key", None) or str(tz)
+    lines += ["", t["months"].format(zone=zone, minutes=duration(minutes_per_case * 60, lang))
+              if minutes_per_case is not None else t["months_no_minutes"].format(zone=zone)]
+    head = t["months_head"].split("|")
+    lines.append(f"{head[0]:<8} {head[1]:>9} {head[2]:>6}  {head[3]:<16}  {head[4]:>11}")
+    for month in report.months():
+        at = (f"{datetime.fromtimestamp(month.peak_at, tz):%Y-%m-%d %H:00}"
+              if month.peak_at is not None else "-")
+        needed = (str(moderators_needed(month.peak, minutes_per_case * 60))
+                  if minutes_per_case is not None else "-")
+        lines.append(f"{month.month:%Y-%m}  {month.total:>9} {month.peak:>6}  {at:<16}  "
+                     f"{needed:>11}")
     head = t["busiest_head"].split("|")
     lines += ["", t["busiest"].format(zone=zone), f"{head[0]:<12} {head[1]:>9} {head[2]:>6}  {head[3]}"]
     for day in report.busiest:
