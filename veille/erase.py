@@ -51,9 +51,11 @@ class Erasure:
 
 def cases_of(view: CaseView, author: str) -> list[dict[str, Any]]:
     """The queue items of `author` (as `veille mentions --author` compares handles), one per
-    case id (an id queued in several episodes is erased by one marker), in queue order."""
+    case id (an id queued in several episodes is erased by one marker, which must be the
+    current episode's item: once compacted it is the only item of the id, and its queued_at
+    tells the views which closed record is the old episode's)."""
     wanted = handle(author)
-    items = [*view.items.values(), *(item for item, _ in view.earlier if item is not None)]
+    items = [*(item for item, _ in view.earlier if item is not None), *view.items.values()]
     return list({item["case_id"]: item for item in items
                  if handle(item.get("author")) == wanted}.values())
 

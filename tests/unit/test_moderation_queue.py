@@ -1320,3 +1320,24 @@ def test_the_api_view_does_not_bring_back_a_forgotten_case_by_its_marker() -> No
     view.add_item(_erased(first, T0 + 31 * DAY), written_at=T0 + 31 * DAY)
     view.end_pass()
     assert view.status("m1") is None and view.pending() == []
+
+
+@pytest.mark.parametrize("order", ORDERS, ids="-".join)
+def test_the_marker_of_an_id_queued_in_two_episodes_keeps_the_new_one_pending_once_compacted(
+        order) -> None:
+    """`veille erase` writes one marker per case id. For an id queued again once its closed case
+    was forgotten, the marker must be the current episode's item: once the broker compacted the
+    queue, it is the only item of the id, and its queued_at tells the old episode's closed
+    record from the new one. The old episode's item made the new, pending case closed by the
+    old rejection, in every order the topics are read in."""
+    from veille.erase import cases_of
+
+    episodes = _episodes(with_second_close=False)
+    [chosen] = cases_of(_fold(episodes, ORDERS[0]), "@a")
+    assert chosen["queued_at"] == "2026-02-05T09:00:00.000Z"  # the current episode's
+    marker = _erased(chosen, T0 + 32 * DAY)
+    episodes["queue"] = [(T0 + 32 * DAY, marker)]  # compacted: the marker alone
+    view = _fold(episodes, order)
+    assert view.status("m1") == "pending"
+    assert view.items["m1"]["erased_at"] and view.items["m1"]["text"] == ""
+    assert [c["decision"] for c in view.closed_cases()] == ["reject"]

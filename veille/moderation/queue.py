@@ -526,7 +526,10 @@ class CaseView:
             if self.closed_retention_seconds is not None and written_at is not None \
                     and closed_forgotten(case.received_at, written_at, self.closed_retention_seconds):
                 return
-            self.add_item(dict(marker, erased_at=None), written_at=None)
+            # Folded as its item, written when it was queued: a closed record read before it
+            # that was forgotten by then is an earlier episode's (a marker written long after
+            # its case closed still starts none).
+            self.add_item(dict(marker, erased_at=None), written_at=case.received_at)
             erase_fields(self.items[case_id], erased_at)
 
     def add_closed(self, record: Any) -> None:
