@@ -239,9 +239,11 @@ _MENTION_TOPICS = (MENTIONS_RAW, MENTIONS_ENRICHED, MENTIONS_BY_BRAND)
 #: moderation.queue is compacted as well as deleted at its retention: the erasure marker `veille
 #: erase` writes after a case's item (same key) makes the broker drop the item, its author and
 #: text, once its segment is cleaned, instead of keeping it the topic's 400 days. Segments roll
-#: daily (Kafka's default is a week), and are cleaned once a tenth of them is superseded.
+#: daily (Kafka's default is a week), and a segment is cleaned once its first record is a day old
+#: (max.compaction.lag.ms): by the dirty ratio alone, the cleaner would wait for a share of the
+#: whole log (400 days of it) to be new, weeks or months.
 QUEUE_COMPACTION = {"cleanup.policy": "compact,delete", "segment.ms": str(_DAY_MS),
-                    "min.cleanable.dirty.ratio": "0.1"}
+                    "max.compaction.lag.ms": str(_DAY_MS)}
 #: The setting behind each topic's retention.ms (the moderation topics': the default).
 _RETENTION_SETTINGS = {MENTIONS_DLQ: "VEILLE_DLQ_RETENTION_DAYS",
                        **dict.fromkeys(_MENTION_TOPICS, "VEILLE_MENTIONS_RETENTION_DAYS")}
@@ -459,8 +461,9 @@ def check_existing(settings: Settings, names: list[str], described: list[dict[st
                         "author and text on the broker for the topic's retention (the tools show "
                         "them erased); veille creates it compacted (kafka-configs.sh --alter "
                         "--entity-type topics --entity-name %s --add-config "
-                        "cleanup.policy=[compact,delete],segment.ms=%s)", name, policy, name,
-                        QUEUE_COMPACTION["segment.ms"])
+                        "cleanup.policy=[compact,delete],segment.ms=%s,max.compaction.lag.ms=%s)",
+                        name, policy, name, QUEUE_COMPACTION["segment.ms"],
+                        QUEUE_COMPACTION["max.compaction.lag.ms"])
         wanted = topic_configs(settings, base)
         setting = _RETENTION_SETTINGS.get(base, "VEILLE_MODERATION_RETENTION_DAYS")
         # Every topic veille sets a retention on holds personal data (authors and texts, or

@@ -55,15 +55,18 @@ def test_topic_configs_replicas_and_retention() -> None:
     assert topic_configs(Settings(mentions_retention_days=0), MENTIONS_RAW) == {}
     assert topic_configs(one, MODERATION_QUEUE) == {
         "retention.ms": str(400 * 86_400_000), "cleanup.policy": "compact,delete",
-        "segment.ms": str(86_400_000), "min.cleanable.dirty.ratio": "0.1"}
+        "segment.ms": str(86_400_000), "max.compaction.lag.ms": str(86_400_000)}
     assert topic_configs(three, MENTIONS_DLQ) == {"min.insync.replicas": "2",
                                                   "retention.ms": str(30 * 86_400_000)}
     kept = Settings(moderation_retention_days=0, dlq_retention_days=0)
     assert topic_configs(kept, MENTIONS_DLQ) == {}
-    # Compacted whatever its retention: an erased case's item goes (veille erase).
+    # Compacted whatever its retention: an erased case's item goes (veille erase). Within a
+    # bounded time: by the dirty ratio alone (Kafka's 0.5, or 0.1), a day's segment of a queue
+    # holding 400 days waits until 400 (or 44) more days are written before the cleaner takes it;
+    # max.compaction.lag.ms makes a segment cleanable once its first record is a day old.
     assert topic_configs(kept, MODERATION_QUEUE) == {
         "cleanup.policy": "compact,delete", "segment.ms": str(86_400_000),
-        "min.cleanable.dirty.ratio": "0.1"}
+        "max.compaction.lag.ms": str(86_400_000)}
 
 
 def test_the_tables_changelogs_are_compacted_hourly(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -212,6 +215,7 @@ def test_existing_topics_configs_are_checked(monkeypatch, caplog) -> None:  # ty
     ensure_topics(settings)
     assert "p.moderation.queue has cleanup.policy=delete" in caplog.text
     assert "veille erase" in caplog.text and "cleanup.policy=[compact,delete]" in caplog.text
+    assert "max.compaction.lag.ms=86400000" in caplog.text
 
     # A broker that keeps no configs (the embedded one), or configs veille may not read: as before.
     _with_admin(monkeypatch, _Admin(names, 3, {}))
