@@ -557,8 +557,8 @@ class CaseView:
         ended = self._ended.get(case_id)
         if ended is not None and ended[0] == _closing_key(record):
             return  # a resend of the episode before the current one
-        item = self.items.get(case_id)
-        if item is not None and closed_forgotten(decided, case_of(item).received_at):
+        queued = self._pending.get(case_id)  # the item read, pending: (queued_at, id)
+        if queued is not None and closed_forgotten(decided, queued[0]):
             # The item read was queued once this record's case was forgotten: it starts a later
             # episode, and the item of the one this record closed is gone (moderation.queue is
             # compacted: the broker keeps the newest record of each case id).
