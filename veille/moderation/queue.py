@@ -58,20 +58,14 @@ ORPHAN_SECONDS: Final = 600.0
 MAX_ORPHAN_DECISIONS: Final = 10_000
 
 
-#: The fields of a queue item that hold personal data (GDPR): an erasure marker has them
-#: emptied (author and url null, text ""); the rest (brand, categories, times...) stays, for the
-#: KPIs.
-ERASED_FIELDS: Final = ("author", "text", "url")
-
-
 def erasure_of(item: Mapping[str, Any], erased_at: float) -> dict[str, Any]:
-    """The erasure marker of a queue item (`veille erase`): the same record with its
-    ERASED_FIELDS emptied and `erased_at` set. Written to moderation.queue keyed by the case id
+    """The erasure marker of a queue item (`veille erase`): the same record with its personal
+    data emptied (erase_fields) and `erased_at` set. Written to moderation.queue keyed by the case id
     after the item, it takes the item's place in every view (CaseView.add_item); the moderation
     agent ignores it (its case holds no personal data); on Apache Kafka, the topic being
     compacted, the broker removes the item once its segment is cleaned."""
-    marker = {k: v for k, v in item.items() if k != "erased_at"}
-    marker.update(author=None, text="", url=None, erased_at=iso(erased_at))
+    marker = dict(item)
+    erase_fields(marker, iso(erased_at))
     return marker
 
 
@@ -81,7 +75,9 @@ def is_erasure(record: Any) -> bool:
 
 
 def erase_fields(item: dict[str, Any], erased_at: Any) -> None:
-    """Empty `item`'s personal data in place, as a marker read after it says (CaseView)."""
+    """Empty `item`'s personal data in place (author and url null, text ""; the rest, brand,
+    categories, times, stays for the KPIs) and set `erased_at`: a marker (erasure_of), or an
+    item a marker read after it erases (CaseView)."""
     item.update(author=None, text="", url=None, erased_at=erased_at)
 
 
