@@ -219,9 +219,12 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
             # never see it. It goes back, keyed and placed by id.
             await (await topics.queue.send(key=key, value=event.value, partition=home(key)))
             return
-        if is_erasure(item):
+        if is_erasure(item) and (item.get("case_closed") is not False or cases.get(key) is not None
+                                 or closed_forgotten(case.received_at, written_at(event))):
             # `veille erase` emptied the item's personal data for the tools; the case holds
-            # none. Never a new case, even long after the case closed and was forgotten.
+            # none. No new case, even long after the case closed and was forgotten, but for a
+            # case pending when erased that this agent never saw: its item compacted away
+            # before the agent read it (a lag of a day), the marker stands for it.
             return
         if current(key, written_at(event)) is not None:
             # A redelivery: the case is open or closed already. A crash between saving the

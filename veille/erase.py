@@ -94,7 +94,11 @@ def erase_author(settings: Settings, author: str, *, dry_run: bool = False,
         view = store.refresh()
         result = Erasure(author, cases_of(view, author))
         if result.cases and not dry_run:
-            _write(settings, result.cases, ack_timeout)
+            now = time.time()
+            # Whether each case is closed: a marker of a closed case, alone once compacted,
+            # stands for it only while its closed record is kept (CaseView.end_pass).
+            _write(settings, [erasure_of(item, now, view.status(item["case_id"]) == "closed")
+                              for item in result.cases], ack_timeout)
             result.written = True
     finally:
         store.close()
@@ -102,7 +106,7 @@ def erase_author(settings: Settings, author: str, *, dry_run: bool = False,
     return result
 
 
-def _write(settings: Settings, items: list[dict[str, Any]], ack_timeout: float) -> None:
+def _write(settings: Settings, markers: list[dict[str, Any]], ack_timeout: float) -> None:
     from veille.collectors.producer import make_producer
 
     try:
@@ -113,16 +117,15 @@ def _write(settings: Settings, items: list[dict[str, Any]], ack_timeout: float) 
                                  bootstrap_timeout_ms=int(ack_timeout * 1000), linger_ms=0)
     except Exception as exc:
         raise BrokerError(f"cannot reach the broker at {settings.broker_url}: {exc}") from None
-    now = time.time()
     try:
         futures = []
-        for item in items:
-            key = item["case_id"].encode("utf-8")
+        for marker in markers:
+            key = marker["case_id"].encode("utf-8")
             # On the case's partition, as the moderation agent and the tools expect it.
             futures.append(producer.send(
                 settings.topic(MODERATION_QUEUE), key=key,
                 partition=key_partition(key, settings.topic_partitions),
-                value=json.dumps(erasure_of(item, now), ensure_ascii=False).encode()))
+                value=json.dumps(marker, ensure_ascii=False).encode()))
         for fut in futures:
             fut.get(timeout=ack_timeout)
     except Exception as exc:

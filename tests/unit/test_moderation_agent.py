@@ -473,11 +473,11 @@ def test_the_documented_key_of_moderation_closed_keeps_both_episodes_of_an_id() 
     assert f"de-duplicate on ({', '.join(fields)})" in description, description
 
 
-def erased(event: Event) -> Event:
+def erased(event: Event, case_closed: bool) -> Event:
     """The erasure marker `veille erase` writes after a queue item (same key and partition)."""
     from veille.moderation.queue import erasure_of
 
-    marker = erasure_of(json.loads(event.value), time.time())
+    marker = erasure_of(json.loads(event.value), time.time(), case_closed)
     return Event(event.key, json.dumps(marker).encode(), event.message)
 
 
@@ -491,7 +491,7 @@ def test_an_erasure_marker_is_no_new_case_even_long_after_its_case_was_forgotten
     pending = queued("pending", INSULT, posted_ago=600)
     registry, closed = run([
         old, decided("old", "reject", ago=month),
-        pending, erased(pending), erased(old),
+        pending, erased(pending, False), erased(old, True),
         decided("pending", "approve", moderator="bob"),
         decided("old", "approve", moderator="bob"),  # no new case: unknown, not applied
     ])
@@ -518,3 +518,15 @@ def test_a_saved_case_this_version_cannot_read_stops_no_agent() -> None:
                                      {"reason": "invalid"}) == 1
     asyncio.run(app.timers["drop_old_closed"]())
     assert set(app.tables[0]) == {b"new", b"odd", b"ok"}
+
+
+def test_a_pending_case_whose_item_was_compacted_away_unread_is_opened_from_its_marker() -> None:
+    """The agent lagged a day: the item of a case pending when `veille erase` ran was compacted
+    away before the agent read it, the marker left alone. The tools list the case pending; the
+    agent opens it from the marker (its author and text empty), so that a decision on it is
+    applied and counted, not held and dropped as unknown."""
+    lone = erased(queued("lone", INSULT, posted_ago=600), False)
+    registry, closed = run([lone, decided("lone", "reject", moderator="bob")])
+    assert [(k, json.loads(v)["decision"]) for k, v in closed.sent] == [(b"lone", "reject")]
+    assert registry.get_sample_value("veille_moderation_cases_received_total",
+                                     {"brand": "acme"}) == 1

@@ -1256,10 +1256,11 @@ def test_empty_or_blank_reason_assignee_and_moderator_are_as_absent() -> None:
 
 # --- erasure (veille erase) ---------------------------------------------------------------------
 
-def _erased(record: dict, at: float) -> dict:
+def _erased(record: dict, at: float, closed: bool = False) -> dict:
+    """The marker of `record` written at `at`, its case closed then or not, as read back."""
     from veille.moderation.queue import erasure_of
 
-    return json.loads(json.dumps(erasure_of(record, at)))  # as read back from the topic
+    return json.loads(json.dumps(erasure_of(record, at, closed)))
 
 
 def test_an_erasure_marker_empties_the_author_text_and_link_of_every_episode_of_its_case() -> None:
@@ -1292,7 +1293,7 @@ def test_a_marker_left_alone_by_compaction_is_the_case(order) -> None:
     episodes keeps only the second's item, and the first's closed record is the old episode's
     (it closed the new one)."""
     first = item("m1", queued_at=T0)
-    marker = _erased(first, T0 + 40 * DAY)
+    marker = _erased(first, T0 + 40 * DAY, closed=True)
     topics = {"queue": [(T0 + 40 * DAY, marker)], "decisions": [],
               "closed": [(T0 + 601, closed(first, "reject", T0 + 600))]}
     view = _fold(topics, order)
@@ -1301,6 +1302,14 @@ def test_a_marker_left_alone_by_compaction_is_the_case(order) -> None:
     report = build_report(view.items.values(), view.closed.values(), T0, T0 + 41 * DAY,
                           earlier=view.earlier)
     assert (report.total.received, report.total.processed) == (1, 1)
+    # Its closed record gone at its retention (the marker, written later, outlives it): no
+    # case, not a pending one (found in review, 2026-12-06).
+    view = _fold({**topics, "closed": []}, order)
+    assert view.status("m1") is None and view.pending() == []
+    # A case pending when erased is pending, however old.
+    view = _fold({**topics, "closed": [], "queue": [(T0 + 40 * DAY, _erased(first, T0 + 40 * DAY))]},
+                 order, view=api_view())
+    assert [i["case_id"] for i in view.pending()] == ["m1"]
     # Two episodes, the first item compacted away (the second supersedes it).
     episodes = _episodes(with_second_close=False)
     episodes["queue"] = episodes["queue"][1:]

@@ -58,14 +58,17 @@ ORPHAN_SECONDS: Final = 600.0
 MAX_ORPHAN_DECISIONS: Final = 10_000
 
 
-def erasure_of(item: Mapping[str, Any], erased_at: float) -> dict[str, Any]:
+def erasure_of(item: Mapping[str, Any], erased_at: float, case_closed: bool) -> dict[str, Any]:
     """The erasure marker of a queue item (`veille erase`): the same record with its personal
-    data emptied (erase_fields) and `erased_at` set. Written to moderation.queue keyed by the case id
-    after the item, it takes the item's place in every view (CaseView.add_item); the moderation
-    agent ignores it (its case holds no personal data); on Apache Kafka, the topic being
-    compacted, the broker removes the item once its segment is cleaned."""
+    data emptied (erase_fields), `erased_at` set, and `case_closed`, whether its case was
+    closed then. Written to moderation.queue keyed by the case id after the item, it takes the
+    item's place in every view (CaseView.add_item); on Apache Kafka, the topic being compacted,
+    the broker removes the item once its segment is cleaned, and the marker then stands for it.
+    The moderation agent ignores it, but for a case pending when erased that it never saw (its
+    item compacted away before the agent read it)."""
     marker = dict(item)
     erase_fields(marker, iso(erased_at))
+    marker["case_closed"] = case_closed
     return marker
 
 
@@ -385,6 +388,10 @@ class CaseView:
     #: record was not read yet: redeliveries, unless that record says the case was forgotten.
     _later_items: dict[str, list[tuple[float, dict[str, Any]]]] = field(
         default_factory=dict, init=False, repr=False)
+    #: case ids whose item is an erasure marker read alone, its case closed when erased (end_pass).
+    _lone_closed: set[str] = field(default_factory=set, init=False, repr=False)
+    #: topic passes ended (end_pass): after the first, the view reads live.
+    _passes: int = field(default=0, init=False, repr=False)
     #: case id -> closed records of a later episode read before the item that starts it.
     _later_closed: dict[str, list[dict[str, Any]]] = field(default_factory=dict, init=False,
                                                            repr=False)
@@ -519,9 +526,15 @@ class CaseView:
             if item is not None:
                 erase_fields(item, erased_at)
         if case_id not in self.items:
-            if self.closed_retention_seconds is not None and written_at is not None \
-                    and closed_forgotten(case.received_at, written_at, self.closed_retention_seconds):
+            if self.closed_retention_seconds is not None and self._passes:
+                # Read live by the API, with no item of its id: the API has forgotten that case
+                # (closed long ago); it must not come back pending.
                 return
+            if marker.get("case_closed") is not False:
+                # Closed when erased: it stands for its case only as long as the case's closed
+                # record is on moderation.closed (both keep their records the same number of
+                # days, but the marker was written later): checked at the end of the pass.
+                self._lone_closed.add(case_id)
             # Folded as its item, written when it was queued: a closed record read before it
             # that was forgotten by then is an earlier episode's (a marker written long after
             # its case closed still starts none).
@@ -612,8 +625,17 @@ class CaseView:
 
     def end_pass(self) -> None:
         """The topics are read to their end: queue items still waiting for their case's closed
-        record (add_item) were redeliveries. Call it as expire_orphans."""
+        record (add_item) were redeliveries, and a lone erasure marker of a case closed when
+        erased whose closed record is gone (past its retention) stands for no case: dropped,
+        not listed pending. Call it as expire_orphans."""
         self._later_items.clear()
+        for case_id in self._lone_closed:
+            if case_id not in self.closed and case_id in self.items:
+                del self.items[case_id]
+                if self._pending.pop(case_id, None) is not None:
+                    self._order = None
+        self._lone_closed.clear()
+        self._passes += 1
 
     def add_decision(self, record: Any, written_at: float | None = None) -> None:
         """A moderation.decisions record, kept until its case is closed (which the agent does
