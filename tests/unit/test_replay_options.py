@@ -208,6 +208,13 @@ def test_the_byte_order_mark_and_the_line_cap_hold_whatever_the_encoding(tmp_pat
     ("klingon", "--encoding klingon: unknown encoding (e.g. utf-8, cp1252, latin-1)"),
     ("utf-16", "--encoding utf-16: not read line by line"),
     ("base64", "--encoding base64: not a text encoding"),
+    # Codecs that fail on ASCII itself, or read it as other characters: a traceback before
+    # (UnicodeError), or each cell's `\\u00e9` and `xn--` silently rewritten.
+    ("undefined", "--encoding undefined: not read line by line"),
+    ("punycode", "--encoding punycode: not read line by line"),
+    ("unicode_escape", "--encoding unicode_escape: not read line by line"),
+    ("raw_unicode_escape", "--encoding raw_unicode_escape: not read line by line"),
+    ("idna", "--encoding idna: not read line by line"),
 ])
 def test_an_encoding_python_cannot_read_line_by_line_is_an_error(encoding: str, message: str) -> None:
     with pytest.raises(ReplayOptionError) as raised:

@@ -260,7 +260,9 @@ class ReplayOptionError(ValueError):
 
 #: Encodings veille suggests; any that Python's codecs read line by line is taken.
 ENCODING_EXAMPLES = "e.g. utf-8, cp1252, latin-1"
-_ASCII = bytes(range(128))
+#: ASCII, and what escape and IDNA codecs read as other characters: an encoding a CSV is read
+#: with must give them back as they are.
+_ASCII = bytes(range(128)) + rb" \u00e9 \x41 .xn--bcher-kva."
 
 
 @dataclass(frozen=True)
@@ -330,13 +332,14 @@ def csv_options(columns: Sequence[str] = (), encoding: str | None = None,
         except LookupError as exc:
             what = "not a text encoding" if "text encoding" in str(exc) else "unknown encoding"
             raise ReplayOptionError(f"--encoding {encoding}: {what} ({ENCODING_EXAMPLES})") from None
-        except UnicodeDecodeError:
+        except UnicodeError:  # undefined, punycode: not even ASCII
             ascii_like = False
-        if not ascii_like:  # UTF-16, UTF-32, UTF-7: a line break is not the byte 0x0A alone
-            raise ReplayOptionError(f"--encoding {encoding}: not read line by line (its line "
-                                    "breaks and separators are not ASCII's bytes: UTF-16 or "
-                                    "UTF-32, such as Excel's \"Unicode text\"); save the file as "
-                                    "CSV UTF-8")
+        if not ascii_like:  # UTF-16, UTF-32, UTF-7: a line break is not the byte 0x0A alone;
+            # unicode_escape, idna: a cell's `\u00e9` or `xn--` read as another text
+            raise ReplayOptionError(f"--encoding {encoding}: not read line by line (it does not "
+                                    "read ASCII's bytes as ASCII: UTF-16 or UTF-32, such as "
+                                    "Excel's \"Unicode text\", or an escape codec); save the file "
+                                    "as CSV UTF-8")
     if date_format is not None:
         if "%" not in date_format:
             raise ReplayOptionError(f"--date-format {date_format!r}: no % directive (strptime's, "
