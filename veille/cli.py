@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import signal
 import sys
 import unicodedata
@@ -243,11 +244,9 @@ def replay_outcome(report: Any, *, stopped_by: int | None, path: Path, timestamp
     # From the first mention the broker did not acknowledge, else the line after the last one
     # sent (a mention sent twice is one: its id is the same, de-duplicated downstream).
     resume = report.resume_line or report.sent_through + 1
-    go_on = f"veille collect replay {path} --from-line {resume} --timestamps {timestamps}"
-    if options:  # --format, --column, --encoding...: as given (quoted for a shell)
-        import shlex
-
-        go_on += " " + shlex.join(options)
+    # To paste into a shell: the file and the options (--format, --column...) quoted for one.
+    go_on = shlex.join(["veille", "collect", "replay", str(path), "--from-line", str(resume),
+                        "--timestamps", timestamps, *options])
     if stopped_by is not None:
         text += f"\nstopped by a signal before the end of the file; to go on from there: {go_on}"
     elif report.failed and report.resume_line:

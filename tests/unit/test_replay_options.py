@@ -309,3 +309,21 @@ def test_where_to_go_on_from_repeats_the_options(tmp_path: Path, capsys: Any) ->
                           ) == 130
     assert (f"veille collect replay {tmp_path / 'e.csv'} --from-line 2 --timestamps keep "
             "--encoding cp1252 --column 'created_at=Date de publication'") in capsys.readouterr().err
+
+
+def test_where_to_go_on_from_quotes_the_file_for_a_shell(tmp_path: Path, capsys: Any) -> None:
+    """An export saved as "Export réseaux (déc).csv": the command printed to go on from is pasted
+    into a shell as it is, so the file is quoted as the options are (it was not: the shell split
+    it, or choked on its parenthesis)."""
+    import shlex
+
+    from veille.cli import replay_outcome
+
+    path = tmp_path / "Export réseaux (déc).csv"
+    report = ReplayReport(read=3, sent=1, sent_through=1, unit="record")
+    replay_outcome(report, stopped_by=15, path=path, timestamps="keep",
+                   options=["--encoding", "cp1252"])
+    line = capsys.readouterr().err.splitlines()[-1]
+    command = line.partition("to go on from there: ")[2]
+    assert shlex.split(command) == ["veille", "collect", "replay", str(path), "--from-line", "2",
+                                    "--timestamps", "keep", "--encoding", "cp1252"]
