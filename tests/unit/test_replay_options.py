@@ -327,3 +327,15 @@ def test_where_to_go_on_from_quotes_the_file_for_a_shell(tmp_path: Path, capsys:
     command = line.partition("to go on from there: ")[2]
     assert shlex.split(command) == ["veille", "collect", "replay", str(path), "--from-line", "2",
                                     "--timestamps", "keep", "--encoding", "cp1252"]
+
+
+def test_csv_options_with_format_jsonl_say_the_format_given(tmp_path: Path) -> None:
+    """--format jsonl on export.csv with --encoding: the file is JSON Lines because --format says
+    so, not because of its name (the error said it was named neither *.csv nor *.tsv)."""
+    path = tmp_path / "export.csv"
+    path.write_text('{"text": "acme"}\n')
+    with pytest.raises(ReplayFileError) as raised:
+        check_file(path, "jsonl", options=csv_options(encoding="cp1252"))
+    assert "--encoding reads CSV only, and the file is read as JSON Lines (--format jsonl" \
+        in str(raised.value)
+    assert "named neither" not in str(raised.value)

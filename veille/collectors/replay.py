@@ -623,9 +623,11 @@ def check_file(path: Path, file_format: str = "auto", *, stamp_now: bool = False
     is not; CSV options for a JSON Lines file); else the notes to show (CSV columns ignored)."""
     kind = file_kind(path, file_format)
     if kind == "jsonl" and options is not None and options.given:
+        why = ("--format jsonl" if file_format == "jsonl" else
+               "named neither *.csv nor *.tsv: --format csv reads it as CSV")
         raise ReplayFileError(f"{path}: {', '.join(options.given)} reads CSV only, and the file is read "
-                              "as JSON Lines (named neither *.csv nor *.tsv: --format csv reads it "
-                              "as CSV; JSON Lines is UTF-8, its times ISO 8601 or Unix seconds)")
+                              f"as JSON Lines ({why}; JSON Lines is UTF-8, its times ISO 8601 or "
+                              "Unix seconds)")
     gz = False  # open() itself may fail: the file cannot be read, whatever its content
     try:
         with open_file(path) as (fh, gz):
