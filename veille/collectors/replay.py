@@ -567,6 +567,9 @@ def _csv_items(fh: IO[bytes], cap: int, first: int, report: ReplayReport,
     options = options or CsvOptions()
     lines, reader, columns, _ = _csv_start(fh, cap, stamp_now=stamp_now, options=options)
     not_of = "UTF-8" if options.utf8 else options.encoding
+    # --timestamps now: each row stamped, its time cells as written (Unix seconds as numbers:
+    # its id the same as before the options existed), neither format nor zone.
+    cells = CsvOptions() if stamp_now else options
     number = 0
     while True:
         lines.start_record()
@@ -594,9 +597,7 @@ def _csv_items(fh: IO[bytes], cap: int, first: int, report: ReplayReport,
         elif not any(cell.strip() for cell in row):
             yield number, None
         else:
-            # --timestamps now: each row stamped, its time cells as written (Unix seconds as
-            # numbers: its id the same as before the options existed), neither format nor zone.
-            yield number, _csv_object(row, columns, CsvOptions() if stamp_now else options)
+            yield number, _csv_object(row, columns, cells)
     report.lines = number
 
 
