@@ -641,7 +641,7 @@ def cmd_moderate_list(args: argparse.Namespace) -> int:
     posted_since = parse_time(args.posted_since, "posted-since") if args.posted_since else None
     list_cases(_reachable(_settings(args)), brand=args.brand, category=args.category, limit=args.limit,
                as_json=args.json, sort=args.sort, assignee=args.assignee, unassigned=args.unassigned,
-               posted_since=posted_since)
+               posted_since=posted_since, lang=args.lang)
     return 0
 
 
@@ -649,7 +649,7 @@ def cmd_moderate_show(args: argparse.Namespace) -> int:
     from veille.moderate.commands import check_case_id, show_case
 
     check_case_id(args.case_id)  # before the broker is asked
-    show_case(_reachable(_settings(args)), args.case_id, as_json=args.json)
+    show_case(_reachable(_settings(args)), args.case_id, as_json=args.json, lang=args.lang)
     return 0
 
 
@@ -669,7 +669,7 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
         raise CliError("--until must be after --since")
     list_closed(_reachable(_settings(args)), brand=args.brand, category=args.category,
                 decision=args.decision, moderator=args.moderator, since=since, until=until,
-                limit=args.limit, as_json=args.json, tz=tz)
+                limit=args.limit, as_json=args.json, tz=tz, lang=args.lang)
     return 0
 
 
@@ -717,8 +717,7 @@ def _has_accented_twin(word: str) -> bool:
 
 
 def cmd_moderate_decide(args: argparse.Namespace) -> int:
-    from veille.moderate.commands import decide, validate_decision
-    from veille.terminal import printable
+    from veille.moderate.commands import decide, language, validate_decision, written
 
     assignee = args.assignee
     if args.decision == "assign" and assignee is None:
@@ -727,13 +726,13 @@ def cmd_moderate_decide(args: argparse.Namespace) -> int:
     # what an empty --moderator should be told).
     validate_decision(args.case_id, args.decision, moderator=args.moderator, reason=args.reason,
                       assignee=assignee)
-    record = decide(_reachable(_settings(args)), args.case_id, args.decision, moderator=args.moderator,
-                    reason=args.reason, assignee=assignee, check=not args.no_check)
+    settings = _reachable(_settings(args))
+    lang = language(settings, args.lang)
+    record = decide(settings, args.case_id, args.decision, moderator=args.moderator,
+                    reason=args.reason, assignee=assignee, check=not args.no_check, lang=lang)
     if record is None:  # nothing to write: said on stderr
         return 0
-    to = f" to {record['assignee']}" if record.get("assignee") else ""
-    print(printable(f"decision written: {record['decision']}{to} on {record['case_id']} by "
-                    f"{record['moderator']} at {record['decided_at']}"), file=sys.stderr)
+    print(written(record, lang), file=sys.stderr)
     return 0
 
 
@@ -1128,6 +1127,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "the year's peaks)")
         r.set_defaults(func=cmd_moderation_report)
 
+    def add_lang(m: argparse.ArgumentParser, what: str) -> None:
+        m.add_argument("--lang", choices=REPORT_LANGUAGES,
+                       help=f"language of {what} (default VEILLE_REPORT_LANGUAGE, else en); "
+                            "--json stays in English")
+
     p = sub.add_parser("moderate", help="moderator tools: list pending and closed cases, decide, "
                                         "serve the API, the report")
     msub = p.add_subparsers(dest="action", required=True)
@@ -1146,6 +1150,7 @@ def build_parser() -> argparse.ArgumentParser:
     who = m.add_mutually_exclusive_group()
     who.add_argument("--assignee", help="only the cases assigned to this moderator (assign, escalate)")
     who.add_argument("--unassigned", action="store_true", help="only the cases no one is assigned")
+    add_lang(m, "the table and its legend")
     m.set_defaults(func=cmd_moderate_list)
     m = msub.add_parser("closed", help="closed cases, newest decision first: who decided what, and why")
     _add_broker(m)
@@ -1163,12 +1168,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "without an offset, e.g. Europe/Paris (default UTC; --json stays in UTC)")
     m.add_argument("--limit", type=int, help="show at most this many")
     m.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_lang(m, "the table and its legend")
     m.set_defaults(func=cmd_moderate_closed)
     m = msub.add_parser("show", help="one case whole: its text, author, link, deadline, who works "
                                      "on it, how it was escalated or closed")
     _add_broker(m)
     m.add_argument("case_id")
     m.add_argument("--json", action="store_true", help="as the API's GET /cases/{id}")
+    add_lang(m, "the rows' names and sentences")
     m.set_defaults(func=cmd_moderate_show)
     m = msub.add_parser("decide", help="write a decision to moderation.decisions (waits for the ack)")
     _add_broker(m)
@@ -1183,6 +1190,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "queue); assign: who works on it (default: --moderator)")
     m.add_argument("--no-check", action="store_true",
                    help="do not check first that the case is on the queue and pending")
+    m.add_argument("--lang", choices=REPORT_LANGUAGES,
+                   help="language of what it says on stderr (default VEILLE_REPORT_LANGUAGE, else "
+                        "en); errors stay in English")
     m.set_defaults(func=cmd_moderate_decide)
     m = msub.add_parser("serve", help="the moderation HTTP API")
     _add_broker(m)

@@ -303,8 +303,10 @@ class Settings:
     )
     report_language: str = field(
         default="en",
-        metadata={"help": "Language of `veille moderation report` (and `veille moderate "
-                  "report`): `en` or `fr`; `--lang` wins."},
+        metadata={"help": "Language of the moderators' text: `veille moderation report` (and "
+                  "`veille moderate report`), the tables of `veille moderate list`, `show` and "
+                  "`closed`, and what `veille moderate decide` says: `en` or `fr`; `--lang` wins. "
+                  "`--json`, the API and errors stay in English."},
     )
     timezone: str = field(
         default="UTC",

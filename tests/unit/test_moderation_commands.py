@@ -616,3 +616,273 @@ def test_closed_tells_the_reason_from_the_text(monkeypatch) -> None:
     rows = {line.split()[2]: line for line in out.getvalue().splitlines()[1:3]}
     assert rows["plain"].endswith("  insulte | text plain"), rows
     assert rows["esc"].endswith("  - | text esc"), rows
+
+
+NB = "\u00a0"  # French typography: before : ; % ! ?
+
+
+def _columns(header: str, row: str, names: list[str], values: list[str]) -> None:
+    """Each value starts where its column's header does (left-aligned columns) or ends where it
+    ends (right-aligned: the first two of the list): the table stays aligned in French."""
+    for name, value in zip(names, values, strict=True):
+        assert header.index(name) == row.index(value), (name, value, header, row)
+
+
+def test_list_in_french(monkeypatch) -> None:
+    """`--lang fr` (or VEILLE_REPORT_LANGUAGE=fr): the header, the cells people read (action,
+    severity, `3j04h`, `file`) and the legend in French, the columns aligned under the longer
+    French headers; the category names as the metrics' and --category's; --json unchanged."""
+    import io
+    import json
+
+    from veille.moderate import commands
+    from veille.moderation.queue import make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    t0 = 1_767_600_000.0
+    view = _view_with_an_escalation()
+    view.add_item(make_item(  # type: ignore[attr-defined]
+        mention_id="late", brands=("boreal",), charter=Charter(),
+        triage=Triage(("needs_answer",), "low", "respond", ("needs_answer:complaint",)),
+        language="fr", sentiment="negative", compound=-0.6, platform="twitter",
+        author="@client", text="Toujours pas livré !", url=None,
+        created_at=t0 - 3 * 86400 - 4 * 3600, queued_at=t0))
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    english = io.StringIO()
+    commands.list_cases(Settings.from_env({}), out=english, now=t0 + 120)
+    french = io.StringIO()
+    assert commands.list_cases(Settings.from_env({}), out=french, now=t0 + 120, lang="fr") == 4
+    lines = french.getvalue().splitlines()
+    assert lines[0].split() == ["attente", "échéance", "dossier", "marque", "action", "gravité",
+                                "escaladé", "assigné", "à", "catégories", "texte"]
+    rows = {line.split()[2]: line for line in lines[1:5]}
+    assert rows["late"].split()[:7] == ["2m!", "-3j02h", "late", "boreal", "répondre", "faible", "-"]
+    assert rows["esc"].split()[3:7] == ["acme", "examiner", "haute", "lead-bob"]
+    assert rows["twice"].split()[5:8] == ["haute", "2x", "file"]  # the escalation queue
+    _columns(lines[0], rows["late"], ["dossier", "marque", "action", "gravité", "escaladé",
+                                      "catégories", "texte"],
+             ["late ", "boreal", "répondre", "faible", "- ", "needs_answer", "Toujours"])
+    assert lines[0].index("échéance") + len("échéance") == rows["late"].index("-3j02h") + 6
+    assert lines[5].startswith(f"4 en attente{NB}; attente = depuis l'entrée "
+                               f"dans la file{NB}; échéance = temps restant (+) ou retard (-)")
+    assert f"! = un dossier négatif en retard (compté parmi les échus){NB}; * = " in lines[5]
+    assert lines[5].endswith(f"{NB}; assigné à = qui le traite (- personne)")
+    # English unchanged; VEILLE_REPORT_LANGUAGE=fr is French without --lang, --lang en wins.
+    assert english.getvalue().splitlines()[0].split()[:3] == ["waiting", "due", "case"]
+    assert "-3d02h late " in english.getvalue()
+    out = io.StringIO()
+    commands.list_cases(Settings.from_env({"VEILLE_REPORT_LANGUAGE": "fr"}), out=out,
+                        now=t0 + 120)
+    assert out.getvalue() == french.getvalue()
+    out = io.StringIO()
+    commands.list_cases(Settings.from_env({"VEILLE_REPORT_LANGUAGE": "fr"}), out=out,
+                        now=t0 + 120, lang="en")
+    assert out.getvalue() == english.getvalue()
+    # --json: the API's English keys and values, whatever the language.
+    jsons = []
+    for lang in ("en", "fr"):
+        out = io.StringIO()
+        commands.list_cases(Settings.from_env({}), out=out, now=t0 + 120, as_json=True, lang=lang)
+        jsons.append(out.getvalue())
+    assert jsons[0] == jsons[1] and json.loads(jsons[1].splitlines()[0])["action"] == "review"
+
+
+def test_show_in_french(monkeypatch) -> None:
+    """`show --lang fr`: the rows' names, the status, the sentences (deadline, escalation,
+    assignment, closing) in French, durations as the report prints them (`3j02h`)."""
+    import io
+
+    from veille.moderate import commands
+    from veille.moderation.cases import apply_decision
+    from veille.moderation.queue import CaseView, case_of, make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    view = CaseView()
+    t0 = 1_767_600_000.0
+    for case_id in ("c1", "c2"):
+        view.add_item(make_item(
+            mention_id=case_id, brands=("acme",), charter=Charter(),
+            triage=Triage(("needs_answer",), "low", "respond", ("needs_answer:complaint",)),
+            language="fr", sentiment="negative", compound=-0.6, platform="twitter",
+            author="@client_fache", text="Toujours personne !", url="https://x.test/s/1",
+            created_at=t0 - 3 * 86400, queued_at=t0))
+    view.add_decision({"case_id": "c1", "decision": "escalate", "moderator": "alice",
+                       "assignee": "lead", "reason": "menace de plainte", "decided_at": t0 + 60})
+    view.add_closed(apply_decision(case_of(view.items["c2"]), {
+        "case_id": "c2", "decision": "replied", "moderator": "Amélie", "reason": "répondu en MP",
+        "decided_at": t0 + 300}, now=t0 + 300).record)
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    out = io.StringIO()
+    assert commands.show_case(Settings.from_env({}), "c1", out=out, now=t0 + 120, lang="fr") == "pending"
+    head, body = out.getvalue().split("\n\n")
+    lines = head.splitlines()
+    assert [line[:12] for line in lines] == [
+        "dossier     ", "statut      ", "marque      ", "action      ", "gravité     ",
+        "catégories  ", "raisons     ", "publié      ", "lien        ", "langue      ",
+        "en file     ", "échéance    ", "escaladé    ", "assigné à   "]
+    fields = {line[:12].strip(): line[12:] for line in lines}
+    assert fields["statut"] == "en attente" and fields["action"] == "répondre"
+    assert fields["gravité"] == "moyenne"  # one level up: escalated
+    assert fields["publié"] == "2026-01-02T08:00:00.000Z sur twitter par @client_fache"
+    assert fields["langue"] == "fr, sentiment négatif"
+    assert fields["en file"] == "2026-01-05T08:00:00.000Z (il y a 2m)"
+    assert fields["échéance"] == "2026-01-02T10:00:00.000Z (2j22h de retard)"
+    assert fields["escaladé"] == ("1x, en dernier par alice le 2026-01-05T08:01:00.000Z, vers "
+                                  f"lead{NB}: menace de plainte")
+    assert fields["assigné à"] == "lead (escaladé par alice le 2026-01-05T08:01:00.000Z)"
+    assert body == "Toujours personne !\n"
+    out = io.StringIO()
+    assert commands.show_case(Settings.from_env({"VEILLE_REPORT_LANGUAGE": "fr"}), "c2", out=out,
+                              now=t0 + 400) == "closed"
+    assert "statut      clos\n" in out.getvalue()
+    assert ("clos        répondu par Amélie le 2026-01-05T08:05:00.000Z, après 5m00s dans la "
+            "file\nmotif       répondu en MP\n") in out.getvalue()
+    out = io.StringIO()
+    commands.show_case(Settings.from_env({}), "c2", out=out, now=t0 + 400)
+    assert "closed      replied by Amélie at 2026-01-05T08:05:00.000Z, after 5m00s in the queue" \
+        in out.getvalue()
+
+
+def test_show_in_french_says_a_case_was_erased(monkeypatch) -> None:
+    import io
+
+    from veille.moderate import commands
+    from veille.moderate.api import summary
+
+    view = _view_with_an_escalation()
+    item = view.items["plain"]  # type: ignore[attr-defined]
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    monkeypatch.setattr("veille.moderate.api.summary",
+                        lambda item, view, now: {**summary(item, view, now),
+                                                 "erased_at": "2026-01-06T10:00:00.000Z"})
+    out = io.StringIO()
+    commands.show_case(Settings.from_env({}), item["case_id"], out=out, now=1_767_600_120.0,
+                       lang="fr")
+    assert out.getvalue().endswith(f"\n\n(auteur, texte et lien effacés le 2026-01-06T10:00:00.000Z"
+                                   f"{NB}: veille erase)\n")
+
+
+def test_closed_in_french(monkeypatch) -> None:
+    import io
+
+    from veille.moderate import commands
+    from veille.moderation.cases import apply_decision
+    from veille.moderation.queue import case_of
+
+    view = _view_with_an_escalation()
+    for case_id, at in (("plain", 1_767_600_600.0), ("esc", 1_767_600_000.0 + 3 * 86400 + 4 * 3600)):
+        decision = {"case_id": case_id, "decision": "reject" if case_id == "plain" else "approve",
+                    "moderator": "alice", "decided_at": at, "reason": "insulte"}
+        item = view.items[case_id]  # type: ignore[attr-defined]
+        view.add_closed(apply_decision(case_of(item), decision, now=at).record)  # type: ignore[attr-defined]
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    out = io.StringIO()
+    assert commands.list_closed(Settings.from_env({}), since=1_767_590_000.0,
+                                until=1_767_610_000.0 + 4 * 86400, out=out, lang="fr", limit=1) == 2
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["décidé", "(UTC)", "dossier", "marque", "décision", "modérateur",
+                                "attente", "motif", "|", "texte"]
+    assert lines[1] == ("2026-01-08 12:00  esc                      acme       approuvé alice   "
+                        "       3j04h  insulte | text esc")
+    _columns(lines[0], lines[1], ["dossier", "marque", "décision", "modérateur", "motif"],
+             ["esc", "acme", "approuvé", "alice", "insulte"])
+    assert lines[2] == f"2 clos (dont 1 non affiché){NB}; attente = de l'entrée dans la file à cette décision"
+    out = io.StringIO()
+    commands.list_closed(Settings.from_env({}), since=1_767_590_000.0,
+                         until=1_767_610_000.0 + 4 * 86400, out=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split()[:3] == ["decided", "(UTC)", "case"]
+    assert " reject   alice          9m59s  insulte | text plain" in lines[2]
+    assert lines[3] == "2 closed; waited = from entering the queue to this decision"
+
+
+class _WritingStore(_Store):
+    """_Store that also takes a decision, as the broker would, and reads nothing new back."""
+
+    def decide(self, case_id: str, body: dict, decided_at: float | None) -> dict:
+        from veille.moderation.queue import decision_record
+
+        return decision_record(case_id, body, time.time() if decided_at is None else decided_at)
+
+    def read_back(self, case_id: str, record: dict, seen: int) -> None:
+        return None
+
+
+def test_decide_says_in_french_what_it_wrote(monkeypatch) -> None:
+    """`decide --lang fr`: its notes on stderr and the line once written in French; errors stay
+    English (as every `veille: error:`)."""
+    import io
+
+    from veille.moderate import commands
+    from veille.moderation.queue import CaseView
+
+    view = _view_with_an_escalation()
+    assert isinstance(view, CaseView)
+    monkeypatch.setattr(commands, "ModerationStore", _WritingStore)
+    monkeypatch.setattr(_Store, "view", view)
+    settings = Settings.from_env({"VEILLE_REPORT_LANGUAGE": "fr"})
+    notes = io.StringIO()
+    assert commands.decide(settings, "plain", "unassign", moderator="bob", notes=notes) is None
+    assert notes.getvalue() == f"veille: rien d'enregistré{NB}: personne ne traite le dossier 'plain'\n"
+    notes = io.StringIO()
+    record = commands.decide(settings, "esc", "replied", moderator="bob", notes=notes,
+                             decided_at=1_767_600_300.0)
+    assert record is not None
+    assert notes.getvalue() == (f"veille: remarque{NB}: le dossier 'esc' était assigné à lead-bob "
+                                "(escaladé par alice le 2026-01-05T08:01:00.000Z)\n")
+    assert commands.written(record, "fr") == (f"décision enregistrée{NB}: répondu, dossier esc, "
+                                              "par bob le 2026-01-05T08:05:00.000Z")
+    assert commands.written({**record, "decision": "assign", "assignee": "alice"}, "fr") == (
+        f"décision enregistrée{NB}: assigné à alice, dossier esc, par bob le "
+        "2026-01-05T08:05:00.000Z")
+    assert commands.written(record) == ("decision written: replied on esc by bob at "
+                                        "2026-01-05T08:05:00.000Z")
+    view.add_decision({"case_id": "plain", "decision": "assign", "moderator": "alice",
+                       "assignee": "alice", "decided_at": 1_767_600_100.0})
+    notes = io.StringIO()
+    assert commands.decide(settings, "plain", "assign", moderator="alice", assignee="alice",
+                           notes=notes, lang="en") is None
+    assert notes.getvalue() == ("veille: nothing written: case 'plain' is already alice's (assign "
+                                "by alice at 2026-01-05T08:01:40.000Z)\n")
+    notes = io.StringIO()
+    commands.decide(settings, "plain", "assign", moderator="alice", notes=notes, assignee="alice")
+    assert notes.getvalue() == (f"veille: rien d'enregistré{NB}: le dossier 'plain' est déjà à "
+                                "alice (assigné par alice le 2026-01-05T08:01:40.000Z)\n")
+    with pytest.raises(ModerateError, match="no case 'nope' on the moderation queue"):
+        commands.decide(settings, "nope", "approve", moderator="bob", notes=notes)
+
+
+def test_decide_prints_its_line_in_the_language_asked(monkeypatch, capsys) -> None:
+    """The CLI: `--lang` on list, show, closed and decide, default VEILLE_REPORT_LANGUAGE."""
+    from veille import cli
+    from veille.moderate import commands
+
+    monkeypatch.setattr(cli, "_reachable", lambda settings: settings)
+    monkeypatch.setattr(commands, "ModerationStore", _WritingStore)
+    monkeypatch.setattr(_Store, "view", _view_with_an_escalation())
+    assert cli.main(["moderate", "decide", "plain", "rejeter", "--moderator", "bob",
+                     "--lang", "fr"]) == 0
+    assert capsys.readouterr().err.startswith(f"décision enregistrée{NB}: rejeté, dossier plain, "
+                                              "par bob le ")
+    monkeypatch.setenv("VEILLE_REPORT_LANGUAGE", "fr")
+    assert cli.main(["moderate", "decide", "plain", "approve", "--moderator", "bob"]) == 0
+    assert capsys.readouterr().err.startswith(f"décision enregistrée{NB}: approuvé, dossier plain")
+    assert cli.main(["moderate", "decide", "plain", "approve", "--moderator", "bob",
+                     "--lang", "en"]) == 0
+    assert capsys.readouterr().err.startswith("decision written: approve on plain by bob at ")
+    asked: list[tuple[str, str | None]] = []
+    for name in ("list_cases", "list_closed", "show_case"):
+        monkeypatch.setattr(commands, name, lambda *a, _name=name, **kw: asked.append((_name, kw["lang"])))
+    assert cli.main(["moderate", "list", "--lang", "fr"]) == 0
+    assert cli.main(["moderate", "closed", "--lang", "en"]) == 0
+    assert cli.main(["moderate", "show", "plain"]) == 0  # the settings' language, said below
+    assert asked == [("list_cases", "fr"), ("list_closed", "en"), ("show_case", None)]
+    with pytest.raises(SystemExit):
+        cli.main(["moderate", "list", "--lang", "de"])
+    assert "invalid choice: 'de'" in capsys.readouterr().err

@@ -36,21 +36,190 @@ def _time_left(item: dict[str, Any], now: float) -> float | None:
     return parse_epoch(item["respond_by"], "respond_by") - now
 
 
-def _age(seconds: float) -> str:
+def _age(seconds: float, lang: str = "en") -> str:
+    """A time for people as the list prints it: 45m, 7h02, 3d04h (3j04h in French)."""
     seconds = max(0, int(seconds))
     if seconds < 3600:
         return f"{seconds // 60}m"
     if seconds < 86400:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
-    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+    return f"{seconds // 86400}{'j' if lang == 'fr' else 'd'}{seconds % 86400 // 3600:02d}h"
+
+
+_NB = "\u00a0"  # French typography: a non-breaking space before : ; % ! ?
+
+#: The words of `veille moderate list`, per language (veille.settings.REPORT_LANGUAGES), as
+#: REPORT_TEXT is the report's. The values a filter takes or a metric labels (action,
+#: severity, categories) stay as they are; --json stays English.
+LIST_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "head": "waiting|due|case|brand|action|severity|escalated|assigned|categories|text",
+        "erased": "(erased {at})",
+        "queue": "queue",
+        "more": " ({n} more not shown)",
+        "legend": "{n} pending{more}; waiting = since it entered the queue; due = time left (+) or "
+                  "overdue (-) to answer, for a case asking for an answer (its brand's response "
+                  "deadline runs from when the mention was posted); ! = a negative one past it "
+                  "(counted unanswered); * = a closing decision is already written (the agent "
+                  "applies it shortly); escalated = to whom (- not escalated), severity one level "
+                  "up each time; assigned = who works on it (- no one)",
+        "unknown_brand": "veille: note: no brand {brand!r} in the watch list ({known})",
+    },
+    "fr": {
+        "head": "attente|échéance|dossier|marque|action|gravité|escaladé|assigné à|catégories|"
+                "texte",
+        "erased": "(effacé le {at})",
+        "queue": "file",
+        "more": " (dont {n} non affiché{s})",
+        "legend": f"{{n}} en attente{{more}}{_NB}; attente = depuis l'entrée dans la file{_NB}; "
+                  "échéance = temps restant (+) ou retard (-) pour répondre, pour un dossier qui "
+                  "demande une réponse (le délai de réponse de sa marque court depuis la "
+                  f"publication de la mention){_NB}; ! = un dossier négatif en retard (compté "
+                  f"parmi les échus){_NB}; * = une décision de clôture est déjà enregistrée "
+                  f"(l'agent l'applique sous peu){_NB}; escaladé = vers qui (- pas escaladé), "
+                  f"gravité relevée d'un niveau à chaque escalade{_NB}; assigné à = qui le traite "
+                  "(- personne)",
+        "unknown_brand": f"veille: remarque{_NB}: aucune marque {{brand!r}} dans la liste de "
+                         "veille ({known})",
+    },
+}
+
+#: The words of `veille moderate show`, per language: its row names, then its sentences.
+SHOW_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "case": "case", "status": "status", "brand": "brand", "action": "action",
+        "severity": "severity", "categories": "categories", "reasons": "reasons",
+        "posted": "posted", "link": "link", "language": "language", "queued": "queued",
+        "answer due": "answer due", "escalated": "escalated", "assigned": "assigned",
+        "decided": "decided", "closed": "closed", "reason": "reason",
+        "pending_status": "pending", "closed_status": "closed",
+        "no_answer": "no answer asked",
+        "due_in": "{at} (in {age})",
+        "due_late": "{at} ({age} late)",
+        "no_category": "none (the charter's banned term)",
+        "posted_on": "{at} on {platform} by {author}",
+        "sentiment": "{language}, sentiment {sentiment}",
+        "not_scored": "not scored",
+        "queued_ago": "{at} ({age} ago)",
+        "escalated_by": "{count}x, last by {moderator} at {at} to {to}",
+        "escalation_queue": "the escalation queue",
+        "by": "{decision} by {moderator} at {at}",
+        "no_one": "no one",
+        "applies_shortly": "{by} (the agent applies it shortly)",
+        "closed_after": "{by}, after {waited} in the queue",
+        "with_reason": "{text}: {reason}",
+        "erased": "(author, text and link erased at {at}: veille erase)",
+    },
+    "fr": {
+        "case": "dossier", "status": "statut", "brand": "marque", "action": "action",
+        "severity": "gravité", "categories": "catégories", "reasons": "raisons",
+        "posted": "publié", "link": "lien", "language": "langue", "queued": "en file",
+        "answer due": "échéance", "escalated": "escaladé", "assigned": "assigné à",
+        "decided": "décidé", "closed": "clos", "reason": "motif",
+        "pending_status": "en attente", "closed_status": "clos",
+        "no_answer": "pas de réponse demandée",
+        "due_in": "{at} (dans {age})",
+        "due_late": "{at} ({age} de retard)",
+        "no_category": "aucune (terme interdit de la charte)",
+        "posted_on": "{at} sur {platform} par {author}",
+        "sentiment": "{language}, sentiment {sentiment}",
+        "not_scored": "non évalué",
+        "queued_ago": "{at} (il y a {age})",
+        "escalated_by": "{count}x, en dernier par {moderator} le {at}, vers {to}",
+        "escalation_queue": "la file d'escalade",
+        "by": "{decision} par {moderator} le {at}",
+        "no_one": "personne",
+        "applies_shortly": "{by} (l'agent l'applique sous peu)",
+        "closed_after": "{by}, après {waited} dans la file",
+        "with_reason": f"{{text}}{_NB}: {{reason}}",
+        "erased": f"(auteur, texte et lien effacés le {{at}}{_NB}: veille erase)",
+    },
+}
+
+#: The words of `veille moderate closed`, per language.
+CLOSED_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "decided": "decided ({tz})",
+        "head": "case|brand|decision|moderator|waited|reason | text",
+        "more": " ({n} more not shown)",
+        "legend": "{n} closed{more}; waited = from entering the queue to this decision",
+        "unknown_brand": LIST_TEXT["en"]["unknown_brand"],
+    },
+    "fr": {
+        "decided": "décidé ({tz})",
+        "head": "dossier|marque|décision|modérateur|attente|motif | texte",
+        "more": " (dont {n} non affiché{s})",
+        "legend": f"{{n}} clos{{more}}{_NB}; attente = de l'entrée dans la file à cette décision",
+        "unknown_brand": LIST_TEXT["fr"]["unknown_brand"],
+    },
+}
+
+#: The words of `veille moderate decide` on stderr, per language (its refusals, errors, stay
+#: English as every `veille: error:`).
+DECIDE_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "written": "decision written: {decision}{to} on {case} by {moderator} at {at}",
+        "to": " to {assignee}",
+        "already_theirs": "veille: nothing written: case {case!r} is already {has}'s ({by})",
+        "no_one_has_it": "veille: nothing written: case {case!r} is worked on by no one",
+        "was_assigned": "veille: note: case {case!r} was assigned to {has} ({by})",
+        "unchecked": "veille: note: decision written; not checked against concurrent ones "
+                     "({error})",
+        "escalated_meanwhile": "veille: note: case {case!r} was escalated while you decided "
+                               "({by}, to {to}, severity {severity})",
+        "escalation_queue": SHOW_TEXT["en"]["escalation_queue"],
+        "by": SHOW_TEXT["en"]["by"],
+    },
+    "fr": {
+        "written": f"décision enregistrée{_NB}: {{decision}}{{to}}, dossier {{case}}, par "
+                   "{moderator} le {at}",
+        "to": " à {assignee}",
+        "already_theirs": f"veille: rien d'enregistré{_NB}: le dossier {{case!r}} est déjà à "
+                          "{has} ({by})",
+        "no_one_has_it": f"veille: rien d'enregistré{_NB}: personne ne traite le dossier "
+                         "{case!r}",
+        "was_assigned": f"veille: remarque{_NB}: le dossier {{case!r}} était assigné à {{has}} "
+                        "({by})",
+        "unchecked": f"veille: remarque{_NB}: décision enregistrée, mais pas vérifiée face aux "
+                     "décisions concurrentes ({error})",
+        "escalated_meanwhile": f"veille: remarque{_NB}: le dossier {{case!r}} a été escaladé "
+                               "pendant votre décision ({by}, vers {to}, gravité {severity})",
+        "escalation_queue": SHOW_TEXT["fr"]["escalation_queue"],
+        "by": SHOW_TEXT["fr"]["by"],
+    },
+}
+
+#: Record values shown in French cells and sentences: decisions, actions, severities,
+#: sentiments (the records, --json and the API keep the English ones; `decide` and `closed
+#: --decision` take the French infinitives). The categories stay those of the metrics and of
+#: `--category`, as in the report. Each at most 8 characters: the list's and closed's columns.
+FRENCH_WORDS = {"approve": "approuvé", "reject": "rejeté", "escalate": "escaladé",
+                "replied": "répondu", "assign": "assigné", "unassign": "désassigné",
+                "review": "examiner", "respond": "répondre", "hide": "masquer", "none": "aucune",
+                "low": "faible", "medium": "moyenne", "high": "haute",
+                "positive": "positif", "negative": "négatif", "neutral": "neutre"}
+
+
+def word(value: Any, lang: str) -> str:
+    """A record value (a decision, a sentiment) in `lang`: French past participles and
+    adjectives; anything else as it is."""
+    text = str(value)
+    return FRENCH_WORDS.get(text, text) if lang == "fr" else text
+
+
+def language(settings: Settings, lang: str | None) -> str:
+    """The tools' language: --lang, else VEILLE_REPORT_LANGUAGE."""
+    return lang or settings.report_language
 
 
 def list_cases(settings: Settings, *, brand: str | None = None, category: str | None = None,
                limit: int | None = None, as_json: bool = False, out: TextIO = sys.stdout,
                now: float | None = None, sort: str = "queued", assignee: str | None = None,
-               unassigned: bool = False, posted_since: float | None = None) -> int:
-    """Print the pending cases, oldest first (or earliest answer deadline first); returns how
-    many are pending (before the limit)."""
+               unassigned: bool = False, posted_since: float | None = None,
+               lang: str | None = None) -> int:
+    """Print the pending cases, oldest first (or earliest answer deadline first), in `lang`
+    (default VEILLE_REPORT_LANGUAGE; --json: English, as the API's); returns how many are
+    pending (before the limit)."""
     from veille.moderate.api import summary
 
     store = ModerationStore(settings)
@@ -61,25 +230,31 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
     now = time.time() if now is None else now
     pending = view.pending(brand=brand, category=category, sort=sort, assignee=assignee,
                            unassigned=unassigned, now=now, posted_since=posted_since)
+    lang = language(settings, lang)
+    t = LIST_TEXT[lang]
     if brand is not None and not pending:
-        _note_unknown_brand(settings, brand)
+        _note_unknown_brand(settings, brand, t["unknown_brand"])
     shown = pending[:limit] if limit is not None else pending
     if as_json:
         for item in shown:
             out.write(printable(json.dumps(summary(item, view, now), ensure_ascii=False)) + "\n")
         return len(pending)
-    out.write(f"{'waiting':>7}   {'due':>6} {'case':<24} {'brand':<10} {'action':<8} "
-              f"{'severity':<8} {'escalated':<14} {'assigned':<12} {'categories':<28} text\n")
+    head = t["head"].split("|")
+    # Each column as wide as its header, at least (French headers are longer).
+    w = [max(len(h), n) for h, n in zip(head, (7, 6, 24, 10, 8, 8, 14, 12, 28), strict=False)]
+    out.write(f"{head[0]:>{w[0]}}   {head[1]:>{w[1]}} {head[2]:<{w[2]}} {head[3]:<{w[3]}} "
+              f"{head[4]:<{w[4]}} {head[5]:<{w[5]}} {head[6]:<{w[6]}} {head[7]:<{w[7]}} "
+              f"{head[8]:<{w[8]}} {head[9]}\n")
     for item in shown:
         waited = now - parse_epoch(item["queued_at"], "queued_at")
         left = _time_left(item, now)
-        due = "-" if left is None else ("+" if left >= 0 else "-") + _age(abs(left))
+        due = "-" if left is None else ("+" if left >= 0 else "-") + _age(abs(left), lang)
         # `!`: what the unanswered KPI counts (veille_moderation_unanswered_negative, the
         # report's "unanswered"): a negative case past its deadline; a neutral question past
         # its own shows its overdue `due` without the mark the alert's runbook sends people to.
         late = "!" if left is not None and left < 0 and case_of(item).asks_for_answer else " "
         text = (" ".join(str(item.get("text", "")).split()) if item.get("erased_at") is None
-                else f"(erased {item['erased_at']})")
+                else t["erased"].format(at=item["erased_at"]))
         text = text if len(text) <= 70 else text[:69] + "…"
         escalation = view.escalation(item["case_id"], now)
         severity = escalation["severity"] if escalation else item["severity"]
@@ -87,27 +262,25 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         late += "*" if view.closing_decision(item["case_id"], now) is not None else " "
         assignment = view.assignment(item["case_id"], now)
         owner = _cut(assignment["assignee"], 12) if assignment else "-"
-        out.write(printable(f"{_age(waited):>7}{late} {due:>6} {item['case_id'][:24]:<24} "
-                             f"{item['brand'][:10]:<10} {item['action']:<8} {severity:<8} "
-                             f"{_escalated(escalation):<14} {owner:<12} "
-                             f"{_cut(','.join(item['categories']), 28):<28} {text}") + "\n")
-    more = f" ({len(pending) - len(shown)} more not shown)" if len(shown) < len(pending) else ""
-    out.write(f"{len(pending)} pending{more}; waiting = since it entered the queue; due = time "
-              "left (+) or overdue (-) to answer, for a case asking for an answer (its brand's "
-              "response deadline runs from when the mention was posted); ! = a negative one past "
-              "it (counted unanswered); * = a "
-              "closing decision is already written (the agent applies it shortly); escalated = "
-              "to whom (- not escalated), severity one level up each time; assigned = who works "
-              "on it (- no one)\n")
+        out.write(printable(f"{_age(waited, lang):>{w[0]}}{late} {due:>{w[1]}} "
+                             f"{item['case_id'][:24]:<{w[2]}} {item['brand'][:10]:<{w[3]}} "
+                             f"{word(item['action'], lang):<{w[4]}} {word(severity, lang):<{w[5]}} "
+                             f"{_escalated(escalation, t['queue']):<{w[6]}} {owner:<{w[7]}} "
+                             f"{_cut(','.join(item['categories']), 28):<{w[8]}} {text}") + "\n")
+    hidden = len(pending) - len(shown)
+    more = t["more"].format(n=hidden, s="s" if hidden > 1 else "") if hidden else ""
+    out.write(t["legend"].format(n=len(pending), more=more) + "\n")
     return len(pending)
 
 
 def list_closed(settings: Settings, *, brand: str | None = None, category: str | None = None,
                 decision: str | None = None, moderator: str | None = None,
                 since: float | None = None, until: float | None = None, limit: int | None = None,
-                as_json: bool = False, out: TextIO = sys.stdout, tz: tzinfo = UTC) -> int:
-    """Print the closed cases decided in [since, until), newest first, their times in `tz`
-    (--json: as the API's, in UTC); returns how many match (before the limit)."""
+                as_json: bool = False, out: TextIO = sys.stdout, tz: tzinfo = UTC,
+                lang: str | None = None) -> int:
+    """Print the closed cases decided in [since, until), newest first, their times in `tz`, in
+    `lang` (default VEILLE_REPORT_LANGUAGE; --json: as the API's, in UTC and English); returns
+    how many match (before the limit)."""
     store = ModerationStore(settings)
     try:
         view = store.refresh()
@@ -115,16 +288,20 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
         store.close()
     count, shown = view.closed_page(brand=brand, category=category, decision=decision,
                                     moderator=moderator, since=since, until=until, limit=limit)
+    lang = language(settings, lang)
+    t = CLOSED_TEXT[lang]
     if brand is not None and not count:
-        _note_unknown_brand(settings, brand)
+        _note_unknown_brand(settings, brand, t["unknown_brand"])
     if as_json:
         for row in shown:
             out.write(printable(json.dumps(row, ensure_ascii=False)) + "\n")
         return count
-    decided = f"decided ({tz})"
+    decided = t["decided"].format(tz=tz)
     width = max(16, len(decided))
-    out.write(f"{decided:<{width}}  {'case':<24} {'brand':<10} {'decision':<8} "
-              f"{'moderator':<12} {'waited':>7}  reason | text\n")
+    head = t["head"].split("|", 5)
+    w = [max(len(h), n) for h, n in zip(head, (24, 10, 8, 12, 7), strict=False)]
+    out.write(f"{decided:<{width}}  {head[0]:<{w[0]}} {head[1]:<{w[1]}} {head[2]:<{w[2]}} "
+              f"{head[3]:<{w[3]}} {head[4]:>{w[4]}}  {head[5]}\n")
     for row in shown:
         # The reason first, `-` when none: a text alone in this column read as the reason.
         reason = " ".join(str(row.get("reason") or "").split()) or "-"
@@ -132,11 +309,14 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
         said = _cut(f"{reason} | {text}" if text else reason, 80)
         when = datetime.fromtimestamp(parse_epoch(row["decided_at"], "decided_at"), tz)
         out.write(printable(f"{when:%Y-%m-%d %H:%M}".ljust(width) + "  "
-                            f"{str(row['case_id'])[:24]:<24} {str(row['brand'])[:10]:<10} "
-                            f"{str(row['decision']):<8} {_cut(str(row['moderator']), 12):<12} "
-                            f"{duration(row['time_to_decision_seconds']):>7}  {said}") + "\n")
-    more = f" ({count - len(shown)} more not shown)" if len(shown) < count else ""
-    out.write(f"{count} closed{more}; waited = from entering the queue to this decision\n")
+                            f"{str(row['case_id'])[:24]:<{w[0]}} {str(row['brand'])[:10]:<{w[1]}} "
+                            f"{word(row['decision'], lang):<{w[2]}} "
+                            f"{_cut(str(row['moderator']), 12):<{w[3]}} "
+                            f"{duration(row['time_to_decision_seconds'], lang):>{w[4]}}  {said}")
+                  + "\n")
+    hidden = count - len(shown)
+    more = t["more"].format(n=hidden, s="s" if hidden > 1 else "") if hidden else ""
+    out.write(t["legend"].format(n=count, more=more) + "\n")
     return count
 
 
@@ -152,11 +332,11 @@ def check_case_id(case_id: str) -> None:
 
 
 def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
-              out: TextIO = sys.stdout, now: float | None = None) -> str:
+              out: TextIO = sys.stdout, now: float | None = None, lang: str | None = None) -> str:
     """Print one case whole (its text, author and link, which the list cuts or leaves out, its
     deadline, who works on it, how it was escalated or closed), read from the one partition
     of each moderation topic its id lands in; returns its status. --json: as the API's
-    GET /cases/{id}."""
+    GET /cases/{id}. In `lang` (default VEILLE_REPORT_LANGUAGE; --json: English)."""
     from veille.moderate.api import summary
 
     check_case_id(case_id)
@@ -176,61 +356,71 @@ def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
         out.write(printable(json.dumps({"case_id": case_id, "status": status, "item": shown,
                                         "closed": closed}, ensure_ascii=False)) + "\n")
         return status
-    rows: list[tuple[str, Any]] = [("case", case_id), ("status", status)]
+    lang = language(settings, lang)
+    t = SHOW_TEXT[lang]
+
+    def by(record: dict[str, Any]) -> str:  # "reject by bob at 2026-..."
+        return t["by"].format(decision=word(record.get("decision"), lang),
+                              moderator=record.get("moderator"), at=record.get("decided_at"))
+
+    rows: list[tuple[str, Any]] = [("case", case_id), ("status", t[f"{status}_status"])]
     if shown is not None:
         left = _time_left(shown, now)
-        due = ("no answer asked" if left is None else shown["respond_by"] if status != "pending"
-               else f"{shown['respond_by']} ({'in ' + _age(left) if left >= 0 else _age(-left) + ' late'})")
+        due = (t["no_answer"] if left is None else shown["respond_by"] if status != "pending"
+               else t["due_in"].format(at=shown["respond_by"], age=_age(left, lang)) if left >= 0
+               else t["due_late"].format(at=shown["respond_by"], age=_age(-left, lang)))
         escalation = shown["escalation"]
         rows += [
             ("brand", ", ".join(shown["brands"] or [shown["brand"]])),
-            ("action", shown["action"]),
-            ("severity", escalation["severity"] if escalation else shown["severity"]),
-            ("categories", ", ".join(shown["categories"]) or "none (the charter's banned term)"),
+            ("action", word(shown["action"], lang)),
+            ("severity", word(escalation["severity"] if escalation else shown["severity"], lang)),
+            ("categories", ", ".join(shown["categories"]) or t["no_category"]),
             ("reasons", ", ".join(shown["reasons"] or ())),
-            ("posted", f"{shown['created_at']} on {shown['platform']} by {shown['author'] or '?'}"),
+            ("posted", t["posted_on"].format(at=shown["created_at"], platform=shown["platform"],
+                                             author=shown["author"] or "?")),
             ("link", shown["url"] or "-"),
-            ("language", f"{shown['language']}, sentiment {shown['sentiment'] or 'not scored'}"),
-            ("queued", f"{shown['queued_at']} "
-                       f"({_age(now - parse_epoch(shown['queued_at'], 'queued_at'))} ago)"),
+            ("language", t["sentiment"].format(
+                language=shown["language"],
+                sentiment=word(shown["sentiment"], lang) if shown["sentiment"] else t["not_scored"])),
+            ("queued", t["queued_ago"].format(
+                at=shown["queued_at"], age=_age(now - parse_epoch(shown["queued_at"], "queued_at"), lang))),
             ("answer due", due),
         ]
         if escalation:
-            rows.append(("escalated", f"{escalation['count']}x, last by {escalation['moderator']} at "
-                                      f"{escalation['decided_at']} to "
-                                      f"{escalation['assignee'] or 'the escalation queue'}"
-                                      + (f": {escalation['reason']}" if escalation["reason"] else "")))
+            line = t["escalated_by"].format(count=escalation["count"],
+                                            moderator=escalation["moderator"],
+                                            at=escalation["decided_at"],
+                                            to=escalation["assignee"] or t["escalation_queue"])
+            rows.append(("escalated", t["with_reason"].format(text=line, reason=escalation["reason"])
+                         if escalation["reason"] else line))
         assigned = shown["assigned"]
-        rows.append(("assigned", f"{assigned['assignee']} ({assigned['decision']} by "
-                                 f"{assigned['moderator']} at {assigned['decided_at']})"
-                     if assigned else "no one"))
+        rows.append(("assigned", f"{assigned['assignee']} ({by(assigned)})" if assigned
+                     else t["no_one"]))
         pending = shown["decision_pending"]
         if pending:
-            rows.append(("decided", f"{pending['decision']} by {pending['moderator']} at "
-                                    f"{pending['decided_at']} (the agent applies it shortly)"))
+            rows.append(("decided", t["applies_shortly"].format(by=by(pending))))
     if closed is not None:
-        rows.append(("closed", f"{closed.get('decision')} by {closed.get('moderator')} at "
-                               f"{closed.get('decided_at')}, after "
-                               f"{duration(closed.get('time_to_decision_seconds'))} in the queue"))
+        rows.append(("closed", t["closed_after"].format(
+            by=by(closed), waited=duration(closed.get("time_to_decision_seconds"), lang))))
         if closed.get("reason"):
             rows.append(("reason", closed["reason"]))
-    width = max(len(name) for name, _ in rows)
+    width = max(len(t[name]) for name, _ in rows)
     for name, value in rows:
-        out.write(printable(f"{name:<{width}}  {value}") + "\n")
+        out.write(printable(f"{t[name]:<{width}}  {value}") + "\n")
     if shown is not None and shown.get("erased_at") is not None:
-        out.write(f"\n(author, text and link erased at {shown['erased_at']}: veille erase)\n")
+        out.write("\n" + t["erased"].format(at=shown["erased_at"]) + "\n")
     elif shown is not None:
         # The mention's own line breaks kept; every other control character escaped.
         out.write("\n" + "\n".join(map(printable, str(shown["text"]).split("\n"))) + "\n")
     return status
 
 
-def _escalated(escalation: dict[str, Any] | None) -> str:
-    """The list's `escalated` column: "-", the assignee (or "queue": the escalation queue),
+def _escalated(escalation: dict[str, Any] | None, queue: str = "queue") -> str:
+    """The list's `escalated` column: "-", the assignee (or `queue`: the escalation queue),
     prefixed by the count when escalated more than once ("2x lead")."""
     if escalation is None:
         return "-"
-    who = escalation["assignee"] or "queue"
+    who = escalation["assignee"] or queue
     return _cut(f"{escalation['count']}x {who}" if escalation["count"] > 1 else who, 14)
 
 
@@ -238,7 +428,8 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def _note_unknown_brand(settings: Settings, brand: str) -> None:
+def _note_unknown_brand(settings: Settings, brand: str,
+                        note: str = LIST_TEXT["en"]["unknown_brand"]) -> None:
     """On stderr, when `brand` has no pending case and is not in the watch list: most likely a
     typo, which an empty list would not tell (a brand dropped from the watch list may still have
     cases, so this is a note, not an error)."""
@@ -249,8 +440,7 @@ def _note_unknown_brand(settings: Settings, brand: str) -> None:
     except WatchlistError:
         return
     if brand_key(brand) not in known:
-        sys.stderr.write(f"veille: note: no brand {brand!r} in the watch list "
-                         f"({', '.join(known)})\n")
+        sys.stderr.write(note.format(brand=brand, known=", ".join(known)) + "\n")
 
 
 def validate_decision(case_id: str, decision: str, *, moderator: str, reason: str | None = None,
@@ -268,7 +458,8 @@ def validate_decision(case_id: str, decision: str, *, moderator: str, reason: st
 
 def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
            reason: str | None = None, assignee: str | None = None, check: bool = True,
-           decided_at: float | None = None, notes: TextIO = sys.stderr) -> dict[str, Any] | None:
+           decided_at: float | None = None, notes: TextIO = sys.stderr,
+           lang: str | None = None) -> dict[str, Any] | None:
     """Write one decision to moderation.decisions; return the record once the broker holds it,
     or None when there is nothing to write (assigning a case to who already has it, giving back
     a case no one has: said on `notes`).
@@ -276,7 +467,15 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
     With `check`, the case must be on the queue and still pending (read from the topics first),
     an assign or unassign is written conditional on who works on the case then (if_assigned_to:
     of two moderators taking it at once, the agent applies the first), and once written the
-    decision is read back: a ModerateError says why the agent will ignore it, if it will."""
+    decision is read back: a ModerateError says why the agent will ignore it, if it will.
+    The notes are in `lang` (default VEILLE_REPORT_LANGUAGE); the errors in English."""
+    lang = language(settings, lang)
+    t = DECIDE_TEXT[lang]
+
+    def by(record: dict[str, Any]) -> str:
+        return t["by"].format(decision=word(record.get("decision"), lang),
+                              moderator=record.get("moderator"), at=record.get("decided_at"))
+
     body = validate_decision(case_id, decision, moderator=moderator, reason=reason,
                              assignee=assignee, decided_at=decided_at)
     # Every record of a case is keyed by its id: its partition of each topic tells all about it.
@@ -305,10 +504,9 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
             seen_escalations = prepared.escalations
             if prepared.unchanged:  # assign to who has it, unassign a case no one has
                 notes.write(printable(
-                    f"veille: nothing written: case {case_id!r} is "
-                    + (f"already {has}'s ({owner['decision']} by {owner['moderator']} at "
-                       f"{owner['decided_at']})" if owner is not None and has is not None
-                       else "worked on by no one")) + "\n")
+                    t["already_theirs"].format(case=case_id, has=has, by=by(owner))
+                    if owner is not None and has is not None
+                    else t["no_one_has_it"].format(case=case_id)) + "\n")
                 return None
             if prepared.refusal is not None:
                 raise ModerateError(printable(would_ignore(case_id, prepared.refusal)))
@@ -317,10 +515,8 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                 # Not refused (a lead may close or take over anyone's case), but said: the
                 # assignee may be writing the brand's answer right now.
                 assert owner is not None
-                notes.write(printable(
-                    f"veille: note: case {case_id!r} was assigned to {has} "
-                    f"({owner['decision']} by {owner['moderator']} at {owner['decided_at']})")
-                    + "\n")
+                notes.write(printable(t["was_assigned"].format(case=case_id, has=has,
+                                                               by=by(owner))) + "\n")
         try:
             record = store.decide(case_id, body, decided_at)
         except DecisionError as exc:
@@ -329,21 +525,28 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
             try:
                 back = store.read_back(case_id, record, seen_escalations)
             except BrokerError as exc:  # written and acknowledged all the same
-                notes.write(f"veille: note: decision written; not checked against "
-                            f"concurrent ones ({exc})\n")
+                notes.write(t["unchecked"].format(error=exc) + "\n")
                 back = None
             if back is not None and back.refusal is not None:
                 raise ModerateError(printable(back.refusal[1]))
             if back is not None and back.escalated is not None:
                 up = back.escalated
-                notes.write(printable(
-                    f"veille: note: case {case_id!r} was escalated while you decided "
-                    f"(escalate by {up['moderator']} at {up['decided_at']}, to "
-                    f"{up['assignee'] or 'the escalation queue'}, severity {up['severity']})")
-                    + "\n")
+                notes.write(printable(t["escalated_meanwhile"].format(
+                    case=case_id, by=by({"decision": "escalate", **up}),
+                    to=up["assignee"] or t["escalation_queue"],
+                    severity=word(up["severity"], lang))) + "\n")
         return record
     finally:
         store.close()
+
+
+def written(record: dict[str, Any], lang: str = "en") -> str:
+    """What `decide` says on stderr once the broker holds the decision."""
+    t = DECIDE_TEXT[lang]
+    to = t["to"].format(assignee=record["assignee"]) if record.get("assignee") else ""
+    return printable(t["written"].format(decision=word(record["decision"], lang), to=to,
+                                         case=record["case_id"], moderator=record["moderator"],
+                                         at=record["decided_at"]))
 
 
 def parse_time(value: str, name: str, tz: tzinfo = UTC) -> float:
