@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -78,9 +78,14 @@ class Filter:
     since: float | None = None
     #: Written by (a handle, whatever its case and leading @: an access request's person).
     author: str | None = None
+    #: `author` as compared (handle()), once: a whole topic is read through the filter.
+    _handle: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_handle", handle(self.author))
 
     def __call__(self, record: dict[str, Any]) -> bool:
-        if self.author is not None and handle(record.get("author")) != handle(self.author):
+        if self.author is not None and handle(record.get("author")) != self._handle:
             return False
         if self.brand is not None and self.brand not in (record.get("brands") or ()):
             return False
