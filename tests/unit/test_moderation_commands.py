@@ -886,3 +886,35 @@ def test_decide_prints_its_line_in_the_language_asked(monkeypatch, capsys) -> No
     with pytest.raises(SystemExit):
         cli.main(["moderate", "list", "--lang", "de"])
     assert "invalid choice: 'de'" in capsys.readouterr().err
+
+
+def test_closed_says_a_case_was_erased(monkeypatch) -> None:
+    """`veille erase` on a closed case: `closed` printed its reason alone, as for a case whose
+    queue item is gone, and `--json` (the API's /closed rows) had no `erased_at`, although the
+    README says every tool shows the case erased (seen on the demo, 2026-12-06)."""
+    import io
+    import json
+
+    from veille.moderate import commands
+    from veille.moderation.cases import apply_decision
+    from veille.moderation.queue import case_of, erase_fields
+
+    view = _view_with_an_escalation()
+    item = view.items["plain"]  # type: ignore[attr-defined]
+    view.add_closed(apply_decision(case_of(item), {  # type: ignore[attr-defined]
+        "case_id": "plain", "decision": "reject", "moderator": "alice",
+        "decided_at": 1_767_600_600.0, "reason": "insulte"}, now=1_767_600_600.0).record)
+    erase_fields(item, "2026-01-06T10:00:00.000Z")
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    period = {"since": 1_767_590_000.0, "until": 1_767_610_000.0}
+    for lang, said in (("fr", "insulte | (effacé le 2026-01-06T10:00:00.000Z)"),
+                       ("en", "insulte | (erased 2026-01-06T10:00:00.000Z)")):
+        out = io.StringIO()
+        commands.list_closed(Settings.from_env({}), out=out, lang=lang, **period)
+        assert out.getvalue().splitlines()[1].endswith(f"  {said}"), out.getvalue()
+    out = io.StringIO()
+    commands.list_closed(Settings.from_env({}), out=out, as_json=True, **period)
+    row = json.loads(out.getvalue())
+    assert (row["author"], row["text"], row["url"], row["erased_at"]) == (
+        None, "", None, "2026-01-06T10:00:00.000Z")

@@ -144,6 +144,7 @@ CLOSED_TEXT: dict[str, dict[str, str]] = {
         "more": " ({n} more not shown)",
         "legend": "{n} closed{more}; waited = from entering the queue to this decision",
         "unknown_brand": LIST_TEXT["en"]["unknown_brand"],
+        "erased": LIST_TEXT["en"]["erased"],
     },
     "fr": {
         "decided": "décidé ({tz})",
@@ -151,6 +152,7 @@ CLOSED_TEXT: dict[str, dict[str, str]] = {
         "more": " (dont {n} non affiché{s})",
         "legend": f"{{n}} clos{{more}}{_NB}; attente = de l'entrée dans la file à cette décision",
         "unknown_brand": LIST_TEXT["fr"]["unknown_brand"],
+        "erased": LIST_TEXT["fr"]["erased"],
     },
 }
 
@@ -305,7 +307,8 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
     for row in shown:
         # The reason first, `-` when none: a text alone in this column read as the reason.
         reason = " ".join(str(row.get("reason") or "").split()) or "-"
-        text = " ".join(str(row.get("text") or "").split())
+        text = (" ".join(str(row.get("text") or "").split()) if row.get("erased_at") is None
+                else t["erased"].format(at=row["erased_at"]))
         said = _cut(f"{reason} | {text}" if text else reason, 80)
         when = datetime.fromtimestamp(parse_epoch(row["decided_at"], "decided_at"), tz)
         out.write(printable(f"{when:%Y-%m-%d %H:%M}".ljust(width) + "  "

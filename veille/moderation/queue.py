@@ -1098,7 +1098,8 @@ def closed_summary(record: Mapping[str, Any], item: Mapping[str, Any] | None) ->
     `decided_at` and `time_to_decision_seconds` of its moderation.closed record, the case's
     `brand`, `brands`, `categories`, `severity` (after escalations) and `escalations`, who
     worked on it last (`assigned_to`), and its mention's `platform`, `author`, `text` and `url`
-    while its queue item is held (null otherwise). A record with an unreadable case state
+    while its queue item is held (null otherwise), and `erased_at` once `veille erase` emptied
+    them (absent otherwise, as on GET /cases). A record with an unreadable case state
     shows what its queue item says, or nulls."""
     decided = parse_epoch(record.get("decided_at"), "decided_at")
     case = _closed_case(record, item)
@@ -1118,6 +1119,8 @@ def closed_summary(record: Mapping[str, Any], item: Mapping[str, Any] | None) ->
         "decided_at": iso(decided),
         "time_to_decision_seconds": _time_to_decision(record, decided, case),
         **{k: item.get(k) for k in ("platform", "author", "text", "url")},
+        # `veille erase`: author, text and url emptied, as GET /cases says it
+        **({"erased_at": item["erased_at"]} if item.get("erased_at") is not None else {}),
     }
 
 
