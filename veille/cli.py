@@ -689,6 +689,12 @@ FRENCH_DECISIONS = {"approuver": "approve", "rejeter": "reject", "escalader": "e
                     "répondu": "replied", "repondu": "replied", "répondre": "replied",
                     "repondre": "replied", "prendre": "assign", "assigner": "assign",
                     "rendre": "unassign", "désassigner": "unassign", "desassigner": "unassign"}
+#: The decisions as the French tables print them (veille.moderate.commands.FRENCH_WORDS), read
+#: back (`closed --decision rejeté` copied from `closed`), not listed in the usage errors.
+FRENCH_DECISIONS_SHOWN = {"approuvé": "approve", "approuve": "approve", "rejeté": "reject",
+                          "rejete": "reject", "escaladé": "escalate", "escalade": "escalate",
+                          "assigné": "assign", "assigne": "assign", "désassigné": "unassign",
+                          "desassigne": "unassign"}
 
 
 def decision_word(allowed: tuple[str, ...]) -> Callable[[str], str]:
@@ -700,7 +706,7 @@ def decision_word(allowed: tuple[str, ...]) -> Callable[[str], str]:
 
     def convert(text: str) -> str:
         word = unicodedata.normalize("NFC", text).strip().casefold()
-        word = FRENCH_DECISIONS.get(word, word)
+        word = FRENCH_DECISIONS.get(word) or FRENCH_DECISIONS_SHOWN.get(word, word)
         if word not in allowed:
             raise argparse.ArgumentTypeError(
                 f"{text!r} is not one of {', '.join(allowed)} (in French: "

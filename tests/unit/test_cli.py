@@ -379,6 +379,23 @@ def test_decision_words_in_any_case_form_or_language(word: str, decision: str) -
     assert decision_word(DECISIONS)(word) == decision
 
 
+def test_the_french_decision_words_the_tools_print_are_read_back() -> None:
+    """`closed` and `list` print `rejeté`, `approuvé`, `escaladé`...: `closed --decision rejeté`
+    (copied from the table) was refused as "not one of ..." while `répondu` was taken (seen on
+    the demo, 2026-12-06)."""
+    from veille.cli import decision_word
+    from veille.moderate.commands import word
+    from veille.moderation import CLOSING_DECISIONS, DECISIONS
+
+    for decision in DECISIONS:
+        shown = word(decision, "fr")
+        assert decision_word(DECISIONS)(shown) == decision, shown
+        assert decision_word(DECISIONS)(shown.upper()) == decision, shown
+    for decision in CLOSING_DECISIONS:
+        assert decision_word(CLOSING_DECISIONS)(word(decision, "fr")) == decision
+    assert decision_word(DECISIONS)("rejete") == "reject"  # without its accent
+
+
 def test_closed_takes_french_decisions_and_refuses_others_clearly() -> None:
     from veille.cli import build_parser
     from veille.moderation import CLOSING_DECISIONS
