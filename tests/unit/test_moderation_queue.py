@@ -323,6 +323,8 @@ def test_report_counts_flows_in_the_period_and_busiest_hours() -> None:
     # waiting past the deadline) until 2026-12-06.
     head = next(line for line in fr.splitlines() if line.startswith("marque") and "médiane" in line)
     assert head.split()[-4:] == ["%", "à", "temps", "échus"] and head.count("sans") == 1, head
+    # At least two spaces between two headers: "à temps en retard" read as one phrase.
+    assert "à temps  en retard" in head and "sans rép.  % à temps" in head, head
     assert len(fr.splitlines()) == len(text.splitlines())
     # Each month's busiest hour, and with a moderator's time per case, the team it needs (2
     # items an hour at 45 minutes each, busy 80 % of the time: 1.875 -> 2 moderators).

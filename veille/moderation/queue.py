@@ -1367,7 +1367,8 @@ def format_report(report: Report, tz: tzinfo = UTC, lang: str = "en",
                                          else f"{target}\u00a0%"))
     lines.append(t["pending"].format(n=report.pending_at_end))
     head = t["answers_head"].split("|")
-    widths = [16, *(max(len(h), w) for h, w in zip(head[1:], (8, 8, 7, 8, 6, 10, 8, 11),
+    # At least two spaces between headers: French "à temps en retard" read as one phrase.
+    widths = [16, *(max(len(h) + 1, w) for h, w in zip(head[1:], (8, 8, 7, 8, 6, 10, 8, 11),
                                                    strict=True))]
     lines += ["", t["answers"], _row(head, widths)]
     for name, f in rows:
