@@ -619,7 +619,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
         raise CliError("--author must name a handle, not only '@'")
     settings = _reachable(_settings(args))
     result = erase_author(settings, args.author, dry_run=args.dry_run)
-    report(result, settings)
+    report(result, settings, lang=args.lang)
     return 0
 
 
@@ -1102,6 +1102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--author", required=True,
                    help="the handle as the collector wrote it (case and a leading @ ignored)")
     p.add_argument("--dry-run", action="store_true", help="say what would be erased; write nothing")
+    p.add_argument("--lang", choices=REPORT_LANGUAGES,
+                   help="language of what it says (default VEILLE_REPORT_LANGUAGE, else en)")
     p.set_defaults(func=cmd_erase)
 
     p = sub.add_parser("dead-letters", help="what went to mentions.dlq and why, oldest first; "

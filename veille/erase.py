@@ -142,36 +142,74 @@ def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def report(result: Erasure, settings: Settings, out: TextIO = sys.stdout) -> None:
-    """What was erased, and what is left where veille cannot erase it record by record."""
+_NB = "\u00a0"  # French typography: a non-breaking space before : ;
+
+#: What `veille erase` says, per language (veille.settings.REPORT_LANGUAGES): the person handling
+#: an erasure request may be the French-speaking moderation lead.
+ERASE_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "none": "no moderation case of {author!r} on {queue} (none, or erased already)",
+        "more": " and {n} more",
+        "erased": "erased the author, text and link of {n} moderation case(s) on {queue}: {ids}. "
+                  "The tools and the API show them erased now; on Apache Kafka the broker drops "
+                  "the originals once their segment is compacted (within about two days)",
+        "would": "would erase the author, text and link of {n} moderation case(s) on {queue}: "
+                 "{ids} (--dry-run: nothing written)",
+        "no_record": "{topic}: no record of {author!r}",
+        "gone": "gone with the topic's retention ({days:g} days, VEILLE_MENTIONS_RETENTION_DAYS) "
+                "by {at}",
+        "kept": "kept for the broker's retention (VEILLE_MENTIONS_RETENTION_DAYS is 0)",
+        "records": "{topic}: {n} record(s) of {author!r}, the newest written {at}: Kafka cannot "
+                   "delete them one by one; {gone}",
+        "not_searched": "not searched: mentions.dlq (refused messages, VEILLE_DLQ_RETENTION_DAYS), "
+                        "the reasons moderators wrote on moderation.decisions, the collectors' "
+                        "state files (README: Personal data)",
+    },
+    "fr": {
+        "none": "aucun dossier de modération de {author!r} dans {queue} (aucun, ou déjà "
+                "effacés)",
+        "more": " et {n} autres",
+        "erased": f"auteur, texte et lien effacés dans {{n}} dossier(s) de modération de "
+                  f"{{queue}}{_NB}: {{ids}}. Les outils et l'API les montrent effacés dès "
+                  f"maintenant{_NB}; sur Apache Kafka, le broker supprime les originaux une fois "
+                  "leur segment compacté (sous deux jours environ)",
+        "would": f"effacerait l'auteur, le texte et le lien de {{n}} dossier(s) de modération de "
+                 f"{{queue}}{_NB}: {{ids}} (--dry-run{_NB}: rien d'écrit)",
+        "no_record": f"{{topic}}{_NB}: aucun enregistrement de {{author!r}}",
+        "gone": "supprimés avec la rétention du topic ({days:g} jours, "
+                "VEILLE_MENTIONS_RETENTION_DAYS) d'ici le {at}",
+        "kept": "gardés selon la rétention du broker (VEILLE_MENTIONS_RETENTION_DAYS vaut 0)",
+        "records": f"{{topic}}{_NB}: {{n}} enregistrement(s) de {{author!r}}, le plus récent écrit "
+                   f"le {{at}}{_NB}: Kafka ne sait pas les supprimer un à un{_NB}; {{gone}}",
+        "not_searched": f"non cherché{_NB}: mentions.dlq (messages refusés, "
+                        "VEILLE_DLQ_RETENTION_DAYS), les motifs écrits par les modérateurs dans "
+                        "moderation.decisions, les fichiers d'état des collecteurs (README{_NB}: "
+                        "Personal data)",
+    },
+}
+
+
+def report(result: Erasure, settings: Settings, out: TextIO = sys.stdout,
+           lang: str | None = None) -> None:
+    """What was erased, and what is left where veille cannot erase it record by record, in
+    `lang` (default VEILLE_REPORT_LANGUAGE)."""
+    t = ERASE_TEXT[lang or settings.report_language]
     ids = ", ".join(item["case_id"] for item in result.cases[:20])
-    more = f" and {len(result.cases) - 20} more" if len(result.cases) > 20 else ""
+    if len(result.cases) > 20:
+        ids += t["more"].format(n=len(result.cases) - 20)
     queue = settings.topic(MODERATION_QUEUE)
-    if not result.cases:
-        out.write(f"no moderation case of {result.author!r} on {queue} (none, or erased "
-                  "already)\n")
-    elif result.written:
-        out.write(f"erased the author, text and link of {len(result.cases)} moderation case(s) on "
-                  f"{queue}: {ids}{more}. The tools and the API show them erased now; on Apache "
-                  "Kafka the broker drops the originals once their segment is compacted (within "
-                  "about two days)\n")
-    else:
-        out.write(f"would erase the author, text and link of {len(result.cases)} moderation "
-                  f"case(s) on {queue}: {ids}{more} (--dry-run: nothing written)\n")
+    n, author = len(result.cases), result.author
+    said = (t["none"] if not result.cases else t["erased"] if result.written else t["would"])
+    lines = [said.format(author=author, queue=queue, n=n, ids=ids)]
     days = settings.mentions_retention_days
     for topic, found in result.mentions.items():
         name = settings.topic(topic)
         if not found.records:
-            out.write(f"{name}: no record of {result.author!r}\n")
+            lines.append(t["no_record"].format(topic=name, author=author))
             continue
-        if days > 0 and found.newest is not None:
-            gone = f"gone with the topic's retention ({days:g} days, VEILLE_MENTIONS_RETENTION_DAYS) " \
-                   f"by {_when(found.newest + days * 86400)}"
-        else:
-            gone = "kept for the broker's retention (VEILLE_MENTIONS_RETENTION_DAYS is 0)"
-        out.write(f"{name}: {found.records} record(s) of {result.author!r}, the newest written "
-                  f"{_when(found.newest) if found.newest is not None else '?'}: Kafka cannot "
-                  f"delete them one by one; {gone}\n")
-    out.write("not searched: mentions.dlq (refused messages, VEILLE_DLQ_RETENTION_DAYS), the "
-              "reasons moderators wrote on moderation.decisions, the collectors' state files "
-              "(README: Personal data)\n")
+        gone = (t["gone"].format(days=days, at=_when(found.newest + days * 86400))
+                if days > 0 and found.newest is not None else t["kept"])
+        lines.append(t["records"].format(topic=name, n=found.records, author=author, gone=gone,
+                                         at=_when(found.newest) if found.newest is not None else "?"))
+    lines.append(t["not_searched"])
+    out.write("".join(line + "\n" for line in lines))

@@ -305,7 +305,8 @@ class Settings:
         default="en",
         metadata={"help": "Language of the moderators' text: `veille moderation report` (and "
                   "`veille moderate report`), the tables of `veille moderate list`, `show` and "
-                  "`closed`, and what `veille moderate decide` says: `en` or `fr`; `--lang` wins. "
+                  "`closed`, and what `veille moderate decide` and `veille erase` say: `en` or `fr`; "
+                  "`--lang` wins. "
                   "`--json`, the API and errors stay in English."},
     )
     timezone: str = field(
