@@ -316,8 +316,8 @@ def test_report_counts_flows_in_the_period_and_busiest_hours() -> None:
     assert re.search(r"^marque +reçus +traités +part +rejetés +rejet$", fr, re.M), fr
     assert re.search(r"^acme +3 +2 +66,6\u00a0% +1 +50,0\u00a0%$", fr, re.M), fr
     assert re.search(r"^toutes +4 +2 +50,0\u00a0% +1 +50,0\u00a0%$", fr, re.M), fr
-    assert "part = traités / reçus (objectif : au moins 90\u00a0%)" in fr
-    assert "en attente à la fin de la période : 3" in fr
+    assert "part = traités / reçus (objectif\u00a0: au moins 90\u00a0%)\u00a0;" in fr
+    assert "en attente à la fin de la période\u00a0: 3" in fr
     assert "2026-01-05           3      2  09:00-10:00" in fr
     # One name per column: "sans réponse" named two of them (closed without a reply, and still
     # waiting past the deadline) until 2026-12-06.
@@ -333,7 +333,7 @@ def test_report_counts_flows_in_the_period_and_busiest_hours() -> None:
     sized = format_report(r, minutes_per_case=45)
     assert re.search(r"^2026-01 +4 +2  2026-01-05 09:00 +2$", sized, re.M), sized
     assert "to keep up with it at 45m00s a case, busy 80% of the time" in sized
-    assert "modérateurs : pour la suivre à 45m00s par dossier" in format_report(
+    assert "modérateurs\u00a0: pour la suivre à 45m00s par dossier" in format_report(
         r, lang="fr", minutes_per_case=45)
 
 

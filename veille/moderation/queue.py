@@ -1301,36 +1301,36 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
         "title": "rapport de modération",
         "volume": "marque|reçus|traités|part|rejetés|rejet",
         "all": "toutes",
-        "volume_note": "part = traités / reçus (objectif : au moins {target}) ; rejet = "
+        "volume_note": "part = traités / reçus (objectif\u00a0: au moins {target})\u00a0; rejet = "
                        "rejetés / traités",
-        "pending": "en attente à la fin de la période : {n}",
+        "pending": "en attente à la fin de la période\u00a0: {n}",
         "answers": "délai de décision et réponses aux mentions négatives qui en demandent une "
-                   "(dossiers clos dans la période) :",
+                   "(dossiers clos dans la période)\u00a0:",
         # Not "sans réponse" twice: closed without one, and still waiting past the deadline
         # (found in review, 2026-12-06).
         "answers_head": "marque|médiane|p90|clos|à temps|en retard|sans rép.|% à temps|"
                         "échus",
-        "answers_note": "médiane, p90 = délai de décision : de l'entrée dans la file (queued_at) "
+        "answers_note": "médiane, p90 = délai de décision\u00a0: de l'entrée dans la file (queued_at) "
                         "à la décision qui clôt\n"
-                        "clos = dossiers négatifs demandant une réponse (needs_answer) clos : "
+                        "clos = dossiers négatifs demandant une réponse (needs_answer) clos\u00a0: "
                         "réponse avant l'échéance\n"
                         "  de leur marque (respond_by) ou en retard, ou approuvés/rejetés sans "
-                        "réponse (sans rép.) ; % à temps = à temps / clos ;\n"
+                        "réponse (sans rép.)\u00a0; % à temps = à temps / clos\u00a0;\n"
                         "  échus = dossiers de ce type encore en attente après leur échéance à la "
                         "fin de la période (laissés sans réponse)",
-        "categories": "reçus par catégorie (un élément compte dans chacune de ses catégories ; "
-                      "none : mis en file pour un terme interdit seul) :",
-        "months": "heure la plus chargée par mois ({zone} ; éléments reçus dans l'heure ; "
-                  "modérateurs : pour la suivre à {minutes} par dossier, occupés 80\u00a0% du "
-                  "temps) :",
-        "months_no_minutes": "heure la plus chargée par mois ({zone} ; éléments reçus dans "
-                             "l'heure ; --minutes-per-case M donne les modérateurs pour la "
-                             "suivre) :",
+        "categories": "reçus par catégorie (un élément compte dans chacune de ses catégories\u00a0; "
+                      "none\u00a0: mis en file pour un terme interdit seul)\u00a0:",
+        "months": "heure la plus chargée par mois ({zone}\u00a0; éléments reçus dans l'heure\u00a0; "
+                  "modérateurs\u00a0: pour la suivre à {minutes} par dossier, occupés 80\u00a0% du "
+                  "temps)\u00a0:",
+        "months_no_minutes": "heure la plus chargée par mois ({zone}\u00a0; éléments reçus dans "
+                             "l'heure\u00a0; --minutes-per-case M donne les modérateurs pour la "
+                             "suivre)\u00a0:",
         "months_head": "mois|reçus|pic|heure|modérateurs",
-        "busiest": "heures les plus chargées par jour ({zone} ; éléments reçus dans l'heure) :",
+        "busiest": "heures les plus chargées par jour ({zone}\u00a0; éléments reçus dans l'heure)\u00a0:",
         "busiest_head": "jour|reçus|pic|heures",
         "legend": "RT",
-        "chart": "graphique : {png} (reçus par heure en bleu (R), traités en orange (T) ; à partir "
+        "chart": "graphique\u00a0: {png} (reçus par heure en bleu (R), traités en orange (T)\u00a0; à partir "
                  "du {start}, {tz})",
     },
 }
