@@ -637,11 +637,11 @@ def cmd_moderate_list(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:  # a negative slice hid the newest cases
         raise CliError(f"--limit must be at least 1, not {args.limit}")
-    _not_empty(args, "brand", "assignee")
+    _not_empty(args, "brand", "assignee", "author")
     posted_since = parse_time(args.posted_since, "posted-since") if args.posted_since else None
     list_cases(_reachable(_settings(args)), brand=args.brand, category=args.category, limit=args.limit,
                as_json=args.json, sort=args.sort, assignee=args.assignee, unassigned=args.unassigned,
-               posted_since=posted_since, lang=args.lang)
+               posted_since=posted_since, lang=args.lang, author=args.author)
     return 0
 
 
@@ -660,7 +660,7 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise CliError(f"--limit must be at least 1, not {args.limit}")
-    _not_empty(args, "brand", "moderator")
+    _not_empty(args, "brand", "moderator", "author")
     tz = _tz(args)
     until = parse_time(args.until, "until", tz) if args.until else None
     since = parse_time(args.since, "since", tz) if args.since else \
@@ -669,7 +669,7 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
         raise CliError("--until must be after --since")
     list_closed(_reachable(_settings(args)), brand=args.brand, category=args.category,
                 decision=args.decision, moderator=args.moderator, since=since, until=until,
-                limit=args.limit, as_json=args.json, tz=tz, lang=args.lang)
+                limit=args.limit, as_json=args.json, tz=tz, lang=args.lang, author=args.author)
     return 0
 
 
@@ -1149,6 +1149,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--category", choices=METRIC_CATEGORIES,
                    help="only cases with this category (none: queued for a banned term alone)")
     m.add_argument("--limit", type=int, help="show at most this many")
+    m.add_argument("--author", help="only this author's cases (case and a leading @ ignored): an "
+                                    "access request's")
     m.add_argument("--posted-since", help="only mentions posted from this time on (ISO 8601, UTC "
                                           "without an offset): a crisis' own cases, behind a backlog")
     m.add_argument("--sort", choices=SORTS, default="queued",
@@ -1163,6 +1165,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = msub.add_parser("closed", help="closed cases, newest decision first: who decided what, and why")
     _add_broker(m)
     m.add_argument("--brand", help="only this brand's cases")
+    m.add_argument("--author", help="only this author's cases (case and a leading @ ignored): an "
+                                    "access request's")
     m.add_argument("--category", choices=METRIC_CATEGORIES, help="only cases with this category")
     m.add_argument("--decision", type=decision_word(CLOSING_DECISIONS), metavar="DECISION",
                    help=f"only cases closed by this decision: {', '.join(CLOSING_DECISIONS)} (or in "

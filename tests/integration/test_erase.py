@@ -54,6 +54,12 @@ def test_an_author_s_cases_are_erased_in_every_tool_and_the_rest_is_said(setting
     assert decided.returncode == 0, decided.stderr
     wait_for(lambda: set(pending(settings)) == {"e-1", "e-3"}, 30, "e-2 closed")
 
+    # The access request first: the author's cases, pending and closed, whatever the case and @.
+    mine = veille(settings, "moderate", "list", "--author", "JULIE_35", "--json")
+    assert [json.loads(line)["case_id"] for line in mine.stdout.splitlines()] == ["e-1"], mine.stderr
+    mine = veille(settings, "moderate", "closed", "--author", "@julie_35", "--json")
+    assert [json.loads(line)["case_id"] for line in mine.stdout.splitlines()] == ["e-2"], mine.stderr
+
     # A dry run names the two cases (whatever the handle's case and @) and writes nothing.
     dry = veille(settings, "erase", "--author", "JULIE_35", "--dry-run")
     assert dry.returncode == 0, dry.stderr

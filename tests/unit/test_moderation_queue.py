@@ -1352,3 +1352,24 @@ def test_the_marker_of_an_id_queued_in_two_episodes_keeps_the_new_one_pending_on
     assert view.status("m1") == "pending"
     assert view.items["m1"]["erased_at"] and view.items["m1"]["text"] == ""
     assert [c["decision"] for c in view.closed_cases()] == ["reject"]
+
+
+def test_an_access_request_lists_one_author_s_cases_pending_and_closed() -> None:
+    """`veille moderate list --author` and `closed --author`: an author's cases whatever the
+    case of the handle and a leading @ (as `veille mentions --author` and `veille erase`
+    compare them); the README's recipe went through --json and an exact jq match."""
+    def by(case_id: str, author: str, at: float) -> dict:
+        return {**item(case_id, queued_at=at), "author": author}
+
+    julie, other, again = by("j1", "@Julie_35", T0), by("o1", "bob", T0 + 1), by("j2", "julie_35", T0 + 2)
+    view = CaseView()
+    for it in (julie, other, again):
+        view.add_item(it)
+    view.add_closed(closed(julie, "reject", T0 + 60))
+    view.end_pass()
+    assert [i["case_id"] for i in view.pending(author="JULIE_35")] == ["j2"]
+    assert [i["case_id"] for i in view.pending(author="@bob")] == ["o1"]
+    assert view.pending(author="nobody") == []
+    count, rows = view.closed_page(author="@julie_35")
+    assert count == 1 and [r["case_id"] for r in rows] == ["j1"]
+    assert view.closed_page(author="bob") == (0, [])

@@ -218,7 +218,7 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
                limit: int | None = None, as_json: bool = False, out: TextIO = sys.stdout,
                now: float | None = None, sort: str = "queued", assignee: str | None = None,
                unassigned: bool = False, posted_since: float | None = None,
-               lang: str | None = None) -> int:
+               lang: str | None = None, author: str | None = None) -> int:
     """Print the pending cases, oldest first (or earliest answer deadline first), in `lang`
     (default VEILLE_REPORT_LANGUAGE; --json: English, as the API's); returns how many are
     pending (before the limit)."""
@@ -231,7 +231,8 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         store.close()
     now = time.time() if now is None else now
     pending = view.pending(brand=brand, category=category, sort=sort, assignee=assignee,
-                           unassigned=unassigned, now=now, posted_since=posted_since)
+                           unassigned=unassigned, now=now, posted_since=posted_since,
+                           author=author)
     lang = language(settings, lang)
     t = LIST_TEXT[lang]
     if brand is not None and not pending:
@@ -279,7 +280,7 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
                 decision: str | None = None, moderator: str | None = None,
                 since: float | None = None, until: float | None = None, limit: int | None = None,
                 as_json: bool = False, out: TextIO = sys.stdout, tz: tzinfo = UTC,
-                lang: str | None = None) -> int:
+                lang: str | None = None, author: str | None = None) -> int:
     """Print the closed cases decided in [since, until), newest first, their times in `tz`, in
     `lang` (default VEILLE_REPORT_LANGUAGE; --json: as the API's, in UTC and English); returns
     how many match (before the limit)."""
@@ -289,7 +290,8 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
     finally:
         store.close()
     count, shown = view.closed_page(brand=brand, category=category, decision=decision,
-                                    moderator=moderator, since=since, until=until, limit=limit)
+                                    moderator=moderator, since=since, until=until, limit=limit,
+                                    author=author)
     lang = language(settings, lang)
     t = CLOSED_TEXT[lang]
     if brand is not None and not count:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from itertools import chain
 from typing import Any, Final
 
+from veille.mentions_view import handle
 from veille.moderation import (
     CATEGORIES,
     CLOSING_DECISIONS,
@@ -896,13 +897,15 @@ class CaseView:
     def closed_page(self, *, brand: str | None = None, category: str | None = None,
                     decision: str | None = None, moderator: str | None = None,
                     since: float | None = None, until: float | None = None,
-                    limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+                    limit: int | None = None, author: str | None = None
+                    ) -> tuple[int, list[dict[str, Any]]]:
         """How many closed cases closed_cases finds, and the first `limit` of them: only those
         are summarized (a listing of the newest 100 of 50,000 closed cases took 0.5 s).
         The earlier episodes of case ids queued again are listed too, each with its own item."""
         rows: list[tuple[float, str, int, dict[str, Any], dict[str, Any] | None]] = []
         current = len(self.closed)
         brand = brand_key(brand) if brand is not None else None
+        wanted_author = handle(author)
         for n, (case_id, decided, record, item) in enumerate(self._closed_episodes()):
             if (since is not None and decided < since) or (until is not None and decided >= until):
                 continue
@@ -912,6 +915,9 @@ class CaseView:
                 continue
             if n < current:  # looked up past the cheap filters
                 item = self.items.get(case_id)
+            if wanted_author is not None and (item is None
+                                              or handle(item.get("author")) != wanted_author):
+                continue
             if brand is not None and record.get("brand") != brand:
                 brands = item.get("brands") if item is not None else None
                 if not isinstance(brands, list) or brand not in brands:
@@ -948,7 +954,8 @@ class CaseView:
     def pending(self, brand: str | None = None, category: str | None = None,
                 limit: int | None = None, sort: str = "queued", *, assignee: str | None = None,
                 unassigned: bool = False, now: float | None = None,
-                posted_since: float | None = None) -> list[dict[str, Any]]:
+                posted_since: float | None = None, author: str | None = None
+                ) -> list[dict[str, Any]]:
         """Pending items, oldest first (queue time, then id; with sort="respond_by", the
         earliest answer deadline first: a mention posted long before it was queued, late or
         replayed, is more urgent than its queue time says), optionally filtered. A case is one
@@ -957,13 +964,15 @@ class CaseView:
         @acme_fr, remboursez-moi" is boreal's business too. `assignee` keeps the cases someone
         works on (see assignment), `unassigned` those no one does; both need `now`, as the
         decisions are folded at it. `posted_since` (epoch seconds) keeps the mentions posted
-        then or later: a crisis' own cases, behind a backlog.
+        then or later: a crisis' own cases, behind a backlog. `author`: one author's (an access
+        request; compared as handle() compares them: case and a leading @ ignored).
 
         Only the pending cases are read (indexed apart from the closed ones), in an order
         sorted again only after they changed."""
         if self._order is None:
             self._order = sorted(self._pending, key=self._pending.__getitem__)
         brand = brand_key(brand) if brand is not None else None
+        wanted_author = handle(author)
         out = [
             item for item in map(self.items.__getitem__, self._order)
             if (brand is None or item["brand"] == brand or brand in (item.get("brands") or ()))
@@ -971,6 +980,7 @@ class CaseView:
                  # "none": queued for a charter's banned term alone, as the metrics label it
                  or (category == NO_CATEGORY and not item["categories"]))
             and (posted_since is None or parse_epoch(item["created_at"], "created_at") >= posted_since)
+            and (wanted_author is None or handle(item.get("author")) == wanted_author)
         ]
         if assignee is not None or unassigned:
             if now is None or (assignee is not None and unassigned):
