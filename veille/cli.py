@@ -689,6 +689,9 @@ FRENCH_DECISIONS = {"approuver": "approve", "rejeter": "reject", "escalader": "e
                     "répondu": "replied", "repondu": "replied", "répondre": "replied",
                     "repondre": "replied", "prendre": "assign", "assigner": "assign",
                     "rendre": "unassign", "désassigner": "unassign", "desassigner": "unassign"}
+#: `--author` of `moderate list` and `closed`.
+AUTHOR_FILTER_HELP = "only this author's cases (case and a leading @ ignored): an access request's"
+
 #: The decisions as the French tables print them (veille.moderate.commands.FRENCH_WORDS), read
 #: back (`closed --decision rejeté` copied from `closed`), not listed in the usage errors.
 FRENCH_DECISIONS_SHOWN = {"approuvé": "approve", "approuve": "approve", "rejeté": "reject",
@@ -1149,8 +1152,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--category", choices=METRIC_CATEGORIES,
                    help="only cases with this category (none: queued for a banned term alone)")
     m.add_argument("--limit", type=int, help="show at most this many")
-    m.add_argument("--author", help="only this author's cases (case and a leading @ ignored): an "
-                                    "access request's")
+    m.add_argument("--author", help=AUTHOR_FILTER_HELP)
     m.add_argument("--posted-since", help="only mentions posted from this time on (ISO 8601, UTC "
                                           "without an offset): a crisis' own cases, behind a backlog")
     m.add_argument("--sort", choices=SORTS, default="queued",
@@ -1165,8 +1167,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = msub.add_parser("closed", help="closed cases, newest decision first: who decided what, and why")
     _add_broker(m)
     m.add_argument("--brand", help="only this brand's cases")
-    m.add_argument("--author", help="only this author's cases (case and a leading @ ignored): an "
-                                    "access request's")
+    m.add_argument("--author", help=AUTHOR_FILTER_HELP)
     m.add_argument("--category", choices=METRIC_CATEGORIES, help="only cases with this category")
     m.add_argument("--decision", type=decision_word(CLOSING_DECISIONS), metavar="DECISION",
                    help=f"only cases closed by this decision: {', '.join(CLOSING_DECISIONS)} (or in "

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, MODERATION_QUEUE, key_partition
 from veille.mentions_view import handle
+from veille.moderate.commands import NBSP, language
 from veille.moderate.store import BrokerError, ModerationStore, TopicReader
 from veille.moderation.queue import CaseView, erasure_of
 from veille.settings import Settings
@@ -142,8 +143,6 @@ def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-_NB = "\u00a0"  # French typography: a non-breaking space before : ;
-
 #: What `veille erase` says, per language (veille.settings.REPORT_LANGUAGES): the person handling
 #: an erasure request may be the French-speaking moderation lead.
 ERASE_TEXT: dict[str, dict[str, str]] = {
@@ -170,20 +169,20 @@ ERASE_TEXT: dict[str, dict[str, str]] = {
                 "effacés)",
         "more": " et {n} autres",
         "erased": f"auteur, texte et lien effacés dans {{n}} dossier(s) de modération de "
-                  f"{{queue}}{_NB}: {{ids}}. Les outils et l'API les montrent effacés dès "
-                  f"maintenant{_NB}; sur Apache Kafka, le broker supprime les originaux une fois "
+                  f"{{queue}}{NBSP}: {{ids}}. Les outils et l'API les montrent effacés dès "
+                  f"maintenant{NBSP}; sur Apache Kafka, le broker supprime les originaux une fois "
                   "leur segment compacté (sous deux jours environ)",
         "would": f"effacerait l'auteur, le texte et le lien de {{n}} dossier(s) de modération de "
-                 f"{{queue}}{_NB}: {{ids}} (--dry-run{_NB}: rien d'écrit)",
-        "no_record": f"{{topic}}{_NB}: aucun enregistrement de {{author!r}}",
+                 f"{{queue}}{NBSP}: {{ids}} (--dry-run{NBSP}: rien d'écrit)",
+        "no_record": f"{{topic}}{NBSP}: aucun enregistrement de {{author!r}}",
         "gone": "supprimés avec la rétention du topic ({days:g} jours, "
                 "VEILLE_MENTIONS_RETENTION_DAYS) d'ici le {at}",
         "kept": "gardés selon la rétention du broker (VEILLE_MENTIONS_RETENTION_DAYS vaut 0)",
-        "records": f"{{topic}}{_NB}: {{n}} enregistrement(s) de {{author!r}}, le plus récent écrit "
-                   f"le {{at}}{_NB}: Kafka ne sait pas les supprimer un à un{_NB}; {{gone}}",
-        "not_searched": f"non cherché{_NB}: mentions.dlq (messages refusés, "
+        "records": f"{{topic}}{NBSP}: {{n}} enregistrement(s) de {{author!r}}, le plus récent écrit "
+                   f"le {{at}}{NBSP}: Kafka ne sait pas les supprimer un à un{NBSP}; {{gone}}",
+        "not_searched": f"non cherché{NBSP}: mentions.dlq (messages refusés, "
                         "VEILLE_DLQ_RETENTION_DAYS), les motifs écrits par les modérateurs dans "
-                        "moderation.decisions, les fichiers d'état des collecteurs (README{_NB}: "
+                        "moderation.decisions, les fichiers d'état des collecteurs (README{NBSP}: "
                         "Personal data)",
     },
 }
@@ -193,7 +192,7 @@ def report(result: Erasure, settings: Settings, out: TextIO = sys.stdout,
            lang: str | None = None) -> None:
     """What was erased, and what is left where veille cannot erase it record by record, in
     `lang` (default VEILLE_REPORT_LANGUAGE)."""
-    t = ERASE_TEXT[lang or settings.report_language]
+    t = ERASE_TEXT[language(settings, lang)]
     ids = ", ".join(item["case_id"] for item in result.cases[:20])
     if len(result.cases) > 20:
         ids += t["more"].format(n=len(result.cases) - 20)

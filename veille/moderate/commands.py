@@ -46,7 +46,7 @@ def _age(seconds: float, lang: str = "en") -> str:
     return f"{seconds // 86400}{'j' if lang == 'fr' else 'd'}{seconds % 86400 // 3600:02d}h"
 
 
-_NB = "\u00a0"  # French typography: a non-breaking space before : ; % ! ?
+NBSP = "\u00a0"  # French typography: a non-breaking space before : ; % ! ?
 
 #: The words of `veille moderate list`, per language (veille.settings.REPORT_LANGUAGES), as
 #: REPORT_TEXT is the report's. The values a filter takes or a metric labels (action,
@@ -71,15 +71,15 @@ LIST_TEXT: dict[str, dict[str, str]] = {
         "erased": "(effacé le {at})",
         "queue": "file",
         "more": " (dont {n} non affiché{s})",
-        "legend": f"{{n}} en attente{{more}}{_NB}; attente = depuis l'entrée dans la file{_NB}; "
+        "legend": f"{{n}} en attente{{more}}{NBSP}; attente = depuis l'entrée dans la file{NBSP}; "
                   "échéance = temps restant (+) ou retard (-) pour répondre, pour un dossier qui "
                   "demande une réponse (le délai de réponse de sa marque court depuis la "
-                  f"publication de la mention){_NB}; ! = un dossier négatif en retard (compté "
-                  f"parmi les échus){_NB}; * = une décision de clôture est déjà enregistrée "
-                  f"(l'agent l'applique sous peu){_NB}; escaladé = vers qui (- pas escaladé), "
-                  f"gravité relevée d'un niveau à chaque escalade{_NB}; assigné à = qui le traite "
+                  f"publication de la mention){NBSP}; ! = un dossier négatif en retard (compté "
+                  f"parmi les échus){NBSP}; * = une décision de clôture est déjà enregistrée "
+                  f"(l'agent l'applique sous peu){NBSP}; escaladé = vers qui (- pas escaladé), "
+                  f"gravité relevée d'un niveau à chaque escalade{NBSP}; assigné à = qui le traite "
                   "(- personne)",
-        "unknown_brand": f"veille: remarque{_NB}: aucune marque {{brand!r}} dans la liste de "
+        "unknown_brand": f"veille: remarque{NBSP}: aucune marque {{brand!r}} dans la liste de "
                          "veille ({known})",
     },
 }
@@ -131,8 +131,8 @@ SHOW_TEXT: dict[str, dict[str, str]] = {
         "no_one": "personne",
         "applies_shortly": "{by} (l'agent l'applique sous peu)",
         "closed_after": "{by}, après {waited} dans la file",
-        "with_reason": f"{{text}}{_NB}: {{reason}}",
-        "erased": f"(auteur, texte et lien effacés le {{at}}{_NB}: veille erase)",
+        "with_reason": f"{{text}}{NBSP}: {{reason}}",
+        "erased": f"(auteur, texte et lien effacés le {{at}}{NBSP}: veille erase)",
     },
 }
 
@@ -150,7 +150,7 @@ CLOSED_TEXT: dict[str, dict[str, str]] = {
         "decided": "décidé ({tz})",
         "head": "dossier|marque|décision|modérateur|attente|motif | texte",
         "more": " (dont {n} non affiché{s})",
-        "legend": f"{{n}} clos{{more}}{_NB}; attente = de l'entrée dans la file à cette décision",
+        "legend": f"{{n}} clos{{more}}{NBSP}; attente = de l'entrée dans la file à cette décision",
         "unknown_brand": LIST_TEXT["fr"]["unknown_brand"],
         "erased": LIST_TEXT["fr"]["erased"],
     },
@@ -173,18 +173,18 @@ DECIDE_TEXT: dict[str, dict[str, str]] = {
         "by": SHOW_TEXT["en"]["by"],
     },
     "fr": {
-        "written": f"décision enregistrée{_NB}: {{decision}}{{to}}, dossier {{case}}, par "
+        "written": f"décision enregistrée{NBSP}: {{decision}}{{to}}, dossier {{case}}, par "
                    "{moderator} le {at}",
         "to": " à {assignee}",
-        "already_theirs": f"veille: rien d'enregistré{_NB}: le dossier {{case!r}} est déjà à "
+        "already_theirs": f"veille: rien d'enregistré{NBSP}: le dossier {{case!r}} est déjà à "
                           "{has} ({by})",
-        "no_one_has_it": f"veille: rien d'enregistré{_NB}: personne ne traite le dossier "
+        "no_one_has_it": f"veille: rien d'enregistré{NBSP}: personne ne traite le dossier "
                          "{case!r}",
-        "was_assigned": f"veille: remarque{_NB}: le dossier {{case!r}} était assigné à {{has}} "
+        "was_assigned": f"veille: remarque{NBSP}: le dossier {{case!r}} était assigné à {{has}} "
                         "({by})",
-        "unchecked": f"veille: remarque{_NB}: décision enregistrée, mais pas vérifiée face aux "
+        "unchecked": f"veille: remarque{NBSP}: décision enregistrée, mais pas vérifiée face aux "
                      "décisions concurrentes ({error})",
-        "escalated_meanwhile": f"veille: remarque{_NB}: le dossier {{case!r}} a été escaladé "
+        "escalated_meanwhile": f"veille: remarque{NBSP}: le dossier {{case!r}} a été escaladé "
                                "pendant votre décision ({by}, vers {to}, gravité {severity})",
         "escalation_queue": SHOW_TEXT["fr"]["escalation_queue"],
         "by": SHOW_TEXT["fr"]["by"],
@@ -601,7 +601,7 @@ def report(settings: Settings, since: float, until: float, *, png: Path | None =
     settings.watchlist_path; a bad one is a WatchlistError, before the topics are read).
     `minutes_per_case`: a moderator's time per case, for the moderators each month's busiest
     hour needs."""
-    lang = lang or settings.report_language
+    lang = language(settings, lang)
     from veille.moderation.chart import hourly_chart
 
     if watched is None:
