@@ -117,6 +117,13 @@ class Enricher:
     _memo: dict[tuple[str, str | None], tuple[Analysis, Match, Triage | None]] = field(
         default_factory=dict, init=False, repr=False)
 
+    def use(self, watchlist: Watchlist) -> None:
+        """Match with `watchlist` from the next slice on (a change of the watch list file while
+        running): the charters merged and the texts remembered under the old one are dropped."""
+        self.watchlist = watchlist
+        self._charters.clear()
+        self._memo.clear()
+
     def charter(self, brands: tuple[str, ...]) -> Charter:
         charter = self._charters.get(brands)
         if charter is None:
@@ -177,7 +184,7 @@ class Enricher:
 
         # A text analysed lately (a retweet, a copied complaint, a bot's repeat) is not analysed
         # again: its language, sentiment, watch-rule match and triage depend on its text and
-        # language hint alone (the watch list is the process's), and are taken from the memo.
+        # language hint alone (and the watch list: `use` empties the memo), and are taken from the memo.
         memo = self._memo
         keys = [(raw.text, raw.language) for _, raw, _ in valid]
         known = [memo.get(key) for key in keys]

@@ -78,8 +78,7 @@ class Pacer:
         self.next_at = started + (ended - started) / self.share
 
 
-def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Settings,
-            brands: Sequence[str]) -> Any:
+def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Settings) -> Any:
     """Register the moderation agent, its two tables and its timers on `app`.
 
     One agent reads moderation.queue and moderation.decisions as one stream: a case and its
@@ -151,7 +150,10 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         if not owned:
             metrics.forget()
             return
-        metrics.set_backlog(Backlog.by_brand(pending.values(), time.time(), brands).values())
+        # The watched brands (metrics.brands: the watch list's, changed while running), each
+        # exported at 0 when nothing of it is pending.
+        metrics.set_backlog(Backlog.by_brand(pending.values(), time.time(),
+                                             metrics.brands).values())
 
     async def settle(key: bytes, case: Case, outcomes: Sequence[Outcome], *,
                      arrived: Case | None = None) -> None:

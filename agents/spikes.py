@@ -11,7 +11,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple, TypeGuard
 
 from agents.recovery import Recoveries
@@ -119,10 +119,11 @@ def brand_terms(watchlist: Watchlist) -> dict[str, frozenset[str]]:
 
 def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetrics,
             settings: Settings, config: CrisisConfig | None = None,
-            send_errors: Any = None) -> None:
+            send_errors: Any = None) -> Callable[[Watchlist], None]:
     """Register the spike agent, its tables and the bucket-closing timer. `send_errors`: a
     counter of failed sends (veille_agent_send_errors_total), counting alert events the
-    broker did not acknowledge (each sent again until it does)."""
+    broker did not acknowledge (each sent again until it does). Returns the function taking
+    a changed watch list while running."""
     config = config or CrisisConfig(bucket_seconds=settings.spike_bucket_seconds,
                                     lateness_seconds=settings.spike_lateness_seconds)
     names = brand_terms(watchlist)
@@ -138,6 +139,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                            partitions=settings.topic_partitions, key_type=bytes,
                            extra_topic_configs=changelog_configs(settings))
     open_table.key_serializer = core_table.key_serializer = "raw"
+    home_of = {brand: brand_partition(brand, settings.topic_partitions) for brand in known}
     monitors: dict[str, tuple[BrandMonitor, int]] = {}  # brand -> (monitor, revision saved)
     # Early firing (BrandMonitor.early): each brand's open buckets judged at most this often.
     early_every = settings.spike_early_seconds
@@ -153,6 +155,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
     # enrichment stage writes each raw partition's signals, then its ticks, in its order).
     watermarks: dict[int, Watermark] = {}
     homes: dict[str, int] = {}  # brand -> its mentions.by_brand partition
+    owning: set[int] = set()  # the mentions.by_brand partitions owned since the last recovery
     core_seqs: dict[str, int] = {}  # brand -> sequence number of its last saved core state
     # Each partition's watermark is saved too, with the offset of the last record applied to
     # it (after the batch's brand states, in the same changelog partition, so it never lands
@@ -203,9 +206,16 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
                 except (KeyError, TypeError, ValueError) as exc:
                     log.warning("spikes: saved watermark of partition %s unreadable (%r); "
                                 "rebuilt from the input", q, exc)
+        owning.clear()
+        owning.update(owned)
+        place()
+
+    def place() -> None:
+        """The brands of the owned partitions moved on by the ticks: the watched ones, and those
+        no longer watched with an alert still open."""
         for brand in sorted(known):
             home = brand_partition(brand, settings.topic_partitions)
-            if home not in owned:
+            if home not in owning:
                 metrics.forget(brand)
             else:  # its gauges (an open alert's state) exported again at once, not on its
                 monitor_for(brand)  # next mention, which may be hours away
@@ -216,13 +226,35 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         for key in list(core_table.keys()):
             brand = key.decode(errors="replace") if isinstance(key, bytes) else str(key)
             home = brand_partition(brand, settings.topic_partitions)
-            if brand in known or home not in owned:
+            if brand in known or home not in owning:
                 continue
             story = monitor_for(brand).story
             if story is not None and story["status"] != "resolved":
                 log.info("spikes: %s is not watched any more; its open alert resolves on its "
                          "silence", brand)
                 homes[brand] = home
+            else:
+                homes.pop(brand, None)
+
+    def watch(watchlist: Watchlist) -> None:
+        """A changed watch list, while running: as a restart with it would, a new brand is
+        watched from its first mention (its gauges exported at once where its partition is
+        owned), a brand taken off is not (its gauges go; an alert of it still open resolves on
+        its silence), and a brand's names and time zone apply to its detector from now on."""
+        names.clear()
+        names.update(brand_terms(watchlist))
+        for brand in known - set(watchlist.brand_ids):
+            metrics.forget(brand)
+        known.clear()
+        known.update(watchlist.brand_ids)
+        zones.clear()
+        zones.update({b.id: b.timezone or settings.timezone for b in watchlist.brands})
+        home_of.clear()
+        home_of.update({brand: brand_partition(brand, settings.topic_partitions) for brand in known})
+        metrics.watch(watchlist.brand_ids)
+        for brand, (m, _) in monitors.items():
+            m.rewatch(names.get(brand, frozenset()), zones.get(brand, settings.timezone))
+        place()
 
     def new_monitor(brand: str) -> BrandMonitor:
         return BrandMonitor(brand, config, brand_terms=names.get(brand, frozenset()),
@@ -469,7 +501,6 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             events += m.advance(mark)
         return events
 
-    home_of = {brand: brand_partition(brand, settings.topic_partitions) for brand in known}
 
     def tick(event: Any) -> dict[str, list[dict[str, Any]]]:
         """A source tick: move the partition's watermark on, and with it every brand living
@@ -503,3 +534,5 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             if events or m.revision != monitors[brand][1]:
                 out[brand] = events
         return out
+
+    return watch

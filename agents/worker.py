@@ -15,7 +15,8 @@ from streams.records import Limits
 from streams.topics import Topics, declare
 from veille.app import create_app
 from veille.logs import thin_client_logs
-from veille.metrics import Metrics, ModerationMetrics, SpikeMetrics, agents_paused
+from veille.metrics import Metrics, ModerationMetrics, SpikeMetrics, WatchlistMetrics, agents_paused
+from veille.reload import Reloader, WatchedFile
 from veille.rules import Watchlist
 from veille.sentiment import Analyzer
 from veille.settings import Settings, SettingsError
@@ -30,6 +31,8 @@ class Pipeline:
     metrics: Metrics
     enricher: Enricher
     registry: CollectorRegistry
+    #: The watch list, followed while the worker runs (polled by a timer of the app).
+    reloader: Reloader[Watchlist]
 
 
 #: VEILLE_WORKER_ROLE values: what a worker runs.
@@ -81,7 +84,8 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     `agents` (without it)."""
     role = check_role(settings)
     registry = registry if registry is not None else CollectorRegistry()
-    watchlist, metrics, enricher = enrichment(settings, registry, analyzer)
+    reloader, metrics, enricher = enrichment(settings, registry, analyzer)
+    watchlist = reloader.value
     app = create_app(settings)
     topics = declare(app, settings)
     if role == "all":
@@ -96,19 +100,36 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     agents_paused(registry, app.paused_seconds)
 
     spike_metrics = SpikeMetrics(registry, watchlist.brand_ids, settings.spike_bucket_seconds)
-    spikes.install(app, topics, watchlist, spike_metrics, settings, send_errors=metrics.send_errors)
-    moderation.install(app, topics, ModerationMetrics(registry, watchlist.brand_ids), settings,
-                       watchlist.brand_ids)
-    return Pipeline(app, topics, metrics, enricher, registry)
+    reloader.on_change(spikes.install(app, topics, watchlist, spike_metrics, settings,
+                                      send_errors=metrics.send_errors))
+    moderation_metrics = ModerationMetrics(registry, watchlist.brand_ids)
+    reloader.on_change(lambda changed: moderation_metrics.watch(changed.brand_ids))
+    moderation.install(app, topics, moderation_metrics, settings)
+    if settings.watchlist_reload_seconds > 0:
+        @app.timer(settings.watchlist_reload_seconds)
+        async def follow_watchlist() -> None:
+            """The watch list's changes, taken on the agents' loop between two of their events
+            (and between two slices of the enrichment stage, which plans one without yielding)."""
+            reloader.check()
+    return Pipeline(app, topics, metrics, enricher, registry, reloader)
 
 
 def enrichment(settings: Settings, registry: CollectorRegistry, analyzer: Analyzer | None = None
-               ) -> tuple[Watchlist, Metrics, Enricher]:
-    """The watch list, the pipeline's metrics and the enricher, for any role."""
-    watchlist = Watchlist.from_toml(settings.watchlist_path)
+               ) -> tuple[Reloader[Watchlist], Metrics, Enricher]:
+    """The watch list (followed: see veille.reload), the pipeline's metrics and the enricher, for
+    any role. A change of the watch list goes to the enricher and the metrics here; the caller
+    adds its agents' listeners and polls the reloader."""
+    watched = WatchedFile(settings.watchlist_path, Watchlist.from_toml)
+    reloader = Reloader(watched, settings.watchlist_reload_seconds,
+                        WatchlistMetrics(registry, watched.loaded_at),
+                        size=lambda w: len(w.brands))
+    watchlist = watched.value
     analyzer = analyzer or Analyzer()
     metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
-    return watchlist, metrics, Enricher(analyzer, watchlist, Limits.from_settings(settings))
+    enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))
+    reloader.on_change(enricher.use)
+    reloader.on_change(lambda changed: metrics.watch(changed.brand_ids))
+    return reloader, metrics, enricher
 
 
 def serve_metrics(settings: Settings, registry: CollectorRegistry, name: str) -> Any:
@@ -218,7 +239,7 @@ def run_enrich(settings: Settings) -> None:
     thin_client_logs()
     ensure_topics(settings)
     registry = CollectorRegistry()
-    _watchlist, metrics, enricher = enrichment(settings, registry)
+    reloader, metrics, enricher = enrichment(settings, registry)
     stage = EnrichStage(settings, enricher, metrics)
     server = serve_metrics(settings, registry, "veille worker (enrich)")
 
@@ -235,6 +256,9 @@ def run_enrich(settings: Settings) -> None:
             loop.add_signal_handler(sig, on_signal, sig)
         await stage.start()
         tasks = [asyncio.create_task(loop) for loop in stage.loops()]
+        # The watch list's changes, taken between two slices (the stage plans a slice without
+        # yielding to the loop): never a slice half matched with the old one.
+        tasks.append(asyncio.create_task(reloader.follow(lambda: not stop.is_set())))
         print("veille worker (enrich): Ready", flush=True)
         stopping = asyncio.create_task(stop.wait())
         try:

@@ -41,10 +41,10 @@ _enrichment = worker.enrichment
 
 
 def vader_only(settings: Settings, registry: Any, analyzer: Analyzer | None = None) -> Any:
-    watchlist, metrics, enricher = _enrichment(settings, registry,
-                                               Analyzer([EnglishScorer()], AllEnglish()))
+    reloader, metrics, enricher = _enrichment(settings, registry,
+                                              Analyzer([EnglishScorer()], AllEnglish()))
     enricher.watchlist = Watchlist([])
-    return watchlist, metrics, enricher
+    return reloader, metrics, enricher
 
 
 if __name__ == "__main__":

@@ -404,7 +404,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     from agents.worker import enrichment
 
     settings = _settings(args)
-    watchlist, _metrics, enricher = enrichment(settings, CollectorRegistry())
+    reloader, _metrics, enricher = enrichment(settings, CollectorRegistry())
+    watchlist = reloader.value
     terms = sum(1 for b in watchlist.brands for _ in b.terms())
     print(f"veille match: watch list {settings.watchlist_path}: {len(watchlist.brands)} brand(s) "
           f"({', '.join(watchlist.brand_ids)}), {terms} term(s)", file=sys.stderr, flush=True)

@@ -409,6 +409,21 @@ class BrandMonitor:
         #: offset already seen and is not counted twice.
         self.sources: dict[int, int] = {}
 
+    def rewatch(self, brand_terms: frozenset[str], timezone: str) -> None:
+        """The brand's entry of a changed watch list, while running: its own names (left out of
+        the rising terms from now on) and its time zone (the learnt daily rhythm moves with it,
+        as it would at the next start)."""
+        self.brand_terms = brand_terms
+        self.timezone = timezone
+        self._follow_zone()
+
+    def _follow_zone(self) -> None:
+        if self.detector.config.timezone != self.timezone:
+            # The brand's time zone changed (the watch list or VEILLE_TIMEZONE): its learnt
+            # daily rhythm moves with the clock instead of being learnt again (Detector.move_to).
+            log.info("%s: time zone %s -> %s; its learnt daily rhythm moves with the clock",
+                     self.brand, self.detector.config.timezone, self.timezone)
+            self.detector.move_to(self.timezone)
     def first_time(self, source: int, offset: int) -> bool:
         """True, and remembered, unless `offset` of upstream partition `source` was applied.
 
@@ -879,12 +894,7 @@ class BrandMonitor:
         self.share_disp, self.share_disp_w = disp if len(disp) == 2 else (0.0, 0.0)
         self.share_prev = (prev[0], prev[1])
         self.detector = detector
-        if self.detector.config.timezone != self.timezone:
-            # The brand's time zone changed (the watch list or VEILLE_TIMEZONE): its learnt
-            # daily rhythm moves with the clock instead of being learnt again (Detector.move_to).
-            log.info("%s: time zone %s -> %s; its learnt daily rhythm moves with the clock",
-                     self.brand, self.detector.config.timezone, self.timezone)
-            self.detector.move_to(self.timezone)
+        self._follow_zone()
         # A state saved before these two were has neither: nothing is held back, and the brand
         # has been watched at least since the first bucket its detector saw.
         self.held_since = d.get("held_since")

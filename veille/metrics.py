@@ -152,25 +152,35 @@ class Metrics:
             registry=registry,
         )
         self.lag.set_function(self._lag)
+        self._compound: dict[str, Any] = {}  # brand -> its compound histogram's child
         self._init_series()
         self._children: dict[tuple[str, str, str, str], Any] = {}
-        self._compound = {brand: self.compound.labels(brand) for brand in self.brands}
         self._since_created = self.latency.labels("created")
         self._since_received = self.latency.labels("received")
 
     def _lag(self) -> float:
         return max(0.0, self._clock() - self.last_received) if self.last_received else 0.0
 
-    def _init_series(self) -> None:
-        from veille import __version__
+    def watch(self, brands: Iterable[str]) -> None:
+        """The brands of a changed watch list: a new brand's series exported from now on at 0;
+        a brand taken off counts under "none" from now on (its series stay until a restart)."""
+        self.brands = tuple(brands) + (NO_BRAND,)
+        self._init_brands(self.brands)
 
-        self.info.info({"version": __version__})
-        for brand in self.brands:
-            self.compound.labels(brand)
+    def _init_brands(self, brands: Iterable[str]) -> None:
+        for brand in brands:
+            if brand not in self._compound:
+                self._compound[brand] = self.compound.labels(brand)
             for platform in PLATFORMS:
                 for language in self.languages:
                     for label in SENTIMENT_LABELS:
                         self.enriched.labels(brand, platform, language, label)
+
+    def _init_series(self) -> None:
+        from veille import __version__
+
+        self.info.info({"version": __version__})
+        self._init_brands(self.brands)
         for since in ("created", "received"):
             self.latency.labels(since)
         for reason in DLQ_REASONS:
@@ -523,9 +533,17 @@ class SpikeMetrics:
             "Mentions that arrived after their bucket had closed (beyond the lateness bound).",
             ["brand"], registry=registry,
         )
+        self._init_brands(self.brands)
+
+    def watch(self, brands: Iterable[str]) -> None:
+        """The brands of a changed watch list: a new brand's counters exported from now on."""
+        self.brands = tuple(brands)
+        self._init_brands(self.brands)
+
+    def _init_brands(self, brands: Iterable[str]) -> None:
         # The per-brand gauges appear once the worker owning the brand's partition scores a
         # bucket, and go when a rebalance moves the brand away (no stale series elsewhere).
-        for b in self.brands:
+        for b in brands:
             for sev in SEVERITIES:
                 self.alerts_opened.labels(b, sev)
             self.escalations.labels(b)
@@ -570,7 +588,6 @@ class ModerationMetrics:
     """
 
     def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
-        from veille.moderation import METRIC_CATEGORIES
         from veille.moderation.cases import ANSWER_OUTCOMES, DECISION_ERRORS
 
         self.brands = tuple(brands)
@@ -650,9 +667,23 @@ class ModerationMetrics:
             "Decisions not applied: unknown_case, duplicate, already_closed, conflict or invalid.",
             ["reason"], registry=registry,
         )
+        self._init_brands((*self.brands, NO_BRAND))
+        for reason in DECISION_ERRORS:
+            self.ignored.labels(reason)
+
+    def watch(self, brands: Iterable[str]) -> None:
+        """The brands of a changed watch list: a new brand's series exported from now on at 0; a
+        brand taken off counts under "none" from now on (its series stay until a restart)."""
+        self.brands = tuple(brands)
+        self._init_brands(self.brands)
+
+    def _init_brands(self, brands: Iterable[str]) -> None:
+        from veille.moderation import METRIC_CATEGORIES
+        from veille.moderation.cases import ANSWER_OUTCOMES
+
         # "none" too (a case of a brand no longer watched): a series first seen at 1 loses
         # that count to increase() (found in review, 2026-12-05).
-        for b in (*self.brands, NO_BRAND):
+        for b in brands:
             self.decision_seconds.labels(b)
             for counter in (self.cases_received, self.cases_processed, self.cases_rejected):
                 counter.labels(b)
@@ -661,8 +692,6 @@ class ModerationMetrics:
                     counter.labels(b, c)
             for outcome in ANSWER_OUTCOMES:
                 self.answers.labels(b, outcome)
-        for reason in DECISION_ERRORS:
-            self.ignored.labels(reason)
 
     def brand(self, brand: str) -> str:
         """The label value: a brand no longer in the watch list counts under "none"."""
@@ -734,3 +763,36 @@ def agents_paused(registry: CollectorRegistry, seconds: Callable[[], float]) -> 
     )
     gauge.set_function(seconds)
     return gauge
+
+
+class WatchlistMetrics:
+    """The watch list a process uses, re-read while it runs (veille.reload): workers and
+    the collectors that read it (RSS, Mastodon, Bluesky)."""
+
+    def __init__(self, registry: CollectorRegistry, loaded_at: float) -> None:
+        self.loaded = Gauge(
+            "veille_watchlist_loaded_timestamp_seconds",
+            "Unix time at which the watch list in use was loaded (at start, or the last change "
+            "taken while running).",
+            registry=registry,
+        )
+        self.loaded.set(loaded_at)
+        self.brands = Gauge(
+            "veille_watchlist_brands",
+            "Brands of the watch list in use.",
+            registry=registry,
+        )
+        self.refused = Gauge(
+            "veille_watchlist_refused",
+            "1 while the watch list on disk has changed but cannot be used (it does not load: "
+            "the error is in the log) and the one loaded before stays in use; 0 otherwise.",
+            registry=registry,
+        )
+        self.reloads = Counter(
+            "veille_watchlist_reloads_total",
+            "Changes of the watch list taken while running (outcome=applied) or refused "
+            "(outcome=refused: the file did not load, the one in use stayed).",
+            ["outcome"], registry=registry,
+        )
+        for outcome in ("applied", "refused"):
+            self.reloads.labels(outcome)

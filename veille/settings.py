@@ -119,6 +119,12 @@ class Settings:
         metadata={"help": "Watch-list TOML file (brands, aliases, keywords, hashtags); "
                   "empty = the packaged demo watch list."},
     )
+    watchlist_reload_seconds: float = field(
+        default=10.0,
+        metadata={"help": "How often workers and collectors look for a changed watch list, "
+                  "seconds: a change is taken once saved and settled (2 s), a file that does "
+                  "not load leaves the one in use in force; 0: read at start only."},
+    )
     metrics_host: str = field(
         default="127.0.0.1",
         metadata={"help": "Address /metrics listens on (the worker's and the polling "
@@ -652,7 +658,8 @@ _LONGEST_CHANGELOG = "-moderation-cases-changelog"
 #: Numeric settings for which 0 means something (no linger, no lateness, no fetch wait).
 _ZERO_ALLOWED = frozenset(("producer_linger_ms", "spike_lateness_seconds", "spike_early_seconds",
                            "consumer_fetch_max_wait_ms", "moderation_retention_days",
-                           "dlq_retention_days", "mentions_retention_days"))
+                           "dlq_retention_days", "mentions_retention_days",
+                           "watchlist_reload_seconds"))
 
 
 #: VEILLE_ variables that are not settings but are read (or set by the deployment) elsewhere.

@@ -646,6 +646,23 @@ def pipeline() -> Json:
                 "quiet for the Bluesky collector.")
         ],
         [
+            (timeseries("Watch list in use", [
+                target("max by (instance) (veille_watchlist_brands)", "brands: {{instance}}"),
+                target("max by (instance) (veille_watchlist_refused) > 0",
+                       "changed file refused: {{instance}}"),
+            ], unit="short", decimals=0,
+                description="Brands of the watch list each worker and collector uses, and 1 "
+                            "while it refuses a changed file that does not load (the list "
+                            "loaded before stays in use; alert WatchlistRefused after 5 "
+                            "minutes, the error in its log)."), 12, 7),
+            (timeseries("Watch list changes", [target(
+                f"sum by (outcome) (increase(veille_watchlist_reloads_total{ri}))",
+                "{{outcome}}")], unit="short", bars=True, decimals=0,
+                description="Changes of the watch list file taken while running (applied) or "
+                            "refused (the file did not load), summed over the instances: each "
+                            "worker and collector takes a change on its own."), 12, 7),
+        ],
+        [
             (timeseries("Dead letters by reason", [target(
                 f"sum by (reason) (rate(veille_dead_letters_total{ri})) * 60", "{{reason}}")],
                 stack="normal", unit="msg/min",
@@ -707,7 +724,8 @@ def pipeline() -> Json:
     annotations = [
         annotation("Pipeline alerts",
                    'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown|'
-                   'TargetMissing|SendsFailing|AlertingFailing|RssFeedFailing|MastodonHashtagFailing",'
+                   'TargetMissing|SendsFailing|AlertingFailing|RssFeedFailing|MastodonHashtagFailing|'
+                   'BlueskyBrandFailing|WatchlistRefused",'
                    ' alertstate="firing"}',
                    "{{alertname}} {{severity}}", "alertname,severity,instance", "red"),
     ]

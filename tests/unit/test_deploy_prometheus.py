@@ -27,7 +27,7 @@ ALERTS = {
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
     "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
-    "BlueskyBrandFailing", "UnscoredMentionsSurge",
+    "BlueskyBrandFailing", "UnscoredMentionsSurge", "WatchlistRefused",
 }
 
 
@@ -220,10 +220,12 @@ def test_contract_matches_veille_metrics() -> None:
         Metrics,
         ModerationMetrics,
         SpikeMetrics,
+        WatchlistMetrics,
         agents_paused,
     )
 
     registry = CollectorRegistry()
+    WatchlistMetrics(registry, 0.0)
     Metrics(registry, ["acme"], ["fr"])
     CollectorMetrics(registry, COLLECTORS)
     FeedMetrics(registry, ["GA acme"])

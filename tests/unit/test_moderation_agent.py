@@ -127,7 +127,7 @@ def run(events: list[Event], app: App | None = None,
                                        moderation_in=None)
     agent = install(app or App(), topics,
                     ModerationMetrics(registry, ["acme"]),  # type: ignore[arg-type]
-                    SETTINGS, ["acme"])
+                    SETTINGS)
     asyncio.run(agent(Stream(events)))
     return registry, topics.closed
 
@@ -306,7 +306,7 @@ def held_expiry(closed: Sink, monkeypatch: Any) -> tuple[App, Any, CollectorRegi
     registry = CollectorRegistry()
     topics = SimpleNamespace(closed=closed, queue=Sink(), decisions=Sink(), moderation_in=None)
     agent = install(app, topics, ModerationMetrics(registry, ["acme"]),  # type: ignore[arg-type]
-                    SETTINGS, ["acme"])
+                    SETTINGS)
     return app, agent, registry, topics
 
 
@@ -384,7 +384,7 @@ def test_a_decision_dated_ahead_of_its_writing_is_invalid_even_when_held(monkeyp
     registry = CollectorRegistry()
     topics = SimpleNamespace(closed=Sink(), queue=Sink(), decisions=Sink(), moderation_in=None)
     agent = install(App(), topics, ModerationMetrics(registry, ["acme"]),  # type: ignore[arg-type]
-                    SETTINGS, ["acme"])
+                    SETTINGS)
     asyncio.run(agent(Later()))
     assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
                                      {"reason": "invalid"}) == 1

@@ -1,0 +1,146 @@
+"""veille.reload: a file followed while the process runs, on a fake clock and real files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from veille.metrics import WatchlistMetrics
+from veille.reload import Reloader, WatchedFile
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def write(path: Path, text: str, mtime: float) -> None:
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, (mtime, mtime))
+
+
+def load(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    if text.startswith("bad"):
+        raise ValueError(f"watch list {path}: refused ({text})")
+    return text
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> tuple[WatchedFile[str], Path, Clock]:
+    clock = Clock()
+    path = tmp_path / "w.toml"
+    write(path, "one", clock.now - 60)
+    return WatchedFile(path, load, clock=clock), path, clock
+
+
+def test_a_change_is_taken_once_settled(watched) -> None:
+    w, path, clock = watched
+    assert w.value == "one" and w.poll() is None
+    write(path, "two", clock.now)  # just saved: maybe still being written
+    assert w.poll() is None and w.value == "one"
+    clock.now += 1.9
+    assert w.poll() is None
+    clock.now += 0.2
+    assert w.poll() == "two" and w.value == "two" and w.loaded_at == clock.now
+    assert w.poll() is None  # taken once
+
+
+def test_same_bytes_are_no_change(watched) -> None:
+    w, path, clock = watched
+    write(path, "one", clock.now - 10)  # touched, or written back the same
+    loads = []
+    w._load = lambda p: loads.append(p) or load(p)
+    assert w.poll() is None and loads == [] and w.error is None
+
+
+def test_a_file_that_does_not_load_leaves_the_old_one_and_is_said_once(watched, caplog) -> None:
+    w, path, clock = watched
+    write(path, "bad one", clock.now - 10)
+    assert w.poll() is None and w.value == "one"
+    assert w.error is not None and "refused (bad one)" in w.error
+    assert "stays in use" in w.error and w.refusals == 1
+    assert w.poll() is None and w.refusals == 1  # the same file: not refused (nor logged) again
+    assert caplog.text.count("refused (bad one)") == 1
+    write(path, "bad two", clock.now - 5)
+    assert w.poll() is None and w.refusals == 2
+    write(path, "three", clock.now - 3)
+    assert w.poll() == "three" and w.error is None
+
+
+def test_mended_back_to_the_bytes_in_use_ends_the_refusal(watched) -> None:
+    w, path, clock = watched
+    write(path, "bad", clock.now - 10)
+    w.poll()
+    assert w.error
+    write(path, "one", clock.now - 5)
+    assert w.poll() is None and w.error is None and w.value == "one"
+
+
+def test_a_file_gone_keeps_the_one_in_use(watched) -> None:
+    w, path, clock = watched
+    path.unlink()
+    assert w.poll() is None and w.value == "one"
+    assert w.error is not None and "cannot be read any more" in w.error and w.refusals == 1
+    assert w.poll() is None and w.refusals == 1
+    write(path, "back", clock.now - 5)
+    assert w.poll() == "back" and w.error is None
+
+
+def test_a_file_changed_while_it_was_read_is_read_again(watched) -> None:
+    w, path, clock = watched
+    write(path, "two", clock.now - 5)
+
+    def racing(p: Path) -> str:
+        text = load(p)
+        write(p, "three", clock.now - 4)  # the writer was not done
+        return text
+
+    w._load = racing
+    assert w.poll() is None and w.value == "one" and w.error is None
+    w._load = load
+    assert w.poll() == "three"
+
+
+def test_a_bad_file_at_start_is_the_callers_error(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text("bad", encoding="utf-8")
+    with pytest.raises(ValueError, match="refused"):
+        WatchedFile(path, load)
+
+
+def test_the_reloader_hands_changes_over_and_exports_them(watched) -> None:
+    w, path, clock = watched
+    registry = CollectorRegistry()
+    got: list[str] = []
+
+    def broken(_: str) -> None:
+        raise RuntimeError("a listener's bug")
+
+    r = Reloader(w, 10, WatchlistMetrics(registry, w.loaded_at), size=len)
+    r.on_change(broken)
+    r.on_change(got.append)
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert sample("veille_watchlist_brands") == 3  # len("one")
+    write(path, "bad", clock.now - 10)
+    assert r.check() is None
+    assert sample("veille_watchlist_refused") == 1
+    assert sample("veille_watchlist_reloads_total", outcome="refused") == 1
+    assert r.check() is None
+    assert sample("veille_watchlist_reloads_total", outcome="refused") == 1
+    write(path, "three", clock.now - 5)
+    clock.now += 1
+    assert r.check() == "three" and got == ["three"]  # the broken listener stopped no other
+    assert sample("veille_watchlist_refused") == 0
+    assert sample("veille_watchlist_reloads_total", outcome="applied") == 1
+    assert sample("veille_watchlist_loaded_timestamp_seconds") == clock.now
+    assert sample("veille_watchlist_brands") == 5
