@@ -113,9 +113,11 @@ class Process:
             def inc(self) -> None:
                 process.send_errors += 1
 
-        spikes.install(App(), topics, watchlist, SpikeMetrics(self.registry, watchlist.brand_ids,
-                                                                settings.spike_bucket_seconds),
-                       settings, send_errors=SendErrors())
+        #: The agent's listener of a changed watch list (as the worker's reloader calls it).
+        self.watch = spikes.install(App(), topics, watchlist,
+                                    SpikeMetrics(self.registry, watchlist.brand_ids,
+                                                 settings.spike_bucket_seconds),
+                                    settings, send_errors=SendErrors())
         for name, key, value in landed:  # what recovery reads back from the changelogs
             dict.__setitem__(self.tables[name], key, value)
         for table in self.tables.values():

@@ -236,3 +236,24 @@ def test_the_memo_is_bounded_and_keeps_no_long_text_nor_a_failure(monkeypatch) -
     outs = [e.handle(b"b%d" % k, with_hint(f"b{k}", "Acme again"), None) for k in range(2)]
     assert all(o.dead is not None and o.dead.reason == "processing_error" for o in outs)
     assert broken.asked == [("Acme again", None)] * 2
+
+
+def test_a_changed_watch_list_applies_to_the_next_mentions_even_a_remembered_text() -> None:
+    """Enricher.use (the worker's listener of a changed watch list): a text matched before is
+    matched with the new list (the memo forgotten), and the new brand's charter is used."""
+    from veille.sentiment.english import EnglishScorer
+
+    e = enricher(Analyzer([EnglishScorer()], Fixed("en")))
+    angry = "Zorglub you idiots, my order is late AGAIN"
+    before = e.handle(b"m1", payload("m1", angry), None)
+    assert before.enriched is not None and before.enriched.brands == () and before.item is None
+    zorglub = Watchlist.from_dict({"brands": [
+        {"id": "zorglub", "name": "Zorglub", "charter": {"response_deadline_minutes": 120}}]})
+    e.use(Watchlist([*W.brands, *zorglub.brands]))
+    after = e.handle(b"m2", payload("m2", angry), None)
+    assert after.enriched is not None and after.enriched.brands == ("zorglub",)
+    assert after.item is not None and after.item["brands"] == ["zorglub"]
+    # The brand's charter: an answer within 2 hours of the post (08:00).
+    assert datetime.fromisoformat(after.item["respond_by"]) == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+    e.use(W)
+    assert e.handle(b"m3", payload("m3", angry), None).enriched.brands == ()  # type: ignore[union-attr]

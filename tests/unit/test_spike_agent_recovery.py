@@ -215,6 +215,43 @@ def test_a_brand_taken_off_the_watch_list_mid_crisis_has_its_alert_resolved() ->
     assert [e["event"] for e in kept.alerts.sent] == ["resolved"]
 
 
+def test_a_watch_list_changed_while_running_is_followed_as_a_restart_would() -> None:
+    """The same story without a restart: acme taken off the watch list while its alert is open
+    (its gauges go, its silence resolves the alert), and a brand added (its series exported at
+    once, its mentions counted and judged)."""
+    traffic = Traffic()
+    traffic.buckets(300)
+    traffic.surge(2)
+    t, offset = traffic.t, traffic.offset
+    for p in SOURCES:
+        traffic.events.append(tick(Q, offset, p=p, t=t + 900))
+        offset += 1
+    worker = Process()
+    worker.run(traffic.batches())
+    assert worker.alerts.sent[0]["event"] == "opened"
+    assert worker.alerts.sent[-1]["event"] != "resolved"
+    told = len(worker.alerts.sent)
+
+    def sample(name: str, brand: str) -> float | None:
+        return worker.registry.get_sample_value(name, {"brand": brand})
+
+    assert sample("veille_reputation_alert_state", "acme") in (1, 2)
+    zorglub = Watchlist.from_dict({"brands": [{"id": "zorglub", "name": "Zorglub"}]}).brands
+    worker.watch(Watchlist([*(b for b in WATCHLIST.brands if b.id != "acme"), *zorglub]))
+    assert sample("veille_reputation_alert_state", "acme") is None  # its gauges go at once
+    assert sample("veille_reputation_alert_state", "zorglub") == 0  # the new brand's come
+    assert sample("veille_reputation_mentions_total", "zorglub") == 0
+
+    quiet = [[tick(Q, offset + k * len(SOURCES) + p, p=p, t=t + 900 + (k + 1) * 600)
+              for p in SOURCES] for k in range(24)]
+    zq = brand_partition("zorglub", SETTINGS.topic_partitions)
+    worker.run([*quiet, [signal(zq, 0, "zorglub", p=0, o=10_000, t=t + 900 + 24 * 600)]])
+    assert [e["event"] for e in worker.alerts.sent[told:]] == ["resolved"]
+    assert worker.alerts.sent[-1]["alert_id"] == worker.alerts.sent[0]["alert_id"]
+    assert sample("veille_reputation_alert_state", "acme") is None  # not watched: not exported
+    assert sample("veille_reputation_mentions_total", "zorglub") == 1
+
+
 def _an_open_alert_saved() -> tuple[list[tuple[str, bytes, Any]], list[dict[str, Any]], float, int]:
     """acme's surge through a process whose alert is open: what its tables' changelogs hold
     (name, key, value as read back), the alert events it sent (`opened` first), and the event
