@@ -962,9 +962,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from veille import __version__
+    from veille import build
 
-    parser.add_argument("--version", action="version", version=f"veille {__version__}")
+    parser.add_argument("--version", action="version", version=f"veille {build.describe()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="embedded broker + worker + replay of the demo data, live summary")

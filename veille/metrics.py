@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -39,6 +40,24 @@ LATENCY_BUCKETS = (
 disable_created_metrics()
 
 
+#: veille_build_info of each registry: one a registry, whoever asks first (a worker's metrics,
+#: a collector's, or both in one process).
+_BUILD_INFO: weakref.WeakKeyDictionary[CollectorRegistry, Info] = weakref.WeakKeyDictionary()
+
+
+def build_info(registry: CollectorRegistry) -> Info:
+    """veille_build_info{version, revision} (veille.build) on `registry`, registered once."""
+    from veille import build
+
+    info = _BUILD_INFO.get(registry)
+    if info is None:
+        info = _BUILD_INFO[registry] = Info(
+            "veille_build", "veille's release version and the source revision it was built "
+            "from (VEILLE_REVISION, else the checkout's git commit).", registry=registry)
+        info.info(build.labels())
+    return info
+
+
 def platform_label(platform: str) -> str:
     return platform if platform in PLATFORMS else "other"
 
@@ -58,7 +77,7 @@ class Metrics:
         self.languages = tuple(languages) + ("other", "und")
         self._clock = clock
         self.last_received = 0.0
-        self.info = Info("veille_build", "veille version", registry=registry)
+        self.info = build_info(registry)
         self.raw_messages = Counter(
             "veille_raw_messages_total",
             "Messages read from mentions.raw, whatever became of them.",
@@ -177,9 +196,6 @@ class Metrics:
                         self.enriched.labels(brand, platform, language, label)
 
     def _init_series(self) -> None:
-        from veille import __version__
-
-        self.info.info({"version": __version__})
         self._init_brands(self.brands)
         for since in ("created", "received"):
             self.latency.labels(since)
@@ -346,6 +362,8 @@ class CollectorMetrics:
 
     def __init__(self, registry: CollectorRegistry, collectors: Iterable[str] = ()) -> None:
         self.registry = registry
+        # Collectors say which build they run too (until 2026-12-06 the workers alone did).
+        self.info = build_info(registry)
         self.fetched = Counter(
             "veille_collector_items_fetched_total",
             "Items a collector received or fetched from its source.",

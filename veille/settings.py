@@ -666,6 +666,7 @@ _ZERO_ALLOWED = frozenset(("producer_linger_ms", "spike_lateness_seconds", "spik
 OTHER_VARIABLES = frozenset((
     "VEILLE_REPLAY_RATE",  # veille demo's replay rate
     "VEILLE_TANSU_BIN",  # the embedded broker's binary
+    "VEILLE_REVISION",  # the source revision built (veille.build), set in the image
     "VEILLE_WATCHLIST_FILE",  # docker-compose: the watch list mounted in the containers
     "VEILLE_WEBHOOK_HOST_PORT", "VEILLE_MODERATION_API_HOST_PORT",  # docker-compose ports
 ))

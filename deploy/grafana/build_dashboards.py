@@ -654,13 +654,20 @@ def pipeline() -> Json:
                 description="Brands of the watch list each worker and collector uses, and 1 "
                             "while it refuses a changed file that does not load (the list "
                             "loaded before stays in use; alert WatchlistRefused after 5 "
-                            "minutes, the error in its log)."), 12, 7),
+                            "minutes, the error in its log)."), 8, 7),
+            (timeseries("Builds running", [target(
+                "count by (version, revision) (veille_build_info)", "{{version}} {{revision}}")],
+                unit="short", decimals=0,
+                description="Workers and collectors running each build (veille_build_info: the "
+                            "release version and the source revision, VEILLE_REVISION at "
+                            "`docker compose build`): two lines during a rolling upgrade or a "
+                            "rollback, one once every service was recreated."), 8, 7),
             (timeseries("Watch list changes", [target(
                 f"sum by (outcome) (increase(veille_watchlist_reloads_total{ri}))",
                 "{{outcome}}")], unit="short", bars=True, decimals=0,
                 description="Changes of the watch list file taken while running (applied) or "
                             "refused (the file did not load), summed over the instances: each "
-                            "worker and collector takes a change on its own."), 12, 7),
+                            "worker and collector takes a change on its own."), 8, 7),
         ],
         [
             (timeseries("Dead letters by reason", [target(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -113,14 +114,45 @@ def test_help_lists_every_setting() -> None:
     assert all(env in out.stdout for env, _, _ in settings_table())
 
 
-def test_version_names_the_package_version() -> None:
+def test_version_names_the_package_version_and_the_revision_built() -> None:
     """What an operator asks a container before and after an upgrade (`docker compose run --rm
-    worker --version`); until 2026-12-06 only a worker's /metrics said it (veille_build_info)."""
+    worker --version`); until 2026-12-06 only a worker's /metrics said it (veille_build_info),
+    and the version alone, which no change ever moved. The revision: the image's
+    VEILLE_REVISION, else the commit of the checkout veille runs from (this one)."""
+    import os
+
     from veille import __version__
 
-    out = veille("--version")
+    env = {k: v for k, v in os.environ.items() if k != "VEILLE_REVISION"}
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).parent).stdout.strip()
+    out = veille("--version", env=env)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == f"veille {__version__}"
+    assert out.stdout.strip() == f"veille {__version__} (revision {head[:12]})"
+    out = veille("--version", env={**env, "VEILLE_REVISION": "v2026.12.06-1"})
+    assert out.stdout.strip() == f"veille {__version__} (revision v2026.12.06-1)"
+
+
+def test_the_revision_is_read_from_a_checkout_without_git(tmp_path: Path) -> None:
+    """A branch ref, a packed ref, a detached HEAD, a worktree's .git file; else None."""
+    from veille.build import git_commit
+
+    sha, other = "a" * 40, "b" * 40
+    git = tmp_path / "repo" / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "refs" / "heads" / "main").write_text(sha + "\n")
+    assert git_commit(tmp_path / "repo") == sha
+    (git / "refs" / "heads" / "main").unlink()
+    (git / "packed-refs").write_text(f"# pack-refs with: peeled\n{other} refs/heads/main\n")
+    assert git_commit(tmp_path / "repo") == other
+    (git / "HEAD").write_text(sha)
+    assert git_commit(tmp_path / "repo") == sha
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / ".git").write_text(f"gitdir: {git}\n")
+    assert git_commit(tree) == sha
+    assert git_commit(tmp_path) is None
 
 
 def test_moderation_commands_refuse_unsafe_or_bad_input_clearly() -> None:

@@ -201,10 +201,10 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     # Each from a closed set: watched brands (+ none), platforms, languages, labels, reasons,
     # categories, collectors, severities, answer outcomes, the watch list's feeds and hashtags,
     # failure kinds (the fold of unknown values is tested above); `le` is a histogram's buckets,
-    # `version` veille_build's one value.
+    # `version` and `revision` veille_build's one value each.
     bounded = {"brand", "category", "collector", "feed", "hashtag", "kind", "language", "le",
                "outcome", "platform", "reason", "sentiment", "severity", "since", "stage",
-               "version"}
+               "version", "revision"}
     families = list(reg.collect())
     assert len(families) >= 35
     for family in families:
@@ -334,3 +334,26 @@ def test_a_worker_exports_its_spike_bucket_size(tmp_path: Any) -> None:
     registry = CollectorRegistry()
     build(Settings(data_dir=str(tmp_path), spike_bucket_seconds=600), registry)
     assert registry.get_sample_value("veille_reputation_bucket_seconds") == 600
+
+
+def test_workers_and_collectors_say_which_build_they_run(monkeypatch) -> None:
+    """veille_build_info{version, revision} on a worker's registry and on a collector's (until
+    2026-12-06 a collector said nothing, and the version alone never changed); once a registry
+    when a process holds both."""
+    from veille import __version__, build
+    from veille.metrics import CollectorMetrics
+
+    monkeypatch.setenv("VEILLE_REVISION", "abc123")
+    build.revision.cache_clear()
+    try:
+        for make in (lambda r: Metrics(r, ["acme"], ["fr"]), CollectorMetrics):
+            reg = CollectorRegistry()
+            make(reg)
+            assert reg.get_sample_value("veille_build_info", {
+                "version": __version__, "revision": "abc123"}) == 1
+        both = CollectorRegistry()
+        Metrics(both, ["acme"], ["fr"])
+        CollectorMetrics(both)
+        assert [f.name for f in both.collect()].count("veille_build") == 1
+    finally:
+        build.revision.cache_clear()
