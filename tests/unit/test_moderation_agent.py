@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from agents.moderation import install
 from streams.topics import MODERATION_DECISIONS, MODERATION_QUEUE, key_partition
 from veille.metrics import ModerationMetrics
 from veille.moderation.cases import iso
-from veille.moderation.queue import make_item
+from veille.moderation.queue import ItemError, make_item
 from veille.moderation.triage import Triage
 from veille.rules import Charter
 from veille.settings import Settings
@@ -530,3 +531,24 @@ def test_a_pending_case_whose_item_was_compacted_away_unread_is_opened_from_its_
     assert [(k, json.loads(v)["decision"]) for k, v in closed.sent] == [(b"lone", "reject")]
     assert registry.get_sample_value("veille_moderation_cases_received_total",
                                      {"brand": "acme"}) == 1
+
+
+def test_a_category_this_version_does_not_know_is_left_out_and_the_case_kept() -> None:
+    """A newer version's triage category (a rolling upgrade, a rollback): the case opens with
+    the categories this version knows (none left: counted under "none"), instead of the item
+    being refused and its case never opened."""
+    from veille.moderation.queue import case_of
+
+    item = json.loads(queued("x", INSULT, posted_ago=600).value)
+    assert case_of({**item, "categories": ["scam", "insult"]}).categories == ("insult",)
+    assert case_of({**item, "categories": ["scam"]}).categories == ()
+    newer = queued("y", INSULT, posted_ago=600)
+    newer = Event(newer.key, json.dumps({**item, "case_id": "y", "categories": ["scam"]}).encode(),
+                  newer.message)
+    registry, _ = run([newer])
+    assert registry.get_sample_value("veille_moderation_cases_received_total",
+                                     {"brand": "acme"}) == 1
+    assert registry.get_sample_value("veille_moderation_items_received_total",
+                                     {"brand": "acme", "category": "none"}) == 1
+    with pytest.raises(ItemError, match="strings"):
+        case_of({**item, "categories": [1]})

@@ -77,7 +77,7 @@ def test_nothing_to_do_or_no_brand_is_no_item() -> None:
 
 
 @pytest.mark.parametrize("change", [
-    {"schema_version": 2}, {"categories": ["rude"]}, {"action": "none"}, {"severity": "huge"},
+    {"schema_version": 2}, {"categories": "insult"}, {"action": "none"}, {"severity": "huge"},
     {"case_id": ""}, {"queued_at": "yesterday"}, {"brand": None}, {"brands": 1},
     {"brands": [["acme"]]}, {"categories": [["insult"]]}, {"categories": [{}]},
 ])
