@@ -219,6 +219,19 @@ class Settings:
     webhook_max_body_bytes: int = field(
         default=1_048_576, metadata={"help": "Largest webhook request body, bytes (413 above)."}
     )
+    webhook_signature_tolerance_seconds: float = field(
+        default=300.0,
+        metadata={"help": "Webhook: a signed request carrying X-Veille-Timestamp is refused (401) "
+                  "when its timestamp is more than this many seconds from the collector's clock, "
+                  "either way, and when its timestamp and signature were accepted already within "
+                  "that window (a replay). At most 86,400."},
+    )
+    webhook_require_timestamp: bool = field(
+        default=False,
+        metadata={"help": "Webhook: refuse the body-only X-Veille-Signature (no X-Veille-Timestamp), "
+                  "which can be replayed for ever; needs VEILLE_WEBHOOK_HMAC_SECRET. Set it once "
+                  "every sender signs with a timestamp."},
+    )
     webhook_timezone: str = field(
         default="",
         metadata={"help": "Webhook: time zone (IANA name, e.g. `Europe/Paris`) of the times "
@@ -598,6 +611,9 @@ _AT_MOST = {
     "dlq_retention_days": (36500.0, "a century"),
     "mentions_retention_days": (36500.0, "a century"),
     "webhook_max_body_bytes": (64 * 2**20, "64 MiB: a body is held in memory whole"),
+    # The collector remembers the signatures accepted within the window (bounded in number):
+    # a longer one lets a captured request be replayed for longer once they are forgotten.
+    "webhook_signature_tolerance_seconds": (86400.0, "a day: a signed request is fresh for that long"),
     # A text goes into three records (raw, enriched, by-brand signal), up to 6 bytes a
     # character once JSON-escaped (a control character): 100,000 keeps each one under Apache
     # Kafka's default 1 MB message limit. Above, the broker refused a valid mention's records,

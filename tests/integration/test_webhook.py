@@ -33,6 +33,7 @@ from tests.conftest import ROOT, settings_env
 from tests.integration.test_pipeline import wait_drained
 from tests.kafka_helpers import read_all, read_to_end
 from veille.broker import EmbeddedBroker, free_port
+from veille.collectors.base import BrokerUnavailable
 from veille.collectors.webhook import (
     MAX_REQUEST_MENTIONS,
     RETRY_AFTER_SECONDS,
@@ -274,6 +275,126 @@ def test_hmac_signature(settings, serve) -> None:
     assert w.post(content=body, token=TOKEN, signature=good.upper().replace("SHA256=", "sha256=")
                   ).status_code == 202
     assert set(records_by_key(settings, expect=1)) == {"signed-1"}
+
+
+def _stamped(w: Any, body: bytes, timestamp: Any, signature: str) -> httpx.Response:
+    return w.post(content=body, token=TOKEN, signature=signature,
+                  headers={"X-Veille-Timestamp": str(timestamp)})
+
+
+class FailsOnce(WebhookCollector):
+    """Its first write fails as an unreachable broker's does (503, nothing written)."""
+
+    failed = False
+
+    async def _write(self, mentions: Any) -> None:
+        if not self.failed:
+            self.failed = True
+            raise BrokerUnavailable("test")
+        await super()._write(mentions)
+
+
+def test_a_timestamped_signature_is_accepted_once_and_only_while_fresh(settings, serve) -> None:
+    """X-Veille-Timestamp: the signature is of `<timestamp>.` + the body; the request is refused
+    when the timestamp is more than VEILLE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS (300) from the
+    server's clock, and when the same timestamp and signature were accepted already (a captured
+    request replayed: found in review, 2026-12-06, a signed push could be replayed for ever)."""
+    ensure_topics(settings)
+    w = serve(settings.with_(webhook_hmac_secret=SECRET, webhook_token=TOKEN))
+    body = json.dumps(item(1, id="stamped-1")).encode()
+    now = int(time.time())
+    good = sign(SECRET, body, now)
+    assert good == sign(SECRET, f"{now}.".encode() + body)  # the scheme, spelled out
+    r = _stamped(w, body, now, good)
+    assert r.status_code == 202 and r.json()["ids"] == ["stamped-1"], r.text
+
+    # The same request again: refused, naming the headers; nothing more written.
+    again = _stamped(w, body, now, good)
+    assert again.status_code == 401 and again.json()["error"] == "unauthorized", again.text
+    assert "X-Veille-Timestamp" in again.json()["detail"] and "replay" in again.json()["detail"]
+    # As another sender would write it (upper-case hex): the same signature.
+    assert _stamped(w, body, now, good.upper().replace("SHA256=", "sha256=")).status_code == 401
+
+    # Stale or ahead of the clock by more than the tolerance, though signed right.
+    for off in (-400, 400):
+        old = json.dumps(item(2, id=f"off-{off}")).encode()
+        r = _stamped(w, old, now + off, sign(SECRET, old, now + off))
+        assert r.status_code == 401 and r.json()["error"] == "unauthorized", r.text
+        assert "X-Veille-Timestamp" in r.json()["detail"] and "300" in r.json()["detail"], r.text
+    # Within it, either way: accepted.
+    for off in (-250, 250):
+        near = json.dumps(item(3, id=f"near-{off}")).encode()
+        assert _stamped(w, near, now + off, sign(SECRET, near, now + off)).status_code == 202
+
+    fresh = json.dumps(item(4, id="stamped-4")).encode()
+    generic = _stamped(w, fresh, now, "sha256=" + "0" * 64)
+    refused = [
+        _stamped(w, fresh, now, sign(SECRET, fresh)),  # the body-only scheme, with a timestamp
+        _stamped(w, fresh, now + 1, sign(SECRET, fresh, now)),  # the timestamp changed
+        _stamped(w, fresh + b" ", now, sign(SECRET, fresh, now)),  # the body changed
+        _stamped(w, fresh, now, sign("another secret-long", fresh, now)),
+    ]
+    for r in refused:
+        assert r.status_code == 401 and r.text == generic.text, r.text  # says nothing more
+    for stamp in ("yesterday", "1.5e9", "-1", str(now) + "000000000"):
+        r = _stamped(w, fresh, stamp, sign(SECRET, fresh, stamp))
+        assert r.status_code == 401 and "X-Veille-Timestamp" in r.json()["detail"], r.text
+        assert "Unix seconds" in r.json()["detail"], r.text
+    for r in [again, generic, *refused]:
+        assert SECRET not in r.text and TOKEN not in r.text
+    assert w.metric("veille_collector_items_refused_total", reason="unauthorized") == 13
+
+    # The legacy body-only signature, without X-Veille-Timestamp, still works (and a retry of
+    # it too, as before: its ids are de-duplicated downstream).
+    legacy = json.dumps(item(5, id="legacy-5")).encode()
+    assert w.post(content=legacy, token=TOKEN, signature=sign(SECRET, legacy)).status_code == 202
+    assert w.post(content=legacy, token=TOKEN, signature=sign(SECRET, legacy)).status_code == 202
+    assert set(records_by_key(settings, expect=5)) == {"stamped-1", "near--250", "near-250",
+                                                        "legacy-5"}
+    assert w.metric("veille_collector_items_sent_total") == 5  # stamped-1 once
+
+
+def test_a_timestamped_request_not_accepted_may_be_sent_again(settings, serve) -> None:
+    """A 503 (the broker did not acknowledge: nothing written) or a 400 tells the sender to send
+    the request again, or lets it: the same timestamp and signature are not a replay then."""
+    ensure_topics(settings)
+    w = serve(settings.with_(webhook_hmac_secret=SECRET), cls=FailsOnce)
+    body = json.dumps(item(1, id="retried-1")).encode()
+    now = int(time.time())
+    sig = sign(SECRET, body, now)
+    h = {"X-Veille-Timestamp": str(now)}
+    first = w.post(content=body, signature=sig, headers=h)
+    assert first.status_code == 503, first.text
+    assert w.post(content=body, signature=sig, headers=h).status_code == 202
+    assert w.post(content=body, signature=sig, headers=h).status_code == 401
+    bad = json.dumps(item(2, created_at="not a time")).encode()
+    sig = sign(SECRET, bad, now)
+    assert [w.post(content=bad, signature=sig, headers=h).status_code for _ in range(2)] == [400, 400]
+    assert set(records_by_key(settings, expect=1)) == {"retried-1"}
+
+
+def test_timestamps_may_be_required_and_their_tolerance_set(settings, serve) -> None:
+    """VEILLE_WEBHOOK_REQUIRE_TIMESTAMP=true: the body-only signature is refused, the 401 saying
+    which headers are needed; VEILLE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS sets the window."""
+    ensure_topics(settings)
+    w = serve(settings.with_(webhook_hmac_secret=SECRET, webhook_require_timestamp=True,
+                             webhook_signature_tolerance_seconds=30))
+    body = json.dumps(item(1, id="required-1")).encode()
+    r = w.post(content=body, signature=sign(SECRET, body))
+    assert r.status_code == 401 and r.json()["error"] == "unauthorized", r.text
+    assert "X-Veille-Timestamp: <unix seconds>" in r.json()["detail"], r.text
+    now = int(time.time())
+    r = w.post(content=body, signature=sign(SECRET, body, now - 60),
+               headers={"X-Veille-Timestamp": str(now - 60)})
+    assert r.status_code == 401 and "30" in r.json()["detail"], r.text
+    r = w.post(content=body, signature=sign(SECRET, body, now),
+               headers={"X-Veille-Timestamp": str(now)})
+    assert r.status_code == 202, r.text
+    assert w.metric("veille_collector_items_refused_total", reason="unauthorized") == 2
+    assert set(records_by_key(settings, expect=1)) == {"required-1"}
+    # Without an HMAC secret there is no signature to time: an error at start, not ignored.
+    with pytest.raises(WebhookConfigError, match="VEILLE_WEBHOOK_REQUIRE_TIMESTAMP"):
+        check_config(settings.with_(webhook_token=TOKEN, webhook_require_timestamp=True))
 
 
 def test_refusals_name_the_problem_and_write_nothing(settings, serve) -> None:

@@ -21,7 +21,12 @@ answer is 503 with Retry-After, and the client must resend (same ids: no duplica
 Authentication: `Authorization: Bearer $VEILLE_WEBHOOK_TOKEN` and/or
 `X-Veille-Signature: sha256=<hex HMAC-SHA256 of the raw body keyed with $VEILLE_WEBHOOK_HMAC_SECRET>`
 (the body once its Content-Encoding is undone); with neither configured the collector only starts
-on a loopback address.
+on a loopback address. A signed request may carry `X-Veille-Timestamp: <unix seconds>`: its
+signature is then of `<timestamp>.` + the raw body, and it is refused (401) when the timestamp is
+more than VEILLE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS (300) from the server's clock, or when the
+same timestamp and signature were accepted already (a replay: SeenSignatures, in this process's
+memory). Without the header the body-only signature is taken, unless
+VEILLE_WEBHOOK_REQUIRE_TIMESTAMP is set: it can be replayed for ever.
 
 Content-Encoding: identity, gzip, x-gzip or deflate, one at most (veille.httpbody); any other
 is refused with 415 from the headers, before the body is read (instead of the 100 Continue).
@@ -35,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import hashlib
+import heapq
 import hmac
 import ipaddress
 import json
@@ -130,6 +136,14 @@ MAX_READING_BYTES = 64 * 2**20
 #: ever (200 of them: 250 MB, until 2026-12-05).
 BODY_READ_SECONDS = 30.0
 SIGNATURE_HEADER = "X-Veille-Signature"
+#: Unix seconds at which the sender signed; the signature is then of `<timestamp>.` + the body.
+TIMESTAMP_HEADER = "X-Veille-Timestamp"
+#: The timestamped signatures remembered at once, at most (each about 220 bytes: 22 MB at
+#: most). Only signatures that were checked are remembered, so only the secret's holders can
+#: fill it; full, the oldest is forgotten and no older timestamp is taken (SeenSignatures).
+MAX_SEEN_SIGNATURES = 100_000
+#: A timestamp is Unix seconds: digits, 12 at most (milliseconds have 13).
+_TIMESTAMP_TEXT = re.compile(r"[0-9]{1,12}")
 #: The shortest token or HMAC secret accepted (a 1-character token guarded a public listener).
 MIN_SECRET_CHARS = 16
 _PENDING_ID = "webhook-pending"
@@ -291,9 +305,71 @@ def derive_id(m: RawMention) -> str:
                       iso(m.created_at))
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The X-Veille-Signature value for `body`: `sha256=` + hex HMAC-SHA256 keyed with `secret`."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, timestamp: int | str | None = None) -> str:
+    """The X-Veille-Signature value for `body`: `sha256=` + hex HMAC-SHA256 keyed with `secret`;
+    with a `timestamp` (sent as X-Veille-Timestamp), of `<timestamp>.` + `body`."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), _signed(body, timestamp),
+                                hashlib.sha256).hexdigest()
+
+
+def _signed(body: bytes, timestamp: int | str | None) -> bytes:
+    """What a signature is of: the body, or `<timestamp>.` + the body."""
+    return body if timestamp is None else str(timestamp).encode("ascii") + b"." + body
+
+
+class SeenSignatures:
+    """The timestamped signatures accepted lately, so that none is accepted twice (a replay).
+
+    A signature is remembered until its timestamp is out of the tolerance (then the timestamp
+    alone refuses it), `capacity` of them at most. Full, the one with the oldest timestamp is
+    forgotten and `floor` rises to that timestamp: a request timestamped at or before it is
+    refused from then on (401: the sender signs again with the current time), as is one, while
+    full, timestamped no later than all those remembered; never a replay let through. Only
+    signatures already checked are remembered, so that only the holders of the secret can fill
+    it (more than `capacity` signed requests within the tolerance), and a request released and
+    sent again is one entry still.
+
+    A signature is claimed when checked, before the request is written: a replay sent while the
+    original waits for the broker is refused too. One whose request was not accepted (a 400, or
+    a 503 that tells the sender to send it again) is released: the same request may come back.
+    One process's memory: replicas behind a load balancer do not share it."""
+
+    def __init__(self, capacity: int = MAX_SEEN_SIGNATURES) -> None:
+        self.capacity = capacity
+        #: Timestamps at or before this one are refused (raised when full), None until then.
+        self.floor: int | None = None
+        self._by_time: list[tuple[int, bytes]] = []  # a heap, the oldest timestamp first
+        #: Signature -> claimed (True), or released while its timestamp is fresh (False).
+        self._claimed: dict[bytes, bool] = {}
+
+    def __len__(self) -> int:
+        return len(self._claimed)
+
+    def claim(self, timestamp: int, signature: bytes, now: float, tolerance: float) -> str | None:
+        """None when `signature` (timestamped `timestamp`, fresh) is claimed; else why not:
+        "replayed" (claimed already) or "forgotten" (at or before `floor`)."""
+        while self._by_time and self._by_time[0][0] < now - tolerance:
+            del self._claimed[heapq.heappop(self._by_time)[1]]
+        claimed = self._claimed.get(signature)
+        if claimed:
+            return "replayed"
+        if claimed is None:
+            if self.floor is not None and timestamp <= self.floor:
+                return "forgotten"
+            if len(self._by_time) >= self.capacity:
+                if timestamp <= self._by_time[0][0]:
+                    return "forgotten"  # it would be the one forgotten
+                oldest, forgotten = heapq.heappop(self._by_time)
+                del self._claimed[forgotten]
+                self.floor = oldest if self.floor is None else max(self.floor, oldest)
+            heapq.heappush(self._by_time, (timestamp, signature))
+        self._claimed[signature] = True
+        return None
+
+    def release(self, signature: bytes) -> None:
+        """`signature`'s request was not accepted: it may come again (still within its time)."""
+        if signature in self._claimed:
+            self._claimed[signature] = False
 
 
 def is_loopback(host: str) -> bool:
@@ -331,6 +407,9 @@ def check_config(settings: Settings) -> None:
         if len(secret.strip()) < MIN_SECRET_CHARS:
             raise WebhookConfigError(f"{name} has {len(secret.strip())} characters, at least "
                                      f"{MIN_SECRET_CHARS} are needed (e.g. openssl rand -hex 32)")
+    if settings.webhook_require_timestamp and not settings.webhook_hmac_secret:
+        raise WebhookConfigError("VEILLE_WEBHOOK_REQUIRE_TIMESTAMP is set but there is no signature "
+                                 "to time: set VEILLE_WEBHOOK_HMAC_SECRET, or leave it unset")
     if settings.webhook_token.strip() or settings.webhook_hmac_secret:
         return
     if not is_loopback(settings.webhook_host):
@@ -403,6 +482,8 @@ class WebhookCollector(Collector):
         token = settings.webhook_token.strip()
         self._token = _b(token) if token else None
         self._secret = settings.webhook_hmac_secret.encode("utf-8") or None
+        self._tolerance = settings.webhook_signature_tolerance_seconds
+        self._seen = SeenSignatures()
         #: The zone of the times pushed without an offset (VEILLE_WEBHOOK_TIMEZONE), or None.
         self._local = zone(settings.webhook_timezone) if settings.webhook_timezone else None
 
@@ -527,12 +608,23 @@ class WebhookCollector(Collector):
         needed = []
         if self._token:
             needed.append("Authorization: Bearer <token>")
-        if self._secret:
-            needed.append(f"{SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the body>")
+        if self._secret and self.settings.webhook_require_timestamp:
+            needed.append(f"{TIMESTAMP_HEADER}: <unix seconds> and {SIGNATURE_HEADER}: "
+                          "sha256=<hex HMAC-SHA256 of '<timestamp>.' + the body>")
+        elif self._secret:
+            needed.append(f"{SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of the body, or with "
+                          f"{TIMESTAMP_HEADER}: <unix seconds> of '<timestamp>.' + the body>")
         headers = {"WWW-Authenticate": 'Bearer realm="veille"'} if self._token else None
-        # The same answer whatever was missing or wrong.
+        # The same answer whatever was missing or wrong (but see _signature_problem).
         return _error(401, "unauthorized", "missing or invalid credentials; required: "
                       + " and ".join(needed), headers=headers)
+
+    def _stamp_refused(self, detail: str) -> web.Response:
+        """401 for a timestamp that is malformed, or out of time or replayed though its
+        signature is right: said, as it is the sender's to fix (its clock, or a new signature),
+        and it tells a replayer nothing it did not know."""
+        self._refuse("unauthorized")
+        return _error(401, "unauthorized", detail)
 
     def _bearer_ok(self, request: web.Request) -> bool:
         if self._token is None:
@@ -540,14 +632,50 @@ class WebhookCollector(Collector):
         scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(_b(credentials.strip()), self._token)
 
-    def _signature_ok(self, request: web.Request, body: bytes) -> bool:
+    def _signature_problem(self, request: web.Request, body: bytes,
+                           claimed: list[bytes]) -> web.Response | None:
+        """None when the signature is right (or none is required), else the 401. A timestamped
+        one is also claimed in SeenSignatures (appended to `claimed`: _post_mentions releases it
+        unless the request is accepted)."""
         if self._secret is None:
-            return True
+            return None
+        stamp = request.headers.get(TIMESTAMP_HEADER)
+        if stamp is None and self.settings.webhook_require_timestamp:
+            return self._unauthorized()
+        if stamp is not None:
+            stamp = stamp.strip()
+            if not _TIMESTAMP_TEXT.fullmatch(stamp):
+                return self._stamp_refused(
+                    f"{TIMESTAMP_HEADER} must be the Unix seconds at which the request was signed "
+                    f"(digits, e.g. {int(time.time())}; not milliseconds), not {stamp[:40]!r}")
         given = request.headers.get(SIGNATURE_HEADER, "").strip()
         if given[:7].lower() != "sha256=":
-            return False
-        expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(_b(given[7:].strip().lower()), expected.encode("ascii"))
+            return self._unauthorized()
+        mac = hmac.new(self._secret, _signed(body, stamp), hashlib.sha256)
+        if not hmac.compare_digest(_b(given[7:].strip().lower()), mac.hexdigest().encode("ascii")):
+            return self._unauthorized()
+        if stamp is None:
+            return None  # the body-only signature (VEILLE_WEBHOOK_REQUIRE_TIMESTAMP unset)
+        now = time.time()
+        timestamp = int(stamp)
+        if abs(now - timestamp) > self._tolerance:
+            return self._stamp_refused(
+                f"{TIMESTAMP_HEADER} {timestamp} is {now - timestamp:+.0f} s from the server's "
+                f"clock, more than {self._tolerance:g} s: sign the request with the current time "
+                "(and check the sender's clock)")
+        key = mac.digest()  # covers the timestamp: the pair (timestamp, signature)
+        why = self._seen.claim(timestamp, key, now, self._tolerance)
+        if why == "replayed":
+            return self._stamp_refused(
+                f"this {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} were accepted already: a replay "
+                "is refused; sign each new request with its own timestamp")
+        if why is not None:
+            return self._stamp_refused(
+                f"{TIMESTAMP_HEADER} {timestamp} is older than the signatures this collector still "
+                f"remembers (more than {self._seen.capacity} within {self._tolerance:g} s): sign "
+                "the request again with the current time")
+        claimed.append(key)
+        return None
 
     def _precheck(self, request: web.Request) -> web.Response | None:
         """What can be refused from the headers alone: credentials, size, content type and
@@ -586,6 +714,18 @@ class WebhookCollector(Collector):
     # -- endpoints --------------------------------------------------------------------------
 
     async def _post_mentions(self, request: web.Request) -> web.Response:
+        """_receive_mentions(), then a timestamped signature it claimed is released unless the
+        request was accepted (202): the sender may send it again after a 503 or a 400."""
+        response: web.Response | None = None
+        claimed: list[bytes] = []
+        try:
+            response = await self._receive_mentions(request, claimed)
+            return response
+        finally:
+            if claimed and (response is None or response.status != 202):
+                self._seen.release(claimed[0])
+
+    async def _receive_mentions(self, request: web.Request, claimed: list[bytes]) -> web.Response:
         refused = self._precheck(request)
         if refused is not None:
             return refused
@@ -635,8 +775,9 @@ class WebhookCollector(Collector):
             self._refuse("undecodable_bytes")
             return _error(400, "undecodable_bytes",
                           f"the body does not decode as its Content-Encoding ({coding}) says: {exc}")
-        if not self._signature_ok(request, body):
-            return self._unauthorized()
+        refused = self._signature_problem(request, body, claimed)
+        if refused is not None:
+            return refused
         # What the request holds while it waits: its body (aiohttp keeps the bytes read, and a
         # decoded body is another copy), then its mentions.
         size = len(body) + (len(raw) if body is not raw else 0)
