@@ -373,6 +373,36 @@ def test_a_timestamped_request_not_accepted_may_be_sent_again(settings, serve) -
     assert set(records_by_key(settings, expect=1)) == {"retried-1"}
 
 
+def test_the_readme_timestamped_examples_are_accepted_once(settings, serve) -> None:
+    """The README's shell lines and its Python example compute the signature the server checks
+    (openssl and the standard library: an independent reference for sign() and the server)."""
+    ensure_topics(settings)
+    w = serve(settings.with_(webhook_hmac_secret=SECRET))
+    readme = (ROOT / "README.md").read_text()
+    lines = ["TS=$(date +%s)",
+             "SIG=$(printf '%s.%s' \"$TS\" \"$BODY\" | openssl dgst -sha256 -hmac "
+             "\"$VEILLE_WEBHOOK_HMAC_SECRET\" | sed 's/^.* //')"]
+    for line in lines:
+        assert line + "\n" in readme, line
+    body = json.dumps(item(1, id="readme-sh")).encode()
+    out = subprocess.run(["sh", "-c", "\n".join([*lines, 'echo "$TS $SIG"'])], capture_output=True,
+                         check=True, text=True, env={**os.environ, "BODY": body.decode(),
+                                                     "VEILLE_WEBHOOK_HMAC_SECRET": SECRET})
+    stamp, digest = out.stdout.split()
+    for status in (202, 401):
+        r = w.post(content=body, signature="sha256=" + digest, headers={"X-Veille-Timestamp": stamp})
+        assert r.status_code == status, r.text
+
+    start = readme.index("```python\n", readme.index("The same timestamped signature from Python"))
+    example = readme[start + len("```python\n"):readme.index("```\n", start + 10)]
+    assert "http://127.0.0.1:8080/mentions" in example
+    example = example.replace("http://127.0.0.1:8080", w.url)
+    out = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True,
+                         env={**os.environ, "VEILLE_WEBHOOK_HMAC_SECRET": SECRET})
+    assert out.returncode == 0 and json.loads(out.stdout)["accepted"] == 1, out.stderr
+    assert len(records_by_key(settings, expect=2)) == 2
+
+
 def test_timestamps_may_be_required_and_their_tolerance_set(settings, serve) -> None:
     """VEILLE_WEBHOOK_REQUIRE_TIMESTAMP=true: the body-only signature is refused, the 401 saying
     which headers are needed; VEILLE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS sets the window."""
