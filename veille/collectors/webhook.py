@@ -659,10 +659,11 @@ class WebhookCollector(Collector):
         now = time.time()
         timestamp = int(stamp)
         if abs(now - timestamp) > self._tolerance:
+            way = "behind" if timestamp < now else "ahead of"
             return self._stamp_refused(
-                f"{TIMESTAMP_HEADER} {timestamp} is {now - timestamp:+.0f} s from the server's "
-                f"clock, more than {self._tolerance:g} s: sign the request with the current time "
-                "(and check the sender's clock)")
+                f"{TIMESTAMP_HEADER} {timestamp} is {abs(now - timestamp):.0f} s {way} the "
+                f"server's clock, more than {self._tolerance:g} s either way: sign the request "
+                "with the current time (and check the sender's clock)")
         key = mac.digest()  # covers the timestamp: the pair (timestamp, signature)
         why = self._seen.claim(timestamp, key, now, self._tolerance)
         if why == "replayed":
