@@ -199,7 +199,7 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         for q in sorted(owned):
             saved = open_table.get(wm_keys[q]) if q in wm_keys else None
             # Saved with another partition count, the key may be another partition's.
-            if saved is not None and saved.get("partitions") == settings.topic_partitions:
+            if isinstance(saved, dict) and saved.get("partitions") == settings.topic_partitions:
                 try:
                     watermarks[q] = Watermark.from_state(saved["wm"])
                     wm_at[q] = int(saved["at"])
@@ -284,10 +284,20 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         m = new_monitor(brand)
         key = brand.encode()
         saved_open, saved_core = open_table.get(key), core_table.get(key)
+        if not isinstance(saved_core, (dict, type(None))) or not isinstance(saved_open, (dict, type(None))):
+            # No JSON object at all (a tool writing to the changelog, a layout to come): until
+            # 2026-12-06 `.get` on it raised from the recovery callback, a crash at every start.
+            log.warning("spikes: %s: its saved state cannot be read by veille %s (not a JSON "
+                        "object: %.100r); the brand's detector starts afresh (a day of warm-up)",
+                        brand, __version__, saved_core if saved_core is not None else saved_open)
+            saved_open = saved_open if isinstance(saved_open, dict) else None
+            saved_core = saved_core if isinstance(saved_core, dict) else None
         core_seq = -1
         open_state = None
         if saved_core is not None:
             core_seq = saved_core.get("seq", -1)
+            if not isinstance(core_seq, int) or isinstance(core_seq, bool):
+                core_seq = -1
             open_state = saved_core.get("open")
         # An open-table record is newer than the core it builds on only if it names it: a
         # record written before the last core (or for a core lost in a crash) is ignored.

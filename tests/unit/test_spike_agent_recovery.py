@@ -374,3 +374,27 @@ def test_a_state_this_version_cannot_read_does_not_stop_the_worker(
         (opened["alert_id"], "resolved")]
     core, _ = restarted.state()
     assert core["detector"]["version"] == 2  # this version's layout from now on
+
+
+@pytest.mark.parametrize("value", [["not", "a", "dict"], "garbled", 7])
+def test_a_saved_value_that_is_no_state_at_all_does_not_stop_the_worker(
+        value: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """acme's saved states and a partition's watermark replaced by something that is no JSON
+    object (a tool writing to the changelog, a future layout): the worker starts, says so, and
+    learns acme afresh. Until 2026-12-06 `.get` on it raised AttributeError from the recovery
+    callback, which Faust re-raises: the worker crashed at every start."""
+    landed, _, t, offset = _an_open_alert_saved()
+    damaged = [(name, key, value if key == b"acme" or key.startswith(b"~watermark") else v)
+               for name, key, v in landed]
+    assert any(key.startswith(b"~watermark") for _, key, _ in landed)
+    restarted = Process(landed=damaged)
+    assert "acme" in caplog.text and "cannot be read" in caplog.text
+    assert restarted.registry.get_sample_value("veille_reputation_alert_state",
+                                               {"brand": "acme"}) == 0
+    n = offset + 3 * len(SOURCES)
+    restarted.run([[tick(Q, offset + k * len(SOURCES) + p, p=p, t=t + 900 + k * 300)
+                    for p in SOURCES] for k in range(3)]
+                  + [[signal(Q, n, "acme", p=0, o=10_000, t=t + 1800)]])
+    _, open_state = restarted.state()
+    assert isinstance(open_state, dict) and open_state["brand"] == "acme"  # saved anew
+    assert open_state["open"][0]["total"] == 1  # the mention counted, from a fresh state
