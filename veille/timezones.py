@@ -10,6 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: The default zone: time-of-day slots and days on UTC, as before per-brand time zones existed.
 UTC_NAME = "UTC"
+#: The IANA database's other names of UTC (links to Etc/UTC, and GMT, which is UTC to veille's
+#: second): given for a zone, they are UTC, so that a time read with them is the same text.
+UTC_ALIASES = frozenset((
+    "UTC", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu",
+    "GMT", "Etc/GMT", "GMT0", "Etc/GMT0", "GMT+0", "Etc/GMT+0", "GMT-0", "Etc/GMT-0",
+    "Greenwich", "Etc/Greenwich",
+))
 EXAMPLES = '"Europe/Paris", "America/New_York" or "UTC"'
 
 

@@ -268,6 +268,18 @@ def test_the_zone_applies_to_iso_times_without_an_offset(tmp_path: Path) -> None
     assert report.refused == [(4, "invalid_field: created_at is not an ISO 8601 time")]
 
 
+@pytest.mark.parametrize("name", ["Etc/UTC", "Zulu", "Etc/GMT", "GMT0"])
+def test_another_name_of_utc_sends_what_utc_sends(tmp_path: Path, name: str) -> None:
+    """Rows without an id get an id made from their content: with `--tz Etc/UTC` the times
+    were rewritten (`2026-12-06 09:30:00` sent as `2026-12-06T09:30:00.000Z`), so the same
+    rows replayed with `--tz UTC` (or none) were new mentions (until 2026-12-06)."""
+    path = write(tmp_path, ["text,platform,created_at", "a,blog,2026-12-06 09:30:00",
+                            "b,blog,2026-12-06T09:30:00+01:00"])
+    _, utc = run(path, csv_options(tz="UTC"))
+    _, other = run(path, csv_options(tz=name))
+    assert records(other) == records(utc)
+
+
 def test_excel_dates_refused_say_to_give_their_format(tmp_path: Path) -> None:
     path = write(tmp_path, DATES[:3])
     report, _ = run(path)

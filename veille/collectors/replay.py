@@ -36,7 +36,7 @@ from streams.records import (
 from streams.topics import MENTIONS_RAW
 from veille.collectors.flat import AUDIENCE_PREFIX, count, gather_audience
 from veille.settings import Settings
-from veille.timezones import TimezoneError, local_time, zone
+from veille.timezones import UTC_ALIASES, TimezoneError, local_time, zone
 
 TIMESTAMP_MODES = ("keep", "shift", "now")
 #: The longest line read (bytes), at the default text limit: a valid raw mention is far
@@ -350,7 +350,10 @@ def csv_options(columns: Sequence[str] = (), encoding: str | None = None,
             if "does not match format" not in str(exc):  # a bad directive, a stray %
                 raise ReplayOptionError(f"--date-format {date_format!r}: {exc}") from None
     where: tzinfo = UTC
-    if tz is not None and tz != "UTC":
+    # Another name of UTC (Etc/UTC, Zulu...) is UTC: until 2026-12-06 its times were rewritten
+    # (a cell's "2026-12-01 10:00" became "2026-12-01T10:00:00Z"), so rows without an id got
+    # other generated ids than with --tz UTC, the same instants sent again as new mentions.
+    if tz is not None and tz not in UTC_ALIASES:
         try:
             where = zone(tz)
         except TimezoneError as exc:
