@@ -223,10 +223,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             signal.signal(s, handler)
     # Where to go on from is the same file read the same way: its options said again.
     again = ["--format", args.format] if args.format != "auto" else []
-    again += [arg for spec in args.column for arg in ("--column", spec)]
-    for flag, value in (("--encoding", args.encoding), ("--date-format", args.date_format),
-                        ("--tz", args.tz)):
-        again += [flag, value] if value is not None else []
+    again += options.argv
     return replay_outcome(report, stopped_by=stopped_by[0] if stopped_by else None, path=path,
                           timestamps=args.timestamps, from_line=args.from_line, options=again)
 

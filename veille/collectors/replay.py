@@ -274,14 +274,20 @@ class CsvOptions:
     field itself is then ignored. `encoding`: the bytes' (--encoding; read line by line, so
     one whose line breaks are ASCII's). `date_format`: created_at and collected_at as this
     strptime format (--date-format), else ISO 8601 or Unix seconds. `zone`: of the times
-    without an offset (--tz; daylight saving as timezones.local_time, fold=0). `given`: the
-    options given, named in the error for a JSON Lines file."""
+    without an offset (--tz; daylight saving as timezones.local_time, fold=0). `argv`: the
+    options as given on the command line (the command to go on from repeats them)."""
 
     columns: tuple[tuple[str, str], ...] = ()
     encoding: str = "utf-8"
     date_format: str | None = None
     zone: tzinfo = UTC
-    given: tuple[str, ...] = ()
+    argv: tuple[str, ...] = ()
+
+    @property
+    def given(self) -> tuple[str, ...]:
+        """The options given (--column, --encoding...), each once: named in the error for a
+        JSON Lines file."""
+        return tuple(dict.fromkeys(self.argv[::2]))
 
     @property
     def codec(self) -> str:
@@ -303,9 +309,9 @@ def csv_options(columns: Sequence[str] = (), encoding: str | None = None,
                 date_format: str | None = None, tz: str | None = None) -> CsvOptions:
     """The options as the command line gives them (`columns`: "FIELD=HEADER" each), checked;
     ReplayOptionError naming the option otherwise. None: not given (UTF-8, ISO 8601, UTC)."""
-    given = tuple(name for name, value in (("--column", columns), ("--encoding", encoding),
-                                           ("--date-format", date_format), ("--tz", tz))
-                  if value)
+    argv = tuple(arg for spec in columns for arg in ("--column", spec))
+    for flag, value in (("--encoding", encoding), ("--date-format", date_format), ("--tz", tz)):
+        argv += (flag, value) if value is not None else ()
     known = (*CSV_FIELDS, *CSV_AUDIENCE)
     mapped: dict[str, str] = {}
     for spec in columns:
@@ -359,7 +365,7 @@ def csv_options(columns: Sequence[str] = (), encoding: str | None = None,
         except TimezoneError as exc:
             raise ReplayOptionError(f"--tz: unknown time zone: {exc}") from None
     return CsvOptions(columns=pairs, encoding=encoding or "utf-8", date_format=date_format,
-                      zone=where, given=given)
+                      zone=where, argv=argv)
 
 
 class _RecordTooLong(Exception):
