@@ -419,10 +419,23 @@ class _SourceHealth:
                                   [label], registry=registry)
         self.failures = Counter(f"{prefix}_failures_total", failures_help, [label, "kind"],
                                 registry=registry)
+        self.kinds = tuple(kinds)
+        self.watch(names)
+
+    def watch(self, names: Iterable[str]) -> None:
+        """Sources of a changed watch list: their series exported from now on, at 0 (a source
+        already exported keeps its own)."""
         for name in names:
             self.last_success.labels(name)
-            for kind in kinds:
+            for kind in self.kinds:
                 self.failures.labels(name, kind)
+
+    def forget(self, name: str) -> None:
+        """A source taken off the watch list: its series go (a last success frozen for ever
+        would read as a source that stopped working)."""
+        self.last_success.remove(name)
+        for kind in self.kinds:
+            self.failures.remove(name, kind)
 
 
 class FeedMetrics(_SourceHealth):

@@ -90,6 +90,11 @@ class AddressPolicy:
     must be public."""
 
     def __init__(self, trusted_hosts: Iterable[str]) -> None:
+        self.trust(trusted_hosts)
+
+    def trust(self, trusted_hosts: Iterable[str]) -> None:
+        """The configured hosts, from now on (a changed watch list: a host of a feed taken off is
+        no longer trusted)."""
         self.trusted = frozenset(host_key(h) for h in trusted_hosts if h)
 
     def is_trusted(self, host: str) -> bool:

@@ -51,6 +51,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from yarl import URL
@@ -157,6 +158,18 @@ def queries_of(watchlist: Watchlist) -> list[Query]:
                 seen.add(q.casefold())
                 out.append(Query(brand.id, q))
     return out
+
+
+def check_queries(queries: list[Query], path: Path) -> None:
+    """BlueskyConfigError when the watch list at `path` gives no search, or more than
+    MAX_QUERIES."""
+    if not queries:
+        raise BlueskyConfigError(f"{path}: no brand to search")
+    if len(queries) > MAX_QUERIES:
+        raise BlueskyConfigError(
+            f"{path}: {len(queries)} brand names, aliases and hashtags to search on Bluesky, "
+            f"more than {MAX_QUERIES} (one search each a round: the rate limit would not hold); "
+            "keep the ones that matter")
 
 
 def post_uri(value: Any) -> tuple[str, str] | None:
@@ -369,49 +382,90 @@ class BlueskyCollector(PollingCollector):
         self._check_interval(BlueskyConfigError,
                              "the service's rate limit is shared with its other clients")
 
+    def load_watchlist(self, path: Path) -> Watchlist:
+        """The watch list at `path`, or BlueskyConfigError: one that does not load, or whose
+        searches (queries_of) are none or more than MAX_QUERIES, at start as when it changes
+        while running (such a change is refused: the searches in use stay)."""
+        try:
+            watchlist = Watchlist.from_toml(path)
+        except WatchlistError as exc:
+            raise BlueskyConfigError(str(exc)) from None
+        check_queries(queries_of(watchlist), path)
+        return watchlist
+
     async def start(self) -> None:
         self.check_config()
         self.store.check()
         if self.queries is None:
-            try:
-                watchlist = Watchlist.from_toml(self.settings.watchlist_path)
-            except WatchlistError as exc:
-                raise BlueskyConfigError(str(exc)) from None
-            self.queries = queries_of(watchlist)
-        if not self.queries:
-            raise BlueskyConfigError(f"{self.settings.watchlist_path}: no brand to search")
-        if len(self.queries) > MAX_QUERIES:
-            raise BlueskyConfigError(
-                f"{self.settings.watchlist_path}: {len(self.queries)} brand names, aliases and "
-                f"hashtags to search on Bluesky, more than {MAX_QUERIES} (one search each a round: "
-                "the rate limit would not hold); keep the ones that matter")
+            self.queries = queries_of(self.follow_watchlist(self.load_watchlist))
+        check_queries(self.queries, self.settings.watchlist_path)
         self._brand_of = {query.q: query.brand for query in self.queries}
         if self.source_metrics is None:
             self.source_metrics = BlueskyBrandMetrics(
                 self.metrics.registry, dict.fromkeys(q.brand for q in self.queries))
         for query in self.queries:
-            data = self.store.load(self._state_key(query.q)) or {}
-            if data.get("service") != self.search_base:
-                data = {}
-            cursor = _time(data.get("cursor"))
-            self.cursors[query.q] = cursor
-            recent = data.get("recent")
-            self.recent[query.q] = {
-                uri: when for uri, when in ((u, _time(t)) for u, t in
-                                            (recent.items() if isinstance(recent, dict) else []))
-                if post_uri(uri) is not None and when is not None}
-            gaps = data.get("gaps")
-            self.gaps[query.q] = [
-                (a, b) for a, b in ((_time(g[0]), _time(g[1])) for g in
-                                    (gaps if isinstance(gaps, list) else [])
-                                    if isinstance(g, list) and len(g) == 2)
-                if a is not None and b is not None and a < b][:MAX_GAPS]
-            held = data.get("held")
-            self.held[query.q] = dict(list(
-                (uri, p) for uri, p in (held.items() if isinstance(held, dict) else [])
-                if post_uri(uri) is not None and isinstance(p, dict) and p.get("uri") == uri
-            )[:MAX_HELD])
+            self._load_state(query.q)
         self._open_session()
+
+    def _load_state(self, q: str) -> None:
+        """The search's saved state (its cursor, the URIs of its look-back window, its gaps,
+        the posts it holds back), or a fresh one."""
+        data = self.store.load(self._state_key(q)) or {}
+        if data.get("service") != self.search_base:
+            data = {}
+        cursor = _time(data.get("cursor"))
+        self.cursors[q] = cursor
+        recent = data.get("recent")
+        self.recent[q] = {
+            uri: when for uri, when in ((u, _time(t)) for u, t in
+                                        (recent.items() if isinstance(recent, dict) else []))
+            if post_uri(uri) is not None and when is not None}
+        gaps = data.get("gaps")
+        self.gaps[q] = [
+            (a, b) for a, b in ((_time(g[0]), _time(g[1])) for g in
+                                (gaps if isinstance(gaps, list) else [])
+                                if isinstance(g, list) and len(g) == 2)
+            if a is not None and b is not None and a < b][:MAX_GAPS]
+        held = data.get("held")
+        self.held[q] = dict(list(
+            (uri, p) for uri, p in (held.items() if isinstance(held, dict) else [])
+            if post_uri(uri) is not None and isinstance(p, dict) and p.get("uri") == uri
+        )[:MAX_HELD])
+
+    def use_watchlist(self, watchlist: Watchlist) -> None:
+        """The searches of a changed watch list, from this round on: a search added starts from
+        its saved state (else its newest page, as at a start), a new brand's series at 0; one
+        taken off is no longer run, and a brand with none left loses its series; one kept (its
+        case aside: Bluesky's search ignores it) keeps its cursor, look-back URIs, gaps and held
+        posts, so nothing is sent twice or skipped, and counts under its brand of now. (Its state
+        file stays: added back, it resumes where it stopped.)"""
+        before = {query.q.casefold(): query.q for query in self.queries or []}
+        queries = queries_of(watchlist)
+        added: list[str] = []
+        memories: tuple[dict[str, Any], ...] = (self.cursors, self.recent, self.gaps, self.held)
+        for query in queries:
+            old = before.pop(query.q.casefold(), None)
+            if old is None:
+                self._load_state(query.q)
+                added.append(query.q)
+            elif old != query.q:  # spelt otherwise: the same search, its state under the new one
+                for memory in memories:
+                    if old in memory:
+                        memory[query.q] = memory.pop(old)
+        for old in before.values():  # taken off
+            for memory in memories:
+                memory.pop(old, None)
+        brands = dict.fromkeys(query.brand for query in queries)
+        metrics: BlueskyBrandMetrics | None = self.source_metrics
+        if metrics is not None:
+            for brand in set(self._brand_of.values()) - set(brands):
+                metrics.forget(brand)
+            metrics.watch(brands)
+        self.queries = queries
+        self._brand_of = {query.q: query.brand for query in queries}
+        self.log.info("bluesky: watch list changed: %d searches of %d brands from this round on "
+                      "(added: %s; taken off: %s)", len(queries), len(brands),
+                      ", ".join(added) or "none", ", ".join(before.values()) or "none")
 
     # -- HTTP -----------------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -462,15 +463,23 @@ class MastodonCollector(PollingCollector):
         self._check_interval(MastodonConfigError,
                              "the instance's rate limit is shared with its other clients")
 
+    def load_watchlist(self, path: Path) -> Watchlist:
+        """The watch list at `path`, or MastodonConfigError: one that does not load, or where no
+        brand has `hashtags` (nothing to follow), at start as when it changes while running (a
+        change that would leave nothing to follow is refused: the hashtags in use stay)."""
+        try:
+            watchlist = Watchlist.from_toml(path)
+        except WatchlistError as exc:
+            raise MastodonConfigError(str(exc)) from None
+        if not hashtags_of(watchlist):
+            raise MastodonConfigError(f"{path}: no brand has `hashtags`, nothing to follow")
+        return watchlist
+
     async def start(self) -> None:
         self.check_config()
         self.store.check()
         if self.hashtags is None:
-            try:
-                watchlist = Watchlist.from_toml(self.settings.watchlist_path)
-            except WatchlistError as exc:
-                raise MastodonConfigError(str(exc)) from None
-            self.hashtags = hashtags_of(watchlist)
+            self.hashtags = hashtags_of(self.follow_watchlist(self.load_watchlist))
         if not self.hashtags:
             raise MastodonConfigError(
                 f"{self.settings.watchlist_path}: no brand has `hashtags`, nothing to follow"
@@ -478,26 +487,64 @@ class MastodonCollector(PollingCollector):
         if self.source_metrics is None:
             self.source_metrics = HashtagMetrics(self.metrics.registry, self.hashtags)
         for tag in self.hashtags:
-            data = self.store.load(self._state_key(tag)) or {}
-            since = data.get("since_id") if data.get("instance") == self.base_url else None
-            if since is not None and (not isinstance(since, str) or valid_status_id(since) is None):
-                log.warning("mastodon: #%s: the saved since_id %.60r is not a status id; "
-                            "ignored, starting afresh from the newest page", tag, since)
-                since = None
-            self.since[tag] = since or None
-            # (Also with no cursor yet: ids read ahead of the clock, not to be sent again.)
-            recent = data.get("recent_ids") if data.get("instance") == self.base_url else None
-            self.recent[tag] = dict.fromkeys(
-                i for i in (recent if isinstance(recent, list) else [])
-                if isinstance(i, str) and valid_status_id(i) is not None)
-            held = data.get("held") if data.get("instance") == self.base_url else None
-            valid = {sid: st for sid, st in (held.items() if isinstance(held, dict) else [])
-                     if isinstance(sid, str) and valid_status_id(sid) is not None
-                     and isinstance(st, dict)}
-            self.held[tag] = {sid: valid[sid]
-                              for sid in sorted(valid, key=status_key)[:MAX_HELD]}
+            self._load_state(tag)
         if self._session is None:
             self._open_session()
+
+    def _load_state(self, tag: str) -> None:
+        """The hashtag's saved state (its cursor, the ids of its look-back window, the statuses
+        it holds back), or a fresh one."""
+        data = self.store.load(self._state_key(tag)) or {}
+        since = data.get("since_id") if data.get("instance") == self.base_url else None
+        if since is not None and (not isinstance(since, str) or valid_status_id(since) is None):
+            log.warning("mastodon: #%s: the saved since_id %.60r is not a status id; "
+                        "ignored, starting afresh from the newest page", tag, since)
+            since = None
+        self.since[tag] = since or None
+        # (Also with no cursor yet: ids read ahead of the clock, not to be sent again.)
+        recent = data.get("recent_ids") if data.get("instance") == self.base_url else None
+        self.recent[tag] = dict.fromkeys(
+            i for i in (recent if isinstance(recent, list) else [])
+            if isinstance(i, str) and valid_status_id(i) is not None)
+        held = data.get("held") if data.get("instance") == self.base_url else None
+        valid = {sid: st for sid, st in (held.items() if isinstance(held, dict) else [])
+                 if isinstance(sid, str) and valid_status_id(sid) is not None
+                 and isinstance(st, dict)}
+        self.held[tag] = {sid: valid[sid]
+                          for sid in sorted(valid, key=status_key)[:MAX_HELD]}
+
+    def use_watchlist(self, watchlist: Watchlist) -> None:
+        """The hashtags of a changed watch list, from this round on: a hashtag added starts from
+        its saved state (else its newest page, as at a start) with its series at 0; one taken
+        off is no longer read and its series go; one kept (its case aside: Mastodon's tags
+        ignore it) keeps its cursor, look-back ids and held statuses, so nothing is sent twice
+        or skipped. (Its state file stays: added back, it resumes where it stopped.)"""
+        before = {tag.casefold(): tag for tag in self.hashtags or []}
+        hashtags = hashtags_of(watchlist)
+        added: list[str] = []
+        memories: tuple[dict[str, Any], ...] = (self.since, self.recent, self.held, self._deferred)
+        for tag in hashtags:
+            old = before.pop(tag.casefold(), None)
+            if old is None:
+                self._load_state(tag)
+                added.append(tag)
+            elif old != tag:  # spelt otherwise: the same hashtag, its state under the new name
+                for memory in memories:
+                    if old in memory:
+                        memory[tag] = memory.pop(old)
+        for old in before.values():  # taken off
+            for memory in memories:
+                memory.pop(old, None)
+        metrics = self.hashtag_metrics
+        if metrics is not None:
+            for old in set(self.hashtags or []) - set(hashtags):
+                metrics.forget(old)
+            metrics.watch(hashtags)
+        self.hashtags = hashtags
+        log.info("mastodon: watch list changed: %d hashtags followed from this round on "
+                 "(added: %s; taken off: %s)", len(hashtags),
+                 ", ".join(f"#{t}" for t in added) or "none",
+                 ", ".join(f"#{t}" for t in before.values()) or "none")
 
     # -- HTTP ---------------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ the platform:
 * the round's skeleton: read every source (a source failing, or raising a bug, does not stop
   the others), send the batch (BrokerUnavailable: a `broker_error` round, nothing saved), count
   each source's poll in its health metrics (veille.metrics._SourceHealth);
+* the watch list its sources come from, followed while it runs (veille.reload): a change is
+  taken at the start of the next round, never in the middle of one (`follow_watchlist`);
 * `run_polling`: `veille collect <name> [--once]` (the /metrics server, the `--once` report);
 * the checks of a base URL setting, of an http:// address a secret would be sent to, of an
   interval.
@@ -54,7 +56,9 @@ from veille.collectors.rss import (
     sleep_or_stop,
     stop_metrics,
 )
-from veille.metrics import CollectorMetrics
+from veille.metrics import CollectorMetrics, WatchlistMetrics
+from veille.reload import Reloader, WatchedFile
+from veille.rules import Watchlist
 from veille.settings import Settings
 from veille.terminal import printable
 
@@ -301,6 +305,10 @@ class PollingCollector(Collector):
         self._blocked_until = 0.0
         self._wait_budget = max_rate_limit_wait  # what the current round may still sleep
         self._session: aiohttp.ClientSession | None = None
+        #: The watch list the sources come from, followed while the collector runs (None when
+        #: the sources were given: tests, embedding code).
+        self.reloader: Reloader[Watchlist] | None = None
+        self._changed: Watchlist | None = None  # a changed watch list, for the next round
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -329,6 +337,45 @@ class PollingCollector(Collector):
     def _note_response(self, resp: aiohttp.ClientResponse) -> None:  # noqa: B027 - optional hook
         """Read what else an answer tells (a clock...); default: nothing."""
 
+    def use_watchlist(self, watchlist: Watchlist) -> None:  # noqa: B027 - optional hook
+        """Take a changed watch list's sources (called between two rounds); default: nothing."""
+
+    # -- the watch list -------------------------------------------------------------------------
+
+    def follow_watchlist(self, load: Callable[[Path], Watchlist]) -> Watchlist:
+        """The watch list, loaded with `load` (which raises the collector's ConfigError for a
+        file it cannot use: one that does not load, or leaves nothing to poll), and followed
+        while the collector runs: every VEILLE_WATCHLIST_RELOAD_SECONDS (0: never) run() polls
+        it, and a change is taken at the start of the next round by use_watchlist (never in the
+        middle of one: a round's sources, sent batch and saved states go together). A changed
+        file that `load` refuses leaves the sources in use (veille.reload.WatchedFile), and says
+        so on the collector's /metrics (veille.metrics.WatchlistMetrics: alert
+        WatchlistRefused). Until 2026-12-06 the watch list was read at start only."""
+        if self.reloader is None:
+            watched = WatchedFile(self.settings.watchlist_path, load)
+            self.reloader = Reloader(watched, self.settings.watchlist_reload_seconds,
+                                     WatchlistMetrics(self.metrics.registry, watched.loaded_at),
+                                     size=lambda w: len(w.brands))
+            self.reloader.on_change(self._note_watchlist)
+        return self.reloader.value
+
+    def _note_watchlist(self, watchlist: Watchlist) -> None:
+        """A change taken by the reloader (maybe while a round is in flight): kept for the next
+        round."""
+        self._changed = watchlist
+
+    def take_watchlist_change(self) -> bool:
+        """Hand a changed watch list to use_watchlist, if any (between two rounds); True when
+        there was one."""
+        changed, self._changed = self._changed, None
+        if changed is None:
+            return False
+        try:
+            self.use_watchlist(changed)
+        except Exception:  # a bug here must not end the polling: the sources in use stay
+            self.log.exception("%s: the changed watch list could not be taken", self.name)
+        return True
+
     # -- life cycle -----------------------------------------------------------------------------
 
     def _open_session(self) -> None:
@@ -340,13 +387,19 @@ class PollingCollector(Collector):
 
     async def run(self) -> None:
         task = asyncio.create_task(self._loop(), name=self.name)
+        tasks = [task]
+        if self.reloader is not None:
+            tasks.append(asyncio.create_task(
+                self.reloader.follow(lambda: not self.stopping.is_set()),
+                name=f"{self.name}:watchlist"))
         try:
             await self.stopping.wait()
             # Let a round in flight finish (its send and state save) before leaving.
             await asyncio.wait([task], timeout=self.stop_grace)
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
         try:
@@ -358,6 +411,7 @@ class PollingCollector(Collector):
 
     async def _loop(self) -> None:
         while not self.stopping.is_set():
+            self.take_watchlist_change()
             try:
                 result = await self.poll_round()
             except asyncio.CancelledError:

@@ -4,6 +4,8 @@ Each feed is polled on its own interval with a conditional GET (ETag / Last-Modi
 entries become RawMentions with a stable id (the article's address, else the feed and entry);
 they are recorded as seen, in a per-feed state file, only once the broker has acknowledged
 them, so a crash or a restart never loses an entry and a polite restart never emits one twice.
+The watch list is followed while the collector runs (veille.reload): a feed added is polled from
+then on, one taken off no longer, one kept keeps its state (RssCollector.use_feeds).
 
 Also holds the helpers the Mastodon collector shares: HTML to text, atomic JSON state files,
 backoff with jitter, Retry-After parsing and the collectors' /metrics server.
@@ -31,7 +33,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import aiohttp
@@ -50,7 +52,8 @@ from streams.records import mention_from_dict as _mention_from_dict
 from veille.broker import url_host
 from veille.collectors.addresses import AddressPolicy, ForbiddenAddress, GuardedResolver
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
-from veille.metrics import CollectorMetrics, FeedMetrics
+from veille.metrics import CollectorMetrics, FeedMetrics, WatchlistMetrics
+from veille.reload import Reloader, WatchedFile
 from veille.rules import MAX_WATCHLIST_BYTES, unknown_tables
 from veille.settings import Settings, SettingsError
 from veille.timezones import (
@@ -393,6 +396,32 @@ _FAILURE_KIND = {"fetch_error": "fetch", "not_a_feed": "not_a_feed", "broker_err
 
 def load_feeds(path: str | Path, *, min_interval: float = MIN_INTERVAL) -> list[FeedConfig]:
     """The `[[feeds]]` tables of a watch-list TOML file (its `[[brands]]` are left to the worker)."""
+    return feeds_from_dict(_read_toml(path), source=str(path), min_interval=min_interval)
+
+
+class FeedList(NamedTuple):
+    """The watch list as the RSS collector follows it: its feeds, and how many `[[brands]]` it
+    has (veille_watchlist_brands, as the workers export it)."""
+
+    feeds: list[FeedConfig]
+    brands: int
+
+
+def load_feed_list(path: str | Path) -> FeedList:
+    """The feeds of the watch list at `path`, or FeedConfigError: a file that does not load, a
+    `[[feeds]]` table refused, or no feed at all (nothing to poll), at start as when the file
+    changes while the collector runs: such a change is refused and the feeds in use stay (a
+    collector left polling nothing would not start again with that file)."""
+    data = _read_toml(path)
+    feeds = feeds_from_dict(data, source=str(path))
+    if not feeds:
+        raise FeedConfigError(f"{path}: no [[feeds]] table, nothing to poll")
+    brands = data.get("brands")
+    return FeedList(feeds, len(brands) if isinstance(brands, list) else 0)
+
+
+def _read_toml(path: str | Path) -> dict[str, Any]:
+    """A watch-list TOML file's tables, or FeedConfigError saying why it cannot be read."""
     try:
         mode = os.stat(path).st_mode
     except ValueError as exc:  # a NUL character in the path
@@ -423,7 +452,7 @@ def load_feeds(path: str | Path, *, min_interval: float = MIN_INTERVAL) -> list[
         raise FeedConfigError(f"watch list {path} is not valid TOML: {exc}") from None
     except OSError as exc:  # no permission, a name too long...
         raise FeedConfigError(f"watch list {path} cannot be read: {exc.strerror or exc}") from None
-    return feeds_from_dict(data, source=str(path), min_interval=min_interval)
+    return data
 
 
 def _number_text(value: float) -> str:
@@ -1155,6 +1184,15 @@ class RssCollector(Collector):
         #: feed url -> its `feed` label (feed_metric_name); the per-feed metrics, made at start.
         self.feed_names: dict[str, str] = {}
         self.feed_metrics: FeedMetrics | None = None
+        #: The watch list the feeds come from, followed while the collector runs (None when the
+        #: feeds were given: tests, embedding code).
+        self.reloader: Reloader[FeedList] | None = None
+        #: feed url -> its configuration now (a changed watch list applies from its next poll).
+        self._config: dict[str, FeedConfig] = {}
+        self._loops: dict[str, asyncio.Task[None]] = {}  # feed url -> its polling loop
+        #: feed url -> set when the watch list changed the feed or took it off: its wait ends.
+        self._wake: dict[str, asyncio.Event] = {}
+        self._running = False
         self._future_refused: set[str] = set()
         self._session: aiohttp.ClientSession | None = None
         self._policy = AddressPolicy(())
@@ -1163,36 +1201,55 @@ class RssCollector(Collector):
     # -- life cycle ---------------------------------------------------------------------------
 
     def check_feeds(self) -> list[FeedConfig]:
-        """Load the feeds from the watch list if none were given; no feed at all is an error."""
+        """Load the feeds from the watch list if none were given; no feed at all is an error.
+        The watch list is then followed while the collector runs (every
+        VEILLE_WATCHLIST_RELOAD_SECONDS; 0: never): a change goes to use_feeds, a changed file
+        that load_feed_list refuses leaves the feeds in use, and the collector's /metrics says
+        so (veille.metrics.WatchlistMetrics: alert WatchlistRefused). Until 2026-12-06 the
+        feeds were read at start only."""
         if self.feeds is None:
-            self.feeds = load_feeds(self.settings.watchlist_path)
+            if self.reloader is None:
+                watched = WatchedFile(self.settings.watchlist_path, load_feed_list)
+                self.reloader = Reloader(
+                    watched, self.settings.watchlist_reload_seconds,
+                    WatchlistMetrics(self.metrics.registry, watched.loaded_at),
+                    size=lambda v: v.brands)
+                self.reloader.on_change(lambda changed: self.use_feeds(changed.feeds))
+            self.feeds = self.reloader.value.feeds
         if not self.feeds:
             raise FeedConfigError(
                 f"{self.settings.watchlist_path}: no [[feeds]] table, nothing to poll"
             )
         return self.feeds
 
-    async def start(self) -> None:
-        feeds = self.check_feeds()
-        self.store.check()
-        self.feed_names = {}
+    @staticmethod
+    def metric_names(feeds: list[FeedConfig]) -> dict[str, str]:
+        """feed url -> its `feed` label."""
+        names: dict[str, str] = {}
         for n, feed in enumerate(feeds):
             # Two feeds of one name (an alert per language...) are two series: the second is
             # name-N (its place), or a further suffix while that is taken too (feeds named
             # "acme", "acme-3", "acme" shared one series until 2026-12-05: a working feed kept
             # a failing one's last success fresh, and RssFeedFailing never fired).
-            name, taken = feed_metric_name(feed, n), set(self.feed_names.values())
+            name, taken = feed_metric_name(feed, n), set(names.values())
             if name in taken:
                 name, k = f"{name}-{n + 1}", n + 1
                 while name in taken:
                     k += 1
                     name = f"{feed_metric_name(feed, n)}-{k}"
-            self.feed_names[feed.url] = name
+            names[feed.url] = name
+        return names
+
+    async def start(self) -> None:
+        feeds = self.check_feeds()
+        self.store.check()
+        self.feed_names = self.metric_names(feeds)
         if self.feed_metrics is None:
             self.feed_metrics = FeedMetrics(self.metrics.registry, self.feed_names.values())
         for feed in feeds:
             self.states[feed.url] = FeedState.from_dict(feed.url, self.store.load(feed.url))
             self.status[feed.url] = FeedStatus()
+        self._config = {feed.url: feed for feed in feeds}
         if self._session is None:
             # The configured feeds' hosts are trusted whatever they resolve to; a host reached
             # by a redirect must resolve to public addresses only, checked as the connector
@@ -1207,17 +1264,72 @@ class RssCollector(Collector):
 
     async def run(self) -> None:
         assert self.feeds is not None, "start() first"
-        tasks = [asyncio.create_task(self._feed_loop(f), name=f"rss:{f.url}") for f in self.feeds]
+        self._running = True
+        for feed in self.feeds:
+            self._start_loop(feed.url)
+        follow = (asyncio.create_task(self.reloader.follow(lambda: not self.stopping.is_set()),
+                                      name="rss:watchlist")
+                  if self.reloader is not None else None)
         try:
             await self.stopping.wait()
             # Let polls in flight finish (their send and state save) before leaving.
-            _done, pending = await asyncio.wait(tasks, timeout=self.stop_grace)
-            for task in pending:
-                task.cancel()
+            tasks = list(self._loops.values())
+            if tasks:
+                _done, pending = await asyncio.wait(tasks, timeout=self.stop_grace)
+                for task in pending:
+                    task.cancel()
         finally:
+            self._running = False
+            tasks = [*self._loops.values(), *([follow] if follow is not None else [])]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _start_loop(self, url: str) -> None:
+        """The feed's polling loop, unless it runs already (a feed taken off and added back
+        while its last poll was in flight: that loop goes on)."""
+        task = self._loops.get(url)
+        if self._running and not self.stopping.is_set() and (task is None or task.done()):
+            self._loops[url] = asyncio.create_task(self._feed_loop(url), name=f"rss:{url}")
+
+    def use_feeds(self, feeds: list[FeedConfig]) -> None:
+        """The feeds of a changed watch list (load_feed_list: never none), each from its next
+        poll; a poll in flight ends with the configuration it began with.
+
+        A feed added (a URL not polled before) is polled at once, its state read from its file
+        as at a start and its series exported at 0. A feed taken off is polled no more (its
+        loop ends after a poll in flight) and its series go; its state file stays, so that
+        added back it goes on where it stopped. A feed kept (the same URL) keeps its state
+        (validators, the ids of the entries sent, its failures' backoff): nothing is sent
+        twice or skipped; a new `interval_seconds` counts from its last poll (a feed backing
+        off keeps its backoff), a new name, platform or time zone applies from its next poll.
+        The hosts of the feeds now configured are the ones trusted (AddressPolicy)."""
+        before = self._config
+        self._config = {feed.url: feed for feed in feeds}
+        self.feeds = feeds
+        names = self.metric_names(feeds)
+        if self.feed_metrics is not None:
+            for old in set(self.feed_names.values()) - set(names.values()):
+                self.feed_metrics.forget(old)
+            self.feed_metrics.watch(names.values())
+        self.feed_names = names
+        self._policy.trust(URL(f.url).raw_host or "" for f in feeds)
+        added = [f for f in feeds if f.url not in before]
+        removed = [f for url, f in before.items() if url not in self._config]
+        changed = [f for f in feeds if f.url in before and before[f.url] != f]
+        for feed in added:
+            if feed.url not in self.states:  # (taken off and back: its state in memory)
+                self.states[feed.url] = FeedState.from_dict(feed.url, self.store.load(feed.url))
+            self.status.setdefault(feed.url, FeedStatus())
+            self._start_loop(feed.url)
+        for feed in (*removed, *changed):
+            wake = self._wake.get(feed.url)
+            if wake is not None:
+                wake.set()
+        log.info("rss: watch list changed: %d feeds polled (added: %s; taken off: %s; changed: "
+                 "%s)", len(feeds), ", ".join(f.label for f in added) or "none",
+                 ", ".join(f.label for f in removed) or "none",
+                 ", ".join(f.label for f in changed) or "none")
 
     async def close(self) -> None:
         try:
@@ -1237,20 +1349,40 @@ class RssCollector(Collector):
         assert self.feeds is not None, "start() first"
         return list(await asyncio.gather(*(self.poll(f) for f in self.feeds)))
 
-    async def _feed_loop(self, feed: FeedConfig) -> None:
-        status = self.status[feed.url]
-        while not self.stopping.is_set():
+    async def _feed_loop(self, url: str) -> None:
+        """Poll the feed at `url` until stopping, or until the watch list takes it off; each
+        poll with the feed's configuration of the moment (use_feeds)."""
+        status = self.status[url]
+        wake = self._wake.setdefault(url, asyncio.Event())
+        while not self.stopping.is_set() and (feed := self._config.get(url)) is not None:
             result = await self.poll(feed)
-            if result.ok:
-                delay = feed.interval_seconds
-            else:
-                delay = backoff_delay(status.consecutive_failures, self.backoff_base,
-                                      self.backoff_max, self.rng)
+            backoff: float | None = None
+            if not result.ok:
+                backoff = backoff_delay(status.consecutive_failures, self.backoff_base,
+                                        self.backoff_max, self.rng)
                 if result.retry_after is not None:
-                    delay = max(delay, min(result.retry_after, self.backoff_max))
-                log.info("rss: %s: %s; next try in %.1f s", feed.label, result.error, delay)
-            if await sleep_or_stop(self.stopping, delay):
-                break
+                    backoff = max(backoff, min(result.retry_after, self.backoff_max))
+                log.info("rss: %s: %s; next try in %.1f s", feed.label, result.error, backoff)
+            polled = time.monotonic()
+            # The wait until the next poll; a change of the feed in the watch list ends it, and
+            # the wait is measured again from this poll with the new interval.
+            while not self.stopping.is_set() and (feed := self._config.get(url)) is not None:
+                wake.clear()
+                delay = feed.interval_seconds if backoff is None else backoff
+                left = polled + delay - time.monotonic()
+                if left <= 0 or not await self._rest(wake, left):
+                    break
+
+    async def _rest(self, wake: asyncio.Event, seconds: float) -> bool:
+        """Sleep `seconds`, less when stopping or `wake` is set; False when the time ran out."""
+        waits = [asyncio.ensure_future(self.stopping.wait()), asyncio.ensure_future(wake.wait())]
+        try:
+            done, _ = await asyncio.wait(waits, timeout=seconds,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        return bool(done)
 
     # -- one poll -----------------------------------------------------------------------------
 
