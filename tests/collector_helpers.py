@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from streams.records import RawMention
 from veille.collectors.base import MentionSink
@@ -24,3 +27,13 @@ class ListSink(MentionSink):
 
     def close(self) -> None:
         pass
+
+
+def save_settled(path: Path | str, text: str) -> None:
+    """Write a watch list as if saved a while ago: a collector following it takes it at its next
+    look, without waiting for it to settle (veille.reload.SETTLE_SECONDS)."""
+    path = Path(path)
+    path.write_text(text, encoding="utf-8")
+    past = time.time() - 10
+    os.utime(path, (past, past))
+

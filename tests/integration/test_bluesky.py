@@ -22,9 +22,10 @@ from prometheus_client import CollectorRegistry
 
 from streams.records import iso
 from streams.topics import MENTIONS_RAW, ensure_topics
+from tests.collector_helpers import save_settled
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
-from tests.integration.test_rss import QuickSink
+from tests.integration.test_rss import QuickSink, wait_for
 from tests.kafka_helpers import read_all
 from veille.broker import free_port
 from veille.collectors.bluesky import (
@@ -714,5 +715,88 @@ def test_a_short_page_with_a_cursor_is_no_end_of_the_burst(b_settings: Settings,
             got = await raw_on_topic(settings, 5)
             assert sorted(m["id"] for m in got) == sorted(
                 bluesky_id(p) for p in [srv.posts[0], *burst] if p is not burst[3])
+
+    asyncio.run(scenario())
+
+
+def test_a_changed_watch_list_is_followed_between_two_rounds(b_settings: Settings) -> None:
+    """The searches follow the watch list while the collector runs: a new brand's searched
+    from the next round (its series at 0 at once), a brand taken off is searched no more (its
+    series gone), a kept search goes on from its cursor (nothing sent twice); a changed file
+    that does not load, or that would make too many searches, is refused and the searches in
+    use stay."""
+    async def scenario() -> None:
+        async with appview() as srv:
+            path = Path(b_settings.watchlist)
+            acme = '[[brands]]\nid = "acme"\nname = "Acme"\n'
+            save_settled(path, acme + '\n[[brands]]\nid = "boreal"\nname = "Boréal"\n')
+            settings = b_settings.with_(bluesky_url=srv.base, watchlist_reload_seconds=0.1)
+            a1 = post("3lacme0001", "camille.bsky.social", "Encore une panne chez Acme", 9)
+            b1 = post("3lboreal001", "lea.bsky.social", "Café au Boréal, wifi au top", 7)
+            z1 = post("3lzorglub01", "sam.bsky.social", "Zorglub Telecom ne répond plus", 5)
+            srv.posts = [a1, b1, z1]
+            collector = new_collector(settings, interval=0.3)
+            registry = collector.metrics.registry
+            last_good = "veille_bluesky_brand_last_success_timestamp_seconds"
+
+            def sent() -> float:
+                return sample(collector, "veille_collector_items_sent_total", collector="bluesky")
+
+            def taken(outcome: str) -> float:
+                return sample(collector, "veille_watchlist_reloads_total", outcome=outcome)
+
+            def searched_after(index: int) -> set[str]:
+                return {r.query["q"] for r in srv.searches()[index:]}
+
+            task = asyncio.create_task(run_bluesky(settings, collector=collector))
+            try:
+                await wait_for(lambda: sent() == 2,
+                               what="the first round")
+                assert registry.get_sample_value("veille_watchlist_brands") == 2
+                assert sample(collector, last_good, brand="boreal") > 0
+
+                # Brand zorglub added, boreal taken off.
+                save_settled(path, acme + '\n[[brands]]\nid = "zorglub"\nname = "Zorglub"\n')
+                await wait_for(lambda: '"Zorglub"' in searched_after(0), what="the new brand")
+                first = next(i for i, r in enumerate(srv.searches())
+                             if r.query["q"] == '"Zorglub"')
+                a2 = post("3lacme0002", "jordan.example.com", "Acme, encore", 1)
+                srv.posts.append(a2)
+                await wait_for(lambda: sent() == 4,
+                               what="the new brand's post and the kept search's new one")
+                mark = len(srv.searches())
+                await wait_for(lambda: {'"Acme"', '"Zorglub"'} <= searched_after(mark),
+                               what="one more round")
+                # From the round that took the change, Boréal is searched no more; "Acme" went
+                # on from its cursor (`since`), never its newest page again.
+                assert '"Boréal"' not in searched_after(first - 1)
+                assert all("since" in r.query for r in srv.searches()[1:]
+                           if r.query["q"] == '"Acme"')
+                assert taken("applied") == 1 and taken("refused") == 0
+                assert sample(collector, last_good, brand="zorglub") > 0
+                assert registry.get_sample_value(last_good, {"brand": "boreal"}) is None
+                assert registry.get_sample_value(
+                    "veille_bluesky_brand_failures_total", {"brand": "boreal", "kind": "fetch"}
+                ) is None
+
+                # A file that does not load, then one of more searches than a round may run:
+                # both refused, the searches in use stay, and the collector goes on.
+                save_settled(path, "[[brands]\nid = ")
+                await wait_for(lambda: taken("refused") == 1, what="the broken file refused")
+                assert registry.get_sample_value("veille_watchlist_refused") == 1
+                aliases = ", ".join(f'"Acme {n}"' for n in range(60))
+                save_settled(path, acme + f"aliases = [{aliases}]\n")
+                await wait_for(lambda: taken("refused") == 2, what="too many searches refused")
+                assert registry.get_sample_value("veille_watchlist_refused") == 1
+                mark = len(srv.searches())
+                await wait_for(lambda: {'"Acme"', '"Zorglub"'} <= searched_after(mark),
+                               what="a round with the searches in use")
+                assert searched_after(mark) == {'"Acme"', '"Zorglub"'}
+                assert taken("applied") == 1 and not task.done()
+            finally:
+                await collector.stop()
+                await asyncio.wait_for(task, 10)
+            got = await raw_on_topic(settings, 4)
+            assert sorted(m["id"] for m in got) == sorted(bluesky_id(p) for p in (a1, b1, z1, a2))
 
     asyncio.run(scenario())

@@ -22,7 +22,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
 from streams.topics import MENTIONS_RAW, ensure_topics
-from tests.collector_helpers import ListSink
+from tests.collector_helpers import ListSink, save_settled
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
 from tests.integration.test_rss import QuickSink
@@ -829,3 +829,92 @@ def test_the_look_back_memory_drops_its_oldest_ids_first(
     present = [snowflake(now - 3), snowflake(now - 2), snowflake(now - 1)]
     kept = collector._remember("acme", present, snowflake(now - 1))
     assert kept == [snowflake(now - 2), snowflake(now - 1), ahead]
+
+
+MASTODON_WATCHLIST = """
+[[brands]]
+id = "acme"
+name = "Acme"
+hashtags = ["#AcmeDown"{more}]
+
+[[brands]]
+id = "boreal"
+name = "Boréal"
+{boreal}
+"""
+
+
+def test_a_changed_watch_list_is_followed_between_two_rounds(m_settings: Settings) -> None:
+    """The hashtags follow the watch list while the collector runs: one added is read from the
+    next round (its series at 0 at once), one taken off is read no more (its series gone), one
+    kept goes on from its cursor (nothing sent twice); a changed file that does not load, or
+    that leaves no hashtag to follow, is refused and the hashtags in use stay."""
+    async def scenario() -> None:
+        async with instance() as srv:
+            path = Path(m_settings.watchlist)
+            save_settled(path, MASTODON_WATCHLIST.format(more="", boreal='hashtags = ["#BorealCafe"]'))
+            settings = m_settings.with_(mastodon_url=srv.base, watchlist_reload_seconds=0.1)
+            srv.add("acmedown", load("acmedown_page1"))
+            srv.add("borealcafe", load("borealcafe_page1"))
+            srv.add("acmemobile", [public_status(P + "00200", "mobile-1", "Acme Mobile en panne")])
+            collector = new_collector(settings, interval=0.3)
+            registry = collector.metrics.registry
+
+            def taken(outcome: str) -> float:
+                return registry.get_sample_value("veille_watchlist_reloads_total",
+                                                 {"outcome": outcome}) or 0.0
+
+            def polled_after(index: int) -> set[str]:
+                return {r.tag for r in srv.requests[index:]}
+
+            task = asyncio.create_task(run_mastodon(settings, collector=collector))
+            try:
+                await wait_for(lambda: {"acmedown", "borealcafe"} <= polled_after(0)
+                               and sample(collector, "veille_collector_items_sent_total") == 4,
+                               what="the first round")
+                assert registry.get_sample_value("veille_watchlist_brands") == 2
+                assert registry.get_sample_value("veille_watchlist_refused") == 0
+                assert tag_sample(collector, LAST_GOOD, "BorealCafe") > 0
+
+                # #AcmeMobile added, #BorealCafe taken off.
+                save_settled(path, MASTODON_WATCHLIST.format(more=', "AcmeMobile"', boreal=""))
+                await wait_for(lambda: "acmemobile" in polled_after(0), what="the new hashtag")
+                first = next(i for i, r in enumerate(srv.requests) if r.tag == "acmemobile")
+                srv.add("acmedown", [public_status(P + "00300", "down-1", "Acme down again")])
+                await wait_for(lambda: sample(collector, "veille_collector_items_sent_total") == 6,
+                               what="the new hashtag's status and the kept one's new status")
+                mark = len(srv.requests)
+                await wait_for(lambda: {"acmedown", "acmemobile"} <= polled_after(mark),
+                               what="one more round")
+                # From the round that took the change (its #AcmeDown request came right before
+                # #AcmeMobile's), #BorealCafe is read no more.
+                assert "borealcafe" not in polled_after(first - 1)
+                # #AcmeDown went on from its cursor: never its newest page again.
+                assert all("min_id" in r.query for r in srv.requests[1:] if r.tag == "acmedown")
+                assert taken("applied") == 1 and taken("refused") == 0
+                assert tag_sample(collector, LAST_GOOD, "AcmeMobile") > 0
+                assert registry.get_sample_value(LAST_GOOD, {"hashtag": "BorealCafe"}) is None
+                assert registry.get_sample_value(
+                    FAILURES, {"hashtag": "BorealCafe", "kind": "fetch"}) is None
+
+                # A file that does not load, then one that leaves no hashtag: both refused, the
+                # hashtags in use stay, and the collector goes on.
+                save_settled(path, "[[brands]\nid = ")
+                await wait_for(lambda: taken("refused") == 1, what="the broken file refused")
+                assert registry.get_sample_value("veille_watchlist_refused") == 1
+                save_settled(path, '[[brands]]\nid = "acme"\nname = "Acme"\n')
+                await wait_for(lambda: taken("refused") == 2, what="a file without hashtags refused")
+                assert registry.get_sample_value("veille_watchlist_refused") == 1
+                mark = len(srv.requests)
+                await wait_for(lambda: {"acmedown", "acmemobile"} <= polled_after(mark),
+                               what="a round with the hashtags in use")
+                assert "borealcafe" not in polled_after(mark)
+                assert collector.hashtags == ["AcmeDown", "AcmeMobile"]
+                assert taken("applied") == 1 and not task.done()
+            finally:
+                await collector.stop()
+                await asyncio.wait_for(task, 10)
+            got = [m["id"] for m in await raw_on_topic(settings, 6)]
+            assert len(got) == 6 and len(set(got)) == 6, got
+
+    asyncio.run(scenario())

@@ -22,6 +22,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from streams.topics import MENTIONS_RAW, ensure_topics
+from tests.collector_helpers import save_settled
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
 from tests.kafka_helpers import read_all
@@ -652,5 +653,87 @@ def test_a_body_naming_a_local_file_is_data_and_links_resolve_after_redirects(
             got = await raw_on_topic(rss_settings, 1)
             assert [m["text"] for m in got] == ["Acme en panne"]  # not the local file's entry
             assert got[0]["url"] == srv.base + "/sub/dir/article.html"
+
+    asyncio.run(scenario())
+
+
+def test_a_changed_watch_list_is_followed_while_the_collector_runs(rss_settings: Settings) -> None:
+    """The feeds follow the watch list while the collector runs: a feed added is polled at once
+    (its series exported), one taken off is polled no more (its loop ends, its series go), one
+    kept keeps its state (validators: its next poll a 304, nothing sent twice) and its new
+    name; a changed file that does not load, or that has no feed left, is refused and the
+    feeds in use stay."""
+    async def scenario() -> None:
+        async with feed_server() as srv:
+            news = srv.serve("/news.rss", "news.rss")
+            blog = srv.serve("/blog.atom", "blog.atom")
+            alerts = srv.serve("/alerts/feeds/0684/1345", "google_alerts.atom")
+            path = rss_settings.watchlist
+            settings = rss_settings.with_(watchlist_reload_seconds=0.1)
+            write_watchlist(path, f'[[feeds]]\nurl = "{news}"\nname = "news"\n\n'
+                                  f'[[feeds]]\nurl = "{blog}"\nname = "blog"\n')
+            save_settled(path, Path(path).read_text(encoding="utf-8"))
+            collector = new_collector(settings)
+            registry = collector.metrics.registry
+            last_good = "veille_rss_feed_last_success_timestamp_seconds"
+
+            def taken(outcome: str) -> float:
+                return registry.get_sample_value("veille_watchlist_reloads_total",
+                                                 {"outcome": outcome}) or 0.0
+
+            await collector.start()
+            task = asyncio.create_task(collector.run())
+            try:
+                await wait_for(lambda: sample(collector, "veille_collector_items_sent_total") == 4,
+                               what="the first polls")
+                assert registry.get_sample_value("veille_watchlist_brands") == 1
+                assert (registry.get_sample_value(last_good, {"feed": "blog"}) or 0) > 0
+                news_state = collector.states[news]
+
+                # The alerts feed added, the blog taken off, the news feed renamed, its interval
+                # longer.
+                write_watchlist(path, f'[[feeds]]\nurl = "{news}"\nname = "journal"\n'
+                                      f'interval_seconds = 600\n\n[[feeds]]\nurl = "{alerts}"\n')
+                save_settled(path, Path(path).read_text(encoding="utf-8"))
+                await wait_for(lambda: sample(collector, "veille_collector_items_sent_total") == 6,
+                               what="the added feed's entries")
+                assert taken("applied") == 1
+                assert [r.status for r in srv.seen("/alerts/feeds/0684/1345")] == [200]
+                assert len(srv.seen("/news.rss")) == 1  # not polled again by the change
+                await wait_for(lambda: collector._loops[blog].done(), what="the blog's loop ended")
+                assert not collector._loops[news].done() and not collector._loops[alerts].done()
+                assert registry.get_sample_value(last_good, {"feed": "blog"}) is None
+                assert registry.get_sample_value(last_good, {"feed": "news"}) is None
+                assert registry.get_sample_value(last_good, {"feed": "journal"}) == 0
+                assert (registry.get_sample_value(last_good, {"feed": "feed-2"}) or 0) > 0
+                assert collector.states[news] is news_state and news_state.etag
+
+                # A file that does not load, then one with no feed left: both refused, the
+                # feeds in use stay, and the collector goes on.
+                save_settled(path, "[[feeds]\nurl = ")
+                await wait_for(lambda: taken("refused") == 1, what="the broken file refused")
+                assert registry.get_sample_value("veille_watchlist_refused") == 1
+                write_watchlist(path, "")
+                save_settled(path, Path(path).read_text(encoding="utf-8"))
+                await wait_for(lambda: taken("refused") == 2, what="a file without feeds refused")
+                assert registry.get_sample_value("veille_watchlist_refused") == 1
+                assert [f.url for f in collector.feeds or []] == [news, alerts]
+                assert not task.done() and not collector._loops[news].done()
+            finally:
+                await collector.stop()
+                await asyncio.wait_for(task, 10)
+            try:
+                # One more poll of every feed in use: the kept one answers 304 (its validators
+                # kept), the added one too; the blog is not asked.
+                blog_polls = len(srv.seen("/blog.atom"))
+                results = {r.feed: r.status for r in await collector.poll_all()}
+            finally:
+                await collector.close()
+            assert results == {news: "not_modified", alerts: "not_modified"}
+            assert len(srv.seen("/blog.atom")) == blog_polls == 1
+            assert collector.feeds is not None
+            assert [f.label for f in collector.feeds] == ["journal", alerts]
+            ids = [m["id"] for m in await raw_on_topic(settings, 6)]
+            assert len(ids) == 6 and len(set(ids)) == 6
 
     asyncio.run(scenario())
