@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +43,12 @@ def stamp_of(path: Path) -> Stamp:
 
 
 def digest_of(path: Path) -> str | None:
+    """The file's SHA-256, None when it cannot be read or is no regular file: a FIFO would
+    block the process until a writer came (found with the RSS collector's check of a FIFO, which
+    the loader refuses with its own message, 2026-12-06), /dev/zero never ends."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, "rb") as fh:
             return hashlib.sha256(fh.read(MAX_BYTES + 1)).hexdigest()
     except (OSError, ValueError):
