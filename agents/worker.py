@@ -257,8 +257,10 @@ def run_enrich(settings: Settings) -> None:
         await stage.start()
         tasks = [asyncio.create_task(loop) for loop in stage.loops()]
         # The watch list's changes, taken between two slices (the stage plans a slice without
-        # yielding to the loop): never a slice half matched with the old one.
-        tasks.append(asyncio.create_task(reloader.follow(lambda: not stop.is_set())))
+        # yielding to the loop): never a slice half matched with the old one. Not with 0 (read
+        # at start only): a task that ends is taken for the stage ending, and stops the worker.
+        if settings.watchlist_reload_seconds > 0:
+            tasks.append(asyncio.create_task(reloader.follow(lambda: not stop.is_set())))
         print("veille worker (enrich): Ready", flush=True)
         stopping = asyncio.create_task(stop.wait())
         try:

@@ -106,3 +106,16 @@ def test_a_changed_watch_list_is_taken_without_a_restart(settings, start_worker,
     wait_drained(settings, worker, 16)
     assert set(map(tuple, brands_of(settings, {f"gone-{i}" for i in range(3)}).values())) == {()}
     wait_for(lambda: worker.proc.poll() is None, 1, "the worker still running")
+
+
+def test_an_enrichment_worker_reading_the_watch_list_at_start_only_keeps_running(
+        settings, start_worker) -> None:
+    """VEILLE_WATCHLIST_RELOAD_SECONDS=0 (read at start only): the enrichment worker runs on.
+    Its follower returned at once, and the worker took that for its stage ending: it stopped
+    right after saying Ready (found in review, 2026-12-06)."""
+    settings = settings.with_(watchlist_reload_seconds=0, worker_role="enrich")
+    ensure_topics(settings)
+    worker = start_worker(settings)
+    produce(settings, MENTIONS_RAW, [mention(f"m-{i}", f"{COMPLAINT} ({i})") for i in range(3)])
+    wait_drained(settings, worker, 3)
+    assert worker.proc.poll() is None, worker.log()
