@@ -218,7 +218,9 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             if home not in owning:
                 metrics.forget(brand)
             else:  # its gauges (an open alert's state) exported again at once, not on its
-                monitor_for(brand)  # next mention, which may be hours away
+                # next mention, which may be hours away: cached too (a brand put back on the
+                # watch list, its gauges forgotten when it was taken off)
+                export_state(brand, monitor_for(brand))
                 homes[brand] = home
         # A brand taken off the watch list (or renamed) in the middle of a crisis: its story
         # is moved on by the ticks, and resolves on its silence, instead of staying open on
@@ -326,13 +328,16 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         outbox = saved_core.get("outbox") if saved_core is not None else None
         if outbox:  # saved, maybe not sent, before a crash: sent again (de-duplicated downstream)
             reloaded[brand] = list(outbox)
+        export_state(brand, m)
+        monitors[brand] = (m, m.revision)
+        return m
+
+    def export_state(brand: str, m: BrandMonitor) -> None:
         if brand in known:  # "none" too: a calm brand's panel says so, not "no data"
             story = m.story
             state = story["severity"] if story is not None and story["status"] != "resolved" \
                 else "none"
             metrics.alert_state.labels(brand).set(ALERT_STATE[state])
-        monitors[brand] = (m, m.revision)
-        return m
 
     def save_core(brand: str, m: BrandMonitor, outbox: list[dict[str, Any]]) -> None:
         """The whole state in one record (the two tables' changelogs are separate topics, and

@@ -252,6 +252,28 @@ def test_a_watch_list_changed_while_running_is_followed_as_a_restart_would() -> 
     assert sample("veille_reputation_mentions_total", "zorglub") == 1
 
 
+def test_a_brand_taken_off_and_added_back_has_its_alert_state_exported_at_once() -> None:
+    """acme taken off mid-crisis (its gauges go), then put back before its alert resolved: its
+    alert state is exported again at once, as at a restart. Its monitor, cached, was returned
+    without the gauge being set: the panel said "no data" until its next alert event."""
+    traffic = Traffic()
+    traffic.buckets(300)
+    traffic.surge(2)
+    for p in SOURCES:  # the surge's buckets closed
+        traffic.events.append(tick(Q, traffic.offset, p=p, t=traffic.t + 900))
+        traffic.offset += 1
+    worker = Process()
+    worker.run(traffic.batches())
+    state = worker.registry.get_sample_value("veille_reputation_alert_state", {"brand": "acme"})
+    assert state in (1, 2)
+    worker.watch(Watchlist([b for b in WATCHLIST.brands if b.id != "acme"]))
+    assert worker.registry.get_sample_value("veille_reputation_alert_state",
+                                            {"brand": "acme"}) is None
+    worker.watch(WATCHLIST)
+    assert worker.registry.get_sample_value("veille_reputation_alert_state",
+                                            {"brand": "acme"}) == state
+
+
 def _an_open_alert_saved() -> tuple[list[tuple[str, bytes, Any]], list[dict[str, Any]], float, int]:
     """acme's surge through a process whose alert is open: what its tables' changelogs hold
     (name, key, value as read back), the alert events it sent (`opened` first), and the event
