@@ -77,17 +77,21 @@ class WatchedFile(Generic[T]):
         self._refused: Stamp | None = None  # the stamp of the file last refused (logged once)
         #: Changes refused so far (a file that did not load, or went away).
         self.refusals = 0
+        self._seen: tuple[Stamp, float] | None = None  # a stamp looked at, and since when
 
     def poll(self) -> T | None:
         """The new value when the file changed, settled and loads; None otherwise."""
         before = stamp_of(self.path)
-        if before == self._stamp or before == self._refused:
+        if before == self._stamp:  # the one in use: back, too, after a refusal (moved away and
+            self.error, self._refused = None, None  # back, its permission given back)
+            return None
+        if before == self._refused:
             return None
         if before == GONE:  # being replaced, moved, deleted: the one in use stays
             self._refuse(GONE, f"watch list {self.path} cannot be read any more (moved or "
                                "deleted?); the one loaded before stays in use")
             return None
-        if self._clock() - before[3] / 1e9 < self.settle:
+        if not self._settled(before):
             return None  # still being written, maybe: looked at again at the next poll
         digest = digest_of(self.path)
         if digest == self._digest:  # touched, or written back the same
@@ -104,6 +108,14 @@ class WatchedFile(Generic[T]):
         self._stamp, self._digest, self.error, self._refused = before, digest, None, None
         self.value, self.loaded_at = value, self._clock()
         return value
+
+    def _settled(self, stamp: Stamp) -> bool:
+        """Not modified for `settle` seconds: by its modification time, or, that time being
+        ahead of this clock (another machine's), by this clock since the stamp was first seen."""
+        now = self._clock()
+        if self._seen is None or self._seen[0] != stamp:
+            self._seen = (stamp, now)
+        return now - stamp[3] / 1e9 >= self.settle or now - self._seen[1] >= self.settle
 
     def _refuse(self, stamp: Stamp, why: str) -> None:
         self._refused, self.error = stamp, why

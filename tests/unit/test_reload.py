@@ -172,3 +172,28 @@ def test_a_fifo_is_left_to_the_loader_never_opened_for_its_digest(tmp_path: Path
         thread.join(5)
         pytest.fail("WatchedFile opened the FIFO")
     assert [str(e) for e in outcome] == [f"watch list {fifo} is not a regular file"]
+def test_a_file_moved_away_and_back_ends_the_refusal(watched) -> None:
+    """`mv w.toml w.bak; mv w.bak w.toml` (or a permission taken and given back): the file in
+    use is back, same inode, size and time, and nothing is refused any more. Until found in
+    review (2026-12-06) the refusal stayed, veille_watchlist_refused 1 and WatchlistRefused
+    firing, until the next change of the file or a restart."""
+    w, path, clock = watched
+    away = path.with_suffix(".bak")
+    path.rename(away)
+    assert w.poll() is None and w.error is not None
+    away.rename(path)
+    assert w.poll() is None and w.error is None and w.value == "one"
+
+
+def test_a_change_with_a_modification_time_ahead_of_the_clock_is_taken(watched) -> None:
+    """A file whose modification time is ahead of this clock (written on another machine, an
+    NFS server or a container host whose clock is ahead, `touch -d`): taken once it stayed the
+    same for the settling time of this clock. Until found in review (2026-12-06) it waited
+    for the clock to reach that time, without a word: an hour ahead, an hour unused."""
+    w, path, clock = watched
+    write(path, "two", clock.now + 3600)
+    assert w.poll() is None  # not settled yet: first seen now
+    clock.now += 1
+    assert w.poll() is None
+    clock.now += 1.5
+    assert w.poll() == "two"
