@@ -43,13 +43,16 @@ def stamp_of(path: Path) -> Stamp:
 
 
 def digest_of(path: Path) -> str | None:
-    """The file's SHA-256, None when it cannot be read or is no regular file: a FIFO would
-    block the process until a writer came (found with the RSS collector's check of a FIFO, which
-    the loader refuses with its own message, 2026-12-06), /dev/zero never ends."""
+    """The digest of a regular file's bytes (None for anything else: a named pipe's open
+    would wait for a writer, blocking the event loop; the loader says what is wrong)."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except (OSError, ValueError):
+        return None
+    try:
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
             return hashlib.sha256(fh.read(MAX_BYTES + 1)).hexdigest()
     except (OSError, ValueError):
         return None

@@ -197,3 +197,52 @@ def test_a_change_with_a_modification_time_ahead_of_the_clock_is_taken(watched) 
     assert w.poll() is None
     clock.now += 1.5
     assert w.poll() == "two"
+
+
+def test_a_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """A named pipe at the watch list's path (at start, or put there later) is the loader's
+    "not a regular file", never a read blocking the process (the event loop of every agent)
+    for a writer that never comes. Until found in review (2026-12-06) the file's digest was
+    read first, and hung there."""
+    import threading
+
+    from veille.rules import Watchlist, WatchlistError
+
+    fifo = tmp_path / "w.toml"
+    os.mkfifo(fifo)
+    outcome: list[object] = []
+
+    def start() -> None:
+        try:
+            WatchedFile(fifo, Watchlist.from_toml)
+        except WatchlistError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    thread.join(5)
+    if thread.is_alive():  # let the blocked open end
+        with open(fifo, "wb"):
+            pass
+        thread.join(5)
+        pytest.fail("WatchedFile blocked opening a named pipe")
+    assert "is not a regular file" in str(outcome[0])
+
+    clock = Clock()
+    path = tmp_path / "x.toml"
+    write(path, '[[brands]]\nid = "acme"\nname = "Acme"\n', clock.now - 60)
+    w = WatchedFile(path, Watchlist.from_toml, clock=clock)
+    path.unlink()
+    os.mkfifo(path)
+    os.utime(path, (clock.now - 10, clock.now - 10))
+    polled: list[object] = []
+    thread = threading.Thread(target=lambda: polled.append(w.poll()), daemon=True)
+    thread.start()
+    thread.join(5)
+    if thread.is_alive():
+        with open(path, "wb"):
+            pass
+        thread.join(5)
+        pytest.fail("poll() blocked opening a named pipe")
+    assert polled == [None] and w.value.brand_ids == ("acme",)
+    assert w.error is not None and "is not a regular file" in w.error
