@@ -1373,3 +1373,20 @@ def test_an_access_request_lists_one_author_s_cases_pending_and_closed() -> None
     count, rows = view.closed_page(author="@julie_35")
     assert count == 1 and [r["case_id"] for r in rows] == ["j1"]
     assert view.closed_page(author="bob") == (0, [])
+
+
+def test_an_item_of_a_category_this_version_does_not_know_is_reported_and_listed() -> None:
+    """A newer version's triage category (a rolling upgrade, a rollback): its case is kept
+    (case_of), so the report and the listings read its item too, and count and file it as the
+    metrics do: under the categories this version knows, else "none". Until found in review
+    (2026-12-06) the report stopped with a KeyError on it, and `--category none` left it out."""
+    newer = {**item("n1", queued_at=T0 + 60), "categories": ["scam"]}
+    mixed = {**item("n2", queued_at=T0 + 120), "categories": ["scam", "insult"]}
+    r = build_report([newer, mixed], [], T0, T0 + 86400)
+    assert r.total.received == 2
+    assert r.categories["none"] == 1 and r.categories["insult"] == 1 and "scam" not in r.categories
+    view = CaseView()
+    view.add_item(newer)
+    view.add_item(mixed)
+    assert [i["case_id"] for i in view.pending(category="none")] == ["n1"]
+    assert [i["case_id"] for i in view.pending(category="insult")] == ["n2"]

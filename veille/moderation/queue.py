@@ -161,6 +161,12 @@ def _field(item: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> 
     return value
 
 
+def known_categories(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """A valid queue item's categories that this version knows, as its case has them (case_of:
+    a newer version's are left out): what the metrics, the report and the filters count."""
+    return tuple(c for c in CATEGORIES if c in item["categories"])
+
+
 def case_of(item: Any) -> Case:
     """The pending Case of a moderation.queue record; raises ItemError."""
     if not isinstance(item, Mapping):
@@ -194,7 +200,7 @@ def case_of(item: Any) -> Case:
     return Case(
         id=case_id,
         brand=brand,
-        categories=tuple(c for c in CATEGORIES if c in categories),
+        categories=known_categories(item),
         severity=severity,
         action=action,
         language=str(item.get("language") or "und"),
@@ -980,9 +986,9 @@ class CaseView:
         out = [
             item for item in map(self.items.__getitem__, self._order)
             if (brand is None or item["brand"] == brand or brand in (item.get("brands") or ()))
-            and (category is None or category in item["categories"]
+            and (category is None or category in known_categories(item)
                  # "none": queued for a charter's banned term alone, as the metrics label it
-                 or (category == NO_CATEGORY and not item["categories"]))
+                 or (category == NO_CATEGORY and not known_categories(item)))
             and (posted_since is None or parse_epoch(item["created_at"], "created_at") >= posted_since)
             and (wanted_author is None or handle(item.get("author")) == wanted_author)
         ]
@@ -1198,7 +1204,7 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
         figures.received += 1
         total.received += 1
         received.add(queued)
-        for c in item["categories"] or (NO_CATEGORY,):
+        for c in known_categories(item) or (NO_CATEGORY,):
             categories[c] += 1
     closings: Iterable[tuple[Mapping[str, Any], Mapping[str, Any] | None]] = chain(
         ((record, view.items.get(case_id)) for case_id, record in view.closed.items()),
