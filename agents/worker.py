@@ -109,8 +109,9 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
         @app.timer(settings.watchlist_reload_seconds)
         async def follow_watchlist() -> None:
             """The watch list's changes, taken on the agents' loop between two of their events
-            (and between two slices of the enrichment stage, which plans one without yielding)."""
-            reloader.check()
+            (and between two slices of the enrichment stage, which plans one without yielding),
+            the file loaded in a thread meanwhile."""
+            await reloader.check_beside()
     return Pipeline(app, topics, metrics, enricher, registry, reloader)
 
 

@@ -149,7 +149,18 @@ class Reloader(Generic[T]):
 
     def check(self) -> T | None:
         """Poll once: the new value once handed to every listener, else None."""
-        new = self.watched.poll()
+        return self._hand_over(self.watched.poll())
+
+    async def check_beside(self) -> T | None:
+        """check(), the file looked at and loaded in a thread: the largest watch list takes
+        seconds to compile, which on the event loop would stop the agents and the broker's
+        heartbeats as long (a worker out of its group at every change). The listeners get the
+        change here, on the loop, between two of its events."""
+        import asyncio
+
+        return self._hand_over(await asyncio.to_thread(self.watched.poll))
+
+    def _hand_over(self, new: T | None) -> T | None:
         refused = self.watched.refusals - self._refusals
         self._refusals = self.watched.refusals
         if new is not None:
@@ -179,4 +190,4 @@ class Reloader(Generic[T]):
             return
         while running():
             await asyncio.sleep(self.interval)
-            self.check()
+            await self.check_beside()

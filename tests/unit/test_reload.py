@@ -246,3 +246,47 @@ def test_a_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
         pytest.fail("poll() blocked opening a named pipe")
     assert polled == [None] and w.value.brand_ids == ("acme",)
     assert w.error is not None and "is not a regular file" in w.error
+
+
+def test_a_slow_load_does_not_stop_the_event_loop(tmp_path: Path) -> None:
+    """The largest watch list allowed (1,000 brands, 10,000 terms) takes seconds to compile.
+    Followed on the agents' event loop, its load runs beside it: the loop goes on (the broker
+    heartbeats, the agents, /metrics), and the listeners get the change on the loop. Until
+    found in review (2026-12-06) it was loaded on the loop, which stopped as long: longer than
+    the broker's session timeout (6 s by default), every worker left its group at each change."""
+    import asyncio
+    import threading
+    import time
+
+    path = tmp_path / "w.toml"
+    write(path, "one", time.time() - 60)
+    loads: list[str] = []
+
+    def slow(p: Path) -> str:
+        if loads:
+            time.sleep(1.0)
+        loads.append(threading.current_thread().name)
+        return load(p)
+
+    reloader = Reloader(WatchedFile(path, slow, settle=0.0), 0.05)
+    got: list[tuple[str, str]] = []
+    reloader.on_change(lambda v: got.append((v, threading.current_thread().name)))
+
+    async def main() -> float:
+        running = True
+        follower = asyncio.create_task(reloader.follow(lambda: running))
+        await asyncio.sleep(0.2)
+        write(path, "two", time.time() - 60)
+        longest, last = 0.0, time.monotonic()
+        deadline = last + 5
+        while not got and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            longest, last = max(longest, now - last), now
+        running = False
+        await follower
+        return longest
+
+    longest = asyncio.run(main())
+    assert got == [("two", threading.main_thread().name)]
+    assert longest < 0.5, f"the event loop stopped {longest:.2f} s"
