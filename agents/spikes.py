@@ -516,7 +516,6 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
             events += m.advance(mark)
         return events
 
-
     def tick(event: Any) -> dict[str, list[dict[str, Any]]]:
         """A source tick: move the partition's watermark on, and with it every brand living
         there, mentioned lately or not (silence is data). Returns the alert events of the

@@ -424,6 +424,7 @@ class BrandMonitor:
             log.info("%s: time zone %s -> %s; its learnt daily rhythm moves with the clock",
                      self.brand, self.detector.config.timezone, self.timezone)
             self.detector.move_to(self.timezone)
+
     def first_time(self, source: int, offset: int) -> bool:
         """True, and remembered, unless `offset` of upstream partition `source` was applied.
 
