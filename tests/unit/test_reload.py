@@ -146,32 +146,6 @@ def test_the_reloader_hands_changes_over_and_exports_them(watched) -> None:
     assert sample("veille_watchlist_brands") == 5
 
 
-def test_a_fifo_is_left_to_the_loader_never_opened_for_its_digest(tmp_path: Path) -> None:
-    """Opening a FIFO waits for a writer: the collectors' start hung on a FIFO given as the
-    watch list, which their loader refuses with its own message."""
-    import threading
-
-    fifo = tmp_path / "w.fifo"
-    os.mkfifo(fifo)
-    outcome: list[BaseException] = []
-
-    def refuse(path: Path) -> str:
-        raise ValueError(f"watch list {path} is not a regular file")
-
-    def target() -> None:
-        try:
-            WatchedFile(fifo, refuse)
-        except ValueError as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(5)
-    if thread.is_alive():
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # release it
-        thread.join(5)
-        pytest.fail("WatchedFile opened the FIFO")
-    assert [str(e) for e in outcome] == [f"watch list {fifo} is not a regular file"]
 def test_a_file_moved_away_and_back_ends_the_refusal(watched) -> None:
     """`mv w.toml w.bak; mv w.bak w.toml` (or a permission taken and given back): the file in
     use is back, same inode, size and time, and nothing is refused any more. Until found in
