@@ -648,8 +648,8 @@ def pipeline() -> Json:
         [
             (timeseries("Watch list in use", [
                 target("max by (instance) (veille_watchlist_brands)", "brands: {{instance}}"),
-                target("max by (instance) (veille_watchlist_refused) > 0",
-                       "changed file refused: {{instance}}"),
+                target("max by (instance) (veille_watchlist_refused)",
+                       "changed file refused (1): {{instance}}"),
             ], unit="short", decimals=0,
                 description="Brands of the watch list each worker and collector uses, and 1 "
                             "while it refuses a changed file that does not load (the list "
