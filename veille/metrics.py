@@ -183,8 +183,11 @@ class Metrics:
     def watch(self, brands: Iterable[str]) -> None:
         """The brands of a changed watch list: a new brand's series exported from now on at 0;
         a brand taken off counts under "none" from now on (its series stay until a restart)."""
-        self.brands = tuple(brands) + (NO_BRAND,)
-        self._init_brands(self.brands)
+        brands = tuple(brands) + (NO_BRAND,)
+        # The new ones alone: every brand's series again took 0.9 s of the loop with 1,000.
+        added = [b for b in brands if b not in self.brands]
+        self.brands = brands
+        self._init_brands(added)
 
     def _init_brands(self, brands: Iterable[str]) -> None:
         for brand in brands:
@@ -568,8 +571,10 @@ class SpikeMetrics:
 
     def watch(self, brands: Iterable[str]) -> None:
         """The brands of a changed watch list: a new brand's counters exported from now on."""
-        self.brands = tuple(brands)
-        self._init_brands(self.brands)
+        brands = tuple(brands)
+        added = [b for b in brands if b not in self.brands]  # the others' series exist
+        self.brands = brands
+        self._init_brands(added)
 
     def _init_brands(self, brands: Iterable[str]) -> None:
         # The per-brand gauges appear once the worker owning the brand's partition scores a
@@ -705,8 +710,10 @@ class ModerationMetrics:
     def watch(self, brands: Iterable[str]) -> None:
         """The brands of a changed watch list: a new brand's series exported from now on at 0; a
         brand taken off counts under "none" from now on (its series stay until a restart)."""
-        self.brands = tuple(brands)
-        self._init_brands(self.brands)
+        brands = tuple(brands)
+        added = [b for b in brands if b not in self.brands]  # the others' series exist
+        self.brands = brands
+        self._init_brands(added)
 
     def _init_brands(self, brands: Iterable[str]) -> None:
         from veille.moderation import METRIC_CATEGORIES
