@@ -737,3 +737,46 @@ def test_a_changed_watch_list_is_followed_while_the_collector_runs(rss_settings:
             assert len(ids) == 6 and len(set(ids)) == 6
 
     asyncio.run(scenario())
+
+
+def test_a_feed_whose_label_moves_to_another_feed_does_not_pass_its_series_on(
+        rss_settings: Settings) -> None:
+    """Unnamed feeds are labelled by their place (`feed-N`): the first taken off, the second
+    becomes `feed-1`. Its series start afresh at 0; they do not carry on the failures and the
+    last success of the feed taken off (a healthy feed read as failing, or the reverse)."""
+    async def scenario() -> None:
+        async with feed_server() as srv:
+            news = srv.serve("/news.rss", "news.rss")
+            blog = srv.serve("/blog.atom", "blog.atom")
+            srv.fail("/news.rss", *[(500, {})] * 50)
+            path = rss_settings.watchlist
+            settings = rss_settings.with_(watchlist_reload_seconds=0.1)
+            write_watchlist(path, f'[[feeds]]\nurl = "{news}"\n\n[[feeds]]\nurl = "{blog}"\n')
+            save_settled(path, Path(path).read_text(encoding="utf-8"))
+            collector = new_collector(settings)
+            registry = collector.metrics.registry
+            last_good = "veille_rss_feed_last_success_timestamp_seconds"
+            failures = "veille_rss_feed_failures_total"
+            await collector.start()
+            task = asyncio.create_task(collector.run())
+            try:
+                await wait_for(lambda: (registry.get_sample_value(
+                    failures, {"feed": "feed-1", "kind": "fetch"}) or 0) >= 1
+                    and (registry.get_sample_value(last_good, {"feed": "feed-2"}) or 0) > 0,
+                    what="the first polls")
+                write_watchlist(path, f'[[feeds]]\nurl = "{blog}"\ninterval_seconds = 600\n')
+                save_settled(path, Path(path).read_text(encoding="utf-8"))
+                await wait_for(lambda: (registry.get_sample_value(
+                    "veille_watchlist_reloads_total", {"outcome": "applied"}) or 0) == 1,
+                    what="the change taken")
+                await wait_for(lambda: collector._loops[news].done(), what="the news loop ended")
+                assert registry.get_sample_value(last_good, {"feed": "feed-2"}) is None
+                # The blog, now feed-1, has never failed.
+                assert registry.get_sample_value(failures, {"feed": "feed-1", "kind": "fetch"}) == 0
+                assert registry.get_sample_value(last_good, {"feed": "feed-1"}) == 0
+            finally:
+                await collector.stop()
+                await asyncio.wait_for(task, 10)
+                await collector.close()
+
+    asyncio.run(scenario())

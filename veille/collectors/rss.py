@@ -1309,8 +1309,12 @@ class RssCollector(Collector):
         self.feeds = feeds
         names = self.metric_names(feeds)
         if self.feed_metrics is not None:
-            for old in set(self.feed_names.values()) - set(names.values()):
-                self.feed_metrics.forget(old)
+            # A label that goes, or now names another feed (unnamed feeds are `feed-N`, by
+            # place): its series go, never passed on to another feed (until 2026-12-06 a kept
+            # feed moving to the place of one taken off carried on its failures and last success).
+            for url, old in self.feed_names.items():
+                if names.get(url) != old:
+                    self.feed_metrics.forget(old)
             self.feed_metrics.watch(names.values())
         self.feed_names = names
         self._policy.trust(URL(f.url).raw_host or "" for f in feeds)
