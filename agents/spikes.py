@@ -289,9 +289,12 @@ def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetric
         if not isinstance(saved_core, (dict, type(None))) or not isinstance(saved_open, (dict, type(None))):
             # No JSON object at all (a tool writing to the changelog, a layout to come): until
             # 2026-12-06 `.get` on it raised from the recovery callback, a crash at every start.
+            core_bad = not isinstance(saved_core, (dict, type(None)))
             log.warning("spikes: %s: its saved state cannot be read by veille %s (not a JSON "
-                        "object: %.100r); the brand's detector starts afresh (a day of warm-up)",
-                        brand, __version__, saved_core if saved_core is not None else saved_open)
+                        "object: %.100r); %s", brand, __version__,
+                        saved_core if core_bad else saved_open,
+                        "the brand's detector starts afresh (a day of warm-up)" if core_bad
+                        else "its open-alert record is ignored, its saved detector used")
             saved_open = saved_open if isinstance(saved_open, dict) else None
             saved_core = saved_core if isinstance(saved_core, dict) else None
         core_seq = -1

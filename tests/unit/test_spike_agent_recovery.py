@@ -420,3 +420,16 @@ def test_a_saved_value_that_is_no_state_at_all_does_not_stop_the_worker(
     _, open_state = restarted.state()
     assert isinstance(open_state, dict) and open_state["brand"] == "acme"  # saved anew
     assert open_state["open"][0]["total"] == 1  # the mention counted, from a fresh state
+
+
+def test_an_open_record_that_is_no_state_names_itself_and_the_core_stays(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Only acme's open-alert record damaged (no JSON object): the warning shows that value
+    and does not say the detector starts afresh, since its saved core is used (until
+    2026-12-06 it showed the good core and announced a day of warm-up that did not happen)."""
+    from streams.topics import SPIKE_OPEN_TABLE
+
+    landed, _, _, _ = _an_open_alert_saved()
+    Process(landed=[*landed, (SPIKE_OPEN_TABLE, b"acme", ["garbled"])])
+    warning = next(r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage())
+    assert "['garbled']" in warning and "afresh" not in warning
