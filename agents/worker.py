@@ -15,8 +15,8 @@ from streams.records import Limits
 from streams.topics import Topics, declare
 from veille.app import create_app
 from veille.logs import thin_client_logs
-from veille.metrics import Metrics, ModerationMetrics, SpikeMetrics, WatchlistMetrics, agents_paused
-from veille.reload import Reloader, WatchedFile
+from veille.metrics import Metrics, ModerationMetrics, SpikeMetrics, agents_paused
+from veille.reload import Reloader, follow_watchlist
 from veille.rules import Watchlist
 from veille.sentiment import Analyzer
 from veille.settings import Settings, SettingsError
@@ -120,11 +120,10 @@ def enrichment(settings: Settings, registry: CollectorRegistry, analyzer: Analyz
     """The watch list (followed: see veille.reload), the pipeline's metrics and the enricher, for
     any role. A change of the watch list goes to the enricher and the metrics here; the caller
     adds its agents' listeners and polls the reloader."""
-    watched = WatchedFile(settings.watchlist_path, Watchlist.from_toml)
-    reloader = Reloader(watched, settings.watchlist_reload_seconds,
-                        WatchlistMetrics(registry, watched.loaded_at),
-                        size=lambda w: len(w.brands))
-    watchlist = watched.value
+    reloader = follow_watchlist(settings.watchlist_path, Watchlist.from_toml,
+                                settings.watchlist_reload_seconds, registry,
+                                size=lambda w: len(w.brands))
+    watchlist = reloader.value
     analyzer = analyzer or Analyzer()
     metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
     enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))

@@ -191,3 +191,14 @@ class Reloader(Generic[T]):
         while running():
             await asyncio.sleep(self.interval)
             await self.check_beside()
+
+
+def follow_watchlist(path: str | Path, load: Callable[[Path], T], interval: float, registry: Any,
+                     size: Callable[[T], int]) -> Reloader[T]:
+    """The watch list at `path` as `load` reads it, followed every `interval` seconds, its state
+    exported on `registry` (veille.metrics.WatchlistMetrics): what the workers and the
+    collectors that read it share. A file `load` refuses at start is the caller's error."""
+    from veille.metrics import WatchlistMetrics
+
+    watched = WatchedFile(path, load)
+    return Reloader(watched, interval, WatchlistMetrics(registry, watched.loaded_at), size=size)

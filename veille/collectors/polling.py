@@ -56,8 +56,8 @@ from veille.collectors.rss import (
     sleep_or_stop,
     stop_metrics,
 )
-from veille.metrics import CollectorMetrics, WatchlistMetrics
-from veille.reload import Reloader, WatchedFile
+from veille.metrics import CollectorMetrics
+from veille.reload import Reloader, follow_watchlist
 from veille.rules import Watchlist
 from veille.settings import Settings
 from veille.terminal import printable
@@ -352,10 +352,9 @@ class PollingCollector(Collector):
         so on the collector's /metrics (veille.metrics.WatchlistMetrics: alert
         WatchlistRefused). Until 2026-12-06 the watch list was read at start only."""
         if self.reloader is None:
-            watched = WatchedFile(self.settings.watchlist_path, load)
-            self.reloader = Reloader(watched, self.settings.watchlist_reload_seconds,
-                                     WatchlistMetrics(self.metrics.registry, watched.loaded_at),
-                                     size=lambda w: len(w.brands))
+            self.reloader = follow_watchlist(self.settings.watchlist_path, load,
+                                             self.settings.watchlist_reload_seconds,
+                                             self.metrics.registry, size=lambda w: len(w.brands))
             self.reloader.on_change(self._note_watchlist)
         return self.reloader.value
 

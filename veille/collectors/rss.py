@@ -52,8 +52,8 @@ from streams.records import mention_from_dict as _mention_from_dict
 from veille.broker import url_host
 from veille.collectors.addresses import AddressPolicy, ForbiddenAddress, GuardedResolver
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
-from veille.metrics import CollectorMetrics, FeedMetrics, WatchlistMetrics
-from veille.reload import Reloader, WatchedFile
+from veille.metrics import CollectorMetrics, FeedMetrics
+from veille.reload import Reloader, follow_watchlist
 from veille.rules import MAX_WATCHLIST_BYTES, unknown_tables
 from veille.settings import Settings, SettingsError
 from veille.timezones import (
@@ -1209,10 +1209,9 @@ class RssCollector(Collector):
         feeds were read at start only."""
         if self.feeds is None:
             if self.reloader is None:
-                watched = WatchedFile(self.settings.watchlist_path, load_feed_list)
-                self.reloader = Reloader(
-                    watched, self.settings.watchlist_reload_seconds,
-                    WatchlistMetrics(self.metrics.registry, watched.loaded_at),
+                self.reloader = follow_watchlist(
+                    self.settings.watchlist_path, load_feed_list,
+                    self.settings.watchlist_reload_seconds, self.metrics.registry,
                     size=lambda v: v.brands)
                 self.reloader.on_change(lambda changed: self.use_feeds(changed.feeds))
             self.feeds = self.reloader.value.feeds
