@@ -114,11 +114,17 @@ class WatchedFile(Generic[T]):
 
     def _settled(self, stamp: Stamp) -> bool:
         """Not modified for `settle` seconds: by its modification time, or, that time being
-        ahead of this clock (another machine's), by this clock since the stamp was first seen."""
+        ahead of this clock (another machine's), by this clock since the stamp was first seen.
+
+        An empty file, by this clock only: saving in place truncates the file, then writes it,
+        and for an instant ext4 shows the truncated file with its old modification time (its
+        size is set before its times), which would look settled (an empty watch list read,
+        refused: a false WatchlistRefused; CI, 2026-12-06)."""
         now = self._clock()
         if self._seen is None or self._seen[0] != stamp:
             self._seen = (stamp, now)
-        return now - stamp[3] / 1e9 >= self.settle or now - self._seen[1] >= self.settle
+        by_mtime = stamp[2] != 0 and now - stamp[3] / 1e9 >= self.settle
+        return by_mtime or now - self._seen[1] >= self.settle
 
     def _refuse(self, stamp: Stamp, why: str) -> None:
         self._refused, self.error = stamp, why

@@ -697,7 +697,7 @@ def test_a_changed_watch_list_is_followed_while_the_collector_runs(rss_settings:
                 save_settled(path, Path(path).read_text(encoding="utf-8"))
                 await wait_for(lambda: sample(collector, "veille_collector_items_sent_total") == 6,
                                what="the added feed's entries")
-                assert taken("applied") == 1
+                assert taken("applied") == 1 and taken("refused") == 0
                 assert [r.status for r in srv.seen("/alerts/feeds/0684/1345")] == [200]
                 assert len(srv.seen("/news.rss")) == 1  # not polled again by the change
                 await wait_for(lambda: collector._loops[blog].done(), what="the blog's loop ended")

@@ -210,7 +210,13 @@ def test_a_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
     os.mkfifo(path)
     os.utime(path, (clock.now - 10, clock.now - 10))
     polled: list[object] = []
-    thread = threading.Thread(target=lambda: polled.append(w.poll()), daemon=True)
+
+    def poll() -> None:  # a pipe's size is 0: looked at once it stayed so (like an empty file)
+        polled.append(w.poll())
+        clock.now += 2.1
+        polled.append(w.poll())
+
+    thread = threading.Thread(target=poll, daemon=True)
     thread.start()
     thread.join(5)
     if thread.is_alive():
@@ -218,7 +224,7 @@ def test_a_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
             pass
         thread.join(5)
         pytest.fail("poll() blocked opening a named pipe")
-    assert polled == [None] and w.value.brand_ids == ("acme",)
+    assert polled == [None, None] and w.value.brand_ids == ("acme",)
     assert w.error is not None and "is not a regular file" in w.error
 
 
@@ -264,3 +270,26 @@ def test_a_slow_load_does_not_stop_the_event_loop(tmp_path: Path) -> None:
     longest = asyncio.run(main())
     assert got == [("two", threading.main_thread().name)]
     assert longest < 0.5, f"the event loop stopped {longest:.2f} s"
+
+
+def test_a_file_being_saved_in_place_is_not_taken_nor_refused_while_empty(watched) -> None:
+    """An editor saving in place truncates the file, then writes it. For an instant, ext4 shows
+    the truncated file (size 0) with its old modification time (the size is set before the
+    times), which looks settled: read then, it is an empty watch list, refused (a false
+    WatchlistRefused, the metric up, an error logged). That instant is made here with utime;
+    an empty file is taken or refused only once it stayed so for SETTLE_SECONDS by this
+    process's clock."""
+    w, path, clock = watched
+    old = os.stat(path).st_mtime
+    write(path, "", old)  # truncated, its old modification time still shown
+    assert w.poll() is None and w.refusals == 0 and w.error is None
+    write(path, "two", clock.now - 10)  # the save's write done (and settled)
+    assert w.poll() == "two" and w.refusals == 0
+    # A file emptied for good is refused (by the loader) once it stayed empty that long.
+    w._load = lambda p: load(p) or (_ for _ in ()).throw(ValueError("empty"))
+    write(path, "", clock.now - 60)
+    assert w.poll() is None and w.refusals == 0
+    clock.now += 1.0
+    assert w.poll() is None and w.refusals == 0
+    clock.now += 1.1
+    assert w.poll() is None and w.refusals == 1 and w.error is not None and "empty" in w.error
