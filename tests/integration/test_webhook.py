@@ -297,8 +297,9 @@ class FailsOnce(WebhookCollector):
 def test_a_timestamped_signature_is_accepted_once_and_only_while_fresh(settings, serve) -> None:
     """X-Veille-Timestamp: the signature is of `<timestamp>.` + the body; the request is refused
     when the timestamp is more than VEILLE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS (300) from the
-    server's clock, and when the same timestamp and signature were accepted already (a captured
-    request replayed: found in review, 2026-12-06, a signed push could be replayed for ever)."""
+    server's clock; the same timestamp and signature accepted already are not written again (a
+    captured request replayed: found in review, 2026-12-06, a signed push could be replayed for
+    ever), answered 200 (a sender's retry after a lost answer must stop: a 401 failed it)."""
     ensure_topics(settings)
     w = serve(settings.with_(webhook_hmac_secret=SECRET, webhook_token=TOKEN))
     body = json.dumps(item(1, id="stamped-1")).encode()
@@ -308,12 +309,13 @@ def test_a_timestamped_signature_is_accepted_once_and_only_while_fresh(settings,
     r = _stamped(w, body, now, good)
     assert r.status_code == 202 and r.json()["ids"] == ["stamped-1"], r.text
 
-    # The same request again: refused, naming the headers; nothing more written.
+    # The same request again: 200, nothing more written, the headers named.
     again = _stamped(w, body, now, good)
-    assert again.status_code == 401 and again.json()["error"] == "unauthorized", again.text
-    assert "X-Veille-Timestamp" in again.json()["detail"] and "replay" in again.json()["detail"]
+    assert again.status_code == 200, again.text
+    assert again.json()["duplicate"] is True and again.json()["accepted"] == 0, again.text
+    assert "X-Veille-Timestamp" in again.json()["detail"] and "already" in again.json()["detail"]
     # As another sender would write it (upper-case hex): the same signature.
-    assert _stamped(w, body, now, good.upper().replace("SHA256=", "sha256=")).status_code == 401
+    assert _stamped(w, body, now, good.upper().replace("SHA256=", "sha256=")).status_code == 200
 
     # Stale or ahead of the clock by more than the tolerance, though signed right.
     for off in (-400, 400):
@@ -342,7 +344,8 @@ def test_a_timestamped_signature_is_accepted_once_and_only_while_fresh(settings,
         assert "Unix seconds" in r.json()["detail"], r.text
     for r in [again, generic, *refused]:
         assert SECRET not in r.text and TOKEN not in r.text
-    assert w.metric("veille_collector_items_refused_total", reason="unauthorized") == 13
+    assert w.metric("veille_collector_items_refused_total", reason="unauthorized") == 11
+    assert w.metric("veille_collector_items_refused_total", reason="duplicate") == 2
 
     # The legacy body-only signature, without X-Veille-Timestamp, still works (and a retry of
     # it too, as before: its ids are de-duplicated downstream).
@@ -366,11 +369,58 @@ def test_a_timestamped_request_not_accepted_may_be_sent_again(settings, serve) -
     first = w.post(content=body, signature=sig, headers=h)
     assert first.status_code == 503, first.text
     assert w.post(content=body, signature=sig, headers=h).status_code == 202
-    assert w.post(content=body, signature=sig, headers=h).status_code == 401
+    assert w.post(content=body, signature=sig, headers=h).status_code == 200  # written once
     bad = json.dumps(item(2, created_at="not a time")).encode()
     sig = sign(SECRET, bad, now)
     assert [w.post(content=bad, signature=sig, headers=h).status_code for _ in range(2)] == [400, 400]
     assert set(records_by_key(settings, expect=1)) == {"retried-1"}
+
+
+class HeldWrite(WebhookCollector):
+    """Its first write waits for `release`, then fails as an unreachable broker's does."""
+
+    entered: threading.Event
+    release: threading.Event
+
+    async def _write(self, mentions: Any) -> None:
+        if not self.entered.is_set():
+            self.entered.set()
+            await asyncio.to_thread(self.release.wait, 30)
+            raise BrokerUnavailable("test")
+        await super()._write(mentions)
+
+
+def test_the_same_request_sent_while_the_first_is_written_is_not_lost(settings, serve) -> None:
+    """A sender retrying (its own timeout) while the first request still waits for the broker:
+    the retry is told to come again (503, Retry-After), not refused as a replay. Until
+    2026-12-06 it got the replay's 401 (a sender stops there) and, the first then failing with
+    a 503 to a connection already given up, the mention was lost. Sent again after the first
+    failed, it is taken; after it was accepted, it is 200 and written once."""
+    ensure_topics(settings)
+    HeldWrite.entered, HeldWrite.release = threading.Event(), threading.Event()
+    w = serve(settings.with_(webhook_hmac_secret=SECRET), cls=HeldWrite)
+    body = json.dumps(item(1, id="held-1")).encode()
+    now = int(time.time())
+    h, sig = {"X-Veille-Timestamp": str(now)}, sign(SECRET, body, now)
+    first: list[httpx.Response] = []
+    thread = threading.Thread(target=lambda: first.append(w.post(content=body, signature=sig,
+                                                                 headers=h)))
+    thread.start()
+    try:
+        assert HeldWrite.entered.wait(10), "the first request never reached the write"
+        retry = w.post(content=body, signature=sig, headers=h)
+        assert retry.status_code == 503 and retry.json()["error"] == "in_flight", retry.text
+        assert retry.headers["Retry-After"] == "5"
+    finally:
+        HeldWrite.release.set()
+        thread.join(30)
+    assert first[0].status_code == 503 and first[0].json()["error"] == "broker_unavailable"
+    assert w.post(content=body, signature=sig, headers=h).status_code == 202
+    again = w.post(content=body, signature=sig, headers=h)
+    assert again.status_code == 200 and again.json()["duplicate"] is True, again.text
+    assert set(records_by_key(settings, expect=1)) == {"held-1"}
+    assert w.metric("veille_collector_items_sent_total") == 1
+    assert w.metric("veille_collector_items_refused_total", reason="duplicate") == 2
 
 
 def test_the_readme_timestamped_examples_are_accepted_once(settings, serve) -> None:
@@ -389,7 +439,7 @@ def test_the_readme_timestamped_examples_are_accepted_once(settings, serve) -> N
                          check=True, text=True, env={**os.environ, "BODY": body.decode(),
                                                      "VEILLE_WEBHOOK_HMAC_SECRET": SECRET})
     stamp, digest = out.stdout.split()
-    for status in (202, 401):
+    for status in (202, 200):
         r = w.post(content=body, signature="sha256=" + digest, headers={"X-Veille-Timestamp": stamp})
         assert r.status_code == status, r.text
 

@@ -16,9 +16,15 @@ def sig(i: int) -> bytes:
 
 
 def test_a_signature_is_claimed_once_and_forgotten_once_out_of_time() -> None:
+    """Claimed, it is in flight until its request is accepted (or released): the same one again
+    meanwhile is told so (its outcome unknown yet), then that it was accepted."""
     seen = SeenSignatures()
     assert seen.claim(int(NOW), sig(1), NOW, TOLERANCE) is None
-    assert seen.claim(int(NOW), sig(1), NOW + 1, TOLERANCE) == "replayed"
+    assert seen.claim(int(NOW), sig(1), NOW + 1, TOLERANCE) == "in_flight"
+    seen.accept(sig(1))
+    assert seen.claim(int(NOW), sig(1), NOW + 1, TOLERANCE) == "accepted"
+    seen.release(sig(1))  # (never both: released after accepted, it may come once more)
+    assert seen.claim(int(NOW), sig(1), NOW + 1, TOLERANCE) is None
     assert seen.claim(int(NOW), sig(2), NOW + 1, TOLERANCE) is None
     # Once its timestamp is out of the tolerance it is forgotten (the timestamp refuses it).
     assert seen.claim(int(NOW) + 301, sig(3), NOW + 301, TOLERANCE) is None
@@ -34,8 +40,10 @@ def test_a_released_signature_may_be_claimed_again_without_growing_the_memory() 
         seen.release(sig(1))
     assert len(seen) == 1 and len(seen._by_time) == 1
     assert seen.claim(int(NOW), sig(1), NOW, TOLERANCE) is None
-    assert seen.claim(int(NOW), sig(1), NOW, TOLERANCE) == "replayed"
+    assert seen.claim(int(NOW), sig(1), NOW, TOLERANCE) == "in_flight"
     seen.release(sig(99))  # never claimed: nothing
+    seen.accept(sig(99))
+    assert len(seen) == 1
 
 
 def test_full_it_forgets_the_oldest_and_refuses_no_newer_timestamps() -> None:
@@ -48,13 +56,13 @@ def test_full_it_forgets_the_oldest_and_refuses_no_newer_timestamps() -> None:
     assert len(seen) == 3 and seen.floor == int(NOW) - 200
     assert seen.claim(int(NOW) - 200, sig(2), NOW, TOLERANCE) == "forgotten"  # the forgotten one
     assert seen.claim(int(NOW) - 250, sig(9), NOW, TOLERANCE) == "forgotten"
-    assert seen.claim(int(NOW) - 100, sig(0), NOW, TOLERANCE) == "replayed"  # still remembered
+    assert seen.claim(int(NOW) - 100, sig(0), NOW, TOLERANCE) == "in_flight"  # still remembered
     # A new one no later than all those remembered: it would be the one forgotten, so refused,
     # and none forgotten for it.
     for ts in (150, 100):
         assert seen.claim(int(NOW) - ts, sig(10), NOW, TOLERANCE) == "forgotten"
     assert len(seen) == 3 and seen.floor == int(NOW) - 200
-    assert seen.claim(int(NOW) - 100, sig(0), NOW, TOLERANCE) == "replayed"
+    assert seen.claim(int(NOW) - 100, sig(0), NOW, TOLERANCE) == "in_flight"
     # Out of the tolerance, the remembered ones go and room is made without forgetting.
     later = NOW + 300 - 60
     assert seen.claim(int(later), sig(11), later, TOLERANCE) is None

@@ -23,10 +23,11 @@ Authentication: `Authorization: Bearer $VEILLE_WEBHOOK_TOKEN` and/or
 (the body once its Content-Encoding is undone); with neither configured the collector only starts
 on a loopback address. A signed request may carry `X-Veille-Timestamp: <unix seconds>`: its
 signature is then of `<timestamp>.` + the raw body, and it is refused (401) when the timestamp is
-more than VEILLE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS (300) from the server's clock, or when the
-same timestamp and signature were accepted already (a replay: SeenSignatures, in this process's
-memory). Without the header the body-only signature is taken, unless
-VEILLE_WEBHOOK_REQUIRE_TIMESTAMP is set: it can be replayed for ever.
+more than VEILLE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS (300) from the server's clock. The same
+timestamp and signature accepted already (a retry after a lost answer, or a replay:
+SeenSignatures, in this process's memory) are answered 200 `duplicate` and not written again;
+while the first is still being written, 503 `in_flight`. Without the header the body-only
+signature is taken, unless VEILLE_WEBHOOK_REQUIRE_TIMESTAMP is set: it can be replayed for ever.
 
 Content-Encoding: identity, gzip, x-gzip or deflate, one at most (veille.httpbody); any other
 is refused with 415 from the headers, before the body is read (instead of the 100 Continue).
@@ -317,6 +318,10 @@ def _signed(body: bytes, timestamp: int | str | None) -> bytes:
     return body if timestamp is None else str(timestamp).encode("ascii") + b"." + body
 
 
+#: The states of a timestamped signature in SeenSignatures.
+IN_FLIGHT, ACCEPTED, RELEASED = "in_flight", "accepted", "released"
+
+
 class SeenSignatures:
     """The timestamped signatures accepted lately, so that none is accepted twice (a replay).
 
@@ -329,30 +334,34 @@ class SeenSignatures:
     it (more than `capacity` signed requests within the tolerance), and a request released and
     sent again is one entry still.
 
-    A signature is claimed when checked, before the request is written: a replay sent while the
-    original waits for the broker is refused too. One whose request was not accepted (a 400, or
-    a 503 that tells the sender to send it again) is released: the same request may come back.
-    One process's memory: replicas behind a load balancer do not share it."""
+    A signature is claimed when checked, before the request is written, and then either
+    accepted (its request answered 202: the same request again is "accepted", written once)
+    or released (a 400, or a 503 that tells the sender to send it again: it may come back).
+    The same request arriving while the first is still being written is "in_flight": its
+    outcome is not known yet (until 2026-12-06 it was refused as a replay, and a sender's
+    retry lost when the first then failed). One process's memory: replicas behind a load
+    balancer do not share it."""
 
     def __init__(self, capacity: int = MAX_SEEN_SIGNATURES) -> None:
         self.capacity = capacity
         #: Timestamps at or before this one are refused (raised when full), None until then.
         self.floor: int | None = None
         self._by_time: list[tuple[int, bytes]] = []  # a heap, the oldest timestamp first
-        #: Signature -> claimed (True), or released while its timestamp is fresh (False).
-        self._claimed: dict[bytes, bool] = {}
+        #: Signature -> IN_FLIGHT, ACCEPTED, or RELEASED while its timestamp is fresh.
+        self._claimed: dict[bytes, str] = {}
 
     def __len__(self) -> int:
         return len(self._claimed)
 
     def claim(self, timestamp: int, signature: bytes, now: float, tolerance: float) -> str | None:
         """None when `signature` (timestamped `timestamp`, fresh) is claimed; else why not:
-        "replayed" (claimed already) or "forgotten" (at or before `floor`)."""
+        "accepted" (its request was accepted already), "in_flight" (it is being written) or
+        "forgotten" (at or before `floor`)."""
         while self._by_time and self._by_time[0][0] < now - tolerance:
             del self._claimed[heapq.heappop(self._by_time)[1]]
         claimed = self._claimed.get(signature)
-        if claimed:
-            return "replayed"
+        if claimed in (ACCEPTED, IN_FLIGHT):
+            return claimed
         if claimed is None:
             if self.floor is not None and timestamp <= self.floor:
                 return "forgotten"
@@ -363,13 +372,18 @@ class SeenSignatures:
                 del self._claimed[forgotten]
                 self.floor = oldest if self.floor is None else max(self.floor, oldest)
             heapq.heappush(self._by_time, (timestamp, signature))
-        self._claimed[signature] = True
+        self._claimed[signature] = IN_FLIGHT
         return None
+
+    def accept(self, signature: bytes) -> None:
+        """`signature`'s request was accepted: the same request again is written no more."""
+        if signature in self._claimed:
+            self._claimed[signature] = ACCEPTED
 
     def release(self, signature: bytes) -> None:
         """`signature`'s request was not accepted: it may come again (still within its time)."""
         if signature in self._claimed:
-            self._claimed[signature] = False
+            self._claimed[signature] = RELEASED
 
 
 def is_loopback(host: str) -> bool:
@@ -666,10 +680,22 @@ class WebhookCollector(Collector):
                 "with the current time (and check the sender's clock)")
         key = mac.digest()  # covers the timestamp: the pair (timestamp, signature)
         why = self._seen.claim(timestamp, key, now, self._tolerance)
-        if why == "replayed":
-            return self._stamp_refused(
-                f"this {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} were accepted already: a replay "
-                "is refused; sign each new request with its own timestamp")
+        if why == ACCEPTED:
+            # The same request again: a sender's retry after a lost answer, or a replay. Either
+            # way it is written once; a 2xx stops a retrying sender (a 401 told it to fail).
+            self._refuse("duplicate")
+            return web.json_response(
+                {"accepted": 0, "ids": [], "duplicate": True,
+                 "detail": f"this request ({TIMESTAMP_HEADER} and {SIGNATURE_HEADER}) was accepted "
+                           "already: it is not written again; sign each new request with its own "
+                           "timestamp"}, status=200)
+        if why == IN_FLIGHT:
+            self._refuse("duplicate")
+            return _error(
+                503, "in_flight",
+                "the same request is being written: send it again in a moment (it is then "
+                "answered 200 if that one was accepted, else taken)",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, retry_after=RETRY_AFTER_SECONDS)
         if why is not None:
             return self._stamp_refused(
                 f"{TIMESTAMP_HEADER} {timestamp} is older than the signatures this collector still "
@@ -715,15 +741,17 @@ class WebhookCollector(Collector):
     # -- endpoints --------------------------------------------------------------------------
 
     async def _post_mentions(self, request: web.Request) -> web.Response:
-        """_receive_mentions(), then a timestamped signature it claimed is released unless the
-        request was accepted (202): the sender may send it again after a 503 or a 400."""
+        """_receive_mentions(), then a timestamped signature it claimed is accepted with its
+        request (202), else released: the sender may send it again after a 503 or a 400."""
         response: web.Response | None = None
         claimed: list[bytes] = []
         try:
             response = await self._receive_mentions(request, claimed)
             return response
         finally:
-            if claimed and (response is None or response.status != 202):
+            if claimed and response is not None and response.status == 202:
+                self._seen.accept(claimed[0])
+            elif claimed:
                 self._seen.release(claimed[0])
 
     async def _receive_mentions(self, request: web.Request, claimed: list[bytes]) -> web.Response:
