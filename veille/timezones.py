@@ -20,6 +20,12 @@ UTC_ALIASES = frozenset((
 EXAMPLES = '"Europe/Paris", "America/New_York" or "UTC"'
 
 
+def is_utc_name(name: str) -> bool:
+    """Whether `name` is another name of UTC: one of UTC_ALIASES, or one under the database's
+    `posix/` tree (`posix/Etc/UTC`: the same zone under the name systems use for it)."""
+    return name in UTC_ALIASES or (name.startswith("posix/") and name[6:] in UTC_ALIASES)
+
+
 #: Time-zone abbreviations that dates carry ("Mon, 07 Sep 2026 10:00:00 CEST", RSS and e-mail
 #: style) and that Python's and feedparser's RFC 822 readers leave without an offset, as minutes
 #: east of UTC: Europe's (French feeds write CET and CEST), and a few of Asia's, Oceania's and

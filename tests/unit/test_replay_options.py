@@ -268,7 +268,8 @@ def test_the_zone_applies_to_iso_times_without_an_offset(tmp_path: Path) -> None
     assert report.refused == [(4, "invalid_field: created_at is not an ISO 8601 time")]
 
 
-@pytest.mark.parametrize("name", ["Etc/UTC", "Zulu", "Etc/GMT", "GMT0"])
+@pytest.mark.parametrize("name", ["Etc/UTC", "Zulu", "Etc/GMT", "GMT0", "posix/UTC",
+                                  "posix/Etc/UTC"])
 def test_another_name_of_utc_sends_what_utc_sends(tmp_path: Path, name: str) -> None:
     """Rows without an id get an id made from their content: with `--tz Etc/UTC` the times
     were rewritten (`2026-12-06 09:30:00` sent as `2026-12-06T09:30:00.000Z`), so the same

@@ -36,7 +36,7 @@ from streams.records import (
 from streams.topics import MENTIONS_RAW
 from veille.collectors.flat import AUDIENCE_PREFIX, count, gather_audience
 from veille.settings import Settings
-from veille.timezones import UTC_ALIASES, TimezoneError, local_time, zone
+from veille.timezones import TimezoneError, is_utc_name, local_time, zone
 
 TIMESTAMP_MODES = ("keep", "shift", "now")
 #: The longest line read (bytes), at the default text limit: a valid raw mention is far
@@ -359,7 +359,7 @@ def csv_options(columns: Sequence[str] = (), encoding: str | None = None,
     # Another name of UTC (Etc/UTC, Zulu...) is UTC: until 2026-12-06 its times were rewritten
     # (a cell's "2026-12-01 10:00" became "2026-12-01T10:00:00Z"), so rows without an id got
     # other generated ids than with --tz UTC, the same instants sent again as new mentions.
-    if tz is not None and tz not in UTC_ALIASES:
+    if tz is not None and not is_utc_name(tz):
         try:
             where = zone(tz)
         except TimezoneError as exc:
