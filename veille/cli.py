@@ -690,7 +690,7 @@ FRENCH_DECISIONS = {"approuver": "approve", "rejeter": "reject", "escalader": "e
 #: `--author` of `moderate list` and `closed`.
 AUTHOR_FILTER_HELP = "only this author's cases (case and a leading @ ignored): an access request's"
 
-#: The decisions as the French tables print them (veille.moderate.commands.FRENCH_WORDS), read
+#: The decisions as the French tables print them (veille.moderate.words.FRENCH_WORDS), read
 #: back (`closed --decision rejeté` copied from `closed`), not listed in the usage errors.
 FRENCH_DECISIONS_SHOWN = {"approuvé": "approve", "approuve": "approve", "rejeté": "reject",
                           "rejete": "reject", "escaladé": "escalate", "escalade": "escalate",

@@ -21,8 +21,9 @@ from typing import Any, TextIO
 
 from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, MODERATION_QUEUE, key_partition
 from veille.mentions_view import handle
-from veille.moderate.commands import NBSP, language
+from veille.moderate.commands import language
 from veille.moderate.store import BrokerError, ModerationStore, TopicReader
+from veille.moderate.words import NBSP
 from veille.moderation.queue import CaseView, erasure_of
 from veille.settings import Settings
 

@@ -810,13 +810,13 @@ class _WritingStore(_Store):
 
         return decision_record(case_id, body, time.time() if decided_at is None else decided_at)
 
-    def read_back(self, case_id: str, record: dict, seen: int) -> None:
+    def read_back(self, case_id: str, record: dict, seen: int, lang: str = "en") -> None:
         return None
 
 
 def test_decide_says_in_french_what_it_wrote(monkeypatch) -> None:
-    """`decide --lang fr`: its notes on stderr and the line once written in French; errors stay
-    English (as every `veille: error:`)."""
+    """`decide --lang fr`: its notes on stderr, the line once written, and its refusals in
+    French (the refusals stayed English until 2026-12-06)."""
     import io
 
     from veille.moderate import commands
@@ -854,8 +854,65 @@ def test_decide_says_in_french_what_it_wrote(monkeypatch) -> None:
     commands.decide(settings, "plain", "assign", moderator="alice", notes=notes, assignee="alice")
     assert notes.getvalue() == (f"veille: rien d'enregistré{NB}: le dossier 'plain' est déjà à "
                                 "alice (assigné par alice le 2026-01-05T08:01:40.000Z)\n")
-    with pytest.raises(ModerateError, match="no case 'nope' on the moderation queue"):
+    with pytest.raises(ModerateError) as refused:
         commands.decide(settings, "nope", "approve", moderator="bob", notes=notes)
+    assert str(refused.value) == ("pas de dossier 'nope' dans la file de modération "
+                                  "(--no-check enregistre la décision quand même)")
+    with pytest.raises(ModerateError, match="no case 'nope' on the moderation queue"):
+        commands.decide(settings, "nope", "approve", moderator="bob", notes=notes, lang="en")
+    # A closing decision waiting for the agent, then the case closed.
+    view.add_decision({"case_id": "twice", "decision": "reject", "moderator": "carol",
+                       "decided_at": "2026-01-05T08:03:20.000Z"})  # as on the topic
+    for lang, said in (("fr", f"le dossier 'twice' a déjà une décision en attente d'être "
+                              f"appliquée{NB}: rejeté par carol le 2026-01-05T08:03:20.000Z "
+                              "(--no-check enregistre celle-ci quand même)"),
+                       ("en", "case 'twice' already has a decision waiting to be applied: reject "
+                              "by carol at 2026-01-05T08:03:20.000Z (--no-check writes this one "
+                              "anyway)")):
+        with pytest.raises(ModerateError) as refused:
+            commands.decide(settings, "twice", "approve", moderator="bob", notes=notes, lang=lang)
+        assert str(refused.value) == said
+    view.add_closed({"case_id": "twice", "decision": "reject", "moderator": "carol",
+                     "decided_at": 1_767_600_200.0})
+    for lang, said in (("fr", f"le dossier 'twice' est déjà clos{NB}: rejeté par carol"),
+                       ("en", "case 'twice' is already closed: reject by carol")):
+        with pytest.raises(ModerateError) as refused:
+            commands.decide(settings, "twice", "approve", moderator="bob", notes=notes, lang=lang)
+        assert str(refused.value) == said
+
+
+def test_the_refusals_read_back_are_said_in_the_moderators_language() -> None:
+    """What `decide` says when the agent will ignore a decision written (read back from the
+    topics), in French with `--lang fr`; the API's `detail` keeps the English."""
+    from veille.moderate.store import assigned_first, closed_first, decided_first, would_ignore
+    from veille.moderation.cases import DecisionError
+
+    first = {"decision": "reject", "moderator": "carol", "decided_at": "2026-01-05T08:03:20.000Z",
+             "assignee": None}
+    assert decided_first("c1", first) == ("decision written, but case 'c1' was decided first by "
+                                          "'carol' (reject): the agent applies that one and will "
+                                          "ignore yours")
+    assert decided_first("c1", first, "fr") == (
+        f"décision enregistrée, mais le dossier 'c1' a été tranché avant par 'carol' (rejeté){NB}: "
+        "l'agent applique cette décision-là et ignorera la vôtre")
+    assert closed_first("c1", first, "fr") == (
+        f"décision enregistrée, mais l'agent ne l'a pas appliquée{NB}: le dossier 'c1' est clos "
+        "(rejeté par 'carol' le 2026-01-05T08:03:20.000Z)")
+    taken = {**first, "decision": "assign", "assignee": "alice"}
+    assert assigned_first("c1", taken) == (
+        "decision written, but case 'c1' is alice's since assign by 'carol' at "
+        "2026-01-05T08:03:20.000Z, written first: the agent ignores yours; look at the case "
+        "before deciding again")
+    assert assigned_first("c1", taken, "fr") == (
+        "décision enregistrée, mais le dossier 'c1' est à alice depuis la décision assigné de "
+        f"'carol' le 2026-01-05T08:03:20.000Z, enregistrée avant{NB}: l'agent ignore la "
+        f"vôtre{NB}; regardez le dossier avant de décider à nouveau")
+    assert assigned_first("c1", {"assignee": None}, "fr").startswith(
+        "décision enregistrée, mais le dossier 'c1' n'est à personne" + NB + ":")
+    problem = DecisionError("invalid", "case 'c1' already has 100 decisions")
+    assert would_ignore("c1", problem, "fr") == (
+        f"dossier 'c1'{NB}: l'agent ignorerait cette décision{NB}: case 'c1' already has 100 "
+        "decisions")
 
 
 def test_decide_prints_its_line_in_the_language_asked(monkeypatch, capsys) -> None:

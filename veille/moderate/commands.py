@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from veille.moderate.store import BrokerError, ModerationStore, would_ignore
+from veille.moderate.words import NBSP, word
 from veille.moderation.cases import DecisionError, parse_epoch
 from veille.moderation.queue import (
     REPORT_TEXT,
@@ -45,8 +46,6 @@ def _age(seconds: float, lang: str = "en") -> str:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
     return f"{seconds // 86400}{'j' if lang == 'fr' else 'd'}{seconds % 86400 // 3600:02d}h"
 
-
-NBSP = "\u00a0"  # French typography: a non-breaking space before : ; % ! ?
 
 #: The words of `veille moderate list`, per language (veille.settings.REPORT_LANGUAGES), as
 #: REPORT_TEXT is the report's. The values a filter takes or a metric labels (action,
@@ -156,8 +155,9 @@ CLOSED_TEXT: dict[str, dict[str, str]] = {
     },
 }
 
-#: The words of `veille moderate decide` on stderr, per language (its refusals, errors, stay
-#: English as every `veille: error:`).
+#: The words of `veille moderate decide` on stderr, per language: its notes, and its refusals
+#: (after `veille: error:`; a detail from the record's validation, shared with the API, stays
+#: English).
 DECIDE_TEXT: dict[str, dict[str, str]] = {
     "en": {
         "written": "decision written: {decision}{to} on {case} by {moderator} at {at}",
@@ -171,6 +171,11 @@ DECIDE_TEXT: dict[str, dict[str, str]] = {
                                "({by}, to {to}, severity {severity})",
         "escalation_queue": SHOW_TEXT["en"]["escalation_queue"],
         "by": SHOW_TEXT["en"]["by"],
+        "no_case": "no case {case!r} on the moderation queue (--no-check writes the decision "
+                   "anyway)",
+        "closed": "case {case!r} is already closed: {decision} by {moderator}",
+        "pending": "case {case!r} already has a decision waiting to be applied: {by} "
+                   "(--no-check writes this one anyway)",
     },
     "fr": {
         "written": f"décision enregistrée{NBSP}: {{decision}}{{to}}, dossier {{case}}, par "
@@ -188,26 +193,13 @@ DECIDE_TEXT: dict[str, dict[str, str]] = {
                                "pendant votre décision ({by}, vers {to}, gravité {severity})",
         "escalation_queue": SHOW_TEXT["fr"]["escalation_queue"],
         "by": SHOW_TEXT["fr"]["by"],
+        "no_case": "pas de dossier {case!r} dans la file de modération (--no-check enregistre "
+                   "la décision quand même)",
+        "closed": f"le dossier {{case!r}} est déjà clos{NBSP}: {{decision}} par {{moderator}}",
+        "pending": f"le dossier {{case!r}} a déjà une décision en attente d'être appliquée{NBSP}: "
+                   "{by} (--no-check enregistre celle-ci quand même)",
     },
 }
-
-#: Record values shown in French cells and sentences: decisions, actions, severities,
-#: sentiments (the records, --json and the API keep the English ones; `decide` and `closed
-#: --decision` take the French infinitives). The categories stay those of the metrics and of
-#: `--category`, as in the report. Each at most 8 characters: the list's and closed's columns.
-FRENCH_WORDS = {"approve": "approuvé", "reject": "rejeté", "escalate": "escaladé",
-                "replied": "répondu", "assign": "assigné", "unassign": "désassigné",
-                "review": "examiner", "respond": "répondre", "hide": "masquer", "none": "aucune",
-                "low": "faible", "medium": "moyenne", "high": "haute",
-                "positive": "positif", "negative": "négatif", "neutral": "neutre"}
-
-
-def word(value: Any, lang: str) -> str:
-    """A record value (a decision, a sentiment) in `lang`: French past participles and
-    adjectives; anything else as it is."""
-    text = str(value)
-    return FRENCH_WORDS.get(text, text) if lang == "fr" else text
-
 
 def language(settings: Settings, lang: str | None) -> str:
     """The tools' language: --lang, else VEILLE_REPORT_LANGUAGE."""
@@ -473,7 +465,8 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
     an assign or unassign is written conditional on who works on the case then (if_assigned_to:
     of two moderators taking it at once, the agent applies the first), and once written the
     decision is read back: a ModerateError says why the agent will ignore it, if it will.
-    The notes are in `lang` (default VEILLE_REPORT_LANGUAGE); the errors in English."""
+    The notes and the refusals are in `lang` (default VEILLE_REPORT_LANGUAGE; until 2026-12-06
+    the refusals were English beside French notes)."""
     lang = language(settings, lang)
     t = DECIDE_TEXT[lang]
 
@@ -491,18 +484,15 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
             view = store.refresh()
             status = view.status(case_id)
             if status is None:
-                raise ModerateError(f"no case {case_id!r} on the moderation queue "
-                                    "(--no-check writes the decision anyway)")
+                raise ModerateError(printable(t["no_case"].format(case=case_id)))
             if status == "closed":
                 closed = view.closed[case_id]
-                raise ModerateError(printable(f"case {case_id!r} is already closed: "
-                                               f"{closed.get('decision')} by {closed.get('moderator')}"))
+                raise ModerateError(printable(t["closed"].format(
+                    case=case_id, decision=word(closed.get("decision"), lang),
+                    moderator=closed.get("moderator"))))
             prior = view.closing_decision(case_id, time.time())
             if prior is not None:  # the agent would apply that one and drop this one
-                raise ModerateError(printable(
-                    f"case {case_id!r} already has a decision waiting to be applied: "
-                    f"{prior.get('decision')} by {prior.get('moderator')} at "
-                    f"{prior.get('decided_at')} (--no-check writes this one anyway)"))
+                raise ModerateError(printable(t["pending"].format(case=case_id, by=by(prior))))
             prepared = view.prepare(case_id, body, time.time())
             owner = prepared.owner
             has = owner["assignee"] if owner is not None else None
@@ -514,7 +504,7 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
                     else t["no_one_has_it"].format(case=case_id)) + "\n")
                 return None
             if prepared.refusal is not None:
-                raise ModerateError(printable(would_ignore(case_id, prepared.refusal)))
+                raise ModerateError(printable(would_ignore(case_id, prepared.refusal, lang)))
             body = prepared.body
             if has is not None and has not in (moderator, assignee):
                 # Not refused (a lead may close or take over anyone's case), but said: the
@@ -528,7 +518,7 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
             raise ModerateError(exc.detail) from None
         if check:  # another tool may have written a decision since the check
             try:
-                back = store.read_back(case_id, record, seen_escalations)
+                back = store.read_back(case_id, record, seen_escalations, lang)
             except BrokerError as exc:  # written and acknowledged all the same
                 notes.write(t["unchecked"].format(error=exc) + "\n")
                 back = None

@@ -16,6 +16,7 @@ from streams.topics import (
     key_partition,
 )
 from veille.collectors.producer import make_producer
+from veille.moderate.words import NBSP, word
 from veille.moderation import CLOSING_DECISIONS
 from veille.moderation.cases import DecisionError
 from veille.moderation.queue import CaseView, decision_record, misplaced
@@ -40,36 +41,77 @@ class BrokerError(RuntimeError):
     """The broker did not answer or did not acknowledge a write in time."""
 
 
-def decided_first(case_id: str, first: dict[str, Any]) -> str:
+#: What a moderator is told whose decision the agent will ignore, per language (the API's
+#: `detail` is the English one; `veille moderate decide --lang fr` says it in French). A
+#: decision's name is given as `word` makes it (French past participles).
+REFUSAL_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "decided_first": "decision written, but case {case!r} was decided first by {moderator!r} "
+                         "({decision}): the agent applies that one and will ignore yours",
+        "closed_first": "decision written, but the agent did not apply it: case {case!r} is closed "
+                        "({decision} by {moderator!r} at {at})",
+        "assigned_first": "decision written, but case {case!r} {now}{since}: the agent ignores "
+                          "yours; look at the case before deciding again",
+        "is_theirs": "is {who}'s",
+        "is_no_ones": "is no one's",
+        "since": " since {decision} by {moderator!r} at {at}, written first",
+        "not_applied": "decision written, but the agent will ignore it: {detail}",
+        "would_ignore": "case {case!r}: the agent would ignore this decision: {detail}",
+    },
+    "fr": {
+        "decided_first": f"décision enregistrée, mais le dossier {{case!r}} a été tranché avant par "
+                         f"{{moderator!r}} ({{decision}}){NBSP}: l'agent applique cette décision-là "
+                         "et ignorera la vôtre",
+        "closed_first": f"décision enregistrée, mais l'agent ne l'a pas appliquée{NBSP}: le dossier "
+                        "{case!r} est clos ({decision} par {moderator!r} le {at})",
+        "assigned_first": f"décision enregistrée, mais le dossier {{case!r}} {{now}}{{since}}{NBSP}: "
+                          f"l'agent ignore la vôtre{NBSP}; regardez le dossier avant de décider à "
+                          "nouveau",
+        "is_theirs": "est à {who}",
+        "is_no_ones": "n'est à personne",
+        "since": " depuis la décision {decision} de {moderator!r} le {at}, enregistrée avant",
+        "not_applied": f"décision enregistrée, mais l'agent l'ignorera{NBSP}: {{detail}}",
+        "would_ignore": f"dossier {{case!r}}{NBSP}: l'agent ignorerait cette décision{NBSP}: "
+                        "{detail}",
+    },
+}
+
+
+def _decision(record: dict[str, Any], lang: str) -> Any:
+    return word(record.get("decision"), lang) if record.get("decision") is not None else None
+
+
+def decided_first(case_id: str, first: dict[str, Any], lang: str = "en") -> str:
     """What a moderator is told whose decision was written after another tool's closed the
     case (ModerationStore.read_back)."""
-    return (f"decision written, but case {case_id!r} was decided first by "
-            f"{first.get('moderator')!r} ({first.get('decision')}): the agent applies that one "
-            "and will ignore yours")
+    return REFUSAL_TEXT[lang]["decided_first"].format(
+        case=case_id, moderator=first.get("moderator"), decision=_decision(first, lang))
 
 
-def would_ignore(case_id: str, problem: DecisionError) -> str:
+def would_ignore(case_id: str, problem: DecisionError, lang: str = "en") -> str:
     """What a moderator is told whose decision the agent would ignore if it were written
-    (CaseView.prepare's refusal: the case's bound on decisions reached...)."""
-    return f"case {case_id!r}: the agent would ignore this decision: {problem.detail}"
+    (CaseView.prepare's refusal: the case's bound on decisions reached...; its detail stays
+    English, as the API's)."""
+    return REFUSAL_TEXT[lang]["would_ignore"].format(case=case_id, detail=problem.detail)
 
 
-def closed_first(case_id: str, closed: dict[str, Any]) -> str:
+def closed_first(case_id: str, closed: dict[str, Any], lang: str = "en") -> str:
     """What a moderator is told whose escalation or assignment the agent did not apply before
     it closed the case (ModerationStore.read_back)."""
-    return (f"decision written, but the agent did not apply it: case {case_id!r} is closed "
-            f"({closed.get('decision')} by {closed.get('moderator')!r} at {closed.get('decided_at')})")
+    return REFUSAL_TEXT[lang]["closed_first"].format(
+        case=case_id, decision=_decision(closed, lang), moderator=closed.get("moderator"),
+        at=closed.get("decided_at"))
 
 
-def assigned_first(case_id: str, first: dict[str, Any]) -> str:
+def assigned_first(case_id: str, first: dict[str, Any], lang: str = "en") -> str:
     """What a moderator is told whose conditional assign or unassign was written after
     another one changed who works on the case (ModerationStore.read_back)."""
+    t = REFUSAL_TEXT[lang]
     who = first.get("assignee")
-    now = f"is {who}'s" if who is not None else "is no one's"
-    since = (f" since {first.get('decision')} by {first.get('moderator')!r} at "
-             f"{first.get('decided_at')}, written first" if first.get("decision") else "")
-    return (f"decision written, but case {case_id!r} {now}{since}: the agent ignores yours; "
-            "look at the case before deciding again")
+    now = t["is_theirs"].format(who=who) if who is not None else t["is_no_ones"]
+    since = (t["since"].format(decision=_decision(first, lang), moderator=first.get("moderator"),
+                               at=first.get("decided_at")) if first.get("decision") else "")
+    return t["assigned_first"].format(case=case_id, now=now, since=since)
 
 
 #: How long a topic the cluster does not list may take to appear (created meanwhile) before
@@ -331,7 +373,7 @@ class ModerationStore:
         return record
 
     def read_back(self, case_id: str, record: dict[str, Any],
-                  seen_escalations: int | None = None) -> ReadBack:
+                  seen_escalations: int | None = None, lang: str = "en") -> ReadBack:
         """After `record` was acknowledged, read from the topics: why the agent will ignore it,
         if it will (ReadBack.refusal: an error code and what to tell the moderator), and, given
         how many escalations the case had when the tool checked it, the escalation that came
@@ -341,7 +383,8 @@ class ModerationStore:
         "assigned_first", a conditional assign or unassign came after someone else changed who
         works on the case (CaseView.assigned_first; `assigned` in ReadBack.extra);
         "not_applied", any other refusal (the case's bound on decisions reached meanwhile...).
-        Raises BrokerError if the topics cannot be read."""
+        What to tell the moderator is in `lang` (REFUSAL_TEXT). Raises BrokerError if the
+        topics cannot be read."""
         view = self.refresh()
         mine = json.loads(json.dumps(record, ensure_ascii=False))  # as read back from the topic
         now = self.clock()
@@ -350,8 +393,8 @@ class ModerationStore:
         first = view.superseded(case_id, mine, now)
         if first is not None:
             if record.get("decision") in CLOSING_DECISIONS:
-                return ReadBack(("decided_first", decided_first(case_id, first)))
-            return ReadBack(("already_closed", closed_first(case_id, first)))
+                return ReadBack(("decided_first", decided_first(case_id, first, lang)))
+            return ReadBack(("already_closed", closed_first(case_id, first, lang)))
         problem = view.refused_at(case_id, mine, now)
         if problem is None or problem.reason == "duplicate":  # applied, or applied already
             return ReadBack(None, escalated=escalated)
@@ -360,10 +403,10 @@ class ModerationStore:
             if taken is None:  # the case is where the decision asked it to be
                 return ReadBack(None, escalated=escalated)
             assigned = taken if taken.get("assignee") is not None else None
-            return ReadBack(("assigned_first", assigned_first(case_id, taken)),
+            return ReadBack(("assigned_first", assigned_first(case_id, taken, lang)),
                             extra={"assigned": assigned})
-        return ReadBack(("not_applied", "decision written, but the agent will ignore it: "
-                         f"{problem.detail}"))
+        return ReadBack(("not_applied", REFUSAL_TEXT[lang]["not_applied"].format(
+            detail=problem.detail)))
 
     def _discard_producer(self) -> None:
         producer, self._producer = self._producer, None

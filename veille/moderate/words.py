@@ -1,0 +1,26 @@
+"""The words the moderator tools print in French: record values (decisions, actions,
+severities, sentiments) and the typography of French sentences. No I/O: the commands, the
+store's refusals and the erasure tool share them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NBSP = "\u00a0"  # French typography: a non-breaking space before : ; % ! ?
+
+#: Record values shown in French cells and sentences: decisions, actions, severities,
+#: sentiments (the records, --json and the API keep the English ones; `decide` and `closed
+#: --decision` take the French infinitives). The categories stay those of the metrics and of
+#: `--category`, as in the report. Each at most 8 characters: the list's and closed's columns.
+FRENCH_WORDS = {"approve": "approuvé", "reject": "rejeté", "escalate": "escaladé",
+                "replied": "répondu", "assign": "assigné", "unassign": "désassigné",
+                "review": "examiner", "respond": "répondre", "hide": "masquer", "none": "aucune",
+                "low": "faible", "medium": "moyenne", "high": "haute",
+                "positive": "positif", "negative": "négatif", "neutral": "neutre"}
+
+
+def word(value: Any, lang: str) -> str:
+    """A record value (a decision, a sentiment) in `lang`: French past participles and
+    adjectives; anything else as it is."""
+    text = str(value)
+    return FRENCH_WORDS.get(text, text) if lang == "fr" else text
