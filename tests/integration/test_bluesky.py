@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
+import re
+import stat
 import subprocess
 import sys
 import time
@@ -18,7 +21,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from streams.records import iso
 from streams.topics import MENTIONS_RAW, ensure_topics
@@ -238,6 +241,30 @@ async def raw_on_topic(settings: Settings, expect: int) -> list[dict[str, Any]]:
         assert r.key == value["id"].encode(), "mentions.raw must be keyed by id"
         out.append(value)
     return out
+
+
+def signed_in(srv: AppView, settings: Settings) -> Settings:
+    """`settings` with the account acme.example on `srv` as its PDS, `srv` asking for it."""
+    srv.require_auth = True
+    srv.accounts["acme.example"] = "abcd-efgh-ijkl-mnop"
+    return settings.with_(bluesky_url="https://public.api.bsky.app",
+                          bluesky_pds_url=srv.base,  # loopback: http allowed
+                          bluesky_handle="acme.example", bluesky_app_password="abcd-efgh-ijkl-mnop")
+
+
+def calls(srv: AppView) -> list[str]:
+    """The XRPC methods asked, in order: searchPosts, createSession, refreshSession."""
+    return [r.path.rsplit(".", 1)[-1] for r in srv.requests]
+
+
+def session_file(settings: Settings) -> Path:
+    return Path(settings.collector_state_dir, "bluesky", "session.json")
+
+
+def tokens_in(srv: AppView, text: str) -> list[str]:
+    """The tokens `srv` issued that `text` shows."""
+    issued = [f"{kind}-{n}" for kind in ("access", "refresh") for n in range(1, srv.issued + 1)]
+    return [token for token in issued if re.search(rf"\b{token}\b", text)]
 
 
 async def one_round(collector: BlueskyCollector) -> Any:
@@ -588,6 +615,138 @@ def test_a_refused_session_is_renewed_once_a_round_not_at_every_search(b_setting
                 await collector.close()
             assert sample(collector, "veille_bluesky_brand_failures_total", brand="acme",
                           kind="unauthorized") == 4
+
+    asyncio.run(scenario())
+
+
+def test_signed_in_the_session_is_kept_across_restarts(b_settings: Settings,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """Bluesky allows createSession 30 times in five minutes and 300 a day per account: a
+    collector restarted often (a crash loop, a deploy an hour) signed in at every start and
+    locked its account out of sign-in. The session is saved (0600) and a restart takes it: its
+    access token, refreshed when expired, signing in only when the refresh is refused."""
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = signed_in(srv, b_settings)
+            queries = [Query("acme", '"Acme"')]
+            path = session_file(settings)
+            collectors: list[BlueskyCollector] = []
+
+            async def restart() -> Any:  # a new collector, the same state folder
+                collectors.append(new_collector(settings, queries=queries))
+                return await one_round(collectors[-1])
+
+            srv.posts = [post("3la", "a.bsky.social", "Acme a", 3)]
+            assert (await restart()).sent == 1
+            assert calls(srv) == ["createSession", "searchPosts"]
+
+            # Restarted: no sign-in, the saved access token.
+            srv.requests.clear()
+            srv.posts.append(post("3lb", "b.bsky.social", "Acme b", 2))
+            assert (await restart()).sent == 1
+            assert calls(srv) == ["searchPosts"]
+            assert srv.requests[0].headers["Authorization"] == "Bearer access-1"
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            saved = json.loads(path.read_text())
+            assert {k: saved.get(k) for k in ("identifier", "pds", "did", "handle", "accessJwt",
+                                              "refreshJwt")} == {
+                "identifier": "acme.example", "pds": srv.base, "did": "did:plc:acmeacmeacmeacmeacmeacme",
+                "handle": "acme.example", "accessJwt": "access-1", "refreshJwt": "refresh-1"}
+            assert "abcd-efgh-ijkl-mnop" not in path.read_text()  # the password is not kept
+
+            # The access token expired while it was stopped: refreshed, no sign-in, and the new
+            # session saved.
+            srv.expire_access()
+            srv.requests.clear()
+            assert (await restart()).status == "ok"
+            assert calls(srv) == ["searchPosts", "refreshSession", "searchPosts"]
+            assert srv.requests[1].headers["Authorization"] == "Bearer refresh-1"
+            assert srv.requests[2].headers["Authorization"] == "Bearer access-2"
+            saved = json.loads(path.read_text())
+            assert (saved["accessJwt"], saved["refreshJwt"]) == ("access-2", "refresh-2")
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+            # The refresh refused too (the session revoked): one sign-in, saved; the next start
+            # takes it.
+            srv.expire_access()
+            srv.refresh.clear()
+            srv.requests.clear()
+            assert (await restart()).status == "ok"
+            assert calls(srv) == ["searchPosts", "refreshSession", "createSession", "searchPosts"]
+            srv.requests.clear()
+            assert (await restart()).status == "ok"
+            assert calls(srv) == ["searchPosts"]
+            assert srv.requests[0].headers["Authorization"] == "Bearer access-3"
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+            # No token in the logs nor on /metrics.
+            assert srv.issued == 3
+            assert tokens_in(srv, caplog.text) == []
+            for c in collectors:
+                assert tokens_in(srv, generate_latest(c.metrics.registry).decode()) == []
+
+            # Without an account, the saved session is neither used nor written.
+            srv.require_auth = False
+            srv.requests.clear()
+            before = path.read_bytes()
+            anonymous = b_settings.with_(bluesky_url=srv.base)
+            assert (await one_round(new_collector(anonymous, queries=queries))).status == "ok"
+            assert calls(srv) and set(calls(srv)) == {"searchPosts"}
+            assert not [r for r in srv.requests if "Authorization" in r.headers]
+            assert path.read_bytes() == before
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("saved", ["cut_short", "no_json", "no_object", "wrong_type", "line_break",
+                                   "other_handle", "other_password", "other_pds"])
+def test_a_saved_session_that_cannot_be_used_is_ignored_and_it_signs_in(
+        b_settings: Settings, caplog: pytest.LogCaptureFixture, saved: str) -> None:
+    """A damaged session file, or one saved for another handle or PDS (the configuration
+    changed), is ignored with one warning that shows no token, and the collector signs in as it
+    did before sessions were kept (never a crash); the new session replaces the file."""
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario() -> None:
+        async with appview() as srv:
+            settings = signed_in(srv, b_settings)
+            queries = [Query("acme", '"Acme"')]
+            path = session_file(settings)
+            assert (await one_round(new_collector(settings, queries=queries))).status == "ok"
+            good = json.loads(path.read_text())
+            assert good["accessJwt"] == "access-1"
+            if saved == "other_handle":  # the account changed: a session of the old one
+                srv.accounts["other.example"] = "qrst-uvwx-yzab-cdef"
+                settings = settings.with_(bluesky_handle="other.example",
+                                          bluesky_app_password="qrst-uvwx-yzab-cdef")
+            elif saved == "other_password":  # a new app password: tried now, not when the old
+                srv.accounts["acme.example"] = "qrst-uvwx-yzab-cdef"  # session is revoked
+                settings = settings.with_(bluesky_app_password="qrst-uvwx-yzab-cdef")
+            else:
+                path.write_text({
+                    "cut_short": path.read_text()[:60],
+                    "no_json": "\x00\x00\x00",
+                    "no_object": json.dumps([good]),
+                    "wrong_type": json.dumps({**good, "refreshJwt": ["refresh-1"]}),
+                    "line_break": json.dumps({**good, "accessJwt": "access-1\r\nX-Forged: 1"}),
+                    # The same tokens would work there: ignored all the same.
+                    "other_pds": json.dumps({**good, "pds": "https://bsky.social"}),
+                }[saved])
+            srv.requests.clear()
+            caplog.clear()
+            result = await one_round(new_collector(settings, queries=queries))
+            assert (result.status, calls(srv)) == ("ok", ["createSession", "searchPosts"])
+            assert srv.requests[0].body["identifier"] == settings.bluesky_handle
+            assert srv.requests[1].headers["Authorization"] == "Bearer access-2"
+            warnings = [r.getMessage() for r in caplog.records
+                        if r.levelno == logging.WARNING and "saved session" in r.getMessage()]
+            assert len(warnings) == 1, warnings
+            assert tokens_in(srv, caplog.text) == []
+            now = json.loads(path.read_text())
+            assert (now["identifier"], now["accessJwt"]) == (settings.bluesky_handle, "access-2")
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
     asyncio.run(scenario())
 

@@ -23,6 +23,19 @@ PDS forwards app.bsky.* to its AppView), and on an expired token (`ExpiredToken`
 refreshes it (`com.atproto.server.refreshSession` with the refreshJwt; signing in again when
 that fails) and asks once more.
 
+The session is kept across restarts: after each sign-in or refresh its tokens (with the DID and
+handle the answer gives, the PDS and the VEILLE_BLUESKY_HANDLE it is for, a salted hash of the
+app password it was obtained with: password_check) are saved in
+`VEILLE_COLLECTOR_STATE_DIR/bluesky/session.json` (SESSION_FILE: written as the state files are,
+mode 0600 from its creation: it is a credential; never logged, never in the metrics), and a start
+takes it rather than signing in: Bluesky allows createSession 30 times in five minutes and 300 a
+day per account, and a collector restarted often (a crash loop under a restart policy, a deploy
+an hour) that signed in at every start locked its account out of sign-in (until 2026-12-06 it
+did). An expired saved token goes through the refresh above; a saved session for another handle,
+app password or PDS, or a file that does not read as one, is ignored (a warning) and the
+collector signs in. Deleting the file forces a sign-in. Without an account, no session is read
+or saved.
+
 Each post becomes a RawMention: id `bluesky-` + a hash of its at:// URI (the same post, the same
 id, across rounds, searches and restarts), the record's text and `createdAt`, the author's
 handle, url `https://bsky.app/profile/{handle}/post/{rkey}`, the record's first `langs` entry
@@ -46,7 +59,11 @@ and failed searches by kind (fetch, rate_limited, unauthorized, broker).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -102,6 +119,15 @@ CURSOR_AHEAD_SECONDS = 60.0
 SEARCH = "app.bsky.feed.searchPosts"
 CREATE_SESSION = "com.atproto.server.createSession"
 REFRESH_SESSION = "com.atproto.server.refreshSession"
+#: The signed-in session's file in the state folder (a fixed name, unlike the searches' hashed
+#: ones: the README tells to delete it to force a sign-in).
+SESSION_FILE = "session.json"
+SESSION_VERSION = 1
+#: PBKDF2-SHA256 rounds of the app password's check saved with the session (password_check).
+PASSWORD_CHECK_ROUNDS = 100_000
+#: A token as sent in `Authorization: Bearer`: printable ASCII, no space (a JWT is base64url and
+#: dots); a saved one with a line break would fail every search of every round.
+_TOKEN = re.compile(r"[!-~]{1,16384}")
 AUDIENCE = {"likes": "likeCount", "shares": "repostCount", "replies": "replyCount"}
 #: at://<did>/app.bsky.feed.post/<rkey> (a record key: 1-512 characters of this set).
 _POST_URI = re.compile(r"at://(did:[a-z]+:[A-Za-z0-9._:%-]{1,2000})/app\.bsky\.feed\.post/"
@@ -227,6 +253,38 @@ def held_form(post: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def password_check(password: str, salt: bytes) -> str:
+    """A salted, slow hash of the app password, saved with the session (never the password):
+    a session obtained with another VEILLE_BLUESKY_APP_PASSWORD is not used, so that a changed
+    one (a new app password, or a wrong one) is tried at the next start as before, not months
+    later when the saved session expires."""
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, PASSWORD_CHECK_ROUNDS).hex()
+
+
+def saved_session(data: Any, *, identifier: str, password: str, pds: str) -> tuple[str, str]:
+    """(accessJwt, refreshJwt) of a session saved for `identifier` (VEILLE_BLUESKY_HANDLE) and
+    `password` on `pds`, or ValueError saying why it cannot be used (never with a token in it:
+    it is logged)."""
+    if not isinstance(data, dict) or data.get("version") != SESSION_VERSION:
+        raise ValueError("it is no session saved by this version")
+    access, refresh = data.get("accessJwt"), data.get("refreshJwt")
+    salt, check = data.get("password_salt"), data.get("password_check")
+    if not (isinstance(access, str) and _TOKEN.fullmatch(access)
+            and isinstance(refresh, str) and _TOKEN.fullmatch(refresh)
+            and isinstance(data.get("identifier"), str) and isinstance(data.get("pds"), str)
+            and all(isinstance(data.get(k), str | None) for k in ("did", "handle"))
+            and isinstance(salt, str) and re.fullmatch(r"[0-9a-f]{32}", salt)
+            and isinstance(check, str)):
+        raise ValueError("a field is missing or of the wrong type")
+    if data["identifier"] != identifier:
+        raise ValueError("it is for another VEILLE_BLUESKY_HANDLE")
+    if data["pds"] != pds:
+        raise ValueError(f"it is from another PDS than {pds}")
+    if not hmac.compare_digest(check, password_check(password, bytes.fromhex(salt))):
+        raise ValueError("it was obtained with another VEILLE_BLUESKY_APP_PASSWORD")
+    return access, refresh
+
+
 def post_to_dict(post: dict[str, Any], *, collected_at: datetime,
                  max_text_chars: int) -> dict[str, Any]:
     """A PostView of app.bsky.feed.searchPosts as a RawMention dict (validated afterwards by
@@ -332,6 +390,8 @@ class BlueskyCollector(PollingCollector):
         self._refused: tuple[int, str] | None = None
         #: The round in which the session was last signed in or refreshed: at most once a round.
         self._renewed_in: int | None = None
+        #: (salt, password_check) saved with the session: made once (a saved session's, or new).
+        self._password_check: tuple[str, str] | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -348,6 +408,11 @@ class BlueskyCollector(PollingCollector):
 
     def metric_label(self, source: str) -> str:
         return self._brand_of.get(source, "?")
+
+    @property
+    def session_path(self) -> Path:
+        """The signed-in session's file (SESSION_FILE)."""
+        return self.store.directory / SESSION_FILE
 
     def _state_key(self, q: str) -> str:
         # Another service (another index) starts from scratch.
@@ -405,6 +470,8 @@ class BlueskyCollector(PollingCollector):
                 self.metrics.registry, dict.fromkeys(q.brand for q in self.queries))
         for query in self.queries:
             self._load_state(query.q)
+        if self.signed_in:
+            self._load_session()
         self._open_session()
 
     def _load_state(self, q: str) -> None:
@@ -431,6 +498,40 @@ class BlueskyCollector(PollingCollector):
             (uri, p) for uri, p in (held.items() if isinstance(held, dict) else [])
             if post_uri(uri) is not None and isinstance(p, dict) and p.get("uri") == uri
         )[:MAX_HELD])
+
+    def _load_session(self) -> None:
+        """The session an earlier run saved for this account (VEILLE_BLUESKY_HANDLE and its app
+        password: password_check) on this PDS, so that a restart does not sign in again
+        (Bluesky: createSession 30 times in five minutes, 300 a day, per account); its expired
+        access token is refreshed by the first search. A file that cannot be used (another
+        handle, password or PDS: the configuration changed; damaged, no JSON, a wrong type) is
+        ignored with a warning, never its content, and the first search signs in; the next
+        session saved replaces it. Until 2026-12-06 every start signed in."""
+        path = self.session_path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:  # (a UnicodeDecodeError: its message quotes a byte)
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            self.log.warning("bluesky: the saved session %s cannot be read (%s); signing in",
+                             path, why)
+            return
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):  # (nested too deep for the parser: no session)
+            self.log.warning("bluesky: the saved session %s is no JSON; signing in", path)
+            return
+        try:
+            self._access, self._refresh = saved_session(
+                data, identifier=self.settings.bluesky_handle,
+                password=self.settings.bluesky_app_password, pds=self.pds)
+        except ValueError as exc:
+            self.log.warning("bluesky: the saved session %s is not used (%s); signing in",
+                             path, exc)
+            return
+        self._password_check = (data["password_salt"], data["password_check"])
+        self.log.info("bluesky: the session saved in %s is used (no sign-in)", path)
 
     def use_watchlist(self, watchlist: Watchlist) -> None:
         """The searches of a changed watch list, from this round on: a search added starts from
@@ -513,6 +614,30 @@ class BlueskyCollector(PollingCollector):
             raise FetchError(f"{what}: the answer holds no accessJwt and refreshJwt")
         self._access, self._refresh = access, refresh
         self._renewed_in = self.rounds
+        self._save_session(data)
+
+    def _save_session(self, data: dict[str, Any]) -> None:
+        """Keep the session just taken (`data`: createSession's or refreshSession's answer) for
+        the next start (_load_session), as the state files are written (StateStore.write: mode
+        0600 from the file's creation). A failed save is logged (the next start may sign in again)."""
+        did, handle = data.get("did"), data.get("handle")
+        if self._password_check is None:
+            salt = os.urandom(16)
+            self._password_check = (salt.hex(), password_check(self.settings.bluesky_app_password,
+                                                               salt))
+        try:
+            self.store.write(SESSION_FILE, {
+                "version": SESSION_VERSION, "identifier": self.settings.bluesky_handle,
+                "pds": self.pds, "did": did if isinstance(did, str) else None,
+                "handle": handle if isinstance(handle, str) else None,
+                "accessJwt": self._access, "refreshJwt": self._refresh,
+                "password_salt": self._password_check[0],
+                "password_check": self._password_check[1],
+                "saved_at": iso(datetime.now(UTC)),
+            })
+        except OSError as exc:
+            self.log.error("bluesky: could not save the session in %s (%s); the next start may "
+                           "sign in again", self.session_path, exc.strerror or type(exc).__name__)
 
     async def _search(self, params: dict[str, str]) -> tuple[list[Any], str | None]:
         """One page of a search: its posts (anything: each is checked alone) and its cursor."""

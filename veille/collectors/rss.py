@@ -273,8 +273,15 @@ class StateStore:
         return data if isinstance(data, dict) else None
 
     def save(self, key: str, data: dict[str, Any]) -> None:
+        self.write(self.path(key).name, data)
+
+    def write(self, name: str, data: dict[str, Any]) -> None:
+        """`data` as the folder's file `name`, atomically: written to a temp file (mkstemp:
+        mode 0600 from its creation, a umask can only take from it) then renamed over the old
+        one, so the file is never readable by another user, not even while it is written (the
+        Bluesky collector keeps its session's tokens so)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        target = self.path(key)
+        target = self.directory / name
         fd, tmp = tempfile.mkstemp(prefix=target.stem + ".", suffix=".tmp", dir=self.directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
