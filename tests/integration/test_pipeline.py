@@ -17,6 +17,7 @@ from tests.kafka_helpers import (
     committed_offsets,
     fetch_high_watermarks,
     produce,
+    read_all,
     read_to_end,
 )
 from tests.moderation_helpers import wait_for
@@ -313,7 +314,9 @@ def test_replay_stopped_by_sigterm_flushes_what_it_sent_and_says_so(settings, tm
         [sys.executable, "-m", "veille.cli", "collect", "replay", str(data), "--no-progress",
          "--rate", "10", "--timestamps", "now"],
         env=settings_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
+    # SIGTERM once it sends (its handler is in place before the first send): a fixed 4 s found
+    # a process still starting on a loaded machine (killed by the default action, nothing sent).
+    assert read_all(settings, MENTIONS_RAW, expect=1, settle=0.0, timeout=60), "nothing sent"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 128 + signal.SIGTERM, err
@@ -343,6 +346,8 @@ def test_replay_whose_broker_dies_ends_and_counts_what_was_not_acknowledged(
     not acknowledge counts as failed, not sent."""
     import threading
 
+    from kafka import KafkaConsumer, TopicPartition
+
     from veille.broker import EmbeddedBroker, free_port
     from veille.collectors.replay import replay
 
@@ -356,9 +361,20 @@ def test_replay_whose_broker_dies_ends_and_counts_what_was_not_acknowledged(
         result: list[Any] = []
         run = threading.Thread(target=lambda: result.append(replay(
             data, s2, rate=200, timestamps="now", progress=False, ack_timeout=3.0)), daemon=True)
+        # Killed once 150 mentions are on the broker (a fixed 1.5 s, on a loaded machine, could
+        # fall before the producer had even connected), far from the end of the file (3 s).
+        watcher = KafkaConsumer(bootstrap_servers=s2.bootstrap_servers, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+        raw = s2.topic(MENTIONS_RAW)
+        watcher.assign([TopicPartition(raw, p) for p in sorted(watcher.partitions_for_topic(raw))])
+        watcher.seek_to_beginning()
         started = time.monotonic()
         run.start()
-        time.sleep(1.5)
+        landed = 0
+        while landed < 150 and time.monotonic() - started < 30:
+            landed += sum(map(len, watcher.poll(timeout_ms=50).values()))
+        watcher.close()
+        assert landed >= 150, f"only {landed} mentions on the broker in 30 s"
         broker.process.kill()  # type: ignore[union-attr]
         broker.stop()
         run.join(60)
