@@ -302,3 +302,19 @@ def test_a_state_folder_that_cannot_hold_state_is_an_error_at_start(tmp_path: Pa
         collector = make(settings, CollectorMetrics(CollectorRegistry()))
         with pytest.raises(StateDirError):
             asyncio.run(collector.start())
+
+
+def test_a_state_file_nested_too_deep_is_set_aside_not_a_crash(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A state file whose JSON nests deeper than the parser goes (hand-edited, damaged) raised
+    RecursionError out of StateStore.load: every start of the collector crashed (until
+    2026-12-06). It is set aside as any unreadable state file, and the feed starts afresh."""
+    from veille.collectors.rss import StateStore
+
+    store = StateStore(tmp_path / "rss")
+    store.check()
+    path = store.path("https://example.org/f.xml")
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert store.load("https://example.org/f.xml") is None
+    assert not path.exists() and path.with_suffix(".corrupt").exists()
+    assert "nested too deep" in caplog.text

@@ -259,16 +259,18 @@ class StateStore:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             # Keep the damaged file for inspection and start afresh: at worst entries are sent
-            # again, and the enrichment stage drops them as duplicates.
+            # again, and the enrichment stage drops them as duplicates. (RecursionError: JSON
+            # nested deeper than the parser goes, which crashed every start until 2026-12-06.)
             aside = path.with_suffix(".corrupt")
             try:
                 os.replace(path, aside)
                 where = f"moved to {aside.name}"
             except OSError:
                 where = "left in place"
-            log.error("state file %s is unreadable (%s); %s, starting afresh", path, exc, where)
+            log.error("state file %s is unreadable (%s); %s, starting afresh", path,
+                      exc if not isinstance(exc, RecursionError) else "nested too deep", where)
             return None
         return data if isinstance(data, dict) else None
 
