@@ -34,7 +34,7 @@ an hour) that signed in at every start locked its account out of sign-in (until 
 did). An expired saved token goes through the refresh above; a saved session for another handle,
 app password or PDS, or a file that does not read as one, is ignored (a warning) and the
 collector signs in. Deleting the file forces a sign-in. Without an account, no session is read
-or saved.
+or saved, and one saved before is deleted.
 
 Each post becomes a RawMention: id `bluesky-` + a hash of its at:// URI (the same post, the same
 id, across rounds, searches and restarts), the record's text and `createdAt`, the author's
@@ -472,7 +472,24 @@ class BlueskyCollector(PollingCollector):
             self._load_state(query.q)
         if self.signed_in:
             self._load_session()
+        else:
+            self._forget_session()
         self._open_session()
+
+    def _forget_session(self) -> None:
+        """Without an account, a session an earlier run saved (the account since taken out of
+        the configuration) is deleted: its refresh token stays valid for weeks, a credential
+        nothing uses any more (until 2026-12-06 it was left on disk)."""
+        try:
+            self.session_path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self.log.warning("bluesky: no account configured, but the saved session %s could not "
+                             "be deleted (%s)", self.session_path, exc.strerror or exc)
+            return
+        self.log.info("bluesky: no account configured: the session saved in %s deleted",
+                      self.session_path)
 
     def _load_state(self, q: str) -> None:
         """The search's saved state (its cursor, the URIs of its look-back window, its gaps,
