@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,8 @@ ROLES = ("all", "enrich", "agents")
 #: Found in review (2026-12-05): with the broker gone and batches in hand, Faust's stop waited
 #: for a commit for ever, and only SIGKILL ended the worker.
 STOP_GRACE_SECONDS = 20.0
+#: A worker started while its broker does not answer tries again after 1 s, doubling up to this.
+BROKER_RETRY_MAX_SECONDS = 30.0
 
 
 class StopWatchdog:
@@ -151,6 +155,54 @@ def serve_metrics(settings: Settings, registry: CollectorRegistry, name: str) ->
     return server
 
 
+def ensure_topics_waiting(settings: Settings, ensure: Callable[[Settings], list[str]] | None = None,
+                          sign_in: Callable[[Settings], tuple[bool, str]] | None = None,
+                          sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """ensure_topics, once the broker answers: a worker started while its broker is away (a
+    host rebooted, a broker outage, the containers started in another order) waits for it, as
+    the collectors do, saying so at WARNING before each try.
+
+    Found in review (2026-12-06): ensure_topics' 15 s bootstrap timeout ended the worker (exit 2,
+    "cannot reach the broker"), every role, so a restart policy started it over and over
+    (Kubernetes: CrashLoopBackOff, its back-off of up to 5 min delaying the recovery after the
+    broker came back), against the README's "a broker that does not answer is waited for". A
+    broker that answers but refuses veille's settings, or topics it cannot work with, are still
+    an error at once."""
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    from streams.topics import TopicError, ensure_topics
+
+    ensure = ensure or ensure_topics
+    sign_in = sign_in or _sign_in
+    delay = 1.0
+    while True:
+        signed_in, problem = sign_in(settings)
+        if problem:
+            raise SettingsError(f"cannot sign in to the broker at {settings.broker_url}: {problem}")
+        why = "no bootstrap server answers"
+        if signed_in:
+            try:
+                return ensure(settings)
+            except TopicError as exc:
+                if not str(exc).startswith("cannot reach the broker"):
+                    raise
+                why = str(exc)
+            except (KafkaConnectionError, KafkaTimeoutError) as exc:
+                why = f"{type(exc).__name__}: {exc}"
+        log.warning("waiting for the broker at %s (%s); trying again in %.0f s",
+                    settings.broker_url, why, delay)
+        sleep(delay)
+        delay = min(delay * 2, BROKER_RETRY_MAX_SECONDS)
+
+
+def _sign_in(settings: Settings) -> tuple[bool, str]:
+    import asyncio
+
+    from veille.broker import sign_in
+
+    return asyncio.run(sign_in(settings))
+
+
 def install_heartbeat(app: Any, settings: Settings, metrics: Metrics) -> None:
     """The worker's heartbeat as a service of the Faust app, for a worker without the
     enrichment stage (whose producer otherwise carries it): the PipelineStalled alert reads its
@@ -178,14 +230,18 @@ def run(settings: Settings) -> None:
     import faust
     import mode.loop
 
-    from streams.topics import ensure_topics
-
     if check_role(settings) == "enrich":
         run_enrich(settings)
         return
-    ensure_topics(settings)
-    pipeline = build(settings)
+    pipeline = build(settings)  # no broker I/O: Faust connects when the worker starts
+    # Served while the broker is waited for: a liveness probe on /metrics does not restart a
+    # worker that is only waiting for its broker (README, Deploy: Probes).
     server = serve_metrics(settings, pipeline.registry, "veille worker")
+    try:
+        ensure_topics_waiting(settings)
+    except BaseException:
+        server.shutdown()
+        raise
     # uvloop: the worker is bound by per-message event-loop overhead, which uvloop trims.
     mode.loop.use("uvloop")
     watchdog = StopWatchdog("veille worker")
@@ -232,16 +288,19 @@ def run_enrich(settings: Settings) -> None:
     import uvloop
 
     from agents.enrich import EnrichStage
-    from streams.topics import ensure_topics
 
     logging.basicConfig(level=settings.log_level.upper(),
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
     thin_client_logs()
-    ensure_topics(settings)
     registry = CollectorRegistry()
     reloader, metrics, enricher = enrichment(settings, registry)
     stage = EnrichStage(settings, enricher, metrics)
     server = serve_metrics(settings, registry, "veille worker (enrich)")
+    try:
+        ensure_topics_waiting(settings)  # /metrics answers meanwhile (see run)
+    except BaseException:
+        server.shutdown()
+        raise
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -22,6 +22,31 @@ class CliError(Exception):
     """A problem the user can fix; printed without a traceback, exit status 2."""
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM before the command set handlers of its own: the command ends there, as at a
+    Ctrl-C, and exits 143 (128 + the signal's number)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_early(signum: int, frame: Any) -> None:
+    raise Stopped(signum)
+
+
+def stop_on_sigterm() -> Any:
+    """SIGTERM ends the command where it is (Stopped) until it sets handlers of its own (the
+    worker's, the collectors', the API's, a replay's); returns the handler it replaced.
+
+    Found in review (2026-12-06): the image runs `veille` as PID 1 (exec form, no init), and
+    Linux delivers no signal to a namespace's PID 1 for which it set no handler, not even from
+    `docker stop` or the kubelet. Starting up (a worker waiting for its broker, a collector
+    signing in), a container so ignored SIGTERM for the whole grace period and was killed
+    (SIGKILL, exit 137)."""
+    return signal.signal(signal.SIGTERM, _stop_early)
+
+
 def _settings(args: argparse.Namespace, **flags: tuple[str, Any]) -> Settings:
     """The settings, the command's flags winning over their variables (a malformed variable
     a flag overrides is not read). `flags`: more settings given by flags of another name
@@ -1294,6 +1319,18 @@ def _env_rate() -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # no signals there
+        return _main(argv)
+    before = stop_on_sigterm()
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, before)  # main() called in a process of another program
+
+
+def _main(argv: Sequence[str] | None) -> int:
     import logging
 
     args = build_parser().parse_args(argv)  # first: --help works whatever the environment
@@ -1317,8 +1354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:
+        return 128 + (exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
     except Exception as exc:
         from streams.topics import TopicError
 

@@ -138,3 +138,43 @@ def test_a_busy_worker_stops_in_time_when_the_broker_is_gone(tmp_path: Path) -> 
         assert "leaving without a clean stop" in got.log
     # asyncio's "Future exception was never retrieved" thinned as the clients' errors are.
     assert got.log.count("Future exception was never retrieved") <= 5, got.log[-3000:]
+
+
+def test_a_worker_started_without_its_broker_waits_for_it_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """Found in review (2026-12-06): started while its broker did not answer (a host rebooted,
+    an outage), every role exited 2 after ensure_topics' 15 s ("cannot reach the broker"), so a
+    restart policy started it over and over (Kubernetes: CrashLoopBackOff), with no /metrics for
+    a liveness probe meanwhile. And SIGTERM before the worker set its handlers was Python's
+    default: the process killed by the signal, which in a container, where `veille` is PID 1,
+    Linux does not even deliver (the container waited out its grace period, then SIGKILL)."""
+    import os
+    import sys
+    import urllib.request
+
+    for role in ("all", "enrich"):
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+        env.update(VEILLE_BROKER_URL=f"kafka://127.0.0.1:{free_port()}",  # nothing listens
+                   VEILLE_METRICS_PORT=str(port), VEILLE_WORKER_ROLE=role,
+                   VEILLE_DATA_DIR=str(tmp_path / role))
+        log = tmp_path / f"{role}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "veille.cli", "worker"], cwd=ROOT,
+                                    env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            time.sleep(18)  # past ensure_topics' 15 s bootstrap timeout
+            assert proc.poll() is None, f"role {role} exited {proc.returncode}:\n{log.read_text()}"
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                assert answer.status == 200  # alive for a liveness probe while it waits
+            text = log.read_text()
+            assert "waiting for the broker at kafka://127.0.0.1:" in text, text
+            assert "Traceback" not in text, text
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(10)
+            assert code == 143, f"role {role}: {code}:\n{log.read_text()}"
+            assert time.monotonic() - started < 5
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
