@@ -413,3 +413,34 @@ def test_every_setting_set_in_env_reaches_a_service() -> None:
     for name in ("worker", "agents", "webhook-collector"):
         env = resolved["services"][name]["environment"]
         assert (env["VEILLE_SPIKE_BUCKET_SECONDS"], env["VEILLE_MAX_TEXT_CHARS"]) == ("600", "5000")
+
+
+def _seconds(value: str) -> float:
+    found = re.fullmatch(r"(\d+)(s|m)", value)
+    assert found, f"unexpected duration {value!r}"
+    return int(found[1]) * (60 if found[2] == "m" else 1)
+
+
+def test_each_collector_is_given_the_time_it_takes_to_stop(tmp_path: Path) -> None:
+    """Found in review (2026-12-06): on SIGTERM the RSS collector lets its polls in flight run
+    50 s and the Mastodon and Bluesky collectors a round in flight 110 s, then close their
+    producer (up to its 10 s acknowledgement timeout), but compose gave them 30 s and 60 s: a
+    slow feed or instance at a stop was a SIGKILL (exit 137), its round read and sent again at
+    the next start."""
+    from veille.collectors.base import MentionSink
+    from veille.collectors.bluesky import BlueskyCollector
+    from veille.collectors.mastodon import MastodonCollector
+    from veille.collectors.rss import RssCollector
+    from veille.metrics import CollectorMetrics
+
+    settings = Settings.from_env({}, collector_state_dir=str(tmp_path),
+                                 mastodon_url="https://mastodon.example")
+    for service, kind in (("rss-collector", RssCollector), ("mastodon-collector", MastodonCollector),
+                          ("bluesky-collector", BlueskyCollector)):
+        metrics = CollectorMetrics(CollectorRegistry())
+        sink = MentionSink(settings, kind.name, metrics)
+        collector: Any = kind(settings, metrics, sink)
+        needed = collector.stop_grace + sink.ack_timeout
+        given = _seconds(services()[service].get("stop_grace_period", "10s"))
+        assert given >= needed, (f"{service}: stop_grace_period {given:g} s, but it may take "
+                                 f"{needed:g} s to stop")
