@@ -702,7 +702,7 @@ def test_signed_in_the_session_is_kept_across_restarts(b_settings: Settings,
 
 
 @pytest.mark.parametrize("saved", ["cut_short", "no_json", "no_object", "wrong_type", "line_break",
-                                   "other_handle", "other_password", "other_pds"])
+                                   "non_ascii_check", "other_handle", "other_password", "other_pds"])
 def test_a_saved_session_that_cannot_be_used_is_ignored_and_it_signs_in(
         b_settings: Settings, caplog: pytest.LogCaptureFixture, saved: str) -> None:
     """A damaged session file, or one saved for another handle or PDS (the configuration
@@ -732,6 +732,9 @@ def test_a_saved_session_that_cannot_be_used_is_ignored_and_it_signs_in(
                     "no_object": json.dumps([good]),
                     "wrong_type": json.dumps({**good, "refreshJwt": ["refresh-1"]}),
                     "line_break": json.dumps({**good, "accessJwt": "access-1\r\nX-Forged: 1"}),
+                    # hmac.compare_digest raises TypeError on a non-ASCII str: every start
+                    # crashed on such a file (found in review, 2026-12-06).
+                    "non_ascii_check": json.dumps({**good, "password_check": "\u00e9" * 64}),
                     # The same tokens would work there: ignored all the same.
                     "other_pds": json.dumps({**good, "pds": "https://bsky.social"}),
                 }[saved])

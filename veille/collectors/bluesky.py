@@ -274,7 +274,9 @@ def saved_session(data: Any, *, identifier: str, password: str, pds: str) -> tup
             and isinstance(data.get("identifier"), str) and isinstance(data.get("pds"), str)
             and all(isinstance(data.get(k), str | None) for k in ("did", "handle"))
             and isinstance(salt, str) and re.fullmatch(r"[0-9a-f]{32}", salt)
-            and isinstance(check, str)):
+            # (hex: hmac.compare_digest raises TypeError on a non-ASCII str, which crashed
+            # every start on such a file; found in review, 2026-12-06)
+            and isinstance(check, str) and re.fullmatch(r"[0-9a-f]{64}", check)):
         raise ValueError("a field is missing or of the wrong type")
     if data["identifier"] != identifier:
         raise ValueError("it is for another VEILLE_BLUESKY_HANDLE")
