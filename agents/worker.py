@@ -168,7 +168,7 @@ def ensure_topics_waiting(settings: Settings, ensure: Callable[[Settings], list[
     broker came back), against the README's "a broker that does not answer is waited for". A
     broker that answers but refuses veille's settings, or topics it cannot work with, are still
     an error at once."""
-    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+    from kafka.errors import RetriableError
 
     from streams.topics import TopicError, ensure_topics
 
@@ -179,7 +179,6 @@ def ensure_topics_waiting(settings: Settings, ensure: Callable[[Settings], list[
         signed_in, problem = sign_in(settings)
         if problem:
             raise SettingsError(f"cannot sign in to the broker at {settings.broker_url}: {problem}")
-        why = "no bootstrap server answers"
         if signed_in:
             try:
                 return ensure(settings)
@@ -187,12 +186,33 @@ def ensure_topics_waiting(settings: Settings, ensure: Callable[[Settings], list[
                 if not str(exc).startswith("cannot reach the broker"):
                     raise
                 why = str(exc)
-            except (KafkaConnectionError, KafkaTimeoutError) as exc:
-                why = f"{type(exc).__name__}: {exc}"
+            except RetriableError as exc:  # a timeout, a node not ready yet (found in review,
+                why = f"{type(exc).__name__}: {exc}"  # 2026-12-06: NodeNotReadyError ended it)
+        else:
+            why = _nobody_answers(settings)
         log.warning("waiting for the broker at %s (%s); trying again in %.0f s",
                     settings.broker_url, why, delay)
         sleep(delay)
         delay = min(delay * 2, BROKER_RETRY_MAX_SECONDS)
+
+
+def _nobody_answers(settings: Settings) -> str:
+    """Why the worker waits when no bootstrap server answers, naming what may be a mistake in
+    VEILLE_BROKER_URL: a host name that does not resolve (a typo waits for ever otherwise,
+    said only as "no answer"; found in review, 2026-12-06)."""
+    import socket
+
+    unresolved = []
+    for host, port in settings.broker_addresses:
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            unresolved.append(host)
+    if unresolved:
+        return (f"no bootstrap server answers; {', '.join(unresolved)} does not resolve: a broker "
+                "not started yet, or a wrong host name in VEILLE_BROKER_URL")
+    return ("no bootstrap server answers: a broker down or starting, or a wrong port in "
+            "VEILLE_BROKER_URL")
 
 
 def _sign_in(settings: Settings) -> tuple[bool, str]:

@@ -44,3 +44,35 @@ def test_a_refusal_is_an_error_at_once() -> None:
 
     with pytest.raises(TopicError, match="has 8 partitions"):
         ensure_topics_waiting(settings, mismatch, lambda _s: (True, ""), never)
+
+
+def test_every_retriable_client_error_is_waited_out() -> None:
+    """A broker that answers the sign-in, then times out a request or is not ready yet (starting,
+    or a cluster whose nodes come up one by one): kafka-python raises a RetriableError other than
+    KafkaConnectionError or KafkaTimeoutError, which ended the worker with a traceback (found in
+    review, 2026-12-06)."""
+    from kafka.errors import NodeNotReadyError, RequestTimedOutError
+
+    settings = Settings.from_env({})
+    failures: list[Exception] = [NodeNotReadyError(1), RequestTimedOutError("list_topics")]
+    slept: list[float] = []
+
+    def ensure(_settings: Settings) -> list[str]:
+        if failures:
+            raise failures.pop(0)
+        return []
+
+    assert ensure_topics_waiting(settings, ensure, lambda _s: (True, ""), slept.append) == []
+    assert slept == [1, 2]
+
+
+def test_the_wait_names_a_host_that_does_not_resolve(caplog: pytest.LogCaptureFixture) -> None:
+    """A typo in VEILLE_BROKER_URL waits for ever, as an outage does: the warning says the
+    name does not resolve and points at the setting (it said only "no bootstrap server
+    answers")."""
+    settings = Settings.from_env({"VEILLE_BROKER_URL": "kafka://no-such-broker.invalid:9092"})
+    answers = iter([(False, ""), (True, "")])
+    with caplog.at_level("WARNING"):
+        ensure_topics_waiting(settings, lambda _s: [], lambda _s: next(answers), lambda _s: None)
+    [line] = [r.getMessage() for r in caplog.records if "waiting for the broker" in r.getMessage()]
+    assert "no-such-broker.invalid does not resolve" in line and "VEILLE_BROKER_URL" in line, line
