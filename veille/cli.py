@@ -1326,6 +1326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     before = stop_on_sigterm()
     try:
         return _main(argv)
+    except Stopped as exc:  # before the command ran (its arguments, the logging set-up)
+        return 128 + exc.signum
     finally:
         signal.signal(signal.SIGTERM, before)  # main() called in a process of another program
 
