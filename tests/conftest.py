@@ -72,6 +72,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=weight)
 
 
+@pytest.fixture(autouse=True)
+def _log_handler_filters_restored(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A command run in the test's process (cli.main) puts its filters on the root logger's
+    handlers, which during a test are pytest's own, kept for the whole session: its RepeatFilter
+    then held back a later test's kafka-python record seen less than 30 s before, and that test,
+    reading caplog, failed when it came after such a file in its process. Each test ends with
+    those handlers' filters as it found them."""
+    plugin = request.config.pluginmanager.get_plugin("logging-plugin")
+    handlers = [h for h in (getattr(plugin, name, None) for name in (
+        "caplog_handler", "report_handler", "log_cli_handler", "log_file_handler")) if h is not None]
+    before = [list(h.filters) for h in handlers]
+    yield
+    for handler, filters in zip(handlers, before, strict=True):
+        handler.filters[:] = filters
+
+
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     """The real Tansu broker. A missing binary is an error here, never a skip."""
