@@ -95,3 +95,67 @@ def test_a_slow_broker_under_sustained_overload_keeps_being_written_to() -> None
     # the overload shed with 503s rather than collapsing to nothing.
     assert len(acknowledged) >= 20_000, (len(acknowledged), answers)
     assert answers["503 overloaded"] + answers["503 broker_unavailable"] > 0, answers
+
+
+class HeldBroker(MentionSink):
+    """Holds every write until `release` is set, then acknowledges it."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.release = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def send(self, mentions, timeout=None):  # type: ignore[no-untyped-def]
+        self.entered.set()
+        await self.release.wait()
+        return len(list(mentions))
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_request_that_cannot_wait_is_refused_before_its_items_are_checked(monkeypatch) -> None:
+    """Checking 5,000 mentions takes the event loop about 0.2 s; a request then refused as
+    overloaded had them all checked first (until 2026-12-06: in the suite's memory test, 112
+    of 150 requests). Now the budget is judged on the items' count before they are checked: a
+    request that could not wait even all valid gets its 503 at once (one with an invalid item
+    too: sent again later, it gets its 400 then)."""
+    import veille.collectors.webhook as webhook
+
+    checked: list[int] = []
+
+    class Counting(WebhookCollector):
+        def _validate(self, items, too_long=False):  # type: ignore[no-untyped-def]
+            checked.append(len(items))
+            return super()._validate(items, too_long)
+
+    monkeypatch.setattr(webhook, "MAX_WAITING_BYTES", 1)
+
+    async def scenario() -> list[tuple[int, str]]:
+        settings = Settings.from_env({}).with_(webhook_port=0, webhook_max_body_bytes=512 * 1024)
+        metrics = CollectorMetrics(CollectorRegistry())
+        sink = HeldBroker(settings, "webhook", metrics, ack_timeout=30.0)
+        c = Counting(settings, metrics, sink, ack_timeout=30.0)
+        await c.start()
+        got: list[tuple[int, str]] = []
+        try:
+            async with aiohttp.ClientSession() as http:
+                one = [{"id": "held", "platform": "x", "text": "acme", "created_at": "2026-01-01T00:00:00Z"}]
+                first = asyncio.ensure_future(http.post(c.url + "/mentions", json=one))
+                await asyncio.wait_for(sink.entered.wait(), 10)  # it waits for the broker
+                many = [{"id": f"m{i}", "platform": "x", "text": f"acme {i}",
+                         "created_at": "2026-01-01T00:00:00Z"} for i in range(1000)]
+                for items in (many, [*many[:-1], {"platform": "x"}]):  # all valid; one invalid
+                    async with http.post(c.url + "/mentions", json=items) as resp:
+                        got.append((resp.status, (await resp.json()).get("error", "")))
+                sink.release.set()
+                async with await first as resp:
+                    got.append((resp.status, ""))
+        finally:
+            await c.stop()
+            await c.close()
+        return got
+
+    got = asyncio.run(scenario())
+    assert got == [(503, "overloaded"), (503, "overloaded"), (202, "")], got
+    assert checked == [1], checked  # only the request that was written had its items checked
