@@ -170,7 +170,7 @@ def ensure_topics_waiting(settings: Settings, ensure: Callable[[Settings], list[
     an error at once."""
     from kafka.errors import RetriableError
 
-    from streams.topics import TopicError, ensure_topics
+    from streams.topics import BrokerNotReady, ensure_topics
 
     ensure = ensure or ensure_topics
     sign_in = sign_in or _sign_in
@@ -182,9 +182,7 @@ def ensure_topics_waiting(settings: Settings, ensure: Callable[[Settings], list[
         if signed_in:
             try:
                 return ensure(settings)
-            except TopicError as exc:
-                if not str(exc).startswith("cannot reach the broker"):
-                    raise
+            except BrokerNotReady as exc:  # unreachable, or a topic's creation to retry
                 why = str(exc)
             except RetriableError as exc:  # a timeout, a node not ready yet (found in review,
                 why = f"{type(exc).__name__}: {exc}"  # 2026-12-06: NodeNotReadyError ended it)

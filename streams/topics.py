@@ -216,6 +216,12 @@ class TopicError(RuntimeError):
     """A topic exists with a layout veille cannot work with, or the broker is unreachable."""
 
 
+class BrokerNotReady(TopicError):
+    """The broker did not answer, or answered that it cannot do it yet (a controller moving, a
+    node starting: a Kafka retriable error): worth trying again, as a worker waiting for its
+    broker does (agents.worker.ensure_topics_waiting)."""
+
+
 #: Topics that must have exactly settings.topic_partitions partitions (see ensure_topics).
 PARTITIONED_ALIKE = (MENTIONS_RAW, MENTIONS_ENRICHED, MENTIONS_BY_BRAND, MODERATION_QUEUE,
                      MODERATION_DECISIONS)
@@ -295,7 +301,7 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
     partition. Topics that existed are never altered but checked (check_existing).
     """
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaError, NoError, TopicAlreadyExistsError, for_code
+    from kafka.errors import KafkaError, NoError, RetriableError, TopicAlreadyExistsError, for_code
 
     try:
         admin = KafkaAdminClient(
@@ -307,7 +313,7 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
             bootstrap_timeout_ms=int(timeout * 1000),
         )
     except KafkaError as exc:
-        raise TopicError(f"cannot reach the broker at {settings.broker_url}: {exc}") from None
+        raise BrokerNotReady(f"cannot reach the broker at {settings.broker_url}: {exc}") from None
     created = []
     try:
         existing = set(admin.list_topics())
@@ -326,7 +332,10 @@ def ensure_topics(settings: Settings, timeout: float = 15.0) -> list[str]:
                 if error is NoError:
                     created.append(name)
                 elif error is not TopicAlreadyExistsError:  # created meanwhile: fine
-                    raise TopicError(_refused(settings, name, error, result.get("error_message")))
+                    # A retriable one (NotControllerError while a KRaft controller is elected,
+                    # a request timed out) is the broker not ready yet, not a refusal.
+                    refused = BrokerNotReady if issubclass(error, RetriableError) else TopicError
+                    raise refused(_refused(settings, name, error, result.get("error_message")))
         keyed = [settings.topic(t) for t in PARTITIONED_ALIKE]
         # The agents' table changelogs (Faust creates them): each table partition is read from
         # the changelog partition of the same number. Left with an older count (the pipeline

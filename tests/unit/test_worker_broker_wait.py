@@ -8,14 +8,14 @@ import pytest
 from kafka.errors import KafkaTimeoutError
 
 from agents.worker import BROKER_RETRY_MAX_SECONDS, ensure_topics_waiting
-from streams.topics import TopicError
+from streams.topics import BrokerNotReady, TopicError
 from veille.settings import Settings, SettingsError
 
 
 def test_the_broker_is_waited_for_with_a_growing_pause() -> None:
     settings = Settings.from_env({})
     answers = iter([(False, "")] * 7 + [(True, "")] * 3)
-    failures: list[Exception] = [TopicError("cannot reach the broker at kafka://x: gone"),
+    failures: list[Exception] = [BrokerNotReady("cannot reach the broker at kafka://x: gone"),
                                  KafkaTimeoutError("list_topics")]
     slept: list[float] = []
 
@@ -76,3 +76,41 @@ def test_the_wait_names_a_host_that_does_not_resolve(caplog: pytest.LogCaptureFi
         ensure_topics_waiting(settings, lambda _s: [], lambda _s: next(answers), lambda _s: None)
     [line] = [r.getMessage() for r in caplog.records if "waiting for the broker" in r.getMessage()]
     assert "no-such-broker.invalid does not resolve" in line and "VEILLE_BROKER_URL" in line, line
+
+
+
+def test_a_topic_the_broker_cannot_create_yet_is_to_be_retried(monkeypatch) -> None:
+    """A KRaft cluster electing its controller answers CreateTopics with NotControllerError, a
+    retriable error: ensure_topics raised it as a refusal, and a worker exited 2 (found in
+    review, 2026-12-06). It is now BrokerNotReady, which the worker waits out (the first test);
+    a refusal proper (an ACL) is still a TopicError to stop on."""
+    import kafka.admin
+    from kafka.errors import NotControllerError, TopicAuthorizationFailedError
+
+    from streams.topics import ensure_topics
+
+    answer: list[type] = []
+
+    class Admin:
+        def __init__(self, **_kwargs: object) -> None:
+            pass
+
+        def list_topics(self) -> list[str]:
+            return []
+
+        def create_topics(self, new: list, raise_errors: bool = True) -> dict:
+            return {"topics": [{"name": new[0].name, "error_code": answer[0].errno,
+                                "error_message": None}]}
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(kafka.admin, "KafkaAdminClient", Admin)
+    settings = Settings.from_env({})
+    answer[:] = [NotControllerError]
+    with pytest.raises(BrokerNotReady, match="NotControllerError"):
+        ensure_topics(settings)
+    answer[:] = [TopicAuthorizationFailedError]
+    with pytest.raises(TopicError, match="TopicAuthorizationFailedError") as refused:
+        ensure_topics(settings)
+    assert not isinstance(refused.value, BrokerNotReady)
