@@ -1329,7 +1329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Stopped as exc:  # before the command ran (its arguments, the logging set-up)
         return 128 + exc.signum
     finally:
-        signal.signal(signal.SIGTERM, before)  # main() called in a process of another program
+        if before is not None:  # (None: a handler set outside Python, which cannot be put back)
+            signal.signal(signal.SIGTERM, before)  # main() called in another program's process
 
 
 def _main(argv: Sequence[str] | None) -> int:
