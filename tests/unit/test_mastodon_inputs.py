@@ -457,9 +457,32 @@ def test_a_token_is_not_sent_in_clear_to_another_machine(tmp_path: Path, url: st
         c.check_config()
     assert secret not in str(refused_url.value)
     for fine, token in ((url.lower().replace("http://", "https://"), secret), (url, ""),
-                        ("http://127.0.0.1:8080", secret), ("http://[::1]:8080/", secret)):
+                        ("http://127.0.0.1:8080", secret), ("http://[::1]:8080/", secret),
+                        ("http://localhost:3000", secret), ("http://mastodon.localhost", secret)):
         c, _ = new_collector(tmp_path, fine)
         c.settings = c.settings.with_(mastodon_token=token)
+        c.check_config()
+
+
+def test_a_name_resolving_to_loopback_is_not_trusted_with_a_token(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """The http:// exemption was judged by resolving the instance's name once, at start: a name
+    answering 127.0.0.1 then (DNS rebinding, a hosts file edited back) could later send the
+    token in clear to another machine, as each request resolves it again. Only loopback
+    addresses written as such, `localhost` and `*.localhost` are exempt now."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def rebinding(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host == "rebind.example":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 0))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    c, _ = new_collector(tmp_path, "http://rebind.example:8080")
+    c.settings = c.settings.with_(mastodon_token="s3cr3t-mastodon-token-0123456789")
+    with pytest.raises(MastodonConfigError, match="in clear"):
         c.check_config()
 
 

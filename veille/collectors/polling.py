@@ -189,13 +189,31 @@ def check_base_url(raw: str, *, name: str, error: type[Exception], example: str,
 
 def sends_secret_in_clear(base_url: str) -> bool:
     """True when `base_url` is http:// to another machine than this one: a secret sent there
-    (a token, a password) is readable by anyone on the way."""
+    (a token, a password) is readable by anyone on the way.
+
+    This machine is a loopback address written as such (`127.0.0.1`, `[::1]`) or `localhost`
+    (and `*.localhost`, which RFC 6761 keeps for it), never a name looked up in DNS: the check
+    is made once, at start, and the requests resolve the name again each time, so a name that
+    resolved to 127.0.0.1 then could send the token to another machine later (until 2026-12-06
+    any name resolving to loopback at start was taken)."""
     parts = urlsplit(base_url)
     if parts.scheme.lower() != "http":
         return False
-    from veille.collectors.webhook import is_loopback
+    return not names_loopback(parts.hostname or "")
 
-    return not is_loopback(parts.hostname or "")
+
+def names_loopback(host: str) -> bool:
+    """True when `host` is this machine whatever DNS says: a loopback IP address, `localhost`
+    or a name under `.localhost`."""
+    import ipaddress
+
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def check_interval(value: float, *, name: str, error: type[Exception], why: str) -> None:
