@@ -6,6 +6,8 @@
     POST /cases/{id}/decision                {"decision", "moderator", "reason"?, "assignee"?,
                                               "if_assigned_to"?}
     GET  /healthz
+    GET  /ui                                 the moderation page (veille.moderate.page): signed
+                                             in with the token and a session cookie, not Bearer
 
 Every answer is read from moderation.queue and moderation.closed (the server keeps its read
 position and what it read, rebuilt from the topics at start; a closed case is forgotten once
@@ -48,6 +50,7 @@ from veille.httpbody import (
     json_error,
     loads,
 )
+from veille.moderate.page import ModerationPage
 from veille.moderate.store import BrokerError, ModerationStore, would_ignore
 from veille.moderation import CLOSING_DECISIONS, METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import (
@@ -269,6 +272,7 @@ class ModerationApi:
         token = settings.moderation_api_token.strip()
         self._token = token.encode("utf-8") if token else None
         self._runner: web.AppRunner | None = None
+        self.page = ModerationPage(self)
         # The store's Kafka clients are blocking and not thread-safe: one thread uses them.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moderate-kafka")
         self._lock = asyncio.Lock()
@@ -297,6 +301,7 @@ class ModerationApi:
         # `Expect: 100-continue`: refused from the headers, before the client sends the body.
         app.router.add_post("/cases/{case_id}/decision", self._decide, expect_handler=self._expect)
         app.on_response_prepare.append(_no_store)
+        self.page.register(app)  # GET /ui: the moderation page (veille.moderate.page)
         # Content codings are undone by veille.httpbody (the same answers whatever is installed).
         # An idle connection, or one whose request's headers never end, is closed after
         # IDLE_SECONDS (aiohttp kept it an hour), before any credentials are asked.
@@ -328,7 +333,9 @@ class ModerationApi:
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Authentication first; no stack trace, token or body ever leaves."""
-        if request.path != "/healthz" and not self._authorized(request):
+        # The moderation page signs its users in itself (a session cookie and a CSRF token).
+        if request.path != "/healthz" and not self.page.serves(request.path) \
+                and not self._authorized(request):
             return _unauthorized()
         try:
             response: web.StreamResponse = await handler(request)
@@ -367,11 +374,24 @@ class ModerationApi:
         return await expect_continue(request, precheck, log, "moderation API")
 
     def _authorized(self, request: web.Request) -> bool:
+        scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+        return self._token is None or (scheme.lower() == "bearer" and self.token_matches(credentials))
+
+    def token_matches(self, given: str) -> bool:
+        """`given` is the team's token (compared in constant time), or none is set (loopback
+        only: check_config): the bearer token's check, and the moderation page's sign-in."""
         if self._token is None:
             return True
-        scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
-        given = credentials.strip().encode("utf-8", "backslashreplace")
-        return scheme.lower() == "bearer" and hmac.compare_digest(given, self._token)
+        return hmac.compare_digest(given.strip().encode("utf-8", "backslashreplace"), self._token)
+
+    @property
+    def needs_token(self) -> bool:
+        return self._token is not None
+
+    @property
+    def user_header(self) -> str:
+        """VEILLE_MODERATION_API_USER_HEADER, or empty: set, the proxy's user decides."""
+        return self._user_header
 
     async def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -392,7 +412,12 @@ class ModerationApi:
         return web.json_response({"status": "ok"})
 
     async def _list(self, request: web.Request) -> web.Response:
-        query = request.query
+        found = await self.pending(request.query)
+        return found if isinstance(found, web.Response) else web.json_response(found)
+
+    async def pending(self, query: Any) -> dict[str, Any] | web.Response:
+        """GET /cases's answer to `query` (a MultiDict): `{"count", "cases"}`, or the 400
+        refusing it (the moderation page lists the same way)."""
         limit = _checked_query(query, {"brand", "assignee", "posted_since"}, {
             "category": METRIC_CATEGORIES, "sort": SORTS, "unassigned": ("true", "false")})
         if isinstance(limit, web.Response):
@@ -416,7 +441,7 @@ class ModerationApi:
             return {"count": len(pending),
                     "cases": [summary(i, view, now) for i in pending[:limit]]}
 
-        return web.json_response(await self._read(listing))
+        return await self._read(listing)
 
     async def _closed(self, request: web.Request) -> web.Response:
         query = request.query
@@ -512,6 +537,14 @@ class ModerationApi:
         if not isinstance(payload, dict):
             return _error(400, "invalid_field", "the body must be a JSON object with "
                           f"{', '.join(DECISION_INPUT_FIELDS)}")
+        return await self.decide(case_id, payload, request, request.headers.get("Idempotency-Key"))
+
+    async def decide(self, case_id: str, payload: dict[str, Any], request: web.Request,
+                     key: str | None, lang: str = "en") -> web.Response:
+        """POST /cases/{id}/decision once its body is read: the decision checked and written,
+        or the answer refusing it. `key`: its Idempotency-Key; `lang`: the words of the
+        refusals that have them in French (read back, would be ignored), for the moderation
+        page (the API's stay English)."""
         payload = decision_input(payload)  # a form's empty reason or assignee: as absent
         if self._user_header:
             # The proxy's authenticated user, not what the caller claims: the decisions' record
@@ -577,10 +610,9 @@ class ModerationApi:
             if prepared.refusal is not None:
                 # The agent would ignore it (the case's bound on decisions reached...).
                 return _error(409, "not_applicable",
-                              would_ignore(case_id, prepared.refusal)), prepared
+                              would_ignore(case_id, prepared.refusal, lang)), prepared
             return None, prepared
 
-        key = request.headers.get("Idempotency-Key")
         if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
                                     and key.isascii() and key.isprintable()):
             return _error(400, "invalid_header", "Idempotency-Key must be 1 to "
@@ -622,7 +654,7 @@ class ModerationApi:
             try:
                 async with self._lock:  # the view's: the store refreshes it
                     back = await self._blocking(self.store.read_back, case_id, record,
-                                                escalations)
+                                                escalations, lang)
             except BrokerError as exc:  # written and acknowledged all the same
                 log.warning("decision on %r written; not checked against concurrent ones: %s",
                             case_id, exc)

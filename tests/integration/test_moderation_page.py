@@ -1,0 +1,227 @@
+"""The moderation page (GET /ui) against the real broker: sign-in, the pending cases, a decision
+from the form written as the API writes it, CSRF, escaping, French words, security headers and
+sign-out. Queue items are written straight to the topics, as in test_moderation_api."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from streams.topics import MODERATION_CLOSED, MODERATION_DECISIONS, MODERATION_QUEUE, ensure_topics
+from tests.integration.test_moderation_api import NOW, TOKEN, item
+from tests.kafka_helpers import produce, read_all
+from tests.moderation_helpers import ServedApi
+from veille.moderate.page import COOKIE, SECURITY_HEADERS
+from veille.moderation.cases import apply_decision
+from veille.moderation.queue import case_of
+
+pytestmark = pytest.mark.integration
+EVIL_TEXT = '<script>alert(1)</script> "onmouseover=alert(2) x=\''
+EVIL_AUTHOR = '"><img src=x onerror=alert(3)>'
+
+
+def items() -> list[dict]:
+    evil = {**item("c-evil", "acme", ("insult",), "review", 120), "text": EVIL_TEXT,
+            "author": EVIL_AUTHOR, "url": "javascript:alert(4)"}
+    linked = {**item("c-new", "acme", ("needs_answer",), "respond", 60),
+              "url": "https://example.org/p?a=1&b=2"}
+    late = item("c-late", "acme", ("needs_answer",), "respond", 3 * 86400)  # its deadline past
+    return [late, item("c-old", "acme", ("insult", "aggressive"), "review", 600),
+            item("c-spam", "boreal", ("spam",), "hide", 300), evil, linked,
+            item("c-done", "acme", ("detractor",), "review", 900)]
+
+
+def serve(settings, token: str | None = TOKEN) -> ServedApi:
+    ensure_topics(settings)
+    queued = items()
+    produce(settings, MODERATION_QUEUE,
+            [(i["case_id"].encode(), json.dumps(i).encode()) for i in queued])
+    done = apply_decision(case_of(queued[-1]), {"case_id": "c-done", "decision": "approve",
+                                                "moderator": "alice", "decided_at": NOW - 30},
+                          now=NOW)
+    produce(settings, MODERATION_CLOSED, [(b"c-done", json.dumps(done.record).encode())])
+    return ServedApi(settings, token=token)
+
+
+@pytest.fixture
+def served(settings) -> Iterator[ServedApi]:
+    api = serve(settings)
+    yield api
+    api.close()
+
+
+def browser(api: ServedApi) -> httpx.Client:
+    """A client without the bearer token, keeping cookies, as a browser."""
+    return httpx.Client(base_url=api.api.url, timeout=30)
+
+
+def sign_in(client: httpx.Client, name: str = "camille", token: str = TOKEN,
+            lang: str = "en") -> httpx.Response:
+    return client.post(f"/ui/signin?lang={lang}", data={"token": token, "moderator": name})
+
+
+def form_of(page: str, case_id: str) -> dict[str, str]:
+    """The hidden fields of `case_id`'s decision form on the page."""
+    article = next(a for a in page.split("<article>")[1:]
+                   if f'name="case_id" value="{case_id}"' in a)
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', article))
+    return {k: html.unescape(v) for k, v in fields.items()}
+
+
+def test_sign_in_refuses_a_wrong_token_and_lists_the_pending_cases(served: ServedApi) -> None:
+    with browser(served) as client:
+        first = client.get("/ui")
+        assert first.status_code == 200 and 'name="token"' in first.text
+        assert "c-old" not in first.text  # nothing shown before sign-in
+        for token, name in (("wrong-token-wrong-token", "camille"), ("", "camille"), (TOKEN, " ")):
+            refused = sign_in(client, name, token)
+            assert refused.status_code == 401 and COOKIE not in refused.headers.get("Set-Cookie", "")
+            assert "c-old" not in client.get("/ui").text
+        # The bearer token is not a session: the page still asks to sign in.
+        assert "c-old" not in client.get("/ui", headers={"Authorization": f"Bearer {TOKEN}"}).text
+        signed = sign_in(client)
+        assert signed.status_code == 303 and signed.headers["Location"].startswith("/ui?")
+        cookie = signed.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/ui" in cookie
+        page = client.get("/ui")
+        assert page.status_code == 200 and page.headers["Content-Type"] == "text/html; charset=utf-8"
+        for case_id in ("c-late", "c-old", "c-spam", "c-evil", "c-new"):
+            assert f'name="case_id" value="{case_id}"' in page.text, case_id
+        articles = {re.search(r'name="case_id" value="([^"]+)"', a).group(1): a  # type: ignore[union-attr]
+                    for a in page.text.split("<article>")[1:]}
+        assert "<span class=\"late\">" in articles["c-late"], articles["c-late"]
+        assert "class=\"late\"" not in articles["c-new"] and "(in 1h5" in articles["c-new"]
+        assert "no answer asked" in articles["c-old"]
+        assert "c-done" not in page.text  # closed: not pending
+        assert "camille" in page.text
+        # GET /cases's filters: brand, category, sort, limit.
+        acme = client.get("/ui?brand=acme&category=needs_answer&sort=respond_by&limit=5").text
+        assert 'value="c-new"' in acme and 'value="c-old"' not in acme and 'value="c-spam"' not in acme
+        one = client.get("/ui?limit=1").text
+        assert one.count('name="case_id"') == 1 and "5 pending case(s), 1 shown" in one
+        bad = client.get("/ui?limit=0")
+        assert bad.status_code == 200 and "Invalid filter" in bad.text and "limit" in bad.text
+    # The JSON API and its bearer token are as they were.
+    assert served.client.get("/cases").json()["count"] == 5
+    assert httpx.get(served.api.url + "/cases").status_code == 401
+
+
+def test_a_decision_from_the_form_is_written_as_the_api_writes_it(settings, served: ServedApi) -> None:
+    with browser(served) as client:
+        sign_in(client)
+        fields = form_of(client.get("/ui?brand=acme").text, "c-new")
+        posted = client.post("/ui/decision?lang=en&brand=acme",
+                             data={**fields, "decision": "reject", "reason": "charte §2"})
+        assert posted.status_code == 303 and posted.headers["Location"] == "/ui?lang=en&brand=acme"
+        written = read_all(settings, MODERATION_DECISIONS, expect=1, settle=0.5)
+        record = json.loads(written[0].value)
+        assert (written[0].key, record["decision"], record["moderator"], record["reason"]) == (
+            b"c-new", "reject", "camille", "charte §2")
+        # The outcome, once; the API sees the decision waiting for the agent.
+        after = client.get(posted.headers["Location"]).text
+        assert 'class="note done"' in after and "decision written: reject" in after
+        assert 'class="note done"' not in client.get("/ui").text
+        pending = served.client.get("/cases/c-new").json()["item"]["decision_pending"]
+        assert pending["decision"] == "reject" and pending["moderator"] == "camille"
+        # The same form sent again (a double click, a reload): answered again, not written again.
+        client.post("/ui/decision", data={**fields, "decision": "reject", "reason": "charte §2"})
+        # Another closing decision: refused as the API refuses it (409 decision_pending).
+        again = form_of(client.get("/ui").text, "c-new")
+        client.post("/ui/decision", data={**again, "decision": "approve"})
+        shown = client.get("/ui").text
+        assert 'class="note refused"' in shown and "a decision is waiting" in shown
+        # An assignment to someone else keeps the case pending, assigned.
+        take = form_of(shown, "c-old")
+        client.post("/ui/decision", data={**take, "decision": "assign", "assignee": "dominique"})
+        assert "dominique" in client.get("/ui").text
+        assert served.client.get("/cases/c-old").json()["item"]["assigned"]["assignee"] == "dominique"
+        assert len(read_all(settings, MODERATION_DECISIONS, expect=2, settle=1.0)) == 2
+
+
+def test_a_post_without_the_sessions_csrf_token_is_refused_and_writes_nothing(
+        settings, served: ServedApi) -> None:
+    with browser(served) as client, browser(served) as other:
+        sign_in(client)
+        sign_in(other, "mallory")
+        fields = form_of(client.get("/ui").text, "c-old")
+        theirs = form_of(other.get("/ui").text, "c-old")["csrf"]
+        assert theirs != fields["csrf"]
+        for csrf in (None, "", "forged", theirs, fields["csrf"] + "x"):
+            data = {**fields, "decision": "approve"}
+            if csrf is None:
+                del data["csrf"]
+            else:
+                data["csrf"] = csrf
+            refused = client.post("/ui/decision", data=data)
+            assert refused.status_code == 403, csrf
+            assert refused.headers["Content-Security-Policy"] == SECURITY_HEADERS[
+                "Content-Security-Policy"]
+        # Without a session (a cross-site POST carries no SameSite=Strict cookie): refused too.
+        with browser(served) as stranger:
+            assert stranger.post("/ui/decision", data={**fields, "decision": "approve"}).status_code == 403
+        assert client.post("/ui/signout", data={}).status_code == 403  # sign-out needs it too
+        assert read_all(settings, MODERATION_DECISIONS, expect=0, settle=0.5, timeout=5) == []
+        assert 'value="c-old"' in client.get("/ui").text  # still signed in
+
+
+def test_text_from_the_wild_is_escaped_and_only_http_links_are_links(served: ServedApi) -> None:
+    with browser(served) as client:
+        sign_in(client)
+        page = client.get("/ui").text
+    assert "<script>" not in page and "<img" not in page and "onerror=alert" not in page.replace(
+        "onerror=alert(3)&gt;", "")
+    assert html.escape(EVIL_TEXT, quote=True) in page
+    assert "&quot;onmouseover=alert(2)" in page and '"onmouseover' not in page
+    assert html.escape(EVIL_AUTHOR, quote=True) in page
+    assert "javascript:alert(4)" in page and 'href="javascript' not in page.lower()
+    assert ('<a href="https://example.org/p?a=1&amp;b=2" rel="noopener noreferrer nofollow">'
+            in page)
+    assert page.count("<a href=") == 2  # the link above and the language switch
+
+
+def test_the_security_headers_and_sign_out(served: ServedApi) -> None:
+    with browser(served) as client:
+        for response in (client.get("/ui"), sign_in(client, token="nope-nope-nope-nope"),
+                         sign_in(client), client.get("/ui")):
+            for name, value in SECURITY_HEADERS.items():
+                assert response.headers.get(name) == value, (response.url, name)
+        page = client.get("/ui").text
+        fields = form_of(page, "c-old")
+        cookie = client.cookies[COOKIE]
+        out = client.post("/ui/signout?lang=en", data={"csrf": fields["csrf"]})
+        assert out.status_code == 303 and f'{COOKIE}=""' in out.headers["Set-Cookie"]
+        assert 'name="token"' in client.get("/ui").text
+    with browser(served) as replay:  # the old cookie, kept by whoever had it: worth nothing now
+        replay.cookies.set(COOKIE, cookie)
+        assert 'value="c-old"' not in replay.get("/ui").text
+        assert replay.post("/ui/decision", data={**fields, "decision": "approve"}).status_code == 403
+
+
+def test_the_page_speaks_french_by_default_when_the_reports_do(settings) -> None:
+    api = serve(settings.with_(report_language="fr"), token=None)  # no token: loopback only
+    try:
+        with browser(api) as client:
+            first = client.get("/ui").text
+            assert "Se connecter" in first and 'name="token"' not in first  # as the API: no token
+            assert client.post("/ui/signin", data={"moderator": "camille"}).status_code == 303
+            page = client.get("/ui").text
+            assert '<html lang="fr">' in page
+            for words in ("dossier", "marque", "gravité", "catégories", "échéance", "lien",
+                          "approuver", "rejeter", "escalader", "motif", "Se déconnecter",
+                          "examiner", "pas de réponse demandée"):
+                assert words in page, words
+            done = client.get("/ui?lang=en").text
+            assert "Sign out" in done and "approuver" not in done
+            fields = form_of(page, "c-spam")
+            client.post("/ui/decision", data={**fields, "decision": "approve"})
+            said = client.get("/ui").text
+            assert "décision enregistrée" in said and "approuvé" in said
+            client.post("/ui/decision", data={**form_of(said, "c-spam"), "decision": "reject"})
+            assert "Refusé (une décision attend)" in client.get("/ui").text
+    finally:
+        api.close()
