@@ -99,6 +99,8 @@ def test_sign_in_refuses_a_wrong_token_and_lists_the_pending_cases(served: Serve
         assert "no answer asked" in articles["c-old"]
         assert "c-done" not in page.text  # closed: not pending
         assert "camille" in page.text
+        session = {"Cookie": f"{COOKIE}={client.cookies[COOKIE]}"}
+        assert httpx.get(served.api.url + "/cases", headers=session).status_code == 401  # not the API's
         # GET /cases's filters: brand, category, sort, limit.
         acme = client.get("/ui?brand=acme&category=needs_answer&sort=respond_by&limit=5").text
         assert 'value="c-new"' in acme and 'value="c-old"' not in acme and 'value="c-spam"' not in acme
