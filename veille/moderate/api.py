@@ -686,8 +686,8 @@ async def run_api(settings: Settings) -> None:
         loop.add_signal_handler(sig, stopping.set)
 
     def announce(api: ModerationApi) -> None:
-        print(f"veille moderate: API at {api.url}/cases (auth: {api.auth}); Ctrl-C stops it",
-              flush=True)
+        print(f"veille moderate: API at {api.url}/cases (auth: {api.auth}), moderation page at "
+              f"{api.url}/ui; Ctrl-C stops it", flush=True)
 
     api = ModerationApi(settings, on_ready=announce)
     await api.start()
