@@ -224,6 +224,11 @@ def test_the_page_speaks_french_by_default_when_the_reports_do(settings) -> None
             said = client.get("/ui").text
             assert "décision enregistrée" in said and "approuvé" in said
             client.post("/ui/decision", data={**form_of(said, "c-spam"), "decision": "reject"})
-            assert "Refusé (une décision attend)" in client.get("/ui").text
+            refused = html.unescape(client.get("/ui").text)
+            assert "Refusé (une décision attend)" in refused
+            # Its detail in French too (the API's answer stays English).
+            assert "a déjà une décision en attente d'être appliquée" in refused, refused
+            assert "already has a decision" not in refused
+            assert "approuvé de 'camille'" in refused
     finally:
         api.close()

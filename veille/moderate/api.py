@@ -51,10 +51,19 @@ from veille.httpbody import (
     loads,
 )
 from veille.moderate.page import ModerationPage
-from veille.moderate.store import BrokerError, ModerationStore, would_ignore
+from veille.moderate.store import (
+    BrokerError,
+    ModerationStore,
+    already_closed,
+    decision_pending,
+    not_assigned_to,
+    unknown_case,
+    would_ignore,
+)
 from veille.moderation import CLOSING_DECISIONS, METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import (
     CLOSED_RETENTION_SECONDS,
+    Decision,
     DecisionError,
     iso,
     parse_epoch,
@@ -160,14 +169,10 @@ def _decision_headers(request: web.Request) -> web.Response | None:
     return None
 
 
-def _unknown_case(case_id: str, view: CaseView) -> web.Response:
+def _unknown_case(case_id: str, view: CaseView, lang: str = "en") -> web.Response:
     """404 for a case id the view does not hold: never queued, or closed and forgotten since
     (as the agent forgets it: a decision on it would be dropped as `unknown_case`)."""
-    retention = view.closed_retention_seconds
-    kept = "" if retention is None else (
-        f" (closed cases are kept {retention / 86400:g} days after their decision)"
-        if retention >= 86400 else f" (closed cases are kept {retention:g} s after their decision)")
-    return _error(404, "unknown_case", f"no case {case_id!r} on the moderation queue{kept}")
+    return _error(404, "unknown_case", unknown_case(case_id, view.closed_retention_seconds, lang))
 
 
 def summary(item: dict[str, Any], view: CaseView | None = None,
@@ -247,8 +252,6 @@ def _text_param(query: Any, name: str) -> str | None:
 
 
 def _pending_decision(record: dict[str, Any] | None) -> dict[str, Any] | None:
-    from veille.moderation.cases import Decision, iso
-
     if record is None:
         return None
     decision = Decision.from_dict(record)  # valid: the agent's fold applied it
@@ -542,9 +545,9 @@ class ModerationApi:
     async def decide(self, case_id: str, payload: dict[str, Any], request: web.Request,
                      key: str | None, lang: str = "en") -> web.Response:
         """POST /cases/{id}/decision once its body is read: the decision checked and written,
-        or the answer refusing it. `key`: its Idempotency-Key; `lang`: the words of the
-        refusals that have them in French (read back, would be ignored), for the moderation
-        page (the API's stay English)."""
+        or the answer refusing it. `key`: its Idempotency-Key; `lang`: the words of its
+        refusals' details (REFUSAL_TEXT: French for the moderation page; the API's stay English;
+        a detail from the record's validation stays English)."""
         payload = decision_input(payload)  # a form's empty reason or assignee: as absent
         if self._user_header:
             # The proxy's authenticated user, not what the caller claims: the decisions' record
@@ -578,30 +581,22 @@ class ModerationApi:
             on the case (CaseView.prepare: what to write, who works on the case)."""
             status = view.status(case_id)
             if status is None:
-                return _unknown_case(case_id, view), None
+                return _unknown_case(case_id, view, lang), None
             if status == "closed":
-                closed = view.closed[case_id]
                 return _error(409, "already_closed",
-                              f"case {case_id!r} was closed by {closed.get('moderator')!r} "
-                              f"({closed.get('decision')})"), None
+                              already_closed(case_id, view.closed[case_id], lang)), None
             now = time.time()
             prior = view.closing_decision(case_id, now)
             if prior is not None:
-                return _error(409, "decision_pending",
-                              f"case {case_id!r} already has a decision waiting to be applied: "
-                              f"{prior.get('decision')} by {prior.get('moderator')!r} at "
-                              f"{prior.get('decided_at')}"), None
+                return _error(409, "decision_pending", decision_pending(case_id, prior, lang)), None
             prepared = view.prepare(case_id, payload, now)
             owner = prepared.owner
             has = owner["assignee"] if owner is not None else None
             if "if_assigned_to" in payload and payload["if_assigned_to"] != has:
                 # What the client saw is no longer so (checked before "nothing to do"); told
                 # in words a screen can show (null is "no one", not Python's None).
-                def whose(name: str | None) -> str:
-                    return f"{name}'s" if name is not None else "no one's"
-
-                return _error(409, "assigned_first", f"case {case_id!r} is {whose(has)}, not "
-                              f"{whose(payload['if_assigned_to'])} (if_assigned_to)",
+                return _error(409, "assigned_first",
+                              not_assigned_to(case_id, has, payload["if_assigned_to"], lang),
                               assigned=owner), prepared
             if prepared.unchanged:
                 # Assigned to who already has it, or given back by no one: nothing to write.

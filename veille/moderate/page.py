@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import html
+import json
 import secrets
 import time
 from collections import OrderedDict
@@ -450,7 +451,5 @@ class ModerationPage:
 
 
 def _json(response: web.Response) -> dict[str, Any]:
-    import json
-
     found = json.loads(response.text or "{}")
     return found if isinstance(found, dict) else {}

@@ -57,6 +57,15 @@ REFUSAL_TEXT: dict[str, dict[str, str]] = {
         "since": " since {decision} by {moderator!r} at {at}, written first",
         "not_applied": "decision written, but the agent will ignore it: {detail}",
         "would_ignore": "case {case!r}: the agent would ignore this decision: {detail}",
+        "unknown_case": "no case {case!r} on the moderation queue{kept}",
+        "kept_days": " (closed cases are kept {days:g} days after their decision)",
+        "kept_seconds": " (closed cases are kept {seconds:g} s after their decision)",
+        "already_closed": "case {case!r} was closed by {moderator!r} ({decision})",
+        "decision_pending": "case {case!r} already has a decision waiting to be applied: "
+                            "{decision} by {moderator!r} at {at}",
+        "not_assigned_to": "case {case!r} is {has}, not {expected} (if_assigned_to)",
+        "whose": "{who}'s",
+        "no_ones": "no one's",
     },
     "fr": {
         "decided_first": f"décision enregistrée, mais le dossier {{case!r}} a été tranché avant par "
@@ -73,6 +82,15 @@ REFUSAL_TEXT: dict[str, dict[str, str]] = {
         "not_applied": f"décision enregistrée, mais l'agent l'ignorera{NBSP}: {{detail}}",
         "would_ignore": f"dossier {{case!r}}{NBSP}: l'agent ignorerait cette décision{NBSP}: "
                         "{detail}",
+        "unknown_case": "pas de dossier {case!r} dans la file de modération{kept}",
+        "kept_days": " (les dossiers clos sont gardés {days:g} jours après leur décision)",
+        "kept_seconds": " (les dossiers clos sont gardés {seconds:g} s après leur décision)",
+        "already_closed": "le dossier {case!r} a été clos par {moderator!r} ({decision})",
+        "decision_pending": f"le dossier {{case!r}} a déjà une décision en attente d'être "
+                            f"appliquée{NBSP}: {{decision}} de {{moderator!r}} le {{at}}",
+        "not_assigned_to": "le dossier {case!r} est {has}, pas {expected} (if_assigned_to)",
+        "whose": "à {who}",
+        "no_ones": "à personne",
     },
 }
 
@@ -101,6 +119,41 @@ def closed_first(case_id: str, closed: dict[str, Any], lang: str = "en") -> str:
     return REFUSAL_TEXT[lang]["closed_first"].format(
         case=case_id, decision=_decision(closed, lang), moderator=closed.get("moderator"),
         at=closed.get("decided_at"))
+
+
+def unknown_case(case_id: str, retention: float | None, lang: str = "en") -> str:
+    """What a moderator is told deciding on a case the view does not hold (never queued, or
+    closed and forgotten after `retention` seconds)."""
+    t = REFUSAL_TEXT[lang]
+    kept = "" if retention is None else (t["kept_days"].format(days=retention / 86400)
+                                         if retention >= 86400
+                                         else t["kept_seconds"].format(seconds=retention))
+    return t["unknown_case"].format(case=case_id, kept=kept)
+
+
+def already_closed(case_id: str, closed: dict[str, Any], lang: str = "en") -> str:
+    """What a moderator is told deciding on a case closed before the decision was checked."""
+    return REFUSAL_TEXT[lang]["already_closed"].format(
+        case=case_id, moderator=closed.get("moderator"), decision=_decision(closed, lang))
+
+
+def decision_pending(case_id: str, prior: dict[str, Any], lang: str = "en") -> str:
+    """What a moderator is told deciding on a case whose closing decision is written but not
+    applied yet by the agent."""
+    return REFUSAL_TEXT[lang]["decision_pending"].format(
+        case=case_id, decision=_decision(prior, lang), moderator=prior.get("moderator"),
+        at=prior.get("decided_at"))
+
+
+def not_assigned_to(case_id: str, has: str | None, expected: str | None, lang: str = "en") -> str:
+    """What a moderator is told whose conditional decision (`if_assigned_to`) found the case
+    worked on by someone else than they saw."""
+    t = REFUSAL_TEXT[lang]
+
+    def whose(name: str | None) -> str:
+        return t["whose"].format(who=name) if name is not None else t["no_ones"]
+
+    return t["not_assigned_to"].format(case=case_id, has=whose(has), expected=whose(expected))
 
 
 def assigned_first(case_id: str, first: dict[str, Any], lang: str = "en") -> str:
