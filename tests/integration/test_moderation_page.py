@@ -232,3 +232,41 @@ def test_the_page_speaks_french_by_default_when_the_reports_do(settings) -> None
             assert "approuvé de 'camille'" in refused
     finally:
         api.close()
+
+
+def test_a_cross_site_post_is_refused_sign_in_included(settings, served: ServedApi) -> None:
+    """Sec-Fetch-Site: a form on another site cannot sign a browser in (login CSRF: its
+    decisions then signed with the attacker's name) nor open sessions to push the real ones out
+    of the MAX_SESSIONS; without a token (loopback), any web page could otherwise."""
+    cross = {"Sec-Fetch-Site": "cross-site"}
+    for served_api in (served, serve(settings, token=None)):
+        try:
+            with browser(served_api) as client:
+                for site in ("cross-site", "same-site"):
+                    refused = client.post("/ui/signin", data={"token": TOKEN, "moderator": "mallory"},
+                                          headers={"Sec-Fetch-Site": site})
+                    assert refused.status_code == 403, site
+                    assert "Set-Cookie" not in refused.headers and not served_api.api.page.sessions
+                for site in ("same-origin", "none"):  # the page's own form; typed by hand (curl)
+                    assert client.post("/ui/signin", data={"token": TOKEN, "moderator": "camille"},
+                                       headers={"Sec-Fetch-Site": site}).status_code == 303
+                assert sign_in(client).status_code == 303  # no Sec-Fetch-Site: an older browser
+                fields = form_of(client.get("/ui").text, "c-old")
+                assert client.post("/ui/decision", data={**fields, "decision": "approve"},
+                                   headers=cross).status_code == 403
+                assert client.post("/ui/signout", data={"csrf": fields["csrf"]},
+                                   headers=cross).status_code == 403
+                assert 'value="c-old"' in client.get("/ui").text  # still signed in
+        finally:
+            if served_api is not served:
+                served_api.close()
+    assert read_all(settings, MODERATION_DECISIONS, expect=0, settle=0.5, timeout=5) == []
+
+
+def test_signing_in_again_forgets_the_previous_session(served: ServedApi) -> None:
+    with browser(served) as client:
+        sign_in(client)
+        first = client.cookies[COOKIE]
+        sign_in(client, "dominique")
+        assert client.cookies[COOKIE] != first and list(served.api.page.sessions) == [
+            client.cookies[COOKIE]]

@@ -12,9 +12,12 @@ escaped, and only http(s) links are links.
 
 Sessions: a random id in an HttpOnly, SameSite=Strict cookie, mapped in this process's memory
 to the moderator's name, its CSRF token and its expiry (SESSION_SECONDS; at most MAX_SESSIONS,
-the oldest forgotten first). A restart signs everyone out. The cookie is Secure only on a
-request that came over TLS to this server, which serves plain HTTP: behind a TLS proxy it is
-not marked Secure (the server trusts no X-Forwarded-Proto), so put the page behind TLS only.
+the oldest forgotten first; signing in again forgets the previous one). A POST that the browser
+says came from another site (Sec-Fetch-Site) is refused, the sign-in's too: no login CSRF, no
+sessions opened from elsewhere to push the real ones out. A restart signs everyone out. The
+cookie is Secure only on a request that came over TLS to this server, which serves plain HTTP:
+behind a TLS proxy it is not marked Secure (the server trusts no X-Forwarded-Proto), so put the
+page behind TLS only.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+#: Sec-Fetch-Site values of a POST the page takes: its own forms, or typed by hand (a tool, curl).
+#: A browser too old to send the header is let through (the CSRF token still guards a decision).
+SAME_ORIGIN = ("same-origin", "none")
 #: The buttons' French verbs: those `veille moderate decide` takes (veille.cli.FRENCH_DECISIONS).
 _FRENCH_VERBS = ("approuver", "rejeter", "escalader", "répondu", "assigner", "désassigner")
 
@@ -81,6 +87,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "not_applicable": "the agent would ignore it", "decided_first": "decided first by another",
         "closed_first": "closed first", "invalid_field": "invalid decision",
         "moderator_mismatch": "not the signed-in user", "error": "refused",
+        "cross_site": "This form was sent from another site: refused, nothing written.",
     },
     "fr": {
         "title": "Modération", "sign_in": "Se connecter", "token": "Jeton de l'équipe",
@@ -103,6 +110,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "not_applicable": "l'agent l'ignorerait", "decided_first": "tranché avant par un autre",
         "closed_first": "clos avant", "invalid_field": "décision invalide",
         "moderator_mismatch": "pas l'utilisateur connecté", "error": "refusé",
+        "cross_site": f"Ce formulaire vient d'un autre site{NBSP}: refusé, rien d'enregistré.",
     },
 }
 
@@ -398,6 +406,8 @@ class ModerationPage:
 
     async def _sign_in(self, request: web.Request) -> web.Response:
         lang = self._lang(request)
+        if self._cross_site(request):  # login CSRF; sessions opened to push the real ones out
+            return self._forbidden(lang, "cross_site")
         form = await request.post()
         token, name = form.get("token", ""), form.get("moderator", "")
         name = name.strip() if isinstance(name, str) else ""
@@ -405,6 +415,7 @@ class ModerationPage:
         if not good or not name or len(name) > MAX_MODERATOR_CHARS or not name.isprintable():
             return self._html(render_sign_in(lang, self.api.needs_token,
                                              PAGE_TEXT[lang]["bad_sign_in"]), status=401)
+        self.sessions.pop(request.cookies.get(COOKIE, ""), None)  # its cookie is replaced
         sid, _ = self._open(name)
         response = self._back(request, lang)
         response.set_cookie(COOKIE, sid, max_age=int(SESSION_SECONDS), path="/ui", httponly=True,
@@ -413,6 +424,8 @@ class ModerationPage:
 
     async def _sign_out(self, request: web.Request) -> web.Response:
         lang = self._lang(request)
+        if self._cross_site(request):
+            return self._forbidden(lang, "cross_site")
         form = await request.post()
         session = self.session(request)
         if not self._csrf_ok(session, form):
@@ -422,14 +435,22 @@ class ModerationPage:
         response.del_cookie(COOKIE, path="/ui")
         return response
 
-    def _forbidden(self, lang: str) -> web.Response:
-        return self._html(document(f'<p class="note refused">{esc(PAGE_TEXT[lang]["csrf"])}</p>'
+    @staticmethod
+    def _cross_site(request: web.Request) -> bool:
+        """A POST a browser says came from another site (or a sibling one): Sec-Fetch-Site."""
+        site = request.headers.get("Sec-Fetch-Site")
+        return site is not None and site.strip().lower() not in SAME_ORIGIN
+
+    def _forbidden(self, lang: str, why: str = "csrf") -> web.Response:
+        return self._html(document(f'<p class="note refused">{esc(PAGE_TEXT[lang][why])}</p>'
                                    f'<p><a href="/ui?lang={lang}">/ui</a></p>', lang), status=403)
 
     async def _decide(self, request: web.Request) -> web.Response:
         """The decision through POST /cases/{id}/decision's checks and write
         (ModerationApi.decide), then back to the list, which shows its outcome."""
         lang = self._lang(request)
+        if self._cross_site(request):
+            return self._forbidden(lang, "cross_site")
         form = await request.post()
         session = self.session(request)
         if not self._csrf_ok(session, form):
