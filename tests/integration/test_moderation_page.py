@@ -234,6 +234,21 @@ def test_the_page_speaks_french_by_default_when_the_reports_do(settings) -> None
         api.close()
 
 
+def test_a_lone_surrogate_in_a_case_does_not_break_the_page(settings, served: ServedApi) -> None:
+    """Valid JSON, not valid Unicode ("\\ud800"): GET /cases serves it escaped; one such case
+    (another producer's, a record from before the checks) must not turn the page into a 500
+    for every moderator."""
+    bad = {**item("c-sur", "acme", ("insult",), "review", 120), "text": "a\ud800b",
+           "author": "\udcff", "url": "https://example.org/\ud83d"}
+    produce(settings, MODERATION_QUEUE, [(b"c-sur", json.dumps(bad).encode())])
+    assert served.client.get("/cases/c-sur").status_code == 200
+    with browser(served) as client:
+        sign_in(client)
+        page = client.get("/ui")
+        assert page.status_code == 200 and 'value="c-sur"' in page.text and "a\ufffdb" in page.text
+        assert 'value="c-old"' in page.text
+
+
 def test_a_cross_site_post_is_refused_sign_in_included(settings, served: ServedApi) -> None:
     """Sec-Fetch-Site: a form on another site cannot sign a browser in (login CSRF: its
     decisions then signed with the attacker's name) nor open sessions to push the real ones out

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hmac
 import html
 import json
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -63,6 +64,8 @@ SECURITY_HEADERS = {
 #: Sec-Fetch-Site values of a POST the page takes: its own forms, or typed by hand (a tool, curl).
 #: A browser too old to send the header is let through (the CSRF token still guards a decision).
 SAME_ORIGIN = ("same-origin", "none")
+#: A lone surrogate ("\\ud800" in a record's JSON: valid JSON, not Unicode) cannot be encoded.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 #: The buttons' French verbs: those `veille moderate decide` takes (veille.cli.FRENCH_DECISIONS).
 _FRENCH_VERBS = ("approuver", "rejeter", "escalader", "répondu", "assigner", "désassigner")
 
@@ -380,7 +383,9 @@ class ModerationPage:
         return page_language(request, self.api.settings.report_language)
 
     def _html(self, text: str, status: int = 200) -> web.Response:
-        return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+        # A case holding a lone surrogate must not make the page a 500 for every moderator.
+        return web.Response(text=_SURROGATE.sub("\ufffd", text), status=status,
+                            content_type="text/html", charset="utf-8")
 
     def _back(self, request: web.Request, lang: str) -> web.Response:
         """303 to the list, with the request's filters and language only (no open redirect)."""
