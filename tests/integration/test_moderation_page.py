@@ -285,3 +285,40 @@ def test_signing_in_again_forgets_the_previous_session(served: ServedApi) -> Non
         sign_in(client, "dominique")
         assert client.cookies[COOKIE] != first and list(served.api.page.sessions) == [
             client.cookies[COOKIE]]
+
+
+def test_without_a_token_only_a_loopback_host_is_answered(settings) -> None:
+    """DNS rebinding: a web page whose name then resolves to 127.0.0.1 is the same origin as
+    the API to the browser; without a token, its script could sign in, read the cases and
+    decide. Its requests carry its own name in Host: refused (421), the page's and the API's."""
+    api = serve(settings, token=None)
+    try:
+        port = api.api.port
+        for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.evil.example:{port}",
+                     f"localhost.evil.example:{port}"):
+            with httpx.Client(base_url=api.api.url, headers={"Host": host}) as client:
+                signed = client.post("/ui/signin", data={"moderator": "mallory"},
+                                     headers={"Sec-Fetch-Site": "same-origin"})
+                assert signed.status_code == 421 and "Set-Cookie" not in signed.headers, host
+                assert signed.headers["Content-Security-Policy"] == SECURITY_HEADERS[
+                    "Content-Security-Policy"]
+                for path in ("/ui", "/cases", "/cases/c-old", "/closed"):
+                    refused = client.get(path)
+                    assert refused.status_code == 421, (host, path)
+                    assert refused.json()["error"] == "misdirected_request"
+                assert client.get("/healthz").status_code == 200
+        assert not api.api.page.sessions
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}",
+                     f"moderation.localhost:{port}", f"LOCALHOST.:{port}"):
+            with httpx.Client(base_url=api.api.url, headers={"Host": host}) as client:
+                assert client.get("/cases").status_code == 200, host
+                assert client.post("/ui/signin", data={"moderator": "camille"}).status_code == 303
+    finally:
+        api.close()
+    api = serve(settings)  # with a token, any name: the token (or the session) is the check
+    try:
+        with httpx.Client(base_url=api.api.url, headers={"Host": "moderation.example.org"}) as c:
+            assert c.get("/healthz").status_code == 200 and c.get("/cases").status_code == 401
+            assert sign_in(c).status_code == 303 and 'value="c-old"' in c.get("/ui").text
+    finally:
+        api.close()

@@ -16,7 +16,8 @@ moderation.decisions and answered 202 once the broker holds it. The moderation a
 a decided case leaves the pending list once the agent has published it on moderation.closed.
 
 Authentication: `Authorization: Bearer $VEILLE_MODERATION_API_TOKEN`, compared in constant time;
-without a token the API refuses to listen on anything but loopback.
+without a token the API refuses to listen on anything but loopback, and answers only requests
+whose Host is a loopback name (421 otherwise: DNS rebinding).
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from veille.broker import sign_in, url_host
+from veille.collectors.polling import names_loopback
 from veille.collectors.webhook import MIN_SECRET_CHARS, is_loopback
 from veille.httpbody import (
     IDLE_SECONDS,
@@ -134,6 +137,26 @@ def check_config(settings: Settings) -> None:
 
 
 _error = json_error
+
+
+def _names_this_machine(host: str) -> bool:
+    """The request's Host (with or without its port) is a loopback address written as such,
+    `localhost` or a name under `.localhost`: never a name that DNS says is 127.0.0.1 now."""
+    try:
+        name = urlsplit("//" + host).hostname
+    except ValueError:
+        return False
+    return name is not None and names_loopback(name)
+
+
+def _misdirected() -> web.Response:
+    return _error(421, "misdirected_request", "without VEILLE_MODERATION_API_TOKEN this server "
+                  "answers only requests addressed to this machine by a loopback name (Host: "
+                  "127.0.0.1, [::1], localhost): another name could be a web page's whose name now "
+                  "resolves to 127.0.0.1 (DNS rebinding); set the token, or have the proxy in front "
+                  "send Host: 127.0.0.1")
+
+
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
@@ -336,6 +359,11 @@ class ModerationApi:
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Authentication first; no stack trace, token or body ever leaves."""
+        if self._token is None and request.path != "/healthz" and not _names_this_machine(
+                request.host):
+            # Loopback only, without a token: a browser on this machine is the only client
+            # that could come through another name, a hostile page's rebound to 127.0.0.1.
+            return _misdirected()
         # The moderation page signs its users in itself (a session cookie and a CSRF token).
         if request.path != "/healthz" and not self.page.serves(request.path) \
                 and not self._authorized(request):
