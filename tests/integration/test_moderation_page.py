@@ -322,3 +322,27 @@ def test_without_a_token_only_a_loopback_host_is_answered(settings) -> None:
             assert sign_in(c).status_code == 303 and 'value="c-old"' in c.get("/ui").text
     finally:
         api.close()
+
+
+def test_behind_a_proxy_naming_the_user_the_page_signs_in_and_shows_that_user(settings) -> None:
+    """VEILLE_MODERATION_API_USER_HEADER: the API writes the proxy's user, so the page takes
+    the name from the proxy too (no name field), and shows the name decisions are written under."""
+    api = serve(settings.with_(moderation_api_user_header="X-Forwarded-User"))
+    try:
+        with browser(api) as client:
+            form = client.get("/ui").text
+            assert 'name="token"' in form and 'name="moderator"' not in form
+            nobody = client.post("/ui/signin", data={"token": TOKEN, "moderator": "mallory"})
+            assert nobody.status_code == 401 and "X-Forwarded-User" in nobody.text
+            proxied = {"X-Forwarded-User": "alice"}
+            signed = client.post("/ui/signin", data={"token": TOKEN, "moderator": "mallory"},
+                                 headers=proxied)
+            assert signed.status_code == 303
+            page = client.get("/ui", headers=proxied).text
+            assert "Signed in as alice" in page and "mallory" not in page
+            fields = form_of(page, "c-new")
+            client.post("/ui/decision", data={**fields, "decision": "approve"}, headers=proxied)
+            record = json.loads(read_all(settings, MODERATION_DECISIONS, expect=1, settle=0.5)[0].value)
+            assert record["moderator"] == "alice"
+    finally:
+        api.close()

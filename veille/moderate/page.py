@@ -76,6 +76,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "title": "Moderation", "sign_in": "Sign in", "token": "Team token",
         "moderator": "Your name", "sign_out": "Sign out", "signed_in": "Signed in as {who}",
         "bad_sign_in": "Wrong token, or no name given: not signed in.",
+        "no_proxy_user": "The proxy in front named no user ({header}): not signed in.",
         "signed_out": "Your session ended: sign in again.",
         "csrf": "This form is stale or did not come from this page: nothing written. "
                 "Reload the page and try again.",
@@ -97,6 +98,8 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "moderator": "Votre nom", "sign_out": "Se déconnecter", "signed_in": "Connecté·e en "
         "tant que {who}",
         "bad_sign_in": f"Jeton erroné, ou nom manquant{NBSP}: pas de connexion.",
+        "no_proxy_user": f"Le proxy en amont n'a nommé personne ({{header}}){NBSP}: pas de "
+                         "connexion.",
         "signed_out": f"Votre session a pris fin{NBSP}: reconnectez-vous.",
         "csrf": "Ce formulaire est périmé ou ne vient pas de cette page" + NBSP + ": rien "
                 "d'enregistré. Rechargez la page et recommencez.",
@@ -270,27 +273,31 @@ def document(body: str, lang: str) -> str:
             f'</head><body><p><a href="/ui?lang={other}">{other.upper()}</a></p>{body}</body></html>')
 
 
-def render_sign_in(lang: str, need_token: bool, note: str | None = None) -> str:
+def render_sign_in(lang: str, need_token: bool, note: str | None = None,
+                   ask_name: bool = True) -> str:
+    """The sign-in form: the team token (when one is set) and the moderator's name (unless the
+    proxy in front names the user: VEILLE_MODERATION_API_USER_HEADER)."""
     p = PAGE_TEXT[lang]
     token = (f'<p><label>{esc(p["token"])} <input type="password" name="token" required '
              f'autocomplete="off"></label></p>') if need_token else ""
+    name = (f'<p><label>{esc(p["moderator"])} <input type="text" name="moderator" required '
+            f'maxlength="{MAX_MODERATOR_CHARS}"></label></p>') if ask_name else ""
     shown = f'<p class="note refused">{esc(note)}</p>' if note else ""
     return document(f"<h1>veille — {esc(p['title'])}</h1>{shown}"
-                    f'<form method="post" action="/ui/signin?lang={lang}">{token}'
-                    f'<p><label>{esc(p["moderator"])} <input type="text" name="moderator" required '
-                    f'maxlength="{MAX_MODERATOR_CHARS}"></label></p>'
+                    f'<form method="post" action="/ui/signin?lang={lang}">{token}{name}'
                     f'<button type="submit">{esc(p["sign_in"])}</button></form>', lang)
 
 
 def render_list(listing: dict[str, Any], session: Session, query: Any, lang: str,
-                note: tuple[str, str] | None) -> str:
+                note: tuple[str, str] | None, who: str) -> str:
+    """The pending cases and their forms; `who`: the name the decisions are written under."""
     p = PAGE_TEXT[lang]
     kept = kept_query(query, lang)
     now = time.time()
     shown = (f'<p class="note {esc(note[0])}">{esc(note[1])}</p>' if note else "")
     cases = "".join(render_case(c, session.csrf, kept, now, lang) for c in listing["cases"])
     head = (f"<h1>veille — {esc(p['title'])}</h1>"
-            f'<div>{esc(p["signed_in"].format(who=session.moderator))} '
+            f'<div>{esc(p["signed_in"].format(who=who))} '
             f'<form class="inline" method="post" action="/ui/signout?lang={lang}">'
             f'<input type="hidden" name="csrf" value="{esc(session.csrf)}">'
             f'<button type="submit">{esc(p["sign_out"])}</button></form></div>')
@@ -395,7 +402,7 @@ class ModerationPage:
         lang = self._lang(request)
         session = self.session(request)
         if session is None:
-            return self._html(render_sign_in(lang, self.api.needs_token))
+            return self._html(self._sign_in_page(lang))
         query = MultiDict((k, v) for k, v in request.query.items() if k != "lang")
         try:
             listing = await self.api.pending(query)
@@ -407,7 +414,17 @@ class ModerationPage:
             listing, session.note = {"count": 0, "cases": []}, (
                 "refused", PAGE_TEXT[lang]["invalid_query"].format(detail=detail))
         note, session.note = session.note, None
-        return self._html(render_list(listing, session, request.query, lang, note))
+        who = self._proxy_user(request) or "?" if self.api.user_header else session.moderator
+        return self._html(render_list(listing, session, request.query, lang, note, who))
+
+    def _proxy_user(self, request: web.Request) -> str | None:
+        """The user the proxy in front names (VEILLE_MODERATION_API_USER_HEADER, given once),
+        under whom the API writes the decisions; None if it names none."""
+        given = request.headers.getall(self.api.user_header, [])
+        return given[0].strip() or None if len(given) == 1 else None
+
+    def _sign_in_page(self, lang: str, note: str | None = None) -> str:
+        return render_sign_in(lang, self.api.needs_token, note, ask_name=not self.api.user_header)
 
     async def _sign_in(self, request: web.Request) -> web.Response:
         lang = self._lang(request)
@@ -415,11 +432,14 @@ class ModerationPage:
             return self._forbidden(lang, "cross_site")
         form = await request.post()
         token, name = form.get("token", ""), form.get("moderator", "")
+        if self.api.user_header:  # the proxy names the user, as the API writes the decisions
+            name = self._proxy_user(request) or ""
         name = name.strip() if isinstance(name, str) else ""
         good = isinstance(token, str) and self.api.token_matches(token)
         if not good or not name or len(name) > MAX_MODERATOR_CHARS or not name.isprintable():
-            return self._html(render_sign_in(lang, self.api.needs_token,
-                                             PAGE_TEXT[lang]["bad_sign_in"]), status=401)
+            said = PAGE_TEXT[lang]["no_proxy_user" if good and self.api.user_header else "bad_sign_in"]
+            return self._html(self._sign_in_page(lang, said.format(header=self.api.user_header)),
+                              status=401)
         self.sessions.pop(request.cookies.get(COOKIE, ""), None)  # its cookie is replaced
         sid, _ = self._open(name)
         response = self._back(request, lang)
