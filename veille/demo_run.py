@@ -137,6 +137,7 @@ def run_demo(
         return 2
     broker: EmbeddedBroker | None = None
     worker: subprocess.Popen[bytes] | None = None
+    page: subprocess.Popen[bytes] | None = None
     alerts: Any = None
     replaying: threading.Thread | None = None
     replay_producer: Any = None
@@ -199,8 +200,12 @@ def run_demo(
                 # Killed with the demo (SIGKILL, OOM): stopped cleanly rather than left running.
                 preexec_fn=dies_with(os.getpid(), signal.SIGTERM),
             )
+        page, page_url = _start_page(settings, env, workdir)
         metrics_url = f"http://{url_host(settings.metrics_host)}:{metrics_port}/metrics"
         print(f"metrics: {metrics_url}", file=out)
+        sign_in = ("the team token (VEILLE_MODERATION_API_TOKEN) and your name"
+                   if settings.moderation_api_token.strip() else "your name")
+        print(f"moderation page: {page_url} (in a browser; sign in with {sign_in})", file=out)
         print(f"logs: {workdir}", file=out)
         print(f"replaying {data} at {rate:g} mentions/s (Ctrl-C stops everything)", file=out)
         veille = _veille_command()
@@ -262,6 +267,10 @@ def run_demo(
                 print(f"worker exited with code {worker.returncode}; see {workdir}/worker.log",
                       file=out, flush=True)
                 return 1
+            if page is not None and page.poll() is not None:  # the demo goes on without it
+                print(f"the moderation page stopped (code {page.returncode}); see "
+                      f"{workdir}/moderation.log", file=out, flush=True)
+                page = None
             try:
                 alerts.refresh()
             except Exception as exc:  # the broker busy or restarting: read on at the next turn
@@ -317,6 +326,9 @@ def run_demo(
             except Exception:  # noqa: BLE001 (the broker gone: nothing to close cleanly)
                 pass
         stopped = []
+        if page is not None:
+            _stop(page, 5.0)
+            stopped.append("moderation page")
         if worker is not None:
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
@@ -344,11 +356,42 @@ def run_demo(
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         else:
             try:
-                said = " and ".join(stopped) + " shut down" if stopped else "nothing was running"
+                said = (", ".join(stopped[:-1]) + " and " * (len(stopped) > 1) + stopped[-1]
+                        + " shut down") if stopped else "nothing was running"
                 logs = f"; logs kept in {workdir} (remove it when done)"
                 print(f"demo stopped: {said}{logs}", file=out, flush=True)
             except (BrokenPipeError, ValueError):
                 pass
+
+
+def _start_page(settings: Settings, env: dict[str, str], workdir: Path
+                ) -> tuple[subprocess.Popen[bytes], str]:
+    """`veille moderate serve` on 127.0.0.1 (its port, or a free one when taken), logging to
+    moderation.log: the moderation page of the demo's cases (no token set: loopback only, signed
+    in by a name). Returns the process and the page's address."""
+    port = settings.moderation_api_port
+    if not port_is_free("127.0.0.1", port):
+        port = free_port()
+    log = open(workdir / "moderation.log", "wb")
+    with signals_held():
+        page = subprocess.Popen(
+            [sys.executable, "-m", "veille.cli", "moderate", "serve", "--host", "127.0.0.1",
+             "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=dies_with(os.getpid(), signal.SIGTERM),
+        )
+    return page, f"http://127.0.0.1:{port}/ui"
+
+
+def _stop(process: subprocess.Popen[bytes], wait: float) -> None:
+    """SIGTERM, then SIGKILL after `wait` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _veille_command() -> str:

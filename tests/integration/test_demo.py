@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import ROOT
@@ -59,6 +60,7 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path) -> None:
             if demo.poll() is not None or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
+        listed = demo_page_listing("".join(printed))
         demo.send_signal(signal.SIGINT)
         demo.wait(60)
     finally:
@@ -67,6 +69,9 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path) -> None:
             demo.wait()
     reader.join(10)
     text = "".join(printed)
+    # The moderation page of the demo's cases, signed in by a name (no token: loopback only).
+    pending = re.search(r"(\d+) pending case\(s\)", listed)
+    assert pending and int(pending.group(1)) > 0 and "acme" in listed, listed[:2000]
     assert demo.returncode == 0, text + err.read_text(errors="replace")
     assert f"embedded broker (Tansu): kafka://127.0.0.1:{port}" in text
     assert re.search(r"metrics: http://127\.0\.0\.1:\d+/metrics", text)
@@ -89,15 +94,27 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path) -> None:
     assert [line.split()[1:3] for line in alerts] == [
         ["acme", "OPENED"], ["acme", "ESCALATED"], ["acme", "resolved"]], alerts
     assert len({line.rsplit("[", 1)[-1] for line in alerts}) == 1  # the same alert id
-    assert "demo stopped: worker and broker shut down; logs kept in /" in text
+    assert "demo stopped: moderation page, worker and broker shut down; logs kept in /" in text
     assert not metadata_answers("127.0.0.1", port)  # the broker it started is gone
     # -ww: the arguments in full (ps cuts them to $COLUMNS otherwise, and the port with them).
     ps = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
     assert f"--listener-url tcp://127.0.0.1:{port}" not in ps
 
 
+def demo_page_listing(printed: str) -> str:
+    """The moderation page the demo names, signed in as `demo`: its list of pending cases."""
+    found = re.search(r"moderation page: (http://127\.0\.0\.1:\d+/ui) \(in a browser; sign in "
+                      r"with your name\)", printed)
+    assert found, printed
+    with httpx.Client(timeout=30) as client:
+        signed = client.post(found.group(1) + "/signin", data={"moderator": "demo"})
+        assert signed.status_code == 303, signed.text
+        return client.get(found.group(1)).text
+
+
 def test_a_demo_killed_with_sigkill_leaves_neither_worker_nor_broker(tmp_path) -> None:
-    """SIGKILL cannot be caught: the kernel stops the demo's Tansu and its worker with it."""
+    """SIGKILL cannot be caught: the kernel stops the demo's Tansu, its worker and its
+    moderation page with it."""
     import signal
     import time
 
@@ -117,10 +134,10 @@ def test_a_demo_killed_with_sigkill_leaves_neither_worker_nor_broker(tmp_path) -
             raise AssertionError(f"the demo exited {demo.wait()} before replaying")
         ps = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,args="], capture_output=True,
                             text=True)
-        workers += [int(fields[0]) for fields in (line.split(None, 2) for line in
-                                                 ps.stdout.splitlines())
-                   if int(fields[1]) == demo.pid and "veille.cli worker" in fields[2]]
-        assert len(workers) == 1, ps.stdout
+        children = [line.split(None, 2) for line in ps.stdout.splitlines()]
+        workers += [int(fields[0]) for fields in children if int(fields[1]) == demo.pid and (
+            "veille.cli worker" in fields[2] or "veille.cli moderate serve" in fields[2])]
+        assert len(workers) == 2, ps.stdout
         assert metadata_answers("127.0.0.1", port)
         demo.send_signal(signal.SIGKILL)
         demo.wait(10)
@@ -134,11 +151,11 @@ def test_a_demo_killed_with_sigkill_leaves_neither_worker_nor_broker(tmp_path) -
             return state != "Z"  # a zombie has exited (its parent is gone: init reaps it)
 
         deadline = time.monotonic() + 30
-        while (alive(workers[0]) or metadata_answers("127.0.0.1", port)) \
+        while (any(map(alive, workers)) or metadata_answers("127.0.0.1", port)) \
                 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not metadata_answers("127.0.0.1", port), "the demo's Tansu outlived it"
-        assert not alive(workers[0]), "the demo's worker outlived it"
+        assert not any(map(alive, workers)), "the demo's worker or moderation page outlived it"
     finally:
         if demo.poll() is None:
             demo.kill()
@@ -190,7 +207,7 @@ def test_the_demo_says_when_its_broker_dies_and_stops(tmp_path) -> None:
         # its broker was gone.
         assert time.monotonic() - started < 15
         assert "the embedded broker stopped; see " in rest, rest[-2000:]
-        assert "demo stopped: worker and broker shut down" in rest
+        assert "demo stopped: moderation page, worker and broker shut down" in rest
         # Found in review: the replay's producer, still waiting for the dead broker at exit,
         # printed kafka-python's atexit traceback after that; and (2026-12-05) kafka-python's
         # connection errors, a traceback among them, while the demo noticed: in client.log now.
