@@ -434,6 +434,30 @@ def _loads_plain(payload: bytes) -> dict[str, Any] | None:
     return obj
 
 
+#: Every digit made a 0, then a run of 19 of them looked for: an integer orjson could read otherwise
+#: than json.loads (as a float below -2**63 or above 2**64-1). A regular expression took 11 µs on
+#: a moderation record, longer than json.loads; this takes 1.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
+
+
+def loads(payload: bytes) -> Any:
+    """json.loads(payload), decoded by orjson whenever that gives the same value (about a third
+    of the time for a moderation record): the moderator tools and readers of whole topics
+    decode every record of them. Left to json.loads: anything orjson refuses (NaN, a number
+    beyond a double, an escaped lone surrogate, invalid UTF-8, a byte order mark, UTF-16), a
+    run of 19 digits or more (an integer beyond 64 bits, which orjson reads as a float) and a
+    message with many brackets (deep nesting, which json.loads refuses beyond the recursion
+    limit and orjson accepts to 1024); json.loads raises what it raised."""
+    if type(payload) is bytes and payload.count(b"[") + payload.count(b"{") <= _PLAIN_MAX_BRACKETS \
+            and _LONG_DIGITS not in payload.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(payload)
+
+
 def content_id(prefix: str, source: Any, platform: Any, author: Any, url: Any, text: Any,
                created_at: Any) -> str:
     """A mention id derived from its content, for a collector given none: `prefix-` + the

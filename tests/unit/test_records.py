@@ -340,3 +340,32 @@ def test_a_url_that_is_no_web_address_is_dropped_not_the_mention(url: str) -> No
             jsonschema.validate({"url": url}, only_url)
         for good in ("https://x.test/1", "HTTP://News.Example/a b", None):
             jsonschema.validate({"url": good}, only_url)
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"case_id": "m-1", "compound": -0.5, "brands": ["acme"], "url": null, "n": 3}',
+    b'{"a": 1, "a": 2}',  # the last of a repeated key, both ways
+    b'{"big": 18446744073709551616}', b'{"low": -9223372036854775809}',  # beyond 64 bits: ints
+    b'{"x": 1e400}', b'[NaN, Infinity]', b'["\\ud800"]',  # refused by orjson, json.loads's
+    b'\xef\xbb\xbf{"bom": 1}', '{"utf16": 1}'.encode("utf-16"),
+    b'{"deep": ' + b"[" * 70 + b"]" * 70 + b"}",
+    b'{"text": "caf\\u00e9 \\ud83d\\ude00 \xc3\xa9", "f": [0.1, 5e-324, 1.0000000000000002]}',
+])
+def test_loads_gives_what_json_loads_gives(payload: bytes) -> None:
+    """streams.records.loads (orjson when it reads the same; the moderator tools' decoder) gives
+    json.loads's value and types for every message json.loads reads."""
+    from streams.records import loads
+
+    expected, got = json.loads(payload), loads(payload)
+    assert json.dumps(got) == json.dumps(expected)  # NaN compares unequal to itself
+    assert repr(got) == repr(expected)
+
+
+@pytest.mark.parametrize("payload", [b"", b"{", b'{"a": }', b"\xff", b"[" * 5000 + b"]" * 5000])
+def test_loads_refuses_what_json_loads_refuses(payload: bytes) -> None:
+    from streams.records import loads
+
+    with pytest.raises((ValueError, RecursionError)) as theirs:
+        json.loads(payload)
+    with pytest.raises(theirs.type):
+        loads(payload)
