@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -266,7 +267,22 @@ class TopicReader:
         is at its high watermark and at least at that end: a record acknowledged before the
         call is read. Without that round trip a broker gone quiet looked caught up (the high
         watermarks of the last fetches), and the API answered 200 from a stale copy. A broker
-        that does not answer is a BrokerError."""
+        that does not answer is a BrokerError.
+
+        The garbage collector is paused meanwhile: what the handlers keep (a dict per record,
+        hundreds of thousands on moderation topics that keep 400 days) is no garbage, and its
+        collections, each going over everything kept so far, were a fifth of a read (`veille
+        moderate list` on 312,745 records: 15.6-17.5 s, 12.7-12.9 s without them). Only cycles
+        made during the read wait for the next collection."""
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._refresh()
+        finally:
+            if paused:
+                gc.enable()
+
+    def _refresh(self) -> int:
         if not self._assigned:
             self._assign()
         try:
