@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from veille import kafka_crc
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -12,6 +13,11 @@ log = logging.getLogger(__name__)
 
 def make_producer(settings: Settings, **overrides: Any) -> Any:
     from kafka import KafkaProducer
+
+    # Each batch's CRC-32C computed in C: in pure Python it was 60 % of a producer's CPU
+    # (kafka-python, 60,000 records of 300 bytes to the embedded broker: 106-110 µs of CPU a
+    # record, 42-46 with it; 2026-12-06).
+    kafka_crc.install()
 
     config: dict[str, Any] = dict(
         **settings.kafka_client_options(),
