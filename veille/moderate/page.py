@@ -378,9 +378,9 @@ class ModerationPage:
         return sid, self.sessions[sid]
 
     @staticmethod
-    def _csrf_ok(session: Session | None, form: Any) -> bool:
+    def _csrf_ok(session: Session, form: Any) -> bool:
         given = form.get("csrf")
-        return (session is not None and isinstance(given, str)
+        return (isinstance(given, str)
                 and hmac.compare_digest(given.encode("utf-8", "backslashreplace"),
                                         session.csrf.encode()))
 
@@ -447,14 +447,23 @@ class ModerationPage:
                             samesite="Strict", secure=request.secure)
         return response
 
-    async def _sign_out(self, request: web.Request) -> web.Response:
-        lang = self._lang(request)
+    async def _signed_post(self, request: web.Request, lang: str
+                           ) -> tuple[Session, Any] | web.Response:
+        """A signed-in user's POST and its form, or the 403 refusing it: sent from another
+        site, or without the session's CSRF token."""
         if self._cross_site(request):
             return self._forbidden(lang, "cross_site")
         form = await request.post()
         session = self.session(request)
-        if not self._csrf_ok(session, form):
+        if session is None or not self._csrf_ok(session, form):
             return self._forbidden(lang)
+        return session, form
+
+    async def _sign_out(self, request: web.Request) -> web.Response:
+        lang = self._lang(request)
+        checked = await self._signed_post(request, lang)
+        if isinstance(checked, web.Response):
+            return checked
         self.sessions.pop(request.cookies.get(COOKIE, ""), None)
         response = self._back(request, lang)
         response.del_cookie(COOKIE, path="/ui")
@@ -474,13 +483,10 @@ class ModerationPage:
         """The decision through POST /cases/{id}/decision's checks and write
         (ModerationApi.decide), then back to the list, which shows its outcome."""
         lang = self._lang(request)
-        if self._cross_site(request):
-            return self._forbidden(lang, "cross_site")
-        form = await request.post()
-        session = self.session(request)
-        if not self._csrf_ok(session, form):
-            return self._forbidden(lang)
-        assert session is not None
+        checked = await self._signed_post(request, lang)
+        if isinstance(checked, web.Response):
+            return checked
+        session, form = checked
         fields = {k: form.get(k) for k in ("decision", "reason", "assignee")}
         payload = {k: v for k, v in fields.items() if isinstance(v, str)}
         if not self.api.user_header:  # else the proxy's user, as the API's
