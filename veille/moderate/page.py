@@ -77,7 +77,6 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "moderator": "Your name", "sign_out": "Sign out", "signed_in": "Signed in as {who}",
         "bad_sign_in": "Wrong token, or no name given: not signed in.",
         "no_proxy_user": "The proxy in front named no user ({header}): not signed in.",
-        "signed_out": "Your session ended: sign in again.",
         "csrf": "This form is stale or did not come from this page: nothing written. "
                 "Reload the page and try again.",
         "pending": "{n} pending case(s), {shown} shown", "filter": "Filter", "any": "any",
@@ -100,7 +99,6 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "bad_sign_in": f"Jeton erroné, ou nom manquant{NBSP}: pas de connexion.",
         "no_proxy_user": f"Le proxy en amont n'a nommé personne ({{header}}){NBSP}: pas de "
                          "connexion.",
-        "signed_out": f"Votre session a pris fin{NBSP}: reconnectez-vous.",
         "csrf": "Ce formulaire est périmé ou ne vient pas de cette page" + NBSP + ": rien "
                 "d'enregistré. Rechargez la page et recommencez.",
         "pending": "{n} dossier(s) en attente, {shown} affiché(s)", "filter": "Filtrer",
