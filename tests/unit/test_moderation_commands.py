@@ -192,7 +192,7 @@ def test_only_the_api_forgets_closed_cases_the_report_counts_them_all(monkeypatc
         """TopicReader's stand-in: the whole topics at the first refresh, closed records first."""
 
         def __init__(self, settings: Settings, handlers: dict, timeout: float = 15.0,
-                     keys: tuple[bytes, ...] = ()) -> None:
+                     keys: tuple[bytes, ...] = (), first: tuple[str, ...] = ()) -> None:
             assert not keys  # the report and the API read the whole topics
             self.handlers = {name.removeprefix(settings.topic_prefix): fn
                              for name, fn in handlers.items()}
@@ -397,7 +397,7 @@ def test_the_tools_see_a_case_queued_again_after_the_retention_as_the_agent_does
         """TopicReader's stand-in: every record, with its broker time, then what was written since."""
 
         def __init__(self, settings: Settings, handlers: dict, timeout: float = 15.0,
-                     keys: tuple[bytes, ...] = ()) -> None:
+                     keys: tuple[bytes, ...] = (), first: tuple[str, ...] = ()) -> None:
             self.handlers = {name.removeprefix(settings.topic_prefix): fn
                              for name, fn in handlers.items()}
             self.read = dict.fromkeys(topics, 0)

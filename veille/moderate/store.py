@@ -185,7 +185,7 @@ class TopicReader:
 
     def __init__(self, settings: Settings, topics: dict[str, Callable[[Any], None]],
                  timeout: float = 15.0, ordered: bool = False, keys: Iterable[bytes] = (),
-                 decode: Callable[[bytes], Any] | None = loads) -> None:
+                 decode: Callable[[bytes], Any] | None = loads, first: Iterable[str] = ()) -> None:
         """`timeout`: how long a refresh may go without any progress (no record read, not at
         the end) before it is a BrokerError. `ordered`: each refresh hands its records over
         oldest first by record time across partitions (held until the refresh has read them
@@ -193,7 +193,10 @@ class TopicReader:
         `keys`: read only the partitions of each topic that hold these keys (the default
         partitioner's), not the whole topics. `decode`: what a handler gets of a value (None:
         its bytes as they are, e.g. dead letters; the default gives json.loads's value, by orjson
-        when it is the same: streams.records.loads)."""
+        when it is the same: streams.records.loads). `first`: topics (of `topics`) that the
+        first refresh reads to their end before it reads the others (the API's view, which
+        forgets the old closed cases as moderation.closed tells it, then holds their other
+        records as tombstones: CaseView.forget_before)."""
         from kafka import KafkaConsumer
 
         kafka_crc.install()  # the batches' CRC checked in C (60 % of a read in pure Python)
@@ -204,6 +207,7 @@ class TopicReader:
         self.ordered = ordered
         self.keys = list(keys)
         self.decode = decode
+        self.first = {settings.topic(name) for name in first}
         #: The broker timestamp (epoch seconds) of the record being handed over, and the record.
         self.timestamp: float | None = None
         self.record: Any = None
@@ -251,8 +255,8 @@ class TopicReader:
         self.consumer.seek_to_beginning(*tps)
         self._assigned = tps
 
-    def _caught_up(self, ends: dict[Any, int]) -> bool:
-        for tp in self._assigned:
+    def _caught_up(self, ends: dict[Any, int], partitions: list[Any] | None = None) -> bool:
+        for tp in self._assigned if partitions is None else partitions:
             high = self.consumer.highwater(tp)
             position = self.consumer.position(tp)
             if high is None or position < high or position < ends.get(tp, 0):
@@ -292,23 +296,39 @@ class TopicReader:
                               f"({type(exc).__name__})") from None
         read = quiet = 0
         held: list[Any] = []
-        deadline = time.monotonic() + self.timeout
-        while quiet < 2:
-            if time.monotonic() > deadline:
-                raise BrokerError(f"reading {', '.join(sorted(self.handlers))}: nothing read for "
-                                  f"{self.timeout} s")
-            batches = self.consumer.poll(timeout_ms=50, max_records=10_000)
-            for records in batches.values():
-                read += len(records)
-                if self.ordered:
-                    held.extend(records)
-                else:
-                    self._handle(records)
-            if batches:
-                # Progress: the deadline is for a broker that stops answering, not for a slow
-                # reader of what is handed over (a paused terminal, `| less`).
-                deadline = time.monotonic() + self.timeout
-            quiet = quiet + 1 if not batches and self._caught_up(ends) else 0
+        # The first refresh reads the `first` topics to their end before the others.
+        lead = [tp for tp in self._assigned if tp.topic in self.first] if self.first else []
+        rest = [tp for tp in self._assigned if tp not in lead] if lead else []
+        self.first = set()
+        if lead and rest:
+            self.consumer.pause(*rest)
+        else:
+            lead = []
+        try:
+            deadline = time.monotonic() + self.timeout
+            while quiet < 2:
+                if time.monotonic() > deadline:
+                    raise BrokerError(f"reading {', '.join(sorted(self.handlers))}: nothing read for "
+                                      f"{self.timeout} s")
+                batches = self.consumer.poll(timeout_ms=50, max_records=10_000)
+                for records in batches.values():
+                    read += len(records)
+                    if self.ordered:
+                        held.extend(records)
+                    else:
+                        self._handle(records)
+                if batches:
+                    # Progress: the deadline is for a broker that stops answering, not for a slow
+                    # reader of what is handed over (a paused terminal, `| less`).
+                    deadline = time.monotonic() + self.timeout
+                if lead and not batches and self._caught_up(ends, lead):
+                    self.consumer.resume(*rest)
+                    lead = []
+                    continue
+                quiet = quiet + 1 if not batches and self._caught_up(ends) else 0
+        finally:
+            if lead:  # not read to their end (a BrokerError): the others are read next time
+                self.consumer.resume(*rest)
         if held:
             self._handle(sorted(held, key=lambda r: (r.timestamp, r.topic, r.partition, r.offset)))
         return read
@@ -396,14 +416,28 @@ class ModerationStore:
                 # With their broker time: the agent judges a decision's date when it reads it.
                 MODERATION_DECISIONS: self._on_decision},
                 timeout=self.read_timeout,
-                keys=[self.case_key] if self.case_key is not None else ())
-        self._reader.refresh()
+                keys=[self.case_key] if self.case_key is not None else (),
+                # A view that forgets closed cases learns which first: it then holds their
+                # items and decisions as tombstones as it reads them (CaseView.forget_before).
+                first=(MODERATION_CLOSED,) if self.view.closed_retention_seconds is not None
+                else ())
+        view = self.view
+        retention = view.closed_retention_seconds
+        started = self.clock()
+        # A case closed before this is forgotten at the end of the read (below, at a later
+        # clock): kept meanwhile as a tombstone, not with its records (CaseView.forget_before).
+        view.forget_before = started - retention if retention is not None else None
+        try:
+            self._reader.refresh()
+        finally:
+            view.forget_before = None
         # Only now, every topic read to its end: an item read after its decisions in this pass
         # has found them already, and one read after its closed record is forgotten with it
         # (the topics are read in no particular order).
         now = self.clock()
         self.view.end_pass()
-        forgotten = self.view.forget_closed(now)
+        # (At the start's clock if the clock went back meanwhile: every tombstone goes.)
+        forgotten = self.view.forget_closed(max(now, started))
         if forgotten:
             log.debug("moderation view: forgot %d closed cases decided more than %.0f s ago",
                       forgotten, self.view.closed_retention_seconds)
