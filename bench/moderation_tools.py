@@ -15,7 +15,7 @@ some assigned or escalated). Then times, each as a user runs it, in subprocesses
 * `veille moderate decide CASE approve` on one pending case (it reads the partitions of the
   case's key alone),
 * `veille moderate serve` from its start until its first `GET /cases` answers 200, and the
-  API process's resident memory then,
+  API process's resident memory then and its peak until then (during its first read),
 
 against, in the same run, a raw aiokafka consumer reading the three topics to their end
 (records/s: the reference). Prints one table. With --keep DIR the outputs of `list --json`,
@@ -205,9 +205,17 @@ def run(args: list[str], env: dict[str, str], out: Path | None = None) -> float:
     return dt
 
 
-def serve(env: dict[str, str], workdir: Path) -> tuple[float, float]:
+def peak_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def serve(env: dict[str, str], workdir: Path) -> tuple[float, float, float]:
     """(seconds from `veille moderate serve`'s start until GET /cases answers 200, its RSS in MB
-    then)."""
+    then, its peak RSS until then: during its first read)."""
     port = free_port()
     log = open(workdir / "api.log", "wb")
     t0 = time.perf_counter()
@@ -227,7 +235,7 @@ def serve(env: dict[str, str], workdir: Path) -> tuple[float, float]:
             except OSError:
                 time.sleep(0.05)
         dt = time.perf_counter() - t0
-        return dt, rss_mb(proc.pid)
+        return dt, rss_mb(proc.pid), peak_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -283,7 +291,7 @@ def main() -> None:
         p = key_partition(case_id.encode(), s.topic_partitions)
         on_partition = sum(1 for _, _, r in records
                            if key_partition(r["case_id"].encode(), s.topic_partitions) == p)
-        api_s, api_rss = serve(env, workdir)
+        api_s, api_rss, api_peak = serve(env, workdir)
         start_s = run(["--help"], env)  # the interpreter and veille's imports, nothing read
     finally:
         broker.stop()
@@ -303,6 +311,7 @@ def main() -> None:
             decide_s, on_partition),
         row("`veille moderate serve`: start to first `GET /cases` 200", api_s, total),
         ("API resident memory after its first answer", f"{api_rss:.0f} MB", ""),
+        ("API peak resident memory until then (its first read)", f"{api_peak:.0f} MB", ""),
         ("`veille --help` (interpreter + imports, in every time above)", f"{start_s:.2f} s", ""),
     ]
     print_table(f"veille moderator tools, {args.n:,} cases ({len(pending):,} pending), "

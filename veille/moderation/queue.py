@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -60,6 +61,11 @@ MAX_ORPHAN_DECISIONS: Final = 10_000
 #: The queue item of a case the view will forget at the end of the pass being read
 #: (CaseView.forget_before): it stands for the item, whose content is no longer read.
 _GONE_ITEM: Final[dict[str, Any]] = {}
+
+
+def _shared(value: Any) -> Any:
+    """A short text kept by many tombstones (a decision, a moderator's name) as one object."""
+    return sys.intern(value) if type(value) is str and len(value) <= 64 else value
 
 
 def erasure_of(item: Mapping[str, Any], erased_at: float, case_closed: bool) -> dict[str, Any]:
@@ -614,7 +620,9 @@ class CaseView:
             return
         self._decided[case_id] = decided
         if self._doomed(case_id):  # a tombstone until the end of the pass (forget_before)
-            self.closed[case_id] = {k: record.get(k) for k in ("decided_at", "decision", "moderator")}
+            self.closed[case_id] = {"decided_at": record.get("decided_at"),
+                                    "decision": _shared(record.get("decision")),
+                                    "moderator": _shared(record.get("moderator"))}
             if case_id in self.items:
                 self.items[case_id] = _GONE_ITEM
         else:
