@@ -10,7 +10,9 @@ the seconds from its start to its first `GET /cases` 200, its resident memory th
 until then (VmHWM: its first read). Then asks both the same questions, the moment in them fixed
 (the pending cases, sorted and filtered; `GET /closed` day by day over the 30 days the API keeps;
 `GET /cases/{id}` of 500 case ids, pending, closed, forgotten and never queued) and counts the
-answers that differ (`detail` texts aside): 0 when a change keeps the API's answers.
+answers that differ (`detail` texts aside): 0 when a change keeps the API's answers. And
+compares the outputs of `veille moderate list`, `closed`, `show` and the report of both (with
+--keep DIR, written there as old-* and new-*).
 """
 
 from __future__ import annotations
@@ -101,10 +103,25 @@ def serve(root: Path, env: dict[str, str], workdir: Path, asked: list[str]
         proc.wait(30)
 
 
+def tool_outputs(root: Path, env: dict[str, str], now: float, case_id: str) -> list[bytes]:
+    """What `veille moderate list`, `closed`, `show` and `veille moderation report` print (as
+    bench/moderation_tools.py --keep writes them), run from `root`."""
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    out = []
+    for args in (["moderate", "list", "--json"], ["moderate", "list", "--limit", "50"],
+                 ["moderate", "closed", "--json", "--since", "2000-01-01", "--until", until],
+                 ["moderation", "report", "--until", until], ["moderate", "show", case_id, "--json"]):
+        proc = subprocess.run([sys.executable, "-m", "veille.cli", *args], cwd=root,
+                              env=dict(env, PYTHONPATH=str(root)), capture_output=True, timeout=900)
+        out.append(proc.stdout + b"exit %d" % proc.returncode)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000, help="cases on the topics")
+    ap.add_argument("--keep", type=Path, help="write both checkouts' tool outputs to this directory")
     ap.add_argument("old", type=Path)
     ap.add_argument("new", type=Path)
     args = ap.parse_args()
@@ -122,6 +139,7 @@ def main() -> None:
         ensure_topics(s)
         asyncio.run(mt.fill(s, records))
         env = mt.env_of(s, workdir)
+        outputs = [tool_outputs(root.resolve(), env, now, pending[0]) for root in (args.old, args.new)]
         answers = []
         for root in (args.old, args.new):
             dt, rss, peak, got = serve(root.resolve(), env, workdir, asked)
@@ -135,6 +153,19 @@ def main() -> None:
     print(f"{args.n:,} cases ({len(pending):,} pending): {len(asked)} answers compared "
           f"({codes.count(200)} 200, {codes.count(404)} 404), {len(differ)} differ"
           + (f": {differ[:10]}" if differ else ""))
+    # (`list`'s table shows the waiting and due times at the moment it runs: a minute apart,
+    # they may differ by one.)
+    names = ("`moderate list --json`", "`list --limit 50`", "`closed --json`", "the report",
+             "`show --json`")
+    files = ("list.json", "list.txt", "closed.json", "report.txt", "show.json")
+    same = [name for name, a, b in zip(names, *outputs, strict=True) if a == b]
+    print(f"{len(same)} of {len(names)} tool outputs byte for byte the same: {', '.join(same)}"
+          + ("" if len(same) == len(names) else f"; differ: {', '.join(sorted(set(names) - set(same)))}"))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        for file, a, b in zip(files, *outputs, strict=True):
+            (args.keep / f"old-{file}").write_bytes(a)
+            (args.keep / f"new-{file}").write_bytes(b)
 
 
 if __name__ == "__main__":
