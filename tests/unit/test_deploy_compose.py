@@ -444,3 +444,30 @@ def test_each_collector_is_given_the_time_it_takes_to_stop(tmp_path: Path) -> No
         given = _seconds(services()[service].get("stop_grace_period", "10s"))
         assert given >= needed, (f"{service}: stop_grace_period {given:g} s, but it may take "
                                  f"{needed:g} s to stop")
+
+
+def _bytes(limit: str) -> int:
+    """A compose memory size ("512m", "2g", "1536m") in bytes."""
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)b?", str(limit).lower()).groups()  # type: ignore[union-attr]
+    return int(number) * 1024 ** " kmg".index(unit or " ")
+
+
+def test_every_service_has_a_memory_limit_set_from_env() -> None:
+    """No container may take the host's memory from Kafka and the others (compose had no limit
+    until 2026-12-06): each has one, veille's services and the third-party ones that grow with
+    their data from .env, each at least twice what veille's process was measured to need."""
+    raw_services = raw()["services"]
+    resolved = services()
+    for name, service in resolved.items():
+        assert "mem_limit" in service, f"{name} has no mem_limit"
+        assert _bytes(service["mem_limit"]) >= 256 * 2**20, name
+    for name in ("worker", "agents", "webhook-collector", "rss-collector", "mastodon-collector",
+                 "bluesky-collector", "moderation-api", "kafka", "prometheus", "grafana"):
+        assert str(raw_services[name]["mem_limit"]).startswith("${"), name
+    # README, Deploy: a worker about 250 MB (+0.6 KB a moderation case), a collector 40-150 MB,
+    # the moderation API 0.5 GB at 300,000 cases, Kafka's heap KAFKA_HEAP_OPTS.
+    assert _bytes(resolved["worker"]["mem_limit"]) >= 2 * 250 * 2**20
+    assert _bytes(resolved["webhook-collector"]["mem_limit"]) >= 2 * 150 * 2**20
+    assert _bytes(resolved["moderation-api"]["mem_limit"]) >= 2 * 800 * 2**20
+    heap = re.search(r"-Xmx(\d+)m", resolved["kafka"]["environment"]["KAFKA_HEAP_OPTS"])
+    assert heap and _bytes(resolved["kafka"]["mem_limit"]) >= 2 * int(heap.group(1)) * 2**20
