@@ -475,7 +475,12 @@ class ModerationApi:
         return await self._read(listing)
 
     async def _closed(self, request: web.Request) -> web.Response:
-        query = request.query
+        found = await self.closed(request.query)
+        return found if isinstance(found, web.Response) else web.json_response(found)
+
+    async def closed(self, query: Any) -> dict[str, Any] | web.Response:
+        """GET /closed's answer to `query` (a MultiDict): `{"count", "cases"}`, newest decision
+        first, or the 400 refusing it (the moderation page's closed cases are the same)."""
         limit = _checked_query(query, {"brand", "moderator", "since", "until"}, {
             "category": METRIC_CATEGORIES, "decision": CLOSING_DECISIONS})
         if isinstance(limit, web.Response):
@@ -509,7 +514,7 @@ class ModerationApi:
                 moderator=_text_param(query, "moderator"), since=since, until=until, limit=limit)
             return {"count": count, "cases": found}
 
-        return web.json_response(await self._read(listing))
+        return await self._read(listing)
 
     async def _get(self, request: web.Request) -> web.Response:
         case_id = request.match_info["case_id"]
