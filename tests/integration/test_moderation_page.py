@@ -8,6 +8,7 @@ import html
 import json
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 
 import httpx
 import pytest
@@ -185,7 +186,9 @@ def test_text_from_the_wild_is_escaped_and_only_http_links_are_links(served: Ser
     assert "javascript:alert(4)" in page and 'href="javascript' not in page.lower()
     assert ('<a href="https://example.org/p?a=1&amp;b=2" rel="noopener noreferrer nofollow">'
             in page)
-    assert page.count("<a href=") == 2  # the link above and the language switch
+    # The link above; the others are the page's own (its pages, the language switch, the skip).
+    assert [h for h in re.findall(r'<a [^>]*href="([^"]*)"', page) if not h.startswith(("/ui", "#"))
+            ] == ["https://example.org/p?a=1&amp;b=2"]
 
 
 def test_the_security_headers_and_sign_out(served: ServedApi) -> None:
@@ -348,3 +351,227 @@ def test_behind_a_proxy_naming_the_user_the_page_signs_in_and_shows_that_user(se
             assert record["moderator"] == "alice"
     finally:
         api.close()
+
+
+EVIL_REASON = '<b>charte</b> §2 "x=\''
+
+
+def close_from_the_page(settings, client: httpx.Client, case_id: str, decision: str,
+                        reason: str) -> None:
+    """A decision from the page's form, then its moderation.closed record as the agent writes
+    it (the agent does not run here)."""
+    fields = form_of(client.get("/ui").text, case_id)
+    posted = client.post("/ui/decision", data={**fields, "decision": decision, "reason": reason})
+    assert posted.status_code == 303
+    record = json.loads(read_all(settings, MODERATION_DECISIONS, expect=1, settle=0.5)[0].value)
+    queued = next(i for i in items() if i["case_id"] == case_id)
+    closed = apply_decision(case_of(queued), record, now=NOW)
+    produce(settings, MODERATION_CLOSED, [(case_id.encode(), json.dumps(closed.record).encode())])
+
+
+def closed_articles(page: str) -> dict[str, str]:
+    """The closed page's cases by id, in the page's order."""
+    return {re.search(r"<h2[^>]*>[^<]*? ([^ <]+)</h2>", a).group(1): a  # type: ignore[union-attr]
+            for a in page.split("<article>")[1:]}
+
+
+def test_the_closed_cases_page_shows_who_decided_what_and_why(settings, served: ServedApi) -> None:
+    """GET /ui/closed: what GET /closed gives, newest decision first, with its filters; each
+    case's decision, moderator, time, reason, time to decision and mention, escaped."""
+    with browser(served) as client:
+        first = client.get("/ui/closed")
+        assert first.status_code == 200 and 'name="token"' in first.text  # sign in first
+        assert "c-done" not in first.text and "alice" not in first.text
+        # The sign-in form of the closed page comes back to it.
+        action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', first.text)
+                               .group(1))  # type: ignore[union-attr]
+        signed = client.post(action, data={"token": TOKEN, "moderator": "camille"})
+        assert signed.status_code == 303 and signed.headers["Location"].startswith("/ui/closed?")
+        close_from_the_page(settings, client, "c-evil", "reject", EVIL_REASON)
+        pending = client.get("/ui").text
+        assert 'href="/ui/closed?lang=en"' in pending  # linked from the pending cases
+        page = client.get("/ui/closed")
+        assert page.status_code == 200 and page.headers["Content-Type"] == "text/html; charset=utf-8"
+        for name, value in SECURITY_HEADERS.items():
+            assert page.headers.get(name) == value, name
+        text = page.text
+        assert 'href="/ui?lang=en"' in text  # and back
+        cases = closed_articles(text)
+        assert list(cases) == ["c-evil", "c-done"], list(cases)  # newest decision first
+        evil, done = cases["c-evil"], cases["c-done"]
+        assert "reject" in evil and "camille" in evil and html.escape(EVIL_REASON) in evil
+        assert html.escape(EVIL_TEXT) in evil and html.escape(EVIL_AUTHOR) in evil
+        assert "javascript:alert(4)" in evil and 'href="javascript' not in evil.lower()
+        assert "approve" in done and "alice" in done and "<time datetime=" in done
+        assert "2 closed case(s), 2 shown" in text
+        assert "<script>" not in text and "<b>charte" not in text and "<img" not in text
+        # Read-only: the one form that posts is the sign-out.
+        assert re.findall(r'<form[^>]*method="post"[^>]*action="([^"?]+)', text) == ["/ui/signout"]
+        # GET /closed's filters.
+        assert list(closed_articles(client.get("/ui/closed?decision=approve").text)) == ["c-done"]
+        assert list(closed_articles(client.get("/ui/closed?moderator=camille").text)) == ["c-evil"]
+        assert list(closed_articles(client.get("/ui/closed?brand=boreal").text)) == []
+        one = client.get("/ui/closed?limit=1").text
+        assert list(closed_articles(one)) == ["c-evil"] and "2 closed case(s), 1 shown" in one
+        bad = client.get("/ui/closed?decision=escalate")
+        assert bad.status_code == 200 and "Invalid filter" in bad.text and "decision" in bad.text
+        assert client.get("/ui/closed?sort=respond_by").text.count("Invalid filter") == 1
+        # The same as the API's answer.
+        api = served.client.get("/closed").json()
+        assert [c["case_id"] for c in api["cases"]] == ["c-evil", "c-done"]
+        # French words.
+        fr = client.get("/ui/closed?lang=fr").text
+        assert '<html lang="fr">' in fr
+        for words in ("Dossiers clos", "rejeté", "approuvé", "motif", "marque", "décidé",
+                      "lien", "Se déconnecter", "2 dossier(s) clos, 2 affiché(s)"):
+            assert words in fr, words
+        assert 'href="/ui?lang=fr"' in fr
+    with browser(served) as stranger:  # no session: nothing of the cases
+        assert "c-evil" not in stranger.get("/ui/closed").text
+
+
+class Element:
+    def __init__(self, tag: str, attrs: dict[str, str], ancestors: tuple[Element, ...]) -> None:
+        self.tag, self.attrs, self.ancestors = tag, attrs, ancestors
+        self.parts: list[str] = []
+
+    @property
+    def text(self) -> str:
+        return " ".join("".join(self.parts).split())
+
+
+class Outline(HTMLParser):
+    """Every element of a page, with its attributes, its text and its ancestors."""
+
+    VOID = frozenset({"meta", "input", "br", "link", "img", "hr", "wbr", "source", "col",
+                      "area", "base", "embed", "track"})
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[Element] = []
+        self.open: list[Element] = []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = Element(tag, {k: v or "" for k, v in attrs}, tuple(self.open))
+        self.elements.append(element)
+        if tag not in self.VOID:
+            self.open.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        for n in range(len(self.open) - 1, -1, -1):
+            if self.open[n].tag == tag:
+                del self.open[n:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        for element in self.open:
+            element.parts.append(data)
+
+    def all(self, *tags: str) -> list[Element]:
+        return [e for e in self.elements if e.tag in tags]
+
+
+def accessibility_problems(page: str, lang: str) -> list[str]:
+    """What RGAA / WCAG 2.1 AA checks of server-rendered HTML find wrong on `page`."""
+    found = Outline(page)
+    problems = []
+    roots = found.all("html")
+    if len(roots) != 1 or roots[0].attrs.get("lang") != lang:
+        problems.append(f"html lang is not {lang!r}")
+    titles = found.all("title")
+    if len(titles) != 1 or not titles[0].text:
+        problems.append("no title")
+    if len(found.all("h1")) != 1 or not found.all("h1")[0].text:
+        problems.append(f"{len(found.all('h1'))} h1")
+    mains = found.all("main")
+    if len(mains) != 1:
+        problems.append(f"{len(mains)} main")
+    labelled = {e.attrs.get("for") for e in found.all("label") if e.text}
+    for control in found.all("input", "select", "textarea"):
+        if control.attrs.get("type") in ("hidden", "submit"):
+            continue
+        ident = control.attrs.get("id")
+        if not (ident and ident in labelled) and not control.attrs.get("aria-label"):
+            problems.append(f"no label for {control.tag} {control.attrs.get('name')}")
+    ids = [e.attrs["id"] for e in found.elements if "id" in e.attrs]
+    if len(ids) != len(set(ids)):
+        problems.append("ids given twice")
+    for button in found.all("button"):
+        if not (button.text or button.attrs.get("aria-label")):
+            problems.append(f"a button without a name: {button.attrs}")
+    for form in found.all("form"):
+        inside = [e for e in found.elements if form in e.ancestors]
+        if any(e.attrs.get("name") == "case_id" for e in inside):
+            legends = [e for e in inside if e.tag == "legend"
+                       and any(a.tag == "fieldset" for a in e.ancestors)]
+            if not legends or not legends[0].text:
+                problems.append("a case's decision form without fieldset and legend")
+    for th in found.all("th"):
+        if th.attrs.get("scope") not in ("row", "col"):
+            problems.append(f"th without scope: {th.text}")
+    links = found.all("a")
+    if found.all("nav"):
+        skip = links[0].attrs.get("href", "") if links else ""
+        target = skip.removeprefix("#")
+        if not skip.startswith("#") or target not in {m.attrs.get("id") for m in mains}:
+            problems.append("navigation without a skip link to the main content first")
+    for time_element in found.all("time"):
+        if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?Z",
+                            time_element.attrs.get("datetime", "")):
+            problems.append(f"time without a machine-readable datetime: {time_element.text}")
+    style = "".join(e.text for e in found.all("style"))
+    if re.search(r"outline\s*:\s*(none|0)", style) or ":focus-visible" not in style:
+        problems.append("focus not visibly outlined")
+    backgrounds = ["#fff", *re.findall(r"background(?:-color)?\s*:\s*(#[0-9a-fA-F]{3,6})", style)]
+    for colour in re.findall(r"(?<![-\w])color\s*:\s*(#[0-9a-fA-F]{3,6})", style):
+        worst = min(contrast(colour, b) for b in backgrounds)
+        if worst < 4.5:
+            problems.append(f"{colour} has a contrast of {worst:.2f}:1")
+    return problems
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG 2.1's contrast ratio of two #rgb or #rrggbb colours."""
+    def luminance(colour: str) -> float:
+        hexa = colour.lstrip("#")
+        hexa = "".join(c * 2 for c in hexa) if len(hexa) == 3 else hexa
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+                  for c in (int(hexa[i:i + 2], 16) / 255 for i in (0, 2, 4))]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    high, low = sorted((luminance(one), luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_pages_meet_rgaa_and_wcag_checks(settings, served: ServedApi) -> None:
+    """RGAA / WCAG 2.1 AA, what applies to server-rendered HTML: the language, a title per page,
+    one h1, landmarks and a skip link, labelled controls, named buttons, a fieldset per case's
+    decision, times machine-readable, visible focus, contrast of coloured text."""
+    assert contrast("#fff", "#000") == pytest.approx(21.0) and contrast("#777", "#fff") < 4.5
+    with browser(served) as client:
+        pages = {"sign-in": client.get("/ui").text,
+                 "closed sign-in fr": client.get("/ui/closed?lang=fr").text}
+        sign_in(client)
+        close_from_the_page(settings, client, "c-spam", "reject", "spam")
+        pages |= {"pending": client.get("/ui").text, "closed": client.get("/ui/closed").text,
+                  "pending fr": client.get("/ui?lang=fr").text,
+                  "closed fr": client.get("/ui/closed?lang=fr").text,
+                  "invalid": client.get("/ui/closed?limit=0").text,
+                  "refused": client.post("/ui/decision", data={"decision": "approve"}).text}
+        titles = {}
+        for name, page in pages.items():
+            assert accessibility_problems(page, "fr" if "fr" in name else "en") == [], name
+            titles[name] = Outline(page).all("title")[0].text
+        assert len({titles["sign-in"], titles["pending"], titles["closed"],
+                    titles["refused"]}) == 4, titles  # a title per page
+        for name in ("pending", "closed"):
+            outline = Outline(pages[name])
+            assert outline.all("nav") and outline.all("time"), name
+        pending = Outline(pages["pending"])
+        forms = [e for e in pending.all("input") if e.attrs.get("name") == "case_id"]
+        assert len(pending.all("fieldset")) == len(forms) == 4  # one per pending case
+        late = next(e for e in pending.all("span") if e.attrs.get("class") == "late")
+        assert "overdue" in late.text  # said in words, not by colour alone
+        switch = next(e for e in pending.all("a") if e.attrs.get("hreflang") == "fr")
+        assert switch.attrs.get("lang") == "fr"  # the other language's link, in its language

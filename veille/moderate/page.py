@@ -1,14 +1,18 @@
 """The moderation page: the pending cases in a browser, and a form per case for its decision.
 
     GET  /ui?lang=fr|en&brand=&category=&sort=&limit=   sign-in form, or the pending cases
+    GET  /ui/closed?lang=&brand=&category=&decision=&moderator=&since=&until=&limit=
+                          sign-in form, or the closed cases (GET /closed's): read only
     POST /ui/signin       token (VEILLE_MODERATION_API_TOKEN) and moderator name: a session cookie
     POST /ui/decision     a case's decision (CSRF token), then back to the list with its outcome
     POST /ui/signout      the session forgotten (CSRF token)
 
 Served by the moderation API's server (veille.moderate.api), whose listing and decision path
-it calls: the same filters, checks and writes as GET /cases and POST /cases/{id}/decision.
-Server-rendered HTML without JavaScript or external assets; every value from the cases is
-escaped, and only http(s) links are links.
+it calls: the same filters, checks and writes as GET /cases, GET /closed and
+POST /cases/{id}/decision. Server-rendered HTML without JavaScript or external assets; every
+value from the cases is escaped, and only http(s) links are links. Written for RGAA / WCAG 2.1
+AA: the page's language, a title and one h1 per page, landmarks and a skip link, every control
+labelled, a fieldset per case's decision, <time> elements, a visible focus, contrast >= 4.5:1.
 
 Sessions: a random id in an HttpOnly, SameSite=Strict cookie, mapped in this process's memory
 to the moderator's name, its CSRF token and its expiry (SESSION_SECONDS; at most MAX_SESSIONS,
@@ -29,6 +33,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -40,7 +45,7 @@ from multidict import MultiDict
 from veille.moderate.commands import DECIDE_TEXT, LIST_TEXT, SHOW_TEXT
 from veille.moderate.store import BrokerError
 from veille.moderate.words import NBSP, word
-from veille.moderation import DECISIONS, METRIC_CATEGORIES, SORTS
+from veille.moderation import CLOSING_DECISIONS, DECISIONS, METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import MAX_MODERATOR_CHARS, DecisionError, parse_epoch
 from veille.moderation.queue import duration
 from veille.settings import REPORT_LANGUAGES
@@ -52,8 +57,12 @@ if TYPE_CHECKING:
 SESSION_SECONDS = 12 * 3600.0
 MAX_SESSIONS = 1000
 COOKIE = "veille_session"
-#: The query parameters the page keeps from one request to the next (GET /cases's and lang).
+#: The query parameters each page keeps from one request to the next: its API's filters
+#: (GET /cases's, GET /closed's) and lang.
 KEPT = ("lang", "brand", "category", "sort", "limit")
+CLOSED_KEPT = ("lang", "brand", "category", "decision", "moderator", "since", "until", "limit")
+#: The languages' own names: the link to the page in the other language.
+LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                "form-action 'self'; frame-ancestors 'none'",
@@ -91,6 +100,15 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "closed_first": "closed first", "invalid_field": "invalid decision",
         "moderator_mismatch": "not the signed-in user", "error": "refused",
         "cross_site": "This form was sent from another site: refused, nothing written.",
+        "pending_title": "Pending cases", "closed_title": "Closed cases",
+        "refused_title": "Refused", "skip": "Skip to content", "pages": "Moderation pages",
+        "closed_count": "{n} closed case(s), {shown} shown", "decision": "decision",
+        "decided_by": "decided by", "moderator_filter": "moderator",
+        "waited": "time to decision", "platform": "platform", "author": "author",
+        "since": "decided from", "until": "decided before",
+        "times": "Times in ISO 8601, UTC unless an offset is given (2026-12-01T08:00, "
+                 "2026-12-01T09:00+01:00), or Unix seconds; by default the last day.",
+        "decision_on": "Decision on case {case}", "back": "Back to the pending cases",
     },
     "fr": {
         "title": "Modération", "sign_in": "Se connecter", "token": "Jeton de l'équipe",
@@ -115,16 +133,40 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "closed_first": "clos avant", "invalid_field": "décision invalide",
         "moderator_mismatch": "pas l'utilisateur connecté", "error": "refusé",
         "cross_site": f"Ce formulaire vient d'un autre site{NBSP}: refusé, rien d'enregistré.",
+        "pending_title": "Dossiers en attente", "closed_title": "Dossiers clos",
+        "refused_title": "Refusé", "skip": "Aller au contenu", "pages": "Pages de modération",
+        "closed_count": "{n} dossier(s) clos, {shown} affiché(s)", "decision": "décision",
+        "decided_by": "décidé par", "moderator_filter": "modérateur",
+        "waited": "délai de décision", "platform": "plateforme", "author": "auteur",
+        "since": "décidé depuis", "until": "décidé avant",
+        "times": "Heures en ISO 8601, en UTC sauf décalage donné (2026-12-01T08:00, "
+                 f"2026-12-01T09:00+01:00), ou en secondes Unix{NBSP}; par défaut le dernier jour.",
+        "decision_on": "Décision sur le dossier {case}", "back": "Retour aux dossiers en attente",
     },
 }
 
 _STYLE = ("body{font:15px/1.4 sans-serif;margin:1em auto;max-width:60em;padding:0 1em}"
           "article{border:1px solid #bbb;border-radius:4px;margin:1em 0;padding:.5em 1em}"
           "th{text-align:left;padding-right:1em;font-weight:normal;color:#555}"
+          "td{overflow-wrap:anywhere}"
           "blockquote{white-space:pre-wrap;background:#f4f4f4;margin:.5em 0;padding:.5em}"
           ".late{color:#b00;font-weight:bold}.done{background:#e6f4e6}.refused{background:#fbe6e6}"
           ".note{padding:.5em;border-radius:4px}form.inline{display:inline}"
-          "input[type=text]{width:14em}")
+          "input[type=text]{width:14em}fieldset{border:0;margin:.5em 0;padding:0}"
+          "legend{font-weight:bold;padding:0}"
+          "nav ul{list-style:none;margin:0;padding:0}nav li{display:inline;margin-right:1.5em}"
+          "[aria-current=page]{font-weight:bold}"
+          # Focus seen on every control and link (WCAG 2.4.7): 6.3:1 on white.
+          ":focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}"
+          # The skip link: out of sight until the keyboard reaches it, first on the page.
+          "a.skip{position:absolute;left:-999em}"
+          "a.skip:focus{left:1em;top:.5em;background:#fff;padding:.3em}")
+#: A mention's language as an HTML lang attribute (its text read in its own language).
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+
+
+class Html(str):
+    """Text that is HTML already: fill() puts it in as it is."""
 
 
 def esc(value: Any) -> str:
@@ -132,14 +174,22 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def fill(template: str, **values: Any) -> Html:
+    """`template` (words of the page's tables) formatted with `values`, as HTML: the template and
+    the values escaped, those already Html as they are (a <time>)."""
+    return Html(esc(template).format(**{k: v if isinstance(v, Html) else esc(v)
+                                        for k, v in values.items()}))
+
+
 def page_language(request: web.Request, default: str) -> str:
     lang = request.query.get("lang", "")
     return lang if lang in REPORT_LANGUAGES else default
 
 
-def kept_query(query: Any, lang: str) -> str:
-    """The page's query string: its filters and language, nothing else (a redirect's target)."""
-    pairs = [(k, query.get(k, "")) for k in KEPT if k != "lang" and query.get(k, "").strip()]
+def kept_query(query: Any, lang: str, keys: tuple[str, ...] = KEPT) -> str:
+    """A page's query string: its filters (`keys`) and language, nothing else (a redirect's
+    target, a link)."""
+    pairs = [(k, query.get(k, "")) for k in keys if k != "lang" and query.get(k, "").strip()]
     return urlencode([("lang", lang), *pairs])
 
 
@@ -160,6 +210,15 @@ def _when(value: Any) -> str:
         return str(value)
 
 
+def _time(value: Any) -> Html:
+    """A time as a <time> element: its UTC time in words, and in ISO 8601 for the machines."""
+    try:
+        at = datetime.fromtimestamp(parse_epoch(value, "time"), UTC)
+    except DecisionError:
+        return Html(esc(value))
+    return Html(f'<time datetime="{at:%Y-%m-%dT%H:%M:%SZ}">{at:%Y-%m-%d %H:%M} UTC</time>')
+
+
 def _due(case: dict[str, Any], now: float, lang: str) -> str:
     """The answer deadline of a case asking for one, overdue marked; SHOW_TEXT's words."""
     s, p = SHOW_TEXT[lang], PAGE_TEXT[lang]
@@ -169,11 +228,12 @@ def _due(case: dict[str, Any], now: float, lang: str) -> str:
         left = parse_epoch(case.get("respond_by"), "respond_by") - now
     except DecisionError:
         return "-"
-    at = _when(case["respond_by"])
+    at = _time(case["respond_by"])
     if left >= 0:
-        return esc(s["due_in"].format(at=at, age=duration(left, lang)))
-    late = s["due_late"].format(at=at, age=duration(-left, lang))
-    return f'<span class="late">{esc(late)} — {esc(p["overdue"])}</span>'
+        return fill(s["due_in"], at=at, age=duration(left, lang))
+    late = fill(s["due_late"], at=at, age=duration(-left, lang))
+    # Said in words too, not by its colour alone (WCAG 1.4.1).
+    return f'<span class="late">{late} — {esc(p["overdue"])}</span>'
 
 
 def _escalation(case: dict[str, Any], lang: str) -> str:
@@ -181,21 +241,25 @@ def _escalation(case: dict[str, Any], lang: str) -> str:
     up = case.get("escalation")
     if not up:
         return "-"
-    return s["escalated_by"].format(count=up.get("count"), moderator=up.get("moderator"),
-                                    at=_when(up.get("decided_at")),
-                                    to=up.get("assignee") or s["escalation_queue"])
+    return fill(s["escalated_by"], count=up.get("count"), moderator=up.get("moderator"),
+                at=_time(up.get("decided_at")), to=up.get("assignee") or s["escalation_queue"])
 
 
 def _assigned(case: dict[str, Any], lang: str) -> str:
     s = SHOW_TEXT[lang]
     has = case.get("assigned")
     pending = case.get("decision_pending")
-    text = has["assignee"] if has else s["no_one"]
+    text = esc(has["assignee"] if has else s["no_one"])
     if pending:
-        by = s["by"].format(decision=word(pending.get("decision"), lang),
-                            moderator=pending.get("moderator"), at=_when(pending.get("decided_at")))
-        text += "; " + s["applies_shortly"].format(by=by)
+        by = fill(s["by"], decision=word(pending.get("decision"), lang),
+                  moderator=pending.get("moderator"), at=_time(pending.get("decided_at")))
+        text += "; " + fill(s["applies_shortly"], by=by)
     return text
+
+
+def _rows(rows: list[tuple[str, str]]) -> str:
+    """A case's table: each row's name (escaped here) and its value (HTML)."""
+    return "".join(f'<tr><th scope="row">{esc(k)}</th><td>{v}</td></tr>' for k, v in rows)
 
 
 def _case_rows(case: dict[str, Any], now: float, lang: str) -> str:
@@ -205,85 +269,180 @@ def _case_rows(case: dict[str, Any], now: float, lang: str) -> str:
         waited = duration(now - parse_epoch(case.get("queued_at"), "queued_at"), lang)
     except DecisionError:
         waited = "-"
-    posted = s["posted_on"].format(at=_when(case.get("created_at")), platform=case.get("platform"),
-                                   author=case.get("author"))
-    rows = [(s["brand"], esc(case.get("brand"))),
-            (s["categories"], esc(", ".join(map(str, case.get("categories") or ())) or "-")),
-            (s["severity"], esc(word(severity, lang))),
-            (s["action"], esc(word(case.get("action"), lang))),
-            (s["escalated"], esc(_escalation(case, lang))),
-            (s["assigned"], esc(_assigned(case, lang))),
-            (s["queued"], esc(s["queued_ago"].format(at=_when(case.get("queued_at")), age=waited))),
-            (s["answer due"], _due(case, now, lang)),
-            (s["posted"], esc(posted)),
-            (s["link"], safe_link(case.get("url")))]
-    return "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    posted = fill(s["posted_on"], at=_time(case.get("created_at")), platform=case.get("platform"),
+                  author=case.get("author"))
+    return _rows([(s["brand"], esc(case.get("brand"))),
+                  (s["categories"], esc(", ".join(map(str, case.get("categories") or ())) or "-")),
+                  (s["severity"], esc(word(severity, lang))),
+                  (s["action"], esc(word(case.get("action"), lang))),
+                  (s["escalated"], _escalation(case, lang)),
+                  (s["assigned"], _assigned(case, lang)),
+                  (s["queued"], fill(s["queued_ago"], at=_time(case.get("queued_at")), age=waited)),
+                  (s["answer due"], _due(case, now, lang)),
+                  (s["posted"], posted),
+                  (s["link"], safe_link(case.get("url")))])
 
 
-def _decision_form(case_id: str, csrf: str, query: str, lang: str) -> str:
+def _decision_form(case_id: str, n: int, csrf: str, query: str, lang: str) -> str:
+    """Case `n`'s decision form: its fields labelled, its buttons grouped under its id."""
     p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
     verbs = dict(zip(DECISIONS, _FRENCH_VERBS, strict=True)) if lang == "fr" else {}
     buttons = "".join(f'<button type="submit" name="decision" value="{esc(d)}">'
                       f"{esc(verbs.get(d, d))}</button> " for d in DECISIONS)
     return (f'<form method="post" action="/ui/decision?{esc(query)}">'
+            f'<fieldset><legend>{esc(p["decision_on"].format(case=case_id))}</legend>'
             f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
             f'<input type="hidden" name="case_id" value="{esc(case_id)}">'
             f'<input type="hidden" name="key" value="{esc(secrets.token_urlsafe(16))}">'
-            f'<label>{esc(s["reason"])} <input type="text" name="reason" maxlength="1000"></label> '
-            f'<label>{esc(p["assignee"])} <input type="text" name="assignee" '
-            f'maxlength="{MAX_MODERATOR_CHARS}"></label><br>{buttons}</form>')
+            f'<label for="reason-{n}">{esc(s["reason"])}</label> <input type="text" '
+            f'id="reason-{n}" name="reason" maxlength="1000"> '
+            f'<label for="assignee-{n}">{esc(p["assignee"])}</label> <input type="text" '
+            f'id="assignee-{n}" name="assignee" maxlength="{MAX_MODERATOR_CHARS}">'
+            f"<br>{buttons}</fieldset></form>")
 
 
-def render_case(case: dict[str, Any], csrf: str, query: str, now: float, lang: str) -> str:
-    """One pending case (GET /cases's summary) and its decision form."""
+def _mention_text(case: dict[str, Any], lang: str, language: Any = None) -> str:
+    """The mention's text as a quote, in its own language when the case says which."""
     text = (LIST_TEXT[lang]["erased"].format(at=case["erased_at"])
             if case.get("erased_at") is not None else case.get("text") or "")
+    tag = (f' lang="{esc(language)}"' if case.get("erased_at") is None and isinstance(language, str)
+           and _LANGUAGE_TAG.fullmatch(language) else "")
+    return f"<blockquote{tag}>{esc(text)}</blockquote>"
+
+
+def render_case(case: dict[str, Any], csrf: str, query: str, now: float, lang: str,
+                n: int = 0) -> str:
+    """One pending case (GET /cases's summary) and its decision form; `n`: its place on the
+    page (its fields' ids)."""
     return (f'<article><h2>{esc(SHOW_TEXT[lang]["case"])} {esc(case.get("case_id"))}</h2>'
             f"<table>{_case_rows(case, now, lang)}</table>"
-            f"<blockquote>{esc(text)}</blockquote>"
-            f"{_decision_form(str(case.get('case_id')), csrf, query, lang)}</article>")
+            f"{_mention_text(case, lang, case.get('language'))}"
+            f"{_decision_form(str(case.get('case_id')), n, csrf, query, lang)}</article>")
+
+
+def render_closed_case(case: dict[str, Any], lang: str) -> str:
+    """One closed case (GET /closed's): who decided what, when and why, and its mention."""
+    p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
+    rows = [(s["brand"], esc(case.get("brand"))),
+            (s["categories"], esc(", ".join(map(str, case.get("categories") or ())) or "-")),
+            (p["decision"], esc(word(case.get("decision"), lang))),
+            (p["decided_by"], esc(case.get("moderator"))),
+            (s["decided"], _time(case.get("decided_at"))),
+            (s["reason"], esc(case.get("reason") or "-")),
+            (p["waited"], esc(duration(case.get("time_to_decision_seconds"), lang))),
+            (p["platform"], esc(case.get("platform") or "-")),
+            (p["author"], esc(case.get("author") or "-")),
+            (s["link"], safe_link(case.get("url")))]
+    return (f'<article><h2>{esc(s["case"])} {esc(case.get("case_id"))}</h2>'
+            f"<table>{_rows(rows)}</table>{_mention_text(case, lang)}</article>")
+
+
+def _select(query: Any, name: str, values: tuple[str, ...], lang: str) -> str:
+    chosen = query.get(name, "")
+    options = "".join(f'<option value="{esc(v)}"{" selected" if v == chosen else ""}>'
+                      f"{esc(word(v, lang) if name == 'decision' else v)}</option>" for v in values)
+    return (f'<select id="f-{name}" name="{name}"><option value="">{esc(PAGE_TEXT[lang]["any"])}'
+            f"</option>{options}</select>")
+
+
+def _text_field(query: Any, name: str, label: str, kind: str = "text", extra: str = "") -> str:
+    return (f'<label for="f-{name}">{esc(label)}</label> <input type="{kind}" id="f-{name}" '
+            f'name="{name}" value="{esc(query.get(name, ""))}"{extra}> ')
+
+
+def _filter_form(action: str, fields: str, lang: str) -> str:
+    return (f'<form method="get" action="{action}" role="search">'
+            f'<input type="hidden" name="lang" value="{esc(lang)}">{fields}'
+            f'<button type="submit">{esc(PAGE_TEXT[lang]["filter"])}</button></form>')
 
 
 def _filters(query: Any, lang: str) -> str:
+    """GET /cases's filters."""
     p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
-
-    def select(name: str, values: tuple[str, ...]) -> str:
-        chosen = query.get(name, "")
-        options = "".join(f'<option value="{esc(v)}"{" selected" if v == chosen else ""}>'
-                          f"{esc(v)}</option>" for v in values)
-        return f'<select name="{name}"><option value="">{esc(p["any"])}</option>{options}</select>'
-
-    return (f'<form method="get" action="/ui"><input type="hidden" name="lang" value="{esc(lang)}">'
-            f'<label>{esc(s["brand"])} <input type="text" name="brand" '
-            f'value="{esc(query.get("brand", ""))}"></label> '
-            f'<label>{esc(s["categories"])} {select("category", METRIC_CATEGORIES)}</label> '
-            f'<label>{esc(p["sort"])} {select("sort", SORTS)}</label> '
-            f'<label>{esc(p["limit"])} <input type="number" name="limit" min="1" max="1000" '
-            f'value="{esc(query.get("limit", ""))}"></label> '
-            f'<button type="submit">{esc(p["filter"])}</button></form>')
+    return _filter_form("/ui", (
+        _text_field(query, "brand", s["brand"])
+        + f'<label for="f-category">{esc(s["categories"])}</label> '
+          f'{_select(query, "category", METRIC_CATEGORIES, lang)} '
+        + f'<label for="f-sort">{esc(p["sort"])}</label> {_select(query, "sort", SORTS, lang)} '
+        + _text_field(query, "limit", p["limit"], "number", ' min="1" max="1000"')), lang)
 
 
-def document(body: str, lang: str) -> str:
+def _closed_filters(query: Any, lang: str) -> str:
+    """GET /closed's filters."""
+    p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
+    times = ' aria-describedby="times"'
+    return _filter_form("/ui/closed", (
+        _text_field(query, "brand", s["brand"])
+        + f'<label for="f-category">{esc(s["categories"])}</label> '
+          f'{_select(query, "category", METRIC_CATEGORIES, lang)} '
+        + f'<label for="f-decision">{esc(p["decision"])}</label> '
+          f'{_select(query, "decision", CLOSING_DECISIONS, lang)} '
+        + _text_field(query, "moderator", p["moderator_filter"])
+        + _text_field(query, "since", p["since"], extra=times)
+        + _text_field(query, "until", p["until"], extra=times)
+        + _text_field(query, "limit", p["limit"], "number", ' min="1" max="1000"')
+        + f'<p id="times">{esc(p["times"])}</p>'), lang)
+
+
+def document(body: str, lang: str, heading: str, *, here: str = "/ui", query: Any = None,
+             header: str = "", title: str | None = None) -> str:
+    """A whole page: its language, its title (`title`, else `heading`, the page's one h1), a
+    skip link, the navigation (the language switch to this page in the other language;
+    `header`: a signed-in user's links first) and `body` as its main content."""
+    p = PAGE_TEXT[lang]
     other = "en" if lang == "fr" else "fr"
+    keys = CLOSED_KEPT if here == "/ui/closed" else KEPT
+    switch = (f'<li><a href="{esc(here)}?{esc(kept_query(query or {}, other, keys))}" '
+              f'hreflang="{other}" lang="{other}">{esc(LANGUAGE_NAMES[other])}</a></li>')
     return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>veille — {esc(PAGE_TEXT[lang]['title'])}</title><style>{_STYLE}</style>"
-            f'</head><body><p><a href="/ui?lang={other}">{other.upper()}</a></p>{body}</body></html>')
+            f"<title>{esc(title or heading)} — veille — {esc(p['title'])}</title>"
+            f"<style>{_STYLE}</style>"
+            f'</head><body><a class="skip" href="#content">{esc(p["skip"])}</a>'
+            f'<header><nav aria-label="{esc(p["pages"])}"><ul>{header}{switch}</ul></nav></header>'
+            f'<main id="content"><h1>{esc(heading)}</h1>{body}</main></body></html>')
+
+
+def _pages(here: str, lang: str) -> str:
+    """The navigation's links between the pending and the closed cases."""
+    p = PAGE_TEXT[lang]
+    links = [("/ui", p["pending_title"]), ("/ui/closed", p["closed_title"])]
+    current = ' aria-current="page"'
+    return "".join(f'<li><a href="{path}?lang={lang}"{current if path == here else ""}>'
+                   f"{esc(text)}</a></li>" for path, text in links)
+
+
+def _note(note: tuple[str, str] | None) -> str:
+    return (f'<p class="note {esc(note[0])}" role="status">{esc(note[1])}</p>' if note else "")
 
 
 def render_sign_in(lang: str, need_token: bool, note: str | None = None,
-                   ask_name: bool = True) -> str:
+                   ask_name: bool = True, here: str = "/ui", query: Any = None) -> str:
     """The sign-in form: the team token (when one is set) and the moderator's name (unless the
-    proxy in front names the user: VEILLE_MODERATION_API_USER_HEADER)."""
+    proxy in front names the user: VEILLE_MODERATION_API_USER_HEADER); signed in, back to the
+    page asked for (`here`, with its filters)."""
     p = PAGE_TEXT[lang]
-    token = (f'<p><label>{esc(p["token"])} <input type="password" name="token" required '
-             f'autocomplete="off"></label></p>') if need_token else ""
-    name = (f'<p><label>{esc(p["moderator"])} <input type="text" name="moderator" required '
-            f'maxlength="{MAX_MODERATOR_CHARS}"></label></p>') if ask_name else ""
-    shown = f'<p class="note refused">{esc(note)}</p>' if note else ""
-    return document(f"<h1>veille — {esc(p['title'])}</h1>{shown}"
-                    f'<form method="post" action="/ui/signin?lang={lang}">{token}{name}'
-                    f'<button type="submit">{esc(p["sign_in"])}</button></form>', lang)
+    token = (f'<p><label for="token">{esc(p["token"])}</label> <input type="password" id="token" '
+             f'name="token" required autocomplete="off"></p>') if need_token else ""
+    name = (f'<p><label for="moderator">{esc(p["moderator"])}</label> <input type="text" '
+            f'id="moderator" name="moderator" required autocomplete="username" '
+            f'maxlength="{MAX_MODERATOR_CHARS}"></p>') if ask_name else ""
+    shown = f'<p class="note refused" role="alert">{esc(note)}</p>' if note else ""
+    closed = here == "/ui/closed"
+    action = kept_query(query or {}, lang, CLOSED_KEPT if closed else KEPT) + (
+        "&to=closed" if closed else "")
+    return document(f'{shown}<form method="post" action="/ui/signin?{esc(action)}">{token}{name}'
+                    f'<button type="submit">{esc(p["sign_in"])}</button></form>', lang,
+                    f"veille — {p['title']}", here=here, query=query, title=p["sign_in"])
+
+
+def _signed_in(session: Session, lang: str, who: str, here: str) -> str:
+    """The navigation of a signed-in user: the pages, who decides, the sign-out."""
+    p = PAGE_TEXT[lang]
+    return (f"{_pages(here, lang)}<li>{esc(p['signed_in'].format(who=who))} "
+            f'<form class="inline" method="post" action="/ui/signout?lang={lang}">'
+            f'<input type="hidden" name="csrf" value="{esc(session.csrf)}">'
+            f'<button type="submit">{esc(p["sign_out"])}</button></form></li>')
 
 
 def render_list(listing: dict[str, Any], session: Session, query: Any, lang: str,
@@ -292,15 +451,23 @@ def render_list(listing: dict[str, Any], session: Session, query: Any, lang: str
     p = PAGE_TEXT[lang]
     kept = kept_query(query, lang)
     now = time.time()
-    shown = (f'<p class="note {esc(note[0])}">{esc(note[1])}</p>' if note else "")
-    cases = "".join(render_case(c, session.csrf, kept, now, lang) for c in listing["cases"])
-    head = (f"<h1>veille — {esc(p['title'])}</h1>"
-            f'<div>{esc(p["signed_in"].format(who=who))} '
-            f'<form class="inline" method="post" action="/ui/signout?lang={lang}">'
-            f'<input type="hidden" name="csrf" value="{esc(session.csrf)}">'
-            f'<button type="submit">{esc(p["sign_out"])}</button></form></div>')
+    cases = "".join(render_case(c, session.csrf, kept, now, lang, n)
+                    for n, c in enumerate(listing["cases"]))
     count = p["pending"].format(n=listing["count"], shown=len(listing["cases"]))
-    return document(f"{head}{shown}{_filters(query, lang)}<p>{esc(count)}</p>{cases}", lang)
+    return document(f"{_note(note)}{_filters(query, lang)}<p>{esc(count)}</p>{cases}", lang,
+                    p["pending_title"], query=query,
+                    header=_signed_in(session, lang, who, "/ui"))
+
+
+def render_closed(listing: dict[str, Any], session: Session, query: Any, lang: str,
+                  note: tuple[str, str] | None, who: str) -> str:
+    """The closed cases (GET /closed's answer), newest decision first: read only."""
+    p = PAGE_TEXT[lang]
+    cases = "".join(render_closed_case(c, lang) for c in listing["cases"])
+    count = p["closed_count"].format(n=listing["count"], shown=len(listing["cases"]))
+    return document(f"{_note(note)}{_closed_filters(query, lang)}<p>{esc(count)}</p>{cases}",
+                    lang, p["closed_title"], here="/ui/closed", query=query,
+                    header=_signed_in(session, lang, who, "/ui/closed"))
 
 
 def outcome(case_id: str, status: int, answer: dict[str, Any], lang: str) -> tuple[str, str]:
@@ -341,6 +508,7 @@ class ModerationPage:
 
     def register(self, app: web.Application) -> None:
         app.router.add_get("/ui", self._list)
+        app.router.add_get("/ui/closed", self._closed)
         app.router.add_post("/ui/signin", self._sign_in)
         app.router.add_post("/ui/decision", self._decide)
         app.router.add_post("/ui/signout", self._sign_out)
@@ -392,28 +560,56 @@ class ModerationPage:
         return web.Response(text=_SURROGATE.sub("\ufffd", text), status=status,
                             content_type="text/html", charset="utf-8")
 
-    def _back(self, request: web.Request, lang: str) -> web.Response:
-        """303 to the list, with the request's filters and language only (no open redirect)."""
-        return web.Response(status=303, headers={"Location": f"/ui?{kept_query(request.query, lang)}"})
+    def _back(self, request: web.Request, lang: str, closed: bool = False) -> web.Response:
+        """303 to the pending cases (`closed`: the closed ones), with the request's filters and
+        language only (no open redirect)."""
+        path, keys = ("/ui/closed", CLOSED_KEPT) if closed else ("/ui", KEPT)
+        return web.Response(status=303,
+                            headers={"Location": f"{path}?{kept_query(request.query, lang, keys)}"})
+
+    async def _listing(self, read: Callable[[Any], Awaitable[dict[str, Any] | web.Response]],
+                       request: web.Request, lang: str
+                       ) -> tuple[dict[str, Any], tuple[str, str] | None]:
+        """A listing of the API's (ModerationApi.pending, .closed) for the page's query, and
+        what to say of it: the broker away, or the query refused (an empty listing then)."""
+        query = MultiDict((k, v) for k, v in request.query.items() if k != "lang")
+        try:
+            listing = await read(query)
+        except BrokerError as exc:
+            return {"count": 0, "cases": []}, (
+                "refused", PAGE_TEXT[lang]["unavailable"].format(detail=exc))
+        if isinstance(listing, web.Response):
+            detail = _json(listing).get("detail", "")
+            return {"count": 0, "cases": []}, (
+                "refused", PAGE_TEXT[lang]["invalid_query"].format(detail=detail))
+        return listing, None
+
+    def _who(self, request: web.Request, session: Session) -> str:
+        """The name the decisions are written under: the proxy's user, or the session's."""
+        return self._proxy_user(request) or "?" if self.api.user_header else session.moderator
 
     async def _list(self, request: web.Request) -> web.Response:
         lang = self._lang(request)
         session = self.session(request)
         if session is None:
-            return self._html(self._sign_in_page(lang))
-        query = MultiDict((k, v) for k, v in request.query.items() if k != "lang")
-        try:
-            listing = await self.api.pending(query)
-        except BrokerError as exc:
-            listing, session.note = {"count": 0, "cases": []}, (
-                "refused", PAGE_TEXT[lang]["unavailable"].format(detail=exc))
-        if isinstance(listing, web.Response):
-            detail = _json(listing).get("detail", "")
-            listing, session.note = {"count": 0, "cases": []}, (
-                "refused", PAGE_TEXT[lang]["invalid_query"].format(detail=detail))
+            return self._html(self._sign_in_page(request, lang))
+        listing, note = await self._listing(self.api.pending, request, lang)
+        if note is not None:
+            session.note = note
         note, session.note = session.note, None
-        who = self._proxy_user(request) or "?" if self.api.user_header else session.moderator
-        return self._html(render_list(listing, session, request.query, lang, note, who))
+        return self._html(render_list(listing, session, request.query, lang, note,
+                                      self._who(request, session)))
+
+    async def _closed(self, request: web.Request) -> web.Response:
+        """The closed cases, as GET /closed gives them: read only (a decision's outcome waits
+        for the pending cases' page)."""
+        lang = self._lang(request)
+        session = self.session(request)
+        if session is None:
+            return self._html(self._sign_in_page(request, lang))
+        listing, note = await self._listing(self.api.closed, request, lang)
+        return self._html(render_closed(listing, session, request.query, lang, note,
+                                        self._who(request, session)))
 
     def _proxy_user(self, request: web.Request) -> str | None:
         """The user the proxy in front names (VEILLE_MODERATION_API_USER_HEADER, given once),
@@ -421,8 +617,12 @@ class ModerationPage:
         given = request.headers.getall(self.api.user_header, [])
         return given[0].strip() or None if len(given) == 1 else None
 
-    def _sign_in_page(self, lang: str, note: str | None = None) -> str:
-        return render_sign_in(lang, self.api.needs_token, note, ask_name=not self.api.user_header)
+    def _sign_in_page(self, request: web.Request, lang: str, note: str | None = None) -> str:
+        """The sign-in form, back to the page asked for (GET /ui/closed, or its sign-in's
+        `to=closed`) with its filters."""
+        closed = request.path == "/ui/closed" or request.query.get("to") == "closed"
+        return render_sign_in(lang, self.api.needs_token, note, ask_name=not self.api.user_header,
+                              here="/ui/closed" if closed else "/ui", query=request.query)
 
     async def _sign_in(self, request: web.Request) -> web.Response:
         lang = self._lang(request)
@@ -436,11 +636,12 @@ class ModerationPage:
         good = isinstance(token, str) and self.api.token_matches(token)
         if not good or not name or len(name) > MAX_MODERATOR_CHARS or not name.isprintable():
             said = PAGE_TEXT[lang]["no_proxy_user" if good and self.api.user_header else "bad_sign_in"]
-            return self._html(self._sign_in_page(lang, said.format(header=self.api.user_header)),
+            return self._html(self._sign_in_page(request, lang,
+                                                 said.format(header=self.api.user_header)),
                               status=401)
         self.sessions.pop(request.cookies.get(COOKIE, ""), None)  # its cookie is replaced
         sid, _ = self._open(name)
-        response = self._back(request, lang)
+        response = self._back(request, lang, closed=request.query.get("to") == "closed")
         response.set_cookie(COOKIE, sid, max_age=int(SESSION_SECONDS), path="/ui", httponly=True,
                             samesite="Strict", secure=request.secure)
         return response
@@ -474,8 +675,10 @@ class ModerationPage:
         return site is not None and site.strip().lower() not in SAME_ORIGIN
 
     def _forbidden(self, lang: str, why: str = "csrf") -> web.Response:
-        return self._html(document(f'<p class="note refused">{esc(PAGE_TEXT[lang][why])}</p>'
-                                   f'<p><a href="/ui?lang={lang}">/ui</a></p>', lang), status=403)
+        p = PAGE_TEXT[lang]
+        return self._html(document(f'<p class="note refused" role="alert">{esc(p[why])}</p>'
+                                   f'<p><a href="/ui?lang={lang}">{esc(p["back"])}</a></p>', lang,
+                                   p["refused_title"]), status=403)
 
     async def _decide(self, request: web.Request) -> web.Response:
         """The decision through POST /cases/{id}/decision's checks and write
