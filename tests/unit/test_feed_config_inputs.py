@@ -291,7 +291,8 @@ def test_a_state_folder_that_cannot_hold_state_is_an_error_at_start(tmp_path: Pa
     with pytest.raises(StateDirError, match="VEILLE_COLLECTOR_STATE_DIR: cannot keep"):
         StateStore(a_file / "rss").check()
     StateStore(tmp_path / "new" / "rss").check()  # made when missing
-    assert (tmp_path / "new" / "rss").is_dir() and not list((tmp_path / "new" / "rss").iterdir())
+    assert (tmp_path / "new" / "rss").is_dir()
+    assert [p.name for p in (tmp_path / "new" / "rss").iterdir()] == [StateStore.LOCK_FILE]
     watchlist = tmp_path / "w.toml"
     watchlist.write_text('[[brands]]\nid = "acme"\nname = "Acme"\nhashtags = ["acme"]\n'
                          '[[feeds]]\nurl = "https://example.org/f.xml"\n')
@@ -318,3 +319,58 @@ def test_a_state_file_nested_too_deep_is_set_aside_not_a_crash(
     assert store.load("https://example.org/f.xml") is None
     assert not path.exists() and path.with_suffix(".corrupt").exists()
     assert "nested too deep" in caplog.text
+
+
+def test_a_state_folder_in_use_by_another_collector_is_an_error_at_start(tmp_path: Path) -> None:
+    """Two collectors on one state folder (a cron `--once` run still going when the next one
+    starts, a second container on the same volume) each loaded the same cursors and saved their
+    own over the other's: entries sent again, a cursor moved back, the Bluesky session's refresh
+    token spent by one and the other signed out. The second now stops at start, naming the
+    first's process; once the first lets go (or ends, however it ends), the folder is free."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from veille.collectors.rss import StateDirError, StateStore
+
+    folder = tmp_path / "rss"
+    first = StateStore(folder)
+    first.check()
+    with pytest.raises(StateDirError, match=rf"in use by another collector \(pid {os.getpid()}\)"):
+        StateStore(folder).check()
+    first.release()
+    second = StateStore(folder)
+    second.check()  # free again
+    second.release()
+    # Another process holding it, killed: the kernel lets go of the lock with the process.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from veille.collectors.rss import StateStore; s = StateStore(Path(sys.argv[1])); s.hold(); "
+         "print('held', flush=True); time.sleep(60)", str(folder)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(StateDirError, match=rf"\(pid {holder.pid}\)"):
+            StateStore(folder).check()
+    finally:
+        holder.kill()
+        holder.wait()
+    StateStore(folder).check()
+
+
+def test_veille_collect_rss_once_while_another_run_holds_the_state_folder_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cron `collect rss --once` started while the previous run still goes: a message and
+    exit status 2, nothing fetched, nothing sent, the other run's state untouched."""
+    from veille.collectors.rss import StateStore
+
+    watchlist = tmp_path / "watchlist.toml"
+    watchlist.write_text('[[feeds]]\nurl = "http://127.0.0.1:9/feed.xml"\n', encoding="utf-8")
+    monkeypatch.setenv("VEILLE_COLLECTOR_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("VEILLE_COLLECTOR_METRICS_PORT", "0")
+    previous = StateStore(tmp_path / "state" / "rss")
+    previous.check()
+    status, out, err = run(capsys, "collect", "rss", "--once", "--watchlist", str(watchlist))
+    assert_clear_error(status, err, f"is in use by another collector (pid {os.getpid()})")
+    assert out == ""
+    previous.release()

@@ -422,6 +422,7 @@ class PollingCollector(Collector):
         try:
             await super().close()
         finally:
+            self.store.release()
             if self._session is not None:
                 await self._session.close()
                 self._session = None
@@ -649,6 +650,7 @@ async def run_polling(collector: PollingCollector, *, once: bool,
     """
     name = collector.name
     collector.check_config()  # refuse a bad URL or interval before serving anything
+    collector.store.check()  # and a state folder it cannot use (another collector's, say)
     server = serve_metrics(collector.settings, collector.metrics, name)
     try:
         if not once:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import aiohttp
@@ -234,12 +234,17 @@ class StateDirError(ValueError):
 class StateStore:
     """One small JSON document per key in a folder, written atomically (temp file + os.replace)."""
 
+    #: The file a collector holds locked (flock) while it uses the folder; it names its pid.
+    LOCK_FILE = ".lock"
+
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
+        self._lock: BinaryIO | None = None
 
     def check(self) -> None:
-        """StateDirError unless the folder exists or can be made, and takes a file: a state
-        that cannot be saved has a cron job send the same entries again at every run."""
+        """StateDirError unless the folder exists or can be made, takes a file, and is used by
+        no other collector: a state that cannot be saved has a cron job send the same entries
+        again at every run. The folder is then held until release() (or the process's end)."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             fd, probe = tempfile.mkstemp(prefix=".probe.", dir=self.directory)
@@ -249,6 +254,45 @@ class StateStore:
             raise StateDirError(
                 f"VEILLE_COLLECTOR_STATE_DIR: cannot keep the collector's state in "
                 f"{self.directory} ({exc.strerror or exc}): set it to a writable folder") from None
+        self.hold()
+
+    def hold(self) -> None:
+        """Lock the folder for this collector (an exclusive flock on LOCK_FILE, let go by the
+        kernel when the process ends, however it ends), or StateDirError naming the process that
+        holds it. Two collectors on one folder (a cron `--once` run still going when the next
+        starts, a second container on the same volume) each load the same cursors and save
+        their own over the other's: entries sent twice, a cursor moved back, the Bluesky
+        session's refresh token spent by one and the other signed out (found 2026-12-06).
+        Where flock does not exist (Windows), nothing is locked."""
+        if self._lock is not None:
+            return
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover (not on Linux)
+            return
+        # A file object: closed (and the lock let go) with the store if nothing released it.
+        lock = open(self.directory / self.LOCK_FILE, "a+b")  # noqa: SIM115 (held until release)
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.seek(0)
+            holder = lock.read(20).decode("ascii", "replace").strip() or "unknown"
+            lock.close()
+            raise StateDirError(
+                f"VEILLE_COLLECTOR_STATE_DIR: {self.directory} is in use by another collector "
+                f"(pid {holder}): two would overwrite each other's state and send entries again. "
+                "Wait for it to end (a cron run still going) or give this one its own "
+                "VEILLE_COLLECTOR_STATE_DIR") from None
+        lock.truncate(0)
+        lock.write(f"{os.getpid()}\n".encode())
+        lock.flush()
+        self._lock = lock
+
+    def release(self) -> None:
+        """Let go of the folder (hold)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def path(self, key: str) -> Path:
         return self.directory / f"{short_hash(key)}.json"
@@ -1352,6 +1396,7 @@ class RssCollector(Collector):
                     await self._session.close()
                     self._session = None
             finally:
+                self.store.release()
                 if self._resolver is not None:  # the connector leaves a given resolver open
                     await self._resolver.close()
                     self._resolver = None
@@ -1683,6 +1728,7 @@ async def run_rss(settings: Settings, *, once: bool = False,
         metrics = CollectorMetrics(CollectorRegistry())
         collector = RssCollector(settings, metrics)
     collector.check_feeds()  # a bad or empty feed list fails before anything is served
+    collector.store.check()  # and a state folder it cannot use (another collector's, say)
     server = serve_metrics(settings, collector.metrics, "rss")
     try:
         if not once:
