@@ -80,8 +80,9 @@ def load_state(saved: Any) -> Any:
     """The state a `moderation-cases` entry holds (None: no entry). The table keeps each case as
     its JSON bytes, decoded when used: a closed case stays 30 days, and held as a dict it cost
     about 3.1 KB of memory against 0.6 KB so (18,541 generated closed cases, tracemalloc,
-    2026-12-06): a worker queuing 2,000 cases a day keeps some 60,000. Bytes that are not JSON come back as they are,
-    to be judged unreadable where used (closed_at_of, Case.from_state), as a foreign state is."""
+    2026-12-06): a worker queuing 2,000 cases a day keeps some 60,000. Bytes that are not JSON
+    come back as they are, to be judged unreadable where used (closed_at_of, Case.from_state),
+    as a foreign state is."""
     if not isinstance(saved, bytes):
         return saved
     try:
