@@ -44,7 +44,7 @@ from multidict import MultiDict
 
 from veille.moderate.commands import DECIDE_TEXT, LIST_TEXT, SHOW_TEXT
 from veille.moderate.store import BrokerError
-from veille.moderate.words import NBSP, word
+from veille.moderate.words import NBSP, category, word
 from veille.moderation import CLOSING_DECISIONS, DECISIONS, METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import MAX_MODERATOR_CHARS, DecisionError, parse_epoch
 from veille.moderation.queue import duration
@@ -109,6 +109,10 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "times": "Times in ISO 8601, UTC unless an offset is given (2026-12-01T08:00, "
                  "2026-12-01T09:00+01:00), or Unix seconds; by default the last day.",
         "decision_on": "Decision on case {case}", "back": "Back to the pending cases",
+        "sort_queued": "oldest in the queue first",
+        "sort_respond_by": "earliest answer deadline first",
+        "idempotency_key_reused": "form already sent with another decision",
+        "key_reused": "nothing written. Reload the page and decide again.",
     },
     "fr": {
         "title": "Modération", "sign_in": "Se connecter", "token": "Jeton de l'équipe",
@@ -142,6 +146,10 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "times": "Heures en ISO 8601, en UTC sauf décalage donné (2026-12-01T08:00, "
                  f"2026-12-01T09:00+01:00), ou en secondes Unix{NBSP}; par défaut le dernier jour.",
         "decision_on": "Décision sur le dossier {case}", "back": "Retour aux dossiers en attente",
+        "sort_queued": "le plus ancien dans la file d'abord",
+        "sort_respond_by": "l'échéance la plus proche d'abord",
+        "idempotency_key_reused": "formulaire déjà envoyé avec une autre décision",
+        "key_reused": "rien d'enregistré. Rechargez la page et décidez à nouveau.",
     },
 }
 
@@ -241,8 +249,10 @@ def _escalation(case: dict[str, Any], lang: str) -> str:
     up = case.get("escalation")
     if not up:
         return "-"
-    return fill(s["escalated_by"], count=up.get("count"), moderator=up.get("moderator"),
+    said = fill(s["escalated_by"], count=up.get("count"), moderator=up.get("moderator"),
                 at=_time(up.get("decided_at")), to=up.get("assignee") or s["escalation_queue"])
+    # Why: what the one taking it up needs first (`veille moderate show` says it too).
+    return fill(s["with_reason"], text=said, reason=up["reason"]) if up.get("reason") else said
 
 
 def _assigned(case: dict[str, Any], lang: str) -> str:
@@ -262,6 +272,11 @@ def _rows(rows: list[tuple[str, str]]) -> str:
     return "".join(f'<tr><th scope="row">{esc(k)}</th><td>{v}</td></tr>' for k, v in rows)
 
 
+def _categories(case: dict[str, Any], lang: str) -> str:
+    """A case's categories, in the page's words (escaped)."""
+    return esc(", ".join(category(c, lang) for c in case.get("categories") or ()) or "-")
+
+
 def _case_rows(case: dict[str, Any], now: float, lang: str) -> str:
     s = SHOW_TEXT[lang]
     severity = (case.get("escalation") or {}).get("severity") or case.get("severity")
@@ -272,7 +287,7 @@ def _case_rows(case: dict[str, Any], now: float, lang: str) -> str:
     posted = fill(s["posted_on"], at=_time(case.get("created_at")), platform=case.get("platform"),
                   author=case.get("author"))
     return _rows([(s["brand"], esc(case.get("brand"))),
-                  (s["categories"], esc(", ".join(map(str, case.get("categories") or ())) or "-")),
+                  (s["categories"], _categories(case, lang)),
                   (s["severity"], esc(word(severity, lang))),
                   (s["action"], esc(word(case.get("action"), lang))),
                   (s["escalated"], _escalation(case, lang)),
@@ -324,7 +339,7 @@ def render_closed_case(case: dict[str, Any], lang: str) -> str:
     """One closed case (GET /closed's): who decided what, when and why, and its mention."""
     p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
     rows = [(s["brand"], esc(case.get("brand"))),
-            (s["categories"], esc(", ".join(map(str, case.get("categories") or ())) or "-")),
+            (s["categories"], _categories(case, lang)),
             (p["decision"], esc(word(case.get("decision"), lang))),
             (p["decided_by"], esc(case.get("moderator"))),
             (s["decided"], _time(case.get("decided_at"))),
@@ -337,12 +352,24 @@ def render_closed_case(case: dict[str, Any], lang: str) -> str:
             f"<table>{_rows(rows)}</table>{_mention_text(case, lang)}</article>")
 
 
+def _label(name: str, value: str, lang: str) -> str:
+    """An option's words: the value a filter sends, as the page says it."""
+    if name == "category":
+        return SHOW_TEXT[lang]["no_category"] if value == "none" else category(value, lang)
+    if name == "sort":
+        return PAGE_TEXT[lang][f"sort_{value}"]
+    return word(value, lang)
+
+
 def _select(query: Any, name: str, values: tuple[str, ...], lang: str) -> str:
+    """A filter's choices, labelled in words (their values as the API takes them); "any" first,
+    but for the sort, which has a default (its first value, the API's)."""
     chosen = query.get(name, "")
     options = "".join(f'<option value="{esc(v)}"{" selected" if v == chosen else ""}>'
-                      f"{esc(word(v, lang) if name == 'decision' else v)}</option>" for v in values)
-    return (f'<select id="f-{name}" name="{name}"><option value="">{esc(PAGE_TEXT[lang]["any"])}'
-            f"</option>{options}</select>")
+                      f"{esc(_label(name, v, lang))}</option>" for v in values)
+    anything = ("" if name == "sort" else
+                f'<option value="">{esc(PAGE_TEXT[lang]["any"])}</option>')
+    return f'<select id="f-{name}" name="{name}">{anything}{options}</select>'
 
 
 def _text_field(query: Any, name: str, label: str, kind: str = "text", extra: str = "") -> str:
@@ -473,22 +500,39 @@ def render_closed(listing: dict[str, Any], session: Session, query: Any, lang: s
 def outcome(case_id: str, status: int, answer: dict[str, Any], lang: str) -> tuple[str, str]:
     """What the page says of the decision path's answer: ("done" | "refused", words)."""
     p, t, s = PAGE_TEXT[lang], DECIDE_TEXT[lang], SHOW_TEXT[lang]
+    def by(record: dict[str, Any], decision: Any = None) -> str:
+        return s["by"].format(decision=word(decision or record.get("decision"), lang),
+                              moderator=record.get("moderator"), at=_when(record.get("decided_at")))
+
     if status == 202:
         record = answer["decision"]
         to = t["to"].format(assignee=record["assignee"]) if record.get("assignee") else ""
-        return "done", p["done"].format(text=t["written"].format(
+        said = [p["done"].format(text=t["written"].format(
             decision=word(record["decision"], lang), to=to, case=record["case_id"],
-            moderator=record["moderator"], at=_when(record["decided_at"])))
+            moderator=record["moderator"], at=_when(record["decided_at"])))]
+        # What `veille moderate decide` notes too: not refused (a lead may close or take over
+        # anyone's case), but said, as its assignee may be writing the brand's answer right now.
+        owner = answer.get("previously_assigned") or {}
+        if owner.get("assignee") not in (None, record["moderator"], record.get("assignee")):
+            said.append(t["was_assigned"].format(case=case_id, has=owner["assignee"],
+                                                 by=by(owner)))
+        up = answer.get("escalated_meanwhile")
+        if up:
+            said.append(t["escalated_meanwhile"].format(
+                case=case_id, by=by(up, "escalate"), to=up.get("assignee") or t["escalation_queue"],
+                severity=word(up.get("severity"), lang)))
+        notes = (line.removeprefix("veille: ") for line in said[1:])
+        return "done", ". ".join([said[0], *(n[:1].upper() + n[1:] for n in notes)])
     if status == 200 and answer.get("unchanged"):
         owner = answer.get("assigned")
-        said = (t["already_theirs"].format(case=case_id, has=owner["assignee"], by=s["by"].format(
-                    decision=word(owner.get("decision"), lang), moderator=owner.get("moderator"),
-                    at=_when(owner.get("decided_at"))))
-                if owner else t["no_one_has_it"].format(case=case_id))
-        return "done", said.removeprefix("veille: ")
+        unchanged = (t["already_theirs"].format(case=case_id, has=owner["assignee"], by=by(owner))
+                     if owner else t["no_one_has_it"].format(case=case_id))
+        return "done", unchanged.removeprefix("veille: ")
     code = str(answer.get("error", "error"))
-    return "refused", p["refused"].format(why=p.get(code, p["error"]),
-                                          detail=answer.get("detail", ""))
+    # A form sent again with another button (a double click, the back button): the API's
+    # detail names its Idempotency-Key, which the moderator never saw.
+    detail = p["key_reused"] if code == "idempotency_key_reused" else answer.get("detail", "")
+    return "refused", p["refused"].format(why=p.get(code, p["error"]), detail=detail)
 
 
 @dataclass

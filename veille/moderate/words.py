@@ -19,6 +19,20 @@ FRENCH_WORDS = {"approve": "approuvé", "reject": "rejeté", "escalate": "escala
                 "positive": "positif", "negative": "négatif", "neutral": "neutre"}
 
 
+#: The triage categories in French words, for the moderation page's cells and filter labels
+#: (its filters still send the ids; the CLI's columns keep the ids, as `--category` takes them).
+#: "none": queued for a charter's banned term alone (SHOW_TEXT's "no_category" says it in full).
+FRENCH_CATEGORIES = {"insult": "insulte", "threat": "menace", "hate": "haine", "spam": "spam",
+                     "aggressive": "agressif", "detractor": "détracteur",
+                     "needs_answer": "réponse attendue", "none": "aucune"}
+
+
+def category(value: Any, lang: str) -> str:
+    """A triage category in `lang`: French words; the id as it is in English."""
+    text = str(value)
+    return FRENCH_CATEGORIES.get(text, text) if lang == "fr" else text
+
+
 def word(value: Any, lang: str) -> str:
     """A record value (a decision, a sentiment) in `lang`: French past participles and
     adjectives; anything else as it is."""

@@ -1,0 +1,88 @@
+"""The moderation page's words (veille.moderate.page), without a server: what a French-speaking
+moderator reads in a case, in the filters and in a decision's outcome (found using the demo's
+page on 2026-12-06)."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from veille.moderate.page import _filters, outcome, render_case
+
+NOW = 1_796_600_000.0
+
+
+def case(**extra: Any) -> dict[str, Any]:
+    return {"case_id": "demo-7-000216", "brand": "boreal", "categories": ["aggressive", "needs_answer"],
+            "severity": "low", "action": "review", "queued_at": NOW - 60, "created_at": NOW - 7200,
+            "respond_by": NOW - 3600, "platform": "mastodon", "author": "maxime", "text": "colis écrasé",
+            "url": "https://example.org/1", "escalation": None, "assigned": None,
+            "decision_pending": None, **extra}
+
+
+def shown(page: str) -> str:
+    """The page as read: its text, its tags gone."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_the_categories_and_the_sorts_are_in_french_their_values_unchanged() -> None:
+    text = shown(render_case(case(), "csrf", "lang=fr", NOW, "fr"))
+    assert "agressif, réponse attendue" in text, text
+    assert "needs_answer" not in text and "aggressive" not in text
+    filters = _filters({}, "fr")
+    options = dict(re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', filters))
+    assert options["needs_answer"] == "réponse attendue" and options["threat"] == "menace"
+    assert options["none"] == "aucune (terme interdit de la charte)"
+    # The sort: what each order means, no "tous" (any) where the default is the queue order.
+    sort = filters.split('name="sort"')[1].split("</select>")[0]
+    assert re.findall(r'<option value="([^"]*)"', sort) == ["queued", "respond_by"]
+    assert "échéance la plus proche d'abord" in html.unescape(sort)
+    assert "tous" not in sort
+    chosen = _filters({"sort": "respond_by"}, "fr").split('name="sort"')[1]
+    assert '<option value="respond_by" selected>' in chosen
+    # English keeps the ids the API and the metrics use.
+    assert "aggressive, needs_answer" in shown(render_case(case(), "csrf", "lang=en", NOW, "en"))
+
+
+def test_an_escalated_case_says_why_it_was_escalated() -> None:
+    up = {"count": 1, "severity": "medium", "assignee": None, "moderator": "camille",
+          "decided_at": NOW - 30, "reason": "client très en colère"}
+    text = shown(render_case(case(escalation=up), "csrf", "lang=fr", NOW, "fr"))
+    assert "vers la file d'escalade\u00a0: client très en colère" in text, text
+
+
+def decided(decision: str, moderator: str, **extra: Any) -> dict[str, Any]:
+    record = {"case_id": "demo-7-000063", "decision": decision, "moderator": moderator,
+              "decided_at": NOW}
+    return {"accepted": True, "decision": record, "previously_assigned": None,
+            "escalated_meanwhile": None, **extra}
+
+
+def test_a_decision_on_a_case_someone_else_works_on_says_so() -> None:
+    bob = {"assignee": "bob", "decision": "assign", "moderator": "bob", "decided_at": NOW - 60}
+    kind, said = outcome("demo-7-000063", 202, decided("reject", "camille",
+                                                       previously_assigned=bob), "fr")
+    assert kind == "done" and "rejeté" in said
+    note = ". Remarque\u00a0: le dossier 'demo-7-000063' était assigné à bob (assigné par bob le "
+    assert note in said, said
+    assert "veille:" not in said
+    # Not said when it was the moderator's own, nor to whom it is given.
+    mine = {**bob, "assignee": "camille"}
+    assert "était assigné" not in outcome("demo-7-000063", 202, decided(
+        "replied", "camille", previously_assigned=mine), "fr")[1]
+    # Escalated by someone else while deciding: said too, as the CLI says it.
+    up = {"moderator": "bob", "decided_at": NOW - 5, "assignee": None, "severity": "high"}
+    said = outcome("demo-7-000063", 202, decided("approve", "camille", escalated_meanwhile=up),
+                   "en")[1]
+    assert "was escalated while you decided" in said and "the escalation queue" in said, said
+    assert "severity high" in said
+
+
+def test_a_form_sent_again_with_another_decision_is_refused_in_words() -> None:
+    answer = {"error": "idempotency_key_reused",
+              "detail": "this Idempotency-Key was used for another decision on this case"}
+    kind, said = outcome("demo-7-000113", 422, answer, "fr")
+    assert kind == "refused"
+    assert "Idempotency-Key" not in said and "(refusé)" not in said, said
+    assert "rien d'enregistré" in said
