@@ -178,8 +178,22 @@ def _epoch(value: Any, key: str) -> float:
 
 
 def parse_epoch(value: Any, key: str) -> float:
-    """Epoch seconds from a number or an ISO 8601 string; raises DecisionError naming `key`."""
+    """Epoch seconds from a number or an ISO 8601 string; raises DecisionError naming `key`.
+
+    The times veille writes (iso: "2026-12-06T23:19:15.371Z", three to five in each moderation
+    record; the moderator tools read every record of the topics) are parsed directly, as _epoch
+    parses them once it has made their Z an offset (the same datetime, the same seconds): a
+    third of the time. Anything else, or anything that parser refuses, goes the general way."""
+    if type(value) is str and len(value) == 24 and value[23] == "Z" and value[10] == "T" \
+            and value[19] == "." and value[4] == "-" and value[13] == ":":
+        try:
+            return _in_range(_fromisoformat(value).timestamp(), key)
+        except (ValueError, OverflowError):
+            pass  # the general way raises its own error
     return _epoch(value, key)
+
+
+_fromisoformat = datetime.fromisoformat
 
 
 def iso(epoch: float) -> str:
