@@ -575,3 +575,39 @@ def test_the_pages_meet_rgaa_and_wcag_checks(settings, served: ServedApi) -> Non
         assert "overdue" in late.text  # said in words, not by colour alone
         switch = next(e for e in pending.all("a") if e.attrs.get("hreflang") == "fr")
         assert switch.attrs.get("lang") == "fr"  # the other language's link, in its language
+
+
+def case_ids(page: str) -> list[str]:
+    return re.findall(r'name="case_id" value="([^"]+)"', page)
+
+
+def test_my_cases_and_the_unassigned_ones_filters_kept_across_the_page(served: ServedApi) -> None:
+    """Seat review, 2026-12-06: "my cases" and "no one's" as filters (GET /cases's assignee and
+    unassigned=true), kept by the decision's redirect, the language link and the way back."""
+    with browser(served) as client:
+        sign_in(client)
+        page = client.get("/ui").text
+        assert '<label for="f-cases">' in page and '<option value="mine">' in page
+        # Camille takes c-old (assign without an assignee), with "no one's" chosen.
+        posted = client.post("/ui/decision?lang=en&cases=unassigned&brand=acme",
+                             data={**form_of(page, "c-old"), "decision": "assign"})
+        assert posted.headers["Location"] == "/ui?lang=en&cases=unassigned&brand=acme"
+        assert "c-old" not in case_ids(client.get(posted.headers["Location"]).text)
+        mine = client.get("/ui?lang=en&cases=mine").text
+        assert case_ids(mine) == ["c-old"], case_ids(mine)
+        assert '<option value="mine" selected>' in mine
+        assert "1 pending case" in mine
+        # The language link and the decision form keep it.
+        assert 'href="/ui?lang=fr&amp;cases=mine"' in mine
+        assert 'action="/ui/decision?lang=en&amp;cases=mine"' in mine
+        assert sorted(case_ids(client.get("/ui?cases=unassigned").text)) == [
+            "c-evil", "c-late", "c-new", "c-spam"]
+        # Someone else's "mine" is theirs.
+        with browser(served) as other:
+            sign_in(other, "bob")
+            assert case_ids(other.get("/ui?cases=mine").text) == []
+        # A form refused (stale: another session's token) links back with its filters.
+        stale = client.post("/ui/decision?lang=en&cases=mine&sort=respond_by",
+                            data={**form_of(mine, "c-old"), "csrf": "stale", "decision": "approve"})
+        assert stale.status_code == 403
+        assert 'href="/ui?lang=en&amp;cases=mine&amp;sort=respond_by"' in stale.text, stale.text

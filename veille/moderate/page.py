@@ -1,6 +1,8 @@
 """The moderation page: the pending cases in a browser, and a form per case for its decision.
 
-    GET  /ui?lang=fr|en&brand=&category=&sort=&limit=   sign-in form, or the pending cases
+    GET  /ui?lang=fr|en&cases=mine|unassigned&brand=&category=&sort=&limit=
+                          sign-in form, or the pending cases (`cases`: the signed-in user's,
+                          GET /cases's assignee=; no one's, its unassigned=true)
     GET  /ui/closed?lang=&brand=&category=&decision=&moderator=&since=&until=&limit=
                           sign-in form, or the closed cases (GET /closed's): read only
     POST /ui/signin       token (VEILLE_MODERATION_API_TOKEN) and moderator name: a session cookie
@@ -59,7 +61,9 @@ MAX_SESSIONS = 1000
 COOKIE = "veille_session"
 #: The query parameters each page keeps from one request to the next: its API's filters
 #: (GET /cases's, GET /closed's) and lang.
-KEPT = ("lang", "brand", "category", "sort", "limit")
+KEPT = ("lang", "cases", "brand", "category", "sort", "limit")
+#: The pending cases' `cases` filter: whose (the signed-in user's, no one's; "": anyone's).
+WHOSE = ("mine", "unassigned")
 CLOSED_KEPT = ("lang", "brand", "category", "decision", "moderator", "since", "until", "limit")
 #: The languages' own names: the link to the page in the other language.
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
@@ -113,6 +117,8 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "sort_respond_by": "earliest answer deadline first",
         "idempotency_key_reused": "form already sent with another decision",
         "key_reused": "nothing written. Reload the page and decide again.",
+        "cases": "cases", "cases_mine": "mine (assigned to me)",
+        "cases_unassigned": "unassigned (no one works on them)",
     },
     "fr": {
         "title": "Modération", "sign_in": "Se connecter", "token": "Jeton de l'équipe",
@@ -150,6 +156,8 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "sort_respond_by": "l'échéance la plus proche d'abord",
         "idempotency_key_reused": "formulaire déjà envoyé avec une autre décision",
         "key_reused": "rien d'enregistré. Rechargez la page et décidez à nouveau.",
+        "cases": "dossiers", "cases_mine": "mes dossiers (assignés à moi)",
+        "cases_unassigned": "non assignés (personne ne les traite)",
     },
 }
 
@@ -356,8 +364,8 @@ def _label(name: str, value: str, lang: str) -> str:
     """An option's words: the value a filter sends, as the page says it."""
     if name == "category":
         return SHOW_TEXT[lang]["no_category"] if value == "none" else category(value, lang)
-    if name == "sort":
-        return PAGE_TEXT[lang][f"sort_{value}"]
+    if name in ("sort", "cases"):
+        return PAGE_TEXT[lang][f"{name}_{value}"]
     return word(value, lang)
 
 
@@ -387,7 +395,8 @@ def _filters(query: Any, lang: str) -> str:
     """GET /cases's filters."""
     p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
     return _filter_form("/ui", (
-        _text_field(query, "brand", s["brand"])
+        f'<label for="f-cases">{esc(p["cases"])}</label> {_select(query, "cases", WHOSE, lang)} '
+        + _text_field(query, "brand", s["brand"])
         + f'<label for="f-category">{esc(s["categories"])}</label> '
           f'{_select(query, "category", METRIC_CATEGORIES, lang)} '
         + f'<label for="f-sort">{esc(p["sort"])}</label> {_select(query, "sort", SORTS, lang)} '
@@ -612,11 +621,21 @@ class ModerationPage:
                             headers={"Location": f"{path}?{kept_query(request.query, lang, keys)}"})
 
     async def _listing(self, read: Callable[[Any], Awaitable[dict[str, Any] | web.Response]],
-                       request: web.Request, lang: str
+                       request: web.Request, lang: str, who: str | None = None
                        ) -> tuple[dict[str, Any], tuple[str, str] | None]:
         """A listing of the API's (ModerationApi.pending, .closed) for the page's query, and
-        what to say of it: the broker away, or the query refused (an empty listing then)."""
+        what to say of it: the broker away, or the query refused (an empty listing then).
+        `who`: the signed-in user, whose cases `cases=mine` asks for (GET /cases's assignee)."""
         query = MultiDict((k, v) for k, v in request.query.items() if k != "lang")
+        whose = query.get("cases", "").strip() if who is not None else ""
+        if whose in WHOSE or (who is not None and not whose):
+            query.popall("cases", None)  # else refused by the API's check, as any unknown filter
+        if whose == "mine" and who is not None:
+            query.popall("unassigned", None)
+            query["assignee"] = who
+        elif whose == "unassigned":
+            query.popall("assignee", None)
+            query["unassigned"] = "true"
         try:
             listing = await read(query)
         except BrokerError as exc:
@@ -637,12 +656,12 @@ class ModerationPage:
         session = self.session(request)
         if session is None:
             return self._html(self._sign_in_page(request, lang))
-        listing, note = await self._listing(self.api.pending, request, lang)
+        who = self._who(request, session)
+        listing, note = await self._listing(self.api.pending, request, lang, who)
         if note is not None:
             session.note = note
         note, session.note = session.note, None
-        return self._html(render_list(listing, session, request.query, lang, note,
-                                      self._who(request, session)))
+        return self._html(render_list(listing, session, request.query, lang, note, who))
 
     async def _closed(self, request: web.Request) -> web.Response:
         """The closed cases, as GET /closed gives them: read only (a decision's outcome waits
@@ -671,7 +690,7 @@ class ModerationPage:
     async def _sign_in(self, request: web.Request) -> web.Response:
         lang = self._lang(request)
         if self._cross_site(request):  # login CSRF; sessions opened to push the real ones out
-            return self._forbidden(lang, "cross_site")
+            return self._forbidden(request, lang, "cross_site")
         form = await request.post()
         token, name = form.get("token", ""), form.get("moderator", "")
         if self.api.user_header:  # the proxy names the user, as the API writes the decisions
@@ -695,11 +714,11 @@ class ModerationPage:
         """A signed-in user's POST and its form, or the 403 refusing it: sent from another
         site, or without the session's CSRF token."""
         if self._cross_site(request):
-            return self._forbidden(lang, "cross_site")
+            return self._forbidden(request, lang, "cross_site")
         form = await request.post()
         session = self.session(request)
         if session is None or not self._csrf_ok(session, form):
-            return self._forbidden(lang)
+            return self._forbidden(request, lang)
         return session, form
 
     async def _sign_out(self, request: web.Request) -> web.Response:
@@ -718,11 +737,14 @@ class ModerationPage:
         site = request.headers.get("Sec-Fetch-Site")
         return site is not None and site.strip().lower() not in SAME_ORIGIN
 
-    def _forbidden(self, lang: str, why: str = "csrf") -> web.Response:
+    def _forbidden(self, request: web.Request, lang: str, why: str = "csrf") -> web.Response:
+        """403, nothing written: what was refused, and a link back to the pending cases with
+        the filters the form came from."""
         p = PAGE_TEXT[lang]
+        back = f"/ui?{kept_query(request.query, lang)}"
         return self._html(document(f'<p class="note refused" role="alert">{esc(p[why])}</p>'
-                                   f'<p><a href="/ui?lang={lang}">{esc(p["back"])}</a></p>', lang,
-                                   p["refused_title"]), status=403)
+                                   f'<p><a href="{esc(back)}">{esc(p["back"])}</a></p>', lang,
+                                   p["refused_title"], query=request.query), status=403)
 
     async def _decide(self, request: web.Request) -> web.Response:
         """The decision through POST /cases/{id}/decision's checks and write
