@@ -333,7 +333,8 @@ class Settings:
         metadata={"help": "Crisis detection: time zone (IANA name, e.g. `Europe/Paris`) of the "
                   "brands' daily rhythm: the detector learns each hour of the day and counts "
                   "days on that zone's clock, across daylight-saving changes. A brand's "
-                  "`timezone` in the watch list wins."},
+                  "`timezone` in the watch list wins. Also the clock of the moderation page's "
+                  "times."},
     )
     log_level: str = field(default="WARNING", metadata={"help": "Log level of every command."})
 

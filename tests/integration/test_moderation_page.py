@@ -210,7 +210,8 @@ def test_the_security_headers_and_sign_out(served: ServedApi) -> None:
 
 
 def test_the_page_speaks_french_by_default_when_the_reports_do(settings) -> None:
-    api = serve(settings.with_(report_language="fr"), token=None)  # no token: loopback only
+    api = serve(settings.with_(report_language="fr", timezone="Europe/Paris"),
+                token=None)  # no token: loopback only
     try:
         with browser(api) as client:
             first = client.get("/ui").text
@@ -218,6 +219,9 @@ def test_the_page_speaks_french_by_default_when_the_reports_do(settings) -> None
             assert client.post("/ui/signin", data={"moderator": "camille"}).status_code == 303
             page = client.get("/ui").text
             assert '<html lang="fr">' in page
+            # The moderators' clock (VEILLE_TIMEZONE), its zone named; the machines' UTC.
+            assert re.search(r'<time datetime="[-0-9T:]+Z">[-0-9 :]+ CES?T</time>', page), page
+            assert not re.search(r">[-0-9 :]+ UTC<", page)
             for words in ("dossier", "marque", "gravité", "catégories", "échéance", "lien",
                           "approuver", "rejeter", "escalader", "motif", "Se déconnecter",
                           "examiner", "pas de réponse demandée"):

@@ -86,3 +86,25 @@ def test_a_form_sent_again_with_another_decision_is_refused_in_words() -> None:
     assert kind == "refused"
     assert "Idempotency-Key" not in said and "(refusé)" not in said, said
     assert "rien d'enregistré" in said
+
+
+def test_times_are_at_the_moderators_clock_and_french_durations_are_spelt_out() -> None:
+    """Seat review, 2026-12-06: times in VEILLE_TIMEZONE with its zone (the <time> element's
+    datetime still UTC), durations as a French sentence writes them."""
+    from veille.timezones import zone
+
+    paris = zone("Europe/Paris")
+    page = render_case(case(queued_at=NOW - 16_860, respond_by=NOW - 63), "csrf", "lang=fr", NOW,
+                       "fr", tz=paris)
+    text = shown(page)
+    assert "2026-12-06 19:52 CET  (il y a 4\u00a0h\u00a041\u00a0min)" in text, text
+    assert "2026-12-07 00:32 CET  (1\u00a0min\u00a003\u00a0s de retard)" in text, text
+    assert '<time datetime="2026-12-06T18:52:20Z">2026-12-06 19:52 CET</time>' in page, page
+    assert "UTC" not in text and "4h41" not in text
+    # Summer time: its own abbreviation. English keeps its durations; UTC by default.
+    summer = shown(render_case(case(created_at=NOW - 160 * 86400), "csrf", "", NOW, "fr", tz=paris))
+    assert "2026-06-30 01:33 CEST  sur mastodon" in summer, summer
+    english = shown(render_case(case(queued_at=NOW - 16_860), "csrf", "", NOW, "en"))
+    assert "2026-12-06 18:52 UTC  (4h41m ago)" in english, english
+    kind, said = outcome("demo-7-000063", 202, decided("reject", "camille"), "fr", paris)
+    assert "le 2026-12-07 00:33 CET" in said, said

@@ -47,6 +47,17 @@ def _age(seconds: float, lang: str = "en") -> str:
     return f"{seconds // 86400}{'j' if lang == 'fr' else 'd'}{seconds % 86400 // 3600:02d}h"
 
 
+#: A time as the tools show it in their zone (`--tz`; the moderation page's VEILLE_TIMEZONE).
+CLOCK = "%Y-%m-%d %H:%M"
+
+
+def clock(epoch: float, tz: tzinfo = UTC) -> str:
+    """`epoch` at the wall clock of `tz`, as `veille moderate closed --tz` shows it, then the
+    zone's abbreviation, or its offset when the zone has none: 2026-12-06 19:45 CET."""
+    at = datetime.fromtimestamp(epoch, tz)
+    return f"{at:{CLOCK}} {at:%Z}"
+
+
 #: The words of `veille moderate list`, per language (veille.settings.REPORT_LANGUAGES), as
 #: REPORT_TEXT is the report's. The values a filter takes or a metric labels (action,
 #: severity, categories) stay as they are; --json stays English.
@@ -305,7 +316,7 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
                 else t["erased"].format(at=row["erased_at"]))
         said = _cut(f"{reason} | {text}" if text else reason, 80)
         when = datetime.fromtimestamp(parse_epoch(row["decided_at"], "decided_at"), tz)
-        out.write(printable(f"{when:%Y-%m-%d %H:%M}".ljust(width) + "  "
+        out.write(printable(f"{when:{CLOCK}}".ljust(width) + "  "
                             f"{str(row['case_id'])[:24]:<{w[0]}} {str(row['brand'])[:10]:<{w[1]}} "
                             f"{word(row['decision'], lang):<{w[2]}} "
                             f"{_cut(str(row['moderator']), 12):<{w[3]}} "

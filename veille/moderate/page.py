@@ -37,20 +37,21 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDict
 
-from veille.moderate.commands import DECIDE_TEXT, LIST_TEXT, SHOW_TEXT
+from veille.moderate.commands import DECIDE_TEXT, LIST_TEXT, SHOW_TEXT, clock
 from veille.moderate.store import BrokerError
 from veille.moderate.words import NBSP, category, word
 from veille.moderation import CLOSING_DECISIONS, DECISIONS, METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import MAX_MODERATOR_CHARS, DecisionError, parse_epoch
 from veille.moderation.queue import duration
 from veille.settings import REPORT_LANGUAGES
+from veille.timezones import is_utc_name, zone
 
 if TYPE_CHECKING:
     from veille.moderate.api import ModerationApi
@@ -219,23 +220,31 @@ def safe_link(url: Any) -> str:
     return esc(url)
 
 
-def _when(value: Any) -> str:
+def _when(value: Any, tz: tzinfo = UTC) -> str:
+    """A time in words, at the moderators' clock (VEILLE_TIMEZONE) with its zone."""
     try:
-        return datetime.fromtimestamp(parse_epoch(value, "time"), UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return clock(parse_epoch(value, "time"), tz)
     except DecisionError:
         return str(value)
 
 
-def _time(value: Any) -> Html:
-    """A time as a <time> element: its UTC time in words, and in ISO 8601 for the machines."""
+def _time(value: Any, tz: tzinfo = UTC) -> Html:
+    """A time as a <time> element: in words at the moderators' clock (VEILLE_TIMEZONE, its zone
+    named), and in UTC ISO 8601 for the machines."""
     try:
-        at = datetime.fromtimestamp(parse_epoch(value, "time"), UTC)
+        epoch = parse_epoch(value, "time")
     except DecisionError:
         return Html(esc(value))
-    return Html(f'<time datetime="{at:%Y-%m-%dT%H:%M:%SZ}">{at:%Y-%m-%d %H:%M} UTC</time>')
+    at = datetime.fromtimestamp(epoch, UTC)
+    return Html(f'<time datetime="{at:%Y-%m-%dT%H:%M:%SZ}">{esc(clock(epoch, tz))}</time>')
 
 
-def _due(case: dict[str, Any], now: float, lang: str) -> str:
+def _duration(seconds: float | None, lang: str) -> str:
+    """A duration as the page's sentences say it (French: 4 h 41 min)."""
+    return duration(seconds, lang, spaced=True)
+
+
+def _due(case: dict[str, Any], now: float, lang: str, tz: tzinfo = UTC) -> str:
     """The answer deadline of a case asking for one, overdue marked; SHOW_TEXT's words."""
     s, p = SHOW_TEXT[lang], PAGE_TEXT[lang]
     if "needs_answer" not in (case.get("categories") or ()):
@@ -244,33 +253,33 @@ def _due(case: dict[str, Any], now: float, lang: str) -> str:
         left = parse_epoch(case.get("respond_by"), "respond_by") - now
     except DecisionError:
         return "-"
-    at = _time(case["respond_by"])
+    at = _time(case["respond_by"], tz)
     if left >= 0:
-        return fill(s["due_in"], at=at, age=duration(left, lang))
-    late = fill(s["due_late"], at=at, age=duration(-left, lang))
+        return fill(s["due_in"], at=at, age=_duration(left, lang))
+    late = fill(s["due_late"], at=at, age=_duration(-left, lang))
     # Said in words too, not by its colour alone (WCAG 1.4.1).
     return f'<span class="late">{late} — {esc(p["overdue"])}</span>'
 
 
-def _escalation(case: dict[str, Any], lang: str) -> str:
+def _escalation(case: dict[str, Any], lang: str, tz: tzinfo = UTC) -> str:
     s = SHOW_TEXT[lang]
     up = case.get("escalation")
     if not up:
         return "-"
     said = fill(s["escalated_by"], count=up.get("count"), moderator=up.get("moderator"),
-                at=_time(up.get("decided_at")), to=up.get("assignee") or s["escalation_queue"])
+                at=_time(up.get("decided_at"), tz), to=up.get("assignee") or s["escalation_queue"])
     # Why: what the one taking it up needs first (`veille moderate show` says it too).
     return fill(s["with_reason"], text=said, reason=up["reason"]) if up.get("reason") else said
 
 
-def _assigned(case: dict[str, Any], lang: str) -> str:
+def _assigned(case: dict[str, Any], lang: str, tz: tzinfo = UTC) -> str:
     s = SHOW_TEXT[lang]
     has = case.get("assigned")
     pending = case.get("decision_pending")
     text = esc(has["assignee"] if has else s["no_one"])
     if pending:
         by = fill(s["by"], decision=word(pending.get("decision"), lang),
-                  moderator=pending.get("moderator"), at=_time(pending.get("decided_at")))
+                  moderator=pending.get("moderator"), at=_time(pending.get("decided_at"), tz))
         text += "; " + fill(s["applies_shortly"], by=by)
     return text
 
@@ -285,23 +294,23 @@ def _categories(case: dict[str, Any], lang: str) -> str:
     return esc(", ".join(category(c, lang) for c in case.get("categories") or ()) or "-")
 
 
-def _case_rows(case: dict[str, Any], now: float, lang: str) -> str:
+def _case_rows(case: dict[str, Any], now: float, lang: str, tz: tzinfo = UTC) -> str:
     s = SHOW_TEXT[lang]
     severity = (case.get("escalation") or {}).get("severity") or case.get("severity")
     try:
-        waited = duration(now - parse_epoch(case.get("queued_at"), "queued_at"), lang)
+        waited = _duration(now - parse_epoch(case.get("queued_at"), "queued_at"), lang)
     except DecisionError:
         waited = "-"
-    posted = fill(s["posted_on"], at=_time(case.get("created_at")), platform=case.get("platform"),
+    posted = fill(s["posted_on"], at=_time(case.get("created_at"), tz), platform=case.get("platform"),
                   author=case.get("author"))
     return _rows([(s["brand"], esc(case.get("brand"))),
                   (s["categories"], _categories(case, lang)),
                   (s["severity"], esc(word(severity, lang))),
                   (s["action"], esc(word(case.get("action"), lang))),
-                  (s["escalated"], _escalation(case, lang)),
-                  (s["assigned"], _assigned(case, lang)),
-                  (s["queued"], fill(s["queued_ago"], at=_time(case.get("queued_at")), age=waited)),
-                  (s["answer due"], _due(case, now, lang)),
+                  (s["escalated"], _escalation(case, lang, tz)),
+                  (s["assigned"], _assigned(case, lang, tz)),
+                  (s["queued"], fill(s["queued_ago"], at=_time(case.get("queued_at"), tz), age=waited)),
+                  (s["answer due"], _due(case, now, lang, tz)),
                   (s["posted"], posted),
                   (s["link"], safe_link(case.get("url")))])
 
@@ -334,25 +343,25 @@ def _mention_text(case: dict[str, Any], lang: str, language: Any = None) -> str:
 
 
 def render_case(case: dict[str, Any], csrf: str, query: str, now: float, lang: str,
-                n: int = 0) -> str:
+                n: int = 0, tz: tzinfo = UTC) -> str:
     """One pending case (GET /cases's summary) and its decision form; `n`: its place on the
     page (its fields' ids)."""
     return (f'<article><h2>{esc(SHOW_TEXT[lang]["case"])} {esc(case.get("case_id"))}</h2>'
-            f"<table>{_case_rows(case, now, lang)}</table>"
+            f"<table>{_case_rows(case, now, lang, tz)}</table>"
             f"{_mention_text(case, lang, case.get('language'))}"
             f"{_decision_form(str(case.get('case_id')), n, csrf, query, lang)}</article>")
 
 
-def render_closed_case(case: dict[str, Any], lang: str) -> str:
+def render_closed_case(case: dict[str, Any], lang: str, tz: tzinfo = UTC) -> str:
     """One closed case (GET /closed's): who decided what, when and why, and its mention."""
     p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
     rows = [(s["brand"], esc(case.get("brand"))),
             (s["categories"], _categories(case, lang)),
             (p["decision"], esc(word(case.get("decision"), lang))),
             (p["decided_by"], esc(case.get("moderator"))),
-            (s["decided"], _time(case.get("decided_at"))),
+            (s["decided"], _time(case.get("decided_at"), tz)),
             (s["reason"], esc(case.get("reason") or "-")),
-            (p["waited"], esc(duration(case.get("time_to_decision_seconds"), lang))),
+            (p["waited"], esc(_duration(case.get("time_to_decision_seconds"), lang))),
             (p["platform"], esc(case.get("platform") or "-")),
             (p["author"], esc(case.get("author") or "-")),
             (s["link"], safe_link(case.get("url")))]
@@ -482,12 +491,12 @@ def _signed_in(session: Session, lang: str, who: str, here: str) -> str:
 
 
 def render_list(listing: dict[str, Any], session: Session, query: Any, lang: str,
-                note: tuple[str, str] | None, who: str) -> str:
+                note: tuple[str, str] | None, who: str, tz: tzinfo = UTC) -> str:
     """The pending cases and their forms; `who`: the name the decisions are written under."""
     p = PAGE_TEXT[lang]
     kept = kept_query(query, lang)
     now = time.time()
-    cases = "".join(render_case(c, session.csrf, kept, now, lang, n)
+    cases = "".join(render_case(c, session.csrf, kept, now, lang, n, tz)
                     for n, c in enumerate(listing["cases"]))
     count = p["pending"].format(n=listing["count"], shown=len(listing["cases"]))
     return document(f"{_note(note)}{_filters(query, lang)}<p>{esc(count)}</p>{cases}", lang,
@@ -496,29 +505,30 @@ def render_list(listing: dict[str, Any], session: Session, query: Any, lang: str
 
 
 def render_closed(listing: dict[str, Any], session: Session, query: Any, lang: str,
-                  note: tuple[str, str] | None, who: str) -> str:
+                  note: tuple[str, str] | None, who: str, tz: tzinfo = UTC) -> str:
     """The closed cases (GET /closed's answer), newest decision first: read only."""
     p = PAGE_TEXT[lang]
-    cases = "".join(render_closed_case(c, lang) for c in listing["cases"])
+    cases = "".join(render_closed_case(c, lang, tz) for c in listing["cases"])
     count = p["closed_count"].format(n=listing["count"], shown=len(listing["cases"]))
     return document(f"{_note(note)}{_closed_filters(query, lang)}<p>{esc(count)}</p>{cases}",
                     lang, p["closed_title"], here="/ui/closed", query=query,
                     header=_signed_in(session, lang, who, "/ui/closed"))
 
 
-def outcome(case_id: str, status: int, answer: dict[str, Any], lang: str) -> tuple[str, str]:
+def outcome(case_id: str, status: int, answer: dict[str, Any], lang: str, tz: tzinfo = UTC
+            ) -> tuple[str, str]:
     """What the page says of the decision path's answer: ("done" | "refused", words)."""
     p, t, s = PAGE_TEXT[lang], DECIDE_TEXT[lang], SHOW_TEXT[lang]
     def by(record: dict[str, Any], decision: Any = None) -> str:
         return s["by"].format(decision=word(decision or record.get("decision"), lang),
-                              moderator=record.get("moderator"), at=_when(record.get("decided_at")))
+                              moderator=record.get("moderator"), at=_when(record.get("decided_at"), tz))
 
     if status == 202:
         record = answer["decision"]
         to = t["to"].format(assignee=record["assignee"]) if record.get("assignee") else ""
         said = [p["done"].format(text=t["written"].format(
             decision=word(record["decision"], lang), to=to, case=record["case_id"],
-            moderator=record["moderator"], at=_when(record["decided_at"])))]
+            moderator=record["moderator"], at=_when(record["decided_at"], tz)))]
         # What `veille moderate decide` notes too: not refused (a lead may close or take over
         # anyone's case), but said, as its assignee may be writing the brand's answer right now.
         owner = answer.get("previously_assigned") or {}
@@ -558,6 +568,9 @@ class ModerationPage:
     def __init__(self, api: ModerationApi) -> None:
         self.api = api
         self.sessions: OrderedDict[str, Session] = OrderedDict()
+        #: The moderators' clock: times in words at VEILLE_TIMEZONE (checked at load).
+        name = api.settings.timezone
+        self.tz: tzinfo = UTC if is_utc_name(name) else zone(name)
 
     def register(self, app: web.Application) -> None:
         app.router.add_get("/ui", self._list)
@@ -661,7 +674,8 @@ class ModerationPage:
         if note is not None:
             session.note = note
         note, session.note = session.note, None
-        return self._html(render_list(listing, session, request.query, lang, note, who))
+        return self._html(render_list(listing, session, request.query, lang, note, who,
+                                      self.tz))
 
     async def _closed(self, request: web.Request) -> web.Response:
         """The closed cases, as GET /closed gives them: read only (a decision's outcome waits
@@ -672,7 +686,7 @@ class ModerationPage:
             return self._html(self._sign_in_page(request, lang))
         listing, note = await self._listing(self.api.closed, request, lang)
         return self._html(render_closed(listing, session, request.query, lang, note,
-                                        self._who(request, session)))
+                                        self._who(request, session), self.tz))
 
     def _proxy_user(self, request: web.Request) -> str | None:
         """The user the proxy in front names (VEILLE_MODERATION_API_USER_HEADER, given once),
@@ -763,7 +777,7 @@ class ModerationPage:
         try:
             answer = await self.api.decide(case_id, payload, request,
                                            key if isinstance(key, str) and key else None, lang)
-            session.note = outcome(case_id, answer.status, _json(answer), lang)
+            session.note = outcome(case_id, answer.status, _json(answer), lang, self.tz)
         except BrokerError as exc:
             session.note = ("refused", PAGE_TEXT[lang]["unavailable"].format(detail=exc))
         return self._back(request, lang)

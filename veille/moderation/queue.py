@@ -1307,12 +1307,20 @@ def _pct(x: float | None, lang: str = "en", floor: bool = False,
     return f"{x:.1%}" if lang != "fr" else f"{x * 100:.1f}".replace(".", ",") + "\u00a0%"
 
 
-def duration(seconds: float | None, lang: str = "en") -> str:
+def duration(seconds: float | None, lang: str = "en", *, spaced: bool = False) -> str:
     """A time to decision for people: 45s, 12m05s, 2h05m, 3d04h (3j04h in French); - when
-    unknown."""
+    unknown. `spaced`, in French: as a sentence writes it (the moderation page), each unit
+    after a non-breaking space, 45 s, 12 min 05 s, 2 h 05 min, 3 j 04 h."""
     if seconds is None:
         return "-"
     s = max(0, round(seconds))
+    if spaced and lang == "fr":
+        sp = "\u00a0"
+        parts = ((s, "s") if s < 60 else (s // 60, "min", s % 60, "s") if s < 3600
+                 else (s // 3600, "h", s % 3600 // 60, "min") if s < 86400
+                 else (s // 86400, "j", s % 86400 // 3600, "h"))
+        return sp.join(f"{n:02d}{sp}{unit}" if i else f"{n}{sp}{unit}"
+                       for i, (n, unit) in enumerate(zip(parts[::2], parts[1::2], strict=True)))
     if s < 60:
         return f"{s}s"
     if s < 3600:
