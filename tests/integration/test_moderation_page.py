@@ -615,3 +615,26 @@ def test_my_cases_and_the_unassigned_ones_filters_kept_across_the_page(served: S
                             data={**form_of(mine, "c-old"), "csrf": "stale", "decision": "approve"})
         assert stale.status_code == 403
         assert 'href="/ui?lang=en&amp;cases=mine&amp;sort=respond_by"' in stale.text, stale.text
+
+
+def test_a_form_sent_after_sign_out_says_the_session_expired(settings, served: ServedApi) -> None:
+    """Seat review, 2026-12-06: a decision sent from a page left open after signing out (or
+    once the session expired) said the form was stale; it says to sign in again."""
+    with browser(served) as client:
+        sign_in(client, lang="fr")
+        fields = form_of(client.get("/ui?lang=fr").text, "c-old")
+        assert client.post("/ui/signout?lang=fr", data={"csrf": fields["csrf"]}).status_code == 303
+        for lang, said, link in (
+                ("fr", "Votre session a expiré, ou vous vous êtes déconnecté·e", "Se reconnecter"),
+                ("en", "Your session has expired, or you signed out", "Sign in again")):
+            refused = client.post(f"/ui/decision?lang={lang}&cases=mine",
+                                  data={**fields, "decision": "approve"})
+            assert refused.status_code == 403
+            text = html.unescape(refused.text)
+            assert said in text and "périmé" not in text and "stale" not in text, text
+            assert f'<a href="/ui?lang={lang}&cases=mine">{link}</a>' in text, text
+        # A signed-in user's wrong token is still "stale".
+        sign_in(client)
+        stale = client.post("/ui/decision", data={**fields, "decision": "approve"})
+        assert stale.status_code == 403 and "stale" in stale.text
+    assert read_all(settings, MODERATION_DECISIONS, expect=0, settle=0.5, timeout=5) == []

@@ -105,6 +105,9 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "closed_first": "closed first", "invalid_field": "invalid decision",
         "moderator_mismatch": "not the signed-in user", "error": "refused",
         "cross_site": "This form was sent from another site: refused, nothing written.",
+        "expired": "Your session has expired, or you signed out: nothing written. Sign in "
+                   "again, then decide again.",
+        "sign_in_again": "Sign in again",
         "pending_title": "Pending cases", "closed_title": "Closed cases",
         "refused_title": "Refused", "skip": "Skip to content", "pages": "Moderation pages",
         "closed_count": "{n} closed case(s), {shown} shown", "decision": "decision",
@@ -144,6 +147,9 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "closed_first": "clos avant", "invalid_field": "décision invalide",
         "moderator_mismatch": "pas l'utilisateur connecté", "error": "refusé",
         "cross_site": f"Ce formulaire vient d'un autre site{NBSP}: refusé, rien d'enregistré.",
+        "expired": f"Votre session a expiré, ou vous vous êtes déconnecté·e{NBSP}: rien "
+                   "d'enregistré. Reconnectez-vous, puis décidez à nouveau.",
+        "sign_in_again": "Se reconnecter",
         "pending_title": "Dossiers en attente", "closed_title": "Dossiers clos",
         "refused_title": "Refusé", "skip": "Aller au contenu", "pages": "Pages de modération",
         "closed_count": "{n} dossier(s) clos, {shown} affiché(s)", "decision": "décision",
@@ -731,7 +737,9 @@ class ModerationPage:
             return self._forbidden(request, lang, "cross_site")
         form = await request.post()
         session = self.session(request)
-        if session is None or not self._csrf_ok(session, form):
+        if session is None:  # signed out, expired, or a restart: say so, not "stale"
+            return self._forbidden(request, lang, "expired")
+        if not self._csrf_ok(session, form):
             return self._forbidden(request, lang)
         return session, form
 
@@ -756,8 +764,9 @@ class ModerationPage:
         the filters the form came from."""
         p = PAGE_TEXT[lang]
         back = f"/ui?{kept_query(request.query, lang)}"
+        link = p["sign_in_again"] if why == "expired" else p["back"]  # /ui asks to sign in
         return self._html(document(f'<p class="note refused" role="alert">{esc(p[why])}</p>'
-                                   f'<p><a href="{esc(back)}">{esc(p["back"])}</a></p>', lang,
+                                   f'<p><a href="{esc(back)}">{esc(link)}</a></p>', lang,
                                    p["refused_title"], query=request.query), status=403)
 
     async def _decide(self, request: web.Request) -> web.Response:
