@@ -108,7 +108,7 @@ def test_sign_in_refuses_a_wrong_token_and_lists_the_pending_cases(served: Serve
         acme = client.get("/ui?brand=acme&category=needs_answer&sort=respond_by&limit=5").text
         assert 'value="c-new"' in acme and 'value="c-old"' not in acme and 'value="c-spam"' not in acme
         one = client.get("/ui?limit=1").text
-        assert one.count('name="case_id"') == 1 and "5 pending case(s), 1 shown" in one
+        assert one.count('name="case_id"') == 1 and "5 pending cases, 1 shown" in one
         bad = client.get("/ui?limit=0")
         assert bad.status_code == 200 and "Invalid filter" in bad.text and "limit" in bad.text
     # The JSON API and its bearer token are as they were.
@@ -407,7 +407,7 @@ def test_the_closed_cases_page_shows_who_decided_what_and_why(settings, served: 
         assert html.escape(EVIL_TEXT) in evil and html.escape(EVIL_AUTHOR) in evil
         assert "javascript:alert(4)" in evil and 'href="javascript' not in evil.lower()
         assert "approve" in done and "alice" in done and "<time datetime=" in done
-        assert "2 closed case(s), 2 shown" in text
+        assert "2 closed cases, 2 shown" in text
         assert "<script>" not in text and "<b>charte" not in text and "<img" not in text
         # Read-only: the one form that posts is the sign-out.
         assert re.findall(r'<form[^>]*method="post"[^>]*action="([^"?]+)', text) == ["/ui/signout"]
@@ -416,7 +416,7 @@ def test_the_closed_cases_page_shows_who_decided_what_and_why(settings, served: 
         assert list(closed_articles(client.get("/ui/closed?moderator=camille").text)) == ["c-evil"]
         assert list(closed_articles(client.get("/ui/closed?brand=boreal").text)) == []
         one = client.get("/ui/closed?limit=1").text
-        assert list(closed_articles(one)) == ["c-evil"] and "2 closed case(s), 1 shown" in one
+        assert list(closed_articles(one)) == ["c-evil"] and "2 closed cases, 1 shown" in one
         bad = client.get("/ui/closed?decision=escalate")
         assert bad.status_code == 200 and "Invalid filter" in bad.text and "decision" in bad.text
         assert client.get("/ui/closed?sort=respond_by").text.count("Invalid filter") == 1
@@ -427,7 +427,7 @@ def test_the_closed_cases_page_shows_who_decided_what_and_why(settings, served: 
         fr = client.get("/ui/closed?lang=fr").text
         assert '<html lang="fr">' in fr
         for words in ("Dossiers clos", "rejeté", "approuvé", "motif", "marque", "décidé",
-                      "lien", "Se déconnecter", "2 dossier(s) clos, 2 affiché(s)"):
+                      "lien", "Se déconnecter", "2 dossiers clos, 2 affichés"):
             assert words in fr, words
         assert 'href="/ui?lang=fr"' in fr
     with browser(served) as stranger:  # no session: nothing of the cases
@@ -600,7 +600,7 @@ def test_my_cases_and_the_unassigned_ones_filters_kept_across_the_page(served: S
         mine = client.get("/ui?lang=en&cases=mine").text
         assert case_ids(mine) == ["c-old"], case_ids(mine)
         assert '<option value="mine" selected>' in mine
-        assert "1 pending case" in mine
+        assert "1 pending case, 1 shown" in mine
         # The language link and the decision form keep it.
         assert 'href="/ui?lang=fr&amp;cases=mine"' in mine
         assert 'action="/ui/decision?lang=en&amp;cases=mine"' in mine

@@ -108,3 +108,22 @@ def test_times_are_at_the_moderators_clock_and_french_durations_are_spelt_out() 
     assert "2026-12-06 18:52 UTC  (4h41m ago)" in english, english
     kind, said = outcome("demo-7-000063", 202, decided("reject", "camille"), "fr", paris)
     assert "le 2026-12-07 00:33 CET" in said, said
+
+
+def test_counts_in_the_singular_or_plural_and_filter_refusals_in_french() -> None:
+    from veille.moderate.page import PAGE_TEXT, _counted, query_refusal
+
+    fr, en = PAGE_TEXT["fr"], PAGE_TEXT["en"]
+    assert _counted(fr["pending"], 1, 1, "fr") == "1 dossier en attente, 1 affiché"
+    assert _counted(fr["pending"], 0, 0, "fr") == "0 dossier en attente, 0 affiché"
+    assert _counted(fr["closed_count"], 5, 2, "fr") == "5 dossiers clos, 2 affichés"
+    assert _counted(en["pending"], 1, 0, "en") == "1 pending case, 0 shown"
+    assert _counted(en["closed_count"], 0, 0, "en") == "0 closed cases, 0 shown"
+    limit = {"detail": "limit must be a whole number in 1..1000", "field": "limit"}
+    assert query_refusal(limit, "fr") == "«\u00a0au plus\u00a0» doit être un nombre entier de 1 à 1000"
+    assert query_refusal(limit, "en") == limit["detail"]
+    since = {"detail": "since is not a time (ISO 8601 or Unix seconds)", "field": "since"}
+    assert query_refusal(since, "fr").startswith("«\u00a0décidé depuis\u00a0»\u00a0: heure illisible")
+    until = {"detail": "until must be after since", "field": "until"}
+    assert query_refusal(until, "fr") == (
+        "«\u00a0décidé avant\u00a0» doit être après «\u00a0décidé depuis\u00a0»")

@@ -93,7 +93,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "no_proxy_user": "The proxy in front named no user ({header}): not signed in.",
         "csrf": "This form is stale or did not come from this page: nothing written. "
                 "Reload the page and try again.",
-        "pending": "{n} pending case(s), {shown} shown", "filter": "Filter", "any": "any",
+        "pending": "{n} pending case{s}, {shown} shown", "filter": "Filter", "any": "any",
         "sort": "sort", "limit": "at most", "assignee": "assignee (assign, escalate)",
         "overdue": "overdue", "done": "Done: {text}", "refused": "Refused ({why}): {detail}",
         "unavailable": "The broker did not answer: nothing shown or written is certain; "
@@ -108,9 +108,10 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "expired": "Your session has expired, or you signed out: nothing written. Sign in "
                    "again, then decide again.",
         "sign_in_again": "Sign in again",
+        "limit_range": "", "bad_time": "", "until_after": "",  # French only (query_refusal)
         "pending_title": "Pending cases", "closed_title": "Closed cases",
         "refused_title": "Refused", "skip": "Skip to content", "pages": "Moderation pages",
-        "closed_count": "{n} closed case(s), {shown} shown", "decision": "decision",
+        "closed_count": "{n} closed case{s}, {shown} shown", "decision": "decision",
         "decided_by": "decided by", "moderator_filter": "moderator",
         "waited": "time to decision", "platform": "platform", "author": "author",
         "since": "decided from", "until": "decided before",
@@ -133,7 +134,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
                          "connexion.",
         "csrf": "Ce formulaire est périmé ou ne vient pas de cette page" + NBSP + ": rien "
                 "d'enregistré. Rechargez la page et recommencez.",
-        "pending": "{n} dossier(s) en attente, {shown} affiché(s)", "filter": "Filtrer",
+        "pending": "{n} dossier{s} en attente, {shown} affiché{shown_s}", "filter": "Filtrer",
         "any": "tous", "sort": "tri", "limit": "au plus",
         "assignee": "assigné à (assigner, escalader)", "overdue": "en retard",
         "done": f"Fait{NBSP}: {{text}}", "refused": f"Refusé ({{why}}){NBSP}: {{detail}}",
@@ -150,9 +151,13 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "expired": f"Votre session a expiré, ou vous vous êtes déconnecté·e{NBSP}: rien "
                    "d'enregistré. Reconnectez-vous, puis décidez à nouveau.",
         "sign_in_again": "Se reconnecter",
+        # The API's refusals of the filters the form sends, in French (its detail is English).
+        "limit_range": "«\u00a0{name}\u00a0» doit être un nombre entier de 1 à {top}",
+        "bad_time": f"«\u00a0{{name}}\u00a0»{NBSP}: heure illisible (ISO 8601 ou secondes Unix)",
+        "until_after": "«\u00a0{name}\u00a0» doit être après «\u00a0{since}\u00a0»",
         "pending_title": "Dossiers en attente", "closed_title": "Dossiers clos",
         "refused_title": "Refusé", "skip": "Aller au contenu", "pages": "Pages de modération",
-        "closed_count": "{n} dossier(s) clos, {shown} affiché(s)", "decision": "décision",
+        "closed_count": "{n} dossier{s} clos, {shown} affiché{shown_s}", "decision": "décision",
         "decided_by": "décidé par", "moderator_filter": "modérateur",
         "waited": "délai de décision", "platform": "plateforme", "author": "auteur",
         "since": "décidé depuis", "until": "décidé avant",
@@ -504,7 +509,7 @@ def render_list(listing: dict[str, Any], session: Session, query: Any, lang: str
     now = time.time()
     cases = "".join(render_case(c, session.csrf, kept, now, lang, n, tz)
                     for n, c in enumerate(listing["cases"]))
-    count = p["pending"].format(n=listing["count"], shown=len(listing["cases"]))
+    count = _counted(p["pending"], listing["count"], len(listing["cases"]), lang)
     return document(f"{_note(note)}{_filters(query, lang)}<p>{esc(count)}</p>{cases}", lang,
                     p["pending_title"], query=query,
                     header=_signed_in(session, lang, who, "/ui"))
@@ -515,10 +520,36 @@ def render_closed(listing: dict[str, Any], session: Session, query: Any, lang: s
     """The closed cases (GET /closed's answer), newest decision first: read only."""
     p = PAGE_TEXT[lang]
     cases = "".join(render_closed_case(c, lang, tz) for c in listing["cases"])
-    count = p["closed_count"].format(n=listing["count"], shown=len(listing["cases"]))
+    count = _counted(p["closed_count"], listing["count"], len(listing["cases"]), lang)
     return document(f"{_note(note)}{_closed_filters(query, lang)}<p>{esc(count)}</p>{cases}",
                     lang, p["closed_title"], here="/ui/closed", query=query,
                     header=_signed_in(session, lang, who, "/ui/closed"))
+
+
+def _plural(n: int, lang: str) -> str:
+    """A plural's "s": French from 2 on (0 dossier, 1 dossier, 2 dossiers), English but 1."""
+    return "s" if (n >= 2 if lang == "fr" else n != 1) else ""
+
+
+def _counted(template: str, n: int, shown: int, lang: str) -> str:
+    return template.format(n=n, shown=shown, s=_plural(n, lang), shown_s=_plural(shown, lang))
+
+
+def query_refusal(answer: dict[str, Any], lang: str) -> str:
+    """The API's refusal of a filter, in the page's language: the French page says those its
+    form can send in French (the limit, a time, until before since); the others as the API."""
+    detail, field = str(answer.get("detail", "")), answer.get("field")
+    if lang != "fr":
+        return detail
+    p = PAGE_TEXT[lang]
+    top = re.search(r"whole number in 1\.\.([0-9]+)", detail)
+    if field == "limit" and top:
+        return p["limit_range"].format(name=p["limit"], top=top[1])
+    if field in ("since", "until") and detail.endswith("(ISO 8601 or Unix seconds)"):
+        return p["bad_time"].format(name=p[field])
+    if field == "until" and detail == "until must be after since":
+        return p["until_after"].format(name=p["until"], since=p["since"])
+    return detail
 
 
 def outcome(case_id: str, status: int, answer: dict[str, Any], lang: str, tz: tzinfo = UTC
@@ -661,7 +692,7 @@ class ModerationPage:
             return {"count": 0, "cases": []}, (
                 "refused", PAGE_TEXT[lang]["unavailable"].format(detail=exc))
         if isinstance(listing, web.Response):
-            detail = _json(listing).get("detail", "")
+            detail = query_refusal(_json(listing), lang)
             return {"count": 0, "cases": []}, (
                 "refused", PAGE_TEXT[lang]["invalid_query"].format(detail=detail))
         return listing, None
