@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
@@ -369,7 +370,9 @@ def close_from_the_page(settings, client: httpx.Client, case_id: str, decision: 
     assert posted.status_code == 303
     record = json.loads(read_all(settings, MODERATION_DECISIONS, expect=1, settle=0.5)[0].value)
     queued = next(i for i in items() if i["case_id"] == case_id)
-    closed = apply_decision(case_of(queued), record, now=NOW)
+    # The agent applies it when it reads it: now, not at NOW (this module's import, which a
+    # suite may have done minutes before: the decision then looked dated in the future).
+    closed = apply_decision(case_of(queued), record, now=time.time())
     produce(settings, MODERATION_CLOSED, [(case_id.encode(), json.dumps(closed.record).encode())])
 
 
