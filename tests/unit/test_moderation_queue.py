@@ -776,6 +776,54 @@ def test_the_view_says_who_works_on_a_pending_case_and_filters_on_it() -> None:
     assert late is not None and (late["moderator"], late["decision"]) == ("bob", "approve")
 
 
+def test_the_escalated_filter_lists_the_escalation_queue_and_each_leads_cases() -> None:
+    """A lead had no way to list the escalated cases (the escalation queue above all): the
+    `escalated` filter keeps the pending cases escalated at least once, the escalations folded
+    from moderation.decisions as the agent folds them (written, not yet applied by the agent,
+    and listed as escalated already); with `unassigned`, those no one took since (the
+    escalation queue); with `assignee`, those someone has now (escalated to them, or taken)."""
+    view = CaseView()
+    for n, case_id in enumerate("abcdefgh"):
+        view.add_item(item(case_id, queued_at=T0 + n))
+    at = T0 + 600
+
+    def decide(case_id: str, decision: str, t: float, moderator: str = "alice", **extra: str) -> None:
+        view.add_decision({"case_id": case_id, "decision": decision, "moderator": moderator,
+                           "decided_at": t, **extra})
+
+    decide("a", "escalate", T0 + 10)  # to the escalation queue
+    decide("b", "escalate", T0 + 10, assignee="lead")  # to the lead
+    decide("c", "escalate", T0 + 10)
+    decide("c", "assign", T0 + 20, moderator="bob", assignee="bob")  # bob takes it from the queue
+    decide("d", "escalate", T0 + 10)
+    decide("d", "reject", T0 + 20, moderator="lead")  # closing, not applied by the agent yet
+    decide("e", "assign", T0 + 10, assignee="alice")  # taken, never escalated
+    decide("g", "escalate", T0 - 86_400)  # before the queue: the agent skips it
+    decide("h", "escalate", T0 + 10, assignee="lead")
+    decide("h", "unassign", T0 + 20, moderator="lead")  # the lead puts it back: the queue
+
+    def ids(**filters: object) -> list[str]:
+        return [i["case_id"] for i in view.pending(now=at, **filters)]  # type: ignore[arg-type]
+
+    assert ids() == list("abcdefgh")
+    assert ids(escalated=False) == list("abcdefgh")  # no filter, as unassigned=False
+    assert ids(escalated=True) == ["a", "b", "c", "d", "h"]
+    assert ids(escalated=True, unassigned=True) == ["a", "d", "h"]  # the escalation queue
+    assert ids(escalated=True, assignee="lead") == ["b"]
+    assert ids(escalated=True, assignee=" BOB") == ["c"]
+    assert ids(escalated=True, assignee="alice") == []  # alice's e was never escalated
+    assert ids(escalated=True, sort="respond_by", limit=2) == ["a", "b"]
+    assert ids(escalated=True, brand="boreal") == []
+    # Closed by the agent: not pending, whatever its escalation.
+    view.add_closed(closed(view.items["d"], "reject", T0 + 20, moderator="lead"))
+    assert ids(escalated=True, unassigned=True) == ["a", "h"]
+    # An escalation read later (the agent applies it shortly): listed at once.
+    decide("f", "escalate", T0 + 30, moderator="bob")
+    assert ids(escalated=True, unassigned=True) == ["a", "f", "h"]
+    with pytest.raises(ValueError, match="at a given now"):
+        view.pending(escalated=True)  # the fold needs a clock
+
+
 def test_closed_cases_newest_first_with_who_decided_what_and_why() -> None:
     """A manager reading a high rejection rate wants the rejections themselves: who rejected
     what, and why. The closed cases of a period, newest decision first, filtered like the

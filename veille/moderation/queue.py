@@ -1002,7 +1002,7 @@ class CaseView:
 
     def pending(self, brand: str | None = None, category: str | None = None,
                 limit: int | None = None, sort: str = "queued", *, assignee: str | None = None,
-                unassigned: bool = False, now: float | None = None,
+                unassigned: bool = False, escalated: bool = False, now: float | None = None,
                 posted_since: float | None = None, author: str | None = None
                 ) -> list[dict[str, Any]]:
         """Pending items, oldest first (queue time, then id; with sort="respond_by", the
@@ -1011,8 +1011,12 @@ class CaseView:
         brand's (the first the mention matched, which counts it in its KPIs), but the `brand`
         filter (whatever its case, brand_key) finds it for every brand it names: "@borealcafe et
         @acme_fr, remboursez-moi" is boreal's business too. `assignee` keeps the cases someone
-        works on (see assignment), `unassigned` those no one does; both need `now`, as the
-        decisions are folded at it. `posted_since` (epoch seconds) keeps the mentions posted
+        works on (see assignment), `unassigned` those no one does; `escalated` those escalated
+        at least once (see escalation: an escalation written and not applied by the agent yet
+        counts, as it shows), combined with either: with `unassigned`, the escalation queue
+        (escalated, and no one took them since); with `assignee`, the escalated cases they have
+        (escalated to them, or taken since). These need `now`, as the decisions are folded at
+        it. `posted_since` (epoch seconds) keeps the mentions posted
         then or later: a crisis' own cases, behind a backlog. `author`: one author's (an access
         request; compared as handle() compares them: case and a leading @ ignored).
 
@@ -1031,18 +1035,28 @@ class CaseView:
             and (posted_since is None or parse_epoch(item["created_at"], "created_at") >= posted_since)
             and (wanted_author is None or handle(item.get("author")) == wanted_author)
         ]
-        if assignee is not None or unassigned:
-            if now is None or (assignee is not None and unassigned):
-                raise ValueError("filter on assignee or unassigned, not both, at a given now")
+        whose = assignee is not None or unassigned
+        if whose or escalated:
+            if assignee is not None and unassigned:
+                raise ValueError("filter on assignee or unassigned, not both")
+            if now is None:
+                raise ValueError("the assignee, unassigned and escalated filters fold the "
+                                 "decisions at a given now")
             at = now
 
             wanted = _name_key(assignee)
 
-            def owner(item: Mapping[str, Any]) -> str | None:
-                found = self.assignment(item["case_id"], at)
-                return _name_key(found["assignee"]) if found is not None else None
+            def kept(item: Mapping[str, Any]) -> bool:
+                # One fold per case for both questions (_last_fold): asked one after the other.
+                case_id = item["case_id"]
+                if escalated and self.escalation(case_id, at) is None:
+                    return False
+                if not whose:
+                    return True
+                found = self.assignment(case_id, at)
+                return (_name_key(found["assignee"]) if found is not None else None) == wanted
 
-            out = [item for item in out if owner(item) == wanted]  # None: unassigned
+            out = [item for item in out if kept(item)]  # wanted None: unassigned
         if sort == "respond_by":  # stable: the queue order among equal deadlines
             out.sort(key=lambda item: parse_epoch(item["respond_by"], "respond_by"))
         elif sort != "queued":
