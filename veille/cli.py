@@ -664,7 +664,7 @@ def cmd_moderate_list(args: argparse.Namespace) -> int:
     posted_since = parse_time(args.posted_since, "posted-since") if args.posted_since else None
     list_cases(_reachable(_settings(args)), brand=args.brand, category=args.category, limit=args.limit,
                as_json=args.json, sort=args.sort, assignee=args.assignee, unassigned=args.unassigned,
-               posted_since=posted_since, lang=args.lang, author=args.author)
+               escalated=args.escalated, posted_since=posted_since, lang=args.lang, author=args.author)
     return 0
 
 
@@ -1185,6 +1185,10 @@ def build_parser() -> argparse.ArgumentParser:
     who = m.add_mutually_exclusive_group()
     who.add_argument("--assignee", help="only the cases assigned to this moderator (assign, escalate)")
     who.add_argument("--unassigned", action="store_true", help="only the cases no one is assigned")
+    m.add_argument("--escalated", action="store_true",
+                   help="only the escalated cases (escalate, at least once); with --unassigned: "
+                        "the escalation queue (escalated to no one, or given back since); with "
+                        "--assignee: those escalated to this moderator, or taken since")
     add_lang(m, "the table and its legend")
     m.set_defaults(func=cmd_moderate_list)
     m = msub.add_parser("closed", help="closed cases, newest decision first: who decided what, and why")

@@ -975,3 +975,43 @@ def test_closed_says_a_case_was_erased(monkeypatch) -> None:
     row = json.loads(out.getvalue())
     assert (row["author"], row["text"], row["url"], row["erased_at"]) == (
         None, "", None, "2026-01-06T10:00:00.000Z")
+
+
+def test_list_escalated_gives_the_escalation_queue_and_a_leads_cases(monkeypatch, capsys) -> None:
+    """A lead had no way to list the escalation queue: `--escalated` keeps the escalated
+    cases; with --unassigned, those no one took (the escalation queue); with --assignee, the
+    ones escalated to them (or taken since)."""
+    import functools
+    import io
+    import json
+
+    from veille import cli
+    from veille.moderate import commands
+
+    monkeypatch.setattr(cli, "_reachable", lambda settings: settings)
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", _view_with_an_escalation())
+    out = io.StringIO()
+    monkeypatch.setattr(commands, "list_cases", functools.partial(
+        commands.list_cases, out=out, now=1_767_600_000.0 + 120))
+
+    def listed(*args: str) -> list[str]:
+        out.seek(0)
+        out.truncate()
+        assert cli.main(["moderate", "list", *args, "--json"]) == 0
+        return [json.loads(line)["case_id"] for line in out.getvalue().splitlines()]
+
+    assert listed() == ["esc", "plain", "twice"]
+    assert listed("--escalated") == ["esc", "twice"]
+    assert listed("--escalated", "--unassigned") == ["twice"]  # sent back to the queue
+    assert listed("--escalated", "--assignee", "lead-bob") == ["esc"]
+    assert listed("--unassigned") == ["plain", "twice"]
+    out.seek(0)
+    out.truncate()
+    assert cli.main(["moderate", "list", "--escalated", "--lang", "fr"]) == 0
+    assert out.getvalue().splitlines()[-1].startswith("2 en attente")
+    with pytest.raises(SystemExit):
+        cli.main(["moderate", "list", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "--escalated only the escalated cases" in said, said
+    assert "with --unassigned: the escalation queue" in said, said

@@ -220,9 +220,11 @@ def language(settings: Settings, lang: str | None) -> str:
 def list_cases(settings: Settings, *, brand: str | None = None, category: str | None = None,
                limit: int | None = None, as_json: bool = False, out: TextIO = sys.stdout,
                now: float | None = None, sort: str = "queued", assignee: str | None = None,
-               unassigned: bool = False, posted_since: float | None = None,
-               lang: str | None = None, author: str | None = None) -> int:
-    """Print the pending cases, oldest first (or earliest answer deadline first), in `lang`
+               unassigned: bool = False, escalated: bool = False,
+               posted_since: float | None = None, lang: str | None = None,
+               author: str | None = None) -> int:
+    """Print the pending cases, oldest first (or earliest answer deadline first), filtered as
+    CaseView.pending filters them (`escalated` with `unassigned`: the escalation queue), in `lang`
     (default VEILLE_REPORT_LANGUAGE; --json: English, as the API's); returns how many are
     pending (before the limit)."""
     from veille.moderate.api import summary
@@ -234,7 +236,8 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         store.close()
     now = time.time() if now is None else now
     pending = view.pending(brand=brand, category=category, sort=sort, assignee=assignee,
-                           unassigned=unassigned, now=now, posted_since=posted_since,
+                           unassigned=unassigned, escalated=escalated, now=now,
+                           posted_since=posted_since,
                            author=author)
     lang = language(settings, lang)
     t = LIST_TEXT[lang]
