@@ -1071,3 +1071,33 @@ def test_what_a_browser_screen_meets(api: ServedApi) -> None:
     head = api.client.head("/cases")
     assert (head.status_code, head.content) == (200, b"")
     assert int(head.headers["Content-Length"]) == len(api.client.get("/cases").content)
+
+
+def test_a_lead_lists_the_escalated_cases_and_the_escalation_queue(api: ServedApi) -> None:
+    """`escalated=true` keeps the escalated cases (as soon as the escalation is written: the
+    API folds moderation.decisions); with `unassigned=true`, the escalation queue, no one's;
+    with `assignee`, the ones escalated to them. `false` is no filter, as unassigned=false."""
+    for case_id, to in (("c-old", None), ("c-new", "lead")):
+        up = api.client.post(f"/cases/{case_id}/decision", json={
+            "decision": "escalate", "moderator": "alice", "assignee": to})
+        assert up.status_code == 202, up.text
+
+    def listed(query: str) -> list[str]:
+        answer = api.client.get(f"/cases?{query}")
+        assert answer.status_code == 200, (query, answer.text)
+        assert answer.json()["count"] == len(answer.json()["cases"])
+        return [c["case_id"] for c in answer.json()["cases"]]
+
+    assert listed("escalated=true") == ["c-old", "c-new"]
+    assert listed("escalated=true&unassigned=true") == ["c-old"]  # the escalation queue
+    assert listed("escalated=true&assignee=Lead") == ["c-new"]
+    assert listed("escalated=true&category=spam") == []
+    assert listed("escalated=false") == listed("escalated=%20") == ["c-old", "c-spam", "c-new"]
+    # A moderator takes c-old from the queue: still escalated, no longer the queue's.
+    took = api.client.post("/cases/c-old/decision", json={"decision": "assign", "moderator": "bob"})
+    assert took.status_code == 202, took.text
+    assert listed("escalated=true&unassigned=true") == []
+    assert listed("escalated=true&assignee=bob") == ["c-old"]
+    for query in ("escalated=yes", "escalated=1", "escalated=true&escalated=false"):
+        bad = api.client.get(f"/cases?{query}")
+        assert bad.status_code == 400 and bad.json()["field"] == "escalated", query

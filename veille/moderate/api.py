@@ -1,6 +1,8 @@
 """The moderation HTTP API: pending cases and decisions over Kafka, bearer-token authenticated.
 
-    GET  /cases?brand=B&category=C&limit=N   pending cases, oldest first
+    GET  /cases?brand=B&category=C&limit=N   pending cases, oldest first (also assignee=,
+                                             unassigned=, escalated=true|false, sort=,
+                                             posted_since=)
     GET  /cases/{id}                         one case: pending or closed, with its queue item
     GET  /closed?since=T&decision=D&...      closed cases, newest decision first
     POST /cases/{id}/decision                {"decision", "moderator", "reason"?, "assignee"?,
@@ -450,7 +452,8 @@ class ModerationApi:
         """GET /cases's answer to `query` (a MultiDict): `{"count", "cases"}`, or the 400
         refusing it (the moderation page lists the same way)."""
         limit = _checked_query(query, {"brand", "assignee", "posted_since"}, {
-            "category": METRIC_CATEGORIES, "sort": SORTS, "unassigned": ("true", "false")})
+            "category": METRIC_CATEGORIES, "sort": SORTS, "unassigned": ("true", "false"),
+            "escalated": ("true", "false")})
         if isinstance(limit, web.Response):
             return limit
         posted_since = _time_param(query, "posted_since")
@@ -459,6 +462,7 @@ class ModerationApi:
         category = _param(query, "category")
         sort = _param(query, "sort") or "queued"
         unassigned = _param(query, "unassigned") or "false"
+        escalated = _param(query, "escalated") == "true"  # with unassigned: the escalation queue
         assignee = _text_param(query, "assignee")
         if assignee is not None and unassigned == "true":
             return _error(400, "invalid_query", "assignee and unassigned=true exclude each other",
@@ -468,7 +472,7 @@ class ModerationApi:
             now = time.time()
             pending = view.pending(brand=_text_param(query, "brand"), category=category,
                                    sort=sort, assignee=assignee, unassigned=unassigned == "true",
-                                   now=now, posted_since=posted_since)
+                                   escalated=escalated, now=now, posted_since=posted_since)
             return {"count": len(pending),
                     "cases": [summary(i, view, now) for i in pending[:limit]]}
 
