@@ -641,3 +641,41 @@ def test_a_form_sent_after_sign_out_says_the_session_expired(settings, served: S
         stale = client.post("/ui/decision", data={**fields, "decision": "approve"})
         assert stale.status_code == 403 and "stale" in stale.text
     assert read_all(settings, MODERATION_DECISIONS, expect=0, settle=0.5, timeout=5) == []
+
+
+def test_the_escalated_filter_shows_the_escalation_queue_kept_across_the_page(
+        served: ServedApi) -> None:
+    """A lead's escalation queue on the page: « escaladés » (GET /cases's escalated=true), with
+    "no one's", the escalated cases no one took; kept by the decision's redirect, the language
+    link and the refused form's way back, as the other filters are; labelled, and refused in
+    words when hand-typed wrong."""
+    with browser(served) as client:
+        sign_in(client, lang="fr")
+        page = client.get("/ui?lang=fr").text
+        assert ('<input type="checkbox" id="f-escalated" name="escalated" value="true"> '
+                '<label for="f-escalated">escaladés</label>') in page, page
+        assert not accessibility_problems(page, "fr")
+        # Camille escalates c-old to the escalation queue, with the filter chosen.
+        posted = client.post("/ui/decision?lang=fr&cases=unassigned&escalated=true",
+                             data={**form_of(page, "c-old"), "decision": "escalate"})
+        assert posted.headers["Location"] == "/ui?lang=fr&cases=unassigned&escalated=true"
+        queue = client.get(posted.headers["Location"]).text
+        assert case_ids(queue) == ["c-old"], case_ids(queue)
+        assert 'id="f-escalated" name="escalated" value="true" checked>' in queue
+        assert "1 dossier en attente, 1 affiché" in queue
+        assert 'href="/ui?lang=en&amp;cases=unassigned&amp;escalated=true"' in queue
+        assert 'action="/ui/decision?lang=fr&amp;cases=unassigned&amp;escalated=true"' in queue
+        assert case_ids(client.get("/ui?escalated=true&cases=mine").text) == []
+        assert sorted(case_ids(client.get("/ui?escalated=false").text)) == [
+            "c-evil", "c-late", "c-new", "c-old", "c-spam"]
+        english = client.get("/ui?lang=en&escalated=true").text
+        assert '<label for="f-escalated">escalated</label>' in english
+        assert case_ids(english) == ["c-old"]
+        # A form refused (stale) links back with it.
+        stale = client.post("/ui/decision?lang=en&escalated=true&sort=respond_by",
+                            data={**form_of(queue, "c-old"), "csrf": "stale", "decision": "approve"})
+        assert stale.status_code == 403
+        assert 'href="/ui?lang=en&amp;escalated=true&amp;sort=respond_by"' in stale.text, stale.text
+        wrong = html.unescape(client.get("/ui?lang=fr&escalated=oui").text)
+        assert "Filtre invalide" in wrong and "escalated must be one of true, false" in wrong
+        assert case_ids(wrong) == []

@@ -1,8 +1,9 @@
 """The moderation page: the pending cases in a browser, and a form per case for its decision.
 
-    GET  /ui?lang=fr|en&cases=mine|unassigned&brand=&category=&sort=&limit=
+    GET  /ui?lang=fr|en&cases=mine|unassigned&escalated=true&brand=&category=&sort=&limit=
                           sign-in form, or the pending cases (`cases`: the signed-in user's,
-                          GET /cases's assignee=; no one's, its unassigned=true)
+                          GET /cases's assignee=; no one's, its unassigned=true; `escalated`,
+                          its own: with cases=unassigned, the escalation queue)
     GET  /ui/closed?lang=&brand=&category=&decision=&moderator=&since=&until=&limit=
                           sign-in form, or the closed cases (GET /closed's): read only
     POST /ui/signin       token (VEILLE_MODERATION_API_TOKEN) and moderator name: a session cookie
@@ -62,7 +63,7 @@ MAX_SESSIONS = 1000
 COOKIE = "veille_session"
 #: The query parameters each page keeps from one request to the next: its API's filters
 #: (GET /cases's, GET /closed's) and lang.
-KEPT = ("lang", "cases", "brand", "category", "sort", "limit")
+KEPT = ("lang", "cases", "escalated", "brand", "category", "sort", "limit")
 #: The pending cases' `cases` filter: whose (the signed-in user's, no one's; "": anyone's).
 WHOSE = ("mine", "unassigned")
 CLOSED_KEPT = ("lang", "brand", "category", "decision", "moderator", "since", "until", "limit")
@@ -124,6 +125,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "key_reused": "nothing written. Reload the page and decide again.",
         "cases": "cases", "cases_mine": "mine (assigned to me)",
         "cases_unassigned": "unassigned (no one works on them)",
+        "escalated": "escalated",
     },
     "fr": {
         "title": "Modération", "sign_in": "Se connecter", "token": "Jeton de l'équipe",
@@ -170,6 +172,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "key_reused": "rien d'enregistré. Rechargez la page et décidez à nouveau.",
         "cases": "dossiers", "cases_mine": "mes dossiers (assignés à moi)",
         "cases_unassigned": "non assignés (personne ne les traite)",
+        "escalated": "escaladés",
     },
 }
 
@@ -412,10 +415,14 @@ def _filter_form(action: str, fields: str, lang: str) -> str:
 
 
 def _filters(query: Any, lang: str) -> str:
-    """GET /cases's filters."""
+    """GET /cases's filters; `escalated`, a checkbox sending GET /cases's escalated=true (with
+    "unassigned": the escalation queue)."""
     p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
+    checked = " checked" if query.get("escalated", "").strip() == "true" else ""
     return _filter_form("/ui", (
         f'<label for="f-cases">{esc(p["cases"])}</label> {_select(query, "cases", WHOSE, lang)} '
+        f'<input type="checkbox" id="f-escalated" name="escalated" value="true"{checked}> '
+        f'<label for="f-escalated">{esc(p["escalated"])}</label> '
         + _text_field(query, "brand", s["brand"])
         + f'<label for="f-category">{esc(s["categories"])}</label> '
           f'{_select(query, "category", METRIC_CATEGORIES, lang)} '
