@@ -679,3 +679,26 @@ def test_the_escalated_filter_shows_the_escalation_queue_kept_across_the_page(
         wrong = html.unescape(client.get("/ui?lang=fr&escalated=oui").text)
         assert "Filtre invalide" in wrong and "escalated must be one of true, false" in wrong
         assert case_ids(wrong) == []
+
+
+def test_a_time_at_the_end_of_the_schemas_range_does_not_break_the_page(settings) -> None:
+    """Security review, 2026-12-06: the times at VEILLE_TIMEZONE's clock (datetime.fromtimestamp
+    in the zone) raised OverflowError for a time the records' schema takes (years 1 to 9999 in
+    UTC) but the zone's wall clock puts beyond 9999 (east of UTC) or before year 1 (west): one
+    such case, another producer's, made the pending cases a 500 for every moderator. Shown in
+    UTC instead."""
+    api = serve(settings.with_(timezone="Europe/Paris"))
+    try:
+        edge = {**item("c-edge", "acme", ("needs_answer",), "respond", 120),
+                "created_at": "9999-12-31T23:59:59.000Z", "respond_by": "9999-12-31T23:59:59.000Z"}
+        produce(settings, MODERATION_QUEUE, [(b"c-edge", json.dumps(edge).encode())])
+        assert api.client.get("/cases").json()["count"] == 6  # the API serves it
+        with browser(api) as client:
+            sign_in(client)
+            page = client.get("/ui")
+            assert page.status_code == 200, page.text
+            assert 'value="c-edge"' in page.text and 'value="c-old"' in page.text
+            assert ">9999-12-31 23:59 UTC</time>" in page.text
+            assert re.search(r">[-0-9 :]+ CES?T</time>", page.text)  # the others at the zone's clock
+    finally:
+        api.close()

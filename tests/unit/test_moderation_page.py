@@ -127,3 +127,17 @@ def test_counts_in_the_singular_or_plural_and_filter_refusals_in_french() -> Non
     until = {"detail": "until must be after since", "field": "until"}
     assert query_refusal(until, "fr") == (
         "«\u00a0décidé avant\u00a0» doit être après «\u00a0décidé depuis\u00a0»")
+
+
+def test_a_time_the_zones_clock_cannot_write_is_shown_in_utc() -> None:
+    """Security review, 2026-12-06: years 1 to 9999 in UTC (the records' range) can be year 0 or
+    10000 at a zone's clock, which datetime refuses (OverflowError: a 500 for the whole page)."""
+    from veille.moderate.page import _time, _when
+    from veille.timezones import zone
+
+    for tz, value, said in ((zone("Europe/Paris"), "9999-12-31T23:59:59.000Z", "9999-12-31 23:59 UTC"),
+                            (zone("America/New_York"), "0001-01-01T00:00:00.000Z",
+                             "1-01-01 00:00 UTC")):  # %Y: glibc does not pad year 1
+        assert _when(value, tz) == said
+        assert f">{said}</time>" in _time(value, tz)
+    assert _when(NOW, zone("Europe/Paris")).endswith(" CET")  # else at the zone's clock

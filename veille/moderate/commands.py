@@ -51,10 +51,21 @@ def _age(seconds: float, lang: str = "en") -> str:
 CLOCK = "%Y-%m-%d %H:%M"
 
 
+def wall(epoch: float, tz: tzinfo = UTC) -> datetime:
+    """`epoch` at the wall clock of `tz`; in UTC when that clock is outside datetime's years
+    1 to 9999, as the records' range allows (9999-12-31T23:59Z is year 10000 in Paris, year 1
+    at its start is year 0 in New York: OverflowError, a 500 for the moderation page)."""
+    try:
+        return datetime.fromtimestamp(epoch, tz)
+    except (OverflowError, ValueError, OSError):
+        return datetime.fromtimestamp(epoch, UTC)
+
+
 def clock(epoch: float, tz: tzinfo = UTC) -> str:
     """`epoch` at the wall clock of `tz`, as `veille moderate closed --tz` shows it, then the
-    zone's abbreviation, or its offset when the zone has none: 2026-12-06 19:45 CET."""
-    at = datetime.fromtimestamp(epoch, tz)
+    zone's abbreviation, or its offset when the zone has none: 2026-12-06 19:45 CET (UTC, so
+    named, for a time that clock cannot write: wall)."""
+    at = wall(epoch, tz)
     return f"{at:{CLOCK}} {at:%Z}"
 
 
@@ -318,7 +329,7 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
         text = (" ".join(str(row.get("text") or "").split()) if row.get("erased_at") is None
                 else t["erased"].format(at=row["erased_at"]))
         said = _cut(f"{reason} | {text}" if text else reason, 80)
-        when = datetime.fromtimestamp(parse_epoch(row["decided_at"], "decided_at"), tz)
+        when = wall(parse_epoch(row["decided_at"], "decided_at"), tz)
         out.write(printable(f"{when:{CLOCK}}".ljust(width) + "  "
                             f"{str(row['case_id'])[:24]:<{w[0]}} {str(row['brand'])[:10]:<{w[1]}} "
                             f"{word(row['decision'], lang):<{w[2]}} "
