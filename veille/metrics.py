@@ -832,3 +832,105 @@ class WatchlistMetrics:
         )
         for outcome in ("applied", "refused"):
             self.reloads.labels(outcome)
+
+
+#: The moderation API's routes (veille.moderate.api, .page), as templates: a bounded label set.
+#: "other" is a request no route took (404, 405), whatever its path.
+MODERATION_API_ROUTES = (
+    "/cases", "/cases/{case_id}", "/closed", "/cases/{case_id}/decision", "/ui", "/ui/closed",
+    "/ui/signin", "/ui/decision", "/ui/signout", "/healthz", "/metrics", "other",
+)
+#: Why the moderation API or its page refused a request (4xx): the API's error codes, and the
+#: page's own refusals of a form (cross_site, csrf, expired); anything else counts as "other".
+MODERATION_API_REFUSALS = (
+    "unauthorized", "misdirected_request", "unauthenticated_user", "ambiguous_user",
+    "moderator_mismatch", "invalid_query", "invalid_field", "invalid_json", "invalid_header",
+    "undecodable_body", "payload_too_large", "unsupported_media_type",
+    "unsupported_content_encoding", "expectation_failed", "not_found", "method_not_allowed",
+    "unknown_case", "already_closed", "decision_pending", "assigned_first", "decided_first",
+    "not_applicable", "not_applied", "outcome_unknown", "idempotency_key_reused", "cross_site",
+    "csrf", "expired", "other",
+)
+#: Where a decision or a refusal came through: the JSON API or the moderation page.
+MODERATION_API_WAYS = ("api", "page")
+#: A request's time: a listing of tens of thousands of cases, a first read of the topics.
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class ModerationApiMetrics:
+    """`veille moderate serve`'s metrics (GET /metrics on the API's own port): its requests by
+    route template and status code, the decisions it wrote, its refusals, its view's reads of
+    the topics and the page's sessions. Never a case id, a moderator's name or a path as asked:
+    routes, decisions, ways and reasons are the bounded sets above."""
+
+    def __init__(self, registry: CollectorRegistry,
+                 sessions: Callable[[], float] | None = None) -> None:
+        from veille.moderation import DECISIONS
+
+        self.registry = registry
+        self.info = build_info(registry)
+        self.requests = Counter(
+            "veille_moderation_api_requests_total",
+            "Requests the moderation API answered (its page's included), by route template "
+            "(other: no route, 404 or 405) and status code.",
+            ["route", "code"], registry=registry,
+        )
+        self.duration = Histogram(
+            "veille_moderation_api_request_duration_seconds",
+            "Time the moderation API took to answer a request (reading the topics, writing a "
+            "decision and reading it back included), by route template.",
+            ["route"], buckets=REQUEST_BUCKETS, registry=registry,
+        )
+        self.decisions = Counter(
+            "veille_moderation_api_decisions_total",
+            "Decisions the moderation API wrote to moderation.decisions and the broker "
+            "acknowledged, by decision and by way (via=api: POST /cases/{id}/decision; via=page: "
+            "the moderation page's form).",
+            ["decision", "via"], registry=registry,
+        )
+        self.refusals = Counter(
+            "veille_moderation_api_refusals_total",
+            "Requests the moderation API or its page refused (4xx), by reason (the API's error "
+            "code; the page's cross_site, csrf, expired) and way.",
+            ["reason", "via"], registry=registry,
+        )
+        self.last_read = Gauge(
+            "veille_moderation_api_last_read_timestamp_seconds",
+            "Unix time of the moderation API's last successful read of the moderation topics "
+            "(each request reads them; with no request for 30 s, the API reads them itself); 0 "
+            "until one.",
+            registry=registry,
+        )
+        self.read_failures = Counter(
+            "veille_moderation_api_read_failures_total",
+            "Reads of the moderation topics that failed (the broker out of reach, or refusing "
+            "the API's settings): the requests that needed them were answered 503.",
+            registry=registry,
+        )
+        self.sessions = Gauge(
+            "veille_moderation_page_sessions",
+            "Sessions of the moderation page open now (signed in, not expired nor signed out).",
+            registry=registry,
+        )
+        if sessions is not None:
+            self.sessions.set_function(sessions)
+        for route in MODERATION_API_ROUTES:
+            self.duration.labels(route)
+        for via in MODERATION_API_WAYS:
+            for decision in DECISIONS:
+                self.decisions.labels(decision, via)
+            for reason in MODERATION_API_REFUSALS:
+                self.refusals.labels(reason, via)
+
+    def observe(self, route: str, code: int, seconds: float) -> None:
+        """A request answered: `route` one of MODERATION_API_ROUTES (any other is "other")."""
+        route = route if route in MODERATION_API_ROUTES else "other"
+        self.requests.labels(route, str(code)).inc()
+        self.duration.labels(route).observe(seconds)
+
+    def refused(self, reason: str, via: str) -> None:
+        self.refusals.labels(reason if reason in MODERATION_API_REFUSALS else "other",
+                             via if via in MODERATION_API_WAYS else "api").inc()
+
+    def decided(self, decision: str, via: str) -> None:
+        self.decisions.labels(decision, via if via in MODERATION_API_WAYS else "api").inc()

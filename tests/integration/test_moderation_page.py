@@ -317,6 +317,8 @@ def test_without_a_token_only_a_loopback_host_is_answered(settings) -> None:
                     assert refused.status_code == 421, (host, path)
                     assert refused.json()["error"] == "misdirected_request"
                 assert client.get("/healthz").status_code == 200
+                # Metrics hold no personal data: scraped by any name, as /healthz is.
+                assert client.get("/metrics").status_code == 200
         assert not api.api.page.sessions
         for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}",
                      f"moderation.localhost:{port}", f"LOCALHOST.:{port}"):

@@ -179,6 +179,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
         CollectorMetrics,
         FeedMetrics,
         HashtagMetrics,
+        ModerationApiMetrics,
         ModerationMetrics,
         SpikeMetrics,
     )
@@ -192,6 +193,11 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     HashtagMetrics(reg, ["AcmeDown", "BorealCafe"])
     SpikeMetrics(reg, ["acme", "boreal"], 300)
     ModerationMetrics(reg, ["acme", "boreal"])
+    api = ModerationApiMetrics(reg, sessions=lambda: 2)
+    api.observe("/cases/{case_id}", 404, 0.01)
+    api.observe("/cases/c-42", 200, 0.01)  # not a template of ours: "other"
+    api.decided("reject", "page")
+    api.refused("an error code of tomorrow", "api")
     m.observe_enriched(("acme",), "twitter", "en", "negative", -0.6, 995.0, 999.0)
     page = generate_latest(reg)
     proc = subprocess.run([promtool, "check", "metrics"], input=page, capture_output=True,
@@ -202,9 +208,10 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     # categories, collectors, severities, answer outcomes, the watch list's feeds and hashtags,
     # failure kinds (the fold of unknown values is tested above); `le` is a histogram's buckets,
     # `version` and `revision` veille_build's one value each.
+    # The moderation API's: route templates, status codes, decisions, ways (api, page).
     bounded = {"brand", "category", "collector", "feed", "hashtag", "kind", "language", "le",
                "outcome", "platform", "reason", "sentiment", "severity", "since", "stage",
-               "version", "revision"}
+               "version", "revision", "route", "code", "decision", "via"}
     families = list(reg.collect())
     assert len(families) >= 35
     for family in families:
@@ -226,6 +233,48 @@ def test_every_reason_a_collector_refuses_with_is_a_bounded_label_value() -> Non
     found = {m for path in root.glob("*.py") for m in literal.findall(path.read_text())}
     assert {"unauthorized", "too_many_items", "unsupported", "invalid_json"} <= found
     assert found <= set(COLLECTOR_REFUSALS), found - set(COLLECTOR_REFUSALS)
+
+
+def test_the_moderation_apis_labels_come_from_its_bounded_sets() -> None:
+    """Every error code the moderation API and its page write is in MODERATION_API_REFUSALS
+    (series at 0 from the start); every route they register in MODERATION_API_ROUTES; a route
+    or a reason of no set is counted under "other", never as given."""
+    import re
+    from pathlib import Path
+
+    from veille.metrics import (
+        MODERATION_API_REFUSALS,
+        MODERATION_API_ROUTES,
+        ModerationApiMetrics,
+    )
+
+    root = Path(__file__).resolve().parents[2] / "veille"
+    code = "".join((root / "moderate" / f).read_text() for f in ("api.py", "page.py", "store.py"))
+    code += (root / "httpbody.py").read_text()
+    errors = set(re.findall(r'(?:_error|json_error)\(\s*\d+,\s*"([a-z_]+)"', code))
+    # The read-back's refusals: ("decided_first", decided_first(...)) and the like.
+    errors |= set(re.findall(r'ReadBack\(\(\s*"([a-z_]+)"', code))
+    api = (root / "moderate" / "api.py").read_text()
+    errors |= set(re.findall(r'"error": "([a-z_]+)"', api)) - {"internal"}  # 500: no refusal
+    errors |= set(re.findall(r'_forbidden\(request, lang, "([a-z_]+)"\)', code)) | {"csrf"}
+    http_errors = re.findall(r"^_HTTP_ERRORS = (\{.*\})$", code, re.M)[0]
+    errors |= set(http_errors.split('"')[1::2]) - {"http_error"}
+    assert {"unauthorized", "misdirected_request", "decided_first", "cross_site",
+            "outcome_unknown", "method_not_allowed"} <= errors, errors
+    errors.discard("broker_unavailable")  # 503: a failure, not a refusal
+    assert errors <= set(MODERATION_API_REFUSALS), errors - set(MODERATION_API_REFUSALS)
+    routes = set(re.findall(r'add_(?:get|post)\("([^"]+)"', code))
+    assert routes | {"other"} == set(MODERATION_API_ROUTES)
+
+    reg = CollectorRegistry()
+    m = ModerationApiMetrics(reg)
+    m.observe("/cases/c-42/decision", 202, 0.1)
+    m.refused("a new code", "page")
+    assert reg.get_sample_value("veille_moderation_api_requests_total",
+                                {"route": "other", "code": "202"}) == 1
+    assert reg.get_sample_value("veille_moderation_api_refusals_total",
+                                {"reason": "other", "via": "page"}) == 1
+    assert reg.get_sample_value("veille_moderation_page_sessions") == 0
 
 
 def test_a_tally_exposes_exactly_what_observing_each_mention_does() -> None:
@@ -341,12 +390,13 @@ def test_workers_and_collectors_say_which_build_they_run(monkeypatch) -> None:
     2026-12-06 a collector said nothing, and the version alone never changed); once a registry
     when a process holds both."""
     from veille import __version__, build
-    from veille.metrics import CollectorMetrics
+    from veille.metrics import CollectorMetrics, ModerationApiMetrics
 
     monkeypatch.setenv("VEILLE_REVISION", "abc123")
     build.revision.cache_clear()
     try:
-        for make in (lambda r: Metrics(r, ["acme"], ["fr"]), CollectorMetrics):
+        for make in (lambda r: Metrics(r, ["acme"], ["fr"]), CollectorMetrics,
+                     ModerationApiMetrics):
             reg = CollectorRegistry()
             make(reg)
             assert reg.get_sample_value("veille_build_info", {

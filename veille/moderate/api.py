@@ -8,6 +8,7 @@
     POST /cases/{id}/decision                {"decision", "moderator", "reason"?, "assignee"?,
                                               "if_assigned_to"?}
     GET  /healthz
+    GET  /metrics                            Prometheus text (veille.metrics.ModerationApiMetrics)
     GET  /ui                                 the moderation page (veille.moderate.page): signed
                                              in with the token and a session cookie, not Bearer
 
@@ -19,13 +20,16 @@ a decided case leaves the pending list once the agent has published it on modera
 
 Authentication: `Authorization: Bearer $VEILLE_MODERATION_API_TOKEN`, compared in constant time;
 without a token the API refuses to listen on anything but loopback, and answers only requests
-whose Host is a loopback name (421 otherwise: DNS rebinding).
+whose Host is a loopback name (421 otherwise: DNS rebinding). /healthz and /metrics ask for
+neither (Prometheus has no token; the metrics hold no personal data: bounded labels only).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
+import json
 import logging
 import re
 import signal
@@ -38,6 +42,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from veille.broker import sign_in, url_host
 from veille.collectors.polling import names_loopback
@@ -55,6 +60,7 @@ from veille.httpbody import (
     json_error,
     loads,
 )
+from veille.metrics import ModerationApiMetrics
 from veille.moderate.page import ModerationPage
 from veille.moderate.store import (
     BrokerError,
@@ -94,6 +100,11 @@ RETRY_AFTER_SECONDS = 5
 SIGN_IN_TIMEOUT = 2.0
 #: A query's time in Unix seconds (anything else is read as ISO 8601).
 _SECONDS = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,9})?")
+#: With no request reading the topics for this long, the API reads them itself: its view stays
+#: warm, and veille_moderation_api_last_read_timestamp_seconds says whether it can read them.
+VIEW_REFRESH_SECONDS = 30.0
+#: Paths that ask for no credentials nor a loopback Host: the probes' and Prometheus'.
+OPEN_PATHS = frozenset({"/healthz", "/metrics"})
 
 
 class ApiConfigError(SettingsError):
@@ -166,6 +177,27 @@ async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
     """Every answer, errors and 401s included: cases name authors and quote their texts, which no
     browser or shared proxy may keep (answers said nothing of caching until 2026-12-06)."""
     response.headers["Cache-Control"] = "no-store"
+
+
+def _route(request: web.Request) -> str:
+    """The request's route as a template (/cases/{case_id}): a bounded label value; "other"
+    when no route took it (ModerationApiMetrics folds any template it does not know too)."""
+    route = getattr(request.match_info, "route", None)
+    resource = getattr(route, "resource", None)
+    return resource.canonical if resource is not None else "other"
+
+
+def _error_code(response: web.StreamResponse) -> str | None:
+    """The error code of a JSON refusal (`{"error": code, ...}`), None for any other answer."""
+    body = getattr(response, "body", None)
+    if response.content_type != "application/json" or not isinstance(body, bytes):
+        return None
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return None
+    code = found.get("error") if isinstance(found, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _unauthorized() -> web.Response:
@@ -301,6 +333,9 @@ class ModerationApi:
         self._token = token.encode("utf-8") if token else None
         self._runner: web.AppRunner | None = None
         self.page = ModerationPage(self)
+        self.metrics = ModerationApiMetrics(CollectorRegistry(), sessions=self.page.open_sessions)
+        self._refresher: asyncio.Task[None] | None = None
+        self._last_read_attempt = 0.0  # time.monotonic() of the last read of the topics begun
         # The store's Kafka clients are blocking and not thread-safe: one thread uses them.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moderate-kafka")
         self._lock = asyncio.Lock()
@@ -323,6 +358,7 @@ class ModerationApi:
         aiohttp_errors_by_type()  # a refused request's header line (the token) never logged
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._errors])
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/cases", self._list)
         app.router.add_get("/cases/{case_id}", self._get)
         app.router.add_get("/closed", self._closed)
@@ -345,10 +381,16 @@ class ModerationApi:
                                  f"{self.settings.moderation_api_port}: {exc.strerror or exc}") from None
         self._runner = runner
         self.port = int(runner.addresses[0][1])
+        self._refresher = asyncio.create_task(self._keep_fresh())
         if self.on_ready is not None:
             self.on_ready(self)
 
     async def stop(self) -> None:
+        if self._refresher is not None:
+            refresher, self._refresher = self._refresher, None
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -360,14 +402,30 @@ class ModerationApi:
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Every answer counted (ModerationApiMetrics), then `_answer`'s."""
+        started = time.perf_counter()
+        response = await self._answer(request, handler)
+        self._count(request, response, started)
+        return response
+
+    def _count(self, request: web.Request, response: web.StreamResponse, started: float) -> None:
+        """A request's answer in the metrics: its route's template, status code and time; a
+        JSON refusal (4xx) by its error code (the page counts its own HTML refusals)."""
+        self.metrics.observe(_route(request), response.status, time.perf_counter() - started)
+        if 400 <= response.status < 500:
+            code = _error_code(response)
+            if code is not None:
+                self.metrics.refused(code, "page" if self.page.serves(request.path) else "api")
+
+    async def _answer(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Authentication first; no stack trace, token or body ever leaves."""
-        if self._token is None and request.path != "/healthz" and not _names_this_machine(
+        if self._token is None and request.path not in OPEN_PATHS and not _names_this_machine(
                 request.host):
             # Loopback only, without a token: a browser on this machine is the only client
             # that could come through another name, a hostile page's rebound to 127.0.0.1.
             return _misdirected()
         # The moderation page signs its users in itself (a session cookie and a CSRF token).
-        if request.path != "/healthz" and not self.page.serves(request.path) \
+        if request.path not in OPEN_PATHS and not self.page.serves(request.path) \
                 and not self._authorized(request):
             return _unauthorized()
         try:
@@ -404,7 +462,11 @@ class ModerationApi:
         def precheck(request: web.Request) -> web.Response | None:
             return _unauthorized() if not self._authorized(request) else _decision_headers(request)
 
-        return await expect_continue(request, precheck, log, "moderation API")
+        started = time.perf_counter()
+        refused = await expect_continue(request, precheck, log, "moderation API")
+        if refused is not None:  # answered here: the middleware never sees it
+            self._count(request, refused, started)
+        return refused
 
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
@@ -437,12 +499,50 @@ class ModerationApi:
         too: a listing of tens of thousands of cases must not hold up the event loop (the
         other requests, /healthz)."""
         async with self._lock:
-            return await self._blocking(lambda: fn(self.store.refresh()))  # type: ignore[no-any-return]
+            self._last_read_attempt = time.monotonic()
+            return await self._blocking(lambda: fn(self._refreshed()))  # type: ignore[no-any-return]
+
+    def _refreshed(self) -> CaseView:
+        """The store's view read up to date with the topics (in the executor thread), the read
+        counted: its time once done, a failure otherwise."""
+        try:
+            view = self.store.refresh()
+        except Exception:
+            self.metrics.read_failures.inc()
+            raise
+        self.metrics.last_read.set(time.time())
+        return view
+
+    async def _keep_fresh(self) -> None:
+        """Read the topics at start, then whenever no request has for VIEW_REFRESH_SECONDS:
+        the first moderator does not wait for the whole read, and the last read's time (a
+        metric) tells whether the API can still read them while nobody uses it."""
+        failing = False
+        while True:
+            try:
+                await self._read(lambda view: None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # counted by _refreshed; said once per outage
+                if not failing:
+                    log.warning("moderation API: cannot read the moderation topics: %s", exc)
+                failing = True
+            else:
+                if failing:
+                    log.info("moderation API: reading the moderation topics again")
+                failing = False
+            while (wait := self._last_read_attempt + VIEW_REFRESH_SECONDS
+                   - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
 
     # -- endpoints --------------------------------------------------------------------------
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.metrics.registry),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _list(self, request: web.Request) -> web.Response:
         found = await self.pending(request.query)
@@ -673,6 +773,8 @@ class ModerationApi:
             payload = prepared.body
             try:
                 record = await self._blocking(self.store.decide, case_id, payload)
+                self.metrics.decided(record["decision"],
+                                     "page" if self.page.serves(request.path) else "api")
             except BrokerError:
                 if key is not None:  # maybe written: the key's retry must not write it again
                     self._remember_answer(key, case_id, asked, (409, {
@@ -685,9 +787,12 @@ class ModerationApi:
             # decision between the check and this write: whichever is first on the topic wins.
             try:
                 async with self._lock:  # the view's: the store refreshes it
+                    self._last_read_attempt = time.monotonic()
                     back = await self._blocking(self.store.read_back, case_id, record,
                                                 escalations, lang)
+                self.metrics.last_read.set(time.time())
             except BrokerError as exc:  # written and acknowledged all the same
+                self.metrics.read_failures.inc()
                 log.warning("decision on %r written; not checked against concurrent ones: %s",
                             case_id, exc)
                 back = None

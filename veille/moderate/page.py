@@ -635,6 +635,11 @@ class ModerationPage:
 
     # -- sessions ----------------------------------------------------------------------------
 
+    def open_sessions(self) -> float:
+        """Sessions signed in and not expired (veille_moderation_page_sessions, at a scrape)."""
+        now = time.monotonic()
+        return float(sum(1 for s in list(self.sessions.values()) if s.expires > now))
+
     def session(self, request: web.Request) -> Session | None:
         sid = request.cookies.get(COOKIE, "")
         found = self.sessions.get(sid) if sid else None
@@ -699,6 +704,7 @@ class ModerationPage:
             return {"count": 0, "cases": []}, (
                 "refused", PAGE_TEXT[lang]["unavailable"].format(detail=exc))
         if isinstance(listing, web.Response):
+            self.api.metrics.refused("invalid_query", "page")
             detail = query_refusal(_json(listing), lang)
             return {"count": 0, "cases": []}, (
                 "refused", PAGE_TEXT[lang]["invalid_query"].format(detail=detail))
@@ -756,7 +762,9 @@ class ModerationPage:
         name = name.strip() if isinstance(name, str) else ""
         good = isinstance(token, str) and self.api.token_matches(token)
         if not good or not name or len(name) > MAX_MODERATOR_CHARS or not name.isprintable():
-            said = PAGE_TEXT[lang]["no_proxy_user" if good and self.api.user_header else "bad_sign_in"]
+            no_user = good and bool(self.api.user_header)
+            self.api.metrics.refused("unauthenticated_user" if no_user else "unauthorized", "page")
+            said = PAGE_TEXT[lang]["no_proxy_user" if no_user else "bad_sign_in"]
             return self._html(self._sign_in_page(request, lang,
                                                  said.format(header=self.api.user_header)),
                               status=401)
@@ -800,6 +808,7 @@ class ModerationPage:
     def _forbidden(self, request: web.Request, lang: str, why: str = "csrf") -> web.Response:
         """403, nothing written: what was refused, and a link back to the pending cases with
         the filters the form came from."""
+        self.api.metrics.refused(why, "page")
         p = PAGE_TEXT[lang]
         back = f"/ui?{kept_query(request.query, lang)}"
         link = p["sign_in_again"] if why == "expired" else p["back"]  # /ui asks to sign in
@@ -824,7 +833,10 @@ class ModerationPage:
         try:
             answer = await self.api.decide(case_id, payload, request,
                                            key if isinstance(key, str) and key else None, lang)
-            session.note = outcome(case_id, answer.status, _json(answer), lang, self.tz)
+            said = _json(answer)
+            if 400 <= answer.status < 500:  # the API's refusal, told on the page
+                self.api.metrics.refused(str(said.get("error", "other")), "page")
+            session.note = outcome(case_id, answer.status, said, lang, self.tz)
         except BrokerError as exc:
             session.note = ("refused", PAGE_TEXT[lang]["unavailable"].format(detail=exc))
         return self._back(request, lang)
