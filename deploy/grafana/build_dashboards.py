@@ -31,6 +31,12 @@ SCORED = ('veille_mentions_enriched_total{brand=~"$brand", platform=~"$platform"
 # item counters (a case counted once per triage category) only the "by category" panels.
 MOD = '{brand=~"$brand", category=~"$category"}'
 MOD_BRAND = '{brand=~"$brand"}'
+# The moderation API's own metrics (no brand: the dashboard's filters do not apply).
+API_REQUESTS = "veille_moderation_api_requests_total"
+API_DURATION = "veille_moderation_api_request_duration_seconds"
+API_DECISIONS = "veille_moderation_api_decisions_total"
+API_REFUSALS = "veille_moderation_api_refusals_total"
+API_LAST_READ = "veille_moderation_api_last_read_timestamp_seconds"
 
 
 def target(expr: str, legend: str = "", *, instant: bool = False, interval: str = "") -> Json:
@@ -489,6 +495,50 @@ def moderation() -> Json:
                       "{{brand}}", decimals=0,
                       description="Cases received over the time range (each case once)."), 12, 8),
         ],
+        # The moderators' tool itself (`veille moderate serve`, job veille-moderation-api): no
+        # brand label, the filters do not apply.
+        row("Moderation API"),
+        [
+            (timeseries("Moderation API requests", [target(
+                f"sum by (route, code) (rate({API_REQUESTS}[$__rate_interval]))",
+                "{{route}} {{code}}")], unit="reqps",
+                description="Requests the moderation API and its page answered, by route "
+                            "(other: no route, 404 or 405) and status code: 401 and 403 are "
+                            "credentials or forms refused, 503 the broker out of its reach."),
+             8, 8),
+            (timeseries("Moderation API latency (p95)", [target(
+                "histogram_quantile(0.95, sum by (route, le) (rate("
+                f"{API_DURATION}_bucket[$__rate_interval])))", "{{route}}")], unit="s",
+                description="95th percentile of the time to answer, by route (a listing "
+                            "reads the topics first; a decision waits for the broker's "
+                            "acknowledgement and reads it back)."), 8, 8),
+            (timeseries("Moderation API view age", [
+                target(f"time() - max by (instance) ({API_LAST_READ} > 0)", "{{instance}}"),
+            ], unit="s", threshold_line=True,
+                steps=thresholds(("green", None), ("orange", 300)),
+                description="Time since each moderation API last read the moderation topics "
+                            "(at each request, by itself after 30 s without one): over 5 "
+                            "minutes it cannot read them (alert ModerationApiStale)."), 8, 8),
+        ],
+        [
+            (timeseries("Decisions written by the moderation API", [target(
+                f"sum by (decision, via) (increase({API_DECISIONS}[$__rate_interval]))",
+                "{{decision}} ({{via}})")], bars=True, stack="normal", unit="decisions",
+                decimals=0,
+                description="Decisions the API wrote and the broker acknowledged, by decision "
+                            "and by way: the JSON API (api) or the moderation page (page)."),
+             12, 8),
+            (timeseries("Refused by the moderation API", [
+                target(f"sum by (reason, via) (increase({API_REFUSALS}[$__rate_interval]))",
+                       "{{reason}} ({{via}})"),
+                target("sum(increase(veille_moderation_api_read_failures_total"
+                       "[$__rate_interval]))", "topics not read (503)"),
+            ], bars=True, unit="requests", decimals=0,
+                description="Requests refused (4xx), by reason: unauthorized (a wrong token), "
+                            "csrf or expired (a page's form), decision_pending or "
+                            "already_closed (decided by another), invalid_query...; and the "
+                            "reads of the topics that failed."), 12, 8),
+        ],
     ]
     annotations = [
         annotation("Moderation alerts",
@@ -498,8 +548,9 @@ def moderation() -> Json:
     return dashboard(
         "veille-moderation", "veille: moderation",
         "Moderation KPIs: cases received, processed share against 90 %, rejection rate, backlog "
-        "age, time to decision, negative mentions answered on time, busiest hours. The category "
-        "filter applies to the by-category panels only: totals and ratios count each case once.",
+        "age, time to decision, negative mentions answered on time, busiest hours; the moderation "
+        "API's requests, latency and view age. The category filter applies to the by-category "
+        "panels only: totals and ratios count each case once.",
         [variable("brand", "Brand", "veille_moderation_cases_received_total"),
          variable("category", "Category", "veille_moderation_items_received_total")],
         layout(rows), annotations, time_from="now-2d",
@@ -658,7 +709,8 @@ def pipeline() -> Json:
             (timeseries("Builds running", [target(
                 "count by (version, revision) (veille_build_info)", "{{version}} {{revision}}")],
                 unit="short", decimals=0,
-                description="Workers and collectors running each build (veille_build_info: the "
+                description="Workers, collectors and moderation APIs running each build "
+                            "(veille_build_info: the "
                             "release version and the source revision, VEILLE_REVISION at "
                             "`docker compose build`): two lines during a rolling upgrade or a "
                             "rollback, one once every service was recreated."), 8, 7),

@@ -27,7 +27,7 @@ ALERTS = {
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
     "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
-    "BlueskyBrandFailing", "UnscoredMentionsSurge", "WatchlistRefused",
+    "BlueskyBrandFailing", "UnscoredMentionsSurge", "WatchlistRefused", "ModerationApiStale",
 }
 
 
@@ -218,6 +218,7 @@ def test_contract_matches_veille_metrics() -> None:
         FeedMetrics,
         HashtagMetrics,
         Metrics,
+        ModerationApiMetrics,
         ModerationMetrics,
         SpikeMetrics,
         WatchlistMetrics,
@@ -234,6 +235,8 @@ def test_contract_matches_veille_metrics() -> None:
     agents_paused(registry, lambda: 0.0)
     spikes = SpikeMetrics(registry, ["acme"], 300)
     moderation = ModerationMetrics(registry, ["acme"])
+    api = ModerationApiMetrics(registry, sessions=lambda: 0)
+    api.observe("/cases", 200, 0.01)  # a requests series: one per route and code answered
     # Per-brand gauges appear once the worker owning the brand's (or the cases') partitions runs.
     for gauge in (*spikes.gauges, *moderation.gauges):
         gauge.labels("acme").set(0)
@@ -298,6 +301,9 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     ("alertname=BlueskyBrandFailing severity=warning brand=acme kind=unauthorized "
      "instance=bluesky-1:9465", "veille-ops"),
     ("alertname=SendsFailing severity=critical instance=w1:9464", "veille-ops"),
+    # The moderators' tool cannot read its topics: the pipeline's (no brand), not a brand's.
+    ("alertname=ModerationApiStale severity=warning job=veille-moderation-api "
+     "instance=172.18.0.9:8081", "veille-ops"),
     ("alertname=SendsFailing severity=warning collector=webhook", "veille-ops"),
     ("alertname=Watchdog severity=none", "veille-deadman"),
     ("alertname=AlertingFailing severity=critical cause=notifications_failed integration=webhook",
