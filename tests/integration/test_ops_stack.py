@@ -70,7 +70,10 @@ NEG = ["Acme support is terrible, worst experience ever", "Acme network down aga
        "Really disappointed with Acme, refund me now"]
 POS = ["Thanks Acme, great service today", "Love my new Acme phone",
        "Merci Acme, le service client est vraiment génial aujourd'hui"]
-JOBS = ("veille-worker", "veille-collector-webhook", "prometheus", "alertmanager")
+JOBS = ("veille-worker", "veille-collector-webhook", "veille-moderation-api", "prometheus",
+        "alertmanager")
+#: The moderation API's own metrics (`veille moderate serve`), not the worker's.
+API_METRICS = ("veille_moderation_api_", "veille_moderation_page_")
 NEUTRAL = ["Acme opens a new store downtown", "Acme ouvre une boutique à Lyon"]
 
 
@@ -153,26 +156,30 @@ class Stack:
     am_url: str
     collector_url: str
     rules_for: dict[str, str]
+    api: Server
+    api_url: str
 
     def logs(self) -> str:
         return "\n".join(f"--- {s.name}\n{s.log(2000)}" for s in
-                         (self.collector, self.prometheus, self.alertmanager)) + \
+                         (self.collector, self.api, self.prometheus, self.alertmanager)) + \
             f"\n--- worker\n{self.worker.log()}"
 
 
 @pytest.fixture
 def stack(settings: Settings, start_worker: Any, tmp_path: Path) -> Iterator[Stack]:
-    """Worker, webhook collector, Prometheus and Alertmanager, started together, all ready."""
+    """Worker, webhook collector, moderation API, Prometheus and Alertmanager, started
+    together, all ready."""
     prometheus_bin = require_binary("prometheus")
     alertmanager_bin = require_binary("prometheus-alertmanager")
     settings = settings.with_(watchlist=WATCHLIST, spike_bucket_seconds=BUCKET,
                               spike_lateness_seconds=BUCKET, spike_idle_seconds=3.0,
-                              webhook_port=free_port())
+                              webhook_port=free_port(), moderation_api_port=free_port())
     ensure_topics(settings)
     sink = WebhookSink()
     prom_port, am_port = free_port(), free_port()
     worker_at = f"{settings.metrics_host}:{settings.metrics_port}"
     collector_at = f"127.0.0.1:{settings.webhook_port}"
+    api_at = f"127.0.0.1:{settings.moderation_api_port}"  # loopback: no token needed
 
     am_dir = tmp_path / "alertmanager"
     am_yml = write_yaml(am_dir / "alertmanager.yml", alertmanager_config(sink.url, TIME_SCALE))
@@ -186,6 +193,7 @@ def stack(settings: Settings, start_worker: Any, tmp_path: Path) -> Iterator[Sta
         "mastodon-collector:9465": None,  # likewise, without --profile mastodon
         "bluesky-collector:9465": None,  # likewise, without --profile bluesky
         "agents:9464": None,  # likewise, as in compose without --profile split
+        "moderation-api:8081": api_at,
         "localhost:9090": f"127.0.0.1:{prom_port}", "alertmanager:9093": f"127.0.0.1:{am_port}",
     }, alertmanager=f"127.0.0.1:{am_port}"))
 
@@ -204,6 +212,10 @@ def stack(settings: Settings, start_worker: Any, tmp_path: Path) -> Iterator[Sta
                               [sys.executable, "-m", "veille.cli", "collect", "webhook"],
                               tmp_path / "collector.log", f"http://{collector_at}/healthz",
                               env=settings_env(settings)))
+        servers.append(Server("moderation API",
+                              [sys.executable, "-m", "veille.cli", "moderate", "serve"],
+                              tmp_path / "moderation-api.log", f"http://{api_at}/healthz",
+                              env=settings_env(settings)))
         worker = start_worker(settings, ready=False)
         deadline = time.monotonic() + 90
         for s in servers:
@@ -211,7 +223,7 @@ def stack(settings: Settings, start_worker: Any, tmp_path: Path) -> Iterator[Sta
         worker.wait_ready(max(1.0, deadline - time.monotonic()))
         yield Stack(settings, worker, servers[2], servers[1], servers[0], sink,
                     PrometheusAPI(f"http://127.0.0.1:{prom_port}"), f"http://127.0.0.1:{am_port}",
-                    f"http://{collector_at}", rules_for)
+                    f"http://{collector_at}", rules_for, servers[3], f"http://{api_at}")
     finally:
         for s in reversed(servers):
             s.stop()
@@ -244,9 +256,16 @@ def moderate_some_cases(s: Stack) -> list[tuple[str, str]]:
         exported = exported_names(r.read().decode())
     wanted = {"veille_moderation_items_received_total", "veille_moderation_cases_received_total"} | {
         m for _, _, target in dashboard_targets() for m in series_names(target["expr"])
-        if m.startswith("veille_moderation_")}
+        if m.startswith("veille_moderation_") and not m.startswith(API_METRICS)}
     missing = sorted(wanted - exported)
     assert not missing, f"the worker does not export these moderation metrics: {missing}"
+    # The moderation API's panels: its own /metrics, once it has listed the cases.
+    with httpx.Client(base_url=s.api_url, timeout=30) as client:
+        assert client.get("/cases").status_code == 200
+        api_exported = exported_names(client.get("/metrics").text)
+    wanted = {m for _, _, target in dashboard_targets() for m in series_names(target["expr"])
+              if m.startswith(API_METRICS)}
+    assert wanted and not wanted - api_exported, sorted(wanted - api_exported)
     items = [json.loads(r.value) for r in read_all(s.settings, MODERATION_QUEUE, expect=3,
                                                      settle=0.3)]
     acme = [i for i in items if i.get("brand") == BRAND]
@@ -445,6 +464,8 @@ def dashboards_report(s: Stack, start: float, end: float, fired_at: float) -> st
     with urllib.request.urlopen(s.worker.metrics_url, timeout=5) as r:
         exported = exported_names(r.read().decode())
     with urllib.request.urlopen(f"{s.collector_url}/metrics", timeout=5) as r:
+        exported |= exported_names(r.read().decode())
+    with urllib.request.urlopen(f"{s.api_url}/metrics", timeout=5) as r:
         exported |= exported_names(r.read().decode())
     # The category of the most moderated items: moderate_some_cases decided three cases.
     processed = prom.query('sort_desc(sum by (category) (increase(veille_moderation_items_processed_'
