@@ -824,7 +824,7 @@ async def run_api(settings: Settings) -> None:
 
     def announce(api: ModerationApi) -> None:
         print(f"veille moderate: API at {api.url}/cases (auth: {api.auth}), moderation page at "
-              f"{api.url}/ui; Ctrl-C stops it", flush=True)
+              f"{api.url}/ui, metrics at {api.url}/metrics; Ctrl-C stops it", flush=True)
 
     api = ModerationApi(settings, on_ready=announce)
     await api.start()
