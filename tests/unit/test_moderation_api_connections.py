@@ -101,3 +101,20 @@ def test_a_malformed_request_logs_no_traceback_nor_the_token(
     for r in ours:
         assert r.exc_info is None and r.exc_text is None, r.getMessage()
         assert TOKEN not in r.getMessage() and "Traceback" not in r.getMessage()
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("127.0.0.1:8081", True), ("[::1]", True), ("[::1]:8081", True),
+    ("localhost", True), ("moderation.localhost:8081", True), ("LOCALHOST.:8081", True),
+    # urlsplit reads the name out of these and ignores what follows it: refused.
+    ("[::1]x", False), ("[::1]evil.example", False), ("[::1]:8081x", False),
+    ("127.0.0.1:80:80", False), ("evil.example", False), ("127.0.0.1.evil.example", False),
+    ("", False), ("[::1", False),
+])
+def test_only_a_loopback_name_with_nothing_after_it_but_a_port_names_this_machine(
+        host: str, loopback: bool) -> None:
+    """Without a token the API answers only requests whose Host names this machine (DNS
+    rebinding). Found in review (2026-12-06): `[::1]x` passed, read as ::1 by urlsplit."""
+    from veille.moderate.api import _names_this_machine
+
+    assert _names_this_machine(host) is loopback

@@ -154,12 +154,19 @@ _error = json_error
 
 def _names_this_machine(host: str) -> bool:
     """The request's Host (with or without its port) is a loopback address written as such,
-    `localhost` or a name under `.localhost`: never a name that DNS says is 127.0.0.1 now."""
+    `localhost` or a name under `.localhost`: never a name that DNS says is 127.0.0.1 now.
+    Nothing may follow the name but a port (urlsplit reads `[::1]x` as ::1)."""
+    if _HOST.fullmatch(host) is None:
+        return False
     try:
         name = urlsplit("//" + host).hostname
     except ValueError:
         return False
     return name is not None and names_loopback(name)
+
+
+#: A Host header: a bracketed address or a name without brackets nor colons, then a port or not.
+_HOST = re.compile(r"(\[[^\]]*\]|[^:\[\]]+)(:[0-9]{1,5})?")
 
 
 def _misdirected() -> web.Response:
