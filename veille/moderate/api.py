@@ -536,7 +536,7 @@ class ModerationApi:
                 failing = True
             else:
                 if failing:
-                    log.info("moderation API: reading the moderation topics again")
+                    log.warning("moderation API: reading the moderation topics again")
                 failing = False
             while (wait := self._last_read_attempt + VIEW_REFRESH_SECONDS
                    - time.monotonic()) > 0:
