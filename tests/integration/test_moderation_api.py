@@ -966,6 +966,67 @@ def test_closed_cases_newest_first_from_the_api_and_the_cli(settings, api: Serve
     assert cli.returncode != 0 and "--until must be after --since" in cli.stderr
 
 
+def test_paging_through_the_cases_with_offset_gives_each_case_once(settings, api: ServedApi) -> None:
+    """Seat review, 2026-12-06: with 1,266 pending cases only the first `limit` could be read.
+    `offset` (after the filters and the sort) pages through GET /cases and GET /closed, `count`
+    staying the total; a bad offset is a 400 as a bad limit is."""
+    everything = [c["case_id"] for c in api.client.get("/cases").json()["cases"]]
+    assert everything == ["c-old", "c-spam", "c-new"]
+    for limit in (1, 2):
+        seen = []
+        for offset in range(0, 4, limit):
+            page = api.client.get(f"/cases?limit={limit}&offset={offset}").json()
+            assert page["count"] == 3, (limit, offset)
+            seen += [c["case_id"] for c in page["cases"]]
+        assert seen == everything, limit
+    assert api.client.get("/cases?offset=3").json() == {"count": 3, "cases": []}
+    assert api.client.get("/cases?offset=1000000").json() == {"count": 3, "cases": []}
+    # After the filters and the sort.
+    acme = api.client.get("/cases?brand=acme&limit=1&offset=1").json()
+    assert (acme["count"], [c["case_id"] for c in acme["cases"]]) == (2, ["c-new"])
+    assert api.client.get("/cases?offset=0").json() == api.client.get("/cases").json()
+    for blank in ("offset=", "offset=%20"):  # as absent, as an empty limit
+        assert api.client.get(f"/cases?{blank}").json() == api.client.get("/cases").json()
+    for path in ("/cases", "/closed"):
+        for value in ("-1", "x", "1.5", "%C2%B2", "%D9%A1", "1e3", "0" * 4400 + "1", "1&offset=2"):
+            bad = api.client.get(f"{path}?offset={value}")
+            assert bad.status_code == 400 and bad.json()["field"] == "offset", (path, value)
+        assert "offset must be a whole number" in api.client.get(f"{path}?offset=-1").text
+    # GET /closed: c-done (approved 30 s ago), then c-spam closed 10 s ago.
+    spam = apply_decision(case_of(ITEMS[1]), {"case_id": "c-spam", "decision": "reject",
+                                              "moderator": "bob", "decided_at": NOW - 10}, now=NOW)
+    produce(settings, MODERATION_CLOSED, [(b"c-spam", json.dumps(spam.record).encode())])
+    closed = [api.client.get(f"/closed?limit=1&offset={n}").json() for n in range(3)]
+    assert [c["count"] for c in closed] == [2, 2, 2]
+    assert [[c["case_id"] for c in page["cases"]] for page in closed] == [["c-spam"], ["c-done"], []]
+    assert [c["case_id"] for c in api.client.get("/closed?decision=approve&offset=0").json()[
+        "cases"]] == ["c-done"]
+
+
+def test_a_closed_case_asking_for_an_answer_says_whether_it_came_on_time(settings,
+                                                                         api: ServedApi) -> None:
+    """GET /closed: `respond_by`, the case's answer deadline (as GET /cases gives it), and
+    `answer`, how its closing answered a case asking for one (on_time, late, no_answer: the
+    report's and veille_moderation_answers_total's outcomes), null when it asks for none."""
+    late_item = item("c-late", "acme", ("needs_answer",), "respond", 3 * 86400)
+    unanswered = item("c-mute", "acme", ("needs_answer",), "respond", 120)
+    produce(settings, MODERATION_QUEUE, [(i["case_id"].encode(), json.dumps(i).encode())
+                                         for i in (late_item, unanswered)])
+    records = [apply_decision(case_of(queued), {"case_id": queued["case_id"], "decision": decision,
+                                                 "moderator": "bob", "decided_at": NOW - 5}, now=NOW)
+               for queued, decision in ((ITEMS[2], "replied"), (late_item, "replied"),
+                                        (unanswered, "approve"))]
+    produce(settings, MODERATION_CLOSED, [(r.record["case_id"].encode(), json.dumps(r.record).encode())
+                                          for r in records])
+    found = {c["case_id"]: c for c in api.client.get("/closed").json()["cases"]}
+    assert {k: found[k]["answer"] for k in found} == {
+        "c-new": "on_time", "c-late": "late", "c-mute": "no_answer", "c-done": None}
+    assert found["c-new"]["respond_by"] == ITEMS[2]["respond_by"]
+    assert found["c-late"]["respond_by"] == late_item["respond_by"]
+    done = next(i for i in ITEMS if i["case_id"] == "c-done")
+    assert found["c-done"]["respond_by"] == done["respond_by"]  # though it asks for no answer
+
+
 def test_a_decision_the_agent_would_ignore_is_refused_before_it_is_written(settings,
                                                                             api: ServedApi) -> None:
     """A case that has had its 100 escalations and assignments takes only a closing decision:

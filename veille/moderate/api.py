@@ -2,7 +2,7 @@
 
     GET  /cases?brand=B&category=C&limit=N   pending cases, oldest first (also assignee=,
                                              unassigned=, escalated=true|false, sort=,
-                                             posted_since=)
+                                             posted_since=; offset=K skips the first K)
     GET  /cases/{id}                         one case: pending or closed, with its queue item
     GET  /closed?since=T&decision=D&...      closed cases, newest decision first
     POST /cases/{id}/decision                {"decision", "moderator", "reason"?, "assignee"?,
@@ -95,6 +95,8 @@ T = TypeVar("T")
 MAX_BODY_BYTES = 16 * 1024
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+#: The largest `offset` (nine digits): past the end of any listing, answered with no cases.
+MAX_OFFSET = 999_999_999
 RETRY_AFTER_SECONDS = 5
 #: How long a 503 waits to learn whether the broker now refuses the API's settings.
 SIGN_IN_TIMEOUT = 2.0
@@ -266,12 +268,13 @@ def summary(item: dict[str, Any], view: CaseView | None = None,
 
 
 def _checked_query(query: Any, free: set[str], choices: dict[str, tuple[str, ...]]
-                   ) -> int | web.Response:
-    """The 400 answer to a query with a parameter other than `limit`, `free` ones (any text)
-    and `choices` (each one of its values), or one given twice, or else its `limit` (default
-    DEFAULT_LIMIT, at most MAX_LIMIT). Any of them empty or blank is as absent, as an HTML
-    form's "any" (_param)."""
-    unknown = sorted(set(query) - free - set(choices) - {"limit"})
+                   ) -> tuple[int, int] | web.Response:
+    """The 400 answer to a query with a parameter other than `limit`, `offset`, `free` ones (any
+    text) and `choices` (each one of its values), or one given twice, or else its `limit`
+    (default DEFAULT_LIMIT, at most MAX_LIMIT) and `offset` (default 0: how many of the cases
+    found, filtered and sorted, come before the first one given). Any of them empty or blank
+    is as absent, as an HTML form's "any" (_param)."""
+    unknown = sorted(set(query) - free - set(choices) - {"limit", "offset"})
     if unknown:
         return _error(400, "invalid_query", f"unknown parameters {unknown}", field=unknown[0])
     for name in sorted(set(query)):
@@ -285,11 +288,19 @@ def _checked_query(query: Any, free: set[str], choices: dict[str, tuple[str, ...
             return _error(400, "invalid_query", f"{name} must be one of {', '.join(values)}",
                           field=name)
     raw = _param(query, "limit") or str(DEFAULT_LIMIT)  # `limit=` from an empty form field
-    if (not (raw.isascii() and raw.isdigit()) or len(raw) > 9
-            or not 1 <= int(raw) <= MAX_LIMIT):  # 4,301 digits: int() raises
+    if not _whole(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         return _error(400, "invalid_query", f"limit must be a whole number in 1..{MAX_LIMIT}",
                       field="limit")
-    return int(raw)
+    skip = _param(query, "offset") or "0"
+    if not _whole(skip):
+        return _error(400, "invalid_query", f"offset must be a whole number in 0..{MAX_OFFSET}",
+                      field="offset")
+    return int(raw), int(skip)
+
+
+def _whole(raw: str) -> bool:
+    """ASCII digits, at most 9 of them (4,301 digits: int() raises; "²".isdigit() is True)."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 9
 
 
 def _time_param(query: Any, name: str) -> float | None | web.Response:
@@ -556,13 +567,15 @@ class ModerationApi:
         return found if isinstance(found, web.Response) else web.json_response(found)
 
     async def pending(self, query: Any) -> dict[str, Any] | web.Response:
-        """GET /cases's answer to `query` (a MultiDict): `{"count", "cases"}`, or the 400
-        refusing it (the moderation page lists the same way)."""
-        limit = _checked_query(query, {"brand", "assignee", "posted_since"}, {
+        """GET /cases's answer to `query` (a MultiDict): `{"count", "cases"}`, `count` every
+        case found and `cases` the `limit` from `offset` on, or the 400 refusing it (the
+        moderation page lists the same way)."""
+        checked = _checked_query(query, {"brand", "assignee", "posted_since"}, {
             "category": METRIC_CATEGORIES, "sort": SORTS, "unassigned": ("true", "false"),
             "escalated": ("true", "false")})
-        if isinstance(limit, web.Response):
-            return limit
+        if isinstance(checked, web.Response):
+            return checked
+        limit, offset = checked
         posted_since = _time_param(query, "posted_since")
         if isinstance(posted_since, web.Response):
             return posted_since
@@ -581,7 +594,7 @@ class ModerationApi:
                                    sort=sort, assignee=assignee, unassigned=unassigned == "true",
                                    escalated=escalated, now=now, posted_since=posted_since)
             return {"count": len(pending),
-                    "cases": [summary(i, view, now) for i in pending[:limit]]}
+                    "cases": [summary(i, view, now) for i in pending[offset:offset + limit]]}
 
         return await self._read(listing)
 
@@ -592,10 +605,11 @@ class ModerationApi:
     async def closed(self, query: Any) -> dict[str, Any] | web.Response:
         """GET /closed's answer to `query` (a MultiDict): `{"count", "cases"}`, newest decision
         first, or the 400 refusing it (the moderation page's closed cases are the same)."""
-        limit = _checked_query(query, {"brand", "moderator", "since", "until"}, {
+        checked = _checked_query(query, {"brand", "moderator", "since", "until"}, {
             "category": METRIC_CATEGORIES, "decision": CLOSING_DECISIONS})
-        if isinstance(limit, web.Response):
-            return limit
+        if isinstance(checked, web.Response):
+            return checked
+        limit, offset = checked
         category = _param(query, "category")
         decision = _param(query, "decision")
         times: dict[str, float | None] = {}
@@ -622,7 +636,8 @@ class ModerationApi:
         def listing(view: CaseView) -> dict[str, Any]:
             count, found = view.closed_page(
                 brand=_text_param(query, "brand"), category=category, decision=decision,
-                moderator=_text_param(query, "moderator"), since=since, until=until, limit=limit)
+                moderator=_text_param(query, "moderator"), since=since, until=until, limit=limit,
+                offset=offset)
             return {"count": count, "cases": found}
 
         return await self._read(listing)

@@ -946,10 +946,11 @@ class CaseView:
     def closed_page(self, *, brand: str | None = None, category: str | None = None,
                     decision: str | None = None, moderator: str | None = None,
                     since: float | None = None, until: float | None = None,
-                    limit: int | None = None, author: str | None = None
+                    limit: int | None = None, author: str | None = None, offset: int = 0
                     ) -> tuple[int, list[dict[str, Any]]]:
-        """How many closed cases closed_cases finds, and the first `limit` of them: only those
-        are summarized (a listing of the newest 100 of 50,000 closed cases took 0.5 s).
+        """How many closed cases closed_cases finds, and `limit` of them from `offset` on (the
+        `offset` newest left out): only those are summarized (a listing of the newest 100 of
+        50,000 closed cases took 0.5 s).
         The earlier episodes of case ids queued again are listed too, each with its own item."""
         rows: list[tuple[float, str, int, dict[str, Any], dict[str, Any] | None]] = []
         current = len(self.closed)
@@ -978,7 +979,7 @@ class CaseView:
                     continue
             rows.append((decided, case_id, n, record, item))
         rows.sort(key=lambda row: (-row[0], row[1], row[2]))
-        shown = rows[:limit] if limit is not None else rows
+        shown = rows[offset:offset + limit] if limit is not None else rows[offset:]
         return len(rows), [closed_summary(record, item) for _, _, _, record, item in shown]
 
     def _closed_episodes(self) -> Iterator[tuple[str, float, dict[str, Any], dict[str, Any] | None]]:
@@ -1170,7 +1171,9 @@ def closed_summary(record: Mapping[str, Any], item: Mapping[str, Any] | None) ->
     """A closed case for people and tools: the closing `decision`, `moderator`, `reason`,
     `decided_at` and `time_to_decision_seconds` of its moderation.closed record, the case's
     `brand`, `brands`, `categories`, `severity` (after escalations) and `escalations`, who
-    worked on it last (`assigned_to`), and its mention's `platform`, `author`, `text` and `url`
+    worked on it last (`assigned_to`), its answer deadline (`respond_by`, as GET /cases gives
+    it) and `answer`, how the closing answered a case asking for one (on_time, late, no_answer;
+    null when it asks for none), its mention's `platform`, `author`, `text` and `url`
     while its queue item is held (null otherwise), and `erased_at` once `veille erase` emptied
     them (absent otherwise, as on GET /cases). A record with an unreadable case state
     shows what its queue item says, or nulls."""
@@ -1191,10 +1194,25 @@ def closed_summary(record: Mapping[str, Any], item: Mapping[str, Any] | None) ->
         "reason": record.get("reason"),
         "decided_at": iso(decided),
         "time_to_decision_seconds": _time_to_decision(record, decided, case),
+        "respond_by": iso(case.response_deadline) if case is not None else None,
+        "answer": _answer(record, decided, case),
         **{k: item.get(k) for k in ("platform", "author", "text", "url")},
         # `veille erase`: author, text and url emptied, as GET /cases says it
         **({"erased_at": item["erased_at"]} if item.get("erased_at") is not None else {}),
     }
+
+
+def _answer(record: Mapping[str, Any], decided: float, case: Case | None) -> str | None:
+    """How the closing answered a case asking for an answer (Case.answer_outcome: on_time,
+    late, no_answer), compared as the agent and the report compare it: the decision's exact
+    time (the case's closed_at) against the deadline; None for a case asking for none, or
+    unknown."""
+    if case is None:
+        return None
+    exact = case.closed_at
+    if not isinstance(exact, int | float) or isinstance(exact, bool) or not math.isfinite(exact):
+        exact = decided
+    return case.answer_outcome(str(record.get("decision")), exact)
 
 
 def _time_to_decision(record: Mapping[str, Any], decided: float, case: Case | None) -> float | None:
@@ -1277,12 +1295,7 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
         figures = brands.setdefault(str(record.get("brand")), Figures())
         rejected = record.get("decision") == "reject"
         waited = _time_to_decision(record, decided, case)
-        # The agent's own comparison: the decision's exact time (closed_at) against the deadline.
-        exact = case.closed_at if case is not None else None
-        if not isinstance(exact, int | float) or isinstance(exact, bool) or not math.isfinite(exact):
-            exact = decided
-        answer = (case.answer_outcome(str(record.get("decision")), exact)
-                  if case is not None else None)
+        answer = _answer(record, decided, case)  # the agent's own comparison
         for f in (figures, total):
             f.processed += 1
             f.rejected += rejected
