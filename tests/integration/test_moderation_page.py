@@ -704,3 +704,76 @@ def test_a_time_at_the_end_of_the_schemas_range_does_not_break_the_page(settings
             assert re.search(r">[-0-9 :]+ CES?T</time>", page.text)  # the others at the zone's clock
     finally:
         api.close()
+
+
+def paging(page: str, label: str = "Pages of cases") -> dict[str, str]:
+    """The page's previous / next links (rel: href), from its paging <nav>; {} without one."""
+    nav = re.search(rf'<nav aria-label="{label}">(.*?)</nav>', page)
+    return {rel: html.unescape(href) for href, rel in
+            re.findall(r'<a href="([^"]+)" rel="(prev|next)"', nav[1])} if nav else {}
+
+
+def test_previous_and_next_pages_of_cases_keep_the_filters(settings, served: ServedApi) -> None:
+    """Seat review, 2026-12-06: with 1,266 pending cases the page showed the first `limit` and
+    no way to the others. GET /cases's and GET /closed's `offset`, in a labelled <nav>: absent
+    on the first / last page, the filters kept; kept by a decision, the language link."""
+    with browser(served) as client:
+        sign_in(client)
+        assert paging(client.get("/ui").text) == {}  # one page: no paging
+        first = client.get("/ui?brand=acme&limit=2").text
+        assert case_ids(first) == ["c-late", "c-old"]
+        assert paging(first) == {"next": "/ui?lang=en&brand=acme&limit=2&offset=2"}
+        assert "Cases 1–2 of 4" in first and "4 pending cases, 2 shown" in first
+        assert 'name="offset"' not in first  # a new filter starts at the first page
+        second = client.get(paging(first)["next"]).text
+        assert case_ids(second) == ["c-evil", "c-new"] and "Cases 3–4 of 4" in second
+        assert paging(second) == {"prev": "/ui?lang=en&brand=acme&limit=2"}
+        assert case_ids(client.get(paging(second)["prev"]).text) == ["c-late", "c-old"]
+        assert accessibility_problems(second, "en") == []
+        # The language link and a decision's way back keep the page.
+        assert 'href="/ui?lang=fr&amp;brand=acme&amp;limit=2&amp;offset=2"' in second
+        assert 'action="/ui/decision?lang=en&amp;brand=acme&amp;limit=2&amp;offset=2"' in second
+        fr = client.get("/ui?lang=fr&brand=acme&limit=2&offset=2").text
+        assert "Dossiers 3 à 4 sur 4" in fr and "Dossiers précédents (1 à 2)" in fr
+        assert paging(fr, "Pages de dossiers") == {"prev": "/ui?lang=fr&brand=acme&limit=2"}
+        assert accessibility_problems(fr, "fr") == []
+        # Past the end (the list shrank since): the way back to its last page.
+        past = client.get("/ui?brand=acme&limit=2&offset=10").text
+        assert case_ids(past) == [] and paging(past) == {
+            "prev": "/ui?lang=en&brand=acme&limit=2&offset=2"}
+        bad = client.get("/ui?offset=-1").text
+        assert "Invalid filter" in bad and "offset" in bad
+        bad = client.get("/ui?offset=x&lang=fr").text
+        assert "«\u00a0décalage\u00a0» (offset) doit être un nombre entier positif" in bad
+        # The closed cases: c-evil rejected now, c-done approved 30 s before.
+        close_from_the_page(settings, client, "c-evil", "reject", "insulte")
+        closed = client.get("/ui/closed?limit=1").text
+        assert list(closed_articles(closed)) == ["c-evil"] and "Case 1 of 2" in closed
+        assert paging(closed) == {"next": "/ui/closed?lang=en&limit=1&offset=1"}
+        older = client.get(paging(closed)["next"]).text
+        assert list(closed_articles(older)) == ["c-done"] and "Case 2 of 2" in older
+        assert paging(older) == {"prev": "/ui/closed?lang=en&limit=1"}
+        assert accessibility_problems(older, "en") == []
+        assert 'href="/ui/closed?lang=fr&amp;limit=1&amp;offset=1"' in older
+        # A decision's way back: the page it was taken on (c-evil, closed, leaves it; c-new,
+        # taken, stays until the agent applies it: the list shifts by one case at most).
+        page = client.get("/ui?brand=acme&limit=2&offset=1").text
+        assert case_ids(page) == ["c-old", "c-new"]
+        posted = client.post("/ui/decision?lang=en&brand=acme&limit=2&offset=1",
+                             data={**form_of(page, "c-new"), "decision": "assign"})
+        assert posted.headers["Location"] == "/ui?lang=en&brand=acme&limit=2&offset=1"
+        assert "c-new" in client.get(posted.headers["Location"]).text
+
+
+def test_the_closed_page_says_whether_an_answer_came_on_time(settings, served: ServedApi) -> None:
+    """Seat review, 2026-12-06: for a case asking for an answer, whether its closing came by
+    its deadline (GET /closed's `answer`); c-late, due two days ago, answered now."""
+    with browser(served) as client:
+        sign_in(client)
+        close_from_the_page(settings, client, "c-late", "replied", "répondu en MP")
+        cases = closed_articles(client.get("/ui/closed").text)
+        assert re.search(r'<span class="late">answered late \(by 2d2\dh, due <time', cases["c-late"]), \
+            cases["c-late"]
+        assert "no answer asked" in cases["c-done"]  # a detractor: no answer asked
+        fr = closed_articles(client.get("/ui/closed?lang=fr").text)
+        assert "répondu en retard (de 2\u00a0j\u00a02" in html.unescape(fr["c-late"]), fr["c-late"]

@@ -141,3 +141,77 @@ def test_a_time_the_zones_clock_cannot_write_is_shown_in_utc() -> None:
         assert _when(value, tz) == said
         assert f">{said}</time>" in _time(value, tz)
     assert _when(NOW, zone("Europe/Paris")).endswith(" CET")  # else at the zone's clock
+
+
+def said(page: str) -> str:
+    """A case's cells as read: its tags gone, nothing put in their place."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def closed_case(**extra: Any) -> dict[str, Any]:
+    from veille.moderation.cases import iso
+
+    return {"case_id": "demo-7-000063", "brand": "boreal", "categories": ["needs_answer"],
+            "decision": "replied", "moderator": "camille", "reason": None,
+            "decided_at": iso(NOW), "time_to_decision_seconds": 600.0, "platform": "mastodon",
+            "author": "maxime", "text": "colis écrasé", "url": None, **extra}
+
+
+def test_a_closed_case_says_whether_its_answer_came_on_time() -> None:
+    """Seat review, 2026-12-06: the closed page did not say whether an answer came in time.
+    GET /closed's `answer` and `respond_by`, in words; no row when the deadline is unknown."""
+    from veille.moderate.page import render_closed_case
+    from veille.moderation.cases import iso
+
+    on_time = closed_case(answer="on_time", respond_by=iso(NOW + 600))
+    assert "answered on time (due 2026-12-06 23:43 UTC)" in said(render_closed_case(on_time, "en"))
+    assert "répondu à temps (échéance 2026-12-06 23:43 UTC)" in said(render_closed_case(on_time, "fr"))
+    late = closed_case(answer="late", respond_by=iso(NOW - 7800))
+    page = render_closed_case(late, "fr")
+    assert "répondu en retard (de 2\u00a0h\u00a010\u00a0min, échéance " in said(page), said(page)
+    assert '<span class="late">' in page
+    assert "answered late (by 2h10m, due " in said(render_closed_case(late, "en"))
+    mute = closed_case(decision="approve", answer="no_answer", respond_by=iso(NOW - 60))
+    assert "closed without an answer (due " in said(render_closed_case(mute, "en"))
+    assert "clos sans réponse (échéance " in said(render_closed_case(mute, "fr"))
+    asked_none = closed_case(categories=["spam"], answer=None, respond_by=iso(NOW + 600))
+    assert "no answer asked" in said(render_closed_case(asked_none, "en"))
+    # A case whose state could not be read: its deadline unknown, nothing said of it.
+    unknown = render_closed_case(closed_case(answer=None, respond_by=None), "en")
+    assert '<th scope="row">answer</th>' in render_closed_case(on_time, "en")
+    assert '<th scope="row">answer</th>' not in unknown and "no answer asked" not in unknown
+
+
+def test_the_closed_pages_paging_links_keep_the_filters() -> None:
+    """Seat review, 2026-12-06: with 1,266 cases the page showed the first `limit` and no way
+    to the others. Previous / next links in a labelled <nav>, the range in words."""
+    from veille.moderate.page import Session, render_closed
+
+    session = Session("camille", "csrf", 0.0)
+    listing = {"count": 1266, "cases": [closed_case(case_id=f"c-{n}") for n in range(100)]}
+    query = {"brand": "acme", "offset": "100", "lang": "en"}
+    page = render_closed(listing, session, query, "en", None, "camille")
+    nav = re.search(r'<nav aria-label="Pages of cases">(.*?)</nav>', page)
+    assert nav, page
+    assert "Cases 101–200 of 1,266" in shown(nav[1])
+    links = dict((rel, html.unescape(href)) for href, rel in
+                 re.findall(r'<a href="([^"]+)" rel="(prev|next)"', nav[1]))
+    assert links == {"prev": "/ui/closed?lang=en&brand=acme", "next":
+                     "/ui/closed?lang=en&brand=acme&offset=200"}, links
+    assert "Previous cases (1–100)" in shown(nav[1]) and "Next cases (201–300)" in shown(nav[1])
+    fr = render_closed(listing, session, {**query, "lang": "fr"}, "fr", None, "camille")
+    nav = re.search(r'<nav aria-label="Pages de dossiers">(.*?)</nav>', fr)
+    assert nav, fr
+    said = shown(nav[1])
+    assert "Dossiers 101 à 200 sur 1\u202f266" in said, said
+    assert "Dossiers précédents (1 à 100)" in said and "Dossiers suivants (201 à 300)" in said
+    # The last page: no next link; its one case in the singular.
+    last = render_closed({"count": 1266, "cases": [closed_case()]}, session,
+                         {"offset": "1265", "limit": "10"}, "en", None, "camille")
+    nav = re.search(r'<nav aria-label="Pages of cases">(.*?)</nav>', last)
+    assert nav and 'rel="next"' not in nav[1] and "Case 1,266 of 1,266" in shown(nav[1])
+    assert "Previous cases (1,256–1,265)" in shown(nav[1])
+    # One page only: no paging at all.
+    one = render_closed({"count": 2, "cases": [closed_case(), closed_case()]}, session, {}, "en",
+                        None, "camille")
+    assert "Pages of cases" not in one

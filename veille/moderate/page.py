@@ -63,10 +63,13 @@ MAX_SESSIONS = 1000
 COOKIE = "veille_session"
 #: The query parameters each page keeps from one request to the next: its API's filters
 #: (GET /cases's, GET /closed's) and lang.
-KEPT = ("lang", "cases", "escalated", "brand", "category", "sort", "limit")
+#: `offset` too: a decision's way back, the sign-in's and the language link return to the page
+#: of cases the moderator was on (the filter form, without it, starts at the first page).
+KEPT = ("lang", "cases", "escalated", "brand", "category", "sort", "limit", "offset")
 #: The pending cases' `cases` filter: whose (the signed-in user's, no one's; "": anyone's).
 WHOSE = ("mine", "unassigned")
-CLOSED_KEPT = ("lang", "brand", "category", "decision", "moderator", "since", "until", "limit")
+CLOSED_KEPT = ("lang", "brand", "category", "decision", "moderator", "since", "until", "limit",
+               "offset")
 #: The languages' own names: the link to the page in the other language.
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 SECURITY_HEADERS = {
@@ -126,6 +129,14 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "cases": "cases", "cases_mine": "mine (assigned to me)",
         "cases_unassigned": "unassigned (no one works on them)",
         "escalated": "escalated",
+        "paging": "Pages of cases", "range": "Cases {first}–{last} of {n}",
+        "range_one": "Case {first} of {n}", "previous": "Previous cases ({first}–{last})",
+        "previous_one": "Previous case ({first})", "next": "Next cases ({first}–{last})",
+        "next_one": "Next case ({first})",
+        "offset_range": "",  # French only (query_refusal)
+        "answer": "answer", "on_time": "answered on time (due {at})",
+        "late": "answered late (by {age}, due {at})",
+        "no_answer": "closed without an answer (due {at})",
     },
     "fr": {
         "title": "Modération", "sign_in": "Se connecter", "token": "Jeton de l'équipe",
@@ -173,6 +184,14 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "cases": "dossiers", "cases_mine": "mes dossiers (assignés à moi)",
         "cases_unassigned": "non assignés (personne ne les traite)",
         "escalated": "escaladés",
+        "paging": "Pages de dossiers", "range": "Dossiers {first} à {last} sur {n}",
+        "range_one": "Dossier {first} sur {n}", "previous": "Dossiers précédents ({first} à {last})",
+        "previous_one": "Dossier précédent ({first})",
+        "next": "Dossiers suivants ({first} à {last})", "next_one": "Dossier suivant ({first})",
+        "offset_range": "«\u00a0décalage\u00a0» (offset) doit être un nombre entier positif ou nul",
+        "answer": "réponse", "on_time": "répondu à temps (échéance {at})",
+        "late": "répondu en retard (de {age}, échéance {at})",
+        "no_answer": "clos sans réponse (échéance {at})",
     },
 }
 
@@ -366,14 +385,38 @@ def render_case(case: dict[str, Any], csrf: str, query: str, now: float, lang: s
             f"{_decision_form(str(case.get('case_id')), n, csrf, query, lang)}</article>")
 
 
+def _answered(case: dict[str, Any], lang: str, tz: tzinfo = UTC) -> str | None:
+    """Whether a closed case asking for an answer got it by its deadline (GET /closed's
+    `answer`: the agent's comparison); "no answer asked" for one asking for none; None when
+    its deadline is unknown (a record whose case could not be read): nothing said then."""
+    p = PAGE_TEXT[lang]
+    how, due = case.get("answer"), case.get("respond_by")
+    if due is None:
+        return None
+    if how is None:
+        return esc(SHOW_TEXT[lang]["no_answer"])
+    at = _time(due, tz)
+    if how == "late":
+        try:
+            late = parse_epoch(case.get("decided_at"), "decided_at") - parse_epoch(due, "respond_by")
+        except DecisionError:
+            return esc(how)
+        # Said in words too, not by its colour alone (WCAG 1.4.1).
+        return f'<span class="late">{fill(p["late"], at=at, age=_duration(late, lang))}</span>'
+    return fill(p[how], at=at) if how in ("on_time", "no_answer") else esc(how)
+
+
 def render_closed_case(case: dict[str, Any], lang: str, tz: tzinfo = UTC) -> str:
-    """One closed case (GET /closed's): who decided what, when and why, and its mention."""
+    """One closed case (GET /closed's): who decided what, when and why, whether an answer
+    asked for came in time, and its mention."""
     p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
+    answered = _answered(case, lang, tz)
     rows = [(s["brand"], esc(case.get("brand"))),
             (s["categories"], _categories(case, lang)),
             (p["decision"], esc(word(case.get("decision"), lang))),
             (p["decided_by"], esc(case.get("moderator"))),
             (s["decided"], _time(case.get("decided_at"), tz)),
+            *([(p["answer"], answered)] if answered is not None else []),
             (s["reason"], esc(case.get("reason") or "-")),
             (p["waited"], esc(_duration(case.get("time_to_decision_seconds"), lang))),
             (p["platform"], esc(case.get("platform") or "-")),
@@ -508,6 +551,57 @@ def _signed_in(session: Session, lang: str, who: str, here: str) -> str:
             f'<button type="submit">{esc(p["sign_out"])}</button></form></li>')
 
 
+def _number(n: int, lang: str) -> str:
+    """A count as the page's language writes it: 1,266; in French 1 266 (a narrow no-break
+    space)."""
+    return f"{n:,}".replace(",", "\u202f" if lang == "fr" else ",")
+
+
+def _window(query: Any) -> tuple[int, int]:
+    """The query's `limit` and `offset` as the API read them (defaults when absent or blank;
+    a listing refused for them has no cases, and no paging)."""
+    from veille.moderate.api import DEFAULT_LIMIT
+
+    def whole(name: str, default: int) -> int:
+        raw = str(query.get(name, "")).strip()
+        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else default
+
+    return max(1, whole("limit", DEFAULT_LIMIT)), whole("offset", 0)
+
+
+def _paging(listing: dict[str, Any], query: Any, lang: str, here: str) -> str:
+    """The previous / next links of a listing longer than a page, in a labelled <nav>, with
+    the range shown ("Cases 101–200 of 1,266"), the filters kept; none on one page. Past the end
+    (the list shrank since the link was followed), "previous" leads to its last page."""
+    p = PAGE_TEXT[lang]
+    count, shown = int(listing.get("count") or 0), len(listing.get("cases") or ())
+    limit, offset = _window(query)
+    if count == 0 or (offset == 0 and shown >= count):
+        return ""
+    keys = CLOSED_KEPT if here == "/ui/closed" else KEPT
+
+    def link(start: int, stop: int, rel: str) -> str:
+        # The first page without `offset`, as the pages' own links and the filter form ask it.
+        moved = {k: query.get(k, "") for k in keys if k != "offset"}
+        target = kept_query({**moved, **({"offset": str(start)} if start else {})}, lang, keys)
+        words = p[rel] if stop > start + 1 else p[f"{rel}_one"]
+        text = words.format(first=_number(start + 1, lang), last=_number(stop, lang))
+        return f'<li><a href="{esc(here)}?{esc(target)}" rel="{rel[:4]}">{esc(text)}</a></li>'
+
+    links = []
+    if offset > 0:
+        start = max(0, min(offset, count) - limit)
+        links.append(link(start, min(start + limit, count), "previous"))
+    if offset + shown < count:
+        links.append(link(offset + shown, min(offset + shown + limit, count), "next"))
+    said = ""
+    if shown:
+        words = p["range"] if shown > 1 else p["range_one"]
+        said = "<p>" + esc(words.format(first=_number(offset + 1, lang), n=_number(count, lang),
+                                        last=_number(offset + shown, lang))) + "</p>"
+    return f'<nav aria-label="{esc(p["paging"])}">{said}<ul>{"".join(links)}</ul></nav>'
+
+
 def render_list(listing: dict[str, Any], session: Session, query: Any, lang: str,
                 note: tuple[str, str] | None, who: str, tz: tzinfo = UTC) -> str:
     """The pending cases and their forms; `who`: the name the decisions are written under."""
@@ -517,7 +611,8 @@ def render_list(listing: dict[str, Any], session: Session, query: Any, lang: str
     cases = "".join(render_case(c, session.csrf, kept, now, lang, n, tz)
                     for n, c in enumerate(listing["cases"]))
     count = _counted(p["pending"], listing["count"], len(listing["cases"]), lang)
-    return document(f"{_note(note)}{_filters(query, lang)}<p>{esc(count)}</p>{cases}", lang,
+    return document(f"{_note(note)}{_filters(query, lang)}<p>{esc(count)}</p>{cases}"
+                    f"{_paging(listing, query, lang, '/ui')}", lang,
                     p["pending_title"], query=query,
                     header=_signed_in(session, lang, who, "/ui"))
 
@@ -528,7 +623,8 @@ def render_closed(listing: dict[str, Any], session: Session, query: Any, lang: s
     p = PAGE_TEXT[lang]
     cases = "".join(render_closed_case(c, lang, tz) for c in listing["cases"])
     count = _counted(p["closed_count"], listing["count"], len(listing["cases"]), lang)
-    return document(f"{_note(note)}{_closed_filters(query, lang)}<p>{esc(count)}</p>{cases}",
+    return document(f"{_note(note)}{_closed_filters(query, lang)}<p>{esc(count)}</p>{cases}"
+                    f"{_paging(listing, query, lang, '/ui/closed')}",
                     lang, p["closed_title"], here="/ui/closed", query=query,
                     header=_signed_in(session, lang, who, "/ui/closed"))
 
@@ -539,7 +635,8 @@ def _plural(n: int, lang: str) -> str:
 
 
 def _counted(template: str, n: int, shown: int, lang: str) -> str:
-    return template.format(n=n, shown=shown, s=_plural(n, lang), shown_s=_plural(shown, lang))
+    return template.format(n=_number(n, lang), shown=_number(shown, lang), s=_plural(n, lang),
+                           shown_s=_plural(shown, lang))
 
 
 def query_refusal(answer: dict[str, Any], lang: str) -> str:
@@ -554,6 +651,8 @@ def query_refusal(answer: dict[str, Any], lang: str) -> str:
         return p["limit_range"].format(name=p["limit"], top=top[1])
     if field in ("since", "until") and detail.endswith("(ISO 8601 or Unix seconds)"):
         return p["bad_time"].format(name=p[field])
+    if field == "offset" and detail.startswith("offset must be a whole number"):
+        return p["offset_range"]
     if field == "until" and detail == "until must be after since":
         return p["until_after"].format(name=p["until"], since=p["since"])
     return detail
