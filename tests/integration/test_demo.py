@@ -70,8 +70,8 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path) -> None:
     reader.join(10)
     text = "".join(printed)
     # The moderation page of the demo's cases, signed in by a name (no token: loopback only).
-    pending = re.search(r"(\d+) pending cases?, \d+ shown", listed)
-    assert pending and int(pending.group(1)) > 0 and "acme" in listed, listed[:2000]
+    pending = re.search(r"([\d,]+) pending cases?, [\d,]+ shown", listed)  # 1,266 pending cases
+    assert pending and int(pending.group(1).replace(",", "")) > 0 and "acme" in listed, listed[:2000]
     assert demo.returncode == 0, text + err.read_text(errors="replace")
     assert f"embedded broker (Tansu): kafka://127.0.0.1:{port}" in text
     assert re.search(r"metrics: http://127\.0\.0\.1:\d+/metrics", text)
