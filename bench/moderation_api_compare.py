@@ -27,7 +27,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import moderation_tools as mt  # noqa: E402
 
-from streams.topics import ensure_topics  # noqa: E402
 from veille.broker import EmbeddedBroker, free_port  # noqa: E402
-from veille.settings import Settings  # noqa: E402
 
 DAY = 86400
 
@@ -133,10 +130,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="veille-bench-api-"))
     broker = EmbeddedBroker(free_port(), log_path=workdir / "broker.log").start()
     try:
-        tag = uuid.uuid4().hex[:6]
-        s = Settings.from_env({}, broker_url=broker.url, app_id=f"bench-{tag}",
-                              topic_prefix=f"m{tag}.", metrics_port=free_port())
-        ensure_topics(s)
+        s = mt.fresh_topics(broker)
         asyncio.run(mt.fill(s, records))
         env = mt.env_of(s, workdir)
         outputs = [tool_outputs(root.resolve(), env, now, pending[0]) for root in (args.old, args.new)]

@@ -133,6 +133,15 @@ def generate(n: int, per_day: float, pending_share: float, now: float, seed: int
     return out, pending
 
 
+def fresh_topics(broker: EmbeddedBroker) -> Settings:
+    """Settings of a new app id and topic prefix on `broker`, their topics created."""
+    tag = uuid.uuid4().hex[:6]
+    s = Settings.from_env({}, broker_url=broker.url, app_id=f"bench-{tag}",
+                          topic_prefix=f"m{tag}.", metrics_port=free_port())
+    ensure_topics(s)
+    return s
+
+
 async def fill(settings: Settings, records: list[tuple[str, float, dict]]) -> dict[str, int]:
     """Write the records keyed by case id, each with its own broker time; the count per topic."""
     from aiokafka import AIOKafkaProducer
@@ -260,10 +269,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="veille-bench-mod-"))
     broker = EmbeddedBroker(free_port(), log_path=workdir / "broker.log").start()
     try:
-        tag = uuid.uuid4().hex[:6]
-        s = Settings.from_env({}, broker_url=broker.url, app_id=f"bench-{tag}",
-                              topic_prefix=f"m{tag}.", metrics_port=free_port())
-        ensure_topics(s)
+        s = fresh_topics(broker)
         t0 = time.perf_counter()
         counts = asyncio.run(fill(s, records))
         fill_s = time.perf_counter() - t0
