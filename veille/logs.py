@@ -83,6 +83,21 @@ def _not_debug(record: logging.LogRecord) -> bool:
     return record.levelno > logging.DEBUG
 
 
+#: kafka-python 3's I/O loop warns when one of its own steps took over 0.1 s ("Task ... ran for
+#: 0.122s (>0.100s threshold). It is blocking the event loop ..."): a garbage collection or a
+#: busy host's scheduler is enough. The message is formatted in advance, so a RepeatFilter sees a
+#: new kind each time; it is about the library's internals, nothing an operator can act on, and
+#: it landed on a one-shot command's stderr between the command's own lines (`veille
+#: dead-letters`, CI 2026-12-07). Shown when VEILLE_LOG_LEVEL is DEBUG only.
+SLOW_STEP_LOGGER = "kafka.net.selector"
+_SLOW_STEP = "threshold). It is blocking the event loop"
+
+
+def _not_a_slow_step(record: logging.LogRecord) -> bool:
+    return (_SLOW_STEP not in str(record.msg)
+            or logging.getLogger(SLOW_STEP_LOGGER).isEnabledFor(logging.DEBUG))
+
+
 def keep_secrets_out_of_logs() -> None:
     """The loggers that print a client's configuration with its secrets never pass a DEBUG record.
     A filter, not a level: their level stays the one VEILLE_LOG_LEVEL gives. Set to INFO, they
@@ -93,11 +108,17 @@ def keep_secrets_out_of_logs() -> None:
         logging.getLogger(name).addFilter(_not_debug)  # once: addFilter keeps no duplicate
 
 
+def hide_slow_steps() -> None:
+    """kafka-python's slow-step warning, shown at DEBUG only (SLOW_STEP_LOGGER)."""
+    logging.getLogger(SLOW_STEP_LOGGER).addFilter(_not_a_slow_step)
+
+
 def thin_client_logs(logger: logging.Logger | None = None) -> RepeatFilter:
     """Install a RepeatFilter on the handlers of `logger` (the root logger by default), where
     every client library's record ends up; returns it. Also keeps the loggers that print a
-    client's secrets out of DEBUG."""
+    client's secrets out of DEBUG, and kafka-python's slow-step warning out unless at DEBUG."""
     keep_secrets_out_of_logs()
+    hide_slow_steps()
     repeat = RepeatFilter()
     for handler in (logger or logging.getLogger()).handlers:
         handler.addFilter(repeat)

@@ -114,3 +114,36 @@ def test_the_config_dumping_loggers_drop_debug_and_follow_the_level_otherwise() 
     finally:
         root.removeHandler(handler)
         root.setLevel(before)
+
+
+def test_kafka_pythons_slow_step_warning_is_shown_only_at_debug() -> None:
+    """kafka-python 3's I/O loop warns when one of its own steps took over 0.1 s, formatted in
+    advance (so never thinned as one kind): on a busy host it landed on `veille dead-letters`'s
+    stderr between the command's own lines (CI, 2026-12-07). Nothing an operator can act on:
+    shown at DEBUG only; the logger's other warnings pass."""
+    from veille.logs import SLOW_STEP_LOGGER, hide_slow_steps
+
+    root = logging.getLogger()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    before = root.level
+    root.addHandler(handler)
+    slow = ("Task <kafka.net.selector.Task object at 0x7f96> ran for 0.122s (>0.100s threshold). "
+            "It is blocking the event loop -- likely a tight sync loop inside a coroutine. "
+            "Other pollers will time out.")
+    try:
+        hide_slow_steps()
+        hide_slow_steps()
+        logger = logging.getLogger(SLOW_STEP_LOGGER)
+        assert len(logger.filters) == 1
+        root.setLevel(logging.WARNING)
+        logger.warning(slow)
+        logger.warning("Task %s left RUNNING after step; demoting to UNSCHEDULED", "t")
+        assert stream.getvalue().splitlines() == [
+            "Task t left RUNNING after step; demoting to UNSCHEDULED"]
+        root.setLevel(logging.DEBUG)
+        logger.warning(slow)
+        assert stream.getvalue().splitlines()[-1] == slow
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(before)
