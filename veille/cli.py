@@ -521,6 +521,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     # keyed by brand, so its partitions each hold some brands' events in order).
     reader = TopicReader(settings, {REPUTATION_ALERTS: show}, ordered=True)
     waiting_said = interrupted = False
+    stopped_by = 0  # a supervisor's SIGTERM: 128 + 15 at the end, where Ctrl-C is a clean end
     try:
         while True:
             try:
@@ -538,8 +539,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                       file=sys.stderr, flush=True)
                 waiting_said = True
             time.sleep(args.interval)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         interrupted = True
+        stopped_by = exc.signum if isinstance(exc, Stopped) else 0
     except BrokenPipeError:  # the reader (| head) had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
@@ -549,7 +551,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         of = f" of brand {brand_key(args.brand)}" if args.brand else ""
         print(f"veille alerts: no alert event{of} on {settings.topic(REPUTATION_ALERTS)}",
               file=sys.stderr, flush=True)
-    return 0
+    return 128 + stopped_by if stopped_by else 0
 
 
 def _print_all(texts: list[str], separator: str) -> None:

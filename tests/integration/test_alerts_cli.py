@@ -127,7 +127,21 @@ def test_follow_says_it_is_waiting_when_there_is_nothing_yet(settings) -> None:
             time.sleep(0.1)
         assert said.count(waiting) == 1, said
         follow.send_signal(signal.SIGINT)
-        assert follow.wait(20) == 0
+        assert follow.wait(20) == 0  # Ctrl-C: how one ends a follow (its own message says so)
+
+
+def test_follow_stopped_by_sigterm_exits_143(settings) -> None:
+    """A supervisor's stop (SIGTERM) is not the user's Ctrl-C: 128 + 15, as every other command
+    says it was stopped; `alerts --follow` said 0, a clean end (found in review, 2026-12-07)."""
+    ensure_topics(settings)
+    waiting = "veille alerts: no alert event yet; waiting for new ones (Ctrl-C stops)\n"
+    with following(settings, "stderr") as (follow, said):
+        deadline = time.monotonic() + 30
+        while waiting not in said and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert waiting in said, said
+        follow.send_signal(signal.SIGTERM)
+        assert follow.wait(20) == 143
 
 
 def test_events_of_all_brands_come_oldest_first(settings) -> None:
