@@ -394,9 +394,12 @@ class Watchlist:
                     may = None
                     break
                 may.update(start + k for k in found if k < prefilter.size)  # not its sentinel
-        for k, (brand, pattern, rule_ids, exclude) in enumerate(self._compiled):
-            if may is not None and k not in may:
-                continue
+        compiled = self._compiled
+        # Only the candidates' regexes, in the watch list's order: a loop over every brand
+        # skipping the others cost about 10 µs a mention with 300 brands, half of match()
+        # (found in review, 2026-12-07). The single set's sentinel is the last position + 1.
+        for k in range(len(compiled)) if may is None else sorted(k for k in may if k < len(compiled)):
+            brand, pattern, rule_ids, exclude = compiled[k]
             # lastindex is the group of the term that matched (the longest at a position): every
             # branch has its group, so it is never None.
             hits: set[int] = {m.lastindex for m in pattern.finditer(folded)  # type: ignore[misc]
