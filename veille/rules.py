@@ -51,8 +51,9 @@ _folds: dict[str, str] = {}
 FOLD_CACHE_SIZE = 1024
 
 
-#: The most brands a watch list may hold: each is a regex and labels metric series (224 per brand
-#: up front); 10,000 made the worker unusable (2 GB at start, 28 s scrapes of /metrics).
+#: The most brands a watch list may hold: each is a regex and labels metric series (172 per brand
+#: up front on a worker of role all); 10,000 made the worker unusable (2 GB at start, 28 s
+#: scrapes of /metrics).
 MAX_BRANDS = 1000
 #: Terms (aliases, keywords, hashtags, exclusions) per brand: each brand's terms are one compiled
 #: pattern (2,500 aliases took 17 s to load, 100,000 hours; found in review, 2026-12-05; terms

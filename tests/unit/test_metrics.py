@@ -25,6 +25,22 @@ def test_series_exist_before_traffic() -> None:
     assert reg.get_sample_value("veille_lag_seconds") == 0.0
 
 
+def test_series_at_start_are_the_label_sets_a_mention_can_have() -> None:
+    """A mention in a scored language is positive, neutral or negative, one in another language
+    (other, und) unscored: only those series are created at start. Every combination was (224
+    series a brand, half of them never used: 85,548 on a worker's page with 300 brands, 8.7 MB
+    and 0.9 s a scrape; found in review, 2026-12-07)."""
+    from veille.metrics import PLATFORMS
+
+    _, reg = make()
+    samples = [s for metric in reg.collect() if metric.name == "veille_mentions_enriched"
+               for s in metric.samples if s.name.endswith("_total") and s.labels["brand"] == "acme"]
+    combos = {(s.labels["language"], s.labels["sentiment"]) for s in samples}
+    assert combos == {(lang, label) for lang in ("en", "fr") for label in ("positive", "neutral", "negative")
+                      } | {("other", "unscored"), ("und", "unscored")}
+    assert len(samples) == len(PLATFORMS) * 8
+
+
 def test_observe_enriched_counts_each_brand_and_folds_unknown_labels() -> None:
     m, reg = make()
     m.observe_enriched(("acme", "boreal"), "myspace", "es", "unscored", None, 900.0, 990.0)
