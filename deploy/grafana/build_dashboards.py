@@ -145,8 +145,14 @@ ALERT_STATE_MAPPINGS = [
 ]
 
 
-def variable(name: str, label: str, metric: str) -> Json:
-    query = f"label_values({metric}, {name})"
+def variable(name: str, label: str, metric: str, of: str = "", every: bool = True) -> Json:
+    """A variable listing the values of label `of` (default: its own name) of `metric`. With
+    `every`, multi-valued with "All" selected; without, multi-valued without "All" and no value
+    chosen: Grafana opens it on its first value (what a repeated row repeats over: with "All", a
+    watch list of 300 brands made 300 rows)."""
+    query = f"label_values({metric}, {of or name})"
+    chosen: Json = ({"current": {"selected": True, "text": ["All"], "value": ["$__all"]}}
+                    if every else {})
     return {
         "name": name,
         "label": label,
@@ -156,10 +162,11 @@ def variable(name: str, label: str, metric: str) -> Json:
         "query": {"query": query, "refId": f"{name}-values"},
         "refresh": 2,
         "multi": True,
-        "includeAll": True,
-        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "includeAll": every,
+        **chosen,
         "sort": 1,
-        "regex": "",
+        # Not "none" (mentions of no brand) in a list opened on its first value.
+        "regex": "" if every else "/^(?!none$).*/",
         "hide": 0,
         "options": [],
     }
@@ -228,7 +235,7 @@ def reputation() -> Json:
     per_hour = "mentions/h"
     net = (f"(sum by (brand) (rate({POSITIVE}[1h])) - sum by (brand) (rate({NEGATIVE}[1h])))"
            f" / (sum by (brand) (rate({SCORED}[1h])) > 0)")
-    band = 'max by (brand) (veille_reputation_negative_expected{brand=~"$brand"})'
+    band = 'max by (brand) (veille_reputation_negative_expected{brand=~"$detail"})'
     # What NegativeShareFarAboveNormal compares (brand:veille_mentions_negative_share:ratio1h and
     # :avg7d), from the counters: every platform, as the alert.
     share_1h = ('sum by (brand) (rate(veille_mentions_enriched_total{brand=~"$brand", '
@@ -275,20 +282,21 @@ def reputation() -> Json:
                             "alert level (15 points and 1.3 times the mean) for 30 minutes, on "
                             "at least 20 scored mentions an hour."), 24, 8),
         ],
-        row("Brand: $brand", repeat="brand"),
+        row("Brand: $detail", repeat="detail"),
         [
             (timeseries(
-                "Sentiment mix: $brand",
+                "Sentiment mix: $detail",
                 [target('sum by (sentiment) (rate(veille_mentions_enriched_total'
-                        '{brand=~"$brand", platform=~"$platform"}[$__rate_interval])) * 3600',
+                        '{brand=~"$detail", platform=~"$platform"}[$__rate_interval])) * 3600',
                         "{{sentiment}}")],
                 stack="percent", unit=per_hour,
                 description="Share of positive, neutral, negative and unscored (other languages) "
-                            "mentions (the row repeats for each selected brand)."), 12, 8),
+                            "mentions (the row repeats for each brand chosen in \"Brand detail\", "
+                            "the first one at opening)."), 12, 8),
             (timeseries(
-                "Negative mentions vs expected: $brand",
+                "Negative mentions vs expected: $detail",
                 [
-                    target('max by (brand) (veille_reputation_negative_observed{brand=~"$brand"})',
+                    target('max by (brand) (veille_reputation_negative_observed{brand=~"$detail"})',
                            "observed"),
                     target(band, "expected"),
                     target(f"{band} + 3 * sqrt({band})", "expected + 3 sd"),
@@ -351,7 +359,8 @@ def reputation() -> Json:
         "Per brand: volume, sentiment mix, reputation and anomaly scores, negative mentions "
         "against the expected band, alerts, platforms.",
         [variable("brand", "Brand", "veille_mentions_enriched_total"),
-         variable("platform", "Platform", "veille_mentions_enriched_total")],
+         variable("platform", "Platform", "veille_mentions_enriched_total"),
+         variable("detail", "Brand detail", "veille_mentions_enriched_total", of="brand", every=False)],
         layout(rows), annotations,
     )
 

@@ -25,8 +25,10 @@ BUILTIN_SERIES = {"up", "ALERTS"}
 # Grafana's variables, replaced by concrete values so that promtool can parse the queries.
 VARIABLES = {
     "$__rate_interval": "1m", "$__interval": "1m", "$__range": "6h",
-    "$brand": "acme", "$platform": "twitter", "$category": "insult",
+    "$brand": "acme", "$platform": "twitter", "$category": "insult", "$detail": "acme",
 }
+#: Variables named otherwise than the label they list.
+VARIABLE_LABELS = {"detail": "brand"}
 
 
 def dashboards() -> dict[str, dict[str, Any]]:
@@ -102,8 +104,25 @@ def test_template_variables() -> None:
     for board_vars in variables.values():
         for var in board_vars.values():
             found = re.fullmatch(r"label_values\((\w+), (\w+)\)", var["query"]["query"])
-            assert found and found[2] == var["name"], var["query"]
+            assert found and found[2] == VARIABLE_LABELS.get(var["name"], var["name"]), var["query"]
             assert found[1] in series_names()
+
+
+def test_a_repeated_row_opens_on_one_brand_not_all() -> None:
+    """A row repeated over a variable with "All" selected is one row per brand: an agency's
+    watch list of 300 brands opened the reputation dashboard on 300 rows of two panels (600
+    panels, 1,500 queries at each refresh; found in review, 2026-12-07). Repeated rows repeat
+    over a variable without "All", which Grafana opens on its first value."""
+    repeated = 0
+    for name, board in dashboards().items():
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        for panel in board["panels"]:
+            if panel.get("repeat"):
+                repeated += 1
+                var = variables[panel["repeat"]]
+                assert not var["includeAll"], f"{name}: {panel['title']} repeats over All"
+                assert not var.get("current"), f"{name}: {var['name']} starts on {var['current']}"
+    assert repeated
 
 
 def test_every_query_uses_contract_metrics_only() -> None:
