@@ -358,6 +358,7 @@ class Watchlist:
                 rule_ids[pattern.groupindex[f"t{g}"] - 1] = (i, f"{brand.id}:{terms[i][0]}:{terms[i][1]}")
             exclude = re.compile(_terms_regex(list(brand.exclude))) if brand.exclude else None
             self._compiled.append((brand, pattern, rule_ids, exclude))
+        _report_shared_terms(brands)
         #: (place of its first brand, prefilter): one set, or several when one is too large;
         #: none when RE2 cannot take a brand's pattern.
         self._prefilters: list[tuple[int, Prefilter]] = []
@@ -523,6 +524,24 @@ def _prefilters(patterns: list[re.Pattern[str]], start: int) -> list[tuple[int, 
             raise
         half = len(patterns) // 2
         return _prefilters(patterns[:half], start) + _prefilters(patterns[half:], start + half)
+
+
+def _report_shared_terms(brands: list[Brand]) -> None:
+    """Log, once a load, the terms several brands have (folded, whatever separates their words):
+    each mention of one counts for all of them, which may be meant (a group and its subsidiary)
+    or a slip in a long list, where nothing said it (found in review, 2026-12-07)."""
+    owners: dict[str, tuple[str, list[str]]] = {}  # folded term -> (as first written, brand ids)
+    for brand in brands:
+        for _, term in brand.terms():
+            key = " ".join(p for p in re.split(_GAP, fold(term).strip()) if p)
+            spelt, ids = owners.setdefault(key, (term, []))
+            if brand.id not in ids:
+                ids.append(brand.id)
+    shared = [f"{spelt!r} ({', '.join(ids)})" for spelt, ids in owners.values() if len(ids) > 1]
+    if shared:
+        log.warning("watch list: %d term(s) of several brands, each of their mentions counts for "
+                    "all of them: %s%s", len(shared), "; ".join(shared[:20]),
+                    f"; and {len(shared) - 20} more" if len(shared) > 20 else "")
 
 
 def unknown_tables(data: dict[str, Any]) -> str | None:

@@ -522,3 +522,23 @@ def test_a_watch_list_too_large_for_one_prefilter_keeps_one_in_several_sets(
     monkeypatch.setattr(type(watchlist._prefilters[0][1]), "candidates", lambda self, text: None)
     assert screened == [watchlist.match(t) for t in texts]
     assert all(len(m.brands) >= 2 for m in screened[:50])
+
+
+def test_a_term_of_several_brands_is_reported_at_load(caplog: pytest.LogCaptureFixture) -> None:
+    """An alias two brands share (a group and its subsidiary, or a copy-paste slip among 300
+    brands) makes every mention of it count for both: allowed, but said once at load, naming
+    the term and the brands, as written or folded alike (found in review, 2026-12-07: nothing
+    said it)."""
+    brands = [{"id": "orange", "name": "Orange", "aliases": ["@Orange_FR"]},
+              {"id": "orange-bank", "name": "Orange Bank", "aliases": ["@ORANGE-fr"]},
+              {"id": "acme", "name": "Acme", "hashtags": ["#orange"]}]
+    with caplog.at_level("WARNING", logger="veille.rules"):
+        watchlist = Watchlist.from_dict({"brands": brands})
+    assert watchlist.match("@orange_fr").brands == ("orange", "orange-bank")
+    [record] = [r for r in caplog.records if "several brands" in r.getMessage()]
+    assert "'@Orange_FR' (orange, orange-bank)" in record.getMessage()
+    assert "#orange" not in record.getMessage()  # a hashtag is no plain term "orange"
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="veille.rules"):
+        Watchlist.from_toml(ROOT / "tests/data/watchlist.toml")
+    assert not [r for r in caplog.records if "several brands" in r.getMessage()]
