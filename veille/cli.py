@@ -429,8 +429,11 @@ def cmd_match(args: argparse.Namespace) -> int:
     reloader, _metrics, enricher = enrichment(settings, CollectorRegistry())
     watchlist = reloader.value
     terms = sum(1 for b in watchlist.brands for _ in b.terms())
-    print(f"veille match: watch list {settings.watchlist_path}: {len(watchlist.brands)} brand(s) "
-          f"({', '.join(watchlist.brand_ids)}), {terms} term(s)", file=sys.stderr, flush=True)
+    ids = watchlist.brand_ids
+    # The first 10 ids: an agency's 300 made a line of 4,000 characters (2026-12-07).
+    named = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    print(f"veille match: watch list {settings.watchlist_path}: {len(ids)} brand(s) "
+          f"({named}), {terms} term(s)", file=sys.stderr, flush=True)
     made = 0
 
     def match(line: str, as_json: bool) -> dict[str, Any] | str:

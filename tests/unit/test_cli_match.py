@@ -81,3 +81,15 @@ def test_an_id_that_is_not_valid_unicode_is_that_line_s_error(tmp_path: Path) ->
     assert [r.get("line") for r in rows] == [1, 2, None]
     assert all("lone surrogate" in r["error"] for r in rows[:2])
     assert rows[2]["brands"] == ["acme"]
+
+
+def test_the_header_of_a_long_watch_list_stays_one_short_line(tmp_path: Path) -> None:
+    """300 brands: the header named every id on one line of about 4,000 characters (found in
+    review, 2026-12-07); it names the first 10 and counts the others."""
+    watchlist = "".join(f'[[brands]]\nid = "brand{i:03d}"\nname = "Brand{i:03d}"\n' for i in range(300))
+    done = match(tmp_path, "Brand007 rocks\n", watchlist=watchlist)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["brands"] == ["brand007"]
+    [header] = [line for line in done.stderr.splitlines() if "brand(s)" in line]
+    assert "300 brand(s) (brand000, brand001, " in header and "brand009 and 290 more)" in header
+    assert "brand010" not in header and len(header) < 300
