@@ -365,6 +365,8 @@ def inhibits(source: str, target: str) -> bool:
 
 W1_STUCK = "alertname=PipelineStalled severity=critical cause=reader_stuck instance=w1:9464"
 CRISIS = "alertname=ReputationCrisis severity=critical brand=acme"
+API_STALE = ("alertname=ModerationApiStale severity=warning job=veille-moderation-api "
+             "instance=172.18.0.9:8081")
 
 
 #: (firing alert, other firing alert, whether the first silences the second), labels as
@@ -401,6 +403,14 @@ INHIBITIONS = [
     # A worker cut off from the broker does explain them.
     ("alertname=PipelineStalled severity=critical cause=heartbeat instance=w1:9464",
      "alertname=PipelineStalled severity=warning cause=backlog instance=w1:9464", True),
+    # The broker out of everyone's reach: the moderation API cannot read its topics either. Any
+    # worker's heartbeat (the API is no worker: no instance in common); no other cause of it.
+    ("alertname=PipelineStalled severity=critical cause=heartbeat instance=w1:9464",
+     API_STALE, True),
+    ("alertname=PipelineStalled severity=critical cause=agents_paused instance=w1:9464",
+     API_STALE, False),
+    ("alertname=PipelineStalled severity=warning cause=backlog instance=w1:9464", API_STALE, False),
+    ("alertname=TargetDown severity=warning job=veille-worker instance=w1:9464", API_STALE, False),
     # Notifications failing (the chat bridge broken): the Watchdog is held back, so the dead
     # man's switch pages, the one way out that does not go through the chat.
     ("alertname=AlertingFailing severity=critical cause=notifications_failed integration=webhook"
