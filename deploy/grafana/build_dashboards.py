@@ -37,6 +37,9 @@ API_DURATION = "veille_moderation_api_request_duration_seconds"
 API_DECISIONS = "veille_moderation_api_decisions_total"
 API_REFUSALS = "veille_moderation_api_refusals_total"
 API_LAST_READ = "veille_moderation_api_last_read_timestamp_seconds"
+#: The users' requests: not the probes' nor Prometheus' (as in ModerationApiFailing).
+API_USERS = '{route!~"/healthz|/metrics"}'
+API_ERRORS = '{code=~"5..", route!~"/healthz|/metrics"}'
 
 
 def target(expr: str, legend: str = "", *, instant: bool = False, interval: str = "") -> Json:
@@ -530,13 +533,26 @@ def moderation() -> Json:
                             "minutes it cannot read them (alert ModerationApiStale)."), 8, 8),
         ],
         [
+            # Each route's share of 5xx answers, as ModerationApiFailing compares it (0 for a
+            # route without one, rather than no line).
+            (timeseries("Moderation API errors (5xx share)", [target(
+                f"(sum by (instance, route) (rate({API_REQUESTS}{API_ERRORS}[$__rate_interval])) "
+                f"or 0 * sum by (instance, route) (rate({API_REQUESTS}{API_USERS}"
+                "[$__rate_interval])))"
+                f" / sum by (instance, route) (rate({API_REQUESTS}{API_USERS}[$__rate_interval]))",
+                "{{instance}} {{route}}")], unit="percentunit", minimum=0, maximum=1,
+                threshold_line=True, steps=thresholds(("green", None), ("orange", 0.1)),
+                description="Share of each route's requests answered 5xx (500: an error of the "
+                            "API, its log names it; 503: the broker not answering or not "
+                            "acknowledging), /healthz and /metrics left out. Over a tenth in "
+                            "every 5 minutes for 10 minutes: alert ModerationApiFailing."), 8, 8),
             (timeseries("Decisions written by the moderation API", [target(
                 f"sum by (decision, via) (increase({API_DECISIONS}[$__rate_interval]))",
                 "{{decision}} ({{via}})")], bars=True, stack="normal", unit="decisions",
                 decimals=0,
                 description="Decisions the API wrote and the broker acknowledged, by decision "
                             "and by way: the JSON API (api) or the moderation page (page)."),
-             12, 8),
+             8, 8),
             (timeseries("Refused by the moderation API", [
                 target(f"sum by (reason, via) (increase({API_REFUSALS}[$__rate_interval]))",
                        "{{reason}} ({{via}})"),
@@ -546,7 +562,7 @@ def moderation() -> Json:
                 description="Requests refused (4xx), by reason: unauthorized (a wrong token), "
                             "csrf or expired (a page's form), decision_pending or "
                             "already_closed (decided by another), invalid_query...; and the "
-                            "reads of the topics that failed."), 12, 8),
+                            "reads of the topics that failed."), 8, 8),
         ],
     ]
     annotations = [

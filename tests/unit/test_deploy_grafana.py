@@ -266,3 +266,47 @@ def test_the_negative_share_panel_draws_what_its_alert_compares(tmp_path: Path) 
     proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_api_errors_panel_draws_what_its_alert_compares(tmp_path: Path) -> None:
+    """ModerationApiFailing compares each route's share of 5xx answers with a tenth; the
+    Moderation dashboard's "Moderation API errors (5xx share)" draws that share, at 5 minutes,
+    on the series of tests/moderation_api.yml: the decision route's third, the listing's share
+    under a tenth (0 for a route with no error: a line, not a gap), /metrics' errors not at all
+    (Prometheus' route is no user's)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is missing: install the Debian package prometheus", pytrace=False)
+    (panel_,) = [p for p in panels(dashboards()["moderation.json"])
+                 if p["title"] == "Moderation API errors (5xx share)"]
+    (query,) = [t["expr"] for t in panel_["targets"]]
+    assert panel_["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] == 0.1
+    rule = {"record": "panel:api_errors:check",
+            "expr": query.replace("$__rate_interval", "5m")}
+    (tmp_path / "panel.yml").write_text(
+        yaml.safe_dump({"groups": [{"name": "panel", "rules": [rule]}]}))
+    prom = ROOT / "deploy" / "prometheus"
+    (failing,) = [t for t in yaml.safe_load((prom / "tests" / "moderation_api.yml").read_text())
+                  ["tests"] if any('code="503"' in s["series"] for s in t["input_series"])]
+    api = 'instance="172.18.0.9:8081"'
+
+    def share(route: str, value: float, at: str) -> dict[str, Any]:
+        return {"expr": f'panel:api_errors:check{{route="{route}"}}', "eval_time": at,
+                "exp_samples": [{"labels": f'panel:api_errors:check{{{api}, route="{route}"}}',
+                                 "value": value}]}
+
+    checks = [share("/cases/{case_id}/decision", 0, "9m"),
+              share("/cases/{case_id}/decision", 2 / 6, "22m"),
+              share("/cases", 0.5 / 10.5, "22m"),
+              {"expr": 'panel:api_errors:check{route="/metrics"}', "eval_time": "22m",
+               "exp_samples": []}]
+    test = {"rule_files": [str(prom / "rules" / "pipeline.yml"), "panel.yml"],
+            "evaluation_interval": "1m",
+            "tests": [{"interval": failing["interval"], "input_series": failing["input_series"],
+                       "promql_expr_test": checks,
+                       # The alert fires on the route whose share the panel draws over 0.1.
+                       "alert_rule_test": failing["alert_rule_test"]}]}
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(test))
+    proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -32,6 +32,7 @@ ALERTS = {
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
     "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
     "BlueskyBrandFailing", "UnscoredMentionsSurge", "WatchlistRefused", "ModerationApiStale",
+    "ModerationApiFailing",
 }
 
 
@@ -308,6 +309,9 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     # The moderators' tool cannot read its topics: the pipeline's (no brand), not a brand's.
     ("alertname=ModerationApiStale severity=warning job=veille-moderation-api "
      "instance=172.18.0.9:8081", "veille-ops"),
+    # Its routes answering 5xx: likewise the pipeline's, whoever runs it.
+    ("alertname=ModerationApiFailing severity=warning job=veille-moderation-api "
+     "instance=172.18.0.9:8081 route=/cases/{case_id}/decision", "veille-ops"),
     ("alertname=SendsFailing severity=warning collector=webhook", "veille-ops"),
     ("alertname=Watchdog severity=none", "veille-deadman"),
     ("alertname=AlertingFailing severity=critical cause=notifications_failed integration=webhook",
@@ -367,6 +371,8 @@ W1_STUCK = "alertname=PipelineStalled severity=critical cause=reader_stuck insta
 CRISIS = "alertname=ReputationCrisis severity=critical brand=acme"
 API_STALE = ("alertname=ModerationApiStale severity=warning job=veille-moderation-api "
              "instance=172.18.0.9:8081")
+API_FAILING = ("alertname=ModerationApiFailing severity=warning job=veille-moderation-api "
+               "instance=172.18.0.9:8081 route=/cases/{case_id}/decision")
 
 
 #: (firing alert, other firing alert, whether the first silences the second), labels as
@@ -411,6 +417,15 @@ INHIBITIONS = [
      API_STALE, False),
     ("alertname=PipelineStalled severity=warning cause=backlog instance=w1:9464", API_STALE, False),
     ("alertname=TargetDown severity=warning job=veille-worker instance=w1:9464", API_STALE, False),
+    # Its answers are 503s for the same reason: held back by the same heartbeat, and by its own
+    # reads failing (ModerationApiStale: the 503s' cause), on that API only.
+    ("alertname=PipelineStalled severity=critical cause=heartbeat instance=w1:9464",
+     API_FAILING, True),
+    ("alertname=PipelineStalled severity=warning cause=lag instance=w1:9464", API_FAILING, False),
+    (API_STALE, API_FAILING, True),
+    (API_STALE.replace("172.18.0.9", "172.18.0.10"), API_FAILING, False),
+    # And never the other way: an API whose routes fail is no reason its reads do.
+    (API_FAILING, API_STALE, False),
     # Notifications failing (the chat bridge broken): the Watchdog is held back, so the dead
     # man's switch pages, the one way out that does not go through the chat.
     ("alertname=AlertingFailing severity=critical cause=notifications_failed integration=webhook"
