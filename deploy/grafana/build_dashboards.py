@@ -516,7 +516,9 @@ def moderation() -> Json:
                 "{{route}} {{code}}")], unit="reqps",
                 description="Requests the moderation API and its page answered, by route "
                             "(other: no route, 404 or 405) and status code: 401 and 403 are "
-                            "credentials or forms refused, 503 the broker out of its reach."),
+                            "credentials or forms refused (401s on /cases and /closed with no "
+                            "2xx: alert ModerationApiRefusing, cause token), 500 an error of "
+                            "the API, 503 the broker out of its reach."),
              8, 8),
             (timeseries("Moderation API latency (p95)", [target(
                 "histogram_quantile(0.95, sum by (route, le) (rate("
@@ -562,7 +564,10 @@ def moderation() -> Json:
                 description="Requests refused (4xx), by reason: unauthorized (a wrong token), "
                             "csrf or expired (a page's form), decision_pending or "
                             "already_closed (decided by another), invalid_query...; and the "
-                            "reads of the topics that failed."), 8, 8),
+                            "reads of the topics that failed. unauthenticated_user, "
+                            "ambiguous_user and misdirected_request are the proxy's "
+                            "configuration, nobody's typing (alert ModerationApiRefusing, cause "
+                            "proxy)."), 8, 8),
         ],
     ]
     annotations = [

@@ -32,7 +32,7 @@ ALERTS = {
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
     "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
     "BlueskyBrandFailing", "UnscoredMentionsSurge", "WatchlistRefused", "ModerationApiStale",
-    "ModerationApiFailing",
+    "ModerationApiFailing", "ModerationApiRefusing",
 }
 
 
@@ -312,6 +312,11 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
     # Its routes answering 5xx: likewise the pipeline's, whoever runs it.
     ("alertname=ModerationApiFailing severity=warning job=veille-moderation-api "
      "instance=172.18.0.9:8081 route=/cases/{case_id}/decision", "veille-ops"),
+    # Its clients locked out by its token or by the proxy in front: whoever runs it.
+    ("alertname=ModerationApiRefusing severity=warning cause=token job=veille-moderation-api "
+     "instance=172.18.0.9:8081", "veille-ops"),
+    ("alertname=ModerationApiRefusing severity=warning cause=proxy reason=unauthenticated_user "
+     "job=veille-moderation-api instance=172.18.0.9:8081", "veille-ops"),
     ("alertname=SendsFailing severity=warning collector=webhook", "veille-ops"),
     ("alertname=Watchdog severity=none", "veille-deadman"),
     ("alertname=AlertingFailing severity=critical cause=notifications_failed integration=webhook",
