@@ -559,22 +559,10 @@ class BlueskyCollector(PollingCollector):
         case aside: Bluesky's search ignores it) keeps its cursor, look-back URIs, gaps and held
         posts, so nothing is sent twice or skipped, and counts under its brand of now. (Its state
         file stays: added back, it resumes where it stopped.)"""
-        before = {query.q.casefold(): query.q for query in self.queries or []}
         queries = queries_of(watchlist)
-        added: list[str] = []
-        memories: tuple[dict[str, Any], ...] = (self.cursors, self.recent, self.gaps, self.held)
-        for query in queries:
-            old = before.pop(query.q.casefold(), None)
-            if old is None:
-                self._load_state(query.q)
-                added.append(query.q)
-            elif old != query.q:  # spelt otherwise: the same search, its state under the new one
-                for memory in memories:
-                    if old in memory:
-                        memory[query.q] = memory.pop(old)
-        for old in before.values():  # taken off
-            for memory in memories:
-                memory.pop(old, None)
+        added, taken_off = self._carry_states(
+            [query.q for query in self.queries or []], [query.q for query in queries],
+            (self.cursors, self.recent, self.gaps, self.held))
         brands = dict.fromkeys(query.brand for query in queries)
         metrics: BlueskyBrandMetrics | None = self.source_metrics
         if metrics is not None:
@@ -585,7 +573,7 @@ class BlueskyCollector(PollingCollector):
         self._brand_of = {query.q: query.brand for query in queries}
         self.log.info("bluesky: watch list changed: %d searches of %d brands from this round on "
                       "(added: %s; taken off: %s)", len(queries), len(brands),
-                      ", ".join(added) or "none", ", ".join(before.values()) or "none")
+                      ", ".join(added) or "none", ", ".join(taken_off) or "none")
 
     # -- HTTP -----------------------------------------------------------------------------------
 

@@ -519,22 +519,9 @@ class MastodonCollector(PollingCollector):
         off is no longer read and its series go; one kept (its case aside: Mastodon's tags
         ignore it) keeps its cursor, look-back ids and held statuses, so nothing is sent twice
         or skipped. (Its state file stays: added back, it resumes where it stopped.)"""
-        before = {tag.casefold(): tag for tag in self.hashtags or []}
         hashtags = hashtags_of(watchlist)
-        added: list[str] = []
-        memories: tuple[dict[str, Any], ...] = (self.since, self.recent, self.held, self._deferred)
-        for tag in hashtags:
-            old = before.pop(tag.casefold(), None)
-            if old is None:
-                self._load_state(tag)
-                added.append(tag)
-            elif old != tag:  # spelt otherwise: the same hashtag, its state under the new name
-                for memory in memories:
-                    if old in memory:
-                        memory[tag] = memory.pop(old)
-        for old in before.values():  # taken off
-            for memory in memories:
-                memory.pop(old, None)
+        added, taken_off = self._carry_states(self.hashtags or [], hashtags,
+                                              (self.since, self.recent, self.held, self._deferred))
         metrics = self.hashtag_metrics
         if metrics is not None:
             for old in set(self.hashtags or []) - set(hashtags):
@@ -544,7 +531,7 @@ class MastodonCollector(PollingCollector):
         log.info("mastodon: watch list changed: %d hashtags followed from this round on "
                  "(added: %s; taken off: %s)", len(hashtags),
                  ", ".join(f"#{t}" for t in added) or "none",
-                 ", ".join(f"#{t}" for t in before.values()) or "none")
+                 ", ".join(f"#{t}" for t in taken_off) or "none")
 
     # -- HTTP ---------------------------------------------------------------------------------
 

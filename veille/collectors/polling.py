@@ -358,6 +358,30 @@ class PollingCollector(Collector):
     def use_watchlist(self, watchlist: Watchlist) -> None:  # noqa: B027 - optional hook
         """Take a changed watch list's sources (called between two rounds); default: nothing."""
 
+    def _load_state(self, source: str) -> None:  # noqa: B027 - optional hook
+        """A source's saved state, or a fresh one, into the per-source memories; default: none."""
+
+    def _carry_states(self, before: Iterable[str], sources: Iterable[str],
+                      memories: tuple[dict[str, Any], ...]) -> tuple[list[str], list[str]]:
+        """The per-source `memories` across a watch-list change, case aside: a source added
+        starts from its saved state, one kept keeps its own (under its new spelling), one taken
+        off loses it. Returns the sources added and those taken off (spelt as before)."""
+        left = {source.casefold(): source for source in before}
+        added: list[str] = []
+        for source in sources:
+            old = left.pop(source.casefold(), None)
+            if old is None:
+                self._load_state(source)
+                added.append(source)
+            elif old != source:  # spelt otherwise: the same source, its state under the new one
+                for memory in memories:
+                    if old in memory:
+                        memory[source] = memory.pop(old)
+        for old in left.values():  # taken off
+            for memory in memories:
+                memory.pop(old, None)
+        return added, list(left.values())
+
     # -- the watch list -------------------------------------------------------------------------
 
     def follow_watchlist(self, load: Callable[[Path], Watchlist]) -> Watchlist:
