@@ -330,6 +330,45 @@ def _terms_regex(terms: list[str], named: bool = False) -> str:
     return f"(?:{'|'.join(branches)})(?!{_WORD})"
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A watch-list TOML file's tables (the workers' [[brands]], the RSS collector's [[feeds]]),
+    or WatchlistError saying why it cannot be read."""
+    try:
+        mode = os.stat(path).st_mode
+    except ValueError as exc:  # a NUL character in the path
+        raise WatchlistError(f"watch list {str(path)!r} cannot be read: {exc}") from None
+    except FileNotFoundError:
+        raise WatchlistError(f"watch list {path} does not exist") from None
+    except OSError as exc:  # no permission on a folder of the path, a name too long...
+        raise WatchlistError(f"watch list {path} cannot be read: {exc.strerror or exc}") from None
+    # /dev/zero never ends, a FIFO waits for a writer (a folder: the open below says so)
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise WatchlistError(f"watch list {path} is not a regular file")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_WATCHLIST_BYTES + 1)
+        if len(raw) > MAX_WATCHLIST_BYTES:
+            raise WatchlistError(f"watch list {path} is larger than "
+                                 f"{MAX_WATCHLIST_BYTES // 2**20} MiB")
+        # utf-8-sig: a byte-order mark (Windows Notepad writes one) is no TOML error.
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except RecursionError:  # x = [[[[...]]]]: the TOML parser recurses
+        raise WatchlistError(f"watch list {path} is nested too deeply to be a watch list") from None
+    except FileNotFoundError:
+        raise WatchlistError(f"watch list {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WatchlistError(f"watch list {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise WatchlistError(f"watch list {path} is not UTF-8 text: {exc}") from None
+    except WatchlistError:  # a ValueError too
+        raise
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise WatchlistError(f"watch list {path} is not valid TOML: {exc}") from None
+    except OSError as exc:  # a directory, no permission, a name too long...
+        raise WatchlistError(f"watch list {path} cannot be read: {exc.strerror or exc}") from None
+    return data
+
+
 class Watchlist:
     """Compiled watch rules: one regex per brand, and an RE2 prefilter (veille.prefilter) that
     tells in one pass over the text which brands' regexes may match; only those run. Without it
@@ -417,28 +456,7 @@ class Watchlist:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Watchlist:
-        try:
-            mode = os.stat(path).st_mode
-            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # /dev/zero, a FIFO: no end
-                raise WatchlistError(f"watch list {path} is not a regular file")
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_WATCHLIST_BYTES + 1)
-            if len(raw) > MAX_WATCHLIST_BYTES:
-                raise WatchlistError(f"watch list {path} is larger than "
-                                     f"{MAX_WATCHLIST_BYTES // 2**20} MiB")
-            # utf-8-sig: a byte-order mark (Windows Notepad writes one) is no TOML error.
-            data = tomllib.loads(raw.decode("utf-8-sig"))
-        except RecursionError:  # x = [[[[...]]]]: the TOML parser recurses
-            raise WatchlistError(f"watch list {path} is nested too deeply to be a watch list") from None
-        except FileNotFoundError:
-            raise WatchlistError(f"watch list {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise WatchlistError(f"watch list {path} is not valid TOML: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise WatchlistError(f"watch list {path} is not UTF-8 text: {exc}") from None
-        except OSError as exc:  # a directory, no permission...
-            raise WatchlistError(f"watch list {path} cannot be read: {exc.strerror or exc}") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_toml(path), source=str(path))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "watch list") -> Watchlist:

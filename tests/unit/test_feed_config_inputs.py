@@ -127,6 +127,18 @@ def test_an_integer_too_long_to_read_is_a_feed_config_error(tmp_path: Path) -> N
         load_feeds(watchlist)
 
 
+def test_the_collector_reads_a_watch_list_file_as_the_workers_do(tmp_path: Path) -> None:
+    """Its own copy of the reader missed the workers' fix of 2026-12-05: a byte-order mark was
+    "not valid TOML", deep nesting a RecursionError traceback."""
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + f'[[feeds]]\nurl = "{FEED}"\n'.encode())
+    assert [f.url for f in load_feeds(bom)] == [FEED]
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 5000 + "]" * 5000)
+    with pytest.raises(FeedConfigError, match="nested too deeply"):
+        load_feeds(deep)
+
+
 # --- 3. one feed under two spellings ------------------------------------------------------------
 
 

@@ -292,6 +292,17 @@ def test_an_unreadable_watch_list_file_is_a_clear_error(tmp_path) -> None:
         Watchlist.from_toml(tmp_path)
 
 
+def test_a_watch_list_file_or_path_the_parser_refuses_is_a_watchlist_error(tmp_path) -> None:
+    """The RSS collector's copy of the reader had these; the workers' let a bare ValueError out
+    (a traceback) for an integer too long to read and for a NUL character in the path."""
+    long_number = tmp_path / "long.toml"
+    long_number.write_text('[[brands]]\nid = "acme"\nname = "Acme"\nx = ' + "9" * 5000 + "\n")
+    with pytest.raises(WatchlistError, match=f"watch list {long_number} is not valid TOML"):
+        Watchlist.from_toml(long_number)
+    with pytest.raises(WatchlistError, match="cannot be read: embedded null byte"):
+        Watchlist.from_toml(str(tmp_path / "a\0b.toml"))
+
+
 def test_typographic_apostrophes_match_a_straight_one() -> None:
     w = Watchlist.from_dict({"brands": [{"id": "loreal", "name": "L'Oréal"},
                                         {"id": "mcd", "name": "McDonald's"}]})

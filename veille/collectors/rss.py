@@ -21,11 +21,9 @@ import logging
 import os
 import random
 import re
-import stat
 import sys
 import tempfile
 import time
-import tomllib
 import xml.sax
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,7 +52,7 @@ from veille.collectors.addresses import AddressPolicy, ForbiddenAddress, Guarded
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.metrics import CollectorMetrics, FeedMetrics
 from veille.reload import Reloader, follow_watchlist
-from veille.rules import MAX_WATCHLIST_BYTES, unknown_tables
+from veille.rules import WatchlistError, read_toml, unknown_tables
 from veille.settings import Settings, SettingsError
 from veille.timezones import (
     TimezoneError,
@@ -474,38 +472,12 @@ def load_feed_list(path: str | Path) -> FeedList:
 
 
 def _read_toml(path: str | Path) -> dict[str, Any]:
-    """A watch-list TOML file's tables, or FeedConfigError saying why it cannot be read."""
+    """A watch-list TOML file's tables, read as the workers read it (veille.rules.read_toml),
+    or FeedConfigError saying why it cannot be read."""
     try:
-        mode = os.stat(path).st_mode
-    except ValueError as exc:  # a NUL character in the path
-        raise FeedConfigError(f"watch list {str(path)!r} cannot be read: {exc}") from None
-    except FileNotFoundError:
-        raise FeedConfigError(f"watch list {path} does not exist") from None
-    except OSError as exc:  # no permission on a folder of the path, a name too long...
-        raise FeedConfigError(f"watch list {path} cannot be read: {exc.strerror or exc}") from None
-    # /dev/zero never ends, a FIFO waits for a writer (a folder: the open below says so)
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise FeedConfigError(f"watch list {path} is not a regular file")
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_WATCHLIST_BYTES + 1)
-        if len(raw) > MAX_WATCHLIST_BYTES:
-            raise FeedConfigError(f"watch list {path} is larger than "
-                                  f"{MAX_WATCHLIST_BYTES // 2**20} MiB")
-        data = tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise FeedConfigError(f"watch list {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise FeedConfigError(f"watch list {path} is not valid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise FeedConfigError(f"watch list {path} is not UTF-8 text") from None
-    except FeedConfigError:  # a ValueError too
-        raise
-    except ValueError as exc:  # e.g. an integer of more than 4300 digits
-        raise FeedConfigError(f"watch list {path} is not valid TOML: {exc}") from None
-    except OSError as exc:  # no permission, a name too long...
-        raise FeedConfigError(f"watch list {path} cannot be read: {exc.strerror or exc}") from None
-    return data
+        return read_toml(path)
+    except WatchlistError as exc:
+        raise FeedConfigError(str(exc)) from None
 
 
 def _number_text(value: float) -> str:
