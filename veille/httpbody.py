@@ -16,6 +16,8 @@ Logs. aiohttp's own error lines keep the exception's type alone (aiohttp_errors_
 Idle connections. Both servers pass IDLE_SECONDS to aiohttp as its keep-alive timeout: a
 connection that sends no whole request's headers within it is closed.
 
+Listening. `listen` starts either server's aiohttp runner, its own error when it cannot.
+
 `Expect: 100-continue`. A client that sends it waits for `100 Continue` before it sends the body;
 aiohttp's own Expect handler sends it whatever the request, and the refusal (401, 413, 415) only
 comes after the body was sent. `expect_continue` is the Expect handler of both servers: their
@@ -87,6 +89,21 @@ async def expect_continue(request: web.Request,
         log.error("%s: internal error in the Expect handler (%s)", server, type(exc).__name__)
         return web.json_response({"error": "internal"}, status=500)
 
+
+
+async def listen(app: web.Application, host: str, port: int, error: type[Exception],
+                 **options: Any) -> web.AppRunner:
+    """`app` served on `host` (all addresses when empty) and `port` (0: any free one), its
+    runner made with `options`; `error` when it cannot listen there (the port taken...)."""
+    runner = web.AppRunner(app, **options)
+    await runner.setup()
+    site = web.TCPSite(runner, host or None, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise error(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return runner
 
 class TypeOnly(logging.Filter):
     """Log lines of aiohttp's own error handling keep the exception type, never a traceback:

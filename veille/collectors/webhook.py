@@ -89,6 +89,7 @@ from veille.httpbody import (
     expect_continue,
     find_too_long,
     json_error,
+    listen,
     loads,
 )
 from veille.metrics import CollectorMetrics
@@ -528,17 +529,9 @@ class WebhookCollector(Collector):
         # VEILLE_LOG_LEVEL=INFO aiohttp wrote a line per request with the client's IP address,
         # Referer and User-Agent (personal data of whoever posts, kept as long as the logs are;
         # found in review, 2026-12-06); the metrics count the requests.
-        runner = web.AppRunner(app, shutdown_timeout=self._drain_timeout, auto_decompress=False,
-                               keepalive_timeout=IDLE_SECONDS, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host or None, self.settings.webhook_port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise WebhookConfigError(
-                f"cannot listen on {self.host}:{self.settings.webhook_port}: {exc.strerror or exc}"
-            ) from None
+        runner = await listen(app, self.host, self.settings.webhook_port, WebhookConfigError,
+                              shutdown_timeout=self._drain_timeout, auto_decompress=False,
+                              keepalive_timeout=IDLE_SECONDS, access_log=None)
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         log.info("webhook: listening on %s (auth: %s)", self.url, self.auth)

@@ -58,6 +58,7 @@ from veille.httpbody import (
     expect_continue,
     find_too_long,
     json_error,
+    listen,
     loads,
 )
 from veille.metrics import ModerationApiMetrics
@@ -387,16 +388,8 @@ class ModerationApi:
         # Content codings are undone by veille.httpbody (the same answers whatever is installed).
         # An idle connection, or one whose request's headers never end, is closed after
         # IDLE_SECONDS (aiohttp kept it an hour), before any credentials are asked.
-        runner = web.AppRunner(app, access_log=None, auto_decompress=False,
-                               keepalive_timeout=IDLE_SECONDS)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host or None, self.settings.moderation_api_port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ApiConfigError(f"cannot listen on {self.host}:"
-                                 f"{self.settings.moderation_api_port}: {exc.strerror or exc}") from None
+        runner = await listen(app, self.host, self.settings.moderation_api_port, ApiConfigError,
+                              access_log=None, auto_decompress=False, keepalive_timeout=IDLE_SECONDS)
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         self._refresher = asyncio.create_task(self._keep_fresh())
