@@ -90,7 +90,6 @@ async def expect_continue(request: web.Request,
         return web.json_response({"error": "internal"}, status=500)
 
 
-
 async def listen(app: web.Application, host: str, port: int, error: type[Exception],
                  **options: Any) -> web.AppRunner:
     """`app` served on `host` (all addresses when empty) and `port` (0: any free one), its
@@ -104,6 +103,7 @@ async def listen(app: web.Application, host: str, port: int, error: type[Excepti
         await runner.cleanup()
         raise error(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return runner
+
 
 class TypeOnly(logging.Filter):
     """Log lines of aiohttp's own error handling keep the exception type, never a traceback:
