@@ -116,16 +116,23 @@ def test_alerts_prints_each_event_oldest_first_and_skips_unreadable_records(sett
     assert "note: no brand 'acmee' in the watch list (acme, boreal)" in typo.stderr
 
 
+WAITING = "veille alerts: no alert event yet; waiting for new ones (Ctrl-C stops)\n"
+
+
+def wait_for_waiting(said: list[str]) -> None:
+    """Until `alerts --follow` says it waits (up to 30 s), its stderr lines in `said`."""
+    deadline = time.monotonic() + 30
+    while WAITING not in said and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def test_follow_says_it_is_waiting_when_there_is_nothing_yet(settings) -> None:
     """`alerts --follow` on a topic with no event printed nothing, which looked stuck."""
     ensure_topics(settings)
     # stderr: the log lines (INFO here) and what the command says.
-    waiting = "veille alerts: no alert event yet; waiting for new ones (Ctrl-C stops)\n"
     with following(settings, "stderr") as (follow, said):
-        deadline = time.monotonic() + 30
-        while waiting not in said and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert said.count(waiting) == 1, said
+        wait_for_waiting(said)
+        assert said.count(WAITING) == 1, said
         follow.send_signal(signal.SIGINT)
         assert follow.wait(20) == 0  # Ctrl-C: how one ends a follow (its own message says so)
 
@@ -134,12 +141,9 @@ def test_follow_stopped_by_sigterm_exits_143(settings) -> None:
     """A supervisor's stop (SIGTERM) is not the user's Ctrl-C: 128 + 15, as every other command
     says it was stopped; `alerts --follow` said 0, a clean end (found in review, 2026-12-07)."""
     ensure_topics(settings)
-    waiting = "veille alerts: no alert event yet; waiting for new ones (Ctrl-C stops)\n"
     with following(settings, "stderr") as (follow, said):
-        deadline = time.monotonic() + 30
-        while waiting not in said and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert waiting in said, said
+        wait_for_waiting(said)
+        assert WAITING in said, said
         follow.send_signal(signal.SIGTERM)
         assert follow.wait(20) == 143
 
