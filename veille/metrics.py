@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -14,8 +15,11 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    PlatformCollector,
+    ProcessCollector,
     disable_created_metrics,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 from streams.records import DLQ_REASONS
 from veille.moderation import NO_CATEGORY
@@ -49,7 +53,8 @@ _BUILD_INFO: weakref.WeakKeyDictionary[CollectorRegistry, Info] = weakref.WeakKe
 
 
 def build_info(registry: CollectorRegistry) -> Info:
-    """veille_build_info{version, revision} (veille.build) on `registry`, registered once."""
+    """veille_build_info{version, revision} (veille.build) on `registry`, registered once, with
+    the process's own metrics (process_metrics)."""
     from veille import build
 
     info = _BUILD_INFO.get(registry)
@@ -58,7 +63,86 @@ def build_info(registry: CollectorRegistry) -> Info:
             "veille_build", "veille's release version and the source revision it was built "
             "from (VEILLE_REVISION, else the checkout's git commit).", registry=registry)
         info.info(build.labels())
+        process_metrics(registry)
     return info
+
+
+#: The standard families of every Prometheus client, exported as they are named everywhere
+#: (no veille_ prefix: process dashboards read them by these names). Family names: the counter's
+#: samples are process_cpu_seconds_total.
+PROCESS_FAMILIES = ("process_virtual_memory_bytes", "process_resident_memory_bytes",
+                    "process_start_time_seconds", "process_cpu_seconds", "process_open_fds",
+                    "process_max_fds", "python_info")
+
+
+def process_metrics(registry: CollectorRegistry) -> None:
+    """The process's resident memory, CPU time, start time and file descriptors (process_*),
+    its Python (python_info), and its memory limit (veille_memory_limit_bytes): what says a
+    worker is at its core's capacity, near its container's memory limit, or restarting. None
+    was exported before 2026-12-07: the registries are veille's own, not the client's default
+    one, which carries them."""
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    registry.register(MemoryLimit())
+
+
+#: Above this, a cgroup's limit is "none" (cgroup v1 writes 2**63 - 4096 rounded to a page).
+_NO_LIMIT = 2**62
+
+
+class MemoryLimit:
+    """veille_memory_limit_bytes: the memory limit of the process's control group (a container's
+    `mem_limit`, a pod's `resources.limits.memory`), read at each scrape; no sample without one.
+    cgroup v2 (memory.max) or v1 (memory.limit_in_bytes), in the process's own group as
+    /proc/self/cgroup names it, else at the root of the hierarchy (what a container sees of its
+    own group)."""
+
+    NAME = "veille_memory_limit_bytes"
+    DOC = ("The memory limit of the process's container (its cgroup's memory.max or "
+           "memory.limit_in_bytes); no sample when it has none.")
+
+    def __init__(self, root: Path = Path("/sys/fs/cgroup"),
+                 cgroups: Path = Path("/proc/self/cgroup")) -> None:
+        self.root = root
+        self.cgroups = cgroups
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(self.NAME, self.DOC)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.NAME, self.DOC)
+        limit = self.limit()
+        if limit is not None:
+            family.add_metric([], limit)
+        yield family
+
+    def _files(self) -> Iterator[Path]:
+        try:
+            lines = self.cgroups.read_text().splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+            relative = path.strip().lstrip("/")
+            if controllers == "" and line.startswith("0::"):
+                yield self.root / relative / "memory.max"
+            elif "memory" in controllers.split(","):
+                yield self.root / "memory" / relative / "memory.limit_in_bytes"
+        yield self.root / "memory.max"
+        yield self.root / "memory" / "memory.limit_in_bytes"
+
+    def limit(self) -> float | None:
+        """The limit in bytes, None when there is none (or nothing to read it from)."""
+        for file in self._files():
+            try:
+                text = file.read_text().strip()
+            except OSError:
+                continue
+            if not text.isdigit():  # "max": none
+                return None
+            value = int(text)
+            return float(value) if value < _NO_LIMIT else None
+        return None
 
 
 def platform_label(platform: str) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from veille.metrics import Metrics
+from veille.metrics import PROCESS_FAMILIES, Metrics
 
 
 def make(now: float = 1000.0) -> tuple[Metrics, CollectorRegistry]:
@@ -228,12 +229,75 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     bounded = {"brand", "category", "collector", "feed", "hashtag", "kind", "language", "le",
                "outcome", "platform", "reason", "sentiment", "severity", "since", "stage",
                "version", "revision", "route", "code", "decision", "via"}
-    families = list(reg.collect())
+    # The client's standard process families keep their standard names; python_info's labels
+    # are the interpreter's version, one value each.
+    families = [f for f in reg.collect() if f.name not in PROCESS_FAMILIES]
     assert len(families) >= 35
     for family in families:
         assert family.name.startswith("veille_"), family.name
         for sample in family.samples:
             assert set(sample.labels) <= bounded, (family.name, sample.labels)
+
+
+def page_names(registry: CollectorRegistry) -> set[str]:
+    return {family.name for family in registry.collect()}
+
+
+def test_every_process_exports_its_memory_cpu_and_start_time() -> None:
+    """A worker's, a collector's and the moderation API's registries carry process_* (resident
+    memory, CPU seconds, start time, file descriptors), python_info and veille_memory_limit_bytes,
+    once however many of veille's metric sets share the registry: none did before 2026-12-07,
+    so nothing told a worker at its core's capacity, near its container's memory limit, or
+    restarting in a loop."""
+    from veille.metrics import COLLECTORS, CollectorMetrics, ModerationApiMetrics
+
+    for make_metrics in (lambda r: Metrics(r, ["acme"], ["en"]),
+                         lambda r: CollectorMetrics(r, COLLECTORS),
+                         lambda r: ModerationApiMetrics(r, sessions=lambda: 0)):
+        registry = CollectorRegistry()
+        make_metrics(registry)
+        names = page_names(registry)
+        assert set(PROCESS_FAMILIES) <= names and "veille_memory_limit_bytes" in names, names
+        samples = {s.name: s.value for f in registry.collect() for s in f.samples}
+        assert samples["process_resident_memory_bytes"] > 1e6
+        assert samples["process_cpu_seconds_total"] > 0
+    both = CollectorRegistry()
+    Metrics(both, ["acme"], ["en"])
+    CollectorMetrics(both, COLLECTORS)  # one process, two sets: registered once (no error)
+    assert set(PROCESS_FAMILIES) <= page_names(both)
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.mark.parametrize(("files", "cgroups", "expected"), [
+    # cgroup v2: the process's own group, else the root (a container's own group, namespaced)
+    ({"kubepods/pod1/memory.max": "1073741824\n", "memory.max": "max\n"},
+     "0::/kubepods/pod1\n", 1073741824.0),
+    ({"memory.max": "536870912\n"}, "0::/\n", 536870912.0),
+    ({"memory.max": "536870912\n"}, "0::/not/mounted/here\n", 536870912.0),
+    ({"memory.max": "max\n"}, "0::/\n", None),
+    # cgroup v1: the memory controller's line
+    ({"memory/docker/abc/memory.limit_in_bytes": "268435456\n"},
+     "4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n", 268435456.0),
+    ({"memory/memory.limit_in_bytes": "9223372036854771712\n"}, "4:memory:/\n", None),
+    ({}, "", None),  # nothing to read: no sample, no error
+    ({"memory.max": "garbage\n"}, "0::/\n", None),
+])
+def test_the_memory_limit_is_read_from_the_process_cgroup(tmp_path: Path, files: dict[str, str],
+                                                          cgroups: str, expected: float | None) -> None:
+    from veille.metrics import MemoryLimit
+
+    root = tmp_path / "cgroup"
+    for name, text in files.items():
+        write(root / name, text)
+    write(tmp_path / "self-cgroup", cgroups)
+    limit = MemoryLimit(root, tmp_path / "self-cgroup")
+    assert limit.limit() == expected
+    (family,) = limit.collect()
+    assert [s.value for s in family.samples] == ([] if expected is None else [expected])
 
 
 def test_every_reason_a_collector_refuses_with_is_a_bounded_label_value() -> None:
@@ -333,7 +397,11 @@ def test_a_tally_exposes_exactly_what_observing_each_mention_does() -> None:
             assert b"veille_raw_messages_total 0.0" in page
         tally.apply()
         tally.apply()  # a second apply adds nothing
-    got, want = (generate_latest(r).decode().splitlines() for r in (batched_registry, one))
+    # The process's own lines (its memory, CPU time) are the same process's at two moments.
+    got, want = ([line for line in generate_latest(r).decode().splitlines()
+                  if not line.removeprefix("# HELP ").removeprefix("# TYPE ").startswith(
+                      ("process_", "python_"))]
+                 for r in (batched_registry, one))
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         if "_sum{" in w:  # a sum of floats depends on their order of addition: within rounding
