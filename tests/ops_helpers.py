@@ -285,10 +285,12 @@ def dashboard_annotations() -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def dashboard_variables() -> Iterator[tuple[str, str, str]]:
-    """(dashboard, variable, `label_values(metric, label)` query) of every template variable."""
+    """(dashboard, variable, `label_values(metric, label)` query) of every template variable that
+    queries Prometheus (not $top, a custom list of numbers)."""
     for path in DASHBOARDS:
         for v in json.loads(path.read_text(encoding="utf-8"))["templating"]["list"]:
-            yield path.name, v["name"], v["query"]["query"]
+            if v["type"] == "query":
+                yield path.name, v["name"], v["query"]["query"]
 
 
 def substitute(expr: str, variables: dict[str, str]) -> str:

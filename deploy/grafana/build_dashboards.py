@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ API_USERS = '{route!~"/healthz|/metrics"}'
 API_ERRORS = '{code=~"5..", route!~"/healthz|/metrics"}'
 
 
-def target(expr: str, legend: str = "", *, instant: bool = False, interval: str = "") -> Json:
+def target(expr: str, legend: str = "", *, instant: bool = False, interval: str = "",
+           table: bool = False) -> Json:
     t: Json = {
         "datasource": DS,
         "editorMode": "code",
@@ -53,6 +55,8 @@ def target(expr: str, legend: str = "", *, instant: bool = False, interval: str 
     }
     if interval:
         t["interval"] = interval
+    if table:
+        t["format"] = "table"
     return t
 
 
@@ -75,6 +79,8 @@ def panel(
     maximum: float | None = None,
     decimals: int | None = None,
     extra: Json | None = None,
+    extra_defaults: Json | None = None,
+    overrides: list[Json] | None = None,
 ) -> Json:
     defaults: Json = {"unit": unit, "mappings": mappings or []}
     defaults["thresholds"] = steps or thresholds(("green", None))
@@ -86,13 +92,14 @@ def panel(
         defaults["max"] = maximum
     if decimals is not None:
         defaults["decimals"] = decimals
+    defaults.update(extra_defaults or {})
     p: Json = {
         "type": kind,
         "title": title,
         "description": description,
         "datasource": DS,
         "targets": [dict(t, refId=chr(ord("A") + i)) for i, t in enumerate(targets)],
-        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
         "options": options or {},
     }
     p.update(extra or {})
@@ -139,6 +146,40 @@ def bargauge(title: str, expr: str, legend: str, **kw: Any) -> Json:
     return panel("bargauge", title, [target(expr, legend, instant=True)], options=options, **kw)
 
 
+def brands_table(columns: list[tuple[str, Json]], sort_by: str, **kw: Any) -> Json:
+    """A table of one row per brand: each (column title, instant table target) a column, joined
+    on the brand label (every brand, where a stat panel's tiles or a time series' lines would
+    not scale), sorted by `sort_by`, highest first."""
+    titles = [title for title, _ in columns]
+    targets = [t for _, t in columns]
+    value_of = {f"Value #{chr(ord('A') + i)}": title for i, title in enumerate(titles)}
+    units = {"Alert story": "none", "Negative share (1 h)": "percentunit",
+             "Net sentiment (1 h)": "percentunit"}
+    overrides: list[Json] = []
+    for title in titles:
+        props: list[Json] = [{"id": "unit", "value": units.get(title, "short")}]
+        if title == "Alert story":
+            props += [{"id": "mappings", "value": ALERT_STATE_MAPPINGS},
+                      {"id": "custom.cellOptions", "value": {"type": "color-background"}}]
+        elif title.startswith("Mentions"):
+            props.append({"id": "decimals", "value": 0})
+        overrides.append({"matcher": {"id": "byName", "options": title}, "properties": props})
+    transformations = [
+        {"id": "merge", "options": {}},
+        {"id": "organize", "options": {
+            "excludeByName": {"Time": True},
+            "indexByName": {"brand": 0, **{v: i + 1 for i, v in enumerate(value_of)}},
+            "renameByName": {"brand": "Brand", **value_of},
+        }},
+    ]
+    options = {"showHeader": True, "cellHeight": "sm",
+               "footer": {"show": False, "reducer": ["sum"], "fields": ""},
+               "sortBy": [{"displayName": sort_by, "desc": True}]}
+    return panel("table", "Brands", targets, options=options, overrides=overrides,
+                 steps=thresholds(("green", None), ("orange", 1), ("red", 2)),
+                 extra={"transformations": transformations}, **kw)
+
+
 ALERT_STATE_MAPPINGS = [
     {"type": "value", "options": {
         "0": {"text": "none", "color": "green", "index": 0},
@@ -146,6 +187,45 @@ ALERT_STATE_MAPPINGS = [
         "2": {"text": "critical", "color": "red", "index": 2},
     }},
 ]
+
+
+#: How many brands a brand-grouped panel plots at most (variable $top): an agency's watch list
+#: of 300 brands drew 300 tiles per stat panel and 300 lines per time series (found in review,
+#: 2026-12-07). The table "Brands" lists every brand; a watch list of $top brands or fewer is
+#: shown whole, as before.
+TOP = "$top"
+
+
+def top(expr: str, rank: str, *, bottom: bool = False) -> str:
+    """`expr` (a brand-grouped query) for the $top brands of `rank`, highest first (lowest with
+    `bottom`). `rank` is a time series panel's ranking: its selectors must carry `@ end()` so
+    that it is evaluated once, at the end of the time range, and the same brands are plotted at
+    every step (topk(N, expr) in a range query picks its own N brands at each step: a line per
+    brand that was ever in the top, up to all of them, with gaps)."""
+    return f"({expr}) and on (brand) {'bottomk' if bottom else 'topk'}({TOP}, {rank})"
+
+
+def at_end(expr: str) -> str:
+    """Every range selector of `expr` read at the end of the dashboard's time range (`@ end()`);
+    not for an expression holding a subquery (its inner selectors must move with it)."""
+    assert ":" not in "".join(re.findall(r"\[[^\]]*\]", expr)), expr
+    return re.sub(r"(\[[^\]:]+\])", r"\1 @ end()", expr)
+
+
+def top_variable() -> Json:
+    """$top: how many brands the brand-grouped panels plot (10 at opening)."""
+    values = ["5", "10", "20", "50"]
+    return {
+        "name": "top",
+        "label": "Top brands",
+        "type": "custom",
+        "query": ",".join(values),
+        "current": {"selected": True, "text": "10", "value": "10"},
+        "options": [{"selected": v == "10", "text": v, "value": v} for v in values],
+        "multi": False,
+        "includeAll": False,
+        "hide": 0,
+    }
 
 
 def variable(name: str, label: str, metric: str, of: str = "", every: bool = True) -> Json:
@@ -245,45 +325,96 @@ def reputation() -> Json:
                 'sentiment="negative"}[1h])) / (sum by (brand) (rate(veille_mentions_enriched_total'
                 '{brand=~"$brand", sentiment=~"positive|neutral|negative"}[1h])) > 0)')
     share_7d = f"avg_over_time(({share_1h})[7d:1h])"
+    # The overview plots the $top brands of each panel's ranking (see top()); the table lists
+    # every brand. Stat panels are instant queries (one evaluation: topk picks once); the time
+    # series rank at the end of the time range (@ end()), so each draws the same brands all along.
+    volume = f"sum by (brand) (increase({ENRICHED}[$__range]))"
+    share_range = (f"sum by (brand) (increase({NEGATIVE}[$__range])) / "
+                   f"(sum by (brand) (increase({SCORED}[$__range])) > 0)")
+    state = 'max by (brand) (veille_reputation_alert_state{brand=~"$brand"})'
+    # The alert's level, max(mean + 15 points, 1.3 times the mean), as mean + max(0.15, 0.3 mean):
+    # two subqueries instead of three.
+    level = f"{share_7d} + clamp_min(0.3 * {share_7d}, 0.15)"
+    mean_at_end = f"avg_over_time(({share_1h})[7d:1h] @ end())"
+    # How far the last hour's share is above (or below) its alert level at the end of the time
+    # range; a brand without a weekly mean yet (a new brand, a new Prometheus) ranks after every
+    # brand with one, by its share.
+
+    def peak(gauge: str) -> str:
+        return at_end(f'max by (brand) (max_over_time({gauge}{{brand=~"$brand"}}[$__range]))')
+
+    above_level = (f"({at_end(share_1h)} - {mean_at_end} - clamp_min(0.3 * {mean_at_end}, 0.15))"
+                   f" or ({at_end(share_1h)} - 2)")
     rows = [
         [
-            (stat("Mentions", f"sum by (brand) (increase({ENRICHED}[$__range]))", "{{brand}}",
+            (stat(f"Mentions (top {TOP})", f"topk({TOP}, {volume})", "{{brand}}",
                   description="Mentions enriched over the time range (a mention of two brands "
-                              "counts for each).", decimals=0), 6, 4),
-            (stat("Negative share", f"sum by (brand) (increase({NEGATIVE}[$__range])) / "
-                                    f"(sum by (brand) (increase({SCORED}[$__range])) > 0)",
+                              "counts for each): the $top brands with the most; every brand in "
+                              "the table \"Brands\".", decimals=0), 6, 4),
+            (stat(f"Negative share (top {TOP})", f"topk({TOP}, {share_range})",
                   "{{brand}}", unit="percentunit", description="Negative mentions over scored "
-                  "ones (English and French), time range."), 6, 4),
-            (stat("Net sentiment (1 h)", net, "{{brand}}", unit="percentunit", minimum=-1,
-                  maximum=1, description="(positive - negative) / scored mentions, last hour.",
+                  "ones (English and French), time range: the $top brands with the highest."),
+             6, 4),
+            (stat(f"Net sentiment (1 h, lowest {TOP})", f"bottomk({TOP}, {net})", "{{brand}}",
+                  unit="percentunit", minimum=-1, maximum=1,
+                  description="(positive - negative) / scored mentions, last hour: the $top "
+                              "brands with the lowest.",
                   steps=thresholds(("red", None), ("orange", -0.1), ("green", 0.1))), 6, 4),
-            (stat("Alert state", 'max by (brand) (veille_reputation_alert_state{brand=~"$brand"})',
-                  "{{brand}}", mappings=ALERT_STATE_MAPPINGS,
-                  description="The spike agent's alert story per brand.",
+            (stat("Brands in alert", f"topk({TOP}, {state} > 0)", "{{brand}}",
+                  mappings=ALERT_STATE_MAPPINGS, extra_defaults={"noValue": "none"},
+                  description="The brands whose spike agent has an alert story open "
+                              "(veille_reputation_alert_state: 1 warning, 2 critical, as "
+                              "ReputationCrisis), critical first, $top at most; \"none\": "
+                              "every brand is quiet.",
                   steps=thresholds(("green", None), ("orange", 1), ("red", 2))), 6, 4),
         ],
         [
-            (timeseries("Volume", [target(
-                f"sum by (brand) (rate({ENRICHED}[$__rate_interval])) * 3600", "{{brand}}")],
-                unit=per_hour, description="Mentions enriched per hour, per brand."), 12, 8),
-            (timeseries("Reputation score (net sentiment, 1 h)", [target(net, "{{brand}}")],
+            (brands_table([
+                ("Alert story", target(state, instant=True, table=True)),
+                ("Negative share (1 h)", target(share_1h, instant=True, table=True)),
+                ("Net sentiment (1 h)", target(net, instant=True, table=True)),
+                ("Mentions (1 h)", target(f"sum by (brand) (increase({ENRICHED}[1h]))",
+                                          instant=True, table=True)),
+                ("Mentions (time range)", target(volume, instant=True, table=True)),
+            ], sort_by="Negative share (1 h)",
+                description="Every brand selected, highest negative share first (click a "
+                            "column to sort by it): its alert story (ReputationCrisis), the "
+                            "negative share of its scored mentions in the last hour on every "
+                            "platform (what NegativeShareFarAboveNormal compares, "
+                            "brand:veille_mentions_negative_share:ratio1h), its net sentiment "
+                            "and its mentions in the last hour and over the time range. The "
+                            "panels around plot $top brands each."), 24, 8),
+        ],
+        [
+            (timeseries(f"Volume (top {TOP})", [target(
+                top(f"sum by (brand) (rate({ENRICHED}[$__rate_interval])) * 3600",
+                    at_end(volume)), "{{brand}}")],
+                unit=per_hour, description="Mentions enriched per hour, per brand: the $top "
+                                           "brands with the most mentions over the time range "
+                                           "(those of the stat \"Mentions\")."), 12, 8),
+            (timeseries(f"Reputation score (net sentiment, 1 h, lowest {TOP})",
+                        [target(top(net, at_end(net), bottom=True), "{{brand}}")],
                         unit="percentunit", minimum=-1, maximum=1,
                         description="(positive - negative) / scored mentions over the last hour: "
-                                    "the recording brand:veille_reputation_score:net_sentiment1h."),
+                                    "the recording brand:veille_reputation_score:net_sentiment1h; "
+                                    "the $top brands with the lowest at the end of the time "
+                                    "range (those of the stat \"Net sentiment\")."),
              12, 8),
         ],
         [
-            (timeseries("Negative share (1 h) against its weekly mean", [
-                target(share_1h, "{{brand}} last hour"),
-                target(share_7d, "{{brand}} weekly mean", interval="1h"),
-                target(f"({share_7d} + 0.15 > 1.3 * {share_7d}) or 1.3 * {share_7d}",
-                       "{{brand}} alert level", interval="1h"),
+            (timeseries(f"Negative share (1 h) against its weekly mean (top {TOP})", [
+                target(top(share_1h, above_level), "{{brand}} last hour"),
+                target(top(share_7d, above_level), "{{brand}} weekly mean", interval="1h"),
+                target(top(level, above_level), "{{brand}} alert level", interval="1h"),
             ], unit="percentunit", minimum=0, maximum=1,
                 description="Negative mentions over scored ones (every platform) in the last "
                             "hour, against its mean over the last 7 days (hourly steps; needs a "
                             "week of retention). Alert NegativeShareFarAboveNormal: above the "
                             "alert level (15 points and 1.3 times the mean) for 30 minutes, on "
-                            "at least 20 scored mentions an hour."), 24, 8),
+                            "at least 20 scored mentions an hour. The $top brands nearest their "
+                            "alert level or furthest above it at the end of the time range (a "
+                            "brand without a weekly mean yet after them); choose one in "
+                            "\"Brand\" to see it whatever its rank."), 24, 8),
         ],
         row("Brand: $detail", repeat="detail"),
         [
@@ -309,26 +440,32 @@ def reputation() -> Json:
                             "detector's baseline, with a Poisson band of 3 standard deviations."),
              12, 8),
         ],
-        row("All brands"),
+        row(f"All brands (top {TOP} of each panel)"),
         [
-            (timeseries("Anomaly score", [target(
-                'max by (brand) (veille_reputation_anomaly_score{brand=~"$brand"})', "{{brand}}")],
+            (timeseries("Anomaly score", [target(top(
+                'max by (brand) (veille_reputation_anomaly_score{brand=~"$brand"})',
+                peak("veille_reputation_anomaly_score")), "{{brand}}")],
                 unit="none", minimum=0, maximum=1, threshold_line=True,
                 steps=thresholds(("green", None), ("red", 0.5)),
-                description="Score of the last closed bucket (0.5 at the alert threshold)."), 8, 8),
-            (timeseries("Negative share (last bucket)", [target(
-                'max by (brand) (veille_reputation_negative_share{brand=~"$brand"})', "{{brand}}")],
+                description="Score of the last closed bucket (0.5 at the alert threshold): the "
+                            "$top brands with the highest over the time range."), 8, 8),
+            (timeseries("Negative share (last bucket)", [target(top(
+                'max by (brand) (veille_reputation_negative_share{brand=~"$brand"})',
+                peak("veille_reputation_negative_share")), "{{brand}}")],
                 unit="percentunit", minimum=0, maximum=1,
-                description="Share of negative mentions in the brand's last closed bucket."), 8, 8),
-            (panel("state-timeline", "Alert state", [target(
-                'max by (brand) (veille_reputation_alert_state{brand=~"$brand"})', "{{brand}}")],
+                description="Share of negative mentions in the brand's last closed bucket: the "
+                            "$top brands with the highest over the time range."), 8, 8),
+            (panel("state-timeline", "Alert state", [target(top(
+                state, peak("veille_reputation_alert_state")), "{{brand}}")],
                 mappings=ALERT_STATE_MAPPINGS,
                 steps=thresholds(("green", None), ("orange", 1), ("red", 2)),
                 custom={"fillOpacity": 80, "lineWidth": 0},
                 options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8,
                          "legend": {"showLegend": False, "displayMode": "list",
                                     "placement": "bottom"}},
-                description="0 none, 1 warning, 2 critical (veille_reputation_alert_state)."), 8, 8),
+                description="0 none, 1 warning, 2 critical (veille_reputation_alert_state): the "
+                            "$top brands with the highest over the time range, critical first."),
+             8, 8),
         ],
         [
             (bargauge("Top platforms", f"topk(10, sum by (platform) (increase({ENRICHED}[$__range])))",
@@ -338,11 +475,13 @@ def reputation() -> Json:
                       f"topk(10, sum by (platform) (increase({NEGATIVE}[$__range])))", "{{platform}}",
                       decimals=0, steps=thresholds(("red", None)),
                       description="Negative mentions per platform over the time range."), 8, 9),
-            (bargauge("Alert stories opened",
-                      'sum by (brand, severity) (increase(veille_reputation_alerts_opened_total'
-                      '{brand=~"$brand"}[$__range]))', "{{brand}} {{severity}}", decimals=0,
+            (bargauge(f"Alert stories opened (top {TOP})",
+                      f'topk({TOP}, sum by (brand, severity) (increase('
+                      'veille_reputation_alerts_opened_total{brand=~"$brand"}[$__range])) > 0)',
+                      "{{brand}} {{severity}}", decimals=0,
                       description="Alert stories opened or re-opened over the time range, by "
-                                  "severity at opening."), 8, 9),
+                                  "severity at opening: the $top most (brand and severity)."),
+             8, 9),
         ],
     ]
     annotations = [
@@ -363,6 +502,7 @@ def reputation() -> Json:
         "against the expected band, alerts, platforms.",
         [variable("brand", "Brand", "veille_mentions_enriched_total"),
          variable("platform", "Platform", "veille_mentions_enriched_total"),
+         top_variable(),
          variable("detail", "Brand detail", "veille_mentions_enriched_total", of="brand", every=False)],
         layout(rows), annotations,
     )
@@ -388,6 +528,12 @@ def moderation() -> Json:
     on_time = 'veille_moderation_answers_total{brand=~"$brand", outcome="on_time"}'
     answered_on_time = (f"sum by (brand) (increase({on_time}[1d])) "
                         f"/ (sum by (brand) (increase({answers}[1d])) > 0)")
+    # The brand-grouped panels plot $top brands (see top()): the most cases received over the
+    # time range, the worst KPI at its end, the highest gauge over the time range.
+    received_range = f"sum by (brand) (increase({received}[$__range]))"
+
+    def peak(gauge: str) -> str:
+        return at_end(f"max by (brand) (max_over_time({gauge}{MOD_BRAND}[$__range]))")
     rows = [
         [
             (stat("Received", f"sum(increase({received}[$__range]))", "received", decimals=0,
@@ -417,11 +563,13 @@ def moderation() -> Json:
         ],
         [
             (timeseries("Received and processed", [
-                target(f"sum by (brand) (rate({received}[$__rate_interval])) * 3600",
-                       "received {{brand}}"),
-                target(f"sum by (brand) (rate({processed}[$__rate_interval])) * 3600",
-                       "processed {{brand}}"),
-            ], unit="cases/h", description="Cases per hour (each case once)."), 12, 8),
+                target(top(f"sum by (brand) (rate({received}[$__rate_interval])) * 3600",
+                           at_end(received_range)), "received {{brand}}"),
+                target(top(f"sum by (brand) (rate({processed}[$__rate_interval])) * 3600",
+                           at_end(received_range)), "processed {{brand}}"),
+            ], unit="cases/h", description="Cases per hour (each case once): the $top brands "
+                                           "that received the most over the time range."),
+             12, 8),
             (timeseries("Received by category", [target(
                 f"sum by (category) (rate({received_items}[$__rate_interval])) * 3600",
                 "{{category}}")],
@@ -432,32 +580,42 @@ def moderation() -> Json:
              12, 8),
         ],
         [
-            (timeseries("Processed share (24 h) against 90 %", [target(share, "{{brand}}")],
+            (timeseries("Processed share (24 h) against 90 %",
+                        [target(top(share, at_end(share), bottom=True), "{{brand}}")],
                         unit="percentunit", minimum=0, maximum=1, threshold_line=True,
                         steps=thresholds(("red", None), ("green", 0.9)),
                         description="Processed over received cases over a sliding day; the line "
-                                    "is the 90 % target (alert ModerationProcessedShareLow)."),
+                                    "is the 90 % target (alert ModerationProcessedShareLow). "
+                                    "The $top brands with the lowest at the end of the time "
+                                    "range."),
              12, 8),
-            (timeseries("Rejection rate (24 h)", [target(rejection, "{{brand}}")],
+            (timeseries("Rejection rate (24 h)",
+                        [target(top(rejection, at_end(rejection)), "{{brand}}")],
                         unit="percentunit", minimum=0, maximum=1, threshold_line=True,
                         steps=thresholds(("green", None), ("orange", 0.3)),
                         description="Rejected over processed cases over a sliding day; the line is "
-                                    "the 30 % ceiling (alert ModerationRejectionRateHigh)."), 12, 8),
+                                    "the 30 % ceiling (alert ModerationRejectionRateHigh). The "
+                                    "$top brands with the highest at the end of the time range."),
+             12, 8),
         ],
         [
             (timeseries("Oldest pending item", [target(
-                f"max by (brand) (veille_moderation_oldest_pending_age_seconds{MOD_BRAND})",
+                top(f"max by (brand) (veille_moderation_oldest_pending_age_seconds{MOD_BRAND})",
+                    peak("veille_moderation_oldest_pending_age_seconds")),
                 "{{brand}}")], unit="s", threshold_line=True,
                 steps=thresholds(("green", None), ("orange", 7200), ("red", 28800)),
-                description="Age of the oldest item waiting (alert ModerationBacklogTooOld)."),
+                description="Age of the oldest item waiting (alert ModerationBacklogTooOld): "
+                            "the $top brands whose oldest item was the oldest over the time "
+                            "range."),
              8, 8),
             (timeseries("Backlog", [
-                target(f"sum by (brand) (veille_moderation_backlog_items{MOD_BRAND})",
-                       "{{brand}}"),
-                target(f"sum by (brand) (veille_moderation_unassigned_items{MOD_BRAND})",
-                       "{{brand}} unassigned"),
+                target(top(f"sum by (brand) (veille_moderation_backlog_items{MOD_BRAND})",
+                           peak("veille_moderation_backlog_items")), "{{brand}}"),
+                target(top(f"sum by (brand) (veille_moderation_unassigned_items{MOD_BRAND})",
+                           peak("veille_moderation_backlog_items")), "{{brand}} unassigned"),
             ], description="Items waiting for a decision, and those of them no moderator has "
-                           "taken (assign) or been given (escalate)."), 8, 8),
+                           "taken (assign) or been given (escalate): the $top brands with the "
+                           "largest backlog over the time range."), 8, 8),
             (timeseries("Time to decision", [
                 target(f"histogram_quantile(0.5, sum by (le) (rate({decision}[1h])))", "p50"),
                 target(f"histogram_quantile(0.9, sum by (le) (rate({decision}[1h])))", "p90"),
@@ -471,9 +629,11 @@ def moderation() -> Json:
                 bars=True, unit="cases", decimals=0,
                 description="Cases received per hour: when moderators are needed most."), 12, 8),
             (timeseries("Unanswered negative mentions", [target(
-                f"sum by (brand) (veille_moderation_unanswered_negative{MOD_BRAND})", "{{brand}}")],
+                top(f"sum by (brand) (veille_moderation_unanswered_negative{MOD_BRAND})",
+                    peak("veille_moderation_unanswered_negative")), "{{brand}}")],
                 description="Negative mentions asking for an answer, still pending past the "
-                            "brand's response deadline (alert ModerationNegativeUnanswered)."),
+                            "brand's response deadline (alert ModerationNegativeUnanswered): the "
+                            "$top brands with the most over the time range."),
              6, 8),
             (timeseries("Decisions ignored", [target(
                 "sum by (reason) (increase(veille_moderation_decisions_ignored_total"
@@ -483,13 +643,15 @@ def moderation() -> Json:
         ],
         [
             (timeseries("Negative mentions answered on time (24 h)",
-                        [target(answered_on_time, "{{brand}}")],
+                        [target(top(answered_on_time, at_end(answered_on_time), bottom=True),
+                                "{{brand}}")],
                         unit="percentunit", minimum=0, maximum=1,
                         description="Of the negative cases asking for an answer (needs_answer) "
                                     "closed over a sliding day, the share replied to by the "
                                     "brand's response deadline; the others were replied to late "
                                     "or closed by approve/reject with no answer. No value: none "
-                                    "closed."), 12, 8),
+                                    "closed. The $top brands with the lowest at the end of the "
+                                    "time range."), 12, 8),
             (timeseries("Answers on time, late and none", [target(
                 f"sum by (outcome) (increase({answers}[1h]))", "{{outcome}}", interval="1h")],
                 bars=True, stack="normal", unit="cases", decimals=0,
@@ -503,9 +665,10 @@ def moderation() -> Json:
                       "{{category}}", decimals=0,
                       description="Rejected cases over the time range, by category: a case "
                                   "counts in each of its categories."), 12, 8),
-            (bargauge("Received by brand", f"sum by (brand) (increase({received}[$__range]))",
+            (bargauge(f"Received by brand (top {TOP})", f"topk({TOP}, {received_range})",
                       "{{brand}}", decimals=0,
-                      description="Cases received over the time range (each case once)."), 12, 8),
+                      description="Cases received over the time range (each case once): the "
+                                  "$top brands that received the most."), 12, 8),
         ],
         # The moderators' tool itself (`veille moderate serve`, job veille-moderation-api): no
         # brand label, the filters do not apply.
@@ -582,7 +745,8 @@ def moderation() -> Json:
         "API's requests, latency and view age. The category filter applies to the by-category "
         "panels only: totals and ratios count each case once.",
         [variable("brand", "Brand", "veille_moderation_cases_received_total"),
-         variable("category", "Category", "veille_moderation_items_received_total")],
+         variable("category", "Category", "veille_moderation_items_received_total"),
+         top_variable()],
         layout(rows), annotations, time_from="now-2d",
     )
 
@@ -592,14 +756,20 @@ def poll_health(name: str, label: str, metric: str, legend: str, failures: str,
     """A polling collector's two panels (6 wide each) for what it polls, one series per `label`
     (a feed, a hashtag): its failed polls of the last hour by kind (`metric`_failures_total),
     and the seconds since its last good poll (`metric`_last_success_timestamp_seconds), orange
-    after an hour. `failures`, `last_good`: the panels' descriptions."""
+    after an hour. `failures`, `last_good`: the panels' descriptions. Per brand, $top brands
+    (see top()): the most failed searches, the stalest, at the end of the time range."""
+    failed = f"sum by ({label}, kind) (increase({metric}_failures_total[1h])) > 0"
+    age = f"time() - max by ({label}) ({metric}_last_success_timestamp_seconds > 0)"
+    if label == "brand":
+        failed = top(failed, at_end(f"sum by (brand) (increase({metric}_failures_total[1h]))"))
+        age = top(age, at_end(f"max by (brand) (last_over_time("
+                              f"{metric}_last_success_timestamp_seconds[$__range]))"), bottom=True)
+        failures += " The $top brands with the most at the end of the time range."
+        last_good += " The $top stalest brands at the end of the time range."
     return [
-        (timeseries(f"{name} failures (1 h)", [target(
-            f"sum by ({label}, kind) (increase({metric}_failures_total[1h])) > 0",
-            legend + ": {{kind}}")],
+        (timeseries(f"{name} failures (1 h)", [target(failed, legend + ": {{kind}}")],
             unit="polls", decimals=0, description=failures), 6, 8),
-        (timeseries(f"{name} last good poll", [target(
-            f"time() - max by ({label}) ({metric}_last_success_timestamp_seconds > 0)", legend)],
+        (timeseries(f"{name} last good poll", [target(age, legend)],
             unit="s", threshold_line=True, steps=thresholds(("green", None), ("orange", 3600)),
             description=last_good), 6, 8),
     ]
@@ -608,6 +778,14 @@ def poll_health(name: str, label: str, metric: str, legend: str, failures: str,
 def pipeline() -> Json:
     ri = "[$__rate_interval]"
     latency = "veille_pipeline_latency_seconds_bucket"
+    # The per-brand panels plot $top brands (see top()). Enriched against counted: the brands
+    # with the most mentions enriched and not counted over the time range (a spike agent that
+    # counts none of a brand's: PipelineStalled{cause="no_detection"}) come first.
+    enriched_range = 'sum by (brand) (increase(veille_mentions_enriched_total{brand!="none"}[$__range]))'
+    counted_range = ("(sum by (brand) (increase(veille_reputation_mentions_total[$__range]))"
+                     " + sum by (brand) (increase(veille_reputation_late_mentions_total[$__range])))")
+    uncounted = at_end(f"{enriched_range} - ({counted_range} or 0 * {enriched_range})")
+    late = at_end("sum by (brand) (increase(veille_reputation_late_mentions_total[$__range]))")
     rows = [
         [
             (stat("Workers up", 'count(up{job=~"veille-worker|veille-agents"} == 1)', "workers",
@@ -692,15 +870,16 @@ def pipeline() -> Json:
                 description="Messages each worker reads from mentions.raw: flat at 0 with unread "
                             "messages is PipelineStalled{cause=\"reader_stuck\"}."), 8, 8),
             (timeseries("Brand mentions: enriched vs counted by the spike agents", [
-                target(f'sum by (brand) (rate(veille_mentions_enriched_total{{brand!="none"}}{ri}))'
-                       " * 60", "enriched: {{brand}}"),
-                target(f"(sum by (brand) (rate(veille_reputation_mentions_total{ri}))"
-                       f" + sum by (brand) (rate(veille_reputation_late_mentions_total{ri}))) * 60",
-                       "counted: {{brand}}"),
+                target(top(f'sum by (brand) (rate(veille_mentions_enriched_total{{brand!="none"}}{ri}))'
+                           " * 60", uncounted), "enriched: {{brand}}"),
+                target(top(f"(sum by (brand) (rate(veille_reputation_mentions_total{ri}))"
+                           f" + sum by (brand) (rate(veille_reputation_late_mentions_total{ri}))) * 60",
+                           uncounted), "counted: {{brand}}"),
             ], unit="mentions/min",
                 description="Mentions enriched per brand against those the spike agents counted "
                             "(on time or late): enriched and none counted for 10 minutes is "
-                            "PipelineStalled{cause=\"no_detection\"}."), 8, 8),
+                            "PipelineStalled{cause=\"no_detection\"}. The $top brands with the "
+                            "most mentions enriched and not counted over the time range."), 8, 8),
         ],
         [
             *poll_health("RSS feed", "feed", "veille_rss_feed", "{{feed}}",
@@ -783,9 +962,10 @@ def pipeline() -> Json:
             ], unit="ops", description="Items fetched from the sources and written to Kafka."),
              8, 8),
             (timeseries("Late mentions", [target(
-                f"sum by (brand) (rate(veille_reputation_late_mentions_total{ri})) * 60",
+                top(f"sum by (brand) (rate(veille_reputation_late_mentions_total{ri})) * 60", late),
                 "{{brand}}")], unit="mentions/min",
-                description="Mentions that reached the spike agent after their bucket closed."),
+                description="Mentions that reached the spike agent after their bucket closed: "
+                            "the $top brands with the most over the time range."),
              8, 8),
         ],
         [
@@ -823,7 +1003,7 @@ def pipeline() -> Json:
         "Throughput per stage, latency percentiles, time lag, unread raw messages, what the "
         "spike agents count, RSS feeds, Mastodon hashtags and Bluesky brands, dead letters, send errors, "
         "heartbeats, collectors, rebalances and paused agents.",
-        [], layout(rows), annotations, time_from="now-3h",
+        [top_variable()], layout(rows), annotations, time_from="now-3h",
     )
 
 

@@ -26,6 +26,7 @@ BUILTIN_SERIES = {"up", "ALERTS"}
 VARIABLES = {
     "$__rate_interval": "1m", "$__interval": "1m", "$__range": "6h",
     "$brand": "acme", "$platform": "twitter", "$category": "insult", "$detail": "acme",
+    "$top": "10",
 }
 #: Variables named otherwise than the label they list.
 VARIABLE_LABELS = {"detail": "brand"}
@@ -59,8 +60,8 @@ def queries() -> Iterator[tuple[str, str]]:
             yield f"{name}: annotation {a['name']}", a["expr"]
 
 
-def concrete(expr: str) -> str:
-    for var, value in sorted(VARIABLES.items(), key=lambda kv: -len(kv[0])):
+def concrete(expr: str, values: dict[str, str] = VARIABLES) -> str:
+    for var, value in sorted(values.items(), key=lambda kv: -len(kv[0])):
         expr = expr.replace(var, value)
     assert "$" not in expr, f"a Grafana variable is left in {expr!r}"
     return expr
@@ -103,6 +104,12 @@ def test_template_variables() -> None:
     assert "brand" in variables["moderation.json"]
     for board_vars in variables.values():
         for var in board_vars.values():
+            if var["type"] == "custom":  # $top: a fixed list of numbers
+                assert var["name"] == "top" and not var["multi"] and not var["includeAll"], var
+                values = [o["value"] for o in var["options"]]
+                assert var["query"] == ",".join(values) and all(v.isdigit() for v in values)
+                assert var["current"]["value"] in values, var["current"]
+                continue
             found = re.fullmatch(r"label_values\((\w+), (\w+)\)", var["query"]["query"])
             assert found and found[2] == VARIABLE_LABELS.get(var["name"], var["name"]), var["query"]
             assert found[1] in series_names()
@@ -238,7 +245,7 @@ def test_the_negative_share_panel_draws_what_its_alert_compares(tmp_path: Path) 
     if promtool is None:
         pytest.fail("promtool is missing: install the Debian package prometheus", pytrace=False)
     (panel_,) = [p for p in panels(dashboards()["reputation.json"])
-                 if p["title"] == "Negative share (1 h) against its weekly mean"]
+                 if p["title"].startswith("Negative share (1 h) against its weekly mean")]
     names = ["share_1h", "mean_7d", "level"]
     rules = [{"record": f"panel:{n}:check", "expr": concrete(t["expr"])}
              for n, t in zip(names, panel_["targets"], strict=True)]
@@ -310,3 +317,135 @@ def test_the_api_errors_panel_draws_what_its_alert_compares(tmp_path: Path) -> N
     proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+#: An expression of brand series that keeps one series (or more) per brand.
+BY_BRAND = re.compile(r"by \((?:[\w, ]*, )?brand\b|\{\{brand\}\}")
+#: A range query bounded to $top brands ranked once, at the end of the time range.
+RANKED = re.compile(r"\(.*\) and on \(brand\) (?:topk|bottomk)\(\$top, (.*)\)", re.S)
+
+
+def brand_grouped_targets() -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(dashboard, panel, target) of every target plotting a series per brand, outside the
+    repeated rows (one brand each, chosen in "Brand detail") and the tables (one row a brand:
+    they scale)."""
+    for name, board in dashboards().items():
+        repeated = False
+        for p in board["panels"]:
+            if p["type"] == "row":
+                repeated = bool(p.get("repeat"))
+                continue
+            if repeated or p["type"] == "table":
+                continue
+            for t in p["targets"]:
+                if BY_BRAND.search(t["expr"]) or BY_BRAND.search(t["legendFormat"]):
+                    yield name, p, t
+
+
+def without_subqueries(expr: str) -> str:
+    """`expr` with each subquery `(...)[range:step]` replaced by SUBQUERY."""
+    while found := re.search(r"\)\[\w+:\w*\]", expr):
+        depth, i = 0, found.start()
+        while True:
+            depth += {")": 1, "(": -1}.get(expr[i], 0)
+            if depth == 0:
+                break
+            i -= 1
+        expr = expr[:i] + "SUBQUERY" + expr[found.end():]
+    return expr
+
+
+def test_no_panel_plots_every_brand() -> None:
+    """An agency watches 300 brands with one deployment: the Reputation overview drew 300 tiles
+    per stat panel and 300 lines per time series (900 on the weekly-mean panel), the Moderation
+    and Pipeline dashboards as many (found in review, 2026-12-07). Every panel that plots a
+    series per brand plots the $top brands of its ranking (a table lists them all). A stat or
+    bar gauge (one instant query) takes topk/bottomk of its values; a time series keeps the
+    brands of a ranking evaluated once, at the end of the time range (`@ end()`): topk in a range
+    query picks its own brands at each step, every brand that was ever in the top drawn with
+    gaps."""
+    found = list(brand_grouped_targets())
+    assert {name for name, _, _ in found} == {"reputation.json", "moderation.json", "pipeline.json"}
+    for name, board in dashboards().items():
+        assert "top" in {v["name"] for v in board["templating"]["list"]}, name
+    for name, p, t in found:
+        where = f"{name}: {p['title']} {t['refId']}: {t['expr']}"
+        if t["instant"]:
+            assert re.match(r"(topk|bottomk)\(\$top, ", t["expr"]), where
+            continue
+        ranked = RANKED.fullmatch(t["expr"])
+        assert ranked, where
+        rank = ranked[1]
+        assert "@ end()" in rank and "$__rate_interval" not in rank, where
+        # Every range selector and subquery of the ranking is read at the end of the range.
+        # (A subquery's inner selectors move with it: drop them first.)
+        outer = without_subqueries(rank)
+        for selector in re.finditer(r"\[[^\]]*\]", outer):
+            assert outer[selector.end():].startswith(" @ end()"), where
+        assert "SUBQUERY" not in outer.replace("SUBQUERY @ end()", ""), where
+
+
+def _many_brands_series(brands: int) -> list[dict[str, str]]:
+    """Every series the brand-grouped panels read, for `brands` brands b01, b02... (values
+    that tell them apart: brand i has i positive mentions a minute, 16 - i negative...)."""
+    series = []
+    job = 'instance="w1:9464", job="veille-worker"'
+
+    def add(name: str, labels: str, values: str) -> None:
+        series.append({"series": f"{name}{{{labels}, {job}}}", "values": values})
+
+    for i in range(1, brands + 1):
+        b = f'brand="b{i:02}"'
+        for sentiment, rate in (("positive", i), ("neutral", 2), ("negative", 16 - i)):
+            add("veille_mentions_enriched_total", f'{b}, platform="twitter", sentiment="{sentiment}"',
+                f"0+{rate}x180")
+        add("veille_reputation_alert_state", b, f"{2 if i % 2 else 1}x180")
+        add("veille_reputation_anomaly_score", b, f"{i / 20}x180")
+        add("veille_reputation_negative_share", b, f"{i / 20}x180")
+        add("veille_reputation_alerts_opened_total", f'{b}, severity="warning"', "0+1x180")
+        add("veille_reputation_mentions_total", b, f"0+{i}x180")
+        add("veille_reputation_late_mentions_total", b, "0+1x180")
+        for kind in ("received", "processed", "rejected"):
+            add(f"veille_moderation_cases_{kind}_total", b, f"0+{i if kind == 'received' else 1}x180")
+        for gauge in ("backlog_items", "unassigned_items", "oldest_pending_age_seconds",
+                      "unanswered_negative"):
+            add(f"veille_moderation_{gauge}", b, f"{i}x180")
+        for outcome, rate in (("on_time", 1), ("late", i)):
+            add("veille_moderation_answers_total", f'{b}, outcome="{outcome}"', f"0+{rate}x180")
+        add("veille_bluesky_brand_failures_total", f'{b}, kind="fetch"', f"0+{i}x180")
+        add("veille_bluesky_brand_last_success_timestamp_seconds", b, f"{1000 + i}x180")
+    return series
+
+
+@pytest.mark.parametrize("brands, shown", [(15, 10), (5, 5)])
+def test_the_brand_panels_show_top_brands(tmp_path: Path, brands: int, shown: int) -> None:
+    """With $top = 10, every brand-grouped panel plots 10 of 15 brands, and all 5 of 5 (a small
+    watch list loses nothing), each with data ($brand "All": every brand)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is missing: install the Debian package prometheus", pytrace=False)
+    found = [(f"{name}: {p['title']} {t['refId']}", t["expr"])
+             for name, p, t in brand_grouped_targets()]
+    values = dict(VARIABLES, **{"$brand": ".+", "$__range": "1h", "$__rate_interval": "5m"})
+    rules = [{"record": f"dashboard:brands_{i}:check", "expr": concrete(expr, values)}
+             for i, (_, expr) in enumerate(found)]
+    (tmp_path / "brands.yml").write_text(
+        yaml.safe_dump({"groups": [{"name": "brands", "rules": rules}]}))
+    test = {
+        "rule_files": ["brands.yml"],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": _many_brands_series(brands),
+            "promql_expr_test": [
+                {"expr": f"count(count by (brand) (dashboard:brands_{i}:check))", "eval_time": "2h",
+                 "exp_samples": [{"labels": "{}", "value": shown}]}
+                for i in range(len(rules))
+            ],
+        }],
+    }
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(test))
+    proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    where = "\n".join(f"dashboard:brands_{i}: {w}" for i, (w, _) in enumerate(found))
+    assert proc.returncode == 0, proc.stdout + proc.stderr + "\n" + where
