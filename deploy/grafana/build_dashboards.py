@@ -989,12 +989,35 @@ def pipeline() -> Json:
                    description="Every alert Prometheus is firing now (but the Watchdog, "
                                "which always fires: it feeds the dead man's switch)."), 8, 7),
         ],
+        [
+            (timeseries("CPU per process", [target(
+                f'sum by (job, instance) (rate(process_cpu_seconds_total{{job=~"veille-.*"}}{ri}))',
+                "{{job}} {{instance}}")], unit="short",
+                description="Cores each veille process uses (process_cpu_seconds_total). The "
+                            "enrichment is CPU-bound on one core: a worker near 1 is at its "
+                            "capacity (the lag grows): add a worker, up to the partitions of "
+                            "mentions.raw."), 8, 7),
+            (timeseries("Memory against the limit", [
+                target('process_resident_memory_bytes{job=~"veille-.*"}', "{{job}} {{instance}}"),
+                target('veille_memory_limit_bytes{job=~"veille-.*"}', "limit: {{job}} {{instance}}"),
+            ], unit="bytes",
+                description="Resident memory of each veille process, and its container's memory "
+                            "limit (none drawn without one). MemoryNearLimit above 90 % of it "
+                            "for 15 minutes; past it the kernel kills the process."), 8, 7),
+            (stat("Process starts", 'sum by (job) (changes(process_start_time_seconds'
+                                    '{job=~"veille-.*"}[$__range]))', "{{job}}",
+                  decimals=0, steps=thresholds(("green", None), ("orange", 1), ("red", 3)),
+                  description="Restarts of each job's processes over the time range (their start "
+                              "time changed). ProcessRestarting at 3 in an hour: a crash or "
+                              "out-of-memory loop the restart policy hides from TargetDown."),
+             8, 7),
+        ],
     ]
     annotations = [
         annotation("Pipeline alerts",
                    'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown|'
                    'TargetMissing|SendsFailing|AlertingFailing|RssFeedFailing|MastodonHashtagFailing|'
-                   'BlueskyBrandFailing|WatchlistRefused",'
+                   'BlueskyBrandFailing|WatchlistRefused|MemoryNearLimit|ProcessRestarting",'
                    ' alertstate="firing"}',
                    "{{alertname}} {{severity}}", "alertname,severity,instance", "red"),
     ]
@@ -1002,7 +1025,8 @@ def pipeline() -> Json:
         "veille-pipeline", "veille: pipeline health",
         "Throughput per stage, latency percentiles, time lag, unread raw messages, what the "
         "spike agents count, RSS feeds, Mastodon hashtags and Bluesky brands, dead letters, send errors, "
-        "heartbeats, collectors, rebalances and paused agents.",
+        "heartbeats, collectors, rebalances and paused agents, each process's CPU, memory and "
+        "restarts.",
         [top_variable()], layout(rows), annotations, time_from="now-3h",
     )
 
