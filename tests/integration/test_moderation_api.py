@@ -35,18 +35,19 @@ TOKEN = "api-test-token-3b9e"
 NOW = time.time()
 
 
-def item(case_id: str, brand: str, categories: tuple[str, ...], action: str, age: float) -> dict:
+def item(case_id: str, brand: str, categories: tuple[str, ...], action: str, age: float,
+         author: str = "@someone") -> dict:
     triage = Triage(categories, "medium", action, ())
     made = make_item(mention_id=case_id, brands=[brand], triage=triage, charter=Charter(),
                      language="fr", sentiment="negative", compound=-0.6, platform="twitter",
-                     author="@someone", text=f"text of {case_id}", url=None,
+                     author=author, text=f"text of {case_id}", url=None,
                      created_at=NOW - age - 60, queued_at=NOW - age)
     assert made is not None
     return made
 
 
 ITEMS = [item("c-old", "acme", ("insult", "aggressive"), "review", 600),
-         item("c-spam", "boreal", ("spam",), "hide", 300),
+         item("c-spam", "boreal", ("spam",), "hide", 300, author="@Promo_Bot"),
          item("c-new", "acme", ("needs_answer",), "respond", 60),
          item("c-done", "acme", ("detractor",), "review", 900)]
 
@@ -1162,3 +1163,22 @@ def test_a_lead_lists_the_escalated_cases_and_the_escalation_queue(api: ServedAp
     for query in ("escalated=yes", "escalated=1", "escalated=true&escalated=false"):
         bad = api.client.get(f"/cases?{query}")
         assert bad.status_code == 400 and bad.json()["field"] == "escalated", query
+
+
+def test_a_moderator_lists_one_authors_cases_pending_and_closed(api: ServedApi) -> None:
+    """`author=` on GET /cases and GET /closed, as `moderate list --author` and `moderate
+    closed --author`: one author's cases (a leading @ and the case ignored), to see a troll's
+    or a customer's whole thread at once; blank is no filter. The API had no such filter."""
+    def listed(path: str) -> list[str]:
+        answer = api.client.get(path)
+        assert answer.status_code == 200, (path, answer.text)
+        assert answer.json()["count"] == len(answer.json()["cases"])
+        return [c["case_id"] for c in answer.json()["cases"]]
+
+    assert listed("/cases?author=promo_bot") == listed("/cases?author=%40PROMO_BOT") == ["c-spam"]
+    assert listed("/cases?author=someone") == ["c-old", "c-new"]
+    assert listed("/cases?author=someone&brand=boreal") == []
+    assert listed("/cases?author=%20") == ["c-old", "c-spam", "c-new"]
+    assert listed("/cases?author=nobody") == []
+    assert listed("/closed?author=someone") == ["c-done"]
+    assert listed("/closed?author=promo_bot") == []

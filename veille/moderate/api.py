@@ -563,7 +563,7 @@ class ModerationApi:
         """GET /cases's answer to `query` (a MultiDict): `{"count", "cases"}`, `count` every
         case found and `cases` the `limit` from `offset` on, or the 400 refusing it (the
         moderation page lists the same way)."""
-        checked = _checked_query(query, {"brand", "assignee", "posted_since"}, {
+        checked = _checked_query(query, {"brand", "assignee", "posted_since", "author"}, {
             "category": METRIC_CATEGORIES, "sort": SORTS, "unassigned": ("true", "false"),
             "escalated": ("true", "false")})
         if isinstance(checked, web.Response):
@@ -585,7 +585,8 @@ class ModerationApi:
             now = time.time()
             pending = view.pending(brand=_text_param(query, "brand"), category=category,
                                    sort=sort, assignee=assignee, unassigned=unassigned == "true",
-                                   escalated=escalated, now=now, posted_since=posted_since)
+                                   escalated=escalated, now=now, posted_since=posted_since,
+                                   author=_text_param(query, "author"))
             return {"count": len(pending),
                     "cases": [summary(i, view, now) for i in pending[offset:offset + limit]]}
 
@@ -598,7 +599,7 @@ class ModerationApi:
     async def closed(self, query: Any) -> dict[str, Any] | web.Response:
         """GET /closed's answer to `query` (a MultiDict): `{"count", "cases"}`, newest decision
         first, or the 400 refusing it (the moderation page's closed cases are the same)."""
-        checked = _checked_query(query, {"brand", "moderator", "since", "until"}, {
+        checked = _checked_query(query, {"brand", "moderator", "since", "until", "author"}, {
             "category": METRIC_CATEGORIES, "decision": CLOSING_DECISIONS})
         if isinstance(checked, web.Response):
             return checked
@@ -630,7 +631,7 @@ class ModerationApi:
             count, found = view.closed_page(
                 brand=_text_param(query, "brand"), category=category, decision=decision,
                 moderator=_text_param(query, "moderator"), since=since, until=until, limit=limit,
-                offset=offset)
+                offset=offset, author=_text_param(query, "author"))
             return {"count": count, "cases": found}
 
         return await self._read(listing)
