@@ -19,6 +19,9 @@ from veille.timezones import TimezoneError, check
 
 log = logging.getLogger(__name__)
 _BRAND_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # fullmatch: "acme\n" is not an id
+#: A brand's team (`team`): the label Alertmanager routes the brand's alerts by, and a receiver
+#: name's part in the documented example; the same form as an id.
+_TEAM = _BRAND_ID
 
 
 def brand_key(given: str) -> str:
@@ -212,6 +215,9 @@ class Brand:
     charter: Charter = Charter()
     #: IANA time zone of the brand's daily rhythm (crisis detection); None: VEILLE_TIMEZONE's.
     timezone: str | None = None
+    #: The team its alerts go to (veille_brand_info, the `team` label of its alerts); None: the
+    #: brand alerts' receiver of every brand without one (veille-brand).
+    team: str | None = None
 
     def terms(self) -> list[tuple[str, str]]:
         """(kind, term) pairs; the brand's name counts as an alias."""
@@ -412,6 +418,11 @@ class Watchlist:
     def brand_ids(self) -> tuple[str, ...]:
         return tuple(b.id for b in self.brands)
 
+    @property
+    def teams(self) -> dict[str, str]:
+        """Each brand's team, "" for a brand without one (veille_brand_info's label values)."""
+        return {b.id: b.team or "" for b in self.brands}
+
     def charter_for(self, brand_id: str) -> Charter:
         """The brand's charter; the default charter for a brand not in the watch list."""
         for brand in self.brands:
@@ -506,7 +517,8 @@ class Watchlist:
                                      f"hashtags and exclusions; at most {MAX_TERMS_PER_BRAND} "
                                      "a brand")
             unknown = set(entry) - {
-                "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter", "timezone"
+                "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter", "timezone",
+                "team",
             }
             if unknown:
                 raise WatchlistError(f"{source}: {brand_id} has unknown keys {sorted(unknown)}")
@@ -524,7 +536,14 @@ class Watchlist:
                     check(timezone)
                 except TimezoneError as exc:
                     raise WatchlistError(f"{source}: {brand_id}.timezone: {exc}") from None
-            brand = Brand(id=brand_id, name=name, charter=charter, timezone=timezone, **lists)
+            team = entry.get("team")
+            if team is not None and (not isinstance(team, str) or not _TEAM.fullmatch(team)):
+                raise WatchlistError(
+                    f"{source}: {brand_id}.team: {team!r} is not a team name (1 to 64 lowercase "
+                    "letters, digits, - or _, starting with a letter or digit, as a brand id: "
+                    "it labels the brand's alerts, which Alertmanager routes by it)")
+            brand = Brand(id=brand_id, name=name, charter=charter, timezone=timezone, team=team,
+                          **lists)
             _check_excludes(brand, f"{source}: {brand_id}.exclude")
             brands.append(brand)
         return cls(brands)

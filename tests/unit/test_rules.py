@@ -553,3 +553,23 @@ def test_a_term_of_several_brands_is_reported_at_load(caplog: pytest.LogCaptureF
     with caplog.at_level("WARNING", logger="veille.rules"):
         Watchlist.from_toml(ROOT / "tests/data/watchlist.toml")
     assert not [r for r in caplog.records if "several brands" in r.getMessage()]
+
+
+def test_a_brand_may_name_its_team_which_labels_its_alerts(tmp_path: Path) -> None:
+    """`team` (optional): the label Alertmanager routes the brand's alerts by (veille_brand_info);
+    "" for a brand without one, whose alerts go to the brand alerts' receiver of every brand."""
+    wl = Watchlist.from_dict({"brands": [{"id": "acme", "team": "bank-team_2"}, {"id": "boreal"}]})
+    assert [b.team for b in wl.brands] == ["bank-team_2", None]
+    assert wl.teams == {"acme": "bank-team_2", "boreal": ""}
+    path = tmp_path / "wl.toml"
+    path.write_text('[[brands]]\nid = "acme"\nteam = "retail"\n', encoding="utf-8")
+    assert Watchlist.from_toml(path).teams == {"acme": "retail"}
+
+
+@pytest.mark.parametrize("value", ["Bank", "", "bank team", "-bank", "bank\n", "b" * 65, "équipe",
+                                   'a"b', 1, ["bank"], {"name": "bank"}])
+def test_a_team_that_is_no_label_value_of_ours_is_refused_naming_the_brand_and_value(
+        value: object) -> None:
+    with pytest.raises(WatchlistError) as exc:
+        Watchlist.from_dict({"brands": [{"id": "acme", "team": value}]}, source="wl.toml")
+    assert str(exc.value).startswith(f"wl.toml: acme.team: {value!r} is not a team name (")
