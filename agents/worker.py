@@ -17,7 +17,7 @@ from streams.records import Limits
 from streams.topics import Topics, declare
 from veille.app import create_app
 from veille.logs import thin_client_logs
-from veille.metrics import Metrics, ModerationMetrics, SpikeMetrics, agents_paused
+from veille.metrics import BrandTeams, Metrics, ModerationMetrics, SpikeMetrics, agents_paused
 from veille.reload import Reloader, follow_watchlist
 from veille.rules import Watchlist
 from veille.sentiment import Analyzer
@@ -133,6 +133,8 @@ def enrichment(settings: Settings, registry: CollectorRegistry, analyzer: Analyz
     enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))
     reloader.on_change(enricher.use)
     reloader.on_change(lambda changed: metrics.watch(changed.brand_ids))
+    teams = BrandTeams(registry, watchlist.teams)  # the `team` label of the brand alerts
+    reloader.on_change(lambda changed: teams.watch(changed.teams))
     return reloader, metrics, enricher
 
 

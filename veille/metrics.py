@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -922,6 +922,34 @@ class WatchlistMetrics:
         )
         for outcome in ("applied", "refused"):
             self.reloads.labels(outcome)
+
+
+class BrandTeams:
+    """veille_brand_info{brand, team}: 1 for each brand of the watch list in use, its `team` the
+    watch list's (empty, so absent in Prometheus, for a brand without one). The brand alert
+    rules read it to give each alert the `team` label Alertmanager routes by. Unlike the
+    counters, it follows the watch list at once: a brand taken off or moved to another team loses
+    its series (the rules must not go on routing by a team the watch list no longer gives)."""
+
+    def __init__(self, registry: CollectorRegistry, teams: Mapping[str, str]) -> None:
+        self.gauge = Gauge(
+            "veille_brand_info",
+            "1 for each brand of the watch list in use; label team: the team the watch list "
+            "gives it (none: no team), which the brand alerts carry for Alertmanager's routes.",
+            ["brand", "team"], registry=registry,
+        )
+        self.teams: dict[str, str] = {}
+        self.watch(teams)
+
+    def watch(self, teams: Mapping[str, str]) -> None:
+        """The teams of a changed watch list (brand id -> team, "" for none)."""
+        for brand, team in self.teams.items():
+            if teams.get(brand) != team:
+                self.gauge.remove(brand, team)
+        for brand, team in teams.items():
+            if self.teams.get(brand) != team:
+                self.gauge.labels(brand, team).set(1)
+        self.teams = dict(teams)
 
 
 #: The moderation API's routes (veille.moderate.api, .page), as templates: a bounded label set.

@@ -219,6 +219,7 @@ def test_contract_matches_veille_metrics() -> None:
     from veille.metrics import (
         COLLECTORS,
         BlueskyBrandMetrics,
+        BrandTeams,
         CollectorMetrics,
         FeedMetrics,
         HashtagMetrics,
@@ -232,6 +233,7 @@ def test_contract_matches_veille_metrics() -> None:
 
     registry = CollectorRegistry()
     WatchlistMetrics(registry, 0.0)
+    BrandTeams(registry, {"acme": "telecom"})
     Metrics(registry, ["acme"], ["fr"])
     CollectorMetrics(registry, COLLECTORS)
     FeedMetrics(registry, ["GA acme"])

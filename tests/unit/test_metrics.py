@@ -193,6 +193,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
 
     from veille.metrics import (
         COLLECTORS,
+        BrandTeams,
         CollectorMetrics,
         FeedMetrics,
         HashtagMetrics,
@@ -210,6 +211,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     HashtagMetrics(reg, ["AcmeDown", "BorealCafe"])
     SpikeMetrics(reg, ["acme", "boreal"], 300)
     ModerationMetrics(reg, ["acme", "boreal"])
+    BrandTeams(reg, {"acme": "telecom", "boreal": ""})
     api = ModerationApiMetrics(reg, sessions=lambda: 2)
     api.observe("/cases/{case_id}", 404, 0.01)
     api.observe("/cases/c-42", 200, 0.01)  # not a template of ours: "other"
@@ -224,11 +226,12 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     # Each from a closed set: watched brands (+ none), platforms, languages, labels, reasons,
     # categories, collectors, severities, answer outcomes, the watch list's feeds and hashtags,
     # failure kinds (the fold of unknown values is tested above); `le` is a histogram's buckets,
-    # `version` and `revision` veille_build's one value each.
+    # `version` and `revision` veille_build's one value each; `team` the watch list's teams,
+    # at most one a brand.
     # The moderation API's: route templates, status codes, decisions, ways (api, page).
     bounded = {"brand", "category", "collector", "feed", "hashtag", "kind", "language", "le",
                "outcome", "platform", "reason", "sentiment", "severity", "since", "stage",
-               "version", "revision", "route", "code", "decision", "via"}
+               "version", "revision", "route", "code", "decision", "via", "team"}
     # The client's standard process families keep their standard names; python_info's labels
     # are the interpreter's version, one value each.
     families = [f for f in reg.collect() if f.name not in PROCESS_FAMILIES]
@@ -491,3 +494,37 @@ def test_workers_and_collectors_say_which_build_they_run(monkeypatch) -> None:
         assert [f.name for f in both.collect()].count("veille_build") == 1
     finally:
         build.revision.cache_clear()
+
+
+def test_a_worker_exports_each_brands_team_and_follows_the_watch_list(tmp_path: Any) -> None:
+    """veille_brand_info{brand, team} = 1 for each brand of the watch list in use, on every
+    worker role (all, agents, enrich: agents.worker.enrichment), "" for a brand without a team
+    (no label in Prometheus). A change of the watch list moves it at once: a brand moved to
+    another team or taken off loses its old series (the alert rules route by it)."""
+    import os
+    import time
+
+    from agents.worker import enrichment
+    from veille.settings import Settings
+
+    path = tmp_path / "wl.toml"
+
+    def save(text: str) -> None:
+        path.write_text(text, encoding="utf-8")
+        os.utime(path, (time.time() - 60, time.time() - 60))  # settled (veille.reload)
+
+    def teams(reg: CollectorRegistry) -> dict[str, str]:
+        return {s.labels["brand"]: s.labels["team"] for f in reg.collect()
+                if f.name == "veille_brand_info" for s in f.samples if s.value == 1}
+
+    save('[[brands]]\nid = "acme"\nteam = "telecom"\n[[brands]]\nid = "boreal"\n'
+         '[[brands]]\nid = "cafe"\nteam = "food"\n')
+    reg = CollectorRegistry()
+    reloader, _, _ = enrichment(Settings(data_dir=str(tmp_path), watchlist=str(path)), reg)
+    assert teams(reg) == {"acme": "telecom", "boreal": "", "cafe": "food"}
+    save('[[brands]]\nid = "acme"\nteam = "bank"\n[[brands]]\nid = "boreal"\nteam = "food"\n'
+         '[[brands]]\nid = "dune"\n')
+    assert reloader.check() is not None
+    assert teams(reg) == {"acme": "bank", "boreal": "food", "dune": ""}
+    samples = [s for f in reg.collect() if f.name == "veille_brand_info" for s in f.samples]
+    assert len(samples) == 3, samples  # the old label sets are gone, not left at 1 nor at 0
