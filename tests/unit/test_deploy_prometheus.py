@@ -35,6 +35,16 @@ ALERTS = {
     "ModerationApiFailing", "ModerationApiRefusing", "MemoryNearLimit", "ProcessRestarting",
 }
 
+#: The alerts of a brand's reputation and moderation, for its team (the watch list's `team`).
+BRAND_ALERTS = {
+    "ReputationCrisis", "NegativeShareFarAboveNormal", "UnscoredMentionsSurge",
+    "ModerationProcessedShareLow", "ModerationRejectionRateHigh", "ModerationBacklogTooOld",
+    "ModerationNegativeUnanswered",
+}
+#: Their `team` label: the brand's team as Prometheus knows it, else none (no label).
+TEAM = ('{{ with printf "brand_team:veille_brand_info:max{brand=%q}" $labels.brand | query }}'
+        '{{ . | first | label "team" }}{{ end }}')
+
 
 def tool(name: str) -> str:
     """The binary's path; its absence fails the test (these checks are part of the project)."""
@@ -171,7 +181,9 @@ def test_alert_has_for_severity_and_annotations(rule: dict[str, Any]) -> None:
     # "none": the always-firing Watchdog only, which no inhibition or severity route may catch.
     assert rule["labels"]["severity"] in SEVERITIES | ({"none"} if rule["alert"] == "Watchdog"
                                                        else set())
-    assert set(rule["labels"]) <= {"severity", "cause"}, "static labels stay bounded"
+    assert set(rule["labels"]) <= {"severity", "cause", "team"}, "static labels stay bounded"
+    # The one templated label: the brand's team, one of the watch list's (veille_brand_info).
+    assert rule["labels"].get("team", TEAM) == TEAM
     notes = rule["annotations"]
     for key in ("summary", "description", "runbook_url"):
         assert notes.get(key, "").strip(), f"{key} missing"
@@ -179,6 +191,17 @@ def test_alert_has_for_severity_and_annotations(rule: dict[str, Any]) -> None:
     assert url.endswith("/deploy/RUNBOOK.md")
     assert anchor == rule["alert"].lower() and anchor in runbook_anchors(), (
         f"deploy/RUNBOOK.md has no section {rule['alert']}")
+
+
+def test_every_brand_alert_carries_its_team_and_no_pipeline_alert_does() -> None:
+    """Alertmanager routes a brand's alerts to its team by the `team` label: every brand alert
+    has it (a new one naming a brand must be listed in BRAND_ALERTS or be the pipeline's), and
+    the pipeline's alerts that name a brand (crisis detection blind, Bluesky searches failing)
+    stay with whoever runs the pipeline."""
+    teams = {r["alert"] for r in alert_rules() if "team" in r["labels"]}
+    assert teams == BRAND_ALERTS
+    naming = {r["alert"] for r in alert_rules() if "$labels.brand" in r["annotations"]["summary"]}
+    assert naming - BRAND_ALERTS == {"PipelineStalled", "BlueskyBrandFailing"}
 
 
 def test_runbook_has_a_section_per_alert_and_no_other() -> None:
