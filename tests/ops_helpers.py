@@ -114,12 +114,12 @@ def prometheus_config(targets: dict[str, str | None], alertmanager: str,
     return config
 
 
-def alertmanager_config(webhook_url: str, factor: float) -> dict[str, Any]:
-    """deploy/alertmanager/alertmanager.yml with every receiver posting to `webhook_url` (instead
-    of the address read from the compose secret) and every timer of the route tree and
-    resolve_timeout divided by `factor`; routes, matchers, grouping, inhibition and
-    send_resolved stay as they are."""
-    config = yaml.safe_load(ALERTMANAGER_YML.read_text(encoding="utf-8"))
+def alertmanager_config(webhook_url: str, factor: float, text: str | None = None) -> dict[str, Any]:
+    """deploy/alertmanager/alertmanager.yml (or `text`, a configuration derived from it) with every
+    receiver posting to `webhook_url` (instead of the address read from the compose secret) and
+    every timer of the route tree and resolve_timeout divided by `factor`; routes, matchers,
+    grouping, inhibition and send_resolved stay as they are."""
+    config = yaml.safe_load(text if text is not None else ALERTMANAGER_YML.read_text(encoding="utf-8"))
     g = config["global"]
     g["resolve_timeout"] = scaled(g["resolve_timeout"], factor)
 

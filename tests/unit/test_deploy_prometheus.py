@@ -22,6 +22,7 @@ PROM = DEPLOY / "prometheus"
 RULE_FILES = sorted((PROM / "rules").glob("*.yml"))
 TEST_FILES = sorted((PROM / "tests").glob("*.yml"))
 ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.yml"
+TEAMS_EXAMPLE = DEPLOY / "alertmanager" / "teams.example.yml"
 RUNBOOK = DEPLOY / "RUNBOOK.md"
 CONTRACT = DEPLOY / "metrics-contract.txt"
 DEBIAN_PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
@@ -301,14 +302,14 @@ def amtool_version() -> tuple[int, ...]:
     return tuple(int(x) for x in found.groups())
 
 
-def checkable_alertmanager_config(tmp_path: Path) -> Path:
-    """alertmanager.yml, or for amtool < 0.26 (Debian 12 has 0.25), which does not know
-    webhook `url_file`, a copy with the placeholder URL of webhook_url.example instead."""
+def checkable_alertmanager_config(tmp_path: Path, config: Path = ALERTMANAGER) -> Path:
+    """alertmanager.yml (or `config`), or for amtool < 0.26 (Debian 12 has 0.25), which does not
+    know webhook `url_file`, a copy with the placeholder URL of webhook_url.example instead."""
     if amtool_version() >= (0, 26):
-        return ALERTMANAGER
+        return config
     url = (DEPLOY / "alertmanager" / "webhook_url.example").read_text().strip()
-    text = re.sub(r"url_file: \S+", f"url: {url}", ALERTMANAGER.read_text())
-    copy = tmp_path / "alertmanager.yml"
+    text = re.sub(r"url_file: \S+", f"url: {url}", config.read_text())
+    copy = tmp_path / f"checkable-{config.name}"
     copy.write_text(text)
     return copy
 
@@ -359,6 +360,136 @@ def test_alertmanager_routes(tmp_path: Path, labels: str, receiver: str) -> None
     out = run(tool("amtool"), "config", "routes", "test", f"--config.file={config}",
               *labels.split(), stderr=False)
     assert out.strip() == receiver
+
+
+def with_teams_example() -> str:
+    """alertmanager.yml edited as deploy/alertmanager/teams.example.yml tells the operator: its
+    `routes: &teams` list in place of the line `routes: &teams []`, indented as that line, and
+    its receivers at the end of `receivers:` (the file's last key)."""
+    def block(text: str, first: str) -> list[str]:
+        lines = text.splitlines()
+        start = lines.index(first)
+        end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+        return lines[start:end]
+
+    example = TEAMS_EXAMPLE.read_text(encoding="utf-8")
+    text = ALERTMANAGER.read_text(encoding="utf-8")
+    [empty] = [line for line in text.splitlines() if line.strip() == "routes: &teams []"]
+    indent = empty[:len(empty) - len(empty.lstrip())]
+    routes = "\n".join(indent + line for line in block(example, "routes: &teams"))
+    keys = [line for line in text.splitlines() if re.match(r"[a-z_]+:", line)]
+    assert keys[-1] == "receivers:", "the example's receivers are added at the end of the file"
+    receivers = "\n".join(block(example, "receivers:")[1:])
+    return text.replace(empty, routes).rstrip("\n") + "\n" + receivers + "\n"
+
+
+def test_the_teams_share_one_list_of_routes_under_each_brand_route() -> None:
+    """The teams' routes are written once (`&teams`) and taken by the digest, the brand alerts'
+    critical route and their other alerts' route (`*teams`), inheriting each one's timing and
+    grouping: a team's crisis goes out at once and every hour as veille-brand's did. None by
+    default: every brand alert goes to veille-brand or the digest, as before."""
+    for text, teams in ((ALERTMANAGER.read_text(), []),
+                        (with_teams_example(), [{"matchers": ['team="telecom"'], "receiver": "team-telecom"},
+                                                {"matchers": ['team="food"'], "receiver": "team-food"}])):
+        routes = yaml.safe_load(text)["route"]["routes"]
+        digest = next(r for r in routes if r["matchers"] == ['severity="info"'])
+        brand = next(r for r in routes if r["receiver"] == "veille-brand")
+        critical, others = brand["routes"]
+        assert digest["routes"] == teams and digest["receiver"] == "veille-digest"
+        assert critical["matchers"] == ['severity="critical"'] and critical["group_wait"] == "10s"
+        assert critical["routes"] is digest["routes"] and others == {"routes": digest["routes"]}
+
+
+@pytest.mark.parametrize(("labels", "receiver"), [
+    ("alertname=ReputationCrisis severity=critical brand=acme team=telecom", "team-telecom"),
+    ("alertname=ReputationCrisis severity=warning brand=acme team=telecom", "team-telecom"),
+    ("alertname=NegativeShareFarAboveNormal severity=warning brand=acme team=telecom",
+     "team-telecom"),
+    ("alertname=ModerationBacklogTooOld severity=critical brand=cafe team=food", "team-food"),
+    ("alertname=ModerationNegativeUnanswered severity=warning brand=cafe team=food", "team-food"),
+    # Information: the team's, at the digest's pace.
+    ("alertname=ModerationRejectionRateHigh severity=info brand=cafe team=food", "team-food"),
+    # A brand without a team, or of a team with no route: veille-brand, as every brand before.
+    ("alertname=ReputationCrisis severity=critical brand=boreal", "veille-brand"),
+    ("alertname=ModerationNegativeUnanswered severity=warning brand=dune team=retail",
+     "veille-brand"),
+    ("alertname=UnscoredMentionsSurge severity=info brand=boreal", "veille-digest"),
+    # The pipeline's alerts stay with whoever runs it, brand or not.
+    ("alertname=PipelineStalled severity=critical cause=no_detection brand=acme", "veille-ops"),
+    ("alertname=BlueskyBrandFailing severity=warning brand=acme kind=unauthorized "
+     "instance=bluesky-1:9465", "veille-ops"),
+    ("alertname=TargetDown severity=warning", "veille-ops"),
+    ("alertname=Watchdog severity=none", "veille-deadman"),
+])
+def test_the_teams_example_routes_each_team_to_its_receiver(tmp_path: Path, labels: str,
+                                                           receiver: str) -> None:
+    edited = tmp_path / "alertmanager.yml"
+    edited.write_text(with_teams_example())
+    config = checkable_alertmanager_config(tmp_path, edited)
+    run(tool("amtool"), "check-config", config)
+    out = run(tool("amtool"), "config", "routes", "test", f"--config.file={config}",
+              *labels.split(), stderr=False)
+    assert out.strip() == receiver
+
+
+def test_real_alertmanager_sends_a_teams_alerts_to_its_receiver(tmp_path: Path) -> None:
+    """Debian's Alertmanager with alertmanager.yml edited as teams.example.yml says: each alert
+    posted reaches the receiver named (the webhook body's `receiver`), and that one alone."""
+    from tests.ops_helpers import Server, WebhookSink, alertmanager_config, require_binary, write_yaml
+    from veille.broker import free_port
+
+    binary = require_binary("prometheus-alertmanager")
+    sink = WebhookSink()
+    port = free_port()
+    # Timers divided by 60 (at least 1 s): the digest's first notice after 5 s.
+    config = write_yaml(tmp_path / "alertmanager.yml",
+                        alertmanager_config(sink.url, 60, with_teams_example()))
+    base = f"http://127.0.0.1:{port}"
+    server = Server("alertmanager", [
+        binary, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+        "--log.level=warn"], tmp_path / "alertmanager.log", f"{base}/-/ready")
+    expected = {
+        ("ReputationCrisis", "acme"): "team-telecom",
+        ("ModerationNegativeUnanswered", "cafe"): "team-food",
+        ("ModerationRejectionRateHigh", "cafe"): "team-food",
+        ("ReputationCrisis", "boreal"): "veille-brand",
+        ("ModerationNegativeUnanswered", "dune"): "veille-brand",
+        ("PipelineStalled", "acme"): "veille-ops",
+    }
+    alerts = [
+        {"alertname": "ReputationCrisis", "severity": "critical", "brand": "acme", "team": "telecom"},
+        {"alertname": "ModerationNegativeUnanswered", "severity": "warning", "brand": "cafe",
+         "team": "food"},
+        {"alertname": "ModerationRejectionRateHigh", "severity": "info", "brand": "cafe",
+         "team": "food"},
+        {"alertname": "ReputationCrisis", "severity": "critical", "brand": "boreal"},
+        {"alertname": "ModerationNegativeUnanswered", "severity": "warning", "brand": "dune",
+         "team": "retail"},
+        {"alertname": "PipelineStalled", "severity": "critical", "cause": "no_detection",
+         "brand": "acme"},
+    ]
+    got: dict[tuple[str, str], set[str]] = {}
+    try:
+        server.wait_ready(time.monotonic() + 30)
+        ends = datetime.fromtimestamp(time.time() + 600, UTC).isoformat()
+        body = json.dumps([{"labels": a, "endsAt": ends} for a in alerts]).encode()
+        request = urllib.request.Request(f"{base}/api/v2/alerts", body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.status == 200
+        deadline = time.monotonic() + 30
+        while set(got) != set(expected) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            got = {}
+            for _, post in sink.received():
+                for alert in post["alerts"]:
+                    key = (alert["labels"]["alertname"], alert["labels"]["brand"])
+                    got.setdefault(key, set()).add(post["receiver"])
+    finally:
+        server.stop()
+        sink.close()
+    assert got == {key: {receiver} for key, receiver in expected.items()}, server.log()
 
 
 def test_alertmanager_groups_and_inhibits_by_brand() -> None:
