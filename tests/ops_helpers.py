@@ -61,7 +61,7 @@ def copy_rules(dst: Path, factor: float) -> dict[str, str]:
 
     Only those lines are rewritten, so expressions, labels and annotations stay byte for byte
     those of the repository (checked: the parsed rules differ in those two only). Returns
-    {"alert label values": new for}."""
+    {"alert static label values": new for} (the templated `team` aside)."""
     dst.mkdir(parents=True, exist_ok=True)
     new_for: dict[str, str] = {}
     for src in sorted((PROM_DIR / "rules").glob("*.yml")):
@@ -77,7 +77,8 @@ def copy_rules(dst: Path, factor: float) -> dict[str, str]:
                 assert {k: v for k, v in r0.items() if k not in timing} == \
                        {k: v for k, v in r1.items() if k not in timing}, (src.name, r0)
                 if "for" in r1:
-                    key = " ".join([r1["alert"], *sorted(r1["labels"].values())])
+                    key = " ".join([r1["alert"], *sorted(v for k, v in r1["labels"].items()
+                                                         if k != "team")])
                     new_for[key] = r1["for"]
     return new_for
 

@@ -172,7 +172,12 @@ def stack(settings: Settings, start_worker: Any, tmp_path: Path) -> Iterator[Sta
     together, all ready."""
     prometheus_bin = require_binary("prometheus")
     alertmanager_bin = require_binary("prometheus-alertmanager")
-    settings = settings.with_(watchlist=WATCHLIST, spike_bucket_seconds=BUCKET,
+    # acme's team (the watch list's `team`): its alerts carry it; the configuration has no route
+    # for it, so they go to veille-brand, as every brand alert of the default configuration.
+    watchlist = tmp_path / "watchlist.toml"
+    watchlist.write_text(Path(WATCHLIST).read_text(encoding="utf-8").replace(
+        'id = "acme"\n', 'id = "acme"\nteam = "telecom"\n', 1), encoding="utf-8")
+    settings = settings.with_(watchlist=str(watchlist), spike_bucket_seconds=BUCKET,
                               spike_lateness_seconds=BUCKET, spike_idle_seconds=3.0,
                               webhook_port=free_port(), moderation_api_port=free_port())
     ensure_topics(settings)
@@ -381,6 +386,7 @@ def test_crisis_fires_notifies_resolves_and_every_dashboard_query_answers(stack:
     assert first["groupLabels"] == {"alertname": "ReputationCrisis", "brand": BRAND}, first
     labels = next(a["labels"] for a in first["alerts"] if a["labels"].get("brand") == BRAND)
     assert labels["severity"] == "critical" and labels["stack"] == "veille", labels
+    assert labels["team"] == "telecom", labels  # veille_brand_info, scraped, read by the rule
     assert resolved_posts[0][1]["receiver"] == "veille-brand"
     assert all(a["status"] == "resolved" for a in resolved_posts[0][1]["alerts"]), resolved_posts
     # The critical level is active; the warning (>= 1, so it never leaves a gap on escalation)
