@@ -193,6 +193,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
 
     from veille.metrics import (
         COLLECTORS,
+        BlueskyBrandMetrics,
         BrandTeams,
         CollectorMetrics,
         FeedMetrics,
@@ -200,6 +201,8 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
         ModerationApiMetrics,
         ModerationMetrics,
         SpikeMetrics,
+        WatchlistMetrics,
+        agents_paused,
     )
 
     promtool = shutil.which("promtool")
@@ -209,6 +212,11 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     CollectorMetrics(reg, COLLECTORS)
     FeedMetrics(reg, ["GA acme", "feed-2"])
     HashtagMetrics(reg, ["AcmeDown", "BorealCafe"])
+    # Every class of veille.metrics, as the contract test builds them: the watch list's, the
+    # Bluesky collector's and the agents' pause were left out of these checks until 2026-12-07.
+    BlueskyBrandMetrics(reg, ["acme", "boreal"])
+    WatchlistMetrics(reg, 1000.0)
+    agents_paused(reg, lambda: 0.0)
     SpikeMetrics(reg, ["acme", "boreal"], 300)
     ModerationMetrics(reg, ["acme", "boreal"])
     BrandTeams(reg, {"acme": "telecom", "boreal": ""})
