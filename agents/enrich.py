@@ -823,6 +823,7 @@ class EnrichStage:
         suspect: set[tuple[str, int]] = set()  # enriched queues whose last send may have landed
         while side or queues:
             failures = 0
+            why: Exception | None = None  # the first failure of this round, for the log
             for key in sorted(suspect):
                 # A failed send may still have been written (the acknowledgement was lost, or
                 # the broker was frozen and wrote it on waking): the records the partition
@@ -832,6 +833,7 @@ class EnrichStage:
                 except Exception as exc:  # noqa: BLE001 (the broker is still away: later)
                     log.debug("enrich: cannot check %s yet: %r", key, exc)
                     failures += len(queues[key][0])
+                    why = why or exc
                     continue
                 suspect.discard(key)
                 if not queues[key][0]:
@@ -845,17 +847,20 @@ class EnrichStage:
                 error = await _error(fut)
                 if error is None:
                     continue
+                why = why or error
                 if isinstance(error, MessageSizeTooLargeError) and o.topic == self.names.dlq:
                     o = truncated(o, DLQ_SHRUNK_VALUE_BYTES)  # the broker's limit is lower
                 side.append(o)
             failures += len(side)
             for key, fut in heads:
-                if await _error(fut) is None:
+                error = await _error(fut)
+                if error is None:
                     written = queues[key].pop(0)
                     offset = getattr(fut.result(), "offset", None)
                     if key[0] == self.names.enriched and isinstance(offset, int):
                         self.enriched_ends[key[1]] = offset + len(written)
                 else:
+                    why = why or error
                     failures += len(queues[key][0])
                     if key[0] == self.names.enriched:
                         suspect.add(key)
@@ -868,7 +873,10 @@ class EnrichStage:
                 raise Abandoned
             if failures:
                 self.metrics.send_errors.inc(failures)
-                log.warning("enrich: %d sends failed; retrying in %.1f s", failures, backoff)
+                # The broker's error names the cause (the runbook's SendsFailing): a topic
+                # deleted, ACLs, too few in-sync replicas, a record too large.
+                log.warning("enrich: %d sends failed (%s); retrying in %.1f s", failures,
+                            _describe(why), backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
@@ -1021,6 +1029,15 @@ def _failed(exc: BaseException) -> asyncio.Future[Any]:
 
 class Abandoned(Exception):
     """Delivery given up because the stage is stopping: the batch stays uncommitted."""
+
+
+def _describe(exc: BaseException | None) -> str:
+    """An error as a log line names it: its type and message, once (a KafkaError's message
+    already has its type: `[Error 19] NotEnoughReplicasError`)."""
+    if exc is None:
+        return "no error given"
+    name, text = type(exc).__name__, str(exc)
+    return text if name in text else f"{name}: {text}" if text else name
 
 
 async def _error(fut: Any) -> Exception | None:

@@ -247,9 +247,10 @@ class _Batch:
 class _Producer:
     """Records what reaches the broker, in order; the sends listed in `fail` fail once."""
 
-    def __init__(self, fail: set[bytes]) -> None:
+    def __init__(self, fail: set[bytes], error: Exception | None = None) -> None:
         self.fail = set(fail)
         self.fail_always = False
+        self.error = error or ConnectionError("broker away")
         self.log: list[tuple[str, int, bytes | None]] = []
 
     def create_batch(self) -> _Batch:
@@ -262,7 +263,7 @@ class _Producer:
         first = batch.records[0] or b""
         if first[:2] in self.fail or self.fail_always:
             self.fail.discard(first[:2])
-            fut.set_exception(ConnectionError("broker away"))
+            fut.set_exception(self.error)
         else:
             self.log += [(topic, partition, v[:2] if v else v) for v in batch.records]
             fut.set_result(None)
@@ -298,6 +299,32 @@ def test_delivery_keeps_each_partitions_batches_in_order_through_a_failed_send(t
     # the enriched partition was not held up by them.
     assert sent.index(("enriched", 0, b"e0")) < sent.index(("by_brand", 0, b"a1"))
     assert count(metrics.send_errors) == 2
+
+
+def test_failed_sends_are_logged_with_the_brokers_error(tmp_path, caplog) -> None:
+    """The runbook's SendsFailing sends the on-call to the worker's log for why the broker
+    refuses (a topic deleted, ACLs, too few in-sync replicas, a record too large): until
+    2026-12-07 the retry's warning only counted the failed sends, and the error was logged at
+    DEBUG, which no deployment shows."""
+    import asyncio
+    import logging
+
+    from aiokafka.errors import NotEnoughReplicasError
+
+    from agents.enrich import EnrichStage, Out
+    from veille.settings import Settings
+
+    cycle = Cycle()
+    cycle.enriched[0] = [Out("enriched", b"x", b"e0", None, 0)]
+    plan, metrics = planner({})
+    stage = EnrichStage(Settings.from_env({}, data_dir=str(tmp_path)), plan.enricher, metrics)
+    stage.producer = _Producer(fail={b"e0"}, error=NotEnoughReplicasError())
+    stage.unwritten = lambda partition, outs: asyncio.sleep(0, outs)  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="agents.enrich"):
+        asyncio.run(stage.deliver(cycle))
+    warnings = [r.getMessage() for r in caplog.records if "sends failed" in r.getMessage()]
+    assert warnings and "NotEnoughReplicasError" in warnings[0], warnings
+    assert count(metrics.send_errors) == 1
 
 
 # --- bad input that is not the payload's fault, and delivery that cannot succeed ---------------
