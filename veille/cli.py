@@ -557,6 +557,19 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 128 + stopped_by if stopped_by else 0
 
 
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (`| head` done): poll says POLLERR on
+    its end. Not a broken pipe of another kind (a socket's EPIPE), which stays an error."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no fileno (a test's StringIO), no poll
+        return False
+
+
 def _print_all(texts: list[str], separator: str) -> None:
     """`texts` on stdout; a reader that had enough (`| head`) is not an error."""
     try:
@@ -1378,6 +1391,12 @@ def _main(argv: Sequence[str] | None) -> int:
         if isinstance(exc, user_errors) or type(exc).__module__.startswith("kafka"):
             print(f"veille: error: {exc}", file=sys.stderr)
             return 2
+        if isinstance(exc, BrokenPipeError) and _reader_gone():
+            # `veille moderate list | head`: the reader had enough, which is no error (it
+            # printed "veille: error: [Errno 32] Broken pipe" and exited 2; found in review,
+            # 2026-12-07). The interpreter's last flush must not raise either.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         if isinstance(exc, OSError) and exc.errno is not None:
             # A file that cannot be read, a port taken...: said plainly. (Not an OSError
             # without an errno, such as a TimeoutError: a traceback, as for any other bug.)
