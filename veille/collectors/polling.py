@@ -528,8 +528,9 @@ class PollingCollector(Collector):
 
     async def _request(self, url: URL, *, method: str = "GET",
                        headers: Mapping[str, str] | None = None,
-                       body: Any = None) -> Answer:
-        """One request, honouring the rate limit: a 429 is retried (at most max_429_retries
+                       body: Any = None, form: Mapping[str, str] | None = None) -> Answer:
+        """One request (`body` sent as JSON, `form` as application/x-www-form-urlencoded: an
+        OAuth token request), honouring the rate limit: a 429 is retried (at most max_429_retries
         times, waiting for Retry-After or the reset within the round's budget); any other
         answer is returned, its body parsed (an answer of status < 400 that is no JSON, or too
         large, is a FetchError). Network errors and timeouts are FetchErrors."""
@@ -542,7 +543,8 @@ class PollingCollector(Collector):
                 # between two calls, and a server sending the collector (and its token's
                 # request) elsewhere, to an internal address say, is told instead.
                 async with self._session.request(method, url, headers=dict(headers or {}),
-                                                 json=body, allow_redirects=False) as resp:
+                                                 json=body, data=dict(form) if form else None,
+                                                 allow_redirects=False) as resp:
                     self.requests.append(Request(str(url), resp.status, time.time()))
                     del self.requests[:-500]
                     self._note_rate_limit(resp.headers)
