@@ -338,6 +338,19 @@ def cmd_bluesky(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reddit(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from veille.collectors.reddit import run_reddit
+
+    failed = asyncio.run(run_reddit(_signs_in(_settings(args)), once=args.once))
+    if failed:  # --once: some searches read, not these (a cron job must not see 0)
+        print(f"veille: warning: reddit: {len(failed)} search(es) could not be read; "
+              f"{failed[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     from veille.detect import run_detect, timezone_option
     from veille.spikes import DetectorConfig
@@ -977,6 +990,7 @@ _USER_ERRORS = (
     ("veille.collectors.base", "BrokerUnavailable"),
     ("veille.collectors.mastodon", "MastodonConfigError"),
     ("veille.collectors.bluesky", "BlueskyConfigError"),
+    ("veille.collectors.reddit", "RedditConfigError"),
     ("veille.collectors.rss", "FeedConfigError"),
     ("veille.collectors.rss", "StateDirError"),
     ("veille.moderate.commands", "ModerateError"),
@@ -1105,6 +1119,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
     b.add_argument("--once", action="store_true", help="run every search once, then exit")
     b.set_defaults(func=cmd_bluesky)
+    rd = csub.add_parser("reddit", help="search Reddit for the watch list's brand names, aliases "
+                         "and hashtags (an app's client id and secret)")
+    _add_broker(rd)
+    rd.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
+    rd.add_argument("--once", action="store_true", help="run every search once, then exit")
+    rd.set_defaults(func=cmd_reddit)
 
     from veille.moderation import CLOSING_DECISIONS, DECISIONS, METRIC_CATEGORIES, SORTS
 

@@ -452,7 +452,7 @@ class EnrichedTally:
 
 
 #: Collector names: a bounded label set.
-COLLECTORS = ("replay", "rss", "webhook", "mastodon", "bluesky")
+COLLECTORS = ("replay", "rss", "webhook", "mastodon", "bluesky", "reddit")
 #: Reasons a collector refuses an item (bounded): the record validation reasons plus transport ones.
 COLLECTOR_REFUSALS = DLQ_REASONS + ("unauthorized", "payload_too_large", "too_many_items",
                                     "overloaded", "duplicate", "unsupported")
@@ -599,6 +599,27 @@ class BlueskyBrandMetrics(_SourceHealth):
             failures_help="Searches of the brand's terms that failed: fetch (HTTP error, timeout, "
                           "answer too large or no list of posts), rate_limited, unauthorized "
                           "(sign-in refused, 401, 403), broker.")
+
+
+#: Why a Reddit search failed (a label value): as a Bluesky search's (unauthorized: the app's
+#: credentials refused by the token endpoint, or a 401/403 on the search).
+REDDIT_FAILURES = HASHTAG_FAILURES
+
+
+class RedditBrandMetrics(_SourceHealth):
+    """The Reddit collector's health per brand of the watch list (its id), as the Bluesky
+    collector's: a search string is no label value; the brand's id is a bounded, configured set."""
+
+    def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
+        super().__init__(
+            registry, brands, prefix="veille_reddit_brand", label="brand",
+            kinds=REDDIT_FAILURES,
+            last_help="Unix time of the last round in which every Reddit search of the brand's "
+                      "terms was read and its new posts, if any, acknowledged by the broker; 0 "
+                      "until one.",
+            failures_help="Reddit searches of the brand's terms that failed: fetch (HTTP error, "
+                          "timeout, answer too large or no Listing), rate_limited, unauthorized "
+                          "(the app's credentials refused, 401, 403), broker.")
 
 
 SEVERITIES = ("warning", "critical")

@@ -200,7 +200,8 @@ class Settings:
     )
     collector_user_agent: str = field(
         default="veille/0.1 (+https://github.com/veille/veille; e-reputation monitor)",
-        metadata={"help": "User-Agent of the RSS and Mastodon collectors."},
+        metadata={"help": "User-Agent of the RSS, Mastodon and Bluesky collectors (Reddit: "
+                  "VEILLE_REDDIT_USER_AGENT)."},
     )
     webhook_host: str = field(
         default="127.0.0.1", metadata={"help": "Address the webhook collector listens on."}
@@ -275,6 +276,33 @@ class Settings:
     bluesky_interval_seconds: float = field(
         default=60.0, metadata={"help": "Seconds between two rounds of Bluesky searches."}
     )
+    reddit_auth_url: str = field(
+        default="https://www.reddit.com",
+        metadata={"help": "Reddit's OAuth server: the collector asks {this}/api/v1/access_token "
+                  "for an application-only token (client_credentials)."},
+    )
+    reddit_api_url: str = field(
+        default="https://oauth.reddit.com",
+        metadata={"help": "Reddit's OAuth API, searched with the token ({this}/search)."},
+    )
+    reddit_client_id: str = field(
+        default="",
+        metadata={"help": "The client id of the Reddit app (reddit.com/prefs/apps, type script or "
+                  "web app) the collector authenticates as."},
+    )
+    reddit_client_secret: str = field(
+        default="", repr=False,
+        metadata={"secret": True, "help": "That Reddit app's secret. Secret."},
+    )
+    reddit_user_agent: str = field(
+        default="python:veille:0.1 (e-reputation monitor; +https://github.com/veille/veille)",
+        metadata={"help": "User-Agent of the Reddit collector: Reddit asks for a descriptive one, "
+                  "<platform>:<app id>:<version> (by /u/<your reddit username>), and throttles "
+                  "generic ones."},
+    )
+    reddit_interval_seconds: float = field(
+        default=120.0, metadata={"help": "Seconds between two rounds of Reddit searches."}
+    )
     spike_bucket_seconds: int = field(
         default=300, metadata={"help": "Crisis detection: event-time bucket size per brand, seconds."}
     )
@@ -348,12 +376,13 @@ class Settings:
             raise SettingsError(f"{ENV_PREFIX}LOG_LEVEL={self.log_level!r} is not one of "
                                 f"{', '.join(LOG_LEVELS)}")
         object.__setattr__(self, "log_level", level)
-        agent = self.collector_user_agent
-        if any(not (" " <= c <= "~" or "\u00a0" <= c <= "\u00ff") for c in agent):
-            # A line break would be a header injection, refused by aiohttp at every poll.
-            raise SettingsError(f"{ENV_PREFIX}COLLECTOR_USER_AGENT={agent!r} holds a character "
-                                "an HTTP header cannot carry (a control character, or beyond "
-                                "Latin-1)")
+        for name in ("collector_user_agent", "reddit_user_agent"):
+            agent = getattr(self, name)
+            if any(not (" " <= c <= "~" or "\u00a0" <= c <= "\u00ff") for c in agent):
+                # A line break would be a header injection, refused by aiohttp at every poll.
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()}={agent!r} holds a character "
+                                    "an HTTP header cannot carry (a control character, or beyond "
+                                    "Latin-1)")
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):

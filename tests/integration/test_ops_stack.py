@@ -198,6 +198,7 @@ def stack(settings: Settings, start_worker: Any, tmp_path: Path) -> Iterator[Sta
         "rss-collector:9465": None,  # not run here: no target, as in compose without --profile rss
         "mastodon-collector:9465": None,  # likewise, without --profile mastodon
         "bluesky-collector:9465": None,  # likewise, without --profile bluesky
+        "reddit-collector:9465": None,  # likewise, without --profile reddit
         "agents:9464": None,  # likewise, as in compose without --profile split
         "moderation-api:8081": api_at,
         "localhost:9090": f"127.0.0.1:{prom_port}", "alertmanager:9093": f"127.0.0.1:{am_port}",

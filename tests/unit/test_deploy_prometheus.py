@@ -250,6 +250,7 @@ def test_contract_matches_veille_metrics() -> None:
         Metrics,
         ModerationApiMetrics,
         ModerationMetrics,
+        RedditBrandMetrics,
         SpikeMetrics,
         WatchlistMetrics,
         agents_paused,
@@ -263,6 +264,7 @@ def test_contract_matches_veille_metrics() -> None:
     FeedMetrics(registry, ["GA acme"])
     HashtagMetrics(registry, ["AcmeDown"])
     BlueskyBrandMetrics(registry, ["acme"])
+    RedditBrandMetrics(registry, ["acme"])
     agents_paused(registry, lambda: 0.0)
     spikes = SpikeMetrics(registry, ["acme"], 300)
     moderation = ModerationMetrics(registry, ["acme"])

@@ -200,6 +200,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
         HashtagMetrics,
         ModerationApiMetrics,
         ModerationMetrics,
+        RedditBrandMetrics,
         SpikeMetrics,
         WatchlistMetrics,
         agents_paused,
@@ -215,6 +216,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     # Every class of veille.metrics, as the contract test builds them: the watch list's, the
     # Bluesky collector's and the agents' pause were left out of these checks until 2026-12-07.
     BlueskyBrandMetrics(reg, ["acme", "boreal"])
+    RedditBrandMetrics(reg, ["acme", "boreal"])
     WatchlistMetrics(reg, 1000.0)
     agents_paused(reg, lambda: 0.0)
     SpikeMetrics(reg, ["acme", "boreal"], 300)

@@ -1,0 +1,544 @@
+"""The Reddit collector against a real local HTTP server (a stand-in for Reddit's OAuth server
+and API: POST /api/v1/access_token, GET /search) and the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from streams.topics import MENTIONS_RAW, ensure_topics
+from tests.conftest import ROOT, settings_env
+from tests.http_helpers import serve
+from tests.integration.test_rss import QuickSink
+from tests.kafka_helpers import read_all
+from veille.broker import free_port
+from veille.collectors.reddit import Query, RedditCollector, RedditRoundFailed, run_reddit
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+pytestmark = pytest.mark.integration
+NOW = time.time()
+CLIENT_ID, CLIENT_SECRET = "veille-test-app", "s3cr3t-0f-the-app"
+
+
+def link(id36: str, author: str, title: str, minutes_ago: float, *, selftext: str = "",
+         score: Any = 12, comments: Any = 3, subreddit: str = "france") -> dict[str, Any]:
+    """A t3 child of a search Listing, as Reddit gives it (raw_json=1)."""
+    return {"kind": "t3", "data": {
+        "id": id36, "name": f"t3_{id36}", "title": title, "selftext": selftext, "author": author,
+        "permalink": f"/r/{subreddit}/comments/{id36}/some_title/",
+        "url": f"https://www.reddit.com/r/{subreddit}/comments/{id36}/some_title/",
+        "created_utc": NOW - minutes_ago * 60, "subreddit": subreddit, "score": score,
+        "num_comments": comments, "over_18": False, "is_self": bool(selftext),
+    }}
+
+
+def reddit_id(child: dict[str, Any]) -> str:
+    return "reddit-" + child["data"]["name"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A real HTTP server answering like Reddit's OAuth server and API
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Req:
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    at: float
+    status: int = 200
+    form: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Reddit:
+    """access_token (HTTP Basic, grant_type=client_credentials) and search (q, sort=new, limit,
+    after; newest first), with X-Ratelimit-* headers. `plan` scripts the next search answers:
+    {"status", "headers", "remaining", "reset_in", "body" (raw text)}."""
+
+    posts: list[Any] = field(default_factory=list)
+    requests: list[Req] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
+    tokens: dict[str, float] = field(default_factory=dict)  # token -> when it expires
+    expires_in: float = 86400.0
+    issued: int = 0
+    base: str = ""
+
+    def searches(self) -> list[Req]:
+        return [r for r in self.requests if r.path == "/search"]
+
+    def token_requests(self) -> list[Req]:
+        return [r for r in self.requests if r.path == "/api/v1/access_token"]
+
+    @staticmethod
+    def matches(q: str, child: Any) -> bool:
+        data = child.get("data") if isinstance(child, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("title"), str):
+            return "malformed" in q  # the test's odd children answer a search of their own
+        text = f"{data['title']} {data.get('selftext') or ''}"
+        return q.strip('"').casefold() in text.casefold()
+
+    async def token(self, request: web.Request) -> web.Response:
+        form = dict(await request.post())
+        req = Req(request.path, {}, dict(request.headers), time.time(),
+                  form={k: str(v) for k, v in form.items()})
+        self.requests.append(req)
+        auth = request.headers.get("Authorization", "")
+        try:
+            user, _, password = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+        except ValueError:
+            user = password = ""
+        if not auth.startswith("Basic ") or self.clients.get(user) != password:
+            req.status = 401
+            return web.json_response({"message": "Unauthorized", "error": 401}, status=401)
+        if form.get("grant_type") != "client_credentials":
+            return web.json_response({"error": "unsupported_grant_type"})
+        self.issued += 1
+        token = f"token-{self.issued}"
+        self.tokens[token] = time.time() + self.expires_in
+        return web.json_response({"access_token": token, "token_type": "bearer",
+                                  "expires_in": self.expires_in, "scope": "*"})
+
+    async def search(self, request: web.Request) -> web.Response:
+        req = Req(request.path, dict(request.query), dict(request.headers), time.time())
+        self.requests.append(req)
+        step = self.plan.pop(0) if self.plan else {}
+        headers = {"X-Ratelimit-Used": "1",
+                   "X-Ratelimit-Remaining": str(step.get("remaining", 99.0)),
+                   "X-Ratelimit-Reset": str(step.get("reset_in", 300)), **step.get("headers", {})}
+        token = request.headers.get("Authorization", "").removeprefix("bearer ")
+        if self.tokens.get(token, 0.0) < time.time():
+            req.status = 401
+            return web.json_response({"message": "Unauthorized", "error": 401}, status=401,
+                                     headers=headers)
+        req.status = step.get("status", 200)
+        if "body" in step:
+            return web.Response(text=step["body"], status=req.status, headers=headers,
+                                content_type="application/json")
+        if req.status != 200:
+            return web.json_response({"message": "Too Many Requests", "error": req.status},
+                                     status=req.status, headers=headers)
+        q = request.query
+        assert (q["sort"], q["type"], q["raw_json"]) == ("new", "link", "1")
+        def created(c: Any) -> float:
+            when = c.get("data", {}).get("created_utc") if isinstance(c, dict) else None
+            return when if isinstance(when, float) else 0.0
+
+        found = sorted((c for c in self.posts if self.matches(q["q"], c)), key=created,
+                       reverse=True)
+        names = [c["data"].get("name") if isinstance(c, dict) and isinstance(c.get("data"), dict)
+                 else None for c in found]
+        after_q = q.get("after")
+        start = names.index(after_q) + 1 if after_q is not None and after_q in names else 0
+        limit = min(int(q.get("limit", 25)), 100)
+        page = found[start:start + limit]
+        after = names[start + limit - 1] if start + limit < len(found) else None
+        return web.json_response({"kind": "Listing", "data": {
+            "after": after, "before": None, "dist": len(page), "children": page}}, headers=headers)
+
+    def revoke(self) -> None:
+        self.tokens.clear()
+
+
+@asynccontextmanager
+async def reddit() -> AsyncIterator[Reddit]:
+    server = Reddit()
+    async with serve([("POST", "/api/v1/access_token", server.token),
+                      ("GET", "/search", server.search)]) as base:
+        server.base = base
+        yield server
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def r_settings(settings: Settings, tmp_path: Path) -> Settings:
+    watchlist = tmp_path / "watchlist.toml"
+    watchlist.write_text("""
+[[brands]]
+id = "acme"
+name = "Acme"
+aliases = ["Acme Mobile"]
+keywords = ["Zéphyr X2"]
+hashtags = ["#AcmeDown"]
+
+[[brands]]
+id = "boreal"
+name = "Boréal"
+""", encoding="utf-8")
+    s = settings.with_(collector_state_dir=str(tmp_path / "collectors"),
+                       collector_metrics_port=free_port(), watchlist=str(watchlist),
+                       reddit_client_id=CLIENT_ID, reddit_client_secret=CLIENT_SECRET)
+    ensure_topics(s)
+    return s
+
+
+def on(srv: Reddit, settings: Settings) -> Settings:
+    """`settings` pointed at the stand-in (loopback: http allowed)."""
+    return settings.with_(reddit_auth_url=srv.base, reddit_api_url=srv.base + "/")
+
+
+def new_collector(settings: Settings, **kwargs: Any) -> RedditCollector:
+    kwargs.setdefault("page_limit", 2)
+    return RedditCollector(settings, CollectorMetrics(CollectorRegistry()), **kwargs)
+
+
+def sample(c: RedditCollector, name: str, **labels: str) -> float:
+    return c.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+async def raw_on_topic(settings: Settings, expect: int) -> list[dict[str, Any]]:
+    records = await asyncio.to_thread(read_all, settings, MENTIONS_RAW, expect, 30.0, 1.5)
+    out = []
+    for r in records:
+        value = json.loads(r.value)
+        assert r.key == value["id"].encode(), "mentions.raw must be keyed by id"
+        out.append(value)
+    return out
+
+
+async def one_round(collector: RedditCollector) -> Any:
+    await collector.start()
+    try:
+        return await collector.poll_round()
+    finally:
+        await collector.close()
+
+
+async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:
+    """`python -m veille.collectors.reddit ARGS` (the real CLI) in a subprocess, without
+    blocking the loop that serves the stand-in."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "veille.collectors.reddit", *args, env=settings_env(settings),
+        cwd=str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+QUERIES = [Query("acme", '"Acme"'), Query("acme", '"Acme Mobile"'), Query("acme", '"AcmeDown"'),
+           Query("boreal", '"Boréal"')]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+
+
+def test_posts_become_raw_mentions_sent_once_and_resumed_after_restart(
+        r_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    async def scenario() -> None:
+        async with reddit() as srv:
+            settings = on(srv, r_settings)
+            a1 = link("1abc01", "camille_fr", "Encore une panne chez Acme",
+                      9, selftext="Ça fait trois fois cette semaine. #AcmeDown")
+            a2 = link("1abc02", "[deleted]", "Acme Mobile: no signal since 8am", 8,
+                      selftext="[removed]", score=-3, comments=0)
+            both = link("1abc03", "lea", "Acme ou Boréal pour la fibre ?", 7)
+            old = link("1abc00", "sam", "Acme, old news", 30)
+            srv.posts = [old, a1, a2, both]
+
+            # Round 1, no state: the newest page of each search only; a post found by several
+            # searches (of one brand, or of two brands) is sent once.
+            collector = new_collector(settings)
+            r1 = await one_round(collector)
+            assert collector.queries == QUERIES
+            assert [r.query["q"] for r in srv.searches()] == [q.q for q in QUERIES]
+            assert all((r.query["sort"], r.query["limit"], r.query["type"], r.query["raw_json"])
+                       == ("new", "2", "link", "1") and "after" not in r.query
+                       for r in srv.searches())
+            # "Acme": both and a2 (its newest page of 2); "Acme Mobile": a2; "AcmeDown": a1;
+            # "Boréal": both.
+            assert (r1.status, r1.fetched, r1.sent) == ("ok", 5, 3), r1
+            (tok,) = srv.token_requests()
+            assert tok.form == {"grant_type": "client_credentials"}
+            assert tok.headers["Authorization"] == "Basic " + base64.b64encode(
+                f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+            assert {r.headers["Authorization"] for r in srv.searches()} == {"bearer token-1"}
+            assert {r.headers["User-Agent"] for r in srv.requests} == {
+                settings.reddit_user_agent}
+            assert settings.reddit_user_agent.startswith("python:veille:")
+
+            # Restart: a burst of 3 new posts on Acme is paged (after=) while its pages bring
+            # new posts above the look-back window; nothing already sent goes again.
+            srv.requests.clear()
+            burst = [link(f"1abd0{i}", "bob", f"Acme down again ({i})", 5 - i) for i in range(3)]
+            srv.posts += burst
+            r2 = await one_round(new_collector(settings))
+            assert (r2.status, r2.sent) == ("ok", 3), r2
+            acme = [r.query.get("after") for r in srv.searches() if r.query["q"] == '"Acme"']
+            assert acme == [None, "t3_1abd01", "t3_1abc03"], acme
+
+            # Restart, the real entry point: nothing new, nothing sent again.
+            srv.requests.clear()
+            assert await run_reddit(settings, once=True, collector=new_collector(settings)) == []
+            assert capsys.readouterr().out.splitlines() == [
+                f"reddit: {q}: ok, 0 posts, 0 sent, 0 refused"
+                for q in ('"Acme" (acme)', '"Acme Mobile" (acme)', '"AcmeDown" (acme)',
+                          '"Boréal" (boreal)')]
+
+            got = await raw_on_topic(settings, 6)
+            by_id = {m["id"]: m for m in got}
+            assert len(got) == 6 and set(by_id) == {reddit_id(c) for c in [a1, a2, both, *burst]}
+            m = by_id[reddit_id(a1)]
+            assert (m["platform"], m["source"], m["author"], m["language"]) == (
+                "reddit", "reddit", "camille_fr", None)
+            assert m["text"] == ("Encore une panne chez Acme\n\nÇa fait trois fois cette semaine. "
+                                 "#AcmeDown")
+            assert m["url"] == "https://www.reddit.com/r/france/comments/1abc01/some_title/"
+            assert m["audience"] == {"likes": 12, "replies": 3}
+            created = a1["data"]["created_utc"]
+            assert abs(m["created_at"] - created) < 1e-6 if isinstance(m["created_at"], float) \
+                else m["created_at"].startswith(time.strftime("%Y-%m-%dT%H:%M", time.gmtime(created)))
+            # [deleted]: no author; [removed]: no selftext; a negative score is no audience.
+            m = by_id[reddit_id(a2)]
+            assert (m["author"], m["text"], m["audience"]) == (
+                None, "Acme Mobile: no signal since 8am", {"replies": 0})
+
+            states = [json.loads(p.read_text())
+                      for p in Path(settings.collector_state_dir, "reddit").glob("*.json")]
+            assert {s["query"] for s in states} == {q.q for q in QUERIES}
+            assert {s["service"] for s in states} == {srv.base}
+            saved = b"".join(p.read_bytes() for p in Path(settings.collector_state_dir).rglob("*")
+                             if p.is_file())
+            assert CLIENT_SECRET.encode() not in saved and b"token-1" not in saved
+
+    asyncio.run(scenario())
+
+
+def test_a_token_expiring_mid_run_is_renewed(r_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with reddit() as srv:
+            settings = on(srv, r_settings)
+            srv.posts = [link("2aaa01", "a", "Acme one", 3)]
+            srv.expires_in = 2.0
+            collector = new_collector(settings, queries=[Query("acme", '"Acme"')])
+            await collector.start()
+            try:
+                assert (await collector.poll_round()).sent == 1
+                assert (await collector.poll_round()).ok  # still valid: no new token
+                assert len(srv.token_requests()) == 1
+                await asyncio.sleep(2.2)  # expired: asked again before the search
+                srv.posts.append(link("2aaa02", "b", "Acme two", 1))
+                result = await collector.poll_round()
+                assert (result.status, result.sent) == ("ok", 1)
+                assert len(srv.token_requests()) == 2
+                assert [r.status for r in srv.searches()] == [200, 200, 200]
+                assert srv.searches()[-1].headers["Authorization"] == "bearer token-2"
+
+                # A token revoked before its time (401 on the search): renewed once, the search
+                # asked again.
+                srv.expires_in = 3600.0
+                await asyncio.sleep(2.2)
+                assert (await collector.poll_round()).ok
+                srv.revoke()
+                n = len(srv.searches())
+                srv.posts.append(link("2aaa03", "c", "Acme three", 0.5))
+                result = await collector.poll_round()
+                assert (result.status, result.sent) == ("ok", 1), result
+                assert [r.status for r in srv.searches()[n:]][:2] == [401, 200]
+                assert len(srv.token_requests()) == 4
+            finally:
+                await collector.close()
+            assert len(await raw_on_topic(settings, 3)) == 3
+
+    asyncio.run(scenario())
+
+
+def test_credentials_refused_by_the_token_endpoint_are_a_clear_config_error(
+        r_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with reddit() as srv:
+            srv.posts = [link("3aaa01", "a", "Acme one", 3)]
+            wrong = on(srv, r_settings).with_(reddit_client_secret="not-the-secret")
+            queries = [Query("acme", '"Acme"'), Query("boreal", '"Boréal"')]
+            collector = new_collector(wrong, queries=queries)
+            with pytest.raises(RedditRoundFailed, match=r"every search failed \(2\); .*Reddit "
+                               r"refused the app's credentials .*HTTP 401.*VEILLE_REDDIT_CLIENT_ID "
+                               r"and VEILLE_REDDIT_CLIENT_SECRET"):
+                await run_reddit(wrong, once=True, collector=collector)
+            # Asked once in the round, not once per search; no search without a token.
+            assert [r.path for r in srv.requests] == ["/api/v1/access_token"]
+            for brand in ("acme", "boreal"):
+                assert sample(collector, "veille_reddit_brand_failures_total", brand=brand,
+                              kind="unauthorized") == 1
+
+            # The real CLI: exit 2, the message, no traceback.
+            code, out, err = await run_cli(wrong, "--once")
+            assert code == 2, err
+            assert ("veille: error: reddit: every search failed (4); \"Acme\" (acme): Reddit "
+                    "refused the app's credentials") in err
+            assert "Traceback" not in err and "not-the-secret" not in err + out
+
+    asyncio.run(scenario())
+
+
+def test_a_bad_configuration_is_an_error_message_not_a_traceback(r_settings: Settings) -> None:
+    async def scenario() -> None:
+        no_secret = r_settings.with_(reddit_client_secret="")
+        code, _, err = await run_cli(no_secret, "--once")
+        assert code == 2, err
+        assert ("veille: error: VEILLE_REDDIT_CLIENT_ID and VEILLE_REDDIT_CLIENT_SECRET are "
+                "required") in err
+        assert "Traceback" not in err
+        clear = r_settings.with_(reddit_auth_url="http://reddit.example")
+        code, _, err = await run_cli(clear, "--once")
+        assert code == 2 and "VEILLE_REDDIT_AUTH_URL='http://reddit.example' is http://" in err
+        slow = r_settings.with_(reddit_interval_seconds=5.0)
+        code, _, err = await run_cli(slow, "--once")
+        assert code == 2 and "VEILLE_REDDIT_INTERVAL_SECONDS=5.0 must be in 30..86400" in err
+
+    asyncio.run(scenario())
+
+
+def test_once_exit_codes(r_settings: Settings) -> None:
+    """`--once`: 0 when every search was read, 1 and a warning when some were not (the others'
+    posts sent), 2 when none was (above) or the broker did not take the posts."""
+    async def scenario() -> None:
+        async with reddit() as srv:
+            settings = on(srv, r_settings)
+            srv.posts = [link("4aaa01", "a", "Acme one", 3), link("4aaa02", "b", "Boréal two", 2)]
+            code, out, err = await run_cli(settings, "--once")
+            assert code == 0, err
+            assert 'reddit: "Acme" (acme): ok, 1 posts, 1 sent, 0 refused' in out.splitlines()
+
+            srv.plan = [{}, {}, {}, {"status": 500}]  # "Boréal", the fourth search, fails
+            srv.posts.append(link("4aaa03", "c", "Acme three", 1))
+            code, out, err = await run_cli(settings, "--once")
+            assert code == 1, err
+            assert ("veille: warning: reddit: 1 search(es) could not be read; "
+                    "\"Boréal\": HTTP 500") in err
+            assert 'reddit: "Boréal" (boreal): failed, 0 posts, 0 sent, 0 refused (HTTP 500)' in out
+            assert len(await raw_on_topic(settings, 3)) == 3
+
+            srv.posts.append(link("4aaa04", "d", "Acme four", 0.5))
+            dead = settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}")
+            code, out, err = await run_cli(dead, "--once")
+            assert code == 2, err
+            assert "Traceback" not in err
+
+    asyncio.run(scenario())
+
+
+def test_rate_limit_headers_and_429_are_honoured(r_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with reddit() as srv:
+            settings = on(srv, r_settings)
+            srv.posts = [link("5aaa01", "a", "Acme a", 3), link("5aaa02", "b", "Boréal b", 2)]
+            srv.plan = [
+                {"remaining": 0.0, "reset_in": 1.5},  # the window used up for 1.5 s
+                {"status": 429, "remaining": 0.0, "reset_in": 0.2, "headers": {"Retry-After": "1"}},
+                {},
+            ]
+            queries = [Query("acme", '"Acme"'), Query("boreal", '"Boréal"')]
+            result = await one_round(new_collector(settings, queries=queries))
+            assert (result.status, result.sent) == ("ok", 2)
+            first, blocked, retried = srv.searches()
+            # X-Ratelimit-Remaining 0: the next request waits X-Ratelimit-Reset (seconds).
+            assert blocked.at - first.at >= 1.4
+            # 429 with Retry-After: 1: the same request again, a second later.
+            assert (blocked.status, retried.status) == (429, 200)
+            assert retried.at - blocked.at >= 0.95 and retried.query == blocked.query
+
+            # A reset beyond the round's budget fails that search alone, kind rate_limited.
+            srv.requests.clear()
+            srv.plan = [{"remaining": 0.0, "reset_in": 120}]
+            collector = new_collector(settings, queries=queries, max_rate_limit_wait=1.0)
+            result = await one_round(collector)
+            assert result.status == "partial" and len(srv.searches()) == 1
+            assert sample(collector, "veille_reddit_brand_failures_total", brand="boreal",
+                          kind="rate_limited") == 1
+            assert sample(collector, "veille_reddit_brand_last_success_timestamp_seconds",
+                          brand="acme") > 0
+            assert sample(collector, "veille_reddit_brand_last_success_timestamp_seconds",
+                          brand="boreal") == 0
+
+    asyncio.run(scenario())
+
+
+def test_malformed_answers_are_failures_and_malformed_posts_refused_alone(
+        r_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with reddit() as srv:
+            settings = on(srv, r_settings)
+            srv.posts = [link("6aaa01", "a", "Acme a", 3), link("6aaa02", "b", "Boréal b", 2)]
+            queries = [Query("acme", '"Acme"'), Query("boreal", '"Boréal"')]
+            for body in ("<html>Our CDN is having a bad day</html>", '{"kind": "Listing"}',
+                         '{"kind": "Listing", "data": {"children": {"no": "list"}}}', "[1, 2]"):
+                srv.plan = [{"body": body}, {}]
+                collector = new_collector(settings, queries=queries)
+                result = await one_round(collector)
+                assert result.status == "partial", (body, result)
+                assert sample(collector, "veille_reddit_brand_failures_total", brand="acme",
+                              kind="fetch") == 1
+                assert sample(collector, "veille_reddit_brand_last_success_timestamp_seconds",
+                              brand="boreal") > 0
+            # The search that failed kept its cursor (none): its post is sent once it answers.
+            result = await one_round(new_collector(settings, queries=queries))
+            assert (result.status, result.sent) == ("ok", 1)
+
+            # Odd children: each refused alone, the others of the page go on.
+            good = link("6bbb01", "c", "malformed search, good post", 3)
+            no_name = link("6bbb02", "d", "malformed, no name", 2)
+            del no_name["data"]["name"], no_name["data"]["id"]
+            no_text = link("6bbb03", "e", "", 2, selftext="[removed]")
+            no_text["data"]["title"] = None
+            comment = {**link("6bbb04", "f", "malformed, a comment", 2), "kind": "t1"}
+            bad_date = link("6bbb05", "g", "malformed, bad date", 2)
+            bad_date["data"]["created_utc"] = "yesterday-ish"
+            srv.posts += [good, no_name, "not a child", no_text, comment, bad_date]
+            collector = new_collector(settings, queries=[Query("acme", "malformed")],
+                                      page_limit=10)
+            result = await one_round(collector)
+            assert (result.status, result.fetched, result.sent, result.refused) == (
+                "ok", 6, 1, 5), result
+            refused = {reason: sample(collector, "veille_collector_items_refused_total",
+                                      collector="reddit", reason=reason)
+                       for reason in ("invalid_field", "not_an_object", "missing_field")}
+            assert refused == {"invalid_field": 2, "not_an_object": 1, "missing_field": 2}
+            got = await raw_on_topic(settings, 3)
+            assert reddit_id(good) in {m["id"] for m in got}
+
+    asyncio.run(scenario())
+
+
+def test_state_is_saved_only_after_the_broker_acknowledges(r_settings: Settings) -> None:
+    async def scenario() -> None:
+        async with reddit() as srv:
+            settings = on(srv, r_settings)
+            srv.posts = [link("7aaa01", "a", "Boréal a", 3), link("7aaa02", "b", "Boréal b", 2)]
+            queries = [Query("boreal", '"Boréal"')]
+            dead = settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}")
+            metrics = CollectorMetrics(CollectorRegistry())
+            collector = RedditCollector(settings, metrics, queries=queries,
+                                        sink=QuickSink(dead, "reddit", metrics, ack_timeout=1.0))
+            result = await one_round(collector)
+            assert result.status == "broker_error"
+            assert sample(collector, "veille_reddit_brand_failures_total", brand="boreal",
+                          kind="broker") == 1
+            assert not list(Path(settings.collector_state_dir).rglob("*.json"))
+
+            result = await one_round(new_collector(settings, queries=queries))
+            assert (result.status, result.sent) == ("ok", 2)
+            assert len(list(Path(settings.collector_state_dir).rglob("*.json"))) == 1
+            assert len(await raw_on_topic(settings, 2)) == 2
+
+    asyncio.run(scenario())

@@ -1,0 +1,651 @@
+"""Reddit collector: the watch list's brand terms searched on Reddit (`GET /search`, sort=new).
+
+Built on Reddit's public API documentation (https://www.reddit.com/dev/api, "search", and the
+OAuth2 wiki, https://github.com/reddit-archive/reddit/wiki/OAuth2, "Application Only OAuth"):
+
+* **Token.** `POST {VEILLE_REDDIT_AUTH_URL}/api/v1/access_token` with HTTP Basic (the app's
+  client id and secret) and the form `grant_type=client_credentials` answers
+  `{"access_token", "token_type": "bearer", "expires_in", "scope"}`: an application-only
+  token, no Reddit account. It is kept in memory only (never saved, never logged) and asked
+  again EXPIRY_MARGIN before `expires_in` runs out, or once a round when a search answers 401
+  (a token revoked). A 400, 401 or 403 of the token endpoint (or a 200 naming an `error`) is the
+  app's credentials refused: every search of the round fails at once as `unauthorized`, the
+  token asked once a round only, and `--once` exits 2 naming VEILLE_REDDIT_CLIENT_ID and
+  VEILLE_REDDIT_CLIENT_SECRET.
+* **Search.** `GET {VEILLE_REDDIT_API_URL}/search?q=<term>&sort=new&limit=100&type=link&raw_json=1`
+  with `Authorization: bearer <token>` and VEILLE_REDDIT_USER_AGENT (Reddit's API rules ask
+  for a descriptive User-Agent, `<platform>:<app id>:<version> (by /u/<username>)`, and
+  throttle generic ones). The answer is a Listing, `{"kind": "Listing", "data": {"children":
+  [{"kind": "t3", "data": {...}}], "after", "before"}}`, newest first; the next page is asked
+  with `after=<the fullname it gives>`.
+* **Rate limit.** `X-Ratelimit-Remaining` (requests left, a float), `X-Ratelimit-Reset`
+  (seconds until the window resets) and `X-Ratelimit-Used`: below `rate_limit_floor` requests
+  left, no request until the reset; a 429 retried after Retry-After or the reset, within
+  MAX_RETRY_WAIT seconds of sleep a round (veille.collectors.polling).
+
+One search per name, alias and hashtag of each `[[brands]]` (a hashtag as its word: Reddit has
+none), each as a phrase in double quotes, at most MAX_QUERIES. The cursor of a search is the
+newest `created_utc` read; each round reads the newest page, then the next ones while they hold
+posts not read yet above the cursor less LOOKBACK_SECONDS (Reddit's search index lags behind its
+posts: a post indexed late is read in that window; never below the oldest post of the search's
+first page, older posts being there before the collector), at most `max_pages` pages (a burst of more
+than `max_pages` x 100 posts on one term between two rounds is read in part: logged). The
+first search of a term reads its newest page only. The fullnames (`t3_...`) read in the
+look-back window are remembered, so that none is sent twice. A search's cursor and fullnames are
+saved in `VEILLE_COLLECTOR_STATE_DIR/reddit/` only after the broker acknowledged the round's
+batch.
+
+Each post (a `t3`) becomes a RawMention: id `reddit-` + its fullname (the same post, the same
+id, whatever the searches), text its title then its selftext (`[removed]` and `[deleted]`
+left out), author its `author` (`[deleted]`: none), url `https://www.reddit.com` + its
+permalink, created_at its `created_utc`, audience `likes` its score (when not negative) and
+`replies` its num_comments. A child that breaks the mapping or the record contract is refused
+with its reason (logged, counted) and the others of its page go on; an answer that is no
+Listing fails the search for the round (kind `fetch`).
+
+Health per brand (veille.metrics.RedditBrandMetrics, label: the brand's id, never a search
+string): the time of the last round in which every search of its terms was read and
+acknowledged, and failed searches by kind (fetch, rate_limited, unauthorized, broker).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from streams.records import (
+    MAX_SHORT_FIELD_CHARS,
+    InvalidMention,
+    RawMention,
+    is_web_address,
+    iso,
+    mention_from_dict,
+)
+from veille.collectors import polling
+from veille.collectors.base import MentionSink
+from veille.collectors.polling import (
+    Answer,
+    PollingCollector,
+    RoundResult,
+    SourceFetchError,
+    SourceSummary,
+    run_polling,
+    sends_secret_in_clear,
+)
+from veille.collectors.rss import FetchError, parse_retry_after, truncate
+from veille.metrics import CollectorMetrics, RedditBrandMetrics
+from veille.rules import Watchlist, WatchlistError
+from veille.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PAGE_LIMIT = 100  # Reddit's maximum `limit` for a listing
+MAX_QUERIES = 50  # searches a round at the most (one per brand term)
+MAX_QUERY_CHARS = 512  # Reddit's limit on `q`
+STATE_VERSION = 1
+#: Each round reads again down to this far below the cursor (posts indexed late).
+LOOKBACK_SECONDS = 1800.0
+#: Fullnames read in the look-back window kept per search (and saved), not to send them again.
+MAX_RECENT = 4000
+#: The cursor never moves to a created_utc more than this ahead of the clock.
+CURSOR_AHEAD_SECONDS = 60.0
+TOKEN_PATH = "/api/v1/access_token"
+SEARCH_PATH = "/search"
+#: A token is asked again this long before its expires_in runs out (at most a tenth of it).
+EXPIRY_MARGIN = 60.0
+#: A token as sent in `Authorization: bearer`: printable ASCII, no space.
+_TOKEN = re.compile(r"[!-~]{1,4096}")
+#: A link's fullname: t3_ and its base-36 id.
+_FULLNAME = re.compile(r"t3_[0-9a-z]{1,16}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: What Reddit puts in place of a text or an author taken down.
+_GONE = ("[deleted]", "[removed]")
+
+
+class RedditConfigError(ValueError):
+    """The Reddit collector cannot start: a bad URL, interval, user agent or app credentials,
+    or no term to search."""
+
+
+class RedditRoundFailed(RedditConfigError):
+    """`--once`: every search failed (a RedditConfigError so that the CLI prints
+    `veille: error: ...` and exits 2, not a traceback)."""
+
+
+# -- pure parsing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    """One search: the brand it is for (its id: the metrics' label) and the search string."""
+
+    brand: str
+    q: str
+
+
+def search_string(kind: str, term: str) -> str | None:
+    """A watch-list term as a Reddit search string: a phrase in double quotes (a hashtag as its
+    word: Reddit has no hashtags); None when it is empty or too long."""
+    text = " ".join(term.replace('"', " ").split())
+    if kind == "hashtag":
+        text = text.lstrip("#").strip()
+        if " " in text:
+            return None
+    return f'"{text}"' if text and len(text) + 2 <= MAX_QUERY_CHARS else None
+
+
+def queries_of(watchlist: Watchlist) -> list[Query]:
+    """One search per name, alias and hashtag of each brand, once each (case ignored, as
+    Reddit's search does), in the watch list's order; a brand's `keywords` are left out (they
+    match only alongside the brand, veille.rules)."""
+    out: list[Query] = []
+    seen: set[str] = set()
+    for brand in watchlist.brands:
+        for kind, term in brand.terms():
+            if kind not in ("alias", "hashtag"):
+                continue
+            q = search_string(kind, term)
+            if q is not None and q.casefold() not in seen:
+                seen.add(q.casefold())
+                out.append(Query(brand.id, q))
+    return out
+
+
+def check_queries(queries: list[Query], path: Path) -> None:
+    """RedditConfigError when the watch list at `path` gives no search, or more than
+    MAX_QUERIES."""
+    if not queries:
+        raise RedditConfigError(f"{path}: no brand to search")
+    if len(queries) > MAX_QUERIES:
+        raise RedditConfigError(
+            f"{path}: {len(queries)} brand names, aliases and hashtags to search on Reddit, "
+            f"more than {MAX_QUERIES} (one search each a round: the rate limit would not hold); "
+            "keep the ones that matter")
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number (not a bool), finite, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def fullname(child: Any) -> str | None:
+    """A listing child's fullname (`t3_...`), None when it has none valid."""
+    data = child.get("data") if isinstance(child, dict) else None
+    if not isinstance(data, dict):
+        return None
+    name = data.get("name")
+    if isinstance(name, str) and _FULLNAME.fullmatch(name):
+        return name
+    ident = data.get("id")
+    if isinstance(ident, str) and _FULLNAME.fullmatch("t3_" + ident):
+        return "t3_" + ident
+    return None
+
+
+def created_utc(child: Any) -> float | None:
+    """A listing child's created_utc (Unix seconds), None when it has none."""
+    data = child.get("data") if isinstance(child, dict) else None
+    return _number(data.get("created_utc")) if isinstance(data, dict) else None
+
+
+def post_to_dict(child: Any, *, collected_at: datetime, max_text_chars: int) -> dict[str, Any]:
+    """A child of a search Listing as a RawMention dict (validated afterwards by
+    mention_from_dict), or InvalidMention when it is no post."""
+    if not isinstance(child, dict):
+        raise InvalidMention("not_an_object", f"a listing child must be an object, not "
+                             f"{type(child).__name__}")
+    kind = child.get("kind")
+    if kind != "t3":
+        raise InvalidMention("invalid_field", f"the child is a {str(kind)[:20]!r}, no link (t3)",
+                             "kind")
+    data = child.get("data")
+    if not isinstance(data, dict):
+        raise InvalidMention("missing_field", "the child has no data", "data")
+    name = fullname(child)
+    if name is None:
+        raise InvalidMention("missing_field" if data.get("name") is None else "invalid_field",
+                             "the post has no fullname (t3_...)", "name")
+    parts = [t.strip() for t in (data.get("title"), data.get("selftext")) if isinstance(t, str)]
+    text = truncate(_CONTROL.sub("", "\n\n".join(p for p in parts if p and p not in _GONE)).strip(),
+                    max_text_chars) or None
+    author = data.get("author")
+    if not isinstance(author, str) or not author.strip() or author in _GONE:
+        author = None
+    permalink = data.get("permalink")
+    url = None
+    if isinstance(permalink, str) and permalink.startswith("/") and not permalink.startswith("//"):
+        candidate = "https://www.reddit.com" + permalink
+        if len(candidate) <= MAX_SHORT_FIELD_CHARS and is_web_address(candidate):
+            url = candidate
+    created: Any = data.get("created_utc")
+    if isinstance(created, bool):
+        created = str(created)  # refused by the record contract, not read as 0 or 1
+    audience: dict[str, int] = {}
+    score, comments = _number(data.get("score")), _number(data.get("num_comments"))
+    if score is not None and score >= 0 and score.is_integer():
+        audience["likes"] = int(score)
+    if comments is not None and comments >= 0 and comments.is_integer():
+        audience["replies"] = int(comments)
+    return {
+        "id": "reddit-" + name,
+        "source": "reddit",
+        "platform": "reddit",
+        "author": author[:256] if author else None,
+        "text": text,
+        "url": url,
+        "created_at": created,
+        "language": None,
+        "audience": audience or None,
+        "collected_at": iso(collected_at),
+    }
+
+
+# -- the collector -------------------------------------------------------------------------------
+
+
+@dataclass
+class QueryResult:
+    """The posts of one search not sent yet, and its new cursor."""
+
+    posts: list[Any]
+    newest: float | None
+    read: dict[str, float] = field(default_factory=dict)  # every fullname read -> created_utc
+    pages: int = 1
+    start: float | None = None
+
+
+class RedditCollector(PollingCollector):
+    """Searches Reddit for the watch list's brand terms and sends the new posts."""
+
+    name = "reddit"
+    source_noun = "search"
+    item_noun = "posts"
+    interval_setting = "reddit_interval_seconds"
+    remaining_header = "X-Ratelimit-Remaining"
+    reset_header = "X-Ratelimit-Reset"
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: CollectorMetrics,
+        sink: MentionSink | None = None,
+        *,
+        queries: list[Query] | None = None,
+        page_limit: int = PAGE_LIMIT,
+        max_pages: int = 5,
+        lookback_seconds: float = LOOKBACK_SECONDS,
+        **options: Any,
+    ) -> None:
+        """`options`: PollingCollector's (interval, request_timeout, rate_limit_floor...)."""
+        super().__init__(settings, metrics, sink, **options)
+        self.queries = queries
+        self.page_limit = page_limit
+        self.max_pages = max_pages
+        self.lookback = lookback_seconds
+        self.auth_base = settings.reddit_auth_url.strip().rstrip("/")
+        self.api_base = settings.reddit_api_url.strip().rstrip("/")
+        #: search string -> its cursor (the newest created_utc read), None before its first search.
+        self.cursors: dict[str, float | None] = {}
+        #: search string -> fullnames read in its look-back window -> their created_utc.
+        self.recent: dict[str, dict[str, float]] = {}
+        #: search string -> the oldest created_utc of its first page: what is older was there
+        #: before the collector, and is never read (the look-back window stops there).
+        self.starts: dict[str, float | None] = {}
+        self._brand_of: dict[str, str] = {}
+        self._token: str | None = None
+        self._token_until = 0.0  # time.time() after which the token is asked again
+        #: The round (self.rounds) whose token request was refused, and why: the round's other
+        #: searches fail at once rather than ask again.
+        self._refused: tuple[int, str] | None = None
+        #: The round in which a token was last obtained: renewed on a 401 once a round at most.
+        self._renewed_in: int | None = None
+        self.tokens_obtained = 0
+
+    def describe(self, source: str) -> str:
+        return f"{source} ({self._brand_of.get(source, '?')})"
+
+    def metric_label(self, source: str) -> str:
+        return self._brand_of.get(source, "?")
+
+    def _state_key(self, q: str) -> str:
+        # Another API (a test server, a proxy) starts from scratch.
+        return f"{self.api_base}|{q.casefold()}"
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    def check_config(self) -> None:
+        """The URLs, the app's credentials, the user agent and the interval, or
+        RedditConfigError (before anything runs)."""
+        hint = "give the app's credentials in VEILLE_REDDIT_CLIENT_ID and VEILLE_REDDIT_CLIENT_SECRET"
+        self.auth_base = polling.check_base_url(
+            self.settings.reddit_auth_url, name="VEILLE_REDDIT_AUTH_URL", error=RedditConfigError,
+            example="https://www.reddit.com", empty_hint="set it to Reddit's OAuth server",
+            credentials_hint=hint, api_path="/api/")
+        self.api_base = polling.check_base_url(
+            self.settings.reddit_api_url, name="VEILLE_REDDIT_API_URL", error=RedditConfigError,
+            example="https://oauth.reddit.com", empty_hint="set it to Reddit's OAuth API",
+            credentials_hint=hint, api_path="/search/")
+        client_id, secret = self.settings.reddit_client_id, self.settings.reddit_client_secret
+        if not client_id.strip() or not secret.strip():
+            raise RedditConfigError(
+                "VEILLE_REDDIT_CLIENT_ID and VEILLE_REDDIT_CLIENT_SECRET are required: create an "
+                "app (type script) at https://www.reddit.com/prefs/apps and give its client id "
+                "and secret (or VEILLE_REDDIT_CLIENT_SECRET_FILE)")
+        if ":" in client_id or any(c.isspace() or not " " <= c <= "~" for c in client_id):
+            raise RedditConfigError("VEILLE_REDDIT_CLIENT_ID must be the app's client id: printable "
+                                    "ASCII without spaces or ':'")
+        if any(not " " <= c <= "~" for c in secret):
+            # (not echoed: a secret)
+            raise RedditConfigError("VEILLE_REDDIT_CLIENT_SECRET must be printable ASCII")
+        for base, name in ((self.auth_base, "VEILLE_REDDIT_AUTH_URL"),
+                           (self.api_base, "VEILLE_REDDIT_API_URL")):
+            if sends_secret_in_clear(base):
+                raise RedditConfigError(
+                    f"{name}={base!r} is http://: the app's secret or token would be sent in "
+                    "clear to another machine; use https:// (or a server on loopback)")
+        if not self.settings.reddit_user_agent.strip():
+            raise RedditConfigError(
+                "VEILLE_REDDIT_USER_AGENT is empty: Reddit throttles requests without a "
+                "descriptive User-Agent, e.g. 'python:veille:0.1 (by /u/yourname)'")
+        self._check_interval(RedditConfigError,
+                             "Reddit's rate limit is per app: about 100 requests a minute")
+
+    def load_watchlist(self, path: Path) -> Watchlist:
+        """The watch list at `path`, or RedditConfigError: one that does not load, or whose
+        searches are none or more than MAX_QUERIES (at start, and when it changes: such a change
+        is refused, the searches in use stay)."""
+        try:
+            watchlist = Watchlist.from_toml(path)
+        except WatchlistError as exc:
+            raise RedditConfigError(str(exc)) from None
+        check_queries(queries_of(watchlist), path)
+        return watchlist
+
+    async def start(self) -> None:
+        self.check_config()
+        self.store.check()
+        if self.queries is None:
+            self.queries = queries_of(self.follow_watchlist(self.load_watchlist))
+        check_queries(self.queries, self.settings.watchlist_path)
+        self._brand_of = {query.q: query.brand for query in self.queries}
+        if self.source_metrics is None:
+            self.source_metrics = RedditBrandMetrics(
+                self.metrics.registry, dict.fromkeys(q.brand for q in self.queries))
+        for query in self.queries:
+            self._load_state(query.q)
+        self._open_session()
+
+    def _open_session(self) -> None:
+        """The HTTP session, with Reddit's User-Agent (VEILLE_REDDIT_USER_AGENT)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": self.settings.reddit_user_agent.strip(),
+                         "Accept": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=self.request_timeout))
+
+    def _load_state(self, q: str) -> None:
+        """The search's saved state (its cursor and the fullnames of its look-back window), or
+        a fresh one."""
+        data = self.store.load(self._state_key(q)) or {}
+        if data.get("service") != self.api_base or data.get("version") != STATE_VERSION:
+            data = {}
+        self.cursors[q] = _number(data.get("cursor"))
+        self.starts[q] = _number(data.get("start"))
+        recent = data.get("recent")
+        self.recent[q] = {
+            name: when for name, when in ((n, _number(t)) for n, t in
+                                          (recent.items() if isinstance(recent, dict) else []))
+            if isinstance(name, str) and _FULLNAME.fullmatch(name) and when is not None}
+
+    def use_watchlist(self, watchlist: Watchlist) -> None:
+        """The searches of a changed watch list, from this round on: a search added starts from
+        its saved state (else its newest page), a new brand's series at 0; one taken off is no
+        longer run, and a brand with none left loses its series; one kept (its case aside)
+        keeps its cursor and fullnames, so nothing is sent twice or skipped."""
+        queries = queries_of(watchlist)
+        added, taken_off = self._carry_states(
+            [query.q for query in self.queries or []], [query.q for query in queries],
+            (self.cursors, self.recent, self.starts))
+        brands = dict.fromkeys(query.brand for query in queries)
+        metrics: RedditBrandMetrics | None = self.source_metrics
+        if metrics is not None:
+            for brand in set(self._brand_of.values()) - set(brands):
+                metrics.forget(brand)
+            metrics.watch(brands)
+        self.queries = queries
+        self._brand_of = {query.q: query.brand for query in queries}
+        self.log.info("reddit: watch list changed: %d searches of %d brands from this round on "
+                      "(added: %s; taken off: %s)", len(queries), len(brands),
+                      ", ".join(added) or "none", ", ".join(taken_off) or "none")
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    async def _get_token(self) -> str:
+        """The application-only token: the one held while it is valid, else a new one
+        (client_credentials). Refused: SourceFetchError `unauthorized`, once a round."""
+        if self._token is not None and time.time() < self._token_until:
+            return self._token
+        if self._refused is not None and self._refused[0] == self.rounds:
+            raise SourceFetchError(self._refused[1], kind="unauthorized")
+        self._token = None
+        auth = aiohttp.BasicAuth(self.settings.reddit_client_id.strip(),
+                                 self.settings.reddit_client_secret.strip())
+        answer = await self._request(URL(self.auth_base + TOKEN_PATH), method="POST",
+                                     headers={"Authorization": auth.encode()},
+                                     form={"grant_type": "client_credentials"})
+        data = answer.data if isinstance(answer.data, dict) else {}
+        error = data.get("error") if answer.status < 300 else None
+        if answer.status in (400, 401, 403) or error is not None:
+            why = f"HTTP {answer.status}" + (f" {str(error)[:80]}" if error is not None else "")
+            message = (f"Reddit refused the app's credentials at {self.auth_base}{TOKEN_PATH} "
+                       f"({why}): check VEILLE_REDDIT_CLIENT_ID and VEILLE_REDDIT_CLIENT_SECRET")
+            self._refused = (self.rounds, message)
+            raise SourceFetchError(message, kind="unauthorized")
+        if answer.status >= 300:
+            raise FetchError(f"token request: HTTP {answer.status}",
+                             parse_retry_after(answer.headers.get("Retry-After")))
+        token, kind = data.get("access_token"), data.get("token_type")
+        expires = _number(data.get("expires_in"))
+        if not (isinstance(token, str) and _TOKEN.fullmatch(token)
+                and isinstance(kind, str) and kind.lower() == "bearer"
+                and expires is not None and expires > 0):
+            raise FetchError("token request: the answer holds no bearer access_token with its "
+                             "expires_in")
+        self._token = token
+        self._token_until = time.time() + expires - min(EXPIRY_MARGIN, expires / 10)
+        self._renewed_in = self.rounds
+        self.tokens_obtained += 1
+        return token
+
+    async def _search(self, params: dict[str, str]) -> tuple[list[Any], str | None]:
+        """One page of a search: its children (anything: each is checked alone) and the
+        fullname to ask the next page `after`, if any."""
+        url = URL(self.api_base + SEARCH_PATH).with_query(params)
+        answer: Answer | None = None
+        for attempt in range(2):
+            token = await self._get_token()
+            answer = await self._request(url, headers={"Authorization": f"bearer {token}"})
+            if answer.status == 401 and attempt == 0 and self._renewed_in != self.rounds:
+                self._token = None  # revoked or expired early: a new one, then once more
+                continue
+            break
+        assert answer is not None
+        if answer.status in (401, 403):
+            raise SourceFetchError(
+                f"HTTP {answer.status}: Reddit refused the search (the app's token, or a "
+                "User-Agent it blocks: VEILLE_REDDIT_USER_AGENT)", kind="unauthorized")
+        if answer.status >= 400:
+            raise FetchError(f"HTTP {answer.status}",
+                             parse_retry_after(answer.headers.get("Retry-After")))
+        data = answer.data
+        listing = data.get("data") if isinstance(data, dict) and data.get("kind") == "Listing" else None
+        children = listing.get("children") if isinstance(listing, dict) else None
+        if not isinstance(children, list):
+            raise FetchError("the answer is no Listing of posts")
+        assert isinstance(listing, dict)
+        after = listing.get("after")
+        return children, after if isinstance(after, str) and _FULLNAME.fullmatch(after) else None
+
+    # -- one search -----------------------------------------------------------------------------
+
+    async def fetch_query(self, q: str) -> QueryResult:
+        """The posts of search `q` not read yet: its newest page, then the next ones while they
+        bring posts not read yet above the look-back window's floor (the newest page only the
+        first time), at most `max_pages`."""
+        cursor, start = self.cursors.get(q), self.starts.get(q)
+        floor = cursor - self.lookback if cursor is not None else None
+        if floor is not None and start is not None:
+            floor = max(floor, start)  # older: before the collector, never read
+        recent = self.recent.get(q, {})
+        params = {"q": q, "sort": "new", "limit": str(self.page_limit), "type": "link",
+                  "raw_json": "1"}
+        ceiling = time.time() + CURSOR_AHEAD_SECONDS
+        new: list[Any] = []
+        read: dict[str, float] = {}
+        newest = cursor
+        pages, after, count = 0, None, 0
+        while True:
+            page, after_next = await self._search(
+                params if after is None else {**params, "after": after, "count": str(count)})
+            pages += 1
+            count += len(page)
+            fresh = 0
+            times: list[float] = []
+            for child in page:
+                name, when = fullname(child), created_utc(child)
+                if when is not None:
+                    times.append(when)
+                if name is not None:
+                    if name in recent or name in read:
+                        continue  # read in an earlier round (the look-back window) or page
+                    if floor is not None and when is not None and when < floor:
+                        continue  # below the window: read in a past round
+                    read[name] = when if when is not None else ceiling
+                    if when is not None and when <= ceiling and (newest is None or when > newest):
+                        newest = when
+                fresh += 1
+                new.append(child)  # (a child without a fullname is refused by poll_round)
+            if cursor is None and start is None and times:
+                start = min(times)  # the first search: its newest page, no older posts
+            if (floor is None or after_next is None or not fresh
+                    or (times and min(times) < floor)):
+                break
+            if pages >= self.max_pages:
+                self.log.warning("reddit: %s: %d full pages of new posts since the last round; "
+                                 "the older ones of this burst are not read", self.describe(q),
+                                 pages)
+                break
+            after = after_next
+        return QueryResult(new, newest, read, pages, start)
+
+    def _remember(self, q: str, read: dict[str, float], newest: float | None) -> None:
+        """Add the fullnames read to the search's memory; forget those below the look-back
+        window; beyond MAX_RECENT the oldest go first."""
+        recent = self.recent.setdefault(q, {})
+        recent.update(read)
+        if newest is not None:
+            for name in [n for n, t in recent.items() if t < newest - self.lookback]:
+                del recent[name]
+        self.recent[q] = dict(sorted(recent.items(), key=lambda item: item[1])[-MAX_RECENT:])
+
+    # -- one round ------------------------------------------------------------------------------
+
+    async def poll_round(self) -> RoundResult:
+        """Run every search once, send the new posts, then save each search's cursor."""
+        assert self.queries is not None, "start() first"
+        result, done, failed = await self._read_sources([q.q for q in self.queries],
+                                                        self.fetch_query)
+        now = datetime.now(UTC)
+        mentions: dict[str, RawMention] = {}
+        first: dict[str, str] = {}  # mention id -> the search it is counted under
+        sending: set[str] = set()
+        for q, found in done:
+            summary = result.sources[q]
+            for child in found.posts:
+                result.fetched += 1
+                summary.statuses += 1
+                self.metrics.fetched.labels(self.name).inc()
+                mention = self._to_mention(q, child, now, result, summary)
+                if mention is not None:
+                    mentions.setdefault(mention.id, mention)  # once, whatever the searches
+                    first.setdefault(mention.id, q)
+                    sending.add(q)
+
+        if not await self._send_round(result, mentions, first):
+            # The cursors stay where they were: the same posts are read and sent again.
+            self._count_polls([q for q, _ in done], failed, unsent=sending)
+            return result
+
+        for q, found in done:
+            changed = (found.newest != self.cursors.get(q) or bool(found.read)
+                       or found.start != self.starts.get(q))
+            self.cursors[q] = found.newest
+            self.starts[q] = found.start
+            self._remember(q, found.read, found.newest)
+            if not changed:
+                continue
+            try:
+                self.store.save(self._state_key(q), {
+                    "version": STATE_VERSION, "service": self.api_base, "query": q,
+                    "cursor": found.newest, "start": found.start,
+                    "recent": self.recent[q],
+                    "saved_at": iso(now),
+                })
+            except OSError as exc:
+                self.log.error("reddit: %s: could not save state: %s", self.describe(q), exc)
+        self._count_polls([q for q, _ in done], failed, unsent=set())
+        return self._end_round(result, bool(done))
+
+    def _to_mention(self, q: str, child: Any, now: datetime, result: RoundResult,
+                    summary: SourceSummary) -> RawMention | None:
+        """The child as a RawMention, or None when it is refused (logged and counted)."""
+        name = fullname(child)
+        try:
+            obj = post_to_dict(child, collected_at=now, max_text_chars=self.max_text_chars)
+            return mention_from_dict(obj, now=now, limits=self.limits)
+        except InvalidMention as exc:
+            reason = exc.reason
+            self.log.info("reddit: %s: post %.40r refused: %s", self.describe(q), name, exc)
+        except Exception as exc:  # a strange post: refuse it alone, keep the others
+            reason = "processing_error"
+            self.log.warning("reddit: %s: post %.40r refused, could not be read: %s: %s",
+                             self.describe(q), name, type(exc).__name__, exc)
+        self.metrics.refused.labels(self.name, reason).inc()
+        result.refused += 1
+        summary.refused += 1
+        return None
+
+
+async def run_reddit(settings: Settings, *, once: bool = False,
+                     collector: RedditCollector | None = None) -> list[str]:
+    """Serve /metrics and search until SIGTERM/SIGINT, or one round with `once=True`
+    (polling.run_polling: BrokerUnavailable, RedditRoundFailed when every search failed, else
+    the searches that failed as "search: error")."""
+    from prometheus_client import CollectorRegistry
+
+    if collector is None:
+        collector = RedditCollector(settings, CollectorMetrics(CollectorRegistry()))
+    return await run_polling(collector, once=once, round_failed=RedditRoundFailed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m veille.collectors.reddit` is `veille collect reddit`: one parser, one error policy."""
+    from veille.cli import main as cli
+
+    return cli(["collect", "reddit", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
