@@ -906,6 +906,16 @@ def pipeline() -> Json:
                 "quiet for the Bluesky collector.")
         ],
         [
+            (health, 12, height) for health, _, height in poll_health(
+                "Reddit brand", "brand", "veille_reddit_brand", "{{brand}}",
+                "Failed Reddit searches of each brand's terms over the last hour, by kind (fetch, "
+                "rate_limited, unauthorized: the app's credentials refused, or a 401/403 on the "
+                "search, broker): alert RedditBrandFailing.",
+                "Seconds since each brand's last round in which every Reddit search of its terms "
+                "was read and its new posts acknowledged: one within 6 hours keeps "
+                "CollectorSilent quiet for the Reddit collector.")
+        ],
+        [
             (timeseries("Watch list in use", [
                 target("max by (instance) (veille_watchlist_brands)", "brands: {{instance}}"),
                 target("max by (instance) (veille_watchlist_refused)",
@@ -1017,14 +1027,16 @@ def pipeline() -> Json:
         annotation("Pipeline alerts",
                    'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown|'
                    'TargetMissing|SendsFailing|AlertingFailing|RssFeedFailing|MastodonHashtagFailing|'
-                   'BlueskyBrandFailing|WatchlistRefused|MemoryNearLimit|ProcessRestarting",'
+                   'BlueskyBrandFailing|RedditBrandFailing|WatchlistRefused|MemoryNearLimit|'
+                   'ProcessRestarting",'
                    ' alertstate="firing"}',
                    "{{alertname}} {{severity}}", "alertname,severity,instance", "red"),
     ]
     return dashboard(
         "veille-pipeline", "veille: pipeline health",
         "Throughput per stage, latency percentiles, time lag, unread raw messages, what the "
-        "spike agents count, RSS feeds, Mastodon hashtags and Bluesky brands, dead letters, send errors, "
+        "spike agents count, RSS feeds, Mastodon hashtags, Bluesky and Reddit brands, dead letters, "
+        "send errors, "
         "heartbeats, collectors, rebalances and paused agents, each process's CPU, memory and "
         "restarts.",
         [top_variable()], layout(rows), annotations, time_from="now-3h",

@@ -453,13 +453,15 @@ def test_crisis_fires_notifies_resolves_and_every_dashboard_query_answers(stack:
           + report)
 
 
-#: Series of the collectors this stack does not run (RSS, Mastodon, Bluesky): their panels have
+#: Series of the collectors this stack does not run (RSS, Mastodon, Bluesky, Reddit): their panels have
 #: no data.
 NOT_RUN_HERE = {"veille_rss_feed_failures_total", "veille_rss_feed_last_success_timestamp_seconds",
                 "veille_mastodon_hashtag_failures_total",
                 "veille_mastodon_hashtag_last_success_timestamp_seconds",
                 "veille_bluesky_brand_failures_total",
-                "veille_bluesky_brand_last_success_timestamp_seconds"}
+                "veille_bluesky_brand_last_success_timestamp_seconds",
+                "veille_reddit_brand_failures_total",
+                "veille_reddit_brand_last_success_timestamp_seconds"}
 #: A weekly mean read hour by hour: its samples sit on hour boundaries, none in a shorter run.
 HOURLY_SUBQUERY = "[7d:1h]"
 

@@ -32,8 +32,9 @@ ALERTS = {
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
     "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
-    "BlueskyBrandFailing", "UnscoredMentionsSurge", "WatchlistRefused", "ModerationApiStale",
-    "ModerationApiFailing", "ModerationApiRefusing", "MemoryNearLimit", "ProcessRestarting",
+    "BlueskyBrandFailing", "RedditBrandFailing", "UnscoredMentionsSurge", "WatchlistRefused",
+    "ModerationApiStale", "ModerationApiFailing", "ModerationApiRefusing", "MemoryNearLimit",
+    "ProcessRestarting",
 }
 
 #: The alerts of a brand's reputation and moderation, for its team (the watch list's `team`).
@@ -197,12 +198,12 @@ def test_alert_has_for_severity_and_annotations(rule: dict[str, Any]) -> None:
 def test_every_brand_alert_carries_its_team_and_no_pipeline_alert_does() -> None:
     """Alertmanager routes a brand's alerts to its team by the `team` label: every brand alert
     has it (a new one naming a brand must be listed in BRAND_ALERTS or be the pipeline's), and
-    the pipeline's alerts that name a brand (crisis detection blind, Bluesky searches failing)
-    stay with whoever runs the pipeline."""
+    the pipeline's alerts that name a brand (crisis detection blind, Bluesky or Reddit searches
+    failing) stay with whoever runs the pipeline."""
     teams = {r["alert"] for r in alert_rules() if "team" in r["labels"]}
     assert teams == BRAND_ALERTS
     naming = {r["alert"] for r in alert_rules() if "$labels.brand" in r["annotations"]["summary"]}
-    assert naming - BRAND_ALERTS == {"PipelineStalled", "BlueskyBrandFailing"}
+    assert naming - BRAND_ALERTS == {"PipelineStalled", "BlueskyBrandFailing", "RedditBrandFailing"}
 
 
 def test_runbook_has_a_section_per_alert_and_no_other() -> None:
@@ -335,6 +336,8 @@ def test_alertmanager_config_is_valid(tmp_path: Path) -> None:
      "instance=mastodon-1:9465", "veille-ops"),
     ("alertname=BlueskyBrandFailing severity=warning brand=acme kind=unauthorized "
      "instance=bluesky-1:9465", "veille-ops"),
+    ("alertname=RedditBrandFailing severity=warning brand=acme kind=unauthorized "
+     "instance=reddit-1:9465", "veille-ops"),
     ("alertname=SendsFailing severity=critical instance=w1:9464", "veille-ops"),
     # The moderators' tool cannot read its topics: the pipeline's (no brand), not a brand's.
     ("alertname=ModerationApiStale severity=warning job=veille-moderation-api "
@@ -420,6 +423,8 @@ def test_the_teams_share_one_list_of_routes_under_each_brand_route() -> None:
     ("alertname=PipelineStalled severity=critical cause=no_detection brand=acme", "veille-ops"),
     ("alertname=BlueskyBrandFailing severity=warning brand=acme kind=unauthorized "
      "instance=bluesky-1:9465", "veille-ops"),
+    ("alertname=RedditBrandFailing severity=warning brand=acme kind=unauthorized "
+     "instance=reddit-1:9465", "veille-ops"),
     ("alertname=TargetDown severity=warning", "veille-ops"),
     ("alertname=Watchdog severity=none", "veille-deadman"),
 ])
@@ -505,7 +510,8 @@ def test_alertmanager_groups_and_inhibits_by_brand() -> None:
     grouped = {tuple(route["matchers"]): route["group_by"] for route in config["route"]["routes"]
                if "group_by" in route and route["receiver"] != "veille-digest"}
     assert grouped == {('alertname="PipelineStalled"', 'cause="heartbeat"'): ["alertname", "cause"],
-                       ('alertname="BlueskyBrandFailing"',): ["alertname", "instance"]}
+                       ('alertname="BlueskyBrandFailing"',): ["alertname", "instance"],
+                       ('alertname="RedditBrandFailing"',): ["alertname", "instance"]}
     crisis = [r for r in config["inhibit_rules"]
               if 'alertname="ReputationCrisis"' in r["source_matchers"]]
     assert crisis == [{"source_matchers": ['alertname="ReputationCrisis"', 'severity="critical"'],
