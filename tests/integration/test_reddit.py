@@ -19,9 +19,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from streams.topics import MENTIONS_RAW, ensure_topics
+from tests.collector_helpers import save_settled
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
-from tests.integration.test_rss import QuickSink
+from tests.integration.test_rss import QuickSink, wait_for
 from tests.kafka_helpers import read_all
 from veille.broker import free_port
 from veille.collectors.reddit import Query, RedditCollector, RedditRoundFailed, run_reddit
@@ -540,5 +541,63 @@ def test_state_is_saved_only_after_the_broker_acknowledges(r_settings: Settings)
             assert (result.status, result.sent) == ("ok", 2)
             assert len(list(Path(settings.collector_state_dir).rglob("*.json"))) == 1
             assert len(await raw_on_topic(settings, 2)) == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_changed_watch_list_is_followed_between_two_rounds(r_settings: Settings) -> None:
+    """The running collector (run_reddit, its loop) follows the watch list: a new brand is
+    searched from the next round (its series at once), a brand taken off no more (its series
+    gone), a kept search goes on from its cursor (nothing sent twice); a file that does not load
+    is refused and the searches in use stay."""
+    async def scenario() -> None:
+        async with reddit() as srv:
+            path = Path(r_settings.watchlist)
+            acme = '[[brands]]\nid = "acme"\nname = "Acme"\n'
+            save_settled(path, acme + '\n[[brands]]\nid = "boreal"\nname = "Boréal"\n')
+            settings = on(srv, r_settings).with_(watchlist_reload_seconds=0.1)
+            a1 = link("8aaa01", "a", "Encore une panne chez Acme", 9)
+            b1 = link("8aaa02", "b", "Café au Boréal", 7)
+            z1 = link("8aaa03", "c", "Zorglub Telecom ne répond plus", 5)
+            srv.posts = [a1, b1, z1]
+            collector = new_collector(settings, interval=0.3)
+            registry = collector.metrics.registry
+            last_good = "veille_reddit_brand_last_success_timestamp_seconds"
+
+            def sent() -> float:
+                return sample(collector, "veille_collector_items_sent_total", collector="reddit")
+
+            def taken(outcome: str) -> float:
+                return sample(collector, "veille_watchlist_reloads_total", outcome=outcome)
+
+            def searched_after(index: int) -> set[str]:
+                return {r.query["q"] for r in srv.searches()[index:]}
+
+            task = asyncio.create_task(run_reddit(settings, collector=collector))
+            try:
+                await wait_for(lambda: sent() == 2, what="the first round")
+                save_settled(path, acme + '\n[[brands]]\nid = "zorglub"\nname = "Zorglub"\n')
+                await wait_for(lambda: '"Zorglub"' in searched_after(0), what="the new brand")
+                first = next(i for i, r in enumerate(srv.searches()) if r.query["q"] == '"Zorglub"')
+                srv.posts.append(link("8aaa04", "d", "Acme, encore", 1))
+                await wait_for(lambda: sent() == 4, what="the new brand's post and Acme's new one")
+                assert '"Boréal"' not in searched_after(first - 1)
+                assert sample(collector, last_good, brand="zorglub") > 0
+                assert registry.get_sample_value(last_good, {"brand": "boreal"}) is None
+
+                save_settled(path, "[[brands]\nid = ")
+                await wait_for(lambda: taken("refused") == 1, what="the broken file refused")
+                mark = len(srv.searches())
+                await wait_for(lambda: {'"Acme"', '"Zorglub"'} <= searched_after(mark),
+                               what="a round with the searches in use")
+                assert searched_after(mark) == {'"Acme"', '"Zorglub"'}
+                assert taken("applied") == 1 and not task.done()
+            finally:
+                await collector.stop()
+                await asyncio.wait_for(task, 10)
+            assert sent() == 4 and srv.token_requests()[0].status == 200
+            assert len(srv.token_requests()) == 1  # one token for the whole run
+            got = await raw_on_topic(settings, 4)
+            assert len(got) == 4 and len({m["id"] for m in got}) == 4
 
     asyncio.run(scenario())
