@@ -82,7 +82,7 @@ from streams.records import (
     mention_from_dict,
     parse_time,
 )
-from veille.collectors import polling
+from veille.collectors import polling, searches
 from veille.collectors.base import MentionSink
 from veille.collectors.polling import (
     Answer,
@@ -94,6 +94,7 @@ from veille.collectors.polling import (
     sends_secret_in_clear,
 )
 from veille.collectors.rss import FetchError, beyond_horizon, parse_retry_after, short_hash, truncate
+from veille.collectors.searches import Query
 from veille.metrics import BlueskyBrandMetrics, CollectorMetrics
 from veille.rules import Watchlist, WatchlistError
 from veille.settings import Settings
@@ -150,14 +151,6 @@ class BlueskyRoundFailed(BlueskyConfigError):
 # -- pure parsing --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Query:
-    """One search: the brand it is for (its id: the metrics' label) and the search string."""
-
-    brand: str
-    q: str
-
-
 def search_string(kind: str, term: str) -> str | None:
     """A watch-list term as a search string: a hashtag as `#tag`, a name or alias as a phrase in
     double quotes (Lucene syntax: the words together, in order); None when it is empty or too
@@ -170,32 +163,15 @@ def search_string(kind: str, term: str) -> str | None:
 
 
 def queries_of(watchlist: Watchlist) -> list[Query]:
-    """One search per name, alias and hashtag of each brand, once each (case ignored, as
-    Bluesky's search does), in the watch list's order. A brand's `keywords` are left out (they
-    match only alongside the brand, veille.rules)."""
-    out: list[Query] = []
-    seen: set[str] = set()
-    for brand in watchlist.brands:
-        for kind, term in brand.terms():
-            if kind not in ("alias", "hashtag"):
-                continue
-            q = search_string(kind, term)
-            if q is not None and q.casefold() not in seen:
-                seen.add(q.casefold())
-                out.append(Query(brand.id, q))
-    return out
+    """One search per name, alias and hashtag of each brand (searches.queries_of)."""
+    return searches.queries_of(watchlist, search_string)
 
 
 def check_queries(queries: list[Query], path: Path) -> None:
     """BlueskyConfigError when the watch list at `path` gives no search, or more than
     MAX_QUERIES."""
-    if not queries:
-        raise BlueskyConfigError(f"{path}: no brand to search")
-    if len(queries) > MAX_QUERIES:
-        raise BlueskyConfigError(
-            f"{path}: {len(queries)} brand names, aliases and hashtags to search on Bluesky, "
-            f"more than {MAX_QUERIES} (one search each a round: the rate limit would not hold); "
-            "keep the ones that matter")
+    searches.check_queries(queries, path, error=BlueskyConfigError, platform="Bluesky",
+                           max_queries=MAX_QUERIES)
 
 
 def post_uri(value: Any) -> tuple[str, str] | None:

@@ -71,7 +71,7 @@ from streams.records import (
     iso,
     mention_from_dict,
 )
-from veille.collectors import polling
+from veille.collectors import polling, searches
 from veille.collectors.base import MentionSink
 from veille.collectors.polling import (
     Answer,
@@ -83,6 +83,7 @@ from veille.collectors.polling import (
     sends_secret_in_clear,
 )
 from veille.collectors.rss import FetchError, parse_retry_after, truncate
+from veille.collectors.searches import Query
 from veille.metrics import CollectorMetrics, RedditBrandMetrics
 from veille.rules import Watchlist, WatchlistError
 from veille.settings import Settings
@@ -125,14 +126,6 @@ class RedditRoundFailed(RedditConfigError):
 # -- pure parsing --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Query:
-    """One search: the brand it is for (its id: the metrics' label) and the search string."""
-
-    brand: str
-    q: str
-
-
 def search_string(kind: str, term: str) -> str | None:
     """A watch-list term as a Reddit search string: a phrase in double quotes (a hashtag as its
     word: Reddit has no hashtags); None when it is empty or too long."""
@@ -145,32 +138,15 @@ def search_string(kind: str, term: str) -> str | None:
 
 
 def queries_of(watchlist: Watchlist) -> list[Query]:
-    """One search per name, alias and hashtag of each brand, once each (case ignored, as
-    Reddit's search does), in the watch list's order; a brand's `keywords` are left out (they
-    match only alongside the brand, veille.rules)."""
-    out: list[Query] = []
-    seen: set[str] = set()
-    for brand in watchlist.brands:
-        for kind, term in brand.terms():
-            if kind not in ("alias", "hashtag"):
-                continue
-            q = search_string(kind, term)
-            if q is not None and q.casefold() not in seen:
-                seen.add(q.casefold())
-                out.append(Query(brand.id, q))
-    return out
+    """One search per name, alias and hashtag of each brand (searches.queries_of)."""
+    return searches.queries_of(watchlist, search_string)
 
 
 def check_queries(queries: list[Query], path: Path) -> None:
     """RedditConfigError when the watch list at `path` gives no search, or more than
     MAX_QUERIES."""
-    if not queries:
-        raise RedditConfigError(f"{path}: no brand to search")
-    if len(queries) > MAX_QUERIES:
-        raise RedditConfigError(
-            f"{path}: {len(queries)} brand names, aliases and hashtags to search on Reddit, "
-            f"more than {MAX_QUERIES} (one search each a round: the rate limit would not hold); "
-            "keep the ones that matter")
+    searches.check_queries(queries, path, error=RedditConfigError, platform="Reddit",
+                           max_queries=MAX_QUERIES)
 
 
 def _number(value: Any) -> float | None:
