@@ -82,11 +82,10 @@ from streams.records import (
     mention_from_dict,
     parse_time,
 )
-from veille.collectors import polling, searches
+from veille.collectors import polling
 from veille.collectors.base import MentionSink
 from veille.collectors.polling import (
     Answer,
-    PollingCollector,
     RoundResult,
     SourceFetchError,
     SourceSummary,
@@ -94,9 +93,9 @@ from veille.collectors.polling import (
     sends_secret_in_clear,
 )
 from veille.collectors.rss import FetchError, beyond_horizon, parse_retry_after, short_hash, truncate
-from veille.collectors.searches import Query
+from veille.collectors.searches import Query, SearchCollector
 from veille.metrics import BlueskyBrandMetrics, CollectorMetrics
-from veille.rules import Watchlist, WatchlistError
+from veille.rules import Watchlist
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -164,14 +163,13 @@ def search_string(kind: str, term: str) -> str | None:
 
 def queries_of(watchlist: Watchlist) -> list[Query]:
     """One search per name, alias and hashtag of each brand (searches.queries_of)."""
-    return searches.queries_of(watchlist, search_string)
+    return BlueskyCollector.queries_of(watchlist)
 
 
 def check_queries(queries: list[Query], path: Path) -> None:
     """BlueskyConfigError when the watch list at `path` gives no search, or more than
     MAX_QUERIES."""
-    searches.check_queries(queries, path, error=BlueskyConfigError, platform="Bluesky",
-                           max_queries=MAX_QUERIES)
+    BlueskyCollector.check_queries(queries, path)
 
 
 def post_uri(value: Any) -> tuple[str, str] | None:
@@ -321,12 +319,15 @@ class QueryResult:
     gaps: list[tuple[datetime, datetime]] = field(default_factory=list)  # (since, until) left
 
 
-class BlueskyCollector(PollingCollector):
+class BlueskyCollector(SearchCollector):
     """Searches Bluesky for the watch list's brand terms and sends the new posts."""
 
     name = "bluesky"
-    source_noun = "search"
-    item_noun = "posts"
+    platform = "Bluesky"
+    config_error = BlueskyConfigError
+    max_queries = MAX_QUERIES
+    brand_metrics = BlueskyBrandMetrics
+    search_string = staticmethod(search_string)
     interval_setting = "bluesky_interval_seconds"
     remaining_header = "ratelimit-remaining"
     reset_header = "ratelimit-reset"
@@ -344,8 +345,7 @@ class BlueskyCollector(PollingCollector):
         **options: Any,
     ) -> None:
         """`options`: PollingCollector's (interval, request_timeout, rate_limit_floor...)."""
-        super().__init__(settings, metrics, sink, **options)
-        self.queries = queries
+        super().__init__(settings, metrics, sink, queries=queries, **options)
         self.page_limit = page_limit
         self.max_pages = max_pages
         self.lookback = timedelta(seconds=lookback_seconds)
@@ -359,7 +359,6 @@ class BlueskyCollector(PollingCollector):
         self.held: dict[str, dict[str, dict[str, Any]]] = {}
         #: search string -> the bursts not read whole yet, newest first: (since, until).
         self.gaps: dict[str, list[tuple[datetime, datetime]]] = {}
-        self._brand_of: dict[str, str] = {}
         self._access: str | None = None  # the session's accessJwt (signed in)
         self._refresh: str | None = None
         #: The round (self.rounds) whose sign-in was refused, and why: the round's other searches
@@ -380,12 +379,6 @@ class BlueskyCollector(PollingCollector):
         """Where searches go: the PDS when signed in (it forwards to its AppView), else the
         AppView."""
         return self.pds if self.signed_in else self.service
-
-    def describe(self, source: str) -> str:
-        return f"{source} ({self._brand_of.get(source, '?')})"
-
-    def metric_label(self, source: str) -> str:
-        return self._brand_of.get(source, "?")
 
     @property
     def session_path(self) -> Path:
@@ -425,34 +418,12 @@ class BlueskyCollector(PollingCollector):
         self._check_interval(BlueskyConfigError,
                              "the service's rate limit is shared with its other clients")
 
-    def load_watchlist(self, path: Path) -> Watchlist:
-        """The watch list at `path`, or BlueskyConfigError: one that does not load, or whose
-        searches (queries_of) are none or more than MAX_QUERIES, at start as when it changes
-        while running (such a change is refused: the searches in use stay)."""
-        try:
-            watchlist = Watchlist.from_toml(path)
-        except WatchlistError as exc:
-            raise BlueskyConfigError(str(exc)) from None
-        check_queries(queries_of(watchlist), path)
-        return watchlist
-
-    async def start(self) -> None:
-        self.check_config()
-        self.store.check()
-        if self.queries is None:
-            self.queries = queries_of(self.follow_watchlist(self.load_watchlist))
-        check_queries(self.queries, self.settings.watchlist_path)
-        self._brand_of = {query.q: query.brand for query in self.queries}
-        if self.source_metrics is None:
-            self.source_metrics = BlueskyBrandMetrics(
-                self.metrics.registry, dict.fromkeys(q.brand for q in self.queries))
-        for query in self.queries:
-            self._load_state(query.q)
+    def _prepare_session(self) -> None:
+        """At start: the session saved for the account, or, without one, a saved one deleted."""
         if self.signed_in:
             self._load_session()
         else:
             self._forget_session()
-        self._open_session()
 
     def _forget_session(self) -> None:
         """Without an account, a session an earlier run saved (the account since taken out of
@@ -528,28 +499,9 @@ class BlueskyCollector(PollingCollector):
         self._password_check = (data["password_salt"], data["password_check"])
         self.log.info("bluesky: the session saved in %s is used (no sign-in)", path)
 
-    def use_watchlist(self, watchlist: Watchlist) -> None:
-        """The searches of a changed watch list, from this round on: a search added starts from
-        its saved state (else its newest page, as at a start), a new brand's series at 0; one
-        taken off is no longer run, and a brand with none left loses its series; one kept (its
-        case aside: Bluesky's search ignores it) keeps its cursor, look-back URIs, gaps and held
-        posts, so nothing is sent twice or skipped, and counts under its brand of now. (Its state
-        file stays: added back, it resumes where it stopped.)"""
-        queries = queries_of(watchlist)
-        added, taken_off = self._carry_states(
-            [query.q for query in self.queries or []], [query.q for query in queries],
-            (self.cursors, self.recent, self.gaps, self.held))
-        brands = dict.fromkeys(query.brand for query in queries)
-        metrics: BlueskyBrandMetrics | None = self.source_metrics
-        if metrics is not None:
-            for brand in set(self._brand_of.values()) - set(brands):
-                metrics.forget(brand)
-            metrics.watch(brands)
-        self.queries = queries
-        self._brand_of = {query.q: query.brand for query in queries}
-        self.log.info("bluesky: watch list changed: %d searches of %d brands from this round on "
-                      "(added: %s; taken off: %s)", len(queries), len(brands),
-                      ", ".join(added) or "none", ", ".join(taken_off) or "none")
+    def _memories(self) -> tuple[dict[str, Any], ...]:
+        """A search kept across a watch-list change keeps its cursor, look-back URIs, gaps and held posts."""
+        return (self.cursors, self.recent, self.gaps, self.held)
 
     # -- HTTP -----------------------------------------------------------------------------------
 

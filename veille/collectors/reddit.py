@@ -71,11 +71,10 @@ from streams.records import (
     iso,
     mention_from_dict,
 )
-from veille.collectors import polling, searches
+from veille.collectors import polling
 from veille.collectors.base import MentionSink
 from veille.collectors.polling import (
     Answer,
-    PollingCollector,
     RoundResult,
     SourceFetchError,
     SourceSummary,
@@ -83,9 +82,9 @@ from veille.collectors.polling import (
     sends_secret_in_clear,
 )
 from veille.collectors.rss import FetchError, parse_retry_after, truncate
-from veille.collectors.searches import Query
+from veille.collectors.searches import Query, SearchCollector
 from veille.metrics import CollectorMetrics, RedditBrandMetrics
-from veille.rules import Watchlist, WatchlistError
+from veille.rules import Watchlist
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -139,14 +138,13 @@ def search_string(kind: str, term: str) -> str | None:
 
 def queries_of(watchlist: Watchlist) -> list[Query]:
     """One search per name, alias and hashtag of each brand (searches.queries_of)."""
-    return searches.queries_of(watchlist, search_string)
+    return RedditCollector.queries_of(watchlist)
 
 
 def check_queries(queries: list[Query], path: Path) -> None:
     """RedditConfigError when the watch list at `path` gives no search, or more than
     MAX_QUERIES."""
-    searches.check_queries(queries, path, error=RedditConfigError, platform="Reddit",
-                           max_queries=MAX_QUERIES)
+    RedditCollector.check_queries(queries, path)
 
 
 def _number(value: Any) -> float | None:
@@ -242,12 +240,15 @@ class QueryResult:
     start: float | None = None
 
 
-class RedditCollector(PollingCollector):
+class RedditCollector(SearchCollector):
     """Searches Reddit for the watch list's brand terms and sends the new posts."""
 
     name = "reddit"
-    source_noun = "search"
-    item_noun = "posts"
+    platform = "Reddit"
+    config_error = RedditConfigError
+    max_queries = MAX_QUERIES
+    brand_metrics = RedditBrandMetrics
+    search_string = staticmethod(search_string)
     interval_setting = "reddit_interval_seconds"
     remaining_header = "X-Ratelimit-Remaining"
     reset_header = "X-Ratelimit-Reset"
@@ -265,8 +266,7 @@ class RedditCollector(PollingCollector):
         **options: Any,
     ) -> None:
         """`options`: PollingCollector's (interval, request_timeout, rate_limit_floor...)."""
-        super().__init__(settings, metrics, sink, **options)
-        self.queries = queries
+        super().__init__(settings, metrics, sink, queries=queries, **options)
         self.page_limit = page_limit
         self.max_pages = max_pages
         self.lookback = lookback_seconds
@@ -279,7 +279,6 @@ class RedditCollector(PollingCollector):
         #: search string -> the oldest created_utc of its first page: what is older was there
         #: before the collector, and is never read (the look-back window stops there).
         self.starts: dict[str, float | None] = {}
-        self._brand_of: dict[str, str] = {}
         self._token: str | None = None
         self._token_until = 0.0  # time.time() after which the token is asked again
         #: The round (self.rounds) whose token request was refused, and why: the round's other
@@ -288,12 +287,6 @@ class RedditCollector(PollingCollector):
         #: The round in which a token was last obtained: renewed on a 401 once a round at most.
         self._renewed_in: int | None = None
         self.tokens_obtained = 0
-
-    def describe(self, source: str) -> str:
-        return f"{source} ({self._brand_of.get(source, '?')})"
-
-    def metric_label(self, source: str) -> str:
-        return self._brand_of.get(source, "?")
 
     def _state_key(self, q: str) -> str:
         # Another API (a test server, a proxy) starts from scratch.
@@ -338,31 +331,6 @@ class RedditCollector(PollingCollector):
         self._check_interval(RedditConfigError,
                              "Reddit's rate limit is per app: about 100 requests a minute")
 
-    def load_watchlist(self, path: Path) -> Watchlist:
-        """The watch list at `path`, or RedditConfigError: one that does not load, or whose
-        searches are none or more than MAX_QUERIES (at start, and when it changes: such a change
-        is refused, the searches in use stay)."""
-        try:
-            watchlist = Watchlist.from_toml(path)
-        except WatchlistError as exc:
-            raise RedditConfigError(str(exc)) from None
-        check_queries(queries_of(watchlist), path)
-        return watchlist
-
-    async def start(self) -> None:
-        self.check_config()
-        self.store.check()
-        if self.queries is None:
-            self.queries = queries_of(self.follow_watchlist(self.load_watchlist))
-        check_queries(self.queries, self.settings.watchlist_path)
-        self._brand_of = {query.q: query.brand for query in self.queries}
-        if self.source_metrics is None:
-            self.source_metrics = RedditBrandMetrics(
-                self.metrics.registry, dict.fromkeys(q.brand for q in self.queries))
-        for query in self.queries:
-            self._load_state(query.q)
-        self._open_session()
-
     def _open_session(self) -> None:
         """The HTTP session, with Reddit's User-Agent (VEILLE_REDDIT_USER_AGENT)."""
         if self._session is None:
@@ -385,26 +353,9 @@ class RedditCollector(PollingCollector):
                                           (recent.items() if isinstance(recent, dict) else []))
             if isinstance(name, str) and _FULLNAME.fullmatch(name) and when is not None}
 
-    def use_watchlist(self, watchlist: Watchlist) -> None:
-        """The searches of a changed watch list, from this round on: a search added starts from
-        its saved state (else its newest page), a new brand's series at 0; one taken off is no
-        longer run, and a brand with none left loses its series; one kept (its case aside)
-        keeps its cursor and fullnames, so nothing is sent twice or skipped."""
-        queries = queries_of(watchlist)
-        added, taken_off = self._carry_states(
-            [query.q for query in self.queries or []], [query.q for query in queries],
-            (self.cursors, self.recent, self.starts))
-        brands = dict.fromkeys(query.brand for query in queries)
-        metrics: RedditBrandMetrics | None = self.source_metrics
-        if metrics is not None:
-            for brand in set(self._brand_of.values()) - set(brands):
-                metrics.forget(brand)
-            metrics.watch(brands)
-        self.queries = queries
-        self._brand_of = {query.q: query.brand for query in queries}
-        self.log.info("reddit: watch list changed: %d searches of %d brands from this round on "
-                      "(added: %s; taken off: %s)", len(queries), len(brands),
-                      ", ".join(added) or "none", ", ".join(taken_off) or "none")
+    def _memories(self) -> tuple[dict[str, Any], ...]:
+        """A search kept across a watch-list change keeps its cursor, fullnames and start."""
+        return (self.cursors, self.recent, self.starts)
 
     # -- HTTP -----------------------------------------------------------------------------------
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from veille.rules import Watchlist
+from veille.collectors.polling import PollingCollector
+from veille.rules import Watchlist, WatchlistError
 
 #: A watch-list term (its kind: name, alias, hashtag; the term) as a search string, or None.
 SearchString = Callable[[str, str], "str | None"]
@@ -57,3 +59,108 @@ def check_queries(queries: list[Query], path: Path, *, error: type[Exception], p
             f"{path}: {len(queries)} brand names, aliases and hashtags to search on {platform}, "
             f"more than {max_queries} (one search each a round: the rate limit would not hold); "
             "keep the ones that matter")
+
+
+class SearchCollector(PollingCollector):
+    """A PollingCollector whose sources are the searches of the watch list's brand terms."""
+
+    source_noun = "search"
+    item_noun = "posts"
+    #: The platform's name in messages ("Bluesky").
+    platform = ""
+    #: The collector's ConfigError (a bad setting, a watch list it cannot use).
+    config_error: type[Exception] = ValueError
+    #: Searches a round at the most.
+    max_queries = 50
+    #: The per-brand health metrics' class (veille.metrics.BlueskyBrandMetrics...).
+    brand_metrics: Any = None
+
+    def __init__(self, *args: Any, queries: list[Query] | None = None, **options: Any) -> None:
+        """`queries`: the searches to run (tests, embedding code), else the watch list's."""
+        super().__init__(*args, **options)
+        self.queries = queries
+        self._brand_of: dict[str, str] = {}  # search string -> its brand's id
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def search_string(kind: str, term: str) -> str | None:
+        """A watch-list term as the platform's search string, None when it cannot be one."""
+        raise NotImplementedError
+
+    def _memories(self) -> tuple[dict[str, Any], ...]:
+        """The per-search memories (search string -> ...) a watch-list change carries over."""
+        return ()
+
+    def _prepare_session(self) -> None:  # noqa: B027 - optional hook
+        """What start() does before opening the HTTP session; default: nothing."""
+
+    # -- the searches ---------------------------------------------------------------------------
+
+    @classmethod
+    def queries_of(cls, watchlist: Watchlist) -> list[Query]:
+        """The watch list's searches on this platform (queries_of)."""
+        return queries_of(watchlist, cls.search_string)
+
+    @classmethod
+    def check_queries(cls, queries: list[Query], path: Path) -> None:
+        """The collector's ConfigError when `queries` are none or more than `max_queries`."""
+        check_queries(queries, path, error=cls.config_error, platform=cls.platform,
+                      max_queries=cls.max_queries)
+
+    def describe(self, source: str) -> str:
+        return f"{source} ({self._brand_of.get(source, '?')})"
+
+    def metric_label(self, source: str) -> str:
+        return self._brand_of.get(source, "?")
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    def load_watchlist(self, path: Path) -> Watchlist:
+        """The watch list at `path`, or the collector's ConfigError: one that does not load, or
+        whose searches (queries_of) are none or more than `max_queries`, at start as when it
+        changes while running (such a change is refused: the searches in use stay)."""
+        try:
+            watchlist = Watchlist.from_toml(path)
+        except WatchlistError as exc:
+            raise self.config_error(str(exc)) from None
+        self.check_queries(self.queries_of(watchlist), path)
+        return watchlist
+
+    async def start(self) -> None:
+        self.check_config()
+        self.store.check()
+        if self.queries is None:
+            self.queries = self.queries_of(self.follow_watchlist(self.load_watchlist))
+        self.check_queries(self.queries, self.settings.watchlist_path)
+        self._brand_of = {query.q: query.brand for query in self.queries}
+        if self.source_metrics is None:
+            self.source_metrics = self.brand_metrics(
+                self.metrics.registry, dict.fromkeys(q.brand for q in self.queries))
+        for query in self.queries:
+            self._load_state(query.q)
+        self._prepare_session()
+        self._open_session()
+
+    def use_watchlist(self, watchlist: Watchlist) -> None:
+        """The searches of a changed watch list, from this round on: a search added starts from
+        its saved state (else its newest page, as at a start), a new brand's series at 0; one
+        taken off is no longer run, and a brand with none left loses its series; one kept (its
+        case aside: the platforms' searches ignore it) keeps its memories (_memories), so
+        nothing is sent twice or skipped, and counts under its brand of now. (Its state file
+        stays: added back, it resumes where it stopped.)"""
+        queries = self.queries_of(watchlist)
+        added, taken_off = self._carry_states(
+            [query.q for query in self.queries or []], [query.q for query in queries],
+            self._memories())
+        brands = dict.fromkeys(query.brand for query in queries)
+        metrics = self.source_metrics
+        if metrics is not None:
+            for brand in set(self._brand_of.values()) - set(brands):
+                metrics.forget(brand)
+            metrics.watch(brands)
+        self.queries = queries
+        self._brand_of = {query.q: query.brand for query in queries}
+        self.log.info("%s: watch list changed: %d searches of %d brands from this round on "
+                      "(added: %s; taken off: %s)", self.name, len(queries), len(brands),
+                      ", ".join(added) or "none", ", ".join(taken_off) or "none")
