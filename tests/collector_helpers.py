@@ -6,9 +6,11 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from streams.records import RawMention
 from veille.collectors.base import MentionSink
+from veille.collectors.polling import PollingCollector
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
 
@@ -37,3 +39,27 @@ def save_settled(path: Path | str, text: str) -> None:
     past = time.time() - 10
     os.utime(path, (past, past))
 
+
+#: A watch list of two brands, for the search collectors' tests (Bluesky, Reddit): names, an
+#: alias, a hashtag and a keyword (never searched).
+SEARCH_WATCHLIST = """
+[[brands]]
+id = "acme"
+name = "Acme"
+aliases = ["Acme Mobile"]
+keywords = ["Zéphyr X2"]
+hashtags = ["#AcmeDown"]
+
+[[brands]]
+id = "boreal"
+name = "Boréal"
+"""
+
+
+async def one_round(collector: PollingCollector) -> Any:
+    """Start `collector`, run one round, close it: the round's result."""
+    await collector.start()
+    try:
+        return await collector.poll_round()
+    finally:
+        await collector.close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
+from streams.topics import MENTIONS_RAW
 from veille.settings import Settings
 
 
@@ -128,3 +131,14 @@ def wait_committed_to_end(settings: Settings, topic: str, group: str, timeout: f
         assert time.monotonic() < deadline, (
             f"{settings.topic(topic)}: {group} committed {committed} in {timeout} s, log ends {ends}")
         time.sleep(poll)
+
+
+async def raw_on_topic(settings: Settings, expect: int) -> list[dict[str, Any]]:
+    """The records on mentions.raw (read_all, off the event loop), each checked keyed by its id."""
+    records = await asyncio.to_thread(read_all, settings, MENTIONS_RAW, expect, 30.0, 1.5)
+    out = []
+    for r in records:
+        value = json.loads(r.value)
+        assert r.key == value["id"].encode(), "mentions.raw must be keyed by id"
+        out.append(value)
+    return out

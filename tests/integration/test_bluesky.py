@@ -24,12 +24,12 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
 from streams.records import iso
-from streams.topics import MENTIONS_RAW, ensure_topics
-from tests.collector_helpers import save_settled
+from streams.topics import ensure_topics
+from tests.collector_helpers import SEARCH_WATCHLIST, one_round, save_settled
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
 from tests.integration.test_rss import QuickSink, wait_for
-from tests.kafka_helpers import read_all
+from tests.kafka_helpers import raw_on_topic
 from veille.broker import free_port
 from veille.collectors.bluesky import (
     BlueskyCollector,
@@ -206,18 +206,7 @@ async def appview() -> AsyncIterator[AppView]:
 @pytest.fixture
 def b_settings(settings: Settings, tmp_path: Path) -> Settings:
     watchlist = tmp_path / "watchlist.toml"
-    watchlist.write_text("""
-[[brands]]
-id = "acme"
-name = "Acme"
-aliases = ["Acme Mobile"]
-keywords = ["Zéphyr X2"]
-hashtags = ["#AcmeDown"]
-
-[[brands]]
-id = "boreal"
-name = "Boréal"
-""", encoding="utf-8")
+    watchlist.write_text(SEARCH_WATCHLIST, encoding="utf-8")
     s = settings.with_(collector_state_dir=str(tmp_path / "collectors"),
                        collector_metrics_port=free_port(), watchlist=str(watchlist))
     ensure_topics(s)
@@ -231,16 +220,6 @@ def new_collector(settings: Settings, **kwargs: Any) -> BlueskyCollector:
 
 def sample(c: BlueskyCollector, name: str, **labels: str) -> float:
     return c.metrics.registry.get_sample_value(name, labels) or 0.0
-
-
-async def raw_on_topic(settings: Settings, expect: int) -> list[dict[str, Any]]:
-    records = await asyncio.to_thread(read_all, settings, MENTIONS_RAW, expect, 30.0, 1.5)
-    out = []
-    for r in records:
-        value = json.loads(r.value)
-        assert r.key == value["id"].encode(), "mentions.raw must be keyed by id"
-        out.append(value)
-    return out
 
 
 def signed_in(srv: AppView, settings: Settings) -> Settings:
@@ -265,14 +244,6 @@ def tokens_in(srv: AppView, text: str) -> list[str]:
     """The tokens `srv` issued that `text` shows."""
     issued = [f"{kind}-{n}" for kind in ("access", "refresh") for n in range(1, srv.issued + 1)]
     return [token for token in issued if re.search(rf"\b{token}\b", text)]
-
-
-async def one_round(collector: BlueskyCollector) -> Any:
-    await collector.start()
-    try:
-        return await collector.poll_round()
-    finally:
-        await collector.close()
 
 
 # ---------------------------------------------------------------------------------------------

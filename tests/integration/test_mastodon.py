@@ -21,12 +21,12 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
-from streams.topics import MENTIONS_RAW, ensure_topics
+from streams.topics import ensure_topics
 from tests.collector_helpers import ListSink, save_settled
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
 from tests.integration.test_rss import QuickSink
-from tests.kafka_helpers import read_all
+from tests.kafka_helpers import raw_on_topic
 from veille.broker import free_port
 from veille.collectors import mastodon
 from veille.collectors.mastodon import MastodonCollector, MastodonConfigError, run_mastodon
@@ -174,16 +174,6 @@ def new_collector(settings: Settings, **kwargs: Any) -> MastodonCollector:
 def sample(c: MastodonCollector, name: str, **labels: str) -> float:
     value = c.metrics.registry.get_sample_value(name, {"collector": "mastodon", **labels})
     return value or 0.0
-
-
-async def raw_on_topic(settings: Settings, expect: int) -> list[dict[str, Any]]:
-    records = await asyncio.to_thread(read_all, settings, MENTIONS_RAW, expect, 30.0, 1.5)
-    out = []
-    for r in records:
-        value = json.loads(r.value)
-        assert r.key == value["id"].encode(), "mentions.raw must be keyed by id"
-        out.append(value)
-    return out
 
 
 async def wait_for(predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:

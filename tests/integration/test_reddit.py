@@ -18,12 +18,12 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from streams.topics import MENTIONS_RAW, ensure_topics
-from tests.collector_helpers import save_settled
+from streams.topics import ensure_topics
+from tests.collector_helpers import SEARCH_WATCHLIST, one_round, save_settled
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
 from tests.integration.test_rss import QuickSink, wait_for
-from tests.kafka_helpers import read_all
+from tests.kafka_helpers import raw_on_topic
 from veille.broker import free_port
 from veille.collectors.reddit import Query, RedditCollector, RedditRoundFailed, run_reddit
 from veille.metrics import CollectorMetrics
@@ -173,18 +173,7 @@ async def reddit() -> AsyncIterator[Reddit]:
 @pytest.fixture
 def r_settings(settings: Settings, tmp_path: Path) -> Settings:
     watchlist = tmp_path / "watchlist.toml"
-    watchlist.write_text("""
-[[brands]]
-id = "acme"
-name = "Acme"
-aliases = ["Acme Mobile"]
-keywords = ["Zéphyr X2"]
-hashtags = ["#AcmeDown"]
-
-[[brands]]
-id = "boreal"
-name = "Boréal"
-""", encoding="utf-8")
+    watchlist.write_text(SEARCH_WATCHLIST, encoding="utf-8")
     s = settings.with_(collector_state_dir=str(tmp_path / "collectors"),
                        collector_metrics_port=free_port(), watchlist=str(watchlist),
                        reddit_client_id=CLIENT_ID, reddit_client_secret=CLIENT_SECRET)
@@ -204,24 +193,6 @@ def new_collector(settings: Settings, **kwargs: Any) -> RedditCollector:
 
 def sample(c: RedditCollector, name: str, **labels: str) -> float:
     return c.metrics.registry.get_sample_value(name, labels) or 0.0
-
-
-async def raw_on_topic(settings: Settings, expect: int) -> list[dict[str, Any]]:
-    records = await asyncio.to_thread(read_all, settings, MENTIONS_RAW, expect, 30.0, 1.5)
-    out = []
-    for r in records:
-        value = json.loads(r.value)
-        assert r.key == value["id"].encode(), "mentions.raw must be keyed by id"
-        out.append(value)
-    return out
-
-
-async def one_round(collector: RedditCollector) -> Any:
-    await collector.start()
-    try:
-        return await collector.poll_round()
-    finally:
-        await collector.close()
 
 
 async def run_cli(settings: Settings, *args: str) -> tuple[int, str, str]:

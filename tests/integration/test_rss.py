@@ -21,11 +21,11 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from streams.topics import MENTIONS_RAW, ensure_topics
+from streams.topics import ensure_topics
 from tests.collector_helpers import save_settled
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
-from tests.kafka_helpers import read_all
+from tests.kafka_helpers import raw_on_topic
 from veille.broker import free_port
 from veille.collectors.base import MentionSink
 from veille.collectors.producer import make_producer
@@ -154,16 +154,6 @@ def write_watchlist(path: str, feeds: str) -> None:
         '[[brands]]\nid = "acme"\nname = "Acme"\nhashtags = ["#AcmeDown"]\n\n' + feeds,
         encoding="utf-8",
     )
-
-
-async def raw_on_topic(settings: Settings, expect: int) -> list[dict[str, Any]]:
-    records = await asyncio.to_thread(read_all, settings, MENTIONS_RAW, expect, 30.0, 1.5)
-    out = []
-    for r in records:
-        value = json.loads(r.value)
-        assert r.key == value["id"].encode(), "mentions.raw must be keyed by id"
-        out.append(value)
-    return out
 
 
 def new_collector(settings: Settings, **kwargs: Any) -> RssCollector:
