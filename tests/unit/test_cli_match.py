@@ -93,3 +93,25 @@ def test_the_header_of_a_long_watch_list_stays_one_short_line(tmp_path: Path) ->
     [header] = [line for line in done.stderr.splitlines() if "brand(s)" in line]
     assert "300 brand(s) (brand000, brand001, " in header and "brand009 and 290 more)" in header
     assert "brand010" not in header and len(header) < 300
+
+
+def test_what_a_collector_would_refuse_is_said_too(tmp_path: Path) -> None:
+    """`veille match` tried only what the workers read: a `[[feeds]]` table the RSS collector
+    refuses (an ftp:// address), or more brand terms than the Bluesky and Reddit collectors
+    search, passed it, and the collector then stopped at start (found in a runbook drill,
+    2026-12-07). Said as warnings: the texts are still matched, the status is the texts'."""
+    feeds = WATCHLIST + '\n[[feeds]]\nurl = "ftp://example.com/alerts.xml"\n'
+    done = match(tmp_path, "Acme rocks\n", watchlist=feeds)
+    assert done.returncode == 0 and json.loads(done.stdout)["brands"] == ["acme"], done.stderr
+    [rss] = [line for line in done.stderr.splitlines() if "RSS collector" in line]
+    assert rss.startswith("veille match: warning: the RSS collector would refuse this watch list: ")
+    assert "ftp://example.com/alerts.xml" in rss, rss
+    assert "Bluesky" not in done.stderr and "Reddit" not in done.stderr
+
+    many = "".join(f'[[brands]]\nid = "brand{i:03d}"\nname = "Brand{i:03d}"\n' for i in range(60))
+    done = match(tmp_path, "Brand007 rocks\n", watchlist=many)
+    assert done.returncode == 0, done.stderr
+    for platform in ("Bluesky", "Reddit"):
+        [line] = [x for x in done.stderr.splitlines() if f"the {platform} collector" in x]
+        assert "60 brand names, aliases and hashtags" in line and "more than 50" in line, line
+    assert "RSS collector" not in done.stderr  # no [[feeds]]: nothing for it to refuse
