@@ -521,6 +521,10 @@ def accessibility_problems(page: str, lang: str) -> list[str]:
         if th.attrs.get("scope") not in ("row", "col"):
             problems.append(f"th without scope: {th.text}")
     links = found.all("a")
+    for link in links:  # a name (WCAG 2.4.4), holding the words shown (2.5.3, label in name)
+        name = link.attrs.get("aria-label", link.text)
+        if not name.strip() or link.text.casefold() not in name.casefold():
+            problems.append(f"link without a name holding its text: {link.text!r} ({name!r})")
     if found.all("nav"):
         skip = links[0].attrs.get("href", "") if links else ""
         target = skip.removeprefix("#")
@@ -567,6 +571,9 @@ def test_the_pages_meet_rgaa_and_wcag_checks(settings, served: ServedApi) -> Non
                   "pending fr": client.get("/ui?lang=fr").text,
                   "closed fr": client.get("/ui/closed?lang=fr").text,
                   "invalid": client.get("/ui/closed?limit=0").text,
+                  # One author's cases (the filter's field, the count, each author a link).
+                  "author": client.get("/ui?author=%40someone&sort=respond_by").text,
+                  "closed author fr": client.get("/ui/closed?lang=fr&author=someone").text,
                   "refused": client.post("/ui/decision", data={"decision": "approve"}).text}
         titles = {}
         for name, page in pages.items():

@@ -1,11 +1,13 @@
 """The moderation page: the pending cases in a browser, and a form per case for its decision.
 
-    GET  /ui?lang=fr|en&cases=mine|unassigned&escalated=true&brand=&category=&sort=&limit=
+    GET  /ui?lang=fr|en&cases=mine|unassigned&escalated=true&brand=&author=&category=&sort=&limit=
                           sign-in form, or the pending cases (`cases`: the signed-in user's,
                           GET /cases's assignee=; no one's, its unassigned=true; `escalated`,
                           its own: with cases=unassigned, the escalation queue)
-    GET  /ui/closed?lang=&brand=&category=&decision=&moderator=&since=&until=&limit=
+    GET  /ui/closed?lang=&brand=&author=&category=&decision=&moderator=&since=&until=&limit=
                           sign-in form, or the closed cases (GET /closed's): read only
+                          (`author`, as GET /cases's and GET /closed's: one author's cases;
+                          each case's author links to them)
     POST /ui/signin       token (VEILLE_MODERATION_API_TOKEN) and moderator name: a session cookie
     POST /ui/decision     a case's decision (CSRF token), then back to the list with its outcome
     POST /ui/signout      the session forgotten (CSRF token)
@@ -65,11 +67,16 @@ COOKIE = "veille_session"
 #: (GET /cases's, GET /closed's) and lang.
 #: `offset` too: a decision's way back, the sign-in's and the language link return to the page
 #: of cases the moderator was on (the filter form, without it, starts at the first page).
-KEPT = ("lang", "cases", "escalated", "brand", "category", "sort", "limit", "offset")
+KEPT = ("lang", "cases", "escalated", "brand", "author", "category", "sort", "limit", "offset")
 #: The pending cases' `cases` filter: whose (the signed-in user's, no one's; "": anyone's).
 WHOSE = ("mine", "unassigned")
-CLOSED_KEPT = ("lang", "brand", "category", "decision", "moderator", "since", "until", "limit",
-               "offset")
+CLOSED_KEPT = ("lang", "brand", "author", "category", "decision", "moderator", "since", "until",
+               "limit", "offset")
+#: What a case's author link keeps of its page's query, the author set: how the cases are shown
+#: (the sort, the limit; the closed cases' time window), not the other filters (all of that
+#: author's cases, whoever works on them, whatever their brand) nor `offset` (the first page).
+AUTHOR_LINK_KEPT = ("lang", "author", "sort", "limit")
+CLOSED_AUTHOR_LINK_KEPT = ("lang", "author", "since", "until", "limit")
 #: The languages' own names: the link to the page in the other language.
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 SECURITY_HEADERS = {
@@ -137,6 +144,9 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "answer": "answer", "on_time": "answered on time (due {at})",
         "late": "answered late (by {age}, due {at})",
         "no_answer": "closed without an answer (due {at})",
+        "pending_of": "{n} pending case{s} of {author}, {shown} shown",
+        "closed_count_of": "{n} closed case{s} of {author}, {shown} shown",
+        "author_cases": "Cases of {author}", "every_author": "Every author's cases",
     },
     "fr": {
         "title": "Modération", "sign_in": "Se connecter", "token": "Jeton de l'équipe",
@@ -192,6 +202,9 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "answer": "réponse", "on_time": "répondu à temps (échéance {at})",
         "late": "répondu en retard (de {age}, échéance {at})",
         "no_answer": "clos sans réponse (échéance {at})",
+        "pending_of": "{n} dossier{s} en attente de {author}, {shown} affiché{shown_s}",
+        "closed_count_of": "{n} dossier{s} clos de {author}, {shown} affiché{shown_s}",
+        "author_cases": "Dossiers de {author}", "every_author": "Les dossiers de tous les auteurs",
     },
 }
 
@@ -251,6 +264,25 @@ def safe_link(url: Any) -> str:
     if plain and url.lower().startswith(("http://", "https://")):
         return f'<a href="{esc(url)}" rel="noopener noreferrer nofollow">{esc(url)}</a>'
     return esc(url)
+
+
+def author_link(case: dict[str, Any], query: Any, lang: str, here: str = "/ui") -> Html:
+    """A case's author, escaped, as a link to `here` (/ui, /ui/closed) filtered by that author
+    (author=, URL-encoded; AUTHOR_LINK_KEPT of the query kept); "-" for none (an erased case:
+    `veille erase` empties it), the text alone for a handle the filter cannot take (blank but
+    for an @, or a lone surrogate, which a URL cannot encode)."""
+    author = case.get("author")
+    if case.get("erased_at") is not None or author is None or author == "":
+        return Html("-")
+    text = str(author)
+    if (not isinstance(author, str) or not author.strip().removeprefix("@").strip()
+            or _SURROGATE.search(author)):
+        return Html(esc(text))
+    keys = CLOSED_AUTHOR_LINK_KEPT if here == "/ui/closed" else AUTHOR_LINK_KEPT
+    kept = {k: (query or {}).get(k, "") for k in keys}
+    target = f"{here}?{kept_query({**kept, 'author': author}, lang, keys)}"
+    name = PAGE_TEXT[lang]["author_cases"].format(author=author)
+    return Html(f'<a href="{esc(target)}" aria-label="{esc(name)}">{esc(text)}</a>')
 
 
 def _when(value: Any, tz: tzinfo = UTC) -> str:
@@ -327,7 +359,8 @@ def _categories(case: dict[str, Any], lang: str) -> str:
     return esc(", ".join(category(c, lang) for c in case.get("categories") or ()) or "-")
 
 
-def _case_rows(case: dict[str, Any], now: float, lang: str, tz: tzinfo = UTC) -> str:
+def _case_rows(case: dict[str, Any], now: float, lang: str, tz: tzinfo = UTC,
+               query: Any = None) -> str:
     s = SHOW_TEXT[lang]
     severity = (case.get("escalation") or {}).get("severity") or case.get("severity")
     try:
@@ -335,7 +368,7 @@ def _case_rows(case: dict[str, Any], now: float, lang: str, tz: tzinfo = UTC) ->
     except DecisionError:
         waited = "-"
     posted = fill(s["posted_on"], at=_time(case.get("created_at"), tz), platform=case.get("platform"),
-                  author=case.get("author"))
+                  author=author_link(case, query, lang))
     return _rows([(s["brand"], esc(case.get("brand"))),
                   (s["categories"], _categories(case, lang)),
                   (s["severity"], esc(word(severity, lang))),
@@ -376,11 +409,12 @@ def _mention_text(case: dict[str, Any], lang: str, language: Any = None) -> str:
 
 
 def render_case(case: dict[str, Any], csrf: str, query: str, now: float, lang: str,
-                n: int = 0, tz: tzinfo = UTC) -> str:
+                n: int = 0, tz: tzinfo = UTC, filters: Any = None) -> str:
     """One pending case (GET /cases's summary) and its decision form; `n`: its place on the
-    page (its fields' ids)."""
+    page (its fields' ids); `query`, the page's kept query string (the form's way back),
+    `filters` the page's query (its author link's sort and limit)."""
     return (f'<article><h2>{esc(SHOW_TEXT[lang]["case"])} {esc(case.get("case_id"))}</h2>'
-            f"<table>{_case_rows(case, now, lang, tz)}</table>"
+            f"<table>{_case_rows(case, now, lang, tz, filters)}</table>"
             f"{_mention_text(case, lang, case.get('language'))}"
             f"{_decision_form(str(case.get('case_id')), n, csrf, query, lang)}</article>")
 
@@ -406,9 +440,11 @@ def _answered(case: dict[str, Any], lang: str, tz: tzinfo = UTC) -> str | None:
     return fill(p[how], at=at) if how in ("on_time", "no_answer") else esc(how)
 
 
-def render_closed_case(case: dict[str, Any], lang: str, tz: tzinfo = UTC) -> str:
+def render_closed_case(case: dict[str, Any], lang: str, tz: tzinfo = UTC,
+                       query: Any = None) -> str:
     """One closed case (GET /closed's): who decided what, when and why, whether an answer
-    asked for came in time, and its mention."""
+    asked for came in time, and its mention (its author a link to that author's closed cases,
+    `query`'s time window and limit kept)."""
     p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
     answered = _answered(case, lang, tz)
     rows = [(s["brand"], esc(case.get("brand"))),
@@ -420,7 +456,7 @@ def render_closed_case(case: dict[str, Any], lang: str, tz: tzinfo = UTC) -> str
             (s["reason"], esc(case.get("reason") or "-")),
             (p["waited"], esc(_duration(case.get("time_to_decision_seconds"), lang))),
             (p["platform"], esc(case.get("platform") or "-")),
-            (p["author"], esc(case.get("author") or "-")),
+            (p["author"], author_link(case, query, lang, "/ui/closed")),
             (s["link"], safe_link(case.get("url")))]
     return (f'<article><h2>{esc(s["case"])} {esc(case.get("case_id"))}</h2>'
             f"<table>{_rows(rows)}</table>{_mention_text(case, lang)}</article>")
@@ -467,6 +503,7 @@ def _filters(query: Any, lang: str) -> str:
         f'<input type="checkbox" id="f-escalated" name="escalated" value="true"{checked}> '
         f'<label for="f-escalated">{esc(p["escalated"])}</label> '
         + _text_field(query, "brand", s["brand"])
+        + _text_field(query, "author", p["author"])
         + f'<label for="f-category">{esc(s["categories"])}</label> '
           f'{_select(query, "category", METRIC_CATEGORIES, lang)} '
         + f'<label for="f-sort">{esc(p["sort"])}</label> {_select(query, "sort", SORTS, lang)} '
@@ -479,6 +516,7 @@ def _closed_filters(query: Any, lang: str) -> str:
     times = ' aria-describedby="times"'
     return _filter_form("/ui/closed", (
         _text_field(query, "brand", s["brand"])
+        + _text_field(query, "author", p["author"])
         + f'<label for="f-category">{esc(s["categories"])}</label> '
           f'{_select(query, "category", METRIC_CATEGORIES, lang)} '
         + f'<label for="f-decision">{esc(p["decision"])}</label> '
@@ -608,10 +646,10 @@ def render_list(listing: dict[str, Any], session: Session, query: Any, lang: str
     p = PAGE_TEXT[lang]
     kept = kept_query(query, lang)
     now = time.time()
-    cases = "".join(render_case(c, session.csrf, kept, now, lang, n, tz)
+    cases = "".join(render_case(c, session.csrf, kept, now, lang, n, tz, query)
                     for n, c in enumerate(listing["cases"]))
-    count = _counted(p["pending"], listing["count"], len(listing["cases"]), lang)
-    return document(f"{_note(note)}{_filters(query, lang)}<p>{esc(count)}</p>{cases}"
+    return document(f"{_note(note)}{_filters(query, lang)}{_count(listing, query, lang, '/ui')}"
+                    f"{cases}"
                     f"{_paging(listing, query, lang, '/ui')}", lang,
                     p["pending_title"], query=query,
                     header=_signed_in(session, lang, who, "/ui"))
@@ -621,9 +659,9 @@ def render_closed(listing: dict[str, Any], session: Session, query: Any, lang: s
                   note: tuple[str, str] | None, who: str, tz: tzinfo = UTC) -> str:
     """The closed cases (GET /closed's answer), newest decision first: read only."""
     p = PAGE_TEXT[lang]
-    cases = "".join(render_closed_case(c, lang, tz) for c in listing["cases"])
-    count = _counted(p["closed_count"], listing["count"], len(listing["cases"]), lang)
-    return document(f"{_note(note)}{_closed_filters(query, lang)}<p>{esc(count)}</p>{cases}"
+    cases = "".join(render_closed_case(c, lang, tz, query) for c in listing["cases"])
+    return document(f"{_note(note)}{_closed_filters(query, lang)}"
+                    f"{_count(listing, query, lang, '/ui/closed')}{cases}"
                     f"{_paging(listing, query, lang, '/ui/closed')}",
                     lang, p["closed_title"], here="/ui/closed", query=query,
                     header=_signed_in(session, lang, who, "/ui/closed"))
@@ -634,9 +672,26 @@ def _plural(n: int, lang: str) -> str:
     return "s" if (n >= 2 if lang == "fr" else n != 1) else ""
 
 
-def _counted(template: str, n: int, shown: int, lang: str) -> str:
+def _counted(template: str, n: int, shown: int, lang: str, author: str = "") -> str:
     return template.format(n=_number(n, lang), shown=_number(shown, lang), s=_plural(n, lang),
-                           shown_s=_plural(shown, lang))
+                           shown_s=_plural(shown, lang), author=author)
+
+
+def _count(listing: dict[str, Any], query: Any, lang: str, here: str) -> str:
+    """How many cases the filters found and how many are shown; with an author filter, whose
+    ("3 pending cases of @julie_35"), and a link to every author's (the other filters kept,
+    from the first page)."""
+    p = PAGE_TEXT[lang]
+    closed = here == "/ui/closed"
+    author = str(query.get("author", "")).strip()
+    template = (p["closed_count_of" if closed else "pending_of"] if author
+                else p["closed_count" if closed else "pending"])
+    said = f'<p>{esc(_counted(template, listing["count"], len(listing["cases"]), lang, author))}</p>'
+    if not author:
+        return said
+    keys = tuple(k for k in (CLOSED_KEPT if closed else KEPT) if k not in ("author", "offset"))
+    return (f'{said}<p><a href="{esc(here)}?{esc(kept_query(query, lang, keys))}">'
+            f'{esc(p["every_author"])}</a></p>')
 
 
 def query_refusal(answer: dict[str, Any], lang: str) -> str:
