@@ -447,7 +447,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     named = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
     print(f"veille match: watch list {settings.watchlist_path}: {len(ids)} brand(s) "
           f"({named}), {terms} term(s)", file=sys.stderr, flush=True)
-    for collector, problem in _collector_refusals(settings.watchlist_path, watchlist):
+    for collector, problem in _collector_refusals(settings, watchlist):
         print(f"veille match: warning: the {collector} collector would refuse this watch list: "
               f"{problem}", file=sys.stderr, flush=True)
     made = 0
@@ -483,22 +483,25 @@ def cmd_match(args: argparse.Namespace) -> int:
     return _per_line(args, match)
 
 
-def _collector_refusals(path: Path, watchlist: Any) -> list[tuple[str, str]]:
+def _collector_refusals(settings: Settings, watchlist: Any) -> list[tuple[str, str]]:
     """What the collectors that read the watch list would refuse in it, (collector, why): the
-    RSS collector its `[[feeds]]` tables, the Bluesky and Reddit ones more brand terms than they
-    search. Nothing for a collector with nothing of its own there (no `[[feeds]]`: no RSS)."""
+    RSS collector its `[[feeds]]` tables, the Bluesky and Reddit ones more brand terms than a
+    round at their interval searches. Nothing for a collector with nothing of its own there (no
+    `[[feeds]]`: no RSS)."""
     from veille.collectors import bluesky, reddit, rss
     from veille.rules import read_toml
 
+    path = settings.watchlist_path
     refusals: list[tuple[str, str]] = []
     if "feeds" in read_toml(path):  # read again: the workers' Watchlist keeps no feeds
         try:
             rss.load_feeds(path)
         except (rss.FeedConfigError, ValueError) as exc:
             refusals.append(("RSS", str(exc)))
-    for name, module in (("Bluesky", bluesky), ("Reddit", reddit)):
+    for name, module, interval in (("Bluesky", bluesky, settings.bluesky_interval_seconds),
+                                   ("Reddit", reddit, settings.reddit_interval_seconds)):
         try:
-            module.check_queries(module.queries_of(watchlist), path)
+            module.check_queries(module.queries_of(watchlist), path, interval)
         except ValueError as exc:  # BlueskyConfigError, RedditConfigError
             refusals.append((name, str(exc)))
     return refusals

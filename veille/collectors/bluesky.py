@@ -166,10 +166,10 @@ def queries_of(watchlist: Watchlist) -> list[Query]:
     return BlueskyCollector.queries_of(watchlist)
 
 
-def check_queries(queries: list[Query], path: Path) -> None:
-    """BlueskyConfigError when the watch list at `path` gives no search, or more than
-    MAX_QUERIES."""
-    BlueskyCollector.check_queries(queries, path)
+def check_queries(queries: list[Query], path: Path, interval: float | None = None) -> None:
+    """BlueskyConfigError when the watch list at `path` gives no search, or more than MAX_QUERIES, or
+    more when a round of `interval` seconds leaves time for them (searches.check_queries)."""
+    BlueskyCollector.check_queries(queries, path, interval)
 
 
 def post_uri(value: Any) -> tuple[str, str] | None:

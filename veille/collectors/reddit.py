@@ -141,10 +141,10 @@ def queries_of(watchlist: Watchlist) -> list[Query]:
     return RedditCollector.queries_of(watchlist)
 
 
-def check_queries(queries: list[Query], path: Path) -> None:
-    """RedditConfigError when the watch list at `path` gives no search, or more than
-    MAX_QUERIES."""
-    RedditCollector.check_queries(queries, path)
+def check_queries(queries: list[Query], path: Path, interval: float | None = None) -> None:
+    """RedditConfigError when the watch list at `path` gives no search, or more than MAX_QUERIES, or
+    more when a round of `interval` seconds leaves time for them (searches.check_queries)."""
+    RedditCollector.check_queries(queries, path, interval)
 
 
 def _number(value: Any) -> float | None:

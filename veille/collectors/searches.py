@@ -1,8 +1,8 @@
 """What the collectors searching a platform for the watch list's brand terms (Bluesky, Reddit)
 share: a search per name, alias and hashtag of each `[[brands]]` (queries_of), at most
-`max_queries` (check_queries), and SearchCollector, a PollingCollector whose sources are those
-searches, with per-brand health (the brand's id as the label, never a search string) and a watch
-list followed while it runs.
+`max_queries`, or more when the interval leaves time for them (check_queries), and
+SearchCollector, a PollingCollector whose sources are those searches, with per-brand health (the
+brand's id as the label, never a search string) and a watch list followed while it runs.
 
 What differs between the platforms is a parameter: the search string of a term
 (`search_string`), the ConfigError class, the platform's name in messages, the brand metrics'
@@ -48,17 +48,36 @@ def queries_of(watchlist: Watchlist, search_string: SearchString) -> list[Query]
     return out
 
 
+#: Searches a minute a collector may plan: a quarter of Reddit's 100 requests a minute for an
+#: app (room for a search's further pages and a token), far under Bluesky's limits.
+SEARCHES_PER_MINUTE = 25
+
+
+def searches_allowed(max_queries: int, interval: float | None) -> int:
+    """Searches a round may hold: `max_queries`, or more when the round's `interval` (seconds)
+    leaves time for them at SEARCHES_PER_MINUTE: an agency's 300 brands search every 24 minutes
+    rather than not at all."""
+    if interval is None:
+        return max_queries
+    return max(max_queries, int(interval * SEARCHES_PER_MINUTE / 60))
+
+
 def check_queries(queries: list[Query], path: Path, *, error: type[Exception], platform: str,
-                  max_queries: int) -> None:
-    """`error` when the watch list at `path` gives no search, or more than `max_queries`
-    (`platform`: its name in the message, "Bluesky")."""
+                  max_queries: int, interval: float | None = None, interval_name: str = "") -> None:
+    """`error` when the watch list at `path` gives no search, or more than a round of `interval`
+    seconds allows (searches_allowed; `platform`: its name in the message, "Bluesky";
+    `interval_name` the setting that sets it, named with the interval they would need)."""
     if not queries:
         raise error(f"{path}: no brand to search")
-    if len(queries) > max_queries:
+    allowed = searches_allowed(max_queries, interval)
+    if len(queries) > allowed:
+        need = -(-len(queries) * 60 // SEARCHES_PER_MINUTE)  # seconds, rounded up
+        longer = (f"set {interval_name} to {need} or more (a round every {need / 60:g} minutes), "
+                  "or keep the ones that matter" if interval_name else "keep the ones that matter")
         raise error(
             f"{path}: {len(queries)} brand names, aliases and hashtags to search on {platform}, "
-            f"more than {max_queries} (one search each a round: the rate limit would not hold); "
-            "keep the ones that matter")
+            f"more than {allowed} (one search each a round, at most {SEARCHES_PER_MINUTE} a "
+            f"minute: the rate limit would not hold); {longer}")
 
 
 class SearchCollector(PollingCollector):
@@ -103,10 +122,12 @@ class SearchCollector(PollingCollector):
         return queries_of(watchlist, cls.search_string)
 
     @classmethod
-    def check_queries(cls, queries: list[Query], path: Path) -> None:
-        """The collector's ConfigError when `queries` are none or more than `max_queries`."""
+    def check_queries(cls, queries: list[Query], path: Path, interval: float | None = None) -> None:
+        """The collector's ConfigError when `queries` are none or more than a round of
+        `interval` seconds allows (check_queries; None: `max_queries`)."""
         check_queries(queries, path, error=cls.config_error, platform=cls.platform,
-                      max_queries=cls.max_queries)
+                      max_queries=cls.max_queries, interval=interval,
+                      interval_name="VEILLE_" + cls.interval_setting.upper())
 
     def describe(self, source: str) -> str:
         return f"{source} ({self._brand_of.get(source, '?')})"
@@ -124,7 +145,7 @@ class SearchCollector(PollingCollector):
             watchlist = Watchlist.from_toml(path)
         except WatchlistError as exc:
             raise self.config_error(str(exc)) from None
-        self.check_queries(self.queries_of(watchlist), path)
+        self.check_queries(self.queries_of(watchlist), path, self.interval)
         return watchlist
 
     async def start(self) -> None:
@@ -132,7 +153,7 @@ class SearchCollector(PollingCollector):
         self.store.check()
         if self.queries is None:
             self.queries = self.queries_of(self.follow_watchlist(self.load_watchlist))
-        self.check_queries(self.queries, self.settings.watchlist_path)
+        self.check_queries(self.queries, self.settings.watchlist_path, self.interval)
         self._brand_of = {query.q: query.brand for query in self.queries}
         if self.source_metrics is None:
             self.source_metrics = self.brand_metrics(
