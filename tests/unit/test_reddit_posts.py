@@ -160,3 +160,38 @@ def test_a_second_reddit_collector_on_the_same_state_folder_stops_at_start(tmp_p
         await second.close()
 
     asyncio.run(scenario())
+
+
+def test_an_integer_too_large_for_a_float_is_no_number_not_a_crash(tmp_path: Path) -> None:
+    """JSON reads 1 followed by 400 zeros as an int, which math.isfinite cannot take
+    (OverflowError): a post holding one as its created_utc failed its whole search at every
+    round, and a state file holding one stopped the collector at start (found in review,
+    2026-12-07)."""
+    import asyncio
+    import json
+
+    from veille.collectors.reddit import created_utc
+
+    huge = 10**400
+    assert created_utc(child(created_utc=huge)) is None
+    assert not mention(child(score=huge, num_comments=-huge)).audience
+    with pytest.raises(InvalidMention):
+        mention(child(created_utc=huge))
+
+    settings = Settings.from_env({}, collector_state_dir=str(tmp_path), reddit_client_id="app",
+                                 reddit_client_secret="secret")
+    collector = RedditCollector(settings, CollectorMetrics(CollectorRegistry()),
+                                queries=[Query("acme", '"Acme"')])
+    (tmp_path / "reddit").mkdir()
+    key = collector._state_key('"Acme"')
+    collector.store.path(key).write_text(json.dumps({
+        "version": 1, "service": collector.api_base, "cursor": huge, "start": huge,
+        "recent": {"t3_abc": huge, "t3_abd": 12.0}}), encoding="utf-8")
+
+    async def scenario() -> None:
+        await collector.start()
+        await collector.close()
+
+    asyncio.run(scenario())
+    assert (collector.cursors['"Acme"'], collector.starts['"Acme"']) == (None, None)
+    assert collector.recent['"Acme"'] == {"t3_abd": 12.0}

@@ -148,10 +148,15 @@ def check_queries(queries: list[Query], path: Path, interval: float | None = Non
 
 
 def _number(value: Any) -> float | None:
-    """A JSON number (not a bool), finite, or None."""
+    """A JSON number (not a bool), finite, or None (an int too large for a float, 1 and 400
+    zeros, included: math.isfinite raised OverflowError on it)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def fullname(child: Any) -> str | None:
