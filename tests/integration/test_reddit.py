@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -77,6 +78,8 @@ class Reddit:
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
     tokens: dict[str, float] = field(default_factory=dict)  # token -> when it expires
     expires_in: float = 86400.0
+    #: The token endpoint's next answers, as raw JSON text (status 200), before the real ones.
+    token_plan: list[str] = field(default_factory=list)
     issued: int = 0
     base: str = ""
 
@@ -104,6 +107,8 @@ class Reddit:
             user, _, password = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
         except ValueError:
             user = password = ""
+        if self.token_plan:
+            return web.Response(text=self.token_plan.pop(0), content_type="application/json")
         if not auth.startswith("Basic ") or self.clients.get(user) != password:
             req.status = 401
             return web.json_response({"message": "Unauthorized", "error": 401}, status=401)
@@ -572,3 +577,26 @@ def test_a_changed_watch_list_is_followed_between_two_rounds(r_settings: Setting
             assert len(got) == 4 and len({m["id"] for m in got}) == 4
 
     asyncio.run(scenario())
+
+
+
+def test_a_token_endpoint_cannot_write_lines_in_the_log(
+        r_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Found in review, 2026-12-07: a token endpoint answering 200 with an `error` holding a
+    line break and escape sequences wrote them as they came into the log (a forged log line)
+    and the `--once` report."""
+    async def scenario() -> None:
+        async with reddit() as srv:
+            settings = on(srv, r_settings)
+            srv.token_plan = ['{"error": "x\\nFAKE 2026 CRITICAL root: pwned \\u001b[2J\\u202e"}']
+            collector = new_collector(settings, queries=[Query("acme", '"Acme"')])
+            with caplog.at_level(logging.INFO, logger="veille"):
+                result = await one_round(collector)
+            assert result.status == "failed"
+            (error,) = result.errors.values()
+            assert "refused the app's credentials" in error and "pwned" in error
+            for text in [error, *(r.getMessage() for r in caplog.records)]:
+                assert not any(c in text for c in "\n\r\x1b\u202e"), text
+
+    asyncio.run(scenario())
+

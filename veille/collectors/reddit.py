@@ -86,6 +86,7 @@ from veille.collectors.searches import Query, SearchCollector
 from veille.metrics import CollectorMetrics, RedditBrandMetrics
 from veille.rules import Watchlist
 from veille.settings import Settings
+from veille.terminal import printable
 
 log = logging.getLogger(__name__)
 
@@ -380,7 +381,10 @@ class RedditCollector(SearchCollector):
         data = answer.data if isinstance(answer.data, dict) else {}
         error = data.get("error") if answer.status < 300 else None
         if answer.status in (400, 401, 403) or error is not None:
-            why = f"HTTP {answer.status}" + (f" {str(error)[:80]}" if error is not None else "")
+            # The server's words, escaped: a line break or an escape sequence in them forged
+            # lines in the log and the `--once` report (found in review, 2026-12-07).
+            why = f"HTTP {answer.status}" + (f" {printable(str(error)[:80])}" if error is not None
+                                             else "")
             message = (f"Reddit refused the app's credentials at {self.auth_base}{TOKEN_PATH} "
                        f"({why}): check VEILLE_REDDIT_CLIENT_ID and VEILLE_REDDIT_CLIENT_SECRET")
             self._refused = (self.rounds, message)
