@@ -600,3 +600,27 @@ def test_a_token_endpoint_cannot_write_lines_in_the_log(
 
     asyncio.run(scenario())
 
+
+def test_a_page_of_more_posts_than_asked_fails_the_search_unread(
+        r_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Found in review, 2026-12-07: a search answering a page of millions of children (Reddit
+    gives at most the `limit` asked) was read child by child, each refused with its own log
+    line: 2.4 million children in a 10 MB answer took 36 s and as many lines, for each page of
+    each search."""
+    async def scenario() -> None:
+        async with reddit() as srv:
+            settings = on(srv, r_settings)
+            srv.posts = [link(f"8aaa{i:02d}", "a", f"Acme {i}", 3) for i in range(3)]
+            srv.plan = [{"body": json.dumps({"kind": "Listing", "data": {
+                "children": [{}] * 5000 + srv.posts, "after": None}})}]
+            collector = new_collector(settings, queries=[Query("acme", '"Acme"')])
+            with caplog.at_level(logging.INFO, logger="veille"):
+                result = await one_round(collector)
+            assert (result.status, result.fetched, result.refused) == ("failed", 0, 0), result
+            (error,) = result.errors.values()
+            assert "5003 posts in a page, more than the 2 asked" in error
+            assert len(caplog.records) < 10
+            result = await one_round(new_collector(settings, queries=[Query("acme", '"Acme"')]))
+            assert (result.status, result.sent) == ("ok", 2), result
+
+    asyncio.run(scenario())

@@ -430,6 +430,11 @@ class RedditCollector(SearchCollector):
         children = listing.get("children") if isinstance(listing, dict) else None
         if not isinstance(children, list):
             raise FetchError("the answer is no Listing of posts")
+        if len(children) > self.page_limit:
+            # Reddit gives at most the `limit` asked: millions of children in a 10 MB answer
+            # were read and refused one by one, a log line each (found in review, 2026-12-07).
+            raise FetchError(f"{len(children)} posts in a page, more than the {self.page_limit} "
+                             "asked: not a Reddit search answer")
         assert isinstance(listing, dict)
         after = listing.get("after")
         return children, after if isinstance(after, str) and _FULLNAME.fullmatch(after) else None
