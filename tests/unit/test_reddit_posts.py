@@ -195,3 +195,14 @@ def test_an_integer_too_large_for_a_float_is_no_number_not_a_crash(tmp_path: Pat
     asyncio.run(scenario())
     assert (collector.cursors['"Acme"'], collector.starts['"Acme"']) == (None, None)
     assert collector.recent['"Acme"'] == {"t3_abd": 12.0}
+
+
+@pytest.mark.parametrize("author", [
+    "ev\nil", "evil\x1b[2J", "\u202eevil", "two words", "x" * 65, "evil\r\nX-Forged: 1", "",
+])
+def test_an_author_that_is_no_reddit_username_is_none(author: str) -> None:
+    """Found in review, 2026-12-07: `author` went into the record as it came, line breaks,
+    escape sequences and bidi overrides included (a reader's terminal, a log line, a dashboard
+    showing the authors). A Reddit username is letters, digits, `_` and `-`."""
+    assert mention(child(author=author)).author is None
+    assert mention(child(author="Camille_fr-2")).author == "Camille_fr-2"

@@ -37,7 +37,8 @@ batch.
 
 Each post (a `t3`) becomes a RawMention: id `reddit-` + its fullname (the same post, the same
 id, whatever the searches), text its title then its selftext (`[removed]` and `[deleted]`
-left out), author its `author` (`[deleted]`: none), url `https://www.reddit.com` + its
+left out), author its `author` (none when `[deleted]` or no username: letters, digits, `_`,
+`-`), url `https://www.reddit.com` + its
 permalink, created_at its `created_utc`, audience `likes` its score (when not negative) and
 `replies` its num_comments. A child that breaks the mapping or the record contract is refused
 with its reason (logged, counted) and the others of its page go on; an answer that is no
@@ -109,6 +110,8 @@ _TOKEN = re.compile(r"[!-~]{1,4096}")
 #: A link's fullname: t3_ and its base-36 id.
 _FULLNAME = re.compile(r"t3_[0-9a-z]{1,16}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: A Reddit username (3 to 20 of these characters on Reddit; a little room left).
+_USERNAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: What Reddit puts in place of a text or an author taken down.
 _GONE = ("[deleted]", "[removed]")
 
@@ -201,8 +204,8 @@ def post_to_dict(child: Any, *, collected_at: datetime, max_text_chars: int) -> 
     text = truncate(_CONTROL.sub("", "\n\n".join(p for p in parts if p and p not in _GONE)).strip(),
                     max_text_chars) or None
     author = data.get("author")
-    if not isinstance(author, str) or not author.strip() or author in _GONE:
-        author = None
+    if not isinstance(author, str) or not _USERNAME.fullmatch(author):
+        author = None  # also `[deleted]`; any other text came as it was until 2026-12-07
     permalink = data.get("permalink")
     url = None
     if isinstance(permalink, str) and permalink.startswith("/") and not permalink.startswith("//"):
@@ -222,7 +225,7 @@ def post_to_dict(child: Any, *, collected_at: datetime, max_text_chars: int) -> 
         "id": "reddit-" + name,
         "source": "reddit",
         "platform": "reddit",
-        "author": author[:256] if author else None,
+        "author": author,
         "text": text,
         "url": url,
         "created_at": created,
