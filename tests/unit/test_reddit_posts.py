@@ -111,6 +111,9 @@ def test_the_rate_limit_reset_is_seconds_from_now() -> None:
     ({"reddit_auth_url": "https://www.reddit.com/api/v1/access_token"}, "holds an API path"),
     ({"reddit_api_url": "https://user:pw@oauth.reddit.com"}, "must not hold user:password@"),
     ({"reddit_user_agent": " "}, "VEILLE_REDDIT_USER_AGENT is empty"),
+    # 100,000 characters: every token request answered 400, reported as credentials refused
+    # (found in review, 2026-12-07).
+    ({"reddit_user_agent": "a" * 513}, "VEILLE_REDDIT_USER_AGENT is 513 characters long"),
     ({"reddit_interval_seconds": 10.0}, r"VEILLE_REDDIT_INTERVAL_SECONDS=10.0 must be in 30..86400"),
 ])
 def test_bad_settings_are_refused_before_anything_runs(tmp_path: Path, changes: dict[str, Any],

@@ -101,6 +101,8 @@ LOOKBACK_SECONDS = 1800.0
 MAX_RECENT = 4000
 #: The cursor never moves to a created_utc more than this ahead of the clock.
 CURSOR_AHEAD_SECONDS = 60.0
+#: VEILLE_REDDIT_USER_AGENT at the most (Reddit's form is a few dozen characters).
+MAX_USER_AGENT_CHARS = 512
 TOKEN_PATH = "/api/v1/access_token"
 SEARCH_PATH = "/search"
 #: A token is asked again this long before its expires_in runs out (at most a tenth of it).
@@ -337,6 +339,13 @@ class RedditCollector(SearchCollector):
             raise RedditConfigError(
                 "VEILLE_REDDIT_USER_AGENT is empty: Reddit throttles requests without a "
                 "descriptive User-Agent, e.g. 'python:veille:0.1 (by /u/yourname)'")
+        if len(self.settings.reddit_user_agent.strip()) > MAX_USER_AGENT_CHARS:
+            # HTTP servers refuse a header line of 8 KiB or so: the token endpoint's 400 read as
+            # the app's credentials refused, at every round.
+            raise RedditConfigError(
+                f"VEILLE_REDDIT_USER_AGENT is {len(self.settings.reddit_user_agent.strip())} "
+                f"characters long, more than {MAX_USER_AGENT_CHARS}: give a short descriptive "
+                "one, e.g. 'python:veille:0.1 (by /u/yourname)'")
         self._check_interval(RedditConfigError,
                              "Reddit's rate limit is per app: about 100 requests a minute")
 
