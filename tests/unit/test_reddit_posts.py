@@ -209,3 +209,32 @@ def test_an_author_that_is_no_reddit_username_is_none(author: str) -> None:
     showing the authors). A Reddit username is letters, digits, `_` and `-`."""
     assert mention(child(author=author)).author is None
     assert mention(child(author="Camille_fr-2")).author == "Camille_fr-2"
+
+
+def test_a_state_file_holds_at_most_max_recent_fullnames_once_loaded(tmp_path: Path) -> None:
+    """Found in review, 2026-12-07: a search's state file was loaded whole, its `recent`
+    fullnames kept until the search's next good round (2 million of them: 4 s and ~450 MB at
+    start); the newest MAX_RECENT are kept, as a round saves them."""
+    import asyncio
+    import json
+
+    from veille.collectors.reddit import MAX_RECENT
+
+    settings = Settings.from_env({}, collector_state_dir=str(tmp_path), reddit_client_id="app",
+                                 reddit_client_secret="secret")
+    collector = RedditCollector(settings, CollectorMetrics(CollectorRegistry()),
+                                queries=[Query("acme", '"Acme"')])
+    (tmp_path / "reddit").mkdir()
+    recent = {f"t3_{i:x}": 1000.0 + i for i in range(MAX_RECENT + 50)}
+    collector.store.path(collector._state_key('"Acme"')).write_text(json.dumps({
+        "version": 1, "service": collector.api_base, "cursor": 5000.0, "start": [1],
+        "recent": recent}), encoding="utf-8")
+
+    async def scenario() -> None:
+        await collector.start()
+        await collector.close()
+
+    asyncio.run(scenario())
+    loaded = collector.recent['"Acme"']
+    assert len(loaded) == MAX_RECENT and min(loaded.values()) == 1050.0
+    assert (collector.cursors['"Acme"'], collector.starts['"Acme"']) == (5000.0, None)

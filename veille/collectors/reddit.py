@@ -366,10 +366,13 @@ class RedditCollector(SearchCollector):
         self.cursors[q] = _number(data.get("cursor"))
         self.starts[q] = _number(data.get("start"))
         recent = data.get("recent")
-        self.recent[q] = {
+        names = {
             name: when for name, when in ((n, _number(t)) for n, t in
                                           (recent.items() if isinstance(recent, dict) else []))
             if isinstance(name, str) and _FULLNAME.fullmatch(name) and when is not None}
+        # The newest MAX_RECENT, as a round saves them: a file holding millions was kept whole
+        # until the search's next good round (found in review, 2026-12-07).
+        self.recent[q] = dict(sorted(names.items(), key=lambda item: item[1])[-MAX_RECENT:])
 
     def _memories(self) -> tuple[dict[str, Any], ...]:
         """A search kept across a watch-list change keeps its cursor, fullnames and start."""
