@@ -78,8 +78,9 @@ class Reddit:
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
     tokens: dict[str, float] = field(default_factory=dict)  # token -> when it expires
     expires_in: float = 86400.0
-    #: The token endpoint's next answers, as raw JSON text (status 200), before the real ones.
-    token_plan: list[str] = field(default_factory=list)
+    #: The token endpoint's next answers, before the real ones: raw JSON text (status 200) or
+    #: a web.Response.
+    token_plan: list[Any] = field(default_factory=list)
     issued: int = 0
     base: str = ""
 
@@ -108,7 +109,9 @@ class Reddit:
         except ValueError:
             user = password = ""
         if self.token_plan:
-            return web.Response(text=self.token_plan.pop(0), content_type="application/json")
+            step = self.token_plan.pop(0)
+            return (web.Response(text=step, content_type="application/json")
+                    if isinstance(step, str) else step)
         if not auth.startswith("Basic ") or self.clients.get(user) != password:
             req.status = 401
             return web.json_response({"message": "Unauthorized", "error": 401}, status=401)
@@ -622,5 +625,56 @@ def test_a_page_of_more_posts_than_asked_fails_the_search_unread(
             assert len(caplog.records) < 10
             result = await one_round(new_collector(settings, queries=[Query("acme", '"Acme"')]))
             assert (result.status, result.sent) == ("ok", 2), result
+
+    asyncio.run(scenario())
+
+
+def test_the_secret_and_the_token_are_never_logged_saved_or_sent_elsewhere(
+        r_settings: Settings) -> None:
+    """Reviewed 2026-12-07 (it held): `--once` at VEILLE_LOG_LEVEL=DEBUG (aiohttp's and
+    kafka's loggers included) writes neither the app's secret, its HTTP Basic form, nor the
+    token; the state folder holds neither; a redirect of the token or the search endpoint to
+    another host is not followed (the Authorization header goes nowhere else)."""
+    async def scenario() -> None:
+        elsewhere: list[dict[str, str]] = []
+
+        async def steal(request: Any) -> Any:
+            elsewhere.append(dict(request.headers))
+            return web.json_response({})
+
+        async with reddit() as srv, serve([("GET", "/steal", steal),
+                                           ("POST", "/steal", steal)]) as other:
+            settings = on(srv, r_settings)
+            srv.posts = [link("9aaa01", "a", "Acme one", 3)]
+            env = {**settings_env(settings), "VEILLE_LOG_LEVEL": "DEBUG"}
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "veille.collectors.reddit", "--once", env=env,
+                cwd=str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(proc.communicate(), 90)
+            text = out.decode() + err.decode()
+            assert proc.returncode == 0, text
+            assert " DEBUG " in text  # the level was taken
+            basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+            for secret in (CLIENT_SECRET, basic, *srv.tokens):
+                assert secret not in text
+                for path in Path(settings.collector_state_dir).rglob("*"):
+                    if path.is_file():
+                        assert secret.encode() not in path.read_bytes(), path
+
+            # Redirects elsewhere: told, not followed.
+            for route in ("token", "search"):
+                srv.tokens.clear()  # a token is asked, then the search made
+                moved = {"Location": other + "/steal"}
+                if route == "token":
+                    srv.token_plan = [web.Response(status=307, headers=moved)]
+                else:
+                    srv.plan = [{"status": 307, "headers": moved}]
+                collector = new_collector(settings, queries=[Query("acme", '"Acme"')])
+                result = await one_round(collector)
+                assert result.status == "failed"
+                (error,) = result.errors.values()
+                assert "the server redirects to http://127.0.0.1:" in error, error
+                assert "not followed" in error
+            assert elsewhere == []
 
     asyncio.run(scenario())
