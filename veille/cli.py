@@ -312,43 +312,36 @@ def cmd_rss(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_mastodon(args: argparse.Namespace) -> int:
+def _poll(args: argparse.Namespace, run: Any, name: str, sources: str, prefix: str = "") -> int:
+    """A polling collector (`run`: run_mastodon...) until stopped, or one round with --once:
+    1 with a warning when some of its `sources` ("hashtag(s)") could not be read (a cron job
+    must not see 0), naming the first (after `prefix`, "#")."""
     import asyncio
 
-    from veille.collectors.mastodon import run_mastodon
-
-    failed = asyncio.run(run_mastodon(_signs_in(_settings(args)), once=args.once))
-    if failed:  # --once: some hashtags read, not these (a cron job must not see 0)
-        print(f"veille: warning: mastodon: {len(failed)} hashtag(s) could not be read; "
-              f"#{failed[0]}", file=sys.stderr)
+    failed = asyncio.run(run(_signs_in(_settings(args)), once=args.once))
+    if failed:
+        print(f"veille: warning: {name}: {len(failed)} {sources} could not be read; "
+              f"{prefix}{failed[0]}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_mastodon(args: argparse.Namespace) -> int:
+    from veille.collectors.mastodon import run_mastodon
+
+    return _poll(args, run_mastodon, "mastodon", "hashtag(s)", "#")
 
 
 def cmd_bluesky(args: argparse.Namespace) -> int:
-    import asyncio
-
     from veille.collectors.bluesky import run_bluesky
 
-    failed = asyncio.run(run_bluesky(_signs_in(_settings(args)), once=args.once))
-    if failed:  # --once: some searches read, not these (a cron job must not see 0)
-        print(f"veille: warning: bluesky: {len(failed)} search(es) could not be read; "
-              f"{failed[0]}", file=sys.stderr)
-        return 1
-    return 0
+    return _poll(args, run_bluesky, "bluesky", "search(es)")
 
 
 def cmd_reddit(args: argparse.Namespace) -> int:
-    import asyncio
-
     from veille.collectors.reddit import run_reddit
 
-    failed = asyncio.run(run_reddit(_signs_in(_settings(args)), once=args.once))
-    if failed:  # --once: some searches read, not these (a cron job must not see 0)
-        print(f"veille: warning: reddit: {len(failed)} search(es) could not be read; "
-              f"{failed[0]}", file=sys.stderr)
-        return 1
-    return 0
+    return _poll(args, run_reddit, "reddit", "search(es)")
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
@@ -493,9 +486,10 @@ def _collector_refusals(settings: Settings, watchlist: Any) -> list[tuple[str, s
 
     path = settings.watchlist_path
     refusals: list[tuple[str, str]] = []
-    if "feeds" in read_toml(path):  # read again: the workers' Watchlist keeps no feeds
+    data = read_toml(path)  # read again (once): the workers' Watchlist keeps no feeds
+    if "feeds" in data:
         try:
-            rss.load_feeds(path)
+            rss.feeds_from_dict(data, source=str(path))
         except (rss.FeedConfigError, ValueError) as exc:
             refusals.append(("RSS", str(exc)))
     for name, module, interval in (("Bluesky", bluesky, settings.bluesky_interval_seconds),
