@@ -8,7 +8,8 @@ each brand with aliases, handles, products, hashtags and now and then an exclusi
 the texts (the packaged demo mentions with their brands' names replaced by generated brands'
 terms, a third of them naming none). For each size, one table row per measure:
 
-  * loading the watch list (Watchlist.from_toml of the generated file);
+  * loading the watch list (Watchlist.from_toml of the generated file), and loading it again
+    after one brand's edit (an alias added), as a worker following the file does;
   * Watchlist.match per mention, with the prefilter (as the stage runs it) and without it (one
     scan per brand, the way before the prefilter);
   * the charter of a matched brand (Watchlist.charter_for, twice a mention with a brand);
@@ -136,10 +137,18 @@ def measure(n: int, n_texts: int, toml_dir: Path) -> dict[str, float]:
     t0 = time.perf_counter()
     wl = Watchlist.from_toml(path)
     load = time.perf_counter() - t0
+    # A reload after one brand's edit (an alias added), as the worker follows the file.
+    edited = json.loads(json.dumps(data))
+    edited["brands"][0]["aliases"] = [*edited["brands"][0].get("aliases", []), "Zorblax Edit"]
+    path.write_text(to_toml(edited), encoding="utf-8")
+    t0 = time.perf_counter()
+    Watchlist.from_toml(path)
+    reload = time.perf_counter() - t0
+    path.write_text(to_toml(data), encoding="utf-8")
     items = texts(data, n_texts)
     for t in items:  # the RE2 DFAs are built as texts come: warm, as a worker's are
         wl.match(t)
-    out: dict[str, float] = {"load_s": load}
+    out: dict[str, float] = {"load_s": load, "reload_s": reload}
     out["match_us"] = per_call_us(wl.match, items)
     scan = Watchlist(list(wl.brands))
     scan._prefilters = []  # every brand's regex on every mention (the way before the prefilter)
@@ -191,6 +200,7 @@ def measure(n: int, n_texts: int, toml_dir: Path) -> dict[str, float]:
 
 ROWS = (
     ("watch list load (from_toml)", "load_s", "{:.3f} s"),
+    ("  reloaded after one brand's edit", "reload_s", "{:.3f} s"),
     ("Watchlist.match per mention (prefilter)", "match_us", "{:.1f} µs"),
     ("Watchlist.match, one scan per brand", "match_scan_us", "{:.1f} µs"),
     ("texts matching a brand", "matched_share", "{:.0%}"),

@@ -573,3 +573,30 @@ def test_a_team_that_is_no_label_value_of_ours_is_refused_naming_the_brand_and_v
     with pytest.raises(WatchlistError) as exc:
         Watchlist.from_dict({"brands": [{"id": "acme", "team": value}]}, source="wl.toml")
     assert str(exc.value).startswith(f"wl.toml: acme.team: {value!r} is not a team name (")
+
+
+def test_a_reload_compiles_only_the_brands_that_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiling the terms' regexes is most of a load (seconds at 300 brands, holding the
+    interpreter from the agents while the thread that follows the file reloads it): a watch list
+    read again compiles only the regexes of the brands edited, and keeps no other list's."""
+    import re
+
+    import veille.rules as rules
+
+    def entry(k: int, alias: str = "") -> dict:
+        return {"id": f"b{k}", "name": f"Brand{k}", "aliases": [f"B{k} Mobile"] + ([alias] if alias else []),
+                "exclude": [f"Brand{k} Street"], "charter": {"banned_terms": [f"forbidden{k}"]}}
+
+    before = Watchlist.from_dict({"brands": [entry(k) for k in range(6)]})
+    compiled: list[str] = []
+    real_compile = re.compile
+    monkeypatch.setattr(rules.re, "compile", lambda src, *a: compiled.append(src) or real_compile(src, *a))
+    after = Watchlist.from_dict({"brands": [entry(k, "Zorblax" if k == 2 else "") for k in range(6)]})
+    assert len(compiled) == 1 and "orblax" in compiled[0]  # brand b2's terms, nothing else
+    assert after.match("zorblax et brand4").brands == ("b2", "b4")
+    assert after.match("Brand3 Street").brands == () and after.charter_for("b5").has_banned_term("forbidden5")
+    monkeypatch.setattr(rules.re, "compile", real_compile)
+    # What the newest list does not use is forgotten: a store bounded by the watch list.
+    Watchlist.from_dict({"brands": [entry(9)]})
+    assert set(rules._COMPILED) == {p for p in rules._COMPILED if "9" in p} and len(rules._COMPILED) == 3
+    assert before.match("brand2").brands == ("b2",)  # a list built before still matches alone
