@@ -16,7 +16,7 @@ from agents.enrich import Enricher, install
 from streams.records import Limits
 from streams.topics import Topics, declare
 from veille.app import create_app
-from veille.logs import thin_client_logs
+from veille.logs import formatter, say, thin_client_logs, use_format
 from veille.metrics import BrandTeams, Metrics, ModerationMetrics, SpikeMetrics, agents_paused
 from veille.reload import Reloader, follow_watchlist
 from veille.rules import Watchlist
@@ -153,7 +153,7 @@ def serve_metrics(settings: Settings, registry: CollectorRegistry, name: str) ->
             f"({exc.strerror or exc}): set VEILLE_METRICS_PORT (--metrics-port; 0 = any free "
             "port) or VEILLE_METRICS_HOST (--metrics-host)") from None
     where = f"{url_host(settings.metrics_host)}:{server.server_address[1]}"
-    print(f"{name}: metrics at http://{where}/metrics", flush=True)
+    say(f"{name}: metrics at http://{where}/metrics")
     return server
 
 
@@ -273,6 +273,7 @@ def run(settings: Settings) -> None:
                 # mode and aiokafka built a log record to be thrown away by the console's level.
                 self.spinner = None
                 super().on_setup_root_logger(logger, level)
+                use_format(logger)  # VEILLE_LOG_FORMAT=json: Faust's handlers write JSON lines
                 thin_client_logs(logger)  # aiokafka's reconnection errors: 133 lines/s
 
             def _schedule_shutdown(self, signal: Any) -> None:  # mode's, on SIGINT/SIGTERM
@@ -284,7 +285,7 @@ def run(settings: Settings) -> None:
                 if not getattr(self, "_shutdown_immediately", False):
                     # As the enrich role says it (Faust says it at INFO only), on the real
                     # stdout: Faust redirects sys.stdout to its log at WARNING.
-                    print("veille worker: Ready", file=sys.__stdout__, flush=True)
+                    say("veille worker: Ready", file=sys.__stdout__)
 
         worker = Worker(
             pipeline.app, loglevel=settings.log_level.lower(), quiet=True,
@@ -309,8 +310,9 @@ def run_enrich(settings: Settings) -> None:
 
     from agents.enrich import EnrichStage
 
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    handler = logging.StreamHandler()  # (none added under the CLI, which configured logging)
+    handler.setFormatter(formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
     thin_client_logs()
     registry = CollectorRegistry()
     reloader, metrics, enricher = enrichment(settings, registry)
@@ -340,7 +342,7 @@ def run_enrich(settings: Settings) -> None:
         # at start only): a task that ends is taken for the stage ending, and stops the worker.
         if settings.watchlist_reload_seconds > 0:
             tasks.append(asyncio.create_task(reloader.follow(lambda: not stop.is_set())))
-        print("veille worker (enrich): Ready", flush=True)
+        say("veille worker (enrich): Ready")
         stopping = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)

@@ -15,6 +15,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from veille.logs import say
 from veille.settings import ENV_PREFIX, REPORT_LANGUAGES, Settings, SettingsError, settings_table
 
 
@@ -144,8 +145,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
     try:
         broker.start()
         starting[0] = False
-        print(f"veille broker: Tansu listening on {broker.url} (memory storage); Ctrl-C stops it",
-              flush=True)
+        say(f"veille broker: Tansu listening on {broker.url} (memory storage); Ctrl-C stops it")
         while not done.wait(0.5):
             if not broker.running():
                 raise CliError("the broker process exited on its own")
@@ -154,7 +154,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
     finally:
         starting[0] = False
         broker.stop()
-    print("veille broker: stopped", flush=True)
+    say("veille broker: stopped")
     return 0
 
 
@@ -163,6 +163,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from veille.rules import Watchlist
 
     settings = _settings(args)
+    from veille.logs import CONTEXT
+
+    CONTEXT["role"] = settings.worker_role  # on each JSON line (VEILLE_LOG_FORMAT=json)
     # Before the broker is waited for: a bad watch list was told only after 30 s of broker
     # retries, or not at all when the broker was away.
     Watchlist.from_toml(settings.watchlist_path)
@@ -1003,7 +1006,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError(f"VEILLE_BROKER_SECURITY_PROTOCOL={settings.broker_security_protocol}: the "
                        "demo's embedded broker speaks PLAINTEXT only (set VEILLE_BROKER_URL to "
                        "run the demo on your own broker)")
-    return run_demo(settings, rate=rate, file=args.file, duration=args.duration)
+    from veille.logs import JsonLines, log_format
+
+    # VEILLE_LOG_FORMAT=json: each status line (the live summary, an alert...) a JSON record.
+    out = JsonLines(sys.stdout, "veille.demo") if log_format() == "json" else sys.stdout
+    return run_demo(settings, rate=rate, file=args.file, duration=args.duration, out=out)
 
 
 #: Configuration and broker errors of the collectors and tools, by module: a message, not a traceback.
@@ -1396,6 +1403,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, before)  # main() called in another program's process
 
 
+#: The commands that run until stopped, and `collect` ones unless --once: in json mode
+#: (VEILLE_LOG_FORMAT) every line they write is a JSON record.
+_LONG_RUNNING = ("demo", "worker", "broker", "collect", "moderate serve")
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    """`worker`, `collect rss`, `moderate serve`...: the command as typed, without its options."""
+    words = [args.command, getattr(args, "collector", None), getattr(args, "action", None)]
+    return " ".join(w for w in words if w)
+
+
+def _long_running(args: argparse.Namespace) -> bool:
+    name = _command_name(args)
+    if name == "collect replay" or getattr(args, "once", False):
+        return False
+    return name in _LONG_RUNNING or name.split(" ")[0] == "collect"
+
+
 def _main(argv: Sequence[str] | None) -> int:
     import logging
 
@@ -1406,12 +1431,30 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"veille: error: VEILLE_LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, "
               "ERROR, CRITICAL", file=sys.stderr)
         return 2
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from veille.settings import unknown_variables
+    from veille.logs import configure
+    from veille.settings import LOG_FORMATS, unknown_variables
+
+    raw_format = os.environ.get("VEILLE_LOG_FORMAT", "")
+    log_format = raw_format.strip().lower() or "text"
+    if log_format not in LOG_FORMATS:
+        print(f"veille: error: VEILLE_LOG_FORMAT={raw_format!r} is not one of "
+              f"{', '.join(LOG_FORMATS)}", file=sys.stderr)
+        return 2
+    command = _command_name(args)
+    configure(level, log_format, command=command)
+    # In json mode, a long-running process writes JSON lines only (its start warnings and the
+    # error that ends it included); a one-shot command's messages are its output, for a person.
+    serving = log_format == "json" and _long_running(args)
+
+    def tell(text: str, level: int) -> None:
+        if serving:
+            say(text, file=sys.stderr, level=level)
+        else:
+            print(f"veille: {logging.getLevelName(level).lower()}: {text}", file=sys.stderr)
 
     for name, close in unknown_variables(os.environ):  # a typo silently kept a default
-        print(f"veille: warning: {name} is not a veille variable, ignored"
-              + (f"; did you mean {close}?" if close else ""), file=sys.stderr)
+        tell(f"{name} is not a veille variable, ignored"
+             + (f"; did you mean {close}?" if close else ""), logging.WARNING)
     from veille.logs import thin_client_logs
 
     thin_client_logs()  # kafka-python's reconnection errors while the broker is away
@@ -1430,7 +1473,7 @@ def _main(argv: Sequence[str] | None) -> int:
             *_collector_errors(),
         )
         if isinstance(exc, user_errors) or type(exc).__module__.startswith("kafka"):
-            print(f"veille: error: {exc}", file=sys.stderr)
+            tell(str(exc), logging.ERROR)
             return 2
         if isinstance(exc, BrokenPipeError) and _reader_gone():
             # `veille moderate list | head`: the reader had enough, which is no error (it
@@ -1441,7 +1484,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if isinstance(exc, OSError) and exc.errno is not None:
             # A file that cannot be read, a port taken...: said plainly. (Not an OSError
             # without an errno, such as a TimeoutError: a traceback, as for any other bug.)
-            print(f"veille: error: {exc}", file=sys.stderr)
+            tell(str(exc), logging.ERROR)
             if level == "DEBUG":
                 raise
             return 2

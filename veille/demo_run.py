@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
@@ -27,6 +28,7 @@ from veille.broker import (
     signals_held,
     url_host,
 )
+from veille.logs import formatter, say
 from veille.settings import Settings
 
 
@@ -127,13 +129,13 @@ def run_demo(
     rate: float = 200.0,
     file: str | None = None,
     duration: float = 0.0,
-    out: IO[str] = sys.stdout,
+    out: IO[str] | io.TextIOBase = sys.stdout,
 ) -> int:
     """Run until Ctrl-C (or `duration` seconds when > 0). Stops everything it started."""
     data = Path(file) if file is not None else packaged_demo_data()
     problem = unreplayable(data)
     if problem is not None:
-        print(f"veille demo: {data}: {problem}", file=sys.stderr)
+        say(f"veille demo: {data}: {problem}", file=sys.stderr, level=logging.ERROR)
         return 2
     broker: EmbeddedBroker | None = None
     worker: subprocess.Popen[bytes] | None = None
@@ -158,7 +160,7 @@ def run_demo(
     workdir = Path(tempfile.mkdtemp(prefix="veille-demo-"))
     out_closed = False
     client_log = logging.FileHandler(workdir / "client.log", delay=True)
-    client_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    client_log.setFormatter(formatter())  # VEILLE_LOG_FORMAT's
     propagated = {}
     for name in DEMO_CLIENT_LOGGERS:
         logger = logging.getLogger(name)
@@ -287,10 +289,12 @@ def run_demo(
                 print(f"replay: {result['report']}", file=out, flush=True)
                 reported = True
                 if "nothing" in result:  # a demo of nothing: an error, not a quiet success
-                    print(f"veille: error: demo: {result['nothing']}", file=sys.stderr, flush=True)
+                    say(f"veille: error: demo: {result['nothing']}", file=sys.stderr,
+                        level=logging.ERROR)
                     return 1
                 if "failed" in result:  # the file could not be read on: nothing more comes
-                    print(f"veille: error: demo: {result['failed']}", file=sys.stderr, flush=True)
+                    say(f"veille: error: demo: {result['failed']}", file=sys.stderr,
+                        level=logging.ERROR)
                     return 1
             if duration and time.monotonic() - started >= duration:
                 break
@@ -352,7 +356,8 @@ def run_demo(
             logging.getLogger(name).propagate = propagate
         client_log.close()
         if out_closed:
-            if out is sys.stdout:  # nothing more can reach it, not even the exit's flush
+            if sys.stdout in (out, getattr(out, "stream", None)):  # (JsonLines' stream)
+                # nothing more can reach it, not even the exit's flush
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         else:
             try:

@@ -11,9 +11,18 @@ veille_collector_send_errors_total) tell the outage without the logs.
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import re
+import sys
+import threading
 import time
 from collections.abc import Callable
+from types import TracebackType
+from typing import IO
+
+from veille.settings import LOG_FORMATS
 
 #: Loggers whose repeated messages are thinned out (and their children).
 #: asyncio too: aiokafka's futures that fail while the broker is gone are logged by asyncio
@@ -139,3 +148,139 @@ def leave_reconnections_to_the_command() -> None:
         return
     for handler in root.handlers:
         handler.addFilter(_not_a_client_record)
+
+
+#: The text format of veille's own processes (a Faust worker's is Faust's own).
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: What every JSON line carries besides the record's own fields: the process's command
+#: (`worker`, `collect rss`...) and, for a worker, its role. Bounded: names, never a value read
+#: from a mention or a request.
+CONTEXT: dict[str, str] = {}
+_state = {"format": "text"}
+#: Characters JSON leaves as they are but that a log reader may take for a line break or a
+#: terminal control: DEL and the C1 controls (NEL, U+0085, among them), the line and paragraph
+#: separators, and lone surrogates (which no UTF-8 stream can write).
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _escape(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
+
+
+class JsonFormatter(logging.Formatter):
+    """A record as one JSON object on one line: `time` (RFC 3339, UTC, milliseconds), `level`,
+    `logger`, `message` (formatted with its arguments), `exc_info` (the traceback, as one string)
+    and `stack_info` when the record has them, `pid`, and CONTEXT. Non-ASCII letters are kept as
+    they are (readable); every control character, line breaks included, is escaped: a message
+    can never make a second line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        line: dict[str, object] = {
+            "time": f"{when}.{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exc_info"] = record.exc_text
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        line["pid"] = record.process
+        line.update(CONTEXT)
+        return _UNSAFE.sub(_escape, json.dumps(line, ensure_ascii=False, default=str))
+
+
+def log_format() -> str:
+    """The format configure() set: `text` or `json`."""
+    return _state["format"]
+
+
+def formatter(text_format: str = TEXT_FORMAT) -> logging.Formatter:
+    """The formatter of the format in force: JSON, or text in `text_format`."""
+    return JsonFormatter() if _state["format"] == "json" else logging.Formatter(text_format)
+
+
+def configure(level: str, fmt: str = "text", **context: str) -> None:
+    """The root logger of a command: its level, and a handler on stderr in the format `fmt`
+    (once: a root logger that has handlers already, pytest's, is left as it is). `context` goes
+    on every JSON line."""
+    if fmt not in LOG_FORMATS:
+        raise ValueError(fmt)
+    _state["format"] = fmt
+    CONTEXT.clear()
+    CONTEXT.update(context)
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter())
+    logging.basicConfig(level=level, handlers=[handler])
+    if fmt == "json":
+        sys.excepthook = _log_uncaught
+        threading.excepthook = _log_uncaught_in_thread
+
+
+def use_format(logger: logging.Logger | None = None) -> None:
+    """In json mode, every handler of `logger` (the root logger by default) writes JSON: for the
+    handlers another library set up (Faust's). Nothing in text mode."""
+    if _state["format"] != "json":
+        return
+    for handler in (logger or logging.getLogger()).handlers:
+        handler.setFormatter(JsonFormatter())
+
+
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, exc, tb)
+        return
+    logging.getLogger("veille").critical("uncaught exception, exiting: %s: %s", kind.__name__,
+                                         exc, exc_info=(kind, exc, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("veille").error("uncaught exception in thread %s: %s: %s", name,
+                                      args.exc_type.__name__, args.exc_value,
+                                      exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+
+def say(text: str, *, file: IO[str] | None = None, level: int = logging.INFO,
+        logger: str = "veille") -> None:
+    """A line a long-running process writes for its operator whatever the log level (where its
+    metrics are served, that it is ready, that it stopped): printed as it is in text mode; in
+    json mode, a JSON record of `level` on the same stream, so that every line such a process
+    writes is JSON."""
+    stream = file if file is not None else sys.stdout
+    if _state["format"] != "json":
+        print(text, file=stream, flush=True)
+        return
+    record = logging.LogRecord(logger, level, "", 0, text, None, None)
+    stream.write(JsonFormatter().format(record) + "\n")
+    stream.flush()
+
+
+class JsonLines(io.TextIOBase):
+    """A text stream whose every line is written to `stream` as a JSON record (say()): the
+    output of a long-running command that prints its status lines (`veille demo`) in json mode."""
+
+    def __init__(self, stream: IO[str], logger: str, level: int = logging.INFO) -> None:
+        super().__init__()
+        self.stream, self.logger, self.level = stream, logger, level
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            say(line, file=self.stream, level=self.level, logger=self.logger)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()

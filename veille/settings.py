@@ -365,6 +365,13 @@ class Settings:
                   "times."},
     )
     log_level: str = field(default="WARNING", metadata={"help": "Log level of every command."})
+    log_format: str = field(
+        default="text",
+        metadata={"help": "Format of the log lines: `text` (as they always were) or `json`: one "
+                  "JSON object per line (time, level, logger, message, exc_info, pid, command, "
+                  "role), and a long-running process's own status lines as JSON records too, "
+                  "for Loki, Elasticsearch or a cloud's log service."},
+    )
 
     def __post_init__(self) -> None:
         """Numbers in their range: a zero partition count, bucket size or de-duplication bound
@@ -376,6 +383,11 @@ class Settings:
             raise SettingsError(f"{ENV_PREFIX}LOG_LEVEL={self.log_level!r} is not one of "
                                 f"{', '.join(LOG_LEVELS)}")
         object.__setattr__(self, "log_level", level)
+        log_format = self.log_format.strip().lower() or "text"
+        if log_format not in LOG_FORMATS:
+            raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT={self.log_format!r} is not one of "
+                                f"{', '.join(LOG_FORMATS)}")
+        object.__setattr__(self, "log_format", log_format)
         for name in ("collector_user_agent", "reddit_user_agent"):
             agent = getattr(self, name)
             if any(not (" " <= c <= "~" or "\u00a0" <= c <= "\u00ff") for c in agent):
@@ -680,6 +692,8 @@ def _generic_bound(name: str) -> tuple[float, str] | None:
 #: A bootstrap server: host name, IPv4 or [IPv6], then a port.
 #: The log levels VEILLE_LOG_LEVEL takes (any case, spaces around ignored).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: The log formats VEILLE_LOG_FORMAT takes (any case, spaces around ignored).
+LOG_FORMATS = ("text", "json")
 #: The largest secret file VEILLE_<NAME>_FILE may name.
 MAX_SECRET_FILE_BYTES = 64 * 1024
 

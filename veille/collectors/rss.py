@@ -50,6 +50,7 @@ from streams.records import mention_from_dict as _mention_from_dict
 from veille.broker import url_host
 from veille.collectors.addresses import AddressPolicy, ForbiddenAddress, GuardedResolver
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
+from veille.logs import say
 from veille.metrics import CollectorMetrics, FeedMetrics
 from veille.reload import Reloader, follow_watchlist
 from veille.rules import WatchlistError, read_toml, unknown_tables
@@ -359,8 +360,8 @@ def serve_metrics(settings: Settings, metrics: CollectorMetrics, collector: str)
             f" ({exc.strerror or exc}): each collector process needs its own "
             "VEILLE_COLLECTOR_METRICS_PORT (0 = any free port)"
         ) from None
-    print(f"veille {collector}: metrics on http://{url_host(settings.metrics_host)}:{server.server_port}"
-          "/metrics", file=sys.stderr)
+    say(f"veille {collector}: metrics on http://{url_host(settings.metrics_host)}:{server.server_port}"
+        "/metrics", file=sys.stderr)
     return server
 
 

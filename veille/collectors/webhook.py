@@ -92,6 +92,7 @@ from veille.httpbody import (
     listen,
     loads,
 )
+from veille.logs import say
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings, SettingsError
 from veille.timezones import MONTHS, local_time, rfc822_time, zone, zone_abbreviation_minutes
@@ -1149,8 +1150,8 @@ async def run_webhook(settings: Settings, *, ack_timeout: float = ACK_TIMEOUT_SE
     metrics = CollectorMetrics(CollectorRegistry())
 
     def announce(c: WebhookCollector) -> None:
-        print(f"veille webhook: POST {c.url}/mentions (auth: {c.auth}); "
-              f"health {c.url}/healthz, metrics {c.url}/metrics; Ctrl-C stops it", flush=True)
+        say(f"veille webhook: POST {c.url}/mentions (auth: {c.auth}); "
+            f"health {c.url}/healthz, metrics {c.url}/metrics; Ctrl-C stops it")
 
     collector = WebhookCollector(settings, metrics, ack_timeout=ack_timeout, on_ready=announce)
     await collector.serve()

@@ -61,6 +61,7 @@ from veille.httpbody import (
     listen,
     loads,
 )
+from veille.logs import say
 from veille.metrics import ModerationApiMetrics
 from veille.moderate.page import ModerationPage
 from veille.moderate.store import (
@@ -839,8 +840,8 @@ async def run_api(settings: Settings) -> None:
         loop.add_signal_handler(sig, stopping.set)
 
     def announce(api: ModerationApi) -> None:
-        print(f"veille moderate: API at {api.url}/cases (auth: {api.auth}), moderation page at "
-              f"{api.url}/ui, metrics at {api.url}/metrics; Ctrl-C stops it", flush=True)
+        say(f"veille moderate: API at {api.url}/cases (auth: {api.auth}), moderation page at "
+            f"{api.url}/ui, metrics at {api.url}/metrics; Ctrl-C stops it")
 
     api = ModerationApi(settings, on_ready=announce)
     await api.start()
