@@ -1410,7 +1410,7 @@ _LONG_RUNNING = ("demo", "worker", "broker", "collect", "moderate serve")
 
 def _command_name(args: argparse.Namespace) -> str:
     """`worker`, `collect rss`, `moderate serve`...: the command as typed, without its options."""
-    words = [args.command, getattr(args, "collector", None), getattr(args, "action", None)]
+    words = [getattr(args, name, None) for name in ("command", "collector", "action")]
     return " ".join(w for w in words if w)
 
 
