@@ -1403,9 +1403,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, before)  # main() called in another program's process
 
 
-#: The commands that run until stopped, and `collect` ones unless --once: in json mode
-#: (VEILLE_LOG_FORMAT) every line they write is a JSON record.
-_LONG_RUNNING = ("demo", "worker", "broker", "collect", "moderate serve")
+#: The commands that run until stopped (and the collectors but `collect replay`, unless --once):
+#: in json mode (VEILLE_LOG_FORMAT) every line they write is a JSON record.
+_LONG_RUNNING = ("demo", "worker", "broker", "moderate serve")
 
 
 def _command_name(args: argparse.Namespace) -> str:
@@ -1418,7 +1418,7 @@ def _long_running(args: argparse.Namespace) -> bool:
     name = _command_name(args)
     if name == "collect replay" or getattr(args, "once", False):
         return False
-    return name in _LONG_RUNNING or name.split(" ")[0] == "collect"
+    return name in _LONG_RUNNING or name.startswith("collect ")
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -214,3 +214,23 @@ def test_a_one_shot_commands_messages_stay_text_in_json_mode(tmp_path) -> None:
                           timeout=60, env=env, cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith("veille: error: "), done.stderr
+
+
+@pytest.mark.parametrize(("argv", "name", "long_running"), [
+    (["worker"], "worker", True),
+    (["collect", "rss"], "collect rss", True),
+    (["collect", "reddit", "--once"], "collect reddit", False),
+    (["collect", "webhook"], "collect webhook", True),
+    (["collect", "replay", "x.jsonl"], "collect replay", False),
+    (["moderate", "serve"], "moderate serve", True),
+    (["moderate", "list"], "moderate list", False),
+    (["alerts", "--follow"], "alerts", False),
+    (["demo"], "demo", True),
+    (["broker"], "broker", True),
+])
+def test_which_commands_write_json_lines_only(argv: list[str], name: str, long_running: bool) -> None:
+    from veille import cli
+
+    args = cli.build_parser().parse_args(argv)
+    assert cli._command_name(args) == name
+    assert cli._long_running(args) is long_running
