@@ -413,7 +413,7 @@ class MastodonCollector(PollingCollector):
     ) -> None:
         """`options`: PollingCollector's (interval, request_timeout, rate_limit_floor,
         max_rate_limit_wait, max_429_retries, backoff_base, backoff_max, max_text_chars,
-        max_body_bytes, stop_grace, rng)."""
+        max_body_bytes, stop_grace, rng, monotonic)."""
         super().__init__(settings, metrics, sink, **options)
         self.base_url = settings.mastodon_url.strip().rstrip("/")
         self.hashtags = hashtags

@@ -293,7 +293,8 @@ class PollingCollector(Collector):
                  max_rate_limit_wait: float = MAX_RETRY_WAIT, max_429_retries: int = 3,
                  backoff_base: float = 5.0, backoff_max: float = 900.0,
                  max_text_chars: int = 5000, max_body_bytes: int = MAX_BODY_BYTES,
-                 stop_grace: float | None = None, rng: random.Random | None = None) -> None:
+                 stop_grace: float | None = None, rng: random.Random | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         super().__init__(settings, metrics, sink)
         self.log = logging.getLogger(type(self).__module__)
         # An explicit `interval` (tests, embedding code) is taken as given; the setting is
@@ -320,7 +321,10 @@ class PollingCollector(Collector):
         self.rounds = 0
         self.last_round: RoundResult | None = None
         self._failures = 0
-        self._blocked_until = 0.0
+        #: The clock of durations (a rate limit's pause): monotonic, so that a step of the wall
+        #: clock (NTP, a VM resumed) neither stretches a pause nor cuts it short.
+        self.monotonic = monotonic
+        self._blocked_until = 0.0  # on self.monotonic's clock
         self._wait_budget = max_rate_limit_wait  # what the current round may still sleep
         self._session: aiohttp.ClientSession | None = None
         #: The watch list the sources come from, followed while the collector runs (None when
@@ -486,7 +490,7 @@ class PollingCollector(Collector):
         if not seconds >= 0:  # negative or NaN
             seconds = self.backoff_base
         seconds = min(seconds, self.backoff_max)  # also bounds inf
-        self._blocked_until = max(self._blocked_until, time.time() + seconds)
+        self._blocked_until = max(self._blocked_until, self.monotonic() + seconds)
 
     def _note_rate_limit(self, headers: Any) -> None:
         left = header_number(headers.get(self.remaining_header))  # None: absent or unreadable
@@ -496,7 +500,7 @@ class PollingCollector(Collector):
         self._block_for(reset - time.time() if reset is not None else self.backoff_base)
 
     async def _respect_rate_limit(self) -> None:
-        wait = self._blocked_until - time.time()
+        wait = self._blocked_until - self.monotonic()
         if wait > 0:
             if wait > self._wait_budget:
                 # Not in this round: the loop waits between rounds (bounded, stoppable).
@@ -575,7 +579,7 @@ class PollingCollector(Collector):
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
         raise SourceFetchError("still rate limited (429) after retries",
-                               retry_after=min(max(self._blocked_until - time.time(), 0.0),
+                               retry_after=min(max(self._blocked_until - self.monotonic(), 0.0),
                                                self.backoff_max),
                                kind="rate_limited")
 

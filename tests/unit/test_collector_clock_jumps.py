@@ -1,0 +1,64 @@
+"""The polling collectors when the machine's wall clock jumps (an NTP step, a VM resumed): a
+pause the platform asked for is a duration, and lasts as long whatever the wall clock does."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tests.collector_helpers import ListSink
+from veille.collectors.mastodon import MastodonCollector
+from veille.collectors.polling import SourceFetchError
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+
+class Clocks:
+    """A wall clock and a monotonic one, moved by the test (no sleeping)."""
+
+    def __init__(self) -> None:
+        self.wall = 1_800_000_000.0
+        self.mono = 1000.0
+
+    def elapse(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
+def collector(tmp_path: Path, clocks: Clocks, monkeypatch: pytest.MonkeyPatch,
+              **kwargs: Any) -> MastodonCollector:
+    settings = Settings.from_env({}).with_(collector_state_dir=str(tmp_path / "state"),
+                                           mastodon_url="https://m.example",
+                                           collector_metrics_port=0)
+    metrics = CollectorMetrics(CollectorRegistry())
+    monkeypatch.setattr(time, "time", lambda: clocks.wall)
+    return MastodonCollector(settings, metrics, ListSink(settings, "mastodon", metrics),
+                             hashtags=["acme"], monotonic=lambda: clocks.mono, **kwargs)
+
+
+def test_a_backward_step_of_the_wall_clock_does_not_stretch_a_rate_limit_pause(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review, 2026-12-07: the end of a rate-limit pause was a wall-clock time. Set
+    back an hour by NTP during a 2 s pause, the collector refused every request for the hour
+    ("rate limited for 3602 s more"), round after round; a forward step cut the pause short."""
+    clocks = Clocks()
+    c = collector(tmp_path, clocks, monkeypatch, max_rate_limit_wait=30.0)
+
+    async def scenario() -> None:
+        c._block_for(2.0)  # the platform's answer: 2 s more before the next request
+        clocks.wall -= 3600  # NTP steps the clock back an hour
+        clocks.elapse(3.0)  # and the 2 s have passed
+        await asyncio.wait_for(c._respect_rate_limit(), 1.0)  # no refusal, no waiting
+
+        c._block_for(60.0)
+        clocks.wall += 3600  # a forward step does not end the pause either
+        with pytest.raises(SourceFetchError, match=r"rate limited for 60 s more"):
+            c._wait_budget = 30.0
+            await c._respect_rate_limit()
+
+    asyncio.run(scenario())
