@@ -4,16 +4,20 @@ pause the platform asked for is a duration, and lasts as long whatever the wall 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from multidict import CIMultiDict
 from prometheus_client import CollectorRegistry
 
 from tests.collector_helpers import ListSink
 from veille.collectors.mastodon import MastodonCollector
 from veille.collectors.polling import SourceFetchError
+from veille.collectors.rss import retry_after
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
 
@@ -62,3 +66,44 @@ def test_a_backward_step_of_the_wall_clock_does_not_stretch_a_rate_limit_pause(
             await c._respect_rate_limit()
 
     asyncio.run(scenario())
+
+
+def http_date(epoch: float) -> str:
+    return email.utils.formatdate(epoch, usegmt=True)
+
+
+def test_a_rate_limit_reset_is_read_on_the_servers_clock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review, 2026-12-07: a rate limit's reset (a time) was turned into a wait with
+    the collector's clock. A collector 10 minutes behind the platform paused 10 minutes more
+    than asked each time the limit neared its end (capped at backoff_max, 15 minutes); one
+    ahead did not wait at all. The answer's Date says when the server answered, on the clock
+    its reset is on."""
+    clocks = Clocks()
+    c = collector(tmp_path, clocks, monkeypatch, max_rate_limit_wait=30.0)
+    server = clocks.wall + 600  # the platform's clock: ours runs 10 minutes behind
+    c._note_rate_limit(CIMultiDict({
+        "X-RateLimit-Remaining": "0", "Date": http_date(server),
+        "X-RateLimit-Reset": datetime.fromtimestamp(server + 2, UTC).isoformat()}))
+    assert c._blocked_until - clocks.mono == pytest.approx(2.0)
+
+    c._blocked_until = 0.0
+    server = clocks.wall - 600  # ours runs 10 minutes ahead: the 30 s are waited all the same
+    c._note_rate_limit(CIMultiDict({
+        "X-RateLimit-Remaining": "0", "Date": http_date(server),
+        "X-RateLimit-Reset": datetime.fromtimestamp(server + 30, UTC).isoformat()}))
+    assert c._blocked_until - clocks.mono == pytest.approx(30.0)
+
+
+def test_a_retry_after_date_is_read_on_the_servers_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retry-After as an HTTP date (RFC 9110: relative to the answer's Date), same finding."""
+    clocks = Clocks()
+    monkeypatch.setattr(time, "time", lambda: clocks.wall)
+    server = clocks.wall + 600
+    headers = CIMultiDict({"Date": http_date(server), "Retry-After": http_date(server + 5)})
+    assert retry_after(headers) == pytest.approx(5.0)
+    # No Date, or one more than a day off ours (a server's broken clock): ours.
+    assert retry_after(CIMultiDict({"Retry-After": http_date(clocks.wall + 5)})) == pytest.approx(5.0)
+    assert retry_after(CIMultiDict({"Date": http_date(clocks.wall - 3 * 86400),
+                                    "Retry-After": http_date(clocks.wall + 5)})) == pytest.approx(5.0)
+    assert retry_after(CIMultiDict({"Date": "garbage", "Retry-After": "7"})) == 7.0

@@ -92,7 +92,7 @@ from veille.collectors.polling import (
     run_polling,
     sends_secret_in_clear,
 )
-from veille.collectors.rss import FetchError, beyond_horizon, parse_retry_after, short_hash, truncate
+from veille.collectors.rss import FetchError, beyond_horizon, retry_after, short_hash, truncate
 from veille.collectors.searches import Query, SearchCollector
 from veille.metrics import BlueskyBrandMetrics, CollectorMetrics
 from veille.rules import Watchlist
@@ -541,7 +541,7 @@ class BlueskyCollector(SearchCollector):
             raise SourceFetchError(message, kind="unauthorized")
         if answer.status >= 400:
             raise FetchError(f"{what}: HTTP {answer.status}",
-                             parse_retry_after(answer.headers.get("Retry-After")))
+                             retry_after(answer.headers))
         data = answer.data
         access = data.get("accessJwt") if isinstance(data, dict) else None
         refresh = data.get("refreshJwt") if isinstance(data, dict) else None
@@ -605,7 +605,7 @@ class BlueskyCollector(SearchCollector):
                 kind="unauthorized")
         if answer.status >= 400:
             raise FetchError(_http(answer),
-                             parse_retry_after(answer.headers.get("Retry-After")))
+                             retry_after(answer.headers))
         data = answer.data
         posts = data.get("posts") if isinstance(data, dict) else None
         if not isinstance(posts, list):

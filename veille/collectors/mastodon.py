@@ -89,8 +89,8 @@ from veille.collectors.rss import (
     FetchError,
     beyond_horizon,
     html_to_text,
-    parse_retry_after,
     plain_text,
+    retry_after,
     short_hash,
     truncate,
 )
@@ -571,7 +571,7 @@ class MastodonCollector(PollingCollector):
             )
         if answer.status >= 400:
             raise FetchError(f"HTTP {answer.status}",
-                             parse_retry_after(answer.headers.get("Retry-After")))
+                             retry_after(answer.headers))
         data = answer.data
         if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
             raise FetchError("the answer is not a list of statuses")

@@ -49,9 +49,10 @@ from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.collectors.rss import (
     FetchError,
     StateStore,
+    answered_at,
     backoff_delay,
-    parse_retry_after,
     read_body,
+    retry_after,
     serve_metrics,
     sleep_or_stop,
     stop_metrics,
@@ -496,8 +497,9 @@ class PollingCollector(Collector):
         left = header_number(headers.get(self.remaining_header))  # None: absent or unreadable
         if left is None or left >= self.rate_limit_floor:
             return
-        reset = parse_reset(headers.get(self.reset_header))
-        self._block_for(reset - time.time() if reset is not None else self.backoff_base)
+        now = answered_at(headers)  # the reset is on the server's clock
+        reset = parse_reset(headers.get(self.reset_header), now)
+        self._block_for(reset - now if reset is not None else self.backoff_base)
 
     async def _respect_rate_limit(self) -> None:
         wait = self._blocked_until - self.monotonic()
@@ -558,10 +560,11 @@ class PollingCollector(Collector):
                                          f"{redirect_target(url, resp.headers.get('Location'))}, "
                                          "which is not followed (set the address it moved to)")
                     if resp.status == 429:
-                        wait = parse_retry_after(resp.headers.get("Retry-After"))
+                        wait = retry_after(resp.headers)
                         if wait is None:
-                            reset = parse_reset(resp.headers.get(self.reset_header))
-                            wait = reset - time.time() if reset is not None else None
+                            now = answered_at(resp.headers)
+                            reset = parse_reset(resp.headers.get(self.reset_header), now)
+                            wait = reset - now if reset is not None else None
                         if wait is None or not wait >= 0:
                             wait = self.backoff_base
                         self.log.warning("%s: 429 Too Many Requests; asked to wait %.1f s",

@@ -82,7 +82,7 @@ from veille.collectors.polling import (
     run_polling,
     sends_secret_in_clear,
 )
-from veille.collectors.rss import FetchError, parse_retry_after, truncate
+from veille.collectors.rss import FetchError, retry_after, truncate
 from veille.collectors.searches import Query, SearchCollector
 from veille.metrics import CollectorMetrics, RedditBrandMetrics
 from veille.rules import Watchlist
@@ -406,7 +406,7 @@ class RedditCollector(SearchCollector):
             raise SourceFetchError(message, kind="unauthorized")
         if answer.status >= 300:
             raise FetchError(f"token request: HTTP {answer.status}",
-                             parse_retry_after(answer.headers.get("Retry-After")))
+                             retry_after(answer.headers))
         token, kind = data.get("access_token"), data.get("token_type")
         expires = _number(data.get("expires_in"))
         if not (isinstance(token, str) and _TOKEN.fullmatch(token)
@@ -439,7 +439,7 @@ class RedditCollector(SearchCollector):
                 "User-Agent it blocks: VEILLE_REDDIT_USER_AGENT)", kind="unauthorized")
         if answer.status >= 400:
             raise FetchError(f"HTTP {answer.status}",
-                             parse_retry_after(answer.headers.get("Retry-After")))
+                             retry_after(answer.headers))
         data = answer.data
         listing = data.get("data") if isinstance(data, dict) and data.get("kind") == "Listing" else None
         children = listing.get("children") if isinstance(listing, dict) else None

@@ -213,6 +213,28 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def answered_at(headers: Mapping[str, str]) -> float:
+    """When a server answered, on its own clock: its answer's Date header. The times it gives
+    (a Retry-After date, a rate limit's reset) are on that clock, and read with ours, a
+    collector minutes behind the server waited minutes more than asked, one ahead not at all.
+    Our clock when the header is missing, unreadable or more than a day off ours (a server's
+    broken clock)."""
+    now = time.time()
+    try:
+        value = headers.get("Date")
+        when = parsedate_to_datetime(value) if value else None
+        stamp = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() if when else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        stamp = None
+    return stamp if stamp is not None and abs(stamp - now) <= 86400 else now
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from an answer's Retry-After (a date read on the server's clock,
+    answered_at), or None."""
+    return parse_retry_after(headers.get("Retry-After"), answered_at(headers))
+
+
 async def sleep_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
     """Sleep `seconds`, or less if `stopping` is set meanwhile; True when stopping."""
     if stopping.is_set():
@@ -1490,7 +1512,7 @@ class RssCollector(Collector):
                     return 304, b"", resp.headers, str(resp.url)
                 if resp.status == 429 or resp.status >= 500:
                     raise FetchError(f"HTTP {resp.status}",
-                                     parse_retry_after(resp.headers.get("Retry-After")))
+                                     retry_after(resp.headers))
                 if resp.status >= 400:
                     raise FetchError(f"HTTP {resp.status}")
                 body = await read_body(resp, self.max_body_bytes, "feed")
