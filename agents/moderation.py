@@ -131,7 +131,9 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
     #: Queue partition -> the next offset after the last item the agent handled (not merely
     #: fetched: Faust buffers what it fetched), for expire_held's "read to the end".
     handled: dict[int, int] = {}
-    assigned_at: dict[int, float] = {}  # queue partition -> since when read from its commit
+    #: Queue partition -> since when read from its commit, on the monotonic clock: a step of the
+    #: wall clock (a VM resumed after hours) must not make a partition owned for a whole hold.
+    assigned_at: dict[int, float] = {}
 
     recoveries = Recoveries()  # a superseded recovery stops and changes nothing
 
@@ -147,7 +149,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         owned.update(tp.partition for tp in app.consumer.assignment() if tp.topic == queue_name)
         handled.clear()  # Faust reads again from the committed offsets
         assigned_at.clear()
-        assigned_at.update(dict.fromkeys(owned, time.time()))
+        assigned_at.update(dict.fromkeys(owned, time.monotonic()))
         loaded = 0
         try:
             for table, decode in ((cases, bytes), (held, json.loads)):
@@ -380,7 +382,8 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
                 # Nothing handled since the assignment. The fetch position runs ahead of what
                 # the agent handled (Faust buffers what it fetched): trusted only once the
                 # partition has been ours for a whole hold, by when its buffer is long handled.
-                if now - assigned_at.get(p, now) < settings.moderation_hold_seconds:
+                owned_for = time.monotonic() - assigned_at.get(p, time.monotonic())
+                if owned_for < settings.moderation_hold_seconds:
                     continue
                 done = await app.consumer.position(tp) or 0
             if high is None or done < high or held.get(key) is not saved:

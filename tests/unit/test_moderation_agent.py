@@ -358,6 +358,36 @@ def test_expiry_right_after_an_assignment_does_not_trust_the_fetch_position(
                                      {"reason": "unknown_case"}) in (None, 0.0)
 
 
+def test_a_forward_step_of_the_wall_clock_after_an_assignment_does_not_trust_the_fetch_position(
+        monkeypatch: Any) -> None:
+    """Found in review, 2026-12-07: how long a partition had been this worker's was measured on
+    the wall clock. A VM resumed after hours rejoins its group, then its clock is stepped
+    forward: the next expiry took the partition as owned for a whole hold already, trusted the
+    fetch position (Faust had fetched the case, not handled it) and dropped the held decision as
+    unknown_case. It is measured on the monotonic clock, which the step does not move."""
+    import agents.moderation as moderation
+
+    wall = [time.time()]
+    monkeypatch.setattr(moderation, "time",
+                        SimpleNamespace(time=lambda: wall[0], monotonic=time.monotonic))
+    app, agent, registry, topics = held_expiry(Sink(), monkeypatch)
+    cases, held = app.tables
+    item = queued("x", INSULT, posted_ago=600)
+    item.message.offset = 1
+
+    async def scenario() -> None:
+        await cases.recover()  # the assignment
+        await agent(Stream([decided("x", "reject")]))
+        wall[0] += 6 * 3600  # the wall clock stepped forward: no time passed for the worker
+        await app.timers["expire_held"]()  # before the agent reaches offset 1
+        await agent(Stream([item]))
+
+    asyncio.run(scenario())
+    assert closed_by(topics.closed) == [("reject", "alice")]
+    assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                     {"reason": "unknown_case"}) in (None, 0.0)
+
+
 def test_a_decision_dated_ahead_of_its_writing_is_invalid_even_when_held(monkeypatch) -> None:
     """A reject dated 400 s ahead of when it was written (more than the 5 minutes allowed) is
     read before its case: it was held, then applied when the case came 200 s later, by when
