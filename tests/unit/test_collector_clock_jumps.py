@@ -107,3 +107,45 @@ def test_a_retry_after_date_is_read_on_the_servers_clock(monkeypatch: pytest.Mon
     assert retry_after(CIMultiDict({"Date": http_date(clocks.wall - 3 * 86400),
                                     "Retry-After": http_date(clocks.wall + 5)})) == pytest.approx(5.0)
     assert retry_after(CIMultiDict({"Date": "garbage", "Retry-After": "7"})) == 7.0
+
+
+def test_a_backward_step_of_the_wall_clock_does_not_keep_a_reddit_token_past_its_life(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review, 2026-12-07: a Reddit token's end was a wall-clock time. Set back a day,
+    the collector took a token Reddit had expired as valid until a search was answered 401
+    (then it asked for a new one). Its life is timed on the monotonic clock: asked again once
+    expires_in has passed."""
+    from tests.http_helpers import serve
+    from veille.collectors.reddit import Query, RedditCollector
+
+    clocks = Clocks()
+    monkeypatch.setattr(time, "time", lambda: clocks.wall)
+    issued: list[str] = []
+
+    async def token(request: Any) -> Any:
+        from aiohttp import web
+
+        issued.append(f"token-{len(issued) + 1}")
+        return web.json_response({"access_token": issued[-1], "token_type": "bearer",
+                                  "expires_in": 3600})
+
+    async def scenario() -> None:
+        async with serve([("POST", "/api/v1/access_token", token)]) as base:
+            settings = Settings.from_env({}).with_(
+                collector_state_dir=str(tmp_path / "state"), reddit_client_id="app",
+                reddit_client_secret="secret", reddit_auth_url=base, reddit_api_url=base,
+                collector_metrics_port=0)
+            c = RedditCollector(settings, CollectorMetrics(CollectorRegistry()),
+                                queries=[Query("acme", '"Acme"')], monotonic=lambda: clocks.mono)
+            await c.start()
+            try:
+                assert await c._get_token() == "token-1"
+                clocks.wall -= 86400  # NTP steps the clock back a day
+                clocks.elapse(1800.0)
+                assert await c._get_token() == "token-1"  # half its life: kept
+                clocks.elapse(1800.0)
+                assert await c._get_token() == "token-2"  # its hour has passed: a new one
+            finally:
+                await c.close()
+
+    asyncio.run(scenario())

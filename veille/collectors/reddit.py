@@ -291,7 +291,7 @@ class RedditCollector(SearchCollector):
         #: before the collector, and is never read (the look-back window stops there).
         self.starts: dict[str, float | None] = {}
         self._token: str | None = None
-        self._token_until = 0.0  # time.time() after which the token is asked again
+        self._token_until = 0.0  # self.monotonic() after which the token is asked again
         #: The round (self.rounds) whose token request was refused, and why: the round's other
         #: searches fail at once rather than ask again.
         self._refused: tuple[int, str] | None = None
@@ -383,7 +383,7 @@ class RedditCollector(SearchCollector):
     async def _get_token(self) -> str:
         """The application-only token: the one held while it is valid, else a new one
         (client_credentials). Refused: SourceFetchError `unauthorized`, once a round."""
-        if self._token is not None and time.time() < self._token_until:
+        if self._token is not None and self.monotonic() < self._token_until:
             return self._token
         if self._refused is not None and self._refused[0] == self.rounds:
             raise SourceFetchError(self._refused[1], kind="unauthorized")
@@ -415,7 +415,7 @@ class RedditCollector(SearchCollector):
             raise FetchError("token request: the answer holds no bearer access_token with its "
                              "expires_in")
         self._token = token
-        self._token_until = time.time() + expires - min(EXPIRY_MARGIN, expires / 10)
+        self._token_until = self.monotonic() + expires - min(EXPIRY_MARGIN, expires / 10)
         self._renewed_in = self.rounds
         self.tokens_obtained += 1
         return token
