@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import weakref
 from bisect import bisect_left
@@ -180,11 +181,14 @@ class Metrics(_BrandSeries):
         brands: Iterable[str],
         languages: Iterable[str],
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.registry = registry
         self.brands = tuple(brands) + (NO_BRAND,)
         self.languages = tuple(languages) + UNSCORED_LANGUAGES
         self._clock = clock
+        self._monotonic = monotonic
+        self._beat_at: float | None = None  # self._monotonic() at the last beat
         self.last_received = 0.0
         self.info = build_info(registry)
         self.raw_messages = Counter(
@@ -268,6 +272,16 @@ class Metrics(_BrandSeries):
             "second): its age is how long the broker has been out of reach.",
             registry=registry,
         )
+        # Its age by the worker itself: Prometheus's time() less the timestamp above is off by
+        # any skew between the two hosts' clocks, and by a step of the worker's clock.
+        self.heartbeat_age = Gauge(
+            "veille_heartbeat_age_seconds",
+            "Seconds since the worker's last successful round trip to the broker, on its "
+            "monotonic clock at the scrape (a step of its wall clock or a skew with "
+            "Prometheus's does not change it); NaN before the first.",
+            registry=registry,
+        )
+        self.heartbeat_age.set_function(self._heartbeat_age)
         self.last_processed = Gauge(
             "veille_last_processed_timestamp_seconds",
             "Unix time at which the worker last enriched a mention.",
@@ -311,6 +325,10 @@ class Metrics(_BrandSeries):
 
     def beat(self) -> None:
         self.heartbeat.set(self._clock())
+        self._beat_at = self._monotonic()
+
+    def _heartbeat_age(self) -> float:
+        return math.nan if self._beat_at is None else max(0.0, self._monotonic() - self._beat_at)
 
     def observe_enriched(
         self,

@@ -797,7 +797,8 @@ def pipeline() -> Json:
             (stat("Lag", "max(veille_lag_seconds)", "lag", unit="s",
                   steps=thresholds(("green", None), ("orange", 600)),
                   description="Age of the newest mention processed, worst worker."), 4, 4),
-            (stat("Heartbeat age", "time() - min(veille_heartbeat_timestamp_seconds > 0)", "age",
+            (stat("Heartbeat age", "max(veille_heartbeat_age_seconds and "
+                                   "veille_heartbeat_timestamp_seconds > 0)", "age",
                   unit="s", steps=thresholds(("green", None), ("red", 60)),
                   description="Seconds since the stalest worker's last round trip to the broker "
                               "(a worker yet to make its first one is left out: it exports 0, "
@@ -840,7 +841,8 @@ def pipeline() -> Json:
                         description="Age of the newest mention each worker processed (grows on "
                                     "a quiet source too)."), 8, 8),
             (timeseries("Heartbeat age", [target(
-                "time() - max by (instance) (veille_heartbeat_timestamp_seconds > 0)",
+                "max by (instance) (veille_heartbeat_age_seconds and "
+                "veille_heartbeat_timestamp_seconds > 0)",
                 "{{instance}}")],
                 unit="s", threshold_line=True, steps=thresholds(("green", None), ("red", 60)),
                 description="A value that keeps growing is a stuck event loop."), 8, 8),

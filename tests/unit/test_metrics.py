@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,26 @@ def test_heartbeat() -> None:
     m, reg = make(now=1234.0)
     m.beat()
     assert reg.get_sample_value("veille_heartbeat_timestamp_seconds") == 1234.0
+
+
+def test_the_heartbeat_age_is_timed_on_the_workers_monotonic_clock() -> None:
+    """Found in review, 2026-12-07: the heartbeat's age was only Prometheus's `time()` less the
+    worker's wall-clock timestamp. A worker on a host whose clock ran 2 minutes behind
+    Prometheus's paged PipelineStalled (heartbeat, critical) while it beat every second; one
+    ahead hid a stuck worker as long; a step of its clock did the same. The worker exports the
+    age itself, on its monotonic clock at the scrape (served by a thread: it grows while the
+    event loop is stuck)."""
+    wall, mono = [1_800_000_000.0], [50.0]
+    reg = CollectorRegistry()
+    m = Metrics(reg, ["acme"], ["en"], clock=lambda: wall[0], monotonic=lambda: mono[0])
+    assert math.isnan(reg.get_sample_value("veille_heartbeat_age_seconds") or 0.0)  # no beat yet
+    m.beat()
+    wall[0] -= 3600  # the clock is set back an hour (or runs an hour behind Prometheus's)
+    mono[0] += 7
+    assert reg.get_sample_value("veille_heartbeat_age_seconds") == 7.0
+    m.beat()
+    assert reg.get_sample_value("veille_heartbeat_age_seconds") == 0.0
+    assert reg.get_sample_value("veille_heartbeat_timestamp_seconds") == wall[0]
 
 
 def test_moderation_metrics_count_cases_once_items_per_category_gauges_only_when_owned() -> None:
