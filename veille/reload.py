@@ -65,10 +65,12 @@ class WatchedFile(Generic[T]):
     """
 
     def __init__(self, path: str | Path, load: Callable[[Path], T], *,
-                 clock: Callable[[], float] = time.time, settle: float = SETTLE_SECONDS) -> None:
+                 clock: Callable[[], float] = time.time, settle: float = SETTLE_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.path = Path(path)
         self._load = load
-        self._clock = clock
+        self._clock = clock  # the wall clock: the file's modification time, loaded_at
+        self._monotonic = monotonic  # durations: how long a stamp has been seen
         self.settle = settle
         self._stamp = stamp_of(self.path)
         self._digest = digest_of(self.path)
@@ -114,17 +116,19 @@ class WatchedFile(Generic[T]):
 
     def _settled(self, stamp: Stamp) -> bool:
         """Not modified for `settle` seconds: by its modification time, or, that time being
-        ahead of this clock (another machine's), by this clock since the stamp was first seen.
+        ahead of this clock (another machine's, or this clock set back), by the monotonic clock
+        since the stamp was first seen (on the wall clock, a change saved just before the clock
+        was set back an hour waited the hour; found in review, 2026-12-07).
 
         An empty file, by this clock only: saving in place truncates the file, then writes it,
         and for an instant ext4 shows the truncated file with its old modification time (its
         size is set before its times), which would look settled (an empty watch list read,
         refused: a false WatchlistRefused; CI, 2026-12-06)."""
-        now = self._clock()
+        now, ticks = self._clock(), self._monotonic()
         if self._seen is None or self._seen[0] != stamp:
-            self._seen = (stamp, now)
+            self._seen = (stamp, ticks)
         by_mtime = stamp[2] != 0 and now - stamp[3] / 1e9 >= self.settle
-        return by_mtime or now - self._seen[1] >= self.settle
+        return by_mtime or ticks - self._seen[1] >= self.settle
 
     def _refuse(self, stamp: Stamp, why: str) -> None:
         self._refused, self.error = stamp, why

@@ -37,7 +37,7 @@ def watched(tmp_path: Path) -> tuple[WatchedFile[str], Path, Clock]:
     clock = Clock()
     path = tmp_path / "w.toml"
     write(path, "one", clock.now - 60)
-    return WatchedFile(path, load, clock=clock), path, clock
+    return WatchedFile(path, load, clock=clock, monotonic=clock), path, clock
 
 
 def test_a_change_is_taken_once_settled(watched) -> None:
@@ -205,7 +205,7 @@ def test_a_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
     clock = Clock()
     path = tmp_path / "x.toml"
     write(path, '[[brands]]\nid = "acme"\nname = "Acme"\n', clock.now - 60)
-    w = WatchedFile(path, Watchlist.from_toml, clock=clock)
+    w = WatchedFile(path, Watchlist.from_toml, clock=clock, monotonic=clock)
     path.unlink()
     os.mkfifo(path)
     os.utime(path, (clock.now - 10, clock.now - 10))
@@ -293,3 +293,20 @@ def test_a_file_being_saved_in_place_is_not_taken_nor_refused_while_empty(watche
     assert w.poll() is None and w.refusals == 0
     clock.now += 1.1
     assert w.poll() is None and w.refusals == 1 and w.error is not None and "empty" in w.error
+
+
+def test_a_backward_step_of_the_wall_clock_does_not_hold_a_change_back(tmp_path: Path) -> None:
+    """Found in review, 2026-12-07: whether a change had settled was timed on the wall clock
+    only. A watch list saved just before the clock was set back an hour (an NTP step) was taken
+    an hour later: its modification time and the moment it was first seen both lay ahead of the
+    clock. Since it was first seen, the time is the monotonic clock's."""
+    wall, mono = Clock(), Clock()
+    mono.now = 500.0
+    path = tmp_path / "w.toml"
+    write(path, "one", wall.now - 60)
+    w = WatchedFile(path, load, clock=wall, monotonic=mono)
+    write(path, "two", wall.now)
+    assert w.poll() is None  # just saved
+    wall.now -= 3600  # the clock is set back an hour
+    mono.now += 2.1
+    assert w.poll() == "two"
