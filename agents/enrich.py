@@ -1011,7 +1011,8 @@ class EnrichStage:
 
 async def beat_while(client: Any, metrics: Metrics, running: Callable[[], bool]) -> None:
     """Every second while running(): a metadata round trip to the broker through `client` (an
-    aiokafka client), and a heartbeat (`veille_heartbeat_timestamp_seconds`) when it succeeds."""
+    aiokafka client), and a heartbeat (`veille_heartbeat_timestamp_seconds`, and
+    `veille_heartbeat_age_seconds` from then on) when it succeeds."""
     while running():
         try:
             await asyncio.wait_for(client.fetch_all_metadata(), 2.0)
