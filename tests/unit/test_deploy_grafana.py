@@ -110,6 +110,9 @@ def test_template_variables() -> None:
                 assert var["query"] == ",".join(values) and all(v.isdigit() for v in values)
                 assert var["current"]["value"] in values, var["current"]
                 continue
+            # "All" is `.*`, not the alternation of every value listed (300 brands: a regex of
+            # 4,000 characters in every query).
+            assert var.get("allValue") == (".*" if var["includeAll"] else None), var["name"]
             found = re.fullmatch(r"label_values\((\w+), (\w+)\)", var["query"]["query"])
             assert found and found[2] == VARIABLE_LABELS.get(var["name"], var["name"]), var["query"]
             assert found[1] in series_names()
