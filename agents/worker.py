@@ -140,9 +140,8 @@ def enrichment(settings: Settings, registry: CollectorRegistry, analyzer: Analyz
 
 def serve_metrics(settings: Settings, registry: CollectorRegistry, name: str) -> Any:
     """/metrics on settings.metrics_host:metrics_port, announced on stdout; the server."""
-    from prometheus_client import start_http_server
-
     from veille.broker import url_host
+    from veille.exposition import start_http_server
 
     try:
         server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host,

@@ -370,7 +370,7 @@ class StateStore:
 
 def serve_metrics(settings: Settings, metrics: CollectorMetrics, collector: str) -> Any:
     """/metrics on settings.metrics_host:settings.collector_metrics_port; returns the server."""
-    from prometheus_client import start_http_server
+    from veille.exposition import start_http_server
 
     try:
         server, _thread = start_http_server(

@@ -58,7 +58,7 @@ from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from streams.records import (
     InvalidMention,
@@ -78,6 +78,7 @@ from veille.broker import (
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
 from veille.collectors.flat import count as _count
 from veille.collectors.flat import gather_audience
+from veille.exposition import scrape
 from veille.httpbody import (
     IDLE_SECONDS,
     BodyTooLarge,
@@ -1059,8 +1060,9 @@ class WebhookCollector(Collector):
         return "the broker does not answer"
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self.metrics.registry),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+        headers, body = scrape(self.metrics.registry, request.headers.get("Accept"),
+                               request.headers.get("Accept-Encoding"), request.query_string)
+        return web.Response(body=body, headers=headers)
 
     # -- writes: group commit ---------------------------------------------------------------
 

@@ -42,11 +42,12 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from veille.broker import sign_in, url_host
 from veille.collectors.polling import names_loopback
 from veille.collectors.webhook import MIN_SECRET_CHARS, is_loopback
+from veille.exposition import scrape
 from veille.httpbody import (
     IDLE_SECONDS,
     BodyTooLarge,
@@ -553,8 +554,9 @@ class ModerationApi:
         return web.json_response({"status": "ok"})
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(self.metrics.registry),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+        headers, body = scrape(self.metrics.registry, request.headers.get("Accept"),
+                               request.headers.get("Accept-Encoding"), request.query_string)
+        return web.Response(body=body, headers=headers)
 
     async def _list(self, request: web.Request) -> web.Response:
         found = await self.pending(request.query)
