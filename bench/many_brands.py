@@ -15,6 +15,11 @@ terms, a third of them naming none). For each size, one table row per measure:
   * the charter of a matched brand (Watchlist.charter_for, twice a mention with a brand);
   * the series the worker's /metrics exports at start (role `all`: enrichment, spike and
     moderation metrics), its size in bytes and the time to render it (a scrape);
+  * a scrape's cost, prometheus_client's against veille.exposition's (the same bytes): the
+    text and OpenMetrics renders (best of 3; veille's first render apart, when it builds its
+    label strings), gzip at the library's level 9 and veille's 1, and the process's CPU time
+    for a real HTTP GET as Prometheus 3 sends it (OpenMetrics, gzip) and for plain text;
+    the ratio rows compare the two renderers in the same run;
   * the spike agent's per-brand state: a day of traffic through BrandMonitor, then the JSON size
     of its saved state and the memory of the monitors (tracemalloc), and the time to close one
     bucket for every brand (what one tick moving the watermark past a bucket's end costs).
@@ -169,6 +174,7 @@ def measure(n: int, n_texts: int, toml_dir: Path) -> dict[str, float]:
     out["series"] = len(lines)
     out["series_per_brand"] = sum(1 for x in lines if f'brand="{wl.brand_ids[-1]}"' in x)
     out["page_kb"] = len(page) / 1024
+    out.update(scrape_costs(registry, page))
 
     # A day of traffic for every brand: 288 buckets, a few mentions each.
     rng = random.Random(3)
@@ -198,6 +204,89 @@ def measure(n: int, n_texts: int, toml_dir: Path) -> dict[str, float]:
     return out
 
 
+#: What Prometheus 3.1 sends (its default scrape_protocols): OpenMetrics first, then gzip.
+PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"
+                     "application/openmetrics-text;version=0.0.1;q=0.4,"
+                     "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,"
+                     "text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
+
+
+def best_of(fn: Callable[[], Any], passes: int = 3) -> float:
+    best = float("inf")
+    for _ in range(passes):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def http_cpu(serve: Callable[..., Any], registry: Any, headers: dict[str, str]) -> float:
+    """The process's CPU time (every thread: the server's, and this client's read) for one GET
+    /metrics on a real socket, best of 3."""
+    import http.client
+
+    server, thread = serve(0, addr="127.0.0.1", registry=registry)
+    try:
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.process_time()
+            conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
+            conn.request("GET", "/metrics", headers=headers)
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.read()
+            conn.close()
+            best = min(best, time.process_time() - t0)
+        return best
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def scrape_costs(registry: Any, page: bytes) -> dict[str, float]:
+    """A scrape's cost, prometheus_client's (generate_latest, its OpenMetrics renderer, gzip at
+    its level 9, its server) against veille.exposition's (the same bytes: checked here)."""
+    import gzip
+    from functools import partial
+
+    from prometheus_client import exposition as library
+    from prometheus_client.openmetrics import exposition as openmetrics
+
+    from veille import exposition
+
+    om = partial(openmetrics.generate_latest, escaping=openmetrics.ALLOWUTF8, version="1.0.0")
+    render = exposition.Renderer(registry)
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    first = render.render()
+    out["veille_first_s"] = time.perf_counter() - t0
+    again = library.generate_latest(registry)
+    if first != again:
+        # The process collector's CPU time and memory move between two renders; nothing else.
+        differ = [(a, b) for a, b in zip(first.splitlines(), again.splitlines(), strict=True)
+                  if a != b and not a.startswith(b"process_")]
+        assert not differ, differ[:3]
+    out["lib_text_s"] = best_of(lambda: library.generate_latest(registry))
+    out["veille_text_s"] = best_of(lambda: render.render())
+    out["lib_om_s"] = best_of(lambda: om(registry))
+    out["veille_om_s"] = best_of(lambda: render.render(om))
+    out["text_ratio"] = out["veille_text_s"] / out["lib_text_s"]
+    out["om_ratio"] = out["veille_om_s"] / out["lib_om_s"]
+    out["gzip9_s"] = best_of(lambda: gzip.compress(page))
+    out["gzip1_s"] = best_of(lambda: gzip.compress(page, compresslevel=exposition.GZIP_LEVEL))
+    out["gzip9_kb"] = len(gzip.compress(page)) / 1024
+    out["gzip1_kb"] = len(gzip.compress(page, compresslevel=exposition.GZIP_LEVEL)) / 1024
+    prometheus = {"Accept": PROMETHEUS_ACCEPT, "Accept-Encoding": "gzip"}
+    plain = {"Accept-Encoding": "identity"}
+    out["http_lib_s"] = http_cpu(library.start_http_server, registry, prometheus)
+    out["http_veille_s"] = http_cpu(exposition.start_http_server, registry, prometheus)
+    out["http_ratio"] = out["http_veille_s"] / out["http_lib_s"]
+    out["http_lib_plain_s"] = http_cpu(library.start_http_server, registry, plain)
+    out["http_veille_plain_s"] = http_cpu(exposition.start_http_server, registry, plain)
+    return {(k[:-2] + "_ms" if k.endswith("_s") else k): (v * 1e3 if k.endswith("_s") else v)
+            for k, v in out.items()}
+
+
 ROWS = (
     ("watch list load (from_toml)", "load_s", "{:.3f} s"),
     ("  reloaded after one brand's edit", "reload_s", "{:.3f} s"),
@@ -209,6 +298,22 @@ ROWS = (
     ("  of which one brand's", "series_per_brand", "{:,.0f}"),
     ("/metrics page size", "page_kb", "{:,.0f} KiB"),
     ("/metrics render (one scrape)", "scrape_s", "{:.3f} s"),
+    ("  prometheus_client's text render (generate_latest)", "lib_text_ms", "{:.1f} ms"),
+    ("  veille's (veille.exposition, same bytes)", "veille_text_ms", "{:.1f} ms"),
+    ("    ratio veille / prometheus_client", "text_ratio", "{:.2f}"),
+    ("    veille's first render (label strings built)", "veille_first_ms", "{:.1f} ms"),
+    ("  prometheus_client's OpenMetrics render (Prometheus 3 asks it)", "lib_om_ms", "{:.1f} ms"),
+    ("  veille's OpenMetrics (same bytes)", "veille_om_ms", "{:.1f} ms"),
+    ("    ratio veille / prometheus_client", "om_ratio", "{:.2f}"),
+    ("  gzip of the text page, level 9 (prometheus_client)", "gzip9_ms", "{:.1f} ms"),
+    ("    its size", "gzip9_kb", "{:,.0f} KiB"),
+    ("  gzip level 1 (veille)", "gzip1_ms", "{:.1f} ms"),
+    ("    its size", "gzip1_kb", "{:,.0f} KiB"),
+    ("  HTTP GET as Prometheus 3 (OpenMetrics, gzip), CPU: prometheus_client", "http_lib_ms", "{:.1f} ms"),
+    ("    veille's server", "http_veille_ms", "{:.1f} ms"),
+    ("    ratio veille / prometheus_client", "http_ratio", "{:.2f}"),
+    ("  HTTP GET, text without gzip, CPU: prometheus_client", "http_lib_plain_ms", "{:.1f} ms"),
+    ("    veille's server", "http_veille_plain_ms", "{:.1f} ms"),
     ("spike monitor memory per brand, a day learnt", "monitor_kb", "{:.1f} KiB"),
     ("its saved state (JSON) per brand", "state_kb", "{:.1f} KiB"),
     ("closing one bucket for every brand", "close_all_ms", "{:.1f} ms"),
