@@ -332,8 +332,7 @@ def test_scrape_gzips_at_level_1_the_same_page() -> None:
 def test_the_webhook_and_the_moderation_api_negotiate_as_the_metrics_server(tmp_path: Path) -> None:
     """The aiohttp services serve /metrics the same way (veille.exposition.scrape): OpenMetrics
     when Prometheus asks for it first, gzip when accepted. Before 2026-12-07 they answered the
-    text format whatever was asked, never compressed, labelled version=1.0.0 (a body written as
-    0.0.4's)."""
+    text format whatever was asked, never compressed."""
     import asyncio
 
     import aiohttp
