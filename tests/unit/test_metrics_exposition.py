@@ -384,3 +384,39 @@ def test_the_webhook_and_the_moderation_api_negotiate_as_the_metrics_server(tmp_
         assert "veille_build" in {f.name for f in parse_om(page)}, service
         assert text_type == exposition.CONTENT_TYPE_PLAIN_0_0_4, service
         assert "veille_build_info" in {f.name for f in parse_text(text_body.decode())}, service
+
+
+def test_the_worker_and_the_collectors_serve_veilles_page(capsys: pytest.CaptureFixture[str]) -> None:
+    """agents.worker.serve_metrics and the collectors' (veille.collectors.rss.serve_metrics, the
+    polling collectors' too) are veille.exposition's server: OpenMetrics for Prometheus 3, gzip
+    at level 1 (the gzip header's XFL byte: 4 at the fastest level, 2 at the client's 9)."""
+    from agents.worker import serve_metrics as serve_worker
+    from veille.collectors.rss import serve_metrics as serve_collector
+    from veille.metrics import CollectorMetrics
+    from veille.settings import Settings
+
+    settings = Settings.from_env({}).with_(metrics_host="127.0.0.1", metrics_port=0,
+                                           collector_metrics_port=0)
+    collector = CollectorMetrics(CollectorRegistry(), ["rss"])
+    worker_registry = CollectorRegistry()
+    every_kind(worker_registry)
+    servers = [(serve_worker(settings, worker_registry, "veille worker"), worker_registry),
+               (serve_collector(settings, collector, "rss"), collector.registry)]
+    try:
+        for server, registry in servers:
+            status, headers, body = get(server.server_address[1],
+                                        {"Accept": PROMETHEUS_3, "Accept-Encoding": "gzip"})
+            assert status == 200 and headers["content-encoding"] == "gzip"
+            assert body[8] == 4
+            assert headers["content-type"] == (
+                "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8")
+            page = gzip.decompress(body)
+            assert page.endswith(b"# EOF\n")
+            if registry is worker_registry:  # the collector's process metrics move meanwhile
+                assert page == ENCODERS["openmetrics allow-utf-8"](registry)
+            else:
+                assert b'veille_collector_items_sent_total{collector="rss"} 0.0\n' in page
+    finally:
+        for server, _ in servers:
+            server.shutdown()
+            server.server_close()
