@@ -1,16 +1,17 @@
 """/metrics: veille's one way to serve a registry, the page byte for byte prometheus_client's.
 
 prometheus_client builds, at every scrape, a Sample namedtuple and a label dict for every series,
-then sorts and escapes each label and formats each value: 0.63 s (text) to 0.98 s (OpenMetrics,
-what Prometheus asks for first) of a worker's CPU for the 52,000 series of 300 brands, in the
-metrics thread, holding the GIL the enrichment stage needs, every 15 s. `render` writes the same
+then sorts and escapes each label and formats each value: 0.57-0.68 s (text) and 0.64 s
+(OpenMetrics, what Prometheus 3 asks for first) of a worker's CPU for the 51,843 series of 300
+brands, in the metrics thread, holding the GIL the enrichment stage needs, every 15 s (0.04-0.06 s
+rendered here; bench/many_brands.py, 2026-12-07). `render` writes the same
 bytes from the same objects, keeping each series' label string (a child's labels never change)
 and formatting its values only. Only the client's own Counter, Gauge, Histogram and Summary are
 rendered so; any other collector (the process collector, Info, veille's MemoryLimit, a collector
 of another library), a metric or label name the legacy charset does not hold, a counter or
 histogram carrying an exemplar in OpenMetrics, `_created` samples (disabled by veille.metrics),
 a registry's target_info, a negotiated escaping other than underscores, allow-utf-8 and values,
-or a `name[]` query are rendered by the library's own functions. tests/unit/test_exposition.py
+or a `name[]` query are rendered by the library's own functions. tests/unit/test_metrics_exposition.py
 compares the two byte for byte.
 
 Reads the client's internals (a parent's `_metrics`, a child's `_value`, `_buckets`, `_sum`,
@@ -46,7 +47,7 @@ from prometheus_client.validation import _is_valid_legacy_labelname, _is_valid_l
 from prometheus_client.values import MutexValue
 
 #: gzip's level for a scrape that accepts it: 1, not the library's 9 (gzip.compress's default).
-#: The 5,058 KiB page of 300 brands: 16 ms and 236 KiB instead of 84 ms and 196 KiB (2026-12-07).
+#: The 5,042 KiB page of 300 brands: 13 ms and 233 KiB instead of 87-107 ms and 194 KiB (2026-12-07).
 GZIP_LEVEL = 1
 
 #: Escapings under which a legacy name is written as it is (openmetrics.escape_metric_name).
