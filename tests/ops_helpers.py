@@ -6,12 +6,15 @@ import json
 import re
 import shutil
 import signal
+import socketserver
 import subprocess
 import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 PROM_DIR = DEPLOY / "prometheus"
 ALERTMANAGER_YML = DEPLOY / "alertmanager" / "alertmanager.yml"
+#: The notification templates, and where docker-compose.yml mounts them (alertmanager.yml's
+#: `templates:` names the container's path).
+TEMPLATES = DEPLOY / "alertmanager" / "templates"
+TEMPLATES_MOUNT = "/etc/alertmanager/templates"
 DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 DEBIAN_PACKAGES = {"prometheus": "prometheus", "prometheus-alertmanager": "prometheus-alertmanager"}
 
@@ -115,12 +122,18 @@ def prometheus_config(targets: dict[str, str | None], alertmanager: str,
     return config
 
 
-def alertmanager_config(webhook_url: str, factor: float, text: str | None = None) -> dict[str, Any]:
+def alertmanager_config(webhook_url: str, factor: float, text: str | None = None,
+                        smtp: str | None = None, templates: Path = TEMPLATES) -> dict[str, Any]:
     """deploy/alertmanager/alertmanager.yml (or `text`, a configuration derived from it) with every
-    receiver posting to `webhook_url` (instead of the address read from the compose secret) and
-    every timer of the route tree and resolve_timeout divided by `factor`; routes, matchers,
-    grouping, inhibition and send_resolved stay as they are."""
+    receiver posting to `webhook_url` (instead of the address read from the compose secret; a
+    Slack receiver's `api_url_file` too), every e-mail receiver sending to the SMTP server
+    `smtp` (host:port, no TLS) if given, the templates read from `templates` (a directory) instead
+    of docker-compose.yml's mount, and every timer of the route tree and resolve_timeout divided
+    by `factor`; routes, matchers, grouping, inhibition, send_resolved and the receivers'
+    templated fields stay as they are."""
     config = yaml.safe_load(text if text is not None else ALERTMANAGER_YML.read_text(encoding="utf-8"))
+    config["templates"] = [str(templates / Path(t).relative_to(TEMPLATES_MOUNT))
+                           for t in config.get("templates", [])]
     g = config["global"]
     g["resolve_timeout"] = scaled(g["resolve_timeout"], factor)
 
@@ -136,6 +149,12 @@ def alertmanager_config(webhook_url: str, factor: float, text: str | None = None
         for hook in receiver.get("webhook_configs", []):
             hook.pop("url_file", None)
             hook["url"] = webhook_url
+        for slack in receiver.get("slack_configs", []):
+            slack.pop("api_url_file", None)
+            slack["api_url"] = webhook_url
+        for mail in receiver.get("email_configs", []):
+            if smtp is not None:
+                mail.update(smarthost=smtp, require_tls=False)
     return config
 
 
@@ -225,6 +244,76 @@ class WebhookSink:
     def received(self) -> list[tuple[float, dict[str, Any]]]:
         with self._lock:
             return list(self.posts)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SmtpSink:
+    """A real SMTP server on 127.0.0.1 that keeps every message delivered to it, parsed.
+
+    The little Alertmanager's client needs: EHLO (no STARTTLS, no AUTH offered, so none is
+    tried), MAIL, RCPT, DATA, RSET, NOOP, QUIT; nothing is relayed."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[float, list[str], EmailMessage]] = []
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def reply(self, line: str) -> None:
+                self.wfile.write(line.encode("ascii") + b"\r\n")
+
+            def handle(self) -> None:
+                self.reply("220 veille-test-sink ESMTP")
+                rcpt: list[str] = []
+                while line := self.rfile.readline(65536):
+                    command = line.decode("utf-8", "replace").strip()
+                    verb = command[:4].upper()
+                    if verb == "EHLO":
+                        self.reply("250-veille-test-sink")
+                        self.reply("250-8BITMIME")
+                        self.reply("250 SMTPUTF8")
+                    elif verb == "HELO":
+                        self.reply("250 veille-test-sink")
+                    elif verb in ("MAIL", "RSET"):
+                        rcpt = []
+                        self.reply("250 OK")
+                    elif verb == "NOOP":
+                        self.reply("250 OK")
+                    elif verb == "RCPT":
+                        rcpt.append(command.split(":", 1)[1].strip().strip("<>"))
+                        self.reply("250 OK")
+                    elif verb == "DATA":
+                        self.reply("354 end with <CRLF>.<CRLF>")
+                        data = bytearray()
+                        while (chunk := self.rfile.readline(1 << 20)) not in (b".\r\n", b""):
+                            data += chunk[1:] if chunk.startswith(b"..") else chunk
+                        message = message_from_bytes(bytes(data), policy=policy.default)
+                        assert isinstance(message, EmailMessage)
+                        with sink._lock:
+                            sink.messages.append((time.time(), rcpt, message))
+                        rcpt = []
+                        self.reply("250 OK queued")
+                    elif verb == "QUIT":
+                        self.reply("221 bye")
+                        return
+                    else:
+                        self.reply("502 not implemented")
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def received(self) -> list[tuple[float, list[str], EmailMessage]]:
+        with self._lock:
+            return list(self.messages)
 
     def close(self) -> None:
         self.server.shutdown()
