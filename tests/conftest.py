@@ -63,6 +63,7 @@ LONGEST_FILES = {
     "tests/unit/test_rss_entries.py": 14, "tests/unit/test_cli_inputs.py": 14,
     "tests/integration/test_secure_proxy.py": 14, "tests/unit/test_crisis.py": 13,
     "tests/unit/test_timezone.py": 13, "tests/unit/test_spike_agent_recovery.py": 10,
+    "tests/unit/test_deploy_notifications.py": 18,
 }
 
 

@@ -18,7 +18,16 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from tests.unit.test_deploy_prometheus import ALERTMANAGER, DEPLOY, RULE_FILES, amtool_version, run, tool
+from tests.unit.test_deploy_prometheus import (
+    ALERTMANAGER,
+    BRAND_ALERTS,
+    DEPLOY,
+    RULE_FILES,
+    alert_rules,
+    amtool_version,
+    run,
+    tool,
+)
 
 AM_DIR = DEPLOY / "alertmanager"
 TEMPLATES = AM_DIR / "templates"
@@ -160,6 +169,25 @@ def test_the_grafana_example_links_each_alert_to_its_dashboard(tmp_path: Path) -
             assert f"Grafana: {link}" in render("veille.email.text.en", data, tmp_path, *globs)
             html = render("veille.email.html.en", data, tmp_path, *globs)
             assert f'<a href="{link.replace("&", "&amp;")}">Grafana</a>' in html, html
+
+
+def test_every_brand_alert_links_its_brands_dashboard(tmp_path: Path) -> None:
+    """A brand alert links the brand's moderation dashboard (the Moderation* KPI alerts) or its
+    reputation dashboard; every other alert, brand or not, the pipeline's. A new brand alert
+    needs its name in veille.grafana.path (CONTRIBUTING.md, A new alert)."""
+    names = sorted({r["alert"] for r in alert_rules()})
+    data = alert_data("firing", [({"alertname": n, "severity": "warning", "brand": "acme"}, {}, "firing")
+                                 for n in names])
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(data))
+    out = run(tool("amtool"), "template", "render", f"--template.glob={VEILLE_TMPL}",
+              f"--template.data={path}", "--template.text={{ range .Alerts }}{{ .Labels.alertname }} "
+              '{{ template "veille.grafana.path" . }}\n{{ end }}', stderr=False)
+    got = dict(line.split(" ") for line in out.strip().splitlines())
+    expected = {n: ("/d/veille-pipeline/" if n not in BRAND_ALERTS else
+                    "/d/veille-moderation/?var-brand=acme" if n.startswith("Moderation") else
+                    "/d/veille-reputation/?var-brand=acme") for n in names}
+    assert got == expected
 
 
 def test_a_long_group_stays_short_enough_for_chat(tmp_path: Path) -> None:
