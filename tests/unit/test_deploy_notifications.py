@@ -39,7 +39,7 @@ LANGUAGES = ("en", "fr")
 #: The templates a receiver calls, per language (and the language-neutral colour).
 PUBLIC = [f"veille.{kind}.{lang}" for lang in LANGUAGES
           for kind in ("slack.title", "slack.text", "slack.fallback", "email.subject",
-                       "email.html", "email.text")] + ["veille.slack.color"]
+                       "email.html", "email.text")] + ["veille.slack.color", "veille.slack.titlelink"]
 #: What each language says of a firing and of a resolved notification, and of a critical alert.
 WORDS = {"en": {"firing": "[FIRING]", "resolved": "[RESOLVED]", "critical": "Severity: *critical*",
                 "brand": "Brand: *acme*", "team": "Team: telecom", "runbook": "|Runbook>"},
@@ -128,13 +128,27 @@ def test_every_template_renders_firing_resolved_and_mixed(tmp_path: Path, name: 
         if name == "veille.slack.color":
             assert out.strip() == (RED if status == "firing" else GREEN)
             continue
+        if name == "veille.slack.titlelink":
+            assert out == CRISIS_ANNOTATIONS["runbook_url"]
+            continue
         lang = name.rsplit(".", 1)[1]
         if not name.startswith("veille.slack.text"):
             assert WORDS[lang][status] in out, out
         assert CRISIS_ANNOTATIONS["summary"] in out, out
         if name.startswith("veille.slack.text") or ".email.html" in name or ".email.text" in name:
             assert "acme" in out and "telecom" in out and CRISIS_ANNOTATIONS["runbook_url"] in out, out
-            assert "Grafana" not in out.replace("veille, from", ""), "no Grafana link unless given"
+            assert "Grafana" not in out, "no Grafana link unless given"
+
+
+@pytest.mark.parametrize(("severities", "colour"), [
+    (["info"], "#3b82c4"), (["info", "warning", "info"], "#f29d0b"),
+    (["warning", "critical", "info"], RED), (["critical", "warning"], RED)])
+def test_the_colour_is_the_worst_firing_severity(tmp_path: Path, severities: list[str],
+                                                 colour: str) -> None:
+    alerts = [({**CRISIS, "severity": s, "n": str(i)}, CRISIS_ANNOTATIONS, "firing")
+              for i, s in enumerate(severities)]
+    alerts.append(({**CRISIS, "n": "resolved"}, CRISIS_ANNOTATIONS, "resolved"))
+    assert render("veille.slack.color", alert_data("firing", alerts), tmp_path) == colour
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -376,6 +390,7 @@ def test_real_alertmanager_posts_a_crisis_to_slack_firing_then_resolved(tmp_path
     assert firing["title"] == f"{words['firing']} {CRISIS_ANNOTATIONS['summary']}"
     assert firing["color"] == RED and resolved["color"] == GREEN
     assert firing["fallback"] == firing["title"]
+    assert firing["title_link"] == resolved["title_link"] == CRISIS_ANNOTATIONS["runbook_url"]
     for attachment in (firing, resolved):
         text = attachment["text"]
         for key in ("brand", "team", "critical", "runbook"):
