@@ -52,7 +52,7 @@ LONGEST_FILES = {
     "tests/integration/test_crisis_quiet.py": 48, "tests/integration/test_watchlist_reload.py": 47,
     "tests/integration/test_log_format.py": 45,
     "tests/integration/test_rss.py": 43, "tests/integration/test_bluesky.py": 41,
-    "tests/integration/test_reddit.py": 38,
+    "tests/integration/test_reddit.py": 38, "tests/integration/test_jetstream.py": 20,
     "tests/functional/test_enrich_stage.py": 36, "tests/unit/test_deploy_grafana.py": 35,
     "tests/unit/test_crisis_early.py": 34, "tests/integration/test_sign_in.py": 28,
     "tests/integration/test_mastodon.py": 25, "tests/unit/test_spikes.py": 25,

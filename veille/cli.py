@@ -347,6 +347,17 @@ def cmd_reddit(args: argparse.Namespace) -> int:
     return _poll(args, run_reddit, "reddit", "search(es)")
 
 
+def cmd_jetstream(args: argparse.Namespace) -> int:
+    """A stream has no end: no --once. SIGTERM/SIGINT stop it (the batch in flight sent, the
+    cursor saved), exit 0; a bad setting or watch list, or a state folder in use: exit 2."""
+    import asyncio
+
+    from veille.collectors.jetstream import run_jetstream
+
+    asyncio.run(run_jetstream(_signs_in(_settings(args))))
+    return 0
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     from veille.detect import run_detect, timezone_option
     from veille.spikes import DetectorConfig
@@ -1019,6 +1030,7 @@ _USER_ERRORS = (
     ("veille.collectors.mastodon", "MastodonConfigError"),
     ("veille.collectors.bluesky", "BlueskyConfigError"),
     ("veille.collectors.reddit", "RedditConfigError"),
+    ("veille.collectors.jetstream", "JetstreamConfigError"),
     ("veille.collectors.rss", "FeedConfigError"),
     ("veille.collectors.rss", "StateDirError"),
     ("veille.moderate.commands", "ModerateError"),
@@ -1153,6 +1165,11 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
     rd.add_argument("--once", action="store_true", help="run every search once, then exit")
     rd.set_defaults(func=cmd_reddit)
+    js = csub.add_parser("jetstream", help="follow every Bluesky post on Jetstream and send those "
+                         "naming a brand of the watch list (a stream: runs until stopped)")
+    _add_broker(js)
+    js.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
+    js.set_defaults(func=cmd_jetstream)
 
     from veille.moderation import CLOSING_DECISIONS, DECISIONS, METRIC_CATEGORIES, SORTS
 

@@ -470,7 +470,7 @@ class EnrichedTally:
 
 
 #: Collector names: a bounded label set.
-COLLECTORS = ("replay", "rss", "webhook", "mastodon", "bluesky", "reddit")
+COLLECTORS = ("replay", "rss", "webhook", "mastodon", "bluesky", "reddit", "jetstream")
 #: Reasons a collector refuses an item (bounded): the record validation reasons plus transport ones.
 COLLECTOR_REFUSALS = DLQ_REASONS + ("unauthorized", "payload_too_large", "too_many_items",
                                     "overloaded", "duplicate", "unsupported")
@@ -638,6 +638,46 @@ class RedditBrandMetrics(_SourceHealth):
             failures_help="Reddit searches of the brand's terms that failed: fetch (HTTP error, "
                           "timeout, answer too large or no Listing), rate_limited, unauthorized "
                           "(the app's credentials refused, 401, 403), broker.")
+
+
+#: What a Jetstream event was (a label value): a post created (matched against the watch list or
+#: not), an event ignored (identity, account, an update or delete, another collection), an event
+#: refused (malformed: veille_collector_items_refused_total says why).
+JETSTREAM_EVENTS = ("post", "ignored", "refused")
+#: Why the Jetstream collector connected again (a label value): the server closed the socket or
+#: it dropped (closed), the server could not be reached or refused the connection (unreachable),
+#: the broker did not acknowledge the posts read (broker), anything else (error).
+JETSTREAM_RECONNECTS = ("closed", "unreachable", "broker", "error")
+
+
+class JetstreamMetrics:
+    """The Jetstream collector's stream: events read by kind, posts naming a brand, connections
+    made again by cause, whether it is connected, and its lag (the clock less the time of the
+    last event read, computed when scraped: it grows while the stream is cut off)."""
+
+    def __init__(self, registry: CollectorRegistry, last_event: Callable[[], float]) -> None:
+        self.events = Counter("veille_jetstream_events_total",
+                              "Jetstream events read, by kind: post (a post created), ignored "
+                              "(identity, account, update, delete, other collections), refused "
+                              "(malformed).", ["kind"], registry=registry)
+        self.matched = Counter("veille_jetstream_posts_matched_total",
+                               "Posts read on Jetstream whose text names a brand of the watch list "
+                               "(sent to mentions.raw, once each).", registry=registry)
+        self.reconnects = Counter("veille_jetstream_reconnects_total",
+                                  "Connections to Jetstream made again, by cause: closed, "
+                                  "unreachable, broker, error.", ["cause"], registry=registry)
+        self.connected = Gauge("veille_jetstream_connected",
+                               "1 while the collector is connected to Jetstream, else 0.",
+                               registry=registry)
+        self.lag = Gauge("veille_jetstream_lag_seconds",
+                         "Seconds between now and the time (time_us) of the last Jetstream event "
+                         "read (before the first one: of the cursor resumed, or of the start).",
+                         registry=registry)
+        self.lag.set_function(lambda: max(time.time() - last_event(), 0.0))
+        for kind in JETSTREAM_EVENTS:
+            self.events.labels(kind)
+        for cause in JETSTREAM_RECONNECTS:
+            self.reconnects.labels(cause)
 
 
 SEVERITIES = ("warning", "critical")

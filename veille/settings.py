@@ -303,6 +303,18 @@ class Settings:
     reddit_interval_seconds: float = field(
         default=120.0, metadata={"help": "Seconds between two rounds of Reddit searches."}
     )
+    jetstream_url: str = field(
+        default="wss://jetstream2.us-east.bsky.network/subscribe",
+        metadata={"help": "Bluesky Jetstream's subscribe endpoint the Jetstream collector follows "
+                  "(wss://; ws:// on loopback only), e.g. another public instance: "
+                  "wss://jetstream1.us-west.bsky.network/subscribe."},
+    )
+    jetstream_rewind_seconds: float = field(
+        default=5.0,
+        metadata={"help": "The Jetstream collector resumes this many seconds before its saved "
+                  "cursor (the posts of those seconds already sent are not sent again); 0: from "
+                  "the cursor itself."},
+    )
     spike_bucket_seconds: int = field(
         default=300, metadata={"help": "Crisis detection: event-time bucket size per brand, seconds."}
     )
@@ -663,6 +675,10 @@ _AT_MOST = {
     "max_text_chars": (100_000, "a record must fit in Apache Kafka's default 1 MB message limit"),
     # A fetch waiting longer than the consumer's request timeout (90 s at the least) timed out
     # every time: the worker read nothing.
+    # The ids sent in the rewind window are remembered (at most 20,000): a longer rewind would
+    # send again what they no longer cover.
+    "jetstream_rewind_seconds": (600.0, "10 minutes: the posts sent in the rewind are "
+                                 "remembered to be sent once"),
     "consumer_fetch_max_wait_ms": (60_000, "a minute: a fetch must answer within the consumer's "
                                    "request timeout"),
 }
@@ -719,7 +735,7 @@ _LONGEST_CHANGELOG = "-moderation-cases-changelog"
 _ZERO_ALLOWED = frozenset(("producer_linger_ms", "spike_lateness_seconds", "spike_early_seconds",
                            "consumer_fetch_max_wait_ms", "moderation_retention_days",
                            "dlq_retention_days", "mentions_retention_days",
-                           "watchlist_reload_seconds"))
+                           "watchlist_reload_seconds", "jetstream_rewind_seconds"))
 
 
 #: VEILLE_ variables that are not settings but are read (or set by the deployment) elsewhere.

@@ -432,6 +432,7 @@ def test_each_collector_is_given_the_time_it_takes_to_stop(tmp_path: Path) -> No
     the next start."""
     from veille.collectors.base import MentionSink
     from veille.collectors.bluesky import BlueskyCollector
+    from veille.collectors.jetstream import JetstreamCollector
     from veille.collectors.mastodon import MastodonCollector
     from veille.collectors.reddit import RedditCollector
     from veille.collectors.rss import RssCollector
@@ -441,7 +442,8 @@ def test_each_collector_is_given_the_time_it_takes_to_stop(tmp_path: Path) -> No
                                  mastodon_url="https://mastodon.example")
     for service, kind in (("rss-collector", RssCollector), ("mastodon-collector", MastodonCollector),
                           ("bluesky-collector", BlueskyCollector),
-                          ("reddit-collector", RedditCollector)):
+                          ("reddit-collector", RedditCollector),
+                          ("jetstream-collector", JetstreamCollector)):
         metrics = CollectorMetrics(CollectorRegistry())
         sink = MentionSink(settings, kind.name, metrics)
         collector: Any = kind(settings, metrics, sink)
@@ -467,7 +469,8 @@ def test_every_service_has_a_memory_limit_set_from_env() -> None:
         assert "mem_limit" in service, f"{name} has no mem_limit"
         assert _bytes(service["mem_limit"]) >= 256 * 2**20, name
     for name in ("worker", "agents", "webhook-collector", "rss-collector", "mastodon-collector",
-                 "bluesky-collector", "reddit-collector", "moderation-api", "kafka", "prometheus",
+                 "bluesky-collector", "reddit-collector", "jetstream-collector", "moderation-api",
+                 "kafka", "prometheus",
                  "grafana"):
         assert str(raw_services[name]["mem_limit"]).startswith("${"), name
     # README, Deploy: a worker about 250 MB (+0.6 KB a moderation case), a collector 40-150 MB,

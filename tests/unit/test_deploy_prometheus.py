@@ -248,6 +248,7 @@ def test_contract_matches_veille_metrics() -> None:
         CollectorMetrics,
         FeedMetrics,
         HashtagMetrics,
+        JetstreamMetrics,
         Metrics,
         ModerationApiMetrics,
         ModerationMetrics,
@@ -266,6 +267,7 @@ def test_contract_matches_veille_metrics() -> None:
     HashtagMetrics(registry, ["AcmeDown"])
     BlueskyBrandMetrics(registry, ["acme"])
     RedditBrandMetrics(registry, ["acme"])
+    JetstreamMetrics(registry, lambda: 0.0)
     agents_paused(registry, lambda: 0.0)
     spikes = SpikeMetrics(registry, ["acme"], 300)
     moderation = ModerationMetrics(registry, ["acme"])

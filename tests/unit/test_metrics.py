@@ -219,6 +219,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
         CollectorMetrics,
         FeedMetrics,
         HashtagMetrics,
+        JetstreamMetrics,
         ModerationApiMetrics,
         ModerationMetrics,
         RedditBrandMetrics,
@@ -238,6 +239,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     # Bluesky collector's and the agents' pause were left out of these checks until 2026-12-07.
     BlueskyBrandMetrics(reg, ["acme", "boreal"])
     RedditBrandMetrics(reg, ["acme", "boreal"])
+    JetstreamMetrics(reg, lambda: 1.7e9)
     WatchlistMetrics(reg, 1000.0)
     agents_paused(reg, lambda: 0.0)
     SpikeMetrics(reg, ["acme", "boreal"], 300)
@@ -259,8 +261,10 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     # failure kinds (the fold of unknown values is tested above); `le` is a histogram's buckets,
     # `version` and `revision` veille_build's one value each; `team` the watch list's teams,
     # at most one a brand.
-    # The moderation API's: route templates, status codes, decisions, ways (api, page).
+    # The moderation API's: route templates, status codes, decisions, ways (api, page). The
+    # Jetstream collector's reconnections: their causes.
     bounded = {"brand", "category", "collector", "feed", "hashtag", "kind", "language", "le",
+               "cause",
                "outcome", "platform", "reason", "sentiment", "severity", "since", "stage",
                "version", "revision", "route", "code", "decision", "via", "team"}
     # The client's standard process families keep their standard names; python_info's labels

@@ -1,0 +1,477 @@
+"""Jetstream collector: every Bluesky post as it is made, the ones naming a brand sent.
+
+Bluesky's Jetstream (VEILLE_JETSTREAM_URL, default one public instance) streams every commit of
+the network as JSON over a WebSocket. The collector connects to
+`{url}?wantedCollections=app.bsky.feed.post&maxMessageSizeBytes=...&cursor=<time_us>`, reads each
+event (veille.collectors.jetstream_events.read_event), matches the text of each post created
+against the watch list (veille.rules.Watchlist, the workers' rules and RE2 prefilter; the file
+followed while it runs, VEILLE_WATCHLIST_RELOAD_SECONDS), and sends only the posts naming a
+brand to mentions.raw, with the Bluesky search collector's mapping
+(veille.collectors.bluesky.post_to_dict): the same id for the same post (`bluesky-` + a hash of
+its at:// URI), so that running both collectors sends a post once; author: the poster's DID
+(Jetstream gives no handle); no audience figures (none exist when a post is made); a post whose
+createdAt (the poster's device's clock) is more than VEILLE_MAX_FUTURE_SECONDS ahead of the time
+Jetstream saw it is dated by that time.
+
+Cursor (CursorBook): the time_us of the newest event read such that every post up to it that
+named a brand was acknowledged by the broker; it moves with every event when nothing waits for
+the broker (a quiet brand does not replay hours of posts at a restart). Saved in
+`VEILLE_COLLECTOR_STATE_DIR/jetstream/cursor.json` at most every SAVE_SECONDS and when the
+collector stops, with the ids sent within VEILLE_JETSTREAM_REWIND_SECONDS below it: a restart or
+a reconnection asks from the cursor less the rewind, and those posts are not sent twice. Without
+a saved cursor, the collector starts live.
+
+The posts naming a brand are sent in batches (at most MAX_BATCH, or FLUSH_SECONDS after the
+first): while a batch waits for the broker the socket is not read (the server holds or drops
+the connection: nothing is buffered without bound). A batch the broker does not acknowledge is
+dropped, and the stream is read again from the cursor after a backoff: nothing is lost within
+the instance's retention (about a day). The socket dropping, or the server unreachable: the
+collector connects again after a jittered exponential backoff (1 s to BACKOFF_MAX), from its
+cursor. A malformed event, or a post naming a brand that breaks the record contract, is refused
+with its reason (logged escaped, counted) and the stream goes on. An event larger than
+MAX_EVENT_BYTES is refused (the server is asked not to send any; one beyond twice that closes
+the connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from yarl import URL
+
+from streams.records import InvalidMention, Limits, RawMention, iso, mention_from_dict, parse_time
+from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
+from veille.collectors.bluesky import post_to_dict
+from veille.collectors.jetstream_events import (
+    MAX_EVENT_BYTES,
+    POST_COLLECTION,
+    CursorBook,
+    Post,
+    Refused,
+    read_event,
+)
+from veille.collectors.polling import names_loopback
+from veille.collectors.rss import (
+    StateStore,
+    backoff_delay,
+    serve_metrics,
+    short_hash,
+    sleep_or_stop,
+    stop_metrics,
+)
+from veille.metrics import CollectorMetrics, JetstreamMetrics
+from veille.reload import Reloader, follow_watchlist
+from veille.rules import Watchlist, WatchlistError
+from veille.settings import Settings
+from veille.terminal import printable
+
+log = logging.getLogger(__name__)
+
+#: The cursor's file in the state folder (a fixed name: the README tells to delete it to start
+#: live).
+CURSOR_FILE = "cursor.json"
+#: The cursor is saved at most this often (and when the collector stops).
+SAVE_SECONDS = 5.0
+#: A batch of posts naming a brand is sent at this size, or this long after its first post.
+MAX_BATCH = 500
+FLUSH_SECONDS = 0.5
+#: The socket is read at most this long at a time (a batch due, a stop asked are seen then).
+TICK_SECONDS = 1.0
+BACKOFF_BASE = 1.0
+BACKOFF_MAX = 60.0
+#: WebSocket pings (aiohttp's heartbeat): a connection answering none is closed and made again.
+HEARTBEAT_SECONDS = 30.0
+
+
+class JetstreamConfigError(ValueError):
+    """The Jetstream collector cannot start: a bad URL, or a watch list without a brand."""
+
+
+def check_url(raw: str) -> str:
+    """VEILLE_JETSTREAM_URL as the subscribe endpoint's URL, or JetstreamConfigError: wss:// (ws://
+    to this machine only: a loopback address or localhost), a host, no credentials, query or
+    fragment (the collector adds its own query)."""
+    name = "VEILLE_JETSTREAM_URL"
+    url = raw.strip()
+    example = "e.g. wss://jetstream2.us-east.bsky.network/subscribe"
+    if not url:
+        raise JetstreamConfigError(f"{name} is empty: set it to a Jetstream instance, {example}")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise JetstreamConfigError(f"{name}={url!r} must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise JetstreamConfigError(f"{name} is not a valid URL ({exc})") from None
+    if parts.username is not None or parts.password is not None:
+        raise JetstreamConfigError(f"{name} must not hold user:password@ (it would be logged)")
+    if parts.scheme not in ("ws", "wss") or not url.lower().startswith(parts.scheme + "://"):
+        raise JetstreamConfigError(f"{name}={url!r} must be a wss:// address, {example}")
+    if not parts.hostname:
+        raise JetstreamConfigError(f"{name}={url!r} names no host, {example}")
+    if (port is not None and not 1 <= port <= 65535) or parts.netloc.endswith(":"):
+        raise JetstreamConfigError(f"{name}={url!r}: the port must be in 1..65535")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise JetstreamConfigError(f"{name}={url!r} must not have a query or fragment (the "
+                                   f"collector asks for its own), {example}")
+    if parts.scheme == "ws" and not names_loopback(parts.hostname):
+        raise JetstreamConfigError(f"{name}={url!r} is ws://: use the instance's wss:// address "
+                                   "(ws:// is for a Jetstream on this machine only)")
+    try:
+        URL(url)
+    except (ValueError, TypeError) as exc:
+        raise JetstreamConfigError(f"{name}={url!r} is not a valid URL ({exc})") from None
+    return url
+
+
+class JetstreamCollector(Collector):
+    """Follows Jetstream and sends the posts naming a brand (see the module's docstring)."""
+
+    name = "jetstream"
+
+    def __init__(self, settings: Settings, metrics: CollectorMetrics,
+                 sink: MentionSink | None = None, *, watchlist: Watchlist | None = None,
+                 backoff_base: float = BACKOFF_BASE, backoff_max: float = BACKOFF_MAX,
+                 flush_seconds: float = FLUSH_SECONDS, max_batch: int = MAX_BATCH,
+                 save_seconds: float = SAVE_SECONDS, tick_seconds: float = TICK_SECONDS,
+                 heartbeat: float = HEARTBEAT_SECONDS, stop_grace: float = 30.0,
+                 rng: random.Random | None = None) -> None:
+        """`watchlist`: the rules to match (tests, embedding code), else the watch list's file,
+        followed while the collector runs."""
+        super().__init__(settings, metrics, sink)
+        self.url = settings.jetstream_url.strip()
+        self.watchlist = watchlist
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.flush_seconds = flush_seconds
+        self.max_batch = max_batch
+        self.save_seconds = save_seconds
+        self.tick_seconds = tick_seconds
+        self.heartbeat = heartbeat
+        self.stop_grace = stop_grace
+        self.rng = rng or random.Random()
+        self.max_text_chars = settings.max_text_chars
+        self.limits = Limits.from_settings(settings)
+        self.max_future = timedelta(seconds=settings.max_future_seconds)
+        self.store = StateStore(Path(settings.collector_state_dir) / self.name)
+        self.book = CursorBook(rewind_us=int(settings.jetstream_rewind_seconds * 1_000_000))
+        self.reloader: Reloader[Watchlist] | None = None
+        #: Unix time of the last event read (the cursor's at start, else the start's): the lag.
+        self.last_event = time.time()
+        self.stream = JetstreamMetrics(metrics.registry, lambda: self.last_event)
+        self.failures = 0
+        self.connections = 0  # connections made (tests)
+        self._batch: list[RawMention] = []
+        self._batch_since = 0.0
+        self._saved = 0  # the book's version saved
+        self._saved_at = 0.0
+        self._session: aiohttp.ClientSession | None = None
+        self._opened = False  # the current connection was opened (a failure is then "closed")
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    def check_config(self) -> None:
+        self.url = check_url(self.settings.jetstream_url)
+
+    def load_watchlist(self, path: Path) -> Watchlist:
+        """The watch list at `path`, or JetstreamConfigError (one that does not load, or holds
+        no brand: nothing to match), at start as when it changes (the one in use then stays)."""
+        try:
+            watchlist = Watchlist.from_toml(path)
+        except WatchlistError as exc:
+            raise JetstreamConfigError(str(exc)) from None
+        if not watchlist.brands:
+            raise JetstreamConfigError(f"{path}: no brand to match the posts against")
+        return watchlist
+
+    def _take_watchlist(self, watchlist: Watchlist) -> None:
+        self.watchlist = watchlist  # the next post read is matched against it
+        log.info("jetstream: watch list changed: %d brands from the next post on",
+                 len(watchlist.brands))
+
+    async def start(self) -> None:
+        self.check_config()
+        self.store.check()
+        if self.watchlist is None:
+            self.reloader = follow_watchlist(
+                self.settings.watchlist_path, self.load_watchlist,
+                self.settings.watchlist_reload_seconds, self.metrics.registry,
+                size=lambda w: len(w.brands))
+            self.reloader.on_change(self._take_watchlist)
+            self.watchlist = self.reloader.value
+        self.book = CursorBook.from_state(self._load_cursor(), self.book.rewind_us)
+        self._saved = self.book.version
+        if self.book.acked is not None:
+            self.last_event = self.book.acked / 1e6
+            log.info("jetstream: resuming from %s (less %g s)",
+                     iso(datetime.fromtimestamp(self.book.acked / 1e6, UTC)),
+                     self.book.rewind_us / 1e6)
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": self.settings.collector_user_agent})
+
+    def _load_cursor(self) -> Any:
+        """The saved state (CURSOR_FILE), None when there is none; a damaged one is moved aside
+        (logged) and the collector starts live."""
+        path = self.store.directory / CURSOR_FILE
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, RecursionError) as exc:
+            with contextlib.suppress(OSError):
+                os.replace(path, path.with_suffix(".corrupt"))
+            log.error("jetstream: the saved cursor %s is unreadable (%s); moved aside, starting "
+                      "live", path, type(exc).__name__)
+            return None
+
+    async def run(self) -> None:
+        task = asyncio.create_task(self._loop(), name=self.name)
+        tasks = [task]
+        if self.reloader is not None:
+            tasks.append(asyncio.create_task(
+                self.reloader.follow(lambda: not self.stopping.is_set()),
+                name=f"{self.name}:watchlist"))
+        try:
+            await asyncio.wait([task, asyncio.create_task(self.stopping.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+            # The loop sends the batch in flight and saves the cursor before leaving.
+            await asyncio.wait([task], timeout=self.stop_grace)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        try:
+            self._save(force=True)
+            await super().close()
+        finally:
+            self.store.release()
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+
+    # -- the stream -----------------------------------------------------------------------------
+
+    def subscribe_url(self) -> URL:
+        query = {"wantedCollections": POST_COLLECTION, "maxMessageSizeBytes": str(MAX_EVENT_BYTES)}
+        resume = self.book.resume_from()
+        if resume is not None:
+            query["cursor"] = str(resume)
+        return URL(self.url).update_query(query)
+
+    async def _loop(self) -> None:
+        while not self.stopping.is_set():
+            cause = "closed"
+            self._opened = False
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except BrokerUnavailable as exc:
+                cause = "broker"
+                log.warning("jetstream: the broker did not acknowledge the posts read (%s); "
+                            "reading again from the cursor", printable(str(exc))[:200])
+            except aiohttp.WSServerHandshakeError as exc:
+                cause = "unreachable"
+                log.warning("jetstream: %s refused the connection: HTTP %s", self.url, exc.status)
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                cause = "closed" if self._opened else "unreachable"
+                log.warning("jetstream: %s: %s", self.url,
+                            printable(f"{type(exc).__name__}: {exc}")[:300])
+            except Exception as exc:  # a bug must not end the stream silently: log, back off
+                cause = "error"
+                log.exception("jetstream: unexpected error (%s)", type(exc).__name__)
+            finally:
+                self.stream.connected.set(0)
+            if self.stopping.is_set():
+                break
+            self.failures += 1
+            delay = backoff_delay(self.failures, self.backoff_base, self.backoff_max, self.rng)
+            self.stream.reconnects.labels(cause).inc()
+            log.warning("jetstream: connection ended (%s); connecting again in %.1f s", cause, delay)
+            if await sleep_or_stop(self.stopping, delay):
+                break
+
+    async def _follow(self) -> None:
+        """One connection: read until it ends or the collector stops, then send what is left."""
+        assert self._session is not None, "start() first"
+        url = self.subscribe_url()
+        try:
+            async with self._session.ws_connect(
+                    url, heartbeat=self.heartbeat, max_msg_size=2 * MAX_EVENT_BYTES,
+                    autoping=True, timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
+                    proxy=None) as ws:
+                self.connections += 1
+                self._opened = True
+                self.stream.connected.set(1)
+                log.info("jetstream: connected to %s (cursor %s)", self.url,
+                         url.query.get("cursor", "live"))
+                await self._read(ws)
+        finally:
+            self.stream.connected.set(0)
+            await self._flush()  # read before the end: sent (or dropped, read again)
+            self._save()
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while not self.stopping.is_set():
+            try:
+                msg = await ws.receive(timeout=self._wait())
+            except TimeoutError:
+                await self._tick()
+                continue
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                self._event(msg.data)
+            elif msg.type == aiohttp.WSMsgType.BINARY:
+                self._refuse(Refused("unsupported", "a binary message"))
+            elif msg.type == aiohttp.WSMsgType.ERROR:
+                if isinstance(msg.data, aiohttp.WebSocketError) and msg.data.code == 1009:
+                    self._refuse(Refused("payload_too_large",
+                                         f"a message of more than {2 * MAX_EVENT_BYTES} bytes; "
+                                         "the connection is closed"))
+                raise aiohttp.ClientConnectionError(
+                    printable(f"the connection failed: {msg.data}")[:300])
+            else:  # CLOSE, CLOSING, CLOSED
+                log.info("jetstream: the server closed the connection (code %s)", ws.close_code)
+                return
+            await self._tick()
+
+    def _wait(self) -> float:
+        """How long the socket may be read: until the batch is due, at most tick_seconds."""
+        if self._batch:
+            return max(0.001, min(self.tick_seconds,
+                                  self._batch_since + self.flush_seconds - time.monotonic()))
+        return self.tick_seconds
+
+    async def _tick(self) -> None:
+        if self._batch and (len(self._batch) >= self.max_batch
+                            or time.monotonic() - self._batch_since >= self.flush_seconds):
+            await self._flush()
+        self._save()
+
+    async def _flush(self) -> None:
+        """Send the batch; BrokerUnavailable when the broker does not take it (then dropped:
+        the cursor stays, the stream is read again from it)."""
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        try:
+            await self.sink.send(batch)
+        except BrokerUnavailable:
+            self.book.dropped()
+            raise
+        self.book.sent()
+
+    def _save(self, *, force: bool = False) -> None:
+        """The cursor and the rewind's ids, when they changed: at most every save_seconds
+        (force: now)."""
+        if self.book.acked is None or self.book.version == self._saved:
+            return
+        if not force and time.monotonic() - self._saved_at < self.save_seconds:
+            return
+        data = {**self.book.state(), "url": self.url, "saved_at": iso(datetime.now(UTC))}
+        try:
+            self.store.write(CURSOR_FILE, data)
+        except OSError as exc:
+            log.error("jetstream: could not save the cursor in %s (%s)", self.store.directory,
+                      exc.strerror or type(exc).__name__)
+            return
+        self._saved, self._saved_at = self.book.version, time.monotonic()
+
+    # -- one event ------------------------------------------------------------------------------
+
+    def _event(self, raw: str) -> None:
+        try:
+            time_us, post = read_event(raw)
+        except Refused as exc:
+            self._refuse(exc)
+            return
+        self.book.event(time_us)
+        self.last_event = time_us / 1e6
+        self.failures = 0  # the stream works
+        if post is None:
+            self.stream.events.labels("ignored").inc()
+            return
+        self.stream.events.labels("post").inc()
+        self.metrics.fetched.labels(self.name).inc()
+        assert self.watchlist is not None
+        if not self.watchlist.match(post.text).brands:
+            return
+        mention_id = "bluesky-" + short_hash(post.uri)
+        if self.book.seen(mention_id):
+            return  # sent before the rewind, or waiting in the batch
+        self.stream.matched.inc()
+        mention = self._mention(post)
+        if mention is None:
+            return
+        if not self._batch:
+            self._batch_since = time.monotonic()
+        self._batch.append(mention)
+        self.book.add(mention.id, time_us)
+
+    def _mention(self, post: Post) -> RawMention | None:
+        now = datetime.now(UTC)
+        try:
+            obj = post_to_dict(post.view(), collected_at=now, max_text_chars=self.max_text_chars)
+            seen = datetime.fromtimestamp(post.time_us / 1e6, UTC)
+            created = obj.get("created_at")
+            when = parse_time(created, "created_at") if isinstance(created, str) else None
+            if when is not None and when > seen + self.max_future:
+                # The poster's clock runs fast: dated when Jetstream saw it.
+                obj["created_at"] = iso(seen)
+            return mention_from_dict(obj, now=now, limits=self.limits)
+        except InvalidMention as exc:
+            self._refuse(Refused(exc.reason, exc.detail, post.time_us), uri=post.uri)
+        except Exception as exc:  # a strange post: refuse it alone, keep the stream
+            self._refuse(Refused("invalid_field", f"could not be read: {type(exc).__name__}"),
+                         uri=post.uri)
+        return None
+
+    def _refuse(self, exc: Refused, uri: str | None = None) -> None:
+        if exc.time_us is not None:
+            self.book.event(exc.time_us)
+        if uri is None:
+            self.stream.events.labels("refused").inc()
+        self.metrics.refused.labels(self.name, exc.reason).inc()
+        # Escaped: the detail quotes what the network sent.
+        log.info("jetstream: %s refused (%s): %s", printable(uri)[:200] if uri else "event",
+                 exc.reason, printable(exc.detail)[:300])
+
+
+async def run_jetstream(settings: Settings, *, collector: JetstreamCollector | None = None) -> None:
+    """Serve /metrics and follow Jetstream until SIGTERM/SIGINT."""
+    from prometheus_client import CollectorRegistry
+
+    if collector is None:
+        collector = JetstreamCollector(settings, CollectorMetrics(CollectorRegistry()))
+    collector.check_config()  # refuse a bad URL before serving anything
+    collector.store.check()  # and a state folder another collector holds
+    server = serve_metrics(collector.settings, collector.metrics, collector.name)
+    try:
+        await collector.serve()
+    finally:
+        stop_metrics(server)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m veille.collectors.jetstream` is `veille collect jetstream`."""
+    from veille.cli import main as cli
+
+    return cli(["collect", "jetstream", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
