@@ -122,6 +122,14 @@ def test_the_cursor_waits_for_the_broker_and_moves_when_nothing_waits() -> None:
     assert (book.acked, book.read, book.seen("bluesky-b")) == (T + 2, T + 2, False)
 
 
+def test_the_cursor_never_moves_beyond_the_ceiling() -> None:
+    """An event dated far ahead (a server's clock) moves the cursor to the clock's time at the
+    most: the next connection would otherwise skip everything until then."""
+    book = CursorBook(rewind_us=0)
+    book.event(T + 10**12, ceiling=T + 60_000_000)
+    assert book.acked == T + 60_000_000
+
+
 def test_the_rewinds_ids_are_kept_saved_and_forgotten_below_it() -> None:
     book = CursorBook(rewind_us=1000)
     for i, t in enumerate((T, T + 500, T + 1500)):

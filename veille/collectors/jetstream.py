@@ -91,6 +91,8 @@ FLUSH_SECONDS = 0.5
 TICK_SECONDS = 1.0
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
+#: The cursor never moves to an event's time more than this ahead of the clock.
+CURSOR_AHEAD_SECONDS = 60.0
 #: WebSocket pings (aiohttp's heartbeat): a connection answering none is closed and made again.
 HEARTBEAT_SECONDS = 30.0
 
@@ -171,7 +173,8 @@ class JetstreamCollector(Collector):
         #: Unix time of the last event read (the cursor's at start, else the start's): the lag.
         self.last_event = time.time()
         self.stream = JetstreamMetrics(metrics.registry, lambda: self.last_event)
-        self.failures = 0
+        self.failures = 0  # connections in a row that ended before an event was read
+        self.broker_failures = 0  # batches in a row the broker did not acknowledge
         self.connections = 0  # connections made (tests)
         self._batch: list[RawMention] = []
         self._batch_since = 0.0
@@ -245,8 +248,7 @@ class JetstreamCollector(Collector):
                 self.reloader.follow(lambda: not self.stopping.is_set()),
                 name=f"{self.name}:watchlist"))
         try:
-            await asyncio.wait([task, asyncio.create_task(self.stopping.wait())],
-                               return_when=asyncio.FIRST_COMPLETED)
+            await self.stopping.wait()
             # The loop sends the batch in flight and saves the cursor before leaving.
             await asyncio.wait([task], timeout=self.stop_grace)
         finally:
@@ -299,8 +301,13 @@ class JetstreamCollector(Collector):
                 self.stream.connected.set(0)
             if self.stopping.is_set():
                 break
-            self.failures += 1
-            delay = backoff_delay(self.failures, self.backoff_base, self.backoff_max, self.rng)
+            if cause == "broker":  # the stream works: the broker's failures in a row
+                self.broker_failures += 1
+                failures = self.broker_failures
+            else:
+                self.failures += 1
+                failures = self.failures
+            delay = backoff_delay(failures, self.backoff_base, self.backoff_max, self.rng)
             self.stream.reconnects.labels(cause).inc()
             log.warning("jetstream: connection ended (%s); connecting again in %.1f s", cause, delay)
             if await sleep_or_stop(self.stopping, delay):
@@ -374,6 +381,7 @@ class JetstreamCollector(Collector):
             self.book.dropped()
             raise
         self.book.sent()
+        self.broker_failures = 0
 
     def _save(self, *, force: bool = False) -> None:
         """The cursor and the rewind's ids, when they changed: at most every save_seconds
@@ -399,8 +407,8 @@ class JetstreamCollector(Collector):
         except Refused as exc:
             self._refuse(exc)
             return
-        self.book.event(time_us)
-        self.last_event = time_us / 1e6
+        self.book.event(time_us, ceiling=self._ceiling())
+        self.last_event = min(time_us / 1e6, time.time())
         self.failures = 0  # the stream works
         if post is None:
             self.stream.events.labels("ignored").inc()
@@ -422,6 +430,12 @@ class JetstreamCollector(Collector):
         self._batch.append(mention)
         self.book.add(mention.id, time_us)
 
+    @staticmethod
+    def _ceiling() -> int:
+        """The cursor never moves to a time more than CURSOR_AHEAD_SECONDS ahead of the clock
+        (a server's clock far ahead would have the next connection skip what comes between)."""
+        return int((time.time() + CURSOR_AHEAD_SECONDS) * 1_000_000)
+
     def _mention(self, post: Post) -> RawMention | None:
         now = datetime.now(UTC)
         try:
@@ -436,13 +450,13 @@ class JetstreamCollector(Collector):
         except InvalidMention as exc:
             self._refuse(Refused(exc.reason, exc.detail, post.time_us), uri=post.uri)
         except Exception as exc:  # a strange post: refuse it alone, keep the stream
-            self._refuse(Refused("invalid_field", f"could not be read: {type(exc).__name__}"),
+            self._refuse(Refused("processing_error", f"could not be read: {type(exc).__name__}"),
                          uri=post.uri)
         return None
 
     def _refuse(self, exc: Refused, uri: str | None = None) -> None:
         if exc.time_us is not None:
-            self.book.event(exc.time_us)
+            self.book.event(exc.time_us, ceiling=self._ceiling())
         if uri is None:
             self.stream.events.labels("refused").inc()
         self.metrics.refused.labels(self.name, exc.reason).inc()

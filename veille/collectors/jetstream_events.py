@@ -152,8 +152,11 @@ class CursorBook:
         """True for a mention already sent (the rewind) or waiting for the broker."""
         return mention_id in self.recent or mention_id in self.pending
 
-    def event(self, time_us: int) -> None:
-        """An event read (matched or not): with no mention waiting, the cursor moves to it."""
+    def event(self, time_us: int, ceiling: int | None = None) -> None:
+        """An event read (matched or not): with no mention waiting, the cursor moves to it (to
+        `ceiling` at the most: the clock, a little ahead)."""
+        if ceiling is not None:
+            time_us = min(time_us, ceiling)
         if self.read is None or time_us > self.read:
             self.read = time_us
         if not self.pending and self.acked != self.read:
