@@ -922,6 +922,28 @@ def pipeline() -> Json:
                 "CollectorSilent quiet for the Reddit collector.")
         ],
         [
+            (timeseries("Jetstream lag", [target(
+                "max by (instance) (veille_jetstream_lag_seconds)", "{{instance}}")],
+                unit="s", threshold_line=True, steps=thresholds(("green", None), ("orange", 300)),
+                description="Seconds between now and the last Jetstream event each Jetstream "
+                            "collector read: grows while it is cut off or falls behind (alert "
+                            "JetstreamBehind above 5 minutes for 10 minutes)."), 8, 7),
+            (timeseries("Jetstream events", [
+                target(f"sum by (kind) (rate(veille_jetstream_events_total{ri}))", "{{kind}}"),
+                target(f"sum(rate(veille_jetstream_posts_matched_total{ri}))",
+                       "posts naming a brand"),
+            ], unit="ops",
+                description="Jetstream events read per second by kind (post, ignored, refused), "
+                            "and the posts whose text names a brand of the watch list."), 8, 7),
+            (timeseries("Jetstream connections", [
+                target("max by (instance) (veille_jetstream_connected)", "connected: {{instance}}"),
+                target(f"sum by (cause) (increase(veille_jetstream_reconnects_total{ri}))",
+                       "reconnects: {{cause}}"),
+            ], unit="short", decimals=0,
+                description="1 while each Jetstream collector is connected; connections made "
+                            "again by cause (closed, unreachable, broker, error)."), 8, 7),
+        ],
+        [
             (timeseries("Watch list in use", [
                 target("max by (instance) (veille_watchlist_brands)", "brands: {{instance}}"),
                 target("max by (instance) (veille_watchlist_refused)",
@@ -1033,7 +1055,8 @@ def pipeline() -> Json:
         annotation("Pipeline alerts",
                    'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown|'
                    'TargetMissing|SendsFailing|AlertingFailing|RssFeedFailing|MastodonHashtagFailing|'
-                   'BlueskyBrandFailing|RedditBrandFailing|WatchlistRefused|MemoryNearLimit|'
+                   'BlueskyBrandFailing|RedditBrandFailing|JetstreamBehind|WatchlistRefused|'
+                   'MemoryNearLimit|'
                    'ProcessRestarting",'
                    ' alertstate="firing"}',
                    "{{alertname}} {{severity}}", "alertname,severity,instance", "red"),
@@ -1041,7 +1064,8 @@ def pipeline() -> Json:
     return dashboard(
         "veille-pipeline", "veille: pipeline health",
         "Throughput per stage, latency percentiles, time lag, unread raw messages, what the "
-        "spike agents count, RSS feeds, Mastodon hashtags, Bluesky and Reddit brands, dead letters, "
+        "spike agents count, RSS feeds, Mastodon hashtags, Bluesky and Reddit brands, the Jetstream "
+        "stream, dead letters, "
         "send errors, "
         "heartbeats, collectors, rebalances and paused agents, each process's CPU, memory and "
         "restarts.",

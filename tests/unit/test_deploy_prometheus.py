@@ -34,7 +34,7 @@ ALERTS = {
     "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
     "BlueskyBrandFailing", "RedditBrandFailing", "UnscoredMentionsSurge", "WatchlistRefused",
     "ModerationApiStale", "ModerationApiFailing", "ModerationApiRefusing", "MemoryNearLimit",
-    "ProcessRestarting",
+    "ProcessRestarting", "JetstreamBehind",
 }
 
 #: The alerts of a brand's reputation and moderation, for its team (the watch list's `team`).
@@ -342,6 +342,9 @@ ROUTE_CASES = [
      "instance=bluesky-1:9465", "veille-ops"),
     ("alertname=RedditBrandFailing severity=warning brand=acme kind=unauthorized "
      "instance=reddit-1:9465", "veille-ops"),
+    # The Jetstream collector cut off or falling behind: the pipeline's.
+    ("alertname=JetstreamBehind severity=warning instance=jetstream-1:9465 "
+     "job=veille-collector-jetstream", "veille-ops"),
     ("alertname=SendsFailing severity=critical instance=w1:9464", "veille-ops"),
     # The moderators' tool cannot read its topics: the pipeline's (no brand), not a brand's.
     ("alertname=ModerationApiStale severity=warning job=veille-moderation-api "
