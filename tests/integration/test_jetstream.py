@@ -444,6 +444,35 @@ def test_the_command_stops_on_sigterm_with_its_cursor_saved_and_refuses_a_bad_ur
     asyncio.run(scenario())
 
 
+def test_a_server_that_accepts_and_never_answers_is_given_up_and_tried_again(
+        j_settings: Settings) -> None:
+    """A connection whose handshake gets no answer (a server hung, a proxy holding it) is given
+    up after the connect timeout and made again, rather than waited on for ever."""
+    async def scenario() -> None:
+        held: list[asyncio.StreamWriter] = []
+
+        async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            held.append(writer)  # reads nothing, answers nothing
+
+        server = await asyncio.start_server(hold, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            collector = new_collector(
+                j_settings.with_(jetstream_url=f"ws://127.0.0.1:{port}/subscribe"),
+                connect_timeout=0.3)
+            async with running(collector):
+                await wait_for(lambda: len(held) >= 2, what="a second try")
+                assert sample(collector, "veille_jetstream_reconnects_total",
+                              cause="unreachable") >= 1
+        finally:
+            for w in held:
+                w.close()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(scenario())
+
+
 def test_the_server_sees_a_websocket_closed_properly(j_settings: Settings) -> None:
     """A stop closes the socket with a close frame (the server is not left with a dead peer)."""
     async def scenario() -> None:

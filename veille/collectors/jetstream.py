@@ -93,6 +93,8 @@ BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
 #: The cursor never moves to an event's time more than this ahead of the clock.
 CURSOR_AHEAD_SECONDS = 60.0
+#: A connection, or the handshake's answer, is given up after this long (then tried again).
+CONNECT_SECONDS = 30.0
 #: WebSocket pings (aiohttp's heartbeat): a connection answering none is closed and made again.
 HEARTBEAT_SECONDS = 30.0
 
@@ -149,6 +151,7 @@ class JetstreamCollector(Collector):
                  flush_seconds: float = FLUSH_SECONDS, max_batch: int = MAX_BATCH,
                  save_seconds: float = SAVE_SECONDS, tick_seconds: float = TICK_SECONDS,
                  heartbeat: float = HEARTBEAT_SECONDS, stop_grace: float = 30.0,
+                 connect_timeout: float = CONNECT_SECONDS,
                  rng: random.Random | None = None) -> None:
         """`watchlist`: the rules to match (tests, embedding code), else the watch list's file,
         followed while the collector runs."""
@@ -162,6 +165,7 @@ class JetstreamCollector(Collector):
         self.save_seconds = save_seconds
         self.tick_seconds = tick_seconds
         self.heartbeat = heartbeat
+        self.connect_timeout = connect_timeout
         self.stop_grace = stop_grace
         self.rng = rng or random.Random()
         self.max_text_chars = settings.max_text_chars
@@ -222,8 +226,14 @@ class JetstreamCollector(Collector):
                      iso(datetime.fromtimestamp(self.book.acked / 1e6, UTC)),
                      self.book.rewind_us / 1e6)
         if self._session is None:
+            # A connection (TCP, TLS) and the WebSocket handshake's answer are each given up
+            # after connect_timeout (aiohttp's default would wait 5 minutes, or for ever for a
+            # server that accepts and never answers); once connected, aiohttp lifts the read
+            # timeout (the heartbeat watches the socket).
             self._session = aiohttp.ClientSession(
-                headers={"User-Agent": self.settings.collector_user_agent})
+                headers={"User-Agent": self.settings.collector_user_agent},
+                timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout,
+                                              sock_read=self.connect_timeout))
 
     def _load_cursor(self) -> Any:
         """The saved state (CURSOR_FILE), None when there is none; a damaged one is moved aside
