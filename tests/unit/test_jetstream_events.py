@@ -1,6 +1,7 @@
 """The Jetstream collector's pure parts: events read (posts, events ignored, events refused with
 their reason), the cursor's bookkeeping, the URL it refuses, and the same id as the Bluesky
-search collector's for the same post (no network, no broker)."""
+search collector's for the same post; and an event the collector itself fails on, refused alone
+(no network, no broker)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from tests.collector_helpers import ListSink
 from veille.collectors.bluesky import post_to_dict
-from veille.collectors.jetstream import JetstreamConfigError, check_url
+from veille.collectors.jetstream import JetstreamCollector, JetstreamConfigError, check_url
 from veille.collectors.jetstream_events import (
     MAX_EVENT_BYTES,
     MAX_RECENT,
@@ -19,6 +22,9 @@ from veille.collectors.jetstream_events import (
     Refused,
     read_event,
 )
+from veille.metrics import CollectorMetrics
+from veille.rules import Match
+from veille.settings import Settings
 
 DID = "did:plc:z72i7hdynmk6r22z27h6tvur"
 T = 1725911162329308
@@ -164,3 +170,35 @@ def test_wss_is_required_but_on_loopback(url: str) -> None:
 def test_a_bad_url_is_refused(url: str, says: str) -> None:
     with pytest.raises(JetstreamConfigError, match=says):
         check_url(url)
+
+
+class Brittle:
+    """A watch list whose matching fails on one text (a bug), and names acme in the others."""
+
+    brands = ("acme",)
+
+    def match(self, text: str) -> Match:
+        if "boom" in text:
+            raise RuntimeError("boom")
+        return Match(("acme",), ("acme:alias:Acme",))
+
+
+def test_an_event_the_collector_fails_on_is_refused_alone_and_the_stream_goes_on(
+        tmp_path: Any) -> None:
+    """A bug on one event must not end the connection: connecting again from the cursor would
+    read the same event, and fail, for ever."""
+    settings = Settings.from_env({}, collector_state_dir=str(tmp_path))
+    metrics = CollectorMetrics(CollectorRegistry())
+    collector = JetstreamCollector(settings, metrics, ListSink(settings, "jetstream", metrics),
+                                   watchlist=Brittle())  # type: ignore[arg-type]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    stamp = int(datetime.now(UTC).timestamp() * 1e6)
+    for i, text in enumerate(("boom", "Acme fine")):
+        e = commit(rkey=f"3l3qo2vuts{i:03d}",
+                   record={"$type": "app.bsky.feed.post", "text": text, "createdAt": now})
+        e["time_us"] = stamp + i
+        collector._event(json.dumps(e))
+    assert [m.text for m in collector._batch] == ["Acme fine"]
+    assert metrics.registry.get_sample_value("veille_collector_items_refused_total", {
+        "collector": "jetstream", "reason": "processing_error"}) == 1
+    assert collector.book.read == stamp + 1

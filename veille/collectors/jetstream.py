@@ -412,6 +412,17 @@ class JetstreamCollector(Collector):
     # -- one event ------------------------------------------------------------------------------
 
     def _event(self, raw: str) -> None:
+        """One text message: a post naming a brand joins the batch; anything else moves the
+        cursor. An error of the collector's own on one event (a bug) refuses that event alone
+        (processing_error, logged with its traceback): ending the connection would read the same
+        event again from the cursor, for ever."""
+        try:
+            self._take_event(raw)
+        except Exception as exc:
+            log.exception("jetstream: an event could not be processed (%s)", type(exc).__name__)
+            self._refuse(Refused("processing_error", f"{type(exc).__name__} (a bug)"))
+
+    def _take_event(self, raw: str) -> None:
         try:
             time_us, post = read_event(raw)
         except Refused as exc:
