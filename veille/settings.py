@@ -306,8 +306,9 @@ class Settings:
     jetstream_url: str = field(
         default="wss://jetstream2.us-east.bsky.network/subscribe",
         metadata={"help": "Bluesky Jetstream's subscribe endpoint the Jetstream collector follows "
-                  "(wss://; ws:// on loopback only), e.g. another public instance: "
-                  "wss://jetstream1.us-west.bsky.network/subscribe."},
+                  "(wss://; ws:// on loopback only), or several separated by commas: the next is "
+                  "tried when one gives no event, e.g. wss://jetstream2.us-east.bsky.network/"
+                  "subscribe,wss://jetstream1.us-west.bsky.network/subscribe."},
     )
     jetstream_rewind_seconds: float = field(
         default=5.0,

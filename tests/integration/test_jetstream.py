@@ -322,6 +322,26 @@ def test_the_server_dropping_the_connection_and_coming_back_loses_nothing(
     asyncio.run(scenario())
 
 
+def test_an_instance_that_cannot_be_reached_is_left_for_the_next(j_settings: Settings) -> None:
+    """VEILLE_JETSTREAM_URL lists several instances: the collector goes to the next when one
+    gives no event (here: nothing listens), and reads its posts from the cursor."""
+    async def scenario() -> None:
+        async with jetstream() as srv:
+            down = f"ws://127.0.0.1:{free_port()}/subscribe"
+            settings = j_settings.with_(jetstream_url=f"{down},{srv.url}")
+            collector = new_collector(settings)
+            async with running(collector):
+                await wait_for(srv.connected, what="a connection to the second instance")
+                srv.add(post_event(1, "Acme on the second instance"))
+                await wait_for(lambda: sample(collector, "veille_collector_items_sent_total",
+                                              collector="jetstream") == 1, what="one sent")
+                assert collector.url == srv.url
+                assert sample(collector, "veille_jetstream_reconnects_total",
+                              cause="unreachable") == 1
+
+    asyncio.run(scenario())
+
+
 def test_malformed_events_are_refused_and_counted_while_good_ones_go_through(
         j_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:

@@ -14,7 +14,12 @@ from prometheus_client import CollectorRegistry
 
 from tests.collector_helpers import ListSink
 from veille.collectors.bluesky import post_to_dict
-from veille.collectors.jetstream import JetstreamCollector, JetstreamConfigError, check_url
+from veille.collectors.jetstream import (
+    JetstreamCollector,
+    JetstreamConfigError,
+    check_url,
+    check_urls,
+)
 from veille.collectors.jetstream_events import (
     MAX_EVENT_BYTES,
     MAX_RECENT,
@@ -170,6 +175,16 @@ def test_wss_is_required_but_on_loopback(url: str) -> None:
 def test_a_bad_url_is_refused(url: str, says: str) -> None:
     with pytest.raises(JetstreamConfigError, match=says):
         check_url(url)
+
+
+def test_several_instances_are_separated_by_commas() -> None:
+    a, b = "wss://jetstream1.us-east.bsky.network/subscribe", "wss://jetstream2.us-west.bsky.network/subscribe"
+    assert check_urls(a) == [a]
+    assert check_urls(f" {a} , {b}, {a}") == [a, b]
+    with pytest.raises(JetstreamConfigError, match="empty address"):
+        check_urls(f"{a},,{b}")
+    with pytest.raises(JetstreamConfigError, match="is ws://"):
+        check_urls(f"{a},ws://jetstream.example/subscribe")
 
 
 class Brittle:

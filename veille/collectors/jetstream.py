@@ -1,7 +1,8 @@
 """Jetstream collector: every Bluesky post as it is made, the ones naming a brand sent.
 
-Bluesky's Jetstream (VEILLE_JETSTREAM_URL, default one public instance) streams every commit of
-the network as JSON over a WebSocket. The collector connects to
+Bluesky's Jetstream (VEILLE_JETSTREAM_URL, default one public instance; several separated by
+commas: the next is tried when a connection gives no event, from the same cursor, valid on every
+instance) streams every commit of the network as JSON over a WebSocket. The collector connects to
 `{url}?wantedCollections=app.bsky.feed.post&maxMessageSizeBytes=...&cursor=<time_us>`, reads each
 event (veille.collectors.jetstream_events.read_event), matches the text of each post created
 against the watch list (veille.rules.Watchlist, the workers' rules and RE2 prefilter; the file
@@ -140,6 +141,18 @@ def check_url(raw: str) -> str:
     return url
 
 
+def check_urls(raw: str) -> list[str]:
+    """VEILLE_JETSTREAM_URL as its list of instances (separated by commas: the collector goes to
+    the next when one cannot be reached), each as check_url; JetstreamConfigError for an empty
+    list or a bad address."""
+    parts = [part.strip() for part in raw.split(",")]
+    if len(parts) > 1 and not all(parts):
+        raise JetstreamConfigError(f"VEILLE_JETSTREAM_URL={raw.strip()!r} holds an empty address "
+                                   "between its commas")
+    urls = [check_url(part) for part in parts]
+    return list(dict.fromkeys(urls))
+
+
 class JetstreamCollector(Collector):
     """Follows Jetstream and sends the posts naming a brand (see the module's docstring)."""
 
@@ -156,7 +169,8 @@ class JetstreamCollector(Collector):
         """`watchlist`: the rules to match (tests, embedding code), else the watch list's file,
         followed while the collector runs."""
         super().__init__(settings, metrics, sink)
-        self.url = settings.jetstream_url.strip()
+        self.urls = [u.strip() for u in settings.jetstream_url.split(",") if u.strip()]
+        self.url = self.urls[0] if self.urls else ""  # the instance in use
         self.watchlist = watchlist
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -186,11 +200,13 @@ class JetstreamCollector(Collector):
         self._saved_at = 0.0
         self._session: aiohttp.ClientSession | None = None
         self._opened = False  # the current connection was opened (a failure is then "closed")
+        self._read_any = False  # the current connection gave an event
 
     # -- life cycle -----------------------------------------------------------------------------
 
     def check_config(self) -> None:
-        self.url = check_url(self.settings.jetstream_url)
+        self.urls = check_urls(self.settings.jetstream_url)
+        self.url = self.urls[0]
 
     def load_watchlist(self, path: Path) -> Watchlist:
         """The watch list at `path`, or JetstreamConfigError (one that does not load, or holds
@@ -288,7 +304,7 @@ class JetstreamCollector(Collector):
     async def _loop(self) -> None:
         while not self.stopping.is_set():
             cause = "closed"
-            self._opened = False
+            self._opened = self._read_any = False
             try:
                 await self._follow()
             except asyncio.CancelledError:
@@ -317,6 +333,12 @@ class JetstreamCollector(Collector):
             else:
                 self.failures += 1
                 failures = self.failures
+                if not self._read_any and len(self.urls) > 1:
+                    # This connection gave no event: the next instance (the cursor is the same
+                    # on every one), the first again after the last.
+                    before = self.url
+                    self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
+                    log.warning("jetstream: %s read nothing; trying %s", before, self.url)
             delay = backoff_delay(failures, self.backoff_base, self.backoff_max, self.rng)
             self.stream.reconnects.labels(cause).inc()
             log.warning("jetstream: connection ended (%s); connecting again in %.1f s", cause, delay)
@@ -431,6 +453,7 @@ class JetstreamCollector(Collector):
         self.book.event(time_us, ceiling=self._ceiling())
         self.last_event = min(time_us / 1e6, time.time())
         self.failures = 0  # the stream works
+        self._read_any = True
         if post is None:
             self.stream.events.labels("ignored").inc()
             return
