@@ -274,7 +274,7 @@ def test_posts_naming_a_brand_arrive_once_and_a_restart_resumes_from_the_cursor(
             m = by_id[mention_id(a1)]
             rkey = a1["commit"]["rkey"]
             assert (m["platform"], m["source"], m["author"], m["language"], m["audience"]) == (
-                "bluesky", "bluesky", "did:plc:abc123", "fr", None)
+                "bluesky", "jetstream", "did:plc:abc123", "fr", None)
             assert m["url"] == f"https://bsky.app/profile/did:plc:abc123/post/{rkey}"
             assert m["text"] == a1["commit"]["record"]["text"]
             state = json.loads(Path(settings.collector_state_dir, "jetstream",

@@ -9,7 +9,8 @@ against the watch list (veille.rules.Watchlist, the workers' rules and RE2 prefi
 followed while it runs, VEILLE_WATCHLIST_RELOAD_SECONDS), and sends only the posts naming a
 brand to mentions.raw, with the Bluesky search collector's mapping
 (veille.collectors.bluesky.post_to_dict): the same id for the same post (`bluesky-` + a hash of
-its at:// URI), so that running both collectors sends a post once; author: the poster's DID
+its at:// URI), so that running both collectors sends a post once; source `jetstream`; author:
+the poster's DID
 (Jetstream gives no handle); no audience figures (none exist when a post is made); a post whose
 createdAt (the poster's device's clock) is more than VEILLE_MAX_FUTURE_SECONDS ahead of the time
 Jetstream saw it is dated by that time.
@@ -484,6 +485,7 @@ class JetstreamCollector(Collector):
         now = datetime.now(UTC)
         try:
             obj = post_to_dict(post.view(), collected_at=now, max_text_chars=self.max_text_chars)
+            obj["source"] = self.name  # the collector (the record contract); the id is the same
             seen = datetime.fromtimestamp(post.time_us / 1e6, UTC)
             created = obj.get("created_at")
             when = parse_time(created, "created_at") if isinstance(created, str) else None
