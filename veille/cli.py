@@ -532,6 +532,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
 
 
+#: What `veille alerts` says on stderr, per language (veille.settings.REPORT_LANGUAGES); its
+#: lines are veille.alerts_view's. The broker's error it reads on after stays as the client says it.
+ALERTS_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "reading_on": "veille alerts: {error}; reading on",
+        "waiting": "veille alerts: no alert event yet; waiting for new ones (Ctrl-C stops)",
+        "none": "veille alerts: no alert event{of} on {topic}",
+        "of_brand": " of brand {brand}",
+    },
+    "fr": {
+        "reading_on": "veille alerts\u00a0: {error}\u00a0; lecture poursuivie",
+        "waiting": "veille alerts\u00a0: aucune alerte pour l'instant\u00a0; en attente des "
+                   "suivantes (Ctrl-C pour arrêter)",
+        "none": "veille alerts\u00a0: aucune alerte{of} dans {topic}",
+        "of_brand": " pour la marque {brand}",
+    },
+}
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     """Alert story events from reputation.alerts, oldest first, one line each (or JSON)."""
     import time
@@ -549,10 +568,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         raise CliError("--brand must name a brand (its id in the watch list), not be empty")
     tz = _tz(args)
     settings = _reachable(_settings(args))
+    lang = args.lang or settings.report_language
+    said = ALERTS_TEXT[lang]
     if args.brand is not None:  # a typo printed nothing, which reads as "no alert"
-        from veille.moderate.commands import _note_unknown_brand
+        from veille.moderate.commands import LIST_TEXT, _note_unknown_brand
 
-        _note_unknown_brand(settings, args.brand)
+        _note_unknown_brand(settings, args.brand, LIST_TEXT[lang]["unknown_brand"])
     shown = 0
 
     def show(event: object) -> None:
@@ -560,7 +581,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         if not isinstance(event, dict) or (args.brand and event.get("brand") != brand_key(args.brand)):
             return
         line = (printable(json.dumps(json_safe(event), ensure_ascii=False)) if args.json
-                else describe(event, tz))
+                else describe(event, tz, lang))
         print(line, flush=True)
         shown += 1
 
@@ -582,12 +603,11 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                     raise
                 # Following: a broker restart is waited out, and so is a topic not created yet
                 # (started before the worker or the demo that creates it).
-                print(f"veille alerts: {exc}; reading on", file=sys.stderr, flush=True)
+                print(said["reading_on"].format(error=exc), file=sys.stderr, flush=True)
             if not args.follow:
                 break
             if not shown and not waiting_said:  # a silent terminal looked stuck
-                print("veille alerts: no alert event yet; waiting for new ones (Ctrl-C stops)",
-                      file=sys.stderr, flush=True)
+                print(said["waiting"], file=sys.stderr, flush=True)
                 waiting_said = True
             time.sleep(args.interval)
     except KeyboardInterrupt as exc:
@@ -599,8 +619,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         reader.close()
     # Nothing printed read as a command that did nothing; not said of a read cut by Ctrl-C.
     if not args.follow and not shown and not interrupted:
-        of = f" of brand {brand_key(args.brand)}" if args.brand else ""
-        print(f"veille alerts: no alert event{of} on {settings.topic(REPUTATION_ALERTS)}",
+        of = said["of_brand"].format(brand=brand_key(args.brand)) if args.brand else ""
+        print(said["none"].format(of=of, topic=settings.topic(REPUTATION_ALERTS)),
               file=sys.stderr, flush=True)
     return 128 + stopped_by if stopped_by else 0
 
@@ -1182,6 +1202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="each event's record as JSON, one per line")
     p.add_argument("--tz", default="UTC", help="time zone the windows are shown in, e.g. Europe/Paris "
                    "(default UTC; --json keeps the records' UTC times)")
+    p.add_argument("--lang", choices=REPORT_LANGUAGES,
+                   help="language of the lines and notes (default VEILLE_REPORT_LANGUAGE, else en); "
+                        "--json keeps the records as they are")
     p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("mentions", help="enriched mentions (mentions.enriched): those of the ids "

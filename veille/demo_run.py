@@ -243,8 +243,10 @@ def run_demo(
         from veille.alerts_view import describe
         from veille.moderate.store import TopicReader
 
+        # In the moderators' language (VEILLE_REPORT_LANGUAGE), as `veille alerts` writes them.
         alerts = TopicReader(settings, {REPUTATION_ALERTS: lambda event: print(
-            f"alert: {describe(event)}", file=out, flush=True)}, ordered=True)
+            f"alert: {describe(event, lang=settings.report_language)}", file=out, flush=True)},
+            ordered=True)
         summary = Summary()
         started = time.monotonic()
         reported = False

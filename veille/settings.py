@@ -363,10 +363,11 @@ class Settings:
     )
     report_language: str = field(
         default="en",
-        metadata={"help": "Language of the moderators' text: `veille moderation report` (and "
-                  "`veille moderate report`), the tables of `veille moderate list`, `show` and "
-                  "`closed`, and what `veille moderate decide` and `veille erase` say: `en` or `fr`; "
-                  "`--lang` wins. "
+        metadata={"help": "Language of the moderators' and community managers' text: `veille "
+                  "moderation report` (and `veille moderate report`), the tables of `veille "
+                  "moderate list`, `show` and `closed`, what `veille moderate decide` and `veille "
+                  "erase` say, the alert lines of `veille alerts` and of `veille demo`, and the "
+                  "headers of `veille mentions`: `en` or `fr`; `--lang` wins. "
                   "`--json`, the API and errors stay in English."},
     )
     timezone: str = field(

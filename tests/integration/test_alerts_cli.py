@@ -116,6 +116,47 @@ def test_alerts_prints_each_event_oldest_first_and_skips_unreadable_records(sett
     assert "note: no brand 'acmee' in the watch list (acme, boreal)" in typo.stderr
 
 
+def test_alerts_in_french_with_lang_or_the_report_language(settings) -> None:
+    """`veille alerts --lang fr` (English only until 2026-12-07): each line in French, the
+    default VEILLE_REPORT_LANGUAGE as the moderation tools'; --json keeps the records; --follow
+    and the notes on stderr in French too."""
+    ensure_topics(settings)
+    story = [event("acme", "opened", "08:35"), event("acme", "escalated", "08:35", "critical"),
+             event("acme", "resolved", "08:35", "critical")]
+    send(settings, [json.dumps(e).encode() for e in story])
+    paris = ZoneInfo("Europe/Paris")
+
+    out = alerts(settings, "--lang", "fr", "--tz", "Europe/Paris")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [describe(e, paris, "fr") for e in story]
+    assert out.stdout.splitlines()[1].startswith(
+        "acme AGGRAVÉE (critique) 2026-01-05 09:35-09:40 Europe/Paris\u00a0: 27 négatives sur 67 "
+        "mentions (40\u00a0%), 2,3 attendues\u00a0;")
+    french = settings.with_(report_language="fr")
+    by_default = alerts(french)
+    assert by_default.stdout.splitlines() == [describe(e, lang="fr") for e in story]
+    assert alerts(french, "--lang", "en").stdout.splitlines() == [describe(e) for e in story]
+    as_json = alerts(french, "--json")
+    assert [json.loads(line) for line in as_json.stdout.splitlines()] == story
+    none = alerts(french, "--brand", "boreal")
+    assert none.stdout == "" and ("veille alerts\u00a0: aucune alerte pour la marque boreal dans "
+                                  f"{settings.topic(REPUTATION_ALERTS)}\n") in none.stderr, none.stderr
+
+    with following(french, "stdout") as (follow, printed):
+        deadline = time.monotonic() + 30
+        while len(printed) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert printed == [describe(e, lang="fr") + "\n" for e in story]
+        later = event("acme", "reopened", "09:00")
+        send(settings, [json.dumps(later).encode()])
+        while len(printed) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert printed[3:] == [describe(later, lang="fr") + "\n"]
+        assert printed[3].startswith("acme ROUVERTE (avertissement) ")
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(20) == 0
+
+
 WAITING = "veille alerts: no alert event yet; waiting for new ones (Ctrl-C stops)\n"
 
 

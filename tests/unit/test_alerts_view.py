@@ -149,3 +149,73 @@ def test_a_window_across_a_change_of_clock_names_each_bounds_offset() -> None:
     spring = dict(OPENED, window_start="2026-03-29T00:55:00Z", window_end="2026-03-29T01:10:00Z")
     assert "2026-03-29 01:55 CET-03:10 CEST Europe/Paris" in describe(spring, paris)
     assert "2026-01-05 09:35-09:40 Europe/Paris" in describe(OPENED, paris)  # one offset: as before
+
+
+# --- in French (`veille alerts --lang fr`, the demo with VEILLE_REPORT_LANGUAGE=fr) ----------
+
+def fr(text: str) -> str:
+    """`text` with French typography: a no-break space where the test writes '~'."""
+    return text.replace("~", "\u00a0")
+
+
+@pytest.mark.parametrize(("name", "severity", "head"), [
+    ("opened", "warning", "acme OUVERTE (avertissement)"),
+    ("escalated", "critical", "acme AGGRAVÉE (critique)"),
+    ("reopened", "warning", "acme ROUVERTE (avertissement)"),
+    ("reopened", "critical", "acme ROUVERTE (critique)"),
+])
+def test_each_open_event_in_french(name: str, severity: str, head: str) -> None:
+    assert describe(dict(OPENED, event=name, severity=severity), lang="fr") == fr(
+        f"{head} 2026-01-05 08:35-08:40 UTC~: 27 négatives sur 67 mentions (40~%), 2,3 attendues~; "
+        "en hausse~: #panne, outage, reseau, signal, inadmissible~; négatives les plus suivies~: "
+        "demo-7-001955 [acme-1767602100]")
+
+
+def test_a_resolution_in_french() -> None:
+    event = dict(OPENED, event="resolved", status="resolved", severity="critical",
+                 window_end="2026-01-05T10:00:00Z", observed_negative=5, total=20,
+                 negative_share=0.25, expected_negative=19.6)
+    assert describe(event, lang="fr") == fr(
+        "acme résolue (critique) 2026-01-05 08:35-10:00 UTC~: fin de l'alerte~; dernière tranche~: "
+        "5 négatives sur 20 mentions (25~%), 19,6 attendues [acme-1767602100]")
+    assert describe(dict(event, severity="warning"), lang="fr").startswith("acme résolue (avertissement) ")
+
+
+def test_french_numbers_have_a_decimal_comma_and_narrow_spaces_between_thousands() -> None:
+    line = describe(dict(OPENED, observed_negative=1234, total=56789.0, expected_negative=1234.56,
+                         negative_share=0.0217), lang="fr")
+    assert "~: 1\u202f234 négatives sur 56\u202f789 mentions (2~%), 1\u202f234,6 attendues~;".replace(
+        "~", "\u00a0") in line
+    assert "." not in line.split("UTC")[1].split("[")[0]  # no decimal point left
+    # English as before: a decimal point, commas between thousands.
+    assert ": 1,234 negative of 56,789 mentions (2 %), 1,234.6 expected;" in describe(
+        dict(OPENED, observed_negative=1234, total=56789.0, expected_negative=1234.56,
+             negative_share=0.0217))
+
+
+def test_an_early_event_and_odd_records_in_french() -> None:
+    assert fr("~: pour l'instant 27 négatives sur 67 mentions") in describe({**OPENED, "early": True},
+                                                                           lang="fr")
+    line = describe(dict(OPENED, window_start="yesterday", observed_negative="27", total=None,
+                         expected_negative=float("nan")), lang="fr")
+    assert line.startswith(fr("acme OUVERTE (avertissement) ?~: ? négatives sur ? mentions (40~%), "
+                              "? attendues"))
+    # A severity or an event of a newer schema: as the record says it.
+    assert describe(dict(OPENED, event="split", severity="major"), lang="fr").startswith(
+        "acme split (major) ")
+    for event in ({}, {"event": "opened"}, dict(OPENED, severity=None, alert_id=None)):
+        line = describe(event, lang="fr")
+        assert isinstance(line, str) and "\n" not in line and line
+
+
+def test_the_window_on_a_teams_clock_in_french() -> None:
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    assert fr("2026-01-05 09:35-09:40 Europe/Paris~: 27 négatives") in describe(OPENED, paris, "fr")
+    autumn = dict(OPENED, window_start="2026-10-25T00:55:00Z", window_end="2026-10-25T01:10:00Z")
+    assert "2026-10-25 02:55 CEST-02:10 CET Europe/Paris" in describe(autumn, paris, "fr")
+
+
+def test_an_unknown_language_is_english() -> None:
+    assert describe(OPENED, lang="de") == describe(OPENED) == describe(OPENED, lang="en")
