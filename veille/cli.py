@@ -680,10 +680,11 @@ def cmd_mentions(args: argparse.Namespace) -> int:
                          unscored=args.unscored, negative=args.negative,
                          since=parse_time(args.since, "since", tz) if args.since else None)
     settings = _reachable(_settings(args))
+    lang = args.lang or settings.report_language
     if args.brand is not None:  # a typo printed nothing, which reads as "no mention"
-        from veille.moderate.commands import _note_unknown_brand
+        from veille.moderate.commands import LIST_TEXT, _note_unknown_brand
 
-        _note_unknown_brand(settings, args.brand)
+        _note_unknown_brand(settings, args.brand, LIST_TEXT[lang]["unknown_brand"])
     found: dict[str, dict[str, Any]] = {}
     newest = view.Newest(args.limit or MENTIONS_SHOWN)
 
@@ -705,16 +706,15 @@ def cmd_mentions(args: argparse.Namespace) -> int:
     topic = settings.topic(MENTIONS_ENRICHED)
     if ids:
         shown = [found[i] for i in ids if i in found]
-        texts = [view.as_json(r) if args.json else view.whole(r, tz) for r in shown]
+        texts = [view.as_json(r) if args.json else view.whole(r, tz, lang) for r in shown]
         _print_all(texts, "\n" if args.json else "\n\n")
         missing = [i for i in ids if i not in found]
         if missing:
-            print(view.missing_note(missing, topic), file=sys.stderr)
+            print(view.missing_note(missing, topic, lang), file=sys.stderr)
         return 1 if missing else 0
     shown = newest.oldest_first()
-    _print_all([view.as_json(r) if args.json else view.line(r, tz) for r in shown], "\n")
-    more = f", the newest {len(shown):,} shown" if len(shown) < newest.total else ""
-    print(f"veille mentions: {newest.total:,} on {topic} matched{more}", file=sys.stderr)
+    _print_all([view.as_json(r) if args.json else view.line(r, tz, lang) for r in shown], "\n")
+    print(view.matched_note(newest.total, len(shown), topic, lang), file=sys.stderr)
     return 0
 
 
@@ -1225,6 +1225,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help=f"the newest N by posting time (default {MENTIONS_SHOWN})")
     p.add_argument("--json", action="store_true", help="the enriched records as they are, one a line")
     p.add_argument("--tz", default="UTC", help="time zone times are shown in (default UTC)")
+    p.add_argument("--lang", choices=REPORT_LANGUAGES,
+                   help="language of the row names, sentences and notes (default "
+                        "VEILLE_REPORT_LANGUAGE, else en); the records' values as they are")
     p.set_defaults(func=cmd_mentions)
 
     p = sub.add_parser("erase", help="an erasure request (GDPR art. 17): empties the author, text "

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from veille.moderate.words import NBSP
 from veille.terminal import json_safe, printable
 
 #: The languages veille scores; `--unscored` is every other one.
@@ -23,6 +24,60 @@ SCORED_LANGUAGES = ("en", "fr")
 LINE_TEXT_CHARS = 100
 #: The actions of triage that put a mention on moderation.queue (a case of the same id).
 QUEUED_ACTIONS = ("review", "respond", "hide")
+
+
+#: The words of `veille mentions`, per language (veille.settings.REPORT_LANGUAGES): the row
+#: names and sentences of a mention shown whole, and the notes on stderr. The records' values
+#: (text, sentiment label, triage action, severity, categories) stay as they are, as in
+#: `veille moderate list`: they are what the filters take; --json is the record.
+MENTIONS_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "mention": "mention", "posted": "posted", "link": "link", "language": "language",
+        "brands": "brands", "triage": "triage", "source": "source", "text": "text",
+        "posted_on": "{at} on {platform} by {author}",
+        "followers": " ({n} followers)",
+        "sentiment": "{language} ({confidence}), sentiment {sentiment}",
+        "not_scored": "not scored",
+        "rules": " (rules: {rules})",
+        "none": "none",
+        "moderation": "{action}, severity {severity}, categories {categories}",
+        "its_case": "; its case: veille moderate show {id}",
+        "not_queued": "; not queued (no case)",
+        "no_brand": "none (no brand matched)",
+        "source_row": "{source}, received {received}, enriched {enriched}",
+        "missing": "veille mentions: not on {topic}: {ids} (an id is case-sensitive; a mention "
+                   "refused at validation is in `veille dead-letters`; the topic keeps its "
+                   "retention's worth)",
+        "matched": "veille mentions: {total} on {topic} matched{more}",
+        "newest": ", the newest {n} shown",
+    },
+    "fr": {
+        "mention": "mention", "posted": "publiée", "link": "lien", "language": "langue",
+        "brands": "marques", "triage": "tri", "source": "source", "text": "texte",
+        "posted_on": "{at} sur {platform} par {author}",
+        "followers": " ({n} abonnés)",
+        "sentiment": "{language} ({confidence}), sentiment {sentiment}",
+        "not_scored": "non évalué",
+        "rules": f" (règles{NBSP}: {{rules}})",
+        "none": "aucune",
+        "moderation": "{action}, gravité {severity}, catégories {categories}",
+        "its_case": f"{NBSP}; son dossier{NBSP}: veille moderate show {{id}}",
+        "not_queued": f"{NBSP}; pas mise en file (pas de dossier)",
+        "no_brand": "aucun (aucune marque reconnue)",
+        "source_row": "{source}, reçue {received}, enrichie {enriched}",
+        "missing": f"veille mentions{NBSP}: absentes de {{topic}}{NBSP}: {{ids}} (un identifiant "
+                   f"distingue majuscules et minuscules{NBSP}; une mention refusée à la validation "
+                   f"est dans `veille dead-letters`{NBSP}; le topic ne garde que sa durée de "
+                   "rétention)",
+        "matched": f"veille mentions{NBSP}: {{total}} retenues dans {{topic}}{{more}}",
+        "newest": ", les {n} plus récentes affichées",
+    },
+}
+
+
+def count(n: int, lang: str = "en") -> str:
+    """A count: 12,000; in French 12\u202f000."""
+    return f"{n:,}".replace(",", "\u202f") if lang == "fr" else f"{n:,}"
 
 
 def _posted(record: dict[str, Any]) -> float | None:
@@ -43,10 +98,10 @@ def _clock(epoch: float | None, tz: tzinfo, seconds: bool = False) -> str:
         return "?"
 
 
-def _sentiment(record: dict[str, Any]) -> str:
+def _sentiment(record: dict[str, Any], lang: str = "en") -> str:
     s = record.get("sentiment")
     if not isinstance(s, dict):
-        return "not scored"
+        return _words(lang)["not_scored"]
     return f"{s.get('label', '?')} {s.get('compound', '?')}"
 
 
@@ -126,7 +181,11 @@ class Newest:
         return [r for _t, _n, r in sorted(self._held, key=lambda e: e[:2])]
 
 
-def line(record: dict[str, Any], tz: tzinfo = UTC) -> str:
+def _words(lang: str) -> dict[str, str]:
+    return MENTIONS_TEXT.get(lang, MENTIONS_TEXT["en"])
+
+
+def line(record: dict[str, Any], tz: tzinfo = UTC, lang: str = "en") -> str:
     """posted, id, platform, author, language, sentiment, brands, triage action, text (cut)."""
     triage = record.get("triage")
     action = triage.get("action", "?") if isinstance(triage, dict) else "-"
@@ -135,37 +194,43 @@ def line(record: dict[str, Any], tz: tzinfo = UTC) -> str:
         text = text[:LINE_TEXT_CHARS - 1] + "…"
     return printable(
         f"{_clock(_posted(record), tz)}  {record.get('id', '?')}  {record.get('platform', '?')}  "
-        f"{record.get('author') or '?'}  {record.get('language', '?')}  {_sentiment(record)}  "
+        f"{record.get('author') or '?'}  {record.get('language', '?')}  {_sentiment(record, lang)}  "
         f"{','.join(map(str, record.get('brands') or ())) or '-'}  {action}  {text}")
 
 
-def whole(record: dict[str, Any], tz: tzinfo = UTC) -> str:
-    """One mention whole, a row per field, and where its moderation case is if it has one."""
+def whole(record: dict[str, Any], tz: tzinfo = UTC, lang: str = "en") -> str:
+    """One mention whole, a row per field, and where its moderation case is if it has one; the
+    row names and sentences in `lang` (the values as the record has them)."""
+    t = _words(lang)
     audience = record.get("audience")
     followers = audience.get("followers") if isinstance(audience, dict) else None
-    by = f"{record.get('author') or '?'}" + (f" ({followers:,} followers)" if isinstance(followers, int)
-                                              else "")
+    by = f"{record.get('author') or '?'}" + (t["followers"].format(n=count(followers, lang))
+                                              if isinstance(followers, int) else "")
     triage = record.get("triage")
     if isinstance(triage, dict):
-        moderation = (f"{triage.get('action', '?')}, severity {triage.get('severity', '?')}, "
-                      f"categories {', '.join(triage.get('categories') or ()) or 'none'}")
-        moderation += (f"; its case: veille moderate show {record.get('id')}" if queued(record)
-                       else "; not queued (no case)")
+        moderation = t["moderation"].format(
+            action=triage.get("action", "?"), severity=triage.get("severity", "?"),
+            categories=", ".join(triage.get("categories") or ()) or t["none"])
+        moderation += (t["its_case"].format(id=record.get("id")) if queued(record)
+                       else t["not_queued"])
     else:
-        moderation = "none (no brand matched)"
-    brands = ", ".join(map(str, record.get("brands") or ())) or "none"
+        moderation = t["no_brand"]
+    brands = ", ".join(map(str, record.get("brands") or ())) or t["none"]
     rules = ", ".join(map(str, record.get("rules") or ()))
     rows = [
-        ("mention", record.get("id", "?")),
-        ("posted", f"{_clock(_posted(record), tz, seconds=True)} on {record.get('platform', '?')} by {by}"),
-        ("link", record.get("url") or "-"),
-        ("language", f"{record.get('language', '?')} ({record.get('language_confidence', '?')}), "
-                     f"sentiment {_sentiment(record)}"),
-        ("brands", brands + (f" (rules: {rules})" if rules else "")),
-        ("triage", moderation),
-        ("source", f"{record.get('source', '?')}, received {record.get('received_at', '?')}, "
-                   f"enriched {record.get('processed_at', '?')}"),
-        ("text", _one_line(record.get("text", ""))),
+        (t["mention"], record.get("id", "?")),
+        (t["posted"], t["posted_on"].format(at=_clock(_posted(record), tz, seconds=True),
+                                            platform=record.get("platform", "?"), author=by)),
+        (t["link"], record.get("url") or "-"),
+        (t["language"], t["sentiment"].format(language=record.get("language", "?"),
+                                              confidence=record.get("language_confidence", "?"),
+                                              sentiment=_sentiment(record, lang))),
+        (t["brands"], brands + (t["rules"].format(rules=rules) if rules else "")),
+        (t["triage"], moderation),
+        (t["source"], t["source_row"].format(source=record.get("source", "?"),
+                                             received=record.get("received_at", "?"),
+                                             enriched=record.get("processed_at", "?"))),
+        (t["text"], _one_line(record.get("text", ""))),
     ]
     return "\n".join(printable(f"{name:<9} {value}") for name, value in rows)
 
@@ -174,8 +239,13 @@ def as_json(record: dict[str, Any]) -> str:
     return printable(json.dumps(json_safe(record), ensure_ascii=False))
 
 
-def missing_note(ids: Iterable[str], topic: str) -> str:
+def missing_note(ids: Iterable[str], topic: str, lang: str = "en") -> str:
     """What to say of ids not found."""
-    listed = ", ".join(ids)
-    return (f"veille mentions: not on {topic}: {listed} (an id is case-sensitive; a mention refused "
-            "at validation is in `veille dead-letters`; the topic keeps its retention's worth)")
+    return _words(lang)["missing"].format(topic=topic, ids=", ".join(ids))
+
+
+def matched_note(total: int, shown: int, topic: str, lang: str = "en") -> str:
+    """What to say of a listing: how many matched, and how many of them are shown."""
+    t = _words(lang)
+    more = t["newest"].format(n=count(shown, lang)) if shown < total else ""
+    return t["matched"].format(total=count(total, lang), topic=topic, more=more)

@@ -75,3 +75,29 @@ def test_bad_arguments_are_refused_before_the_broker_is_asked(capsys) -> None:
                           (["mentions", "--since", "soon", "--broker-url", "127.0.0.1:1"], "--since")]:
         status, _out, err = run(capsys, *args)
         assert_clear_error(status, err, message)
+
+
+def test_a_mention_in_french_keeps_the_records_values() -> None:
+    """`veille mentions --lang fr` (default VEILLE_REPORT_LANGUAGE): row names, sentences and
+    notes in French; the values (text, sentiment label, action, severity, categories) as the
+    record has them, as the filters take them."""
+    from veille.mentions_view import matched_note, missing_note
+
+    r = record("m1", "2026-12-06T10:00:00Z")
+    rows = whole(r, ZoneInfo("Europe/Paris"), "fr").splitlines()
+    assert rows[1] == "publiée   2026-12-06 11:00:00 CET sur news par Le Monde (12\u202f000 abonnés)"
+    assert rows[3] == "langue    fr (0.97), sentiment negative -0.4"
+    assert rows[4] == "marques   acme (règles\u00a0: acme:alias:Acme)"
+    assert rows[5] == ("tri       review, gravité low, catégories detractor\u00a0; son dossier\u00a0: "
+                       "veille moderate show m1")
+    assert rows[-1] == "texte     Acme en panne"
+    odd = whole({"id": "z", "triage": None, "sentiment": "bad"}, lang="fr")
+    assert "aucun (aucune marque reconnue)" in odd and "non évalué" in odd
+    assert line(r, lang="fr") == line(r)  # values only, no label to translate
+    assert "non évalué" in line(record("m2", "", sentiment=None), lang="fr")
+    assert missing_note(["a"], "t.mentions.enriched", "fr").startswith(
+        "veille mentions\u00a0: absentes de t.mentions.enriched\u00a0: a (")
+    assert matched_note(1500, 20, "t", "fr") == ("veille mentions\u00a0: 1\u202f500 retenues dans t, "
+                                                 "les 20 plus récentes affichées")
+    assert matched_note(1500, 20, "t") == "veille mentions: 1,500 on t matched, the newest 20 shown"
+    assert whole(r, lang="de") == whole(r)  # English otherwise
