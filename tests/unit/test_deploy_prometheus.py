@@ -206,6 +206,34 @@ def test_every_brand_alert_carries_its_team_and_no_pipeline_alert_does() -> None
     assert naming - BRAND_ALERTS == {"PipelineStalled", "BlueskyBrandFailing", "RedditBrandFailing"}
 
 
+#: A template's expressions: a `{{ with ... }}...{{ end }}` block whole (a query and its
+#: formatting), else one `{{ ... }}`.
+TEMPLATE_EXPRESSIONS = re.compile(r"\{\{ with .*?\{\{ end \}\}|\{\{.*?\}\}", re.S)
+#: The veille commands an annotation quotes, up to the end of the sentence or quote ("ID..."
+#: is part of the command).
+COMMANDS = re.compile(r"veille (?:alerts|mentions|moderate \w+)[^.;:()`]*(?:\.\.\.[^.;:()`A-Z]*)?")
+
+
+@pytest.mark.parametrize("rule", [r for r in alert_rules() if r["alert"] in BRAND_ALERTS],
+                         ids=lambda r: f"{r['alert']}-{r['labels']['severity']}")
+def test_every_brand_alert_speaks_french_with_the_same_queries(rule: dict[str, Any]) -> None:
+    """A brand's team may be French-speaking (the .fr notification templates): every brand alert
+    has `summary_fr` and `description_fr`, translations of `summary` and `description` with the
+    same template expressions (queries, values, labels) and the same commands, `--lang fr` added
+    to those that take it (since 2026-12-07; the pipeline's alerts stay English)."""
+    notes = rule["annotations"]
+    for key in ("summary", "description"):
+        english, french = notes[key], notes.get(f"{key}_fr", "")
+        assert french.strip(), f"{key}_fr missing"
+        assert french != english
+        assert sorted(TEMPLATE_EXPRESSIONS.findall(french)) == sorted(
+            TEMPLATE_EXPRESSIONS.findall(english)), key
+        quoted = [" ".join(c.split()) for c in COMMANDS.findall(TEMPLATE_EXPRESSIONS.sub("X", english))]
+        said = [" ".join(c.split()) for c in COMMANDS.findall(TEMPLATE_EXPRESSIONS.sub("X", french))]
+        assert [c.replace(" --lang fr", "") for c in said] == quoted, key
+        assert all("--lang fr" in c for c in said), key  # alerts, mentions and moderate take it
+
+
 def test_runbook_has_a_section_per_alert_and_no_other() -> None:
     sections = {line[3:].strip() for line in RUNBOOK.read_text().splitlines()
                 if line.startswith("## ")}
