@@ -1,10 +1,12 @@
 """Alertmanager's notification templates (deploy/alertmanager/templates/veille.tmpl) and the Slack
 and e-mail receivers of slack.example.yml and email.example.yml: amtool renders every template,
 and Debian's real Alertmanager posts Slack JSON to a local HTTP server and sends mail to a local
-SMTP server, in English and French, firing then resolved."""
+SMTP server, in English and French (the brand alerts' summary_fr and description_fr), firing then
+resolved."""
 
 from __future__ import annotations
 
+import html as html_text
 import json
 import re
 import shutil
@@ -76,6 +78,12 @@ CRISIS = {"alertname": "ReputationCrisis", "severity": "critical", "brand": "acm
 CRISIS_ANNOTATIONS = annotations(CRISIS)
 
 
+def said(key: str, lang: str, notes: dict[str, str] = CRISIS_ANNOTATIONS) -> str:
+    """An annotation as a message in `lang` gives it: the French one (summary_fr,
+    description_fr) in French."""
+    return notes[f"{key}_fr" if lang == "fr" else key]
+
+
 def alert_data(status: str, alerts: list[tuple[dict[str, str], dict[str, str], str]],
                receiver: str = "veille-brand") -> dict[str, Any]:
     """Alertmanager's template data (template.Data) for amtool: (labels, annotations, status)."""
@@ -134,7 +142,9 @@ def test_every_template_renders_firing_resolved_and_mixed(tmp_path: Path, name: 
         lang = name.rsplit(".", 1)[1]
         if not name.startswith("veille.slack.text"):
             assert WORDS[lang][status] in out, out
-        assert CRISIS_ANNOTATIONS["summary"] in out, out
+        assert said("summary", lang) in html_text.unescape(out), out
+        if lang == "fr":  # the English ones are not there
+            assert CRISIS_ANNOTATIONS["summary"] not in out and "negative talk" not in out, out
         if name.startswith("veille.slack.text") or ".email.html" in name or ".email.text" in name:
             assert "acme" in out and "telecom" in out and CRISIS_ANNOTATIONS["runbook_url"] in out, out
             assert "Grafana" not in out, "no Grafana link unless given"
@@ -158,8 +168,35 @@ def test_slack_text_holds_the_brand_team_severity_and_runbook(tmp_path: Path, la
     for key in ("brand", "team", "critical", "runbook"):
         assert WORDS[lang][key] in text, text
     assert f"<{CRISIS_ANNOTATIONS['runbook_url']}|" in text
-    # The crisis' description whole (it is cut at 700 characters for chat, about 600 here).
-    assert CRISIS_ANNOTATIONS["description"] in text and "…" not in text
+    # The crisis' description whole (it is cut at 700 characters for chat, about 600 here), in
+    # French for the French text (English until 2026-12-07).
+    assert said("description", lang) in text and "…" not in text
+    assert said("summary", lang) in text
+
+
+def test_french_messages_fall_back_on_the_english_annotations_and_say_so(tmp_path: Path) -> None:
+    """A French message gives summary_fr and description_fr where the rule has them (every brand
+    alert), else the English ones (a pipeline alert); the French e-mails say some descriptions
+    are in English only then (they said it of every message until 2026-12-07)."""
+    stalled = {"alertname": "PipelineStalled", "severity": "critical", "cause": "heartbeat",
+               "instance": "w1:9464"}
+    ops = annotations(stalled)
+    assert "summary_fr" not in ops and "description_fr" not in ops
+    note = "en anglais pour les alertes que les règles ne traduisent pas"
+    crisis_only = alert_data("firing", [(CRISIS, CRISIS_ANNOTATIONS, "firing")])
+    mixed = alert_data("firing", [(CRISIS, CRISIS_ANNOTATIONS, "firing"), (stalled, ops, "firing")])
+    for name in ("veille.email.text.fr", "veille.email.html.fr"):
+        out = html_text.unescape(render(name, crisis_only, tmp_path))
+        assert said("description", "fr") in out and note not in out and 'lang="en"' not in out, out
+        out = html_text.unescape(render(name, mixed, tmp_path))
+        assert said("description", "fr") in out and ops["description"] in out and note in out, out
+        assert ops["summary"] in out
+    html = render("veille.email.html.fr", mixed, tmp_path)
+    assert html.count('<span lang="en">') == 1  # the English description only
+    text = render("veille.slack.text.fr", mixed, tmp_path)
+    assert said("description", "fr") in text and ops["description"] in text
+    assert render("veille.slack.title.fr", alert_data("firing", [(stalled, ops, "firing")]),
+                  tmp_path) == f"[ALERTE] {ops['summary']}"
 
 
 def test_the_grafana_example_links_each_alert_to_its_dashboard(tmp_path: Path) -> None:
@@ -387,7 +424,7 @@ def test_real_alertmanager_posts_a_crisis_to_slack_firing_then_resolved(tmp_path
     finally:
         am.stop()
         sink.close()
-    assert firing["title"] == f"{words['firing']} {CRISIS_ANNOTATIONS['summary']}"
+    assert firing["title"] == f"{words['firing']} {said('summary', lang)}"
     assert firing["color"] == RED and resolved["color"] == GREEN
     assert firing["fallback"] == firing["title"]
     assert firing["title_link"] == resolved["title_link"] == CRISIS_ANNOTATIONS["runbook_url"]
@@ -395,7 +432,8 @@ def test_real_alertmanager_posts_a_crisis_to_slack_firing_then_resolved(tmp_path
         text = attachment["text"]
         for key in ("brand", "team", "critical", "runbook"):
             assert words[key] in text, text
-        assert CRISIS_ANNOTATIONS["summary"] in text and CRISIS_ANNOTATIONS["runbook_url"] in text
+        assert said("summary", lang) in text and CRISIS_ANNOTATIONS["runbook_url"] in text
+        assert said("description", lang) in text  # in French for a French receiver
     assert ("since " if lang == "en" else "depuis le ") in firing["text"]
     assert ("resolved " if lang == "en" else "résolue le ") in resolved["text"]
     print(json.dumps(firing, indent=1, ensure_ascii=False))
@@ -477,16 +515,18 @@ def test_real_alertmanager_mails_a_crisis_firing_then_resolved(tmp_path: Path, l
         am.stop()
         smtp.close()
     assert rcpt == ["community-managers@example.org"]
-    assert firing["Subject"] == f"[veille] {words['firing']} {CRISIS_ANNOTATIONS['summary']}"
+    assert firing["Subject"] == f"[veille] {words['firing']} {said('summary', lang)}"
     assert firing["To"] == "community-managers@example.org" and firing["From"] == "veille@example.org"
     for message in (firing, resolved):
         plain = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
-        for body in (plain, html):
-            assert CRISIS_ANNOTATIONS["summary"] in body and "acme" in body and "telecom" in body
+        for body in (plain, html_text.unescape(html)):
+            assert said("summary", lang) in body and "acme" in body and "telecom" in body
             assert CRISIS_ANNOTATIONS["runbook_url"] in body
+            # The description in the receiver's language; no note on English text in French.
+            assert said("description", lang) in body, body
+            assert "en anglais" not in body
         assert ("Severity: critical" if lang == "en" else "Gravité : critique") in plain, plain
-        assert CRISIS_ANNOTATIONS["description"] in plain, plain
         assert f'<html lang="{lang}">' in html
     print(firing["Subject"])
     print(firing.get_body(("plain",)).get_content())
