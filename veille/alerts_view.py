@@ -23,6 +23,7 @@ ALERT_TEXT: dict[str, dict[str, Any]] = {
                    "resolved": "resolved"},
         "severities": {},
         "colon": ":",
+        "percent": " %",
         "counts": "{observed} negative of {total} mentions{share}, {expected} expected",
         "so_far": "so far {body}",
         "over": "story over; last bucket {body}",
@@ -35,6 +36,7 @@ ALERT_TEXT: dict[str, dict[str, Any]] = {
                    "resolved": "résolue"},
         "severities": {"warning": "avertissement", "critical": "critique", "info": "information"},
         "colon": f"{NBSP}:",
+        "percent": f"{NBSP}%",
         "counts": "{observed} négatives sur {total} mentions{share}, {expected} attendues",
         "so_far": "pour l'instant {body}",
         "over": f"fin de l'alerte{NBSP}; dernière tranche{NBSP}: {{body}}",
@@ -125,21 +127,19 @@ def describe(event: dict[str, Any], tz: tzinfo = UTC, lang: str = "en") -> str:
     An event sent before its bucket closed (`"early": true`) reads "so far 27 negative of ...".
     The window is shown on the clock of `tz`, named ("08:35-08:40 UTC", "09:35-09:40 Europe/Paris").
     """
-    words = ALERT_TEXT.get(lang, ALERT_TEXT["en"])
-    fr = words is ALERT_TEXT["fr"]
+    lang = lang if lang in ALERT_TEXT else "en"
+    words = ALERT_TEXT[lang]
     event_name = _text(event.get("event"))
     verb = words["events"].get(event_name, event_name)
     severity = event.get("severity")
     severity_text = words["severities"].get(severity, severity) if isinstance(severity, str) else severity
     head = f"{_text(event.get('brand'))} {verb}" + (f" ({severity_text})" if severity else "")
     share = _float(event.get("negative_share"))
-    percent = f"{NBSP}%" if fr else " %"
-    share_text = (f" ({share * 100:.0f}{percent})" if share is not None and math.isfinite(share * 100)
-                  else "")
-    number = "fr" if fr else "en"
-    body = words["counts"].format(observed=_number(event.get("observed_negative"), number),
-                                  total=_number(event.get("total"), number), share=share_text,
-                                  expected=_number(event.get("expected_negative"), number))
+    share_text = (f" ({share * 100:.0f}{words['percent']})"
+                  if share is not None and math.isfinite(share * 100) else "")
+    body = words["counts"].format(observed=_number(event.get("observed_negative"), lang),
+                                  total=_number(event.get("total"), lang), share=share_text,
+                                  expected=_number(event.get("expected_negative"), lang))
     if event.get("early") is True:
         # Sent while its bucket still filled (early firing): the counts may still grow.
         body = words["so_far"].format(body=body)
