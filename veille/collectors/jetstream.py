@@ -99,10 +99,26 @@ CURSOR_AHEAD_SECONDS = 60.0
 CONNECT_SECONDS = 30.0
 #: WebSocket pings (aiohttp's heartbeat): a connection answering none is closed and made again.
 HEARTBEAT_SECONDS = 30.0
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class JetstreamConfigError(ValueError):
     """The Jetstream collector cannot start: a bad URL, or a watch list without a brand."""
+
+
+async def refuse_redirects(request: aiohttp.ClientRequest,
+                           handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+    """The session's middleware: an answer redirecting the handshake is a refusal, not followed
+    (aiohttp follows redirects by default, to any host and from wss:// to plain http://: the
+    instance checked by check_url would be left for one nobody chose, in clear text)."""
+    response = await handler(request)
+    if response.status in REDIRECTS:
+        location = response.headers.get("Location", "")
+        response.close()
+        raise aiohttp.WSServerHandshakeError(
+            response.request_info, response.history, status=response.status,
+            message=f"a redirect to {location[:200]!r}, not followed", headers=response.headers)
+    return response
 
 
 def check_url(raw: str) -> str:
@@ -249,6 +265,7 @@ class JetstreamCollector(Collector):
             # timeout (the heartbeat watches the socket).
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": self.settings.collector_user_agent},
+                middlewares=(refuse_redirects,),
                 timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout,
                                               sock_read=self.connect_timeout))
 
@@ -316,7 +333,8 @@ class JetstreamCollector(Collector):
                             "reading again from the cursor", printable(str(exc))[:200])
             except aiohttp.WSServerHandshakeError as exc:
                 cause = "unreachable"
-                log.warning("jetstream: %s refused the connection: HTTP %s", self.url, exc.status)
+                log.warning("jetstream: %s refused the connection: HTTP %s %s", self.url, exc.status,
+                            printable(exc.message)[:300])
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 cause = "closed" if self._opened else "unreachable"
                 log.warning("jetstream: %s: %s", self.url,

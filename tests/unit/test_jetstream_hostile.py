@@ -1,0 +1,184 @@
+"""The Jetstream collector against a hostile or broken instance: a raw local WebSocket server
+(the handshake by hand, then whatever frames a test writes) and no broker (ListSink). Whatever
+the network sends, the collector neither follows it elsewhere nor stops reading for good."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import struct
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tests.collector_helpers import SEARCH_WATCHLIST, ListSink
+from veille.collectors.jetstream import JetstreamCollector
+from veille.metrics import CollectorMetrics
+from veille.settings import Settings
+
+T0 = int(time.time() * 1_000_000) - 60_000_000
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def event(n: int, text: str = "Acme again", **changes: Any) -> str:
+    e: dict[str, Any] = {
+        "did": "did:plc:abc123", "time_us": T0 + n * 1000, "kind": "commit",
+        "commit": {"operation": "create", "collection": "app.bsky.feed.post", "rkey": f"3l3qo{n:04d}",
+                   "record": {"text": text, "createdAt": "2026-12-07T00:00:00Z"}}}
+    e.update(changes)
+    return json.dumps(e)
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    """A server's (unmasked) WebSocket frame."""
+    first = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", first, n)
+    elif n < 65536:
+        head = struct.pack("!BBH", first, 126, n)
+    else:
+        head = struct.pack("!BBQ", first, 127, n)
+    return head + payload
+
+
+class RawServer:
+    """Answers each connection's handshake (101, or `status` with `headers`), records its request
+    line, then hands the socket to `handler`."""
+
+    def __init__(self, handler: Handler | None = None, *, status: int = 101,
+                 headers: str = "") -> None:
+        self.handler = handler
+        self.status = status
+        self.headers = headers
+        self.requests: list[str] = []
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/subscribe"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            self.requests.append(lines[0])
+            key = next(v.strip() for k, _, v in (line.partition(":") for line in lines)
+                       if k.lower() == "sec-websocket-key")
+            if self.status != 101:
+                writer.write(f"HTTP/1.1 {self.status} Go\r\n{self.headers}"
+                             "Content-Length: 0\r\n\r\n".encode())
+                await writer.drain()
+                return
+            accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+            writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                          f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
+                          f"{self.headers}\r\n").encode())
+            await writer.drain()
+            if self.handler is not None:
+                await self.handler(reader, writer)
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[RawServer]:
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        try:
+            yield self
+        finally:
+            server.close()
+
+
+async def answer_pings(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read the client's frames until it closes, answering its pings: a live peer."""
+    while True:
+        head = await reader.readexactly(2)
+        n = head[1] & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", await reader.readexactly(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", await reader.readexactly(8))[0]
+        mask = await reader.readexactly(4)
+        data = bytes(b ^ mask[i % 4] for i, b in enumerate(await reader.readexactly(n)))
+        if head[0] & 0x0F == 0x9:
+            writer.write(frame(0xA, data))
+            await writer.drain()
+        elif head[0] & 0x0F == 0x8:
+            return
+
+
+@pytest.fixture
+def j_settings(tmp_path: Path) -> Settings:
+    watchlist = tmp_path / "watchlist.toml"
+    watchlist.write_text(SEARCH_WATCHLIST, encoding="utf-8")
+    return Settings.from_env({}, collector_state_dir=str(tmp_path / "collectors"),
+                             watchlist=str(watchlist), data_dir=str(tmp_path / "data"))
+
+
+def new_collector(settings: Settings, url: str, **kwargs: Any) -> tuple[JetstreamCollector, ListSink]:
+    settings = settings.with_(jetstream_url=url)
+    metrics = CollectorMetrics(CollectorRegistry())
+    sink = ListSink(settings, "jetstream", metrics)
+    for name, value in (("backoff_base", 0.05), ("backoff_max", 0.2), ("flush_seconds", 0.05),
+                        ("tick_seconds", 0.05), ("save_seconds", 0.0)):
+        kwargs.setdefault(name, value)
+    return JetstreamCollector(settings, metrics, sink, **kwargs), sink
+
+
+def sample(c: JetstreamCollector, name: str, **labels: str) -> float:
+    return c.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+async def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def running(collector: JetstreamCollector) -> AsyncIterator[JetstreamCollector]:
+    await collector.start()
+    task = asyncio.create_task(collector.run())
+    try:
+        yield collector
+    finally:
+        await collector.stop()
+        await asyncio.wait_for(task, 10)
+        await collector.close()
+
+
+def test_a_redirect_on_the_handshake_is_refused_not_followed(
+        j_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """A 302 to another host, in clear text: the collector does not go there (aiohttp follows
+    redirects by default, wss:// to http:// included); it logs the refusal and tries again."""
+    async def scenario() -> None:
+        async def stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(frame(0x1, event(1).encode()))
+            await answer_pings(reader, writer)
+
+        elsewhere = RawServer(stream)
+        async with elsewhere.serving():
+            redirect = RawServer(status=302,
+                                 headers=f"Location: http://localhost:{elsewhere.port}/subscribe\r\n")
+            async with redirect.serving():
+                collector, sink = new_collector(j_settings, redirect.url)
+                async with running(collector):
+                    await wait_for(lambda: len(redirect.requests) >= 2, what="a second try")
+                assert elsewhere.requests == [] and sink.sent == []
+                assert sample(collector, "veille_jetstream_reconnects_total", cause="unreachable") >= 1
+        assert "HTTP 302 a redirect to 'http://localhost:" in caplog.text
+
+    with caplog.at_level("INFO", logger="veille.collectors.jetstream"):
+        asyncio.run(scenario())
