@@ -182,3 +182,26 @@ def test_a_redirect_on_the_handshake_is_refused_not_followed(
 
     with caplog.at_level("INFO", logger="veille.collectors.jetstream"):
         asyncio.run(scenario())
+
+
+def test_a_flood_of_malformed_events_is_counted_whole_and_logged_thinned(
+        j_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """5,000 malformed events: each counted, a few logged and the rest said in one line (not a
+    log line each: an instance's flood filled the disk), and the stream goes on."""
+    async def scenario() -> None:
+        async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(frame(0x1, b"{not json") * 5000 + frame(0x1, event(1).encode()))
+            await answer_pings(reader, writer)
+
+        async with RawServer(flood).serving() as srv:
+            collector, sink = new_collector(j_settings, srv.url)
+            async with running(collector):
+                await wait_for(lambda: len(sink.sent) == 1, what="the good event sent")
+        assert sample(collector, "veille_collector_items_refused_total", collector="jetstream",
+                      reason="invalid_json") == 5000
+        refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+        assert len(refusals) <= 11, len(refusals)
+        assert any("4990 more events refused" in r.getMessage() for r in refusals)
+
+    with caplog.at_level("INFO", logger="veille.collectors.jetstream"):
+        asyncio.run(scenario())

@@ -100,6 +100,10 @@ CONNECT_SECONDS = 30.0
 #: WebSocket pings (aiohttp's heartbeat): a connection answering none is closed and made again.
 HEARTBEAT_SECONDS = 30.0
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: Refused events logged at most this many a window (the others counted, then said in one line):
+#: a flood of malformed events from an instance must not write a log line each.
+REFUSALS_LOGGED = 10
+REFUSAL_LOG_SECONDS = 60.0
 
 
 class JetstreamConfigError(ValueError):
@@ -218,6 +222,9 @@ class JetstreamCollector(Collector):
         self._session: aiohttp.ClientSession | None = None
         self._opened = False  # the current connection was opened (a failure is then "closed")
         self._read_any = False  # the current connection gave an event
+        self._refusals_since = time.monotonic()  # the refusals' log window's start
+        self._refusals_logged = 0  # refusals logged in the window
+        self._refusals_unlogged = 0  # refusals counted, not logged, in the window
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -302,6 +309,7 @@ class JetstreamCollector(Collector):
 
     async def close(self) -> None:
         try:
+            self._refusal_log_window(end=True)
             self._save(force=True)
             await super().close()
         finally:
@@ -415,6 +423,7 @@ class JetstreamCollector(Collector):
         return self.tick_seconds
 
     async def _tick(self) -> None:
+        self._refusal_log_window()
         if self._batch and (len(self._batch) >= self.max_batch
                             or time.monotonic() - self._batch_since >= self.flush_seconds):
             await self._flush()
@@ -524,9 +533,26 @@ class JetstreamCollector(Collector):
         if uri is None:
             self.stream.events.labels("refused").inc()
         self.metrics.refused.labels(self.name, exc.reason).inc()
+        self._refusal_log_window()
+        if self._refusals_logged >= REFUSALS_LOGGED:
+            self._refusals_unlogged += 1
+            return
+        self._refusals_logged += 1
         # Escaped: the detail quotes what the network sent.
         log.info("jetstream: %s refused (%s): %s", printable(uri)[:200] if uri else "event",
                  exc.reason, printable(exc.detail)[:300])
+
+    def _refusal_log_window(self, *, end: bool = False) -> None:
+        """A new window for the refusals' log every REFUSAL_LOG_SECONDS (or `end`: now), the
+        ones not logged in the last said in one line."""
+        now = time.monotonic()
+        if not end and now - self._refusals_since < REFUSAL_LOG_SECONDS:
+            return
+        if self._refusals_unlogged:
+            log.warning("jetstream: %d more events refused in the last %.0f s, not logged "
+                        "(veille_collector_items_refused_total{collector=\"jetstream\"} by reason)",
+                        self._refusals_unlogged, now - self._refusals_since)
+        self._refusals_since, self._refusals_logged, self._refusals_unlogged = now, 0, 0
 
 
 async def run_jetstream(settings: Settings, *, collector: JetstreamCollector | None = None) -> None:
