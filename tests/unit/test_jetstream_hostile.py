@@ -205,3 +205,23 @@ def test_a_flood_of_malformed_events_is_counted_whole_and_logged_thinned(
 
     with caplog.at_level("INFO", logger="veille.collectors.jetstream"):
         asyncio.run(scenario())
+
+
+def test_an_instance_that_answers_pings_but_sends_nothing_is_left(j_settings: Settings) -> None:
+    """A connection open, its pings answered, and no event (an instance hung, or hostile): the
+    collector gives it up after idle_seconds and goes to the next instance; before, it stayed
+    on it for ever (the heartbeat alone cannot tell)."""
+    async def scenario() -> None:
+        async def stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(frame(0x1, event(1).encode()))
+            await answer_pings(reader, writer)
+
+        async with RawServer(answer_pings).serving() as silent, RawServer(stream).serving() as good:
+            collector, sink = new_collector(j_settings, f"{silent.url},{good.url}",
+                                            heartbeat=0.1, idle_seconds=0.5)
+            async with running(collector):
+                await wait_for(lambda: len(sink.sent) == 1, what="the second instance's post")
+            assert len(silent.requests) == 1 and collector.url == good.url
+            assert sample(collector, "veille_jetstream_reconnects_total", cause="closed") == 1
+
+    asyncio.run(scenario())

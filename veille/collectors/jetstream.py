@@ -99,6 +99,10 @@ CURSOR_AHEAD_SECONDS = 60.0
 CONNECT_SECONDS = 30.0
 #: WebSocket pings (aiohttp's heartbeat): a connection answering none is closed and made again.
 HEARTBEAT_SECONDS = 30.0
+#: A connection giving no message this long is closed and made again (the next instance when
+#: there are several): Jetstream sends tens of posts a second, and a server that answers the
+#: pings but sends nothing (hung, or hostile) held the collector for ever.
+IDLE_SECONDS = 60.0
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Refused events logged at most this many a window (the others counted, then said in one line):
 #: a flood of malformed events from an instance must not write a log line each.
@@ -185,7 +189,7 @@ class JetstreamCollector(Collector):
                  flush_seconds: float = FLUSH_SECONDS, max_batch: int = MAX_BATCH,
                  save_seconds: float = SAVE_SECONDS, tick_seconds: float = TICK_SECONDS,
                  heartbeat: float = HEARTBEAT_SECONDS, stop_grace: float = 30.0,
-                 connect_timeout: float = CONNECT_SECONDS,
+                 connect_timeout: float = CONNECT_SECONDS, idle_seconds: float = IDLE_SECONDS,
                  rng: random.Random | None = None) -> None:
         """`watchlist`: the rules to match (tests, embedding code), else the watch list's file,
         followed while the collector runs."""
@@ -201,6 +205,7 @@ class JetstreamCollector(Collector):
         self.tick_seconds = tick_seconds
         self.heartbeat = heartbeat
         self.connect_timeout = connect_timeout
+        self.idle_seconds = idle_seconds
         self.stop_grace = stop_grace
         self.rng = rng or random.Random()
         self.max_text_chars = settings.max_text_chars
@@ -393,12 +398,18 @@ class JetstreamCollector(Collector):
             self._save()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        last = time.monotonic()  # the last message's arrival
         while not self.stopping.is_set():
             try:
                 msg = await ws.receive(timeout=self._wait())
             except TimeoutError:
+                if time.monotonic() - last >= self.idle_seconds:
+                    raise aiohttp.ServerTimeoutError(
+                        f"no message in {self.idle_seconds:g} s; connecting again") from None
                 await self._tick()
                 continue
+            if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                last = time.monotonic()
             if msg.type == aiohttp.WSMsgType.TEXT:
                 self._event(msg.data)
             elif msg.type == aiohttp.WSMsgType.BINARY:
