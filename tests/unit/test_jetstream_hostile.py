@@ -225,3 +225,35 @@ def test_an_instance_that_answers_pings_but_sends_nothing_is_left(j_settings: Se
             assert sample(collector, "veille_jetstream_reconnects_total", cause="closed") == 1
 
     asyncio.run(scenario())
+
+
+def test_a_saved_cursor_far_ahead_of_the_clock_is_resumed_from_now(
+        j_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """cursor.json holding a time in 2255 (written with the clock wrong, or by hand): the
+    collector asks from now (the clock, a minute ahead at the most), and the cursor it saves
+    moves on with the events; before, it asked from 2255 at every restart and no event ever
+    moved it."""
+    async def scenario() -> None:
+        state = Path(j_settings.collector_state_dir, "jetstream")
+        state.mkdir(parents=True)
+        poisoned = 9_000_000_000_000_000
+        (state / "cursor.json").write_text(json.dumps({"version": 1, "cursor": poisoned,
+                                                        "recent": {}}))
+        now_us = int(time.time() * 1_000_000)
+
+        async def stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(frame(0x1, event(1, time_us=now_us + 120_000_000).encode()))
+            await answer_pings(reader, writer)
+
+        async with RawServer(stream).serving() as srv:
+            collector, sink = new_collector(j_settings, srv.url)
+            async with running(collector):
+                await wait_for(lambda: len(sink.sent) == 1, what="the post")
+            asked = int(srv.requests[0].split("cursor=")[1].split()[0].split("&")[0])
+            assert now_us - 10_000_000 < asked <= int(time.time() * 1_000_000) + 60_000_000
+            saved = json.loads((state / "cursor.json").read_text())["cursor"]
+            assert saved < poisoned and saved <= int(time.time() * 1_000_000) + 60_000_000
+        assert "ahead of the clock; resuming from now" in caplog.text
+
+    with caplog.at_level("INFO", logger="veille.collectors.jetstream"):
+        asyncio.run(scenario())

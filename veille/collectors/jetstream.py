@@ -263,7 +263,12 @@ class JetstreamCollector(Collector):
                 size=lambda w: len(w.brands))
             self.reloader.on_change(self._take_watchlist)
             self.watchlist = self.reloader.value
-        self.book = CursorBook.from_state(self._load_cursor(), self.book.rewind_us)
+        saved = self._load_cursor()
+        ceiling = self._ceiling()
+        self.book = CursorBook.from_state(saved, self.book.rewind_us, ceiling=ceiling)
+        if self.book.acked == ceiling:
+            log.warning("jetstream: the saved cursor %s is ahead of the clock; resuming from now",
+                        printable(str(saved.get("cursor") if isinstance(saved, dict) else None))[:40])
         self._saved = self.book.version
         if self.book.acked is not None:
             self.last_event = self.book.acked / 1e6

@@ -194,11 +194,17 @@ class CursorBook:
         return {"version": STATE_VERSION, "cursor": self.acked, "recent": dict(self.recent)}
 
     @classmethod
-    def from_state(cls, data: Any, rewind_us: int) -> CursorBook:
-        """A book from a saved state (a fresh one, live, from anything else)."""
+    def from_state(cls, data: Any, rewind_us: int, ceiling: int | None = None) -> CursorBook:
+        """A book from a saved state (a fresh one, live, from anything else); a cursor above
+        `ceiling` (the clock, a little ahead) is taken as `ceiling`: one far ahead (a state
+        written with the clock wrong, or by hand) was kept for ever, no event ever moving it,
+        and every restart asked Jetstream from the future."""
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             return cls(rewind_us=rewind_us)
         recent = data.get("recent")
         ids = {k: t for k, v in (recent.items() if isinstance(recent, dict) else [])
                if isinstance(k, str) and len(k) <= 200 and (t := _time_us(v)) is not None}
-        return cls(_time_us(data.get("cursor")), ids, rewind_us)
+        cursor = _time_us(data.get("cursor"))
+        if cursor is not None and ceiling is not None:
+            cursor = min(cursor, ceiling)
+        return cls(cursor, ids, rewind_us)
