@@ -106,6 +106,9 @@ def test_uris_handles_and_sort_times() -> None:
     assert post_uri(URI) == (DID, "3lbvz5kaj4k2x")
     assert post_uri(URI + "/x") is None and post_uri(42) is None
     assert post_uri(f"at://{DID}/app.bsky.feed.post/a b") is None
+    # "." and "..": no record keys; the post's URL, …/post/.., would be its author's profile.
+    assert post_uri(f"at://{DID}/app.bsky.feed.post/..") is None
+    assert post_uri(f"at://{DID}/app.bsky.feed.post/.") is None
     assert valid_handle("Jay.BSKY.team") == "jay.bsky.team"
     assert valid_handle("javascript:alert(1)") is None and valid_handle("nodot") is None
     # sortAt: the earlier of createdAt and indexedAt (a post dated ahead sorts at its indexing).

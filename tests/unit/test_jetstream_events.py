@@ -95,6 +95,12 @@ def test_other_events_are_ignored_but_move_the_cursor(e: dict[str, Any]) -> None
     (json.dumps(event(commit="x")), "invalid_field", True),
     (json.dumps(event(did="did:plc:bad did")), "invalid_field", True),
     (json.dumps(commit(rkey="../../x")), "invalid_field", True),
+    (json.dumps(commit(rkey="..")), "invalid_field", True),  # its URL would be the profile's
+    (json.dumps(commit(rkey=".")), "invalid_field", True),
+    (json.dumps(commit(rkey="3l3q/../x")), "invalid_field", True),
+    (json.dumps(commit(rkey="x?y#z")), "invalid_field", True),
+    (json.dumps(event(did="did:plc:a/../b")), "invalid_field", True),
+    (json.dumps(event(did="did:plc:abc\n2026 FAKE")), "invalid_field", True),
     (json.dumps(commit(record=None)), "missing_field", True),
     (json.dumps(commit(record=["text"])), "invalid_field", True),
     (json.dumps(event(pad="x" * MAX_EVENT_BYTES)), "payload_too_large", False),

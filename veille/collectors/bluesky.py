@@ -177,7 +177,9 @@ def post_uri(value: Any) -> tuple[str, str] | None:
     if not isinstance(value, str) or len(value) > MAX_SHORT_FIELD_CHARS:
         return None
     m = _POST_URI.fullmatch(value)
-    return (m.group(1), m.group(2)) if m else None
+    # "." and ".." are no record keys (atproto's syntax): in the post's bsky.app URL they
+    # would make it point elsewhere (…/post/.. is the profile's page).
+    return (m.group(1), m.group(2)) if m and m.group(2) not in (".", "..") else None
 
 
 def valid_handle(value: Any) -> str | None:

@@ -34,7 +34,7 @@ MAX_RECENT = 20_000
 STATE_VERSION = 1
 #: A DID (did:plc:..., did:web:...), as the Bluesky collector reads one in an at:// URI.
 _DID = re.compile(r"did:[a-z]+:[A-Za-z0-9._:%-]{1,2000}")
-#: A record key (1-512 characters of this set).
+#: A record key (1-512 characters of this set; "." and ".." are none).
 _RKEY = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
 
 
@@ -116,7 +116,7 @@ def read_event(raw: str | bytes) -> tuple[int, Post | None]:
         raise Refused("invalid_field" if did is not None else "missing_field",
                       f"did {str(did)[:80]!r} is no DID", time_us)
     rkey = commit.get("rkey")
-    if not isinstance(rkey, str) or not _RKEY.fullmatch(rkey):
+    if not isinstance(rkey, str) or not _RKEY.fullmatch(rkey) or rkey in (".", ".."):
         raise Refused("invalid_field" if rkey is not None else "missing_field",
                       f"rkey {str(rkey)[:80]!r} is no record key", time_us)
     record = commit.get("record")
