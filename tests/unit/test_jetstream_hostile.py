@@ -257,3 +257,46 @@ def test_a_saved_cursor_far_ahead_of_the_clock_is_resumed_from_now(
 
     with caplog.at_level("INFO", logger="veille.collectors.jetstream"):
         asyncio.run(scenario())
+
+
+def stored(events: list[tuple[int, bytes]]) -> Callable[[RawServer], Handler]:
+    """A handler sending the frames of `events` (time_us, frame) at or after the request's
+    cursor, as Jetstream does, then answering pings."""
+    def handler(srv: RawServer) -> Handler:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            line = srv.requests[-1]
+            cursor = int(line.split("cursor=")[1].split()[0].split("&")[0]) if "cursor=" in line else 0
+            writer.write(b"".join(f for t, f in events if t >= cursor))
+            await answer_pings(reader, writer)
+        return serve
+    return handler
+
+
+@pytest.mark.parametrize("unreadable", [
+    frame(0x1, b'{"did": "did:plc:abc123", "text": "\xff\xfe"}'),  # text that is not UTF-8
+    struct.pack("!BBQ", 0x81, 127, 2**62),  # a frame of 4 EiB, as its header says
+], ids=["invalid-utf8", "too-large"])
+def test_a_message_that_cannot_be_read_does_not_stop_the_stream_for_good(
+        j_settings: Settings, unreadable: bytes) -> None:
+    """A message the WebSocket layer refuses closes the connection, and the next one, from the
+    same cursor, meets it again: the second time at the same place, the collector asks from a
+    little past the last event read and goes on; before, it connected again and again, for ever,
+    never reading past it."""
+    async def scenario() -> None:
+        srv = RawServer()
+        srv.handler = stored([(T0 + 1000, frame(0x1, event(1).encode())),
+                              (T0 + 1500, unreadable),
+                              (T0 + 2000, frame(0x1, event(2, "Acme after it").encode()))])(srv)
+        async with srv.serving():
+            state = Path(j_settings.collector_state_dir, "jetstream")
+            state.mkdir(parents=True)
+            (state / "cursor.json").write_text(json.dumps({"version": 1, "cursor": T0,
+                                                            "recent": {}}))
+            collector, sink = new_collector(j_settings, srv.url)
+            async with running(collector):
+                await wait_for(lambda: [m.text for m in sink.sent] == ["Acme again", "Acme after it"],
+                               what="the post after the unreadable message")
+            assert len(srv.requests) == 3
+            assert json.loads((state / "cursor.json").read_text())["cursor"] == T0 + 2000
+
+    asyncio.run(scenario())

@@ -114,6 +114,19 @@ class JetstreamConfigError(ValueError):
     """The Jetstream collector cannot start: a bad URL, or a watch list without a brand."""
 
 
+class UnreadableMessage(aiohttp.ClientConnectionError):
+    """The connection ended on a message the WebSocket layer cannot read (larger than it takes,
+    text that is not UTF-8, a frame breaking the protocol): the same message comes again from
+    the same cursor."""
+
+
+#: The WebSocket close codes of a message that cannot be read (protocol error, invalid text,
+#: too big).
+UNREADABLE_CODES = frozenset({1002, 1007, 1009})
+#: The first skip past a message that cannot be read, doubled at each try from the same place.
+SKIP_US = 1000
+
+
 async def refuse_redirects(request: aiohttp.ClientRequest,
                            handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
     """The session's middleware: an answer redirecting the handshake is a refusal, not followed
@@ -227,6 +240,11 @@ class JetstreamCollector(Collector):
         self._session: aiohttp.ClientSession | None = None
         self._opened = False  # the current connection was opened (a failure is then "closed")
         self._read_any = False  # the current connection gave an event
+        #: Where the stream last ended on an unreadable message (the newest time_us read before
+        #: it), how many times in a row, and the time the next connection asks from at least.
+        self._stuck_at: int | None = None
+        self._stuck_times = 0
+        self._skip_from: int | None = None
         self._refusals_since = time.monotonic()  # the refusals' log window's start
         self._refusals_logged = 0  # refusals logged in the window
         self._refusals_unlogged = 0  # refusals counted, not logged, in the window
@@ -333,6 +351,8 @@ class JetstreamCollector(Collector):
     def subscribe_url(self) -> URL:
         query = {"wantedCollections": POST_COLLECTION, "maxMessageSizeBytes": str(MAX_EVENT_BYTES)}
         resume = self.book.resume_from()
+        if resume is not None and self._skip_from is not None:
+            resume = max(resume, self._skip_from)
         if resume is not None:
             query["cursor"] = str(resume)
         return URL(self.url).update_query(query)
@@ -349,6 +369,9 @@ class JetstreamCollector(Collector):
                 cause = "broker"
                 log.warning("jetstream: the broker did not acknowledge the posts read (%s); "
                             "reading again from the cursor", printable(str(exc))[:200])
+            except UnreadableMessage as exc:
+                log.warning("jetstream: %s: %s", self.url, printable(str(exc))[:300])
+                self._skip_unreadable()
             except aiohttp.WSServerHandshakeError as exc:
                 cause = "unreachable"
                 log.warning("jetstream: %s refused the connection: HTTP %s %s", self.url, exc.status,
@@ -381,6 +404,24 @@ class JetstreamCollector(Collector):
             log.warning("jetstream: connection ended (%s); connecting again in %.1f s", cause, delay)
             if await sleep_or_stop(self.stopping, delay):
                 break
+
+    def _skip_unreadable(self) -> None:
+        """The stream ended on a message that cannot be read. The first time at a place, the
+        next connection asks from the cursor as usual (a connection broken mid-message); again
+        at the same place, it asks from a little past the last event read (SKIP_US, doubled at
+        each try), skipping that message and what Jetstream saw in the same instant: otherwise
+        every connection would end on that message, and the stream would stop there for good."""
+        at = self.book.read
+        if at is None:  # live: the next connection starts elsewhere
+            return
+        self._stuck_times = self._stuck_times + 1 if at == self._stuck_at else 0
+        self._stuck_at = at
+        if self._stuck_times:
+            skip = SKIP_US << min(self._stuck_times - 1, 20)
+            self._skip_from = at + skip
+            log.warning("jetstream: the stream ends again on a message that cannot be read after "
+                        "%s; skipping %.3f s of it", iso(datetime.fromtimestamp(at / 1e6, UTC)),
+                        skip / 1e6)
 
     async def _follow(self) -> None:
         """One connection: read until it ends or the collector stops, then send what is left."""
@@ -424,6 +465,9 @@ class JetstreamCollector(Collector):
                     self._refuse(Refused("payload_too_large",
                                          f"a message of more than {2 * MAX_EVENT_BYTES} bytes; "
                                          "the connection is closed"))
+                if isinstance(msg.data, aiohttp.WebSocketError) and msg.data.code in UNREADABLE_CODES:
+                    raise UnreadableMessage(f"a message that cannot be read ({msg.data.code}: "
+                                            f"{str(msg.data)[:200]}); the connection is closed")
                 raise aiohttp.ClientConnectionError(
                     printable(f"the connection failed: {msg.data}")[:300])
             else:  # CLOSE, CLOSING, CLOSED
