@@ -8,6 +8,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -300,3 +301,43 @@ def test_a_message_that_cannot_be_read_does_not_stop_the_stream_for_good(
             assert json.loads((state / "cursor.json").read_text())["cursor"] == T0 + 2000
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge", "not-utf8", "nested"])
+def test_a_damaged_state_file_is_moved_aside_and_the_collector_starts_live(
+        j_settings: Settings, caplog: pytest.LogCaptureFixture, kind: str) -> None:
+    """cursor.json that is a FIFO (its open held the start for ever), larger than a state can be
+    (read whole: a symlink to /dev/zero took all the memory; not tried here, a regression
+    would take this machine's), not UTF-8, or nested beyond the parser: moved aside, logged,
+    started live."""
+    state = Path(j_settings.collector_state_dir, "jetstream")
+    state.mkdir(parents=True)
+    path = state / "cursor.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "huge":
+        with path.open("wb") as f:  # sparse: 64 MiB, none of it on disk
+            f.truncate(64 * 1024 * 1024)
+    elif kind == "not-utf8":
+        path.write_bytes(b'{"version": 1, "cursor": \xff}')
+    else:
+        path.write_text("[" * 100_000)
+
+    async def scenario() -> None:
+        async with RawServer(answer_pings).serving() as srv:
+            collector, _ = new_collector(j_settings, srv.url)
+            await asyncio.wait_for(collector.start(), 5)
+            try:
+                assert collector.book.acked is None and collector.subscribe_url().query.get(
+                    "cursor") is None
+            finally:
+                await collector.close()
+
+    with caplog.at_level("INFO", logger="veille.collectors.jetstream"):
+        asyncio.run(scenario())
+    assert "is unreadable" in caplog.text and "moved aside, starting live" in caplog.text
+    assert (state / "cursor.corrupt").exists()
+    if kind == "huge":
+        assert f"larger than {4 * 1024 * 1024} bytes" in caplog.text
+    if kind == "fifo":
+        assert "not a regular file" in caplog.text

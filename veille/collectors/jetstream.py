@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import random
+import stat
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -84,6 +85,8 @@ log = logging.getLogger(__name__)
 #: The cursor's file in the state folder (a fixed name: the README tells to delete it to start
 #: live).
 CURSOR_FILE = "cursor.json"
+#: A saved state larger than this is damaged (20,000 ids of the rewind take about 1 MB).
+MAX_STATE_BYTES = 4 * 1024 * 1024
 #: The cursor is saved at most this often (and when the collector stops).
 SAVE_SECONDS = 5.0
 #: A batch of posts naming a brand is sent at this size, or this long after its first post.
@@ -309,14 +312,23 @@ class JetstreamCollector(Collector):
         (logged) and the collector starts live."""
         path = self.store.directory / CURSOR_FILE
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            # Read at most MAX_STATE_BYTES of a regular file: a file of gigabytes, or one that is
+            # /dev/zero (a symlink), took all the memory at start; a FIFO held the start for ever.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise ValueError("not a regular file")
+                raw = f.read(MAX_STATE_BYTES + 1)
+            if len(raw) > MAX_STATE_BYTES:
+                raise ValueError(f"larger than {MAX_STATE_BYTES} bytes")
+            return json.loads(raw.decode("utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, RecursionError) as exc:
             with contextlib.suppress(OSError):
                 os.replace(path, path.with_suffix(".corrupt"))
-            log.error("jetstream: the saved cursor %s is unreadable (%s); moved aside, starting "
-                      "live", path, type(exc).__name__)
+            log.error("jetstream: the saved cursor %s is unreadable (%s: %s); moved aside, "
+                      "starting live", path, type(exc).__name__, printable(str(exc))[:120])
             return None
 
     async def run(self) -> None:
