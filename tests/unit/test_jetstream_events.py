@@ -90,6 +90,14 @@ def test_other_events_are_ignored_but_move_the_cursor(e: dict[str, Any]) -> None
     ("42", "not_an_object", False),
     (json.dumps(event(time_us="soon")), "invalid_field", False),
     (json.dumps(event(time_us=True)), "invalid_field", False),
+    (json.dumps(event(time_us=2**70)), "invalid_field", False),  # beyond 64 bits
+    (json.dumps(event(time_us=-T)), "invalid_field", False),
+    (json.dumps(event(time_us=float(T))), "invalid_field", False),
+    (json.dumps(event(time_us=str(T))), "invalid_field", False),
+    ('{"time_us": NaN, "kind": "commit"}', "invalid_field", False),
+    ('{"time_us": 1e400, "kind": "commit"}', "invalid_field", False),
+    ('{"time_us": ' + "9" * 5000 + "}", "invalid_json", False),  # past int's digit limit
+    (json.dumps(commit(rkey="3l3q\ud800")), "invalid_field", True),
     (json.dumps({k: v for k, v in event().items() if k != "time_us"}), "missing_field", False),
     (json.dumps(event(kind=None)), "invalid_field", True),
     (json.dumps(event(commit="x")), "invalid_field", True),

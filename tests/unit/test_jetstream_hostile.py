@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.collector_helpers import SEARCH_WATCHLIST, ListSink
+from streams.records import DLQ_REASONS
+from tests.collector_helpers import SEARCH_WATCHLIST, ListSink, save_settled
 from veille.collectors.jetstream import JetstreamCollector
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
@@ -61,6 +62,7 @@ class RawServer:
         self.status = status
         self.headers = headers
         self.requests: list[str] = []
+        self.handshakes: list[list[str]] = []  # each request's lines
         self.port = 0
 
     @property
@@ -71,6 +73,7 @@ class RawServer:
         try:
             lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
             self.requests.append(lines[0])
+            self.handshakes.append(lines)
             key = next(v.strip() for k, _, v in (line.partition(":") for line in lines)
                        if k.lower() == "sec-websocket-key")
             if self.status != 101:
@@ -341,3 +344,66 @@ def test_a_damaged_state_file_is_moved_aside_and_the_collector_starts_live(
         assert f"larger than {4 * 1024 * 1024} bytes" in caplog.text
     if kind == "fifo":
         assert "not a regular file" in caplog.text
+
+
+def label_values(c: JetstreamCollector) -> dict[str, set[str]]:
+    """Every label's values on the collector's registry (but the watch list's, made at start)."""
+    labels: dict[str, set[str]] = {}
+    for family in c.metrics.registry.collect():
+        if not family.name.startswith("veille_watchlist"):
+            for smp in family.samples:
+                for key, value in smp.labels.items():
+                    labels.setdefault(key, set()).add(value)
+    return labels
+
+
+def refused_reasons(c: JetstreamCollector) -> set[tuple[str, str]]:
+    """(collector, reason) of the refusals counted."""
+    return {(smp.labels["collector"], smp.labels["reason"])
+            for family in c.metrics.registry.collect() for smp in family.samples
+            if smp.name == "veille_collector_items_refused_total" and smp.value}
+
+
+def test_hostile_events_leave_the_labels_bounded_and_the_watch_list_in_use(
+        j_settings: Settings) -> None:
+    """Held: what the network sends never becomes a metric label (reasons, kinds and causes are
+    fixed sets), compression is not asked for (no inflating a stranger's frames), and a watch
+    list changed into one that does not load leaves the one in use."""
+    async def scenario() -> None:
+        hostile = [b"{", b"[1]", b'{"time_us": 1e400, "kind": "x"}', b'{"time_us": NaN}',
+                   b'{"time_us": -5, "kind": "commit"}',
+                   b'{"time_us": ' + b"9" * 5000 + b"}",
+                   event(2, did="did:plc:x\u2028y").encode(), event(3, kind="\u202e" * 50).encode(),
+                   event(4, commit={"operation": "create", "collection": "app.bsky.feed.post",
+                                    "rkey": "a#b?c", "record": {}}).encode(),
+                   event(5, "Acme \ud800 lone").encode()]
+        sent_first = asyncio.Event()
+
+        async def stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"".join(frame(0x1, m) for m in hostile) + frame(0x2, b"\x00"))
+            writer.write(frame(0x1, event(6, "Acme before the change").encode()))
+            await writer.drain()
+            await sent_first.wait()
+            writer.write(frame(0x1, event(7, "Acme after the change").encode()))
+            await answer_pings(reader, writer)
+
+        settings = j_settings.with_(watchlist_reload_seconds=0.05)
+        async with RawServer(stream).serving() as srv:
+            collector, sink = new_collector(settings, srv.url)
+            before = label_values(collector)
+            async with running(collector):
+                await wait_for(lambda: len(sink.sent) == 1, what="the first post")
+                save_settled(settings.watchlist, "[[brands]\nid = ")  # not TOML
+                await wait_for(lambda: (collector.metrics.registry.get_sample_value(
+                    "veille_watchlist_refused") or 0) == 1, what="the change refused")
+                sent_first.set()
+                await wait_for(lambda: len(sink.sent) == 2, what="the second post")
+            assert [m.text for m in sink.sent] == ["Acme before the change", "Acme after the change"]
+            assert not any("Sec-WebSocket-Extensions" in line for line in srv.handshakes[0])
+            after = label_values(collector)
+        assert after == before  # the reasons met were all declared beforehand
+        assert {r for (name, r) in refused_reasons(collector)} <= set(DLQ_REASONS) | {
+            "payload_too_large", "unsupported"}
+        assert sample(collector, "veille_jetstream_events_total", kind="refused") >= 9
+
+    asyncio.run(scenario())

@@ -443,7 +443,8 @@ class JetstreamCollector(Collector):
             async with self._session.ws_connect(
                     url, heartbeat=self.heartbeat, max_msg_size=2 * MAX_EVENT_BYTES,
                     autoping=True, timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-                    proxy=None) as ws:
+                    # No permessage-deflate: a stranger's frames are not inflated.
+                    compress=0, proxy=None) as ws:
                 self.connections += 1
                 self._opened = True
                 self.stream.connected.set(1)
