@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import os
+import socket
 import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +17,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import aiohttp.abc
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -407,3 +410,64 @@ def test_hostile_events_leave_the_labels_bounded_and_the_watch_list_in_use(
         assert sample(collector, "veille_jetstream_events_total", kind="refused") >= 9
 
     asyncio.run(scenario())
+
+
+def local_address() -> str | None:
+    """An address of this machine that is not a loopback one (None without a network)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        address = str(s.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def test_ws_to_a_localhost_name_that_resolves_elsewhere_is_refused(
+        j_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """ws://jetstream.localhost (allowed without TLS: this machine) resolved by DNS to another
+    address: the connection is refused once made (the peer is no loopback address), nothing is
+    read; before, the collector read that host's stream in clear text."""
+    elsewhere = local_address()
+    if elsewhere is None:
+        pytest.skip("no non-loopback address on this machine")
+
+    class Resolver(aiohttp.abc.AbstractResolver):
+        async def resolve(self, host: str, port: int = 0,
+                          family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+            return [{"hostname": host, "host": elsewhere, "port": port, "family": socket.AF_INET,
+                     "proto": 0, "flags": socket.AI_NUMERICHOST}]
+
+        async def close(self) -> None:
+            pass
+
+    async def scenario() -> None:
+        async def stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(frame(0x1, event(1).encode()))
+            await answer_pings(reader, writer)
+
+        srv = RawServer(stream)
+        server = await asyncio.start_server(srv._serve, elsewhere, 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            collector, sink = new_collector(j_settings, f"ws://jetstream.localhost:{port}/subscribe")
+            await collector.start()
+            assert collector._session is not None
+            await collector._session.close()
+            collector._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(resolver=Resolver()))
+            task = asyncio.create_task(collector.run())
+            try:
+                await wait_for(lambda: len(srv.requests) >= 2, what="two tries")
+            finally:
+                await collector.stop()
+                await asyncio.wait_for(task, 10)
+                await collector.close()
+            assert sink.sent == [] and collector.connections == 0
+            assert sample(collector, "veille_jetstream_events_total", kind="post") == 0
+        finally:
+            server.close()
+        assert f"ws:// reached {elsewhere}, not this machine" in caplog.text
+
+    with caplog.at_level("INFO", logger="veille.collectors.jetstream"):
+        asyncio.run(scenario())

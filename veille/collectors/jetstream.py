@@ -445,6 +445,7 @@ class JetstreamCollector(Collector):
                     autoping=True, timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
                     # No permessage-deflate: a stranger's frames are not inflated.
                     compress=0, proxy=None) as ws:
+                self._check_peer(ws)
                 self.connections += 1
                 self._opened = True
                 self.stream.connected.set(1)
@@ -455,6 +456,20 @@ class JetstreamCollector(Collector):
             self.stream.connected.set(0)
             await self._flush()  # read before the end: sent (or dropped, read again)
             self._save()
+
+    def _check_peer(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """ws:// (no TLS) is for this machine only: the address connected to must be a loopback
+        one, or the connection is refused (check_url allows `localhost` and names under
+        `.localhost`, which the system may ask DNS for: an answer naming another host had the
+        collector read a stranger's stream in clear text)."""
+        if URL(self.url).scheme != "ws":
+            return
+        peer = ws.get_extra_info("peername")
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if not host or not names_loopback(host):
+            raise aiohttp.ClientConnectionError(
+                f"ws:// reached {printable(host)[:60] or 'an unknown address'}, not this machine: "
+                "refused (ws:// is for a Jetstream on this machine only)")
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         last = time.monotonic()  # the last message's arrival
