@@ -231,3 +231,22 @@ def test_an_event_the_collector_fails_on_is_refused_alone_and_the_stream_goes_on
     assert metrics.registry.get_sample_value("veille_collector_items_refused_total", {
         "collector": "jetstream", "reason": "processing_error"}) == 1
     assert collector.book.read == stamp + 1
+
+
+def test_a_bug_met_by_many_events_logs_few_tracebacks(tmp_path: Any,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """An instance sending 1,000 events that each meet the same bug: each refused and counted,
+    a handful of tracebacks logged (before, one each: a flood of tracebacks)."""
+    settings = Settings.from_env({}, collector_state_dir=str(tmp_path))
+    metrics = CollectorMetrics(CollectorRegistry())
+    collector = JetstreamCollector(settings, metrics, ListSink(settings, "jetstream", metrics),
+                                   watchlist=Brittle())  # type: ignore[arg-type]
+    stamp = int(datetime.now(UTC).timestamp() * 1e6)
+    with caplog.at_level("INFO", logger="veille.collectors.jetstream"):
+        for i in range(1000):
+            e = commit(rkey=f"3l3qo2v{i:05d}", record={"$type": "app.bsky.feed.post", "text": "boom"})
+            e["time_us"] = stamp + i
+            collector._event(json.dumps(e))
+    assert metrics.registry.get_sample_value("veille_collector_items_refused_total", {
+        "collector": "jetstream", "reason": "processing_error"}) == 1000
+    assert 1 <= sum(r.exc_info is not None for r in caplog.records) <= 10

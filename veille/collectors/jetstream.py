@@ -557,7 +557,9 @@ class JetstreamCollector(Collector):
         try:
             self._take_event(raw)
         except Exception as exc:
-            log.exception("jetstream: an event could not be processed (%s)", type(exc).__name__)
+            self._refusal_log_window()
+            if self._refusals_logged < REFUSALS_LOGGED:  # a traceback each: thinned as well
+                log.exception("jetstream: an event could not be processed (%s)", type(exc).__name__)
             self._refuse(Refused("processing_error", f"{type(exc).__name__} (a bug)"))
 
     def _take_event(self, raw: str) -> None:
