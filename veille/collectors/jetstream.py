@@ -32,7 +32,11 @@ collector connects again after a jittered exponential backoff (1 s to BACKOFF_MA
 cursor. A malformed event, or a post naming a brand that breaks the record contract, is refused
 with its reason (logged escaped, counted) and the stream goes on. An event larger than
 MAX_EVENT_BYTES is refused (the server is asked not to send any; one beyond twice that closes
-the connection).
+the connection). A message that cannot be read met twice at the same place is skipped (the next
+connection asks from a little past the last event read). The instance is not trusted further:
+a redirect on the handshake is refused, not followed; ws:// must reach a loopback address; a
+connection giving no message for IDLE_SECONDS is made again; refusals are logged at most
+REFUSALS_LOGGED a minute; the state file is read only as a small regular file.
 """
 
 from __future__ import annotations
