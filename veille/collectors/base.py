@@ -7,7 +7,7 @@ import logging
 import signal
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from streams.records import RawMention
@@ -152,6 +152,25 @@ class Collector(ABC):
 
     async def stop(self) -> None:
         self.stopping.set()
+
+    async def run_until_stopped(self, work: Coroutine[Any, Any, None], reloader: Any,
+                                stop_grace: float) -> None:
+        """run() of a collector whose `work` loops until `self.stopping` is set, beside the
+        watch list's follower (`reloader`, a veille.reload.Reloader, or None): once stopped, the
+        work has `stop_grace` seconds to finish what it has in flight (a send and the state it
+        saves after the broker's acknowledgement) before both are cancelled."""
+        task = asyncio.create_task(work, name=self.name)
+        tasks = [task]
+        if reloader is not None:
+            tasks.append(asyncio.create_task(reloader.follow(lambda: not self.stopping.is_set()),
+                                             name=f"{self.name}:watchlist"))
+        try:
+            await self.stopping.wait()
+            await asyncio.wait([task], timeout=stop_grace)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.sink.close)

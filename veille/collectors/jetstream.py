@@ -336,20 +336,7 @@ class JetstreamCollector(Collector):
             return None
 
     async def run(self) -> None:
-        task = asyncio.create_task(self._loop(), name=self.name)
-        tasks = [task]
-        if self.reloader is not None:
-            tasks.append(asyncio.create_task(
-                self.reloader.follow(lambda: not self.stopping.is_set()),
-                name=f"{self.name}:watchlist"))
-        try:
-            await self.stopping.wait()
-            # The loop sends the batch in flight and saves the cursor before leaving.
-            await asyncio.wait([task], timeout=self.stop_grace)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self.run_until_stopped(self._loop(), self.reloader, self.stop_grace)
 
     async def close(self) -> None:
         try:

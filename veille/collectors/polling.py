@@ -432,20 +432,7 @@ class PollingCollector(Collector):
                 headers=headers, timeout=aiohttp.ClientTimeout(total=self.request_timeout))
 
     async def run(self) -> None:
-        task = asyncio.create_task(self._loop(), name=self.name)
-        tasks = [task]
-        if self.reloader is not None:
-            tasks.append(asyncio.create_task(
-                self.reloader.follow(lambda: not self.stopping.is_set()),
-                name=f"{self.name}:watchlist"))
-        try:
-            await self.stopping.wait()
-            # Let a round in flight finish (its send and state save) before leaving.
-            await asyncio.wait([task], timeout=self.stop_grace)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self.run_until_stopped(self._loop(), self.reloader, self.stop_grace)
 
     async def close(self) -> None:
         try:
