@@ -195,7 +195,8 @@ class Settings:
     )
     collector_metrics_port: int = field(
         default=9465,
-        metadata={"help": "Port of /metrics of a polling collector (RSS, Mastodon; 0 = any free). "
+        metadata={"help": "Port of /metrics of a polling or Jetstream collector (RSS, Mastodon, "
+                  "Bluesky, Reddit, Jetstream; 0 = any free). "
                   "Each collector process on a host needs its own."},
     )
     collector_user_agent: str = field(
