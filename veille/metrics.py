@@ -1061,10 +1061,16 @@ class ModerationApiMetrics:
     routes, decisions, ways and reasons are the bounded sets above."""
 
     def __init__(self, registry: CollectorRegistry,
-                 sessions: Callable[[], float] | None = None) -> None:
+                 sessions: Callable[[], float] | None = None,
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         from veille.moderation import DECISIONS
 
         self.registry = registry
+        self._clock = clock
+        self._monotonic = monotonic
+        # self._monotonic() at the last successful read of the topics; at the start until one.
+        self._read_at = monotonic()
         self.info = build_info(registry)
         self.requests = Counter(
             "veille_moderation_api_requests_total",
@@ -1098,6 +1104,16 @@ class ModerationApiMetrics:
             "until one.",
             registry=registry,
         )
+        # Its age by the API itself: Prometheus's time() less the timestamp above is off by any
+        # skew between the two hosts' clocks, and by a step of the API's clock.
+        self.last_read_age = Gauge(
+            "veille_moderation_api_last_read_age_seconds",
+            "Seconds since the moderation API's last successful read of the moderation topics, "
+            "on its monotonic clock at the scrape (a step of its wall clock or a skew with "
+            "Prometheus's does not change it); before the first, the seconds since it started.",
+            registry=registry,
+        )
+        self.last_read_age.set_function(lambda: max(0.0, self._monotonic() - self._read_at))
         self.read_failures = Counter(
             "veille_moderation_api_read_failures_total",
             "Reads of the moderation topics that failed (the broker out of reach, or refusing "
@@ -1131,3 +1147,8 @@ class ModerationApiMetrics:
 
     def decided(self, decision: str, via: str) -> None:
         self.decisions.labels(decision, via if via in MODERATION_API_WAYS else "api").inc()
+
+    def read(self) -> None:
+        """A successful read of the moderation topics: its time, and its age from now on."""
+        self.last_read.set(self._clock())
+        self._read_at = self._monotonic()

@@ -38,6 +38,7 @@ API_DURATION = "veille_moderation_api_request_duration_seconds"
 API_DECISIONS = "veille_moderation_api_decisions_total"
 API_REFUSALS = "veille_moderation_api_refusals_total"
 API_LAST_READ = "veille_moderation_api_last_read_timestamp_seconds"
+API_LAST_READ_AGE = "veille_moderation_api_last_read_age_seconds"
 #: The users' requests: not the probes' nor Prometheus' (as in ModerationApiFailing).
 API_USERS = '{route!~"/healthz|/metrics"}'
 API_ERRORS = '{code=~"5..", route!~"/healthz|/metrics"}'
@@ -693,12 +694,17 @@ def moderation() -> Json:
                 description="95th percentile of the time to answer, by route (a listing "
                             "reads the topics first; a decision waits for the broker's "
                             "acknowledgement and reads it back)."), 8, 8),
+            # The API's own age (its monotonic clock: time() less its timestamp is off by any
+            # skew between its clock and Prometheus's); the difference for an API that does
+            # not export it (an older version), from its first read.
             (timeseries("Moderation API view age", [
-                target(f"time() - max by (instance) ({API_LAST_READ} > 0)", "{{instance}}"),
+                target(f"max by (instance) ({API_LAST_READ_AGE} or (time() - ({API_LAST_READ} > 0)))",
+                       "{{instance}}"),
             ], unit="s", threshold_line=True,
                 steps=thresholds(("green", None), ("orange", 300)),
                 description="Time since each moderation API last read the moderation topics "
-                            "(at each request, by itself after 30 s without one): over 5 "
+                            "(at each request, by itself after 30 s without one; since it "
+                            "started, before its first read), on its own clock: over 5 "
                             "minutes it cannot read them (alert ModerationApiStale)."), 8, 8),
         ],
         [

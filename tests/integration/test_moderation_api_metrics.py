@@ -19,6 +19,7 @@ from tests.moderation_helpers import ServedApi, wait_for
 
 pytestmark = pytest.mark.integration
 LAST_READ = "veille_moderation_api_last_read_timestamp_seconds"
+LAST_READ_AGE = "veille_moderation_api_last_read_age_seconds"
 
 
 @pytest.fixture
@@ -68,6 +69,7 @@ def test_metrics_are_served_without_a_token_and_count_what_was_asked(api: Served
         assert value(after, "veille_moderation_page_sessions") == 1
     page = httpx.get(api.api.url + "/metrics", timeout=10).text
     assert value(after, LAST_READ) > read
+    assert 0 <= value(after, LAST_READ_AGE) < 10  # on its monotonic clock, since that read
 
     requests = "veille_moderation_api_requests_total"
     for route, code, n in (("/cases", "200", 1), ("/cases", "400", 1), ("/cases", "401", 1),

@@ -88,6 +88,31 @@ def test_the_heartbeat_age_is_timed_on_the_workers_monotonic_clock() -> None:
     assert reg.get_sample_value("veille_heartbeat_timestamp_seconds") == wall[0]
 
 
+def test_the_moderation_apis_last_read_age_is_timed_on_its_monotonic_clock() -> None:
+    """Found in review, 2026-12-07, as the heartbeat's: ModerationApiStale read Prometheus's
+    `time()` less the API's wall-clock timestamp of its last read, so an API on a host whose
+    clock ran 10 minutes behind Prometheus's raised it while it read fine, and one ahead hid an
+    API that could not read. The API exports the age itself, on its monotonic clock at the
+    scrape; before its first read, the seconds since it started (an API that never read grows
+    old too)."""
+    from veille.metrics import ModerationApiMetrics
+
+    wall, mono = [1_800_000_000.0], [50.0]
+    reg = CollectorRegistry()
+    m = ModerationApiMetrics(reg, clock=lambda: wall[0], monotonic=lambda: mono[0])
+    age = "veille_moderation_api_last_read_age_seconds"
+    assert reg.get_sample_value(age) == 0.0
+    mono[0] += 400  # no read since it started
+    assert reg.get_sample_value(age) == 400.0
+    assert reg.get_sample_value("veille_moderation_api_last_read_timestamp_seconds") == 0.0
+    m.read()
+    assert reg.get_sample_value(age) == 0.0
+    assert reg.get_sample_value("veille_moderation_api_last_read_timestamp_seconds") == wall[0]
+    wall[0] -= 600  # the clock is set back 10 minutes (or runs 10 minutes behind Prometheus's)
+    mono[0] += 7
+    assert reg.get_sample_value(age) == 7.0
+
+
 def test_moderation_metrics_count_cases_once_items_per_category_gauges_only_when_owned() -> None:
     from veille.metrics import ModerationMetrics
     from veille.moderation.cases import Backlog

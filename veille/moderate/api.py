@@ -106,7 +106,7 @@ SIGN_IN_TIMEOUT = 2.0
 #: A query's time in Unix seconds (anything else is read as ISO 8601).
 _SECONDS = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,9})?")
 #: With no request reading the topics for this long, the API reads them itself: its view stays
-#: warm, and veille_moderation_api_last_read_timestamp_seconds says whether it can read them.
+#: warm, and veille_moderation_api_last_read_age_seconds says whether it can read them.
 VIEW_REFRESH_SECONDS = 30.0
 #: Paths that ask for no credentials nor a loopback Host: the probes' and Prometheus'.
 OPEN_PATHS = frozenset({"/healthz", "/metrics"})
@@ -523,7 +523,7 @@ class ModerationApi:
         except Exception:
             self.metrics.read_failures.inc()
             raise
-        self.metrics.last_read.set(time.time())
+        self.metrics.read()
         return view
 
     async def _keep_fresh(self) -> None:
@@ -809,7 +809,7 @@ class ModerationApi:
                     self._last_read_attempt = time.monotonic()
                     back = await self._blocking(self.store.read_back, case_id, record,
                                                 escalations, lang)
-                self.metrics.last_read.set(time.time())
+                self.metrics.read()
             except BrokerError as exc:  # written and acknowledged all the same
                 self.metrics.read_failures.inc()
                 log.warning("decision on %r written; not checked against concurrent ones: %s",
