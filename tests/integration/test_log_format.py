@@ -109,6 +109,7 @@ def collector_env(settings: Settings, tmp_path: Path, collector: str) -> dict[st
         "VEILLE_COLLECTOR_METRICS_PORT": "0", "VEILLE_COLLECTOR_STATE_DIR": str(tmp_path / "state"),
         "VEILLE_WEBHOOK_PORT": "0", "VEILLE_MODERATION_API_PORT": "0",
         "VEILLE_MASTODON_URL": closed, "VEILLE_BLUESKY_URL": closed,
+        "VEILLE_JETSTREAM_URL": closed.replace("http://", "ws://") + "/subscribe",
         "VEILLE_REDDIT_AUTH_URL": closed, "VEILLE_REDDIT_API_URL": closed,
         "VEILLE_REDDIT_CLIENT_ID": "id", "VEILLE_REDDIT_CLIENT_SECRET": "secret-of-the-app",
     }
@@ -120,6 +121,7 @@ def collector_env(settings: Settings, tmp_path: Path, collector: str) -> dict[st
     (["collect", "mastodon"], r"veille mastodon: metrics on http://"),
     (["collect", "bluesky"], r"veille bluesky: metrics on http://"),
     (["collect", "reddit"], r"veille reddit: metrics on http://"),
+    (["collect", "jetstream"], r"veille jetstream: metrics on http://"),
     (["moderate", "serve"], r"veille moderate: API at http://"),
 ])
 def test_collectors_and_the_moderation_api_write_json_lines_only(
@@ -128,7 +130,8 @@ def test_collectors_and_the_moderation_api_write_json_lines_only(
     process = Process(args, collector_env(settings, tmp_path, args[-1]), tmp_path)
     try:
         process.wait_for(announced)
-        if args[0] == "collect" and args[1] != "webhook":  # its first poll fails, and says so
+        # A polling collector's first poll fails, and says so; Jetstream's first connection too.
+        if args[0] == "collect" and args[1] != "webhook":
             process.wait_for(r'"level": "(WARNING|ERROR)"')
     finally:
         assert process.stop() == 0, process.text()
