@@ -661,8 +661,9 @@ class JetstreamMetrics:
                               "(identity, account, update, delete, other collections), refused "
                               "(malformed).", ["kind"], registry=registry)
         self.matched = Counter("veille_jetstream_posts_matched_total",
-                               "Posts read on Jetstream whose text names a brand of the watch list "
-                               "(sent to mentions.raw, once each).", registry=registry)
+                               "Posts read on Jetstream whose text names a brand of the watch list, "
+                               "once each: sent to mentions.raw, or refused by the record contract "
+                               "(veille_collector_items_refused_total).", registry=registry)
         self.reconnects = Counter("veille_jetstream_reconnects_total",
                                   "Connections to Jetstream made again, by cause: closed, "
                                   "unreachable, broker, error.", ["cause"], registry=registry)
