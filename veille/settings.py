@@ -676,12 +676,12 @@ _AT_MOST = {
     # Kafka's default 1 MB message limit. Above, the broker refused a valid mention's records,
     # and a collector answered 503 to it for ever (a webhook sender retrying without end).
     "max_text_chars": (100_000, "a record must fit in Apache Kafka's default 1 MB message limit"),
-    # A fetch waiting longer than the consumer's request timeout (90 s at the least) timed out
-    # every time: the worker read nothing.
     # The ids sent in the rewind window are remembered (at most 20,000): a longer rewind would
     # send again what they no longer cover.
     "jetstream_rewind_seconds": (600.0, "10 minutes: the posts sent in the rewind are "
                                  "remembered to be sent once"),
+    # A fetch waiting longer than the consumer's request timeout (90 s at the least) timed out
+    # every time: the worker read nothing.
     "consumer_fetch_max_wait_ms": (60_000, "a minute: a fetch must answer within the consumer's "
                                    "request timeout"),
 }
