@@ -56,6 +56,20 @@ name = "Boréal"
 """
 
 
+def search_settings(settings: Settings, tmp_path: Path, **overrides: Any) -> Settings:
+    """`settings` for a collector of SEARCH_WATCHLIST's brands on the test's broker: its own state
+    folder and metrics port, the topics created."""
+    from streams.topics import ensure_topics
+    from veille.broker import free_port
+
+    watchlist = tmp_path / "watchlist.toml"
+    watchlist.write_text(SEARCH_WATCHLIST, encoding="utf-8")
+    s = settings.with_(collector_state_dir=str(tmp_path / "collectors"),
+                       collector_metrics_port=free_port(), watchlist=str(watchlist), **overrides)
+    ensure_topics(s)
+    return s
+
+
 async def one_round(collector: PollingCollector) -> Any:
     """Start `collector`, run one round, close it: the round's result."""
     await collector.start()

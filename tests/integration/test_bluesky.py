@@ -24,8 +24,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
 from streams.records import iso
-from streams.topics import ensure_topics
-from tests.collector_helpers import SEARCH_WATCHLIST, one_round, save_settled
+from tests.collector_helpers import one_round, save_settled, search_settings
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
 from tests.integration.test_rss import QuickSink, wait_for
@@ -205,12 +204,7 @@ async def appview() -> AsyncIterator[AppView]:
 
 @pytest.fixture
 def b_settings(settings: Settings, tmp_path: Path) -> Settings:
-    watchlist = tmp_path / "watchlist.toml"
-    watchlist.write_text(SEARCH_WATCHLIST, encoding="utf-8")
-    s = settings.with_(collector_state_dir=str(tmp_path / "collectors"),
-                       collector_metrics_port=free_port(), watchlist=str(watchlist))
-    ensure_topics(s)
-    return s
+    return search_settings(settings, tmp_path)
 
 
 def new_collector(settings: Settings, **kwargs: Any) -> BlueskyCollector:

@@ -21,8 +21,7 @@ from aiohttp import WSMsgType, web
 from prometheus_client import CollectorRegistry
 
 from streams.records import RawMention
-from streams.topics import ensure_topics
-from tests.collector_helpers import SEARCH_WATCHLIST, save_settled
+from tests.collector_helpers import SEARCH_WATCHLIST, save_settled, search_settings
 from tests.conftest import ROOT, settings_env
 from tests.integration.test_rss import wait_for
 from tests.kafka_helpers import raw_on_topic
@@ -165,12 +164,7 @@ async def jetstream(port: int | None = None, srv: Jetstream | None = None) -> As
 
 @pytest.fixture
 def j_settings(settings: Settings, tmp_path: Path) -> Settings:
-    watchlist = tmp_path / "watchlist.toml"
-    watchlist.write_text(SEARCH_WATCHLIST, encoding="utf-8")
-    s = settings.with_(collector_state_dir=str(tmp_path / "collectors"),
-                       collector_metrics_port=free_port(), watchlist=str(watchlist))
-    ensure_topics(s)
-    return s
+    return search_settings(settings, tmp_path)
 
 
 def new_collector(settings: Settings, sink: Any = None, **kwargs: Any) -> JetstreamCollector:

@@ -19,8 +19,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from streams.topics import ensure_topics
-from tests.collector_helpers import SEARCH_WATCHLIST, one_round, save_settled
+from tests.collector_helpers import one_round, save_settled, search_settings
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
 from tests.integration.test_rss import QuickSink, wait_for
@@ -180,13 +179,8 @@ async def reddit() -> AsyncIterator[Reddit]:
 
 @pytest.fixture
 def r_settings(settings: Settings, tmp_path: Path) -> Settings:
-    watchlist = tmp_path / "watchlist.toml"
-    watchlist.write_text(SEARCH_WATCHLIST, encoding="utf-8")
-    s = settings.with_(collector_state_dir=str(tmp_path / "collectors"),
-                       collector_metrics_port=free_port(), watchlist=str(watchlist),
-                       reddit_client_id=CLIENT_ID, reddit_client_secret=CLIENT_SECRET)
-    ensure_topics(s)
-    return s
+    return search_settings(settings, tmp_path, reddit_client_id=CLIENT_ID,
+                           reddit_client_secret=CLIENT_SECRET)
 
 
 def on(srv: Reddit, settings: Settings) -> Settings:
