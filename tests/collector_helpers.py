@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from streams.records import RawMention
-from veille.collectors.base import MentionSink
+from veille.collectors.base import Collector, MentionSink
 from veille.collectors.polling import PollingCollector
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
@@ -68,6 +69,22 @@ def search_settings(settings: Settings, tmp_path: Path, **overrides: Any) -> Set
                        collector_metrics_port=free_port(), watchlist=str(watchlist), **overrides)
     ensure_topics(s)
     return s
+
+
+@asynccontextmanager
+async def running(collector: Collector, stop_timeout: float = 30.0) -> AsyncIterator[Collector]:
+    """The collector started and running its loop until the block ends, then stopped (within
+    `stop_timeout` seconds) and closed."""
+    import asyncio
+
+    await collector.start()
+    task = asyncio.create_task(collector.run())
+    try:
+        yield collector
+    finally:
+        await collector.stop()
+        await asyncio.wait_for(task, stop_timeout)
+        await collector.close()
 
 
 async def one_round(collector: PollingCollector) -> Any:

@@ -21,7 +21,7 @@ from aiohttp import WSMsgType, web
 from prometheus_client import CollectorRegistry
 
 from streams.records import RawMention
-from tests.collector_helpers import SEARCH_WATCHLIST, save_settled, search_settings
+from tests.collector_helpers import SEARCH_WATCHLIST, running, save_settled, search_settings
 from tests.conftest import ROOT, settings_env
 from tests.integration.test_rss import wait_for
 from tests.kafka_helpers import raw_on_topic
@@ -179,19 +179,6 @@ def new_collector(settings: Settings, sink: Any = None, **kwargs: Any) -> Jetstr
 
 def sample(c: JetstreamCollector, name: str, **labels: str) -> float:
     return c.metrics.registry.get_sample_value(name, labels) or 0.0
-
-
-@asynccontextmanager
-async def running(collector: JetstreamCollector) -> AsyncIterator[JetstreamCollector]:
-    """The collector started and following its stream (its loop) until the block ends."""
-    await collector.start()
-    task = asyncio.create_task(collector.run())
-    try:
-        yield collector
-    finally:
-        await collector.stop()
-        await asyncio.wait_for(task, 30)
-        await collector.close()
 
 
 def saved_cursor(settings: Settings) -> int | None:

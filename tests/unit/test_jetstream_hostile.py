@@ -23,7 +23,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from streams.records import DLQ_REASONS
-from tests.collector_helpers import SEARCH_WATCHLIST, ListSink, save_settled
+from tests.collector_helpers import SEARCH_WATCHLIST, ListSink, running, save_settled
 from veille.collectors.jetstream import JetstreamCollector
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
@@ -154,18 +154,6 @@ async def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) 
         await asyncio.sleep(0.02)
 
 
-@asynccontextmanager
-async def running(collector: JetstreamCollector) -> AsyncIterator[JetstreamCollector]:
-    await collector.start()
-    task = asyncio.create_task(collector.run())
-    try:
-        yield collector
-    finally:
-        await collector.stop()
-        await asyncio.wait_for(task, 10)
-        await collector.close()
-
-
 def test_a_redirect_on_the_handshake_is_refused_not_followed(
         j_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     """A 302 to another host, in clear text: the collector does not go there (aiohttp follows
@@ -181,7 +169,7 @@ def test_a_redirect_on_the_handshake_is_refused_not_followed(
                                  headers=f"Location: http://localhost:{elsewhere.port}/subscribe\r\n")
             async with redirect.serving():
                 collector, sink = new_collector(j_settings, redirect.url)
-                async with running(collector):
+                async with running(collector, stop_timeout=10):
                     await wait_for(lambda: len(redirect.requests) >= 2, what="a second try")
                 assert elsewhere.requests == [] and sink.sent == []
                 assert sample(collector, "veille_jetstream_reconnects_total", cause="unreachable") >= 1
@@ -202,7 +190,7 @@ def test_a_flood_of_malformed_events_is_counted_whole_and_logged_thinned(
 
         async with RawServer(flood).serving() as srv:
             collector, sink = new_collector(j_settings, srv.url)
-            async with running(collector):
+            async with running(collector, stop_timeout=10):
                 await wait_for(lambda: len(sink.sent) == 1, what="the good event sent")
         assert sample(collector, "veille_collector_items_refused_total", collector="jetstream",
                       reason="invalid_json") == 5000
@@ -226,7 +214,7 @@ def test_an_instance_that_answers_pings_but_sends_nothing_is_left(j_settings: Se
         async with RawServer(answer_pings).serving() as silent, RawServer(stream).serving() as good:
             collector, sink = new_collector(j_settings, f"{silent.url},{good.url}",
                                             heartbeat=0.1, idle_seconds=0.5)
-            async with running(collector):
+            async with running(collector, stop_timeout=10):
                 await wait_for(lambda: len(sink.sent) == 1, what="the second instance's post")
             assert len(silent.requests) == 1 and collector.url == good.url
             assert sample(collector, "veille_jetstream_reconnects_total", cause="closed") == 1
@@ -254,7 +242,7 @@ def test_a_saved_cursor_far_ahead_of_the_clock_is_resumed_from_now(
 
         async with RawServer(stream).serving() as srv:
             collector, sink = new_collector(j_settings, srv.url)
-            async with running(collector):
+            async with running(collector, stop_timeout=10):
                 await wait_for(lambda: len(sink.sent) == 1, what="the post")
             asked = int(srv.requests[0].split("cursor=")[1].split()[0].split("&")[0])
             assert now_us - 10_000_000 < asked <= int(time.time() * 1_000_000) + 60_000_000
@@ -300,7 +288,7 @@ def test_a_message_that_cannot_be_read_does_not_stop_the_stream_for_good(
             (state / "cursor.json").write_text(json.dumps({"version": 1, "cursor": T0,
                                                             "recent": {}}))
             collector, sink = new_collector(j_settings, srv.url)
-            async with running(collector):
+            async with running(collector, stop_timeout=10):
                 await wait_for(lambda: [m.text for m in sink.sent] == ["Acme again", "Acme after it"],
                                what="the post after the unreadable message")
             assert len(srv.requests) == 3
@@ -394,7 +382,7 @@ def test_hostile_events_leave_the_labels_bounded_and_the_watch_list_in_use(
         async with RawServer(stream).serving() as srv:
             collector, sink = new_collector(settings, srv.url)
             before = label_values(collector)
-            async with running(collector):
+            async with running(collector, stop_timeout=10):
                 await wait_for(lambda: len(sink.sent) == 1, what="the first post")
                 save_settled(settings.watchlist, "[[brands]\nid = ")  # not TOML
                 await wait_for(lambda: (collector.metrics.registry.get_sample_value(
