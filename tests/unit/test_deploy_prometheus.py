@@ -212,6 +212,11 @@ TEMPLATE_EXPRESSIONS = re.compile(r"\{\{ with .*?\{\{ end \}\}|\{\{.*?\}\}", re.
 #: The veille commands an annotation quotes, up to the end of the sentence or quote ("ID..."
 #: is part of the command).
 COMMANDS = re.compile(r"veille (?:alerts|mentions|moderate \w+)[^.;:()`]*(?:\.\.\.[^.;:()`A-Z]*)?")
+#: The French annotations' number formatting after a value: a decimal comma, a space before %.
+FRENCH_NUMBER = re.compile(r' \| reReplaceAll "\[\.\]" ","(?: \| reReplaceAll "%" " %")?')
+#: An expression that may print a decimal point (humanize's 1.5k, humanizePercentage's 12.5%,
+#: printf "%.1f"); humanizeDuration's (a whole number of minutes) and printf "%.0f" do not.
+DECIMAL = re.compile(r'humanize \||humanize }}|humanizePercentage|"%\.[1-9]f"')
 
 
 @pytest.mark.parametrize("rule", [r for r in alert_rules() if r["alert"] in BRAND_ALERTS],
@@ -220,14 +225,21 @@ def test_every_brand_alert_speaks_french_with_the_same_queries(rule: dict[str, A
     """A brand's team may be French-speaking (the .fr notification templates): every brand alert
     has `summary_fr` and `description_fr`, translations of `summary` and `description` with the
     same template expressions (queries, values, labels) and the same commands, `--lang fr` added
-    to those that take it (since 2026-12-07; the pipeline's alerts stay English)."""
+    to those that take it (since 2026-12-07; the pipeline's alerts stay English), and numbers
+    written the French way (0,35, 35 %, 1,5k)."""
     notes = rule["annotations"]
     for key in ("summary", "description"):
         english, french = notes[key], notes.get(f"{key}_fr", "")
         assert french.strip(), f"{key}_fr missing"
         assert french != english
-        assert sorted(TEMPLATE_EXPRESSIONS.findall(french)) == sorted(
+        # French numbers: 0,35 and 35 % (humanizePercentage), 1,5k (humanize), else the same.
+        assert sorted(TEMPLATE_EXPRESSIONS.findall(FRENCH_NUMBER.sub("", french))) == sorted(
             TEMPLATE_EXPRESSIONS.findall(english)), key
+        for expression in TEMPLATE_EXPRESSIONS.findall(french):
+            if DECIMAL.search(expression):
+                assert 'reReplaceAll "[.]" ","' in expression, expression
+            if "humanizePercentage" in expression:
+                assert 'reReplaceAll "%" " %"' in expression, expression
         quoted = [" ".join(c.split()) for c in COMMANDS.findall(TEMPLATE_EXPRESSIONS.sub("X", english))]
         said = [" ".join(c.split()) for c in COMMANDS.findall(TEMPLATE_EXPRESSIONS.sub("X", french))]
         assert [c.replace(" --lang fr", "") for c in said] == quoted, key
