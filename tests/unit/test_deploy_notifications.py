@@ -44,9 +44,9 @@ PUBLIC = [f"veille.{kind}.{lang}" for lang in LANGUAGES
                        "email.html", "email.text")] + ["veille.slack.color", "veille.slack.titlelink"]
 #: What each language says of a firing and of a resolved notification, and of a critical alert.
 WORDS = {"en": {"firing": "[FIRING]", "resolved": "[RESOLVED]", "critical": "Severity: *critical*",
-                "brand": "Brand: *acme*", "team": "Team: telecom", "runbook": "|Runbook>"},
+                "brand": "Brand: `acme`", "team": "Team: `telecom`", "runbook": "|Runbook>"},
          "fr": {"firing": "[ALERTE]", "resolved": "[RÉSOLUE]", "critical": "Gravité : *critique*",
-                "brand": "Marque : *acme*", "team": "Équipe : telecom",
+                "brand": "Marque : `acme`", "team": "Équipe : `telecom`",
                 "runbook": "|Procédure (runbook)>"}}
 GREEN, RED = "#2eb67d", "#d62d20"
 T = TypeVar("T")
@@ -174,6 +174,43 @@ def test_slack_text_holds_the_brand_team_severity_and_runbook(tmp_path: Path, la
     assert said("summary", lang) in text
 
 
+#: Label and annotation values that Slack's mrkdwn would format or link if inserted raw: a
+#: brand name from the watch list (`_` makes italics), bold, struck, a link, an entity and a
+#: channel ping, and a newline (an e-mail header's end).
+HOSTILE = "my_brand_fr *star* ~gone~ `code` <http://evil.example|click> <!channel> & co"
+HOSTILE_LABELS = {**CRISIS, "brand": "my_brand_fr", "team": "*star*<http://evil.example|team>"}
+HOSTILE_ANNOTATIONS = {**CRISIS_ANNOTATIONS, "summary": f"Crisis: {HOSTILE}",
+                       "summary_fr": f"Crise : {HOSTILE}", "description": f"Look: {HOSTILE}",
+                       "description_fr": f"Voir : {HOSTILE}"}
+ZWSP = "\u200b"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_slack_messages_show_values_literally(tmp_path: Path, lang: str) -> None:
+    """A value is shown as written, never formatted or linked: `<`, `>` and `&` escaped as
+    Slack asks (`&lt;` `&gt;` `&amp;`), `*`, `_`, `~` and the backtick between zero-width
+    spaces in text (a marker next to one neither opens nor closes) unless inside a word (where
+    Slack formats nothing and a copied `my_brand_fr` must stay whole), brand and team in code."""
+    data = alert_data("firing", [(HOSTILE_LABELS, HOSTILE_ANNOTATIONS, "firing")])
+    escaped = HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    marked = "".join(f"{ZWSP}{c}{ZWSP}" if c in "*_~`" and not (
+        0 < i < len(escaped) - 1 and escaped[i - 1].isalnum() and escaped[i + 1].isalnum()) else c
+                     for i, c in enumerate(escaped))
+    assert marked.startswith("my_brand_fr \u200b*\u200bstar\u200b*\u200b")  # inside a word: inert
+    text = render(f"veille.slack.text.{lang}", data, tmp_path)
+    for name in (f"veille.slack.title.{lang}", f"veille.slack.fallback.{lang}"):
+        title = render(name, data, tmp_path)
+        assert marked in title and "<" not in title.replace(ZWSP, ""), title
+    assert text.count(marked) == 2, text  # summary and description
+    # The template's own links and markup only: the runbook's link, the bold summary.
+    assert re.findall(r"<[^>]*>", text) == [f"<{CRISIS_ANNOTATIONS['runbook_url']}|"
+                                            f"{'Runbook' if lang == 'en' else 'Procédure (runbook)'}>"]
+    assert "`my_brand_fr`" in text and "`*star*&lt;http://evil.example|team&gt;`" in text, text
+    # Nothing lost: without the zero-width spaces and entities, the values as written.
+    plain = html_text.unescape(text.replace(ZWSP, ""))
+    assert HOSTILE in plain and "*star*<http://evil.example|team>" in plain
+
+
 def test_french_messages_fall_back_on_the_english_annotations_and_say_so(tmp_path: Path) -> None:
     """A French message gives summary_fr and description_fr where the rule has them (every brand
     alert), else the English ones (a pipeline alert); the French e-mails say some descriptions
@@ -261,7 +298,7 @@ def test_broken_or_missing_templates_fail_the_render(tmp_path: Path) -> None:
     broken = tmp_path / "veille.tmpl"
     broken.write_text(VEILLE_TMPL.read_text(encoding="utf-8").replace(
         ".Annotations.summary }}", ".Annotations.summary.Nothing }}", 1))
-    for glob, name in ((broken, "veille.slack.title.en"), (tmp_path / "none.tmpl", "veille.slack.title.en"),
+    for glob, name in ((broken, "veille.email.subject.en"), (tmp_path / "none.tmpl", "veille.slack.title.en"),
                        (VEILLE_TMPL, "veille.slack.title.de")):
         with pytest.raises(AssertionError, match="failed"):
             run(tool("amtool"), "template", "render", f"--template.glob={glob}",
@@ -530,3 +567,34 @@ def test_real_alertmanager_mails_a_crisis_firing_then_resolved(tmp_path: Path, l
         assert f'<html lang="{lang}">' in html
     print(firing["Subject"])
     print(firing.get_body(("plain",)).get_content())
+
+
+def test_real_alertmanager_mails_hostile_values_escaped_on_one_subject_line(tmp_path: Path) -> None:
+    """E-mail: the HTML body escapes every value (Alertmanager renders `html` with Go's
+    html/template), the plain-text body gives them as written, and a newline in a summary cannot
+    end the Subject header and add one (Bcc:): the subject is one line."""
+    from tests.ops_helpers import SmtpSink
+
+    smtp = SmtpSink()
+    am = RealAlertmanager(tmp_path, with_receivers_example(EMAIL_EXAMPLE), "http://127.0.0.1:9/unused",
+                          smtp=smtp.address)
+    summary = f"Crise : <script>alert(1)</script> {HOSTILE}\r\nBcc: victim@example.org\nX-Evil: 1"
+    labels = {**HOSTILE_LABELS, "brand": '<img src=x onerror="alert(1)">'}
+    try:
+        am.post(labels, {**HOSTILE_ANNOTATIONS, "summary_fr": summary}, time.time() + 600)
+        rcpt, message = am.await_(lambda: next(((m[1], m[2]) for m in smtp.received()), None))
+    finally:
+        am.stop()
+        smtp.close()
+    assert rcpt == ["community-managers@example.org"]
+    assert "Bcc" not in message and "X-Evil" not in message, message.keys()
+    subject = message["Subject"]
+    assert "\n" not in subject and "\r" not in subject, repr(subject)
+    one_line = summary.replace("\r\n", " ").replace("\n", " ")
+    assert subject == f"[veille] [ALERTE] {one_line}", repr(subject)
+    html = message.get_body(("html",)).get_content()
+    assert "<script" not in html and "<img" not in html and "<http" not in html, html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x" in html
+    assert one_line in html_text.unescape(html)
+    plain = message.get_body(("plain",)).get_content()
+    assert '<img src=x onerror="alert(1)">' in plain and HOSTILE in plain
