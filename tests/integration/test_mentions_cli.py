@@ -100,3 +100,51 @@ def test_ids_are_read_from_their_partitions_only(settings) -> None:
         reader.close()
     assert read == sorted({key_partition(k, settings.topic_partitions) for k in keys})
     assert len(read) < settings.topic_partitions
+
+
+#: The English words of `veille mentions` (row names, sentences, notes) that a French run must
+#: not print; "mention" and "source" are the same in both, "text" is in "texte", "enriched" in
+#: the topic's name.
+ENGLISH = ("posted", "link ", "language ", "brands ", "triage ", "followers", "its case", "not queued",
+           "severity", "categories", "rules:", ", received ", ", enriched ", "not scored", "not on ",
+           "matched", "newest", "shown")
+
+
+def test_mentions_in_french_against_the_broker(settings) -> None:
+    """`veille mentions --lang fr` run against the broker (its French had unit tests only):
+    mentions shown whole, the listing's count and a missing id's note in French, no English
+    word of the command's left; VEILLE_REPORT_LANGUAGE=fr the same without --lang. Records of
+    the enrichment stage's own code, written to the topic (no worker: seconds)."""
+    from tests.integration.test_consumer_example import enriched
+    from tests.kafka_helpers import produce as produce_to
+
+    ensure_topics(settings)
+    records = [enriched("m-fr", "Acme Mobile est nul, ma ligne est coupée depuis des jours, honteux"),
+               enriched("m-es", "El nuevo router de Acme Mobile funciona muy bien")]
+    records[0]["author"] = "Le Monde"
+    produce_to(settings, MENTIONS_ENRICHED, [(r["id"].encode(), json.dumps(r).encode()) for r in records])
+
+    done = veille(settings, "--lang", "fr", "m-fr", "m-es", "m-nope")
+    assert done.returncode == 1, done.stderr
+    blocks = [{line.split(None, 1)[0]: line.split(None, 1)[1] for line in b.splitlines()}
+              for b in done.stdout.strip().split("\n\n")]
+    assert [list(b) for b in blocks] == [
+        ["mention", "publiée", "lien", "langue", "marques", "tri", "source", "texte"]] * 2, done.stdout
+    fr, es = blocks
+    assert " par Le Monde (1\u202f200 abonnés)" in fr["publiée"] and " sur twitter " in fr["publiée"]
+    assert fr["langue"].startswith("fr (") and "sentiment negative" in fr["langue"]
+    assert "(règles\u00a0: " in fr["marques"] and ", reçue " in fr["source"]
+    assert es["langue"].startswith("es (") and "non évalué" in es["langue"]
+    assert fr["texte"] == records[0]["text"]
+    assert done.stderr.startswith("veille mentions\u00a0: absentes de ") and "m-nope" in done.stderr
+    listed = veille(settings, "--lang", "fr", "--brand", "acme", "--limit", "1")
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) == 1 and "non évalué" in listed.stdout  # m-es, the newest
+    assert "retenues dans" in listed.stderr and "les 1 plus récentes affichées" in listed.stderr
+    for out in (done, listed):
+        said = out.stdout + out.stderr
+        assert not [w for w in ENGLISH if w in said], said
+        assert "Traceback" not in said
+    # The report language as default: the same French.
+    by_default = veille(settings.with_(report_language="fr"), "m-fr", "m-es", "m-nope")
+    assert (by_default.stdout, by_default.stderr) == (done.stdout, done.stderr)
