@@ -56,30 +56,36 @@ def alerts(settings: Settings, *args: str, timeout: float = 60) -> subprocess.Co
 
 
 @contextlib.contextmanager
-def following(settings: Settings, stream: str, log_level: str = "INFO"
+def following(settings: Settings, stream: str, log_level: str = "INFO", other: list[str] | None = None
               ) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """`veille alerts --follow` running, and the lines of its `stream` ("stdout" or "stderr")
-    gathered by a thread as they come; killed on the way out if still running."""
+    gathered by a thread as they come (and those of the other stream into `other`, if given);
+    killed on the way out if still running."""
     follow = subprocess.Popen(
         [sys.executable, "-m", "veille.cli", "alerts", "--follow", "--interval", "0.2"],
         env={**settings_env(settings), "VEILLE_LOG_LEVEL": log_level}, cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
+    streams = {stream: lines}
+    if other is not None:
+        streams["stderr" if stream == "stdout" else "stdout"] = other
 
-    def read() -> None:
-        source = getattr(follow, stream)
+    def read(name: str, into: list[str]) -> None:
+        source = getattr(follow, name)
         assert source is not None
-        lines.extend(source)
+        into.extend(source)
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    readers = [threading.Thread(target=read, args=item, daemon=True) for item in streams.items()]
+    for reader in readers:
+        reader.start()
     try:
         yield follow, lines
     finally:
         if follow.poll() is None:
             follow.kill()
             follow.wait()
-        reader.join(5)
+        for reader in readers:
+            reader.join(5)
 
 
 def test_alerts_prints_each_event_oldest_first_and_skips_unreadable_records(settings) -> None:
@@ -347,8 +353,14 @@ def test_follow_waits_out_a_broker_outage_in_its_own_words(tmp_path) -> None:
         settings = Settings.from_env({}, broker_url=f"kafka://{proxy.address}", topic_prefix="outage.")
         ensure_topics(settings)
         send(settings, [json.dumps(event("acme", "opened", "08:35")).encode()])
-        with following(settings, "stderr", log_level="WARNING") as (follow, said):  # the default
-            time.sleep(3)  # its first read done, connections open
+        printed: list[str] = []
+        with following(settings, "stderr", log_level="WARNING", other=printed) as (follow, said):
+            # Its first read done, connections open: cut before it (after a fixed 3 s on a busy
+            # host) and its reader was never made, an error at start rather than an outage.
+            deadline = time.monotonic() + 60
+            while not printed and time.monotonic() < deadline and follow.poll() is None:
+                time.sleep(0.1)
+            assert printed, said
             proxy.cut()
             deadline = time.monotonic() + 60
             while not any("reading on" in line for line in said) and time.monotonic() < deadline:
