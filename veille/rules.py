@@ -148,7 +148,7 @@ class Charter:
     response_deadline_minutes: int = 120
     banned_terms: tuple[str, ...] = ()
     # One regex for all banned terms, compiled once (triage runs per mention).
-    _banned: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _banned: _Terms | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for key in ("remove", "review"):
@@ -173,7 +173,7 @@ class Charter:
         for t in self.banned_terms:
             _check_term(t, "charter.banned_terms")
         if self.banned_terms:
-            object.__setattr__(self, "_banned", _compile_terms(list(self.banned_terms)))
+            object.__setattr__(self, "_banned", _Terms(list(self.banned_terms)))
 
     @property
     def response_deadline_seconds(self) -> float:
@@ -252,9 +252,18 @@ _UNSPACED = ("\u0e00-\u0fff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u3040-\u30ff\
              "\uff66-\uff9f\U00020000-\U0003134f")
 #: A letter, digit or _ of a script that separates its words: what a term may not touch.
 _WORD = rf"[^\W{_UNSPACED}]"
+#: _WORD on a text without a letter of _UNSPACED's scripts (see _Terms).
+_PLAIN_WORD = r"\w"
+_UNSPACED_LETTER = re.compile(f"[{_UNSPACED}]")
 
 
-def _term_pattern(term: str) -> str:
+def _unspaced(folded: str) -> bool:
+    """Whether a text has a letter of a script written without spaces: only then do a term's
+    exact word boundaries (_WORD) differ from \\w's."""
+    return not folded.isascii() and _UNSPACED_LETTER.search(folded) is not None
+
+
+def _term_pattern(term: str, word: str = _WORD) -> str:
     # Words inside a term may be separated by any run of spaces, dashes or underscores,
     # so "Acme Mobile" also matches "acme-mobile" and "ACME  mobile".
     parts = [re.escape(p) for p in re.split(r"[\s_-]+", fold(term).strip()) if p]
@@ -262,20 +271,19 @@ def _term_pattern(term: str) -> str:
     # Word boundaries: never inside a longer word ("acme" not in "acmeism" nor "#acmedown"),
     # a plain term also matches its hashtag or handle ("#Acme", "@acme"), but not an e-mail
     # domain ("me@acme.com"); a term starting with # or @ needs that exact prefix.
-    return rf"(?<!{_WORD})(?<!{_WORD}[@#]){body}(?!{_WORD})"
+    return rf"(?<!{word})(?<!{word}[@#]){body}(?!{word})"
 
 
-#: Term regexes compiled lately, by their source: compiling them is most of a watch list's load
-#: (each _WORD class about 1 ms: 2.5 s for 300 generated brands, in the thread that follows the
-#: file but holding the interpreter from the agents as long), and an edit changes few of them, so a
-#: reload compiles only those. Kept: the newest watch list's (_keep_compiled), and what was
-#: compiled since.
+#: Term regexes compiled lately, by their source: compiling them is most of a watch list's load,
+#: in the thread that follows the file but holding the interpreter from the agents as long, and an
+#: edit changes few of them, so a reload compiles only those. Kept: the newest watch list's
+#: (_keep_compiled), and what was compiled since.
 _COMPILED: dict[str, re.Pattern[str]] = {}
 
 
-def _compile_terms(terms: list[str], named: bool = False) -> re.Pattern[str]:
-    """re.compile(_terms_regex(terms, named)), compiled once while in use."""
-    source = _terms_regex(terms, named)
+def _compile_terms(terms: list[str], named: bool = False, word: str = _WORD) -> re.Pattern[str]:
+    """re.compile(_terms_regex(terms, named, word)), compiled once while in use."""
+    source = _terms_regex(terms, named, word)
     pattern = _COMPILED.get(source)
     if pattern is None:
         pattern = _COMPILED[source] = re.compile(source)
@@ -288,6 +296,36 @@ def _keep_compiled(patterns: list[re.Pattern[str]]) -> None:
     _COMPILED = {p.pattern: p for p in patterns}
 
 
+class _Terms:
+    """A terms regex (_terms_regex) in its two spellings, with the same groups: `plain`, whose
+    word boundaries are \\w's, for a text without a letter of _UNSPACED's scripts (nearly every
+    mention of a brand watched in French or English), and the exact one (_WORD) for a text with
+    one, compiled the first time such a text comes. On the first kind of text the two match
+    alike, letter for letter: \\w and _WORD differ only on those letters. Compiling _WORD's
+    class takes about 1.2 ms (the stdlib's compiler sets a bit for each of its 40,000 letters),
+    three times a regex: 7-8 ms a brand of 20 terms, against about 1 ms with \\w (a watch list
+    of 300 such brands loaded in 2.2-3 s, of 1,000 in 10 s, until 2026-12-07)."""
+
+    __slots__ = ("_terms", "_named", "plain", "_exact")
+
+    def __init__(self, terms: list[str], named: bool = False) -> None:
+        self._terms = terms
+        self._named = named
+        self.plain = _compile_terms(terms, named, _PLAIN_WORD)
+        self._exact: re.Pattern[str] | None = None
+
+    def on(self, unspaced: bool) -> re.Pattern[str]:
+        """The regex for a text, `unspaced` saying whether it has such a letter (_unspaced)."""
+        if not unspaced:
+            return self.plain
+        if self._exact is None:
+            self._exact = _compile_terms(self._terms, self._named, _WORD)
+        return self._exact
+
+    def search(self, folded: str) -> re.Match[str] | None:
+        return self.on(_unspaced(folded)).search(folded)
+
+
 def _term_length(term: str) -> int:
     """The length of what a term matches at the least: its folded words and one character between
     two ("Zephyr   X2" is as long as "Zephyr X2", which matches the same texts)."""
@@ -297,7 +335,10 @@ def _term_length(term: str) -> int:
 #: What may separate the words of a term.
 _GAP = r"[\s_-]+"
 #: The word-boundary lookbehinds, checked after a term's first character (see _terms_regex).
-_BEFORE = rf"(?<!{_WORD}.)(?<!{_WORD}[@#].)"
+
+
+def _before(word: str) -> str:
+    return rf"(?<!{word}.)(?<!{word}[@#].)"
 
 
 #: What may follow a term inside an e-mail address's local part, up to its @ and domain: at most
@@ -322,7 +363,7 @@ def _in_address(text: str, start: int, end: int) -> bool:
             and _SUBDOMAINS.fullmatch(text, at + 1, start) is not None)
 
 
-def _terms_regex(terms: list[str], named: bool = False) -> str:
+def _terms_regex(terms: list[str], named: bool = False, word: str = _WORD) -> str:
     r"""One regex for the terms, matching where one of their _term_pattern()s does, written so that
     the regex engine can skip ahead and builds fast.
 
@@ -346,7 +387,8 @@ def _terms_regex(terms: list[str], named: bool = False) -> str:
     for k, term in enumerate(terms):
         parts = [p for p in re.split(_GAP, fold(term).strip()) if p]
         if not parts:  # nothing to start with: the plain pattern
-            plain.append(f"(?P<t{k}>{_term_pattern(term)})" if named else _term_pattern(term))
+            pattern = _term_pattern(term, word)
+            plain.append(f"(?P<t{k}>{pattern})" if named else pattern)
             continue
         first, parts[0] = parts[0][0], parts[0][1:]
         rest = _GAP.join(re.escape(p) for p in parts)
@@ -354,12 +396,12 @@ def _terms_regex(terms: list[str], named: bool = False) -> str:
     branches = plain
     if len(by_first) == 1:
         [(first, rests)] = by_first.items()
-        branches = [f"{re.escape(first)}{_BEFORE}(?:{'|'.join(rests)})", *plain]
+        branches = [f"{re.escape(first)}{_before(word)}(?:{'|'.join(rests)})", *plain]
     elif by_first:
         firsts = "".join(re.escape(first) for first in by_first)
         after = "|".join(f"(?<={re.escape(first)})(?:{'|'.join(rests)})" for first, rests in by_first.items())
-        branches = [f"[{firsts}]{_BEFORE}(?:{after})", *plain]
-    return f"(?:{'|'.join(branches)})(?!{_WORD})"
+        branches = [f"[{firsts}]{_before(word)}(?:{after})", *plain]
+    return f"(?:{'|'.join(branches)})(?!{word})"
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -414,9 +456,7 @@ class Watchlist:
         self.brands = tuple(brands)
         # By id: a loop over the brands took 3 µs a call at 300 brands, twice a matched mention.
         self._charters = {b.id: b.charter for b in brands}
-        self._compiled: list[
-            tuple[Brand, re.Pattern[str], list[tuple[int, str]], re.Pattern[str] | None]
-        ] = []
+        self._compiled: list[tuple[Brand, _Terms, list[tuple[int, str]], _Terms | None]] = []
         for brand in brands:
             terms = brand.terms()
             # The longest term first: where several start at one place ("Acme" and "Acme Mobile"),
@@ -424,22 +464,24 @@ class Watchlist:
             # (until 2026-12-06 the first listed won, the name always). A stable sort: terms of
             # one length keep their listed order.
             order = sorted(range(len(terms)), key=lambda i: -_term_length(terms[i][1]))
-            pattern = _compile_terms([terms[i][1] for i in order], named=True)
-            # Group number - 1 (lastindex) -> (the term's place in the list, rule id).
+            pattern = _Terms([terms[i][1] for i in order], named=True)
+            # Group number - 1 (lastindex) -> (the term's place in the list, rule id); the same
+            # in both of its regexes, which differ only by their character classes.
             rule_ids: list[tuple[int, str]] = [(0, "")] * len(order)
             for g, i in enumerate(order):
-                rule_ids[pattern.groupindex[f"t{g}"] - 1] = (i, f"{brand.id}:{terms[i][0]}:{terms[i][1]}")
-            exclude = _compile_terms(list(brand.exclude), named=True) if brand.exclude else None
+                rule_ids[pattern.plain.groupindex[f"t{g}"] - 1] = (
+                    i, f"{brand.id}:{terms[i][0]}:{terms[i][1]}")
+            exclude = _Terms(list(brand.exclude), named=True) if brand.exclude else None
             self._compiled.append((brand, pattern, rule_ids, exclude))
         _report_shared_terms(brands)
-        _keep_compiled([c[1] for c in self._compiled] + [c[3] for c in self._compiled if c[3]]
-                       + [b.charter._banned for b in brands if b.charter._banned is not None])
+        _keep_compiled([c[1].plain for c in self._compiled] + [c[3].plain for c in self._compiled if c[3]]
+                       + [b.charter._banned.plain for b in brands if b.charter._banned is not None])
         #: (place of its first brand, prefilter): one set, or several when one is too large;
         #: none when RE2 cannot take a brand's pattern.
         self._prefilters: list[tuple[int, Prefilter]] = []
         if self._compiled:
             try:
-                self._prefilters = _prefilters([c[1] for c in self._compiled], 0)
+                self._prefilters = _prefilters([c[1].plain for c in self._compiled], 0)
             except UnsupportedPattern as exc:  # still right without it, only slower
                 log.warning("watch list without prefilter, every brand's rule runs on every "
                             "mention: %s", exc)
@@ -474,6 +516,7 @@ class Watchlist:
                     break
                 may.update(start + k for k in found if k < prefilter.size)  # not its sentinel
         compiled = self._compiled
+        unspaced = _unspaced(folded)
         # Only the candidates' regexes, in the watch list's order: a loop over every brand
         # skipping the others cost about 10 µs a mention with 300 brands, half of match()
         # (found in review, 2026-12-07). The single set's sentinel is the last position + 1.
@@ -481,11 +524,11 @@ class Watchlist:
             brand, pattern, rule_ids, exclude = compiled[k]
             # lastindex is the group of the term that matched (the longest at a position): every
             # branch has its group, so it is never None.
-            hits: set[int] = {m.lastindex for m in pattern.finditer(folded)  # type: ignore[misc]
+            hits: set[int] = {m.lastindex for m in pattern.on(unspaced).finditer(folded)  # type: ignore[misc]
                               if "@" not in folded or not _in_address(folded, m.start(), m.end())}
             if not hits:
                 continue
-            if exclude is not None and exclude.search(folded):
+            if exclude is not None and exclude.on(unspaced).search(folded):
                 continue
             brands.append(brand.id)
             # In the order the terms are listed (the name first), as before.
@@ -635,7 +678,7 @@ def _check_excludes(brand: Brand, where: str) -> None:
         return
     # One pattern for all (a pattern an exclusion took 4 ms to build, 0.8 s for 200 of them), the
     # one Watchlist then runs.
-    pattern = _compile_terms(list(brand.exclude), named=True)
+    pattern = _Terms(list(brand.exclude), named=True)
     for kind, term in brand.terms():
         found = pattern.search(fold(term))
         if found:

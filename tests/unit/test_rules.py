@@ -600,3 +600,31 @@ def test_a_reload_compiles_only_the_brands_that_changed(monkeypatch: pytest.Monk
     Watchlist.from_dict({"brands": [entry(9)]})
     assert set(rules._COMPILED) == {p for p in rules._COMPILED if "9" in p} and len(rules._COMPILED) == 3
     assert before.match("brand2").brands == ("b2",)  # a list built before still matches alone
+
+
+def test_the_plain_regexes_match_as_the_exact_ones_on_texts_of_spaced_scripts() -> None:
+    """A brand's regex is compiled at load with \\w as its word boundaries' class, and with the
+    exact class (letters of the scripts written without spaces are no boundary) only once a text
+    with such a letter comes: that class alone made a watch list's load 2-3 times longer
+    (2026-12-07). On a text without those letters the two match alike: the same terms at the same
+    places, each of them or none, whatever the neighbouring letters, digits, marks and scripts."""
+    from veille.rules import _Terms, _unspaced
+
+    rng = random.Random(7)
+    alphabet = "acmezphyrx2 -_@#.'’éèçÉñßαβγдж😀٣١\t\n" + "acme " * 4
+    terms = ["Acme", "Zéphyr X2", "#AcmeDown", "@acme", "x2", "ñandú", "αβ", "Жд", "acme-mobile", "ß"]
+    both = _Terms(terms, named=True)
+    assert both._exact is None  # not compiled at load
+    pieces = [*alphabet, *terms, "acme", "x2", "zephyr"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 16))) for _ in range(3000)]
+    texts = [fold(t) for t in texts]
+    assert not any(_unspaced(t) for t in texts)
+    exact = both.on(True)
+    assert exact is not both.plain and exact.groupindex == both.plain.groupindex
+    found = 0
+    for text in texts:
+        plain = [(m.span(), m.lastindex) for m in both.plain.finditer(text)]
+        assert plain == [(m.span(), m.lastindex) for m in exact.finditer(text)], text
+        found += bool(plain)
+    assert found > 400  # the texts do hit terms, at word boundaries and inside words
+    assert _unspaced(fold("Sonyの新製品")) and both.on(_unspaced("acme")) is both.plain
