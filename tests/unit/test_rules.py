@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from veille.rules import Charter, Watchlist, WatchlistError, fold
+from veille.rules import MAX_DEADLINE_MINUTES, Charter, Watchlist, WatchlistError, fold
 from veille.settings import packaged_watchlist
 
 W = Watchlist.from_toml(ROOT / "tests/data/watchlist.toml")
@@ -171,6 +171,18 @@ def test_charter_from_toml(tmp_path: Path) -> None:
     assert not charter.has_banned_term(fold("arnacmeries"))  # word boundaries
     partial = _load(tmp_path, "[brands.charter]\nresponse_deadline_minutes = 15\n").charter_for("a")
     assert partial == Charter(response_deadline_minutes=15)
+
+
+def test_the_shortest_and_longest_response_deadlines_are_accepted(tmp_path: Path) -> None:
+    """The error message promises 1..MAX_DEADLINE_MINUTES: a brand answering within a minute, or
+    allowing 30 days, loads (mutation audit, 2026-12-07: only the values refused were tested, so
+    refusing either bound would have stopped the watch list from loading unnoticed)."""
+    for minutes in (1, MAX_DEADLINE_MINUTES):
+        w = _load(tmp_path, f"[brands.charter]\nresponse_deadline_minutes = {minutes}\n")
+        charter = w.charter_for("a")
+        assert charter.response_deadline_seconds == minutes * 60
+    with pytest.raises(WatchlistError, match="response_deadline_minutes"):
+        _load(tmp_path, f"[brands.charter]\nresponse_deadline_minutes = {MAX_DEADLINE_MINUTES + 1}\n")
 
 
 def test_packaged_watchlist_has_a_charter_per_demo_brand() -> None:
@@ -406,6 +418,21 @@ def test_fold_unmarks_as_translating_the_whole_text_did() -> None:
         text = "".join(rnd.choice(pool) for _ in range(rnd.randint(0, 15)))
         rules._folds.clear()
         assert rules.fold(text) == reference(text), repr(text)
+
+
+def test_a_service_mark_glued_to_a_brand_name_still_matches() -> None:
+    """℠ is folded to a space like ™ (mutation audit, 2026-12-07: nothing checked it): without
+    it, NFKD spells "Acme℠" as "AcmeSM", and a post about "Acme℠" was not a mention of Acme."""
+    assert W.match("Acme\u2120 is down again") == W.match("Acme is down again") != ()
+
+
+def test_a_post_opening_on_a_bluesky_handle_of_the_brand_is_a_mention() -> None:
+    """A handle at the very start of the text ("@support.acme.com") is no e-mail address: no
+    character stands before its "@" (mutation audit, 2026-12-07: the start of the text was not
+    checked; looking at the character before position 0 would read the text's last one and
+    drop the brand's own Bluesky handle when the post ends on a letter)."""
+    assert W.match("@support.acme.com is down").brands == ("acme",)
+    assert W.match("@support.acme.com is down!").brands == ("acme",)
 
 
 def test_fancy_font_letters_and_trademark_signs_fold_like_plain_words() -> None:
