@@ -442,6 +442,16 @@ def test_a_saved_bucket_state_does_not_change_with_later_mentions() -> None:
     assert saved["terms"] == {"panne": 1} and saved["top"] == [[10, "a"]]
 
 
+def test_a_bucket_keeps_at_most_max_terms_distinct_terms_and_still_counts_those_kept() -> None:
+    """The bound on a bucket's terms, saved with every batch, is max_terms exactly: the terms
+    first seen are kept and still counted, a new one past the bound is left out (mutation
+    audit, 2026-12-07: keeping one more went unnoticed)."""
+    b = Bucket(0)
+    b.add("a", True, 10, [f"t{i}" for i in range(5)], 5, max_terms=3)
+    b.add("b", True, 10, ["t0", "t9"], 5, max_terms=3)
+    assert b.terms == {"t0": 2, "t1": 1, "t2": 1}
+
+
 # --- the alert story's lifecycle (found in review: each failed before its fix) ---------------------
 
 HOUR = 3600

@@ -327,3 +327,18 @@ def test_a_problem_said_to_be_solved_is_thanks_not_a_request(text: str, language
 def test_a_problem_not_solved_or_asked_about_still_asks_for_an_answer(
         text: str, language: str, tone: tuple[str, float]) -> None:
     assert "needs_answer" in cats(text, language, tone), text
+
+
+@pytest.mark.parametrize("language, text", [
+    ("en", "you really let me down this time"),
+    ("fr", "vous m'avez vraiment déçu cette fois"),
+])
+def test_a_text_addressed_to_the_brand_needs_an_answer_from_a_compound_of_minus_a_quarter(
+        language: str, text: str) -> None:
+    """With no complaint word, a text addressed to the brand goes to the respond queue when its
+    compound score is -0.25 or lower, not at a milder -0.24 (mutation audit, 2026-12-07: moving
+    the bound went unnoticed, so customers a little unhappy could drop out of the queue, or
+    mildly negative chatter fill it)."""
+    assert triage(text, language, "negative", -0.25, BRAND).action == "respond"
+    assert triage(text, language, "negative", -0.26, BRAND).reasons == ("needs_answer:negative_addressed",)
+    assert triage(text, language, "negative", -0.24, BRAND) == Triage((), "none", "none", ())
