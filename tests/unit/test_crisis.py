@@ -452,6 +452,17 @@ def test_a_bucket_keeps_at_most_max_terms_distinct_terms_and_still_counts_those_
     assert b.terms == {"t0": 2, "t1": 1, "t2": 1}
 
 
+def test_a_bucket_keeps_the_negative_mentions_of_widest_audience_whatever_their_order() -> None:
+    """The alert's top mentions are the `keep` negative mentions of widest audience: one coming
+    after the bound is reached replaces the smallest kept, not another (mutation audit,
+    2026-12-07: comparing with the wrong kept one left the 700-follower post out of the alert)."""
+    b = Bucket(0)
+    for i, audience in enumerate([500, 100, 1000, 700, 50]):
+        b.add(f"m{i}", True, audience, [], keep=2)
+    b.add("calm", False, 10**6, [], keep=2)  # not negative: never a top mention
+    assert sorted(b.top) == [[700, "m3"], [1000, "m2"]]
+
+
 # --- the alert story's lifecycle (found in review: each failed before its fix) ---------------------
 
 HOUR = 3600
@@ -716,6 +727,31 @@ def test_a_lasting_change_of_the_usual_share_is_learnt_and_the_story_resolves() 
     assert [e["event"] for e in events][:1] == ["opened"]
     assert m.story is not None and m.story["status"] == "resolved"
     assert sum(e["event"] == "opened" for e in events) == 1
+
+
+def _warm_share_monitor(previous: tuple[int, int]) -> BrandMonitor:
+    """A brand whose usual negative share, learnt long ago, is 0.1 % (with binomial spread), and
+    whose previous bucket held `previous` (total, negative) mentions."""
+    m = BrandMonitor("acme")
+    m.share_neg, m.share_all, m.share_seen = 1.0, 1000.0, 10_000
+    m.share_disp, m.share_disp_w = 100.0, 100.0
+    m.share_prev = previous
+    return m
+
+
+def test_a_bucket_of_exactly_share_min_negative_negatives_is_judged_alone() -> None:
+    """A bucket of 100 mentions with 5 negatives, where 0.1 in 100 is usual, is a spike of the
+    share on its own: share_min_negative (5) is the least, not one below the least (mutation
+    audit, 2026-12-07: a ">" there went unnoticed; judged only with a calm bucket before it, the
+    5 negatives were diluted in 200 mentions and a turn of opinion opened no story). Four
+    negatives are never judged."""
+    b = Bucket(0)
+    b.total, b.negative = 100, 5
+    m = _warm_share_monitor((100, 0))
+    assert m.config.share_min_negative == 5
+    assert m._share_p(b) < m.config.share_p
+    b.negative = 4
+    assert _warm_share_monitor((100, 0))._share_p(b) == 1.0
 
 
 def test_a_state_saved_before_the_share_dispersion_still_loads() -> None:
