@@ -463,6 +463,22 @@ def test_a_bucket_keeps_the_negative_mentions_of_widest_audience_whatever_their_
     assert sorted(b.top) == [[700, "m3"], [1000, "m2"]]
 
 
+def test_a_long_storys_terms_and_the_learnt_terms_are_pruned_to_the_most_counted() -> None:
+    """A story's terms (saved with it, listed in its alerts' rising terms) are cut to the 300
+    most counted once past 500, and the brand's learnt terms to 1,500 once past 2,000 (mutation
+    audit, 2026-12-07: no test reached either cut; a wrong one would have dropped the story's
+    main words or crashed the brand's monitor on a long crisis)."""
+    m = BrandMonitor("acme")
+    story = m._new_story("acme-0", 0)
+    b = Bucket(0)
+    b.terms = {f"w{i:03d}": i + 1 for i in range(600)}
+    m._merge(story, b)
+    assert story["terms"] == {f"w{i:03d}": i + 1 for i in range(300, 600)}
+    m.baseline_terms = {f"b{i:04d}": 1.0 + i for i in range(2001)}
+    m._learn_terms(Bucket(300))
+    assert sorted(m.baseline_terms) == [f"b{i:04d}" for i in range(501, 2001)]
+
+
 # --- the alert story's lifecycle (found in review: each failed before its fix) ---------------------
 
 HOUR = 3600
