@@ -755,6 +755,18 @@ def _warm_share_monitor(previous: tuple[int, int]) -> BrandMonitor:
     return m
 
 
+def test_the_usual_negative_share_is_learnt_with_a_one_day_half_life() -> None:
+    """As the README says: what the brand's usual negative share learnt a day ago weighs half
+    (mutation audit, 2026-12-07: a half-life off by a bucket, or by a tenth, went unnoticed;
+    it sets how fast a lasting change of opinion stops being a crisis)."""
+    m = BrandMonitor("acme")
+    assert m.config.share_half_life_buckets * m.config.bucket_seconds == 86400
+    m.share_neg, m.share_all = 10.0, 100.0
+    for i in range(m.config.share_half_life_buckets):  # a day of buckets without mentions
+        m._share_p(Bucket(i * m.config.bucket_seconds))
+    assert (m.share_neg, m.share_all) == (pytest.approx(5.0), pytest.approx(50.0))
+
+
 def test_a_bucket_of_exactly_share_min_negative_negatives_is_judged_alone() -> None:
     """A bucket of 100 mentions with 5 negatives, where 0.1 in 100 is usual, is a spike of the
     share on its own: share_min_negative (5) is the least, not one below the least (mutation
