@@ -463,6 +463,20 @@ def test_a_bucket_keeps_the_negative_mentions_of_widest_audience_whatever_their_
     assert sorted(b.top) == [[700, "m3"], [1000, "m2"]]
 
 
+def test_a_storys_terms_are_counted_exactly_and_a_term_said_once_is_not_rising() -> None:
+    """A story sums its buckets' term counts exactly, and a term said once in the whole story
+    is not listed among the alert's rising terms (mutation audit, 2026-12-07: counting a new
+    term from 1 instead of 0 went unnoticed, and every word said once would have been listed)."""
+    m = BrandMonitor("acme")
+    story = m._new_story("acme-0", 0)
+    for start, terms in ((0, {"panne": 1, "fibre": 1}), (300, {"panne": 2})):
+        b = Bucket(start)
+        b.terms = dict(terms)
+        m._merge(story, b)
+    assert story["terms"] == {"panne": 3, "fibre": 1}
+    assert m._rising_terms(story["terms"]) == ["panne"]
+
+
 def test_a_long_storys_terms_and_the_learnt_terms_are_pruned_to_the_most_counted() -> None:
     """A story's terms (saved with it, listed in its alerts' rising terms) are cut to the 300
     most counted once past 500, and the brand's learnt terms to 1,500 once past 2,000 (mutation

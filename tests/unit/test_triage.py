@@ -342,3 +342,27 @@ def test_a_text_addressed_to_the_brand_needs_an_answer_from_a_compound_of_minus_
     assert triage(text, language, "negative", -0.25, BRAND).action == "respond"
     assert triage(text, language, "negative", -0.26, BRAND).reasons == ("needs_answer:negative_addressed",)
     assert triage(text, language, "negative", -0.24, BRAND) == Triage((), "none", "none", ())
+
+
+@pytest.mark.parametrize("language, text", [
+    ("en", "you are a bitch"),
+    ("en", "Shut up, bastard!"),
+    ("en", "you stupid prick"),
+    ("fr", "t'es une ordure"),
+    ("fr", "va te faire voir, espèce de pourriture"),
+])
+def test_a_strong_insult_aimed_at_someone_is_hidden(language: str, text: str) -> None:
+    """A strong insult that is not a person noun ("bitch", "ordure") aimed at someone is a
+    high-severity insult, hidden by the default charter (mutation audit, 2026-12-07: no test
+    used one; skipping that rule left such replies on the brand's page, not even reviewed)."""
+    result = triage(text, language, "negative", -0.6, BRAND)
+    assert "insult:targeted" in result.reasons
+    assert (result.severity, result.action) == ("high", "hide")
+
+
+def test_two_capitalised_words_all_in_capitals_are_shouting() -> None:
+    """Shouting needs at least two capitalised words: two are enough ("TOTAL NONSENSE" is sent
+    to review as aggressive), one is not (mutation audit, 2026-12-07: asking for three went
+    unnoticed)."""
+    assert triage("TOTAL NONSENSE", "en", "neutral", 0.0).reasons == ("aggressive:caps",)
+    assert triage("NONSENSE", "en", "neutral", 0.0) == Triage((), "none", "none", ())
