@@ -283,6 +283,22 @@ def _bucket(start: float, negatives: int, prefix: str, terms: list[str]) -> Buck
     return b
 
 
+def test_a_quiet_brands_story_escalates_at_critical_ratio_times_one_negative() -> None:
+    """Against an expected level below one negative mention a bucket, the escalation measures
+    against one: 3 negatives where 0.2 were expected is no critical crisis (15 times the
+    level), 4 are (critical_ratio, 4); mutation audit, 2026-12-07: a floor a tenth higher went
+    unnoticed, and a quiet brand's story escalated a bucket later."""
+    m = BrandMonitor("acme")
+    assert m.config.critical_ratio == 4.0
+    for negatives, events in ((3, []), (4, ["escalated"])):
+        story = m._new_story("acme-0", 0)
+        story["anomalous"] = 1
+        b = _bucket(0, negatives, "n", [])
+        score = _score(300, negatives, 0.2, alert=True, in_episode=True, anomaly=9.0)
+        assert [e["event"] for e in m._escalation(story, b, score)] == events
+        assert story["severity"] == ("critical" if events else "warning")
+
+
 def test_binomial_tail_of_a_count_below_the_mean_is_near_one() -> None:
     """A bucket with far fewer negatives than usual is not a negative spike (the tail was
     summed from k for 2,000 terms only: about 0 when the mean is further away)."""
