@@ -366,3 +366,37 @@ def test_two_capitalised_words_all_in_capitals_are_shouting() -> None:
     unnoticed)."""
     assert triage("TOTAL NONSENSE", "en", "neutral", 0.0).reasons == ("aggressive:caps",)
     assert triage("NONSENSE", "en", "neutral", 0.0) == Triage((), "none", "none", ())
+
+
+@pytest.mark.parametrize("text", ["ça suffit!!!", "pourquoi???", "sérieusement?!?!", "quoi!?!?"])
+def test_repeated_punctuation_in_a_negative_text_is_aggressive(text: str) -> None:
+    """"!!!", "???", "?!?!" and "!?!?" in a negative text are sent to review as aggressive
+    (mutation audit, 2026-12-07: no test used "!!!" or "???" alone, and the shortcut that skips
+    texts without a doubled sign could have skipped them)."""
+    assert triage(text, "fr", "negative", -0.6).reasons == ("aggressive:punctuation",)
+
+
+@pytest.mark.parametrize("text", [
+    "#panne chez acme ce matin",
+    "lien : https://www.reddit.com/r/france/comments/1abcde/panne_chez_acme/",
+])
+def test_a_complaint_word_in_a_hashtag_or_a_link_is_no_complaint(text: str) -> None:
+    """The rules match whole words: "panne" in a hashtag or a link's slug is no complaint, and
+    the mention is not sent to the respond queue (mutation audit, 2026-12-07: that the prefilter
+    letting the complaint rule run meant no complaint by itself was not checked; taking its
+    word for it put such posts in the queue)."""
+    assert triage(text, "fr", "neutral", 0.0, BRAND) == Triage((), "none", "none", ())
+
+
+@pytest.mark.parametrize("text", [
+    "ce connard de livreur a jeté mon colis",
+    "le conseiller, ce gros con, m'a raccroché au nez",
+])
+def test_a_person_noun_is_an_insult_wherever_it_stands(text: str) -> None:
+    """A noun that only ever names a person insultingly ("connard", "gros con") is a
+    high-severity insult, hidden, even with no "you" or target before it (mutation audit,
+    2026-12-07: every tested person noun also stood after a target, so dropping the rule left
+    these replies on the brand's page, not even reviewed)."""
+    result = triage(text, "fr", "negative", -0.6)
+    assert result.reasons[0] == "insult:noun"
+    assert (result.severity, result.action) == ("high", "hide")
