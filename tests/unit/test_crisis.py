@@ -299,6 +299,17 @@ def test_a_quiet_brands_story_escalates_at_critical_ratio_times_one_negative() -
         assert story["severity"] == ("critical" if events else "warning")
 
 
+def test_binomial_tail_at_its_edges() -> None:
+    """The share test's chances where the formula is not used: no negatives needed (1), more
+    than the bucket holds or a usual share of 0 (0), a usual share of 100 % (1: nothing is
+    unusual). Mutation audit, 2026-12-07: the last was untested, and a None there would have
+    stopped the brand's monitor with a TypeError."""
+    assert binomial_tail(0, 10, 0.5) == 1.0
+    assert binomial_tail(11, 10, 0.5) == 0.0
+    assert binomial_tail(3, 10, 0.0) == 0.0
+    assert binomial_tail(3, 10, 1.0) == 1.0
+
+
 def test_binomial_tail_of_a_count_below_the_mean_is_near_one() -> None:
     """A bucket with far fewer negatives than usual is not a negative spike (the tail was
     summed from k for 2,000 terms only: about 0 when the mean is further away)."""

@@ -400,3 +400,14 @@ def test_a_person_noun_is_an_insult_wherever_it_stands(text: str) -> None:
     result = triage(text, "fr", "negative", -0.6)
     assert result.reasons[0] == "insult:noun"
     assert (result.severity, result.action) == ("high", "hide")
+
+
+@pytest.mark.parametrize("text", [
+    'the agent told me "screw you" and hung up',
+    "I would never say screw you to anyone",
+])
+def test_an_insulting_phrase_quoted_or_negated_is_not_an_insult(text: str) -> None:
+    """A customer quoting an insult they received, or saying they never would, is not insulting
+    anyone: nothing to review (mutation audit, 2026-12-07: no test quoted or negated an
+    insulting phrase; taking the prefilter's "may match" for a match sent these to review)."""
+    assert triage(text, "en", "negative", -0.6) == Triage((), "none", "none", ())
