@@ -542,6 +542,45 @@ def _flare(m: BrandMonitor, i: int) -> list[dict]:
                     _score(t, 20, 1, alert=False, in_episode=True, anomaly=0.7))
 
 
+def test_a_flare_up_one_cool_down_after_the_resolution_reopens_the_story_one_bucket_later_opens_another(
+) -> None:
+    """A story resolved at R re-opens on a flare-up in the bucket starting at R + cooldown (one
+    hour: the same crisis, one alert id); a bucket later it is a new story with a new alert id
+    (mutation audit, 2026-12-07: the bound itself was untested)."""
+    def flare_after_resolution(i: int) -> list[dict]:
+        m = BrandMonitor("acme")
+        m._story(_bucket(START, 20, "a", ["panne"]),
+                 _score(START, 20, 1, alert=True, in_episode=True, anomaly=0.7))
+        assert [e["event"] for e in _quiet(m, 1, 3)] == ["resolved"]
+        assert m.story is not None and m.story["resolved_at"] == START + 4 * BUCKET
+        return _flare(m, i)
+
+    config = BrandMonitor("acme").config
+    assert config.cooldown_seconds // config.bucket_seconds == 12
+    again = flare_after_resolution(4 + 12)
+    assert [e["event"] for e in again][:1] == ["reopened"]
+    assert again[0]["alert_id"] == f"acme-{int(START)}"
+    new = flare_after_resolution(4 + 13)
+    assert [e["event"] for e in new][:1] == ["opened"]
+    assert new[0]["alert_id"] == f"acme-{int(START) + 17 * BUCKET}"
+
+
+def test_a_bucket_exactly_at_the_resolve_score_keeps_a_story_open() -> None:
+    """A bucket whose anomaly score is resolve_score (0.5) is still anomalous: it does not count
+    toward the quiet buckets that resolve the story (mutation audit, 2026-12-07: the bound
+    was untested)."""
+    m = BrandMonitor("acme")
+    m._story(_bucket(START, 20, "a", ["panne"]),
+             _score(START, 20, 1, alert=True, in_episode=True, anomaly=0.7))
+    assert m.config.resolve_score == 0.5
+    for i in range(1, 4):
+        t = START + i * BUCKET
+        assert m._story(_bucket(t, 3, f"h{i}-", []),
+                        _score(t, 3, 1, alert=False, in_episode=False, anomaly=0.5)) == []
+    assert m.story is not None and m.story["anomalous"] == 4
+    assert [e["event"] for e in _quiet(m, 4, 3)] == ["resolved"]
+
+
 def test_each_reopening_doubles_the_calm_a_story_needs_to_resolve_up_to_the_cool_down() -> None:
     m = BrandMonitor("acme")
     m._story(_bucket(START, 20, "a", ["panne"]),
