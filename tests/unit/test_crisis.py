@@ -565,6 +565,23 @@ def test_a_flare_up_one_cool_down_after_the_resolution_reopens_the_story_one_buc
     assert new[0]["alert_id"] == f"acme-{int(START) + 17 * BUCKET}"
 
 
+def test_an_anomalous_bucket_older_than_an_early_opening_brings_its_mentions_into_the_story() -> None:
+    """A story opened early on a later bucket: an older bucket closing after it, anomalous
+    itself (a wave that landed in it late), adds its mentions and terms to the story; an
+    ordinary one adds nothing (mutation audit, 2026-12-07: leaving the wave's mentions out of
+    the alert went unnoticed)."""
+    m = BrandMonitor("acme")
+    later = int(START) + BUCKET
+    m.story = m._new_story(f"acme-{later}", later)
+    m.story["early"] = later
+    assert m._story(_bucket(START - BUCKET, 1, "calm", ["meteo"]),
+                    _score(START - BUCKET, 1, 1, alert=False, in_episode=False, anomaly=0.1)) == []
+    m._story(_bucket(START, 3, "w", ["panne"]), _score(START, 3, 1, alert=True, in_episode=True, anomaly=0.7))
+    assert m.story["terms"] == {"panne": 3}
+    assert sorted(mid for _, mid in m.story["top"]) == ["w0", "w1", "w2"]
+    assert m.story["anomalous"] == 1
+
+
 def test_a_bucket_exactly_at_the_resolve_score_keeps_a_story_open() -> None:
     """A bucket whose anomaly score is resolve_score (0.5) is still anomalous: it does not count
     toward the quiet buckets that resolve the story (mutation audit, 2026-12-07: the bound
@@ -755,6 +772,20 @@ def test_a_story_reopened_before_a_restart_keeps_its_longer_calm() -> None:
     older = BrandMonitor("acme")
     older.load_core(legacy)
     assert [e["event"] for e in _quiet(older, 6, 3)] == ["resolved"]
+
+
+def test_a_mention_just_older_than_the_first_one_is_counted_until_the_first_bucket_is_due() -> None:
+    """The clock starts at the oldest bucket once it is due, not before: a mention 110 s older
+    than the brand's first, arriving when the watermark is the lateness bound past the first,
+    opens its own (earlier) bucket instead of being dropped as late (mutation audit,
+    2026-12-07: starting the clock one step early went unnoticed)."""
+    first = int(START) + 10  # 10 s into a bucket
+    m = BrandMonitor("acme")
+    m.observe("a", first, True, 10, "x", advance=False)
+    assert m.advance(first + m.config.lateness_seconds) == [] and not m.closed_until
+    m.observe("b", first - 110, True, 10, "x", advance=False)
+    assert m.late == 0
+    assert sorted(m.open) == [int(START) - BUCKET, int(START)]
 
 
 def test_a_jump_of_more_than_a_week_closes_the_buckets_holding_mentions_first() -> None:
