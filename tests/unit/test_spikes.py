@@ -14,7 +14,7 @@ import pytest
 
 from veille.crisis import BrandMonitor, CrisisConfig
 from veille.detect import MAX_GAP_BUCKETS, DetectError, main, run_detect
-from veille.spikes import Detector, DetectorConfig, Score, feed
+from veille.spikes import Detector, DetectorConfig, Score, anscombe, feed
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 STEP = timedelta(minutes=5)
@@ -531,3 +531,17 @@ def test_run_detect_holds_a_cold_silence_back_as_the_agent_does(tmp_path: Path) 
     agent = {r.score.timestamp: r.score for r in m.reports}
     assert of_output(rows) == as_output([agent[t] for t, _ in points])
     assert sum(int(r["alert"]) for r in rows) == 0
+
+
+def test_a_constant_series_is_scored_against_pure_poisson_noise() -> None:
+    """A series with no noise of its own (the same count every bucket) is measured against the
+    least noise a count can have, 1 in Anscombe units (min_spread): a rise's z is its Anscombe
+    distance, no smaller (mutation audit, 2026-12-07: a floor a tenth higher went unnoticed; it
+    would make every calm brand's rise look smaller)."""
+    d = Detector()
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    for i in range(48):
+        d.update(t0 + timedelta(minutes=5 * i), 4)
+    score = d.update(t0 + timedelta(minutes=5 * 48), 9)
+    assert score.spread == 1.0
+    assert score.z == pytest.approx(anscombe(9) - anscombe(4))
