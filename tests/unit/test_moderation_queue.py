@@ -1438,3 +1438,16 @@ def test_an_item_of_a_category_this_version_does_not_know_is_reported_and_listed
     view.add_item(mixed)
     assert [i["case_id"] for i in view.pending(category="none")] == ["n1"]
     assert [i["case_id"] for i in view.pending(category="insult")] == ["n2"]
+
+
+def test_a_case_decided_at_the_end_of_a_period_is_pending_at_its_end_and_processed_in_the_next() -> None:
+    """Periods are [since, until): a case decided exactly at `until` is still pending at the
+    end of the period, and processed in the next one, never lost from both (mutation audit,
+    2026-12-07: the bound was untested; off by one, the report's pending-at-end was one short
+    on the case closed on the stroke of the hour)."""
+    a = item("a", queued_at=T0 + 60)
+    records = [closed(a, "approve", T0 + 3600)]
+    first = build_report([a], records, T0, T0 + 3600)
+    assert (first.total.received, first.total.processed, first.pending_at_end) == (1, 0, 1)
+    second = build_report([a], records, T0 + 3600, T0 + 7200)
+    assert (second.total.received, second.total.processed, second.pending_at_end) == (0, 1, 0)
