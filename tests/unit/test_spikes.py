@@ -545,3 +545,16 @@ def test_a_constant_series_is_scored_against_pure_poisson_noise() -> None:
     score = d.update(t0 + timedelta(minutes=5 * 48), 9)
     assert score.spread == 1.0
     assert score.z == pytest.approx(anscombe(9) - anscombe(4))
+
+
+def test_a_bucket_time_with_an_offset_is_taken_at_its_instant_and_a_naive_one_as_utc() -> None:
+    """`Detector.update` takes an aware time at its instant (02:00+02:00 is 00:00 UTC) and a
+    naive one as UTC, whatever the machine's zone (mutation audit, 2026-12-07: only UTC times
+    were tested; relabelling an aware time as UTC moved every bucket of a series written with
+    offsets by hours, and its daily rhythm with it)."""
+    utc = datetime(2026, 1, 5, tzinfo=UTC)
+    d = Detector()
+    d.update(datetime(2026, 1, 5, 2, tzinfo=timezone(timedelta(hours=2))), 3)
+    assert d.last_ts == utc.timestamp()
+    d.update(datetime(2026, 1, 5, 0, 5), 3)  # naive: UTC
+    assert d.last_ts == (utc + timedelta(minutes=5)).timestamp()
