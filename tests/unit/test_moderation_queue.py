@@ -1451,3 +1451,17 @@ def test_a_case_decided_at_the_end_of_a_period_is_pending_at_its_end_and_process
     assert (first.total.received, first.total.processed, first.pending_at_end) == (1, 0, 1)
     second = build_report([a], records, T0 + 3600, T0 + 7200)
     assert (second.total.received, second.total.processed, second.pending_at_end) == (0, 1, 0)
+
+
+def test_a_case_asking_for_an_answer_is_unanswered_at_the_end_only_once_past_its_deadline() -> None:
+    """A pending case asking for an answer counts as unanswered past its deadline at the end of
+    a period ending after its deadline, not at one ending on it (the answer may still come
+    on time; mutation audit, 2026-12-07: the bound was untested)."""
+    asking = item("r", RESPOND, queued_at=T0)
+    deadline = case_of(asking).response_deadline
+    assert deadline > T0
+    on_it = build_report([asking], [], T0, deadline)
+    past = build_report([asking], [], T0, deadline + 1)
+    assert (on_it.pending_at_end, on_it.total.unanswered_at_end) == (1, 0)
+    assert (past.pending_at_end, past.total.unanswered_at_end) == (1, 1)
+    assert past.brands["acme"].unanswered_at_end == 1
