@@ -1465,3 +1465,18 @@ def test_a_case_asking_for_an_answer_is_unanswered_at_the_end_only_once_past_its
     assert (on_it.pending_at_end, on_it.total.unanswered_at_end) == (1, 0)
     assert (past.pending_at_end, past.total.unanswered_at_end) == (1, 1)
     assert past.brands["acme"].unanswered_at_end == 1
+
+
+def test_erasing_one_case_leaves_the_earlier_episodes_of_other_cases_alone() -> None:
+    """`veille erase` of one author's case empties that case only: the earlier episode of
+    another case id, held in the view, keeps its author and text (mutation audit, 2026-12-07:
+    the case id check on earlier episodes was untested; without it, one erasure emptied every
+    old episode in the tools' listings and exports)."""
+    topics = _episodes(with_second_close=False)
+    other = item("m2", queued_at=T0 + 32 * DAY)
+    topics["queue"] += [(T0 + 32 * DAY, other), (T0 + 33 * DAY, _erased(other, T0 + 33 * DAY))]
+    view = _fold(topics, ("closed", "queue", "decisions"))  # m1's new episode before the marker
+    [(old_item, _)] = view.earlier
+    assert old_item["case_id"] == "m1"
+    assert (old_item["author"], old_item["text"], old_item.get("erased_at")) == ("@a", "t'es nul", None)
+    assert view.items["m2"]["text"] == "" and view.items["m1"]["text"] == "t'es nul"
