@@ -91,11 +91,13 @@ def stop_without_broker(role: str, tmp_path: Path, outage: float = 4.0,
 @pytest.fixture(scope="module")
 def stopped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[Stopped]]]:
     """The three roles side by side, each with its own broker and worker (the scenario is the
-    same for each; run one after the other they took three times as long). A role's failure
-    is its own test's."""
-    with ThreadPoolExecutor(len(ROLES)) as pool:
+    same for each; run one after the other they took three times as long), and beside them
+    role `all` busy (mentions in hand) as "busy". A scenario's failure is its own test's."""
+    with ThreadPoolExecutor(len(ROLES) + 1) as pool:
         futures = {role: pool.submit(stop_without_broker, role,
                                      tmp_path_factory.mktemp(f"stop-{role}")) for role in ROLES}
+        futures["busy"] = pool.submit(stop_without_broker, "all", tmp_path_factory.mktemp("stop-busy"),
+                                      mentions=300)
         wait(futures.values())
         yield futures
 
@@ -122,14 +124,14 @@ def test_a_worker_stops_in_time_when_the_broker_is_gone(
                                    "broker:\n" + "\n".join(got.outage[:40]))
 
 
-def test_a_busy_worker_stops_in_time_when_the_broker_is_gone(tmp_path: Path) -> None:
+def test_a_busy_worker_stops_in_time_when_the_broker_is_gone(stopped: dict[str, Future[Stopped]]) -> None:
     """With mentions in hand when the broker went, Faust's stop waited for a commit for ever:
     only SIGKILL ended the worker (found in review, 2026-12-05). It now leaves on its own
     STOP_GRACE_SECONDS after the signal, within docker-compose's grace period, and says so;
     what it had not committed is read again by the next owner."""
     from agents.worker import STOP_GRACE_SECONDS
 
-    got = stop_without_broker("all", tmp_path, mentions=300)
+    got = stopped["busy"].result()
     assert got.grace > STOP_GRACE_SECONDS
     if got.code is None:
         pytest.fail(f"still running {got.grace:.0f} s after SIGTERM:\n{got.log[-3000:]}")
@@ -151,18 +153,23 @@ def test_a_worker_started_without_its_broker_waits_for_it_and_stops_on_sigterm(t
     import sys
     import urllib.request
 
-    for role in ("all", "enrich"):
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
-        env.update(VEILLE_BROKER_URL=f"kafka://127.0.0.1:{free_port()}",  # nothing listens
-                   VEILLE_METRICS_PORT=str(port), VEILLE_WORKER_ROLE=role,
-                   VEILLE_DATA_DIR=str(tmp_path / role))
-        log = tmp_path / f"{role}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "veille.cli", "worker"], cwd=ROOT,
-                                    env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            time.sleep(18)  # past ensure_topics' 15 s bootstrap timeout
+    started_at = {}
+    procs = {}
+    try:
+        for role in ("all", "enrich"):  # side by side (one after the other: twice the 18 s)
+            port = free_port()
+            env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+            env.update(VEILLE_BROKER_URL=f"kafka://127.0.0.1:{free_port()}",  # nothing listens
+                       VEILLE_METRICS_PORT=str(port), VEILLE_WORKER_ROLE=role,
+                       VEILLE_DATA_DIR=str(tmp_path / role))
+            with (tmp_path / f"{role}.log").open("wb") as out:
+                procs[role] = (port, subprocess.Popen(
+                    [sys.executable, "-m", "veille.cli", "worker"], cwd=ROOT, env=env, stdout=out,
+                    stderr=subprocess.STDOUT))
+            started_at[role] = time.monotonic()
+        for role, (port, proc) in procs.items():
+            time.sleep(max(0.0, started_at[role] + 18 - time.monotonic()))  # past ensure_topics' 15 s
+            log = tmp_path / f"{role}.log"
             assert proc.poll() is None, f"role {role} exited {proc.returncode}:\n{log.read_text()}"
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
                 assert answer.status == 200  # alive for a liveness probe while it waits
@@ -174,7 +181,8 @@ def test_a_worker_started_without_its_broker_waits_for_it_and_stops_on_sigterm(t
             code = proc.wait(10)
             assert code == 143, f"role {role}: {code}:\n{log.read_text()}"
             assert time.monotonic() - started < 5
-        finally:
+    finally:
+        for _, proc in procs.values():
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
