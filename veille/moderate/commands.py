@@ -16,10 +16,10 @@ from veille.moderation.cases import DecisionError, parse_epoch
 from veille.moderation.queue import (
     REPORT_TEXT,
     build_report,
-    case_of,
     decision_record,
     duration,
     format_report,
+    is_negative,
 )
 from veille.settings import Settings
 from veille.terminal import printable
@@ -250,15 +250,26 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
                            unassigned=unassigned, escalated=escalated, now=now,
                            posted_since=posted_since,
                            author=author)
+    shown = pending[:limit] if limit is not None else pending
+    return render_list(settings, len(pending), [summary(item, view, now) for item in shown],
+                       brand=brand, as_json=as_json, out=out, now=now, lang=lang)
+
+
+def render_list(settings: Settings, count: int, shown: list[dict[str, Any]], *,
+                brand: str | None = None, as_json: bool = False, out: TextIO = sys.stdout,
+                now: float | None = None, lang: str | None = None) -> int:
+    """Print `shown`, pending cases as the API's GET /cases gives them (api.summary), of `count`
+    found: `veille moderate list`'s table (or its --json lines), whether the cases were read
+    from the topics or through the moderation API; returns `count`."""
+    now = time.time() if now is None else now
     lang = language(settings, lang)
     t = LIST_TEXT[lang]
-    if brand is not None and not pending:
+    if brand is not None and not count:
         _note_unknown_brand(settings, brand, t["unknown_brand"])
-    shown = pending[:limit] if limit is not None else pending
     if as_json:
         for item in shown:
-            out.write(printable(json.dumps(summary(item, view, now), ensure_ascii=False)) + "\n")
-        return len(pending)
+            out.write(printable(json.dumps(item, ensure_ascii=False)) + "\n")
+        return count
     head = t["head"].split("|")
     # Each column as wide as its header, at least (French headers are longer).
     w = [max(len(h), n) for h, n in zip(head, (7, 6, 24, 10, 8, 8, 14, 12, 28), strict=False)]
@@ -270,27 +281,29 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
         left = _time_left(item, now)
         due = "-" if left is None else ("+" if left >= 0 else "-") + _age(abs(left), lang)
         # `!`: what the unanswered KPI counts (veille_moderation_unanswered_negative, the
-        # report's "unanswered"): a negative case past its deadline; a neutral question past
-        # its own shows its overdue `due` without the mark the alert's runbook sends people to.
-        late = "!" if left is not None and left < 0 and case_of(item).asks_for_answer else " "
-        text = (" ".join(str(item.get("text", "")).split()) if item.get("erased_at") is None
+        # report's "unanswered"): a negative case past its deadline (Case.asks_for_answer); a
+        # neutral question past its own shows its overdue `due` without the mark the alert's
+        # runbook sends people to.
+        late = "!" if left is not None and left < 0 and is_negative(
+            item.get("sentiment"), item.get("reasons") or ()) else " "
+        text = (" ".join(str(item.get("text") or "").split()) if item.get("erased_at") is None
                 else t["erased"].format(at=item["erased_at"]))
         text = text if len(text) <= 70 else text[:69] + "…"
-        escalation = view.escalation(item["case_id"], now)
+        escalation = item["escalation"]
         severity = escalation["severity"] if escalation else item["severity"]
         # Already decided (the agent has not applied it yet): nothing to do for anyone else.
-        late += "*" if view.closing_decision(item["case_id"], now) is not None else " "
-        assignment = view.assignment(item["case_id"], now)
+        late += "*" if item["decision_pending"] is not None else " "
+        assignment = item["assigned"]
         owner = _cut(assignment["assignee"], 12) if assignment else "-"
         out.write(printable(f"{_age(waited, lang):>{w[0]}}{late} {due:>{w[1]}} "
                              f"{item['case_id'][:24]:<{w[2]}} {item['brand'][:10]:<{w[3]}} "
                              f"{word(item['action'], lang):<{w[4]}} {word(severity, lang):<{w[5]}} "
                              f"{_escalated(escalation, t['queue']):<{w[6]}} {owner:<{w[7]}} "
                              f"{_cut(','.join(item['categories']), 28):<{w[8]}} {text}") + "\n")
-    hidden = len(pending) - len(shown)
+    hidden = count - len(shown)
     more = t["more"].format(n=hidden, s="s" if hidden > 1 else "") if hidden else ""
-    out.write(t["legend"].format(n=len(pending), more=more) + "\n")
-    return len(pending)
+    out.write(t["legend"].format(n=count, more=more) + "\n")
+    return count
 
 
 def list_closed(settings: Settings, *, brand: str | None = None, category: str | None = None,
@@ -309,6 +322,16 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
     count, shown = view.closed_page(brand=brand, category=category, decision=decision,
                                     moderator=moderator, since=since, until=until, limit=limit,
                                     author=author)
+    return render_closed(settings, count, shown, brand=brand, as_json=as_json, out=out, tz=tz,
+                         lang=lang)
+
+
+def render_closed(settings: Settings, count: int, shown: list[dict[str, Any]], *,
+                  brand: str | None = None, as_json: bool = False, out: TextIO = sys.stdout,
+                  tz: tzinfo = UTC, lang: str | None = None) -> int:
+    """Print `shown`, closed cases as the API's GET /closed gives them, of `count` found:
+    `veille moderate closed`'s table (or its --json lines), read from the topics or through the
+    moderation API; returns `count`."""
     lang = language(settings, lang)
     t = CLOSED_TEXT[lang]
     if brand is not None and not count:
@@ -373,11 +396,22 @@ def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
         raise ModerateError(f"no case {case_id!r} on the moderation queue")
     item = view.items.get(case_id)
     shown = summary(item, view, now) if item is not None else None
-    closed = view.closed.get(case_id)
+    return render_case(settings, {"case_id": case_id, "status": status, "item": shown,
+                                  "closed": view.closed.get(case_id)},
+                       as_json=as_json, out=out, now=now, lang=lang)
+
+
+def render_case(settings: Settings, found: dict[str, Any], *, as_json: bool = False,
+                out: TextIO = sys.stdout, now: float | None = None, lang: str | None = None) -> str:
+    """Print one case as the API's GET /cases/{id} gives it (`case_id`, `status`, `item`,
+    `closed`): `veille moderate show`, read from the topics or through the moderation API;
+    returns its status."""
+    now = time.time() if now is None else now
+    case_id, status, shown, closed = found["case_id"], found["status"], found["item"], found["closed"]
     if as_json:
         out.write(printable(json.dumps({"case_id": case_id, "status": status, "item": shown,
                                         "closed": closed}, ensure_ascii=False)) + "\n")
-        return status
+        return str(status)
     lang = language(settings, lang)
     t = SHOW_TEXT[lang]
 
@@ -434,7 +468,7 @@ def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
     elif shown is not None:
         # The mention's own line breaks kept; every other control character escaped.
         out.write("\n" + "\n".join(map(printable, str(shown["text"]).split("\n"))) + "\n")
-    return status
+    return str(status)
 
 
 def _escalated(escalation: dict[str, Any] | None, queue: str = "queue") -> str:
