@@ -13,10 +13,13 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from veille.logs import say
 from veille.settings import ENV_PREFIX, REPORT_LANGUAGES, Settings, SettingsError, settings_table
+
+if TYPE_CHECKING:
+    from veille.moderate.client import ApiClient
 
 
 class CliError(Exception):
@@ -119,6 +122,14 @@ def _refused(settings: Settings, problem: str) -> CliError:
 
 def _add_broker(p: argparse.ArgumentParser) -> None:
     p.add_argument("--broker-url", help=f"Kafka bootstrap servers (env {ENV_PREFIX}BROKER_URL)")
+
+
+def _add_api(p: argparse.ArgumentParser) -> None:
+    """`--api URL`: the moderator tools through a running moderation API, not the topics."""
+    p.add_argument("--api", metavar="URL",
+                   help="ask the moderation API at URL (veille moderate serve; bearer token "
+                        f"{ENV_PREFIX}MODERATION_API_TOKEN) instead of reading the topics from "
+                        f"their start (env {ENV_PREFIX}MODERATION_API_URL; \"\" reads the topics)")
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -741,30 +752,63 @@ def _not_empty(args: argparse.Namespace, *names: str) -> None:
             raise CliError(f"--{name} must not be empty")
 
 
+def _api_client(args: argparse.Namespace, settings: Settings) -> ApiClient | None:
+    """The moderation API to ask (--api, else VEILLE_MODERATION_API_URL), None to read the
+    topics (both empty). --broker-url with an API is refused: it would be silently unused."""
+    from veille.moderate.client import ApiClient, check_api_url
+
+    given = getattr(args, "api", None)
+    raw = given if given is not None else settings.moderation_api_url
+    if not raw.strip():
+        return None
+    name = "--api" if given is not None else f"{ENV_PREFIX}MODERATION_API_URL"
+    if getattr(args, "broker_url", None) is not None:
+        raise CliError(f"--broker-url reads the topics, {name} asks the moderation API: give one "
+                       '(--api "" reads the topics)')
+    token = settings.moderation_api_token.strip()
+    return ApiClient(check_api_url(raw, token, name=name), token)
+
+
 def cmd_moderate_list(args: argparse.Namespace) -> int:
+    from veille.moderate import client
     from veille.moderate.commands import list_cases, parse_time
 
     if args.limit is not None and args.limit < 1:  # a negative slice hid the newest cases
         raise CliError(f"--limit must be at least 1, not {args.limit}")
     _not_empty(args, "brand", "assignee", "author")
     posted_since = parse_time(args.posted_since, "posted-since") if args.posted_since else None
-    list_cases(_reachable(_settings(args)), brand=args.brand, category=args.category, limit=args.limit,
-               as_json=args.json, sort=args.sort, assignee=args.assignee, unassigned=args.unassigned,
-               escalated=args.escalated, posted_since=posted_since, lang=args.lang, author=args.author)
+    settings = _settings(args)
+    filters: dict[str, Any] = dict(
+        brand=args.brand, category=args.category, sort=args.sort, assignee=args.assignee,
+        unassigned=args.unassigned, escalated=args.escalated, posted_since=posted_since,
+        author=args.author)
+    api = _api_client(args, settings)
+    if api is not None:  # the same filters, as GET /cases's parameters (client.list_query)
+        client.list_cases(settings, api, limit=args.limit, as_json=args.json, lang=args.lang,
+                          **filters)
+        return 0
+    list_cases(_reachable(settings), limit=args.limit, as_json=args.json, lang=args.lang, **filters)
     return 0
 
 
 def cmd_moderate_show(args: argparse.Namespace) -> int:
+    from veille.moderate import client
     from veille.moderate.commands import check_case_id, show_case
 
     check_case_id(args.case_id)  # before the broker is asked
-    show_case(_reachable(_settings(args)), args.case_id, as_json=args.json, lang=args.lang)
+    settings = _settings(args)
+    api = _api_client(args, settings)
+    if api is not None:
+        client.show_case(settings, api, args.case_id, as_json=args.json, lang=args.lang)
+        return 0
+    show_case(_reachable(settings), args.case_id, as_json=args.json, lang=args.lang)
     return 0
 
 
 def cmd_moderate_closed(args: argparse.Namespace) -> int:
     import time
 
+    from veille.moderate import client
     from veille.moderate.commands import list_closed, parse_time
 
     if args.limit is not None and args.limit < 1:
@@ -776,9 +820,17 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
         (until if until is not None else time.time()) - 86400  # --until 1970-01-01: 0
     if until is not None and until <= since:
         raise CliError("--until must be after --since")
-    list_closed(_reachable(_settings(args)), brand=args.brand, category=args.category,
-                decision=args.decision, moderator=args.moderator, since=since, until=until,
-                limit=args.limit, as_json=args.json, tz=tz, lang=args.lang, author=args.author)
+    settings = _settings(args)
+    filters: dict[str, Any] = dict(brand=args.brand, category=args.category,
+                                   decision=args.decision, moderator=args.moderator, since=since,
+                                   until=until, author=args.author)
+    api = _api_client(args, settings)
+    if api is not None:  # --tz is the CLI's own: the times are asked and answered in UTC
+        client.list_closed(settings, api, limit=args.limit, as_json=args.json, tz=tz,
+                           lang=args.lang, **filters)
+        return 0
+    list_closed(_reachable(settings), limit=args.limit, as_json=args.json, tz=tz, lang=args.lang,
+                **filters)
     return 0
 
 
@@ -835,6 +887,7 @@ def _has_accented_twin(word: str) -> bool:
 
 
 def cmd_moderate_decide(args: argparse.Namespace) -> int:
+    from veille.moderate import client
     from veille.moderate.commands import decide, language, validate_decision, written
 
     assignee = args.assignee
@@ -844,10 +897,18 @@ def cmd_moderate_decide(args: argparse.Namespace) -> int:
     # what an empty --moderator should be told).
     validate_decision(args.case_id, args.decision, moderator=args.moderator, reason=args.reason,
                       assignee=assignee)
-    settings = _reachable(_settings(args))
+    settings = _settings(args)
+    api = _api_client(args, settings)
     lang = language(settings, args.lang)
-    record = decide(settings, args.case_id, args.decision, moderator=args.moderator,
-                    reason=args.reason, assignee=assignee, check=not args.no_check, lang=lang)
+    if api is not None:
+        if args.no_check:  # the API always checks: unchecked would be silently checked
+            raise CliError("--no-check cannot go through the moderation API (it always checks "
+                           'the case first): add --api "" to write it to the topics unchecked')
+        record = client.decide(settings, api, args.case_id, args.decision, moderator=args.moderator,
+                               reason=args.reason, assignee=assignee, lang=lang)
+    else:
+        record = decide(_reachable(settings), args.case_id, args.decision, moderator=args.moderator,
+                        reason=args.reason, assignee=assignee, check=not args.no_check, lang=lang)
     if record is None:  # nothing to write: said on stderr
         return 0
     print(written(record, lang), file=sys.stderr)
@@ -1299,6 +1360,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the escalation queue (escalated to no one, or given back since); with "
                         "--assignee: those escalated to this moderator, or taken since")
     add_lang(m, "the table and its legend")
+    _add_api(m)
     m.set_defaults(func=cmd_moderate_list)
     m = msub.add_parser("closed", help="closed cases, newest decision first: who decided what, and why")
     _add_broker(m)
@@ -1318,6 +1380,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--limit", type=int, help="show at most this many")
     m.add_argument("--json", action="store_true", help="one JSON object per line")
     add_lang(m, "the table and its legend")
+    _add_api(m)
     m.set_defaults(func=cmd_moderate_closed)
     m = msub.add_parser("show", help="one case whole: its text, author, link, deadline, who works "
                                      "on it, how it was escalated or closed")
@@ -1325,6 +1388,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("case_id")
     m.add_argument("--json", action="store_true", help="as the API's GET /cases/{id}")
     add_lang(m, "the rows' names and sentences")
+    _add_api(m)
     m.set_defaults(func=cmd_moderate_show)
     m = msub.add_parser("decide", help="write a decision to moderation.decisions (waits for the ack)")
     _add_broker(m)
@@ -1342,6 +1406,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--lang", choices=REPORT_LANGUAGES,
                    help="language of what it says on stderr (default VEILLE_REPORT_LANGUAGE, else "
                         "en); errors stay in English")
+    _add_api(m)
     m.set_defaults(func=cmd_moderate_decide)
     m = msub.add_parser("serve", help="the moderation HTTP API")
     _add_broker(m)

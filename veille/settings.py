@@ -349,6 +349,14 @@ class Settings:
                   "help": "Bearer token the moderation API requires; without it the API only "
                   "listens on loopback. Secret."},
     )
+    moderation_api_url: str = field(
+        default="",
+        metadata={"help": "Base URL of a running moderation API (veille moderate serve), e.g. "
+                  "http://127.0.0.1:8081: `veille moderate list|show|closed|decide` then ask it "
+                  "(milliseconds) instead of reading the moderation topics from their start "
+                  "(minutes at a year's cases), with VEILLE_MODERATION_API_TOKEN; --api overrides "
+                  "it. Empty: read the topics."},
+    )
     moderation_api_user_header: str = field(
         default="",
         metadata={"help": "Moderation API: the request header in which your single sign-on proxy "

@@ -229,7 +229,7 @@ def language(settings: Settings, lang: str | None) -> str:
 
 
 def list_cases(settings: Settings, *, brand: str | None = None, category: str | None = None,
-               limit: int | None = None, as_json: bool = False, out: TextIO = sys.stdout,
+               limit: int | None = None, as_json: bool = False, out: TextIO | None = None,
                now: float | None = None, sort: str = "queued", assignee: str | None = None,
                unassigned: bool = False, escalated: bool = False,
                posted_since: float | None = None, lang: str | None = None,
@@ -256,11 +256,12 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
 
 
 def render_list(settings: Settings, count: int, shown: list[dict[str, Any]], *,
-                brand: str | None = None, as_json: bool = False, out: TextIO = sys.stdout,
+                brand: str | None = None, as_json: bool = False, out: TextIO | None = None,
                 now: float | None = None, lang: str | None = None) -> int:
     """Print `shown`, pending cases as the API's GET /cases gives them (api.summary), of `count`
     found: `veille moderate list`'s table (or its --json lines), whether the cases were read
     from the topics or through the moderation API; returns `count`."""
+    out = sys.stdout if out is None else out
     now = time.time() if now is None else now
     lang = language(settings, lang)
     t = LIST_TEXT[lang]
@@ -309,7 +310,7 @@ def render_list(settings: Settings, count: int, shown: list[dict[str, Any]], *,
 def list_closed(settings: Settings, *, brand: str | None = None, category: str | None = None,
                 decision: str | None = None, moderator: str | None = None,
                 since: float | None = None, until: float | None = None, limit: int | None = None,
-                as_json: bool = False, out: TextIO = sys.stdout, tz: tzinfo = UTC,
+                as_json: bool = False, out: TextIO | None = None, tz: tzinfo = UTC,
                 lang: str | None = None, author: str | None = None) -> int:
     """Print the closed cases decided in [since, until), newest first, their times in `tz`, in
     `lang` (default VEILLE_REPORT_LANGUAGE; --json: as the API's, in UTC and English); returns
@@ -327,11 +328,12 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
 
 
 def render_closed(settings: Settings, count: int, shown: list[dict[str, Any]], *,
-                  brand: str | None = None, as_json: bool = False, out: TextIO = sys.stdout,
+                  brand: str | None = None, as_json: bool = False, out: TextIO | None = None,
                   tz: tzinfo = UTC, lang: str | None = None) -> int:
     """Print `shown`, closed cases as the API's GET /closed gives them, of `count` found:
     `veille moderate closed`'s table (or its --json lines), read from the topics or through the
     moderation API; returns `count`."""
+    out = sys.stdout if out is None else out
     lang = language(settings, lang)
     t = CLOSED_TEXT[lang]
     if brand is not None and not count:
@@ -377,7 +379,7 @@ def check_case_id(case_id: str) -> None:
 
 
 def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
-              out: TextIO = sys.stdout, now: float | None = None, lang: str | None = None) -> str:
+              out: TextIO | None = None, now: float | None = None, lang: str | None = None) -> str:
     """Print one case whole (its text, author and link, which the list cuts or leaves out, its
     deadline, who works on it, how it was escalated or closed), read from the one partition
     of each moderation topic its id lands in; returns its status. --json: as the API's
@@ -402,10 +404,11 @@ def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
 
 
 def render_case(settings: Settings, found: dict[str, Any], *, as_json: bool = False,
-                out: TextIO = sys.stdout, now: float | None = None, lang: str | None = None) -> str:
+                out: TextIO | None = None, now: float | None = None, lang: str | None = None) -> str:
     """Print one case as the API's GET /cases/{id} gives it (`case_id`, `status`, `item`,
     `closed`): `veille moderate show`, read from the topics or through the moderation API;
     returns its status."""
+    out = sys.stdout if out is None else out
     now = time.time() if now is None else now
     case_id, status, shown, closed = found["case_id"], found["status"], found["item"], found["closed"]
     if as_json:
@@ -514,7 +517,7 @@ def validate_decision(case_id: str, decision: str, *, moderator: str, reason: st
 
 def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
            reason: str | None = None, assignee: str | None = None, check: bool = True,
-           decided_at: float | None = None, notes: TextIO = sys.stderr,
+           decided_at: float | None = None, notes: TextIO | None = None,
            lang: str | None = None) -> dict[str, Any] | None:
     """Write one decision to moderation.decisions; return the record once the broker holds it,
     or None when there is nothing to write (assigning a case to who already has it, giving back
@@ -526,6 +529,7 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
     decision is read back: a ModerateError says why the agent will ignore it, if it will.
     The notes and the refusals are in `lang` (default VEILLE_REPORT_LANGUAGE; until 2026-12-06
     the refusals were English beside French notes)."""
+    notes = sys.stderr if notes is None else notes
     lang = language(settings, lang)
     t = DECIDE_TEXT[lang]
 
@@ -642,7 +646,7 @@ def report_days(since: float, until: float, tz: tzinfo = UTC) -> float:
 
 
 def report(settings: Settings, since: float, until: float, *, png: Path | None = None,
-           tz: tzinfo = UTC, out: TextIO = sys.stdout, lang: str | None = None,
+           tz: tzinfo = UTC, out: TextIO | None = None, lang: str | None = None,
            watched: Iterable[str] | None = None, minutes_per_case: float | None = None) -> Any:
     """Print the moderation report of [since, until) read from the topics, in `lang` (default
     VEILLE_REPORT_LANGUAGE); write the chart. Every brand of `watched` has a row, zeros when
@@ -650,6 +654,7 @@ def report(settings: Settings, since: float, until: float, *, png: Path | None =
     settings.watchlist_path; a bad one is a WatchlistError, before the topics are read).
     `minutes_per_case`: a moderator's time per case, for the moderators each month's busiest
     hour needs."""
+    out = sys.stdout if out is None else out
     lang = language(settings, lang)
     from veille.moderation.chart import hourly_chart
 

@@ -1,0 +1,280 @@
+"""`veille moderate list|show|closed|decide` through a running moderation API (`--api URL`,
+VEILLE_MODERATION_API_URL) instead of reading the moderation topics from their start: the API
+keeps its view in memory and answers in milliseconds where the topics take minutes at a year's
+cases. The answers are printed by the same code as the topics' (commands.render_*).
+
+Every problem is a ModerateError naming the API's URL (never the token), said in one line; none
+falls back to reading the topics (minutes where the moderator expected an instant answer)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from datetime import UTC, tzinfo
+from typing import Any, TextIO
+from urllib.parse import quote, urlencode
+
+from veille.collectors.polling import check_base_url, sends_secret_in_clear
+from veille.moderate.commands import (
+    DECIDE_TEXT,
+    ModerateError,
+    check_case_id,
+    language,
+    render_case,
+    render_closed,
+    render_list,
+    validate_decision,
+)
+from veille.moderate.words import word
+from veille.settings import Settings
+from veille.terminal import printable
+
+#: Seconds a request to the API may take (connection and answer): its answers are read from
+#: memory; a listing of tens of thousands of cases is a second at most.
+TIMEOUT_SECONDS = 30.0
+#: The API's largest page (api.MAX_LIMIT): a longer listing is read page by page.
+PAGE = 1000
+#: How the moderator goes back to the topics, in the errors.
+TOPICS_HINT = 'or --api "" to read the topics instead (slower: minutes at a year\'s cases)'
+
+
+class ApiError(ModerateError):
+    """The moderation API could not be asked, or refused the request: `status` (None: no answer),
+    `code` (its JSON error code, if any)."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None,
+                 body: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.body = status, code, body or {}
+
+
+def check_api_url(raw: str, token: str, *, name: str = "--api") -> str:
+    """The API's base URL without a trailing slash, or ModerateError: http(s), a host, no
+    credentials, query or path to a route; with a token, http:// only to this machine (as the
+    collectors' VEILLE_MASTODON_URL: the token would travel in clear to another one)."""
+    url = check_base_url(raw, name=name, error=ModerateError, example="http://127.0.0.1:8081",
+                         empty_hint="give the moderation API's address",
+                         credentials_hint="the token is VEILLE_MODERATION_API_TOKEN",
+                         api_path="/cases/")
+    if token and sends_secret_in_clear(url):
+        raise ModerateError(f"{name}={url!r} is http:// to another machine: "
+                            "VEILLE_MODERATION_API_TOKEN would travel in clear; use the API's "
+                            "https:// address (TLS in front of it), or http://127.0.0.1 on its host")
+    return url
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is not followed: the token would go with it to wherever it points."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class ApiClient:
+    """The moderation API at `url` (checked by check_api_url), with the bearer `token` if any."""
+
+    def __init__(self, url: str, token: str = "", timeout: float = TIMEOUT_SECONDS) -> None:
+        self.url, self.timeout = url, timeout
+        self._headers = {"Accept": "application/json", "User-Agent": "veille-cli"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._opener = urllib.request.build_opener(_NoRedirect())
+
+    def request(self, method: str, path: str, query: dict[str, str] | None = None,
+                body: dict[str, Any] | None = None, ok: tuple[int, ...] = (200,)) -> dict[str, Any]:
+        """The JSON object the API answers `method path?query`, or ApiError saying why not."""
+        target = self.url + path + (f"?{urlencode(query)}" if query else "")
+        headers = dict(self._headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        asked = urllib.request.Request(target, data=data, headers=headers, method=method)
+        where = f"the moderation API at {self.url}"
+        try:
+            with self._opener.open(asked, timeout=self.timeout) as answer:
+                status, raw = answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+            exc.close()
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiError(f"cannot reach {where}: {reason} (is `veille moderate serve` running "
+                           f"there? set VEILLE_MODERATION_API_URL or --api to its address, "
+                           f"{TOPICS_HINT})") from None
+        try:
+            found = json.loads(raw)
+        except ValueError:
+            found = None
+        if status in ok and isinstance(found, dict):
+            return found
+        if 300 <= status < 400:
+            raise ApiError(f"{where} answered a redirect ({status}), not followed: the token would "
+                           "go with it; give the API's own address", status)
+        if not isinstance(found, dict):
+            raise ApiError(f"{where} answered {status} without a JSON object on {method} {path} "
+                           "(is that address the moderation API?)", status)
+        code = found.get("error") if isinstance(found.get("error"), str) else None
+        detail = printable(str(found.get("detail") or code or ""))
+        if status == 401:
+            raise ApiError(f"{where} refused the credentials (401): set VEILLE_MODERATION_API_TOKEN "
+                           "(or VEILLE_MODERATION_API_TOKEN_FILE) to the API's token", status, code)
+        if status == 503 or status >= 500:
+            raise ApiError(f"{where} cannot answer ({status} {code or 'error'}): {detail} "
+                           f"({TOPICS_HINT})", status, code, found)
+        if status not in ok:
+            raise ApiError(f"{where} refused the request ({status} {code or 'error'}): {detail}",
+                           status, code, found)
+        return found
+
+    def pages(self, path: str, query: dict[str, str], limit: int | None) -> tuple[int, list[Any]]:
+        """`count` and the first `limit` cases (all of them when None) of a listing (GET /cases,
+        GET /closed), read page by page (the API gives at most PAGE at a time)."""
+        cases: list[Any] = []
+        count = 0
+        while True:
+            want = PAGE if limit is None else min(PAGE, limit - len(cases))
+            found = self.request("GET", path, {**query, "limit": str(want), "offset": str(len(cases))})
+            count = int(found.get("count", 0))
+            page = found.get("cases") or []
+            cases += page
+            if not page or len(cases) >= count or (limit is not None and len(cases) >= limit):
+                return count, cases
+
+    def case(self, case_id: str) -> dict[str, Any]:
+        """GET /cases/{id}: the case's `case_id`, `status`, `item` and `closed`."""
+        return self.request("GET", "/cases/" + quote(case_id, safe=""))
+
+
+def _seconds(epoch: float) -> str:
+    """A time as a query's Unix seconds (the API reads them as such: nothing lost to ISO)."""
+    return repr(float(epoch))
+
+
+def list_query(*, brand: str | None = None, category: str | None = None, sort: str = "queued",
+               assignee: str | None = None, unassigned: bool = False, escalated: bool = False,
+               posted_since: float | None = None, author: str | None = None) -> dict[str, str]:
+    """`veille moderate list`'s filters as GET /cases's query parameters."""
+    query = {"sort": sort}
+    for name, value in (("brand", brand), ("category", category), ("assignee", assignee),
+                        ("author", author)):
+        if value is not None:
+            query[name] = value
+    if unassigned:
+        query["unassigned"] = "true"
+    if escalated:
+        query["escalated"] = "true"
+    if posted_since is not None:
+        query["posted_since"] = _seconds(posted_since)
+    return query
+
+
+def closed_query(*, brand: str | None = None, category: str | None = None,
+                 decision: str | None = None, moderator: str | None = None,
+                 since: float | None = None, until: float | None = None,
+                 author: str | None = None) -> dict[str, str]:
+    """`veille moderate closed`'s filters as GET /closed's query parameters (--tz is the CLI's
+    own: the API answers in UTC)."""
+    query: dict[str, str] = {}
+    for name, value in (("brand", brand), ("category", category), ("decision", decision),
+                        ("moderator", moderator), ("author", author)):
+        if value is not None:
+            query[name] = value
+    for name, at in (("since", since), ("until", until)):
+        if at is not None:
+            query[name] = _seconds(at)
+    return query
+
+
+def list_cases(settings: Settings, client: ApiClient, *, limit: int | None = None,
+               as_json: bool = False, out: TextIO | None = None, lang: str | None = None,
+               **filters: Any) -> int:
+    """commands.list_cases through the API: the same output."""
+    count, shown = client.pages("/cases", list_query(**filters), limit)
+    return render_list(settings, count, shown, brand=filters.get("brand"), as_json=as_json,
+                       out=out, lang=lang)
+
+
+def list_closed(settings: Settings, client: ApiClient, *, limit: int | None = None,
+                as_json: bool = False, out: TextIO | None = None, tz: tzinfo = UTC,
+                lang: str | None = None, **filters: Any) -> int:
+    """commands.list_closed through the API: the same output."""
+    count, shown = client.pages("/closed", closed_query(**filters), limit)
+    return render_closed(settings, count, shown, brand=filters.get("brand"), as_json=as_json,
+                         out=out, tz=tz, lang=lang)
+
+
+def show_case(settings: Settings, client: ApiClient, case_id: str, *, as_json: bool = False,
+              out: TextIO | None = None, lang: str | None = None) -> str:
+    """commands.show_case through the API: the same output."""
+    check_case_id(case_id)
+    try:
+        found = client.case(case_id)
+    except ApiError as exc:
+        if exc.code == "unknown_case":  # as the topics say it (the API's adds how long it keeps them)
+            raise ModerateError(f"no case {case_id!r} on the moderation queue") from None
+        raise
+    return render_case(settings, found, as_json=as_json, out=out, lang=lang)
+
+
+def decide(settings: Settings, client: ApiClient, case_id: str, decision: str, *, moderator: str,
+           reason: str | None = None, assignee: str | None = None, notes: TextIO | None = None,
+           lang: str | None = None) -> dict[str, Any] | None:
+    """commands.decide (with its check) through the API's POST /cases/{id}/decision: the API
+    checks the case, writes an assign or unassign conditional on who works on it
+    (if_assigned_to), waits for the broker's acknowledgement and reads the decision back. The
+    same record returned, the same notes and refusals (in `lang`) as through the topics; the
+    detail of a refusal the agent would make (not_applicable, a concurrent decision found on
+    reading back) stays the API's, in English."""
+    notes = sys.stderr if notes is None else notes
+    lang = language(settings, lang)
+    t = DECIDE_TEXT[lang]
+
+    def by(record: dict[str, Any]) -> str:
+        return t["by"].format(decision=word(record.get("decision"), lang),
+                              moderator=record.get("moderator"), at=record.get("decided_at"))
+
+    body = validate_decision(case_id, decision, moderator=moderator, reason=reason,
+                             assignee=assignee)
+    path = "/cases/" + quote(case_id, safe="") + "/decision"
+    try:
+        answer = client.request("POST", path, body={k: v for k, v in body.items() if v is not None},
+                                ok=(200, 202))
+    except ApiError as exc:
+        if exc.code == "unknown_case":
+            raise ModerateError(printable(t["no_case"].format(case=case_id))) from None
+        if exc.code in ("already_closed", "decision_pending"):
+            # Told as the topics tell it: the case as the API holds it now.
+            found = client.case(case_id)
+            closed, item = found.get("closed"), found.get("item") or {}
+            if exc.code == "already_closed" and closed:
+                raise ModerateError(printable(t["closed"].format(
+                    case=case_id, decision=word(closed.get("decision"), lang),
+                    moderator=closed.get("moderator")))) from None
+            if exc.code == "decision_pending" and item.get("decision_pending"):
+                raise ModerateError(printable(t["pending"].format(
+                    case=case_id, by=by(item["decision_pending"])))) from None
+        if exc.status == 409 and "detail" in exc.body:
+            raise ModerateError(printable(str(exc.body["detail"]))) from None
+        raise
+    owner = answer.get("previously_assigned") if "previously_assigned" in answer \
+        else answer.get("assigned")
+    has = owner.get("assignee") if isinstance(owner, dict) else None
+    if answer.get("unchanged"):  # assign to who has it, unassign a case no one has
+        notes.write(printable(
+            t["already_theirs"].format(case=case_id, has=has, by=by(owner))
+            if isinstance(owner, dict) and has is not None
+            else t["no_one_has_it"].format(case=case_id)) + "\n")
+        return None
+    if has is not None and has not in (moderator, assignee) and isinstance(owner, dict):
+        notes.write(printable(t["was_assigned"].format(case=case_id, has=has, by=by(owner))) + "\n")
+    record: dict[str, Any] = answer["decision"]
+    up = answer.get("escalated_meanwhile")
+    if isinstance(up, dict):
+        notes.write(printable(t["escalated_meanwhile"].format(
+            case=case_id, by=by({"decision": "escalate", **up}),
+            to=up.get("assignee") or t["escalation_queue"],
+            severity=word(up.get("severity"), lang))) + "\n")
+    return record
