@@ -1,0 +1,99 @@
+"""`veille moderate ... --api URL`: each option as the route's query parameter, the API's URL
+checked before anything is sent (the token never in clear to another machine), and the options
+the API cannot honour refused by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.cli_helpers import assert_clear_error, run
+from veille.moderate import client
+from veille.moderate.commands import ModerateError
+
+
+def test_each_list_option_is_a_query_parameter_of_get_cases() -> None:
+    assert client.list_query() == {"sort": "queued"}
+    assert client.list_query(brand="acme", category="spam", sort="respond_by", assignee="bob",
+                             escalated=True, posted_since=1_767_600_000.5, author="@Julie") == {
+        "brand": "acme", "category": "spam", "sort": "respond_by", "assignee": "bob",
+        "escalated": "true", "posted_since": "1767600000.5", "author": "@Julie"}
+    assert client.list_query(unassigned=True, escalated=True) == {
+        "sort": "queued", "unassigned": "true", "escalated": "true"}
+
+
+def test_each_closed_option_is_a_query_parameter_of_get_closed() -> None:
+    assert client.closed_query(since=0.0) == {"since": "0.0"}  # 1970: not dropped as false
+    assert client.closed_query(brand="acme", category="insult", decision="reject", moderator="alice",
+                               since=1_767_600_000.0, until=1_767_686_400.0, author="x") == {
+        "brand": "acme", "category": "insult", "decision": "reject", "moderator": "alice",
+        "since": "1767600000.0", "until": "1767686400.0", "author": "x"}
+
+
+class _Pages(client.ApiClient):
+    """An API of `total` cases answering pages as GET /cases does."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__("http://127.0.0.1:1")
+        self.total, self.asked = total, []  # type: list[dict[str, str]]
+
+    def request(self, method: str, path: str, query: dict[str, str] | None = None,
+                body: dict[str, Any] | None = None, ok: tuple[int, ...] = (200,)) -> dict[str, Any]:
+        assert query is not None
+        self.asked.append(query)
+        start, limit = int(query["offset"]), int(query["limit"])
+        assert 1 <= limit <= 1000  # the API's bounds (api.MAX_LIMIT)
+        return {"count": self.total, "cases": list(range(start, min(start + limit, self.total)))}
+
+
+def test_a_listing_longer_than_a_page_is_read_page_by_page() -> None:
+    api = _Pages(2500)
+    assert api.pages("/cases", {"brand": "acme"}, None) == (2500, list(range(2500)))
+    assert [q["offset"] for q in api.asked] == ["0", "1000", "2000"]
+    assert all(q["brand"] == "acme" for q in api.asked)
+    api = _Pages(2500)
+    assert api.pages("/cases", {}, 1200) == (2500, list(range(1200)))  # --limit
+    assert [(q["offset"], q["limit"]) for q in api.asked] == [("0", "1000"), ("1000", "200")]
+    assert _Pages(0).pages("/closed", {}, None) == (0, [])
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8081", "http://localhost:8081/",
+                                 "http://[::1]:8081", "https://moderation.example.org"])
+def test_the_token_goes_in_clear_only_to_this_machine(url: str) -> None:
+    assert client.check_api_url(url, "t" * 32) == url.rstrip("/")
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("http://moderation.example.org:8081", "VEILLE_MODERATION_API_TOKEN would travel in clear"),
+    ("http://10.0.0.5:8081", "would travel in clear"),
+    ("ftp://127.0.0.1", "must be an http:// or https:// address"),
+    ("http://user:pw@127.0.0.1:8081", "must not hold user:password@"),
+    ("http://127.0.0.1:8081/cases/x", "holds an API path"),
+    ("http://127.0.0.1:8081?x=1", "must not have a query"),
+])
+def test_an_unsafe_or_wrong_api_url_is_refused(url: str, message: str) -> None:
+    with pytest.raises(ModerateError, match=message.replace("?", r"\?")) as refused:
+        client.check_api_url(url, "t" * 32)
+    assert "pw" not in str(refused.value)
+
+
+def test_without_a_token_http_to_another_machine_is_allowed() -> None:
+    """Nothing secret travels (the API refuses to serve anything but loopback without one)."""
+    assert client.check_api_url("http://10.0.0.5:8081", "") == "http://10.0.0.5:8081"
+
+
+def test_options_the_api_cannot_honour_are_refused_by_name(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEILLE_MODERATION_API_TOKEN", "t" * 32)
+    status, out, err = run(capsys, "moderate", "decide", "c1", "approve", "--moderator", "a",
+                           "--no-check", "--api", "http://127.0.0.1:1")
+    assert_clear_error(status, err, "--no-check cannot go through the moderation API")
+    status, out, err = run(capsys, "moderate", "list", "--api", "http://127.0.0.1:1",
+                           "--broker-url", "127.0.0.1:9092")
+    assert_clear_error(status, err, "--broker-url reads the topics, --api asks the moderation API")
+    monkeypatch.setenv("VEILLE_MODERATION_API_URL", "http://example.org:8081")
+    status, out, err = run(capsys, "moderate", "show", "c1")
+    assert_clear_error(status, err, "VEILLE_MODERATION_API_URL='http://example.org:8081' is http:// "
+                       "to another machine")
+    assert "t" * 32 not in err
