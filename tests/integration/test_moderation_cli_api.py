@@ -198,6 +198,17 @@ def test_each_failure_is_one_line_naming_the_api_never_the_token(
     fails("answered a redirect (302), not followed", "closed", "--api", stub)
     fails("answered 200 without a JSON object", "show", "c-old", "--api", stub)
     assert all("example.org" not in p for p in _Stub.seen)
+    # Not HTTP (another service's port), and a server that accepts but never answers: bounded.
+    with socket.socket() as mute, socket.socket() as garbage:
+        for sock in (mute, garbage):
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+        threading.Thread(target=lambda: garbage.accept()[0].sendall(b"SSH-2.0-x\r\n\r\n"),
+                         daemon=True).start()
+        fails("cannot reach the moderation API at http://127.0.0.1:", "list",
+              "--api", f"http://127.0.0.1:{garbage.getsockname()[1]}")
+        monkeypatch.setattr(client, "TIMEOUT_SECONDS", 0.5)
+        fails("timed out", "list", "--api", f"http://127.0.0.1:{mute.getsockname()[1]}")
     fails("--broker-url reads the topics, --api asks the moderation API",
           "list", "--api", stub, "--broker-url", "127.0.0.1:9")
     fails("VEILLE_MODERATION_API_TOKEN would travel in clear", "list", "--api", "http://192.0.2.1:8081")

@@ -8,6 +8,7 @@ falls back to reading the topics (minutes where the moderator expected an instan
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 import urllib.error
@@ -75,12 +76,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class ApiClient:
     """The moderation API at `url` (checked by check_api_url), with the bearer `token` if any."""
 
-    def __init__(self, url: str, token: str = "", timeout: float = TIMEOUT_SECONDS) -> None:
-        self.url, self.timeout = url, timeout
+    def __init__(self, url: str, token: str = "", timeout: float | None = None) -> None:
+        self.url = url
+        self.timeout = TIMEOUT_SECONDS if timeout is None else timeout
         self._headers = {"Accept": "application/json", "User-Agent": "veille-cli"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
-        self._opener = urllib.request.build_opener(_NoRedirect())
+        # A proxy of the environment for https:// alone (no_proxy honoured): through an http://
+        # proxy the token would travel in clear, whatever the API's address.
+        proxies = {k: v for k, v in urllib.request.getproxies().items() if k == "https"}
+        self._opener = urllib.request.build_opener(_NoRedirect(), urllib.request.ProxyHandler(proxies))
 
     def request(self, method: str, path: str, query: dict[str, str] | None = None,
                 body: dict[str, Any] | None = None, ok: tuple[int, ...] = (200,)) -> dict[str, Any]:
@@ -94,13 +99,20 @@ class ApiClient:
         asked = urllib.request.Request(target, data=data, headers=headers, method=method)
         where = f"the moderation API at {self.url}"
         try:
-            with self._opener.open(asked, timeout=self.timeout) as answer:
-                status, raw = answer.status, answer.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-            exc.close()
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
+            try:
+                with self._opener.open(asked, timeout=self.timeout) as answer:
+                    status, raw = answer.status, answer.read()
+            except urllib.error.HTTPError as exc:
+                with exc:
+                    status, raw = exc.code, exc.read()
+        except UnicodeEncodeError:  # http.client writes headers in Latin-1
+            raise ApiError("VEILLE_MODERATION_API_TOKEN holds a character an HTTP header cannot "
+                           "carry (beyond Latin-1)") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            # Refused, timed out (TIMEOUT_SECONDS), reset, or not HTTP at all.
+            reason = (f"not an HTTP answer ({type(exc).__name__})"
+                      if isinstance(exc, http.client.HTTPException)
+                      else printable(str(getattr(exc, "reason", None) or exc or type(exc).__name__)))
             raise ApiError(f"cannot reach {where}: {reason} (is `veille moderate serve` running "
                            f"there? set VEILLE_MODERATION_API_URL or --api to its address, "
                            f"{TOPICS_HINT})") from None
@@ -118,7 +130,7 @@ class ApiClient:
                            "(is that address the moderation API?)", status)
         code = found.get("error") if isinstance(found.get("error"), str) else None
         detail = printable(str(found.get("detail") or code or ""))
-        if status == 401:
+        if status == 401 and code != "unauthenticated_user":  # (that one: the proxy's user header)
             raise ApiError(f"{where} refused the credentials (401): set VEILLE_MODERATION_API_TOKEN "
                            "(or VEILLE_MODERATION_API_TOKEN_FILE) to the API's token", status, code)
         if status == 503 or status >= 500:
