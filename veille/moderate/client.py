@@ -17,7 +17,6 @@ from datetime import UTC, tzinfo
 from typing import Any, TextIO
 from urllib.parse import quote, urlencode
 
-from veille.collectors.polling import check_base_url, sends_secret_in_clear
 from veille.moderate.commands import (
     DECIDE_TEXT,
     ModerateError,
@@ -31,6 +30,7 @@ from veille.moderate.commands import (
 from veille.moderate.words import word
 from veille.settings import Settings
 from veille.terminal import printable
+from veille.urls import check_base_url, sends_secret_in_clear
 
 #: Seconds a request to the API may take (connection and answer): its answers are read from
 #: memory; a listing of tens of thousands of cases is a second at most.
