@@ -198,6 +198,11 @@ def test_each_failure_is_one_line_naming_the_api_never_the_token(
     fails("answered a redirect (302), not followed", "closed", "--api", stub)
     fails("answered 200 without a JSON object", "show", "c-old", "--api", stub)
     assert all("example.org" not in p for p in _Stub.seen)
+    # An answer larger than any page of the API's is not read whole (2 MiB allowed here).
+    monkeypatch.setattr(client, "MAX_ANSWER_BYTES", 2 << 20)
+    _Stub.answers["/cases/c-big"] = (200, {"Content-Type": "application/json"},
+                                     b'{"pad": "' + b"x" * (3 << 20) + b'"}')
+    fails("answered more than 2 MiB on GET /cases/c-big", "show", "c-big", "--api", stub)
     # Not HTTP (another service's port), and a server that accepts but never answers: bounded.
     with socket.socket() as mute, socket.socket() as garbage:
         for sock in (mute, garbage):

@@ -37,6 +37,9 @@ from veille.urls import check_base_url, sends_secret_in_clear
 TIMEOUT_SECONDS = 30.0
 #: The API's largest page (api.MAX_LIMIT): a longer listing is read page by page.
 PAGE = 1000
+#: The largest answer read (a page of 1,000 cases is a few MB): a server that sends more (not
+#: the API, or a broken one) is an error, not all of the memory.
+MAX_ANSWER_BYTES = 64 << 20
 #: How the moderator goes back to the topics, in the errors.
 TOPICS_HINT = 'or --api "" to read the topics instead (slower: minutes at a year\'s cases)'
 
@@ -101,10 +104,10 @@ class ApiClient:
         try:
             try:
                 with self._opener.open(asked, timeout=self.timeout) as answer:
-                    status, raw = answer.status, answer.read()
+                    status, raw = answer.status, answer.read(MAX_ANSWER_BYTES + 1)
             except urllib.error.HTTPError as exc:
                 with exc:
-                    status, raw = exc.code, exc.read()
+                    status, raw = exc.code, exc.read(MAX_ANSWER_BYTES + 1)
         except UnicodeEncodeError:  # http.client writes headers in Latin-1
             raise ApiError("VEILLE_MODERATION_API_TOKEN holds a character an HTTP header cannot "
                            "carry (beyond Latin-1)") from None
@@ -116,6 +119,9 @@ class ApiClient:
             raise ApiError(f"cannot reach {where}: {reason} (is `veille moderate serve` running "
                            f"there? set VEILLE_MODERATION_API_URL or --api to its address, "
                            f"{TOPICS_HINT})") from None
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise ApiError(f"{where} answered more than {MAX_ANSWER_BYTES >> 20} MiB on {method} "
+                           f"{path} (is that address the moderation API?)", status)
         try:
             found = json.loads(raw)
         except ValueError:
