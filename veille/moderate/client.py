@@ -18,10 +18,9 @@ from typing import Any, TextIO
 from urllib.parse import quote, urlencode
 
 from veille.moderate.commands import (
-    DECIDE_TEXT,
     ModerateError,
     check_case_id,
-    language,
+    decide_words,
     render_case,
     render_closed,
     render_list,
@@ -247,13 +246,7 @@ def decide(settings: Settings, client: ApiClient, case_id: str, decision: str, *
     detail of a refusal the agent would make (not_applicable, a concurrent decision found on
     reading back) stays the API's, in English."""
     notes = sys.stderr if notes is None else notes
-    lang = language(settings, lang)
-    t = DECIDE_TEXT[lang]
-
-    def by(record: dict[str, Any]) -> str:
-        return t["by"].format(decision=word(record.get("decision"), lang),
-                              moderator=record.get("moderator"), at=record.get("decided_at"))
-
+    lang, t, by = decide_words(settings, lang)
     body = validate_decision(case_id, decision, moderator=moderator, reason=reason,
                              assignee=assignee)
     path = "/cases/" + quote(case_id, safe="") + "/decision"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
@@ -515,6 +515,20 @@ def validate_decision(case_id: str, decision: str, *, moderator: str, reason: st
     return body
 
 
+def decide_words(settings: Settings, lang: str | None
+                 ) -> tuple[str, dict[str, str], Callable[[dict[str, Any]], str]]:
+    """`decide`'s language (default VEILLE_REPORT_LANGUAGE), its texts (DECIDE_TEXT), and how
+    it names a decision in them ("approve by bob at ..."), through the topics or the API."""
+    lang = language(settings, lang)
+    t = DECIDE_TEXT[lang]
+
+    def by(record: dict[str, Any]) -> str:
+        return t["by"].format(decision=word(record.get("decision"), lang),
+                              moderator=record.get("moderator"), at=record.get("decided_at"))
+
+    return lang, t, by
+
+
 def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
            reason: str | None = None, assignee: str | None = None, check: bool = True,
            decided_at: float | None = None, notes: TextIO | None = None,
@@ -530,13 +544,7 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
     The notes and the refusals are in `lang` (default VEILLE_REPORT_LANGUAGE; until 2026-12-06
     the refusals were English beside French notes)."""
     notes = sys.stderr if notes is None else notes
-    lang = language(settings, lang)
-    t = DECIDE_TEXT[lang]
-
-    def by(record: dict[str, Any]) -> str:
-        return t["by"].format(decision=word(record.get("decision"), lang),
-                              moderator=record.get("moderator"), at=record.get("decided_at"))
-
+    lang, t, by = decide_words(settings, lang)
     body = validate_decision(case_id, decision, moderator=moderator, reason=reason,
                              assignee=assignee, decided_at=decided_at)
     # Every record of a case is keyed by its id: its partition of each topic tells all about it.
