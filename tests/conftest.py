@@ -44,7 +44,7 @@ LONGEST_FILES = {
     "tests/integration/test_broker_outage.py": 94, "tests/integration/test_alerts_cli.py": 93,
     "tests/integration/test_moderation.py": 90, "tests/integration/test_webhook.py": 75,
     "tests/integration/test_pipeline.py": 75, "tests/unit/test_webhook_memory.py": 73,
-    "tests/unit/test_cli.py": 73, "tests/integration/test_demo.py": 62,
+    "tests/unit/test_cli.py": 35, "tests/integration/test_demo.py": 62,
     "tests/integration/test_bad_input.py": 61, "tests/integration/test_stop_without_broker.py": 60,
     "tests/unit/test_deploy_prometheus.py": 60, "tests/integration/test_scaling.py": 60,
     "tests/integration/test_dead_letters.py": 52, "tests/unit/test_rules.py": 51,
@@ -64,6 +64,7 @@ LONGEST_FILES = {
     "tests/integration/test_secure_proxy.py": 14, "tests/unit/test_crisis.py": 13,
     "tests/unit/test_timezone.py": 13, "tests/unit/test_spike_agent_recovery.py": 10,
     "tests/unit/test_deploy_notifications.py": 18,
+    "tests/integration/test_moderation_cli_api.py": 15,
 }
 
 
