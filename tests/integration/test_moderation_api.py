@@ -650,6 +650,10 @@ def test_closed_cases_are_forgotten_as_the_agent_forgets_them(settings, api: Ser
                                        "kept 30 days after their decision)")
     post = api.client.post("/cases/c-done/decision", json={"decision": "reject", "moderator": "bob"})
     assert (post.status_code, post.json()) == (404, answer.json())  # was 409 already_closed
+    # In French when asked (`veille moderate decide --lang fr --api`): the refusal's words.
+    post = api.client.post("/cases/c-done/decision", json={"decision": "reject", "moderator": "bob"},
+                           headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
+    assert post.json()["detail"].startswith("pas de dossier 'c-done' dans la file de modération")
     assert api.client.get("/cases").json()["count"] == 3  # pending: never forgotten
     view = api.api.store.view
     assert "c-done" not in view.items and "c-done" not in view.closed

@@ -238,6 +238,13 @@ def _decision_headers(request: web.Request) -> web.Response | None:
     return None
 
 
+def _refusals_language(request: web.Request) -> str:
+    """The language of a decision's refusal (`detail`): French when the request's
+    Accept-Language names French first (`veille moderate decide --lang fr --api`), else English."""
+    first = request.headers.get("Accept-Language", "").split(",")[0].split(";")[0].strip().lower()
+    return "fr" if first == "fr" or first.startswith("fr-") else "en"
+
+
 def _unknown_case(case_id: str, view: CaseView, lang: str = "en") -> web.Response:
     """404 for a case id the view does not hold: never queued, or closed and forgotten since
     (as the agent forgets it: a decision on it would be dropped as `unknown_case`)."""
@@ -696,7 +703,8 @@ class ModerationApi:
         if not isinstance(payload, dict):
             return _error(400, "invalid_field", "the body must be a JSON object with "
                           f"{', '.join(DECISION_INPUT_FIELDS)}")
-        return await self.decide(case_id, payload, request, request.headers.get("Idempotency-Key"))
+        return await self.decide(case_id, payload, request, request.headers.get("Idempotency-Key"),
+                                 _refusals_language(request))
 
     async def decide(self, case_id: str, payload: dict[str, Any], request: web.Request,
                      key: str | None, lang: str = "en") -> web.Response:

@@ -90,10 +90,14 @@ class ApiClient:
         self._opener = urllib.request.build_opener(_NoRedirect(), urllib.request.ProxyHandler(proxies))
 
     def request(self, method: str, path: str, query: dict[str, str] | None = None,
-                body: dict[str, Any] | None = None, ok: tuple[int, ...] = (200,)) -> dict[str, Any]:
-        """The JSON object the API answers `method path?query`, or ApiError saying why not."""
+                body: dict[str, Any] | None = None, ok: tuple[int, ...] = (200,),
+                lang: str | None = None) -> dict[str, Any]:
+        """The JSON object the API answers `method path?query`, or ApiError saying why not;
+        `lang`: the language of its refusals (Accept-Language)."""
         target = self.url + path + (f"?{urlencode(query)}" if query else "")
         headers = dict(self._headers)
+        if lang is not None:
+            headers["Accept-Language"] = lang
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
@@ -242,9 +246,9 @@ def decide(settings: Settings, client: ApiClient, case_id: str, decision: str, *
     """commands.decide (with its check) through the API's POST /cases/{id}/decision: the API
     checks the case, writes an assign or unassign conditional on who works on it
     (if_assigned_to), waits for the broker's acknowledgement and reads the decision back. The
-    same record returned, the same notes and refusals (in `lang`) as through the topics; the
-    detail of a refusal the agent would make (not_applicable, a concurrent decision found on
-    reading back) stays the API's, in English."""
+    same record returned, the same notes and refusals (in `lang`, which the API is asked for
+    too: the detail of a refusal the agent would make, not_applicable, a concurrent decision
+    found on reading back, is the API's) as through the topics."""
     notes = sys.stderr if notes is None else notes
     lang, t, by = decide_words(settings, lang)
     body = validate_decision(case_id, decision, moderator=moderator, reason=reason,
@@ -252,7 +256,7 @@ def decide(settings: Settings, client: ApiClient, case_id: str, decision: str, *
     path = "/cases/" + quote(case_id, safe="") + "/decision"
     try:
         answer = client.request("POST", path, body={k: v for k, v in body.items() if v is not None},
-                                ok=(200, 202))
+                                ok=(200, 202), lang=lang)
     except ApiError as exc:
         if exc.code == "unknown_case":
             raise ModerateError(printable(t["no_case"].format(case=case_id))) from None
