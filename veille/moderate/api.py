@@ -710,8 +710,8 @@ class ModerationApi:
                      key: str | None, lang: str = "en") -> web.Response:
         """POST /cases/{id}/decision once its body is read: the decision checked and written,
         or the answer refusing it. `key`: its Idempotency-Key; `lang`: the words of its
-        refusals' details (REFUSAL_TEXT: French for the moderation page; the API's stay English;
-        a detail from the record's validation stays English)."""
+        refusals' details (REFUSAL_TEXT: French for the moderation page, and for the API when
+        Accept-Language names French first; a detail from the record's validation stays English)."""
         payload = decision_input(payload)  # a form's empty reason or assignee: as absent
         if self._user_header:
             # The proxy's authenticated user, not what the caller claims: the decisions' record
