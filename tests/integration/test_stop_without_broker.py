@@ -151,6 +151,7 @@ def test_a_worker_started_without_its_broker_waits_for_it_and_stops_on_sigterm(t
     Linux does not even deliver (the container waited out its grace period, then SIGKILL)."""
     import os
     import sys
+    import urllib.error
     import urllib.request
 
     started_at = {}
@@ -170,9 +171,18 @@ def test_a_worker_started_without_its_broker_waits_for_it_and_stops_on_sigterm(t
         for role, (port, proc) in procs.items():
             time.sleep(max(0.0, started_at[role] + 18 - time.monotonic()))  # past ensure_topics' 15 s
             log = tmp_path / f"{role}.log"
-            assert proc.poll() is None, f"role {role} exited {proc.returncode}:\n{log.read_text()}"
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
-                assert answer.status == 200  # alive for a liveness probe while it waits
+            # Alive for a liveness probe while it waits (on a loaded host, two workers starting
+            # at once may take more than the 3 s left to serve it: asked until it answers).
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, f"role {role} exited {proc.returncode}:\n{log.read_text()}"
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                        assert answer.status == 200
+                    break
+                except urllib.error.URLError:
+                    assert time.monotonic() < deadline, f"role {role}: no /metrics:\n{log.read_text()}"
+                    time.sleep(0.5)
             text = log.read_text()
             assert "waiting for the broker at kafka://127.0.0.1:" in text, text
             assert "Traceback" not in text, text
