@@ -334,10 +334,11 @@ def _term_length(term: str) -> int:
 
 #: What may separate the words of a term.
 _GAP = r"[\s_-]+"
-#: The word-boundary lookbehinds, checked after a term's first character (see _terms_regex).
 
 
 def _before(word: str) -> str:
+    """The word-boundary lookbehinds, checked after a term's first character (see _terms_regex),
+    with `word` the class a term may not touch."""
     return rf"(?<!{word}.)(?<!{word}[@#].)"
 
 
