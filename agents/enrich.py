@@ -88,6 +88,8 @@ MAX_CHARTERS = 1024
 #: the memo holds at most about 4 MB of text (16 MB at worst: an emoji takes 4 bytes).
 MEMO_SIZE = 4096
 MEMO_MAX_CHARS = 1000
+#: Seconds between two warnings of mentions naming a brand the watch list does not have.
+UNKNOWN_BRAND_WARN_SECONDS = 60.0
 #: Seconds of failed ticks (5 s apart) after which veille_raw_backlog_messages reads NaN.
 BACKLOG_UNKNOWN_AFTER = 30.0
 
@@ -116,6 +118,17 @@ class Enricher:
     #: (text, language hint) -> its analysis, watch-rule match and triage (see handle_many).
     _memo: dict[tuple[str, str | None], tuple[Analysis, Match, Triage | None]] = field(
         default_factory=dict, init=False, repr=False)
+    #: Mentions whose `brands` named an id the watch list does not have, since the last
+    #: take_unknown(), and the last of them (its id, the ids not known).
+    _unknown: int = field(default=0, init=False, repr=False)
+    _last_unknown: tuple[str, tuple[str, ...]] | None = field(default=None, init=False, repr=False)
+
+    def take_unknown(self) -> tuple[int, tuple[str, tuple[str, ...]] | None]:
+        """How many mentions named a brand the watch list does not have since the last call, and
+        the last of them (mention id, unknown ids); the count starts again at 0."""
+        taken = self._unknown, self._last_unknown
+        self._unknown, self._last_unknown = 0, None
+        return taken
 
     def use(self, watchlist: Watchlist) -> None:
         """Match with `watchlist` from the next slice on (a change of the watch list file while
@@ -152,6 +165,8 @@ class Enricher:
         now = self.clock()
         outcomes: list[Outcome | None] = [None] * len(messages)
         valid: list[tuple[int, RawMention, float | None]] = []
+        #: Positions in `valid` of the mentions whose source named brands (RawMention.brands).
+        sourced: list[int] = []
         for i, (key, value, timestamp) in enumerate(messages):
             try:
                 raw = parse_raw(value, now=now, limits=self.limits)
@@ -163,6 +178,8 @@ class Enricher:
                 # another partition than its id's. It goes back to mentions.raw keyed by id.
                 outcomes[i] = Outcome(rekey=raw)
                 continue
+            if raw.brands:
+                sourced.append(len(valid))
             valid.append((i, raw, timestamp))
 
         def each(step: Callable[[RawMention, Any], Any], inputs: Sequence[Any] | None = None,
@@ -217,6 +234,10 @@ class Enricher:
         for k, hit in enumerate(known):
             if hit is not None:
                 analyses[k], matches[k], verdicts[k] = hit
+        if sourced:
+            # The brands the source named (posted in their own space), added to the text's
+            # match once the memo has it: the memo holds what the text alone gives.
+            self._add_source_brands(valid, sourced, outcomes, analyses, matches, verdicts)
         for (i, raw, timestamp), analysis, match, verdict in zip(valid, analyses, matches, verdicts,
                                                                  strict=True):
             if outcomes[i] is None:  # every step went through: analysis and match are set
@@ -228,6 +249,28 @@ class Enricher:
                     outcomes[i] = Outcome(dead=InvalidMention("processing_error",
                                                               type(exc).__name__))
         return cast(list[Outcome], outcomes)
+
+    def _add_source_brands(self, valid: Sequence[tuple[int, RawMention, float | None]],
+                           sourced: Sequence[int], outcomes: list[Outcome | None],
+                           analyses: list[Any], matches: list[Any], verdicts: list[Any]) -> None:
+        """Each mention of `sourced` (positions in `valid`) with the brands its source named
+        (Watchlist.with_source), triaged again when that gave it other brands (their charter);
+        ids the watch list does not have are ignored and counted (take_unknown)."""
+        for k in sourced:
+            i, raw, _ = valid[k]
+            if outcomes[i] is not None:  # failed at an earlier step
+                continue
+            try:
+                match, unknown = self.watchlist.with_source(matches[k], raw.brands, raw.platform)
+                if unknown:
+                    self._unknown += 1
+                    self._last_unknown = (raw.id, unknown)
+                if match.brands != matches[k].brands:
+                    verdicts[k] = self._triage(raw, analyses[k], match)
+                matches[k] = match
+            except Exception as exc:  # as a step of handle_many's: that mention alone fails
+                log.exception("processing error on mention %s", raw.id)
+                outcomes[i] = Outcome(dead=InvalidMention("processing_error", type(exc).__name__))
 
     def _triage(self, raw: RawMention, analysis: Analysis, match: Match) -> Triage | None:
         if not match.brands:  # moderation concerns the watched brands only
@@ -370,6 +413,9 @@ class Planner:
         self.names = names
         self.windows = windows
         self.clock = clock
+        #: When the last unknown-brand warning was logged (monotonic), and how many since.
+        self._warned: float | None = None
+        self._unwarned = 0
 
     def plan(self, batches: Mapping[Any, Sequence[Any]]) -> Cycle:
         cycle = Cycle()
@@ -396,6 +442,23 @@ class Planner:
             for record, outcome in zip(records, outcomes, strict=True):
                 self.take(record, outcome, window, cycle, now, tally)
             cycle.commit[tp] = records[-1].offset + 1
+            unknown, last = self.enricher.take_unknown()
+            if unknown:
+                self.unknown_brands(unknown, last)
+
+    def unknown_brands(self, count: int, last: tuple[str, tuple[str, ...]] | None) -> None:
+        """`count` mentions named brands the watch list does not have: counted, and said in a
+        warning at most once a UNKNOWN_BRAND_WARN_SECONDS (a Zap with a typo sends many)."""
+        self.metrics.unknown_brand.inc(count)
+        self._unwarned += count
+        at = time.monotonic()
+        if self._warned is not None and at - self._warned < UNKNOWN_BRAND_WARN_SECONDS:
+            return
+        mention, ids = last or ("?", ())
+        log.warning("%d mention(s) named brands the watch list does not have, ignored for them "
+                    "(the last: %r, naming %s): a typo in the source's brands, or a brand taken "
+                    "off the list?", self._unwarned, mention[:100], ", ".join(ids))
+        self._warned, self._unwarned = at, 0
 
     def dead(self, record: Any, exc: InvalidMention) -> Out:
         self.metrics.dead_letters.labels(exc.reason, STAGE).inc()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from veille.rules import BRAND_ID_FORM, is_brand_id
 from veille.sentiment.base import Sentiment
 from veille.settings import Settings
 
@@ -25,6 +26,9 @@ SCHEMA_VERSION = 1
 AUDIENCE_FIELDS = ("followers", "likes", "shares", "replies", "views")
 MAX_ID_CHARS = 256
 MAX_SHORT_FIELD_CHARS = 2048
+#: The most brand ids a raw mention's `brands` may name (the spaces it was posted in: one, seldom
+#: a few; each one named is a rule of the enriched record).
+MAX_SOURCE_BRANDS = 20
 
 #: Bounded set of dead-letter reasons (a Prometheus label and the `veille-dlq-reason` header).
 DLQ_REASONS = (
@@ -83,9 +87,12 @@ class RawMention:
     language: str | None = None
     audience: dict[str, int] = field(default_factory=dict)
     collected_at: datetime | None = None
+    #: The watch-list brand ids the source says the mention is about, as it was posted in their
+    #: own space (a comment on the brand's Facebook page, its blog's feed); () when it says none.
+    brands: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "source": self.source,
             "platform": self.platform,
@@ -97,6 +104,9 @@ class RawMention:
             "audience": dict(self.audience) or None,
             "collected_at": iso(self.collected_at) if self.collected_at else None,
         }
+        if self.brands:  # optional: absent when none (the bytes of a mention without as before)
+            out["brands"] = list(self.brands)
+        return out
 
     def to_json(self) -> bytes:
         return dumps(self.to_dict())
@@ -333,6 +343,26 @@ def _audience(value: Any) -> dict[str, int]:
     return out
 
 
+def _source_brands(value: Any) -> tuple[str, ...]:
+    """A raw mention's `brands`: absent or null is none; a list of at most MAX_SOURCE_BRANDS brand
+    ids (veille.rules.is_brand_id, the watch list's own rule), duplicates dropped, order kept.
+    Whether the watch list has them is the enrichment's question, not the contract's."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidMention("invalid_field", f"brands must be a list of brand ids or null, not "
+                             f"{type(value).__name__}", "brands")
+    if len(value) > MAX_SOURCE_BRANDS:
+        raise InvalidMention("invalid_field", f"brands names {len(value)} brands, at most "
+                             f"{MAX_SOURCE_BRANDS}", "brands")
+    for n, item in enumerate(value):
+        if not is_brand_id(item):
+            got = repr(item) if len(repr(item)) <= 40 else repr(item)[:39] + "…"
+            raise InvalidMention("invalid_field", f"brands[{n}] is {got}, not a brand id "
+                                 f"({BRAND_ID_FORM})", "brands")
+    return tuple(dict.fromkeys(value))
+
+
 def mention_from_dict(
     obj: Any, *, now: datetime | None = None, limits: Limits = Limits()
 ) -> RawMention:
@@ -366,6 +396,7 @@ def mention_from_dict(
                              "created_at")
     collected = obj.get("collected_at")
     language = _opt_str(obj, "language", MAX_LANGUAGE_CHARS)
+    brands = obj.get("brands")  # one lookup for a mention without: the hot path's cost
     return RawMention(
         id=mention_id,
         source=_req_str(obj, "source"),
@@ -379,6 +410,7 @@ def mention_from_dict(
         language=language.strip().lower()[:MAX_LANGUAGE_CHARS] or None if language else None,
         audience=_audience(obj.get("audience")),
         collected_at=parse_time(collected, "collected_at") if collected is not None else None,
+        brands=_source_brands(brands) if brands is not None else (),
     )
 
 

@@ -245,6 +245,13 @@ class Metrics(_BrandSeries):
             "Raw messages whose Kafka key was not their id, re-sent keyed by id.",
             registry=registry,
         )
+        self.unknown_brand = Counter(
+            "veille_mentions_unknown_brand_total",
+            "Mentions whose source named a brand (the raw mention's brands) the watch list does "
+            "not have: the id ignored, the mention enriched without it (a typo in a Zap, a brand "
+            "taken off the list).",
+            registry=registry,
+        )
         self.send_errors = Counter(
             "veille_agent_send_errors_total",
             "Failed sends of the worker's outputs: the enrichment stage's records and the spike "

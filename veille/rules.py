@@ -11,7 +11,7 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from veille.moderation import CATEGORIES
 from veille.prefilter import Prefilter, UnsupportedPattern
@@ -19,6 +19,15 @@ from veille.timezones import TimezoneError, check
 
 log = logging.getLogger(__name__)
 _BRAND_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # fullmatch: "acme\n" is not an id
+#: How a brand id is written, said in error messages (the watch list's, a raw mention's `brands`).
+BRAND_ID_FORM = "1 to 64 lowercase letters, digits, - or _, starting with a letter or digit"
+
+
+def is_brand_id(value: object) -> TypeGuard[str]:
+    """True for a string written as a brand id may be (_BRAND_ID): the watch list's ids, and the
+    ids a raw mention's `brands` names (streams.records), by one rule."""
+    return isinstance(value, str) and _BRAND_ID.fullmatch(value) is not None
+
 #: A brand's team (`team`): the label Alertmanager routes the brand's alerts by, and a receiver
 #: name's part in the documented example; the same form as an id.
 _TEAM = _BRAND_ID
@@ -457,6 +466,7 @@ class Watchlist:
         self.brands = tuple(brands)
         # By id: a loop over the brands took 3 µs a call at 300 brands, twice a matched mention.
         self._charters = {b.id: b.charter for b in brands}
+        self._places = {b.id: n for n, b in enumerate(brands)}  # id -> its place in the list
         self._compiled: list[tuple[Brand, _Terms, list[tuple[int, str]], _Terms | None]] = []
         for brand in brands:
             terms = brand.terms()
@@ -536,6 +546,29 @@ class Watchlist:
             rules.extend(rule for _, rule in sorted([rule_ids[g - 1] for g in hits]))
         return Match(tuple(brands), tuple(rules))
 
+    def with_source(self, match: Match, named: tuple[str, ...], platform: str
+                    ) -> tuple[Match, tuple[str, ...]]:
+        """`match` (the text's) with the brands the source named (a raw mention's `brands`: it
+        was posted in their own space, and seldom names them), and the ids named that the watch
+        list does not have (ignored).
+
+        A brand named and listed is among the brands whether or not a term matched it, and
+        whatever its `exclude` terms say (the source knows where the comment was posted); each
+        one named gets the rule `brand:source:platform` after its own term rules. Brands stay in
+        the watch list's order, as match() gives them, each followed by its rules."""
+        places = self._places
+        known = [b for b in named if b in places]
+        unknown = tuple(b for b in named if b not in places)
+        if not known:
+            return match, unknown
+        brands = sorted(set(match.brands).union(known), key=places.__getitem__)
+        rules: dict[str, list[str]] = {b: [] for b in brands}
+        for rule in match.rules:  # brand:kind:term, an id holds no ":"
+            rules[rule.partition(":")[0]].append(rule)
+        for b in known:
+            rules[b].append(f"{b}:source:{platform}")
+        return Match(tuple(brands), tuple(r for b in brands for r in rules[b])), unknown
+
     @classmethod
     def from_toml(cls, path: str | Path) -> Watchlist:
         return cls.from_dict(read_toml(path), source=str(path))
@@ -558,7 +591,7 @@ class Watchlist:
             if not isinstance(entry, dict):
                 raise WatchlistError(f"{source}: brand #{n} must be a table")
             brand_id = entry.get("id")
-            if not isinstance(brand_id, str) or not _BRAND_ID.fullmatch(brand_id):
+            if not is_brand_id(brand_id):
                 raise WatchlistError(
                     f"{source}: brand #{n} needs an id of lowercase letters, digits, - or _"
                 )

@@ -847,3 +847,23 @@ def test_a_backlog_the_consumer_cannot_measure_is_unknown_not_the_last_figure(tm
 
     asyncio.run(scenario())
     assert seen[0] == 30 and seen[1] == 30 and math.isnan(seen[2]) and seen[3] == 30, seen
+
+
+def test_a_brand_the_watch_list_lacks_is_counted_and_said_once_a_minute(caplog) -> None:
+    """A raw mention's `brands` naming an id the watch list does not have (a typo in a Zap): the
+    mention enriched without it, veille_mentions_unknown_brand_total counted, one warning."""
+    def named(i: str, brands: list[str]) -> bytes:
+        return json.dumps({**json.loads(good(i, "late again")), "brands": brands}).encode()
+
+    plan, metrics = planner({0: DedupWindow(3600, 100)})
+    with caplog.at_level("WARNING", logger="agents.enrich"):
+        cycle = plan.plan({TP("raw", 0): records(0, [
+            (b"a", named("a", ["acmee"])), (b"b", named("b", ["acme", "zorglub"])),
+            (b"c", good("c", "late again"))])})
+        plan.plan({TP("raw", 0): records(0, [(b"d", named("d", ["acmee"]))], start=3)})
+    values = [json.loads(o.value or b"") for o in cycle.enriched[0]]
+    assert [(v["brands"], v["rules"]) for v in values] == [
+        ([], []), (["acme"], ["acme:source:twitter"]), ([], [])]
+    assert count(metrics.unknown_brand) == 3
+    [warning] = [r.getMessage() for r in caplog.records if "watch list does not have" in r.getMessage()]
+    assert "2 mention(s)" in warning and "'b'" in warning and "zorglub" in warning

@@ -257,3 +257,78 @@ def test_a_changed_watch_list_applies_to_the_next_mentions_even_a_remembered_tex
     assert datetime.fromisoformat(after.item["respond_by"]) == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
     e.use(W)
     assert e.handle(b"m3", payload("m3", angry), None).enriched.brands == ()  # type: ignore[union-attr]
+
+
+def sourced(i: str, text: str, brands: object, platform: str = "Facebook") -> bytes:
+    m = json.loads(payload(i, text))
+    m.update(brands=brands, platform=platform)
+    return json.dumps(m).encode()
+
+
+CHARTERED = Watchlist.from_dict({"brands": [
+    {"id": "acme", "name": "Acme", "exclude": ["acme looney tunes"],
+     "charter": {"remove": ["insult"], "review": ["aggressive", "needs_answer"],
+                 "response_deadline_minutes": 30}},
+    {"id": "boreal", "name": "Boréal", "charter": {"response_deadline_minutes": 240}},
+]})
+
+
+def test_a_comment_in_a_brands_space_naming_no_brand_is_that_brands_and_triaged_by_its_charter() -> None:
+    """A comment on Acme's Facebook page seldom names Acme: the source's `brands` gives it the
+    brand, the rule acme:source:facebook, and a triage with Acme's charter (a moderation case)."""
+    e = Enricher(Analyzer(), CHARTERED, clock=lambda: NOW)
+    out = e.handle(b"m1", sourced("m1", "you idiots, my delivery is late AGAIN, third time", ["acme"]),
+                   None)
+    m = out.enriched
+    assert m is not None and m.brands == ("acme",) and m.rules == ("acme:source:facebook",)
+    assert m.triage is not None and "insult" in m.triage.categories
+    assert m.triage.action == "hide"  # Acme's charter removes insults; the default would review
+    item = out.item
+    assert item is not None and (item["brand"], item["brands"]) == ("acme", ["acme"])
+    assert item["respond_by"] == "2026-01-06T08:30:00.000Z"  # posted 08:00 + Acme's 30 min
+    # The same text from elsewhere is no brand's (the memo holds the text's own match).
+    plain = e.handle(b"m2", payload("m2", "you idiots, my delivery is late AGAIN, third time"), None)
+    assert plain.enriched is not None and plain.enriched.brands == () and plain.item is None
+    again = e.handle(b"m3", sourced("m3", "you idiots, my delivery is late AGAIN, third time",
+                                    ["acme"]), None)
+    assert again.enriched is not None and again.enriched.rules == ("acme:source:facebook",)
+    assert again.item is not None and again.item["action"] == "hide"
+
+
+def test_a_brand_both_named_by_the_source_and_matched_is_one_brand_with_both_rules() -> None:
+    e = Enricher(Analyzer(), CHARTERED, clock=lambda: NOW)
+    m = e.handle(b"m1", sourced("m1", "Acme is great", ["acme", "acme"]), None).enriched
+    assert m is not None and m.brands == ("acme",)
+    assert m.rules == ("acme:alias:Acme", "acme:source:facebook")
+    # Its exclusions do not take away a brand whose own space the comment was posted in.
+    m = e.handle(b"m2", sourced("m2", "acme looney tunes is a classic", ["acme"]), None).enriched
+    assert m is not None and m.brands == ("acme",) and m.rules == ("acme:source:facebook",)
+
+
+def test_brands_keep_the_watch_lists_order_each_with_its_rules() -> None:
+    e = Enricher(Analyzer(), CHARTERED, clock=lambda: NOW)
+    m = e.handle(b"m1", sourced("m1", "Acme et Boréal", ["boreal", "acme"], "Blog"), None).enriched
+    assert m is not None and m.brands == ("acme", "boreal")
+    assert m.rules == ("acme:alias:Acme", "acme:source:blog", "boreal:alias:Boréal",
+                       "boreal:source:blog")
+    m = e.handle(b"m2", sourced("m2", "Boréal encore en retard", ["acme"]), None).enriched
+    assert m is not None and m.brands == ("acme", "boreal")
+    assert m.rules == ("acme:source:facebook", "boreal:alias:Boréal")
+    assert m.triage is not None and e.charter(m.brands).response_deadline_minutes == 30
+
+
+def test_a_brand_the_watch_list_does_not_have_is_ignored_and_counted() -> None:
+    e = Enricher(Analyzer(), CHARTERED, clock=lambda: NOW)
+    outs = e.handle_many([
+        (b"m1", sourced("m1", "late again", ["acmee"]), None),
+        (b"m2", sourced("m2", "Acme late again", ["zorglub", "acme", "gone"]), None),
+        (b"m3", payload("m3", "late again"), None),
+    ])
+    first, second, third = (o.enriched for o in outs)
+    assert first is not None and first.brands == () and first.rules == () and first.triage is None
+    assert outs[0].item is None
+    assert second is not None and second.brands == ("acme",)
+    assert second.rules == ("acme:alias:Acme", "acme:source:facebook")
+    assert third is not None and third.brands == ()
+    assert e.take_unknown() == (2, ("m2", ("zorglub", "gone")))
+    assert e.take_unknown() == (0, None)

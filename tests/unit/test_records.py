@@ -369,3 +369,60 @@ def test_loads_refuses_what_json_loads_refuses(payload: bytes) -> None:
         json.loads(payload)
     with pytest.raises(theirs.type):
         loads(payload)
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    (..., ()), (None, ()), ([], ()), (["acme"], ("acme",)),
+    (["boreal", "acme", "boreal"], ("boreal", "acme")),  # duplicates dropped, the order kept
+    (["a" * 64, "x_1-b"], ("a" * 64, "x_1-b")), (["a"] * 20, ("a",)),
+    # Syntax only: whether the watch list has it is the enrichment's question.
+    (["not-in-any-list"], ("not-in-any-list",)),
+])
+def test_the_brands_a_source_names_are_taken_as_brand_ids(given: object, kept: tuple) -> None:
+    m = parse_raw(raw(brands=given), now=NOW)
+    assert m.brands == kept
+    payload = json.loads(m.to_json())  # what a re-keyed copy, a collector, writes
+    assert payload.get("brands") == (list(kept) or None)
+    assert "brands" in payload or not kept  # absent when none: the bytes as before
+    jsonschema.validate(payload, published("raw_mention.v1.json"))
+    jsonschema.validate(json.loads(raw(brands=given)), published("raw_mention.v1.json"))
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("acme", "brands must be a list of brand ids or null, not str"),
+    ({"acme": 1}, "brands must be a list of brand ids or null, not dict"),
+    (1, "not int"), (True, "not bool"),
+    (["Acme"], "brands[0] is 'Acme', not a brand id"),
+    (["acme", ""], "brands[1] is '', not a brand id"),
+    (["acme", " acme"], "brands[1] is ' acme', not a brand id"),
+    (["acme\n"], "not a brand id"), (["_acme"], "not a brand id"), (["a" * 65], "not a brand id"),
+    (["acme", None], "brands[1] is None"), ([1], "brands[0] is 1"), ([["acme"]], "brands[0] is ['acme']"),
+    (["acme:x"], "not a brand id"), (["b" * 300], "…, not a brand id"),
+    ([f"b{n}" for n in range(21)], "brands names 21 brands, at most 20"),
+    (["a"] * 21, "brands names 21 brands, at most 20"),  # as sent, as the schema's maxItems
+])
+def test_brands_that_are_not_a_list_of_brand_ids_are_an_invalid_field(given: object, said: str) -> None:
+    with pytest.raises(InvalidMention) as exc:
+        parse_raw(raw(brands=given), now=NOW)
+    assert (exc.value.reason, exc.value.field) == ("invalid_field", "brands")
+    assert said in exc.value.detail
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(json.loads(raw(brands=given)), published("raw_mention.v1.json"))
+
+
+def test_the_raw_brands_follow_the_watch_lists_rule_for_an_id() -> None:
+    """One definition: what the watch list takes as an id, a raw mention's brands take."""
+    from veille.rules import Watchlist, WatchlistError
+
+    for candidate in ("acme", "0-a_b", "Acme", "-acme", "acme\n", "a" * 64, "a" * 65, "é"):
+        try:
+            Watchlist.from_dict({"brands": [{"id": candidate, "name": "X"}]})
+            listed = True
+        except WatchlistError:
+            listed = False
+        try:
+            parse_raw(raw(brands=[candidate]), now=NOW)
+            taken = True
+        except InvalidMention:
+            taken = False
+        assert listed == taken, candidate
