@@ -322,3 +322,27 @@ def test_a_csv_wholly_refused_says_records_and_csv(tmp_path: Path, capsys: Any) 
     err = capsys.readouterr().err
     assert "every record was refused; is it CSV" in err and "is it JSON Lines" not in err
     assert "record 2: invalid_field: created_at is not an ISO 8601 time" in err
+
+
+def test_the_brands_a_source_names_pass_through_jsonl_and_csv(tmp_path: Path) -> None:
+    """A file of comments posted in a brand's own space (an export of its Facebook page): the
+    `brands` of a JSON line as they are, a CSV cell "acme" or "acme, boreal" as the list it says,
+    an empty cell as none, and a cell that names no brand id refused with its record."""
+    when = "2025-01-01T00:00:00Z"
+    jsonl = tmp_path / "page.jsonl"
+    jsonl.write_text("\n".join(json.dumps({**json.loads(line(i, when)), "brands": b})
+                               for i, b in (("j1", ["acme", "boreal"]), ("j2", None))) + "\n")
+    report, producer = run(jsonl)
+    assert report.refused == []
+    assert [r.get("brands") for r in records(producer)] == [["acme", "boreal"], None]
+    csv_file = tmp_path / "page.csv"
+    csv_file.write_text("text;platform;created_at;Brands\n"
+                        f"late again;facebook;{when};acme\n"
+                        f"late again!;facebook;{when};\"acme, boreal\"\n"
+                        f"late again!!;facebook;{when};\n"
+                        f"late again!!!;facebook;{when};Acme\n")
+    assert not any("Brands" in note for note in check_file(csv_file))  # a known column
+    report, producer = run(csv_file)
+    assert [r.get("brands") for r in records(producer)] == [["acme"], ["acme", "boreal"], None]
+    [(number, why)] = report.refused
+    assert number == 4 and why.startswith("invalid_field") and "brands[0] is 'Acme'" in why

@@ -50,3 +50,13 @@ def gather_audience(item: dict[str, Any]) -> dict[str, Any]:
     gathered = {k: v for k, v in item.items() if k not in flat}
     gathered["audience"] = {k[len(AUDIENCE_PREFIX):]: item[k] for k in flat}
     return gathered
+
+
+def brand_list(value: Any) -> Any:
+    """A raw mention's `brands` sent as text, as a no-code tool or a CSV cell sends it: `"acme"`
+    or `"acme, boreal"` (comma-separated, spaces around ignored) as the list it says, a blank one
+    (an unmapped field) as absent; anything else as it came (a JSON list: the validation takes
+    it, or refuses it naming what it got)."""
+    if not isinstance(value, str):
+        return value
+    return [part.strip() for part in value.split(",") if part.strip()] or None

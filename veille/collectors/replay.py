@@ -34,7 +34,7 @@ from streams.records import (
     parse_time,
 )
 from streams.topics import MENTIONS_RAW
-from veille.collectors.flat import AUDIENCE_PREFIX, count, gather_audience
+from veille.collectors.flat import AUDIENCE_PREFIX, brand_list, count, gather_audience
 from veille.settings import Settings
 from veille.timezones import TimezoneError, is_utc_name, local_time, zone
 
@@ -241,7 +241,7 @@ def _jsonl_items(fh: IO[bytes], cap: int, first: int,
 #: The raw mention's fields a CSV column may name (case-insensitive, surrounding spaces ignored);
 #: the audience figures as `audience.followers` or `audience__followers` (the webhook's form).
 CSV_FIELDS = ("id", "source", "platform", "author", "text", "url", "created_at", "language",
-              "collected_at")
+              "collected_at", "brands")
 CSV_AUDIENCE = tuple(AUDIENCE_PREFIX + figure for figure in AUDIENCE_FIELDS)
 KNOWN_COLUMNS = (", ".join(CSV_FIELDS) + ", " + ", ".join(f"audience.{f}" for f in AUDIENCE_FIELDS)
                  + " (or audience__followers...)")
@@ -560,6 +560,8 @@ def _csv_object(row: list[str], columns: list[str | None], options: CsvOptions |
             obj[name] = _csv_time(name, cell, options)
             if isinstance(obj[name], Refusal):
                 return obj[name]
+        elif name == "brands":  # "acme, boreal": the list it says
+            obj[name] = brand_list(cell)
         else:
             obj[name] = cell
     obj = gather_audience(obj)  # (never raises: no whole `audience` column, refused at start)

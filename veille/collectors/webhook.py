@@ -76,8 +76,8 @@ from veille.broker import (
     url_host,
 )
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
+from veille.collectors.flat import brand_list, gather_audience
 from veille.collectors.flat import count as _count
-from veille.collectors.flat import gather_audience
 from veille.exposition import scrape
 from veille.httpbody import (
     IDLE_SECONDS,
@@ -953,6 +953,8 @@ class WebhookCollector(Collector):
                                 if not (k in _BLANK_IS_ABSENT and isinstance(v, str) and not v.strip())})
         if item.get("source") is None:
             item["source"] = NAME
+        if "brands" in item:  # "acme, boreal" from a no-code tool's field: the list it says
+            item["brands"] = brand_list(item["brands"])
         derive = item.get("id") is None
         if derive:
             item["id"] = _PENDING_ID
