@@ -770,3 +770,67 @@ def test_a_feed_whose_label_moves_to_another_feed_does_not_pass_its_series_on(
                 await collector.close()
 
     asyncio.run(scenario())
+
+
+def test_a_feed_of_one_brands_space_gives_its_entries_that_brand(rss_settings: Settings) -> None:
+    """A feed whose every entry concerns one brand (its blog's comments, a Google Alert on its
+    name): `brand` in its [[feeds]] table is the `brands` of each of its entries' raw mentions;
+    the other feeds' entries carry none."""
+    async def scenario() -> None:
+        async with feed_server() as srv:
+            comments = srv.serve("/comments.atom", "blog.atom")
+            news = srv.serve("/news.rss", "news.rss")
+            write_watchlist(rss_settings.watchlist, f"""
+[[feeds]]
+url = "{comments}"
+name = "Acme blog comments"
+platform = "blog"
+brand = "acme"
+
+[[feeds]]
+url = "{news}"
+""")
+            assert [f.brand for f in load_feeds(rss_settings.watchlist)] == ["acme", None]
+            await run_rss(rss_settings, once=True, collector=new_collector(rss_settings))
+            got = await raw_on_topic(rss_settings, 4)
+            by_platform = {(m["platform"], tuple(m.get("brands") or ())) for m in got}
+            assert by_platform == {("blog", ("acme",)), ("news", ())}
+            assert sum(1 for m in got if m.get("brands") == ["acme"]) == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_feed_naming_a_brand_the_watch_list_lacks_is_refused_at_start(
+        rss_settings: Settings, tmp_path: Path) -> None:
+    """An unknown `brand` (a typo, a brand taken off) is a config error at start naming the feed
+    and the id, as other feed errors are, and `veille match` warns of it."""
+    import subprocess
+
+    write_watchlist(rss_settings.watchlist, """
+[[feeds]]
+url = "https://blog.example/comments.atom"
+name = "Acme blog comments"
+brand = "acmee"
+""")
+    with pytest.raises(FeedConfigError, match="feed #1 \\('Acme blog comments'\\) "
+                       "https://blog.example/comments.atom: `brand` 'acmee' is not the id of a "
+                       "brand of the watch list \\(acme\\)"):
+        load_feeds(rss_settings.watchlist)
+    env = settings_env(rss_settings)
+    env["VEILLE_COLLECTOR_METRICS_PORT"] = str(free_port())
+    done = subprocess.run([sys.executable, "-m", "veille.collectors.rss", "--once"], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    assert done.returncode == 2, done.stderr
+    assert "`brand` 'acmee' is not the id of a brand" in done.stderr and "comments.atom" in done.stderr
+    for data, message in [
+        ({"brands": [{"id": "acme"}], "feeds": [{"url": "https://x.example/f", "brand": ["acme"]}]},
+         "`brand` ['acme'] is not the id"),
+        ({"feeds": [{"url": "https://x.example/f", "brand": "acme"}]}, "no [[brands]] table"),
+    ]:
+        with pytest.raises(FeedConfigError) as caught:
+            feeds_from_dict(data)
+        assert message in str(caught.value)
+    match = subprocess.run([sys.executable, "-m", "veille.cli", "match"], env=env, input="Acme\n",
+                           capture_output=True, text=True, timeout=60, cwd=str(ROOT))
+    assert "warning: the RSS collector would refuse this watch list" in match.stderr
+    assert "'acmee'" in match.stderr

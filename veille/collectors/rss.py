@@ -78,7 +78,7 @@ MAX_SEEN_HARD_CAP = 100_000
 MAX_REDIRECTS = 10
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 STATE_VERSION = 1
-FEED_KEYS = {"url", "name", "interval_seconds", "platform", "timezone"}
+FEED_KEYS = {"url", "name", "interval_seconds", "platform", "timezone", "brand"}
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -451,6 +451,9 @@ class FeedConfig:
     platform: str = DEFAULT_PLATFORM
     #: IANA zone in which the feed's dates written with no zone at all are read (None: unknown).
     timezone: str | None = None
+    #: The brand every entry of the feed concerns (its blog's comments, a Google Alert on its
+    #: name): the `brands` of each entry's raw mention. One of the watch list's ids.
+    brand: str | None = None
 
     @property
     def label(self) -> str:
@@ -561,6 +564,11 @@ def feeds_from_dict(data: dict[str, Any], *, source: str = "watch list",
     entries = data.get("feeds", [])
     if not isinstance(entries, list):
         raise FeedConfigError(f"{source}: `feeds` must be an array of [[feeds]] tables")
+    # The brand ids a feed's `brand` may name: those of the [[brands]] tables, as far as they
+    # can be read (the collector leaves the brands' rules to the workers).
+    listed = data.get("brands")
+    brand_ids = [b["id"] for b in listed if isinstance(b, dict) and isinstance(b.get("id"), str)] \
+        if isinstance(listed, list) else []
     feeds: list[FeedConfig] = []
     seen: dict[str, tuple[int, str]] = {}  # normal form of the url -> (feed number, url)
     for n, entry in enumerate(entries, 1):
@@ -624,9 +632,15 @@ def feeds_from_dict(data: dict[str, Any], *, source: str = "watch list",
                 zone(tz)
             except TimezoneError as exc:
                 raise FeedConfigError(f"{where}: `timezone`: {exc}") from None
+        brand = entry.get("brand")
+        if brand is not None and brand not in brand_ids:
+            known = ", ".join(brand_ids[:20]) + (" ..." if len(brand_ids) > 20 else "")
+            shown = repr(brand) if len(repr(brand)) <= 80 else repr(brand)[:79] + "…"
+            raise FeedConfigError(f"{where}: `brand` {shown} is not the id of a brand of the "
+                                  f"watch list ({known or 'no [[brands]] table'})")
         feeds.append(FeedConfig(url=url, name=name.strip() if name else None,
                                 interval_seconds=float(interval), platform=platform,
-                                timezone=tz))
+                                timezone=tz, brand=brand))
     return feeds
 
 
@@ -897,7 +911,7 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
     author = author or plain_text(feed_meta.get("title") or "") or (feed.name or "")
     language = feed_meta.get("language")
     language = language.strip()[:16] if isinstance(language, str) and language.strip() else None
-    return {
+    mention: dict[str, Any] = {
         "id": entry_id(entry, feed, shared),
         "source": "rss",
         "platform": feed.platform,
@@ -908,6 +922,9 @@ def entry_to_dict(entry: Any, *, feed: FeedConfig, feed_meta: Any, fetched_at: d
         "language": language,
         "collected_at": iso(fetched_at),
     }
+    if feed.brand is not None:  # a feed of one brand's space: its blog's comments
+        mention["brands"] = [feed.brand]
+    return mention
 
 
 def _site(url: str) -> str:
