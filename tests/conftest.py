@@ -42,7 +42,7 @@ LONGEST_FILES = {
     "tests/integration/test_crash.py": 132, "tests/integration/test_moderation_api.py": 117,
     "tests/integration/test_crisis.py": 115, "tests/integration/test_ops_stack.py": 101,
     "tests/integration/test_broker_outage.py": 94, "tests/integration/test_alerts_cli.py": 93,
-    "tests/integration/test_moderation.py": 90, "tests/integration/test_webhook.py": 75,
+    "tests/integration/test_moderation.py": 90, "tests/integration/test_webhook.py": 88,
     "tests/integration/test_pipeline.py": 75, "tests/unit/test_webhook_memory.py": 73,
     "tests/unit/test_cli.py": 35, "tests/integration/test_demo.py": 62,
     "tests/integration/test_bad_input.py": 61, "tests/integration/test_stop_without_broker.py": 60,

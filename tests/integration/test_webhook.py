@@ -1072,3 +1072,51 @@ def test_a_zapier_form_body_is_one_mention_checked_as_json_is(settings, serve) -
     for reason, n in (("invalid_field", 4), ("undecodable_bytes", 1), ("unsupported", 1),
                       ("missing_field", 1), ("unauthorized", 1)):
         assert w.metric("veille_collector_items_refused_total", reason=reason) == n, reason
+
+
+def test_a_comment_pushed_from_a_brands_space_reaches_its_moderators(settings, serve, start_worker) -> None:
+    """The gap closed on 2026-12-07: a comment on Acme's Facebook page, pushed by a Zap with
+    `brands`, names no brand; through the real broker and worker it is Acme's, triaged with
+    Acme's charter, and a hostile one is a moderation case. An id the watch list lacks is
+    ignored and counted."""
+    from urllib.parse import urlencode
+
+    import jsonschema
+
+    from streams.topics import MENTIONS_BY_BRAND, MODERATION_QUEUE
+    from tests.integration.test_pipeline import SCHEMA
+
+    settings = settings.with_(watchlist=str(ROOT / "tests/data/moderation_watchlist.toml"))
+    ensure_topics(settings)
+    worker = start_worker(settings)
+    w = serve(settings)
+    late = item(1, id="fb-1", platform="Facebook", text="Third time my delivery is late, really?",
+                brands=["acme"])
+    assert w.post(late).status_code == 202
+    hostile = urlencode({"id": "fb-2", "platform": "facebook", "brands": "acme",
+                         "text": "Bande de connards, rendez-moi mon argent",
+                         "created_at": datetime.now(UTC).isoformat()})
+    r = w.post(content=hostile.encode(), content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 202, r.text
+    assert w.post(item(3, id="fb-3", text="late again", brands=["acmee"])).status_code == 202
+    wait_drained(settings, worker, 3)
+
+    enriched = {v["id"]: v for v in (json.loads(r.value) for r in read_to_end(settings, MENTIONS_ENRICHED))}
+    for v in enriched.values():
+        jsonschema.validate(v, SCHEMA)
+    assert (enriched["fb-1"]["brands"], enriched["fb-1"]["rules"]) == (["acme"], ["acme:source:facebook"])
+    assert enriched["fb-1"]["triage"] is not None
+    assert enriched["fb-2"]["brands"] == ["acme"] and "insult" in enriched["fb-2"]["triage"]["categories"]
+    assert (enriched["fb-3"]["brands"], enriched["fb-3"]["triage"]) == ([], None)
+    cases = {c["case_id"]: c for c in (json.loads(r.value) for r in read_to_end(settings, MODERATION_QUEUE))}
+    case = cases["fb-2"]
+    # As a term match of Acme's would be: a severe insult hidden, answered within Acme's 60 min
+    # (Boréal's charter gives 240).
+    assert (case["brand"], case["brands"], case["action"]) == ("acme", ["acme"], "hide")
+    answer_in = datetime.fromisoformat(case["respond_by"]) - datetime.fromisoformat(case["created_at"])
+    assert answer_in == timedelta(minutes=60)
+    assert case["text"] == "Bande de connards, rendez-moi mon argent" and "fb-3" not in cases
+    assert worker.metric("veille_mentions_unknown_brand_total") == 1
+    # The crisis detection's input: one signal per mention of the brand, on its partition.
+    signals = [json.loads(r.value) for r in read_to_end(settings, MENTIONS_BY_BRAND) if r.key == b"acme"]
+    assert sorted(sig["id"] for sig in signals) == ["fb-1", "fb-2"]
