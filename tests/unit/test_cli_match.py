@@ -115,3 +115,21 @@ def test_what_a_collector_would_refuse_is_said_too(tmp_path: Path) -> None:
         [line] = [x for x in done.stderr.splitlines() if f"the {platform} collector" in x]
         assert "60 brand names, aliases and hashtags" in line and "more than 50" in line, line
     assert "RSS collector" not in done.stderr  # no [[feeds]]: nothing for it to refuse
+
+
+def test_a_mention_whose_source_names_its_brand_is_that_brands_and_an_unknown_id_is_said(
+        tmp_path: Path) -> None:
+    """A raw mention with `brands` (a comment posted in the brand's own space) is matched as the
+    workers match it; an id the watch list lacks is ignored, and said on stderr."""
+    lines = [json.dumps({"text": "third time my delivery is late", "platform": "Facebook",
+                         "brands": ["boreal", "acme"]}),
+             json.dumps({"text": "late again", "brands": ["acmee"]}),
+             json.dumps({"text": "late again", "brands": "acme"})]
+    done = match(tmp_path, "\n".join(lines) + "\n")
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert rows[0]["brands"] == ["acme", "boreal"]
+    assert rows[0]["rules"] == ["acme:source:facebook", "boreal:source:facebook"]
+    assert rows[0]["triage"] is not None
+    assert rows[1]["brands"] == [] and rows[1]["triage"] is None
+    assert "line 2: brands the watch list does not have, ignored: acmee" in done.stderr
+    assert rows[2]["error"].startswith("invalid_field: brands must be a list")
