@@ -4,6 +4,8 @@
 (an object with no `text`: a mention that carries a `mentions` field of its own, as a Mastodon
 status does, is one mention); or one mention as an `application/x-www-form-urlencoded` form
 (Zapier's default payload type), its audience figures as `audience__likes=12` (form_mention).
+`brands` (the brands whose own space the mention was posted in) may be sent as text, as such
+tools send every field: `acme` or `acme, boreal`, blank for none (veille.collectors.flat).
 `source` defaults to "webhook"; a missing `id` is derived from the content so that a retried
 push gets the same id (and is de-duplicated downstream):
 
