@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from veille.rules import BRAND_ID_FORM, is_brand_id
+from veille.brand_ids import BRAND_ID_FORM, is_brand_id
 from veille.sentiment.base import Sentiment
 from veille.settings import Settings
 
@@ -345,7 +345,7 @@ def _audience(value: Any) -> dict[str, int]:
 
 def _source_brands(value: Any) -> tuple[str, ...]:
     """A raw mention's `brands`: absent or null is none; a list of at most MAX_SOURCE_BRANDS brand
-    ids (veille.rules.is_brand_id, the watch list's own rule), duplicates dropped, order kept.
+    ids (veille.brand_ids.is_brand_id, the watch list's own rule), duplicates dropped, order kept.
     Whether the watch list has them is the enrichment's question, not the contract's."""
     if value is None:
         return ()

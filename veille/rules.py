@@ -11,23 +11,15 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
+from veille.brand_ids import BRAND_ID as _BRAND_ID
+from veille.brand_ids import BRAND_ID_FORM, is_brand_id
 from veille.moderation import CATEGORIES
 from veille.prefilter import Prefilter, UnsupportedPattern
 from veille.timezones import TimezoneError, check
 
 log = logging.getLogger(__name__)
-_BRAND_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # fullmatch: "acme\n" is not an id
-#: How a brand id is written, said in error messages (the watch list's, a raw mention's `brands`).
-BRAND_ID_FORM = "1 to 64 lowercase letters, digits, - or _, starting with a letter or digit"
-
-
-def is_brand_id(value: object) -> TypeGuard[str]:
-    """True for a string written as a brand id may be (_BRAND_ID): the watch list's ids, and the
-    ids a raw mention's `brands` names (streams.records), by one rule."""
-    return isinstance(value, str) and _BRAND_ID.fullmatch(value) is not None
-
 #: A brand's team (`team`): the label Alertmanager routes the brand's alerts by, and a receiver
 #: name's part in the documented example; the same form as an id.
 _TEAM = _BRAND_ID
@@ -592,9 +584,7 @@ class Watchlist:
                 raise WatchlistError(f"{source}: brand #{n} must be a table")
             brand_id = entry.get("id")
             if not is_brand_id(brand_id):
-                raise WatchlistError(
-                    f"{source}: brand #{n} needs an id of lowercase letters, digits, - or _"
-                )
+                raise WatchlistError(f"{source}: brand #{n} needs an id of {BRAND_ID_FORM}")
             if brand_id in RESERVED_BRAND_IDS:
                 raise WatchlistError(f"{source}: brand #{n}: the id {brand_id!r} is reserved (the "
                                      "metrics' label of mentions that match no brand)")

@@ -286,7 +286,7 @@ def test_a_watch_list_the_prefilter_cannot_take_still_matches(
     ({"id": "acme", "name": "_"}, "acme.name: '_' has no letter or digit"),
     ({"id": "acme", "exclude": ["\u0301"]}, "acme.exclude: .* has no letter or digit"),
     ({"id": "acme", "charter": {"banned_terms": ["-"]}}, "banned_terms: '-' has no letter"),
-    ({"id": "acme\n"}, "needs an id of lowercase letters"),
+    ({"id": "acme\n"}, "needs an id of 1 to 64 lowercase letters"),
 ])
 def test_a_term_that_folds_to_nothing_is_refused(entry: dict, message: str) -> None:
     """Such a term became an empty pattern: the brand matched "hello world!", a banned "-"
