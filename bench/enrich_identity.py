@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Output identity of the enrichment stage's planning step, for changes meant to be faster only.
 
-usage: python bench/enrich_identity.py --inputs FILE [--out DIGESTS]
+usage: python bench/enrich_identity.py --inputs FILE > DIGESTS
 
 Runs agents.enrich.Planner, with fixed clocks, over 6,000 real and 6,000 generated mentions (as
 bench/enrich_parts.py builds them), the bad, odd and large messages of
@@ -10,7 +10,8 @@ tests/integration/test_bad_input.py's plan, duplicates (same id, another offset)
 their key does not hash to (raw_partitions set). It prints one digest per planned slice of
 what the Cycle holds (every enriched, by-brand, moderation, dead-letter and re-keyed record:
 topic, key, value, headers, partition; the offsets to commit; the newest event times) and
-of the metric samples (the registry's collect()) after each input set.
+of the metric samples (the registry's collect(), the process's own process_* left out: they differ
+between any two runs) after each input set.
 
 The inputs are made once and kept in FILE (the generators read the clock): run it before and
 after a change with the same FILE and compare the outputs (`diff`).
@@ -50,8 +51,11 @@ def make_inputs() -> dict[str, Any]:
 
 
 def samples(registry: Any) -> list[tuple[Any, ...]]:
+    """The registry's samples but the process's own (process_*: CPU, memory, start time differ
+    between any two runs, and made the metrics digest differ every time)."""
     return sorted((s.name, tuple(sorted(s.labels.items())), repr(s.value))
-                  for metric in registry.collect() for s in metric.samples)
+                  for metric in registry.collect() if not metric.name.startswith("process_")
+                  for s in metric.samples)
 
 
 def main() -> None:
