@@ -52,11 +52,8 @@ acknowledged, and failed searches by kind (fetch, rate_limited, unauthorized, br
 from __future__ import annotations
 
 import logging
-import math
 import re
 import sys
-import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,7 +80,7 @@ from veille.collectors.polling import (
     sends_secret_in_clear,
 )
 from veille.collectors.rss import FetchError, retry_after, truncate
-from veille.collectors.searches import Query, SearchCollector
+from veille.collectors.searches import CursorCollector, CursorRead, Query, number
 from veille.metrics import CollectorMetrics, RedditBrandMetrics
 from veille.rules import Watchlist
 from veille.settings import Settings
@@ -153,16 +150,7 @@ def check_queries(queries: list[Query], path: Path, interval: float | None = Non
     RedditCollector.check_queries(queries, path, interval)
 
 
-def _number(value: Any) -> float | None:
-    """A JSON number (not a bool), finite, or None (an int too large for a float, 1 and 400
-    zeros, included: math.isfinite raised OverflowError on it)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
+_number = number
 
 
 def fullname(child: Any) -> str | None:
@@ -240,18 +228,11 @@ def post_to_dict(child: Any, *, collected_at: datetime, max_text_chars: int) -> 
 # -- the collector -------------------------------------------------------------------------------
 
 
-@dataclass
-class QueryResult:
-    """The posts of one search not sent yet, and its new cursor."""
-
-    posts: list[Any]
-    newest: float | None
-    read: dict[str, float] = field(default_factory=dict)  # every fullname read -> created_utc
-    pages: int = 1
-    start: float | None = None
+#: What one search's round read (kept under its former name).
+QueryResult = CursorRead
 
 
-class RedditCollector(SearchCollector):
+class RedditCollector(CursorCollector):
     """Searches Reddit for the watch list's brand terms and sends the new posts."""
 
     name = "reddit"
@@ -263,6 +244,10 @@ class RedditCollector(SearchCollector):
     interval_setting = "reddit_interval_seconds"
     remaining_header = "X-Ratelimit-Remaining"
     reset_header = "X-Ratelimit-Reset"
+    state_version = STATE_VERSION
+    max_recent = MAX_RECENT
+    cursor_ahead = CURSOR_AHEAD_SECONDS
+    key_pattern = _FULLNAME
 
     def __init__(
         self,
@@ -277,19 +262,11 @@ class RedditCollector(SearchCollector):
         **options: Any,
     ) -> None:
         """`options`: PollingCollector's (interval, request_timeout, rate_limit_floor...)."""
-        super().__init__(settings, metrics, sink, queries=queries, **options)
+        super().__init__(settings, metrics, sink, queries=queries, max_pages=max_pages,
+                         lookback_seconds=lookback_seconds, **options)
         self.page_limit = page_limit
-        self.max_pages = max_pages
-        self.lookback = lookback_seconds
         self.auth_base = settings.reddit_auth_url.strip().rstrip("/")
         self.api_base = settings.reddit_api_url.strip().rstrip("/")
-        #: search string -> its cursor (the newest created_utc read), None before its first search.
-        self.cursors: dict[str, float | None] = {}
-        #: search string -> fullnames read in its look-back window -> their created_utc.
-        self.recent: dict[str, dict[str, float]] = {}
-        #: search string -> the oldest created_utc of its first page: what is older was there
-        #: before the collector, and is never read (the look-back window stops there).
-        self.starts: dict[str, float | None] = {}
         self._token: str | None = None
         self._token_until = 0.0  # self.monotonic() after which the token is asked again
         #: The round (self.rounds) whose token request was refused, and why: the round's other
@@ -298,10 +275,6 @@ class RedditCollector(SearchCollector):
         #: The round in which a token was last obtained: renewed on a 401 once a round at most.
         self._renewed_in: int | None = None
         self.tokens_obtained = 0
-
-    def _state_key(self, q: str) -> str:
-        # Another API (a test server, a proxy) starts from scratch.
-        return f"{self.api_base}|{q.casefold()}"
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -356,27 +329,6 @@ class RedditCollector(SearchCollector):
                 headers={"User-Agent": self.settings.reddit_user_agent.strip(),
                          "Accept": "application/json"},
                 timeout=aiohttp.ClientTimeout(total=self.request_timeout))
-
-    def _load_state(self, q: str) -> None:
-        """The search's saved state (its cursor and the fullnames of its look-back window), or
-        a fresh one."""
-        data = self.store.load(self._state_key(q)) or {}
-        if data.get("service") != self.api_base or data.get("version") != STATE_VERSION:
-            data = {}
-        self.cursors[q] = _number(data.get("cursor"))
-        self.starts[q] = _number(data.get("start"))
-        recent = data.get("recent")
-        names = {
-            name: when for name, when in ((n, _number(t)) for n, t in
-                                          (recent.items() if isinstance(recent, dict) else []))
-            if isinstance(name, str) and _FULLNAME.fullmatch(name) and when is not None}
-        # The newest MAX_RECENT, as a round saves them: a file holding millions was kept whole
-        # until the search's next good round (found in review, 2026-12-07).
-        self.recent[q] = dict(sorted(names.items(), key=lambda item: item[1])[-MAX_RECENT:])
-
-    def _memories(self) -> tuple[dict[str, Any], ...]:
-        """A search kept across a watch-list change keeps its cursor, fullnames and start."""
-        return (self.cursors, self.recent, self.starts)
 
     # -- HTTP -----------------------------------------------------------------------------------
 
@@ -456,65 +408,25 @@ class RedditCollector(SearchCollector):
 
     # -- one search -----------------------------------------------------------------------------
 
-    async def fetch_query(self, q: str) -> QueryResult:
-        """The posts of search `q` not read yet: its newest page, then the next ones while they
-        bring posts not read yet above the look-back window's floor (the newest page only the
-        first time), at most `max_pages`."""
-        cursor, start = self.cursors.get(q), self.starts.get(q)
-        floor = cursor - self.lookback if cursor is not None else None
-        if floor is not None and start is not None:
-            floor = max(floor, start)  # older: before the collector, never read
-        recent = self.recent.get(q, {})
-        params = {"q": q, "sort": "new", "limit": str(self.page_limit), "type": "link",
+    async def fetch_page(self, source: str, after: Any) -> tuple[list[Any], Any]:
+        """A page of search `source`: the first, or the one `after` (the fullname the page before
+        gave, and the count of posts read before it) names."""
+        params = {"q": source, "sort": "new", "limit": str(self.page_limit), "type": "link",
                   "raw_json": "1"}
-        ceiling = time.time() + CURSOR_AHEAD_SECONDS
-        new: list[Any] = []
-        read: dict[str, float] = {}
-        newest = cursor
-        pages, after, count = 0, None, 0
-        while True:
-            page, after_next = await self._search(
-                params if after is None else {**params, "after": after, "count": str(count)})
-            pages += 1
-            count += len(page)
-            fresh = 0
-            times: list[float] = []
-            for child in page:
-                name, when = fullname(child), created_utc(child)
-                if when is not None:
-                    times.append(when)
-                if name is not None:
-                    if name in recent or name in read:
-                        continue  # read in an earlier round (the look-back window) or page
-                    if floor is not None and when is not None and when < floor:
-                        continue  # below the window: read in a past round
-                    read[name] = when if when is not None else ceiling
-                    if when is not None and when <= ceiling and (newest is None or when > newest):
-                        newest = when
-                fresh += 1
-                new.append(child)  # (a child without a fullname is refused by poll_round)
-            if cursor is None and start is None and times:
-                start = min(times)  # the first search: its newest page, no older posts
-            if (floor is None or after_next is None or not fresh
-                    or (times and min(times) < floor)):
-                break
-            if pages >= self.max_pages:
-                self.log.warning("reddit: %s: %d full pages of new posts since the last round; "
-                                 "the older ones of this burst are not read", self.describe(q),
-                                 pages)
-                break
-            after = after_next
-        return QueryResult(new, newest, read, pages, start)
+        count = 0
+        if after is not None:
+            name, count = after
+            params |= {"after": name, "count": str(count)}
+        children, after_next = await self._search(params)
+        return children, (after_next, count + len(children)) if after_next is not None else None
 
-    def _remember(self, q: str, read: dict[str, float], newest: float | None) -> None:
-        """Add the fullnames read to the search's memory; forget those below the look-back
-        window; beyond MAX_RECENT the oldest go first."""
-        recent = self.recent.setdefault(q, {})
-        recent.update(read)
-        if newest is not None:
-            for name in [n for n, t in recent.items() if t < newest - self.lookback]:
-                del recent[name]
-        self.recent[q] = dict(sorted(recent.items(), key=lambda item: item[1])[-MAX_RECENT:])
+    @staticmethod
+    def item_key(item: Any) -> str | None:
+        return fullname(item)
+
+    @staticmethod
+    def item_time(item: Any) -> float | None:
+        return created_utc(item)
 
     # -- one round ------------------------------------------------------------------------------
 
@@ -522,14 +434,14 @@ class RedditCollector(SearchCollector):
         """Run every search once, send the new posts, then save each search's cursor."""
         assert self.queries is not None, "start() first"
         result, done, failed = await self._read_sources([q.q for q in self.queries],
-                                                        self.fetch_query)
+                                                        self.fetch_source)
         now = datetime.now(UTC)
         mentions: dict[str, RawMention] = {}
         first: dict[str, str] = {}  # mention id -> the search it is counted under
         sending: set[str] = set()
         for q, found in done:
             summary = result.sources[q]
-            for child in found.posts:
+            for child in found.items:
                 result.fetched += 1
                 summary.statuses += 1
                 self.metrics.fetched.labels(self.name).inc()
@@ -544,23 +456,7 @@ class RedditCollector(SearchCollector):
             self._count_polls([q for q, _ in done], failed, unsent=sending)
             return result
 
-        for q, found in done:
-            changed = (found.newest != self.cursors.get(q) or bool(found.read)
-                       or found.start != self.starts.get(q))
-            self.cursors[q] = found.newest
-            self.starts[q] = found.start
-            self._remember(q, found.read, found.newest)
-            if not changed:
-                continue
-            try:
-                self.store.save(self._state_key(q), {
-                    "version": STATE_VERSION, "service": self.api_base, "query": q,
-                    "cursor": found.newest, "start": found.start,
-                    "recent": self.recent[q],
-                    "saved_at": iso(now),
-                })
-            except OSError as exc:
-                self.log.error("reddit: %s: could not save state: %s", self.describe(q), exc)
+        self._save_states(done, now, "query")
         self._count_polls([q for q, _ in done], failed, unsent=set())
         return self._end_round(result, bool(done))
 
