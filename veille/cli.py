@@ -358,6 +358,12 @@ def cmd_reddit(args: argparse.Namespace) -> int:
     return _poll(args, run_reddit, "reddit", "search(es)")
 
 
+def cmd_youtube(args: argparse.Namespace) -> int:
+    from veille.collectors.youtube import run_youtube
+
+    return _poll(args, run_youtube, "youtube", "channel(s)")
+
+
 def cmd_jetstream(args: argparse.Namespace) -> int:
     """A stream has no end: no --once. SIGTERM/SIGINT stop it (the batch in flight sent, the
     cursor saved), exit 0; a bad setting or watch list, or a state folder in use: exit 2."""
@@ -1115,6 +1121,7 @@ _USER_ERRORS = (
     ("veille.collectors.mastodon", "MastodonConfigError"),
     ("veille.collectors.bluesky", "BlueskyConfigError"),
     ("veille.collectors.reddit", "RedditConfigError"),
+    ("veille.collectors.youtube", "YoutubeConfigError"),
     ("veille.collectors.jetstream", "JetstreamConfigError"),
     ("veille.collectors.rss", "FeedConfigError"),
     ("veille.collectors.rss", "StateDirError"),
@@ -1250,6 +1257,12 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
     rd.add_argument("--once", action="store_true", help="run every search once, then exit")
     rd.set_defaults(func=cmd_reddit)
+    yt = csub.add_parser("youtube", help="read the comments on the brands' own YouTube channels "
+                         "(the watch list's youtube_channels; an API key)")
+    _add_broker(yt)
+    yt.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
+    yt.add_argument("--once", action="store_true", help="read every channel once, then exit")
+    yt.set_defaults(func=cmd_youtube)
     js = csub.add_parser("jetstream", help="follow every Bluesky post on Jetstream and send those "
                          "naming a brand of the watch list (a stream: runs until stopped)")
     _add_broker(js)

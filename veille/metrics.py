@@ -477,7 +477,7 @@ class EnrichedTally:
 
 
 #: Collector names: a bounded label set.
-COLLECTORS = ("replay", "rss", "webhook", "mastodon", "bluesky", "reddit", "jetstream")
+COLLECTORS = ("replay", "rss", "webhook", "mastodon", "bluesky", "reddit", "jetstream", "youtube")
 #: Reasons a collector refuses an item (bounded): the record validation reasons plus transport ones.
 COLLECTOR_REFUSALS = DLQ_REASONS + ("unauthorized", "payload_too_large", "too_many_items",
                                     "overloaded", "duplicate", "unsupported")
@@ -645,6 +645,29 @@ class RedditBrandMetrics(_SourceHealth):
             failures_help="Reddit searches of the brand's terms that failed: fetch (HTTP error, "
                           "timeout, answer too large or no Listing), rate_limited, unauthorized "
                           "(the app's credentials refused, 401, 403), broker.")
+
+
+#: Why a YouTube channel's read failed (a label value): as a Reddit search's (rate_limited: the
+#: API key's daily quota spent, or its rate limit; unauthorized: the key refused), and channel:
+#: the channel itself refused (its comments disabled, not found).
+YOUTUBE_FAILURES = (*HASHTAG_FAILURES, "channel")
+
+
+class YoutubeBrandMetrics(_SourceHealth):
+    """The YouTube collector's health per brand of the watch list (its id): a channel id is no
+    label value; the brand's id is a bounded, configured set."""
+
+    def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
+        super().__init__(
+            registry, brands, prefix="veille_youtube_brand", label="brand",
+            kinds=YOUTUBE_FAILURES,
+            last_help="Unix time of the last round in which the comments of every YouTube "
+                      "channel of the brand were read and the new ones, if any, acknowledged by "
+                      "the broker; 0 until one.",
+            failures_help="Reads of the brand's YouTube channels that failed: fetch (HTTP error, "
+                          "timeout, no list of comment threads), rate_limited (the API key's "
+                          "quota spent), unauthorized (the API key refused), channel (its "
+                          "comments disabled, not found), broker.")
 
 
 #: What a Jetstream event was (a label value): a post created (matched against the watch list or

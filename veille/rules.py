@@ -20,6 +20,9 @@ from veille.prefilter import Prefilter, UnsupportedPattern
 from veille.timezones import TimezoneError, check
 
 log = logging.getLogger(__name__)
+#: A YouTube channel id (`youtube_channels`): UC and 22 characters of the URL-safe base64.
+YOUTUBE_CHANNEL = re.compile(r"UC[A-Za-z0-9_-]{22}")
+
 #: A brand's team (`team`): the label Alertmanager routes the brand's alerts by, and a receiver
 #: name's part in the documented example; the same form as an id.
 _TEAM = _BRAND_ID
@@ -218,6 +221,9 @@ class Brand:
     #: The team its alerts go to (veille_brand_info, the `team` label of its alerts); None: the
     #: brand alerts' receiver of every brand without one (veille-brand).
     team: str | None = None
+    #: Its own YouTube channels (ids, `UC` + 22 characters): the YouTube collector reads their
+    #: comments as the brand's (RawMention.brands), whether they name it or not.
+    youtube_channels: tuple[str, ...] = ()
 
     def terms(self) -> list[tuple[str, str]]:
         """(kind, term) pairs; the brand's name counts as an alias."""
@@ -579,6 +585,7 @@ class Watchlist:
             raise WatchlistError(f"{source}: {len(entries)} brands, at most {MAX_BRANDS}")
         brands = []
         seen_ids: set[str] = set()
+        channels: dict[str, str] = {}  # YouTube channel id -> the brand listing it
         for n, entry in enumerate(entries, 1):
             if not isinstance(entry, dict):
                 raise WatchlistError(f"{source}: brand #{n} must be a table")
@@ -612,7 +619,7 @@ class Watchlist:
                                      "a brand")
             unknown = set(entry) - {
                 "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter", "timezone",
-                "team",
+                "team", "youtube_channels",
             }
             if unknown:
                 raise WatchlistError(f"{source}: {brand_id} has unknown keys {sorted(unknown)}")
@@ -636,11 +643,35 @@ class Watchlist:
                     f"{source}: {brand_id}.team: {team!r} is not a team name (1 to 64 lowercase "
                     "letters, digits, - or _, starting with a letter or digit, as a brand id: "
                     "it labels the brand's alerts, which Alertmanager routes by it)")
+            youtube = _youtube_channels(entry.get("youtube_channels", []),
+                                        f"{source}: {brand_id}.youtube_channels", brand_id, channels)
             brand = Brand(id=brand_id, name=name, charter=charter, timezone=timezone, team=team,
-                          **lists)
+                          youtube_channels=youtube, **lists)
             _check_excludes(brand, f"{source}: {brand_id}.exclude")
             brands.append(brand)
         return cls(brands)
+
+
+def _youtube_channels(value: Any, where: str, brand_id: str,
+                      owners: dict[str, str]) -> tuple[str, ...]:
+    """A brand's `youtube_channels`: a list of channel ids (YOUTUBE_CHANNEL), each once, and of no
+    other brand (`owners`, channel -> brand, filled here): its comments are that brand's alone."""
+    if not isinstance(value, list):
+        raise WatchlistError(f"{where} must be a list of YouTube channel ids (UC and 22 letters, "
+                             "digits, - or _)")
+    for channel in value:
+        if not isinstance(channel, str) or not YOUTUBE_CHANNEL.fullmatch(channel):
+            shown = repr(channel) if len(repr(channel)) <= 60 else repr(channel)[:59] + "…"
+            raise WatchlistError(
+                f"{where}: {shown} is not a YouTube channel id (UC and 22 letters, digits, - or _, "
+                "as in the address youtube.com/channel/UC...; a handle such as @acme is not one)")
+        if owners.get(channel) == brand_id:
+            raise WatchlistError(f"{where}: {channel} is listed twice")
+        if channel in owners:
+            raise WatchlistError(f"{where}: {channel} is also {owners[channel]}'s: a channel's "
+                                 "comments are one brand's")
+        owners[channel] = brand_id
+    return tuple(value)
 
 
 def _prefilters(patterns: list[re.Pattern[str]], start: int) -> list[tuple[int, Prefilter]]:

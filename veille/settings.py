@@ -304,6 +304,20 @@ class Settings:
     reddit_interval_seconds: float = field(
         default=120.0, metadata={"help": "Seconds between two rounds of Reddit searches."}
     )
+    youtube_api_url: str = field(
+        default="https://www.googleapis.com/youtube/v3",
+        metadata={"help": "The YouTube Data API v3: the YouTube collector reads "
+                  "{this}/commentThreads of each brand's youtube_channels."},
+    )
+    youtube_api_key: str = field(
+        default="", repr=False,
+        metadata={"secret": True, "help": "The API key (Google Cloud project with the YouTube "
+                  "Data API v3 enabled) the YouTube collector reads with. Secret."},
+    )
+    youtube_interval_seconds: float = field(
+        default=300.0, metadata={"help": "Seconds between two rounds of YouTube channel reads "
+                                 "(each page costs a unit of the API key's daily quota)."}
+    )
     jetstream_url: str = field(
         default="wss://jetstream2.us-east.bsky.network/subscribe",
         metadata={"help": "Bluesky Jetstream's subscribe endpoint the Jetstream collector follows "

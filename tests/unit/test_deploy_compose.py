@@ -21,7 +21,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 SCHEMA = ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json"
 SECRETS = ("VEILLE_WEBHOOK_TOKEN", "VEILLE_WEBHOOK_HMAC_SECRET", "GRAFANA_ADMIN_PASSWORD",
            "VEILLE_MODERATION_API_TOKEN", "VEILLE_MASTODON_TOKEN", "VEILLE_BROKER_SASL_PASSWORD",
-           "VEILLE_BLUESKY_APP_PASSWORD", "VEILLE_REDDIT_CLIENT_SECRET")
+           "VEILLE_BLUESKY_APP_PASSWORD", "VEILLE_REDDIT_CLIENT_SECRET", "VEILLE_YOUTUBE_API_KEY")
 VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -436,6 +436,7 @@ def test_each_collector_is_given_the_time_it_takes_to_stop(tmp_path: Path) -> No
     from veille.collectors.mastodon import MastodonCollector
     from veille.collectors.reddit import RedditCollector
     from veille.collectors.rss import RssCollector
+    from veille.collectors.youtube import YoutubeCollector
     from veille.metrics import CollectorMetrics
 
     settings = Settings.from_env({}, collector_state_dir=str(tmp_path),
@@ -443,6 +444,7 @@ def test_each_collector_is_given_the_time_it_takes_to_stop(tmp_path: Path) -> No
     for service, kind in (("rss-collector", RssCollector), ("mastodon-collector", MastodonCollector),
                           ("bluesky-collector", BlueskyCollector),
                           ("reddit-collector", RedditCollector),
+                          ("youtube-collector", YoutubeCollector),
                           ("jetstream-collector", JetstreamCollector)):
         metrics = CollectorMetrics(CollectorRegistry())
         sink = MentionSink(settings, kind.name, metrics)
@@ -469,7 +471,8 @@ def test_every_service_has_a_memory_limit_set_from_env() -> None:
         assert "mem_limit" in service, f"{name} has no mem_limit"
         assert _bytes(service["mem_limit"]) >= 256 * 2**20, name
     for name in ("worker", "agents", "webhook-collector", "rss-collector", "mastodon-collector",
-                 "bluesky-collector", "reddit-collector", "jetstream-collector", "moderation-api",
+                 "bluesky-collector", "reddit-collector", "youtube-collector", "jetstream-collector",
+                 "moderation-api",
                  "kafka", "prometheus",
                  "grafana"):
         assert str(raw_services[name]["mem_limit"]).startswith("${"), name

@@ -295,6 +295,7 @@ def test_contract_matches_veille_metrics() -> None:
         RedditBrandMetrics,
         SpikeMetrics,
         WatchlistMetrics,
+        YoutubeBrandMetrics,
         agents_paused,
     )
 
@@ -307,6 +308,7 @@ def test_contract_matches_veille_metrics() -> None:
     HashtagMetrics(registry, ["AcmeDown"])
     BlueskyBrandMetrics(registry, ["acme"])
     RedditBrandMetrics(registry, ["acme"])
+    YoutubeBrandMetrics(registry, ["acme"])
     JetstreamMetrics(registry, lambda: 0.0)
     agents_paused(registry, lambda: 0.0)
     spikes = SpikeMetrics(registry, ["acme"], 300)

@@ -250,6 +250,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
         RedditBrandMetrics,
         SpikeMetrics,
         WatchlistMetrics,
+        YoutubeBrandMetrics,
         agents_paused,
     )
 
@@ -264,6 +265,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     # Bluesky collector's and the agents' pause were left out of these checks until 2026-12-07.
     BlueskyBrandMetrics(reg, ["acme", "boreal"])
     RedditBrandMetrics(reg, ["acme", "boreal"])
+    YoutubeBrandMetrics(reg, ["acme", "boreal"])
     JetstreamMetrics(reg, lambda: 1.7e9)
     WatchlistMetrics(reg, 1000.0)
     agents_paused(reg, lambda: 0.0)

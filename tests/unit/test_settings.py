@@ -186,7 +186,7 @@ def test_a_broker_host_name_whose_idna_encoding_fails_is_refused() -> None:
 # --- secrets from files (VEILLE_<NAME>_FILE) -------------------------------------------------
 
 SECRETS = ("webhook_token", "webhook_hmac_secret", "mastodon_token", "bluesky_app_password",
-           "reddit_client_secret", "moderation_api_token")
+           "reddit_client_secret", "youtube_api_key", "moderation_api_token")
 
 
 @pytest.mark.parametrize("name", SECRETS)
