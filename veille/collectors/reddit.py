@@ -54,7 +54,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,18 +64,14 @@ from yarl import URL
 from streams.records import (
     MAX_SHORT_FIELD_CHARS,
     InvalidMention,
-    RawMention,
     is_web_address,
     iso,
-    mention_from_dict,
 )
 from veille.collectors import polling
 from veille.collectors.base import MentionSink
 from veille.collectors.polling import (
     Answer,
-    RoundResult,
     SourceFetchError,
-    SourceSummary,
     run_polling,
     sends_secret_in_clear,
 )
@@ -236,6 +232,8 @@ class RedditCollector(CursorCollector):
     """Searches Reddit for the watch list's brand terms and sends the new posts."""
 
     name = "reddit"
+    item_name = "post"
+    state_field = "query"
     platform = "Reddit"
     config_error = RedditConfigError
     max_queries = MAX_QUERIES
@@ -428,56 +426,8 @@ class RedditCollector(CursorCollector):
     def item_time(item: Any) -> float | None:
         return created_utc(item)
 
-    # -- one round ------------------------------------------------------------------------------
-
-    async def poll_round(self) -> RoundResult:
-        """Run every search once, send the new posts, then save each search's cursor."""
-        assert self.queries is not None, "start() first"
-        result, done, failed = await self._read_sources([q.q for q in self.queries],
-                                                        self.fetch_source)
-        now = datetime.now(UTC)
-        mentions: dict[str, RawMention] = {}
-        first: dict[str, str] = {}  # mention id -> the search it is counted under
-        sending: set[str] = set()
-        for q, found in done:
-            summary = result.sources[q]
-            for child in found.items:
-                result.fetched += 1
-                summary.statuses += 1
-                self.metrics.fetched.labels(self.name).inc()
-                mention = self._to_mention(q, child, now, result, summary)
-                if mention is not None:
-                    mentions.setdefault(mention.id, mention)  # once, whatever the searches
-                    first.setdefault(mention.id, q)
-                    sending.add(q)
-
-        if not await self._send_round(result, mentions, first):
-            # The cursors stay where they were: the same posts are read and sent again.
-            self._count_polls([q for q, _ in done], failed, unsent=sending)
-            return result
-
-        self._save_states(done, now, "query")
-        self._count_polls([q for q, _ in done], failed, unsent=set())
-        return self._end_round(result, bool(done))
-
-    def _to_mention(self, q: str, child: Any, now: datetime, result: RoundResult,
-                    summary: SourceSummary) -> RawMention | None:
-        """The child as a RawMention, or None when it is refused (logged and counted)."""
-        name = fullname(child)
-        try:
-            obj = post_to_dict(child, collected_at=now, max_text_chars=self.max_text_chars)
-            return mention_from_dict(obj, now=now, limits=self.limits)
-        except InvalidMention as exc:
-            reason = exc.reason
-            self.log.info("reddit: %s: post %.40r refused: %s", self.describe(q), name, exc)
-        except Exception as exc:  # a strange post: refuse it alone, keep the others
-            reason = "processing_error"
-            self.log.warning("reddit: %s: post %.40r refused, could not be read: %s: %s",
-                             self.describe(q), name, type(exc).__name__, exc)
-        self.metrics.refused.labels(self.name, reason).inc()
-        result.refused += 1
-        summary.refused += 1
-        return None
+    def item_dict(self, source: str, item: Any, now: datetime) -> dict[str, Any]:
+        return post_to_dict(item, collected_at=now, max_text_chars=self.max_text_chars)
 
 
 async def run_reddit(settings: Settings, *, once: bool = False,

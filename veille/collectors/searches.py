@@ -21,12 +21,12 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streams.records import iso
-from veille.collectors.polling import PollingCollector
+from streams.records import InvalidMention, RawMention, iso, mention_from_dict
+from veille.collectors.polling import PollingCollector, RoundResult, SourceSummary
 from veille.rules import Watchlist, WatchlistError
 
 #: A watch-list term (its kind: name, alias, hashtag; the term) as a search string, or None.
@@ -221,7 +221,8 @@ class CursorCollector(SearchCollector):
     """A SearchCollector whose sources are read newest first, page after page, each with a cursor
     (the newest item time read) and the keys of the items read in a look-back window below it
     (items that show up late), saved only after the broker acknowledged the round's batch (Reddit
-    searches, YouTube channels). The platform gives `fetch_page`, `item_key` and `item_time`."""
+    searches, YouTube channels). The platform gives `fetch_page`, `item_key`, `item_time` and
+    `item_dict`."""
 
     #: The version of the state files (another version starts from scratch).
     state_version = 1
@@ -231,6 +232,10 @@ class CursorCollector(SearchCollector):
     cursor_ahead = 60.0
     #: A valid item key (what a state file may hold).
     key_pattern: re.Pattern[str] = re.compile(r".+")
+    #: One item, as the log names it ("post", "comment").
+    item_name = "item"
+    #: What a source's state file calls it ("query", "channel").
+    state_field = "source"
 
     def __init__(self, *args: Any, max_pages: int = 5, lookback_seconds: float = 1800.0,
                  **options: Any) -> None:
@@ -261,6 +266,11 @@ class CursorCollector(SearchCollector):
     @abstractmethod
     def item_time(item: Any) -> float | None:
         """An item's time (Unix seconds), None when it has none valid."""
+
+    @abstractmethod
+    def item_dict(self, source: str, item: Any, now: datetime) -> dict[str, Any]:
+        """The item as a raw mention's fields, read at `now` (InvalidMention, or any other
+        error, refuses that item alone)."""
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -321,6 +331,55 @@ class CursorCollector(SearchCollector):
             except OSError as exc:
                 self.log.error("%s: %s: could not save state: %s", self.name,
                                self.describe(source), exc)
+
+    # -- one round ------------------------------------------------------------------------------
+
+    async def poll_round(self) -> RoundResult:
+        """Read every source once, send the new items, then save each source's cursor."""
+        assert self.queries is not None, "start() first"
+        result, done, failed = await self._read_sources([q.q for q in self.queries],
+                                                        self.fetch_source)
+        now = datetime.now(UTC)
+        mentions: dict[str, RawMention] = {}
+        first: dict[str, str] = {}  # mention id -> the source it is counted under
+        sending: set[str] = set()
+        for source, found in done:
+            summary = result.sources[source]
+            for item in found.items:
+                result.fetched += 1
+                summary.statuses += 1
+                self.metrics.fetched.labels(self.name).inc()
+                mention = self._to_mention(source, item, now, result, summary)
+                if mention is not None:
+                    mentions.setdefault(mention.id, mention)  # once, whatever the sources
+                    first.setdefault(mention.id, source)
+                    sending.add(source)
+        if not await self._send_round(result, mentions, first):
+            # The cursors stay where they were: the same items are read and sent again.
+            self._count_polls([s for s, _ in done], failed, unsent=sending)
+            return result
+        self._save_states(done, now, self.state_field)
+        self._count_polls([s for s, _ in done], failed, unsent=set())
+        return self._end_round(result, bool(done))
+
+    def _to_mention(self, source: str, item: Any, now: datetime, result: RoundResult,
+                    summary: SourceSummary) -> RawMention | None:
+        """The item as a RawMention, or None when it is refused (logged and counted)."""
+        key = self.item_key(item)
+        try:
+            return mention_from_dict(self.item_dict(source, item, now), now=now, limits=self.limits)
+        except InvalidMention as exc:
+            reason = exc.reason
+            self.log.info("%s: %s: %s %.60r refused: %s", self.name, self.describe(source),
+                          self.item_name, key, exc)
+        except Exception as exc:  # a strange item: refuse it alone, keep the others
+            reason = "processing_error"
+            self.log.warning("%s: %s: %s %.60r refused, could not be read: %s: %s", self.name,
+                             self.describe(source), self.item_name, key, type(exc).__name__, exc)
+        self.metrics.refused.labels(self.name, reason).inc()
+        result.refused += 1
+        summary.refused += 1
+        return None
 
     # -- one source -----------------------------------------------------------------------------
 

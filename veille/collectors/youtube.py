@@ -59,14 +59,12 @@ from yarl import URL
 from streams.records import (
     MAX_SHORT_FIELD_CHARS,
     InvalidMention,
-    RawMention,
     is_web_address,
     iso,
-    mention_from_dict,
 )
 from veille.collectors import polling
 from veille.collectors.base import MentionSink
-from veille.collectors.polling import RoundResult, SourceFetchError, SourceSummary, run_polling
+from veille.collectors.polling import SourceFetchError, run_polling
 from veille.collectors.rss import FetchError, retry_after, truncate
 from veille.collectors.searches import CursorCollector, Page, Query, number
 from veille.metrics import CollectorMetrics, YoutubeBrandMetrics
@@ -323,6 +321,8 @@ class YoutubeCollector(CursorCollector):
     interval_setting = "youtube_interval_seconds"
     source_noun = "channel"
     item_noun = "comments"
+    item_name = "comment"
+    state_field = "channel"
     key_pattern = _COMMENT_ID
     # YouTube sends no rate-limit headers: its errors say when the quota is spent.
     remaining_header = "X-Veille-None"
@@ -468,56 +468,9 @@ class YoutubeCollector(CursorCollector):
     def item_time(item: Any) -> float | None:
         return published(item)
 
-    # -- one round ------------------------------------------------------------------------------
-
-    async def poll_round(self) -> RoundResult:
-        """Read every channel once, send the new comments, then save each channel's cursor."""
-        assert self.queries is not None, "start() first"
-        result, done, failed = await self._read_sources([q.q for q in self.queries],
-                                                        self.fetch_source)
-        now = datetime.now(UTC)
-        mentions: dict[str, RawMention] = {}
-        first: dict[str, str] = {}
-        sending: set[str] = set()
-        for channel, found in done:
-            summary = result.sources[channel]
-            for item in found.items:
-                result.fetched += 1
-                summary.statuses += 1
-                self.metrics.fetched.labels(self.name).inc()
-                mention = self._to_mention(channel, item, now, result, summary)
-                if mention is not None:
-                    mentions.setdefault(mention.id, mention)
-                    first.setdefault(mention.id, channel)
-                    sending.add(channel)
-        if not await self._send_round(result, mentions, first):
-            self._count_polls([c for c, _ in done], failed, unsent=sending)
-            return result
-        self._save_states(done, now, "channel")
-        self._count_polls([c for c, _ in done], failed, unsent=set())
-        return self._end_round(result, bool(done))
-
-    def _to_mention(self, channel: str, item: Comment, now: datetime, result: RoundResult,
-                    summary: SourceSummary) -> RawMention | None:
-        """The comment as a RawMention of the channel's brand, or None when it is refused
-        (logged and counted)."""
-        ident = comment_id(item)
-        try:
-            obj = comment_to_dict(item, self._brand_of.get(channel, "?"), collected_at=now,
-                                  max_text_chars=self.max_text_chars)
-            return mention_from_dict(obj, now=now, limits=self.limits)
-        except InvalidMention as exc:
-            reason = exc.reason
-            self.log.info("youtube: %s: comment %.60r refused: %s", self.describe(channel), ident,
-                          exc)
-        except Exception as exc:  # a strange comment: refuse it alone, keep the others
-            reason = "processing_error"
-            self.log.warning("youtube: %s: comment %.60r refused, could not be read: %s: %s",
-                             self.describe(channel), ident, type(exc).__name__, exc)
-        self.metrics.refused.labels(self.name, reason).inc()
-        result.refused += 1
-        summary.refused += 1
-        return None
+    def item_dict(self, source: str, item: Any, now: datetime) -> dict[str, Any]:
+        return comment_to_dict(item, self._brand_of.get(source, "?"), collected_at=now,
+                               max_text_chars=self.max_text_chars)
 
 
 async def run_youtube(settings: Settings, *, once: bool = False,
