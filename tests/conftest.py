@@ -31,6 +31,13 @@ def pytest_configure(config: pytest.Config) -> None:
     come before the hundreds of short unit tests, which then even out the processes."""
     if getattr(config.option, "loadscopereorder", None) is not None:
         config.option.loadscopereorder = False
+    # Started with SIGINT ignored (`scripts/test &` or nohup in a script: a non-interactive shell
+    # ignores SIGINT in its background jobs), every child inherited it, and Python sets no
+    # KeyboardInterrupt handler where SIGINT is ignored: the tests' Ctrl-C to `alerts --follow`,
+    # the demo and the broker did nothing, five of them failed after 20 s each. A handler of its
+    # own is reset to the default at exec, so the children get Ctrl-C as from a terminal.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 #: Seconds each file of 10 s or more took in a run of the suite on 2 cores (2026-12-06, all

@@ -129,12 +129,6 @@ def test_decide_refuses_and_writes_as_through_the_topics(
     assert_clear_error(status, err, "--no-check cannot go through the moderation API")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class _Stub(BaseHTTPRequestHandler):
     """An API that answers every request with the (status, headers, body) of its path."""
 
@@ -180,9 +174,13 @@ def test_each_failure_is_one_line_naming_the_api_never_the_token(
         assert out == "" and err.count("\n") == 1 and TOKEN not in err, err
         return err
 
-    nowhere = f"http://127.0.0.1:{_free_port()}"
-    fails(f"cannot reach the moderation API at {nowhere}: ", "list", "--api", nowhere)
-    fails('--api "" to read the topics instead', "show", "c-old", "--api", nowhere)
+    # A port held, not listening: every connection refused while the test holds it (a port found
+    # free then let go was in the kernel's outgoing range, open to any other process meanwhile).
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        fails(f"cannot reach the moderation API at {nowhere}: ", "list", "--api", nowhere)
+        fails('--api "" to read the topics instead', "show", "c-old", "--api", nowhere)
     monkeypatch.setenv("VEILLE_MODERATION_API_TOKEN", "not-the-token-0000")
     fails(f"the moderation API at {served.api.url} refused the credentials (401)",
           "list", "--api", served.api.url)
