@@ -56,9 +56,9 @@ def test_looking_for_an_address_is_not_quadratic_in_the_text() -> None:
     import time
 
     text = "acme." * 19_990 + " x@y.example"
-    started = time.perf_counter()
+    started = time.process_time()  # this process' CPU time: a loaded host's waits are not counted
     assert W.match(text).brands == ("acme",)
-    assert time.perf_counter() - started < 1.5  # about 0.05 s; 7 s before
+    assert time.process_time() - started < 1.5  # about 0.05 s; 7 s before
     assert W.match("acme." + "x" * 63 + "@gmail.com").brands == ()
     assert W.match("acme." + "x" * 70 + "@gmail.com").brands == ("acme",)  # no local part
 
@@ -531,9 +531,11 @@ def test_a_watch_list_of_brands_with_many_terms_loads_in_seconds() -> None:
     brands = [{"id": f"b{b}", "name": word(), "aliases": [f"{word()} {word()}" for _ in range(120)],
                "keywords": [word() for _ in range(60)], "exclude": [f"{word()} {word()}" for _ in range(19)]}
               for b in range(10)]
-    started = time.perf_counter()
+    # This process' CPU time, not the wall clock's: with six test processes on 2 cores (and a
+    # helper's work) the 0.4 s of work took 7.9 s of wall time, over the 4 s.
+    started = time.process_time()
     watchlist = Watchlist.from_dict({"brands": brands})
-    assert time.perf_counter() - started < 4  # about 0.4 s; 11 s before
+    assert time.process_time() - started < 4  # about 0.4 s; 11 s before
     name, alias = brands[3]["name"], brands[3]["aliases"][7]
     assert watchlist.match(f"{alias.upper()}!").rules == (f"b3:alias:{alias}",)
     assert watchlist.match(f"#{name}").brands == ("b3",)
