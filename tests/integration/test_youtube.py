@@ -50,23 +50,27 @@ def at(minutes_ago: float) -> str:
     return datetime.fromtimestamp(time.time() - minutes_ago * 60, UTC).isoformat().replace("+00:00", "Z")
 
 
-def comment(ident: str, text: str, minutes_ago: float, channel: str, video: str = "vid0000000A"
-            ) -> dict[str, Any]:
+def comment(ident: str, text: str, minutes_ago: float, channel: str, video: str = "vid0000000A",
+            author: str = "UC" + "v" * 22) -> dict[str, Any]:
     return {"kind": "youtube#comment", "etag": "e", "id": ident, "snippet": {
         "channelId": channel, "videoId": video, "textDisplay": text, "textOriginal": text,
-        "authorDisplayName": f"@viewer-{ident[-2:]}", "authorChannelId": {"value": "UC" + "v" * 22},
+        "authorDisplayName": f"@viewer-{ident[-2:]}", "authorChannelId": {"value": author},
         "canRate": True, "viewerRating": "none", "likeCount": 2,
         "publishedAt": at(minutes_ago), "updatedAt": at(minutes_ago)}}
 
 
 def thread(ident: str, text: str, minutes_ago: float, channel: str,
-           replies: list[tuple[str, str, float]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+           replies: list[tuple[str, str, float]] = (),  # type: ignore[assignment]
+           by: dict[str, str] | None = None) -> dict[str, Any]:
+    """`by`: reply id -> the channel it was posted from (else a viewer's)."""
     out: dict[str, Any] = {"kind": "youtube#commentThread", "etag": "t", "id": ident, "snippet": {
         "channelId": channel, "videoId": "vid0000000A",
         "topLevelComment": comment(ident, text, minutes_ago, channel),
         "canReply": True, "totalReplyCount": len(replies), "isPublic": True}}
     if replies:
-        out["replies"] = {"comments": [comment(f"{ident}.{r}", t, m, channel) for r, t, m in replies]}
+        out["replies"] = {"comments": [
+            comment(f"{ident}.{r}", t, m, channel, **({"author": by[r]} if r in (by or {}) else {}))
+            for r, t, m in replies]}
     return out
 
 
@@ -191,16 +195,21 @@ def test_comments_of_each_brands_channels_reach_mentions_raw_as_its_own_once(
             assert len(await raw_on_topic(settings, 4)) == 4
 
             srv.page = 1
+            # Acme's answers, from either of its channels, are read but not sent (no mentions of
+            # it); Boréal's answer on Acme's channel is one.
             srv.threads[ACME_1] = [thread("Ugw2", "still broken", 1, ACME_1)] + [
                 thread("Ugw1", "the sound cuts out after the update, fix it", 5, ACME_1,
-                       [("r1", "same here since Tuesday", 3), ("r2", "and on mine", 0.5)])
+                       [("r1", "same here since Tuesday", 3), ("r2", "and on mine", 0.5),
+                        ("a1", "Sorry! A fix ships on Friday", 0.4),
+                        ("a2", "DM us your order number", 0.3), ("b1", "try our café", 0.2)],
+                       by={"a1": ACME_1, "a2": ACME_2, "b1": BOREAL})
             ] + srv.threads[ACME_1][1:]
             srv.asked.clear()
             collector = new_collector(settings)
             assert await run_youtube(settings, once=True, collector=collector) == []
-            again = [m["id"] for m in await raw_on_topic(settings, 6)]
-            assert len(again) == 6 and sorted(set(again) - set(sent)) == ["youtube-Ugw1.r2",
-                                                                           "youtube-Ugw2"]
+            again = [m["id"] for m in await raw_on_topic(settings, 7)]
+            assert len(again) == 7 and sorted(set(again) - set(sent)) == [
+                "youtube-Ugw1.b1", "youtube-Ugw1.r2", "youtube-Ugw2"]
             # ACME_1: its new page, then the next while new, stopped at the one below the cursor.
             assert [q.get("pageToken") for q in srv.asked
                     if q["allThreadsRelatedToChannelId"] == ACME_1] == [None, "1", "2"]

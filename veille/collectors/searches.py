@@ -267,6 +267,11 @@ class CursorCollector(SearchCollector):
     def item_time(item: Any) -> float | None:
         """An item's time (Unix seconds), None when it has none valid."""
 
+    def keep(self, source: str, item: Any) -> bool:
+        """Whether an item read is sent (default: every one; what is not kept is still read:
+        the cursor passes it)."""
+        return True
+
     @abstractmethod
     def item_dict(self, source: str, item: Any, now: datetime) -> dict[str, Any]:
         """The item as a raw mention's fields, read at `now` (InvalidMention, or any other
@@ -349,6 +354,8 @@ class CursorCollector(SearchCollector):
                 result.fetched += 1
                 summary.statuses += 1
                 self.metrics.fetched.labels(self.name).inc()
+                if not self.keep(source, item):
+                    continue
                 mention = self._to_mention(source, item, now, result, summary)
                 if mention is not None:
                     mentions.setdefault(mention.id, mention)  # once, whatever the sources

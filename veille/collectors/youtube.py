@@ -31,7 +31,9 @@ textOriginal), author its authorDisplayName (else its channel id; none when it l
 address), url `https://www.youtube.com/watch?v=<videoId>&lc=<comment id>`, created_at its
 publishedAt, audience `likes` its likeCount and, for a top-level comment, `replies` the
 thread's totalReplyCount, brands the channel's brand. One that breaks this mapping or the record
-contract is refused alone (logged, counted).
+contract is refused alone (logged, counted). The brand's own comments (posted from one of its
+`youtube_channels`: its answers to its public) are read but not sent: they are no mentions of
+it, and would count in its volume and its moderation queue.
 
 The cursor of a channel is the newest publishedAt read; each round reads its newest page, then the
 next ones while they hold comments not read yet above the cursor less LOOKBACK_SECONDS (a comment
@@ -243,6 +245,15 @@ def _author(snippet: dict[str, Any]) -> str | None:
     channel = snippet.get("authorChannelId")
     value = channel.get("value") if isinstance(channel, dict) else None
     return value if isinstance(value, str) and YOUTUBE_CHANNEL.fullmatch(value) else None
+
+
+def author_channel(item: Any) -> str | None:
+    """The channel id a Comment was posted from (its authorChannelId), None when it has none."""
+    comment = item.comment if isinstance(item, Comment) else None
+    snippet = comment.get("snippet") if isinstance(comment, dict) else None
+    channel = snippet.get("authorChannelId") if isinstance(snippet, dict) else None
+    value = channel.get("value") if isinstance(channel, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _count(value: Any) -> int | None:
@@ -467,6 +478,13 @@ class YoutubeCollector(CursorCollector):
     @staticmethod
     def item_time(item: Any) -> float | None:
         return published(item)
+
+    def keep(self, source: str, item: Any) -> bool:
+        """Not the brand's own comments (posted from one of its channels: its answers to its
+        public, which are no mentions of it and would count in its volume and queue)."""
+        brand = self._brand_of.get(source)
+        author = author_channel(item)
+        return author is None or brand is None or self._brand_of.get(author) != brand
 
     def item_dict(self, source: str, item: Any, now: datetime) -> dict[str, Any]:
         return comment_to_dict(item, self._brand_of.get(source, "?"), collected_at=now,
