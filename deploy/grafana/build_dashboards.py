@@ -928,6 +928,17 @@ def pipeline() -> Json:
                 "CollectorSilent quiet for the Reddit collector.")
         ],
         [
+            (health, 12, height) for health, _, height in poll_health(
+                "YouTube brand", "brand", "veille_youtube_brand", "{{brand}}",
+                "Failed reads of each brand's YouTube channels over the last hour, by kind "
+                "(fetch, rate_limited: the API key's daily quota spent or throttling, "
+                "unauthorized: the API key refused, channel: comments disabled or no such "
+                "channel, broker): alert YoutubeBrandFailing.",
+                "Seconds since each brand's last round in which every one of its YouTube "
+                "channels was read and its new comments acknowledged: one within 6 hours keeps "
+                "CollectorSilent quiet for the YouTube collector.")
+        ],
+        [
             (timeseries("Jetstream lag", [target(
                 "max by (instance) (veille_jetstream_lag_seconds)", "{{instance}}")],
                 unit="s", threshold_line=True, steps=thresholds(("green", None), ("orange", 300)),
@@ -1061,7 +1072,8 @@ def pipeline() -> Json:
         annotation("Pipeline alerts",
                    'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown|'
                    'TargetMissing|SendsFailing|AlertingFailing|RssFeedFailing|MastodonHashtagFailing|'
-                   'BlueskyBrandFailing|RedditBrandFailing|JetstreamBehind|WatchlistRefused|'
+                   'BlueskyBrandFailing|RedditBrandFailing|YoutubeBrandFailing|JetstreamBehind|'
+                   'WatchlistRefused|'
                    'MemoryNearLimit|'
                    'ProcessRestarting",'
                    ' alertstate="firing"}',
@@ -1070,7 +1082,8 @@ def pipeline() -> Json:
     return dashboard(
         "veille-pipeline", "veille: pipeline health",
         "Throughput per stage, latency percentiles, time lag, unread raw messages, what the "
-        "spike agents count, RSS feeds, Mastodon hashtags, Bluesky and Reddit brands, the Jetstream "
+        "spike agents count, RSS feeds, Mastodon hashtags, Bluesky, Reddit and YouTube brands, the "
+        "Jetstream "
         "stream, dead letters, "
         "send errors, "
         "heartbeats, collectors, rebalances and paused agents, each process's CPU, memory and "

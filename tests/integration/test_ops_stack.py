@@ -199,6 +199,7 @@ def stack(settings: Settings, start_worker: Any, tmp_path: Path) -> Iterator[Sta
         "mastodon-collector:9465": None,  # likewise, without --profile mastodon
         "bluesky-collector:9465": None,  # likewise, without --profile bluesky
         "reddit-collector:9465": None,  # likewise, without --profile reddit
+        "youtube-collector:9465": None,  # likewise, without --profile youtube
         "jetstream-collector:9465": None,  # likewise, without --profile jetstream
         "agents:9464": None,  # likewise, as in compose without --profile split
         "moderation-api:8081": api_at,
@@ -454,8 +455,8 @@ def test_crisis_fires_notifies_resolves_and_every_dashboard_query_answers(stack:
           + report)
 
 
-#: Series of the collectors this stack does not run (RSS, Mastodon, Bluesky, Reddit, Jetstream): their
-#: panels have no data.
+#: Series of the collectors this stack does not run (RSS, Mastodon, Bluesky, Reddit, YouTube,
+#: Jetstream): their panels have no data.
 NOT_RUN_HERE = {"veille_rss_feed_failures_total", "veille_rss_feed_last_success_timestamp_seconds",
                 "veille_mastodon_hashtag_failures_total",
                 "veille_mastodon_hashtag_last_success_timestamp_seconds",
@@ -463,6 +464,8 @@ NOT_RUN_HERE = {"veille_rss_feed_failures_total", "veille_rss_feed_last_success_
                 "veille_bluesky_brand_last_success_timestamp_seconds",
                 "veille_reddit_brand_failures_total",
                 "veille_reddit_brand_last_success_timestamp_seconds",
+                "veille_youtube_brand_failures_total",
+                "veille_youtube_brand_last_success_timestamp_seconds",
                 "veille_jetstream_lag_seconds", "veille_jetstream_events_total",
                 "veille_jetstream_posts_matched_total", "veille_jetstream_reconnects_total",
                 "veille_jetstream_connected"}

@@ -34,7 +34,7 @@ ALERTS = {
     "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
     "BlueskyBrandFailing", "RedditBrandFailing", "UnscoredMentionsSurge", "WatchlistRefused",
     "ModerationApiStale", "ModerationApiFailing", "ModerationApiRefusing", "MemoryNearLimit",
-    "ProcessRestarting", "JetstreamBehind",
+    "ProcessRestarting", "JetstreamBehind", "YoutubeBrandFailing",
 }
 
 #: The alerts of a brand's reputation and moderation, for its team (the watch list's `team`).
@@ -199,11 +199,12 @@ def test_every_brand_alert_carries_its_team_and_no_pipeline_alert_does() -> None
     """Alertmanager routes a brand's alerts to its team by the `team` label: every brand alert
     has it (a new one naming a brand must be listed in BRAND_ALERTS or be the pipeline's), and
     the pipeline's alerts that name a brand (crisis detection blind, Bluesky or Reddit searches
-    failing) stay with whoever runs the pipeline."""
+    failing, YouTube channels failing) stay with whoever runs the pipeline."""
     teams = {r["alert"] for r in alert_rules() if "team" in r["labels"]}
     assert teams == BRAND_ALERTS
     naming = {r["alert"] for r in alert_rules() if "$labels.brand" in r["annotations"]["summary"]}
-    assert naming - BRAND_ALERTS == {"PipelineStalled", "BlueskyBrandFailing", "RedditBrandFailing"}
+    assert naming - BRAND_ALERTS == {"PipelineStalled", "BlueskyBrandFailing", "RedditBrandFailing",
+                                     "YoutubeBrandFailing"}
 
 
 #: A template's expressions: a `{{ with ... }}...{{ end }}` block whole (a query and its
@@ -384,6 +385,8 @@ ROUTE_CASES = [
      "instance=bluesky-1:9465", "veille-ops"),
     ("alertname=RedditBrandFailing severity=warning brand=acme kind=unauthorized "
      "instance=reddit-1:9465", "veille-ops"),
+    ("alertname=YoutubeBrandFailing severity=warning brand=acme kind=rate_limited "
+     "instance=youtube-1:9465", "veille-ops"),
     # The Jetstream collector cut off or falling behind: the pipeline's.
     ("alertname=JetstreamBehind severity=warning instance=jetstream-1:9465 "
      "job=veille-collector-jetstream", "veille-ops"),
@@ -496,6 +499,8 @@ def test_the_teams_share_one_list_of_routes_under_each_brand_route() -> None:
      "instance=bluesky-1:9465", "veille-ops"),
     ("alertname=RedditBrandFailing severity=warning brand=acme kind=unauthorized "
      "instance=reddit-1:9465", "veille-ops"),
+    ("alertname=YoutubeBrandFailing severity=warning brand=acme kind=rate_limited "
+     "instance=youtube-1:9465", "veille-ops"),
     ("alertname=TargetDown severity=warning", "veille-ops"),
     ("alertname=Watchdog severity=none", "veille-deadman"),
 ])
@@ -582,7 +587,8 @@ def test_alertmanager_groups_and_inhibits_by_brand() -> None:
                if "group_by" in route and route["receiver"] != "veille-digest"}
     assert grouped == {('alertname="PipelineStalled"', 'cause="heartbeat"'): ["alertname", "cause"],
                        ('alertname="BlueskyBrandFailing"',): ["alertname", "instance"],
-                       ('alertname="RedditBrandFailing"',): ["alertname", "instance"]}
+                       ('alertname=~"RedditBrandFailing|YoutubeBrandFailing"',):
+                           ["alertname", "instance"]}
     crisis = [r for r in config["inhibit_rules"]
               if 'alertname="ReputationCrisis"' in r["source_matchers"]]
     assert crisis == [{"source_matchers": ['alertname="ReputationCrisis"', 'severity="critical"'],
