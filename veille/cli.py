@@ -474,6 +474,9 @@ def cmd_match(args: argparse.Namespace) -> int:
     for collector, problem in _collector_refusals(settings, watchlist):
         print(f"veille match: warning: the {collector} collector would refuse this watch list: "
               f"{problem}", file=sys.stderr, flush=True)
+    quota = _youtube_quota_warning(settings, watchlist)
+    if quota:
+        print(f"veille match: warning: {quota}", file=sys.stderr, flush=True)
     made = 0
 
     def match(line: str, as_json: bool) -> dict[str, Any] | str:
@@ -514,9 +517,10 @@ def cmd_match(args: argparse.Namespace) -> int:
 def _collector_refusals(settings: Settings, watchlist: Any) -> list[tuple[str, str]]:
     """What the collectors that read the watch list would refuse in it, (collector, why): the
     RSS collector its `[[feeds]]` tables, the Bluesky and Reddit ones more brand terms than a
-    round at their interval searches. Nothing for a collector with nothing of its own there (no
-    `[[feeds]]`: no RSS)."""
-    from veille.collectors import bluesky, reddit, rss
+    round at their interval searches, the YouTube one more channels than it reads. Nothing for a
+    collector with nothing of its own there (no `[[feeds]]`: no RSS; no `youtube_channels`: no
+    YouTube)."""
+    from veille.collectors import bluesky, reddit, rss, youtube
     from veille.rules import read_toml
 
     path = settings.watchlist_path
@@ -533,7 +537,25 @@ def _collector_refusals(settings: Settings, watchlist: Any) -> list[tuple[str, s
             module.check_queries(module.queries_of(watchlist), path, interval)
         except ValueError as exc:  # BlueskyConfigError, RedditConfigError
             refusals.append((name, str(exc)))
+    channels = youtube.channels_of(watchlist)
+    if channels:
+        try:
+            youtube.YoutubeCollector.check_queries(channels, path)
+        except youtube.YoutubeConfigError as exc:
+            refusals.append(("YouTube", str(exc)))
     return refusals
+
+
+def _youtube_quota_warning(settings: Settings, watchlist: Any) -> str | None:
+    """The YouTube collector's warning at start when the watch list's channels, read every
+    VEILLE_YOUTUBE_INTERVAL_SECONDS, may spend more than an API key's daily quota; None else
+    (no channel, or they cannot)."""
+    from veille.collectors import youtube
+
+    channels = len(youtube.channels_of(watchlist))
+    if not channels:
+        return None
+    return youtube.quota_warning(channels, settings.youtube_interval_seconds, youtube.MAX_PAGES)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

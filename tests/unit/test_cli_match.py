@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 WATCHLIST = """
 [[brands]]
 id = "acme"
@@ -115,6 +117,31 @@ def test_what_a_collector_would_refuse_is_said_too(tmp_path: Path) -> None:
         [line] = [x for x in done.stderr.splitlines() if f"the {platform} collector" in x]
         assert "60 brand names, aliases and hashtags" in line and "more than 50" in line, line
     assert "RSS collector" not in done.stderr  # no [[feeds]]: nothing for it to refuse
+
+
+def test_the_youtube_collectors_quota_warning_is_said_too(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Channels whose pages may spend more than an API key's daily quota (10,000 units) at
+    VEILLE_YOUTUBE_INTERVAL_SECONDS: the YouTube collector warns at start, and `veille match`
+    said nothing (2026-12-07): the same warning, naming the interval that fits. 7 channels at
+    300 s may spend 10,080 units (5 pages a round); 6, or 7 at 3,600 s, cannot; a watch list
+    without `youtube_channels` has nothing for that collector."""
+    def channels(n: int) -> str:
+        ids = ", ".join(f'"UC{i:022d}"' for i in range(n))
+        return WATCHLIST.replace('name = "Acme"', f'name = "Acme"\nyoutube_channels = [{ids}]')
+
+    def warnings(done: subprocess.CompletedProcess[str]) -> list[str]:
+        assert done.returncode == 0 and json.loads(done.stdout)["brands"] == ["acme"], done.stderr
+        return [x for x in done.stderr.splitlines() if x.startswith("veille match: warning:")]
+
+    monkeypatch.setenv("VEILLE_YOUTUBE_INTERVAL_SECONDS", "300")
+    [line] = warnings(match(tmp_path, "Acme rocks\n", watchlist=channels(7)))
+    assert line.startswith("veille match: warning: youtube: 7 channel(s) read every 300 s "), line
+    assert "10,080 units a day" in line and "VEILLE_YOUTUBE_INTERVAL_SECONDS to 303" in line, line
+    for watchlist in (channels(6), WATCHLIST):
+        assert warnings(match(tmp_path, "Acme rocks\n", watchlist=watchlist)) == []
+    monkeypatch.setenv("VEILLE_YOUTUBE_INTERVAL_SECONDS", "3600")
+    assert warnings(match(tmp_path, "Acme rocks\n", watchlist=channels(7))) == []
 
 
 def test_a_mention_whose_source_names_its_brand_is_that_brands_and_an_unknown_id_is_said(

@@ -88,6 +88,8 @@ RATE_LIMIT_PAUSE = 60.0
 #: The daily quota resets at midnight in this zone (the API's documentation).
 QUOTA_ZONE = ZoneInfo("America/Los_Angeles")
 MAX_CHANNELS = 500  # channels a round at the most (a label per brand, a unit a page each)
+#: Pages of a channel a round reads at the most (the quota warning counts them).
+MAX_PAGES = 5
 #: A comment's id (a reply's is `<thread id>.<its own>`).
 _COMMENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,200}")
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
@@ -340,7 +342,7 @@ class YoutubeCollector(CursorCollector):
 
     def __init__(self, settings: Settings, metrics: CollectorMetrics,
                  sink: MentionSink | None = None, *, queries: list[Query] | None = None,
-                 page_limit: int = PAGE_LIMIT, max_pages: int = 5,
+                 page_limit: int = PAGE_LIMIT, max_pages: int = MAX_PAGES,
                  lookback_seconds: float = LOOKBACK_SECONDS, **options: Any) -> None:
         """`queries`: (brand, channel id) pairs (tests), else the watch list's channels;
         `options`: PollingCollector's (interval, request_timeout...)."""
