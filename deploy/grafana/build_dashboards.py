@@ -969,7 +969,16 @@ def pipeline() -> Json:
                 description="Brands of the watch list each worker and collector uses, and 1 "
                             "while it refuses a changed file that does not load (the list "
                             "loaded before stays in use; alert WatchlistRefused after 5 "
-                            "minutes, the error in its log)."), 8, 7),
+                            "minutes, the error in its log)."), 6, 7),
+            (timeseries("Mentions naming an unknown brand", [target(
+                f"sum(increase(veille_mentions_unknown_brand_total{ri}))", "mentions")],
+                unit="short", bars=True, decimals=0,
+                description="Mentions whose source named a brand (their `brands`: a Zap on a "
+                            "brand's own page, an RSS feed's brand) the watch list does not "
+                            "have, summed over the workers: that id ignored, such a comment "
+                            "reaches no brand (no triage, no moderation case). Alert "
+                            "UnknownBrandNamed while any was counted in the last 3 hours; the "
+                            "worker's warning names the last mention and its ids."), 6, 7),
             (timeseries("Builds running", [target(
                 "count by (version, revision) (veille_build_info)", "{{version}} {{revision}}")],
                 unit="short", decimals=0,
@@ -977,13 +986,13 @@ def pipeline() -> Json:
                             "(veille_build_info: the "
                             "release version and the source revision, VEILLE_REVISION at "
                             "`docker compose build`): two lines during a rolling upgrade or a "
-                            "rollback, one once every service was recreated."), 8, 7),
+                            "rollback, one once every service was recreated."), 6, 7),
             (timeseries("Watch list changes", [target(
                 f"sum by (outcome) (increase(veille_watchlist_reloads_total{ri}))",
                 "{{outcome}}")], unit="short", bars=True, decimals=0,
                 description="Changes of the watch list file taken while running (applied) or "
                             "refused (the file did not load), summed over the instances: each "
-                            "worker and collector takes a change on its own."), 8, 7),
+                            "worker and collector takes a change on its own."), 6, 7),
         ],
         [
             (timeseries("Dead letters by reason", [target(
@@ -1073,7 +1082,7 @@ def pipeline() -> Json:
                    'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown|'
                    'TargetMissing|SendsFailing|AlertingFailing|RssFeedFailing|MastodonHashtagFailing|'
                    'BlueskyBrandFailing|RedditBrandFailing|YoutubeBrandFailing|JetstreamBehind|'
-                   'WatchlistRefused|'
+                   'WatchlistRefused|UnknownBrandNamed|'
                    'MemoryNearLimit|'
                    'ProcessRestarting",'
                    ' alertstate="firing"}',

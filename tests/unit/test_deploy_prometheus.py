@@ -34,7 +34,7 @@ ALERTS = {
     "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
     "BlueskyBrandFailing", "RedditBrandFailing", "UnscoredMentionsSurge", "WatchlistRefused",
     "ModerationApiStale", "ModerationApiFailing", "ModerationApiRefusing", "MemoryNearLimit",
-    "ProcessRestarting", "JetstreamBehind", "YoutubeBrandFailing",
+    "ProcessRestarting", "JetstreamBehind", "YoutubeBrandFailing", "UnknownBrandNamed",
 }
 
 #: The alerts of a brand's reputation and moderation, for its team (the watch list's `team`).
@@ -423,6 +423,9 @@ ROUTE_CASES = [
      "instance=rss-1:9465 feed=feed-2", "veille-ops"),
     ("alertname=WatchlistRefused severity=warning job=veille-worker instance=172.18.0.5:9464",
      "veille-ops"),
+    # Sources naming brands the watch list does not have: a Zap or the watch list to mend,
+    # whoever runs the pipeline (no brand label: it names none the watch list has).
+    ("alertname=UnknownBrandNamed severity=warning", "veille-ops"),
 ]
 
 
