@@ -5,42 +5,13 @@ Facebook page), through real HTTP: a JSON list, or text as no-code tools send ev
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
-from tests.unit.test_webhook_times import Recorder
-from veille.collectors.webhook import WebhookCollector
-from veille.metrics import CollectorMetrics
+from tests.webhook_helpers import post
 from veille.settings import Settings
-
-
-def post(bodies: list[tuple[str, Any]]) -> tuple[list[tuple[int, Any]], Recorder]:
-    """Each (kind, body) POSTed in turn, kind "json" or "form": (status, JSON answer)."""
-    settings = Settings.from_env({})
-
-    async def scenario() -> tuple[list[tuple[int, Any]], Recorder]:
-        metrics = CollectorMetrics(CollectorRegistry())
-        sink = Recorder(settings, "webhook", metrics, ack_timeout=5.0)
-        c = WebhookCollector(settings.with_(webhook_port=0), metrics, sink, ack_timeout=5.0)
-        await c.start()
-        answers = []
-        try:
-            async with aiohttp.ClientSession() as http:
-                for kind, body in bodies:
-                    given = {"json": body} if kind == "json" else {"data": body}
-                    async with http.post(c.url + "/mentions", **given) as resp:
-                        answers.append((resp.status, await resp.json()))
-        finally:
-            await c.stop()
-            await c.close()
-        return answers, sink
-
-    return asyncio.run(scenario())
 
 
 def comment(i: str, **fields: Any) -> dict[str, Any]:
@@ -56,7 +27,7 @@ def test_the_brands_of_a_push_are_taken_from_json_and_forms(brands: Any, kept: t
     bodies: list[tuple[str, Any]] = [("json", comment("j", brands=brands))]
     if isinstance(brands, str):
         bodies.append(("form", comment("f", brands=brands)))
-    answers, sink = post(bodies)
+    answers, sink = post(Settings.from_env({}), bodies)
     assert [status for status, _ in answers] == [202] * len(bodies)
     assert {m.id: m.brands for m in sink.written.values()} == {i: kept for i, _ in
                                                                 zip("jf", bodies, strict=False)}
@@ -73,7 +44,7 @@ def test_brands_that_are_no_brand_ids_are_a_400_naming_the_field(brands: Any, sa
     bodies: list[tuple[str, Any]] = [("json", {"mentions": [comment("ok"), comment("j", brands=brands)]})]
     if isinstance(brands, str):
         bodies.append(("form", comment("f", brands=brands)))
-    answers, sink = post(bodies)
+    answers, sink = post(Settings.from_env({}), bodies)
     for status, answer in answers:
         assert status == 400 and answer["error"] == "invalid_field" and answer["field"] == "brands"
         assert said in answer["detail"]

@@ -4,59 +4,22 @@ zone are read in VEILLE_WEBHOOK_TIMEZONE, and refused with a 400 naming it while
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
 
-from veille.collectors.base import MentionSink
-from veille.collectors.webhook import NoOffset, WebhookCollector, common_time
-from veille.metrics import CollectorMetrics
+from tests.webhook_helpers import Recorder, post
+from veille.collectors.webhook import NoOffset, common_time
 from veille.settings import Settings
 
 PARIS = ZoneInfo("Europe/Paris")
 
 
-class Recorder(MentionSink):
-    """Acknowledges every write at once, keeping what it was given."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.written: dict[str, Any] = {}
-
-    async def send(self, mentions, timeout=None):  # type: ignore[no-untyped-def]
-        batch = list(mentions)
-        self.written.update((m.id, m) for m in batch)
-        return len(batch)
-
-    def close(self) -> None:
-        pass
-
-
 def post_all(settings: Settings, bodies: list[Any]) -> tuple[list[tuple[int, Any]], Recorder]:
-    """Each body POSTed in turn to a collector listening on a free port: (status, JSON answer)."""
-
-    async def scenario() -> tuple[list[tuple[int, Any]], Recorder]:
-        metrics = CollectorMetrics(CollectorRegistry())
-        sink = Recorder(settings, "webhook", metrics, ack_timeout=5.0)
-        c = WebhookCollector(settings.with_(webhook_port=0), metrics, sink, ack_timeout=5.0)
-        await c.start()
-        answers = []
-        try:
-            async with aiohttp.ClientSession() as http:
-                for body in bodies:
-                    async with http.post(c.url + "/mentions", json=body) as resp:
-                        answers.append((resp.status, await resp.json()))
-        finally:
-            await c.stop()
-            await c.close()
-        return answers, sink
-
-    return asyncio.run(scenario())
+    """Each JSON body POSTed in turn: (status, JSON answer) each, and the sink."""
+    return post(settings, [("json", body) for body in bodies])
 
 
 def last(month: int, day: int) -> datetime:

@@ -221,11 +221,16 @@ def comment_id(item: Any) -> str | None:
     return ident if isinstance(ident, str) and _COMMENT_ID.fullmatch(ident) else None
 
 
-def published(item: Any) -> float | None:
-    """A Comment's publishedAt (Unix seconds), None when it has none valid."""
+def _snippet(item: Any) -> dict[str, Any]:
+    """A Comment's comment's snippet, {} when it has none."""
     comment = item.comment if isinstance(item, Comment) else None
     snippet = comment.get("snippet") if isinstance(comment, dict) else None
-    when = snippet.get("publishedAt") if isinstance(snippet, dict) else None
+    return snippet if isinstance(snippet, dict) else {}
+
+
+def published(item: Any) -> float | None:
+    """A Comment's publishedAt (Unix seconds), None when it has none valid."""
+    when = _snippet(item).get("publishedAt")
     if not isinstance(when, str) or len(when) > 64:
         return None
     try:
@@ -251,9 +256,7 @@ def _author(snippet: dict[str, Any]) -> str | None:
 
 def author_channel(item: Any) -> str | None:
     """The channel id a Comment was posted from (its authorChannelId), None when it has none."""
-    comment = item.comment if isinstance(item, Comment) else None
-    snippet = comment.get("snippet") if isinstance(comment, dict) else None
-    channel = snippet.get("authorChannelId") if isinstance(snippet, dict) else None
+    channel = _snippet(item).get("authorChannelId")
     value = channel.get("value") if isinstance(channel, dict) else None
     return value if isinstance(value, str) else None
 
