@@ -210,8 +210,9 @@ class Answer:
 class PollingCollector(Collector):
     """A collector polling an HTTP API in rounds (see the module's docstring)."""
 
-    #: The rate-limit headers of the platform (looked up case-insensitively).
-    remaining_header = "X-RateLimit-Remaining"
+    #: The rate-limit headers of the platform (looked up case-insensitively); None: it sends
+    #: none (its errors say when to wait).
+    remaining_header: str | None = "X-RateLimit-Remaining"
     reset_header = "X-RateLimit-Reset"
     #: What a source and an item are called in the `--once` report ("hashtag", "statuses").
     source_noun = "source"
@@ -412,6 +413,8 @@ class PollingCollector(Collector):
         self._blocked_until = max(self._blocked_until, self.monotonic() + seconds)
 
     def _note_rate_limit(self, headers: Any) -> None:
+        if self.remaining_header is None:
+            return
         left = header_number(headers.get(self.remaining_header))  # None: absent or unreadable
         if left is None or left >= self.rate_limit_floor:
             return

@@ -341,7 +341,7 @@ class YoutubeCollector(CursorCollector):
     state_field = "channel"
     key_pattern = _COMMENT_ID
     # YouTube sends no rate-limit headers: its errors say when the quota is spent.
-    remaining_header = "X-Veille-None"
+    remaining_header = None
 
     def __init__(self, settings: Settings, metrics: CollectorMetrics,
                  sink: MentionSink | None = None, *, queries: list[Query] | None = None,
@@ -371,9 +371,6 @@ class YoutubeCollector(CursorCollector):
         if len(queries) > MAX_CHANNELS:
             raise YoutubeConfigError(f"{path}: {len(queries)} YouTube channels, at most "
                                      f"{MAX_CHANNELS}")
-
-    def describe(self, source: str) -> str:
-        return f"{source} ({self._brand_of.get(source, '?')})"
 
     # -- life cycle -----------------------------------------------------------------------------
 
