@@ -18,6 +18,7 @@ import orjson
 from veille.brand_ids import BRAND_ID_FORM, is_brand_id
 from veille.sentiment.base import Sentiment
 from veille.settings import Settings
+from veille.terminal import shown
 
 if TYPE_CHECKING:
     from veille.moderation import Triage
@@ -331,7 +332,7 @@ def _audience(value: Any) -> dict[str, int]:
             # stage too; dead-lettered as "not an integer" until 2026-12-05.
             figure = int(figure)
         if isinstance(figure, bool) or not isinstance(figure, int) or figure < 0:
-            got = repr(figure) if len(repr(figure)) <= 40 else repr(figure)[:39] + "…"
+            got = shown(figure, 40)
             raise InvalidMention(
                 "invalid_field", f"audience.{key} must be a non-negative integer, not {got}",
                 f"audience.{key}")
@@ -357,7 +358,7 @@ def _source_brands(value: Any) -> tuple[str, ...]:
                              f"{MAX_SOURCE_BRANDS}", "brands")
     for n, item in enumerate(value):
         if not is_brand_id(item):
-            got = repr(item) if len(repr(item)) <= 40 else repr(item)[:39] + "…"
+            got = shown(item, 40)
             raise InvalidMention("invalid_field", f"brands[{n}] is {got}, not a brand id "
                                  f"({BRAND_ID_FORM})", "brands")
     return tuple(dict.fromkeys(value))

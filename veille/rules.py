@@ -17,6 +17,7 @@ from veille.brand_ids import BRAND_ID as _BRAND_ID
 from veille.brand_ids import BRAND_ID_FORM, is_brand_id
 from veille.moderation import CATEGORIES
 from veille.prefilter import Prefilter, UnsupportedPattern
+from veille.terminal import shown
 from veille.timezones import TimezoneError, check
 
 log = logging.getLogger(__name__)
@@ -661,9 +662,9 @@ def _youtube_channels(value: Any, where: str, brand_id: str,
                              "digits, - or _)")
     for channel in value:
         if not isinstance(channel, str) or not YOUTUBE_CHANNEL.fullmatch(channel):
-            shown = repr(channel) if len(repr(channel)) <= 60 else repr(channel)[:59] + "…"
+            got = shown(channel, 60)
             raise WatchlistError(
-                f"{where}: {shown} is not a YouTube channel id (UC and 22 letters, digits, - or _, "
+                f"{where}: {got} is not a YouTube channel id (UC and 22 letters, digits, - or _, "
                 "as in the address youtube.com/channel/UC...; a handle such as @acme is not one)")
         if owners.get(channel) == brand_id:
             raise WatchlistError(f"{where}: {channel} is listed twice")

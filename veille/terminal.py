@@ -21,6 +21,13 @@ def printable(line: str) -> str:
     return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def shown(value: Any, width: int) -> str:
+    """`value`'s repr for an error message, cut to `width` characters (the last one "…"): a
+    bad value from outside may be as long as a field allows."""
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def json_safe(value: Any) -> Any:
     """`value` with NaN and infinities (which Python's JSON reader accepts from another
     producer, but standard JSON has not) as None, so that it encodes as standard JSON."""

@@ -55,6 +55,7 @@ from veille.metrics import CollectorMetrics, FeedMetrics
 from veille.reload import Reloader, follow_watchlist
 from veille.rules import WatchlistError, read_toml, unknown_tables
 from veille.settings import Settings, SettingsError
+from veille.terminal import shown
 from veille.timezones import (
     TimezoneError,
     local_time,
@@ -525,25 +526,25 @@ def feed_url_key(url: str, where: str = "feed") -> str:
     """
     if len(url) > MAX_FEED_URL_CHARS:
         raise FeedConfigError(f"{where}: url is longer than {MAX_FEED_URL_CHARS} characters")
-    shown = repr(url)
+    given = repr(url)
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        raise FeedConfigError(f"{where}: url {shown} contains whitespace or control characters")
+        raise FeedConfigError(f"{where}: url {given} contains whitespace or control characters")
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # "http://[::1": Invalid IPv6 URL
-        raise FeedConfigError(f"{where}: url {shown} is not a valid address ({exc})") from None
+        raise FeedConfigError(f"{where}: url {given} is not a valid address ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.netloc:
-        raise FeedConfigError(f"{where}: url {shown} must be an http:// or https:// address")
+        raise FeedConfigError(f"{where}: url {given} must be an http:// or https:// address")
     host = parts.hostname
     if not host:
-        raise FeedConfigError(f"{where}: url {shown} has no host name")
+        raise FeedConfigError(f"{where}: url {given} has no host name")
     try:
         port = parts.port
     except ValueError:  # "abc", 99999
         port = -1
     if port is not None and not 1 <= port <= 65535:
-        raise FeedConfigError(f"{where}: url {shown} has an invalid port: a port is a number "
+        raise FeedConfigError(f"{where}: url {given} has an invalid port: a port is a number "
                               "from 1 to 65535")
     host = host.lower()
     if ":" in host:  # an IPv6 address
@@ -635,8 +636,8 @@ def feeds_from_dict(data: dict[str, Any], *, source: str = "watch list",
         brand = entry.get("brand")
         if brand is not None and brand not in brand_ids:
             known = ", ".join(brand_ids[:20]) + (" ..." if len(brand_ids) > 20 else "")
-            shown = repr(brand) if len(repr(brand)) <= 80 else repr(brand)[:79] + "…"
-            raise FeedConfigError(f"{where}: `brand` {shown} is not the id of a brand of the "
+            got = shown(brand, 80)
+            raise FeedConfigError(f"{where}: `brand` {got} is not the id of a brand of the "
                                   f"watch list ({known or 'no [[brands]] table'})")
         feeds.append(FeedConfig(url=url, name=name.strip() if name else None,
                                 interval_seconds=float(interval), platform=platform,
