@@ -496,6 +496,13 @@ def test_a_closed_record_matches_its_published_schema() -> None:
     out = apply_decision(c, decide("replied", T0 + 40, moderator="lead", reason="DM"), now=T0 + 40)
     record = json.loads(json.dumps(out.record))
     jsonschema.validate(record, schema)
+    seen = apply_decision(case(triage=ANGRY_COMPLAINT), decide(
+        "replied", T0 + 40, moderator="@AcmeOfficial", answered_on="youtube"), now=T0 + 40)
+    answered = json.loads(json.dumps(seen.record))
+    jsonschema.validate(answered, schema)
+    assert answered["case"]["decisions"][-1]["answered_on"] == "youtube"
+    again = Case.from_state(json.loads(json.dumps(seen.case.to_state())))
+    assert again.decisions[-1].answered_on == "youtube" and again == seen.case
     assert record["case"]["severity"] == "high" and record["case"]["assigned_to"] is None
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**record, "case": {**record["case"], "severity": "urgent"}}, schema)

@@ -127,6 +127,11 @@ GOOD = {"case_id": "m1", "decision": "approve", "moderator": "alice",
     {"decided_at": -1e12}, {"decided_at": "2026-02-31"}, {"decided_at": "2025-02-29T10:00:00Z"},
     {"decided_at": "1900-02-29"}, {"decided_at": "0001-01-01T00:00:00+01:00"},
     {"decided_at": "9999-12-31T23:59:59-01:00"},
+    # answered_on (2026-12-07): a replied decision's alone, a platform name
+    {"answered_on": "youtube"}, {"decision": "escalate", "answered_on": "youtube"},
+    {"decision": "replied", "answered_on": ""}, {"decision": "replied", "answered_on": "YouTube"},
+    {"decision": "replied", "answered_on": "you tube"}, {"decision": "replied", "answered_on": 3},
+    {"decision": "replied", "answered_on": "y" * 33},
 ])
 def test_the_schema_refuses_what_the_agent_refuses(changes: dict) -> None:
     """Tools writing to moderation.decisions validate against the published schema: a record it
@@ -150,6 +155,9 @@ def test_the_schema_refuses_what_the_agent_refuses(changes: dict) -> None:
     {"decided_at": "2026-01-05"}, {"decided_at": "2026-01-05T09:00"},
     {"decided_at": "2026-01-05 09:00:00+01:00"}, {"decided_at": "2026-01-05T09:00:00.123456z"},
     {"decided_at": "9999-12-31T23:59:59Z"}, {"decided_at": "0001-01-01T00:00:00Z"},
+    {"decision": "replied", "answered_on": "youtube", "moderator": "@AcmeOfficial",
+     "reason": "https://www.youtube.com/watch?v=dQw4w9WgXcQ&lc=Ugx.8a"},
+    {"decision": "replied", "answered_on": "y" * 32}, {"decision": "replied", "answered_on": "b2_c-d"},
 ])
 def test_what_the_schema_accepts_the_agent_accepts(changes: dict) -> None:
     record = {**GOOD, **changes}

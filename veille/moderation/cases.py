@@ -88,7 +88,9 @@ MAX_ID_CHARS: Final = 256
 MAX_MODERATOR_CHARS: Final = 128
 MAX_REASON_CHARS: Final = 1000
 _DECISION_KEYS: Final = frozenset({"case_id", "decision", "moderator", "decided_at", "reason", "assignee",
-                                   "if_assigned_to"})
+                                   "if_assigned_to", "answered_on"})
+#: A platform named by `answered_on` (a mention's `platform`, as its collector writes it).
+_PLATFORM: Final = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
 class DecisionError(ValueError):
@@ -222,6 +224,9 @@ class Decision:
     #: (None: by no one), else refused as a `conflict`; unconditional when False (the field absent).
     conditional: bool = False
     if_assigned_to: str | None = None
+    #: replied only: the platform on which a collector saw the brand's answer (decided_at is the
+    #: answer's time there); None for a moderator's decision.
+    answered_on: str | None = None
 
     @classmethod
     def from_dict(cls, d: Any) -> Decision:
@@ -244,6 +249,13 @@ class Decision:
         conditional = "if_assigned_to" in d
         if conditional and decision not in CONDITIONAL_DECISIONS:
             raise DecisionError("invalid", "only an assignment or an unassignment has if_assigned_to")
+        answered_on = d.get("answered_on")
+        if answered_on is not None:
+            if decision != ANSWERING_DECISION:
+                raise DecisionError("invalid", f"only a {ANSWERING_DECISION} decision has answered_on")
+            if not isinstance(answered_on, str) or not _PLATFORM.fullmatch(answered_on):
+                raise DecisionError("invalid", "answered_on must be a platform name (a-z, digits, "
+                                               "_ and -, at most 32 characters)")
         return cls(
             # A mention id as its collector wrote it (the record contract allows any text).
             case_id=str(_text(d, "case_id", MAX_ID_CHARS, forbidden=None)),
@@ -254,6 +266,7 @@ class Decision:
             assignee=assignee,
             conditional=conditional,
             if_assigned_to=_text(d, "if_assigned_to", MAX_MODERATOR_CHARS, required=False),
+            answered_on=answered_on,
         )
 
     @classmethod
@@ -267,6 +280,7 @@ class Decision:
             decided_at=_epoch(d["decided_at"], "decided_at"), reason=d.get("reason"),
             assignee=d.get("assignee"),
             conditional="if_assigned_to" in d, if_assigned_to=d.get("if_assigned_to"),
+            answered_on=d.get("answered_on"),
         )
 
     @property
@@ -283,6 +297,8 @@ class Decision:
             d["assignee"] = self.assignee
         if self.conditional:
             d["if_assigned_to"] = self.if_assigned_to
+        if self.answered_on is not None:
+            d["answered_on"] = self.answered_on
         return d
 
 
