@@ -10,6 +10,7 @@ import pytest
 
 from streams.records import InvalidMention, mention_from_dict
 from veille.collectors.youtube import (
+    answer_of,
     classify,
     comment_to_dict,
     comments_of,
@@ -169,3 +170,90 @@ def error(code: int, reason: str, message: str = "m") -> dict[str, Any]:
 ])
 def test_error_answers_are_classified_by_their_reason(status: int, body: Any, kind: str) -> None:
     assert classify(status, body) == kind
+
+
+# -- the brand's replies: answers on moderation.decisions ------------------------------------------
+
+BRAND = "UC" + "b" * 22  # the brand's channel (the thread's CHANNEL is another of its own)
+OWN = frozenset({BRAND, CHANNEL})
+
+
+def by(ident: str, text: str, at: str, author: str, channel: str) -> dict[str, Any]:
+    """A comment posted from `channel` by `author` (a display name)."""
+    out = comment(ident, text, at, author=author)
+    out["snippet"]["authorChannelId"] = {"value": channel}
+    return out
+
+
+def answers(th: dict[str, Any], own: frozenset[str] = OWN) -> list[dict[str, Any]]:
+    return [a for a in (answer_of(c, own) for c in comments_of(th)) if a is not None]
+
+
+def test_a_brand_reply_answers_the_top_level_comment_by_default() -> None:
+    th = thread(comment("Ugx1", "the sound cuts out, fix it", "2026-12-07T08:00:00Z"),
+                [comment("Ugx1.r1", "same here", "2026-12-07T08:05:00Z", author="@marie"),
+                 by("Ugx1.a1", "Sorry! A fix ships on Friday", "2026-12-07T08:30:00Z",
+                    "@AcmeSupport", BRAND)])
+    assert answers(th) == [{
+        "case_id": "youtube-Ugx1", "decision": "replied", "moderator": "@AcmeSupport",
+        "decided_at": "2026-12-07T08:30:00.000Z",
+        "reason": "https://www.youtube.com/watch?v=dQw4w9WgXcQ&lc=Ugx1.a1",
+        "answered_on": "youtube"}]
+
+
+def test_a_brand_reply_to_a_handle_answers_that_authors_latest_earlier_comment() -> None:
+    th = thread(comment("Ugx1", "the sound cuts out", "2026-12-07T08:00:00Z"),
+                [comment("Ugx1.r1", "same here", "2026-12-07T08:05:00Z", author="@Marie"),
+                 comment("Ugx1.r2", "still broken today", "2026-12-07T08:10:00Z", author="@marie"),
+                 by("Ugx1.a1", "@marie which phone do you have?", "2026-12-07T08:20:00Z",
+                    "@AcmeSupport", BRAND),
+                 comment("Ugx1.r3", "and again", "2026-12-07T08:40:00Z", author="@marie")])
+    [answer] = answers(th)
+    assert answer["case_id"] == "youtube-Ugx1.r2"  # not r3: published after the answer
+    # A handle the thread does not show (a reply not given inline) answers none: not the top.
+    th["replies"]["comments"][2]["snippet"]["textDisplay"] = "@nobody thanks"
+    th["replies"]["comments"][2]["snippet"]["textOriginal"] = "@nobody thanks"
+    assert answers(th) == []
+
+
+def test_a_brand_answering_its_own_comment_or_a_viewers_reply_is_no_answer() -> None:
+    own_top = thread(by("Ugx2", "New video! Tell us what you think", "2026-12-07T08:00:00Z",
+                        "@Acme", CHANNEL),
+                     [comment("Ugx2.r1", "love it", "2026-12-07T08:05:00Z", author="@marie"),
+                      by("Ugx2.a1", "Thanks everyone!", "2026-12-07T08:10:00Z", "@Acme", BRAND),
+                      by("Ugx2.a2", "@Acme see above", "2026-12-07T08:12:00Z", "@Acme", BRAND)])
+    assert answers(own_top) == []
+    # Its top-level comment is no answer either; a viewer's reply is none.
+    viewer = thread(comment("Ugx3", "broken", "2026-12-07T08:00:00Z"),
+                    [comment("Ugx3.r1", "@jules same", "2026-12-07T08:05:00Z", author="@marie")])
+    assert answers(viewer) == []
+    # Another brand's channel answering on this one's is a viewer here.
+    other = thread(comment("Ugx4", "broken", "2026-12-07T08:00:00Z"),
+                   [by("Ugx4.b1", "try ours", "2026-12-07T08:05:00Z", "@Boreal", "UC" + "c" * 22)])
+    assert answers(other) == []
+
+
+def test_two_brand_replies_are_two_answers_each_a_valid_decision() -> None:
+    import json
+
+    import jsonschema
+
+    from tests.conftest import ROOT
+    from veille.moderation.cases import Decision
+
+    th = thread(comment("Ugx5", "where is my parcel??", "2026-12-07T08:00:00Z"),
+                [comment("Ugx5.r1", "mine too", "2026-12-07T08:05:00Z", author="@marie"),
+                 by("Ugx5.a1", "DM us your order number", "2026-12-07T08:30:00Z", "@AcmeSupport",
+                    BRAND),
+                 by("Ugx5.a2", "@marie yours too please", "2026-12-07T09:31:00+01:00",
+                    "", CHANNEL)])
+    th["snippet"]["videoId"] = th["replies"]["comments"][2]["snippet"]["videoId"] = None
+    a1, a2 = answers(th)
+    assert (a1["case_id"], a2["case_id"]) == ("youtube-Ugx5", "youtube-Ugx5.r1")
+    # No display name: the channel id, as a mention's author; time in UTC; no URL: a short text.
+    assert (a2["moderator"], a2["decided_at"]) == (CHANNEL, "2026-12-07T08:31:00.000Z")
+    assert a2["reason"] == "answered on YouTube (comment Ugx5.a2)"
+    schema = json.loads((ROOT / "streams/schemas/moderation_decision.v1.json").read_text())
+    for answer in (a1, a2):
+        jsonschema.validate(answer, schema)
+        assert Decision.from_dict(answer).answered_on == "youtube"

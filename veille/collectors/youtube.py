@@ -49,7 +49,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as daytime
 from pathlib import Path
@@ -70,6 +71,8 @@ from veille.collectors.polling import SourceFetchError, run_polling
 from veille.collectors.rss import FetchError, retry_after, truncate
 from veille.collectors.searches import CursorCollector, Page, Query, number
 from veille.metrics import CollectorMetrics, YoutubeBrandMetrics
+from veille.moderation.cases import MAX_MODERATOR_CHARS
+from veille.moderation.cases import iso as epoch_iso
 from veille.rules import YOUTUBE_CHANNEL, Watchlist
 from veille.settings import Settings
 from veille.terminal import printable
@@ -102,6 +105,8 @@ RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 KEY_REASONS = frozenset({"keyInvalid", "keyExpired", "forbidden", "accessNotConfigured",
                          "ipRefererBlocked", "API_KEY_INVALID", "API_KEY_EXPIRED"})
 CHANNEL_REASONS = frozenset({"commentsDisabled", "channelNotFound"})
+#: The `@handle` YouTube puts first in a reply to a reply: whom it answers.
+_HANDLE = re.compile(r"@[\w.·-]{1,100}")
 
 
 class YoutubeConfigError(ValueError):
@@ -193,16 +198,19 @@ def until_quota_reset(now: datetime) -> float:
 @dataclass(frozen=True)
 class Comment:
     """One comment of a thread, as a page's item: the comment resource, the thread's snippet
-    (its videoId, totalReplyCount) and whether it is the top-level one."""
+    (its videoId, totalReplyCount), whether it is the top-level one, and the thread's comments
+    as the page gives them (what a brand's reply answers may have been read in an earlier
+    round: the round's new items no longer hold it)."""
 
     comment: Any
     thread: Any
     top: bool
+    siblings: tuple[Comment, ...] = field(default=(), compare=False, repr=False)
 
 
 def comments_of(thread: Any) -> list[Comment]:
-    """A thread's comments: its top-level one, then the replies it gives inline. Anything that is
-    no thread is one Comment refused by comment_to_dict."""
+    """A thread's comments: its top-level one, then the replies it gives inline, each with them
+    all as its siblings. Anything that is no thread is one Comment refused by comment_to_dict."""
     snippet = thread.get("snippet") if isinstance(thread, dict) else None
     if not isinstance(snippet, dict):
         return [Comment(None, thread, True)]
@@ -211,7 +219,8 @@ def comments_of(thread: Any) -> list[Comment]:
     items = replies.get("comments") if isinstance(replies, dict) else None
     if isinstance(items, list):
         out += [Comment(reply, snippet, False) for reply in items[:PAGE_LIMIT]]
-    return out
+    whole = tuple(out)
+    return [replace(item, siblings=whole) for item in out]
 
 
 def comment_id(item: Any) -> str | None:
@@ -261,6 +270,78 @@ def author_channel(item: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def mention_id(ident: str) -> str:
+    """The raw mention id of a comment (and the case id of its moderation case)."""
+    return "youtube-" + ident
+
+
+def _text(snippet: dict[str, Any]) -> str | None:
+    """A comment's text as given: its textDisplay (plain text), else its textOriginal; None when
+    both are blank."""
+    texts = [t for t in (snippet.get("textDisplay"), snippet.get("textOriginal"))
+             if isinstance(t, str) and t.strip()]
+    return texts[0] if texts else None
+
+
+def comment_url(item: Comment) -> str | None:
+    """`https://www.youtube.com/watch?v=<videoId>&lc=<comment id>` (the video of the comment,
+    else of its thread), None without a valid video and id or when too long for the contract."""
+    ident, video = comment_id(item), _snippet(item).get("videoId")
+    if not isinstance(video, str):
+        thread = item.thread if isinstance(item.thread, dict) else {}
+        video = thread.get("videoId")
+    if ident is None or not isinstance(video, str) or not _VIDEO_ID.fullmatch(video):
+        return None
+    url = f"https://www.youtube.com/watch?v={video}&lc={ident}"
+    return url if len(url) <= MAX_SHORT_FIELD_CHARS else None
+
+
+def _is_own(item: Comment, own: Collection[str]) -> bool:
+    """Whether a comment was posted from one of `own`, the brand's channels."""
+    return author_channel(item) in own
+
+
+def answered(reply: Comment, own: Collection[str]) -> Comment | None:
+    """The comment of its thread that `reply`, a brand's reply, answers: when its text starts
+    with `@handle` (YouTube's prefix to a reply to a reply), the latest comment of the thread
+    published before it whose author is that handle (case ignored), not the brand's own; else
+    the thread's top-level comment, unless it is the brand's own. None when there is none: a
+    handle whose comment the thread does not show (only the replies given inline are seen) answers
+    none rather than the top-level one, whose case it would close wrongly."""
+    if reply.top or not reply.siblings:
+        return None
+    handle = _HANDLE.match((_text(_snippet(reply)) or "").lstrip())
+    if handle is None:
+        top = reply.siblings[0]
+        return None if _is_own(top, own) else top
+    name, when = handle.group().rstrip(".").casefold(), published(reply)
+    earlier = [(at, item) for item in reply.siblings
+               if (at := published(item)) is not None and when is not None and at < when
+               and not _is_own(item, own)
+               and (_author(_snippet(item)) or "").casefold() == name]
+    return max(earlier, key=lambda pair: pair[0])[1] if earlier else None
+
+
+def answer_of(item: Comment, own: Collection[str]) -> dict[str, Any] | None:
+    """The `replied` decision (moderation.decisions) a comment is when the brand posted it from
+    one of `own`, its channels, as a reply to another's comment (answered): keyed by that
+    comment's case id, by the account that answered as the collector shows authors, at the
+    reply's time, with its link, `answered_on` youtube. None for any other comment."""
+    if not _is_own(item, own):
+        return None
+    target = answered(item, own)
+    ident = comment_id(target)
+    when = published(item)
+    moderator = _author(_snippet(item))
+    if ident is None or when is None or moderator is None:
+        return None
+    reply = comment_id(item)
+    return {"case_id": mention_id(ident), "decision": "replied",
+            "moderator": moderator[:MAX_MODERATOR_CHARS], "decided_at": epoch_iso(when),
+            "reason": comment_url(item) or f"answered on YouTube (comment {reply or '?'})",
+            "answered_on": "youtube"}
+
+
 def _count(value: Any) -> int | None:
     """A non-negative whole number (the API gives likeCount as a number; a string of digits
     too), else None."""
@@ -285,18 +366,8 @@ def comment_to_dict(item: Comment, brand: str, *, collected_at: datetime,
     snippet = comment.get("snippet")
     if not isinstance(snippet, dict):
         raise InvalidMention("missing_field", "the comment has no snippet", "snippet")
-    texts = [t for t in (snippet.get("textDisplay"), snippet.get("textOriginal"))
-             if isinstance(t, str) and t.strip()]
-    text = truncate(_CONTROL.sub("", texts[0]).strip(), max_text_chars) or None if texts else None
-    video = snippet.get("videoId")
-    if not isinstance(video, str):
-        thread = item.thread if isinstance(item.thread, dict) else {}
-        video = thread.get("videoId")
-    url = None
-    if isinstance(video, str) and _VIDEO_ID.fullmatch(video):
-        candidate = f"https://www.youtube.com/watch?v={video}&lc={ident}"
-        if len(candidate) <= MAX_SHORT_FIELD_CHARS:
-            url = candidate
+    given = _text(snippet)
+    text = truncate(_CONTROL.sub("", given).strip(), max_text_chars) or None if given else None
     created: Any = snippet.get("publishedAt")
     if not isinstance(created, str):
         created = None if created is None else str(created)  # the contract says why
@@ -309,12 +380,12 @@ def comment_to_dict(item: Comment, brand: str, *, collected_at: datetime,
         if replies is not None:
             audience["replies"] = replies
     return {
-        "id": "youtube-" + ident,
+        "id": mention_id(ident),
         "source": "youtube",
         "platform": "youtube",
         "author": _author(snippet),
         "text": text,
-        "url": url,
+        "url": comment_url(item),
         "created_at": created,
         "language": None,
         "audience": audience or None,
