@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.records import RawMention
-from veille.collectors.base import Collector, MentionSink
+from veille.collectors.base import Collector, MentionSink, Record
 from veille.collectors.polling import PollingCollector
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
@@ -22,10 +22,13 @@ class ListSink(MentionSink):
     def __init__(self, settings: Settings, collector: str, metrics: CollectorMetrics) -> None:
         super().__init__(settings, collector, metrics)
         self.sent: list[RawMention] = []
+        self.records: list[Record] = []
 
-    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None) -> int:
+    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None, *,
+                   records: Iterable[Record] = ()) -> int:
         batch = list(mentions)
         self.sent.extend(batch)
+        self.records.extend(records)
         return len(batch)
 
     def close(self) -> None:

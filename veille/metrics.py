@@ -515,6 +515,12 @@ class CollectorMetrics:
             "Writes to mentions.raw the broker did not acknowledge in time.",
             ["collector"], registry=registry,
         )
+        self.answers_sent = Counter(
+            "veille_collector_answers_sent_total",
+            "The brand's own replies a collector saw on the platform, written to "
+            "moderation.decisions as replied decisions and acknowledged by the broker.",
+            ["collector"], registry=registry,
+        )
         self.last_success = Gauge(
             "veille_collector_last_success_timestamp_seconds",
             "Unix time of the collector's last acknowledged write.",
@@ -528,6 +534,7 @@ class CollectorMetrics:
         self.fetched.labels(collector)
         self.sent.labels(collector)
         self.send_errors.labels(collector)
+        self.answers_sent.labels(collector)
         self.last_success.labels(collector)
         for reason in COLLECTOR_REFUSALS:
             self.refused.labels(collector, reason)

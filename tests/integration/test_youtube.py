@@ -20,11 +20,13 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from streams.topics import MENTIONS_ENRICHED, ensure_topics
+from streams.topics import MENTIONS_ENRICHED, MODERATION_DECISIONS, ensure_topics
+from tests.collector_helpers import one_round
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
-from tests.kafka_helpers import raw_on_topic, read_to_end
+from tests.kafka_helpers import raw_on_topic, read_all, read_to_end
 from veille.broker import free_port
+from veille.collectors.base import MentionSink
 from veille.collectors.youtube import YoutubeCollector, YoutubeRoundFailed, run_youtube
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
@@ -265,6 +267,59 @@ def test_quota_channel_and_key_failures(y_settings: Settings, caplog: pytest.Log
             code, _, err = await run_cli(settings.with_(youtube_api_key=""), "--once")
             assert code == 2 and "VEILLE_YOUTUBE_API_KEY is empty" in err
         assert not [r for r in caplog.records if KEY in r.getMessage()]
+
+    asyncio.run(scenario())
+
+
+def test_a_brand_reply_is_an_answer_on_moderation_decisions_acknowledged_with_the_round(
+        y_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """A customer's complaint and Acme's reply (from its other channel): the complaint on
+    mentions.raw, the reply not; the reply as a `replied` decision of the complaint's case on
+    moderation.decisions, keyed by the case id. A broker that does not acknowledge: no state
+    saved, no answer counted; the next round sends both. A round with an answer and no new
+    comment sends the answer alone."""
+    caplog.set_level(logging.INFO, logger="veille")
+
+    async def scenario() -> None:
+        async with youtube() as srv:
+            settings = on(srv, y_settings)
+            complaint = ("Ugc1", "my order never came, third email", 10.0)
+            srv.threads = {ACME_1: [thread(*complaint, ACME_1, [("a1", "Sorry! DM us", 2)],
+                                           by={"a1": ACME_2})]}
+            dead = settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}")
+            metrics = CollectorMetrics(CollectorRegistry())
+            collector = YoutubeCollector(settings, metrics,
+                                         sink=MentionSink(dead, "youtube", metrics, ack_timeout=1.0))
+            assert (await one_round(collector)).status == "broker_error"
+            assert not list(Path(settings.collector_state_dir).rglob("*.json"))
+            assert sample(collector, "veille_collector_answers_sent_total",
+                          collector="youtube") == 0
+
+            collector = new_collector(settings)
+            assert (await one_round(collector)).sent == 1
+            [mention] = await raw_on_topic(settings, 1)
+            assert mention["id"] == "youtube-Ugc1"
+            [record] = await asyncio.to_thread(read_all, settings, MODERATION_DECISIONS, 1, 30.0, 1.0)
+            assert record.key == b"youtube-Ugc1"
+            answer = json.loads(record.value)
+            assert (answer["decision"], answer["moderator"], answer["answered_on"]) == (
+                "replied", "@viewer-a1", "youtube")
+            assert answer["reason"] == "https://www.youtube.com/watch?v=vid0000000A&lc=Ugc1.a1"
+            assert sample(collector, "veille_collector_answers_sent_total", collector="youtube") == 1
+            assert len(list(Path(settings.collector_state_dir).rglob("*.json"))) == 1
+
+            # A later answer, the complaint read already: sent alone, the complaint not again.
+            srv.threads[ACME_1] = [thread(*complaint, ACME_1, [
+                ("a1", "Sorry! DM us", 2), ("a2", "@viewer-c1 it ships today", 1)],
+                by={"a1": ACME_2, "a2": ACME_1})]
+            collector = new_collector(settings)
+            assert (await one_round(collector)).sent == 0
+            records = await asyncio.to_thread(read_all, settings, MODERATION_DECISIONS, 2, 30.0, 1.0)
+            assert [r.key for r in records] == [b"youtube-Ugc1"] * 2
+            assert len(await raw_on_topic(settings, 1)) == 1
+        lines = [r.getMessage() for r in caplog.records]
+        assert lines.count("youtube: 1 answers of the brand's channels sent to "
+                           f"{settings.topic(MODERATION_DECISIONS)}") == 2
 
     asyncio.run(scenario())
 

@@ -1,4 +1,5 @@
-"""The shape every collector shares: start, run, stop; a durable sink to mentions.raw; one metrics set."""
+"""The shape every collector shares: start, run, stop; a durable sink to mentions.raw (and the
+records a round writes beside its mentions, acknowledged together); one metrics set."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from streams.records import RawMention
@@ -21,6 +23,16 @@ log = logging.getLogger(__name__)
 
 class BrokerUnavailable(RuntimeError):
     """The broker did not acknowledge a write in time; nothing may be reported as accepted."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record written beside a batch of mentions, in the same acknowledged write (the brand's
+    answers a collector saw, on moderation.decisions): its topic (the full name), key, value."""
+
+    topic: str
+    key: bytes
+    value: bytes
 
 
 class MentionSink:
@@ -55,7 +67,7 @@ class MentionSink:
             )
         return self._producer
 
-    def _send_blocking(self, mentions: list[RawMention], timeout: float) -> None:
+    def _send_blocking(self, records: list[Record], timeout: float) -> None:
         deadline = time.monotonic() + timeout
 
         def left_ms() -> int:
@@ -66,10 +78,7 @@ class MentionSink:
             # Waiting for metadata in send() comes out of this write's deadline too (kafka-python
             # reads max_block_ms from its config at each send).
             producer.config["max_block_ms"] = left_ms()
-            futures = [
-                producer.send(self.topic, key=m.id.encode("utf-8"), value=m.to_json())
-                for m in mentions
-            ]
+            futures = [producer.send(r.topic, key=r.key, value=r.value) for r in records]
             # One deadline for the whole write: waiting for metadata in send() comes out of it.
             producer.flush(timeout=max(0.001, deadline - time.monotonic()))
             for f in futures:
@@ -82,23 +91,30 @@ class MentionSink:
             self._discard()
             raise
 
-    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None) -> int:
-        """Write `mentions`; acknowledged within `timeout` seconds (default: the ack timeout,
-        never more) or BrokerUnavailable, and then none of them is written."""
+    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None, *,
+                   records: Iterable[Record] = ()) -> int:
+        """Write `mentions`, and `records` in the same write (flushed and checked within the same
+        deadline: a caller saving its state after both needs one answer); acknowledged within
+        `timeout` seconds (default: the ack timeout, never more) or BrokerUnavailable, and then
+        none of them may be taken as written. Returns the mentions written."""
         batch = list(mentions)
-        if not batch:
+        others = list(records)
+        if not batch and not others:
             return 0
         loop = asyncio.get_running_loop()
         limit = self.ack_timeout if timeout is None else min(timeout, self.ack_timeout)
+        whole = [Record(self.topic, m.id.encode("utf-8"), m.to_json()) for m in batch] + others
         try:
             # One writer at a time: flush() waits for everything buffered, so concurrent
             # batches would each wait for all the others.
             async with self._lock:
-                await loop.run_in_executor(None, self._send_blocking, batch, limit)
+                await loop.run_in_executor(None, self._send_blocking, whole, limit)
         except Exception as exc:
             self.metrics.send_errors.labels(self.collector).inc()
-            log.warning("%s: broker did not acknowledge %d mentions: %s",
-                        self.collector, len(batch), type(exc).__name__)
+            log.warning("%s: broker did not acknowledge %d mentions%s: %s",
+                        self.collector, len(batch),
+                        f" and {len(others)} other records" if others else "",
+                        type(exc).__name__)
             raise BrokerUnavailable(str(exc) or type(exc).__name__) from None
         self.metrics.sent.labels(self.collector).inc(len(batch))
         self.metrics.last_success.labels(self.collector).set(time.time())

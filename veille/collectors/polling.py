@@ -34,7 +34,7 @@ import math
 import random
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +44,7 @@ import aiohttp
 from yarl import URL
 
 from streams.records import Limits, RawMention
-from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
+from veille.collectors.base import BrokerUnavailable, Collector, MentionSink, Record
 from veille.collectors.rss import (
     FetchError,
     StateStore,
@@ -542,14 +542,16 @@ class PollingCollector(Collector):
         return result, done, failed
 
     async def _send_round(self, result: RoundResult, mentions: dict[str, RawMention],
-                          first_source: dict[str, str]) -> bool:
-        """Send the round's mentions (oldest first); False when the broker did not take them
-        (the round is then a `broker_error` one: no state may be saved)."""
-        if not mentions:
+                          first_source: dict[str, str], answers: Sequence[Record] = ()) -> bool:
+        """Send the round's mentions (oldest first) and, in the same write, its `answers` (the
+        brand's replies seen on the platform, as decisions on moderation.decisions; sent even
+        without a mention); False when the broker did not take them all (the round is then a
+        `broker_error` one: no state may be saved)."""
+        if not mentions and not answers:
             return True
         batch = sorted(mentions.values(), key=lambda m: m.created_at)
         try:
-            await self.sink.send(batch)
+            await self.sink.send(batch, records=answers)
         except BrokerUnavailable as exc:
             # The cursors stay where they were: the same items are fetched and sent again.
             self._failures += 1
@@ -560,6 +562,10 @@ class PollingCollector(Collector):
         result.sent = len(batch)
         for mention_id in mentions:
             result.sources[first_source[mention_id]].sent += 1
+        if answers:
+            self.metrics.answers_sent.labels(self.name).inc(len(answers))
+            self.log.info("%s: %d answers of the brand's %ss sent to %s", self.name,
+                          len(answers), self.source_noun, answers[0].topic)
         return True
 
     def _end_round(self, result: RoundResult, read_any: bool) -> RoundResult:

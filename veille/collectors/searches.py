@@ -10,7 +10,8 @@ class and the per-search memories a watch-list change carries over (`_memories`)
 
 CursorCollector adds what the collectors reading their sources newest first, page after page,
 share (Reddit's searches, YouTube's channels): a cursor per source with a look-back window, the
-keys read in it remembered, the state saved only after the broker's acknowledgement.
+keys read in it remembered, the state saved only after the broker's acknowledgement (of the round's
+mentions and of the brand's answers it saw, `answer`, written together).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.records import InvalidMention, RawMention, iso, mention_from_dict
+from veille.collectors.base import Record
 from veille.collectors.polling import PollingCollector, RoundResult, SourceSummary
 from veille.rules import Watchlist, WatchlistError
 
@@ -272,6 +274,12 @@ class CursorCollector(SearchCollector):
         the cursor passes it)."""
         return True
 
+    def answer(self, source: str, item: Any) -> Record | None:
+        """The record an item read not sent before makes when it is the brand's answer to
+        another's (a `replied` decision for moderation.decisions), sent in the round's write;
+        default: none."""
+        return None
+
     @abstractmethod
     def item_dict(self, source: str, item: Any, now: datetime) -> dict[str, Any]:
         """The item as a raw mention's fields, read at `now` (InvalidMention, or any other
@@ -348,12 +356,17 @@ class CursorCollector(SearchCollector):
         mentions: dict[str, RawMention] = {}
         first: dict[str, str] = {}  # mention id -> the source it is counted under
         sending: set[str] = set()
+        answers: dict[Record, None] = {}  # once each, in the order read
         for source, found in done:
             summary = result.sources[source]
             for item in found.items:
                 result.fetched += 1
                 summary.statuses += 1
                 self.metrics.fetched.labels(self.name).inc()
+                answer = self.answer(source, item)
+                if answer is not None:
+                    answers.setdefault(answer)
+                    sending.add(source)
                 if not self.keep(source, item):
                     continue
                 mention = self._to_mention(source, item, now, result, summary)
@@ -361,7 +374,7 @@ class CursorCollector(SearchCollector):
                     mentions.setdefault(mention.id, mention)  # once, whatever the sources
                     first.setdefault(mention.id, source)
                     sending.add(source)
-        if not await self._send_round(result, mentions, first):
+        if not await self._send_round(result, mentions, first, list(answers)):
             # The cursors stay where they were: the same items are read and sent again.
             self._count_polls([s for s, _ in done], failed, unsent=sending)
             return result

@@ -32,24 +32,36 @@ address), url `https://www.youtube.com/watch?v=<videoId>&lc=<comment id>`, creat
 publishedAt, audience `likes` its likeCount and, for a top-level comment, `replies` the
 thread's totalReplyCount, brands the channel's brand. One that breaks this mapping or the record
 contract is refused alone (logged, counted). The brand's own comments (posted from one of its
-`youtube_channels`: its answers to its public) are read but not sent: they are no mentions of
-it, and would count in its volume and its moderation queue.
+`youtube_channels`: its answers to its public) are read but not sent as mentions: they are no
+mentions of it, and would count in its volume and its moderation queue.
+
+A new reply of the brand is sent instead as its answer (answer_of): a `replied` decision on
+moderation.decisions for the case of the comment it answers (case id that comment's mention id,
+`answered_on` youtube, decided_at the reply's publishedAt, moderator its author as shown above,
+reason its URL), so that the moderation agent closes the case of a complaint the community
+managers answered on YouTube rather than in veille. The comment answered (answered): when the
+reply starts with `@handle` (YouTube's prefix to a reply to a reply), the latest earlier comment
+of the thread by that handle, not the brand's; else the top-level comment, unless the brand's
+own. The whole thread as the page gives it is searched (Comment.siblings): the comment answered
+may have been read, and sent, in an earlier round. Only the inline replies are seen (above).
+The answers go in the round's write with its mentions (MentionSink.send's `records`).
 
 The cursor of a channel is the newest publishedAt read; each round reads its newest page, then the
 next ones while they hold comments not read yet above the cursor less LOOKBACK_SECONDS (a comment
 held for review by the channel's moderation shows up late, under its first time), at most
 `max_pages`; the first round of a channel reads its newest page only. The comment ids read in the
 look-back window are remembered so that none is sent twice; the state is saved in
-`VEILLE_COLLECTOR_STATE_DIR/youtube/` only after the broker acknowledged the round's batch
-(searches.CursorCollector, as the Reddit collector's).
+`VEILLE_COLLECTOR_STATE_DIR/youtube/` only after the broker acknowledged the round's batch, its
+answers included (searches.CursorCollector, as the Reddit collector's).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
-from collections.abc import Collection
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as daytime
@@ -65,13 +77,14 @@ from streams.records import (
     is_web_address,
     iso,
 )
+from streams.topics import MODERATION_DECISIONS
 from veille.collectors import polling
-from veille.collectors.base import MentionSink
+from veille.collectors.base import MentionSink, Record
 from veille.collectors.polling import SourceFetchError, run_polling
 from veille.collectors.rss import FetchError, retry_after, truncate
 from veille.collectors.searches import CursorCollector, Page, Query, number
 from veille.metrics import CollectorMetrics, YoutubeBrandMetrics
-from veille.moderation.cases import MAX_MODERATOR_CHARS
+from veille.moderation.cases import MAX_MODERATOR_CHARS, Decision, DecisionError
 from veille.moderation.cases import iso as epoch_iso
 from veille.rules import YOUTUBE_CHANNEL, Watchlist
 from veille.settings import Settings
@@ -296,12 +309,12 @@ def comment_url(item: Comment) -> str | None:
     return url if len(url) <= MAX_SHORT_FIELD_CHARS else None
 
 
-def _is_own(item: Comment, own: Collection[str]) -> bool:
+def _is_own(item: Comment, own: Container[str]) -> bool:
     """Whether a comment was posted from one of `own`, the brand's channels."""
     return author_channel(item) in own
 
 
-def answered(reply: Comment, own: Collection[str]) -> Comment | None:
+def answered(reply: Comment, own: Container[str]) -> Comment | None:
     """The comment of its thread that `reply`, a brand's reply, answers: when its text starts
     with `@handle` (YouTube's prefix to a reply to a reply), the latest comment of the thread
     published before it whose author is that handle (case ignored), not the brand's own; else
@@ -322,24 +335,35 @@ def answered(reply: Comment, own: Collection[str]) -> Comment | None:
     return max(earlier, key=lambda pair: pair[0])[1] if earlier else None
 
 
-def answer_of(item: Comment, own: Collection[str]) -> dict[str, Any] | None:
+def answer_of(item: Comment, own: Container[str]) -> dict[str, Any] | None:
     """The `replied` decision (moderation.decisions) a comment is when the brand posted it from
     one of `own`, its channels, as a reply to another's comment (answered): keyed by that
     comment's case id, by the account that answered as the collector shows authors, at the
     reply's time, with its link, `answered_on` youtube. None for any other comment."""
     if not _is_own(item, own):
         return None
-    target = answered(item, own)
-    ident = comment_id(target)
-    when = published(item)
-    moderator = _author(_snippet(item))
-    if ident is None or when is None or moderator is None:
+    ident, reply = comment_id(answered(item, own)), comment_id(item)
+    when, moderator = published(item), _author(_snippet(item))
+    # A reply without an id would be new at every round (CursorCollector): sent again and again.
+    if ident is None or reply is None or when is None or moderator is None:
         return None
-    reply = comment_id(item)
     return {"case_id": mention_id(ident), "decision": "replied",
             "moderator": moderator[:MAX_MODERATOR_CHARS], "decided_at": epoch_iso(when),
-            "reason": comment_url(item) or f"answered on YouTube (comment {reply or '?'})",
+            "reason": comment_url(item) or f"answered on YouTube (comment {reply})",
             "answered_on": "youtube"}
+
+
+@dataclass(frozen=True)
+class ChannelsOf:
+    """The channels of `brand` (`brand_of`: channel -> its brand's id), as a container: what
+    `in` asks costs a look-up, whatever the number of channels."""
+
+    brand: str | None
+    brand_of: Mapping[str, str]
+
+    def __contains__(self, channel: object) -> bool:
+        return (self.brand is not None and isinstance(channel, str)
+                and self.brand_of.get(channel) == self.brand)
 
 
 def _count(value: Any) -> int | None:
@@ -552,12 +576,32 @@ class YoutubeCollector(CursorCollector):
     def item_time(item: Any) -> float | None:
         return published(item)
 
+    def _own(self, source: str) -> ChannelsOf:
+        """The channels of the brand whose channel `source` is: its comments from any of them
+        are its own."""
+        return ChannelsOf(self._brand_of.get(source), self._brand_of)
+
     def keep(self, source: str, item: Any) -> bool:
         """Not the brand's own comments (posted from one of its channels: its answers to its
         public, which are no mentions of it and would count in its volume and queue)."""
-        brand = self._brand_of.get(source)
-        author = author_channel(item)
-        return author is None or brand is None or self._brand_of.get(author) != brand
+        return not _is_own(item, self._own(source))
+
+    def answer(self, source: str, item: Any) -> Record | None:
+        """A brand's reply as its `replied` decision (answer_of), keyed by the case id, checked as
+        the moderation agent checks one (an invalid one, which answer_of should never make, is
+        logged and not sent)."""
+        decision = answer_of(item, self._own(source))
+        if decision is None:
+            return None
+        try:
+            Decision.from_dict(decision)
+        except DecisionError as exc:
+            self.log.warning("%s: %s: the answer %.60r is no valid decision, not sent: %s",
+                             self.name, self.describe(source), comment_id(item), exc)
+            return None
+        return Record(self.settings.topic(MODERATION_DECISIONS),
+                      decision["case_id"].encode("utf-8"),
+                      json.dumps(decision, ensure_ascii=False).encode("utf-8"))
 
     def item_dict(self, source: str, item: Any, now: datetime) -> dict[str, Any]:
         return comment_to_dict(item, self._brand_of.get(source, "?"), collected_at=now,
