@@ -143,7 +143,8 @@ TOPIC_MAP = (
         "a moderator's decision: case_id, decision (approve, reject, escalate, replied, assign, "
         "unassign), moderator, decided_at, reason, assignee (escalate: optional; assign: required) "
         "(schemas/moderation_decision.v1.json)",
-        "`veille moderate decide`, the moderation API, your moderation tools",
+        "`veille moderate decide`, the moderation API, your moderation tools, the YouTube "
+        "collector (the brand's answers seen on YouTube)",
         "moderation agent; `veille moderate` and the moderation API (escalations, assignments, "
         "decisions not applied yet)",
     ),
