@@ -27,9 +27,10 @@ from streams.records import iso
 from tests.collector_helpers import one_round, save_settled, search_settings
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
-from tests.integration.test_rss import QuickSink, wait_for
+from tests.integration.test_rss import wait_for
 from tests.kafka_helpers import raw_on_topic
 from veille.broker import free_port
+from veille.collectors.base import MentionSink
 from veille.collectors.bluesky import (
     BlueskyCollector,
     BlueskyRoundFailed,
@@ -730,7 +731,7 @@ def test_cursors_are_saved_only_after_the_broker_acknowledges(b_settings: Settin
             dead = settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}")
             metrics = CollectorMetrics(CollectorRegistry())
             collector = BlueskyCollector(settings, metrics, queries=queries,
-                                         sink=QuickSink(dead, "bluesky", metrics, ack_timeout=1.0))
+                                         sink=MentionSink(dead, "bluesky", metrics, ack_timeout=1.0))
             result = await one_round(collector)
             assert result.status == "broker_error"
             assert sample(collector, "veille_bluesky_brand_failures_total", brand="boreal",

@@ -25,10 +25,10 @@ from streams.topics import ensure_topics
 from tests.collector_helpers import ListSink, save_settled
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
-from tests.integration.test_rss import QuickSink
 from tests.kafka_helpers import raw_on_topic
 from veille.broker import free_port
 from veille.collectors import mastodon
+from veille.collectors.base import MentionSink
 from veille.collectors.mastodon import MastodonCollector, MastodonConfigError, run_mastodon
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
@@ -358,7 +358,7 @@ def test_since_id_is_kept_until_the_broker_acknowledges(m_settings: Settings) ->
             dead = settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}")
             metrics = CollectorMetrics(CollectorRegistry())
             collector = MastodonCollector(settings, metrics, hashtags=["BorealCafe"], page_limit=3,
-                                          sink=QuickSink(dead, "mastodon", metrics,
+                                          sink=MentionSink(dead, "mastodon", metrics,
                                                          ack_timeout=1.0))
             await collector.start()
             try:

@@ -22,9 +22,10 @@ from prometheus_client import CollectorRegistry
 from tests.collector_helpers import one_round, save_settled, search_settings
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
-from tests.integration.test_rss import QuickSink, wait_for
+from tests.integration.test_rss import wait_for
 from tests.kafka_helpers import raw_on_topic
 from veille.broker import free_port
+from veille.collectors.base import MentionSink
 from veille.collectors.reddit import Query, RedditCollector, RedditRoundFailed, run_reddit
 from veille.metrics import CollectorMetrics
 from veille.settings import Settings
@@ -503,7 +504,7 @@ def test_state_is_saved_only_after_the_broker_acknowledges(r_settings: Settings)
             dead = settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}")
             metrics = CollectorMetrics(CollectorRegistry())
             collector = RedditCollector(settings, metrics, queries=queries,
-                                        sink=QuickSink(dead, "reddit", metrics, ack_timeout=1.0))
+                                        sink=MentionSink(dead, "reddit", metrics, ack_timeout=1.0))
             result = await one_round(collector)
             assert result.status == "broker_error"
             assert sample(collector, "veille_reddit_brand_failures_total", brand="boreal",

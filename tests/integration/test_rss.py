@@ -28,7 +28,6 @@ from tests.http_helpers import serve
 from tests.kafka_helpers import raw_on_topic
 from veille.broker import free_port
 from veille.collectors.base import MentionSink
-from veille.collectors.producer import make_producer
 from veille.collectors.rss import (
     FeedConfig,
     FeedConfigError,
@@ -508,16 +507,6 @@ def test_a_document_that_is_not_a_feed_is_counted_and_polling_goes_on(
     asyncio.run(scenario())
 
 
-class QuickSink(MentionSink):
-    """The real sink whose producer gives up bootstrapping after 1 s instead of 30 s."""
-
-    def _get_producer(self) -> Any:
-        if self._producer is None:
-            self._producer = make_producer(self.settings, max_block_ms=1000,
-                                           bootstrap_timeout_ms=1000, request_timeout_ms=1000)
-        return self._producer
-
-
 def test_entries_are_kept_until_the_broker_acknowledges_them(rss_settings: Settings) -> None:
     async def scenario() -> None:
         async with feed_server() as srv:
@@ -526,7 +515,7 @@ def test_entries_are_kept_until_the_broker_acknowledges_them(rss_settings: Setti
             dead = rss_settings.with_(broker_url=f"kafka://127.0.0.1:{free_port()}")
             metrics = CollectorMetrics(CollectorRegistry())
             collector = RssCollector(rss_settings, metrics, feeds=feeds,
-                                     sink=QuickSink(dead, "rss", metrics, ack_timeout=1.0))
+                                     sink=MentionSink(dead, "rss", metrics, ack_timeout=1.0))
             await collector.start()
             try:
                 (result,) = await collector.poll_all()
