@@ -34,6 +34,7 @@ from veille.moderation.cases import (
     Outcome,
     apply_decision,
     closed_forgotten,
+    unknown_reason,
 )
 from veille.moderation.queue import case_of, is_erasure, misplaced
 from veille.settings import Settings
@@ -206,11 +207,15 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
         for o in outcomes:
             if o.closed:  # once per case: a closed case takes no other closing decision
                 metrics.observe_closed(case.brand, case.categories, o.decision.decision,
-                                       o.time_to_decision, answer=o.answer)
+                                       o.time_to_decision, answer=o.answer,
+                                       answered_on=o.decision.answered_on)
 
     def ignore(reason: str, detail: str) -> None:
         metrics.ignored.labels(reason).inc()
-        log.info("moderation: decision ignored (%s): %s", reason, detail)
+        # not_a_case: a brand's answer to a comment that needed no moderation, seen on its
+        # platform; the normal fate of most of them, a line each would drown the others.
+        log.log(logging.DEBUG if reason == "not_a_case" else logging.INFO,
+                "moderation: decision ignored (%s): %s", reason, detail)
 
     def home(key: bytes) -> int:
         """The partition of a case's records: its id's (veille.moderation.queue.misplaced)."""
@@ -358,7 +363,8 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
     @app.timer(max(1.0, min(30.0, settings.moderation_hold_seconds / 4)))
     async def expire_held() -> None:
         """Drop decisions held past moderation_hold_seconds, once the agent has handled its
-        case's partition of the queue to its end: their case is not coming (unknown_case).
+        case's partition of the queue to its end: their case is not coming (unknown_case; an
+        answer seen on a platform, to a comment that never became a case: not_a_case).
         A timer must never stop the worker: a failure is logged and tried again next time."""
         try:
             await expire(time.time())
@@ -398,8 +404,8 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
                 log.warning("moderation: %d held decisions on %r sent back to the stream: "
                             "their case is here", len(sent), key.decode(errors="replace"))
             else:
-                for _ in saved["decisions"]:
-                    ignore("unknown_case", f"no case {key.decode(errors='replace')!r} after "
+                for d in saved["decisions"]:
+                    ignore(unknown_reason(d), f"no case {key.decode(errors='replace')!r} after "
                            f"{now - saved['since']:.0f} s")
             held.pop(key, None)
 

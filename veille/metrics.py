@@ -833,7 +833,8 @@ class ModerationMetrics(_BrandSeries):
     the oldest age. The answer counter (veille_moderation_answers_total{brand, outcome}) counts
     the closing decision of each negative case asking for an answer, once: a reply on_time or
     late against the brand's response deadline (the late ones are those the unanswered gauge
-    counted), approve or reject as no_answer.
+    counted), approve or reject as no_answer. veille_moderation_platform_answers_total{brand}
+    counts, once per case too, the cases closed by an answer a collector saw on the platform.
     """
 
     def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
@@ -911,9 +912,16 @@ class ModerationMetrics(_BrandSeries):
             ["brand", "outcome"], registry=registry,
         )
         self._answer_outcomes = ANSWER_OUTCOMES
+        self.platform_answers = Counter(
+            "veille_moderation_platform_answers_total",
+            "Cases closed by the brand's answer seen on its platform by a collector (a replied "
+            "decision with answered_on), not recorded by a moderator in veille, once per case.",
+            ["brand"], registry=registry,
+        )
         self.ignored = Counter(
             "veille_moderation_decisions_ignored_total",
-            "Decisions not applied: unknown_case, duplicate, already_closed, conflict or invalid.",
+            "Decisions not applied: unknown_case, duplicate, already_closed, conflict, invalid, "
+            "or not_a_case (an answer seen on a platform to a comment that never became a case).",
             ["reason"], registry=registry,
         )
         self._init_brands((*self.brands, NO_BRAND))
@@ -928,7 +936,8 @@ class ModerationMetrics(_BrandSeries):
         # that count to increase() (found in review, 2026-12-05).
         for b in brands:
             self.decision_seconds.labels(b)
-            for counter in (self.cases_received, self.cases_processed, self.cases_rejected):
+            for counter in (self.cases_received, self.cases_processed, self.cases_rejected,
+                            self.platform_answers):
                 counter.labels(b)
             for c in METRIC_CATEGORIES:
                 for counter in (self.received, self.processed, self.rejected):
@@ -947,11 +956,16 @@ class ModerationMetrics(_BrandSeries):
             self.received.labels(b, c).inc()
 
     def observe_closed(self, brand: str, categories: tuple[str, ...], decision: str,
-                       seconds: float, answer: str | None = None) -> None:
+                       seconds: float, answer: str | None = None,
+                       answered_on: str | None = None) -> None:
         """A case closed by `decision` after `seconds` in the queue; `answer` is "on_time" or
-        "late" for a case asking for an answer (veille.moderation.cases.Outcome.answer)."""
+        "late" for a case asking for an answer (veille.moderation.cases.Outcome.answer);
+        `answered_on`, the platform of an answer a collector saw there (not a label: any
+        platform a collector names would make a series)."""
         b = self.brand(brand)
         self.cases_processed.labels(b).inc()
+        if answered_on is not None:
+            self.platform_answers.labels(b).inc()
         if decision == "reject":
             self.cases_rejected.labels(b).inc()
         for c in categories or (NO_CATEGORY,):

@@ -113,9 +113,10 @@ def home(case_id: str) -> int:
 
 
 def decided(case_id: str, decision: str, ago: float = 0.0, moderator: str = "alice",
-            partition: int | None = None) -> Event:
+            partition: int | None = None, answered_on: str | None = None) -> Event:
     record = {"case_id": case_id, "decision": decision, "moderator": moderator,
-              "decided_at": iso(time.time() - ago)}
+              "decided_at": iso(time.time() - ago),
+              **({"answered_on": answered_on} if answered_on is not None else {})}
     return Event(case_id.encode(), json.dumps(record).encode(),
                  SimpleNamespace(topic=SETTINGS.topic(MODERATION_DECISIONS), offset=0,
                                  partition=home(case_id) if partition is None else partition))
@@ -174,6 +175,34 @@ def test_a_decision_held_until_its_case_arrives_is_judged_by_its_own_time() -> N
     registry, _ = run([decided("held", "replied", ago=200),
                        queued("held", COMPLAINT, posted_ago=3700)])
     assert answers(registry) == {"on_time": 1.0, "late": 0.0, "no_answer": 0.0}
+
+
+def platform_answers(registry: CollectorRegistry) -> float | None:
+    return registry.get_sample_value("veille_moderation_platform_answers_total", {"brand": "acme"})
+
+
+def test_an_answer_seen_on_the_platform_before_its_case_was_queued_closes_it() -> None:
+    """The brand answered on YouTube 20 minutes before veille queued the comment (the collector
+    reads every few minutes, the enrichment queues later): held, then applied when the case
+    comes, time to decision 0, on time by its own date; counted once as a platform answer, not
+    again for its redelivery (duplicate) nor for one on a case a moderator closed first."""
+    seen = decided("yt", "replied", ago=3599 + 1200, moderator="@AcmeOfficial",
+                   answered_on="youtube")
+    registry, closed = run([
+        seen, queued("yt", COMPLAINT, posted_ago=3600), seen,
+        queued("done", COMPLAINT, posted_ago=600), decided("done", "approve", ago=60),
+        decided("done", "replied", moderator="@AcmeOfficial", answered_on="youtube"),
+    ])
+    assert platform_answers(registry) == 1
+    assert answers(registry) == {"on_time": 1.0, "late": 0.0, "no_answer": 1.0}
+    record = json.loads(dict(closed.sent)[b"yt"])
+    assert record["time_to_decision_seconds"] == 0
+    assert record["case"]["decisions"][-1]["answered_on"] == "youtube"
+    for reason in ("duplicate", "already_closed"):
+        assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                         {"reason": reason}) == 1
+    assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                     {"reason": "invalid"}) == 0
 
 
 def closed_by(closed: Sink) -> list[tuple[str, str]]:
@@ -334,6 +363,41 @@ def test_expiry_does_not_drop_a_held_decision_whose_case_is_being_saved(
     assert closed_by(topics.closed) == [("reject", "alice")] and not held
     assert registry.get_sample_value("veille_moderation_decisions_ignored_total",
                                      {"reason": "unknown_case"}) in (None, 0.0)
+
+
+def test_an_answer_seen_on_a_platform_for_no_case_is_dropped_as_not_a_case(
+        monkeypatch: Any, caplog: Any) -> None:
+    """A brand answers many comments triage never queued: once held for its case in flight and
+    the partition read to its end, such an answer is `not_a_case` (logged at DEBUG: its normal
+    fate); a moderator's decision on no case stays `unknown_case`."""
+    from veille.moderation.cases import DECISION_ERRORS
+
+    app, agent, registry, topics = held_expiry(Sink(), monkeypatch)
+    cases, held = app.tables
+    p = home("x")
+    mod, other = (next(f"{name}{i}" for i in range(10_000) if home(f"{name}{i}") == p)
+                  for name in ("mod", "case"))
+    item = queued(other, INSULT, posted_ago=600)
+    item.message.offset = 1  # the partition's last item: handled to its end (highwater 2)
+
+    async def scenario() -> None:
+        await cases.recover()
+        await agent(Stream([decided("x", "replied", moderator="@AcmeOfficial",
+                                    answered_on="youtube"),
+                            decided(mod, "reject"), item]))
+        for key in (b"x", mod.encode()):
+            held[key]["since"] -= SETTINGS.moderation_hold_seconds + 1
+        await app.timers["expire_held"]()
+
+    caplog.set_level("DEBUG", logger="agents.moderation")
+    asyncio.run(scenario())
+    assert not held and "not_a_case" in DECISION_ERRORS
+    ignored = {r: registry.get_sample_value("veille_moderation_decisions_ignored_total",
+                                            {"reason": r}) for r in ("not_a_case", "unknown_case")}
+    assert ignored == {"not_a_case": 1.0, "unknown_case": 1.0}
+    levels = {r.levelname for r in caplog.records if "(not_a_case)" in r.getMessage()}
+    assert levels == {"DEBUG"}
+    assert platform_answers(registry) == 0
 
 
 def test_expiry_right_after_an_assignment_does_not_trust_the_fetch_position(

@@ -256,6 +256,47 @@ def test_unknown_case() -> None:
     with pytest.raises(DecisionError) as err:
         apply_decision(None, decide("approve", T0, case_id="nope"), now=T0)
     assert err.value.reason == "unknown_case"
+    # An answer seen on a platform to a comment that never became a case: its normal fate.
+    with pytest.raises(DecisionError) as err:
+        apply_decision(None, decide("replied", T0, case_id="nope", answered_on="youtube"), now=T0)
+    assert err.value.reason == "not_a_case" and "not_a_case" in DECISION_ERRORS
+
+
+def test_an_answer_seen_on_a_platform_before_the_case_was_queued_closes_it() -> None:
+    """The brand answered on the platform before veille queued the mention (the collector reads
+    every few minutes, the enrichment queues later): taken however early, its time to decision
+    0, its answer outcome that of its time on the platform."""
+    complaint = case(triage=ANGRY_COMPLAINT, created_at=T0 - 7200)  # due at T0 - 3600
+    seen = decide("replied", T0 - 4000, moderator="@AcmeOfficial", answered_on="youtube",
+                  reason="https://www.youtube.com/watch?v=x&lc=Ugx")
+    out = apply_decision(complaint, seen, now=T0)
+    assert out.closed and out.time_to_decision == 0
+    assert out.answer == "on_time"  # answered 400 s before its deadline, an hour before queued
+    assert out.record is not None and out.record["time_to_decision_seconds"] == 0
+    assert out.case.closed_at == T0 - 4000 and out.case.decisions[-1].answered_on == "youtube"
+    late = apply_decision(complaint, {**seen, "decided_at": T0 - 1200}, now=T0)
+    assert (late.answer, late.time_to_decision) == ("late", 0)
+    # Redelivered: a duplicate; on a case a moderator closed first: already_closed.
+    with pytest.raises(DecisionError) as err:
+        apply_decision(out.case, seen, now=T0 + 60)
+    assert err.value.reason == "duplicate"
+    approved = apply_decision(complaint, decide("approve", T0 + 30), now=T0 + 30).case
+    with pytest.raises(DecisionError) as err:
+        apply_decision(approved, {**seen, "decided_at": T0 + 40}, now=T0 + 60)
+    assert err.value.reason == "already_closed"
+    # Still not from the future.
+    with pytest.raises(DecisionError, match="in the future"):
+        apply_decision(complaint, {**seen, "decided_at": T0 + 3600}, now=T0)
+
+
+def test_a_moderators_decision_dated_as_early_is_still_invalid() -> None:
+    complaint = case(triage=ANGRY_COMPLAINT, created_at=T0 - 7200)
+    with pytest.raises(DecisionError, match="before the case entered the queue") as err:
+        apply_decision(complaint, decide("replied", T0 - 4000, moderator="bob"), now=T0)
+    assert err.value.reason == "invalid"
+    with pytest.raises(DecisionError) as err:
+        apply_decision(None, decide("replied", T0, case_id="nope", moderator="bob"), now=T0)
+    assert err.value.reason == "unknown_case"
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@
 #   answers           the closing decision of such a case: a reply (`replied`) is on_time when
 #                     decided by its deadline, late after it (the case was "unanswered negative"
 #                     in between); approve or reject closes it with no_answer (its author got
-#                     none, whenever it was decided)
+#                     none, whenever it was decided). A reply a collector saw on the platform
+#                     (answered_on) is a `replied` at its time there, however early
 #   answered on time  on_time / every closing of such a case (no_answer included)
 #   time to decision  from the case entering the queue (received_at = the item's queued_at) to
 #                     the decision that closed it, escalations included
@@ -42,8 +43,12 @@ STATUSES: Final = ("pending", "closed")
 #: Decisions that name an assignee: escalate (optional: None is the escalation queue) and
 #: assign (required).
 ASSIGNING_DECISIONS: Final = ("escalate", "assign")
-#: Bounded reasons of a refused decision (a Prometheus label value).
-DECISION_ERRORS: Final = ("unknown_case", "duplicate", "already_closed", "conflict", "invalid")
+#: Bounded reasons of a refused decision (a Prometheus label value). `not_a_case`: an answer
+#: seen on a platform (Decision.answered_on) for a mention that never became a case, the normal
+#: fate of a brand's reply to a comment that needed no moderation; a moderator's decision on
+#: no case stays `unknown_case`, a fault worth looking at.
+DECISION_ERRORS: Final = ("unknown_case", "duplicate", "already_closed", "conflict", "invalid",
+                          "not_a_case")
 #: Decisions that may be conditional on who works on the case when they are applied
 #: (`if_assigned_to`): two moderators taking the same case at once, the second is refused.
 CONDITIONAL_DECISIONS: Final = ("assign", "unassign")
@@ -82,7 +87,9 @@ def closed_forgotten(closed_at: float, now: float,
 
 
 #: Moderators' clocks drift: a decision may be stamped this far after `now`, or before the case
-#: entered the queue, and still be accepted (its time to decision is then counted as 0).
+#: entered the queue, and still be accepted (its time to decision is then counted as 0). An
+#: answer seen on a platform (Decision.answered_on) may be stamped any time before the case
+#: (early_refused).
 MAX_CLOCK_SKEW_SECONDS: Final = 300.0
 MAX_ID_CHARS: Final = 256
 MAX_MODERATOR_CHARS: Final = 128
@@ -284,6 +291,11 @@ class Decision:
         )
 
     @property
+    def seen_on_platform(self) -> bool:
+        """An answer a collector saw on a platform, not a moderator's decision in veille."""
+        return self.answered_on is not None
+
+    @property
     def key(self) -> tuple[str, str, float]:
         """What identifies a redelivery of the same decision."""
         return (self.decision, self.moderator, self.decided_at)
@@ -444,6 +456,24 @@ def _escalated(severity: str) -> str:
     return SEVERITIES[min(SEVERITIES.index(severity) + 1, len(SEVERITIES) - 1)]
 
 
+def unknown_reason(decision: Decision | Mapping[str, Any]) -> str:
+    """Why a decision whose case does not exist and will not come is dropped: `not_a_case` for
+    an answer seen on a platform (a brand replies to many comments triage never queued: their
+    normal fate, nobody's fault), `unknown_case` for a moderator's (a wrong id, a tool's bug)."""
+    answered_on = (decision.answered_on if isinstance(decision, Decision)
+                   else decision.get("answered_on"))
+    return "unknown_case" if answered_on is None else "not_a_case"
+
+
+def early_refused(case: Case, decision: Decision) -> bool:
+    """Whether `decision` is dated too long before `case` entered the queue to be taken: a
+    moderator's, more than MAX_CLOCK_SKEW_SECONDS before (no one decides on a case not yet
+    shown); an answer seen on a platform never (the brand answered on the platform before veille
+    queued the mention: the collector reads every few minutes, the enrichment queues later)."""
+    return (not decision.seen_on_platform
+            and decision.decided_at < case.received_at - MAX_CLOCK_SKEW_SECONDS)
+
+
 def apply_decision(case: Case | None, decision: Decision | Mapping[str, Any], now: float) -> Outcome:
     """Apply a moderator's decision to a case (None: no such case). Raises DecisionError.
 
@@ -454,16 +484,19 @@ def apply_decision(case: Case | None, decision: Decision | Mapping[str, Any], no
     conditional assign or unassign (`if_assigned_to`) on a case someone else works on by then is
     a `conflict`: of two moderators taking a case at once, the first on the topic has it. Past
     MAX_OPEN_DECISIONS escalations and assignments, only a closing decision is taken (`invalid`).
+    A decision dated before the case entered the queue is `invalid` past the clock skew, but for
+    an answer seen on a platform (early_refused); on no case it is `unknown_case`, or
+    `not_a_case` for such an answer (unknown_reason). Its time to decision is never negative.
     """
     if not isinstance(decision, Decision):
         decision = Decision.from_dict(decision)
     if case is None:
-        raise DecisionError("unknown_case", f"no open or closed case {decision.case_id!r}")
+        raise DecisionError(unknown_reason(decision), f"no open or closed case {decision.case_id!r}")
     if decision.case_id != case.id:
         raise DecisionError("invalid", f"decision for {decision.case_id!r} applied to case {case.id!r}")
     if decision.decided_at > now + MAX_CLOCK_SKEW_SECONDS:
         raise DecisionError("invalid", "decided_at is in the future")
-    if decision.decided_at < case.received_at - MAX_CLOCK_SKEW_SECONDS:
+    if early_refused(case, decision):
         raise DecisionError("invalid", "decided_at is before the case entered the queue")
     if any(d.key == decision.key for d in case.decisions):
         raise DecisionError("duplicate", f"decision already applied to case {case.id!r}")
