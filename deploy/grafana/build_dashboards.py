@@ -533,6 +533,9 @@ def moderation() -> Json:
     on_time = 'veille_moderation_answers_total{brand=~"$brand", outcome="on_time"}'
     answered_on_time = (f"sum by (brand) (increase({on_time}[1d])) "
                         f"/ (sum by (brand) (increase({answers}[1d])) > 0)")
+    # Cases closed by the brand's answer seen on its platform by a collector (answered_on).
+    on_platform = (f"sum by (brand) (increase(veille_moderation_platform_answers_total"
+                   f"{MOD_BRAND}[1d]))")
     # The brand-grouped panels plot $top brands (see top()): the most cases received over the
     # time range, the worst KPI at its end, the highest gauge over the time range.
     received_range = f"sum by (brand) (increase({received}[$__range]))"
@@ -644,7 +647,9 @@ def moderation() -> Json:
                 "sum by (reason) (increase(veille_moderation_decisions_ignored_total"
                 "[$__rate_interval]))", "{{reason}}")],
                 bars=True, unit="decisions",
-                description="Decisions the moderation agent did not apply, by reason."), 6, 8),
+                description="Decisions the moderation agent did not apply, by reason; "
+                            "not_a_case is the normal fate of the brand's answers, seen on a "
+                            "platform, to comments that never became cases."), 6, 8),
         ],
         [
             (timeseries("Negative mentions answered on time (24 h)",
@@ -656,13 +661,22 @@ def moderation() -> Json:
                                     "brand's response deadline; the others were replied to late "
                                     "or closed by approve/reject with no answer. No value: none "
                                     "closed. The $top brands with the lowest at the end of the "
-                                    "time range."), 12, 8),
+                                    "time range."), 8, 8),
             (timeseries("Answers on time, late and none", [target(
                 f"sum by (outcome) (increase({answers}[1h]))", "{{outcome}}", interval="1h")],
                 bars=True, stack="normal", unit="cases", decimals=0,
                 description="Negative cases asking for an answer closed per hour: replied "
                             "on_time by the brand's response deadline or late after it, or "
-                            "closed by approve/reject with no_answer."), 12, 8),
+                            "closed by approve/reject with no_answer."), 8, 8),
+            (timeseries("Answered on the platform (24 h)",
+                        [target(top(on_platform, at_end(on_platform)), "{{brand}}")],
+                        unit="cases", decimals=0,
+                        description="Cases closed over a sliding day by the brand's answer seen "
+                                    "on the platform by a collector (a replied decision with "
+                                    "answered_on), not recorded by a moderator in veille; they "
+                                    "count as replied above, at the answer's time there. The "
+                                    "$top brands with the most at the end of the time range."),
+             8, 8),
         ],
         [
             (bargauge("Rejected by category",

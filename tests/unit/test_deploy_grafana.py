@@ -415,6 +415,7 @@ def _many_brands_series(brands: int) -> list[dict[str, str]]:
             add(f"veille_moderation_{gauge}", b, f"{i}x180")
         for outcome, rate in (("on_time", 1), ("late", i)):
             add("veille_moderation_answers_total", f'{b}, outcome="{outcome}"', f"0+{rate}x180")
+        add("veille_moderation_platform_answers_total", b, f"0+{i}x180")
         add("veille_bluesky_brand_failures_total", f'{b}, kind="fetch"', f"0+{i}x180")
         add("veille_bluesky_brand_last_success_timestamp_seconds", b, f"{1000 + i}x180")
         add("veille_reddit_brand_failures_total", f'{b}, kind="fetch"', f"0+{i}x180")
