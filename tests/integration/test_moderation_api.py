@@ -144,6 +144,9 @@ def test_decision_errors_and_success(settings, api: ServedApi) -> None:
                            ({"decision": "maybe", "moderator": "bob"}, "decision must be one of"),
                            ({"decision": "approve"}, "moderator"),
                            ({"decision": "approve", "moderator": "bob", "decided_at": 0}, "unknown fields"),
+                           # An answer seen on a platform is a collector's to write, not a moderator's.
+                           ({"decision": "replied", "moderator": "bob", "answered_on": "youtube"},
+                            "unknown fields"),
                            ({"decision": "approve", "moderator": "bob", "assignee": "x"}, "assignee"),
                            ({"decision": "approve", "moderator": "b" * 500}, "longer than")):
         status, body = post("c-new", json=payload)

@@ -1015,3 +1015,56 @@ def test_list_escalated_gives_the_escalation_queue_and_a_leads_cases(monkeypatch
     said = " ".join(capsys.readouterr().out.split())
     assert "--escalated only the escalated cases" in said, said
     assert "with --unassigned: the escalation queue" in said, said
+
+
+def test_an_answer_seen_on_a_platform_is_said_so_and_listed_as_any_reply(monkeypatch) -> None:
+    """A collector saw the brand's answer on YouTube 20 minutes before the comment was queued:
+    the tools fold it as the agent applies it (pending: "applies shortly"; closed: how), say
+    it was seen on the platform, not written by a moderator, and `closed` lists it as any reply."""
+    import io
+    import json
+
+    from veille.moderate import commands
+    from veille.moderate.api import summary
+    from veille.moderation.cases import apply_decision
+    from veille.moderation.queue import CaseView, case_of, make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    t0 = 1_767_600_000.0
+    seen = {"case_id": "yt", "decision": "replied", "moderator": "@AcmeOfficial",
+            "decided_at": t0 - 1200, "reason": "https://www.youtube.com/watch?v=x&lc=Ugx",
+            "answered_on": "youtube"}
+    view = CaseView()
+    view.add_item(make_item(
+        mention_id="yt", brands=("acme",), charter=Charter(),
+        triage=Triage(("needs_answer",), "low", "respond", ("needs_answer:complaint",)),
+        language="fr", sentiment="negative", compound=-0.6, platform="youtube", author="@c",
+        text="toujours rien", url=None, created_at=t0 - 3600, queued_at=t0))
+    view.add_decision(seen)
+    pending = summary(view.items["yt"], view, t0 + 10)["decision_pending"]
+    assert pending["answered_on"] == "youtube"
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    settings = Settings.from_env({})
+    out = io.StringIO()
+    commands.show_case(settings, "yt", out=out, now=t0 + 10)
+    assert "replied (seen on youtube) by @AcmeOfficial at " in out.getvalue()
+    assert "(the agent applies it shortly)" in out.getvalue()
+    done = apply_decision(case_of(view.items["yt"]), seen, now=t0 + 10)
+    view.add_closed(json.loads(json.dumps(done.record)))
+    for lang, words in (("en", "closed      replied (seen on youtube) by @AcmeOfficial at "),
+                        ("fr", "répondu (vu sur youtube) par @AcmeOfficial le ")):
+        out = io.StringIO()
+        assert commands.show_case(settings, "yt", out=out, now=t0 + 10, lang=lang) == "closed"
+        assert words in out.getvalue(), out.getvalue()
+    out = io.StringIO()
+    assert commands.list_closed(settings, decision="replied", since=t0 - 7200, until=t0 + 60,
+                                as_json=True, out=out) == 1
+    row = json.loads(out.getvalue())
+    assert (row["decision"], row["answered_on"], row["time_to_decision_seconds"]) == (
+        "replied", "youtube", 0.0)
+    assert row["answer"] == "on_time"
+    out = io.StringIO()
+    commands.list_closed(settings, since=t0 - 7200, until=t0 + 60, out=out)
+    assert " replied  @AcmeOffici… " in out.getvalue(), out.getvalue()

@@ -182,6 +182,16 @@ def test_a_closed_case_says_whether_its_answer_came_on_time() -> None:
     assert '<th scope="row">answer</th>' not in unknown and "no answer asked" not in unknown
 
 
+def test_a_closed_case_answered_on_a_platform_says_where_it_was_seen() -> None:
+    """The brand's answer a collector saw on the platform: no moderator clicked `replied`."""
+    from veille.moderate.page import render_closed_case
+
+    seen = closed_case(moderator="@BorealOfficial", answered_on="youtube")
+    assert "replied (seen on youtube)" in said(render_closed_case(seen, "en"))
+    assert "répondu (vu sur youtube)" in said(render_closed_case(seen, "fr"))
+    assert "seen on" not in said(render_closed_case(closed_case(answered_on=None), "en"))
+
+
 def test_the_closed_pages_paging_links_keep_the_filters() -> None:
     """Seat review, 2026-12-06: with 1,266 cases the page showed the first `limit` and no way
     to the others. Previous / next links in a labelled <nav>, the range in words."""

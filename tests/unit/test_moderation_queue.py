@@ -99,6 +99,9 @@ def test_decision_record_is_validated_and_stamped() -> None:
     for body, words in [({"decision": "maybe", "moderator": "b"}, "decision must be one of"),
                         ({"decision": "approve"}, "moderator"),
                         ({"decision": "approve", "moderator": "b", "decided_at": 1}, "unknown fields"),
+                        # A collector's alone: the tools write moderators' decisions only.
+                        ({"decision": "replied", "moderator": "b", "answered_on": "youtube"},
+                         "unknown fields"),
                         ({"decision": "approve", "moderator": "b", "assignee": "x"}, "assignee"),
                         ("approve", "JSON object")]:
         with pytest.raises(DecisionError, match=words) as err:
@@ -1488,3 +1491,19 @@ def test_erasing_one_case_leaves_the_earlier_episodes_of_other_cases_alone() -> 
     assert old_item["case_id"] == "m1"
     assert (old_item["author"], old_item["text"], old_item.get("erased_at")) == ("@a", "t'es nul", None)
     assert view.items["m2"]["text"] == "" and view.items["m1"]["text"] == "t'es nul"
+
+
+def test_a_refusal_naming_an_answer_seen_on_a_platform_says_so() -> None:
+    """A moderator deciding on a case the brand's answer on YouTube closed is told who closed it
+    and that the answer was seen there, not written in veille."""
+    from veille.moderate.store import already_closed, decision_pending
+
+    c = case_of(item("yt", queued_at=T0))
+    seen = {"case_id": "yt", "decision": "replied", "moderator": "@AcmeOfficial",
+            "decided_at": T0 - 600, "answered_on": "youtube"}
+    closed = json.loads(json.dumps(apply_decision(c, seen, now=T0).record))
+    assert "closed by '@AcmeOfficial' (replied (seen on youtube))" in already_closed("yt", closed)
+    assert "(répondu (vu sur youtube))" in already_closed("yt", closed, "fr")
+    assert "replied (seen on youtube) by '@AcmeOfficial'" in decision_pending("yt", seen)
+    moderators = {**seen, "moderator": "bob", "answered_on": None}
+    assert "replied by 'bob'" in decision_pending("yt", moderators)

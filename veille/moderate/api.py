@@ -341,7 +341,9 @@ def _pending_decision(record: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     decision = Decision.from_dict(record)  # valid: the agent's fold applied it
     return {"decision": decision.decision, "moderator": decision.moderator,
-            "decided_at": iso(decision.decided_at)}
+            "decided_at": iso(decision.decided_at),
+            # An answer a collector saw on a platform says where (absent: a moderator's).
+            **({"answered_on": decision.answered_on} if decision.answered_on is not None else {})}
 
 
 class ModerationApi:

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from veille.moderate.store import BrokerError, ModerationStore, would_ignore
-from veille.moderate.words import NBSP, word
+from veille.moderate.words import NBSP, decision_word, word
 from veille.moderation.cases import DecisionError, parse_epoch
 from veille.moderation.queue import (
     REPORT_TEXT,
+    answered_on_of,
     build_report,
     decision_record,
     duration,
@@ -419,7 +420,9 @@ def render_case(settings: Settings, found: dict[str, Any], *, as_json: bool = Fa
     t = SHOW_TEXT[lang]
 
     def by(record: dict[str, Any]) -> str:  # "reject by bob at 2026-..."
-        return t["by"].format(decision=word(record.get("decision"), lang),
+        # "replied (seen on youtube) by @AcmeOfficial": the brand's answer a collector saw.
+        return t["by"].format(decision=decision_word(record.get("decision"),
+                                                     answered_on_of(record), lang),
                               moderator=record.get("moderator"), at=record.get("decided_at"))
 
     rows: list[tuple[str, Any]] = [("case", case_id), ("status", t[f"{status}_status"])]
@@ -523,7 +526,8 @@ def decide_words(settings: Settings, lang: str | None
     t = DECIDE_TEXT[lang]
 
     def by(record: dict[str, Any]) -> str:
-        return t["by"].format(decision=word(record.get("decision"), lang),
+        return t["by"].format(decision=decision_word(record.get("decision"),
+                                                     answered_on_of(record), lang),
                               moderator=record.get("moderator"), at=record.get("decided_at"))
 
     return lang, t, by

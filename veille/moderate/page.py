@@ -49,10 +49,10 @@ from multidict import MultiDict
 
 from veille.moderate.commands import DECIDE_TEXT, LIST_TEXT, SHOW_TEXT, clock
 from veille.moderate.store import BrokerError
-from veille.moderate.words import NBSP, category, word
+from veille.moderate.words import NBSP, category, decision_word, word
 from veille.moderation import CLOSING_DECISIONS, DECISIONS, METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import MAX_MODERATOR_CHARS, DecisionError, parse_epoch
-from veille.moderation.queue import duration
+from veille.moderation.queue import answered_on_of, duration
 from veille.settings import REPORT_LANGUAGES
 from veille.timezones import is_utc_name, zone
 
@@ -343,7 +343,8 @@ def _assigned(case: dict[str, Any], lang: str, tz: tzinfo = UTC) -> str:
     pending = case.get("decision_pending")
     text = esc(has["assignee"] if has else s["no_one"])
     if pending:
-        by = fill(s["by"], decision=word(pending.get("decision"), lang),
+        by = fill(s["by"], decision=decision_word(pending.get("decision"),
+                                                  answered_on_of(pending), lang),
                   moderator=pending.get("moderator"), at=_time(pending.get("decided_at"), tz))
         text += "; " + fill(s["applies_shortly"], by=by)
     return text
@@ -449,7 +450,7 @@ def render_closed_case(case: dict[str, Any], lang: str, tz: tzinfo = UTC,
     answered = _answered(case, lang, tz)
     rows = [(s["brand"], esc(case.get("brand"))),
             (s["categories"], _categories(case, lang)),
-            (p["decision"], esc(word(case.get("decision"), lang))),
+            (p["decision"], esc(decision_word(case.get("decision"), answered_on_of(case), lang))),
             (p["decided_by"], esc(case.get("moderator"))),
             (s["decided"], _time(case.get("decided_at"), tz)),
             *([(p["answer"], answered)] if answered is not None else []),

@@ -19,10 +19,10 @@ from streams.topics import (
 )
 from veille import kafka_crc
 from veille.collectors.producer import make_producer
-from veille.moderate.words import NBSP, word
+from veille.moderate.words import NBSP, decision_word
 from veille.moderation import CLOSING_DECISIONS
 from veille.moderation.cases import DecisionError
-from veille.moderation.queue import CaseView, decision_record, misplaced
+from veille.moderation.queue import CaseView, answered_on_of, decision_record, misplaced
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,11 @@ REFUSAL_TEXT: dict[str, dict[str, str]] = {
 
 
 def _decision(record: dict[str, Any], lang: str) -> Any:
-    return word(record.get("decision"), lang) if record.get("decision") is not None else None
+    """The decision of a decision or closed record in `lang`; an answer seen on a platform says
+    so ("replied (seen on youtube)"): no moderator of the team wrote it."""
+    if record.get("decision") is None:
+        return None
+    return decision_word(record["decision"], answered_on_of(record), lang)
 
 
 def decided_first(case_id: str, first: dict[str, Any], lang: str = "en") -> str:

@@ -33,6 +33,20 @@ def category(value: Any, lang: str) -> str:
     return FRENCH_CATEGORIES.get(text, text) if lang == "fr" else text
 
 
+#: How a decision is said when a collector saw it on a platform (answered_on): the brand's
+#: answer there, not a moderator's click in veille.
+SEEN_ON = {"en": "{decision} (seen on {platform})", "fr": "{decision} (vu sur {platform})"}
+
+
+def decision_word(decision: Any, answered_on: Any, lang: str) -> str:
+    """A decision in `lang` (word), and for an answer seen on a platform, where it was seen:
+    "replied (seen on youtube)", « répondu (vu sur youtube) »."""
+    said = word(decision, lang)
+    if answered_on is None:
+        return said
+    return SEEN_ON.get(lang, SEEN_ON["en"]).format(decision=said, platform=answered_on)
+
+
 def word(value: Any, lang: str) -> str:
     """A record value (a decision, a sentiment) in `lang`: French past participles and
     adjectives; anything else as it is."""

@@ -1167,9 +1167,27 @@ def _closed_case(record: Mapping[str, Any], item: Mapping[str, Any] | None) -> C
         return None
 
 
+def answered_on_of(record: Any) -> str | None:
+    """The platform on which a collector saw the brand's answer that this record is (a
+    moderation.decisions record, or the API's decision_pending, with `answered_on`) or that
+    closed its case (a moderation.closed record: its case's last decision; a closed_summary row:
+    its `answered_on`); None for a moderator's decision, or when the record does not say."""
+    if not isinstance(record, Mapping):
+        return None
+    platform = record.get("answered_on")
+    state = record.get("case")
+    if platform is None and isinstance(state, Mapping):
+        history = state.get("decisions")
+        last = history[-1] if isinstance(history, list) and history else None
+        platform = last.get("answered_on") if isinstance(last, Mapping) else None
+    return platform if isinstance(platform, str) else None
+
+
 def closed_summary(record: Mapping[str, Any], item: Mapping[str, Any] | None) -> dict[str, Any]:
     """A closed case for people and tools: the closing `decision`, `moderator`, `reason`,
-    `decided_at` and `time_to_decision_seconds` of its moderation.closed record, the case's
+    `decided_at` and `time_to_decision_seconds` of its moderation.closed record, `answered_on`
+    (the platform on which a collector saw the brand's answer that closed it; null for a
+    moderator's decision), the case's
     `brand`, `brands`, `categories`, `severity` (after escalations) and `escalations`, who
     worked on it last (`assigned_to`), its answer deadline (`respond_by`, as GET /cases gives
     it) and `answer`, how the closing answered a case asking for one (on_time, late, no_answer;
@@ -1192,6 +1210,7 @@ def closed_summary(record: Mapping[str, Any], item: Mapping[str, Any] | None) ->
         "decision": record.get("decision"),
         "moderator": record.get("moderator"),
         "reason": record.get("reason"),
+        "answered_on": answered_on_of(record),
         "decided_at": iso(decided),
         "time_to_decision_seconds": _time_to_decision(record, decided, case),
         "respond_by": iso(case.response_deadline) if case is not None else None,
