@@ -447,3 +447,45 @@ def test_the_tools_see_a_case_queued_again_after_the_retention(settings) -> None
     out = io.StringIO()
     assert show_case(settings, "old1", as_json=True, out=out) == "pending"
     assert json.loads(out.getvalue())["item"]["decision_pending"]["moderator"] == "bob"
+
+
+def test_an_answer_seen_on_a_platform_closes_its_case_or_is_not_a_case(settings,
+                                                                       start_worker) -> None:
+    """A collector saw the brand's YouTube reply 20 minutes before veille queued the comment:
+    the real agent holds it, applies it when the case comes (time to decision 0, on time by the
+    platform's time) and counts the case answered on the platform. An answer to a comment that
+    never became a case is dropped after the hold as not_a_case, not unknown_case."""
+    from veille.moderation.cases import iso
+    from veille.moderation.queue import make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    settings = settings.with_(watchlist=WATCHLIST, moderation_hold_seconds=3.0)
+    ensure_topics(settings)
+    worker = start_worker(settings)
+    now = time.time()
+
+    def seen(case_id: str, at: float) -> tuple[bytes, bytes]:
+        record = {"case_id": case_id, "decision": "replied", "moderator": "@AcmeOfficial",
+                  "decided_at": iso(at), "answered_on": "youtube",
+                  "reason": f"https://www.youtube.com/watch?v=v1&lc={case_id}"}
+        jsonschema.validate(record, schema("moderation_decision.v1.json"))
+        return case_id.encode(), json.dumps(record).encode()
+
+    produce(settings, MODERATION_DECISIONS, [seen("yt-1", now - 1200), seen("yt-never", now)])
+    item = make_item(mention_id="yt-1", brands=("acme",), charter=Charter(),
+                     triage=Triage(("needs_answer",), "low", "respond", ("needs_answer:complaint",)),
+                     language="fr", sentiment="negative", compound=-0.6, platform="youtube",
+                     author="@c", text="toujours pas de réponse", url=None,
+                     created_at=now - 1500, queued_at=now)
+    produce(settings, MODERATION_QUEUE, [(b"yt-1", json.dumps(item).encode())])
+    [(key, record)] = values(settings, MODERATION_CLOSED, expect=1, settle=0.5)
+    jsonschema.validate(record, strict("moderation_closed.v1.json"))
+    assert (key, record["decision"], record["time_to_decision_seconds"]) == (b"yt-1", "replied", 0)
+    assert record["case"]["decisions"][-1]["answered_on"] == "youtube"
+    scraped = wait_metrics(worker.metrics_url, lambda s: by_label(
+        s, "veille_moderation_decisions_ignored_total", "reason") == {("not_a_case",): 1},
+        what="the answer to no case dropped as not_a_case")
+    assert by_label(scraped, "veille_moderation_platform_answers_total", "brand") == {("acme",): 1}
+    assert by_label(scraped, "veille_moderation_answers_total", "brand", "outcome") == {
+        ("acme", "on_time"): 1}
