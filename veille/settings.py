@@ -382,7 +382,7 @@ class Settings:
         default=600.0,
         metadata={"help": "Moderation: how long a decision whose case has not reached the agent "
                   "yet is held (once the queue is read to its end) before it is counted as "
-                  "unknown_case and dropped."},
+                  "unknown_case (not_a_case for an answer seen on a platform) and dropped."},
     )
     report_language: str = field(
         default="en",
