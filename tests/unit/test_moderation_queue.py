@@ -586,6 +586,22 @@ def test_decisions_on_cases_with_no_item_are_bounded_in_count() -> None:
     assert view.orphan_decisions == 1 and "ghost-3" in view.decisions
 
 
+def test_answers_seen_on_a_platform_for_no_case_are_counted_apart_when_dropped() -> None:
+    """A brand answers many comments that never became cases: dropped after the hold as the
+    agent drops them (not_a_case), they are counted apart from the moderators' decisions on no
+    case, which the store warns about (it says the platform's at DEBUG only)."""
+    view = CaseView(orphan_seconds=600)
+    seen = {"decision": "replied", "moderator": "@AcmeOfficial", "decided_at": T0,
+            "answered_on": "youtube"}
+    for n in range(3):
+        view.add_decision({**seen, "case_id": f"yt-{n}"})
+    view.add_decision({"case_id": "typo", "decision": "reject", "moderator": "bob",
+                       "decided_at": T0})
+    assert view.expire_orphans(T0) == (0, 0)
+    assert view.expire_orphans(T0 + 600) == (4, 0)
+    assert (view.orphans_expired, view.orphans_seen_on_platform) == (4, 3)
+
+
 def test_decisions_on_cases_with_no_item_wait_for_it_as_long_as_the_agent_holds_them() -> None:
     """orphan_seconds after the first sweep that saw them (the store sweeps once the topics are
     read to their end), decisions whose item never came are dropped, as the agent drops the

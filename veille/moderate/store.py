@@ -445,8 +445,13 @@ class ModerationStore:
         if forgotten:
             log.debug("moderation view: forgot %d closed cases decided more than %.0f s ago",
                       forgotten, self.view.closed_retention_seconds)
+        answers = self.view.orphans_seen_on_platform
         expired, evicted = self.view.expire_orphans(now)
-        if expired or evicted:
+        answers = self.view.orphans_seen_on_platform - answers
+        if answers:  # the agent's not_a_case: answers to comments that needed no moderation
+            log.debug("moderation view: dropped %d answers seen on a platform on case ids with "
+                      "no queue item", answers)
+        if expired + evicted > answers:
             view = self.view
             log.warning("moderation view: dropped %d decisions on case ids with no queue item "
                         "(%d read more than %.0f s ago, %d the oldest over the bound of %d); "

@@ -398,6 +398,9 @@ class CaseView:
     #: Orphan decisions dropped so far: read more than orphan_seconds ago, or over the bound.
     orphans_expired: int = field(default=0, init=False)
     orphans_evicted: int = field(default=0, init=False)
+    #: ...of which answers seen on a platform (`answered_on`): to comments that never became
+    #: cases, their normal fate (the agent's not_a_case), no sign of a fault.
+    orphans_seen_on_platform: int = field(default=0, init=False)
     #: case id with no queue item -> when expire_orphans first saw its decisions (None: not yet),
     #: oldest first.
     _orphans: dict[str, float | None] = field(default_factory=dict, init=False, repr=False)
@@ -456,9 +459,10 @@ class CaseView:
         self._orphans.pop(case_id)
         self._closing_kept.pop(case_id, None)
         self._written.pop(case_id, None)
-        dropped = len(self.decisions.pop(case_id, ()))
-        self._orphan_count -= dropped
-        return dropped
+        kept = self.decisions.pop(case_id, ())
+        self._orphan_count -= len(kept)
+        self.orphans_seen_on_platform += sum(d.get("answered_on") is not None for d in kept)
+        return len(kept)
 
     def expire_orphans(self, now: float) -> tuple[int, int]:
         """Drop the decisions on case ids that still have no queue item: those read more than
@@ -1306,7 +1310,8 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
         if isinstance(received_at, int | float) and not isinstance(received_at, bool) \
                 and math.isfinite(received_at) and decided < received_at:
             # A decision stamped before its case was queued (a moderator's clock behind, up to
-            # MAX_CLOCK_SKEW_SECONDS): processed when received, as the agent counts it (found
+            # MAX_CLOCK_SKEW_SECONDS; an answer seen on a platform, however early): processed
+            # when received, as the agent counts it (found
             # in review: filed in the period before the one it was received in).
             decided = float(received_at)
         if not since <= decided < until:
