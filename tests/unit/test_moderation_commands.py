@@ -155,7 +155,7 @@ def test_report_prints_time_to_decision_and_answers(monkeypatch) -> None:
     result = commands.report(Settings.from_env({}), 1_767_590_000.0, 1_767_610_000.0, out=text)
     assert result.brands["acme"].decision_seconds == [599.0]
     assert "median, p90 = time to decision" in text.getvalue()
-    assert "acme                9m59s    9m59s       0        0      0          0        -" in \
+    assert "acme                9m59s    9m59s       0        0      0            0          0        -" in \
         text.getvalue()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, date, datetime
@@ -45,9 +46,10 @@ def item(case_id: str = "m1", triage: Triage = INSULT, *, brands: tuple[str, ...
     return made
 
 
-def closed(record: dict, decision: str, at: float, moderator: str = "alice") -> dict:
+def closed(record: dict, decision: str, at: float, moderator: str = "alice", **extra: str) -> dict:
     out = apply_decision(case_of(record), {"case_id": record["case_id"], "decision": decision,
-                                           "moderator": moderator, "decided_at": at}, now=at)
+                                           "moderator": moderator, "decided_at": at, **extra},
+                         now=at)
     assert out.record is not None
     return json.loads(json.dumps(out.record))  # as read back from the topic
 
@@ -469,8 +471,9 @@ def test_report_times_to_decision_and_answers_on_time_or_late() -> None:
               item("b-ok", RESPOND, brands=("boreal",), queued_at=T0)]  # approved, no reply
     # acme's ten complaints decided 1..10 minutes after queueing, but a9 after 3 hours.
     waits = [m * minute for m in range(1, 10)] + [180 * minute]
-    records = [closed(it, "replied", it_at) for it, it_at in
-               ((items[i], T0 + i + waits[i]) for i in range(10))]
+    # a1, a2 and a9 (late) answered on YouTube by the brand, seen by its collector.
+    records = [closed(it, "replied", it_at, **({"answered_on": "youtube"} if i in (1, 2, 9) else {}))
+               for i, it, it_at in ((i, items[i], T0 + i + waits[i]) for i in range(10))]
     records += [closed(items[10], "reject", T0 + 30), closed(items[11], "approve", T0 + 4000),
                 closed(items[14], "approve", T0 + 60)]
     r = build_report(items, records, T0, T0 + 4 * 3600)
@@ -479,6 +482,7 @@ def test_report_times_to_decision_and_answers_on_time_or_late() -> None:
     assert (acme.median_decision_seconds, acme.p90_decision_seconds) == (5 * minute, 9 * minute)
     assert (acme.answered, acme.answered_on_time, acme.answered_late) == (10, 9, 1)
     assert acme.on_time_share == 0.9
+    assert (acme.answered_on_platform, boreal.answered_on_platform) == (3, 0)
     assert (boreal.answered, boreal.closed_without_answer, boreal.asking_closed) == (0, 1, 1)
     assert (boreal.on_time_share, boreal.median_decision_seconds) == (0.0, 60)
     # b-wait's deadline passed at T0 + 50 min; b-new's (T0 + 250 min) after the period.
@@ -488,15 +492,19 @@ def test_report_times_to_decision_and_answers_on_time_or_late() -> None:
             r.total.p90_decision_seconds) == (9, 1, 1, 4000)
     assert r.total.on_time_share == 9 / 11
     text = format_report(r)
-    assert re.search(r"^acme +5m00s +9m00s +10 +9 +1 +0 +90\.0% +0$", text, re.M), text
-    assert re.search(r"^boreal +1m00s +1h06m +1 +0 +0 +1 +0\.0% +1$", text, re.M), text
-    assert re.search(r"^all +5m00s +1h06m +11 +9 +1 +1 +81\.8% +1$", text, re.M), text
+    assert re.search(r"^acme +5m00s +9m00s +10 +9 +1 +3 +0 +90\.0% +0$", text, re.M), text
+    assert re.search(r"^boreal +1m00s +1h06m +1 +0 +0 +0 +1 +0\.0% +1$", text, re.M), text
+    assert re.search(r"^all +5m00s +1h06m +11 +9 +1 +3 +1 +81\.8% +1$", text, re.M), text
+    assert "on platform = of the replies, those the brand posted on the platform itself" in text
+    fr = format_report(r, lang="fr")
+    assert re.search(r"^acme +5m00s +9m00s +10 +9 +1 +3 +0 +90,0\u00a0% +0$", fr, re.M), fr
     assert "time to decision: from entering the queue (queued_at) to the closing decision" in text
-    # Records without the agent's figures (another producer): the queue item tells the same.
+    # Records without the agent's figures (another producer): the queue item tells the same, but
+    # where the answer was seen (the case's history says it).
     bare = [{k: v for k, v in rec.items() if k not in ("case", "time_to_decision_seconds")}
             for rec in records]
     again = build_report(items, bare, T0, T0 + 4 * 3600)
-    assert again.brands["acme"] == acme
+    assert again.brands["acme"] == dataclasses.replace(acme, answered_on_platform=0)
 
 
 def test_nearest_rank_quantiles() -> None:
@@ -1274,7 +1282,7 @@ def test_the_report_gives_every_watched_brand_a_row_even_with_nothing_in_the_per
     assert r.hours() == plain.hours()  # the chart is the same
     text = format_report(r).splitlines()
     assert re.search(r"^boreal +0 +0 +- +0 +-$", "\n".join(text), re.M), text
-    assert re.search(r"^zeta +- +- +0 +0 +0 +0 +- +0$", "\n".join(text), re.M), text
+    assert re.search(r"^zeta +- +- +0 +0 +0 +0 +0 +- +0$", "\n".join(text), re.M), text
     # Nothing else moves: the plain report is the same but for the two new rows, in each table.
     assert [line for line in text if not re.match(r"(boreal|zeta) ", line)] == \
         format_report(plain).splitlines()

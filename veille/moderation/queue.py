@@ -1097,6 +1097,9 @@ class Figures:
     answered_on_time: int = 0
     answered_late: int = 0
     closed_without_answer: int = 0
+    #: Of those replies (on time or late), the ones a collector saw on the platform
+    #: (`answered_on`) rather than a moderator recorded in veille.
+    answered_on_platform: int = 0
     #: Such cases still pending past their deadline at the end of the period.
     unanswered_at_end: int = 0
 
@@ -1320,6 +1323,7 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
         rejected = record.get("decision") == "reject"
         waited = _time_to_decision(record, decided, case)
         answer = _answer(record, decided, case)  # the agent's own comparison
+        seen = answered_on_of(record) is not None
         for f in (figures, total):
             f.processed += 1
             f.rejected += rejected
@@ -1328,6 +1332,7 @@ def build_report(items: Iterable[Mapping[str, Any]], closed: Iterable[Mapping[st
             f.answered_on_time += answer == "on_time"
             f.answered_late += answer == "late"
             f.closed_without_answer += answer == "no_answer"
+            f.answered_on_platform += seen and answer in ("on_time", "late")
         processed.add(decided)
     return Report(since, until, dict(sorted(brands.items())), total, categories, received,
                   processed, received.busiest(since, until, tz), pending_at_end, tz)
@@ -1393,13 +1398,16 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
         "pending": "pending at the end of the period: {n}",
         "answers": "time to decision and answers to negative mentions asking for one (cases "
                    "closed in the period):",
-        "answers_head": "brand|median|p90|closed|on time|late|no answer|on-time|unanswered",
+        "answers_head": "brand|median|p90|closed|on time|late|on platform|no answer|on-time|"
+                        "unanswered",
         "answers_note": "median, p90 = time to decision: from entering the queue (queued_at) to "
                         "the closing decision\n"
                         "closed = negative cases asking for an answer (needs_answer) closed: "
                         "replied on time by their\n"
                         "  brand's deadline (respond_by) or late, or approved/rejected with no "
                         "answer; on-time = on time / closed;\n"
+                        "  on platform = of the replies, those the brand posted on the platform "
+                        "itself (read by a collector);\n"
                         "  unanswered = such cases still pending past their deadline at the end of "
                         "the period",
         "categories": "received per category (an item counts in each of its categories; none: "
@@ -1426,14 +1434,16 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                    "(dossiers clos dans la période)\u00a0:",
         # Not "sans réponse" twice: closed without one, and still waiting past the deadline
         # (found in review, 2026-12-06).
-        "answers_head": "marque|médiane|p90|clos|à temps|en retard|sans rép.|% à temps|"
-                        "échus",
+        "answers_head": "marque|médiane|p90|clos|à temps|en retard|sur place|sans rép.|"
+                        "% à temps|échus",
         "answers_note": "médiane, p90 = délai de décision\u00a0: de l'entrée dans la file (queued_at) "
                         "à la décision qui clôt\n"
                         "clos = dossiers négatifs demandant une réponse (needs_answer) clos\u00a0: "
                         "réponse avant l'échéance\n"
                         "  de leur marque (respond_by) ou en retard, ou approuvés/rejetés sans "
                         "réponse (sans rép.)\u00a0; % à temps = à temps / clos\u00a0;\n"
+                        "  sur place = des réponses, celles que la marque a publiées sur la "
+                        "plateforme même (lues par un collecteur)\u00a0;\n"
                         "  échus = dossiers de ce type encore en attente après leur échéance à la "
                         "fin de la période (laissés sans réponse)",
         "categories": "reçus par catégorie (un élément compte dans chacune de ses catégories\u00a0; "
@@ -1486,14 +1496,15 @@ def format_report(report: Report, tz: tzinfo = UTC, lang: str = "en",
     lines.append(t["pending"].format(n=report.pending_at_end))
     head = t["answers_head"].split("|")
     # At least two spaces between headers: French "à temps en retard" read as one phrase.
-    widths = [16, *(max(len(h) + 1, w) for h, w in zip(head[1:], (8, 8, 7, 8, 6, 10, 8, 11),
+    widths = [16, *(max(len(h) + 1, w) for h, w in zip(head[1:], (8, 8, 7, 8, 6, 11, 10, 8, 11),
                                                    strict=True))]
     lines += ["", t["answers"], _row(head, widths)]
     for name, f in rows:
         lines.append(_row([name, duration(f.median_decision_seconds, lang),
                            duration(f.p90_decision_seconds, lang), str(f.asking_closed),
                            str(f.answered_on_time), str(f.answered_late),
-                           str(f.closed_without_answer), _pct(f.on_time_share, lang, floor=True),
+                           str(f.answered_on_platform), str(f.closed_without_answer),
+                           _pct(f.on_time_share, lang, floor=True),
                            str(f.unanswered_at_end)], widths))
     lines += t["answers_note"].split("\n")
     lines += ["", t["categories"]]
