@@ -22,7 +22,7 @@ class Recorder(MentionSink):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.written: dict[str, Any] = {}
 
-    async def send(self, mentions, timeout=None):  # type: ignore[no-untyped-def]
+    async def send(self, mentions, timeout=None, *, records=()):  # type: ignore[no-untyped-def]
         batch = list(mentions)
         self.written.update((m.id, m) for m in batch)
         return len(batch)

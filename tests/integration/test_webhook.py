@@ -82,14 +82,14 @@ class Served:
 
     def post(self, payload: Any = None, *, content: Any = None, token: str | None = None,
              signature: str | None = None, content_type: str = "application/json",
-             headers: dict[str, str] | None = None) -> httpx.Response:
+             headers: dict[str, str] | None = None, path: str = "/mentions") -> httpx.Response:
         body = content if content is not None else json.dumps(payload).encode()
         h = {"Content-Type": content_type, **(headers or {})}
         if token is not None:
             h["Authorization"] = f"Bearer {token}"
         if signature is not None:
             h["X-Veille-Signature"] = signature
-        return self.client.post("/mentions", content=body, headers=h)
+        return self.client.post(path, content=body, headers=h)
 
     def metric(self, name: str, **labels: str) -> float:
         text = self.client.get("/metrics").text

@@ -28,7 +28,7 @@ CHILD = textwrap.dedent('''
         raise AssertionError
 
     class Stalled(MentionSink):  # a broker that never acknowledges
-        async def send(self, mentions, timeout=None):
+        async def send(self, mentions, timeout=None, *, records=()):
             await asyncio.sleep(timeout or 10)
             raise BrokerUnavailable("stalled")
         def close(self):

@@ -29,7 +29,7 @@ class SlowBroker(MentionSink):
         self.written: set[str] = set()
         self.writes: list[tuple[int, bool]] = []  # (mentions, acknowledged)
 
-    async def send(self, mentions, timeout=None):  # type: ignore[no-untyped-def]
+    async def send(self, mentions, timeout=None, *, records=()):  # type: ignore[no-untyped-def]
         batch = list(mentions)
         limit = self.ack_timeout if timeout is None else min(timeout, self.ack_timeout)
         async with self._lock:
@@ -105,7 +105,7 @@ class HeldBroker(MentionSink):
         self.release = asyncio.Event()
         self.entered = asyncio.Event()
 
-    async def send(self, mentions, timeout=None):  # type: ignore[no-untyped-def]
+    async def send(self, mentions, timeout=None, *, records=()):  # type: ignore[no-untyped-def]
         self.entered.set()
         await self.release.wait()
         return len(list(mentions))

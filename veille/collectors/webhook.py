@@ -31,6 +31,18 @@ SeenSignatures, in this process's memory) are answered 200 `duplicate` and not w
 while the first is still being written, 503 `in_flight`. Without the header the body-only
 signature is taken, unless VEILLE_WEBHOOK_REQUIRE_TIMESTAMP is set: it can be replayed for ever.
 
+`POST /answers` takes the brand's answers seen on a platform, as a no-code tool reports them
+(Zapier's "New reply by page"): one object, a JSON array of them, or `{"answers": [...]}`, or one
+as a form, with `mention_id` (the id of the mention answered, as sent to /mentions: its case
+id), `answered_at` (the times /mentions reads in `created_at`), `platform`, optionally `by` (the
+account that answered; "<platform> page" by default) and `url` (the answer's link). Each is
+written as a `replied` decision on moderation.decisions, keyed by case id, `answered_on` its
+platform (moderation_decision.v1.json): its case is closed as answered by the moderation agent,
+and an answer to a mention that never became a case is dropped there as `not_a_case`. An
+unknown field, or a time more than VEILLE_MAX_FUTURE_SECONDS ahead, is a 400. The same body
+parsing, limits, authentication and 202/503 guarantees as /mentions; the answers go through
+the same grouped writes.
+
 Content-Encoding: identity, gzip, x-gzip or deflate, one at most (veille.httpbody); any other
 is refused with 415 from the headers, before the body is read (instead of the 100 Continue).
 
@@ -52,7 +64,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -67,9 +79,13 @@ from streams.records import (
     Limits,
     RawMention,
     content_id,
+    dumps,
+    is_web_address,
     iso,
     mention_from_dict,
+    parse_time,
 )
+from streams.topics import MODERATION_DECISIONS
 from veille.broker import (
     any_answers,
     metadata_answers,
@@ -77,7 +93,7 @@ from veille.broker import (
     sign_in,
     url_host,
 )
-from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
+from veille.collectors.base import BrokerUnavailable, Collector, MentionSink, Record
 from veille.collectors.flat import brand_list, gather_audience
 from veille.collectors.flat import count as _count
 from veille.exposition import scrape
@@ -97,7 +113,9 @@ from veille.httpbody import (
 )
 from veille.logs import say
 from veille.metrics import CollectorMetrics
+from veille.moderation.cases import ANSWERING_DECISION, MAX_MODERATOR_CHARS, Decision, DecisionError
 from veille.settings import Settings, SettingsError
+from veille.terminal import shown
 from veille.timezones import MONTHS, local_time, rfc822_time, zone, zone_abbreviation_minutes
 
 log = logging.getLogger(__name__)
@@ -153,6 +171,15 @@ _TIMESTAMP_TEXT = re.compile(r"[0-9]{1,12}")
 #: The shortest token or HMAC secret accepted (a 1-character token guarded a public listener).
 MIN_SECRET_CHARS = 16
 _PENDING_ID = "webhook-pending"
+#: The fields of an answer pushed to /answers (any other is refused, as the decisions' contract
+#: refuses unknown fields).
+ANSWER_FIELDS = ("mention_id", "answered_at", "platform", "by", "url")
+#: A platform name as moderation_decision.v1.json's `answered_on` (a mention's platform,
+#: lower-cased as /mentions writes it).
+_ANSWERED_ON = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+#: The answer's field a decision's field comes from (to name it in a refusal).
+_DECISION_FIELDS = {"case_id": "mention_id", "moderator": "by", "decided_at": "answered_at",
+                    "reason": "url", "answered_on": "platform"}
 
 
 class WebhookConfigError(SettingsError):
@@ -481,8 +508,9 @@ class WebhookCollector(Collector):
         # In-flight requests may wait up to two ack timeouts (metadata, then acknowledgement).
         self._drain_timeout = 2 * self.ack_timeout + 5
         self._shutdown: asyncio.Task[None] | None = None
-        #: (mentions, answered when written, deadline on the loop's clock) per waiting request.
-        self._queue: list[tuple[list[RawMention], asyncio.Future[None], float]] = []
+        #: (mentions, or answers' records, answered when written, deadline on the loop's clock)
+        #: per waiting request.
+        self._queue: list[tuple[list[RawMention | Record], asyncio.Future[None], float]] = []
         self._waiting_bytes = 0  # what the requests waiting for a write hold (bodies, mentions)
         self._reading_bytes = 0  # reserved by the requests whose body is being received
         self._writer: asyncio.Task[None] | None = None
@@ -523,6 +551,7 @@ class WebhookCollector(Collector):
         app = web.Application(client_max_size=self.settings.webhook_max_body_bytes,
                               middlewares=[self._errors])
         app.router.add_post("/mentions", self._post_mentions, expect_handler=self._expect)
+        app.router.add_post("/answers", self._post_answers, expect_handler=self._expect)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
@@ -681,8 +710,9 @@ class WebhookCollector(Collector):
             # The same request again: a sender's retry after a lost answer, or a replay. Either
             # way it is written once; a 2xx stops a retrying sender (a 401 told it to fail).
             self._refuse("duplicate")
+            ids = "case_ids" if request.path == "/answers" else "ids"
             return web.json_response(
-                {"accepted": 0, "ids": [], "duplicate": True,
+                {"accepted": 0, ids: [], "duplicate": True,
                  "detail": f"this request ({TIMESTAMP_HEADER} and {SIGNATURE_HEADER}) was accepted "
                            "already: it is not written again; sign each new request with its own "
                            "timestamp"}, status=200)
@@ -738,12 +768,20 @@ class WebhookCollector(Collector):
     # -- endpoints --------------------------------------------------------------------------
 
     async def _post_mentions(self, request: web.Request) -> web.Response:
-        """_receive_mentions(), then a timestamped signature it claimed is accepted with its
-        request (202), else released: the sender may send it again after a 503 or a 400."""
+        return await self._signed_request(request, self._receive_mentions)
+
+    async def _post_answers(self, request: web.Request) -> web.Response:
+        return await self._signed_request(request, self._receive_answers)
+
+    async def _signed_request(
+            self, request: web.Request,
+            receive: Callable[[web.Request, list[bytes]], Awaitable[web.Response]]) -> web.Response:
+        """receive(), then a timestamped signature it claimed is accepted with its request
+        (202), else released: the sender may send it again after a 503 or a 400."""
         response: web.Response | None = None
         claimed: list[bytes] = []
         try:
-            response = await self._receive_mentions(request, claimed)
+            response = await receive(request, claimed)
             return response
         finally:
             if claimed and response is not None and response.status == 202:
@@ -751,7 +789,13 @@ class WebhookCollector(Collector):
             elif claimed:
                 self._seen.release(claimed[0])
 
-    async def _receive_mentions(self, request: web.Request, claimed: list[bytes]) -> web.Response:
+    async def _read_items(self, request: web.Request, claimed: list[bytes], noun: str,
+                          own_field: str) -> web.Response | tuple[list[Any], bool, int]:
+        """What every POST does before its items are checked: the checks of the headers
+        (_precheck), the body read within its bounds and decoded, its signature checked (and
+        claimed), then parsed as a form (one item) or as JSON: one item, an array of them, or
+        `{noun: [...]}` (an object without `own_field`, the field every item has). The refusal,
+        or (the items, whether they may hold TooLongNumbers, the bytes the request holds)."""
         refused = self._precheck(request)
         if refused is not None:
             return refused
@@ -805,12 +849,12 @@ class WebhookCollector(Collector):
         if refused is not None:
             return refused
         # What the request holds while it waits: its body (aiohttp keeps the bytes read, and a
-        # decoded body is another copy), then its mentions.
+        # decoded body is another copy), then its items.
         size = len(body) + (len(raw) if body is not raw else 0)
         if self._overloaded(size):
             return self._overload()
 
-        if request.content_type.lower() == FORM_TYPE:  # one mention, flat fields (Zapier's "Form")
+        if request.content_type.lower() == FORM_TYPE:  # one item, flat fields (Zapier's "Form")
             try:
                 payload: Any = form_mention(body)
             except InvalidMention as exc:
@@ -823,15 +867,15 @@ class WebhookCollector(Collector):
             if refusal is not None:
                 return refusal
 
-        # The batch wrapper has no text of its own: a mention carrying a `mentions` field (a
+        # The batch wrapper has no field of an item: a mention carrying a `mentions` field (a
         # Mastodon status lists the accounts it names) was taken for one, and 202 answered with
-        # nothing written. (A form is one mention whatever its fields.)
-        if (not form and isinstance(payload, dict) and "mentions" in payload
-                and "text" not in payload):
-            items = payload["mentions"]
+        # nothing written. (A form is one item whatever its fields.)
+        if (not form and isinstance(payload, dict) and noun in payload
+                and own_field not in payload):
+            items = payload[noun]
             if not isinstance(items, list):
                 self._refuse("invalid_field")
-                return _error(400, "invalid_field", "mentions must be an array", field="mentions")
+                return _error(400, "invalid_field", f"{noun} must be an array", field=noun)
         elif isinstance(payload, list):
             items = payload
         else:
@@ -839,9 +883,35 @@ class WebhookCollector(Collector):
         if len(items) > MAX_REQUEST_MENTIONS:
             self._refuse("too_many_items")
             return _error(413, "too_many_items",
-                          f"the request has {len(items)} mentions, the limit is "
+                          f"the request has {len(items)} {noun}, the limit is "
                           f"{MAX_REQUEST_MENTIONS}: send them in several requests",
                           limit=MAX_REQUEST_MENTIONS)
+        return items, too_long, size
+
+    def _refused_items(self, errors: list[dict[str, Any]], total: int) -> web.Response:
+        """The 400 of a request with invalid items: the first named, the others listed."""
+        for e in errors:
+            self._refuse(e["error"])
+        first = errors[0]
+        # The field quoted and cut: its path holds the client's own keys (`extra.<key>`), and
+        # a key with a line break wrote a line of its choosing in the log (until 2026-12-06).
+        log.info("webhook: refused a request of %d items, %d invalid (first: #%d %s %.80r)",
+                 total, len(errors), first["index"], first["error"], first["field"])
+        return web.json_response(
+            {**first, "invalid_items": len(errors), "errors": errors[:50], "accepted": 0},
+            status=400)
+
+    def _unavailable(self) -> web.Response:
+        return _error(
+            503, "broker_unavailable",
+            "the broker did not acknowledge the write: nothing was accepted, send it again",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, retry_after=RETRY_AFTER_SECONDS)
+
+    async def _receive_mentions(self, request: web.Request, claimed: list[bytes]) -> web.Response:
+        read = await self._read_items(request, claimed, "mentions", "text")
+        if isinstance(read, web.Response):
+            return read
+        items, too_long, size = read
         self.metrics.fetched.labels(NAME).inc(len(items))
         # Refused before its items are checked when they could not wait for the broker even all
         # valid (the one test of it: nothing awaits between here and the write). Checking 5,000
@@ -853,33 +923,126 @@ class WebhookCollector(Collector):
 
         mentions, errors = self._validate(items, too_long)
         if errors:
-            for e in errors:
-                self._refuse(e["error"])
-            first = errors[0]
-            # The field quoted and cut: its path holds the client's own keys (`extra.<key>`), and
-            # a key with a line break wrote a line of its choosing in the log (until 2026-12-06).
-            log.info("webhook: refused a request of %d items, %d invalid (first: #%d %s %.80r)",
-                     len(items), len(errors), first["index"], first["error"], first["field"])
-            return web.json_response(
-                {**first, "invalid_items": len(errors), "errors": errors[:50],
-                 "accepted": 0}, status=400)
+            return self._refused_items(errors, len(items))
         if not mentions:
             return web.json_response({"accepted": 0, "ids": []}, status=202)
         # Only the mentions wait for the broker: the parsed body (unknown fields included, about
         # 25 times the bytes for a body of small JSON values) is let go first.
-        del payload, items, body, raw
+        del items, read
         self._waiting_bytes += size
         try:
-            await self._write(mentions)
+            await self._write(list[RawMention | Record](mentions))
         except BrokerUnavailable:
-            return _error(
-                503, "broker_unavailable",
-                "the broker did not acknowledge the write: nothing was accepted, send it again",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, retry_after=RETRY_AFTER_SECONDS)
+            return self._unavailable()
         finally:
             self._waiting_bytes -= size
         return web.json_response({"accepted": len(mentions), "ids": [m.id for m in mentions]},
                                  status=202)
+
+    async def _receive_answers(self, request: web.Request, claimed: list[bytes]) -> web.Response:
+        """POST /answers: the brand's answers on a platform as `replied` decisions (answer)."""
+        read = await self._read_items(request, claimed, "answers", "mention_id")
+        if isinstance(read, web.Response):
+            return read
+        items, too_long, size = read
+        size += MENTION_HELD_BYTES * len(items)
+        if self._overloaded(size) or self._too_late(len(items)):
+            return self._overload()
+        now = datetime.now(UTC)
+        decisions: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for index, obj in enumerate(items):
+            try:
+                if too_long:
+                    _too_long(obj)
+                decisions.append(self._answer(obj, now))
+            except InvalidMention as exc:
+                errors.append({"error": exc.reason, "detail": exc.detail, "field": exc.field,
+                               "index": index})
+        if errors:
+            return self._refused_items(errors, len(items))
+        if not decisions:
+            return web.json_response({"accepted": 0, "case_ids": []}, status=202)
+        topic = self.settings.topic(MODERATION_DECISIONS)
+        records = [Record(topic, d["case_id"].encode("utf-8"), dumps(d)) for d in decisions]
+        del items, read
+        self._waiting_bytes += size
+        try:
+            await self._write(list[RawMention | Record](records))
+        except BrokerUnavailable:
+            return self._unavailable()
+        finally:
+            self._waiting_bytes -= size
+        self.metrics.answers_sent.labels(NAME).inc(len(records))
+        log.info("webhook: %d answers sent to %s", len(records), topic)
+        return web.json_response(
+            {"accepted": len(decisions), "case_ids": [d["case_id"] for d in decisions]},
+            status=202)
+
+    def _answer(self, obj: Any, now: datetime) -> dict[str, Any]:
+        """An answer pushed to /answers as its `replied` decision (see ANSWER_FIELDS), checked
+        as the moderation agent checks one; InvalidMention naming the answer's field if not."""
+        if not isinstance(obj, dict):
+            raise InvalidMention("not_an_object",
+                                 f"expected a JSON object, got {type(obj).__name__}")
+        unknown = [k for k in obj if k not in ANSWER_FIELDS]
+        if unknown:
+            names = ", ".join(repr(k[:60]) for k in unknown[:5])
+            raise InvalidMention(
+                "invalid_field", f"unknown fields {names}: an answer has "
+                f"{', '.join(ANSWER_FIELDS)}", unknown[0][:60])
+        # No-code tools (Zapier, IFTTT, Make) send an unmapped field as "": as absent.
+        item = {k: v for k, v in obj.items()
+                if v is not None and not (isinstance(v, str) and not v.strip())}
+        for name in ("mention_id", "answered_at", "platform"):
+            if name not in item:
+                raise InvalidMention("missing_field", f"{name} is required", name)
+        for name in ("mention_id", "platform", "by", "url"):
+            if name in item and not isinstance(item[name], str):
+                raise InvalidMention("invalid_field", f"{name} must be a string", name)
+        platform = item["platform"].strip().lower()
+        if not _ANSWERED_ON.fullmatch(platform):
+            raise InvalidMention(
+                "invalid_field", f"platform {shown(item['platform'], 40)} is no platform name "
+                "(a letter, then letters, digits, _ and -, at most 32 characters: the mention's "
+                "platform, e.g. facebook)", "platform")
+        answered_at = parse_time(self._time_field(item, "answered_at"), "answered_at")
+        if answered_at - now > self.limits.max_future:
+            raise InvalidMention(
+                "invalid_field", f"answered_at {iso(answered_at)} is more than "
+                f"{self.limits.max_future.total_seconds():g} s ahead of now "
+                "(VEILLE_MAX_FUTURE_SECONDS): the moderation agent would refuse it", "answered_at")
+        url = item.get("url")
+        if url is not None and not is_web_address(url):
+            raise InvalidMention("invalid_field", "url must be an http(s) address", "url")
+        decision: dict[str, Any] = {
+            "case_id": item["mention_id"], "decision": ANSWERING_DECISION,
+            "moderator": item.get("by", f"{platform} page").strip()[:MAX_MODERATOR_CHARS],
+            "decided_at": iso(answered_at), "answered_on": platform}
+        if url is not None:
+            decision["reason"] = url.strip()
+        try:
+            Decision.from_dict(decision)
+        except DecisionError as exc:
+            field = _DECISION_FIELDS.get(exc.detail.split(" ", 1)[0])
+            raise InvalidMention("invalid_field", f"as a decision: {exc.detail}", field) from None
+        return decision
+
+    def _time_field(self, item: dict[str, Any], name: str) -> Any:
+        """item[name], a time as platforms and no-code tools write them (common_time) in ISO
+        8601; InvalidMention when it names no offset and VEILLE_WEBHOOK_TIMEZONE is unset."""
+        value = item.get(name)
+        if not isinstance(value, str):
+            return value
+        try:
+            return common_time(value, self._local) or value
+        except NoOffset:
+            raise InvalidMention(
+                "invalid_field",
+                f"{name} {value.strip()[:60]!r} names no offset or time zone: set "
+                "VEILLE_WEBHOOK_TIMEZONE to the zone it is written in (IFTTT: its "
+                "account's, e.g. Europe/Paris), or send it with its offset",
+                name) from None
 
     def _json_body(self, body: bytes) -> tuple[web.Response | None, Any, bool]:
         """(refusal or None, the body's JSON value, whether it holds TooLongNumbers)."""
@@ -966,17 +1129,8 @@ class WebhookCollector(Collector):
             # (In the try: found in review, a 20-digit year in an RFC 2822 date, or a count of
             # 5,000 digits, raised past it, and the whole request got a 500 naming no item.)
             for name in ("created_at", "collected_at"):
-                value = item.get(name)
-                if isinstance(value, str):
-                    try:
-                        item[name] = common_time(value, self._local) or value
-                    except NoOffset:
-                        raise InvalidMention(
-                            "invalid_field",
-                            f"{name} {value.strip()[:60]!r} names no offset or time zone: set "
-                            "VEILLE_WEBHOOK_TIMEZONE to the zone it is written in (IFTTT: its "
-                            "account's, e.g. Europe/Paris), or send it with its offset",
-                            name) from None
+                if name in item:
+                    item[name] = self._time_field(item, name)
             audience = item.get("audience")
             if isinstance(audience, dict):  # "1,234" followers: a number written as text
                 item["audience"] = {k: _count(v) for k, v in audience.items()}
@@ -1070,8 +1224,9 @@ class WebhookCollector(Collector):
 
     # -- writes: group commit ---------------------------------------------------------------
 
-    async def _write(self, mentions: list[RawMention]) -> None:
-        """Return once the broker acknowledged `mentions`, or raise BrokerUnavailable.
+    async def _write(self, mentions: list[RawMention | Record]) -> None:
+        """Return once the broker acknowledged `mentions` (and records: /answers' decisions),
+        or raise BrokerUnavailable.
 
         Requests that arrive while a write is in flight are written together by the next one
         (one flush, one round trip): concurrency then raises throughput instead of queueing
@@ -1101,7 +1256,7 @@ class WebhookCollector(Collector):
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue:
-            group: list[tuple[list[RawMention], asyncio.Future[None], float]] = []
+            group: list[tuple[list[RawMention | Record], asyncio.Future[None], float]] = []
             count = 0
             need = max(0.5, self._write_seconds)
             while self._queue and (not group or count + len(self._queue[0][0]) <= MAX_GROUP_MENTIONS):
@@ -1121,14 +1276,15 @@ class WebhookCollector(Collector):
                 count += len(item[0])
             if not group:
                 continue
-            batch = [m for ms, _, _ in group for m in ms]
+            batch = [m for ms, _, _ in group for m in ms if isinstance(m, RawMention)]
+            records = [r for ms, _, _ in group for r in ms if isinstance(r, Record)]
             # The write ends by the earliest deadline of its requests (half a second at least:
             # a write needs one round trip), so none of them waits past its ack timeout; a
             # request with less time left than a write takes lately was answered above.
             timeout = max(0.5, min(d for _, _, d in group) - loop.time())
             started = loop.time()
             try:
-                await self.sink.send(batch, timeout=timeout)
+                await self.sink.send(batch, timeout=timeout, records=records)
             except BaseException as exc:
                 self._last_write_ok = False
                 self._last_failure = time.monotonic()
@@ -1156,7 +1312,7 @@ async def run_webhook(settings: Settings, *, ack_timeout: float = ACK_TIMEOUT_SE
     metrics = CollectorMetrics(CollectorRegistry())
 
     def announce(c: WebhookCollector) -> None:
-        say(f"veille webhook: POST {c.url}/mentions (auth: {c.auth}); "
+        say(f"veille webhook: POST {c.url}/mentions and /answers (auth: {c.auth}); "
             f"health {c.url}/healthz, metrics {c.url}/metrics; Ctrl-C stops it")
 
     collector = WebhookCollector(settings, metrics, ack_timeout=ack_timeout, on_ready=announce)
