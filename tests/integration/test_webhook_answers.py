@@ -4,6 +4,7 @@ reply by page"), written as `replied` decisions on moderation.decisions keyed by
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,10 +16,10 @@ import pytest
 
 from streams.topics import MODERATION_DECISIONS, ensure_topics
 from tests.conftest import ROOT
-from tests.integration.test_webhook import TOKEN, Served
+from tests.integration.test_webhook import SECRET, TOKEN, Served
 from tests.kafka_helpers import read_all
 from veille.broker import free_port
-from veille.collectors.webhook import RETRY_AFTER_SECONDS
+from veille.collectors.webhook import RETRY_AFTER_SECONDS, sign
 from veille.moderation.cases import Decision
 
 pytestmark = pytest.mark.integration
@@ -138,3 +139,21 @@ def test_answers_get_503_while_the_broker_does_not_acknowledge(settings, serve) 
     assert r.json()["error"] == "broker_unavailable"
     assert w.metric("veille_collector_answers_sent_total") == 0
     assert w.metric("veille_collector_send_errors_total") == 1
+
+
+def test_a_signed_answer_is_written_once(settings, serve) -> None:
+    """The HMAC signature and its replay protection are /mentions' own: the same timestamped
+    request again is answered 200 `duplicate`, with the answers' `case_ids`, and written once."""
+    ensure_topics(settings)
+    w = serve(settings.with_(webhook_hmac_secret=SECRET))
+    body = json.dumps({"mention_id": "fb-9", "answered_at": datetime.now(UTC).isoformat(),
+                       "platform": "facebook"}).encode()
+    now = int(time.time())
+    h = {"X-Veille-Timestamp": str(now)}
+    assert w.post(content=body, path="/answers", headers=h).status_code == 401
+    sig = sign(SECRET, body, now)
+    first = w.post(content=body, signature=sig, headers=h, path="/answers")
+    assert first.status_code == 202 and first.json()["case_ids"] == ["fb-9"], first.text
+    again = w.post(content=body, signature=sig, headers=h, path="/answers")
+    assert again.status_code == 200 and again.json()["case_ids"] == [] and again.json()["duplicate"]
+    assert [rec.key for rec in read_all(settings, MODERATION_DECISIONS, expect=1)] == [b"fb-9"]
