@@ -23,6 +23,15 @@ from veille.timezones import TimezoneError, check
 log = logging.getLogger(__name__)
 #: A YouTube channel id (`youtube_channels`): UC and 22 characters of the URL-safe base64.
 YOUTUBE_CHANNEL = re.compile(r"UC[A-Za-z0-9_-]{22}")
+#: A Bluesky account's DID (`bluesky_accounts`): did:plc: and 24 characters of base32 (lower
+#: case), or did:web: and a host name (lower case, two labels at least, at most 120 characters:
+#: the DID is the moderator of the brand's answers, 128 at most; no port, no path).
+BLUESKY_ACCOUNT = re.compile(
+    r"did:plc:[a-z2-7]{24}"
+    r"|did:web:(?=[a-z0-9.-]{1,120}(?![\s\S]))([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+"
+    r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
+#: A brand's own Bluesky accounts at the most (`bluesky_accounts`).
+MAX_BLUESKY_ACCOUNTS = 100
 
 #: A brand's team (`team`): the label Alertmanager routes the brand's alerts by, and a receiver
 #: name's part in the documented example; the same form as an id.
@@ -225,6 +234,9 @@ class Brand:
     #: Its own YouTube channels (ids, `UC` + 22 characters): the YouTube collector reads their
     #: comments as the brand's (RawMention.brands), whether they name it or not.
     youtube_channels: tuple[str, ...] = ()
+    #: Its own Bluesky accounts (DIDs): the Jetstream collector does not send their posts as its
+    #: mentions, and sends their replies to another's post as its answers (`replied` decisions).
+    bluesky_accounts: tuple[str, ...] = ()
 
     def terms(self) -> list[tuple[str, str]]:
         """(kind, term) pairs; the brand's name counts as an alias."""
@@ -466,6 +478,8 @@ class Watchlist:
         # By id: a loop over the brands took 3 µs a call at 300 brands, twice a matched mention.
         self._charters = {b.id: b.charter for b in brands}
         self._places = {b.id: n for n, b in enumerate(brands)}  # id -> its place in the list
+        #: A brand's own Bluesky accounts -> its id (from_dict refuses one given to two brands).
+        self._account_owners = {a: b.id for b in brands for a in b.bluesky_accounts}
         self._compiled: list[tuple[Brand, _Terms, list[tuple[int, str]], _Terms | None]] = []
         for brand in brands:
             terms = brand.terms()
@@ -504,6 +518,10 @@ class Watchlist:
     def teams(self) -> dict[str, str]:
         """Each brand's team, "" for a brand without one (veille_brand_info's label values)."""
         return {b.id: b.team or "" for b in self.brands}
+
+    def account_owner(self, did: str) -> str | None:
+        """The brand whose own Bluesky account `did` is (its `bluesky_accounts`), None else."""
+        return self._account_owners.get(did)
 
     def charter_for(self, brand_id: str) -> Charter:
         """The brand's charter; the default charter for a brand not in the watch list."""
@@ -587,6 +605,7 @@ class Watchlist:
         brands = []
         seen_ids: set[str] = set()
         channels: dict[str, str] = {}  # YouTube channel id -> the brand listing it
+        accounts: dict[str, str] = {}  # Bluesky account's DID -> the brand listing it
         for n, entry in enumerate(entries, 1):
             if not isinstance(entry, dict):
                 raise WatchlistError(f"{source}: brand #{n} must be a table")
@@ -620,7 +639,7 @@ class Watchlist:
                                      "a brand")
             unknown = set(entry) - {
                 "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter", "timezone",
-                "team", "youtube_channels",
+                "team", "youtube_channels", "bluesky_accounts",
             }
             if unknown:
                 raise WatchlistError(f"{source}: {brand_id} has unknown keys {sorted(unknown)}")
@@ -646,8 +665,10 @@ class Watchlist:
                     "it labels the brand's alerts, which Alertmanager routes by it)")
             youtube = _youtube_channels(entry.get("youtube_channels", []),
                                         f"{source}: {brand_id}.youtube_channels", brand_id, channels)
+            bluesky = _bluesky_accounts(entry.get("bluesky_accounts", []),
+                                        f"{source}: {brand_id}.bluesky_accounts", brand_id, accounts)
             brand = Brand(id=brand_id, name=name, charter=charter, timezone=timezone, team=team,
-                          youtube_channels=youtube, **lists)
+                          youtube_channels=youtube, bluesky_accounts=bluesky, **lists)
             _check_excludes(brand, f"{source}: {brand_id}.exclude")
             brands.append(brand)
         return cls(brands)
@@ -672,6 +693,33 @@ def _youtube_channels(value: Any, where: str, brand_id: str,
             raise WatchlistError(f"{where}: {channel} is also {owners[channel]}'s: a channel's "
                                  "comments are one brand's")
         owners[channel] = brand_id
+    return tuple(value)
+
+
+def _bluesky_accounts(value: Any, where: str, brand_id: str,
+                      owners: dict[str, str]) -> tuple[str, ...]:
+    """A brand's `bluesky_accounts`: a list of at most MAX_BLUESKY_ACCOUNTS DIDs
+    (BLUESKY_ACCOUNT), each once, and of no other brand (`owners`, DID -> brand, filled here):
+    an account's posts are one brand's own."""
+    if not isinstance(value, list):
+        raise WatchlistError(f"{where} must be a list of Bluesky accounts' DIDs (did:plc:... or "
+                             "did:web:...)")
+    if len(value) > MAX_BLUESKY_ACCOUNTS:
+        raise WatchlistError(f"{where}: {len(value)} accounts, at most {MAX_BLUESKY_ACCOUNTS}")
+    for account in value:
+        if not isinstance(account, str) or not BLUESKY_ACCOUNT.fullmatch(account):
+            got = shown(account, 60)
+            raise WatchlistError(
+                f"{where}: {got} is not a Bluesky account's DID (did:plc: and 24 letters a-z or "
+                "digits 2-7, or did:web: and a host name, in lower case; a handle such as "
+                "acme.bsky.social is not one: its DID is in the profile's at:// links, or "
+                "https://bsky.social/xrpc/com.atproto.identity.resolveHandle?handle=...)")
+        if owners.get(account) == brand_id:
+            raise WatchlistError(f"{where}: {account} is listed twice")
+        if account in owners:
+            raise WatchlistError(f"{where}: {account} is also {owners[account]}'s: an account's "
+                                 "posts are one brand's")
+        owners[account] = brand_id
     return tuple(value)
 
 

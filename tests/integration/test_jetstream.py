@@ -21,12 +21,13 @@ from aiohttp import WSMsgType, web
 from prometheus_client import CollectorRegistry
 
 from streams.records import RawMention
+from streams.topics import MODERATION_DECISIONS
 from tests.collector_helpers import SEARCH_WATCHLIST, running, save_settled, search_settings
 from tests.conftest import ROOT, settings_env
 from tests.integration.test_rss import wait_for
-from tests.kafka_helpers import raw_on_topic
+from tests.kafka_helpers import raw_on_topic, read_all
 from veille.broker import free_port
-from veille.collectors.base import BrokerUnavailable, MentionSink
+from veille.collectors.base import BrokerUnavailable, MentionSink, Record
 from veille.collectors.bluesky import post_to_dict
 from veille.collectors.jetstream import CURSOR_FILE, JetstreamCollector
 from veille.metrics import CollectorMetrics
@@ -192,12 +193,13 @@ class FlakySink(MentionSink):
     down = False
     failed = 0
 
-    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None) -> int:
+    async def send(self, mentions: Iterable[RawMention], timeout: float | None = None, *,
+                   records: Iterable[Record] = ()) -> int:
         if self.down:
             self.failed += 1
             self.metrics.send_errors.labels(self.collector).inc()
             raise BrokerUnavailable("the broker is away (test)")
-        return await super().send(mentions, timeout)
+        return await super().send(mentions, timeout, records=records)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,6 +263,48 @@ def test_posts_naming_a_brand_arrive_once_and_a_restart_resumes_from_the_cursor(
             state = json.loads(Path(settings.collector_state_dir, "jetstream",
                                     CURSOR_FILE).read_text())
             assert set(state["recent"]) == {mention_id(e) for e in (a1, b1, a2)}
+
+    asyncio.run(scenario())
+
+
+def test_a_reply_of_the_brands_account_is_its_answer_on_moderation_decisions(
+        j_settings: Settings) -> None:
+    """A customer's post naming Acme, and the reply of Acme's own account (listed in its
+    `bluesky_accounts`): the post on mentions.raw, the reply not (it names Acme: its own); the
+    reply as a `replied` decision of the post's case on moderation.decisions, keyed by the case
+    id, acknowledged with the batch (the cursor past both only then)."""
+    acme = "did:plc:acmeacmeacmeacmeacme2345"
+    Path(j_settings.watchlist_path).write_text(SEARCH_WATCHLIST.replace(
+        'aliases = ["Acme Mobile"]', f'aliases = ["Acme Mobile"]\nbluesky_accounts = ["{acme}"]'),
+        encoding="utf-8")
+
+    async def scenario() -> None:
+        async with jetstream() as srv:
+            settings = j_settings.with_(jetstream_url=srv.url)
+            complaint = post_event(1, "Acme: my order never came, third email")
+            reply = post_event(2, "Acme here: sorry! Sending you a DM", did=acme)
+            parent = f"at://did:plc:abc123/{POST}/{complaint['commit']['rkey']}"
+            reply["commit"]["record"]["reply"] = {"root": {"uri": parent, "cid": "bafy1"},
+                                                  "parent": {"uri": parent, "cid": "bafy1"}}
+            collector = new_collector(settings)
+            async with running(collector):
+                await wait_for(srv.connected, what="a connection")
+                srv.add(complaint, reply, post_event(3, "nothing to see"))
+                await wait_for(lambda: sample(collector, "veille_collector_answers_sent_total",
+                                              collector="jetstream") == 1, what="the answer")
+                await wait_for(lambda: saved_cursor(settings) == T0 + 3000, what="the cursor")
+            assert sample(collector, "veille_collector_items_sent_total",
+                          collector="jetstream") == 1
+            [mention] = await raw_on_topic(settings, 1)
+            assert mention["id"] == mention_id(complaint)
+            [record] = await asyncio.to_thread(read_all, settings, MODERATION_DECISIONS, 1, 30.0,
+                                               1.0)
+            assert record.key == mention_id(complaint).encode()
+            rkey = reply["commit"]["rkey"]
+            assert json.loads(record.value) == {
+                "case_id": mention_id(complaint), "decision": "replied", "moderator": acme,
+                "decided_at": reply["commit"]["record"]["createdAt"],
+                "reason": f"https://bsky.app/profile/{acme}/post/{rkey}", "answered_on": "bluesky"}
 
     asyncio.run(scenario())
 

@@ -67,6 +67,19 @@ def test_a_bad_watch_list_is_said_before_any_text_is_read(tmp_path: Path) -> Non
     assert "Traceback" not in done.stderr
 
 
+def test_a_bluesky_account_that_is_no_did_is_said_before_any_text_is_read(tmp_path: Path) -> None:
+    """`bluesky_accounts` (the Jetstream collector's brand accounts) checked as the collector
+    loads it: a handle is no DID; a valid list loads."""
+    def accounts(value: str) -> str:
+        return WATCHLIST.replace('name = "Acme"', f'name = "Acme"\nbluesky_accounts = [{value}]')
+
+    done = match(tmp_path, "Acme\n", watchlist=accounts('"acme.bsky.social"'))
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert "acme.bluesky_accounts: 'acme.bsky.social' is not a Bluesky account's DID" in done.stderr
+    done = match(tmp_path, "Acme\n", watchlist=accounts('"did:plc:acmeacmeacmeacmeacme2345"'))
+    assert done.returncode == 0 and json.loads(done.stdout)["brands"] == ["acme"], done.stderr
+
+
 def test_an_id_that_is_not_valid_unicode_is_that_line_s_error(tmp_path: Path) -> None:
     """A lone surrogate in a raw mention's id (escaped in the JSON, or an undecodable byte of
     stdin) is refused as the stage refuses it, on its line; the lines after it are answered."""

@@ -211,6 +211,9 @@ class Brittle:
             raise RuntimeError("boom")
         return Match(("acme",), ("acme:alias:Acme",))
 
+    def account_owner(self, did: str) -> str | None:
+        return None
+
 
 def test_an_event_the_collector_fails_on_is_refused_alone_and_the_stream_goes_on(
         tmp_path: Any) -> None:

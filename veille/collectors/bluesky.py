@@ -182,6 +182,13 @@ def post_uri(value: Any) -> tuple[str, str] | None:
     return (m.group(1), m.group(2)) if m and m.group(2) not in (".", "..") else None
 
 
+def mention_id(uri: str) -> str:
+    """The mention id of the post at `uri` (its at:// URI): `bluesky-` and a hash of it, the
+    same from every collector reading Bluesky (a post sent once), and the case id of its
+    moderation case (the Jetstream collector's answers name it)."""
+    return "bluesky-" + short_hash(uri)
+
+
 def valid_handle(value: Any) -> str | None:
     """A handle, lower-cased, or None ("handle.invalid", what the AppView gives an account whose
     handle does not resolve, is none)."""
@@ -294,7 +301,7 @@ def post_to_dict(post: dict[str, Any], *, collected_at: datetime,
                 if isinstance(value := post.get(key), int) and not isinstance(value, bool)
                 and value >= 0}
     return {
-        "id": "bluesky-" + short_hash(str(uri)),
+        "id": mention_id(str(uri)),
         "source": "bluesky",
         "platform": "bluesky",
         "author": handle or (author_did if author_did and len(author_did) <= 256 else did),

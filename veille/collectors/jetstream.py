@@ -15,6 +15,18 @@ the poster's DID
 createdAt (the poster's device's clock) is more than VEILLE_MAX_FUTURE_SECONDS ahead of the time
 Jetstream saw it is dated by that time.
 
+The brands' own accounts (each brand's `bluesky_accounts`, DIDs): a post of one of them naming
+its brand only is no mention of it (it would count in its volume and its moderation queue) and
+is not sent; one naming another brand of the list is sent (as any post: its brands are matched
+again by the workers). A post of one of them replying to the post of an account that is not
+its brand's (its record's `reply.parent.uri`, whose authority is a DID) is sent as the brand's
+answer: a `replied` decision on moderation.decisions (answered_on `bluesky`) of the case of the
+post answered (case id its mention id, as above), keyed by it, moderator the account's DID,
+decided_at the reply's time and reason its bsky.app link as a mention of it would have them.
+The answers go with the mentions in the batch's one write, and wait in the cursor as they do:
+the cursor passes an answer only once the broker acknowledged it (CursorBook, an `answer-` id).
+The moderation agent drops an answer to a post that never became a case (`not_a_case`).
+
 Cursor (CursorBook): the time_us of the newest event read such that every post up to it that
 named a brand was acknowledged by the broker; it moves with every event when nothing waits for
 the broker (a quiet brand does not replay hours of posts at a restart). Saved in
@@ -59,8 +71,9 @@ import aiohttp
 from yarl import URL
 
 from streams.records import InvalidMention, Limits, RawMention, iso, mention_from_dict, parse_time
-from veille.collectors.base import BrokerUnavailable, Collector, MentionSink
-from veille.collectors.bluesky import post_to_dict
+from streams.topics import MODERATION_DECISIONS
+from veille.collectors.base import BrokerUnavailable, Collector, MentionSink, Record
+from veille.collectors.bluesky import mention_id, post_to_dict
 from veille.collectors.jetstream_events import (
     MAX_EVENT_BYTES,
     POST_COLLECTION,
@@ -74,11 +87,11 @@ from veille.collectors.rss import (
     StateStore,
     backoff_delay,
     serve_metrics,
-    short_hash,
     sleep_or_stop,
     stop_metrics,
 )
 from veille.metrics import CollectorMetrics, JetstreamMetrics
+from veille.moderation.cases import Decision, DecisionError
 from veille.reload import Reloader, follow_watchlist
 from veille.rules import Watchlist, WatchlistError
 from veille.settings import Settings
@@ -241,6 +254,7 @@ class JetstreamCollector(Collector):
         self.broker_failures = 0  # batches in a row the broker did not acknowledge
         self.connections = 0  # connections made (tests)
         self._batch: list[RawMention] = []
+        self._answers: list[Record] = []  # the brands' answers, sent with the batch
         self._batch_since = 0.0
         self._saved = 0  # the book's version saved
         self._saved_at = 0.0
@@ -494,33 +508,44 @@ class JetstreamCollector(Collector):
                 return
             await self._tick()
 
+    def _waiting(self) -> int:
+        """The mentions and answers of the batch, waiting to be sent."""
+        return len(self._batch) + len(self._answers)
+
     def _wait(self) -> float:
         """How long the socket may be read: until the batch is due, at most tick_seconds."""
-        if self._batch:
+        if self._waiting():
             return max(0.001, min(self.tick_seconds,
                                   self._batch_since + self.flush_seconds - time.monotonic()))
         return self.tick_seconds
 
     async def _tick(self) -> None:
         self._refusal_log_window()
-        if self._batch and (len(self._batch) >= self.max_batch
-                            or time.monotonic() - self._batch_since >= self.flush_seconds):
+        waiting = self._waiting()
+        if waiting and (waiting >= self.max_batch
+                        or time.monotonic() - self._batch_since >= self.flush_seconds):
             await self._flush()
         self._save()
 
     async def _flush(self) -> None:
-        """Send the batch; BrokerUnavailable when the broker does not take it (then dropped:
-        the cursor stays, the stream is read again from it)."""
-        if not self._batch:
+        """Send the batch, its mentions and its answers in one write; BrokerUnavailable when the
+        broker does not take it (then dropped: the cursor stays, the stream is read again from
+        it, answers as mentions)."""
+        if not self._waiting():
             return
         batch, self._batch = self._batch, []
+        answers, self._answers = self._answers, []
         try:
-            await self.sink.send(batch)
+            await self.sink.send(batch, records=answers)
         except BrokerUnavailable:
             self.book.dropped()
             raise
         self.book.sent()
         self.broker_failures = 0
+        if answers:
+            self.metrics.answers_sent.labels(self.name).inc(len(answers))
+            log.info("jetstream: %d answers of the brands' accounts sent to %s", len(answers),
+                     answers[0].topic)
 
     def _save(self, *, force: bool = False) -> None:
         """The cursor and the rewind's ids, when they changed: at most every save_seconds
@@ -569,19 +594,60 @@ class JetstreamCollector(Collector):
         self.stream.events.labels("post").inc()
         self.metrics.fetched.labels(self.name).inc()
         assert self.watchlist is not None
-        if not self.watchlist.match(post.text).brands:
-            return
-        mention_id = "bluesky-" + short_hash(post.uri)
-        if self.book.seen(mention_id):
+        owner = self.watchlist.account_owner(post.did)  # the brand posting, if one of the list's
+        if owner is not None:
+            self._take_answer(post, owner, time_us)
+        brands = self.watchlist.match(post.text).brands
+        if not brands or all(brand == owner for brand in brands):
+            return  # naming no brand, or only the poster's own: no mention of it
+        ident = mention_id(post.uri)
+        if self.book.seen(ident):
             return  # sent before the rewind, or waiting in the batch
         self.stream.matched.inc()
         mention = self._mention(post)
         if mention is None:
             return
-        if not self._batch:
+        if not self._waiting():
             self._batch_since = time.monotonic()
         self._batch.append(mention)
         self.book.add(mention.id, time_us)
+
+    def _take_answer(self, post: Post, owner: str, time_us: int) -> None:
+        """A post of one of `owner`'s accounts replying to a post of an account that is not
+        `owner`'s joins the batch as the brand's answer: a `replied` decision (answered_on
+        bluesky) of the case of the post answered (its mention id), by the account (its DID:
+        Jetstream gives no handle), at the reply's time and with its link as a mention of it
+        would have them. Remembered by the cursor as a mention is (`answer-` + the reply's
+        mention id): sent once, and only acknowledged answers let the cursor pass them."""
+        assert self.watchlist is not None
+        parent, parent_author = post.parent, post.parent_author
+        if parent is None or parent_author is None:
+            return  # no reply, or to a post that cannot be told
+        if self.watchlist.account_owner(parent_author) == owner:
+            return  # the brand answering itself (a thread of its own)
+        key = "answer-" + mention_id(post.uri)
+        if self.book.seen(key):
+            return
+        reply = self._mention(post)  # dated and linked as the collector dates and links posts
+        if reply is None:
+            return  # refused (logged, counted): no time to date the answer by
+        case = mention_id(parent)
+        decision = {"case_id": case, "decision": "replied",
+                    "moderator": reply.author, "decided_at": iso(reply.created_at),
+                    "reason": reply.url or f"answered on Bluesky ({post.uri})"[:1000],
+                    "answered_on": "bluesky"}
+        try:
+            Decision.from_dict(decision)
+        except DecisionError as exc:  # never expected: the watch list's DIDs fit
+            log.warning("jetstream: the answer %s is no valid decision, not sent: %s",
+                        printable(post.uri)[:200], exc)
+            return
+        if not self._waiting():
+            self._batch_since = time.monotonic()
+        self._answers.append(Record(self.settings.topic(MODERATION_DECISIONS),
+                                    case.encode("utf-8"),
+                                    json.dumps(decision, ensure_ascii=False).encode("utf-8")))
+        self.book.add(key, time_us)
 
     @staticmethod
     def _ceiling() -> int:

@@ -36,6 +36,8 @@ STATE_VERSION = 1
 _DID = re.compile(r"did:[a-z]+:[A-Za-z0-9._:%-]{1,2000}")
 #: A record key (1-512 characters of this set; "." and ".." are none).
 _RKEY = re.compile(r"[A-Za-z0-9._~:-]{1,512}")
+#: The at:// URI of a post whose authority is a DID (a reply's parent, Post.parent).
+_POST_URI = re.compile(r"at://(" + _DID.pattern + r")/app\.bsky\.feed\.post/(" + _RKEY.pattern + ")")
 
 
 class Refused(ValueError):
@@ -68,6 +70,25 @@ class Post:
         """The record's text ("" when it has none, or one that is no string: an image alone)."""
         text = self.record.get("text")
         return text if isinstance(text, str) else ""
+
+    @property
+    def parent(self) -> str | None:
+        """The at:// URI of the post this one replies to (its record's `reply.parent.uri`), when
+        it is a post's URI whose authority is a DID; None for a post that is no reply, or whose
+        parent cannot be told (a handle as authority, another collection, a malformed one)."""
+        reply = self.record.get("reply")
+        parent = reply.get("parent") if isinstance(reply, dict) else None
+        uri = parent.get("uri") if isinstance(parent, dict) else None
+        if not isinstance(uri, str) or len(uri) > 2600:
+            return None
+        m = _POST_URI.fullmatch(uri)
+        return uri if m and m.group(2) not in (".", "..") else None
+
+    @property
+    def parent_author(self) -> str | None:
+        """The DID of the author of the post this one replies to (the authority of `parent`)."""
+        parent = self.parent
+        return parent[len("at://"):].split("/", 1)[0] if parent is not None else None
 
     def view(self) -> dict[str, Any]:
         """The post as a PostView of app.bsky.feed.searchPosts, for the Bluesky collector's
