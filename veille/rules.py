@@ -32,6 +32,10 @@ BLUESKY_ACCOUNT = re.compile(
     r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
 #: A brand's own Bluesky accounts at the most (`bluesky_accounts`).
 MAX_BLUESKY_ACCOUNTS = 100
+#: A Reddit username (`reddit_accounts`): Reddit's rule, 3 to 20 letters, digits, _ and -.
+REDDIT_ACCOUNT = re.compile(r"[A-Za-z0-9_-]{3,20}")
+#: `reddit_accounts` a brand lists at the most (each is a request a round of the collector).
+MAX_REDDIT_ACCOUNTS = 20
 
 #: A brand's team (`team`): the label Alertmanager routes the brand's alerts by, and a receiver
 #: name's part in the documented example; the same form as an id.
@@ -237,6 +241,9 @@ class Brand:
     #: Its own Bluesky accounts (DIDs): the Jetstream collector does not send their posts as its
     #: mentions, and sends their replies to another's post as its answers (`replied` decisions).
     bluesky_accounts: tuple[str, ...] = ()
+    #: Its own Reddit accounts (usernames, without `u/`): the Reddit collector leaves their posts
+    #: out of its mentions and sends their replies to posts as its answers (`replied`).
+    reddit_accounts: tuple[str, ...] = ()
 
     def terms(self) -> list[tuple[str, str]]:
         """(kind, term) pairs; the brand's name counts as an alias."""
@@ -605,7 +612,8 @@ class Watchlist:
         brands = []
         seen_ids: set[str] = set()
         channels: dict[str, str] = {}  # YouTube channel id -> the brand listing it
-        accounts: dict[str, str] = {}  # Bluesky account's DID -> the brand listing it
+        bluesky_owners: dict[str, str] = {}  # Bluesky account's DID -> the brand listing it
+        reddit_owners: dict[str, str] = {}  # Reddit username (case folded) -> the brand listing it
         for n, entry in enumerate(entries, 1):
             if not isinstance(entry, dict):
                 raise WatchlistError(f"{source}: brand #{n} must be a table")
@@ -639,7 +647,7 @@ class Watchlist:
                                      "a brand")
             unknown = set(entry) - {
                 "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter", "timezone",
-                "team", "youtube_channels", "bluesky_accounts",
+                "team", "youtube_channels", "bluesky_accounts", "reddit_accounts",
             }
             if unknown:
                 raise WatchlistError(f"{source}: {brand_id} has unknown keys {sorted(unknown)}")
@@ -666,9 +674,13 @@ class Watchlist:
             youtube = _youtube_channels(entry.get("youtube_channels", []),
                                         f"{source}: {brand_id}.youtube_channels", brand_id, channels)
             bluesky = _bluesky_accounts(entry.get("bluesky_accounts", []),
-                                        f"{source}: {brand_id}.bluesky_accounts", brand_id, accounts)
+                                        f"{source}: {brand_id}.bluesky_accounts", brand_id,
+                                        bluesky_owners)
+            reddit = _reddit_accounts(entry.get("reddit_accounts", []),
+                                      f"{source}: {brand_id}.reddit_accounts", brand_id, reddit_owners)
             brand = Brand(id=brand_id, name=name, charter=charter, timezone=timezone, team=team,
-                          youtube_channels=youtube, bluesky_accounts=bluesky, **lists)
+                          youtube_channels=youtube, bluesky_accounts=bluesky,
+                          reddit_accounts=reddit, **lists)
             _check_excludes(brand, f"{source}: {brand_id}.exclude")
             brands.append(brand)
         return cls(brands)
@@ -721,6 +733,39 @@ def _bluesky_accounts(value: Any, where: str, brand_id: str,
                                  "posts are one brand's")
         owners[account] = brand_id
     return tuple(value)
+
+
+def _reddit_accounts(value: Any, where: str, brand_id: str,
+                     owners: dict[str, str]) -> tuple[str, ...]:
+    """A brand's `reddit_accounts`: a list of Reddit usernames (REDDIT_ACCOUNT), each written with
+    or without `u/` (or `/u/`) and kept without, at most MAX_REDDIT_ACCOUNTS, each once and of no
+    other brand (`owners`, username case folded -> brand, filled here; Reddit's usernames ignore
+    case): an account's replies are one brand's answers."""
+    if not isinstance(value, list):
+        raise WatchlistError(f"{where} must be a list of Reddit usernames (3 to 20 letters, "
+                             "digits, _ or -, with or without u/)")
+    if len(value) > MAX_REDDIT_ACCOUNTS:
+        raise WatchlistError(f"{where}: {len(value)} accounts, at most {MAX_REDDIT_ACCOUNTS} a "
+                             "brand (each is a request a round of the Reddit collector)")
+    out = []
+    for given in value:
+        name = given
+        if isinstance(name, str):
+            name = name[3:] if name.startswith("/u/") else name.removeprefix("u/")
+        if not isinstance(name, str) or not REDDIT_ACCOUNT.fullmatch(name):
+            got = shown(given, 60)
+            raise WatchlistError(
+                f"{where}: {got} is not a Reddit username (3 to 20 letters, digits, _ or -, "
+                "with or without u/, as in the address reddit.com/user/<name>)")
+        key = name.casefold()
+        if owners.get(key) == brand_id:
+            raise WatchlistError(f"{where}: u/{name} is listed twice")
+        if key in owners:
+            raise WatchlistError(f"{where}: u/{name} is also {owners[key]}'s: an account's "
+                                 "replies are one brand's answers")
+        owners[key] = brand_id
+        out.append(name)
+    return tuple(out)
 
 
 def _prefilters(patterns: list[re.Pattern[str]], start: int) -> list[tuple[int, Prefilter]]:

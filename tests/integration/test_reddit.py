@@ -19,11 +19,12 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from streams.topics import MODERATION_DECISIONS
 from tests.collector_helpers import one_round, save_settled, search_settings
 from tests.conftest import ROOT, settings_env
 from tests.http_helpers import serve
 from tests.integration.test_rss import wait_for
-from tests.kafka_helpers import raw_on_topic
+from tests.kafka_helpers import raw_on_topic, read_all
 from veille.broker import free_port
 from veille.collectors.base import MentionSink
 from veille.collectors.reddit import Query, RedditCollector, RedditRoundFailed, run_reddit
@@ -83,6 +84,9 @@ class Reddit:
     token_plan: list[Any] = field(default_factory=list)
     issued: int = 0
     base: str = ""
+    #: /user/<name>/comments: each account's comments (t1 children), by its name in lower case;
+    #: another name answers 404 (no such account).
+    comments: dict[str, list[Any]] = field(default_factory=dict)
 
     def searches(self) -> list[Req]:
         return [r for r in self.requests if r.path == "/search"]
@@ -160,6 +164,25 @@ class Reddit:
         return web.json_response({"kind": "Listing", "data": {
             "after": after, "before": None, "dist": len(page), "children": page}}, headers=headers)
 
+    async def user_comments(self, request: web.Request) -> web.Response:
+        req = Req(request.path, dict(request.query), dict(request.headers), time.time())
+        self.requests.append(req)
+        token = request.headers.get("Authorization", "").removeprefix("bearer ")
+        if self.tokens.get(token, 0.0) < time.time():
+            req.status = 401
+            return web.json_response({"message": "Unauthorized", "error": 401}, status=401)
+        q = request.query
+        assert (q["sort"], q["raw_json"]) == ("new", "1") and "q" not in q
+        found = self.comments.get(request.match_info["name"].lower())
+        if found is None:
+            req.status = 404
+            return web.json_response({"message": "Not Found", "error": 404}, status=404)
+        page = sorted(found, key=lambda c: c["data"]["created_utc"], reverse=True)
+        page = page[:min(int(q.get("limit", 25)), 100)]
+        return web.json_response({"kind": "Listing", "data": {
+            "after": None, "before": None, "dist": len(page), "children": page}},
+            headers={"X-Ratelimit-Remaining": "98.0", "X-Ratelimit-Reset": "300"})
+
     def revoke(self) -> None:
         self.tokens.clear()
 
@@ -168,7 +191,8 @@ class Reddit:
 async def reddit() -> AsyncIterator[Reddit]:
     server = Reddit()
     async with serve([("POST", "/api/v1/access_token", server.token),
-                      ("GET", "/search", server.search)]) as base:
+                      ("GET", "/search", server.search),
+                      ("GET", "/user/{name}/comments", server.user_comments)]) as base:
         server.base = base
         yield server
 
@@ -576,6 +600,72 @@ def test_a_changed_watch_list_is_followed_between_two_rounds(r_settings: Setting
 
     asyncio.run(scenario())
 
+
+
+def test_the_brands_reply_to_a_complaint_is_an_answer_and_its_own_post_no_mention(
+        r_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Acme's `reddit_accounts` (u/Acme_Support): a customer's complaint found by the "Acme"
+    search is a mention on mentions.raw; the account's reply to it (its comments listing) a
+    `replied` decision on moderation.decisions keyed by the complaint's case id; the account's
+    own post found by the search, and its reply to it, are neither. An account Reddit does not
+    know (404) fails alone, under its brand's health (never a username as a label)."""
+    caplog.set_level(logging.INFO, logger="veille")
+
+    async def scenario() -> None:
+        async with reddit() as srv:
+            path = Path(r_settings.watchlist)
+            path.write_text('[[brands]]\nid = "acme"\nname = "Acme"\n'
+                            'reddit_accounts = ["u/Acme_Support", "acme_gone"]\n', encoding="utf-8")
+            settings = on(srv, r_settings)
+            complaint = link("9ccc01", "camille_fr", "Acme: no signal since 8am", 9)
+            own = link("9ccc02", "acme_support", "Acme: maintenance tonight", 8)
+            srv.posts = [complaint, own]
+
+            def comment(id36: str, parent: dict[str, Any], minutes_ago: float) -> dict[str, Any]:
+                post = parent["data"]
+                return {"kind": "t1", "data": {
+                    "name": f"t1_{id36}", "id": id36, "parent_id": post["name"],
+                    "link_id": post["name"], "link_author": post["author"],
+                    "author": "Acme_Support", "created_utc": NOW - minutes_ago * 60,
+                    "permalink": f"{post['permalink']}{id36}/", "body": "Sorry! DM us",
+                    "subreddit": "france"}}
+
+            srv.comments["acme_support"] = [comment("kq0001", complaint, 5),
+                                            comment("kq0002", own, 4)]
+            collector = new_collector(settings)
+            r1 = await one_round(collector)
+            assert collector.queries == [Query("acme", '"Acme"'),
+                                         Query("acme", "u/Acme_Support"),
+                                         Query("acme", "u/acme_gone")]
+            assert (r1.status, r1.sent) == ("partial", 1), r1
+            assert "u/acme_gone" in r1.errors["u/acme_gone"] and "404" in r1.errors["u/acme_gone"]
+            [got] = await raw_on_topic(settings, 1)
+            assert got["id"] == reddit_id(complaint)
+            [record] = await asyncio.to_thread(read_all, settings, MODERATION_DECISIONS, 1, 30.0,
+                                               1.0)
+            assert record.key == b"reddit-t3_9ccc01"
+            assert json.loads(record.value) == {
+                "case_id": "reddit-t3_9ccc01", "decision": "replied",
+                "moderator": "u/Acme_Support",
+                "decided_at": json.loads(record.value)["decided_at"],
+                "reason": "https://www.reddit.com/r/france/comments/9ccc01/some_title/kq0001/",
+                "answered_on": "reddit"}
+            assert sample(collector, "veille_collector_answers_sent_total",
+                          collector="reddit") == 1
+            assert sample(collector, "veille_reddit_brand_failures_total", brand="acme",
+                          kind="fetch") == 1
+            assert {r.path for r in srv.requests} >= {"/user/Acme_Support/comments",
+                                                      "/user/acme_gone/comments"}
+
+            # Restart: the account's cursor and comments were saved; nothing is sent again.
+            r2 = await one_round(new_collector(settings))
+            assert r2.sent == 0
+            assert len(await asyncio.to_thread(read_all, settings, MODERATION_DECISIONS, 1, 5.0,
+                                               1.0)) == 1
+        assert ("reddit: 1 answers of the brand's Reddit accounts sent to "
+                f"{settings.topic(MODERATION_DECISIONS)}") in [r.getMessage() for r in caplog.records]
+
+    asyncio.run(scenario())
 
 
 def test_a_token_endpoint_cannot_write_lines_in_the_log(

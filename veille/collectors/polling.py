@@ -217,6 +217,8 @@ class PollingCollector(Collector):
     #: What a source and an item are called in the `--once` report ("hashtag", "statuses").
     source_noun = "source"
     item_noun = "items"
+    #: Where the brand's answers are read, in the log ("Reddit accounts"); "": its sources.
+    answers_from = ""
     #: The Settings field of the interval between two rounds (mastodon_interval_seconds...).
     interval_setting = ""
 
@@ -564,8 +566,9 @@ class PollingCollector(Collector):
             result.sources[first_source[mention_id]].sent += 1
         if answers:
             self.metrics.answers_sent.labels(self.name).inc(len(answers))
-            self.log.info("%s: %d answers of the brand's %ss sent to %s", self.name,
-                          len(answers), self.source_noun, answers[0].topic)
+            self.log.info("%s: %d answers of the brand's %s sent to %s", self.name,
+                          len(answers), self.answers_from or self.source_noun + "s",
+                          answers[0].topic)
         return True
 
     def _end_round(self, result: RoundResult, read_any: bool) -> RoundResult:

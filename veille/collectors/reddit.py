@@ -44,6 +44,23 @@ permalink, created_at its `created_utc`, audience `likes` its score (when not ne
 with its reason (logged, counted) and the others of its page go on; an answer that is no
 Listing fails the search for the round (kind `fetch`).
 
+The brand's own accounts (the watch list's `reddit_accounts`, usernames compared case aside):
+a post found by a brand's search whose author is one of that brand's accounts is read but not
+sent (keep: its own posts are no mentions of it, and would count in its volume and queue); found
+by another brand's search it is that brand's mention, as any post. Each account is also a source
+of the collector, named `u/<name>` (a search's is a phrase in double quotes), with its cursor,
+look-back, saved state and failures as a search's, counted under its brand's health and in the
+round's budget (check_queries: the searches plus the accounts): `GET
+{VEILLE_REDDIT_API_URL}/user/<name>/comments?sort=new&limit=100&raw_json=1`, a Listing of `t1`
+comments. No comment is a mention; one answering another's post (`parent_id` a `t3_`, its
+`link_author` none of the brand's accounts) is sent as the brand's answer (answer_of): a
+`replied` decision on moderation.decisions for the post's case (`reddit-t3_...`), `answered_on`
+reddit, decided_at its created_utc, moderator `u/<author>`, reason its URL, in the round's write
+with its mentions. A reply to a comment (`t1_` parent) answers no case: veille collects no Reddit
+comment. An answer to a post that never became a case is dropped by the moderation agent as
+`not_a_case` (counted; workers of 2026-12-07 or later). A 403 or 404 on an account (deleted,
+suspended, misspelt) fails that source alone (kind `fetch`).
+
 Health per brand (veille.metrics.RedditBrandMetrics, label: the brand's id, never a search
 string): the time of the last round in which every search of its terms was read and
 acknowledged, and failed searches by kind (fetch, rate_limited, unauthorized, broker).
@@ -51,9 +68,12 @@ acknowledged, and failed searches by kind (fetch, rate_limited, unauthorized, br
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
+from collections.abc import Container, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -67,8 +87,9 @@ from streams.records import (
     is_web_address,
     iso,
 )
+from streams.topics import MODERATION_DECISIONS
 from veille.collectors import polling
-from veille.collectors.base import MentionSink
+from veille.collectors.base import MentionSink, Record
 from veille.collectors.polling import (
     Answer,
     SourceFetchError,
@@ -76,8 +97,17 @@ from veille.collectors.polling import (
     sends_secret_in_clear,
 )
 from veille.collectors.rss import FetchError, retry_after, truncate
-from veille.collectors.searches import CursorCollector, CursorRead, Query, number
+from veille.collectors.searches import (
+    SEARCHES_PER_MINUTE,
+    CursorCollector,
+    CursorRead,
+    Query,
+    number,
+    searches_allowed,
+)
 from veille.metrics import CollectorMetrics, RedditBrandMetrics
+from veille.moderation.cases import MAX_MODERATOR_CHARS, Decision, DecisionError
+from veille.moderation.cases import iso as epoch_iso
 from veille.rules import Watchlist
 from veille.settings import Settings
 from veille.terminal import printable
@@ -98,12 +128,20 @@ CURSOR_AHEAD_SECONDS = 60.0
 MAX_USER_AGENT_CHARS = 512
 TOKEN_PATH = "/api/v1/access_token"
 SEARCH_PATH = "/search"
+#: An account's comments, newest first (`{name}`: its username).
+COMMENTS_PATH = "/user/{name}/comments"
+#: What an account's source is named (the searches' are phrases in double quotes: never this).
+ACCOUNT_PREFIX = "u/"
 #: A token is asked again this long before its expires_in runs out (at most a tenth of it).
 EXPIRY_MARGIN = 60.0
 #: A token as sent in `Authorization: bearer`: printable ASCII, no space.
 _TOKEN = re.compile(r"[!-~]{1,4096}")
 #: A link's fullname: t3_ and its base-36 id.
 _FULLNAME = re.compile(r"t3_[0-9a-z]{1,16}")
+#: A comment's fullname: t1_ and its base-36 id.
+_COMMENT = re.compile(r"t1_[0-9a-z]{1,16}")
+#: What a source's state may remember: posts' (searches) and comments' (accounts) fullnames.
+_ITEM_KEY = re.compile(r"t[13]_[0-9a-z]{1,16}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: A Reddit username (3 to 20 of these characters on Reddit; a little room left).
 _USERNAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -136,13 +174,27 @@ def search_string(kind: str, term: str) -> str | None:
 
 
 def queries_of(watchlist: Watchlist) -> list[Query]:
-    """One search per name, alias and hashtag of each brand (searches.queries_of)."""
+    """One search per name, alias and hashtag of each brand (searches.queries_of), then one source
+    per account of each brand's `reddit_accounts` (accounts_of)."""
     return RedditCollector.queries_of(watchlist)
 
 
+def accounts_of(watchlist: Watchlist) -> list[Query]:
+    """One source per account of each brand's `reddit_accounts` (`u/<name>`; the watch list
+    refuses an account given to two brands), in the watch list's order."""
+    return [Query(brand.id, ACCOUNT_PREFIX + name) for brand in watchlist.brands
+            for name in brand.reddit_accounts]
+
+
+def account_of(source: str) -> str | None:
+    """The username an account's source reads, None for a search."""
+    return source[len(ACCOUNT_PREFIX):] if source.startswith(ACCOUNT_PREFIX) else None
+
+
 def check_queries(queries: list[Query], path: Path, interval: float | None = None) -> None:
-    """RedditConfigError when the watch list at `path` gives no search, or more than MAX_QUERIES, or
-    more when a round of `interval` seconds leaves time for them (searches.check_queries)."""
+    """RedditConfigError when the watch list at `path` gives no search, or more searches and
+    accounts than MAX_QUERIES, or more when a round of `interval` seconds leaves time for them
+    (searches.check_queries)."""
     RedditCollector.check_queries(queries, path, interval)
 
 
@@ -161,6 +213,20 @@ def fullname(child: Any) -> str | None:
     if isinstance(ident, str) and _FULLNAME.fullmatch("t3_" + ident):
         return "t3_" + ident
     return None
+
+
+def comment_name(child: Any) -> str | None:
+    """A comment child's fullname (`t1_...`), None when it is no comment or has none valid."""
+    data = child.get("data") if isinstance(child, dict) and child.get("kind") == "t1" else None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and _COMMENT.fullmatch(name) else None
+
+
+def item_key(child: Any) -> str | None:
+    """A listing child's fullname: a comment's (`t1_`), else a post's (`t3_`), None."""
+    if isinstance(child, dict) and child.get("kind") == "t1":
+        return comment_name(child)
+    return fullname(child)
 
 
 def created_utc(child: Any) -> float | None:
@@ -192,12 +258,7 @@ def post_to_dict(child: Any, *, collected_at: datetime, max_text_chars: int) -> 
     author = data.get("author")
     if not isinstance(author, str) or not _USERNAME.fullmatch(author):
         author = None  # also `[deleted]`; any other text came as it was until 2026-12-07
-    permalink = data.get("permalink")
-    url = None
-    if isinstance(permalink, str) and permalink.startswith("/") and not permalink.startswith("//"):
-        candidate = "https://www.reddit.com" + permalink
-        if len(candidate) <= MAX_SHORT_FIELD_CHARS and is_web_address(candidate):
-            url = candidate
+    url = post_url(data.get("permalink"))
     created: Any = data.get("created_utc")
     if isinstance(created, bool):
         created = str(created)  # refused by the record contract, not read as 0 or 1
@@ -219,6 +280,53 @@ def post_to_dict(child: Any, *, collected_at: datetime, max_text_chars: int) -> 
         "audience": audience or None,
         "collected_at": iso(collected_at),
     }
+
+
+def post_url(permalink: Any) -> str | None:
+    """`https://www.reddit.com` + a permalink (a path), None when it is none."""
+    if isinstance(permalink, str) and permalink.startswith("/") and not permalink.startswith("//"):
+        candidate = "https://www.reddit.com" + permalink
+        if len(candidate) <= MAX_SHORT_FIELD_CHARS and is_web_address(candidate):
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class AccountsOf:
+    """The accounts of `brand` (`brand_of`: username case folded -> its brand's id), as a
+    container of usernames, case aside: what `in` asks costs a look-up."""
+
+    brand: str | None
+    brand_of: Mapping[str, str]
+
+    def __contains__(self, name: object) -> bool:
+        return (self.brand is not None and isinstance(name, str)
+                and self.brand_of.get(name.casefold()) == self.brand)
+
+
+def answer_of(child: Any, own: Container[str], account: str) -> dict[str, Any] | None:
+    """The `replied` decision (moderation.decisions) a comment of the brand's `account` (one of
+    `own`, its accounts) is when it answers another's post (`parent_id` a `t3_` whose
+    `link_author` is none of `own`): keyed by that post's case id (`reddit-t3_...`), by
+    `u/<author>`, at the comment's created_utc, with its link, `answered_on` reddit. None for any
+    other comment: one answering a comment (`t1_` parent: veille collects no Reddit comment, so
+    no case is one) or the brand's own post."""
+    name = comment_name(child)
+    data = child.get("data") if name is not None and isinstance(child, dict) else None
+    if not isinstance(data, dict):
+        return None
+    parent, when = data.get("parent_id"), _number(data.get("created_utc"))
+    if not isinstance(parent, str) or not _FULLNAME.fullmatch(parent) or when is None:
+        return None
+    if data.get("link_author") in own:
+        return None  # the brand's own post: no mention of it, no case
+    author = data.get("author")
+    if not isinstance(author, str) or not _USERNAME.fullmatch(author):
+        author = account
+    return {"case_id": "reddit-" + parent, "decision": "replied",
+            "moderator": f"u/{author}"[:MAX_MODERATOR_CHARS], "decided_at": epoch_iso(when),
+            "reason": post_url(data.get("permalink")) or f"answered on Reddit (comment {name})",
+            "answered_on": "reddit"}
 
 
 # -- the collector -------------------------------------------------------------------------------
@@ -245,7 +353,8 @@ class RedditCollector(CursorCollector):
     state_version = STATE_VERSION
     max_recent = MAX_RECENT
     cursor_ahead = CURSOR_AHEAD_SECONDS
-    key_pattern = _FULLNAME
+    key_pattern = _ITEM_KEY
+    answers_from = "Reddit accounts"
 
     def __init__(
         self,
@@ -273,6 +382,44 @@ class RedditCollector(CursorCollector):
         #: The round in which a token was last obtained: renewed on a 401 once a round at most.
         self._renewed_in: int | None = None
         self.tokens_obtained = 0
+        #: Username (case folded) -> its brand, of the accounts read, and the sources
+        #: (self._brand_of, a new dict at each change) it was made of.
+        self._account_brand: dict[str, str] = {}
+        self._accounts_from: dict[str, str] | None = None
+
+    # -- the sources: searches, then the brands' accounts ---------------------------------------
+
+    @classmethod
+    def queries_of(cls, watchlist: Watchlist) -> list[Query]:
+        return super().queries_of(watchlist) + accounts_of(watchlist)
+
+    @classmethod
+    def check_queries(cls, queries: list[Query], path: Path, interval: float | None = None) -> None:
+        """RedditConfigError when `queries` hold no search, or more searches and accounts than a
+        round of `interval` seconds allows (searches.searches_allowed: each account is a request
+        a round, as a search)."""
+        accounts = sum(1 for query in queries if account_of(query.q) is not None)
+        searches = len(queries) - accounts
+        if not accounts or not searches:
+            super().check_queries(queries, path, interval)
+            return
+        allowed = searches_allowed(MAX_QUERIES, interval)
+        if len(queries) > allowed:
+            need = -(-len(queries) * 60 // SEARCHES_PER_MINUTE)
+            raise RedditConfigError(
+                f"{path}: {searches} searches and {accounts} accounts' comments to read on Reddit "
+                f"(brand names, aliases and hashtags; reddit_accounts), more than {allowed} (one "
+                f"request each a round, at most {SEARCHES_PER_MINUTE} a minute: the rate limit "
+                f"would not hold); set VEILLE_REDDIT_INTERVAL_SECONDS to {need} or more (a round "
+                f"every {need / 60:g} minutes), or keep the ones that matter")
+
+    def _own(self, source: str) -> AccountsOf:
+        """The accounts of the brand whose search or account `source` is."""
+        if self._accounts_from is not self._brand_of:  # the sources changed (start, watch list)
+            self._account_brand = {name.casefold(): brand for src, brand in self._brand_of.items()
+                                   if (name := account_of(src)) is not None}
+            self._accounts_from = self._brand_of
+        return AccountsOf(self._brand_of.get(source), self._account_brand)
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -370,10 +517,12 @@ class RedditCollector(CursorCollector):
         self.tokens_obtained += 1
         return token
 
-    async def _search(self, params: dict[str, str]) -> tuple[list[Any], str | None]:
-        """One page of a search: its children (anything: each is checked alone) and the
-        fullname to ask the next page `after`, if any."""
-        url = URL(self.api_base + SEARCH_PATH).with_query(params)
+    async def _search(self, params: dict[str, str],
+                      account: str | None = None) -> tuple[list[Any], str | None]:
+        """One page of a search (or of `account`'s comments): its children (anything: each is
+        checked alone) and the fullname to ask the next page `after`, if any."""
+        path = SEARCH_PATH if account is None else COMMENTS_PATH.format(name=account)
+        url = URL(self.api_base + path).with_query(params)
         answer: Answer | None = None
         for attempt in range(2):
             token = await self._get_token()
@@ -383,6 +532,9 @@ class RedditCollector(CursorCollector):
                 continue
             break
         assert answer is not None
+        if account is not None and answer.status in (403, 404):
+            raise FetchError(f"HTTP {answer.status}: Reddit refused u/{account}'s comments (the "
+                             "account deleted, suspended or misspelt in reddit_accounts?)")
         if answer.status in (401, 403):
             raise SourceFetchError(
                 f"HTTP {answer.status}: Reddit refused the search (the app's token, or a "
@@ -394,37 +546,73 @@ class RedditCollector(CursorCollector):
         listing = data.get("data") if isinstance(data, dict) and data.get("kind") == "Listing" else None
         children = listing.get("children") if isinstance(listing, dict) else None
         if not isinstance(children, list):
-            raise FetchError("the answer is no Listing of posts")
+            raise FetchError("the answer is no Listing of "
+                             + ("posts" if account is None else "comments"))
         if len(children) > self.page_limit:
             # Reddit gives at most the `limit` asked: millions of children in a 10 MB answer
             # were read and refused one by one, a log line each (found in review, 2026-12-07).
-            raise FetchError(f"{len(children)} posts in a page, more than the {self.page_limit} "
-                             "asked: not a Reddit search answer")
+            what = ("posts", "search") if account is None else ("comments", "comments listing")
+            raise FetchError(f"{len(children)} {what[0]} in a page, more than the "
+                             f"{self.page_limit} asked: not a Reddit {what[1]} answer")
         assert isinstance(listing, dict)
         after = listing.get("after")
-        return children, after if isinstance(after, str) and _FULLNAME.fullmatch(after) else None
+        pattern = _FULLNAME if account is None else _COMMENT
+        return children, after if isinstance(after, str) and pattern.fullmatch(after) else None
 
     # -- one search -----------------------------------------------------------------------------
 
     async def fetch_page(self, source: str, after: Any) -> tuple[list[Any], Any]:
-        """A page of search `source`: the first, or the one `after` (the fullname the page before
-        gave, and the count of posts read before it) names."""
-        params = {"q": source, "sort": "new", "limit": str(self.page_limit), "type": "link",
-                  "raw_json": "1"}
+        """A page of search `source` (or of the account's comments, `u/<name>`): the first, or
+        the one `after` (the fullname the page before gave, and the count of children read
+        before it) names."""
+        account = account_of(source)
+        params = ({"q": source, "sort": "new", "limit": str(self.page_limit), "type": "link",
+                   "raw_json": "1"} if account is None else
+                  {"sort": "new", "limit": str(self.page_limit), "raw_json": "1"})
         count = 0
         if after is not None:
             name, count = after
             params |= {"after": name, "count": str(count)}
-        children, after_next = await self._search(params)
+        children, after_next = await self._search(params, account)
         return children, (after_next, count + len(children)) if after_next is not None else None
 
     @staticmethod
     def item_key(item: Any) -> str | None:
-        return fullname(item)
+        return item_key(item)
 
     @staticmethod
     def item_time(item: Any) -> float | None:
         return created_utc(item)
+
+    def keep(self, source: str, item: Any) -> bool:
+        """Neither an account's comments (no Reddit comment is a mention) nor a post by one of
+        the accounts of the brand whose search found it (its own posts, no mentions of it: they
+        would count in its volume and queue). A post of the brand's account found by another
+        brand's search is that one's mention."""
+        if account_of(source) is not None:
+            return False
+        data = item.get("data") if isinstance(item, dict) else None
+        return not (isinstance(data, dict) and data.get("author") in self._own(source))
+
+    def answer(self, source: str, item: Any) -> Record | None:
+        """An account's reply to another's post as its brand's `replied` decision (answer_of),
+        keyed by the case id, checked as the moderation agent checks one (an invalid one is
+        logged and not sent)."""
+        account = account_of(source)
+        if account is None:
+            return None
+        decision = answer_of(item, self._own(source), account)
+        if decision is None:
+            return None
+        try:
+            Decision.from_dict(decision)
+        except DecisionError as exc:
+            self.log.warning("%s: %s: the answer %.60r is no valid decision, not sent: %s",
+                             self.name, self.describe(source), comment_name(item), exc)
+            return None
+        return Record(self.settings.topic(MODERATION_DECISIONS),
+                      decision["case_id"].encode("utf-8"),
+                      json.dumps(decision, ensure_ascii=False).encode("utf-8"))
 
     def item_dict(self, source: str, item: Any, now: datetime) -> dict[str, Any]:
         return post_to_dict(item, collected_at=now, max_text_chars=self.max_text_chars)
