@@ -143,10 +143,10 @@ TOPIC_MAP = (
         "a moderator's decision: case_id, decision (approve, reject, escalate, replied, assign, "
         "unassign), moderator, decided_at, reason, assignee (escalate: optional; assign: required) "
         "(schemas/moderation_decision.v1.json)",
-        "`veille moderate decide`, the moderation API, your moderation tools, the YouTube and "
-        "Jetstream collectors (the brand's answers seen on YouTube and Bluesky), the webhook "
-        "collector (`POST /answers`: the brand's answers on other platforms, reported by Zapier, "
-        "IFTTT or your tools)",
+        "`veille moderate decide`, the moderation API, your moderation tools, the YouTube, "
+        "Jetstream and Reddit collectors (the brand's answers seen on YouTube, Bluesky and "
+        "Reddit), the webhook collector (`POST /answers`: the brand's answers on other "
+        "platforms, reported by Zapier, IFTTT or your tools)",
         "moderation agent; `veille moderate` and the moderation API (escalations, assignments, "
         "decisions not applied yet)",
     ),
