@@ -173,3 +173,15 @@ def test_a_mention_whose_source_names_its_brand_is_that_brands_and_an_unknown_id
     assert rows[1]["brands"] == [] and rows[1]["triage"] is None
     assert "line 2: brands the watch list does not have, ignored: acmee" in done.stderr
     assert rows[2]["error"].startswith("invalid_field: brands must be a list")
+
+
+def test_the_reddit_collectors_accounts_count_in_what_it_would_refuse(tmp_path: Path) -> None:
+    """A brand's `reddit_accounts` are requests of the Reddit collector's round as its searches
+    are: 45 brands and 6 accounts pass Bluesky (45 searches) but not Reddit (51 requests)."""
+    many = "".join(f'[[brands]]\nid = "brand{i:03d}"\nname = "Brand{i:03d}"\n' for i in range(45))
+    accounts = ", ".join(f'"u/brand_{i}"' for i in range(6))
+    done = match(tmp_path, "Brand007 rocks\n", watchlist=many + f"reddit_accounts = [{accounts}]\n")
+    assert done.returncode == 0, done.stderr
+    [line] = [x for x in done.stderr.splitlines() if "the Reddit collector" in x]
+    assert "45 searches and 6 accounts' comments" in line and "more than 50" in line, line
+    assert "Bluesky" not in done.stderr

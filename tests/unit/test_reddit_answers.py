@@ -120,6 +120,7 @@ def test_a_reply_to_a_customers_post_is_a_replied_decision_valid_against_the_sch
     {"link_author": "acme_support"},
     {"parent_id": "t1_kp9zzz"},  # a reply to a comment: veille collects no Reddit comment
     {"parent_id": None}, {"parent_id": "t3_"}, {"created_utc": None}, {"name": "kq1abc"},
+    {"created_utc": 1e20}, {"created_utc": -1.0}, {"created_utc": True},
 ])
 def test_a_reply_to_the_brands_own_post_or_to_a_comment_answers_none(change: dict[str, Any]) -> None:
     assert answer_of(reply(**change), OWN, "acme_support") is None

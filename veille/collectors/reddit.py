@@ -138,6 +138,8 @@ EXPIRY_MARGIN = 60.0
 _TOKEN = re.compile(r"[!-~]{1,4096}")
 #: A link's fullname: t3_ and its base-36 id.
 _FULLNAME = re.compile(r"t3_[0-9a-z]{1,16}")
+#: The first second of the year 10000: an answer's created_utc is before it (Unix seconds).
+LAST_TIME = 253402300800.0
 #: A comment's fullname: t1_ and its base-36 id.
 _COMMENT = re.compile(r"t1_[0-9a-z]{1,16}")
 #: What a source's state may remember: posts' (searches) and comments' (accounts) fullnames.
@@ -318,6 +320,8 @@ def answer_of(child: Any, own: Container[str], account: str) -> dict[str, Any] |
     parent, when = data.get("parent_id"), _number(data.get("created_utc"))
     if not isinstance(parent, str) or not _FULLNAME.fullmatch(parent) or when is None:
         return None
+    if not 0 <= when < LAST_TIME:
+        return None  # beyond what a decision's time can be (iso would raise)
     if data.get("link_author") in own:
         return None  # the brand's own post: no mention of it, no case
     author = data.get("author")
