@@ -354,7 +354,11 @@ def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
             os.kill(broker.process.pid, signal.SIGCONT)
         restore_at = time.monotonic()
         accepted_at_restore = proxy.accepted
-        time.sleep(AFTER)
+        # AFTER seconds' worth of pushes sent after the restore: on a loaded host the pusher
+        # falls behind its schedule (34 of 40 after a plain 5 s sleep, 2026-12-07), then sends
+        # its backlog at once.
+        wait_for(lambda: sum(1 for p in pusher.pushes if p.sent >= restore_at)
+                 >= AFTER * REQUESTS_PER_SECOND, 60, "pushes sent after the restore")
         pusher.stop()
         done_at = time.monotonic()
 
@@ -388,7 +392,6 @@ def test_broker_outage_loses_nothing_acknowledged_and_everyone_reconnects(
         # Every request sent after the restore was written: the collector recovered by itself.
         late = [p for p in pushes if p.sent >= restore_at and p.status != 202]
         assert not late, f"{len(late)} requests sent after the restore refused, e.g. {late[:3]}"
-        assert sum(1 for p in pushes if p.sent >= restore_at) >= (AFTER - 1) * REQUESTS_PER_SECOND
         assert proxy.accepted > accepted_at_restore, "nobody reconnected through the proxy"
 
         # -- (3) collector metrics: send errors rose in the outage, writes resumed after -----
