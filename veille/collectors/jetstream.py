@@ -71,7 +71,7 @@ import aiohttp
 from yarl import URL
 
 from streams.records import InvalidMention, Limits, RawMention, iso, mention_from_dict, parse_time
-from streams.topics import MODERATION_DECISIONS
+from veille.collectors.answers import answer, answer_record
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink, Record
 from veille.collectors.bluesky import mention_id, post_to_dict
 from veille.collectors.jetstream_events import (
@@ -91,7 +91,7 @@ from veille.collectors.rss import (
     stop_metrics,
 )
 from veille.metrics import CollectorMetrics, JetstreamMetrics
-from veille.moderation.cases import Decision, DecisionError
+from veille.moderation.cases import DecisionError
 from veille.reload import Reloader, follow_watchlist
 from veille.rules import Watchlist, WatchlistError
 from veille.settings import Settings
@@ -631,22 +631,18 @@ class JetstreamCollector(Collector):
         reply = self._mention(post)  # dated and linked as the collector dates and links posts
         if reply is None:
             return  # refused (logged, counted): no time to date the answer by
-        case = mention_id(parent)
-        decision = {"case_id": case, "decision": "replied",
-                    "moderator": reply.author, "decided_at": iso(reply.created_at),
-                    "reason": reply.url or f"answered on Bluesky ({post.uri})"[:1000],
-                    "answered_on": "bluesky"}
+        decision = answer(mention_id(parent), by=reply.author or post.did,
+                          decided_at=iso(reply.created_at), platform="bluesky",
+                          reason=reply.url or f"answered on Bluesky ({post.uri})"[:1000])
         try:
-            Decision.from_dict(decision)
+            record = answer_record(self.settings, decision)
         except DecisionError as exc:  # never expected: the watch list's DIDs fit
             log.warning("jetstream: the answer %s is no valid decision, not sent: %s",
                         printable(post.uri)[:200], exc)
             return
         if not self._waiting():
             self._batch_since = time.monotonic()
-        self._answers.append(Record(self.settings.topic(MODERATION_DECISIONS),
-                                    case.encode("utf-8"),
-                                    json.dumps(decision, ensure_ascii=False).encode("utf-8")))
+        self._answers.append(record)
         self.book.add(key, time_us)
 
     @staticmethod

@@ -68,7 +68,6 @@ acknowledged, and failed searches by kind (fetch, rate_limited, unauthorized, br
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
@@ -87,9 +86,9 @@ from streams.records import (
     is_web_address,
     iso,
 )
-from streams.topics import MODERATION_DECISIONS
 from veille.collectors import polling
-from veille.collectors.base import MentionSink, Record
+from veille.collectors.answers import answer
+from veille.collectors.base import MentionSink
 from veille.collectors.polling import (
     Answer,
     SourceFetchError,
@@ -106,7 +105,6 @@ from veille.collectors.searches import (
     searches_allowed,
 )
 from veille.metrics import CollectorMetrics, RedditBrandMetrics
-from veille.moderation.cases import MAX_MODERATOR_CHARS, Decision, DecisionError
 from veille.moderation.cases import iso as epoch_iso
 from veille.rules import Watchlist
 from veille.settings import Settings
@@ -327,10 +325,9 @@ def answer_of(child: Any, own: Container[str], account: str) -> dict[str, Any] |
     author = data.get("author")
     if not isinstance(author, str) or not _USERNAME.fullmatch(author):
         author = account
-    return {"case_id": "reddit-" + parent, "decision": "replied",
-            "moderator": f"u/{author}"[:MAX_MODERATOR_CHARS], "decided_at": epoch_iso(when),
-            "reason": post_url(data.get("permalink")) or f"answered on Reddit (comment {name})",
-            "answered_on": "reddit"}
+    return answer("reddit-" + parent, by=f"u/{author}", decided_at=epoch_iso(when),
+                  platform="reddit",
+                  reason=post_url(data.get("permalink")) or f"answered on Reddit (comment {name})")
 
 
 # -- the collector -------------------------------------------------------------------------------
@@ -598,25 +595,10 @@ class RedditCollector(CursorCollector):
         data = item.get("data") if isinstance(item, dict) else None
         return not (isinstance(data, dict) and data.get("author") in self._own(source))
 
-    def answer(self, source: str, item: Any) -> Record | None:
-        """An account's reply to another's post as its brand's `replied` decision (answer_of),
-        keyed by the case id, checked as the moderation agent checks one (an invalid one is
-        logged and not sent)."""
+    def answer_decision(self, source: str, item: Any) -> dict[str, Any] | None:
+        """An account's reply to another's post as its brand's `replied` decision (answer_of)."""
         account = account_of(source)
-        if account is None:
-            return None
-        decision = answer_of(item, self._own(source), account)
-        if decision is None:
-            return None
-        try:
-            Decision.from_dict(decision)
-        except DecisionError as exc:
-            self.log.warning("%s: %s: the answer %.60r is no valid decision, not sent: %s",
-                             self.name, self.describe(source), comment_name(item), exc)
-            return None
-        return Record(self.settings.topic(MODERATION_DECISIONS),
-                      decision["case_id"].encode("utf-8"),
-                      json.dumps(decision, ensure_ascii=False).encode("utf-8"))
+        return None if account is None else answer_of(item, self._own(source), account)
 
     def item_dict(self, source: str, item: Any, now: datetime) -> dict[str, Any]:
         return post_to_dict(item, collected_at=now, max_text_chars=self.max_text_chars)

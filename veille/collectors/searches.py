@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from streams.records import InvalidMention, RawMention, iso, mention_from_dict
+from veille.collectors.answers import answer_record
 from veille.collectors.base import Record
 from veille.collectors.polling import PollingCollector, RoundResult, SourceSummary
+from veille.moderation.cases import DecisionError
 from veille.rules import Watchlist, WatchlistError
 
 #: A watch-list term (its kind: name, alias, hashtag; the term) as a search string, or None.
@@ -274,11 +276,24 @@ class CursorCollector(SearchCollector):
         the cursor passes it)."""
         return True
 
-    def answer(self, source: str, item: Any) -> Record | None:
-        """The record an item read not sent before makes when it is the brand's answer to
-        another's (a `replied` decision for moderation.decisions), sent in the round's write;
-        default: none."""
+    def answer_decision(self, source: str, item: Any) -> dict[str, Any] | None:
+        """The `replied` decision (veille.collectors.answers.answer) an item read is when it is
+        the brand's answer to another's; default: none."""
         return None
+
+    def answer(self, source: str, item: Any) -> Record | None:
+        """The record of an item read not sent before when it is the brand's answer
+        (answer_decision), sent in the round's write; an invalid one (the agent would ignore it)
+        is logged and not sent."""
+        decision = self.answer_decision(source, item)
+        if decision is None:
+            return None
+        try:
+            return answer_record(self.settings, decision)
+        except DecisionError as exc:
+            self.log.warning("%s: %s: the answer %.60r is no valid decision, not sent: %s",
+                             self.name, self.describe(source), self.item_key(item), exc)
+            return None
 
     @abstractmethod
     def item_dict(self, source: str, item: Any, now: datetime) -> dict[str, Any]:

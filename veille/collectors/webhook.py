@@ -79,13 +79,11 @@ from streams.records import (
     Limits,
     RawMention,
     content_id,
-    dumps,
     is_web_address,
     iso,
     mention_from_dict,
     parse_time,
 )
-from streams.topics import MODERATION_DECISIONS
 from veille.broker import (
     any_answers,
     metadata_answers,
@@ -93,6 +91,7 @@ from veille.broker import (
     sign_in,
     url_host,
 )
+from veille.collectors.answers import answer, answer_record
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink, Record
 from veille.collectors.flat import brand_list, gather_audience
 from veille.collectors.flat import count as _count
@@ -113,7 +112,7 @@ from veille.httpbody import (
 )
 from veille.logs import say
 from veille.metrics import CollectorMetrics
-from veille.moderation.cases import ANSWERING_DECISION, MAX_MODERATOR_CHARS, Decision, DecisionError
+from veille.moderation.cases import PLATFORM, DecisionError
 from veille.settings import Settings, SettingsError
 from veille.terminal import shown
 from veille.timezones import MONTHS, local_time, rfc822_time, zone, zone_abbreviation_minutes
@@ -174,9 +173,6 @@ _PENDING_ID = "webhook-pending"
 #: The fields of an answer pushed to /answers (any other is refused, as the decisions' contract
 #: refuses unknown fields).
 ANSWER_FIELDS = ("mention_id", "answered_at", "platform", "by", "url")
-#: A platform name as moderation_decision.v1.json's `answered_on` (a mention's platform,
-#: lower-cased as /mentions writes it).
-_ANSWERED_ON = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 #: The answer's field a decision's field comes from (to name it in a refusal).
 _DECISION_FIELDS = {"case_id": "mention_id", "moderator": "by", "decided_at": "answered_at",
                     "reason": "url", "answered_on": "platform"}
@@ -949,22 +945,20 @@ class WebhookCollector(Collector):
         if self._overloaded(size) or self._too_late(len(items)):
             return self._overload()
         now = datetime.now(UTC)
-        decisions: list[dict[str, Any]] = []
+        records: list[Record] = []
         errors: list[dict[str, Any]] = []
         for index, obj in enumerate(items):
             try:
                 if too_long:
                     _too_long(obj)
-                decisions.append(self._answer(obj, now))
+                records.append(self._answer(obj, now))
             except InvalidMention as exc:
                 errors.append({"error": exc.reason, "detail": exc.detail, "field": exc.field,
                                "index": index})
         if errors:
             return self._refused_items(errors, len(items))
-        if not decisions:
+        if not records:
             return web.json_response({"accepted": 0, "case_ids": []}, status=202)
-        topic = self.settings.topic(MODERATION_DECISIONS)
-        records = [Record(topic, d["case_id"].encode("utf-8"), dumps(d)) for d in decisions]
         del items, read
         self._waiting_bytes += size
         try:
@@ -974,14 +968,15 @@ class WebhookCollector(Collector):
         finally:
             self._waiting_bytes -= size
         self.metrics.answers_sent.labels(NAME).inc(len(records))
-        log.info("webhook: %d answers sent to %s", len(records), topic)
+        log.info("webhook: %d answers sent to %s", len(records), records[0].topic)
         return web.json_response(
-            {"accepted": len(decisions), "case_ids": [d["case_id"] for d in decisions]},
+            {"accepted": len(records), "case_ids": [r.key.decode("utf-8") for r in records]},
             status=202)
 
-    def _answer(self, obj: Any, now: datetime) -> dict[str, Any]:
-        """An answer pushed to /answers as its `replied` decision (see ANSWER_FIELDS), checked
-        as the moderation agent checks one; InvalidMention naming the answer's field if not."""
+    def _answer(self, obj: Any, now: datetime) -> Record:
+        """An answer pushed to /answers as its `replied` decision's record (see ANSWER_FIELDS),
+        checked as the moderation agent checks one; InvalidMention naming the answer's field if
+        not."""
         if not isinstance(obj, dict):
             raise InvalidMention("not_an_object",
                                  f"expected a JSON object, got {type(obj).__name__}")
@@ -1001,7 +996,7 @@ class WebhookCollector(Collector):
             if name in item and not isinstance(item[name], str):
                 raise InvalidMention("invalid_field", f"{name} must be a string", name)
         platform = item["platform"].strip().lower()
-        if not _ANSWERED_ON.fullmatch(platform):
+        if not PLATFORM.fullmatch(platform):
             raise InvalidMention(
                 "invalid_field", f"platform {shown(item['platform'], 40)} is no platform name "
                 "(a letter, then letters, digits, _ and -, at most 32 characters: the mention's "
@@ -1015,18 +1010,14 @@ class WebhookCollector(Collector):
         url = item.get("url")
         if url is not None and not is_web_address(url):
             raise InvalidMention("invalid_field", "url must be an http(s) address", "url")
-        decision: dict[str, Any] = {
-            "case_id": item["mention_id"], "decision": ANSWERING_DECISION,
-            "moderator": item.get("by", f"{platform} page").strip()[:MAX_MODERATOR_CHARS],
-            "decided_at": iso(answered_at), "answered_on": platform}
-        if url is not None:
-            decision["reason"] = url.strip()
+        decision = answer(item["mention_id"], by=item.get("by", f"{platform} page").strip(),
+                          decided_at=iso(answered_at), platform=platform,
+                          reason=None if url is None else url.strip())
         try:
-            Decision.from_dict(decision)
+            return answer_record(self.settings, decision)
         except DecisionError as exc:
             field = _DECISION_FIELDS.get(exc.detail.split(" ", 1)[0])
             raise InvalidMention("invalid_field", f"as a decision: {exc.detail}", field) from None
-        return decision
 
     def _time_field(self, item: dict[str, Any], name: str) -> Any:
         """item[name], a time as platforms and no-code tools write them (common_time) in ISO

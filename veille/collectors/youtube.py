@@ -57,7 +57,6 @@ answers included (searches.CursorCollector, as the Reddit collector's).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
@@ -77,14 +76,13 @@ from streams.records import (
     is_web_address,
     iso,
 )
-from streams.topics import MODERATION_DECISIONS
 from veille.collectors import polling
-from veille.collectors.base import MentionSink, Record
+from veille.collectors.answers import answer
+from veille.collectors.base import MentionSink
 from veille.collectors.polling import SourceFetchError, run_polling
 from veille.collectors.rss import FetchError, retry_after, truncate
 from veille.collectors.searches import CursorCollector, Page, Query, number
 from veille.metrics import CollectorMetrics, YoutubeBrandMetrics
-from veille.moderation.cases import MAX_MODERATOR_CHARS, Decision, DecisionError
 from veille.moderation.cases import iso as epoch_iso
 from veille.rules import YOUTUBE_CHANNEL, Watchlist
 from veille.settings import Settings
@@ -347,10 +345,8 @@ def answer_of(item: Comment, own: Container[str]) -> dict[str, Any] | None:
     # A reply without an id would be new at every round (CursorCollector): sent again and again.
     if ident is None or reply is None or when is None or moderator is None:
         return None
-    return {"case_id": mention_id(ident), "decision": "replied",
-            "moderator": moderator[:MAX_MODERATOR_CHARS], "decided_at": epoch_iso(when),
-            "reason": comment_url(item) or f"answered on YouTube (comment {reply})",
-            "answered_on": "youtube"}
+    return answer(mention_id(ident), by=moderator, decided_at=epoch_iso(when), platform="youtube",
+                  reason=comment_url(item) or f"answered on YouTube (comment {reply})")
 
 
 @dataclass(frozen=True)
@@ -586,22 +582,9 @@ class YoutubeCollector(CursorCollector):
         public, which are no mentions of it and would count in its volume and queue)."""
         return not _is_own(item, self._own(source))
 
-    def answer(self, source: str, item: Any) -> Record | None:
-        """A brand's reply as its `replied` decision (answer_of), keyed by the case id, checked as
-        the moderation agent checks one (an invalid one, which answer_of should never make, is
-        logged and not sent)."""
-        decision = answer_of(item, self._own(source))
-        if decision is None:
-            return None
-        try:
-            Decision.from_dict(decision)
-        except DecisionError as exc:
-            self.log.warning("%s: %s: the answer %.60r is no valid decision, not sent: %s",
-                             self.name, self.describe(source), comment_id(item), exc)
-            return None
-        return Record(self.settings.topic(MODERATION_DECISIONS),
-                      decision["case_id"].encode("utf-8"),
-                      json.dumps(decision, ensure_ascii=False).encode("utf-8"))
+    def answer_decision(self, source: str, item: Any) -> dict[str, Any] | None:
+        """A brand's reply as its `replied` decision (answer_of)."""
+        return answer_of(item, self._own(source))
 
     def item_dict(self, source: str, item: Any, now: datetime) -> dict[str, Any]:
         return comment_to_dict(item, self._brand_of.get(source, "?"), collected_at=now,

@@ -97,7 +97,7 @@ MAX_REASON_CHARS: Final = 1000
 _DECISION_KEYS: Final = frozenset({"case_id", "decision", "moderator", "decided_at", "reason", "assignee",
                                    "if_assigned_to", "answered_on"})
 #: A platform named by `answered_on` (a mention's `platform`, as its collector writes it).
-_PLATFORM: Final = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+PLATFORM: Final = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
 class DecisionError(ValueError):
@@ -260,7 +260,7 @@ class Decision:
         if answered_on is not None:
             if decision != ANSWERING_DECISION:
                 raise DecisionError("invalid", f"only a {ANSWERING_DECISION} decision has answered_on")
-            if not isinstance(answered_on, str) or not _PLATFORM.fullmatch(answered_on):
+            if not isinstance(answered_on, str) or not PLATFORM.fullmatch(answered_on):
                 raise DecisionError("invalid", "answered_on must be a platform name (a-z, digits, "
                                                "_ and -, at most 32 characters)")
         return cls(

@@ -1,0 +1,39 @@
+"""The brand's answers a collector saw on a platform, as `replied` decisions on
+moderation.decisions (the contract's `answered_on`: streams/schemas/moderation_decision.v1.json).
+
+One shape for every collector that sees them (YouTube, Reddit, Jetstream, the webhook's
+`/answers`): the decision for the case of the mention answered (case id = its mention id), by the
+account that answered as the platform shows it, at the answer's time there, with its link; checked
+as the moderation agent checks a decision before it is written, keyed by the case id."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from streams.topics import MODERATION_DECISIONS
+from veille.collectors.base import Record
+from veille.moderation.cases import ANSWERING_DECISION, MAX_MODERATOR_CHARS, Decision
+from veille.settings import Settings
+
+
+def answer(case_id: str, *, by: str, decided_at: str, platform: str,
+           reason: str | None) -> dict[str, Any]:
+    """The `replied` decision a brand's answer on `platform` is: `by` the account that answered
+    (cut to a moderator's length), `decided_at` the answer's time (ISO 8601), `reason` its link or
+    a word on it (None: none)."""
+    decision: dict[str, Any] = {"case_id": case_id, "decision": ANSWERING_DECISION,
+                                "moderator": by[:MAX_MODERATOR_CHARS], "decided_at": decided_at,
+                                "answered_on": platform}
+    if reason is not None:
+        decision["reason"] = reason
+    return decision
+
+
+def answer_record(settings: Settings, decision: dict[str, Any]) -> Record:
+    """`decision` as its record on moderation.decisions, keyed by its case id, once it passed the
+    moderation agent's own check (Decision.from_dict: DecisionError if not; an answer the agent
+    would ignore as `invalid` is not written)."""
+    Decision.from_dict(decision)
+    return Record(settings.topic(MODERATION_DECISIONS), decision["case_id"].encode("utf-8"),
+                  json.dumps(decision, ensure_ascii=False).encode("utf-8"))
