@@ -1037,7 +1037,11 @@ def pipeline() -> Json:
                        "fetched: {{collector}}"),
                 target(f"sum by (collector) (rate(veille_collector_items_sent_total{ri}))",
                        "sent: {{collector}}"),
-            ], unit="ops", description="Items fetched from the sources and written to Kafka."),
+                target(f"sum by (collector) (rate(veille_collector_answers_sent_total{ri}))",
+                       "answers: {{collector}}"),
+            ], unit="ops", description="Items fetched from the sources and written to Kafka; "
+                                       "answers: the brand's own replies a collector saw on the "
+                                       "platform, written to moderation.decisions."),
              8, 8),
             (timeseries("Late mentions", [target(
                 top(f"sum by (brand) (rate(veille_reputation_late_mentions_total{ri})) * 60", late),
