@@ -73,6 +73,7 @@ LONGEST_FILES = {
     "tests/unit/test_timezone.py": 13, "tests/unit/test_spike_agent_recovery.py": 10,
     "tests/unit/test_deploy_notifications.py": 18,
     "tests/integration/test_moderation_cli_api.py": 15,
+    "tests/integration/test_answers_end_to_end.py": 21,
 }
 
 
