@@ -36,6 +36,16 @@ MAX_BLUESKY_ACCOUNTS = 100
 REDDIT_ACCOUNT = re.compile(r"[A-Za-z0-9_-]{3,20}")
 #: `reddit_accounts` a brand lists at the most (each is a request a round of the collector).
 MAX_REDDIT_ACCOUNTS = 20
+#: A Mastodon account in full (`mastodon_accounts`): `user@instance.example`, the user letters,
+#: digits and _ (Mastodon's rule, at most 30 on Mastodon; a little room left), the instance a
+#: host name (two labels at least, at most 253 characters).
+MASTODON_ACCOUNT = re.compile(
+    r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?"
+    r"@(?=[A-Za-z0-9.-]{1,253}(?![\s\S]))(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+#: `mastodon_accounts` a brand lists at the most (each is a request a round of the collector,
+#: and one more per reply it posted).
+MAX_MASTODON_ACCOUNTS = 20
 
 #: A brand's team (`team`): the label Alertmanager routes the brand's alerts by, and a receiver
 #: name's part in the documented example; the same form as an id.
@@ -244,6 +254,10 @@ class Brand:
     #: Its own Reddit accounts (usernames, without `u/`): the Reddit collector leaves their posts
     #: out of its mentions and sends their replies to posts as its answers (`replied`).
     reddit_accounts: tuple[str, ...] = ()
+    #: Its own Mastodon accounts (`user@instance.example`, without a leading `@`): the Mastodon
+    #: collector leaves their statuses found by its hashtags out of its mentions and sends their
+    #: replies to another's status as its answers (`replied`).
+    mastodon_accounts: tuple[str, ...] = ()
 
     def terms(self) -> list[tuple[str, str]]:
         """(kind, term) pairs; the brand's name counts as an alias."""
@@ -614,6 +628,7 @@ class Watchlist:
         channels: dict[str, str] = {}  # YouTube channel id -> the brand listing it
         bluesky_owners: dict[str, str] = {}  # Bluesky account's DID -> the brand listing it
         reddit_owners: dict[str, str] = {}  # Reddit username (case folded) -> the brand listing it
+        mastodon_owners: dict[str, str] = {}  # Mastodon account (case folded) -> the brand listing it
         for n, entry in enumerate(entries, 1):
             if not isinstance(entry, dict):
                 raise WatchlistError(f"{source}: brand #{n} must be a table")
@@ -648,6 +663,7 @@ class Watchlist:
             unknown = set(entry) - {
                 "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter", "timezone",
                 "team", "youtube_channels", "bluesky_accounts", "reddit_accounts",
+                "mastodon_accounts",
             }
             if unknown:
                 raise WatchlistError(f"{source}: {brand_id} has unknown keys {sorted(unknown)}")
@@ -678,9 +694,12 @@ class Watchlist:
                                         bluesky_owners)
             reddit = _reddit_accounts(entry.get("reddit_accounts", []),
                                       f"{source}: {brand_id}.reddit_accounts", brand_id, reddit_owners)
+            mastodon = _mastodon_accounts(entry.get("mastodon_accounts", []),
+                                          f"{source}: {brand_id}.mastodon_accounts", brand_id,
+                                          mastodon_owners)
             brand = Brand(id=brand_id, name=name, charter=charter, timezone=timezone, team=team,
                           youtube_channels=youtube, bluesky_accounts=bluesky,
-                          reddit_accounts=reddit, **lists)
+                          reddit_accounts=reddit, mastodon_accounts=mastodon, **lists)
             _check_excludes(brand, f"{source}: {brand_id}.exclude")
             brands.append(brand)
         return cls(brands)
@@ -762,6 +781,38 @@ def _reddit_accounts(value: Any, where: str, brand_id: str,
             raise WatchlistError(f"{where}: u/{name} is listed twice")
         if key in owners:
             raise WatchlistError(f"{where}: u/{name} is also {owners[key]}'s: an account's "
+                                 "replies are one brand's answers")
+        owners[key] = brand_id
+        out.append(name)
+    return tuple(out)
+
+
+def _mastodon_accounts(value: Any, where: str, brand_id: str,
+                       owners: dict[str, str]) -> tuple[str, ...]:
+    """A brand's `mastodon_accounts`: a list of Mastodon accounts in full (MASTODON_ACCOUNT,
+    `user@instance.example`), each written with or without a leading `@` and kept without, at
+    most MAX_MASTODON_ACCOUNTS, each once and of no other brand (`owners`, account case folded ->
+    brand, filled here; compared case aside): an account's replies are one brand's answers."""
+    if not isinstance(value, list):
+        raise WatchlistError(f"{where} must be a list of Mastodon accounts in full "
+                             "(user@instance.example, with or without a leading @)")
+    if len(value) > MAX_MASTODON_ACCOUNTS:
+        raise WatchlistError(f"{where}: {len(value)} accounts, at most {MAX_MASTODON_ACCOUNTS} a "
+                             "brand (each is a request a round of the Mastodon collector)")
+    out = []
+    for given in value:
+        name = given.removeprefix("@") if isinstance(given, str) else given
+        if not isinstance(name, str) or not MASTODON_ACCOUNT.fullmatch(name):
+            got = shown(given, 60)
+            raise WatchlistError(
+                f"{where}: {got} is not a Mastodon account in full (user@instance.example, with "
+                "or without a leading @: the user, letters, digits or _, then the instance's "
+                "host name; a local name alone or a profile's address is not one)")
+        key = name.casefold()
+        if owners.get(key) == brand_id:
+            raise WatchlistError(f"{where}: @{name} is listed twice")
+        if key in owners:
+            raise WatchlistError(f"{where}: @{name} is also {owners[key]}'s: an account's "
                                  "replies are one brand's answers")
         owners[key] = brand_id
         out.append(name)

@@ -908,3 +908,138 @@ def test_a_changed_watch_list_is_followed_between_two_rounds(m_settings: Setting
             assert len(got) == 6 and len(set(got)) == 6, got
 
     asyncio.run(scenario())
+
+
+# ---------------------------------------------------------------------------------------------
+# The brand's own accounts: their statuses are no mentions, their replies are answers
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Accounts:
+    """The stand-in's accounts API: lookup (by acct), an account's statuses (min_id / max_id /
+    limit, exclude_reblogs), a status by id."""
+
+    ids: dict[str, str] = field(default_factory=dict)  # acct (lower case) -> account id
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # id -> statuses
+    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    paths: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    async def lookup(self, request: web.Request) -> web.Response:
+        self.paths.append((request.path, dict(request.query)))
+        found = self.ids.get(request.query.get("acct", "").lower())
+        if found is None:
+            return web.json_response({"error": "Record not found"}, status=404)
+        return web.json_response({"id": found, "acct": request.query["acct"]})
+
+    async def account_statuses(self, request: web.Request) -> web.Response:
+        self.paths.append((request.path, dict(request.query)))
+        q = request.query
+        assert q.get("exclude_reblogs") == "true"
+        got = sorted(self.statuses.get(request.match_info["id"], []), key=lambda s: int(s["id"]),
+                     reverse=True)
+        if "max_id" in q:
+            got = [s for s in got if int(s["id"]) < int(q["max_id"])]
+        limit = min(int(q.get("limit", 20)), 40)
+        if "min_id" in q:
+            got = [s for s in got if int(s["id"]) > int(q["min_id"])][-limit:]
+        return web.json_response(got[:limit])
+
+    async def status(self, request: web.Request) -> web.Response:
+        self.paths.append((request.path, dict(request.query)))
+        found = self.by_id.get(request.match_info["id"])
+        if found is None:
+            return web.json_response({"error": "Record not found"}, status=404)
+        return web.json_response(found)
+
+
+def toot(sid: str, acct: str, text: str, **fields: Any) -> dict[str, Any]:
+    """A public status of mastodon.example (ids of the fixtures' March 2025)."""
+    user = acct.split("@")[0]
+    return {"id": P + sid, "uri": local_uri(user, sid),
+            "url": f"https://mastodon.example/@{user}/{P}{sid}",
+            "visibility": "public", "created_at": f"2025-03-11T09:{sid[-2:]}:00.000Z",
+            "content": f"<p>{text}</p>", "in_reply_to_id": None, "in_reply_to_account_id": None,
+            "account": {"id": "9" + sid, "acct": acct, "url": f"https://mastodon.example/@{user}",
+                        "followers_count": 3}, **fields}
+
+
+def test_the_brands_reply_to_a_complaint_is_an_answer_and_its_own_status_no_mention(
+        m_settings: Settings) -> None:
+    """Acme's `mastodon_accounts`: a customer's complaint found by #AcmeDown is a mention on
+    mentions.raw; acme_fr's reply to it (its statuses) a `replied` decision on
+    moderation.decisions keyed by the complaint's mention id; acme_fr's own status under
+    #AcmeDown, its reply in its own thread and its plain status are neither; an account the
+    instance does not know fails alone, under its brand's first hashtag. A restart sends nothing
+    again and looks the account up no more (its id saved)."""
+    from streams.topics import MODERATION_DECISIONS
+    from tests.kafka_helpers import read_all
+
+    async def scenario() -> None:
+        srv = Instance()
+        acc = Accounts(ids={"acme_fr@mastodon.example": "777"})
+        async with serve([("GET", "/api/v1/timelines/tag/{tag}", srv.handle),
+                          ("GET", "/api/v1/accounts/lookup", acc.lookup),
+                          ("GET", "/api/v1/accounts/{id}/statuses", acc.account_statuses),
+                          ("GET", "/api/v1/statuses/{id}", acc.status)]) as base:
+            srv.base = base
+            Path(m_settings.watchlist).write_text(
+                '[[brands]]\nid = "acme"\nname = "Acme"\nhashtags = ["AcmeDown"]\n'
+                'mastodon_accounts = ["@acme_fr@mastodon.example", "acme_gone@mastodon.example"]\n'
+                '[[brands]]\nid = "boreal"\nname = "Boréal"\nhashtags = ["BorealCafe"]\n',
+                encoding="utf-8")
+            settings = m_settings.with_(mastodon_url=base)
+            complaint = toot("00201", "camille", "Toujours pas de réseau #AcmeDown")
+            own = toot("00202", "acme_fr", "Maintenance ce soir #AcmeDown")
+            srv.add("acmedown", [complaint, own])
+            acc.by_id = {s["id"]: s for s in (complaint, own)}
+            reply = toot("00210", "acme_fr", "Désolés Camille, écrivez-nous",
+                         in_reply_to_id=complaint["id"],
+                         in_reply_to_account_id=complaint["account"]["id"])
+            thread = toot("00211", "acme_fr", "Suite : rétabli à 22 h",
+                          in_reply_to_id=own["id"], in_reply_to_account_id="777")
+            plain = toot("00212", "acme_fr", "Nouveau forfait !")
+            for s in (reply, thread, plain):
+                s["account"]["id"] = "777"
+            acc.statuses["777"] = [reply, thread, plain]
+
+            collector = new_collector(settings)
+            failed = await run_mastodon(settings, once=True, collector=collector)
+            assert collector.sources == ["AcmeDown", "BorealCafe", "@acme_fr@mastodon.example",
+                                         "@acme_gone@mastodon.example"]
+            assert [f.split(":")[0] for f in failed] == ["@acme_gone@mastodon.example"]
+            assert "404" in failed[0]
+            # One parent read (the reply's), none for its own thread or the plain status.
+            assert [p for p, _ in acc.paths if p.startswith("/api/v1/statuses/")] == [
+                f"/api/v1/statuses/{complaint['id']}"]
+            [got] = await raw_on_topic(settings, 1)
+            assert got["id"] == mastodon_id(complaint["uri"])
+            [record] = await asyncio.to_thread(read_all, settings, MODERATION_DECISIONS, 1,
+                                               30.0, 1.0)
+            assert record.key == mastodon_id(complaint["uri"]).encode()
+            assert json.loads(record.value) == {
+                "case_id": mastodon_id(complaint["uri"]), "decision": "replied",
+                "moderator": "@acme_fr@mastodon.example", "decided_at": "2025-03-11T09:10:00.000Z",
+                "reason": reply["url"], "answered_on": "mastodon"}
+            assert sample(collector, "veille_collector_answers_sent_total") == 1
+            assert tag_sample(collector, "veille_mastodon_hashtag_failures_total", "AcmeDown",
+                              kind="fetch") == 1
+            states = [json.loads(p.read_text()) for p in
+                      Path(settings.collector_state_dir, "mastodon").glob("*.json")]
+            [state] = [s for s in states if s.get("account") == "acme_fr@mastodon.example"]
+            assert (state["account_id"], state["since_id"]) == ("777", plain["id"])
+
+            # Restart: the account's id and cursor were saved; nothing is sent again.
+            acc.paths.clear()
+            again = new_collector(settings)
+            await run_mastodon(settings, once=True, collector=again)
+            assert ("/api/v1/accounts/777/statuses",
+                    {"exclude_reblogs": "true", "limit": "3", "min_id": plain["id"]}) in acc.paths
+            assert [q["acct"] for p, q in acc.paths if p.endswith("/lookup")] == [
+                "acme_gone@mastodon.example"]
+            assert again.last_round is not None and again.last_round.sent == 0
+            assert sample(again, "veille_collector_answers_sent_total") == 0
+            assert len(await asyncio.to_thread(read_all, settings, MODERATION_DECISIONS, 1,
+                                               5.0, 1.0)) == 1
+
+    asyncio.run(scenario())

@@ -51,6 +51,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -70,7 +71,8 @@ from streams.records import (
     mention_from_dict,
 )
 from veille.collectors import polling
-from veille.collectors.base import MentionSink
+from veille.collectors.answers import answer, answer_record
+from veille.collectors.base import MentionSink, Record
 from veille.collectors.polling import (  # noqa: F401 - MAX_INTERVAL, MIN_INTERVAL: the module's API
     MAX_BODY_BYTES,
     MAX_INTERVAL,
@@ -95,6 +97,7 @@ from veille.collectors.rss import (
     truncate,
 )
 from veille.metrics import CollectorMetrics, HashtagMetrics
+from veille.moderation.cases import DecisionError
 from veille.rules import Watchlist, WatchlistError
 from veille.settings import Settings
 
@@ -132,6 +135,14 @@ MAX_HELD = 100
 CURSOR_AHEAD_SECONDS = 60.0
 #: Snowflake ids carry a time from 2016 on; an id whose time is not plausible is not one.
 _SNOWFLAKE_MIN_MS = 1_451_606_400_000
+#: Pages of a brand account's statuses read a round at the most (each reply among them costs one
+#: more request, for the status it answers): a burst beyond waits for the next rounds.
+ACCOUNT_PAGES = 2
+#: What the source of a brand's account is named: `@user@instance` (a hashtag has no `@`).
+ACCOUNT_PREFIX = "@"
+#: An account id as instances give them (Mastodon's snowflakes, GoToSocial's ULIDs, Pleroma's
+#: FlakeIds): letters and digits.
+_ACCOUNT_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 AUDIENCE = {"followers": None, "likes": "favourites_count", "shares": "reblogs_count",
             "replies": "replies_count"}
 
@@ -274,6 +285,98 @@ def hashtags_of(watchlist: Watchlist) -> list[str]:
     return tags
 
 
+def accounts_of(watchlist: Watchlist) -> list[tuple[str, str]]:
+    """(source, brand id) of every account of the brands' `mastodon_accounts`, the source
+    `@user@instance`, in the watch list's order: only a brand with `hashtags` (its mentions on
+    Mastodon are found by them; a brand without has no case there for an answer to close)."""
+    return [(ACCOUNT_PREFIX + acct, brand.id) for brand in watchlist.brands if brand.hashtags
+            for acct in brand.mastodon_accounts]
+
+
+def account_of(source: str) -> str | None:
+    """The account (`user@instance`) a brand account's source reads, None for a hashtag."""
+    return source[len(ACCOUNT_PREFIX):] if source.startswith(ACCOUNT_PREFIX) else None
+
+
+def own_accounts(watchlist: Watchlist) -> dict[str, frozenset[str]]:
+    """Hashtag (case folded, without its '#') -> the accounts (case folded) of the brands that
+    follow it: a status found by the hashtag and posted by one of them is no mention."""
+    out: dict[str, set[str]] = {}
+    for brand in watchlist.brands:
+        for tag in brand.hashtags:
+            name = tag.strip().lstrip("#").strip().casefold()
+            out.setdefault(name, set()).update(a.casefold() for a in brand.mastodon_accounts)
+    return {tag: frozenset(accounts) for tag, accounts in out.items() if accounts}
+
+
+def global_acct(account: Any, instance_host: str) -> str | None:
+    """An Account entity's `acct` in full (`user@server`): a local account's (no `@`) qualified
+    with its profile's host, else the instance's; None when it has none."""
+    acct = account.get("acct") if isinstance(account, dict) else None
+    if not isinstance(acct, str) or not acct.strip():
+        return None
+    acct = acct.strip()
+    if "@" not in acct:
+        acct = f"{acct}@{_host(account.get('url')) or instance_host}"
+    return acct
+
+
+def mention_id(status: Any) -> str | None:
+    """The mention id a status is sent under (status_to_dict): `mastodon-` and a hash of its
+    global `uri` (else its `url`), a boost the boosted status's; None when it has neither."""
+    if not isinstance(status, dict):
+        return None
+    reblog = status.get("reblog")
+    original: dict[str, Any] = reblog if isinstance(reblog, dict) else status
+    uri = original.get("uri") or original.get("url")
+    return "mastodon-" + short_hash(uri.strip()) if isinstance(uri, str) and uri.strip() else None
+
+
+def reply_parent(status: Any, account_id: str) -> str | None:
+    """The id of the status a status of the brand's account (`account_id`) answers, when it
+    answers another account's (`in_reply_to_id`, `in_reply_to_account_id` not its own): None
+    for a status that is no reply, a reply in its own thread, or a boost."""
+    if not isinstance(status, dict) or status.get("reblog"):
+        return None
+    parent = valid_status_id(status.get("in_reply_to_id"))
+    to = status.get("in_reply_to_account_id")
+    if isinstance(to, int) and not isinstance(to, bool):
+        to = str(to)
+    if parent is None or not isinstance(to, str) or not to or to == account_id:
+        return None
+    return parent
+
+
+def answer_of(reply: Any, parent: Any, *, own: Container[str], account: str,
+              instance_host: str) -> dict[str, Any] | None:
+    """The `replied` decision (moderation.decisions) a status of the brand's `account`
+    (`user@instance`) is when it answers `parent` (GET /api/v1/statuses/{in_reply_to_id}),
+    another's status: keyed by the parent's mention id (its case id), by `@<account>`, at the
+    reply's created_at, with the reply's url, `answered_on` mastodon. None when the parent is
+    one of `own` (the brand's accounts, case folded: its own status, no mention of it), has no
+    uri, or the reply has no readable created_at."""
+    if not isinstance(reply, dict) or not isinstance(parent, dict):
+        return None
+    case_id = mention_id(parent)
+    author = global_acct(parent.get("account"), instance_host)
+    if case_id is None or author is None or author.casefold() in own:
+        return None
+    created = reply.get("created_at")
+    try:
+        when = datetime.fromisoformat(created) if isinstance(created, str) else None
+        if when is not None:
+            when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # no date, or beyond the years a time can be
+        when = None
+    if when is None:
+        return None
+    url = reply.get("url") or reply.get("uri")
+    reason = (url if isinstance(url, str) and len(url) <= MAX_SHORT_FIELD_CHARS
+              and is_web_address(url) else "answered on Mastodon")
+    return answer(case_id, by=ACCOUNT_PREFIX + account, decided_at=iso(when),
+                  platform="mastodon", reason=reason)
+
+
 def mention_links(status: dict[str, Any], instance_host: str) -> dict[str, str]:
     """The status's mentions of accounts as link target -> `@user@server`: Mastodon writes a
     mention as `@user` alone, so "@acme" of any server read as the brand's own account, and a
@@ -349,13 +452,7 @@ def status_to_dict(status: dict[str, Any], *, instance_host: str, collected_at: 
     content = html_to_text(original.get("content") or "", keep_paragraphs=True,
                            links=mention_links(original, instance_host))
     text = f"{spoiler}\n\n{content}" if spoiler and content else spoiler or content
-    acct = account.get("acct")
-    author = None
-    if isinstance(acct, str) and acct.strip():
-        author = acct.strip()
-        if "@" not in author:  # a local account: qualify it so that it is global
-            home = _host(account.get("url")) or instance_host
-            author = f"{author}@{home}"
+    author = global_acct(account, instance_host)  # a local account qualified: global
     audience: dict[str, int] = {}
     for name, key in AUDIENCE.items():
         value = account.get("followers_count") if key is None else original.get(key)
@@ -389,6 +486,8 @@ class TagResult:
     newest: str | None
     pages: int = 1
     bad_ids: list[Any] = field(default_factory=list)  # statuses refused for their id
+    #: A brand account's: its replies to another's status, as records on moderation.decisions.
+    answers: list[Record] = field(default_factory=list)
 
 
 class MastodonCollector(PollingCollector):
@@ -398,6 +497,7 @@ class MastodonCollector(PollingCollector):
     source_noun = "hashtag"
     item_noun = "statuses"
     interval_setting = "mastodon_interval_seconds"
+    answers_from = "Mastodon accounts"
 
     def __init__(
         self,
@@ -430,6 +530,17 @@ class MastodonCollector(PollingCollector):
         self._instance_ahead = 0.0
         #: Per hashtag, ids of statuses left unread because the hold was full (counted once).
         self._deferred: dict[str, set[str]] = {}
+        #: The brands' accounts read (mastodon_accounts), as sources `@user@instance` -> brand.
+        self.accounts: dict[str, str] = {}
+        #: Per account source, its id on the instance (accounts/lookup, once; saved with its
+        #: state), and the id its state file holds.
+        self.account_ids: dict[str, str] = {}
+        self._saved_ids: dict[str, str] = {}
+        #: Hashtag (case folded) -> the accounts (case folded) of the brands following it.
+        self._own_of_tag: dict[str, frozenset[str]] = {}
+        #: Brand -> its accounts (case folded); account source -> the hashtag its health is under.
+        self._own_of_brand: dict[str, frozenset[str]] = {}
+        self._label: dict[str, str] = {}
 
     @property
     def hashtag_metrics(self) -> HashtagMetrics | None:
@@ -439,7 +550,30 @@ class MastodonCollector(PollingCollector):
         return metrics
 
     def describe(self, source: str) -> str:
-        return f"#{source}"
+        return source if account_of(source) is not None else f"#{source}"
+
+    def metric_label(self, source: str) -> str:
+        """A hashtag's own label; a brand account's, its brand's first hashtag (a username is no
+        label value: its failures count under its brand's health)."""
+        return self._label.get(source, source)
+
+    @property
+    def sources(self) -> list[str]:
+        """What a round reads: the hashtags, then the brands' accounts."""
+        return [*(self.hashtags or []), *self.accounts]
+
+    def _use_accounts(self, watchlist: Watchlist) -> None:
+        """The brands' accounts of `watchlist` (accounts_of), and who owns what."""
+        self.accounts = dict(accounts_of(watchlist))
+        self._own_of_tag = own_accounts(watchlist)
+        self._own_of_brand = {b.id: frozenset(a.casefold() for a in b.mastodon_accounts)
+                              for b in watchlist.brands}
+        first = {b.id: b.hashtags[0].strip().lstrip("#").strip()
+                 for b in watchlist.brands if b.hashtags}
+        # (Under the spelling the collector follows: hashtags_of keeps a tag's first.)
+        followed = {t.casefold(): t for t in hashtags_of(watchlist)}
+        self._label = {source: followed.get(first[brand].casefold(), first[brand])
+                       for source, brand in self.accounts.items()}
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -479,15 +613,17 @@ class MastodonCollector(PollingCollector):
         self.check_config()
         self.store.check()
         if self.hashtags is None:
-            self.hashtags = hashtags_of(self.follow_watchlist(self.load_watchlist))
+            watchlist = self.follow_watchlist(self.load_watchlist)
+            self.hashtags = hashtags_of(watchlist)
+            self._use_accounts(watchlist)
         if not self.hashtags:
             raise MastodonConfigError(
                 f"{self.settings.watchlist_path}: no brand has `hashtags`, nothing to follow"
             )
         if self.source_metrics is None:
             self.source_metrics = HashtagMetrics(self.metrics.registry, self.hashtags)
-        for tag in self.hashtags:
-            self._load_state(tag)
+        for source in self.sources:
+            self._load_state(source)
         if self._session is None:
             self._open_session()
 
@@ -512,6 +648,10 @@ class MastodonCollector(PollingCollector):
                  and isinstance(st, dict)}
         self.held[tag] = {sid: valid[sid]
                           for sid in sorted(valid, key=status_key)[:MAX_HELD]}
+        account_id = data.get("account_id") if data.get("instance") == self.base_url else None
+        if (account_of(tag) is not None and isinstance(account_id, str)
+                and _ACCOUNT_ID.fullmatch(account_id)):
+            self.account_ids[tag] = self._saved_ids[tag] = account_id
 
     def use_watchlist(self, watchlist: Watchlist) -> None:
         """The hashtags of a changed watch list, from this round on: a hashtag added starts from
@@ -520,18 +660,22 @@ class MastodonCollector(PollingCollector):
         ignore it) keeps its cursor, look-back ids and held statuses, so nothing is sent twice
         or skipped. (Its state file stays: added back, it resumes where it stopped.)"""
         hashtags = hashtags_of(watchlist)
-        added, taken_off = self._carry_states(self.hashtags or [], hashtags,
-                                              (self.since, self.recent, self.held, self._deferred))
+        before = self.sources
+        self._use_accounts(watchlist)
+        added, taken_off = self._carry_states(
+            before, [*hashtags, *self.accounts],
+            (self.since, self.recent, self.held, self._deferred, self.account_ids,
+             self._saved_ids))
         metrics = self.hashtag_metrics
         if metrics is not None:
             for old in set(self.hashtags or []) - set(hashtags):
                 metrics.forget(old)
             metrics.watch(hashtags)
         self.hashtags = hashtags
-        log.info("mastodon: watch list changed: %d hashtags followed from this round on "
-                 "(added: %s; taken off: %s)", len(hashtags),
-                 ", ".join(f"#{t}" for t in added) or "none",
-                 ", ".join(f"#{t}" for t in taken_off) or "none")
+        log.info("mastodon: watch list changed: %d hashtags and %d brand accounts followed "
+                 "from this round on (added: %s; taken off: %s)", len(hashtags),
+                 len(self.accounts), ", ".join(self.describe(t) for t in added) or "none",
+                 ", ".join(self.describe(t) for t in taken_off) or "none")
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -556,12 +700,14 @@ class MastodonCollector(PollingCollector):
         of the future, and its cursor never moved."""
         return time.time() + self._instance_ahead
 
+    def _headers(self) -> dict[str, str]:
+        if self.settings.mastodon_token:
+            return {"Authorization": f"Bearer {self.settings.mastodon_token}"}
+        return {}
+
     async def _get_page(self, url: URL) -> tuple[list[dict[str, Any]], URL | None]:
         """One page of statuses and the `rel="next"` address, honouring the rate limit."""
-        headers = {}
-        if self.settings.mastodon_token:
-            headers["Authorization"] = f"Bearer {self.settings.mastodon_token}"
-        answer = await self._request(url, headers=headers)
+        answer = await self._request(url, headers=self._headers())
         if answer.status in (401, 403):
             raise HashtagFetchError(
                 f"HTTP {answer.status}: the instance refuses anonymous access to hashtag "
@@ -580,7 +726,95 @@ class MastodonCollector(PollingCollector):
     def _tag_url(self, tag: str) -> URL:
         return URL(f"{self.base_url}/api/v1/timelines/tag/{quote(tag, safe='')}", encoded=True)
 
-    async def fetch_tag(self, tag: str, *, afresh: bool = False) -> TagResult:
+    def _page_url(self, source: str, query: dict[str, str]) -> URL:
+        """A page of a hashtag's timeline, or of a brand account's statuses (its boosts left
+        out), with `query` (limit, min_id, max_id)."""
+        if account_of(source) is None:
+            return self._tag_url(source).with_query(query)
+        account_id = self.account_ids[source]
+        return URL(f"{self.base_url}/api/v1/accounts/{quote(account_id, safe='')}/statuses",
+                   encoded=True).with_query({"exclude_reblogs": "true", **query})
+
+    # -- the brands' accounts -------------------------------------------------------------------
+
+    async def _resolve(self, source: str) -> str:
+        """The id of the account `source` reads on the instance: the one known (state), else
+        `GET /api/v1/accounts/lookup?acct=<user@instance>` (a 404: FetchError, the account
+        unknown there or misspelt)."""
+        known = self.account_ids.get(source)
+        if known is not None:
+            return known
+        acct = account_of(source)
+        url = URL(f"{self.base_url}/api/v1/accounts/lookup").with_query({"acct": acct or ""})
+        answer = await self._request(url, headers=self._headers())
+        if answer.status in (401, 403):
+            raise HashtagFetchError(f"HTTP {answer.status}: the instance refused to look up "
+                                    "the account" + ("" if self.settings.mastodon_token else
+                                                     "; set VEILLE_MASTODON_TOKEN"),
+                                    kind="unauthorized")
+        if answer.status in (404, 410):
+            raise FetchError(f"HTTP {answer.status}: the instance knows no account {source} "
+                             "(misspelt in mastodon_accounts, or a remote account it never saw: "
+                             "follow it from the instance once)")
+        if answer.status >= 400:
+            raise FetchError(f"account lookup: HTTP {answer.status}", retry_after(answer.headers))
+        data = answer.data
+        found = data.get("id") if isinstance(data, dict) else None
+        if isinstance(found, int) and not isinstance(found, bool) and found >= 0:
+            found = str(found)
+        if not isinstance(found, str) or not _ACCOUNT_ID.fullmatch(found):
+            raise FetchError("account lookup: the answer holds no account id")
+        self.account_ids[source] = found
+        return found
+
+    async def _parent(self, status_id: str) -> dict[str, Any] | None:
+        """The status `status_id` (`GET /api/v1/statuses/{id}`, a request of the round as any,
+        rate limit honoured), None when it is gone or not to be seen (404, 410, 403)."""
+        url = URL(f"{self.base_url}/api/v1/statuses/{quote(status_id, safe='')}", encoded=True)
+        answer = await self._request(url, headers=self._headers())
+        if answer.status in (403, 404, 410):
+            return None
+        if answer.status >= 400:
+            raise FetchError(f"status {status_id}: HTTP {answer.status}",
+                             retry_after(answer.headers))
+        if not isinstance(answer.data, dict):
+            raise FetchError(f"status {status_id}: the answer is no status")
+        return answer.data
+
+    async def fetch_account(self, source: str) -> TagResult:
+        """A brand account's statuses newer than its cursor (fetch_tag: the same cursor,
+        look-back and memory as a hashtag's, ACCOUNT_PAGES pages a round at most), and its
+        replies among them to another's status as its brand's answers: each one's parent read
+        (one request) for its mention id. A request that fails fails the account alone for the
+        round (nothing saved: read again at the next)."""
+        account = account_of(source)
+        assert account is not None
+        account_id = await self._resolve(source)
+        read = await self.fetch_tag(source, max_pages=ACCOUNT_PAGES)
+        own = self._own_of_brand.get(self.accounts.get(source, ""), frozenset())
+        for status in read.statuses:
+            parent_id = reply_parent(status, account_id)
+            if parent_id is None or valid_status_id(status.get("id")) is None:
+                continue
+            parent = await self._parent(parent_id)
+            decision = None if parent is None else answer_of(
+                status, parent, own=own, account=account, instance_host=self.instance_host)
+            if decision is None:
+                continue
+            try:
+                read.answers.append(answer_record(self.settings, decision))
+            except DecisionError as exc:
+                log.warning("mastodon: %s: the answer %.60r is no valid decision, not sent: %s",
+                            source, status.get("id"), exc)
+        return read
+
+    async def _fetch_source(self, source: str) -> TagResult:
+        if account_of(source) is not None:
+            return await self.fetch_account(source)
+        return await self.fetch_tag(source)
+
+    async def fetch_tag(self, tag: str, *, afresh: bool = False,
+                        max_pages: int | None = None) -> TagResult:
         """Statuses of the hashtag newer than its since_id, oldest pages first (only the newest
         page the first time, or `afresh`).
 
@@ -591,26 +825,27 @@ class MastodonCollector(PollingCollector):
         to the newest.)"""
         since = None if afresh else self.since.get(tag)
         limit = str(self.page_limit)
+        max_pages = self.max_pages if max_pages is None else max_pages
         window_full = False  # as many statuses read as a round may read
         if not since:
-            page, _ = await self._get_page(self._tag_url(tag).with_query({"limit": limit}))
+            page, _ = await self._get_page(self._page_url(tag, {"limit": limit}))
             statuses, pages = list(page), 1
             window_full = len(page) >= self.page_limit
         else:
             statuses, pages, after = [], 0, since
             while True:
                 page, _ = await self._get_page(
-                    self._tag_url(tag).with_query({"limit": limit, "min_id": after}))
+                    self._page_url(tag, {"limit": limit, "min_id": after}))
                 pages += 1
                 statuses.extend(page)
                 ids = [i for i in (valid_status_id(s.get("id")) for s in page)
                        if i is not None and newer(i, after)]
                 if len(page) < self.page_limit or not ids:
                     break
-                if pages >= self.max_pages:
+                if pages >= max_pages:
                     window_full = True
-                    log.warning("mastodon: #%s: %d pages since the last poll; the newer statuses "
-                                "are read in the next rounds", tag, self.max_pages)
+                    log.warning("mastodon: %s: %d pages since the last poll; the newer statuses "
+                                "are read in the next rounds", self.describe(tag), max_pages)
                     break
                 after = max(ids, key=status_key)
         late = await self._read_back(tag, since) if since else []
@@ -632,7 +867,7 @@ class MastodonCollector(PollingCollector):
             log.warning("mastodon: #%s: the instance's status ids are now of another form (%s) "
                         "than the saved cursor %.60r (%s); starting afresh from the newest page",
                         tag, "/".join(sorted(forms)), since, id_form(since))
-            return await self.fetch_tag(tag, afresh=True)
+            return await self.fetch_tag(tag, afresh=True, max_pages=max_pages)
         above: dict[str, dict[str, Any]] = {}
         bad_ids: list[Any] = []
         recent = self.recent.get(tag, {})
@@ -684,8 +919,8 @@ class MastodonCollector(PollingCollector):
         before = since
         for _ in range(LOOKBACK_PAGES):
             try:
-                page, _ = await self._get_page(self._tag_url(tag).with_query(
-                    {"limit": str(self.page_limit), "max_id": before}))
+                page, _ = await self._get_page(self._page_url(
+                    tag, {"limit": str(self.page_limit), "max_id": before}))
             except FetchError as exc:
                 log.info("mastodon: #%s: look-back for late statuses skipped this round: %s",
                          tag, exc)
@@ -706,8 +941,7 @@ class MastodonCollector(PollingCollector):
         (Pleroma's statuses from before its FlakeIds keep their numbers, older than every
         FlakeId). None when the request fails (logged: the probe must not fail the round)."""
         try:
-            page, _ = await self._get_page(self._tag_url(tag).with_query(
-                {"limit": "1", "max_id": since}))
+            page, _ = await self._get_page(self._page_url(tag, {"limit": "1", "max_id": since}))
         except FetchError as exc:
             log.info("mastodon: #%s: the status below the cursor could not be read: %s", tag, exc)
             return []
@@ -737,10 +971,12 @@ class MastodonCollector(PollingCollector):
     # -- one round ----------------------------------------------------------------------------
 
     async def poll_round(self) -> RoundResult:
-        """Poll every hashtag once, send the new statuses, then save each hashtag's since_id."""
+        """Poll every hashtag and brand account once, send the new statuses and the accounts'
+        answers in one write, then save each one's since_id."""
         assert self.hashtags is not None, "start() first"
-        result, fetched_tags, failed = await self._read_sources(self.hashtags, self.fetch_tag)
+        result, fetched_tags, failed = await self._read_sources(self.sources, self._fetch_source)
         done = [tag_result for _, tag_result in fetched_tags]
+        answers: dict[Record, None] = {}  # once each, in the order read
 
         now = datetime.now(UTC)
         mentions: dict[str, RawMention] = {}
@@ -749,6 +985,15 @@ class MastodonCollector(PollingCollector):
         sending: set[str] = set()  # the hashtags with a status in the batch
         for tag_result in done:
             summary = result.sources[tag_result.tag]
+            if account_of(tag_result.tag) is not None:
+                # A brand account's statuses are no mentions: its replies are its answers.
+                summary.statuses += len(tag_result.statuses)
+                holding[tag_result.tag] = {}
+                for record in tag_result.answers:
+                    answers.setdefault(record)
+                    sending.add(tag_result.tag)
+                continue
+            own = self._own_of_tag.get(tag_result.tag.casefold(), frozenset())
             for bad_id in tag_result.bad_ids:
                 result.fetched += 1
                 summary.statuses += 1
@@ -788,6 +1033,12 @@ class MastodonCollector(PollingCollector):
                 try:
                     obj = status_to_dict(status, instance_host=self.instance_host,
                                          collected_at=now, max_text_chars=self.max_text_chars)
+                    if isinstance(obj["author"], str) and obj["author"].casefold() in own:
+                        # The brand's own status (one of the accounts of a brand following
+                        # the hashtag): no mention of it, read and not sent.
+                        log.debug("mastodon: #%s: status %s is the brand's own, not sent",
+                                  tag_result.tag, sid)
+                        continue
                     mention = mention_from_dict(obj, now=now, limits=self.limits)
                 except InvalidMention as exc:
                     if (exc.reason == "created_at_in_future" and sid is not None
@@ -825,7 +1076,7 @@ class MastodonCollector(PollingCollector):
                 first_tag.setdefault(mention.id, tag_result.tag)
                 sending.add(tag_result.tag)
 
-        if not await self._send_round(result, mentions, first_tag):
+        if not await self._send_round(result, mentions, first_tag, list(answers)):
             # since_ids stay where they were: the same statuses are fetched and sent again.
             self._count_polls([t.tag for t in done], failed, unsent=sending)
             return result
@@ -841,17 +1092,24 @@ class MastodonCollector(PollingCollector):
                                 *held_before}
                     if i and i not in held_now and i not in unread]
             recent = self._remember(tag_result.tag, read, tag_result.newest)
+            account_id = self.account_ids.get(tag_result.tag)
             if (tag_result.newest != self.since.get(tag_result.tag)
-                    or read or held_now.keys() != held_before.keys()):
+                    or read or held_now.keys() != held_before.keys()
+                    or account_id != self._saved_ids.get(tag_result.tag)):
                 self.since[tag_result.tag] = tag_result.newest
+                named = ({"hashtag": tag_result.tag} if account_id is None else
+                         {"account": account_of(tag_result.tag), "account_id": account_id})
                 try:
                     self.store.save(self._state_key(tag_result.tag), {
                         "version": STATE_VERSION, "instance": self.base_url,
-                        "hashtag": tag_result.tag, "since_id": tag_result.newest,
+                        **named, "since_id": tag_result.newest,
                         "recent_ids": recent, "held": held_now, "saved_at": iso(now),
                     })
+                    if account_id is not None:
+                        self._saved_ids[tag_result.tag] = account_id
                 except OSError as exc:
-                    log.error("mastodon: #%s: could not save state: %s", tag_result.tag, exc)
+                    log.error("mastodon: %s: could not save state: %s",
+                              self.describe(tag_result.tag), exc)
         self._count_polls([t.tag for t in done], failed, unsent=set())
         return self._end_round(result, bool(done))
 
