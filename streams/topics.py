@@ -144,8 +144,8 @@ TOPIC_MAP = (
         "unassign), moderator, decided_at, reason, assignee (escalate: optional; assign: required) "
         "(schemas/moderation_decision.v1.json)",
         "`veille moderate decide`, the moderation API, your moderation tools, the YouTube, "
-        "Jetstream and Reddit collectors (the brand's answers seen on YouTube, Bluesky and "
-        "Reddit), the webhook collector (`POST /answers`: the brand's answers on other "
+        "Jetstream, Reddit and Mastodon collectors (the brand's answers seen on YouTube, "
+        "Bluesky, Reddit and Mastodon), the webhook collector (`POST /answers`: the brand's answers on other "
         "platforms, reported by Zapier, IFTTT or your tools)",
         "moderation agent; `veille moderate` and the moderation API (escalations, assignments, "
         "decisions not applied yet)",

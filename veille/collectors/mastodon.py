@@ -10,6 +10,22 @@ its look-back window are saved only after the broker acknowledged the batch. Rat
 headers are honoured: below a few requests left, the collector waits for `X-RateLimit-Reset`;
 a 429 waits for Retry-After or the reset.
 
+The brand's own accounts (the watch list's `mastodon_accounts`, `user@instance`, compared case
+aside): a status found by a hashtag whose author (`account.acct`, a local one qualified with its
+server) is an account of a brand following that hashtag is read but not sent (its own statuses are
+no mentions of it). Each account of a brand with hashtags is also a source, `@user@instance`: its
+id looked up once (`GET /api/v1/accounts/lookup?acct=`, kept in its state), then
+`GET /api/v1/accounts/{id}/statuses?exclude_reblogs=true` read with a hashtag's cursor, look-back
+and memory, at most ACCOUNT_PAGES pages a round, its state saved only after acknowledgement. A
+status of it replying to another account's (`in_reply_to_account_id` not its own) costs one more
+request, for the parent (`GET /api/v1/statuses/{in_reply_to_id}`, rate limit honoured; 403, 404
+or 410: none), and when the parent is none of the brand's accounts it is sent as the brand's
+answer (answer_of): a `replied` decision on moderation.decisions keyed by the parent's mention id,
+`answered_on` mastodon, in the round's write. An answer to a status that never became a case is
+dropped by the moderation agent as `not_a_case` (workers of 2026-12-07 or later). An account that
+cannot be looked up or read fails alone, counted under its brand's first hashtag (no username as
+a label).
+
 Each hashtag's health is exported (veille.metrics.HashtagMetrics): the time of its last good
 poll (read, and its new statuses acknowledged by the broker; a quiet hashtag polls well) and its
 failures by kind (fetch, rate_limited, unauthorized, broker). The collector's last write alone
