@@ -34,6 +34,7 @@ from veille.moderation.cases import (
     Outcome,
     apply_decision,
     closed_forgotten,
+    held_for,
     unknown_reason,
 )
 from veille.moderation.queue import case_of, is_erasure, misplaced
@@ -362,7 +363,7 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
 
     @app.timer(max(1.0, min(30.0, settings.moderation_hold_seconds / 4)))
     async def expire_held() -> None:
-        """Drop decisions held past moderation_hold_seconds, once the agent has handled its
+        """Drop decisions held past their hold (held_for), once the agent has handled its
         case's partition of the queue to its end: their case is not coming (unknown_case; an
         answer seen on a platform, to a comment that never became a case: not_a_case).
         A timer must never stop the worker: a failure is logged and tried again next time."""
@@ -376,7 +377,8 @@ def install(app: Any, topics: Topics, metrics: ModerationMetrics, settings: Sett
 
         assigned = app.consumer.assignment()
         for key, saved in list(held.items()):
-            if now - saved["since"] < settings.moderation_hold_seconds:
+            if now - saved["since"] < held_for(saved["decisions"], settings.moderation_hold_seconds,
+                                               settings.moderation_answer_hold_seconds):
                 continue
             p = key_partition(key, partitions)
             tp = TP(queue_name, p)

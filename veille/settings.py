@@ -382,7 +382,17 @@ class Settings:
         default=600.0,
         metadata={"help": "Moderation: how long a decision whose case has not reached the agent "
                   "yet is held (once the queue is read to its end) before it is counted as "
-                  "unknown_case (not_a_case for an answer seen on a platform) and dropped."},
+                  "unknown_case and dropped (an answer seen on a platform: "
+                  "VEILLE_MODERATION_ANSWER_HOLD_SECONDS)."},
+    )
+    moderation_answer_hold_seconds: float = field(
+        default=21600.0,
+        metadata={"help": "Moderation: how long an answer seen on a platform (a collector's "
+                  "replied decision with answered_on) whose case has not reached the agent yet is "
+                  "held before it is counted as not_a_case and dropped: longer than a moderator's "
+                  "decision, as the collector wrote it with the mention it answers, which may "
+                  "wait for the enrichment behind a backlog; the longer of the two holds applies. "
+                  "Default 6 hours."},
     )
     report_language: str = field(
         default="en",

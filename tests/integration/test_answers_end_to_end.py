@@ -83,7 +83,7 @@ def test_an_answer_seen_on_the_platform_closes_its_case_either_way_round(
     watchlist = tmp_path / "watchlist.toml"
     watchlist.write_text(WATCHLIST)
     settings = settings.with_(watchlist=str(watchlist), moderation_hold_seconds=HOLD_SECONDS,
-                              webhook_token=TOKEN)
+                              moderation_answer_hold_seconds=HOLD_SECONDS, webhook_token=TOKEN)
     ensure_topics(settings)
     worker = start_worker(settings)
     webhook = Served(settings)

@@ -460,7 +460,8 @@ def test_an_answer_seen_on_a_platform_closes_its_case_or_is_not_a_case(settings,
     from veille.moderation.triage import Triage
     from veille.rules import Charter
 
-    settings = settings.with_(watchlist=WATCHLIST, moderation_hold_seconds=3.0)
+    settings = settings.with_(watchlist=WATCHLIST, moderation_hold_seconds=3.0,
+                              moderation_answer_hold_seconds=3.0)
     ensure_topics(settings)
     worker = start_worker(settings)
     now = time.time()

@@ -369,7 +369,9 @@ def test_an_answer_seen_on_a_platform_for_no_case_is_dropped_as_not_a_case(
         monkeypatch: Any, caplog: Any) -> None:
     """A brand answers many comments triage never queued: once held for its case in flight and
     the partition read to its end, such an answer is `not_a_case` (logged at DEBUG: its normal
-    fate); a moderator's decision on no case stays `unknown_case`."""
+    fate); a moderator's decision on no case stays `unknown_case`. The answer is held longer
+    (VEILLE_MODERATION_ANSWER_HOLD_SECONDS: its comment, written with it, may still wait for the
+    enrichment behind a backlog): past the moderators' hold it is still held."""
     from veille.moderation.cases import DECISION_ERRORS
 
     app, agent, registry, topics = held_expiry(Sink(), monkeypatch)
@@ -388,9 +390,13 @@ def test_an_answer_seen_on_a_platform_for_no_case_is_dropped_as_not_a_case(
         for key in (b"x", mod.encode()):
             held[key]["since"] -= SETTINGS.moderation_hold_seconds + 1
         await app.timers["expire_held"]()
+        assert list(held) == [b"x"]  # the moderator's dropped, the answer still waits
+        held[b"x"]["since"] -= SETTINGS.moderation_answer_hold_seconds
+        await app.timers["expire_held"]()
 
     caplog.set_level("DEBUG", logger="agents.moderation")
     asyncio.run(scenario())
+    assert SETTINGS.moderation_answer_hold_seconds > SETTINGS.moderation_hold_seconds
     assert not held and "not_a_case" in DECISION_ERRORS
     ignored = {r: registry.get_sample_value("veille_moderation_decisions_ignored_total",
                                             {"reason": r}) for r in ("not_a_case", "unknown_case")}

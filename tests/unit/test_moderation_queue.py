@@ -597,8 +597,9 @@ def test_decisions_on_cases_with_no_item_are_bounded_in_count() -> None:
 def test_answers_seen_on_a_platform_for_no_case_are_counted_apart_when_dropped() -> None:
     """A brand answers many comments that never became cases: dropped after the hold as the
     agent drops them (not_a_case), they are counted apart from the moderators' decisions on no
-    case, which the store warns about (it says the platform's at DEBUG only)."""
-    view = CaseView(orphan_seconds=600)
+    case, which the store warns about (it says the platform's at DEBUG only). They wait longer
+    (answer_orphan_seconds, as the agent holds them: their comment may be behind a backlog)."""
+    view = CaseView(orphan_seconds=600, answer_orphan_seconds=3600)
     seen = {"decision": "replied", "moderator": "@AcmeOfficial", "decided_at": T0,
             "answered_on": "youtube"}
     for n in range(3):
@@ -606,8 +607,12 @@ def test_answers_seen_on_a_platform_for_no_case_are_counted_apart_when_dropped()
     view.add_decision({"case_id": "typo", "decision": "reject", "moderator": "bob",
                        "decided_at": T0})
     assert view.expire_orphans(T0) == (0, 0)
-    assert view.expire_orphans(T0 + 600) == (4, 0)
-    assert (view.orphans_expired, view.orphans_seen_on_platform) == (4, 3)
+    assert view.expire_orphans(T0 + 600) == (1, 0)  # the moderator's
+    view.add_item(item("yt-0", RESPOND, queued_at=T0 + 1200))  # its comment, 20 minutes late
+    assert view.closing_decision("yt-0", T0 + 1300)["answered_on"] == "youtube"
+    assert view.expire_orphans(T0 + 3599) == (0, 0)
+    assert view.expire_orphans(T0 + 3600) == (2, 0)
+    assert (view.orphans_expired, view.orphans_seen_on_platform) == (3, 2)
 
 
 def test_decisions_on_cases_with_no_item_wait_for_it_as_long_as_the_agent_holds_them() -> None:

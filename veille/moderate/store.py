@@ -385,6 +385,7 @@ class ModerationStore:
         self.clock = clock
         # Decisions on a case with no queue item wait for it as long as the agent holds them.
         self.view = CaseView(orphan_seconds=settings.moderation_hold_seconds,
+                             answer_orphan_seconds=settings.moderation_answer_hold_seconds,
                              closed_retention_seconds=closed_retention_seconds)
         self._reader: TopicReader | None = None
         self._producer: Any = None

@@ -465,6 +465,18 @@ def unknown_reason(decision: Decision | Mapping[str, Any]) -> str:
     return "unknown_case" if answered_on is None else "not_a_case"
 
 
+def held_for(decisions: Iterable[Mapping[str, Any]], hold: float, answer_hold: float) -> float:
+    """How long `decisions` (as to_dict writes them) that came before their case wait for it
+    before they are dropped: `hold`, or the longer `answer_hold` when one of them is an answer
+    seen on a platform (its collector wrote it with the mention it answers, which may wait for
+    the enrichment behind a backlog for longer than a moderator's decision ever waits for its
+    case: answers lost as `not_a_case` while their complaint was on its way, found in review,
+    2026-12-07)."""
+    if any(d.get("answered_on") is not None for d in decisions):
+        return max(hold, answer_hold)
+    return hold
+
+
 def early_refused(case: Case, decision: Decision) -> bool:
     """Whether `decision` is dated too long before `case` entered the queue to be taken: a
     moderator's, more than MAX_CLOCK_SKEW_SECONDS before (no one decides on a case not yet

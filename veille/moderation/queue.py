@@ -39,6 +39,7 @@ from veille.moderation.cases import (
     MonthPeak,
     apply_decision,
     closed_forgotten,
+    held_for,
     iso,
     moderators_needed,
     open_case,
@@ -56,6 +57,9 @@ DECISION_INPUT_FIELDS: Final = ("decision", "moderator", "reason", "assignee", "
 #: Decisions on a case id the view has no queue item for are kept this long after they were
 #: read, waiting for their item (the agent's default hold, VEILLE_MODERATION_HOLD_SECONDS)...
 ORPHAN_SECONDS: Final = 600.0
+#: ...and an answer seen on a platform that long (VEILLE_MODERATION_ANSWER_HOLD_SECONDS:
+#: cases.held_for).
+ANSWER_ORPHAN_SECONDS: Final = 21600.0
 #: ...and at most this many of them (a few MB), the oldest dropped first (CaseView.expire_orphans).
 MAX_ORPHAN_DECISIONS: Final = 10_000
 #: The queue item of a case the view will forget at the end of the pass being read
@@ -372,6 +376,9 @@ class CaseView:
     #: case id -> moderation.decisions records of a case not closed yet, in topic order.
     decisions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     orphan_seconds: float = ORPHAN_SECONDS
+    #: An orphan answer seen on a platform waits the longer of this and orphan_seconds, as the
+    #: agent holds it (cases.held_for).
+    answer_orphan_seconds: float = ANSWER_ORPHAN_SECONDS
     max_orphan_decisions: int = MAX_ORPHAN_DECISIONS
     #: Closed cases decided more than this long ago are forgotten by forget_closed; None (the
     #: default: the CLI, the report) keeps them all. Set it when the view is made.
@@ -466,7 +473,8 @@ class CaseView:
 
     def expire_orphans(self, now: float) -> tuple[int, int]:
         """Drop the decisions on case ids that still have no queue item: those read more than
-        `orphan_seconds` ago (their age counts from the first call that saw them), then the
+        `orphan_seconds` ago (answers seen on a platform: held_for; their age counts from the
+        first call that saw them), then the
         oldest beyond `max_orphan_decisions`. The counts dropped (expired, evicted).
 
         Call it once the topics are read to their end, never in the middle of a read: the
@@ -477,7 +485,8 @@ class CaseView:
         for case_id, since in list(self._orphans.items()):  # oldest first
             if since is None:
                 self._orphans[case_id] = now
-            elif now - since >= self.orphan_seconds:
+            elif now - since >= held_for(self.decisions.get(case_id, ()), self.orphan_seconds,
+                                         self.answer_orphan_seconds):
                 expired += self._drop_orphan(case_id)
         while self._orphan_count > max(0, self.max_orphan_decisions):
             evicted += self._drop_orphan(next(iter(self._orphans)))
