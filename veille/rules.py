@@ -11,7 +11,7 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from veille.brand_ids import BRAND_ID as _BRAND_ID
 from veille.brand_ids import BRAND_ID_FORM, is_brand_id
@@ -625,10 +625,8 @@ class Watchlist:
             raise WatchlistError(f"{source}: {len(entries)} brands, at most {MAX_BRANDS}")
         brands = []
         seen_ids: set[str] = set()
-        channels: dict[str, str] = {}  # YouTube channel id -> the brand listing it
-        bluesky_owners: dict[str, str] = {}  # Bluesky account's DID -> the brand listing it
-        reddit_owners: dict[str, str] = {}  # Reddit username (case folded) -> the brand listing it
-        mastodon_owners: dict[str, str] = {}  # Mastodon account (case folded) -> the brand listing it
+        #: Per kind of own accounts: account (case folded where compared so) -> the brand listing it.
+        owners: dict[str, dict[str, str]] = {kind.field: {} for kind in OWN_ACCOUNTS}
         for n, entry in enumerate(entries, 1):
             if not isinstance(entry, dict):
                 raise WatchlistError(f"{source}: brand #{n} must be a table")
@@ -662,8 +660,7 @@ class Watchlist:
                                      "a brand")
             unknown = set(entry) - {
                 "id", "name", "aliases", "keywords", "hashtags", "exclude", "charter", "timezone",
-                "team", "youtube_channels", "bluesky_accounts", "reddit_accounts",
-                "mastodon_accounts",
+                "team", *(kind.field for kind in OWN_ACCOUNTS),
             }
             if unknown:
                 raise WatchlistError(f"{source}: {brand_id} has unknown keys {sorted(unknown)}")
@@ -687,136 +684,97 @@ class Watchlist:
                     f"{source}: {brand_id}.team: {team!r} is not a team name (1 to 64 lowercase "
                     "letters, digits, - or _, starting with a letter or digit, as a brand id: "
                     "it labels the brand's alerts, which Alertmanager routes by it)")
-            youtube = _youtube_channels(entry.get("youtube_channels", []),
-                                        f"{source}: {brand_id}.youtube_channels", brand_id, channels)
-            bluesky = _bluesky_accounts(entry.get("bluesky_accounts", []),
-                                        f"{source}: {brand_id}.bluesky_accounts", brand_id,
-                                        bluesky_owners)
-            reddit = _reddit_accounts(entry.get("reddit_accounts", []),
-                                      f"{source}: {brand_id}.reddit_accounts", brand_id, reddit_owners)
-            mastodon = _mastodon_accounts(entry.get("mastodon_accounts", []),
-                                          f"{source}: {brand_id}.mastodon_accounts", brand_id,
-                                          mastodon_owners)
+            accounts = {kind.field: kind.parse(entry.get(kind.field, []),
+                                               f"{source}: {brand_id}.{kind.field}", brand_id,
+                                               owners[kind.field])
+                        for kind in OWN_ACCOUNTS}
             brand = Brand(id=brand_id, name=name, charter=charter, timezone=timezone, team=team,
-                          youtube_channels=youtube, bluesky_accounts=bluesky,
-                          reddit_accounts=reddit, mastodon_accounts=mastodon, **lists)
+                          **accounts, **lists)
             _check_excludes(brand, f"{source}: {brand_id}.exclude")
             brands.append(brand)
         return cls(brands)
 
 
-def _youtube_channels(value: Any, where: str, brand_id: str,
-                      owners: dict[str, str]) -> tuple[str, ...]:
-    """A brand's `youtube_channels`: a list of channel ids (YOUTUBE_CHANNEL), each once, and of no
-    other brand (`owners`, channel -> brand, filled here): its comments are that brand's alone."""
-    if not isinstance(value, list):
-        raise WatchlistError(f"{where} must be a list of YouTube channel ids (UC and 22 letters, "
-                             "digits, - or _)")
-    for channel in value:
-        if not isinstance(channel, str) or not YOUTUBE_CHANNEL.fullmatch(channel):
-            got = shown(channel, 60)
-            raise WatchlistError(
-                f"{where}: {got} is not a YouTube channel id (UC and 22 letters, digits, - or _, "
-                "as in the address youtube.com/channel/UC...; a handle such as @acme is not one)")
-        if owners.get(channel) == brand_id:
-            raise WatchlistError(f"{where}: {channel} is listed twice")
-        if channel in owners:
-            raise WatchlistError(f"{where}: {channel} is also {owners[channel]}'s: a channel's "
-                                 "comments are one brand's")
-        owners[channel] = brand_id
-    return tuple(value)
+@dataclass(frozen=True)
+class OwnAccounts:
+    """One kind of a brand's own accounts in the watch list (`youtube_channels`,
+    `bluesky_accounts`, `reddit_accounts`, `mastodon_accounts`): how it is written, checked and
+    named in a refusal. Each is one brand's alone (its posts are that brand's own, its replies
+    that brand's answers)."""
+
+    field: str
+    #: What the field is a list of, in a refusal ("must be a list of ...").
+    what: str
+    #: What a bad value is not ("... is not ...").
+    one: str
+    pattern: re.Pattern[str]
+    #: Why an account is one brand's alone, when two brands list it.
+    whose: str
+    most: int | None = None  # accounts a brand lists at the most
+    most_why: str = ""
+    #: Prefixes a value may be written with, kept without (the first that fits is taken off).
+    prefixes: tuple[str, ...] = ()
+    fold: bool = False  # compared case aside
+    shown_as: str = "{}"  # how a refusal names an account
+
+    def parse(self, value: Any, where: str, brand_id: str,
+              owners: dict[str, str]) -> tuple[str, ...]:
+        """A brand's list (`where` names it in a refusal): each value matching `pattern` once its
+        prefix is off, at most `most`, each once, and of no other brand (`owners`: account, case
+        folded when `fold`, -> brand, filled here). WatchlistError naming the value if not."""
+        if not isinstance(value, list):
+            raise WatchlistError(f"{where} must be a list of {self.what}")
+        if self.most is not None and len(value) > self.most:
+            raise WatchlistError(f"{where}: {len(value)} accounts, at most {self.most}{self.most_why}")
+        out = []
+        for given in value:
+            name = given
+            if isinstance(name, str):
+                prefix = next((p for p in self.prefixes if name.startswith(p)), "")
+                name = name[len(prefix):]
+            if not isinstance(name, str) or not self.pattern.fullmatch(name):
+                raise WatchlistError(f"{where}: {shown(given, 60)} is not {self.one}")
+            key, named = (name.casefold() if self.fold else name), self.shown_as.format(name)
+            if owners.get(key) == brand_id:
+                raise WatchlistError(f"{where}: {named} is listed twice")
+            if key in owners:
+                raise WatchlistError(f"{where}: {named} is also {owners[key]}'s: {self.whose}")
+            owners[key] = brand_id
+            out.append(name)
+        return tuple(out)
 
 
-def _bluesky_accounts(value: Any, where: str, brand_id: str,
-                      owners: dict[str, str]) -> tuple[str, ...]:
-    """A brand's `bluesky_accounts`: a list of at most MAX_BLUESKY_ACCOUNTS DIDs
-    (BLUESKY_ACCOUNT), each once, and of no other brand (`owners`, DID -> brand, filled here):
-    an account's posts are one brand's own."""
-    if not isinstance(value, list):
-        raise WatchlistError(f"{where} must be a list of Bluesky accounts' DIDs (did:plc:... or "
-                             "did:web:...)")
-    if len(value) > MAX_BLUESKY_ACCOUNTS:
-        raise WatchlistError(f"{where}: {len(value)} accounts, at most {MAX_BLUESKY_ACCOUNTS}")
-    for account in value:
-        if not isinstance(account, str) or not BLUESKY_ACCOUNT.fullmatch(account):
-            got = shown(account, 60)
-            raise WatchlistError(
-                f"{where}: {got} is not a Bluesky account's DID (did:plc: and 24 letters a-z or "
-                "digits 2-7, or did:web: and a host name, in lower case; a handle such as "
-                "acme.bsky.social is not one: its DID is in the profile's at:// links, or "
-                "https://bsky.social/xrpc/com.atproto.identity.resolveHandle?handle=...)")
-        if owners.get(account) == brand_id:
-            raise WatchlistError(f"{where}: {account} is listed twice")
-        if account in owners:
-            raise WatchlistError(f"{where}: {account} is also {owners[account]}'s: an account's "
-                                 "posts are one brand's")
-        owners[account] = brand_id
-    return tuple(value)
-
-
-def _reddit_accounts(value: Any, where: str, brand_id: str,
-                     owners: dict[str, str]) -> tuple[str, ...]:
-    """A brand's `reddit_accounts`: a list of Reddit usernames (REDDIT_ACCOUNT), each written with
-    or without `u/` (or `/u/`) and kept without, at most MAX_REDDIT_ACCOUNTS, each once and of no
-    other brand (`owners`, username case folded -> brand, filled here; Reddit's usernames ignore
-    case): an account's replies are one brand's answers."""
-    if not isinstance(value, list):
-        raise WatchlistError(f"{where} must be a list of Reddit usernames (3 to 20 letters, "
-                             "digits, _ or -, with or without u/)")
-    if len(value) > MAX_REDDIT_ACCOUNTS:
-        raise WatchlistError(f"{where}: {len(value)} accounts, at most {MAX_REDDIT_ACCOUNTS} a "
-                             "brand (each is a request a round of the Reddit collector)")
-    out = []
-    for given in value:
-        name = given
-        if isinstance(name, str):
-            name = name[3:] if name.startswith("/u/") else name.removeprefix("u/")
-        if not isinstance(name, str) or not REDDIT_ACCOUNT.fullmatch(name):
-            got = shown(given, 60)
-            raise WatchlistError(
-                f"{where}: {got} is not a Reddit username (3 to 20 letters, digits, _ or -, "
-                "with or without u/, as in the address reddit.com/user/<name>)")
-        key = name.casefold()
-        if owners.get(key) == brand_id:
-            raise WatchlistError(f"{where}: u/{name} is listed twice")
-        if key in owners:
-            raise WatchlistError(f"{where}: u/{name} is also {owners[key]}'s: an account's "
-                                 "replies are one brand's answers")
-        owners[key] = brand_id
-        out.append(name)
-    return tuple(out)
-
-
-def _mastodon_accounts(value: Any, where: str, brand_id: str,
-                       owners: dict[str, str]) -> tuple[str, ...]:
-    """A brand's `mastodon_accounts`: a list of Mastodon accounts in full (MASTODON_ACCOUNT,
-    `user@instance.example`), each written with or without a leading `@` and kept without, at
-    most MAX_MASTODON_ACCOUNTS, each once and of no other brand (`owners`, account case folded ->
-    brand, filled here; compared case aside): an account's replies are one brand's answers."""
-    if not isinstance(value, list):
-        raise WatchlistError(f"{where} must be a list of Mastodon accounts in full "
-                             "(user@instance.example, with or without a leading @)")
-    if len(value) > MAX_MASTODON_ACCOUNTS:
-        raise WatchlistError(f"{where}: {len(value)} accounts, at most {MAX_MASTODON_ACCOUNTS} a "
-                             "brand (each is a request a round of the Mastodon collector)")
-    out = []
-    for given in value:
-        name = given.removeprefix("@") if isinstance(given, str) else given
-        if not isinstance(name, str) or not MASTODON_ACCOUNT.fullmatch(name):
-            got = shown(given, 60)
-            raise WatchlistError(
-                f"{where}: {got} is not a Mastodon account in full (user@instance.example, with "
-                "or without a leading @: the user, letters, digits or _, then the instance's "
-                "host name; a local name alone or a profile's address is not one)")
-        key = name.casefold()
-        if owners.get(key) == brand_id:
-            raise WatchlistError(f"{where}: @{name} is listed twice")
-        if key in owners:
-            raise WatchlistError(f"{where}: @{name} is also {owners[key]}'s: an account's "
-                                 "replies are one brand's answers")
-        owners[key] = brand_id
-        out.append(name)
-    return tuple(out)
+OWN_ACCOUNTS: Final = (
+    OwnAccounts(
+        "youtube_channels", "YouTube channel ids (UC and 22 letters, digits, - or _)",
+        "a YouTube channel id (UC and 22 letters, digits, - or _, as in the address "
+        "youtube.com/channel/UC...; a handle such as @acme is not one)",
+        YOUTUBE_CHANNEL, "a channel's comments are one brand's"),
+    OwnAccounts(
+        "bluesky_accounts", "Bluesky accounts' DIDs (did:plc:... or did:web:...)",
+        "a Bluesky account's DID (did:plc: and 24 letters a-z or digits 2-7, or did:web: and a "
+        "host name, in lower case; a handle such as acme.bsky.social is not one: its DID is in "
+        "the profile's at:// links, or "
+        "https://bsky.social/xrpc/com.atproto.identity.resolveHandle?handle=...)",
+        BLUESKY_ACCOUNT, "an account's posts are one brand's", most=MAX_BLUESKY_ACCOUNTS),
+    OwnAccounts(
+        "reddit_accounts", "Reddit usernames (3 to 20 letters, digits, _ or -, with or without u/)",
+        "a Reddit username (3 to 20 letters, digits, _ or -, with or without u/, as in the "
+        "address reddit.com/user/<name>)",
+        REDDIT_ACCOUNT, "an account's replies are one brand's answers", most=MAX_REDDIT_ACCOUNTS,
+        most_why=" a brand (each is a request a round of the Reddit collector)",
+        prefixes=("/u/", "u/"), fold=True, shown_as="u/{}"),
+    OwnAccounts(
+        "mastodon_accounts", "Mastodon accounts in full (user@instance.example, with or without "
+        "a leading @)",
+        "a Mastodon account in full (user@instance.example, with or without a leading @: the "
+        "user, letters, digits or _, then the instance's host name; a local name alone or a "
+        "profile's address is not one)",
+        MASTODON_ACCOUNT, "an account's replies are one brand's answers",
+        most=MAX_MASTODON_ACCOUNTS,
+        most_why=" a brand (each is a request a round of the Mastodon collector)",
+        prefixes=("@",), fold=True, shown_as="@{}"),
+)
 
 
 def _prefilters(patterns: list[re.Pattern[str]], start: int) -> list[tuple[int, Prefilter]]:
