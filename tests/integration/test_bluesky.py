@@ -60,6 +60,17 @@ def post(rkey: str, handle: str, text: str, minutes_ago: float, *,
     }
 
 
+ACME_DID = "did:plc:acmeacmeacmeacmeacmeacme"
+ZORGLUB_DID = "did:web:zorglub.example"
+
+
+def own(p: dict[str, Any], did: str) -> dict[str, Any]:
+    """Post `p` as one of the brand account `did`'s (post() makes hex DIDs: no watch list's)."""
+    p["uri"] = f"at://{did}/app.bsky.feed.post/" + p["uri"].rsplit("/", 1)[1]
+    p["author"]["did"] = did
+    return p
+
+
 def bluesky_id(p: dict[str, Any]) -> str:
     return "bluesky-" + hashlib.sha256(p["uri"].encode()).hexdigest()[:32]
 
@@ -853,17 +864,21 @@ def test_a_changed_watch_list_is_followed_between_two_rounds(b_settings: Setting
     from the next round (its series at 0 at once), a brand taken off is searched no more (its
     series gone), a kept search goes on from its cursor (nothing sent twice); a changed file
     that does not load, or that would make too many searches, is refused and the searches in
-    use stay."""
+    use stay. A brand's own posts (its `bluesky_accounts`, at start as after a change) are read,
+    not sent."""
     async def scenario() -> None:
         async with appview() as srv:
             path = Path(b_settings.watchlist)
-            acme = '[[brands]]\nid = "acme"\nname = "Acme"\n'
+            acme = (f'[[brands]]\nid = "acme"\nname = "Acme"\nbluesky_accounts = ["{ACME_DID}"]\n')
             save_settled(path, acme + '\n[[brands]]\nid = "boreal"\nname = "Boréal"\n')
             settings = b_settings.with_(bluesky_url=srv.base, watchlist_reload_seconds=0.1)
             a1 = post("3lacme0001", "camille.bsky.social", "Encore une panne chez Acme", 9)
             b1 = post("3lboreal001", "lea.bsky.social", "Café au Boréal, wifi au top", 7)
             z1 = post("3lzorglub01", "sam.bsky.social", "Zorglub Telecom ne répond plus", 5)
-            srv.posts = [a1, b1, z1]
+            a0 = own(post("3lacme0000", "acme.example", "Acme: maintenance ce soir", 8), ACME_DID)
+            z0 = own(post("3lzorglub00", "zorglub.example", "Zorglub: on s'en occupe", 4),
+                     ZORGLUB_DID)
+            srv.posts = [a1, b1, z1, a0, z0]
             collector = new_collector(settings, interval=0.3)
             registry = collector.metrics.registry
             last_good = "veille_bluesky_brand_last_success_timestamp_seconds"
@@ -883,9 +898,12 @@ def test_a_changed_watch_list_is_followed_between_two_rounds(b_settings: Setting
                                what="the first round")
                 assert registry.get_sample_value("veille_watchlist_brands") == 2
                 assert sample(collector, last_good, brand="boreal") > 0
+                assert sample(collector, "veille_collector_items_fetched_total",
+                              collector="bluesky") == 3  # a0 read, not sent
 
                 # Brand zorglub added, boreal taken off.
-                save_settled(path, acme + '\n[[brands]]\nid = "zorglub"\nname = "Zorglub"\n')
+                save_settled(path, acme + '\n[[brands]]\nid = "zorglub"\nname = "Zorglub"\n'
+                             f'bluesky_accounts = ["{ZORGLUB_DID}"]\n')
                 await wait_for(lambda: '"Zorglub"' in searched_after(0), what="the new brand")
                 first = next(i for i, r in enumerate(srv.searches())
                              if r.query["q"] == '"Zorglub"')
@@ -902,6 +920,8 @@ def test_a_changed_watch_list_is_followed_between_two_rounds(b_settings: Setting
                 assert all("since" in r.query for r in srv.searches()[1:]
                            if r.query["q"] == '"Acme"')
                 assert taken("applied") == 1 and taken("refused") == 0
+                assert sample(collector, "veille_collector_items_fetched_total",
+                              collector="bluesky") == 6  # z1, z0 (read, not sent), a2
                 assert sample(collector, last_good, brand="zorglub") > 0
                 assert registry.get_sample_value(last_good, {"brand": "boreal"}) is None
                 assert registry.get_sample_value(

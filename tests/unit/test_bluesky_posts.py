@@ -162,3 +162,26 @@ def test_good_settings_pass(tmp_path: Path) -> None:
                   bluesky_pds_url="http://127.0.0.1:2583/")
     c.check_config()  # a PDS on loopback may be http://
     assert c.search_base == "http://127.0.0.1:2583"
+
+
+ACME_DID = "did:plc:acmeacmeacmeacmeacmeacme"
+
+
+def test_the_collector_keeps_no_post_of_the_brands_own_accounts_found_by_its_search(
+        tmp_path: Path) -> None:
+    """A post found by a brand's search whose author is one of that brand's `bluesky_accounts`
+    is its own (no mention of it); found by another brand's search, it is that one's mention.
+    The accounts follow the watch list."""
+    c = collector(tmp_path)
+    c.use_watchlist(Watchlist.from_dict({"brands": [
+        {"id": "acme", "name": "Acme", "hashtags": ["AcmeDown"], "bluesky_accounts": [ACME_DID]},
+        {"id": "boreal", "name": "Boréal"}]}))
+    own = view(author={"did": ACME_DID, "handle": "acme.example"},
+               uri=f"at://{ACME_DID}/app.bsky.feed.post/3lbvz5kaj4k2x")
+    assert not c.keep('"Acme"', own) and not c.keep("#AcmeDown", own)
+    assert c.keep('"Boréal"', own)  # another brand's search: its mention
+    assert c.keep('"Acme"', view())  # a customer's
+    for odd in (view(author=None), view(author={"did": 42}), "not a post"):
+        assert c.keep('"Acme"', odd)  # refused or sent as before, not dropped here
+    c.use_watchlist(Watchlist.from_dict({"brands": [{"id": "acme", "name": "Acme"}]}))
+    assert c.keep('"Acme"', own)  # the account taken off the watch list

@@ -47,6 +47,13 @@ back in the search's state and sent once its time comes (MAX_HELD a search; more
 ahead: refused), as the RSS and Mastodon collectors do; it does not move the cursor (its sortAt
 is its indexedAt, the server's time).
 
+The brands' own accounts (the watch list's `bluesky_accounts`, DIDs): a post found by a brand's
+search whose author (`author.did`) is one of that brand's accounts is read (counted as fetched)
+but not sent (keep: its own posts are no mentions of it, and would count in its volume and
+queue); found by another brand's search it is that brand's mention, as any post. The brand's
+replies are no answers here: a search finds only the posts naming a term, and a reply rarely
+does (the Jetstream collector, which reads every post, sends them).
+
 Robustness (veille.collectors.polling): answers read up to MAX_BODY_BYTES; the `ratelimit-remaining`
 / `ratelimit-reset` headers (a Unix time) honoured, and 429s retried after Retry-After or the
 reset, within MAX_RETRY_WAIT seconds of sleep a round; a failed search fails that term alone
@@ -270,6 +277,19 @@ def saved_session(data: Any, *, identifier: str, password: str, pds: str) -> tup
     return access, refresh
 
 
+def owners_of(watchlist: Watchlist) -> dict[str, str]:
+    """Each brand's own Bluesky accounts (the DIDs of its `bluesky_accounts`) -> its id (the
+    watch list refuses an account given to two brands)."""
+    return {did: brand.id for brand in watchlist.brands for did in brand.bluesky_accounts}
+
+
+def author_did(post: Any) -> str | None:
+    """A PostView's `author.did`, None when it has none (or one of another type)."""
+    author = post.get("author") if isinstance(post, dict) else None
+    did = author.get("did") if isinstance(author, dict) else None
+    return did if isinstance(did, str) else None
+
+
 def post_to_dict(post: dict[str, Any], *, collected_at: datetime,
                  max_text_chars: int) -> dict[str, Any]:
     """A PostView of app.bsky.feed.searchPosts as a RawMention dict (validated afterwards by
@@ -378,6 +398,9 @@ class BlueskyCollector(SearchCollector):
         self._renewed_in: int | None = None
         #: (salt, password_check) saved with the session: made once (a saved session's, or new).
         self._password_check: tuple[str, str] | None = None
+        #: The brands' own accounts (a DID -> its brand: owners_of), from the watch list in use
+        #: (none when the searches are given: `queries`).
+        self._owners: dict[str, str] = {}
 
     @property
     def signed_in(self) -> bool:
@@ -507,6 +530,25 @@ class BlueskyCollector(SearchCollector):
             return
         self._password_check = (data["password_salt"], data["password_check"])
         self.log.info("bluesky: the session saved in %s is used (no sign-in)", path)
+
+    async def start(self) -> None:
+        await super().start()
+        if self.reloader is not None:  # the searches are the watch list's
+            self._owners = owners_of(self.reloader.value)
+
+    def use_watchlist(self, watchlist: Watchlist) -> None:
+        """The searches and the brands' own accounts of a changed watch list, from this round
+        on (SearchCollector.use_watchlist)."""
+        super().use_watchlist(watchlist)
+        self._owners = owners_of(watchlist)
+
+    def keep(self, q: str, post: Any) -> bool:
+        """False for a post by one of the accounts of the brand whose search `q` found it (the
+        watch list's `bluesky_accounts`): its own posts are no mentions of it, and would count
+        in its volume and queue. Found by another brand's search, it is that one's mention."""
+        did = author_did(post)
+        owner = self._owners.get(did) if did is not None else None
+        return owner is None or owner != self._brand_of.get(q)
 
     def _memories(self) -> tuple[dict[str, Any], ...]:
         """A search kept across a watch-list change keeps its cursor, look-back URIs, gaps and held posts."""
@@ -770,6 +812,8 @@ class BlueskyCollector(SearchCollector):
                     result.fetched += 1
                     summary.statuses += 1
                     self.metrics.fetched.labels(self.name).inc()
+                if not self.keep(q, post):
+                    continue  # the brand's own post: read, neither sent nor held back
                 mention = self._to_mention(q, post, now, result, summary, hold)
                 if mention is not None:
                     mentions.setdefault(mention.id, mention)  # once, whatever the searches
