@@ -277,12 +277,6 @@ def saved_session(data: Any, *, identifier: str, password: str, pds: str) -> tup
     return access, refresh
 
 
-def owners_of(watchlist: Watchlist) -> dict[str, str]:
-    """Each brand's own Bluesky accounts (the DIDs of its `bluesky_accounts`) -> its id (the
-    watch list refuses an account given to two brands)."""
-    return {did: brand.id for brand in watchlist.brands for did in brand.bluesky_accounts}
-
-
 def author_did(post: Any) -> str | None:
     """A PostView's `author.did`, None when it has none (or one of another type)."""
     author = post.get("author") if isinstance(post, dict) else None
@@ -398,9 +392,9 @@ class BlueskyCollector(SearchCollector):
         self._renewed_in: int | None = None
         #: (salt, password_check) saved with the session: made once (a saved session's, or new).
         self._password_check: tuple[str, str] | None = None
-        #: The brands' own accounts (a DID -> its brand: owners_of), from the watch list in use
-        #: (none when the searches are given: `queries`).
-        self._owners: dict[str, str] = {}
+        #: The watch list in use, whose brands' own accounts (`bluesky_accounts`) are no
+        #: mentions of theirs (None when the searches are given: `queries`).
+        self._watchlist: Watchlist | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -534,20 +528,21 @@ class BlueskyCollector(SearchCollector):
     async def start(self) -> None:
         await super().start()
         if self.reloader is not None:  # the searches are the watch list's
-            self._owners = owners_of(self.reloader.value)
+            self._watchlist = self.reloader.value
 
     def use_watchlist(self, watchlist: Watchlist) -> None:
         """The searches and the brands' own accounts of a changed watch list, from this round
         on (SearchCollector.use_watchlist)."""
         super().use_watchlist(watchlist)
-        self._owners = owners_of(watchlist)
+        self._watchlist = watchlist
 
     def keep(self, q: str, post: Any) -> bool:
         """False for a post by one of the accounts of the brand whose search `q` found it (the
         watch list's `bluesky_accounts`): its own posts are no mentions of it, and would count
         in its volume and queue. Found by another brand's search, it is that one's mention."""
         did = author_did(post)
-        owner = self._owners.get(did) if did is not None else None
+        owner = (self._watchlist.account_owner(did)
+                 if did is not None and self._watchlist is not None else None)
         return owner is None or owner != self._brand_of.get(q)
 
     def _memories(self) -> tuple[dict[str, Any], ...]:
