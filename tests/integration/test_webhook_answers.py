@@ -103,6 +103,10 @@ def test_answers_refused_name_their_field_and_write_nothing(settings, serve) -> 
         (dict(good, text="an unknown field"), "invalid_field", "text"),
         (dict(good, answered_at=(now + timedelta(hours=1)).isoformat()), "invalid_field",
          "answered_at"),
+        # Within VEILLE_MAX_FUTURE_SECONDS (600 s here) but past the agent's 5 minutes: it would
+        # ignore the decision as `invalid` after a 202 (a tool's clock or time zone off).
+        (dict(good, answered_at=(now + timedelta(minutes=8)).isoformat()), "invalid_field",
+         "answered_at"),
         (dict(good, answered_at="yesterday"), "invalid_field", "answered_at"),
         (dict(good, answered_at="December 6, 2026 at 07:00AM"), "invalid_field", "answered_at"),
         (dict(good, url="javascript:alert(1)"), "invalid_field", "url"),
@@ -123,7 +127,7 @@ def test_answers_refused_name_their_field_and_write_nothing(settings, serve) -> 
     assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
     assert answer(w, good, token="wrong").status_code == 401
     assert w.metric("veille_collector_items_refused_total", reason="unauthorized") == 2
-    assert w.metric("veille_collector_items_refused_total", reason="invalid_field") == 9
+    assert w.metric("veille_collector_items_refused_total", reason="invalid_field") == 10
     assert w.metric("veille_collector_items_refused_total", reason="missing_field") == 4
     assert w.metric("veille_collector_answers_sent_total") == 0
     assert answer(w, good).status_code == 202  # the one written

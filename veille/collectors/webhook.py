@@ -39,7 +39,8 @@ account that answered; "<platform> page" by default) and `url` (the answer's lin
 written as a `replied` decision on moderation.decisions, keyed by case id, `answered_on` its
 platform (moderation_decision.v1.json): its case is closed as answered by the moderation agent,
 and an answer to a mention that never became a case is dropped there as `not_a_case`. An
-unknown field, or a time more than VEILLE_MAX_FUTURE_SECONDS ahead, is a 400. The same body
+unknown field, or a time more than 5 minutes ahead (the agent ignores a decision dated further
+ahead; VEILLE_MAX_FUTURE_SECONDS if lower), is a 400. The same body
 parsing, limits, authentication and 202/503 guarantees as /mentions; the answers go through
 the same grouped writes.
 
@@ -112,7 +113,7 @@ from veille.httpbody import (
 )
 from veille.logs import say
 from veille.metrics import CollectorMetrics
-from veille.moderation.cases import PLATFORM, DecisionError
+from veille.moderation.cases import MAX_CLOCK_SKEW_SECONDS, PLATFORM, DecisionError
 from veille.settings import Settings, SettingsError
 from veille.terminal import shown
 from veille.timezones import MONTHS, local_time, rfc822_time, zone, zone_abbreviation_minutes
@@ -1002,11 +1003,14 @@ class WebhookCollector(Collector):
                 "(a letter, then letters, digits, _ and -, at most 32 characters: the mention's "
                 "platform, e.g. facebook)", "platform")
         answered_at = parse_time(self._time_field(item, "answered_at"), "answered_at")
-        if answered_at - now > self.limits.max_future:
+        # The agent ignores as `invalid` a decision dated more than MAX_CLOCK_SKEW_SECONDS after
+        # its record was written: refused here, not a 202 for a decision that is then dropped.
+        ahead = min(self.limits.max_future.total_seconds(), MAX_CLOCK_SKEW_SECONDS)
+        if (answered_at - now).total_seconds() > ahead:
             raise InvalidMention(
-                "invalid_field", f"answered_at {iso(answered_at)} is more than "
-                f"{self.limits.max_future.total_seconds():g} s ahead of now "
-                "(VEILLE_MAX_FUTURE_SECONDS): the moderation agent would refuse it", "answered_at")
+                "invalid_field", f"answered_at {iso(answered_at)} is more than {ahead:g} s ahead "
+                "of now (the moderation agent's limit, or VEILLE_MAX_FUTURE_SECONDS if lower): "
+                "the agent would ignore it (a clock or VEILLE_WEBHOOK_TIMEZONE off?)", "answered_at")
         url = item.get("url")
         if url is not None and not is_web_address(url):
             raise InvalidMention("invalid_field", "url must be an http(s) address", "url")
