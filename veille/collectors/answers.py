@@ -1,10 +1,11 @@
 """The brand's answers a collector saw on a platform, as `replied` decisions on
 moderation.decisions (the contract's `answered_on`: streams/schemas/moderation_decision.v1.json).
 
-One shape for every collector that sees them (YouTube, Reddit, Jetstream, the webhook's
-`/answers`): the decision for the case of the mention answered (case id = its mention id), by the
-account that answered as the platform shows it, at the answer's time there, with its link; checked
-as the moderation agent checks a decision before it is written, keyed by the case id."""
+One shape for every collector that sees them (YouTube, Reddit, Jetstream, Mastodon, the
+webhook's `/answers`): the decision for the case of the mention answered (case id = its mention
+id), by the account that answered as the platform shows it, at the answer's time there, with its
+link; checked as the moderation agent checks a decision before it is written, keyed by the case
+id."""
 
 from __future__ import annotations
 
