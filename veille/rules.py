@@ -37,8 +37,9 @@ REDDIT_ACCOUNT = re.compile(r"[A-Za-z0-9_-]{3,20}")
 #: `reddit_accounts` a brand lists at the most (each is a request a round of the collector).
 MAX_REDDIT_ACCOUNTS = 20
 #: A Mastodon account in full (`mastodon_accounts`): `user@instance.example`, the user letters,
-#: digits and _ (Mastodon's rule, at most 30 on Mastodon; a little room left), the instance a
-#: host name (two labels at least, at most 253 characters).
+#: digits and _ (Mastodon's rule for its own, at most 30 on Mastodon; a little room left), and
+#: `.` or `-` inside (as Mastodon takes remote accounts' names), the instance a host name (two
+#: labels at least, at most 253 characters).
 MASTODON_ACCOUNT = re.compile(
     r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?"
     r"@(?=[A-Za-z0-9.-]{1,253}(?![\s\S]))(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
@@ -768,8 +769,8 @@ OWN_ACCOUNTS: Final = (
         "mastodon_accounts", "Mastodon accounts in full (user@instance.example, with or without "
         "a leading @)",
         "a Mastodon account in full (user@instance.example, with or without a leading @: the "
-        "user, letters, digits or _, then the instance's host name; a local name alone or a "
-        "profile's address is not one)",
+        "user, letters, digits or _ (. or - inside), then the instance's host name; a local "
+        "name alone or a profile's address is not one)",
         MASTODON_ACCOUNT, "an account's replies are one brand's answers",
         most=MAX_MASTODON_ACCOUNTS,
         most_why=" a brand (each is a request a round of the Mastodon collector)",

@@ -68,6 +68,17 @@ def test_a_brand_lists_its_mastodon_accounts_with_or_without_a_leading_at() -> N
                                                        "acme@piaille.example"})}
 
 
+def test_a_remote_accounts_name_may_hold_a_dot_or_a_hyphen_inside() -> None:
+    """As the README and the refusal say: Mastodon takes such names of other servers' accounts."""
+    wl = Watchlist.from_dict({"brands": [{"id": "acme", "hashtags": ["AcmeDown"],
+                                          "mastodon_accounts": ["acme.fr@m.example",
+                                                                "acme-support@m.example"]}]})
+    assert wl.brands[0].mastodon_accounts == ("acme.fr@m.example", "acme-support@m.example")
+    for value in (".acme@m.example", "acme-@m.example"):
+        with pytest.raises(WatchlistError, match=r"\(\. or - inside\)"):
+            Watchlist.from_dict({"brands": [{"id": "acme", "mastodon_accounts": [value]}]})
+
+
 @pytest.mark.parametrize("value", ["acme", "@acme", "acme@", "@acme@localhost",
                                    "https://mastodon.example/@acme", "acme fr@m.example",
                                    "acme@m.example\n", "acmé@m.example", 42, None])
