@@ -10,21 +10,28 @@ id."""
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime
 from typing import Any
 
 from streams.topics import MODERATION_DECISIONS
 from veille.collectors.base import Record
-from veille.moderation.cases import ANSWERING_DECISION, MAX_MODERATOR_CHARS, Decision
+from veille.moderation.cases import ANSWERING_DECISION, MAX_MODERATOR_CHARS, Decision, iso
 from veille.settings import Settings
 
 
-def answer(case_id: str, *, by: str, decided_at: str, platform: str,
-           reason: str | None) -> dict[str, Any]:
+def answer(case_id: str, *, by: str, at: float | datetime, platform: str,
+           reason: str | None, now: float | None = None) -> dict[str, Any]:
     """The `replied` decision a brand's answer on `platform` is: `by` the account that answered
-    (cut to a moderator's length), `decided_at` the answer's time (ISO 8601), `reason` its link or
-    a word on it (None: none)."""
+    (cut to a moderator's length), `at` the answer's time there (Unix seconds or an aware
+    datetime), never after `now` (default: the clock), `reason` its link or a word on it (None:
+    none). An answer is seen after it was posted: a time ahead is the poster's clock (a Bluesky
+    post's createdAt is its device's), and past the moderation agent's 5 minutes it made the
+    decision `invalid` (found in review, 2026-12-07)."""
+    epoch = at.timestamp() if isinstance(at, datetime) else at
+    decided = min(epoch, time.time() if now is None else now)
     decision: dict[str, Any] = {"case_id": case_id, "decision": ANSWERING_DECISION,
-                                "moderator": by[:MAX_MODERATOR_CHARS], "decided_at": decided_at,
+                                "moderator": by[:MAX_MODERATOR_CHARS], "decided_at": iso(decided),
                                 "answered_on": platform}
     if reason is not None:
         decision["reason"] = reason

@@ -632,7 +632,7 @@ class JetstreamCollector(Collector):
         if reply is None:
             return  # refused (logged, counted): no time to date the answer by
         decision = answer(mention_id(parent), by=reply.author or post.did,
-                          decided_at=iso(reply.created_at), platform="bluesky",
+                          at=reply.created_at, platform="bluesky",
                           reason=reply.url or f"answered on Bluesky ({post.uri})"[:1000])
         try:
             record = answer_record(self.settings, decision)

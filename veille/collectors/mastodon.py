@@ -389,7 +389,7 @@ def answer_of(reply: Any, parent: Any, *, own: Container[str], account: str,
     url = reply.get("url") or reply.get("uri")
     reason = (url if isinstance(url, str) and len(url) <= MAX_SHORT_FIELD_CHARS
               and is_web_address(url) else "answered on Mastodon")
-    return answer(case_id, by=ACCOUNT_PREFIX + account, decided_at=iso(when),
+    return answer(case_id, by=ACCOUNT_PREFIX + account, at=when,
                   platform="mastodon", reason=reason)
 
 

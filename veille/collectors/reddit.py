@@ -105,7 +105,6 @@ from veille.collectors.searches import (
     searches_allowed,
 )
 from veille.metrics import CollectorMetrics, RedditBrandMetrics
-from veille.moderation.cases import iso as epoch_iso
 from veille.rules import Watchlist
 from veille.settings import Settings
 from veille.terminal import printable
@@ -325,7 +324,7 @@ def answer_of(child: Any, own: Container[str], account: str) -> dict[str, Any] |
     author = data.get("author")
     if not isinstance(author, str) or not _USERNAME.fullmatch(author):
         author = account
-    return answer("reddit-" + parent, by=f"u/{author}", decided_at=epoch_iso(when),
+    return answer("reddit-" + parent, by=f"u/{author}", at=when,
                   platform="reddit",
                   reason=post_url(data.get("permalink")) or f"answered on Reddit (comment {name})")
 

@@ -1015,7 +1015,7 @@ class WebhookCollector(Collector):
         if url is not None and not is_web_address(url):
             raise InvalidMention("invalid_field", "url must be an http(s) address", "url")
         decision = answer(item["mention_id"], by=item.get("by", f"{platform} page").strip(),
-                          decided_at=iso(answered_at), platform=platform,
+                          at=answered_at, platform=platform,
                           reason=None if url is None else url.strip())
         try:
             return answer_record(self.settings, decision)

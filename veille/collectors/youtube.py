@@ -83,7 +83,6 @@ from veille.collectors.polling import SourceFetchError, run_polling
 from veille.collectors.rss import FetchError, retry_after, truncate
 from veille.collectors.searches import CursorCollector, Page, Query, number
 from veille.metrics import CollectorMetrics, YoutubeBrandMetrics
-from veille.moderation.cases import iso as epoch_iso
 from veille.rules import YOUTUBE_CHANNEL, Watchlist
 from veille.settings import Settings
 from veille.terminal import printable
@@ -345,7 +344,7 @@ def answer_of(item: Comment, own: Container[str]) -> dict[str, Any] | None:
     # A reply without an id would be new at every round (CursorCollector): sent again and again.
     if ident is None or reply is None or when is None or moderator is None:
         return None
-    return answer(mention_id(ident), by=moderator, decided_at=epoch_iso(when), platform="youtube",
+    return answer(mention_id(ident), by=moderator, at=when, platform="youtube",
                   reason=comment_url(item) or f"answered on YouTube (comment {reply})")
 
 
