@@ -53,9 +53,13 @@ def test_an_answer_is_never_dated_after_it_was_seen(ahead: float) -> None:
 
 
 def test_an_answer_the_agent_would_refuse_is_not_a_record() -> None:
-    with pytest.raises(DecisionError):
-        answer_record(Settings.from_env({}), answer("c", by="a\u202eb", at=NOW, platform="x",
-                                                    reason=None, now=NOW))
+    """What a moderator's name may not hold is taken out of the account's display name (the
+    agent refused the whole decision: the answer was lost); a platform name that is none makes
+    no record."""
+    for by, shown in (("Acme\u202e Support\x1b", "Acme Support"), ("\u2066\n ", "x account")):
+        decision = answer("c", by=by, at=NOW, platform="x", reason=None, now=NOW)
+        assert decision["moderator"] == shown
+        answer_record(Settings.from_env({}), decision)
     with pytest.raises(DecisionError):
         answer_record(Settings.from_env({}), answer("c", by="acme", at=NOW, platform="Face Book",
                                                     reason=None, now=NOW))

@@ -16,22 +16,31 @@ from typing import Any
 
 from streams.topics import MODERATION_DECISIONS
 from veille.collectors.base import Record
-from veille.moderation.cases import ANSWERING_DECISION, MAX_MODERATOR_CHARS, Decision, iso
+from veille.moderation.cases import (
+    ANSWERING_DECISION,
+    MAX_MODERATOR_CHARS,
+    NAME_FORBIDDEN,
+    Decision,
+    iso,
+)
 from veille.settings import Settings
 
 
 def answer(case_id: str, *, by: str, at: float | datetime, platform: str,
            reason: str | None, now: float | None = None) -> dict[str, Any]:
     """The `replied` decision a brand's answer on `platform` is: `by` the account that answered
-    (cut to a moderator's length), `at` the answer's time there (Unix seconds or an aware
+    (its characters a moderator's name may not hold taken out, a bidirectional override in a
+    display name made the decision `invalid`; cut to a moderator's length; blank: `<platform>
+    account`), `at` the answer's time there (Unix seconds or an aware
     datetime), never after `now` (default: the clock), `reason` its link or a word on it (None:
     none). An answer is seen after it was posted: a time ahead is the poster's clock (a Bluesky
     post's createdAt is its device's), and past the moderation agent's 5 minutes it made the
     decision `invalid` (found in review, 2026-12-07)."""
     epoch = at.timestamp() if isinstance(at, datetime) else at
     decided = min(epoch, time.time() if now is None else now)
+    name = " ".join(NAME_FORBIDDEN.sub("", by).split())[:MAX_MODERATOR_CHARS] or f"{platform} account"
     decision: dict[str, Any] = {"case_id": case_id, "decision": ANSWERING_DECISION,
-                                "moderator": by[:MAX_MODERATOR_CHARS], "decided_at": iso(decided),
+                                "moderator": name, "decided_at": iso(decided),
                                 "answered_on": platform}
     if reason is not None:
         decision["reason"] = reason

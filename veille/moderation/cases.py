@@ -116,12 +116,12 @@ class DecisionError(ValueError):
 #: have tabs and line breaks) and the bidirectional overrides and isolates, which a terminal or a
 #: dashboard would act on ("\x1b[2J" cleared the screen of whoever listed the decision; U+202E
 #: shows a name backwards).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+NAME_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CONTROL_BUT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _text(d: Mapping[str, Any], key: str, limit: int, required: bool = True,
-          forbidden: re.Pattern[str] | None = _CONTROL) -> str | None:
+          forbidden: re.Pattern[str] | None = NAME_FORBIDDEN) -> str | None:
     """d[key], a non-empty string of at most `limit` characters, none of them `forbidden`."""
     value = d.get(key)
     if value is None and not required:
