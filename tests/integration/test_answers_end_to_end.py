@@ -118,7 +118,7 @@ def test_an_answer_seen_on_the_platform_closes_its_case_either_way_round(
         assert early["case"]["received_at"] > answered.timestamp() + MAX_CLOCK_SKEW_SECONDS
         # Written first, the answer is most often held for its case; but the agent reads the
         # queue and the decisions independently, and may meet the case first (seen once in a
-        # suite of 2026-12-07): either way it closes it, dated 5 minutes before its queue time
+        # suite of 2026-12-07): either way it closes it, dated over 5 minutes before its queue time
         # (the agents' held path itself: test_moderation.py, test_moderation_agent.py).
 
         # 2. The other way round: the complaint queued first, the answer seen after it.
