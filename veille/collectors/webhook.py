@@ -113,7 +113,7 @@ from veille.httpbody import (
 )
 from veille.logs import say
 from veille.metrics import CollectorMetrics
-from veille.moderation.cases import MAX_CLOCK_SKEW_SECONDS, PLATFORM, DecisionError
+from veille.moderation.cases import MAX_CLOCK_SKEW_SECONDS, NAME_FORBIDDEN, PLATFORM, DecisionError
 from veille.settings import Settings, SettingsError
 from veille.terminal import shown
 from veille.timezones import MONTHS, local_time, rfc822_time, zone, zone_abbreviation_minutes
@@ -1011,6 +1011,10 @@ class WebhookCollector(Collector):
                 "invalid_field", f"answered_at {iso(answered_at)} is more than {ahead:g} s ahead "
                 "of now (the moderation agent's limit, or VEILLE_MAX_FUTURE_SECONDS if lower): "
                 "the agent would ignore it (a clock or VEILLE_WEBHOOK_TIMEZONE off?)", "answered_at")
+        bad = NAME_FORBIDDEN.search(item.get("by", ""))
+        if bad is not None:  # the sender's to mend (a collector clears a platform's names)
+            raise InvalidMention("invalid_field", f"by holds the control character "
+                                                  f"U+{ord(bad.group()):04X}", "by")
         url = item.get("url")
         if url is not None and not is_web_address(url):
             raise InvalidMention("invalid_field", "url must be an http(s) address", "url")
