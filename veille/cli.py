@@ -326,16 +326,17 @@ def cmd_rss(args: argparse.Namespace) -> int:
     return 0
 
 
-def _poll(args: argparse.Namespace, run: Any, name: str, sources: str, prefix: str = "") -> int:
+def _poll(args: argparse.Namespace, run: Any, name: str, sources: str) -> int:
     """A polling collector (`run`: run_mastodon...) until stopped, or one round with --once:
     1 with a warning when some of its `sources` ("hashtag(s)") could not be read (a cron job
-    must not see 0), naming the first (after `prefix`, "#")."""
+    must not see 0), naming the first as the collector does (run_polling: "#AcmeDown: ...",
+    "@acme_gone@mastodon.example: ...")."""
     import asyncio
 
     failed = asyncio.run(run(_signs_in(_settings(args)), once=args.once))
     if failed:
         print(f"veille: warning: {name}: {len(failed)} {sources} could not be read; "
-              f"{prefix}{failed[0]}", file=sys.stderr)
+              f"{failed[0]}", file=sys.stderr)
         return 1
     return 0
 
@@ -343,7 +344,7 @@ def _poll(args: argparse.Namespace, run: Any, name: str, sources: str, prefix: s
 def cmd_mastodon(args: argparse.Namespace) -> int:
     from veille.collectors.mastodon import run_mastodon
 
-    return _poll(args, run_mastodon, "mastodon", "hashtag(s)", "#")
+    return _poll(args, run_mastodon, "mastodon", "hashtag(s) or brand account(s)")
 
 
 def cmd_bluesky(args: argparse.Namespace) -> int:
@@ -355,7 +356,7 @@ def cmd_bluesky(args: argparse.Namespace) -> int:
 def cmd_reddit(args: argparse.Namespace) -> int:
     from veille.collectors.reddit import run_reddit
 
-    return _poll(args, run_reddit, "reddit", "search(es)")
+    return _poll(args, run_reddit, "reddit", "search(es) or brand account(s)")
 
 
 def cmd_youtube(args: argparse.Namespace) -> int:

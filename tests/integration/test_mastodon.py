@@ -532,7 +532,8 @@ def test_once_exits_1_naming_a_hashtag_that_failed_while_the_others_are_sent(
             out, err = await asyncio.wait_for(proc.communicate(), 60)
             text = out.decode() + err.decode()
             assert proc.returncode == 1, text
-            assert "warning: mastodon: 1 hashtag(s) could not be read; #AcmeDown" in text, text
+            assert ("warning: mastodon: 1 hashtag(s) or brand account(s) could not be read; "
+                    "#AcmeDown: ") in text, text
             assert len(await raw_on_topic(settings, 2)) == 2  # the others' statuses were sent
 
     asyncio.run(scenario())
@@ -965,7 +966,7 @@ def toot(sid: str, acct: str, text: str, **fields: Any) -> dict[str, Any]:
 
 
 def test_the_brands_reply_to_a_complaint_is_an_answer_and_its_own_status_no_mention(
-        m_settings: Settings) -> None:
+        m_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     """Acme's `mastodon_accounts`: a customer's complaint found by #AcmeDown is a mention on
     mentions.raw; acme_fr's reply to it (its statuses) a `replied` decision on
     moderation.decisions keyed by the complaint's mention id; acme_fr's own status under
@@ -1009,6 +1010,9 @@ def test_the_brands_reply_to_a_complaint_is_an_answer_and_its_own_status_no_ment
                                          "@acme_gone@mastodon.example"]
             assert [f.split(":")[0] for f in failed] == ["@acme_gone@mastodon.example"]
             assert "404" in failed[0]
+            lines = capsys.readouterr().out.splitlines()  # the --once report: its answers
+            assert "mastodon: @acme_fr@mastodon.example: ok, 3 statuses, 1 answer sent" in lines, \
+                lines
             # One parent read (the reply's), none for its own thread or the plain status.
             assert [p for p, _ in acc.paths if p.startswith("/api/v1/statuses/")] == [
                 f"/api/v1/statuses/{complaint['id']}"]

@@ -423,8 +423,8 @@ def test_once_exit_codes(r_settings: Settings) -> None:
             srv.posts.append(link("4aaa03", "c", "Acme three", 1))
             code, out, err = await run_cli(settings, "--once")
             assert code == 1, err
-            assert ("veille: warning: reddit: 1 search(es) could not be read; "
-                    "\"Boréal\": HTTP 500") in err
+            assert ("veille: warning: reddit: 1 search(es) or brand account(s) could not be "
+                    "read; \"Boréal\" (boreal): HTTP 500") in err
             assert 'reddit: "Boréal" (boreal): failed, 0 posts, 0 sent, 0 refused (HTTP 500)' in out
             assert len(await raw_on_topic(settings, 3)) == 3
 
@@ -664,6 +664,40 @@ def test_the_brands_reply_to_a_complaint_is_an_answer_and_its_own_post_no_mentio
                                                1.0)) == 1
         assert ("reddit: 1 answers of the brand's Reddit accounts sent to "
                 f"{settings.topic(MODERATION_DECISIONS)}") in [r.getMessage() for r in caplog.records]
+
+    asyncio.run(scenario())
+
+
+def test_once_counts_a_brand_accounts_comments_and_answers(
+        r_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found in review, 2026-12-07: the `--once` line of a brand account counted its comments as
+    "posts" and said nothing of its answers, and a failed account was returned without its
+    brand (as `veille collect reddit --once` warns of it)."""
+    async def scenario() -> None:
+        async with reddit() as srv:
+            Path(r_settings.watchlist).write_text(
+                '[[brands]]\nid = "acme"\nname = "Acme"\n'
+                'reddit_accounts = ["u/Acme_Support", "acme_gone"]\n', encoding="utf-8")
+            settings = on(srv, r_settings)
+            complaint = link("9ddd01", "camille_fr", "Acme: no signal since 8am", 9)
+            srv.posts = [complaint]
+            srv.comments["acme_support"] = [
+                {"kind": "t1", "data": {
+                    "name": f"t1_{id36}", "id": id36, "parent_id": parent, "link_id": parent,
+                    "link_author": "camille_fr", "author": "Acme_Support",
+                    "created_utc": NOW - minutes_ago * 60,
+                    "permalink": f"/r/france/comments/9ddd01/some_title/{id36}/",
+                    "body": "Sorry! DM us", "subreddit": "france"}}
+                for id36, parent, minutes_ago in (("kr0001", "t3_9ddd01", 5),
+                                                  ("kr0002", "t1_kr0001", 4))]
+            failed = await run_reddit(settings, once=True, collector=new_collector(settings))
+            assert len(failed) == 1 and failed[0].startswith("u/acme_gone (acme): "), failed
+            lines = capsys.readouterr().out.splitlines()
+            assert 'reddit: "Acme" (acme): ok, 1 posts, 1 sent, 0 refused' in lines, lines
+            assert "reddit: u/Acme_Support (acme): ok, 2 comments, 1 answer sent" in lines, lines
+            [gone] = [line for line in lines if line.startswith("reddit: u/acme_gone (acme): ")]
+            assert gone.startswith("reddit: u/acme_gone (acme): failed, 0 comments, 0 answers "
+                                   "sent ("), gone
 
     asyncio.run(scenario())
 

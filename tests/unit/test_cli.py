@@ -519,3 +519,23 @@ def test_a_moderation_command_refused_loads_neither_triage_nor_the_collectors() 
                          env=env)
     assert out.stdout.strip() == "2 []", (out.stdout, out.stderr)
     assert "--limit must be at least 1, not 0" in out.stderr
+
+
+def test_collect_mastodon_once_names_a_failed_source_as_the_collector_does(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found in review, 2026-12-07: the warning put a '#' before every failed source, a brand
+    account's too ('#@acme_gone@mastodon.example'): run_polling names each as the collector
+    describes it (#AcmeDown, @acme_gone@mastodon.example), the warning as it comes."""
+    from veille import cli
+    from veille.collectors import mastodon
+
+    async def run(settings: object, *, once: bool) -> list[str]:
+        assert once
+        return ["@acme_gone@mastodon.example: HTTP 404", "#AcmeDown: HTTP 503"]
+
+    monkeypatch.setattr(cli, "_signs_in", lambda settings: settings)
+    monkeypatch.setattr(mastodon, "run_mastodon", run)
+    assert cli.main(["collect", "mastodon", "--once"]) == 1
+    err = capsys.readouterr().err
+    assert ("veille: warning: mastodon: 2 hashtag(s) or brand account(s) could not be read; "
+            "@acme_gone@mastodon.example: HTTP 404\n") in err, err

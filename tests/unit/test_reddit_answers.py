@@ -148,3 +148,19 @@ def test_the_collector_keeps_no_comment_and_not_the_brands_own_posts(tmp_path: P
     assert record.topic == settings.topic("moderation.decisions")
     assert json.loads(record.value)["answered_on"] == "reddit"
     assert collector.answer('"Acme"', {"kind": "t3", "data": reply()["data"]}) is None
+
+
+def test_a_changed_watch_list_counts_the_brand_accounts_apart_from_the_searches(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Found in review, 2026-12-07: "watch list changed: 3 searches" counted the brand accounts
+    as searches (the Mastodon collector's says "hashtags and brand accounts")."""
+    settings = Settings.from_env({}, collector_state_dir=str(tmp_path))
+    collector = RedditCollector(settings, CollectorMetrics(CollectorRegistry()),
+                                queries=[Query("acme", '"Acme"')])
+    with caplog.at_level("INFO", logger="veille"):
+        collector.use_watchlist(Watchlist.from_dict({"brands": [
+            {"id": "acme", "name": "Acme", "reddit_accounts": ["Acme_Support"]},
+            {"id": "boreal", "name": "Boréal", "reddit_accounts": ["boreal_help"]}]}))
+    [line] = [r.getMessage() for r in caplog.records if "watch list changed" in r.getMessage()]
+    assert line.startswith("reddit: watch list changed: 2 searches and 2 brand accounts of 2 "
+                           "brands from this round on (added: "), line

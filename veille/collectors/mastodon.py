@@ -568,6 +568,9 @@ class MastodonCollector(PollingCollector):
     def describe(self, source: str) -> str:
         return source if account_of(source) is not None else f"#{source}"
 
+    def is_brand_account(self, source: str) -> bool:
+        return account_of(source) is not None
+
     def metric_label(self, source: str) -> str:
         """A hashtag's own label; a brand account's, its brand's first hashtag (a username is no
         label value: its failures count under its brand's health)."""
@@ -992,7 +995,7 @@ class MastodonCollector(PollingCollector):
         assert self.hashtags is not None, "start() first"
         result, fetched_tags, failed = await self._read_sources(self.sources, self._fetch_source)
         done = [tag_result for _, tag_result in fetched_tags]
-        answers: dict[Record, None] = {}  # once each, in the order read
+        answers: dict[Record, str] = {}  # once each, in the order read -> its source
 
         now = datetime.now(UTC)
         mentions: dict[str, RawMention] = {}
@@ -1006,7 +1009,7 @@ class MastodonCollector(PollingCollector):
                 summary.statuses += len(tag_result.statuses)
                 holding[tag_result.tag] = {}
                 for record in tag_result.answers:
-                    answers.setdefault(record)
+                    answers.setdefault(record, tag_result.tag)
                     sending.add(tag_result.tag)
                 continue
             own = self._own_of_tag.get(tag_result.tag.casefold(), frozenset())
@@ -1092,7 +1095,7 @@ class MastodonCollector(PollingCollector):
                 first_tag.setdefault(mention.id, tag_result.tag)
                 sending.add(tag_result.tag)
 
-        if not await self._send_round(result, mentions, first_tag, list(answers)):
+        if not await self._send_round(result, mentions, first_tag, answers):
             # since_ids stay where they were: the same statuses are fetched and sent again.
             self._count_polls([t.tag for t in done], failed, unsent=sending)
             return result

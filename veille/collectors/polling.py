@@ -34,7 +34,7 @@ import math
 import random
 import time
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,6 +167,7 @@ class SourceSummary:
     sent: int = 0
     refused: int = 0
     error: str | None = None
+    answers: int = 0  # the brand's answers it read, in the round's acknowledged write
 
 
 @dataclass
@@ -286,6 +287,15 @@ class PollingCollector(Collector):
     def describe(self, source: str) -> str:
         """A source as logs and the `--once` report name it."""
         return source
+
+    def is_brand_account(self, source: str) -> bool:
+        """Whether `source` reads one of a brand's own accounts (no mentions: its replies are
+        its answers, which the `--once` report counts); default: none is."""
+        return False
+
+    def item_noun_of(self, source: str) -> str:
+        """What `source`'s items are in the `--once` report (default: item_noun)."""
+        return self.item_noun
 
     def metric_label(self, source: str) -> str:
         """The label value of a source in `source_metrics` (a bounded, configured set)."""
@@ -544,16 +554,18 @@ class PollingCollector(Collector):
         return result, done, failed
 
     async def _send_round(self, result: RoundResult, mentions: dict[str, RawMention],
-                          first_source: dict[str, str], answers: Sequence[Record] = ()) -> bool:
+                          first_source: dict[str, str],
+                          answers: Mapping[Record, str] | None = None) -> bool:
         """Send the round's mentions (oldest first) and, in the same write, its `answers` (the
-        brand's replies seen on the platform, as decisions on moderation.decisions; sent even
-        without a mention); False when the broker did not take them all (the round is then a
-        `broker_error` one: no state may be saved)."""
+        brand's replies seen on the platform, as decisions on moderation.decisions, each ->
+        the source that read it; sent even without a mention); False when the broker did not
+        take them all (the round is then a `broker_error` one: no state may be saved)."""
+        answers = answers or {}
         if not mentions and not answers:
             return True
         batch = sorted(mentions.values(), key=lambda m: m.created_at)
         try:
-            await self.sink.send(batch, records=answers)
+            await self.sink.send(batch, records=list(answers))
         except BrokerUnavailable as exc:
             # The cursors stay where they were: the same items are fetched and sent again.
             self._failures += 1
@@ -564,11 +576,13 @@ class PollingCollector(Collector):
         result.sent = len(batch)
         for mention_id in mentions:
             result.sources[first_source[mention_id]].sent += 1
+        for source in answers.values():
+            result.sources[source].answers += 1
         if answers:
             self.metrics.answers_sent.labels(self.name).inc(len(answers))
             self.log.info("%s: %d answers of the brand's %s sent to %s", self.name,
                           len(answers), self.answers_from or self.source_noun + "s",
-                          answers[0].topic)
+                          next(iter(answers)).topic)
         return True
 
     def _end_round(self, result: RoundResult, read_any: bool) -> RoundResult:
@@ -609,7 +623,8 @@ async def run_polling(collector: PollingCollector, *, once: bool,
 
     With `once`, prints one line per source, raises BrokerUnavailable when the broker did not
     take the round's mentions, and `round_failed` when every source failed; else returns the
-    sources that failed (the others' mentions are sent), each as "source: error".
+    sources that failed (the others' mentions are sent), each as "source: error" (the source
+    as `describe` names it: "#AcmeDown", "u/acme_gone (acme)").
     """
     name = collector.name
     collector.check_config()  # refuse a bad URL or interval before serving anything
@@ -630,10 +645,13 @@ async def run_polling(collector: PollingCollector, *, once: bool,
         for source, s in result.sources.items():  # a cron job's output: what each source gave
             state = ("broker_error" if result.status == "broker_error" and s.status == "ok"
                      else s.status)
+            if collector.is_brand_account(source):  # no mentions: the answers it read
+                gave = f"{s.answers} answer{'' if s.answers == 1 else 's'} sent"
+            else:
+                gave = f"{s.sent} sent, {s.refused} refused"
             print(f"{name}: {collector.describe(source)}: {state}, {s.statuses} "
-                  f"{collector.item_noun}, "
-                  f"{s.sent} sent, {s.refused} refused" + (f" ({s.error})" if s.error else ""),
-                  flush=True)
+                  f"{collector.item_noun_of(source)}, {gave}"
+                  + (f" ({s.error})" if s.error else ""), flush=True)
         if result.status == "broker_error":
             raise BrokerUnavailable(result.errors.get("broker", "broker unavailable"))
         failed = [source for source, s in result.sources.items() if s.status == "failed"]
@@ -641,6 +659,7 @@ async def run_polling(collector: PollingCollector, *, once: bool,
             raise round_failed(
                 f"{name}: every {collector.source_noun} failed ({len(failed)}); "
                 f"{collector.describe(failed[0])}: {result.sources[failed[0]].error}")
-        return [f"{source}: {result.sources[source].error}" for source in failed]
+        return [f"{collector.describe(source)}: {result.sources[source].error}"
+                for source in failed]
     finally:
         stop_metrics(server)

@@ -413,6 +413,19 @@ class RedditCollector(CursorCollector):
                 f"would not hold); set VEILLE_REDDIT_INTERVAL_SECONDS to {need} or more (a round "
                 f"every {need / 60:g} minutes), or keep the ones that matter")
 
+    def is_brand_account(self, source: str) -> bool:
+        return account_of(source) is not None
+
+    def item_noun_of(self, source: str) -> str:
+        """An account's items are its comments (the searches': posts)."""
+        return "comments" if account_of(source) is not None else self.item_noun
+
+    def count_sources(self, queries: list[Query]) -> str:
+        """"3 searches and 2 brand accounts" (the Mastodon collector's "hashtags and brand
+        accounts")."""
+        accounts = sum(1 for query in queries if account_of(query.q) is not None)
+        return f"{len(queries) - accounts} searches and {accounts} brand accounts"
+
     def _own(self, source: str) -> AccountsOf:
         """The accounts of the brand whose search or account `source` is."""
         if self._accounts_from is not self._brand_of:  # the sources changed (start, watch list)

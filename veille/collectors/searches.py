@@ -146,6 +146,10 @@ class SearchCollector(PollingCollector):
     def describe(self, source: str) -> str:
         return f"{source} ({self._brand_of.get(source, '?')})"
 
+    def count_sources(self, queries: list[Query]) -> str:
+        """`queries` counted as a log line says them ("12 searches")."""
+        return f"{len(queries)} searches"
+
     def metric_label(self, source: str) -> str:
         return self._brand_of.get(source, "?")
 
@@ -196,8 +200,9 @@ class SearchCollector(PollingCollector):
             metrics.watch(brands)
         self.queries = queries
         self._brand_of = {query.q: query.brand for query in queries}
-        self.log.info("%s: watch list changed: %d searches of %d brands from this round on "
-                      "(added: %s; taken off: %s)", self.name, len(queries), len(brands),
+        self.log.info("%s: watch list changed: %s of %d brands from this round on "
+                      "(added: %s; taken off: %s)", self.name, self.count_sources(queries),
+                      len(brands),
                       ", ".join(added) or "none", ", ".join(taken_off) or "none")
 
 
@@ -371,7 +376,7 @@ class CursorCollector(SearchCollector):
         mentions: dict[str, RawMention] = {}
         first: dict[str, str] = {}  # mention id -> the source it is counted under
         sending: set[str] = set()
-        answers: dict[Record, None] = {}  # once each, in the order read
+        answers: dict[Record, str] = {}  # once each, in the order read -> its source
         for source, found in done:
             summary = result.sources[source]
             for item in found.items:
@@ -380,7 +385,7 @@ class CursorCollector(SearchCollector):
                 self.metrics.fetched.labels(self.name).inc()
                 answer = self.answer(source, item)
                 if answer is not None:
-                    answers.setdefault(answer)
+                    answers.setdefault(answer, source)
                     sending.add(source)
                 if not self.keep(source, item):
                     continue
@@ -389,7 +394,7 @@ class CursorCollector(SearchCollector):
                     mentions.setdefault(mention.id, mention)  # once, whatever the sources
                     first.setdefault(mention.id, source)
                     sending.add(source)
-        if not await self._send_round(result, mentions, first, list(answers)):
+        if not await self._send_round(result, mentions, first, answers):
             # The cursors stay where they were: the same items are read and sent again.
             self._count_polls([s for s, _ in done], failed, unsent=sending)
             return result
