@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +15,7 @@ import pytest
 
 from streams.topics import MODERATION_DECISIONS, ensure_topics
 from tests.conftest import ROOT
+from tests.integration import test_webhook
 from tests.integration.test_webhook import SECRET, TOKEN, Served
 from tests.kafka_helpers import read_all
 from veille.broker import free_port
@@ -28,18 +28,7 @@ SCHEMA = json.loads((ROOT / "streams/schemas/moderation_decision.v1.json").read_
 FORM = "application/x-www-form-urlencoded"
 
 
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    served: list[Served] = []
-
-    def start(settings: Any, **kwargs: Any) -> Served:
-        s = Served(settings, **kwargs)
-        served.append(s)
-        return s
-
-    yield start
-    for s in served:
-        s.stop()
+serve = test_webhook.serve  # the webhook tests' fixture: a collector served per test
 
 
 def answer(w: Served, payload: Any = None, *, form: dict[str, str] | None = None,
