@@ -71,8 +71,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Container, Mapping
-from dataclasses import dataclass
+from collections.abc import Container
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -98,6 +97,7 @@ from veille.collectors.polling import (
 from veille.collectors.rss import FetchError, retry_after, truncate
 from veille.collectors.searches import (
     SEARCHES_PER_MINUTE,
+    AccountsOf,
     CursorCollector,
     CursorRead,
     Query,
@@ -288,19 +288,6 @@ def post_url(permalink: Any) -> str | None:
         if len(candidate) <= MAX_SHORT_FIELD_CHARS and is_web_address(candidate):
             return candidate
     return None
-
-
-@dataclass(frozen=True)
-class AccountsOf:
-    """The accounts of `brand` (`brand_of`: username case folded -> its brand's id), as a
-    container of usernames, case aside: what `in` asks costs a look-up."""
-
-    brand: str | None
-    brand_of: Mapping[str, str]
-
-    def __contains__(self, name: object) -> bool:
-        return (self.brand is not None and isinstance(name, str)
-                and self.brand_of.get(name.casefold()) == self.brand)
 
 
 def answer_of(child: Any, own: Container[str], account: str) -> dict[str, Any] | None:

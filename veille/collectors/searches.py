@@ -20,7 +20,7 @@ import math
 import re
 import time
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -204,6 +204,21 @@ class SearchCollector(PollingCollector):
                       "(added: %s; taken off: %s)", self.name, self.count_sources(queries),
                       len(brands),
                       ", ".join(added) or "none", ", ".join(taken_off) or "none")
+
+
+@dataclass(frozen=True)
+class AccountsOf:
+    """The own accounts of `brand` (`brand_of`: account -> its brand's id, the accounts case
+    folded when `fold`: Reddit's usernames; YouTube's channel ids are exact), as a container:
+    what `in` asks costs a look-up, whatever their number."""
+
+    brand: str | None
+    brand_of: Mapping[str, str]
+    fold: bool = True
+
+    def __contains__(self, account: object) -> bool:
+        return (self.brand is not None and isinstance(account, str)
+                and self.brand_of.get(account.casefold() if self.fold else account) == self.brand)
 
 
 # -- a cursor per search, with a look-back window ------------------------------------------------

@@ -60,7 +60,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Container, Mapping
+from collections.abc import Container
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as daytime
@@ -81,7 +81,7 @@ from veille.collectors.answers import answer
 from veille.collectors.base import MentionSink
 from veille.collectors.polling import SourceFetchError, run_polling
 from veille.collectors.rss import FetchError, retry_after, truncate
-from veille.collectors.searches import CursorCollector, Page, Query, number
+from veille.collectors.searches import AccountsOf, CursorCollector, Page, Query, number
 from veille.metrics import CollectorMetrics, YoutubeBrandMetrics
 from veille.rules import YOUTUBE_CHANNEL, Watchlist
 from veille.settings import Settings
@@ -348,19 +348,6 @@ def answer_of(item: Comment, own: Container[str]) -> dict[str, Any] | None:
                   reason=comment_url(item) or f"answered on YouTube (comment {reply})")
 
 
-@dataclass(frozen=True)
-class ChannelsOf:
-    """The channels of `brand` (`brand_of`: channel -> its brand's id), as a container: what
-    `in` asks costs a look-up, whatever the number of channels."""
-
-    brand: str | None
-    brand_of: Mapping[str, str]
-
-    def __contains__(self, channel: object) -> bool:
-        return (self.brand is not None and isinstance(channel, str)
-                and self.brand_of.get(channel) == self.brand)
-
-
 def _count(value: Any) -> int | None:
     """A non-negative whole number (the API gives likeCount as a number; a string of digits
     too), else None."""
@@ -571,10 +558,10 @@ class YoutubeCollector(CursorCollector):
     def item_time(item: Any) -> float | None:
         return published(item)
 
-    def _own(self, source: str) -> ChannelsOf:
+    def _own(self, source: str) -> AccountsOf:
         """The channels of the brand whose channel `source` is: its comments from any of them
         are its own."""
-        return ChannelsOf(self._brand_of.get(source), self._brand_of)
+        return AccountsOf(self._brand_of.get(source), self._brand_of, fold=False)  # ids: exact
 
     def keep(self, source: str, item: Any) -> bool:
         """Not the brand's own comments (posted from one of its channels: its answers to its
