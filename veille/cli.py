@@ -1263,29 +1263,21 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
     f.add_argument("--once", action="store_true", help="poll every feed once, then exit")
     f.set_defaults(func=cmd_rss)
-    m = csub.add_parser("mastodon", help="follow the watch list's hashtags on a Mastodon instance")
-    _add_broker(m)
-    m.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
-    m.add_argument("--once", action="store_true", help="poll every hashtag once, then exit")
-    m.set_defaults(func=cmd_mastodon)
-    b = csub.add_parser("bluesky", help="search Bluesky for the watch list's brand names, aliases "
-                        "and hashtags")
-    _add_broker(b)
-    b.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
-    b.add_argument("--once", action="store_true", help="run every search once, then exit")
-    b.set_defaults(func=cmd_bluesky)
-    rd = csub.add_parser("reddit", help="search Reddit for the watch list's brand names, aliases "
-                         "and hashtags (an app's client id and secret)")
-    _add_broker(rd)
-    rd.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
-    rd.add_argument("--once", action="store_true", help="run every search once, then exit")
-    rd.set_defaults(func=cmd_reddit)
-    yt = csub.add_parser("youtube", help="read the comments on the brands' own YouTube channels "
-                         "(the watch list's youtube_channels; an API key)")
-    _add_broker(yt)
-    yt.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
-    yt.add_argument("--once", action="store_true", help="read every channel once, then exit")
-    yt.set_defaults(func=cmd_youtube)
+    # The collectors that poll the watch list's sources: the same options each.
+    for name, func, what, once in (
+            ("mastodon", cmd_mastodon, "follow the watch list's hashtags on a Mastodon instance",
+             "poll every hashtag once, then exit"),
+            ("bluesky", cmd_bluesky, "search Bluesky for the watch list's brand names, aliases "
+             "and hashtags", "run every search once, then exit"),
+            ("reddit", cmd_reddit, "search Reddit for the watch list's brand names, aliases and "
+             "hashtags (an app's client id and secret)", "run every search once, then exit"),
+            ("youtube", cmd_youtube, "read the comments on the brands' own YouTube channels (the "
+             "watch list's youtube_channels; an API key)", "read every channel once, then exit")):
+        polled = csub.add_parser(name, help=what)
+        _add_broker(polled)
+        polled.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
+        polled.add_argument("--once", action="store_true", help=once)
+        polled.set_defaults(func=func)
     js = csub.add_parser("jetstream", help="follow every Bluesky post on Jetstream and send those "
                          "naming a brand of the watch list (a stream: runs until stopped)")
     _add_broker(js)
