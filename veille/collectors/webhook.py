@@ -65,7 +65,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -507,7 +507,7 @@ class WebhookCollector(Collector):
         self._shutdown: asyncio.Task[None] | None = None
         #: (mentions, or answers' records, answered when written, deadline on the loop's clock)
         #: per waiting request.
-        self._queue: list[tuple[list[RawMention | Record], asyncio.Future[None], float]] = []
+        self._queue: list[tuple[Sequence[RawMention | Record], asyncio.Future[None], float]] = []
         self._waiting_bytes = 0  # what the requests waiting for a write hold (bodies, mentions)
         self._reading_bytes = 0  # reserved by the requests whose body is being received
         self._writer: asyncio.Task[None] | None = None
@@ -898,6 +898,19 @@ class WebhookCollector(Collector):
             {**first, "invalid_items": len(errors), "errors": errors[:50], "accepted": 0},
             status=400)
 
+    async def _write_held(self, items: Sequence[RawMention | Record],
+                          size: int) -> web.Response | None:
+        """_write(items), `size` bytes counted as waiting meanwhile (_overloaded); None once the
+        broker acknowledged them, else the 503 to answer."""
+        self._waiting_bytes += size
+        try:
+            await self._write(items)
+        except BrokerUnavailable:
+            return self._unavailable()
+        finally:
+            self._waiting_bytes -= size
+        return None
+
     def _unavailable(self) -> web.Response:
         return _error(
             503, "broker_unavailable",
@@ -926,13 +939,9 @@ class WebhookCollector(Collector):
         # Only the mentions wait for the broker: the parsed body (unknown fields included, about
         # 25 times the bytes for a body of small JSON values) is let go first.
         del items, read
-        self._waiting_bytes += size
-        try:
-            await self._write(list[RawMention | Record](mentions))
-        except BrokerUnavailable:
-            return self._unavailable()
-        finally:
-            self._waiting_bytes -= size
+        refused = await self._write_held(mentions, size)
+        if refused is not None:
+            return refused
         return web.json_response({"accepted": len(mentions), "ids": [m.id for m in mentions]},
                                  status=202)
 
@@ -961,13 +970,9 @@ class WebhookCollector(Collector):
         if not records:
             return web.json_response({"accepted": 0, "case_ids": []}, status=202)
         del items, read
-        self._waiting_bytes += size
-        try:
-            await self._write(list[RawMention | Record](records))
-        except BrokerUnavailable:
-            return self._unavailable()
-        finally:
-            self._waiting_bytes -= size
+        refused = await self._write_held(records, size)
+        if refused is not None:
+            return refused
         self.metrics.answers_sent.labels(NAME).inc(len(records))
         log.info("webhook: %d answers sent to %s", len(records), records[0].topic)
         return web.json_response(
@@ -1223,7 +1228,7 @@ class WebhookCollector(Collector):
 
     # -- writes: group commit ---------------------------------------------------------------
 
-    async def _write(self, mentions: list[RawMention | Record]) -> None:
+    async def _write(self, mentions: Sequence[RawMention | Record]) -> None:
         """Return once the broker acknowledged `mentions` (and records: /answers' decisions),
         or raise BrokerUnavailable.
 
@@ -1255,7 +1260,7 @@ class WebhookCollector(Collector):
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue:
-            group: list[tuple[list[RawMention | Record], asyncio.Future[None], float]] = []
+            group: list[tuple[Sequence[RawMention | Record], asyncio.Future[None], float]] = []
             count = 0
             need = max(0.5, self._write_seconds)
             while self._queue and (not group or count + len(self._queue[0][0]) <= MAX_GROUP_MENTIONS):
