@@ -658,7 +658,7 @@ class EnrichStage:
         await self.producer.start()
         self.consumer = AIOKafkaConsumer(
             **s.kafka_client_options(), client_id=f"{s.app_id}-enrich",
-            group_id=f"{s.app_id}-enrich", enable_auto_commit=False,
+            group_id=s.enrich_group, enable_auto_commit=False,
             # A new group starts from the beginning: what collectors wrote before the first
             # worker started is enriched too.
             auto_offset_reset="earliest",

@@ -754,7 +754,12 @@ def cmd_mentions(args: argparse.Namespace) -> int:
         _print_all(texts, "\n" if args.json else "\n\n")
         missing = [i for i in ids if i not in found]
         if missing:
+            from veille import mentions_trace
+
             print(view.missing_note(missing, topic, lang), file=sys.stderr)
+            names = mentions_trace.topics(settings)
+            for trace in mentions_trace.trace(settings, missing):
+                print(view.trace_line(trace, names, tz, lang), file=sys.stderr)
         return 1 if missing else 0
     shown = newest.oldest_first()
     _print_all([view.as_json(r) if args.json else view.line(r, tz, lang) for r in shown], "\n")

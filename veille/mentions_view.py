@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from veille.deadletters import DeadLetter
 from veille.moderate.words import NBSP
 from veille.terminal import json_safe, printable
 
@@ -45,11 +46,29 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
         "not_queued": "; not queued (no case)",
         "no_brand": "none (no brand matched)",
         "source_row": "{source}, received {received}, enriched {enriched}",
-        "missing": "veille mentions: not on {topic}: {ids} (an id is case-sensitive; a mention "
-                   "refused at validation is in `veille dead-letters`; the topic keeps its "
-                   "retention's worth)",
+        "missing": "veille mentions: not on {topic}: {ids} (an id is case-sensitive); where "
+                   "they are:",
         "matched": "veille mentions: {total} on {topic} matched{more}",
         "newest": ", the newest {n} shown",
+        "refused": "  {id}: refused at validation, on {dlq}{times}: {reason}{field}{detail}, at "
+                   "{at} (`veille dead-letters --reason {reason}`; once the cause is fixed, "
+                   "`--replay` sends it again)",
+        "times": " ({n} times)",
+        "on_raw": "  {id}: on {raw} (partition {partition}, offset {offset}, written {at}{by}{copies})",
+        "by": " by {source}",
+        "copies": ", {n} copies",
+        "waiting": ", not enriched yet: the enrichment stage has read that partition up to offset "
+                   "{done}, {behind} messages before it (`veille_raw_backlog_messages`)",
+        "never_read": ", not enriched yet: no enrichment stage of VEILLE_APP_ID={app} has read "
+                      "that partition (is a worker running?)",
+        "read_lost": ", read by the enrichment stage (committed up to offset {done}) but neither "
+                     "on {enriched} nor refused: its enriched record has left {enriched} with "
+                     "its retention ({days} days), or it was dropped as a duplicate of an "
+                     "earlier copy whose record has left it",
+        "rekeyed": ", whose value's id is {other}: the enrichment stage enriches it under "
+                   "that id (`veille mentions {other}`)",
+        "nowhere": "  {id}: on neither {raw} nor {dlq}: no collector sent a mention of this id, "
+                   "or it has left them with their retention ({days} days)",
     },
     "fr": {
         "mention": "mention", "posted": "publiée", "link": "lien", "language": "langue",
@@ -66,11 +85,31 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
         "no_brand": "aucun (aucune marque reconnue)",
         "source_row": "{source}, reçue {received}, enrichie {enriched}",
         "missing": f"veille mentions{NBSP}: absentes de {{topic}}{NBSP}: {{ids}} (un identifiant "
-                   f"distingue majuscules et minuscules{NBSP}; une mention refusée à la validation "
-                   f"est dans `veille dead-letters`{NBSP}; le topic ne garde que sa durée de "
-                   "rétention)",
+                   f"distingue majuscules et minuscules){NBSP}; où elles sont{NBSP}:",
         "matched": f"veille mentions{NBSP}: {{total}} retenues dans {{topic}}{{more}}",
         "newest": ", les {n} plus récentes affichées",
+        "refused": f"  {{id}}{NBSP}: refusée à la validation, dans {{dlq}}{{times}}{NBSP}: "
+                   f"{{reason}}{{field}}{{detail}}, le {{at}} (`veille dead-letters --reason "
+                   f"{{reason}}`{NBSP}; une fois la cause corrigée, `--replay` la renvoie)",
+        "times": " ({n} fois)",
+        "on_raw": f"  {{id}}{NBSP}: dans {{raw}} (partition {{partition}}, offset {{offset}}, "
+                  "écrite le {at}{by}{copies})",
+        "by": " par {source}",
+        "copies": ", {n} copies",
+        "waiting": f", pas encore enrichie{NBSP}: l'étape d'enrichissement a lu cette partition "
+                   "jusqu'à l'offset {done}, {behind} messages avant elle "
+                   "(`veille_raw_backlog_messages`)",
+        "never_read": f", pas encore enrichie{NBSP}: aucune étape d'enrichissement de "
+                      "VEILLE_APP_ID={app} n'a lu cette partition (un worker tourne-t-il ?)",
+        "read_lost": ", lue par l'étape d'enrichissement (validée jusqu'à l'offset {done}) mais ni "
+                     f"dans {{enriched}} ni refusée{NBSP}: son enregistrement enrichi a quitté "
+                     "{enriched} avec sa rétention ({days} jours), ou elle a été écartée comme "
+                     "doublon d'une copie dont l'enregistrement l'a quitté",
+        "rekeyed": f", dont l'identifiant dans la valeur est {{other}}{NBSP}: l'étape "
+                   "d'enrichissement l'enrichit sous cet identifiant (`veille mentions {other}`)",
+        "nowhere": f"  {{id}}{NBSP}: ni dans {{raw}} ni dans {{dlq}}{NBSP}: aucun collecteur n'a "
+                   "envoyé de mention de cet identifiant, ou elle les a quittés avec leur "
+                   "rétention ({days} jours)",
     },
 }
 
@@ -242,6 +281,80 @@ def as_json(record: dict[str, Any]) -> str:
 def missing_note(ids: Iterable[str], topic: str, lang: str = "en") -> str:
     """What to say of ids not found."""
     return _words(lang)["missing"].format(topic=topic, ids=", ".join(ids))
+
+
+@dataclass(frozen=True)
+class RawCopy:
+    """Where a mention id is on mentions.raw: its first record there (the one the enrichment
+    stage reads first), and how many records carry that key."""
+    partition: int
+    offset: int
+    #: The broker's timestamp of the record, epoch seconds.
+    timestamp: float
+    #: The raw mention's `source` (which collector sent it), when its value says.
+    source: str | None = None
+    copies: int = 1
+    #: The `id` its value carries when that is not the key: the enrichment stage re-keys such a
+    #: message and enriches the mention under that id.
+    value_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What became of a mention id that is not on mentions.enriched: its newest dead letter
+    (and how many), its copy on mentions.raw, and the enrichment stage's committed offset of
+    that copy's partition (None: never committed)."""
+    id: str
+    dead_letter: DeadLetter | None = None
+    dead_letters: int = 0
+    raw: RawCopy | None = None
+    committed: int | None = None
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topics' names (with the prefix) and what the trace's sentences name."""
+    raw: str
+    enriched: str
+    dlq: str
+    app_id: str
+    #: mentions.raw's and mentions.enriched's retention, in days.
+    mentions_days: float
+
+
+def trace_line(trace: Trace, topics: Topics, tz: tzinfo = UTC, lang: str = "en") -> str:
+    """One line saying where a missing mention id is and why it is not enriched: refused (its
+    dead letter's reason), waiting on mentions.raw (how far the enrichment stage has read its
+    partition), read and gone, or on neither topic."""
+    t = _words(lang)
+    days = f"{topics.mentions_days:g}" if lang == "en" else f"{topics.mentions_days:g}".replace(".", ",")
+    letter = trace.dead_letter
+    if letter is not None:
+        h = letter.headers
+        return printable(t["refused"].format(
+            id=trace.id, dlq=topics.dlq, reason=letter.reason,
+            times=t["times"].format(n=count(trace.dead_letters, lang)) if trace.dead_letters > 1 else "",
+            field=f" ({h['field']})" if h.get("field") else "",
+            detail=f": {_one_line(h['detail'])}" if h.get("detail") else "",
+            at=_clock(letter.timestamp, tz, seconds=True)))
+    raw = trace.raw
+    if raw is None:
+        return printable(t["nowhere"].format(id=trace.id, raw=topics.raw, dlq=topics.dlq, days=days))
+    where = t["on_raw"].format(
+        id=trace.id, raw=topics.raw, partition=raw.partition, offset=raw.offset,
+        at=_clock(raw.timestamp, tz, seconds=True),
+        by=t["by"].format(source=raw.source) if raw.source else "",
+        copies=t["copies"].format(n=count(raw.copies, lang)) if raw.copies > 1 else "")
+    done = trace.committed
+    if raw.value_id is not None:
+        status = t["rekeyed"].format(other=raw.value_id)
+    elif done is None:
+        status = t["never_read"].format(app=topics.app_id)
+    elif raw.offset >= done:
+        status = t["waiting"].format(done=done, behind=count(raw.offset - done, lang))
+    else:
+        status = t["read_lost"].format(done=done, enriched=topics.enriched, days=days)
+    return printable(where + status)
 
 
 def matched_note(total: int, shown: int, topic: str, lang: str = "en") -> str:

@@ -658,6 +658,12 @@ class Settings:
         return self.topic_prefix + name
 
     @property
+    def enrich_group(self) -> str:
+        """The enrichment stage's consumer group on mentions.raw (its committed offsets say how
+        far it has read)."""
+        return f"{self.app_id}-enrich"
+
+    @property
     def group_request_timeout(self) -> float:
         """Seconds a group member's request may take: a JoinGroup waits up to the
         rebalance timeout for the other members, and Faust refuses a session timeout above its

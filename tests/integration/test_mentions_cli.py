@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from streams.topics import MENTIONS_ENRICHED, ensure_topics, key_partition
+from streams.topics import MENTIONS_DLQ, MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics, key_partition
 from tests.conftest import settings_env
 from tests.integration.test_bad_input import produce
 from tests.moderation_helpers import mention, wait_for
@@ -87,6 +87,57 @@ def test_an_alert_s_mentions_are_read_by_id_and_the_unscored_ones_listed(setting
     assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["m-es"]
     done = veille(settings, "--language", "es", "--negative")
     assert done.returncode == 0 and done.stdout == "" and "0 on " in done.stderr
+
+
+def test_ids_not_enriched_are_traced_to_where_they_are(settings, start_worker) -> None:
+    """The support question "the customer complained; why is it not in veille?": each id that is
+    not on mentions.enriched is looked for on mentions.dlq and mentions.raw, and the line says
+    why: refused (its reason), not read yet (how far the enrichment stage has read), re-keyed
+    (the id inside), never sent. Real worker, real broker."""
+    from tests.kafka_helpers import committed_offsets, wait_committed_to_end
+
+    ensure_topics(settings)
+    worker = start_worker(settings)
+    ahead = json.loads(mention("t-bad", "Acme est nul")[1])
+    ahead["created_at"] = "2099-01-01T00:00:00+00:00"
+    produce(settings, [mention("t-ok", "Acme support was great today"),
+                       (b"t-bad", json.dumps(ahead).encode()),
+                       (b"t-key", mention("t-inside", "Acme is fine")[1])])
+    wait_committed_to_end(settings, MENTIONS_RAW, settings.enrich_group, timeout=120)
+    assert worker.stop() == 0
+    produce(settings, [mention("t-late", "Acme, where is my parcel?")])  # no worker reads it
+
+    done = veille(settings, "t-ok", "t-bad", "t-late", "t-key", "t-never")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("mention   t-ok\n"), done.stdout
+    lines = {line.split(":", 1)[0].strip(): line
+             for line in done.stderr.splitlines() if line.startswith("  ")}
+    assert list(lines) == ["t-bad", "t-late", "t-key", "t-never"], done.stderr
+    raw, dlq = settings.topic(MENTIONS_RAW), settings.topic(MENTIONS_DLQ)
+    assert lines["t-bad"].startswith(f"  t-bad: refused at validation, on {dlq}: created_at_in_future "
+                                     "(created_at): "), lines["t-bad"]
+    assert "`veille dead-letters --reason created_at_in_future`" in lines["t-bad"]
+    late = key_partition(b"t-late", settings.topic_partitions)
+    read_to = committed_offsets(settings, MENTIONS_RAW, settings.enrich_group)[late]
+    assert lines["t-late"].startswith(f"  t-late: on {raw} (partition {late}, offset {read_to}, written "), \
+        lines["t-late"]
+    assert lines["t-late"].endswith(f" by test), not enriched yet: the enrichment stage has read that "
+                                    f"partition up to offset {read_to}, 0 messages before it "
+                                    "(`veille_raw_backlog_messages`)")
+    assert lines["t-key"].endswith(", whose value's id is t-inside: the enrichment stage enriches it under "
+                                   "that id (`veille mentions t-inside`)")
+    assert lines["t-never"].startswith(f"  t-never: on neither {raw} nor {dlq}: ")
+    assert "Traceback" not in done.stderr
+
+    # Another application's enrichment stage (VEILLE_APP_ID) has read nothing of the topics.
+    env = settings_env(settings) | {"VEILLE_APP_ID": "elsewhere"}
+    del env["VEILLE_LOG_LEVEL"]
+    other = subprocess.run([sys.executable, "-m", "veille.cli", "mentions", "t-late", "--lang", "fr"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert other.returncode == 1 and other.stdout == "", other.stderr
+    assert other.stderr.splitlines()[-1].endswith(
+        "pas encore enrichie\u00a0: aucune étape d'enrichissement de VEILLE_APP_ID=elsewhere n'a lu "
+        "cette partition (un worker tourne-t-il\u202f?)"), other.stderr
 
 
 def test_ids_are_read_from_their_partitions_only(settings) -> None:

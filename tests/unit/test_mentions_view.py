@@ -6,7 +6,8 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from tests.cli_helpers import assert_clear_error, run
-from veille.mentions_view import Filter, Newest, line, queued, whole
+from veille.deadletters import DeadLetter
+from veille.mentions_view import Filter, Newest, RawCopy, Topics, Trace, line, queued, trace_line, whole
 
 
 def record(i: str, posted: str, **extra: object) -> dict[str, object]:
@@ -101,3 +102,53 @@ def test_a_mention_in_french_keeps_the_records_values() -> None:
                                                  "les 20 plus récentes affichées")
     assert matched_note(1500, 20, "t") == "veille mentions: 1,500 on t matched, the newest 20 shown"
     assert whole(r, lang="de") == whole(r)  # English otherwise
+
+
+TOPICS = Topics(raw="mentions.raw", enriched="mentions.enriched", dlq="mentions.dlq", app_id="veille",
+                mentions_days=7)
+AT = 1_796_000_000.0  # 2026-11-30 00:53:20 UTC
+
+
+def test_a_missing_id_is_traced_to_where_it_is() -> None:
+    """Each way a mention id can miss mentions.enriched, said with what to do next."""
+    letter = DeadLetter.from_record(b"m1", b'{"id": "m1"}', int(AT * 1000), [
+        ("veille-dlq-reason", b"invalid_timestamp"), ("veille-dlq-field", b"created_at"),
+        ("veille-dlq-detail", b"3 days\nin the future"), ("other", b"x")])
+    refused = trace_line(Trace("m1", letter, 2, RawCopy(0, 5, AT)), TOPICS)
+    assert refused == ("  m1: refused at validation, on mentions.dlq (2 times): invalid_timestamp "
+                       "(created_at): 3 days in the future, at 2026-11-30 00:53:20 UTC (`veille "
+                       "dead-letters --reason invalid_timestamp`; once the cause is fixed, `--replay` "
+                       "sends it again)")
+    raw = RawCopy(3, 1204, AT, "rss", copies=2)
+    waiting = trace_line(Trace("m2", raw=raw, committed=1100), TOPICS, ZoneInfo("Europe/Paris"))
+    assert waiting == ("  m2: on mentions.raw (partition 3, offset 1204, written 2026-11-30 01:53:20 CET "
+                       "by rss, 2 copies), not enriched yet: the enrichment stage has read that "
+                       "partition up to offset 1100, 104 messages before it (`veille_raw_backlog_messages`)")
+    # Its own offset is the next to read: none before it.
+    next_one = trace_line(Trace("m2", raw=raw, committed=1204), TOPICS)
+    assert "up to offset 1204, 0 messages before it" in next_one
+    never = trace_line(Trace("m3", raw=RawCopy(0, 0, AT)), TOPICS)
+    assert never.endswith("not enriched yet: no enrichment stage of VEILLE_APP_ID=veille has read that "
+                          "partition (is a worker running?)")
+    assert " by " not in never and "copies" not in never
+    gone = trace_line(Trace("m4", raw=RawCopy(0, 7, AT), committed=8), TOPICS)
+    assert "read by the enrichment stage (committed up to offset 8) but neither on mentions.enriched " \
+           "nor refused: its enriched record has left mentions.enriched with its retention (7 days)" in gone
+    rekeyed = trace_line(Trace("m5", raw=RawCopy(0, 7, AT, value_id="m5b"), committed=8), TOPICS)
+    assert rekeyed.endswith(", whose value's id is m5b: the enrichment stage enriches it under that id "
+                            "(`veille mentions m5b`)")
+    assert trace_line(Trace("m6"), TOPICS) == (
+        "  m6: on neither mentions.raw nor mentions.dlq: no collector sent a mention of this id, or it "
+        "has left them with their retention (7 days)")
+
+
+def test_a_trace_in_french_and_escaped() -> None:
+    raw = RawCopy(3, 1204, AT, "rss\x1b[31m", copies=1200)
+    fr = trace_line(Trace("m\x1b2", raw=raw, committed=100), Topics(
+        raw="p.mentions.raw", enriched="p.mentions.enriched", dlq="p.mentions.dlq", app_id="p",
+        mentions_days=1.5), lang="fr")
+    assert fr == ("  m\\u001b2\u00a0: dans p.mentions.raw (partition 3, offset 1204, écrite le 2026-11-30 "
+                  "00:53:20 UTC par rss\\u001b[31m, 1\u202f200 copies), pas encore enrichie\u00a0: l'étape "
+                  "d'enrichissement a lu cette partition jusqu'à l'offset 100, 1\u202f104 messages avant "
+                  "elle (`veille_raw_backlog_messages`)")
+    assert "(1,5 jours)" in trace_line(Trace("m"), Topics("r", "e", "d", "p", 1.5), lang="fr")
