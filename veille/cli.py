@@ -709,7 +709,7 @@ def cmd_mentions(args: argparse.Namespace) -> int:
         except UnicodeEncodeError:
             raise CliError(f"mention id {mention_id!r} is not valid Unicode text") from None
     filters = [f"--{name.replace('_', '-')}" for name in ("brand", "language", "unscored", "negative",
-                                                            "author", "since", "limit")
+                                                            "author", "contains", "since", "limit")
                if getattr(args, name) not in (None, False)]
     if ids and filters:  # an id a filter left out would be said "not on the topic"
         raise CliError(f"give mention ids or filters ({', '.join(filters)}), not both")
@@ -718,8 +718,11 @@ def cmd_mentions(args: argparse.Namespace) -> int:
     if args.language is not None and not args.language.strip():
         raise CliError("--language must name a language (en, fr, de...), not be empty")
     _not_empty(args, "brand", "author")
+    if args.contains is not None and not view.folded(args.contains):
+        raise CliError("--contains must hold a word (it is empty or spaces only)")
     tz = _tz(args)
-    chosen = view.Filter(author=args.author, brand=brand_key(args.brand) if args.brand is not None else None,
+    chosen = view.Filter(author=args.author, contains=args.contains,
+                         brand=brand_key(args.brand) if args.brand is not None else None,
                          language=args.language.strip().lower() if args.language else None,
                          unscored=args.unscored, negative=args.negative,
                          since=parse_time(args.since, "since", tz) if args.since else None)
@@ -1318,6 +1321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--negative", action="store_true", help="only negative ones")
     p.add_argument("--author", help="only those of this author (a handle as the collector wrote it; "
                                     "case and a leading @ ignored): an access request's")
+    p.add_argument("--contains", metavar="WORDS",
+                   help="only those whose text or link holds these words, in this order (case, accents "
+                        "and spacing ignored: \"reseau en panne\" finds \"Réseau en PANNE\")")
     p.add_argument("--since", help="only those posted from this time on (ISO 8601; of --tz "
                                    "without an offset)")
     p.add_argument("--limit", type=int, help=f"the newest N by posting time (default {MENTIONS_SHOWN})")

@@ -17,6 +17,7 @@ from typing import Any
 
 from veille.deadletters import DeadLetter
 from veille.moderate.words import NBSP
+from veille.rules import fold
 from veille.terminal import json_safe, printable
 
 #: The languages veille scores; `--unscored` is every other one.
@@ -148,6 +149,12 @@ def _one_line(x: Any) -> str:
     return " ".join(str(x).split())
 
 
+def folded(text: Any) -> str:
+    """`text` as `--contains` compares it: case and accents ignored (the watch rules' fold), runs
+    of spaces as one; "" for what is not text."""
+    return " ".join(fold(text).split()) if isinstance(text, str) else ""
+
+
 def handle(author: Any) -> str | None:
     """An author as `--author` compares it: case folded, without a leading @ (`@Julie_35` and
     `julie_35` are one account on the platforms veille reads)."""
@@ -172,14 +179,23 @@ class Filter:
     since: float | None = None
     #: Written by (a handle, whatever its case and leading @: an access request's person).
     author: str | None = None
-    #: `author` as compared (handle()), once: a whole topic is read through the filter.
+    #: Whose text or link holds these words (case, accents and spacing ignored: "reseau  en
+    #: PANNE" finds "Réseau en panne").
+    contains: str | None = None
+    #: `author` and `contains` as compared (handle(), folded()), once: a whole topic is read
+    #: through the filter.
     _handle: str | None = field(default=None, init=False, repr=False, compare=False)
+    _needle: str = field(default="", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_handle", handle(self.author))
+        object.__setattr__(self, "_needle", folded(self.contains or ""))
 
     def __call__(self, record: dict[str, Any]) -> bool:
         if self.author is not None and handle(record.get("author")) != self._handle:
+            return False
+        if self._needle and not any(self._needle in folded(record.get(name))
+                                    for name in ("text", "url")):
             return False
         if self.brand is not None and self.brand not in (record.get("brands") or ()):
             return False

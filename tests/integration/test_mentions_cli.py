@@ -87,6 +87,9 @@ def test_an_alert_s_mentions_are_read_by_id_and_the_unscored_ones_listed(setting
     assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["m-es"]
     done = veille(settings, "--language", "es", "--negative")
     assert done.returncode == 0 and done.stdout == "" and "0 on " in done.stderr
+    # A word someone reports ("did anyone write about the router?"): case and accents ignored.
+    done = veille(settings, "--contains", "ROUTER de acme", "--json")
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["m-es"], done.stderr
 
 
 def test_ids_not_enriched_are_traced_to_where_they_are(settings, start_worker) -> None:

@@ -45,6 +45,13 @@ def test_filters() -> None:
     by = Filter(author="@julie_35")
     assert [by(record("a", "", author=a)) for a in ("Julie_35", "@julie_35 ", "julie_3", None, 35)] == \
         [True, True, False, False, False]
+    words = Filter(contains="  reseau en   PANNE ")
+    assert [words(record("a", "", text=t)) for t in ("Le Réseau\u00a0en panne à Lyon", "réseau\nen\tpanne",
+                                                      "en panne, le réseau", "", None, 3)] == \
+        [True, True, False, False, False, False]
+    assert words(record("u", "", text="?", url="https://ex.org/reseau-en-panne")) is False  # words, in order
+    assert Filter(contains="ex.org/Acme")(record("u", "", text="?", url="https://ex.org/acme/1"))
+    assert Filter(contains="Ｒéseau")(record("w", "", text="RESEAU"))  # full-width letters fold too
 
 
 def test_a_line_and_a_whole_mention() -> None:
@@ -69,6 +76,8 @@ def test_bad_arguments_are_refused_before_the_broker_is_asked(capsys) -> None:
                           (["mentions", "--limit", "0"], "--limit must be at least 1"),
                           (["mentions", "--brand", ""], "--brand must not be empty"),
                           (["mentions", "--author", " "], "--author must not be empty"),
+                          (["mentions", "--contains", " \u0301 "], "--contains must hold a word"),
+                          (["mentions", "m1", "--contains", "x"], "give mention ids or filters (--contains)"),
                           (["mentions", "--language", " "], "--language must name a language"),
                           (["mentions", "--tz", "Mars/Olympus"], "--tz: unknown time zone"),
                           (["mentions", "m1", "--brand", "acme", "--negative"],
