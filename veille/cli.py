@@ -197,6 +197,17 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """The pipeline's topics and how far veille's consumer groups have read them; exit 1 when a
+    topic is missing."""
+    from veille import status
+
+    settings = _reachable(_settings(args))
+    states = status.gather(settings)
+    print(status.as_json(states, settings) if args.json else status.table(states, settings))
+    return 1 if any(s.missing for s in states) else 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from streams.records import Limits
     from veille.collectors.replay import (
@@ -1213,6 +1224,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("topics", help="create the topics explicitly and print the topic map")
     _add_broker(p)
     p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("status", help="the pipeline's topics: partitions, records held, and what "
+                                      "the enrichment stage and the agents have still to read")
+    _add_broker(p)
+    p.add_argument("--json", action="store_true", help="one JSON object: every partition's offsets")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("collect", help="run a collector")
     csub = p.add_subparsers(dest="collector", required=True)
