@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.kafka_helpers import start_broker
 from veille.broker import EmbeddedBroker, free_port
 from veille.settings import Settings
 
@@ -105,7 +106,7 @@ def _log_handler_filters_restored(request: pytest.FixtureRequest) -> Iterator[No
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     """The real Tansu broker. A missing binary is an error here, never a skip."""
     log = tmp_path_factory.mktemp("broker") / "tansu.log"
-    b = EmbeddedBroker(free_port(), log_path=log).start()
+    b = start_broker(log_path=log)
     yield b
     b.stop()
 

@@ -10,6 +10,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from streams.topics import MENTIONS_RAW
+from veille.broker import BrokerError, EmbeddedBroker, free_port
 from veille.settings import Settings
 
 
@@ -142,3 +143,23 @@ async def raw_on_topic(settings: Settings, expect: int) -> list[dict[str, Any]]:
         assert r.key == value["id"].encode(), "mentions.raw must be keyed by id"
         out.append(value)
     return out
+
+
+#: What EmbeddedBroker.start() says when its port was taken meanwhile, by another of the test
+#: processes (xdist) that chose the same free port at the same time: worth another port.
+PORT_LOST = ("already in use", "taken by another process", "before answering")
+
+
+def start_broker(tries: int = 3, **kwargs: Any) -> EmbeddedBroker:
+    """An embedded broker started on a free port (EmbeddedBroker's other arguments as given),
+    on another one when the port chosen was taken before Tansu listened on it: free_port()
+    chooses at random, and the test processes choosing theirs at once (a session's start) may
+    meet. Any other failure, or the same one `tries` times, is raised."""
+    for attempt in range(tries):
+        try:
+            return EmbeddedBroker(free_port(), **kwargs).start()
+        except BrokerError as exc:
+            if attempt == tries - 1 or not any(words in str(exc) for words in PORT_LOST):
+                raise
+    raise AssertionError("unreachable")
+

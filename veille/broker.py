@@ -567,6 +567,70 @@ def signals_held(signums: tuple[int, ...] = STOP_SIGNALS) -> Iterator[None]:
             signal.raise_signal(signum)
 
 
+def _listening_inodes(port: int) -> set[str] | None:
+    """The inodes of the TCP sockets listening on `port` (any address, IPv4 or IPv6), from
+    /proc/net/tcp{,6}; None where those tables cannot be read (not Linux)."""
+    found: set[str] = set()
+    read = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        read = True
+        for line in lines:
+            fields = line.split()
+            # sl, local address (hex ip:port), remote address, state (0A: LISTEN), ..., inode
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(fields[9])
+    return found if read else None
+
+
+def _socket_inodes(root: int) -> set[str]:
+    """The inodes of the sockets that process `root` and its descendants hold open (those of a
+    process gone or not ours to read are left out)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, grown = {root}, True
+    while grown:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grown = bool(more)
+    inodes: set[str] = set()
+    for pid in tree:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[len("socket:["):-1])
+    return inodes
+
+
+def listens_elsewhere(pid: int, port: int) -> bool:
+    """True when what listens on `port` is known to be another process than `pid` (or one it
+    started): a listener on the port, and none of them held by `pid`'s process tree. False
+    when one is `pid`'s, or when it cannot be told (no /proc)."""
+    listening = _listening_inodes(port)
+    if not listening:
+        return False
+    try:
+        return not listening & _socket_inodes(pid)
+    except OSError:
+        return False
+
+
 @dataclass
 class EmbeddedBroker:
     """A Tansu process on 127.0.0.1:port with memory storage. Stops only the process it started.
@@ -627,6 +691,15 @@ class EmbeddedBroker:
                 self.process = None
                 raise BrokerError(f"Tansu exited with code {code} before answering")
             if metadata_answers(self.host, self.port, timeout=0.5):
+                # The answer may be another broker's: one that took the port between the check
+                # above and Tansu's bind (another test process, a second `veille broker`). Tansu
+                # then fails to listen and exits (with 0) a moment later, and this broker was
+                # taken to run on someone else's.
+                if listens_elsewhere(self.process.pid, self.port):
+                    self.stop()
+                    raise BrokerError(
+                        f"port {self.host}:{self.port} was taken by another process while Tansu "
+                        "started: choose another port (VEILLE_EMBEDDED_BROKER_PORT / --port)")
                 return self
             time.sleep(0.02)
         self.stop()

@@ -55,6 +55,25 @@ def test_port_taken_is_a_clear_error() -> None:
             EmbeddedBroker(port).start()
 
 
+def test_a_port_taken_while_tansu_starts_is_no_broker_of_ours(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in review (2026-12-07): a port taken by another broker between the check that it is
+    free and Tansu's bind (two test processes choosing the same port at once) had start() return
+    at the other broker's answer, our Tansu exiting (with 0) a moment later: the tests of that
+    process then ran on another's broker. The check's window is made here by skipping it."""
+    import veille.broker
+
+    other = EmbeddedBroker(free_port()).start()
+    try:
+        monkeypatch.setattr(veille.broker, "port_is_free", lambda host, port: True)
+        late = EmbeddedBroker(other.port)
+        with pytest.raises(BrokerError, match="was taken by another process while Tansu started"):
+            late.start()
+        assert not late.running()
+        assert other.running() and metadata_answers(other.host, other.port)
+    finally:
+        other.stop()
+
+
 def test_missing_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VEILLE_TANSU_BIN", "/nonexistent/tansu")
     with pytest.raises(BrokerError, match="not an executable"):

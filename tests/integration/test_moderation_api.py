@@ -673,10 +673,11 @@ def test_a_broker_gone_quiet_is_a_503_not_a_stale_answer(settings) -> None:
     """With its broker gone, the API answered 200 from its last copy in 0.1 s: the high
     watermarks of its last fetches said it was caught up. Each read now starts with a round
     trip to the broker; once it is back (an empty one here: memory storage) reads resume."""
-    from veille.broker import EmbeddedBroker, free_port
+    from tests.kafka_helpers import start_broker
+    from veille.broker import EmbeddedBroker
     from veille.moderate.store import ModerationStore
 
-    broker = EmbeddedBroker(free_port()).start()
+    broker = start_broker()
     served = None
     try:
         s2 = settings.with_(broker_url=broker.url)

@@ -348,10 +348,10 @@ def test_replay_whose_broker_dies_ends_and_counts_what_was_not_acknowledged(
 
     from kafka import KafkaConsumer, TopicPartition
 
-    from veille.broker import EmbeddedBroker, free_port
+    from tests.kafka_helpers import start_broker
     from veille.collectors.replay import replay
 
-    broker = EmbeddedBroker(free_port()).start()
+    broker = start_broker()
     try:
         s2 = settings.with_(broker_url=broker.url)
         ensure_topics(s2)

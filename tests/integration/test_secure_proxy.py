@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.kafka_helpers import start_broker
 from tests.secure_proxy import (
     API_VERSIONS,
     SASL_AUTHENTICATE,
@@ -33,7 +34,6 @@ from tests.secure_proxy import (
     make_certs,
     parse_api_versions,
 )
-from veille.broker import EmbeddedBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = {"alice": "alice-secret", "bob": "bob-secret"}
@@ -47,8 +47,7 @@ def secure_stack(tmp: Path, **proxy_kw: object) -> Iterator[SecureProxy]:
     proxy = SecureProxy(**proxy_kw).start()  # type: ignore[arg-type]
     broker = None
     try:
-        broker = EmbeddedBroker(free_port(), advertised=proxy.address,
-                                log_path=tmp / f"tansu-{proxy.port}.log").start()
+        broker = start_broker(advertised=proxy.address, log_path=tmp / f"tansu-{proxy.port}.log")
         proxy.upstream = (broker.host, broker.port)
         yield proxy
     finally:

@@ -18,7 +18,8 @@ import yaml
 
 from streams.topics import ensure_topics
 from tests.conftest import ROOT, Worker
-from veille.broker import EmbeddedBroker, free_port
+from tests.kafka_helpers import start_broker
+from veille.broker import free_port
 from veille.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,7 @@ def stop_without_broker(role: str, tmp_path: Path, outage: float = 4.0,
                         mentions: int = 0) -> Stopped:
     """A worker of `role` on a broker of its own: ready, `mentions` written to mentions.raw
     (3 s to take them in), then the broker stopped for `outage` seconds, then SIGTERM."""
-    broker = EmbeddedBroker(free_port(), log_path=tmp_path / "tansu.log").start()
+    broker = start_broker(log_path=tmp_path / "tansu.log")
     worker = None
     try:
         settings = Settings.from_env(

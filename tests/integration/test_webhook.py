@@ -31,7 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
 from tests.conftest import ROOT, settings_env
 from tests.integration.test_pipeline import wait_drained
-from tests.kafka_helpers import read_all, read_to_end
+from tests.kafka_helpers import read_all, read_to_end, start_broker
 from veille.broker import EmbeddedBroker, free_port
 from veille.collectors.base import BrokerUnavailable
 from veille.collectors.webhook import (
@@ -199,7 +199,6 @@ def test_ready_while_any_bootstrap_server_answers(settings, serve) -> None:
     """Found in review (2026-12-05): /readyz asked the first bootstrap server alone. With it down
     and the others up, writes went through (the producer starts from any) while every
     collector said unready, and a load balancer took them all out."""
-    from veille.broker import free_port
 
     ensure_topics(settings)
     down = f"127.0.0.1:{free_port()}"
@@ -711,7 +710,7 @@ def test_broker_down_gives_503_and_delivery_resumes(settings, serve, start_worke
     stage every acknowledged id is on mentions.enriched exactly once (a sender's retry of an
     already-accepted push included)."""
 
-    second = EmbeddedBroker(free_port()).start()
+    second = start_broker()
     try:
         s2 = settings.with_(broker_url=second.url)
         ensure_topics(s2)
