@@ -613,6 +613,32 @@ class HashtagMetrics(_SourceHealth):
                           "403), broker.")
 
 
+#: Why a read of a brand's Mastodon account failed (a label value): as a hashtag's (fetch: also
+#: the account unknown to the instance, 404 or 410 on its lookup; unauthorized: the lookup or its
+#: statuses refused, 401 or 403).
+MASTODON_ACCOUNT_FAILURES = HASHTAG_FAILURES
+
+
+class MastodonAccountMetrics(_SourceHealth):
+    """The Mastodon collector's health of the brands' own accounts (the watch list's
+    `mastodon_accounts`), per brand (its id): a username is no label value (free text, and an
+    account's name is personal data); the brand's id is a bounded, configured set. Until
+    2026-12-07 an account's failures counted under its brand's first hashtag, and
+    MastodonHashtagFailing named a hashtag that worked."""
+
+    def __init__(self, registry: CollectorRegistry, brands: Iterable[str]) -> None:
+        super().__init__(
+            registry, brands, prefix="veille_mastodon_account", label="brand",
+            kinds=MASTODON_ACCOUNT_FAILURES,
+            last_help="Unix time of the last round in which every Mastodon account of the brand "
+                      "(mastodon_accounts) was read and its answers, if any, acknowledged by the "
+                      "broker; 0 until one.",
+            failures_help="Reads of the brand's Mastodon accounts that failed: fetch (HTTP error, "
+                          "timeout, the account unknown to the instance, an answer that is no "
+                          "account or list of statuses), rate_limited, unauthorized (401, 403), "
+                          "broker.")
+
+
 #: Why a Bluesky search failed (a label value): as a Mastodon hashtag's.
 BLUESKY_FAILURES = HASHTAG_FAILURES
 

@@ -31,6 +31,7 @@ from veille.collectors import mastodon
 from veille.collectors.base import MentionSink
 from veille.collectors.mastodon import MastodonCollector, MastodonConfigError, run_mastodon
 from veille.metrics import CollectorMetrics
+from veille.rules import Watchlist
 from veille.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -971,7 +972,7 @@ def test_the_brands_reply_to_a_complaint_is_an_answer_and_its_own_status_no_ment
     mentions.raw; acme_fr's reply to it (its statuses) a `replied` decision on
     moderation.decisions keyed by the complaint's mention id; acme_fr's own status under
     #AcmeDown, its reply in its own thread and its plain status are neither; an account the
-    instance does not know fails alone, under its brand's first hashtag. A restart sends nothing
+    instance does not know fails alone, under its brand's account health. A restart sends nothing
     again and looks the account up no more (its id saved)."""
     from streams.topics import MODERATION_DECISIONS
     from tests.kafka_helpers import read_all
@@ -1026,8 +1027,12 @@ def test_the_brands_reply_to_a_complaint_is_an_answer_and_its_own_status_no_ment
                 "moderator": "@acme_fr@mastodon.example", "decided_at": "2025-03-11T09:10:00.000Z",
                 "reason": reply["url"], "answered_on": "mastodon"}
             assert sample(collector, "veille_collector_answers_sent_total") == 1
+            # Under its brand's account health, not under a hashtag (until 2026-12-07: #AcmeDown).
+            registry = collector.metrics.registry
+            assert registry.get_sample_value("veille_mastodon_account_failures_total",
+                                             {"brand": "acme", "kind": "fetch"}) == 1
             assert tag_sample(collector, "veille_mastodon_hashtag_failures_total", "AcmeDown",
-                              kind="fetch") == 1
+                              kind="fetch") == 0
             states = [json.loads(p.read_text()) for p in
                       Path(settings.collector_state_dir, "mastodon").glob("*.json")]
             [state] = [s for s in states if s.get("account") == "acme_fr@mastodon.example"]
@@ -1045,5 +1050,102 @@ def test_the_brands_reply_to_a_complaint_is_an_answer_and_its_own_status_no_ment
             assert sample(again, "veille_collector_answers_sent_total") == 0
             assert len(await asyncio.to_thread(read_all, settings, MODERATION_DECISIONS, 1,
                                                5.0, 1.0)) == 1
+
+    asyncio.run(scenario())
+
+
+ACCOUNT_LAST_GOOD = "veille_mastodon_account_last_success_timestamp_seconds"
+ACCOUNT_FAILURES = "veille_mastodon_account_failures_total"
+KINDS = ("fetch", "rate_limited", "unauthorized", "broker")
+
+
+def test_each_brands_accounts_say_when_they_last_worked_and_how_they_fail(
+        m_settings: Settings) -> None:
+    """Found in review, 2026-12-07: a brand account that failed was counted under its brand's
+    first hashtag (no username as a label), and MastodonHashtagFailing sent the on-call reader
+    to a hashtag that worked. The brands' accounts now have their own health, per brand: every
+    brand whose accounts are read has its series at 0 from the start, an account failing counts
+    under its brand alone (not under a hashtag, even one spelt as the brand's id), and the series
+    follow the watch list. A brand listing accounts but no hashtag has none read, and no series
+    (nor does the collector stumble on it)."""
+    async def scenario() -> None:
+        srv = Instance()
+        acc = Accounts(ids={"acme_fr@mastodon.example": "777", "boreal@mastodon.example": "778",
+                            "cirrus@mastodon.example": "779"})
+        async with serve([("GET", "/api/v1/timelines/tag/{tag}", srv.handle),
+                          ("GET", "/api/v1/accounts/lookup", acc.lookup),
+                          ("GET", "/api/v1/accounts/{id}/statuses", acc.account_statuses),
+                          ("GET", "/api/v1/statuses/{id}", acc.status)]) as base:
+            srv.base = base
+            Path(m_settings.watchlist).write_text(
+                '[[brands]]\nid = "acme"\nname = "Acme"\nhashtags = ["AcmeDown", "acme"]\n'
+                'mastodon_accounts = ["acme_fr@mastodon.example", "acme_gone@mastodon.example"]\n'
+                '[[brands]]\nid = "boreal"\nname = "Boréal"\nhashtags = ["BorealCafe"]\n'
+                'mastodon_accounts = ["boreal@mastodon.example"]\n'
+                '[[brands]]\nid = "cirrus"\nname = "Cirrus"\n'
+                'mastodon_accounts = ["cirrus@mastodon.example"]\n', encoding="utf-8")
+            settings = m_settings.with_(mastodon_url=base)
+            metrics = CollectorMetrics(CollectorRegistry())
+            registry = metrics.registry
+            collector = MastodonCollector(settings, metrics, ListSink(settings, "mastodon", metrics),
+                                          page_limit=3, lookback_seconds=0.0)
+
+            def value(name: str, **labels: str) -> float | None:
+                return registry.get_sample_value(name, labels)
+
+            def account_failures(brand: str) -> dict[str, float | None]:
+                return {kind: value(ACCOUNT_FAILURES, brand=brand, kind=kind) for kind in KINDS}
+
+            await collector.start()
+            try:
+                assert collector.sources == ["AcmeDown", "acme", "BorealCafe",
+                                             "@acme_fr@mastodon.example",
+                                             "@acme_gone@mastodon.example",
+                                             "@boreal@mastodon.example"]
+                for brand in ("acme", "boreal"):  # at 0 before the first round
+                    assert value(ACCOUNT_LAST_GOOD, brand=brand) == 0
+                    assert account_failures(brand) == dict.fromkeys(KINDS, 0.0)
+                assert value(ACCOUNT_LAST_GOOD, brand="cirrus") is None  # none of its read
+
+                before = time.time()
+                result = await collector.poll_round()
+                assert result.status == "partial"
+                assert list(result.errors) == ["@acme_gone@mastodon.example"]
+                # Under its brand: acme's accounts did not all work, boreal's did.
+                assert account_failures("acme") == {**dict.fromkeys(KINDS, 0.0), "fetch": 1.0}
+                assert value(ACCOUNT_LAST_GOOD, brand="acme") == 0
+                assert (value(ACCOUNT_LAST_GOOD, brand="boreal") or 0) >= before
+                # The hashtags all worked: none counts the account's failure, #acme included.
+                for tag in ("AcmeDown", "acme", "BorealCafe"):
+                    assert (value(LAST_GOOD, hashtag=tag) or 0) >= before, tag
+                    assert sum(value(FAILURES, hashtag=tag, kind=kind) or 0
+                               for kind in KINDS) == 0, tag
+                assert value(LAST_GOOD, hashtag="acme_gone@mastodon.example") is None
+
+                # The watch list changes: boreal's account taken off, cirrus followed with one.
+                path = Path(settings.watchlist)
+                path.write_text(
+                    '[[brands]]\nid = "acme"\nname = "Acme"\nhashtags = ["AcmeDown", "acme"]\n'
+                    'mastodon_accounts = ["acme_fr@mastodon.example"]\n'
+                    '[[brands]]\nid = "boreal"\nname = "Boréal"\nhashtags = ["BorealCafe"]\n'
+                    '[[brands]]\nid = "cirrus"\nname = "Cirrus"\nhashtags = ["CirrusNews"]\n'
+                    'mastodon_accounts = ["cirrus@mastodon.example"]\n', encoding="utf-8")
+                collector.use_watchlist(Watchlist.from_toml(path))
+                assert value(ACCOUNT_LAST_GOOD, brand="boreal") is None
+                assert value(ACCOUNT_FAILURES, brand="boreal", kind="fetch") is None
+                assert value(ACCOUNT_LAST_GOOD, brand="cirrus") == 0
+                assert account_failures("cirrus") == dict.fromkeys(KINDS, 0.0)
+                good = time.time()
+                result = await collector.poll_round()
+                assert result.status == "ok", result.errors
+                assert (value(ACCOUNT_LAST_GOOD, brand="acme") or 0) >= good
+                assert (value(ACCOUNT_LAST_GOOD, brand="cirrus") or 0) >= good
+                assert account_failures("acme") == {**dict.fromkeys(KINDS, 0.0), "fetch": 1.0}
+            finally:
+                await collector.close()
+            # As Prometheus reads it: a brand's id, never a username nor the instance's address.
+            text = generate_latest(registry).decode()
+            assert 'veille_mastodon_account_failures_total{brand="acme",kind="fetch"} 1.0' in text
+            assert "acme_gone" not in text and base.split("//")[1] not in text
 
     asyncio.run(scenario())

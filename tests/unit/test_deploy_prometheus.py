@@ -290,6 +290,7 @@ def test_contract_matches_veille_metrics() -> None:
         FeedMetrics,
         HashtagMetrics,
         JetstreamMetrics,
+        MastodonAccountMetrics,
         Metrics,
         ModerationApiMetrics,
         ModerationMetrics,
@@ -307,6 +308,7 @@ def test_contract_matches_veille_metrics() -> None:
     CollectorMetrics(registry, COLLECTORS)
     FeedMetrics(registry, ["GA acme"])
     HashtagMetrics(registry, ["AcmeDown"])
+    MastodonAccountMetrics(registry, ["acme"])
     BlueskyBrandMetrics(registry, ["acme"])
     RedditBrandMetrics(registry, ["acme"])
     YoutubeBrandMetrics(registry, ["acme"])

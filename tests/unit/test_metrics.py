@@ -245,6 +245,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
         FeedMetrics,
         HashtagMetrics,
         JetstreamMetrics,
+        MastodonAccountMetrics,
         ModerationApiMetrics,
         ModerationMetrics,
         RedditBrandMetrics,
@@ -261,6 +262,7 @@ def test_every_metric_family_passes_promtool_and_the_project_conventions() -> No
     CollectorMetrics(reg, COLLECTORS)
     FeedMetrics(reg, ["GA acme", "feed-2"])
     HashtagMetrics(reg, ["AcmeDown", "BorealCafe"])
+    MastodonAccountMetrics(reg, ["acme", "boreal"])
     # Every class of veille.metrics, as the contract test builds them: the watch list's, the
     # Bluesky collector's and the agents' pause were left out of these checks until 2026-12-07.
     BlueskyBrandMetrics(reg, ["acme", "boreal"])

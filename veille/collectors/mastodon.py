@@ -23,13 +23,16 @@ or 410: none), and when the parent is none of the brand's accounts it is sent as
 answer (answer_of): a `replied` decision on moderation.decisions keyed by the parent's mention id,
 `answered_on` mastodon, in the round's write. An answer to a status that never became a case is
 dropped by the moderation agent as `not_a_case` (workers of 2026-12-07 or later). An account that
-cannot be looked up or read fails alone, counted under its brand's first hashtag (no username as
-a label).
+cannot be looked up or read fails alone, counted in its brand's account health below.
 
 Each hashtag's health is exported (veille.metrics.HashtagMetrics): the time of its last good
 poll (read, and its new statuses acknowledged by the broker; a quiet hashtag polls well) and its
 failures by kind (fetch, rate_limited, unauthorized, broker). The collector's last write alone
-does not tell a quiet hashtag from a revoked token.
+does not tell a quiet hashtag from a revoked token. The brands' accounts have their own, per
+brand (veille.metrics.MastodonAccountMetrics, label: the brand's id, never a username): its last
+round in which every account of it was read and its answers acknowledged, and their failures by
+the same kinds. (Until 2026-12-07 an account's failures counted under its brand's first hashtag,
+and the alert named a hashtag that worked.)
 
 Bounds on what the instance sends (a server can be buggy or hostile):
 
@@ -112,7 +115,7 @@ from veille.collectors.rss import (
     short_hash,
     truncate,
 )
-from veille.metrics import CollectorMetrics, HashtagMetrics
+from veille.metrics import CollectorMetrics, HashtagMetrics, MastodonAccountMetrics
 from veille.moderation.cases import DecisionError
 from veille.rules import Watchlist, WatchlistError
 from veille.settings import Settings
@@ -554,9 +557,10 @@ class MastodonCollector(PollingCollector):
         self._saved_ids: dict[str, str] = {}
         #: Hashtag (case folded) -> the accounts (case folded) of the brands following it.
         self._own_of_tag: dict[str, frozenset[str]] = {}
-        #: Brand -> its accounts (case folded); account source -> the hashtag its health is under.
+        #: Brand -> its accounts (case folded).
         self._own_of_brand: dict[str, frozenset[str]] = {}
-        self._label: dict[str, str] = {}
+        #: Per brand whose accounts are read, their last good round and failures (made at start).
+        self.account_metrics: MastodonAccountMetrics | None = None
 
     @property
     def hashtag_metrics(self) -> HashtagMetrics | None:
@@ -572,9 +576,21 @@ class MastodonCollector(PollingCollector):
         return account_of(source) is not None
 
     def metric_label(self, source: str) -> str:
-        """A hashtag's own label; a brand account's, its brand's first hashtag (a username is no
-        label value: its failures count under its brand's health)."""
-        return self._label.get(source, source)
+        """A hashtag's own label; a brand account's, its brand's id (a username is no label
+        value), in account_metrics."""
+        return self.accounts.get(source, "?") if account_of(source) is not None else source
+
+    def health_of(self, source: str) -> tuple[Any, str]:
+        """A hashtag's health is its own (hashtag_metrics); a brand account's is its brand's, in
+        account_metrics: counted under a hashtag, its failures sent the on-call reader to a
+        hashtag that worked (until 2026-12-07)."""
+        if account_of(source) is not None:
+            return self.account_metrics, self.metric_label(source)
+        return self.source_metrics, source
+
+    def _account_brands(self) -> list[str]:
+        """The brands whose accounts are read (accounts_of: those with hashtags), once each."""
+        return list(dict.fromkeys(self.accounts.values()))
 
     @property
     def sources(self) -> list[str]:
@@ -587,12 +603,6 @@ class MastodonCollector(PollingCollector):
         self._own_of_tag = own_accounts(watchlist)
         self._own_of_brand = {b.id: frozenset(a.casefold() for a in b.mastodon_accounts)
                               for b in watchlist.brands}
-        first = {b.id: b.hashtags[0].strip().lstrip("#").strip()
-                 for b in watchlist.brands if b.hashtags}
-        # (Under the spelling the collector follows: hashtags_of keeps a tag's first.)
-        followed = {t.casefold(): t for t in hashtags_of(watchlist)}
-        self._label = {source: followed.get(first[brand].casefold(), first[brand])
-                       for source, brand in self.accounts.items()}
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -641,6 +651,9 @@ class MastodonCollector(PollingCollector):
             )
         if self.source_metrics is None:
             self.source_metrics = HashtagMetrics(self.metrics.registry, self.hashtags)
+        if self.account_metrics is None:
+            self.account_metrics = MastodonAccountMetrics(self.metrics.registry,
+                                                          self._account_brands())
         for source in self.sources:
             self._load_state(source)
         if self._session is None:
@@ -677,9 +690,12 @@ class MastodonCollector(PollingCollector):
         its saved state (else its newest page, as at a start) with its series at 0; one taken
         off is no longer read and its series go; one kept (its case aside: Mastodon's tags
         ignore it) keeps its cursor, look-back ids and held statuses, so nothing is sent twice
-        or skipped. (Its state file stays: added back, it resumes where it stopped.)"""
+        or skipped. (Its state file stays: added back, it resumes where it stopped.) The brands'
+        accounts likewise, their health per brand: a brand with accounts read from now on has
+        its series at 0, one with none read any more loses them."""
         hashtags = hashtags_of(watchlist)
         before = self.sources
+        brands_before = self._account_brands()
         self._use_accounts(watchlist)
         added, taken_off = self._carry_states(
             before, [*hashtags, *self.accounts],
@@ -690,6 +706,12 @@ class MastodonCollector(PollingCollector):
             for old in set(self.hashtags or []) - set(hashtags):
                 metrics.forget(old)
             metrics.watch(hashtags)
+        accounts = self.account_metrics
+        if accounts is not None:  # a brand with no account read any more loses its series
+            brands = self._account_brands()
+            for brand in set(brands_before) - set(brands):
+                accounts.forget(brand)
+            accounts.watch(brands)
         self.hashtags = hashtags
         log.info("mastodon: watch list changed: %d hashtags and %d brand accounts followed "
                  "from this round on (added: %s; taken off: %s)", len(hashtags),

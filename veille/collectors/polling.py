@@ -301,6 +301,11 @@ class PollingCollector(Collector):
         """The label value of a source in `source_metrics` (a bounded, configured set)."""
         return source
 
+    def health_of(self, source: str) -> tuple[Any, str]:
+        """The per-source metrics a source's polls count in, and its label there (default:
+        source_metrics, metric_label; the Mastodon collector's brand accounts have their own)."""
+        return self.source_metrics, self.metric_label(source)
+
     def _note_response(self, resp: aiohttp.ClientResponse) -> None:  # noqa: B027 - optional hook
         """Read what else an answer tells (a clock...); default: nothing."""
 
@@ -598,23 +603,26 @@ class PollingCollector(Collector):
                      unsent: set[str]) -> None:
         """The round in the per-source metrics: a failure of its kind for each source that
         failed (`unsent`: read, but its items not acknowledged: kind broker; none for a source
-        left because the collector is stopping); a good poll for each label (metric_label)
-        whose sources were all read and acknowledged (a quiet source polls well: its silence is
-        no failure)."""
+        left because the collector is stopping); a good poll for each label (health_of) whose
+        sources were all read and acknowledged (a quiet source polls well: its silence is no
+        failure). A label is one of its metrics' own: a brand id spelt as a hashtag is another."""
         if self.source_metrics is None:
             return
         now = time.time()
-        bad: set[str] = set()
+        bad: set[tuple[int, str]] = set()
         for source, kind in failed.items():
             if kind is not None:
-                bad.add(self.metric_label(source))
-                self.source_metrics.failures.labels(self.metric_label(source), kind).inc()
+                metrics, label = self.health_of(source)
+                bad.add((id(metrics), label))
+                metrics.failures.labels(label, kind).inc()
         for source in unsent:
-            bad.add(self.metric_label(source))
-            self.source_metrics.failures.labels(self.metric_label(source), "broker").inc()
+            metrics, label = self.health_of(source)
+            bad.add((id(metrics), label))
+            metrics.failures.labels(label, "broker").inc()
         for source in done:
-            if source not in unsent and self.metric_label(source) not in bad:
-                self.source_metrics.last_success.labels(self.metric_label(source)).set(now)
+            metrics, label = self.health_of(source)
+            if source not in unsent and (id(metrics), label) not in bad:
+                metrics.last_success.labels(label).set(now)
 
 
 async def run_polling(collector: PollingCollector, *, once: bool,
