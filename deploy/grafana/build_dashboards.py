@@ -923,6 +923,17 @@ def pipeline() -> Json:
         ],
         [
             (health, 12, height) for health, _, height in poll_health(
+                "Mastodon account", "brand", "veille_mastodon_account", "{{brand}}",
+                "Failed reads of each brand's own Mastodon accounts (mastodon_accounts) over the "
+                "last hour, by kind (fetch: also an account the instance does not know, "
+                "rate_limited, unauthorized, broker): alert MastodonAccountFailing. The hashtags' "
+                "failures are above, apart.",
+                "Seconds since each brand's last round in which every one of its Mastodon accounts "
+                "was read and its answers acknowledged (a brand whose accounts never worked since "
+                "the collector started has none: see the failures).")
+        ],
+        [
+            (health, 12, height) for health, _, height in poll_health(
                 "Bluesky brand", "brand", "veille_bluesky_brand", "{{brand}}",
                 "Failed searches of each brand's terms over the last hour, by kind (fetch, "
                 "rate_limited, unauthorized: anonymous search refused or the sign-in refused, "
@@ -1099,7 +1110,8 @@ def pipeline() -> Json:
         annotation("Pipeline alerts",
                    'ALERTS{alertname=~"PipelineStalled|DeadLettersRising|CollectorSilent|TargetDown|'
                    'TargetMissing|SendsFailing|AlertingFailing|RssFeedFailing|MastodonHashtagFailing|'
-                   'BlueskyBrandFailing|RedditBrandFailing|YoutubeBrandFailing|JetstreamBehind|'
+                   'MastodonAccountFailing|BlueskyBrandFailing|RedditBrandFailing|YoutubeBrandFailing|'
+                   'JetstreamBehind|'
                    'WatchlistRefused|UnknownBrandNamed|'
                    'MemoryNearLimit|'
                    'ProcessRestarting",'

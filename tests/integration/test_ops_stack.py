@@ -460,6 +460,8 @@ def test_crisis_fires_notifies_resolves_and_every_dashboard_query_answers(stack:
 NOT_RUN_HERE = {"veille_rss_feed_failures_total", "veille_rss_feed_last_success_timestamp_seconds",
                 "veille_mastodon_hashtag_failures_total",
                 "veille_mastodon_hashtag_last_success_timestamp_seconds",
+                "veille_mastodon_account_failures_total",
+                "veille_mastodon_account_last_success_timestamp_seconds",
                 "veille_bluesky_brand_failures_total",
                 "veille_bluesky_brand_last_success_timestamp_seconds",
                 "veille_reddit_brand_failures_total",

@@ -422,6 +422,8 @@ def _many_brands_series(brands: int) -> list[dict[str, str]]:
         add("veille_reddit_brand_last_success_timestamp_seconds", b, f"{1000 + i}x180")
         add("veille_youtube_brand_failures_total", f'{b}, kind="channel"', f"0+{i}x180")
         add("veille_youtube_brand_last_success_timestamp_seconds", b, f"{1000 + i}x180")
+        add("veille_mastodon_account_failures_total", f'{b}, kind="fetch"', f"0+{i}x180")
+        add("veille_mastodon_account_last_success_timestamp_seconds", b, f"{1000 + i}x180")
     return series
 
 

@@ -32,7 +32,8 @@ ALERTS = {
     "ModerationRejectionRateHigh", "ModerationBacklogTooOld", "ModerationNegativeUnanswered",
     "PipelineStalled", "DeadLettersRising", "CollectorSilent", "TargetDown", "TargetMissing",
     "SendsFailing", "Watchdog", "AlertingFailing", "RssFeedFailing", "MastodonHashtagFailing",
-    "BlueskyBrandFailing", "RedditBrandFailing", "UnscoredMentionsSurge", "WatchlistRefused",
+    "MastodonAccountFailing", "BlueskyBrandFailing", "RedditBrandFailing", "UnscoredMentionsSurge",
+    "WatchlistRefused",
     "ModerationApiStale", "ModerationApiFailing", "ModerationApiRefusing", "MemoryNearLimit",
     "ProcessRestarting", "JetstreamBehind", "YoutubeBrandFailing", "UnknownBrandNamed",
 }
@@ -199,12 +200,12 @@ def test_every_brand_alert_carries_its_team_and_no_pipeline_alert_does() -> None
     """Alertmanager routes a brand's alerts to its team by the `team` label: every brand alert
     has it (a new one naming a brand must be listed in BRAND_ALERTS or be the pipeline's), and
     the pipeline's alerts that name a brand (crisis detection blind, Bluesky or Reddit searches
-    failing, YouTube channels failing) stay with whoever runs the pipeline."""
+    failing, YouTube channels or Mastodon accounts failing) stay with whoever runs the pipeline."""
     teams = {r["alert"] for r in alert_rules() if "team" in r["labels"]}
     assert teams == BRAND_ALERTS
     naming = {r["alert"] for r in alert_rules() if "$labels.brand" in r["annotations"]["summary"]}
     assert naming - BRAND_ALERTS == {"PipelineStalled", "BlueskyBrandFailing", "RedditBrandFailing",
-                                     "YoutubeBrandFailing"}
+                                     "YoutubeBrandFailing", "MastodonAccountFailing"}
 
 
 #: A template's expressions: a `{{ with ... }}...{{ end }}` block whole (a query and its
@@ -382,6 +383,10 @@ ROUTE_CASES = [
     ("alertname=ModerationRejectionRateHigh severity=info brand=acme", "veille-digest"),
     ("alertname=CollectorSilent severity=info collector=rss", "veille-digest"),
     ("alertname=MastodonHashtagFailing severity=warning hashtag=AcmeDown kind=unauthorized "
+     "instance=mastodon-1:9465", "veille-ops"),
+    # A brand's Mastodon accounts failing: the pipeline's (no team label, as the other
+    # collectors' brand alerts).
+    ("alertname=MastodonAccountFailing severity=warning brand=acme kind=fetch "
      "instance=mastodon-1:9465", "veille-ops"),
     ("alertname=BlueskyBrandFailing severity=warning brand=acme kind=unauthorized "
      "instance=bluesky-1:9465", "veille-ops"),
@@ -592,7 +597,7 @@ def test_alertmanager_groups_and_inhibits_by_brand() -> None:
                if "group_by" in route and route["receiver"] != "veille-digest"}
     assert grouped == {('alertname="PipelineStalled"', 'cause="heartbeat"'): ["alertname", "cause"],
                        ('alertname="BlueskyBrandFailing"',): ["alertname", "instance"],
-                       ('alertname=~"RedditBrandFailing|YoutubeBrandFailing"',):
+                       ('alertname=~"RedditBrandFailing|YoutubeBrandFailing|MastodonAccountFailing"',):
                            ["alertname", "instance"]}
     crisis = [r for r in config["inhibit_rules"]
               if 'alertname="ReputationCrisis"' in r["source_matchers"]]
