@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 import time
@@ -268,11 +269,12 @@ def test_posts_naming_a_brand_arrive_once_and_a_restart_resumes_from_the_cursor(
 
 
 def test_a_reply_of_the_brands_account_is_its_answer_on_moderation_decisions(
-        j_settings: Settings) -> None:
+        j_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     """A customer's post naming Acme, and the reply of Acme's own account (listed in its
     `bluesky_accounts`): the post on mentions.raw, the reply not (it names Acme: its own); the
     reply as a `replied` decision of the post's case on moderation.decisions, keyed by the case
     id, acknowledged with the batch (the cursor past both only then)."""
+    caplog.set_level(logging.INFO, logger="veille")
     acme = "did:plc:acmeacmeacmeacmeacme2345"
     Path(j_settings.watchlist_path).write_text(SEARCH_WATCHLIST.replace(
         'aliases = ["Acme Mobile"]', f'aliases = ["Acme Mobile"]\nbluesky_accounts = ["{acme}"]'),
@@ -305,6 +307,10 @@ def test_a_reply_of_the_brands_account_is_its_answer_on_moderation_decisions(
                 "case_id": mention_id(complaint), "decision": "replied", "moderator": acme,
                 "decided_at": reply["commit"]["record"]["createdAt"],
                 "reason": f"https://bsky.app/profile/{acme}/post/{rkey}", "answered_on": "bluesky"}
+            # One answer, in the singular ("1 answers" until 2026-12-07).
+            assert (f"jetstream: 1 answer of the brands' accounts sent to "
+                    f"{settings.topic(MODERATION_DECISIONS)}") in [r.getMessage()
+                                                                   for r in caplog.records]
 
     asyncio.run(scenario())
 

@@ -662,7 +662,7 @@ def test_the_brands_reply_to_a_complaint_is_an_answer_and_its_own_post_no_mentio
             assert r2.sent == 0
             assert len(await asyncio.to_thread(read_all, settings, MODERATION_DECISIONS, 1, 5.0,
                                                1.0)) == 1
-        assert ("reddit: 1 answers of the brand's Reddit accounts sent to "
+        assert ("reddit: 1 answer of the brand's Reddit accounts sent to "
                 f"{settings.topic(MODERATION_DECISIONS)}") in [r.getMessage() for r in caplog.records]
 
     asyncio.run(scenario())

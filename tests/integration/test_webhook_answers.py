@@ -4,6 +4,7 @@ reply by page"), written as `replied` decisions on moderation.decisions keyed by
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -134,9 +135,11 @@ def test_answers_get_503_while_the_broker_does_not_acknowledge(settings, serve) 
     assert w.metric("veille_collector_send_errors_total") == 1
 
 
-def test_a_signed_answer_is_written_once(settings, serve) -> None:
+def test_a_signed_answer_is_written_once(settings, serve, caplog) -> None:
     """The HMAC signature and its replay protection are /mentions' own: the same timestamped
-    request again is answered 200 `duplicate`, with the answers' `case_ids`, and written once."""
+    request again is answered 200 `duplicate`, with the answers' `case_ids`, and written once
+    (logged as one answer: "1 answers" until 2026-12-07)."""
+    caplog.set_level(logging.INFO, logger="veille")
     ensure_topics(settings)
     w = serve(settings.with_(webhook_hmac_secret=SECRET))
     body = json.dumps({"mention_id": "fb-9", "answered_at": datetime.now(UTC).isoformat(),
@@ -150,3 +153,5 @@ def test_a_signed_answer_is_written_once(settings, serve) -> None:
     again = w.post(content=body, signature=sig, headers=h, path="/answers")
     assert again.status_code == 200 and again.json()["case_ids"] == [] and again.json()["duplicate"]
     assert [rec.key for rec in read_all(settings, MODERATION_DECISIONS, expect=1)] == [b"fb-9"]
+    assert [r.getMessage() for r in caplog.records if "sent to" in r.getMessage()] == [
+        f"webhook: 1 answer sent to {settings.topic(MODERATION_DECISIONS)}"]

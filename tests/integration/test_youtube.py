@@ -318,7 +318,7 @@ def test_a_brand_reply_is_an_answer_on_moderation_decisions_acknowledged_with_th
             assert [r.key for r in records] == [b"youtube-Ugc1"] * 2
             assert len(await raw_on_topic(settings, 1)) == 1
         lines = [r.getMessage() for r in caplog.records]
-        assert lines.count("youtube: 1 answers of the brand's channels sent to "
+        assert lines.count("youtube: 1 answer of the brand's channels sent to "
                            f"{settings.topic(MODERATION_DECISIONS)}") == 2
 
     asyncio.run(scenario())

@@ -26,6 +26,12 @@ from veille.moderation.cases import (
 from veille.settings import Settings
 
 
+def answers_noun(count: int) -> str:
+    """"answer" or "answers", as a log line counts them ("1 answer of the brand's ... sent";
+    "1 answers" until 2026-12-07)."""
+    return "answer" if count == 1 else "answers"
+
+
 def answer(case_id: str, *, by: str, at: float | datetime, platform: str,
            reason: str | None, now: float | None = None) -> dict[str, Any]:
     """The `replied` decision a brand's answer on `platform` is: `by` the account that answered

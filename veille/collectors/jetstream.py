@@ -71,7 +71,7 @@ import aiohttp
 from yarl import URL
 
 from streams.records import InvalidMention, Limits, RawMention, iso, mention_from_dict, parse_time
-from veille.collectors.answers import answer, answer_record
+from veille.collectors.answers import answer, answer_record, answers_noun
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink, Record
 from veille.collectors.bluesky import mention_id, post_to_dict
 from veille.collectors.jetstream_events import (
@@ -544,8 +544,8 @@ class JetstreamCollector(Collector):
         self.broker_failures = 0
         if answers:
             self.metrics.answers_sent.labels(self.name).inc(len(answers))
-            log.info("jetstream: %d answers of the brands' accounts sent to %s", len(answers),
-                     answers[0].topic)
+            log.info("jetstream: %d %s of the brands' accounts sent to %s", len(answers),
+                     answers_noun(len(answers)), answers[0].topic)
 
     def _save(self, *, force: bool = False) -> None:
         """The cursor and the rewind's ids, when they changed: at most every save_seconds

@@ -44,6 +44,7 @@ import aiohttp
 from yarl import URL
 
 from streams.records import Limits, RawMention
+from veille.collectors.answers import answers_noun
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink, Record
 from veille.collectors.rss import (
     FetchError,
@@ -585,9 +586,9 @@ class PollingCollector(Collector):
             result.sources[source].answers += 1
         if answers:
             self.metrics.answers_sent.labels(self.name).inc(len(answers))
-            self.log.info("%s: %d answers of the brand's %s sent to %s", self.name,
-                          len(answers), self.answers_from or self.source_noun + "s",
-                          next(iter(answers)).topic)
+            self.log.info("%s: %d %s of the brand's %s sent to %s", self.name,
+                          len(answers), answers_noun(len(answers)),
+                          self.answers_from or self.source_noun + "s", next(iter(answers)).topic)
         return True
 
     def _end_round(self, result: RoundResult, read_any: bool) -> RoundResult:

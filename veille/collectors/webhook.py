@@ -92,7 +92,7 @@ from veille.broker import (
     sign_in,
     url_host,
 )
-from veille.collectors.answers import answer, answer_record
+from veille.collectors.answers import answer, answer_record, answers_noun
 from veille.collectors.base import BrokerUnavailable, Collector, MentionSink, Record
 from veille.collectors.flat import brand_list, gather_audience
 from veille.collectors.flat import count as _count
@@ -974,7 +974,8 @@ class WebhookCollector(Collector):
         if refused is not None:
             return refused
         self.metrics.answers_sent.labels(NAME).inc(len(records))
-        log.info("webhook: %d answers sent to %s", len(records), records[0].topic)
+        log.info("webhook: %d %s sent to %s", len(records), answers_noun(len(records)),
+                 records[0].topic)
         return web.json_response(
             {"accepted": len(records), "case_ids": [r.key.decode("utf-8") for r in records]},
             status=202)
