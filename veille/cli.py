@@ -729,8 +729,7 @@ def cmd_mentions(args: argparse.Namespace) -> int:
     if args.language is not None and not args.language.strip():
         raise CliError("--language must name a language (en, fr, de...), not be empty")
     _not_empty(args, "brand", "author")
-    if args.contains is not None and not view.folded(args.contains):
-        raise CliError("--contains must hold a word (it is empty or spaces only)")
+    _holds_a_word(args)
     tz = _tz(args)
     chosen = view.Filter(author=args.author, contains=args.contains,
                          brand=brand_key(args.brand) if args.brand is not None else None,
@@ -804,6 +803,15 @@ def _not_empty(args: argparse.Namespace, *names: str) -> None:
             raise CliError(f"--{name} must not be empty")
 
 
+def _holds_a_word(args: argparse.Namespace) -> None:
+    """--contains of only spaces (or of marks the folding drops) would find everything, which
+    reads as a match on every one."""
+    from veille.mentions_view import folded
+
+    if getattr(args, "contains", None) is not None and not folded(args.contains):
+        raise CliError("--contains must hold a word (it is empty or spaces only)")
+
+
 def _api_client(args: argparse.Namespace, settings: Settings) -> ApiClient | None:
     """The moderation API to ask (--api, else VEILLE_MODERATION_API_URL), None to read the
     topics (both empty). --broker-url with an API is refused: it would be silently unused."""
@@ -828,12 +836,13 @@ def cmd_moderate_list(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:  # a negative slice hid the newest cases
         raise CliError(f"--limit must be at least 1, not {args.limit}")
     _not_empty(args, "brand", "assignee", "author")
+    _holds_a_word(args)
     posted_since = parse_time(args.posted_since, "posted-since") if args.posted_since else None
     settings = _settings(args)
     filters: dict[str, Any] = dict(
         brand=args.brand, category=args.category, sort=args.sort, assignee=args.assignee,
         unassigned=args.unassigned, escalated=args.escalated, posted_since=posted_since,
-        author=args.author)
+        author=args.author, contains=args.contains)
     api = _api_client(args, settings)
     if api is not None:  # the same filters, as GET /cases's parameters (client.list_query)
         client.list_cases(settings, api, limit=args.limit, as_json=args.json, lang=args.lang,
@@ -866,6 +875,7 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise CliError(f"--limit must be at least 1, not {args.limit}")
     _not_empty(args, "brand", "moderator", "author")
+    _holds_a_word(args)
     tz = _tz(args)
     until = parse_time(args.until, "until", tz) if args.until else None
     since = parse_time(args.since, "since", tz) if args.since else \
@@ -875,7 +885,7 @@ def cmd_moderate_closed(args: argparse.Namespace) -> int:
     settings = _settings(args)
     filters: dict[str, Any] = dict(brand=args.brand, category=args.category,
                                    decision=args.decision, moderator=args.moderator, since=since,
-                                   until=until, author=args.author)
+                                   until=until, author=args.author, contains=args.contains)
     api = _api_client(args, settings)
     if api is not None:  # --tz is the CLI's own: the times are asked and answered in UTC
         client.list_closed(settings, api, limit=args.limit, as_json=args.json, tz=tz,
@@ -902,8 +912,10 @@ FRENCH_DECISIONS = {"approuver": "approve", "rejeter": "reject", "escalader": "e
                     "répondu": "replied", "repondu": "replied", "répondre": "replied",
                     "repondre": "replied", "prendre": "assign", "assigner": "assign",
                     "rendre": "unassign", "désassigner": "unassign", "desassigner": "unassign"}
-#: `--author` of `moderate list` and `closed`.
+#: `--author` and `--contains` of `moderate list` and `closed`.
 AUTHOR_FILTER_HELP = "only this author's cases (case and a leading @ ignored): an access request's"
+CONTAINS_FILTER_HELP = ("only the cases whose mention's text or link holds these words, in this "
+                        "order (case, accents and spacing ignored: \"le rappel\" finds \"Le RAPPEL\")")
 
 #: The decisions as the French tables print them (veille.moderate.words.FRENCH_WORDS), read
 #: back (`closed --decision rejeté` copied from `closed`), not listed in the usage errors.
@@ -1406,6 +1418,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only cases with this category (none: queued for a banned term alone)")
     m.add_argument("--limit", type=int, help="show at most this many")
     m.add_argument("--author", help=AUTHOR_FILTER_HELP)
+    m.add_argument("--contains", metavar="WORDS", help=CONTAINS_FILTER_HELP)
     m.add_argument("--posted-since", help="only mentions posted from this time on (ISO 8601, UTC "
                                           "without an offset): a crisis' own cases, behind a backlog")
     m.add_argument("--sort", choices=SORTS, default="queued",
@@ -1426,6 +1439,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_broker(m)
     m.add_argument("--brand", help="only this brand's cases")
     m.add_argument("--author", help=AUTHOR_FILTER_HELP)
+    m.add_argument("--contains", metavar="WORDS", help=CONTAINS_FILTER_HELP)
     m.add_argument("--category", choices=METRIC_CATEGORIES, help="only cases with this category")
     m.add_argument("--decision", type=decision_word(CLOSING_DECISIONS), metavar="DECISION",
                    help=f"only cases closed by this decision: {', '.join(CLOSING_DECISIONS)} (or in "

@@ -155,6 +155,13 @@ def folded(text: Any) -> str:
     return " ".join(fold(text).split()) if isinstance(text, str) else ""
 
 
+def holds(record: Any, needle: str) -> bool:
+    """Whether the text or the link of `record` (an enriched mention, a moderation case's item)
+    holds `needle`, already folded(): `--contains`'s test, one for `veille mentions` and the
+    moderation tools (an erased case's text and link are empty: it holds nothing)."""
+    return any(needle in folded(record.get(name)) for name in ("text", "url"))
+
+
 def handle(author: Any) -> str | None:
     """An author as `--author` compares it: case folded, without a leading @ (`@Julie_35` and
     `julie_35` are one account on the platforms veille reads)."""
@@ -194,8 +201,7 @@ class Filter:
     def __call__(self, record: dict[str, Any]) -> bool:
         if self.author is not None and handle(record.get("author")) != self._handle:
             return False
-        if self._needle and not any(self._needle in folded(record.get(name))
-                                    for name in ("text", "url")):
+        if self._needle and not holds(record, self._needle):
             return False
         if self.brand is not None and self.brand not in (record.get("brands") or ()):
             return False

@@ -1190,3 +1190,28 @@ def test_a_moderator_lists_one_authors_cases_pending_and_closed(api: ServedApi) 
     assert listed("/cases?author=nobody") == []
     assert listed("/closed?author=someone") == ["c-done"]
     assert listed("/closed?author=promo_bot") == []
+
+
+def test_a_moderator_lists_the_cases_that_hold_some_words_pending_and_closed(api: ServedApi) -> None:
+    """`contains=` on GET /cases and GET /closed, as `moderate list --contains` and `moderate
+    closed --contains`: the cases whose text or link holds the words, in their order (case,
+    accents and spacing ignored, as `veille mentions --contains`); blank is no filter, as the
+    other free-text filters; accents alone, which fold to nothing, are refused (they would
+    find every case)."""
+    def listed(path: str) -> list[str]:
+        answer = api.client.get(path)
+        assert answer.status_code == 200, (path, answer.text)
+        assert answer.json()["count"] == len(answer.json()["cases"])
+        return [c["case_id"] for c in answer.json()["cases"]]
+
+    assert listed("/cases?contains=TEXT%20%20OF%20c-sp%C3%80m") == ["c-spam"]  # "OF c-spÀm"
+    assert listed("/cases?contains=text%20of") == ["c-old", "c-spam", "c-new"]
+    assert listed("/cases?contains=of%20text") == []  # in their order
+    assert listed("/cases?contains=c-new&brand=boreal") == []
+    assert listed("/cases?contains=%20") == ["c-old", "c-spam", "c-new"]
+    assert listed("/closed?contains=of%20C-DONE") == ["c-done"]
+    assert listed("/closed?contains=c-new") == []
+    for path in ("/cases", "/closed"):
+        bad = api.client.get(f"{path}?contains=%CC%81")  # a combining acute accent alone
+        assert bad.status_code == 400, bad.text
+        assert bad.json()["field"] == "contains" and "must hold a word" in bad.json()["detail"]

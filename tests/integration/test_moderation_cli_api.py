@@ -80,10 +80,12 @@ SAME = [
     ("list",), ("list", "--json"), ("list", "--lang", "fr"), ("list", "--brand", "acme", "--limit", "1"),
     ("list", "--sort", "respond_by", "--category", "needs_answer"), ("list", "--unassigned", "--escalated"),
     ("list", "--assignee", "bob", "--json"), ("list", "--author", "PROMO_BOT"), ("list", "--brand", "nobody"),
+    ("list", "--contains", "OF C-SPAM second"), ("list", "--contains", "example.org/c-", "--json"),
     ("show", "c-old"), ("show", "c-old", "--json"), ("show", "c-new", "--lang", "fr"), ("show", "c-done"),
     ("show", "c-done", "--json"), ("show", "c-nope"),
     ("closed",), ("closed", "--json"), ("closed", "--lang", "fr", "--tz", "Europe/Paris"),
     ("closed", "--decision", "rejeté", "--moderator", "alice"), ("closed", "--brand", "boreal"),
+    ("closed", "--contains", "Text of c-DONE"), ("closed", "--contains", "c-old"),
 ]
 
 
@@ -94,6 +96,13 @@ def test_the_tools_print_the_same_through_the_api_as_from_the_topics(
         topics = run(capsys, "moderate", *args)
         through = run(capsys, "moderate", *args, "--api", served.api.url)
         assert through == topics, args
+    # --contains found the same cases, not the same nothing: words across a line break, links.
+    status, out, _ = run(capsys, "moderate", "list", "--contains", "OF C-SPAM second")
+    assert status == 0 and "c-spam" in out and "c-old" not in out, out
+    status, out, _ = run(capsys, "moderate", "list", "--contains", "example.org/c-", "--json")
+    assert status == 0 and len(out.splitlines()) == 4, out
+    status, out, _ = run(capsys, "moderate", "closed", "--contains", "Text of c-DONE")
+    assert status == 0 and "c-done" in out, out
     # The setting, as the flag; and --api "" back to the topics.
     monkeypatch.setenv("VEILLE_MODERATION_API_URL", served.api.url + "/")
     assert run(capsys, "moderate", "list", "--json") == run(capsys, "moderate", "list", "--json",

@@ -784,3 +784,34 @@ def test_the_closed_page_says_whether_an_answer_came_on_time(settings, served: S
         assert "no answer asked" in cases["c-done"]  # a detractor: no answer asked
         fr = closed_articles(client.get("/ui/closed?lang=fr").text)
         assert "répondu en retard (de 2\u00a0j\u00a02" in html.unescape(fr["c-late"]), fr["c-late"]
+
+
+def test_the_words_filter_on_both_pages_kept_across_a_decision(served: ServedApi) -> None:
+    """"Every case about the recall": a labelled field on /ui and /ui/closed sending GET
+    /cases's and GET /closed's contains= (case, accents and spacing ignored), kept by the
+    language link and a decision's way back; words that hold none refused in the page's
+    language."""
+    with browser(served) as client:
+        sign_in(client)
+        page = client.get("/ui").text
+        assert ('<label for="f-contains">words (text or link)</label> <input type="text" '
+                'id="f-contains" name="contains" value="">') in page, page
+        found = client.get("/ui?contains=TEXT%20OF%20%20c-%C3%B3ld").text  # "c-óld"
+        assert case_ids(found) == ["c-old"], case_ids(found)
+        assert 'id="f-contains" name="contains" value="TEXT OF  c-óld">' in found
+        assert accessibility_problems(found, "en") == []
+        assert case_ids(client.get("/ui?contains=example.org/p%3Fa%3D1").text) == ["c-new"]  # its link
+        assert 'href="/ui?lang=fr&amp;contains=TEXT+OF++c-%C3%B3ld"' in found
+        posted = client.post("/ui/decision?lang=en&contains=text+of+c-old",
+                             data={**form_of(found, "c-old"), "decision": "assign"})
+        assert posted.headers["Location"] == "/ui?lang=en&contains=text+of+c-old"
+        fr = client.get("/ui?lang=fr&contains=%CC%81").text  # an accent alone: no word
+        assert '<label for="f-contains">mots (texte ou lien)</label>' in fr
+        assert "«\u00a0mots (texte ou lien)\u00a0» doit contenir au moins un mot" in html.unescape(fr), fr
+        assert case_ids(fr) == [] and accessibility_problems(fr, "fr") == []
+        closed = client.get("/ui/closed?contains=of+C-DONE").text
+        assert list(closed_articles(closed)) == ["c-done"], list(closed_articles(closed))
+        assert 'id="f-contains" name="contains" value="of C-DONE">' in closed
+        assert 'href="/ui/closed?lang=fr&amp;contains=of+C-DONE"' in closed
+        assert accessibility_problems(closed, "en") == []
+        assert list(closed_articles(client.get("/ui/closed?contains=c-old").text)) == []

@@ -16,9 +16,11 @@ from veille.moderate.commands import ModerateError
 def test_each_list_option_is_a_query_parameter_of_get_cases() -> None:
     assert client.list_query() == {"sort": "queued"}
     assert client.list_query(brand="acme", category="spam", sort="respond_by", assignee="bob",
-                             escalated=True, posted_since=1_767_600_000.5, author="@Julie") == {
+                             escalated=True, posted_since=1_767_600_000.5, author="@Julie",
+                             contains="le rappel") == {
         "brand": "acme", "category": "spam", "sort": "respond_by", "assignee": "bob",
-        "escalated": "true", "posted_since": "1767600000.5", "author": "@Julie"}
+        "escalated": "true", "posted_since": "1767600000.5", "author": "@Julie",
+        "contains": "le rappel"}
     assert client.list_query(unassigned=True, escalated=True) == {
         "sort": "queued", "unassigned": "true", "escalated": "true"}
 
@@ -26,9 +28,10 @@ def test_each_list_option_is_a_query_parameter_of_get_cases() -> None:
 def test_each_closed_option_is_a_query_parameter_of_get_closed() -> None:
     assert client.closed_query(since=0.0) == {"since": "0.0"}  # 1970: not dropped as false
     assert client.closed_query(brand="acme", category="insult", decision="reject", moderator="alice",
-                               since=1_767_600_000.0, until=1_767_686_400.0, author="x") == {
+                               since=1_767_600_000.0, until=1_767_686_400.0, author="x",
+                               contains="Rappel") == {
         "brand": "acme", "category": "insult", "decision": "reject", "moderator": "alice",
-        "since": "1767600000.0", "until": "1767686400.0", "author": "x"}
+        "since": "1767600000.0", "until": "1767686400.0", "author": "x", "contains": "Rappel"}
 
 
 class _Pages(client.ApiClient):

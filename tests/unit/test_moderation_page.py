@@ -127,6 +127,9 @@ def test_counts_in_the_singular_or_plural_and_filter_refusals_in_french() -> Non
     until = {"detail": "until must be after since", "field": "until"}
     assert query_refusal(until, "fr") == (
         "«\u00a0décidé avant\u00a0» doit être après «\u00a0décidé depuis\u00a0»")
+    words = {"detail": "contains must hold a word", "field": "contains"}
+    assert query_refusal(words, "fr") == "«\u00a0mots (texte ou lien)\u00a0» doit contenir au moins un mot"
+    assert query_refusal(words, "en") == words["detail"]
 
 
 def test_a_time_the_zones_clock_cannot_write_is_shown_in_utc() -> None:
@@ -225,3 +228,20 @@ def test_the_closed_pages_paging_links_keep_the_filters() -> None:
     one = render_closed({"count": 2, "cases": [closed_case(), closed_case()]}, session, {}, "en",
                         None, "camille")
     assert "Pages of cases" not in one
+
+
+def test_both_filter_forms_have_a_labelled_words_field_kept_with_the_other_filters() -> None:
+    """GET /cases's and GET /closed's contains= ("every case about the recall"): a field of
+    each form, labelled in the page's language, its value kept (escaped) by the form, the
+    language link, the paging and a decision's way back, as the other filters."""
+    from veille.moderate.page import CLOSED_KEPT, KEPT, _closed_filters, kept_query
+
+    for form in (_filters, _closed_filters):
+        en, fr = form({"contains": 'le "rappel" <b>'}, "en"), form({}, "fr")
+        assert ('<label for="f-contains">words (text or link)</label> <input type="text" '
+                'id="f-contains" name="contains" value="le &quot;rappel&quot; &lt;b&gt;">') in en, en
+        assert ('<label for="f-contains">mots (texte ou lien)</label> <input type="text" '
+                'id="f-contains" name="contains" value="">') in fr, fr
+    for keys in (KEPT, CLOSED_KEPT):
+        assert kept_query({"contains": "le rappel", "offset": "100"}, "fr", keys) == (
+            "lang=fr&contains=le+rappel&offset=100")

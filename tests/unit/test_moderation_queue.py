@@ -1463,6 +1463,38 @@ def test_an_access_request_lists_one_author_s_cases_pending_and_closed() -> None
     assert view.closed_page(author="bob") == (0, [])
 
 
+def test_a_moderator_finds_the_cases_that_talk_about_something_pending_and_closed() -> None:
+    """`veille moderate list --contains` and `closed --contains` ("every case about the recall"):
+    the cases whose text or link holds the words, in their order, folded as `veille mentions
+    --contains` and the watch rules fold them (case, accents, spacing); an erased case (its
+    text and link emptied by `veille erase`) holds none."""
+    from veille.moderation.queue import erasure_of
+
+    def saying(case_id: str, text: str, at: float, url: str | None = None) -> dict:
+        return {**item(case_id, queued_at=at), "text": text, "url": url}
+
+    recall = saying("r1", "Le RAPPEL  des\nproduits ?", T0)
+    linked = saying("r2", "vous avez vu ?", T0 + 1, url="https://ex.org/Le-Rappel")
+    other = saying("o1", "rappel le", T0 + 2)  # the words, not in their order
+    done = saying("r3", "Où en est le rappel ?", T0 + 3)
+    gone = saying("r4", "le rappel, encore", T0 + 4)
+    view = CaseView()
+    for it in (recall, linked, other, done, gone):
+        view.add_item(it)
+    view.add_item(erasure_of(gone, T0 + 5, case_closed=False))
+    view.add_closed(closed(done, "reject", T0 + 60))
+    view.end_pass()
+    assert [i["case_id"] for i in view.pending(contains="le rappel")] == ["r1"]  # r4 erased
+    assert [i["case_id"] for i in view.pending(contains="  rappel DES produits")] == ["r1"]
+    assert [i["case_id"] for i in view.pending(contains="ex.org/le-rappel")] == ["r2"]
+    assert [i["case_id"] for i in view.pending(contains="rappel")] == ["r1", "r2", "o1"]
+    assert view.pending(contains="rappel", brand="boreal") == []
+    count, rows = view.closed_page(contains="OU EN EST")
+    assert count == 1 and [r["case_id"] for r in rows] == ["r3"]
+    assert view.closed_page(contains="des produits") == (0, [])
+    assert len(view.pending(contains=" \u0301 ")) == 4  # nothing to look for: no filter
+
+
 def test_an_item_of_a_category_this_version_does_not_know_is_reported_and_listed() -> None:
     """A newer version's triage category (a rolling upgrade, a rollback): its case is kept
     (case_of), so the report and the listings read its item too, and count and file it as the

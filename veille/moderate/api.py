@@ -2,9 +2,11 @@
 
     GET  /cases?brand=B&category=C&limit=N   pending cases, oldest first (also assignee=,
                                              unassigned=, escalated=true|false, sort=,
-                                             posted_since=; offset=K skips the first K)
+                                             posted_since=, author=, contains=; offset=K
+                                             skips the first K)
     GET  /cases/{id}                         one case: pending or closed, with its queue item
-    GET  /closed?since=T&decision=D&...      closed cases, newest decision first
+    GET  /closed?since=T&decision=D&...      closed cases, newest decision first (also until=,
+                                             brand=, category=, moderator=, author=, contains=)
     POST /cases/{id}/decision                {"decision", "moderator", "reason"?, "assignee"?,
                                               "if_assigned_to"?}
     GET  /healthz
@@ -63,6 +65,7 @@ from veille.httpbody import (
     loads,
 )
 from veille.logs import say
+from veille.mentions_view import folded
 from veille.metrics import ModerationApiMetrics
 from veille.moderate.page import ModerationPage
 from veille.moderate.store import (
@@ -336,6 +339,16 @@ def _text_param(query: Any, name: str) -> str | None:
     return (query.get(name) or "").strip() or None
 
 
+def _words_param(query: Any) -> str | None | web.Response:
+    """`contains`, the words a case's text or link holds (CaseView.pending): blank is as absent,
+    as the other free-text filters; words that fold to nothing (marks alone, which the folding
+    drops) are refused, as `--contains` refuses them: they would find every case."""
+    words = _text_param(query, "contains")
+    if words is not None and not folded(words):
+        return _error(400, "invalid_query", "contains must hold a word", field="contains")
+    return words
+
+
 def _pending_decision(record: dict[str, Any] | None) -> dict[str, Any] | None:
     if record is None:
         return None
@@ -575,7 +588,7 @@ class ModerationApi:
         """GET /cases's answer to `query` (a MultiDict): `{"count", "cases"}`, `count` every
         case found and `cases` the `limit` from `offset` on, or the 400 refusing it (the
         moderation page lists the same way)."""
-        checked = _checked_query(query, {"brand", "assignee", "posted_since", "author"}, {
+        checked = _checked_query(query, {"brand", "assignee", "posted_since", "author", "contains"}, {
             "category": METRIC_CATEGORIES, "sort": SORTS, "unassigned": ("true", "false"),
             "escalated": ("true", "false")})
         if isinstance(checked, web.Response):
@@ -584,6 +597,9 @@ class ModerationApi:
         posted_since = _time_param(query, "posted_since")
         if isinstance(posted_since, web.Response):
             return posted_since
+        contains = _words_param(query)
+        if isinstance(contains, web.Response):
+            return contains
         category = _param(query, "category")
         sort = _param(query, "sort") or "queued"
         unassigned = _param(query, "unassigned") or "false"
@@ -598,7 +614,7 @@ class ModerationApi:
             pending = view.pending(brand=_text_param(query, "brand"), category=category,
                                    sort=sort, assignee=assignee, unassigned=unassigned == "true",
                                    escalated=escalated, now=now, posted_since=posted_since,
-                                   author=_text_param(query, "author"))
+                                   author=_text_param(query, "author"), contains=contains)
             return {"count": len(pending),
                     "cases": [summary(i, view, now) for i in pending[offset:offset + limit]]}
 
@@ -611,13 +627,17 @@ class ModerationApi:
     async def closed(self, query: Any) -> dict[str, Any] | web.Response:
         """GET /closed's answer to `query` (a MultiDict): `{"count", "cases"}`, newest decision
         first, or the 400 refusing it (the moderation page's closed cases are the same)."""
-        checked = _checked_query(query, {"brand", "moderator", "since", "until", "author"}, {
+        checked = _checked_query(query, {"brand", "moderator", "since", "until", "author",
+                                         "contains"}, {
             "category": METRIC_CATEGORIES, "decision": CLOSING_DECISIONS})
         if isinstance(checked, web.Response):
             return checked
         limit, offset = checked
         category = _param(query, "category")
         decision = _param(query, "decision")
+        contains = _words_param(query)
+        if isinstance(contains, web.Response):
+            return contains
         times: dict[str, float | None] = {}
         for name in ("since", "until"):
             value = _time_param(query, name)
@@ -643,7 +663,7 @@ class ModerationApi:
             count, found = view.closed_page(
                 brand=_text_param(query, "brand"), category=category, decision=decision,
                 moderator=_text_param(query, "moderator"), since=since, until=until, limit=limit,
-                offset=offset, author=_text_param(query, "author"))
+                offset=offset, author=_text_param(query, "author"), contains=contains)
             return {"count": count, "cases": found}
 
         return await self._read(listing)

@@ -176,11 +176,12 @@ def _seconds(epoch: float) -> str:
 
 def list_query(*, brand: str | None = None, category: str | None = None, sort: str = "queued",
                assignee: str | None = None, unassigned: bool = False, escalated: bool = False,
-               posted_since: float | None = None, author: str | None = None) -> dict[str, str]:
+               posted_since: float | None = None, author: str | None = None,
+               contains: str | None = None) -> dict[str, str]:
     """`veille moderate list`'s filters as GET /cases's query parameters."""
     query = {"sort": sort}
     for name, value in (("brand", brand), ("category", category), ("assignee", assignee),
-                        ("author", author)):
+                        ("author", author), ("contains", contains)):
         if value is not None:
             query[name] = value
     if unassigned:
@@ -195,12 +196,12 @@ def list_query(*, brand: str | None = None, category: str | None = None, sort: s
 def closed_query(*, brand: str | None = None, category: str | None = None,
                  decision: str | None = None, moderator: str | None = None,
                  since: float | None = None, until: float | None = None,
-                 author: str | None = None) -> dict[str, str]:
+                 author: str | None = None, contains: str | None = None) -> dict[str, str]:
     """`veille moderate closed`'s filters as GET /closed's query parameters (--tz is the CLI's
     own: the API answers in UTC)."""
     query: dict[str, str] = {}
     for name, value in (("brand", brand), ("category", category), ("decision", decision),
-                        ("moderator", moderator), ("author", author)):
+                        ("moderator", moderator), ("author", author), ("contains", contains)):
         if value is not None:
             query[name] = value
     for name, at in (("since", since), ("until", until)):

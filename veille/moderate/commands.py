@@ -234,7 +234,7 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
                now: float | None = None, sort: str = "queued", assignee: str | None = None,
                unassigned: bool = False, escalated: bool = False,
                posted_since: float | None = None, lang: str | None = None,
-               author: str | None = None) -> int:
+               author: str | None = None, contains: str | None = None) -> int:
     """Print the pending cases, oldest first (or earliest answer deadline first), filtered as
     CaseView.pending filters them (`escalated` with `unassigned`: the escalation queue), in `lang`
     (default VEILLE_REPORT_LANGUAGE; --json: English, as the API's); returns how many are
@@ -250,7 +250,7 @@ def list_cases(settings: Settings, *, brand: str | None = None, category: str | 
     pending = view.pending(brand=brand, category=category, sort=sort, assignee=assignee,
                            unassigned=unassigned, escalated=escalated, now=now,
                            posted_since=posted_since,
-                           author=author)
+                           author=author, contains=contains)
     shown = pending[:limit] if limit is not None else pending
     return render_list(settings, len(pending), [summary(item, view, now) for item in shown],
                        brand=brand, as_json=as_json, out=out, now=now, lang=lang)
@@ -312,7 +312,8 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
                 decision: str | None = None, moderator: str | None = None,
                 since: float | None = None, until: float | None = None, limit: int | None = None,
                 as_json: bool = False, out: TextIO | None = None, tz: tzinfo = UTC,
-                lang: str | None = None, author: str | None = None) -> int:
+                lang: str | None = None, author: str | None = None,
+                contains: str | None = None) -> int:
     """Print the closed cases decided in [since, until), newest first, their times in `tz`, in
     `lang` (default VEILLE_REPORT_LANGUAGE; --json: as the API's, in UTC and English); returns
     how many match (before the limit)."""
@@ -323,7 +324,7 @@ def list_closed(settings: Settings, *, brand: str | None = None, category: str |
         store.close()
     count, shown = view.closed_page(brand=brand, category=category, decision=decision,
                                     moderator=moderator, since=since, until=until, limit=limit,
-                                    author=author)
+                                    author=author, contains=contains)
     return render_closed(settings, count, shown, brand=brand, as_json=as_json, out=out, tz=tz,
                          lang=lang)
 

@@ -1,13 +1,14 @@
 """The moderation page: the pending cases in a browser, and a form per case for its decision.
 
-    GET  /ui?lang=fr|en&cases=mine|unassigned&escalated=true&brand=&author=&category=&sort=&limit=
-                          sign-in form, or the pending cases (`cases`: the signed-in user's,
+    GET  /ui?lang=fr|en&cases=mine|unassigned&escalated=true&brand=&author=&contains=&category=
+            &sort=&limit= sign-in form, or the pending cases (`cases`: the signed-in user's,
                           GET /cases's assignee=; no one's, its unassigned=true; `escalated`,
                           its own: with cases=unassigned, the escalation queue)
-    GET  /ui/closed?lang=&brand=&author=&category=&decision=&moderator=&since=&until=&limit=
-                          sign-in form, or the closed cases (GET /closed's): read only
+    GET  /ui/closed?lang=&brand=&author=&contains=&category=&decision=&moderator=&since=&until=
+            &limit=       sign-in form, or the closed cases (GET /closed's): read only
                           (`author`, as GET /cases's and GET /closed's: one author's cases;
-                          each case's author links to them)
+                          each case's author links to them; `contains`, theirs too: the cases
+                          whose text or link holds these words)
     POST /ui/signin       token (VEILLE_MODERATION_API_TOKEN) and moderator name: a session cookie
     POST /ui/decision     a case's decision (CSRF token), then back to the list with its outcome
     POST /ui/signout      the session forgotten (CSRF token)
@@ -67,11 +68,12 @@ COOKIE = "veille_session"
 #: (GET /cases's, GET /closed's) and lang.
 #: `offset` too: a decision's way back, the sign-in's and the language link return to the page
 #: of cases the moderator was on (the filter form, without it, starts at the first page).
-KEPT = ("lang", "cases", "escalated", "brand", "author", "category", "sort", "limit", "offset")
+KEPT = ("lang", "cases", "escalated", "brand", "author", "contains", "category", "sort", "limit",
+        "offset")
 #: The pending cases' `cases` filter: whose (the signed-in user's, no one's; "": anyone's).
 WHOSE = ("mine", "unassigned")
-CLOSED_KEPT = ("lang", "brand", "author", "category", "decision", "moderator", "since", "until",
-               "limit", "offset")
+CLOSED_KEPT = ("lang", "brand", "author", "contains", "category", "decision", "moderator", "since",
+               "until", "limit", "offset")
 #: What a case's author link keeps of its page's query, the author set: how the cases are shown
 #: (the sort, the limit; the closed cases' time window), not the other filters (all of that
 #: author's cases, whoever works on them, whatever their brand) nor `offset` (the first page).
@@ -120,6 +122,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
                    "again, then decide again.",
         "sign_in_again": "Sign in again",
         "limit_range": "", "bad_time": "", "until_after": "",  # French only (query_refusal)
+        "no_word": "",  # French only (query_refusal)
         "pending_title": "Pending cases", "closed_title": "Closed cases",
         "refused_title": "Refused", "skip": "Skip to content", "pages": "Moderation pages",
         "closed_count": "{n} closed case{s}, {shown} shown", "decision": "decision",
@@ -147,6 +150,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "pending_of": "{n} pending case{s} of {author}, {shown} shown",
         "closed_count_of": "{n} closed case{s} of {author}, {shown} shown",
         "author_cases": "Cases of {author}", "every_author": "Every author's cases",
+        "contains": "words (text or link)",
     },
     "fr": {
         "title": "Modération", "sign_in": "Se connecter", "token": "Jeton de l'équipe",
@@ -178,6 +182,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "limit_range": "«\u00a0{name}\u00a0» doit être un nombre entier de 1 à {top}",
         "bad_time": f"«\u00a0{{name}}\u00a0»{NBSP}: heure illisible (ISO 8601 ou secondes Unix)",
         "until_after": "«\u00a0{name}\u00a0» doit être après «\u00a0{since}\u00a0»",
+        "no_word": "«\u00a0{name}\u00a0» doit contenir au moins un mot",
         "pending_title": "Dossiers en attente", "closed_title": "Dossiers clos",
         "refused_title": "Refusé", "skip": "Aller au contenu", "pages": "Pages de modération",
         "closed_count": "{n} dossier{s} clos, {shown} affiché{shown_s}", "decision": "décision",
@@ -205,6 +210,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "pending_of": "{n} dossier{s} en attente de {author}, {shown} affiché{shown_s}",
         "closed_count_of": "{n} dossier{s} clos de {author}, {shown} affiché{shown_s}",
         "author_cases": "Dossiers de {author}", "every_author": "Les dossiers de tous les auteurs",
+        "contains": "mots (texte ou lien)",
     },
 }
 
@@ -505,6 +511,7 @@ def _filters(query: Any, lang: str) -> str:
         f'<label for="f-escalated">{esc(p["escalated"])}</label> '
         + _text_field(query, "brand", s["brand"])
         + _text_field(query, "author", p["author"])
+        + _text_field(query, "contains", p["contains"])
         + f'<label for="f-category">{esc(s["categories"])}</label> '
           f'{_select(query, "category", METRIC_CATEGORIES, lang)} '
         + f'<label for="f-sort">{esc(p["sort"])}</label> {_select(query, "sort", SORTS, lang)} '
@@ -518,6 +525,7 @@ def _closed_filters(query: Any, lang: str) -> str:
     return _filter_form("/ui/closed", (
         _text_field(query, "brand", s["brand"])
         + _text_field(query, "author", p["author"])
+        + _text_field(query, "contains", p["contains"])
         + f'<label for="f-category">{esc(s["categories"])}</label> '
           f'{_select(query, "category", METRIC_CATEGORIES, lang)} '
         + f'<label for="f-decision">{esc(p["decision"])}</label> '
@@ -697,7 +705,8 @@ def _count(listing: dict[str, Any], query: Any, lang: str, here: str) -> str:
 
 def query_refusal(answer: dict[str, Any], lang: str) -> str:
     """The API's refusal of a filter, in the page's language: the French page says those its
-    form can send in French (the limit, a time, until before since); the others as the API."""
+    form can send in French (the limit, a time, until before since, words that hold none); the
+    others as the API."""
     detail, field = str(answer.get("detail", "")), answer.get("field")
     if lang != "fr":
         return detail
@@ -711,6 +720,8 @@ def query_refusal(answer: dict[str, Any], lang: str) -> str:
         return p["offset_range"]
     if field == "until" and detail == "until must be after since":
         return p["until_after"].format(name=p["until"], since=p["since"])
+    if field == "contains" and detail == "contains must hold a word":
+        return p["no_word"].format(name=p["contains"])
     return detail
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from itertools import chain
 from typing import Any, Final
 
-from veille.mentions_view import handle
+from veille.mentions_view import folded, handle, holds
 from veille.moderation import (
     CATEGORIES,
     CLOSING_DECISIONS,
@@ -959,16 +959,18 @@ class CaseView:
     def closed_page(self, *, brand: str | None = None, category: str | None = None,
                     decision: str | None = None, moderator: str | None = None,
                     since: float | None = None, until: float | None = None,
-                    limit: int | None = None, author: str | None = None, offset: int = 0
-                    ) -> tuple[int, list[dict[str, Any]]]:
+                    limit: int | None = None, author: str | None = None, offset: int = 0,
+                    contains: str | None = None) -> tuple[int, list[dict[str, Any]]]:
         """How many closed cases closed_cases finds, and `limit` of them from `offset` on (the
         `offset` newest left out): only those are summarized (a listing of the newest 100 of
-        50,000 closed cases took 0.5 s).
+        50,000 closed cases took 0.5 s). `author` and `contains` as pending() reads them, from
+        the case's queue item (a case whose item is no longer held matches neither).
         The earlier episodes of case ids queued again are listed too, each with its own item."""
         rows: list[tuple[float, str, int, dict[str, Any], dict[str, Any] | None]] = []
         current = len(self.closed)
         brand = brand_key(brand) if brand is not None else None
         wanted_author = handle(author)
+        needle = folded(contains)
         for n, (case_id, decided, record, item) in enumerate(self._closed_episodes()):
             if (since is not None and decided < since) or (until is not None and decided >= until):
                 continue
@@ -990,6 +992,8 @@ class CaseView:
                 categories = case.categories if case is not None else ()
                 if category not in categories and not (category == NO_CATEGORY and not categories):
                     continue
+            if needle and (item is None or not holds(item, needle)):  # last: the text folded
+                continue
             rows.append((decided, case_id, n, record, item))
         rows.sort(key=lambda row: (-row[0], row[1], row[2]))
         shown = rows[offset:offset + limit] if limit is not None else rows[offset:]
@@ -1017,8 +1021,8 @@ class CaseView:
     def pending(self, brand: str | None = None, category: str | None = None,
                 limit: int | None = None, sort: str = "queued", *, assignee: str | None = None,
                 unassigned: bool = False, escalated: bool = False, now: float | None = None,
-                posted_since: float | None = None, author: str | None = None
-                ) -> list[dict[str, Any]]:
+                posted_since: float | None = None, author: str | None = None,
+                contains: str | None = None) -> list[dict[str, Any]]:
         """Pending items, oldest first (queue time, then id; with sort="respond_by", the
         earliest answer deadline first: a mention posted long before it was queued, late or
         replayed, is more urgent than its queue time says), optionally filtered. A case is one
@@ -1032,7 +1036,10 @@ class CaseView:
         (escalated to them, or taken since). These need `now`, as the decisions are folded at
         it. `posted_since` (epoch seconds) keeps the mentions posted
         then or later: a crisis' own cases, behind a backlog. `author`: one author's (an access
-        request; compared as handle() compares them: case and a leading @ ignored).
+        request; compared as handle() compares them: case and a leading @ ignored). `contains`:
+        those whose text or link holds these words, in this order (compared as `veille mentions
+        --contains` compares them, mentions_view.holds: case, accents and spacing ignored; a case
+        erased by `veille erase` holds none); words that fold to nothing are no filter.
 
         Only the pending cases are read (indexed apart from the closed ones), in an order
         sorted again only after they changed."""
@@ -1040,6 +1047,7 @@ class CaseView:
             self._order = sorted(self._pending, key=self._pending.__getitem__)
         brand = brand_key(brand) if brand is not None else None
         wanted_author = handle(author)
+        needle = folded(contains)
         out = [
             item for item in map(self.items.__getitem__, self._order)
             if (brand is None or item["brand"] == brand or brand in (item.get("brands") or ()))
@@ -1048,6 +1056,8 @@ class CaseView:
                  or (category == NO_CATEGORY and not known_categories(item)))
             and (posted_since is None or parse_epoch(item["created_at"], "created_at") >= posted_since)
             and (wanted_author is None or handle(item.get("author")) == wanted_author)
+            # Last: the text folded only for the cases the cheaper filters kept.
+            and (not needle or holds(item, needle))
         ]
         whose = assignee is not None or unassigned
         if whose or escalated:
