@@ -58,8 +58,9 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
         "on_raw": "  {id}: on {raw} (partition {partition}, offset {offset}, written {at}{by}{copies})",
         "by": " by {source}",
         "copies": ", {n} copies",
+        "message": "{n} message", "messages": "{n} messages",
         "waiting": ", not enriched yet: the enrichment stage has read that partition up to offset "
-                   "{done}, {behind} messages before it (`veille_raw_backlog_messages`)",
+                   "{done}, {behind} before it (`veille_raw_backlog_messages`)",
         "never_read": ", not enriched yet: no enrichment stage of VEILLE_APP_ID={app} has read "
                       "that partition (is a worker running?)",
         "read_lost": ", read by the enrichment stage (committed up to offset {done}) but neither "
@@ -97,8 +98,9 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
                   "écrite le {at}{by}{copies})",
         "by": " par {source}",
         "copies": ", {n} copies",
+        "message": "{n} message", "messages": "{n} messages",
         "waiting": f", pas encore enrichie{NBSP}: l'étape d'enrichissement a lu cette partition "
-                   "jusqu'à l'offset {done}, {behind} messages avant elle "
+                   "jusqu'à l'offset {done}, {behind} avant elle "
                    "(`veille_raw_backlog_messages`)",
         "never_read": f", pas encore enrichie{NBSP}: aucune étape d'enrichissement de "
                       "VEILLE_APP_ID={app} n'a lu cette partition (un worker tourne-t-il ?)",
@@ -302,7 +304,7 @@ def as_json(record: dict[str, Any]) -> str:
 
 def missing_note(ids: Iterable[str], topic: str, lang: str = "en") -> str:
     """What to say of ids not found."""
-    return _words(lang)["missing"].format(topic=topic, ids=", ".join(ids))
+    return printable(_words(lang)["missing"].format(topic=topic, ids=", ".join(ids)))
 
 
 @dataclass(frozen=True)
@@ -373,7 +375,10 @@ def trace_line(trace: Trace, topics: Topics, tz: tzinfo = UTC, lang: str = "en")
     elif done is None:
         status = t["never_read"].format(app=topics.app_id)
     elif raw.offset >= done:
-        status = t["waiting"].format(done=done, behind=count(raw.offset - done, lang))
+        behind = raw.offset - done
+        one = behind == 1 or (behind == 0 and lang == "fr")  # « 0 message » in French
+        status = t["waiting"].format(done=done, behind=t["message" if one else "messages"]
+                                     .format(n=count(behind, lang)))
     else:
         status = t["read_lost"].format(done=done, enriched=topics.enriched, days=days)
     return printable(where + status)

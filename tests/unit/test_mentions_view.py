@@ -161,3 +161,20 @@ def test_a_trace_in_french_and_escaped() -> None:
                   "d'enrichissement a lu cette partition jusqu'à l'offset 100, 1\u202f104 messages avant "
                   "elle (`veille_raw_backlog_messages`)")
     assert "(1,5 jours)" in trace_line(Trace("m"), Topics("r", "e", "d", "p", 1.5), lang="fr")
+
+
+def test_the_missing_note_escapes_the_ids_and_one_message_is_singular() -> None:
+    """The ids not found come from the command line as typed (or pasted from a record another
+    producer wrote): the note naming them escapes their control characters as the trace lines
+    below it do ("\\x1b[31m" turned the reader's terminal red); one message before it is one."""
+    from veille.mentions_view import missing_note
+
+    note = missing_note(["m\x1b[31m", "ok"], "mentions.enriched")
+    assert "\x1b" not in note and "m\\u001b[31m, ok" in note
+    assert "\x1b" not in missing_note(["m\x1b[2J"], "mentions.enriched", "fr")
+    one = trace_line(Trace("m2", raw=RawCopy(3, 1205, AT), committed=1204), TOPICS)
+    assert "up to offset 1204, 1 message before it (" in one
+    un = trace_line(Trace("m2", raw=RawCopy(3, 1205, AT), committed=1204), TOPICS, lang="fr")
+    assert "jusqu'à l'offset 1204, 1 message avant elle (" in un
+    zero = trace_line(Trace("m2", raw=RawCopy(3, 1204, AT), committed=1204), TOPICS, lang="fr")
+    assert "jusqu'à l'offset 1204, 0 message avant elle (" in zero
