@@ -110,10 +110,12 @@ def gather(settings: Settings, timeout: float = 15.0) -> list[TopicState]:
         parts = {name: sorted(consumer.partitions_for_topic(settings.topic(name)) or ())
                  if settings.topic(name) in existing else [] for name in TOPICS}
         tps = [TopicPartition(settings.topic(name), p) for name in TOPICS for p in parts[name]]
-        ends = _high_watermarks(consumer, tps, timeout) if tps else {}
-        starts = consumer.beginning_offsets(tps) if tps else {}
+        # The groups' offsets before the ends: on a busy topic the ends asked first would be
+        # passed by the offsets committed while the fetches ran, a stage far behind read as 0.
         groups = {settings.enrich_group: _committed(admin, settings.enrich_group),
                   settings.app_id: _committed(admin, settings.app_id)}
+        ends = _high_watermarks(consumer, tps, timeout) if tps else {}
+        starts = consumer.beginning_offsets(tps) if tps else {}
     except BrokerError:
         raise
     except Exception as exc:  # noqa: BLE001 (a timeout, a refusal: said, not a traceback)
