@@ -706,6 +706,7 @@ def cmd_mentions(args: argparse.Namespace) -> int:
     """Enriched mentions from mentions.enriched: the ids asked for, whole (reading only their
     partitions), or the newest that pass the filters, a line each, oldest first."""
     from streams.topics import MENTIONS_ENRICHED
+    from veille import mentions_trace
     from veille import mentions_view as view
     from veille.moderate.commands import parse_time
     from veille.moderate.store import TopicReader
@@ -754,6 +755,9 @@ def cmd_mentions(args: argparse.Namespace) -> int:
         elif chosen(record):
             newest.add(record)
 
+    # How far the enrichment stage had read, before the enriched records are: what it had
+    # read then is on mentions.enriched (the trace of an id not found tells read from waiting).
+    committed = mentions_trace.committed_of(settings, ids) if ids else {}
     reader = TopicReader(settings, {MENTIONS_ENRICHED: add},
                          keys=[i.encode("utf-8") for i in ids])
     try:
@@ -767,11 +771,9 @@ def cmd_mentions(args: argparse.Namespace) -> int:
         _print_all(texts, "\n" if args.json else "\n\n")
         missing = [i for i in ids if i not in found]
         if missing:
-            from veille import mentions_trace
-
             print(view.missing_note(missing, topic, lang), file=sys.stderr)
             names = mentions_trace.topics(settings)
-            for trace in mentions_trace.trace(settings, missing):
+            for trace in mentions_trace.trace(settings, missing, committed):
                 print(view.trace_line(trace, names, tz, lang), file=sys.stderr)
         return 1 if missing else 0
     shown = newest.oldest_first()
@@ -809,7 +811,8 @@ def _holds_a_word(args: argparse.Namespace) -> None:
     from veille.mentions_view import folded
 
     if getattr(args, "contains", None) is not None and not folded(args.contains):
-        raise CliError("--contains must hold a word (it is empty or spaces only)")
+        raise CliError("--contains must hold a word (nothing is left of it once spaces, case and "
+                       "accents are set aside)")
 
 
 def _api_client(args: argparse.Namespace, settings: Settings) -> ApiClient | None:

@@ -4,14 +4,15 @@ the topics rather than by reading three of them by hand.
 
 A mention id is the key of its raw message and of its dead letter (the enrichment stage keeps
 the raw key), so only the partitions holding those keys are read: mentions.dlq's first (a
-refusal says why), then mentions.raw's for the ids not refused, and the enrichment stage's
-committed offsets of those partitions (read, or still waiting behind others). A raw message
-written under another key (no key at all) is found by neither, as the topics index it.
+refusal says why), then mentions.raw's for the ids not refused, against the enrichment stage's
+committed offsets of those partitions (read, or still waiting behind others), taken before
+mentions.enriched was read. A raw message written under another key (no key at all) is found
+by neither until the enrichment stage has read it and sent it again keyed by its id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -29,12 +30,15 @@ def topics(settings: Settings) -> Topics:
                   mentions_days=settings.mentions_retention_days)
 
 
-def trace(settings: Settings, ids: Sequence[str]) -> list[Trace]:
-    """A Trace for each of `ids` (in their order), from the topics as they are now."""
+def trace(settings: Settings, ids: Sequence[str], committed: Mapping[int, int | None]) -> list[Trace]:
+    """A Trace for each of `ids` (in their order), from the topics as they are now and the
+    enrichment stage's committed offsets as `committed_of` read them before mentions.enriched
+    was: whatever it committed then had its enriched record on that topic already (a batch is
+    committed once its outputs are acknowledged), so a copy before that offset and not found
+    there was truly read and gone, not enriched in the meantime."""
     letters = _dead_letters(settings, ids)
     waiting = [i for i in ids if i not in letters]
     copies = _raw_copies(settings, waiting) if waiting else {}
-    committed = _committed(settings, {c.partition for c in copies.values()}) if copies else {}
     traces = []
     for i in ids:
         newest, n = letters.get(i, (None, 0))
@@ -97,10 +101,13 @@ def _raw_copies(settings: Settings, ids: Sequence[str]) -> dict[str, RawCopy]:
     return found
 
 
-def _committed(settings: Settings, partitions: set[int]) -> dict[int, int | None]:
-    """The enrichment stage's committed offset of each of these mentions.raw partitions (None:
-    never committed). Asked of the group's coordinator without joining the group."""
+def committed_of(settings: Settings, ids: Sequence[str]) -> dict[int, int | None]:
+    """The enrichment stage's committed offset of each mentions.raw partition these ids are
+    keyed to (None: never committed), asked of the group's coordinator without joining the
+    group; {} when mentions.raw does not exist. Read before mentions.enriched is (see trace)."""
     from kafka import KafkaConsumer, TopicPartition
+
+    from streams.topics import key_partition
 
     try:
         consumer = KafkaConsumer(**settings.kafka_client_options(), group_id=settings.enrich_group,
@@ -110,6 +117,10 @@ def _committed(settings: Settings, partitions: set[int]) -> dict[int, int | None
         raise BrokerError(f"cannot reach the broker at {settings.broker_url}: {exc}") from None
     topic = settings.topic(MENTIONS_RAW)
     try:
+        count = len(consumer.partitions_for_topic(topic) or ())
+        if not count:
+            return {}
+        partitions = {key_partition(i.encode("utf-8"), count) for i in ids}
         return {p: consumer.committed(TopicPartition(topic, p), timeout_ms=15_000)
                 for p in sorted(partitions)}
     except Exception as exc:  # noqa: BLE001 (a timeout, a refusal: said as the reader's are)

@@ -52,15 +52,15 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
         "matched": "veille mentions: {total} on {topic} matched{more}",
         "newest": ", the newest {n} shown",
         "refused": "  {id}: refused at validation, on {dlq}{times}: {reason}{field}{detail}, at "
-                   "{at} (`veille dead-letters --reason {reason}`; once the cause is fixed, "
-                   "`--replay` sends it again)",
+                   "{at} (`veille dead-letters --reason {reason}` lists them)",
         "times": " ({n} times)",
         "on_raw": "  {id}: on {raw} (partition {partition}, offset {offset}, written {at}{by}{copies})",
         "by": " by {source}",
         "copies": ", {n} copies",
         "message": "{n} message", "messages": "{n} messages",
-        "waiting": ", not enriched yet: the enrichment stage has read that partition up to offset "
-                   "{done}, {behind} before it (`veille_raw_backlog_messages`)",
+        "waiting": ", not enriched yet: the next the enrichment stage reads there is offset {done}, "
+                   "{behind} before this one",
+        "next": ", not enriched yet: it is the next the enrichment stage reads there",
         "never_read": ", not enriched yet: no enrichment stage of VEILLE_APP_ID={app} has read "
                       "that partition (is a worker running?)",
         "read_lost": ", read by the enrichment stage (committed up to offset {done}) but neither "
@@ -69,8 +69,10 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
                      "earlier copy whose record has left it",
         "rekeyed": ", whose value's id is {other}: the enrichment stage enriches it under "
                    "that id (`veille mentions {other}`)",
-        "nowhere": "  {id}: on neither {raw} nor {dlq}: no collector sent a mention of this id, "
-                   "or it has left them with their retention ({days} days)",
+        "nowhere": "  {id}: no message keyed with this id on {raw} or {dlq}: not sent, sent "
+                   "under another key or none and not read yet (the enrichment stage sends it "
+                   "again keyed by its id), or past their retention ({days} days)",
+        "detail": ": {detail}",
     },
     "fr": {
         "mention": "mention", "posted": "publiée", "link": "lien", "language": "langue",
@@ -92,16 +94,17 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
         "newest": ", les {n} plus récentes affichées",
         "refused": f"  {{id}}{NBSP}: refusée à la validation, dans {{dlq}}{{times}}{NBSP}: "
                    f"{{reason}}{{field}}{{detail}}, le {{at}} (`veille dead-letters --reason "
-                   f"{{reason}}`{NBSP}; une fois la cause corrigée, `--replay` la renvoie)",
+                   f"{{reason}}` les liste)",
         "times": " ({n} fois)",
         "on_raw": f"  {{id}}{NBSP}: dans {{raw}} (partition {{partition}}, offset {{offset}}, "
                   "écrite le {at}{by}{copies})",
         "by": " par {source}",
         "copies": ", {n} copies",
         "message": "{n} message", "messages": "{n} messages",
-        "waiting": f", pas encore enrichie{NBSP}: l'étape d'enrichissement a lu cette partition "
-                   "jusqu'à l'offset {done}, {behind} avant elle "
-                   "(`veille_raw_backlog_messages`)",
+        "waiting": f", pas encore enrichie{NBSP}: la prochaine que l'étape d'enrichissement y lit "
+                   "est à l'offset {done}, {behind} avant celle-ci",
+        "next": f", pas encore enrichie{NBSP}: c'est la prochaine que l'étape d'enrichissement y "
+                "lit",
         "never_read": f", pas encore enrichie{NBSP}: aucune étape d'enrichissement de "
                       "VEILLE_APP_ID={app} n'a lu cette partition (un worker tourne-t-il ?)",
         "read_lost": ", lue par l'étape d'enrichissement (validée jusqu'à l'offset {done}) mais ni "
@@ -110,9 +113,11 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
                      "doublon d'une copie dont l'enregistrement l'a quitté",
         "rekeyed": f", dont l'identifiant dans la valeur est {{other}}{NBSP}: l'étape "
                    "d'enrichissement l'enrichit sous cet identifiant (`veille mentions {other}`)",
-        "nowhere": f"  {{id}}{NBSP}: ni dans {{raw}} ni dans {{dlq}}{NBSP}: aucun collecteur n'a "
-                   "envoyé de mention de cet identifiant, ou elle les a quittés avec leur "
-                   "rétention ({days} jours)",
+        "nowhere": f"  {{id}}{NBSP}: aucun message de cette clé dans {{raw}} ni dans "
+                   f"{{dlq}}{NBSP}: pas envoyée, envoyée sous une autre clé ou sans clé et pas "
+                   "encore lue (l'étape d'enrichissement la renvoie sous son identifiant), ou "
+                   "passée leur rétention ({days} jours)",
+        "detail": f"{NBSP}: {{detail}}",
     },
 }
 
@@ -359,7 +364,7 @@ def trace_line(trace: Trace, topics: Topics, tz: tzinfo = UTC, lang: str = "en")
             id=trace.id, dlq=topics.dlq, reason=letter.reason,
             times=t["times"].format(n=count(trace.dead_letters, lang)) if trace.dead_letters > 1 else "",
             field=f" ({h['field']})" if h.get("field") else "",
-            detail=f": {_one_line(h['detail'])}" if h.get("detail") else "",
+            detail=t["detail"].format(detail=_one_line(h["detail"])) if h.get("detail") else "",
             at=_clock(letter.timestamp, tz, seconds=True)))
     raw = trace.raw
     if raw is None:
@@ -374,10 +379,11 @@ def trace_line(trace: Trace, topics: Topics, tz: tzinfo = UTC, lang: str = "en")
         status = t["rekeyed"].format(other=raw.value_id)
     elif done is None:
         status = t["never_read"].format(app=topics.app_id)
-    elif raw.offset >= done:
+    elif raw.offset == done:
+        status = t["next"]
+    elif raw.offset > done:
         behind = raw.offset - done
-        one = behind == 1 or (behind == 0 and lang == "fr")  # « 0 message » in French
-        status = t["waiting"].format(done=done, behind=t["message" if one else "messages"]
+        status = t["waiting"].format(done=done, behind=t["message" if behind == 1 else "messages"]
                                      .format(n=count(behind, lang)))
     else:
         status = t["read_lost"].format(done=done, enriched=topics.enriched, days=days)

@@ -145,8 +145,10 @@ def _committed(admin: Any, group: str) -> dict[tuple[str, int], int | None]:
 
 
 def _high_watermarks(consumer: Any, tps: list[Any], timeout: float) -> dict[Any, int]:
-    """Each partition's high watermark, from fetch responses: fetched from ListOffsets' end
-    (at most a batch before the true end on Tansu, the end itself on Apache Kafka)."""
+    """Each partition's high watermark, from the first fetch response that gives it: fetched
+    from ListOffsets' end (at most a batch before the true end on Tansu, the end itself on
+    Apache Kafka). The first, not the end reached: on a topic being written, reading on to a
+    moving end took seconds (5.5 s during a replay)."""
     from veille.moderate.store import BrokerError
 
     consumer.assign(tps)
@@ -157,7 +159,7 @@ def _high_watermarks(consumer: Any, tps: list[Any], timeout: float) -> dict[Any,
         consumer.poll(timeout_ms=200, max_records=10_000, update_offsets=True)
         for tp in tps:
             high = consumer.highwater(tp)
-            if high is not None and consumer.position(tp) >= high:
+            if high is not None and tp not in ends:
                 ends[tp] = high
         if time.monotonic() > deadline and len(ends) < len(tps):
             slow = sorted(f"{tp.topic}/{tp.partition}" for tp in tps if tp not in ends)
@@ -173,8 +175,8 @@ def _partitions_behind(behind: dict[int, int]) -> str:
 def table(states: Sequence[TopicState], settings: Settings) -> str:
     """The states as an operator reads them: a line per topic, then what needs doing."""
     width = max(len(s.topic) for s in states)
-    lines = [f"veille status: broker {settings.broker_url}, VEILLE_APP_ID={settings.app_id}"
-             + (f", VEILLE_TOPIC_PREFIX={settings.topic_prefix}" if settings.topic_prefix else ""),
+    lines = [f"veille status: broker {settings.broker_url}, app id {settings.app_id}"
+             + (f", topic prefix {settings.topic_prefix}" if settings.topic_prefix else ""),
              f"{'topic':<{width}}  partitions  {'records':>11}  read by (to read)"]
     for s in states:
         if s.missing:

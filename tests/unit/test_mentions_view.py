@@ -126,16 +126,15 @@ def test_a_missing_id_is_traced_to_where_it_is() -> None:
     refused = trace_line(Trace("m1", letter, 2, RawCopy(0, 5, AT)), TOPICS)
     assert refused == ("  m1: refused at validation, on mentions.dlq (2 times): invalid_timestamp "
                        "(created_at): 3 days in the future, at 2026-11-30 00:53:20 UTC (`veille "
-                       "dead-letters --reason invalid_timestamp`; once the cause is fixed, `--replay` "
-                       "sends it again)")
+                       "dead-letters --reason invalid_timestamp` lists them)")
     raw = RawCopy(3, 1204, AT, "rss", copies=2)
     waiting = trace_line(Trace("m2", raw=raw, committed=1100), TOPICS, ZoneInfo("Europe/Paris"))
     assert waiting == ("  m2: on mentions.raw (partition 3, offset 1204, written 2026-11-30 01:53:20 CET "
-                       "by rss, 2 copies), not enriched yet: the enrichment stage has read that "
-                       "partition up to offset 1100, 104 messages before it (`veille_raw_backlog_messages`)")
+                       "by rss, 2 copies), not enriched yet: the next the enrichment stage reads there "
+                       "is offset 1100, 104 messages before this one")
     # Its own offset is the next to read: none before it.
     next_one = trace_line(Trace("m2", raw=raw, committed=1204), TOPICS)
-    assert "up to offset 1204, 0 messages before it" in next_one
+    assert next_one.endswith(", not enriched yet: it is the next the enrichment stage reads there")
     never = trace_line(Trace("m3", raw=RawCopy(0, 0, AT)), TOPICS)
     assert never.endswith("not enriched yet: no enrichment stage of VEILLE_APP_ID=veille has read that "
                           "partition (is a worker running?)")
@@ -147,8 +146,9 @@ def test_a_missing_id_is_traced_to_where_it_is() -> None:
     assert rekeyed.endswith(", whose value's id is m5b: the enrichment stage enriches it under that id "
                             "(`veille mentions m5b`)")
     assert trace_line(Trace("m6"), TOPICS) == (
-        "  m6: on neither mentions.raw nor mentions.dlq: no collector sent a mention of this id, or it "
-        "has left them with their retention (7 days)")
+        "  m6: no message keyed with this id on mentions.raw or mentions.dlq: not sent, sent under another "
+        "key or none and not read yet (the enrichment stage sends it again keyed by its id), or past their "
+        "retention (7 days)")
 
 
 def test_a_trace_in_french_and_escaped() -> None:
@@ -157,9 +157,9 @@ def test_a_trace_in_french_and_escaped() -> None:
         raw="p.mentions.raw", enriched="p.mentions.enriched", dlq="p.mentions.dlq", app_id="p",
         mentions_days=1.5), lang="fr")
     assert fr == ("  m\\u001b2\u00a0: dans p.mentions.raw (partition 3, offset 1204, écrite le 2026-11-30 "
-                  "00:53:20 UTC par rss\\u001b[31m, 1\u202f200 copies), pas encore enrichie\u00a0: l'étape "
-                  "d'enrichissement a lu cette partition jusqu'à l'offset 100, 1\u202f104 messages avant "
-                  "elle (`veille_raw_backlog_messages`)")
+                  "00:53:20 UTC par rss\\u001b[31m, 1\u202f200 copies), pas encore enrichie\u00a0: la "
+                  "prochaine que l'étape d'enrichissement y lit est à l'offset 100, 1\u202f104 messages "
+                  "avant celle-ci")
     assert "(1,5 jours)" in trace_line(Trace("m"), Topics("r", "e", "d", "p", 1.5), lang="fr")
 
 
@@ -173,8 +173,12 @@ def test_the_missing_note_escapes_the_ids_and_one_message_is_singular() -> None:
     assert "\x1b" not in note and "m\\u001b[31m, ok" in note
     assert "\x1b" not in missing_note(["m\x1b[2J"], "mentions.enriched", "fr")
     one = trace_line(Trace("m2", raw=RawCopy(3, 1205, AT), committed=1204), TOPICS)
-    assert "up to offset 1204, 1 message before it (" in one
+    assert one.endswith("is offset 1204, 1 message before this one")
     un = trace_line(Trace("m2", raw=RawCopy(3, 1205, AT), committed=1204), TOPICS, lang="fr")
-    assert "jusqu'à l'offset 1204, 1 message avant elle (" in un
+    assert un.endswith("est à l'offset 1204, 1 message avant celle-ci")
     zero = trace_line(Trace("m2", raw=RawCopy(3, 1204, AT), committed=1204), TOPICS, lang="fr")
-    assert "jusqu'à l'offset 1204, 0 message avant elle (" in zero
+    assert zero.endswith("pas encore enrichie\u00a0: c'est la prochaine que l'étape d'enrichissement y lit")
+    refused = trace_line(Trace("m1", DeadLetter.from_record(b"m1", b"{", 0, [
+        ("veille-dlq-reason", b"invalid_json"), ("veille-dlq-field", b"text"),
+        ("veille-dlq-detail", b"x")]), 1), TOPICS, lang="fr")
+    assert "invalid_json (text)\u00a0: x, le " in refused  # the French colon
