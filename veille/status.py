@@ -49,6 +49,8 @@ class Reader:
     group: str
     #: The group's committed offset of each partition (None: never committed).
     committed: dict[int, int | None]
+    #: The group's members now (the workers reading), None when the broker did not say.
+    members: int | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ def gather(settings: Settings, timeout: float = 15.0) -> list[TopicState]:
         # passed by the offsets committed while the fetches ran, a stage far behind read as 0.
         groups = {settings.enrich_group: _committed(admin, settings.enrich_group),
                   settings.app_id: _committed(admin, settings.app_id)}
+        members = _members(admin, list(groups))
         ends = _high_watermarks(consumer, tps, timeout) if tps else {}
         starts = consumer.beginning_offsets(tps) if tps else {}
     except BrokerError:
@@ -132,7 +135,8 @@ def gather(settings: Settings, timeout: float = 15.0) -> list[TopicState]:
         if name in READERS:
             who, enrich = READERS[name]
             group = settings.enrich_group if enrich else settings.app_id
-            reader = Reader(who, group, {p: groups[group].get((topic, p)) for p in parts[name]})
+            reader = Reader(who, group, {p: groups[group].get((topic, p)) for p in parts[name]},
+                            members.get(group))
         states.append(TopicState(name, topic, partitions, reader))
     return states
 
@@ -142,6 +146,27 @@ def _committed(admin: Any, group: str) -> dict[tuple[str, int], int | None]:
     answer = admin.list_group_offsets(group).get(group) or {}
     return {(tp.topic, tp.partition): (meta.offset if meta.offset >= 0 else None)
             for tp, meta in answer.items()}
+
+
+def _members(admin: Any, groups: list[str]) -> dict[str, int]:
+    """How many members each group has now (the workers reading), {} when the broker does not
+    say. Asked with DescribeGroups without the authorized operations: kafka-python's
+    describe_groups asks for them whatever it is told, and fails on Tansu's answer (ValueError:
+    15 is not a valid ACLOperation), hence the request sent here through its admin client."""
+    from kafka.protocol.admin import DescribeGroupsRequest
+
+    async def describe() -> dict[str, int]:
+        found: dict[str, int] = {}
+        for group, node in (await admin._find_coordinator_ids(groups)).items():
+            answer = await admin._manager.send(
+                DescribeGroupsRequest(groups=[group], include_authorized_operations=False), node_id=node)
+            found.update({g.group_id: len(g.members) for g in answer.groups if not g.error_code})
+        return found
+
+    try:
+        return admin._manager.run(describe)  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 (another client version, a broker refusing: not said)
+        return {}
 
 
 def _high_watermarks(consumer: Any, tps: list[Any], timeout: float) -> dict[Any, int]:
@@ -185,9 +210,11 @@ def table(states: Sequence[TopicState], settings: Settings) -> str:
         read = ""
         if s.reader is not None:
             behind = s.behind()
-            read = (f"{s.reader.name}: never read (no worker of this VEILLE_APP_ID has committed "
-                    f"a partition)" if s.never_read() else
-                    f"{s.reader.name}: {sum(behind.values()):,}{_partitions_behind(behind)}")
+            n = s.reader.members
+            who = s.reader.name + ("" if n is None else " (no worker)" if n == 0
+                                   else f" ({n} worker{'s' if n > 1 else ''})")
+            read = (f"{who}: never read (no worker of this app id has committed a partition)"
+                    if s.never_read() else f"{who}: {sum(behind.values()):,}{_partitions_behind(behind)}")
         lines.append(f"{s.topic:<{width}}  {len(s.partitions):>10}  {s.records:>11,}  {read}".rstrip())
     missing = [s.topic for s in states if s.missing]
     if missing:
@@ -212,7 +239,8 @@ def as_json(states: Sequence[TopicState], settings: Settings) -> str:
                 row["committed"] = s.reader.committed.get(row["partition"])
                 row["behind"] = behind.get(row["partition"], 0)
             entry["reader"] = {"name": s.reader.name, "group": s.reader.group,
-                               "behind": sum(behind.values()), "never_read": s.never_read()}
+                               "members": s.reader.members, "behind": sum(behind.values()),
+                               "never_read": s.never_read()}
         topics.append(entry)
     return json.dumps({"broker": settings.broker_url, "app_id": settings.app_id,
                        "topic_prefix": settings.topic_prefix, "topics": topics})

@@ -53,7 +53,8 @@ def test_status_from_missing_topics_to_a_pipeline_read_to_its_end(settings, star
     assert done.returncode == 0, done.stderr
     table = rows(done.stdout)
     assert table[MENTIONS_RAW][:2] == [str(settings.topic_partitions), "40"], done.stdout
-    assert table[MENTIONS_RAW][2].startswith("enrichment stage: never read (no worker"), done.stdout
+    assert table[MENTIONS_RAW][2] == ("enrichment stage (no worker): never read (no worker of this app id "
+                                      "has committed a partition)"), done.stdout
     assert table["mentions.enriched"] == [str(settings.topic_partitions), "0"]
     state = json.loads(veille(settings, "--json").stdout)
     raw = next(t for t in state["topics"] if t["name"] == MENTIONS_RAW)
@@ -65,13 +66,13 @@ def test_status_from_missing_topics_to_a_pipeline_read_to_its_end(settings, star
     done = veille(settings)
     assert done.returncode == 0, done.stderr
     table = rows(done.stdout)
-    assert table[MENTIONS_RAW][1:] == ["40", "enrichment stage: 0"], done.stdout
+    assert table[MENTIONS_RAW][1:] == ["40", "enrichment stage (1 worker): 0"], done.stdout
     assert table["mentions.enriched"][1] == "40"
-    assert table["moderation.queue"][2].startswith("moderation agent: ")
+    assert table["moderation.queue"][2].startswith("moderation agent (1 worker): ")
     state = json.loads(veille(settings, "--json").stdout)
     assert state["app_id"] == settings.app_id and state["topic_prefix"] == settings.topic_prefix
     raw = next(t for t in state["topics"] if t["name"] == MENTIONS_RAW)
-    assert raw["reader"] == {"name": "enrichment stage", "group": settings.enrich_group, "behind": 0,
-                             "never_read": False}
+    assert raw["reader"] == {"name": "enrichment stage", "group": settings.enrich_group, "members": 1,
+                             "behind": 0, "never_read": False}
     assert sum(p["committed"] for p in raw["partitions"]) == 40
     assert "Traceback" not in done.stderr
