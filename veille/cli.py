@@ -1305,8 +1305,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_rss)
     # The collectors that poll the watch list's sources: the same options each.
     for name, func, what, once in (
-            ("mastodon", cmd_mastodon, "follow the watch list's hashtags on a Mastodon instance",
-             "poll every hashtag once, then exit"),
+            ("mastodon", cmd_mastodon, "follow the watch list's hashtags and read the brands' "
+             "own accounts (mastodon_accounts) on a Mastodon instance",
+             "poll every hashtag and brand account once, then exit"),
             ("bluesky", cmd_bluesky, "search Bluesky for the watch list's brand names, aliases "
              "and hashtags", "run every search once, then exit"),
             ("reddit", cmd_reddit, "search Reddit for the watch list's brand names, aliases and "

@@ -387,17 +387,27 @@ def test_since_id_is_kept_until_the_broker_acknowledges(m_settings: Settings) ->
     asyncio.run(scenario())
 
 
-def test_refuses_to_start_without_an_instance_or_hashtags(m_settings: Settings,
-                                                          tmp_path: Path) -> None:
+def test_refuses_to_start_without_an_instance_or_anything_to_read(m_settings: Settings,
+                                                                  tmp_path: Path) -> None:
+    """A watch list with neither a hashtag nor a brand account is refused, at start as on a
+    reload, and the error says both were looked for (a brand's accounts alone are enough since
+    2026-12-07: test_a_watch_list_of_brand_accounts_only_...)."""
     with pytest.raises(MastodonConfigError, match="VEILLE_MASTODON_URL is empty"):
         asyncio.run(run_mastodon(m_settings.with_(mastodon_url="")))
 
-    no_tags = tmp_path / "no_tags.toml"
-    no_tags.write_text('[[brands]]\nid = "acme"\nname = "Acme"\n')
+    nothing = tmp_path / "nothing.toml"
+    nothing.write_text('[[brands]]\nid = "acme"\nname = "Acme"\n')
     collector = new_collector(m_settings.with_(mastodon_url="https://mastodon.example",
-                                               watchlist=str(no_tags)))
-    with pytest.raises(MastodonConfigError, match="no brand has `hashtags`"):
+                                               watchlist=str(nothing)))
+    refusal = "no brand has `hashtags` nor `mastodon_accounts`, nothing to read on Mastodon"
+    with pytest.raises(MastodonConfigError, match=refusal):
         asyncio.run(collector.start())
+    with pytest.raises(MastodonConfigError, match=refusal):  # a reload: the sources in use stay
+        collector.load_watchlist(nothing)
+    accounts_only = tmp_path / "accounts_only.toml"
+    accounts_only.write_text('[[brands]]\nid = "acme"\nname = "Acme"\n'
+                             'mastodon_accounts = ["acme@mastodon.example"]\n')
+    assert collector.load_watchlist(accounts_only).brand_ids == ("acme",)
 
     env = settings_env(m_settings)
     env.pop("VEILLE_MASTODON_URL", None)
@@ -1066,12 +1076,12 @@ def test_each_brands_accounts_say_when_they_last_worked_and_how_they_fail(
     to a hashtag that worked. The brands' accounts now have their own health, per brand: every
     brand whose accounts are read has its series at 0 from the start, an account failing counts
     under its brand alone (not under a hashtag, even one spelt as the brand's id), and the series
-    follow the watch list. A brand listing accounts but no hashtag has none read, and no series
-    (nor does the collector stumble on it)."""
+    follow the watch list. A brand listing accounts but no hashtag has them read as any other's
+    (until 2026-12-07: none read, and no series)."""
     async def scenario() -> None:
         srv = Instance()
         acc = Accounts(ids={"acme_fr@mastodon.example": "777", "boreal@mastodon.example": "778",
-                            "cirrus@mastodon.example": "779"})
+                            "cirrus@mastodon.example": "779", "dune@mastodon.example": "780"})
         async with serve([("GET", "/api/v1/timelines/tag/{tag}", srv.handle),
                           ("GET", "/api/v1/accounts/lookup", acc.lookup),
                           ("GET", "/api/v1/accounts/{id}/statuses", acc.account_statuses),
@@ -1101,20 +1111,21 @@ def test_each_brands_accounts_say_when_they_last_worked_and_how_they_fail(
                 assert collector.sources == ["AcmeDown", "acme", "BorealCafe",
                                              "@acme_fr@mastodon.example",
                                              "@acme_gone@mastodon.example",
-                                             "@boreal@mastodon.example"]
-                for brand in ("acme", "boreal"):  # at 0 before the first round
+                                             "@boreal@mastodon.example",
+                                             "@cirrus@mastodon.example"]
+                for brand in ("acme", "boreal", "cirrus"):  # at 0 before the first round
                     assert value(ACCOUNT_LAST_GOOD, brand=brand) == 0
                     assert account_failures(brand) == dict.fromkeys(KINDS, 0.0)
-                assert value(ACCOUNT_LAST_GOOD, brand="cirrus") is None  # none of its read
 
                 before = time.time()
                 result = await collector.poll_round()
                 assert result.status == "partial"
                 assert list(result.errors) == ["@acme_gone@mastodon.example"]
-                # Under its brand: acme's accounts did not all work, boreal's did.
+                # Under its brand: acme's accounts did not all work, boreal's and cirrus's did.
                 assert account_failures("acme") == {**dict.fromkeys(KINDS, 0.0), "fetch": 1.0}
                 assert value(ACCOUNT_LAST_GOOD, brand="acme") == 0
                 assert (value(ACCOUNT_LAST_GOOD, brand="boreal") or 0) >= before
+                assert (value(ACCOUNT_LAST_GOOD, brand="cirrus") or 0) >= before
                 # The hashtags all worked: none counts the account's failure, #acme included.
                 for tag in ("AcmeDown", "acme", "BorealCafe"):
                     assert (value(LAST_GOOD, hashtag=tag) or 0) >= before, tag
@@ -1122,24 +1133,28 @@ def test_each_brands_accounts_say_when_they_last_worked_and_how_they_fail(
                                for kind in KINDS) == 0, tag
                 assert value(LAST_GOOD, hashtag="acme_gone@mastodon.example") is None
 
-                # The watch list changes: boreal's account taken off, cirrus followed with one.
+                # The watch list changes: boreal's account taken off, dune followed with one (no
+                # hashtag either), cirrus's kept.
                 path = Path(settings.watchlist)
                 path.write_text(
                     '[[brands]]\nid = "acme"\nname = "Acme"\nhashtags = ["AcmeDown", "acme"]\n'
                     'mastodon_accounts = ["acme_fr@mastodon.example"]\n'
                     '[[brands]]\nid = "boreal"\nname = "Boréal"\nhashtags = ["BorealCafe"]\n'
-                    '[[brands]]\nid = "cirrus"\nname = "Cirrus"\nhashtags = ["CirrusNews"]\n'
-                    'mastodon_accounts = ["cirrus@mastodon.example"]\n', encoding="utf-8")
+                    '[[brands]]\nid = "cirrus"\nname = "Cirrus"\n'
+                    'mastodon_accounts = ["cirrus@mastodon.example"]\n'
+                    '[[brands]]\nid = "dune"\nname = "Dune"\n'
+                    'mastodon_accounts = ["dune@mastodon.example"]\n', encoding="utf-8")
                 collector.use_watchlist(Watchlist.from_toml(path))
                 assert value(ACCOUNT_LAST_GOOD, brand="boreal") is None
                 assert value(ACCOUNT_FAILURES, brand="boreal", kind="fetch") is None
-                assert value(ACCOUNT_LAST_GOOD, brand="cirrus") == 0
-                assert account_failures("cirrus") == dict.fromkeys(KINDS, 0.0)
+                assert value(ACCOUNT_LAST_GOOD, brand="dune") == 0
+                assert account_failures("dune") == dict.fromkeys(KINDS, 0.0)
+                assert (value(ACCOUNT_LAST_GOOD, brand="cirrus") or 0) >= before  # kept
                 good = time.time()
                 result = await collector.poll_round()
                 assert result.status == "ok", result.errors
-                assert (value(ACCOUNT_LAST_GOOD, brand="acme") or 0) >= good
-                assert (value(ACCOUNT_LAST_GOOD, brand="cirrus") or 0) >= good
+                for brand in ("acme", "cirrus", "dune"):
+                    assert (value(ACCOUNT_LAST_GOOD, brand=brand) or 0) >= good, brand
                 assert account_failures("acme") == {**dict.fromkeys(KINDS, 0.0), "fetch": 1.0}
             finally:
                 await collector.close()
@@ -1147,5 +1162,104 @@ def test_each_brands_accounts_say_when_they_last_worked_and_how_they_fail(
             text = generate_latest(registry).decode()
             assert 'veille_mastodon_account_failures_total{brand="acme",kind="fetch"} 1.0' in text
             assert "acme_gone" not in text and base.split("//")[1] not in text
+
+    asyncio.run(scenario())
+
+
+def accounts_api(srv: Instance, acc: Accounts) -> list[tuple[str, str, Any]]:
+    """The stand-in's routes: the hashtag timelines and the accounts API."""
+    return [("GET", "/api/v1/timelines/tag/{tag}", srv.handle),
+            ("GET", "/api/v1/accounts/lookup", acc.lookup),
+            ("GET", "/api/v1/accounts/{id}/statuses", acc.account_statuses),
+            ("GET", "/api/v1/statuses/{id}", acc.status)]
+
+
+def test_a_brand_with_accounts_and_no_hashtag_has_its_answers_read(
+        m_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found in review, 2026-12-07: only a brand with `hashtags` had its `mastodon_accounts`
+    read, and nobody was told: a brand team that only wants its answers on Mastodon counted
+    (its complaints found elsewhere: RSS, Bluesky, the webhook) never had them. Cirrus lists an
+    account and no hashtag: its account is read beside acme's hashtag, its reply to a customer's
+    status is sent as its answer, and its accounts have their health under its id."""
+    async def scenario() -> None:
+        srv = Instance()
+        acc = Accounts(ids={"cirrus@mastodon.example": "779"})
+        async with serve(accounts_api(srv, acc)) as base:
+            srv.base = base
+            Path(m_settings.watchlist).write_text(
+                '[[brands]]\nid = "acme"\nname = "Acme"\nhashtags = ["AcmeDown"]\n'
+                '[[brands]]\nid = "cirrus"\nname = "Cirrus"\n'
+                'mastodon_accounts = ["cirrus@mastodon.example"]\n', encoding="utf-8")
+            settings = m_settings.with_(mastodon_url=base)
+            complaint = toot("00301", "camille", "Cirrus ne répond plus depuis ce matin")
+            acc.by_id = {complaint["id"]: complaint}
+            reply = toot("00310", "cirrus", "Désolés Camille, on regarde",
+                         in_reply_to_id=complaint["id"],
+                         in_reply_to_account_id=complaint["account"]["id"])
+            reply["account"]["id"] = "779"
+            acc.statuses["779"] = [reply]
+            metrics = CollectorMetrics(CollectorRegistry())
+            sink = ListSink(settings, "mastodon", metrics)
+            collector = MastodonCollector(settings, metrics, sink, page_limit=3,
+                                          lookback_seconds=0.0)
+            assert await run_mastodon(settings, once=True, collector=collector) == []
+            assert collector.sources == ["AcmeDown", "@cirrus@mastodon.example"]
+            lines = capsys.readouterr().out.splitlines()
+            assert "mastodon: @cirrus@mastodon.example: ok, 1 statuses, 1 answer sent" in lines, lines
+            [record] = sink.records
+            assert record.key == mastodon_id(complaint["uri"]).encode()
+            assert json.loads(record.value)["moderator"] == "@cirrus@mastodon.example"
+            registry = metrics.registry
+            assert (registry.get_sample_value(ACCOUNT_LAST_GOOD, {"brand": "cirrus"}) or 0) > 0
+
+    asyncio.run(scenario())
+
+
+def test_a_watch_list_of_brand_accounts_only_starts_and_reads_them(
+        m_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No brand has `hashtags`, one has `mastodon_accounts`: the collector starts (until
+    2026-12-07: refused, "nothing to follow") and reads the account, with no hashtag series; its
+    `--once` names the account, and every account failing is a failed round that says so (not
+    "every hashtag failed")."""
+    async def scenario() -> None:
+        srv = Instance()
+        acc = Accounts(ids={"cirrus@mastodon.example": "779"})
+        async with serve(accounts_api(srv, acc)) as base:
+            srv.base = base
+            Path(m_settings.watchlist).write_text(
+                '[[brands]]\nid = "cirrus"\nname = "Cirrus"\n'
+                'mastodon_accounts = ["cirrus@mastodon.example"]\n', encoding="utf-8")
+            settings = m_settings.with_(mastodon_url=base)
+            complaint = toot("00401", "camille", "Panne Cirrus ?")
+            acc.by_id = {complaint["id"]: complaint}
+            reply = toot("00410", "cirrus", "Réparé, merci !", in_reply_to_id=complaint["id"],
+                         in_reply_to_account_id=complaint["account"]["id"])
+            reply["account"]["id"] = "779"
+            acc.statuses["779"] = [reply]
+            metrics = CollectorMetrics(CollectorRegistry())
+            sink = ListSink(settings, "mastodon", metrics)
+            collector = MastodonCollector(settings, metrics, sink, page_limit=3,
+                                          lookback_seconds=0.0)
+            assert await run_mastodon(settings, once=True, collector=collector) == []
+            assert collector.sources == ["@cirrus@mastodon.example"]
+            assert srv.requests == []  # no hashtag asked for
+            lines = capsys.readouterr().out.splitlines()
+            assert lines == ["mastodon: @cirrus@mastodon.example: ok, 1 statuses, 1 answer sent"]
+            assert [json.loads(r.value)["case_id"] for r in sink.records] == [
+                mastodon_id(complaint["uri"])]
+            text = generate_latest(metrics.registry).decode()
+            assert 'veille_mastodon_account_last_success_timestamp_seconds{brand="cirrus"}' in text
+            assert "veille_mastodon_hashtag_last_success_timestamp_seconds{" not in text
+
+            # The account unknown to the instance: the round failed, and the error says what.
+            acc.ids.clear()
+            fresh = settings.with_(collector_state_dir=str(tmp_path / "fresh"))
+            gone = MastodonCollector(fresh, CollectorMetrics(CollectorRegistry()),
+                                     ListSink(fresh, "mastodon", metrics), page_limit=3,
+                                     lookback_seconds=0.0)
+            with pytest.raises(mastodon.MastodonRoundFailed,
+                               match=r"every brand account failed \(1\); "
+                                     r"@cirrus@mastodon.example: HTTP 404"):
+                await run_mastodon(fresh, once=True, collector=gone)
 
     asyncio.run(scenario())

@@ -60,10 +60,11 @@ def test_a_brand_lists_its_mastodon_accounts_with_or_without_a_leading_at() -> N
         {"id": "cirrus", "mastodon_accounts": ["cirrus@m.example"]}]})
     assert [b.mastodon_accounts for b in wl.brands] == [
         ("acme_fr@mastodon.example", "Acme@Piaille.example"), (), ("cirrus@m.example",)]
-    # Read by the collector as sources `@user@instance`; a brand without hashtags has no case
-    # on Mastodon: its accounts are not read.
+    # Read by the collector as sources `@user@instance`, every brand's, hashtags or not: a
+    # brand without has its cases found elsewhere (RSS, Bluesky, the webhook), and its answers
+    # on Mastodon close them (until 2026-12-07 its accounts were never read, silently).
     assert accounts_of(wl) == [("@acme_fr@mastodon.example", "acme"),
-                               ("@Acme@Piaille.example", "acme")]
+                               ("@Acme@Piaille.example", "acme"), ("@cirrus@m.example", "cirrus")]
     assert own_accounts(wl) == {"acmedown": frozenset({"acme_fr@mastodon.example",
                                                        "acme@piaille.example"})}
 

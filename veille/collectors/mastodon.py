@@ -13,8 +13,9 @@ a 429 waits for Retry-After or the reset.
 The brand's own accounts (the watch list's `mastodon_accounts`, `user@instance`, compared case
 aside): a status found by a hashtag whose author (`account.acct`, a local one qualified with its
 server) is an account of a brand following that hashtag is read but not sent (its own statuses are
-no mentions of it). Each account of a brand with hashtags is also a source, `@user@instance`: its
-id looked up once (`GET /api/v1/accounts/lookup?acct=`, kept in its state), then
+no mentions of it). Each account of every brand, with hashtags or without (its cases found by
+another collector: RSS, Bluesky, the webhook), is also a source, `@user@instance`: its id looked
+up once (`GET /api/v1/accounts/lookup?acct=`, kept in its state), then
 `GET /api/v1/accounts/{id}/statuses?exclude_reblogs=true` read with a hashtag's cursor, look-back
 and memory, at most ACCOUNT_PAGES pages a round, its state saved only after acknowledgement. A
 status of it replying to another account's (`in_reply_to_account_id` not its own) costs one more
@@ -23,7 +24,10 @@ or 410: none), and when the parent is none of the brand's accounts it is sent as
 answer (answer_of): a `replied` decision on moderation.decisions keyed by the parent's mention id,
 `answered_on` mastodon, in the round's write. An answer to a status that never became a case is
 dropped by the moderation agent as `not_a_case` (workers of 2026-12-07 or later). An account that
-cannot be looked up or read fails alone, counted in its brand's account health below.
+cannot be looked up or read fails alone, counted in its brand's account health below. (Until
+2026-12-07 only a brand with `hashtags` had its accounts read, and a watch list of accounts alone
+was refused: a brand team that only wanted its answers on Mastodon counted never had them, and
+nobody was told.) The collector needs something to read: a hashtag or a brand's account.
 
 Each hashtag's health is exported (veille.metrics.HashtagMetrics): the time of its last good
 poll (read, and its new statuses acknowledged by the broker; a quiet hashtag polls well) and its
@@ -166,8 +170,13 @@ AUDIENCE = {"followers": None, "likes": "favourites_count", "shares": "reblogs_c
             "replies": "replies_count"}
 
 
+#: Why a watch list is refused when it gives the collector nothing to read.
+NOTHING_TO_READ = "no brand has `hashtags` nor `mastodon_accounts`, nothing to read on Mastodon"
+
+
 class MastodonConfigError(ValueError):
-    """The Mastodon collector cannot start: no instance URL, or no hashtag to follow."""
+    """The Mastodon collector cannot start: no instance URL, or nothing to read (no hashtag and
+    no brand account)."""
 
 
 #: A FetchError of a known kind (polling.SourceFetchError), for a hashtag.
@@ -175,7 +184,7 @@ HashtagFetchError = SourceFetchError
 
 
 class MastodonRoundFailed(MastodonConfigError):
-    """`--once`: every hashtag failed (a MastodonConfigError so that the CLI prints
+    """`--once`: every hashtag and brand account failed (a MastodonConfigError so that the CLI prints
     `veille: error: ...` and exits 2, not a traceback)."""
 
 
@@ -306,9 +315,11 @@ def hashtags_of(watchlist: Watchlist) -> list[str]:
 
 def accounts_of(watchlist: Watchlist) -> list[tuple[str, str]]:
     """(source, brand id) of every account of the brands' `mastodon_accounts`, the source
-    `@user@instance`, in the watch list's order: only a brand with `hashtags` (its mentions on
-    Mastodon are found by them; a brand without has no case there for an answer to close)."""
-    return [(ACCOUNT_PREFIX + acct, brand.id) for brand in watchlist.brands if brand.hashtags
+    `@user@instance`, in the watch list's order: every brand's, with `hashtags` or without. A
+    brand without has its cases found elsewhere (RSS, Bluesky, the webhook, a status naming it
+    that another brand's hashtag found), and its answers on Mastodon close them: until
+    2026-12-07 its accounts were never read, and nobody was told."""
+    return [(ACCOUNT_PREFIX + acct, brand.id) for brand in watchlist.brands
             for acct in brand.mastodon_accounts]
 
 
@@ -589,7 +600,7 @@ class MastodonCollector(PollingCollector):
         return self.source_metrics, source
 
     def _account_brands(self) -> list[str]:
-        """The brands whose accounts are read (accounts_of: those with hashtags), once each."""
+        """The brands whose accounts are read (accounts_of: those with any), once each."""
         return list(dict.fromkeys(self.accounts.values()))
 
     @property
@@ -603,6 +614,13 @@ class MastodonCollector(PollingCollector):
         self._own_of_tag = own_accounts(watchlist)
         self._own_of_brand = {b.id: frozenset(a.casefold() for a in b.mastodon_accounts)
                               for b in watchlist.brands}
+
+    def _name_sources(self) -> None:
+        """What the sources are called in `--once`'s "every ... failed": a collector reading
+        brand accounts only said "every hashtag failed (1); @acme@...: ..."."""
+        nouns = [noun for noun, some in (("hashtag", self.hashtags), ("brand account", self.accounts))
+                 if some]
+        self.source_noun = " and ".join(nouns) or "hashtag"
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -627,15 +645,16 @@ class MastodonCollector(PollingCollector):
                              "the instance's rate limit is shared with its other clients")
 
     def load_watchlist(self, path: Path) -> Watchlist:
-        """The watch list at `path`, or MastodonConfigError: one that does not load, or where no
-        brand has `hashtags` (nothing to follow), at start as when it changes while running (a
-        change that would leave nothing to follow is refused: the hashtags in use stay)."""
+        """The watch list at `path`, or MastodonConfigError: one that does not load, or with
+        nothing to read (no brand has `hashtags` nor `mastodon_accounts`), at start as when it
+        changes while running (a change that would leave nothing to read is refused: the sources
+        in use stay). A brand's accounts alone are enough (until 2026-12-07: refused)."""
         try:
             watchlist = Watchlist.from_toml(path)
         except WatchlistError as exc:
             raise MastodonConfigError(str(exc)) from None
-        if not hashtags_of(watchlist):
-            raise MastodonConfigError(f"{path}: no brand has `hashtags`, nothing to follow")
+        if not hashtags_of(watchlist) and not accounts_of(watchlist):
+            raise MastodonConfigError(f"{path}: {NOTHING_TO_READ}")
         return watchlist
 
     async def start(self) -> None:
@@ -645,10 +664,9 @@ class MastodonCollector(PollingCollector):
             watchlist = self.follow_watchlist(self.load_watchlist)
             self.hashtags = hashtags_of(watchlist)
             self._use_accounts(watchlist)
-        if not self.hashtags:
-            raise MastodonConfigError(
-                f"{self.settings.watchlist_path}: no brand has `hashtags`, nothing to follow"
-            )
+        if not self.sources:
+            raise MastodonConfigError(f"{self.settings.watchlist_path}: {NOTHING_TO_READ}")
+        self._name_sources()
         if self.source_metrics is None:
             self.source_metrics = HashtagMetrics(self.metrics.registry, self.hashtags)
         if self.account_metrics is None:
@@ -713,6 +731,7 @@ class MastodonCollector(PollingCollector):
                 accounts.forget(brand)
             accounts.watch(brands)
         self.hashtags = hashtags
+        self._name_sources()
         log.info("mastodon: watch list changed: %d hashtags and %d brand accounts followed "
                  "from this round on (added: %s; taken off: %s)", len(hashtags),
                  len(self.accounts), ", ".join(self.describe(t) for t in added) or "none",
@@ -1157,11 +1176,13 @@ class MastodonCollector(PollingCollector):
 
 async def run_mastodon(settings: Settings, *, once: bool = False,
                        collector: MastodonCollector | None = None) -> list[str]:
-    """Serve /metrics and poll the hashtags until SIGTERM/SIGINT, or one round with `once=True`.
+    """Serve /metrics and poll the hashtags and brand accounts until SIGTERM/SIGINT, or one round
+    with `once=True`.
 
     With `once`, raises BrokerUnavailable when the broker did not take the round's statuses,
-    and MastodonRoundFailed when every hashtag failed; else returns the hashtags that failed
-    (the others' statuses are sent), each as "tag: error" (polling.run_polling).
+    and MastodonRoundFailed when every hashtag and account failed; else returns those that
+    failed (the others' statuses are sent), each as "#tag: error" or "@user@instance: error"
+    (polling.run_polling).
     """
     from prometheus_client import CollectorRegistry
 
