@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from streams.topics import MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics
-from tests.conftest import settings_env
+from tests.cli_helpers import as_operator
 from tests.integration.test_bad_input import produce
 from tests.moderation_helpers import mention, wait_for
 from veille.moderate.store import TopicReader
@@ -20,10 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 def veille(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = settings_env(settings)
-    del env["VEILLE_LOG_LEVEL"]  # the default, as an operator runs it
-    return subprocess.run([sys.executable, "-m", "veille.cli", "dead-letters", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return as_operator(settings, "dead-letters", *args)
 
 
 def enriched_ids(settings: Settings) -> set[str]:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
 
 from streams.topics import ensure_topics
-from tests.conftest import settings_env
+from tests.cli_helpers import as_operator
 from tests.integration.test_bad_input import produce
 from tests.moderation_helpers import by_label, wait_for, wait_metrics
 from veille.settings import Settings
@@ -29,10 +28,7 @@ RAW = {
 
 
 def veille(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = settings_env(settings)
-    del env["VEILLE_LOG_LEVEL"]  # the default, as an operator runs it
-    return subprocess.run([sys.executable, "-m", "veille.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return as_operator(settings, *args)
 
 
 def pending(settings: Settings) -> dict[str, dict[str, object]]:

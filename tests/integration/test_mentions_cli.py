@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
 
 from streams.topics import MENTIONS_DLQ, MENTIONS_ENRICHED, MENTIONS_RAW, ensure_topics, key_partition
-from tests.conftest import settings_env
+from tests.cli_helpers import as_operator
 from tests.integration.test_bad_input import produce
 from tests.moderation_helpers import mention, wait_for
 from veille.moderate.store import TopicReader
@@ -33,10 +32,7 @@ TEXTS = {
 
 
 def veille(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = settings_env(settings)
-    del env["VEILLE_LOG_LEVEL"]  # the default, as an operator runs it
-    return subprocess.run([sys.executable, "-m", "veille.cli", "mentions", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return as_operator(settings, "mentions", *args)
 
 
 def test_an_alert_s_mentions_are_read_by_id_and_the_unscored_ones_listed(settings, start_worker) -> None:
@@ -132,10 +128,7 @@ def test_ids_not_enriched_are_traced_to_where_they_are(settings, start_worker) -
     assert "Traceback" not in done.stderr
 
     # Another application's enrichment stage (VEILLE_APP_ID) has read nothing of the topics.
-    env = settings_env(settings) | {"VEILLE_APP_ID": "elsewhere"}
-    del env["VEILLE_LOG_LEVEL"]
-    other = subprocess.run([sys.executable, "-m", "veille.cli", "mentions", "t-late", "--lang", "fr"],
-                           env=env, capture_output=True, text=True, timeout=120)
+    other = as_operator(settings, "mentions", "t-late", "--lang", "fr", VEILLE_APP_ID="elsewhere")
     assert other.returncode == 1 and other.stdout == "", other.stderr
     assert other.stderr.splitlines()[-1].endswith(
         "pas encore enrichie\u00a0: aucune étape d'enrichissement de VEILLE_APP_ID=elsewhere n'a lu "

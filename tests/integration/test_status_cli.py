@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from streams.topics import MENTIONS_RAW, ensure_topics
-from tests.conftest import settings_env
+from tests.cli_helpers import as_operator
 from tests.integration.test_bad_input import produce
 from tests.kafka_helpers import wait_committed_to_end
 from tests.moderation_helpers import mention
@@ -22,10 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 def veille(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = settings_env(settings)
-    del env["VEILLE_LOG_LEVEL"]  # the default, as an operator runs it
-    return subprocess.run([sys.executable, "-m", "veille.cli", "status", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return as_operator(settings, "status", *args)
 
 
 def rows(out: str) -> dict[str, list[str]]:
