@@ -387,6 +387,11 @@ def test_credentials_refused_by_the_token_endpoint_are_a_clear_config_error(
                     "refused the app's credentials") in err
             assert "Traceback" not in err and "not-the-secret" not in err + out
 
+            # With a brand's account among the sources, they are not all searches.
+            collector = new_collector(wrong, queries=[*queries, Query("acme", "u/Acme_Support")])
+            with pytest.raises(RedditRoundFailed, match=r"every search and brand account failed \(3\); "):
+                await run_reddit(wrong, once=True, collector=collector)
+
     asyncio.run(scenario())
 
 
