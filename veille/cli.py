@@ -957,12 +957,15 @@ def cmd_moderate_decide(args: argparse.Namespace) -> int:
     from veille.moderate import client
     from veille.moderate.commands import decide, language, validate_decision, written
 
+    if len(args.case_ids) > 1:
+        return _moderate_decide_many(args)
+    case_id = args.case_ids[0]
     assignee = args.assignee
     if args.decision == "assign" and assignee is None:
         assignee = args.moderator  # "assign" alone: the moderator takes the case
     # Bad input is refused before the broker is asked anything (a broker out of reach is not
     # what an empty --moderator should be told).
-    validate_decision(args.case_id, args.decision, moderator=args.moderator, reason=args.reason,
+    validate_decision(case_id, args.decision, moderator=args.moderator, reason=args.reason,
                       assignee=assignee)
     settings = _settings(args)
     api = _api_client(args, settings)
@@ -971,15 +974,40 @@ def cmd_moderate_decide(args: argparse.Namespace) -> int:
         if args.no_check:  # the API always checks: unchecked would be silently checked
             raise CliError("--no-check cannot go through the moderation API (it always checks "
                            'the case first): add --api "" to write it to the topics unchecked')
-        record = client.decide(settings, api, args.case_id, args.decision, moderator=args.moderator,
+        record = client.decide(settings, api, case_id, args.decision, moderator=args.moderator,
                                reason=args.reason, assignee=assignee, lang=lang)
     else:
-        record = decide(_reachable(settings), args.case_id, args.decision, moderator=args.moderator,
+        record = decide(_reachable(settings), case_id, args.decision, moderator=args.moderator,
                         reason=args.reason, assignee=assignee, check=not args.no_check, lang=lang)
     if record is None:  # nothing to write: said on stderr
         return 0
     print(written(record, lang), file=sys.stderr)
     return 0
+
+
+def _moderate_decide_many(args: argparse.Namespace) -> int:
+    """`moderate decide ID ID... DECISION`: a line per case and a summary on stderr; 1 when
+    any case was refused or not acknowledged (named: the others need not be sent again)."""
+    from veille.moderate import client
+    from veille.moderate.commands import decide_many, language, tell_decided, validate_bulk
+
+    ids = list(dict.fromkeys(args.case_ids))  # an id pasted twice is decided once
+    if args.assignee is not None:
+        raise CliError("--assignee is for escalate and assign, which take one case id")
+    validate_bulk(ids, args.decision, moderator=args.moderator, reason=args.reason)
+    settings = _settings(args)
+    api = _api_client(args, settings)
+    lang = language(settings, args.lang)
+    if api is not None:
+        if args.no_check:
+            raise CliError("--no-check cannot go through the moderation API (it always checks "
+                           'the case first): add --api "" to write it to the topics unchecked')
+        found = client.decide_many(settings, api, ids, args.decision, moderator=args.moderator,
+                                   reason=args.reason, lang=lang)
+    else:
+        found = decide_many(_reachable(settings), ids, args.decision, moderator=args.moderator,
+                            reason=args.reason, check=not args.no_check, lang=lang)
+    return tell_decided(found, lang, sys.stderr)
 
 
 def cmd_moderate_serve(args: argparse.Namespace) -> int:
@@ -1325,7 +1353,7 @@ def build_parser() -> argparse.ArgumentParser:
     js.add_argument("--watchlist", help=f"watch-list TOML (env {ENV_PREFIX}WATCHLIST)")
     js.set_defaults(func=cmd_jetstream)
 
-    from veille.moderation import CLOSING_DECISIONS, DECISIONS, METRIC_CATEGORIES, SORTS
+    from veille.moderation import CLOSING_DECISIONS, DECISIONS, MAX_BULK_IDS, METRIC_CATEGORIES, SORTS
 
     p = sub.add_parser("alerts", help="crisis alert story events (reputation.alerts), oldest first")
     _add_broker(p)
@@ -1468,9 +1496,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_lang(m, "the rows' names and sentences")
     _add_api(m)
     m.set_defaults(func=cmd_moderate_show)
-    m = msub.add_parser("decide", help="write a decision to moderation.decisions (waits for the ack)")
+    m = msub.add_parser("decide", help="write a decision to moderation.decisions (waits for the ack)",
+                        description="Write a decision on a case, or a closing decision on several "
+                                    "(a wave of copies of one complaint, a spam campaign).")
     _add_broker(m)
-    m.add_argument("case_id")
+    m.add_argument("case_ids", nargs="+", metavar="CASE_ID",
+                   help=f"the case, or up to {MAX_BULK_IDS} cases (each checked as one, the ones "
+                        "accepted written in one batch; a line per case, exit status 1 if any is "
+                        "refused or not acknowledged); several take only "
+                        f"{', '.join(CLOSING_DECISIONS)}: "
+                        "an escalation asks a lead to look at each case, and an assignment "
+                        "depends on who works on each")
     m.add_argument("decision", type=decision_word(DECISIONS), metavar="DECISION",
                    help=f"{', '.join(DECISIONS)}; in French too: "
                         + ", ".join(f"{fr} ({en})" for fr, en in FRENCH_DECISIONS.items()

@@ -18,12 +18,14 @@ from typing import Any, TextIO
 from urllib.parse import quote, urlencode
 
 from veille.moderate.commands import (
+    Decided,
     ModerateError,
     check_case_id,
     decide_words,
     render_case,
     render_closed,
     render_list,
+    validate_bulk,
     validate_decision,
 )
 from veille.moderate.words import word
@@ -294,3 +296,25 @@ def decide(settings: Settings, client: ApiClient, case_id: str, decision: str, *
             to=up.get("assignee") or t["escalation_queue"],
             severity=word(up.get("severity"), lang))) + "\n")
     return record
+
+
+def decide_many(settings: Settings, client: ApiClient, case_ids: list[str], decision: str, *,
+                moderator: str, reason: str | None = None, notes: TextIO | None = None,
+                lang: str | None = None) -> list[Decided]:
+    """commands.decide_many through the API: one POST /cases/{id}/decision per case (each
+    checked, written and read back by the API as one), what became of each, in order. A case
+    refused does not stop the others; a 503 is "not acknowledged" (it may still be written)."""
+    validate_bulk(case_ids, decision, moderator=moderator, reason=reason)
+    out: list[Decided] = []
+    for case_id in case_ids:
+        try:
+            record = decide(settings, client, case_id, decision, moderator=moderator,
+                            reason=reason, notes=notes, lang=lang)
+        except ApiError as exc:
+            out.append(Decided(case_id, None, str(exc), unacknowledged=exc.status == 503
+                               or exc.status is None))
+        except ModerateError as exc:
+            out.append(Decided(case_id, None, str(exc)))
+        else:
+            out.append(Decided(case_id, record))
+    return out

@@ -6,15 +6,18 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
 from veille.moderate.store import BrokerError, ModerationStore, would_ignore
 from veille.moderate.words import NBSP, decision_word, word
+from veille.moderation import CLOSING_DECISIONS, MAX_BULK_IDS
 from veille.moderation.cases import DecisionError, parse_epoch
 from veille.moderation.queue import (
     REPORT_TEXT,
+    CaseView,
     answered_on_of,
     build_report,
     decision_record,
@@ -199,6 +202,13 @@ DECIDE_TEXT: dict[str, dict[str, str]] = {
         "closed": "case {case!r} is already closed: {decision} by {moderator}",
         "pending": "case {case!r} already has a decision waiting to be applied: {by} "
                    "(--no-check writes this one anyway)",
+        # Several case ids: a line per case refused or not acknowledged, then the summary.
+        "bulk_refused": "veille: refused: {why}",
+        "bulk_unacknowledged": "veille: not acknowledged: case {case!r}: {why}",
+        "bulk_summary": "{written} of {total} decisions written",
+        "bulk_refused_ids": "; refused (look at them, then decide each again): {ids}",
+        "bulk_unacknowledged_ids": "; not acknowledged (may still be written: look at them "
+                                   "before deciding again): {ids}",
     },
     "fr": {
         "written": f"décision enregistrée{NBSP}: {{decision}}{{to}}, dossier {{case}}, par "
@@ -221,6 +231,14 @@ DECIDE_TEXT: dict[str, dict[str, str]] = {
         "closed": f"le dossier {{case!r}} est déjà clos{NBSP}: {{decision}} par {{moderator}}",
         "pending": f"le dossier {{case!r}} a déjà une décision en attente d'être appliquée{NBSP}: "
                    "{by} (--no-check enregistre celle-ci quand même)",
+        "bulk_refused": f"veille: refusé{NBSP}: {{why}}",
+        "bulk_unacknowledged": f"veille: non confirmé par le broker{NBSP}: dossier {{case!r}}{NBSP}: "
+                               "{why}",
+        "bulk_summary": "{written} décisions enregistrées sur {total}",
+        "bulk_refused_ids": f"{NBSP}; refusés (regardez-les, puis décidez chacun à nouveau)"
+                            f"{NBSP}: {{ids}}",
+        "bulk_unacknowledged_ids": f"{NBSP}; non confirmés (peut-être enregistrés{NBSP}: "
+                                   f"regardez-les avant de décider à nouveau){NBSP}: {{ids}}",
     },
 }
 
@@ -523,7 +541,11 @@ def decide_words(settings: Settings, lang: str | None
                  ) -> tuple[str, dict[str, str], Callable[[dict[str, Any]], str]]:
     """`decide`'s language (default VEILLE_REPORT_LANGUAGE), its texts (DECIDE_TEXT), and how
     it names a decision in them ("approve by bob at ..."), through the topics or the API."""
-    lang = language(settings, lang)
+    return decide_words_of(language(settings, lang))
+
+
+def decide_words_of(lang: str) -> tuple[str, dict[str, str], Callable[[dict[str, Any]], str]]:
+    """decide_words for a language already chosen."""
     t = DECIDE_TEXT[lang]
 
     def by(record: dict[str, Any]) -> str:
@@ -549,7 +571,7 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
     The notes and the refusals are in `lang` (default VEILLE_REPORT_LANGUAGE; until 2026-12-06
     the refusals were English beside French notes)."""
     notes = sys.stderr if notes is None else notes
-    lang, t, by = decide_words(settings, lang)
+    lang = language(settings, lang)
     body = validate_decision(case_id, decision, moderator=moderator, reason=reason,
                              assignee=assignee, decided_at=decided_at)
     # Every record of a case is keyed by its id: its partition of each topic tells all about it.
@@ -557,56 +579,199 @@ def decide(settings: Settings, case_id: str, decision: str, *, moderator: str,
     seen_escalations = 0
     try:
         if check:
-            view = store.refresh()
-            status = view.status(case_id)
-            if status is None:
-                raise ModerateError(printable(t["no_case"].format(case=case_id)))
-            if status == "closed":
-                closed = view.closed[case_id]
-                raise ModerateError(printable(t["closed"].format(
-                    case=case_id, decision=word(closed.get("decision"), lang),
-                    moderator=closed.get("moderator"))))
-            prior = view.closing_decision(case_id, time.time())
-            if prior is not None:  # the agent would apply that one and drop this one
-                raise ModerateError(printable(t["pending"].format(case=case_id, by=by(prior))))
-            prepared = view.prepare(case_id, body, time.time())
-            owner = prepared.owner
-            has = owner["assignee"] if owner is not None else None
-            seen_escalations = prepared.escalations
-            if prepared.unchanged:  # assign to who has it, unassign a case no one has
-                notes.write(printable(
-                    t["already_theirs"].format(case=case_id, has=has, by=by(owner))
-                    if owner is not None and has is not None
-                    else t["no_one_has_it"].format(case=case_id)) + "\n")
+            checked = _checked(store.refresh(), case_id, body, moderator=moderator,
+                               assignee=assignee, lang=lang, notes=notes)
+            if checked is None:
                 return None
-            if prepared.refusal is not None:
-                raise ModerateError(printable(would_ignore(case_id, prepared.refusal, lang)))
-            body = prepared.body
-            if has is not None and has not in (moderator, assignee):
-                # Not refused (a lead may close or take over anyone's case), but said: the
-                # assignee may be writing the brand's answer right now.
-                assert owner is not None
-                notes.write(printable(t["was_assigned"].format(case=case_id, has=has,
-                                                               by=by(owner))) + "\n")
+            body, seen_escalations = checked
         try:
             record = store.decide(case_id, body, decided_at)
         except DecisionError as exc:
             raise ModerateError(exc.detail) from None
         if check:  # another tool may have written a decision since the check
-            try:
-                back = store.read_back(case_id, record, seen_escalations, lang)
-            except BrokerError as exc:  # written and acknowledged all the same
-                notes.write(t["unchecked"].format(error=exc) + "\n")
-                back = None
-            if back is not None and back.refusal is not None:
-                raise ModerateError(printable(back.refusal[1]))
-            if back is not None and back.escalated is not None:
-                up = back.escalated
-                notes.write(printable(t["escalated_meanwhile"].format(
-                    case=case_id, by=by({"decision": "escalate", **up}),
-                    to=up["assignee"] or t["escalation_queue"],
-                    severity=word(up["severity"], lang))) + "\n")
+            _read_back(store, record, seen_escalations, lang, notes)
         return record
+    finally:
+        store.close()
+
+
+def _checked(view: CaseView, case_id: str, body: dict[str, Any], *, moderator: str,
+             assignee: str | None, lang: str, notes: TextIO) -> tuple[dict[str, Any], int] | None:
+    """A decision checked on its case as the topics hold it: what to write and how many times
+    the case was escalated then (ModerationStore.read_back's), or None when there is nothing to
+    write (said on `notes`); a ModerateError saying why it is refused (unknown, closed, a
+    closing decision waiting, one the agent would ignore). `decide`'s check, for one case or
+    each of several."""
+    _, t, by = decide_words_of(lang)
+    status = view.status(case_id)
+    if status is None:
+        raise ModerateError(printable(t["no_case"].format(case=case_id)))
+    if status == "closed":
+        closed = view.closed[case_id]
+        raise ModerateError(printable(t["closed"].format(
+            case=case_id, decision=word(closed.get("decision"), lang),
+            moderator=closed.get("moderator"))))
+    prior = view.closing_decision(case_id, time.time())
+    if prior is not None:  # the agent would apply that one and drop this one
+        raise ModerateError(printable(t["pending"].format(case=case_id, by=by(prior))))
+    prepared = view.prepare(case_id, body, time.time())
+    owner = prepared.owner
+    has = owner["assignee"] if owner is not None else None
+    if prepared.unchanged:  # assign to who has it, unassign a case no one has
+        notes.write(printable(
+            t["already_theirs"].format(case=case_id, has=has, by=by(owner))
+            if owner is not None and has is not None
+            else t["no_one_has_it"].format(case=case_id)) + "\n")
+        return None
+    if prepared.refusal is not None:
+        raise ModerateError(printable(would_ignore(case_id, prepared.refusal, lang)))
+    if has is not None and has not in (moderator, assignee):
+        # Not refused (a lead may close or take over anyone's case), but said: the
+        # assignee may be writing the brand's answer right now.
+        assert owner is not None
+        notes.write(printable(t["was_assigned"].format(case=case_id, has=has,
+                                                       by=by(owner))) + "\n")
+    return prepared.body, prepared.escalations
+
+
+def _read_back(store: ModerationStore, record: dict[str, Any], seen_escalations: int, lang: str,
+               notes: TextIO, fresh: bool = True) -> None:
+    """A decision written, read back: a ModerateError saying why the agent will ignore it, if it
+    will; an escalation written meanwhile noted. `fresh=False`: on the view as the last refresh
+    left it (a batch read back after one refresh)."""
+    _, t, by = decide_words_of(lang)
+    case_id = record["case_id"]
+    try:
+        back = (store.read_back(case_id, record, seen_escalations, lang) if fresh
+                else store.read_back(case_id, record, seen_escalations, lang, fresh=False))
+    except BrokerError as exc:  # written and acknowledged all the same
+        notes.write(t["unchecked"].format(error=exc) + "\n")
+        return
+    if back is not None and back.refusal is not None:
+        raise ModerateError(printable(back.refusal[1]))
+    if back is not None and back.escalated is not None:
+        up = back.escalated
+        notes.write(printable(t["escalated_meanwhile"].format(
+            case=case_id, by=by({"decision": "escalate", **up}),
+            to=up["assignee"] or t["escalation_queue"],
+            severity=word(up["severity"], lang))) + "\n")
+
+
+#: The decisions `decide` writes on several cases at once: the closing ones. A wave of copies
+#: of one complaint, a spam campaign, is approved, rejected or answered as a whole; an
+#: escalation asks a lead to look at each case, and an assignment depends on who works on each.
+BULK_DECISIONS = CLOSING_DECISIONS
+
+
+def validate_bulk(case_ids: list[str], decision: str, *, moderator: str,
+                  reason: str | None = None, decided_at: float | None = None
+                  ) -> dict[str, dict[str, Any]]:
+    """The body of one decision on each of several cases (through the topics or the API),
+    refused with a ModerateError before anything is asked: a decision other than a closing
+    one, more than MAX_BULK_IDS cases, an invalid field."""
+    if decision not in BULK_DECISIONS:
+        raise ModerateError(f"{decision} is decided one case at a time; several case ids take "
+                            f"only {', '.join(BULK_DECISIONS)}")
+    if len(case_ids) > MAX_BULK_IDS:
+        raise ModerateError(f"{len(case_ids)} case ids: at most {MAX_BULK_IDS} at once (split "
+                            "the list)")
+    return {case_id: validate_decision(case_id, decision, moderator=moderator, reason=reason,
+                                       decided_at=decided_at)
+            for case_id in case_ids}
+
+
+def tell_decided(found: list[Decided], lang: str, out: TextIO) -> int:
+    """`decide` on several cases: a line per case (written, refused and why, not acknowledged),
+    then what became of them all, naming the cases to look at again; 1 when any is not
+    written as asked, else 0."""
+    t = DECIDE_TEXT[lang]
+    for d in found:
+        if d.unacknowledged:
+            out.write(printable(t["bulk_unacknowledged"].format(case=d.case_id, why=d.problem))
+                      + "\n")
+        elif d.problem is not None:
+            out.write(printable(t["bulk_refused"].format(why=d.problem)) + "\n")
+        else:
+            assert d.record is not None
+            out.write(written(d.record, lang) + "\n")
+    refused = [d.case_id for d in found if d.problem is not None and not d.unacknowledged]
+    unacknowledged = [d.case_id for d in found if d.unacknowledged]
+    said = t["bulk_summary"].format(written=len(found) - len(refused) - len(unacknowledged),
+                                    total=len(found))
+    if refused:
+        said += t["bulk_refused_ids"].format(ids=" ".join(refused))
+    if unacknowledged:
+        said += t["bulk_unacknowledged_ids"].format(ids=" ".join(unacknowledged))
+    out.write(printable(said) + "\n")
+    return 1 if refused or unacknowledged else 0
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What became of one case of `decide_many`: its record once the broker holds it, else
+    why it was refused or is not known to be written (`problem`)."""
+
+    case_id: str
+    record: dict[str, Any] | None
+    problem: str | None = None
+    #: Not acknowledged: it may still be written (look at the case before deciding again).
+    unacknowledged: bool = False
+
+
+def decide_many(settings: Settings, case_ids: list[str], decision: str, *, moderator: str,
+                reason: str | None = None, check: bool = True, decided_at: float | None = None,
+                notes: TextIO | None = None, lang: str | None = None) -> list[Decided]:
+    """One closing decision (BULK_DECISIONS) on several cases: each checked as `decide` checks
+    one (read from the topics once for them all), the ones accepted written in one batch the
+    broker acknowledges, then read back (once for them all); what became of each, in order.
+    A refused case does not stop the others; a broker that cannot be reached at all is a
+    BrokerError before anything is written."""
+    notes = sys.stderr if notes is None else notes
+    lang = language(settings, lang)
+    bodies = validate_bulk(case_ids, decision, moderator=moderator, reason=reason,
+                           decided_at=decided_at)
+    store = ModerationStore(settings, case_ids=case_ids)
+    refused: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    try:
+        if check:
+            view = store.refresh()
+            for case_id in case_ids:
+                try:
+                    checked = _checked(view, case_id, bodies[case_id], moderator=moderator,
+                                       assignee=None, lang=lang, notes=notes)
+                except ModerateError as exc:
+                    refused[case_id] = str(exc)
+                    continue
+                assert checked is not None  # a closing decision always has something to write
+                bodies[case_id], seen[case_id] = checked
+        accepted = [case_id for case_id in case_ids if case_id not in refused]
+        written = dict(zip(accepted, store.decide_many([(c, bodies[c]) for c in accepted],
+                                                       decided_at), strict=True))
+        fresh = True
+        if check and any(not isinstance(r, BrokerError) for r in written.values()):
+            try:  # once for the batch: each then judged on the same view
+                store.refresh()
+                fresh = False
+            except BrokerError:
+                pass  # each read back tries again, and says it could not read
+        out: list[Decided] = []
+        for case_id in case_ids:
+            found = written.get(case_id)
+            if case_id in refused:
+                out.append(Decided(case_id, None, refused[case_id]))
+            elif isinstance(found, BrokerError):
+                out.append(Decided(case_id, None, str(found), unacknowledged=True))
+            else:
+                assert found is not None
+                if check:
+                    try:
+                        _read_back(store, found, seen[case_id], lang, notes, fresh=fresh)
+                    except ModerateError as exc:  # written, but the agent will ignore it
+                        out.append(Decided(case_id, found, str(exc)))
+                        continue
+                out.append(Decided(case_id, found))
+        return out
     finally:
         store.close()
 

@@ -374,12 +374,14 @@ class ModerationStore:
     def __init__(self, settings: Settings, ack_timeout: float = 10.0, *,
                  closed_retention_seconds: float | None = None,
                  clock: Callable[[], float] = time.time, read_timeout: float = 15.0,
-                 case_id: str | None = None) -> None:
+                 case_id: str | None = None, case_ids: Iterable[str] = ()) -> None:
         """`case_id`: the view of that case alone, read from the one partition of each topic
         its key lands in (`veille moderate decide`: a fraction of the topics, which keep 400
-        days, instead of all of them)."""
+        days, instead of all of them); `case_ids`, of those cases (the partitions their keys
+        land in: with several ids, often all of them)."""
         self.settings = settings
-        self.case_key = case_id.encode("utf-8") if case_id is not None else None
+        ids = [*([case_id] if case_id is not None else []), *case_ids]
+        self.case_keys = [i.encode("utf-8") for i in dict.fromkeys(ids)]
         self.ack_timeout = ack_timeout
         self.read_timeout = read_timeout  # TopicReader's: a broker silent this long is an error
         self.clock = clock
@@ -421,7 +423,7 @@ class ModerationStore:
                 # With their broker time: the agent judges a decision's date when it reads it.
                 MODERATION_DECISIONS: self._on_decision},
                 timeout=self.read_timeout,
-                keys=[self.case_key] if self.case_key is not None else (),
+                keys=self.case_keys,
                 # A view that forgets closed cases learns which first: it then holds their
                 # items and decisions as tombstones as it reads them (CaseView.forget_before).
                 first=(MODERATION_CLOSED,) if self.view.closed_retention_seconds is not None
@@ -465,7 +467,22 @@ class ModerationStore:
         """Validate a decision, write it keyed by case id and return once the broker holds it.
 
         Raises DecisionError for invalid input, BrokerError when it is not acknowledged."""
-        record = decision_record(case_id, body, time.time() if decided_at is None else decided_at)
+        found = self.decide_many([(case_id, body)], decided_at)[0]
+        if isinstance(found, BrokerError):
+            raise found
+        return found
+
+    def decide_many(self, decisions: list[tuple[str, Any]], decided_at: float | None = None
+                    ) -> list[dict[str, Any] | BrokerError]:
+        """Validate decisions (case id, body), write them keyed by case id in one batch, and
+        return once the broker has answered for each: its record when it holds it, else the
+        BrokerError saying it may still be written (`veille moderate decide` with several ids:
+        one round trip for the lot, not one per case, and the ones not acknowledged named).
+
+        Raises DecisionError for invalid input, before anything is sent; BrokerError when the
+        broker cannot be reached at all."""
+        at = time.time() if decided_at is None else decided_at
+        records = [decision_record(case_id, body, at) for case_id, body in decisions]
         if self._producer is None:
             try:
                 self._producer = make_producer(
@@ -478,20 +495,38 @@ class ModerationStore:
             except Exception as exc:
                 raise BrokerError(f"cannot reach the broker at {self.settings.broker_url}: "
                                   f"{exc}") from None
-        try:
-            future = self._producer.send(self.settings.topic(MODERATION_DECISIONS),
-                                         key=case_id.encode("utf-8"),
-                                         value=json.dumps(record, ensure_ascii=False).encode())
-            future.get(timeout=self.ack_timeout)
-        except Exception as exc:
+        topic = self.settings.topic(MODERATION_DECISIONS)
+        futures: list[Any] = []
+        for record in records:
+            try:
+                futures.append(self._producer.send(
+                    topic, key=record["case_id"].encode("utf-8"),
+                    value=json.dumps(record, ensure_ascii=False).encode()))
+            except Exception as exc:  # its buffer full, the broker's metadata not in time
+                futures.append(exc)
+        deadline = time.monotonic() + self.ack_timeout
+        out: list[dict[str, Any] | BrokerError] = []
+        failed = False
+        for record, future in zip(records, futures, strict=True):
+            try:
+                if isinstance(future, Exception):
+                    raise future
+                # One deadline for the batch: a broker gone quiet is not waited for per record.
+                future.get(timeout=max(0.1, deadline - time.monotonic()))
+            except Exception as exc:
+                failed = True
+                out.append(BrokerError(f"the broker did not acknowledge the decision "
+                                       f"({type(exc).__name__}); it may still be written: look at "
+                                       f"the case before deciding again"))
+            else:
+                out.append(record)
+        if failed:
             self._discard_producer()
-            raise BrokerError(f"the broker did not acknowledge the decision "
-                              f"({type(exc).__name__}); it may still be written: look at the "
-                              f"case before deciding again") from None
-        return record
+        return out
 
     def read_back(self, case_id: str, record: dict[str, Any],
-                  seen_escalations: int | None = None, lang: str = "en") -> ReadBack:
+                  seen_escalations: int | None = None, lang: str = "en", *,
+                  fresh: bool = True) -> ReadBack:
         """After `record` was acknowledged, read from the topics: why the agent will ignore it,
         if it will (ReadBack.refusal: an error code and what to tell the moderator), and, given
         how many escalations the case had when the tool checked it, the escalation that came
@@ -502,8 +537,9 @@ class ModerationStore:
         works on the case (CaseView.assigned_first; `assigned` in ReadBack.extra);
         "not_applied", any other refusal (the case's bound on decisions reached meanwhile...).
         What to tell the moderator is in `lang` (REFUSAL_TEXT). Raises BrokerError if the
-        topics cannot be read."""
-        view = self.refresh()
+        topics cannot be read. `fresh=False`: judged on the view as the last refresh left it
+        (a batch's decisions, read back after one refresh for them all)."""
+        view = self.refresh() if fresh else self.view
         mine = json.loads(json.dumps(record, ensure_ascii=False))  # as read back from the topic
         now = self.clock()
         escalated = (view.escalated_between(case_id, mine, now, seen_escalations)

@@ -30,6 +30,10 @@ METRIC_CATEGORIES = (*CATEGORIES, NO_CATEGORY)
 DECISIONS = ("approve", "reject", "escalate", "replied", "assign", "unassign")
 #: The decisions that close a case.
 CLOSING_DECISIONS = ("approve", "reject", "replied")
+#: The most cases one request decides at once (`veille moderate decide ID ID...`, the moderation
+#: page's bulk form): a bot wave's hundreds, in one batch the broker acknowledges well within
+#: its timeout, and a screenful of lines.
+MAX_BULK_IDS = 500
 
 #: Orders of the pending list (CaseView.pending): queue time, or answer deadline.
 SORTS = ("queued", "respond_by")
@@ -53,5 +57,6 @@ class Triage:
         return cls(tuple(d["categories"]), d["severity"], d["action"], tuple(d["reasons"]))
 
 
-__all__ = ["ACTIONS", "ACTION_RANK", "CATEGORIES", "CLOSING_DECISIONS", "DECISIONS", "METRIC_CATEGORIES",
+__all__ = ["ACTIONS", "ACTION_RANK", "CATEGORIES", "CLOSING_DECISIONS", "DECISIONS",
+           "MAX_BULK_IDS", "METRIC_CATEGORIES",
            "NO_CATEGORY", "SEVERITIES", "SORTS", "Triage"]

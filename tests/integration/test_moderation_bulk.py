@@ -1,0 +1,127 @@
+"""One closing decision on several cases at once (a wave of copies of one complaint, a spam
+campaign): `veille moderate decide ID ID... DECISION`, from the topics and through the API
+(`--api`), on the embedded broker: each case checked as one is, the ones accepted written, a
+line per case, a summary naming those to look at again, exit status 1 when any was refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from streams.topics import MODERATION_CLOSED, MODERATION_DECISIONS, MODERATION_QUEUE, ensure_topics
+from tests.cli_helpers import assert_clear_error, run
+from tests.conftest import settings_env
+from tests.kafka_helpers import produce, read_all
+from tests.moderation_helpers import ServedApi, decision, insult_item
+from veille.moderation.cases import apply_decision
+from veille.moderation.queue import case_of
+
+pytestmark = pytest.mark.integration
+TOKEN = "bulk-test-token-8e2f4a71"
+#: The wave: five copies of one complaint; w-done closed already, w-wait with a decision waiting.
+WAVE = ("w-1", "w-2", "w-3", "w-4", "w-5")
+
+
+@pytest.fixture
+def wave(settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedApi]:
+    """The wave's cases, a closed one and one with a closing decision not applied yet, on the
+    topics; the API serving them; this process' environment giving the CLI the same topics."""
+    now = time.time()
+    items = [insult_item(c, now - 600 + n) for n, c in enumerate((*WAVE, "w-done", "w-wait"))]
+    ensure_topics(settings)
+    produce(settings, MODERATION_QUEUE, [(i["case_id"].encode(), json.dumps(i).encode()) for i in items])
+    done = apply_decision(case_of(items[5]), {"case_id": "w-done", "decision": "reject",
+                                              "moderator": "alice", "decided_at": now - 90}, now=now)
+    produce(settings, MODERATION_CLOSED, [(b"w-done", json.dumps(done.record).encode())])
+    produce(settings, MODERATION_DECISIONS, [decision("w-wait", "approve", "carol")])
+    for name in [k for k in os.environ if k.startswith("VEILLE_")]:
+        monkeypatch.delenv(name)
+    for name, value in settings_env(settings).items():
+        if name.startswith("VEILLE_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("VEILLE_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("VEILLE_MODERATION_API_TOKEN", TOKEN)
+    api = ServedApi(settings, token=TOKEN)
+    yield api
+    api.close()
+
+
+def _written(settings, count: int) -> dict[str, list[dict]]:
+    """The decisions on moderation.decisions, per case (the fixture's w-wait one included)."""
+    found: dict[str, list[dict]] = {}
+    for m in read_all(settings, MODERATION_DECISIONS, count, settle=0.5):
+        record = json.loads(m.value)
+        found.setdefault(record["case_id"], []).append(record)
+    return found
+
+
+def test_several_cases_written_at_once_the_refused_named(wave: ServedApi, settings,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "moderate", "decide", "w-1", "w-done", "w-2", "w-nope", "w-wait",
+                           "w-3", "w-1", "reject", "--moderator", "bob", "--reason", "spam wave")
+    lines = err.splitlines()
+    assert (status, out, len(lines)) == (1, "", 7), err  # a line per distinct id, the summary
+    assert re.fullmatch(r"decision written: reject on w-1 by bob at \S+", lines[0]), lines
+    assert lines[1] == "veille: refused: case 'w-done' is already closed: reject by alice", lines
+    assert lines[2].startswith("decision written: reject on w-2 by bob"), lines
+    assert lines[3].startswith("veille: refused: no case 'w-nope' on the moderation queue"), lines
+    assert lines[4].startswith("veille: refused: case 'w-wait' already has a decision waiting "
+                               "to be applied: approve by carol"), lines
+    assert lines[5].startswith("decision written: reject on w-3 by bob"), lines
+    assert lines[6] == ("3 of 6 decisions written; refused (look at them, then decide each "
+                        "again): w-done w-nope w-wait"), lines
+    written = _written(settings, 4)
+    assert sorted(written) == ["w-1", "w-2", "w-3", "w-wait"]
+    for case_id in ("w-1", "w-2", "w-3"):  # once each, w-1 given twice
+        [record] = written[case_id]
+        assert (record["decision"], record["moderator"], record["reason"]) == ("reject", "bob",
+                                                                            "spam wave")
+    # Every one written: exit status 0; in French, words and summary.
+    status, _, err = run(capsys, "moderate", "decide", "w-4", "w-5", "approuver", "--moderator",
+                         "bob", "--lang", "fr")
+    assert status == 0, err
+    assert err.splitlines()[-1] == "2 décisions enregistrées sur 2", err
+    # Decided already, now: both refused, in French.
+    status, _, err = run(capsys, "moderate", "decide", "w-4", "w-5", "rejeter", "--moderator",
+                         "bob", "--lang", "fr")
+    assert status == 1 and err.count("veille: refusé\u00a0: le dossier 'w-") == 2, err
+    assert err.splitlines()[-1].startswith("0 décisions enregistrées sur 2\u00a0; refusés"), err
+
+
+def test_through_the_api_the_same_lines(wave: ServedApi, settings,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "moderate", "decide", "w-1", "w-done", "w-2", "w-nope",
+                           "approve", "--moderator", "bob", "--api", wave.api.url)
+    lines = err.splitlines()
+    assert (status, out, len(lines)) == (1, "", 5), err
+    assert lines[0].startswith("decision written: approve on w-1 by bob"), lines
+    assert lines[1] == "veille: refused: case 'w-done' is already closed: reject by alice", lines
+    assert lines[2].startswith("decision written: approve on w-2 by bob"), lines
+    assert lines[3].startswith("veille: refused: no case 'w-nope' on the moderation queue"), lines
+    assert lines[4] == ("2 of 4 decisions written; refused (look at them, then decide each "
+                        "again): w-done w-nope"), lines
+    written = _written(settings, 3)
+    assert [r["decision"] for r in written["w-1"] + written["w-2"]] == ["approve", "approve"]
+
+
+def test_what_several_ids_refuse_before_anything_is_written(
+        wave: ServedApi, settings, capsys: pytest.CaptureFixture[str]) -> None:
+    too_many = [f"w-{n}" for n in range(501)]
+    status, _, err = run(capsys, "moderate", "decide", *too_many, "reject", "--moderator", "bob")
+    assert_clear_error(status, err, "501 case ids: at most 500 at once (split the list)")
+    for decision_word in ("escalate", "assign", "prendre", "unassign"):
+        status, _, err = run(capsys, "moderate", "decide", "w-1", "w-2", decision_word,
+                             "--moderator", "bob")
+        assert_clear_error(status, err, "several case ids take only approve, reject, replied")
+    status, _, err = run(capsys, "moderate", "decide", "w-1", "w-2", "reject", "--moderator",
+                         "bob", "--assignee", "carol")
+    assert_clear_error(status, err, "--assignee is for escalate and assign")
+    assert list(_written(settings, 1)) == ["w-wait"]  # the fixture's alone
+    # The one-id form as it was.
+    status, _, err = run(capsys, "moderate", "decide", "w-1", "escalate", "--moderator", "bob")
+    assert status == 0 and err.startswith("decision written: escalate on w-1 by bob"), err
