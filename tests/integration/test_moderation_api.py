@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -253,20 +252,20 @@ def test_a_decision_written_just_after_another_tools_is_told_it_lost(settings, a
     from veille.moderate.commands import ModerateError, decide
     from veille.moderate.store import ModerationStore
 
-    original = ModerationStore.decide
+    original = ModerationStore.decide_many  # the one write of the API and the CLI
     rivals = iter([("c-new", "reject", "bob"), ("c-old", "approve", "dave")])
 
-    def rival_first(self, case_id, body, decided_at=None):
+    def rival_first(self, decisions, decided_at=None):
         rival = next(rivals, None)
         if rival is not None:  # the other tool's decision lands first
             other = ModerationStore(settings)
             try:
-                original(other, rival[0], {"decision": rival[1], "moderator": rival[2]})
+                original(other, [(rival[0], {"decision": rival[1], "moderator": rival[2]})])
             finally:
                 other.close()
-        return original(self, case_id, body, decided_at)
+        return original(self, decisions, decided_at)
 
-    monkeypatch.setattr(ModerationStore, "decide", rival_first)
+    monkeypatch.setattr(ModerationStore, "decide_many", rival_first)
     answer = api.client.post("/cases/c-new/decision",
                              json={"decision": "approve", "moderator": "alice"})
     assert answer.status_code == 409, answer.text
@@ -406,21 +405,21 @@ def test_of_two_moderators_taking_a_case_at_once_the_second_is_told(settings, ap
     from veille.moderate.commands import ModerateError, decide
     from veille.moderate.store import ModerationStore
 
-    original = ModerationStore.decide
+    original = ModerationStore.decide_many  # the one write of the API and the CLI
     rivals = iter([("c-new", "bob"), ("c-old", "dave")])
 
-    def rival_first(self, case_id, body, decided_at=None):
+    def rival_first(self, decisions, decided_at=None):
         rival = next(rivals, None)
         if rival is not None:  # the other tool's take lands first
             other = ModerationStore(settings)
             try:
-                original(other, rival[0], {"decision": "assign", "moderator": rival[1],
-                                           "assignee": rival[1], "if_assigned_to": None})
+                original(other, [(rival[0], {"decision": "assign", "moderator": rival[1],
+                                             "assignee": rival[1], "if_assigned_to": None})])
             finally:
                 other.close()
-        return original(self, case_id, body, decided_at)
+        return original(self, decisions, decided_at)
 
-    monkeypatch.setattr(ModerationStore, "decide", rival_first)
+    monkeypatch.setattr(ModerationStore, "decide_many", rival_first)
     answer = api.client.post("/cases/c-new/decision", json={"decision": "assign", "moderator": "alice"})
     assert answer.status_code == 409, answer.text
     assert answer.json()["error"] == "assigned_first"
@@ -833,9 +832,9 @@ def test_a_key_whose_request_got_503_is_not_written_again(settings) -> None:
     from veille.moderate.store import BrokerError, ModerationStore
 
     class LostAcknowledgement(ModerationStore):
-        def decide(self, case_id: str, body: Any, decided_at: float | None = None) -> dict:
-            super().decide(case_id, body, decided_at)
-            raise BrokerError("the broker did not acknowledge the decision")
+        def decide_many(self, decisions: list, decided_at: float | None = None) -> list:
+            super().decide_many(decisions, decided_at)
+            return [BrokerError("the broker did not acknowledge the decision") for _ in decisions]
 
     ensure_topics(settings)
     produce(settings, MODERATION_QUEUE, [(ITEMS[0]["case_id"].encode(), json.dumps(ITEMS[0]).encode())])
@@ -1069,20 +1068,20 @@ def test_a_take_written_just_after_an_escalation_says_so(settings, api: ServedAp
     from veille.moderate.commands import decide
     from veille.moderate.store import ModerationStore
 
-    original = ModerationStore.decide
+    original = ModerationStore.decide_many  # the one write of the API and the CLI
     rivals = iter(["c-spam", "c-new"])
 
-    def escalated_first(self, case_id, body, decided_at=None):
+    def escalated_first(self, decisions, decided_at=None):
         rival = next(rivals, None)
         if rival is not None:
             other = ModerationStore(settings)
             try:
-                original(other, rival, {"decision": "escalate", "moderator": "lead"})
+                original(other, [(rival, {"decision": "escalate", "moderator": "lead"})])
             finally:
                 other.close()
-        return original(self, case_id, body, decided_at)
+        return original(self, decisions, decided_at)
 
-    monkeypatch.setattr(ModerationStore, "decide", escalated_first)
+    monkeypatch.setattr(ModerationStore, "decide_many", escalated_first)
     notes = io.StringIO()
     record = decide(settings, "c-spam", "assign", moderator="erin", assignee="erin", notes=notes)
     assert record is not None and record["if_assigned_to"] is None

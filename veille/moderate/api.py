@@ -734,6 +734,83 @@ class ModerationApi:
         or the answer refusing it. `key`: its Idempotency-Key; `lang`: the words of its
         refusals' details (REFUSAL_TEXT: French for the moderation page, and for the API when
         Accept-Language names French first; a detail from the record's validation stays English)."""
+        checked = self._decision_payload(case_id, payload, request)
+        if isinstance(checked, web.Response):
+            return checked
+        payload = checked
+        if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
+                                    and key.isascii() and key.isprintable()):
+            return _error(400, "invalid_header", "Idempotency-Key must be 1 to "
+                          f"{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters")
+        async with self._deciding:
+            if key is not None:  # a retry or a double click: the first answer, nothing written
+                done = self._answered.get((key, case_id))
+                if done is not None and time.monotonic() - done[0] < IDEMPOTENCY_SECONDS:
+                    if done[1] != payload:
+                        return _error(422, "idempotency_key_reused", "this Idempotency-Key "
+                                      "was used for another decision on this case")
+                    status, answer = done[2]
+                    return web.json_response(answer, status=status,
+                                             headers={"Idempotent-Replayed": "true"})
+            # Checked under the view's lock, like the listings: another request's refresh (in
+            # the executor thread) must not change the view while it is read.
+            [(refused, prepared)] = await self._read(
+                lambda view: [self._conflict(view, case_id, payload, lang)])
+            if refused is not None:
+                return refused
+            assert prepared is not None
+            [found] = await self._write([(case_id, prepared)], request, lang)
+            if isinstance(found, BrokerError):
+                if key is not None:  # maybe written: the key's retry must not write it again
+                    self._remember_answer(key, case_id, payload, (409, {
+                        "error": "outcome_unknown",
+                        "detail": "a request with this Idempotency-Key got 503: the decision "
+                                  "may have been written; look at the case (GET /cases/{id}) "
+                                  "and send it again under a new key if it is not there"}))
+                raise found
+            if key is not None:  # written: the same answer to the same key, not a second write
+                # (as the client sent it: what its retries under the key repeat)
+                self._remember_answer(key, case_id, payload, found)
+        return web.json_response(found[1], status=found[0])
+
+    async def decide_many(self, case_ids: list[str], payload: dict[str, Any], request: web.Request,
+                          lang: str = "en") -> list[tuple[str, web.Response | BrokerError]]:
+        """One decision on several cases (the moderation page's bulk form): each checked as
+        `decide` checks one, the ones accepted written in one batch the broker acknowledges
+        (ModerationStore.decide_many) and read back after one read of the topics; what became
+        of each, in order: the answer POST /cases/{id}/decision would have given, or the
+        BrokerError of one not acknowledged (it may still be written). A broker that cannot
+        be read at all is a BrokerError, before anything is written."""
+        found: dict[str, web.Response | BrokerError] = {}
+        payloads: dict[str, dict[str, Any]] = {}
+        for case_id in case_ids:
+            checked = self._decision_payload(case_id, payload, request)
+            if isinstance(checked, web.Response):
+                found[case_id] = checked
+            else:
+                payloads[case_id] = checked
+        async with self._deciding:
+            conflicts = await self._read(lambda view: [
+                (case_id, self._conflict(view, case_id, body, lang))
+                for case_id, body in payloads.items()])
+            accepted: list[tuple[str, Prepared]] = []
+            for case_id, (refused, prepared) in conflicts:
+                if refused is not None:
+                    found[case_id] = refused
+                else:
+                    assert prepared is not None
+                    accepted.append((case_id, prepared))
+            for (case_id, _), result in zip(accepted, await self._write(accepted, request, lang),
+                                            strict=True):
+                found[case_id] = (result if isinstance(result, BrokerError)
+                                  else web.json_response(result[1], status=result[0]))
+        return [(case_id, found[case_id]) for case_id in case_ids]
+
+    def _decision_payload(self, case_id: str, payload: dict[str, Any], request: web.Request
+                          ) -> dict[str, Any] | web.Response:
+        """A decision's body as it will be checked on its case: its moderator the proxy's
+        user when one names them, an assign without assignee the moderator's own; or the
+        answer refusing it (validated before any Kafka read)."""
         payload = decision_input(payload)  # a form's empty reason or assignee: as absent
         if self._user_header:
             # The proxy's authenticated user, not what the caller claims: the decisions' record
@@ -759,100 +836,93 @@ class ModerationApi:
             decision_record(case_id, payload, time.time())  # validated before any Kafka read
         except DecisionError as exc:
             return _error(400, "invalid_field", exc.detail)
+        return payload
 
-        # One decision at a time from check to acknowledgement: two moderators posting on the
-        # same case at once must not both pass the check.
-        def conflict(view: CaseView) -> tuple[web.Response | None, Prepared | None]:
-            """The answer that refuses the decision (None: write it), and the decision checked
-            on the case (CaseView.prepare: what to write, who works on the case)."""
-            status = view.status(case_id)
-            if status is None:
-                return _unknown_case(case_id, view, lang), None
-            if status == "closed":
-                return _error(409, "already_closed",
-                              already_closed(case_id, view.closed[case_id], lang)), None
-            now = time.time()
-            prior = view.closing_decision(case_id, now)
-            if prior is not None:
-                return _error(409, "decision_pending", decision_pending(case_id, prior, lang)), None
-            prepared = view.prepare(case_id, payload, now)
-            owner = prepared.owner
-            has = owner["assignee"] if owner is not None else None
-            if "if_assigned_to" in payload and payload["if_assigned_to"] != has:
-                # What the client saw is no longer so (checked before "nothing to do"); told
-                # in words a screen can show (null is "no one", not Python's None).
-                return _error(409, "assigned_first",
-                              not_assigned_to(case_id, has, payload["if_assigned_to"], lang),
-                              assigned=owner), prepared
-            if prepared.unchanged:
-                # Assigned to who already has it, or given back by no one: nothing to write.
-                return web.json_response({"accepted": True, "unchanged": True, "decision": None,
-                                          "assigned": owner}), prepared
-            if prepared.refusal is not None:
-                # The agent would ignore it (the case's bound on decisions reached...).
-                return _error(409, "not_applicable",
-                              would_ignore(case_id, prepared.refusal, lang)), prepared
-            return None, prepared
+    @staticmethod
+    def _conflict(view: CaseView, case_id: str, payload: dict[str, Any], lang: str
+                  ) -> tuple[web.Response | None, Prepared | None]:
+        """The answer that refuses a decision on its case (None: write it), and the decision
+        checked on the case (CaseView.prepare: what to write, who works on the case). Called
+        under `_deciding`, from check to acknowledgement: two moderators posting on the same
+        case at once must not both pass the check."""
+        status = view.status(case_id)
+        if status is None:
+            return _unknown_case(case_id, view, lang), None
+        if status == "closed":
+            return _error(409, "already_closed",
+                          already_closed(case_id, view.closed[case_id], lang)), None
+        now = time.time()
+        prior = view.closing_decision(case_id, now)
+        if prior is not None:
+            return _error(409, "decision_pending", decision_pending(case_id, prior, lang)), None
+        prepared = view.prepare(case_id, payload, now)
+        owner = prepared.owner
+        has = owner["assignee"] if owner is not None else None
+        if "if_assigned_to" in payload and payload["if_assigned_to"] != has:
+            # What the client saw is no longer so (checked before "nothing to do"); told
+            # in words a screen can show (null is "no one", not Python's None).
+            return _error(409, "assigned_first",
+                          not_assigned_to(case_id, has, payload["if_assigned_to"], lang),
+                          assigned=owner), prepared
+        if prepared.unchanged:
+            # Assigned to who already has it, or given back by no one: nothing to write.
+            return web.json_response({"accepted": True, "unchanged": True, "decision": None,
+                                      "assigned": owner}), prepared
+        if prepared.refusal is not None:
+            # The agent would ignore it (the case's bound on decisions reached...).
+            return _error(409, "not_applicable",
+                          would_ignore(case_id, prepared.refusal, lang)), prepared
+        return None, prepared
 
-        if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
-                                    and key.isascii() and key.isprintable()):
-            return _error(400, "invalid_header", "Idempotency-Key must be 1 to "
-                          f"{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters")
-        async with self._deciding:
-            if key is not None:  # a retry or a double click: the first answer, nothing written
-                done = self._answered.get((key, case_id))
-                if done is not None and time.monotonic() - done[0] < IDEMPOTENCY_SECONDS:
-                    if done[1] != payload:
-                        return _error(422, "idempotency_key_reused", "this Idempotency-Key "
-                                      "was used for another decision on this case")
-                    status, answer = done[2]
-                    return web.json_response(answer, status=status,
-                                             headers={"Idempotent-Replayed": "true"})
-            # Checked under the view's lock, like the listings: another request's refresh (in
-            # the executor thread) must not change the view while it is read.
-            refused, prepared = await self._read(conflict)
-            if refused is not None:
-                return refused
-            assert prepared is not None
-            owner, escalations = prepared.owner, prepared.escalations
-            asked = payload  # as the client sent it: what its retries under the key repeat
-            # An assign or unassign is applied only if the case is still worked on by who it
-            # was checked to be: of two moderators taking it at the same moment (two replicas,
-            # the CLI), the first on the topic has it and the second is told (assigned_first).
-            payload = prepared.body
-            try:
-                record = await self._blocking(self.store.decide, case_id, payload)
+    async def _write(self, accepted: list[tuple[str, Prepared]], request: web.Request, lang: str
+                     ) -> list[tuple[int, dict[str, Any]] | BrokerError]:
+        """Decisions checked (`_conflict`) written in one batch, then read back after one read
+        of the topics: each one's answer (status, body), or the BrokerError of one the broker
+        did not acknowledge. Called under `_deciding`."""
+        if not accepted:
+            return []
+        # An assign or unassign is applied only if the case is still worked on by who it
+        # was checked to be: of two moderators taking it at the same moment (two replicas,
+        # the CLI), the first on the topic has it and the second is told (assigned_first).
+        written = await self._blocking(self.store.decide_many,
+                                       [(case_id, prepared.body) for case_id, prepared in accepted])
+        for record in written:
+            if not isinstance(record, BrokerError):
                 self.metrics.decided(record["decision"],
                                      "page" if self.page.serves(request.path) else "api")
-            except BrokerError:
-                if key is not None:  # maybe written: the key's retry must not write it again
-                    self._remember_answer(key, case_id, asked, (409, {
-                        "error": "outcome_unknown",
-                        "detail": "a request with this Idempotency-Key got 503: the decision "
-                                  "may have been written; look at the case (GET /cases/{id}) "
-                                  "and send it again under a new key if it is not there"}))
-                raise
-            # Another tool (the CLI, another replica of this API) may have written a closing
-            # decision between the check and this write: whichever is first on the topic wins.
+        # Another tool (the CLI, another replica of this API) may have written a closing
+        # decision between the check and this write: whichever is first on the topic wins.
+        def read_back() -> list[Any]:
+            """Each one written read back, on one read of the topics (in the executor)."""
+            self.store.refresh()
+            return [None if isinstance(record, BrokerError) else self.store.read_back(
+                case_id, record, prepared.escalations, lang, fresh=False)
+                for (case_id, prepared), record in zip(accepted, written, strict=True)]
+
+        backs: list[Any] = [None] * len(accepted)
+        if any(not isinstance(record, BrokerError) for record in written):
             try:
                 async with self._lock:  # the view's: the store refreshes it
                     self._last_read_attempt = time.monotonic()
-                    back = await self._blocking(self.store.read_back, case_id, record,
-                                                escalations, lang)
+                    backs = await self._blocking(read_back)
                 self.metrics.read()
             except BrokerError as exc:  # written and acknowledged all the same
                 self.metrics.read_failures.inc()
-                log.warning("decision on %r written; not checked against concurrent ones: %s",
-                            case_id, exc)
-                back = None
-            result: tuple[int, dict[str, Any]] = (
-                (409, {"error": back.refusal[0], "detail": back.refusal[1], **back.extra})
-                if back is not None and back.refusal is not None
-                else (202, {"accepted": True, "decision": record, "previously_assigned": owner,
-                            "escalated_meanwhile": back.escalated if back is not None else None}))
-            if key is not None:  # written: the same answer to the same key, not a second write
-                self._remember_answer(key, case_id, asked, result)
-        return web.json_response(result[1], status=result[0])
+                log.warning("decisions on %s written; not checked against concurrent ones: %s",
+                            ", ".join(repr(case_id) for case_id, _ in accepted), exc)
+        results: list[tuple[int, dict[str, Any]] | BrokerError] = []
+        for (_, prepared), record, back in zip(accepted, written, backs, strict=True):
+            if isinstance(record, BrokerError):
+                results.append(record)
+            elif back is not None and back.refusal is not None:
+                results.append((409, {"error": back.refusal[0], "detail": back.refusal[1],
+                                      **back.extra}))
+            else:
+                results.append((202, {"accepted": True, "decision": record,
+                                      "previously_assigned": prepared.owner,
+                                      "escalated_meanwhile": back.escalated if back is not None
+                                      else None}))
+        return results
 
     def _remember_answer(self, key: str, case_id: str, payload: dict[str, Any],
                          result: tuple[int, dict[str, Any]]) -> None:
