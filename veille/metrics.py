@@ -1113,7 +1113,7 @@ class BrandTeams:
 #: "other" is a request no route took (404, 405), whatever its path.
 MODERATION_API_ROUTES = (
     "/cases", "/cases/{case_id}", "/closed", "/cases/{case_id}/decision", "/ui", "/ui/closed",
-    "/ui/signin", "/ui/decision", "/ui/signout", "/healthz", "/metrics", "other",
+    "/ui/signin", "/ui/decision", "/ui/decisions", "/ui/signout", "/healthz", "/metrics", "other",
 )
 #: Why the moderation API or its page refused a request (4xx): the API's error codes, and the
 #: page's own refusals of a form (cross_site, csrf, expired); anything else counts as "other".

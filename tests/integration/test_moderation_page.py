@@ -109,7 +109,7 @@ def test_sign_in_refuses_a_wrong_token_and_lists_the_pending_cases(served: Serve
         acme = client.get("/ui?brand=acme&category=needs_answer&sort=respond_by&limit=5").text
         assert 'value="c-new"' in acme and 'value="c-old"' not in acme and 'value="c-spam"' not in acme
         one = client.get("/ui?limit=1").text
-        assert one.count('name="case_id"') == 1 and "5 pending cases, 1 shown" in one
+        assert one.count('type="hidden" name="case_id"') == 1 and "5 pending cases, 1 shown" in one
         bad = client.get("/ui?limit=0")
         assert bad.status_code == 200 and "Invalid filter" in bad.text and "limit" in bad.text
     # The JSON API and its bearer token are as they were.
@@ -585,8 +585,12 @@ def test_the_pages_meet_rgaa_and_wcag_checks(settings, served: ServedApi) -> Non
             outline = Outline(pages[name])
             assert outline.all("nav") and outline.all("time"), name
         pending = Outline(pages["pending"])
-        forms = [e for e in pending.all("input") if e.attrs.get("name") == "case_id"]
-        assert len(pending.all("fieldset")) == len(forms) == 4  # one per pending case
+        forms = [e for e in pending.all("input") if e.attrs.get("name") == "case_id"
+                 and e.attrs.get("type") == "hidden"]
+        # One per pending case, and the form deciding several (a box per case belongs to it).
+        assert len(pending.all("fieldset")) - 1 == len(forms) == 4
+        boxes = [e for e in pending.all("input") if e.attrs.get("form") == "bulk"]
+        assert len(boxes) == 4
         late = next(e for e in pending.all("span") if e.attrs.get("class") == "late")
         assert "overdue" in late.text  # said in words, not by colour alone
         switch = next(e for e in pending.all("a") if e.attrs.get("hreflang") == "fr")

@@ -11,6 +11,8 @@
                           whose text or link holds these words)
     POST /ui/signin       token (VEILLE_MODERATION_API_TOKEN) and moderator name: a session cookie
     POST /ui/decision     a case's decision (CSRF token), then back to the list with its outcome
+    POST /ui/decisions    one closing decision on the cases checked, or on all those shown
+                          (CSRF token), then back to the list: how many decided, which refused
     POST /ui/signout      the session forgotten (CSRF token)
 
 Served by the moderation API's server (veille.moderate.api), whose listing and decision path
@@ -51,7 +53,7 @@ from multidict import MultiDict
 from veille.moderate.commands import DECIDE_TEXT, LIST_TEXT, SHOW_TEXT, clock
 from veille.moderate.store import BrokerError
 from veille.moderate.words import NBSP, category, decision_word, word
-from veille.moderation import CLOSING_DECISIONS, DECISIONS, METRIC_CATEGORIES, SORTS
+from veille.moderation import CLOSING_DECISIONS, DECISIONS, MAX_BULK_IDS, METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import MAX_MODERATOR_CHARS, DecisionError, parse_epoch
 from veille.moderation.queue import answered_on_of, duration
 from veille.settings import REPORT_LANGUAGES
@@ -151,6 +153,20 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "closed_count_of": "{n} closed case{s} of {author}, {shown} shown",
         "author_cases": "Cases of {author}", "every_author": "Every author's cases",
         "contains": "words (text or link)",
+        # The form deciding several cases at once (POST /ui/decisions).
+        "bulk_legend": "One decision on several cases",
+        "bulk_help": "Check the cases below (each has a box under its title), or decide every "
+                     "case shown on this page; each is checked as its own form would check it.",
+        "bulk_pick": "Select case {case} for the decision on several cases",
+        "bulk_checked": "Decide the checked cases", "bulk_all": "Decide all {n} shown",
+        "bulk_summary": "{written} of {total} case{total_s} decided: {decision}.",
+        "bulk_refused": " {n} refused, look at them before deciding again: {cases}.",
+        "bulk_unknown": " {n} not acknowledged by the broker, maybe written: look at them "
+                        "before deciding again: {cases}.",
+        "bulk_none": "No case checked: nothing written.",
+        "bulk_too_many": "{n} cases: at most {top} at once, nothing written.",
+        "bulk_decision": "Only approve, reject or replied decide several cases at once: "
+                         "nothing written.",
     },
     "fr": {
         "title": "Modération", "sign_in": "Se connecter", "token": "Jeton de l'équipe",
@@ -211,6 +227,21 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "closed_count_of": "{n} dossier{s} clos de {author}, {shown} affiché{shown_s}",
         "author_cases": "Dossiers de {author}", "every_author": "Les dossiers de tous les auteurs",
         "contains": "mots (texte ou lien)",
+        "bulk_legend": "Une décision sur plusieurs dossiers",
+        "bulk_help": "Cochez les dossiers ci-dessous (chacun a une case sous son titre), ou "
+                     "décidez tous les dossiers affichés sur cette page" + NBSP + "; chacun est "
+                     "vérifié comme son propre formulaire le vérifierait.",
+        "bulk_pick": "Sélectionner le dossier {case} pour la décision sur plusieurs dossiers",
+        "bulk_checked": "Décider les dossiers cochés", "bulk_all": "Décider les {n} affichés",
+        "bulk_summary": f"{{written}} dossier{{s}} décidé{{s}} sur {{total}}{NBSP}: {{decision}}.",
+        "bulk_refused": f" {{n}} refusé{{n_s}}, à regarder avant de décider à nouveau{NBSP}: "
+                        "{cases}.",
+        "bulk_unknown": f" {{n}} non confirmé{{n_s}} par le broker, peut-être enregistré{{n_s}}"
+                        f"{NBSP}: à regarder avant de décider à nouveau{NBSP}: {{cases}}.",
+        "bulk_none": f"Aucun dossier coché{NBSP}: rien d'enregistré.",
+        "bulk_too_many": f"{{n}} dossiers{NBSP}: au plus {{top}} à la fois, rien d'enregistré.",
+        "bulk_decision": "Seuls approuver, rejeter ou répondu décident plusieurs dossiers à la "
+                         f"fois{NBSP}: rien d'enregistré.",
     },
 }
 
@@ -406,6 +437,31 @@ def _decision_form(case_id: str, n: int, csrf: str, query: str, lang: str) -> st
             f"<br>{buttons}</fieldset></form>")
 
 
+def _bulk_form(cases: list[dict[str, Any]], csrf: str, query: str, lang: str) -> str:
+    """The form deciding several cases at once (POST /ui/decisions): a closing decision and a
+    reason for the cases checked (their boxes, in each case's article), or for every case
+    shown (their ids sent as hidden fields: a filtered list, `contains=` a wave's words, decided
+    whole without checking each box, and without JavaScript)."""
+    p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
+    verbs = dict(zip(DECISIONS, _FRENCH_VERBS, strict=True)) if lang == "fr" else {}
+    options = "".join(f'<option value="{esc(d)}">{esc(verbs.get(d, d))}</option>'
+                      for d in CLOSING_DECISIONS)
+    shown = "".join(f'<input type="hidden" name="shown" value="{esc(c.get("case_id"))}">'
+                    for c in cases)
+    return (f'<form method="post" action="/ui/decisions?{esc(query)}" id="bulk">'
+            f'<fieldset aria-describedby="bulk-help"><legend>{esc(p["bulk_legend"])}</legend>'
+            f'<p id="bulk-help">{esc(p["bulk_help"])}</p>'
+            f'<input type="hidden" name="csrf" value="{esc(csrf)}">{shown}'
+            f'<label for="bulk-decision">{esc(p["decision"])}</label> '
+            f'<select id="bulk-decision" name="decision">{options}</select> '
+            f'<label for="bulk-reason">{esc(s["reason"])}</label> <input type="text" '
+            f'id="bulk-reason" name="reason" maxlength="1000"><br>'
+            f'<button type="submit" name="which" value="checked">{esc(p["bulk_checked"])}</button> '
+            f'<button type="submit" name="which" value="shown">'
+            f'{esc(p["bulk_all"].format(n=_number(len(cases), lang)))}</button>'
+            f"</fieldset></form>")
+
+
 def _mention_text(case: dict[str, Any], lang: str, language: Any = None) -> str:
     """The mention's text as a quote, in its own language when the case says which."""
     text = (LIST_TEXT[lang]["erased"].format(at=case["erased_at"])
@@ -416,11 +472,18 @@ def _mention_text(case: dict[str, Any], lang: str, language: Any = None) -> str:
 
 
 def render_case(case: dict[str, Any], csrf: str, query: str, now: float, lang: str,
-                n: int = 0, tz: tzinfo = UTC, filters: Any = None) -> str:
+                n: int = 0, tz: tzinfo = UTC, filters: Any = None, pick: bool = False) -> str:
     """One pending case (GET /cases's summary) and its decision form; `n`: its place on the
     page (its fields' ids); `query`, the page's kept query string (the form's way back),
-    `filters` the page's query (its author link's sort and limit)."""
-    return (f'<article><h2>{esc(SHOW_TEXT[lang]["case"])} {esc(case.get("case_id"))}</h2>'
+    `filters` the page's query (its author link's sort and limit); `pick`, its box of the
+    form deciding several cases (_bulk_form), which it belongs to by its `form` attribute
+    (forms do not nest: each case has its own)."""
+    box = ""
+    if pick:
+        label = PAGE_TEXT[lang]["bulk_pick"].format(case=case.get("case_id"))
+        box = (f'<p><input type="checkbox" form="bulk" name="case_id" id="pick-{n}" '
+               f'value="{esc(case.get("case_id"))}"> <label for="pick-{n}">{esc(label)}</label></p>')
+    return (f'<article><h2>{esc(SHOW_TEXT[lang]["case"])} {esc(case.get("case_id"))}</h2>{box}'
             f"<table>{_case_rows(case, now, lang, tz, filters)}</table>"
             f"{_mention_text(case, lang, case.get('language'))}"
             f"{_decision_form(str(case.get('case_id')), n, csrf, query, lang)}</article>")
@@ -655,10 +718,11 @@ def render_list(listing: dict[str, Any], session: Session, query: Any, lang: str
     p = PAGE_TEXT[lang]
     kept = kept_query(query, lang)
     now = time.time()
-    cases = "".join(render_case(c, session.csrf, kept, now, lang, n, tz, query)
+    cases = "".join(render_case(c, session.csrf, kept, now, lang, n, tz, query, pick=True)
                     for n, c in enumerate(listing["cases"]))
+    bulk = _bulk_form(listing["cases"], session.csrf, kept, lang) if listing["cases"] else ""
     return document(f"{_note(note)}{_filters(query, lang)}{_count(listing, query, lang, '/ui')}"
-                    f"{cases}"
+                    f"{bulk}{cases}"
                     f"{_paging(listing, query, lang, '/ui')}", lang,
                     p["pending_title"], query=query,
                     header=_signed_in(session, lang, who, "/ui"))
@@ -787,6 +851,7 @@ class ModerationPage:
         app.router.add_get("/ui/closed", self._closed)
         app.router.add_post("/ui/signin", self._sign_in)
         app.router.add_post("/ui/decision", self._decide)
+        app.router.add_post("/ui/decisions", self._decide_many)
         app.router.add_post("/ui/signout", self._sign_out)
         app.on_response_prepare.append(self._headers)
 
@@ -1005,6 +1070,61 @@ class ModerationPage:
             session.note = outcome(case_id, answer.status, said, lang, self.tz)
         except BrokerError as exc:
             session.note = ("refused", PAGE_TEXT[lang]["unavailable"].format(detail=exc))
+        return self._back(request, lang)
+
+
+    async def _decide_many(self, request: web.Request) -> web.Response:
+        """One closing decision on the cases checked, or on every case shown (`which`), through
+        the decision path's checks and write (ModerationApi.decide_many: each case checked as
+        one, the accepted written in one batch), then back to the list, which says how many
+        were decided and which were refused, and why."""
+        lang = self._lang(request)
+        checked = await self._signed_post(request, lang)
+        if isinstance(checked, web.Response):
+            return checked
+        session, form = checked
+        p = PAGE_TEXT[lang]
+        which = "shown" if form.get("which") == "shown" else "case_id"
+        ids = list(dict.fromkeys(v for v in form.getall(which, []) if isinstance(v, str) and v))
+        decision, reason = form.get("decision"), form.get("reason")
+        refusal = (p["bulk_none"] if not ids
+                   else p["bulk_too_many"].format(n=len(ids), top=MAX_BULK_IDS)
+                   if len(ids) > MAX_BULK_IDS
+                   else p["bulk_decision"] if decision not in CLOSING_DECISIONS else None)
+        if refusal is not None:
+            self.api.metrics.refused("invalid_field", "page")
+            session.note = ("refused", refusal)
+            return self._back(request, lang)
+        payload: dict[str, Any] = {"decision": decision}
+        if isinstance(reason, str):
+            payload["reason"] = reason
+        if not self.api.user_header:  # else the proxy's user, as the API's
+            payload["moderator"] = session.moderator
+        try:
+            found = await self.api.decide_many(ids, payload, request, lang)
+        except BrokerError as exc:  # the topics could not be read: nothing written
+            session.note = ("refused", p["unavailable"].format(detail=exc))
+            return self._back(request, lang)
+        refused: list[str] = []
+        unknown: list[str] = []
+        for case_id, answer in found:
+            if isinstance(answer, BrokerError):
+                unknown.append(case_id)
+            elif answer.status != 202:
+                code = str(_json(answer).get("error", "other"))
+                self.api.metrics.refused(code, "page")
+                refused.append(f"{case_id} ({p.get(code, p['error'])})")
+        written = len(found) - len(refused) - len(unknown)
+        said = p["bulk_summary"].format(written=_number(written, lang), total=_number(len(found), lang),
+                                        s=_plural(written, lang), total_s=_plural(len(found), lang),
+                                        decision=word(decision, lang))
+        if refused:
+            said += p["bulk_refused"].format(n=_number(len(refused), lang), cases="; ".join(refused),
+                                             n_s=_plural(len(refused), lang))
+        if unknown:
+            said += p["bulk_unknown"].format(n=_number(len(unknown), lang), cases=", ".join(unknown),
+                                             n_s=_plural(len(unknown), lang))
+        session.note = ("done" if not refused and not unknown else "refused", said)
         return self._back(request, lang)
 
 
