@@ -102,6 +102,14 @@ def test_the_checked_cases_decided_at_once_the_refused_said(served: ServedApi, s
             assert said in ("refused: No case checked: nothing written.",
                             "refused: Only approve, reject or replied decide several cases at "
                             "once: nothing written."), said
+        # More than 500 cases checked (a page shows up to 1,000), their ids long: told on the
+        # page, not a 413 for a body over a decision's 16 KiB.
+        many = [("case_id", f"c-{n:03d}-" + "x" * 240) for n in range(501)]
+        answer = client.post("/ui/decisions?lang=en", data=_form(
+            [("csrf", fields["csrf"][0]), ("decision", "reject"), ("which", "checked"), *many]))
+        assert answer.status_code == 303, answer.text[:300]
+        said = _note(client.get(answer.headers["Location"]).text)
+        assert said == "refused: 501 cases: at most 500 at once, nothing written.", said
         assert len(_decisions(settings, 4)) == 4
 
 

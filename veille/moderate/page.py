@@ -54,7 +54,7 @@ from veille.moderate.commands import DECIDE_TEXT, LIST_TEXT, SHOW_TEXT, clock
 from veille.moderate.store import BrokerError
 from veille.moderate.words import NBSP, category, decision_word, word
 from veille.moderation import CLOSING_DECISIONS, DECISIONS, MAX_BULK_IDS, METRIC_CATEGORIES, SORTS
-from veille.moderation.cases import MAX_MODERATOR_CHARS, DecisionError, parse_epoch
+from veille.moderation.cases import MAX_ID_CHARS, MAX_MODERATOR_CHARS, DecisionError, parse_epoch
 from veille.moderation.queue import answered_on_of, duration
 from veille.settings import REPORT_LANGUAGES
 from veille.timezones import is_utc_name, zone
@@ -93,6 +93,11 @@ SECURITY_HEADERS = {
 #: Sec-Fetch-Site values of a POST the page takes: its own forms, or typed by hand (a tool, curl).
 #: A browser too old to send the header is let through (the CSRF token still guards a decision).
 SAME_ORIGIN = ("same-origin", "none")
+#: The bounds of the form deciding several cases (POST /ui/decisions): a box per case of a page
+#: (at most the API's MAX_LIMIT, 1,000), the ids of those shown (at most MAX_BULK_IDS: beyond,
+#: the form has no "all shown"), each id as long as a record allows, percent-encoded whole.
+BULK_FORM_FIELDS = 1000 + MAX_BULK_IDS + 16
+BULK_FORM_BYTES = BULK_FORM_FIELDS * (MAX_ID_CHARS * 9 + 16)
 #: A lone surrogate ("\\ud800" in a record's JSON: valid JSON, not Unicode) cannot be encoded.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: The buttons' French verbs: those `veille moderate decide` takes (veille.cli.FRENCH_DECISIONS).
@@ -446,8 +451,9 @@ def _bulk_form(cases: list[dict[str, Any]], csrf: str, query: str, lang: str) ->
     verbs = dict(zip(DECISIONS, _FRENCH_VERBS, strict=True)) if lang == "fr" else {}
     options = "".join(f'<option value="{esc(d)}">{esc(verbs.get(d, d))}</option>'
                       for d in CLOSING_DECISIONS)
+    every = len(cases) <= MAX_BULK_IDS  # beyond, the moderator checks the boxes or lowers `limit`
     shown = "".join(f'<input type="hidden" name="shown" value="{esc(c.get("case_id"))}">'
-                    for c in cases)
+                    for c in cases) if every else ""
     return (f'<form method="post" action="/ui/decisions?{esc(query)}" id="bulk">'
             f'<fieldset aria-describedby="bulk-help"><legend>{esc(p["bulk_legend"])}</legend>'
             f'<p id="bulk-help">{esc(p["bulk_help"])}</p>'
@@ -457,9 +463,9 @@ def _bulk_form(cases: list[dict[str, Any]], csrf: str, query: str, lang: str) ->
             f'<label for="bulk-reason">{esc(s["reason"])}</label> <input type="text" '
             f'id="bulk-reason" name="reason" maxlength="1000"><br>'
             f'<button type="submit" name="which" value="checked">{esc(p["bulk_checked"])}</button> '
-            f'<button type="submit" name="which" value="shown">'
-            f'{esc(p["bulk_all"].format(n=_number(len(cases), lang)))}</button>'
-            f"</fieldset></form>")
+            + (f'<button type="submit" name="which" value="shown">'
+               f'{esc(p["bulk_all"].format(n=_number(len(cases), lang)))}</button>' if every else "")
+            + "</fieldset></form>")
 
 
 def _mention_text(case: dict[str, Any], lang: str, language: Any = None) -> str:
@@ -1006,12 +1012,20 @@ class ModerationPage:
                             samesite="Strict", secure=request.secure)
         return response
 
-    async def _signed_post(self, request: web.Request, lang: str
+    async def _signed_post(self, request: web.Request, lang: str, bulk: bool = False
                            ) -> tuple[Session, Any] | web.Response:
         """A signed-in user's POST and its form, or the 403 refusing it: sent from another
-        site, or without the session's CSRF token."""
+        site, or without the session's CSRF token. `bulk`: the form deciding several cases,
+        read up to its own bounds (BULK_FORM_FIELDS, BULK_FORM_BYTES: a decision's 16 KiB,
+        the API's body, and aiohttp's 1,000 fields are less than a page's ids), and only from
+        a session: no stranger has the server read that much."""
         if self._cross_site(request):
             return self._forbidden(request, lang, "cross_site")
+        if bulk:
+            if self.session(request) is None:
+                return self._forbidden(request, lang, "expired")
+            request = request.clone(client_max_size=BULK_FORM_BYTES,
+                                    client_max_fields=BULK_FORM_FIELDS)
         form = await request.post()
         session = self.session(request)
         if session is None:  # signed out, expired, or a restart: say so, not "stale"
@@ -1079,7 +1093,7 @@ class ModerationPage:
         one, the accepted written in one batch), then back to the list, which says how many
         were decided and which were refused, and why."""
         lang = self._lang(request)
-        checked = await self._signed_post(request, lang)
+        checked = await self._signed_post(request, lang, bulk=True)
         if isinstance(checked, web.Response):
             return checked
         session, form = checked
