@@ -122,6 +122,11 @@ def test_what_several_ids_refuse_before_anything_is_written(
                          "bob", "--assignee", "carol")
     assert_clear_error(status, err, "--assignee is for escalate and assign")
     assert list(_written(settings, 1)) == ["w-wait"]  # the fixture's alone
+    # --no-check: written unchecked, an unknown id too (as for one id).
+    status, _, err = run(capsys, "moderate", "decide", "w-4", "w-unknown", "approve", "--moderator",
+                         "bob", "--no-check")
+    assert status == 0 and err.splitlines()[-1] == "2 of 2 decisions written", err
+    assert sorted(_written(settings, 3)) == ["w-4", "w-unknown", "w-wait"]
     # The one-id form as it was.
     status, _, err = run(capsys, "moderate", "decide", "w-1", "escalate", "--moderator", "bob")
     assert status == 0 and err.startswith("decision written: escalate on w-1 by bob"), err
