@@ -90,7 +90,7 @@ def test_several_cases_written_at_once_the_refused_named(wave: ServedApi, settin
     status, _, err = run(capsys, "moderate", "decide", "w-4", "w-5", "rejeter", "--moderator",
                          "bob", "--lang", "fr")
     assert status == 1 and err.count("veille: refusé\u00a0: le dossier 'w-") == 2, err
-    assert err.splitlines()[-1].startswith("0 décisions enregistrées sur 2\u00a0; refusés"), err
+    assert err.splitlines()[-1].startswith("0 décision enregistrée sur 2\u00a0; refusés"), err
 
 
 def test_through_the_api_the_same_lines(wave: ServedApi, settings,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 
 import pytest
 
 from veille.broker import free_port
-from veille.moderate.commands import ModerateError, decide, parse_time
+from veille.moderate.commands import Decided, ModerateError, decide, parse_time, tell_decided
 from veille.settings import Settings
 
 
@@ -1068,3 +1069,36 @@ def test_an_answer_seen_on_a_platform_is_said_so_and_listed_as_any_reply(monkeyp
     out = io.StringIO()
     commands.list_closed(settings, since=t0 - 7200, until=t0 + 60, out=out)
     assert " replied  @AcmeOffici… " in out.getvalue(), out.getvalue()
+
+
+def _told(found: list, lang: str) -> str:
+    out = io.StringIO()
+    tell_decided(found, lang, out)
+    return out.getvalue().splitlines()[-1]
+
+
+def test_several_cases_summary_agrees_with_its_counts_in_french_and_english() -> None:
+    """`decide ID ID... --lang fr`'s summary said « 1 décisions enregistrées sur 2 ; refusés
+    (regardez-les, ...) : nope-8 » and « 0 décisions enregistrées »: French puts 0 and 1 in
+    the singular (as the page's « 0 dossier décidé sur 8 »); one case refused is « refusé »."""
+    record = {"case_id": "a", "decision": "approve", "moderator": "bob",
+              "decided_at": 1_780_000_000.0}
+    ok, nope = Decided("a", record), Decided("nope-8", None, "no such case")
+    late = Decided("b", None, "timed out", unacknowledged=True)
+    nbsp = "\u00a0"
+    assert _told([ok, nope], "fr") == (
+        f"1 décision enregistrée sur 2{nbsp}; refusé (regardez-le, puis décidez-le à "
+        f"nouveau){nbsp}: nope-8")
+    assert _told([nope, Decided("nope-9", None, "no such case")], "fr").startswith(
+        f"0 décision enregistrée sur 2{nbsp}; refusés (regardez-les, puis décidez chacun à "
+        "nouveau)")
+    assert _told([ok, Decided("c", record)], "fr") == "2 décisions enregistrées sur 2"
+    assert _told([ok, late], "fr") == (
+        f"1 décision enregistrée sur 2{nbsp}; non confirmé (peut-être enregistré{nbsp}: "
+        f"regardez-le avant de décider à nouveau){nbsp}: b")
+    assert _told([ok], "en") == "1 of 1 decision written"
+    assert _told([ok, nope], "en") == (
+        "1 of 2 decisions written; refused (look at it, then decide it again): nope-8")
+    assert _told([ok, late], "en") == (
+        "1 of 2 decisions written; not acknowledged (may still be written: look at it "
+        "before deciding again): b")

@@ -205,10 +205,12 @@ DECIDE_TEXT: dict[str, dict[str, str]] = {
         # Several case ids: a line per case refused or not acknowledged, then the summary.
         "bulk_refused": "veille: refused: {why}",
         "bulk_unacknowledged": "veille: not acknowledged: case {case!r}: {why}",
-        "bulk_summary": "{written} of {total} decisions written",
-        "bulk_refused_ids": "; refused (look at them, then decide each again): {ids}",
-        "bulk_unacknowledged_ids": "; not acknowledged (may still be written: look at them "
+        # The summary's words agree with its counts: [one, several] (English: the total's).
+        "bulk_summary": "{written} of {total} decision{total_s} written",
+        "bulk_refused_ids": "; refused (look at {them}, then {decide} again): {ids}",
+        "bulk_unacknowledged_ids": "; not acknowledged (may still be written: look at {them} "
                                    "before deciding again): {ids}",
+        "them": "it|them", "decide": "decide it|decide each",
     },
     "fr": {
         "written": f"décision enregistrée{NBSP}: {{decision}}{{to}}, dossier {{case}}, par "
@@ -234,11 +236,14 @@ DECIDE_TEXT: dict[str, dict[str, str]] = {
         "bulk_refused": f"veille: refusé{NBSP}: {{why}}",
         "bulk_unacknowledged": f"veille: non confirmé par le broker{NBSP}: dossier {{case!r}}{NBSP}: "
                                "{why}",
-        "bulk_summary": "{written} décisions enregistrées sur {total}",
-        "bulk_refused_ids": f"{NBSP}; refusés (regardez-les, puis décidez chacun à nouveau)"
+        # French: 0 and 1 in the singular (« 0 décision enregistrée »), as the page's.
+        "bulk_summary": "{written} décision{written_s} enregistrée{written_s} sur {total}",
+        "bulk_refused_ids": f"{NBSP}; refusé{{s}} (regardez-{{them}}, puis {{decide}} à nouveau)"
                             f"{NBSP}: {{ids}}",
-        "bulk_unacknowledged_ids": f"{NBSP}; non confirmés (peut-être enregistrés{NBSP}: "
-                                   f"regardez-les avant de décider à nouveau){NBSP}: {{ids}}",
+        "bulk_unacknowledged_ids": f"{NBSP}; non confirmé{{s}} (peut-être enregistré{{s}}"
+                                   f"{NBSP}: regardez-{{them}} avant de décider à nouveau)"
+                                   f"{NBSP}: {{ids}}",
+        "them": "le|les", "decide": "décidez-le|décidez chacun",
     },
 }
 
@@ -696,12 +701,21 @@ def tell_decided(found: list[Decided], lang: str, out: TextIO) -> int:
             out.write(written(d.record, lang) + "\n")
     refused = [d.case_id for d in found if d.problem is not None and not d.unacknowledged]
     unacknowledged = [d.case_id for d in found if d.unacknowledged]
-    said = t["bulk_summary"].format(written=len(found) - len(refused) - len(unacknowledged),
-                                    total=len(found))
+    written_n = len(found) - len(refused) - len(unacknowledged)
+
+    def agreeing(n: int) -> dict[str, str]:  # the words of n cases: "s", "them", "decide"
+        several = n >= 2 if lang == "fr" else n != 1
+        return {"s": "s" if several else "",
+                **{k: t[k].split("|")[several] for k in ("them", "decide")}}
+
+    said = t["bulk_summary"].format(written=written_n, total=len(found),
+                                    written_s=agreeing(written_n)["s"],
+                                    total_s=agreeing(len(found))["s"])
     if refused:
-        said += t["bulk_refused_ids"].format(ids=" ".join(refused))
+        said += t["bulk_refused_ids"].format(ids=" ".join(refused), **agreeing(len(refused)))
     if unacknowledged:
-        said += t["bulk_unacknowledged_ids"].format(ids=" ".join(unacknowledged))
+        said += t["bulk_unacknowledged_ids"].format(ids=" ".join(unacknowledged),
+                                                    **agreeing(len(unacknowledged)))
     out.write(printable(said) + "\n")
     return 1 if refused or unacknowledged else 0
 
