@@ -91,7 +91,7 @@ def test_the_checked_cases_decided_at_once_the_refused_said(served: ServedApi, s
         said = _note(client.get(answer.headers["Location"]).text)
         assert said.startswith("refused: 2 dossiers décidés sur 4\u00a0: "), said
         assert "2 refusés, à regarder avant de décider à nouveau\u00a0: c-old (une décision " \
-               "attend); c-evil (une décision attend)." in said, said
+               "attend)\u00a0; c-evil (une décision attend)." in said, said
         assert len(_decisions(settings, 4)) == 4
         # Nothing checked, or a decision that is not a closing one: refused, nothing written.
         for data in ([("csrf", fields["csrf"][0]), ("decision", "approve"), ("which", "checked")],
@@ -131,3 +131,37 @@ def test_the_bulk_form_is_refused_without_the_sessions_csrf_token(served: Served
         refused = stranger.post("/ui/decisions?lang=en", data=_form([("csrf", fields["csrf"][0]), *base]))
         assert refused.status_code == 403 and "Your session has expired" in refused.text
     assert read_all(settings, MODERATION_DECISIONS, 0, settle=0.5) == []
+
+
+def test_the_bulk_form_sent_twice_says_its_first_outcome(served: ServedApi, settings) -> None:
+    """A double click, or the form sent again from the browser's history: the second sending
+    writes nothing and says what the first did ("2 of 2 cases decided"), where every case was
+    refused as decided already, which told the moderator nothing was done. And no decision is
+    chosen until the moderator chooses one (`required`): leaving the first choice approved a
+    wave in one click."""
+    with browser(served) as client:
+        sign_in(client)
+        page = client.get("/ui?lang=en&brand=acme").text
+        assert re.search(r'<select id="bulk-decision" name="decision" required>'
+                         r'<option value="">\(choose\)</option><option value="approve">', page), page
+        fields = _bulk(page)
+        assert len(fields["key"]) == 1 and fields["key"][0], fields
+        assert _bulk(client.get("/ui?lang=en&brand=acme").text)["key"] != fields["key"]  # a form's own
+        data = _form([("csrf", fields["csrf"][0]), ("key", fields["key"][0]), ("decision", "reject"),
+                      ("which", "checked"), ("case_id", "c-old"), ("case_id", "c-evil")])
+        notes = []
+        for _ in range(2):
+            answer = client.post("/ui/decisions?lang=en&brand=acme", data=data)
+            assert answer.status_code == 303, answer.text
+            notes.append(_note(client.get(answer.headers["Location"]).text))
+        assert notes == ["done: 2 of 2 cases decided: reject."] * 2, notes
+        assert len(_decisions(settings, 2)) == 2
+        # The same form with another key (a new page): decided already, said so.
+        again = client.post("/ui/decisions?lang=en&brand=acme", data={**data, "key": ["other"]})
+        said = _note(client.get(again.headers["Location"]).text)
+        assert said.startswith("refused: 0 of 2 cases decided: reject. 2 refused"), said
+        # No decision chosen (the browser's `required` aside): refused, nothing written.
+        none = client.post("/ui/decisions?lang=en", data={**data, "key": ["k3"], "decision": [""]})
+        assert _note(client.get(none.headers["Location"]).text) == (
+            "refused: Only approve, reject or replied decide several cases at once: nothing written.")
+        assert len(_decisions(settings, 2)) == 2

@@ -34,6 +34,7 @@ page behind TLS only.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import json
@@ -42,7 +43,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -97,6 +98,8 @@ SAME_ORIGIN = ("same-origin", "none")
 #: (at most the API's MAX_LIMIT, 1,000), the ids of those shown (at most MAX_BULK_IDS: beyond,
 #: the form has no "all shown"), each id as long as a record allows, percent-encoded whole.
 BULK_FORM_FIELDS = 1000 + MAX_BULK_IDS + 16
+#: The forms deciding several cases a session remembers the outcome of (Session.bulk).
+MAX_BULK_KEYS = 8
 BULK_FORM_BYTES = BULK_FORM_FIELDS * (MAX_ID_CHARS * 9 + 16)
 #: A lone surrogate ("\\ud800" in a record's JSON: valid JSON, not Unicode) cannot be encoded.
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -172,6 +175,10 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "bulk_too_many": "{n} cases: at most {top} at once, nothing written.",
         "bulk_decision": "Only approve, reject or replied decide several cases at once: "
                          "nothing written.",
+        "bulk_choose": "(choose)",
+        "bulk_unavailable": "The broker did not answer: nothing written; decide again once it "
+                            "answers. ({detail})",
+        "list_sep": "; ",
     },
     "fr": {
         "title": "Modération", "sign_in": "Se connecter", "token": "Jeton de l'équipe",
@@ -187,7 +194,7 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "assignee": "assigné à (assigner, escalader)", "overdue": "en retard",
         "done": f"Fait{NBSP}: {{text}}", "refused": f"Refusé ({{why}}){NBSP}: {{detail}}",
         "unavailable": f"Le broker n'a pas répondu{NBSP}: rien n'est sûr de ce qui est "
-                       "affiché ou enregistré ; regardez le dossier avant de décider à nouveau. "
+                       f"affiché ou enregistré{NBSP}; regardez le dossier avant de décider à nouveau. "
                        "({detail})",
         "invalid_query": f"Filtre invalide{NBSP}: {{detail}}",
         "already_closed": "dossier déjà clos", "decision_pending": "une décision attend",
@@ -247,6 +254,10 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "bulk_too_many": f"{{n}} dossiers{NBSP}: au plus {{top}} à la fois, rien d'enregistré.",
         "bulk_decision": "Seuls approuver, rejeter ou répondu décident plusieurs dossiers à la "
                          f"fois{NBSP}: rien d'enregistré.",
+        "bulk_choose": "(choisir)",
+        "bulk_unavailable": f"Le broker n'a pas répondu{NBSP}: rien d'enregistré{NBSP}; décidez à "
+                            "nouveau quand il répondra. ({detail})",
+        "list_sep": f"{NBSP}; ",
     },
 }
 
@@ -449,8 +460,10 @@ def _bulk_form(cases: list[dict[str, Any]], csrf: str, query: str, lang: str) ->
     whole without checking each box, and without JavaScript)."""
     p, s = PAGE_TEXT[lang], SHOW_TEXT[lang]
     verbs = dict(zip(DECISIONS, _FRENCH_VERBS, strict=True)) if lang == "fr" else {}
-    options = "".join(f'<option value="{esc(d)}">{esc(verbs.get(d, d))}</option>'
-                      for d in CLOSING_DECISIONS)
+    # No decision chosen until one is: approving a wave by leaving the first choice as it
+    # was would be one click (`required` refuses the form without one, in the browser).
+    options = f'<option value="">{esc(p["bulk_choose"])}</option>' + "".join(
+        f'<option value="{esc(d)}">{esc(verbs.get(d, d))}</option>' for d in CLOSING_DECISIONS)
     every = len(cases) <= MAX_BULK_IDS  # beyond, the moderator checks the boxes or lowers `limit`
     shown = "".join(f'<input type="hidden" name="shown" value="{esc(c.get("case_id"))}">'
                     for c in cases) if every else ""
@@ -458,8 +471,9 @@ def _bulk_form(cases: list[dict[str, Any]], csrf: str, query: str, lang: str) ->
             f'<fieldset aria-describedby="bulk-help"><legend>{esc(p["bulk_legend"])}</legend>'
             f'<p id="bulk-help">{esc(p["bulk_help"])}</p>'
             f'<input type="hidden" name="csrf" value="{esc(csrf)}">{shown}'
+            f'<input type="hidden" name="key" value="{esc(secrets.token_urlsafe(16))}">'
             f'<label for="bulk-decision">{esc(p["decision"])}</label> '
-            f'<select id="bulk-decision" name="decision">{options}</select> '
+            f'<select id="bulk-decision" name="decision" required>{options}</select> '
             f'<label for="bulk-reason">{esc(s["reason"])}</label> <input type="text" '
             f'id="bulk-reason" name="reason" maxlength="1000"><br>'
             f'<button type="submit" name="which" value="checked">{esc(p["bulk_checked"])}</button> '
@@ -840,6 +854,10 @@ class Session:
     csrf: str
     expires: float  # time.monotonic()
     note: tuple[str, str] | None = None  # the last decision's outcome, shown once
+    #: The outcomes of the last forms deciding several cases, by their key (the form's own,
+    #: made with the page): sent twice (a double click, a reload), the form gets its first
+    #: outcome again instead of every case refused as decided already.
+    bulk: OrderedDict[str, asyncio.Future[tuple[str, str]]] = field(default_factory=OrderedDict)
 
 
 class ModerationPage:
@@ -1097,6 +1115,26 @@ class ModerationPage:
         if isinstance(checked, web.Response):
             return checked
         session, form = checked
+        key = form.get("key")
+        first = session.bulk.get(key) if isinstance(key, str) and key else None
+        if first is not None:  # sent again (a double click): the first sending's outcome
+            session.note = await asyncio.shield(first)
+            return self._back(request, lang)
+        outcome: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+        if isinstance(key, str) and key:
+            session.bulk[key] = outcome
+            while len(session.bulk) > MAX_BULK_KEYS:
+                session.bulk.popitem(last=False)
+        try:
+            session.note = await self._bulk_outcome(request, session, form, lang)
+        finally:
+            outcome.set_result(session.note or ("refused", PAGE_TEXT[lang]["error"]))
+        return self._back(request, lang)
+
+    async def _bulk_outcome(self, request: web.Request, session: Session, form: Any, lang: str
+                            ) -> tuple[str, str]:
+        """What a form deciding several cases did (the note shown back on the list): each case
+        checked and the accepted written (ModerationApi.decide_many), or why none was."""
         p = PAGE_TEXT[lang]
         which = "shown" if form.get("which") == "shown" else "case_id"
         ids = list(dict.fromkeys(v for v in form.getall(which, []) if isinstance(v, str) and v))
@@ -1107,8 +1145,7 @@ class ModerationPage:
                    else p["bulk_decision"] if decision not in CLOSING_DECISIONS else None)
         if refusal is not None:
             self.api.metrics.refused("invalid_field", "page")
-            session.note = ("refused", refusal)
-            return self._back(request, lang)
+            return ("refused", refusal)
         payload: dict[str, Any] = {"decision": decision}
         if isinstance(reason, str):
             payload["reason"] = reason
@@ -1117,8 +1154,7 @@ class ModerationPage:
         try:
             found = await self.api.decide_many(ids, payload, request, lang)
         except BrokerError as exc:  # the topics could not be read: nothing written
-            session.note = ("refused", p["unavailable"].format(detail=exc))
-            return self._back(request, lang)
+            return ("refused", p["bulk_unavailable"].format(detail=exc))
         refused: list[str] = []
         unknown: list[str] = []
         for case_id, answer in found:
@@ -1133,13 +1169,13 @@ class ModerationPage:
                                         s=_plural(written, lang), total_s=_plural(len(found), lang),
                                         decision=word(decision, lang))
         if refused:
-            said += p["bulk_refused"].format(n=_number(len(refused), lang), cases="; ".join(refused),
+            said += p["bulk_refused"].format(n=_number(len(refused), lang),
+                                             cases=p["list_sep"].join(refused),
                                              n_s=_plural(len(refused), lang))
         if unknown:
             said += p["bulk_unknown"].format(n=_number(len(unknown), lang), cases=", ".join(unknown),
                                              n_s=_plural(len(unknown), lang))
-        session.note = ("done" if not refused and not unknown else "refused", said)
-        return self._back(request, lang)
+        return ("done" if not refused and not unknown else "refused", said)
 
 
 def _json(response: web.Response) -> dict[str, Any]:
