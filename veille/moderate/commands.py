@@ -647,8 +647,7 @@ def _read_back(store: ModerationStore, record: dict[str, Any], seen_escalations:
     _, t, by = decide_words_of(lang)
     case_id = record["case_id"]
     try:
-        back = (store.read_back(case_id, record, seen_escalations, lang) if fresh
-                else store.read_back(case_id, record, seen_escalations, lang, fresh=False))
+        back = store.read_back(case_id, record, seen_escalations, lang, fresh=fresh)
     except BrokerError as exc:  # written and acknowledged all the same
         notes.write(t["unchecked"].format(error=exc) + "\n")
         return
