@@ -811,7 +811,8 @@ class _WritingStore(_Store):
 
         return decision_record(case_id, body, time.time() if decided_at is None else decided_at)
 
-    def read_back(self, case_id: str, record: dict, seen: int, lang: str = "en") -> None:
+    def read_back(self, case_id: str, record: dict, seen: int, lang: str = "en", *,
+                  fresh: bool = True) -> None:
         return None
 
 
