@@ -1112,8 +1112,9 @@ class BrandTeams:
 #: The moderation API's routes (veille.moderate.api, .page), as templates: a bounded label set.
 #: "other" is a request no route took (404, 405), whatever its path.
 MODERATION_API_ROUTES = (
-    "/cases", "/cases/{case_id}", "/closed", "/cases/{case_id}/decision", "/ui", "/ui/closed",
-    "/ui/signin", "/ui/decision", "/ui/decisions", "/ui/signout", "/healthz", "/metrics", "other",
+    "/cases", "/cases/{case_id}", "/closed", "/cases/{case_id}/decision", "/decisions", "/ui",
+    "/ui/closed", "/ui/signin", "/ui/decision", "/ui/decisions", "/ui/signout", "/healthz",
+    "/metrics", "other",
 )
 #: Why the moderation API or its page refused a request (4xx): the API's error codes, and the
 #: page's own refusals of a form (cross_site, csrf, expired); anything else counts as "other".
@@ -1165,8 +1166,8 @@ class ModerationApiMetrics:
         self.decisions = Counter(
             "veille_moderation_api_decisions_total",
             "Decisions the moderation API wrote to moderation.decisions and the broker "
-            "acknowledged, by decision and by way (via=api: POST /cases/{id}/decision; via=page: "
-            "the moderation page's form).",
+            "acknowledged, by decision and by way (via=api: POST /cases/{id}/decision and POST "
+            "/decisions; via=page: the moderation page's forms).",
             ["decision", "via"], registry=registry,
         )
         self.refusals = Counter(

@@ -11,13 +11,14 @@ import re
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from streams.topics import MODERATION_CLOSED, MODERATION_DECISIONS, MODERATION_QUEUE, ensure_topics
 from tests.cli_helpers import assert_clear_error, run
 from tests.conftest import settings_env
 from tests.kafka_helpers import produce, read_all
-from tests.moderation_helpers import ServedApi, decision, insult_item
+from tests.moderation_helpers import ServedApi, decision, insult_item, samples
 from veille.moderation.cases import apply_decision
 from veille.moderation.queue import case_of
 
@@ -130,3 +131,81 @@ def test_what_several_ids_refuse_before_anything_is_written(
     # The one-id form as it was.
     status, _, err = run(capsys, "moderate", "decide", "w-1", "escalate", "--moderator", "bob")
     assert status == 0 and err.startswith("decision written: escalate on w-1 by bob"), err
+
+
+def _metric(api: ServedApi, name: str, **labels: str) -> float:
+    """One sample of the API's /metrics, 0 when absent."""
+    return samples(api.api.url + "/metrics").get((name, frozenset(labels.items())), 0.0)
+
+
+def test_post_decisions_answers_each_case_as_its_own_route_would(wave: ServedApi, settings) -> None:
+    posted = wave.client.post("/decisions", json={
+        "case_ids": ["w-1", "w-done", "w-2", "w-nope", "w-wait", "w-1"], "decision": "reject",
+        "moderator": "bob", "reason": "spam wave"})
+    assert posted.status_code == 200, posted.text
+    results = posted.json()["results"]
+    assert [(r["case_id"], r["status"]) for r in results] == [  # in order, w-1 once
+        ("w-1", 202), ("w-done", 409), ("w-2", 202), ("w-nope", 404), ("w-wait", 409)], results
+    for r in (results[0], results[2]):
+        body = r["body"]
+        assert (body["accepted"], body["decision"]["case_id"], body["decision"]["decision"],
+                body["decision"]["moderator"], body["decision"]["reason"]) == (
+            True, r["case_id"], "reject", "bob", "spam wave"), body
+        assert (body["previously_assigned"], body["escalated_meanwhile"]) == (None, None), body
+    assert [results[n]["body"]["error"] for n in (1, 3, 4)] == ["already_closed", "unknown_case",
+                                                                 "decision_pending"]
+    written = _written(settings, 3)
+    assert sorted(written) == ["w-1", "w-2", "w-wait"] and len(written["w-1"]) == 1, written
+    # Counted as the one-case route counts: its decisions and refusals via=api, one request.
+    assert _metric(wave, "veille_moderation_api_requests_total", route="/decisions", code="200") == 1
+    assert _metric(wave, "veille_moderation_api_decisions_total", decision="reject", via="api") == 2
+    for reason in ("already_closed", "unknown_case", "decision_pending"):
+        assert _metric(wave, "veille_moderation_api_refusals_total", reason=reason, via="api") == 1
+    # Each refusal is what POST /cases/{id}/decision answers.
+    for r in (results[1], results[3], results[4]):
+        one = wave.client.post(f"/cases/{r['case_id']}/decision",
+                               json={"decision": "reject", "moderator": "bob"})
+        assert (one.status_code, one.json()) == (r["status"], r["body"])
+    # In French when asked, as the one-case route.
+    posted = wave.client.post("/decisions", json={"case_ids": ["w-done"], "decision": "approve",
+                                                  "moderator": "bob"},
+                              headers={"Accept-Language": "fr-FR"})
+    assert posted.json()["results"][0]["body"]["detail"].startswith("le dossier 'w-done'"), posted.text
+
+
+def test_post_decisions_refuses_a_bad_body_whole(wave: ServedApi, settings) -> None:
+    good = {"case_ids": ["w-1", "w-2"], "decision": "approve", "moderator": "bob"}
+    for body, field in ((good | {"case_ids": "w-1"}, "case_ids"),
+                        (good | {"case_ids": []}, "case_ids"),
+                        (good | {"case_ids": ["w-1", 3]}, "case_ids"),
+                        (good | {"case_ids": ["w-1", " "]}, "case_ids"),
+                        (good | {"case_ids": ["w-1", "x" * 257]}, "case_ids"),
+                        ({k: v for k, v in good.items() if k != "case_ids"}, "case_ids"),
+                        (good | {"case_ids": [f"w-{n}" for n in range(501)]}, "case_ids"),
+                        (good | {"decision": "escalate"}, "decision"),
+                        (good | {"decision": "assign", "assignee": "carol"}, "decision"),
+                        (good | {"moderator": ""}, None),
+                        (good | {"assignee": "carol"}, None),
+                        ([good], None)):
+        posted = wave.client.post("/decisions", json=body)
+        assert posted.status_code == 400, (body, posted.text)
+        answer = posted.json()
+        assert answer["error"] == "invalid_field" and answer["detail"], answer
+        assert answer.get("field") == field, answer
+    posted = wave.client.post("/decisions", json=good | {"case_ids": [f"w-{n}" for n in range(501)]})
+    assert "501 case ids: at most 500 at once" in posted.json()["detail"], posted.text
+    posted = wave.client.post("/decisions", content=b"{", headers={"Content-Type": "application/json"})
+    assert (posted.status_code, posted.json()["error"]) == (400, "invalid_json"), posted.text
+    # A retry cannot write a closing decision twice: an Idempotency-Key is refused, not ignored.
+    posted = wave.client.post("/decisions", json=good, headers={"Idempotency-Key": "k-1"})
+    assert (posted.status_code, posted.json()["error"]) == (400, "invalid_header"), posted.text
+    assert "Idempotency-Key" in posted.json()["detail"], posted.text
+    posted = httpx.post(wave.api.url + "/decisions", json=good, timeout=30)  # no token
+    assert (posted.status_code, posted.json()["error"]) == (401, "unauthorized"), posted.text
+    assert list(_written(settings, 1)) == ["w-wait"]  # nothing written
+    # 500 ids as long as a record allows: more than a decision's 16 KiB, read.
+    long_ids = [f"{n:03d}" + "é" * 253 for n in range(500)]
+    posted = wave.client.post("/decisions", json=good | {"case_ids": long_ids})
+    assert posted.status_code == 200, posted.text[:500]
+    assert {r["status"] for r in posted.json()["results"]} == {404}
+

@@ -9,6 +9,9 @@
                                              brand=, category=, moderator=, author=, contains=)
     POST /cases/{id}/decision                {"decision", "moderator", "reason"?, "assignee"?,
                                               "if_assigned_to"?}
+    POST /decisions                          {"case_ids", "decision", "moderator", "reason"?}: one
+                                             closing decision on up to MAX_BULK_IDS cases, an
+                                             answer per case
     GET  /healthz
     GET  /metrics                            Prometheus text (veille.metrics.ModerationApiMetrics)
     GET  /ui                                 the moderation page (veille.moderate.page): signed
@@ -37,7 +40,7 @@ import re
 import signal
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -77,9 +80,10 @@ from veille.moderate.store import (
     unknown_case,
     would_ignore,
 )
-from veille.moderation import CLOSING_DECISIONS, METRIC_CATEGORIES, SORTS
+from veille.moderation import CLOSING_DECISIONS, MAX_BULK_IDS, METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import (
     CLOSED_RETENTION_SECONDS,
+    MAX_ID_CHARS,
     Decision,
     DecisionError,
     iso,
@@ -99,6 +103,9 @@ T = TypeVar("T")
 
 #: Largest request body: a decision is a few hundred bytes (a reason is at most 1,000 chars).
 MAX_BODY_BYTES = 16 * 1024
+#: Largest body of POST /decisions: a decision and MAX_BULK_IDS ids as long as a record allows,
+#: each character escaped as JSON may escape it (12 bytes: a surrogate pair), quoted, separated.
+MAX_BULK_BODY_BYTES = MAX_BODY_BYTES + MAX_BULK_IDS * (MAX_ID_CHARS * 12 + 4)
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 #: The largest `offset` (nine digits): past the end of any listing, answered with no cases.
@@ -185,6 +192,10 @@ def _misdirected() -> web.Response:
                   "send Host: 127.0.0.1")
 
 
+#: The detail of a 503: nothing acknowledged is not nothing written.
+UNACKNOWLEDGED = ("the broker did not answer or acknowledge in time; a decision sent may still be "
+                  "written: look at the case (GET /cases/{id}) before sending it again")
+
 _HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
@@ -222,15 +233,14 @@ def _unauthorized() -> web.Response:
                   headers={"WWW-Authenticate": 'Bearer realm="veille-moderation"'})
 
 
-def _decision_headers(request: web.Request) -> web.Response | None:
-    """What a decision's headers alone refuse: a body over the limit (Content-Length), a
+def _decision_headers(request: web.Request, limit: int = MAX_BODY_BYTES) -> web.Response | None:
+    """What a decision's headers alone refuse: a body over `limit` (Content-Length), a
     content type other than JSON, an unsupported content coding. Checked before the body is
     read, and by the Expect handler before the client sends it."""
     length = request.content_length
-    if length is not None and length > MAX_BODY_BYTES:
+    if length is not None and length > limit:
         return _error(413, "payload_too_large",
-                      f"the body has {length} bytes, the limit is {MAX_BODY_BYTES}",
-                      limit=MAX_BODY_BYTES)
+                      f"the body has {length} bytes, the limit is {limit}", limit=limit)
     ctype = request.content_type.lower()
     if ctype != "application/json":
         return _error(415, "unsupported_media_type", "Content-Type must be application/json")
@@ -239,6 +249,20 @@ def _decision_headers(request: web.Request) -> web.Response | None:
         return _error(415, "unsupported_content_encoding", problem,
                       headers={"Accept-Encoding": accept_encoding()})
     return None
+
+
+def _decisions_headers(request: web.Request) -> web.Response | None:
+    """What POST /decisions' headers alone refuse: a decision's (its body up to
+    MAX_BULK_BODY_BYTES), and an Idempotency-Key. Refused, not ignored: a client sending one
+    expects its retries answered again, which a batch would not be (the one-case route keeps an
+    answer per key and case); nor does it need one, its decisions being closing ones that a retry
+    cannot write twice (a case decided is refused, 409 decision_pending or already_closed)."""
+    if "Idempotency-Key" in request.headers:
+        return _error(400, "invalid_header", "Idempotency-Key is not taken by POST /decisions: "
+                      "a retry writes no closing decision twice (each case decided meanwhile "
+                      "is refused, 409 decision_pending or already_closed); send it without, "
+                      "or decide the cases one by one (POST /cases/{id}/decision)")
+    return _decision_headers(request, MAX_BULK_BODY_BYTES)
 
 
 def _refusals_language(request: web.Request) -> str:
@@ -406,7 +430,10 @@ class ModerationApi:
         app.router.add_get("/cases/{case_id}", self._get)
         app.router.add_get("/closed", self._closed)
         # `Expect: 100-continue`: refused from the headers, before the client sends the body.
-        app.router.add_post("/cases/{case_id}/decision", self._decide, expect_handler=self._expect)
+        app.router.add_post("/cases/{case_id}/decision", self._decide,
+                            expect_handler=self._expecting(_decision_headers))
+        app.router.add_post("/decisions", self._decide_cases,
+                            expect_handler=self._expecting(_decisions_headers))
         app.on_response_prepare.append(_no_store)
         self.page.register(app)  # GET /ui: the moderation page (veille.moderate.page)
         # Content codings are undone by veille.httpbody (the same answers whatever is installed).
@@ -480,9 +507,7 @@ class ModerationApi:
                 log.error("moderation API: cannot sign in to the broker: %s", problem)
             # Not acknowledged is not "not written": a broker that froze with the decision in
             # hand writes it on waking, and an escalate sent again would escalate twice.
-            return _error(503, "broker_unavailable", refused + "the broker did not answer or "
-                          "acknowledge in time; a decision sent may still be written: look at the "
-                          "case (GET /cases/{id}) before sending it again",
+            return _error(503, "broker_unavailable", refused + UNACKNOWLEDGED,
                           headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         except asyncio.CancelledError:
             raise
@@ -491,17 +516,21 @@ class ModerationApi:
                       request.path, type(exc).__name__)
             return web.json_response({"error": "internal"}, status=500)
 
-    async def _expect(self, request: web.Request) -> web.StreamResponse | None:
-        """The decision's Expect handler (it runs before the middlewares): credentials, then the
-        decision's header checks, answered instead of the `100 Continue`."""
+    def _expecting(self, headers: Callable[[web.Request], web.Response | None]
+                   ) -> Callable[[web.Request], Awaitable[web.StreamResponse | None]]:
+        """A decision route's Expect handler (it runs before the middlewares): credentials, then
+        the route's header checks (`headers`), answered instead of the `100 Continue`."""
         def precheck(request: web.Request) -> web.Response | None:
-            return _unauthorized() if not self._authorized(request) else _decision_headers(request)
+            return _unauthorized() if not self._authorized(request) else headers(request)
 
-        started = time.perf_counter()
-        refused = await expect_continue(request, precheck, log, "moderation API")
-        if refused is not None:  # answered here: the middleware never sees it
-            self._count(request, refused, started)
-        return refused
+        async def expect(request: web.Request) -> web.StreamResponse | None:
+            started = time.perf_counter()
+            refused = await expect_continue(request, precheck, log, "moderation API")
+            if refused is not None:  # answered here: the middleware never sees it
+                self._count(request, refused, started)
+            return refused
+
+        return expect
 
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
@@ -692,12 +721,82 @@ class ModerationApi:
         refused = _decision_headers(request)
         if refused is not None:
             return refused
+        payload = await self._json_body(request, MAX_BODY_BYTES)
+        if isinstance(payload, web.Response):
+            return payload
+        if not isinstance(payload, dict):
+            return _error(400, "invalid_field", "the body must be a JSON object with "
+                          f"{', '.join(DECISION_INPUT_FIELDS)}")
+        return await self.decide(case_id, payload, request, request.headers.get("Idempotency-Key"),
+                                 _refusals_language(request))
+
+    async def _decide_cases(self, request: web.Request) -> web.Response:
+        """POST /decisions: one closing decision on several cases (a wave of copies, a spam
+        campaign; `veille moderate decide ID ID... --api`), in one request and one batch
+        (decide_many) instead of a request per case through the decision lock one after the
+        other. A bad body is refused whole (nothing written); else 200 and a result per case,
+        in the order given (an id given twice: once), what POST /cases/{id}/decision would have
+        answered, `status` and `body`, or 503 broker_unavailable for one not acknowledged."""
+        refused = _decisions_headers(request)
+        if refused is not None:
+            return refused
+        payload = await self._json_body(request.clone(client_max_size=MAX_BULK_BODY_BYTES),
+                                        MAX_BULK_BODY_BYTES)
+        if isinstance(payload, web.Response):
+            return payload
+        if not isinstance(payload, dict):
+            return _error(400, "invalid_field", "the body must be a JSON object with case_ids, "
+                          "decision, moderator and optionally reason")
+        decision = {k: v for k, v in payload.items() if k != "case_ids"}
+        ids = payload.get("case_ids")
+        if not isinstance(ids, list) or not ids:
+            return _error(400, "invalid_field", "case_ids must be a non-empty list of case ids",
+                          field="case_ids")
+        for n, case_id in enumerate(ids):
+            # As a record's case_id (a lone surrogate aside: refused below, as on one case).
+            if not isinstance(case_id, str) or not case_id.strip() or len(case_id) > MAX_ID_CHARS:
+                return _error(400, "invalid_field", f"case_ids[{n}] must be a non-empty string "
+                              f"of at most {MAX_ID_CHARS} characters", field="case_ids")
+        ids = list(dict.fromkeys(ids))  # an id given twice is decided once
+        if len(ids) > MAX_BULK_IDS:
+            return _error(400, "invalid_field", f"{len(ids)} case ids: at most {MAX_BULK_IDS} at "
+                          "once (split the list)", field="case_ids")
+        if decision.get("decision") not in CLOSING_DECISIONS:
+            # As `veille moderate decide ID ID...`: an escalation asks a lead to look at each
+            # case, an assignment depends on who works on each.
+            return _error(400, "invalid_field", "decision must be one of "
+                          f"{', '.join(CLOSING_DECISIONS)} (the others are decided one case at a "
+                          "time: POST /cases/{id}/decision)", field="decision")
+        for case_id in ids:  # the same for every case but its id: refused whole, as one case's
+            checked = self._decision_payload(case_id, decision, request)
+            if isinstance(checked, web.Response):
+                return checked
+        lang = _refusals_language(request)
+        results: list[dict[str, Any]] = []
+        unacknowledged: list[BrokerError] = []
+        for case_id, answer in await self.decide_many(ids, decision, request, lang):
+            if isinstance(answer, BrokerError):
+                unacknowledged.append(answer)
+                status, body = 503, {"error": "broker_unavailable", "detail": UNACKNOWLEDGED}
+            else:
+                status, body = answer.status, json.loads(answer.text or "{}")
+                if 400 <= status < 500:  # counted as the one-case route counts its refusals
+                    self.metrics.refused(str(body.get("error", "other")), "api")
+            results.append({"case_id": case_id, "status": status, "body": body})
+        if unacknowledged:  # once, not a line per case of a batch the broker let down
+            log.warning("moderation API: %d of %d decisions not acknowledged: %s",
+                        len(unacknowledged), len(results), unacknowledged[0])
+        return web.json_response({"results": results})
+
+    async def _json_body(self, request: web.Request, limit: int) -> Any:
+        """A decision route's body as JSON, at most `limit` bytes decoded (the request's
+        client_max_size read), or the answer refusing it."""
         coding, _ = content_coding(request.headers.getall("Content-Encoding", ()))
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _error(413, "payload_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes",
-                          limit=MAX_BODY_BYTES)
+            return _error(413, "payload_too_large", f"the body is larger than {limit} bytes",
+                          limit=limit)
         except RequestPayloadError:  # the body ended before its announced length
             # aiohttp would read the rest of the body after the answer, meet the same error
             # again and reset the connection under the answer: the body is over, and so is the
@@ -707,9 +806,9 @@ class ModerationApi:
             response.force_close()
             return response
         try:
-            body = decode(raw, coding, MAX_BODY_BYTES)
+            body = decode(raw, coding, limit)
         except BodyTooLarge as exc:
-            return _error(413, "payload_too_large", str(exc), limit=MAX_BODY_BYTES)
+            return _error(413, "payload_too_large", str(exc), limit=limit)
         except UndecodableBody as exc:
             return _error(400, "undecodable_body",
                           f"the body does not decode as its Content-Encoding ({coding}) says: {exc}")
@@ -722,11 +821,7 @@ class ModerationApi:
             path, number = found
             return _error(400, "invalid_field", f"{path or 'the body'} is {number.describe()}",
                           field=path)
-        if not isinstance(payload, dict):
-            return _error(400, "invalid_field", "the body must be a JSON object with "
-                          f"{', '.join(DECISION_INPUT_FIELDS)}")
-        return await self.decide(case_id, payload, request, request.headers.get("Idempotency-Key"),
-                                 _refusals_language(request))
+        return payload
 
     async def decide(self, case_id: str, payload: dict[str, Any], request: web.Request,
                      key: str | None, lang: str = "en") -> web.Response:
