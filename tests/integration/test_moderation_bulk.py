@@ -209,3 +209,19 @@ def test_post_decisions_refuses_a_bad_body_whole(wave: ServedApi, settings) -> N
     assert posted.status_code == 200, posted.text[:500]
     assert {r["status"] for r in posted.json()["results"]} == {404}
 
+
+def test_through_the_api_one_request_the_same_lines_as_the_topics(
+        wave: ServedApi, capsys: pytest.CaptureFixture[str]) -> None:
+    def same(err: str, first: str, second: str) -> str:
+        return re.sub(r" at \S+", " at T", err).replace(first, "w-A").replace(second, "w-B")
+
+    asked = ("approve", "--moderator", "bob", "--reason", "wave")
+    status, _, topics = run(capsys, "moderate", "decide", "w-1", "w-done", "w-2", "w-nope",
+                            "w-wait", *asked)
+    status_api, _, api = run(capsys, "moderate", "decide", "w-3", "w-done", "w-4", "w-nope",
+                             "w-wait", *asked, "--api", wave.api.url)
+    assert (status, status_api) == (1, 1), api
+    assert same(api, "w-3", "w-4") == same(topics, "w-1", "w-2"), (api, topics)
+    requests = "veille_moderation_api_requests_total"
+    assert _metric(wave, requests, route="/decisions", code="200") == 1
+    assert _metric(wave, requests, route="/cases/{case_id}/decision", code="202") == 0

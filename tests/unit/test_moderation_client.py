@@ -100,3 +100,46 @@ def test_options_the_api_cannot_honour_are_refused_by_name(
     assert_clear_error(status, err, "VEILLE_MODERATION_API_URL='http://example.org:8081' is http:// "
                        "to another machine")
     assert "t" * 32 not in err
+
+
+class _Api(client.ApiClient):
+    """An API answering POST /decisions with `bulk` (an ApiError raised, or its JSON), and each
+    POST /cases/{id}/decision with a 202; the requests asked, in order."""
+
+    def __init__(self, bulk: Any) -> None:
+        super().__init__("http://127.0.0.1:9")
+        self.bulk, self.asked = bulk, []
+
+    def request(self, method: str, path: str, query: Any = None, body: Any = None,
+                ok: tuple[int, ...] = (200,), lang: str | None = None) -> dict[str, Any]:
+        self.asked.append(path)
+        if path == "/decisions":
+            if isinstance(self.bulk, Exception):
+                raise self.bulk
+            return self.bulk  # type: ignore[no-any-return]
+        case_id = path.split("/")[2]
+        return {"accepted": True, "previously_assigned": None, "escalated_meanwhile": None,
+                "decision": {"case_id": case_id, "decision": "reject", "moderator": "bob",
+                             "decided_at": "2026-12-07T12:00:00.000Z"}}
+
+
+def test_decide_many_asks_one_request_and_copes_with_an_older_or_failing_api() -> None:
+    ids = ["w-1", "w-2"]  # (no settings: the language given, they are not read)
+    older = _Api(client.ApiError("no route", 404, "not_found"))  # an API before POST /decisions
+    found = client.decide_many(None, older, ids, "reject", moderator="bob", lang="en")
+    assert older.asked == ["/decisions", "/cases/w-1/decision", "/cases/w-2/decision"]
+    assert [(d.case_id, d.record is not None, d.problem) for d in found] == [
+        ("w-1", True, None), ("w-2", True, None)]
+    for status in (503, None):  # not acknowledged, or no answer: each case may be written
+        failing = _Api(client.ApiError("cannot answer", status, "broker_unavailable"))
+        found = client.decide_many(None, failing, ids, "reject", moderator="bob", lang="en")
+        assert failing.asked == ["/decisions"]
+        assert [(d.case_id, d.unacknowledged, d.problem) for d in found] == [
+            ("w-1", True, "cannot answer"), ("w-2", True, "cannot answer")]
+    with pytest.raises(client.ApiError, match="refused"):  # the request refused whole: said once
+        client.decide_many(None, _Api(client.ApiError("refused", 401, "unauthorized")), ids,
+                           "reject", moderator="bob", lang="en")
+    # A result per case or nothing: an answer that is not the API's is an error, not a guess.
+    with pytest.raises(client.ApiError, match="without a result per case"):
+        client.decide_many(None, _Api({"results": [{"case_id": "w-1", "status": 202, "body": {}}]}),
+                           ids, "reject", moderator="bob", lang="en")

@@ -22,6 +22,7 @@ from veille.moderate.commands import (
     ModerateError,
     check_case_id,
     decide_words,
+    decide_words_of,
     render_case,
     render_closed,
     render_list,
@@ -133,24 +134,29 @@ class ApiClient:
             found = None
         if status in ok and isinstance(found, dict):
             return found
+        raise self.refusal(method, path, status, found)
+
+    def refusal(self, method: str, path: str, status: int, found: Any) -> ApiError:
+        """The ApiError saying what the API's answer `status`, `found` (its JSON) to `method
+        path` refused: the request's, or one case's of POST /decisions (said as its own route's
+        answer would be)."""
+        where = f"the moderation API at {self.url}"
         if 300 <= status < 400:
-            raise ApiError(f"{where} answered a redirect ({status}), not followed: the token would "
-                           "go with it; give the API's own address", status)
+            return ApiError(f"{where} answered a redirect ({status}), not followed: the token would "
+                            "go with it; give the API's own address", status)
         if not isinstance(found, dict):
-            raise ApiError(f"{where} answered {status} without a JSON object on {method} {path} "
-                           "(is that address the moderation API?)", status)
+            return ApiError(f"{where} answered {status} without a JSON object on {method} {path} "
+                            "(is that address the moderation API?)", status)
         code = found.get("error") if isinstance(found.get("error"), str) else None
         detail = printable(str(found.get("detail") or code or ""))
         if status == 401 and code != "unauthenticated_user":  # (that one: the proxy's user header)
-            raise ApiError(f"{where} refused the credentials (401): set VEILLE_MODERATION_API_TOKEN "
-                           "(or VEILLE_MODERATION_API_TOKEN_FILE) to the API's token", status, code)
+            return ApiError(f"{where} refused the credentials (401): set VEILLE_MODERATION_API_TOKEN "
+                            "(or VEILLE_MODERATION_API_TOKEN_FILE) to the API's token", status, code)
         if status == 503 or status >= 500:
-            raise ApiError(f"{where} cannot answer ({status} {code or 'error'}): {detail} "
-                           f"({TOPICS_HINT})", status, code, found)
-        if status not in ok:
-            raise ApiError(f"{where} refused the request ({status} {code or 'error'}): {detail}",
-                           status, code, found)
-        return found
+            return ApiError(f"{where} cannot answer ({status} {code or 'error'}): {detail} "
+                            f"({TOPICS_HINT})", status, code, found)
+        return ApiError(f"{where} refused the request ({status} {code or 'error'}): {detail}",
+                        status, code, found)
 
     def pages(self, path: str, query: dict[str, str], limit: int | None) -> tuple[int, list[Any]]:
         """`count` and the first `limit` cases (all of them when None) of a listing (GET /cases,
@@ -253,7 +259,7 @@ def decide(settings: Settings, client: ApiClient, case_id: str, decision: str, *
     too: the detail of a refusal the agent would make, not_applicable, a concurrent decision
     found on reading back, is the API's) as through the topics."""
     notes = sys.stderr if notes is None else notes
-    lang, t, by = decide_words(settings, lang)
+    lang, _, _ = decide_words(settings, lang)
     body = validate_decision(case_id, decision, moderator=moderator, reason=reason,
                              assignee=assignee)
     path = "/cases/" + quote(case_id, safe="") + "/decision"
@@ -261,22 +267,38 @@ def decide(settings: Settings, client: ApiClient, case_id: str, decision: str, *
         answer = client.request("POST", path, body={k: v for k, v in body.items() if v is not None},
                                 ok=(200, 202), lang=lang)
     except ApiError as exc:
-        if exc.code == "unknown_case":
-            raise ModerateError(printable(t["no_case"].format(case=case_id))) from None
-        if exc.code in ("already_closed", "decision_pending"):
-            # Told as the topics tell it: the case as the API holds it now.
-            found = client.case(case_id)
-            closed, item = found.get("closed"), found.get("item") or {}
-            if exc.code == "already_closed" and closed:
-                raise ModerateError(printable(t["closed"].format(
-                    case=case_id, decision=word(closed.get("decision"), lang),
-                    moderator=closed.get("moderator")))) from None
-            if exc.code == "decision_pending" and item.get("decision_pending"):
-                raise ModerateError(printable(t["pending"].format(
-                    case=case_id, by=by(item["decision_pending"])))) from None
-        if exc.status == 409 and "detail" in exc.body:
-            raise ModerateError(printable(str(exc.body["detail"]))) from None
-        raise
+        raise _refused(client, case_id, exc, lang) from None
+    return _decided(case_id, answer, moderator=moderator, assignee=assignee, notes=notes, lang=lang)
+
+
+def _refused(client: ApiClient, case_id: str, exc: ApiError, lang: str) -> ModerateError:
+    """The error a decision's refusal by the API (POST /cases/{id}/decision's, or a case's of
+    POST /decisions) is told as: as the topics tell it, `exc` itself when they have no words
+    for it."""
+    _, t, by = decide_words_of(lang)
+    if exc.code == "unknown_case":
+        return ModerateError(printable(t["no_case"].format(case=case_id)))
+    if exc.code in ("already_closed", "decision_pending"):
+        # Told as the topics tell it: the case as the API holds it now.
+        found = client.case(case_id)
+        closed, item = found.get("closed"), found.get("item") or {}
+        if exc.code == "already_closed" and closed:
+            return ModerateError(printable(t["closed"].format(
+                case=case_id, decision=word(closed.get("decision"), lang),
+                moderator=closed.get("moderator"))))
+        if exc.code == "decision_pending" and item.get("decision_pending"):
+            return ModerateError(printable(t["pending"].format(
+                case=case_id, by=by(item["decision_pending"]))))
+    if exc.status == 409 and "detail" in exc.body:
+        return ModerateError(printable(str(exc.body["detail"])))
+    return exc
+
+
+def _decided(case_id: str, answer: dict[str, Any], *, moderator: str, assignee: str | None,
+             notes: TextIO, lang: str) -> dict[str, Any] | None:
+    """The record of a decision the API accepted (`answer`, its 200 or 202 body), its notes
+    said as the topics say them; None when nothing was written."""
+    _, t, by = decide_words_of(lang)
     owner = answer.get("previously_assigned") if "previously_assigned" in answer \
         else answer.get("assigned")
     has = owner.get("assignee") if isinstance(owner, dict) else None
@@ -298,21 +320,73 @@ def decide(settings: Settings, client: ApiClient, case_id: str, decision: str, *
     return record
 
 
+def _unacknowledged(exc: ApiError) -> bool:
+    """The API's answer does not say whether the decision was written: none (out of reach,
+    timed out), or 503 (the broker did not acknowledge it; it may still write it)."""
+    return exc.status is None or exc.status == 503
+
+
 def decide_many(settings: Settings, client: ApiClient, case_ids: list[str], decision: str, *,
                 moderator: str, reason: str | None = None, notes: TextIO | None = None,
                 lang: str | None = None) -> list[Decided]:
-    """commands.decide_many through the API: one POST /cases/{id}/decision per case (each
-    checked, written and read back by the API as one), what became of each, in order. A case
-    refused does not stop the others; a 503 is "not acknowledged" (it may still be written)."""
+    """commands.decide_many through the API: one POST /decisions for them all (each checked,
+    written and read back by the API as one, the accepted in one batch), what became of each,
+    in order, said as through POST /cases/{id}/decision (a case refused as closed or with a
+    decision waiting is asked for, to say so as the topics do). A case refused does not stop
+    the others; a 503, for a case or the request, is "not acknowledged" (it may still be
+    written); any other refusal of the request is an ApiError. An API older than POST
+    /decisions (404) is asked one POST /cases/{id}/decision per case."""
+    notes = sys.stderr if notes is None else notes
+    lang, _, _ = decide_words(settings, lang)
     validate_bulk(case_ids, decision, moderator=moderator, reason=reason)
+    body: dict[str, Any] = {"case_ids": case_ids, "decision": decision, "moderator": moderator}
+    if reason is not None:
+        body["reason"] = reason
+    try:
+        answer = client.request("POST", "/decisions", body=body, lang=lang)
+    except ApiError as exc:
+        if exc.status == 404 and exc.code == "not_found":  # no such route: an older API
+            return _decide_one_by_one(settings, client, case_ids, decision, moderator=moderator,
+                                      reason=reason, notes=notes, lang=lang)
+        if _unacknowledged(exc):
+            return [Decided(case_id, None, str(exc), unacknowledged=True) for case_id in case_ids]
+        raise
+    results = answer.get("results")
+    if not isinstance(results, list) or [
+            (r.get("case_id"), isinstance(r.get("status"), int) and isinstance(r.get("body"), dict))
+            if isinstance(r, dict) else None for r in results] != [(c, True) for c in case_ids]:
+        raise ApiError(f"the moderation API at {client.url} answered POST /decisions without a "
+                       "result per case asked (is that address the moderation API?)", 200)
+    out: list[Decided] = []
+    for case_id, result in zip(case_ids, results, strict=True):
+        status, found = result["status"], result["body"]
+        try:
+            if status in (200, 202):
+                record = _decided(case_id, found, moderator=moderator, assignee=None, notes=notes,
+                                  lang=lang)
+            else:
+                raise _refused(client, case_id, client.refusal("POST", "/decisions", status, found),
+                               lang)
+        except ApiError as exc:
+            out.append(Decided(case_id, None, str(exc), unacknowledged=_unacknowledged(exc)))
+        except ModerateError as exc:
+            out.append(Decided(case_id, None, str(exc)))
+        else:
+            out.append(Decided(case_id, record))
+    return out
+
+
+def _decide_one_by_one(settings: Settings, client: ApiClient, case_ids: list[str], decision: str, *,
+                       moderator: str, reason: str | None, notes: TextIO, lang: str) -> list[Decided]:
+    """decide_many through an API without POST /decisions: one POST /cases/{id}/decision per
+    case (each a round trip through the API's decision lock), the same lines."""
     out: list[Decided] = []
     for case_id in case_ids:
         try:
             record = decide(settings, client, case_id, decision, moderator=moderator,
                             reason=reason, notes=notes, lang=lang)
         except ApiError as exc:
-            out.append(Decided(case_id, None, str(exc), unacknowledged=exc.status == 503
-                               or exc.status is None))
+            out.append(Decided(case_id, None, str(exc), unacknowledged=_unacknowledged(exc)))
         except ModerateError as exc:
             out.append(Decided(case_id, None, str(exc)))
         else:
