@@ -13,6 +13,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, tzinfo
 from typing import Any, TextIO
 from urllib.parse import quote, urlencode
@@ -357,38 +358,35 @@ def decide_many(settings: Settings, client: ApiClient, case_ids: list[str], deci
             if isinstance(r, dict) else None for r in results] != [(c, True) for c in case_ids]:
         raise ApiError(f"the moderation API at {client.url} answered POST /decisions without a "
                        "result per case asked (is that address the moderation API?)", 200)
-    out: list[Decided] = []
-    for case_id, result in zip(case_ids, results, strict=True):
-        status, found = result["status"], result["body"]
-        try:
-            if status in (200, 202):
-                record = _decided(case_id, found, moderator=moderator, assignee=None, notes=notes,
-                                  lang=lang)
-            else:
-                raise _refused(client, case_id, client.refusal("POST", "/decisions", status, found),
-                               lang)
-        except ApiError as exc:
-            out.append(Decided(case_id, None, str(exc), unacknowledged=_unacknowledged(exc)))
-        except ModerateError as exc:
-            out.append(Decided(case_id, None, str(exc)))
-        else:
-            out.append(Decided(case_id, record))
-    return out
+
+    def written(case_id: str, result: dict[str, Any]) -> dict[str, Any] | None:
+        if result["status"] in (200, 202):
+            return _decided(case_id, result["body"], moderator=moderator, assignee=None,
+                            notes=notes, lang=lang)
+        raise _refused(client, case_id, client.refusal("POST", "/decisions", result["status"],
+                                                       result["body"]), lang)
+
+    return [_outcome(case_id, lambda: written(case_id, result))  # noqa: B023 (called at once)
+            for case_id, result in zip(case_ids, results, strict=True)]
 
 
 def _decide_one_by_one(settings: Settings, client: ApiClient, case_ids: list[str], decision: str, *,
                        moderator: str, reason: str | None, notes: TextIO, lang: str) -> list[Decided]:
     """decide_many through an API without POST /decisions: one POST /cases/{id}/decision per
     case (each a round trip through the API's decision lock), the same lines."""
-    out: list[Decided] = []
-    for case_id in case_ids:
-        try:
-            record = decide(settings, client, case_id, decision, moderator=moderator,
-                            reason=reason, notes=notes, lang=lang)
-        except ApiError as exc:
-            out.append(Decided(case_id, None, str(exc), unacknowledged=_unacknowledged(exc)))
-        except ModerateError as exc:
-            out.append(Decided(case_id, None, str(exc)))
-        else:
-            out.append(Decided(case_id, record))
-    return out
+    return [_outcome(case_id, lambda: decide(settings, client, case_id,  # noqa: B023 (at once)
+                                             decision, moderator=moderator, reason=reason,
+                                             notes=notes, lang=lang))
+            for case_id in case_ids]
+
+
+def _outcome(case_id: str, decided: Callable[[], dict[str, Any] | None]) -> Decided:
+    """What became of one case of several: its record, written (`decided()`), or why not (a
+    503, or no answer: not acknowledged, it may still be written)."""
+    try:
+        record = decided()
+    except ApiError as exc:
+        return Decided(case_id, None, str(exc), unacknowledged=_unacknowledged(exc))
+    except ModerateError as exc:
+        return Decided(case_id, None, str(exc))
+    return Decided(case_id, record)
