@@ -119,3 +119,21 @@ class ServedApi:
         asyncio.run_coroutine_threadsafe(self.api.stop(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+def serve_as_the_cli(monkeypatch: Any, settings: Settings, token: str) -> ServedApi:
+    """The moderation API on `settings`, and this process's environment made `settings`' own
+    (every other VEILLE_ variable unset, the API's token set): the CLI run in this process, with
+    or without --api, reads the same topics as the API it asks."""
+    import os
+
+    from tests.conftest import settings_env
+
+    for name in [k for k in os.environ if k.startswith("VEILLE_")]:
+        monkeypatch.delenv(name)
+    for name, value in settings_env(settings).items():
+        if name.startswith("VEILLE_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("VEILLE_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("VEILLE_MODERATION_API_TOKEN", token)
+    return ServedApi(settings, token=token)

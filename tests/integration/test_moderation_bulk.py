@@ -6,7 +6,6 @@ line per case, a summary naming those to look at again, exit status 1 when any w
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -16,9 +15,8 @@ import pytest
 
 from streams.topics import MODERATION_CLOSED, MODERATION_DECISIONS, MODERATION_QUEUE, ensure_topics
 from tests.cli_helpers import assert_clear_error, run
-from tests.conftest import settings_env
 from tests.kafka_helpers import produce, read_all
-from tests.moderation_helpers import ServedApi, decision, insult_item, samples
+from tests.moderation_helpers import ServedApi, decision, insult_item, samples, serve_as_the_cli
 from veille.moderation.cases import apply_decision
 from veille.moderation.queue import case_of
 
@@ -40,14 +38,7 @@ def wave(settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedApi]:
                                               "moderator": "alice", "decided_at": now - 90}, now=now)
     produce(settings, MODERATION_CLOSED, [(b"w-done", json.dumps(done.record).encode())])
     produce(settings, MODERATION_DECISIONS, [decision("w-wait", "approve", "carol")])
-    for name in [k for k in os.environ if k.startswith("VEILLE_")]:
-        monkeypatch.delenv(name)
-    for name, value in settings_env(settings).items():
-        if name.startswith("VEILLE_"):
-            monkeypatch.setenv(name, value)
-    monkeypatch.setenv("VEILLE_LOG_LEVEL", "WARNING")
-    monkeypatch.setenv("VEILLE_MODERATION_API_TOKEN", TOKEN)
-    api = ServedApi(settings, token=TOKEN)
+    api = serve_as_the_cli(monkeypatch, settings, TOKEN)
     yield api
     api.close()
 

@@ -5,7 +5,6 @@ on the same cases; and each way asking the API can fail, told in one line naming
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import threading
@@ -17,9 +16,8 @@ import pytest
 
 from streams.topics import MODERATION_CLOSED, MODERATION_DECISIONS, MODERATION_QUEUE, ensure_topics
 from tests.cli_helpers import assert_clear_error, run
-from tests.conftest import settings_env
 from tests.kafka_helpers import produce, read_all
-from tests.moderation_helpers import ServedApi, decision
+from tests.moderation_helpers import ServedApi, decision, serve_as_the_cli
 from veille.moderate import client
 from veille.moderation.cases import apply_decision, iso
 from veille.moderation.queue import case_of, make_item
@@ -64,14 +62,7 @@ def served(settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedApi]:
         decision("c-spam", "assign", "bob", assignee="bob"),
         # decided_at as veille's tools write it (iso: ...Z), which the API gives back as is.
         decision("c-new", "approve", "carol", decided_at=iso(now - 5))])
-    for name in [k for k in os.environ if k.startswith("VEILLE_")]:
-        monkeypatch.delenv(name)
-    for name, value in settings_env(settings).items():
-        if name.startswith("VEILLE_"):
-            monkeypatch.setenv(name, value)
-    monkeypatch.setenv("VEILLE_LOG_LEVEL", "WARNING")
-    monkeypatch.setenv("VEILLE_MODERATION_API_TOKEN", TOKEN)
-    api = ServedApi(settings, token=TOKEN)
+    api = serve_as_the_cli(monkeypatch, settings, TOKEN)
     yield api
     api.close()
 
