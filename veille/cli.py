@@ -708,7 +708,7 @@ def cmd_mentions(args: argparse.Namespace) -> int:
     from streams.topics import MENTIONS_ENRICHED
     from veille import mentions_trace
     from veille import mentions_view as view
-    from veille.moderate.commands import parse_time
+    from veille.moderate.commands import parse_time, read_cases
     from veille.moderate.store import TopicReader
     from veille.rules import brand_key
 
@@ -767,7 +767,12 @@ def cmd_mentions(args: argparse.Namespace) -> int:
     topic = settings.topic(MENTIONS_ENRICHED)
     if ids:
         shown = [found[i] for i in ids if i in found]
-        texts = [view.as_json(r) if args.json else view.whole(r, tz, lang) for r in shown]
+        # "Was it answered, moderated?" on the mention's row: the cases of the ones triage
+        # queued, read from their ids' partitions of the moderation topics alone, and only when
+        # one is shown that way (--json is the records, with no case in them).
+        queued = [str(r["id"]) for r in shown if view.queued(r)]
+        cases = read_cases(settings, queued) if queued and not args.json else None
+        texts = [view.as_json(r) if args.json else view.whole(r, tz, lang, cases) for r in shown]
         _print_all(texts, "\n" if args.json else "\n\n")
         missing = [i for i in ids if i not in found]
         if missing:

@@ -4,19 +4,22 @@ whole. Pure: no Kafka, no Faust (`veille mentions` reads the topic).
 An alert names its most-followed negative mentions by id, and `UnscoredMentionsSurge` sends
 people to the mentions of a brand in a language veille does not score: a mention that triage
 did not queue has no moderation case, so `veille moderate show` does not know it; this does.
+A mention that has one says its case's state ("was this complaint answered, moderated?") in
+`veille moderate show`'s words, from the case the command read (the reading is not here).
 """
 
 from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from veille.deadletters import DeadLetter
-from veille.moderate.words import NBSP
+from veille.moderate.words import NBSP, SHOW_TEXT, clock, decision_word
+from veille.moderation.cases import DecisionError, parse_epoch
 from veille.rules import fold
 from veille.terminal import json_safe, printable
 
@@ -44,6 +47,12 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
         "none": "none",
         "moderation": "{action}, severity {severity}, categories {categories}",
         "its_case": "; its case: veille moderate show {id}",
+        "case_state": "; its case (veille moderate show {id}): {state}",
+        "since": "{status} since {at}",
+        "assigned_to": " (assigned to {who})",
+        "escalated": ", {row} {line}",
+        "no_case": "not found on the moderation topics (past their retention, or the worker has "
+                   "not queued it yet)",
         "not_queued": "; not queued (no case)",
         "no_brand": "none (no brand matched)",
         "source_row": "{source}, received {received}, enriched {enriched}",
@@ -85,6 +94,12 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
         "none": "aucune",
         "moderation": "{action}, gravité {severity}, catégories {categories}",
         "its_case": f"{NBSP}; son dossier{NBSP}: veille moderate show {{id}}",
+        "case_state": f"{NBSP}; son dossier (veille moderate show {{id}}){NBSP}: {{state}}",
+        "since": "{status} depuis le {at}",
+        "assigned_to": " (assigné à {who})",
+        "escalated": ", {row} {line}",
+        "no_case": "introuvable dans les topics de modération (passé leur rétention, ou le worker "
+                   "ne l'a pas encore mis en file)",
         "not_queued": f"{NBSP}; pas mise en file (pas de dossier)",
         "no_brand": "aucun (aucune marque reconnue)",
         "source_row": "{source}, reçue {received}, enrichie {enriched}",
@@ -266,9 +281,63 @@ def line(record: dict[str, Any], tz: tzinfo = UTC, lang: str = "en") -> str:
         f"{','.join(map(str, record.get('brands') or ())) or '-'}  {action}  {text}")
 
 
-def whole(record: dict[str, Any], tz: tzinfo = UTC, lang: str = "en") -> str:
+def _at(value: Any, tz: tzinfo) -> str:
+    """A moderation record's time (ISO 8601) as the moderator tools show it in `tz` (clock); as
+    the record has it when it is not a time."""
+    try:
+        return clock(parse_epoch(value, "at"), tz)
+    except DecisionError:
+        return str(value)
+
+
+def case_state(found: Mapping[str, Any] | None, tz: tzinfo = UTC, lang: str = "en") -> str:
+    """A moderation case's state in a sentence, in `veille moderate show`'s words (SHOW_TEXT):
+    pending since it was queued, to whom it is assigned, how it was escalated, a closing
+    decision written and not applied yet; or closed, by whom, when, after how long in the
+    queue (an answer a collector saw on a platform says where). `found` is the case as show
+    and the API's GET /cases/{id} give it (case_id, status, item, closed); None, not on the
+    moderation topics."""
+    # Here, not above: the case view (pure too) takes its --contains fold from this module.
+    from veille.moderation.queue import answered_on_of, duration
+
+    t, show = _words(lang), SHOW_TEXT.get(lang, SHOW_TEXT["en"])
+    if found is None:
+        return t["no_case"]
+
+    def by(decision: Mapping[str, Any]) -> str:  # "reject by bob at 2026-12-07 10:06 UTC"
+        return show["by"].format(decision=decision_word(decision.get("decision"),
+                                                        answered_on_of(decision), lang),
+                                 moderator=decision.get("moderator"),
+                                 at=_at(decision.get("decided_at"), tz))
+
+    closed = found.get("closed")
+    if found.get("status") == "closed" and isinstance(closed, Mapping):
+        return show["closed_status"] + ", " + show["closed_after"].format(
+            by=by(closed), waited=duration(closed.get("time_to_decision_seconds"), lang))
+    shown = found.get("item")
+    item: Mapping[str, Any] = shown if isinstance(shown, Mapping) else {}
+    state = t["since"].format(status=show["pending_status"], at=_at(item.get("queued_at"), tz))
+    assigned = item.get("assigned")
+    if isinstance(assigned, Mapping) and assigned.get("assignee"):
+        state += t["assigned_to"].format(who=assigned["assignee"])
+    escalation = item.get("escalation")
+    if isinstance(escalation, Mapping):
+        state += t["escalated"].format(row=show["escalated"], line=show["escalated_by"].format(
+            count=escalation.get("count"), moderator=escalation.get("moderator"),
+            at=_at(escalation.get("decided_at"), tz),
+            to=escalation.get("assignee") or show["escalation_queue"]))
+    pending = item.get("decision_pending")
+    if isinstance(pending, Mapping):
+        state += ", " + show["applies_shortly"].format(by=by(pending))
+    return state
+
+
+def whole(record: dict[str, Any], tz: tzinfo = UTC, lang: str = "en",
+          cases: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """One mention whole, a row per field, and where its moderation case is if it has one; the
-    row names and sentences in `lang` (the values as the record has them)."""
+    row names and sentences in `lang` (the values as the record has them). `cases`: the cases
+    read from the moderation topics by id (as case_state takes them): a queued mention's row
+    says its case's state, or that it is not there; None (not read), where to look alone."""
     t = _words(lang)
     audience = record.get("audience")
     followers = audience.get("followers") if isinstance(audience, dict) else None
@@ -279,8 +348,13 @@ def whole(record: dict[str, Any], tz: tzinfo = UTC, lang: str = "en") -> str:
         moderation = t["moderation"].format(
             action=triage.get("action", "?"), severity=triage.get("severity", "?"),
             categories=", ".join(triage.get("categories") or ()) or t["none"])
-        moderation += (t["its_case"].format(id=record.get("id")) if queued(record)
-                       else t["not_queued"])
+        if not queued(record):
+            moderation += t["not_queued"]
+        elif cases is None:
+            moderation += t["its_case"].format(id=record.get("id"))
+        else:
+            moderation += t["case_state"].format(id=record.get("id"), state=case_state(
+                cases.get(str(record.get("id"))), tz, lang))
     else:
         moderation = t["no_brand"]
     brands = ", ".join(map(str, record.get("brands") or ())) or t["none"]

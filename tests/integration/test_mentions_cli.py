@@ -65,9 +65,30 @@ def test_an_alert_s_mentions_are_read_by_id_and_the_unscored_ones_listed(setting
     assert neg["link"] == "https://example.org/m-neg" and "by @m-neg" in neg["posted"]
     assert neg["language"].startswith("en (") and "sentiment negative" in neg["language"]
     assert "not queued (no case)" in neg["triage"]
-    assert "its case: veille moderate show m-insult" in insult["triage"]
+    assert "its case (veille moderate show m-insult): " in insult["triage"]
     assert "m-nope" in done.stderr and "m-neg" not in done.stderr
     assert "Traceback" not in done.stderr
+
+    # "Was this complaint moderated?" on its row: its case's state, read from the moderation
+    # topics (pending, then closed once a moderator decided and the agent applied it).
+    def triage(*args: str) -> str:
+        done = veille(settings, "m-insult", *args)
+        assert done.returncode == 0, done.stderr
+        return next(line for line in done.stdout.splitlines() if line.startswith(("triage ", "tri ")))
+
+    pending = wait_for(lambda: "pending since " in (row := triage()) and row, 60, "the case queued")
+    assert pending.startswith("triage    hide, ") and pending.endswith(" UTC"), pending
+    assert "; its case (veille moderate show m-insult): pending since 20" in pending, pending
+    decided = as_operator(settings, "moderate", "decide", "m-insult", "reject", "--moderator", "bob")
+    assert decided.returncode == 0, decided.stderr
+    closed = wait_for(lambda: "closed, " in (row := triage("--tz", "Europe/Paris")) and row, 60,
+                      "the case closed")
+    assert ": closed, reject by bob at 20" in closed and " in the queue" in closed, closed
+    assert " CET, after " in closed or " CEST, after " in closed, closed  # --tz
+    assert triage("--lang", "fr").split("\u00a0: ", 1)[1].startswith("clos, rejeté par bob le 20")
+    # --json: the enriched record, no case in it.
+    done = veille(settings, "m-insult", "--json")
+    assert json.loads(done.stdout) == by_id["m-insult"], done.stdout
 
     # The runbook of UnscoredMentionsSurge: a brand's mentions in a language veille does not score.
     done = veille(settings, "--brand", "Acme", "--unscored")

@@ -182,3 +182,91 @@ def test_the_missing_note_escapes_the_ids_and_one_message_is_singular() -> None:
         ("veille-dlq-reason", b"invalid_json"), ("veille-dlq-field", b"text"),
         ("veille-dlq-detail", b"x")]), 1), TOPICS, lang="fr")
     assert "invalid_json (text)\u00a0: x, le " in refused  # the French colon
+
+
+#: A case as `veille moderate show` and the API's GET /cases/{id} give it (case_id, status, item,
+#: closed), for the mention "m1" of record() (queued 2026-12-07 10:02 UTC).
+QUEUED = "2026-12-07T10:02:00.000Z"
+
+
+def case(status: str = "pending", *, item: dict[str, object] | None = None,
+         closed: dict[str, object] | None = None) -> dict[str, object]:
+    shown = {"case_id": "m1", "queued_at": QUEUED, "escalation": None, "assigned": None,
+             "decision_pending": None, **(item or {})}
+    return {"case_id": "m1", "status": status, "item": shown if status == "pending" or item else None,
+            "closed": closed}
+
+
+def triage_row(found: dict[str, object] | None, lang: str = "en", tz: str = "UTC") -> str:
+    """The triage row of m1 shown whole with the cases read (`found` None: m1 has none there)."""
+    cases = {} if found is None else {"m1": found}
+    return whole(record("m1", "2026-12-06T10:00:00Z"), ZoneInfo(tz), lang, cases=cases).splitlines()[5]
+
+
+def test_a_shown_mention_s_case_says_its_state() -> None:
+    """`veille mentions ID`: "was this complaint answered, moderated?" on the mention's triage
+    row, in `veille moderate show`'s words (its sentence for a decision, its time to decision),
+    the times in --tz; `veille moderate show ID` still named for the whole case."""
+    head = "triage    review, severity low, categories detractor; its case (veille moderate show m1): "
+    assert triage_row(case()) == head + "pending since 2026-12-07 10:02 UTC"
+    assert triage_row(case(), tz="Europe/Paris") == head + "pending since 2026-12-07 11:02 CET"
+    assigned = {"assignee": "alice", "moderator": "alice", "decision": "assign",
+                "decided_at": "2026-12-07T10:03:00.000Z"}
+    assert triage_row(case(item={"assigned": assigned})) == (
+        head + "pending since 2026-12-07 10:02 UTC (assigned to alice)")
+    escalation = {"count": 2, "severity": "high", "assignee": "lead", "moderator": "dan",
+                  "decided_at": "2026-12-07T10:05:00.000Z", "reason": "legal"}
+    assert triage_row(case(item={"escalation": escalation})) == (
+        head + "pending since 2026-12-07 10:02 UTC, escalated 2x, last by dan at 2026-12-07 10:05 UTC "
+        "to lead")
+    no_one = dict(escalation, count=1, assignee=None)
+    assert triage_row(case(item={"escalation": no_one})).endswith(
+        "escalated 1x, last by dan at 2026-12-07 10:05 UTC to the escalation queue")
+    pending = {"decision": "reject", "moderator": "bob", "decided_at": "2026-12-07T10:06:10.000Z"}
+    assert triage_row(case(item={"decision_pending": pending})) == (
+        head + "pending since 2026-12-07 10:02 UTC, reject by bob at 2026-12-07 10:06 UTC (the agent "
+        "applies it shortly)")
+    closed = {"case_id": "m1", "decision": "reject", "moderator": "bob",
+              "decided_at": "2026-12-07T10:06:10.000Z", "time_to_decision_seconds": 250.0}
+    assert triage_row(case("closed", closed=closed)) == (
+        head + "closed, reject by bob at 2026-12-07 10:06 UTC, after 4m10s in the queue")
+    answered = dict(closed, decision="replied", moderator="@AcmeOfficial", answered_on="youtube")
+    assert triage_row(case("closed", closed=answered)) == (
+        head + "closed, replied (seen on youtube) by @AcmeOfficial at 2026-12-07 10:06 UTC, after "
+        "4m10s in the queue")
+    assert triage_row(None) == (
+        head + "not found on the moderation topics (past their retention, or the worker has not "
+        "queued it yet)")
+    # Not read (--json reads no case; a caller without them): the pointer alone, as before.
+    assert whole(record("m1", "")).splitlines()[5].endswith("; its case: veille moderate show m1")
+    # A mention triage did not queue has no case to look for, whatever was read.
+    left = record("m2", "", triage={"categories": [], "severity": "low", "action": "none"})
+    assert whole(left, cases={}).splitlines()[5].endswith("; not queued (no case)")
+
+
+def test_a_case_s_state_in_french_and_escaped() -> None:
+    """--lang fr: show's French words (its decisions as French past participles); a moderator's
+    name or a time with control characters escaped as every row is (printable); a time the
+    record does not parse shown as it is."""
+    head = ("tri       review, gravité low, catégories detractor\u00a0; son dossier (veille moderate show "
+            "m1)\u00a0: ")
+    assigned = {"assignee": "alice", "moderator": "alice", "decision": "assign",
+                "decided_at": "2026-12-07T10:03:00.000Z"}
+    assert triage_row(case(item={"assigned": assigned}), "fr", "Europe/Paris") == (
+        head + "en attente depuis le 2026-12-07 11:02 CET (assigné à alice)")
+    escalation = {"count": 1, "severity": "high", "assignee": None, "moderator": "dan",
+                  "decided_at": "2026-12-07T10:05:00.000Z", "reason": None}
+    assert triage_row(case(item={"escalation": escalation}), "fr").endswith(
+        ", escaladé 1x, en dernier par dan le 2026-12-07 10:05 UTC, vers la file d'escalade")
+    closed = {"case_id": "m1", "decision": "reject", "moderator": "bob",
+              "decided_at": "2026-12-07T10:06:10.000Z", "time_to_decision_seconds": 250.0}
+    assert triage_row(case("closed", closed=closed), "fr") == (
+        head + "clos, rejeté par bob le 2026-12-07 10:06 UTC, après 4m10s dans la file")
+    answered = dict(closed, decision="replied", answered_on="youtube")
+    assert "clos, répondu (vu sur youtube) par bob le " in triage_row(case("closed", closed=answered), "fr")
+    assert triage_row(None, "fr") == (
+        head + "introuvable dans les topics de modération (passé leur rétention, ou le worker ne "
+        "l'a pas encore mis en file)")
+    odd = dict(closed, moderator="bob\x1b[2J\u202e", decided_at="hier\r")
+    row = triage_row(case("closed", closed=odd))
+    assert "reject by bob\\u001b[2J\\u202e at hier\\u000d, after" in row and "\x1b" not in row, row

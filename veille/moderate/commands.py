@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from veille.moderate.store import BrokerError, ModerationStore, would_ignore
-from veille.moderate.words import NBSP, decision_word, word
+from veille.moderate.words import CLOCK, NBSP, SHOW_TEXT, decision_word, wall, word
 from veille.moderation import CLOSING_DECISIONS, MAX_BULK_IDS
 from veille.moderation.cases import DecisionError, parse_epoch
 from veille.moderation.queue import (
@@ -51,28 +51,6 @@ def _age(seconds: float, lang: str = "en") -> str:
     return f"{seconds // 86400}{'j' if lang == 'fr' else 'd'}{seconds % 86400 // 3600:02d}h"
 
 
-#: A time as the tools show it in their zone (`--tz`; the moderation page's VEILLE_TIMEZONE).
-CLOCK = "%Y-%m-%d %H:%M"
-
-
-def wall(epoch: float, tz: tzinfo = UTC) -> datetime:
-    """`epoch` at the wall clock of `tz`; in UTC when that clock is outside datetime's years
-    1 to 9999, as the records' range allows (9999-12-31T23:59Z is year 10000 in Paris, year 1
-    at its start is year 0 in New York: OverflowError, a 500 for the moderation page)."""
-    try:
-        return datetime.fromtimestamp(epoch, tz)
-    except (OverflowError, ValueError, OSError):
-        return datetime.fromtimestamp(epoch, UTC)
-
-
-def clock(epoch: float, tz: tzinfo = UTC) -> str:
-    """`epoch` at the wall clock of `tz`, as `veille moderate closed --tz` shows it, then the
-    zone's abbreviation, or its offset when the zone has none: 2026-12-06 19:45 CET (UTC, so
-    named, for a time that clock cannot write: wall)."""
-    at = wall(epoch, tz)
-    return f"{at:{CLOCK}} {at:%Z}"
-
-
 #: The words of `veille moderate list`, per language (veille.settings.REPORT_LANGUAGES), as
 #: REPORT_TEXT is the report's. The values a filter takes or a metric labels (action,
 #: severity, categories) stay as they are; --json stays English.
@@ -106,58 +84,6 @@ LIST_TEXT: dict[str, dict[str, str]] = {
                   "(- personne)",
         "unknown_brand": f"veille: remarque{NBSP}: aucune marque {{brand!r}} dans la liste de "
                          "veille ({known})",
-    },
-}
-
-#: The words of `veille moderate show`, per language: its row names, then its sentences.
-SHOW_TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "case": "case", "status": "status", "brand": "brand", "action": "action",
-        "severity": "severity", "categories": "categories", "reasons": "reasons",
-        "posted": "posted", "link": "link", "language": "language", "queued": "queued",
-        "answer due": "answer due", "escalated": "escalated", "assigned": "assigned",
-        "decided": "decided", "closed": "closed", "reason": "reason",
-        "pending_status": "pending", "closed_status": "closed",
-        "no_answer": "no answer asked",
-        "due_in": "{at} (in {age})",
-        "due_late": "{at} ({age} late)",
-        "no_category": "none (the charter's banned term)",
-        "posted_on": "{at} on {platform} by {author}",
-        "sentiment": "{language}, sentiment {sentiment}",
-        "not_scored": "not scored",
-        "queued_ago": "{at} ({age} ago)",
-        "escalated_by": "{count}x, last by {moderator} at {at} to {to}",
-        "escalation_queue": "the escalation queue",
-        "by": "{decision} by {moderator} at {at}",
-        "no_one": "no one",
-        "applies_shortly": "{by} (the agent applies it shortly)",
-        "closed_after": "{by}, after {waited} in the queue",
-        "with_reason": "{text}: {reason}",
-        "erased": "(author, text and link erased at {at}: veille erase)",
-    },
-    "fr": {
-        "case": "dossier", "status": "statut", "brand": "marque", "action": "action",
-        "severity": "gravité", "categories": "catégories", "reasons": "raisons",
-        "posted": "publié", "link": "lien", "language": "langue", "queued": "en file",
-        "answer due": "échéance", "escalated": "escaladé", "assigned": "assigné à",
-        "decided": "décidé", "closed": "clos", "reason": "motif",
-        "pending_status": "en attente", "closed_status": "clos",
-        "no_answer": "pas de réponse demandée",
-        "due_in": "{at} (dans {age})",
-        "due_late": "{at} ({age} de retard)",
-        "no_category": "aucune (terme interdit de la charte)",
-        "posted_on": "{at} sur {platform} par {author}",
-        "sentiment": "{language}, sentiment {sentiment}",
-        "not_scored": "non évalué",
-        "queued_ago": "{at} (il y a {age})",
-        "escalated_by": "{count}x, en dernier par {moderator} le {at}, vers {to}",
-        "escalation_queue": "la file d'escalade",
-        "by": "{decision} par {moderator} le {at}",
-        "no_one": "personne",
-        "applies_shortly": "{by} (l'agent l'applique sous peu)",
-        "closed_after": "{by}, après {waited} dans la file",
-        "with_reason": f"{{text}}{NBSP}: {{reason}}",
-        "erased": f"(auteur, texte et lien effacés le {{at}}{NBSP}: veille erase)",
     },
 }
 
@@ -409,23 +335,39 @@ def show_case(settings: Settings, case_id: str, *, as_json: bool = False,
     deadline, who works on it, how it was escalated or closed), read from the one partition
     of each moderation topic its id lands in; returns its status. --json: as the API's
     GET /cases/{id}. In `lang` (default VEILLE_REPORT_LANGUAGE; --json: English)."""
+    check_case_id(case_id)
+    now = time.time() if now is None else now
+    found = read_cases(settings, [case_id], now).get(case_id)
+    if found is None:
+        raise ModerateError(f"no case {case_id!r} on the moderation queue")
+    return render_case(settings, found, as_json=as_json, out=out, now=now, lang=lang)
+
+
+def read_cases(settings: Settings, case_ids: Iterable[str],
+               now: float | None = None) -> dict[str, dict[str, Any]]:
+    """The cases of `case_ids` on the moderation topics, by id, as the API's GET /cases/{id}
+    gives each (`case_id`, `status`, `item`, `closed`: render_case's), read from the partitions
+    their ids land in alone (the topics keep 400 days); an id with no case there is left out.
+    `veille moderate show`, and `veille mentions ID...` for the mentions triage queued."""
     from veille.moderate.api import summary
 
-    check_case_id(case_id)
-    store = ModerationStore(settings, case_id=case_id)
+    ids = list(dict.fromkeys(case_ids))
+    store = ModerationStore(settings, case_ids=ids)
     try:
         view = store.refresh()
     finally:
         store.close()
     now = time.time() if now is None else now
-    status = view.status(case_id)
-    if status is None:
-        raise ModerateError(f"no case {case_id!r} on the moderation queue")
-    item = view.items.get(case_id)
-    shown = summary(item, view, now) if item is not None else None
-    return render_case(settings, {"case_id": case_id, "status": status, "item": shown,
-                                  "closed": view.closed.get(case_id)},
-                       as_json=as_json, out=out, now=now, lang=lang)
+    found: dict[str, dict[str, Any]] = {}
+    for case_id in ids:
+        status = view.status(case_id)
+        if status is None:
+            continue
+        item = view.items.get(case_id)
+        found[case_id] = {"case_id": case_id, "status": status,
+                          "item": summary(item, view, now) if item is not None else None,
+                          "closed": view.closed.get(case_id)}
+    return found
 
 
 def render_case(settings: Settings, found: dict[str, Any], *, as_json: bool = False,

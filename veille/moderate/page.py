@@ -51,9 +51,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDict
 
-from veille.moderate.commands import DECIDE_TEXT, LIST_TEXT, SHOW_TEXT, clock
+from veille.moderate.commands import DECIDE_TEXT, LIST_TEXT
 from veille.moderate.store import BrokerError
-from veille.moderate.words import NBSP, category, decision_word, word
+from veille.moderate.words import NBSP, SHOW_TEXT, category, clock, decision_word, word
 from veille.moderation import CLOSING_DECISIONS, DECISIONS, MAX_BULK_IDS, METRIC_CATEGORIES, SORTS
 from veille.moderation.cases import MAX_ID_CHARS, MAX_MODERATOR_CHARS, DecisionError, parse_epoch
 from veille.moderation.queue import answered_on_of, duration

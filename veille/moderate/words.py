@@ -1,9 +1,11 @@
 """The words the moderator tools print in French: record values (decisions, actions,
-severities, sentiments) and the typography of French sentences. No I/O: the commands, the
-store's refusals and the erasure tool share them."""
+severities, sentiments) and the typography of French sentences, `veille moderate show`'s words
+and the tools' clock. No I/O: the commands, the store's refusals, the erasure tool and
+`veille mentions` (a mention's case, in show's words) share them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 NBSP = "\u00a0"  # French typography: a non-breaking space before : ; % ! ?
@@ -52,3 +54,78 @@ def word(value: Any, lang: str) -> str:
     adjectives; anything else as it is."""
     text = str(value)
     return FRENCH_WORDS.get(text, text) if lang == "fr" else text
+
+
+#: A time as the tools show it in their zone (`--tz`; the moderation page's VEILLE_TIMEZONE).
+CLOCK = "%Y-%m-%d %H:%M"
+
+
+def wall(epoch: float, tz: tzinfo = UTC) -> datetime:
+    """`epoch` at the wall clock of `tz`; in UTC when that clock is outside datetime's years
+    1 to 9999, as the records' range allows (9999-12-31T23:59Z is year 10000 in Paris, year 1
+    at its start is year 0 in New York: OverflowError, a 500 for the moderation page)."""
+    try:
+        return datetime.fromtimestamp(epoch, tz)
+    except (OverflowError, ValueError, OSError):
+        return datetime.fromtimestamp(epoch, UTC)
+
+
+def clock(epoch: float, tz: tzinfo = UTC) -> str:
+    """`epoch` at the wall clock of `tz`, as `veille moderate closed --tz` shows it, then the
+    zone's abbreviation, or its offset when the zone has none: 2026-12-06 19:45 CET (UTC, so
+    named, for a time that clock cannot write: wall)."""
+    at = wall(epoch, tz)
+    return f"{at:{CLOCK}} {at:%Z}"
+
+
+#: The words of `veille moderate show`, per language: its row names, then its sentences.
+SHOW_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "case": "case", "status": "status", "brand": "brand", "action": "action",
+        "severity": "severity", "categories": "categories", "reasons": "reasons",
+        "posted": "posted", "link": "link", "language": "language", "queued": "queued",
+        "answer due": "answer due", "escalated": "escalated", "assigned": "assigned",
+        "decided": "decided", "closed": "closed", "reason": "reason",
+        "pending_status": "pending", "closed_status": "closed",
+        "no_answer": "no answer asked",
+        "due_in": "{at} (in {age})",
+        "due_late": "{at} ({age} late)",
+        "no_category": "none (the charter's banned term)",
+        "posted_on": "{at} on {platform} by {author}",
+        "sentiment": "{language}, sentiment {sentiment}",
+        "not_scored": "not scored",
+        "queued_ago": "{at} ({age} ago)",
+        "escalated_by": "{count}x, last by {moderator} at {at} to {to}",
+        "escalation_queue": "the escalation queue",
+        "by": "{decision} by {moderator} at {at}",
+        "no_one": "no one",
+        "applies_shortly": "{by} (the agent applies it shortly)",
+        "closed_after": "{by}, after {waited} in the queue",
+        "with_reason": "{text}: {reason}",
+        "erased": "(author, text and link erased at {at}: veille erase)",
+    },
+    "fr": {
+        "case": "dossier", "status": "statut", "brand": "marque", "action": "action",
+        "severity": "gravité", "categories": "catégories", "reasons": "raisons",
+        "posted": "publié", "link": "lien", "language": "langue", "queued": "en file",
+        "answer due": "échéance", "escalated": "escaladé", "assigned": "assigné à",
+        "decided": "décidé", "closed": "clos", "reason": "motif",
+        "pending_status": "en attente", "closed_status": "clos",
+        "no_answer": "pas de réponse demandée",
+        "due_in": "{at} (dans {age})",
+        "due_late": "{at} ({age} de retard)",
+        "no_category": "aucune (terme interdit de la charte)",
+        "posted_on": "{at} sur {platform} par {author}",
+        "sentiment": "{language}, sentiment {sentiment}",
+        "not_scored": "non évalué",
+        "queued_ago": "{at} (il y a {age})",
+        "escalated_by": "{count}x, en dernier par {moderator} le {at}, vers {to}",
+        "escalation_queue": "la file d'escalade",
+        "by": "{decision} par {moderator} le {at}",
+        "no_one": "personne",
+        "applies_shortly": "{by} (l'agent l'applique sous peu)",
+        "closed_after": "{by}, après {waited} dans la file",
+        "with_reason": f"{{text}}{NBSP}: {{reason}}",
+        "erased": f"(auteur, texte et lien effacés le {{at}}{NBSP}: veille erase)",
+    },
+}
