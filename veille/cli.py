@@ -1274,7 +1274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_topics)
 
     p = sub.add_parser("status", help="the pipeline's topics: partitions, records held, and what "
-                                      "the enrichment stage and the agents have still to read")
+                                      "the enrichment stage and the agents have still to read",
+                       description="The pipeline's topics: partitions, records held, and what the "
+                                   "enrichment stage and the agents have still to read, with how "
+                                   "many workers read each; exit 1 when a topic is missing.")
     _add_broker(p)
     p.add_argument("--json", action="store_true", help="one JSON object: every partition's offsets")
     p.set_defaults(func=cmd_status)
@@ -1344,7 +1347,8 @@ def build_parser() -> argparse.ArgumentParser:
             ("bluesky", cmd_bluesky, "search Bluesky for the watch list's brand names, aliases "
              "and hashtags", "run every search once, then exit"),
             ("reddit", cmd_reddit, "search Reddit for the watch list's brand names, aliases and "
-             "hashtags (an app's client id and secret)", "run every search once, then exit"),
+             "hashtags and read the brands' own accounts (reddit_accounts; an app's client id "
+             "and secret)", "run every search and brand account once, then exit"),
             ("youtube", cmd_youtube, "read the comments on the brands' own YouTube channels (the "
              "watch list's youtube_channels; an API key)", "read every channel once, then exit")):
         polled = csub.add_parser(name, help=what)
@@ -1378,7 +1382,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "given, whole, or the newest that pass the filters")
     _add_broker(p)
     p.add_argument("ids", nargs="*", metavar="ID",
-                   help="mention ids (e.g. from an alert line), shown whole; exit 1 if one is not found")
+                   help="mention ids (e.g. from an alert line), shown whole, a queued one with its "
+                        "moderation case's state; one not found is said with where it is instead "
+                        "(refused, waiting on mentions.raw, never sent), exit 1")
     p.add_argument("--brand", help="only mentions naming this brand (its id in the watch list)")
     lang = p.add_mutually_exclusive_group()
     lang.add_argument("--language", help="only mentions detected in this language (en, fr, es, und...)")
