@@ -709,7 +709,7 @@ def cmd_mentions(args: argparse.Namespace) -> int:
     from veille import mentions_trace
     from veille import mentions_view as view
     from veille.moderate.commands import parse_time, read_cases
-    from veille.moderate.store import TopicReader
+    from veille.moderate.store import BrokerError, TopicReader
     from veille.rules import brand_key
 
     ids = list(dict.fromkeys(args.ids))  # asked twice, shown once
@@ -757,7 +757,10 @@ def cmd_mentions(args: argparse.Namespace) -> int:
 
     # How far the enrichment stage had read, before the enriched records are: what it had
     # read then is on mentions.enriched (the trace of an id not found tells read from waiting).
-    committed = mentions_trace.committed_of(settings, ids) if ids else {}
+    try:
+        committed = mentions_trace.committed_of(settings, ids) if ids else {}
+    except BrokerError:  # (the group's offsets refused: an ACL) only an id not found needs them
+        committed = None
     reader = TopicReader(settings, {MENTIONS_ENRICHED: add},
                          keys=[i.encode("utf-8") for i in ids])
     try:
@@ -778,6 +781,8 @@ def cmd_mentions(args: argparse.Namespace) -> int:
         if missing:
             print(view.missing_note(missing, topic, lang), file=sys.stderr)
             names = mentions_trace.topics(settings)
+            if committed is None:  # asked again: refused now, it is said as any broker error
+                committed = mentions_trace.committed_of(settings, missing)
             for trace in mentions_trace.trace(settings, missing, committed):
                 print(view.trace_line(trace, names, tz, lang), file=sys.stderr)
         return 1 if missing else 0

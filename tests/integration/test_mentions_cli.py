@@ -215,3 +215,34 @@ def test_mentions_in_french_against_the_broker(settings) -> None:
     # The report language as default: the same French.
     by_default = veille(settings.with_(report_language="fr"), "m-fr", "m-es", "m-nope")
     assert (by_default.stdout, by_default.stderr) == (done.stdout, done.stderr)
+
+
+def test_ids_all_found_need_no_committed_offsets(settings, monkeypatch, capsys) -> None:
+    """The enrichment stage's committed offsets are read first (for the trace of an id not
+    found), but a refusal of them (an ACL on its group) fails only a command that needs them:
+    every id found is shown, exit 0; an id not found asks again, and its refusal is the error."""
+    from tests.cli_helpers import run
+    from tests.conftest import settings_env
+    from tests.integration.test_consumer_example import enriched
+    from tests.kafka_helpers import produce as produce_to
+    from veille import mentions_trace
+    from veille.moderate.store import BrokerError
+
+    ensure_topics(settings)
+    record = enriched("m-ok", "Acme Mobile est nul, ma ligne est coupée depuis des jours")
+    produce_to(settings, MENTIONS_ENRICHED, [(b"m-ok", json.dumps(record).encode())])
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    asked: list[list[str]] = []
+
+    def refused(_settings: Settings, ids: list[str]) -> dict[int, int | None]:
+        asked.append(list(ids))
+        raise BrokerError("GROUP_AUTHORIZATION_FAILED")
+
+    monkeypatch.setattr(mentions_trace, "committed_of", refused)
+    status, out, err = run(capsys, "mentions", "m-ok")
+    assert status == 0, err
+    assert out.startswith("mention   m-ok\n") and asked == [["m-ok"]]
+    status, out, err = run(capsys, "mentions", "m-ok", "m-nope")
+    assert status != 0 and "GROUP_AUTHORIZATION_FAILED" in err, err
+    assert asked[1:] == [["m-ok", "m-nope"], ["m-nope"]]
