@@ -965,6 +965,14 @@ class Accounts:
         return web.json_response(found)
 
 
+def accounts_api(srv: Instance, acc: Accounts) -> list[tuple[str, str, Any]]:
+    """The stand-in's routes: the hashtag timelines and the accounts API."""
+    return [("GET", "/api/v1/timelines/tag/{tag}", srv.handle),
+            ("GET", "/api/v1/accounts/lookup", acc.lookup),
+            ("GET", "/api/v1/accounts/{id}/statuses", acc.account_statuses),
+            ("GET", "/api/v1/statuses/{id}", acc.status)]
+
+
 def toot(sid: str, acct: str, text: str, **fields: Any) -> dict[str, Any]:
     """A public status of mastodon.example (ids of the fixtures' March 2025)."""
     user = acct.split("@")[0]
@@ -990,10 +998,7 @@ def test_the_brands_reply_to_a_complaint_is_an_answer_and_its_own_status_no_ment
     async def scenario() -> None:
         srv = Instance()
         acc = Accounts(ids={"acme_fr@mastodon.example": "777"})
-        async with serve([("GET", "/api/v1/timelines/tag/{tag}", srv.handle),
-                          ("GET", "/api/v1/accounts/lookup", acc.lookup),
-                          ("GET", "/api/v1/accounts/{id}/statuses", acc.account_statuses),
-                          ("GET", "/api/v1/statuses/{id}", acc.status)]) as base:
+        async with serve(accounts_api(srv, acc)) as base:
             srv.base = base
             Path(m_settings.watchlist).write_text(
                 '[[brands]]\nid = "acme"\nname = "Acme"\nhashtags = ["AcmeDown"]\n'
@@ -1082,10 +1087,7 @@ def test_each_brands_accounts_say_when_they_last_worked_and_how_they_fail(
         srv = Instance()
         acc = Accounts(ids={"acme_fr@mastodon.example": "777", "boreal@mastodon.example": "778",
                             "cirrus@mastodon.example": "779", "dune@mastodon.example": "780"})
-        async with serve([("GET", "/api/v1/timelines/tag/{tag}", srv.handle),
-                          ("GET", "/api/v1/accounts/lookup", acc.lookup),
-                          ("GET", "/api/v1/accounts/{id}/statuses", acc.account_statuses),
-                          ("GET", "/api/v1/statuses/{id}", acc.status)]) as base:
+        async with serve(accounts_api(srv, acc)) as base:
             srv.base = base
             Path(m_settings.watchlist).write_text(
                 '[[brands]]\nid = "acme"\nname = "Acme"\nhashtags = ["AcmeDown", "acme"]\n'
@@ -1164,14 +1166,6 @@ def test_each_brands_accounts_say_when_they_last_worked_and_how_they_fail(
             assert "acme_gone" not in text and base.split("//")[1] not in text
 
     asyncio.run(scenario())
-
-
-def accounts_api(srv: Instance, acc: Accounts) -> list[tuple[str, str, Any]]:
-    """The stand-in's routes: the hashtag timelines and the accounts API."""
-    return [("GET", "/api/v1/timelines/tag/{tag}", srv.handle),
-            ("GET", "/api/v1/accounts/lookup", acc.lookup),
-            ("GET", "/api/v1/accounts/{id}/statuses", acc.account_statuses),
-            ("GET", "/api/v1/statuses/{id}", acc.status)]
 
 
 def test_a_brand_with_accounts_and_no_hashtag_has_its_answers_read(
