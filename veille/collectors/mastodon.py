@@ -615,13 +615,6 @@ class MastodonCollector(PollingCollector):
         self._own_of_brand = {b.id: frozenset(a.casefold() for a in b.mastodon_accounts)
                               for b in watchlist.brands}
 
-    def _name_sources(self) -> None:
-        """What the sources are called in `--once`'s "every ... failed": a collector reading
-        brand accounts only said "every hashtag failed (1); @acme@...: ..."."""
-        nouns = [noun for noun, some in (("hashtag", self.hashtags), ("brand account", self.accounts))
-                 if some]
-        self.source_noun = " and ".join(nouns) or "hashtag"
-
     # -- life cycle ---------------------------------------------------------------------------
 
     @property
@@ -666,7 +659,6 @@ class MastodonCollector(PollingCollector):
             self._use_accounts(watchlist)
         if not self.sources:
             raise MastodonConfigError(f"{self.settings.watchlist_path}: {NOTHING_TO_READ}")
-        self._name_sources()
         if self.source_metrics is None:
             self.source_metrics = HashtagMetrics(self.metrics.registry, self.hashtags)
         if self.account_metrics is None:
@@ -731,7 +723,6 @@ class MastodonCollector(PollingCollector):
                 accounts.forget(brand)
             accounts.watch(brands)
         self.hashtags = hashtags
-        self._name_sources()
         log.info("mastodon: watch list changed: %d hashtags and %d brand accounts followed "
                  "from this round on (added: %s; taken off: %s)", len(hashtags),
                  len(self.accounts), ", ".join(self.describe(t) for t in added) or "none",

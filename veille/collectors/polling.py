@@ -626,6 +626,15 @@ class PollingCollector(Collector):
                 metrics.last_success.labels(label).set(now)
 
 
+def sources_noun(collector: PollingCollector, sources: list[str]) -> str:
+    """What `sources` are called in `--once`'s "every ... failed": the collector's own kind
+    (source_noun), the brands' accounts, or both ("every hashtag and brand account failed"; it
+    said "every search failed (4)" of two searches and two Reddit accounts until 2026-12-07)."""
+    accounts = [collector.is_brand_account(source) for source in sources]
+    return " and ".join(noun for noun, some in ((collector.source_noun, not all(accounts)),
+                                                ("brand account", any(accounts))) if some)
+
+
 async def run_polling(collector: PollingCollector, *, once: bool,
                       round_failed: type[Exception]) -> list[str]:
     """Serve /metrics and poll until SIGTERM/SIGINT, or one round with `once=True`.
@@ -666,7 +675,7 @@ async def run_polling(collector: PollingCollector, *, once: bool,
         failed = [source for source, s in result.sources.items() if s.status == "failed"]
         if failed and len(failed) == len(result.sources):
             raise round_failed(
-                f"{name}: every {collector.source_noun} failed ({len(failed)}); "
+                f"{name}: every {sources_noun(collector, failed)} failed ({len(failed)}); "
                 f"{collector.describe(failed[0])}: {result.sources[failed[0]].error}")
         return [f"{collector.describe(source)}: {result.sources[source].error}"
                 for source in failed]

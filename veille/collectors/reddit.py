@@ -376,15 +376,6 @@ class RedditCollector(CursorCollector):
 
     # -- the sources: searches, then the brands' accounts ---------------------------------------
 
-    @property
-    def source_noun(self) -> str:  # type: ignore[override]
-        """What the sources are called in `--once`'s "every ... failed": with the brands'
-        accounts among them, not searches alone (it said "every search failed (4)" of two
-        searches and two accounts)."""
-        if any(account_of(query.q) is not None for query in self.queries or ()):
-            return "search and brand account"
-        return "search"
-
     @classmethod
     def queries_of(cls, watchlist: Watchlist) -> list[Query]:
         return super().queries_of(watchlist) + accounts_of(watchlist)
