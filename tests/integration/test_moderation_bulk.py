@@ -145,6 +145,11 @@ def test_post_decisions_answers_each_case_as_its_own_route_would(wave: ServedApi
         assert (body["previously_assigned"], body["escalated_meanwhile"]) == (None, None), body
     assert [results[n]["body"]["error"] for n in (1, 3, 4)] == ["already_closed", "unknown_case",
                                                                  "decision_pending"]
+    # The refusing decision as fields, for a client's own words.
+    closed, pending = results[1]["body"]["closed"], results[4]["body"]["decision_pending"]
+    assert (closed["decision"], closed["moderator"]) == ("reject", "alice"), closed
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", closed["decided_at"]), closed
+    assert (pending["decision"], pending["moderator"]) == ("approve", "carol"), pending
     written = _written(settings, 3)
     assert sorted(written) == ["w-1", "w-2", "w-wait"] and len(written["w-1"]) == 1, written
     # Counted as the one-case route counts: its decisions and refusals via=api, one request.
@@ -216,3 +221,6 @@ def test_through_the_api_one_request_the_same_lines_as_the_topics(
     requests = "veille_moderation_api_requests_total"
     assert _metric(wave, requests, route="/decisions", code="200") == 1
     assert _metric(wave, requests, route="/cases/{case_id}/decision", code="202") == 0
+    # The refusals name their decision: no GET /cases/{id} per case refused as closed or pending
+    # (a re-run on 500 decided cases was 500 more requests).
+    assert _metric(wave, requests, route="/cases/{case_id}", code="200") == 0

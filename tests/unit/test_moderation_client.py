@@ -143,3 +143,34 @@ def test_decide_many_asks_one_request_and_copes_with_an_older_or_failing_api() -
     with pytest.raises(client.ApiError, match="without a result per case"):
         client.decide_many(None, _Api({"results": [{"case_id": "w-1", "status": 202, "body": {}}]}),
                            ids, "reject", moderator="bob", lang="en")
+
+
+def test_a_refusal_is_told_from_the_decision_it_names_an_older_api_asked_for_the_case() -> None:
+    closed = {"decision": "reject", "moderator": "alice", "decided_at": "2026-12-07T11:00:00.000Z"}
+    pending = {"decision": "approve", "moderator": "carol", "decided_at": "2026-12-07T11:30:00.000Z"}
+
+    class Older(_Api):  # an API before 2026-12-07: the refusals name no decision
+        def request(self, method: str, path: str, query: Any = None, body: Any = None,
+                    ok: tuple[int, ...] = (200,), lang: str | None = None) -> dict[str, Any]:
+            if method == "GET":
+                self.asked.append(path)
+                return ({"closed": closed, "item": {}} if path == "/cases/w-1"
+                        else {"closed": None, "item": {"decision_pending": pending}})
+            return super().request(method, path, query, body, ok, lang)
+
+    def results(named: bool) -> dict[str, Any]:
+        return {"results": [
+            {"case_id": "w-1", "status": 409, "body": {"error": "already_closed", "detail": "x",
+                                                       **({"closed": closed} if named else {})}},
+            {"case_id": "w-2", "status": 409, "body": {"error": "decision_pending", "detail": "y",
+                                                       **({"decision_pending": pending}
+                                                          if named else {})}}]}
+
+    for api, asked in ((_Api(results(True)), ["/decisions"]),
+                       (Older(results(False)), ["/decisions", "/cases/w-1", "/cases/w-2"])):
+        found = client.decide_many(None, api, ["w-1", "w-2"], "reject", moderator="bob", lang="en")
+        assert api.asked == asked
+        assert [d.problem for d in found] == [
+            "case 'w-1' is already closed: reject by alice",
+            "case 'w-2' already has a decision waiting to be applied: approve by carol at "
+            "2026-12-07T11:30:00.000Z (--no-check writes this one anyway)"], found

@@ -943,13 +943,18 @@ class ModerationApi:
         status = view.status(case_id)
         if status is None:
             return _unknown_case(case_id, view, lang), None
+        # A refusal names the decision that refuses, as fields too: a client tells it in its
+        # own words without asking GET /cases/{id} (a re-run of 500 decided cases was 500 GETs).
         if status == "closed":
-            return _error(409, "already_closed",
-                          already_closed(case_id, view.closed[case_id], lang)), None
+            closed = view.closed[case_id]
+            return _error(409, "already_closed", already_closed(case_id, closed, lang),
+                          closed={k: closed.get(k) for k in ("decision", "moderator", "decided_at")}
+                          ), None
         now = time.time()
         prior = view.closing_decision(case_id, now)
         if prior is not None:
-            return _error(409, "decision_pending", decision_pending(case_id, prior, lang)), None
+            return _error(409, "decision_pending", decision_pending(case_id, prior, lang),
+                          decision_pending=_pending_decision(prior)), None
         prepared = view.prepare(case_id, payload, now)
         owner = prepared.owner
         has = owner["assignee"] if owner is not None else None

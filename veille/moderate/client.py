@@ -280,8 +280,12 @@ def _refused(client: ApiClient, case_id: str, exc: ApiError, lang: str) -> Moder
     if exc.code == "unknown_case":
         return ModerateError(printable(t["no_case"].format(case=case_id)))
     if exc.code in ("already_closed", "decision_pending"):
-        # Told as the topics tell it: the case as the API holds it now.
-        found = client.case(case_id)
+        # Told as the topics tell it: the decision the refusal names (an API older than
+        # 2026-12-07 names none: the case as it holds it now, asked for).
+        named = exc.body.get("closed" if exc.code == "already_closed" else "decision_pending")
+        found: dict[str, Any] = (
+            {"closed": named, "item": {"decision_pending": named}} if isinstance(named, dict)
+            else client.case(case_id))
         closed, item = found.get("closed"), found.get("item") or {}
         if exc.code == "already_closed" and closed:
             return ModerateError(printable(t["closed"].format(
