@@ -103,6 +103,9 @@ class Outcome:
     rekey: RawMention | None = None
     #: With `enriched`: its moderation.queue record when triage asks for a human.
     item: dict[str, Any] | None = None
+    #: With `enriched`: the ids its source named (RawMention.brands) that the watch list does
+    #: not have, ignored. Counted by the caller once the mention is known to be new (Planner.take).
+    unknown: tuple[str, ...] = ()
 
 
 @dataclass
@@ -118,17 +121,6 @@ class Enricher:
     #: (text, language hint) -> its analysis, watch-rule match and triage (see handle_many).
     _memo: dict[tuple[str, str | None], tuple[Analysis, Match, Triage | None]] = field(
         default_factory=dict, init=False, repr=False)
-    #: Mentions whose `brands` named an id the watch list does not have, since the last
-    #: take_unknown(), and the last of them (its id, the ids not known).
-    _unknown: int = field(default=0, init=False, repr=False)
-    _last_unknown: tuple[str, tuple[str, ...]] | None = field(default=None, init=False, repr=False)
-
-    def take_unknown(self) -> tuple[int, tuple[str, tuple[str, ...]] | None]:
-        """How many mentions named a brand the watch list does not have since the last call, and
-        the last of them (mention id, unknown ids); the count starts again at 0."""
-        taken = self._unknown, self._last_unknown
-        self._unknown, self._last_unknown = 0, None
-        return taken
 
     def use(self, watchlist: Watchlist) -> None:
         """Match with `watchlist` from the next slice on (a change of the watch list file while
@@ -167,6 +159,8 @@ class Enricher:
         valid: list[tuple[int, RawMention, float | None]] = []
         #: Positions in `valid` of the mentions whose source named brands (RawMention.brands).
         sourced: list[int] = []
+        #: Position in `valid` -> the ids its source named that the watch list does not have.
+        unknown: dict[int, tuple[str, ...]] = {}
         for i, (key, value, timestamp) in enumerate(messages):
             try:
                 raw = parse_raw(value, now=now, limits=self.limits)
@@ -237,13 +231,13 @@ class Enricher:
         if sourced:
             # The brands the source named (posted in their own space), added to the text's
             # match once the memo has it: the memo holds what the text alone gives.
-            self._add_source_brands(valid, sourced, outcomes, analyses, matches, verdicts)
-        for (i, raw, timestamp), analysis, match, verdict in zip(valid, analyses, matches, verdicts,
-                                                                 strict=True):
+            self._add_source_brands(valid, sourced, outcomes, analyses, matches, verdicts, unknown)
+        for k, ((i, raw, timestamp), analysis, match, verdict) in enumerate(
+                zip(valid, analyses, matches, verdicts, strict=True)):
             if outcomes[i] is None:  # every step went through: analysis and match are set
                 try:
                     outcomes[i] = self._outcome(raw, timestamp, now, cast(Analysis, analysis),
-                                                match, verdict)
+                                                match, verdict, unknown.get(k, ()))
                 except Exception as exc:
                     log.exception("processing error on mention %s", raw.id)
                     outcomes[i] = Outcome(dead=InvalidMention("processing_error",
@@ -252,19 +246,19 @@ class Enricher:
 
     def _add_source_brands(self, valid: Sequence[tuple[int, RawMention, float | None]],
                            sourced: Sequence[int], outcomes: list[Outcome | None],
-                           analyses: list[Any], matches: list[Any], verdicts: list[Any]) -> None:
+                           analyses: list[Any], matches: list[Any], verdicts: list[Any],
+                           unknown: dict[int, tuple[str, ...]]) -> None:
         """Each mention of `sourced` (positions in `valid`) with the brands its source named
         (Watchlist.with_source), triaged again when that gave it other brands (their charter);
-        ids the watch list does not have are ignored and counted (take_unknown)."""
+        ids the watch list does not have are ignored, kept in `unknown` for its Outcome."""
         for k in sourced:
             i, raw, _ = valid[k]
             if outcomes[i] is not None:  # failed at an earlier step
                 continue
             try:
-                match, unknown = self.watchlist.with_source(matches[k], raw.brands, raw.platform)
-                if unknown:
-                    self._unknown += 1
-                    self._last_unknown = (raw.id, unknown)
+                match, ids = self.watchlist.with_source(matches[k], raw.brands, raw.platform)
+                if ids:
+                    unknown[k] = ids
                 if match.brands != matches[k].brands:
                     verdicts[k] = self._triage(raw, analyses[k], match)
                 matches[k] = match
@@ -281,7 +275,8 @@ class Enricher:
                       self.charter(match.brands))
 
     def _outcome(self, raw: RawMention, timestamp: float | None, now: datetime,
-                 analysis: Analysis, match: Match, verdict: Triage | None) -> Outcome:
+                 analysis: Analysis, match: Match, verdict: Triage | None,
+                 unknown: tuple[str, ...] = ()) -> Outcome:
         sentiment = analysis.sentiment
         # Arrival: the collector's time, else the Kafka record's; never after now (a producer's
         # clock or unit can be wrong: a future arrival would hold veille_lag_seconds at 0), nor
@@ -317,7 +312,7 @@ class Enricher:
                 author=raw.author, text=raw.text, url=raw.url,
                 created_at=raw.created_at.timestamp(), queued_at=mention.processed_at.timestamp(),
             )
-        return Outcome(enriched=mention, item=item)
+        return Outcome(enriched=mention, item=item, unknown=unknown)
 
 
 def dlq_headers(exc: InvalidMention, message: Any, now: datetime) -> list[tuple[str, bytes]]:
@@ -416,6 +411,10 @@ class Planner:
         #: When the last unknown-brand warning was logged (monotonic), and how many since.
         self._warned: float | None = None
         self._unwarned = 0
+        #: The mentions of the batch being planned that named brands the watch list does not
+        #: have, enriched (not redelivered nor duplicates), and the last of them (id, unknown ids).
+        self._unknown = 0
+        self._last_unknown: tuple[str, tuple[str, ...]] | None = None
 
     def plan(self, batches: Mapping[Any, Sequence[Any]]) -> Cycle:
         cycle = Cycle()
@@ -442,9 +441,9 @@ class Planner:
             for record, outcome in zip(records, outcomes, strict=True):
                 self.take(record, outcome, window, cycle, now, tally)
             cycle.commit[tp] = records[-1].offset + 1
-            unknown, last = self.enricher.take_unknown()
-            if unknown:
-                self.unknown_brands(unknown, last)
+            if self._unknown:
+                self.unknown_brands(self._unknown, self._last_unknown)
+                self._unknown, self._last_unknown = 0, None
 
     def unknown_brands(self, count: int, last: tuple[str, tuple[str, ...]] | None) -> None:
         """`count` mentions named brands the watch list does not have: counted, and said in a
@@ -523,6 +522,9 @@ class Planner:
         if item is not None:
             cycle.side.append(Out(self.names.queue, key, item))
         self.fan_out(mention.brands, signal, cycle)
+        if outcome.unknown:  # counted as the mention is: once, its redeliveries and duplicates not
+            self._unknown += 1
+            self._last_unknown = (mention.raw.id, outcome.unknown)
         sentiment = mention.sentiment
         tally.observe_enriched(
             mention.brands,

@@ -510,10 +510,9 @@ def cmd_match(args: argparse.Namespace) -> int:
         # stdin) is the stage's to refuse, on its line, not a UnicodeEncodeError ending the run.
         key = mention["id"].encode("utf-8", "surrogatepass") if isinstance(mention["id"], str) else None
         outcome = enricher.handle(key, json.dumps(mention).encode(), time.time())
-        unknown, named = enricher.take_unknown()
-        if unknown and named is not None:  # as the workers' warning (veille_mentions_unknown_brand_total)
+        if outcome.unknown:  # as the workers' warning (veille_mentions_unknown_brand_total)
             print(f"veille match: warning: line {made}: brands the watch list does not have, "
-                  f"ignored: {', '.join(named[1])}", file=sys.stderr, flush=True)
+                  f"ignored: {', '.join(outcome.unknown)}", file=sys.stderr, flush=True)
         if outcome.enriched is None:
             dead = outcome.dead
             return f"{dead.reason}: {dead.detail}" if dead is not None else "not enriched"

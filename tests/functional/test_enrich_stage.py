@@ -867,3 +867,25 @@ def test_a_brand_the_watch_list_lacks_is_counted_and_said_once_a_minute(caplog) 
     assert count(metrics.unknown_brand) == 3
     [warning] = [r.getMessage() for r in caplog.records if "watch list does not have" in r.getMessage()]
     assert "2 mention(s)" in warning and "'b'" in warning and "zorglub" in warning
+
+
+def test_a_redelivered_or_duplicate_mention_naming_an_unknown_brand_is_counted_once() -> None:
+    """Found in review, 2026-12-07: veille_mentions_unknown_brand_total was counted by the
+    enrichment, before de-duplication, so a raw message read again after a crash or rebalance
+    (the same offset), or the same mention sent again (a new offset), counted once more although
+    its enriched copy was dropped. It counts distinct mentions now, as
+    veille_mentions_enriched_total does."""
+    def named(i: str, brands: list[str]) -> bytes:
+        return json.dumps({**json.loads(good(i, "late again")), "brands": brands}).encode()
+
+    plan, metrics = planner({0: DedupWindow(3600, 100)})
+    batch = records(0, [(b"a", named("a", ["acmee"])), (b"b", named("b", ["acme", "zorglub"]))])
+    first = plan.plan({TP("raw", 0): batch})
+    assert len(first.enriched[0]) == 2 and count(metrics.unknown_brand) == 2
+    again = plan.plan({TP("raw", 0): batch})  # redelivered: the same offsets
+    assert again.enriched == {} and count(metrics.redeliveries) == 2
+    resent = plan.plan({TP("raw", 0): records(0, [(b"a", named("a", ["acmee"]))], start=2)})
+    assert resent.enriched == {} and count(metrics.duplicates) == 1
+    assert count(metrics.unknown_brand) == 2
+    enriched = sum(count(c) for c in metrics.enriched._metrics.values())
+    assert enriched == 2  # the metrics match the distinct mentions
