@@ -18,7 +18,7 @@ from streams.topics import Topics, declare
 from veille.app import create_app
 from veille.logs import formatter, say, thin_client_logs, use_format
 from veille.metrics import BrandTeams, Metrics, ModerationMetrics, SpikeMetrics, agents_paused
-from veille.reload import Reloader, follow_watchlist
+from veille.reload import Reloader, WatchedFile, follow_watchlist
 from veille.rules import Watchlist
 from veille.sentiment import Analyzer
 from veille.settings import Settings, SettingsError
@@ -83,12 +83,12 @@ def check_role(settings: Settings) -> str:
 
 
 def build(settings: Settings, registry: CollectorRegistry | None = None,
-          analyzer: Analyzer | None = None) -> Pipeline:
+          analyzer: Analyzer | None = None, watched: WatchedFile[Watchlist] | None = None) -> Pipeline:
     """The Faust app of a worker of role `all` (the enrichment stage as one of its services) or
-    `agents` (without it)."""
+    `agents` (without it). `watched`: the watch list already loaded (see enrichment)."""
     role = check_role(settings)
     registry = registry if registry is not None else CollectorRegistry()
-    reloader, metrics, enricher = enrichment(settings, registry, analyzer)
+    reloader, metrics, enricher = enrichment(settings, registry, analyzer, watched)
     watchlist = reloader.value
     app = create_app(settings)
     topics = declare(app, settings)
@@ -119,14 +119,17 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
     return Pipeline(app, topics, metrics, enricher, registry, reloader)
 
 
-def enrichment(settings: Settings, registry: CollectorRegistry, analyzer: Analyzer | None = None
+def enrichment(settings: Settings, registry: CollectorRegistry, analyzer: Analyzer | None = None,
+               watched: WatchedFile[Watchlist] | None = None
                ) -> tuple[Reloader[Watchlist], Metrics, Enricher]:
     """The watch list (followed: see veille.reload), the pipeline's metrics and the enricher, for
     any role. A change of the watch list goes to the enricher and the metrics here; the caller
-    adds its agents' listeners and polls the reloader."""
+    adds its agents' listeners and polls the reloader. `watched`: the watch list file already
+    loaded (`veille worker` loads it before anything starts, to refuse a bad one at once),
+    followed as it is; without it, it is loaded here."""
     reloader = follow_watchlist(settings.watchlist_path, Watchlist.from_toml,
                                 settings.watchlist_reload_seconds, registry,
-                                size=lambda w: len(w.brands))
+                                size=lambda w: len(w.brands), watched=watched)
     watchlist = reloader.value
     analyzer = analyzer or Analyzer()
     metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
@@ -244,15 +247,16 @@ def install_heartbeat(app: Any, settings: Settings, metrics: Metrics) -> None:
     app.service(Heartbeat)
 
 
-def run(settings: Settings) -> None:
-    """Run a worker until SIGINT/SIGTERM: topics ensured, /metrics served, its role started."""
+def run(settings: Settings, watched: WatchedFile[Watchlist] | None = None) -> None:
+    """Run a worker until SIGINT/SIGTERM: topics ensured, /metrics served, its role started.
+    `watched`: the watch list the command loaded (see enrichment); loaded here without it."""
     import faust
     import mode.loop
 
     if check_role(settings) == "enrich":
-        run_enrich(settings)
+        run_enrich(settings, watched)
         return
-    pipeline = build(settings)  # no broker I/O: Faust connects when the worker starts
+    pipeline = build(settings, watched=watched)  # no broker I/O: Faust connects when the worker starts
     # Served while the broker is waited for: a liveness probe on /metrics does not restart a
     # worker that is only waiting for its broker (README, Deploy: Probes).
     server = serve_metrics(settings, pipeline.registry, "veille worker")
@@ -295,7 +299,7 @@ def run(settings: Settings) -> None:
         server.shutdown()
 
 
-def run_enrich(settings: Settings) -> None:
+def run_enrich(settings: Settings, watched: WatchedFile[Watchlist] | None = None) -> None:
     """A worker of role `enrich`: the enrichment stage alone, on asyncio without Faust.
 
     Its consumer group is the stage's own (`<app id>-enrich`), so these workers never join the
@@ -314,7 +318,7 @@ def run_enrich(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
     thin_client_logs()
     registry = CollectorRegistry()
-    reloader, metrics, enricher = enrichment(settings, registry)
+    reloader, metrics, enricher = enrichment(settings, registry, watched=watched)
     stage = EnrichStage(settings, enricher, metrics)
     server = serve_metrics(settings, registry, "veille worker (enrich)")
     try:

@@ -40,9 +40,10 @@ class AllEnglish:
 _enrichment = worker.enrichment
 
 
-def vader_only(settings: Settings, registry: Any, analyzer: Analyzer | None = None) -> Any:
+def vader_only(settings: Settings, registry: Any, analyzer: Analyzer | None = None,
+               watched: Any = None) -> Any:
     reloader, metrics, enricher = _enrichment(settings, registry,
-                                              Analyzer([EnglishScorer()], AllEnglish()))
+                                              Analyzer([EnglishScorer()], AllEnglish()), watched)
     enricher.watchlist = Watchlist([])
     return reloader, metrics, enricher
 

@@ -171,6 +171,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from agents.worker import run
+    from veille.reload import WatchedFile
     from veille.rules import Watchlist
 
     settings = _settings(args)
@@ -178,9 +179,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     CONTEXT["role"] = settings.worker_role  # on each JSON line (VEILLE_LOG_FORMAT=json)
     # Before the broker is waited for: a bad watch list was told only after 30 s of broker
-    # retries, or not at all when the broker was away.
-    Watchlist.from_toml(settings.watchlist_path)
-    run(_signs_in(settings))
+    # retries, or not at all when the broker was away. Loaded once: the worker follows this one
+    # (it parsed the file a second time until 2026-12-07).
+    watched = WatchedFile(settings.watchlist_path, Watchlist.from_toml)
+    run(_signs_in(settings), watched)
     return 0
 
 

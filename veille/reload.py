@@ -204,11 +204,14 @@ class Reloader(Generic[T]):
 
 
 def follow_watchlist(path: str | Path, load: Callable[[Path], T], interval: float, registry: Any,
-                     size: Callable[[T], int]) -> Reloader[T]:
+                     size: Callable[[T], int], watched: WatchedFile[T] | None = None) -> Reloader[T]:
     """The watch list at `path` as `load` reads it, followed every `interval` seconds, its state
     exported on `registry` (veille.metrics.WatchlistMetrics): what the workers and the
-    collectors that read it share. A file `load` refuses at start is the caller's error."""
+    collectors that read it share. A file `load` refuses at start is the caller's error.
+    `watched`: the file already loaded (by the command, to refuse a bad one before anything
+    starts), followed from there rather than parsed a second time."""
     from veille.metrics import WatchlistMetrics
 
-    watched = WatchedFile(path, load)
+    if watched is None:
+        watched = WatchedFile(path, load)
     return Reloader(watched, interval, WatchlistMetrics(registry, watched.loaded_at), size=size)

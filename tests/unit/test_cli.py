@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run
+from veille import cli
 from veille.sentiment import Analyzer
 
 
@@ -544,3 +545,38 @@ def test_collect_mastodon_once_names_a_failed_source_as_the_collector_does(
     err = capsys.readouterr().err
     assert ("veille: warning: mastodon: 2 hashtag(s) or brand account(s) could not be read; "
             "@acme_gone@mastodon.example: HTTP 404\n") in err, err
+
+
+class _BrokerWaited(Exception):
+    """Raised where the worker would wait for its broker: what ran before is the start-up."""
+
+
+@pytest.mark.parametrize("role", ["all", "enrich"])
+def test_the_worker_reads_its_watch_list_once_at_start(
+        role: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found in review, 2026-12-07: `veille worker` parsed the watch list twice at start, once
+    to refuse a bad file before the broker is waited for, once more to follow it (about 100 ms
+    with 300 brands, and the load's warnings said twice). The one loaded first is followed."""
+    import agents.worker
+    import veille.broker
+    from veille.rules import Watchlist
+
+    loads: list[Path] = []
+    load = Watchlist.from_toml.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Watchlist], path: str | Path) -> Watchlist:
+        loads.append(Path(path))
+        return load(cls, path)
+
+    def broker_waited(settings: object) -> list[str]:
+        raise _BrokerWaited
+
+    monkeypatch.setattr(Watchlist, "from_toml", classmethod(counted))
+    monkeypatch.setattr(veille.broker, "sign_in_problem", lambda settings: None)
+    monkeypatch.setattr(agents.worker, "ensure_topics_waiting", broker_waited)
+    monkeypatch.setenv("VEILLE_WORKER_ROLE", role)
+    monkeypatch.setenv("VEILLE_METRICS_PORT", "0")
+    monkeypatch.setenv("VEILLE_METRICS_HOST", "127.0.0.1")
+    with pytest.raises(_BrokerWaited):
+        cli.main(["worker"])
+    assert len(loads) == 1, loads
