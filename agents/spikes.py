@@ -24,9 +24,9 @@ from streams.topics import (
     key_partition,
 )
 from veille import __version__
-from veille.crisis import BrandMonitor, CrisisConfig, StateMismatch, Watermark
+from veille.crisis import BrandMonitor, CrisisConfig, StateMismatch, Watermark, brand_terms
 from veille.metrics import ALERT_STATE, SpikeMetrics
-from veille.rules import Watchlist, fold
+from veille.rules import Watchlist
 from veille.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -104,17 +104,6 @@ def watermark_key(partition: int, partitions: int) -> bytes:
     while key_partition(key := f"~watermark-{n}".encode(), partitions) != partition:
         n += 1
     return key
-
-
-def brand_terms(watchlist: Watchlist) -> dict[str, frozenset[str]]:
-    """Each brand's own names, left out of its rising terms."""
-    out = {}
-    for b in watchlist.brands:
-        words: set[str] = set()
-        for _, term in b.terms():
-            words.update(fold(term).lstrip("#@").split())
-        out[b.id] = frozenset(words)
-    return out
 
 
 def install(app: Any, topics: Topics, watchlist: Watchlist, metrics: SpikeMetrics,

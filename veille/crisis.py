@@ -10,11 +10,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from veille.rules import fold
 from veille.spikes import Detector, DetectorConfig, Score, feed
 from veille.timezones import TimezoneError
+
+if TYPE_CHECKING:
+    from veille.rules import Watchlist
 
 log = logging.getLogger(__name__)
 STATE_VERSION = 1
@@ -66,6 +69,18 @@ def terms_of(text: str, brand_terms: frozenset[str] = frozenset()) -> list[str]:
         if (3 <= len(w) <= MAX_TERM_CHARS and w not in STOPWORDS and w not in brand_terms
                 and not w.isdigit()):
             out.append(sign + w)
+    return out
+
+
+def brand_terms(watchlist: Watchlist) -> dict[str, frozenset[str]]:
+    """Each brand's own names (its id's brand: the words of its aliases, keywords and hashtags,
+    folded, without # or @), left out of its rising terms and of `veille report`'s terms."""
+    out = {}
+    for b in watchlist.brands:
+        words: set[str] = set()
+        for _, term in b.terms():
+            words.update(fold(term).lstrip("#@").split())
+        out[b.id] = frozenset(words)
     return out
 
 
