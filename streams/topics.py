@@ -94,7 +94,8 @@ TOPIC_MAP = (
         "EnrichedMention JSON, `schema_version` 1 (schemas/enriched_mention.v1.json); on the "
         "partition number of its raw message, header `veille-source-offset` = its raw offset",
         "enrichment agent",
-        "other services; the enrichment agent re-reads a partition's tail (its de-duplication "
+        "`veille mentions`, `veille report`, other services; the enrichment agent re-reads a "
+        "partition's tail (its de-duplication "
         "window) when it is assigned one",
     ),
     TopicDoc(
@@ -125,7 +126,7 @@ TOPIC_MAP = (
         "alert story events JSON (opened, escalated, reopened, resolved) "
         "(schemas/reputation_alert.v1.json)",
         "spike agent",
-        "`veille alerts`, Alertmanager bridges, chat bots, other services",
+        "`veille alerts`, `veille report`, Alertmanager bridges, chat bots, other services",
     ),
     TopicDoc(
         MODERATION_QUEUE,

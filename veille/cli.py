@@ -1114,12 +1114,13 @@ def _replay_dead_letters(settings: Settings, letters: list[Any], topic: str) -> 
     return 1 if failed else 0
 
 
-def cmd_moderation_report(args: argparse.Namespace) -> int:
+def _report_period(args: argparse.Namespace, tz: tzinfo) -> tuple[float, float, float]:
+    """--since and --until of a report (epoch seconds) and its length in days of `tz`, checked
+    before the broker is asked: `veille moderation report`'s and `veille report`'s."""
     import time
 
-    from veille.moderate.commands import parse_time, report, report_days, week_before
+    from veille.moderate.commands import parse_time, report_days, week_before
 
-    tz = _tz(args)
     # A time without an offset is one of --tz, as the report's days and hours are.
     until = parse_time(args.until, "until", tz) if args.until else time.time()
     # 7 days of --tz (its midnight a week before a midnight --until), not 7 x 24 h: in a week
@@ -1144,6 +1145,14 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
         except (OverflowError, ValueError, OSError):
             raise CliError(f"--{name}: too near year 1 or 9999 for a report (its days are "
                            f"counted in {args.tz or 'UTC'}, with a day to spare)") from None
+    return since, until, days
+
+
+def cmd_moderation_report(args: argparse.Namespace) -> int:
+    from veille.moderate.commands import report
+
+    tz = _tz(args)
+    since, until, days = _report_period(args, tz)
     minutes = args.minutes_per_case
     if minutes is not None and not 0 < minutes <= 24 * 60:  # NaN fails too
         raise CliError(f"--minutes-per-case must be above 0 and at most a day (1440), not {minutes}")
@@ -1167,6 +1176,60 @@ def cmd_moderation_report(args: argparse.Namespace) -> int:
                watched=watched, minutes_per_case=minutes)
     except OSError as exc:  # e.g. the chart's folder is read-only
         raise CliError(f"--png {png}: {exc.strerror or exc}") from None
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The brand team's reputation report: each watched brand's mentions posted in the period
+    (sentiment, platforms, languages, days, alert stories, most-followed negative mentions,
+    terms), read from mentions.enriched and reputation.alerts (veille.brand_report)."""
+    from streams.topics import MENTIONS_ENRICHED, REPUTATION_ALERTS
+    from veille.brand_report import BrandReport, render, start_note
+    from veille.crisis import brand_terms
+    from veille.moderate.store import TopicReader
+    from veille.rules import Watchlist, brand_key
+    from veille.terminal import json_safe, printable
+
+    if args.brand is not None and not args.brand.strip():
+        raise CliError("--brand must name a brand (its id in the watch list), not be empty")
+    if not 0 <= args.top <= REPORT_MAX_TOP:
+        raise CliError(f"--top must be from 0 to {REPORT_MAX_TOP}, not {args.top}")
+    tz = _tz(args)
+    since, until, _days = _report_period(args, tz)
+    from datetime import datetime
+
+    try:  # the period before, compared with: its days too on --tz's clock
+        datetime.fromtimestamp(since - (until - since) - 86400, tz)
+    except (OverflowError, ValueError, OSError):
+        raise CliError("--since: too near year 1 for a report (it compares with the period of "
+                       "the same length before)") from None
+    settings = _settings(args)
+    # Every watched brand gets its figures (zeros when quiet): a bad watch list is said before
+    # the broker is asked, as for the moderation report.
+    watchlist = Watchlist.from_toml(settings.watchlist_path)
+    settings = _reachable(settings)
+    lang = args.lang or settings.report_language
+    if args.brand is not None:  # a typo printed zeros, which reads as "nobody talked about it"
+        from veille.moderate.commands import LIST_TEXT, _note_unknown_brand
+
+        _note_unknown_brand(settings, args.brand, LIST_TEXT[lang]["unknown_brand"])
+    brands = [brand_key(args.brand)] if args.brand is not None else watchlist.brand_ids
+    report = BrandReport(since, until, brands, tz=tz, top=args.top,
+                         brand_terms=brand_terms(watchlist),
+                         topic=settings.topic(MENTIONS_ENRICHED),
+                         retention_days=settings.mentions_retention_days)
+    reader = TopicReader(settings, {MENTIONS_ENRICHED: report.add_mention,
+                                    REPUTATION_ALERTS: report.add_alert})
+    try:
+        reader.refresh()
+    finally:
+        reader.close()
+    result = report.result()
+    note = start_note(result, lang)
+    if note is not None:
+        print(printable(note), file=sys.stderr)
+    text = printable(json.dumps(json_safe(result), ensure_ascii=False)) if args.json else render(result, lang)
+    _print_all([text], "\n")
     return 0
 
 
@@ -1548,6 +1611,26 @@ def build_parser() -> argparse.ArgumentParser:
     # one a moderator types after `moderate list` was an argparse error).
     add_report(msub.add_parser("report", help="the moderation report (as `veille moderation report`)"))
 
+    p = sub.add_parser("report", help="the brands' reputation report: mentions and their sentiment "
+                                      "against the period before, platforms, languages, days, alert "
+                                      "stories, most-followed negative mentions, terms")
+    _add_broker(p)
+    p.add_argument("--brand", help="only this brand (its id in the watch list; default: every "
+                                   "brand of the watch list)")
+    p.add_argument("--since", help="ISO 8601 start, of mentions posted (default: 7 days of --tz "
+                                   "before --until)")
+    p.add_argument("--until", help="ISO 8601 end, excluded (default: now)")
+    p.add_argument("--tz", default="UTC", help="time zone of the report: of --since and --until "
+                   "without an offset, of its days, busiest hour and times (default UTC)")
+    p.add_argument("--lang", choices=REPORT_LANGUAGES,
+                   help="language of the report (default VEILLE_REPORT_LANGUAGE, else en); --json "
+                        "keeps English keys")
+    p.add_argument("--json", action="store_true", help="the report as one JSON object")
+    p.add_argument("--top", type=int, default=5, metavar="N",
+                   help=f"the N most-followed negative mentions per brand (default 5, at most "
+                        f"{REPORT_MAX_TOP})")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("moderation", help="moderation KPIs read from the topics")
     rsub = p.add_subparsers(dest="action", required=True)
     add_report(rsub.add_parser("report", help="received, processed share, rejection rate, busiest hours"))
@@ -1607,6 +1690,8 @@ def build_parser() -> argparse.ArgumentParser:
 #: `veille moderation report`: the longest period, and the longest one drawn with --png.
 REPORT_MAX_DAYS = 366
 CHART_MAX_DAYS = 92
+#: `veille report --top`: the most-followed negative mentions kept per brand (a bounded heap).
+REPORT_MAX_TOP = 100
 #: The slowest `collect replay --rate` (one mention every 1,000 s; below, a sleep overflows).
 MIN_REPLAY_RATE = 0.001
 #: The longest `alerts --follow --interval` (a day; far above, the sleep overflows).

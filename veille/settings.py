@@ -399,8 +399,8 @@ class Settings:
         metadata={"help": "Language of the moderators' and community managers' text: `veille "
                   "moderation report` (and `veille moderate report`), the tables of `veille "
                   "moderate list`, `show` and `closed`, what `veille moderate decide` and `veille "
-                  "erase` say, the alert lines of `veille alerts` and of `veille demo`, and the "
-                  "headers of `veille mentions`: `en` or `fr`; `--lang` wins. "
+                  "erase` say, the alert lines of `veille alerts` and of `veille demo`, the "
+                  "headers of `veille mentions`, and `veille report`: `en` or `fr`; `--lang` wins. "
                   "`--json`, the API and errors stay in English."},
     )
     timezone: str = field(

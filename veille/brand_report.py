@@ -1,0 +1,549 @@
+"""The brand team's reputation report (`veille report`): how people talked about each brand in a
+period, from the enriched mentions (mentions.enriched) and the alert stories (reputation.alerts).
+Pure: no Kafka, no Faust (the CLI reads the topics and feeds the records here one at a time).
+
+Aggregated as the records stream by: counters per brand, per day and hour of the report's time
+zone, per platform and language, word counters for the terms, and a bounded heap of the
+most-followed negative mentions. The one thing that grows with the topic is the set of mention
+ids of the period and the one before (the topic is at least once: each id counted once, the
+first copy kept).
+
+`BrandReport.result()` is the report as a JSON-ready dict (the keys of `--json`, documented in
+the README); `render()` prints it in English or French; `start_note()` is what to say on stderr
+when the period starts before the topic's oldest mention.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from veille.alerts_view import ALERT_TEXT
+from veille.alerts_view import _number as decimal
+from veille.crisis import terms_of
+from veille.mentions_view import LINE_TEXT_CHARS, count
+from veille.moderate.words import NBSP
+from veille.terminal import printable
+
+LABELS = ("positive", "neutral", "negative", "unscored")
+#: Platforms and languages shown by name; the others add up as "other".
+TOP_KINDS = 5
+#: Terms shown per brand, and how many negative mentions a term must be in to be one.
+TOP_TERMS = 8
+MIN_TERM_COUNT = 3
+#: Distinct words counted per brand before the rarest are dropped (a bound on memory, as the
+#: crisis monitor's term baseline has one): past it, the terms are approximate.
+MAX_TERMS = 20_000
+KEEP_TERMS = 15_000
+
+
+def _epoch(value: Any) -> float | None:
+    """Epoch seconds of an ISO 8601 time (a Z suffix or an offset; UTC without); None if not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def utc(epoch: float, seconds: bool = True) -> str:
+    """2026-12-07T10:00:00Z (the JSON's times)."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ" if seconds else
+                                                        "%Y-%m-%dT%H:%MZ")
+
+
+def zone_name(tz: tzinfo) -> str:
+    return getattr(tz, "key", None) or str(tz)
+
+
+@dataclass
+class Figures:
+    """Mentions and their sentiment labels (unscored: sentiment null)."""
+
+    mentions: int = 0
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+    unscored: int = 0
+
+    def add(self, label: str) -> None:
+        self.mentions += 1
+        setattr(self, label, getattr(self, label) + 1)
+
+    def share(self, label: str) -> float | None:
+        return round(getattr(self, label) / self.mentions, 4) if self.mentions else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mentions": self.mentions, **{label: getattr(self, label) for label in LABELS},
+                "shares": {label: self.share(label) for label in LABELS}}
+
+
+def _label(record: Mapping[str, Any]) -> str:
+    s = record.get("sentiment")
+    label = s.get("label") if isinstance(s, dict) else None
+    return label if label in ("positive", "neutral", "negative") else "unscored"
+
+
+def _followers(record: Mapping[str, Any]) -> int | None:
+    audience = record.get("audience")
+    n = audience.get("followers") if isinstance(audience, dict) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
+
+
+def _cut(text: Any) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= LINE_TEXT_CHARS else text[:LINE_TEXT_CHARS - 1] + "…"
+
+
+@dataclass
+class _Story:
+    """An alert story (events of one alert_id) as the report shows it."""
+
+    alert_id: str
+    brand: str
+    opened: float
+    severity: str = "warning"
+    #: (window_end, event, status) of its latest event: resolved when that one resolved it.
+    last: tuple[float, str] = (float("-inf"), "open")
+    peak_observed: Any = None
+    peak_expected: Any = None
+    in_period: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        end, status = self.last
+        return {"alert_id": self.alert_id, "opened": utc(self.opened), "severity": self.severity,
+                "resolved": utc(end) if status == "resolved" else None,
+                "peak_observed_negative": self.peak_observed,
+                "peak_expected_negative": self.peak_expected}
+
+
+@dataclass
+class _Brand:
+    current: Figures = field(default_factory=Figures)
+    previous: Figures = field(default_factory=Figures)
+    platforms: Counter[str] = field(default_factory=Counter)
+    languages: Counter[str] = field(default_factory=Counter)
+    #: Local day (ISO) -> [mentions, negative].
+    days: dict[str, list[int]] = field(default_factory=dict)
+    #: Epoch of a local hour's start -> mentions.
+    hours: Counter[float] = field(default_factory=Counter)
+    #: (followers, -posted, -seq) -> the mention's shown fields: the `top` most followed.
+    top: list[tuple[tuple[int, float, int], dict[str, Any]]] = field(default_factory=list)
+    terms: Counter[str] = field(default_factory=Counter)
+    negative_terms: Counter[str] = field(default_factory=Counter)
+
+
+class BrandReport:
+    """The report of the mentions posted (created_at) in [since, until), per brand of `brands`
+    (the watch list's, each with its figures, zeros when quiet), and of the period of the same
+    length just before (shown only when the topic holds it: its oldest mention posted at or
+    before that period's start). Feed every record of mentions.enriched to add_mention() and
+    every event of reputation.alerts to add_alert(), in any order; then result().
+
+    `brand_terms`: each brand's own names (veille.crisis.brand_terms), never one of its terms.
+    `top`: the most-followed negative mentions kept per brand. `topic` and `retention_days`:
+    the topic's name and retention, as the report names them."""
+
+    def __init__(self, since: float, until: float, brands: Iterable[str], *, tz: tzinfo = UTC,
+                 top: int = 5, brand_terms: Mapping[str, frozenset[str]] | None = None,
+                 topic: str = "mentions.enriched", retention_days: float = 7.0,
+                 min_term_count: int = MIN_TERM_COUNT) -> None:
+        if until <= since:
+            raise ValueError("the period must end after it starts")
+        self.since, self.until, self.tz = since, until, tz
+        self.previous_since = since - (until - since)
+        self.top = max(0, top)
+        self.topic, self.retention_days = topic, retention_days
+        self.min_term_count = min_term_count
+        self.brand_terms = dict(brand_terms or {})
+        self.brands = {b: _Brand() for b in brands}
+        self.no_brand = 0
+        self.oldest_posted: float | None = None
+        self._seen: set[str] = set()
+        self._seq = 0
+        self._stories: dict[str, _Story] = {}
+
+    # -- feeding -----------------------------------------------------------------------------
+
+    def add_mention(self, record: Any) -> None:
+        """One record of mentions.enriched; one that is not a mention (no id, no posting time)
+        is skipped."""
+        if not isinstance(record, dict):
+            return
+        posted = _epoch(record.get("created_at"))
+        mid = record.get("id")
+        if posted is None or not isinstance(mid, str) or not mid:
+            return
+        if self.oldest_posted is None or posted < self.oldest_posted:
+            self.oldest_posted = posted
+        if not self.previous_since <= posted < self.until:
+            return
+        if mid in self._seen:  # at least once: the first copy counts
+            return
+        self._seen.add(mid)
+        brands = [b for b in record.get("brands") or () if isinstance(b, str)]
+        current = posted >= self.since
+        if not brands:
+            self.no_brand += current
+            return
+        label = _label(record)
+        for name in dict.fromkeys(brands):
+            b = self.brands.get(name)
+            if b is None:
+                continue
+            if not current:
+                b.previous.add(label)
+                continue
+            self._count(b, name, record, posted, label)
+
+    def _count(self, b: _Brand, name: str, record: dict[str, Any], posted: float, label: str) -> None:
+        b.current.add(label)
+        negative = label == "negative"
+        b.platforms[str(record.get("platform") or "?")] += 1
+        b.languages[str(record.get("language") or "?")] += 1
+        local = datetime.fromtimestamp(posted, self.tz)
+        day = b.days.setdefault(local.date().isoformat(), [0, 0])
+        day[0] += 1
+        day[1] += negative
+        b.hours[local.replace(minute=0, second=0, microsecond=0).timestamp()] += 1
+        words = set(terms_of(str(record.get("text") or ""), self.brand_terms.get(name, frozenset())))
+        b.terms.update(words)
+        if negative:
+            b.negative_terms.update(words)
+            self._keep_top(b, record, posted)
+        if len(b.terms) > MAX_TERMS:
+            kept = dict(b.terms.most_common(KEEP_TERMS))
+            b.terms = Counter(kept)
+            b.negative_terms = Counter({t: n for t, n in b.negative_terms.items() if t in kept})
+
+    def _keep_top(self, b: _Brand, record: dict[str, Any], posted: float) -> None:
+        if not self.top:
+            return
+        self._seq += 1
+        followers = _followers(record)
+        # Most followed first; among equals the earlier posted, then the first read.
+        key = (-1 if followers is None else followers, -posted, -self._seq)
+        if len(b.top) >= self.top and key <= b.top[0][0]:
+            return
+        shown = {"id": record.get("id"), "posted": utc(posted),
+                 "platform": record.get("platform"), "followers": followers,
+                 "text": _cut(record.get("text"))}
+        if len(b.top) < self.top:
+            heapq.heappush(b.top, (key, shown))
+        else:
+            heapq.heapreplace(b.top, (key, shown))
+
+    def add_alert(self, event: Any) -> None:
+        """One event of reputation.alerts; its story is the report's when a window of its events
+        ([window_start, window_end)) overlaps the period."""
+        if not isinstance(event, dict):
+            return
+        alert_id, name = event.get("alert_id"), event.get("brand")
+        start, end = _epoch(event.get("window_start")), _epoch(event.get("window_end"))
+        if not isinstance(alert_id, str) or not isinstance(name, str) or start is None or end is None:
+            return
+        story = self._stories.get(alert_id)
+        if story is None:
+            story = self._stories[alert_id] = _Story(alert_id, name, start)
+        story.opened = min(story.opened, start)
+        if event.get("severity") == "critical":
+            story.severity = "critical"
+        status = "resolved" if event.get("status") == "resolved" or event.get("event") == "resolved" \
+            else "open"
+        # Events of one bucket: the resolution is the later (a story resolves after its buckets).
+        if (end, status == "resolved") > (story.last[0], story.last[1] == "resolved"):
+            story.last = (end, status)
+        observed = event.get("observed_negative")
+        if isinstance(observed, int | float) and not isinstance(observed, bool) and math.isfinite(observed) \
+                and (story.peak_observed is None or observed > story.peak_observed):
+            story.peak_observed, story.peak_expected = observed, event.get("expected_negative")
+        if start < self.until and end > self.since:
+            story.in_period = True
+
+    # -- the report --------------------------------------------------------------------------
+
+    def previous_available(self) -> bool:
+        return self.oldest_posted is not None and self.oldest_posted <= self.previous_since
+
+    def _days(self) -> list[str]:
+        first = datetime.fromtimestamp(self.since, self.tz).date()
+        last = datetime.fromtimestamp(self.until, self.tz) - timedelta(microseconds=1)
+        out, d = [], first
+        while d <= last.date():
+            out.append(d.isoformat())
+            d += timedelta(days=1)
+        return out
+
+    def result(self) -> dict[str, Any]:
+        """The report as a dict of JSON values (the keys of `veille report --json`)."""
+        available = self.previous_available()
+        days = self._days()
+        stories: dict[str, list[dict[str, Any]]] = {}
+        for s in sorted(self._stories.values(), key=lambda s: (s.opened, s.alert_id)):
+            if s.in_period:
+                stories.setdefault(s.brand, []).append(s.as_dict())
+        brands = []
+        for name, b in self.brands.items():
+            share = b.current.share("negative")
+            before = b.previous.share("negative") if available else None
+            busiest = max(b.hours.items(), key=lambda kv: (kv[1], -kv[0]), default=None)
+            brands.append({
+                "brand": name,
+                **b.current.as_dict(),
+                "previous": b.previous.as_dict() if available else None,
+                "negative_share_change_points": (round((share - before) * 100, 1)
+                                                 if share is not None and before is not None else None),
+                "platforms": _kinds(b.platforms),
+                "languages": _kinds(b.languages),
+                "days": [{"day": d, "mentions": b.days.get(d, [0, 0])[0],
+                          "negative": b.days.get(d, [0, 0])[1],
+                          "negative_share": (round(b.days[d][1] / b.days[d][0], 4)
+                                             if d in b.days else None)} for d in days],
+                "busiest_hour": ({"start": datetime.fromtimestamp(busiest[0], self.tz).isoformat(),
+                                  "mentions": busiest[1]} if busiest else None),
+                "alerts": stories.get(name, []),
+                "top_negative": [shown for _k, shown in sorted(b.top, key=lambda e: e[0], reverse=True)],
+                "terms": self._terms(b),
+            })
+        return {
+            "since": utc(self.since), "until": utc(self.until), "tz": zone_name(self.tz),
+            "topic": self.topic, "retention_days": self.retention_days,
+            "oldest_posted": utc(self.oldest_posted) if self.oldest_posted is not None else None,
+            "previous": {"since": utc(self.previous_since), "until": utc(self.since),
+                         "available": available},
+            "brands": brands,
+            "no_brand": self.no_brand,
+        }
+
+    def _terms(self, b: _Brand) -> list[dict[str, Any]]:
+        """The words most over-represented in the brand's negative mentions against all its
+        mentions of the period: lift = (share of negative mentions holding it) / (share of all
+        its mentions holding it), above 1, in at least `min_term_count` negative mentions."""
+        negatives, total = b.current.negative, b.current.mentions
+        if not negatives:
+            return []
+        ranked = []
+        for term, n in b.negative_terms.items():
+            if n < self.min_term_count:
+                continue
+            lift = (n / negatives) / (b.terms[term] / total)
+            if lift > 1 + 1e-9:
+                ranked.append((-lift, -n, term))
+        ranked.sort()
+        return [{"term": t, "negative": -n, "mentions": b.terms[t], "lift": round(-lift, 2)}
+                for lift, n, t in ranked[:TOP_TERMS]]
+
+
+def _kinds(counter: Counter[str]) -> list[dict[str, Any]]:
+    """The TOP_KINDS commonest by name (most first, then by name), the rest as one "other"."""
+    ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    out = [{"name": k, "mentions": n} for k, n in ranked[:TOP_KINDS]]
+    rest = sum(n for _k, n in ranked[TOP_KINDS:])
+    if rest:
+        out.append({"name": "other", "mentions": rest})
+    return out
+
+
+#: The report's words, per language (veille.settings.REPORT_LANGUAGES). French: the brands'
+#: community managers are often French-speaking.
+REPORT_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "reputation report {period}",
+        "previous": "previous period: {period}",
+        "no_previous": "no earlier period on {topic} (kept {days} days): no comparison",
+        "brand": "{brand}: {n}",
+        "positive": "positive", "neutral": "neutral", "negative": "negative", "unscored": "unscored",
+        "compared": "previous period: {n}, negative {share}{change}",
+        "change": "; negative share {points} points",
+        "platforms": "by platform: {items}",
+        "languages": "by language: {items}",
+        "other": "other",
+        "per_day": "per day ({zone}):",
+        "day_head": "day|mentions|negative",
+        "busiest": "busiest hour: {at} ({n})",
+        "alerts": "alert stories:",
+        "story": "{id}: opened {opened}, {severity}, {state}; peak {observed} negative, {expected} "
+                 "expected",
+        "resolved": "resolved {at}",
+        "open": "still open",
+        "top": "most-followed negative mentions (`veille mentions ID` prints one whole):",
+        "followers": "{n} followers",
+        "terms": "terms over-represented in negative mentions:",
+        "term": "{term} ({n} of {total})",
+        "none": "none",
+        "no_brand": "mentions of no brand: {n} (posted in the period; many may mean an alias "
+                    "missing from the watch list)",
+        "oldest": "veille report: the oldest mention on {topic} was posted {at}, after the "
+                  "period's start: the report covers from then (the topic keeps {days} days)",
+        "empty": "veille report: {topic} holds no mention (it keeps {days} days)",
+    },
+    "fr": {
+        "title": "rapport de réputation {period}",
+        "previous": f"période précédente{NBSP}: {{period}}",
+        "no_previous": f"pas de période précédente dans {{topic}} (conservé {{days}} jours){NBSP}: "
+                       "pas de comparaison",
+        "brand": f"{{brand}}{NBSP}: {{n}}",
+        "positive": "positives", "neutral": "neutres", "negative": "négatives",
+        "unscored": "non évaluées",
+        "compared": f"période précédente{NBSP}: {{n}}, négatives {{share}}{{change}}",
+        "change": f"{NBSP}; part des négatives {{points}}{NBSP}points",
+        "platforms": f"par plateforme{NBSP}: {{items}}",
+        "languages": f"par langue{NBSP}: {{items}}",
+        "other": "autres",
+        "per_day": f"par jour ({{zone}}){NBSP}:",
+        "day_head": "jour|mentions|négatives",
+        "busiest": f"heure la plus chargée{NBSP}: {{at}} ({{n}})",
+        "alerts": f"alertes{NBSP}:",
+        "story": f"{{id}}{NBSP}: ouverte le {{opened}}, {{severity}}, {{state}}{NBSP}; pic{NBSP}: "
+                 "{observed} négatives, {expected} attendues",
+        "resolved": "résolue le {at}",
+        "open": "toujours ouverte",
+        "top": "mentions négatives les plus suivies (`veille mentions ID` en affiche une en "
+               f"entier){NBSP}:",
+        "followers": "{n} abonnés",
+        "terms": f"termes surreprésentés dans les mentions négatives{NBSP}:",
+        "term": "{term} ({n} sur {total})",
+        "none": "aucune",
+        "no_brand": f"mentions sans marque{NBSP}: {{n}} (publiées dans la période{NBSP}; "
+                    f"beaucoup{NBSP}: un alias manque-t-il à la liste de veille{NBSP}?)",
+        "oldest": f"veille report{NBSP}: la plus ancienne mention de {{topic}} a été publiée le "
+                  f"{{at}}, après le début de la période{NBSP}: le rapport part de là (le topic "
+                  "garde {days} jours)",
+        "empty": f"veille report{NBSP}: {{topic}} ne contient aucune mention (il garde {{days}} "
+                 "jours)",
+    },
+}
+
+
+def _words(lang: str) -> dict[str, str]:
+    return REPORT_TEXT.get(lang, REPORT_TEXT["en"])
+
+
+def _zone(result: Mapping[str, Any]) -> tzinfo:
+    from veille.timezones import TimezoneError, zone
+
+    try:
+        return zone(str(result.get("tz", "UTC")))
+    except TimezoneError:
+        return UTC
+
+
+def _pct(x: float | None, lang: str) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.1%}" if lang != "fr" else f"{x * 100:.1f}".replace(".", ",") + f"{NBSP}%"
+
+
+def _mentions(n: int, lang: str) -> str:
+    """1 mention, 2 mentions (in French 0 mention too)."""
+    one = n == 1 or (lang == "fr" and n == 0)
+    return f"{count(n, lang)} mention{'' if one else 's'}"
+
+
+def _points(x: float, lang: str) -> str:
+    text = f"{x:+.1f}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+def _days_text(days: float, lang: str) -> str:
+    text = f"{days:g}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+def _clock(iso: str | None, tz: tzinfo) -> str:
+    t = _epoch(iso)
+    return "?" if t is None else datetime.fromtimestamp(t, tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _period(since: str, until: str, tz: tzinfo) -> str:
+    a, b = _epoch(since), _epoch(until)
+    assert a is not None and b is not None
+    if zone_name(tz) in ("UTC", "Etc/UTC"):
+        return f"{utc(a, seconds=False)} .. {utc(b, seconds=False)}"
+    return (f"{datetime.fromtimestamp(a, tz).isoformat(timespec='minutes')} .. "
+            f"{datetime.fromtimestamp(b, tz).isoformat(timespec='minutes')} ({zone_name(tz)})")
+
+
+def render(result: Mapping[str, Any], lang: str = "en") -> str:
+    """The report (result() of a BrandReport) as text, in English or French."""
+    t = _words(lang)
+    tz = _zone(result)
+    days = _days_text(result["retention_days"], lang)
+    previous = result["previous"]
+    lines = [t["title"].format(period=_period(result["since"], result["until"], tz)),
+             t["previous"].format(period=_period(previous["since"], previous["until"], tz))
+             if previous["available"] else t["no_previous"].format(topic=result["topic"], days=days)]
+    for b in result["brands"]:
+        lines += ["", t["brand"].format(brand=b["brand"], n=_mentions(b["mentions"], lang))]
+        width = max(len(count(b[label], lang)) for label in LABELS)
+        for label in LABELS:
+            lines.append(f"  {t[label]:<14}{count(b[label], lang):>{width}}"
+                         f"{_pct(b['shares'][label], lang):>9}")
+        before = b["previous"]
+        if before is not None:
+            change = b["negative_share_change_points"]
+            lines.append("  " + t["compared"].format(
+                n=_mentions(before["mentions"], lang), share=_pct(before["shares"]["negative"], lang),
+                change=t["change"].format(points=_points(change, lang)) if change is not None else ""))
+        if not b["mentions"]:
+            continue
+        other = t["other"]
+        for key in ("platforms", "languages"):
+            items = ", ".join(f"{other if x['name'] == 'other' else x['name']} "
+                              f"{count(x['mentions'], lang)}" for x in b[key])
+            lines.append("  " + t[key].format(items=items))
+        head = t["day_head"].split("|")
+        lines += ["  " + t["per_day"].format(zone=zone_name(tz)),
+                  f"    {head[0]:<10} {head[1]:>9} {head[2]:>9}"]
+        for d in b["days"]:
+            lines.append(f"    {d['day']:<10} {count(d['mentions'], lang):>9} "
+                         f"{_pct(d['negative_share'], lang):>9}")
+        hour = b["busiest_hour"]
+        if hour is not None:
+            at = datetime.fromisoformat(hour["start"]).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+            lines.append("  " + t["busiest"].format(at=at, n=_mentions(hour["mentions"], lang)))
+        severities = ALERT_TEXT.get(lang, ALERT_TEXT["en"])["severities"]
+        lines.append("  " + t["alerts"] + ("" if b["alerts"] else " " + t["none"]))
+        for s in b["alerts"]:
+            state = (t["resolved"].format(at=_clock(s["resolved"], tz)) if s["resolved"] else t["open"])
+            lines.append("    " + t["story"].format(
+                id=s["alert_id"], opened=_clock(s["opened"], tz),
+                severity=severities.get(s["severity"], s["severity"]), state=state,
+                observed=decimal(s["peak_observed_negative"], lang),
+                expected=decimal(s["peak_expected_negative"], lang)))
+        if b["top_negative"]:
+            lines.append("  " + t["top"])
+            for m in b["top_negative"]:
+                followers = (t["followers"].format(n=count(m["followers"], lang))
+                             if m["followers"] is not None else "?")
+                lines.append(f"    {m['id']}  {_clock(m['posted'], tz)}  {m['platform']}  "
+                             f"{followers}  {m['text']}")
+        lines.append("  " + t["terms"] + ("" if b["terms"] else " " + t["none"]))
+        if b["terms"]:
+            lines.append("    " + ", ".join(t["term"].format(term=x["term"], n=count(x["negative"], lang),
+                                                             total=_mentions(x["mentions"], lang))
+                                            for x in b["terms"]))
+    lines += ["", t["no_brand"].format(n=count(result["no_brand"], lang))]
+    # Text from the records (ids, platforms, texts): control characters spelt as escapes.
+    return "\n".join(printable(line) for line in lines)
+
+
+def start_note(result: Mapping[str, Any], lang: str = "en") -> str | None:
+    """What to say on stderr when the period starts before the oldest mention posted on the
+    topic (the report covers from then), or the topic holds none; None otherwise."""
+    t = _words(lang)
+    days = _days_text(result["retention_days"], lang)
+    oldest = result["oldest_posted"]
+    if oldest is None:
+        return t["empty"].format(topic=result["topic"], days=days)
+    if (_epoch(oldest) or 0) > (_epoch(result["since"]) or 0):
+        return t["oldest"].format(topic=result["topic"], at=_clock(oldest, _zone(result)), days=days)
+    return None
+
