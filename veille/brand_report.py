@@ -273,7 +273,13 @@ class BrandReport:
         return self.oldest_posted is not None and self.oldest_posted <= self.previous_since
 
     def _days(self) -> list[str]:
-        first = datetime.fromtimestamp(self.since, self.tz).date()
+        """The days of the period on the report's clock, from the day of the topic's oldest
+        mention when the period starts before it (the days before are not on the topic: no
+        row of zeros for them)."""
+        start = max(self.since, self.oldest_posted or self.since)
+        if start >= self.until:
+            return []
+        first = datetime.fromtimestamp(start, self.tz).date()
         last = datetime.fromtimestamp(self.until, self.tz) - timedelta(microseconds=1)
         out, d = [], first
         while d <= last.date():
@@ -324,8 +330,11 @@ class BrandReport:
 
     def _terms(self, b: _Brand) -> list[dict[str, Any]]:
         """The words most over-represented in the brand's negative mentions against all its
-        mentions of the period: lift = (share of negative mentions holding it) / (share of all
-        its mentions holding it), above 1, in at least `min_term_count` negative mentions."""
+        mentions of the period, in at least `min_term_count` negative mentions: ranked by their
+        excess, how many more negative mentions hold the word than the brand's negative share
+        predicts of the mentions holding it (a complaint's word in 200 of 250 mentions comes
+        before one in 10 of 10: ranked by lift alone, every word of one copied message came
+        first); `lift`, its share among the negative mentions over its share among all, above 1."""
         negatives, total = b.current.negative, b.current.mentions
         if not negatives:
             return []
@@ -333,12 +342,14 @@ class BrandReport:
         for term, n in b.negative_terms.items():
             if n < self.min_term_count:
                 continue
-            lift = (n / negatives) / (b.terms[term] / total)
-            if lift > 1 + 1e-9:
-                ranked.append((-lift, -n, term))
+            holding = b.terms[term]
+            excess = n - holding * negatives / total
+            if excess > 1e-9:
+                ranked.append((-excess, term, n, holding))
         ranked.sort()
-        return [{"term": t, "negative": -n, "mentions": b.terms[t], "lift": round(-lift, 2)}
-                for lift, n, t in ranked[:TOP_TERMS]]
+        return [{"term": t, "negative": n, "mentions": holding,
+                 "excess": round(-excess, 1), "lift": round(n * total / (holding * negatives), 2)}
+                for excess, t, n, holding in ranked[:TOP_TERMS]]
 
 
 def _kinds(counter: Counter[str]) -> list[dict[str, Any]]:
@@ -376,7 +387,7 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
         "top": "most-followed negative mentions (`veille mentions ID` prints one whole):",
         "followers": "{n} followers",
         "terms": "terms over-represented in negative mentions:",
-        "term": "{term} ({n} of {total})",
+        "term": "{term} ({n} negative of {total})",
         "none": "none",
         "no_brand": "mentions of no brand: {n} (posted in the period; many may mean an alias "
                     "missing from the watch list)",
@@ -409,7 +420,7 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                f"entier){NBSP}:",
         "followers": "{n} abonnés",
         "terms": f"termes surreprésentés dans les mentions négatives{NBSP}:",
-        "term": "{term} ({n} sur {total})",
+        "term": "{term} ({n} négatives sur {total})",
         "none": "aucune",
         "no_brand": f"mentions sans marque{NBSP}: {{n}} (publiées dans la période{NBSP}; "
                     f"beaucoup{NBSP}: un alias manque-t-il à la liste de veille{NBSP}?)",

@@ -46,7 +46,7 @@ STOPWORDS = frozenset((
     "quoi", "dont", "celui", "celle", "ceux", "ici", "deja", "toujours", "jamais", "meme",
     "autre", "autres", "fois", "oui", "non", "quel", "quelle", "quels", "quelles", "juste",
     "aucun", "aucune", "aucuns", "aucunes", "chaque", "plusieurs", "certains", "certaines",
-    "https", "http", "www",
+    "both", "each", "cet", "https", "http", "www",
 ))
 
 

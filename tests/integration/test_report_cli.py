@@ -85,7 +85,7 @@ def test_the_report_of_a_week_read_from_the_topics(settings: Settings) -> None:
     top = [line.split()[0] for line in acme.splitlines() if line.startswith("    n")]
     assert top == ["n0", "n2", "n1"]
     assert "15,000 followers  Acme réseau en panne depuis ce matin" in acme
-    assert "panne (3 of 3 mentions)" in acme and "acme (" not in acme
+    assert "panne (3 negative of 3 mentions)" in acme and "acme (" not in acme
     for other in watched:
         if other != "acme":
             assert f"\n{other}: 0 mentions\n" in text

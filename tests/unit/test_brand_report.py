@@ -94,6 +94,7 @@ def test_the_period_is_posted_time_since_included_until_excluded() -> None:
 def test_days_are_those_of_tz_with_the_dst_day_and_the_busiest_hour() -> None:
     # The week of the fall-back in Paris (2026-10-25 has 25 hours).
     r = BrandReport(at("2026-10-20T00:00:00+02:00"), at("2026-10-27T00:00:00+01:00"), ["acme"], tz=PARIS)
+    r.add_mention(mention("before", "2026-10-19T12:00:00+00:00"))  # the topic holds the whole week
     # 23:30 UTC on the 24th is 01:30 in Paris on the 25th (CEST).
     r.add_mention(mention("late", "2026-10-24T23:30:00+00:00", label="negative"))
     # 02:30 CET on the 25th (01:30 UTC), after the clocks went back.
@@ -107,6 +108,14 @@ def test_days_are_those_of_tz_with_the_dst_day_and_the_busiest_hour() -> None:
     assert days["2026-10-25"]["negative_share"] == 0.5
     assert days["2026-10-24"]["mentions"] == 0
     assert a["busiest_hour"] == {"start": "2026-10-26T14:00:00+01:00", "mentions": 3}
+    # A topic holding the period from its 25th only: the days before are not on it, no row of
+    # zeros for them (the stderr note says the report covers from then).
+    r = BrandReport(at("2026-10-20T00:00:00+02:00"), at("2026-10-27T00:00:00+01:00"), ["acme"], tz=PARIS)
+    r.add_mention(mention("late", "2026-10-24T23:30:00+00:00", label="negative"))
+    assert [d["day"] for d in brand(r.result())["days"]] == ["2026-10-25", "2026-10-26"]
+    r = BrandReport(at("2026-10-20T00:00:00+02:00"), at("2026-10-27T00:00:00+01:00"), ["acme"], tz=PARIS)
+    r.add_mention(mention("after", "2026-10-28T10:00:00+00:00"))  # nothing of the period held
+    assert brand(r.result())["days"] == []
 
 
 def test_the_previous_period_when_the_topic_holds_it_and_the_change_in_points() -> None:
@@ -208,6 +217,18 @@ def test_terms_over_represented_in_negative_mentions_never_the_brand_s_own_names
     assert "acme" not in names  # the brand's own name
     assert "reseau" not in names  # as frequent in negative mentions as in all of them
     assert "lent" not in names  # under the minimum count
+    # Ranked by excess (negative mentions holding it beyond the brand's negative share): a word
+    # of many complaints before a word of a few copies, each only ever negative.
+    r = week_report(min_term_count=3)
+    texts = ([("negative", "remboursement exige")] * 3 + [("negative", "panne")] * 40
+             + [("positive", "panne reparee")] * 10 + [("positive", "merci")] * 50)
+    for n, (label, text) in enumerate(texts):
+        r.add_mention(mention(f"x{n}", "2026-12-01T08:00:00+00:00", label=label, text=text))
+    terms = brand(r.result())["terms"]
+    assert [t["term"] for t in terms][:2] == ["panne", "exige"], terms
+    panne = terms[0]  # 40 of 50 mentions negative, the brand's share 43 of 103
+    assert (panne["negative"], panne["mentions"], panne["excess"]) == (40, 50, round(40 - 50 * 43 / 103, 1))
+    assert panne["lift"] == round((40 / 43) / (50 / 103), 2)
 
 
 def test_alert_stories_grouped_by_id_in_the_period() -> None:
@@ -271,7 +292,7 @@ def test_the_english_report() -> None:
             "2.3 expected") in text
     assert "n2  2026-12-01 12:00 UTC  mastodon  12,002 followers  Acme panne totale" in text
     assert "veille mentions ID" in text
-    assert "panne (3 of 3 mentions)" in text and "acme (" not in text
+    assert "panne (3 negative of 3 mentions)" in text and "acme (" not in text
     assert "mentions of no brand: 1" in text
 
 

@@ -78,6 +78,9 @@ def run(monitor: BrandMonitor, items) -> list[dict]:
 
 def test_terms_skip_stop_words_and_brand_names() -> None:
     assert terms_of("Le réseau ACME est en PANNE, encore!", frozenset({"acme"})) == ["reseau", "panne"]
+    # Closed-class words the demo's report showed as "terms" (2026-12-07).
+    assert terms_of("Both apps down, each time; cet écran gelé", frozenset()) == [
+        "apps", "down", "time", "ecran", "gele"]
 
 
 def test_terms_are_words_not_brand_variants_links_or_blobs() -> None:
