@@ -146,21 +146,26 @@ def fold(text: str) -> str:
     folded = _folds.get(text)
     if folded is not None:
         return folded
-    if text.isascii():
-        folded = text.lower()
-    else:
-        # (A name of its own: the cache is keyed by the text as given, which a text with ™
-        # missed every time until 2026-12-05.)
-        signless = text.translate(_GLUED_SIGNS) if "\u2122" in text or "\u2120" in text else text
-        decomposed = unicodedata.normalize("NFKD", signless).casefold()
-        # What case folding gave may decompose further (rarely: checked, not redone).
-        if not decomposed.isascii() and not unicodedata.is_normalized("NFKD", decomposed):
-            decomposed = unicodedata.normalize("NFKD", decomposed)
-        folded = decomposed if decomposed.isascii() else _NON_ASCII.sub(_unmark, decomposed)
+    folded = fold_word(text)
     if len(_folds) >= FOLD_CACHE_SIZE:
         _folds.clear()
     _folds[text] = folded
     return folded
+
+
+def fold_word(text: str) -> str:
+    """fold(text) without its cache of recent texts: for the many short strings (a mention's
+    words: veille.sentiment.brand_terms) that would push the texts out of it."""
+    if text.isascii():
+        return text.lower()
+    # (A name of its own: the cache is keyed by the text as given, which a text with ™
+    # missed every time until 2026-12-05.)
+    signless = text.translate(_GLUED_SIGNS) if "\u2122" in text or "\u2120" in text else text
+    decomposed = unicodedata.normalize("NFKD", signless).casefold()
+    # What case folding gave may decompose further (rarely: checked, not redone).
+    if not decomposed.isascii() and not unicodedata.is_normalized("NFKD", decomposed):
+        decomposed = unicodedata.normalize("NFKD", decomposed)
+    return decomposed if decomposed.isascii() else _NON_ASCII.sub(_unmark, decomposed)
 
 
 @dataclass(frozen=True, slots=True)

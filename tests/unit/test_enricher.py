@@ -331,3 +331,77 @@ def test_a_brand_the_watch_list_does_not_have_is_ignored_and_counted() -> None:
     assert second.rules == ("acme:alias:Acme", "acme:source:facebook")
     assert third is not None and third.brands == ()
     assert [o.unknown for o in outs] == [("acmee",), ("zorglub", "gone"), ()]
+
+
+ACME_ONLY = Watchlist.from_dict({"brands": [{"id": "acme", "name": "Acme"}]})
+
+
+def label(out: object) -> str:
+    enriched = out.enriched  # type: ignore[attr-defined]
+    assert enriched is not None and enriched.sentiment is not None
+    return enriched.sentiment.label  # type: ignore[no-any-return]
+
+
+def test_a_brands_own_name_carries_no_sentiment_in_its_mentions() -> None:
+    """Found in review, 2026-12-07: "boreal" is -0.3 in both lexicons, and every mention of the
+    demo's Boréal was scored with it: its news were negative. Its own terms are neutral in its
+    mentions; what is said about it is scored as before."""
+    e = Enricher(Analyzer(), CHARTERED, clock=lambda: NOW)
+    outs = e.handle_many([(f"m{k}".encode(), payload(f"m{k}", text), None) for k, text in enumerate([
+        "Boreal will open thirteen new shops in Toronto next year",
+        "Boreal Café ouvre 33 nouveaux cafés en 2026",
+        "Boréal c'est nul",
+        "Boreal is great",
+        "BORÉAL IS AWFUL!!!",
+    ])])
+    assert [label(o) for o in outs] == ["neutral", "neutral", "negative", "positive", "negative"]
+    news = outs[0].enriched
+    assert news is not None and news.sentiment is not None and news.sentiment.compound == 0.0
+    # The record keeps the text; its language is the text's (en, as Boreal's own word was).
+    assert news.raw.text == "Boreal will open thirteen new shops in Toronto next year"
+    assert news.language == "en" and news.brands == ("boreal",)
+    assert outs[1].enriched is not None and outs[1].enriched.language == "fr"
+    # The same words where Boréal is not watched keep the word's valence ("boreal" is a word).
+    other = Enricher(Analyzer(), ACME_ONLY, clock=lambda: NOW)
+    assert label(other.handle(b"x", payload("x", news.raw.text), None)) == "negative"
+
+
+def test_a_mention_of_brands_without_a_valued_term_is_scored_as_its_text() -> None:
+    analyzer = Analyzer()
+    e = Enricher(analyzer, CHARTERED, clock=lambda: NOW)
+    texts = ["Acme is great", "ACME VOUS ÊTES NULS!!!", "Acme, pas terrible", "late again, acme 😡"]
+    outs = e.handle_many([(f"m{k}".encode(), payload(f"m{k}", t), None) for k, t in enumerate(texts)])
+    for out, text in zip(outs, texts, strict=True):
+        m = out.enriched
+        assert m is not None and m.brands == ("acme",)
+        assert m.sentiment == analyzer.analyse(text).sentiment
+
+
+def test_the_memo_follows_the_watch_list_of_the_brands_own_terms() -> None:
+    """A text remembered under one watch list is scored again under the next: Boréal's name is
+    a word where Boréal is not watched, neutral where it is."""
+    news = "Boreal will open thirteen new shops in Toronto next year"
+    e = Enricher(Analyzer(), ACME_ONLY, clock=lambda: NOW)
+    assert label(e.handle(b"m1", payload("m1", news), None)) == "negative"
+    e.use(CHARTERED)
+    assert label(e.handle(b"m2", payload("m2", news), None)) == "neutral"
+    assert label(e.handle(b"m3", payload("m3", news), None)) == "neutral"  # from the memo
+    e.use(ACME_ONLY)
+    assert label(e.handle(b"m4", payload("m4", news), None)) == "negative"
+
+
+def test_a_brand_named_by_the_source_only_leaves_the_words_its_rules_did_not_match() -> None:
+    """The brands a source names (RawMention.brands) add no neutral term: had a term of theirs
+    matched, the text's match would hold them; one in the text that did not match is no mention
+    of them (an exclusion, an address), and stays a word. So the memo, which holds what the text
+    alone gives, stays right."""
+    watchlist = Watchlist.from_dict({"brands": [
+        {"id": "boreal", "name": "Boréal", "exclude": ["aurore boréale"]}]})
+    e = Enricher(Analyzer(), watchlist, clock=lambda: NOW)
+    text = "Une aurore boréale ce soir, magnifique"
+    alone = e.handle(b"m1", payload("m1", text), None).enriched
+    named = e.handle(b"m2", sourced("m2", text, ["boreal"]), None).enriched
+    assert alone is not None and named is not None and named.brands == ("boreal",)
+    assert named.sentiment == alone.sentiment == Analyzer().analyse(text).sentiment
+    news = e.handle(b"m3", sourced("m3", "Boréal ouvre 33 nouveaux cafés", ["boreal"]), None)
+    assert label(news) == "neutral"
