@@ -889,3 +889,21 @@ def test_a_redelivered_or_duplicate_mention_naming_an_unknown_brand_is_counted_o
     assert count(metrics.unknown_brand) == 2
     enriched = sum(count(c) for c in metrics.enriched._metrics.values())
     assert enriched == 2  # the metrics match the distinct mentions
+
+
+def test_a_brands_news_is_not_negative_for_its_name_in_the_records_the_signals_and_the_metrics() -> None:
+    """Found in review, 2026-12-07: "Boréal" is a lexicon word (-0.3), and Boréal's news were
+    negative mentions of it, for the crisis monitor (by_brand's `neg`) and the metrics alike."""
+    plan, metrics = planner({0: DedupWindow(3600, 100)})
+    news = "Boreal Café ouvre 33 nouveaux cafés en 2026"
+    cycle = plan.plan({TP("raw", 0): records(0, [(b"n", good("n", news)),
+                                                 (b"m", good("m", "Boréal c'est nul"))])})
+    values = [json.loads(o.value or b"") for o in cycle.enriched[0]]
+    assert [(v["text"], v["brands"], v["sentiment"]["label"]) for v in values] == [
+        (news, ["boreal"], "neutral"), ("Boréal c'est nul", ["boreal"], "negative")]
+    signals = {s["id"]: s for outs in cycle.by_brand.values()
+               for s in (json.loads(o.value or b"") for o in outs)}
+    assert (signals["n"]["neg"], signals["m"]["neg"]) == (False, True)
+    assert signals["n"]["text"] == news
+    assert count(metrics.enriched.labels(brand="boreal", platform="twitter", language="fr",
+                                         sentiment="neutral")) == 1
