@@ -218,6 +218,7 @@ class Prefilter:
         except re2.error as exc:  # e.g. a program larger than max_mem
             raise UnsupportedPattern(f"RE2 cannot compile the set: {exc}") from exc
         self.size = len(patterns)
+        self._alone = frozenset([self.size])  # the sentinel's position alone
 
     def candidates(self, text: str) -> frozenset[int] | None:
         """Positions of the patterns that may match `text`, and `size` (the sentinel's); None
@@ -228,6 +229,8 @@ class Prefilter:
             return None
         if not found or self._sentinel not in found:
             return None
+        if len(found) == 1:  # the sentinel alone (most texts): no set to build
+            return self._alone
         if self._owner is None:
             return frozenset(found)
         return frozenset(map(self._owner, found))  # half the time of a comprehension
