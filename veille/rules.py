@@ -796,9 +796,25 @@ def _term_sources(brand: Brand) -> tuple[str, ...]:
     class for all its terms: RE2 shares the terms' starts over all the brands (see
     veille.prefilter), and a set of 300 brands' regexes cost 13-100 µs a text never seen before,
     against 3-8 µs so (2026-12-07)."""
-    sources = (_GAP.join(re.escape(p) for p in re.split(_GAP, fold(term).strip()) if p)
-               for _, term in brand.terms())
-    return tuple(dict.fromkeys(sources))
+    words = list(dict.fromkeys(tuple(p for p in re.split(_GAP, fold(term).strip()) if p)
+                               for _, term in brand.terms()))
+    # A term whose every match holds one of another term's ("@acme", "#acmedown" and "acme
+    # mobile" hold "acme"'s) adds nothing: only "acme" is asked (fewer entries found a text).
+    kept = [w for w in words if not any(v != w and _holds(w, v) for v in words)]
+    return tuple(_GAP.join(re.escape(p) for p in w) for w in kept)
+
+
+def _holds(words: tuple[str, ...], inner: tuple[str, ...]) -> bool:
+    """Whether every text the words' regex matches (the words with a word gap between two) holds
+    a match of `inner`'s: its words in a row within them, the first at the end of a word, the last
+    at the start of one (one word: anywhere inside a word)."""
+    k = len(inner)
+    if k == 0:
+        return False
+    if k == 1:
+        return any(inner[0] in w for w in words)
+    return any(words[i].endswith(inner[0]) and words[i + 1:i + k - 1] == inner[1:-1]
+               and words[i + k - 1].startswith(inner[-1]) for i in range(len(words) - k + 1))
 
 
 def _prefilters(patterns: list[tuple[str, ...]], start: int) -> list[tuple[int, Prefilter]]:
