@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a watch list of many brands costs: an agency watching 300 brands with one deployment.
 
-usage: python bench/many_brands.py [--brands 5,50,300] [--texts 6000] [--toml-out DIR]
+usage: python bench/many_brands.py [--brands 5,50,300] [--texts 6000] [--unseen 16000] [--toml-out DIR]
 
 The watch lists are generated (`generate`: made-up names of one to three words, some accented,
 each brand with aliases, handles, products, hashtags and now and then an exclusion), and so are
@@ -11,7 +11,11 @@ terms, a third of them naming none). For each size, one table row per measure:
   * loading the watch list (Watchlist.from_toml of the generated file), and loading it again
     after one brand's edit (an alias added), as a worker following the file does;
   * Watchlist.match per mention, with the prefilter (as the stage runs it) and without it (one
-    scan per brand, the way before the prefilter);
+    scan per brand, the way before the prefilter), on texts it has seen (the best of 3 passes);
+  * Watchlist.match per mention on texts never seen (`--unseen`, 16,000 by default: generated
+    mentions, `veille generate`'s, renamed as above, each once) by a watch list just loaded: the
+    mean of all, and of the last quarter (the RE2 prefilter's DFA builds its states as new text
+    comes: seen texts are cheaper, and a figure measured on them flatters the worker);
   * the charter of a matched brand (Watchlist.charter_for, twice a mention with a brand);
   * the series the worker's /metrics exports at start (role `all`: enrichment, spike and
     moderation metrics), its size in bytes and the time to render it (a scrape);
@@ -30,6 +34,7 @@ Each figure also has its ratio to the same measure at the smallest size of the s
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import sys
@@ -97,11 +102,15 @@ def to_toml(data: dict[str, Any]) -> str:
 
 def texts(data: dict[str, Any], n: int, seed: int = 11) -> list[str]:
     """The demo's texts, their brand terms replaced by a generated brand's (a third by none)."""
+    demo = [json.loads(line)["text"] for line in
+            (ROOT / "veille/data/demo_mentions.jsonl").read_text(encoding="utf-8").splitlines()[:n]]
+    return _renamed(data, demo, seed)
+
+
+def _renamed(data: dict[str, Any], demo: list[str], seed: int) -> list[str]:
     import re
 
     rng = random.Random(seed)
-    demo = [json.loads(line)["text"] for line in
-            (ROOT / "veille/data/demo_mentions.jsonl").read_text(encoding="utf-8").splitlines()[:n]]
     mark = re.compile(r"@?acme\w*|@?bor[eé]al\w*|#\w*(?:acme|boreal)\w*|zephyr ?x2|acmephone",
                       re.IGNORECASE)
     brands = data["brands"]
@@ -119,6 +128,27 @@ def texts(data: dict[str, Any], n: int, seed: int = 11) -> list[str]:
     return out
 
 
+def unseen_texts(data: dict[str, Any], n: int, seed: int = 5) -> list[str]:
+    """`n` distinct texts: generated mentions (`veille generate --seed 5`, as many hours as it
+    takes), renamed to the watch list's brands as texts() does, each text once."""
+    out: list[str] = []
+    hours = 30.0
+    while len(out) < n:
+        out = list(dict.fromkeys(_renamed(data, list(_generated(hours, seed)), seed=11)))[:n]
+        hours *= 2
+    return out
+
+
+@functools.cache
+def _generated(hours: float, seed: int) -> tuple[str, ...]:
+    """The texts of `veille generate --hours H --seed S` (kept: each size of a run reads them)."""
+    from datetime import UTC, datetime
+
+    from veille.demo import generate as mentions
+
+    return tuple(m["text"] for m in mentions(datetime(2026, 1, 5, 3, tzinfo=UTC), hours, seed=seed))
+
+
 def per_call_us(fn: Callable[[Any], Any], items: Sequence[Any], passes: int = 3) -> float:
     best = float("inf")
     for _ in range(passes):
@@ -129,7 +159,7 @@ def per_call_us(fn: Callable[[Any], Any], items: Sequence[Any], passes: int = 3)
     return best / len(items) * 1e6
 
 
-def measure(n: int, n_texts: int, toml_dir: Path) -> dict[str, float]:
+def measure(n: int, n_texts: int, toml_dir: Path, n_unseen: int = 16_000) -> dict[str, float]:
     from prometheus_client import CollectorRegistry, generate_latest
 
     from veille.crisis import BrandMonitor
@@ -155,6 +185,17 @@ def measure(n: int, n_texts: int, toml_dir: Path) -> dict[str, float]:
         wl.match(t)
     out: dict[str, float] = {"load_s": load, "reload_s": reload}
     out["match_us"] = per_call_us(wl.match, items)
+    fresh = Watchlist(list(wl.brands))  # its prefilter's DFA cold, as after a worker's start
+    unseen = unseen_texts(data, n_unseen)
+    t0 = time.perf_counter()
+    for t in unseen[: len(unseen) * 3 // 4]:
+        fresh.match(t)
+    t1 = time.perf_counter()
+    for t in unseen[len(unseen) * 3 // 4:]:
+        fresh.match(t)
+    t2 = time.perf_counter()
+    out["match_unseen_us"] = (t2 - t0) / len(unseen) * 1e6
+    out["match_unseen_last_us"] = (t2 - t1) / (len(unseen) - len(unseen) * 3 // 4) * 1e6
     scan = Watchlist(list(wl.brands))
     scan._prefilters = []  # every brand's regex on every mention (the way before the prefilter)
     out["match_scan_us"] = per_call_us(scan.match, items[: max(500, n_texts // 10)], passes=1)
@@ -292,6 +333,8 @@ ROWS = (
     ("  reloaded after one brand's edit", "reload_s", "{:.3f} s"),
     ("Watchlist.match per mention (prefilter)", "match_us", "{:.1f} µs"),
     ("Watchlist.match, one scan per brand", "match_scan_us", "{:.1f} µs"),
+    ("Watchlist.match per mention never seen (prefilter), all", "match_unseen_us", "{:.1f} µs"),
+    ("  the last quarter of them", "match_unseen_last_us", "{:.1f} µs"),
     ("texts matching a brand", "matched_share", "{:.0%}"),
     ("Watchlist.charter_for per call", "charter_us", "{:.2f} µs"),
     ("/metrics series at start (role all)", "series", "{:,.0f}"),
@@ -324,13 +367,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--brands", default="5,50,300")
     p.add_argument("--texts", type=int, default=6000)
+    p.add_argument("--unseen", type=int, default=16_000,
+                   help="texts never seen for the cold-prefilter row (default 16000)")
     p.add_argument("--toml-out", type=Path, help="keep the generated watch lists in this directory")
     args = p.parse_args()
     sizes = [int(x) for x in args.brands.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         where = args.toml_out or Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
-        results = {n: measure(n, args.texts, where) for n in sizes}
+        results = {n: measure(n, args.texts, where, args.unseen) for n in sizes}
     ref = results[sizes[0]]
     head = f"| measure | {' | '.join(f'{n} brands' for n in sizes)} | ratio {sizes[-1]} / {sizes[0]} |"
     print(head)

@@ -23,10 +23,12 @@ A pattern may also be given as a tuple of alternatives (patterns, or the sources
 without flags): it may match where any of them may, and each is an entry of the set of its own.
 RE2 sorts a set's entries and shares their common literal starts, a trie its DFA walks with few
 instructions a state; one alternation per pattern is one entry, whose start the set cannot share
-with the others'. A watch list's brands are given so, one alternative a term: at 300 brands a
-state held every brand's first-letter class, and each new DFA state and transition (built as new
-text comes, and new text keeps coming) took so long that a text never seen before cost 13-100 µs
-after 12,000 of them (about 3 µs once seen; 2026-12-07).
+with the others'. A watch list's brands are given so, one alternative a term: given as one
+expression a brand, each starting with a class of its terms' first letters, every state held all
+300 brands' classes, and each new state and transition (built as new text comes, and a worker's
+text is mostly new) cost so much that a text never seen cost the set 29 µs over 16,000 of them
+(108 over the first 1,000, 10-12 still over the last), against 3.1 so (2026-12-07); RE2's memory
+budget was not the cause (the same at 8 and 512 MB).
 
 RE2::Set reports no error through the Python binding: a search that could not finish (its DFA
 out of memory) would look like "nothing matches". An always-matching sentinel pattern is in the
