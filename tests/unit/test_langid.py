@@ -80,6 +80,23 @@ def test_clean_is_the_two_passes_it_replaced() -> None:
         assert D.clean(text) == " ".join(non_word.sub(" ", noise.sub(" ", nfc)).lower().split())
 
 
+def test_clean_of_an_ascii_text_is_the_regex_pass() -> None:
+    """An ASCII text is cleaned by the noise pattern and a byte table (_ASCII_WORDS): the same
+    words as the one regex pass, on every ASCII character and the noise's edges."""
+    import random
+
+    from veille.sentiment.langid import _NOISE_OR_NON_WORD
+
+    rnd = random.Random(2)
+    pieces = [chr(c) for c in range(128)] + ["http://", "https://", "www.", "@a", "#b.c", "12", "_x"]
+    texts = ["".join(chr(c) * 3 for c in range(128)), "foohttp://x.y bar", "!!@acme 12ab_cd",
+             "wwwhttps://a", "#tag.name. x", "a\x1cb\x00c\x7f"]
+    texts += ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 30))) for _ in range(20_000)]
+    for text in texts:
+        assert text.isascii()
+        assert D.clean(text) == " ".join(_NOISE_OR_NON_WORD.sub(" ", text).lower().split())
+
+
 def test_detect_many_answers_what_detect_answers() -> None:
     texts = ["I love Acme Mobile so much!", "LOVE MY NEW ACME PHONE!!!", "pourquoi ça marche pas ?",
              "😡😡 @acme #fail https://x.test", "ok", "Acme", "top", "lol #acme", "bof", ""]
