@@ -420,6 +420,17 @@ def test_fold_unmarks_as_translating_the_whole_text_did() -> None:
         assert rules.fold(text) == reference(text), repr(text)
 
 
+def test_the_accents_deleted_first_are_marks_the_table_deletes() -> None:
+    """fold() deletes the accents of U+0300-U+036F in one pass (_ACCENTS) before looking the
+    other non-ASCII characters up: exactly that block's characters the table deletes."""
+    from veille import rules
+
+    marks = rules._combining_marks()
+    block = [chr(c) for c in range(0x0300, 0x0370)]
+    assert [c for c in block if rules._ACCENTS.fullmatch(c)] == [
+        c for c in block if ord(c) in marks and marks[ord(c)] is None]
+
+
 def test_a_service_mark_glued_to_a_brand_name_still_matches() -> None:
     """℠ is folded to a space like ™ (mutation audit, 2026-12-07: nothing checked it): without
     it, NFKD spells "Acme℠" as "AcmeSM", and a post about "Acme℠" was not a mention of Acme."""
