@@ -1045,24 +1045,31 @@ def triage(
     )
 
 
-#: The spam checks' ways out, screened in one pass (see _screen).
+#: The spam checks' ways out, screened in one pass (see _screen) with the two kinds of spam.
 _WAYS_OUT: Final = (_URL, _SHORTENER, _CONTACT)
+#: What the spam prefilter answers when it cannot tell: every pattern may match.
+_ALL_SPAM: Final = frozenset(range(len(_WAYS_OUT) + 2))
 
 
 @functools.cache
 def _ways_out_prefilter() -> Prefilter:
-    return Prefilter(_WAYS_OUT)
+    return Prefilter((*_WAYS_OUT, _PHISHING, _BAIT))
 
 
 def _spam(base: str) -> str | None:
-    """The spam reason, or None: phishing or bait needs a way out (a link or a contact)."""
+    """The spam reason, or None: phishing or bait needs a way out (a link or a contact). Each
+    pattern runs only where the prefilter says it may match: the phishing and bait phrases, run
+    on every text with a way out, took 15 µs on such a text (2026-12-07, a busy host)."""
     found = _ways_out_prefilter().candidates(base)
-    if found is not None and found.isdisjoint(range(len(_WAYS_OUT))):
+    if found is None:
+        found = _ALL_SPAM
+    if found.isdisjoint(range(len(_WAYS_OUT))):
         return None  # none of them can match
-    if not (_URL.search(base) or _SHORTENER.search(base) or _CONTACT.search(base)):
+    if not ((0 in found and _URL.search(base)) or (1 in found and _SHORTENER.search(base))
+            or (2 in found and _CONTACT.search(base))):
         return None
-    if _PHISHING.search(base):
+    if 3 in found and _PHISHING.search(base):
         return "spam:phishing"
-    if _BAIT.search(base):
+    if 4 in found and _BAIT.search(base):
         return "spam:bait_link"
     return None
