@@ -26,7 +26,7 @@ from typing import Any
 from veille.alerts_view import ALERT_TEXT
 from veille.alerts_view import _number as decimal
 from veille.crisis import terms_of
-from veille.mentions_view import LINE_TEXT_CHARS, count
+from veille.mentions_view import count, cut
 from veille.moderate.words import NBSP
 from veille.terminal import printable
 
@@ -97,11 +97,6 @@ def _followers(record: Mapping[str, Any]) -> int | None:
     return n if isinstance(n, int) and not isinstance(n, bool) else None
 
 
-def _cut(text: Any) -> str:
-    text = " ".join(str(text or "").split())
-    return text if len(text) <= LINE_TEXT_CHARS else text[:LINE_TEXT_CHARS - 1] + "…"
-
-
 @dataclass
 class _Story:
     """An alert story (events of one alert_id) as the report shows it."""
@@ -110,7 +105,7 @@ class _Story:
     brand: str
     opened: float
     severity: str = "warning"
-    #: (window_end, event, status) of its latest event: resolved when that one resolved it.
+    #: (window_end, status) of its latest event: resolved when that one resolved it.
     last: tuple[float, str] = (float("-inf"), "open")
     peak_observed: Any = None
     peak_expected: Any = None
@@ -234,7 +229,7 @@ class BrandReport:
             return
         shown = {"id": record.get("id"), "posted": utc(posted),
                  "platform": record.get("platform"), "followers": followers,
-                 "text": _cut(record.get("text"))}
+                 "text": cut(record.get("text") or "")}
         if len(b.top) < self.top:
             heapq.heappush(b.top, (key, shown))
         else:

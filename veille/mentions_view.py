@@ -171,6 +171,12 @@ def _one_line(x: Any) -> str:
     return " ".join(str(x).split())
 
 
+def cut(text: Any) -> str:
+    """A record's text on one line, cut to LINE_TEXT_CHARS (an ellipsis ending a cut one)."""
+    text = _one_line(text)
+    return text if len(text) <= LINE_TEXT_CHARS else text[:LINE_TEXT_CHARS - 1] + "…"
+
+
 def folded(text: Any) -> str:
     """`text` as `--contains` compares it: case and accents ignored (the watch rules' fold), runs
     of spaces as one; "" for what is not text."""
@@ -272,9 +278,7 @@ def line(record: dict[str, Any], tz: tzinfo = UTC, lang: str = "en") -> str:
     """posted, id, platform, author, language, sentiment, brands, triage action, text (cut)."""
     triage = record.get("triage")
     action = triage.get("action", "?") if isinstance(triage, dict) else "-"
-    text = _one_line(record.get("text", ""))
-    if len(text) > LINE_TEXT_CHARS:
-        text = text[:LINE_TEXT_CHARS - 1] + "…"
+    text = cut(record.get("text", ""))
     return printable(
         f"{_clock(_posted(record), tz)}  {record.get('id', '?')}  {record.get('platform', '?')}  "
         f"{record.get('author') or '?'}  {record.get('language', '?')}  {_sentiment(record, lang)}  "
