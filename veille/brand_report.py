@@ -292,8 +292,10 @@ class BrandReport:
                 stories.setdefault(s.brand, []).append(s.as_dict())
         brands = []
         for name, b in self.brands.items():
-            share = b.current.share("negative")
-            before = b.previous.share("negative") if available else None
+            # From the counts: the shares are rounded to 4 decimals, rounded again they were off.
+            share = b.current.negative / b.current.mentions if b.current.mentions else None
+            before = (b.previous.negative / b.previous.mentions
+                      if available and b.previous.mentions else None)
             busiest = max(b.hours.items(), key=lambda kv: (kv[1], -kv[0]), default=None)
             brands.append({
                 "brand": name,
@@ -441,9 +443,12 @@ def _zone(result: Mapping[str, Any]) -> tzinfo:
         return UTC
 
 
-def _pct(x: float | None, lang: str) -> str:
-    if x is None:
+def _pct(n: int, total: int, lang: str) -> str:
+    """n of total as a percentage with one decimal, rounded once from the counts (the JSON's
+    shares have 4 decimals: 1 of 26, 0.0385, rounded again read 3.9 % for 3.846 %)."""
+    if not total:
         return "-"
+    x = n / total
     return f"{x:.1%}" if lang != "fr" else f"{x * 100:.1f}".replace(".", ",") + f"{NBSP}%"
 
 
@@ -491,12 +496,13 @@ def render(result: Mapping[str, Any], lang: str = "en") -> str:
         width = max(len(count(b[label], lang)) for label in LABELS)
         for label in LABELS:
             lines.append(f"  {t[label]:<14}{count(b[label], lang):>{width}}"
-                         f"{_pct(b['shares'][label], lang):>9}")
+                         f"{_pct(b[label], b['mentions'], lang):>9}")
         before = b["previous"]
         if before is not None:
             change = b["negative_share_change_points"]
             lines.append("  " + t["compared"].format(
-                n=_mentions(before["mentions"], lang), share=_pct(before["shares"]["negative"], lang),
+                n=_mentions(before["mentions"], lang),
+                share=_pct(before["negative"], before["mentions"], lang),
                 change=t["change"].format(points=_points(change, lang)) if change is not None else ""))
         if not b["mentions"]:
             continue
@@ -510,7 +516,7 @@ def render(result: Mapping[str, Any], lang: str = "en") -> str:
                   f"    {head[0]:<10} {head[1]:>9} {head[2]:>9}"]
         for d in b["days"]:
             lines.append(f"    {d['day']:<10} {count(d['mentions'], lang):>9} "
-                         f"{_pct(d['negative_share'], lang):>9}")
+                         f"{_pct(d['negative'], d['mentions'], lang):>9}")
         hour = b["busiest_hour"]
         if hour is not None:
             at = datetime.fromisoformat(hour["start"]).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")

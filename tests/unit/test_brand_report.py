@@ -341,3 +341,25 @@ def test_unreadable_records_are_skipped() -> None:
     r.add_alert({"alert_id": "acme-9", "brand": "acme", "window_start": "nope"})
     result = r.result()
     assert brand(result)["mentions"] == 0 and brand(result)["alerts"] == []
+
+
+def test_percentages_are_rounded_once_from_the_counts() -> None:
+    # 1 of 26 is 3.846 %: shown 3.8 %, not 3.9 % (the JSON's 4-decimal share, 0.0385, rounded
+    # again); 15 of 26, 57.7 %. The change in points from the counts too.
+    r = week_report()
+    r.add_mention(mention("p0", "2026-11-23T00:00:00+00:00", label="neutral"))
+    for i in range(22):
+        r.add_mention(mention(f"q{i}", "2026-11-24T08:00:00+00:00",
+                              label="negative" if i < 7 else "neutral"))
+    for i in range(26):
+        r.add_mention(mention(f"c{i}", "2026-12-01T08:00:00+00:00",
+                              label=None if i == 0 else "negative" if i < 11 else "positive"))
+    result = r.result()
+    a = brand(result)
+    assert a["shares"]["unscored"] == 0.0385  # the JSON keeps its 4 decimals
+    english, french = render(result, "en"), render(result, "fr")
+    assert "  unscored       1     3.8%" in english
+    assert f"  non évaluées   1    3,8{NBSP}%" in french
+    assert "  positive      15    57.7%" in english
+    # 7 of 23 before (p0 counts): 30.4 %; 10/26 - 7/23 = 8.03 points.
+    assert "negative share +8.0 points" in english
