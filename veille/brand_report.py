@@ -390,6 +390,9 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                     "missing from the watch list)",
         "oldest": "veille report: the oldest mention on {topic} was posted {at}, after the "
                   "period's start: the report covers from then (the topic keeps {days} days)",
+        "before": "veille report: the oldest mention on {topic} was posted {at}, after the "
+                  "period's end: the topic holds nothing of the period (it keeps {days} days), "
+                  "its zeros say nothing of it",
         "empty": "veille report: {topic} holds no mention (it keeps {days} days)",
     },
     "fr": {
@@ -424,6 +427,9 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
         "oldest": f"veille report{NBSP}: la plus ancienne mention de {{topic}} a été publiée le "
                   f"{{at}}, après le début de la période{NBSP}: le rapport part de là (le topic "
                   "garde {days} jours)",
+        "before": f"veille report{NBSP}: la plus ancienne mention de {{topic}} a été publiée le "
+                  f"{{at}}, après la fin de la période{NBSP}: le topic n'en contient rien (il garde "
+                  f"{{days}} jours), ses zéros n'en disent rien",
         "empty": f"veille report{NBSP}: {{topic}} ne contient aucune mention (il garde {{days}} "
                  "jours)",
     },
@@ -549,13 +555,16 @@ def render(result: Mapping[str, Any], lang: str = "en") -> str:
 
 def start_note(result: Mapping[str, Any], lang: str = "en") -> str | None:
     """What to say on stderr when the period starts before the oldest mention posted on the
-    topic (the report covers from then), or the topic holds none; None otherwise."""
+    topic (the report covers from then), ends before it (the report covers nothing: its zeros
+    are no quiet period), or the topic holds none; None otherwise."""
     t = _words(lang)
     days = _days_text(result["retention_days"], lang)
     oldest = result["oldest_posted"]
     if oldest is None:
         return t["empty"].format(topic=result["topic"], days=days)
-    if (_epoch(oldest) or 0) > (_epoch(result["since"]) or 0):
-        return t["oldest"].format(topic=result["topic"], at=_clock(oldest, _zone(result)), days=days)
+    posted = _epoch(oldest) or 0
+    if posted > (_epoch(result["since"]) or 0):
+        key = "before" if posted >= (_epoch(result["until"]) or 0) else "oldest"
+        return t[key].format(topic=result["topic"], at=_clock(oldest, _zone(result)), days=days)
     return None
 

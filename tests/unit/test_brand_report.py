@@ -363,3 +363,24 @@ def test_percentages_are_rounded_once_from_the_counts() -> None:
     assert "  positive      15    57.7%" in english
     # 7 of 23 before (p0 counts): 30.4 %; 10/26 - 7/23 = 8.03 points.
     assert "negative share +8.0 points" in english
+
+
+def test_a_period_ending_before_the_topic_s_oldest_mention_is_said_to_be_none_of_it() -> None:
+    # The week 2026-11-30 .. 12-07, the topic's oldest mention posted on 12-09: the report covers
+    # nothing, it must not say it covers "from then" (its zeros read as a quiet week).
+    r = week_report(tz=PARIS)
+    r.add_mention(mention("c0", "2026-12-09T08:00:00+00:00"))
+    result = r.result()
+    assert result["brands"][0]["days"] == []
+    english, french = start_note(result, "en"), start_note(result, "fr")
+    assert english is not None and french is not None
+    assert "after the period's end" in english and "covers from then" not in english
+    assert "2026-12-09 09:00 CET" in english
+    assert f"après la fin de la période{NBSP}:" in french and "part de là" not in french
+    # A period that ends just at the oldest mention is not held either; one that ends after it is.
+    r = week_report()
+    r.add_mention(mention("c0", WEEK[1]))
+    assert "after the period's end" in (start_note(r.result(), "en") or "")
+    r = week_report()
+    r.add_mention(mention("c0", "2026-12-06T23:00:00+00:00"))
+    assert "covers from then" in (start_note(r.result(), "en") or "")
