@@ -369,7 +369,8 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
         "brand": "{brand}: {n}",
         "positive": "positive", "neutral": "neutral", "negative": "negative", "unscored": "unscored",
         "compared": "previous period: {n}, negative {share}{change}",
-        "change": "; negative share {points} points",
+        "change": "; negative share {points} {unit}",
+        "points": "points", "point": "points",
         "platforms": "by platform: {items}",
         "languages": "by language: {items}",
         "other": "other",
@@ -383,9 +384,11 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
         "open": "still open",
         "top": "most-followed negative mentions (`veille mentions ID` prints one whole):",
         "followers": "{n} followers",
+        "follower": "{n} follower",
         "terms": "terms over-represented in negative mentions:",
         "term": "{term} ({n} negative of {total})",
         "none": "none",
+        "no_terms": "none",
         "no_brand": "mentions of no brand: {n} (posted in the period; many may mean an alias "
                     "missing from the watch list)",
         "oldest": "veille report: the oldest mention on {topic} was posted {at}, after the "
@@ -404,7 +407,8 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
         "positive": "positives", "neutral": "neutres", "negative": "négatives",
         "unscored": "non évaluées",
         "compared": f"période précédente{NBSP}: {{n}}, négatives {{share}}{{change}}",
-        "change": f"{NBSP}; part des négatives {{points}}{NBSP}points",
+        "change": f"{NBSP}; part des négatives {{points}}{NBSP}{{unit}}",
+        "points": "points", "point": "point",
         "platforms": f"par plateforme{NBSP}: {{items}}",
         "languages": f"par langue{NBSP}: {{items}}",
         "other": "autres",
@@ -419,9 +423,12 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
         "top": "mentions négatives les plus suivies (`veille mentions ID` en affiche une en "
                f"entier){NBSP}:",
         "followers": "{n} abonnés",
+        "follower": "{n} abonné",
         "terms": f"termes surreprésentés dans les mentions négatives{NBSP}:",
         "term": "{term} ({n} négatives sur {total})",
         "none": "aucune",
+        #: Of the terms: un terme, aucun.
+        "no_terms": "aucun",
         "no_brand": f"mentions sans marque{NBSP}: {{n}} (publiées dans la période{NBSP}; "
                     f"beaucoup{NBSP}: un alias manque-t-il à la liste de veille{NBSP}?)",
         "oldest": f"veille report{NBSP}: la plus ancienne mention de {{topic}} a été publiée le "
@@ -458,10 +465,15 @@ def _pct(n: int, total: int, lang: str) -> str:
     return f"{x:.1%}" if lang != "fr" else f"{x * 100:.1f}".replace(".", ",") + f"{NBSP}%"
 
 
+def _one(n: float, lang: str) -> bool:
+    """Whether a count takes the singular: 1 in English; in French below 2 (0 mention, 1,5
+    point)."""
+    return abs(n) < 2 if lang == "fr" else n == 1
+
+
 def _mentions(n: int, lang: str) -> str:
     """1 mention, 2 mentions (in French 0 mention too)."""
-    one = n == 1 or (lang == "fr" and n == 0)
-    return f"{count(n, lang)} mention{'' if one else 's'}"
+    return f"{count(n, lang)} mention{'' if _one(n, lang) else 's'}"
 
 
 def _points(x: float, lang: str) -> str:
@@ -509,7 +521,9 @@ def render(result: Mapping[str, Any], lang: str = "en") -> str:
             lines.append("  " + t["compared"].format(
                 n=_mentions(before["mentions"], lang),
                 share=_pct(before["negative"], before["mentions"], lang),
-                change=t["change"].format(points=_points(change, lang)) if change is not None else ""))
+                change=t["change"].format(points=_points(change, lang),
+                                          unit=t["point" if _one(change, lang) else "points"])
+                if change is not None else ""))
         if not b["mentions"]:
             continue
         other = t["other"]
@@ -539,11 +553,12 @@ def render(result: Mapping[str, Any], lang: str = "en") -> str:
         if b["top_negative"]:
             lines.append("  " + t["top"])
             for m in b["top_negative"]:
-                followers = (t["followers"].format(n=count(m["followers"], lang))
-                             if m["followers"] is not None else "?")
+                n = m["followers"]
+                followers = ("?" if n is None else
+                             t["follower" if _one(n, lang) else "followers"].format(n=count(n, lang)))
                 lines.append(f"    {m['id']}  {_clock(m['posted'], tz)}  {m['platform']}  "
                              f"{followers}  {m['text']}")
-        lines.append("  " + t["terms"] + ("" if b["terms"] else " " + t["none"]))
+        lines.append("  " + t["terms"] + ("" if b["terms"] else " " + t["no_terms"]))
         if b["terms"]:
             lines.append("    " + ", ".join(t["term"].format(term=x["term"], n=count(x["negative"], lang),
                                                              total=_mentions(x["mentions"], lang))

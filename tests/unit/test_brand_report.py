@@ -384,3 +384,25 @@ def test_a_period_ending_before_the_topic_s_oldest_mention_is_said_to_be_none_of
     r = week_report()
     r.add_mention(mention("c0", "2026-12-06T23:00:00+00:00"))
     assert "covers from then" in (start_note(r.result(), "en") or "")
+
+
+def test_french_agreement_of_followers_points_and_terms() -> None:
+    # 1 abonné, 0 abonné (French: singular below 2), 1 follower; a change of 1.5 points is
+    # "+1,5 point" in French; no term: "aucun" (un terme), where no alert story is "aucune".
+    r = week_report(brands=["acme"])
+    r.add_mention(mention("p0", "2026-11-23T00:00:00+00:00", label="neutral"))
+    for i in range(199):
+        r.add_mention(mention(f"q{i}", "2026-11-24T08:00:00+00:00", label="neutral"))
+    r.add_mention(mention("c0", "2026-12-01T08:00:00+00:00", label="negative", followers=1))
+    r.add_mention(mention("c1", "2026-12-01T09:00:00+00:00", label="negative", followers=0))
+    for i in range(131):
+        r.add_mention(mention(f"c{i + 2}", "2026-12-01T10:00:00+00:00", label="neutral"))
+    result = r.result()
+    assert brand(result)["negative_share_change_points"] == 1.5
+    french, english = render(result, "fr"), render(result, "en")
+    assert "  1 abonné  " in french and "  0 abonné  " in french and "abonnés" not in french
+    assert "  1 follower  " in english and "  0 followers  " in english
+    assert f"part des négatives +1,5{NBSP}point\n" in french
+    assert "negative share +1.5 points\n" in english
+    assert f"termes surreprésentés dans les mentions négatives{NBSP}: aucun\n" in french
+    assert f"alertes{NBSP}: aucune\n" in french
