@@ -26,7 +26,7 @@ from typing import Any
 from veille.alerts_view import ALERT_TEXT
 from veille.alerts_view import _number as decimal
 from veille.crisis import terms_of
-from veille.mentions_view import count, cut
+from veille.mentions_view import count, cut, singular
 from veille.moderate.words import NBSP
 from veille.terminal import printable
 
@@ -465,15 +465,9 @@ def _pct(n: int, total: int, lang: str) -> str:
     return f"{x:.1%}" if lang != "fr" else f"{x * 100:.1f}".replace(".", ",") + f"{NBSP}%"
 
 
-def _one(n: float, lang: str) -> bool:
-    """Whether a count takes the singular: 1 in English; in French below 2 (0 mention, 1,5
-    point)."""
-    return abs(n) < 2 if lang == "fr" else n == 1
-
-
 def _mentions(n: int, lang: str) -> str:
     """1 mention, 2 mentions (in French 0 mention too)."""
-    return f"{count(n, lang)} mention{'' if _one(n, lang) else 's'}"
+    return f"{count(n, lang)} mention{'' if singular(n, lang) else 's'}"
 
 
 def _points(x: float, lang: str) -> str:
@@ -522,7 +516,7 @@ def render(result: Mapping[str, Any], lang: str = "en") -> str:
                 n=_mentions(before["mentions"], lang),
                 share=_pct(before["negative"], before["mentions"], lang),
                 change=t["change"].format(points=_points(change, lang),
-                                          unit=t["point" if _one(change, lang) else "points"])
+                                          unit=t["point" if singular(change, lang) else "points"])
                 if change is not None else ""))
         if not b["mentions"]:
             continue
@@ -555,7 +549,7 @@ def render(result: Mapping[str, Any], lang: str = "en") -> str:
             for m in b["top_negative"]:
                 n = m["followers"]
                 followers = ("?" if n is None else
-                             t["follower" if _one(n, lang) else "followers"].format(n=count(n, lang)))
+                             t["follower" if singular(n, lang) else "followers"].format(n=count(n, lang)))
                 lines.append(f"    {m['id']}  {_clock(m['posted'], tz)}  {m['platform']}  "
                              f"{followers}  {m['text']}")
         lines.append("  " + t["terms"] + ("" if b["terms"] else " " + t["no_terms"]))

@@ -41,6 +41,7 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
         "brands": "brands", "triage": "triage", "source": "source", "text": "text",
         "posted_on": "{at} on {platform} by {author}",
         "followers": " ({n} followers)",
+        "follower": " ({n} follower)",
         "sentiment": "{language} ({confidence}), sentiment {sentiment}",
         "not_scored": "not scored",
         "rules": " (rules: {rules})",
@@ -88,6 +89,7 @@ MENTIONS_TEXT: dict[str, dict[str, str]] = {
         "brands": "marques", "triage": "tri", "source": "source", "text": "texte",
         "posted_on": "{at} sur {platform} par {author}",
         "followers": " ({n} abonnés)",
+        "follower": " ({n} abonné)",
         "sentiment": "{language} ({confidence}), sentiment {sentiment}",
         "not_scored": "non évalué",
         "rules": f" (règles{NBSP}: {{rules}})",
@@ -165,6 +167,12 @@ def _sentiment(record: dict[str, Any], lang: str = "en") -> str:
     if not isinstance(s, dict):
         return _words(lang)["not_scored"]
     return f"{s.get('label', '?')} {s.get('compound', '?')}"
+
+
+def singular(n: float, lang: str) -> bool:
+    """Whether a count takes the singular: 1 in English; in French below 2 (0 mention, 1,5
+    point)."""
+    return abs(n) < 2 if lang == "fr" else n == 1
 
 
 def _one_line(x: Any) -> str:
@@ -345,8 +353,9 @@ def whole(record: dict[str, Any], tz: tzinfo = UTC, lang: str = "en",
     t = _words(lang)
     audience = record.get("audience")
     followers = audience.get("followers") if isinstance(audience, dict) else None
-    by = f"{record.get('author') or '?'}" + (t["followers"].format(n=count(followers, lang))
-                                              if isinstance(followers, int) else "")
+    by = f"{record.get('author') or '?'}" + (
+        t["follower" if singular(followers, lang) else "followers"].format(n=count(followers, lang))
+        if isinstance(followers, int) else "")
     triage = record.get("triage")
     if isinstance(triage, dict):
         moderation = t["moderation"].format(

@@ -63,6 +63,10 @@ def test_a_line_and_a_whole_mention() -> None:
     rows = whole(r).splitlines()
     assert rows[1] == "posted    2026-12-06 10:00:00 UTC on news by Le Monde (12,000 followers)"
     assert rows[2] == "link      -"
+    for n, lang, words in ((1, "en", "(1 follower)"), (0, "en", "(0 followers)"),
+                           (0, "fr", "(0 abonné)"), (1, "fr", "(1 abonné)"), (2, "fr", "(2 abonnés)")):
+        assert words in whole(record("m1", "2026-12-06T10:00:00Z", audience={"followers": n}),
+                              lang=lang).splitlines()[1], (n, lang)
     assert "its case: veille moderate show m1" in rows[5] and queued(r)
     assert rows[-1] == "text      Acme " + "x" * 300  # whole, on one line
     # A record of another producer, fields missing or of other types: shown, not a crash.
