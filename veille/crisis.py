@@ -58,17 +58,39 @@ _CLITIC = re.compile(r"(?:'s|n't|'re|'ve|'ll|'d|'m)$")
 MAX_TERM_CHARS = 30
 
 
+#: A word as _WORD finds it in a folded text -> (its term, the term without its sign), or None
+#: when it is no term whatever the brand: a mention's words are mostly words seen before, and
+#: `veille report` extracts the terms of every mention of the week (half its time before this
+#: cache). Cleared when full.
+_TERMS: dict[str, tuple[str, str] | None] = {}
+TERM_CACHE_SIZE = 50_000
+
+
+def _term(word: str) -> tuple[str, str] | None:
+    """A word's term and the term without its sign (None: not a term); terms_of's rules."""
+    sign = word[0] if word[0] in "#@" else ""
+    w = _CLITIC.sub("", _ELISION.sub("", word[len(sign):].strip("'-"))).strip("'-")
+    if 3 <= len(w) <= MAX_TERM_CHARS and w not in STOPWORDS and not w.isdigit():
+        return sign + w, w
+    return None
+
+
 def terms_of(text: str, brand_terms: frozenset[str] = frozenset()) -> list[str]:
     """Lower-cased, accent-free words of 3 to 30 letters, without links, stop words, numbers,
     elisions and clitics (d'acme and acme's are acme), nor the brand's own names. A hashtag or
     handle keeps its sign: #acmefail says more than acme."""
     out = []
+    cache = _TERMS
     for w in _WORD.findall(_URL.sub(" ", fold(text))):
-        sign = w[0] if w[0] in "#@" else ""
-        w = _CLITIC.sub("", _ELISION.sub("", w[len(sign):].strip("'-"))).strip("'-")
-        if (3 <= len(w) <= MAX_TERM_CHARS and w not in STOPWORDS and w not in brand_terms
-                and not w.isdigit()):
-            out.append(sign + w)
+        try:
+            term = cache[w]
+        except KeyError:
+            term = _term(w)
+            if len(cache) >= TERM_CACHE_SIZE:
+                cache.clear()
+            cache[w] = term
+        if term is not None and term[1] not in brand_terms:
+            out.append(term[0])
     return out
 
 

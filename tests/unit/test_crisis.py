@@ -96,6 +96,24 @@ def test_terms_are_words_not_brand_variants_links_or_blobs() -> None:
     assert terms_of("Aucune réponse d'Acme, aucun réseau", acme) == ["reponse", "reseau"]
 
 
+def test_terms_cached_per_word_not_per_brand() -> None:
+    """terms_of keeps each word's term (veille.crisis._TERMS): a word seen for one brand is
+    still that brand's name for another, and a full cache starts again, same terms."""
+    from veille import crisis
+
+    text = "Acme's d'Acme outage #AcmeFail 2026 the acmes"
+    crisis._TERMS.clear()
+    cold = terms_of(text, frozenset())
+    assert cold == ["acme", "acme", "outage", "#acmefail", "acmes"]
+    assert terms_of(text, frozenset({"acme"})) == ["outage", "#acmefail", "acmes"]
+    assert terms_of(text, frozenset({"acmefail"})) == ["acme", "acme", "outage", "acmes"]
+    assert terms_of(text, frozenset()) == cold
+    crisis._TERMS.clear()
+    crisis._TERMS.update({str(i): None for i in range(crisis.TERM_CACHE_SIZE)})
+    assert terms_of(text, frozenset()) == cold
+    assert len(crisis._TERMS) <= crisis.TERM_CACHE_SIZE
+
+
 def test_steady_days_raise_no_alert() -> None:
     events = run(BrandMonitor("acme"), traffic(days=4))
     assert [e for e in events if e["event"] == "opened"] == []
