@@ -406,3 +406,18 @@ def test_french_agreement_of_followers_points_and_terms() -> None:
     assert "negative share +1.5 points\n" in english
     assert f"termes surreprésentés dans les mentions négatives{NBSP}: aucun\n" in french
     assert f"alertes{NBSP}: aucune\n" in french
+
+
+def test_local_day_and_hour_cached_by_minute_as_computed() -> None:
+    """BrandReport._local (cached by the minute) gives what datetime gives, across clock changes
+    (Paris, Lord Howe's half-hour one), offsets of half and three quarters of an hour."""
+    for name in ("Europe/Paris", "Australia/Lord_Howe", "Asia/Kathmandu", "America/St_Johns"):
+        tz = ZoneInfo(name)
+        report = BrandReport(0, 1, ["acme"], tz=tz)
+        for start in (1774742400.0, 1792886400.0, 1775318400.0):  # 2026-03-29, 10-25, 04-05
+            for k in range(0, 3 * 86400, 97):
+                posted = start - 86400 + k + (k % 7) * 0.25 + (59.9999 if k % 11 == 0 else 0)
+                local = datetime.fromtimestamp(posted, tz)
+                assert report._local(posted) == (
+                    local.date().isoformat(),
+                    local.replace(minute=0, second=0, microsecond=0).timestamp()), (name, posted)
