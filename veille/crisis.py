@@ -86,9 +86,10 @@ def terms_of(text: str, brand_terms: frozenset[str] = frozenset()) -> list[str]:
             term = cache[w]
         except KeyError:
             term = _term(w)
-            if len(cache) >= TERM_CACHE_SIZE:
-                cache.clear()
-            cache[w] = term
+            if len(w) <= MAX_TERM_CHARS + 2:  # a longer "word" is no term: not kept (a blob)
+                if len(cache) >= TERM_CACHE_SIZE:
+                    cache.clear()
+                cache[w] = term
         if term is not None and term[1] not in brand_terms:
             out.append(term[0])
     return out
