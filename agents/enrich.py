@@ -126,14 +126,17 @@ class Enricher:
     _valued: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._neutral = Neutralizer(self.watchlist.brands, self.analyzer.scorers.values(),
-                                    self._valued)
+        self._neutral = self._neutralizer()
+
+    def _neutralizer(self) -> Neutralizer:
+        """The watch list's brands' sensitive terms, the answers of earlier lists kept."""
+        return Neutralizer(self.watchlist.brands, self.analyzer.scorers.values(), self._valued)
 
     def use(self, watchlist: Watchlist) -> None:
         """Match with `watchlist` from the next slice on (a change of the watch list file while
         running): the charters merged and the texts remembered under the old one are dropped."""
         self.watchlist = watchlist
-        self._neutral = Neutralizer(watchlist.brands, self.analyzer.scorers.values(), self._valued)
+        self._neutral = self._neutralizer()
         self._charters.clear()
         self._memo.clear()
 
