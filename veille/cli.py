@@ -641,10 +641,6 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         print(line, flush=True)
         shown += 1
 
-    if args.follow:  # its own "did not answer ...; reading on" says what the client logs said
-        from veille.logs import leave_reconnections_to_the_command
-
-        leave_reconnections_to_the_command()
     # Oldest first across brands too: each read's events sorted by record time (the topic is
     # keyed by brand, so its partitions each hold some brands' events in order).
     reader = TopicReader(settings, {REPUTATION_ALERTS: show}, ordered=True)
@@ -1779,9 +1775,12 @@ def _main(argv: Sequence[str] | None) -> int:
     for name, close in unknown_variables(os.environ):  # a typo silently kept a default
         tell(f"{name} is not a veille variable, ignored"
              + (f"; did you mean {close}?" if close else ""), logging.WARNING)
-    from veille.logs import thin_client_logs
+    from veille.logs import hold_client_records, thin_client_logs
 
     thin_client_logs()  # kafka-python's reconnection errors while the broker is away
+    # A one-shot command's Kafka client records shown only if it ends in an error (`veille
+    # alerts --follow` says an outage in its own "did not answer ...; reading on").
+    held = None if _long_running(args) else hold_client_records()
     from veille.broker import BrokerError
     from veille.rules import WatchlistError
 
@@ -1791,6 +1790,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return 128 + (exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
     except Exception as exc:
         from streams.topics import TopicError
+
+        if held is not None:
+            held.release()
 
         user_errors: tuple[type[Exception], ...] = (
             CliError, BrokerError, SettingsError, WatchlistError, TopicError,
@@ -1813,6 +1815,9 @@ def _main(argv: Sequence[str] | None) -> int:
                 raise
             return 2
         raise
+    finally:
+        if held is not None:
+            held.stop()
 
 
 if __name__ == "__main__":

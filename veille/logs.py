@@ -18,6 +18,7 @@ import re
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import IO
@@ -138,16 +139,52 @@ def _not_a_client_record(record: logging.LogRecord) -> bool:
     return record.name.split(".", 1)[0] not in ("kafka", "aiokafka")
 
 
-def leave_reconnections_to_the_command() -> None:
-    """For a command that waits out a broker outage and says so in its own words (`veille alerts
-    --follow`): the Kafka clients' records are not printed, unless VEILLE_LOG_LEVEL asks for
-    INFO or DEBUG. Their ERROR lines, a ConnectionResetError traceback among them, read as a
-    crash on a terminal (found in review, 2026-12-06)."""
-    root = logging.getLogger()
+class HeldClientRecords(logging.Filter):
+    """A one-shot command's Kafka client records, kept off its stderr: the last `keep` are held,
+    shown by `release` when the command ends in an error, dropped when it succeeds. Under load
+    kafka-python logs a retried read ("Error receiving network data") at ERROR on a run that
+    then answers; `veille mentions --lang fr` printed it in English among its French (a test
+    failure, 2026-12-07), and `veille alerts --follow` a ConnectionResetError traceback that
+    read as a crash (2026-12-06). The command says a broker it cannot reach in its own words."""
+
+    def __init__(self, keep: int = 20) -> None:
+        super().__init__()
+        self.held: deque[logging.LogRecord] = deque(maxlen=keep)
+        self.handlers: list[logging.Handler] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _not_a_client_record(record):
+            return True
+        if not self.held or self.held[-1] is not record:  # once, whatever the handlers
+            self.held.append(record)
+        return False
+
+    def stop(self) -> None:
+        """Stops holding (the filter leaves the handlers); what is held stays to release."""
+        for handler in self.handlers:
+            handler.removeFilter(self)
+
+    def release(self) -> None:
+        """Stops holding; the held records go to the handlers, oldest first."""
+        self.stop()
+        while self.held:
+            record = self.held.popleft()
+            for handler in self.handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+
+def hold_client_records(logger: logging.Logger | None = None) -> HeldClientRecords | None:
+    """Installs a HeldClientRecords on the handlers of `logger` (the root logger by default);
+    None, nothing held, when its level is INFO or DEBUG (VEILLE_LOG_LEVEL asked to see them)."""
+    root = logger or logging.getLogger()
     if root.level <= logging.INFO:
-        return
-    for handler in root.handlers:
-        handler.addFilter(_not_a_client_record)
+        return None
+    held = HeldClientRecords()
+    held.handlers = list(root.handlers)
+    for handler in held.handlers:
+        handler.addFilter(held)
+    return held
 
 
 #: The text format of veille's own processes (a Faust worker's is Faust's own).

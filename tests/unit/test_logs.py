@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
+from types import SimpleNamespace
 
 from veille.logs import RepeatFilter
 
@@ -147,3 +149,69 @@ def test_kafka_pythons_slow_step_warning_is_shown_only_at_debug() -> None:
     finally:
         root.removeHandler(handler)
         root.setLevel(before)
+
+
+def test_a_one_shot_commands_client_records_are_held_and_shown_only_when_it_fails() -> None:
+    from veille.logs import hold_client_records
+
+    root = logging.getLogger("held-test")
+    root.handlers.clear()
+    root.propagate = False
+    root.setLevel(logging.WARNING)
+    out = io.StringIO()
+    root.addHandler(logging.StreamHandler(out))
+
+    def record(name: str, level: int) -> Callable[..., None]:  # as if logged by logger `name`
+        def log(msg: str, *args: object) -> None:
+            root.handle(logging.makeLogRecord({"name": name, "levelno": level, "msg": msg,
+                                               "args": args, "levelname": logging.getLevelName(level)}))
+        return log
+
+    client = SimpleNamespace(error=record("kafka.conn", logging.ERROR))
+    own = SimpleNamespace(warning=record("veille", logging.WARNING))
+
+    held = hold_client_records(root)
+    assert held is not None
+    client.error("Error receiving network data: closing")
+    own.warning("the command's own word")
+    assert out.getvalue() == "the command's own word\n"  # the client's record held back
+    held.stop()  # a run that succeeds: nothing shown, nothing held on
+    client.error("after the run")
+    assert out.getvalue() == "the command's own word\nafter the run\n"
+
+    out.truncate(0), out.seek(0)
+    held = hold_client_records(root)
+    assert held is not None
+    for n in range(30):
+        client.error("retry %d", n)
+    assert out.getvalue() == ""
+    held.release()  # a run that ends in an error: the last 20, oldest first
+    assert out.getvalue().splitlines() == [f"retry {n}" for n in range(10, 30)]
+
+    root.setLevel(logging.INFO)  # VEILLE_LOG_LEVEL=INFO asks to see them: nothing held
+    assert hold_client_records(root) is None
+
+
+def test_the_cli_shows_the_client_records_of_a_command_that_failed_only(monkeypatch, caplog) -> None:
+    from veille import cli
+
+    def command(fail: bool):
+        def run(args) -> int:
+            # (a template of its own each run: main's RepeatFilter holds a repeat back)
+            logging.getLogger("kafka.conn").error(f"Error receiving network data ({fail})")
+            if fail:
+                raise cli.CliError("the broker went away")
+            return 0
+        return run
+
+    caplog.set_level(logging.WARNING)
+    monkeypatch.setenv("VEILLE_LOG_LEVEL", "WARNING")
+    monkeypatch.setattr(cli, "cmd_mentions", command(fail=False))
+    assert cli.main(["mentions"]) == 0
+    assert [r.name for r in caplog.records] == []
+    monkeypatch.setattr(cli, "cmd_mentions", command(fail=True))
+    assert cli.main(["mentions"]) == 2
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        ("kafka.conn", "Error receiving network data (True)")]
+    logging.getLogger("kafka.conn").error("after the failed run")  # nothing left holding the handlers
+    assert caplog.records[-1].getMessage() == "after the failed run"
