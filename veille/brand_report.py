@@ -85,6 +85,18 @@ class Figures:
                 "shares": {label: self.share(label) for label in LABELS}}
 
 
+def period_before(since: float, until: float, tz: tzinfo = UTC) -> float:
+    """The start of the period just before [since, until), of the same length on `tz`'s clock:
+    the week before a week of Europe/Paris starts at a midnight, even with a clock change in one
+    of the two (7 x 24 h before started at 01:00 or 23:00; found in review, 2026-12-07)."""
+    try:
+        start = datetime.fromtimestamp(since, tz).replace(tzinfo=None)
+        end = datetime.fromtimestamp(until, tz).replace(tzinfo=None)
+        return (start - (end - start)).replace(tzinfo=tz).timestamp()
+    except (OverflowError, ValueError, OSError):  # near year 1: the same length in seconds
+        return since - (until - since)
+
+
 def _label(record: Mapping[str, Any]) -> str:
     s = record.get("sentiment")
     label = s.get("label") if isinstance(s, dict) else None
@@ -153,7 +165,7 @@ class BrandReport:
         if until <= since:
             raise ValueError("the period must end after it starts")
         self.since, self.until, self.tz = since, until, tz
-        self.previous_since = since - (until - since)
+        self.previous_since = period_before(since, until, tz)
         self.top = max(0, top)
         self.topic, self.retention_days = topic, retention_days
         self.min_term_count = min_term_count

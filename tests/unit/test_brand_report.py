@@ -421,3 +421,21 @@ def test_local_day_and_hour_cached_by_minute_as_computed() -> None:
                 assert report._local(posted) == (
                     local.date().isoformat(),
                     local.replace(minute=0, second=0, microsecond=0).timestamp()), (name, posted)
+
+
+def test_the_previous_week_across_a_clock_change_is_counted_in_days_of_the_zone() -> None:
+    """The week before one of Europe/Paris that follows the autumn change starts at its midnight
+    (7 x 24 h + 1 h before), not at 01:00: a mention posted at 00:30 that Monday is in it."""
+    r = BrandReport(at("2026-10-26T00:00:00+01:00"), at("2026-11-02T00:00:00+01:00"), ["acme"], tz=PARIS)
+    assert r.result()["previous"]["since"] == "2026-10-18T22:00:00Z"  # 10-19 00:00 in Paris (+02:00)
+    r.add_mention(mention("oldest", "2026-10-18T12:00:00+00:00", brands=()))  # the topic holds it
+    r.add_mention(mention("monday", "2026-10-19T00:30:00+02:00", label="negative"))
+    r.add_mention(mention("week", "2026-10-28T10:00:00+01:00"))
+    a = brand(r.result())
+    assert a["previous"] == {**a["previous"], "mentions": 1, "negative": 1}
+    # In spring the week before is an hour shorter: its start is that Monday's midnight too.
+    r = BrandReport(at("2026-03-30T00:00:00+02:00"), at("2026-04-06T00:00:00+02:00"), ["acme"], tz=PARIS)
+    assert r.result()["previous"]["since"] == "2026-03-22T23:00:00Z"  # 03-23 00:00 in Paris (+01:00)
+    # Not whole days, or in UTC: the same length before.
+    r = BrandReport(at("2026-10-26T06:00:00+01:00"), at("2026-10-26T18:00:00+01:00"), ["acme"], tz=PARIS)
+    assert r.result()["previous"]["since"] == "2026-10-25T17:00:00Z"
