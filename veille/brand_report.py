@@ -25,7 +25,7 @@ from typing import Any
 
 from veille.alerts_view import ALERT_TEXT
 from veille.alerts_view import _number as decimal
-from veille.crisis import terms_of
+from veille.crisis import merge_spellings, terms_spelt
 from veille.mentions_view import count, cut, singular
 from veille.moderate.words import NBSP
 from veille.terminal import printable
@@ -145,6 +145,9 @@ class _Brand:
     top: list[tuple[tuple[int, float, int], dict[str, Any]]] = field(default_factory=list)
     terms: Counter[str] = field(default_factory=Counter)
     negative_terms: Counter[str] = field(default_factory=Counter)
+    #: Term -> its spelling shown, for the terms of `terms` written otherwise (accents: "decu"
+    #: -> "déçu"), as the alerts choose it (veille.crisis.spelling_rank): whatever the order.
+    shown: dict[str, str] = field(default_factory=dict)
 
 
 class BrandReport:
@@ -222,8 +225,11 @@ class BrandReport:
         day[0] += 1
         day[1] += negative
         b.hours[hour] += 1
-        words = set(terms_of(str(record.get("text") or ""), self.brand_terms.get(name, frozenset())))
+        found, spellings = terms_spelt(str(record.get("text") or ""), self.brand_terms.get(name, frozenset()))
+        words = set(found)
         b.terms.update(words)
+        if spellings:
+            merge_spellings(b.shown, spellings, words)
         if negative:
             b.negative_terms.update(words)
             self._keep_top(b, record, posted)
@@ -231,6 +237,7 @@ class BrandReport:
             kept = dict(b.terms.most_common(KEEP_TERMS))
             b.terms = Counter(kept)
             b.negative_terms = Counter({t: n for t, n in b.negative_terms.items() if t in kept})
+            b.shown = {t: v for t, v in b.shown.items() if t in kept}
 
     def _local(self, posted: float) -> tuple[str, float]:
         """The local day (ISO) of a time on the report's clock and the epoch of its local hour's
@@ -365,7 +372,9 @@ class BrandReport:
         excess, how many more negative mentions hold the word than the brand's negative share
         predicts of the mentions holding it (a complaint's word in 200 of 250 mentions comes
         before one in 10 of 10: ranked by lift alone, every word of one copied message came
-        first); `lift`, its share among the negative mentions over its share among all, above 1."""
+        first); `lift`, its share among the negative mentions over its share among all, above 1.
+        Counted accent-free ("déçu" and "decu" are one), each shown in its spelling with the most
+        accents seen (veille.crisis.spelling_rank), negated words as one ("pas content")."""
         negatives, total = b.current.negative, b.current.mentions
         if not negatives:
             return []
@@ -378,7 +387,7 @@ class BrandReport:
             if excess > 1e-9:
                 ranked.append((-excess, term, n, holding))
         ranked.sort()
-        return [{"term": t, "negative": n, "mentions": holding,
+        return [{"term": b.shown.get(t, t), "negative": n, "mentions": holding,
                  "excess": round(-excess, 1), "lift": round(n * total / (holding * negatives), 2)}
                 for excess, t, n, holding in ranked[:TOP_TERMS]]
 

@@ -7,12 +7,13 @@ import heapq
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from veille.rules import fold
+from veille.rules import fold, fold_word
 from veille.spikes import Detector, DetectorConfig, Score, feed
 from veille.timezones import TimezoneError
 
@@ -46,7 +47,7 @@ STOPWORDS = frozenset((
     "quoi", "dont", "celui", "celle", "ceux", "ici", "deja", "toujours", "jamais", "meme",
     "autre", "autres", "fois", "oui", "non", "quel", "quelle", "quels", "quelles", "juste",
     "aucun", "aucune", "aucuns", "aucunes", "chaque", "plusieurs", "certains", "certaines",
-    "both", "each", "cet", "https", "http", "www",
+    "both", "each", "cet", "https", "http", "www", "never", "nor", "cannot",
 ))
 
 
@@ -56,14 +57,27 @@ _ELISION = re.compile(r"^(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu)'")
 _CLITIC = re.compile(r"(?:'s|n't|'re|'ve|'ll|'d|'m)$")
 #: Longer "words" are not words (a base64 blob, a run of letters): not worth a moderator's look.
 MAX_TERM_CHARS = 30
+#: Words (folded, alone between spaces) that negate the word after them: "pas content" is a
+#: term of its own, not "content". English "not", "never", "no", "nor", "cannot" and any
+#: "...n't"; French "pas", "jamais", "ni", "aucun(e)". Not French "plus": as often "more"
+#: ("plus cher", "plus lent": the complaint itself) as "no more", which "ne" or "jamais" says
+#: anyway ("plus jamais").
+NEGATORS = frozenset(("not", "never", "no", "nor", "cannot", "pas", "jamais", "ni", "aucun", "aucune"))
+_NOT = re.compile(r"[a-z]+n't")
+#: Apostrophes shown as the straight one (as `fold` counts them: a spelling differs from its
+#: term only by its letters), and the invisible joiners `fold` drops (a soft hyphen) dropped.
+_WRITTEN = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00ad": None,
+                          "\u200c": None, "\u200d": None, "\u2060": None, "\ufeff": None})
 
-
-#: A word as _WORD finds it in a folded text -> (its term, the term without its sign), or None
-#: when it is no term whatever the brand: a mention's words are mostly words seen before, and
-#: `veille report` extracts the terms of every mention of the week (half its time before this
-#: cache). Cleared when full.
-_TERMS: dict[str, tuple[str, str] | None] = {}
+#: A chunk of text as str.split() cuts it (case kept) -> (the term it negates the next chunk's
+#: first word with, or None; its terms as (term, term without its sign, spelling or None); and
+#: whether its first word is a term, the one a negator before it negates). A spelling is the
+#: word lower-cased as written, when it differs from the term (accents: "déçu" for "decu").
+#: A mention's chunks are mostly chunks seen before, and `veille report` extracts the terms of
+#: every mention of the week (half its time before a cache). Cleared when full.
+_TERMS: dict[str, tuple[str | None, tuple[tuple[str, str, str | None], ...], bool]] = {}
 TERM_CACHE_SIZE = 50_000
+_NO_TERMS: tuple[str | None, tuple[tuple[str, str, str | None], ...], bool] = (None, (), False)
 
 
 def _term(word: str) -> tuple[str, str] | None:
@@ -75,24 +89,110 @@ def _term(word: str) -> tuple[str, str] | None:
     return None
 
 
+def _spelling(word: str, term: str) -> str | None:
+    """How `word` (a word of the lower-cased text, as written) spells `term` (its folded term),
+    when it spells it otherwise than the term (accents); None when it does not, or when it is
+    not that term's word after all (the two texts did not split alike)."""
+    sign = word[0] if word[0] in "#@" else ""
+    w = _CLITIC.sub("", _ELISION.sub("", word[len(sign):].strip("'-"))).strip("'-")
+    shown = sign + w
+    return shown if shown != term and fold_word(shown) == term else None
+
+
+def _chunk(chunk: str) -> tuple[str | None, tuple[tuple[str, str, str | None], ...], bool]:
+    """A chunk's _TERMS entry."""
+    folded = fold_word(chunk)
+    negator = folded if folded in NEGATORS or _NOT.fullmatch(folded) else None
+    words = _WORD.findall(_URL.sub(" ", folded))
+    if not words:
+        return (negator, (), False) if negator else _NO_TERMS
+    terms = [_term(w) for w in words]
+    spelt: list[str | None] = [None] * len(words)
+    if not chunk.isascii():
+        # The same words in the text as written (lower case; compatibility letters, such as
+        # the "fancy fonts" of social media, spelt plainly): aligned with the folded ones when
+        # there are as many, each one's spelling checked against its term.
+        written = unicodedata.normalize("NFKC", chunk).lower().translate(_WRITTEN)
+        originals = _WORD.findall(_URL.sub(" ", written))
+        if len(originals) == len(words):
+            spelt = [_spelling(o, t[0]) if t is not None else None
+                     for o, t in zip(originals, terms, strict=True)]
+    return negator, tuple((t[0], t[1], sp) for t, sp in zip(terms, spelt, strict=True) if t is not None), \
+        terms[0] is not None
+
+
+def spelling_rank(spelling: str) -> tuple[int, str]:
+    """The order spellings of one term are chosen by, the least first: the most letters out of
+    ASCII (accents: "déçu" rather than "decu"), then alphabetical. Whatever order they were
+    seen in, the same one is chosen (an alert is the same after a replay or a restart)."""
+    return -sum(1 for c in spelling if c > "\x7f"), spelling
+
+
+def _prefer(spellings: dict[str, str], term: str, spelling: str) -> None:
+    """Keep `spelling` as `term`'s in `spellings` if it ranks before the one kept."""
+    kept = spellings.get(term)
+    if kept is None or spelling_rank(spelling) < spelling_rank(kept):
+        spellings[term] = spelling
+
+
+def merge_spellings(into: dict[str, str], spellings: dict[str, str], terms: Any) -> None:
+    """Each term of `terms` (a dict or set of terms) spelt in `spellings`: its spelling kept in
+    `into` when it ranks before the one there (spelling_rank)."""
+    for term, spelling in spellings.items():
+        if term in terms:
+            _prefer(into, term, spelling)
+
+
+def terms_spelt(text: str, brand_terms: frozenset[str] = frozenset()) -> tuple[list[str], dict[str, str]]:
+    """terms_of(text, brand_terms), and the spelling of those of its terms written otherwise
+    than their term (with accents): {"decu": "déçu"}; of a term written several ways, the
+    first by spelling_rank."""
+    out: list[str] = []
+    spellings: dict[str, str] = {}
+    cache = _TERMS
+    negator = None
+    for chunk in text.split():
+        entry = cache.get(chunk)
+        if entry is None:
+            entry = _chunk(chunk)
+            # A long chunk is no term's (a blob, a link), and a link is seldom seen twice: not
+            # kept (they pushed the words out of the cache).
+            if len(chunk) <= MAX_TERM_CHARS + 10 and "/" not in chunk:
+                if len(cache) >= TERM_CACHE_SIZE:
+                    cache.clear()
+                cache[chunk] = entry
+        terms = entry[1]
+        if negator is not None and entry[2]:
+            term, bare, spelling = terms[0]
+            terms = terms[1:]
+            if bare not in brand_terms:
+                term = negator + " " + term
+                out.append(term)
+                if spelling is not None:
+                    _prefer(spellings, term, negator + " " + spelling)
+        for term, bare, spelling in terms:
+            if bare not in brand_terms:
+                out.append(term)
+                if spelling is not None:
+                    _prefer(spellings, term, spelling)
+        negator = entry[0]
+    return out, spellings
+
+
 def terms_of(text: str, brand_terms: frozenset[str] = frozenset()) -> list[str]:
     """Lower-cased, accent-free words of 3 to 30 letters, without links, stop words, numbers,
     elisions and clitics (d'acme and acme's are acme), nor the brand's own names. A hashtag or
-    handle keeps its sign: #acmefail says more than acme."""
-    out = []
-    cache = _TERMS
-    for w in _WORD.findall(_URL.sub(" ", fold(text))):
-        try:
-            term = cache[w]
-        except KeyError:
-            term = _term(w)
-            if len(w) <= MAX_TERM_CHARS + 2:  # a longer "word" is no term: not kept (a blob)
-                if len(cache) >= TERM_CACHE_SIZE:
-                    cache.clear()
-                cache[w] = term
-        if term is not None and term[1] not in brand_terms:
-            out.append(term[0])
-    return out
+    handle keeps its sign: #acmefail says more than acme. Counted accent-free ("déçu" and
+    "decu" are one term); terms_spelt gives the spellings to show.
+
+    Negation: a word right after a negator (NEGATORS, a word alone between spaces: "not", "no",
+    "never", "nor", "cannot", "...n't", "pas", "jamais", "ni", "aucun", "aucune") is one term
+    with it, "pas content", "not happy", "isn't good", "aucune reponse": in a complaint, the
+    praise word alone said the opposite of the text. Only the very next word: "pas très
+    content" and "pas de réseau" give "content" and "reseau" (a grammar word between), "pas,
+    content" too (punctuation after the negator). A brand's own name after a negator is left
+    out as it is alone."""
+    return terms_spelt(text, brand_terms)[0]
 
 
 def brand_terms(watchlist: Watchlist) -> dict[str, frozenset[str]]:
@@ -159,9 +259,12 @@ class Bucket:
     weighted_negative: float = 0.0
     top: list[list[Any]] = field(default_factory=list)  # min-heap of [audience, id]
     terms: dict[str, int] = field(default_factory=dict)
+    #: Term -> its spelling shown (terms_spelt: "decu" -> "déçu"), for the terms of `terms`
+    #: written otherwise than their term only; of several, the first by spelling_rank.
+    shown: dict[str, str] = field(default_factory=dict)
 
     def add(self, mention_id: str, negative: bool, audience: int, terms: list[str],
-            keep: int, max_terms: int = 300) -> None:
+            keep: int, max_terms: int = 300, spellings: dict[str, str] | None = None) -> None:
         # Audience weight: log-scaled so a 1M-follower post weighs ~6x a 10-follower one,
         # not 100,000x (reach matters, but one celebrity must not be a crisis on its own).
         weight = 1.0 + _log10(audience + 1)
@@ -182,17 +285,21 @@ class Bucket:
         for t in terms:
             if t in self.terms or len(self.terms) < max_terms:
                 self.terms[t] = self.terms.get(t, 0) + 1
+        if spellings:
+            merge_spellings(self.shown, spellings, self.terms)
 
     def to_state(self) -> dict[str, Any]:
         return {"start": self.start, "total": self.total, "negative": self.negative,
                 "wt": self.weighted_total, "wn": self.weighted_negative,
                 # Copies: the saved state must not change with the bucket's next mentions.
-                "top": [list(x) for x in self.top], "terms": dict(self.terms)}
+                "top": [list(x) for x in self.top], "terms": dict(self.terms),
+                "shown": dict(self.shown)}
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> Bucket:
+        # "shown" since 2026-12-07: a bucket saved before has its terms as they are spelt.
         return cls(d["start"], d["total"], d["negative"], d["wt"], d["wn"],
-                   [list(x) for x in d["top"]], dict(d["terms"]))
+                   [list(x) for x in d["top"]], dict(d["terms"]), dict(d.get("shown") or {}))
 
 
 def _top(counts: dict[str, Any], n: int) -> dict[str, Any]:
@@ -487,8 +594,9 @@ class BrandMonitor:
         bucket = self.open.get(start)
         if bucket is None:
             bucket = self.open[start] = Bucket(start)
-        terms = terms_of(text, self.brand_terms) if negative else []
-        bucket.add(mention_id, negative, audience, terms, self.config.top_mentions)
+        terms, spellings = terms_spelt(text, self.brand_terms) if negative else ([], None)
+        bucket.add(mention_id, negative, audience, terms, self.config.top_mentions,
+                   spellings=spellings)
         self.newest = max(self.newest, created_at)
         return self.advance(self.newest) if advance else []
 
@@ -632,7 +740,7 @@ class BrandMonitor:
         """A story opened on the bucket starting at `start`, before that bucket is counted."""
         return {"alert_id": alert_id, "status": "open", "severity": "warning",
                 "opened_at": start, "window_start": start, "anomalous": 0, "quiet": 0,
-                "reopened": 0, "resolved_at": 0, "top": [], "terms": {}}
+                "reopened": 0, "resolved_at": 0, "top": [], "terms": {}, "shown": {}}
 
     def _trial(self, open_buckets: dict[int, Bucket]) -> BrandMonitor:
         """A copy of the monitor that may close `open_buckets` without touching this one:
@@ -730,14 +838,17 @@ class BrandMonitor:
         if len(self.baseline_terms) > 2000:
             self.baseline_terms = _top(self.baseline_terms, 1500)
 
-    def _rising_terms(self, terms: dict[str, int]) -> list[str]:
+    def _rising_terms(self, terms: dict[str, int], shown: dict[str, str] | None = None) -> list[str]:
+        """The story's terms rising most, each as `shown` spells it (accents), if it does."""
+        shown = shown or {}
         ranked = sorted(
             terms.items(), key=lambda kv: (-(kv[1] / (1.0 + self.baseline_terms.get(kv[0], 0.0))),
                                            kv[0])
         )
         # Not a stop word counted by an older version (a story's terms are saved state):
         # an alert open across the upgrade listed `aucune` until it resolved.
-        return [t for t, n in ranked if n >= 2 and t not in STOPWORDS][: self.config.top_terms]
+        return [shown.get(t, t) for t, n in ranked
+                if n >= 2 and t not in STOPWORDS][: self.config.top_terms]
 
     def _story(self, bucket: Bucket, score: Score, share_p: float = 1.0) -> list[dict[str, Any]]:
         c = self.config
@@ -827,8 +938,12 @@ class BrandMonitor:
         s["top"] = sorted(([a, m] for m, a in top.items()), reverse=True)[: self.config.top_mentions]
         for t, n in bucket.terms.items():
             s["terms"][t] = s["terms"].get(t, 0) + n
+        # A story saved before 2026-12-07 has no spellings: its terms from then on have theirs.
+        shown = s.setdefault("shown", {})
+        merge_spellings(shown, bucket.shown, bucket.terms)
         if len(s["terms"]) > 500:
             s["terms"] = _top(s["terms"], 300)
+            s["shown"] = {t: v for t, v in shown.items() if t in s["terms"]}
 
     def _event(self, s: dict[str, Any], kind: str, bucket: Bucket, score: Score) -> dict[str, Any]:
         return {
@@ -849,7 +964,7 @@ class BrandMonitor:
             "anomaly_score": round(score.anomaly_score, 4),
             "negative_share_p": float(f"{self._last_share_p:.3g}"),
             "top_negative_mentions": [m for _, m in s["top"]],
-            "rising_terms": self._rising_terms(s["terms"]),
+            "rising_terms": self._rising_terms(s["terms"], s.get("shown")),
         }
 
     # -- persistence -------------------------------------------------------------------------

@@ -439,3 +439,22 @@ def test_the_previous_week_across_a_clock_change_is_counted_in_days_of_the_zone(
     # Not whole days, or in UTC: the same length before.
     r = BrandReport(at("2026-10-26T06:00:00+01:00"), at("2026-10-26T18:00:00+01:00"), ["acme"], tz=PARIS)
     assert r.result()["previous"]["since"] == "2026-10-25T17:00:00Z"
+
+
+def test_terms_shown_with_their_accents_counted_accent_free_and_negated() -> None:
+    """The report's terms read "reseau", "decu", "content" (of "pas content") to a French
+    reader: counted folded, shown in the most accented spelling seen, whatever the order, a
+    negated word as one term with its negator (2026-12-07)."""
+    texts = [("negative", "Acme très DÉÇU, pas content"), ("negative", "acme decu, pas content"),
+             ("negative", "Acme déçu pas content, problème"), ("negative", "probleme acme"),
+             ("negative", "ACME PROBLEME"), ("positive", "Acme content, merci")]
+    results = []
+    for order in (texts, texts[::-1]):
+        r = week_report(brand_terms={"acme": frozenset({"acme"})}, min_term_count=3)
+        for n, (label, text) in enumerate(order):
+            r.add_mention(mention(f"m{n}", "2026-12-01T08:00:00+00:00", label=label, text=text))
+        results.append(r.result())
+    assert brand(results[0])["terms"] == brand(results[1])["terms"]
+    terms = {t["term"]: t["negative"] for t in brand(results[0])["terms"]}
+    assert terms == {"déçu": 3, "pas content": 3, "problème": 3}
+    assert "déçu (3 negative of 3" in render(results[0], "en")
