@@ -64,6 +64,12 @@ MAX_TERM_CHARS = 30
 #: anyway ("plus jamais").
 NEGATORS = frozenset(("not", "never", "no", "nor", "cannot", "pas", "jamais", "ni", "aucun", "aucune"))
 _NOT = re.compile(r"[a-z]+n't")
+#: Words (folded, alone between spaces) a negation reaches across, at most two of them: "pas
+#: très content", "pas du tout content", "not very happy", "not really good" are "pas content"
+#: and "not happy" (the praise word alone was a complaint's term again). Not "de": "pas de
+#: réseau" is the complaint about the network ("reseau" says it).
+THROUGH = frozenset(("tres", "vraiment", "si", "trop", "tellement", "super", "hyper", "du", "tout",
+                     "very", "really", "so", "too", "quite", "that", "all", "at"))
 #: Apostrophes shown as the straight one (as `fold` counts them: a spelling differs from its
 #: term only by its letters), and the invisible joiners `fold` drops (a soft hyphen) dropped.
 _WRITTEN = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00ad": None,
@@ -151,7 +157,11 @@ def terms_spelt(text: str, brand_terms: frozenset[str] = frozenset()) -> tuple[l
     spellings: dict[str, str] = {}
     cache = _TERMS
     negator = None
+    through = 0
     for chunk in text.split():
+        if negator is not None and through < 2 and fold_word(chunk) in THROUGH:
+            through += 1  # an intensifier between a negator and its word: not a term either
+            continue
         entry = cache.get(chunk)
         if entry is None:
             entry = _chunk(chunk)
@@ -176,6 +186,7 @@ def terms_spelt(text: str, brand_terms: frozenset[str] = frozenset()) -> tuple[l
                 if spelling is not None:
                     _prefer(spellings, term, spelling)
         negator = entry[0]
+        through = 0
     return out, spellings
 
 
@@ -188,9 +199,10 @@ def terms_of(text: str, brand_terms: frozenset[str] = frozenset()) -> list[str]:
     Negation: a word right after a negator (NEGATORS, a word alone between spaces: "not", "no",
     "never", "nor", "cannot", "...n't", "pas", "jamais", "ni", "aucun", "aucune") is one term
     with it, "pas content", "not happy", "isn't good", "aucune reponse": in a complaint, the
-    praise word alone said the opposite of the text. Only the very next word: "pas très
-    content" and "pas de réseau" give "content" and "reseau" (a grammar word between), "pas,
-    content" too (punctuation after the negator). A brand's own name after a negator is left
+    praise word alone said the opposite of the text. The next word, across at most two
+    intensifiers (THROUGH: "pas très content", "pas du tout content", "not very happy" are "pas
+    content", "not happy"); "pas de réseau" gives "reseau" (the complaint's word), "pas,
+    content" gives "content" (punctuation after the negator). A brand's own name after a negator is left
     out as it is alone."""
     return terms_spelt(text, brand_terms)[0]
 

@@ -986,9 +986,15 @@ def test_a_negated_word_is_one_term_with_its_negator() -> None:
     assert terms_spelt("Toujours pas réglé, I don\u2019t like it, no signal, ni télé", frozenset()) == (
         ["pas regle", "don't like", "no signal", "ni tele"],
         {"pas regle": "pas réglé", "ni tele": "ni télé"})
-    # Only the very next word, with no punctuation after the negator; "plus" is "more" as often.
-    assert terms_of("pas très content, pas, content, plus cher, never again", frozenset()) == [
-        "content", "content", "cher"]
+    # The next word, across two intensifiers at most; not across punctuation after the
+    # negator, nor "de"; "plus" is "more" as often.
+    assert terms_of("pas, content, plus cher, never again, pas de réseau", frozenset()) == [
+        "content", "cher", "reseau"]
+    assert terms_of("pas très content, pas du tout satisfaite, not very happy, pas vraiment top, "
+                    "isn't that good, pas du tout du tout content", frozenset()) == [
+        "pas content", "pas satisfaite", "not happy", "pas top", "isn't good", "content"]
+    # Nor past a sentence's end: "vraiment." is the negated word, not an intensifier.
+    assert terms_of("pas vraiment. Réseau en panne", frozenset()) == ["pas vraiment", "reseau", "panne"]
     # The brand's own names stay out, negated or not.
     assert terms_of("pas Acme, not #acme, Acme pas content", frozenset({"acme"})) == ["pas content"]
 
