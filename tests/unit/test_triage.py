@@ -142,6 +142,32 @@ def test_unknown_language_runs_both_rule_sets() -> None:
     assert "threat" in cats("I will kill you", "und", NEG)
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Nouveau forfait Acme : pas de #5G pour le moment", "fr"),
+        ('Je ne veux pas de "forfait illimité" chez Acme', "fr"),
+        ("Pas de @acme_fr dans mon village", "fr"),
+        ("Super week-end. A la mer avec ma box Acme", "fr"),
+        ("How do I get rid of the @acme toolbar?", "en"),
+    ],
+)
+def test_a_hate_phrase_needs_its_group_named(text: str, language: str) -> None:
+    """The groups were written over several lines and put into one line of the phrases each: every
+    line break became an empty alternative, so "pas de", "a la mer" or "get rid of the" before
+    anything but a letter was hate, high, hidden (found on real tweets, 2026-12-07)."""
+    result = triage(text, language, "neutral", 0.0, BRAND)
+    assert "hate" not in result.categories and result.action != "hide", result
+    # the phrases still hold with a group named
+    assert "hate" in cats("pas de migrants ici", "fr") and "hate" in cats("get rid of the migrants", "en")
+
+
+def test_a_phrase_line_ending_with_a_bar_is_refused() -> None:
+    with pytest.raises(ValueError, match="empty alternative"):
+        triage_module._phrases("a|\n    b")
+    assert triage_module._phrases("a\\|\n b") == "(?:a\\||b)"
+
+
 def test_needs_answer_only_for_a_watched_brand() -> None:
     text = "@acme_fr toujours pas de réponse"
     assert "needs_answer" in cats(text, "fr", NEG)
