@@ -168,6 +168,26 @@ def test_a_phrase_line_ending_with_a_bar_is_refused() -> None:
     assert triage_module._phrases("a\\|\n b") == "(?:a\\||b)"
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "addressed"),
+    [
+        ("Les nouveaux forfaits Acme, une vraie déception http via @lemonde", "fr", False),
+        ("RT @bob: les nouveaux forfaits Acme, une vraie déception", "fr", False),
+        ("Acme raises prices again, a sad day for customers via @nytimes", "en", False),
+        ("RT @bob: Acme raises prices again, a sad day for customers", "en", False),
+        ("@acme_fr les nouveaux forfaits, une vraie déception", "fr", True),
+        ("RT @bob: @acme raises prices again, a sad day for customers", "en", True),
+        ("Les forfaits Acme, une vraie déception. Cc @acme_fr", "fr", True),
+    ],
+)
+def test_a_handle_that_credits_a_source_addresses_no_one(text: str, language: str, addressed: bool) -> None:
+    """"via @lemonde" (a share button's signature) and "RT @bob:" name whom the text comes from: a
+    negative headline shared with them was a case to answer, with a deadline (real tweets,
+    2026-12-07)."""
+    result = triage(text, language, "negative", -0.7, BRAND)
+    assert ("needs_answer:negative_addressed" in result.reasons) is addressed, result
+
+
 def test_needs_answer_only_for_a_watched_brand() -> None:
     text = "@acme_fr toujours pas de réponse"
     assert "needs_answer" in cats(text, "fr", NEG)

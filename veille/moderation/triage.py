@@ -378,7 +378,10 @@ EN_COMPLAINT_WEAK = _phrases(r"""
     answer\s+(?:your|the|my|me)
     (?:price\s+hike|hidden\s+fees?|without\s+(?:any\s+)?(?:notice|warning))
 """)
-EN_ADDRESSED = (r"(?:^|\s)@\w+|(?<!\w)(?:you|your|yours|u|ur|y\s+all|yall|you\s+guys)(?!\w)|\?"
+#: A handle named, unless it only credits whom the text comes from: "... via @lemonde" (a share
+#: button's signature) or "RT @bob: ..." (a retweet's author), which address no one.
+HANDLE_ADDRESSED = r"(?:^|\s)(?<!\bvia\s)(?<!\brt\s)@\w+"
+EN_ADDRESSED = (HANDLE_ADDRESSED + r"|(?<!\w)(?:you|your|yours|u|ur|y\s+all|yall|you\s+guys)(?!\w)|\?"
                 r"|(?<!\w)(?:please|pls|plz|help)(?!\w)")
 
 # --- French lexicons ----------------------------------------------------------------------
@@ -618,7 +621,7 @@ FR_COMPLAINT_WEAK = _phrases(r"""
     pourquoi\s+(?:mon|ma|mes|vous|on|fermer|avoir|le|la)
     (?:hors\s+de\s+prix|arnaque|arnaques|vol\s+manifeste|inadmissible|inacceptable|honteux|scandaleux)
 """)
-FR_ADDRESSED = r"(?:^|\s)@\w+|(?<!\w)(?:vous|votre|vos|svp|stp|merci\s+de|aidez)(?!\w)|\?"
+FR_ADDRESSED = HANDLE_ADDRESSED + r"|(?<!\w)(?:vous|votre|vos|svp|stp|merci\s+de|aidez)(?!\w)|\?"
 
 # --- spam, shared by every language (scams are written in a mix of both) -------------------
 _URL = re.compile(
