@@ -188,6 +188,26 @@ def test_a_handle_that_credits_a_source_addresses_no_one(text: str, language: st
     assert ("needs_answer:negative_addressed" in result.reasons) is addressed, result
 
 
+@pytest.mark.parametrize(
+    ("text", "tone", "detractor"),
+    [
+        ("Here's my new look #bangin, love these Acme shoes!", POS, False),
+        ("Acme store opening in #Bangalore today", NEU, False),
+        ("Morning #workout done, Acme shake after", NEU, False),
+        ("Big #shoutout to the Acme team, thanks!", POS, False),
+        ("Acme leaked our data again, this is awful #DeleteAcme", NEG, True),
+        ("Acme lied to us, what a disgrace #AcmeOut", NEG, True),
+        ("#BoycottAcme", NEU, True),
+        ("#AcmeSucks", NEU, True),
+    ],
+)
+def test_a_hashtag_that_only_looks_like_a_call_is_no_campaign(text: str, tone: tuple[str, float],
+                                                               detractor: bool) -> None:
+    """#ban..., #delete..., #cancel..., #stop... and ...out are calls in an angry text and everyday
+    words elsewhere: #bangin, #Bangalore, #workout were detractor campaigns (real tweets, 2026-12-07)."""
+    assert ("detractor" in cats(text, "en", tone)) is detractor
+
+
 def test_needs_answer_only_for_a_watched_brand() -> None:
     text = "@acme_fr toujours pas de réponse"
     assert "needs_answer" in cats(text, "fr", NEG)

@@ -318,8 +318,8 @@ EN_DETRACTOR = {
         (?:cancel|delete|uninstall)\s+(?:your|ur)\s+(?:\w+\s+)?(?:subscriptions?|memberships?|accounts?|apps?|contracts?|plans?|orders?)
         (?:delete|uninstall)\s+(?:the|their|this)\s+(?:\w+\s+)?app\s+(?:now|today|everyone|people|guys)
         (?:switch|move|go)\s+to\s+(?:any\s+other|another|a\s+different)\s+(?:carrier|network|provider|brand|cafe|coffee\s+shop|company)
-        \#(?:delete|cancel|ban|stop|boycott)\w+
-        \#\w+(?:sucks|exposed|mustgo|shame|out)
+        \#boycott\w+
+        \#\w+(?:sucks|exposed|mustgo|shame)
         shame\s+on\s+(?:you|them|\w+)
         (?:join|joining)\s+(?:the|our|us|in)\s+(?:\w+\s+)?(?:protest|boycott|movement|campaign|strike|march|picket)
         (?:join|meet)\s+us\s+(?:outside|in\s+front\s+of|at)
@@ -338,6 +338,10 @@ EN_DETRACTOR = {
         (?:make|let\s+s\s+make)\s+(?:this|it)\s+(?:go\s+)?viral
         (?:share|spread|rt|retweet|repost|boost)\s+(?:this|it|the\s+word|widely|everywhere|far\s+and\s+wide|if\s+you|to\s+show|as\s+much|until|so\s+(?:everyone|people|others))
         pass\s+it\s+on
+        # Hashtags that start or end like a call (#DeleteAcme, #BanAcme, #AcmeOut) but are also
+        # everyday words: #bangin, #Bangalore, #banana, #workout, #shoutout, #takeout.
+        \#(?:delete|cancel|ban|stop)\w+
+        \#\w+out
     """),
 }
 # Complaint words: a customer problem the brand should answer. Strong ones count unless the text is
