@@ -48,6 +48,11 @@ STOPWORDS = frozenset((
     "autre", "autres", "fois", "oui", "non", "quel", "quelle", "quels", "quelles", "juste",
     "aucun", "aucune", "aucuns", "aucunes", "chaque", "plusieurs", "certains", "certaines",
     "both", "each", "cet", "https", "http", "www", "never", "nor", "cannot",
+    # French counterparts of the English ones above (after, before, during, around, really,
+    # now, then, only, many...), missing until 2026-12-07: "autour" topped a brand's terms
+    "apres", "avant", "pendant", "autour", "selon", "lors", "parmi", "pres", "hors", "sauf",
+    "malgre", "puis", "ensuite", "ainsi", "vraiment", "maintenant", "seulement", "beaucoup",
+    "around", "during", "through", "without", "within", "upon", "under",
 ))
 
 

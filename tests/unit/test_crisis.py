@@ -82,6 +82,11 @@ def test_terms_skip_stop_words_and_brand_names() -> None:
     # Closed-class words the demo's report showed as "terms" (2026-12-07).
     assert terms_of("Both apps down, each time; cet écran gelé", frozenset()) == [
         "apps", "down", "time", "ecran", "gele"]
+    # French prepositions and adverbs whose English twins were stop words: "autour" topped a
+    # brand's "terms over-represented" on real tweets (2026-12-07).
+    assert terms_of("Colère autour du chantier après la panne, vraiment selon moi pendant des mois",
+                    frozenset()) == ["colere", "chantier", "panne", "mois"]
+    assert terms_of("Outage around town during the storm", frozenset()) == ["outage", "town", "storm"]
 
 
 def test_terms_are_words_not_brand_variants_links_or_blobs() -> None:
