@@ -69,6 +69,14 @@ def test_inflection_guesses_do_not_invent_sentiment(scorer: FrenchScorer) -> Non
     assert compound(scorer, "un train pour la France") == 0.0
 
 
+def test_mistranslated_words_of_the_lexicon(scorer: FrenchScorer) -> None:
+    """The translated lexicon had "époustouflant" (stunning) at -0.8 and "relance" (a revival, a
+    reminder; "relapse" is "rechute") at -0.8 (seen on real tweets, 2026-12-07)."""
+    assert scorer.score("Le nouveau spectacle était époustouflant").label == "positive"
+    assert scorer.score("Des vues époustouflantes depuis la terrasse").label == "positive"
+    assert scorer.score("Le plan de relance du secteur est publié").label == "neutral"
+
+
 def test_slang_and_insults(scorer: FrenchScorer) -> None:
     assert compound(scorer, "c'est nul") < -0.05
     assert compound(scorer, "quelle arnaque") < -0.05

@@ -125,7 +125,7 @@ _NEUTRAL_TEXT: Final = """
     tout tous toute toutes aussi encore deja ici alors donc car quand comme comment pourquoi
     rt http https www gens temps fois part prix certains certaines certain certaine juste ah oh
     svp stp energie energies energetique energetiques nouveau nouvelle nouveaux nouvelles unis
-    impression forme mode source sources habitants nouvel
+    impression forme mode source sources habitants nouvel relance relances
 """
 NEUTRAL_WORDS: Final = frozenset(_NEUTRAL_TEXT.split())
 
@@ -145,6 +145,8 @@ SUPPLEMENT: Final[dict[str, float]] = {
     "content": 2.5, "contente": 2.5, "contents": 2.5, "contentes": 2.5,
     "satisfait": 2.0, "satisfaite": 2.0, "satisfaits": 2.0, "satisfaites": 2.0,
     "magnifique": 2.8, "merveilleux": 2.8, "merveilleuse": 2.8,
+    # "stunning", scored -0.8 in the translated lexicon (from "stunned"?)
+    "époustouflant": 2.5, "époustouflante": 2.5, "époustouflants": 2.5, "époustouflantes": 2.5,
     # customer-service praise missing from the translated lexicon ("le SAV a été nickel")
     "impeccable": 2.5, "impeccables": 2.5, "nickel": 2.0,
     # laughter: ambiguous (often mockery), so nearly neutral rather than VADER's +2..3
