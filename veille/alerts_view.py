@@ -41,7 +41,7 @@ ALERT_TEXT: dict[str, dict[str, Any]] = {
         "so_far": "pour l'instant {body}",
         "over": f"fin de l'alerte{NBSP}; dernière tranche{NBSP}: {{body}}",
         "rising": f"{NBSP}; en hausse{NBSP}: {{terms}}",
-        "followed": f"{NBSP}; négatives les plus suivies{NBSP}: {{ids}}",
+        "followed": f"{NBSP}; négatives des comptes les plus suivis{NBSP}: {{ids}}",
     },
 }
 
@@ -121,7 +121,7 @@ def describe(event: dict[str, Any], tz: tzinfo = UTC, lang: str = "en") -> str:
     spaces before : ; %, a decimal comma):
 
     acme OUVERTE (avertissement) 2026-01-05 08:35-08:40 UTC : 27 négatives sur 67 mentions
-    (40 %), 2,3 attendues ; en hausse : #panne, outage ; négatives les plus suivies :
+    (40 %), 2,3 attendues ; en hausse : #panne, outage ; négatives des comptes les plus suivis :
     demo-7-001955 [acme-1767602100]
 
     An event sent before its bucket closed (`"early": true`) reads "so far 27 negative of ...".

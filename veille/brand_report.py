@@ -463,7 +463,7 @@ REPORT_TEXT: dict[str, dict[str, str]] = {
                  "{observed} négatives, {expected} attendues",
         "resolved": "résolue le {at}",
         "open": "toujours ouverte",
-        "top": "mentions négatives les plus suivies (`veille mentions ID` en affiche une en "
+        "top": "mentions négatives des comptes les plus suivis (`veille mentions ID` en affiche une en "
                f"entier){NBSP}:",
         "followers": "{n} abonnés",
         "follower": "{n} abonné",

@@ -167,7 +167,7 @@ def fr(text: str) -> str:
 def test_each_open_event_in_french(name: str, severity: str, head: str) -> None:
     assert describe(dict(OPENED, event=name, severity=severity), lang="fr") == fr(
         f"{head} 2026-01-05 08:35-08:40 UTC~: 27 négatives sur 67 mentions (40~%), 2,3 attendues~; "
-        "en hausse~: #panne, outage, reseau, signal, inadmissible~; négatives les plus suivies~: "
+        "en hausse~: #panne, outage, reseau, signal, inadmissible~; négatives des comptes les plus suivis~: "
         "demo-7-001955 [acme-1767602100]")
 
 
