@@ -1103,3 +1103,39 @@ def test_several_cases_summary_agrees_with_its_counts_in_french_and_english() ->
     assert _told([ok, late], "en") == (
         "1 of 2 decisions written; not acknowledged (may still be written: look at it "
         "before deciding again): b")
+
+
+def test_list_and_closed_print_case_ids_and_brands_whole(monkeypatch) -> None:
+    """A Bluesky or RSS case's id is 40 characters (`bluesky-` and a hash): `list` cut it to 24,
+    and the brand `segolene-royal` to `segolene-r`, which `show`, `decide` and `--brand` do not
+    know (a review on real tweets, 2026-12-07). Whole, each column as wide as its longest."""
+    from veille.moderate import commands
+    from veille.moderation.cases import apply_decision
+    from veille.moderation.queue import CaseView, case_of, make_item
+    from veille.moderation.triage import Triage
+    from veille.rules import Charter
+
+    view = CaseView()
+    t0 = 1_767_600_000.0
+    long_id, brand = "bluesky-" + "0123456789abcdef" * 2, "segolene-royal"
+    for case_id, case_brand in ((long_id, brand), ("short", "acme")):
+        view.add_item(make_item(mention_id=case_id, brands=(case_brand,), charter=Charter(),
+                                triage=Triage(("insult",), "medium", "review", ()), language="fr",
+                                sentiment="negative", compound=-0.5, platform="bluesky",
+                                author="@a", text=f"text {case_id}", url=None, created_at=t0 - 60,
+                                queued_at=t0))
+    monkeypatch.setattr(commands, "ModerationStore", _Store)
+    monkeypatch.setattr(_Store, "view", view)
+    out = io.StringIO()
+    commands.list_cases(Settings.from_env({}), out=out, now=t0 + 120)
+    header, *rows = out.getvalue().splitlines()[:3]
+    assert [row.split()[2:4] for row in rows] == [[long_id, brand], ["short", "acme"]]
+    _columns(header, rows[1], ["brand"], ["acme"])  # aligned under the longer values
+    assert rows[0].index("text ") == rows[1].index("text ")
+
+    decided = {"decision": "reject", "moderator": "alice", "decided_at": t0 + 600}
+    view.add_closed(apply_decision(case_of(view.items[long_id]),  # type: ignore[attr-defined]
+                                   {**decided, "case_id": long_id}, now=t0 + 600).record)
+    out = io.StringIO()
+    commands.list_closed(Settings.from_env({}), since=t0 - 3600, until=t0 + 3600, out=out)
+    assert out.getvalue().splitlines()[1].split()[2:4] == [long_id, brand]

@@ -224,6 +224,10 @@ def render_list(settings: Settings, count: int, shown: list[dict[str, Any]], *,
     head = t["head"].split("|")
     # Each column as wide as its header, at least (French headers are longer).
     w = [max(len(h), n) for h, n in zip(head, (7, 6, 24, 10, 8, 8, 14, 12, 28), strict=False)]
+    # The case id and the brand whole: they are what `show`, `decide` and `--brand` are given
+    # (a Bluesky or RSS case's id of 40 characters was cut to 24, `segolene-royal` to 10).
+    w[2] = _widest(w[2], (item["case_id"] for item in shown))
+    w[3] = _widest(w[3], (item["brand"] for item in shown))
     out.write(f"{head[0]:>{w[0]}}   {head[1]:>{w[1]}} {head[2]:<{w[2]}} {head[3]:<{w[3]}} "
               f"{head[4]:<{w[4]}} {head[5]:<{w[5]}} {head[6]:<{w[6]}} {head[7]:<{w[7]}} "
               f"{head[8]:<{w[8]}} {head[9]}\n")
@@ -247,7 +251,7 @@ def render_list(settings: Settings, count: int, shown: list[dict[str, Any]], *,
         assignment = item["assigned"]
         owner = _cut(assignment["assignee"], 12) if assignment else "-"
         out.write(printable(f"{_age(waited, lang):>{w[0]}}{late} {due:>{w[1]}} "
-                             f"{item['case_id'][:24]:<{w[2]}} {item['brand'][:10]:<{w[3]}} "
+                             f"{item['case_id']:<{w[2]}} {item['brand']:<{w[3]}} "
                              f"{word(item['action'], lang):<{w[4]}} {word(severity, lang):<{w[5]}} "
                              f"{_escalated(escalation, t['queue']):<{w[6]}} {owner:<{w[7]}} "
                              f"{_cut(','.join(item['categories']), 28):<{w[8]}} {text}") + "\n")
@@ -255,6 +259,11 @@ def render_list(settings: Settings, count: int, shown: list[dict[str, Any]], *,
     more = t["more"].format(n=hidden, s="s" if hidden > 1 else "") if hidden else ""
     out.write(t["legend"].format(n=count, more=more) + "\n")
     return count
+
+
+def _widest(least: int, values: Iterable[str]) -> int:
+    """A column's width: `least`, or its longest value's."""
+    return max(least, max((len(v) for v in values), default=0))
 
 
 def list_closed(settings: Settings, *, brand: str | None = None, category: str | None = None,
@@ -297,6 +306,8 @@ def render_closed(settings: Settings, count: int, shown: list[dict[str, Any]], *
     width = max(16, len(decided))
     head = t["head"].split("|", 5)
     w = [max(len(h), n) for h, n in zip(head, (24, 10, 8, 12, 7), strict=False)]
+    w[0], w[1] = (_widest(w[0], (str(row["case_id"]) for row in shown)),
+                  _widest(w[1], (str(row["brand"]) for row in shown)))  # whole, as in `list`
     out.write(f"{decided:<{width}}  {head[0]:<{w[0]}} {head[1]:<{w[1]}} {head[2]:<{w[2]}} "
               f"{head[3]:<{w[3]}} {head[4]:>{w[4]}}  {head[5]}\n")
     for row in shown:
@@ -307,7 +318,7 @@ def render_closed(settings: Settings, count: int, shown: list[dict[str, Any]], *
         said = _cut(f"{reason} | {text}" if text else reason, 80)
         when = wall(parse_epoch(row["decided_at"], "decided_at"), tz)
         out.write(printable(f"{when:{CLOCK}}".ljust(width) + "  "
-                            f"{str(row['case_id'])[:24]:<{w[0]}} {str(row['brand'])[:10]:<{w[1]}} "
+                            f"{str(row['case_id']):<{w[0]}} {str(row['brand']):<{w[1]}} "
                             f"{word(row['decision'], lang):<{w[2]}} "
                             f"{_cut(str(row['moderator']), 12):<{w[3]}} "
                             f"{duration(row['time_to_decision_seconds'], lang):>{w[4]}}  {said}")
