@@ -477,3 +477,15 @@ def test_an_insulting_phrase_quoted_or_negated_is_not_an_insult(text: str) -> No
     anyone: nothing to review (mutation audit, 2026-12-07: no test quoted or negated an
     insulting phrase; taking the prefilter's "may match" for a match sent these to review)."""
     assert triage(text, "en", "negative", -0.6) == Triage((), "none", "none", ())
+
+
+def test_an_exclamation_on_a_thing_is_a_complaint_and_on_a_person_an_insult() -> None:
+    """"quel service nul", "quelle appli minable": an adjective after a thing, a complaint;
+    they were targeted insults, queued for review (a review on real tweets, 2026-12-07). "quel
+    nul", "quel mec nul", "quel gros nul", and a strong insult after any word, still are."""
+    for text in ("quel service nul", "quelle appli minable", "@acme quel SAV incompetent"):
+        assert "insult:targeted" not in triage(text, "fr").reasons, text
+    for text in ("quel nul", "quel mec nul", "quel gros nul", "quelle bande de nuls",
+                 "quel conseiller incompetent", "quelle conne"):
+        assert "insult:targeted" in triage(text, "fr").reasons, text
+    assert triage("quelle équipe de connards", "fr").action == "hide"

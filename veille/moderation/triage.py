@@ -418,8 +418,13 @@ FR_PERSON = r"(?:mec|type|gars|nana|meuf|livreur|livreurs|conseiller|conseillere
 FR_COPULA_TARGET = rf"""(?:t\s?es|tes|tu\s+es|tu\s+n\s?es|t\s+n\s?es|vous\s+etes|vous\s+n\s?etes|
     z\s?etes|(?:{FR_PERSON})(?:\s+\w+){{0,3}}?\s+(?:est|sont|etait|etaient|c\s?est|n\s?est|ne\s+sont|
     s\s?est\s+montre))"""
-FR_NOUN_TARGET = rf"""(?:{FR_COPULA_TARGET}|espece|especes|bande|sale|sales|pauvre|pauvres|quel|quelle|
-    quels|quelles|sacre|sacree|c\s?est\s+(?:vraiment\s+|juste\s+|franchement\s+)?(?:un|une|des|qu\s+un|
+#: An exclamation, "quel nul !", "quelle bande d'idiots": its free word (between it and the
+#: insult, besides the fill) is a person's, "quel mec nul"; "quelle appli minable", "quel service
+#: nul" (an adjective after a thing) are complaints, not insults (a review on real tweets,
+#: 2026-12-07). A strong insult after it keeps any free word: "quelle équipe de connards".
+FR_EXCLAIM = r"(?:quel|quelle|quels|quelles)"
+FR_NOUN_TARGET = rf"""(?:{FR_COPULA_TARGET}|espece|especes|bande|sale|sales|pauvre|pauvres|
+    sacre|sacree|c\s?est\s+(?:vraiment\s+|juste\s+|franchement\s+)?(?:un|une|des|qu\s+un|
     qu\s+une|que\s+des)|ce\s+sont\s+des|vous\s+les|tous\s+des|toutes\s+des|ces|espece\s+d|bande\s+d)"""
 FR_FILL = _words("""
     un, une, des, qu, que, d, de, du, vraiment, trop, grave, tellement, completement, totalement,
@@ -736,11 +741,12 @@ class _Rules:
     addressed: re.Pattern[str]
 
 
-def _targeted(target: str, fill: list[str], insult: str, free: str = _NOT_NEGATION) -> str:
+def _targeted(target: str, fill: list[str], insult: str, free: str = _NOT_NEGATION,
+              free_word: str = r"\w+") -> str:
     # Up to four filler words and one free word (not a negation) between target and insult:
     # "t'es vraiment qu'un gros connard", "he is an arrogant prick"; so "t'es pas nul" and
     # "you're not an idiot" do not match.
-    return rf"{target}(?:\s+{_alt(fill)}){{0,4}}(?:\s+{free}\w+)?\s+{insult}"
+    return rf"{target}(?:\s+{_alt(fill)}){{0,4}}(?:\s+{free}{free_word})?\s+{insult}"
 
 
 def _vocative(nouns: str) -> str:
@@ -752,17 +758,21 @@ def _vocative(nouns: str) -> str:
 def _build(person_nouns: list[str], nouns_strong: list[str], nouns: list[str], adjectives: list[str],
            copula: str, noun_target: str, fill: list[str], phrases: str, threat: str,
            self_harm: str, slurs: list[str], hate: str, hostile: str, hostile_neg: str,
-           detractor: dict[str, str], complaint: str, complaint_weak: str, addressed: str) -> _Rules:
+           detractor: dict[str, str], complaint: str, complaint_weak: str, addressed: str,
+           exclaim: str | None = None, person: str = "") -> _Rules:
     # Adjectives follow a copula without an article: "t'es bête" is an insult, "t'es une bête"
     # (a beast: praise) is not.
     adjective_fill = [w for w in fill if w not in ("un", "une", "a", "an")]
     strong = _alt(nouns_strong + person_nouns)
     mild = _alt(nouns)
+    # An exclamation (FR_EXCLAIM): any free word before a strong insult, a person's before another.
+    strong_target = noun_target if exclaim is None else f"(?:{noun_target}|{exclaim})"
+    exclaimed = "" if exclaim is None else f"|{_targeted(exclaim, fill, mild, '', f'(?:{person})')}"
     return _Rules(
         person_noun=_compile(_alt(person_nouns)),
-        targeted_strong=_compile(f"{_targeted(noun_target, fill, strong)}|{_vocative(strong)}"),
+        targeted_strong=_compile(f"{_targeted(strong_target, fill, strong)}|{_vocative(strong)}"),
         targeted=_compile(
-            f"{_targeted(noun_target, fill, mild)}|{_vocative(mild)}"
+            f"{_targeted(noun_target, fill, mild)}{exclaimed}|{_vocative(mild)}"
             f"|{_targeted(copula, adjective_fill, _alt(adjectives), _NOT_NEGATION_NOR_ARTICLE)}"
         ),
         insult_phrase=_compile(phrases),
@@ -788,7 +798,7 @@ _EN = _build(EN_PERSON_NOUNS, EN_NOUNS_STRONG, EN_NOUNS, EN_ADJECTIVES, EN_COPUL
 _FR = _build(FR_PERSON_NOUNS, FR_NOUNS_STRONG, FR_NOUNS, FR_ADJECTIVES, FR_COPULA_TARGET,
              FR_NOUN_TARGET, FR_FILL, FR_PHRASES, FR_THREAT, FR_SELF_HARM, FR_SLURS, FR_HATE,
              FR_HOSTILE, FR_HOSTILE_IF_NEGATIVE, FR_DETRACTOR, FR_COMPLAINT,
-             FR_COMPLAINT_WEAK, FR_ADDRESSED)
+             FR_COMPLAINT_WEAK, FR_ADDRESSED, FR_EXCLAIM, FR_PERSON)
 _RULES: Final = {"en": (_EN,), "fr": (_FR,)}
 _ANY_LANGUAGE: Final = (_EN, _FR)  # language unknown or other: both rule sets
 
