@@ -489,3 +489,20 @@ def test_an_exclamation_on_a_thing_is_a_complaint_and_on_a_person_an_insult() ->
                  "quel conseiller incompetent", "quelle conne"):
         assert "insult:targeted" in triage(text, "fr").reasons, text
     assert triage("quelle équipe de connards", "fr").action == "hide"
+
+
+@pytest.mark.parametrize(
+    ("text", "insult"),
+    [
+        ("this piece of shit laptop from Acme crashed again", False),
+        ("Acme, your piece of shit router dropped the connection twice today", False),
+        ("you piece of shit, Acme", True),
+        ("the Acme manager is a piece of shit", True),
+        ("what a piece of shit", True),
+        ("Piece of shit.", True),
+    ],
+)
+def test_piece_of_shit_before_a_thing_is_no_insult(text: str, insult: bool) -> None:
+    """"piece of shit" needs a target as "bitch" does: before a noun it rates a thing ("this piece
+    of shit PC just froze again" was an insult to hide; real tweets, 2026-12-07)."""
+    assert ("insult" in cats(text, "en", NEG)) is insult

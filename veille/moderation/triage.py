@@ -177,10 +177,11 @@ def _compile(body: str) -> re.Pattern[str]:
 EN_PERSON_NOUNS = _words("""
     asshole, arsehole, motherfucker, dickhead, cunt, twat, wanker, scumbag, dumbass, jackass,
     douchebag, shithead, dipshit, fuckface, cocksucker, knobhead, bellend, tosser, moron,
-    son of a bitch, piece of shit, fuckwit, numbnuts
+    son of a bitch, fuckwit, numbnuts
 """)
-# Insulting nouns that need a target ("you ...", "what a ...", "these ..."): also used for things.
-EN_NOUNS_STRONG = _words("bitch, bastard, prick, whore, slut, scum, pos, skank")
+# Insulting nouns that need a target ("you ...", "what a ...", "these ..."): also used for things
+# ("this piece of shit PC just froze again" is a complaint about a PC).
+EN_NOUNS_STRONG = _words("bitch, bastard, prick, whore, slut, scum, pos, skank, piece of shit")
 EN_NOUNS = _words("""
     idiot, imbecile, clown, loser, fool, thief, thieve, crook, scammer, liar, fraud, muppet, hypocrite,
     incompetent, jerk, dimwit, halfwit, dunce, buffoon, clowns, pig, coward, creep, parasite, leech,
