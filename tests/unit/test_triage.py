@@ -506,3 +506,18 @@ def test_piece_of_shit_before_a_thing_is_no_insult(text: str, insult: bool) -> N
     """"piece of shit" needs a target as "bitch" does: before a noun it rates a thing ("this piece
     of shit PC just froze again" was an insult to hide; real tweets, 2026-12-07)."""
     assert ("insult" in cats(text, "en", NEG)) is insult
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("ok I was wrong about Acme, the new phone is fine", False),
+        ("I was late to the Acme launch party", False),
+        ("@acme my order was wrong again", True),
+        ("Acme, the delivery was late and the box was damaged", True),
+    ],
+)
+def test_i_was_wrong_is_no_complaint(text: str, complaint: bool) -> None:
+    """"was wrong", "was late" are a product's state after an order or a delivery, the author's own
+    after "I": "I admit, I was wrong" was a complaint to answer (real tweets, 2026-12-07)."""
+    assert ("needs_answer:complaint" in triage(text, "en", "neutral", 0.0, BRAND).reasons) is complaint

@@ -363,7 +363,8 @@ EN_COMPLAINT = _phrases(r"""
     (?:hours|days|weeks|minutes|an\s+hour|a\s+week)\s+(?:on\s+hold|waiting|without|later)
     on\s+hold\s+for
     (?:wrong|missing|damaged|broken|late|lost|cold|stale|incorrect|cracked|faulty|defective)\s+(?:\w+\s+)?(?:order|item|items|package|parcel|delivery|bill|charge|invoice|product|drink|coffee|latte|phone|box|screen|again)
-    (?:arrived|came|was|is)\s+(?:damaged|broken|cold|late|empty|cracked|wrong|missing|in\s+pieces)
+    # not "I was wrong", "I was late": the author admitting, not a product's state
+    (?:arrived|came|(?<!\bi\s)was|is)\s+(?:damaged|broken|cold|late|empty|cracked|wrong|missing|in\s+pieces)
     (?:any|an)\s+(?:update|eta)
     cancel+ed\s+my
     cancel\s+my
