@@ -521,3 +521,19 @@ def test_i_was_wrong_is_no_complaint(text: str, complaint: bool) -> None:
     """"was wrong", "was late" are a product's state after an order or a delivery, the author's own
     after "I": "I admit, I was wrong" was a complaint to answer (real tweets, 2026-12-07)."""
     assert ("needs_answer:complaint" in triage(text, "en", "neutral", 0.0, BRAND).reasons) is complaint
+
+
+@pytest.mark.parametrize(
+    ("text", "spam"),
+    [
+        ("I just entered to win the @acme summer giveaway! https://acme.example/summer", False),
+        ("We've entered the Acme giveaway, fingers crossed https://acme.example/g", False),
+        ("Acme giveaway: free phones for the first 100, claim here bit.ly/acme-free", True),
+        ("I just entered the Acme giveaway and won $500!! DM me on telegram", True),
+    ],
+)
+def test_a_giveaway_the_author_entered_is_no_bait(text: str, spam: bool) -> None:
+    """A contest's share button ("I just entered to win the @brand giveaway" and its link) is a
+    fan's entry in the brand's own contest, not bait to hide (real tweets, 2026-12-07); a giveaway
+    with money, a claim or a contact still is."""
+    assert ("spam" in cats(text, "en", POS)) is spam

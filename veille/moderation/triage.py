@@ -1104,6 +1104,19 @@ def _spam(base: str) -> str | None:
         return None
     if 3 in found and _PHISHING.search(base):
         return "spam:phishing"
-    if 4 in found and _BAIT.search(base):
+    if 4 in found and _BAIT.search(base) and not _entered_giveaway(base):
         return "spam:bait_link"
     return None
+
+
+#: The author says they entered a contest: "I just entered to win the @acme giveaway" (the share
+#: button of a brand's own contest), which names a giveaway and links to it without being bait.
+_ENTERED = re.compile(r"(?<!\w)(?:i|we)\s+(?:(?:ve|have|just|also)\s+){0,2}entered(?!\w)"
+                      r"|(?<!\w)(?:i|we)\s+(?:m|am|re|are)\s+entering(?!\w)")
+
+
+def _entered_giveaway(base: str) -> bool:
+    """Every bait phrase of `base` is a bare "giveaway", and the author says they entered it."""
+    if _ENTERED.search(base) is None:
+        return False
+    return all(m.group(0) == "giveaway" for m in _BAIT.finditer(base))
