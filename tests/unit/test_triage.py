@@ -537,3 +537,18 @@ def test_a_giveaway_the_author_entered_is_no_bait(text: str, spam: bool) -> None
     fan's entry in the brand's own contest, not bait to hide (real tweets, 2026-12-07); a giveaway
     with money, a claim or a contact still is."""
     assert ("spam" in cats(text, "en", POS)) is spam
+
+
+@pytest.mark.parametrize(
+    ("text", "insult"),
+    [
+        ("@acme_support CLOWNS", True),
+        ("@acme @bob idiot.", True),
+        ("@acme_support rookie mistake, happens", False),
+        ("@acme clown costumes back in stock?", False),
+    ],
+)
+def test_an_insult_alone_after_the_handles_of_a_reply_is_addressed(text: str, insult: bool) -> None:
+    """A reply's leading handles are its address, not its prose: "@bob JERK" is "jerk" said alone,
+    as "..., jerk!" is; it was no insult (real tweets, 2026-12-07)."""
+    assert ("insult" in cats(text, "en", NEG)) is insult

@@ -753,8 +753,8 @@ def _targeted(target: str, fill: list[str], insult: str, free: str = _NOT_NEGATI
 
 def _vocative(nouns: str) -> str:
     # An insult standing alone between punctuation is addressed to someone: "..., idiot !",
-    # "Gros porc, arrête".
-    return rf"(?:^|(?<=[,;:!?.])\s*){nouns}(?=\s*(?:[,;:!?.]|$))"
+    # "Gros porc, arrête"; so is one after the handles a reply starts with: "@bob idiot".
+    return rf"(?:^(?:@\w+\s+)*|(?<=[,;:!?.])\s*){nouns}(?=\s*(?:[,;:!?.]|$))"
 
 
 def _build(person_nouns: list[str], nouns_strong: list[str], nouns: list[str], adjectives: list[str],
