@@ -208,6 +208,27 @@ def test_a_hashtag_that_only_looks_like_a_call_is_no_campaign(text: str, tone: t
     assert ("detractor" in cats(text, "en", tone)) is detractor
 
 
+@pytest.mark.parametrize(
+    ("text", "threat"),
+    [
+        ("Gonna shoot you a DM about the Acme order", False),
+        ("I'll shoot you an email about the Acme refund", False),
+        ("we're gonna beat you guys in the Acme cup final", False),
+        ("I'll beat you at Acme Kart tonight", False),
+        ("Gas them up! Acme fuel station opening today", False),
+        ("hang them up in the Acme closet", False),
+        ("I'll shoot you in the face", True),
+        ("I will beat you", True),
+        ("gas them all", True),
+        ("lynch them", True),
+    ],
+)
+def test_a_threats_verb_in_an_everyday_idiom_is_no_threat(text: str, threat: bool) -> None:
+    """"shoot you a DM" (send), "beat you at" a game, "gas them up" (hype) and "hang them up"
+    were threats, hidden by every charter (2026-12-07)."""
+    assert ("threat" in cats(text, "en", NEG)) is threat
+
+
 def test_needs_answer_only_for_a_watched_brand() -> None:
     text = "@acme_fr toujours pas de réponse"
     assert "needs_answer" in cats(text, "fr", NEG)

@@ -221,13 +221,17 @@ EN_PHRASES = _phrases(r"""
     go\s+to\s+hell
     up\s+yours
 """)
+#: Idioms with a threat's verb and target that threaten no one: "gonna shoot you a DM" (send),
+#: "we'll beat you guys at darts" (a game), "beat you to it".
+_EN_NOT_THREAT_IDIOM = (r"(?!shoot\s+(?:you|u|ya|y\s+all|him|her|them)\s+(?:a|an|some|over)(?!\w)"
+                        r"|beat\s+(?:you|u|ya|y\s+all|him|her|them)(?:\s+guys|\s+all)?\s+(?:at|in|to\s+it)(?!\w))")
 EN_THREAT = _phrases(r"""
-    (?:i|we|someone|somebody|people)\s+(?:ll|will|m\s+gonna|m\s+going\s+to|re\s+gonna|re\s+going\s+to|am\s+gonna|am\s+going\s+to|are\s+gonna|are\s+going\s+to|should|need\s+to|needs\s+to|want\s+to|wanna|d\s+love\s+to|d\s+like\s+to|swear\s+i\s+ll|swear\s+we\s+ll|ll\s+personally|will\s+personally)\s+(?:\w+\s+)?(?:kill|murder|shoot|stab|strangle|choke|hurt|beat\s+up|beat|punch|slap|hunt\s+down|track\s+down|end|knife|bury|break|smash)\s+(?:you|u|ya|y\s+all|him|her|them|everyone|every\s+one|all\s+of\s+you|whoever|each\s+of\s+you|your\s+(?:\w+\s+)?(?:family|kids|children|wife|husband|staff|employees|ceo|boss|manager|face|neck|legs|head|dog))(?!\w)
-    (?:im|ill|gonna)\s+(?:\w+\s+)?(?:kill|murder|shoot|stab|strangle|hurt|beat\s+up|punch|hunt\s+down|track\s+down)\s+(?:you|u|ya|him|her|them|everyone|all\s+of\s+you)(?!\w)
+    (?:i|we|someone|somebody|people)\s+(?:ll|will|m\s+gonna|m\s+going\s+to|re\s+gonna|re\s+going\s+to|am\s+gonna|am\s+going\s+to|are\s+gonna|are\s+going\s+to|should|need\s+to|needs\s+to|want\s+to|wanna|d\s+love\s+to|d\s+like\s+to|swear\s+i\s+ll|swear\s+we\s+ll|ll\s+personally|will\s+personally)\s+(?:\w+\s+)?<NOT_IDIOM>(?:kill|murder|shoot|stab|strangle|choke|hurt|beat\s+up|beat|punch|slap|hunt\s+down|track\s+down|end|knife|bury|break|smash)\s+(?:you|u|ya|y\s+all|him|her|them|everyone|every\s+one|all\s+of\s+you|whoever|each\s+of\s+you|your\s+(?:\w+\s+)?(?:family|kids|children|wife|husband|staff|employees|ceo|boss|manager|face|neck|legs|head|dog))(?!\w)
+    (?:im|ill|gonna)\s+(?:\w+\s+)?<NOT_IDIOM>(?:kill|murder|shoot|stab|strangle|hurt|beat\s+up|punch|hunt\s+down|track\s+down)\s+(?:you|u|ya|him|her|them|everyone|all\s+of\s+you)(?!\w)
     (?:i|we)\s+(?:ll|will|m\s+gonna|re\s+gonna|am\s+going\s+to|m\s+going\s+to)\s+find\s+(?:you|u)\s*(?:[.!,]|$|and)
     (?:i|we|someone|somebody)\s+(?:ll|will|m\s+gonna|m\s+going\s+to|re\s+gonna|am\s+gonna|swear\s+i\s+ll|should|wanna|want\s+to)\s+(?:\w+\s+)?(?:kill|murder|shoot|stab|strangle|hurt|beat\s+up|punch|slap|hunt\s+down|knife)\s+(?:the|that|this)\s+(?:next\s+|first\s+|last\s+)?(?:rep|agent|guy|manager|driver|barista|cashier|employee|idiot|ceo|owner|clerk|tech|technician|person|one|woman|girl|bloke)
     (?:i\s+m|im|i\s+am|we\s+re|i\s+ll|i\s+will|gonna)\s+(?:gonna\s+|going\s+to\s+)?(?:hunt|track)\s+(?:you|u|ya|them|him|her)\s+down
-    (?:gas|lynch|hang)\s+(?:them|em)(?:\s+all)?(?!\w)
+    (?:gas|lynch|hang)\s+(?:them|em)(?:\s+all)?(?!\w)(?!\s+(?:up|out)(?!\w))
     (?:someone|somebody)\s+(?:at\s+\w+\s+)?(?:is|s)\s+(?:getting|gonna\s+get|going\s+to\s+get)\s+(?:hurt|shot|stabbed|killed)
     (?:kill|shoot|stab|hurt|burn|bomb|torch|blow\s+up|smash|shoot\s+up)\s+(?:your|the|this|that|every|their)\s+(?:\w+\s+)?(?:store|stores|shop|shops|office|offices|building|hq|headquarters|house|home|factory|warehouse|place)(?:\s+down)?(?!\w)
     (?:burn|burning)\s+(?:it|them|this\s+place|the\s+place)\s+(?:all\s+)?down
@@ -241,7 +245,7 @@ EN_THREAT = _phrases(r"""
     (?:bullet|bullets)\s+(?:in|through)\s+(?:your|his|her|their|the\s+ceo)
     (?:deserve|deserves|should|ought\s+to)\s+(?:to\s+)?(?:be\s+)?(?:shot|killed|hanged|hung|lynched|executed|burned|burnt|beaten|stabbed)
     deserves?\s+to\s+die
-""")
+""".replace("<NOT_IDIOM>", _EN_NOT_THREAT_IDIOM))
 EN_SELF_HARM = _phrases(r"""
     (?:kill|hang|shoot)\s+(?:yourself|yourselves|urself)
     kys
@@ -264,7 +268,7 @@ EN_HATE = _phrases(rf"""
     {EN_GROUPS}\s+(?:are|r)\s+(?:\w+\s+){{0,2}}?(?:animals|vermin|rats|parasites|savages|subhuman|scum|filth|a\s+plague|cockroaches|inferior|a\s+disease|a\s+cancer|not\s+human|invaders|pigs|apes|monkeys|criminals|rapists|terrorists|thieves|degenerates|freaks)
     {EN_GROUPS}\s+(?:shouldn\s+t|should\s+not|should\s+never|must\s+not)\s+be\s+allowed
     (?:they|them)\s+(?:are|r)\s+(?:\w+\s+)?(?:vermin|subhuman|cockroaches|parasites|rats|animals)(?!\w)
-    gas\s+(?:them|em)(?!\w)
+    gas\s+(?:them|em)(?!\w)(?!\s+up(?!\w))
     (?:death\s+to|kill\s+all|gas\s+(?:the|all)|deport\s+(?:all|every|the)|ban\s+all|exterminate|get\s+rid\s+of\s+(?:all|the)|wipe\s+out\s+(?:the|all)|hang\s+all)\s+(?:the\s+)?{EN_GROUPS}
     (?:go|goes|send\s+them|send\s+\w+)\s+back\s+to\s+(?:your|their|his|her|where\s+(?:you|they))\s*(?:own\s+)?(?:country|countries|village|jungle|desert|cave|came\s+from)
     great\s+replacement
