@@ -229,6 +229,25 @@ def test_a_threats_verb_in_an_everyday_idiom_is_no_threat(text: str, threat: boo
     assert ("threat" in cats(text, "en", NEG)) is threat
 
 
+@pytest.mark.parametrize(
+    ("text", "tone", "detractor"),
+    [
+        ("I'll never buy another brand again, Acme forever", NEU, False),
+        ("I will never buy from anyone else again, thanks Acme", NEU, False),
+        ("don't buy from anyone else, Acme is the best", POS, False),
+        ("shame on me for not trying Acme sooner", NEG, False),
+        ("I'll never buy another Acme phone again", NEG, True),
+        ("don't buy from Acme, they lie", NEG, True),
+        ("shame on you Acme", NEG, True),
+    ],
+)
+def test_loyalty_and_self_reproach_are_no_campaign(text: str, tone: tuple[str, float],
+                                                   detractor: bool) -> None:
+    """"never buy another brand again", "don't buy from anyone else" (loyalty) and "shame on me"
+    were detractor cases to review (2026-12-07)."""
+    assert ("detractor" in cats(text, "en", tone)) is detractor
+
+
 def test_needs_answer_only_for_a_watched_brand() -> None:
     text = "@acme_fr toujours pas de réponse"
     assert "needs_answer" in cats(text, "fr", NEG)

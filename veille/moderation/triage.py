@@ -299,6 +299,12 @@ EN_HOSTILE_IF_NEGATIVE = _phrases(r"""
     bullshit
     disgusting
 """)
+#: What a loyal customer never buys, or buys nowhere but here: "I'll never buy another brand again",
+#: "don't buy from anyone else" (a campaign or a "never again" for any other object).
+_EN_ELSEWHERE = _one_line(r"""(?:(?:another|any\s+other|other)\s+(?:brands?|compan(?:y|ies)|stores?|shops?|
+    makes?|airlines?|carriers?|networks?|banks?)|anything\s+else|anywhere\s+else|elsewhere|
+    (?:from|at|with)\s+(?:anyone|anybody|anywhere|any\s+other|another)(?:\s+else)?|
+    (?:anyone|anybody|anywhere)\s+else|any\s+other)(?!\w)""")
 EN_DETRACTOR = {
     "detractor:boycott": _phrases(r"""
         boycott\w*
@@ -308,16 +314,16 @@ EN_DETRACTOR = {
         petition\w*
     """),
     "detractor:never_again": _phrases(r"""
-        (?:never|not|won\s+t|will\s+not|wont|ll\s+never|will\s+never|not\s+ever)\s+(?:ever\s+)?(?:be\s+)?(?:buy|buying|shop|shopping|order|ordering|purchase|purchasing|use|using|set\s+foot|go\s+back|going\s+back|come\s+back|coming\s+back|fly|flying|eat|eating|drink|drinking|give\s+(?:them|you)\s+(?:a\s+(?:cent|penny|dime)|my\s+money|another\s+(?:cent|penny|dime)))\b(?:\s+\S+){0,5}?\s+(?:again|anymore|any\s+more)
+        (?:never|not|won\s+t|will\s+not|wont|ll\s+never|will\s+never|not\s+ever)\s+(?:ever\s+)?(?:be\s+)?(?:buy|buying|shop|shopping|order|ordering|purchase|purchasing|use|using|set\s+foot|go\s+back|going\s+back|come\s+back|coming\s+back|fly|flying|eat|eating|drink|drinking|give\s+(?:them|you)\s+(?:a\s+(?:cent|penny|dime)|my\s+money|another\s+(?:cent|penny|dime)))\b(?!\s+<ELSEWHERE>)(?:\s+\S+){0,5}?\s+(?:again|anymore|any\s+more)
         never\s+again
         (?:done|finished|through)\s+with\s+(?:you|this\s+company|them|\w+)\s+(?:for\s+good|forever)
         last\s+time\s+i\s+(?:ever\s+)?(?:buy|shop|order|use|go|set\s+foot)
-    """),
+    """.replace("<ELSEWHERE>", _EN_ELSEWHERE)),
     # Calls to act against the brand: campaigning whatever the tone.
     "detractor:campaign": _phrases(r"""
         (?:sign|signed|signing)\s+(?:the|this|our|my)\s+(?:petition|open\s+letter)
         (?:stop|quit)\s+(?:buying|shopping|ordering|supporting|funding|using|giving\s+(?:them|your)\s+money)
-        (?:don\s+t|do\s+not|never)\s+(?:buy|shop|order|support|give\s+them|fly|eat|trust)(?:\s+\w+){0,3}?\s+(?:from|at|with|there|them|their|it|anything)
+        (?:don\s+t|do\s+not|never)\s+(?:buy|shop|order|support|give\s+them|fly|eat|trust)(?:\s+\w+){0,3}?\s+(?:from|at|with|there|them|their|it|anything)(?!\s+<ELSEWHERE>|\s+else(?!\w))
         avoid\s+(?:at\s+all\s+costs?|like\s+the\s+plague|this\s+company|them)
         (?:stay\s+away|steer\s+clear|run\s+away)\s+from
         (?:cancel|delete|uninstall)\s+(?:your|ur)\s+(?:\w+\s+)?(?:subscriptions?|memberships?|accounts?|apps?|contracts?|plans?|orders?)
@@ -325,7 +331,7 @@ EN_DETRACTOR = {
         (?:switch|move|go)\s+to\s+(?:any\s+other|another|a\s+different)\s+(?:carrier|network|provider|brand|cafe|coffee\s+shop|company)
         \#boycott\w+
         \#\w+(?:sucks|exposed|mustgo|shame)
-        shame\s+on\s+(?:you|them|\w+)
+        shame\s+on\s+(?!(?:me|myself)(?!\w))(?:you|them|\w+)
         (?:join|joining)\s+(?:the|our|us|in)\s+(?:\w+\s+)?(?:protest|boycott|movement|campaign|strike|march|picket)
         (?:join|meet)\s+us\s+(?:outside|in\s+front\s+of|at)
         protest\s+(?:outside|at|in\s+front\s+of)
@@ -335,7 +341,7 @@ EN_DETRACTOR = {
         greenwashing
         blood\s+on\s+(?:their|your|its)\s+hands
         hold\s+(?:them|you|\w+)\s+accountable
-    """),
+    """.replace("<ELSEWHERE>", _EN_ELSEWHERE)),
     # Calls to spread the word: a campaign only when the text is negative ("spread the word: free
     # coffee for nurses!" is praise).
     "detractor:campaign_weak": _phrases(r"""
