@@ -786,11 +786,11 @@ class BrandMonitor:
 
     def _score(self, bucket: Bucket) -> Score:
         """The count detector's score of a closed bucket (its negative mentions), a silence (a
-        bucket without any mention) held back while the detector warms up (veille.spikes.feed)."""
-        if self.first_start is None:
-            self.first_start = bucket.start
-        self.detector, score, self.held_since = feed(
-            self.detector, bucket.start, bucket.negative, silent=bucket.total == 0,
+        bucket without a negative mention, whatever other mentions it holds: the detector's
+        series is the negative count, as `veille detect` reads it) held back while the detector
+        warms up (veille.spikes.feed)."""
+        self.detector, score, self.held_since, self.first_start = feed(
+            self.detector, bucket.start, bucket.negative,
             held_since=self.held_since, first_start=self.first_start,
             max_gap_buckets=self.config.max_gap_buckets)
         return score

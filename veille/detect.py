@@ -245,11 +245,9 @@ def _score_rows(src: TextIO, dst: TextIO, series_csv: Path, detector: Detector) 
     def score_bucket(start: int, count: float) -> Score:
         """As the agent scores a closed bucket: a silence held back while the detector warms up."""
         nonlocal detector, first_start, held_since
-        if first_start is None:
-            first_start = start
-        detector, score, held_since = feed(detector, start, count, silent=count == 0,
-                                           held_since=held_since, first_start=first_start,
-                                           max_gap_buckets=MAX_GAP_BUCKETS)
+        detector, score, held_since, first_start = feed(
+            detector, start, count, held_since=held_since, first_start=first_start,
+            max_gap_buckets=MAX_GAP_BUCKETS)
         return score
 
     def close_bucket() -> None:

@@ -447,37 +447,44 @@ class Fed(NamedTuple):
     detector: Detector  # the detector that scored it (a fresh one after a restart)
     score: Score
     held_since: int | None  # start of the silence held back, if any
+    first_start: int | None  # start of the series' first bucket above 0, once there was one
 
 
-def feed(d: Detector, start: int, count: float, *, silent: bool, held_since: int | None,
-         first_start: int, max_gap_buckets: int) -> Fed:
+def feed(d: Detector, start: int, count: float, *, held_since: int | None,
+         first_start: int | None, max_gap_buckets: int) -> Fed:
     """Score the bucket starting at epoch `start`, holding back a cold detector's silences.
 
-    A warm detector is fed every bucket as it comes (silence is data). A cold one (still warming
-    up) is not fed a `silent` bucket (no mention at all) as it comes: the silence is held (from
-    `held_since`) until the next bucket with mentions, then fed if it was shorter than the time
-    the series had been watched before it (since `first_start`: its quiet hours), or else taken
-    as the series not having started yet - a stray old mention, a backfill, a brand silent for
-    days - and the detector starts afresh at the new traffic instead of scoring it against a
-    baseline of zeros. Held buckets are scored as warm-up (no anomaly). At most
-    `max_gap_buckets` held buckets are fed, as a jump of the clock feeds at most that many.
+    A silence is a bucket of 0, whatever else the caller saw in it: the detector's series is all
+    it is told (the spike agent's buckets of negative mentions, `veille detect`'s rows), so that
+    the same series is scored the same way by both. A warm detector is fed every bucket as it
+    comes (silence is data). A cold one (still warming up) is not fed a silence as it comes: it
+    is held (from `held_since`) until the next bucket above 0, then fed if it was shorter than
+    the time the series had been watched before it (since `first_start`, its first bucket above
+    0: its quiet hours), or else taken as the series not having started yet - a stray old
+    mention, a backfill, a brand silent for days - and the detector starts afresh at the new
+    traffic instead of scoring it against a baseline of zeros. Held buckets are scored as
+    warm-up (no anomaly). At most `max_gap_buckets` held buckets are fed, as a jump of the clock
+    feeds at most that many. Zeros before the series' first bucket above 0 are never fed.
     The spike agent (veille.crisis.BrandMonitor) and `veille detect` both score through this."""
     size = d.config.bucket_seconds
     ts = datetime.fromtimestamp(start, UTC)
-    if silent and (held_since is not None or d.warming_up_at(start)):
+    if count == 0 and (held_since is not None or first_start is None or d.warming_up_at(start)):
         if held_since is None:
             # From the bucket after the last one the detector saw: a silence that a jump of the
             # clock shortened (max_gap_buckets) counts in full.
             held_since = start if d.last_ts is None else int(d.last_ts) + size
         return Fed(d, Score(ts, 0.0, 0.0, 0.0, d.config.min_spread, 0.0, 0.0, False, False, True),
-                   held_since)
+                   held_since, first_start)
+    if first_start is None:
+        first_start, held_since = start, None  # the series starts here: the zeros before it
+        # are not fed (and the detector that saw none of them is a fresh one)
     if held_since is not None:
         if start - held_since >= held_since - first_start:
             d = Detector(d.config)
         else:
             for t in range(max(held_since, start - max_gap_buckets * size), start, size):
                 d.update(datetime.fromtimestamp(t, UTC), 0)
-    return Fed(d, d.update(ts, count), None)
+    return Fed(d, d.update(ts, count), None, first_start)
 
 
 def _median(values: list[float]) -> float:

@@ -424,8 +424,10 @@ def test_the_expected_negatives_reported_on_a_brands_first_day_follow_its_usual_
         assert r.expected == pytest.approx(r.total * 0.15, rel=0.35)
     # Each first-day report is the bucket's own volume times a share, so it follows the
     # volume; the count detector's early level does not (its first bucket is all it knows).
-    assert sum(abs(r.expected - r.negative) for r in warming) < sum(
-        abs(r.score.expected - r.negative) for r in warming)
+    # (A first-day bucket without a negative mention is held back: no level of the detector's.)
+    fed = [r for r in warming if r.negative]
+    assert sum(abs(r.expected - r.negative) for r in fed) < sum(
+        abs(r.score.expected - r.negative) for r in fed)
     assert all(r.expected == r.score.expected for r in warm)
 
 
@@ -706,15 +708,22 @@ def test_a_cold_brand_silent_for_days_starts_afresh_at_its_new_traffic(scale: fl
     brand's normal level and the traffic raised a false critical story."""
     start = START + 10 * DAY + 9 * HOUR
     m = BrandMonitor("acme")
-    events = run(m, traffic(days=10 / 24, scale=scale, start=start))
+    items = list(traffic(days=10 / 24, scale=scale, start=start))
+    events = run(m, items)
     t = start + 10 * HOUR
     while t < start + 10 * HOUR + 3 * DAY:
         t += 60
         events += m.advance(t)
-    assert m.held_since == start + 10 * HOUR and m.detector.n == 10 * 12  # the silence is held
-    events += run(m, traffic(days=3, seed=4, scale=scale, start=start + 10 * HOUR + 3 * DAY))
+    # The silence is held, from the bucket after the last negative mention (the detector's
+    # series is the negative count: a bucket of positive mentions only is silent to it).
+    last = max(int(at // BUCKET) * BUCKET for _, at, negative, *_ in items if negative)
+    assert m.held_since == last + BUCKET and m.detector.last_ts == last
+    later = list(traffic(days=3, seed=4, scale=scale, start=start + 10 * HOUR + 3 * DAY))
+    events += run(m, later)
     assert events == []
-    assert m.held_since is None and m.detector.n == 3 * 288 - 3  # afresh from the new traffic
+    first = min(int(at // BUCKET) * BUCKET for _, at, negative, *_ in later if negative)
+    skipped = (first - (start + 10 * HOUR + 3 * DAY)) // BUCKET
+    assert m.held_since is None and m.detector.n == 3 * 288 - 3 - skipped  # afresh from there
 
 
 def test_a_cold_brands_quiet_hours_are_learnt_once_it_speaks_again() -> None:
@@ -722,13 +731,19 @@ def test_a_cold_brands_quiet_hours_are_learnt_once_it_speaks_again() -> None:
     detector warms up, then fed to it in order when the next mention comes."""
     start = START + 9 * HOUR
     m = BrandMonitor("acme")
-    run(m, traffic(days=10 / 24, scale=1.0, start=start))
+    items = list(traffic(days=10 / 24, scale=1.0, start=start))
+    run(m, items)
     m.advance(start + 14 * HOUR + 600)  # four quiet hours: their buckets close, held back
-    assert m.closes == 14 * 12 and m.detector.n == 10 * 12 and m.held_since == start + 10 * HOUR
-    m.observe("back", start + 14 * HOUR + 100, False, 1, "merci")
+    last = max(int(at // BUCKET) * BUCKET for _, at, negative, *_ in items if negative)
+    held, fed = m.held_since, m.detector.n
+    assert m.closes == 14 * 12 and m.detector.last_ts == last and held == last + BUCKET
+    m.observe("thanks", start + 14 * HOUR + 50, False, 1, "merci")  # no negative: still silent
     m.advance(start + 14 * HOUR + 900)
-    assert m.held_since is None and m.detector.n == 14 * 12 + 1
-    assert m.detector.last_ts == start + 14 * HOUR
+    assert m.held_since == held and m.detector.n == fed
+    m.observe("back", start + 14 * HOUR + 400, True, 1, "service nul")
+    m.advance(start + 14 * HOUR + 1200)
+    assert m.held_since is None and m.detector.n == fed + (start + 14 * HOUR - held) // BUCKET + 2
+    assert m.detector.last_ts == start + 14 * HOUR + BUCKET
 
 
 def test_a_warm_brands_quiet_night_is_still_data() -> None:
@@ -779,7 +794,10 @@ def test_a_state_saved_before_the_cold_start_fields_still_loads() -> None:
     old = BrandMonitor("acme")
     old.load_state(state)
     assert old.held_since is None
-    assert old.first_start == m.first_start == START  # from the detector's own history
+    # From the detector's own history (it started afresh at the first negative mentions after
+    # a longer stretch without any; the first negative mention was in m.first_start's bucket).
+    d = m.detector
+    assert old.first_start == int(d.last_ts) - (d.n - 1) * BUCKET >= m.first_start >= START
     assert run(old, traffic(days=1, start=START + 2 * DAY)) == run(
         m, traffic(days=1, start=START + 2 * DAY))
 

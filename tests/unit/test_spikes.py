@@ -62,9 +62,8 @@ def run_fed(points: list[tuple[datetime, int]], detector: Detector | None = None
     d, held, first, out = detector or Detector(), None, None, []
     for t, v in points:
         start = int(t.timestamp())
-        first = start if first is None else first
-        d, score, held = feed(d, start, v, silent=v == 0, held_since=held, first_start=first,
-                              max_gap_buckets=MAX_GAP_BUCKETS)
+        d, score, held, first = feed(d, start, v, held_since=held, first_start=first,
+                                     max_gap_buckets=MAX_GAP_BUCKETS)
         out.append(score)
     return out
 
