@@ -390,14 +390,17 @@ def cmd_jetstream(args: argparse.Namespace) -> int:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from veille.detect import run_detect, timezone_option
+    from veille.detect import bucket_seconds_option, run_detect, timezone_option
     from veille.spikes import DetectorConfig
 
     for option, value in (("series", args.series), ("--out", args.out)):
         if not value.strip():
             raise CliError(f"{option}: empty path, expected a CSV file name")
     # DetectError names the file and line (or the option): printed by main() like a CliError.
-    config = DetectorConfig(timezone=timezone_option(args.timezone))
+    # The agent's bucket width (VEILLE_SPIKE_BUCKET_SECONDS) and zone (VEILLE_TIMEZONE) by
+    # default: the detector the spike agent of this deployment runs.
+    config = DetectorConfig(bucket_seconds=bucket_seconds_option(None),
+                            timezone=timezone_option(args.timezone))
     alerts = run_detect(Path(args.series), Path(args.out), config)
     print(f"{args.out}: written, {alerts} alert(s)", file=sys.stderr)
     return 0
@@ -1635,7 +1638,8 @@ def build_parser() -> argparse.ArgumentParser:
         "detect", help="score a timestamp,value CSV with the spike detector",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         # The rules of veille/detect.py (not imported here: it would slow every command down).
-        epilog="Rows are scored by 5-minute bucket, as the streaming spike agent does:\n"
+        epilog="Rows are scored by bucket (VEILLE_SPIKE_BUCKET_SECONDS, the agent's, else 5\n"
+               "minutes), as the streaming spike agent does:\n"
                "  * a timestamp is aligned to the start of its bucket (00:07:53 counts in 00:05:00);\n"
                "  * a bucket with no row counts as 0 (at most a week of them in a row): a series\n"
                "    that omits its zero rows scores as one that writes them;\n"

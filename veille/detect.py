@@ -93,6 +93,27 @@ def timezone_option(value: str | None, environ: Mapping[str, str] | None = None)
         raise DetectError(f"{where}: {exc}") from None
 
 
+def bucket_seconds_option(value: int | None, environ: Mapping[str, str] | None = None) -> int:
+    """--bucket-seconds, or the spike agent's own: VEILLE_SPIKE_BUCKET_SECONDS (read as the
+    agent's settings read it), else 300; DetectError naming the option or the variable if it
+    is not a whole number of seconds from 1 to a day."""
+    env = os.environ if environ is None else environ
+    where, raw = "--bucket-seconds", value
+    if value is None:
+        where, text = "VEILLE_SPIKE_BUCKET_SECONDS", env.get("VEILLE_SPIKE_BUCKET_SECONDS") or ""
+        if not text:
+            return DetectorConfig.bucket_seconds
+        try:
+            raw = int(text)
+        except ValueError:
+            raise DetectError(f"{where}={text!r} is not a whole number of seconds") from None
+    assert raw is not None
+    if not 0 < raw <= MAX_BUCKET_SECONDS:
+        shown = raw if abs(raw) < 10**18 else "over 10^18"
+        raise DetectError(f"{where} must be from 1 to {MAX_BUCKET_SECONDS} (one day), not {shown}")
+    return raw
+
+
 class DetectError(ValueError):
     """A series file the detector cannot read; the message names the file and the line."""
 
@@ -359,23 +380,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("series", type=Path, help="CSV with a header and columns timestamp,value")
     ap.add_argument("--out", type=Path, required=True, help="output CSV: timestamp,value,anomaly_score,alert")
-    ap.add_argument("--bucket-seconds", type=int, default=DetectorConfig.bucket_seconds,
-                    help="width of one bucket (default %(default)s)")
+    ap.add_argument("--bucket-seconds", type=int,
+                    help="width of one bucket (default: VEILLE_SPIKE_BUCKET_SECONDS, the spike "
+                         "agent's, else 300)")
     ap.add_argument("--direction", choices=("up", "both"), default=DetectorConfig.direction,
                     help="alert on rises only, or on drops too (default %(default)s)")
     ap.add_argument("--timezone", metavar="ZONE",
                     help="IANA time zone of the series' daily rhythm, e.g. Europe/Paris "
                          "(default: VEILLE_TIMEZONE, else UTC)")
     args = ap.parse_args(argv)
-    if not 0 < args.bucket_seconds <= MAX_BUCKET_SECONDS:
-        shown = args.bucket_seconds if abs(args.bucket_seconds) < 10**18 else "over 10^18"
-        ap.error(f"--bucket-seconds must be from 1 to {MAX_BUCKET_SECONDS} (one day), "
-                 f"not {shown}")
     try:
+        bucket_seconds = bucket_seconds_option(args.bucket_seconds)
         timezone = timezone_option(args.timezone)
     except DetectError as exc:
         ap.error(str(exc))
-    config = DetectorConfig(bucket_seconds=args.bucket_seconds, direction=args.direction,
+    config = DetectorConfig(bucket_seconds=bucket_seconds, direction=args.direction,
                             timezone=timezone)
     try:
         alerts = run_detect(args.series, args.out, config)

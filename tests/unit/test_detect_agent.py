@@ -21,6 +21,7 @@ import agents.recovery
 from streams.topics import brand_partition
 from tests.conftest import ROOT
 from tests.spike_helpers import SETTINGS, Process, signal, tick
+from veille.settings import Settings
 
 T0 = 1_700_006_400  # 2023-11-15 00:00 UTC, in the past (event times are capped at the clock)
 SIZE = 300
@@ -61,11 +62,15 @@ def mentions(days: int, mean: float, surge: tuple[int, int, float], seed: int) -
     return out
 
 
-def through_agent(buckets: list[tuple[int, int]], seed: int) -> tuple[dict[int, float], list[dict]]:
-    """Each bucket's anomaly score as the agent exports it (veille_reputation_anomaly_score, read
-    after every batch that closed one bucket), and the alert events it sent."""
+def through_agent(buckets: list[tuple[int, int]], seed: int, env: dict[str, str]
+                  ) -> tuple[dict[int, float], list[dict]]:
+    """Each bucket's anomaly score as the agent configured by the VEILLE_* variables `env`
+    exports it (veille_reputation_anomaly_score, read after every batch that closed one bucket),
+    and the alert events it sent. `buckets` are 5-minute slots, one batch each."""
     rng = random.Random(seed)
-    proc = Process()
+    settings = Settings.from_env(env)
+    width = settings.spike_bucket_seconds
+    proc = Process(settings=settings)
     offset, sent = 0, [0] * len(SOURCES)
     batches = []
     for i, (total, negative) in enumerate(buckets):
@@ -92,21 +97,23 @@ def through_agent(buckets: list[tuple[int, int]], seed: int) -> tuple[dict[int, 
         return proc.registry.get_sample_value(name, {"brand": "acme"}) or 0.0
 
     scores: dict[int, float] = {}
-    first = T0 + next(i for i, (total, _) in enumerate(buckets) if total) * SIZE
+    first = (T0 + next(i for i, (total, _) in enumerate(buckets) if total) * SIZE) // width * width
     closed = 0
 
     for batch in batches:  # one batch at a time: the gauge is read after each
         proc.run([batch])
         now = int(sample("veille_reputation_buckets_closed_total"))
         if now == closed + 1:
-            scores[first + closed * SIZE] = sample("veille_reputation_anomaly_score")
+            scores[first + closed * width] = sample("veille_reputation_anomaly_score")
         closed = now
     return scores, proc.alerts.sent
 
 
-def through_veille_detect(tmp_path: Path, buckets: list[tuple[int, int]]) -> dict[int, tuple[float, int]]:
-    """Each bucket's (anomaly_score, alert) from `veille detect` on the negative counts, one row
-    per bucket that had mentions (an export leaves the silent ones out, or writes 0: the same)."""
+def through_veille_detect(tmp_path: Path, buckets: list[tuple[int, int]], environ: dict[str, str]
+                          ) -> dict[int, tuple[float, int]]:
+    """Each row's (anomaly_score, alert) from `veille detect`, run with the VEILLE_* variables
+    `environ`, on the negative counts: one row per 5-minute slot that had mentions (an export
+    leaves the silent ones out, or writes 0: the same)."""
     series, out = tmp_path / "negative.csv", tmp_path / "scored.csv"
     with series.open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -115,7 +122,7 @@ def through_veille_detect(tmp_path: Path, buckets: list[tuple[int, int]]) -> dic
             if total:
                 w.writerow([_iso(T0 + i * SIZE), negative])
     env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env.update(environ, PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-m", "veille.cli", "detect", str(series), "--out",
                            str(out)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -124,14 +131,26 @@ def through_veille_detect(tmp_path: Path, buckets: list[tuple[int, int]]) -> dic
                 (float(r["anomaly_score"]), int(r["alert"])) for r in csv.DictReader(fh)}
 
 
-def test_veille_detect_scores_each_bucket_as_the_spike_agent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("env", [
+    {},
+    # A deployment's settings: `veille detect` reads them as the agent does (until 2026-12-07 it
+    # scored 5-minute buckets whatever VEILLE_SPIKE_BUCKET_SECONDS said).
+    {"VEILLE_SPIKE_BUCKET_SECONDS": "600", "VEILLE_TIMEZONE": "Europe/Paris"},
+], ids=["defaults", "10-minute-buckets-paris"])
+def test_veille_detect_scores_each_bucket_as_the_spike_agent(tmp_path: Path, env: dict[str, str]
+                                                             ) -> None:
     """Four days of a brand's mentions (a daily rhythm, 30 % of them negative in every bucket, a
     surge of all mentions on the fourth afternoon); a quiet night's bucket often has mentions
     but no negative one, on the first day too, while the detector warms up."""
-    buckets = mentions(4, mean=10.0, surge=(3 * PER_DAY + 170, 12, 5.0), seed=3)
-    agent, events = through_agent(buckets, seed=4)
-    offline = through_veille_detect(tmp_path, buckets)
-    assert len(agent) >= len(buckets) - 3  # all but the few the last batch closed together
+    width = int(env.get("VEILLE_SPIKE_BUCKET_SECONDS", SIZE))
+    buckets = mentions(4, mean=10.0, surge=(3 * PER_DAY + 170, 24, 6.0), seed=3)
+    agent, events = through_agent(buckets, seed=4, env=env)
+    rows = through_veille_detect(tmp_path, buckets, env)
+    offline: dict[int, tuple[float, int]] = {}
+    for ts, (score, alert) in rows.items():  # rows of one bucket: its score, alert on the first
+        start = ts // width * width
+        offline[start] = (score, max(alert, offline.get(start, (0.0, 0))[1]))
+    assert len(agent) >= len(buckets) * SIZE // width - 3  # but the last, closed together
     compared = [start for start in sorted(agent) if start in offline]
     assert len(compared) > 0.95 * len(agent)
     assert [(s, round(agent[s], 4)) for s in compared] == [(s, offline[s][0]) for s in compared]
@@ -140,6 +159,7 @@ def test_veille_detect_scores_each_bucket_as_the_spike_agent(tmp_path: Path) -> 
     flagged = [s for s, (_, alert) in offline.items() if alert]
     assert len(opened) == len(flagged) == 1
     assert opened[0]["anomaly_score"] == offline[flagged[0]][0]
+    assert datetime.fromisoformat(opened[0]["window_end"]).timestamp() == flagged[0] + width
 
 
 def test_a_cold_detector_holds_a_bucket_without_negative_mentions_back_as_veille_detect_does(
@@ -179,3 +199,23 @@ def test_a_cold_detector_holds_a_bucket_without_negative_mentions_back_as_veille
 
 def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def test_veille_detect_names_a_bad_bucket_width_setting(tmp_path: Path) -> None:
+    from veille.detect import DetectError, bucket_seconds_option
+
+    assert bucket_seconds_option(None, {}) == 300
+    assert bucket_seconds_option(None, {"VEILLE_SPIKE_BUCKET_SECONDS": "600"}) == 600
+    assert bucket_seconds_option(900, {"VEILLE_SPIKE_BUCKET_SECONDS": "600"}) == 900  # the option
+    for bad, match in (("5m", "is not a whole number"), ("0", "from 1 to 86400"),
+                       ("86401", "from 1 to 86400")):
+        with pytest.raises(DetectError, match=f"VEILLE_SPIKE_BUCKET_SECONDS.*{match}"):
+            bucket_seconds_option(None, {"VEILLE_SPIKE_BUCKET_SECONDS": bad})
+    series = tmp_path / "s.csv"
+    series.write_text("timestamp,value\n2026-01-01T00:00:00Z,1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VEILLE_")}
+    env.update(PYTHONPATH=str(ROOT), VEILLE_SPIKE_BUCKET_SECONDS="5m")
+    done = subprocess.run([sys.executable, "-m", "veille.cli", "detect", str(series), "--out",
+                           str(tmp_path / "o.csv")], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "VEILLE_SPIKE_BUCKET_SECONDS='5m'" in done.stderr, done.stderr
