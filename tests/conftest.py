@@ -58,6 +58,7 @@ LONGEST_FILES = {
     "tests/integration/test_dead_letters.py": 52, "tests/unit/test_rules.py": 51,
     "tests/integration/test_roles.py": 51, "tests/integration/test_erase.py": 49,
     "tests/integration/test_crisis_quiet.py": 48, "tests/integration/test_watchlist_reload.py": 47,
+    "tests/integration/test_crisis_detect.py": 27,
     "tests/integration/test_log_format.py": 45,
     "tests/integration/test_rss.py": 43, "tests/integration/test_bluesky.py": 41,
     "tests/integration/test_reddit.py": 38, "tests/integration/test_youtube.py": 39,
