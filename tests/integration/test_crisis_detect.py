@@ -20,6 +20,7 @@ from tests.cli_helpers import as_operator
 from tests.conftest import scrape_page
 from tests.integration.test_crisis import NEG, POS, WATCHLIST
 from tests.kafka_helpers import read_all
+from tests.unit.test_spikes import poisson
 
 pytestmark = pytest.mark.integration
 #: 15-minute buckets, not the default 5: 78 hours are 312 buckets, and `veille detect` must
@@ -54,13 +55,7 @@ def negative_counts(first: int, n: int, seed: int = 3) -> list[tuple[int, int]]:
         lam = MEAN * (1.0 + 0.6 * math.sin(2 * math.pi * hour / 24 - math.pi / 2))
         if surge <= start < surge + SURGE_BUCKETS * BUCKET:
             lam *= SURGE_FACTOR
-        limit, k, p = math.exp(-lam), 0, 1.0  # Knuth's Poisson draw
-        while True:
-            p *= rng.random()
-            if p <= limit:
-                break
-            k += 1
-        out.append((start, k))
+        out.append((start, poisson(rng, lam)))
     return out
 
 

@@ -21,6 +21,7 @@ import agents.recovery
 from streams.topics import brand_partition
 from tests.conftest import ROOT
 from tests.spike_helpers import SETTINGS, Process, signal, tick
+from tests.unit.test_spikes import poisson
 from veille.settings import Settings
 
 T0 = 1_700_006_400  # 2023-11-15 00:00 UTC, in the past (event times are capped at the clock)
@@ -37,15 +38,6 @@ def no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
         return 0
 
     monkeypatch.setattr(agents.recovery, "catch_up_retrying", caught_up)
-
-
-def poisson(rng: random.Random, lam: float) -> int:
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 def mentions(days: int, mean: float, surge: tuple[int, int, float], seed: int) -> list[tuple[int, int]]:
