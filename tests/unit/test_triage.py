@@ -592,3 +592,20 @@ def test_an_insult_alone_after_the_handles_of_a_reply_is_addressed(text: str, in
     """A reply's leading handles are its address, not its prose: "@bob JERK" is "jerk" said alone,
     as "..., jerk!" is; it was no insult (real tweets, 2026-12-07)."""
     assert ("insult" in cats(text, "en", NEG)) is insult
+
+
+@pytest.mark.parametrize(
+    ("text", "insult"),
+    [
+        ("Ce type de contrat est ridicule", False),
+        ("le type d'offre est nul", False),
+        ("ce type est nul", True),
+        ("le type de la hotline est incompétent", True),
+        ("le type de chez Acme est incompétent", True),
+    ],
+)
+def test_type_de_is_a_kind_not_a_person(text: str, insult: bool) -> None:
+    """"type" before "de" is a kind, not a guy: "ce type de contrat est ridicule" was an insult
+    aimed at a person (a review on real French tweets, 2026-12-07); "ce type est nul", "le type de la
+    hotline est incompétent" still are."""
+    assert ("insult" in cats(text, "fr", NEG)) is insult

@@ -422,8 +422,12 @@ FR_ADJECTIVES = _words("""
     incapable, minable, pitoyable, ridicule, lamentable, pathetique, teube, cons, grotesque, stupides,
     degueulasse, malhonnete, malhonnetes, pourris, pourries
 """)
-FR_PERSON = r"(?:mec|type|gars|nana|meuf|livreur|livreurs|conseiller|conseillere|conseillers|vendeur|" \
-    r"vendeuse|vendeurs|caissier|caissiere|serveur|serveuse|barista|patron|patronne|pdg|directeur|" \
+#: "type" is a guy ("ce type est nul", "le type de la hotline"), not before "de" and a bare noun
+#: ("ce type de contrat est nul", "ce type d'énergie": a kind).
+_FR_TYPE = (r"type(?!\s+(?:de|d)\s+"
+            r"(?!(?:la|l|chez|mon|ma|mes|ton|ta|tes|votre|vos|leur|leurs|ce|cette)(?!\w)))")
+FR_PERSON = rf"(?:mec|{_FR_TYPE}|gars|nana|meuf|livreur|livreurs|conseiller|conseillere|conseillers|" \
+    r"vendeur|vendeuse|vendeurs|caissier|caissiere|serveur|serveuse|barista|patron|patronne|pdg|directeur|" \
     r"directrice|gerant|gerante|manager|technicien|technicienne|employe|employee|employes|salarie|" \
     r"salaries|standardiste|dirigeant|dirigeants|boss|ceo|cm|moderateur|moderatrice|mecs|gens|" \
     r"personnel|interlocuteur|interlocutrice)"
