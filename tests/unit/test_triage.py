@@ -609,3 +609,18 @@ def test_type_de_is_a_kind_not_a_person(text: str, insult: bool) -> None:
     aimed at a person (a review on real French tweets, 2026-12-07); "ce type est nul", "le type de la
     hotline est incompétent" still are."""
     assert ("insult" in cats(text, "fr", NEG)) is insult
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("Acme a changé ses tarifs, c'est pourquoi le forfait coûte plus cher", False),
+        ("Acme ouvre trois boutiques, voilà pourquoi on en parle", False),
+        ("Acme pourquoi le forfait coûte plus cher ce mois-ci", True),
+    ],
+)
+def test_c_est_pourquoi_is_no_question(text: str, complaint: bool) -> None:
+    """"c'est pourquoi", "voilà pourquoi" ("that's why") ask nothing: "c'est pourquoi le parti est
+    inutile" was a complaint to answer (a review on real French tweets, 2026-12-07); "pourquoi le
+    forfait ..." still is."""
+    assert ("needs_answer:complaint" in triage(text, "fr", "neutral", 0.0, BRAND).reasons) is complaint

@@ -643,7 +643,8 @@ FR_COMPLAINT_WEAK = _phrases(r"""
     augmentation
     c\s+est\s+normal
     repondez
-    pourquoi\s+(?:mon|ma|mes|vous|on|fermer|avoir|le|la)
+    # not "c'est pourquoi", "voilà pourquoi" ("that's why"): no question
+    (?<!c\sest\s)(?<!cest\s)(?<!voila\s)(?<!voici\s)pourquoi\s+(?:mon|ma|mes|vous|on|fermer|avoir|le|la)
     (?:hors\s+de\s+prix|arnaque|arnaques|vol\s+manifeste|inadmissible|inacceptable|honteux|scandaleux)
 """)
 FR_ADDRESSED = HANDLE_ADDRESSED + r"|(?<!\w)(?:vous|votre|vos|svp|stp|merci\s+de|aidez)(?!\w)|\?"
