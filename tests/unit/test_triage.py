@@ -624,3 +624,20 @@ def test_c_est_pourquoi_is_no_question(text: str, complaint: bool) -> None:
     inutile" was a complaint to answer (a review on real French tweets, 2026-12-07); "pourquoi le
     forfait ..." still is."""
     assert ("needs_answer:complaint" in triage(text, "fr", "neutral", 0.0, BRAND).reasons) is complaint
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("Le préfet autorise un tir de prélèvement sur les loups, Acme se tait", False),
+        ("Acme : ce qui change avec le prélèvement à la source", False),
+        ("Acme, rdv au labo pour un prélèvement sanguin", False),
+        ("@acme double prélèvement sur mon compte ce mois-ci", True),
+        ("@acme encore un prélèvement de 30 euros", True),
+    ],
+)
+def test_a_prelevement_that_is_no_debit_is_no_complaint(text: str, complaint: bool) -> None:
+    """"prélèvement" is a debit in a complaint, not a cull ("tir de prélèvement"), a withholding tax
+    ("prélèvement à la source") or a sample ("prélèvement sanguin"): a wolf cull was a complaint to
+    answer (a review on real French tweets, 2026-12-07)."""
+    assert ("needs_answer:complaint" in triage(text, "fr", "neutral", 0.0, BRAND).reasons) is complaint

@@ -606,7 +606,8 @@ FR_COMPLAINT = _phrases(r"""
     (?:depuis|ca\s+fait|cela\s+fait)\s+(?:\d+|deux|trois|quatre|cinq|six|plusieurs|des|une|un)\s+(?:jours|jour|semaines|semaine|mois|heures|heure|h|j|minutes|min)
     ou\s+(?:est|en\s+est|sont)\s+(?:ma|mon|mes|le|la|les|on)
     (?:preleve|prelevee|debite|debitee|facture|facturee|paye|payee)\s+(?:deux|2|trois|3)\s+fois
-    (?:double\s+)?prelevement
+    # a debit, not a cull ("tir de prélèvement"), a withholding tax ("à la source") or a sample
+    (?<!tir\sde\s)(?<!tirs\sde\s)(?:double\s+)?prelevement(?!\s+(?:a\s+la\s+source|sanguin|de\s+sang|d\s+echantillon|d\s+eau)(?!\w))
     (?:ne|n)\s+(?:marche|fonctionne|charge|s\s+allume|repond|repondez|se\s+connecte|demarre|s\s+ouvre|vient|couvre|arrive)\s+(?:pas|plus|jamais)
     (?:ca|il|elle|l\s+app|l\s+appli|le\s+site|le\s+reseau|la\s+box|mon\s+\w+|ma\s+\w+)\s+(?:marche|fonctionne|charge)\s+(?:pas|plus)
     (?:en\s+)?panne
