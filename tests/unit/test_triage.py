@@ -641,3 +641,22 @@ def test_a_prelevement_that_is_no_debit_is_no_complaint(text: str, complaint: bo
     ("prélèvement à la source") or a sample ("prélèvement sanguin"): a wolf cull was a complaint to
     answer (a review on real French tweets, 2026-12-07)."""
     assert ("needs_answer:complaint" in triage(text, "fr", "neutral", 0.0, BRAND).reasons) is complaint
+
+
+@pytest.mark.parametrize(
+    ("text", "insult"),
+    [
+        ("ces ordures ménagères ne sont plus ramassées depuis la grève chez Acme", False),
+        ("Acme forme des chiens d'aveugle, c'est un chien de chasse formidable", False),
+        ("la nouvelle Acme au départ, c'est un boulet de canon", False),
+        ("ces ordures de chez Acme m'ont raccroché au nez", True),
+        ("t'es une ordure", True),
+        ("ces chiens de la direction d'Acme", True),
+    ],
+)
+def test_an_insulting_noun_in_a_compound_naming_a_thing_is_no_insult(text: str, insult: bool) -> None:
+    """"ces ordures ménagères" (household waste) was an insult of high severity, hidden; "un chien
+    de chasse", "un boulet de canon" were insults too (found writing test texts in a review of real
+    French tweets on ecology, 2026-12-07: animals and waste are their topic). The same nouns aimed at
+    someone still are."""
+    assert ("insult" in cats(text, "fr", NEG)) is insult

@@ -439,6 +439,10 @@ FR_COPULA_TARGET = rf"""(?:t\s?es|tes|tu\s+es|tu\s+n\s?es|t\s+n\s?es|vous\s+etes
 #: nul" (an adjective after a thing) are complaints, not insults (a review on real tweets,
 #: 2026-12-07). A strong insult after it keeps any free word: "quelle équipe de connards".
 FR_EXCLAIM = r"(?:quel|quelle|quels|quelles)"
+#: Compounds in which an insulting noun names a thing or an animal: "ces ordures ménagères"
+#: (household waste), "des chiens de chasse", "un boulet de canon". Never an insult after a target.
+FR_THING_COMPOUND = _one_line(r"""(?!\s+(?:menageres?|de\s+(?:chasse|traineau|berger|compagnie|
+    canon|bagnard)|d\s+(?:aveugle|assistance|arret))(?!\w))""")
 FR_NOUN_TARGET = rf"""(?:{FR_COPULA_TARGET}|espece|especes|bande|sale|sales|pauvre|pauvres|
     sacre|sacree|c\s?est\s+(?:vraiment\s+|juste\s+|franchement\s+)?(?:un|une|des|qu\s+un|
     qu\s+une|que\s+des)|ce\s+sont\s+des|vous\s+les|tous\s+des|toutes\s+des|ces|espece\s+d|bande\s+d)"""
@@ -777,12 +781,13 @@ def _build(person_nouns: list[str], nouns_strong: list[str], nouns: list[str], a
            copula: str, noun_target: str, fill: list[str], phrases: str, threat: str,
            self_harm: str, slurs: list[str], hate: str, hostile: str, hostile_neg: str,
            detractor: dict[str, str], complaint: str, complaint_weak: str, addressed: str,
-           exclaim: str | None = None, person: str = "") -> _Rules:
+           exclaim: str | None = None, person: str = "", thing: str = "") -> _Rules:
     # Adjectives follow a copula without an article: "t'es bête" is an insult, "t'es une bête"
     # (a beast: praise) is not.
     adjective_fill = [w for w in fill if w not in ("un", "une", "a", "an")]
-    strong = _alt(nouns_strong + person_nouns)
-    mild = _alt(nouns)
+    # `thing`: a lookahead refusing the compounds in which such a noun names a thing or an animal.
+    strong = _alt(nouns_strong + person_nouns) + thing
+    mild = _alt(nouns) + thing
     # An exclamation (FR_EXCLAIM): any free word before a strong insult, a person's before another.
     strong_target = noun_target if exclaim is None else f"(?:{noun_target}|{exclaim})"
     exclaimed = "" if exclaim is None else f"|{_targeted(exclaim, fill, mild, '', f'(?:{person})')}"
@@ -816,7 +821,7 @@ _EN = _build(EN_PERSON_NOUNS, EN_NOUNS_STRONG, EN_NOUNS, EN_ADJECTIVES, EN_COPUL
 _FR = _build(FR_PERSON_NOUNS, FR_NOUNS_STRONG, FR_NOUNS, FR_ADJECTIVES, FR_COPULA_TARGET,
              FR_NOUN_TARGET, FR_FILL, FR_PHRASES, FR_THREAT, FR_SELF_HARM, FR_SLURS, FR_HATE,
              FR_HOSTILE, FR_HOSTILE_IF_NEGATIVE, FR_DETRACTOR, FR_COMPLAINT,
-             FR_COMPLAINT_WEAK, FR_ADDRESSED, FR_EXCLAIM, FR_PERSON)
+             FR_COMPLAINT_WEAK, FR_ADDRESSED, FR_EXCLAIM, FR_PERSON, FR_THING_COMPOUND)
 _RULES: Final = {"en": (_EN,), "fr": (_FR,)}
 _ANY_LANGUAGE: Final = (_EN, _FR)  # language unknown or other: both rule sets
 
