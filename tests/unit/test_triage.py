@@ -660,3 +660,36 @@ def test_an_insulting_noun_in_a_compound_naming_a_thing_is_no_insult(text: str, 
     French tweets on ecology, 2026-12-07: animals and waste are their topic). The same nouns aimed at
     someone still are."""
     assert ("insult" in cats(text, "fr", NEG)) is insult
+
+
+@pytest.mark.parametrize(
+    ("text", "insult"),
+    [
+        ("Acme, vous êtes nulle part dans le classement des opérateurs", False),
+        ("t'es nulle part sur la carte de couverture Acme", False),
+        ("t'es nul", True),
+        ("vous êtes nuls, Acme", True),
+    ],
+)
+def test_nulle_part_is_nowhere_not_an_insult(text: str, insult: bool) -> None:
+    """"nulle part" is "nowhere": "vous êtes nulle part dans le classement" was an insult (found
+    writing test texts in a review of real French tweets, 2026-12-07); "t'es nul" still is."""
+    assert ("insult" in cats(text, "fr", NEG)) is insult
+
+
+@pytest.mark.parametrize(
+    ("text", "insult"),
+    [
+        ("c'est un amateur de jazz, il adore les enceintes Acme", False),
+        ("ces amateurs de vélo ne jurent que par Acme", False),
+        ("mon fils, c'est un rat de bibliothèque", False),
+        ("vous êtes des amateurs", True),
+        ("quelle bande d'amateurs de merde chez Acme", True),
+        ("vous êtes des amateurs du dimanche", True),
+    ],
+)
+def test_an_amateur_de_is_a_fan_not_an_insult(text: str, insult: bool) -> None:
+    """"un amateur de jazz" is a fan, "un rat de bibliothèque" a bookworm: both were insults (found
+    writing test texts in a review of real French tweets, 2026-12-07); "vous êtes des amateurs",
+    "bande d'amateurs de merde" still are."""
+    assert ("insult" in cats(text, "fr", NEG)) is insult

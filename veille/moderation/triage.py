@@ -439,10 +439,14 @@ FR_COPULA_TARGET = rf"""(?:t\s?es|tes|tu\s+es|tu\s+n\s?es|t\s+n\s?es|vous\s+etes
 #: nul" (an adjective after a thing) are complaints, not insults (a review on real tweets,
 #: 2026-12-07). A strong insult after it keeps any free word: "quelle équipe de connards".
 FR_EXCLAIM = r"(?:quel|quelle|quels|quelles)"
-#: Compounds in which an insulting noun names a thing or an animal: "ces ordures ménagères"
-#: (household waste), "des chiens de chasse", "un boulet de canon". Never an insult after a target.
-FR_THING_COMPOUND = _one_line(r"""(?!\s+(?:menageres?|de\s+(?:chasse|traineau|berger|compagnie|
-    canon|bagnard)|d\s+(?:aveugle|assistance|arret))(?!\w))""")
+#: Compounds in which an insulting word names a thing, an animal or a fan: "ces ordures
+#: ménagères" (household waste), "des chiens de chasse", "un boulet de canon", "un rat de
+#: bibliothèque", "un amateur de jazz" (not "d'amateurs de merde"), "vous êtes nulle part"
+#: (nowhere). Never an insult after a target.
+_FR_FAN = r"\s+(?:de|d)\s+(?!(?:merde|pacotille|la|l|chez|ce|cette)(?!\w))"
+FR_THING_COMPOUND = _one_line(rf"""(?!\s+(?:menageres?|part|de\s+(?:chasse|traineau|berger|
+    compagnie|canon|bagnard|bibliotheque)|d\s+(?:aveugle|assistance|arret))(?!\w))
+    (?!(?<=amateur){_FR_FAN})(?!(?<=amateurs){_FR_FAN})""")
 FR_NOUN_TARGET = rf"""(?:{FR_COPULA_TARGET}|espece|especes|bande|sale|sales|pauvre|pauvres|
     sacre|sacree|c\s?est\s+(?:vraiment\s+|juste\s+|franchement\s+)?(?:un|une|des|qu\s+un|
     qu\s+une|que\s+des)|ce\s+sont\s+des|vous\s+les|tous\s+des|toutes\s+des|ces|espece\s+d|bande\s+d)"""
@@ -796,7 +800,7 @@ def _build(person_nouns: list[str], nouns_strong: list[str], nouns: list[str], a
         targeted_strong=_compile(f"{_targeted(strong_target, fill, strong)}|{_vocative(strong)}"),
         targeted=_compile(
             f"{_targeted(noun_target, fill, mild)}{exclaimed}|{_vocative(mild)}"
-            f"|{_targeted(copula, adjective_fill, _alt(adjectives), _NOT_NEGATION_NOR_ARTICLE)}"
+            f"|{_targeted(copula, adjective_fill, _alt(adjectives) + thing, _NOT_NEGATION_NOR_ARTICLE)}"
         ),
         insult_phrase=_compile(phrases),
         threat=_compile(threat),
