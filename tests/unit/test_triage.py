@@ -693,3 +693,20 @@ def test_an_amateur_de_is_a_fan_not_an_insult(text: str, insult: bool) -> None:
     writing test texts in a review of real French tweets, 2026-12-07); "vous êtes des amateurs",
     "bande d'amateurs de merde" still are."""
     assert ("insult" in cats(text, "fr", NEG)) is insult
+
+
+@pytest.mark.parametrize(
+    ("text", "hate"),
+    [
+        ("il n'y a pas de femmes au comité de direction d'Acme", False),
+        ("y a pas de femmes dans la pub Acme, dommage", False),
+        ("Acme : il n'y avait pas de handicapés dans le jury", False),
+        ("pas de migrants ici", True),
+        ("je ne veux pas de migrants dans les magasins Acme", True),
+    ],
+)
+def test_there_is_no_group_is_a_fact_not_hate(text: str, hate: bool) -> None:
+    """"il n'y a pas de femmes au comité" says a group is missing (often a complaint about it): it
+    was hate, hidden by every charter (found writing test texts in a review of real French tweets,
+    2026-12-07). "pas de migrants ici", "je ne veux pas de migrants" still are."""
+    assert ("hate" in cats(text, "fr", NEG)) is hate

@@ -514,7 +514,8 @@ FR_HATE = _phrases(rf"""
     {FR_GROUPS}\s+ne\s+devraient\s+(?:pas|jamais)\s+(?:avoir\s+le\s+droit|etre\s+autorise\w*|pouvoir)
     on\s+(?:est|n\s+est)\s+plus\s+chez\s+nous
     {FR_GROUPS}\s+(?:n\s+ont|ont)\s+rien\s+a\s+faire\s+(?:ici|en\s+france|chez\s+nous|dans\s+ce\s+pays)
-    (?:mort\s+aux|dehors\s+les|a\s+bas\s+les|a\s+la\s+mer\s+les|au\s+four\s+les|gazez\s+les|virez\s+(?:tous\s+)?les|expulsez\s+(?:tous\s+)?les|cramez\s+les|deportez\s+(?:tous\s+)?les|interdisez\s+les|pas\s+de)\s+{FR_GROUPS}
+    # "pas de migrants ici", "je ne veux pas de ...": a call; not "il n'y a pas de femmes au comité" (a fact)
+    (?:mort\s+aux|dehors\s+les|a\s+bas\s+les|a\s+la\s+mer\s+les|au\s+four\s+les|gazez\s+les|virez\s+(?:tous\s+)?les|expulsez\s+(?:tous\s+)?les|cramez\s+les|deportez\s+(?:tous\s+)?les|interdisez\s+les|(?<!y\sa\s)(?<!ya\s)(?<!y\savait\s)(?<!y\saura\s)pas\s+de)\s+{FR_GROUPS}
     (?:les\s+)?{FR_GROUPS}\s+(?:dehors|a\s+la\s+mer|au\s+four|au\s+bucher)
     (?:retourne|retournez|rentre|rentrez|renvoyez\s*-?\s*les|renvoyer)\s+(?:dans|en|chez)\s+(?:ton|ta|votre|vos|leur|leurs|toi\s+en|vous\s+en|eux\s+en)?\s*(?:pays|afrique|bled|jungle|desert|brousse|gourbi|case)
     grand\s+remplacement
