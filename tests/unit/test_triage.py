@@ -710,3 +710,19 @@ def test_there_is_no_group_is_a_fact_not_hate(text: str, hate: bool) -> None:
     was hate, hidden by every charter (found writing test texts in a review of real French tweets,
     2026-12-07). "pas de migrants ici", "je ne veux pas de migrants" still are."""
     assert ("hate" in cats(text, "fr", NEG)) is hate
+
+
+@pytest.mark.parametrize(
+    ("text", "detractor"),
+    [
+        ("le robinet Acme commence à fuir", False),
+        ("mon lave-linge Acme s'est mis à fuir hier soir", False),
+        ("Acme : un produit à fuir", True),
+        ("Acme, service client à fuir !", True),
+    ],
+)
+def test_a_leak_is_no_campaign(text: str, detractor: bool) -> None:
+    """"fuir" is also to leak: "le robinet Acme commence à fuir" was a campaign ("à fuir", to be
+    avoided) to review (found writing test texts in a review of real French tweets, 2026-12-07);
+    "un produit à fuir" still is."""
+    assert ("detractor" in cats(text, "fr", NEG)) is detractor

@@ -576,7 +576,8 @@ FR_DETRACTOR = {
         (?:arretez|arretons|stoppez|cessez|arreter|cessons)\s+(?:d\s+acheter|de\s+commander|de\s+soutenir|de\s+financer|d\s+engraisser|de\s+consommer|d\s+aller|de\s+donner|d\s+utiliser|de\s+boire)
         fuyez
         fuyons
-        a\s+fuir
+        # "un produit à fuir", not "commence à fuir", "s'est mis à fuir" (to leak)
+        (?<!commence\s)(?<!commencer\s)(?<!continue\s)(?<!mis\s)(?<!mise\s)(?<!met\s)(?<!mettre\s)a\s+fuir
         (?:passez|allez|partez)\s+(?:a|chez|vers|voir)\s+la\s+concurrence
         (?:allez|achetez)\s+(?:voir\s+)?ailleurs
         (?:resiliez|desabonnez|desinstallez|supprimez|quittez)\s*(?:-?\s*vous|vos|votre|l\s+app|l\s+appli|leur|tous|massivement)
