@@ -726,3 +726,21 @@ def test_a_leak_is_no_campaign(text: str, detractor: bool) -> None:
     avoided) to review (found writing test texts in a review of real French tweets, 2026-12-07);
     "un produit à fuir" still is."""
     assert ("detractor" in cats(text, "fr", NEG)) is detractor
+
+
+@pytest.mark.parametrize(
+    ("text", "insult"),
+    [
+        ("mon fils a niqué sa batterie Acme en une semaine", False),
+        ("la mise à jour Acme a niqué ton forfait ?", False),
+        ("nique ta mère Acme", True),
+        ("nique ta race", True),
+        ("Acme nique vos mères", True),
+        ("nique ta daronne", True),
+    ],
+)
+def test_niquer_a_thing_is_no_insult(text: str, insult: bool) -> None:
+    """"niquer" is also to break: "il a niqué sa batterie" was an insult, the family after "nique
+    ta/sa/ton" being optional (found writing test texts in a review of real French tweets,
+    2026-12-07). "nique ta mère", "nique ta race" still are, "nique ta daronne" now too."""
+    assert ("insult" in cats(text, "fr", NEG)) is insult

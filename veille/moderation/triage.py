@@ -461,7 +461,8 @@ FR_PHRASES = _phrases(r"""
     (?:ferme|fermez|fermes)\s+(?:ta|ta\s+grande|vos|votre)\s+gueules?
     ta\s+gueule
     (?:va|allez|vas)\s+(?:te|vous)\s+faire\s+(?:foutre|enculer|mettre|voir)
-    (?:nique|niquer|nik)\s+(?:ta|ta\s+race|vos|sa|votre|tes|ton)\s*(?:mere|meres|race|grand\s+mere|soeur|daron|darons)?
+    # the family named: "niquer" alone is also to break ("il a niqué sa batterie")
+    (?:nique|niquer|nik)\s+(?:ta|vos|sa|votre|tes|ton|leur|leurs)\s+(?:mere|meres|race|grand\s+mere|soeur|daron|darons|daronne|daronnes|pere|famille|morts?)
     je\s+(?:t|vous)\s+(?:emmerde|encule|pisse\s+dessus|chie\s+dessus)
     on\s+vous\s+(?:emmerde|encule|pisse\s+dessus)
     (?:casse|cassez)\s*-?\s*(?:toi|vous)\s+(?:connard|sale|espece|pauvre|abruti|bouffon)
