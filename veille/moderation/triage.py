@@ -471,7 +471,10 @@ FR_PHRASES = _phrases(r"""
 """)
 FR_THREAT = _phrases(r"""
     (?:je\s+vais|j\s+vais|jvais|je\s+vais\s+aller|on\s+va|ont\s+va|nous\s+allons|je\s+veux|jveux|je\s+voudrais|faut|faudrait|il\s+faut|il\s+faudrait|quelqu\s+un\s+devrait|je\s+te\s+jure\s+(?:que\s+)?je\s+vais|je\s+vous\s+jure\s+(?:que\s+)?je\s+vais|j\s+irai|je\s+viendrai|on\s+viendra|on\s+devrait|je\s+vais\s+finir\s+par|je\s+pourrais)\s+(?:venir\s+|aller\s+|tous\s+)?(?:te|t|vous|le|la|l|les|lui|leur)\s+(?:tuer|buter|flinguer|egorger|poignarder|massacrer|etrangler|tabasser|fusiller|abattre|decapiter|pendre|saigner|faire\s+la\s+peau|casser\s+la\s+(?:gueule|figure|tete|bouche)|peter\s+la\s+(?:gueule|tronche)|defoncer\s+la\s+(?:gueule|tete)|eclater\s+la\s+(?:gueule|tete)|planter|bruler\s+vifs?|cramer)(?!\w)
-    (?:je\s+vais|j\s+vais|jvais|on\s+va|ont\s+va|nous\s+allons|je\s+te\s+jure\s+(?:que\s+)?je\s+vais|je\s+vais\s+venir|on\s+va\s+venir)\s+(?:te|t|vous)\s+(?:defoncer|exploser|eclater|retrouver|choper|frapper|cogner|fumer|descendre|crever|buter|tuer|attendre\s+a\s+la\s+sortie|regler\s+(?:ton|votre)\s+compte|chercher)(?!\w)
+    (?:je\s+vais|j\s+vais|jvais|on\s+va|ont\s+va|nous\s+allons|je\s+te\s+jure\s+(?:que\s+)?je\s+vais|je\s+vais\s+venir|on\s+va\s+venir)\s+(?:te|t|vous)\s+(?:defoncer|exploser|eclater|choper|frapper|cogner|fumer|descendre|crever|buter|tuer|attendre\s+a\s+la\s+sortie|regler\s+(?:ton|votre)\s+compte)(?!\w)
+    # at a clause's end ("je vais te retrouver.", "te chercher, sale con"): not "te chercher à la
+    # gare" (pick up), "vous retrouver au stand" (meet)
+    (?:je\s+vais|j\s+vais|jvais|on\s+va|ont\s+va|nous\s+allons|je\s+te\s+jure\s+(?:que\s+)?je\s+vais|je\s+vais\s+venir|on\s+va\s+venir)\s+(?:te|t|vous)\s+(?:retrouver|chercher)\s*(?:[.!,;]|$|et(?!\w))
     je\s+sais\s+ou\s+(?:tu|vous|il|elle)\s+(?:habite[sz]?|vi[st]|vivez|bosse[sz]?|travaille[sz]?|dor[st]|dormez|loge[sz]?)
     on\s+sait\s+ou\s+(?:tu|vous)
     (?:t\s?es|tu\s+es|vous\s+etes)\s+(?:un|une|des)\s+(?:homme|femme|hommes|femmes|mec|mecs)\s+morts?
