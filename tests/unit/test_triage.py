@@ -761,3 +761,22 @@ def test_picking_someone_up_is_no_threat(text: str, threat: bool) -> None:
     threats, hidden by every charter (found writing test texts in a review of real French tweets,
     2026-12-07); the verb ending its clause still is, as "I'll find you." is in English."""
     assert ("threat" in cats(text, "fr", NEU)) is threat
+
+
+@pytest.mark.parametrize(
+    ("text", "threat"),
+    [
+        ("Le nouvel Acme va tuer la concurrence", False),
+        ("mon fils va jeter du pain aux canards, merci Acme", False),
+        ("elle va pendre le linge avec les pinces Acme", False),
+        ("va te pendre", True),
+        ("allez vous suicider", True),
+        ("va te jeter sous un train", True),
+        ("va crever", True),
+    ],
+)
+def test_go_kill_the_competition_is_no_death_wish(text: str, threat: bool) -> None:
+    """"va tuer la concurrence", "va jeter du pain", "va pendre le linge" were death wishes,
+    hidden by every charter: the pronoun of "va te pendre" was optional (found writing test texts
+    in a review of real French tweets, 2026-12-07). "va crever" needs none."""
+    assert ("threat" in cats(text, "fr", NEU)) is threat

@@ -495,7 +495,9 @@ FR_THREAT = _phrases(r"""
     (?:je\s+vais|on\s+va)\s+(?:tout\s+)?(?:casser|bruler|cramer|saccager)\s+(?:dans\s+)?(?:vos|votre|le|la|ton|ta)\s+(?:magasin|boutique|agence|cafe|locaux)
 """)
 FR_SELF_HARM = _phrases(r"""
-    (?:va|allez|vas)\s+(?:te\s+|vous\s+)?(?:crever|pendre|suicider|tuer|jeter\s+(?:sous|d\s+un|du))
+    # the pronoun is needed but before "crever": "ça va tuer la concurrence", "va jeter du pain"
+    (?:va|allez|vas)\s+(?:te|vous)\s+(?:crever|pendre|suicider|tuer|jeter\s+(?:sous|d\s+un|du))
+    (?:va|allez|vas)\s+crever
     (?:suicide|pends|tue|jette)\s*-?\s*toi
     crevez(?!\s+de)
     creve\s+(?:sale|en\s+enfer|connard|charogne|salope|batard|la\s+bouche\s+ouverte)
