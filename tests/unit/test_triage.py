@@ -780,3 +780,22 @@ def test_go_kill_the_competition_is_no_death_wish(text: str, threat: bool) -> No
     hidden by every charter: the pronoun of "va te pendre" was optional (found writing test texts
     in a review of real French tweets, 2026-12-07). "va crever" needs none."""
     assert ("threat" in cats(text, "fr", NEU)) is threat
+
+
+@pytest.mark.parametrize(
+    ("text", "hostile"),
+    [
+        ("Acme dégage 2 milliards de bénéfices malgré la crise", False),
+        ("ce parfum Acme dégage une odeur horrible", False),
+        ("le ciel se dégage enfin, pas de panne Acme", False),
+        ("dégage !", True),
+        ("Acme dégage", True),
+        ("dégagez, Acme", True),
+        ("dégage de là", True),
+    ],
+)
+def test_degager_a_profit_is_not_get_out(text: str, hostile: bool) -> None:
+    """"dégager" also yields or clears: "Acme dégage 2 milliards de bénéfices", "dégage une odeur",
+    "le ciel se dégage" were hostile (found writing test texts in a review of real French tweets,
+    2026-12-07); "dégage !", "Acme dégage", "dégage de là" still are."""
+    assert ("aggressive:hostile" in triage(text, "fr", "negative", -0.6, BRAND).reasons) is hostile

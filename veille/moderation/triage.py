@@ -533,7 +533,9 @@ FR_HATE = _phrases(rf"""
 FR_HOSTILE = _phrases(r"""
     ta\s+gueule
     (?:fermez|ferme|fermes)\s*-?\s*la\s*(?:[.!,]|$)
-    (?:degage|degagez|casse\s*-?\s*toi|cassez\s*-?\s*vous|barre\s*-?\s*toi|tirez\s*-?\s*vous)
+    (?:casse\s*-?\s*toi|cassez\s*-?\s*vous|barre\s*-?\s*toi|tirez\s*-?\s*vous)
+    # "dégage !": not "le ciel se dégage", "dégage 2 milliards", "dégage une odeur" (clears, yields)
+    (?<!se\s)(?<!est\s)degagez?(?!\s+(?:\d|(?:un|une|des|du|le|la|les|l|son|sa|ses|leur|leurs|beaucoup|trop|plus|moins)(?!\w)))
     vous\s+(?:vous\s+)?foutez\s+de\s+(?:nous|notre|ma|moi|la\s+gueule|qui|nos)
     (?:vous\s+)?(?:vous\s+)?moquez\s+(?:de|du)\s+(?:nous|moi|qui|vos\s+clients|monde|gens)
     (?:tu\s+te|vous\s+vous)\s+fous?t?z?\s+de\s+(?:ma|notre|nous|moi|qui)
