@@ -799,3 +799,24 @@ def test_degager_a_profit_is_not_get_out(text: str, hostile: bool) -> None:
     "le ciel se dégage" were hostile (found writing test texts in a review of real French tweets,
     2026-12-07); "dégage !", "Acme dégage", "dégage de là" still are."""
     assert ("aggressive:hostile" in triage(text, "fr", "negative", -0.6, BRAND).reasons) is hostile
+
+
+@pytest.mark.parametrize(
+    ("text", "hate"),
+    [
+        ("les femmes sont des êtres humains comme les autres, Acme", False),
+        ("les Chinois sont le premier pays producteur de panneaux solaires Acme", False),
+        ("les femmes sont tout pour Acme", False),
+        ("les migrants méritent d'être traités comme des humains", False),
+        ("les migrants ne sont pas des humains", True),
+        ("les arabes sont des voleurs", True),
+        ("les migrants doivent rentrer chez eux", True),
+        ("les immigrés volent tout", True),
+    ],
+)
+def test_a_group_said_to_be_human_is_no_hate(text: str, hate: bool) -> None:
+    """"les femmes sont des êtres humains", "les Chinois sont le premier pays producteur" were hate,
+    hidden by every charter: "humains", "tout", "pays" ended a hate phrase after any verb (found
+    writing test texts in a review of real French tweets, 2026-12-07). After "sont" they no longer
+    do; "ne sont pas des humains", "volent tout", "doivent rentrer chez eux" still are hate."""
+    assert ("hate" in cats(text, "fr", NEU)) is hate
