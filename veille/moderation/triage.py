@@ -515,11 +515,18 @@ FR_SLURS = _words("""
     bougnoule, bicot, youpin, youtre, negre, negresse, bamboula, chinetoque, pede, pd, tarlouze,
     tafiole, tantouze, gouine, sous homme, crouille, negro, boukak, sale race
 """)
+#: What a group "is" or "should be" in a hateful sentence; after "devraient", "doivent"... also
+#: a fate ("partir", "rentrer chez eux"), not after "sont" ("les Chinois sont le premier pays").
+_FR_HATE_NAMES = _one_line(r"""(?:animaux|betes|parasites|rats|sauvages|sous\s*-?\s*hommes|vermine|
+    dechets|ordures|cafards|plaie|cancer|maladie|inferieurs|inferieures|voleurs|terroristes|
+    violeurs|criminels|
+    delinquants|expulses|deportes|gazes|extermines|fusilles|enfermes|interdits|dehors|singes|
+    chiens|porcs|(?:pas|plus)\s+(?:des\s+)?humains|tous\s+des)""")
 FR_HATE = _phrases(rf"""
     # after "sont" / "c'est" a name or a fate, not "tout", "pays", "humains" ("les femmes sont des
     # êtres humains", "les Chinois sont le premier pays producteur"); "pas humains" still is hate
-    (?:les|ces|tous\s+les|toutes\s+les|sales?|ces\s+sales|des|vos|ses|leurs?)\s+{FR_GROUPS}\s+(?:sont|ne\s+sont|c\s+est)\s+(?:\w+\s+){{0,3}}?(?:animaux|betes|parasites|rats|sauvages|sous\s*-?\s*hommes|vermine|dechets|ordures|cafards|plaie|cancer|maladie|inferieurs|inferieures|voleurs|terroristes|violeurs|criminels|delinquants|expulses|deportes|gazes|extermines|fusilles|enfermes|interdits|dehors|singes|chiens|porcs|(?:pas|plus)\s+(?:des\s+)?humains|tous\s+des)
-    (?:les|ces|tous\s+les|toutes\s+les|sales?|ces\s+sales|des|vos|ses|leurs?)\s+{FR_GROUPS}\s+(?:devraient|doivent|meritent|envahissent|qui\s+envahissent|volent|nous\s+remplacent|pourrissent|detruisent|puent)\s+(?:\w+\s+){{0,3}}?(?:animaux|betes|parasites|rats|sauvages|sous\s*-?\s*hommes|vermine|dechets|ordures|cafards|plaie|cancer|maladie|inferieurs|inferieures|voleurs|terroristes|violeurs|criminels|delinquants|partir|degager|crever|mourir|rentrer|chez\s+eux|expulses|deportes|gazes|extermines|fusilles|enfermes|interdits|dehors|tout|pays|france|singes|chiens|porcs|(?:pas|plus)\s+(?:des\s+)?humains|tous\s+des)
+    (?:les|ces|tous\s+les|toutes\s+les|sales?|ces\s+sales|des|vos|ses|leurs?)\s+{FR_GROUPS}\s+(?:sont|ne\s+sont|c\s+est)\s+(?:\w+\s+){{0,3}}?{_FR_HATE_NAMES}
+    (?:les|ces|tous\s+les|toutes\s+les|sales?|ces\s+sales|des|vos|ses|leurs?)\s+{FR_GROUPS}\s+(?:devraient|doivent|meritent|envahissent|qui\s+envahissent|volent|nous\s+remplacent|pourrissent|detruisent|puent)\s+(?:\w+\s+){{0,3}}?(?:{_FR_HATE_NAMES}|partir|degager|crever|mourir|rentrer|chez\s+eux|tout|pays|france)
     {FR_GROUPS}\s+ne\s+devraient\s+(?:pas|jamais)\s+(?:avoir\s+le\s+droit|etre\s+autorise\w*|pouvoir)
     on\s+(?:est|n\s+est)\s+plus\s+chez\s+nous
     {FR_GROUPS}\s+(?:n\s+ont|ont)\s+rien\s+a\s+faire\s+(?:ici|en\s+france|chez\s+nous|dans\s+ce\s+pays)
