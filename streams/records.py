@@ -6,11 +6,13 @@ Pure Python (no Faust, no Kafka): the same code validates in the agent, the coll
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html.entities import html5
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -364,10 +366,33 @@ def _source_brands(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+#: An HTML character reference: a name, a decimal or a hexadecimal code point, and its ";".
+_REFERENCE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+
+
+def _decoded(reference: re.Match[str]) -> str:
+    ref = reference.group()
+    if ref[1] == "#":
+        return html.unescape(ref)
+    # A name HTML has, whole: html.unescape alone reads "&notx;" as "¬x;" ("&not" is a name).
+    return html5.get(ref[1:], ref)
+
+
+def decode_references(text: str) -> str:
+    """`text` with its HTML character references decoded, once: Twitter's API escapes "&", "<"
+    and ">" ("H&amp;M &lt;3"), YouTube's plain-text comments carry "&#39;" and "&quot;"; the brand
+    H&M was not found in the first and its heart was no positive word. Only references with their
+    ";": "R&D", "AT&T", "&nothing" stay as written."""
+    return _REFERENCE.sub(_decoded, text) if "&" in text else text
+
+
 def mention_from_dict(
-    obj: Any, *, now: datetime | None = None, limits: Limits = Limits()
+    obj: Any, *, now: datetime | None = None, limits: Limits = Limits(), references: bool = False
 ) -> RawMention:
-    """Validate a decoded JSON value into a RawMention, or raise InvalidMention."""
+    """Validate a decoded JSON value into a RawMention, or raise InvalidMention. With `references`
+    (the enrichment's reading of `mentions.raw`, parse_raw), the text's HTML character references
+    are decoded first (decode_references): once, there, as a collector sends a text the way its
+    source gave it."""
     if not isinstance(obj, dict):
         raise InvalidMention("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
     mention_id = _req_str(obj, "id", MAX_ID_CHARS)
@@ -376,6 +401,8 @@ def mention_from_dict(
     text = obj["text"]
     if not isinstance(text, str):
         raise InvalidMention("invalid_field", "text must be a string", "text")
+    if references:
+        text = decode_references(text)
     _check_unicode("text", text)
     if not text.strip():
         raise InvalidMention("empty_text", "text is empty", "text")
@@ -423,7 +450,7 @@ def parse_raw(
         raise InvalidMention("not_an_object", "the message has no value")
     obj = _loads_plain(payload)
     if obj is not None:
-        return mention_from_dict(obj, now=now, limits=limits)
+        return mention_from_dict(obj, now=now, limits=limits, references=True)
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -434,7 +461,7 @@ def parse_raw(
         raise InvalidMention("invalid_json", "JSON nested too deeply") from None
     except ValueError as exc:
         raise InvalidMention("invalid_json", str(exc)[:200]) from None
-    return mention_from_dict(obj, now=now, limits=limits)
+    return mention_from_dict(obj, now=now, limits=limits, references=True)
 
 
 #: Brackets and braces a message may hold for `_loads_plain` to decode it: the nesting of one

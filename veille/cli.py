@@ -407,9 +407,12 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _sentiment_input(line: str, as_json: bool) -> tuple[str, str | None] | str:
-    """(text, language hint) of one input line, or why the line cannot be scored."""
+    """(text, language hint) of one input line, or why the line cannot be scored; the text's HTML
+    character references decoded, as the enrichment decodes them ("I &lt;3 it" is a heart)."""
+    from streams.records import decode_references
+
     if not as_json:
-        return line, None
+        return decode_references(line), None
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
@@ -419,7 +422,7 @@ def _sentiment_input(line: str, as_json: bool) -> tuple[str, str | None] | str:
     hint = obj.get("language")
     if hint is not None and not isinstance(hint, str):
         return f"`language` must be a string, not {type(hint).__name__}"
-    return obj["text"], hint
+    return decode_references(obj["text"]), hint
 
 
 def _per_line(args: argparse.Namespace, answer: Callable[[str, bool], dict[str, Any] | str]) -> int:

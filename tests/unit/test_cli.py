@@ -43,6 +43,18 @@ def test_sentiment_lines_and_jsonl_use_the_agents_code() -> None:
     assert "line 5: expected a JSON object with a string `text`" in out.stderr
 
 
+def test_sentiment_reads_an_escaped_text_as_the_enrichment_does() -> None:
+    """A text as Twitter's API sends it ("&lt;3"): the enrichment decodes its character
+    references before scoring, and so does `veille sentiment`, or the two disagree."""
+    sent = "Just got my new phone &lt;3"
+    out = veille("sentiment", stdin=sent + "\n" + json.dumps({"text": sent}) + "\n")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    a = Analyzer().analyse("Just got my new phone <3")
+    assert a.sentiment is not None and a.sentiment.label == "positive"
+    assert rows == [{"language": a.language, "compound": a.sentiment.compound, "label": "positive"}] * 2
+
+
 def test_replay_of_a_missing_file_is_a_clear_error() -> None:
     out = veille("collect", "replay", "/nonexistent.jsonl")
     assert out.returncode == 2

@@ -405,3 +405,14 @@ def test_a_brand_named_by_the_source_only_leaves_the_words_its_rules_did_not_mat
     assert named.sentiment == alone.sentiment == Analyzer().analyse(text).sentiment
     news = e.handle(b"m3", sourced("m3", "Boréal ouvre 33 nouveaux cafés", ["boreal"]), None)
     assert label(news) == "neutral"
+
+
+def test_a_text_escaped_by_its_platform_is_matched_scored_and_triaged_as_written() -> None:
+    """Twitter's API sends "H&amp;M" and "&lt;3": the brand H&M was not found in it and the heart
+    was no positive word; the enriched record carries the text as its author wrote it."""
+    watchlist = Watchlist.from_dict({"brands": [{"id": "hm", "name": "H&M"}]})
+    e = Enricher(Analyzer(), watchlist, clock=lambda: NOW)
+    out = e.handle(b"m1", payload("m1", "New jacket from H&amp;M &lt;3"), None)
+    assert out.enriched is not None
+    assert out.enriched.raw.text == "New jacket from H&M <3" and out.enriched.brands == ("hm",)
+    assert out.enriched.sentiment is not None and out.enriched.sentiment.label == "positive"

@@ -426,3 +426,34 @@ def test_the_raw_brands_follow_the_watch_lists_rule_for_an_id() -> None:
         except InvalidMention:
             taken = False
         assert listed == taken, candidate
+
+
+@pytest.mark.parametrize(("sent", "text"), [
+    # Twitter's API escapes "&", "<" and ">" in its texts; YouTube's plain-text comments carry
+    # "&#39;" and "&quot;".
+    ("H&amp;M &lt;3 it&#39;s &quot;great&quot; &gt;&gt; &#x1F600; &eacute;t&eacute;",
+     'H&M <3 it\'s "great" >> \U0001F600 été'),
+    ("escaped twice: &amp;lt;3", "escaped twice: &lt;3"),  # one level, as sent once
+    # No reference: left as written ("&not" is one to html.unescape, with or without ";" after).
+    ("R&D, Q&A;, AT&T, &nothing, &notx; &amp no semicolon, &#; &#xZZ; &unknown;",
+     "R&D, Q&A;, AT&T, &nothing, &notx; &amp no semicolon, &#; &#xZZ; &unknown;"),
+])
+def test_html_character_references_in_the_text_are_decoded(sent: str, text: str) -> None:
+    assert parse_raw(raw(text=sent), now=NOW).text == text
+
+
+def test_a_text_of_references_to_nothing_visible_is_empty() -> None:
+    assert reason(raw(text="&#32;&nbsp;&#10;")) == "empty_text"
+    with pytest.raises(InvalidMention, match="text has 6 characters, the limit is 5"):
+        parse_raw(raw(text="&lt;" * 6), now=NOW, limits=Limits(max_text_chars=5))
+    assert parse_raw(raw(text="&lt;" * 5), now=NOW, limits=Limits(max_text_chars=5)).text == "<" * 5
+
+
+def test_a_collector_sends_the_text_as_given_and_the_enrichment_decodes_it_once() -> None:
+    """The collectors validate with mention_from_dict and send what they read: decoding there too
+    read "&amp;lt;3" (an escaped "&lt;3") as "<3" at the enrichment."""
+    from streams.records import mention_from_dict
+
+    sent = mention_from_dict(json.loads(raw(text="I &amp;lt;3 &lt;b&gt;")), now=NOW)
+    assert sent.text == "I &amp;lt;3 &lt;b&gt;"
+    assert parse_raw(json.dumps(sent.to_dict()).encode(), now=NOW).text == "I &lt;3 <b>"
