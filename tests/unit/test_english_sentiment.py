@@ -8,6 +8,7 @@ import pytest
 import vaderSentiment.vaderSentiment as vader
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from veille.sentiment.emoji import SKIN_AND_VS_RE
 from veille.sentiment.english import EnglishScorer, VaderAnalyzer
 
 #: Words that steer VADER's rules: negation, "no", "least", "kind of", "but", "never so/this",
@@ -86,3 +87,28 @@ def test_scorer_labels() -> None:
     assert scorer.score("I love this, it is great!").label == "positive"
     assert scorer.score("This is terrible, I hate it.").label == "negative"
     assert scorer.score("The shop opens at nine.").label == "neutral"
+
+
+def test_the_scorer_reads_the_emojis_vader_reads_as_nothing_or_backwards() -> None:
+    """VADER reads an emoji through its description's words: "pouting face" (😡), "thumbs down",
+    "pile of poo", "thumbs up" hold none of its lexicon (0), "broken heart" is positive (heart),
+    and "❤️" (with the emoji variation selector) or "👍🏻" (a skin tone) are no emoji to it. The
+    English scorer takes the hand-rated values the French scorer has for those
+    (veille.sentiment.emoji); a text without them scores as vaderSentiment does."""
+    scorer, vader_only = EnglishScorer(), VaderAnalyzer()
+    assert vader_only.polarity_scores("@acme still down 😡")["compound"] == 0.0
+    assert scorer.score("@acme still down 😡").label == "negative"
+    assert scorer.score("@acme 👎👎 worst update ever").compound < vader_only.polarity_scores(
+        "@acme worst update ever")["compound"]
+    assert scorer.score("fixed in 5 minutes 👍").label == "positive"
+    assert scorer.score("my screen cracked 💔").label == "negative"
+    assert scorer.score("not 😡 at all").compound > 0  # a word of the text: VADER's rules apply
+    assert scorer.score("love it ❤️") == scorer.score("love it ❤")
+    assert scorer.score("👍🏻") == scorer.score("👍") and scorer.score("👍").label == "positive"
+    corrected = {c for c in scorer._analyzer.emojis if scorer._analyzer.emojis[c].startswith("emoji")}
+    assert {"😡", "🤬", "👎", "💩", "👍", "💔", "😔"} <= corrected and "😍" not in corrected
+    plain = [t for t in texts(5_000, seed=11)
+             if corrected.isdisjoint(t) and not SKIN_AND_VS_RE.search(t)]
+    assert len(plain) > 2_000
+    assert [scorer.score(t).compound for t in plain] == [
+        vader_only.polarity_scores(t)["compound"] for t in plain]

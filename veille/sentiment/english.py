@@ -12,12 +12,14 @@ that path (the 'but' rule, the final scoring, a text that is not a str) is the l
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping
 from typing import Any
 
 import vaderSentiment.vaderSentiment as vader
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from veille.sentiment.base import Sentiment
+from veille.sentiment.emoji import EMOJI_VALENCE, SKIN_AND_VS_RE
 
 _BOOSTERS: dict[str, float] = vader.BOOSTER_DICT
 _SPECIAL_CASES: dict[str, float] = vader.SPECIAL_CASES
@@ -33,12 +35,37 @@ def _negated(lower: str) -> bool:
 
 
 class VaderAnalyzer(SentimentIntensityAnalyzer):  # type: ignore[misc]
-    """vaderSentiment's SentimentIntensityAnalyzer with a faster, equivalent polarity_scores."""
+    """vaderSentiment's SentimentIntensityAnalyzer with a faster, equivalent polarity_scores.
+
+    With `emoji_valence` (emoji -> valence on VADER's scale), an emoji of it that VADER reads as
+    nothing or backwards (its description alone scores 0, or has the other sign) is read as a word
+    of that valence instead, under VADER's rules like any word; skin tones and the emoji variation
+    selector are dropped first (VADER read "❤️" and "👍🏻" as no emoji). Without it: vaderSentiment's
+    scores exactly."""
+
+    emojis: dict[str, str]
+    lexicon: dict[str, float]
+
+    def __init__(self, emoji_valence: Mapping[str, float] | None = None) -> None:
+        super().__init__()
+        self._variants = emoji_valence is not None
+        if emoji_valence is None:
+            return
+        emojis, lexicon = dict(self.emojis), dict(self.lexicon)
+        for emoji, valence in emoji_valence.items():
+            emoji = SKIN_AND_VS_RE.sub("", emoji)
+            read = self.polarity_scores(emoji)["compound"]
+            if len(emoji) == 1 and (read == 0 or read * valence < 0):
+                word = f"emoji{ord(emoji):x}"  # lower case, no punctuation: a word to the rules
+                emojis[emoji], lexicon[word] = word, valence
+        self.emojis, self.lexicon = emojis, lexicon
 
     def polarity_scores(self, text: Any) -> dict[str, float]:
         if not isinstance(text, str):
             return super().polarity_scores(text)  # type: ignore[no-any-return]
-        emojis: dict[str, str] = self.emojis
+        if self._variants and not text.isascii():
+            text = SKIN_AND_VS_RE.sub("", text)
+        emojis = self.emojis
         if not (text.isascii() or emojis.keys().isdisjoint(text)):
             # The library's emoji pass, as it is: each emoji character becomes its description,
             # after a space unless one precedes it.
@@ -66,7 +93,7 @@ class VaderAnalyzer(SentimentIntensityAnalyzer):  # type: ignore[misc]
         capitals = sum(1 for w in words if w.isupper())
         is_cap_diff = 0 < n - capitals < n
         lower = [w.lower() for w in words]
-        lexicon: dict[str, float] = self.lexicon
+        lexicon = self.lexicon
 
         sentiments: list[float] = []
         for i, item in enumerate(words):
@@ -169,7 +196,9 @@ class EnglishScorer:
 
     def __init__(self) -> None:
         # Building the analyzer reads two lexicon files: 80x slower than scoring if done per text.
-        self._analyzer = VaderAnalyzer()
+        # The emojis VADER reads as nothing or backwards (😡, 👎, 💩, 👍, 💔...) are read with the
+        # hand-rated values the French scorer has.
+        self._analyzer = VaderAnalyzer(EMOJI_VALENCE)
 
     def score(self, text: str) -> Sentiment:
         return Sentiment.from_scores(self._analyzer.polarity_scores(text))

@@ -19,6 +19,7 @@ from itertools import compress
 from typing import Final
 
 from veille.sentiment.base import Sentiment
+from veille.sentiment.emoji import EMOJI_VALENCE, SKIN_AND_VS_RE
 
 # --- VADER constants (empirically derived by Hutto & Gilbert; kept so scores stay comparable) ---
 B_INCR: Final = 0.293
@@ -215,32 +216,6 @@ PHRASES: Final[dict[str, float]] = {
     "résolu mes problèmes": 1.5,
 }
 
-#: Hand-rated emojis (VADER scale), guided by what English VADER gives its emoji descriptions,
-#: corrected where that is 0 or wrong for clear signals (angry face, thumbs up/down, broken heart).
-EMOJI_VALENCE: Final[dict[str, float]] = {
-    "😀": 2.0, "😃": 2.0, "😄": 2.2, "😁": 2.2, "😆": 2.0, "😅": 1.0, "🤣": 1.8, "😂": 1.2,
-    "🙂": 1.5, "😉": 1.2, "😊": 2.5, "😇": 2.0, "🥰": 3.0, "😍": 3.0, "🤩": 2.8, "😘": 2.3,
-    "😗": 1.5, "😚": 2.0, "😙": 2.0, "☺": 2.0, "😋": 1.8, "😛": 1.0, "😜": 1.2, "🤪": 1.0,
-    "😝": 1.0, "🤗": 2.0, "😌": 1.5, "🥳": 2.8, "😎": 2.0, "😺": 2.0, "😸": 2.0, "😻": 3.0,
-    "😹": 1.5, "❤": 3.0, "🧡": 2.8, "💛": 2.8, "💚": 2.8, "💙": 2.8, "💜": 2.8, "🖤": 2.0,
-    "🤍": 2.8, "🤎": 2.8, "💕": 3.0, "💖": 3.0, "💗": 3.0, "💓": 2.8, "💞": 3.0, "💘": 2.8,
-    "💝": 2.8, "💟": 2.5, "❣": 2.5, "💋": 2.0, "👍": 2.0, "👌": 2.0, "👏": 2.2, "🙌": 2.2,
-    "🤝": 1.5, "💪": 2.0, "🔥": 1.0, "✨": 1.5, "🎉": 2.5, "🎊": 2.5, "🥇": 2.0, "🏆": 2.0,
-    "⭐": 1.5, "🌟": 1.8, "💯": 2.0, "✅": 1.0, "🙏": 1.5, "🤞": 1.0, "✌": 1.5, "🌹": 1.5,
-    "💐": 1.8, "☀": 1.0, "🌞": 1.5, "🌈": 1.2, "🫶": 2.8, "🥹": 1.5, "🥲": 0.3, "😈": 0.5,
-    "🙈": 0.3, "🙉": 0.3, "🙊": 0.3, "😡": -3.0, "😠": -2.8, "🤬": -3.2, "👿": -2.5,
-    "😤": -2.0, "😒": -1.8, "🙄": -1.5, "😑": -1.0, "😐": -0.5, "😶": -0.3, "😏": -0.5,
-    "😬": -1.0, "🤥": -2.0,
-    "😔": -1.5, "😪": -1.0, "😷": -0.8, "🤒": -1.2, "🤕": -1.5, "🤢": -2.2, "🤮": -2.8,
-    "🥵": -0.8, "🥶": -0.8, "😵": -1.2, "🤯": -0.8, "😕": -1.3, "😟": -1.5, "🙁": -1.5,
-    "☹": -1.8, "😮": -0.3, "😯": -0.3, "😲": 0.0, "😳": -0.5, "🥺": -0.8, "😦": -1.4,
-    "😧": -1.8, "😨": -2.2, "😰": -1.8, "😥": -1.2, "😢": -2.2, "😭": -1.5, "😱": -2.0,
-    "😖": -2.0, "😣": -1.8, "😞": -2.2, "😓": -1.6, "😩": -1.8, "😫": -1.9, "😿": -2.2,
-    "😾": -2.0, "🙀": -1.2, "💔": -2.8, "👎": -2.2, "💩": -2.5, "🤡": -1.8, "🤦": -1.8,
-    "🤷": -0.5, "💀": -0.5, "☠": -1.5, "💢": -2.2, "⚠": -1.0, "❌": -1.0, "🚫": -1.2,
-    "🆘": -1.5, "🤔": -0.3, "🤨": -0.8, "🧐": -0.2, "🤐": -0.3, "😴": -0.5, "🥱": -1.0,
-}
-
 _EMOJI_CORE = (
     r"[\u2190-\u21ff\u2300-\u23ff\u2460-\u24ff\u25a0-\u27bf\u2900-\u297f\u2b00-\u2bff"
     r"\u3030\u303d\u3297\u3299\U0001f000-\U0001faff]"
@@ -283,7 +258,6 @@ CHUNK_CACHE_MAX_CHARS: Final = 64
 
 _CAMEL_RE: Final = re.compile(r"[A-ZÀ-ÖØ-Þ]?[a-zß-öø-ÿ]+|[A-ZÀ-ÖØ-Þ]+(?![a-zß-öø-ÿ])|\d+")
 _ELONGATED_RE: Final = re.compile(r"([^\W\d_])\1{2,}")
-_SKIN_AND_VS_RE: Final = re.compile("[\ufe0f\U0001f3fb-\U0001f3ff]")
 
 
 def _is_face(char: str) -> bool:
@@ -529,7 +503,7 @@ class FrenchScorer:
             emoji, sep, description = line.partition("\t")
             if not sep:
                 continue
-            key = _SKIN_AND_VS_RE.sub("", emoji.strip())
+            key = SKIN_AND_VS_RE.sub("", emoji.strip())
             if key and key not in emojis:
                 if _is_face(key[0]):
                     raw = self._valence_sum(self._tokenize(description))[0]
@@ -538,7 +512,7 @@ class FrenchScorer:
                     # Object / animal / symbol descriptions mislead a lexicon ("pêche" the fruit
                     # read as "péché", "pion échecs" as a failure): neutral unless rated by hand.
                     emojis[key] = 0.0
-        hand = {_SKIN_AND_VS_RE.sub("", emoji): value for emoji, value in EMOJI_VALENCE.items()}
+        hand = {SKIN_AND_VS_RE.sub("", emoji): value for emoji, value in EMOJI_VALENCE.items()}
         emojis.update(hand)
         for key in emojis:
             base = key.split("\u200d", 1)[0]
@@ -695,7 +669,7 @@ class FrenchScorer:
         return out
 
     def _emoji_value(self, emoji: str) -> float:
-        key = _SKIN_AND_VS_RE.sub("", emoji)
+        key = SKIN_AND_VS_RE.sub("", emoji)
         value = self._emojis.get(key)
         if value is None and "\u200d" in key:
             value = self._emojis.get(key.split("\u200d", 1)[0])  # unknown ZWJ sequence: its base
