@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from aiokafka import ConsumerRebalanceListener
+from prometheus_client import CollectorRegistry
 
 from streams.records import (
     TICK_SECONDS,
@@ -55,9 +56,10 @@ from streams.topics import (
 )
 from veille.crisis import SourceClock
 from veille.dedup import DedupWindow
-from veille.metrics import EnrichedTally, Metrics
+from veille.metrics import BrandTeams, EnrichedTally, Metrics
 from veille.moderation.queue import make_item
 from veille.moderation.triage import Triage, prepare, strictest, triage
+from veille.reload import Reloader, WatchedFile, follow_watchlist
 from veille.rules import Charter, Match, Watchlist
 from veille.sentiment import Analysis, Analyzer
 from veille.sentiment.brand_terms import Neutralizer
@@ -329,6 +331,28 @@ class Enricher:
                 created_at=raw.created_at.timestamp(), queued_at=mention.processed_at.timestamp(),
             )
         return Outcome(enriched=mention, item=item, unknown=unknown)
+
+
+def enrichment(settings: Settings, registry: CollectorRegistry, analyzer: Analyzer | None = None,
+               watched: WatchedFile[Watchlist] | None = None
+               ) -> tuple[Reloader[Watchlist], Metrics, Enricher]:
+    """The watch list (followed: see veille.reload), the pipeline's metrics and the enricher, for
+    any role. A change of the watch list goes to the enricher and the metrics here; the caller
+    adds its agents' listeners and polls the reloader. `watched`: the watch list file already
+    loaded (`veille worker` loads it before anything starts, to refuse a bad one at once),
+    followed as it is; without it, it is loaded here."""
+    reloader = follow_watchlist(settings.watchlist_path, Watchlist.from_toml,
+                                settings.watchlist_reload_seconds, registry,
+                                size=lambda w: len(w.brands), watched=watched)
+    watchlist = reloader.value
+    analyzer = analyzer or Analyzer()
+    metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
+    enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))
+    reloader.on_change(enricher.use)
+    reloader.on_change(lambda changed: metrics.watch(changed.brand_ids))
+    teams = BrandTeams(registry, watchlist.teams)  # the `team` label of the brand alerts
+    reloader.on_change(lambda changed: teams.watch(changed.teams))
+    return reloader, metrics, enricher
 
 
 def dlq_headers(exc: InvalidMention, message: Any, now: datetime) -> list[tuple[str, bytes]]:

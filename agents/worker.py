@@ -12,13 +12,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from agents import moderation, spikes
-from agents.enrich import Enricher, install
-from streams.records import Limits
+from agents.enrich import Enricher, enrichment, install
 from streams.topics import Topics, declare
-from veille.app import create_app
 from veille.logs import formatter, say, thin_client_logs, use_format
-from veille.metrics import BrandTeams, Metrics, ModerationMetrics, SpikeMetrics, agents_paused
-from veille.reload import Reloader, WatchedFile, follow_watchlist
+from veille.metrics import Metrics, ModerationMetrics, SpikeMetrics, agents_paused
+from veille.reload import Reloader, WatchedFile
 from veille.rules import Watchlist
 from veille.sentiment import Analyzer
 from veille.settings import Settings, SettingsError
@@ -86,6 +84,8 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
           analyzer: Analyzer | None = None, watched: WatchedFile[Watchlist] | None = None) -> Pipeline:
     """The Faust app of a worker of role `all` (the enrichment stage as one of its services) or
     `agents` (without it). `watched`: the watch list already loaded (see enrichment)."""
+    from veille.app import create_app  # Faust: not imported by what runs no app (veille match)
+
     role = check_role(settings)
     registry = registry if registry is not None else CollectorRegistry()
     reloader, metrics, enricher = enrichment(settings, registry, analyzer, watched)
@@ -117,28 +117,6 @@ def build(settings: Settings, registry: CollectorRegistry | None = None,
             the file loaded in a thread meanwhile."""
             await reloader.check_beside()
     return Pipeline(app, topics, metrics, enricher, registry, reloader)
-
-
-def enrichment(settings: Settings, registry: CollectorRegistry, analyzer: Analyzer | None = None,
-               watched: WatchedFile[Watchlist] | None = None
-               ) -> tuple[Reloader[Watchlist], Metrics, Enricher]:
-    """The watch list (followed: see veille.reload), the pipeline's metrics and the enricher, for
-    any role. A change of the watch list goes to the enricher and the metrics here; the caller
-    adds its agents' listeners and polls the reloader. `watched`: the watch list file already
-    loaded (`veille worker` loads it before anything starts, to refuse a bad one at once),
-    followed as it is; without it, it is loaded here."""
-    reloader = follow_watchlist(settings.watchlist_path, Watchlist.from_toml,
-                                settings.watchlist_reload_seconds, registry,
-                                size=lambda w: len(w.brands), watched=watched)
-    watchlist = reloader.value
-    analyzer = analyzer or Analyzer()
-    metrics = Metrics(registry, watchlist.brand_ids, analyzer.languages)
-    enricher = Enricher(analyzer, watchlist, Limits.from_settings(settings))
-    reloader.on_change(enricher.use)
-    reloader.on_change(lambda changed: metrics.watch(changed.brand_ids))
-    teams = BrandTeams(registry, watchlist.teams)  # the `team` label of the brand alerts
-    reloader.on_change(lambda changed: teams.watch(changed.teams))
-    return reloader, metrics, enricher
 
 
 def serve_metrics(settings: Settings, registry: CollectorRegistry, name: str) -> Any:
@@ -250,12 +228,12 @@ def install_heartbeat(app: Any, settings: Settings, metrics: Metrics) -> None:
 def run(settings: Settings, watched: WatchedFile[Watchlist] | None = None) -> None:
     """Run a worker until SIGINT/SIGTERM: topics ensured, /metrics served, its role started.
     `watched`: the watch list the command loaded (see enrichment); loaded here without it."""
+    if check_role(settings) == "enrich":  # no Faust app: Faust not even imported
+        run_enrich(settings, watched)
+        return
     import faust
     import mode.loop
 
-    if check_role(settings) == "enrich":
-        run_enrich(settings, watched)
-        return
     pipeline = build(settings, watched=watched)  # no broker I/O: Faust connects when the worker starts
     # Served while the broker is waited for: a liveness probe on /metrics does not restart a
     # worker that is only waiting for its broker (README, Deploy: Probes).

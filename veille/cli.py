@@ -480,7 +480,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 
     from prometheus_client import CollectorRegistry
 
-    from agents.worker import enrichment
+    from agents.enrich import enrichment  # not agents.worker: no Faust app here, no Faust
 
     settings = _settings(args)
     reloader, _metrics, enricher = enrichment(settings, CollectorRegistry())

@@ -185,3 +185,22 @@ def test_the_reddit_collectors_accounts_count_in_what_it_would_refuse(tmp_path: 
     [line] = [x for x in done.stderr.splitlines() if "the Reddit collector" in x]
     assert "45 searches and 6 accounts' comments" in line and "more than 50" in line, line
     assert "Bluesky" not in done.stderr
+
+
+def test_match_imports_no_faust(tmp_path: Path) -> None:
+    """`veille match` runs no Faust app: it does not import Faust (a third of a second of every
+    run until 2026-12-07, through agents.worker), nor does a worker's wiring module until an app
+    is built (a worker of role `enrich` runs none)."""
+    path = tmp_path / "watchlist.toml"
+    path.write_text(WATCHLIST)
+    code = ("import sys\n"
+            "from veille.cli import main\n"
+            f"code = main(['match', '--watchlist', {str(path)!r}])\n"
+            "import agents.worker\n"
+            "print('loaded:', sorted(m for m in ('faust', 'mode') if m in sys.modules), file=sys.stderr)\n"
+            "sys.exit(code)\n")
+    done = subprocess.run([sys.executable, "-c", code], input="Acme rocks\n", capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["brands"] == ["acme"]
+    assert "loaded: []" in done.stderr
