@@ -562,7 +562,7 @@ def test_workers_and_collectors_say_which_build_they_run(monkeypatch) -> None:
 
 def test_a_worker_exports_each_brands_team_and_follows_the_watch_list(tmp_path: Any) -> None:
     """veille_brand_info{brand, team} = 1 for each brand of the watch list in use, on every
-    worker role (all, agents, enrich: agents.worker.enrichment), "" for a brand without a team
+    worker role (all, agents, enrich: agents.enrich.enrichment), "" for a brand without a team
     (no label in Prometheus). A change of the watch list moves it at once: a brand moved to
     another team or taken off loses its old series (the alert rules route by it)."""
     import os
