@@ -880,8 +880,7 @@ class _Every:
 
 
 _EVERY: Final = _Every()
-#: One prefilter per rule set, built on first use (about 0.03 s each: the rule patterns are
-#: relaxed as they are compiled, see veille.prefilter.compiled).
+#: One prefilter per rule set, built on first use (about 0.1 s each).
 _prefilters: dict[int, Prefilter] = {}
 
 
@@ -893,7 +892,7 @@ def _prefilter(rules: _Rules) -> Prefilter:
 
 
 def prepare() -> None:
-    """Build the prefilters now (about 0.06 s) rather than on the first mentions: a worker calls
+    """Build the prefilters now (about 0.2 s) rather than on the first mentions: a worker calls
     this as it starts, so its first batch is not late."""
     for rules in _ANY_LANGUAGE:
         _prefilter(rules)
