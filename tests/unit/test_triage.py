@@ -820,3 +820,18 @@ def test_a_group_said_to_be_human_is_no_hate(text: str, hate: bool) -> None:
     writing test texts in a review of real French tweets, 2026-12-07). After "sont" they no longer
     do; "ne sont pas des humains", "volent tout", "doivent rentrer chez eux" still are hate."""
     assert ("hate" in cats(text, "fr", NEU)) is hate
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("@acme 🖕", "en"), ("@acme_fr 🖕🏻🖕🏻 encore en panne", "fr"), ("🖕🖕 @acme", "und"),
+    ("Acme support 🖕🏿", "en"),
+])
+def test_the_middle_finger_is_an_insult_in_any_language(text: str, language: str) -> None:
+    """🖕 at a brand says what "fuck you" says: it was a negative text addressed to the brand, a
+    case to answer with a deadline, not one to review (or hide, where the charter hides
+    insults)."""
+    result = triage(text, language, *NEG, BRAND)
+    assert "insult:phrase" in result.reasons, result
+    assert "needs_answer:negative_addressed" not in result.reasons, result  # a complaint still is one
+    assert result.action == "review"
+    assert "insult" not in triage("@acme 👍 fixed, thanks", "en", *POS, BRAND).categories

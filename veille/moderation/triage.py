@@ -210,6 +210,8 @@ EN_FILL = _words("""
     pathetic, incompetent, worthless, lying, thieving, greedy, miserable, filthy, dirty, sorry, old
 """)
 EN_PHRASES = _phrases(r"""
+    # the middle finger (any skin tone): what "fuck you" says, in every language
+    🖕
     f[u*]+c?k+\s+(?:you|u|ya|y\s+all|yourself|yourselves|off)
     (?:go\s+)?f[u*]+c?k+\s+your\s+(?:self|selves|mother|mom|mum)
     screw\s+(?:you|u|ya)
@@ -458,6 +460,7 @@ FR_FILL = _words("""
     incroyable, gros gros, foutu, foutue, ptn
 """) + FR_ADJECTIVES
 FR_PHRASES = _phrases(r"""
+    🖕
     (?:ferme|fermez|fermes)\s+(?:ta|ta\s+grande|vos|votre)\s+gueules?
     ta\s+gueule
     (?:va|allez|vas)\s+(?:te|vous)\s+faire\s+(?:foutre|enculer|mettre|voir)
