@@ -145,6 +145,16 @@ def test_py3langid_is_loaded_on_the_first_text_fasttext_is_unsure_of() -> None:
     assert packages == "[]"
     assert first.startswith("False ('en', ") and first.endswith(" False")
     assert second.startswith("('en', ") and second.endswith(" True")
+    # A process that enriches loads it before its first batch (EnrichStage: Analyzer.prepare), so
+    # that its first mentions are not late by the load.
+    code = ("import sys\n"
+            "from veille.sentiment import Analyzer\n"
+            "a = Analyzer()\n"
+            "print('py3langid' in sys.modules)\n"
+            "a.prepare()\n"
+            "print('py3langid' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.split() == ["False", "True"], done.stdout + done.stderr
 
 
 def test_a_missing_second_opinion_model_is_told_at_start(monkeypatch: pytest.MonkeyPatch) -> None:

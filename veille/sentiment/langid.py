@@ -199,6 +199,10 @@ class LanguageDetector:
             return (label.removeprefix("__label__"), min(first, 1.0)), clean, top, hint
         return None, clean, top, hint
 
+    def prepare(self) -> None:
+        """Load the second opinion's model now rather than on the first text that needs it."""
+        self._second()
+
     def _second(self) -> Any:
         """py3langid's identifier, among SECOND_OPINION_LANGUAGES: loaded on first use."""
         if self._second_model is None:
