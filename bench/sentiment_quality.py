@@ -1,4 +1,5 @@
-"""Quality and speed of the French scorer vs English VADER on human-labelled tweets."""
+"""Quality and speed of the French scorer vs English VADER on human-labelled tweets, and what the
+enrichment's analysis (language found, then that language's scorer) makes of the same tweets."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # runnable as `python bench/sentiment_quality.py` from a checkout
 
+from veille.sentiment import Analyzer  # noqa: E402
 from veille.sentiment.base import label_for  # noqa: E402
 from veille.sentiment.french import FrenchScorer  # noqa: E402
+from veille.sentiment.langid import LanguageDetector  # noqa: E402
 
 DEFT_DIR = "french-tweets-deft2017"
 HUTTO_FILE = "vader-hutto2014/tweets_GroundTruth.dev.txt"
@@ -90,6 +93,32 @@ def rate(score: Callable[[str], object], texts: Sequence[str], repeats: int) -> 
     return len(texts) / best
 
 
+def print_pipeline(corpora: Sequence[tuple[str, str, Sequence[str], Sequence[str]]]) -> None:
+    """The enrichment's analysis on each corpus (no language hint, as from a feed or a webhook):
+    the share found in the corpus' language, the share left unscored (a language veille does not
+    score, `und` included), and the labels with an unscored tweet counted as neutral (it counts as
+    neither negative nor positive in any figure), for the detector as the Analyzer builds it
+    (with its scorers' words, `LanguageDetector._by_words`) and for the two models alone."""
+    scorers = Analyzer().scorers
+    analyzers = [("with the scorers' words", Analyzer(list(scorers.values()))),
+                 ("the two models alone", Analyzer(list(scorers.values()), LanguageDetector()))]
+    print("\nThe enrichment's analysis, language then scorer (no language hint; unscored counted "
+          "as neutral)\n")
+    print(f"{'corpus':<30} {'language found by':<24} {'right':>7} {'unscored':>9} {'macro-F1':>9} "
+          f"{'accuracy':>9}")
+    for corpus, language, texts, gold in corpora:
+        for name, analyzer in analyzers:
+            found = analyzer.detect_many([(text, None) for text in texts])
+            pred = []
+            for text, (lang, _) in zip(texts, found, strict=True):
+                sentiment = analyzer.score(text, lang)
+                pred.append(sentiment.label if sentiment is not None else "neutral")
+            right = sum(1 for lang, _ in found if lang == language) / len(texts)
+            unscored = sum(1 for lang, _ in found if lang not in scorers) / len(texts)
+            print(f"{corpus:<30} {name:<24} {right:>7.1%} {unscored:>9.1%} "
+                  f"{macro_f1(gold, pred):>9.3f} {accuracy(gold, pred):>9.3f}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -144,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for corpus, scorer, n, f1, acc, r in rows:
         r_text = f"{r:>10.3f}" if r is not None else f"{'-':>10}"
         print(f"{corpus:<30} {scorer:<14} {n:>5} {f1:>9.3f} {acc:>9.3f} {r_text}")
+
+    print_pipeline([("DEFT 2017 fr (train+val)", "fr", texts, gold),
+                    ("Hutto 2014 en tweets (dev)", "en", h_texts, h_gold)])
 
     # Neutral band chosen on DEFT train only, then checked on val: does a wider band generalise?
     bands = [round(0.05 * k, 2) for k in range(1, 13)]

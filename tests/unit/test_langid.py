@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from veille.sentiment import Analyzer
 from veille.sentiment.langid import LanguageDetector
 
 D = LanguageDetector()
@@ -102,6 +103,80 @@ def test_detect_many_answers_what_detect_answers() -> None:
              "😡😡 @acme #fail https://x.test", "ok", "Acme", "top", "lol #acme", "bof", ""]
     items = [(t, h) for t in texts for h in (None, "fr", "en-US", "zz")]
     assert D.detect_many(items) == [D.detect(t, h) for t, h in items]
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    """The detector with the scorers' words, as the enrichment stage and the commands build it."""
+    return Analyzer()
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "label"),
+    [
+        # Left undetermined by both models (each below 0.4, disagreeing): unscored until 2026-12-07.
+        ("arnaque", "fr", "negative"),
+        ("quelle honte", "fr", "negative"),
+        ("@acme_fr scandaleux !", "fr", "negative"),
+        ("@acme scam", "en", "negative"),
+        ("wtf @acme", "en", "negative"),
+        ("@anonymous JERK", "en", "negative"),
+        # Placed surely in another language: "nul" is Romanian at 0.98 to fastText.
+        ("@acme_fr nul 😡", "fr", "negative"),
+        ("trop nul", "fr", "negative"),
+        ("So annoyed", "en", "negative"),
+    ],
+)
+def test_short_replies_are_placed_by_their_scored_words(analyzer: Analyzer, text: str, lang: str,
+                                                        label: str) -> None:
+    analysis = analyzer.analyse(text)
+    assert analysis.language == lang
+    assert analysis.sentiment is not None and analysis.sentiment.label == label
+    assert analyzer.detect_many([(text, None)]) == [analyzer.detect(text)]
+    # The models' own probability is kept: no confidence is made up for the vote.
+    assert analysis.language_confidence == D.detect(text)[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "lang"),
+    [
+        ("Die Bahn!", None, "de"),  # "die" is an English word, "bahn" none: not all words
+        ("no me gusta", None, "es"),
+        ("Jeg ser ikke fjernsyn", None, "da"),
+        ("service client nul", None, "ro"),  # "service", "client": words of no scorer (a miss)
+        ("super", None, "und"),  # a word both scorers know tells nothing
+        ("excellent", None, "und"),
+        ("nul", "ro", "ro"),  # the platform's tag confirms the models
+        ("arnaque", "es", "es"),  # undetermined: the platform's tag, as before
+        ("Franchement le service client de Acme est nul 😡", None, "fr"),
+        # One word in five is French ("boréal", a brand that is a lexicon word): not enough.
+        ("Meeting at Boréal at 3pm", None, "und"),
+    ],
+)
+def test_the_words_do_not_override_what_they_do_not_show(analyzer: Analyzer, text: str,
+                                                         hint: str | None, lang: str) -> None:
+    assert analyzer.detect(text, hint)[0] == lang
+    assert analyzer.detect_many([(text, hint)]) == [analyzer.detect(text, hint)]
+
+
+def test_an_undetermined_text_of_any_length_takes_the_one_language_of_half_its_words() -> None:
+    """Beyond SHORT_TEXT_WORDS, a surely placed text keeps its language even when every word is
+    of one scored language; an undetermined one takes it when half its words or more are that
+    language's own (checked with a made-up vocabulary, so that which words the scorers know
+    does not decide the test)."""
+    words = {"xx": {"nul", "trop"}.__contains__, "yy": {"vraiment"}.__contains__}
+    detector = LanguageDetector(vocabularies=words)
+    assert detector.detect("nul")[0] == "xx"
+    assert detector.detect("nul nul nul trop")[0] == "ro"  # four words: fastText's ro kept
+    assert D.detect("nul nul nul trop")[0] == "ro"
+    assert detector._by_words("nul nul nul trop quoi", ("und", 0.2), None) == ("xx", 0.2)
+    assert detector._by_words("nul vraiment", ("und", 0.2), None) == ("und", 0.2)  # two languages
+    assert detector._by_words("nul quoi", ("und", 0.2), None) == ("xx", 0.2)  # half
+    assert detector._by_words("nul quoi encore", ("und", 0.2), None) == ("und", 0.2)  # a third
+    # Single characters (an emoticon's or an elision's debris) are not counted as words.
+    assert detector._by_words("nul d p j", ("und", 0.2), None) == ("xx", 0.2)
+    assert detector._by_words("nul", ("und", 0.2), "xx") == ("xx", 0.2)
+    assert detector._by_words("nul", ("de", 0.9), "de") == ("de", 0.9)  # the tag confirms
 
 
 @pytest.mark.parametrize("text", ["यह फ़ोन बहुत अच्छा है", "आज मौसम बहुत अच्छा है",

@@ -29,7 +29,12 @@ class Analyzer:
 
             scorers = [EnglishScorer(), FrenchScorer()]
         self.scorers: dict[str, Scorer] = {s.language: s for s in scorers}
-        self.detector = detector if detector is not None else LanguageDetector()
+        if detector is None:
+            # The scorers' words decide the short texts both language models miss ("arnaque",
+            # "scam", "nul" as Romanian): LanguageDetector._by_words.
+            detector = LanguageDetector(vocabularies={
+                s.language: knows for s in scorers if callable(knows := getattr(s, "knows", None))})
+        self.detector = detector
 
     def prepare(self) -> None:
         """Load now what the detector would load on its first texts (py3langid's model, 0.45 s):

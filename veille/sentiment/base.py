@@ -49,7 +49,11 @@ class Sentiment:
 
 
 class Scorer(Protocol):
-    """Scores one text of one language. Implementations are built once and reused."""
+    """Scores one text of one language. Implementations are built once and reused.
+
+    A scorer may also have `knows(word) -> bool` (a lower-case word is one of its language's
+    words it reads): the Analyzer's language detector then places short texts by those words.
+    """
 
     language: str
 

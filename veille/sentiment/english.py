@@ -202,3 +202,8 @@ class EnglishScorer:
 
     def score(self, text: str) -> Sentiment:
         return Sentiment.from_scores(self._analyzer.polarity_scores(text))
+
+    def knows(self, word: str) -> bool:
+        """Whether a lower-case word is one VADER reads: a lexicon word ("sucks", "scam", "wtf"),
+        a booster ("so") or a negation; the language detector's vote on short texts."""
+        return word in self._analyzer.lexicon or word in _BOOSTERS or word in _NEGATE

@@ -542,6 +542,15 @@ class FrenchScorer:
                     return value
         return 0.0
 
+    def knows(self, word: str) -> bool:
+        """Whether a lower-case word is French to this scorer, as written: a lexicon word or one
+        of its inflections ("nul", "arnaque", "déçues"), a negation, booster or connector. Not
+        through accent folding, by which English words read as French ones ("hate" as "hâte",
+        "use" as "usé"): the language detector's vote on short texts (LanguageDetector)."""
+        if word in self._exact or fold(word) in self._roles:
+            return True
+        return len(word) >= _MIN_STEM and any(form in self._exact for form in inflection_candidates(word))
+
     def _is_known(self, low: str) -> bool:
         folded = low if low.isascii() else low.translate(_FOLD_LIST)
         return folded in self._roles or folded in self._phrases or self._valence_of(low) != 0.0

