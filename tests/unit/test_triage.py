@@ -783,6 +783,28 @@ def test_go_kill_the_competition_is_no_death_wish(text: str, threat: bool) -> No
 
 
 @pytest.mark.parametrize(
+    ("text", "language", "threat"),
+    [
+        ("@acme Spammer. Die.", "en", True),
+        ("@acme die!!", "en", True),
+        ("Worst company ever. Die!", "en", True),
+        ("die die die @acme", "en", True),
+        ("@acme Spammer. Die.", "de", True),  # as fastText reads it: both rule sets run
+        ("my Acme battery will die", "en", False),
+        ("Do or die! Acme finals tonight", "en", False),
+        ("Die Hard is on Acme TV tonight", "en", False),
+        ("I would die for this Acme phone", "en", False),
+        ("lol die @acme", "en", False),
+        ("Acme: the die is cast", "en", False),
+    ],
+)
+def test_die_said_alone_is_a_death_wish(text: str, language: str, threat: bool) -> None:
+    """"Spammer. Die." was missed (a real 2014 tweet, kept as a known miss since 2026-12-06):
+    "die" said alone, a whole sentence but for handles, is a death wish; in a sentence it is not."""
+    assert ("threat" in cats(text, language, NEG)) is threat
+
+
+@pytest.mark.parametrize(
     ("text", "hostile"),
     [
         ("Acme dégage 2 milliards de bénéfices malgré la crise", False),

@@ -255,6 +255,9 @@ EN_SELF_HARM = _phrases(r"""
     (?:hope|wish|pray)\s+(?:you|u|ya|they|he|she|(?:your|the|that|this|their)(?:\s+\w+){1,2})\s+(?:all\s+)?(?:die|dies|gets?\s+(?:killed|shot|cancer|hit|run\s+over|stabbed)|burns?|rots?|chokes?)
     die\s+in\s+a\s+(?:fire|ditch|hole)
     drop\s+dead
+    # "die" said alone, a whole sentence after any handles: "Spammer. Die.", "@acme die!!",
+    # "die die die" (not "my battery will die", "do or die", "Die Hard tonight").
+    (?:^|(?<=[.!?\n]))\s*(?:@[\w.]+\s+)*die(?:\s+die)*(?:\s+@[\w.]+)*(?=\s*(?:[.!?\n]|$))
 """)
 EN_GROUPS = _one_line(r"""(?:muslims|jews|
     jewish\s+people|blacks|black\s+people|immigrants|migrants|refugees|arabs|
