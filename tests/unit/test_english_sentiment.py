@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+import string
 
 import pytest
 import vaderSentiment.vaderSentiment as vader
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from veille.sentiment.emoji import SKIN_AND_VS_RE
-from veille.sentiment.english import EnglishScorer, VaderAnalyzer
+from veille.sentiment.english import _SERVICE_RE, SERVICE_WORDS, EnglishScorer, VaderAnalyzer
 
 #: Words that steer VADER's rules: negation, "no", "least", "kind of", "but", "never so/this",
 #: "without doubt", "or/nor", and the first words of multi-word boosters.
@@ -108,7 +109,40 @@ def test_the_scorer_reads_the_emojis_vader_reads_as_nothing_or_backwards() -> No
     corrected = {c for c in scorer._analyzer.emojis if scorer._analyzer.emojis[c].startswith("emoji")}
     assert {"😡", "🤬", "👎", "💩", "👍", "💔", "😔"} <= corrected and "😍" not in corrected
     plain = [t for t in texts(5_000, seed=11)
-             if corrected.isdisjoint(t) and not SKIN_AND_VS_RE.search(t)]
+             if corrected.isdisjoint(t) and not SKIN_AND_VS_RE.search(t) and not _service(t)]
     assert len(plain) > 2_000
     assert [scorer.score(t).compound for t in plain] == [
         vader_only.polarity_scores(t)["compound"] for t in plain]
+
+
+def _service(text: str) -> bool:
+    """Whether a text holds a failing service's word or phrase (SERVICE_WORDS, _SERVICE_RE)."""
+    words = {w.strip(string.punctuation).lower() for w in text.split()}
+    return bool(_SERVICE_RE.search(text)) or not words.isdisjoint(SERVICE_WORDS)
+
+
+@pytest.mark.parametrize("text", [
+    "@acme network down again", "@acme outage for 3 days", "@acme still not working",
+    "@acme app keeps crashing", "@acme thanks for nothing", "@acme my card doesn't work",
+    "@acme login not working", "is @acme down for everyone?", "NOT WORKING AGAIN @acme",
+    "Boréal wifi isn't working again. Avoid.", "@acme overcharged again", "@acme the app is unusable",
+])
+def test_a_failing_service_is_negative(text: str) -> None:
+    """An outage's complaints were neutral to VADER ("outage", "down", "not working" are no words
+    of its lexicon; "thanks for nothing" is thanks; "Avoid." made one positive): the crisis they
+    make counted in no negative figure (found in review, 2026-12-07)."""
+    assert VaderAnalyzer().polarity_scores(text)["compound"] > -0.05  # what VADER alone says
+    assert EnglishScorer().score(text).label == "negative"
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("I'm not working today, finally a rest", "neutral"),  # a day off, not a service
+    ("we are not working on Sunday", "neutral"),
+    ("prices are down, great news", "positive"),
+    ("the price went down last week", "neutral"),
+    ("it works great, love it", "positive"),
+    ("I don't work for Acme", "neutral"),
+])
+def test_the_words_of_a_failing_service_need_their_context(text: str, label: str) -> None:
+    assert EnglishScorer().score(text).label == label
+    assert not _SERVICE_RE.search(text)

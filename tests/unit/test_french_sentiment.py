@@ -327,3 +327,22 @@ def test_a_person_before_ne_is_no_negative_subject(scorer: FrenchScorer) -> None
     # "la personne" is a person: its "ne" needs its own completion, as before.
     assert scorer.polarity_scores("la personne ne peut que se réjouir")["compound"] > 0
     assert scorer.polarity_scores("personne ne peut que se réjouir")["compound"] > 0
+
+
+@pytest.mark.parametrize("text", [
+    "@acme_fr en panne depuis 3 jours", "@acme_fr ça marche pas", "@acme_fr ça ne marche toujours pas",
+    "@acme_fr toujours pas de réponse", "@acme_fr rien ne marche", "merci pour rien",
+    "le site ne fonctionne plus", "l'appli bugue encore", "fuyez", "@acme_fr je résilie",
+])
+def test_a_failing_service_is_negative(scorer: FrenchScorer, text: str) -> None:
+    """An outage's complaints were neutral ("panne", "marche", "réponse" are no sentiment words;
+    "merci pour rien" was thanks): found in review, 2026-12-07."""
+    assert scorer.score(text).label == "negative"
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("le service marche pas mal", "positive"), ("la marche pas à pas", "neutral"),
+    ("pas de réponse mais problème réglé, merci", "positive"),
+])
+def test_what_a_failing_service_phrase_is_not(scorer: FrenchScorer, text: str, label: str) -> None:
+    assert scorer.score(text).label == label

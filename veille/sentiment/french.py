@@ -175,6 +175,12 @@ SUPPLEMENT: Final[dict[str, float]] = {
     "horribles": -2.5, "affreux": -2.3, "affreuse": -2.3, "mensonge": -1.8, "mortel": -1.5,
     "mortelle": -1.5, "mortels": -1.5, "mortelles": -1.5, "marre": -2.0, "honte": -2.3,
     "déteste": -2.5, "détester": -2.5, "détestent": -2.5, "hais": -2.5,
+    # a service failing, as customers say it ("en panne depuis 3 jours" was neutral; the 6 DEFT
+    # tweets with "panne" are all rated negative by their annotators)
+    "panne": -1.8, "pannes": -1.8, "bug": -1.2, "bugs": -1.2, "bugue": -1.2, "buggue": -1.2,
+    "bugué": -1.2, "buggé": -1.2, "plantage": -1.5, "plantages": -1.5, "injoignable": -1.5,
+    "injoignables": -1.5, "résilier": -1.0, "résilie": -1.0, "résilié": -1.0,
+    "résiliation": -1.0, "fuyez": -2.0,
     # "cher" is mostly "expensive" in reviews; "dear" in greetings is rare and harmless at -0.6
     "cher": -0.6, "chère": -0.6, "chers": -0.6, "chères": -0.6,
 }
@@ -214,6 +220,17 @@ PHRASES: Final[dict[str, float]] = {
     "problèmes résolus": 1.5, "réglé mon problème": 1.5, "résolu mon problème": 1.5,
     "réglé le problème": 1.5, "résolu le problème": 1.5, "réglé mes problèmes": 1.5,
     "résolu mes problèmes": 1.5,
+    # A service that does not work, an answer that does not come: "ça marche pas", "toujours pas
+    # de réponse" were neutral ("marche", "réponse" are no sentiment words to negate).
+    "marche pas": -1.5, "marche plus": -1.5, "marchent pas": -1.5, "marchent plus": -1.5,
+    "marche toujours pas": -1.8, "marchent toujours pas": -1.8,
+    "fonctionne pas": -1.5, "fonctionne plus": -1.5, "fonctionnent pas": -1.5,
+    "fonctionnent plus": -1.5, "fonctionne toujours pas": -1.8, "fonctionnent toujours pas": -1.8,
+    "pas de réponse": -1.2, "aucune réponse": -1.2, "sans réponse": -1.2, "merci pour rien": -2.0,
+    "rien ne marche": -1.8, "rien ne fonctionne": -1.8,
+    # ... but "pas mal" is praise and "pas à pas" a way of walking: the longer phrase wins.
+    "marche pas mal": 1.2, "marchent pas mal": 1.2, "fonctionne pas mal": 1.2,
+    "fonctionnent pas mal": 1.2, "marche pas à pas": 0.0,
 }
 
 _EMOJI_CORE = (
