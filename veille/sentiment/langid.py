@@ -188,7 +188,7 @@ class LanguageDetector:
         µs on an unsure tweet alone, 86 one after the other."""
         results: list[tuple[str, float] | None] = []
         unsure: list[tuple[int, str, Any, str | None]] = []
-        unscored: list[tuple[int, str, str | None]] = []  # (index, words, hint): see _by_words
+        unscored: list[tuple[int, str, str | None]] = []  # (index, cleaned text, hint): _by_words
         vocabularies = self.vocabularies
         for text, hint in items:
             found, clean, top, known = self._first_opinion(text, hint)
@@ -249,7 +249,6 @@ class LanguageDetector:
         if confidence < self.min_confidence and not agree:
             return (hint or UNDETERMINED), confidence
         return lang, min(confidence, 1.0)
-
 
     def _by_words(self, clean: str, found: tuple[str, float], hint: str | None) -> tuple[str, float]:
         """`found`, or the scored language the words of a short text point to.
