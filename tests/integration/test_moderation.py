@@ -58,7 +58,7 @@ TEXTS = {
     "m6": "I love Acme Mobile, great network",
     "m7": "Earn $500 a day with Acme crypto, DM me on telegram",
     "m8": "Boréal t'es vraiment nul",
-    "m9": "Boréal café, toujours pas de réponse à ma réclamation",
+    "m9": "Boréal café, toujours aucun retour sur ma réclamation",
     "m10": "THIS BOREAL CAFE IS RIDICULOUS",
     "m11": "The train to Lyon leaves at ten",
     "m12": "@acme_fr ma commande n'est jamais arrivée, remboursez-moi",
@@ -223,7 +223,8 @@ def test_queue_decisions_closed_cases_and_kpis(settings, start_worker, tmp_path:
     # Answers: the closing decisions of the negative cases asking for an answer, once each: a
     # reply on time or late against their brand's deadline (m12's, posted 3 hours ago, late),
     # approve or reject with no answer (m1, rejected). Negative: scored so, or a complaint
-    # (m9, neutral since its brand's name "Boréal", a lexicon word, no longer counts).
+    # (m9, neutral since its brand's name "Boréal", a lexicon word, no longer counts; its text
+    # without "pas de réponse", negative since 2026-12-07).
     assert (items["m9"]["sentiment"], "needs_answer:complaint" in items["m9"]["reasons"]) == (
         "neutral", True), items["m9"]
     answered: dict[tuple[str, str], int] = {}
