@@ -188,22 +188,22 @@ class LanguageDetector:
         µs on an unsure tweet alone, 86 one after the other."""
         results: list[tuple[str, float] | None] = []
         unsure: list[tuple[int, str, Any, str | None]] = []
-        unscored: list[tuple[int, str, str | None]] = []  # (index, cleaned text, hint): _by_words
-        vocabularies = self.vocabularies
+        cleaned: list[tuple[str, str | None]] = []  # each item's words and hint, for _by_words
         for text, hint in items:
             found, clean, top, known = self._first_opinion(text, hint)
             if found is None:
                 unsure.append((len(results), clean, top, known))
-            elif vocabularies and found[0] not in vocabularies:
-                unscored.append((len(results), clean, known))
             results.append(found)
+            cleaned.append((clean, known))
         for k, clean, top, known in unsure:
-            found = results[k] = self._second_opinion(clean, top, known)
-            if vocabularies and found[0] not in vocabularies:
-                unscored.append((k, clean, known))
-        for k, clean, known in unscored:
-            results[k] = self._by_words(clean, cast(tuple[str, float], results[k]), known)
-        return cast(list[tuple[str, float]], results)
+            results[k] = self._second_opinion(clean, top, known)
+        done = cast(list[tuple[str, float]], results)
+        vocabularies = self.vocabularies
+        if vocabularies:
+            for k, (clean, known) in enumerate(cleaned):
+                if done[k][0] not in vocabularies:
+                    done[k] = self._by_words(clean, done[k], known)
+        return done
 
     def _first_opinion(self, text: str, hint: str | None
                        ) -> tuple[tuple[str, float] | None, str, Any, str | None]:
