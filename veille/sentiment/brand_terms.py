@@ -163,7 +163,8 @@ def _rest(text: str, tokens: Sequence[re.Match[str]], j: int, words: tuple[str, 
     return None
 
 
-def _placeholder(piece: str) -> str:
+def placeholder_for(piece: str) -> str:
+    """PLACEHOLDER in the case of `piece` (a word of two letters or more; a shorter one is kept)."""
     if len(piece) < 2:
         return piece
     if not any(ch.islower() for ch in piece):
@@ -186,7 +187,7 @@ def _neutral_run(run: re.Match[str]) -> str:
             pieces.append(word[start:i])
             start = i
     pieces.append(word[start:])
-    return "".join(_placeholder(p) for p in pieces)
+    return "".join(placeholder_for(p) for p in pieces)
 
 
 #: A token: (start, its core's start and end, end, the core's folded parts, whether the core

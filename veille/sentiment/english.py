@@ -21,6 +21,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from veille.sentiment.base import Sentiment
 from veille.sentiment.emoji import EMOJI_VALENCE, SKIN_AND_VS_RE
+from veille.sentiment.irony import ENGLISH as ENGLISH_IRONY
 
 _BOOSTERS: dict[str, float] = vader.BOOSTER_DICT
 _SPECIAL_CASES: dict[str, float] = vader.SPECIAL_CASES
@@ -224,6 +225,7 @@ _SERVICE_RE: Final = re.compile(
 _SERVICE_KEYS: Final = ("work", "down", "nothing")
 #: Synthetic lexicon words: lower case, letters only, so that VADER's tokens keep them whole.
 _SERVICE_TOKEN: Final = {word: f"vxsvc{word}" for word in _SERVICE_PHRASES}
+_IRONY: Final = ENGLISH_IRONY.compile()
 
 
 def _service_token(match: re.Match[str]) -> str:
@@ -247,6 +249,8 @@ class EnglishScorer:
     def score(self, text: str) -> Sentiment:
         if isinstance(text, str):
             lower = text.lower()
+            # "Great, my internet is down again": the praise is irony (veille.sentiment.irony).
+            text = _IRONY.without_praise(text, lower)
             if any(key in lower for key in _SERVICE_KEYS):
                 text = _SERVICE_RE.sub(_service_token, text)
         return Sentiment.from_scores(self._analyzer.polarity_scores(text))

@@ -20,6 +20,7 @@ from typing import Final
 
 from veille.sentiment.base import Sentiment
 from veille.sentiment.emoji import EMOJI_VALENCE, SKIN_AND_VS_RE
+from veille.sentiment.irony import FRENCH as FRENCH_IRONY
 
 # --- VADER constants (empirically derived by Hutto & Gilbert; kept so scores stay comparable) ---
 B_INCR: Final = 0.293
@@ -180,7 +181,7 @@ SUPPLEMENT: Final[dict[str, float]] = {
     "panne": -1.8, "pannes": -1.8, "bug": -1.2, "bugs": -1.2, "bugue": -1.2, "buggue": -1.2,
     "bugué": -1.2, "buggé": -1.2, "plantage": -1.5, "plantages": -1.5, "injoignable": -1.5,
     "injoignables": -1.5, "résilier": -1.0, "résilie": -1.0, "résilié": -1.0,
-    "résiliation": -1.0, "fuyez": -2.0,
+    "résiliation": -1.0, "fuyez": -2.0, "coupure": -1.0, "coupures": -1.0,
     # "cher" is mostly "expensive" in reviews; "dear" in greetings is rare and harmless at -0.6
     "cher": -0.6, "chère": -0.6, "chers": -0.6, "chères": -0.6,
 }
@@ -228,6 +229,8 @@ PHRASES: Final[dict[str, float]] = {
     "fonctionnent plus": -1.5, "fonctionne toujours pas": -1.8, "fonctionnent toujours pas": -1.8,
     "pas de réponse": -1.2, "aucune réponse": -1.2, "sans réponse": -1.2, "merci pour rien": -2.0,
     "rien ne marche": -1.8, "rien ne fonctionne": -1.8,
+    # "en rade" (broken down) read as its "rade" (a harbour, +0.6); "hors service" as nothing
+    "en rade": -1.5, "hors service": -1.5, "coupure de presse": 0.0, "coupures de presse": 0.0,
     # ... but "pas mal" is praise and "pas à pas" a way of walking: the longer phrase wins.
     "marche pas mal": 1.2, "marchent pas mal": 1.2, "fonctionne pas mal": 1.2,
     "fonctionnent pas mal": 1.2, "marche pas à pas": 0.0,
@@ -275,6 +278,7 @@ CHUNK_CACHE_MAX_CHARS: Final = 64
 
 _CAMEL_RE: Final = re.compile(r"[A-ZÀ-ÖØ-Þ]?[a-zß-öø-ÿ]+|[A-ZÀ-ÖØ-Þ]+(?![a-zß-öø-ÿ])|\d+")
 _ELONGATED_RE: Final = re.compile(r"([^\W\d_])\1{2,}")
+_IRONY: Final = FRENCH_IRONY.compile()
 
 
 def _is_face(char: str) -> bool:
@@ -923,6 +927,8 @@ class FrenchScorer:
             # Decomposed accents (macOS, some keyboards) composed: "déçu" in NFD was read as
             # "de", "c", "u", and scored neutral (found in review, 2026-12-05).
             text = unicodedata.normalize("NFC", text)
+        # "Génial, encore un bug": the praise is irony (veille.sentiment.irony).
+        text = _IRONY.without_praise(text, text.lower())
         tok = self._tokenize(text)
         if not tok.folds:
             return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
