@@ -91,6 +91,11 @@ MAX_CHARTERS = 1024
 #: the memo holds at most about 4 MB of text (16 MB at worst: an emoji takes 4 bytes).
 MEMO_SIZE = 4096
 MEMO_MAX_CHARS = 1000
+#: A mention of at most this many words (its links and handles counted) has its language read
+#: without the names of the brands it matched (Neutralizer.unnamed): past it, a name no longer
+#: tips the models (Hutto's English tweets of 6 to 20 words with a brand name put before or after
+#: them: as many found English as without it).
+UNNAMED_MAX_WORDS = 6
 #: Seconds between two warnings of mentions naming a brand the watch list does not have.
 UNKNOWN_BRAND_WARN_SECONDS = 60.0
 #: Seconds of failed ticks (5 s apart) after which veille_raw_backlog_messages reads NaN.
@@ -215,22 +220,29 @@ class Enricher:
         known = [memo.get(key) for key in keys]
         todo = [k for k, hit in enumerate(known) if hit is None]
         analyzer = self.analyzer
+        neutral = self._neutral
+        matches = each(lambda raw, _: self.watchlist.match(raw.text), order=todo)
+        # The language of a short mention is read without the names of the brands it matched
+        # (Neutralizer.unnamed): in a few words, a name tips the models ("acme de merde" was
+        # undetermined). None: that mention failed (a dead letter already).
+        read = each(lambda raw, match: (
+            neutral.unnamed(raw.text, match.brands) if match.brands and _short(raw.text) else raw.text,
+            raw.language), matches, order=todo)
+        alive = [k for k in todo if read[k] is not None]
         try:
-            # Every mention to analyse at once (none has an outcome yet): fastText over all of
-            # them, then the second opinions (Analyzer.detect_many). Should one fail, each is
-            # detected alone, and only the one that fails becomes a dead letter.
-            found = analyzer.detect_many([keys[k] for k in todo])
+            # Every mention to analyse at once: fastText over all of them, then the second
+            # opinions (Analyzer.detect_many). Should one fail, each is detected alone, and only
+            # the one that fails becomes a dead letter.
+            found = analyzer.detect_many([read[k] for k in alive])
             languages: list[Any] = [None] * len(valid)
-            for k, language in zip(todo, found, strict=True):
+            for k, language in zip(alive, found, strict=True):
                 languages[k] = language
         except Exception:
-            languages = each(lambda raw, _: analyzer.detect(raw.text, raw.language), order=todo)
-        matches = each(lambda raw, _: self.watchlist.match(raw.text), order=todo)
+            languages = each(lambda raw, text_hint: analyzer.detect(*text_hint), read, order=todo)
         # Scored a language at a time: one scorer's tables stay in the caches. The brands' own
         # terms the scorers value are neutral in their mentions ("Boréal" is a lexicon word):
-        # the text scored is the one Neutralizer gives, the language was the original's.
+        # the text scored is the one Neutralizer gives (the language was read above).
         by_language = sorted(todo, key=lambda k: languages[k][0] if languages[k] else "")
-        neutral = self._neutral
         sentiments = each(lambda raw, lm: analyzer.score(neutral.text(raw.text, lm[1].brands), lm[0][0]),
                           list(zip(languages, matches, strict=True)), by_language)
         analyses = [Analysis(lc[0], lc[1], s) if lc else None
@@ -331,6 +343,11 @@ class Enricher:
                 created_at=raw.created_at.timestamp(), queued_at=mention.processed_at.timestamp(),
             )
         return Outcome(enriched=mention, item=item, unknown=unknown)
+
+
+def _short(text: str) -> bool:
+    """At most UNNAMED_MAX_WORDS words (the length first: most texts stop there)."""
+    return len(text) <= 40 * UNNAMED_MAX_WORDS and len(text.split()) <= UNNAMED_MAX_WORDS
 
 
 def enrichment(settings: Settings, registry: CollectorRegistry, analyzer: Analyzer | None = None,

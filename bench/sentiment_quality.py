@@ -119,6 +119,52 @@ def print_pipeline(corpora: Sequence[tuple[str, str, Sequence[str], Sequence[str
                   f"{macro_f1(gold, pred):>9.3f} {accuracy(gold, pred):>9.3f}")
 
 
+#: Brands of both languages named in the corpora's tweets by print_brand_names (none of them is
+#: a sentiment word of either scorer).
+BRAND_NAMES = ("Acme", "Boréal", "Decathlon", "Orange", "SNCF", "Carrefour", "Nike", "Tesla",
+               "Ryanair", "Zalando", "Uber", "Fnac")
+
+
+def print_brand_names(corpora: Sequence[tuple[str, str, Sequence[str]]]) -> None:
+    """Every tweet made a mention of a brand, its name (BRAND_NAMES in turn) put before or after
+    it, and its language found by the enrichment stage itself (agents.enrich.Enricher, whose
+    detector reads a short mention without its brands' names) and by the detector reading the
+    whole text, by length of the tweet."""
+    import json
+
+    from agents.enrich import Enricher
+    from veille.rules import Watchlist
+
+    watchlist = Watchlist.from_dict({"brands": [{"id": f"b{n}", "name": name}
+                                                for n, name in enumerate(BRAND_NAMES)]})
+    analyzer = Analyzer()
+    enricher = Enricher(analyzer, watchlist)
+    print("\nA brand named in each tweet (one of 12 names, before or after it): language found "
+          "right\n")
+    print(f"{'corpus':<30} {'words':>6} {'n':>5} {'tweet alone':>12} {'whole text':>11} "
+          f"{'the stage':>10}")
+    for corpus, language, texts in corpora:
+        for low, high in ((1, 5), (6, 10), (11, 10_000)):
+            chosen = [t for t in texts if low <= len(t.split()) <= high]
+            alone = sum(1 for lang, _ in analyzer.detect_many([(t, None) for t in chosen])
+                        if lang == language)
+            whole = stage = 0
+            for first in (True, False):
+                named = [f"{BRAND_NAMES[n % len(BRAND_NAMES)]} {t}" if first
+                         else f"{t} {BRAND_NAMES[n % len(BRAND_NAMES)]}" for n, t in enumerate(chosen)]
+                whole += sum(1 for lang, _ in analyzer.detect_many([(t, None) for t in named])
+                             if lang == language)
+                messages = [(f"m{n}".encode(), json.dumps({
+                    "id": f"m{n}", "source": "bench", "platform": "twitter", "text": t,
+                    "created_at": "2026-01-01T00:00:00Z"}).encode(), None) for n, t in enumerate(named)]
+                outcomes = enricher.handle_many(messages)
+                stage += sum(1 for o in outcomes if o.enriched and o.enriched.brands
+                             and o.enriched.language == language)
+            span = f"{low}-{high}" if high < 10_000 else f"{low}+"
+            print(f"{corpus:<30} {span:>6} {len(chosen):>5} {alone / len(chosen):>12.1%} "
+                  f"{whole / 2 / len(chosen):>11.1%} {stage / 2 / len(chosen):>10.1%}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -176,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print_pipeline([("DEFT 2017 fr (train+val)", "fr", texts, gold),
                     ("Hutto 2014 en tweets (dev)", "en", h_texts, h_gold)])
+    print_brand_names([("DEFT 2017 fr (train+val)", "fr", texts),
+                       ("Hutto 2014 en tweets (dev)", "en", h_texts)])
 
     # Neutral band chosen on DEFT train only, then checked on val: does a wider band generalise?
     bands = [round(0.05 * k, 2) for k in range(1, 13)]

@@ -131,3 +131,22 @@ def test_only_the_sensitive_terms_of_the_brands_matched_are_neutralized(
     assert neutral.text(text, ("acme", "boreal")) == f"Acme et {CAP} #AcmeDown @borealcafe"
     assert known == {"Acme": False, "Acme Mobile": False, "#AcmeDown": False, "Boréal": True,
                      "@borealcafe": False, "Latte Aurora": False}
+
+
+def test_a_short_mention_is_read_for_its_language_without_its_brands_names(
+        scorers: tuple[EnglishScorer, FrenchScorer]) -> None:
+    """Neutralizer.unnamed: each name, alias and hashtag of the brands matched taken out, their
+    keywords kept (words of the text's language: a product, "forfait mobile"), and everything
+    else as it was."""
+    brands = [Brand(id="acme", name="Acme", aliases=("Acme Mobile", "@acme_fr"), hashtags=("#AcmeDown",),
+                    keywords=("forfait mobile",)),
+              Brand(id="boreal", name="Boréal")]
+    neutral = Neutralizer(brands, scorers)
+    assert neutral.unnamed("acme de merde", ("acme",)) == " de merde"
+    assert neutral.unnamed("l'Acme Mobile, quelle honte #AcmeDown", ("acme",)) == "l' , quelle honte #"
+    assert neutral.unnamed("@acme_fr mon forfait mobile, Boréal aussi", ("acme",)) == \
+        "@ mon forfait mobile, Boréal aussi"  # only the brands matched
+    assert neutral.unnamed("ACME, Boréal: nul", ("acme", "boreal")) == ", : nul"
+    text = "Acmeville is nice"  # a name inside a longer word is no name
+    assert neutral.unnamed(text, ("acme",)) is text
+    assert neutral.unnamed(text, ()) is text and neutral.unnamed(text, ("unknown",)) is text

@@ -167,8 +167,9 @@ def test_a_detection_failing_in_the_batch_fails_its_mention_only() -> None:
     detected alone and only the failing one is a dead letter."""
     from veille.sentiment.english import EnglishScorer
 
-    outs = enricher(Analyzer([EnglishScorer()], DetectorFailsOn("Acme broke"))).handle_many([
-        (b"m1", payload("m1"), None), (b"m2", payload("m2", "Acme broke"), None),
+    bad = "Acme broke the detector with this long text"  # read whole: more than 6 words
+    outs = enricher(Analyzer([EnglishScorer()], DetectorFailsOn(bad))).handle_many([
+        (b"m1", payload("m1"), None), (b"m2", payload("m2", bad), None),
         (b"m3", payload("m3"), None)])
     assert outs[1].dead is not None and outs[1].dead.reason == "processing_error"
     assert all(o.enriched is not None and o.enriched.language == "en" for o in (outs[0], outs[2]))
@@ -207,7 +208,8 @@ def test_a_repeated_text_is_analysed_once_and_enriched_alike() -> None:
                 (b"m4", with_hint("m4", angry, "fr"), None)]
     first = e.handle_many(messages)
     later = e.handle(b"m5", with_hint("m5", angry), None)
-    assert detector.asked == [(angry, None), (angry, None), ("Acme is great", None), (angry, "fr")]
+    # (A mention of a few words is read without its brand's name: see the test after.)
+    assert detector.asked == [(angry, None), (angry, None), (" is great", None), (angry, "fr")]
     records = [json.loads(o.enriched.to_json()) for o in (*first, later) if o.enriched]
     assert len(records) == 5
     for r in (records[1], records[4]):
@@ -235,7 +237,7 @@ def test_the_memo_is_bounded_and_keeps_no_long_text_nor_a_failure(monkeypatch) -
     e = enricher(Analyzer([Broken()], broken))
     outs = [e.handle(b"b%d" % k, with_hint(f"b{k}", "Acme again"), None) for k in range(2)]
     assert all(o.dead is not None and o.dead.reason == "processing_error" for o in outs)
-    assert broken.asked == [("Acme again", None)] * 2
+    assert broken.asked == [(" again", None)] * 2  # read without the brand's name
 
 
 def test_a_changed_watch_list_applies_to_the_next_mentions_even_a_remembered_text() -> None:
@@ -416,3 +418,46 @@ def test_a_text_escaped_by_its_platform_is_matched_scored_and_triaged_as_written
     assert out.enriched is not None
     assert out.enriched.raw.text == "New jacket from H&M <3" and out.enriched.brands == ("hm",)
     assert out.enriched.sentiment is not None and out.enriched.sentiment.label == "positive"
+
+
+def test_a_short_mentions_language_is_read_without_its_brands_names() -> None:
+    """Found in review, 2026-12-07: in a few words a brand's name tips the language models ("acme
+    de merde" was undetermined, so unscored); the stage reads a mention of at most
+    UNNAMED_MAX_WORDS words without the names of the brands it matched. A longer one is read
+    whole, as the record's text is."""
+    from agents.enrich import UNNAMED_MAX_WORDS
+
+    analyzer = Analyzer()
+    e = enricher(analyzer)
+    short = "acme de merde"
+    assert analyzer.detect(short)[0] == "und"  # the whole text
+    m = e.handle(b"m1", payload("m1", short), None).enriched
+    assert m is not None and m.language == "fr" and m.raw.text == short
+    assert m.sentiment is not None and m.sentiment.label == "negative"
+    assert (m.language, m.language_confidence) == analyzer.detect(" de merde")
+    # Only the name of a brand matched: the same words with no brand are the whole text's.
+    other = enricher(analyzer).handle(b"m2", payload("m2", "zorglub de merde"), None).enriched
+    assert other is not None and other.brands == ()
+    assert (other.language, other.language_confidence) == analyzer.detect("zorglub de merde")
+    long = "Acme " + " ".join(["le service client est nul"] * 2)
+    assert len(long.split()) > UNNAMED_MAX_WORDS
+    m = e.handle(b"m3", payload("m3", long), None).enriched
+    assert m is not None and (m.language, m.language_confidence) == analyzer.detect(long)
+
+
+def test_taking_the_names_out_failing_fails_its_mention_only(monkeypatch) -> None:
+    from veille.sentiment.brand_terms import Neutralizer
+
+    real = Neutralizer.unnamed
+
+    def unnamed(self: Neutralizer, text: str, brands: tuple[str, ...]) -> str:
+        if text == "Acme broke":
+            raise ZeroDivisionError
+        return real(self, text, brands)
+
+    monkeypatch.setattr(Neutralizer, "unnamed", unnamed)
+    outs = enricher(Analyzer()).handle_many([(b"m1", payload("m1", "Acme sucks"), None),
+                                             (b"m2", payload("m2", "Acme broke"), None),
+                                             (b"m3", payload("m3", "Acme, quelle honte"), None)])
+    assert outs[1].dead is not None and outs[1].dead.reason == "processing_error"
+    assert [o.enriched.language for o in (outs[0], outs[2]) if o.enriched] == ["en", "fr"]
