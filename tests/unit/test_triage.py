@@ -857,3 +857,22 @@ def test_the_middle_finger_is_an_insult_in_any_language(text: str, language: str
     assert "needs_answer:negative_addressed" not in result.reasons, result  # a complaint still is one
     assert result.action == "review"
     assert "insult" not in triage("@acme 👍 fixed, thanks", "en", *POS, BRAND).categories
+
+
+@pytest.mark.parametrize(
+    ("text", "detractor"),
+    [
+        ("Acme, plus jamais", True),
+        ("Plus jamais Acme !", True),
+        ("Acme ? Plus jamais.", True),
+        ("acme plus jamais", True),
+        ("je ne serai plus jamais en retard grâce à Acme", False),
+        ("Avec Acme, je ne perds plus jamais mes clés", False),
+        ("Acme never again", True),  # the English it matches
+    ],
+)
+def test_plus_jamais_alone_is_never_again(text: str, detractor: bool) -> None:
+    """"Acme, plus jamais" is the French "Acme, never again", a detractor to review as the
+    English one was; only "plus jamais" followed by a listed word ("plus jamais chez", "plus
+    jamais ça") was (found in review, 2026-12-07). Inside "ne ... plus jamais" it is not."""
+    assert ("detractor" in cats(text, "fr" if "jamais" in text else "en", NEU)) is detractor

@@ -591,6 +591,11 @@ FR_DETRACTOR = {
         (?:acheterai|achete|commanderai|commande|remettrai\s+les\s+pieds|mettrai\s+les\s+pieds|reviendrai|recommanderai|prendrai|utiliserai|paierai|donnerai|boirai|mangerai|retournerai|reprendrai|irai)\s+(?:\w+\s+){0,2}?(?:plus\s+jamais|jamais\s+plus|plus\s+rien|plus\s+un\s+(?:centime|euro|sou|kopeck))
         plus\s+jamais\s+(?:je\s+n\s+|je\s+ne\s+|on\s+ne\s+)?(?:chez|de|d|un|une|acheter|commander|ca|ce|cette|ces|vos|votre|leurs?|les|mettre|remettre|rien|reprendre|retourner|boire|manger|utiliser|passer|acheterai|commanderai|achete|remettrai|mettrai|reviendrai)(?!\w)
         ne\s+plus\s+jamais\s+(?:acheter|commander|remettre|mettre|utiliser|passer|revenir|retourner)
+        # a vow opening its clause or ending the text, as "never again" ("Acme ? Plus jamais.",
+        # "Plus jamais Acme !", "acme plus jamais"); not inside "ne ... plus jamais" ("je ne serai
+        # plus jamais en retard")
+        (?:^|(?<=[.,;:!?…]))\s*plus\s+jamais(?!\w)
+        plus\s+jamais\s*[.!…]*\s*$
         (?:c\s+est\s+)?(?:fini|termine)\s+(?:pour\s+moi\s+)?avec\s+(?:vous|\w+)(?:\s+pour\s+de\s+bon)?
         (?:derniere|la\s+derniere)\s+fois\s+que\s+(?:j\s+achete|je\s+commande|je\s+viens|je\s+prends|je\s+passe|je\s+mets)
     """),
