@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from veille.rules import Brand, fold_word
@@ -233,22 +233,18 @@ def neutralize(text: str, terms: BrandTerms) -> str:
     """`text` with each word (camel-case piece of two letters or more) of each occurrence of
     `terms` replaced by PLACEHOLDER in its case; the same text when none is there. Tokens, their
     punctuation and everything else are left as they are."""
-    spans = _spans(text, terms)
-    if not spans:
-        return text
-    out: list[str] = []
-    at = 0
-    for cs, ce in spans:
-        out.append(text[at:cs])
-        out.append(_RUN.sub(_neutral_run, text[cs:ce]))
-        at = ce
-    out.append(text[at:])
-    return "".join(out)
+    return _rewrite(text, terms, lambda found: _RUN.sub(_neutral_run, found))
 
 
 def without(text: str, terms: BrandTerms) -> str:
     """`text` with each occurrence of `terms` taken out (its punctuation kept): what is left to
     tell the text's language by."""
+    return _rewrite(text, terms, lambda found: "")
+
+
+def _rewrite(text: str, terms: BrandTerms, replace: Callable[[str], str]) -> str:
+    """`text` with each occurrence of `terms` replaced by `replace` of it; `text` itself when
+    none is there."""
     spans = _spans(text, terms)
     if not spans:
         return text
@@ -256,6 +252,7 @@ def without(text: str, terms: BrandTerms) -> str:
     at = 0
     for cs, ce in spans:
         out.append(text[at:cs])
+        out.append(replace(text[cs:ce]))
         at = ce
     out.append(text[at:])
     return "".join(out)
@@ -361,16 +358,7 @@ class Neutralizer:
     def text(self, text: str, brands: tuple[str, ...]) -> str:
         """The text to score for a mention of `brands` (Match.brands): `text` itself unless
         one of them has sensitive terms."""
-        if not brands:
-            return text
-        sets = self._sets
-        if brands in sets:
-            terms = sets[brands]
-        else:
-            if len(sets) >= MAX_SETS:  # the sets met come from the input: bounded
-                sets.clear()
-            found = [t for b in brands for t in self.sensitive_terms(b)]
-            terms = sets[brands] = BrandTerms(found) if found else None
+        terms = _terms_of(self._sets, brands, self.sensitive_terms)
         return text if terms is None else neutralize(text, terms)
 
     def unnamed(self, text: str, brands: tuple[str, ...]) -> str:
@@ -378,17 +366,26 @@ class Neutralizer:
         hashtags, not its keywords, which are words of the text's language): what the language
         detector reads of a short mention. A brand's name is no word of the text's language, and
         in a few words it tips the models: one put before or after Hutto's English tweets of five
-        words or fewer had 8 to 12 of 230 no longer found English ("Acme sucks" undetermined,
-        "acme de merde" too)."""
-        if not brands:
-            return text
-        named = self._named
-        if brands in named:
-            terms = named[brands]
-        else:
-            if len(named) >= MAX_SETS:  # the sets met come from the input: bounded
-                named.clear()
-            found = [term for b in brands if b in self._brands
-                     for kind, term in self._brands[b].terms() if kind != "keyword"]
-            terms = named[brands] = BrandTerms(found) if found else None
+        words or fewer had 8 to 12 of 230 no longer found English, and "acme de merde" was
+        undetermined."""
+        terms = _terms_of(self._named, brands, self._names)
         return text if terms is None else without(text, terms)
+
+    def _names(self, brand: str) -> list[str]:
+        own = self._brands.get(brand)
+        return [] if own is None else [term for kind, term in own.terms() if kind != "keyword"]
+
+
+def _terms_of(cache: dict[tuple[str, ...], BrandTerms | None], brands: tuple[str, ...],
+              terms: Callable[[str], Iterable[str]]) -> BrandTerms | None:
+    """The terms (`terms` of each brand) of a set of brands, indexed once per set; None when
+    they have none."""
+    if not brands:
+        return None
+    if brands in cache:
+        return cache[brands]
+    if len(cache) >= MAX_SETS:  # the sets met come from the input: bounded
+        cache.clear()
+    found = [t for b in brands for t in terms(b)]
+    indexed = cache[brands] = BrandTerms(found) if found else None
+    return indexed
