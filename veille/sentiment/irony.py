@@ -10,8 +10,8 @@ A text is ironic praise when it holds, in one language's words:
 
 * a failing service ("outage", "crashes", "not working", "panne", "bug", "marche pas"...), and
 * a praise word ("great", "thanks", "love", "bravo", "merci", "génial"...), and
-* a sign that the praise is about the failure: a repetition ("again", "another", "still",
-  "every morning", "encore", "toujours", "une fois de plus"), or the praise addressed to the
+* a sign that the praise is about the failure: a repetition ("again", "another", "still not",
+  "every morning", "encore", "toujours pas", "une fois de plus"), or the praise addressed to the
   failure itself ("thanks for the outage", "bravo pour la panne"), or "love how", "j'adore quand";
 * and no word of a repair ("fixed", "back up", "working again", "réparé", "rétabli",
   "fonctionne à nouveau"): "Thanks for fixing the outage so fast" is praise.
@@ -124,7 +124,8 @@ FRENCH: Final = IronyRule(
     praise=r"merci|bravo|super|g[ée]nial(?:e|es|s)?|parfait(?:e|es|s)?|top|excellent(?:e|es|s)?"
            r"|chapeau|f[ée]licitations?|magnifique|formidable|j['’]adore|adore|trop\s+bien"
            r"|bien\s+jou[ée]|champions?",
-    repeat=r"encore|toujours\s+(?:pas|en\s+panne|aucune?|rien|le\s+m[êe]me)|une\s+fois\s+de\s+plus|[àa]\s+nouveau|de\s+nouveau|comme\s+d['’]hab(?:itude)?"
+    repeat=r"encore|toujours\s+(?:pas|en\s+panne|aucune?|rien|le\s+m[êe]me)|une\s+fois\s+de\s+plus"
+           r"|[àa]\s+nouveau|de\s+nouveau|comme\s+d['’]hab(?:itude)?"
            r"|chaque\s+(?:jour|fois|matin|soir|semaine)|tous\s+les\s+(?:jours|matins|soirs)"
            r"|j['’]adore\s+(?:quand|comment)",
     repair=r"r[ée]par[ée]e?s?|r[ée]tabli(?:e|s|es)?|r[ée]solue?s?|r[ée]gl[ée]e?s?|corrig[ée]e?s?"
