@@ -126,6 +126,10 @@ def _service(text: str) -> bool:
     "@acme app keeps crashing", "@acme thanks for nothing", "@acme my card doesn't work",
     "@acme login not working", "is @acme down for everyone?", "NOT WORKING AGAIN @acme",
     "Boréal wifi isn't working again. Avoid.", "@acme overcharged again", "@acme the app is unusable",
+    # found in a review of an outage's texts, 2026-12-07: neutral or positive before
+    "6 HOURS WITHOUT SIGNAL. SIX. HOURS.", "@AcmeSupport nope, still not fixed in Bristol",
+    "what a joke!!!", "you people are an absolute joke", "it's a joke", "I WANT MY MONEY BACK!!!",
+    "I want a refund. not a voucher",
 ])
 def test_a_failing_service_is_negative(text: str) -> None:
     """An outage's complaints were neutral to VADER ("outage", "down", "not working" are no words
@@ -142,6 +146,9 @@ def test_a_failing_service_is_negative(text: str) -> None:
     ("the price went down last week", "neutral"),
     ("it works great, love it", "positive"),
     ("I don't work for Acme", "neutral"),
+    ("refund received, thanks!", "positive"),
+    ("that joke was hilarious", "positive"),
+    ("no problem at all, thanks", "positive"),
 ])
 def test_the_words_of_a_failing_service_need_their_context(text: str, label: str) -> None:
     assert EnglishScorer().score(text).label == label

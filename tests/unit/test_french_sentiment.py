@@ -333,6 +333,9 @@ def test_a_person_before_ne_is_no_negative_subject(scorer: FrenchScorer) -> None
     "@acme_fr en panne depuis 3 jours", "@acme_fr ça marche pas", "@acme_fr ça ne marche toujours pas",
     "@acme_fr toujours pas de réponse", "@acme_fr rien ne marche", "merci pour rien",
     "le site ne fonctionne plus", "l'appli bugue encore", "fuyez", "@acme_fr je résilie",
+    # found in a review of an outage's texts, 2026-12-07: neutral before
+    "@acme_fr j'ai pas de réseau depuis ce matin, c'est normal ?", "zéro réseau", "ça capte pas",
+    "plus d'internet depuis hier", "@acme_fr toujours rien", "le site est en rade",
 ])
 def test_a_failing_service_is_negative(scorer: FrenchScorer, text: str) -> None:
     """An outage's complaints were neutral ("panne", "marche", "réponse" are no sentiment words;
@@ -343,6 +346,7 @@ def test_a_failing_service_is_negative(scorer: FrenchScorer, text: str) -> None:
 @pytest.mark.parametrize(("text", "label"), [
     ("le service marche pas mal", "positive"), ("la marche pas à pas", "neutral"),
     ("pas de réponse mais problème réglé, merci", "positive"),
+    ("il a plus de réseau que moi", "neutral"), ("pas de souci", "positive"),
 ])
 def test_what_a_failing_service_phrase_is_not(scorer: FrenchScorer, text: str, label: str) -> None:
     assert scorer.score(text).label == label

@@ -28,7 +28,7 @@ def fr() -> FrenchScorer:
     "Awesome, still not working", "Love how the app crashes every morning",
     "Great job on the outage guys", "Thanks for yet another outage",
     "Great, app crashing for the third time today", "wow thank you acme, login broken AGAIN",
-    "Perfect. Flight delayed as usual.",
+    "Perfect. Flight delayed as usual.", "Acme down again lmao",
 ])
 def test_english_praise_of_a_failure_is_not_praise(en: EnglishScorer, text: str) -> None:
     assert EN.without_praise(text, text.lower()) != text
@@ -40,6 +40,7 @@ def test_english_praise_of_a_failure_is_not_praise(en: EnglishScorer, text: str)
     "Super, toujours pas réparé, encore en panne", "Merci @sncf pour ce retard",
     "Merci, toujours en panne", "j’adore quand l'appli plante", "Top, le site est encore en rade",
     "Bravo, vol annulé une fois de plus",
+    "Merci @acme_fr pour cette magnifique journée sans téléphone 👏👏",  # the applause too
 ])
 def test_french_praise_of_a_failure_is_not_praise(fr: FrenchScorer, text: str) -> None:
     assert FR.without_praise(text, text.lower()) != text
@@ -51,6 +52,8 @@ def test_french_praise_of_a_failure_is_not_praise(fr: FrenchScorer, text: str) -
     "Great, the outage is over and everything works again",
     "Thanks for the outage update",  # the failure is the subject, not what is praised
     "Thanks for the quick reply about the outage",  # no repetition, not addressed to the failure
+    "Thanks for the info on the outage",  # the failure is the subject of the news praised
+    "lol love my new phone",
     "Still love you Acme even with the outage",
     "Another good phone interview",  # a repetition and praise, but no failure
     "Great app, love it, works every time",

@@ -236,6 +236,20 @@ PHRASES: Final[dict[str, float]] = {
     "fonctionnent pas mal": 1.2, "marche pas à pas": 0.0,
 }
 
+#: No network, as customers say it in an outage ("j'ai pas de réseau depuis ce matin", "zéro
+#: réseau", "plus d'internet", "ça capte pas" were neutral: found in a review of an outage's
+#: texts, 2026-12-07); "plus de réseau que moi" compares, and stays neutral.
+_NETWORK: Final = ("réseau", "internet", "connexion", "wifi", "signal", "courant", "ligne",
+                   "tonalité", "téléphone")
+PHRASES.update({f"{lack} {thing}": -1.5 for thing in _NETWORK
+                for lack in ("pas de", "plus de", "sans", "zéro", "aucun", "aucune")})
+PHRASES.update({f"{lack} d'{thing}": -1.5 for thing in _NETWORK if thing[0] in "aeiouéi"
+                for lack in ("pas", "plus")})
+PHRASES.update({f"plus de {thing} que": 0.0 for thing in _NETWORK})
+PHRASES.update({f"plus d'{thing} que": 0.0 for thing in _NETWORK if thing[0] in "aeiouéi"})
+PHRASES.update({"capte pas": -1.5, "capte plus": -1.5, "capte rien": -1.5, "captent pas": -1.5,
+                "captent plus": -1.5, "toujours rien": -1.2})
+
 _EMOJI_CORE = (
     r"[\u2190-\u21ff\u2300-\u23ff\u2460-\u24ff\u25a0-\u27bf\u2900-\u297f\u2b00-\u2bff"
     r"\u3030\u303d\u3297\u3299\U0001f000-\U0001faff]"

@@ -54,8 +54,10 @@ class IronyRule:
         def words(pattern: str) -> str:
             return rf"\b(?:{pattern})\b"
         failure, praise, repair = words(self.failure), words(self.praise), words(self.repair)
-        about = (rf"{words(self.repeat)}|{praise}(?:\W+@?\w+)?\W+(?:{self.link})\W+{failure}"
-                 rf"(?!\W+(?:{self.news})\b)")
+        # "thanks for the outage", "merci pour cette magnifique journée sans réseau": the praise,
+        # maybe a name, a link word and at most two words that are no news, then the failure.
+        about = (rf"{words(self.repeat)}|{praise}(?:\W+@?\w+)?\W+(?:{self.link})"
+                 rf"(?:\W+(?!(?:{self.news})\b)\w+){{0,2}}?\W+{failure}(?!\W+(?:{self.news})\b)")
         undone = rf"{words(self.negation)}\W+(?:\w+\W+){{0,2}}?{repair}"
         keys = "|".join(map(re.escape, self.keys))
         return Irony(keys=re.compile(keys), failure=re.compile(failure), praise=re.compile(praise),
@@ -86,7 +88,12 @@ class Irony:
         repairs = len(self.repair.findall(lower))
         if repairs and repairs > len(self.undone.findall(lower)):
             return text
-        return self.praise_any_case.sub(_neutral, text)
+        return _IRONIC_EMOJI.sub("", self.praise_any_case.sub(_neutral, text))
+
+
+#: Emoji of ironic praise, taken out with the praise words ("merci pour cette journée sans
+#: téléphone 👏👏"): applause and the upside-down face, with a skin tone or not.
+_IRONIC_EMOJI: Final = re.compile("[\U0001F44F\U0001F643][\U0001F3FB-\U0001F3FF\uFE0F]?")
 
 
 def _neutral(match: re.Match[str]) -> str:
@@ -95,14 +102,16 @@ def _neutral(match: re.Match[str]) -> str:
 
 ENGLISH: Final = IronyRule(
     keys=("outage", "crash", "down", "work", "broke", "fail", "bug", "glitch", "error", "lag",
-          "unusable", "offline", "froze", "freez", "cancel", "delay"),
+          "unusable", "offline", "froze", "freez", "cancel", "delay", "no ", "without"),
     failure=r"outages?|crash(?:es|ed|ing)?|(?:does|do|is|are|wo|was)\s*n[o']?t\s+work(?:s|ing)?"
             r"|not\s+working|stopped\s+working|(?:down|offline)\s+again|still\s+(?:down|offline)"
             r"|broken|broke\s+down|fail(?:s|ed|ing|ure)|bugs?|buggy|glitch(?:es|y)?|errors?"
-            r"|lag(?:s|gy|ging)?|unusable|froze|freez(?:es|ing)|cancell?ed|delayed|delays?",
+            r"|lag(?:s|gy|ging)?|unusable|froze|freez(?:es|ing)|cancell?ed|delayed|delays?"
+            r"|(?:no|without)\s+(?:signal|service|network|internet|wifi|bars|reception|coverage|data"
+            r"|power|phone)",
     praise=r"great|awesome|wow|thanks|thank\s+you|thx|love|loving|nice|perfect|brilliant|wonderful"
            r"|fantastic|excellent|amazing|lovely|well\s+done|good\s+job|great\s+job|bravo|kudos"
-           r"|congrats|congratulations",
+           r"|congrats|congratulations|lol|lmao|lmfao|rofl",
     repeat=r"again|another|yet\s+again|once\s+more|as\s+(?:usual|always)"
            r"|still\s+(?:not|down|broken|offline|crash\w*|fail\w*|lag\w*|buggy|unusable|waiting)"
            r"|every\s+(?:time|day|morning|night|evening|week|hour)|for\s+the\s+\w+\s+time"
@@ -116,11 +125,14 @@ ENGLISH: Final = IronyRule(
 
 FRENCH: Final = IronyRule(
     keys=("panne", "bug", "plant", "crash", "marche", "fonctionne", "répon", "repon", "coupure",
-          "rade", "retard", "annul", "injoignable", "hors service"),
+          "rade", "retard", "annul", "injoignable", "hors service", "seau", "internet", "connexion",
+          "wifi", "signal", "courant", "ligne", "phone", "capte"),
     failure=r"pannes?|bug(?:s|ue|gue|ué|gué|gé|ge)?|plantages?|plant[ée]e?|crash(?:e|é)?"
             r"|(?:marche|marchent|fonctionne|fonctionnent)\s+(?:toujours\s+)?(?:pas|plus)"
             r"|(?:pas\s+de|aucune|sans)\s+r[ée]ponse|coupures?|en\s+rade|hors\s+service"
-            r"|retards?|annul(?:é|e|ée|és|ées|ation)|injoignables?",
+            r"|retards?|annul(?:é|e|ée|és|ées|ation)|injoignables?"
+            r"|(?:(?:pas|plus)\s+(?:de\s+|d['’])|sans\s+|z[ée]ro\s+|aucune?\s+)(?:r[ée]seau|internet"
+            r"|connexion|wifi|signal|courant|ligne|t[ée]l[ée]phone)|capte(?:nt)?\s+(?:pas|plus|rien)",
     praise=r"merci|bravo|super|g[ée]nial(?:e|es|s)?|parfait(?:e|es|s)?|top|excellent(?:e|es|s)?"
            r"|chapeau|f[ée]licitations?|magnifique|formidable|j['’]adore|adore|trop\s+bien"
            r"|bien\s+jou[ée]|champions?",
