@@ -153,3 +153,14 @@ def test_a_failing_service_is_negative(text: str) -> None:
 def test_the_words_of_a_failing_service_need_their_context(text: str, label: str) -> None:
     assert EnglishScorer().score(text).label == label
     assert not _SERVICE_RE.search(text)
+
+
+@pytest.mark.parametrize("text", [
+    "@borealcafe rats?? in the kitchen??", "unsanitary place, moldy bread", "cockroaches everywhere",
+    "the salad was contaminated", "filthy tables again",
+])
+def test_a_dirty_place_is_negative(text: str) -> None:
+    """A food scandal's words were neutral to VADER ("rats", "unsanitary", "moldy"): found in a
+    review of a café's hygiene scandal, 2026-12-07."""
+    assert VaderAnalyzer().polarity_scores(text)["compound"] > -0.05
+    assert EnglishScorer().score(text).label == "negative"

@@ -350,3 +350,13 @@ def test_a_failing_service_is_negative(scorer: FrenchScorer, text: str) -> None:
 ])
 def test_what_a_failing_service_phrase_is_not(scorer: FrenchScorer, text: str, label: str) -> None:
     assert scorer.score(text).label == label
+
+
+@pytest.mark.parametrize("text", [
+    "des cafards dans la cuisine", "restaurant insalubre", "des rats partout", "pain moisi",
+    "yaourt périmé", "on a été intoxiqués après le déjeuner",
+])
+def test_a_dirty_place_is_negative(scorer: FrenchScorer, text: str) -> None:
+    """A food scandal's words were neutral (found in a review of a café's hygiene scandal,
+    2026-12-07)."""
+    assert scorer.score(text).label == "negative"

@@ -209,6 +209,13 @@ SERVICE_WORDS: Final[dict[str, float]] = {
     "unusable": -2.0, "glitch": -1.3, "glitches": -1.3, "glitchy": -1.5, "buggy": -1.5,
     "laggy": -1.4, "overcharged": -2.0, "scammed": -2.7, "ripoff": -2.5, "canceled": -1.0,
     "unanswered": -1.3,
+    # A dirty place, a food scandal's words (found in a review of a café's hygiene scandal,
+    # 2026-12-07: "rats in the kitchen", "unsanitary" scored neutral; VADER rates "dirty" -1.9,
+    # "rotten" -2.3). Not "mice" nor "expired", as often a computer's or a subscription's.
+    "rats": -1.5, "cockroach": -1.8, "cockroaches": -1.8, "roaches": -1.8, "maggots": -2.0,
+    "mold": -1.5, "moldy": -1.8, "mould": -1.5, "mouldy": -1.8, "filthy": -2.2,
+    "unsanitary": -2.2, "unhygienic": -2.2, "contaminated": -1.8, "salmonella": -2.0,
+    "vomiting": -2.0,
 }
 #: Phrases of a failing service, each read as one word of that valence under VADER's rules
 #: (its words alone read as nothing, or, "thanks for nothing", as praise). Not "not working"

@@ -182,6 +182,12 @@ SUPPLEMENT: Final[dict[str, float]] = {
     "bugué": -1.2, "buggé": -1.2, "plantage": -1.5, "plantages": -1.5, "injoignable": -1.5,
     "injoignables": -1.5, "résilier": -1.0, "résilie": -1.0, "résilié": -1.0,
     "résiliation": -1.0, "fuyez": -2.0, "coupure": -1.0, "coupures": -1.0,
+    # a dirty place, a food scandal (review of a café's hygiene scandal, 2026-12-07: "des
+    # cafards dans la cuisine", "insalubre" were neutral); not "sale", also slang praise
+    "cafard": -1.5, "cafards": -1.5, "rats": -1.5, "insalubre": -2.2, "insalubres": -2.2,
+    "moisi": -1.8, "moisie": -1.8, "moisis": -1.8, "moisies": -1.8, "périmé": -1.5,
+    "périmée": -1.5, "périmés": -1.5, "périmées": -1.5, "crasseux": -2.0, "crasseuse": -2.0,
+    "asticots": -2.0, "intoxiqué": -2.0, "intoxiquée": -2.0, "intoxiqués": -2.0, "vomi": -2.0,
     # "cher" is mostly "expensive" in reviews; "dear" in greetings is rare and harmless at -0.6
     "cher": -0.6, "chère": -0.6, "chers": -0.6, "chères": -0.6,
 }
