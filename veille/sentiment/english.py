@@ -50,7 +50,7 @@ class VaderAnalyzer(SentimentIntensityAnalyzer):  # type: ignore[misc]
     #: Words read at their lexicon valence whatever stands before them (no booster, negation,
     #: capitals or idiom rule): the synthetic words of phrases that hold their own negation
     #: ("nope, still not fixed" was read as "not" before "not fixed": positive). Empty: VADER.
-    fixed: frozenset[str] = frozenset()
+    read_as_is: frozenset[str] = frozenset()
 
     def __init__(self, emoji_valence: Mapping[str, float] | None = None) -> None:
         super().__init__()
@@ -110,7 +110,7 @@ class VaderAnalyzer(SentimentIntensityAnalyzer):  # type: ignore[misc]
             if item_lower not in lexicon:
                 sentiments.append(0)
                 continue
-            if item_lower in self.fixed:
+            if item_lower in self.read_as_is:
                 sentiments.append(lexicon[item_lower])
                 continue
             # sentiment_valence
@@ -274,7 +274,7 @@ class EnglishScorer:
         self._analyzer.lexicon.update(SERVICE_WORDS)
         self._analyzer.lexicon.update({token: _SERVICE_PHRASES[word][1]
                                        for word, token in _SERVICE_TOKEN.items()})
-        self._analyzer.fixed = frozenset(_SERVICE_TOKEN.values())
+        self._analyzer.read_as_is = frozenset(_SERVICE_TOKEN.values())
 
     def score(self, text: str) -> Sentiment:
         if isinstance(text, str):

@@ -192,6 +192,10 @@ SUPPLEMENT: Final[dict[str, float]] = {
     "cher": -0.6, "chère": -0.6, "chers": -0.6, "chères": -0.6,
 }
 
+#: What an outage leaves customers without, in PHRASES ("pas de réseau", "plus d'internet").
+_NETWORK: Final = ("réseau", "internet", "connexion", "wifi", "signal", "courant", "ligne",
+                   "tonalité", "téléphone")
+
 #: Multi-word expressions (matched on folded tokens, elisions expanded) with their own valence;
 #: 0.0 marks idioms whose words must not be scored ("sans doute", "nulle part"...).
 PHRASES: Final[dict[str, float]] = {
@@ -240,21 +244,16 @@ PHRASES: Final[dict[str, float]] = {
     # ... but "pas mal" is praise and "pas à pas" a way of walking: the longer phrase wins.
     "marche pas mal": 1.2, "marchent pas mal": 1.2, "fonctionne pas mal": 1.2,
     "fonctionnent pas mal": 1.2, "marche pas à pas": 0.0,
+    # No network, as customers say it in an outage ("j'ai pas de réseau depuis ce matin", "zéro
+    # réseau", "plus d'internet", "ça capte pas" were neutral: found in a review of an outage's
+    # texts, 2026-12-07); "plus de réseau que moi" compares, and stays neutral.
+    **{f"{lack} {thing}": -1.5 for thing in _NETWORK
+       for lack in ("pas de", "plus de", "sans", "zéro", "aucun", "aucune")},
+    **{f"plus de {thing} que": 0.0 for thing in _NETWORK},
+    "pas d'internet": -1.5, "plus d'internet": -1.5, "plus d'internet que": 0.0,
+    "capte pas": -1.5, "capte plus": -1.5, "capte rien": -1.5, "captent pas": -1.5,
+    "captent plus": -1.5, "toujours rien": -1.2,
 }
-
-#: No network, as customers say it in an outage ("j'ai pas de réseau depuis ce matin", "zéro
-#: réseau", "plus d'internet", "ça capte pas" were neutral: found in a review of an outage's
-#: texts, 2026-12-07); "plus de réseau que moi" compares, and stays neutral.
-_NETWORK: Final = ("réseau", "internet", "connexion", "wifi", "signal", "courant", "ligne",
-                   "tonalité", "téléphone")
-PHRASES.update({f"{lack} {thing}": -1.5 for thing in _NETWORK
-                for lack in ("pas de", "plus de", "sans", "zéro", "aucun", "aucune")})
-PHRASES.update({f"{lack} d'{thing}": -1.5 for thing in _NETWORK if thing[0] in "aeiouéi"
-                for lack in ("pas", "plus")})
-PHRASES.update({f"plus de {thing} que": 0.0 for thing in _NETWORK})
-PHRASES.update({f"plus d'{thing} que": 0.0 for thing in _NETWORK if thing[0] in "aeiouéi"})
-PHRASES.update({"capte pas": -1.5, "capte plus": -1.5, "capte rien": -1.5, "captent pas": -1.5,
-                "captent plus": -1.5, "toujours rien": -1.2})
 
 _EMOJI_CORE = (
     r"[\u2190-\u21ff\u2300-\u23ff\u2460-\u24ff\u25a0-\u27bf\u2900-\u297f\u2b00-\u2bff"
