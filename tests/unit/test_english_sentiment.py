@@ -10,7 +10,14 @@ import vaderSentiment.vaderSentiment as vader
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from veille.sentiment.emoji import SKIN_AND_VS_RE
-from veille.sentiment.english import _SERVICE_RE, SERVICE_WORDS, EnglishScorer, VaderAnalyzer
+from veille.sentiment.english import (
+    _CAMEL_TAG,
+    _IRONY,
+    _SERVICE_RE,
+    SERVICE_WORDS,
+    EnglishScorer,
+    VaderAnalyzer,
+)
 
 #: Words that steer VADER's rules: negation, "no", "least", "kind of", "but", "never so/this",
 #: "without doubt", "or/nor", and the first words of multi-word boosters.
@@ -116,9 +123,11 @@ def test_the_scorer_reads_the_emojis_vader_reads_as_nothing_or_backwards() -> No
 
 
 def _service(text: str) -> bool:
-    """Whether a text holds a failing service's word or phrase (SERVICE_WORDS, _SERVICE_RE)."""
+    """Whether the scorer reads a text otherwise than VADER on purpose: a failing service's word
+    or phrase (SERVICE_WORDS, _SERVICE_RE), a hashtag in camel case, ironic praise."""
     words = {w.strip(string.punctuation).lower() for w in text.split()}
-    return bool(_SERVICE_RE.search(text)) or not words.isdisjoint(SERVICE_WORDS)
+    return (bool(_SERVICE_RE.search(text) or _CAMEL_TAG.search(text))
+            or not words.isdisjoint(SERVICE_WORDS) or _IRONY.without_praise(text, text.lower()) != text)
 
 
 @pytest.mark.parametrize("text", [
@@ -164,3 +173,14 @@ def test_a_dirty_place_is_negative(text: str) -> None:
     review of a café's hygiene scandal, 2026-12-07."""
     assert VaderAnalyzer().polarity_scores(text)["compound"] > -0.05
     assert EnglishScorer().score(text).label == "negative"
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("#BoycottAcme", "negative"), ("Still no signal #AcmeFail", "negative"),
+    ("#WorstServiceEver @acme", "negative"), ("#LoveIt", "positive"),
+    ("#iPhone15 is out", "neutral"), ("#fail", "negative"),
+])
+def test_a_camel_case_hashtag_is_read_as_its_words(text: str, label: str) -> None:
+    """VADER took "#BoycottAcme" for one unknown word: a crisis' hashtags carried no sentiment
+    (found in review, 2026-12-07). The French scorer already read such a hashtag as its words."""
+    assert EnglishScorer().score(text).label == label

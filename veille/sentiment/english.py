@@ -254,6 +254,15 @@ _SERVICE_KEYS: Final = re.compile("work|down|nothing|without|fixed|resolved|rest
 #: Synthetic lexicon words: lower case, letters only, so that VADER's tokens keep them whole.
 _SERVICE_TOKEN: Final = {word: f"vxsvc{word}" for word in _SERVICE_PHRASES}
 _IRONY: Final = ENGLISH_IRONY.compile()
+#: A hashtag of several words in camel case ("#BoycottAcme", "#WorstServiceEver"): read as its
+#: words, as the French scorer reads one. VADER took it for one unknown word, and a crisis'
+#: hashtags carried no sentiment (a one-word hashtag, "#fail", VADER reads without its "#").
+_CAMEL_TAG: Final = re.compile(r"#([A-Za-z][a-z]+(?:[A-Z][a-z]+|[A-Z]+(?![a-z]))+)\b")
+_CAMEL_PIECE: Final = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def _tag_words(match: re.Match[str]) -> str:
+    return " ".join(_CAMEL_PIECE.findall(match.group(1)))
 
 
 def _service_token(match: re.Match[str]) -> str:
@@ -283,6 +292,8 @@ class EnglishScorer:
             text = _IRONY.without_praise(text, lower)
             if _SERVICE_KEYS.search(lower):
                 text = _SERVICE_RE.sub(_service_token, text)
+            if "#" in text:
+                text = _CAMEL_TAG.sub(_tag_words, text)
         return Sentiment.from_scores(self._analyzer.polarity_scores(text))
 
     def knows(self, word: str) -> bool:
