@@ -179,6 +179,10 @@ def assigned_first(case_id: str, first: dict[str, Any], lang: str = "en") -> str
 MISSING_GRACE_SECONDS = 1.0
 
 
+#: kafka-python's loggers that report a consumer's own close as an error (TopicReader.close).
+CLOSE_NOISE = ("kafka.cluster", "kafka.net.transport")
+
+
 class TopicReader:
     """Reads topics from the beginning up to their high watermark, then from where it stopped.
 
@@ -353,14 +357,20 @@ class TopicReader:
 
     def close(self) -> None:
         # Closing cancels a metadata refresh in flight, which kafka-python logs as an ERROR
-        # ("Metadata refresh: failed Cancelled") on an ordinary, successful run.
-        cluster_log = logging.getLogger("kafka.cluster")
-        level = cluster_log.level
-        cluster_log.setLevel(logging.CRITICAL)
+        # ("Metadata refresh: failed Cancelled") on an ordinary, successful run; and its I/O
+        # thread may read a socket the close has just taken away, logged as an ERROR with a
+        # traceback ("Error receiving network data closing socket ... 'NoneType' object has no
+        # attribute 'recv'", kafka-python 3.0.12: `veille alerts --follow | head -1` at
+        # VEILLE_LOG_LEVEL=INFO, CI 2026-12-08).
+        muted = [logging.getLogger(name) for name in CLOSE_NOISE]
+        levels = [log.level for log in muted]
+        for log in muted:
+            log.setLevel(logging.CRITICAL)
         try:
             self.consumer.close()
         finally:
-            cluster_log.setLevel(level)
+            for log, level in zip(muted, levels, strict=True):
+                log.setLevel(level)
 
 
 class ModerationStore:
