@@ -9,7 +9,7 @@ import stat
 import sys
 import tomllib
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -420,6 +420,54 @@ def _in_address(text: str, start: int, end: int) -> bool:
             and _SUBDOMAINS.fullmatch(text, at + 1, start) is not None)
 
 
+#: A hashtag in a text: its words are read by _hashtag_words when its writer marked them.
+_TAG_IN_TEXT: Final = re.compile(r"(?<!\w)#(\w+)")
+
+
+def tag_pieces(tag: str) -> list[tuple[int, int]]:
+    """Where a hashtag's words are (`tag` without its #), as its writer marked them: a capital
+    after a small letter or a digit ("BoycottAcme", "Acme2Fail"), a capital starting a word
+    after a run of them ("ACMEDown"), an underscore ("boycott_acme"). One piece for a tag in one
+    case ("acmedown", "ACMEDOWN")."""
+    pieces: list[tuple[int, int]] = []
+    start = 0
+    last = len(tag) - 1
+    for i, c in enumerate(tag):
+        if c == "_":
+            pieces.append((start, i))
+            start = i + 1
+        elif i > start and c.isupper() and (tag[i - 1].islower() or tag[i - 1].isdigit() or (
+                tag[i - 1].isupper() and i < last and tag[i + 1].islower())):
+            pieces.append((start, i))
+            start = i
+    pieces.append((start, len(tag)))
+    return [(a, b) for a, b in pieces if b > a]
+
+
+def marked_hashtags(text: str) -> Iterator[list[tuple[int, int]]]:
+    """Each hashtag of `text` whose writer marked several words in it (tag_pieces), as where
+    those words are in `text`."""
+    for m in _TAG_IN_TEXT.finditer(text):
+        tag = m.group(1)
+        if tag.islower() and "_" not in tag:  # most hashtags: a quick no
+            continue
+        pieces = tag_pieces(tag)
+        if len(pieces) > 1:
+            at = m.start(1)
+            yield [(at + a, at + b) for a, b in pieces]
+
+
+def _hashtag_words(text: str) -> str:
+    """The words of the text's hashtags of several marked words, folded, a hashtag's words
+    separated by spaces and hashtags by " / " (no term spans it): "#BoycottAcme #AcmeFail" ->
+    "boycott acme / acme fail"; "" when it has none. A brand named inside one is mentioned
+    ("#BoycottAcme", "#DeleteAcme"), where the hashtag as one word matches no term."""
+    if "#" not in text:
+        return ""
+    spelled = [" ".join(text[a:b] for a, b in pieces) for pieces in marked_hashtags(text)]
+    return fold(" / ".join(spelled)) if spelled else ""
+
+
 def _terms_regex(terms: list[str], named: bool = False, word: str = _WORD) -> str:
     r"""One regex for the terms, matching where one of their _term_pattern()s does, written so that
     the regex engine can skip ahead and builds fast.
@@ -565,6 +613,9 @@ class Watchlist:
 
     def match(self, text: str) -> Match:
         folded = fold(text)
+        # A brand named only inside a hashtag of several words ("#BoycottAcme"): found in the
+        # hashtag's words, for a brand none of whose terms matched the text itself.
+        spelled = _hashtag_words(text)
         brands: list[str] = []
         rules: list[str] = []
         compiled = self._compiled
@@ -572,8 +623,9 @@ class Watchlist:
         # prefilter cannot tell): a loop over every brand skipping the others cost about 10 µs a
         # mention with 300 brands, half of match() (found in review, 2026-12-07).
         order: Sequence[int] = range(len(compiled))
+        screened = f"{folded} / {spelled}" if spelled else folded
         if len(self._prefilters) == 1:
-            found = self._prefilters[0][1].candidates(folded)
+            found = self._prefilters[0][1].candidates(screened)
             if found is not None:
                 # The set's sentinel, the last position + 1, is the largest: [:-1] drops it (most
                 # texts have it alone); a filtering generator took 0.3-0.5 µs of a 7 µs match().
@@ -581,7 +633,7 @@ class Watchlist:
         elif self._prefilters:
             may: set[int] = set()
             for start, prefilter in self._prefilters:
-                found = prefilter.candidates(folded)
+                found = prefilter.candidates(screened)
                 if found is None:
                     break
                 may.update(start + k for k in found if k < prefilter.size)  # not its sentinel
@@ -594,9 +646,11 @@ class Watchlist:
             # branch has its group, so it is never None.
             hits: set[int] = {m.lastindex for m in pattern.on(unspaced).finditer(folded)  # type: ignore[misc]
                               if "@" not in folded or not _in_address(folded, m.start(), m.end())}
+            if not hits and spelled:
+                hits = {m.lastindex for m in pattern.on(unspaced).finditer(spelled)}  # type: ignore[misc]
             if not hits:
                 continue
-            if exclude is not None and exclude.on(unspaced).search(folded):
+            if exclude is not None and exclude.on(unspaced).search(screened):
                 continue
             brands.append(brand.id)
             # In the order the terms are listed (the name first), as before.

@@ -9,7 +9,7 @@ import pytest
 import vaderSentiment.vaderSentiment as vader
 
 from veille.rules import Brand
-from veille.sentiment.brand_terms import PLACEHOLDER, BrandTerms, Neutralizer, neutralize, sensitive
+from veille.sentiment.brand_terms import PLACEHOLDER, BrandTerms, Neutralizer, neutralize, sensitive, without
 from veille.sentiment.english import EnglishScorer
 from veille.sentiment.french import (
     ALIASES,
@@ -150,3 +150,15 @@ def test_a_short_mention_is_read_for_its_language_without_its_brands_names(
     text = "Acmeville is nice"  # a name inside a longer word is no name
     assert neutral.unnamed(text, ("acme",)) is text
     assert neutral.unnamed(text, ()) is text and neutral.unnamed(text, ("unknown",)) is text
+
+
+def test_a_plain_term_among_a_hashtag_s_marked_words_is_replaced() -> None:
+    """The watch rules read "#BoycottJoy" as a mention of Joy (veille.rules.marked_hashtags):
+    its scorers read "Boycott Joy", and "joy" (+2.8) made a boycott's hashtag praise."""
+    terms = BrandTerms(["Joy", "Best Buy", "#free"])
+    assert neutralize("#BoycottJoy now", terms) == f"#Boycott{CAP} now"
+    assert neutralize("(#BoycottBestBuy!) #boycott_joy", terms) == f"(#Boycott{CAP}{CAP}!) #boycott_{P}"
+    assert neutralize("#FreeJOY", terms) == f"#Free{UP}"  # a hashtag term needs its own #
+    for text in ("#joyride #Joyful #BestBuyer", "x#BoycottJoy", "#JOYBUY"):
+        assert neutralize(text, terms) is text
+    assert without("#BoycottJoy, #BestBuyFail", terms) == "#Boycott, #Fail"

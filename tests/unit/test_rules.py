@@ -668,3 +668,40 @@ def test_the_plain_regexes_match_as_the_exact_ones_on_texts_of_spaced_scripts() 
         found += bool(plain)
     assert found > 400  # the texts do hit terms, at word boundaries and inside words
     assert _unspaced(fold("Sonyの新製品")) and both.on(_unspaced("acme")) is both.plain
+
+
+@pytest.mark.parametrize(
+    ("text", "brands", "rules"),
+    [
+        # A brand named inside a hashtag of several words, its writer marking them: a crisis'
+        # hashtags, which matched no term until 2026-12-08 ("#acmedown" as one word matched none).
+        ("#BoycottAcme", ("acme",), ("acme:alias:Acme",)),
+        ("RT if you agree #DeleteAcme", ("acme",), ("acme:alias:Acme",)),
+        ("#ACMEFail again", ("acme",), ("acme:alias:Acme",)),  # a run of capitals, then a word
+        ("#boycott_acme", ("acme",), ("acme:alias:Acme",)),
+        ("#BoycottBoréal", ("boreal",), ("boreal:alias:Boréal",)),  # accents, as in a text
+        ("#𝐁𝐨𝐲𝐜𝐨𝐭𝐭𝐀𝐜𝐦𝐞", ("acme",), ("acme:alias:Acme",)),  # a "fancy font"
+        ("#AcmeFail #BoycottBoreal", ("acme", "boreal"), ("acme:alias:Acme", "boreal:alias:Boréal")),
+        # A brand the text names otherwise keeps its rules: the hashtag's words add none.
+        ("Network is down again #acmedown #BoycottAcme", ("acme",), ("acme:hashtag:#AcmeDown",)),
+        # Not a word of the hashtag: inside a longer one, or a hashtag in one case.
+        ("#NotAcmeism", (), ()),
+        ("#acmeforever #ACMEFOREVER", (), ()),
+        ("#Acme2024", (), ()),
+        # The words of two hashtags, or of a hashtag and the text, make no term together.
+        ("#SaveZephyr #XTwo", (), ()),
+        ("le zephyr #X2Fan", (), ()),
+    ],
+)
+def test_a_brand_named_inside_a_hashtag_of_several_words(
+        text: str, brands: tuple[str, ...], rules: tuple[str, ...]) -> None:
+    match = W.match(text)
+    assert (match.brands, match.rules) == (brands, rules)
+
+
+def test_a_hashtag_s_words_are_read_with_the_brand_s_exclusions() -> None:
+    w = Watchlist.from_dict({"brands": [{"id": "acme", "name": "Acme",
+                                         "exclude": ["acme looney tunes"]}]})
+    assert w.match("#BoycottAcme").brands == ("acme",)
+    assert w.match("#AcmeLooneyTunes marathon tonight").brands == ()
+    assert w.match("Acme is down #AcmeLooneyTunes").brands == ()  # as "acme looney tunes" written

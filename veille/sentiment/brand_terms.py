@@ -30,7 +30,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
-from veille.rules import Brand, fold_word
+from veille.rules import Brand, fold_word, marked_hashtags
 from veille.sentiment.base import Scorer, Sentiment
 
 #: What replaces each word (each camel-case piece of two letters or more) of a term: in neither
@@ -265,16 +265,36 @@ def _spans(text: str, terms: BrandTerms) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     k = 0
     while k < len(tokens):
-        _, _, parts, apostrophe = _info(tokens[k].group())
-        if not parts or (parts[0] not in by_first and not apostrophe):  # most tokens
-            k += 1
-            continue
-        found = terms._match(text, tokens, k, _token_at(tokens[k]))
+        token = tokens[k]
+        _, _, parts, apostrophe = _info(token.group())
+        found = None
+        if parts and (parts[0] in by_first or apostrophe):  # not most tokens
+            found = terms._match(text, tokens, k, _token_at(token))
         if found is None:
+            if "#" in token.group():  # "#BoycottJoy": the brand inside a hashtag's words
+                spans += _in_hashtags(text, token.start(), token.end(), by_first)
             k += 1
             continue
         k += found[0]
         spans += found[1]
+    return spans
+
+
+def _in_hashtags(text: str, start: int, end: int,
+                 by_first: dict[str, list[tuple[tuple[str, ...], str]]]) -> list[tuple[int, int]]:
+    """Where plain terms are among the words of the hashtags of text[start:end] that mark
+    several (veille.rules.marked_hashtags: "#BoycottJoy" is a mention of Joy for the watch
+    rules), in order."""
+    spans: list[tuple[int, int]] = []
+    for pieces in marked_hashtags(text[start:end]):
+        words = [fold_word(text[start + a:start + b]) for a, b in pieces]
+        i = 0
+        while i < len(words):
+            n = next((len(term) for term, prefix in by_first.get(words[i], ())
+                      if not prefix and tuple(words[i:i + len(term)]) == term), 0)
+            if n:
+                spans.append((start + pieces[i][0], start + pieces[i + n - 1][1]))
+            i += n or 1
     return spans
 
 
