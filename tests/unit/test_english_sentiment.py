@@ -184,3 +184,29 @@ def test_a_camel_case_hashtag_is_read_as_its_words(text: str, label: str) -> Non
     """VADER took "#BoycottAcme" for one unknown word: a crisis' hashtags carried no sentiment
     (found in review, 2026-12-07). The French scorer already read such a hashtag as its words."""
     assert EnglishScorer().score(text).label == label
+
+
+@pytest.mark.parametrize("text", [
+    "Leaving Acme... Never again", "Never again Acme", "Acme never again!!", "Done with acme, never again",
+    "Never again will I buy from them", "Never again. Acme lost a customer",
+    "Don't buy from Acme", "Do not buy anything from them", "Please don't shop at Acme",
+    "Stay away from Acme", "steer clear of this company",
+    "that's it, I'm switching to another provider. Done.",
+])
+def test_a_vow_or_a_call_to_leave_is_negative(text: str) -> None:
+    """A customer's vow to leave names no feeling: these were neutral (one positive), and a
+    boycott's wave counted in no negative figure (2026-12-08)."""
+    assert EnglishScorer().score(text).label == "negative"
+    assert _SERVICE_RE.search(text)  # a phrase, whose first letter _SERVICE_RE's class lets through
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("I will never again doubt you, great job", "positive"),  # inside its clause: no vow
+    ("I never buy from anyone else", "neutral"),  # a loyal customer
+    ("don't buy from anyone else, they are the best", "positive"),
+    ("Never again have I had such a good coffee", "positive"),
+    ("it will never happen again", "neutral"),
+    ("we are moving to a new office", "neutral"),
+])
+def test_what_a_vow_to_leave_is_not(text: str, label: str) -> None:
+    assert EnglishScorer().score(text).label == label

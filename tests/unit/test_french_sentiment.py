@@ -360,3 +360,25 @@ def test_a_dirty_place_is_negative(scorer: FrenchScorer, text: str) -> None:
     """A food scandal's words were neutral (found in a review of a café's hygiene scandal,
     2026-12-07)."""
     assert scorer.score(text).label == "negative"
+
+
+@pytest.mark.parametrize("text", [
+    "Acme plus jamais", "Plus jamais Acme !", "Acme ? Plus jamais.", "Acme, jamais plus",
+    "plus jamais ça !", "Je ne reviendrai plus jamais", "Je n'achèterai plus jamais chez Acme",
+    "N'achetez plus chez Acme", "n'achetez rien chez eux", "ne commandez jamais sur ce site",
+    "Je ne remettrai plus les pieds chez Acme", "je n'y mettrai plus jamais les pieds",
+])
+def test_a_vow_or_a_call_to_leave_is_negative(scorer: FrenchScorer, text: str) -> None:
+    """A customer's vow to leave names no feeling: these were neutral, and a boycott's wave
+    counted in no negative figure (2026-12-08)."""
+    assert scorer.score(text).label == "negative"
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("je ne serai plus jamais en retard, super", "positive"),  # inside its clause: no vow
+    ("Plus jamais de souci depuis que je suis chez eux", "positive"),  # a worry gone
+    ("je n'achète plus jamais ailleurs que chez eux", "neutral"),
+    ("je n'ai jamais été aussi content", "positive"),
+])
+def test_what_a_vow_to_leave_is_not(scorer: FrenchScorer, text: str, label: str) -> None:
+    assert scorer.score(text).label == label

@@ -241,16 +241,32 @@ _SERVICE_PHRASES: Final[dict[str, tuple[str, float]]] = {
              r"|fucking\s+|utter\s+)?joke(?!\s+(?:of|about))", -1.8),
     "moneyback": (r"(?:want|need|demand|give\s+me|get)\s+(?:me\s+)?(?:my|a|our|a\s+full)\s+"
                   r"(?:money\s+back|refund)", -1.5),
+    # A customer's vow or call to leave, which names no feeling ("Leaving Acme... Never again",
+    # "Don't buy from Acme", "I'm switching to another provider" were neutral, and a boycott's
+    # wave counted in no negative figure; 2026-12-08). "Never again" as a vow: opening its
+    # clause ("Never again Acme", "Acme, never again") or closing it ("never again!!", "never
+    # again will I"); not inside one ("I will never again doubt you").
+    "neveragain": (r"(?<!\w\s)(?<![\w'])never\s+again\b(?!\s+(?:have|has|had|was|were|been|did|do)\b)"
+                   r"|never\s+again(?=\s*(?:$|[^\w\s]|(?:will|shall|would|am|do|did)\s+i\b))", -2.0),
+    # A call not to buy, opening its clause; not a loyal customer's "don't buy from anyone else".
+    "dontbuy": (r"(?<!\w\s)(?<![\w'])(?:please\s+)?(?:don'?t|do\s+not|never|stop)\s+(?:buy|buying|shop|"
+                r"shopping|order|ordering)\s+(?:from|at|with|anything|their|this|these)\b"
+                r"(?![^.!?\n]{0,40}\b(?:else|elsewhere|another|other)\b)", -1.5),
+    "stayaway": (r"(?:stay|steer)\s+(?:away|clear)\s+(?:from|of)\b", -1.5),
+    "switching": (r"(?:i'?m|i\s+am|we'?re|we\s+are|i'?ll\s+be|i\s+will\s+be)\s+(?:switching|moving|going|"
+                  r"changing)\s+to\s+(?:another|a\s+different|a\s+new|a\s+better)\s+(?:provider|carrier|"
+                  r"network|bank|company|operator|supplier|airline|isp)\b", -1.5),
 }
 #: Tried at word starts only (the \b and the first letters of the phrases, which must grow with
 #: a phrase starting otherwise: 14 µs on a tweet instead of 46 to 80), and only on a text holding
 #: one of _SERVICE_KEYS (about 1 µs for the others, most texts).
 _SERVICE_RE: Final = re.compile(
-    r"\b(?=[adghinstwy])(?:"
+    r"\b(?=[adghinpstwy])(?:"
     + "|".join(f"(?P<{word}>{pattern})" for word, (pattern, _) in _SERVICE_PHRASES.items()) + ")",
     re.IGNORECASE)
 _SERVICE_KEYS: Final = re.compile("work|down|nothing|without|fixed|resolved|restored|sorted|joke|money"
-                                  "|refund")
+                                  "|refund|again|buy|shop|order|away|clear|to another|to a different|to a new"
+                                  "|to a better")
 #: Synthetic lexicon words: lower case, letters only, so that VADER's tokens keep them whole.
 _SERVICE_TOKEN: Final = {word: f"vxsvc{word}" for word in _SERVICE_PHRASES}
 _IRONY: Final = ENGLISH_IRONY.compile()

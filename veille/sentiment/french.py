@@ -196,6 +196,10 @@ SUPPLEMENT: Final[dict[str, float]] = {
 _NETWORK: Final = ("réseau", "internet", "connexion", "wifi", "signal", "courant", "ligne",
                    "tonalité", "téléphone")
 
+#: Buying there, in a call or a vow not to (in PHRASES: "n'achetez plus", "je n'achèterai jamais").
+_NOT_BUYING: Final = ("achetez", "achèterai", "achèterons", "commandez", "commanderai",
+                      "commanderons", "achetons", "commandons")
+
 #: Multi-word expressions (matched on folded tokens, elisions expanded) with their own valence;
 #: 0.0 marks idioms whose words must not be scored ("sans doute", "nulle part"...).
 PHRASES: Final[dict[str, float]] = {
@@ -253,6 +257,15 @@ PHRASES: Final[dict[str, float]] = {
     "pas d'internet": -1.5, "plus d'internet": -1.5, "plus d'internet que": 0.0,
     "capte pas": -1.5, "capte plus": -1.5, "capte rien": -1.5, "captent pas": -1.5,
     "captent plus": -1.5, "toujours rien": -1.2,
+    # A call or a vow not to buy there again ("N'achetez plus chez Acme", "je n'achèterai plus
+    # jamais chez eux", "je ne remettrai plus les pieds chez Acme" were neutral: 2026-12-08).
+    **{f"{'n' + chr(39) if verb[0] in 'aeéiouy' else 'ne '}{verb} {never}": -1.8
+       for verb in _NOT_BUYING for never in ("plus", "rien", "pas", "jamais", "plus jamais",
+                                             "plus rien", "jamais plus", "jamais rien")},
+    **{f"{ne} {verb} {never} les pieds": -2.0
+       for ne in ("ne", "n'y") for verb in ("remettrai", "mettrai", "remettrons", "mettrons",
+                                            "remettez", "mettez")
+       for never in ("plus", "jamais", "plus jamais", "jamais plus")},
 }
 
 _EMOJI_CORE = (
@@ -298,6 +311,17 @@ CHUNK_CACHE_MAX_CHARS: Final = 64
 _CAMEL_RE: Final = re.compile(r"[A-ZÀ-ÖØ-Þ]?[a-zß-öø-ÿ]+|[A-ZÀ-ÖØ-Þ]+(?![a-zß-öø-ÿ])|\d+")
 _ELONGATED_RE: Final = re.compile(r"([^\W\d_])\1{2,}")
 _IRONY: Final = FRENCH_IRONY.compile()
+#: A customer's vow to leave, which names no feeling: "plus jamais" (or "jamais plus") opening
+#: its clause ("Plus jamais Acme !", "Acme, plus jamais ça") or ending the text ("Acme plus
+#: jamais", "je n'y retournerai plus jamais"), as triage's detractor rule reads it; not inside a
+#: clause ("je ne serai plus jamais en retard") nor before "de" ("plus jamais de souci depuis":
+#: a worry gone). Read as one word of _VOW_VALUE (2026-12-08: such texts were neutral, and a
+#: boycott's wave counted in no negative figure).
+_VOW: Final = re.compile(
+    r"(?:^|(?<=[.,;:!?…]))\s*(?:plus\s+jamais|jamais\s+plus)(?!\w)(?!\s*(?:de|d['’])(?!\w))"
+    r"|(?:plus\s+jamais|jamais\s+plus)(?=[^\w]*$)", re.IGNORECASE)
+_VOW_TOKEN: Final = "vxvoeudepart"
+_VOW_VALUE: Final = -2.0
 
 
 def _is_face(char: str) -> bool:
@@ -446,6 +470,7 @@ class FrenchScorer:
             if role is not None and role != R_DUAL:
                 del exact[word]
         exact.update(SUPPLEMENT)
+        exact[_VOW_TOKEN] = _VOW_VALUE
         self._exact: dict[str, float] = exact
         self._folded: dict[str, float] = self._fold_lexicon(exact)
         self._emoticons: dict[str, float] = emoticons
@@ -948,6 +973,8 @@ class FrenchScorer:
             text = unicodedata.normalize("NFC", text)
         # "Génial, encore un bug": the praise is irony (veille.sentiment.irony).
         text = _IRONY.without_praise(text, text.lower())
+        if "jamais" in text or "JAMAIS" in text or "Jamais" in text:
+            text = _VOW.sub(f" {_VOW_TOKEN} ", text)
         tok = self._tokenize(text)
         if not tok.folds:
             return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
