@@ -876,3 +876,123 @@ def test_plus_jamais_alone_is_never_again(text: str, detractor: bool) -> None:
     English one was; only "plus jamais" followed by a listed word ("plus jamais chez", "plus
     jamais ça") was (found in review, 2026-12-07). Inside "ne ... plus jamais" it is not."""
     assert ("detractor" in cats(text, "fr" if "jamais" in text else "en", NEU)) is detractor
+
+
+# A review of threats written as customers write them (2026-12-08) found four in five raising
+# nothing: a place, a vehicle or a person named by a noun phrase, veiled threats, a customer
+# saying they may take their life. Each case below failed before, each hard negative passes both.
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("I'm going to burn down your store @borealcafe", "en"),
+        ("someone should key the Acme CEO's car", "en"),
+        ("bomb the Acme data center, they deserve it", "en"),
+        ("somebody should slash the tires on every Acme van", "en"),
+        ("hope somebody throws a brick through the Acme store window tonight", "en"),
+        ("Acme deserves to have its shops burned to the ground", "en"),
+        ("gonna stab the next Acme rep who calls me", "en"),
+        ("i'll beat the crap out of that rude cashier at Boreal", "en"),
+        ("I know where the Acme manager lives. just saying", "en"),
+        ("the Acme tech who came today is a dead man", "en"),
+        ("fix my line or I swear I'll put someone in hospital", "en"),
+        ("next time I'm coming to the shop with a bat", "en"),
+        ("je vais égorger le prochain vendeur Acme qui sonne chez moi", "fr"),
+        ("si je croise un technicien Acme je lui défonce la tête", "fr"),
+        ("le caissier du Boréal, je l'attends à la sortie ce soir", "fr"),
+        ("je sais où habite le directeur de l'agence Acme", "fr"),
+        ("on va venir vous chercher @acme_fr", "fr"),
+        ("faudrait mettre le feu à tous les Boréal", "fr"),
+        ("quelqu'un devrait crever les pneus de la voiture du PDG", "fr"),
+        ("les employés d'Acme mériteraient une bonne raclée", "fr"),
+        ("le vendeur Acme il va se faire fumer", "fr"),
+    ],
+)
+def test_a_threat_to_a_place_a_vehicle_or_a_person_named_is_hidden(text: str, language: str) -> None:
+    verdict = triage(text, language, "negative", -0.6, BRAND)
+    assert "threat:violence" in verdict.reasons and verdict.action == "hide"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "reason"),
+    [
+        ("the barista at Boréal Lyon better watch out", "en", "threat:veiled"),
+        ("keep ignoring me Acme and see what happens", "en", "threat:veiled"),
+        ("you have until friday. after that things will get ugly for your staff", "en", "threat:veiled"),
+        ("Acme is lucky I don't own a gun", "en", "threat:veiled"),
+        ("the girl at @borealcafe who laughed at me, I'll make her pay", "en", "threat:veiled"),
+        ("ça va mal finir pour vous @AcmeSupport", "fr", "threat:veiled"),
+        ("Boréal vous allez le payer, croyez moi", "fr", "threat:veiled"),
+        ("la serveuse du Boréal a intérêt à faire attention à elle", "fr", "threat:veiled"),
+        ("Acme a de la chance que j'aie pas de fusil", "fr", "threat:veiled"),
+        ("I can't take it anymore, Acme took my job and I'm going to kill myself", "en", "threat:suicidal"),
+        ("after the Acme bill I just want to end it all", "en", "threat:suicidal"),
+        ("honestly thinking of ending my life", "en", "threat:suicidal"),
+        ("i don't want to be alive anymore. even my Acme phone won't work", "en", "threat:suicidal"),
+        ("je vais me foutre en l'air, Acme m'a tout pris", "fr", "threat:suicidal"),
+        ("envie d'en finir, même ma box Acme me lâche", "fr", "threat:suicidal"),
+        ("je pense au suicide depuis que Boréal m'a viré", "fr", "threat:suicidal"),
+        ("j'ai plus envie de vivre", "fr", "threat:suicidal"),
+    ],
+)
+def test_a_veiled_threat_or_a_person_in_distress_is_reviewed_never_hidden(
+        text: str, language: str, reason: str) -> None:
+    """Less certain than a threat of violence, or a person who needs an answer: reviewed at once
+    whatever the charter says of threats (the default removes them)."""
+    verdict = triage(text, language, "negative", -0.6, BRAND)
+    assert reason in verdict.reasons and "threat" in verdict.categories
+    assert verdict.action == "review" and "charter:remove" not in verdict.reasons
+    assert verdict.severity == ("high" if reason == "threat:suicidal" else "medium")
+    # With a threat of violence as well, the threat is hidden as any other.
+    violence = {"en": "I'm going to burn down your store", "fr": "je vais brûler votre magasin"}[language]
+    both = triage(f"{text}. {violence}", language, "negative", -0.6, BRAND)
+    assert both.action == "hide"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ('"I\'m going to burn down your store" - customer yelled at Acme staff. Disgusting', "en"),
+        ("Boréal should be burned into everyone's memory, best café ever", "en"),
+        ("you better watch out, Acme's new phone is coming this Christmas", "en"),
+        ("Acme better watch out, the competition just launched 5G", "en"),
+        ("things will get ugly in the markets tomorrow, Acme stock down 4%", "en"),
+        ("keep trying and see what happens, Acme support finally answered", "en"),
+        ("I'll make you pay for dinner next time @borealcafe", "en"),
+        ("we're coming for you, champions! go Acme FC", "en"),
+        ("I'm dying 😂 the Acme hold music", "en"),
+        ("this show is so good I want to die lmao", "en"),
+        ("I could kill myself laughing at the Acme ad", "en"),
+        ("I want to die happy with a Boréal latte", "en"),
+        ("I'm smashing it at my new job, thanks Acme", "en"),
+        ("the Acme data center was bombed with requests during the launch", "en"),
+        ("je vais me tuer à la salle puis Boréal", "fr"),
+        ("je veux mourir de rire devant la pub Acme", "fr"),
+        ("ça va faire mal aux concurrents, la nouvelle offre Acme", "fr"),
+        ("Boréal a intérêt à faire attention à ses prix", "fr"),
+        ("mettre le feu au dancefloor avec la playlist Acme", "fr"),
+    ],
+)
+def test_what_a_threat_is_not(text: str, language: str) -> None:
+    assert "threat" not in cats(text, language, NEG)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "hate"),
+    [
+        ("Boréal hiring all these immigrants, they're vermin, send them back", "en", True),
+        ("of course the Acme call center is in India, those people are animals", "en", True),
+        ("women are too stupid to run anything", "en", True),
+        ("@borealcafe hires muslims, all terrorists, never going back", "en", True),
+        ("all the arabs working at Acme should be deported", "en", True),
+        ("il faudrait exterminer tous les migrants qui bossent chez Acme", "fr", True),
+        ("les musulmans du Boréal de Roubaix, tous des terroristes", "fr", True),
+        ("les femmes sont des idiotes", "fr", True),
+        ("Boréal embauche que des arabes, ces rats, qu'ils retournent chez eux", "fr", True),
+        ("women are not stupid, Acme, stop the sexist ads", "en", False),
+        ("the immigrants working at Boréal deserve better pay", "en", False),
+        ("les migrants qui bossent chez Acme devraient être mieux payés", "fr", False),
+        ("Boréal embauche des migrants, tant mieux, qu'ils restent", "fr", False),
+    ],
+)
+def test_a_group_named_then_called_names_is_hate(text: str, language: str, hate: bool) -> None:
+    assert ("hate" in cats(text, language, NEG)) is hate

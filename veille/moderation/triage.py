@@ -31,6 +31,8 @@ REASONS: Final = (
     "insult:phrase",  # a fixed insulting phrase: "va te faire foutre", "fuck you"
     "threat:violence",  # threat of violence against a person or place
     "threat:self_harm",  # incitement to suicide or death wishes: "kys", "va crever"
+    "threat:veiled",  # a threat without its act: "better watch out", "ça va mal finir pour vous"
+    "threat:suicidal",  # the writer may take their own life: "I'm going to kill myself"
     "hate:slur",
     "hate:group",  # a protected group attacked or told to leave
     "spam:phishing",  # account / parcel scams with a link or a contact
@@ -231,23 +233,37 @@ EN_THREAT = _phrases(r"""
     (?:i|we|someone|somebody|people)\s+(?:ll|will|m\s+gonna|m\s+going\s+to|re\s+gonna|re\s+going\s+to|am\s+gonna|am\s+going\s+to|are\s+gonna|are\s+going\s+to|should|need\s+to|needs\s+to|want\s+to|wanna|d\s+love\s+to|d\s+like\s+to|swear\s+i\s+ll|swear\s+we\s+ll|ll\s+personally|will\s+personally)\s+(?:\w+\s+)?<NOT_IDIOM>(?:kill|murder|shoot|stab|strangle|choke|hurt|beat\s+up|beat|punch|slap|hunt\s+down|track\s+down|end|knife|bury|break|smash)\s+(?:you|u|ya|y\s+all|him|her|them|everyone|every\s+one|all\s+of\s+you|whoever|each\s+of\s+you|your\s+(?:\w+\s+)?(?:family|kids|children|wife|husband|staff|employees|ceo|boss|manager|face|neck|legs|head|dog))(?!\w)
     (?:im|ill|gonna)\s+(?:\w+\s+)?<NOT_IDIOM>(?:kill|murder|shoot|stab|strangle|hurt|beat\s+up|punch|hunt\s+down|track\s+down)\s+(?:you|u|ya|him|her|them|everyone|all\s+of\s+you)(?!\w)
     (?:i|we)\s+(?:ll|will|m\s+gonna|re\s+gonna|am\s+going\s+to|m\s+going\s+to)\s+find\s+(?:you|u)\s*(?:[.!,]|$|and)
-    (?:i|we|someone|somebody)\s+(?:ll|will|m\s+gonna|m\s+going\s+to|re\s+gonna|am\s+gonna|swear\s+i\s+ll|should|wanna|want\s+to)\s+(?:\w+\s+)?(?:kill|murder|shoot|stab|strangle|hurt|beat\s+up|punch|slap|hunt\s+down|knife)\s+(?:the|that|this)\s+(?:next\s+|first\s+|last\s+)?(?:rep|agent|guy|manager|driver|barista|cashier|employee|idiot|ceo|owner|clerk|tech|technician|person|one|woman|girl|bloke)
+    # a person named by a noun phrase: "gonna stab the next Acme rep", "I'll beat the crap out of
+    # that rude cashier" (up to two words before the person: a brand's name, an adjective)
+    (?:(?:i|we|someone|somebody)\s+(?:ll|will|m\s+gonna|m\s+going\s+to|re\s+gonna|am\s+gonna|swear\s+i\s+ll|should|wanna|want\s+to)|gonna|im\s+gonna|i\s+m\s+gonna)\s+(?:\w+\s+)?(?:kill|murder|shoot|stab|strangle|hurt|beat\s+up|beat\s+the\s+(?:crap|shit|hell|life)\s+out\s+of|punch|slap|hunt\s+down|knife)\s+(?:the|that|this|every|any|your|their)\s+(?:next\s+|first\s+|last\s+)?(?:\w+\s+){0,2}?(?:<PERSON>|idiot|one|bloke)(?!\w)
+    put\s+(?:someone|somebody|you|u|him|her|them|the\s+\w+)\s+in\s+(?:the\s+)?(?:hospital|a\s+coma|the\s+ground|a\s+body\s+bag|a\s+wheelchair|the\s+morgue)
     (?:i\s+m|im|i\s+am|we\s+re|i\s+ll|i\s+will|gonna)\s+(?:gonna\s+|going\s+to\s+)?(?:hunt|track)\s+(?:you|u|ya|them|him|her)\s+down
     (?:gas|lynch|hang)\s+(?:them|em)(?:\s+all)?(?!\w)(?!\s+(?:up|out)(?!\w))
     (?:someone|somebody)\s+(?:at\s+\w+\s+)?(?:is|s)\s+(?:getting|gonna\s+get|going\s+to\s+get)\s+(?:hurt|shot|stabbed|killed)
-    (?:kill|shoot|stab|hurt|burn|bomb|torch|blow\s+up|smash|shoot\s+up)\s+(?:your|the|this|that|every|their)\s+(?:\w+\s+)?(?:store|stores|shop|shops|office|offices|building|hq|headquarters|house|home|factory|warehouse|place)(?:\s+down)?(?!\w)
+    # a place or a vehicle: "burn down your store", "bomb the Acme data center", "key the CEO's
+    # car", "wreck the place" (its owner's name before it: "acme s")
+    (?:kill|shoot|stab|hurt|burn|burn\s+down|bomb|firebomb|torch|blow\s+up|smash|smash\s+up|shoot\s+up|trash|wreck|vandali[sz]e|key)\s+(?:your|ur|the|this|that|every|their|its|all\s+the|all|\w+\s+s)\s+(?:\w+\s+){0,3}?(?:store|stores|shop|shops|office|offices|building|hq|headquarters|house|home|factory|warehouse|place|van|vans|car|cars|truck|trucks|window|windows|data\s+cent(?:er|re)|datacent(?:er|re)|cafe|cafes|branch|storefront)(?:\s+down)?(?!\w)
+    (?:throw|throws|throwing|chuck|chucks)\s+(?:a|some)\s+(?:brick|bricks|rock|rocks|stone|stones|molotov)\s+(?:through|at|into|in)
+    (?:slash|slashes|slashing|puncture)\s+(?:the|their|your|his|her|every|all\s+the)\s+(?:\w+\s+){0,3}?(?:tires|tyres)
+    (?:deserves?|should|hope|wish|gonna|going\s+to|ll|will|needs?\s+to|let\s+s|want\s+to)\s+(?:\w+\s+){0,5}?(?:burn|burned|burnt|torched|torch)\s+(?:\w+\s+){0,4}?to\s+the\s+ground
+    (?:gonna|going\s+to|will)\s+get\s+(?:your|ur|the|their|its)\s+(?:\w+\s+)?(?:store|shop|place|car|house|office|cafe)\s+(?:burned|burnt|torched|smashed|trashed|blown\s+up)
+    (?:deserves?|should|hope|wish|ought\s+to|needs?\s+to)\s+(?:to\s+)?(?:get|have)\s+(?:their|his|her|your|its|the)\s+(?:\w+\s+)?(?:car|cars|van|vans|store|shop|house|tires|tyres|window|windows|office)\s+(?:keyed|smashed|burned|burnt|torched|slashed|trashed|vandali[sz]ed|blown\s+up)(?!\w)
+    (?:hope|wish|pray)\s+(?:the|that|this|your|their|every)\s+(?:\w+\s+){0,3}?(?:building|store|shop|office|hq|headquarters|place|factory|warehouse|cafe)\s+(?:would\s+|will\s+|gets?\s+)?(?:just\s+)?(?:explode|explodes|blow\s+up|blows\s+up|blown\s+up|burn\s+down|burns\s+down|burned\s+down|catch(?:es)?\s+fire|collapses?)
+    (?:coming|come|going|show\s+up|turn\s+up|walk\s+in)\s+(?:\w+\s+){0,5}?with\s+(?:a|my)\s+(?:gun|knife|rifle|bat|baseball\s+bat|machete|shotgun|crowbar|hammer)(?!\w)
     (?:burn|burning)\s+(?:it|them|this\s+place|the\s+place)\s+(?:all\s+)?down
-    (?:i|we)\s+know\s+where\s+(?:you|u|your\s+\w+|the\s+ceo|he|she|they)\s+(?:live|lives|work|works|sleep|sleeps)
+    (?:i|we)\s+know\s+where\s+(?:you|u|your\s+\w+|the\s+ceo|he|she|they|(?:the|your|their|that|this)\s+(?:\w+\s+){0,2}?<PERSON>)\s+(?:live|lives|work|works|sleep|sleeps)
     watch\s+your\s+back
     you\s+(?:re|are)\s+(?:a\s+)?dead\s+(?:man|woman|meat|men)
+    (?:<PERSON>|who\s+\w+\s+\w+)\s+(?:is|s)\s+a\s+dead\s+(?:man|woman)(?!\s+(?:walking|s)(?!\w))
+    (?:staff|team|employees|<PERSON>)\s+(?:is|are|s|re)\s+(?:getting|gonna\s+get|going\s+to\s+get)\s+(?:hurt|shot|stabbed|beaten\s+up)
     (?:plant|put|place|planting|leave)\s+a\s+bomb
     bring(?:ing)?\s+(?:a|my)\s+(?:gun|knife|rifle|bat|machete|shotgun)
     (?:a|the)\s+bomb\s+(?:at|in|inside|under)\s+(?:the|your|their|every)
     (?:should|deserve\s+to|deserves\s+to|ought\s+to|needs?\s+to)\s+be\s+put\s+down
     (?:bullet|bullets)\s+(?:in|through)\s+(?:your|his|her|their|the\s+ceo)
-    (?:deserve|deserves|should|ought\s+to)\s+(?:to\s+)?(?:be\s+)?(?:shot|killed|hanged|hung|lynched|executed|burned|burnt|beaten|stabbed)
+    (?:deserve|deserves|should|ought\s+to)\s+(?:to\s+)?(?:be\s+)?(?:shot|killed|hanged|hung|lynched|executed|burned|burnt|beaten|stabbed)(?!\s+(?:into|in\s+(?:my|our|your)|onto)(?!\w))
     deserves?\s+to\s+die
-""".replace("<NOT_IDIOM>", _EN_NOT_THREAT_IDIOM))
+""".replace("<NOT_IDIOM>", _EN_NOT_THREAT_IDIOM).replace("<PERSON>", EN_PERSON))
 EN_SELF_HARM = _phrases(r"""
     (?:kill|hang|shoot)\s+(?:yourself|yourselves|urself)
     kys
@@ -259,6 +275,38 @@ EN_SELF_HARM = _phrases(r"""
     # "die die die" (not "my battery will die", "do or die", "Die Hard tonight").
     (?:^|(?<=[.!?\n]))\s*(?:@[\w.]+\s+)*die(?:\s+die)*(?:\s+@[\w.]+)*(?=\s*(?:[.!?\n]|$))
 """)
+#: A threat said without its act, veiled or conditional: "the barista better watch out", "keep
+#: ignoring me and see what happens", "lucky I don't own a gun" (found in a review of threats
+#: written as customers write them, 2026-12-08: these raised nothing). Less certain than a
+#: threat of violence: reviewed, never hidden by triage alone (see triage()).
+EN_VEILED = _phrases(r"""
+    # "watch out" said of a person ("the barista better watch out"), not of a brand or of "you"
+    # ("Acme better watch out, the competition is here", "you better watch out, Santa...")
+    (?:<PERSON>|ppl|people|staff|guys)(?:\s+\w+){0,3}?\s+(?:d\s+|had\s+)?better\s+watch\s+out(?!\w)
+    better\s+(?:watch\s+(?:your|his|her|their|ur)\s+backs?|hide|pray|sleep\s+with\s+one\s+eye\s+open|lawyer\s+up|start\s+running)(?!\w)
+    watch\s+(?:his|her|their|ur)\s+backs?(?!\w)
+    keep\s+(?:ignoring|pushing|testing|messing\s+with|screwing|playing\s+with|lying\s+to|treating|ripping|cutting|charging|robbing|scamming)\s+(?:\w+\s+){0,4}?(?:and\s+)?(?:see|you\s+ll\s+see|watch)\s+what\s+happens
+    things\s+(?:will|are\s+going\s+to|re\s+going\s+to|are\s+gonna|re\s+gonna|gonna|ll|might)\s+get\s+(?:ugly|nasty|violent|bloody)\s+(?:for|with)\s+(?:you|u|your|them|him|her|the\s+\w+)
+    (?:get|gets|getting)\s+what\s+(?:s|is)\s+coming\s+(?:to\s+(?:him|her|them|you|u))?
+    lucky\s+(?:that\s+)?i\s+(?:don\s+t|do\s+not|dont|didn\s+t)\s+(?:own|have|carry)\s+a\s+(?:gun|rifle|weapon|knife)
+    (?:i\s+m|im)\s+coming\s+for\s+(?:you|u|ya|them|him|her)(?!\w)
+    (?:i\s+ll|ill|i\s+will|we\s+ll|we\s+will)\s+make\s+(?:you|u|him|her|them)\s+(?:pay|suffer|regret)(?:\s+for\s+(?:this|that|it|what\s+\w+\s+\w+))?(?=\s*(?:[.!,;]|$|[@#]))
+    (?:do|doing)\s+something\s+(?:stupid|crazy|drastic|i\s+ll\s+regret)\s+(?:at|to|in)\s+(?:your|the|their)
+    (?:waiting|wait)\s+for\s+(?:him|her|them|you|u)\s+(?:outside|after\s+(?:his|her|their|your)\s+shift|in\s+the\s+parking)
+""".replace("<PERSON>", EN_PERSON))
+#: Someone saying they may take their own life: "I'm going to kill myself", "I just want to end it
+#: all" (found in the same review: none raised anything; the self-harm rules read a death wished
+#: on another). A person in distress: reviewed at once, never hidden (see triage()). Not with
+#: laughter near it ("I'm dying 😂", "kill myself laughing", "I want to die lmao"), a moderator's
+#: load, not a danger.
+_EN_LAUGH = r"(?![^.!?\n]{0,60}(?:lol|lmao|lmfao|rofl|haha|😂|🤣|💀|laughing)(?!\w))"
+EN_SUICIDAL = _phrases(r"""
+    (?:i\s+m|im|i\s+am|i\s+ll|i\s+will|i\s+want\s+to|i\s+wanna|i\s+just\s+want\s+to)\s+(?:\w+\s+)?(?:going\s+to\s+|gonna\s+|about\s+to\s+|thinking\s+(?:of|about)\s+)?(?:kill|killing|end|ending|off|offing|hurt|hurting)\s+(?:myself|my\s+(?:own\s+)?life|it\s+all)(?!\s+(?:laughing|with\s+laughter|at\s+the\s+gym|at\s+work)(?!\w))<LAUGH>
+    (?:i\s+)?(?:just\s+|really\s+|honestly\s+)?(?:want|wanna)\s+(?:to\s+)?die(?!\s+(?:laughing|of\s+laughter|happy))(?!\w)<LAUGH>
+    (?:thinking|thought|think)\s+(?:of|about)\s+(?:ending\s+(?:my\s+life|it\s+all)|killing\s+myself|suicide|taking\s+my\s+(?:own\s+)?life)<LAUGH>
+    (?:don\s+t|do\s+not|dont)\s+want\s+to\s+(?:be\s+alive|live)\s+anymore<LAUGH>
+    i\s+m\s+suicidal|i\s+feel\s+suicidal|feeling\s+suicidal
+""".replace("<LAUGH>", _EN_LAUGH))
 EN_GROUPS = _one_line(r"""(?:muslims|jews|
     jewish\s+people|blacks|black\s+people|immigrants|migrants|refugees|arabs|
     mexicans|asians|chinese|gays|gay\s+people|lesbians|trans\s+people|transgender\s+people|trannies|
@@ -269,10 +317,12 @@ EN_SLURS = _words("""
     paki, gook, subhuman, untermensch, dyke, shemale, beaner, retard, cripple, spaz
 """)
 EN_HATE = _phrases(rf"""
-    (?:all|these|those|the|fucking|filthy|dirty|bloody|damn|most|f\w*ing)\s+{EN_GROUPS}\s+(?:are|r|should|must|need\s+to|deserve|belong|don\s+t\s+belong|do\s+not\s+belong|ruin|are\s+ruining|breed|invade|are\s+invading|ought\s+to|have\s+to)\s+(?:\w+\s+){{0,3}}?(?:animals|vermin|rats|parasites|savages|subhuman|trash|scum|filth|disgusting|plague|criminals|terrorists|rapists|inferior|disease|cancer|cockroaches|die|dead|gone|leave|out|deported|gassed|banned|shot|exterminated|wiped\s+out|sterilized|locked\s+up|back|here|everything|evil|pigs|dogs|monkeys|apes|insects|invaders|human|people)
-    {EN_GROUPS}\s+(?:are|r)\s+(?:\w+\s+){{0,2}}?(?:animals|vermin|rats|parasites|savages|subhuman|scum|filth|a\s+plague|cockroaches|inferior|a\s+disease|a\s+cancer|not\s+human|invaders|pigs|apes|monkeys|criminals|rapists|terrorists|thieves|degenerates|freaks)
+    (?:all|these|those|the|fucking|filthy|dirty|bloody|damn|most|f\w*ing)\s+{EN_GROUPS}(?:\s+(?:(?:who|that)\s+\w+|\w+ing)(?:\s+(?:at|for|in|from|with)\s+\w+)?)?\s+(?:are|r|should|must|need\s+to|deserve|belong|don\s+t\s+belong|do\s+not\s+belong|ruin|are\s+ruining|breed|invade|are\s+invading|ought\s+to|have\s+to)\s+(?:\w+\s+){{0,3}}?(?:animals|vermin|rats|parasites|savages|subhuman|trash|scum|filth|disgusting|plague|criminals|terrorists|rapists|inferior|disease|cancer|cockroaches|die|dead|gone|leave|out|deported|gassed|banned|shot|exterminated|wiped\s+out|sterilized|locked\s+up|back|here|everything|evil|pigs|dogs|monkeys|apes|insects|invaders|human|people)
+    {EN_GROUPS}\s+(?:are|r)\s+(?:(?!not\s|never\s)\w+\s+){{0,2}}?(?:animals|vermin|rats|parasites|savages|subhuman|scum|filth|a\s+plague|cockroaches|inferior|a\s+disease|a\s+cancer|not\s+human|invaders|pigs|apes|monkeys|criminals|rapists|terrorists|thieves|degenerates|freaks|stupid|idiots|dumb|morons)(?!\w)
+    # the group named, then what they all are: "hires muslims, all terrorists"
+    {EN_GROUPS}\s*,?\s+(?:all|they\s+re\s+all|they\s+are\s+all|all\s+of\s+them)\s+(?:\w+\s+)?(?:terrorists|criminals|rapists|animals|thieves|vermin|savages|parasites)(?!\w)
     {EN_GROUPS}\s+(?:shouldn\s+t|should\s+not|should\s+never|must\s+not)\s+be\s+allowed
-    (?:they|them)\s+(?:are|r)\s+(?:\w+\s+)?(?:vermin|subhuman|cockroaches|parasites|rats|animals)(?!\w)
+    (?:they|them|those\s+people)\s+(?:are|r|re)\s+(?:\w+\s+)?(?:vermin|subhuman|cockroaches|parasites|rats|animals|inferior)(?!\w)
     gas\s+(?:them|em)(?!\w)(?!\s+up(?!\w))
     (?:death\s+to|kill\s+all|gas\s+(?:the|all)|deport\s+(?:all|every|the)|ban\s+all|exterminate|get\s+rid\s+of\s+(?:all|the)|wipe\s+out\s+(?:the|all)|hang\s+all)\s+(?:the\s+)?{EN_GROUPS}
     (?:go|goes|send\s+them|send\s+\w+)\s+back\s+to\s+(?:your|their|his|her|where\s+(?:you|they))\s*(?:own\s+)?(?:country|countries|village|jungle|desert|cave|came\s+from)
@@ -480,14 +530,25 @@ FR_THREAT = _phrases(r"""
     (?:je\s+vais|j\s+vais|jvais|on\s+va|ont\s+va|nous\s+allons|je\s+te\s+jure\s+(?:que\s+)?je\s+vais|je\s+vais\s+venir|on\s+va\s+venir)\s+(?:te|t|vous)\s+(?:defoncer|exploser|eclater|choper|frapper|cogner|fumer|descendre|crever|buter|tuer|attendre\s+a\s+la\s+sortie|regler\s+(?:ton|votre)\s+compte)(?!\w)
     # at a clause's end ("je vais te retrouver.", "te chercher, sale con"): not "te chercher à la
     # gare" (pick up), "vous retrouver au stand" (meet)
-    (?:je\s+vais|j\s+vais|jvais|on\s+va|ont\s+va|nous\s+allons|je\s+te\s+jure\s+(?:que\s+)?je\s+vais|je\s+vais\s+venir|on\s+va\s+venir)\s+(?:te|t|vous)\s+(?:retrouver|chercher)\s*(?:[.!,;]|$|et(?!\w))
+    (?:je\s+vais|j\s+vais|jvais|on\s+va|ont\s+va|nous\s+allons|je\s+te\s+jure\s+(?:que\s+)?je\s+vais|je\s+vais\s+venir|on\s+va\s+venir)\s+(?:te|t|vous)\s+(?:retrouver|chercher)(?:\s+[@#][\w.]+)*\s*(?:[.!,;]|$|et(?!\w))
+    # a person named by a noun phrase: "je vais égorger le prochain vendeur Acme"
+    (?:je\s+vais|j\s+vais|jvais|on\s+va|faudrait|il\s+faudrait|quelqu\s+un\s+devrait|je\s+veux|je\s+vais\s+aller)\s+(?:\w+\s+)?(?:tuer|buter|flinguer|egorger|poignarder|massacrer|etrangler|tabasser|frapper|defoncer|cogner|planter|fumer)\s+(?:le|la|les|ce|cette|ces|un|une|tous\s+les|toutes\s+les)\s+(?:prochain\s+|prochaine\s+|premier\s+|premiere\s+)?(?:\w+\s+){0,2}?<PERSON>(?!\w)
+    (?:je|j|on)\s+(?:lui|leur|te|vous)\s+(?:defonce|eclate|casse|pete|explose|refais)\s+(?:la|sa|ta|votre|leur|le)\s+(?:tete|gueule|tronche|figure|face|portrait|crane)
+    (?:je|on)\s+(?:t|vous|l|les|le|la)\s+attend(?:s|ra|rai|rons|ent)?\s+(?:\w+\s+){0,2}?a\s+la\s+sortie
+    (?:je|on)\s+sai[st]\s+ou\s+(?:habite|habitent|vit|vivent|bosse|bossent|travaille|travaillent|dort|dorment)\s+(?:le|la|les|ton|ta|tes|votre|vos|leur|leurs|ce|cette)\s+(?:\w+\s+){0,2}?<PERSON>
+    (?:va|vont|vas)\s+se\s+faire\s+(?:fumer|buter|defoncer|tabasser|lyncher|planter|egorger|eclater|refaire\s+le\s+portrait)(?!\w)
+    (?:merite|meritent|meriterait|meriteraient|merites|meritez)\s+(?:une\s+|des\s+)?(?:bonne\s+|bonnes\s+|sacree\s+)?(?:raclee|raclees|rouste|roustes|trempe|correction|derouillee)
+    qu\s+on\s+(?:leur|lui|les|le|la)\s+(?:brule|crame|incendie|casse|defonce|saccage)
+    crever\s+(?:les|leurs|tous\s+les|ses|vos|tes|ces)\s+pneus
     je\s+sais\s+ou\s+(?:tu|vous|il|elle)\s+(?:habite[sz]?|vi[st]|vivez|bosse[sz]?|travaille[sz]?|dor[st]|dormez|loge[sz]?)
     on\s+sait\s+ou\s+(?:tu|vous)
     (?:t\s?es|tu\s+es|vous\s+etes)\s+(?:un|une|des)\s+(?:homme|femme|hommes|femmes|mec|mecs)\s+morts?
     (?:tu\s+vas|vous\s+allez)\s+(?:tous\s+|toutes\s+)?(?:crever|y\s+passer|le\s+payer\s+de\s+(?:ta|votre)\s+vie|prendre\s+(?:une|des)\s+balles?|mourir(?!\s+de\s+rire))
     (?:poser|mettre|placer|deposer)\s+une\s+bombe
     faire\s+sauter\s+(?:le|la|les|vos|votre|ton|ta|tes|leur|leurs|ce|cette)\s+(?:\w+\s+)?(?:magasin|magasins|boutique|boutiques|siege|locaux|agence|agences|bureau|bureaux|usine|entrepot|cafe|cafes)
-    (?:bruler|cramer|incendier|mettre\s+le\s+feu\s+a)\s+(?:vos|votre|le|la|les|ton|ta|tes|ce|cette|leurs?|a)\s+(?:\w+\s+)?(?:magasin|magasins|boutique|boutiques|siege|locaux|agence|agences|bureau|bureaux|usine|entrepot|voiture|maison|cafe|cafes)
+    (?:bruler|cramer|incendier|mettre\s+le\s+feu\s+a)\s+(?:vos|votre|le|la|les|ton|ta|tes|ce|cette|leurs?|a|tous\s+les|toutes\s+les)\s+(?:\w+\s+)?(?:magasin|magasins|boutique|boutiques|siege|locaux|agence|agences|bureau|bureaux|usine|entrepot|voiture|voitures|camion|camions|camionnette|camionnettes|vitrine|vitrines|antenne|antennes|maison|cafe|cafes)
+    # a brand's places named by its name alone: "mettre le feu à tous les Boréal"
+    (?:mettre\s+le\s+feu|foutre\s+le\s+feu)\s+a\s+(?:tous\s+les|toutes\s+les)\s+\w+
     (?:une\s+)?balles?\s+dans\s+(?:la|ta|votre|sa|leur|le)\s+(?:tete|tronche|crane|dos)
     (?:meritent?|merites?|meritez|devrait|devraient|faudrait\s+les|faut\s+les)\s+(?:de\s+|d\s+)?(?:etre\s+)?(?:pendus?|fusilles?|abattus?|brules?|executes?|egorges?|lynches?)
     (?:tu\s+merites|vous\s+meritez|il\s+merite|elle\s+merite|ils\s+meritent)\s+(?:de\s+|d\s+)?(?:te|vous|se)\s+faire\s+(?:tabasser|buter|tuer|frapper|casser\s+la\s+gueule|defoncer|egorger|lyncher|lapider)
@@ -499,7 +560,7 @@ FR_THREAT = _phrases(r"""
     surveille[sz]?\s+(?:tes|vos)\s+arrieres
     (?:tu\s+ne\s+perds|tu\s+perds|vous\s+ne\s+perdez|vous\s+perdez)\s+rien\s+pour\s+attendre
     (?:je\s+vais|on\s+va)\s+(?:tout\s+)?(?:casser|bruler|cramer|saccager)\s+(?:dans\s+)?(?:vos|votre|le|la|ton|ta)\s+(?:magasin|boutique|agence|cafe|locaux)
-""")
+""".replace("<PERSON>", FR_PERSON))
 FR_SELF_HARM = _phrases(r"""
     # the pronoun is needed but before "crever": "ça va tuer la concurrence", "va jeter du pain"
     (?:va|allez|vas)\s+(?:te|vous)\s+(?:crever|pendre|suicider|tuer|jeter\s+(?:sous|d\s+un|du))
@@ -511,6 +572,32 @@ FR_SELF_HARM = _phrases(r"""
     (?:crevez|crevent|creve)\s+tous
     tu\s+devrais\s+(?:te\s+)?(?:suicider|crever|te\s+pendre|mourir)
 """)
+#: French veiled threats (EN_VEILED): "ça va mal finir pour vous", "vous allez le payer", "a
+#: intérêt à faire attention à elle", "de la chance que je sois pas armé".
+FR_VEILED = _phrases(r"""
+    (?:ca|ça)\s+va\s+(?:mal\s+finir|barder|mal\s+se\s+passer)(?!\w)
+    (?:vous\s+allez|tu\s+vas|ils\s+vont|il\s+va|elle\s+va)\s+(?:le\s+)?(?:morfler|payer\s+cher|le\s+payer|payer)(?:\s+[@#][\w.]+)*\s*(?:[.!,;]|$|croyez|crois|je\s+vous|je\s+te|je\s+le)
+    (?:vous\s+allez|tu\s+vas)\s+voir\s+ce\s+qui\s+(?:va\s+)?(?:vous|te)\s+arriver
+    (?:vous\s+verrez|tu\s+verras|vous\s+allez\s+voir|tu\s+vas\s+voir)\s+ce\s+qui\s+(?:se\s+passe|va\s+se\s+passer|vous\s+arrive|t\s+arrive)
+    (?:a|as|avez|ont)\s+(?:tout\s+)?interet\s+a\s+(?:faire\s+(?:attention|gaffe)\s+a\s+(?:elle|lui|eux|toi|vous)(?!\w)|se\s+cacher|te\s+cacher|vous\s+cacher|raser\s+les\s+murs)
+    chance\s+que\s+(?:je|j)\s+(?:ne\s+)?(?:sois|suis|ai|aie)\s+(?:pas|plus)\s+(?:arme|armee|de\s+(?:fusil|flingue|arme|couteau))
+    regler\s+(?:ca|ça|ce\s+probleme|mes\s+comptes|le\s+probleme)\s+a\s+ma\s+(?:facon|maniere|sauce)
+    (?:ferait|feraient|ferais|feriez|a\s+interet\s+a|ont\s+interet\s+a)\s+(?:mieux\s+de\s+)?(?:surveiller\s+(?:ses|leurs|tes|vos)\s+arrieres|se\s+cacher|raser\s+les\s+murs)
+    (?:faire|fais|fait|ferai|vais\s+faire)\s+un\s+(?:carnage|massacre)\s+(?:a|dans|chez)\s+(?:la|le|l|votre|vos|leur|ton|ta)\s+(?:\w+\s+)?(?:boutique|magasin|agence|cafe|bureau|siege|locaux)
+    m\s+occuper\s+personnellement\s+(?:de|du|des|d)\s+(?:\w+\s+)?<PERSON>
+    (?:je\s+ferais|faites|fais)\s+attention\s+en\s+sortant
+""".replace("<PERSON>", FR_PERSON))
+#: French suicidal statements (EN_SUICIDAL): "je vais me foutre en l'air", "je pense au suicide",
+#: "j'ai plus envie de vivre"; not "je vais me tuer à la salle", "mourir de rire", "mdr".
+_FR_LAUGH = r"(?![^.!?\n]{0,60}(?:mdr|ptdr|lol|haha|😂|🤣|💀)(?!\w))"
+FR_SUICIDAL = _phrases(r"""
+    (?:je\s+vais|j\s+vais|jvais|je\s+veux|jveux|j\s+ai\s+envie\s+de?|envie\s+de?|je\s+pense\s+a|je\s+vais\s+finir\s+par)\s+(?:me\s+suicider|me\s+foutre\s+en\s+l\s+air|mettre\s+fin\s+a\s+mes\s+jours|en\s+finir(?!\s+avec)|me\s+tuer(?!\s+(?:a\s+la\s+(?:salle|tache)|au\s+(?:travail|boulot|sport)|a\s+(?:la\s+)?(?:muscu|tache))(?!\w)))<LAUGH>
+    (?:je\s+veux|jveux|j\s+ai\s+envie\s+de|envie\s+de)\s+mourir(?!\s+de\s+(?:rire|honte|faim|chaud|froid|bonheur))<LAUGH>
+    (?:je\s+pense|j\s+pense|pense)\s+(?:au|a\s+me)\s+(?:suicide|suicider)<LAUGH>
+    (?:j\s+ai\s+|j\s+)?(?:plus|pas)\s+envie\s+de\s+vivre<LAUGH>
+    (?:je\s+suis|j\s+suis|jsuis|chui)\s+suicidaire
+    mettre\s+fin\s+a\s+mes\s+jours<LAUGH>
+""".replace("<LAUGH>", _FR_LAUGH))
 FR_GROUPS = _one_line(r"""(?:arabes|juifs|juives|
     noirs|noires|blacks|musulmans|musulmanes|immigres|immigrees|migrants|
     refugies|etrangers|homos|homosexuels|gays|pedes|lesbiennes|trans|transsexuels|femmes|gonzesses|
@@ -527,6 +614,7 @@ _FR_HATE_NAMES = _one_line(r"""(?:animaux|betes|parasites|rats|sauvages|sous\s*-
     dechets|ordures|cafards|plaie|cancer|maladie|inferieurs|inferieures|voleurs|terroristes|
     violeurs|criminels|
     delinquants|expulses|deportes|gazes|extermines|fusilles|enfermes|interdits|dehors|singes|
+    idiots|idiotes|debiles|connes|inferieurs|inferieures|
     chiens|porcs|(?:pas|plus)\s+(?:des\s+)?humains|tous\s+des)""")
 FR_HATE = _phrases(rf"""
     # after "sont" / "c'est" a name or a fate, not "tout", "pays", "humains" ("les femmes sont des
@@ -542,6 +630,11 @@ FR_HATE = _phrases(rf"""
     (?:retourne|retournez|rentre|rentrez|renvoyez\s*-?\s*les|renvoyer)\s+(?:dans|en|chez)\s+(?:ton|ta|votre|vos|leur|leurs|toi\s+en|vous\s+en|eux\s+en)?\s*(?:pays|afrique|bled|jungle|desert|brousse|gourbi|case)
     grand\s+remplacement
     remigration
+    (?:exterminer|gazer|exterminez|gazez|eliminer|eliminez)\s+(?:tous\s+|toutes\s+)?(?:les|ces)\s+{FR_GROUPS}
+    # the group named, then what they all are, or where they should go: "les musulmans du
+    # Boréal de Roubaix, tous des terroristes", "que des arabes, ces rats, qu'ils retournent chez eux"
+    {FR_GROUPS}(?:\s+\w+){{0,4}}?\s*,?\s+tous\s+des\s+(?:terroristes|voleurs|violeurs|criminels|delinquants|parasites|rats|animaux|singes|sauvages)(?!\w)
+    {FR_GROUPS}(?:\W+\w+){{0,8}}?\W+qu\s+(?:ils|elles)\s+(?:retournent|rentrent|repartent|degagent)(?!\w)
     (?:sieg|heil)\s+(?:heil|hitler)
     races?\s+inferieures?
     sales?\s+(?:arabe|arabes|noir|noirs|juif|juifs|juive|musulman\w*|immigre\w*|migrant\w*|etranger\w*|homo|homos|gay|gays|rebeu\w*|renoi\w*|feuj\w*|chinois|noiche\w*|gitan\w*|rom|roms|africain\w*|black|blacks|turc|turcs|asiat\w*|bridee?s?)
@@ -788,6 +881,8 @@ class _Rules:
     insult_phrase: re.Pattern[str]
     threat: re.Pattern[str]
     self_harm: re.Pattern[str]
+    veiled: re.Pattern[str]
+    suicidal: re.Pattern[str]
     slur: re.Pattern[str]
     hate: re.Pattern[str]
     hostile: re.Pattern[str]
@@ -814,7 +909,8 @@ def _vocative(nouns: str) -> str:
 
 def _build(person_nouns: list[str], nouns_strong: list[str], nouns: list[str], adjectives: list[str],
            copula: str, noun_target: str, fill: list[str], phrases: str, threat: str,
-           self_harm: str, slurs: list[str], hate: str, hostile: str, hostile_neg: str,
+           self_harm: str, veiled: str, suicidal: str, slurs: list[str], hate: str, hostile: str,
+           hostile_neg: str,
            detractor: dict[str, str], complaint: str, complaint_weak: str, addressed: str,
            exclaim: str | None = None, person: str = "", thing: str = "") -> _Rules:
     # Adjectives follow a copula without an article: "t'es bête" is an insult, "t'es une bête"
@@ -836,6 +932,8 @@ def _build(person_nouns: list[str], nouns_strong: list[str], nouns: list[str], a
         insult_phrase=_compile(phrases),
         threat=_compile(threat),
         self_harm=_compile(self_harm),
+        veiled=_compile(veiled),
+        suicidal=_compile(suicidal),
         slur=_compile(_alt(slurs)),
         hate=_compile(hate),
         hostile=_compile(hostile),
@@ -850,11 +948,13 @@ def _build(person_nouns: list[str], nouns_strong: list[str], nouns: list[str], a
 
 
 _EN = _build(EN_PERSON_NOUNS, EN_NOUNS_STRONG, EN_NOUNS, EN_ADJECTIVES, EN_COPULA_TARGET,
-             EN_NOUN_TARGET, EN_FILL, EN_PHRASES, EN_THREAT, EN_SELF_HARM, EN_SLURS, EN_HATE,
+             EN_NOUN_TARGET, EN_FILL, EN_PHRASES, EN_THREAT, EN_SELF_HARM, EN_VEILED, EN_SUICIDAL,
+             EN_SLURS, EN_HATE,
              EN_HOSTILE, EN_HOSTILE_IF_NEGATIVE, EN_DETRACTOR, EN_COMPLAINT,
              EN_COMPLAINT_WEAK, EN_ADDRESSED)
 _FR = _build(FR_PERSON_NOUNS, FR_NOUNS_STRONG, FR_NOUNS, FR_ADJECTIVES, FR_COPULA_TARGET,
-             FR_NOUN_TARGET, FR_FILL, FR_PHRASES, FR_THREAT, FR_SELF_HARM, FR_SLURS, FR_HATE,
+             FR_NOUN_TARGET, FR_FILL, FR_PHRASES, FR_THREAT, FR_SELF_HARM, FR_VEILED, FR_SUICIDAL,
+             FR_SLURS, FR_HATE,
              FR_HOSTILE, FR_HOSTILE_IF_NEGATIVE, FR_DETRACTOR, FR_COMPLAINT,
              FR_COMPLAINT_WEAK, FR_ADDRESSED, FR_EXCLAIM, FR_PERSON, FR_THING_COMPOUND)
 _RULES: Final = {"en": (_EN,), "fr": (_FR,)}
@@ -878,9 +978,9 @@ _CAPS_WORD = re.compile(r"\b[A-ZÀ-ÖØ-Þ]{3,}\b")
 
 #: The rule patterns screened by the RE2 prefilter (veille.prefilter), in its order:
 #: one pass over the text tells which of them may match, and only those run.
-_SCREENED: Final = ("threat", "self_harm", "slur", "hate", "person_noun", "targeted_strong",
-                    "targeted", "insult_phrase", "detractor", "hostile", "hostile_if_negative",
-                    "complaint", "complaint_weak")
+_SCREENED: Final = ("threat", "self_harm", "veiled", "suicidal", "slur", "hate", "person_noun",
+                    "targeted_strong", "targeted", "insult_phrase", "detractor", "hostile",
+                    "hostile_if_negative", "complaint", "complaint_weak")
 
 
 class _Every:
@@ -921,12 +1021,31 @@ def _screen(rules: _Rules, norm: str) -> Container[str]:
 
 def _context_clear(norm: str, start: int, end: int) -> bool:
     """False when the match at norm[start:end] is quoted, reported, negated or about oneself."""
+    if _quoted(norm, start, end):
+        return False
+    before = norm[max(0, start - 40):start]
+    return not (_REPORTED.search(before) or _NEGATED.search(before) or _SELF.search(before))
+
+
+#: Threat reasons that are reviewed, never hidden by triage alone (see triage()).
+_REVIEWED_THREATS: Final = frozenset({"threat:veiled", "threat:suicidal"})
+
+
+def _quoted(norm: str, start: int, end: int) -> bool:
+    """Whether norm[start:end] is inside quotes ("..." or « ... »)."""
     before = norm[max(0, start - 40):start]
     if before.count('"') % 2 == 1 and '"' in norm[end:]:
+        return True
+    return "\u00ab" in before and "\u00bb" not in before[before.rindex("\u00ab"):] and "\u00bb" in norm[end:]
+
+
+def _unquoted_match(pattern: re.Pattern[str], norm: str) -> bool:
+    """True when the pattern matches somewhere not inside quotes: a threat reported in quotes
+    ("'I'm going to burn down your store' - a customer yelled at Acme staff") threatens no one."""
+    if pattern.search(norm) is None:
         return False
-    if "\u00ab" in before and "\u00bb" not in before[before.rindex("\u00ab"):] and "\u00bb" in norm[end:]:
-        return False
-    return not (_REPORTED.search(before) or _NEGATED.search(before) or _SELF.search(before))
+    return '"' not in norm and "\u00ab" not in norm or any(
+        not _quoted(norm, m.start(), m.end()) for m in pattern.finditer(norm))
 
 
 def _clear_match(pattern: re.Pattern[str], norm: str) -> bool:
@@ -1045,10 +1164,14 @@ def triage(
     detractor: set[str] = set()
     for rules in _RULES.get(language, _ANY_LANGUAGE):
         may = _screen(rules, norm)  # the patterns not in it cannot match
-        if "threat" in may and rules.threat.search(norm):
+        if "threat" in may and _unquoted_match(rules.threat, norm):
             hit("threat", "high", "threat:violence")
         if "self_harm" in may and rules.self_harm.search(norm):
             hit("threat", "high", "threat:self_harm")
+        if "veiled" in may and _unquoted_match(rules.veiled, norm):
+            hit("threat", "medium", "threat:veiled")
+        if "suicidal" in may and _unquoted_match(rules.suicidal, norm):
+            hit("threat", "high", "threat:suicidal")
         if "slur" in may and _clear_match(rules.slur, norm):
             hit("hate", "high", "hate:slur")
         if "hate" in may and rules.hate.search(norm):
@@ -1113,8 +1236,15 @@ def triage(
         return NOTHING
 
     action = "review" if banned else "none"
+    # A veiled threat is less certain than a threat of violence, and a person saying they may
+    # take their own life needs someone to answer, not to disappear: a threat found only so is
+    # reviewed whatever the charter says (it removes threats: hidden).
+    reviewed_threat = "threat" in found and _REVIEWED_THREATS.issuperset(
+        r for r in reasons if r.startswith("threat:"))
     for category, severity in found.items():
-        if category in charter.remove or (category == "insult" and severity == "high"):
+        if category == "threat" and reviewed_threat:
+            wanted = "review"
+        elif category in charter.remove or (category == "insult" and severity == "high"):
             wanted = "hide"
         elif category in charter.review:
             wanted = "review"
@@ -1124,7 +1254,7 @@ def triage(
             wanted = "none"
         if ACTION_RANK[wanted] > ACTION_RANK[action]:
             action = wanted
-    if any(c in charter.remove for c in found):
+    if any(c in charter.remove and not (c == "threat" and reviewed_threat) for c in found):
         reasons.append("charter:remove")
     severity = max(found.values(), key=_SEVERITY_RANK.__getitem__, default="low")
     return Triage(
