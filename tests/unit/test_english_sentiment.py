@@ -191,7 +191,8 @@ def test_a_camel_case_hashtag_is_read_as_its_words(text: str, label: str) -> Non
     "Never again will I buy from them", "Never again. Acme lost a customer",
     "Don't buy from Acme", "Do not buy anything from them", "Please don't shop at Acme",
     "Stay away from Acme", "steer clear of this company",
-    "that's it, I'm switching to another provider. Done.",
+    "that's it, I'm switching to another provider. Done.", "We won't be back.",
+    "Never going to be back at Acme", "I won't be renewing my Acme contract",
 ])
 def test_a_vow_or_a_call_to_leave_is_negative(text: str) -> None:
     """A customer's vow to leave names no feeling: these were neutral (one positive), and a
@@ -207,6 +208,8 @@ def test_a_vow_or_a_call_to_leave_is_negative(text: str) -> None:
     ("Never again have I had such a good coffee", "positive"),
     ("it will never happen again", "neutral"),
     ("we are moving to a new office", "neutral"),
+    ("I won't be back at work until Monday", "neutral"),  # away, not leaving
+    ("won't be back until 3pm, the shop is closed", "neutral"),
 ])
 def test_what_a_vow_to_leave_is_not(text: str, label: str) -> None:
     assert EnglishScorer().score(text).label == label

@@ -367,6 +367,8 @@ def test_a_dirty_place_is_negative(scorer: FrenchScorer, text: str) -> None:
     "plus jamais ça !", "Je ne reviendrai plus jamais", "Je n'achèterai plus jamais chez Acme",
     "N'achetez plus chez Acme", "n'achetez rien chez eux", "ne commandez jamais sur ce site",
     "Je ne remettrai plus les pieds chez Acme", "je n'y mettrai plus jamais les pieds",
+    "Je ne reviendrai pas chez Boréal", "je n'y retournerai plus", "Je ne recommanderai pas Acme",
+    "je ne renouvellerai pas mon abonnement",
 ])
 def test_a_vow_or_a_call_to_leave_is_negative(scorer: FrenchScorer, text: str) -> None:
     """A customer's vow to leave names no feeling: these were neutral, and a boycott's wave
@@ -379,6 +381,7 @@ def test_a_vow_or_a_call_to_leave_is_negative(scorer: FrenchScorer, text: str) -
     ("Plus jamais de souci depuis que je suis chez eux", "positive"),  # a worry gone
     ("je n'achète plus jamais ailleurs que chez eux", "neutral"),
     ("je n'ai jamais été aussi content", "positive"),
+    ("je ne reviendrai pas sur ce point, merci", "positive"),  # a subject, not a place
 ])
 def test_what_a_vow_to_leave_is_not(scorer: FrenchScorer, text: str, label: str) -> None:
     assert scorer.score(text).label == label

@@ -253,6 +253,12 @@ _SERVICE_PHRASES: Final[dict[str, tuple[str, float]]] = {
                 r"shopping|order|ordering)\s+(?:from|at|with|anything|their|this|these)\b"
                 r"(?![^.!?\n]{0,40}\b(?:else|elsewhere|another|other)\b)", -1.5),
     "stayaway": (r"(?:stay|steer)\s+(?:away|clear)\s+(?:from|of)\b", -1.5),
+    # A reviewer's "we won't be back" (not "won't be back until Monday": away), "won't be renewing".
+    "wontback": (r"(?:won'?t|will\s+not|will\s+never|never\s+going\s+to)\s+be\s+(?:coming\s+)?back\b"
+                 r"(?!\s+(?:until|till|before|for|in|on|at\s+(?:work|home|my\s+desk)|by|tomorrow|tonight|today|next|"
+                 r"after|soon|later|online|to\s+work|home)\b)"
+                 r"|(?:won'?t|will\s+not|will\s+never)\s+(?:be\s+)?renew(?:ing)?\b|not\s+renewing\s+(?:my|our)\b",
+                 -1.5),
     "switching": (r"(?:i'?m|i\s+am|we'?re|we\s+are|i'?ll\s+be|i\s+will\s+be)\s+(?:switching|moving|going|"
                   r"changing)\s+to\s+(?:another|a\s+different|a\s+new|a\s+better)\s+(?:provider|carrier|"
                   r"network|bank|company|operator|supplier|airline|isp)\b", -1.5),
@@ -266,7 +272,7 @@ _SERVICE_RE: Final = re.compile(
     re.IGNORECASE)
 _SERVICE_KEYS: Final = re.compile("work|down|nothing|without|fixed|resolved|restored|sorted|joke|money"
                                   "|refund|again|buy|shop|order|away|clear|to another|to a different|to a new"
-                                  "|to a better")
+                                  "|to a better|back|renew")
 #: Synthetic lexicon words: lower case, letters only, so that VADER's tokens keep them whole.
 _SERVICE_TOKEN: Final = {word: f"vxsvc{word}" for word in _SERVICE_PHRASES}
 _IRONY: Final = ENGLISH_IRONY.compile()

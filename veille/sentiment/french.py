@@ -262,6 +262,14 @@ PHRASES: Final[dict[str, float]] = {
     **{f"{'n' + chr(39) if verb[0] in 'aeéiouy' else 'ne '}{verb} {never}": -1.8
        for verb in _NOT_BUYING for never in ("plus", "rien", "pas", "jamais", "plus jamais",
                                              "plus rien", "jamais plus", "jamais rien")},
+    # "je ne reviendrai pas", "n'y retournerai plus", "je ne recommanderai pas" (a review's last
+    # word), "je ne renouvellerai pas mon abonnement"
+    **{f"{ne} {verb} {never}": -1.5
+       for ne in ("ne", "n'y") for verb in ("reviendrai", "reviendrons", "retournerai", "retournerons",
+                                            "recommanderai", "recommanderons", "renouvellerai",
+                                            "renouvellerons", "reprendrai")
+       for never in ("pas", "plus", "jamais", "plus jamais", "jamais plus")},
+    "ne reviendrai pas sur": 0.0, "ne reviendrai plus sur": 0.0,  # a subject, not a place
     **{f"{ne} {verb} {never} les pieds": -2.0
        for ne in ("ne", "n'y") for verb in ("remettrai", "mettrai", "remettrons", "mettrons",
                                             "remettez", "mettez")
