@@ -424,7 +424,7 @@ def _in_address(text: str, start: int, end: int) -> bool:
 _TAG_IN_TEXT: Final = re.compile(r"(?<!\w)#(\w+)")
 
 
-def tag_pieces(tag: str) -> list[tuple[int, int]]:
+def _tag_pieces(tag: str) -> list[tuple[int, int]]:
     """Where a hashtag's words are (`tag` without its #), as its writer marked them: a capital
     after a small letter or a digit ("BoycottAcme", "Acme2Fail"), a capital starting a word
     after a run of them ("ACMEDown"), an underscore ("boycott_acme"). One piece for a tag in one
@@ -445,13 +445,13 @@ def tag_pieces(tag: str) -> list[tuple[int, int]]:
 
 
 def marked_hashtags(text: str) -> Iterator[list[tuple[int, int]]]:
-    """Each hashtag of `text` whose writer marked several words in it (tag_pieces), as where
+    """Each hashtag of `text` whose writer marked several words in it (_tag_pieces), as where
     those words are in `text`."""
     for m in _TAG_IN_TEXT.finditer(text):
         tag = m.group(1)
         if tag.islower() and "_" not in tag:  # most hashtags: a quick no
             continue
-        pieces = tag_pieces(tag)
+        pieces = _tag_pieces(tag)
         if len(pieces) > 1:
             at = m.start(1)
             yield [(at + a, at + b) for a, b in pieces]

@@ -11,12 +11,12 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from veille.sentiment.emoji import SKIN_AND_VS_RE
 from veille.sentiment.english import (
-    _CAMEL_TAG,
     _IRONY,
     _SERVICE_RE,
     SERVICE_WORDS,
     EnglishScorer,
     VaderAnalyzer,
+    hashtag_words,
 )
 
 #: Words that steer VADER's rules: negation, "no", "least", "kind of", "but", "never so/this",
@@ -126,7 +126,7 @@ def _service(text: str) -> bool:
     """Whether the scorer reads a text otherwise than VADER on purpose: a failing service's word
     or phrase (SERVICE_WORDS, _SERVICE_RE), a hashtag in camel case, ironic praise."""
     words = {w.strip(string.punctuation).lower() for w in text.split()}
-    return (bool(_SERVICE_RE.search(text) or _CAMEL_TAG.search(text))
+    return (bool(_SERVICE_RE.search(text)) or hashtag_words(text) != text
             or not words.isdisjoint(SERVICE_WORDS) or _IRONY.without_praise(text, text.lower()) != text)
 
 

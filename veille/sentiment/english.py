@@ -19,6 +19,7 @@ from typing import Any, Final
 import vaderSentiment.vaderSentiment as vader
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from veille.rules import marked_hashtags
 from veille.sentiment.base import Sentiment
 from veille.sentiment.emoji import EMOJI_VALENCE, SKIN_AND_VS_RE
 from veille.sentiment.irony import ENGLISH as ENGLISH_IRONY
@@ -276,15 +277,25 @@ _SERVICE_KEYS: Final = re.compile("work|down|nothing|without|fixed|resolved|rest
 #: Synthetic lexicon words: lower case, letters only, so that VADER's tokens keep them whole.
 _SERVICE_TOKEN: Final = {word: f"vxsvc{word}" for word in _SERVICE_PHRASES}
 _IRONY: Final = ENGLISH_IRONY.compile()
-#: A hashtag of several words in camel case ("#BoycottAcme", "#WorstServiceEver"): read as its
-#: words, as the French scorer reads one. VADER took it for one unknown word, and a crisis'
-#: hashtags carried no sentiment (a one-word hashtag, "#fail", VADER reads without its "#").
-_CAMEL_TAG: Final = re.compile(r"#([A-Za-z][a-z]+(?:[A-Z][a-z]+|[A-Z]+(?![a-z]))+)\b")
-_CAMEL_PIECE: Final = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+#: A hashtag of several words marked by capitals or underscores ("#BoycottAcme",
+#: "#WorstServiceEver", "#boycott_acme"): read as its words (veille.rules.marked_hashtags, as the
+#: watch rules read it), as the French scorer reads one. VADER took it for one unknown word, and
+#: a crisis' hashtags carried no sentiment (a one-word hashtag, "#fail", VADER reads without its
+#: "#").
 
 
-def _tag_words(match: re.Match[str]) -> str:
-    return " ".join(_CAMEL_PIECE.findall(match.group(1)))
+def hashtag_words(text: str) -> str:
+    """`text` with each hashtag of several marked words written as those words."""
+    out: list[str] = []
+    at = 0
+    for pieces in marked_hashtags(text):
+        out.append(text[at:pieces[0][0] - 1])  # up to its "#"
+        out.append(" ".join(text[a:b] for a, b in pieces))
+        at = pieces[-1][1]
+    if not out:
+        return text
+    out.append(text[at:])
+    return "".join(out)
 
 
 def _service_token(match: re.Match[str]) -> str:
@@ -315,7 +326,7 @@ class EnglishScorer:
             if _SERVICE_KEYS.search(lower):
                 text = _SERVICE_RE.sub(_service_token, text)
             if "#" in text:
-                text = _CAMEL_TAG.sub(_tag_words, text)
+                text = hashtag_words(text)
         return Sentiment.from_scores(self._analyzer.polarity_scores(text))
 
     def knows(self, word: str) -> bool:
