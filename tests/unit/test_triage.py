@@ -996,3 +996,19 @@ def test_what_a_threat_is_not(text: str, language: str) -> None:
 )
 def test_a_group_named_then_called_names_is_hate(text: str, language: str, hate: bool) -> None:
     assert ("hate" in cats(text, language, NEG)) is hate
+
+
+@pytest.mark.parametrize(
+    ("text", "detractor"),
+    [
+        ("Je ne boycotte pas Acme, leur service est top", False),
+        ("je ne boycotterai jamais Boréal", False),
+        ("on ne boycotte plus, ils ont changé", False),
+        ("Boycottez Acme !", True),
+        ("je boycotte Acme depuis hier", True),
+    ],
+)
+def test_a_boycott_negated_the_french_way_is_none(text: str, detractor: bool) -> None:
+    """"je ne boycotte pas" was a detractor (the negation was looked for before the verb only):
+    found in a review of a boycott's texts, 2026-12-08."""
+    assert ("detractor" in cats(text, "fr", NEU)) is detractor

@@ -1039,6 +1039,19 @@ def _quoted(norm: str, start: int, end: int) -> bool:
     return "\u00ab" in before and "\u00bb" not in before[before.rindex("\u00ab"):] and "\u00bb" in norm[end:]
 
 
+#: French negation around a verb: "ne" (or "n'") just before it, "pas" / "plus" / "jamais" after.
+_NE_BEFORE: Final = re.compile(r"(?:^|\s)n(?:e)?\s+$")
+_PAS_AFTER: Final = re.compile(r"\s+(?:pas|plus|jamais|point)(?!\w)")
+
+
+def _ne_pas(norm: str, start: int, end: int) -> bool:
+    """Whether the verb at norm[start:end] is negated the French way: "je ne boycotte pas Acme",
+    "on ne boycotte plus" (a detractor before 2026-12-08: the negation before it was looked for
+    only)."""
+    return (_NE_BEFORE.search(norm, max(0, start - 4), start) is not None
+            and _PAS_AFTER.match(norm, end) is not None)
+
+
 def _unquoted_match(pattern: re.Pattern[str], norm: str) -> bool:
     """True when the pattern matches somewhere not inside quotes: a threat reported in quotes
     ("'I'm going to burn down your store' - a customer yelled at Acme staff") threatens no one."""
@@ -1186,7 +1199,8 @@ def triage(
             hit("insult", "medium", "insult:phrase")
         if "detractor" in may:
             for m in rules.detractor.finditer(norm):
-                if m.lastgroup and _context_clear(norm, m.start(), m.end()):
+                if m.lastgroup and _context_clear(norm, m.start(), m.end()) and not (
+                        m.lastgroup == "boycott" and _ne_pas(norm, m.start(), m.end())):
                     detractor.add(m.lastgroup)
         # "shut up and take my money", "you people are amazing": hostile words in praise.
         hostile = hostile or bool(
