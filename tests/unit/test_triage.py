@@ -1012,3 +1012,19 @@ def test_a_boycott_negated_the_french_way_is_none(text: str, detractor: bool) ->
     """"je ne boycotte pas" was a detractor (the negation was looked for before the verb only):
     found in a review of a boycott's texts, 2026-12-08."""
     assert ("detractor" in cats(text, "fr", NEU)) is detractor
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "insult"),
+    [
+        ("Boréal management are greedy rats", "en", True),
+        ("Acme execs are clowns", "en", True),
+        ("La direction de Boréal sont des escrocs", "fr", True),
+        ("the management is great at Acme", "en", False),
+        ("lab rats at Acme", "en", False),
+    ],
+)
+def test_a_company_s_management_is_a_target_as_its_staff(text: str, language: str, insult: bool) -> None:
+    """"management", "execs", "la direction" were no targets (found in a review of a boycott's
+    texts, 2026-12-08): the insult aimed at them raised nothing."""
+    assert ("insult" in cats(text, language, NEG)) is insult

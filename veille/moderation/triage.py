@@ -198,7 +198,8 @@ EN_ADJECTIVES = _words("""
 """)
 EN_PERSON = r"(?:guy|guys|dude|woman|lady|girl|agent|agents|rep|reps|employee|employees|staff|ceo|" \
     r"manager|managers|boss|cashier|cashiers|barista|baristas|driver|drivers|courier|technician|" \
-    r"tech|owner|founder|operator|person|advisor|adviser|clerk|waiter|waitress|team)"
+    r"tech|owner|founder|operator|person|advisor|adviser|clerk|waiter|waitress|team|management|" \
+    r"executives|execs|leadership|bosses|shareholders)"
 EN_COPULA_TARGET = rf"""(?:you\s+re|youre|you\s+are|u\s+r|u\s+are|ur|you\s+were|you\s+guys\s+are|
     you\s+all\s+are|y\s+all\s+are|yall\s+are|you\s+people\s+are|you\s+lot\s+are|are\s+you|
     you\s+ve\s+been|(?:he|she)\s+(?:is|was|s)|
@@ -485,7 +486,7 @@ FR_PERSON = rf"(?:mec|{_FR_TYPE}|gars|nana|meuf|livreur|livreurs|conseiller|cons
     r"vendeur|vendeuse|vendeurs|caissier|caissiere|serveur|serveuse|barista|patron|patronne|pdg|directeur|" \
     r"directrice|gerant|gerante|manager|technicien|technicienne|employe|employee|employes|salarie|" \
     r"salaries|standardiste|dirigeant|dirigeants|boss|ceo|cm|moderateur|moderatrice|mecs|gens|" \
-    r"personnel|interlocuteur|interlocutrice)"
+    r"personnel|interlocuteur|interlocutrice|direction|actionnaires|patrons)"
 FR_COPULA_TARGET = rf"""(?:t\s?es|tes|tu\s+es|tu\s+n\s?es|t\s+n\s?es|vous\s+etes|vous\s+n\s?etes|
     z\s?etes|(?:{FR_PERSON})(?:\s+\w+){{0,3}}?\s+(?:est|sont|etait|etaient|c\s?est|n\s?est|ne\s+sont|
     s\s?est\s+montre))"""
