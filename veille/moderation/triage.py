@@ -576,17 +576,18 @@ FR_SELF_HARM = _phrases(r"""
 #: French veiled threats (EN_VEILED): "ça va mal finir pour vous", "vous allez le payer", "a
 #: intérêt à faire attention à elle", "de la chance que je sois pas armé".
 FR_VEILED = _phrases(r"""
-    (?:ca|ça)\s+va\s+(?:mal\s+finir|barder|mal\s+se\s+passer)(?!\w)
+    ca\s+va\s+(?:mal\s+finir|barder|mal\s+se\s+passer)(?!\w)
     (?:vous\s+allez|tu\s+vas|ils\s+vont|il\s+va|elle\s+va)\s+(?:le\s+)?(?:morfler|payer\s+cher|le\s+payer|payer)(?:\s+[@#][\w.]+)*\s*(?:[.!,;]|$|croyez|crois|je\s+vous|je\s+te|je\s+le)
     (?:vous\s+allez|tu\s+vas)\s+voir\s+ce\s+qui\s+(?:va\s+)?(?:vous|te)\s+arriver
     (?:vous\s+verrez|tu\s+verras|vous\s+allez\s+voir|tu\s+vas\s+voir)\s+ce\s+qui\s+(?:se\s+passe|va\s+se\s+passer|vous\s+arrive|t\s+arrive)
-    (?:a|as|avez|ont)\s+(?:tout\s+)?interet\s+a\s+(?:faire\s+(?:attention|gaffe)\s+a\s+(?:elle|lui|eux|toi|vous)(?!\w)|se\s+cacher|te\s+cacher|vous\s+cacher|raser\s+les\s+murs)
+    (?:a|as|avez|ont)\s+(?:tout\s+)?interet\s+a\s+(?:faire\s+(?:attention|gaffe)\s+a\s+(?:elle|lui|eux|toi|vous)(?!\w)|se\s+cacher|te\s+cacher|vous\s+cacher|raser\s+les\s+murs|surveiller\s+(?:ses|leurs|tes|vos)\s+arrieres)
     chance\s+que\s+(?:je|j)\s+(?:ne\s+)?(?:sois|suis|ai|aie)\s+(?:pas|plus)\s+(?:arme|armee|de\s+(?:fusil|flingue|arme|couteau))
-    regler\s+(?:ca|ça|ce\s+probleme|mes\s+comptes|le\s+probleme)\s+a\s+ma\s+(?:facon|maniere|sauce)
-    (?:ferait|feraient|ferais|feriez|a\s+interet\s+a|ont\s+interet\s+a)\s+(?:mieux\s+de\s+)?(?:surveiller\s+(?:ses|leurs|tes|vos)\s+arrieres|se\s+cacher|raser\s+les\s+murs)
+    regler\s+(?:ca|ce\s+probleme|mes\s+comptes|le\s+probleme)\s+a\s+ma\s+(?:facon|maniere|sauce)
+    (?:ferait|feraient|ferais|feriez)\s+mieux\s+de\s+(?:surveiller\s+(?:ses|leurs|tes|vos)\s+arrieres|se\s+cacher|raser\s+les\s+murs)
     (?:faire|fais|fait|ferai|vais\s+faire)\s+un\s+(?:carnage|massacre)\s+(?:a|dans|chez)\s+(?:la|le|l|votre|vos|leur|ton|ta)\s+(?:\w+\s+)?(?:boutique|magasin|agence|cafe|bureau|siege|locaux)
     m\s+occuper\s+personnellement\s+(?:de|du|des|d)\s+(?:\w+\s+)?<PERSON>
-    (?:je\s+ferais|faites|fais)\s+attention\s+en\s+sortant
+    # advice that is none: "si j'étais les employés, je ferais attention en sortant le soir"
+    je\s+ferais\s+attention\s+en\s+sortant
 """.replace("<PERSON>", FR_PERSON))
 #: French suicidal statements (EN_SUICIDAL): "je vais me foutre en l'air", "je pense au suicide",
 #: "j'ai plus envie de vivre"; not "je vais me tuer à la salle", "mourir de rire", "mdr".
