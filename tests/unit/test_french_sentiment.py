@@ -385,3 +385,19 @@ def test_a_vow_or_a_call_to_leave_is_negative(scorer: FrenchScorer, text: str) -
 ])
 def test_what_a_vow_to_leave_is_not(scorer: FrenchScorer, text: str, label: str) -> None:
     assert scorer.score(text).label == label
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("zéro problème avec Acme", "positive"), ("zéro stress avec Boréal", "positive"),
+    ("zéro respect pour les clients", "negative"), ("Zéro excuse sincère de la part d'Acme", "negative"),
+    ("on repart de zéro, super", "positive"),  # the negation stops at the comma
+])
+def test_zero_negates_what_follows(scorer: FrenchScorer, text: str, label: str) -> None:
+    """"zéro problème" was negative and "zéro respect" positive (found in a review of a boycott's
+    texts, 2026-12-08)."""
+    assert scorer.score(text).label == label
+
+
+def test_zero_as_written_in_english_is_no_french_word(scorer: FrenchScorer) -> None:
+    """The language detector's vote on short texts: "zero stars" is not French for "zero"."""
+    assert scorer.knows("zéro") and not scorer.knows("zero")

@@ -46,9 +46,12 @@ R_NON: Final = 8  # "non" negates the very next word only ("non conforme")
 
 NEGATORS: Final = frozenset(
     {"pas", "jamais", "rien", "aucun", "aucune", "aucuns", "aucunes", "nullement", "aucunement",
-     "sans", "ni", "guere"}
+     "sans", "ni", "guere", "zero"}  # "zéro problème" is praise, "zéro respect" a complaint
 )
 NE_ONLY_NEGATORS: Final = frozenset({"plus", "point", "personne"})
+#: Role words that are English as written ("zero": French writes "zéro"): no French word for the
+#: language detector's vote (`knows`), which would take "zero stars" for French.
+_ENGLISH_AS_WRITTEN: Final = frozenset({"zero"})
 #: Negative subjects that complete a "ne" after them: "personne n'est content", "aucun client
 #: n'est satisfait", "nul n'est satisfait" (until 2026-12-05 only a completion after "ne"
 #: counted, and these scored as "content"). Not after a determiner: "la personne n'est ...".
@@ -620,7 +623,7 @@ class FrenchScorer:
         of its inflections ("nul", "arnaque", "déçues"), a negation, booster or connector. Not
         through accent folding, by which English words read as French ones ("hate" as "hâte",
         "use" as "usé"): the language detector's vote on short texts (LanguageDetector)."""
-        if word in self._exact or fold(word) in self._roles:
+        if word in self._exact or (fold(word) in self._roles and word not in _ENGLISH_AS_WRITTEN):
             return True
         return len(word) >= _MIN_STEM and any(form in self._exact for form in inflection_candidates(word))
 
