@@ -218,10 +218,10 @@ SERVICE_WORDS: Final[dict[str, float]] = {
     "unsanitary": -2.2, "unhygienic": -2.2, "contaminated": -1.8, "salmonella": -2.0,
     "vomiting": -2.0,
 }
-#: Phrases of a failing service, each read as one word of that valence under VADER's rules
-#: (its words alone read as nothing, or, "thanks for nothing", as praise). Not "not working"
-#: after I'm / we're (a day off), nor "down" but in "down again", "still down", "down for
-#: everyone / hours" ("prices are down" is good news).
+#: Phrases of a failing service, and of a customer leaving, each read as one word of that
+#: valence under VADER's rules (its words alone read as nothing, or, "thanks for nothing", as
+#: praise). Not "not working" after I'm / we're (a day off), nor "down" but in "down again",
+#: "still down", "down for everyone / hours" ("prices are down" is good news).
 _SERVICE_PHRASES: Final[dict[str, tuple[str, float]]] = {
     "notworking": (r"(?<!\bwe\s)(?<!\bi\s)(?:does\s*n[o']?t|do\s*n[o']?t|wo\s*n't|will\s+not|is\s*n[o']?t|"
                    r"are\s*n[o']?t|still\s+not|stopped|never)\s+work(?:s|ing|ed)?"
@@ -277,15 +277,12 @@ _SERVICE_KEYS: Final = re.compile("work|down|nothing|without|fixed|resolved|rest
 #: Synthetic lexicon words: lower case, letters only, so that VADER's tokens keep them whole.
 _SERVICE_TOKEN: Final = {word: f"vxsvc{word}" for word in _SERVICE_PHRASES}
 _IRONY: Final = ENGLISH_IRONY.compile()
-#: A hashtag of several words marked by capitals or underscores ("#BoycottAcme",
-#: "#WorstServiceEver", "#boycott_acme"): read as its words (veille.rules.marked_hashtags, as the
-#: watch rules read it), as the French scorer reads one. VADER took it for one unknown word, and
-#: a crisis' hashtags carried no sentiment (a one-word hashtag, "#fail", VADER reads without its
-#: "#").
-
-
 def hashtag_words(text: str) -> str:
-    """`text` with each hashtag of several marked words written as those words."""
+    """`text` with each hashtag of several words marked by capitals or underscores written as
+    those words ("#BoycottAcme", "#WorstServiceEver", "#boycott_acme"; veille.rules.marked_hashtags,
+    as the watch rules read them), as the French scorer reads one. VADER took such a hashtag for
+    one unknown word, and a crisis' hashtags carried no sentiment (a one-word hashtag, "#fail",
+    VADER reads without its "#")."""
     out: list[str] = []
     at = 0
     for pieces in marked_hashtags(text):

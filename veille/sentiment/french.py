@@ -203,6 +203,12 @@ _NETWORK: Final = ("réseau", "internet", "connexion", "wifi", "signal", "couran
 _NOT_BUYING: Final = ("achetez", "achèterai", "achèterons", "commandez", "commanderai",
                       "commanderons", "achetons", "commandons")
 
+
+def _ne(verb: str) -> str:
+    """The verb after "ne", elided before a vowel: "n'achetez", "ne commandez"."""
+    return f"n'{verb}" if verb[0] in "aeéiouy" else f"ne {verb}"
+
+
 #: Multi-word expressions (matched on folded tokens, elisions expanded) with their own valence;
 #: 0.0 marks idioms whose words must not be scored ("sans doute", "nulle part"...).
 PHRASES: Final[dict[str, float]] = {
@@ -262,7 +268,7 @@ PHRASES: Final[dict[str, float]] = {
     "captent plus": -1.5, "toujours rien": -1.2,
     # A call or a vow not to buy there again ("N'achetez plus chez Acme", "je n'achèterai plus
     # jamais chez eux", "je ne remettrai plus les pieds chez Acme" were neutral: 2026-12-08).
-    **{f"{'n' + chr(39) if verb[0] in 'aeéiouy' else 'ne '}{verb} {never}": -1.8
+    **{f"{_ne(verb)} {never}": -1.8
        for verb in _NOT_BUYING for never in ("plus", "rien", "pas", "jamais", "plus jamais",
                                              "plus rien", "jamais plus", "jamais rien")},
     # "je ne reviendrai pas", "n'y retournerai plus", "je ne recommanderai pas" (a review's last
@@ -983,8 +989,9 @@ class FrenchScorer:
             # "de", "c", "u", and scored neutral (found in review, 2026-12-05).
             text = unicodedata.normalize("NFC", text)
         # "Génial, encore un bug": the praise is irony (veille.sentiment.irony).
-        text = _IRONY.without_praise(text, text.lower())
-        if "jamais" in text or "JAMAIS" in text or "Jamais" in text:
+        lower = text.lower()
+        text = _IRONY.without_praise(text, lower)
+        if "jamais" in lower:  # "Acme, plus jamais": a vow to leave (_VOW)
             text = _VOW.sub(f" {_VOW_TOKEN} ", text)
         tok = self._tokenize(text)
         if not tok.folds:
