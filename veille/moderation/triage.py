@@ -1056,10 +1056,10 @@ def _ne_pas(norm: str, start: int, end: int) -> bool:
 
 def _unquoted_match(pattern: re.Pattern[str], norm: str) -> bool:
     """True when the pattern matches somewhere not inside quotes: a threat reported in quotes
-    ("'I'm going to burn down your store' - a customer yelled at Acme staff") threatens no one."""
+    ('"I'm going to burn down your store" - a customer yelled at Acme staff') threatens no one."""
     if pattern.search(norm) is None:
         return False
-    return '"' not in norm and "\u00ab" not in norm or any(
+    return ('"' not in norm and "\u00ab" not in norm) or any(
         not _quoted(norm, m.start(), m.end()) for m in pattern.finditer(norm))
 
 
