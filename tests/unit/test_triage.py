@@ -1028,3 +1028,47 @@ def test_a_company_s_management_is_a_target_as_its_staff(text: str, language: st
     """"management", "execs", "la direction" were no targets (found in a review of a boycott's
     texts, 2026-12-08): the insult aimed at them raised nothing."""
     assert ("insult" in cats(text, language, NEG)) is insult
+
+
+# From a held-out set of 160 texts written for it (2026-12-08): what the rules above still missed,
+# in the general forms such texts take. Each failed before; the hard negatives pass both.
+@pytest.mark.parametrize(
+    ("text", "language", "reason"),
+    [
+        ("I hope somebody stabs the Boréal manager on his way home", "en", "threat:violence"),
+        ("Somebody needs to put a bullet in the Acme CEO", "en", "threat:violence"),
+        ("if I see that rep again I'll break his legs", "en", "threat:violence"),
+        ("I'll drive my truck straight into your head office", "en", "threat:violence"),
+        ("j'espère que le patron de Boréal se fera tabasser", "fr", "threat:violence"),
+        ("je vais lui péter les genoux à ce vendeur", "fr", "threat:violence"),
+        ("je vais revenir au magasin Acme avec mon fusil", "fr", "threat:violence"),
+        ("Quelqu'un devrait foutre le feu aux camionnettes Acme", "fr", "threat:violence"),
+        ("Nice store you have there. Would be a shame if something happened to it", "en", "threat:veiled"),
+        ("si vous me coupez encore, je ne réponds plus de rien", "fr", "threat:veiled"),
+        ("I've started planning how to end my life", "en", "threat:suicidal"),
+        ("I've been cutting myself again since I left Boréal", "en", "threat:suicidal"),
+        ("My family would be better off without me", "en", "threat:suicidal"),
+        ("je pense sérieusement à me foutre en l'air", "fr", "threat:suicidal"),
+        ("je ne vois plus aucune raison de vivre", "fr", "threat:suicidal"),
+        ("je recommence à me scarifier", "fr", "threat:suicidal"),
+        ("si Acme me prélève encore je me jette sous un train", "fr", "threat:suicidal"),
+    ],
+)
+def test_threats_and_distress_in_their_general_forms(text: str, language: str, reason: str) -> None:
+    verdict = triage(text, language, "negative", -0.6, BRAND)
+    assert reason in verdict.reasons
+    assert verdict.action == ("hide" if reason == "threat:violence" else "review")
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("cutting myself a slice of Boréal cake", "en"),
+        ("this Acme bill will end my life lol", "en"),
+        ("Boréal est ma raison de vivre", "fr"),
+        ("j'ai écrit une lettre d'adieu à Acme, je passe chez la concurrence", "fr"),
+        ("I'd break my neck for a Boréal croissant", "en"),
+    ],
+)
+def test_what_distress_or_violence_is_not(text: str, language: str) -> None:
+    assert "threat" not in cats(text, language, NEG)

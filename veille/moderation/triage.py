@@ -251,6 +251,13 @@ EN_THREAT = _phrases(r"""
     (?:deserves?|should|hope|wish|ought\s+to|needs?\s+to)\s+(?:to\s+)?(?:get|have)\s+(?:their|his|her|your|its|the)\s+(?:\w+\s+)?(?:car|cars|van|vans|store|shop|house|tires|tyres|window|windows|office)\s+(?:keyed|smashed|burned|burnt|torched|slashed|trashed|vandali[sz]ed|blown\s+up)(?!\w)
     (?:hope|wish|pray)\s+(?:the|that|this|your|their|every)\s+(?:\w+\s+){0,3}?(?:building|store|shop|office|hq|headquarters|place|factory|warehouse|cafe)\s+(?:would\s+|will\s+|gets?\s+)?(?:just\s+)?(?:explode|explodes|blow\s+up|blows\s+up|blown\s+up|burn\s+down|burns\s+down|burned\s+down|catch(?:es)?\s+fire|collapses?)
     (?:coming|come|going|show\s+up|turn\s+up|walk\s+in)\s+(?:\w+\s+){0,5}?with\s+(?:a|my)\s+(?:gun|knife|rifle|bat|baseball\s+bat|machete|shotgun|crowbar|hammer)(?!\w)
+    # wished on someone by a third party: "I hope somebody stabs the manager"
+    (?:hope|wish|pray)\s+(?:someone|somebody|they|some\s+\w+)\s+(?:\w+\s+)?(?:stabs|shoots|kills|beats\s+up|beats|punches|burns|hurts|runs\s+over|murders)\s+(?:the|that|this|your|their|him|her|them|every)(?!\w)
+    (?:put|putting|puts)\s+a\s+bullet\s+(?:in|through|into)
+    (?:break|breaking|snap)\s+(?:his|her|your|their|ur)\s+(?:legs?|neck|arms?|face|jaw|knees?|fingers|bones|skull)(?!\w)
+    (?:slit|cut)\s+(?:his|her|your|their|ur)\s+throats?(?!\w)
+    teach\s+(?:him|her|them|you|u)\s+a\s+lesson\s+with\s+(?:my|a)\s+(?:fists?|bat|knife|gun)
+    (?:drive|driving|ram|ramming|crash|crashing)\s+(?:my|a)\s+(?:car|truck|van)\s+(?:straight\s+)?(?:into|through)
     (?:burn|burning)\s+(?:it|them|this\s+place|the\s+place)\s+(?:all\s+)?down
     (?:i|we)\s+know\s+where\s+(?:you|u|your\s+\w+|the\s+ceo|he|she|they|(?:the|your|their|that|this)\s+(?:\w+\s+){0,2}?<PERSON>)\s+(?:live|lives|work|works|sleep|sleeps)
     watch\s+your\s+back
@@ -293,6 +300,7 @@ EN_VEILED = _phrases(r"""
     (?:i\s+m|im)\s+coming\s+for\s+(?:you|u|ya|them|him|her)(?!\w)
     (?:i\s+ll|ill|i\s+will|we\s+ll|we\s+will)\s+make\s+(?:you|u|him|her|them)\s+(?:pay|suffer|regret)(?:\s+for\s+(?:this|that|it|what\s+\w+\s+\w+))?(?=\s*(?:[.!,;]|$|[@#]))
     (?:do|doing)\s+something\s+(?:stupid|crazy|drastic|i\s+ll\s+regret)\s+(?:at|to|in)\s+(?:your|the|their)
+    (?:shame|pity)\s+if\s+something\s+(?:happened|were\s+to\s+happen|happens|was\s+to\s+happen)\s+to
     (?:waiting|wait)\s+for\s+(?:him|her|them|you|u)\s+(?:outside|after\s+(?:his|her|their|your)\s+shift|in\s+the\s+parking)
 """.replace("<PERSON>", EN_PERSON))
 #: Someone saying they may take their own life: "I'm going to kill myself", "I just want to end it
@@ -307,6 +315,13 @@ EN_SUICIDAL = _phrases(r"""
     (?:thinking|thought|think)\s+(?:of|about)\s+(?:ending\s+(?:my\s+life|it\s+all)|killing\s+myself|suicide|taking\s+my\s+(?:own\s+)?life)<LAUGH>
     (?:don\s+t|do\s+not|dont)\s+want\s+to\s+(?:be\s+alive|live)\s+anymore<LAUGH>
     i\s+m\s+suicidal|i\s+feel\s+suicidal|feeling\s+suicidal
+    (?:end|ending|take|taking)\s+my\s+(?:own\s+)?life<LAUGH>
+    (?:cutting|cut|hurting|harming)\s+myself(?!\s+(?:a|some|off|short|free|in|on)(?!\w))<LAUGH>
+    self\s*-?\s*harm(?:ing)?(?!\w)
+    my\s+(?:goodbye|suicide)\s+(?:letters?|notes?)|suicide\s+note
+    better\s+off\s+(?:without\s+me|dead)<LAUGH>
+    (?:take|taking|swallow|swallowing)\s+all\s+(?:of\s+)?my\s+(?:pills|meds|medication|tablets)
+    nothing\s+(?:left\s+)?to\s+live\s+for|no\s+(?:reason|point)\s+(?:to|in)\s+(?:live|living)
 """.replace("<LAUGH>", _EN_LAUGH))
 EN_GROUPS = _one_line(r"""(?:muslims|jews|
     jewish\s+people|blacks|black\s+people|immigrants|migrants|refugees|arabs|
@@ -541,6 +556,12 @@ FR_THREAT = _phrases(r"""
     (?:merite|meritent|meriterait|meriteraient|merites|meritez)\s+(?:une\s+|des\s+)?(?:bonne\s+|bonnes\s+|sacree\s+)?(?:raclee|raclees|rouste|roustes|trempe|correction|derouillee)
     qu\s+on\s+(?:leur|lui|les|le|la)\s+(?:brule|crame|incendie|casse|defonce|saccage)
     crever\s+(?:les|leurs|tous\s+les|ses|vos|tes|ces)\s+pneus
+    # wished by a third party: "j'espère que le patron se fera tabasser"
+    (?:j\s+espere|j\s+aimerais|je\s+souhaite|vivement)\s+(?:que|qu)\s+(?:\w+\s+){0,4}?(?:se\s+fera|se\s+fasse|se\s+fassent|va\s+se\s+faire|vont\s+se\s+faire)\s+(?:tabasser|buter|agresser|casser\s+la\s+gueule|egorger|poignarder|lyncher|defoncer|fumer|descendre)
+    (?:lui|te|vous|leur)\s+(?:peter|casser|briser|exploser)\s+(?:les|ses|tes|vos)\s+(?:genoux|jambes|dents|rotules|cotes|bras|doigts)
+    va\s+finir\s+a\s+l\s+hopital\s+si\s+je
+    (?:foutre|mettre)\s+le\s+feu\s+aux\s+(?:\w+\s+)?(?:camionnettes|camions|voitures|antennes|magasins|boutiques|agences|locaux|bureaux|cafes|vitrines)
+    (?:je\s+fais|je\s+ferai|on\s+fait|on\s+va|je\s+vais)\s+sauter\s+(?:leur|leurs|la|le|les|vos|votre|ton|ta|ces|cette|ce)\s+(?:\w+\s+)?(?:antenne|antennes|magasin|magasins|boutique|boutiques|agence|agences|siege|locaux|bureau|bureaux|cafe|cafes|usine)
     je\s+sais\s+ou\s+(?:tu|vous|il|elle)\s+(?:habite[sz]?|vi[st]|vivez|bosse[sz]?|travaille[sz]?|dor[st]|dormez|loge[sz]?)
     on\s+sait\s+ou\s+(?:tu|vous)
     (?:t\s?es|tu\s+es|vous\s+etes)\s+(?:un|une|des)\s+(?:homme|femme|hommes|femmes|mec|mecs)\s+morts?
@@ -555,7 +576,7 @@ FR_THREAT = _phrases(r"""
     (?:tu\s+merites|vous\s+meritez|il\s+merite|elle\s+merite|ils\s+meritent)\s+(?:de\s+|d\s+)?(?:te|vous|se)\s+faire\s+(?:tabasser|buter|tuer|frapper|casser\s+la\s+gueule|defoncer|egorger|lyncher|lapider)
     (?:je|on)\s+(?:te|vous|le|la|l|les)\s+(?:defonce|bute|tue|egorge|massacre|plante|tabasse|creve|fume)(?!\w)
     (?:l|t|vous|les|le|la)\s+attendre\s+a\s+la\s+sortie
-    (?:je\s+viens|je\s+reviens|je\s+vais\s+venir|je\s+passe|je\s+debarque|on\s+vient|on\s+debarque)\s+(?:\w+\s+)?avec\s+(?:une|un|mon|ma|des)\s+(?:batte|couteau|flingue|arme|fusil|carabine|hache|machette|barre\s+de\s+fer)
+    (?:je\s+viens|je\s+reviens|je\s+vais\s+(?:venir|revenir|passer|aller|debarquer)|je\s+passe|je\s+debarque|on\s+vient|on\s+debarque|on\s+va\s+(?:venir|revenir|passer|debarquer))\s+(?:\w+\s+){0,4}?avec\s+(?:une|un|mon|ma|des)\s+(?:batte|couteau|flingue|arme|fusil|carabine|hache|machette|barre\s+de\s+fer)
     (?:fais|faites)\s+gaffe\s+a\s+(?:toi|vous|tes\s+fesses|ta\s+gueule|tes\s+enfants|ta\s+famille)
     gare\s+a\s+(?:toi|vous|tes\s+fesses)
     surveille[sz]?\s+(?:tes|vos)\s+arrieres
@@ -588,17 +609,24 @@ FR_VEILED = _phrases(r"""
     m\s+occuper\s+personnellement\s+(?:de|du|des|d)\s+(?:\w+\s+)?<PERSON>
     # advice that is none: "si j'étais les employés, je ferais attention en sortant le soir"
     je\s+ferais\s+attention\s+en\s+sortant
+    je\s+ne\s+reponds?\s+plus\s+de\s+(?:rien|mes\s+actes|moi)
+    (?:vous\s+allez|tu\s+vas)\s+comprendre\s+(?:votre|ta)\s+douleur
 """.replace("<PERSON>", FR_PERSON))
 #: French suicidal statements (EN_SUICIDAL): "je vais me foutre en l'air", "je pense au suicide",
 #: "j'ai plus envie de vivre"; not "je vais me tuer à la salle", "mourir de rire", "mdr".
 _FR_LAUGH = r"(?![^.!?\n]{0,60}(?:mdr|ptdr|lol|haha|😂|🤣|💀)(?!\w))"
 FR_SUICIDAL = _phrases(r"""
-    (?:je\s+vais|j\s+vais|jvais|je\s+veux|jveux|j\s+ai\s+envie\s+de?|envie\s+de?|je\s+pense\s+a|je\s+vais\s+finir\s+par)\s+(?:me\s+suicider|me\s+foutre\s+en\s+l\s+air|mettre\s+fin\s+a\s+mes\s+jours|en\s+finir(?!\s+avec)|me\s+tuer(?!\s+(?:a\s+la\s+(?:salle|tache)|au\s+(?:travail|boulot|sport)|a\s+(?:la\s+)?(?:muscu|tache))(?!\w)))<LAUGH>
+    (?:je\s+vais|j\s+vais|jvais|je\s+veux|jveux|j\s+ai\s+envie\s+de?|envie\s+de?|je\s+pense(?:\s+\w+ment)?\s+a|je\s+vais\s+finir\s+par)\s+(?:me\s+suicider|me\s+foutre\s+en\s+l\s+air|mettre\s+fin\s+a\s+mes\s+jours|en\s+finir(?!\s+avec)|me\s+tuer(?!\s+(?:a\s+la\s+(?:salle|tache)|au\s+(?:travail|boulot|sport)|a\s+(?:la\s+)?(?:muscu|tache))(?!\w)))<LAUGH>
     (?:je\s+veux|jveux|j\s+ai\s+envie\s+de|envie\s+de)\s+mourir(?!\s+de\s+(?:rire|honte|faim|chaud|froid|bonheur))<LAUGH>
     (?:je\s+pense|j\s+pense|pense)\s+(?:au|a\s+me)\s+(?:suicide|suicider)<LAUGH>
     (?:j\s+ai\s+|j\s+)?(?:plus|pas)\s+envie\s+de\s+vivre<LAUGH>
     (?:je\s+suis|j\s+suis|jsuis|chui)\s+suicidaire
     mettre\s+fin\s+a\s+mes\s+jours<LAUGH>
+    (?:plus|pas|aucune|plus\s+aucune|plus\s+de|pas\s+de)\s+raisons?\s+de\s+vivre
+    (?:me|je\s+me)\s+(?:scarifier|scarifie|mutiler|mutile)(?!\w)
+    (?:je\s+me\s+jette|me\s+jeter|je\s+vais\s+me\s+jeter)\s+(?:sous|d\s+un|du\s+haut|par\s+la\s+fenetre)
+    (?:mes|ma)\s+lettres?\s+d\s+adieu
+    (?:avaler|avale|prendre)\s+tous?\s+mes\s+(?:medicaments|cachets|pilules|comprimes)
 """.replace("<LAUGH>", _FR_LAUGH))
 FR_GROUPS = _one_line(r"""(?:arabes|juifs|juives|
     noirs|noires|blacks|musulmans|musulmanes|immigres|immigrees|migrants|
