@@ -1072,3 +1072,19 @@ def test_threats_and_distress_in_their_general_forms(text: str, language: str, r
 )
 def test_what_distress_or_violence_is_not(text: str, language: str) -> None:
     assert "threat" not in cats(text, language, NEG)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "threat"),
+    [
+        ("A customer told the Acme rep 'I'll kill you' and the rep stayed calm. Respect", "en", False),
+        ("My colleague got a message saying 'we'll burn your shop' after working at Acme", "en", False),
+        ("Un client a dit au conseiller Acme 'je vais te buter', il est resté pro", "fr", False),
+        ("I told you, I'm going to kill you", "en", True),  # the writer's own
+        ("I'm going to burn down your store", "en", True),
+    ],
+)
+def test_a_threat_reported_as_someone_else_s_words_is_none(text: str, language: str, threat: bool) -> None:
+    """Single quotes are apostrophes to the rules: a threat reported by its witness was read as
+    the writer's, and hidden (a held-out set, 2026-12-08)."""
+    assert ("threat" in cats(text, language, NEG)) is threat
